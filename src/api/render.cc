@@ -1,0 +1,48 @@
+#include "api/render.h"
+
+#include <boost/json/array.hpp>
+
+namespace gatehouse {
+
+boost::json::value TimestampJson(std::optional<TimeMs> ms) {
+  if (!ms) return nullptr;
+  return boost::json::string(FormatTimestamp(*ms));
+}
+
+boost::json::object TokenJson(const ApiToken& token) {
+  boost::json::object json{
+      {"id", token.id},
+      {"name", token.name},
+      {"description", token.description},
+      {"status", ToString(token.status)},
+      {"scope", ToString(token.scope)},
+  };
+  if (token.scope == TokenScope::kProject) {
+    json["projectId"] = token.project_id;
+    json["projectName"] = token.project_name;
+  }
+  json["organizationId"] = token.organization_id;
+  json["timestamp"] = FormatTimestamp(token.created_at);
+  json["lastUsedAt"] = TimestampJson(token.last_used_at);
+  json["expiresAt"] = TimestampJson(token.expires_at);
+  json["secretPrefix"] = token.secret_prefix;
+  return json;
+}
+
+boost::json::object ProjectJson(const Project& project) {
+  return boost::json::object{
+      {"projectId", project.id},
+      {"projectName", project.name},
+      {"projectDescription", project.description},
+      {"projectActive", project.active},
+      {"projectStatus", project.StatusCode()},
+      {"organizationId", project.organization_id},
+      {"organizationName", project.organization_name},
+      {"administratorUserEmail", project.admin_email},
+      {"searchProfiles", boost::json::array()},
+      {"createdAt", FormatTimestamp(project.created_at)},
+      {"updatedAt", FormatTimestamp(project.updated_at)},
+  };
+}
+
+}  // namespace gatehouse

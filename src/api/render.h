@@ -1,0 +1,18 @@
+#ifndef GATEHOUSE_API_RENDER_H_
+#define GATEHOUSE_API_RENDER_H_
+
+#include <boost/json/object.hpp>
+#include <optional>
+
+#include "core/model.h"
+
+namespace gatehouse {
+
+// The wire shapes of API.md §4, §6 and §9.
+boost::json::object TokenJson(const ApiToken& token);
+boost::json::object ProjectJson(const Project& project);
+boost::json::value TimestampJson(std::optional<TimeMs> ms);  // null when absent
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_API_RENDER_H_

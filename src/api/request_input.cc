@@ -1,0 +1,189 @@
+#include "api/request_input.h"
+
+#include <boost/json/parse.hpp>
+#include <charconv>
+#include <cmath>
+
+#include "core/text.h"
+
+namespace gatehouse {
+
+Result<boost::json::object> ParseJsonBody(const HttpRequest& request) {
+  if (Trim(request.body).empty()) return boost::json::object();
+  const std::string type = ToLower(request.Header("Content-Type"));
+  if (!type.empty() && type.find("application/json") == std::string::npos &&
+      type.find("+json") == std::string::npos) {
+    return Fail(ErrorCode::kUnsupportedMediaType);
+  }
+  if (!IsValidUtf8(request.body)) return Fail(ErrorCode::kBadInputText, {}, "body is not UTF-8");
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(request.body, ec);
+  if (ec) return Fail(ErrorCode::kBadInputText, {}, "body is not JSON: " + ec.message());
+  if (!value.is_object()) return Fail(ErrorCode::kBadInputText, {}, "body is not an object");
+  return std::move(value.as_object());
+}
+
+const boost::json::value* BodyReader::Find(std::string_view key) const {
+  for (const auto& entry : body_) {
+    if (EqualsIgnoreCase(entry.key(), key)) return &entry.value();
+  }
+  return nullptr;
+}
+
+void BodyReader::Add(ErrorCode code, std::string_view field) {
+  if (error_) {
+    error_->items.push_back({code, std::string(field)});
+  } else {
+    error_.emplace(code, std::string(field));
+  }
+}
+
+std::optional<std::string> BodyReader::Text(std::string_view key, std::size_t max_chars,
+                                            bool required) {
+  const auto* value = Find(key);
+  if (!value || value->is_null()) {
+    if (required) Add(ErrorCode::kRequired, key);
+    return std::nullopt;
+  }
+  if (!value->is_string()) {
+    Add(ErrorCode::kPattern, key);
+    return std::nullopt;
+  }
+  const std::string_view text = Trim(std::string_view(value->as_string()));
+  if (required && text.empty()) {
+    Add(ErrorCode::kRequired, key);
+    return std::nullopt;
+  }
+  if (CodePointCount(text) > max_chars) {
+    Add(ErrorCode::kOutOfRange, key);
+    return std::nullopt;
+  }
+  return std::string(text);
+}
+
+std::optional<bool> BodyReader::Bool(std::string_view key) {
+  const auto* value = Find(key);
+  if (!value || value->is_null()) return std::nullopt;
+  if (!value->is_bool()) {
+    Add(ErrorCode::kPattern, key);
+    return std::nullopt;
+  }
+  return value->as_bool();
+}
+
+std::optional<std::int64_t> BodyReader::Integer(std::string_view key, std::int64_t min,
+                                                std::int64_t max) {
+  const auto* value = Find(key);
+  if (!value || value->is_null()) return std::nullopt;
+  std::int64_t number;
+  if (value->is_int64()) {
+    number = value->as_int64();
+  } else if (value->is_uint64()) {  // above INT64_MAX
+    Add(ErrorCode::kOutOfRange, key);
+    return std::nullopt;
+  } else if (value->is_double() && std::trunc(value->as_double()) == value->as_double()) {
+    const double whole = value->as_double();
+    if (whole < static_cast<double>(min) || whole > static_cast<double>(max)) {
+      Add(ErrorCode::kOutOfRange, key);
+      return std::nullopt;
+    }
+    number = static_cast<std::int64_t>(whole);
+  } else {
+    Add(ErrorCode::kPattern, key);
+    return std::nullopt;
+  }
+  if (number < min || number > max) {
+    Add(ErrorCode::kOutOfRange, key);
+    return std::nullopt;
+  }
+  return number;
+}
+
+std::optional<std::string> BodyReader::Email(std::string_view key) {
+  auto text = Text(key, kMaxEmailLength, false);
+  if (text && !text->empty() && !LooksLikeEmail(*text)) {
+    Add(ErrorCode::kPattern, key);
+    return std::nullopt;
+  }
+  return text;
+}
+
+std::optional<TokenStatus> BodyReader::Status(std::string_view key) {
+  const auto* value = Find(key);
+  if (!value || value->is_null()) return std::nullopt;
+  std::optional<TokenStatus> status;
+  if (value->is_string()) status = ParseTokenStatus(std::string_view(value->as_string()));
+  if (!status || *status == TokenStatus::kRevoked) {
+    Add(ErrorCode::kPattern, key);
+    return std::nullopt;
+  }
+  return status;
+}
+
+std::optional<std::optional<TimeMs>> BodyReader::Timestamp(std::string_view key) {
+  const auto* value = Find(key);
+  if (!value) return std::nullopt;
+  if (value->is_null()) return std::optional<TimeMs>();
+  std::optional<TimeMs> parsed;
+  if (value->is_string()) parsed = ParseTimestamp(std::string_view(value->as_string()));
+  if (!parsed) {
+    Add(ErrorCode::kPattern, key);
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+Status BodyReader::Finish() const {
+  if (error_) return std::unexpected(*error_);
+  return {};
+}
+
+QueryParams::QueryParams(std::string_view query) {
+  while (!query.empty()) {
+    const auto end = std::min(query.find('&'), query.size());
+    const std::string_view pair = query.substr(0, end);
+    if (!pair.empty()) {
+      const auto equals = pair.find('=');
+      std::string name = ToLower(PercentDecode(pair.substr(0, equals), true));
+      std::string value =
+          equals == std::string_view::npos ? "" : PercentDecode(pair.substr(equals + 1), true);
+      params_.emplace_back(std::move(name), std::move(value));
+    }
+    query.remove_prefix(std::min(end + 1, query.size()));
+  }
+}
+
+std::optional<std::string> QueryParams::Get(std::string_view name) const {
+  const std::string lowered = ToLower(name);
+  for (const auto& [key, value] : params_) {
+    if (key == lowered) return value;
+  }
+  return std::nullopt;
+}
+
+Result<std::int64_t> QueryParams::Integer(std::string_view name, std::int64_t fallback,
+                                          std::int64_t min, std::int64_t max) const {
+  const auto text = Get(name);
+  if (!text || text->empty()) return fallback;
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (ec == std::errc::result_out_of_range) return Fail(ErrorCode::kOutOfRange, std::string(name));
+  if (ec != std::errc() || end != text->data() + text->size()) {
+    return Fail(ErrorCode::kPattern, std::string(name));
+  }
+  if (value < min || value > max) return Fail(ErrorCode::kOutOfRange, std::string(name));
+  return value;
+}
+
+Result<std::size_t> QueryParams::Choice(std::string_view name,
+                                        const std::vector<std::string_view>& choices,
+                                        std::size_t fallback_index) const {
+  const auto text = Get(name);
+  if (!text || text->empty()) return fallback_index;
+  for (std::size_t i = 0; i < choices.size(); ++i) {
+    if (EqualsIgnoreCase(*text, choices[i])) return i;
+  }
+  return Fail(ErrorCode::kPattern, std::string(name));
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,75 @@
+#ifndef GATEHOUSE_API_REQUEST_INPUT_H_
+#define GATEHOUSE_API_REQUEST_INPUT_H_
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "core/model.h"
+#include "http/message.h"
+
+namespace gatehouse {
+
+// Field limits of API.md §4/§6, in Unicode code points after trimming.
+inline constexpr std::size_t kMaxNameLength = 100;
+inline constexpr std::size_t kMaxDescriptionLength = 1000;
+inline constexpr std::size_t kMaxEmailLength = 320;
+
+// The body as a JSON object: 415 id 9005 when a body comes with another Content-Type,
+// 400 id 20 when it is not valid UTF-8 JSON or not an object. An empty body is an empty object.
+Result<boost::json::object> ParseJsonBody(const HttpRequest& request);
+
+// Reads fields of a JSON body with case-insensitive keys, collecting every problem so that one
+// answer lists them all. Wrong JSON types are id 11, limits id 8, missing required fields id 9.
+class BodyReader {
+ public:
+  explicit BodyReader(const boost::json::object& body) : body_(body) {}
+
+  bool Has(std::string_view key) const { return Find(key) != nullptr; }
+  // Trimmed text of 1..max_chars code points (an empty optional text is allowed and kept
+  // empty). Absent or null → nullopt (and id 9 when required).
+  std::optional<std::string> Text(std::string_view key, std::size_t max_chars, bool required);
+  std::optional<bool> Bool(std::string_view key);
+  std::optional<std::int64_t> Integer(std::string_view key, std::int64_t min, std::int64_t max);
+  std::optional<std::string> Email(std::string_view key);
+  // "active" | "blocked" in any case.
+  std::optional<TokenStatus> Status(std::string_view key);
+  // Present: a timestamp, or null (which clears). Absent: nullopt.
+  std::optional<std::optional<TimeMs>> Timestamp(std::string_view key);
+
+  // The collected errors, if any.
+  gatehouse::Status Finish() const;
+
+ private:
+  const boost::json::value* Find(std::string_view key) const;
+  void Add(ErrorCode code, std::string_view field);
+
+  const boost::json::object& body_;
+  std::optional<Error> error_;
+};
+
+// Query parameters with case-insensitive names (API.md §1), values percent-decoded.
+class QueryParams {
+ public:
+  explicit QueryParams(std::string_view query);
+
+  std::optional<std::string> Get(std::string_view name) const;
+  // Missing → fallback; not a whole number → id 11; outside [min, max] → id 8.
+  Result<std::int64_t> Integer(std::string_view name, std::int64_t fallback, std::int64_t min,
+                               std::int64_t max) const;
+  // One of `choices` (case-insensitive) → its index; missing → fallback_index; else id 11.
+  Result<std::size_t> Choice(std::string_view name, const std::vector<std::string_view>& choices,
+                             std::size_t fallback_index) const;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> params_;  // names lower-cased
+};
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_API_REQUEST_INPUT_H_

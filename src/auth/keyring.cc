@@ -1,0 +1,129 @@
+#include "auth/keyring.h"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+
+#include "core/text.h"
+
+namespace gatehouse {
+namespace {
+
+constexpr std::size_t kNonceLength = 12;
+constexpr std::size_t kTagLength = 16;
+
+Keyring::Key Derive(const Keyring::Key& master, std::string_view label) {
+  Keyring::Key out;
+  unsigned int length = out.size();
+  HMAC(EVP_sha256(), master.data(), master.size(),
+       reinterpret_cast<const unsigned char*>(label.data()), label.size(), out.data(), &length);
+  return out;
+}
+
+std::optional<Keyring::Key> ParseHexKey(std::string_view hex) {
+  auto bytes = FromHex(Trim(hex));
+  if (!bytes || bytes->size() != Keyring::Key().size()) return std::nullopt;
+  Keyring::Key key;
+  std::copy(bytes->begin(), bytes->end(), key.begin());
+  return key;
+}
+
+using CipherContext = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+
+}  // namespace
+
+Keyring::Keyring(const Key& master_key)
+    : hmac_key_(Derive(master_key, "gatehouse secret lookup v1")),
+      seal_key_(Derive(master_key, "gatehouse secret seal v1")) {}
+
+Keyring Keyring::Load(const std::filesystem::path& file) {
+  if (const char* env = std::getenv("GATEHOUSE_MASTER_KEY"); env && *env) {
+    auto key = ParseHexKey(env);
+    if (!key) throw std::runtime_error("GATEHOUSE_MASTER_KEY must be 64 hexadecimal digits");
+    return Keyring(*key);
+  }
+  if (std::filesystem::exists(file)) {
+    std::ifstream in(file);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto key = ParseHexKey(text);
+    if (!key) throw std::runtime_error("master key file " + file.string() +
+                                       " must hold 64 hexadecimal digits");
+    return Keyring(*key);
+  }
+  Key key;
+  if (RAND_bytes(key.data(), key.size()) != 1) throw std::runtime_error("no randomness");
+  if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) throw std::runtime_error("cannot create master key file " + file.string());
+  const std::string hex =
+      ToHex(std::string_view(reinterpret_cast<const char*>(key.data()), key.size())) + "\n";
+  const bool written = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size());
+  ::close(fd);
+  if (!written) throw std::runtime_error("cannot write master key file " + file.string());
+  return Keyring(key);
+}
+
+std::string Keyring::Hash(std::string_view secret) const {
+  std::string out(32, '\0');
+  unsigned int length = out.size();
+  HMAC(EVP_sha256(), hmac_key_.data(), hmac_key_.size(),
+       reinterpret_cast<const unsigned char*>(secret.data()), secret.size(),
+       reinterpret_cast<unsigned char*>(out.data()), &length);
+  return out;
+}
+
+std::string Keyring::Seal(std::string_view plaintext) const {
+  std::string out(kNonceLength + plaintext.size() + kTagLength, '\0');
+  auto* bytes = reinterpret_cast<unsigned char*>(out.data());
+  if (RAND_bytes(bytes, kNonceLength) != 1) std::abort();
+  CipherContext ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  int length = 0;
+  if (!ctx ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, seal_key_.data(), bytes) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), bytes + kNonceLength, &length,
+                        reinterpret_cast<const unsigned char*>(plaintext.data()),
+                        static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx.get(), bytes + kNonceLength + length, &length) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagLength,
+                          bytes + kNonceLength + plaintext.size()) != 1) {
+    std::abort();
+  }
+  return out;
+}
+
+std::optional<std::string> Keyring::Open(std::string_view sealed) const {
+  if (sealed.size() < kNonceLength + kTagLength) return std::nullopt;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(sealed.data());
+  const std::size_t text_length = sealed.size() - kNonceLength - kTagLength;
+  std::string out(text_length, '\0');
+  CipherContext ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  int length = 0;
+  std::array<unsigned char, kTagLength> tag;
+  std::copy_n(bytes + kNonceLength + text_length, kTagLength, tag.begin());
+  if (!ctx ||
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, seal_key_.data(), bytes) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &length,
+                        bytes + kNonceLength, static_cast<int>(text_length)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagLength, tag.data()) != 1 ||
+      EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + length,
+                          &length) != 1) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,44 @@
+#ifndef GATEHOUSE_AUTH_KEYRING_H_
+#define GATEHOUSE_AUTH_KEYRING_H_
+
+#include <array>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gatehouse {
+
+// The server's keys, derived from one 32-byte master key that never enters the store:
+// an HMAC-SHA256 key that turns secrets into lookup hashes, and an AES-256-GCM key that seals
+// secrets for the console's Copy. Immutable after construction; safe to share across threads.
+class Keyring {
+ public:
+  using Key = std::array<unsigned char, 32>;
+
+  explicit Keyring(const Key& master_key);
+
+  // Reads the master key from GATEHOUSE_MASTER_KEY (64 hex digits) if set, else from `file`,
+  // creating `file` with mode 0600 and a fresh random key when it does not exist.
+  // Throws std::runtime_error (start-up only) when the key is unreadable or malformed.
+  static Keyring Load(const std::filesystem::path& file);
+
+  // HMAC-SHA256 of `secret`: 32 raw bytes, used as the lookup key.
+  std::string Hash(std::string_view secret) const;
+
+  // nonce(12) || ciphertext || tag(16).
+  std::string Seal(std::string_view plaintext) const;
+  // The plaintext, or nullopt when `sealed` was not produced by this key or was altered.
+  std::optional<std::string> Open(std::string_view sealed) const;
+
+ private:
+  Key hmac_key_;
+  Key seal_key_;
+};
+
+// Constant-time equality of two byte strings (length is not secret).
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_AUTH_KEYRING_H_

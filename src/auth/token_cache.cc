@@ -1,0 +1,105 @@
+#include "auth/token_cache.h"
+
+namespace gatehouse {
+
+void TokenCache::Put(const ApiToken& token, const TokenCredential& credential) {
+  std::unique_lock lock(mutex_);
+  TimeMs last_used = token.last_used_at.value_or(0);
+  if (auto it = by_id_.find(token.id); it != by_id_.end()) {
+    last_used = std::max(last_used, it->second.token->last_used_at.load());
+  }
+  RemoveLocked(token.id);
+  if (!token.project_id.empty() && !token.project_name.empty()) {
+    names_[token.project_id] = token.project_name;
+  }
+  if (!token.organization_name.empty()) names_[token.organization_id] = token.organization_name;
+  if (token.status == TokenStatus::kRevoked) return;
+
+  auto cached = std::make_shared<CachedToken>();
+  cached->id = token.id;
+  cached->organization_id = token.organization_id;
+  cached->project_id = token.project_id;
+  cached->name = token.name;
+  cached->scope = token.scope;
+  cached->status = token.status;
+  cached->expires_at = token.expires_at;
+  cached->last_used_at.store(last_used);
+
+  TokenEntry entry{cached, {credential.secret_hash}};
+  by_hash_[credential.secret_hash] = HashEntry{cached, std::nullopt};
+  if (credential.previous_hash && credential.previous_valid_until) {
+    by_hash_[*credential.previous_hash] = HashEntry{cached, credential.previous_valid_until};
+    entry.hashes.push_back(*credential.previous_hash);
+  }
+  by_id_[token.id] = std::move(entry);
+}
+
+void TokenCache::Remove(const std::string& token_id) {
+  std::unique_lock lock(mutex_);
+  RemoveLocked(token_id);
+}
+
+void TokenCache::RemoveLocked(const std::string& token_id) {
+  auto it = by_id_.find(token_id);
+  if (it == by_id_.end()) return;
+  for (const auto& hash : it->second.hashes) by_hash_.erase(hash);
+  by_id_.erase(it);
+}
+
+std::shared_ptr<const CachedToken> TokenCache::FindByHash(std::string_view hash,
+                                                          TimeMs now) const {
+  std::shared_lock lock(mutex_);
+  auto it = by_hash_.find(std::string(hash));
+  if (it == by_hash_.end()) return nullptr;
+  if (it->second.valid_until && *it->second.valid_until <= now) return nullptr;
+  return it->second.token;
+}
+
+std::shared_ptr<const CachedToken> TokenCache::FindById(const std::string& token_id) const {
+  std::shared_lock lock(mutex_);
+  auto it = by_id_.find(token_id);
+  return it == by_id_.end() ? nullptr : it->second.token;
+}
+
+void TokenCache::SetName(const std::string& id, std::string name) {
+  std::unique_lock lock(mutex_);
+  names_[id] = std::move(name);
+}
+
+std::string TokenCache::NameOf(const std::string& id) const {
+  std::shared_lock lock(mutex_);
+  auto it = names_.find(id);
+  return it == names_.end() ? std::string() : it->second;
+}
+
+void TokenCache::MarkUsed(const CachedToken& token, TimeMs now) {
+  token.last_used_at.store(now, std::memory_order_relaxed);
+  if (!token.last_used_dirty.exchange(true, std::memory_order_acq_rel)) {
+    std::lock_guard lock(used_mutex_);
+    used_ids_.push_back(token.id);
+  }
+}
+
+std::vector<std::pair<std::string, TimeMs>> TokenCache::TakeLastUsed() {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(used_mutex_);
+    ids.swap(used_ids_);
+  }
+  std::vector<std::pair<std::string, TimeMs>> out;
+  out.reserve(ids.size());
+  for (auto& id : ids) {
+    if (auto token = FindById(id)) {
+      token->last_used_dirty.store(false, std::memory_order_release);
+      out.emplace_back(std::move(id), token->last_used_at.load(std::memory_order_relaxed));
+    }
+  }
+  return out;
+}
+
+std::size_t TokenCache::size() const {
+  std::shared_lock lock(mutex_);
+  return by_id_.size();
+}
+
+}  // namespace gatehouse

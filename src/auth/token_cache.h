@@ -1,0 +1,92 @@
+#ifndef GATEHOUSE_AUTH_TOKEN_CACHE_H_
+#define GATEHOUSE_AUTH_TOKEN_CACHE_H_
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/model.h"
+
+namespace gatehouse {
+
+// A non-revoked token as authentication needs it. Everything but the usage fields is immutable
+// once published; a change to the token publishes a new CachedToken.
+struct CachedToken {
+  std::string id;
+  std::string organization_id;
+  std::string project_id;  // empty for organization tokens
+  std::string name;
+  TokenScope scope = TokenScope::kProject;
+  TokenStatus status = TokenStatus::kActive;
+  std::optional<TimeMs> expires_at;
+
+  // Usage, written on the hot path without locks; 0 = never used.
+  mutable std::atomic<TimeMs> last_used_at{0};
+  mutable std::atomic<bool> last_used_dirty{false};
+
+  bool UsableAt(TimeMs now) const {
+    return status == TokenStatus::kActive && (!expires_at || *expires_at > now);
+  }
+};
+
+// Every non-revoked token in memory, keyed by the keyed hash of its secret(s), so that
+// authenticating a request never touches the store. Also keeps organization and project names
+// by id for responses that show them. Thread-safe: lookups take a shared lock, writes an
+// exclusive one; writers are rare (token management), readers are every request.
+class TokenCache {
+ public:
+  TokenCache() = default;
+  TokenCache(const TokenCache&) = delete;
+  TokenCache& operator=(const TokenCache&) = delete;
+
+  // Publishes the state of `token`: its fields, its current secret hash and, while it is still
+  // valid, the hash of the secret a rotation replaced. A revoked token is removed instead.
+  void Put(const ApiToken& token, const TokenCredential& credential);
+  void Remove(const std::string& token_id);
+
+  // The token whose secret hashes to `hash`, provided that secret is still accepted at `now`
+  // (a rotated-out secret stops at the end of its grace period). Status is not checked here.
+  std::shared_ptr<const CachedToken> FindByHash(std::string_view hash, TimeMs now) const;
+  std::shared_ptr<const CachedToken> FindById(const std::string& token_id) const;
+
+  void SetName(const std::string& id, std::string name);
+  std::string NameOf(const std::string& id) const;
+
+  // The last-used times recorded since the previous call, for the store to persist.
+  std::vector<std::pair<std::string, TimeMs>> TakeLastUsed();
+  // Records a use of `token` at `now` (hot path: two atomic operations unless first since flush).
+  void MarkUsed(const CachedToken& token, TimeMs now);
+
+  std::size_t size() const;
+
+ private:
+  struct HashEntry {
+    std::shared_ptr<const CachedToken> token;
+    std::optional<TimeMs> valid_until;  // set for a rotated-out secret
+  };
+  struct TokenEntry {
+    std::shared_ptr<const CachedToken> token;
+    std::vector<std::string> hashes;
+  };
+
+  void RemoveLocked(const std::string& token_id);
+
+  mutable std::shared_mutex mutex_;
+  std::unordered_map<std::string, HashEntry> by_hash_;  // guarded by mutex_
+  std::unordered_map<std::string, TokenEntry> by_id_;   // guarded by mutex_
+  std::unordered_map<std::string, std::string> names_;  // guarded by mutex_
+
+  std::mutex used_mutex_;
+  std::vector<std::string> used_ids_;  // guarded by used_mutex_
+};
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_AUTH_TOKEN_CACHE_H_

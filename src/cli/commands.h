@@ -1,0 +1,41 @@
+#ifndef GATEHOUSE_CLI_COMMANDS_H_
+#define GATEHOUSE_CLI_COMMANDS_H_
+
+#include <string>
+
+#include "config/config.h"
+
+namespace gatehouse {
+
+// The operator commands of the gatehouse binary. Each returns the process exit code and
+// prints its result to stdout (JSON with `json`), problems to stderr.
+
+// Serves the API until SIGINT/SIGTERM; initializes an empty data directory first.
+int RunServe(const ServerConfig& config, int threads);
+
+int RunInit(const ServerConfig& config, bool json);
+int RunMigrate(const ServerConfig& config);
+int RunBackup(const ServerConfig& config, const std::string& destination);
+
+int RunOrgCreate(const ServerConfig& config, const std::string& name, const std::string& email,
+                 bool json);
+int RunOrgList(const ServerConfig& config, bool json);
+
+// `organization` is an id or a name; empty means the only (or the Default) organization.
+int RunProjectList(const ServerConfig& config, const std::string& organization, bool json);
+int RunProjectCreate(const ServerConfig& config, const std::string& organization,
+                     const std::string& name, const std::string& description, bool json);
+
+// `project` is an id or a name; empty means organization tokens (create) or all (list).
+int RunTokenList(const ServerConfig& config, const std::string& organization,
+                 const std::string& project, bool json);
+int RunTokenCreate(const ServerConfig& config, const std::string& organization,
+                   const std::string& project, const std::string& name,
+                   const std::string& description, bool json);
+// `action` is "block", "unblock" or "revoke".
+int RunTokenChange(const ServerConfig& config, const std::string& action,
+                   const std::string& token_id, bool json);
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_CLI_COMMANDS_H_

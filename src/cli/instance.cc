@@ -1,0 +1,77 @@
+#include "cli/instance.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "auth/secret.h"
+#include "core/text.h"
+
+namespace gatehouse {
+namespace {
+
+const std::string& EnsureDataDir(const ServerConfig& config) {
+  std::filesystem::create_directories(config.data_dir);
+  return config.data_dir;
+}
+
+void WriteSecretFile(const std::string& path, const std::string& secret) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot write " + path);
+  const std::string line = secret + "\n";
+  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::fchmod(fd, 0600);
+  ::close(fd);
+  if (!written) throw std::runtime_error("cannot write " + path);
+}
+
+template <typename T>
+T OrThrow(Result<T> result, const std::string& what) {
+  if (!result) {
+    throw std::runtime_error(what + ": " + (result.error().internal.empty()
+                                                ? DescriptionOf(result.error().items.front())
+                                                : result.error().internal));
+  }
+  return std::move(*result);
+}
+
+}  // namespace
+
+Instance::Instance(const ServerConfig& config)
+    : config_(config),
+      keyring_(Keyring::Load((EnsureDataDir(config), config.MasterKeyFile()))),
+      store_(config.DatabaseFile()),
+      tokens_(store_, keyring_, cache_, config.reveal != "never"),
+      projects_(store_, tokens_),
+      organizations_(store_, tokens_) {}
+
+std::string Instance::AdminSecretHash() {
+  auto hash = OrThrow(store_.GetSetting(std::string(kAdminSecretHashSetting)), "read settings");
+  if (!hash) return {};
+  auto bytes = FromHex(*hash);
+  if (!bytes) throw std::runtime_error("settings hold a malformed administrator hash");
+  return *bytes;
+}
+
+bool Instance::Initialized() { return !AdminSecretHash().empty(); }
+
+CreatedOrganization Instance::Initialize() {
+  if (Initialized()) {
+    throw std::runtime_error("data directory " + config_.data_dir + " is already initialized");
+  }
+  auto created = OrThrow(organizations_.Create(std::string(kDefaultOrganizationName), ""),
+                         "create the Default organization");
+  const std::string admin_secret = GenerateSecret(SecretKind::kSystemAdmin);
+  WriteSecretFile(config_.AdminTokenFile(), admin_secret);
+  auto stored = store_.PutSetting(std::string(kAdminSecretHashSetting),
+                                  ToHex(keyring_.Hash(admin_secret)));
+  if (!stored) throw std::runtime_error("cannot store settings: " + stored.error().internal);
+  return created;
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,54 @@
+#ifndef GATEHOUSE_CLI_INSTANCE_H_
+#define GATEHOUSE_CLI_INSTANCE_H_
+
+#include <memory>
+#include <string>
+
+#include "auth/keyring.h"
+#include "auth/token_cache.h"
+#include "config/config.h"
+#include "directory/organization_directory.h"
+#include "directory/project_directory.h"
+#include "directory/token_directory.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace gatehouse {
+
+// An opened data directory: the store, the keys and the directories over them, shared by the
+// server and the operator commands. Construction throws std::runtime_error (start-up only).
+class Instance {
+ public:
+  explicit Instance(const ServerConfig& config);
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+
+  // True once `gatehouse init` (or the first `serve`) has run on this data directory.
+  bool Initialized();
+  // Creates the organization "Default" with its DefaultOrganization token and the system
+  // administrator credential (written to the admin token file, mode 0600).
+  // Throws std::runtime_error when already initialized or on failure.
+  CreatedOrganization Initialize();
+  // The HMAC of the system administrator secret, empty before initialization.
+  std::string AdminSecretHash();
+
+  const ServerConfig& config() const { return config_; }
+  SqliteStore& store() { return store_; }
+  const Keyring& keyring() const { return keyring_; }
+  TokenCache& cache() { return cache_; }
+  TokenDirectory& tokens() { return tokens_; }
+  ProjectDirectory& projects() { return projects_; }
+  OrganizationDirectory& organizations() { return organizations_; }
+
+ private:
+  ServerConfig config_;
+  Keyring keyring_;
+  SqliteStore store_;
+  TokenCache cache_;
+  TokenDirectory tokens_;
+  ProjectDirectory projects_;
+  OrganizationDirectory organizations_;
+};
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_CLI_INSTANCE_H_

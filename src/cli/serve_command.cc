@@ -1,0 +1,129 @@
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "api/routes.h"
+#include "cli/commands.h"
+#include "cli/init_output.h"
+#include "cli/instance.h"
+#include "http/server.h"
+
+namespace gatehouse {
+namespace {
+
+constexpr auto kMaintenanceInterval = std::chrono::seconds(1);
+constexpr TimeMs kConsoleSessionLifetimeMs = 12 * 3600 * 1000;
+
+void ConfigureLogging() {
+  auto logger = spdlog::stderr_logger_mt("gatehouse");
+  logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%v"})",
+                      spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+}
+
+// Splits "HOST:PORT" ("[::1]:PORT" for IPv6).
+void ParseListen(const std::string& listen, ServerOptions& options) {
+  const auto colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string port = listen.substr(colon + 1);
+  char* end = nullptr;
+  const long value = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end || value < 0 || value > 65535) {
+    throw std::runtime_error("invalid port in listen address " + listen);
+  }
+  options.host = host.empty() ? "127.0.0.1" : host;
+  options.port = static_cast<std::uint16_t>(value);
+}
+
+// Once a second: apply token changes made elsewhere (CLI, other nodes) to the cache and persist
+// last-used times. Stops when asked, without waiting out the interval.
+class MaintenanceLoop {
+ public:
+  explicit MaintenanceLoop(TokenDirectory& tokens) : tokens_(tokens), thread_([this] { Run(); }) {}
+  ~MaintenanceLoop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, kMaintenanceInterval, [this] { return stopping_; })) {
+      lock.unlock();
+      if (auto synced = tokens_.SyncCache(); !synced) {
+        spdlog::error("token cache sync failed: {}", synced.error().internal);
+      }
+      if (auto flushed = tokens_.FlushUsage(); !flushed) {
+        spdlog::error("usage flush failed: {}", flushed.error().internal);
+      }
+      lock.lock();
+    }
+  }
+
+  TokenDirectory& tokens_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace
+
+int RunServe(const ServerConfig& config, int threads) {
+  ConfigureLogging();
+  Instance instance(config);
+  if (!instance.Initialized()) {
+    const CreatedOrganization created = instance.Initialize();
+    std::cout << CreatedOrganizationJson(created) << std::endl;
+    spdlog::info("initialized {}; the organization token above is shown once", config.data_dir);
+  }
+  if (auto loaded = instance.tokens().LoadCache(); !loaded) {
+    throw std::runtime_error("cannot load tokens: " + loaded.error().internal);
+  }
+
+  Authenticator authenticator(instance.keyring(), instance.cache(), instance.AdminSecretHash());
+  ConsoleSessions sessions(kConsoleSessionLifetimeMs);
+  ApiServices services{instance.store(),
+                       instance.cache(),
+                       authenticator,
+                       instance.tokens(),
+                       instance.projects(),
+                       instance.organizations(),
+                       sessions,
+                       config.web_dir.empty() ? GATEHOUSE_DEFAULT_WEB_DIR : config.web_dir};
+  Router router;
+  AddApiRoutes(router, services);
+
+  ServerOptions options;
+  ParseListen(config.listen, options);
+  options.max_body = static_cast<std::size_t>(config.max_body);
+  options.threads = threads;
+  options.transport_error = WriteTransportError;
+  HttpServer server(options, MakeApiHandler(router, services));
+  const std::uint16_t port = server.Listen();
+  spdlog::info("listening on {}:{} with {} tokens cached", options.host, port,
+               instance.cache().size());
+  {
+    MaintenanceLoop maintenance(instance.tokens());
+    server.Run();
+  }
+  if (auto flushed = instance.tokens().FlushUsage(); !flushed) {
+    spdlog::error("final usage flush failed: {}", flushed.error().internal);
+  }
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace gatehouse

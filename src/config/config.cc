@@ -1,0 +1,174 @@
+#include "config/config.h"
+
+#include <cstdlib>
+#include <stdexcept>
+#include <toml++/toml.h>
+
+#include "core/text.h"
+
+namespace gatehouse {
+namespace {
+
+[[noreturn]] void Reject(const std::string& path, const toml::node& node, const std::string& key,
+                         const std::string& problem) {
+  throw std::runtime_error(path + ":" + std::to_string(node.source().begin.line) + ": key '" +
+                           key + "': " + problem);
+}
+
+std::string String(const std::string& path, const std::string& key, const toml::node& node) {
+  if (!node.is_string()) Reject(path, node, key, "expected a string");
+  return *node.value<std::string>();
+}
+
+std::int64_t Integer(const std::string& path, const std::string& key, const toml::node& node) {
+  if (!node.is_integer()) Reject(path, node, key, "expected an integer");
+  return *node.value<std::int64_t>();
+}
+
+double Number(const std::string& path, const std::string& key, const toml::node& node) {
+  if (!node.is_number()) Reject(path, node, key, "expected a number");
+  return *node.value<double>();
+}
+
+bool Boolean(const std::string& path, const std::string& key, const toml::node& node) {
+  if (!node.is_boolean()) Reject(path, node, key, "expected true or false");
+  return *node.value<bool>();
+}
+
+const toml::table& Table(const std::string& path, const std::string& key, const toml::node& node) {
+  if (!node.is_table()) Reject(path, node, key, "expected a table");
+  return *node.as_table();
+}
+
+void LoadServer(const std::string& path, const toml::table& table, ServerConfig& config) {
+  for (const auto& [name, node] : table) {
+    const std::string key = "server." + std::string(name.str());
+    if (name == "listen") config.listen = String(path, key, node);
+    else if (name == "data_dir") config.data_dir = String(path, key, node);
+    else if (name == "store") config.store = String(path, key, node);
+    else if (name == "master_key_file") config.master_key_file = String(path, key, node);
+    else if (name == "admin_token_file") config.admin_token_file = String(path, key, node);
+    else if (name == "web_dir") config.web_dir = String(path, key, node);
+    else if (name == "max_body") config.max_body = Integer(path, key, node);
+    else if (name == "reveal") config.reveal = String(path, key, node);
+    else if (name == "log_content") config.log_content = Boolean(path, key, node);
+    else Reject(path, node, key, "unknown key");
+  }
+}
+
+ModelPrice LoadModel(const std::string& path, const toml::table& table) {
+  ModelPrice model;
+  for (const auto& [name, node] : table) {
+    const std::string key = "providers.models." + std::string(name.str());
+    if (name == "name") model.name = String(path, key, node);
+    else if (name == "input_usd_per_mtok") model.input_usd_per_mtok = Number(path, key, node);
+    else if (name == "output_usd_per_mtok") model.output_usd_per_mtok = Number(path, key, node);
+    else Reject(path, node, key, "unknown key");
+  }
+  if (model.name.empty()) Reject(path, table, "providers.models.name", "is required");
+  return model;
+}
+
+ProviderConfig LoadProvider(const std::string& path, const toml::table& table) {
+  ProviderConfig provider;
+  for (const auto& [name, node] : table) {
+    const std::string key = "providers." + std::string(name.str());
+    if (name == "name") provider.name = String(path, key, node);
+    else if (name == "base_url") provider.base_url = String(path, key, node);
+    else if (name == "api_key_env") provider.api_key_env = String(path, key, node);
+    else if (name == "timeout_ms") provider.timeout_ms = Integer(path, key, node);
+    else if (name == "models") {
+      if (!node.is_array()) Reject(path, node, key, "expected [[providers.models]] tables");
+      for (const auto& model : *node.as_array()) {
+        provider.models.push_back(LoadModel(path, Table(path, key, model)));
+      }
+    } else {
+      Reject(path, node, key, "unknown key");
+    }
+  }
+  if (provider.name.empty()) Reject(path, table, "providers.name", "is required");
+  if (provider.base_url.empty()) Reject(path, table, "providers.base_url", "is required");
+  return provider;
+}
+
+}  // namespace
+
+std::string ServerConfig::MasterKeyFile() const {
+  return master_key_file.empty() ? data_dir + "/master.key" : master_key_file;
+}
+
+std::string ServerConfig::AdminTokenFile() const {
+  return admin_token_file.empty() ? data_dir + "/admin.token" : admin_token_file;
+}
+
+std::string ServerConfig::DatabaseFile() const { return data_dir + "/gatehouse.db"; }
+
+void LoadConfigFile(const std::string& path, ServerConfig& config) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& error) {
+    throw std::runtime_error(path + ":" + std::to_string(error.source().begin.line) + ": " +
+                             std::string(error.description()));
+  }
+  for (const auto& [name, node] : root) {
+    const std::string key(name.str());
+    if (name == "server") {
+      LoadServer(path, Table(path, key, node), config);
+    } else if (name == "providers") {
+      if (!node.is_array()) Reject(path, node, key, "expected [[providers]] tables");
+      for (const auto& provider : *node.as_array()) {
+        config.providers.push_back(LoadProvider(path, Table(path, key, provider)));
+      }
+    } else {
+      Reject(path, node, key, "unknown key");
+    }
+  }
+}
+
+void ApplyEnvironment(ServerConfig& config) {
+  auto text = [](const char* name, std::string& target) {
+    if (const char* value = std::getenv(name)) target = value;
+  };
+  text("GATEHOUSE_LISTEN", config.listen);
+  text("GATEHOUSE_DATA_DIR", config.data_dir);
+  text("GATEHOUSE_STORE", config.store);
+  text("GATEHOUSE_MASTER_KEY_FILE", config.master_key_file);
+  text("GATEHOUSE_ADMIN_TOKEN_FILE", config.admin_token_file);
+  text("GATEHOUSE_WEB_DIR", config.web_dir);
+  text("GATEHOUSE_REVEAL", config.reveal);
+  if (const char* value = std::getenv("GATEHOUSE_MAX_BODY")) {
+    char* end = nullptr;
+    const long long parsed = std::strtoll(value, &end, 10);
+    if (!*value || *end) throw std::runtime_error("GATEHOUSE_MAX_BODY must be a whole number");
+    config.max_body = parsed;
+  }
+  if (const char* value = std::getenv("GATEHOUSE_LOG_CONTENT")) {
+    if (EqualsIgnoreCase(value, "true") || std::string_view(value) == "1") {
+      config.log_content = true;
+    } else if (EqualsIgnoreCase(value, "false") || std::string_view(value) == "0") {
+      config.log_content = false;
+    } else {
+      throw std::runtime_error("GATEHOUSE_LOG_CONTENT must be true or false");
+    }
+  }
+}
+
+void ValidateConfig(const ServerConfig& config) {
+  if (config.reveal != "sealed" && config.reveal != "never") {
+    throw std::runtime_error("reveal must be \"sealed\" or \"never\", not \"" + config.reveal +
+                             "\"");
+  }
+  if (config.store != "sqlite") {
+    throw std::runtime_error("store \"" + config.store +
+                             "\" is not supported by this build; use \"sqlite\"");
+  }
+  if (config.max_body < 64 || config.max_body > (1LL << 30)) {
+    throw std::runtime_error("max_body must be between 64 and 1073741824 bytes");
+  }
+  if (config.listen.rfind(':') == std::string::npos) {
+    throw std::runtime_error("listen must be HOST:PORT, not \"" + config.listen + "\"");
+  }
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,58 @@
+#ifndef GATEHOUSE_CONFIG_CONFIG_H_
+#define GATEHOUSE_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gatehouse {
+
+struct ModelPrice {
+  std::string name;
+  double input_usd_per_mtok = 0;
+  double output_usd_per_mtok = 0;
+};
+
+// An OpenAI-compatible upstream (API.md §8, §11). The key itself is read from the named
+// environment variable when used, never stored here.
+struct ProviderConfig {
+  std::string name;
+  std::string base_url;
+  std::string api_key_env;
+  std::int64_t timeout_ms = 60000;
+  std::vector<ModelPrice> models;
+};
+
+// The settings of API.md §11 with their defaults.
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./data";
+  std::string store = "sqlite";
+  std::string master_key_file;  // default: <data_dir>/master.key
+  std::string admin_token_file;  // default: <data_dir>/admin.token
+  std::string web_dir;           // default: the console built beside the sources
+  std::int64_t max_body = 1048576;
+  std::string reveal = "sealed";  // or "never"
+  bool log_content = true;
+  std::vector<ProviderConfig> providers;
+
+  std::string MasterKeyFile() const;
+  std::string AdminTokenFile() const;
+  std::string DatabaseFile() const;
+};
+
+// Reads `path` (TOML) into `config`, leaving keys the file does not set untouched.
+// Throws std::runtime_error naming the file, line and key for an unknown key, a wrong type,
+// or a provider without base_url. Start-up only.
+void LoadConfigFile(const std::string& path, ServerConfig& config);
+
+// Applies GATEHOUSE_<KEY> environment variables to the [server] keys (they win over both the
+// file and the flags). Throws std::runtime_error for a malformed value.
+void ApplyEnvironment(ServerConfig& config);
+
+// Checks values that every source must respect (reveal mode, store kind, body limit).
+void ValidateConfig(const ServerConfig& config);
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_CONFIG_CONFIG_H_

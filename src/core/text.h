@@ -1,0 +1,26 @@
+#ifndef GATEHOUSE_CORE_TEXT_H_
+#define GATEHOUSE_CORE_TEXT_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gatehouse {
+
+std::string_view Trim(std::string_view text);
+std::string ToLower(std::string_view text);  // ASCII only
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);  // ASCII only
+// Number of Unicode code points in valid UTF-8 text.
+std::size_t CodePointCount(std::string_view utf8);
+bool IsValidUtf8(std::string_view text);
+// A pragmatic e-mail shape check: one '@', a non-empty local part, a dotted domain, no spaces.
+bool LooksLikeEmail(std::string_view text);
+// Lower-case canonical UUID (8-4-4-4-12 hex digits).
+bool IsUuid(std::string_view text);
+// Lower-case hexadecimal of raw bytes, and back (nullopt for odd length or a non-hex digit).
+std::string ToHex(std::string_view bytes);
+std::optional<std::string> FromHex(std::string_view hex);
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_CORE_TEXT_H_

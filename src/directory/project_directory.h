@@ -1,0 +1,53 @@
+#ifndef GATEHOUSE_DIRECTORY_PROJECT_DIRECTORY_H_
+#define GATEHOUSE_DIRECTORY_PROJECT_DIRECTORY_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "directory/token_directory.h"
+
+namespace gatehouse {
+
+struct ProjectSpec {
+  std::string name;
+  std::string description;
+  std::string admin_email;
+};
+
+struct ProjectChange {
+  std::string name;
+  std::optional<std::string> description;
+  std::optional<bool> active;
+};
+
+struct CreatedProject {
+  Project project;
+  IssuedToken default_token;
+};
+
+inline constexpr std::string_view kDefaultProjectTokenName = "Default";
+inline constexpr std::string_view kDefaultProjectTokenDescription = "Default token";
+
+// The rules of projects (API.md §4): a new project comes with its default token, a deleted one
+// takes its tokens with it. Thread-safe; `store` and `tokens` must outlive it.
+class ProjectDirectory {
+ public:
+  ProjectDirectory(Store& store, TokenDirectory& tokens);
+
+  Result<CreatedProject> Create(const std::string& organization_id, const ProjectSpec& spec);
+  // 404 id 2005 unless the project exists (not deleted) in `organization_id`.
+  Result<Project> Find(const std::string& organization_id, const std::string& project_id);
+  Result<std::vector<Project>> List(const std::string& organization_id, bool include_hidden);
+  Result<Project> Update(const std::string& organization_id, const std::string& project_id,
+                         const ProjectChange& change);
+  Status Delete(const std::string& organization_id, const std::string& project_id);
+
+ private:
+  Store& store_;
+  TokenDirectory& tokens_;
+};
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_DIRECTORY_PROJECT_DIRECTORY_H_

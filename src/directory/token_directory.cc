@@ -1,0 +1,188 @@
+#include "directory/token_directory.h"
+
+#include "auth/secret.h"
+#include "core/ids.h"
+
+namespace gatehouse {
+namespace {
+
+// A sync re-reads this much history so that a write committed with a slightly older
+// timestamp than a concurrent one is not missed.
+constexpr TimeMs kSyncOverlapMs = 5000;
+
+}  // namespace
+
+TokenDirectory::TokenDirectory(Store& store, const Keyring& keyring, TokenCache& cache,
+                               bool keep_sealed)
+    : store_(store), keyring_(keyring), cache_(cache), keep_sealed_(keep_sealed) {}
+
+IssuedToken TokenDirectory::Mint(const TokenSpec& spec, TimeMs now,
+                                 TokenCredential& credential) const {
+  IssuedToken issued;
+  issued.secret = GenerateSecret(spec.scope == TokenScope::kOrganization ? SecretKind::kOrganization
+                                                                         : SecretKind::kProject);
+  ApiToken& token = issued.token;
+  token.id = NewUuid();
+  token.organization_id = spec.organization_id;
+  token.project_id = spec.project_id;
+  token.project_name = spec.project_name;
+  token.scope = spec.scope;
+  token.name = spec.name;
+  token.description = spec.description;
+  token.status = spec.status;
+  token.created_at = now;
+  token.updated_at = now;
+  token.expires_at = spec.expires_at;
+  token.secret_prefix = issued.secret.substr(0, kSecretPrefixLength);
+  credential = TokenCredential{keyring_.Hash(issued.secret), std::nullopt, std::nullopt,
+                               std::nullopt};
+  if (keep_sealed_) credential.sealed = keyring_.Seal(issued.secret);
+  return issued;
+}
+
+void TokenDirectory::Publish(const ApiToken& token, const TokenCredential& credential) {
+  cache_.Put(token, credential);
+}
+
+Result<IssuedToken> TokenDirectory::Create(const TokenSpec& spec) {
+  TokenCredential credential;
+  IssuedToken issued = Mint(spec, NowMs(), credential);
+  if (auto stored = store_.InsertToken(issued.token, credential); !stored) {
+    return std::unexpected(stored.error());
+  }
+  Publish(issued.token, credential);
+  return issued;
+}
+
+Result<ApiToken> TokenDirectory::Find(const std::string& organization_id,
+                                      const std::string& token_id) {
+  auto found = store_.FindToken(organization_id, token_id);
+  if (!found) return std::unexpected(found.error());
+  if (!*found) return Fail(ErrorCode::kApiTokenNotFound);
+  ApplyLiveUsage(**found);
+  return std::move(**found);
+}
+
+Result<ApiToken> TokenDirectory::Update(const std::string& organization_id,
+                                        const std::string& token_id, const TokenChange& change) {
+  auto token = Find(organization_id, token_id);
+  if (!token) return token;
+  if (token->status == TokenStatus::kRevoked) return Fail(ErrorCode::kApiTokenNotFound);
+  if (change.name) token->name = *change.name;
+  if (change.description) token->description = *change.description;
+  if (change.status) token->status = *change.status;
+  if (change.expires_at) token->expires_at = *change.expires_at;
+  token->updated_at = NowMs();
+  if (auto stored = store_.UpdateToken(*token); !stored) return std::unexpected(stored.error());
+  auto credential = store_.FindCredential(token_id);
+  if (!credential) return std::unexpected(credential.error());
+  if (*credential) Publish(*token, **credential);
+  return token;
+}
+
+Result<ApiToken> TokenDirectory::Revoke(const std::string& organization_id,
+                                        const std::string& token_id) {
+  auto token = Find(organization_id, token_id);
+  if (!token) return token;
+  if (token->status == TokenStatus::kRevoked) return Fail(ErrorCode::kApiTokenNotFound);
+  token->status = TokenStatus::kRevoked;
+  token->updated_at = NowMs();
+  if (auto stored = store_.UpdateToken(*token); !stored) return std::unexpected(stored.error());
+  cache_.Remove(token_id);
+  return token;
+}
+
+Result<std::string> TokenDirectory::Reveal(const std::string& organization_id,
+                                           const std::string& token_id,
+                                           const std::string& actor_token_id) {
+  auto token = Find(organization_id, token_id);
+  if (!token) return std::unexpected(token.error());
+  if (token->status == TokenStatus::kRevoked) return Fail(ErrorCode::kApiTokenNotFound);
+  auto credential = store_.FindCredential(token_id);
+  if (!credential) return std::unexpected(credential.error());
+  if (!*credential || !(*credential)->sealed) {
+    return Fail(ErrorCode::kApiTokenNotFound, {}, "no sealed copy (reveal=never)");
+  }
+  auto secret = keyring_.Open(*(*credential)->sealed);
+  if (!secret) return Fail(ErrorCode::kInternal, {}, "sealed secret does not open with this key");
+  if (auto audited = store_.AppendAudit(
+          AuditEntry{organization_id, actor_token_id, "token.reveal", token_id, NowMs()});
+      !audited) {
+    return std::unexpected(audited.error());
+  }
+  return std::move(*secret);
+}
+
+Result<IssuedToken> TokenDirectory::Rotate(const std::string& organization_id,
+                                           const std::string& token_id, int grace_seconds,
+                                           const std::string& actor_token_id) {
+  auto token = Find(organization_id, token_id);
+  if (!token) return std::unexpected(token.error());
+  if (token->status == TokenStatus::kRevoked) return Fail(ErrorCode::kApiTokenNotFound);
+  auto old_credential = store_.FindCredential(token_id);
+  if (!old_credential) return std::unexpected(old_credential.error());
+  if (!*old_credential) return Fail(ErrorCode::kApiTokenNotFound);
+
+  const TimeMs now = NowMs();
+  TokenSpec spec{token->scope, token->organization_id, token->project_id, token->project_name,
+                 token->name,  token->description,     token->status,     token->expires_at};
+  TokenCredential credential;
+  IssuedToken fresh = Mint(spec, now, credential);
+  if (grace_seconds > 0) {
+    credential.previous_hash = (*old_credential)->secret_hash;
+    credential.previous_valid_until = now + grace_seconds * 1000LL;
+  }
+  token->secret_prefix = fresh.token.secret_prefix;
+  token->updated_at = now;
+  if (auto stored = store_.UpdateCredential(token_id, credential, token->secret_prefix, now);
+      !stored) {
+    return std::unexpected(stored.error());
+  }
+  if (auto audited = store_.AppendAudit(
+          AuditEntry{organization_id, actor_token_id, "token.rotate", token_id, now});
+      !audited) {
+    return std::unexpected(audited.error());
+  }
+  Publish(*token, credential);
+  return IssuedToken{std::move(*token), std::move(fresh.secret)};
+}
+
+Result<TokenPage> TokenDirectory::Search(const TokenQuery& query) {
+  // Sorting by lastUsedAt must see the uses still held in memory.
+  if (auto flushed = FlushUsage(); !flushed) return std::unexpected(flushed.error());
+  auto page = store_.SearchTokens(query);
+  if (!page) return page;
+  for (auto& token : page->tokens) ApplyLiveUsage(token);
+  return page;
+}
+
+void TokenDirectory::ApplyLiveUsage(ApiToken& token) const {
+  if (auto cached = cache_.FindById(token.id)) {
+    const TimeMs used = cached->last_used_at.load(std::memory_order_relaxed);
+    if (used > token.last_used_at.value_or(0)) token.last_used_at = used;
+  }
+}
+
+Status TokenDirectory::LoadCache() {
+  std::lock_guard lock(sync_mutex_);
+  return SyncSince(0);
+}
+
+Status TokenDirectory::SyncCache() {
+  std::lock_guard lock(sync_mutex_);
+  return SyncSince(synced_until_ - kSyncOverlapMs);
+}
+
+Status TokenDirectory::SyncSince(TimeMs since) {
+  const TimeMs started = NowMs();
+  auto synced = store_.ForEachTokenChangedSince(
+      std::max<TimeMs>(since, 0), [this](const ApiToken& token, const TokenCredential& credential) {
+        cache_.Put(token, credential);
+      });
+  if (synced) synced_until_ = started;
+  return synced;
+}
+
+Status TokenDirectory::FlushUsage() { return store_.RecordLastUsed(cache_.TakeLastUsed()); }
+
+}  // namespace gatehouse

@@ -1,0 +1,97 @@
+#ifndef GATEHOUSE_DIRECTORY_TOKEN_DIRECTORY_H_
+#define GATEHOUSE_DIRECTORY_TOKEN_DIRECTORY_H_
+
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "auth/keyring.h"
+#include "auth/token_cache.h"
+#include "core/error.h"
+#include "core/model.h"
+#include "store/store.h"
+
+namespace gatehouse {
+
+// What a caller may set when creating a token. Fields are already validated.
+struct TokenSpec {
+  TokenScope scope = TokenScope::kProject;
+  std::string organization_id;
+  std::string project_id;  // required for project tokens, empty otherwise
+  std::string project_name;
+  std::string name;
+  std::string description;
+  TokenStatus status = TokenStatus::kActive;
+  std::optional<TimeMs> expires_at;
+};
+
+// A partial update; absent fields stay. `expires_at` present with nullopt clears the expiry.
+struct TokenChange {
+  std::optional<std::string> name;
+  std::optional<std::string> description;
+  std::optional<TokenStatus> status;  // Active or Blocked
+  std::optional<std::optional<TimeMs>> expires_at;
+};
+
+// A token together with the secret that was just issued for it: the only moment the
+// plaintext exists outside the sealed copy.
+struct IssuedToken {
+  ApiToken token;
+  std::string secret;
+};
+
+// The rules of API tokens (API.md §3, §6): issuing, changing, revoking, rotating and revealing
+// secrets, with the store written first and the TokenCache updated after. Thread-safe.
+// `store`, `keyring` and `cache` must outlive it.
+class TokenDirectory {
+ public:
+  TokenDirectory(Store& store, const Keyring& keyring, TokenCache& cache, bool keep_sealed);
+  TokenDirectory(const TokenDirectory&) = delete;
+  TokenDirectory& operator=(const TokenDirectory&) = delete;
+
+  // A token and credential for `spec` with a fresh secret, not yet stored (for callers that
+  // store it together with its owner, such as a new project's default token).
+  IssuedToken Mint(const TokenSpec& spec, TimeMs now, TokenCredential& credential) const;
+  // Publishes a stored token to the cache.
+  void Publish(const ApiToken& token, const TokenCredential& credential);
+
+  Result<IssuedToken> Create(const TokenSpec& spec);
+  // 404 id 9004 unless the token exists in `organization_id`.
+  Result<ApiToken> Find(const std::string& organization_id, const std::string& token_id);
+  // Revoked tokens cannot change (404 id 9004): they are gone for every purpose but the audit.
+  Result<ApiToken> Update(const std::string& organization_id, const std::string& token_id,
+                          const TokenChange& change);
+  Result<ApiToken> Revoke(const std::string& organization_id, const std::string& token_id);
+  // The current secret, from its sealed copy; 404 id 9004 with reveal=never. Audited.
+  Result<std::string> Reveal(const std::string& organization_id, const std::string& token_id,
+                             const std::string& actor_token_id);
+  // A new secret; the old one keeps working for `grace_seconds`.
+  Result<IssuedToken> Rotate(const std::string& organization_id, const std::string& token_id,
+                             int grace_seconds, const std::string& actor_token_id);
+  Result<TokenPage> Search(const TokenQuery& query);
+
+  // Loads every non-revoked token into the cache (start-up).
+  Status LoadCache();
+  // Applies to the cache every token change made since the previous sync by anyone
+  // (another process such as the CLI, or another node). Cheap when nothing changed.
+  Status SyncCache();
+  // Writes the last-used times gathered in memory to the store.
+  Status FlushUsage();
+
+ private:
+  void ApplyLiveUsage(ApiToken& token) const;
+  // Requires sync_mutex_ held.
+  Status SyncSince(TimeMs since);
+
+  Store& store_;
+  const Keyring& keyring_;
+  TokenCache& cache_;
+  const bool keep_sealed_;
+
+  std::mutex sync_mutex_;
+  TimeMs synced_until_ = 0;  // guarded by sync_mutex_
+};
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_DIRECTORY_TOKEN_DIRECTORY_H_

@@ -1,0 +1,73 @@
+#include "http/router.h"
+
+#include "core/text.h"
+
+namespace gatehouse {
+namespace {
+
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  std::vector<std::string_view> segments;
+  std::size_t start = 0;
+  while (start < path.size()) {
+    if (path[start] == '/') {
+      ++start;
+      continue;
+    }
+    const std::size_t end = std::min(path.find('/', start), path.size());
+    segments.push_back(path.substr(start, end - start));
+    start = end;
+  }
+  return segments;
+}
+
+}  // namespace
+
+void Router::Add(std::string_view method, std::string_view pattern, RouteHandler handler) {
+  Route route{std::string(method), std::string(pattern), {}, std::move(handler)};
+  for (auto segment : SplitPath(pattern)) {
+    route.segments.emplace_back(segment.starts_with('{') ? std::string_view("{}") : segment);
+  }
+  routes_.push_back(std::move(route));
+}
+
+bool Router::MatchSegments(const Route& route, const std::vector<std::string_view>& segments,
+                           PathParams* params) {
+  if (route.segments.size() != segments.size()) return false;
+  PathParams captured;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    if (route.segments[i] == "{}") {
+      captured.emplace_back(segments[i]);
+    } else if (!EqualsIgnoreCase(route.segments[i], segments[i])) {
+      return false;
+    }
+  }
+  if (params) *params = std::move(captured);
+  return true;
+}
+
+Router::Match Router::Find(std::string_view method, std::string_view path) const {
+  const auto segments = SplitPath(path);
+  Match match;
+  for (const auto& route : routes_) {
+    if (!MatchSegments(route, segments, nullptr)) continue;
+    if (route.method == method) {
+      match.kind = Match::Kind::kFound;
+      match.handler = &route.handler;
+      MatchSegments(route, segments, &match.params);
+      return match;
+    }
+    match.kind = Match::Kind::kWrongMethod;
+    if (match.allow.find(route.method) == std::string::npos) {
+      match.allow += (match.allow.empty() ? "" : ", ") + route.method;
+    }
+  }
+  return match;
+}
+
+std::vector<std::string> Router::Describe() const {
+  std::vector<std::string> out;
+  for (const auto& route : routes_) out.push_back(route.method + " " + route.pattern);
+  return out;
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,51 @@
+#ifndef GATEHOUSE_HTTP_ROUTER_H_
+#define GATEHOUSE_HTTP_ROUTER_H_
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/message.h"
+
+namespace gatehouse {
+
+// Values captured by the {placeholders} of a route pattern, in order.
+using PathParams = std::vector<std::string>;
+using RouteHandler =
+    std::function<void(const HttpRequest&, const PathParams&, HttpResponse&)>;
+
+// Maps (method, path) to a handler. Patterns are literal segments and `{name}` captures, e.g.
+// "/v1/organization/project/{id}/tokens"; literal segments match case-insensitively.
+// Routes are added at start-up, then the router is read-only and safe to share.
+class Router {
+ public:
+  struct Match {
+    enum class Kind { kFound, kNoRoute, kWrongMethod } kind = Kind::kNoRoute;
+    const RouteHandler* handler = nullptr;
+    PathParams params;
+    std::string allow;  // for kWrongMethod: "GET, PUT"
+  };
+
+  void Add(std::string_view method, std::string_view pattern, RouteHandler handler);
+  Match Find(std::string_view method, std::string_view path) const;
+
+  // Every registered "METHOD pattern", for documentation checks.
+  std::vector<std::string> Describe() const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;  // "{}" marks a capture
+    RouteHandler handler;
+  };
+  static bool MatchSegments(const Route& route, const std::vector<std::string_view>& segments,
+                            PathParams* params);
+
+  std::vector<Route> routes_;
+};
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_HTTP_ROUTER_H_

@@ -1,0 +1,260 @@
+#include "http/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <atomic>
+#include <list>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+namespace gatehouse {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+namespace {
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kHeaderLimit = 64 * 1024;
+// Responses to pipelined requests are gathered up to this size before one write.
+constexpr std::size_t kWriteBatchLimit = 64 * 1024;
+constexpr std::chrono::seconds kRequestTimeout{30};
+
+struct Connection {
+  beast::tcp_stream* stream;
+  bool idle;  // waiting for the first byte of a request, nothing owed to the client
+};
+
+// One event loop, its acceptor and its connections; touched only from its own thread.
+struct Worker {
+  asio::io_context io{1};
+  std::optional<tcp::acceptor> acceptor;
+  std::list<Connection*> connections;
+  bool stopping = false;
+};
+
+void AppendResponse(std::string& out, const HttpResponse& response, bool keep_alive) {
+  out += "HTTP/1.1 ";
+  out += std::to_string(response.status);
+  out += ' ';
+  const auto reason = bhttp::obsolete_reason(bhttp::int_to_status(response.status));
+  out.append(reason.data(), reason.size());
+  out += "\r\n";
+  if (!response.content_type.empty()) {
+    out += "Content-Type: ";
+    out += response.content_type;
+    out += "\r\n";
+  }
+  for (const auto& [name, value] : response.headers) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  out += "Content-Length: ";
+  out += std::to_string(response.body.size());
+  out += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+  out += response.body;
+}
+
+// True when `buffer` seems to hold the start of a complete request, so that answering it in
+// the same write is worth the wait.
+bool HoldsCompleteHeader(const beast::flat_buffer& buffer) {
+  const auto data = buffer.data();
+  const std::string_view text(static_cast<const char*>(data.data()), data.size());
+  return text.find("\r\n\r\n") != std::string_view::npos;
+}
+
+}  // namespace
+
+struct HttpServer::State {
+  ServerOptions options;
+  HttpHandler handler;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::optional<asio::signal_set> signals;
+  std::atomic<bool> stopped{false};
+
+  asio::awaitable<void> Accept(Worker& worker);
+  asio::awaitable<void> Serve(Worker& worker, tcp::socket socket);
+  HttpRequest ToRequest(bhttp::request<bhttp::string_body>& message) const;
+  HttpResponse TransportError(int status) const;
+};
+
+HttpRequest HttpServer::State::ToRequest(bhttp::request<bhttp::string_body>& message) const {
+  HttpRequest request;
+  request.method = std::string(message.method_string());
+  const std::string_view target = message.target();
+  const auto question = target.find('?');
+  request.path = PercentDecode(target.substr(0, question), false);
+  if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
+  request.headers.reserve(std::distance(message.begin(), message.end()));
+  for (const auto& field : message) {
+    request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  request.body = std::move(message.body());
+  return request;
+}
+
+HttpResponse HttpServer::State::TransportError(int status) const {
+  HttpResponse response;
+  response.status = status;
+  if (options.transport_error) options.transport_error(status, response);
+  return response;
+}
+
+asio::awaitable<void> HttpServer::State::Accept(Worker& worker) {
+  for (;;) {
+    auto [ec, socket] = co_await worker.acceptor->async_accept(kAwait);
+    if (worker.stopping) co_return;
+    if (ec) continue;
+    asio::co_spawn(worker.io, Serve(worker, std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socket) {
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  beast::tcp_stream stream(std::move(socket));
+  Connection connection{&stream, true};
+  const auto registered = worker.connections.insert(worker.connections.end(), &connection);
+
+  beast::flat_buffer buffer;
+  std::string out;
+  bool keep_alive = true;
+  while (keep_alive) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.body_limit(options.max_body);
+    parser.header_limit(kHeaderLimit);
+    connection.idle = out.empty() && buffer.size() == 0;
+    if (worker.stopping && connection.idle) break;
+    stream.expires_after(connection.idle ? options.idle_timeout : kRequestTimeout);
+    auto [read_error, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser, kAwait);
+    connection.idle = false;
+
+    if (!read_error && !parser.is_done()) {
+      if (parser.get()[bhttp::field::expect] == "100-continue") {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        auto [write_error, written] =
+            co_await asio::async_write(stream, asio::buffer(kContinue), kAwait);
+        if (write_error) break;
+      }
+      std::tie(read_error, header_bytes) =
+          co_await bhttp::async_read(stream, buffer, parser, kAwait);
+    }
+    if (read_error) {
+      // A clean close or a timeout between requests needs no answer.
+      if (read_error == bhttp::error::end_of_stream || read_error == asio::error::eof ||
+          read_error == beast::error::timeout || read_error == asio::error::operation_aborted ||
+          read_error == asio::error::connection_reset) {
+        break;
+      }
+      const int status = read_error == bhttp::error::body_limit ? 413 : 400;
+      AppendResponse(out, TransportError(status), false);
+      keep_alive = false;
+    } else {
+      auto message = parser.release();
+      keep_alive = message.keep_alive() && !worker.stopping;
+      HttpRequest request = ToRequest(message);
+      HttpResponse response;
+      handler(request, response);
+      AppendResponse(out, response, keep_alive);
+    }
+
+    const bool more_waiting = keep_alive && buffer.size() > 0 && HoldsCompleteHeader(buffer);
+    if (!more_waiting || out.size() >= kWriteBatchLimit) {
+      stream.expires_after(kRequestTimeout);
+      auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
+      out.clear();
+      if (write_error) break;
+    }
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  worker.connections.erase(registered);
+}
+
+HttpServer::HttpServer(ServerOptions options, HttpHandler handler)
+    : state_(std::make_unique<State>()) {
+  state_->options = std::move(options);
+  state_->handler = std::move(handler);
+  int threads = state_->options.threads;
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < threads; ++i) state_->workers.push_back(std::make_unique<Worker>());
+}
+
+HttpServer::~HttpServer() = default;
+
+std::uint16_t HttpServer::Listen() {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(state_->options.host, ec);
+  if (ec) throw std::runtime_error("invalid listen address " + state_->options.host);
+  std::uint16_t port = state_->options.port;
+  for (auto& worker : state_->workers) {
+    tcp::acceptor& acceptor = worker->acceptor.emplace(worker->io);
+    const tcp::endpoint endpoint(address, port);
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor.set_option(ReusePort(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      throw std::runtime_error("cannot listen on " + state_->options.host + ":" +
+                               std::to_string(port) + ": " + ec.message());
+    }
+    port = acceptor.local_endpoint().port();
+  }
+  return port;
+}
+
+void HttpServer::Run() {
+  Worker& first = *state_->workers.front();
+  state_->signals.emplace(first.io, SIGINT, SIGTERM);
+  state_->signals->async_wait([this](const boost::system::error_code& ec, int) {
+    if (!ec) Stop();
+  });
+  for (auto& worker : state_->workers) {
+    asio::co_spawn(worker->io, state_->Accept(*worker), asio::detached);
+  }
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < state_->workers.size(); ++i) {
+    threads.emplace_back([worker = state_->workers[i].get()] { worker->io.run(); });
+  }
+  first.io.run();
+  for (auto& thread : threads) thread.join();
+}
+
+void HttpServer::Stop() {
+  if (state_->stopped.exchange(true)) return;
+  for (auto& worker : state_->workers) {
+    asio::post(worker->io, [this, worker = worker.get()] {
+      worker->stopping = true;
+      boost::system::error_code ignored;
+      if (worker->acceptor) worker->acceptor->close(ignored);
+      for (Connection* connection : worker->connections) {
+        if (connection->idle) connection->stream->socket().cancel(ignored);
+      }
+      if (worker == state_->workers.front().get() && state_->signals) {
+        state_->signals->cancel(ignored);
+      }
+    });
+  }
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,150 @@
+#include "store/sqlite/database.h"
+
+#include <stdexcept>
+
+namespace gatehouse::sqlite {
+
+Error SqliteError(sqlite3* db, std::string_view what) {
+  return Error(ErrorCode::kInternal, {}, std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+Statement& Statement::Bind(int index, std::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::Bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+
+Statement& Statement::BindBlob(int index, std::string_view bytes) {
+  sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::BindNull(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+Statement& Statement::Bind(int index, const std::optional<std::int64_t>& value) {
+  return value ? Bind(index, *value) : BindNull(index);
+}
+
+Statement& Statement::BindBlob(int index, const std::optional<std::string>& bytes) {
+  return bytes ? BindBlob(index, std::string_view(*bytes)) : BindNull(index);
+}
+
+Statement& Statement::BindOrNull(int index, std::string_view text) {
+  return text.empty() ? BindNull(index) : Bind(index, text);
+}
+
+Result<bool> Statement::Step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return std::unexpected(SqliteError(sqlite3_db_handle(stmt_), "step"));
+}
+
+Result<bool> Statement::StepUnlessConstraint() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_CONSTRAINT) return false;
+  return std::unexpected(SqliteError(sqlite3_db_handle(stmt_), "step"));
+}
+
+Status Statement::Run() {
+  auto stepped = Step();
+  if (!stepped) return std::unexpected(stepped.error());
+  return {};
+}
+
+std::string Statement::Text(int column) const {
+  const auto* text = sqlite3_column_text(stmt_, column);
+  return text ? std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, column))
+              : std::string();
+}
+
+std::string Statement::Blob(int column) const {
+  const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+  return data ? std::string(data, sqlite3_column_bytes(stmt_, column)) : std::string();
+}
+
+std::int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+bool Statement::IsNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+std::optional<std::int64_t> Statement::OptionalInt(int column) const {
+  if (IsNull(column)) return std::nullopt;
+  return Int(column);
+}
+
+std::optional<std::string> Statement::OptionalBlob(int column) const {
+  if (IsNull(column)) return std::nullopt;
+  return Blob(column);
+}
+
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+Database::~Database() {
+  statements_.clear();
+  if (db_) sqlite3_close(db_);
+}
+
+void Database::Open(const std::string& path) {
+  if (sqlite3_open_v2(path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    throw std::runtime_error("cannot open database " + path + ": " + message);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                             "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY"}) {
+    if (auto done = Execute(pragma); !done) throw std::runtime_error(done.error().internal);
+  }
+}
+
+Result<Statement*> Database::Prepare(const std::string& sql) {
+  if (auto it = statements_.find(sql); it != statements_.end()) {
+    it->second->Reset();
+    return it->second.get();
+  }
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                         &stmt, nullptr) != SQLITE_OK) {
+    return std::unexpected(SqliteError(db_, "prepare"));
+  }
+  auto [it, inserted] = statements_.emplace(sql, std::make_unique<Statement>(stmt));
+  return it->second.get();
+}
+
+Status Database::Execute(const std::string& sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    Error error(ErrorCode::kInternal, {}, message ? message : "exec failed");
+    sqlite3_free(message);
+    return std::unexpected(std::move(error));
+  }
+  return {};
+}
+
+Transaction::Transaction(Database& db) : db_(db), begun_(db.Execute("BEGIN IMMEDIATE")) {}
+
+Transaction::~Transaction() {
+  if (begun_ && !done_) (void)db_.Execute("ROLLBACK");
+}
+
+Status Transaction::Commit() {
+  auto committed = db_.Execute("COMMIT");
+  if (committed) done_ = true;
+  return committed;
+}
+
+}  // namespace gatehouse::sqlite

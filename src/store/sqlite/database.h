@@ -1,0 +1,101 @@
+#ifndef GATEHOUSE_STORE_SQLITE_DATABASE_H_
+#define GATEHOUSE_STORE_SQLITE_DATABASE_H_
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+
+namespace gatehouse::sqlite {
+
+// A prepared statement owned by its Database (see Database::Prepare). Bind indexes start at 1,
+// column indexes at 0. Not thread-safe: used under the owning store's lock.
+class Statement {
+ public:
+  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& Bind(int index, std::string_view text);
+  Statement& Bind(int index, std::int64_t value);
+  Statement& BindBlob(int index, std::string_view bytes);
+  Statement& BindNull(int index);
+  Statement& Bind(int index, const std::optional<std::int64_t>& value);
+  Statement& BindBlob(int index, const std::optional<std::string>& bytes);
+  // Binds an empty string as NULL (for nullable text columns such as project_id).
+  Statement& BindOrNull(int index, std::string_view text);
+
+  // true while a row is available; kInternal on any SQLite error.
+  Result<bool> Step();
+  // Like Step for writes: returns false when a UNIQUE constraint refused the row.
+  Result<bool> StepUnlessConstraint();
+  // Runs a write to completion.
+  Status Run();
+
+  std::string Text(int column) const;
+  std::string Blob(int column) const;
+  std::int64_t Int(int column) const;
+  bool IsNull(int column) const;
+  std::optional<std::int64_t> OptionalInt(int column) const;
+  std::optional<std::string> OptionalBlob(int column) const;
+
+  void Reset();
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+// An open SQLite connection with a cache of prepared statements. Not thread-safe.
+class Database {
+ public:
+  Database() = default;
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Opens (creating) `path` in WAL mode with foreign keys on. Throws std::runtime_error:
+  // called at start-up only.
+  void Open(const std::string& path);
+
+  // A reset, cleared statement for `sql`, prepared once per connection and reused.
+  // The reference stays valid until the Database is destroyed.
+  Result<Statement*> Prepare(const std::string& sql);
+  // Runs SQL text that has no parameters (migrations, BEGIN/COMMIT).
+  Status Execute(const std::string& sql);
+
+  sqlite3* handle() const { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::map<std::string, std::unique_ptr<Statement>, std::less<>> statements_;
+};
+
+// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless Commit() succeeded.
+class Transaction {
+ public:
+  explicit Transaction(Database& db);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  const Status& begun() const { return begun_; }
+  Status Commit();
+
+ private:
+  Database& db_;
+  Status begun_;
+  bool done_ = false;
+};
+
+Error SqliteError(sqlite3* db, std::string_view what);
+
+}  // namespace gatehouse::sqlite
+
+#endif  // GATEHOUSE_STORE_SQLITE_DATABASE_H_

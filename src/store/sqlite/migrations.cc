@@ -1,0 +1,120 @@
+#include "store/sqlite/migrations.h"
+
+#include <string_view>
+
+namespace gatehouse::sqlite {
+namespace {
+
+// Append only: a released migration never changes. Status codes: 0 Active, 1 Blocked,
+// 2 Revoked; scope: 0 Organization, 1 Project; times in ms since the epoch.
+constexpr std::string_view kMigrations[] = {
+    // 1: organizations, projects, API tokens, audit log, settings.
+    R"sql(
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE organizations (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  admin_email TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  deleted_at INTEGER
+);
+CREATE UNIQUE INDEX organizations_live_name ON organizations(name) WHERE deleted_at IS NULL;
+CREATE TABLE projects (
+  id TEXT PRIMARY KEY,
+  organization_id TEXT NOT NULL REFERENCES organizations(id),
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  admin_email TEXT NOT NULL DEFAULT '',
+  active INTEGER NOT NULL DEFAULT 1,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  deleted_at INTEGER
+);
+CREATE UNIQUE INDEX projects_live_name ON projects(organization_id, name) WHERE deleted_at IS NULL;
+CREATE TABLE api_tokens (
+  id TEXT NOT NULL UNIQUE,
+  organization_id TEXT NOT NULL REFERENCES organizations(id),
+  project_id TEXT REFERENCES projects(id),
+  scope INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  status INTEGER NOT NULL,
+  secret_hash BLOB NOT NULL UNIQUE,
+  sealed_secret BLOB,
+  secret_prefix TEXT NOT NULL,
+  previous_hash BLOB,
+  previous_valid_until INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  expires_at INTEGER
+);
+CREATE UNIQUE INDEX api_tokens_live_name
+  ON api_tokens(organization_id, COALESCE(project_id, ''), name) WHERE status <> 2;
+CREATE INDEX api_tokens_org_name ON api_tokens(organization_id, name COLLATE NOCASE);
+CREATE INDEX api_tokens_project ON api_tokens(project_id);
+CREATE INDEX api_tokens_updated ON api_tokens(updated_at);
+CREATE VIRTUAL TABLE api_tokens_name_trigram USING fts5(
+  name, content='api_tokens', content_rowid='rowid', tokenize='trigram');
+CREATE TRIGGER api_tokens_name_insert AFTER INSERT ON api_tokens BEGIN
+  INSERT INTO api_tokens_name_trigram(rowid, name) VALUES (new.rowid, new.name);
+END;
+CREATE TRIGGER api_tokens_name_delete AFTER DELETE ON api_tokens BEGIN
+  INSERT INTO api_tokens_name_trigram(api_tokens_name_trigram, rowid, name)
+    VALUES ('delete', old.rowid, old.name);
+END;
+CREATE TRIGGER api_tokens_name_update AFTER UPDATE OF name ON api_tokens BEGIN
+  INSERT INTO api_tokens_name_trigram(api_tokens_name_trigram, rowid, name)
+    VALUES ('delete', old.rowid, old.name);
+  INSERT INTO api_tokens_name_trigram(rowid, name) VALUES (new.rowid, new.name);
+END;
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  organization_id TEXT NOT NULL,
+  actor_token_id TEXT NOT NULL DEFAULT '',
+  action TEXT NOT NULL,
+  target_id TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_log_org_at ON audit_log(organization_id, at);
+)sql",
+};
+
+}  // namespace
+
+Result<int> Migrate(Database& db) {
+  if (auto done = db.Execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                             "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+      !done) {
+    return std::unexpected(done.error());
+  }
+  auto current = db.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  if (!current) return std::unexpected(current.error());
+  auto row = (*current)->Step();
+  if (!row) return std::unexpected(row.error());
+  int version = static_cast<int>((*current)->Int(0));
+  (*current)->Reset();
+
+  const int latest = static_cast<int>(std::size(kMigrations));
+  for (int next = version + 1; next <= latest; ++next) {
+    Transaction transaction(db);
+    if (!transaction.begun()) return std::unexpected(transaction.begun().error());
+    if (auto done = db.Execute(std::string(kMigrations[next - 1])); !done) {
+      return std::unexpected(done.error());
+    }
+    if (auto done = db.Execute("INSERT INTO schema_migrations VALUES (" + std::to_string(next) +
+                               ", CAST(strftime('%s','now') AS INTEGER) * 1000)");
+        !done) {
+      return std::unexpected(done.error());
+    }
+    if (auto done = transaction.Commit(); !done) return std::unexpected(done.error());
+    version = next;
+  }
+  return version;
+}
+
+}  // namespace gatehouse::sqlite

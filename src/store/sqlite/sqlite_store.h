@@ -1,0 +1,76 @@
+#ifndef GATEHOUSE_STORE_SQLITE_SQLITE_STORE_H_
+#define GATEHOUSE_STORE_SQLITE_SQLITE_STORE_H_
+
+#include <mutex>
+#include <string>
+
+#include "store/sqlite/database.h"
+#include "store/store.h"
+
+namespace gatehouse {
+
+// The embedded store: one SQLite file in WAL mode behind one connection. Every call holds the
+// connection's lock for its transaction, so calls are serialized; readers that must not wait
+// behind a writer (authentication) never come here (TokenCache).
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates `path` and applies pending migrations. Throws std::runtime_error
+  // (start-up only).
+  explicit SqliteStore(const std::string& path);
+
+  // Writes a consistent copy of the live database to `destination` (SQLite online backup).
+  Status Backup(const std::string& destination);
+
+  Status Ping() override;
+  Result<std::optional<std::string>> GetSetting(const std::string& key) override;
+  Status PutSetting(const std::string& key, const std::string& value) override;
+
+  Status CreateOrganization(const Organization& organization, const ApiToken& token,
+                            const TokenCredential& credential) override;
+  Result<std::optional<Organization>> FindOrganization(const std::string& id) override;
+  Result<std::optional<Organization>> FindOrganizationByName(const std::string& name) override;
+  Result<OrganizationPage> ListOrganizations(const OrganizationQuery& query) override;
+  Status DeleteOrganization(const std::string& id, TimeMs now) override;
+
+  Status CreateProject(const Project& project, const ApiToken& token,
+                       const TokenCredential& credential) override;
+  Result<std::optional<Project>> FindProject(const std::string& organization_id,
+                                             const std::string& project_id) override;
+  Result<std::optional<Project>> FindProjectByName(const std::string& organization_id,
+                                                   const std::string& name) override;
+  Result<std::vector<Project>> ListProjects(const std::string& organization_id,
+                                            bool include_hidden) override;
+  Status UpdateProject(const Project& project) override;
+  Status DeleteProject(const std::string& organization_id, const std::string& project_id,
+                       TimeMs now) override;
+
+  Status InsertToken(const ApiToken& token, const TokenCredential& credential) override;
+  Result<std::optional<ApiToken>> FindToken(const std::string& organization_id,
+                                            const std::string& token_id) override;
+  Result<std::optional<TokenCredential>> FindCredential(const std::string& token_id) override;
+  Status UpdateToken(const ApiToken& token) override;
+  Status UpdateCredential(const std::string& token_id, const TokenCredential& credential,
+                          const std::string& secret_prefix, TimeMs now) override;
+  Result<TokenPage> SearchTokens(const TokenQuery& query) override;
+  Status RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) override;
+  Status ForEachTokenChangedSince(
+      TimeMs since,
+      const std::function<void(const ApiToken&, const TokenCredential&)>& visit) override;
+
+  Status AppendAudit(const AuditEntry& entry) override;
+
+ private:
+  Status InsertTokenLocked(const ApiToken& token, const TokenCredential& credential);
+  Result<std::optional<Organization>> FindOrganizationWhere(const std::string& where,
+                                                            const std::string& value);
+  Result<std::optional<Project>> FindProjectWhere(const std::string& where,
+                                                  const std::string& organization_id,
+                                                  const std::string& value);
+
+  std::mutex mutex_;
+  sqlite::Database db_;  // guarded by mutex_
+};
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_STORE_SQLITE_SQLITE_STORE_H_

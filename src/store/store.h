@@ -1,0 +1,116 @@
+#ifndef GATEHOUSE_STORE_STORE_H_
+#define GATEHOUSE_STORE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "core/model.h"
+
+namespace gatehouse {
+
+enum class TokenOrderKey { kName, kDescription, kStatus, kProjectName, kTimestamp, kLastUsedAt };
+
+// A page of the console's token search (API.md §6). Empty strings mean "no filter".
+struct TokenQuery {
+  std::string organization_id;
+  std::optional<TokenScope> scope;
+  std::string project_id;             // exact
+  std::string name_contains;          // case-insensitive
+  std::string project_name_contains;  // case-insensitive
+  std::vector<TokenStatus> statuses;  // empty = any
+  TokenOrderKey order_key = TokenOrderKey::kName;
+  bool descending = false;
+  std::int64_t offset = 0;
+  std::int64_t limit = 0;  // 0 = no limit
+};
+
+struct TokenPage {
+  std::int64_t count = 0;  // matches before paging
+  std::vector<ApiToken> tokens;
+};
+
+struct OrganizationQuery {
+  std::string name_contains;
+  bool descending = false;
+  std::int64_t offset = 0;
+  std::int64_t limit = 0;
+};
+
+struct OrganizationPage {
+  std::int64_t count = 0;
+  std::vector<Organization> organizations;
+};
+
+struct AuditEntry {
+  std::string organization_id;
+  std::string actor_token_id;  // empty for the CLI or the system administrator
+  std::string action;          // e.g. "token.reveal"
+  std::string target_id;
+  TimeMs at = 0;
+};
+
+// Persistent state of organizations, projects and tokens. Every method is atomic (one
+// transaction) and thread-safe. Methods that look up by id within an organization answer
+// nullopt for ids of other organizations, so that existence never leaks across them.
+// Conflicts come back as the API.md §2 error they mean (2029, 9001, 9003).
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Status Ping() = 0;
+
+  virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
+  virtual Status PutSetting(const std::string& key, const std::string& value) = 0;
+
+  // Creates an organization together with its first organization token.
+  virtual Status CreateOrganization(const Organization& organization, const ApiToken& token,
+                                    const TokenCredential& credential) = 0;
+  virtual Result<std::optional<Organization>> FindOrganization(const std::string& id) = 0;
+  virtual Result<std::optional<Organization>> FindOrganizationByName(const std::string& name) = 0;
+  virtual Result<OrganizationPage> ListOrganizations(const OrganizationQuery& query) = 0;
+  // Hides the organization and its projects and revokes all its tokens.
+  virtual Status DeleteOrganization(const std::string& id, TimeMs now) = 0;
+
+  // Creates a project together with its default project token.
+  virtual Status CreateProject(const Project& project, const ApiToken& token,
+                               const TokenCredential& credential) = 0;
+  virtual Result<std::optional<Project>> FindProject(const std::string& organization_id,
+                                                     const std::string& project_id) = 0;
+  virtual Result<std::optional<Project>> FindProjectByName(const std::string& organization_id,
+                                                           const std::string& name) = 0;
+  // Ordered by name; hidden projects only with include_hidden.
+  virtual Result<std::vector<Project>> ListProjects(const std::string& organization_id,
+                                                    bool include_hidden) = 0;
+  virtual Status UpdateProject(const Project& project) = 0;
+  // Hides the project from every listing and revokes its tokens; request records stay.
+  virtual Status DeleteProject(const std::string& organization_id, const std::string& project_id,
+                               TimeMs now) = 0;
+
+  virtual Status InsertToken(const ApiToken& token, const TokenCredential& credential) = 0;
+  virtual Result<std::optional<ApiToken>> FindToken(const std::string& organization_id,
+                                                    const std::string& token_id) = 0;
+  virtual Result<std::optional<TokenCredential>> FindCredential(const std::string& token_id) = 0;
+  // Writes name, description, status, expiry and updated_at. Refuses (9003) to leave an
+  // organization without an active organization token.
+  virtual Status UpdateToken(const ApiToken& token) = 0;
+  virtual Status UpdateCredential(const std::string& token_id, const TokenCredential& credential,
+                                  const std::string& secret_prefix, TimeMs now) = 0;
+  virtual Result<TokenPage> SearchTokens(const TokenQuery& query) = 0;
+  virtual Status RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) = 0;
+
+  // Calls `visit` for every token updated at or after `since` (revoked ones included, so
+  // that a cache can drop them), with the project name filled in.
+  virtual Status ForEachTokenChangedSince(
+      TimeMs since, const std::function<void(const ApiToken&, const TokenCredential&)>& visit) = 0;
+
+  virtual Status AppendAudit(const AuditEntry& entry) = 0;
+};
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_STORE_STORE_H_

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launchConsole, signIn, startServer } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchConsole(server.baseUrl);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('a fresh visit shows the sign-in page with a labelled token field', async () => {
+  const { page } = browser;
+  await page.goto('/');
+  await page.getByRole('heading', { name: 'Gatehouse console' }).waitFor();
+  assert.equal(await page.getByLabel('Organization API token', { exact: true }).getAttribute('type'), 'password');
+  assert.ok(await page.getByRole('button', { name: 'SIGN IN', exact: true }).isDisabled());
+  assert.match(page.url(), /#\/signin$/);
+  await browser.screenshot('signin');
+  browser.assertNoErrors();
+});
+
+test('a wrong token is refused with a message and no session', async () => {
+  const { page } = browser;
+  // The refused POST is logged by Chromium as a failed resource load; that one is expected.
+  browser.allowError((text) => /status of 401/.test(text));
+  await page.goto('/#/signin');
+  await page.getByLabel('Organization API token', { exact: true }).fill('gto_not-a-real-token');
+  await page.getByRole('button', { name: 'SIGN IN', exact: true }).click();
+  await page.getByRole('alert').filter({ hasText: 'not accepted' }).waitFor();
+  const session = await page.evaluate(() => fetch('/v2/console/session', { credentials: 'same-origin' }).then((r) => r.status));
+  assert.equal(session, 401);
+  browser.assertNoErrors();
+});
+
+test('the organization token signs in, the cookie is HttpOnly, and sign-out ends the session', async () => {
+  const { page, context } = browser;
+  await signIn(page, server.orgSecret);
+  assert.match(await page.getByTestId('project-context').textContent(), /^Project: .*\(Default\)$/);
+  const nav = page.getByRole('navigation', { name: 'Console' });
+  await nav.getByRole('heading', { name: 'Organization Options' }).waitFor();
+  await nav.getByRole('link', { name: 'API Tokens', exact: true }).waitFor();
+
+  const cookies = await context.cookies(server.baseUrl);
+  assert.ok(cookies.length > 0, 'a session cookie is set');
+  assert.ok(cookies.every((c) => c.httpOnly), 'session cookies are HttpOnly');
+  assert.ok(cookies.some((c) => c.sameSite === 'Strict'), 'the session cookie is SameSite=Strict');
+  assert.equal(await page.evaluate(() => document.cookie), '', 'scripts cannot read the session cookie');
+
+  // A reload keeps the session: the console asks GET /v2/console/session for it.
+  await page.reload();
+  await page.getByRole('heading', { name: 'Organization Api Tokens', exact: true }).waitFor();
+
+  await page.getByRole('button', { name: 'SIGN OUT', exact: true }).click();
+  await page.getByRole('button', { name: 'SIGN IN', exact: true }).waitFor();
+  browser.allowError((text) => /status of 401/.test(text));
+  const status = await page.evaluate(() => fetch('/v2/console/session', { credentials: 'same-origin' }).then((r) => r.status));
+  assert.equal(status, 401, 'the server forgot the session');
+  browser.assertNoErrors();
+});
+
+test('a state-changing call with the cookie but without X-CSRF-Token is refused', async () => {
+  const { page } = browser;
+  await signIn(page, server.orgSecret);
+  browser.allowError((text) => /status of 40[13]/.test(text));
+  const status = await page.evaluate(() =>
+    fetch('/v2/organization/tokens', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'csrf-probe' }),
+    }).then((r) => r.status),
+  );
+  assert.ok(status === 401 || status === 403, `expected 401/403 without CSRF header, got ${status}`);
+  const listed = await server.api.ok('GET', '/v2/tokens?name=csrf-probe');
+  assert.equal(listed.count, 0, 'no token was created');
+  browser.assertNoErrors();
+});

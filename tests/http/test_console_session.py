@@ -1,0 +1,125 @@
+"""API.md section 3: console sessions (cookie + CSRF header) at /v2/console/session."""
+
+from http.cookies import SimpleCookie
+
+from .harness import E_BAD_TOKEN, E_NO_KEY, E_SCOPE, GatehouseTestCase, e_required, unique
+
+SESSION = '/v2/console/session'
+
+
+class ConsoleSessionTests(GatehouseTestCase):
+
+    def open_session(self, secret=None):
+        response = self.request('POST', SESSION, body={'apiToken': secret or self.org_token})
+        body = self.ok(response)
+        set_cookie = response.headers.get('Set-Cookie')
+        self.assertIsNotNone(set_cookie, 'a session must set a cookie')
+        cookie = SimpleCookie()
+        cookie.load(set_cookie)
+        self.assertEqual(len(cookie), 1, set_cookie)
+        morsel = next(iter(cookie.values()))
+        self.assertIsInstance(body.get('csrfToken'), str)
+        self.assertTrue(body['csrfToken'])
+        return {'set_cookie': set_cookie, 'cookie': f'{morsel.key}={morsel.value}',
+                'csrf': body['csrfToken'], 'body': body}
+
+    def with_cookie(self, method, path, session, body=None, csrf=False):
+        headers = {'Cookie': session['cookie']}
+        if csrf:
+            headers['X-CSRF-Token'] = session['csrf'] if csrf is True else csrf
+        return self.request(method, path, body=body, headers=headers)
+
+    def test_session_cookie_is_http_only_and_same_site_strict(self):
+        session = self.open_session()
+        attributes = [a.strip().lower() for a in session['set_cookie'].split(';')]
+        self.assertIn('httponly', attributes)
+        self.assertIn('samesite=strict', attributes)
+        self.assertNotIn('secure', attributes, 'plain HTTP: the cookie cannot be Secure')
+        self.assertNotIn(self.org_token, session['set_cookie'])
+        self.assertNotIn(self.org_token, str(session['body']))
+
+    def test_cookie_acts_as_the_organization_token_for_reads(self):
+        session = self.open_session()
+        body = self.ok(self.with_cookie('GET', '/v2/tokens', session))
+        self.assertIn(self.org_token_id, [t['id'] for t in body['tokens']])
+        self.ok(self.with_cookie('GET', '/v1/organization/projects', session))
+
+    def test_state_change_without_csrf_header_is_403_id_7_and_changes_nothing(self):
+        session = self.open_session()
+        before = self.snapshot()
+        name = unique('csrf')
+        response = self.with_cookie('POST', '/v1/organization/project', session,
+                                    body={'name': name})
+        self.assertError(response, E_SCOPE)
+        response = self.with_cookie('POST', '/v1/organization/project', session,
+                                    body={'name': name}, csrf='not-the-token')
+        self.assertError(response, E_SCOPE)
+        self.assertEqual(self.snapshot(), before)
+
+    def test_state_change_with_csrf_header_works(self):
+        session = self.open_session()
+        name = unique('csrf-ok')
+        project = self.ok(self.with_cookie('POST', '/v1/organization/project', session,
+                                           body={'name': name}, csrf=True))
+        self.assertEqual(project['projectName'], name)
+        path = f'/v1/organization/project/{project["projectId"]}'
+        response = self.with_cookie('PUT', path, session, body={'name': name + '-x'})
+        self.assertError(response, E_SCOPE)
+        body = self.ok(self.with_cookie('PUT', path, session, body={'name': name + '-x'},
+                                        csrf=True))
+        self.assertEqual(body['projectName'], name + '-x')
+        self.assertError(self.with_cookie('DELETE', path, session), E_SCOPE)
+        self.ok(self.with_cookie('DELETE', path, session, csrf=True))
+
+    def test_project_token_cannot_open_a_session(self):
+        project = self.create_project()
+        response = self.request('POST', SESSION,
+                                body={'apiToken': project['tokens'][0]['secret']})
+        self.assertError(response, E_SCOPE)
+        self.assertIsNone(response.headers.get('Set-Cookie'))
+
+    def test_garbage_secret_cannot_open_a_session(self):
+        for secret in ('garbage', 'gto_' + 'A' * 49):
+            with self.subTest(secret=secret[:8]):
+                response = self.request('POST', SESSION, body={'apiToken': secret})
+                self.assertError(response, E_BAD_TOKEN)
+                self.assertIsNone(response.headers.get('Set-Cookie'))
+
+    def test_missing_api_token_is_400_id_9(self):
+        response = self.request('POST', SESSION, body={})
+        self.assertError(response, e_required('apiToken'))
+
+    def test_deleting_the_session_ends_it(self):
+        session = self.open_session()
+        self.ok(self.with_cookie('GET', '/v2/tokens', session))
+        response = self.with_cookie('DELETE', SESSION, session, csrf=True)
+        self.assertIn(response.status, (200, 204), response.body)
+        self.assertError(self.with_cookie('GET', '/v2/tokens', session), E_NO_KEY)
+        self.assertTokenWorks(self.org_token, 'ending a session does not touch the token')
+
+    def test_sessions_are_independent(self):
+        first = self.open_session()
+        second = self.open_session()
+        self.assertNotEqual(first['cookie'], second['cookie'])
+        self.assertNotEqual(first['csrf'], second['csrf'])
+        self.assertError(self.with_cookie('POST', '/v1/organization/project', first,
+                                          body={'name': unique('cross')}, csrf=second['csrf']),
+                         E_SCOPE)
+        self.assertIn(self.with_cookie('DELETE', SESSION, first, csrf=True).status, (200, 204))
+        self.ok(self.with_cookie('GET', '/v2/tokens', second))
+
+    def test_session_of_a_revoked_token_stops_working(self):
+        token = self.create_org_token()
+        session = self.open_session(token['secret'])
+        self.ok(self.with_cookie('GET', '/v2/tokens', session))
+        self.ok(self.request('DELETE', f'/v2/organization/tokens/{token["id"]}',
+                             token=self.org_token))
+        self.assertOneOfErrors(self.with_cookie('GET', '/v2/tokens', session),
+                               [E_BAD_TOKEN, E_NO_KEY])
+
+    def test_forged_cookie_is_rejected(self):
+        session = self.open_session()
+        name = session['cookie'].split('=', 1)[0]
+        forged = {'cookie': f'{name}=forged-value', 'csrf': session['csrf']}
+        self.assertOneOfErrors(self.with_cookie('GET', '/v2/tokens', forged),
+                               [E_NO_KEY, E_BAD_TOKEN])

@@ -1,0 +1,177 @@
+"""API.md section 10 (healthz, readyz), HTTP/1.1 connection handling and process lifecycle."""
+
+import http.client
+import json
+import socket
+import subprocess
+
+from .harness import (CLI_TIMEOUT_S, E_TOO_LARGE, HOST, HTTP_TIMEOUT_S, GatehouseTestCase, Server,
+                      free_port, unique)
+
+
+def read_response(stream):
+    """Reads one HTTP/1.1 response with Content-Length or chunked body from a binary file."""
+    status_line = stream.readline()
+    if not status_line:
+        raise AssertionError('connection closed before a response')
+    status = int(status_line.split()[1])
+    headers = {}
+    for _ in range(100):
+        line = stream.readline()
+        if line in (b'\r\n', b'\n', b''):
+            break
+        key, _sep, value = line.decode('latin-1').partition(':')
+        headers[key.strip().lower()] = value.strip()
+    if 'content-length' in headers:
+        body = stream.read(int(headers['content-length']))
+    elif headers.get('transfer-encoding', '').lower() == 'chunked':
+        body = b''
+        for _ in range(10000):
+            size = int(stream.readline().split(b';')[0].strip(), 16)
+            if size == 0:
+                stream.readline()
+                break
+            body += stream.read(size)
+            stream.readline()
+    else:
+        raise AssertionError(f'response without length: {headers}')
+    return status, headers, body
+
+
+class HealthTests(GatehouseTestCase):
+
+    def test_healthz_answers_200_status_ok_without_credentials(self):
+        response = self.request('GET', '/healthz')
+        self.assertEqual(self.ok(response), {'status': 'ok'})
+        self.assertIn('application/json', response.headers.get('Content-Type', ''))
+
+    def test_readyz_answers_200_when_the_store_is_reachable(self):
+        self.assertEqual(self.request('GET', '/readyz').status, 200)
+
+    def test_json_replies_declare_application_json(self):
+        for response in (self.get('/v1/organization/projects'), self.get('/v2/tokens'),
+                         self.get('/v1/nowhere')):
+            self.assertIn('application/json', response.headers.get('Content-Type', ''))
+
+    def test_keep_alive_serves_two_requests_on_one_connection(self):
+        conn = http.client.HTTPConnection(HOST, self.server.port, timeout=HTTP_TIMEOUT_S)
+        try:
+            first = self.request('GET', '/healthz', connection=conn)
+            sock = conn.sock
+            self.assertIsNotNone(sock, 'the server closed a keep-alive connection')
+            second = self.request('GET', '/v1/accessControl/apitoken/validate',
+                                  token=self.org_token, connection=conn)
+            self.assertIs(conn.sock, sock, 'a second connection was opened')
+            third = self.request('POST', '/v1/organization/project',
+                                 body={'name': unique('keepalive')}, token=self.org_token,
+                                 connection=conn)
+            self.assertIs(conn.sock, sock, 'a third connection was opened')
+        finally:
+            conn.close()
+        self.assertEqual((first.status, second.status, third.status), (200, 200, 200))
+        self.assertEqual(second.body['apiTokenId'], self.org_token_id)
+
+    def test_keep_alive_survives_an_error_reply(self):
+        conn = http.client.HTTPConnection(HOST, self.server.port, timeout=HTTP_TIMEOUT_S)
+        try:
+            first = self.request('GET', '/v1/nowhere', token=self.org_token, connection=conn)
+            sock = conn.sock
+            second = self.request('GET', '/healthz', connection=conn)
+            self.assertIs(conn.sock, sock)
+        finally:
+            conn.close()
+        self.assertEqual((first.status, second.status), (404, 200))
+
+    def test_pipelined_requests_are_answered_in_order(self):
+        request = (f'GET /healthz HTTP/1.1\r\nHost: {HOST}\r\n\r\n'
+                   f'GET /readyz HTTP/1.1\r\nHost: {HOST}\r\n\r\n'
+                   f'GET /healthz HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n')
+        with socket.create_connection((HOST, self.server.port), timeout=HTTP_TIMEOUT_S) as sock:
+            sock.sendall(request.encode())  # one write, three requests
+            stream = sock.makefile('rb')
+            replies = [read_response(stream) for _ in range(3)]
+        self.assertEqual([r[0] for r in replies], [200, 200, 200])
+        self.assertEqual(json.loads(replies[0][2]), {'status': 'ok'})
+        self.assertEqual(json.loads(replies[2][2]), {'status': 'ok'})
+
+    def test_two_pipelined_authenticated_requests(self):
+        auth = f'Authorization: Bearer {self.org_token}\r\n'
+        request = (f'GET /v1/accessControl/apitoken/validate HTTP/1.1\r\nHost: {HOST}\r\n{auth}\r\n'
+                   f'GET /v1/no/route HTTP/1.1\r\nHost: {HOST}\r\n{auth}\r\n')
+        with socket.create_connection((HOST, self.server.port), timeout=HTTP_TIMEOUT_S) as sock:
+            sock.sendall(request.encode())
+            stream = sock.makefile('rb')
+            replies = [read_response(stream) for _ in range(2)]
+        self.assertEqual([r[0] for r in replies], [200, 404])
+
+
+class LifecycleTests(GatehouseTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = None
+
+    @classmethod
+    def tearDownClass(cls):
+        pass
+
+    def test_sigterm_stops_serve_with_exit_code_0(self):
+        server = Server()
+        try:
+            server.start()
+            self.assertEqual(server.request('GET', '/healthz').status, 200)
+            self.assertEqual(server.stop(), 0)
+        finally:
+            server.cleanup()
+
+    def test_data_survives_a_restart(self):
+        server = Server()
+        try:
+            server.start()
+            project = server.request('POST', '/v1/organization/project',
+                                     body={'name': 'persistent'}, token=server.org_token)
+            self.assertEqual(project.status, 200, project.body)
+            secret = project.body['tokens'][0]['secret']
+            self.assertEqual(server.stop(), 0)
+            server.start()
+            listing = server.request('GET', '/v1/organization/projects', token=server.org_token)
+            self.assertEqual([p['projectName'] for p in listing.body['projects']], ['persistent'])
+            validated = server.request('GET', '/v1/accessControl/apitoken/validate', token=secret)
+            self.assertEqual(validated.status, 200, validated.body)
+            self.assertEqual(server.stop(), 0)
+        finally:
+            server.cleanup()
+
+    def test_config_file_max_body_is_applied(self):
+        server = Server()
+        try:
+            config = server.root / 'gatehouse.toml'
+            config.write_text('[server]\nmax_body = 512\n')
+            server.serve_args = ['--config', str(config)]
+            server.start()
+            response = server.request('POST', '/v1/organization/project',
+                                      body={'name': 'too-big', 'description': 'x' * 900},
+                                      token=server.org_token)
+            self.assertEqual(response.status, E_TOO_LARGE[0], response.body)
+            self.assertEqual(response.body['errors'][0]['id'], E_TOO_LARGE[1])
+            self.assertEqual(server.stop(), 0)
+        finally:
+            server.cleanup()
+
+    def test_config_file_with_unknown_key_stops_start_up_naming_file_line_and_key(self):
+        server = Server()
+        try:
+            server.init()
+            config = server.root / 'bad.toml'
+            config.write_text('[server]\nmax_body = 512\nfrobnicate = true\n')
+            done = subprocess.run([str(server.binary), 'serve', '--data-dir',
+                                   str(server.data_dir), '--config', str(config),
+                                   '--listen', f'{HOST}:{free_port()}'],
+                                  capture_output=True, timeout=CLI_TIMEOUT_S)
+            self.assertNotEqual(done.returncode, 0)
+            message = (done.stderr + done.stdout).decode(errors='replace')
+            self.assertIn('bad.toml', message)
+            self.assertIn('frobnicate', message)
+            self.assertIn('3', message)
+        finally:
+            server.cleanup()

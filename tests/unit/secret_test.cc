@@ -1,0 +1,48 @@
+#include "auth/secret.h"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+
+namespace gatehouse {
+
+TEST(Secret, HasPrefixBase62BodyAndChecksum) {
+  const std::regex shape("gt[ops]_[0-9A-Za-z]{49}");
+  for (auto kind : {SecretKind::kOrganization, SecretKind::kProject, SecretKind::kSystemAdmin}) {
+    const std::string secret = GenerateSecret(kind);
+    EXPECT_EQ(secret.size(), kSecretLength);
+    EXPECT_TRUE(std::regex_match(secret, shape)) << secret;
+    EXPECT_EQ(ParseSecret(secret), kind);
+  }
+  EXPECT_TRUE(GenerateSecret(SecretKind::kOrganization).starts_with("gto_"));
+  EXPECT_TRUE(GenerateSecret(SecretKind::kProject).starts_with("gtp_"));
+}
+
+TEST(Secret, EveryGeneratedSecretIsDifferent) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) seen.insert(GenerateSecret(SecretKind::kProject));
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(Secret, AnyChangedCharacterFailsTheChecksum) {
+  const std::string secret = GenerateSecret(SecretKind::kProject);
+  for (std::size_t i = 4; i < secret.size(); ++i) {
+    std::string altered = secret;
+    altered[i] = altered[i] == 'a' ? 'b' : 'a';
+    EXPECT_FALSE(ParseSecret(altered).has_value()) << "position " << i;
+  }
+}
+
+TEST(Secret, RejectsWrongPrefixLengthAndAlphabet) {
+  const std::string secret = GenerateSecret(SecretKind::kProject);
+  EXPECT_FALSE(ParseSecret("gtx_" + secret.substr(4)));
+  EXPECT_FALSE(ParseSecret(secret.substr(0, secret.size() - 1)));
+  EXPECT_FALSE(ParseSecret(secret + "0"));
+  std::string with_dash = secret;
+  with_dash[10] = '-';
+  EXPECT_FALSE(ParseSecret(with_dash));
+  EXPECT_FALSE(ParseSecret(""));
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,152 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import * as api from './api';
+import { Layout } from './components/Layout';
+import { navigate, useRoute } from './router';
+import { ConsoleContext, type ConsoleState, type ToastMessage } from './state';
+import { AuditPage } from './pages/AuditPage';
+import { LimitsPage } from './pages/LimitsPage';
+import { ProjectsPage } from './pages/ProjectsPage';
+import { RequestsPage } from './pages/RequestsPage';
+import { SignInPage } from './pages/SignInPage';
+import { TokensPage } from './pages/TokensPage';
+import { UsagePage } from './pages/UsagePage';
+
+// A hint (not a credential: the session itself is an HttpOnly cookie) that this browser
+// signed in before, so a fresh visit goes straight to the sign-in page without a 401 probe.
+const SIGNED_IN_HINT = 'gatehouse.signedIn';
+const PROJECT_KEY = 'gatehouse.projectId';
+
+type SessionState = { kind: 'loading' } | { kind: 'signedOut' } | { kind: 'signedIn'; session: api.Session };
+
+export function App() {
+  const route = useRoute();
+  const [state, setState] = useState<SessionState>({ kind: 'loading' });
+  const [projects, setProjects] = useState<api.Project[]>([]);
+  const [projectId, setProjectId] = useState<string>(() => localStorage.getItem(PROJECT_KEY) ?? '');
+  const [toasts, setToasts] = useState<ToastMessage[]>([]);
+  const toastSeq = useRef(0);
+
+  const toast = useCallback((text: string, kind: 'info' | 'error' = 'info') => {
+    const id = ++toastSeq.current;
+    setToasts((list) => [...list, { id, text, kind }]);
+    window.setTimeout(() => setToasts((list) => list.filter((t) => t.id !== id)), kind === 'error' ? 8000 : 4000);
+  }, []);
+
+  const acceptSession = useCallback((session: api.Session) => {
+    api.setCsrfToken(session.csrfToken);
+    localStorage.setItem(SIGNED_IN_HINT, '1');
+    setState({ kind: 'signedIn', session });
+  }, []);
+
+  const dropSession = useCallback(() => {
+    api.setCsrfToken('');
+    localStorage.removeItem(SIGNED_IN_HINT);
+    setProjects([]);
+    setState({ kind: 'signedOut' });
+  }, []);
+
+  useEffect(() => {
+    if (!localStorage.getItem(SIGNED_IN_HINT)) {
+      setState({ kind: 'signedOut' });
+      return;
+    }
+    api.getSession().then(acceptSession, dropSession);
+  }, []);
+
+  const reloadProjects = useCallback(async () => {
+    try {
+      setProjects(await api.listProjects());
+    } catch (error) {
+      if (error instanceof api.ApiError && error.status === 401) dropSession();
+      else toast(`Could not load projects: ${api.errorText(error)}`, 'error');
+    }
+  }, []);
+
+  useEffect(() => {
+    if (state.kind === 'signedIn') void reloadProjects();
+  }, [state.kind]);
+
+  useEffect(() => {
+    if (state.kind === 'signedOut' && route.path !== '/signin') navigate('/signin');
+    if (state.kind === 'signedIn' && route.path === '/signin') navigate('/tokens');
+  }, [state.kind, route.path]);
+
+  const selectProject = useCallback((id: string) => {
+    localStorage.setItem(PROJECT_KEY, id);
+    setProjectId(id);
+  }, []);
+
+  const selectedProject = useMemo(
+    () => projects.find((p) => p.projectId === projectId) ?? projects.find((p) => p.projectActive) ?? projects[0] ?? null,
+    [projects, projectId],
+  );
+
+  const signOut = async () => {
+    try {
+      await api.signOut();
+    } catch {
+      // The session may already be gone; signing out locally is what matters.
+    }
+    dropSession();
+  };
+
+  const toastRegion = (
+    <div class="toasts" role="status" aria-live="polite">
+      {toasts.map((t) => (
+        <div key={t.id} class={`toast toast-${t.kind}`}>
+          {t.text}
+        </div>
+      ))}
+    </div>
+  );
+
+  if (state.kind === 'loading') return <div class="loading">Loading…</div>;
+  if (state.kind === 'signedOut') {
+    return (
+      <>
+        <SignInPage onSignedIn={acceptSession} />
+        {toastRegion}
+      </>
+    );
+  }
+
+  const context: ConsoleState = {
+    session: state.session,
+    projects,
+    selectedProject,
+    selectProject,
+    reloadProjects,
+    toast,
+  };
+
+  let page;
+  const [, section, sub] = route.path.split('/');
+  switch (section) {
+    case 'projects':
+      page = <ProjectsPage />;
+      break;
+    case 'requests':
+      page = <RequestsPage />;
+      break;
+    case 'usage':
+      page = <UsagePage />;
+      break;
+    case 'limits':
+      page = <LimitsPage projectParam={route.query.get('project')} />;
+      break;
+    case 'audit':
+      page = <AuditPage />;
+      break;
+    default:
+      page = <TokensPage key={sub === 'project' ? 'project' : 'organization'} view={sub === 'project' ? 'project' : 'organization'} />;
+  }
+
+  return (
+    <ConsoleContext.Provider value={context}>
+      <Layout path={route.path} onSignOut={signOut}>
+        {page}
+      </Layout>
+      {toastRegion}
+    </ConsoleContext.Provider>
+  );
+}

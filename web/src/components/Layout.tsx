@@ -1,0 +1,100 @@
+import type { ComponentChildren } from 'preact';
+import { useId } from 'preact/hooks';
+import { useConsole } from '../state';
+
+interface NavItem {
+  href: string;
+  label: string;
+  match: string;
+}
+
+const NAV_GROUPS: { title: string; items: NavItem[] }[] = [
+  {
+    title: 'Organization Options',
+    items: [
+      { href: '#/tokens', label: 'API Tokens', match: '/tokens' },
+      { href: '#/projects', label: 'Projects', match: '/projects' },
+      { href: '#/limits', label: 'Usage Limits', match: '/limits' },
+    ],
+  },
+  {
+    title: 'Monitoring',
+    items: [
+      { href: '#/requests', label: 'Requests', match: '/requests' },
+      { href: '#/usage', label: 'Usage', match: '/usage' },
+      { href: '#/audit', label: 'Audit', match: '/audit' },
+    ],
+  },
+];
+
+interface LayoutProps {
+  path: string;
+  onSignOut: () => void;
+  children: ComponentChildren;
+}
+
+export function Layout({ path, onSignOut, children }: LayoutProps) {
+  const { session, projects, selectedProject, selectProject } = useConsole();
+  const selectId = useId();
+  return (
+    <div class="shell">
+      <a class="skip-link" href="#main">
+        Skip to content
+      </a>
+      <aside class="sidebar">
+        <div class="brand">Gatehouse</div>
+        <nav aria-label="Console">
+          {NAV_GROUPS.map((group) => (
+            <div class="nav-group" key={group.title}>
+              <h2 class="nav-group-title">{group.title}</h2>
+              <ul>
+                {group.items.map((item) => {
+                  const current = path === item.match || path.startsWith(`${item.match}/`);
+                  return (
+                    <li key={item.href}>
+                      <a href={item.href} class={current ? 'nav-link active' : 'nav-link'} aria-current={current ? 'page' : undefined}>
+                        {item.label}
+                      </a>
+                    </li>
+                  );
+                })}
+              </ul>
+            </div>
+          ))}
+        </nav>
+      </aside>
+      <div class="main-column">
+        <header class="topbar">
+          <div class="project-context">
+            <label for={selectId} class="project-context-text" data-testid="project-context">
+              Project: {selectedProject ? selectedProject.projectName : '(none)'} ({session.organizationName})
+            </label>
+            <select
+              id={selectId}
+              value={selectedProject?.projectId ?? ''}
+              disabled={projects.length === 0}
+              onChange={(e) => selectProject(e.currentTarget.value)}
+            >
+              {projects.length === 0 && <option value="">No projects</option>}
+              {projects.map((p) => (
+                <option value={p.projectId} key={p.projectId}>
+                  {p.projectName}
+                  {p.projectActive ? '' : ' (hidden)'}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div class="session-info">
+            <span title={session.apiTokenId}>{session.apiTokenName}</span>
+            <button type="button" onClick={onSignOut}>
+              SIGN OUT
+            </button>
+          </div>
+        </header>
+        <main id="main" class="content" tabIndex={-1}>
+          {children}
+        </main>
+      </div>
+    </div>
+  );
+}

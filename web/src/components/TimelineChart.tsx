@@ -1,0 +1,48 @@
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+
+interface TimelineChartProps {
+  /** Day starts, in seconds since the epoch (uPlot's time unit). */
+  days: number[];
+  requests: number[];
+  errors: number[];
+  cost: number[];
+  label: string;
+}
+
+/** Requests, errors (left axis) and cost (right axis) per day, drawn with uPlot on a canvas. */
+export function TimelineChart({ days, requests, errors, cost, label }: TimelineChartProps) {
+  const host = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    const element = host.current;
+    if (!element) return;
+    const width = () => Math.max(element.clientWidth, 320);
+    const options: uPlot.Options = {
+      width: width(),
+      height: 260,
+      scales: { x: { time: true }, count: {}, usd: {} },
+      axes: [
+        {},
+        { scale: 'count', label: 'Requests' },
+        { scale: 'usd', side: 1, label: 'Cost (USD)', grid: { show: false } },
+      ],
+      series: [
+        {},
+        { label: 'Requests', scale: 'count', stroke: '#2563eb', fill: 'rgba(37,99,235,0.12)', width: 2 },
+        { label: 'Errors', scale: 'count', stroke: '#dc2626', width: 2 },
+        { label: 'Cost', scale: 'usd', stroke: '#059669', width: 2, value: (_u, v) => (v === null ? '—' : `$${v.toFixed(4)}`) },
+      ],
+    };
+    const chart = new uPlot(options, [days, requests, errors, cost], element);
+    const observer = new ResizeObserver(() => chart.setSize({ width: width(), height: 260 }));
+    observer.observe(element);
+    return () => {
+      observer.disconnect();
+      chart.destroy();
+    };
+  }, [days, requests, errors, cost]);
+
+  return <div ref={host} class="chart" role="img" aria-label={label} />;
+}

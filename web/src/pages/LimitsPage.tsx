@@ -1,0 +1,212 @@
+import { useEffect, useId, useState } from 'preact/hooks';
+import * as api from '../api';
+import { Dialog } from '../components/Dialog';
+import { Notice } from '../components/Notice';
+import { formatDateTime, formatNumber } from '../format';
+import { useConsole } from '../state';
+
+type Load = { kind: 'loading' } | { kind: 'unavailable' } | { kind: 'error'; text: string } | { kind: 'ready'; limits: api.UsageLimit[] };
+
+const STATUS_NAMES: Record<number, string> = { 1: 'Active', 2: 'Expired', 3: 'Empty', 4: 'Cancelled' };
+
+/** Usage limits of the organization or of one project (API.md §7). */
+export function LimitsPage({ projectParam }: { projectParam: string | null }) {
+  const { session, projects, toast } = useConsole();
+  const [target, setTarget] = useState(projectParam ?? '');
+  const [load, setLoad] = useState<Load>({ kind: 'loading' });
+  const [creating, setCreating] = useState(false);
+  const [reload, setReload] = useState(0);
+  const targetId = useId();
+
+  useEffect(() => setTarget(projectParam ?? ''), [projectParam]);
+
+  useEffect(() => {
+    let current = true;
+    setLoad({ kind: 'loading' });
+    const request = target
+      ? api.listProjectLimits(session.organizationId, target)
+      : api.listOrganizationLimits(session.organizationId);
+    request.then(
+      (limits) => current && setLoad({ kind: 'ready', limits }),
+      (e) => current && setLoad(api.isNotAvailable(e) && !(e instanceof api.ApiError && e.errors[0]?.id === 2005) ? { kind: 'unavailable' } : { kind: 'error', text: api.errorText(e) }),
+    );
+    return () => {
+      current = false;
+    };
+  }, [target, reload]);
+
+  const cancel = async (limit: api.UsageLimit) => {
+    try {
+      await api.cancelLimit(session.organizationId, limit.id, target || undefined);
+      toast('Usage limit cancelled.');
+      setReload((n) => n + 1);
+    } catch (e) {
+      toast(`Could not cancel the limit: ${api.errorText(e)}`, 'error');
+    }
+  };
+
+  return (
+    <section class="page" aria-labelledby="limits-title">
+      <h1 id="limits-title">Usage Limits</h1>
+      <div class="toolbar">
+        <div class="filter">
+          <label for={targetId}>Limits of</label>
+          <select id={targetId} value={target} onChange={(e) => setTarget(e.currentTarget.value)}>
+            <option value="">Organization {session.organizationName}</option>
+            {projects.map((p) => (
+              <option value={p.projectId} key={p.projectId}>
+                Project {p.projectName}
+              </option>
+            ))}
+          </select>
+        </div>
+        <button type="button" class="btn-primary" disabled={load.kind === 'unavailable'} onClick={() => setCreating(true)}>
+          CREATE NEW
+        </button>
+      </div>
+      {load.kind === 'unavailable' && <Notice kind="unavailable">Usage limits are not available on this server yet.</Notice>}
+      {load.kind === 'error' && <Notice kind="error">Could not load usage limits: {load.text}</Notice>}
+      {load.kind === 'ready' && (
+        <div class="table-wrap">
+          <table class="data-table" aria-labelledby="limits-title">
+            <thead>
+              <tr>
+                <th scope="col">Type</th>
+                <th scope="col">Unit</th>
+                <th scope="col" class="num">Soft limit</th>
+                <th scope="col" class="num">Hard limit</th>
+                <th scope="col" class="num">Used</th>
+                <th scope="col">Usage</th>
+                <th scope="col">Renewal</th>
+                <th scope="col">Status</th>
+                <th scope="col">Valid</th>
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {load.limits.map((limit) => {
+                const share = limit.hardLimit > 0 ? Math.min(1, limit.usedAmount / limit.hardLimit) : 0;
+                const status = STATUS_NAMES[limit.status] ?? String(limit.status);
+                return (
+                  <tr key={limit.id}>
+                    <td>{limit.subscriptionType}</td>
+                    <td>{limit.usageUnit}</td>
+                    <td class="num">{formatNumber(limit.softLimit, 4)}</td>
+                    <td class="num">{formatNumber(limit.hardLimit, 4)}</td>
+                    <td class="num">{formatNumber(limit.usedAmount, 4)}</td>
+                    <td>
+                      <meter min={0} max={1} low={limit.hardLimit ? limit.softLimit / limit.hardLimit : 0.8} high={0.95} optimum={0} value={share} aria-label="Share of hard limit used" />
+                    </td>
+                    <td>{limit.renewalStatus}</td>
+                    <td>
+                      <span class={`badge badge-${status.toLowerCase()}`}>{status}</span>
+                    </td>
+                    <td>
+                      {formatDateTime(limit.validFrom)} – {formatDateTime(limit.validUntil)}
+                    </td>
+                    <td class="cell-actions">
+                      {limit.status === 1 && (
+                        <button type="button" class="btn-small btn-danger" onClick={() => cancel(limit)}>
+                          CANCEL
+                        </button>
+                      )}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+          {load.limits.length === 0 && <Notice kind="empty">No usage limits yet.</Notice>}
+        </div>
+      )}
+      {creating && (
+        <LimitForm
+          projectId={target || undefined}
+          onSaved={() => {
+            setCreating(false);
+            setReload((n) => n + 1);
+          }}
+          onCancel={() => setCreating(false)}
+        />
+      )}
+    </section>
+  );
+}
+
+function LimitForm({ projectId, onSaved, onCancel }: { projectId?: string; onSaved: () => void; onCancel: () => void }) {
+  const { session } = useConsole();
+  const [input, setInput] = useState<api.LimitInput>({
+    subscriptionType: 'Monthly',
+    usageUnit: 'Requests',
+    softLimit: 1000,
+    hardLimit: 2000,
+    renewalStatus: 'Renewable',
+  });
+  const [error, setError] = useState('');
+  const ids = { type: useId(), unit: useId(), soft: useId(), hard: useId(), renewal: useId() };
+  const invalid = !(input.hardLimit > 0) || !(input.softLimit >= 0) || input.softLimit > input.hardLimit;
+  const set = <K extends keyof api.LimitInput>(key: K, value: api.LimitInput[K]) => setInput({ ...input, [key]: value });
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    try {
+      await api.createLimit(session.organizationId, input, projectId);
+      onSaved();
+    } catch (e) {
+      setError(api.errorText(e));
+    }
+  };
+
+  return (
+    <Dialog title="Usage Limit" onClose={onCancel}>
+      <form class="form" onSubmit={submit} noValidate>
+        <div class="field">
+          <label for={ids.type}>Subscription type</label>
+          <select id={ids.type} value={input.subscriptionType} onChange={(e) => set('subscriptionType', e.currentTarget.value)}>
+            {['Freemium', 'Daily', 'Weekly', 'Monthly'].map((v) => (
+              <option value={v}>{v}</option>
+            ))}
+          </select>
+        </div>
+        <div class="field">
+          <label for={ids.unit}>Usage unit</label>
+          <select id={ids.unit} value={input.usageUnit} onChange={(e) => set('usageUnit', e.currentTarget.value)}>
+            <option value="Requests">Requests</option>
+            <option value="Cost">Cost</option>
+          </select>
+        </div>
+        <div class="field">
+          <label for={ids.soft}>Soft limit</label>
+          <input id={ids.soft} type="number" min={0} step="any" value={input.softLimit} onInput={(e) => set('softLimit', Number(e.currentTarget.value))} />
+        </div>
+        <div class="field">
+          <label for={ids.hard}>Hard limit</label>
+          <input id={ids.hard} type="number" min={0} step="any" value={input.hardLimit} onInput={(e) => set('hardLimit', Number(e.currentTarget.value))} />
+        </div>
+        <div class="field">
+          <label for={ids.renewal}>Renewal status</label>
+          <select id={ids.renewal} value={input.renewalStatus} onChange={(e) => set('renewalStatus', e.currentTarget.value)}>
+            <option value="Renewable">Renewable</option>
+            <option value="NonRenewable">NonRenewable</option>
+          </select>
+        </div>
+        {invalid && <p class="field-error">The hard limit must be positive and not below the soft limit.</p>}
+        {error && (
+          <p class="form-error" role="alert">
+            {error}
+          </p>
+        )}
+        <div class="dialog-actions">
+          <button type="submit" class="btn-primary" disabled={invalid}>
+            CONFIRM
+          </button>
+          <button type="button" onClick={onCancel}>
+            CANCEL
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

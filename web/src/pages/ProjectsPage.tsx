@@ -1,0 +1,141 @@
+import { useEffect, useState } from 'preact/hooks';
+import * as api from '../api';
+import { Dialog } from '../components/Dialog';
+import { Notice } from '../components/Notice';
+import { SecretDialog } from '../components/SecretDialog';
+import { formatDateTime } from '../format';
+import { useConsole } from '../state';
+import { ProjectForm } from './ProjectForm';
+
+type Editing = { kind: 'none' } | { kind: 'create' } | { kind: 'update'; project: api.Project };
+
+export function ProjectsPage() {
+  const { projects, reloadProjects, selectProject, toast } = useConsole();
+  const [editing, setEditing] = useState<Editing>({ kind: 'none' });
+  const [deleting, setDeleting] = useState<api.Project | null>(null);
+  const [deleteError, setDeleteError] = useState('');
+  const [created, setCreated] = useState<{ name: string; secret: string } | null>(null);
+
+  // Projects can change outside this browser (API, CLI); the page shows the current list.
+  useEffect(() => {
+    void reloadProjects();
+  }, []);
+
+  const onCreated = async (project: api.Project, token?: api.CreatedToken) => {
+    setEditing({ kind: 'none' });
+    await reloadProjects();
+    selectProject(project.projectId);
+    if (token?.secret) setCreated({ name: `${project.projectName} / ${token.name}`, secret: token.secret });
+    else toast(`Project ${project.projectName} created.`);
+  };
+
+  const onUpdated = async (project: api.Project) => {
+    setEditing({ kind: 'none' });
+    await reloadProjects();
+    toast(`Project ${project.projectName} updated.`);
+  };
+
+  const confirmDelete = async () => {
+    if (!deleting) return;
+    try {
+      await api.deleteProject(deleting.projectId);
+      toast(`Project ${deleting.projectName} deleted.`);
+      setDeleting(null);
+      await reloadProjects();
+    } catch (e) {
+      setDeleteError(api.errorText(e));
+    }
+  };
+
+  return (
+    <section class="page" aria-labelledby="projects-title">
+      <h1 id="projects-title">Projects</h1>
+      <div class="toolbar">
+        <button type="button" class="btn-primary" onClick={() => setEditing({ kind: 'create' })}>
+          CREATE NEW
+        </button>
+      </div>
+      <div class="table-wrap">
+        <table class="data-table" aria-labelledby="projects-title">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Description</th>
+              <th scope="col">Status</th>
+              <th scope="col">Created</th>
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {projects.map((project) => (
+              <tr key={project.projectId} data-project-id={project.projectId}>
+                <td class="cell-name">{project.projectName}</td>
+                <td class="cell-description">{project.projectDescription}</td>
+                <td>
+                  <span class={project.projectActive ? 'badge badge-active' : 'badge badge-hidden'}>
+                    {project.projectActive ? 'Active' : 'Hidden'}
+                  </span>
+                </td>
+                <td>{formatDateTime(project.createdAt)}</td>
+                <td class="cell-actions">
+                  <button type="button" class="btn-small" onClick={() => setEditing({ kind: 'update', project })}>
+                    UPDATE
+                  </button>
+                  <button
+                    type="button"
+                    class="btn-small btn-danger"
+                    onClick={() => {
+                      setDeleteError('');
+                      setDeleting(project);
+                    }}
+                  >
+                    DELETE
+                  </button>
+                  <a class="btn-small btn-link" href={`#/limits?project=${encodeURIComponent(project.projectId)}`}>
+                    LIMITS
+                  </a>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {projects.length === 0 && <Notice kind="empty">No projects yet. Create one to issue project Api Tokens.</Notice>}
+      </div>
+
+      {editing.kind !== 'none' && (
+        <ProjectForm
+          project={editing.kind === 'update' ? editing.project : undefined}
+          onCreated={onCreated}
+          onUpdated={onUpdated}
+          onCancel={() => setEditing({ kind: 'none' })}
+        />
+      )}
+      {deleting && (
+        <Dialog title="Delete project" onClose={() => setDeleting(null)}>
+          <p>
+            Delete project <strong>{deleting.projectName}</strong>? All its Api Tokens are revoked; its request records stay
+            exportable.
+          </p>
+          {deleteError && (
+            <p class="form-error" role="alert">
+              {deleteError}
+            </p>
+          )}
+          <div class="dialog-actions">
+            <button type="button" class="btn-danger" onClick={confirmDelete}>
+              DELETE
+            </button>
+            <button type="button" onClick={() => setDeleting(null)} autofocus>
+              CANCEL
+            </button>
+          </div>
+        </Dialog>
+      )}
+      {created && (
+        <SecretDialog title="Project created" tokenName={created.name} secret={created.secret} onClose={() => setCreated(null)} />
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,58 @@
+import { useId, useState } from 'preact/hooks';
+import * as api from '../api';
+
+export function SignInPage({ onSignedIn }: { onSignedIn: (session: api.Session) => void }) {
+  const [secret, setSecret] = useState('');
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const inputId = useId();
+  const errorId = useId();
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError('');
+    try {
+      onSignedIn(await api.signIn(secret.trim()));
+    } catch (e) {
+      setError(
+        e instanceof api.ApiError && e.status === 401
+          ? 'That token was not accepted. Use an active organization API token.'
+          : e instanceof api.ApiError && e.status === 403
+            ? 'Only organization API tokens can sign in to the console.'
+            : `Sign-in failed: ${api.errorText(e)}`,
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main class="signin">
+      <form class="signin-card" onSubmit={submit}>
+        <h1>Gatehouse console</h1>
+        <p>Sign in with an organization API token.</p>
+        <label for={inputId}>Organization API token</label>
+        <input
+          id={inputId}
+          type="password"
+          autocomplete="off"
+          spellcheck={false}
+          value={secret}
+          aria-describedby={error ? errorId : undefined}
+          aria-invalid={error ? true : undefined}
+          onInput={(e) => setSecret(e.currentTarget.value)}
+          autofocus
+        />
+        {error && (
+          <p id={errorId} class="field-error" role="alert">
+            {error}
+          </p>
+        )}
+        <button type="submit" class="btn-primary" disabled={busy || secret.trim() === ''}>
+          SIGN IN
+        </button>
+      </form>
+    </main>
+  );
+}
