@@ -1,0 +1,90 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace gatehouse {
+namespace {
+
+std::string WriteConfig(const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("gatehouse-config-" + std::to_string(::getpid()) + ".toml");
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+std::string LoadError(const std::string& text) {
+  ServerConfig config;
+  try {
+    LoadConfigFile(WriteConfig(text), config);
+  } catch (const std::runtime_error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Config, ReadsServerKeysAndProviders) {
+  ServerConfig config;
+  LoadConfigFile(WriteConfig(R"(
+[server]
+listen = "127.0.0.1:9000"
+max_body = 2048
+reveal = "never"
+log_content = false
+
+[[providers]]
+name = "openai"
+base_url = "http://127.0.0.1:1/v1"
+api_key_env = "KEY"
+
+[[providers.models]]
+name = "gpt-4o-mini"
+input_usd_per_mtok = 0.15
+output_usd_per_mtok = 1
+)"),
+                 config);
+  EXPECT_EQ(config.listen, "127.0.0.1:9000");
+  EXPECT_EQ(config.max_body, 2048);
+  EXPECT_EQ(config.reveal, "never");
+  EXPECT_FALSE(config.log_content);
+  ASSERT_EQ(config.providers.size(), 1u);
+  ASSERT_EQ(config.providers[0].models.size(), 1u);
+  EXPECT_DOUBLE_EQ(config.providers[0].models[0].output_usd_per_mtok, 1.0);
+}
+
+TEST(Config, UnknownKeyNamesFileLineAndKey) {
+  const std::string message = LoadError("[server]\nlisten = \"x:1\"\nlisten_port = 8080\n");
+  EXPECT_NE(message.find(".toml:3"), std::string::npos) << message;
+  EXPECT_NE(message.find("server.listen_port"), std::string::npos) << message;
+}
+
+TEST(Config, WrongTypeAndProviderWithoutBaseUrlStopStartUp) {
+  EXPECT_NE(LoadError("[server]\nmax_body = \"big\"\n").find("server.max_body"),
+            std::string::npos);
+  EXPECT_NE(LoadError("[[providers]]\nname = \"x\"\n").find("providers.base_url"),
+            std::string::npos);
+}
+
+TEST(Config, EnvironmentOverridesServerKeys) {
+  ServerConfig config;
+  ::setenv("GATEHOUSE_LISTEN", "127.0.0.1:7777", 1);
+  ::setenv("GATEHOUSE_LOG_CONTENT", "false", 1);
+  ApplyEnvironment(config);
+  ::unsetenv("GATEHOUSE_LISTEN");
+  ::unsetenv("GATEHOUSE_LOG_CONTENT");
+  EXPECT_EQ(config.listen, "127.0.0.1:7777");
+  EXPECT_FALSE(config.log_content);
+}
+
+TEST(Config, RejectsUnknownRevealMode) {
+  ServerConfig config;
+  config.reveal = "always";
+  EXPECT_THROW(ValidateConfig(config), std::runtime_error);
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,169 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "core/ids.h"
+
+namespace gatehouse {
+namespace {
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("gatehouse-store-" + std::to_string(::getpid()) + "-" + NewUuid());
+    std::filesystem::create_directories(dir_);
+    store_ = std::make_unique<SqliteStore>((dir_ / "test.db").string());
+    organization_ = Organization{NewUuid(), "Acme", "", 1};
+    ASSERT_TRUE(store_->CreateOrganization(organization_, OrganizationToken("Owner"),
+                                           Credential()));
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  ApiToken OrganizationToken(const std::string& name) {
+    ApiToken token;
+    token.id = NewUuid();
+    token.organization_id = organization_.id;
+    token.scope = TokenScope::kOrganization;
+    token.name = name;
+    token.created_at = token.updated_at = ++clock_;
+    token.secret_prefix = "gto_abcd";
+    return token;
+  }
+
+  ApiToken ProjectToken(const Project& project, const std::string& name) {
+    ApiToken token = OrganizationToken(name);
+    token.scope = TokenScope::kProject;
+    token.project_id = project.id;
+    return token;
+  }
+
+  TokenCredential Credential() { return TokenCredential{NewUuid(), {}, {}, {}}; }
+
+  Project MakeProject(const std::string& name) {
+    Project project{NewUuid(), organization_.id, "", name, "", "", true, ++clock_, clock_};
+    EXPECT_TRUE(store_->CreateProject(project, ProjectToken(project, "Default"), Credential()));
+    return project;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteStore> store_;
+  Organization organization_;
+  TimeMs clock_ = 100;
+};
+
+TEST_F(SqliteStoreTest, TokenNameIsUniquePerOwnerAmongNonRevokedTokens) {
+  const Project support = MakeProject("Support");
+  const Project sales = MakeProject("Sales");
+  ApiToken first = ProjectToken(support, "ci");
+  ASSERT_TRUE(store_->InsertToken(first, Credential()));
+  auto duplicate = store_->InsertToken(ProjectToken(support, "ci"), Credential());
+  ASSERT_FALSE(duplicate);
+  EXPECT_EQ(duplicate.error().code(), ErrorCode::kTokenNameExists);
+  EXPECT_TRUE(store_->InsertToken(ProjectToken(sales, "ci"), Credential()));
+  EXPECT_TRUE(store_->InsertToken(OrganizationToken("ci"), Credential()));
+
+  first.status = TokenStatus::kRevoked;
+  ASSERT_TRUE(store_->UpdateToken(first));
+  EXPECT_TRUE(store_->InsertToken(ProjectToken(support, "ci"), Credential()));
+}
+
+TEST_F(SqliteStoreTest, ProjectNameIsUniquePerOrganization) {
+  MakeProject("Support");
+  Project again{NewUuid(), organization_.id, "", "Support", "", "", true, 1, 1};
+  auto created = store_->CreateProject(again, ProjectToken(again, "Default"), Credential());
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code(), ErrorCode::kProjectNameExists);
+}
+
+TEST_F(SqliteStoreTest, LastActiveOrganizationTokenCannotBeBlockedOrRevoked) {
+  auto page = store_->SearchTokens(TokenQuery{.organization_id = organization_.id});
+  ASSERT_TRUE(page);
+  ApiToken owner = page->tokens.front();
+  owner.status = TokenStatus::kBlocked;
+  auto refused = store_->UpdateToken(owner);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kLastOrganizationToken);
+
+  ASSERT_TRUE(store_->InsertToken(OrganizationToken("Second"), Credential()));
+  EXPECT_TRUE(store_->UpdateToken(owner));
+}
+
+TEST_F(SqliteStoreTest, DeletingAProjectRevokesItsTokensAndHidesIt) {
+  const Project support = MakeProject("Support");
+  ASSERT_TRUE(store_->DeleteProject(organization_.id, support.id, 500));
+  EXPECT_FALSE(*store_->FindProject(organization_.id, support.id));
+  TokenQuery query{.organization_id = organization_.id, .project_id = support.id};
+  auto page = store_->SearchTokens(query);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->tokens.size(), 1u);
+  EXPECT_EQ(page->tokens[0].status, TokenStatus::kRevoked);
+}
+
+TEST_F(SqliteStoreTest, OtherOrganizationsIdsAreNotFound) {
+  const Project support = MakeProject("Support");
+  EXPECT_FALSE(*store_->FindProject(NewUuid(), support.id));
+  auto page = store_->SearchTokens(TokenQuery{.organization_id = organization_.id});
+  EXPECT_FALSE(*store_->FindToken(NewUuid(), page->tokens.front().id));
+}
+
+TEST_F(SqliteStoreTest, SearchFiltersByContainsCaseInsensitivelyAndPages) {
+  const Project support = MakeProject("Customer Support");
+  for (const char* name : {"alpha-build", "Beta-BUILD", "gamma", "b%_\\"}) {
+    ASSERT_TRUE(store_->InsertToken(ProjectToken(support, name), Credential()));
+  }
+  auto names = [&](TokenQuery query) {
+    query.organization_id = organization_.id;
+    std::vector<std::string> out;
+    auto page = store_->SearchTokens(query);
+    for (const auto& token : page->tokens) out.push_back(token.name);
+    return out;
+  };
+  EXPECT_EQ(names({.name_contains = "BUILD"}),
+            (std::vector<std::string>{"alpha-build", "Beta-BUILD"}));
+  EXPECT_EQ(names({.name_contains = "%_"}), (std::vector<std::string>{"b%_\\"}));
+  EXPECT_EQ(names({.name_contains = "a-b"}), (std::vector<std::string>{"alpha-build", "Beta-BUILD"}));
+  EXPECT_EQ(names({.name_contains = "gam", .project_name_contains = "support"}),
+            (std::vector<std::string>{"gamma"}));
+  EXPECT_EQ(names({.scope = TokenScope::kOrganization}), (std::vector<std::string>{"Owner"}));
+  EXPECT_EQ(names({.scope = TokenScope::kProject, .order_key = TokenOrderKey::kName,
+                   .descending = true, .offset = 1, .limit = 2}),
+            (std::vector<std::string>{"Default", "Beta-BUILD"}));
+  auto page = store_->SearchTokens(TokenQuery{.organization_id = organization_.id, .limit = 2});
+  EXPECT_EQ(page->count, 6);
+  EXPECT_EQ(page->tokens.size(), 2u);
+}
+
+TEST_F(SqliteStoreTest, ChangedTokensAreVisitedSinceATimeIncludingRevokedOnes) {
+  const Project support = MakeProject("Support");
+  ASSERT_TRUE(store_->DeleteProject(organization_.id, support.id, 10000));
+  std::vector<TokenStatus> seen;
+  ASSERT_TRUE(store_->ForEachTokenChangedSince(
+      9000, [&](const ApiToken& token, const TokenCredential&) { seen.push_back(token.status); }));
+  EXPECT_EQ(seen, std::vector<TokenStatus>{TokenStatus::kRevoked});
+  int live = 0;
+  ASSERT_TRUE(store_->ForEachTokenChangedSince(0, [&](const ApiToken&, const TokenCredential&) {
+    ++live;
+  }));
+  EXPECT_EQ(live, 1);  // only the organization token; revoked ones are skipped on a full load
+}
+
+TEST_F(SqliteStoreTest, BackupIsAReadableCopy) {
+  MakeProject("Support");
+  const auto copy = (dir_ / "copy.db").string();
+  ASSERT_TRUE(store_->Backup(copy));
+  SqliteStore restored(copy);
+  auto projects = restored.ListProjects(organization_.id, true);
+  ASSERT_TRUE(projects);
+  ASSERT_EQ(projects->size(), 1u);
+  EXPECT_EQ(projects->front().name, "Support");
+}
+
+}  // namespace
+}  // namespace gatehouse
