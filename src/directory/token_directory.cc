@@ -98,6 +98,7 @@ Result<std::string> TokenDirectory::Reveal(const std::string& organization_id,
   auto token = Find(organization_id, token_id);
   if (!token) return std::unexpected(token.error());
   if (token->status == TokenStatus::kRevoked) return Fail(ErrorCode::kApiTokenNotFound);
+  if (!keep_sealed_) return Fail(ErrorCode::kApiTokenNotFound, {}, "reveal=never");
   auto credential = store_.FindCredential(token_id);
   if (!credential) return std::unexpected(credential.error());
   if (!*credential || !(*credential)->sealed) {

@@ -101,6 +101,8 @@ class Store {
   virtual Status UpdateCredential(const std::string& token_id, const TokenCredential& credential,
                                   const std::string& secret_prefix, TimeMs now) = 0;
   virtual Result<TokenPage> SearchTokens(const TokenQuery& query) = 0;
+  // Drops every sealed secret copy (reveal=never): from then on secrets exist only as hashes.
+  virtual Status DiscardSealedSecrets() = 0;
   virtual Status RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) = 0;
 
   // Calls `visit` for every token updated at or after `since` (revoked ones included, so

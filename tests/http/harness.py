@@ -122,7 +122,7 @@ def http_request(port, method, path, body=None, token=None, headers=None, raw_bo
     if raw_body is not None:
         payload = raw_body
     elif body is not None:
-        payload = json.dumps(body).encode('utf-8')
+        payload = json.dumps(body, ensure_ascii=False).encode('utf-8')
     if payload is not None and content_type is not None:
         send_headers['Content-Type'] = content_type
     if token is not None:
@@ -147,6 +147,46 @@ def http_request(port, method, path, body=None, token=None, headers=None, raw_bo
         except ValueError:
             parsed = text
     return Response(status, reply_headers, parsed)
+
+
+def read_response(stream):
+    """Reads one HTTP/1.1 response (Content-Length or chunked) from a binary file object.
+
+    Returns (status, headers with lower-case names, body bytes).
+    """
+    status_line = stream.readline()
+    if not status_line:
+        raise AssertionError('connection closed before a response')
+    status = int(status_line.split()[1])
+    headers = {}
+    for _ in range(200):
+        line = stream.readline()
+        if line in (b'\r\n', b'\n', b''):
+            break
+        key, _sep, value = line.decode('latin-1').partition(':')
+        headers[key.strip().lower()] = value.strip()
+    if 'content-length' in headers:
+        body = stream.read(int(headers['content-length']))
+    elif headers.get('transfer-encoding', '').lower() == 'chunked':
+        body = b''
+        for _ in range(100000):
+            size = int(stream.readline().split(b';')[0].strip(), 16)
+            if size == 0:
+                stream.readline()
+                break
+            body += stream.read(size)
+            stream.readline()
+    else:
+        raise AssertionError(f'response without a length: {status} {headers}')
+    return status, headers, body
+
+
+def raw_exchange(port, data, count):
+    """Sends data in one write on a fresh connection and reads count responses."""
+    with socket.create_connection((HOST, port), timeout=HTTP_TIMEOUT_S) as sock:
+        sock.sendall(data)
+        stream = sock.makefile('rb')
+        return [read_response(stream) for _ in range(count)]
 
 
 class ServerError(Exception):
@@ -290,34 +330,54 @@ class Server:
 
 
 class GatehouseTestCase(unittest.TestCase):
-    """Starts one initialised server per test class; subclasses may set serve_args."""
+    """Starts one initialised server per test class (or per test with server_per_test).
+
+    Subclasses may set serve_args (extra `serve` flags).
+    """
 
     serve_args = ()
+    server_per_test = False
     maxDiff = None
+
+    @staticmethod
+    def _start_server(holder, serve_args):
+        holder.server = Server(serve_args=serve_args)
+        try:
+            holder.server.start()
+        except BaseException:
+            holder.server.cleanup()
+            raise
+        holder.org_id = holder.server.org_id
+        holder.org_token = holder.server.org_token
+        holder.org_token_id = holder.server.org_token_id
+        holder.admin_token = holder.server.admin_token
+
+    @staticmethod
+    def _stop_server(holder):
+        code = holder.server.stop()
+        tail = holder.server.log_tail()
+        holder.server.cleanup()
+        if code != 0:
+            raise AssertionError(f'gatehouse serve exited with {code!r} after SIGTERM '
+                                 f'(expected 0); log tail:\n{tail}')
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.server = Server(serve_args=cls.serve_args)
-        try:
-            cls.server.start()
-        except BaseException:
-            cls.server.cleanup()
-            raise
-        cls.org_id = cls.server.org_id
-        cls.org_token = cls.server.org_token
-        cls.org_token_id = cls.server.org_token_id
-        cls.admin_token = cls.server.admin_token
+        if not cls.server_per_test:
+            cls._start_server(cls, cls.serve_args)
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.server.stop()
-        tail = cls.server.log_tail()
-        cls.server.cleanup()
         super().tearDownClass()
-        if code != 0:
-            raise AssertionError(f'gatehouse serve exited with {code!r} after SIGTERM '
-                                 f'(expected 0); log tail:\n{tail}')
+        if not cls.server_per_test:
+            cls._stop_server(cls)
+
+    def setUp(self):
+        super().setUp()
+        if self.server_per_test:
+            self._start_server(self, self.serve_args)
+            self.addCleanup(self._stop_server, self)
 
     # --- HTTP ----------------------------------------------------------------------------
     def request(self, method, path, body=None, token=None, headers=None, raw_body=None,

@@ -11,6 +11,9 @@ from .harness import (ORG_SECRET_RE, PROJECT_SECRET_RE, PROPAGATION_TIMEOUT_S, G
 
 
 class CliTests(GatehouseTestCase):
+    """A fresh installation and server per test, so each CLI rule is judged on its own."""
+
+    server_per_test = True
 
     def works_soon(self, secret):
         return wait_until(lambda: self.token_works(secret), PROPAGATION_TIMEOUT_S, 0.1)
@@ -128,6 +131,14 @@ class CliTests(GatehouseTestCase):
         self.server.cli('token revoke', token['id'], json_out=False)
         self.assertTrue(self.rejected_soon(token['secret']), 'revoke did not reach the server')
         self.assertEqual(self.ok(self.get(path))['status'], 'Revoked')
+
+    def test_server_keeps_serving_writes_after_a_cli_write(self):
+        self.create_project()
+        self.server.cli('org create', '--name', unique('cli-write'))
+        project = self.create_project()
+        self.assertTokenWorks(project['tokens'][0]['secret'])
+        self.server.cli('project create', '--org', 'Default', '--name', unique('cli-write'))
+        self.create_org_token()
 
     def test_cli_errors_exit_non_zero(self):
         cases = [

@@ -1,9 +1,10 @@
 """API.md section 2: the error envelope, unknown routes, methods, body size and type."""
 
+import json
 import uuid
 
-from .harness import (E_BAD_ENDPOINT, E_CONTENT_TYPE, E_METHOD, E_TOO_LARGE,
-                      GatehouseTestCase, unique)
+from .harness import (E_BAD_ENDPOINT, E_CONTENT_TYPE, E_METHOD, E_TOO_LARGE, HOST,
+                      GatehouseTestCase, raw_exchange, unique)
 
 
 class RoutingErrorTests(GatehouseTestCase):
@@ -134,3 +135,18 @@ class BodyLimitTests(GatehouseTestCase):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server may close before reading the rest; it must keep serving
         self.assertEqual(self.ok(self.request('GET', '/healthz')), {'status': 'ok'})
+
+    def test_chunked_body_larger_than_max_body_is_413_id_413(self):
+        before = self.snapshot()
+        body = json.dumps({'name': unique('chunked-big'), 'padding': 'p' * 4000}).encode()
+        chunks = b''.join(b'%x\r\n%s\r\n' % (len(body[i:i + 1000]), body[i:i + 1000])
+                          for i in range(0, len(body), 1000)) + b'0\r\n\r\n'
+        request = (f'POST /v1/organization/project HTTP/1.1\r\nHost: {HOST}\r\n'
+                   f'Authorization: Bearer {self.org_token}\r\n'
+                   'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n'
+                   'Connection: close\r\n\r\n').encode() + chunks
+        [(status, _headers, reply)] = raw_exchange(self.server.port, request, 1)
+        self.assertEqual(status, 413, reply)
+        self.assertEqual(json.loads(reply), {'errors': [{'id': 413,
+                                                         'description': 'Payload Too Large'}]})
+        self.assertEqual(self.snapshot(), before)

@@ -2,40 +2,10 @@
 
 import http.client
 import json
-import socket
 import subprocess
 
 from .harness import (CLI_TIMEOUT_S, E_TOO_LARGE, HOST, HTTP_TIMEOUT_S, GatehouseTestCase, Server,
-                      free_port, unique)
-
-
-def read_response(stream):
-    """Reads one HTTP/1.1 response with Content-Length or chunked body from a binary file."""
-    status_line = stream.readline()
-    if not status_line:
-        raise AssertionError('connection closed before a response')
-    status = int(status_line.split()[1])
-    headers = {}
-    for _ in range(100):
-        line = stream.readline()
-        if line in (b'\r\n', b'\n', b''):
-            break
-        key, _sep, value = line.decode('latin-1').partition(':')
-        headers[key.strip().lower()] = value.strip()
-    if 'content-length' in headers:
-        body = stream.read(int(headers['content-length']))
-    elif headers.get('transfer-encoding', '').lower() == 'chunked':
-        body = b''
-        for _ in range(10000):
-            size = int(stream.readline().split(b';')[0].strip(), 16)
-            if size == 0:
-                stream.readline()
-                break
-            body += stream.read(size)
-            stream.readline()
-    else:
-        raise AssertionError(f'response without length: {headers}')
-    return status, headers, body
+                      free_port, raw_exchange, unique)
 
 
 class HealthTests(GatehouseTestCase):
@@ -86,23 +56,55 @@ class HealthTests(GatehouseTestCase):
         request = (f'GET /healthz HTTP/1.1\r\nHost: {HOST}\r\n\r\n'
                    f'GET /readyz HTTP/1.1\r\nHost: {HOST}\r\n\r\n'
                    f'GET /healthz HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n')
-        with socket.create_connection((HOST, self.server.port), timeout=HTTP_TIMEOUT_S) as sock:
-            sock.sendall(request.encode())  # one write, three requests
-            stream = sock.makefile('rb')
-            replies = [read_response(stream) for _ in range(3)]
+        replies = raw_exchange(self.server.port, request.encode(), 3)  # one write
         self.assertEqual([r[0] for r in replies], [200, 200, 200])
         self.assertEqual(json.loads(replies[0][2]), {'status': 'ok'})
         self.assertEqual(json.loads(replies[2][2]), {'status': 'ok'})
 
-    def test_two_pipelined_authenticated_requests(self):
+    def test_pipelined_replies_keep_the_request_order(self):
         auth = f'Authorization: Bearer {self.org_token}\r\n'
         request = (f'GET /v1/accessControl/apitoken/validate HTTP/1.1\r\nHost: {HOST}\r\n{auth}\r\n'
                    f'GET /v1/no/route HTTP/1.1\r\nHost: {HOST}\r\n{auth}\r\n')
-        with socket.create_connection((HOST, self.server.port), timeout=HTTP_TIMEOUT_S) as sock:
-            sock.sendall(request.encode())
-            stream = sock.makefile('rb')
-            replies = [read_response(stream) for _ in range(2)]
+        replies = raw_exchange(self.server.port, request.encode(), 2)
         self.assertEqual([r[0] for r in replies], [200, 404])
+
+
+class RawHttpTests(GatehouseTestCase):
+
+    def test_chunked_request_body_is_accepted(self):
+        name = unique('chunked')
+        body = json.dumps({'name': name}).encode()
+        chunks = b''.join(b'%x\r\n%s\r\n' % (len(part), part)
+                          for part in (body[:5], body[5:11], body[11:])) + b'0\r\n\r\n'
+        request = (f'POST /v1/organization/project HTTP/1.1\r\nHost: {HOST}\r\n'
+                   f'Authorization: Bearer {self.org_token}\r\n'
+                   'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n'
+                   'Connection: close\r\n\r\n').encode() + chunks
+        [(status, _headers, reply)] = raw_exchange(self.server.port, request, 1)
+        self.assertEqual(status, 200, reply)
+        self.assertEqual(json.loads(reply)['projectName'], name)
+
+    def test_pipelined_post_and_get_are_answered_in_order(self):
+        name = unique('pipelined')
+        body = json.dumps({'name': name}).encode()
+        auth = f'Authorization: Bearer {self.org_token}\r\n'
+        request = (f'POST /v1/organization/project HTTP/1.1\r\nHost: {HOST}\r\n{auth}'
+                   f'Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n'
+                   ).encode() + body + (
+                   f'GET /v1/organization/projects?name={name} HTTP/1.1\r\nHost: {HOST}\r\n'
+                   f'{auth}\r\n').encode()
+        replies = raw_exchange(self.server.port, request, 2)
+        self.assertEqual([r[0] for r in replies], [200, 200])
+        created = json.loads(replies[0][2])
+        listed = json.loads(replies[1][2])['projects']
+        self.assertEqual([p['projectId'] for p in listed], [created['projectId']])
+
+    def test_malformed_request_line_does_not_kill_the_server(self):
+        try:
+            raw_exchange(self.server.port, b'THIS IS NOT HTTP\r\n\r\n', 1)
+        except (AssertionError, OSError, ValueError, IndexError):
+            pass  # any 4xx or a closed connection is fine
+        self.assertEqual(self.ok(self.request('GET', '/healthz')), {'status': 'ok'})
 
 
 class LifecycleTests(GatehouseTestCase):

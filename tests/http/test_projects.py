@@ -1,9 +1,12 @@
 """API.md section 4: projects, their default token, listings and deletion."""
 
+import datetime
+import time
+import urllib.parse
 import uuid
 
 from .harness import (E_BAD_TOKEN, E_PROJECT_EXISTS, E_PROJECT_NOT_FOUND, GatehouseTestCase,
-                      PROJECT_SECRET_RE, e_required, unique)
+                      PROJECT_SECRET_RE, e_range, e_required, unique)
 
 PROJECT_KEYS = {'projectId', 'projectName', 'projectDescription', 'projectActive',
                 'projectStatus', 'organizationId', 'organizationName', 'searchProfiles',
@@ -57,6 +60,35 @@ class ProjectCreationTests(GatehouseTestCase):
             'apiTokenId': token['id'], 'apiTokenName': 'Default', 'scope': 'Project',
             'status': 'Active'})
 
+    def test_timestamps_are_utc_now(self):
+        project = self.create_project()
+        for key in ('createdAt', 'updatedAt'):
+            stamp = datetime.datetime.strptime(project[key], '%Y-%m-%dT%H:%M:%S.%fZ')
+            seconds = stamp.replace(tzinfo=datetime.timezone.utc).timestamp()
+            self.assertLess(abs(seconds - time.time()), 60, f'{key} {project[key]} is not now')
+        token_time = project['tokens'][0]['timestamp']
+        self.assertLess(abs(datetime.datetime.strptime(token_time, '%Y-%m-%dT%H:%M:%S.%fZ')
+                            .replace(tzinfo=datetime.timezone.utc).timestamp() - time.time()), 60)
+
+    def test_non_ascii_names_round_trip_and_length_counts_characters(self):
+        name = unique('caf\u00e9') + ' \u2615 \u65e5\u672c'
+        project = self.create_project(name, description='d\u00e9j\u00e0 vu \U0001f600')
+        self.assertEqual(project['projectName'], name)
+        self.assertEqual(project['projectDescription'], 'd\u00e9j\u00e0 vu \U0001f600')
+        again = self.ok(self.get(f'/v1/organization/project/{project["projectId"]}'))
+        self.assertEqual(again['projectName'], name)
+        hundred = '\u00e9' * 100  # 100 characters, 200 bytes of UTF-8
+        self.assertEqual(self.create_project(hundred)['projectName'], hundred)
+        response = self.request('POST', '/v1/organization/project', body={'name': '\u00e9' * 101},
+                                token=self.org_token)
+        self.assertError(response, e_range('name'))
+
+    def test_escaped_unicode_in_json_is_decoded(self):
+        raw = b'{"name": "esc-\\u00e9-' + uuid.uuid4().hex[:6].encode() + b'"}'
+        project = self.ok(self.request('POST', '/v1/organization/project', raw_body=raw,
+                                       token=self.org_token))
+        self.assertTrue(project['projectName'].startswith('esc-\u00e9-'), project['projectName'])
+
     def test_body_keys_are_case_insensitive(self):
         name = unique('keys')
         response = self.request('POST', '/v1/organization/project',
@@ -100,6 +132,15 @@ class ProjectCreationTests(GatehouseTestCase):
         for key in PROJECT_KEYS:
             self.assertEqual(body[key], project[key], key)
         self.assertNotIn('secret', str(body))
+
+    def test_hidden_project_can_still_be_read_by_id(self):
+        project = self.create_project()
+        pid = project['projectId']
+        self.ok(self.request('PUT', f'/v1/organization/project/{pid}',
+                             body={'name': project['projectName'], 'active': False},
+                             token=self.org_token))
+        body = self.ok(self.get(f'/v1/organization/project/{pid}'))
+        self.assertEqual((body['projectActive'], body['projectStatus']), (False, 2))
 
     def test_unknown_project_id_is_404_id_2005(self):
         missing = str(uuid.uuid4())
@@ -224,6 +265,12 @@ class ProjectListingTests(GatehouseTestCase):
             with self.subTest(query=query):
                 self.assertEqual(self.names(query), [base])
         self.assertEqual(self.names(f'?name={base[:-1]}'), [])
+
+    def test_name_filter_accepts_percent_encoded_names(self):
+        name = unique('with space') + ' & more'
+        self.create_project(name)
+        query = urllib.parse.urlencode({'name': name})
+        self.assertEqual(self.names(f'?{query}'), [name])
 
     def test_name_filter_applies_with_full_detail(self):
         hidden = self.create_project()

@@ -111,10 +111,10 @@ void Database::Open(const std::string& path) {
   }
 }
 
-Result<Statement*> Database::Prepare(const std::string& sql) {
+Result<ScopedStatement> Database::Prepare(const std::string& sql) {
   if (auto it = statements_.find(sql); it != statements_.end()) {
     it->second->Reset();
-    return it->second.get();
+    return ScopedStatement(it->second.get());
   }
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
@@ -122,7 +122,7 @@ Result<Statement*> Database::Prepare(const std::string& sql) {
     return std::unexpected(SqliteError(db_, "prepare"));
   }
   auto [it, inserted] = statements_.emplace(sql, std::make_unique<Statement>(stmt));
-  return it->second.get();
+  return ScopedStatement(it->second.get());
 }
 
 Status Database::Execute(const std::string& sql) {

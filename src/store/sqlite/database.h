@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/error.h"
 
@@ -52,6 +53,25 @@ class Statement {
   sqlite3_stmt* stmt_;
 };
 
+// A borrowed cached statement that is reset when the borrow ends, so that no finished or
+// abandoned query keeps a read transaction (and with it an old WAL snapshot) open.
+class ScopedStatement {
+ public:
+  explicit ScopedStatement(Statement* statement) : statement_(statement) {}
+  ScopedStatement(ScopedStatement&& other) noexcept
+      : statement_(std::exchange(other.statement_, nullptr)) {}
+  ScopedStatement& operator=(ScopedStatement&&) = delete;
+  ~ScopedStatement() {
+    if (statement_) statement_->Reset();
+  }
+
+  Statement* operator->() const { return statement_; }
+  Statement& operator*() const { return *statement_; }
+
+ private:
+  Statement* statement_;
+};
+
 // An open SQLite connection with a cache of prepared statements. Not thread-safe.
 class Database {
  public:
@@ -64,9 +84,9 @@ class Database {
   // called at start-up only.
   void Open(const std::string& path);
 
-  // A reset, cleared statement for `sql`, prepared once per connection and reused.
-  // The reference stays valid until the Database is destroyed.
-  Result<Statement*> Prepare(const std::string& sql);
+  // A reset, cleared statement for `sql`, prepared once per connection and reused; it is
+  // reset again when the returned borrow goes out of scope.
+  Result<ScopedStatement> Prepare(const std::string& sql);
   // Runs SQL text that has no parameters (migrations, BEGIN/COMMIT).
   Status Execute(const std::string& sql);
 

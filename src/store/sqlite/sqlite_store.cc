@@ -531,6 +531,14 @@ Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
   return page;
 }
 
+Status SqliteStore::DiscardSealedSecrets() {
+  std::lock_guard lock(mutex_);
+  auto stmt = db_.Prepare(
+      "UPDATE api_tokens SET sealed_secret = NULL WHERE sealed_secret IS NOT NULL");
+  if (!stmt) return std::unexpected(stmt.error());
+  return (*stmt)->Run();
+}
+
 Status SqliteStore::RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) {
   if (uses.empty()) return {};
   std::lock_guard lock(mutex_);

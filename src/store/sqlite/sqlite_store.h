@@ -52,6 +52,7 @@ class SqliteStore final : public Store {
   Status UpdateCredential(const std::string& token_id, const TokenCredential& credential,
                           const std::string& secret_prefix, TimeMs now) override;
   Result<TokenPage> SearchTokens(const TokenQuery& query) override;
+  Status DiscardSealedSecrets() override;
   Status RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) override;
   Status ForEachTokenChangedSince(
       TimeMs since,
