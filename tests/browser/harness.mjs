@@ -222,6 +222,10 @@ export async function launchConsole(baseUrl) {
 /** Signs in through the sign-in page with an organization secret. */
 export async function signIn(page, secret) {
   await page.goto('/#/signin');
+  const signOut = page.getByRole('button', { name: 'SIGN OUT', exact: true });
+  const tokenField = page.getByLabel('Organization API token', { exact: true });
+  await signOut.or(tokenField).waitFor();
+  if (await signOut.isVisible()) await signOut.click();
   await page.getByLabel('Organization API token', { exact: true }).fill(secret);
   await page.getByRole('button', { name: 'SIGN IN', exact: true }).click();
   await page.getByRole('heading', { name: 'Organization Api Tokens', exact: true }).waitFor();

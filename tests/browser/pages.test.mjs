@@ -46,6 +46,16 @@ test('requests page: table with filters and EXPORT CSV, or "not available"', asy
   await page.getByRole('button', { name: 'EXPORT CSV', exact: true }).waitFor();
   await settle(isAvailable, 'The request log is not available on this server yet.', 'table.data-table');
   await browser.screenshot('requests');
+  // Each row's time is a button that opens the request's detail.
+  const details = page.locator('table.data-table tbody tr').getByRole('button');
+  if (isAvailable && (await details.count()) > 0) {
+    await details.first().click();
+    const dialog = page.getByRole('dialog', { name: 'Request detail' });
+    for (const heading of ['Input', 'Output']) await dialog.getByRole('heading', { name: heading, exact: true }).waitFor();
+    await browser.screenshot('requests-detail');
+    await dialog.getByRole('button', { name: 'CLOSE', exact: true }).click();
+    await dialog.waitFor({ state: 'detached' });
+  }
   browser.assertNoErrors();
 });
 

@@ -82,3 +82,15 @@ test('a state-changing call with the cookie but without X-CSRF-Token is refused'
   assert.equal(listed.count, 0, 'no token was created');
   browser.assertNoErrors();
 });
+
+test('blocking the signed-in token ends the console session', async () => {
+  const { page } = browser;
+  const second = await server.api.createOrgToken('second-admin', 'signs in to the console');
+  await signIn(page, second.secret);
+  await server.api.ok('PUT', `/v2/organization/tokens/${second.id}`, { name: 'second-admin', description: '', status: 'Blocked' });
+  browser.allowError((text) => /status of 401/.test(text));
+  await page.getByRole('link', { name: 'Projects', exact: true }).click();
+  await page.getByRole('button', { name: 'SIGN IN', exact: true }).waitFor();
+  await page.getByText('Your session has ended. Sign in again.').waitFor();
+  browser.assertNoErrors();
+});

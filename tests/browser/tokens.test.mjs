@@ -52,7 +52,7 @@ async function expectNames(expected, { ordered = false } = {}) {
     const a = ordered ? got : [...got].sort();
     const b = ordered ? expected : [...expected].sort();
     return JSON.stringify(a) === JSON.stringify(b) ? got : false;
-  }, `rows ${JSON.stringify(expected)}`);
+  }, `rows ${JSON.stringify(expected)}`, 10000);
 }
 
 test('the page has the reference layout: sidebar group, project header, views, filters, columns', async () => {
@@ -327,6 +327,7 @@ test('the form is keyboard-usable: Enter opens it, Escape closes it', async () =
   await form.getByRole('heading', { name: 'Api Token', exact: true }).waitFor();
   assert.equal(await page.evaluate(() => document.activeElement?.id), await form.getByLabel('Name *', { exact: true }).getAttribute('id'));
   await page.keyboard.type('kbd-token');
+  await eventually(() => button('CONFIRM', form).isEnabled(), 'CONFIRM enabled');
   await page.keyboard.press('Enter');
   const secretDialog = page.getByRole('dialog', { name: 'Api Token created' });
   await secretDialog.waitFor();

@@ -46,6 +46,15 @@ export function App() {
   }, []);
 
   useEffect(() => {
+    const onEnded = () => {
+      dropSession();
+      toast('Your session has ended. Sign in again.', 'error');
+    };
+    window.addEventListener(api.SESSION_ENDED_EVENT, onEnded);
+    return () => window.removeEventListener(api.SESSION_ENDED_EVENT, onEnded);
+  }, []);
+
+  useEffect(() => {
     if (!localStorage.getItem(SIGNED_IN_HINT)) {
       setState({ kind: 'signedOut' });
       return;

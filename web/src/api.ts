@@ -106,6 +106,9 @@ export interface UsageLimit {
 
 let csrfToken = '';
 
+/** Dispatched on window when an API call answers 401: the session is no longer valid. */
+export const SESSION_ENDED_EVENT = 'gatehouse:session-ended';
+
 /** Sets the CSRF token sent with every non-GET request (from the session endpoint). */
 export function setCsrfToken(token: string): void {
   csrfToken = token;
@@ -138,6 +141,10 @@ export async function send(
     body: body === undefined ? undefined : JSON.stringify(body),
     credentials: 'same-origin',
   });
+  if (response.status === 401 && !path.startsWith('/v2/console/session')) {
+    // The cookie expired or its token was blocked: the console returns to sign-in.
+    window.dispatchEvent(new Event(SESSION_ENDED_EVENT));
+  }
   if (!response.ok) {
     let errors: ApiErrorItem[] = [];
     try {

@@ -8,7 +8,7 @@ export function formatDateTime(value: string | null | undefined): string {
 export function formatCost(value: number | null | undefined): string {
   if (value === null || value === undefined) return '—';
   if (value === 0) return '$0';
-  if (Math.abs(value) < 0.01) return `$${value.toPrecision(3)}`;
+  if (Math.abs(value) < 0.01) return `$${value.toPrecision(2)}`;
   return `$${value.toFixed(2)}`;
 }
 

@@ -27,7 +27,8 @@ export function Pager(props: PagerProps) {
         &lt;
       </button>
       <span class="pager-status" aria-live="polite">
-        Page {page} of {pages > 0 ? last : page}
+        Page {page}
+        {pages > 0 ? ` of ${last}` : ''}
         {count !== undefined ? ` · ${count} total` : ''}
       </span>
       <button type="button" class="btn-icon" title="Next page" disabled={!hasNext} onClick={() => onPage(page + 1)}>

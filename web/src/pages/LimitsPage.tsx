@@ -97,14 +97,14 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
                     <td class="num">{formatNumber(limit.hardLimit, 4)}</td>
                     <td class="num">{formatNumber(limit.usedAmount, 4)}</td>
                     <td>
-                      <meter min={0} max={1} low={limit.hardLimit ? limit.softLimit / limit.hardLimit : 0.8} high={0.95} optimum={0} value={share} aria-label="Share of hard limit used" />
+                      <meter class="usage-meter" min={0} max={1} low={limit.hardLimit ? limit.softLimit / limit.hardLimit : 0.8} high={0.95} optimum={0} value={share} aria-label="Share of hard limit used" />
                     </td>
                     <td>{limit.renewalStatus}</td>
                     <td>
                       <span class={`badge badge-${status.toLowerCase()}`}>{status}</span>
                     </td>
-                    <td>
-                      {formatDateTime(limit.validFrom)} – {formatDateTime(limit.validUntil)}
+                    <td class="nowrap" title={`${formatDateTime(limit.validFrom)} – ${formatDateTime(limit.validUntil)}`}>
+                      {limit.validFrom.slice(0, 10)} – {limit.validUntil ? limit.validUntil.slice(0, 10) : 'open'}
                     </td>
                     <td class="cell-actions">
                       {limit.status === 1 && (

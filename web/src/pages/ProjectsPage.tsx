@@ -78,7 +78,9 @@ export function ProjectsPage() {
                     {project.projectActive ? 'Active' : 'Hidden'}
                   </span>
                 </td>
-                <td>{formatDateTime(project.createdAt)}</td>
+                <td class="nowrap" title={formatDateTime(project.createdAt)}>
+                  {project.createdAt.slice(0, 10)}
+                </td>
                 <td class="cell-actions">
                   <button type="button" class="btn-small" onClick={() => setEditing({ kind: 'update', project })}>
                     UPDATE

@@ -1,5 +1,6 @@
 import { useEffect, useId, useState } from 'preact/hooks';
 import * as api from '../api';
+import { Dialog } from '../components/Dialog';
 import { Notice } from '../components/Notice';
 import { Pager } from '../components/Pager';
 import { formatCost, formatDateTime, formatNumber } from '../format';
@@ -117,29 +118,29 @@ export function RequestsPage() {
       )}
       {load.kind === 'error' && <Notice kind="error">Could not load requests: {load.text}</Notice>}
       {load.kind === 'ready' && (
-        <div class="split">
+        <div>
           <div class="table-wrap">
-            <table class="data-table" aria-labelledby="requests-title">
+            <table class="data-table compact" aria-labelledby="requests-title">
               <thead>
                 <tr>
-                  <th scope="col">Time</th>
+                  <th scope="col">Time (UTC)</th>
                   <th scope="col">Project</th>
                   <th scope="col">Assistant</th>
                   <th scope="col">Model</th>
                   <th scope="col">API token</th>
                   <th scope="col">Status</th>
                   <th scope="col" class="num">Time (ms)</th>
-                  <th scope="col" class="num">Tokens</th>
                   <th scope="col" class="num">Cost</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
                 </tr>
               </thead>
               <tbody>
                 {items.map((item) => (
                   <tr key={item.requestId} class={selected?.requestId === item.requestId ? 'selected' : undefined}>
-                    <td>{formatDateTime(item.startTimestamp ?? item.timestamp)}</td>
+                    <td class="nowrap">
+                      <button type="button" class="link-button" aria-haspopup="dialog" title="Show request detail" onClick={() => setSelected(item)}>
+                        {formatDateTime(item.startTimestamp ?? item.timestamp).replace(' UTC', '')}
+                      </button>
+                    </td>
                     <td>{projectNames.get(item.projectId) ?? item.projectId}</td>
                     <td>{item.assistant ?? '—'}</td>
                     <td>{item.model ?? '—'}</td>
@@ -148,13 +149,7 @@ export function RequestsPage() {
                       <span class={`badge badge-${item.status}`}>{item.status}</span>
                     </td>
                     <td class="num">{formatNumber(item.elapsedTimeMs)}</td>
-                    <td class="num">{formatNumber(item.totalTokens)}</td>
                     <td class="num">{formatCost(item.cost)}</td>
-                    <td class="cell-actions">
-                      <button type="button" class="btn-small" onClick={() => setSelected(item)}>
-                        DETAILS
-                      </button>
-                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -186,13 +181,7 @@ function RequestDetail({ item, onClose }: { item: api.RequestItem; onClose: () =
     ['Cost', formatCost(item.cost)],
   ];
   return (
-    <aside class="detail-panel" aria-labelledby="request-detail-title">
-      <div class="detail-header">
-        <h2 id="request-detail-title">Request detail</h2>
-        <button type="button" class="btn-small" onClick={onClose}>
-          CLOSE
-        </button>
-      </div>
+    <Dialog title="Request detail" onClose={onClose} wide>
       <dl class="detail-list">
         {rows.map(([label, value]) => (
           <>
@@ -207,6 +196,11 @@ function RequestDetail({ item, onClose }: { item: api.RequestItem; onClose: () =
       <pre class="text-block">{item.output ?? '(not logged)'}</pre>
       <h3>System prompt</h3>
       <pre class="text-block">{item.prompt ?? '(not logged)'}</pre>
-    </aside>
+      <div class="dialog-actions">
+        <button type="button" onClick={onClose} autofocus>
+          CLOSE
+        </button>
+      </div>
+    </Dialog>
   );
 }

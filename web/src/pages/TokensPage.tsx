@@ -5,6 +5,7 @@ import { Pager } from '../components/Pager';
 import { SecretDialog } from '../components/SecretDialog';
 import { SortHeader, type SortDirection } from '../components/SortHeader';
 import { copyFetchedText } from '../clipboard';
+import { formatDateTime } from '../format';
 import { useDebounced } from '../hooks';
 import { useConsole } from '../state';
 import { TokenForm } from './TokenForm';
@@ -163,7 +164,12 @@ export function TokensPage({ view }: { view: View }) {
           <tbody>
             {tokens.map((token) => (
               <tr key={token.id} data-token-id={token.id}>
-                <td class="cell-name">{token.name}</td>
+                <td
+                  class="cell-name"
+                  title={`${token.secretPrefix}… · created ${formatDateTime(token.timestamp)} · last used ${formatDateTime(token.lastUsedAt)}`}
+                >
+                  {token.name}
+                </td>
                 <td class="cell-description">{token.description}</td>
                 <td>
                   <span class={`badge badge-${token.status.toLowerCase()}`}>{token.status}</span>
