@@ -167,6 +167,18 @@ int main(int argc, char** argv) {
     });
   }
 
+  std::string export_format = "json";
+  auto* export_command = app.add_subcommand("export", "write the request export to stdout");
+  common.Attach(*export_command);
+  export_command->add_option("--org", organization, "organization id or name");
+  export_command->add_option("--project", project, "project id or name");
+  export_command->add_option("--format", export_format, "json | csv | ndjson");
+  export_command->callback([&] {
+    run = [&] {
+      return gatehouse::RunExport(Finish(common.Resolve()), organization, project, export_format);
+    };
+  });
+
   try {
     app.parse(argc, argv);
     return run ? run() : 2;

@@ -61,6 +61,14 @@ Result<Caller> Authenticate(const HttpRequest& request, ApiServices& services) {
   return Caller{std::move(token)};
 }
 
+Result<Caller> AuthenticateProject(const HttpRequest& request, ApiServices& services) {
+  auto caller = Authenticate(request, services);
+  if (caller && caller->IsOrganization()) {
+    return Fail(ErrorCode::kOutOfScope, {}, "project scope required");
+  }
+  return caller;
+}
+
 Result<Caller> AuthenticateOrganization(const HttpRequest& request, ApiServices& services) {
   auto caller = Authenticate(request, services);
   if (caller && !caller->IsOrganization()) {

@@ -8,12 +8,15 @@
 
 #include "auth/authenticator.h"
 #include "auth/console_sessions.h"
+#include "directory/assistant_directory.h"
 #include "directory/organization_directory.h"
 #include "directory/project_directory.h"
 #include "directory/token_directory.h"
 #include "http/message.h"
 #include "http/router.h"
+#include "gateway/providers.h"
 #include "store/store.h"
+#include "usage/request_log.h"
 
 namespace gatehouse {
 
@@ -26,7 +29,11 @@ struct ApiServices {
   ProjectDirectory& projects;
   OrganizationDirectory& organizations;
   ConsoleSessions& sessions;
-  std::string web_dir;  // the built console; empty = none
+  AssistantDirectory& assistants;
+  const ProviderRegistry& providers;
+  RequestLog& request_log;
+  bool log_content = true;  // false: request records keep no prompt, input or output
+  std::string web_dir;      // the built console; empty = none
 };
 
 inline constexpr std::string_view kSessionCookie = "gatehouse_session";
@@ -45,6 +52,8 @@ struct Caller {
 // 401 id 5 without credentials, 401 id 6 for a bad secret; a cookie-authenticated request that
 // changes state without the session's X-CSRF-Token gets 403 id 7.
 Result<Caller> Authenticate(const HttpRequest& request, ApiServices& services);
+// As Authenticate, then 403 id 7 unless the caller is a project token.
+Result<Caller> AuthenticateProject(const HttpRequest& request, ApiServices& services);
 // As Authenticate, then 403 id 7 unless the caller is an organization token.
 Result<Caller> AuthenticateOrganization(const HttpRequest& request, ApiServices& services);
 

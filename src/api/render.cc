@@ -29,6 +29,26 @@ boost::json::object TokenJson(const ApiToken& token) {
   return json;
 }
 
+boost::json::object LlmSettingsJson(const LlmSettings& llm) {
+  boost::json::object json{{"providerName", llm.provider_name}, {"modelName", llm.model_name}};
+  json["temperature"] = llm.temperature ? boost::json::value(*llm.temperature) : nullptr;
+  json["maxTokens"] = llm.max_tokens ? boost::json::value(*llm.max_tokens) : nullptr;
+  return json;
+}
+
+boost::json::object AssistantJson(const Assistant& assistant) {
+  return boost::json::object{
+      {"assistantId", assistant.id},
+      {"assistantName", assistant.name},
+      {"description", assistant.description},
+      {"prompt", assistant.prompt},
+      {"llmSettings", LlmSettingsJson(assistant.llm)},
+      {"revision", assistant.revision},
+      {"createdAt", FormatTimestamp(assistant.created_at)},
+      {"updatedAt", FormatTimestamp(assistant.updated_at)},
+  };
+}
+
 boost::json::object ProjectJson(const Project& project) {
   return boost::json::object{
       {"projectId", project.id},

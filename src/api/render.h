@@ -11,6 +11,8 @@ namespace gatehouse {
 // The wire shapes of API.md §4, §6 and §9.
 boost::json::object TokenJson(const ApiToken& token);
 boost::json::object ProjectJson(const Project& project);
+boost::json::object AssistantJson(const Assistant& assistant);
+boost::json::object LlmSettingsJson(const LlmSettings& llm);
 boost::json::value TimestampJson(std::optional<TimeMs> ms);  // null when absent
 
 }  // namespace gatehouse

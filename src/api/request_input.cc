@@ -99,6 +99,36 @@ std::optional<std::int64_t> BodyReader::Integer(std::string_view key, std::int64
   return number;
 }
 
+std::optional<double> BodyReader::Number(std::string_view key, double min, double max) {
+  const auto* value = Find(key);
+  if (!value || value->is_null()) return std::nullopt;
+  if (!value->is_number()) {
+    Add(ErrorCode::kPattern, key);
+    return std::nullopt;
+  }
+  const double number = value->to_number<double>();
+  if (number < min || number > max) {
+    Add(ErrorCode::kOutOfRange, key);
+    return std::nullopt;
+  }
+  return number;
+}
+
+const boost::json::object* BodyReader::Object(std::string_view key) {
+  const auto* value = Find(key);
+  if (!value || value->is_null()) return nullptr;
+  if (!value->is_object()) {
+    Add(ErrorCode::kPattern, key);
+    return nullptr;
+  }
+  return &value->as_object();
+}
+
+void BodyReader::Merge(const BodyReader& other) {
+  if (!other.error_) return;
+  for (const auto& item : other.error_->items) Add(item.code, item.field);
+}
+
 std::optional<std::string> BodyReader::Email(std::string_view key) {
   auto text = Text(key, kMaxEmailLength, false);
   if (text && !text->empty() && !LooksLikeEmail(*text)) {

@@ -19,6 +19,7 @@ namespace gatehouse {
 inline constexpr std::size_t kMaxNameLength = 100;
 inline constexpr std::size_t kMaxDescriptionLength = 1000;
 inline constexpr std::size_t kMaxEmailLength = 320;
+inline constexpr std::size_t kMaxPromptLength = 100000;
 
 // The body as a JSON object: 415 id 9005 when a body comes with another Content-Type,
 // 400 id 20 when it is not valid UTF-8 JSON or not an object. An empty body is an empty object.
@@ -39,11 +40,16 @@ class BodyReader {
   std::optional<std::string> Email(std::string_view key);
   // "active" | "blocked" in any case.
   std::optional<TokenStatus> Status(std::string_view key);
+  std::optional<double> Number(std::string_view key, double min, double max);
+  // A nested object (read it with another BodyReader); null when absent, id 11 when not an object.
+  const boost::json::object* Object(std::string_view key);
   // Present: a timestamp, or null (which clears). Absent: nullopt.
   std::optional<std::optional<TimeMs>> Timestamp(std::string_view key);
 
   // The collected errors, if any.
   gatehouse::Status Finish() const;
+  // Adds `other`'s errors to this reader's (for nested objects).
+  void Merge(const BodyReader& other);
 
  private:
   const boost::json::value* Find(std::string_view key) const;

@@ -13,6 +13,9 @@ void AddApiRoutes(Router& router, ApiServices& services) {
   AddTokenRoutes(router, services);
   AddAdminRoutes(router, services);
   AddConsoleRoutes(router, services);
+  AddAssistantRoutes(router, services);
+  AddChatRoutes(router, services);
+  AddExportRoutes(router, services);
 }
 
 HttpHandler MakeApiHandler(const Router& router, ApiServices& services) {

@@ -13,6 +13,9 @@ void AddOrganizationRoutes(Router& router, ApiServices& services);
 void AddTokenRoutes(Router& router, ApiServices& services);
 void AddAdminRoutes(Router& router, ApiServices& services);
 void AddConsoleRoutes(Router& router, ApiServices& services);
+void AddAssistantRoutes(Router& router, ApiServices& services);
+void AddChatRoutes(Router& router, ApiServices& services);
+void AddExportRoutes(Router& router, ApiServices& services);
 
 // All of the above.
 void AddApiRoutes(Router& router, ApiServices& services);

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/init_output.h"
 #include "cli/instance.h"
+#include "usage/export_writer.h"
 
 namespace gatehouse {
 namespace {
@@ -217,6 +218,26 @@ int RunTokenChange(const ServerConfig& config, const std::string& action,
     return 0;
   }
   throw std::runtime_error("no token with id " + token_id);
+}
+
+int RunExport(const ServerConfig& config, const std::string& organization,
+              const std::string& project, const std::string& format) {
+  const auto parsed = ParseExportFormat(format);
+  if (!parsed) throw std::runtime_error("format must be json, csv or ndjson");
+  Instance instance(config);
+  const Organization owner = ResolveOrganization(instance, organization);
+  RequestQuery query;
+  query.organization_id = owner.id;
+  if (!project.empty()) query.project_id = ResolveProject(instance, owner.id, project).id;
+  ExportStream stream(OrThrow(instance.store().OpenRequestCursor(query)), *parsed);
+  std::string chunk;
+  for (bool more = true; more;) {
+    more = stream.Next(chunk);
+    std::cout.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+  }
+  if (*parsed == ExportFormat::kJson) std::cout << "\n";
+  std::cout.flush();
+  return std::cout ? 0 : 1;
 }
 
 }  // namespace gatehouse

@@ -36,6 +36,10 @@ int RunTokenCreate(const ServerConfig& config, const std::string& organization,
 int RunTokenChange(const ServerConfig& config, const std::string& action,
                    const std::string& token_id, bool json);
 
+// Writes the request export (API.md §4) of an organization, or of one project, to stdout.
+int RunExport(const ServerConfig& config, const std::string& organization,
+              const std::string& project, const std::string& format);
+
 }  // namespace gatehouse
 
 #endif  // GATEHOUSE_CLI_COMMANDS_H_

@@ -48,7 +48,8 @@ Instance::Instance(const ServerConfig& config)
       store_(config.DatabaseFile()),
       tokens_(store_, keyring_, cache_, config.reveal != "never"),
       projects_(store_, tokens_),
-      organizations_(store_, tokens_) {
+      organizations_(store_, tokens_),
+      assistants_(store_) {
   // With reveal=never no sealed copy may survive from a time when revealing was allowed.
   if (config_.reveal == "never") {
     if (auto discarded = store_.DiscardSealedSecrets(); !discarded) {

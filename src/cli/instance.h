@@ -7,6 +7,7 @@
 #include "auth/keyring.h"
 #include "auth/token_cache.h"
 #include "config/config.h"
+#include "directory/assistant_directory.h"
 #include "directory/organization_directory.h"
 #include "directory/project_directory.h"
 #include "directory/token_directory.h"
@@ -38,6 +39,7 @@ class Instance {
   TokenDirectory& tokens() { return tokens_; }
   ProjectDirectory& projects() { return projects_; }
   OrganizationDirectory& organizations() { return organizations_; }
+  AssistantDirectory& assistants() { return assistants_; }
 
  private:
   ServerConfig config_;
@@ -47,6 +49,7 @@ class Instance {
   TokenDirectory tokens_;
   ProjectDirectory projects_;
   OrganizationDirectory organizations_;
+  AssistantDirectory assistants_;
 };
 
 }  // namespace gatehouse

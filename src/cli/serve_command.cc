@@ -93,6 +93,8 @@ int RunServe(const ServerConfig& config, int threads) {
     throw std::runtime_error("cannot load tokens: " + loaded.error().internal);
   }
 
+  RequestLog request_log(instance.store());
+  const ProviderRegistry providers(config.providers);
   Authenticator authenticator(instance.keyring(), instance.cache(), instance.AdminSecretHash());
   ConsoleSessions sessions(kConsoleSessionLifetimeMs);
   ApiServices services{instance.store(),
@@ -102,6 +104,10 @@ int RunServe(const ServerConfig& config, int threads) {
                        instance.projects(),
                        instance.organizations(),
                        sessions,
+                       instance.assistants(),
+                       providers,
+                       request_log,
+                       config.log_content,
                        config.web_dir.empty() ? GATEHOUSE_DEFAULT_WEB_DIR : config.web_dir};
   Router router;
   AddApiRoutes(router, services);
@@ -119,10 +125,12 @@ int RunServe(const ServerConfig& config, int threads) {
     MaintenanceLoop maintenance(instance.tokens());
     server.Run();
   }
+  request_log.Stop();  // every acknowledged call is stored before the process ends
   if (auto flushed = instance.tokens().FlushUsage(); !flushed) {
     spdlog::error("final usage flush failed: {}", flushed.error().internal);
   }
-  spdlog::info("stopped");
+  spdlog::info("stopped; {} request records written, {} dropped", request_log.written(),
+               request_log.dropped());
   return 0;
 }
 

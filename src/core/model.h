@@ -1,6 +1,7 @@
 #ifndef GATEHOUSE_CORE_MODEL_H_
 #define GATEHOUSE_CORE_MODEL_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,6 +65,62 @@ struct TokenCredential {
   // The secret replaced by a rotation keeps working until previous_valid_until.
   std::optional<std::string> previous_hash;
   std::optional<TimeMs> previous_valid_until;
+};
+
+// The model an assistant runs and how (API.md §8). Unset numbers leave the provider's default.
+struct LlmSettings {
+  std::string provider_name;
+  std::string model_name;
+  std::optional<double> temperature;
+  std::optional<std::int64_t> max_tokens;
+
+  bool operator==(const LlmSettings&) const = default;
+};
+
+struct Assistant {
+  std::string id;
+  std::string organization_id;
+  std::string project_id;
+  std::string name;
+  std::string description;
+  std::string prompt;
+  LlmSettings llm;
+  std::int64_t revision = 1;  // grows when prompt or llm settings change
+  TimeMs created_at = 0;
+  TimeMs updated_at = 0;
+};
+
+// One past version of an assistant's prompt and settings.
+struct AssistantRevision {
+  std::int64_t revision = 1;
+  std::string prompt;
+  LlmSettings llm;
+  TimeMs created_at = 0;
+};
+
+// One metered call (API.md §4 export item). Optional text fields are null in the export.
+struct RequestRecord {
+  std::string id;
+  std::string organization_id;
+  std::string project_id;
+  std::string api_token_id;
+  std::string api_token_name;
+  std::optional<std::string> assistant;
+  std::optional<std::string> intent;
+  std::string module = "chat";
+  std::optional<std::string> session_id;
+  std::string model;
+  std::string status;  // "succeeded" | "failed" | "pending"
+  int http_status = 0;
+  TimeMs start_ms = 0;
+  TimeMs end_ms = 0;
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  std::int64_t total_tokens = 0;
+  double cost = 0;
+  std::optional<std::string> prompt;
+  std::optional<std::string> input_text;
+  std::optional<std::string> output;
 };
 
 }  // namespace gatehouse

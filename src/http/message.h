@@ -2,6 +2,7 @@
 #define GATEHOUSE_HTTP_MESSAGE_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,11 +22,28 @@ struct HttpRequest {
   std::string_view Header(std::string_view name) const;
 };
 
+// A response body produced piece by piece, sent with chunked transfer encoding as each piece
+// is ready (server-sent events, large exports). Next() may block: the server calls it on its
+// pool for blocking work, never on an event loop thread, and never concurrently.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  // Replaces `chunk` with the next piece (possibly empty); false once the body is complete.
+  virtual bool Next(std::string& chunk) = 0;
+  // The client went away before the end; Next() will not be called again.
+  virtual void Abort() {}
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // beyond type and length
   std::string body;
+  // When set, the body is streamed from here and `body` is ignored.
+  std::shared_ptr<BodySource> body_source;
+  // When set, the server runs it on its blocking pool and sends the response it completes:
+  // for handlers that wait on the network or read much (upstream calls, exports).
+  std::function<void(HttpResponse&)> deferred;
 };
 
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;

@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -17,6 +18,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include <atomic>
+#include <cstdio>
 #include <list>
 #include <optional>
 #include <stdexcept>
@@ -51,7 +53,7 @@ struct Worker {
   bool stopping = false;
 };
 
-void AppendResponse(std::string& out, const HttpResponse& response, bool keep_alive) {
+void AppendStatusAndHeaders(std::string& out, const HttpResponse& response) {
   out += "HTTP/1.1 ";
   out += std::to_string(response.status);
   out += ' ';
@@ -69,10 +71,23 @@ void AppendResponse(std::string& out, const HttpResponse& response, bool keep_al
     out += value;
     out += "\r\n";
   }
+}
+
+void AppendResponse(std::string& out, const HttpResponse& response, bool keep_alive) {
+  AppendStatusAndHeaders(out, response);
   out += "Content-Length: ";
   out += std::to_string(response.body.size());
   out += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
   out += response.body;
+}
+
+void AppendChunk(std::string& out, std::string_view data) {
+  if (data.empty()) return;
+  char size[24];
+  const int length = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  out.append(size, static_cast<std::size_t>(length));
+  out += data;
+  out += "\r\n";
 }
 
 // True when `buffer` seems to hold the start of a complete request, so that answering it in
@@ -90,7 +105,22 @@ struct HttpServer::State {
   HttpHandler handler;
   std::vector<std::unique_ptr<Worker>> workers;
   std::optional<asio::signal_set> signals;
+  std::optional<asio::thread_pool> blocking_pool;
   std::atomic<bool> stopped{false};
+
+  // Runs `work` on the blocking pool and resumes the caller on its own event loop.
+  template <typename Work>
+  asio::awaitable<void> Blocking(Work work) {
+    co_await asio::co_spawn(
+        blocking_pool->get_executor(), [&work]() -> asio::awaitable<void> {
+          work();
+          co_return;
+        },
+        asio::use_awaitable);
+  }
+  // Sends `response`, whose body comes from its BodySource; false when the client went away.
+  asio::awaitable<bool> Stream(beast::tcp_stream& stream, HttpResponse& response,
+                               bool keep_alive);
 
   asio::awaitable<void> Accept(Worker& worker);
   asio::awaitable<void> Serve(Worker& worker, tcp::socket socket);
@@ -175,6 +205,23 @@ asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socke
       HttpRequest request = ToRequest(message);
       HttpResponse response;
       handler(request, response);
+      if (response.deferred) {
+        auto deferred = std::move(response.deferred);
+        response.deferred = nullptr;
+        co_await Blocking([&] { deferred(response); });
+      }
+      if (response.body_source) {
+        if (!out.empty()) {
+          auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
+          out.clear();
+          if (write_error) {
+            response.body_source->Abort();
+            break;
+          }
+        }
+        if (!co_await Stream(stream, response, keep_alive)) break;
+        continue;
+      }
       AppendResponse(out, response, keep_alive);
     }
 
@@ -190,6 +237,30 @@ asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socke
   worker.connections.erase(registered);
 }
 
+asio::awaitable<bool> HttpServer::State::Stream(beast::tcp_stream& stream, HttpResponse& response,
+                                                bool keep_alive) {
+  std::string out;
+  AppendStatusAndHeaders(out, response);
+  out += keep_alive ? "Transfer-Encoding: chunked\r\n\r\n"
+                    : "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+  BodySource& source = *response.body_source;
+  std::string chunk;
+  for (bool more = true; more;) {
+    co_await Blocking([&] { more = source.Next(chunk); });
+    AppendChunk(out, chunk);
+    if (!more) out += "0\r\n\r\n";
+    if (out.empty()) continue;
+    stream.expires_after(kRequestTimeout);
+    auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
+    out.clear();
+    if (write_error) {
+      if (more) source.Abort();
+      co_return false;
+    }
+  }
+  co_return keep_alive;
+}
+
 HttpServer::HttpServer(ServerOptions options, HttpHandler handler)
     : state_(std::make_unique<State>()) {
   state_->options = std::move(options);
@@ -197,6 +268,7 @@ HttpServer::HttpServer(ServerOptions options, HttpHandler handler)
   int threads = state_->options.threads;
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i) state_->workers.push_back(std::make_unique<Worker>());
+  state_->blocking_pool.emplace(std::max(1, state_->options.blocking_threads));
 }
 
 HttpServer::~HttpServer() = default;
@@ -238,6 +310,7 @@ void HttpServer::Run() {
   }
   first.io.run();
   for (auto& thread : threads) thread.join();
+  state_->blocking_pool->join();
 }
 
 void HttpServer::Stop() {

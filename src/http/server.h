@@ -18,6 +18,8 @@ struct ServerOptions {
   std::size_t max_body = 1 << 20;
   int threads = 0;  // 0 = one per core
   std::chrono::seconds idle_timeout{60};
+  // Threads that run deferred handlers and body sources (each may block on an upstream call).
+  int blocking_threads = 64;
   // Fills the response for failures found before a handler runs: 400 (malformed request),
   // 413 (body over max_body). Lets the API layer keep its error envelope.
   std::function<void(int status, HttpResponse&)> transport_error;
@@ -26,7 +28,8 @@ struct ServerOptions {
 // HTTP/1.1 server: keep-alive, pipelining (responses to requests that arrived together are
 // written together), TCP_NODELAY, idle timeouts, and a graceful stop on SIGINT/SIGTERM in which
 // in-flight requests finish and idle connections close. One event loop per thread, each with
-// its own SO_REUSEPORT acceptor, so connections never migrate between threads.
+// its own SO_REUSEPORT acceptor, so connections never migrate between threads. Work that
+// blocks (HttpResponse::deferred, BodySource::Next) runs on a separate pool.
 class HttpServer {
  public:
   HttpServer(ServerOptions options, HttpHandler handler);

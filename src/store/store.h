@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -52,6 +53,28 @@ struct AuditEntry {
   std::string action;          // e.g. "token.reveal"
   std::string target_id;
   TimeMs at = 0;
+};
+
+// A filter over request records (API.md §4 export). Empty strings mean "no filter".
+struct RequestQuery {
+  std::string organization_id;
+  std::string project_id;
+  std::string assistant_name;
+  std::string status;
+  std::string api_token;  // a token's name or id
+  std::optional<TimeMs> start_ms;  // inclusive
+  std::optional<TimeMs> end_ms;    // inclusive
+  std::int64_t skip = 0;
+  std::int64_t count = 0;  // 0 = no limit
+};
+
+// Walks matching request records newest first without holding them all in memory. It reads a
+// consistent snapshot on a connection of its own, so a long export never blocks other work.
+class RequestCursor {
+ public:
+  virtual ~RequestCursor() = default;
+  // Fills `record` and returns true, or returns false at the end.
+  virtual Result<bool> Next(RequestRecord& record) = 0;
 };
 
 // Persistent state of organizations, projects and tokens. Every method is atomic (one
@@ -111,6 +134,23 @@ class Store {
       TimeMs since, const std::function<void(const ApiToken&, const TokenCredential&)>& visit) = 0;
 
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
+
+  // Assistants are scoped to a project; names are unique among a project's live assistants
+  // (2030). Creating and every change of prompt or settings also stores the revision.
+  virtual Status CreateAssistant(const Assistant& assistant) = 0;
+  // By id, else by name, within the project; nullopt when absent or deleted.
+  virtual Result<std::optional<Assistant>> FindAssistant(const std::string& project_id,
+                                                         const std::string& id_or_name) = 0;
+  virtual Result<std::vector<Assistant>> ListAssistants(const std::string& project_id) = 0;
+  virtual Result<std::vector<AssistantRevision>> ListAssistantRevisions(
+      const std::string& assistant_id) = 0;
+  virtual Status UpdateAssistant(const Assistant& assistant, bool new_revision) = 0;
+  virtual Status DeleteAssistant(const std::string& project_id, const std::string& assistant_id,
+                                 TimeMs now) = 0;
+
+  // Appends request records in one transaction.
+  virtual Status AppendRequests(const std::vector<RequestRecord>& records) = 0;
+  virtual Result<std::unique_ptr<RequestCursor>> OpenRequestCursor(const RequestQuery& query) = 0;
 };
 
 }  // namespace gatehouse

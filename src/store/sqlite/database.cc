@@ -40,6 +40,19 @@ Statement& Statement::BindOrNull(int index, std::string_view text) {
   return text.empty() ? BindNull(index) : Bind(index, text);
 }
 
+Statement& Statement::BindText(int index, const std::optional<std::string>& text) {
+  return text ? Bind(index, std::string_view(*text)) : BindNull(index);
+}
+
+Statement& Statement::Bind(int index, double value) {
+  sqlite3_bind_double(stmt_, index, value);
+  return *this;
+}
+
+Statement& Statement::Bind(int index, const std::optional<double>& value) {
+  return value ? Bind(index, *value) : BindNull(index);
+}
+
 Result<bool> Statement::Step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -87,6 +100,18 @@ std::optional<std::string> Statement::OptionalBlob(int column) const {
   return Blob(column);
 }
 
+std::optional<std::string> Statement::OptionalText(int column) const {
+  if (IsNull(column)) return std::nullopt;
+  return Text(column);
+}
+
+double Statement::Double(int column) const { return sqlite3_column_double(stmt_, column); }
+
+std::optional<double> Statement::OptionalDouble(int column) const {
+  if (IsNull(column)) return std::nullopt;
+  return Double(column);
+}
+
 void Statement::Reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
@@ -109,6 +134,15 @@ void Database::Open(const std::string& path) {
                              "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY"}) {
     if (auto done = Execute(pragma); !done) throw std::runtime_error(done.error().internal);
   }
+}
+
+Status Database::OpenReadOnly(const std::string& path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    return std::unexpected(SqliteError(db_, "open read-only"));
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  return {};
 }
 
 Result<ScopedStatement> Database::Prepare(const std::string& sql) {

@@ -32,6 +32,9 @@ class Statement {
   Statement& BindBlob(int index, const std::optional<std::string>& bytes);
   // Binds an empty string as NULL (for nullable text columns such as project_id).
   Statement& BindOrNull(int index, std::string_view text);
+  Statement& BindText(int index, const std::optional<std::string>& text);
+  Statement& Bind(int index, double value);
+  Statement& Bind(int index, const std::optional<double>& value);
 
   // true while a row is available; kInternal on any SQLite error.
   Result<bool> Step();
@@ -46,6 +49,9 @@ class Statement {
   bool IsNull(int column) const;
   std::optional<std::int64_t> OptionalInt(int column) const;
   std::optional<std::string> OptionalBlob(int column) const;
+  std::optional<std::string> OptionalText(int column) const;
+  double Double(int column) const;
+  std::optional<double> OptionalDouble(int column) const;
 
   void Reset();
 
@@ -83,6 +89,8 @@ class Database {
   // Opens (creating) `path` in WAL mode with foreign keys on. Throws std::runtime_error:
   // called at start-up only.
   void Open(const std::string& path);
+  // Opens `path` read-only for a long read; kInternal on failure.
+  Status OpenReadOnly(const std::string& path);
 
   // A reset, cleared statement for `sql`, prepared once per connection and reused; it is
   // reset again when the returned borrow goes out of scope.

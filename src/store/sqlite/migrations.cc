@@ -82,6 +82,62 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_org_at ON audit_log(organization_id, at);
 )sql",
+    // 2: assistants with their revisions, and the request log.
+    R"sql(
+CREATE TABLE assistants (
+  id TEXT PRIMARY KEY,
+  organization_id TEXT NOT NULL REFERENCES organizations(id),
+  project_id TEXT NOT NULL REFERENCES projects(id),
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  prompt TEXT NOT NULL,
+  provider_name TEXT NOT NULL DEFAULT '',
+  model_name TEXT NOT NULL DEFAULT '',
+  temperature REAL,
+  max_tokens INTEGER,
+  revision INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  deleted_at INTEGER
+);
+CREATE UNIQUE INDEX assistants_live_name ON assistants(project_id, name) WHERE deleted_at IS NULL;
+CREATE TABLE assistant_revisions (
+  assistant_id TEXT NOT NULL REFERENCES assistants(id),
+  revision INTEGER NOT NULL,
+  prompt TEXT NOT NULL,
+  provider_name TEXT NOT NULL,
+  model_name TEXT NOT NULL,
+  temperature REAL,
+  max_tokens INTEGER,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (assistant_id, revision)
+);
+CREATE TABLE requests (
+  id TEXT PRIMARY KEY,
+  organization_id TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  api_token_id TEXT NOT NULL,
+  api_token_name TEXT NOT NULL,
+  assistant TEXT,
+  intent TEXT,
+  module TEXT NOT NULL,
+  session_id TEXT,
+  model TEXT NOT NULL,
+  status TEXT NOT NULL,
+  http_status INTEGER NOT NULL,
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  total_tokens INTEGER NOT NULL,
+  cost REAL NOT NULL,
+  prompt TEXT,
+  input_text TEXT,
+  output TEXT
+);
+CREATE INDEX requests_org_start ON requests(organization_id, start_ms DESC, id DESC);
+CREATE INDEX requests_project_start ON requests(project_id, start_ms DESC, id DESC);
+)sql",
 };
 
 }  // namespace

@@ -107,7 +107,7 @@ Status Check(const Result<T>& result) {
 
 }  // namespace
 
-SqliteStore::SqliteStore(const std::string& path) {
+SqliteStore::SqliteStore(const std::string& path) : path_(path) {
   db_.Open(path);
   if (auto migrated = sqlite::Migrate(db_); !migrated) {
     throw std::runtime_error("cannot migrate " + path + ": " + migrated.error().internal);

@@ -60,14 +60,29 @@ class SqliteStore final : public Store {
 
   Status AppendAudit(const AuditEntry& entry) override;
 
+  Status CreateAssistant(const Assistant& assistant) override;
+  Result<std::optional<Assistant>> FindAssistant(const std::string& project_id,
+                                                 const std::string& id_or_name) override;
+  Result<std::vector<Assistant>> ListAssistants(const std::string& project_id) override;
+  Result<std::vector<AssistantRevision>> ListAssistantRevisions(
+      const std::string& assistant_id) override;
+  Status UpdateAssistant(const Assistant& assistant, bool new_revision) override;
+  Status DeleteAssistant(const std::string& project_id, const std::string& assistant_id,
+                         TimeMs now) override;
+
+  Status AppendRequests(const std::vector<RequestRecord>& records) override;
+  Result<std::unique_ptr<RequestCursor>> OpenRequestCursor(const RequestQuery& query) override;
+
  private:
   Status InsertTokenLocked(const ApiToken& token, const TokenCredential& credential);
   Result<std::optional<Organization>> FindOrganizationWhere(const std::string& where,
                                                             const std::string& value);
+  Status InsertRevisionLocked(const Assistant& assistant);
   Result<std::optional<Project>> FindProjectWhere(const std::string& where,
                                                   const std::string& organization_id,
                                                   const std::string& value);
 
+  const std::string path_;
   std::mutex mutex_;
   sqlite::Database db_;  // guarded by mutex_
 };

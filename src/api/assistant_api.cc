@@ -1,0 +1,198 @@
+#include <boost/json/array.hpp>
+
+#include "api/render.h"
+#include "api/request_input.h"
+#include "api/routes.h"
+#include "core/text.h"
+
+namespace gatehouse {
+namespace {
+
+// Reads llmSettings over `base`; nullopt when the body has none.
+std::optional<LlmSettings> ReadLlmSettings(BodyReader& reader, const LlmSettings& base) {
+  const boost::json::object* object = reader.Object("llmSettings");
+  if (!object) return std::nullopt;
+  BodyReader nested(*object);
+  LlmSettings llm = base;
+  if (auto provider = nested.Text("providerName", kMaxNameLength, false)) {
+    llm.provider_name = std::move(*provider);
+  }
+  if (auto model = nested.Text("modelName", kMaxNameLength, false)) llm.model_name = *model;
+  if (nested.Has("temperature")) llm.temperature = nested.Number("temperature", 0, 2);
+  if (nested.Has("maxTokens")) llm.max_tokens = nested.Integer("maxTokens", 1, 10000000);
+  reader.Merge(nested);
+  return llm;
+}
+
+// A named provider and model must be configured (API.md §8).
+Status CheckModel(const LlmSettings& llm, const ProviderRegistry& providers) {
+  if (llm.provider_name.empty() && llm.model_name.empty()) return {};
+  if (!providers.Find(llm.provider_name)) return Fail(ErrorCode::kPattern, "providerName");
+  if (!llm.model_name.empty() && !providers.Resolve(llm.provider_name, llm.model_name)) {
+    return Fail(ErrorCode::kPattern, "modelName");
+  }
+  return {};
+}
+
+Result<boost::json::value> CreateAssistant(ApiServices& services, const HttpRequest& request,
+                                           const PathParams&) {
+  auto caller = AuthenticateProject(request, services);
+  if (!caller) return std::unexpected(caller.error());
+  auto body = ParseJsonBody(request);
+  if (!body) return std::unexpected(body.error());
+  BodyReader reader(*body);
+  auto name = reader.Text("name", kMaxNameLength, true);
+  auto description = reader.Text("description", kMaxDescriptionLength, false);
+  auto prompt = reader.Text("prompt", kMaxPromptLength, true);
+  auto llm = ReadLlmSettings(reader, {});
+  if (auto valid = reader.Finish(); !valid) return std::unexpected(valid.error());
+  if (llm) {
+    if (auto known = CheckModel(*llm, services.providers); !known) {
+      return std::unexpected(known.error());
+    }
+  }
+  auto assistant = services.assistants.Create(
+      caller->organization_id(), caller->token->project_id, std::move(*name),
+      description.value_or(""), std::move(*prompt), llm.value_or(LlmSettings{}));
+  if (!assistant) return std::unexpected(assistant.error());
+  return AssistantJson(*assistant);
+}
+
+Result<boost::json::value> GetAssistant(ApiServices& services, const HttpRequest& request,
+                                        const PathParams& params) {
+  auto caller = AuthenticateProject(request, services);
+  if (!caller) return std::unexpected(caller.error());
+  auto assistant = services.assistants.Find(caller->token->project_id, params[0]);
+  if (!assistant) return std::unexpected(assistant.error());
+  return AssistantJson(*assistant);
+}
+
+Result<boost::json::value> UpdateAssistant(ApiServices& services, const HttpRequest& request,
+                                           const PathParams& params) {
+  auto caller = AuthenticateProject(request, services);
+  if (!caller) return std::unexpected(caller.error());
+  auto body = ParseJsonBody(request);
+  if (!body) return std::unexpected(body.error());
+  auto current = services.assistants.Find(caller->token->project_id, params[0]);
+  if (!current) return std::unexpected(current.error());
+  BodyReader reader(*body);
+  AssistantChange change;
+  if (reader.Has("name")) change.name = reader.Text("name", kMaxNameLength, true);
+  change.description = reader.Text("description", kMaxDescriptionLength, false);
+  if (reader.Has("prompt")) change.prompt = reader.Text("prompt", kMaxPromptLength, true);
+  change.llm = ReadLlmSettings(reader, current->llm);
+  if (auto valid = reader.Finish(); !valid) return std::unexpected(valid.error());
+  if (change.llm) {
+    if (auto known = CheckModel(*change.llm, services.providers); !known) {
+      return std::unexpected(known.error());
+    }
+  }
+  auto assistant = services.assistants.Update(caller->token->project_id, current->id, change);
+  if (!assistant) return std::unexpected(assistant.error());
+  return AssistantJson(*assistant);
+}
+
+Result<boost::json::value> DeleteAssistant(ApiServices& services, const HttpRequest& request,
+                                           const PathParams& params) {
+  auto caller = AuthenticateProject(request, services);
+  if (!caller) return std::unexpected(caller.error());
+  if (auto deleted = services.assistants.Delete(caller->token->project_id, params[0]); !deleted) {
+    return std::unexpected(deleted.error());
+  }
+  return boost::json::object{{"messages", SuccessMessages("Assistant deleted successfully")}};
+}
+
+boost::json::object IntentJson(const Assistant& assistant,
+                               const std::vector<AssistantRevision>& revisions,
+                               const ProviderRegistry& providers) {
+  boost::json::array revision_list;
+  for (const auto& revision : revisions) {
+    const ProviderConfig* provider = providers.Find(revision.llm.provider_name);
+    revision_list.push_back(boost::json::object{
+        {"revisionId", revision.revision},
+        {"revisionName", std::to_string(revision.revision)},
+        {"revisionDescription", ""},
+        {"modelId", revision.llm.provider_name + "/" + revision.llm.model_name},
+        {"modelName", revision.llm.model_name},
+        {"providerName", provider ? provider->name : revision.llm.provider_name},
+        {"prompt", revision.prompt},
+        {"metadata", boost::json::array()},
+        {"timestamp", FormatTimestamp(revision.created_at)},
+    });
+  }
+  return boost::json::object{
+      {"assistantIntentId", assistant.id},
+      {"assistantIntentName", "default"},
+      {"assistantIntentDescription", assistant.description},
+      {"assistantIntentDefaultRevision", assistant.revision},
+      {"revisions", std::move(revision_list)},
+  };
+}
+
+Result<boost::json::value> ListAssistants(ApiServices& services, const HttpRequest& request,
+                                          const PathParams&) {
+  auto caller = Authenticate(request, services);
+  if (!caller) return std::unexpected(caller.error());
+  const QueryParams query(request.query);
+  auto detail = query.Choice("detail", {"summary", "full"}, 0);
+  if (!detail) return std::unexpected(detail.error());
+  std::string project_id = caller->token->project_id;
+  if (caller->IsOrganization()) {
+    project_id = query.Get("projectId").value_or("");
+    if (project_id.empty()) return Fail(ErrorCode::kRequired, "projectId");
+    if (!IsUuid(project_id)) return Fail(ErrorCode::kPattern, "projectId");
+  } else if (auto asked = query.Get("projectId"); asked && !asked->empty() && *asked != project_id) {
+    return Fail(ErrorCode::kOutOfScope, {}, "another project");
+  }
+  auto project = services.projects.Find(caller->organization_id(), project_id);
+  if (!project) return std::unexpected(project.error());
+  auto assistants = services.assistants.List(project_id);
+  if (!assistants) return std::unexpected(assistants.error());
+  boost::json::array list;
+  for (const auto& assistant : *assistants) {
+    boost::json::object json{{"assistantId", assistant.id}, {"assistantName", assistant.name}};
+    if (*detail == 1) {
+      auto revisions = services.assistants.Revisions(assistant.id);
+      if (!revisions) return std::unexpected(revisions.error());
+      json["intents"] =
+          boost::json::array{IntentJson(assistant, *revisions, services.providers)};
+    }
+    list.push_back(std::move(json));
+  }
+  return boost::json::object{{"projectId", project->id},
+                             {"projectName", project->name},
+                             {"assistants", std::move(list)}};
+}
+
+Result<boost::json::value> ListProviders(ApiServices& services, const HttpRequest& request,
+                                         const PathParams&) {
+  auto caller = Authenticate(request, services);
+  if (!caller) return std::unexpected(caller.error());
+  boost::json::array providers;
+  for (const auto& provider : services.providers.providers()) {
+    boost::json::array models;
+    for (const auto& model : provider.models) {
+      models.push_back(boost::json::object{{"name", model.name},
+                                           {"inputUsdPerMtok", model.input_usd_per_mtok},
+                                           {"outputUsdPerMtok", model.output_usd_per_mtok}});
+    }
+    providers.push_back(boost::json::object{{"name", provider.name},
+                                            {"baseUrl", provider.base_url},
+                                            {"timeoutMs", provider.timeout_ms},
+                                            {"models", std::move(models)}});
+  }
+  return boost::json::object{{"providers", std::move(providers)}};
+}
+
+}  // namespace
+
+void AddAssistantRoutes(Router& router, ApiServices& services) {
+  router.Add("POST", "/v1/assistant", JsonRoute(services, CreateAssistant));
+  router.Add("GET", "/v1/assistant/{idOrName}", JsonRoute(services, GetAssistant));
+  router.Add("PUT", "/v1/assistant/{idOrName}", JsonRoute(services, UpdateAssistant));
+  router.Add("DELETE", "/v1/assistant/{idOrName}", JsonRoute(services, DeleteAssistant));
+  router.Add("GET", "/v1/organization/assistants", JsonRoute(services, ListAssistants));
+  router.Add("GET", "/v2/llm/providers", JsonRoute(services, ListProviders));
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,45 @@
+#ifndef GATEHOUSE_DIRECTORY_ASSISTANT_DIRECTORY_H_
+#define GATEHOUSE_DIRECTORY_ASSISTANT_DIRECTORY_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/model.h"
+#include "store/store.h"
+
+namespace gatehouse {
+
+// A partial update of an assistant; absent fields stay.
+struct AssistantChange {
+  std::optional<std::string> name;
+  std::optional<std::string> description;
+  std::optional<std::string> prompt;
+  std::optional<LlmSettings> llm;
+};
+
+// The rules of assistants (API.md §8): unique names per project, and a new revision whenever
+// the prompt or the LLM settings change. Thread-safe; `store` must outlive it.
+class AssistantDirectory {
+ public:
+  explicit AssistantDirectory(Store& store) : store_(store) {}
+
+  Result<Assistant> Create(const std::string& organization_id, const std::string& project_id,
+                           std::string name, std::string description, std::string prompt,
+                           LlmSettings llm);
+  // By id or name within the project; 404 id 1 otherwise.
+  Result<Assistant> Find(const std::string& project_id, const std::string& id_or_name);
+  Result<std::vector<Assistant>> List(const std::string& project_id);
+  Result<std::vector<AssistantRevision>> Revisions(const std::string& assistant_id);
+  Result<Assistant> Update(const std::string& project_id, const std::string& id_or_name,
+                           const AssistantChange& change);
+  Status Delete(const std::string& project_id, const std::string& id_or_name);
+
+ private:
+  Store& store_;
+};
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_DIRECTORY_ASSISTANT_DIRECTORY_H_

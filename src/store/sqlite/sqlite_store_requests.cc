@@ -1,0 +1,119 @@
+#include <limits>
+
+#include "store/sqlite/sqlite_store.h"
+
+namespace gatehouse {
+namespace {
+
+// Reads requests from its own read-only connection, so that a long export sees one snapshot and
+// never holds the store's lock.
+class SqliteRequestCursor final : public RequestCursor {
+ public:
+  Status Open(const std::string& path, const RequestQuery& query) {
+    if (auto opened = db_.OpenReadOnly(path); !opened) return opened;
+    auto stmt = db_.Prepare(
+        "SELECT id, organization_id, project_id, api_token_id, api_token_name, assistant, intent, "
+        "module, session_id, model, status, http_status, start_ms, end_ms, prompt_tokens, "
+        "completion_tokens, total_tokens, cost, prompt, input_text, output FROM requests "
+        "WHERE organization_id = ?1 AND (?2 = '' OR project_id = ?2) "
+        "AND (?3 = '' OR assistant = ?3) AND (?4 = '' OR status = ?4) "
+        "AND (?5 = '' OR api_token_name = ?5 OR api_token_id = ?5) "
+        "AND start_ms >= ?6 AND start_ms <= ?7 "
+        "ORDER BY start_ms DESC, id DESC LIMIT ?8 OFFSET ?9");
+    if (!stmt) return std::unexpected(stmt.error());
+    (*stmt)
+        ->Bind(1, query.organization_id)
+        .Bind(2, query.project_id)
+        .Bind(3, query.assistant_name)
+        .Bind(4, query.status)
+        .Bind(5, query.api_token)
+        .Bind(6, query.start_ms.value_or(std::numeric_limits<TimeMs>::min()))
+        .Bind(7, query.end_ms.value_or(std::numeric_limits<TimeMs>::max()))
+        .Bind(8, query.count > 0 ? query.count : -1)
+        .Bind(9, query.skip);
+    statement_.emplace(std::move(*stmt));
+    return {};
+  }
+
+  Result<bool> Next(RequestRecord& record) override {
+    auto row = (*statement_)->Step();
+    if (!row || !*row) return row;
+    const sqlite::Statement& r = **statement_;
+    record.id = r.Text(0);
+    record.organization_id = r.Text(1);
+    record.project_id = r.Text(2);
+    record.api_token_id = r.Text(3);
+    record.api_token_name = r.Text(4);
+    record.assistant = r.OptionalText(5);
+    record.intent = r.OptionalText(6);
+    record.module = r.Text(7);
+    record.session_id = r.OptionalText(8);
+    record.model = r.Text(9);
+    record.status = r.Text(10);
+    record.http_status = static_cast<int>(r.Int(11));
+    record.start_ms = r.Int(12);
+    record.end_ms = r.Int(13);
+    record.prompt_tokens = r.Int(14);
+    record.completion_tokens = r.Int(15);
+    record.total_tokens = r.Int(16);
+    record.cost = r.Double(17);
+    record.prompt = r.OptionalText(18);
+    record.input_text = r.OptionalText(19);
+    record.output = r.OptionalText(20);
+    return true;
+  }
+
+ private:
+  sqlite::Database db_;
+  std::optional<sqlite::ScopedStatement> statement_;  // borrows from db_, declared after it
+};
+
+}  // namespace
+
+Status SqliteStore::AppendRequests(const std::vector<RequestRecord>& records) {
+  if (records.empty()) return {};
+  std::lock_guard lock(mutex_);
+  sqlite::Transaction transaction(db_);
+  if (!transaction.begun()) return transaction.begun();
+  for (const auto& record : records) {
+    auto stmt = db_.Prepare(
+        "INSERT OR IGNORE INTO requests(id, organization_id, project_id, api_token_id, "
+        "api_token_name, assistant, intent, module, session_id, model, status, http_status, "
+        "start_ms, end_ms, prompt_tokens, completion_tokens, total_tokens, cost, prompt, "
+        "input_text, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!stmt) return std::unexpected(stmt.error());
+    auto done = (*stmt)
+                    ->Bind(1, record.id)
+                    .Bind(2, record.organization_id)
+                    .Bind(3, record.project_id)
+                    .Bind(4, record.api_token_id)
+                    .Bind(5, record.api_token_name)
+                    .BindText(6, record.assistant)
+                    .BindText(7, record.intent)
+                    .Bind(8, record.module)
+                    .BindText(9, record.session_id)
+                    .Bind(10, record.model)
+                    .Bind(11, record.status)
+                    .Bind(12, std::int64_t{record.http_status})
+                    .Bind(13, record.start_ms)
+                    .Bind(14, record.end_ms)
+                    .Bind(15, record.prompt_tokens)
+                    .Bind(16, record.completion_tokens)
+                    .Bind(17, record.total_tokens)
+                    .Bind(18, record.cost)
+                    .BindText(19, record.prompt)
+                    .BindText(20, record.input_text)
+                    .BindText(21, record.output)
+                    .Run();
+    if (!done) return done;
+  }
+  return transaction.Commit();
+}
+
+Result<std::unique_ptr<RequestCursor>> SqliteStore::OpenRequestCursor(const RequestQuery& query) {
+  auto cursor = std::make_unique<SqliteRequestCursor>();
+  if (auto opened = cursor->Open(path_, query); !opened) return std::unexpected(opened.error());
+  return std::unique_ptr<RequestCursor>(std::move(cursor));
+}
+
+}  // namespace gatehouse

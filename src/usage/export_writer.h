@@ -1,0 +1,55 @@
+#ifndef GATEHOUSE_USAGE_EXPORT_WRITER_H_
+#define GATEHOUSE_USAGE_EXPORT_WRITER_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/model.h"
+#include "http/message.h"
+#include "store/store.h"
+
+namespace gatehouse {
+
+enum class ExportFormat { kJson, kCsv, kNdjson };
+
+std::optional<ExportFormat> ParseExportFormat(std::string_view text);  // case-insensitive
+std::string_view ContentTypeOf(ExportFormat format);
+
+// Formats request records as the export of API.md §4: JSON {"items":[…]}, CSV (a header row,
+// RFC 4180 quoting, null as an empty field) or NDJSON (one item per line). Field order is the
+// same in all three.
+class ExportWriter {
+ public:
+  explicit ExportWriter(ExportFormat format) : format_(format) {}
+
+  void Begin(std::string& out);
+  void Item(std::string& out, const RequestRecord& record);
+  void End(std::string& out);
+
+ private:
+  ExportFormat format_;
+  bool first_ = true;
+};
+
+// Streams an export from a store cursor in pieces of about `chunk_bytes`, so that memory stays
+// flat however many records match.
+class ExportStream final : public BodySource {
+ public:
+  ExportStream(std::unique_ptr<RequestCursor> cursor, ExportFormat format,
+               std::size_t chunk_bytes = 64 * 1024);
+
+  bool Next(std::string& chunk) override;
+
+ private:
+  std::unique_ptr<RequestCursor> cursor_;
+  ExportWriter writer_;
+  std::size_t chunk_bytes_;
+  bool begun_ = false;
+  RequestRecord record_;
+};
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_USAGE_EXPORT_WRITER_H_

@@ -1,0 +1,57 @@
+#ifndef GATEHOUSE_USAGE_REQUEST_LOG_H_
+#define GATEHOUSE_USAGE_REQUEST_LOG_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "store/store.h"
+
+namespace gatehouse {
+
+struct RequestLogOptions {
+  std::size_t capacity = 100000;   // records queued at most; beyond it records are dropped
+  std::size_t max_batch = 2000;    // records per transaction
+  std::chrono::milliseconds max_delay{50};  // a record waits at most this long for its batch
+};
+
+// The asynchronous, batched writer of request records (DESIGN.md "RequestLog"). Append never
+// blocks on the store: it queues the record; one writer thread stores queued records in
+// transactions of up to max_batch rows, at least every max_delay. Stop() (and the destructor)
+// writes everything still queued before returning. Thread-safe; `store` must outlive it.
+class RequestLog {
+ public:
+  RequestLog(Store& store, RequestLogOptions options = {});
+  ~RequestLog();
+  RequestLog(const RequestLog&) = delete;
+  RequestLog& operator=(const RequestLog&) = delete;
+
+  // Queues `record`; false (and the dropped counter rises) when the queue is full.
+  bool Append(RequestRecord record);
+  // Stores everything queued so far and stops the writer. Idempotent.
+  void Stop();
+
+  std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  std::uint64_t written() const { return written_.load(std::memory_order_relaxed); }
+  std::size_t queued() const;
+
+ private:
+  void Run();
+
+  Store& store_;
+  const RequestLogOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<RequestRecord> queue_;  // guarded by mutex_
+  bool stopping_ = false;            // guarded by mutex_
+  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> written_{0};
+  std::thread writer_;
+};
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_USAGE_REQUEST_LOG_H_
