@@ -57,7 +57,13 @@ void CurrentSession(ApiServices& services, const HttpRequest& request, HttpRespo
 }
 
 void CloseSession(ApiServices& services, const HttpRequest& request, HttpResponse& response) {
-  services.sessions.Close(SessionCookieOf(request));
+  // Signing out changes state too: with a live session it needs the session's CSRF token.
+  const std::string cookie = SessionCookieOf(request);
+  if (auto session = services.sessions.Find(cookie, NowMs());
+      session && !ConstantTimeEquals(request.Header("X-CSRF-Token"), session->csrf_token)) {
+    return WriteError(response, Error(ErrorCode::kOutOfScope, {}, "missing X-CSRF-Token"));
+  }
+  services.sessions.Close(cookie);
   WriteJson(response, 200,
             boost::json::object{{"messages", SuccessMessages("Signed out successfully")}});
   response.headers.emplace_back("Set-Cookie", CookieHeader(request, "", 0));

@@ -4,7 +4,23 @@
 
 namespace gatehouse {
 
+namespace {
+
+// Serves one file of the built console, or 404 when the console was not built.
+RouteHandler ConsoleFile(ApiServices& services, std::string file) {
+  return [&services, file](const HttpRequest&, const PathParams&, HttpResponse& response) {
+    if (!ServeStaticFile(services.web_dir, file, response)) {
+      WriteError(response, Error(ErrorCode::kBadEndpoint, {}, "console not built: " + file));
+    }
+  };
+}
+
+}  // namespace
+
 void AddOpsRoutes(Router& router, ApiServices& services) {
+  router.Add("GET", "/", ConsoleFile(services, "/index.html"));
+  router.Add("GET", "/openapi.json", ConsoleFile(services, "/openapi.json"));
+  router.Add("GET", "/docs", ConsoleFile(services, "/docs.html"));
   router.Add("GET", "/healthz", [](const HttpRequest&, const PathParams&, HttpResponse& response) {
     WriteJson(response, 200, boost::json::object{{"status", "ok"}});
   });

@@ -97,6 +97,11 @@ class ConsoleSessionTests(GatehouseTestCase):
         self.assertError(self.with_cookie('GET', '/v2/tokens', session), E_NO_KEY)
         self.assertTokenWorks(self.org_token, 'ending a session does not touch the token')
 
+    def test_signing_out_without_csrf_token_is_403_id_7_and_keeps_the_session(self):
+        session = self.open_session()
+        self.assertError(self.with_cookie('DELETE', SESSION, session), E_SCOPE)
+        self.ok(self.with_cookie('GET', '/v2/tokens', session))
+
     def test_sessions_are_independent(self):
         first = self.open_session()
         second = self.open_session()

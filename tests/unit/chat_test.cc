@@ -1,0 +1,74 @@
+#include "gateway/chat.h"
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+namespace gatehouse {
+
+TEST(SseAccumulator, CollectsContentAndFinalUsageAcrossSplitReads) {
+  SseAccumulator events;
+  const std::string stream =
+      "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n"
+      "data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\r\n\r\n"
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\n"
+      "data: [DONE]\n\n";
+  for (std::size_t i = 0; i < stream.size(); i += 5) events.Feed(stream.substr(i, 5));
+  EXPECT_EQ(events.content(), "Hello");
+  ASSERT_TRUE(events.usage());
+  EXPECT_EQ(events.usage()->prompt, 7);
+  EXPECT_EQ(events.usage()->completion, 2);
+  EXPECT_TRUE(events.done());
+}
+
+TEST(ChatCost, IsTokensTimesPricePerMillion) {
+  const ModelPrice price{"m", 0.15, 0.60};
+  const ChatCost cost = PriceOf(&price, 120, 48);
+  EXPECT_DOUBLE_EQ(cost.prompt, 120 * 0.15 / 1e6);
+  EXPECT_DOUBLE_EQ(cost.completion, 48 * 0.60 / 1e6);
+  EXPECT_DOUBLE_EQ(cost.total, cost.prompt + cost.completion);
+  EXPECT_DOUBLE_EQ(PriceOf(nullptr, 10, 10).total, 0);
+}
+
+TEST(EstimateTokens, IsNeverZeroForText) {
+  EXPECT_EQ(EstimateTokens(""), 0);
+  EXPECT_EQ(EstimateTokens("a"), 1);
+  EXPECT_EQ(EstimateTokens("abcdefgh"), 2);
+}
+
+TEST(BuildUpstreamBody, PrependsTheAssistantPromptAppliesSettingsAndAsksStreamUsage) {
+  ProviderConfig provider{"openai", "http://x", "", 1000, {{"gpt", 1, 1}}};
+  ChatCall call;
+  call.model = ResolvedModel{&provider, &provider.models[0], "gpt"};
+  Assistant assistant;
+  assistant.prompt = "Be brief.";
+  assistant.llm.temperature = 0.5;
+  assistant.llm.max_tokens = 64;
+  call.assistant = assistant;
+  call.stream = true;
+  auto body = boost::json::parse(
+                  R"({"model":"saia:assistant:x","messages":[{"role":"user","content":"hi"}]})")
+                  .as_object();
+  const auto upstream = boost::json::parse(BuildUpstreamBody(body, call)).as_object();
+  EXPECT_EQ(upstream.at("model").as_string(), "gpt");
+  const auto& messages = upstream.at("messages").as_array();
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_EQ(messages[0].at("role").as_string(), "system");
+  EXPECT_EQ(messages[0].at("content").as_string(), "Be brief.");
+  EXPECT_EQ(messages[1].at("content").as_string(), "hi");
+  EXPECT_DOUBLE_EQ(upstream.at("temperature").as_double(), 0.5);
+  EXPECT_EQ(upstream.at("max_tokens").as_int64(), 64);
+  EXPECT_TRUE(upstream.at("stream_options").at("include_usage").as_bool());
+}
+
+TEST(MessageText, ReadsLastUserAndFirstSystemTextIncludingParts) {
+  const auto body = boost::json::parse(R"({"messages":[
+      {"role":"system","content":"rules"},
+      {"role":"user","content":"first"},
+      {"role":"assistant","content":"answer"},
+      {"role":"user","content":[{"type":"text","text":"sec"},{"type":"text","text":"ond"}]}]})")
+                        .as_object();
+  EXPECT_EQ(LastUserText(body), "second");
+  EXPECT_EQ(SystemText(body), "rules");
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,81 @@
+#include "usage/export_writer.h"
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+namespace gatehouse {
+namespace {
+
+RequestRecord Record() {
+  RequestRecord record;
+  record.id = "r1";
+  record.project_id = "p1";
+  record.api_token_name = "Default";
+  record.api_token_id = "t1";
+  record.model = "openai/gpt";
+  record.status = "succeeded";
+  record.http_status = 200;
+  record.start_ms = 1000;
+  record.end_ms = 1812;
+  record.prompt_tokens = 120;
+  record.completion_tokens = 48;
+  record.total_tokens = 168;
+  record.cost = 0.000123;
+  record.prompt = "say \"hi\", then\nstop";
+  record.input_text = "a,b";
+  return record;
+}
+
+std::string Write(ExportFormat format, const std::vector<RequestRecord>& records) {
+  ExportWriter writer(format);
+  std::string out;
+  writer.Begin(out);
+  for (const auto& record : records) writer.Item(out, record);
+  writer.End(out);
+  return out;
+}
+
+}  // namespace
+
+TEST(ExportWriter, CsvQuotesCommasQuotesAndNewlinesAndLeavesNullEmpty) {
+  const std::string csv = Write(ExportFormat::kCsv, {Record()});
+  const auto header_end = csv.find("\r\n");
+  EXPECT_TRUE(csv.starts_with("requestId,projectId,apiToken,apiTokenId,assistant,"));
+  const std::string row = csv.substr(header_end + 2);
+  EXPECT_EQ(row,
+            "r1,p1,Default,t1,,,chat,,openai/gpt,succeeded,200,1970-01-01T00:00:01.000Z,"
+            "1970-01-01T00:00:01.000Z,1970-01-01T00:00:01.812Z,812,120,48,168,0.000123,"
+            "\"say \"\"hi\"\", then\nstop\",\"a,b\",,,\r\n");
+}
+
+TEST(ExportWriter, JsonAndNdjsonCarryTheSameItems) {
+  const std::vector<RequestRecord> records = {Record(), Record()};
+  const auto json = boost::json::parse(Write(ExportFormat::kJson, records));
+  const auto& items = json.as_object().at("items").as_array();
+  ASSERT_EQ(items.size(), 2u);
+  const std::string ndjson = Write(ExportFormat::kNdjson, records);
+  const auto first_line = ndjson.substr(0, ndjson.find('\n'));
+  EXPECT_EQ(boost::json::parse(first_line), items[0]);
+  const auto& item = items[0].as_object();
+  EXPECT_EQ(item.at("prompt").as_string(), "say \"hi\", then\nstop");
+  EXPECT_TRUE(item.at("assistant").is_null());
+  EXPECT_EQ(item.at("elapsedTimeMs").as_int64(), 812);
+  EXPECT_DOUBLE_EQ(item.at("cost").as_double(), 0.000123);
+  EXPECT_EQ(item.size(), 24u);
+}
+
+TEST(ExportWriter, EmptyExportsAreWellFormed) {
+  EXPECT_EQ(Write(ExportFormat::kJson, {}), "{\"items\":[]}");
+  EXPECT_EQ(Write(ExportFormat::kNdjson, {}), "");
+  const std::string csv = Write(ExportFormat::kCsv, {});
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1);
+}
+
+TEST(ExportWriter, FormatNamesAreCaseInsensitiveAndJsonIsTheDefault) {
+  EXPECT_EQ(ParseExportFormat(""), ExportFormat::kJson);
+  EXPECT_EQ(ParseExportFormat("CSV"), ExportFormat::kCsv);
+  EXPECT_EQ(ParseExportFormat("NdJson"), ExportFormat::kNdjson);
+  EXPECT_FALSE(ParseExportFormat("xml"));
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,91 @@
+#include "usage/request_log.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "core/ids.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace gatehouse {
+namespace {
+
+std::int64_t CountRequests(Store& store, const std::string& organization_id) {
+  auto cursor = store.OpenRequestCursor(RequestQuery{.organization_id = organization_id});
+  EXPECT_TRUE(cursor);
+  RequestRecord record;
+  std::int64_t count = 0;
+  while (*(*cursor)->Next(record)) ++count;
+  return count;
+}
+
+}  // namespace
+
+TEST(RequestLog, StopStoresEveryQueuedRecordInBatches) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("gatehouse-log-" + std::to_string(::getpid()) + NewUuid());
+  std::filesystem::create_directories(dir);
+  SqliteStore store((dir / "gatehouse.db").string());
+  {
+    RequestLog log(store, RequestLogOptions{.capacity = 10000, .max_batch = 100});
+    for (int i = 0; i < 2500; ++i) {
+      RequestRecord record;
+      record.id = NewUuid();
+      record.organization_id = "org";
+      record.start_ms = i;
+      ASSERT_TRUE(log.Append(std::move(record)));
+    }
+    log.Stop();
+    EXPECT_EQ(log.written(), 2500u);
+    EXPECT_EQ(log.dropped(), 0u);
+    EXPECT_FALSE(log.Append(RequestRecord{}));  // closed after Stop
+  }
+  EXPECT_EQ(CountRequests(store, "org"), 2500);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RequestLog, AFullQueueDropsAndCountsInsteadOfBlocking) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("gatehouse-log-" + std::to_string(::getpid()) + NewUuid());
+  std::filesystem::create_directories(dir);
+  SqliteStore store((dir / "gatehouse.db").string());
+  RequestLog log(store, RequestLogOptions{.capacity = 0});
+  EXPECT_FALSE(log.Append(RequestRecord{}));
+  EXPECT_EQ(log.dropped(), 1u);
+  log.Stop();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RequestCursor, ReturnsNewestFirstWithFiltersAndPaging) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("gatehouse-cursor-" + std::to_string(::getpid()) + NewUuid());
+  std::filesystem::create_directories(dir);
+  SqliteStore store((dir / "gatehouse.db").string());
+  std::vector<RequestRecord> records;
+  for (int i = 0; i < 10; ++i) {
+    RequestRecord record;
+    record.id = "r" + std::to_string(i);
+    record.organization_id = "org";
+    record.project_id = i % 2 ? "odd" : "even";
+    record.status = i < 5 ? "succeeded" : "failed";
+    record.start_ms = 1000 + i;
+    records.push_back(record);
+  }
+  ASSERT_TRUE(store.AppendRequests(records));
+  auto ids = [&](RequestQuery query) {
+    query.organization_id = "org";
+    std::vector<std::string> out;
+    auto cursor = store.OpenRequestCursor(query);
+    RequestRecord record;
+    while (*(*cursor)->Next(record)) out.push_back(record.id);
+    return out;
+  };
+  EXPECT_EQ(ids({.skip = 1, .count = 3}), (std::vector<std::string>{"r8", "r7", "r6"}));
+  EXPECT_EQ(ids({.project_id = "odd", .status = "succeeded"}),
+            (std::vector<std::string>{"r3", "r1"}));
+  EXPECT_EQ(ids({.start_ms = 1004, .end_ms = 1005}), (std::vector<std::string>{"r5", "r4"}));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace gatehouse
