@@ -23,8 +23,8 @@ struct CommonOptions {
     command.add_option("--data-dir", data_dir, "data directory (default ./data)");
     command.add_option("--master-key-file", master_key_file, "master key file");
     command.add_option("--admin-token-file", admin_token_file, "system administrator secret");
-    command.add_option("--reveal", reveal, "sealed | never")->check(
-        CLI::IsMember({"sealed", "never"}));
+    command.add_option("--reveal", reveal, "sealed | never")
+        ->check(CLI::IsMember({"sealed", "never"}));
     command.add_flag("--json", json, "print JSON");
   }
 
@@ -61,8 +61,8 @@ int main(int argc, char** argv) {
   int threads = 0;
   serve->add_option("--listen", listen, "HOST:PORT (default 127.0.0.1:8080)");
   serve->add_option("--max-body", max_body, "request body limit in bytes");
-  serve->add_option("--log-content", log_content, "true | false")->check(
-      CLI::IsMember({"true", "false"}));
+  serve->add_option("--log-content", log_content, "true | false")
+      ->check(CLI::IsMember({"true", "false"}));
   serve->add_option("--web-dir", web_dir, "directory of the built console");
   serve->add_option("--threads", threads, "event loop threads (default: one per core)");
   serve->callback([&] {
@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
 
   auto* init = app.add_subcommand("init", "create the Default organization and credentials");
   common.Attach(*init);
-  init->callback([&] { run = [&] { return gatehouse::RunInit(Finish(common.Resolve()), common.json); }; });
+  init->callback(
+      [&] { run = [&] { return gatehouse::RunInit(Finish(common.Resolve()), common.json); }; });
 
   auto* migrate = app.add_subcommand("migrate", "apply pending schema migrations and exit");
   common.Attach(*migrate);
@@ -88,9 +89,8 @@ int main(int argc, char** argv) {
   auto* backup = app.add_subcommand("backup", "copy the live database to FILE");
   common.Attach(*backup);
   backup->add_option("file", destination, "destination file")->required();
-  backup->callback([&] {
-    run = [&] { return gatehouse::RunBackup(Finish(common.Resolve()), destination); };
-  });
+  backup->callback(
+      [&] { run = [&] { return gatehouse::RunBackup(Finish(common.Resolve()), destination); }; });
 
   std::string name, description, email, organization, project, token_id;
   auto* org = app.add_subcommand("org", "organizations");
@@ -106,9 +106,8 @@ int main(int argc, char** argv) {
   });
   auto* org_list = org->add_subcommand("list", "list organizations");
   common.Attach(*org_list);
-  org_list->callback([&] {
-    run = [&] { return gatehouse::RunOrgList(Finish(common.Resolve()), common.json); };
-  });
+  org_list->callback(
+      [&] { run = [&] { return gatehouse::RunOrgList(Finish(common.Resolve()), common.json); }; });
 
   auto* project_command = app.add_subcommand("project", "projects");
   project_command->require_subcommand(1);
@@ -127,8 +126,8 @@ int main(int argc, char** argv) {
   project_create->add_option("--description", description, "description");
   project_create->callback([&] {
     run = [&] {
-      return gatehouse::RunProjectCreate(Finish(common.Resolve()), organization, name,
-                                         description, common.json);
+      return gatehouse::RunProjectCreate(Finish(common.Resolve()), organization, name, description,
+                                         common.json);
     };
   });
 
@@ -140,8 +139,7 @@ int main(int argc, char** argv) {
   token_list->add_option("--project", project, "project id or name");
   token_list->callback([&] {
     run = [&] {
-      return gatehouse::RunTokenList(Finish(common.Resolve()), organization, project,
-                                     common.json);
+      return gatehouse::RunTokenList(Finish(common.Resolve()), organization, project, common.json);
     };
   });
   auto* token_create = token->add_subcommand("create", "create a token");

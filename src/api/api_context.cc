@@ -1,7 +1,8 @@
 #include "api/api_context.h"
 
-#include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
+
+#include <boost/json/serialize.hpp>
 
 #include "core/text.h"
 
@@ -102,6 +103,13 @@ void Respond(HttpResponse& response, const Result<boost::json::value>& result) {
   } else {
     WriteError(response, result.error());
   }
+}
+
+void Audit(ApiServices& services, const Caller& caller, std::string_view action,
+           const std::string& target_id) {
+  auto recorded = services.store.AppendAudit(AuditEntry{
+      0, caller.organization_id(), caller.token->id, std::string(action), target_id, NowMs()});
+  if (!recorded) spdlog::error("audit {} failed: {}", action, recorded.error().internal);
 }
 
 boost::json::array SuccessMessages(std::string_view text) {

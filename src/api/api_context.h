@@ -12,9 +12,9 @@
 #include "directory/organization_directory.h"
 #include "directory/project_directory.h"
 #include "directory/token_directory.h"
+#include "gateway/providers.h"
 #include "http/message.h"
 #include "http/router.h"
-#include "gateway/providers.h"
 #include "store/store.h"
 #include "usage/request_log.h"
 
@@ -72,6 +72,11 @@ RouteHandler JsonRoute(ApiServices& services, Handler handler) {
     Respond(response, handler(services, request, params));
   };
 }
+
+// Records in the audit log that `caller` did `action` to `target_id`. A failure to record is
+// logged, not returned: the change itself has already been made.
+void Audit(ApiServices& services, const Caller& caller, std::string_view action,
+           const std::string& target_id);
 
 // {"messages":[{"id":0,"description":text,"type":"Success"}]}
 boost::json::array SuccessMessages(std::string_view text);

@@ -51,9 +51,9 @@ Result<boost::json::value> CreateAssistant(ApiServices& services, const HttpRequ
       return std::unexpected(known.error());
     }
   }
-  auto assistant = services.assistants.Create(
-      caller->organization_id(), caller->token->project_id, std::move(*name),
-      description.value_or(""), std::move(*prompt), llm.value_or(LlmSettings{}));
+  auto assistant = services.assistants.Create(caller->organization_id(), caller->token->project_id,
+                                              std::move(*name), description.value_or(""),
+                                              std::move(*prompt), llm.value_or(LlmSettings{}));
   if (!assistant) return std::unexpected(assistant.error());
   return AssistantJson(*assistant);
 }
@@ -141,7 +141,8 @@ Result<boost::json::value> ListAssistants(ApiServices& services, const HttpReque
     project_id = query.Get("projectId").value_or("");
     if (project_id.empty()) return Fail(ErrorCode::kRequired, "projectId");
     if (!IsUuid(project_id)) return Fail(ErrorCode::kPattern, "projectId");
-  } else if (auto asked = query.Get("projectId"); asked && !asked->empty() && *asked != project_id) {
+  } else if (auto asked = query.Get("projectId");
+             asked && !asked->empty() && *asked != project_id) {
     return Fail(ErrorCode::kOutOfScope, {}, "another project");
   }
   auto project = services.projects.Find(caller->organization_id(), project_id);
@@ -154,14 +155,12 @@ Result<boost::json::value> ListAssistants(ApiServices& services, const HttpReque
     if (*detail == 1) {
       auto revisions = services.assistants.Revisions(assistant.id);
       if (!revisions) return std::unexpected(revisions.error());
-      json["intents"] =
-          boost::json::array{IntentJson(assistant, *revisions, services.providers)};
+      json["intents"] = boost::json::array{IntentJson(assistant, *revisions, services.providers)};
     }
     list.push_back(std::move(json));
   }
-  return boost::json::object{{"projectId", project->id},
-                             {"projectName", project->name},
-                             {"assistants", std::move(list)}};
+  return boost::json::object{
+      {"projectId", project->id}, {"projectName", project->name}, {"assistants", std::move(list)}};
 }
 
 Result<boost::json::value> ListProviders(ApiServices& services, const HttpRequest& request,

@@ -28,8 +28,8 @@ Status Prepare(ApiServices& services, const Caller& caller, const boost::json::o
   const std::string_view name(model->as_string());
   std::optional<ResolvedModel> resolved;
   if (name.starts_with(kAssistantPrefix)) {
-    auto assistant =
-        services.assistants.Find(caller.token->project_id, std::string(name.substr(kAssistantPrefix.size())));
+    auto assistant = services.assistants.Find(caller.token->project_id,
+                                              std::string(name.substr(kAssistantPrefix.size())));
     if (!assistant) return std::unexpected(assistant.error());
     resolved = services.providers.Resolve(assistant->llm.provider_name, assistant->llm.model_name);
     call.record.assistant = assistant->name;
@@ -67,7 +67,8 @@ void Chat(ApiServices& services, const HttpRequest& request, HttpResponse& respo
   }
 
   auto body = ParseJsonBody(request);
-  Status prepared = body ? Prepare(services, *caller, *body, call) : Status(std::unexpected(body.error()));
+  Status prepared =
+      body ? Prepare(services, *caller, *body, call) : Status(std::unexpected(body.error()));
   if (!prepared) {
     LogRefusedCall(services.request_log, std::move(record), HttpStatusOf(prepared.error().code()),
                    call.log_content);

@@ -45,7 +45,7 @@ Result<boost::json::value> GetProject(ApiServices& services, const HttpRequest& 
 }
 
 Result<boost::json::value> CreateProject(ApiServices& services, const HttpRequest& request,
-                                        const PathParams&) {
+                                         const PathParams&) {
   auto caller = AuthenticateOrganization(request, services);
   if (!caller) return std::unexpected(caller.error());
   auto body = ParseJsonBody(request);
@@ -63,6 +63,7 @@ Result<boost::json::value> CreateProject(ApiServices& services, const HttpReques
 
   auto created = services.projects.Create(caller->organization_id(), spec);
   if (!created) return std::unexpected(created.error());
+  Audit(services, *caller, "project.create", created->project.id);
   boost::json::object json = ProjectJson(created->project);
   const ApiToken& token = created->default_token.token;
   json["tokens"] = boost::json::array{boost::json::object{
@@ -93,6 +94,7 @@ Result<boost::json::value> UpdateProject(ApiServices& services, const HttpReques
   change.name = std::move(*name);
   auto project = services.projects.Update(caller->organization_id(), project_id, change);
   if (!project) return std::unexpected(project.error());
+  Audit(services, *caller, "project.update", project_id);
   return ProjectJson(*project);
 }
 
@@ -104,6 +106,7 @@ Result<boost::json::value> DeleteProject(ApiServices& services, const HttpReques
   if (auto deleted = services.projects.Delete(caller->organization_id(), project_id); !deleted) {
     return std::unexpected(deleted.error());
   }
+  Audit(services, *caller, "project.delete", project_id);
   return boost::json::object{{"messages", SuccessMessages("Project deleted successfully")}};
 }
 
@@ -114,16 +117,10 @@ Result<boost::json::value> ListProjectTokens(ApiServices& services, const HttpRe
   if (!caller) return std::unexpected(caller.error());
   auto project = services.projects.Find(caller->organization_id(), project_id);
   if (!project) return std::unexpected(project.error());
-  TokenQuery query;
-  query.organization_id = caller->organization_id();
-  query.scope = TokenScope::kProject;
-  query.project_id = project_id;
-  query.statuses = {TokenStatus::kActive, TokenStatus::kBlocked};
-  auto page = services.tokens.Search(query);
-  if (!page) return std::unexpected(page.error());
-  boost::json::array tokens;
-  for (const auto& token : page->tokens) tokens.push_back(TokenJson(token));
-  return boost::json::object{{"tokens", std::move(tokens)}};
+  auto tokens =
+      services.tokens.ListLive(caller->organization_id(), TokenScope::kProject, project_id);
+  if (!tokens) return std::unexpected(tokens.error());
+  return boost::json::object{{"tokens", TokensJson(*tokens)}};
 }
 
 }  // namespace
@@ -134,8 +131,7 @@ void AddOrganizationRoutes(Router& router, ApiServices& services) {
   router.Add("GET", "/v1/organization/project/{id}", JsonRoute(services, GetProject));
   router.Add("PUT", "/v1/organization/project/{id}", JsonRoute(services, UpdateProject));
   router.Add("DELETE", "/v1/organization/project/{id}", JsonRoute(services, DeleteProject));
-  router.Add("GET", "/v1/organization/project/{id}/tokens",
-             JsonRoute(services, ListProjectTokens));
+  router.Add("GET", "/v1/organization/project/{id}/tokens", JsonRoute(services, ListProjectTokens));
 }
 
 }  // namespace gatehouse

@@ -29,6 +29,13 @@ boost::json::object TokenJson(const ApiToken& token) {
   return json;
 }
 
+boost::json::array TokensJson(const std::vector<ApiToken>& tokens) {
+  boost::json::array out;
+  out.reserve(tokens.size());
+  for (const auto& token : tokens) out.push_back(TokenJson(token));
+  return out;
+}
+
 boost::json::object LlmSettingsJson(const LlmSettings& llm) {
   boost::json::object json{{"providerName", llm.provider_name}, {"modelName", llm.model_name}};
   json["temperature"] = llm.temperature ? boost::json::value(*llm.temperature) : nullptr;

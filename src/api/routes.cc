@@ -16,6 +16,7 @@ void AddApiRoutes(Router& router, ApiServices& services) {
   AddAssistantRoutes(router, services);
   AddChatRoutes(router, services);
   AddExportRoutes(router, services);
+  AddAuditRoutes(router, services);
 }
 
 HttpHandler MakeApiHandler(const Router& router, ApiServices& services) {
@@ -46,8 +47,8 @@ HttpHandler MakeApiHandler(const Router& router, ApiServices& services) {
 }
 
 void WriteTransportError(int status, HttpResponse& response) {
-  WriteError(response, Error(status == 413 ? ErrorCode::kPayloadTooLarge
-                                           : ErrorCode::kBadInputText));
+  WriteError(response,
+             Error(status == 413 ? ErrorCode::kPayloadTooLarge : ErrorCode::kBadInputText));
 }
 
 }  // namespace gatehouse

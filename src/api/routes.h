@@ -16,6 +16,7 @@ void AddConsoleRoutes(Router& router, ApiServices& services);
 void AddAssistantRoutes(Router& router, ApiServices& services);
 void AddChatRoutes(Router& router, ApiServices& services);
 void AddExportRoutes(Router& router, ApiServices& services);
+void AddAuditRoutes(Router& router, ApiServices& services);
 
 // All of the above.
 void AddApiRoutes(Router& router, ApiServices& services);

@@ -33,7 +33,8 @@ Result<TokenChange> ReadTokenFields(BodyReader& reader, bool creating) {
   return change;
 }
 
-TokenSpec SpecFrom(const TokenChange& change, TokenScope scope, const std::string& organization_id) {
+TokenSpec SpecFrom(const TokenChange& change, TokenScope scope,
+                   const std::string& organization_id) {
   TokenSpec spec;
   spec.scope = scope;
   spec.organization_id = organization_id;
@@ -101,6 +102,7 @@ Result<boost::json::value> CreateToken(ApiServices& services, const HttpRequest&
   }
   auto issued = services.tokens.Create(spec);
   if (!issued) return std::unexpected(issued.error());
+  Audit(services, *caller, "token.create", issued->token.id);
   boost::json::object json = WithSecret(*issued);
   json["messages"] = SuccessMessages("Token created successfully");
   return json;
@@ -129,6 +131,7 @@ Result<boost::json::value> UpdateToken(ApiServices& services, const HttpRequest&
   }
   auto token = services.tokens.Update(caller->organization_id(), token_id, *change);
   if (!token) return std::unexpected(token.error());
+  Audit(services, *caller, "token.update", token_id);
   boost::json::object json = TokenJson(*token);
   json["messages"] = SuccessMessages("Token updated successfully");
   return json;
@@ -144,22 +147,17 @@ Result<boost::json::value> DeleteToken(ApiServices& services, const HttpRequest&
   if (auto revoked = services.tokens.Revoke(caller->organization_id(), token_id); !revoked) {
     return std::unexpected(revoked.error());
   }
+  Audit(services, *caller, "token.revoke", token_id);
   return boost::json::object{{"messages", SuccessMessages("Token deleted successfully")}};
 }
 
-Result<boost::json::value> ListOrganizationTokens(ApiServices& services,
-                                                  const HttpRequest& request, const PathParams&) {
+Result<boost::json::value> ListOrganizationTokens(ApiServices& services, const HttpRequest& request,
+                                                  const PathParams&) {
   auto caller = AuthenticateOrganization(request, services);
   if (!caller) return std::unexpected(caller.error());
-  TokenQuery query;
-  query.organization_id = caller->organization_id();
-  query.scope = TokenScope::kOrganization;
-  query.statuses = {TokenStatus::kActive, TokenStatus::kBlocked};
-  auto page = services.tokens.Search(query);
-  if (!page) return std::unexpected(page.error());
-  boost::json::array tokens;
-  for (const auto& token : page->tokens) tokens.push_back(TokenJson(token));
-  return boost::json::object{{"tokens", std::move(tokens)}};
+  auto tokens = services.tokens.ListLive(caller->organization_id(), TokenScope::kOrganization);
+  if (!tokens) return std::unexpected(tokens.error());
+  return boost::json::object{{"tokens", TokensJson(*tokens)}};
 }
 
 Result<boost::json::value> SearchTokens(ApiServices& services, const HttpRequest& request,
@@ -197,14 +195,12 @@ Result<boost::json::value> SearchTokens(ApiServices& services, const HttpRequest
 
   auto page = services.tokens.Search(query);
   if (!page) return std::unexpected(page.error());
-  boost::json::array tokens;
-  for (const auto& token : page->tokens) tokens.push_back(TokenJson(token));
   return boost::json::object{
       {"count", page->count},
       {"pages", (page->count + *page_size - 1) / *page_size},
       {"startPage", *start_page},
       {"pageSize", *page_size},
-      {"tokens", std::move(tokens)},
+      {"tokens", TokensJson(page->tokens)},
   };
 }
 
@@ -250,8 +246,7 @@ void AddTokenRoutes(Router& router, ApiServices& services) {
   constexpr auto kOrganization = TokenScope::kOrganization;
   router.Add("POST", "/v2/projects/tokens", JsonRoute(services, Scoped<kProject, CreateToken>));
   router.Add("GET", "/v2/projects/tokens/{id}", JsonRoute(services, Scoped<kProject, GetToken>));
-  router.Add("PUT", "/v2/projects/tokens/{id}",
-             JsonRoute(services, Scoped<kProject, UpdateToken>));
+  router.Add("PUT", "/v2/projects/tokens/{id}", JsonRoute(services, Scoped<kProject, UpdateToken>));
   router.Add("DELETE", "/v2/projects/tokens/{id}",
              JsonRoute(services, Scoped<kProject, DeleteToken>));
 

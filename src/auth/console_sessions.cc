@@ -27,8 +27,7 @@ std::string ConsoleSessions::Open(const std::string& token_id, TimeMs now,
   return cookie;
 }
 
-std::optional<ConsoleSession> ConsoleSessions::Find(const std::string& cookie_value,
-                                                    TimeMs now) {
+std::optional<ConsoleSession> ConsoleSessions::Find(const std::string& cookie_value, TimeMs now) {
   std::lock_guard lock(mutex_);
   auto it = sessions_.find(cookie_value);
   if (it == sessions_.end() || it->second.expires_at <= now) return std::nullopt;

@@ -56,8 +56,9 @@ Keyring Keyring::Load(const std::filesystem::path& file) {
     std::ifstream in(file);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     auto key = ParseHexKey(text);
-    if (!key) throw std::runtime_error("master key file " + file.string() +
-                                       " must hold 64 hexadecimal digits");
+    if (!key)
+      throw std::runtime_error("master key file " + file.string() +
+                               " must hold 64 hexadecimal digits");
     return Keyring(*key);
   }
   Key key;

@@ -45,8 +45,8 @@ void AppendBase62(std::array<std::uint8_t, N> bytes, std::size_t width, std::str
 }
 
 std::string ChecksumOf(std::string_view text) {
-  const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(text.data()),
-                          static_cast<uInt>(text.size()));
+  const uLong crc =
+      crc32(0L, reinterpret_cast<const Bytef*>(text.data()), static_cast<uInt>(text.size()));
   std::array<std::uint8_t, 4> bytes = {
       static_cast<std::uint8_t>(crc >> 24), static_cast<std::uint8_t>(crc >> 16),
       static_cast<std::uint8_t>(crc >> 8), static_cast<std::uint8_t>(crc)};

@@ -46,8 +46,7 @@ void TokenCache::RemoveLocked(const std::string& token_id) {
   by_id_.erase(it);
 }
 
-std::shared_ptr<const CachedToken> TokenCache::FindByHash(std::string_view hash,
-                                                          TimeMs now) const {
+std::shared_ptr<const CachedToken> TokenCache::FindByHash(std::string_view hash, TimeMs now) const {
   std::shared_lock lock(mutex_);
   auto it = by_hash_.find(std::string(hash));
   if (it == by_hash_.end()) return nullptr;

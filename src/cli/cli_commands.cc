@@ -62,12 +62,12 @@ void PrintToken(const ApiToken& token, const std::string& secret, bool json) {
 }  // namespace
 
 std::string CreatedOrganizationJson(const CreatedOrganization& created) {
-  return boost::json::serialize(boost::json::object{
-      {"organizationId", created.organization.id},
-      {"organizationName", created.organization.name},
-      {"apiToken", boost::json::object{{"id", created.token.token.id},
-                                       {"name", created.token.token.name},
-                                       {"secret", created.token.secret}}}});
+  return boost::json::serialize(
+      boost::json::object{{"organizationId", created.organization.id},
+                          {"organizationName", created.organization.name},
+                          {"apiToken", boost::json::object{{"id", created.token.token.id},
+                                                           {"name", created.token.token.name},
+                                                           {"secret", created.token.secret}}}});
 }
 
 int RunInit(const ServerConfig& config, bool json) {
@@ -77,8 +77,8 @@ int RunInit(const ServerConfig& config, bool json) {
     std::cout << CreatedOrganizationJson(created) << std::endl;
   } else {
     std::cout << "Initialized " << config.data_dir << "\n"
-              << "organization " << created.organization.name << " ("
-              << created.organization.id << ")\n"
+              << "organization " << created.organization.name << " (" << created.organization.id
+              << ")\n"
               << "organization token " << created.token.token.name
               << " (shown once): " << created.token.secret << "\n"
               << "system administrator secret written to " << config.AdminTokenFile() << "\n";

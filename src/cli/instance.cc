@@ -33,9 +33,10 @@ void WriteSecretFile(const std::string& path, const std::string& secret) {
 template <typename T>
 T OrThrow(Result<T> result, const std::string& what) {
   if (!result) {
-    throw std::runtime_error(what + ": " + (result.error().internal.empty()
-                                                ? DescriptionOf(result.error().items.front())
-                                                : result.error().internal));
+    throw std::runtime_error(what + ": " +
+                             (result.error().internal.empty()
+                                  ? DescriptionOf(result.error().items.front())
+                                  : result.error().internal));
   }
   return std::move(*result);
 }
@@ -76,8 +77,8 @@ CreatedOrganization Instance::Initialize() {
                          "create the Default organization");
   const std::string admin_secret = GenerateSecret(SecretKind::kSystemAdmin);
   WriteSecretFile(config_.AdminTokenFile(), admin_secret);
-  auto stored = store_.PutSetting(std::string(kAdminSecretHashSetting),
-                                  ToHex(keyring_.Hash(admin_secret)));
+  auto stored =
+      store_.PutSetting(std::string(kAdminSecretHashSetting), ToHex(keyring_.Hash(admin_secret)));
   if (!stored) throw std::runtime_error("cannot store settings: " + stored.error().internal);
   return created;
 }

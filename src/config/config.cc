@@ -1,8 +1,9 @@
 #include "config/config.h"
 
+#include <toml++/toml.h>
+
 #include <cstdlib>
 #include <stdexcept>
-#include <toml++/toml.h>
 
 #include "core/text.h"
 
@@ -11,8 +12,8 @@ namespace {
 
 [[noreturn]] void Reject(const std::string& path, const toml::node& node, const std::string& key,
                          const std::string& problem) {
-  throw std::runtime_error(path + ":" + std::to_string(node.source().begin.line) + ": key '" +
-                           key + "': " + problem);
+  throw std::runtime_error(path + ":" + std::to_string(node.source().begin.line) + ": key '" + key +
+                           "': " + problem);
 }
 
 std::string String(const std::string& path, const std::string& key, const toml::node& node) {
@@ -43,16 +44,26 @@ const toml::table& Table(const std::string& path, const std::string& key, const 
 void LoadServer(const std::string& path, const toml::table& table, ServerConfig& config) {
   for (const auto& [name, node] : table) {
     const std::string key = "server." + std::string(name.str());
-    if (name == "listen") config.listen = String(path, key, node);
-    else if (name == "data_dir") config.data_dir = String(path, key, node);
-    else if (name == "store") config.store = String(path, key, node);
-    else if (name == "master_key_file") config.master_key_file = String(path, key, node);
-    else if (name == "admin_token_file") config.admin_token_file = String(path, key, node);
-    else if (name == "web_dir") config.web_dir = String(path, key, node);
-    else if (name == "max_body") config.max_body = Integer(path, key, node);
-    else if (name == "reveal") config.reveal = String(path, key, node);
-    else if (name == "log_content") config.log_content = Boolean(path, key, node);
-    else Reject(path, node, key, "unknown key");
+    if (name == "listen")
+      config.listen = String(path, key, node);
+    else if (name == "data_dir")
+      config.data_dir = String(path, key, node);
+    else if (name == "store")
+      config.store = String(path, key, node);
+    else if (name == "master_key_file")
+      config.master_key_file = String(path, key, node);
+    else if (name == "admin_token_file")
+      config.admin_token_file = String(path, key, node);
+    else if (name == "web_dir")
+      config.web_dir = String(path, key, node);
+    else if (name == "max_body")
+      config.max_body = Integer(path, key, node);
+    else if (name == "reveal")
+      config.reveal = String(path, key, node);
+    else if (name == "log_content")
+      config.log_content = Boolean(path, key, node);
+    else
+      Reject(path, node, key, "unknown key");
   }
 }
 
@@ -60,10 +71,14 @@ ModelPrice LoadModel(const std::string& path, const toml::table& table) {
   ModelPrice model;
   for (const auto& [name, node] : table) {
     const std::string key = "providers.models." + std::string(name.str());
-    if (name == "name") model.name = String(path, key, node);
-    else if (name == "input_usd_per_mtok") model.input_usd_per_mtok = Number(path, key, node);
-    else if (name == "output_usd_per_mtok") model.output_usd_per_mtok = Number(path, key, node);
-    else Reject(path, node, key, "unknown key");
+    if (name == "name")
+      model.name = String(path, key, node);
+    else if (name == "input_usd_per_mtok")
+      model.input_usd_per_mtok = Number(path, key, node);
+    else if (name == "output_usd_per_mtok")
+      model.output_usd_per_mtok = Number(path, key, node);
+    else
+      Reject(path, node, key, "unknown key");
   }
   if (model.name.empty()) Reject(path, table, "providers.models.name", "is required");
   return model;
@@ -73,10 +88,14 @@ ProviderConfig LoadProvider(const std::string& path, const toml::table& table) {
   ProviderConfig provider;
   for (const auto& [name, node] : table) {
     const std::string key = "providers." + std::string(name.str());
-    if (name == "name") provider.name = String(path, key, node);
-    else if (name == "base_url") provider.base_url = String(path, key, node);
-    else if (name == "api_key_env") provider.api_key_env = String(path, key, node);
-    else if (name == "timeout_ms") provider.timeout_ms = Integer(path, key, node);
+    if (name == "name")
+      provider.name = String(path, key, node);
+    else if (name == "base_url")
+      provider.base_url = String(path, key, node);
+    else if (name == "api_key_env")
+      provider.api_key_env = String(path, key, node);
+    else if (name == "timeout_ms")
+      provider.timeout_ms = Integer(path, key, node);
     else if (name == "models") {
       if (!node.is_array()) Reject(path, node, key, "expected [[providers.models]] tables");
       for (const auto& model : *node.as_array()) {

@@ -28,7 +28,7 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = "./data";
   std::string store = "sqlite";
-  std::string master_key_file;  // default: <data_dir>/master.key
+  std::string master_key_file;   // default: <data_dir>/master.key
   std::string admin_token_file;  // default: <data_dir>/admin.token
   std::string web_dir;           // default: the console built beside the sources
   std::int64_t max_body = 1048576;

@@ -59,10 +59,9 @@ std::string FormatTimestamp(TimeMs ms) {
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
   char out[64];
-  std::snprintf(out, sizeof out, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                static_cast<long long>(y), m, d, static_cast<int>(rest / 3600000),
-                static_cast<int>(rest / 60000 % 60), static_cast<int>(rest / 1000 % 60),
-                static_cast<int>(rest % 1000));
+  std::snprintf(out, sizeof out, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y),
+                m, d, static_cast<int>(rest / 3600000), static_cast<int>(rest / 60000 % 60),
+                static_cast<int>(rest / 1000 % 60), static_cast<int>(rest % 1000));
   return out;
 }
 
@@ -77,8 +76,8 @@ std::optional<TimeMs> ParseTimestamp(std::string_view text) {
   if (text.size() == 10) return ms;
 
   int hour, minute, second = 0;
-  if ((text[10] != 'T' && text[10] != ' ') || !ReadDigits(text, 11, 2, hour) ||
-      text.size() < 16 || text[13] != ':' || !ReadDigits(text, 14, 2, minute)) {
+  if ((text[10] != 'T' && text[10] != ' ') || !ReadDigits(text, 11, 2, hour) || text.size() < 16 ||
+      text[13] != ':' || !ReadDigits(text, 14, 2, minute)) {
     return std::nullopt;
   }
   std::size_t at = 16;

@@ -45,7 +45,7 @@ struct ApiToken {
   std::string id;
   std::string organization_id;
   std::string organization_name;  // filled by store reads; may be empty on fresh objects
-  std::string project_id;  // empty for organization tokens
+  std::string project_id;         // empty for organization tokens
   std::string project_name;
   TokenScope scope = TokenScope::kProject;
   std::string name;

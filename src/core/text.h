@@ -8,7 +8,7 @@
 namespace gatehouse {
 
 std::string_view Trim(std::string_view text);
-std::string ToLower(std::string_view text);  // ASCII only
+std::string ToLower(std::string_view text);                     // ASCII only
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);  // ASCII only
 // Number of Unicode code points in valid UTF-8 text.
 std::size_t CodePointCount(std::string_view utf8);

@@ -20,7 +20,8 @@ Result<CreatedOrganization> OrganizationDirectory::Create(const std::string& nam
   TokenCredential credential;
   created.token = tokens_.Mint(spec, now, credential);
   created.token.token.organization_name = name;
-  if (auto stored = store_.CreateOrganization(created.organization, created.token.token, credential);
+  if (auto stored =
+          store_.CreateOrganization(created.organization, created.token.token, credential);
       !stored) {
     return std::unexpected(stored.error());
   }

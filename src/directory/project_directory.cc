@@ -70,8 +70,7 @@ Result<Project> ProjectDirectory::Update(const std::string& organization_id,
   return project;
 }
 
-Status ProjectDirectory::Delete(const std::string& organization_id,
-                                const std::string& project_id) {
+Status ProjectDirectory::Delete(const std::string& organization_id, const std::string& project_id) {
   if (auto project = Find(organization_id, project_id); !project) {
     return std::unexpected(project.error());
   }

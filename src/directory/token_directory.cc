@@ -34,8 +34,8 @@ IssuedToken TokenDirectory::Mint(const TokenSpec& spec, TimeMs now,
   token.updated_at = now;
   token.expires_at = spec.expires_at;
   token.secret_prefix = issued.secret.substr(0, kSecretPrefixLength);
-  credential = TokenCredential{keyring_.Hash(issued.secret), std::nullopt, std::nullopt,
-                               std::nullopt};
+  credential =
+      TokenCredential{keyring_.Hash(issued.secret), std::nullopt, std::nullopt, std::nullopt};
   if (keep_sealed_) credential.sealed = keyring_.Seal(issued.secret);
   return issued;
 }
@@ -107,7 +107,7 @@ Result<std::string> TokenDirectory::Reveal(const std::string& organization_id,
   auto secret = keyring_.Open(*(*credential)->sealed);
   if (!secret) return Fail(ErrorCode::kInternal, {}, "sealed secret does not open with this key");
   if (auto audited = store_.AppendAudit(
-          AuditEntry{organization_id, actor_token_id, "token.reveal", token_id, NowMs()});
+          AuditEntry{0, organization_id, actor_token_id, "token.reveal", token_id, NowMs()});
       !audited) {
     return std::unexpected(audited.error());
   }
@@ -140,7 +140,7 @@ Result<IssuedToken> TokenDirectory::Rotate(const std::string& organization_id,
     return std::unexpected(stored.error());
   }
   if (auto audited = store_.AppendAudit(
-          AuditEntry{organization_id, actor_token_id, "token.rotate", token_id, now});
+          AuditEntry{0, organization_id, actor_token_id, "token.rotate", token_id, now});
       !audited) {
     return std::unexpected(audited.error());
   }
@@ -155,6 +155,19 @@ Result<TokenPage> TokenDirectory::Search(const TokenQuery& query) {
   if (!page) return page;
   for (auto& token : page->tokens) ApplyLiveUsage(token);
   return page;
+}
+
+Result<std::vector<ApiToken>> TokenDirectory::ListLive(const std::string& organization_id,
+                                                       TokenScope scope,
+                                                       const std::string& project_id) {
+  TokenQuery query;
+  query.organization_id = organization_id;
+  query.scope = scope;
+  query.project_id = project_id;
+  query.statuses = {TokenStatus::kActive, TokenStatus::kBlocked};
+  auto page = Search(query);
+  if (!page) return std::unexpected(page.error());
+  return std::move(page->tokens);
 }
 
 void TokenDirectory::ApplyLiveUsage(ApiToken& token) const {

@@ -69,6 +69,9 @@ class TokenDirectory {
   Result<IssuedToken> Rotate(const std::string& organization_id, const std::string& token_id,
                              int grace_seconds, const std::string& actor_token_id);
   Result<TokenPage> Search(const TokenQuery& query);
+  // The Active and Blocked tokens of an organization (scope Organization) or of one project.
+  Result<std::vector<ApiToken>> ListLive(const std::string& organization_id, TokenScope scope,
+                                         const std::string& project_id = {});
 
   // Loads every non-revoked token into the cache (start-up).
   Status LoadCache();

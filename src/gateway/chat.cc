@@ -1,9 +1,10 @@
 #include "gateway/chat.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <spdlog/spdlog.h>
 
 #include "http/upstream_client.h"
 
@@ -103,7 +104,8 @@ UpstreamRequest UpstreamRequestFor(const ChatCall& call) {
   while (!base.empty() && base.back() == '/') base.pop_back();
   request.url = base + "/chat/completions";
   request.headers.emplace_back("Content-Type", "application/json");
-  if (!call.api_key.empty()) request.headers.emplace_back("Authorization", "Bearer " + call.api_key);
+  if (!call.api_key.empty())
+    request.headers.emplace_back("Authorization", "Bearer " + call.api_key);
   request.body = BuildUpstreamBody(call.body, call);
   request.timeout = std::chrono::milliseconds(call.model.provider->timeout_ms);
   return request;
@@ -171,7 +173,8 @@ std::string BuildUpstreamBody(boost::json::object body, const ChatCall& call) {
   body["model"] = call.model.model;
   if (call.assistant) {
     boost::json::array messages;
-    messages.push_back(boost::json::object{{"role", "system"}, {"content", call.assistant->prompt}});
+    messages.push_back(
+        boost::json::object{{"role", "system"}, {"content", call.assistant->prompt}});
     if (const auto* given = body.if_contains("messages"); given && given->is_array()) {
       for (const auto& message : given->as_array()) messages.push_back(message);
     }

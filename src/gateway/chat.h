@@ -18,7 +18,7 @@ namespace gatehouse {
 
 // One chat completion call, resolved and validated by the API layer.
 struct ChatCall {
-  boost::json::object body;            // the client's body (OpenAI Chat Completions)
+  boost::json::object body;  // the client's body (OpenAI Chat Completions)
   ResolvedModel model;
   std::optional<Assistant> assistant;  // set for "saia:assistant:<name>"
   std::string api_key;                 // from the provider's api_key_env; never logged

@@ -12,8 +12,7 @@ namespace gatehouse {
 
 // Values captured by the {placeholders} of a route pattern, in order.
 using PathParams = std::vector<std::string>;
-using RouteHandler =
-    std::function<void(const HttpRequest&, const PathParams&, HttpResponse&)>;
+using RouteHandler = std::function<void(const HttpRequest&, const PathParams&, HttpResponse&)>;
 
 // Maps (method, path) to a handler. Patterns are literal segments and `{name}` captures, e.g.
 // "/v1/organization/project/{id}/tokens"; literal segments match case-insensitively.

@@ -1,5 +1,6 @@
 #include "http/server.h"
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -13,11 +14,9 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-
-#include <atomic>
 #include <cstdio>
 #include <list>
 #include <optional>
@@ -112,15 +111,15 @@ struct HttpServer::State {
   template <typename Work>
   asio::awaitable<void> Blocking(Work work) {
     co_await asio::co_spawn(
-        blocking_pool->get_executor(), [&work]() -> asio::awaitable<void> {
+        blocking_pool->get_executor(),
+        [&work]() -> asio::awaitable<void> {
           work();
           co_return;
         },
         asio::use_awaitable);
   }
   // Sends `response`, whose body comes from its BodySource; false when the client went away.
-  asio::awaitable<bool> Stream(beast::tcp_stream& stream, HttpResponse& response,
-                               bool keep_alive);
+  asio::awaitable<bool> Stream(beast::tcp_stream& stream, HttpResponse& response, bool keep_alive);
 
   asio::awaitable<void> Accept(Worker& worker);
   asio::awaitable<void> Serve(Worker& worker, tcp::socket socket);
@@ -176,7 +175,8 @@ asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socke
     connection.idle = out.empty() && buffer.size() == 0;
     if (worker.stopping && connection.idle) break;
     stream.expires_after(connection.idle ? options.idle_timeout : kRequestTimeout);
-    auto [read_error, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser, kAwait);
+    auto [read_error, header_bytes] =
+        co_await bhttp::async_read_header(stream, buffer, parser, kAwait);
     connection.idle = false;
 
     if (!read_error && !parser.is_done()) {
@@ -212,7 +212,8 @@ asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socke
       }
       if (response.body_source) {
         if (!out.empty()) {
-          auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
+          auto [write_error, written] =
+              co_await asio::async_write(stream, asio::buffer(out), kAwait);
           out.clear();
           if (write_error) {
             response.body_source->Abort();

@@ -106,9 +106,8 @@ struct UpstreamCall::State {
       return Fail(ec, "send");
     }
     parser.body_limit(boost::none);
-    if (auto ec = Run([&](auto handler) {
-          bhttp::async_read_header(stream, buffer, parser, handler);
-        })) {
+    if (auto ec =
+            Run([&](auto handler) { bhttp::async_read_header(stream, buffer, parser, handler); })) {
       return Fail(ec, "read response head");
     }
     return true;
@@ -118,9 +117,8 @@ struct UpstreamCall::State {
   bool ReadSome(Stream& stream, std::string& out) {
     std::string& body = parser.get().body();
     while (body.empty() && !parser.is_done()) {
-      if (auto ec = Run([&](auto handler) {
-            bhttp::async_read_some(stream, buffer, parser, handler);
-          })) {
+      if (auto ec =
+              Run([&](auto handler) { bhttp::async_read_some(stream, buffer, parser, handler); })) {
         if (ec == bhttp::error::end_of_stream) break;
         return Fail(ec, "read response body");
       }

@@ -48,11 +48,17 @@ struct OrganizationPage {
 };
 
 struct AuditEntry {
+  std::int64_t id = 0;  // assigned by the store
   std::string organization_id;
   std::string actor_token_id;  // empty for the CLI or the system administrator
   std::string action;          // e.g. "token.reveal"
   std::string target_id;
   TimeMs at = 0;
+};
+
+struct AuditPage {
+  std::int64_t count = 0;
+  std::vector<AuditEntry> entries;  // newest first
 };
 
 // A filter over request records (API.md §4 export). Empty strings mean "no filter".
@@ -61,7 +67,7 @@ struct RequestQuery {
   std::string project_id;
   std::string assistant_name;
   std::string status;
-  std::string api_token;  // a token's name or id
+  std::string api_token;           // a token's name or id
   std::optional<TimeMs> start_ms;  // inclusive
   std::optional<TimeMs> end_ms;    // inclusive
   std::int64_t skip = 0;
@@ -134,6 +140,8 @@ class Store {
       TimeMs since, const std::function<void(const ApiToken&, const TokenCredential&)>& visit) = 0;
 
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
+  virtual Result<AuditPage> ListAudit(const std::string& organization_id, std::int64_t offset,
+                                      std::int64_t limit) = 0;
 
   // Assistants are scoped to a project; names are unique among a project's live assistants
   // (2030). Creating and every change of prompt or settings also stores the revision.

@@ -11,11 +11,14 @@ namespace gatehouse {
 namespace {
 
 constexpr std::string_view kFields[] = {
-    "requestId",      "projectId",     "apiToken",     "apiTokenId",       "assistant",
-    "intent",         "module",        "sessionId",    "model",            "status",
-    "httpStatus",     "timestamp",     "startTimestamp", "endTimestamp",   "elapsedTimeMs",
-    "promptTokens",   "completionTokens", "totalTokens", "cost",           "prompt",
-    "inputText",      "output",        "feedback",     "ragSourcesConsulted"};
+    "requestId",      "projectId",        "apiToken",
+    "apiTokenId",     "assistant",        "intent",
+    "module",         "sessionId",        "model",
+    "status",         "httpStatus",       "timestamp",
+    "startTimestamp", "endTimestamp",     "elapsedTimeMs",
+    "promptTokens",   "completionTokens", "totalTokens",
+    "cost",           "prompt",           "inputText",
+    "output",         "feedback",         "ragSourcesConsulted"};
 
 // One field value: text (quoted in JSON), a bare number, or null.
 struct Value {

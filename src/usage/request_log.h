@@ -13,8 +13,8 @@
 namespace gatehouse {
 
 struct RequestLogOptions {
-  std::size_t capacity = 100000;   // records queued at most; beyond it records are dropped
-  std::size_t max_batch = 2000;    // records per transaction
+  std::size_t capacity = 100000;            // records queued at most; beyond it records are dropped
+  std::size_t max_batch = 2000;             // records per transaction
   std::chrono::milliseconds max_delay{50};  // a record waits at most this long for its batch
 };
 

@@ -75,8 +75,9 @@ Status Statement::Run() {
 
 std::string Statement::Text(int column) const {
   const auto* text = sqlite3_column_text(stmt_, column);
-  return text ? std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, column))
-              : std::string();
+  return text
+             ? std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, column))
+             : std::string();
 }
 
 std::string Statement::Blob(int column) const {

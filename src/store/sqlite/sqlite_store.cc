@@ -51,8 +51,8 @@ constexpr const char* kProjectColumns =
     "p.created_at, p.updated_at FROM projects p JOIN organizations o ON o.id = p.organization_id";
 
 Project ReadProject(const Statement& row) {
-  return Project{row.Text(0), row.Text(1), row.Text(2),    row.Text(3), row.Text(4),
-                 row.Text(5), row.Int(6) != 0, row.Int(7), row.Int(8)};
+  return Project{row.Text(0), row.Text(1),     row.Text(2), row.Text(3), row.Text(4),
+                 row.Text(5), row.Int(6) != 0, row.Int(7),  row.Int(8)};
 }
 
 Organization ReadOrganization(const Statement& row) {
@@ -212,10 +212,8 @@ Result<OrganizationPage> SqliteStore::ListOrganizations(const OrganizationQuery&
   OrganizationPage page;
   auto count = db_.Prepare("SELECT COUNT(*)" + where);
   if (!count) return std::unexpected(count.error());
-  auto counted = (*count)
-                     ->Bind(1, query.name_contains)
-                     .Bind(2, LikeContains(query.name_contains))
-                     .Step();
+  auto counted =
+      (*count)->Bind(1, query.name_contains).Bind(2, LikeContains(query.name_contains)).Step();
   if (!counted) return std::unexpected(counted.error());
   page.count = (*count)->Int(0);
 
@@ -241,12 +239,11 @@ Status SqliteStore::DeleteOrganization(const std::string& id, TimeMs now) {
   std::lock_guard lock(mutex_);
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
-  for (const char* sql :
-       {"UPDATE organizations SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1",
-        "UPDATE projects SET deleted_at = ?2, updated_at = ?2 "
-        "WHERE organization_id = ?1 AND deleted_at IS NULL",
-        "UPDATE api_tokens SET status = 2, updated_at = ?2 "
-        "WHERE organization_id = ?1 AND status <> 2"}) {
+  for (const char* sql : {"UPDATE organizations SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1",
+                          "UPDATE projects SET deleted_at = ?2, updated_at = ?2 "
+                          "WHERE organization_id = ?1 AND deleted_at IS NULL",
+                          "UPDATE api_tokens SET status = 2, updated_at = ?2 "
+                          "WHERE organization_id = ?1 AND status <> 2"}) {
     auto stmt = db_.Prepare(sql);
     if (!stmt) return std::unexpected(stmt.error());
     if (auto done = (*stmt)->Bind(1, id).Bind(2, now).Run(); !done) return done;
@@ -342,16 +339,15 @@ Status SqliteStore::UpdateProject(const Project& project) {
   return (*touch)->Bind(1, project.id).Bind(2, project.updated_at).Run();
 }
 
-Status SqliteStore::DeleteProject(const std::string& organization_id,
-                                  const std::string& project_id, TimeMs now) {
+Status SqliteStore::DeleteProject(const std::string& organization_id, const std::string& project_id,
+                                  TimeMs now) {
   std::lock_guard lock(mutex_);
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
-  for (const char* sql :
-       {"UPDATE projects SET deleted_at = ?3, updated_at = ?3 "
-        "WHERE id = ?2 AND organization_id = ?1 AND deleted_at IS NULL",
-        "UPDATE api_tokens SET status = 2, updated_at = ?3 "
-        "WHERE project_id = ?2 AND organization_id = ?1 AND status <> 2"}) {
+  for (const char* sql : {"UPDATE projects SET deleted_at = ?3, updated_at = ?3 "
+                          "WHERE id = ?2 AND organization_id = ?1 AND deleted_at IS NULL",
+                          "UPDATE api_tokens SET status = 2, updated_at = ?3 "
+                          "WHERE project_id = ?2 AND organization_id = ?1 AND status <> 2"}) {
     auto stmt = db_.Prepare(sql);
     if (!stmt) return std::unexpected(stmt.error());
     if (auto done = (*stmt)->Bind(1, organization_id).Bind(2, project_id).Bind(3, now).Run();
@@ -451,8 +447,7 @@ Status SqliteStore::UpdateToken(const ApiToken& token) {
   return transaction.Commit();
 }
 
-Status SqliteStore::UpdateCredential(const std::string& token_id,
-                                     const TokenCredential& credential,
+Status SqliteStore::UpdateCredential(const std::string& token_id, const TokenCredential& credential,
                                      const std::string& secret_prefix, TimeMs now) {
   std::lock_guard lock(mutex_);
   auto stmt = db_.Prepare(
@@ -479,8 +474,9 @@ Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
     where += " AND t.name LIKE ?4 ESCAPE '\\'";
     // The trigram index answers substrings of three or more characters without a scan.
     if (CodePointCount(query.name_contains) >= 3) {
-      where += " AND t.rowid IN (SELECT rowid FROM api_tokens_name_trigram "
-               "WHERE api_tokens_name_trigram MATCH ?5)";
+      where +=
+          " AND t.rowid IN (SELECT rowid FROM api_tokens_name_trigram "
+          "WHERE api_tokens_name_trigram MATCH ?5)";
     }
   }
   if (!query.project_name_contains.empty()) where += " AND p.name LIKE ?6 ESCAPE '\\'";
@@ -533,8 +529,8 @@ Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
 
 Status SqliteStore::DiscardSealedSecrets() {
   std::lock_guard lock(mutex_);
-  auto stmt = db_.Prepare(
-      "UPDATE api_tokens SET sealed_secret = NULL WHERE sealed_secret IS NOT NULL");
+  auto stmt =
+      db_.Prepare("UPDATE api_tokens SET sealed_secret = NULL WHERE sealed_secret IS NOT NULL");
   if (!stmt) return std::unexpected(stmt.error());
   return (*stmt)->Run();
 }
@@ -582,6 +578,31 @@ Status SqliteStore::AppendAudit(const AuditEntry& entry) {
       .Bind(4, entry.action)
       .Bind(5, entry.target_id)
       .Run();
+}
+
+Result<AuditPage> SqliteStore::ListAudit(const std::string& organization_id, std::int64_t offset,
+                                         std::int64_t limit) {
+  std::lock_guard lock(mutex_);
+  AuditPage page;
+  auto count = db_.Prepare("SELECT COUNT(*) FROM audit_log WHERE organization_id = ?1");
+  if (!count) return std::unexpected(count.error());
+  auto counted = (*count)->Bind(1, organization_id).Step();
+  if (!counted) return std::unexpected(counted.error());
+  page.count = (*count)->Int(0);
+  auto stmt = db_.Prepare(
+      "SELECT id, organization_id, actor_token_id, action, target_id, at FROM audit_log "
+      "WHERE organization_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2 OFFSET ?3");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, organization_id).Bind(2, limit > 0 ? limit : -1).Bind(3, offset);
+  for (;;) {
+    auto row = (*stmt)->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    const auto& r = **stmt;
+    page.entries.push_back(
+        AuditEntry{r.Int(0), r.Text(1), r.Text(2), r.Text(3), r.Text(4), r.Int(5)});
+  }
+  return page;
 }
 
 }  // namespace gatehouse

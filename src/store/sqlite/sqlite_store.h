@@ -59,6 +59,8 @@ class SqliteStore final : public Store {
       const std::function<void(const ApiToken&, const TokenCredential&)>& visit) override;
 
   Status AppendAudit(const AuditEntry& entry) override;
+  Result<AuditPage> ListAudit(const std::string& organization_id, std::int64_t offset,
+                              std::int64_t limit) override;
 
   Status CreateAssistant(const Assistant& assistant) override;
   Result<std::optional<Assistant>> FindAssistant(const std::string& project_id,

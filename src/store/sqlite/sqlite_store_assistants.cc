@@ -115,8 +115,8 @@ Result<std::vector<AssistantRevision>> SqliteStore::ListAssistantRevisions(
     if (!*row) break;
     const auto& r = **stmt;
     revisions.push_back(AssistantRevision{
-        r.Int(0), r.Text(1), LlmSettings{r.Text(2), r.Text(3), r.OptionalDouble(4), r.OptionalInt(5)},
-        r.Int(6)});
+        r.Int(0), r.Text(1),
+        LlmSettings{r.Text(2), r.Text(3), r.OptionalDouble(4), r.OptionalInt(5)}, r.Int(6)});
   }
   return revisions;
 }
@@ -151,8 +151,8 @@ Status SqliteStore::UpdateAssistant(const Assistant& assistant, bool new_revisio
   return transaction.Commit();
 }
 
-Status SqliteStore::DeleteAssistant(const std::string& project_id,
-                                    const std::string& assistant_id, TimeMs now) {
+Status SqliteStore::DeleteAssistant(const std::string& project_id, const std::string& assistant_id,
+                                    TimeMs now) {
   std::lock_guard lock(mutex_);
   auto stmt = db_.Prepare(
       "UPDATE assistants SET deleted_at = ?3, updated_at = ?3 "

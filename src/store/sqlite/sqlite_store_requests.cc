@@ -80,7 +80,8 @@ Status SqliteStore::AppendRequests(const std::vector<RequestRecord>& records) {
         "INSERT OR IGNORE INTO requests(id, organization_id, project_id, api_token_id, "
         "api_token_name, assistant, intent, module, session_id, model, status, http_status, "
         "start_ms, end_ms, prompt_tokens, completion_tokens, total_tokens, cost, prompt, "
-        "input_text, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "input_text, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "?)");
     if (!stmt) return std::unexpected(stmt.error());
     auto done = (*stmt)
                     ->Bind(1, record.id)

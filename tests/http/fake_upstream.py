@@ -1,0 +1,277 @@
+"""A small OpenAI-compatible upstream for the gateway tests (Python 3 standard library only).
+
+It listens on 127.0.0.1 on a free port, answers POST /v1/chat/completions and records every
+request it receives (path, lower-case headers, parsed JSON body). What it answers is chosen by
+the requested model name (the bare name Gatehouse sends, without the provider prefix):
+
+  echo             200 JSON; content "echo: <last user message>"; usage ECHO_USAGE
+  stream           SSE: a role chunk, then STREAM_PIECES with STREAM_DELAY_S between chunks,
+                   a finish chunk, a usage-only chunk (STREAM_USAGE), then data: [DONE]
+  stream-no-usage  the same SSE without any usage
+  slow-stream      SSE of SLOW_STREAM_CHUNKS pieces, STREAM_DELAY_S apart (for disconnects)
+  cut-stream       SSE headers and one chunk, then the connection is closed mid-body
+  fail-500         500 with an OpenAI-style error body
+  garbage          200 declared as JSON whose body is not JSON
+  hang             waits HANG_S (longer than the provider timeout used with it), then echo
+  anything else    404 with an OpenAI-style error body
+
+Every wait is bounded, and stop() ends them early.
+"""
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ECHO_USAGE = {'prompt_tokens': 1200, 'completion_tokens': 345, 'total_tokens': 1545}
+STREAM_USAGE = {'prompt_tokens': 321, 'completion_tokens': 54, 'total_tokens': 375}
+STREAM_PIECES = ['Once ', 'upon ', 'a ', 'time', ' there was a stream.']
+STREAM_TEXT = ''.join(STREAM_PIECES)
+STREAM_DELAY_S = 0.15
+SLOW_STREAM_CHUNKS = 20          # about 3 s in all
+HANG_S = 4.0
+CUT_STREAM_PIECE = 'only this much '
+SYSTEM_FINGERPRINT = 'fp_fake_upstream'
+
+
+def last_user_message(body):
+    messages = body.get('messages') if isinstance(body, dict) else None
+    for message in reversed(messages or []):
+        if isinstance(message, dict) and message.get('role') == 'user':
+            content = message.get('content')
+            if isinstance(content, list):  # content parts
+                return ''.join(p.get('text', '') for p in content if isinstance(p, dict))
+            return content if isinstance(content, str) else ''
+    return ''
+
+
+def echo_text(user_text):
+    return f'echo: {user_text}'
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    disable_nagle_algorithm = True
+    server_version = 'FakeUpstream/1.0'
+
+    def log_message(self, format, *args):  # keep the test output clean
+        pass
+
+    # --- input ---------------------------------------------------------------------------
+    def _read_body(self):
+        if self.headers.get('Transfer-Encoding', '').lower() == 'chunked':
+            data = b''
+            for _ in range(100000):
+                size = int(self.rfile.readline().split(b';')[0].strip() or b'0', 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b'\r\n', b'\n', b''):
+                        pass
+                    break
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            return data
+        length = int(self.headers.get('Content-Length') or 0)
+        return self.rfile.read(length) if length else b''
+
+    # --- output --------------------------------------------------------------------------
+    def _send_json(self, status, payload, raw=None):
+        data = raw if raw is not None else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _start_sse(self):
+        self.send_response(200)
+        self.send_header('Content-Type', 'text/event-stream')
+        self.send_header('Cache-Control', 'no-cache')
+        self.send_header('Transfer-Encoding', 'chunked')
+        self.end_headers()
+        self.wfile.flush()
+
+    def _chunk(self, data):
+        self.wfile.write(b'%x\r\n' % len(data) + data + b'\r\n')
+        self.wfile.flush()
+
+    def _event(self, payload):
+        text = payload if isinstance(payload, str) else json.dumps(payload)
+        self._chunk(f'data: {text}\n\n'.encode())
+
+    def _end_chunks(self):
+        self.wfile.write(b'0\r\n\r\n')
+        self.wfile.flush()
+
+    # --- behaviours ----------------------------------------------------------------------
+    def do_POST(self):
+        upstream = self.server.upstream
+        raw = self._read_body()
+        try:
+            body = json.loads(raw.decode('utf-8'))
+        except ValueError:
+            body = None
+        record = {'path': self.path, 'method': 'POST',
+                  'headers': {k.lower(): v for k, v in self.headers.items()},
+                  'body': body, 'raw': raw, 'received_at': time.monotonic()}
+        upstream._add(record)
+        if self.path.rstrip('/') != '/v1/chat/completions':
+            self._send_json(404, {'error': {'message': f'no route {self.path}',
+                                            'type': 'invalid_request_error'}})
+            return
+        model = body.get('model') if isinstance(body, dict) else None
+        handler = {
+            'echo': self._echo, 'hang': self._hang, 'fail-500': self._fail,
+            'garbage': self._garbage, 'stream': self._stream,
+            'stream-no-usage': self._stream_no_usage, 'slow-stream': self._slow_stream,
+            'cut-stream': self._cut_stream,
+        }.get(model)
+        if handler is None:
+            self._send_json(404, {'error': {'message': f'model {model!r} not found',
+                                            'type': 'invalid_request_error'}})
+            return
+        try:
+            handler(body, record)
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, OSError):
+            record['client_gone'] = True
+            self.close_connection = True
+        record['finished_at'] = time.monotonic()
+
+    def _completion_id(self, record):
+        return f'chatcmpl-fake-{record["seq"]}'
+
+    def _echo(self, body, record):
+        answer = echo_text(last_user_message(body))
+        record['answer'] = answer
+        self._send_json(200, {
+            'id': self._completion_id(record), 'object': 'chat.completion',
+            'created': int(time.time()), 'model': body.get('model'),
+            'system_fingerprint': SYSTEM_FINGERPRINT,
+            'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': answer},
+                         'logprobs': None, 'finish_reason': 'stop'}],
+            'usage': dict(ECHO_USAGE)})
+
+    def _hang(self, body, record):
+        self.server.upstream.stop_event.wait(HANG_S)
+        self._echo(body, record)
+
+    def _fail(self, body, record):
+        self._send_json(500, {'error': {'message': 'the fake upstream failed on purpose',
+                                        'type': 'server_error'}})
+
+    def _garbage(self, body, record):
+        self._send_json(200, None, raw=b'<html>this is <b>not</b> JSON {"choices": [')
+
+    def _chunk_payload(self, record, model, delta, finish=None):
+        return {'id': self._completion_id(record), 'object': 'chat.completion.chunk',
+                'created': int(time.time()), 'model': model,
+                'system_fingerprint': SYSTEM_FINGERPRINT,
+                'choices': [{'index': 0, 'delta': delta, 'logprobs': None,
+                             'finish_reason': finish}]}
+
+    def _stream_pieces(self, body, record, pieces, usage):
+        stop = self.server.upstream.stop_event
+        model = body.get('model')
+        self._start_sse()
+        self._event(self._chunk_payload(record, model, {'role': 'assistant', 'content': ''}))
+        record['first_chunk_at'] = time.monotonic()
+        for piece in pieces:
+            if stop.wait(STREAM_DELAY_S):
+                return
+            self._event(self._chunk_payload(record, model, {'content': piece}))
+            record['chunks_sent'] = record.get('chunks_sent', 0) + 1
+        self._event(self._chunk_payload(record, model, {}, finish='stop'))
+        if usage is not None:
+            self._event({'id': self._completion_id(record), 'object': 'chat.completion.chunk',
+                         'created': int(time.time()), 'model': model, 'choices': [],
+                         'usage': dict(usage)})
+        record['last_chunk_at'] = time.monotonic()
+        self._event('[DONE]')
+        self._end_chunks()
+        record['answer'] = ''.join(pieces)
+
+    def _stream(self, body, record):
+        self._stream_pieces(body, record, STREAM_PIECES, STREAM_USAGE)
+
+    def _stream_no_usage(self, body, record):
+        self._stream_pieces(body, record, STREAM_PIECES, None)
+
+    def _slow_stream(self, body, record):
+        self._stream_pieces(body, record, [f'piece{i} ' for i in range(SLOW_STREAM_CHUNKS)],
+                            STREAM_USAGE)
+
+    def _cut_stream(self, body, record):
+        self._start_sse()
+        self._event(self._chunk_payload(record, body.get('model'),
+                                        {'role': 'assistant', 'content': CUT_STREAM_PIECE}))
+        record['first_chunk_at'] = time.monotonic()
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def do_GET(self):
+        self.server.upstream._add({'path': self.path, 'method': 'GET',
+                                   'headers': {k.lower(): v for k, v in self.headers.items()},
+                                   'body': None, 'raw': b'', 'received_at': time.monotonic()})
+        self._send_json(404, {'error': {'message': 'only POST /v1/chat/completions'}})
+
+
+class FakeUpstream:
+    """start() → listening; base_url is what goes into the provider's base_url."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._requests = []
+        self._seq = 0
+        self.stop_event = threading.Event()
+        self._httpd = ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.upstream = self
+        self._thread = None
+
+    @property
+    def port(self):
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self):
+        return f'http://127.0.0.1:{self.port}/v1'
+
+    def start(self):
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={'poll_interval': 0.1}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self.stop_event.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _add(self, record):
+        with self._lock:
+            self._seq += 1
+            record['seq'] = self._seq
+            self._requests.append(record)
+
+    @property
+    def requests(self):
+        with self._lock:
+            return list(self._requests)
+
+    def requests_with(self, marker):
+        """The recorded requests whose JSON body mentions marker (e.g. in a message)."""
+        return [r for r in self.requests if marker in r['raw'].decode('utf-8', 'replace')]
+
+    def wait_for(self, marker, count=1, timeout_s=5.0):
+        deadline = time.monotonic() + timeout_s
+        found = self.requests_with(marker)
+        while len(found) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+            found = self.requests_with(marker)
+        return found

@@ -1,0 +1,198 @@
+"""API.md section 8: "stream": true relays the provider's server-sent events as they arrive,
+ending with data: [DONE], and every streamed call leaves exactly one record."""
+
+import json
+import time
+
+from .fake_upstream import (CUT_STREAM_PIECE, STREAM_DELAY_S, STREAM_PIECES, STREAM_TEXT,
+                            STREAM_USAGE)
+from .harness import (CHAT_PATHS, E_BAD_GATEWAY, E_PROVIDER_TIMEOUT, E_SCOPE, PROVIDER,
+                      SLOW_PROVIDER, GatewayTestCase, expected_costs, unique)
+
+STREAM_S = STREAM_DELAY_S * len(STREAM_PIECES)   # the upstream's stream lasts at least this
+
+
+def content_of(events):
+    """The concatenated delta contents of the JSON events."""
+    text = ''
+    for _at, data in events:
+        if data == '[DONE]':
+            continue
+        chunk = json.loads(data)
+        for choice in chunk.get('choices') or []:
+            text += (choice.get('delta') or {}).get('content') or ''
+    return text
+
+
+class StreamingTests(GatewayTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.project = cls.make_project()
+        cls.prompt = 'You stream, politely.'
+        cls.bot = cls.make_assistant(cls.project.token, name=unique('stream-bot'),
+                                     prompt=cls.prompt, model='stream', temperature=0.5,
+                                     max_tokens=64)
+
+    def open(self, model, **kw):
+        stream = self.stream_chat(self.project.token, model, **kw)
+        self.addCleanup(stream.close)
+        return stream
+
+    def test_stream_is_text_event_stream_relaying_every_chunk_and_ending_with_done(self):
+        for path in CHAT_PATHS:
+            with self.subTest(path=path):
+                stream = self.open(f'{PROVIDER}/stream', path=path)
+                self.assertEqual(stream.status, 200)
+                self.assertIn('text/event-stream', stream.headers.get('Content-Type', ''))
+                events = stream.read_all()
+                self.assertTrue(events, 'no data: events')
+                self.assertEqual(events[-1][1], '[DONE]')
+                self.assertEqual([d for _t, d in events].count('[DONE]'), 1)
+                for _at, data in events[:-1]:
+                    self.assertIsInstance(json.loads(data), dict)
+                self.assertEqual(content_of(events), STREAM_TEXT)
+
+    def test_first_chunk_reaches_the_client_before_the_upstream_finishes(self):
+        text = unique('first')
+        stream = self.open(f'{PROVIDER}/stream', text=text)
+        self.assertEqual(stream.status, 200)
+        events = stream.read_all()
+        self.assertTrue(events, 'no data: events')
+        first_at = events[0][0]
+        [call] = self.upstream.wait_for(text)
+        self.assertIn('last_chunk_at', call, 'the upstream did not finish its stream')
+        self.assertLess(first_at, call['last_chunk_at'] - STREAM_S / 2,
+                        'the first chunk was held back until the upstream had (nearly) '
+                        f'finished: first chunk {first_at - stream.started_at:.3f} s after the '
+                        f'request, upstream done {call["last_chunk_at"] - stream.started_at:.3f} s')
+
+    def test_chunks_arrive_spread_out_as_the_upstream_sends_them(self):
+        stream = self.open(f'{PROVIDER}/stream')
+        events = stream.read_all()
+        content_times = [at for at, data in events
+                         if data != '[DONE]' and content_of([(at, data)])]
+        self.assertGreaterEqual(len(content_times), 3, events)
+        self.assertGreater(content_times[-1] - content_times[0],
+                           STREAM_DELAY_S * (len(content_times) - 1) * 0.6,
+                           'the chunks arrived in one burst (buffered by the gateway)')
+
+    def test_stream_with_usage_is_recorded_with_the_upstreams_usage_and_cost(self):
+        session = unique('s-usage')
+        text = unique('q')
+        stream = self.open(f'{PROVIDER}/stream', text=text, session=session)
+        events = stream.read_all()
+        self.assertEqual(events[-1][1], '[DONE]')
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['status'], record['httpStatus']), ('succeeded', 200))
+        self.assertEqual(record['model'], f'{PROVIDER}/stream')
+        self.assertEqual((record['promptTokens'], record['completionTokens'],
+                          record['totalTokens']),
+                         (STREAM_USAGE['prompt_tokens'], STREAM_USAGE['completion_tokens'],
+                          STREAM_USAGE['total_tokens']))
+        _p, _c, total = expected_costs(PROVIDER, 'stream', STREAM_USAGE['prompt_tokens'],
+                                       STREAM_USAGE['completion_tokens'])
+        self.assertCost(record['cost'], total)
+        self.assertEqual(record['inputText'], text)
+        self.assertEqual(record['output'], STREAM_TEXT)
+        self.assertGreaterEqual(record['elapsedTimeMs'], int(STREAM_S * 1000 * 0.8),
+                                'elapsedTimeMs must cover the whole stream')
+
+    def test_stream_without_usage_is_recorded_with_estimated_tokens_and_a_nonzero_cost(self):
+        session = unique('s-nousage')
+        stream = self.open(f'{PROVIDER}/stream-no-usage', session=session,
+                           text='Please tell me a rather long story about streams.')
+        events = stream.read_all()
+        self.assertEqual(events[-1][1], '[DONE]')
+        self.assertEqual(content_of(events), STREAM_TEXT)
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['status'], record['httpStatus']), ('succeeded', 200))
+        self.assertGreater(record['promptTokens'], 0)
+        self.assertGreater(record['completionTokens'], 0)
+        self.assertEqual(record['totalTokens'],
+                         record['promptTokens'] + record['completionTokens'])
+        self.assertGreater(record['cost'], 0)
+        _p, _c, total = expected_costs(PROVIDER, 'stream-no-usage', record['promptTokens'],
+                                       record['completionTokens'])
+        self.assertCost(record['cost'], total, 'cost must follow the estimated tokens')
+        self.assertEqual(record['output'], STREAM_TEXT)
+
+    def test_assistant_stream_sends_the_system_prompt_and_stream_true_upstream(self):
+        text = unique('bot-stream')
+        session = unique('s-bot')
+        stream = self.open(f'saia:assistant:{self.bot["assistantName"]}', text=text,
+                           session=session)
+        events = stream.read_all()
+        self.assertEqual(content_of(events), STREAM_TEXT)
+        [call] = self.upstream.wait_for(text)
+        sent = call['body']
+        self.assertIs(sent.get('stream'), True)
+        self.assertEqual(call['headers'].get('authorization'), f'Bearer {self.api_key}')
+        self.assertEqual(sent['model'], 'stream')
+        self.assertEqual(sent['messages'][0], {'role': 'system', 'content': self.prompt})
+        self.assertEqual(sent['messages'][-1], {'role': 'user', 'content': text})
+        self.assertEqual((sent.get('temperature'), sent.get('max_tokens')), (0.5, 64))
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['assistant'], record['intent'], record['prompt']),
+                         (self.bot['assistantName'], 'default', self.prompt))
+
+    def test_client_disconnect_mid_stream_is_recorded_once_as_failed_499(self):
+        session = unique('s-gone')
+        text = unique('gone')
+        stream = self.open(f'{PROVIDER}/slow-stream', text=text, session=session)
+        self.assertEqual(stream.status, 200)
+        for _at, data in stream.events():
+            if content_of([(_at, data)]):
+                break
+        stream.close()
+        record = self.wait_record(session, self.project.token, settle_s=1.0)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 499))
+        self.assertEqual(record['model'], f'{PROVIDER}/slow-stream')
+        self.assertEqual(record['inputText'], text)
+        self.assertEqual(self.ok(self.request('GET', '/healthz')), {'status': 'ok'})
+
+    def test_upstream_cut_mid_stream_ends_the_stream_and_is_recorded_failed_502(self):
+        session = unique('s-cut')
+        stream = self.open(f'{PROVIDER}/cut-stream', session=session)
+        started = time.monotonic()
+        events = stream.read_all()  # a chunked body cut short ends it too (stream.error)
+        self.assertLess(time.monotonic() - started, 5.0, 'the client stream did not end')
+        datas = [d for _t, d in events]
+        if '[DONE]' in datas:  # then an error event must say that the stream failed
+            before_done = datas[:datas.index('[DONE]')]
+            self.assertTrue(any('"error"' in d for d in before_done),
+                            f'a cut stream must not look complete: {datas}')
+        if events:
+            self.assertTrue(content_of(events).startswith(CUT_STREAM_PIECE.strip()[:4]))
+        record = self.wait_record(session, self.project.token, settle_s=1.0)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 502))
+
+    def test_stream_request_to_a_failing_upstream_is_502_id_502(self):
+        session = unique('s-500')
+        stream = self.open(f'{PROVIDER}/fail-500', session=session)
+        self.assertError(stream.reply(), E_BAD_GATEWAY)
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 502))
+
+    def test_stream_request_to_a_hanging_upstream_is_504_id_100(self):
+        session = unique('s-hang')
+        started = time.monotonic()
+        stream = self.open(f'{SLOW_PROVIDER}/hang', session=session)
+        reply = stream.reply()
+        self.assertLess(time.monotonic() - started, 3.0)
+        self.assertError(reply, E_PROVIDER_TIMEOUT)
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 504))
+
+    def test_organization_token_cannot_stream_403_id_7(self):
+        text = unique('org-stream')
+        stream = self.stream_chat(self.org_token, f'{PROVIDER}/stream', text=text)
+        self.addCleanup(stream.close)
+        self.assertError(stream.reply(), E_SCOPE)
+        self.assertEqual(self.upstream.requests_with(text), [])
+
+    def test_stream_replies_never_contain_the_provider_key(self):
+        stream = self.open(f'{PROVIDER}/stream')
+        raw = ''.join(d for _t, d in stream.read_all()) + str(stream.headers)
+        self.assertNoSecretIn(raw)
