@@ -1,7 +1,8 @@
 #include "gateway/chat.h"
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
 
 namespace gatehouse {
 

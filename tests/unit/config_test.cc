@@ -64,8 +64,7 @@ TEST(Config, UnknownKeyNamesFileLineAndKey) {
 }
 
 TEST(Config, WrongTypeAndProviderWithoutBaseUrlStopStartUp) {
-  EXPECT_NE(LoadError("[server]\nmax_body = \"big\"\n").find("server.max_body"),
-            std::string::npos);
+  EXPECT_NE(LoadError("[server]\nmax_body = \"big\"\n").find("server.max_body"), std::string::npos);
   EXPECT_NE(LoadError("[[providers]]\nname = \"x\"\n").find("providers.base_url"),
             std::string::npos);
 }

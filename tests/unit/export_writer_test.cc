@@ -1,7 +1,8 @@
 #include "usage/export_writer.h"
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
 
 namespace gatehouse {
 namespace {

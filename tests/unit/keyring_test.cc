@@ -44,8 +44,8 @@ TEST(Keyring, ConstantTimeEqualsComparesContentAndLength) {
 }
 
 TEST(Keyring, LoadCreatesAPrivateKeyFileOnceAndReusesIt) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("gatehouse-keyring-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("gatehouse-keyring-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   const auto file = dir / "master.key";
   const Keyring first = Keyring::Load(file);

@@ -1,8 +1,7 @@
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
+#include <boost/json/parse.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -21,8 +20,8 @@ TEST(OpenApi, DescribesEveryRegisteredRoute) {
   const auto document = boost::json::parse(text.str()).as_object();
   const auto& paths = document.at("paths").as_object();
 
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("gatehouse-openapi-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("gatehouse-openapi-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   SqliteStore store((dir / "gatehouse.db").string());
   Keyring keyring(Keyring::Key{});
@@ -35,8 +34,8 @@ TEST(OpenApi, DescribesEveryRegisteredRoute) {
   ConsoleSessions sessions(1000);
   const ProviderRegistry providers({});
   RequestLog request_log(store);
-  ApiServices services{store,      cache,     authenticator, tokens,      projects,
-                       organizations, sessions, assistants,  providers,   request_log};
+  ApiServices services{store,         cache,    authenticator, tokens,    projects,
+                       organizations, sessions, assistants,    providers, request_log};
   Router router;
   AddApiRoutes(router, services);
 

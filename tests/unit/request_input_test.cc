@@ -40,8 +40,8 @@ TEST(BodyReader, KeysAreCaseInsensitiveAndTextIsTrimmed) {
 }
 
 TEST(BodyReader, CollectsEveryProblemWithItsField) {
-  auto body = ParseJsonBody(
-      JsonRequest(R"({"name":"   ","description":5,"administratorUserEmail":"nope",
+  auto body =
+      ParseJsonBody(JsonRequest(R"({"name":"   ","description":5,"administratorUserEmail":"nope",
                       "status":"paused","graceSeconds":90000})"));
   ASSERT_TRUE(body);
   BodyReader reader(*body);
@@ -54,12 +54,12 @@ TEST(BodyReader, CollectsEveryProblemWithItsField) {
   ASSERT_FALSE(finished);
   std::vector<std::string> descriptions;
   for (const auto& item : finished.error().items) descriptions.push_back(DescriptionOf(item));
-  EXPECT_EQ(descriptions, (std::vector<std::string>{
-                              "Field name is required",
-                              "Field description does not match the specified pattern",
-                              "Field administratorUserEmail does not match the specified pattern",
-                              "Field status does not match the specified pattern",
-                              "Field graceSeconds is out of range"}));
+  EXPECT_EQ(descriptions,
+            (std::vector<std::string>{
+                "Field name is required", "Field description does not match the specified pattern",
+                "Field administratorUserEmail does not match the specified pattern",
+                "Field status does not match the specified pattern",
+                "Field graceSeconds is out of range"}));
 }
 
 TEST(BodyReader, LengthIsCountedInCodePoints) {

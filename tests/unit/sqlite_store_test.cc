@@ -18,8 +18,8 @@ class SqliteStoreTest : public ::testing::Test {
     std::filesystem::create_directories(dir_);
     store_ = std::make_unique<SqliteStore>((dir_ / "test.db").string());
     organization_ = Organization{NewUuid(), "Acme", "", 1};
-    ASSERT_TRUE(store_->CreateOrganization(organization_, OrganizationToken("Owner"),
-                                           Credential()));
+    ASSERT_TRUE(
+        store_->CreateOrganization(organization_, OrganizationToken("Owner"), Credential()));
   }
   void TearDown() override {
     store_.reset();
@@ -128,12 +128,16 @@ TEST_F(SqliteStoreTest, SearchFiltersByContainsCaseInsensitivelyAndPages) {
   EXPECT_EQ(names({.name_contains = "BUILD"}),
             (std::vector<std::string>{"alpha-build", "Beta-BUILD"}));
   EXPECT_EQ(names({.name_contains = "%_"}), (std::vector<std::string>{"b%_\\"}));
-  EXPECT_EQ(names({.name_contains = "a-b"}), (std::vector<std::string>{"alpha-build", "Beta-BUILD"}));
+  EXPECT_EQ(names({.name_contains = "a-b"}),
+            (std::vector<std::string>{"alpha-build", "Beta-BUILD"}));
   EXPECT_EQ(names({.name_contains = "gam", .project_name_contains = "support"}),
             (std::vector<std::string>{"gamma"}));
   EXPECT_EQ(names({.scope = TokenScope::kOrganization}), (std::vector<std::string>{"Owner"}));
-  EXPECT_EQ(names({.scope = TokenScope::kProject, .order_key = TokenOrderKey::kName,
-                   .descending = true, .offset = 1, .limit = 2}),
+  EXPECT_EQ(names({.scope = TokenScope::kProject,
+                   .order_key = TokenOrderKey::kName,
+                   .descending = true,
+                   .offset = 1,
+                   .limit = 2}),
             (std::vector<std::string>{"Default", "Beta-BUILD"}));
   auto page = store_->SearchTokens(TokenQuery{.organization_id = organization_.id, .limit = 2});
   EXPECT_EQ(page->count, 6);
@@ -148,9 +152,8 @@ TEST_F(SqliteStoreTest, ChangedTokensAreVisitedSinceATimeIncludingRevokedOnes) {
       9000, [&](const ApiToken& token, const TokenCredential&) { seen.push_back(token.status); }));
   EXPECT_EQ(seen, std::vector<TokenStatus>{TokenStatus::kRevoked});
   int live = 0;
-  ASSERT_TRUE(store_->ForEachTokenChangedSince(0, [&](const ApiToken&, const TokenCredential&) {
-    ++live;
-  }));
+  ASSERT_TRUE(store_->ForEachTokenChangedSince(
+      0, [&](const ApiToken&, const TokenCredential&) { ++live; }));
   EXPECT_EQ(live, 1);  // only the organization token; revoked ones are skipped on a full load
 }
 
