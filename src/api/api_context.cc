@@ -37,7 +37,9 @@ bool ChangesState(const HttpRequest& request) {
 
 }  // namespace
 
-Result<Caller> Authenticate(const HttpRequest& request, ApiServices& services) {
+namespace {
+
+Result<Caller> Identify(const HttpRequest& request, ApiServices& services) {
   const TimeMs now = NowMs();
   if (const auto header = request.Header("Authorization"); !header.empty()) {
     auto secret = SecretFromAuthorization(header);
@@ -62,20 +64,43 @@ Result<Caller> Authenticate(const HttpRequest& request, ApiServices& services) {
   return Caller{std::move(token)};
 }
 
-Result<Caller> AuthenticateProject(const HttpRequest& request, ApiServices& services) {
-  auto caller = Authenticate(request, services);
-  if (caller && caller->IsOrganization()) {
-    return Fail(ErrorCode::kOutOfScope, {}, "project scope required");
+// Counts a refusal by reason for /metrics.
+Result<Caller> Counted(Result<Caller> caller, Metrics& metrics) {
+  if (!caller) {
+    switch (caller.error().code()) {
+      case ErrorCode::kApiKeyNotFound:
+        metrics.RecordAuthFailure(Metrics::AuthFailure::kMissing);
+        break;
+      case ErrorCode::kOutOfScope:
+        metrics.RecordAuthFailure(Metrics::AuthFailure::kOutOfScope);
+        break;
+      default:
+        metrics.RecordAuthFailure(Metrics::AuthFailure::kInvalid);
+    }
   }
   return caller;
 }
 
-Result<Caller> AuthenticateOrganization(const HttpRequest& request, ApiServices& services) {
-  auto caller = Authenticate(request, services);
-  if (caller && !caller->IsOrganization()) {
-    return Fail(ErrorCode::kOutOfScope, {}, "organization scope required");
+}  // namespace
+
+Result<Caller> Authenticate(const HttpRequest& request, ApiServices& services) {
+  return Counted(Identify(request, services), services.metrics);
+}
+
+Result<Caller> AuthenticateProject(const HttpRequest& request, ApiServices& services) {
+  auto caller = Identify(request, services);
+  if (caller && caller->IsOrganization()) {
+    caller = Fail(ErrorCode::kOutOfScope, {}, "project scope required");
   }
-  return caller;
+  return Counted(std::move(caller), services.metrics);
+}
+
+Result<Caller> AuthenticateOrganization(const HttpRequest& request, ApiServices& services) {
+  auto caller = Identify(request, services);
+  if (caller && !caller->IsOrganization()) {
+    caller = Fail(ErrorCode::kOutOfScope, {}, "organization scope required");
+  }
+  return Counted(std::move(caller), services.metrics);
 }
 
 void WriteJson(HttpResponse& response, int status, const boost::json::value& body) {

@@ -16,6 +16,7 @@
 #include "http/message.h"
 #include "http/router.h"
 #include "store/store.h"
+#include "usage/metrics.h"
 #include "usage/request_log.h"
 
 namespace gatehouse {
@@ -32,6 +33,7 @@ struct ApiServices {
   AssistantDirectory& assistants;
   const ProviderRegistry& providers;
   RequestLog& request_log;
+  Metrics& metrics;
   bool log_content = true;  // false: request records keep no prompt, input or output
   std::string web_dir;      // the built console; empty = none
 };

@@ -21,6 +21,12 @@ void AddOpsRoutes(Router& router, ApiServices& services) {
   router.Add("GET", "/", ConsoleFile(services, "/index.html"));
   router.Add("GET", "/openapi.json", ConsoleFile(services, "/openapi.json"));
   router.Add("GET", "/docs", ConsoleFile(services, "/docs.html"));
+  router.Add("GET", "/metrics",
+             [&services](const HttpRequest&, const PathParams&, HttpResponse& response) {
+               response.status = 200;
+               response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+               response.body = services.metrics.Render();
+             });
   router.Add("GET", "/healthz", [](const HttpRequest&, const PathParams&, HttpResponse& response) {
     WriteJson(response, 200, boost::json::object{{"status", "ok"}});
   });

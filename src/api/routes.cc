@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <exception>
 
 namespace gatehouse {
@@ -19,30 +20,60 @@ void AddApiRoutes(Router& router, ApiServices& services) {
   AddAuditRoutes(router, services);
 }
 
+namespace {
+
+void Dispatch(const Router& router, ApiServices& services, const HttpRequest& request,
+              HttpResponse& response, std::string_view& route) {
+  try {
+    auto match = router.Find(request.method, request.path);
+    switch (match.kind) {
+      case Router::Match::Kind::kFound:
+        route = *match.pattern;
+        (*match.handler)(request, match.params, response);
+        return;
+      case Router::Match::Kind::kWrongMethod:
+        response.headers.emplace_back("Allow", match.allow);
+        WriteError(response, Error(ErrorCode::kMethodNotAllowed));
+        return;
+      case Router::Match::Kind::kNoRoute:
+        if ((request.method == "GET" || request.method == "HEAD") &&
+            ServeStaticFile(services.web_dir, request.path, response)) {
+          route = "static";
+          return;
+        }
+        WriteError(response, Error(ErrorCode::kBadEndpoint));
+        return;
+    }
+  } catch (const std::exception& error) {
+    response = HttpResponse();
+    WriteError(response, Error(ErrorCode::kInternal, {}, error.what()));
+  }
+}
+
+}  // namespace
+
 HttpHandler MakeApiHandler(const Router& router, ApiServices& services) {
   return [&router, &services](const HttpRequest& request, HttpResponse& response) {
-    try {
-      auto match = router.Find(request.method, request.path);
-      switch (match.kind) {
-        case Router::Match::Kind::kFound:
-          (*match.handler)(request, match.params, response);
-          return;
-        case Router::Match::Kind::kWrongMethod:
-          response.headers.emplace_back("Allow", match.allow);
-          WriteError(response, Error(ErrorCode::kMethodNotAllowed));
-          return;
-        case Router::Match::Kind::kNoRoute:
-          if ((request.method == "GET" || request.method == "HEAD") &&
-              ServeStaticFile(services.web_dir, request.path, response)) {
-            return;
-          }
-          WriteError(response, Error(ErrorCode::kBadEndpoint));
-          return;
-      }
-    } catch (const std::exception& error) {
-      response = HttpResponse();
-      WriteError(response, Error(ErrorCode::kInternal, {}, error.what()));
+    const auto started = std::chrono::steady_clock::now();
+    std::string_view route = "unmatched";
+    Dispatch(router, services, request, response, route);
+    if (!response.deferred) {
+      services.metrics.RecordRequest(request.method, route, response.status,
+                                     std::chrono::steady_clock::now() - started);
+      return;
     }
+    // Work finished on the blocking pool is measured to its end, and kept from escaping.
+    response.deferred = [&services, method = request.method, route, started,
+                         work = std::move(response.deferred)](HttpResponse& response) {
+      try {
+        work(response);
+      } catch (const std::exception& error) {
+        response = HttpResponse();
+        WriteError(response, Error(ErrorCode::kInternal, {}, error.what()));
+      }
+      services.metrics.RecordRequest(method, route, response.status,
+                                     std::chrono::steady_clock::now() - started);
+    };
   };
 }
 

@@ -48,7 +48,7 @@ void TokenCache::RemoveLocked(const std::string& token_id) {
 
 std::shared_ptr<const CachedToken> TokenCache::FindByHash(std::string_view hash, TimeMs now) const {
   std::shared_lock lock(mutex_);
-  auto it = by_hash_.find(std::string(hash));
+  auto it = by_hash_.find(hash);
   if (it == by_hash_.end()) return nullptr;
   if (it->second.valid_until && *it->second.valid_until <= now) return nullptr;
   return it->second.token;

@@ -78,8 +78,17 @@ class TokenCache {
 
   void RemoveLocked(const std::string& token_id);
 
+  // Lets lookups by std::string_view avoid building a std::string on the hot path.
+  struct BytesHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view bytes) const {
+      return std::hash<std::string_view>{}(bytes);
+    }
+  };
+
   mutable std::shared_mutex mutex_;
-  std::unordered_map<std::string, HashEntry> by_hash_;  // guarded by mutex_
+  std::unordered_map<std::string, HashEntry, BytesHash, std::equal_to<>>
+      by_hash_;                                         // guarded by mutex_
   std::unordered_map<std::string, TokenEntry> by_id_;   // guarded by mutex_
   std::unordered_map<std::string, std::string> names_;  // guarded by mutex_
 

@@ -94,6 +94,20 @@ int RunServe(const ServerConfig& config, int threads) {
   }
 
   RequestLog request_log(instance.store());
+  Metrics metrics;
+  metrics.AddSample("gatehouse_token_cache_size", "gauge", "Non-revoked tokens held in memory.",
+                    [&instance] { return static_cast<double>(instance.cache().size()); });
+  metrics.AddSample("gatehouse_request_log_queue_depth", "gauge",
+                    "Request records waiting for their batch.",
+                    [&request_log] { return static_cast<double>(request_log.queued()); });
+  metrics.AddSample("gatehouse_request_log_written_total", "counter", "Request records stored.",
+                    [&request_log] { return static_cast<double>(request_log.written()); });
+  metrics.AddSample("gatehouse_request_log_dropped_total", "counter",
+                    "Request records dropped because the queue was full.",
+                    [&request_log] { return static_cast<double>(request_log.dropped()); });
+  metrics.AddSample("gatehouse_request_log_flush_seconds", "gauge",
+                    "Duration of the latest request-log batch write.",
+                    [&request_log] { return request_log.last_flush_seconds(); });
   const ProviderRegistry providers(config.providers);
   Authenticator authenticator(instance.keyring(), instance.cache(), instance.AdminSecretHash());
   ConsoleSessions sessions(kConsoleSessionLifetimeMs);
@@ -107,6 +121,7 @@ int RunServe(const ServerConfig& config, int threads) {
                        instance.assistants(),
                        providers,
                        request_log,
+                       metrics,
                        config.log_content,
                        config.web_dir.empty() ? GATEHOUSE_DEFAULT_WEB_DIR : config.web_dir};
   Router router;

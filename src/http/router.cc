@@ -53,6 +53,7 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
     if (route.method == method) {
       match.kind = Match::Kind::kFound;
       match.handler = &route.handler;
+      match.pattern = &route.pattern;
       MatchSegments(route, segments, &match.params);
       return match;
     }

@@ -22,6 +22,7 @@ class Router {
   struct Match {
     enum class Kind { kFound, kNoRoute, kWrongMethod } kind = Kind::kNoRoute;
     const RouteHandler* handler = nullptr;
+    const std::string* pattern = nullptr;  // the matched route's pattern, for metrics
     PathParams params;
     std::string allow;  // for kWrongMethod: "GET, PUT"
   };

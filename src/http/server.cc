@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -153,7 +154,12 @@ asio::awaitable<void> HttpServer::State::Accept(Worker& worker) {
   for (;;) {
     auto [ec, socket] = co_await worker.acceptor->async_accept(kAwait);
     if (worker.stopping) co_return;
-    if (ec) continue;
+    if (ec) {
+      // Out of descriptors or memory: back off instead of spinning on the failing accept.
+      asio::steady_timer pause(worker.io, std::chrono::milliseconds(50));
+      co_await pause.async_wait(kAwait);
+      continue;
+    }
     asio::co_spawn(worker.io, Serve(worker, std::move(socket)), asio::detached);
   }
 }

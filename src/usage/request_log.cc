@@ -56,7 +56,11 @@ void RequestLog::Run() {
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
     lock.unlock();
     // A failed batch is retried rather than lost; the queue's capacity bounds the backlog.
+    const auto started = std::chrono::steady_clock::now();
     auto stored = store_.AppendRequests(batch);
+    last_flush_seconds_.store(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+        std::memory_order_relaxed);
     lock.lock();
     if (stored) {
       written_.fetch_add(batch.size(), std::memory_order_relaxed);

@@ -37,6 +37,8 @@ class RequestLog {
   std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
   std::uint64_t written() const { return written_.load(std::memory_order_relaxed); }
   std::size_t queued() const;
+  // Duration of the most recent batch write, in seconds.
+  double last_flush_seconds() const { return last_flush_seconds_.load(std::memory_order_relaxed); }
 
  private:
   void Run();
@@ -49,6 +51,7 @@ class RequestLog {
   bool stopping_ = false;            // guarded by mutex_
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> written_{0};
+  std::atomic<double> last_flush_seconds_{0};
   std::thread writer_;
 };
 

@@ -2,7 +2,7 @@
 // loopback port with a fresh data dir, an HTTP client for seeding through the API, and a
 // headless Debian Chromium driven by playwright-core that records console errors.
 import { spawn, execFile } from 'node:child_process';
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -54,8 +54,13 @@ export async function eventually(probe, what, timeoutMs = 5000) {
   }
 }
 
-/** Starts `gatehouse serve` on a fresh data dir; resolves once /healthz answers. */
-export async function startServer() {
+/**
+ * Starts `gatehouse serve` on a fresh data dir; resolves once /healthz answers.
+ * `options.config`: TOML text (e.g. providers, see upstream.mjs) written to the test's data dir
+ * as gatehouse.toml and passed as `--config`; the command-line flags still set data dir,
+ * listen address and web dir.
+ */
+export async function startServer(options = {}) {
   if (!existsSync(BIN)) throw new Error(`gatehouse binary not found at ${BIN} (set GATEHOUSE_BIN)`);
   if (!existsSync(path.join(WEB_DIR, 'index.html'))) throw new Error(`${WEB_DIR}/index.html missing: run scripts/setup-web`);
   const dataDir = await mkdtemp(path.join(tmpdir(), 'gatehouse-browser-'));
@@ -63,7 +68,13 @@ export async function startServer() {
   const init = JSON.parse(stdout);
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const child = spawn(BIN, ['serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--web-dir', WEB_DIR], {
+  const args = ['serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--web-dir', WEB_DIR];
+  if (options.config !== undefined) {
+    const configFile = path.join(dataDir, 'gatehouse.toml');
+    await writeFile(configFile, options.config);
+    args.splice(1, 0, '--config', configFile);
+  }
+  const child = spawn(BIN, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -148,6 +159,30 @@ export class Api {
 
   listProjects() {
     return this.ok('GET', '/v1/organization/projects?detail=full').then((r) => r.projects);
+  }
+
+  /** POST /v1/assistant with this client's (project) token. */
+  createAssistant(name, prompt, providerName, modelName, description = '') {
+    return this.ok('POST', '/v1/assistant', { name, description, prompt, llmSettings: { providerName, modelName } });
+  }
+
+  /** One chat call through the gateway with this client's (project) token; resolves with the completion. */
+  chat(model, userText) {
+    return this.ok('POST', '/v1/chat/completions', { model, messages: [{ role: 'user', content: userText }] });
+  }
+
+  /** The JSON request export (organization token: all projects). */
+  exportRequests(query = {}) {
+    const params = new URLSearchParams({ format: 'json', ...query });
+    return this.ok('GET', `/v1/organization/request/export?${params}`).then((r) => r.items);
+  }
+
+  /** Polls the export until it holds at least `n` records (they are written asynchronously). */
+  waitForRequests(n, query = {}, timeoutMs = 5000) {
+    return eventually(async () => {
+      const items = await this.exportRequests(query);
+      return items.length >= n ? items : false;
+    }, `${n} request records in the export`, timeoutMs);
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchConsole, signIn, startServer } from './harness.mjs';
+import { launchConsole, rowByName, signIn, startServer } from './harness.mjs';
 
 let server;
 let browser;
@@ -87,10 +87,18 @@ test('blocking the signed-in token ends the console session', async () => {
   const { page } = browser;
   const second = await server.api.createOrgToken('second-admin', 'signs in to the console');
   await signIn(page, second.secret);
+  // signIn returns when the heading renders; let the page's own loads (token list, projects)
+  // finish first, or one of them may land after the block and end the session by itself.
+  await rowByName(page, 'second-admin').waitFor();
+  await page.waitForLoadState('networkidle');
   await server.api.ok('PUT', `/v2/organization/tokens/${second.id}`, { name: 'second-admin', description: '', status: 'Blocked' });
   browser.allowError((text) => /status of 401/.test(text));
-  await page.getByRole('link', { name: 'Projects', exact: true }).click();
-  await page.getByRole('button', { name: 'SIGN IN', exact: true }).waitFor();
+  const projectsLink = page.getByRole('link', { name: 'Projects', exact: true });
+  const signInButton = page.getByRole('button', { name: 'SIGN IN', exact: true });
+  await projectsLink.or(signInButton).first().waitFor();
+  // Any API call after the block answers 401, which returns the console to sign-in.
+  if (await projectsLink.isVisible()) await projectsLink.click({ timeout: 2000 }).catch(() => {});
+  await signInButton.waitFor();
   await page.getByText('Your session has ended. Sign in again.').waitFor();
   browser.assertNoErrors();
 });

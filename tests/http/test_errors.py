@@ -21,10 +21,9 @@ class RoutingErrorTests(GatehouseTestCase):
         self.assertEqual(response.body, {'errors': [{'id': 404, 'description': 'Bad Endpoint'}]})
 
     def test_routes_not_built_yet_answer_404_bad_endpoint(self):
-        # Usage limits and metrics belong to later issues; until then they are unknown routes.
+        # Usage limits belong to a later issue; until then they are unknown routes.
         routes = [
             ('GET', f'/v2/usageLimits/organizations/{self.org_id}/limits'),
-            ('GET', '/metrics'),
         ]
         for method, path in routes:
             with self.subTest(method=method, path=path):

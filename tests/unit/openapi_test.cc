@@ -34,8 +34,9 @@ TEST(OpenApi, DescribesEveryRegisteredRoute) {
   ConsoleSessions sessions(1000);
   const ProviderRegistry providers({});
   RequestLog request_log(store);
-  ApiServices services{store,         cache,    authenticator, tokens,    projects,
-                       organizations, sessions, assistants,    providers, request_log};
+  Metrics metrics;
+  ApiServices services{store,    cache,      authenticator, tokens,      projects, organizations,
+                       sessions, assistants, providers,     request_log, metrics};
   Router router;
   AddApiRoutes(router, services);
 

@@ -304,19 +304,30 @@ export function cancelLimit(orgId: string, limitId: string, projectId?: string) 
   return call<unknown>('DELETE', path);
 }
 
-// --- Audit log (not in API.md yet; see docs/console.md) ---
+// --- Audit log (GET /v2/audit; see docs/console.md) ---
 
 export interface AuditEvent {
-  id: string;
+  /** A store-assigned sequence number (a JSON number). */
+  id: number | string;
   timestamp: string;
+  /** e.g. token.create, token.update, token.revoke, token.reveal, token.rotate, project.create. */
   action: string;
+  /** The acting token's name; empty for the CLI or the system administrator. */
   actor: string;
+  actorTokenId: string;
+  /** The target's name when known, else its id. */
   target: string;
+  targetId: string;
   details: string;
 }
 
+export interface AuditPage {
+  count: number;
+  pages: number;
+  startPage: number;
+  pageSize: number;
+  events: AuditEvent[];
+}
+
 export const listAudit = (startPage: number, pageSize: number) =>
-  call<{ count: number; pages: number; events: AuditEvent[] }>(
-    'GET',
-    withQuery('/v2/audit', { startPage, pageSize }),
-  );
+  call<AuditPage>('GET', withQuery('/v2/audit', { startPage, pageSize }));

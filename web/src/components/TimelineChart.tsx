@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { formatCost } from '../format';
 
 interface TimelineChartProps {
   /** Day starts, in seconds since the epoch (uPlot's time unit). */
@@ -25,14 +26,16 @@ export function TimelineChart({ days, requests, errors, cost, label }: TimelineC
       scales: { x: { time: true }, count: {}, usd: {} },
       axes: [
         {},
-        { scale: 'count', label: 'Requests' },
-        { scale: 'usd', side: 1, label: 'Cost (USD)', grid: { show: false } },
+        // Counts are whole numbers: no labels at fractional ticks.
+        { scale: 'count', label: 'Requests', values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : '')) },
+        // Per-day costs can be fractions of a cent; formatCost keeps two significant digits.
+        { scale: 'usd', side: 1, label: 'Cost (USD)', grid: { show: false }, size: 96, values: (_u, splits) => splits.map((v) => formatCost(v)) },
       ],
       series: [
         {},
         { label: 'Requests', scale: 'count', stroke: '#2563eb', fill: 'rgba(37,99,235,0.12)', width: 2 },
         { label: 'Errors', scale: 'count', stroke: '#dc2626', width: 2 },
-        { label: 'Cost', scale: 'usd', stroke: '#059669', width: 2, value: (_u, v) => (v === null ? '—' : `$${v.toFixed(4)}`) },
+        { label: 'Cost', scale: 'usd', stroke: '#059669', width: 2, value: (_u, v) => formatCost(v) },
       ],
     };
     const chart = new uPlot(options, [days, requests, errors, cost], element);

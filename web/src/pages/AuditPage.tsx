@@ -50,9 +50,9 @@ export function AuditPage() {
                   <tr key={event.id}>
                     <td>{formatDateTime(event.timestamp)}</td>
                     <td>{event.action}</td>
-                    <td>{event.actor}</td>
-                    <td>{event.target}</td>
-                    <td class="cell-description">{event.details}</td>
+                    <td title={event.actorTokenId || undefined}>{event.actor || '(system)'}</td>
+                    <td title={event.targetId && event.targetId !== event.target ? event.targetId : undefined}>{event.target || '—'}</td>
+                    <td class="cell-description">{event.details || '—'}</td>
                   </tr>
                 ))}
               </tbody>

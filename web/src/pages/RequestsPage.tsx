@@ -1,3 +1,4 @@
+import { Fragment } from 'preact';
 import { useEffect, useId, useState } from 'preact/hooks';
 import * as api from '../api';
 import { Dialog } from '../components/Dialog';
@@ -156,7 +157,13 @@ export function RequestsPage() {
             </table>
             {items.length === 0 && <Notice kind="empty">No requests match these filters.</Notice>}
           </div>
-          {selected && <RequestDetail item={selected} onClose={() => setSelected(null)} />}
+          {selected && (
+            <RequestDetail
+              item={selected}
+              projectName={projectNames.get(selected.projectId) ?? selected.projectId}
+              onClose={() => setSelected(null)}
+            />
+          )}
         </div>
       )}
       {load.kind === 'ready' && (
@@ -166,9 +173,10 @@ export function RequestsPage() {
   );
 }
 
-function RequestDetail({ item, onClose }: { item: api.RequestItem; onClose: () => void }) {
+function RequestDetail({ item, projectName, onClose }: { item: api.RequestItem; projectName: string; onClose: () => void }) {
   const rows: [string, string][] = [
     ['Request', item.requestId],
+    ['Project', projectName],
     ['Status', `${item.status}${item.httpStatus ? ` (HTTP ${item.httpStatus})` : ''}`],
     ['Model', item.model ?? '—'],
     ['Assistant', [item.assistant, item.intent].filter(Boolean).join(' / ') || '—'],
@@ -184,10 +192,10 @@ function RequestDetail({ item, onClose }: { item: api.RequestItem; onClose: () =
     <Dialog title="Request detail" onClose={onClose} wide>
       <dl class="detail-list">
         {rows.map(([label, value]) => (
-          <>
+          <Fragment key={label}>
             <dt>{label}</dt>
             <dd>{value}</dd>
-          </>
+          </Fragment>
         ))}
       </dl>
       <h3>Input</h3>
