@@ -1,14 +1,14 @@
 #include "usage/metrics.h"
 
-#include <cstdio>
+#include <charconv>
 
 namespace gatehouse {
 namespace {
 
 std::string Number(double value) {
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.17g", value);
-  return buffer;
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return ec == std::errc() ? std::string(buffer, end) : "NaN";
 }
 
 // Label values here are route patterns and method names: no quotes or backslashes, but escape
