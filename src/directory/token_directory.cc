@@ -65,31 +65,24 @@ Result<ApiToken> TokenDirectory::Find(const std::string& organization_id,
 
 Result<ApiToken> TokenDirectory::Update(const std::string& organization_id,
                                         const std::string& token_id, const TokenChange& change) {
-  auto token = Find(organization_id, token_id);
+  auto token = store_.ChangeToken(organization_id, token_id, change, NowMs());
   if (!token) return token;
-  if (token->status == TokenStatus::kRevoked) return Fail(ErrorCode::kApiTokenNotFound);
-  if (change.name) token->name = *change.name;
-  if (change.description) token->description = *change.description;
-  if (change.status) token->status = *change.status;
-  if (change.expires_at) token->expires_at = *change.expires_at;
-  token->updated_at = NowMs();
-  if (auto stored = store_.UpdateToken(*token); !stored) return std::unexpected(stored.error());
-  auto credential = store_.FindCredential(token_id);
-  if (!credential) return std::unexpected(credential.error());
-  if (*credential) Publish(*token, **credential);
+  if (token->status == TokenStatus::kRevoked) {
+    cache_.Remove(token_id);
+  } else {
+    auto credential = store_.FindCredential(token_id);
+    if (!credential) return std::unexpected(credential.error());
+    if (*credential) Publish(*token, **credential);
+  }
+  ApplyLiveUsage(*token);
   return token;
 }
 
 Result<ApiToken> TokenDirectory::Revoke(const std::string& organization_id,
                                         const std::string& token_id) {
-  auto token = Find(organization_id, token_id);
-  if (!token) return token;
-  if (token->status == TokenStatus::kRevoked) return Fail(ErrorCode::kApiTokenNotFound);
-  token->status = TokenStatus::kRevoked;
-  token->updated_at = NowMs();
-  if (auto stored = store_.UpdateToken(*token); !stored) return std::unexpected(stored.error());
-  cache_.Remove(token_id);
-  return token;
+  TokenChange change;
+  change.status = TokenStatus::kRevoked;
+  return Update(organization_id, token_id, change);
 }
 
 Result<std::string> TokenDirectory::Reveal(const std::string& organization_id,

@@ -25,14 +25,6 @@ struct TokenSpec {
   std::optional<TimeMs> expires_at;
 };
 
-// A partial update; absent fields stay. `expires_at` present with nullopt clears the expiry.
-struct TokenChange {
-  std::optional<std::string> name;
-  std::optional<std::string> description;
-  std::optional<TokenStatus> status;  // Active or Blocked
-  std::optional<std::optional<TimeMs>> expires_at;
-};
-
 // A token together with the secret that was just issued for it: the only moment the
 // plaintext exists outside the sealed copy.
 struct IssuedToken {

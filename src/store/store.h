@@ -16,6 +16,15 @@ namespace gatehouse {
 
 enum class TokenOrderKey { kName, kDescription, kStatus, kProjectName, kTimestamp, kLastUsedAt };
 
+// A partial update of a token; absent fields stay. `expires_at` present with nullopt clears
+// the expiry. Status Revoked revokes.
+struct TokenChange {
+  std::optional<std::string> name;
+  std::optional<std::string> description;
+  std::optional<TokenStatus> status;
+  std::optional<std::optional<TimeMs>> expires_at;
+};
+
 // A page of the console's token search (API.md §6). Empty strings mean "no filter".
 struct TokenQuery {
   std::string organization_id;
@@ -124,9 +133,13 @@ class Store {
   virtual Result<std::optional<ApiToken>> FindToken(const std::string& organization_id,
                                                     const std::string& token_id) = 0;
   virtual Result<std::optional<TokenCredential>> FindCredential(const std::string& token_id) = 0;
-  // Writes name, description, status, expiry and updated_at. Refuses (9003) to leave an
-  // organization without an active organization token.
-  virtual Status UpdateToken(const ApiToken& token) = 0;
+  // Applies `change` to the current row in one transaction, so concurrent changes never undo
+  // each other, and returns the result. A revoked or unknown token is 9004; a change that
+  // would leave the organization without a usable (Active, unexpired) organization token is
+  // 9003; a name taken by a live token of the same owner is 9001.
+  virtual Result<ApiToken> ChangeToken(const std::string& organization_id,
+                                       const std::string& token_id, const TokenChange& change,
+                                       TimeMs now) = 0;
   virtual Status UpdateCredential(const std::string& token_id, const TokenCredential& credential,
                                   const std::string& secret_prefix, TimeMs now) = 0;
   virtual Result<TokenPage> SearchTokens(const TokenQuery& query) = 0;

@@ -184,6 +184,21 @@ class LastActiveOrganizationTokenTests(GatehouseTestCase):
         self.assertError(self.revoke(self.token_id), E_LAST_ORG_TOKEN)
         self.assertTokenWorks(self.token)
 
+    def test_expiring_the_last_active_organization_token_is_409_id_9003(self):
+        response = self.request('PUT', self.path(self.token_id),
+                                body={'expiresAt': '2000-01-01T00:00:00Z'}, token=self.token)
+        self.assertError(response, E_LAST_ORG_TOKEN)
+        self.assertTokenWorks(self.token)
+
+    def test_concurrent_updates_never_undo_a_block(self):
+        second = self.create_org_token(token=self.token)
+        self.ok(self.put_status(second['id'], 'blocked'))
+        self.ok(self.request('PUT', self.path(second['id']), body={'description': 'renamed'},
+                             token=self.token))
+        body = self.ok(self.get(self.path(second['id']), token=self.token))
+        self.assertEqual((body['status'], body['description']), ('Blocked', 'renamed'))
+        self.assertTokenRejected(second['secret'])
+
     def test_blocking_is_allowed_once_a_second_active_token_exists(self):
         second = self.create_org_token(token=self.token)
         self.assertEqual(self.ok(self.put_status(self.token_id, 'blocked'))['status'], 'Blocked')

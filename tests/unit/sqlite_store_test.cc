@@ -69,8 +69,8 @@ TEST_F(SqliteStoreTest, TokenNameIsUniquePerOwnerAmongNonRevokedTokens) {
   EXPECT_TRUE(store_->InsertToken(ProjectToken(sales, "ci"), Credential()));
   EXPECT_TRUE(store_->InsertToken(OrganizationToken("ci"), Credential()));
 
-  first.status = TokenStatus::kRevoked;
-  ASSERT_TRUE(store_->UpdateToken(first));
+  ASSERT_TRUE(store_->ChangeToken(organization_.id, first.id,
+                                  TokenChange{.status = TokenStatus::kRevoked}, 1000));
   EXPECT_TRUE(store_->InsertToken(ProjectToken(support, "ci"), Credential()));
 }
 
@@ -82,17 +82,46 @@ TEST_F(SqliteStoreTest, ProjectNameIsUniquePerOrganization) {
   EXPECT_EQ(created.error().code(), ErrorCode::kProjectNameExists);
 }
 
-TEST_F(SqliteStoreTest, LastActiveOrganizationTokenCannotBeBlockedOrRevoked) {
+TEST_F(SqliteStoreTest, LastActiveOrganizationTokenCannotBeBlockedRevokedOrExpired) {
   auto page = store_->SearchTokens(TokenQuery{.organization_id = organization_.id});
   ASSERT_TRUE(page);
-  ApiToken owner = page->tokens.front();
-  owner.status = TokenStatus::kBlocked;
-  auto refused = store_->UpdateToken(owner);
-  ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.error().code(), ErrorCode::kLastOrganizationToken);
-
+  const std::string owner = page->tokens.front().id;
+  for (const TokenChange& change :
+       {TokenChange{.status = TokenStatus::kBlocked}, TokenChange{.status = TokenStatus::kRevoked},
+        TokenChange{.expires_at = std::optional<TimeMs>(500)}}) {
+    auto refused = store_->ChangeToken(organization_.id, owner, change, 1000);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code(), ErrorCode::kLastOrganizationToken);
+  }
   ASSERT_TRUE(store_->InsertToken(OrganizationToken("Second"), Credential()));
-  EXPECT_TRUE(store_->UpdateToken(owner));
+  EXPECT_TRUE(store_->ChangeToken(organization_.id, owner,
+                                  TokenChange{.status = TokenStatus::kBlocked}, 1000));
+}
+
+TEST_F(SqliteStoreTest, ChangesApplyToTheCurrentRowSoTheyNeverUndoEachOther) {
+  const Project support = MakeProject("Support");
+  ApiToken token = ProjectToken(support, "leaked");
+  ASSERT_TRUE(store_->InsertToken(token, Credential()));
+  ASSERT_TRUE(store_->ChangeToken(organization_.id, token.id,
+                                  TokenChange{.status = TokenStatus::kBlocked}, 1000));
+  auto described = store_->ChangeToken(organization_.id, token.id,
+                                       TokenChange{.description = std::string("x")}, 1001);
+  ASSERT_TRUE(described);
+  EXPECT_EQ(described->status, TokenStatus::kBlocked);
+  EXPECT_EQ(described->description, "x");
+  EXPECT_EQ((*store_->FindToken(organization_.id, token.id))->status, TokenStatus::kBlocked);
+}
+
+TEST_F(SqliteStoreTest, RevokedTokenCannotChange) {
+  const Project support = MakeProject("Support");
+  ApiToken token = ProjectToken(support, "gone");
+  ASSERT_TRUE(store_->InsertToken(token, Credential()));
+  ASSERT_TRUE(store_->ChangeToken(organization_.id, token.id,
+                                  TokenChange{.status = TokenStatus::kRevoked}, 1000));
+  auto changed = store_->ChangeToken(organization_.id, token.id,
+                                     TokenChange{.status = TokenStatus::kActive}, 1001);
+  ASSERT_FALSE(changed);
+  EXPECT_EQ(changed.error().code(), ErrorCode::kApiTokenNotFound);
 }
 
 TEST_F(SqliteStoreTest, DeletingAProjectRevokesItsTokensAndHidesIt) {

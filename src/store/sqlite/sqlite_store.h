@@ -48,7 +48,8 @@ class SqliteStore final : public Store {
   Result<std::optional<ApiToken>> FindToken(const std::string& organization_id,
                                             const std::string& token_id) override;
   Result<std::optional<TokenCredential>> FindCredential(const std::string& token_id) override;
-  Status UpdateToken(const ApiToken& token) override;
+  Result<ApiToken> ChangeToken(const std::string& organization_id, const std::string& token_id,
+                               const TokenChange& change, TimeMs now) override;
   Status UpdateCredential(const std::string& token_id, const TokenCredential& credential,
                           const std::string& secret_prefix, TimeMs now) override;
   Result<TokenPage> SearchTokens(const TokenQuery& query) override;
@@ -77,6 +78,8 @@ class SqliteStore final : public Store {
 
  private:
   Status InsertTokenLocked(const ApiToken& token, const TokenCredential& credential);
+  Result<std::optional<ApiToken>> FindTokenLocked(const std::string& organization_id,
+                                                  const std::string& token_id);
   Result<std::optional<Organization>> FindOrganizationWhere(const std::string& where,
                                                             const std::string& value);
   Status InsertRevisionLocked(const Assistant& assistant);
