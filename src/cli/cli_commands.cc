@@ -231,9 +231,10 @@ int RunExport(const ServerConfig& config, const std::string& organization,
   if (!project.empty()) query.project_id = ResolveProject(instance, owner.id, project).id;
   ExportStream stream(OrThrow(instance.store().OpenRequestCursor(query)), *parsed);
   std::string chunk;
-  for (bool more = true; more;) {
-    more = stream.Next(chunk);
+  for (auto piece = BodySource::Piece::kMore; piece == BodySource::Piece::kMore;) {
+    piece = stream.Next(chunk);
     std::cout.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    if (piece == BodySource::Piece::kBroken) throw std::runtime_error("export failed");
   }
   if (*parsed == ExportFormat::kJson) std::cout << "\n";
   std::cout.flush();

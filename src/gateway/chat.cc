@@ -122,11 +122,11 @@ class MeteredEventStream final : public BodySource {
     if (!logged_) Finish("failed", 499);
   }
 
-  bool Next(std::string& chunk) override {
+  Piece Next(std::string& chunk) override {
     chunk.clear();
     if (upstream_->Read(chunk)) {
       events_.Feed(chunk);
-      return true;
+      return Piece::kMore;
     }
     events_.Feed(chunk);
     if (upstream_->failure()) {
@@ -135,11 +135,11 @@ class MeteredEventStream final : public BodySource {
                    upstream_->failure_detail());
       chunk += "data: {\"error\":{\"message\":\"Bad Gateway\",\"code\":502}}\n\n";
       Finish("failed", 502);
-      return false;
+      return Piece::kLast;
     }
     Finish("succeeded", 200);
     if (!events_.done()) chunk += "data: [DONE]\n\n";
-    return false;
+    return Piece::kLast;
   }
 
   void Abort() override { Finish("failed", 499); }

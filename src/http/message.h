@@ -13,6 +13,7 @@ namespace gatehouse {
 // One parsed HTTP request, free of any HTTP library type so that handlers compile fast.
 struct HttpRequest {
   std::string method;  // upper case as sent, e.g. "GET"
+  int version = 11;    // 10 for HTTP/1.0, 11 for HTTP/1.1
   std::string path;    // percent-decoded, without the query
   std::string query;   // raw text after '?', not decoded
   std::vector<std::pair<std::string, std::string>> headers;
@@ -22,14 +23,21 @@ struct HttpRequest {
   std::string_view Header(std::string_view name) const;
 };
 
-// A response body produced piece by piece, sent with chunked transfer encoding as each piece
-// is ready (server-sent events, large exports). Next() may block: the server calls it on its
-// pool for blocking work, never on an event loop thread, and never concurrently.
+// A response body produced piece by piece, sent as each piece is ready (server-sent events,
+// large exports). Next() may block: the server calls it on its pool for blocking work, never on
+// an event loop thread, and never concurrently.
 class BodySource {
  public:
+  enum class Piece {
+    kMore,    // `chunk` is one piece; more follow
+    kLast,    // `chunk` is the last piece; the body is complete
+    kBroken,  // `chunk` is the last piece that can be sent; the body cannot be completed, so
+              // the connection is closed without the end-of-body marker (the client sees it)
+  };
+
   virtual ~BodySource() = default;
-  // Replaces `chunk` with the next piece (possibly empty); false once the body is complete.
-  virtual bool Next(std::string& chunk) = 0;
+  // Replaces `chunk` with the next piece (possibly empty).
+  virtual Piece Next(std::string& chunk) = 0;
   // The client went away before the end; Next() will not be called again.
   virtual void Abort() {}
 };

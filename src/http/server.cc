@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -53,6 +54,22 @@ struct Worker {
   bool stopping = false;
 };
 
+// Keeps a connection listed in its worker for exactly as long as it lives, however its
+// coroutine ends.
+class ConnectionRegistration {
+ public:
+  ConnectionRegistration(Worker& worker, Connection* connection)
+      : worker_(worker),
+        position_(worker.connections.insert(worker.connections.end(), connection)) {}
+  ~ConnectionRegistration() { worker_.connections.erase(position_); }
+  ConnectionRegistration(const ConnectionRegistration&) = delete;
+  ConnectionRegistration& operator=(const ConnectionRegistration&) = delete;
+
+ private:
+  Worker& worker_;
+  std::list<Connection*>::iterator position_;
+};
+
 void AppendStatusAndHeaders(std::string& out, const HttpResponse& response) {
   out += "HTTP/1.1 ";
   out += std::to_string(response.status);
@@ -73,12 +90,14 @@ void AppendStatusAndHeaders(std::string& out, const HttpResponse& response) {
   }
 }
 
-void AppendResponse(std::string& out, const HttpResponse& response, bool keep_alive) {
+// `head`: the answer to a HEAD request, with the length of the body it would have had.
+void AppendResponse(std::string& out, const HttpResponse& response, bool keep_alive,
+                    bool head = false) {
   AppendStatusAndHeaders(out, response);
   out += "Content-Length: ";
   out += std::to_string(response.body.size());
   out += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
-  out += response.body;
+  if (!head) out += response.body;
 }
 
 void AppendChunk(std::string& out, std::string_view data) {
@@ -119,8 +138,10 @@ struct HttpServer::State {
         },
         asio::use_awaitable);
   }
-  // Sends `response`, whose body comes from its BodySource; false when the client went away.
-  asio::awaitable<bool> Stream(beast::tcp_stream& stream, HttpResponse& response, bool keep_alive);
+  // Sends `response`, whose body comes from its BodySource: chunked for HTTP/1.1, delimited by
+  // closing the connection for HTTP/1.0. True when the connection may serve another request.
+  asio::awaitable<bool> Stream(beast::tcp_stream& stream, HttpResponse& response, bool keep_alive,
+                               bool chunked);
 
   asio::awaitable<void> Accept(Worker& worker);
   asio::awaitable<void> Serve(Worker& worker, tcp::socket socket);
@@ -131,6 +152,7 @@ struct HttpServer::State {
 HttpRequest HttpServer::State::ToRequest(bhttp::request<bhttp::string_body>& message) const {
   HttpRequest request;
   request.method = std::string(message.method_string());
+  request.version = static_cast<int>(message.version());
   const std::string_view target = message.target();
   const auto question = target.find('?');
   request.path = PercentDecode(target.substr(0, question), false);
@@ -169,10 +191,18 @@ asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socke
   socket.set_option(tcp::no_delay(true), ignored);
   beast::tcp_stream stream(std::move(socket));
   Connection connection{&stream, true};
-  const auto registered = worker.connections.insert(worker.connections.end(), &connection);
+  const ConnectionRegistration registration(worker, &connection);
 
   beast::flat_buffer buffer;
-  std::string out;
+  std::string out;  // responses not yet written (pipelined requests are answered together)
+  auto flush = [&]() -> asio::awaitable<bool> {
+    if (out.empty()) co_return true;
+    stream.expires_after(kRequestTimeout);
+    auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
+    out.clear();
+    co_return !write_error;
+  };
+
   bool keep_alive = true;
   while (keep_alive) {
     bhttp::request_parser<bhttp::string_body> parser;
@@ -186,20 +216,21 @@ asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socke
     connection.idle = false;
 
     if (!read_error && !parser.is_done()) {
-      if (parser.get()[bhttp::field::expect] == "100-continue") {
+      if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+        // Answers owed to earlier pipelined requests go first.
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        auto [write_error, written] =
-            co_await asio::async_write(stream, asio::buffer(kContinue), kAwait);
-        if (write_error) break;
+        out += kContinue;
+        if (!co_await flush()) break;
       }
       std::tie(read_error, header_bytes) =
           co_await bhttp::async_read(stream, buffer, parser, kAwait);
     }
     if (read_error) {
-      // A clean close or a timeout between requests needs no answer.
+      // A clean close or a timeout between requests needs no answer beyond those owed.
       if (read_error == bhttp::error::end_of_stream || read_error == asio::error::eof ||
           read_error == beast::error::timeout || read_error == asio::error::operation_aborted ||
           read_error == asio::error::connection_reset) {
+        co_await flush();
         break;
       }
       const int status = read_error == bhttp::error::body_limit ? 413 : 400;
@@ -209,61 +240,68 @@ asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socke
       auto message = parser.release();
       keep_alive = message.keep_alive() && !worker.stopping;
       HttpRequest request = ToRequest(message);
+      const bool head = request.method == "HEAD";
       HttpResponse response;
       handler(request, response);
       if (response.deferred) {
         auto deferred = std::move(response.deferred);
         response.deferred = nullptr;
         co_await Blocking([&] { deferred(response); });
+        keep_alive = keep_alive && !worker.stopping;
+      }
+      if (response.body_source && head) {
+        response.body_source->Abort();
+        response.body_source.reset();
       }
       if (response.body_source) {
-        if (!out.empty()) {
-          auto [write_error, written] =
-              co_await asio::async_write(stream, asio::buffer(out), kAwait);
-          out.clear();
-          if (write_error) {
-            response.body_source->Abort();
-            break;
-          }
+        if (!co_await flush()) {
+          response.body_source->Abort();
+          break;
         }
-        if (!co_await Stream(stream, response, keep_alive)) break;
+        if (!co_await Stream(stream, response, keep_alive, request.version >= 11)) break;
         continue;
       }
-      AppendResponse(out, response, keep_alive);
+      AppendResponse(out, response, keep_alive, head);
     }
 
     const bool more_waiting = keep_alive && buffer.size() > 0 && HoldsCompleteHeader(buffer);
-    if (!more_waiting || out.size() >= kWriteBatchLimit) {
-      stream.expires_after(kRequestTimeout);
-      auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
-      out.clear();
-      if (write_error) break;
-    }
+    if ((!more_waiting || out.size() >= kWriteBatchLimit) && !co_await flush()) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  worker.connections.erase(registered);
 }
 
 asio::awaitable<bool> HttpServer::State::Stream(beast::tcp_stream& stream, HttpResponse& response,
-                                                bool keep_alive) {
+                                                bool keep_alive, bool chunked) {
+  keep_alive = keep_alive && chunked;
   std::string out;
   AppendStatusAndHeaders(out, response);
-  out += keep_alive ? "Transfer-Encoding: chunked\r\n\r\n"
-                    : "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+  if (chunked) out += "Transfer-Encoding: chunked\r\n";
+  out += keep_alive ? "\r\n" : "Connection: close\r\n\r\n";
   BodySource& source = *response.body_source;
   std::string chunk;
-  for (bool more = true; more;) {
-    co_await Blocking([&] { more = source.Next(chunk); });
-    AppendChunk(out, chunk);
-    if (!more) out += "0\r\n\r\n";
+  for (auto piece = BodySource::Piece::kMore; piece == BodySource::Piece::kMore;) {
+    co_await Blocking([&] {
+      try {
+        piece = source.Next(chunk);
+      } catch (const std::exception&) {
+        piece = BodySource::Piece::kBroken;
+      }
+    });
+    if (chunked) {
+      AppendChunk(out, chunk);
+      if (piece == BodySource::Piece::kLast) out += "0\r\n\r\n";
+    } else {
+      out += chunk;
+    }
     if (out.empty()) continue;
     stream.expires_after(kRequestTimeout);
     auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
     out.clear();
     if (write_error) {
-      if (more) source.Abort();
+      if (piece == BodySource::Piece::kMore) source.Abort();
       co_return false;
     }
+    if (piece == BodySource::Piece::kBroken) co_return false;
   }
   co_return keep_alive;
 }

@@ -194,7 +194,7 @@ ExportStream::ExportStream(std::unique_ptr<RequestCursor> cursor, ExportFormat f
                            std::size_t chunk_bytes)
     : cursor_(std::move(cursor)), writer_(format), chunk_bytes_(chunk_bytes) {}
 
-bool ExportStream::Next(std::string& chunk) {
+BodySource::Piece ExportStream::Next(std::string& chunk) {
   chunk.clear();
   if (!begun_) {
     writer_.Begin(chunk);
@@ -203,18 +203,18 @@ bool ExportStream::Next(std::string& chunk) {
   while (chunk.size() < chunk_bytes_) {
     auto more = cursor_->Next(record_);
     if (!more) {
-      // Headers are gone already: end the document cleanly and say why in the log.
+      // The status line is gone already: the client must see an incomplete body, never a
+      // well-formed export with rows missing.
       spdlog::error("export stopped early: {}", more.error().internal);
-      writer_.End(chunk);
-      return false;
+      return Piece::kBroken;
     }
     if (!*more) {
       writer_.End(chunk);
-      return false;
+      return Piece::kLast;
     }
     writer_.Item(chunk, record_);
   }
-  return true;
+  return Piece::kMore;
 }
 
 }  // namespace gatehouse

@@ -40,7 +40,7 @@ class ExportStream final : public BodySource {
   ExportStream(std::unique_ptr<RequestCursor> cursor, ExportFormat format,
                std::size_t chunk_bytes = 64 * 1024);
 
-  bool Next(std::string& chunk) override;
+  Piece Next(std::string& chunk) override;
 
  private:
   std::unique_ptr<RequestCursor> cursor_;

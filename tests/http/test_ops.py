@@ -2,10 +2,11 @@
 
 import http.client
 import json
+import socket
 import subprocess
 
 from .harness import (CLI_TIMEOUT_S, E_TOO_LARGE, HOST, HTTP_TIMEOUT_S, GatehouseTestCase, Server,
-                      free_port, raw_exchange, unique)
+                      free_port, raw_exchange, read_response, unique)
 
 
 class HealthTests(GatehouseTestCase):
@@ -98,6 +99,53 @@ class RawHttpTests(GatehouseTestCase):
         created = json.loads(replies[0][2])
         listed = json.loads(replies[1][2])['projects']
         self.assertEqual([p['projectId'] for p in listed], [created['projectId']])
+
+    def test_head_answers_headers_only_and_the_next_response_stays_in_sync(self):
+        request = (f'HEAD /index.html HTTP/1.1\r\nHost: {HOST}\r\n\r\n'
+                   f'GET /healthz HTTP/1.1\r\nHost: {HOST}\r\n\r\n').encode()
+        with socket.create_connection((HOST, self.server.port), timeout=HTTP_TIMEOUT_S) as sock:
+            sock.sendall(request)
+            stream = sock.makefile('rb')
+            self.assertTrue(stream.readline().startswith(b'HTTP/1.1 '))
+            for _ in range(100):
+                if stream.readline() in (b'\r\n', b''):
+                    break
+            status, _headers, body = read_response(stream)
+        self.assertEqual((status, json.loads(body)), (200, {'status': 'ok'}))
+
+    def test_continue_comes_after_answers_owed_to_pipelined_requests(self):
+        body = json.dumps({'name': unique('continued')}).encode()
+        request = (f'GET /healthz HTTP/1.1\r\nHost: {HOST}\r\n\r\n'
+                   f'POST /v1/organization/project HTTP/1.1\r\nHost: {HOST}\r\n'
+                   f'Authorization: Bearer {self.org_token}\r\n'
+                   f'Content-Type: application/json\r\nExpect: 100-Continue\r\n'
+                   f'Content-Length: {len(body)}\r\n\r\n').encode()
+        with socket.create_connection((HOST, self.server.port), timeout=HTTP_TIMEOUT_S) as sock:
+            sock.sendall(request)
+            stream = sock.makefile('rb')
+            first = read_response(stream)
+            self.assertEqual(first[0], 200)
+            self.assertEqual(stream.readline(), b'HTTP/1.1 100 Continue\r\n')
+            self.assertEqual(stream.readline(), b'\r\n')
+            sock.sendall(body)
+            status, _headers, reply = read_response(stream)
+        self.assertEqual(status, 200, reply)
+
+    def test_http_1_0_client_gets_a_streamed_body_delimited_by_close(self):
+        request = (f'GET /v1/organization/request/export?format=json HTTP/1.0\r\n'
+                   f'Authorization: Bearer {self.org_token}\r\n\r\n').encode()
+        with socket.create_connection((HOST, self.server.port), timeout=HTTP_TIMEOUT_S) as sock:
+            sock.sendall(request)
+            data = b''
+            for _ in range(10000):
+                piece = sock.recv(65536)
+                if not piece:
+                    break
+                data += piece
+        head, _sep, body = data.partition(b'\r\n\r\n')
+        self.assertTrue(head.startswith(b'HTTP/1.1 200'), head)
+        self.assertNotIn(b'transfer-encoding', head.lower())
+        self.assertIn('items', json.loads(body))
 
     def test_malformed_request_line_does_not_kill_the_server(self):
         try:
