@@ -111,7 +111,8 @@ void WriteJson(HttpResponse& response, int status, const boost::json::value& bod
 
 void WriteError(HttpResponse& response, const Error& error) {
   const int status = HttpStatusOf(error.code());
-  if (status >= 500) {
+  // Provider failures (502, 504) are logged where they happen, with the provider's name.
+  if (error.code() == ErrorCode::kInternal) {
     spdlog::error("request failed: {}", error.internal.empty() ? "(no detail)" : error.internal);
   }
   boost::json::array items;

@@ -3,6 +3,7 @@
 #include "api/request_input.h"
 #include "api/routes.h"
 #include "core/ids.h"
+#include "core/text.h"
 #include "gateway/chat.h"
 
 namespace gatehouse {
@@ -62,13 +63,15 @@ void Chat(ApiServices& services, const HttpRequest& request, HttpResponse& respo
   record.api_token_id = caller->token->id;
   record.api_token_name = caller->token->name;
   record.start_ms = NowMs();
-  if (auto session = request.Header("saia-conversation-id"); !session.empty()) {
-    record.session_id = std::string(session);
-  }
+  // The conversation id lands in exports: it must be text, and short.
+  const std::string_view session = request.Header("saia-conversation-id");
+  const bool session_ok = session.size() <= kMaxNameLength * 4 && IsValidUtf8(session);
+  if (session_ok && !session.empty()) record.session_id = std::string(session);
 
   auto body = ParseJsonBody(request);
-  Status prepared =
-      body ? Prepare(services, *caller, *body, call) : Status(std::unexpected(body.error()));
+  Status prepared = !session_ok ? Status(Fail(ErrorCode::kPattern, "saia-conversation-id"))
+                    : body      ? Prepare(services, *caller, *body, call)
+                                : Status(std::unexpected(body.error()));
   if (!prepared) {
     LogRefusedCall(services.request_log, std::move(record), HttpStatusOf(prepared.error().code()),
                    call.log_content);

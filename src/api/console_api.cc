@@ -5,7 +5,7 @@
 namespace gatehouse {
 namespace {
 
-constexpr int kSessionSeconds = 12 * 3600;
+constexpr int kSessionSeconds = static_cast<int>(kConsoleSessionLifetimeMs / 1000);
 
 std::string CookieHeader(const HttpRequest& request, std::string_view value, int max_age) {
   std::string cookie = std::string(kSessionCookie) + "=" + std::string(value) +

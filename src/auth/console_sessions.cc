@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <vector>
@@ -23,6 +24,11 @@ std::string ConsoleSessions::Open(const std::string& token_id, TimeMs now,
   std::lock_guard lock(mutex_);
   // Forget expired sessions so the map cannot grow without bound.
   std::erase_if(sessions_, [now](const auto& entry) { return entry.second.expires_at <= now; });
+  if (sessions_.size() >= kMaxConsoleSessions) {
+    sessions_.erase(std::min_element(sessions_.begin(), sessions_.end(), [](auto& a, auto& b) {
+      return a.second.expires_at < b.second.expires_at;
+    }));
+  }
   sessions_[cookie] = session;
   return cookie;
 }

@@ -10,6 +10,10 @@
 
 namespace gatehouse {
 
+inline constexpr TimeMs kConsoleSessionLifetimeMs = 12 * 3600 * 1000;
+// Sessions kept at most; beyond it the session closest to expiry is forgotten.
+inline constexpr std::size_t kMaxConsoleSessions = 10000;
+
 // A signed-in console: which organization token it acts as, and the CSRF token that every
 // state-changing request made with its cookie must carry (API.md §3).
 struct ConsoleSession {

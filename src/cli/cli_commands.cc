@@ -72,7 +72,12 @@ std::string CreatedOrganizationJson(const CreatedOrganization& created) {
 
 int RunInit(const ServerConfig& config, bool json) {
   Instance instance(config);
-  const CreatedOrganization created = instance.Initialize();
+  const auto initialized = instance.Initialize();
+  if (!initialized) {
+    std::cout << "completed an interrupted initialization of " << config.data_dir << "\n";
+    return 0;
+  }
+  const CreatedOrganization& created = *initialized;
   if (json) {
     std::cout << CreatedOrganizationJson(created) << std::endl;
   } else {

@@ -67,20 +67,27 @@ std::string Instance::AdminSecretHash() {
   return *bytes;
 }
 
-bool Instance::Initialized() { return !AdminSecretHash().empty(); }
+bool Instance::HasOrganization() {
+  return OrThrow(organizations_.List(OrganizationQuery{.limit = 1}), "list organizations").count >
+         0;
+}
 
-CreatedOrganization Instance::Initialize() {
+bool Instance::Initialized() { return !AdminSecretHash().empty() && HasOrganization(); }
+
+std::optional<CreatedOrganization> Instance::Initialize() {
   if (Initialized()) {
     throw std::runtime_error("data directory " + config_.data_dir + " is already initialized");
   }
-  auto created = OrThrow(organizations_.Create(std::string(kDefaultOrganizationName), ""),
-                         "create the Default organization");
-  const std::string admin_secret = GenerateSecret(SecretKind::kSystemAdmin);
-  WriteSecretFile(config_.AdminTokenFile(), admin_secret);
-  auto stored =
-      store_.PutSetting(std::string(kAdminSecretHashSetting), ToHex(keyring_.Hash(admin_secret)));
-  if (!stored) throw std::runtime_error("cannot store settings: " + stored.error().internal);
-  return created;
+  if (AdminSecretHash().empty()) {
+    const std::string admin_secret = GenerateSecret(SecretKind::kSystemAdmin);
+    WriteSecretFile(config_.AdminTokenFile(), admin_secret);
+    auto stored =
+        store_.PutSetting(std::string(kAdminSecretHashSetting), ToHex(keyring_.Hash(admin_secret)));
+    if (!stored) throw std::runtime_error("cannot store settings: " + stored.error().internal);
+  }
+  if (HasOrganization()) return std::nullopt;
+  return OrThrow(organizations_.Create(std::string(kDefaultOrganizationName), ""),
+                 "create the Default organization");
 }
 
 }  // namespace gatehouse

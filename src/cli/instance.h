@@ -2,6 +2,7 @@
 #define GATEHOUSE_CLI_INSTANCE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "auth/keyring.h"
@@ -23,12 +24,15 @@ class Instance {
   Instance(const Instance&) = delete;
   Instance& operator=(const Instance&) = delete;
 
-  // True once `gatehouse init` (or the first `serve`) has run on this data directory.
+  // True once `gatehouse init` (or the first `serve`) has completed on this data directory:
+  // the system administrator credential exists and so does an organization.
   bool Initialized();
-  // Creates the organization "Default" with its DefaultOrganization token and the system
-  // administrator credential (written to the admin token file, mode 0600).
-  // Throws std::runtime_error when already initialized or on failure.
-  CreatedOrganization Initialize();
+  // Completes initialization: the system administrator credential (written to the admin token
+  // file, mode 0600, before its hash is stored) and the organization "Default" with its
+  // DefaultOrganization token, each only if missing, so that an interrupted run is finished by
+  // the next. Returns the organization when it was created now. Throws std::runtime_error when
+  // already initialized or on failure.
+  std::optional<CreatedOrganization> Initialize();
   // The HMAC of the system administrator secret, empty before initialization.
   std::string AdminSecretHash();
 
@@ -42,6 +46,8 @@ class Instance {
   AssistantDirectory& assistants() { return assistants_; }
 
  private:
+  bool HasOrganization();
+
   ServerConfig config_;
   Keyring keyring_;
   SqliteStore store_;

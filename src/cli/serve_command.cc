@@ -1,7 +1,9 @@
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
+#include <cstdio>
 #include <iostream>
 #include <mutex>
 #include <stdexcept>
@@ -17,12 +19,46 @@ namespace gatehouse {
 namespace {
 
 constexpr auto kMaintenanceInterval = std::chrono::seconds(1);
-constexpr TimeMs kConsoleSessionLifetimeMs = 12 * 3600 * 1000;
+
+// Writes the log message as the contents of a JSON string, so that every line stays valid
+// JSON whatever a message contains (quotes from SQLite errors, control characters).
+class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& message, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    for (char c : std::string_view(message.payload.data(), message.payload.size())) {
+      switch (c) {
+        case '"':
+          dest.append(std::string_view("\\\""));
+          break;
+        case '\\':
+          dest.append(std::string_view("\\\\"));
+          break;
+        case '\n':
+          dest.append(std::string_view("\\n"));
+          break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+            dest.append(std::string_view(escaped));
+          } else {
+            dest.push_back(c);
+          }
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonEscapedMessage>();
+  }
+};
 
 void ConfigureLogging() {
   auto logger = spdlog::stderr_logger_mt("gatehouse");
-  logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%v"})",
-                      spdlog::pattern_time_type::utc);
+  auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+  formatter->add_flag<JsonEscapedMessage>('*').set_pattern(
+      R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%*"})");
+  logger->set_formatter(std::move(formatter));
   spdlog::set_default_logger(logger);
 }
 
@@ -85,9 +121,10 @@ int RunServe(const ServerConfig& config, int threads) {
   ConfigureLogging();
   Instance instance(config);
   if (!instance.Initialized()) {
-    const CreatedOrganization created = instance.Initialize();
-    std::cout << CreatedOrganizationJson(created) << std::endl;
-    spdlog::info("initialized {}; the organization token above is shown once", config.data_dir);
+    if (const auto created = instance.Initialize()) {
+      std::cout << CreatedOrganizationJson(*created) << std::endl;
+      spdlog::info("initialized {}; the organization token above is shown once", config.data_dir);
+    }
   }
   if (auto loaded = instance.tokens().LoadCache(); !loaded) {
     throw std::runtime_error("cannot load tokens: " + loaded.error().internal);

@@ -190,6 +190,16 @@ Status TokenDirectory::SyncSince(TimeMs since) {
   return synced;
 }
 
-Status TokenDirectory::FlushUsage() { return store_.RecordLastUsed(cache_.TakeLastUsed()); }
+Status TokenDirectory::FlushUsage() {
+  auto uses = cache_.TakeLastUsed();
+  auto recorded = store_.RecordLastUsed(uses);
+  if (!recorded) {
+    // Keep them for the next flush rather than losing them.
+    for (const auto& [token_id, at] : uses) {
+      if (auto token = cache_.FindById(token_id)) cache_.MarkUsed(*token, at);
+    }
+  }
+  return recorded;
+}
 
 }  // namespace gatehouse

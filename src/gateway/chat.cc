@@ -11,6 +11,8 @@
 namespace gatehouse {
 namespace {
 
+constexpr std::size_t kMaxEventLine = 1 << 20;
+
 std::string ContentText(const boost::json::value& content) {
   if (content.is_string()) return std::string(content.as_string());
   std::string text;
@@ -191,6 +193,11 @@ std::string BuildUpstreamBody(boost::json::object body, const ChatCall& call) {
 
 void SseAccumulator::Feed(std::string_view bytes) {
   pending_ += bytes;
+  // A line this long is not an event the relay can use; metering must not grow without bound.
+  if (pending_.size() > kMaxEventLine && pending_.find('\n') == std::string::npos) {
+    pending_.clear();
+    return;
+  }
   std::size_t start = 0;
   for (std::size_t end; (end = pending_.find('\n', start)) != std::string::npos; start = end + 1) {
     std::string_view line(pending_.data() + start, end - start);

@@ -21,6 +21,9 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+// An upstream answer larger than this is a misbehaving provider, not a chat completion.
+constexpr std::uint64_t kMaxUpstreamBody = 64ull << 20;
+
 struct ParsedUrl {
   bool tls = false;
   std::string host;
@@ -105,7 +108,7 @@ struct UpstreamCall::State {
     if (auto ec = Run([&](auto handler) { bhttp::async_write(stream, message, handler); })) {
       return Fail(ec, "send");
     }
-    parser.body_limit(boost::none);
+    parser.body_limit(kMaxUpstreamBody);
     if (auto ec =
             Run([&](auto handler) { bhttp::async_read_header(stream, buffer, parser, handler); })) {
       return Fail(ec, "read response head");
@@ -161,7 +164,14 @@ bool UpstreamCall::Start(const UpstreamRequest& request) {
                            resolve_error = ec;
                            endpoints = std::move(results);
                          });
-  s.io.run();
+  if (s.io.run_for(s.timeout); !s.io.stopped()) {  // still resolving: timed out
+    resolver.cancel();
+    s.io.run();
+    if (!resolve_error) resolve_error = asio::error::timed_out;
+  }
+  if (resolve_error == asio::error::timed_out || resolve_error == asio::error::operation_aborted) {
+    resolve_error = beast::error::timeout;
+  }
   if (resolve_error) return s.Fail(resolve_error, "resolve");
   if (auto ec = s.Run([&](auto handler) { s.Tcp().async_connect(endpoints, handler); })) {
     return s.Fail(ec, "connect");

@@ -1,5 +1,6 @@
 #include "usage/metrics.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace gatehouse {
@@ -26,6 +27,12 @@ std::string Label(std::string_view value) {
 
 void Metrics::RecordRequest(std::string_view method, std::string_view route, int status,
                             std::chrono::nanoseconds elapsed) {
+  // Clients choose the method: only known ones become labels, so series stay bounded.
+  static constexpr std::string_view kMethods[] = {"GET",   "POST", "PUT",    "DELETE",
+                                                  "PATCH", "HEAD", "OPTIONS"};
+  if (std::find(std::begin(kMethods), std::end(kMethods), method) == std::end(kMethods)) {
+    method = "OTHER";
+  }
   {
     std::lock_guard lock(mutex_);
     ++requests_[{std::string(method), std::string(route), status}];

@@ -258,6 +258,22 @@ class ChatTests(GatewayTestCase):
         self.assertEqual((record['status'], record['httpStatus']), ('failed', 502))
         self.assertEqual(record['model'], f'{PROVIDER}/garbage')
 
+    def test_every_server_log_line_is_valid_json(self):
+        self.chat(self.project.token, f'{PROVIDER}/fail-500', session=unique('slog'))
+        lines = [line for line in self.server.log_text().splitlines() if line.strip()]
+        self.assertTrue(lines)
+        for line in lines:
+            entry = json.loads(line)
+            self.assertEqual(set(entry), {'time', 'level', 'msg'})
+
+    def test_a_conversation_id_that_is_not_utf8_is_400_id_11(self):
+        response = self.request('POST', '/v1/chat/completions',
+                                body={'model': f'{PROVIDER}/echo',
+                                      'messages': [{'role': 'user', 'content': 'hi'}]},
+                                headers={'saia-conversation-id': 'caf\xe9'},
+                                token=self.project.token)
+        self.assertError(response, e_pattern('saia-conversation-id'))
+
     def test_upstream_hang_past_the_timeout_is_504_id_100_and_recorded_failed(self):
         session = unique('shang')
         started = time.monotonic()

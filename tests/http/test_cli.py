@@ -191,3 +191,29 @@ class CliSingleOrganizationTests(GatehouseTestCase):
         self.assertEqual([p['projectName'] for p in listed], [name])
         tokens = self.server.cli('token list')['tokens']
         self.assertIn(token['id'], [t['id'] for t in tokens])
+
+
+class InterruptedInitTests(GatehouseTestCase):
+    """An init that stopped half way is completed by the next one, never left broken."""
+
+    server_per_test = True
+
+    def test_init_after_an_interrupted_init_restores_the_admin_credential(self):
+        self.server.stop()
+        with sqlite3.connect(self.server.db_path) as db:
+            db.execute("DELETE FROM settings WHERE key = 'admin_secret_hash'")
+        done = self.server.cli_run('init', json_out=False)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn(b'interrupted', done.stdout)
+        self.server.start()
+        admin = (self.server.data_dir / 'admin.token').read_text().strip()
+        response = self.request('GET', '/v2/admin/organizations', token=admin)
+        self.assertEqual(response.status, 200, response.body)
+        self.assertTokenWorks(self.org_token)
+
+    def test_init_on_a_finished_installation_fails_and_changes_nothing(self):
+        before = (self.server.data_dir / 'admin.token').read_text()
+        done = self.server.cli_run('init')
+        self.assertNotEqual(done.returncode, 0)
+        self.assertIn(b'already initialized', done.stderr)
+        self.assertEqual((self.server.data_dir / 'admin.token').read_text(), before)

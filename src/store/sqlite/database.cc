@@ -63,7 +63,8 @@ Result<bool> Statement::Step() {
 Result<bool> Statement::StepUnlessConstraint() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_DONE || rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_CONSTRAINT) return false;
+  // Only a UNIQUE violation means "already exists"; other constraints are internal errors.
+  if (sqlite3_extended_errcode(sqlite3_db_handle(stmt_)) == SQLITE_CONSTRAINT_UNIQUE) return false;
   return std::unexpected(SqliteError(sqlite3_db_handle(stmt_), "step"));
 }
 

@@ -38,7 +38,8 @@ class Statement {
 
   // true while a row is available; kInternal on any SQLite error.
   Result<bool> Step();
-  // Like Step for writes: returns false when a UNIQUE constraint refused the row.
+  // Like Step for writes: returns false when a UNIQUE constraint refused the row (any other
+  // failure, including other constraints, is kInternal).
   Result<bool> StepUnlessConstraint();
   // Runs a write to completion.
   Status Run();
