@@ -83,8 +83,10 @@ struct RequestQuery {
   std::int64_t count = 0;  // 0 = no limit
 };
 
-// Walks matching request records newest first without holding them all in memory. It reads a
-// consistent snapshot on a connection of its own, so a long export never blocks other work.
+// Walks matching request records newest first without holding them all in memory, on a
+// connection of its own and in short read transactions, so a long export never blocks other
+// work. A record stored during the walk appears only if it sorts after the rows already
+// returned.
 class RequestCursor {
  public:
   virtual ~RequestCursor() = default;

@@ -88,4 +88,31 @@ TEST(RequestCursor, ReturnsNewestFirstWithFiltersAndPaging) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(RequestCursor, PagesThroughManyRowsInOrderWithSkipAndCount) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("gatehouse-pages-" + std::to_string(::getpid()) + NewUuid());
+  std::filesystem::create_directories(dir);
+  SqliteStore store((dir / "gatehouse.db").string());
+  std::vector<RequestRecord> records;
+  for (int i = 0; i < 1300; ++i) {
+    RequestRecord record;
+    record.id = std::to_string(10000 + i);
+    record.organization_id = "org";
+    record.start_ms = i / 3;  // ties on start_ms are ordered by id
+    records.push_back(record);
+  }
+  ASSERT_TRUE(store.AppendRequests(records));
+  auto cursor =
+      store.OpenRequestCursor(RequestQuery{.organization_id = "org", .skip = 100, .count = 1000});
+  ASSERT_TRUE(cursor);
+  RequestRecord record;
+  std::vector<int> seen;
+  while (*(*cursor)->Next(record)) seen.push_back(std::stoi(record.id));
+  ASSERT_EQ(seen.size(), 1000u);
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i], 10000 + 1299 - 100 - static_cast<int>(i)) << i;
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace gatehouse

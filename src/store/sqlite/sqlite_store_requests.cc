@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <limits>
 
 #include "store/sqlite/sqlite_store.h"
@@ -5,12 +6,41 @@
 namespace gatehouse {
 namespace {
 
-// Reads requests from its own read-only connection, so that a long export sees one snapshot and
-// never holds the store's lock.
+// Reads requests from its own read-only connection, a page at a time: each page is one short
+// read transaction, so a slow client never pins a WAL snapshot (which would stop checkpoints),
+// and the next page continues strictly below the last row seen ("keyset" paging on the
+// (start_ms, id) order), which keeps the walk stable while new records arrive.
 class SqliteRequestCursor final : public RequestCursor {
  public:
+  static constexpr std::int64_t kPageRows = 512;
+
   Status Open(const std::string& path, const RequestQuery& query) {
-    if (auto opened = db_.OpenReadOnly(path); !opened) return opened;
+    query_ = query;
+    remaining_ = query.count > 0 ? query.count : -1;
+    return db_.OpenReadOnly(path);
+  }
+
+  Result<bool> Next(RequestRecord& record) override {
+    if (position_ == page_.size()) {
+      if (done_) return false;
+      if (auto fetched = FetchPage(); !fetched) return std::unexpected(fetched.error());
+      if (page_.empty()) return false;
+    }
+    record = std::move(page_[position_++]);
+    return true;
+  }
+
+ private:
+  Status FetchPage() {
+    page_.clear();
+    position_ = 0;
+    const bool first = !last_;
+    std::int64_t limit = kPageRows;
+    if (remaining_ >= 0) limit = std::min(limit, remaining_);
+    if (limit == 0) {
+      done_ = true;
+      return {};
+    }
     auto stmt = db_.Prepare(
         "SELECT id, organization_id, project_id, api_token_id, api_token_name, assistant, intent, "
         "module, session_id, model, status, http_status, start_ms, end_ms, prompt_tokens, "
@@ -19,26 +49,36 @@ class SqliteRequestCursor final : public RequestCursor {
         "AND (?3 = '' OR assistant = ?3) AND (?4 = '' OR status = ?4) "
         "AND (?5 = '' OR api_token_name = ?5 OR api_token_id = ?5) "
         "AND start_ms >= ?6 AND start_ms <= ?7 "
+        "AND (?10 = 0 OR start_ms < ?11 OR (start_ms = ?11 AND id < ?12)) "
         "ORDER BY start_ms DESC, id DESC LIMIT ?8 OFFSET ?9");
     if (!stmt) return std::unexpected(stmt.error());
     (*stmt)
-        ->Bind(1, query.organization_id)
-        .Bind(2, query.project_id)
-        .Bind(3, query.assistant_name)
-        .Bind(4, query.status)
-        .Bind(5, query.api_token)
-        .Bind(6, query.start_ms.value_or(std::numeric_limits<TimeMs>::min()))
-        .Bind(7, query.end_ms.value_or(std::numeric_limits<TimeMs>::max()))
-        .Bind(8, query.count > 0 ? query.count : -1)
-        .Bind(9, query.skip);
-    statement_.emplace(std::move(*stmt));
+        ->Bind(1, query_.organization_id)
+        .Bind(2, query_.project_id)
+        .Bind(3, query_.assistant_name)
+        .Bind(4, query_.status)
+        .Bind(5, query_.api_token)
+        .Bind(6, query_.start_ms.value_or(std::numeric_limits<TimeMs>::min()))
+        .Bind(7, query_.end_ms.value_or(std::numeric_limits<TimeMs>::max()))
+        .Bind(8, limit)
+        .Bind(9, first ? query_.skip : std::int64_t{0})
+        .Bind(10, std::int64_t{first ? 0 : 1})
+        .Bind(11, first ? TimeMs{0} : last_->first)
+        .Bind(12, first ? std::string_view() : std::string_view(last_->second));
+    for (;;) {
+      auto row = (*stmt)->Step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      page_.push_back(Read(**stmt));
+    }
+    if (static_cast<std::int64_t>(page_.size()) < limit) done_ = true;
+    if (remaining_ >= 0) remaining_ -= static_cast<std::int64_t>(page_.size());
+    if (!page_.empty()) last_.emplace(page_.back().start_ms, page_.back().id);
     return {};
   }
 
-  Result<bool> Next(RequestRecord& record) override {
-    auto row = (*statement_)->Step();
-    if (!row || !*row) return row;
-    const sqlite::Statement& r = **statement_;
+  static RequestRecord Read(const sqlite::Statement& r) {
+    RequestRecord record;
     record.id = r.Text(0);
     record.organization_id = r.Text(1);
     record.project_id = r.Text(2);
@@ -60,12 +100,16 @@ class SqliteRequestCursor final : public RequestCursor {
     record.prompt = r.OptionalText(18);
     record.input_text = r.OptionalText(19);
     record.output = r.OptionalText(20);
-    return true;
+    return record;
   }
 
- private:
   sqlite::Database db_;
-  std::optional<sqlite::ScopedStatement> statement_;  // borrows from db_, declared after it
+  RequestQuery query_;
+  std::int64_t remaining_ = -1;  // rows still allowed by `count`; -1 = no limit
+  std::vector<RequestRecord> page_;
+  std::size_t position_ = 0;
+  std::optional<std::pair<TimeMs, std::string>> last_;  // (start_ms, id) of the last row read
+  bool done_ = false;
 };
 
 }  // namespace
