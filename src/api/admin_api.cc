@@ -46,10 +46,8 @@ Result<boost::json::value> ListOrganizations(ApiServices& services, const HttpRe
     return std::unexpected(admin.error());
   }
   const QueryParams params(request.query);
-  auto start_page = params.Integer("startPage", 1, 1, INT32_MAX);
-  if (!start_page) return std::unexpected(start_page.error());
-  auto page_size = params.Integer("pageSize", 20, 1, 500);
-  if (!page_size) return std::unexpected(page_size.error());
+  auto paging = ReadPage(params);
+  if (!paging) return std::unexpected(paging.error());
   auto order_key = params.Choice("orderKey", {"name"}, 0);
   if (!order_key) return std::unexpected(order_key.error());
   auto direction = params.Choice("orderDirection", {"asc", "desc"}, 0);
@@ -60,8 +58,8 @@ Result<boost::json::value> ListOrganizations(ApiServices& services, const HttpRe
   OrganizationQuery query;
   query.name_contains = params.Get("filterValue").value_or("");
   query.descending = *direction == 1;
-  query.limit = *page_size;
-  query.offset = (*start_page - 1) * *page_size;
+  query.limit = paging->page_size;
+  query.offset = paging->offset();
   auto page = services.organizations.List(query);
   if (!page) return std::unexpected(page.error());
   boost::json::array organizations;
@@ -70,7 +68,7 @@ Result<boost::json::value> ListOrganizations(ApiServices& services, const HttpRe
                                                 {"organizationName", organization.name}});
   }
   return boost::json::object{{"count", page->count},
-                             {"pages", (page->count + *page_size - 1) / *page_size},
+                             {"pages", paging->PagesFor(page->count)},
                              {"organizations", std::move(organizations)}};
 }
 

@@ -19,12 +19,10 @@ Result<boost::json::value> ListAudit(ApiServices& services, const HttpRequest& r
   auto caller = AuthenticateOrganization(request, services);
   if (!caller) return std::unexpected(caller.error());
   const QueryParams params(request.query);
-  auto start_page = params.Integer("startPage", 1, 1, INT32_MAX);
-  if (!start_page) return std::unexpected(start_page.error());
-  auto page_size = params.Integer("pageSize", 20, 1, 500);
-  if (!page_size) return std::unexpected(page_size.error());
-  auto page = services.store.ListAudit(caller->organization_id(), (*start_page - 1) * *page_size,
-                                       *page_size);
+  auto paging = ReadPage(params);
+  if (!paging) return std::unexpected(paging.error());
+  auto page =
+      services.store.ListAudit(caller->organization_id(), paging->offset(), paging->page_size);
   if (!page) return std::unexpected(page.error());
   boost::json::array events;
   for (const auto& entry : page->entries) {
@@ -40,9 +38,9 @@ Result<boost::json::value> ListAudit(ApiServices& services, const HttpRequest& r
     });
   }
   return boost::json::object{{"count", page->count},
-                             {"pages", (page->count + *page_size - 1) / *page_size},
-                             {"startPage", *start_page},
-                             {"pageSize", *page_size},
+                             {"pages", paging->PagesFor(page->count)},
+                             {"startPage", paging->start_page},
+                             {"pageSize", paging->page_size},
                              {"events", std::move(events)}};
 }
 

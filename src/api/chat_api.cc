@@ -1,5 +1,3 @@
-#include <cstdlib>
-
 #include "api/request_input.h"
 #include "api/routes.h"
 #include "core/ids.h"
@@ -44,9 +42,6 @@ Status Prepare(ApiServices& services, const Caller& caller, const boost::json::o
   if (!resolved) return Fail(ErrorCode::kPattern, "model");
   call.model = *resolved;
   call.record.model = resolved->QualifiedName();
-  if (!resolved->provider->api_key_env.empty()) {
-    if (const char* key = std::getenv(resolved->provider->api_key_env.c_str())) call.api_key = key;
-  }
   return {};
 }
 

@@ -216,4 +216,12 @@ Result<std::size_t> QueryParams::Choice(std::string_view name,
   return Fail(ErrorCode::kPattern, std::string(name));
 }
 
+Result<PageRequest> ReadPage(const QueryParams& params) {
+  auto start_page = params.Integer("startPage", 1, 1, INT32_MAX);
+  if (!start_page) return std::unexpected(start_page.error());
+  auto page_size = params.Integer("pageSize", 20, 1, kMaxPageSize);
+  if (!page_size) return std::unexpected(page_size.error());
+  return PageRequest{*start_page, *page_size};
+}
+
 }  // namespace gatehouse

@@ -76,6 +76,20 @@ class QueryParams {
   std::vector<std::pair<std::string, std::string>> params_;  // names lower-cased
 };
 
+// startPage (from 1) and pageSize (1..500, default 20) of a paged listing.
+struct PageRequest {
+  std::int64_t start_page = 1;
+  std::int64_t page_size = 20;
+
+  std::int64_t offset() const { return (start_page - 1) * page_size; }
+  std::int64_t PagesFor(std::int64_t count) const { return (count + page_size - 1) / page_size; }
+};
+
+inline constexpr std::int64_t kMaxPageSize = 500;
+
+// Reads startPage and pageSize: not whole numbers → id 11, out of range → id 8.
+Result<PageRequest> ReadPage(const QueryParams& params);
+
 }  // namespace gatehouse
 
 #endif  // GATEHOUSE_API_REQUEST_INPUT_H_

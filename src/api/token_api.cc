@@ -8,7 +8,6 @@
 namespace gatehouse {
 namespace {
 
-constexpr std::int64_t kMaxPageSize = 500;
 constexpr std::int64_t kMaxGraceSeconds = 86400;
 
 // The first failure among several parsed query parameters.
@@ -170,9 +169,8 @@ Result<boost::json::value> SearchTokens(ApiServices& services, const HttpRequest
   auto order_key = params.Choice(
       "orderKey", {"name", "description", "status", "projectName", "timestamp", "lastUsedAt"}, 0);
   auto direction = params.Choice("orderDirection", {"asc", "desc"}, 0);
-  auto start_page = params.Integer("startPage", 1, 1, INT32_MAX);
-  auto page_size = params.Integer("pageSize", 20, 1, kMaxPageSize);
-  if (auto error = FirstError(scope, status, order_key, direction, start_page, page_size)) {
+  auto paging = ReadPage(params);
+  if (auto error = FirstError(scope, status, order_key, direction, paging)) {
     return std::unexpected(std::move(*error));
   }
 
@@ -190,16 +188,16 @@ Result<boost::json::value> SearchTokens(ApiServices& services, const HttpRequest
   query.statuses = kStatusFilters[*status];
   query.order_key = static_cast<TokenOrderKey>(*order_key);
   query.descending = *direction == 1;
-  query.limit = *page_size;
-  query.offset = (*start_page - 1) * *page_size;
+  query.limit = paging->page_size;
+  query.offset = paging->offset();
 
   auto page = services.tokens.Search(query);
   if (!page) return std::unexpected(page.error());
   return boost::json::object{
       {"count", page->count},
-      {"pages", (page->count + *page_size - 1) / *page_size},
-      {"startPage", *start_page},
-      {"pageSize", *page_size},
+      {"pages", paging->PagesFor(page->count)},
+      {"startPage", paging->start_page},
+      {"pageSize", paging->page_size},
       {"tokens", TokensJson(page->tokens)},
   };
 }

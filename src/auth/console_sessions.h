@@ -30,7 +30,9 @@ class ConsoleSessions {
 
   // Returns the new session's cookie value; `session` receives its CSRF token and expiry.
   std::string Open(const std::string& token_id, TimeMs now, ConsoleSession& session);
+  // The live session of a cookie value; nullopt when unknown or expired at `now`.
   std::optional<ConsoleSession> Find(const std::string& cookie_value, TimeMs now);
+  // Ends a session (unknown values are ignored).
   void Close(const std::string& cookie_value);
 
  private:

@@ -54,9 +54,12 @@ class TokenCache {
   // The token whose secret hashes to `hash`, provided that secret is still accepted at `now`
   // (a rotated-out secret stops at the end of its grace period). Status is not checked here.
   std::shared_ptr<const CachedToken> FindByHash(std::string_view hash, TimeMs now) const;
+  // The published state of a non-revoked token; null when revoked or unknown.
   std::shared_ptr<const CachedToken> FindById(const std::string& token_id) const;
 
+  // Names of organizations and projects by id (Put records them from token rows).
   void SetName(const std::string& id, std::string name);
+  // Empty when the id is unknown.
   std::string NameOf(const std::string& id) const;
 
   // The last-used times recorded since the previous call, for the store to persist.

@@ -5,6 +5,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstdlib>
 
 #include "http/upstream_client.h"
 
@@ -106,8 +107,13 @@ UpstreamRequest UpstreamRequestFor(const ChatCall& call) {
   while (!base.empty() && base.back() == '/') base.pop_back();
   request.url = base + "/chat/completions";
   request.headers.emplace_back("Content-Type", "application/json");
-  if (!call.api_key.empty())
-    request.headers.emplace_back("Authorization", "Bearer " + call.api_key);
+  // The key is read from the environment for each call, so that it is never copied into
+  // configuration objects, records or logs.
+  if (const std::string& name = call.model.provider->api_key_env; !name.empty()) {
+    if (const char* key = std::getenv(name.c_str()); key && *key) {
+      request.headers.emplace_back("Authorization", std::string("Bearer ") + key);
+    }
+  }
   request.body = BuildUpstreamBody(call.body, call);
   request.timeout = std::chrono::milliseconds(call.model.provider->timeout_ms);
   return request;

@@ -21,7 +21,6 @@ struct ChatCall {
   boost::json::object body;  // the client's body (OpenAI Chat Completions)
   ResolvedModel model;
   std::optional<Assistant> assistant;  // set for "saia:assistant:<name>"
-  std::string api_key;                 // from the provider's api_key_env; never logged
   bool stream = false;
   bool log_content = true;
   // Identity, start time, session, assistant and content fields already filled.

@@ -27,7 +27,9 @@ class Router {
     std::string allow;  // for kWrongMethod: "GET, PUT"
   };
 
+  // Routes are tried in the order added; add literal routes before overlapping captures.
   void Add(std::string_view method, std::string_view pattern, RouteHandler handler);
+  // The route for `method` and `path`, or why there is none (with the allowed methods).
   Match Find(std::string_view method, std::string_view path) const;
 
   // Every registered "METHOD pattern", for documentation checks.
