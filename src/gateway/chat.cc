@@ -124,19 +124,21 @@ UpstreamRequest UpstreamRequestFor(const ChatCall& call) {
 class MeteredEventStream final : public BodySource {
  public:
   MeteredEventStream(std::unique_ptr<UpstreamCall> upstream, ChatCall call, RequestLog& log)
-      : upstream_(std::move(upstream)), call_(std::move(call)), log_(log) {}
+      : upstream_(std::move(upstream)),
+        call_(std::move(call)),
+        log_(log),
+        events_(call_.model.price) {}
 
   ~MeteredEventStream() override {
     if (!logged_) Finish("failed", 499);
   }
 
   Piece Next(std::string& chunk) override {
-    chunk.clear();
-    if (upstream_->Read(chunk)) {
-      events_.Feed(chunk);
-      return Piece::kMore;
-    }
-    events_.Feed(chunk);
+    std::string bytes;
+    const bool more = upstream_->Read(bytes);
+    chunk = events_.Feed(bytes);
+    if (more) return Piece::kMore;
+    chunk += events_.TakeRest();
     if (upstream_->failure()) {
       // No [DONE]: a client must not take a broken answer for a complete one.
       spdlog::warn("provider {} stream broke: {}", call_.model.provider->name,
@@ -197,43 +199,55 @@ std::string BuildUpstreamBody(boost::json::object body, const ChatCall& call) {
   return boost::json::serialize(body);
 }
 
-void SseAccumulator::Feed(std::string_view bytes) {
+std::string SseAccumulator::Feed(std::string_view bytes) {
   pending_ += bytes;
-  // A line this long is not an event the relay can use; metering must not grow without bound.
-  if (pending_.size() > kMaxEventLine && pending_.find('\n') == std::string::npos) {
-    pending_.clear();
-    return;
-  }
+  std::string relay;
   std::size_t start = 0;
   for (std::size_t end; (end = pending_.find('\n', start)) != std::string::npos; start = end + 1) {
     std::string_view line(pending_.data() + start, end - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    Line(line);
+    const bool crlf = !line.empty() && line.back() == '\r';
+    if (crlf) line.remove_suffix(1);
+    relay += Line(line);
+    relay += crlf ? "\r\n" : "\n";
   }
   pending_.erase(0, start);
+  // A line this long is not an event worth metering: relay it as it is, keep memory bounded.
+  if (pending_.size() > kMaxEventLine) relay += TakeRest();
+  return relay;
 }
 
-void SseAccumulator::Line(std::string_view line) {
-  if (!line.starts_with("data:")) return;
-  line.remove_prefix(5);
-  while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
-  if (line == "[DONE]") {
+std::string SseAccumulator::Line(std::string_view line) {
+  std::string_view data = line;
+  if (!data.starts_with("data:")) return std::string(line);
+  data.remove_prefix(5);
+  while (!data.empty() && data.front() == ' ') data.remove_prefix(1);
+  if (data == "[DONE]") {
     done_ = true;
-    return;
+    return std::string(line);
   }
   boost::system::error_code ec;
-  const auto event = boost::json::parse(line, ec);
-  if (ec || !event.is_object()) return;
-  if (auto usage = ReadUsage(event.as_object())) usage_ = usage;
-  const auto* choices = event.as_object().if_contains("choices");
-  if (!choices || !choices->is_array()) return;
-  for (const auto& choice : choices->as_array()) {
-    if (!choice.is_object()) continue;
-    const auto* delta = choice.as_object().if_contains("delta");
-    if (!delta || !delta->is_object()) continue;
-    const auto* content = delta->as_object().if_contains("content");
-    if (content && content->is_string()) content_ += content->as_string();
+  auto event = boost::json::parse(data, ec);
+  if (ec || !event.is_object()) return std::string(line);
+  boost::json::object& object = event.as_object();
+  if (const auto* choices = object.if_contains("choices"); choices && choices->is_array()) {
+    for (const auto& choice : choices->as_array()) {
+      if (!choice.is_object()) continue;
+      const auto* delta = choice.as_object().if_contains("delta");
+      if (!delta || !delta->is_object()) continue;
+      const auto* content = delta->as_object().if_contains("content");
+      if (content && content->is_string()) content_ += content->as_string();
+    }
   }
+  auto usage = ReadUsage(object);
+  if (!usage) return std::string(line);
+  usage_ = usage;
+  const ChatCost cost = PriceOf(price_, usage->prompt, usage->completion);
+  boost::json::object& usage_json = object["usage"].as_object();
+  usage_json["prompt_cost"] = cost.prompt;
+  usage_json["completion_cost"] = cost.completion;
+  usage_json["total_cost"] = cost.total;
+  usage_json["currency"] = "USD";
+  return "data: " + boost::json::serialize(event);
 }
 
 void LogRefusedCall(RequestLog& log, RequestRecord record, int http_status, bool log_content) {

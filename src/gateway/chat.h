@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/error.h"
 #include "core/model.h"
@@ -60,18 +61,28 @@ struct TokenUsage {
   std::int64_t completion = 0;
 };
 
-// Reads the server-sent events of a streamed completion as they pass through: the answer text
-// and the usage of the final chunk, if the provider sends one.
+// Meters the server-sent events of a streamed completion as they pass through: collects the
+// answer text and the final chunk's usage, and extends that usage with prompt_cost,
+// completion_cost, total_cost and currency at `price` (as a whole answer's usage is). Relays
+// whole lines only; every other line goes through byte for byte.
 class SseAccumulator {
  public:
-  void Feed(std::string_view bytes);
+  explicit SseAccumulator(const ModelPrice* price = nullptr) : price_(price) {}
+
+  // Takes bytes from the provider; returns the bytes ready to relay.
+  std::string Feed(std::string_view bytes);
+  // The unfinished last line, relayed as it is when the stream ends.
+  std::string TakeRest() { return std::exchange(pending_, {}); }
+
   const std::string& content() const { return content_; }
   const std::optional<TokenUsage>& usage() const { return usage_; }
   bool done() const { return done_; }
 
  private:
-  void Line(std::string_view line);
+  // Meters one line; returns it, rewritten when it carried usage.
+  std::string Line(std::string_view line);
 
+  const ModelPrice* price_;
   std::string pending_;
   std::string content_;
   std::optional<TokenUsage> usage_;

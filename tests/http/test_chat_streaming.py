@@ -84,6 +84,13 @@ class StreamingTests(GatewayTestCase):
         stream = self.open(f'{PROVIDER}/stream', text=text, session=session)
         events = stream.read_all()
         self.assertEqual(events[-1][1], '[DONE]')
+        usage_events = [json.loads(d)['usage'] for _t, d in events
+                        if d != '[DONE]' and json.loads(d).get('usage')]
+        self.assertEqual(len(usage_events), 1, 'the final chunk carries the usage')
+        _p, _c, streamed_total = expected_costs(PROVIDER, 'stream', STREAM_USAGE['prompt_tokens'],
+                                                STREAM_USAGE['completion_tokens'])
+        self.assertCost(usage_events[0]['total_cost'], streamed_total)
+        self.assertEqual(usage_events[0]['currency'], 'USD')
         record = self.wait_record(session, self.project.token)
         self.assertEqual((record['status'], record['httpStatus']), ('succeeded', 200))
         self.assertEqual(record['model'], f'{PROVIDER}/stream')

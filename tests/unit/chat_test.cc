@@ -7,14 +7,24 @@
 namespace gatehouse {
 
 TEST(SseAccumulator, CollectsContentAndFinalUsageAcrossSplitReads) {
-  SseAccumulator events;
+  const ModelPrice price{"m", 1.0, 2.0};
+  SseAccumulator events(&price);
+  std::string relayed;
   const std::string stream =
       "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n"
       "data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\r\n\r\n"
       "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\n"
       "data: [DONE]\n\n";
-  for (std::size_t i = 0; i < stream.size(); i += 5) events.Feed(stream.substr(i, 5));
+  for (std::size_t i = 0; i < stream.size(); i += 5) relayed += events.Feed(stream.substr(i, 5));
+  relayed += events.TakeRest();
   EXPECT_EQ(events.content(), "Hello");
+  // Lines without usage go through byte for byte; the usage line gains its costs.
+  EXPECT_TRUE(relayed.starts_with(stream.substr(0, stream.find("data: {\"choices\":[],"))));
+  EXPECT_TRUE(relayed.ends_with("\n\ndata: [DONE]\n\n"));
+  const auto usage_line = relayed.substr(relayed.find("data: {\"choices\":[],"));
+  const auto usage_event = boost::json::parse(usage_line.substr(6, usage_line.find('\n') - 6));
+  EXPECT_DOUBLE_EQ(usage_event.at("usage").at("total_cost").as_double(), (7 * 1.0 + 2 * 2.0) / 1e6);
+  EXPECT_EQ(usage_event.at("usage").at("currency").as_string(), "USD");
   ASSERT_TRUE(events.usage());
   EXPECT_EQ(events.usage()->prompt, 7);
   EXPECT_EQ(events.usage()->completion, 2);
