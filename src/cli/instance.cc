@@ -13,6 +13,8 @@
 namespace gatehouse {
 namespace {
 
+constexpr std::string_view kInitializedSetting = "initialized_at";
+
 const std::string& EnsureDataDir(const ServerConfig& config) {
   std::filesystem::create_directories(config.data_dir);
   return config.data_dir;
@@ -72,7 +74,9 @@ bool Instance::HasOrganization() {
          0;
 }
 
-bool Instance::Initialized() { return !AdminSecretHash().empty() && HasOrganization(); }
+bool Instance::Initialized() {
+  return OrThrow(store_.GetSetting(std::string(kInitializedSetting)), "read settings").has_value();
+}
 
 std::optional<CreatedOrganization> Instance::Initialize() {
   if (Initialized()) {
@@ -85,9 +89,15 @@ std::optional<CreatedOrganization> Instance::Initialize() {
         store_.PutSetting(std::string(kAdminSecretHashSetting), ToHex(keyring_.Hash(admin_secret)));
     if (!stored) throw std::runtime_error("cannot store settings: " + stored.error().internal);
   }
-  if (HasOrganization()) return std::nullopt;
-  return OrThrow(organizations_.Create(std::string(kDefaultOrganizationName), ""),
-                 "create the Default organization");
+  std::optional<CreatedOrganization> created;
+  if (!HasOrganization()) {
+    created = OrThrow(organizations_.Create(std::string(kDefaultOrganizationName), ""),
+                      "create the Default organization");
+  }
+  // Written last: an installation whose organizations were all deleted later stays initialized.
+  auto marked = store_.PutSetting(std::string(kInitializedSetting), FormatTimestamp(NowMs()));
+  if (!marked) throw std::runtime_error("cannot store settings: " + marked.error().internal);
+  return created;
 }
 
 }  // namespace gatehouse

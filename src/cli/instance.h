@@ -24,8 +24,7 @@ class Instance {
   Instance(const Instance&) = delete;
   Instance& operator=(const Instance&) = delete;
 
-  // True once `gatehouse init` (or the first `serve`) has completed on this data directory:
-  // the system administrator credential exists and so does an organization.
+  // True once `gatehouse init` (or the first `serve`) has completed on this data directory.
   bool Initialized();
   // Completes initialization: the system administrator credential (written to the admin token
   // file, mode 0600, before its hash is stored) and the organization "Default" with its

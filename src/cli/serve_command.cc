@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/init_output.h"
 #include "cli/instance.h"
+#include "core/text.h"
 #include "http/server.h"
 
 namespace gatehouse {
@@ -26,7 +27,10 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& message, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    for (char c : std::string_view(message.payload.data(), message.payload.size())) {
+    const std::string_view text(message.payload.data(), message.payload.size());
+    // Text that is not UTF-8 has its high bytes escaped so that the line stays valid JSON.
+    const bool utf8 = IsValidUtf8(text);
+    for (char c : text) {
       switch (c) {
         case '"':
           dest.append(std::string_view("\\\""));
@@ -38,9 +42,10 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
           dest.append(std::string_view("\\n"));
           break;
         default:
-          if (static_cast<unsigned char>(c) < 0x20) {
+          if (static_cast<unsigned char>(c) < 0x20 ||
+              (!utf8 && static_cast<unsigned char>(c) >= 0x80)) {
             char escaped[8];
-            std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+            std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned char>(c));
             dest.append(std::string_view(escaped));
           } else {
             dest.push_back(c);

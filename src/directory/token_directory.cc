@@ -1,5 +1,7 @@
 #include "directory/token_directory.h"
 
+#include <algorithm>
+
 #include "auth/secret.h"
 #include "core/ids.h"
 
@@ -196,7 +198,9 @@ Status TokenDirectory::FlushUsage() {
   if (!recorded) {
     // Keep them for the next flush rather than losing them.
     for (const auto& [token_id, at] : uses) {
-      if (auto token = cache_.FindById(token_id)) cache_.MarkUsed(*token, at);
+      if (auto token = cache_.FindById(token_id)) {
+        cache_.MarkUsed(*token, std::max(at, token->last_used_at.load()));
+      }
     }
   }
   return recorded;

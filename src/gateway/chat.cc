@@ -138,7 +138,7 @@ class MeteredEventStream final : public BodySource {
     const bool more = upstream_->Read(bytes);
     chunk = events_.Feed(bytes);
     if (more) return Piece::kMore;
-    chunk += events_.TakeRest();
+    chunk += events_.Finish();
     if (upstream_->failure()) {
       // No [DONE]: a client must not take a broken answer for a complete one.
       spdlog::warn("provider {} stream broke: {}", call_.model.provider->name,
@@ -214,6 +214,11 @@ std::string SseAccumulator::Feed(std::string_view bytes) {
   // A line this long is not an event worth metering: relay it as it is, keep memory bounded.
   if (pending_.size() > kMaxEventLine) relay += TakeRest();
   return relay;
+}
+
+std::string SseAccumulator::Finish() {
+  if (pending_.empty()) return {};
+  return Feed("\n") + "\n";
 }
 
 std::string SseAccumulator::Line(std::string_view line) {

@@ -71,8 +71,11 @@ class SseAccumulator {
 
   // Takes bytes from the provider; returns the bytes ready to relay.
   std::string Feed(std::string_view bytes);
-  // The unfinished last line, relayed as it is when the stream ends.
+  // The unfinished last line, relayed as it is (used for over-long lines).
   std::string TakeRest() { return std::exchange(pending_, {}); }
+  // At the end of the stream: meters and relays a last line that had no line break, ending its
+  // event, so that anything appended after it stands on its own line.
+  std::string Finish();
 
   const std::string& content() const { return content_; }
   const std::optional<TokenUsage>& usage() const { return usage_; }

@@ -226,7 +226,8 @@ asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socke
           co_await bhttp::async_read(stream, buffer, parser, kAwait);
     }
     if (read_error) {
-      // A clean close or a timeout between requests needs no answer beyond those owed.
+      // A clean close between requests needs no answer beyond those owed (after a timeout the
+      // stream has closed the socket already, and the flush finds nothing to write to).
       if (read_error == bhttp::error::end_of_stream || read_error == asio::error::eof ||
           read_error == beast::error::timeout || read_error == asio::error::operation_aborted ||
           read_error == asio::error::connection_reset) {
@@ -284,6 +285,7 @@ asio::awaitable<bool> HttpServer::State::Stream(beast::tcp_stream& stream, HttpR
       try {
         piece = source.Next(chunk);
       } catch (const std::exception&) {
+        chunk.clear();
         piece = BodySource::Piece::kBroken;
       }
     });
@@ -293,13 +295,14 @@ asio::awaitable<bool> HttpServer::State::Stream(beast::tcp_stream& stream, HttpR
     } else {
       out += chunk;
     }
-    if (out.empty()) continue;
-    stream.expires_after(kRequestTimeout);
-    auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
-    out.clear();
-    if (write_error) {
-      if (piece == BodySource::Piece::kMore) source.Abort();
-      co_return false;
+    if (!out.empty()) {
+      stream.expires_after(kRequestTimeout);
+      auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
+      out.clear();
+      if (write_error) {
+        if (piece == BodySource::Piece::kMore) source.Abort();
+        co_return false;
+      }
     }
     if (piece == BodySource::Piece::kBroken) co_return false;
   }

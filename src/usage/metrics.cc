@@ -18,7 +18,11 @@ std::string Label(std::string_view value) {
   std::string out;
   for (char c : value) {
     if (c == '"' || c == '\\') out += '\\';
-    out += c == '\n' ? 'n' : c;
+    if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
   }
   return out;
 }

@@ -201,7 +201,8 @@ class InterruptedInitTests(GatehouseTestCase):
     def test_init_after_an_interrupted_init_restores_the_admin_credential(self):
         self.server.stop()
         with sqlite3.connect(self.server.db_path) as db:
-            db.execute("DELETE FROM settings WHERE key = 'admin_secret_hash'")
+            # As if the first init had stopped right after creating the organization.
+            db.execute("DELETE FROM settings WHERE key IN ('admin_secret_hash', 'initialized_at')")
         done = self.server.cli_run('init', json_out=False)
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertIn(b'interrupted', done.stdout)
@@ -210,6 +211,14 @@ class InterruptedInitTests(GatehouseTestCase):
         response = self.request('GET', '/v2/admin/organizations', token=admin)
         self.assertEqual(response.status, 200, response.body)
         self.assertTokenWorks(self.org_token)
+
+    def test_serve_after_every_organization_was_deleted_creates_no_new_one(self):
+        self.ok(self.request('DELETE', f'/v2/admin/organizations/{self.org_id}',
+                             token=self.admin_token))
+        self.server.stop()
+        self.server.start()
+        response = self.request('GET', '/v2/admin/organizations', token=self.admin_token)
+        self.assertEqual(self.ok(response)['count'], 0)
 
     def test_init_on_a_finished_installation_fails_and_changes_nothing(self):
         before = (self.server.data_dir / 'admin.token').read_text()

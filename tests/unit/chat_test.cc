@@ -31,6 +31,17 @@ TEST(SseAccumulator, CollectsContentAndFinalUsageAcrossSplitReads) {
   EXPECT_TRUE(events.done());
 }
 
+TEST(SseAccumulator, ALastLineWithoutLineBreakIsMeteredAndEnded) {
+  SseAccumulator events;
+  std::string relayed = events.Feed("data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n");
+  relayed += events.Feed("data: [DONE]");
+  EXPECT_FALSE(events.done());
+  relayed += events.Finish();
+  EXPECT_TRUE(events.done());
+  EXPECT_TRUE(relayed.ends_with("\n\ndata: [DONE]\n\n"));
+  EXPECT_EQ(events.Finish(), "");
+}
+
 TEST(ChatCost, IsTokensTimesPricePerMillion) {
   const ModelPrice price{"m", 0.15, 0.60};
   const ChatCost cost = PriceOf(&price, 120, 48);

@@ -35,6 +35,7 @@ class SqliteRequestCursor final : public RequestCursor {
     page_.clear();
     position_ = 0;
     const bool first = !last_;
+    const TimeMs end_ms = query_.end_ms.value_or(std::numeric_limits<TimeMs>::max());
     std::int64_t limit = kPageRows;
     if (remaining_ >= 0) limit = std::min(limit, remaining_);
     if (limit == 0) {
@@ -49,7 +50,7 @@ class SqliteRequestCursor final : public RequestCursor {
         "AND (?3 = '' OR assistant = ?3) AND (?4 = '' OR status = ?4) "
         "AND (?5 = '' OR api_token_name = ?5 OR api_token_id = ?5) "
         "AND start_ms >= ?6 AND start_ms <= ?7 "
-        "AND (?10 = 0 OR start_ms < ?11 OR (start_ms = ?11 AND id < ?12)) "
+        "AND (?10 = 0 OR start_ms < ?11 OR id < ?12) "
         "ORDER BY start_ms DESC, id DESC LIMIT ?8 OFFSET ?9");
     if (!stmt) return std::unexpected(stmt.error());
     (*stmt)
@@ -59,7 +60,9 @@ class SqliteRequestCursor final : public RequestCursor {
         .Bind(4, query_.status)
         .Bind(5, query_.api_token)
         .Bind(6, query_.start_ms.value_or(std::numeric_limits<TimeMs>::min()))
-        .Bind(7, query_.end_ms.value_or(std::numeric_limits<TimeMs>::max()))
+        // Later pages bound start_ms by the last row seen, so the index range starts there
+        // instead of rescanning every newer row (ties on it are settled by id).
+        .Bind(7, first ? end_ms : std::min(end_ms, last_->first))
         .Bind(8, limit)
         .Bind(9, first ? query_.skip : std::int64_t{0})
         .Bind(10, std::int64_t{first ? 0 : 1})
