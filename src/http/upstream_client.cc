@@ -1,5 +1,7 @@
 #include "http/upstream_client.h"
 
+#include <netdb.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -11,6 +13,11 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <charconv>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
 
 namespace gatehouse {
 
@@ -57,6 +64,62 @@ std::optional<ParsedUrl> ParseUrl(std::string_view url) {
   if (authority.empty()) return std::nullopt;
   parsed.host = std::string(authority);
   return parsed;
+}
+
+// Name lookups run on a detached thread of their own: getaddrinfo cannot be interrupted, and a
+// lookup that hangs must cost the caller no more than its timeout (the thread finishes whenever
+// the resolver answers and then only drops its result).
+boost::system::error_code Resolve(const std::string& host, const std::string& port,
+                                  std::chrono::milliseconds timeout,
+                                  std::vector<tcp::endpoint>& endpoints) {
+  struct Lookup {
+    std::mutex mutex;
+    std::condition_variable done;
+    bool finished = false;
+    int status = 0;
+    std::vector<tcp::endpoint> endpoints;
+  };
+  boost::system::error_code literal_error;
+  const auto address = asio::ip::make_address(host, literal_error);
+  if (!literal_error) {  // an IP address needs no lookup
+    unsigned number = 0;
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (ec != std::errc() || end != port.data() + port.size() || number > 65535) {
+      return asio::error::invalid_argument;
+    }
+    endpoints = {tcp::endpoint(address, static_cast<std::uint16_t>(number))};
+    return {};
+  }
+  auto lookup = std::make_shared<Lookup>();
+  std::thread([lookup, host, port] {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* results = nullptr;
+    const int status = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &results);
+    std::vector<tcp::endpoint> found;
+    for (addrinfo* entry = results; status == 0 && entry; entry = entry->ai_next) {
+      tcp::endpoint endpoint;
+      if (entry->ai_addrlen > endpoint.capacity()) continue;
+      std::memcpy(endpoint.data(), entry->ai_addr, entry->ai_addrlen);
+      endpoint.resize(entry->ai_addrlen);
+      found.push_back(endpoint);
+    }
+    if (results) ::freeaddrinfo(results);
+    std::lock_guard lock(lookup->mutex);
+    lookup->status = status;
+    lookup->endpoints = std::move(found);
+    lookup->finished = true;
+    lookup->done.notify_one();
+  }).detach();
+
+  std::unique_lock lock(lookup->mutex);
+  if (!lookup->done.wait_for(lock, timeout, [&] { return lookup->finished; })) {
+    return beast::error::timeout;
+  }
+  if (lookup->status != 0 || lookup->endpoints.empty()) return asio::error::host_not_found;
+  endpoints = std::move(lookup->endpoints);
+  return {};
 }
 
 }  // namespace
@@ -156,23 +219,8 @@ bool UpstreamCall::Start(const UpstreamRequest& request) {
     s.plain.emplace(s.io);
   }
 
-  tcp::resolver resolver(s.io);
-  tcp::resolver::results_type endpoints;
-  boost::system::error_code resolve_error;
-  resolver.async_resolve(url->host, url->port,
-                         [&](boost::system::error_code ec, tcp::resolver::results_type results) {
-                           resolve_error = ec;
-                           endpoints = std::move(results);
-                         });
-  if (s.io.run_for(s.timeout); !s.io.stopped()) {  // still resolving: timed out
-    resolver.cancel();
-    s.io.run();
-    if (!resolve_error) resolve_error = asio::error::timed_out;
-  }
-  if (resolve_error == asio::error::timed_out || resolve_error == asio::error::operation_aborted) {
-    resolve_error = beast::error::timeout;
-  }
-  if (resolve_error) return s.Fail(resolve_error, "resolve");
+  std::vector<tcp::endpoint> endpoints;
+  if (auto ec = Resolve(url->host, url->port, s.timeout, endpoints)) return s.Fail(ec, "resolve");
   if (auto ec = s.Run([&](auto handler) { s.Tcp().async_connect(endpoints, handler); })) {
     return s.Fail(ec, "connect");
   }
