@@ -12,20 +12,6 @@
 namespace gatehouse {
 namespace {
 
-template <typename T>
-T OrThrow(Result<T> result) {
-  if (!result) {
-    const Error& error = result.error();
-    throw std::runtime_error(DescriptionOf(error.items.front()) +
-                             (error.internal.empty() ? "" : " (" + error.internal + ")"));
-  }
-  return std::move(*result);
-}
-
-void OrThrow(Status status) {
-  if (!status) OrThrow(Result<int>(std::unexpected(status.error())));
-}
-
 void PrintJson(const boost::json::value& value) {
   std::cout << boost::json::serialize(value) << std::endl;
 }

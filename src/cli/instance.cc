@@ -32,17 +32,6 @@ void WriteSecretFile(const std::string& path, const std::string& secret) {
   if (!written) throw std::runtime_error("cannot write " + path);
 }
 
-template <typename T>
-T OrThrow(Result<T> result, const std::string& what) {
-  if (!result) {
-    throw std::runtime_error(what + ": " +
-                             (result.error().internal.empty()
-                                  ? DescriptionOf(result.error().items.front())
-                                  : result.error().internal));
-  }
-  return std::move(*result);
-}
-
 }  // namespace
 
 Instance::Instance(const ServerConfig& config)
@@ -55,9 +44,7 @@ Instance::Instance(const ServerConfig& config)
       assistants_(store_) {
   // With reveal=never no sealed copy may survive from a time when revealing was allowed.
   if (config_.reveal == "never") {
-    if (auto discarded = store_.DiscardSealedSecrets(); !discarded) {
-      throw std::runtime_error("cannot discard sealed secrets: " + discarded.error().internal);
-    }
+    OrThrow(store_.DiscardSealedSecrets(), "discard sealed secrets");
   }
 }
 
@@ -85,9 +72,9 @@ std::optional<CreatedOrganization> Instance::Initialize() {
   if (AdminSecretHash().empty()) {
     const std::string admin_secret = GenerateSecret(SecretKind::kSystemAdmin);
     WriteSecretFile(config_.AdminTokenFile(), admin_secret);
-    auto stored =
-        store_.PutSetting(std::string(kAdminSecretHashSetting), ToHex(keyring_.Hash(admin_secret)));
-    if (!stored) throw std::runtime_error("cannot store settings: " + stored.error().internal);
+    OrThrow(
+        store_.PutSetting(std::string(kAdminSecretHashSetting), ToHex(keyring_.Hash(admin_secret))),
+        "store settings");
   }
   std::optional<CreatedOrganization> created;
   if (!HasOrganization()) {
@@ -95,8 +82,8 @@ std::optional<CreatedOrganization> Instance::Initialize() {
                       "create the Default organization");
   }
   // Written last: an installation whose organizations were all deleted later stays initialized.
-  auto marked = store_.PutSetting(std::string(kInitializedSetting), FormatTimestamp(NowMs()));
-  if (!marked) throw std::runtime_error("cannot store settings: " + marked.error().internal);
+  OrThrow(store_.PutSetting(std::string(kInitializedSetting), FormatTimestamp(NowMs())),
+          "store settings");
   return created;
 }
 

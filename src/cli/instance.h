@@ -3,7 +3,9 @@
 
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "auth/keyring.h"
 #include "auth/token_cache.h"
@@ -15,6 +17,24 @@
 #include "store/sqlite/sqlite_store.h"
 
 namespace gatehouse {
+
+// The value of `result`, else std::runtime_error with the error's client text, its internal
+// detail, and `what` in front. For operator commands and start-up, where exceptions are the
+// way out (they are caught in main).
+template <typename T>
+T OrThrow(Result<T> result, std::string_view what = {}) {
+  if (!result) {
+    const Error& error = result.error();
+    throw std::runtime_error((what.empty() ? "" : std::string(what) + ": ") +
+                             DescriptionOf(error.items.front()) +
+                             (error.internal.empty() ? "" : " (" + error.internal + ")"));
+  }
+  return std::move(*result);
+}
+
+inline void OrThrow(Status status, std::string_view what = {}) {
+  if (!status) OrThrow(Result<int>(std::unexpected(status.error())), what);
+}
 
 // An opened data directory: the store, the keys and the directories over them, shared by the
 // server and the operator commands. Construction throws std::runtime_error (start-up only).

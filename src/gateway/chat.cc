@@ -73,25 +73,38 @@ std::optional<TokenUsage> ReadUsage(const boost::json::object& response) {
   return TokenUsage{number("prompt_tokens"), number("completion_tokens")};
 }
 
-// Fills the usage and outcome fields of `record`, estimating counts the provider did not give.
-void Settle(RequestRecord& record, const ChatCall& call, std::optional<TokenUsage> usage,
-            const std::string& output, std::string_view status, int http_status) {
+// A record kept without its prompt, input and output (log_content = false).
+void ForgetContent(RequestRecord& record) {
+  record.prompt.reset();
+  record.input_text.reset();
+  record.output.reset();
+}
+
+// The cost fields that extend an OpenAI `usage` object.
+void AddCosts(boost::json::object& usage, const ChatCost& cost) {
+  usage["prompt_cost"] = cost.prompt;
+  usage["completion_cost"] = cost.completion;
+  usage["total_cost"] = cost.total;
+  usage["currency"] = "USD";
+}
+
+// Completes the call's record (estimating the counts the provider did not give) and hands it
+// to the request log. Returns the counts recorded.
+TokenUsage LogCall(RequestLog& log, ChatCall& call, std::optional<TokenUsage> usage,
+                   const std::string& output, std::string_view status, int http_status) {
   if (!usage) usage = TokenUsage{PromptChars(call.body), EstimateTokens(output)};
-  const ChatCost cost = PriceOf(call.model.price, usage->prompt, usage->completion);
+  RequestRecord& record = call.record;
   record.prompt_tokens = usage->prompt;
   record.completion_tokens = usage->completion;
   record.total_tokens = usage->prompt + usage->completion;
-  record.cost = cost.total;
+  record.cost = PriceOf(call.model.price, usage->prompt, usage->completion).total;
   record.status = std::string(status);
   record.http_status = http_status;
   record.end_ms = NowMs();
-  if (call.log_content) {
-    record.output = output;
-  } else {
-    record.prompt.reset();
-    record.input_text.reset();
-    record.output.reset();
-  }
+  record.output = output;
+  if (!call.log_content) ForgetContent(record);
+  log.Append(std::move(record));
+  return *usage;
 }
 
 Error ProviderError(const UpstreamCall& upstream, const ResolvedModel& model) {
@@ -158,8 +171,7 @@ class MeteredEventStream final : public BodySource {
   void Finish(std::string_view status, int http_status) {
     if (logged_) return;
     logged_ = true;
-    Settle(call_.record, call_, events_.usage(), events_.content(), status, http_status);
-    log_.Append(std::move(call_.record));
+    LogCall(log_, call_, events_.usage(), events_.content(), status, http_status);
   }
 
   std::unique_ptr<UpstreamCall> upstream_;
@@ -246,12 +258,7 @@ std::string SseAccumulator::Line(std::string_view line) {
   auto usage = ReadUsage(object);
   if (!usage) return std::string(line);
   usage_ = usage;
-  const ChatCost cost = PriceOf(price_, usage->prompt, usage->completion);
-  boost::json::object& usage_json = object["usage"].as_object();
-  usage_json["prompt_cost"] = cost.prompt;
-  usage_json["completion_cost"] = cost.completion;
-  usage_json["total_cost"] = cost.total;
-  usage_json["currency"] = "USD";
+  AddCosts(object["usage"].as_object(), PriceOf(price_, usage->prompt, usage->completion));
   return "data: " + boost::json::serialize(event);
 }
 
@@ -259,11 +266,7 @@ void LogRefusedCall(RequestLog& log, RequestRecord record, int http_status, bool
   record.status = "failed";
   record.http_status = http_status;
   record.end_ms = NowMs();
-  if (!log_content) {
-    record.prompt.reset();
-    record.input_text.reset();
-    record.output.reset();
-  }
+  if (!log_content) ForgetContent(record);
   log.Append(std::move(record));
 }
 
@@ -277,8 +280,7 @@ ChatResult RunChat(ChatCall call, RequestLog& log) {
   if (started && !relay) upstream->ReadAll(body);
   if (!started || upstream->failure()) {
     result.error = ProviderError(*upstream, call.model);
-    Settle(call.record, call, TokenUsage{}, {}, "failed", HttpStatusOf(result.error->code()));
-    log.Append(std::move(call.record));
+    LogCall(log, call, TokenUsage{}, {}, "failed", HttpStatusOf(result.error->code()));
     return result;
   }
   if (relay) {
@@ -294,16 +296,14 @@ ChatResult RunChat(ChatCall call, RequestLog& log) {
     result.error = Error(ErrorCode::kBadGateway, {},
                          "provider " + call.model.provider->name + " answered " +
                              std::to_string(status) + (ec ? " with a body that is not JSON" : ""));
-    Settle(call.record, call, TokenUsage{}, {}, "failed", 502);
-    log.Append(std::move(call.record));
+    LogCall(log, call, TokenUsage{}, {}, "failed", 502);
     return result;
   }
   boost::json::object& response = parsed.as_object();
   if (status != 200) {  // the provider refused the request (4xx): relay its answer
     result.status = status;
     result.body = std::move(body);
-    Settle(call.record, call, TokenUsage{}, {}, "failed", status);
-    log.Append(std::move(call.record));
+    LogCall(log, call, TokenUsage{}, {}, "failed", status);
     return result;
   }
 
@@ -320,24 +320,18 @@ ChatResult RunChat(ChatCall call, RequestLog& log) {
       break;
     }
   }
-  const auto usage = ReadUsage(response);
-  Settle(call.record, call, usage, output, "succeeded", 200);
-  const ChatCost cost =
-      PriceOf(call.model.price, call.record.prompt_tokens, call.record.completion_tokens);
+  const auto reported = ReadUsage(response);
+  const TokenUsage usage = LogCall(log, call, reported, output, "succeeded", 200);
   boost::json::value& usage_value = response["usage"];
   if (!usage_value.is_object()) usage_value.emplace_object();
   boost::json::object& usage_json = usage_value.as_object();
-  if (!usage) {
-    usage_json["prompt_tokens"] = call.record.prompt_tokens;
-    usage_json["completion_tokens"] = call.record.completion_tokens;
-    usage_json["total_tokens"] = call.record.total_tokens;
+  if (!reported) {
+    usage_json["prompt_tokens"] = usage.prompt;
+    usage_json["completion_tokens"] = usage.completion;
+    usage_json["total_tokens"] = usage.prompt + usage.completion;
   }
-  usage_json["prompt_cost"] = cost.prompt;
-  usage_json["completion_cost"] = cost.completion;
-  usage_json["total_cost"] = cost.total;
-  usage_json["currency"] = "USD";
+  AddCosts(usage_json, PriceOf(call.model.price, usage.prompt, usage.completion));
   result.body = boost::json::serialize(response);
-  log.Append(std::move(call.record));
   return result;
 }
 
