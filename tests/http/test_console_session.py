@@ -38,6 +38,13 @@ class ConsoleSessionTests(GatehouseTestCase):
         self.assertNotIn(self.org_token, session['set_cookie'])
         self.assertNotIn(self.org_token, str(session['body']))
 
+    def test_session_cookie_is_secure_behind_a_tls_proxy(self):
+        response = self.request('POST', SESSION, body={'apiToken': self.org_token},
+                                headers={'X-Forwarded-Proto': 'https'})
+        self.assertEqual(response.status, 200, response.body)
+        attributes = [a.strip().lower() for a in response.headers.get('Set-Cookie').split(';')]
+        self.assertIn('secure', attributes)
+
     def test_cookie_acts_as_the_organization_token_for_reads(self):
         session = self.open_session()
         body = self.ok(self.with_cookie('GET', '/v2/tokens', session))

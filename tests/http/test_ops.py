@@ -208,6 +208,34 @@ class LifecycleTests(GatehouseTestCase):
         finally:
             server.cleanup()
 
+    def test_flags_win_over_the_config_file(self):
+        server = Server()
+        try:
+            config = server.root / 'gatehouse.toml'
+            config.write_text('[server]\nmax_body = 512\n')
+            server.serve_args = ['--config', str(config), '--max-body', '4096']
+            server.start()
+            response = server.request('POST', '/v1/organization/project',
+                                      body={'name': unique('flag-wins'), 'description': 'x' * 900},
+                                      token=server.org_token)
+            self.assertEqual(response.status, 200, response.body)
+            self.assertEqual(server.stop(), 0)
+        finally:
+            server.cleanup()
+
+    def test_environment_wins_over_flags_and_file_for_server_keys(self):
+        server = Server(env={'GATEHOUSE_MAX_BODY': '512'})
+        try:
+            server.serve_args = ['--max-body', '4096']
+            server.start()
+            response = server.request('POST', '/v1/organization/project',
+                                      body={'name': 'env-wins', 'description': 'x' * 900},
+                                      token=server.org_token)
+            self.assertEqual(response.status, E_TOO_LARGE[0], response.body)
+            self.assertEqual(server.stop(), 0)
+        finally:
+            server.cleanup()
+
     def test_config_file_with_unknown_key_stops_start_up_naming_file_line_and_key(self):
         server = Server()
         try:
