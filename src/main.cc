@@ -1,5 +1,6 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <stdexcept>
 
@@ -46,140 +47,176 @@ ServerConfig Finish(ServerConfig config) {
   return config;
 }
 
+// Everything a sub-command may read from its command line; each attaches the options it uses.
+struct Arguments {
+  CommonOptions common;
+  std::optional<std::string> listen, web_dir, log_content;
+  std::optional<std::int64_t> max_body;
+  int threads = 0;
+  std::string name, description, email, organization, project, token_id, destination;
+  std::string export_format = "json";
+
+  ServerConfig Config() const { return Finish(common.Resolve()); }
+  ServerConfig ServeConfig() const {
+    ServerConfig config = common.Resolve();
+    if (listen) config.listen = *listen;
+    if (max_body) config.max_body = *max_body;
+    if (log_content) config.log_content = *log_content == "true";
+    if (web_dir) config.web_dir = *web_dir;
+    return Finish(config);
+  }
+};
+
+void AttachNothing(CLI::App&, Arguments&) {}
+
+void AttachServe(CLI::App& command, Arguments& a) {
+  command.add_option("--listen", a.listen, "HOST:PORT (default 127.0.0.1:8080)");
+  command.add_option("--max-body", a.max_body, "request body limit in bytes");
+  command.add_option("--log-content", a.log_content, "true | false")
+      ->check(CLI::IsMember({"true", "false"}));
+  command.add_option("--web-dir", a.web_dir, "directory of the built console");
+  command.add_option("--threads", a.threads, "event loop threads (default: one per core)");
+}
+
+void AttachBackup(CLI::App& command, Arguments& a) {
+  command.add_option("file", a.destination, "destination file")->required();
+}
+
+void AttachOrgCreate(CLI::App& command, Arguments& a) {
+  command.add_option("--name", a.name, "organization name")->required();
+  command.add_option("--email", a.email, "administrator e-mail");
+}
+
+void AttachOrg(CLI::App& command, Arguments& a) {
+  command.add_option("--org", a.organization, "organization id or name");
+}
+
+void AttachProjectCreate(CLI::App& command, Arguments& a) {
+  AttachOrg(command, a);
+  command.add_option("--name", a.name, "project name")->required();
+  command.add_option("--description", a.description, "description");
+}
+
+void AttachTokenList(CLI::App& command, Arguments& a) {
+  AttachOrg(command, a);
+  command.add_option("--project", a.project, "project id or name");
+}
+
+void AttachTokenCreate(CLI::App& command, Arguments& a) {
+  AttachOrg(command, a);
+  command.add_option("--project", a.project, "project id or name (else organization scope)");
+  command.add_option("--name", a.name, "token name")->required();
+  command.add_option("--description", a.description, "description");
+}
+
+void AttachTokenId(CLI::App& command, Arguments& a) {
+  command.add_option("id", a.token_id, "token id")->required();
+}
+
+void AttachExport(CLI::App& command, Arguments& a) {
+  AttachTokenList(command, a);
+  command.add_option("--format", a.export_format, "json | csv | ndjson");
+}
+
+// One sub-command: its path ("token create"), what it does, its options and its action.
+struct SubCommand {
+  const char* path;
+  const char* description;
+  void (*attach)(CLI::App&, Arguments&);
+  int (*run)(const Arguments&);
+};
+
+// Descriptions of the groups that sub-command paths open ("org" in "org create").
+const std::map<std::string, std::string> kGroups = {
+    {"org", "organizations"}, {"project", "projects"}, {"token", "API tokens"}};
+
+const SubCommand kSubCommands[] = {
+    {"serve", "serve the HTTP API and console", AttachServe,
+     [](const Arguments& a) { return gatehouse::RunServe(a.ServeConfig(), a.threads); }},
+    {"init", "create the Default organization and credentials", AttachNothing,
+     [](const Arguments& a) { return gatehouse::RunInit(a.Config(), a.common.json); }},
+    {"migrate", "apply pending schema migrations and exit", AttachNothing,
+     [](const Arguments& a) { return gatehouse::RunMigrate(a.Config()); }},
+    {"backup", "copy the live database to FILE", AttachBackup,
+     [](const Arguments& a) { return gatehouse::RunBackup(a.Config(), a.destination); }},
+    {"org create", "create an organization", AttachOrgCreate,
+     [](const Arguments& a) {
+       return gatehouse::RunOrgCreate(a.Config(), a.name, a.email, a.common.json);
+     }},
+    {"org list", "list organizations", AttachNothing,
+     [](const Arguments& a) { return gatehouse::RunOrgList(a.Config(), a.common.json); }},
+    {"project list", "list projects", AttachOrg,
+     [](const Arguments& a) {
+       return gatehouse::RunProjectList(a.Config(), a.organization, a.common.json);
+     }},
+    {"project create", "create a project", AttachProjectCreate,
+     [](const Arguments& a) {
+       return gatehouse::RunProjectCreate(a.Config(), a.organization, a.name, a.description,
+                                          a.common.json);
+     }},
+    {"token list", "list tokens", AttachTokenList,
+     [](const Arguments& a) {
+       return gatehouse::RunTokenList(a.Config(), a.organization, a.project, a.common.json);
+     }},
+    {"token create", "create a token", AttachTokenCreate,
+     [](const Arguments& a) {
+       return gatehouse::RunTokenCreate(a.Config(), a.organization, a.project, a.name,
+                                        a.description, a.common.json);
+     }},
+    {"token block", "block a token", AttachTokenId,
+     [](const Arguments& a) {
+       return gatehouse::RunTokenChange(a.Config(), "block", a.token_id, a.common.json);
+     }},
+    {"token unblock", "unblock a token", AttachTokenId,
+     [](const Arguments& a) {
+       return gatehouse::RunTokenChange(a.Config(), "unblock", a.token_id, a.common.json);
+     }},
+    {"token revoke", "revoke a token", AttachTokenId,
+     [](const Arguments& a) {
+       return gatehouse::RunTokenChange(a.Config(), "revoke", a.token_id, a.common.json);
+     }},
+    {"export", "write the request export to stdout", AttachExport,
+     [](const Arguments& a) {
+       return gatehouse::RunExport(a.Config(), a.organization, a.project, a.export_format);
+     }},
+};
+
+// The CLI11 command for `path`, creating the groups it passes through.
+CLI::App& CommandAt(CLI::App& app, const std::string& path, const std::string& description) {
+  CLI::App* parent = &app;
+  std::size_t start = 0;
+  for (auto space = path.find(' '); space != std::string::npos; space = path.find(' ', start)) {
+    const std::string group = path.substr(start, space - start);
+    CLI::App* existing = nullptr;
+    for (auto* sub : parent->get_subcommands([](CLI::App*) { return true; })) {
+      if (sub->get_name() == group) existing = sub;
+    }
+    if (!existing) {
+      existing = parent->add_subcommand(group, kGroups.at(group));
+      existing->require_subcommand(1);
+    }
+    parent = existing;
+    start = space + 1;
+  }
+  return *parent->add_subcommand(path.substr(start), description);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Gatehouse: API tokens, organizations and a metering LLM gateway"};
   app.require_subcommand(1);
-  CommonOptions common;
-  std::function<int()> run;
-
-  auto* serve = app.add_subcommand("serve", "serve the HTTP API and console");
-  common.Attach(*serve);
-  std::optional<std::string> listen, web_dir, log_content;
-  std::optional<std::int64_t> max_body;
-  int threads = 0;
-  serve->add_option("--listen", listen, "HOST:PORT (default 127.0.0.1:8080)");
-  serve->add_option("--max-body", max_body, "request body limit in bytes");
-  serve->add_option("--log-content", log_content, "true | false")
-      ->check(CLI::IsMember({"true", "false"}));
-  serve->add_option("--web-dir", web_dir, "directory of the built console");
-  serve->add_option("--threads", threads, "event loop threads (default: one per core)");
-  serve->callback([&] {
-    run = [&] {
-      ServerConfig config = common.Resolve();
-      if (listen) config.listen = *listen;
-      if (max_body) config.max_body = *max_body;
-      if (log_content) config.log_content = *log_content == "true";
-      if (web_dir) config.web_dir = *web_dir;
-      return gatehouse::RunServe(Finish(config), threads);
-    };
-  });
-
-  auto* init = app.add_subcommand("init", "create the Default organization and credentials");
-  common.Attach(*init);
-  init->callback(
-      [&] { run = [&] { return gatehouse::RunInit(Finish(common.Resolve()), common.json); }; });
-
-  auto* migrate = app.add_subcommand("migrate", "apply pending schema migrations and exit");
-  common.Attach(*migrate);
-  migrate->callback([&] { run = [&] { return gatehouse::RunMigrate(Finish(common.Resolve())); }; });
-
-  std::string destination;
-  auto* backup = app.add_subcommand("backup", "copy the live database to FILE");
-  common.Attach(*backup);
-  backup->add_option("file", destination, "destination file")->required();
-  backup->callback(
-      [&] { run = [&] { return gatehouse::RunBackup(Finish(common.Resolve()), destination); }; });
-
-  std::string name, description, email, organization, project, token_id;
-  auto* org = app.add_subcommand("org", "organizations");
-  org->require_subcommand(1);
-  auto* org_create = org->add_subcommand("create", "create an organization");
-  common.Attach(*org_create);
-  org_create->add_option("--name", name, "organization name")->required();
-  org_create->add_option("--email", email, "administrator e-mail");
-  org_create->callback([&] {
-    run = [&] {
-      return gatehouse::RunOrgCreate(Finish(common.Resolve()), name, email, common.json);
-    };
-  });
-  auto* org_list = org->add_subcommand("list", "list organizations");
-  common.Attach(*org_list);
-  org_list->callback(
-      [&] { run = [&] { return gatehouse::RunOrgList(Finish(common.Resolve()), common.json); }; });
-
-  auto* project_command = app.add_subcommand("project", "projects");
-  project_command->require_subcommand(1);
-  auto* project_list = project_command->add_subcommand("list", "list projects");
-  common.Attach(*project_list);
-  project_list->add_option("--org", organization, "organization id or name");
-  project_list->callback([&] {
-    run = [&] {
-      return gatehouse::RunProjectList(Finish(common.Resolve()), organization, common.json);
-    };
-  });
-  auto* project_create = project_command->add_subcommand("create", "create a project");
-  common.Attach(*project_create);
-  project_create->add_option("--org", organization, "organization id or name");
-  project_create->add_option("--name", name, "project name")->required();
-  project_create->add_option("--description", description, "description");
-  project_create->callback([&] {
-    run = [&] {
-      return gatehouse::RunProjectCreate(Finish(common.Resolve()), organization, name, description,
-                                         common.json);
-    };
-  });
-
-  auto* token = app.add_subcommand("token", "API tokens");
-  token->require_subcommand(1);
-  auto* token_list = token->add_subcommand("list", "list tokens");
-  common.Attach(*token_list);
-  token_list->add_option("--org", organization, "organization id or name");
-  token_list->add_option("--project", project, "project id or name");
-  token_list->callback([&] {
-    run = [&] {
-      return gatehouse::RunTokenList(Finish(common.Resolve()), organization, project, common.json);
-    };
-  });
-  auto* token_create = token->add_subcommand("create", "create a token");
-  common.Attach(*token_create);
-  token_create->add_option("--org", organization, "organization id or name");
-  token_create->add_option("--project", project, "project id or name (else organization scope)");
-  token_create->add_option("--name", name, "token name")->required();
-  token_create->add_option("--description", description, "description");
-  token_create->callback([&] {
-    run = [&] {
-      return gatehouse::RunTokenCreate(Finish(common.Resolve()), organization, project, name,
-                                       description, common.json);
-    };
-  });
-  for (const char* action : {"block", "unblock", "revoke"}) {
-    auto* change = token->add_subcommand(action, std::string(action) + " a token");
-    common.Attach(*change);
-    change->add_option("id", token_id, "token id")->required();
-    change->callback([&, action] {
-      run = [&, action] {
-        return gatehouse::RunTokenChange(Finish(common.Resolve()), action, token_id, common.json);
-      };
-    });
+  Arguments arguments;
+  const SubCommand* chosen = nullptr;
+  for (const SubCommand& command : kSubCommands) {
+    CLI::App& cli = CommandAt(app, command.path, command.description);
+    arguments.common.Attach(cli);
+    command.attach(cli, arguments);
+    cli.callback([&chosen, &command] { chosen = &command; });
   }
-
-  std::string export_format = "json";
-  auto* export_command = app.add_subcommand("export", "write the request export to stdout");
-  common.Attach(*export_command);
-  export_command->add_option("--org", organization, "organization id or name");
-  export_command->add_option("--project", project, "project id or name");
-  export_command->add_option("--format", export_format, "json | csv | ndjson");
-  export_command->callback([&] {
-    run = [&] {
-      return gatehouse::RunExport(Finish(common.Resolve()), organization, project, export_format);
-    };
-  });
-
   try {
     app.parse(argc, argv);
-    return run ? run() : 2;
+    return chosen ? chosen->run(arguments) : 2;
   } catch (const CLI::ParseError& error) {
     return app.exit(error);
   } catch (const std::exception& error) {

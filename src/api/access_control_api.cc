@@ -3,11 +3,8 @@
 namespace gatehouse {
 namespace {
 
-Result<boost::json::value> Validate(ApiServices& services, const HttpRequest& request,
-                                    const PathParams&) {
-  auto caller = Authenticate(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  const CachedToken& token = *caller->token;
+Result<boost::json::value> Validate(ApiServices& services, const ApiCall& call) {
+  const CachedToken& token = *call.caller.token;
   boost::json::object body{
       {"organizationId", token.organization_id},
       {"organizationName", services.cache.NameOf(token.organization_id)},
@@ -27,8 +24,8 @@ Result<boost::json::value> Validate(ApiServices& services, const HttpRequest& re
 
 }  // namespace
 
-void AddAccessControlRoutes(Router& router, ApiServices& services) {
-  router.Add("GET", "/v1/accessControl/apitoken/validate", JsonRoute(services, Validate));
+void AddAccessControlRoutes(RouteTable& routes) {
+  routes.AddJson("GET", "/v1/accessControl/apitoken/validate", Access::kAnyToken, Validate);
 }
 
 }  // namespace gatehouse

@@ -7,25 +7,8 @@
 namespace gatehouse {
 namespace {
 
-// Only the system administrator credential opens /v2/admin (API.md §9): organization and
-// project tokens are valid elsewhere but out of scope here.
-Status AuthenticateAdmin(ApiServices& services, const HttpRequest& request) {
-  const auto header = request.Header("Authorization");
-  if (header.empty()) return Fail(ErrorCode::kApiKeyNotFound);
-  const auto secret = SecretFromAuthorization(header);
-  if (secret && services.authenticator.IsSystemAdmin(*secret)) return {};
-  if (secret && services.authenticator.Authenticate(*secret, NowMs())) {
-    return Fail(ErrorCode::kOutOfScope, {}, "not the system administrator");
-  }
-  return Fail(ErrorCode::kTokenNotFoundOrBlocked);
-}
-
-Result<boost::json::value> CreateOrganization(ApiServices& services, const HttpRequest& request,
-                                              const PathParams&) {
-  if (auto admin = AuthenticateAdmin(services, request); !admin) {
-    return std::unexpected(admin.error());
-  }
-  auto body = ParseJsonBody(request);
+Result<boost::json::value> CreateOrganization(ApiServices& services, const ApiCall& call) {
+  auto body = ParseJsonBody(call.request);
   if (!body) return std::unexpected(body.error());
   BodyReader reader(*body);
   auto name = reader.Text("name", kMaxNameLength, true);
@@ -40,12 +23,8 @@ Result<boost::json::value> CreateOrganization(ApiServices& services, const HttpR
                              {"apiToken", std::move(token)}};
 }
 
-Result<boost::json::value> ListOrganizations(ApiServices& services, const HttpRequest& request,
-                                             const PathParams&) {
-  if (auto admin = AuthenticateAdmin(services, request); !admin) {
-    return std::unexpected(admin.error());
-  }
-  const QueryParams params(request.query);
+Result<boost::json::value> ListOrganizations(ApiServices& services, const ApiCall& call) {
+  const QueryParams params(call.request.query);
   auto paging = ReadPage(params);
   if (!paging) return std::unexpected(paging.error());
   auto order_key = params.Choice("orderKey", {"name"}, 0);
@@ -72,12 +51,8 @@ Result<boost::json::value> ListOrganizations(ApiServices& services, const HttpRe
                              {"organizations", std::move(organizations)}};
 }
 
-Result<boost::json::value> DeleteOrganization(ApiServices& services, const HttpRequest& request,
-                                              const PathParams& params) {
-  if (auto admin = AuthenticateAdmin(services, request); !admin) {
-    return std::unexpected(admin.error());
-  }
-  if (auto deleted = services.organizations.Delete(params[0]); !deleted) {
+Result<boost::json::value> DeleteOrganization(ApiServices& services, const ApiCall& call) {
+  if (auto deleted = services.organizations.Delete(call.params[0]); !deleted) {
     return std::unexpected(deleted.error());
   }
   return boost::json::object{{"messages", SuccessMessages("Organization deleted successfully")}};
@@ -85,10 +60,13 @@ Result<boost::json::value> DeleteOrganization(ApiServices& services, const HttpR
 
 }  // namespace
 
-void AddAdminRoutes(Router& router, ApiServices& services) {
-  router.Add("POST", "/v2/admin/organizations", JsonRoute(services, CreateOrganization));
-  router.Add("GET", "/v2/admin/organizations", JsonRoute(services, ListOrganizations));
-  router.Add("DELETE", "/v2/admin/organizations/{id}", JsonRoute(services, DeleteOrganization));
+void AddAdminRoutes(RouteTable& routes) {
+  // Only the system administrator credential opens /v2/admin (API.md §9).
+  constexpr auto kAdmin = Access::kSystemAdmin;
+  constexpr auto kNoSession = SessionUse::kRefused;
+  routes.AddJson("POST", "/v2/admin/organizations", kAdmin, CreateOrganization, kNoSession);
+  routes.AddJson("GET", "/v2/admin/organizations", kAdmin, ListOrganizations, kNoSession);
+  routes.AddJson("DELETE", "/v2/admin/organizations/{id}", kAdmin, DeleteOrganization, kNoSession);
 }
 
 }  // namespace gatehouse

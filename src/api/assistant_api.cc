@@ -34,11 +34,8 @@ Status CheckModel(const LlmSettings& llm, const ProviderRegistry& providers) {
   return {};
 }
 
-Result<boost::json::value> CreateAssistant(ApiServices& services, const HttpRequest& request,
-                                           const PathParams&) {
-  auto caller = AuthenticateProject(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  auto body = ParseJsonBody(request);
+Result<boost::json::value> CreateAssistant(ApiServices& services, const ApiCall& call) {
+  auto body = ParseJsonBody(call.request);
   if (!body) return std::unexpected(body.error());
   BodyReader reader(*body);
   auto name = reader.Text("name", kMaxNameLength, true);
@@ -51,29 +48,23 @@ Result<boost::json::value> CreateAssistant(ApiServices& services, const HttpRequ
       return std::unexpected(known.error());
     }
   }
-  auto assistant = services.assistants.Create(caller->organization_id(), caller->token->project_id,
-                                              std::move(*name), description.value_or(""),
-                                              std::move(*prompt), llm.value_or(LlmSettings{}));
+  auto assistant = services.assistants.Create(
+      call.caller.organization_id(), call.caller.token->project_id, std::move(*name),
+      description.value_or(""), std::move(*prompt), llm.value_or(LlmSettings{}));
   if (!assistant) return std::unexpected(assistant.error());
   return AssistantJson(*assistant);
 }
 
-Result<boost::json::value> GetAssistant(ApiServices& services, const HttpRequest& request,
-                                        const PathParams& params) {
-  auto caller = AuthenticateProject(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  auto assistant = services.assistants.Find(caller->token->project_id, params[0]);
+Result<boost::json::value> GetAssistant(ApiServices& services, const ApiCall& call) {
+  auto assistant = services.assistants.Find(call.caller.token->project_id, call.params[0]);
   if (!assistant) return std::unexpected(assistant.error());
   return AssistantJson(*assistant);
 }
 
-Result<boost::json::value> UpdateAssistant(ApiServices& services, const HttpRequest& request,
-                                           const PathParams& params) {
-  auto caller = AuthenticateProject(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  auto body = ParseJsonBody(request);
+Result<boost::json::value> UpdateAssistant(ApiServices& services, const ApiCall& call) {
+  auto body = ParseJsonBody(call.request);
   if (!body) return std::unexpected(body.error());
-  auto current = services.assistants.Find(caller->token->project_id, params[0]);
+  auto current = services.assistants.Find(call.caller.token->project_id, call.params[0]);
   if (!current) return std::unexpected(current.error());
   BodyReader reader(*body);
   AssistantChange change;
@@ -87,16 +78,14 @@ Result<boost::json::value> UpdateAssistant(ApiServices& services, const HttpRequ
       return std::unexpected(known.error());
     }
   }
-  auto assistant = services.assistants.Update(caller->token->project_id, current->id, change);
+  auto assistant = services.assistants.Update(call.caller.token->project_id, current->id, change);
   if (!assistant) return std::unexpected(assistant.error());
   return AssistantJson(*assistant);
 }
 
-Result<boost::json::value> DeleteAssistant(ApiServices& services, const HttpRequest& request,
-                                           const PathParams& params) {
-  auto caller = AuthenticateProject(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  if (auto deleted = services.assistants.Delete(caller->token->project_id, params[0]); !deleted) {
+Result<boost::json::value> DeleteAssistant(ApiServices& services, const ApiCall& call) {
+  if (auto deleted = services.assistants.Delete(call.caller.token->project_id, call.params[0]);
+      !deleted) {
     return std::unexpected(deleted.error());
   }
   return boost::json::object{{"messages", SuccessMessages("Assistant deleted successfully")}};
@@ -129,15 +118,12 @@ boost::json::object IntentJson(const Assistant& assistant,
   };
 }
 
-Result<boost::json::value> ListAssistants(ApiServices& services, const HttpRequest& request,
-                                          const PathParams&) {
-  auto caller = Authenticate(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  const QueryParams query(request.query);
+Result<boost::json::value> ListAssistants(ApiServices& services, const ApiCall& call) {
+  const QueryParams query(call.request.query);
   auto detail = query.Choice("detail", {"summary", "full"}, 0);
   if (!detail) return std::unexpected(detail.error());
-  std::string project_id = caller->token->project_id;
-  if (caller->IsOrganization()) {
+  std::string project_id = call.caller.token->project_id;
+  if (call.caller.IsOrganization()) {
     project_id = query.Get("projectId").value_or("");
     if (project_id.empty()) return Fail(ErrorCode::kRequired, "projectId");
     if (!IsUuid(project_id)) return Fail(ErrorCode::kPattern, "projectId");
@@ -145,7 +131,7 @@ Result<boost::json::value> ListAssistants(ApiServices& services, const HttpReque
              asked && !asked->empty() && *asked != project_id) {
     return Fail(ErrorCode::kOutOfScope, {}, "another project");
   }
-  auto project = services.projects.Find(caller->organization_id(), project_id);
+  auto project = services.projects.Find(call.caller.organization_id(), project_id);
   if (!project) return std::unexpected(project.error());
   auto assistants = services.assistants.List(project_id);
   if (!assistants) return std::unexpected(assistants.error());
@@ -163,10 +149,7 @@ Result<boost::json::value> ListAssistants(ApiServices& services, const HttpReque
       {"projectId", project->id}, {"projectName", project->name}, {"assistants", std::move(list)}};
 }
 
-Result<boost::json::value> ListProviders(ApiServices& services, const HttpRequest& request,
-                                         const PathParams&) {
-  auto caller = Authenticate(request, services);
-  if (!caller) return std::unexpected(caller.error());
+Result<boost::json::value> ListProviders(ApiServices& services, const ApiCall&) {
   boost::json::array providers;
   for (const auto& provider : services.providers.providers()) {
     boost::json::array models;
@@ -185,13 +168,14 @@ Result<boost::json::value> ListProviders(ApiServices& services, const HttpReques
 
 }  // namespace
 
-void AddAssistantRoutes(Router& router, ApiServices& services) {
-  router.Add("POST", "/v1/assistant", JsonRoute(services, CreateAssistant));
-  router.Add("GET", "/v1/assistant/{idOrName}", JsonRoute(services, GetAssistant));
-  router.Add("PUT", "/v1/assistant/{idOrName}", JsonRoute(services, UpdateAssistant));
-  router.Add("DELETE", "/v1/assistant/{idOrName}", JsonRoute(services, DeleteAssistant));
-  router.Add("GET", "/v1/organization/assistants", JsonRoute(services, ListAssistants));
-  router.Add("GET", "/v2/llm/providers", JsonRoute(services, ListProviders));
+void AddAssistantRoutes(RouteTable& routes) {
+  constexpr auto kProject = Access::kProject;
+  routes.AddJson("POST", "/v1/assistant", kProject, CreateAssistant);
+  routes.AddJson("GET", "/v1/assistant/{idOrName}", kProject, GetAssistant);
+  routes.AddJson("PUT", "/v1/assistant/{idOrName}", kProject, UpdateAssistant);
+  routes.AddJson("DELETE", "/v1/assistant/{idOrName}", kProject, DeleteAssistant);
+  routes.AddJson("GET", "/v1/organization/assistants", Access::kAnyToken, ListAssistants);
+  routes.AddJson("GET", "/v2/llm/providers", Access::kAnyToken, ListProviders);
 }
 
 }  // namespace gatehouse

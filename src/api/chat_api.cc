@@ -10,7 +10,7 @@ namespace {
 constexpr std::string_view kAssistantPrefix = "saia:assistant:";
 
 // Validates the body and resolves the model. Errors are what the client gets.
-Status Prepare(ApiServices& services, const Caller& caller, const boost::json::object& body,
+Status Prepare(ApiServices& services, const Principal& caller, const boost::json::object& body,
                ChatCall& call) {
   const auto* model = body.if_contains("model");
   const auto* messages = body.if_contains("messages");
@@ -45,19 +45,20 @@ Status Prepare(ApiServices& services, const Caller& caller, const boost::json::o
   return {};
 }
 
-void Chat(ApiServices& services, const HttpRequest& request, HttpResponse& response) {
-  auto caller = AuthenticateProject(request, services);
-  if (!caller) return WriteError(response, caller.error());
+void Chat(ApiServices& services, const ApiCall& api, HttpResponse& response) {
+  const Principal* caller = &api.caller;
+  const HttpRequest& request = api.request;
 
   ChatCall call;
   call.log_content = services.log_content;
+  call.clock = &services.clock;
   RequestRecord& record = call.record;
   record.id = NewUuid();
   record.organization_id = caller->organization_id();
   record.project_id = caller->token->project_id;
   record.api_token_id = caller->token->id;
   record.api_token_name = caller->token->name;
-  record.start_ms = NowMs();
+  record.start_ms = services.clock.Now();
   // The conversation id lands in exports: it must be text, and short.
   const std::string_view session = request.Header("saia-conversation-id");
   const bool session_ok = session.size() <= kMaxNameLength * 4 && IsValidUtf8(session);
@@ -68,8 +69,8 @@ void Chat(ApiServices& services, const HttpRequest& request, HttpResponse& respo
                     : body      ? Prepare(services, *caller, *body, call)
                                 : Status(std::unexpected(body.error()));
   if (!prepared) {
-    LogRefusedCall(services.request_log, std::move(record), HttpStatusOf(prepared.error().code()),
-                   call.log_content);
+    LogRefusedCall(services.request_log, services.clock, std::move(record),
+                   HttpStatusOf(prepared.error().code()), call.log_content);
     return WriteError(response, prepared.error());
   }
   record.input_text = LastUserText(*body);
@@ -88,12 +89,9 @@ void Chat(ApiServices& services, const HttpRequest& request, HttpResponse& respo
 
 }  // namespace
 
-void AddChatRoutes(Router& router, ApiServices& services) {
-  auto route = [&services](const HttpRequest& request, const PathParams&, HttpResponse& response) {
-    Chat(services, request, response);
-  };
+void AddChatRoutes(RouteTable& routes) {
   for (const char* path : {"/chat", "/chat/completions", "/v1/chat/completions"}) {
-    router.Add("POST", path, route);
+    routes.Add("POST", path, Access::kProject, Chat);
   }
 }
 

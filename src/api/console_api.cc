@@ -26,59 +26,45 @@ boost::json::object SessionJson(ApiServices& services, const CachedToken& token,
   };
 }
 
-void OpenSession(ApiServices& services, const HttpRequest& request, HttpResponse& response) {
-  auto body = ParseJsonBody(request);
+// Signing in is public: the organization secret in the body is the credential.
+void OpenSession(ApiServices& services, const ApiCall& call, HttpResponse& response) {
+  auto body = ParseJsonBody(call.request);
   if (!body) return WriteError(response, body.error());
   BodyReader reader(*body);
   auto secret = reader.Text("apiToken", 256, true);
   if (auto valid = reader.Finish(); !valid) return WriteError(response, valid.error());
-  auto token = services.authenticator.Authenticate(*secret, NowMs());
+  auto token = services.authenticator.Authenticate(*secret);
   if (!token) return WriteError(response, token.error());
   if ((*token)->scope != TokenScope::kOrganization) {
     return WriteError(response, Error(ErrorCode::kOutOfScope));
   }
   ConsoleSession session;
-  const std::string cookie = services.sessions.Open((*token)->id, NowMs(), session);
+  const std::string cookie = services.sessions.Open((*token)->id, services.clock.Now(), session);
   WriteJson(response, 200, SessionJson(services, **token, session.csrf_token));
-  response.headers.emplace_back("Set-Cookie", CookieHeader(request, cookie, kSessionSeconds));
+  response.headers.emplace_back("Set-Cookie", CookieHeader(call.request, cookie, kSessionSeconds));
   response.headers.emplace_back("Cache-Control", "no-store");
 }
 
-void CurrentSession(ApiServices& services, const HttpRequest& request, HttpResponse& response) {
-  const TimeMs now = NowMs();
-  const auto session = services.sessions.Find(SessionCookieOf(request), now);
-  if (!session) return WriteError(response, Error(ErrorCode::kApiKeyNotFound));
-  auto token = services.cache.FindById(session->token_id);
-  if (!token || !token->UsableAt(now)) {
-    return WriteError(response, Error(ErrorCode::kTokenNotFoundOrBlocked));
-  }
-  WriteJson(response, 200, SessionJson(services, *token, session->csrf_token));
+void CurrentSession(ApiServices& services, const ApiCall& call, HttpResponse& response) {
+  WriteJson(response, 200,
+            SessionJson(services, *call.caller.token, call.caller.session->csrf_token));
   response.headers.emplace_back("Cache-Control", "no-store");
 }
 
-void CloseSession(ApiServices& services, const HttpRequest& request, HttpResponse& response) {
-  // Signing out changes state too: with a live session it needs the session's CSRF token.
-  const std::string cookie = SessionCookieOf(request);
-  if (auto session = services.sessions.Find(cookie, NowMs());
-      session && !ConstantTimeEquals(request.Header("X-CSRF-Token"), session->csrf_token)) {
-    return WriteError(response, Error(ErrorCode::kOutOfScope, {}, "missing X-CSRF-Token"));
-  }
-  services.sessions.Close(cookie);
+// Signing out changes state too: the route requires the session and its CSRF token.
+void CloseSession(ApiServices& services, const ApiCall& call, HttpResponse& response) {
+  services.sessions.Close(std::string(SessionCookieOf(call.request)));
   WriteJson(response, 200,
             boost::json::object{{"messages", SuccessMessages("Signed out successfully")}});
-  response.headers.emplace_back("Set-Cookie", CookieHeader(request, "", 0));
+  response.headers.emplace_back("Set-Cookie", CookieHeader(call.request, "", 0));
 }
 
 }  // namespace
 
-void AddConsoleRoutes(Router& router, ApiServices& services) {
-  auto route = [&services](auto handler) {
-    return [&services, handler](const HttpRequest& request, const PathParams&,
-                                HttpResponse& response) { handler(services, request, response); };
-  };
-  router.Add("POST", "/v2/console/session", route(OpenSession));
-  router.Add("GET", "/v2/console/session", route(CurrentSession));
-  router.Add("DELETE", "/v2/console/session", route(CloseSession));
+void AddConsoleRoutes(RouteTable& routes) {
+  routes.Add("POST", "/v2/console/session", Access::kPublic, OpenSession);
+  routes.Add("GET", "/v2/console/session", Access::kConsoleSession, CurrentSession);
+  routes.Add("DELETE", "/v2/console/session", Access::kConsoleSession, CloseSession);
 }
 
 }  // namespace gatehouse

@@ -13,28 +13,12 @@ std::optional<TimeMs> RangeEnd(const std::string& text) {
   return parsed;
 }
 
-void Export(ApiServices& services, const HttpRequest& request, HttpResponse& response) {
-  auto caller = Authenticate(request, services);
-  if (!caller) return WriteError(response, caller.error());
-  const QueryParams params(request.query);
-
+void Export(ApiServices& services, const ApiCall& call, HttpResponse& response) {
+  const QueryParams params(call.request.query);
   RequestQuery query;
-  query.organization_id = caller->organization_id();
-  const std::string asked_project = params.Get("projectId").value_or("");
-  if (!asked_project.empty() && !IsUuid(asked_project)) {
+  query.project_id = params.Get("projectId").value_or("");
+  if (!query.project_id.empty() && !IsUuid(query.project_id)) {
     return WriteError(response, Error(ErrorCode::kPattern, "projectId"));
-  }
-  if (caller->IsOrganization()) {
-    if (!asked_project.empty()) {
-      auto project = services.projects.Find(caller->organization_id(), asked_project);
-      if (!project) return WriteError(response, project.error());
-    }
-    query.project_id = asked_project;
-  } else {
-    if (!asked_project.empty() && asked_project != caller->token->project_id) {
-      return WriteError(response, Error(ErrorCode::kOutOfScope));
-    }
-    query.project_id = caller->token->project_id;
   }
   query.assistant_name = params.Get("assistantName").value_or("");
   query.api_token = params.Get("apiToken").value_or("");
@@ -58,7 +42,8 @@ void Export(ApiServices& services, const HttpRequest& request, HttpResponse& res
   const auto format = ParseExportFormat(params.Get("format").value_or(""));
   if (!format) return WriteError(response, Error(ErrorCode::kPattern, "format"));
 
-  auto cursor = services.store.OpenRequestCursor(query);
+  auto cursor = services.exports.Open(
+      ExportScope{call.caller.organization_id(), call.caller.project_id()}, std::move(query));
   if (!cursor) return WriteError(response, cursor.error());
   response.status = 200;
   response.content_type = std::string(ContentTypeOf(*format));
@@ -70,11 +55,8 @@ void Export(ApiServices& services, const HttpRequest& request, HttpResponse& res
 
 }  // namespace
 
-void AddExportRoutes(Router& router, ApiServices& services) {
-  router.Add("GET", "/v1/organization/request/export",
-             [&services](const HttpRequest& request, const PathParams&, HttpResponse& response) {
-               Export(services, request, response);
-             });
+void AddExportRoutes(RouteTable& routes) {
+  routes.Add("GET", "/v1/organization/request/export", Access::kAnyToken, Export);
 }
 
 }  // namespace gatehouse

@@ -7,15 +7,12 @@
 namespace gatehouse {
 namespace {
 
-Result<boost::json::value> ListProjects(ApiServices& services, const HttpRequest& request,
-                                        const PathParams&) {
-  auto caller = AuthenticateOrganization(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  const QueryParams query(request.query);
+Result<boost::json::value> ListProjects(ApiServices& services, const ApiCall& call) {
+  const QueryParams query(call.request.query);
   auto detail = query.Choice("detail", {"summary", "full"}, 0);
   if (!detail) return std::unexpected(detail.error());
   const auto name = query.Get("name");
-  auto projects = services.projects.List(caller->organization_id(), *detail == 1);
+  auto projects = services.projects.List(call.caller.organization_id(), *detail == 1);
   if (!projects) return std::unexpected(projects.error());
   boost::json::array out;
   for (const auto& project : *projects) {
@@ -26,29 +23,23 @@ Result<boost::json::value> ListProjects(ApiServices& services, const HttpRequest
 }
 
 // An organization token sees every project of its organization; a project token only its own.
-Result<Project> VisibleProject(ApiServices& services, const Caller& caller,
+Result<Project> VisibleProject(ApiServices& services, const Principal& caller,
                                const std::string& project_id) {
-  if (!caller.IsOrganization() && caller.token->project_id != project_id) {
+  if (!caller.IsOrganization() && caller.project_id() != project_id) {
     return Fail(ErrorCode::kOutOfScope, {}, "another project");
   }
   return services.projects.Find(caller.organization_id(), project_id);
 }
 
-Result<boost::json::value> GetProject(ApiServices& services, const HttpRequest& request,
-                                      const PathParams& params) {
-  const std::string& project_id = params[0];
-  auto caller = Authenticate(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  auto project = VisibleProject(services, *caller, project_id);
+Result<boost::json::value> GetProject(ApiServices& services, const ApiCall& call) {
+  const std::string& project_id = call.params[0];
+  auto project = VisibleProject(services, call.caller, project_id);
   if (!project) return std::unexpected(project.error());
   return ProjectJson(*project);
 }
 
-Result<boost::json::value> CreateProject(ApiServices& services, const HttpRequest& request,
-                                         const PathParams&) {
-  auto caller = AuthenticateOrganization(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  auto body = ParseJsonBody(request);
+Result<boost::json::value> CreateProject(ApiServices& services, const ApiCall& call) {
+  auto body = ParseJsonBody(call.request);
   if (!body) return std::unexpected(body.error());
   BodyReader reader(*body);
   ProjectSpec spec;
@@ -61,9 +52,9 @@ Result<boost::json::value> CreateProject(ApiServices& services, const HttpReques
   spec.description = description.value_or("");
   spec.admin_email = email.value_or("");
 
-  auto created = services.projects.Create(caller->organization_id(), spec);
+  auto created = services.projects.Create(call.caller.organization_id(), spec);
   if (!created) return std::unexpected(created.error());
-  Audit(services, *caller, "project.create", created->project.id);
+  services.audit.Record(call.caller, "project.create", created->project.id);
   boost::json::object json = ProjectJson(created->project);
   const ApiToken& token = created->default_token.token;
   json["tokens"] = boost::json::array{boost::json::object{
@@ -78,12 +69,9 @@ Result<boost::json::value> CreateProject(ApiServices& services, const HttpReques
   return json;
 }
 
-Result<boost::json::value> UpdateProject(ApiServices& services, const HttpRequest& request,
-                                         const PathParams& params) {
-  const std::string& project_id = params[0];
-  auto caller = AuthenticateOrganization(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  auto body = ParseJsonBody(request);
+Result<boost::json::value> UpdateProject(ApiServices& services, const ApiCall& call) {
+  const std::string& project_id = call.params[0];
+  auto body = ParseJsonBody(call.request);
   if (!body) return std::unexpected(body.error());
   BodyReader reader(*body);
   auto name = reader.Text("name", kMaxNameLength, true);
@@ -92,46 +80,42 @@ Result<boost::json::value> UpdateProject(ApiServices& services, const HttpReques
   change.active = reader.Bool("active");
   if (auto valid = reader.Finish(); !valid) return std::unexpected(valid.error());
   change.name = std::move(*name);
-  auto project = services.projects.Update(caller->organization_id(), project_id, change);
+  auto project = services.projects.Update(call.caller.organization_id(), project_id, change);
   if (!project) return std::unexpected(project.error());
-  Audit(services, *caller, "project.update", project_id);
+  services.audit.Record(call.caller, "project.update", project_id);
   return ProjectJson(*project);
 }
 
-Result<boost::json::value> DeleteProject(ApiServices& services, const HttpRequest& request,
-                                         const PathParams& params) {
-  const std::string& project_id = params[0];
-  auto caller = AuthenticateOrganization(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  if (auto deleted = services.projects.Delete(caller->organization_id(), project_id); !deleted) {
+Result<boost::json::value> DeleteProject(ApiServices& services, const ApiCall& call) {
+  const std::string& project_id = call.params[0];
+  if (auto deleted = services.projects.Delete(call.caller.organization_id(), project_id);
+      !deleted) {
     return std::unexpected(deleted.error());
   }
-  Audit(services, *caller, "project.delete", project_id);
+  services.audit.Record(call.caller, "project.delete", project_id);
   return boost::json::object{{"messages", SuccessMessages("Project deleted successfully")}};
 }
 
-Result<boost::json::value> ListProjectTokens(ApiServices& services, const HttpRequest& request,
-                                             const PathParams& params) {
-  const std::string& project_id = params[0];
-  auto caller = AuthenticateOrganization(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  auto project = services.projects.Find(caller->organization_id(), project_id);
+Result<boost::json::value> ListProjectTokens(ApiServices& services, const ApiCall& call) {
+  const std::string& project_id = call.params[0];
+  auto project = services.projects.Find(call.caller.organization_id(), project_id);
   if (!project) return std::unexpected(project.error());
   auto tokens =
-      services.tokens.ListLive(caller->organization_id(), TokenScope::kProject, project_id);
+      services.tokens.ListLive(call.caller.organization_id(), TokenScope::kProject, project_id);
   if (!tokens) return std::unexpected(tokens.error());
   return boost::json::object{{"tokens", TokensJson(*tokens)}};
 }
 
 }  // namespace
 
-void AddOrganizationRoutes(Router& router, ApiServices& services) {
-  router.Add("GET", "/v1/organization/projects", JsonRoute(services, ListProjects));
-  router.Add("POST", "/v1/organization/project", JsonRoute(services, CreateProject));
-  router.Add("GET", "/v1/organization/project/{id}", JsonRoute(services, GetProject));
-  router.Add("PUT", "/v1/organization/project/{id}", JsonRoute(services, UpdateProject));
-  router.Add("DELETE", "/v1/organization/project/{id}", JsonRoute(services, DeleteProject));
-  router.Add("GET", "/v1/organization/project/{id}/tokens", JsonRoute(services, ListProjectTokens));
+void AddOrganizationRoutes(RouteTable& routes) {
+  constexpr auto kOrg = Access::kOrganization;
+  routes.AddJson("GET", "/v1/organization/projects", kOrg, ListProjects);
+  routes.AddJson("POST", "/v1/organization/project", kOrg, CreateProject);
+  routes.AddJson("GET", "/v1/organization/project/{id}", Access::kAnyToken, GetProject);
+  routes.AddJson("PUT", "/v1/organization/project/{id}", kOrg, UpdateProject);
+  routes.AddJson("DELETE", "/v1/organization/project/{id}", kOrg, DeleteProject);
+  routes.AddJson("GET", "/v1/organization/project/{id}/tokens", kOrg, ListProjectTokens);
 }
 
 }  // namespace gatehouse

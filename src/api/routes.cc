@@ -5,19 +5,22 @@
 #include <chrono>
 #include <exception>
 
+#include "api/openapi.h"
+
 namespace gatehouse {
 
-void AddApiRoutes(Router& router, ApiServices& services) {
-  AddOpsRoutes(router, services);
-  AddAccessControlRoutes(router, services);
-  AddOrganizationRoutes(router, services);
-  AddTokenRoutes(router, services);
-  AddAdminRoutes(router, services);
-  AddConsoleRoutes(router, services);
-  AddAssistantRoutes(router, services);
-  AddChatRoutes(router, services);
-  AddExportRoutes(router, services);
-  AddAuditRoutes(router, services);
+void AddApiRoutes(RouteTable& routes) {
+  AddOpsRoutes(routes);
+  AddAccessControlRoutes(routes);
+  AddOrganizationRoutes(routes);
+  AddTokenRoutes(routes);
+  AddAdminRoutes(routes);
+  AddConsoleRoutes(routes);
+  AddAssistantRoutes(routes);
+  AddChatRoutes(routes);
+  AddExportRoutes(routes);
+  AddAuditRoutes(routes);
+  AddOpenApiRoute(routes);
 }
 
 namespace {
@@ -52,8 +55,9 @@ void Dispatch(const Router& router, ApiServices& services, const HttpRequest& re
 
 }  // namespace
 
-HttpHandler MakeApiHandler(const Router& router, ApiServices& services) {
-  return [&router, &services](const HttpRequest& request, HttpResponse& response) {
+HttpHandler MakeApiHandler(const RouteTable& routes) {
+  return [&router = routes.router(), &services = routes.services()](const HttpRequest& request,
+                                                                    HttpResponse& response) {
     const auto started = std::chrono::steady_clock::now();
     std::string_view route = "unmatched";
     Dispatch(router, services, request, response, route);

@@ -2,29 +2,29 @@
 #define GATEHOUSE_API_ROUTES_H_
 
 #include "api/api_context.h"
-#include "http/router.h"
+#include "api/route_table.h"
 
 namespace gatehouse {
 
-// Each API area registers its routes; `services` must outlive `router`.
-void AddOpsRoutes(Router& router, ApiServices& services);
-void AddAccessControlRoutes(Router& router, ApiServices& services);
-void AddOrganizationRoutes(Router& router, ApiServices& services);
-void AddTokenRoutes(Router& router, ApiServices& services);
-void AddAdminRoutes(Router& router, ApiServices& services);
-void AddConsoleRoutes(Router& router, ApiServices& services);
-void AddAssistantRoutes(Router& router, ApiServices& services);
-void AddChatRoutes(Router& router, ApiServices& services);
-void AddExportRoutes(Router& router, ApiServices& services);
-void AddAuditRoutes(Router& router, ApiServices& services);
+// Each API area registers its routes with their access rules.
+void AddOpsRoutes(RouteTable& routes);
+void AddAccessControlRoutes(RouteTable& routes);
+void AddOrganizationRoutes(RouteTable& routes);
+void AddTokenRoutes(RouteTable& routes);
+void AddAdminRoutes(RouteTable& routes);
+void AddConsoleRoutes(RouteTable& routes);
+void AddAssistantRoutes(RouteTable& routes);
+void AddChatRoutes(RouteTable& routes);
+void AddExportRoutes(RouteTable& routes);
+void AddAuditRoutes(RouteTable& routes);
 
-// All of the above.
-void AddApiRoutes(Router& router, ApiServices& services);
+// All of the above, then GET /openapi.json generated from the table.
+void AddApiRoutes(RouteTable& routes);
 
 // The request handler for the HTTP server: routes, answers 404 id 404 / 405 id 405 (with Allow)
 // for unknown routes and methods, serves the console's files for other GETs, and turns any
-// escaped exception into a 500 without internals. `router` and `services` must outlive it.
-HttpHandler MakeApiHandler(const Router& router, ApiServices& services);
+// escaped exception into a 500 without internals. `routes` must outlive it.
+HttpHandler MakeApiHandler(const RouteTable& routes);
 
 // The envelope for errors found by the transport before routing (400, 413).
 void WriteTransportError(int status, HttpResponse& response);

@@ -67,13 +67,13 @@ std::string ProjectIdOf(const HttpRequest& request, const boost::json::object* b
 
 // The token `token_id` of the caller's organization with the given scope; for project tokens
 // addressed with a project-id header, also of that project. Anything else is 404 id 9004.
-Result<ApiToken> FindScoped(ApiServices& services, const Caller& caller, const HttpRequest& request,
-                            const std::string& token_id, TokenScope scope) {
-  auto token = services.tokens.Find(caller.organization_id(), token_id);
+Result<ApiToken> FindScoped(ApiServices& services, const ApiCall& call, const std::string& token_id,
+                            TokenScope scope) {
+  auto token = services.tokens.Find(call.caller.organization_id(), token_id);
   if (!token) return token;
   if (token->scope != scope) return Fail(ErrorCode::kApiTokenNotFound);
   if (scope == TokenScope::kProject) {
-    const std::string project_id = ProjectIdOf(request, nullptr);
+    const std::string project_id = ProjectIdOf(call.request, nullptr);
     if (!project_id.empty() && project_id != token->project_id) {
       return Fail(ErrorCode::kApiTokenNotFound);
     }
@@ -81,89 +81,75 @@ Result<ApiToken> FindScoped(ApiServices& services, const Caller& caller, const H
   return token;
 }
 
-Result<boost::json::value> CreateToken(ApiServices& services, const HttpRequest& request,
+Result<boost::json::value> CreateToken(ApiServices& services, const ApiCall& call,
                                        TokenScope scope) {
-  auto caller = AuthenticateOrganization(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  auto body = ParseJsonBody(request);
+  auto body = ParseJsonBody(call.request);
   if (!body) return std::unexpected(body.error());
   BodyReader reader(*body);
   auto fields = ReadTokenFields(reader, true);
   if (!fields) return std::unexpected(fields.error());
-  TokenSpec spec = SpecFrom(*fields, scope, caller->organization_id());
+  TokenSpec spec = SpecFrom(*fields, scope, call.caller.organization_id());
   if (scope == TokenScope::kProject) {
-    const std::string project_id = ProjectIdOf(request, &*body);
+    const std::string project_id = ProjectIdOf(call.request, &*body);
     if (project_id.empty()) return Fail(ErrorCode::kRequired, "projectId");
-    auto project = services.projects.Find(caller->organization_id(), project_id);
+    auto project = services.projects.Find(call.caller.organization_id(), project_id);
     if (!project) return std::unexpected(project.error());
     spec.project_id = project->id;
     spec.project_name = project->name;
   }
   auto issued = services.tokens.Create(spec);
   if (!issued) return std::unexpected(issued.error());
-  Audit(services, *caller, "token.create", issued->token.id);
+  services.audit.Record(call.caller, "token.create", issued->token.id);
   boost::json::object json = WithSecret(*issued);
   json["messages"] = SuccessMessages("Token created successfully");
   return json;
 }
 
-Result<boost::json::value> GetToken(ApiServices& services, const HttpRequest& request,
+Result<boost::json::value> GetToken(ApiServices& services, const ApiCall& call,
                                     const std::string& token_id, TokenScope scope) {
-  auto caller = AuthenticateOrganization(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  auto token = FindScoped(services, *caller, request, token_id, scope);
+  auto token = FindScoped(services, call, token_id, scope);
   if (!token) return std::unexpected(token.error());
   return TokenJson(*token);
 }
 
-Result<boost::json::value> UpdateToken(ApiServices& services, const HttpRequest& request,
+Result<boost::json::value> UpdateToken(ApiServices& services, const ApiCall& call,
                                        const std::string& token_id, TokenScope scope) {
-  auto caller = AuthenticateOrganization(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  auto body = ParseJsonBody(request);
+  auto body = ParseJsonBody(call.request);
   if (!body) return std::unexpected(body.error());
   BodyReader reader(*body);
   auto change = ReadTokenFields(reader, false);
   if (!change) return std::unexpected(change.error());
-  if (auto token = FindScoped(services, *caller, request, token_id, scope); !token) {
+  if (auto token = FindScoped(services, call, token_id, scope); !token) {
     return std::unexpected(token.error());
   }
-  auto token = services.tokens.Update(caller->organization_id(), token_id, *change);
+  auto token = services.tokens.Update(call.caller.organization_id(), token_id, *change);
   if (!token) return std::unexpected(token.error());
-  Audit(services, *caller, "token.update", token_id);
+  services.audit.Record(call.caller, "token.update", token_id);
   boost::json::object json = TokenJson(*token);
   json["messages"] = SuccessMessages("Token updated successfully");
   return json;
 }
 
-Result<boost::json::value> DeleteToken(ApiServices& services, const HttpRequest& request,
+Result<boost::json::value> DeleteToken(ApiServices& services, const ApiCall& call,
                                        const std::string& token_id, TokenScope scope) {
-  auto caller = AuthenticateOrganization(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  if (auto token = FindScoped(services, *caller, request, token_id, scope); !token) {
+  if (auto token = FindScoped(services, call, token_id, scope); !token) {
     return std::unexpected(token.error());
   }
-  if (auto revoked = services.tokens.Revoke(caller->organization_id(), token_id); !revoked) {
+  if (auto revoked = services.tokens.Revoke(call.caller.organization_id(), token_id); !revoked) {
     return std::unexpected(revoked.error());
   }
-  Audit(services, *caller, "token.revoke", token_id);
+  services.audit.Record(call.caller, "token.revoke", token_id);
   return boost::json::object{{"messages", SuccessMessages("Token deleted successfully")}};
 }
 
-Result<boost::json::value> ListOrganizationTokens(ApiServices& services, const HttpRequest& request,
-                                                  const PathParams&) {
-  auto caller = AuthenticateOrganization(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  auto tokens = services.tokens.ListLive(caller->organization_id(), TokenScope::kOrganization);
+Result<boost::json::value> ListOrganizationTokens(ApiServices& services, const ApiCall& call) {
+  auto tokens = services.tokens.ListLive(call.caller.organization_id(), TokenScope::kOrganization);
   if (!tokens) return std::unexpected(tokens.error());
   return boost::json::object{{"tokens", TokensJson(*tokens)}};
 }
 
-Result<boost::json::value> SearchTokens(ApiServices& services, const HttpRequest& request,
-                                        const PathParams&) {
-  auto caller = AuthenticateOrganization(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  const QueryParams params(request.query);
+Result<boost::json::value> SearchTokens(ApiServices& services, const ApiCall& call) {
+  const QueryParams params(call.request.query);
   auto scope = params.Choice("scope", {"all", "organization", "project"}, 0);
   auto status = params.Choice("status", {"all", "active", "blocked", "revoked"}, 0);
   auto order_key = params.Choice(
@@ -175,7 +161,7 @@ Result<boost::json::value> SearchTokens(ApiServices& services, const HttpRequest
   }
 
   TokenQuery query;
-  query.organization_id = caller->organization_id();
+  query.organization_id = call.caller.organization_id();
   if (*scope == 1) query.scope = TokenScope::kOrganization;
   if (*scope == 2) query.scope = TokenScope::kProject;
   query.name_contains = params.Get("name").value_or("");
@@ -202,65 +188,56 @@ Result<boost::json::value> SearchTokens(ApiServices& services, const HttpRequest
   };
 }
 
-Result<boost::json::value> RevealToken(ApiServices& services, const HttpRequest& request,
-                                       const PathParams& params) {
-  auto caller = AuthenticateOrganization(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  auto secret = services.tokens.Reveal(caller->organization_id(), params[0], caller->token->id);
+Result<boost::json::value> RevealToken(ApiServices& services, const ApiCall& call) {
+  auto secret =
+      services.tokens.Reveal(call.caller.organization_id(), call.params[0], call.caller.token->id);
   if (!secret) return std::unexpected(secret.error());
   return boost::json::object{{"secret", std::move(*secret)}};
 }
 
-Result<boost::json::value> RotateToken(ApiServices& services, const HttpRequest& request,
-                                       const PathParams& params) {
-  auto caller = AuthenticateOrganization(request, services);
-  if (!caller) return std::unexpected(caller.error());
-  auto body = ParseJsonBody(request);
+Result<boost::json::value> RotateToken(ApiServices& services, const ApiCall& call) {
+  auto body = ParseJsonBody(call.request);
   if (!body) return std::unexpected(body.error());
   BodyReader reader(*body);
   const auto grace = reader.Integer("graceSeconds", 0, kMaxGraceSeconds);
   if (auto valid = reader.Finish(); !valid) return std::unexpected(valid.error());
-  auto issued = services.tokens.Rotate(caller->organization_id(), params[0],
-                                       static_cast<int>(grace.value_or(0)), caller->token->id);
+  auto issued = services.tokens.Rotate(call.caller.organization_id(), call.params[0],
+                                       static_cast<int>(grace.value_or(0)), call.caller.token->id);
   if (!issued) return std::unexpected(issued.error());
   return WithSecret(*issued);
 }
 
 // Binds a scope-generic handler to one of the two token paths.
 template <TokenScope kScope, auto kHandler>
-Result<boost::json::value> Scoped(ApiServices& services, const HttpRequest& request,
-                                  const PathParams& params) {
-  if constexpr (requires { kHandler(services, request, kScope); }) {
-    return kHandler(services, request, kScope);
+Result<boost::json::value> Scoped(ApiServices& services, const ApiCall& call) {
+  if constexpr (requires { kHandler(services, call, kScope); }) {
+    return kHandler(services, call, kScope);
   } else {
-    return kHandler(services, request, params[0], kScope);
+    return kHandler(services, call, call.params[0], kScope);
   }
 }
 
 }  // namespace
 
-void AddTokenRoutes(Router& router, ApiServices& services) {
+void AddTokenRoutes(RouteTable& routes) {
   constexpr auto kProject = TokenScope::kProject;
   constexpr auto kOrganization = TokenScope::kOrganization;
-  router.Add("POST", "/v2/projects/tokens", JsonRoute(services, Scoped<kProject, CreateToken>));
-  router.Add("GET", "/v2/projects/tokens/{id}", JsonRoute(services, Scoped<kProject, GetToken>));
-  router.Add("PUT", "/v2/projects/tokens/{id}", JsonRoute(services, Scoped<kProject, UpdateToken>));
-  router.Add("DELETE", "/v2/projects/tokens/{id}",
-             JsonRoute(services, Scoped<kProject, DeleteToken>));
+  constexpr auto kOrg = Access::kOrganization;
+  routes.AddJson("POST", "/v2/projects/tokens", kOrg, Scoped<kProject, CreateToken>);
+  routes.AddJson("GET", "/v2/projects/tokens/{id}", kOrg, Scoped<kProject, GetToken>);
+  routes.AddJson("PUT", "/v2/projects/tokens/{id}", kOrg, Scoped<kProject, UpdateToken>);
+  routes.AddJson("DELETE", "/v2/projects/tokens/{id}", kOrg, Scoped<kProject, DeleteToken>);
 
-  router.Add("GET", "/v2/organization/tokens", JsonRoute(services, ListOrganizationTokens));
-  router.Add("POST", "/v2/organization/tokens",
-             JsonRoute(services, Scoped<kOrganization, CreateToken>));
-  router.Add("GET", "/v2/organization/tokens/{id}",
-             JsonRoute(services, Scoped<kOrganization, GetToken>));
-  router.Add("PUT", "/v2/organization/tokens/{id}",
-             JsonRoute(services, Scoped<kOrganization, UpdateToken>));
-  router.Add("DELETE", "/v2/organization/tokens/{id}",
-             JsonRoute(services, Scoped<kOrganization, DeleteToken>));
+  routes.AddJson("GET", "/v2/organization/tokens", kOrg, ListOrganizationTokens);
+  routes.AddJson("POST", "/v2/organization/tokens", kOrg, Scoped<kOrganization, CreateToken>);
+  routes.AddJson("GET", "/v2/organization/tokens/{id}", kOrg, Scoped<kOrganization, GetToken>);
+  routes.AddJson("PUT", "/v2/organization/tokens/{id}", kOrg, Scoped<kOrganization, UpdateToken>);
+  routes.AddJson("DELETE", "/v2/organization/tokens/{id}", kOrg,
+                 Scoped<kOrganization, DeleteToken>);
 
-  router.Add("GET", "/v2/tokens", JsonRoute(services, SearchTokens));
-  router.Add("POST", "/v2/tokens/{id}/reveal", JsonRoute(services, RevealToken));
-  router.Add("POST", "/v2/tokens/{id}/rotate", JsonRoute(services, RotateToken));
+  routes.AddJson("GET", "/v2/tokens", kOrg, SearchTokens);
+  routes.AddJson("POST", "/v2/tokens/{id}/reveal", kOrg, RevealToken);
+  routes.AddJson("POST", "/v2/tokens/{id}/rotate", kOrg, RotateToken);
 }
 
 }  // namespace gatehouse

@@ -30,16 +30,82 @@ std::optional<std::string> SecretFromAuthorization(std::string_view header) {
   return std::string(header);
 }
 
-Authenticator::Authenticator(const Keyring& keyring, TokenCache& cache,
-                             std::string admin_secret_hash)
-    : keyring_(keyring), cache_(cache), admin_secret_hash_(std::move(admin_secret_hash)) {}
+Authenticator::Authenticator(const Keyring& keyring, TokenCache& cache, ConsoleSessions& sessions,
+                             const Clock& clock, std::string admin_secret_hash)
+    : keyring_(keyring),
+      cache_(cache),
+      sessions_(sessions),
+      clock_(clock),
+      admin_secret_hash_(std::move(admin_secret_hash)) {}
 
-Result<std::shared_ptr<const CachedToken>> Authenticator::Authenticate(std::string_view secret,
-                                                                       TimeMs now) const {
+Result<Principal> Authenticator::Authorize(const Credentials& credentials, Access access,
+                                           SessionUse sessions) const {
+  switch (access) {
+    case Access::kPublic:
+      return Principal{};
+    case Access::kConsoleSession:
+      return FromSession(credentials);
+    default:
+      break;
+  }
+  if (!credentials.authorization.empty()) return FromHeader(credentials.authorization, access);
+  if (access == Access::kSystemAdmin || sessions == SessionUse::kRefused ||
+      credentials.session_cookie.empty()) {
+    return Fail(ErrorCode::kApiKeyNotFound);
+  }
+  auto principal = FromSession(credentials);
+  if (principal && access == Access::kProject) {
+    return Fail(ErrorCode::kOutOfScope, {}, "project scope required");
+  }
+  return principal;
+}
+
+Result<Principal> Authenticator::FromHeader(std::string_view header, Access access) const {
+  const auto secret = SecretFromAuthorization(header);
+  if (!secret) return Fail(ErrorCode::kTokenNotFoundOrBlocked, {}, "unreadable Authorization");
+  if (access == Access::kSystemAdmin) {
+    if (IsSystemAdmin(*secret)) return Principal{nullptr, std::nullopt, true};
+    if (Authenticate(*secret)) {
+      return Fail(ErrorCode::kOutOfScope, {}, "not the system administrator");
+    }
+    return Fail(ErrorCode::kTokenNotFoundOrBlocked);
+  }
+  auto token = Authenticate(*secret);
+  if (!token) return std::unexpected(token.error());
+  const bool organization = (*token)->scope == TokenScope::kOrganization;
+  if (access == Access::kOrganization && !organization) {
+    return Fail(ErrorCode::kOutOfScope, {}, "organization scope required");
+  }
+  if (access == Access::kProject && organization) {
+    return Fail(ErrorCode::kOutOfScope, {}, "project scope required");
+  }
+  return Principal{std::move(*token)};
+}
+
+Result<Principal> Authenticator::FromSession(const Credentials& credentials) const {
+  if (credentials.session_cookie.empty()) return Fail(ErrorCode::kApiKeyNotFound);
+  const TimeMs now = clock_.Now();
+  auto session = sessions_.Find(std::string(credentials.session_cookie), now);
+  if (!session) return Fail(ErrorCode::kApiKeyNotFound, {}, "unknown or expired session");
+  auto token = cache_.FindById(session->token_id);
+  if (!token || !token->UsableAt(now)) {
+    return Fail(ErrorCode::kTokenNotFoundOrBlocked, {}, "session token no longer usable");
+  }
+  if (credentials.changes_state &&
+      !ConstantTimeEquals(credentials.csrf_token, session->csrf_token)) {
+    return Fail(ErrorCode::kOutOfScope, {}, "missing or wrong X-CSRF-Token");
+  }
+  cache_.MarkUsed(*token, now);
+  return Principal{std::move(token), std::move(session)};
+}
+
+Result<std::shared_ptr<const CachedToken>> Authenticator::Authenticate(
+    std::string_view secret) const {
   const auto kind = ParseSecret(secret);
   if (!kind || *kind == SecretKind::kSystemAdmin) {
     return Fail(ErrorCode::kTokenNotFoundOrBlocked, {}, "malformed secret");
   }
+  const TimeMs now = clock_.Now();
   auto token = cache_.FindByHash(keyring_.Hash(secret), now);
   if (!token) return Fail(ErrorCode::kTokenNotFoundOrBlocked, {}, "unknown secret");
   if (!token->UsableAt(now)) {

@@ -4,13 +4,16 @@
 #include <stdexcept>
 
 #include "api/render.h"
+#include "app/instance.h"
 #include "cli/commands.h"
 #include "cli/init_output.h"
-#include "cli/instance.h"
 #include "usage/export_writer.h"
 
 namespace gatehouse {
 namespace {
+
+// The operator commands act at the wall-clock time.
+const SystemClock kSystemClock;
 
 void PrintJson(const boost::json::value& value) {
   std::cout << boost::json::serialize(value) << std::endl;
@@ -57,7 +60,7 @@ std::string CreatedOrganizationJson(const CreatedOrganization& created) {
 }
 
 int RunInit(const ServerConfig& config, bool json) {
-  Instance instance(config);
+  Instance instance(config, kSystemClock);
   const auto initialized = instance.Initialize();
   if (!initialized) {
     std::cout << "completed an interrupted initialization of " << config.data_dir << "\n";
@@ -78,13 +81,13 @@ int RunInit(const ServerConfig& config, bool json) {
 }
 
 int RunMigrate(const ServerConfig& config) {
-  Instance instance(config);  // opening the store applies pending migrations
+  Instance instance(config, kSystemClock);  // opening the store applies pending migrations
   std::cout << "schema up to date\n";
   return 0;
 }
 
 int RunBackup(const ServerConfig& config, const std::string& destination) {
-  Instance instance(config);
+  Instance instance(config, kSystemClock);
   OrThrow(instance.store().Backup(destination));
   std::cout << "backup written to " << destination << "\n";
   return 0;
@@ -92,7 +95,7 @@ int RunBackup(const ServerConfig& config, const std::string& destination) {
 
 int RunOrgCreate(const ServerConfig& config, const std::string& name, const std::string& email,
                  bool json) {
-  Instance instance(config);
+  Instance instance(config, kSystemClock);
   const auto created = OrThrow(instance.organizations().Create(name, email));
   if (json) {
     boost::json::object token = TokenJson(created.token.token);
@@ -108,7 +111,7 @@ int RunOrgCreate(const ServerConfig& config, const std::string& name, const std:
 }
 
 int RunOrgList(const ServerConfig& config, bool json) {
-  Instance instance(config);
+  Instance instance(config, kSystemClock);
   const auto page = OrThrow(instance.organizations().List(OrganizationQuery{}));
   boost::json::array organizations;
   for (const auto& organization : page.organizations) {
@@ -121,7 +124,7 @@ int RunOrgList(const ServerConfig& config, bool json) {
 }
 
 int RunProjectList(const ServerConfig& config, const std::string& organization, bool json) {
-  Instance instance(config);
+  Instance instance(config, kSystemClock);
   const Organization owner = ResolveOrganization(instance, organization);
   const auto projects = OrThrow(instance.projects().List(owner.id, true));
   boost::json::array out;
@@ -135,7 +138,7 @@ int RunProjectList(const ServerConfig& config, const std::string& organization, 
 
 int RunProjectCreate(const ServerConfig& config, const std::string& organization,
                      const std::string& name, const std::string& description, bool json) {
-  Instance instance(config);
+  Instance instance(config, kSystemClock);
   const Organization owner = ResolveOrganization(instance, organization);
   const auto created =
       OrThrow(instance.projects().Create(owner.id, ProjectSpec{name, description, ""}));
@@ -154,7 +157,7 @@ int RunProjectCreate(const ServerConfig& config, const std::string& organization
 
 int RunTokenList(const ServerConfig& config, const std::string& organization,
                  const std::string& project, bool json) {
-  Instance instance(config);
+  Instance instance(config, kSystemClock);
   const Organization owner = ResolveOrganization(instance, organization);
   TokenQuery query;
   query.organization_id = owner.id;
@@ -173,7 +176,7 @@ int RunTokenList(const ServerConfig& config, const std::string& organization,
 int RunTokenCreate(const ServerConfig& config, const std::string& organization,
                    const std::string& project, const std::string& name,
                    const std::string& description, bool json) {
-  Instance instance(config);
+  Instance instance(config, kSystemClock);
   const Organization owner = ResolveOrganization(instance, organization);
   TokenSpec spec;
   spec.scope = TokenScope::kOrganization;
@@ -193,7 +196,7 @@ int RunTokenCreate(const ServerConfig& config, const std::string& organization,
 
 int RunTokenChange(const ServerConfig& config, const std::string& action,
                    const std::string& token_id, bool json) {
-  Instance instance(config);
+  Instance instance(config, kSystemClock);
   const auto organizations = OrThrow(instance.organizations().List(OrganizationQuery{}));
   for (const auto& organization : organizations.organizations) {
     if (!OrThrow(instance.store().FindToken(organization.id, token_id))) continue;
@@ -215,7 +218,7 @@ int RunExport(const ServerConfig& config, const std::string& organization,
               const std::string& project, const std::string& format) {
   const auto parsed = ParseExportFormat(format);
   if (!parsed) throw std::runtime_error("format must be json, csv or ndjson");
-  Instance instance(config);
+  Instance instance(config, kSystemClock);
   const Organization owner = ResolveOrganization(instance, organization);
   RequestQuery query;
   query.organization_id = owner.id;

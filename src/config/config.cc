@@ -190,4 +190,19 @@ void ValidateConfig(const ServerConfig& config) {
   }
 }
 
+ListenAddress ParseListenAddress(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string port = colon == std::string::npos ? "" : listen.substr(colon + 1);
+  char* end = nullptr;
+  const long value = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end || value < 0 || value > 65535) {
+    throw std::runtime_error("invalid port in listen address " + listen);
+  }
+  return ListenAddress{host.empty() ? "127.0.0.1" : host, static_cast<std::uint16_t>(value)};
+}
+
 }  // namespace gatehouse

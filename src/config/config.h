@@ -41,6 +41,14 @@ struct ServerConfig {
   std::string DatabaseFile() const;
 };
 
+// The host and port of a listen address "HOST:PORT" ("[::1]:PORT" for IPv6; an empty host is
+// 127.0.0.1). Throws std::runtime_error for a port that is not 0–65535.
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+ListenAddress ParseListenAddress(const std::string& listen);
+
 // Reads `path` (TOML) into `config`, leaving keys the file does not set untouched.
 // Throws std::runtime_error naming the file, line and key for an unknown key, a wrong type,
 // or a provider without base_url. Start-up only.

@@ -36,7 +36,7 @@ int DaysInMonth(int y, int m) {
 
 }  // namespace
 
-TimeMs NowMs() {
+TimeMs SystemClock::Now() const {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }

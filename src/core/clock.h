@@ -1,6 +1,7 @@
 #ifndef GATEHOUSE_CORE_CLOCK_H_
 #define GATEHOUSE_CORE_CLOCK_H_
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,7 +12,32 @@ namespace gatehouse {
 // Milliseconds since the Unix epoch, UTC. All stored times use this unit.
 using TimeMs = std::int64_t;
 
-TimeMs NowMs();
+// The current time, injected wherever time decides something (expiry, grace periods, limit
+// periods, session lifetimes), so that tests move time instead of sleeping. Implementations
+// are thread-safe.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimeMs Now() const = 0;
+};
+
+// The system's wall clock.
+class SystemClock final : public Clock {
+ public:
+  TimeMs Now() const override;
+};
+
+// A clock that only moves when told to; for tests. Starts at `start`.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(TimeMs start) : now_(start) {}
+  TimeMs Now() const override { return now_.load(std::memory_order_relaxed); }
+  void Set(TimeMs now) { now_.store(now, std::memory_order_relaxed); }
+  void Advance(TimeMs ms) { now_.fetch_add(ms, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<TimeMs> now_;
+};
 
 // "2026-11-27T19:33:00.123Z".
 std::string FormatTimestamp(TimeMs ms);

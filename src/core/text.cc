@@ -1,6 +1,7 @@
 #include "core/text.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace gatehouse {
 namespace {
@@ -116,6 +117,37 @@ std::optional<std::string> FromHex(std::string_view hex) {
     out.push_back(static_cast<char>(high * 16 + low));
   }
   return out;
+}
+
+void AppendJsonEscaped(std::string& out, std::string_view text) {
+  const bool utf8 = IsValidUtf8(text);
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20 || (!utf8 && c >= 0x80)) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+          out += escaped;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
 }
 
 }  // namespace gatehouse

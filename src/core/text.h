@@ -7,6 +7,11 @@
 
 namespace gatehouse {
 
+// Appends `text` escaped as the contents of a JSON string (no surrounding quotes): quote,
+// backslash and control characters are escaped, and when `text` is not valid UTF-8 every byte
+// from 0x80 is written as \u00XX, so the result is always valid JSON.
+void AppendJsonEscaped(std::string& out, std::string_view text);
+
 std::string_view Trim(std::string_view text);
 std::string ToLower(std::string_view text);                     // ASCII only
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);  // ASCII only

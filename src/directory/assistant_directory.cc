@@ -16,7 +16,7 @@ Result<Assistant> AssistantDirectory::Create(const std::string& organization_id,
   assistant.description = std::move(description);
   assistant.prompt = std::move(prompt);
   assistant.llm = std::move(llm);
-  assistant.created_at = assistant.updated_at = NowMs();
+  assistant.created_at = assistant.updated_at = clock_.Now();
   if (auto stored = store_.CreateAssistant(assistant); !stored) {
     return std::unexpected(stored.error());
   }
@@ -57,7 +57,7 @@ Result<Assistant> AssistantDirectory::Update(const std::string& project_id,
     new_revision = true;
   }
   if (new_revision) ++assistant->revision;
-  assistant->updated_at = NowMs();
+  assistant->updated_at = clock_.Now();
   if (auto stored = store_.UpdateAssistant(*assistant, new_revision); !stored) {
     return std::unexpected(stored.error());
   }
@@ -67,7 +67,7 @@ Result<Assistant> AssistantDirectory::Update(const std::string& project_id,
 Status AssistantDirectory::Delete(const std::string& project_id, const std::string& id_or_name) {
   auto assistant = Find(project_id, id_or_name);
   if (!assistant) return std::unexpected(assistant.error());
-  return store_.DeleteAssistant(project_id, assistant->id, NowMs());
+  return store_.DeleteAssistant(project_id, assistant->id, clock_.Now());
 }
 
 }  // namespace gatehouse

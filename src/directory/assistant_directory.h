@@ -23,7 +23,7 @@ struct AssistantChange {
 // the prompt or the LLM settings change. Thread-safe; `store` must outlive it.
 class AssistantDirectory {
  public:
-  explicit AssistantDirectory(Store& store) : store_(store) {}
+  AssistantDirectory(Store& store, const Clock& clock) : store_(store), clock_(clock) {}
 
   Result<Assistant> Create(const std::string& organization_id, const std::string& project_id,
                            std::string name, std::string description, std::string prompt,
@@ -38,6 +38,7 @@ class AssistantDirectory {
 
  private:
   Store& store_;
+  const Clock& clock_;
 };
 
 }  // namespace gatehouse

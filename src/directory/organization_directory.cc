@@ -4,12 +4,13 @@
 
 namespace gatehouse {
 
-OrganizationDirectory::OrganizationDirectory(Store& store, TokenDirectory& tokens)
-    : store_(store), tokens_(tokens) {}
+OrganizationDirectory::OrganizationDirectory(Store& store, TokenDirectory& tokens,
+                                             const Clock& clock)
+    : store_(store), tokens_(tokens), clock_(clock) {}
 
 Result<CreatedOrganization> OrganizationDirectory::Create(const std::string& name,
                                                           const std::string& admin_email) {
-  const TimeMs now = NowMs();
+  const TimeMs now = clock_.Now();
   CreatedOrganization created;
   created.organization = Organization{NewUuid(), name, admin_email, now};
   TokenSpec spec;
@@ -45,7 +46,8 @@ Status OrganizationDirectory::Delete(const std::string& organization_id) {
   auto found = store_.FindOrganization(organization_id);
   if (!found) return std::unexpected(found.error());
   if (!*found) return Fail(ErrorCode::kOrganizationNotFound);
-  if (auto deleted = store_.DeleteOrganization(organization_id, NowMs()); !deleted) return deleted;
+  if (auto deleted = store_.DeleteOrganization(organization_id, clock_.Now()); !deleted)
+    return deleted;
   return tokens_.SyncCache();
 }
 

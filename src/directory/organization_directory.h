@@ -21,7 +21,7 @@ inline constexpr std::string_view kAdminSecretHashSetting = "admin_secret_hash";
 // The rules of organizations (API.md §9). Thread-safe; `store` and `tokens` must outlive it.
 class OrganizationDirectory {
  public:
-  OrganizationDirectory(Store& store, TokenDirectory& tokens);
+  OrganizationDirectory(Store& store, TokenDirectory& tokens, const Clock& clock);
 
   Result<CreatedOrganization> Create(const std::string& name, const std::string& admin_email);
   Result<OrganizationPage> List(const OrganizationQuery& query);
@@ -33,6 +33,7 @@ class OrganizationDirectory {
  private:
   Store& store_;
   TokenDirectory& tokens_;
+  const Clock& clock_;
 };
 
 }  // namespace gatehouse

@@ -4,8 +4,8 @@
 
 namespace gatehouse {
 
-ProjectDirectory::ProjectDirectory(Store& store, TokenDirectory& tokens)
-    : store_(store), tokens_(tokens) {}
+ProjectDirectory::ProjectDirectory(Store& store, TokenDirectory& tokens, const Clock& clock)
+    : store_(store), tokens_(tokens), clock_(clock) {}
 
 Result<CreatedProject> ProjectDirectory::Create(const std::string& organization_id,
                                                 const ProjectSpec& spec) {
@@ -13,7 +13,7 @@ Result<CreatedProject> ProjectDirectory::Create(const std::string& organization_
   if (!organization) return std::unexpected(organization.error());
   if (!*organization) return Fail(ErrorCode::kOrganizationNotFound);
 
-  const TimeMs now = NowMs();
+  const TimeMs now = clock_.Now();
   CreatedProject created;
   Project& project = created.project;
   project.id = NewUuid();
@@ -62,7 +62,7 @@ Result<Project> ProjectDirectory::Update(const std::string& organization_id,
   project->name = change.name;
   if (change.description) project->description = *change.description;
   if (change.active) project->active = *change.active;
-  project->updated_at = NowMs();
+  project->updated_at = clock_.Now();
   if (auto stored = store_.UpdateProject(*project); !stored) {
     return std::unexpected(stored.error());
   }
@@ -74,7 +74,7 @@ Status ProjectDirectory::Delete(const std::string& organization_id, const std::s
   if (auto project = Find(organization_id, project_id); !project) {
     return std::unexpected(project.error());
   }
-  if (auto deleted = store_.DeleteProject(organization_id, project_id, NowMs()); !deleted) {
+  if (auto deleted = store_.DeleteProject(organization_id, project_id, clock_.Now()); !deleted) {
     return deleted;
   }
   // The store revoked the project's tokens; the cache learns it before this call returns.

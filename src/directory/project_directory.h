@@ -33,7 +33,7 @@ inline constexpr std::string_view kDefaultProjectTokenDescription = "Default tok
 // takes its tokens with it. Thread-safe; `store` and `tokens` must outlive it.
 class ProjectDirectory {
  public:
-  ProjectDirectory(Store& store, TokenDirectory& tokens);
+  ProjectDirectory(Store& store, TokenDirectory& tokens, const Clock& clock);
 
   Result<CreatedProject> Create(const std::string& organization_id, const ProjectSpec& spec);
   // 404 id 2005 unless the project exists (not deleted) in `organization_id`.
@@ -46,6 +46,7 @@ class ProjectDirectory {
  private:
   Store& store_;
   TokenDirectory& tokens_;
+  const Clock& clock_;
 };
 
 }  // namespace gatehouse

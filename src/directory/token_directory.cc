@@ -15,8 +15,8 @@ constexpr TimeMs kSyncOverlapMs = 5000;
 }  // namespace
 
 TokenDirectory::TokenDirectory(Store& store, const Keyring& keyring, TokenCache& cache,
-                               bool keep_sealed)
-    : store_(store), keyring_(keyring), cache_(cache), keep_sealed_(keep_sealed) {}
+                               const Clock& clock, bool keep_sealed)
+    : store_(store), keyring_(keyring), cache_(cache), clock_(clock), keep_sealed_(keep_sealed) {}
 
 IssuedToken TokenDirectory::Mint(const TokenSpec& spec, TimeMs now,
                                  TokenCredential& credential) const {
@@ -48,7 +48,7 @@ void TokenDirectory::Publish(const ApiToken& token, const TokenCredential& crede
 
 Result<IssuedToken> TokenDirectory::Create(const TokenSpec& spec) {
   TokenCredential credential;
-  IssuedToken issued = Mint(spec, NowMs(), credential);
+  IssuedToken issued = Mint(spec, clock_.Now(), credential);
   if (auto stored = store_.InsertToken(issued.token, credential); !stored) {
     return std::unexpected(stored.error());
   }
@@ -67,7 +67,7 @@ Result<ApiToken> TokenDirectory::Find(const std::string& organization_id,
 
 Result<ApiToken> TokenDirectory::Update(const std::string& organization_id,
                                         const std::string& token_id, const TokenChange& change) {
-  auto token = store_.ChangeToken(organization_id, token_id, change, NowMs());
+  auto token = store_.ChangeToken(organization_id, token_id, change, clock_.Now());
   if (!token) return token;
   if (token->status == TokenStatus::kRevoked) {
     cache_.Remove(token_id);
@@ -102,7 +102,7 @@ Result<std::string> TokenDirectory::Reveal(const std::string& organization_id,
   auto secret = keyring_.Open(*(*credential)->sealed);
   if (!secret) return Fail(ErrorCode::kInternal, {}, "sealed secret does not open with this key");
   if (auto audited = store_.AppendAudit(
-          AuditEntry{0, organization_id, actor_token_id, "token.reveal", token_id, NowMs()});
+          AuditEntry{0, organization_id, actor_token_id, "token.reveal", token_id, clock_.Now()});
       !audited) {
     return std::unexpected(audited.error());
   }
@@ -119,7 +119,7 @@ Result<IssuedToken> TokenDirectory::Rotate(const std::string& organization_id,
   if (!old_credential) return std::unexpected(old_credential.error());
   if (!*old_credential) return Fail(ErrorCode::kApiTokenNotFound);
 
-  const TimeMs now = NowMs();
+  const TimeMs now = clock_.Now();
   TokenSpec spec{token->scope, token->organization_id, token->project_id, token->project_name,
                  token->name,  token->description,     token->status,     token->expires_at};
   TokenCredential credential;
@@ -183,7 +183,7 @@ Status TokenDirectory::SyncCache() {
 }
 
 Status TokenDirectory::SyncSince(TimeMs since) {
-  const TimeMs started = NowMs();
+  const TimeMs started = clock_.Now();
   auto synced = store_.ForEachTokenChangedSince(
       std::max<TimeMs>(since, 0), [this](const ApiToken& token, const TokenCredential& credential) {
         cache_.Put(token, credential);

@@ -7,6 +7,7 @@
 
 #include "auth/keyring.h"
 #include "auth/token_cache.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/model.h"
 #include "store/store.h"
@@ -34,10 +35,11 @@ struct IssuedToken {
 
 // The rules of API tokens (API.md §3, §6): issuing, changing, revoking, rotating and revealing
 // secrets, with the store written first and the TokenCache updated after. Thread-safe.
-// `store`, `keyring` and `cache` must outlive it.
+// Every reference given to the constructor must outlive it.
 class TokenDirectory {
  public:
-  TokenDirectory(Store& store, const Keyring& keyring, TokenCache& cache, bool keep_sealed);
+  TokenDirectory(Store& store, const Keyring& keyring, TokenCache& cache, const Clock& clock,
+                 bool keep_sealed);
   TokenDirectory(const TokenDirectory&) = delete;
   TokenDirectory& operator=(const TokenDirectory&) = delete;
 
@@ -81,6 +83,7 @@ class TokenDirectory {
   Store& store_;
   const Keyring& keyring_;
   TokenCache& cache_;
+  const Clock& clock_;
   const bool keep_sealed_;
 
   std::mutex sync_mutex_;

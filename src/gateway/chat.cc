@@ -100,7 +100,7 @@ TokenUsage LogCall(RequestLog& log, ChatCall& call, std::optional<TokenUsage> us
   record.cost = PriceOf(call.model.price, usage->prompt, usage->completion).total;
   record.status = std::string(status);
   record.http_status = http_status;
-  record.end_ms = NowMs();
+  record.end_ms = call.clock->Now();
   record.output = output;
   if (!call.log_content) ForgetContent(record);
   log.Append(std::move(record));
@@ -262,10 +262,11 @@ std::string SseAccumulator::Line(std::string_view line) {
   return "data: " + boost::json::serialize(event);
 }
 
-void LogRefusedCall(RequestLog& log, RequestRecord record, int http_status, bool log_content) {
+void LogRefusedCall(RequestLog& log, const Clock& clock, RequestRecord record, int http_status,
+                    bool log_content) {
   record.status = "failed";
   record.http_status = http_status;
-  record.end_ms = NowMs();
+  record.end_ms = clock.Now();
   if (!log_content) ForgetContent(record);
   log.Append(std::move(record));
 }

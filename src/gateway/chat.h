@@ -9,10 +9,10 @@
 #include <string_view>
 #include <utility>
 
+#include "core/body_source.h"
 #include "core/error.h"
 #include "core/model.h"
 #include "gateway/providers.h"
-#include "http/message.h"
 #include "usage/request_log.h"
 
 namespace gatehouse {
@@ -24,6 +24,7 @@ struct ChatCall {
   std::optional<Assistant> assistant;  // set for "saia:assistant:<name>"
   bool stream = false;
   bool log_content = true;
+  const Clock* clock = nullptr;  // required; stamps the record's end
   // Identity, start time, session, assistant and content fields already filled.
   RequestRecord record;
 };
@@ -44,7 +45,8 @@ struct ChatResult {
 ChatResult RunChat(ChatCall call, RequestLog& log);
 
 // Records a call refused before it reached a provider (bad input, unknown assistant).
-void LogRefusedCall(RequestLog& log, RequestRecord record, int http_status, bool log_content);
+void LogRefusedCall(RequestLog& log, const Clock& clock, RequestRecord record, int http_status,
+                    bool log_content);
 
 // The upstream request body: the client's body with `model` set to the provider's model name,
 // the assistant's prompt first as the system message and its settings applied, and usage

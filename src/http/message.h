@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/body_source.h"
+
 namespace gatehouse {
 
 // One parsed HTTP request, free of any HTTP library type so that handlers compile fast.
@@ -21,25 +23,6 @@ struct HttpRequest {
 
   // The first header named `name` (case-insensitive); empty when absent.
   std::string_view Header(std::string_view name) const;
-};
-
-// A response body produced piece by piece, sent as each piece is ready (server-sent events,
-// large exports). Next() may block: the server calls it on its pool for blocking work, never on
-// an event loop thread, and never concurrently.
-class BodySource {
- public:
-  enum class Piece {
-    kMore,    // `chunk` is one piece; more follow
-    kLast,    // `chunk` is the last piece; the body is complete
-    kBroken,  // `chunk` is the last piece that can be sent; the body cannot be completed, so
-              // the connection is closed without the end-of-body marker (the client sees it)
-  };
-
-  virtual ~BodySource() = default;
-  // Replaces `chunk` with the next piece (possibly empty).
-  virtual Piece Next(std::string& chunk) = 0;
-  // The client went away before the end; Next() will not be called again.
-  virtual void Abort() {}
 };
 
 struct HttpResponse {

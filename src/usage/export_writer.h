@@ -6,8 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/body_source.h"
 #include "core/model.h"
-#include "http/message.h"
 #include "store/store.h"
 
 namespace gatehouse {

@@ -1,57 +1,119 @@
+#include "api/openapi.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <boost/json/parse.hpp>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
-#include "api/routes.h"
-#include "store/sqlite/sqlite_store.h"
+#include "app/instance.h"
+#include "app/server_graph.h"
 
 namespace gatehouse {
+namespace {
 
-// Every route the server registers is described in the OpenAPI document it serves.
-TEST(OpenApi, DescribesEveryRegisteredRoute) {
-  std::ifstream file(GATEHOUSE_OPENAPI_FILE);
-  ASSERT_TRUE(file) << GATEHOUSE_OPENAPI_FILE;
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
   std::stringstream text;
   text << file.rdbuf();
-  const auto document = boost::json::parse(text.str()).as_object();
+  return text.str();
+}
+
+// The serving graph over a fresh data directory, as `serve` builds it.
+class OpenApiTest : public ::testing::Test {
+ protected:
+  OpenApiTest()
+      : dir_(std::filesystem::temp_directory_path() /
+             ("gatehouse-openapi-" + std::to_string(::getpid()))),
+        config_(ConfigIn(dir_)),
+        clock_(1'700'000'000'000),
+        instance_(config_, clock_),
+        graph_(instance_, config_,
+               std::filesystem::path(GATEHOUSE_OPENAPI_FILE).parent_path().string()) {}
+  ~OpenApiTest() override {
+    graph_.request_log().Stop();
+    std::filesystem::remove_all(dir_);
+  }
+
+  static ServerConfig ConfigIn(const std::filesystem::path& dir) {
+    ServerConfig config;
+    config.data_dir = dir.string();
+    return config;
+  }
+
+  boost::json::object Document() const {
+    return boost::json::parse(
+               BuildOpenApi(graph_.routes().routes(), ReadFile(GATEHOUSE_OPENAPI_FILE)))
+        .as_object();
+  }
+
+  std::filesystem::path dir_;
+  ServerConfig config_;
+  ManualClock clock_;
+  Instance instance_;
+  ServerGraph graph_;
+};
+
+}  // namespace
+
+// Every route the server registers is described in the OpenAPI document it serves, with the
+// hand-written description where there is one.
+TEST_F(OpenApiTest, DescribesEveryRegisteredRoute) {
+  const auto document = Document();
+  const auto described = boost::json::parse(ReadFile(GATEHOUSE_OPENAPI_FILE)).as_object();
   const auto& paths = document.at("paths").as_object();
-
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("gatehouse-openapi-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  SqliteStore store((dir / "gatehouse.db").string());
-  Keyring keyring(Keyring::Key{});
-  TokenCache cache;
-  TokenDirectory tokens(store, keyring, cache, true);
-  ProjectDirectory projects(store, tokens);
-  OrganizationDirectory organizations(store, tokens);
-  AssistantDirectory assistants(store);
-  Authenticator authenticator(keyring, cache, "");
-  ConsoleSessions sessions(1000);
-  const ProviderRegistry providers({});
-  RequestLog request_log(store);
-  Metrics metrics;
-  ApiServices services{store,    cache,      authenticator, tokens,      projects, organizations,
-                       sessions, assistants, providers,     request_log, metrics};
-  Router router;
-  AddApiRoutes(router, services);
-
-  const auto routes = router.Describe();
+  const auto& routes = graph_.routes().routes();
   ASSERT_GT(routes.size(), 30u);
   for (const auto& route : routes) {
-    const auto space = route.find(' ');
-    std::string method = route.substr(0, space);
+    std::string method = route.method;
     for (auto& c : method) c = static_cast<char>(std::tolower(c));
-    const std::string path = route.substr(space + 1);
-    const auto* item = paths.if_contains(path);
-    EXPECT_TRUE(item && item->as_object().contains(method)) << route << " is not described";
+    const auto* item = paths.if_contains(route.pattern);
+    ASSERT_TRUE(item && item->as_object().contains(method)) << route.pattern << " is missing";
+    const auto* written = described.at("paths").as_object().if_contains(route.pattern);
+    EXPECT_TRUE(written && written->as_object().contains(method))
+        << route.method << " " << route.pattern << " has no hand-written description";
   }
-  request_log.Stop();
-  std::filesystem::remove_all(dir);
+}
+
+// The document's security per operation follows the route table's access rules.
+TEST_F(OpenApiTest, SecurityOfEachOperationFollowsItsAccessRule) {
+  const auto document = Document();
+  const auto& paths = document.at("paths").as_object();
+  auto schemes_of = [&paths](const std::string& path, const char* method) {
+    std::set<std::string> schemes;
+    for (const auto& requirement :
+         paths.at(path).as_object().at(method).as_object().at("security").as_array()) {
+      for (const auto& entry : requirement.as_object()) schemes.insert(std::string(entry.key()));
+    }
+    return schemes;
+  };
+  EXPECT_EQ(schemes_of("/healthz", "get"), std::set<std::string>{});
+  EXPECT_EQ(schemes_of("/v2/admin/organizations", "post"), std::set<std::string>{"admin"});
+  EXPECT_EQ(schemes_of("/v2/tokens", "get"),
+            (std::set<std::string>{"bearer", "basic", "consoleSession"}));
+  EXPECT_EQ(schemes_of("/v1/chat/completions", "post"), (std::set<std::string>{"bearer", "basic"}));
+  EXPECT_EQ(schemes_of("/v2/console/session", "get"), std::set<std::string>{"consoleSession"});
+  EXPECT_EQ(paths.at("/v2/tokens").as_object().at("get").as_object().at("x-gatehouse-access"),
+            "organization");
+}
+
+// A route the descriptions do not know still appears; what they describe beyond the table does
+// not.
+TEST(BuildOpenApi, TheRouteTableDecidesWhichOperationsExist) {
+  const std::vector<RouteSpec> routes = {
+      {"GET", "/v1/models", Access::kProject, SessionUse::kAllowed}};
+  const auto document =
+      boost::json::parse(
+          BuildOpenApi(routes, R"({"openapi":"3.0.3","paths":{"/gone":{"get":{}}}})"))
+          .as_object();
+  const auto& paths = document.at("paths").as_object();
+  EXPECT_FALSE(paths.contains("/gone"));
+  ASSERT_TRUE(paths.contains("/v1/models"));
+  EXPECT_EQ(paths.at("/v1/models").as_object().at("get").as_object().at("x-gatehouse-access"),
+            "project");
 }
 
 }  // namespace gatehouse

@@ -1,4 +1,4 @@
-#include "cli/instance.h"
+#include "app/instance.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -34,14 +34,16 @@ void WriteSecretFile(const std::string& path, const std::string& secret) {
 
 }  // namespace
 
-Instance::Instance(const ServerConfig& config)
+Instance::Instance(const ServerConfig& config, const Clock& clock)
     : config_(config),
+      clock_(clock),
       keyring_(Keyring::Load((EnsureDataDir(config), config.MasterKeyFile()))),
       store_(config.DatabaseFile()),
-      tokens_(store_, keyring_, cache_, config.reveal != "never"),
-      projects_(store_, tokens_),
-      organizations_(store_, tokens_),
-      assistants_(store_) {
+      tokens_(store_, keyring_, cache_, clock, config.reveal != "never"),
+      projects_(store_, tokens_, clock),
+      organizations_(store_, tokens_, clock),
+      assistants_(store_, clock),
+      audit_(store_, cache_, clock) {
   // With reveal=never no sealed copy may survive from a time when revealing was allowed.
   if (config_.reveal == "never") {
     OrThrow(store_.DiscardSealedSecrets(), "discard sealed secrets");
@@ -82,7 +84,7 @@ std::optional<CreatedOrganization> Instance::Initialize() {
                       "create the Default organization");
   }
   // Written last: an installation whose organizations were all deleted later stays initialized.
-  OrThrow(store_.PutSetting(std::string(kInitializedSetting), FormatTimestamp(NowMs())),
+  OrThrow(store_.PutSetting(std::string(kInitializedSetting), FormatTimestamp(clock_.Now())),
           "store settings");
   return created;
 }

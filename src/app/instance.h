@@ -1,5 +1,5 @@
-#ifndef GATEHOUSE_CLI_INSTANCE_H_
-#define GATEHOUSE_CLI_INSTANCE_H_
+#ifndef GATEHOUSE_APP_INSTANCE_H_
+#define GATEHOUSE_APP_INSTANCE_H_
 
 #include <memory>
 #include <optional>
@@ -11,6 +11,7 @@
 #include "auth/token_cache.h"
 #include "config/config.h"
 #include "directory/assistant_directory.h"
+#include "directory/audit_directory.h"
 #include "directory/organization_directory.h"
 #include "directory/project_directory.h"
 #include "directory/token_directory.h"
@@ -40,7 +41,8 @@ inline void OrThrow(Status status, std::string_view what = {}) {
 // server and the operator commands. Construction throws std::runtime_error (start-up only).
 class Instance {
  public:
-  explicit Instance(const ServerConfig& config);
+  // `clock` must outlive the instance.
+  Instance(const ServerConfig& config, const Clock& clock);
   Instance(const Instance&) = delete;
   Instance& operator=(const Instance&) = delete;
 
@@ -56,6 +58,7 @@ class Instance {
   std::string AdminSecretHash();
 
   const ServerConfig& config() const { return config_; }
+  const Clock& clock() const { return clock_; }
   SqliteStore& store() { return store_; }
   const Keyring& keyring() const { return keyring_; }
   TokenCache& cache() { return cache_; }
@@ -63,11 +66,13 @@ class Instance {
   ProjectDirectory& projects() { return projects_; }
   OrganizationDirectory& organizations() { return organizations_; }
   AssistantDirectory& assistants() { return assistants_; }
+  AuditDirectory& audit() { return audit_; }
 
  private:
   bool HasOrganization();
 
   ServerConfig config_;
+  const Clock& clock_;
   Keyring keyring_;
   SqliteStore store_;
   TokenCache cache_;
@@ -75,8 +80,9 @@ class Instance {
   ProjectDirectory projects_;
   OrganizationDirectory organizations_;
   AssistantDirectory assistants_;
+  AuditDirectory audit_;
 };
 
 }  // namespace gatehouse
 
-#endif  // GATEHOUSE_CLI_INSTANCE_H_
+#endif  // GATEHOUSE_APP_INSTANCE_H_

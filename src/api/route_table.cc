@@ -1,0 +1,64 @@
+#include "api/route_table.h"
+
+namespace gatehouse {
+namespace {
+
+bool ChangesState(const HttpRequest& request) {
+  return request.method != "GET" && request.method != "HEAD" && request.method != "OPTIONS";
+}
+
+// The cookie and CSRF header are read only when there is no Authorization header.
+Credentials CredentialsOf(const HttpRequest& request) {
+  Credentials credentials;
+  credentials.authorization = request.Header("Authorization");
+  if (credentials.authorization.empty()) {
+    credentials.session_cookie = SessionCookieOf(request);
+    credentials.csrf_token = request.Header("X-CSRF-Token");
+    credentials.changes_state = ChangesState(request);
+  }
+  return credentials;
+}
+
+void CountFailure(Metrics& metrics, const Error& error) {
+  switch (error.code()) {
+    case ErrorCode::kApiKeyNotFound:
+      metrics.RecordAuthFailure(Metrics::AuthFailure::kMissing);
+      break;
+    case ErrorCode::kOutOfScope:
+      metrics.RecordAuthFailure(Metrics::AuthFailure::kOutOfScope);
+      break;
+    default:
+      metrics.RecordAuthFailure(Metrics::AuthFailure::kInvalid);
+  }
+}
+
+}  // namespace
+
+void RouteTable::Add(std::string_view method, std::string_view pattern, Access access,
+                     ResponseHandler handler, SessionUse sessions) {
+  routes_.push_back(RouteSpec{std::string(method), std::string(pattern), access, sessions});
+  router_.Add(method, pattern,
+              [&services = services_, access, sessions, handler = std::move(handler)](
+                  const HttpRequest& request, const PathParams& params, HttpResponse& response) {
+                auto caller =
+                    services.authenticator.Authorize(CredentialsOf(request), access, sessions);
+                if (!caller) {
+                  CountFailure(services.metrics, caller.error());
+                  return WriteError(response, caller.error());
+                }
+                handler(services, ApiCall{request, params, *caller}, response);
+              });
+}
+
+void RouteTable::AddJson(std::string_view method, std::string_view pattern, Access access,
+                         JsonHandler handler, SessionUse sessions) {
+  Add(
+      method, pattern, access,
+      [handler = std::move(handler)](ApiServices& services, const ApiCall& call,
+                                     HttpResponse& response) {
+        Respond(response, handler(services, call));
+      },
+      sessions);
+}
+
+}  // namespace gatehouse

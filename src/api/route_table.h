@@ -1,0 +1,56 @@
+#ifndef GATEHOUSE_API_ROUTE_TABLE_H_
+#define GATEHOUSE_API_ROUTE_TABLE_H_
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/api_context.h"
+#include "auth/authenticator.h"
+#include "http/router.h"
+
+namespace gatehouse {
+
+// A handler that answers 200 with its value, or its error.
+using JsonHandler = std::function<Result<boost::json::value>(ApiServices&, const ApiCall&)>;
+// A handler that fills the response itself (streams, cookies, other content types).
+using ResponseHandler = std::function<void(ApiServices&, const ApiCall&, HttpResponse&)>;
+
+// One registered route and who may call it.
+struct RouteSpec {
+  std::string method;
+  std::string pattern;
+  Access access = Access::kPublic;
+  SessionUse sessions = SessionUse::kAllowed;
+};
+
+// The one list of who may call what. Every route is registered here with its access rule;
+// the route authenticates the request through Authenticator::Authorize before its handler
+// runs, so handlers receive the caller and never read credentials themselves. Failures are
+// counted in Metrics by reason. Built at start-up, then read-only; `services` must outlive it.
+class RouteTable {
+ public:
+  explicit RouteTable(ApiServices& services) : services_(services) {}
+  RouteTable(const RouteTable&) = delete;
+  RouteTable& operator=(const RouteTable&) = delete;
+
+  // Routes are tried in the order added; add literal routes before overlapping captures.
+  void AddJson(std::string_view method, std::string_view pattern, Access access,
+               JsonHandler handler, SessionUse sessions = SessionUse::kAllowed);
+  void Add(std::string_view method, std::string_view pattern, Access access,
+           ResponseHandler handler, SessionUse sessions = SessionUse::kAllowed);
+
+  const Router& router() const { return router_; }
+  const std::vector<RouteSpec>& routes() const { return routes_; }
+  ApiServices& services() const { return services_; }
+
+ private:
+  ApiServices& services_;
+  Router router_;
+  std::vector<RouteSpec> routes_;
+};
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_API_ROUTE_TABLE_H_

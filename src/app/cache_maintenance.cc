@@ -1,0 +1,33 @@
+#include "app/cache_maintenance.h"
+
+#include <spdlog/spdlog.h>
+
+namespace gatehouse {
+
+CacheMaintenance::CacheMaintenance(TokenDirectory& tokens, std::chrono::milliseconds interval)
+    : tokens_(tokens), interval_(interval), thread_([this] { Run(); }) {}
+
+CacheMaintenance::~CacheMaintenance() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void CacheMaintenance::Run() {
+  std::unique_lock lock(mutex_);
+  while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
+    lock.unlock();
+    if (auto synced = tokens_.SyncCache(); !synced) {
+      spdlog::error("token cache sync failed: {}", synced.error().internal);
+    }
+    if (auto flushed = tokens_.FlushUsage(); !flushed) {
+      spdlog::error("usage flush failed: {}", flushed.error().internal);
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace gatehouse

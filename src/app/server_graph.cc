@@ -1,0 +1,53 @@
+#include "app/server_graph.h"
+
+#include "api/routes.h"
+
+namespace gatehouse {
+
+ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::string web_dir)
+    : sessions_(kConsoleSessionLifetimeMs),
+      authenticator_(instance.keyring(), instance.cache(), sessions_, instance.clock(),
+                     instance.AdminSecretHash()),
+      providers_(config.providers),
+      request_log_(instance.store()),
+      exports_(instance.store()),
+      services_{authenticator_,
+                instance.cache(),
+                sessions_,
+                instance.tokens(),
+                instance.projects(),
+                instance.organizations(),
+                instance.assistants(),
+                instance.audit(),
+                providers_,
+                request_log_,
+                exports_,
+                metrics_,
+                instance.clock(),
+                [&store = instance.store()] { return store.Ping().has_value(); },
+                config.log_content,
+                std::move(web_dir)},
+      routes_(services_) {
+  AddApiRoutes(routes_);
+  AddSamples(instance);
+}
+
+HttpHandler ServerGraph::Handler() const { return MakeApiHandler(routes_); }
+
+void ServerGraph::AddSamples(Instance& instance) {
+  metrics_.AddSample("gatehouse_token_cache_size", "gauge", "Non-revoked tokens held in memory.",
+                     [&cache = instance.cache()] { return static_cast<double>(cache.size()); });
+  metrics_.AddSample("gatehouse_request_log_queue_depth", "gauge",
+                     "Request records waiting for their batch.",
+                     [this] { return static_cast<double>(request_log_.queued()); });
+  metrics_.AddSample("gatehouse_request_log_written_total", "counter", "Request records stored.",
+                     [this] { return static_cast<double>(request_log_.written()); });
+  metrics_.AddSample("gatehouse_request_log_dropped_total", "counter",
+                     "Request records dropped because the queue was full.",
+                     [this] { return static_cast<double>(request_log_.dropped()); });
+  metrics_.AddSample("gatehouse_request_log_flush_seconds", "gauge",
+                     "Duration of the latest request-log batch write.",
+                     [this] { return request_log_.last_flush_seconds(); });
+}
+
+}  // namespace gatehouse
