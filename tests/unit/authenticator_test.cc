@@ -1,0 +1,220 @@
+#include "auth/authenticator.h"
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include "auth/secret.h"
+
+namespace gatehouse {
+namespace {
+
+constexpr TimeMs kStart = 1'700'000'000'000;
+
+std::string Base64(std::string_view text) {
+  std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
+  const int length =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  out.resize(length);
+  return out;
+}
+
+// An authenticator over a cache holding one organization and one project token.
+class AuthenticatorTest : public ::testing::Test {
+ protected:
+  AuthenticatorTest()
+      : keyring_(Keyring::Key{7}),
+        clock_(kStart),
+        admin_secret_(GenerateSecret(SecretKind::kSystemAdmin)),
+        authenticator_(keyring_, cache_, sessions_, clock_, keyring_.Hash(admin_secret_)) {
+    organization_secret_ = AddToken("org-token", TokenScope::kOrganization);
+    project_secret_ = AddToken("project-token", TokenScope::kProject);
+  }
+
+  std::string AddToken(const std::string& id, TokenScope scope,
+                       TokenStatus status = TokenStatus::kActive,
+                       std::optional<TimeMs> expires_at = std::nullopt) {
+    const std::string secret = GenerateSecret(
+        scope == TokenScope::kOrganization ? SecretKind::kOrganization : SecretKind::kProject);
+    ApiToken token;
+    token.id = id;
+    token.organization_id = "org";
+    token.project_id = scope == TokenScope::kProject ? "project" : "";
+    token.scope = scope;
+    token.name = id;
+    token.status = status;
+    token.expires_at = expires_at;
+    cache_.Put(token, TokenCredential{keyring_.Hash(secret), {}, {}, {}});
+    return secret;
+  }
+
+  Result<Principal> WithHeader(std::string header, Access access) {
+    header_ = std::move(header);
+    return authenticator_.Authorize(Credentials{header_}, access, SessionUse::kAllowed);
+  }
+
+  // Opens a console session for the organization token; returns its cookie value.
+  std::string OpenSession(ConsoleSession& session) {
+    return sessions_.Open("org-token", clock_.Now(), session);
+  }
+
+  static ErrorCode CodeOf(const Result<Principal>& result) { return result.error().code(); }
+
+  Keyring keyring_;
+  ManualClock clock_;
+  TokenCache cache_;
+  ConsoleSessions sessions_{3600 * 1000};
+  std::string admin_secret_;
+  Authenticator authenticator_;
+  std::string organization_secret_;
+  std::string project_secret_;
+  std::string header_;
+};
+
+TEST_F(AuthenticatorTest, BearerBasicAndBareHeadersAreAccepted) {
+  for (const std::string& header : {"Bearer " + project_secret_, "bearer " + project_secret_,
+                                    "Basic " + Base64(project_secret_ + ":"), project_secret_}) {
+    auto principal = WithHeader(header, Access::kAnyToken);
+    ASSERT_TRUE(principal) << header;
+    EXPECT_EQ(principal->token->id, "project-token");
+  }
+}
+
+TEST_F(AuthenticatorTest, NoCredentialsIs401Id5) {
+  auto principal = authenticator_.Authorize(Credentials{}, Access::kAnyToken, SessionUse::kAllowed);
+  EXPECT_EQ(CodeOf(principal), ErrorCode::kApiKeyNotFound);
+}
+
+TEST_F(AuthenticatorTest, PublicRoutesReadNoCredentials) {
+  auto principal = WithHeader("Bearer garbage", Access::kPublic);
+  ASSERT_TRUE(principal);
+  EXPECT_EQ(principal->token, nullptr);
+}
+
+TEST_F(AuthenticatorTest, MalformedUnknownAndUnreadableSecretsAre401Id6) {
+  EXPECT_EQ(CodeOf(WithHeader("Bearer gtp_short", Access::kAnyToken)),
+            ErrorCode::kTokenNotFoundOrBlocked);
+  EXPECT_EQ(CodeOf(WithHeader("Bearer " + GenerateSecret(SecretKind::kProject), Access::kAnyToken)),
+            ErrorCode::kTokenNotFoundOrBlocked);
+  EXPECT_EQ(CodeOf(WithHeader("Basic !!!", Access::kAnyToken)), ErrorCode::kTokenNotFoundOrBlocked);
+}
+
+TEST_F(AuthenticatorTest, BlockedTokenIsRejectedWith401Id6) {
+  const auto secret = AddToken("blocked", TokenScope::kProject, TokenStatus::kBlocked);
+  EXPECT_EQ(CodeOf(WithHeader("Bearer " + secret, Access::kAnyToken)),
+            ErrorCode::kTokenNotFoundOrBlocked);
+}
+
+TEST_F(AuthenticatorTest, ExpiryIsJudgedByTheInjectedClock) {
+  const auto secret =
+      AddToken("expiring", TokenScope::kProject, TokenStatus::kActive, kStart + 1000);
+  EXPECT_TRUE(WithHeader("Bearer " + secret, Access::kAnyToken));
+  clock_.Advance(1000);
+  EXPECT_EQ(CodeOf(WithHeader("Bearer " + secret, Access::kAnyToken)),
+            ErrorCode::kTokenNotFoundOrBlocked);
+}
+
+TEST_F(AuthenticatorTest, WrongScopeIs403Id7) {
+  EXPECT_EQ(CodeOf(WithHeader("Bearer " + project_secret_, Access::kOrganization)),
+            ErrorCode::kOutOfScope);
+  EXPECT_EQ(CodeOf(WithHeader("Bearer " + organization_secret_, Access::kProject)),
+            ErrorCode::kOutOfScope);
+  EXPECT_TRUE(WithHeader("Bearer " + organization_secret_, Access::kOrganization));
+  EXPECT_TRUE(WithHeader("Bearer " + project_secret_, Access::kProject));
+}
+
+TEST_F(AuthenticatorTest, AdministratorRoutesAcceptOnlyTheAdministratorCredential) {
+  auto admin = WithHeader("Bearer " + admin_secret_, Access::kSystemAdmin);
+  ASSERT_TRUE(admin);
+  EXPECT_TRUE(admin->system_admin);
+  EXPECT_EQ(CodeOf(WithHeader("Bearer " + organization_secret_, Access::kSystemAdmin)),
+            ErrorCode::kOutOfScope);
+  EXPECT_EQ(CodeOf(WithHeader("Bearer " + GenerateSecret(SecretKind::kSystemAdmin),
+                              Access::kSystemAdmin)),
+            ErrorCode::kTokenNotFoundOrBlocked);
+  // The administrator credential is no token anywhere else.
+  EXPECT_EQ(CodeOf(WithHeader("Bearer " + admin_secret_, Access::kOrganization)),
+            ErrorCode::kTokenNotFoundOrBlocked);
+}
+
+TEST_F(AuthenticatorTest, SessionCookieActsAsItsOrganizationTokenForReads) {
+  ConsoleSession session;
+  const std::string cookie = OpenSession(session);
+  auto principal = authenticator_.Authorize(Credentials{{}, cookie, {}, false},
+                                            Access::kOrganization, SessionUse::kAllowed);
+  ASSERT_TRUE(principal);
+  EXPECT_EQ(principal->token->id, "org-token");
+  ASSERT_TRUE(principal->session);
+  EXPECT_EQ(principal->session->csrf_token, session.csrf_token);
+}
+
+TEST_F(AuthenticatorTest, SessionStateChangeNeedsTheCsrfTokenOr403Id7) {
+  ConsoleSession session;
+  const std::string cookie = OpenSession(session);
+  EXPECT_EQ(CodeOf(authenticator_.Authorize(Credentials{{}, cookie, {}, true},
+                                            Access::kOrganization, SessionUse::kAllowed)),
+            ErrorCode::kOutOfScope);
+  EXPECT_EQ(CodeOf(authenticator_.Authorize(Credentials{{}, cookie, "wrong", true},
+                                            Access::kOrganization, SessionUse::kAllowed)),
+            ErrorCode::kOutOfScope);
+  EXPECT_TRUE(authenticator_.Authorize(Credentials{{}, cookie, session.csrf_token, true},
+                                       Access::kOrganization, SessionUse::kAllowed));
+}
+
+TEST_F(AuthenticatorTest, SessionRulesForScopesRefusalAndExpiry) {
+  ConsoleSession session;
+  const std::string cookie = OpenSession(session);
+  const Credentials credentials{{}, cookie, {}, false};
+  EXPECT_EQ(CodeOf(authenticator_.Authorize(credentials, Access::kProject, SessionUse::kAllowed)),
+            ErrorCode::kOutOfScope);
+  EXPECT_EQ(CodeOf(authenticator_.Authorize(credentials, Access::kAnyToken, SessionUse::kRefused)),
+            ErrorCode::kApiKeyNotFound);
+  EXPECT_EQ(
+      CodeOf(authenticator_.Authorize(credentials, Access::kSystemAdmin, SessionUse::kAllowed)),
+      ErrorCode::kApiKeyNotFound);
+  EXPECT_EQ(CodeOf(authenticator_.Authorize(Credentials{{}, "forged", {}, false},
+                                            Access::kOrganization, SessionUse::kAllowed)),
+            ErrorCode::kApiKeyNotFound);
+  clock_.Advance(3600 * 1000);
+  EXPECT_EQ(
+      CodeOf(authenticator_.Authorize(credentials, Access::kOrganization, SessionUse::kAllowed)),
+      ErrorCode::kApiKeyNotFound);
+}
+
+TEST_F(AuthenticatorTest, SessionOfATokenNoLongerUsableIs401Id6) {
+  ConsoleSession session;
+  const std::string cookie = OpenSession(session);
+  ApiToken blocked;
+  blocked.id = "org-token";
+  blocked.organization_id = "org";
+  blocked.scope = TokenScope::kOrganization;
+  blocked.status = TokenStatus::kBlocked;
+  cache_.Put(blocked, TokenCredential{keyring_.Hash(organization_secret_), {}, {}, {}});
+  EXPECT_EQ(CodeOf(authenticator_.Authorize(Credentials{{}, cookie, {}, false},
+                                            Access::kOrganization, SessionUse::kAllowed)),
+            ErrorCode::kTokenNotFoundOrBlocked);
+}
+
+TEST_F(AuthenticatorTest, TheAuthorizationHeaderWinsOverTheCookie) {
+  ConsoleSession session;
+  const std::string cookie = OpenSession(session);
+  header_ = "Bearer " + project_secret_;
+  auto principal = authenticator_.Authorize(Credentials{header_, cookie, {}, false},
+                                            Access::kAnyToken, SessionUse::kAllowed);
+  ASSERT_TRUE(principal);
+  EXPECT_EQ(principal->token->id, "project-token");
+}
+
+TEST_F(AuthenticatorTest, ConsoleSessionRoutesReadOnlyTheCookie) {
+  header_ = "Bearer " + organization_secret_;
+  EXPECT_EQ(CodeOf(authenticator_.Authorize(Credentials{header_}, Access::kConsoleSession,
+                                            SessionUse::kAllowed)),
+            ErrorCode::kApiKeyNotFound);
+  ConsoleSession session;
+  const std::string cookie = OpenSession(session);
+  EXPECT_TRUE(authenticator_.Authorize(Credentials{header_, cookie, {}, false},
+                                       Access::kConsoleSession, SessionUse::kAllowed));
+}
+
+}  // namespace
+}  // namespace gatehouse
