@@ -21,6 +21,7 @@
 #include "usage/metrics.h"
 #include "usage/request_export.h"
 #include "usage/request_log.h"
+#include "usage/usage_limits.h"
 
 namespace gatehouse {
 
@@ -35,6 +36,7 @@ struct ApiServices {
   OrganizationDirectory& organizations;
   AssistantDirectory& assistants;
   AuditDirectory& audit;
+  UsageLimits& usage_limits;
   const ProviderRegistry& providers;
   RequestLog& request_log;
   RequestExporter& exports;
@@ -51,6 +53,10 @@ struct ApiCall {
   const PathParams& params;
   const Principal& caller;  // no token on public and administrator routes
 };
+
+// Who makes a change through `call`, for the audit trail: the calling token (also behind a
+// console session) with the client's address; the system administrator is "(system)".
+AuditActor ActorOf(const ApiCall& call);
 
 inline constexpr std::string_view kSessionCookie = "gatehouse_session";
 

@@ -1,4 +1,5 @@
 #include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
 
 #include "api/request_input.h"
 #include "api/routes.h"
@@ -6,12 +7,35 @@
 namespace gatehouse {
 namespace {
 
+boost::json::value DetailsJson(const std::string& text) {
+  if (text.empty()) return boost::json::object();
+  boost::system::error_code error;
+  auto value = boost::json::parse(text, error);
+  if (error || !value.is_object()) return boost::json::object();
+  return value;
+}
+
 Result<boost::json::value> ListAudit(ApiServices& services, const ApiCall& call) {
   const QueryParams params(call.request.query);
   auto paging = ReadPage(params);
   if (!paging) return std::unexpected(paging.error());
-  auto page =
-      services.audit.List(call.caller.organization_id(), paging->offset(), paging->page_size);
+  AuditQuery query;
+  query.organization_id = call.caller.organization_id();
+  query.action = params.Get("action").value_or("");
+  query.target_id = params.Get("targetId").value_or("");
+  query.actor_token_id = params.Get("actorTokenId").value_or("");
+  for (auto [name, out, whole_day] :
+       {std::tuple{"startDate", &query.start_ms, false}, std::tuple{"endDate", &query.end_ms, true}}) {
+    const auto text = params.Get(name);
+    if (!text || text->empty()) continue;
+    const auto at = ParseTimestamp(*text);
+    if (!at) return Fail(ErrorCode::kPattern, name);
+    // A plain date as endDate includes that whole day.
+    *out = whole_day && text->size() == 10 ? *at + 86400000 - 1 : *at;
+  }
+  query.offset = paging->offset();
+  query.limit = paging->page_size;
+  auto page = services.audit.List(query);
   if (!page) return std::unexpected(page.error());
   boost::json::array events;
   for (const auto& event : page->events) {
@@ -22,9 +46,11 @@ Result<boost::json::value> ListAudit(ApiServices& services, const ApiCall& call)
         {"action", entry.action},
         {"actor", event.actor},
         {"actorTokenId", entry.actor_token_id},
+        {"remoteAddress", entry.remote_address},
         {"target", event.target},
         {"targetId", entry.target_id},
-        {"details", ""},
+        {"targetType", entry.target_type},
+        {"details", DetailsJson(entry.details)},
     });
   }
   return boost::json::object{{"count", page->count},

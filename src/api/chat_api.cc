@@ -73,6 +73,13 @@ void Chat(ApiServices& services, const ApiCall& api, HttpResponse& response) {
                    HttpStatusOf(prepared.error().code()), call.log_content);
     return WriteError(response, prepared.error());
   }
+  // Usage limits (API.md §7): refused before the provider is contacted, recorded as failed.
+  if (auto admitted = services.usage_limits.Admit(record.organization_id, record.project_id);
+      !admitted) {
+    LogRefusedCall(services.request_log, services.clock, std::move(record),
+                   HttpStatusOf(admitted.error().code()), call.log_content);
+    return WriteError(response, admitted.error());
+  }
   record.input_text = LastUserText(*body);
   call.body = std::move(*body);
 

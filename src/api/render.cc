@@ -26,6 +26,9 @@ boost::json::object TokenJson(const ApiToken& token) {
   json["lastUsedAt"] = TimestampJson(token.last_used_at);
   json["expiresAt"] = TimestampJson(token.expires_at);
   json["secretPrefix"] = token.secret_prefix;
+  json["rateLimitPerMinute"] = token.rate_limit_per_minute
+                                   ? boost::json::value(*token.rate_limit_per_minute)
+                                   : boost::json::value(nullptr);
   return json;
 }
 

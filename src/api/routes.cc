@@ -20,6 +20,7 @@ void AddApiRoutes(RouteTable& routes) {
   AddChatRoutes(routes);
   AddExportRoutes(routes);
   AddAuditRoutes(routes);
+  AddUsageLimitRoutes(routes);
   AddOpenApiRoute(routes);
 }
 

@@ -17,6 +17,7 @@ void AddAssistantRoutes(RouteTable& routes);
 void AddChatRoutes(RouteTable& routes);
 void AddExportRoutes(RouteTable& routes);
 void AddAuditRoutes(RouteTable& routes);
+void AddUsageLimitRoutes(RouteTable& routes);
 
 // All of the above, then GET /openapi.json generated from the table.
 void AddApiRoutes(RouteTable& routes);

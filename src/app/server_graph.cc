@@ -9,6 +9,12 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
       authenticator_(instance.keyring(), instance.cache(), sessions_, instance.clock(),
                      instance.AdminSecretHash()),
       providers_(config.providers),
+      usage_limits_(instance.store(), instance.clock()),
+      limit_webhook_(LimitWebhookOptions{config.limit_webhook_url},
+                     [&organizations = instance.organizations()](const std::string& id) {
+                       auto url = organizations.Webhook(id);
+                       return url ? *url : std::string();
+                     }),
       request_log_(instance.store()),
       exports_(instance.store()),
       services_{authenticator_,
@@ -19,6 +25,7 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
                 instance.organizations(),
                 instance.assistants(),
                 instance.audit(),
+                usage_limits_,
                 providers_,
                 request_log_,
                 exports_,
@@ -28,6 +35,9 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
                 config.log_content,
                 std::move(web_dir)},
       routes_(services_) {
+  OrThrow(usage_limits_.Load(), "cannot load usage limits");
+  usage_limits_.set_notifier(&limit_webhook_);
+  request_log_.set_observer(&usage_limits_);
   AddApiRoutes(routes_);
   AddSamples(instance);
 }

@@ -9,6 +9,7 @@
 #include "app/instance.h"
 #include "auth/authenticator.h"
 #include "auth/console_sessions.h"
+#include "gateway/limit_webhook.h"
 #include "gateway/providers.h"
 #include "http/message.h"
 #include "usage/metrics.h"
@@ -32,6 +33,7 @@ class ServerGraph {
 
   const RouteTable& routes() const { return routes_; }
   RequestLog& request_log() { return request_log_; }
+  UsageLimits& usage_limits() { return usage_limits_; }
   Metrics& metrics() { return metrics_; }
 
  private:
@@ -40,6 +42,8 @@ class ServerGraph {
   ConsoleSessions sessions_;
   Authenticator authenticator_;
   const ProviderRegistry providers_;
+  UsageLimits usage_limits_;
+  LimitWebhook limit_webhook_;
   RequestLog request_log_;
   RequestExporter exports_;
   Metrics metrics_;

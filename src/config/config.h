@@ -34,6 +34,7 @@ struct ServerConfig {
   std::int64_t max_body = 1048576;
   std::string reveal = "sealed";  // or "never"
   bool log_content = true;
+  std::string limit_webhook_url;  // soft/hard limit notices (POST, JSON); empty = none
   std::vector<ProviderConfig> providers;
 
   std::string MasterKeyFile() const;

@@ -56,6 +56,7 @@ struct ApiToken {
   std::optional<TimeMs> last_used_at;
   std::optional<TimeMs> expires_at;
   std::string secret_prefix;
+  std::optional<std::int64_t> rate_limit_per_minute;  // API.md §6; none when absent
 };
 
 // What the store keeps to recognise a token's secret: never the secret itself.

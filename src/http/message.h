@@ -20,6 +20,7 @@ struct HttpRequest {
   std::string query;   // raw text after '?', not decoded
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  std::string remote_address;  // the socket peer's IP address, e.g. "127.0.0.1"; may be empty
 
   // The first header named `name` (case-insensitive); empty when absent.
   std::string_view Header(std::string_view name) const;

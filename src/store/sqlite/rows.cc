@@ -6,7 +6,7 @@ const char* const kTokenColumns =
     "t.id, t.organization_id, COALESCE(t.project_id, ''), COALESCE(p.name, ''), t.scope, "
     "t.name, t.description, t.status, t.created_at, t.updated_at, t.last_used_at, "
     "t.expires_at, t.secret_prefix, t.secret_hash, t.sealed_secret, t.previous_hash, "
-    "t.previous_valid_until, COALESCE(o.name, '') FROM api_tokens t "
+    "t.previous_valid_until, COALESCE(o.name, ''), t.rate_limit_per_minute FROM api_tokens t "
     "LEFT JOIN projects p ON p.id = t.project_id "
     "LEFT JOIN organizations o ON o.id = t.organization_id";
 
@@ -26,6 +26,7 @@ ApiToken ReadToken(const Statement& row) {
   token.expires_at = row.OptionalInt(11);
   token.secret_prefix = row.Text(12);
   token.organization_name = row.Text(17);
+  token.rate_limit_per_minute = row.OptionalInt(18);
   return token;
 }
 

@@ -9,16 +9,23 @@ using sqlite::Statement;
 using sqlite::Transaction;
 using namespace sqlite;  // row readers and SQL helpers
 
-Status SqliteStore::InsertToken(const ApiToken& token, const TokenCredential& credential) {
+Status SqliteStore::InsertToken(const ApiToken& token, const TokenCredential& credential,
+                                const AuditEntry* audit) {
   std::lock_guard lock(mutex_);
-  return InsertTokenLocked(token, credential);
+  Transaction transaction(db_);
+  if (!transaction.begun()) return transaction.begun();
+  if (auto done = InsertTokenLocked(token, credential); !done) return done;
+  if (audit) {
+    if (auto done = AppendAuditLocked(*audit); !done) return done;
+  }
+  return transaction.Commit();
 }
 
 Status SqliteStore::InsertTokenLocked(const ApiToken& token, const TokenCredential& credential) {
   auto stmt = db_.Prepare(
       "INSERT INTO api_tokens(id, organization_id, project_id, scope, name, description, status, "
-      "secret_hash, sealed_secret, secret_prefix, created_at, updated_at, expires_at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "secret_hash, sealed_secret, secret_prefix, created_at, updated_at, expires_at, "
+      "rate_limit_per_minute) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!stmt) return std::unexpected(stmt.error());
   auto inserted = (*stmt)
                       ->Bind(1, token.id)
@@ -34,6 +41,7 @@ Status SqliteStore::InsertTokenLocked(const ApiToken& token, const TokenCredenti
                       .Bind(11, token.created_at)
                       .Bind(12, token.updated_at)
                       .Bind(13, token.expires_at)
+                      .Bind(14, token.rate_limit_per_minute)
                       .StepUnlessConstraint();
   if (!inserted) return std::unexpected(inserted.error());
   if (!*inserted) return Fail(ErrorCode::kTokenNameExists);
@@ -68,21 +76,31 @@ Result<std::optional<TokenCredential>> SqliteStore::FindCredential(const std::st
 }
 
 Status SqliteStore::UpdateCredential(const std::string& token_id, const TokenCredential& credential,
-                                     const std::string& secret_prefix, TimeMs now) {
+                                     const std::string& secret_prefix, TimeMs now,
+                                     const AuditEntry* audit) {
   std::lock_guard lock(mutex_);
+  Transaction transaction(db_);
+  if (!transaction.begun()) return transaction.begun();
   auto stmt = db_.Prepare(
       "UPDATE api_tokens SET secret_hash = ?2, sealed_secret = ?3, previous_hash = ?4, "
       "previous_valid_until = ?5, updated_at = ?6, secret_prefix = ?7 WHERE id = ?1");
   if (!stmt) return std::unexpected(stmt.error());
-  return (*stmt)
-      ->Bind(1, token_id)
-      .BindBlob(2, std::string_view(credential.secret_hash))
-      .BindBlob(3, credential.sealed)
-      .BindBlob(4, credential.previous_hash)
-      .Bind(5, credential.previous_valid_until)
-      .Bind(6, now)
-      .Bind(7, secret_prefix)
-      .Run();
+  if (auto done = (*stmt)
+                     ->Bind(1, token_id)
+                     .BindBlob(2, std::string_view(credential.secret_hash))
+                     .BindBlob(3, credential.sealed)
+                     .BindBlob(4, credential.previous_hash)
+                     .Bind(5, credential.previous_valid_until)
+                     .Bind(6, now)
+                     .Bind(7, secret_prefix)
+                     .Run();
+      !done) {
+    return done;
+  }
+  if (audit) {
+    if (auto done = AppendAuditLocked(*audit); !done) return done;
+  }
+  return transaction.Commit();
 }
 
 Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
@@ -187,7 +205,7 @@ Status SqliteStore::ForEachTokenChangedSince(
 
 Result<ApiToken> SqliteStore::ChangeToken(const std::string& organization_id,
                                           const std::string& token_id, const TokenChange& change,
-                                          TimeMs now) {
+                                          TimeMs now, const AuditOfChange& audit) {
   std::lock_guard lock(mutex_);
   Transaction transaction(db_);
   if (!transaction.begun()) return std::unexpected(transaction.begun().error());
@@ -196,6 +214,7 @@ Result<ApiToken> SqliteStore::ChangeToken(const std::string& organization_id,
   if (!*current || (*current)->status == TokenStatus::kRevoked) {
     return Fail(ErrorCode::kApiTokenNotFound);
   }
+  const ApiToken before = **current;
   ApiToken token = std::move(**current);
   auto usable = [now](const ApiToken& t) {
     return t.status == TokenStatus::kActive && (!t.expires_at || *t.expires_at > now);
@@ -205,6 +224,7 @@ Result<ApiToken> SqliteStore::ChangeToken(const std::string& organization_id,
   if (change.description) token.description = *change.description;
   if (change.status) token.status = *change.status;
   if (change.expires_at) token.expires_at = *change.expires_at;
+  if (change.rate_limit_per_minute) token.rate_limit_per_minute = *change.rate_limit_per_minute;
   token.updated_at = now;
 
   // Blocking, revoking or expiring the last usable organization token would lock the
@@ -220,7 +240,7 @@ Result<ApiToken> SqliteStore::ChangeToken(const std::string& organization_id,
   }
   auto stmt = db_.Prepare(
       "UPDATE api_tokens SET name = ?3, description = ?4, status = ?5, expires_at = ?6, "
-      "updated_at = ?7 WHERE id = ?1 AND organization_id = ?2");
+      "updated_at = ?7, rate_limit_per_minute = ?8 WHERE id = ?1 AND organization_id = ?2");
   if (!stmt) return std::unexpected(stmt.error());
   auto updated = (*stmt)
                      ->Bind(1, token_id)
@@ -230,9 +250,15 @@ Result<ApiToken> SqliteStore::ChangeToken(const std::string& organization_id,
                      .Bind(5, static_cast<std::int64_t>(token.status))
                      .Bind(6, token.expires_at)
                      .Bind(7, now)
+                     .Bind(8, token.rate_limit_per_minute)
                      .StepUnlessConstraint();
   if (!updated) return std::unexpected(updated.error());
   if (!*updated) return Fail(ErrorCode::kTokenNameExists);
+  if (audit) {
+    if (auto entry = audit(before, token)) {
+      if (auto done = AppendAuditLocked(*entry); !done) return std::unexpected(done.error());
+    }
+  }
   if (auto committed = transaction.Commit(); !committed) {
     return std::unexpected(committed.error());
   }
