@@ -1,19 +1,11 @@
 #include <boost/json/array.hpp>
-#include <boost/json/parse.hpp>
 
+#include "api/render.h"
 #include "api/request_input.h"
 #include "api/routes.h"
 
 namespace gatehouse {
 namespace {
-
-boost::json::value DetailsJson(const std::string& text) {
-  if (text.empty()) return boost::json::object();
-  boost::system::error_code error;
-  auto value = boost::json::parse(text, error);
-  if (error || !value.is_object()) return boost::json::object();
-  return value;
-}
 
 Result<boost::json::value> ListAudit(ApiServices& services, const ApiCall& call) {
   const QueryParams params(call.request.query);
@@ -38,21 +30,7 @@ Result<boost::json::value> ListAudit(ApiServices& services, const ApiCall& call)
   auto page = services.audit.List(query);
   if (!page) return std::unexpected(page.error());
   boost::json::array events;
-  for (const auto& event : page->events) {
-    const AuditEntry& entry = event.entry;
-    events.push_back(boost::json::object{
-        {"id", entry.id},
-        {"timestamp", FormatTimestamp(entry.at)},
-        {"action", entry.action},
-        {"actor", event.actor},
-        {"actorTokenId", entry.actor_token_id},
-        {"remoteAddress", entry.remote_address},
-        {"target", event.target},
-        {"targetId", entry.target_id},
-        {"targetType", entry.target_type},
-        {"details", DetailsJson(entry.details)},
-    });
-  }
+  for (const auto& event : page->events) events.push_back(AuditEventJson(event));
   return boost::json::object{{"count", page->count},
                              {"pages", paging->PagesFor(page->count)},
                              {"startPage", paging->start_page},

@@ -1,6 +1,7 @@
 #ifndef GATEHOUSE_CLI_COMMANDS_H_
 #define GATEHOUSE_CLI_COMMANDS_H_
 
+#include <cstdint>
 #include <string>
 
 #include "config/config.h"
@@ -39,6 +40,20 @@ int RunTokenChange(const ServerConfig& config, const std::string& action,
 // Writes the request export (API.md §4) of an organization, or of one project, to stdout.
 int RunExport(const ServerConfig& config, const std::string& organization,
               const std::string& project, const std::string& format);
+
+// Filters of `gatehouse audit` (API.md §12); empty = none.
+struct AuditOptions {
+  std::string organization;  // id or name; empty = the only (or the Default) organization
+  std::string action;
+  std::string target_id;
+  std::string actor_token_id;
+  std::string start_date;
+  std::string end_date;
+  std::int64_t limit = 100;  // newest events shown; 0 = all
+};
+
+// Prints an organization's audit trail, newest first: a table, or JSON with `json`.
+int RunAudit(const ServerConfig& config, const AuditOptions& options, bool json);
 
 }  // namespace gatehouse
 
