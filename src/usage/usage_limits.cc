@@ -156,10 +156,10 @@ Result<UsageLimit> UsageLimits::Create(const std::string& organization_id,
                                        const std::string& project_id,
                                        const std::string& entity_name, const UsageLimitSpec& spec,
                                        const AuditActor& actor) {
-  std::lock_guard manage(manage_mutex_);
+  std::lock_guard write(write_mutex_);
   // A current limit that has just expired in memory must be stored as such before a new one
   // can take its place.
-  if (auto flushed = Flush(); !flushed) return std::unexpected(flushed.error());
+  if (auto flushed = FlushLocked(); !flushed) return std::unexpected(flushed.error());
   const TimeMs now = clock_.Now();
   UsageLimit limit = NewUsageLimit(organization_id, project_id, spec, now);
   AuditDetails details;
@@ -225,7 +225,7 @@ Result<UsageLimit> UsageLimits::Change(const std::string& organization_id,
                                        const std::string& limit_id,
                                        const std::string& entity_name,
                                        const UsageLimitChange& change, const AuditActor& actor) {
-  std::lock_guard manage(manage_mutex_);
+  std::lock_guard write(write_mutex_);
   auto limit = FindOwned(organization_id, project_id, limit_id);
   if (!limit) return limit;
   const TimeMs now = clock_.Now();
@@ -277,7 +277,7 @@ Result<UsageLimit> UsageLimits::Cancel(const std::string& organization_id,
                                        const std::string& project_id,
                                        const std::string& limit_id,
                                        const std::string& entity_name, const AuditActor& actor) {
-  std::lock_guard manage(manage_mutex_);
+  std::lock_guard write(write_mutex_);
   auto limit = FindOwned(organization_id, project_id, limit_id);
   if (!limit) return limit;
   const TimeMs now = clock_.Now();
@@ -307,6 +307,11 @@ Result<UsageLimit> UsageLimits::Cancel(const std::string& organization_id,
 }
 
 Status UsageLimits::Flush() {
+  std::lock_guard write(write_mutex_);
+  return FlushLocked();
+}
+
+Status UsageLimits::FlushLocked() {
   std::vector<std::shared_ptr<Counter>> counters;
   {
     std::shared_lock lock(mutex_);

@@ -125,6 +125,8 @@ class UsageLimits final : public RequestObserver {
   void RollLocked(Counter& counter, TimeMs now);
   // The live state of `limit` when it is tracked.
   void Overlay(UsageLimit& limit);
+  // Requires write_mutex_ held.
+  Status FlushLocked();
   Result<UsageLimit> FindOwned(const std::string& organization_id, const std::string& project_id,
                                const std::string& limit_id);
 
@@ -135,7 +137,9 @@ class UsageLimits final : public RequestObserver {
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<Counter>> counters_;  // guarded by mutex_
 
-  std::mutex manage_mutex_;  // serializes management changes with Flush
+  // Serializes every write of limits to the store (management changes and flushes), so that a
+  // flush never stores a snapshot older than a change made meanwhile.
+  std::mutex write_mutex_;
 
   std::mutex pending_mutex_;
   std::vector<LimitNotice> pending_;  // guarded by pending_mutex_
