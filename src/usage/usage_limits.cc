@@ -132,6 +132,10 @@ Status UsageLimits::Admit(const std::string& organization_id, const std::string&
 
 void UsageLimits::OnRecord(const RequestRecord& record) {
   if (record.cost <= 0) return;
+  {
+    std::shared_lock lock(mutex_);
+    if (counters_.empty()) return;
+  }
   const TimeMs now = clock_.Now();
   for (const std::string* project_id : {&record.project_id, static_cast<const std::string*>(nullptr)}) {
     auto counter = CounterFor(KeyOf(record.organization_id, project_id ? *project_id : std::string()));
