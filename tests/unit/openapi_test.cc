@@ -1,13 +1,12 @@
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <boost/json/parse.hpp>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "api/routes.h"
 #include "store/sqlite/sqlite_store.h"
+#include "temp_dir.h"
 
 namespace gatehouse {
 
@@ -20,10 +19,8 @@ TEST(OpenApi, DescribesEveryRegisteredRoute) {
   const auto document = boost::json::parse(text.str()).as_object();
   const auto& paths = document.at("paths").as_object();
 
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("gatehouse-openapi-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  SqliteStore store((dir / "gatehouse.db").string());
+  const TempDir dir;
+  SqliteStore store(dir.File("gatehouse.db").string());
   Keyring keyring(Keyring::Key{});
   TokenCache cache;
   TokenDirectory tokens(store, keyring, cache, true);
@@ -51,7 +48,6 @@ TEST(OpenApi, DescribesEveryRegisteredRoute) {
     EXPECT_TRUE(item && item->as_object().contains(method)) << route << " is not described";
   }
   request_log.Stop();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace gatehouse
