@@ -1,11 +1,11 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
+#include <memory>
 
 #include "core/ids.h"
+#include "temp_dir.h"
 
 namespace gatehouse {
 namespace {
@@ -13,17 +13,10 @@ namespace {
 class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("gatehouse-store-" + std::to_string(::getpid()) + "-" + NewUuid());
-    std::filesystem::create_directories(dir_);
-    store_ = std::make_unique<SqliteStore>((dir_ / "test.db").string());
+    store_ = std::make_unique<SqliteStore>(dir_.File("test.db").string());
     organization_ = Organization{NewUuid(), "Acme", "", 1};
     ASSERT_TRUE(
         store_->CreateOrganization(organization_, OrganizationToken("Owner"), Credential()));
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   ApiToken OrganizationToken(const std::string& name) {
@@ -52,7 +45,7 @@ class SqliteStoreTest : public ::testing::Test {
     return project;
   }
 
-  std::filesystem::path dir_;
+  TempDir dir_;  // declared before store_, so it outlives it
   std::unique_ptr<SqliteStore> store_;
   Organization organization_;
   TimeMs clock_ = 100;
@@ -216,7 +209,7 @@ TEST_F(SqliteStoreTest, ChangedTokensAreVisitedSinceATimeIncludingRevokedOnes) {
 
 TEST_F(SqliteStoreTest, BackupIsAReadableCopy) {
   MakeProject("Support");
-  const auto copy = (dir_ / "copy.db").string();
+  const auto copy = dir_.File("copy.db").string();
   ASSERT_TRUE(store_->Backup(copy));
   SqliteStore restored(copy);
   auto projects = restored.ListProjects(organization_.id, true);

@@ -1,11 +1,10 @@
-#include "directory/token_directory.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 
 #include "core/ids.h"
+#include "directory/token_directory.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace gatehouse {
@@ -61,8 +60,8 @@ TEST_F(TokenGuardTest, LastUsableOrganizationTokenCannotBeBlockedRevokedOrExpire
 
   auto second = directory_->Create(OrganizationSpec("Second"));
   ASSERT_TRUE(second);
-  auto blocked = directory_->Update(organization_.id, owner_.id,
-                                    TokenChange{.status = TokenStatus::kBlocked});
+  auto blocked =
+      directory_->Update(organization_.id, owner_.id, TokenChange{.status = TokenStatus::kBlocked});
   ASSERT_TRUE(blocked);
   EXPECT_EQ(blocked->status, TokenStatus::kBlocked);
   auto refused = directory_->Revoke(organization_.id, second->token.id);
@@ -82,7 +81,8 @@ TEST_F(TokenGuardTest, ATokenThatIsAlreadyUnusableMayBeRevokedWhateverRemains) {
 }
 
 TEST_F(TokenGuardTest, ProjectTokensAreNotGuarded) {
-  Project project{NewUuid(), organization_.id, "", "Support", "", "", true, clock_.Now(), clock_.Now()};
+  Project project{NewUuid(), organization_.id, "",          "Support", "", "",
+                  true,      clock_.Now(),     clock_.Now()};
   TokenSpec spec = OrganizationSpec("Default");
   spec.scope = TokenScope::kProject;
   spec.project_id = project.id;
