@@ -222,7 +222,8 @@ Status TokenDirectory::LoadCache() {
 
 Status TokenDirectory::SyncCache() {
   std::lock_guard lock(sync_mutex_);
-  return SyncSince(synced_until_ - kSyncOverlapMs);
+  // Never 0: the store reads "since 0" as a first load, which leaves revoked tokens out.
+  return SyncSince(std::max<TimeMs>(synced_until_ - kSyncOverlapMs, 1));
 }
 
 Status TokenDirectory::SyncSince(TimeMs since) {

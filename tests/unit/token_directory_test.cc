@@ -373,4 +373,22 @@ TEST_F(TokenDirectoryTest, ALastUseHeldInMemoryIsShownAndThenStoredByFlush) {
 }
 
 }  // namespace
+// A first sync before any load still delivers revocations (the store reads "since 0" as a
+// first load, which leaves revoked tokens out).
+TEST(TokenDirectorySync, ASyncBeforeTheFirstLoadStillRemovesRevokedTokens) {
+  const TempDir dir;
+  const ManualClock clock(1000);
+  Directories directories(dir.File("gatehouse.db"), clock);
+  auto acme = directories.organizations.Create("Acme", "");
+  ASSERT_TRUE(acme);
+  auto project = directories.projects.Create(acme->organization.id, ProjectSpec{"Support", "", ""});
+  ASSERT_TRUE(project);
+  const std::string& secret = project->default_token.secret;
+  ASSERT_TRUE(directories.cache.FindByHash(directories.keyring.Hash(secret), clock.Now()));
+  Directories cli(dir.File("gatehouse.db"), clock);
+  ASSERT_TRUE(cli.projects.Delete(acme->organization.id, project->project.id));
+  ASSERT_TRUE(directories.tokens.SyncCache());
+  EXPECT_FALSE(directories.cache.FindByHash(directories.keyring.Hash(secret), clock.Now()));
+}
+
 }  // namespace gatehouse
