@@ -31,7 +31,11 @@ void WriteTransportError(int status, HttpResponse& response);
 
 // Serves a file of the built console from `web_dir` ("/" is index.html); false when there is
 // no such file (paths that try to leave web_dir never match).
+// Every file gets the console's security headers (AddConsoleSecurityHeaders).
 bool ServeStaticFile(const std::string& web_dir, const std::string& path, HttpResponse& response);
+// Content-Security-Policy (own scripts and styles only, no framing), X-Content-Type-Options,
+// X-Frame-Options and Referrer-Policy, for every page and file of the console.
+void AddConsoleSecurityHeaders(HttpResponse& response);
 
 }  // namespace gatehouse
 

@@ -7,7 +7,7 @@ namespace gatehouse {
 ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::string web_dir)
     : sessions_(kConsoleSessionLifetimeMs),
       authenticator_(instance.keyring(), instance.cache(), sessions_, instance.clock(),
-                     instance.AdminSecretHash()),
+                     instance.AdminSecretHash(), config.metrics_token),
       providers_(config.providers),
       request_log_(instance.store()),
       exports_(instance.store()),

@@ -62,6 +62,8 @@ void LoadServer(const std::string& path, const toml::table& table, ServerConfig&
       config.reveal = String(path, key, node);
     else if (name == "log_content")
       config.log_content = Boolean(path, key, node);
+    else if (name == "metrics_token")
+      config.metrics_token = String(path, key, node);
     else
       Reject(path, node, key, "unknown key");
   }
@@ -156,6 +158,7 @@ void ApplyEnvironment(ServerConfig& config) {
   text("GATEHOUSE_ADMIN_TOKEN_FILE", config.admin_token_file);
   text("GATEHOUSE_WEB_DIR", config.web_dir);
   text("GATEHOUSE_REVEAL", config.reveal);
+  text("GATEHOUSE_METRICS_TOKEN", config.metrics_token);
   if (const char* value = std::getenv("GATEHOUSE_MAX_BODY")) {
     char* end = nullptr;
     const long long parsed = std::strtoll(value, &end, 10);

@@ -34,6 +34,7 @@ struct ServerConfig {
   std::int64_t max_body = 1048576;
   std::string reveal = "sealed";  // or "never"
   bool log_content = true;
+  std::string metrics_token;  // when set, GET /metrics requires "Bearer <metrics_token>"
   std::vector<ProviderConfig> providers;
 
   std::string MasterKeyFile() const;

@@ -20,6 +20,8 @@ struct HttpRequest {
   std::string query;   // raw text after '?', not decoded
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // The socket peer's address as text ("127.0.0.1", "::1"); empty when unknown.
+  std::string remote_address;
 
   // The first header named `name` (case-insensitive); empty when absent.
   std::string_view Header(std::string_view name) const;

@@ -90,6 +90,7 @@ TEST_F(OpenApiTest, SecurityOfEachOperationFollowsItsAccessRule) {
             (std::set<std::string>{"bearer", "basic", "consoleSession"}));
   EXPECT_EQ(schemes_of("/v1/chat/completions", "post"), (std::set<std::string>{"bearer", "basic"}));
   EXPECT_EQ(schemes_of("/v2/console/session", "get"), std::set<std::string>{"consoleSession"});
+  EXPECT_EQ(schemes_of("/metrics", "get"), std::set<std::string>{"bearer"});
   EXPECT_EQ(paths.at("/v2/tokens").as_object().at("get").as_object().at("x-gatehouse-access"),
             "organization");
 }
