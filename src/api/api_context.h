@@ -12,6 +12,7 @@
 #include "directory/organization_directory.h"
 #include "directory/project_directory.h"
 #include "directory/token_directory.h"
+#include "gateway/chat.h"
 #include "gateway/providers.h"
 #include "http/message.h"
 #include "http/router.h"
@@ -32,6 +33,7 @@ struct ApiServices {
   ConsoleSessions& sessions;
   AssistantDirectory& assistants;
   const ProviderRegistry& providers;
+  Gateway& gateway;
   RequestLog& request_log;
   Metrics& metrics;
   bool log_content = true;  // false: request records keep no prompt, input or output

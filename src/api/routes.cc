@@ -16,6 +16,7 @@ void AddApiRoutes(Router& router, ApiServices& services) {
   AddConsoleRoutes(router, services);
   AddAssistantRoutes(router, services);
   AddChatRoutes(router, services);
+  AddOpenAiRoutes(router, services);
   AddExportRoutes(router, services);
   AddAuditRoutes(router, services);
 }
@@ -57,6 +58,19 @@ HttpHandler MakeApiHandler(const Router& router, ApiServices& services) {
     const auto started = std::chrono::steady_clock::now();
     std::string_view route = "unmatched";
     Dispatch(router, services, request, response, route);
+    if (response.async) {
+      // Asynchronous work (upstream calls) is measured to its end on the event loop.
+      response.async = [&services, method = request.method, route, started,
+                        work = std::move(response.async)](HttpResponse& response,
+                                                          std::function<void()> done) {
+        work(response, [&services, &response, method, route, started, done = std::move(done)] {
+          services.metrics.RecordRequest(method, route, response.status,
+                                         std::chrono::steady_clock::now() - started);
+          done();
+        });
+      };
+      return;
+    }
     if (!response.deferred) {
       services.metrics.RecordRequest(request.method, route, response.status,
                                      std::chrono::steady_clock::now() - started);

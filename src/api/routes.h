@@ -15,6 +15,8 @@ void AddAdminRoutes(Router& router, ApiServices& services);
 void AddConsoleRoutes(Router& router, ApiServices& services);
 void AddAssistantRoutes(Router& router, ApiServices& services);
 void AddChatRoutes(Router& router, ApiServices& services);
+// GET /v1/models, POST /v1/embeddings, GET /v2/llm/providers/{name}[/models[/{model}]].
+void AddOpenAiRoutes(Router& router, ApiServices& services);
 void AddExportRoutes(Router& router, ApiServices& services);
 void AddAuditRoutes(Router& router, ApiServices& services);
 

@@ -15,6 +15,7 @@
 #include "cli/instance.h"
 #include "core/text.h"
 #include "http/server.h"
+#include "http/upstream_client.h"
 
 namespace gatehouse {
 namespace {
@@ -151,6 +152,20 @@ int RunServe(const ServerConfig& config, int threads) {
                     "Duration of the latest request-log batch write.",
                     [&request_log] { return request_log.last_flush_seconds(); });
   const ProviderRegistry providers(config.providers);
+  AsioUpstreamClient upstream_client;
+  Gateway gateway(upstream_client, request_log);
+  metrics.AddSample("gatehouse_upstream_connections_open", "gauge",
+                    "Upstream connections open (in use or idle).",
+                    [&upstream_client] { return double(upstream_client.Figures().open); });
+  metrics.AddSample("gatehouse_upstream_connections_idle", "gauge",
+                    "Idle upstream connections kept for reuse.",
+                    [&upstream_client] { return double(upstream_client.Figures().idle); });
+  metrics.AddSample("gatehouse_upstream_connections_created_total", "counter",
+                    "Upstream connections opened.",
+                    [&upstream_client] { return double(upstream_client.Figures().created); });
+  metrics.AddSample("gatehouse_upstream_connections_reused_total", "counter",
+                    "Upstream calls served by a pooled connection.",
+                    [&upstream_client] { return double(upstream_client.Figures().reused); });
   Authenticator authenticator(instance.keyring(), instance.cache(), instance.AdminSecretHash());
   ConsoleSessions sessions(kConsoleSessionLifetimeMs);
   ApiServices services{instance.store(),
@@ -162,6 +177,7 @@ int RunServe(const ServerConfig& config, int threads) {
                        sessions,
                        instance.assistants(),
                        providers,
+                       gateway,
                        request_log,
                        metrics,
                        config.log_content,

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/body_source.h"
+
 namespace gatehouse {
 
 // One parsed HTTP request, free of any HTTP library type so that handlers compile fast.
@@ -23,35 +25,28 @@ struct HttpRequest {
   std::string_view Header(std::string_view name) const;
 };
 
-// A response body produced piece by piece, sent as each piece is ready (server-sent events,
-// large exports). Next() may block: the server calls it on its pool for blocking work, never on
-// an event loop thread, and never concurrently.
-class BodySource {
- public:
-  enum class Piece {
-    kMore,    // `chunk` is one piece; more follow
-    kLast,    // `chunk` is the last piece; the body is complete
-    kBroken,  // `chunk` is the last piece that can be sent; the body cannot be completed, so
-              // the connection is closed without the end-of-body marker (the client sees it)
-  };
-
-  virtual ~BodySource() = default;
-  // Replaces `chunk` with the next piece (possibly empty).
-  virtual Piece Next(std::string& chunk) = 0;
-  // The client went away before the end; Next() will not be called again.
-  virtual void Abort() {}
-};
-
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // beyond type and length
   std::string body;
-  // When set, the body is streamed from here and `body` is ignored.
+  // When set, the body is streamed from here and `body` is ignored; Next() runs on the
+  // server's small blocking pool.
   std::shared_ptr<BodySource> body_source;
-  // When set, the server runs it on its blocking pool and sends the response it completes:
-  // for handlers that wait on the network or read much (upstream calls, exports).
+  // When set, the body is streamed from here (on the event loop) and `body` is ignored.
+  std::shared_ptr<AsyncBodySource> async_body;
+  // When set, the server runs it on its small blocking pool and sends the response it completes:
+  // for handlers that must block (exports, store reads). Never for network waits: see `async`.
   std::function<void(HttpResponse&)> deferred;
+  // When set, the server calls it on the connection's event loop once the handler has returned,
+  // with a completion to call exactly once, on that same loop, when the response is complete
+  // (possibly before `async` returns). It must not block: it starts asynchronous work (an
+  // upstream call) whose callbacks run on the loop. The server keeps the response alive until
+  // the completion has run.
+  std::function<void(HttpResponse&, std::function<void()> done)> async;
+  // Called on the event loop when the client goes away while `async` has not completed yet;
+  // the completion must still be called (soon) after it.
+  std::function<void()> cancel;
 };
 
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;

@@ -35,8 +35,12 @@ TEST(OpenApi, DescribesEveryRegisteredRoute) {
   const ProviderRegistry providers({});
   RequestLog request_log(store);
   Metrics metrics;
-  ApiServices services{store,    cache,      authenticator, tokens,      projects, organizations,
-                       sessions, assistants, providers,     request_log, metrics};
+  struct NoUpstream final : UpstreamClient {
+    std::shared_ptr<UpstreamExchange> Open() override { return nullptr; }
+  } upstream;
+  Gateway gateway(upstream, request_log);
+  ApiServices services{store,    cache,      authenticator, tokens,  projects,    organizations,
+                       sessions, assistants, providers,     gateway, request_log, metrics};
   Router router;
   AddApiRoutes(router, services);
 

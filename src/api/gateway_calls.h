@@ -1,0 +1,18 @@
+#ifndef GATEHOUSE_API_GATEWAY_CALLS_H_
+#define GATEHOUSE_API_GATEWAY_CALLS_H_
+
+#include "api/api_context.h"
+#include "gateway/chat.h"
+
+namespace gatehouse {
+
+// The origin of a call by `caller`, starting now.
+CallOrigin OriginOf(const Caller& caller, const HttpRequest& request);
+
+// Makes `response` asynchronous: on the event loop, `call` runs on services.gateway and its
+// result fills the response; a client that leaves cancels the call.
+void RunOnGateway(ApiServices& services, ChatCall call, HttpResponse& response);
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_API_GATEWAY_CALLS_H_

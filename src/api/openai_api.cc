@@ -1,0 +1,138 @@
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "api/gateway_calls.h"
+#include "api/request_input.h"
+#include "api/routes.h"
+
+namespace gatehouse {
+namespace {
+
+// GET /v1/models: what the calling project token can call (API.md §8).
+Result<boost::json::value> ListModels(ApiServices& services, const HttpRequest& request,
+                                      const PathParams&) {
+  auto caller = AuthenticateProject(request, services);
+  if (!caller) return std::unexpected(caller.error());
+  boost::json::array data;
+  for (const auto& provider : services.providers.providers()) {
+    for (const auto& model : provider.models) {
+      data.push_back(boost::json::object{{"id", provider.name + "/" + model.name},
+                                         {"object", "model"},
+                                         {"created", 0},
+                                         {"owned_by", provider.name}});
+    }
+  }
+  auto assistants = services.assistants.List(caller->token->project_id);
+  if (!assistants) return std::unexpected(assistants.error());
+  for (const auto& assistant : *assistants) {
+    data.push_back(boost::json::object{{"id", "saia:assistant:" + assistant.name},
+                                       {"object", "model"},
+                                       {"created", 0},
+                                       {"owned_by", "assistant"}});
+  }
+  return boost::json::object{{"object", "list"}, {"data", std::move(data)}};
+}
+
+// POST /v1/embeddings: relayed and metered like chat, module "embeddings".
+void Embeddings(ApiServices& services, const HttpRequest& request, HttpResponse& response) {
+  auto caller = AuthenticateProject(request, services);
+  if (!caller) return WriteError(response, caller.error());
+  ChatCall call;
+  call.kind = CallKind::kEmbeddings;
+  call.log_content = services.log_content;
+  call.origin = OriginOf(*caller, request);
+  auto body = ParseJsonBody(request);
+  Status prepared = body ? Status() : Status(std::unexpected(body.error()));
+  if (body) {
+    call.body = std::move(*body);
+    const auto* model = call.body.if_contains("model");
+    const auto* input = call.body.if_contains("input");
+    if (!model || model->is_null()) {
+      prepared = Fail(ErrorCode::kRequired, "model");
+    } else if (!model->is_string()) {
+      prepared = Fail(ErrorCode::kPattern, "model");
+    } else if (!input || input->is_null()) {
+      prepared = Fail(ErrorCode::kRequired, "input");
+    } else if (!input->is_string() && !input->is_array()) {
+      prepared = Fail(ErrorCode::kPattern, "input");
+    } else {
+      call.model_name = std::string(model->as_string());
+      if (auto resolved = services.providers.Resolve(call.model_name)) {
+        call.model = *resolved;
+      } else {
+        prepared = Fail(ErrorCode::kPattern, "model");
+      }
+    }
+  }
+  if (!prepared) {
+    services.gateway.LogRefused(call, HttpStatusOf(prepared.error().code()));
+    return WriteError(response, prepared.error());
+  }
+  RunOnGateway(services, std::move(call), response);
+}
+
+boost::json::object ModelJson(const ModelPrice& model) {
+  return boost::json::object{{"name", model.name},
+                             {"inputUsdPerMtok", model.input_usd_per_mtok},
+                             {"outputUsdPerMtok", model.output_usd_per_mtok}};
+}
+
+boost::json::object ModelsJson(const ProviderConfig& provider) {
+  boost::json::array models;
+  for (const auto& model : provider.models) models.push_back(ModelJson(model));
+  return boost::json::object{{"models", std::move(models)}};
+}
+
+// The provider named in the path, as an entry of GET /v2/llm/providers; 404 id 404 otherwise.
+Result<const ProviderConfig*> ProviderOf(ApiServices& services, const HttpRequest& request,
+                                         const PathParams& params) {
+  auto caller = Authenticate(request, services);
+  if (!caller) return std::unexpected(caller.error());
+  const ProviderConfig* provider = services.providers.Find(params.at(0));
+  if (!provider) return Fail(ErrorCode::kBadEndpoint, {}, "no provider " + params.at(0));
+  return provider;
+}
+
+Result<boost::json::value> GetProvider(ApiServices& services, const HttpRequest& request,
+                                       const PathParams& params) {
+  auto provider = ProviderOf(services, request, params);
+  if (!provider) return std::unexpected(provider.error());
+  boost::json::object json{{"name", (*provider)->name},
+                           {"baseUrl", (*provider)->base_url},
+                           {"timeoutMs", (*provider)->timeout_ms}};
+  json["models"] = std::move(ModelsJson(**provider)["models"]);
+  return json;
+}
+
+Result<boost::json::value> GetProviderModels(ApiServices& services, const HttpRequest& request,
+                                             const PathParams& params) {
+  auto provider = ProviderOf(services, request, params);
+  if (!provider) return std::unexpected(provider.error());
+  return ModelsJson(**provider);
+}
+
+Result<boost::json::value> GetProviderModel(ApiServices& services, const HttpRequest& request,
+                                            const PathParams& params) {
+  auto provider = ProviderOf(services, request, params);
+  if (!provider) return std::unexpected(provider.error());
+  for (const auto& model : (*provider)->models) {
+    if (model.name == params.at(1)) return ModelJson(model);
+  }
+  return Fail(ErrorCode::kBadEndpoint, {}, "no model " + params.at(1));
+}
+
+}  // namespace
+
+void AddOpenAiRoutes(Router& router, ApiServices& services) {
+  router.Add("GET", "/v1/models", JsonRoute(services, ListModels));
+  router.Add("POST", "/v1/embeddings",
+             [&services](const HttpRequest& request, const PathParams&, HttpResponse& response) {
+               Embeddings(services, request, response);
+             });
+  router.Add("GET", "/v2/llm/providers/{name}", JsonRoute(services, GetProvider));
+  router.Add("GET", "/v2/llm/providers/{name}/models", JsonRoute(services, GetProviderModels));
+  router.Add("GET", "/v2/llm/providers/{name}/models/{model}",
+             JsonRoute(services, GetProviderModel));
+}
+
+}  // namespace gatehouse
