@@ -60,16 +60,13 @@ void Chat(ApiServices& services, const HttpRequest& request, HttpResponse& respo
   ChatCall call;
   call.log_content = services.log_content;
   call.origin = OriginOf(*caller, request);
-  // The conversation id lands in exports: it must be text, and short.
-  const std::string_view session = request.Header("saia-conversation-id");
-  const bool session_ok = session.size() <= kMaxNameLength * 4 && IsValidUtf8(session);
-  if (session_ok && !session.empty()) call.origin.session_id = std::string(session);
+  const Status session = ReadSession(request, call.origin);
 
   auto body = ParseJsonBody(request);
   if (body) call.body = std::move(*body);
-  Status prepared = !session_ok ? Status(Fail(ErrorCode::kPattern, "saia-conversation-id"))
-                    : body      ? Prepare(services, *caller, call.body, call)
-                                : Status(std::unexpected(body.error()));
+  Status prepared = !session ? session
+                    : body   ? Prepare(services, *caller, call.body, call)
+                             : Status(std::unexpected(body.error()));
   if (!prepared) {
     services.gateway.LogRefused(call, HttpStatusOf(prepared.error().code()));
     return WriteError(response, prepared.error());
@@ -87,6 +84,16 @@ CallOrigin OriginOf(const Caller& caller, const HttpRequest&) {
   origin.api_token_name = caller.token->name;
   origin.start_ms = NowMs();
   return origin;
+}
+
+Status ReadSession(const HttpRequest& request, CallOrigin& origin) {
+  // The conversation id lands in exports: it must be text, and short.
+  const std::string_view session = request.Header("saia-conversation-id");
+  if (session.size() > kMaxNameLength * 4 || !IsValidUtf8(session)) {
+    return Fail(ErrorCode::kPattern, "saia-conversation-id");
+  }
+  if (!session.empty()) origin.session_id = std::string(session);
+  return {};
 }
 
 void RunOnGateway(ApiServices& services, ChatCall call, HttpResponse& response) {

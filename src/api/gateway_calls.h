@@ -9,6 +9,10 @@ namespace gatehouse {
 // The origin of a call by `caller`, starting now.
 CallOrigin OriginOf(const Caller& caller, const HttpRequest& request);
 
+// Reads the optional saia-conversation-id header into `origin` (400 id 11 when it is not
+// UTF-8 text of at most 400 bytes).
+Status ReadSession(const HttpRequest& request, CallOrigin& origin);
+
 // Makes `response` asynchronous: on the event loop, `call` runs on services.gateway and its
 // result fills the response; a client that leaves cancels the call.
 void RunOnGateway(ApiServices& services, ChatCall call, HttpResponse& response);

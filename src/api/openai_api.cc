@@ -42,8 +42,9 @@ void Embeddings(ApiServices& services, const HttpRequest& request, HttpResponse&
   call.log_content = services.log_content;
   call.origin = OriginOf(*caller, request);
   auto body = ParseJsonBody(request);
-  Status prepared = body ? Status() : Status(std::unexpected(body.error()));
-  if (body) {
+  Status prepared = ReadSession(request, call.origin);
+  if (prepared && !body) prepared = std::unexpected(body.error());
+  if (prepared) {
     call.body = std::move(*body);
     const auto* model = call.body.if_contains("model");
     const auto* input = call.body.if_contains("input");
