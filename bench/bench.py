@@ -216,67 +216,63 @@ def rss_mib(pid):
     return float('nan')
 
 
-async def one_stream(port, token, model, timeout):
-    body = json.dumps({'model': model, 'stream': True,
-                       'messages': [{'role': 'user', 'content': 'hi'}]}).encode()
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), timeout)
-    try:
-        writer.write((f'POST /v1/chat/completions HTTP/1.1\r\nHost: {HOST}\r\n'
-                      f'Authorization: Bearer {token}\r\nContent-Type: application/json\r\n'
-                      f'Content-Length: {len(body)}\r\nConnection: close\r\n\r\n').encode()
-                     + body)
-        await writer.drain()
-        data = await asyncio.wait_for(reader.read(), timeout)
-        return data.startswith(b'HTTP/1.1 200') and b'data: [DONE]' in data
-    finally:
-        writer.close()
-
-
-def concurrent_streams(port, token, count, server_pid):
-    """count concurrent 10-s streams; validate latency measured meanwhile."""
-    latencies = []
+def concurrent_streams(port, token, count, server_pid, path='/v1/chat/completions',
+                       model='slow/stream-10x1000', probe=True):
+    """count concurrent 10-s streams; validate latency measured meanwhile by wrk (one
+    connection, its own process)."""
     stop = threading.Event()
-
-    def probe():
-        conn = http.client.HTTPConnection(HOST, port, timeout=10)
-        while not stop.is_set():
-            begin = time.monotonic()
-            status, _ = request(port, 'GET', '/v1/accessControl/apitoken/validate', token=token,
-                                conn=conn)
-            latencies.append((time.monotonic() - begin) * 1000)
-            if status != 200:
-                latencies.append(float('inf'))
-            time.sleep(0.01)
-        conn.close()
-
-    rss_before = rss_mib(server_pid)
+    rss_before = rss_mib(server_pid) if server_pid else float('nan')
     peak = [rss_before]
 
     def watch_rss():
-        while not stop.is_set():
+        while server_pid and not stop.is_set():
             peak[0] = max(peak[0], rss_mib(server_pid))
             time.sleep(0.2)
 
-    async def run():
-        return await asyncio.gather(*[one_stream(port, token, 'slow/stream-10x1000', 60)
-                                      for _ in range(count)], return_exceptions=True)
+    async def one(timeout):
+        body = json.dumps({'model': model, 'stream': True,
+                           'messages': [{'role': 'user', 'content': 'hi'}]}).encode()
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), timeout)
+        try:
+            writer.write((f'POST {path} HTTP/1.1\r\nHost: {HOST}\r\n'
+                          f'Authorization: Bearer {token}\r\nContent-Type: application/json\r\n'
+                          f'Content-Length: {len(body)}\r\nConnection: close\r\n\r\n').encode()
+                         + body)
+            await writer.drain()
+            data = await asyncio.wait_for(reader.read(), timeout)
+            return data.startswith(b'HTTP/1.1 200') and b'data: [DONE]' in data
+        finally:
+            writer.close()
 
-    threads = [threading.Thread(target=probe), threading.Thread(target=watch_rss)]
-    for thread in threads:
-        thread.start()
+    async def run():
+        return await asyncio.gather(*[one(60) for _ in range(count)], return_exceptions=True)
+
+    watcher = threading.Thread(target=watch_rss)
+    watcher.start()
+    prober = None
+    if probe:
+        prober = subprocess.Popen(
+            ['wrk', '-t1', '-c1', '-d12s', '--latency', '-H', f'Authorization: Bearer {token}',
+             f'http://{HOST}:{port}/v1/accessControl/apitoken/validate'],
+            stdout=subprocess.PIPE, text=True)
     started = time.monotonic()
     results = asyncio.run(run())
     wall = time.monotonic() - started
     stop.set()
-    for thread in threads:
-        thread.join()
+    watcher.join()
+    p99 = samples = float('nan')
+    if prober:
+        out = prober.communicate()[0]
+        latencies = {pct: float(v) * {'us': 1e-3, 'ms': 1.0, 's': 1e3}[u]
+                     for pct, v, u in LATENCY.findall(out)}
+        p99 = latencies.get('99', float('nan'))
+        found = re.search(r'(\d+) requests in', out)
+        samples = int(found.group(1)) if found else 0
     ok = sum(1 for r in results if r is True)
     failures = [repr(r) for r in results if r is not True][:3]
-    latencies.sort()
-    p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float('nan')
     return {'count': count, 'ok': ok, 'errors': count - ok, 'examples': failures,
             'wall_s': wall, 'rss_before_mib': rss_before, 'rss_peak_mib': peak[0],
-            'validate_p99_ms': p99, 'validate_samples': len(latencies)}
+            'validate_p99_ms': p99, 'validate_samples': samples}
 
 
 def main():
@@ -416,13 +412,17 @@ def main():
             for k in ('open', 'idle', 'created_total', 'reused_total')))
 
         if args.streams:
+            floor = concurrent_streams(stream_port, token, args.streams, None,
+                                       model='stream-10x1000', probe=False)
+            print(f'# the same {args.streams} streams straight to the upstream (the harness '
+                  f'floor): {floor["ok"]} complete, wall {floor["wall_s"]:.1f} s')
             result = concurrent_streams(port, token, args.streams, server.pid)
             print(f'# {result["count"]} concurrent 10-s streams: {result["ok"]} complete, '
                   f'{result["errors"]} errors {result["examples"]}, wall {result["wall_s"]:.1f} s, '
                   f'server RSS {result["rss_before_mib"]:.0f} -> peak '
                   f'{result["rss_peak_mib"]:.0f} MiB (+{result["rss_peak_mib"] - result["rss_before_mib"]:.0f}), '
-                  f'validate p99 {result["validate_p99_ms"]:.1f} ms over '
-                  f'{result["validate_samples"]} probes')
+                  f'validate (wrk, 1 connection, first 12 s) p99 {result["validate_p99_ms"]:.2f} ms over '
+                  f'{result["validate_samples"]} requests')
     finally:
         for process in reversed(processes):
             if process.poll() is None:

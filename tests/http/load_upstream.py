@@ -132,6 +132,7 @@ class LoadUpstream:
                 body = await reader.readexactly(length) if length else b''
                 self.requests += 1
                 keep = await self._answer(method, path, body, reader, writer)
+                keep = keep and headers.get('connection', '').lower() != 'close'
                 writer.busy = False
                 if not keep:
                     break

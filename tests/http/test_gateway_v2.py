@@ -6,6 +6,7 @@ upstream of the other gateway tests."""
 import asyncio
 import http.client
 import json
+import resource
 import socket
 import time
 
@@ -63,6 +64,10 @@ class GatewayV2Tests(GatewayTestCase):
 
     @classmethod
     def setUpClass(cls):
+        # 1,000 client sockets and 1,000 upstream sockets live in this process at once.
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         cls.load = LoadUpstream().start()
         try:
             super().setUpClass()
