@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "core/ids.h"
+#include "core/text.h"
 
 namespace gatehouse {
 namespace {
@@ -168,11 +169,15 @@ RequestRecord RecordOf(const ChatCall& call) {
 
 // Completes the call's record (estimating the counts the provider did not give) and hands it
 // to the request log. Returns the counts recorded.
+// `completion_estimate`: the completion tokens to record without usage; -1 = estimate them
+// from `output`.
 TokenUsage LogCall(RequestLog& log, const ChatCall& call, std::optional<TokenUsage> usage,
-                   const std::string& output, std::string_view status, int http_status) {
+                   const std::string& output, std::string_view status, int http_status,
+                   std::int64_t completion_estimate = -1) {
   if (!usage) {
+    if (completion_estimate < 0) completion_estimate = EstimateTokens(output);
     usage = TokenUsage{PromptChars(call.body),
-                       call.kind == CallKind::kEmbeddings ? 0 : EstimateTokens(output)};
+                       call.kind == CallKind::kEmbeddings ? 0 : completion_estimate};
   }
   RequestRecord record = RecordOf(call);
   record.prompt_tokens = usage->prompt;
@@ -227,7 +232,10 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
         exchange_(std::move(exchange)),
         events_(call_.model.price) {}
 
-  ~CallRun() { Record("failed", 499); }
+  ~CallRun() {
+    if (streaming_) RecordStream("failed", 499);
+    Record("failed", 499);
+  }
 
   void Start(std::function<void(ChatResult)> done) {
     done_ = std::move(done);
@@ -239,7 +247,11 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
   void Cancel() {
     if (cancelled_) return;
     cancelled_ = true;
-    Record("failed", 499);
+    if (streaming_) {
+      RecordStream("failed", 499);
+    } else {
+      Record("failed", 499);
+    }
     exchange_->Cancel();
   }
 
@@ -264,11 +276,18 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
   }
 
   void Record(std::string_view status, int http_status,
-              std::optional<TokenUsage> usage = TokenUsage{}, const std::string& output = {}) {
+              std::optional<TokenUsage> usage = TokenUsage{}, const std::string& output = {},
+              std::int64_t completion_estimate = -1) {
     if (recorded_) return;
     recorded_ = true;
-    LogCall(log_, call_, usage, output, status, http_status);
+    LogCall(log_, call_, usage, output, status, http_status, completion_estimate);
     slot_.reset();
+  }
+
+  // Records the stream's outcome with what the events said.
+  void RecordStream(std::string_view status, int http_status) {
+    Record(status, http_status, events_.usage(), events_.content(),
+           events_.EstimatedCompletionTokens());
   }
 
   void OnHead(std::expected<UpstreamHead, UpstreamError> head) {
@@ -287,6 +306,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
                               " answered a stream request with " + head_.content_type),
                     502);
       }
+      streaming_ = true;
       ChatResult result;
       result.content_type = "text/event-stream";
       result.headers.emplace_back("Cache-Control", "no-cache");
@@ -396,13 +416,13 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
       chunk += timeout
                    ? "data: {\"error\":{\"message\":\"Provider Request Timeout\",\"code\":504}}\n\n"
                    : "data: {\"error\":{\"message\":\"Bad Gateway\",\"code\":502}}\n\n";
-      Record("failed", timeout ? 504 : 502, events_.usage(), events_.content());
+      RecordStream("failed", timeout ? 504 : 502);
       return done(BodyPiece::kLast, std::move(chunk));
     }
     std::string chunk = events_.Feed(piece->bytes);
     if (!piece->end) return done(BodyPiece::kMore, std::move(chunk));
     chunk += events_.Finish();
-    Record("succeeded", 200, events_.usage(), events_.content());
+    RecordStream("succeeded", 200);
     if (!events_.done()) chunk += "data: [DONE]\n\n";
     done(BodyPiece::kLast, std::move(chunk));
   }
@@ -429,6 +449,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
   SseAccumulator events_;
   bool recorded_ = false;
   bool cancelled_ = false;
+  bool streaming_ = false;
 };
 
 }  // namespace
@@ -601,7 +622,12 @@ std::string SseAccumulator::Line(std::string_view line) {
       const auto* delta = choice.as_object().if_contains("delta");
       if (!delta || !delta->is_object()) continue;
       const auto* content = delta->as_object().if_contains("content");
-      if (content && content->is_string()) content_ += content->as_string();
+      if (!content || !content->is_string()) continue;
+      const std::string_view text(content->as_string());
+      content_code_points_ += CodePointCount(text);
+      if (content_.size() < kMaxRecordedOutput) {
+        content_.append(text.substr(0, kMaxRecordedOutput - content_.size()));
+      }
     }
   }
   auto usage = ReadUsage(object);

@@ -120,6 +120,10 @@ struct TokenUsage {
 // believable (a count that is not a whole number between 0 and 100,000,000).
 std::optional<TokenUsage> ReadUsage(const boost::json::object& response);
 
+// The answer text kept in a request record at most; beyond it only its length is counted, so
+// that a long stream costs no more memory than this.
+inline constexpr std::size_t kMaxRecordedOutput = 1 << 20;
+
 // Meters the server-sent events of a streamed completion as they pass through: collects the
 // answer text and the final chunk's usage, and extends that usage with prompt_cost,
 // completion_cost, total_cost and currency at `price` (as a whole answer's usage is). Relays
@@ -136,7 +140,12 @@ class SseAccumulator {
   // event, so that anything appended after it stands on its own line.
   std::string Finish();
 
+  // The answer text, at most its first kMaxRecordedOutput bytes (what the record keeps).
   const std::string& content() const { return content_; }
+  // Completion tokens estimated from the whole answer text, however long.
+  std::int64_t EstimatedCompletionTokens() const {
+    return static_cast<std::int64_t>((content_code_points_ + 3) / 4);
+  }
   const std::optional<TokenUsage>& usage() const { return usage_; }
   bool done() const { return done_; }
 
@@ -146,7 +155,8 @@ class SseAccumulator {
 
   const ModelPrice* price_;
   std::string pending_;
-  std::string content_;
+  std::string content_;                  // bounded: kMaxRecordedOutput
+  std::size_t content_code_points_ = 0;  // of the whole answer
   std::optional<TokenUsage> usage_;
   bool done_ = false;
 };

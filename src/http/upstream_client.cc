@@ -265,7 +265,10 @@ class AsioExchange final : public UpstreamExchange,
     if (!connection_ || !parser_) {
       return done(std::unexpected(UpstreamError{UpstreamFailure::kNetwork, "no response"}));
     }
-    if (parser_->is_done()) return done(UpstreamBodyPiece{{}, true});
+    if (parser_->is_done()) {
+      Release();
+      return done(UpstreamBodyPiece{{}, true});
+    }
     Expire(read_timeout_);
     auto self = shared_from_this();
     auto handler = [self, done = std::move(done)](boost::system::error_code ec, std::size_t) {

@@ -408,6 +408,17 @@ TEST_F(GatewayTest, TheProviderKeyGoesUpstreamAsBearerWithTheTimeoutsOfTheProvid
   EXPECT_EQ(sent.total_timeout, std::chrono::milliseconds(1000));
 }
 
+TEST(SseAccumulatorMemory, KeepsAtMostTheRecordedOutputButEstimatesTheWholeAnswer) {
+  SseAccumulator events;
+  const std::string piece(16000, 'x');
+  const std::string event = "data: {\"choices\":[{\"delta\":{\"content\":\"" + piece + "\"}}]}\n\n";
+  std::size_t relayed = 0;
+  for (int i = 0; i < 200; ++i) relayed += events.Feed(event).size();  // 3.2 MB of answer
+  EXPECT_EQ(relayed, event.size() * 200);
+  EXPECT_EQ(events.content().size(), kMaxRecordedOutput);
+  EXPECT_EQ(events.EstimatedCompletionTokens(), 200 * 16000 / 4);
+}
+
 // API.md §8: max_tokens / max_completion_tokens are one setting; exactly one goes upstream.
 class MaxTokensRule : public ::testing::Test {
  protected:
