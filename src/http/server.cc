@@ -47,6 +47,8 @@ constexpr std::size_t kHeaderLimit = 64 * 1024;
 // Responses to pipelined requests are gathered up to this size before one write.
 constexpr std::size_t kWriteBatchLimit = 64 * 1024;
 constexpr std::chrono::seconds kRequestTimeout{30};
+// How long an asynchronous response may take before the server starts watching its client.
+constexpr std::chrono::milliseconds kWatchGrace{50};
 
 struct Connection {
   beast::tcp_stream* stream;
@@ -168,14 +170,19 @@ asio::awaitable<bool> AwaitCompletion(tcp::socket& socket,
     completion->done = true;
     completion->timer.cancel();
   });
-  if (!completion->done) {
-    WatchForClose(socket, completion, on_gone);
-    while (!completion->done && (wait_after_gone || !completion->client_gone)) {
-      co_await completion->timer.async_wait(kAwait);
-    }
-    boost::system::error_code ignored;
-    socket.cancel(ignored);
+  if (completion->done) co_return true;
+  // Most completions come within the grace period; watching the socket costs a system call, so
+  // it starts only after it.
+  completion->timer.expires_after(kWatchGrace);
+  co_await completion->timer.async_wait(kAwait);
+  if (completion->done) co_return true;
+  completion->timer.expires_at(std::chrono::steady_clock::time_point::max());
+  WatchForClose(socket, completion, on_gone);
+  while (!completion->done && (wait_after_gone || !completion->client_gone)) {
+    co_await completion->timer.async_wait(kAwait);
   }
+  boost::system::error_code ignored;
+  socket.cancel(ignored);
   co_return !completion->client_gone;
 }
 
