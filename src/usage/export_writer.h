@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "core/model.h"
-#include "http/message.h"
+#include "core/body_source.h"
 #include "store/store.h"
 
 namespace gatehouse {
