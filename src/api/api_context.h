@@ -15,6 +15,8 @@
 #include "directory/organization_directory.h"
 #include "directory/project_directory.h"
 #include "directory/token_directory.h"
+#include "gateway/chat.h"
+#include "gateway/chat.h"
 #include "gateway/providers.h"
 #include "http/message.h"
 #include "http/router.h"
@@ -36,6 +38,8 @@ struct ApiServices {
   AssistantDirectory& assistants;
   AuditDirectory& audit;
   const ProviderRegistry& providers;
+  Gateway& gateway;  // runs chat and embeddings calls on the event loops
+  Gateway& gateway;
   RequestLog& request_log;
   RequestExporter& exports;
   Metrics& metrics;

@@ -15,6 +15,8 @@ void AddAdminRoutes(RouteTable& routes);
 void AddConsoleRoutes(RouteTable& routes);
 void AddAssistantRoutes(RouteTable& routes);
 void AddChatRoutes(RouteTable& routes);
+// GET /v1/models, POST /v1/embeddings, GET /v2/llm/providers/{name}[/models[/{model}]].
+void AddOpenAiRoutes(RouteTable& routes);
 void AddExportRoutes(RouteTable& routes);
 void AddAuditRoutes(RouteTable& routes);
 

@@ -10,6 +10,7 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
                      instance.AdminSecretHash(), config.metrics_token),
       providers_(config.providers),
       request_log_(instance.store()),
+      gateway_(upstream_client_, request_log_),
       exports_(instance.store()),
       services_{authenticator_,
                 instance.cache(),
@@ -20,6 +21,7 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
                 instance.assistants(),
                 instance.audit(),
                 providers_,
+                gateway_,
                 request_log_,
                 exports_,
                 metrics_,
@@ -48,6 +50,18 @@ void ServerGraph::AddSamples(Instance& instance) {
   metrics_.AddSample("gatehouse_request_log_flush_seconds", "gauge",
                      "Duration of the latest request-log batch write.",
                      [this] { return request_log_.last_flush_seconds(); });
+  metrics_.AddSample("gatehouse_upstream_connections_open", "gauge",
+                     "Upstream connections open (in use or idle).",
+                     [this] { return double(upstream_client_.Figures().open); });
+  metrics_.AddSample("gatehouse_upstream_connections_idle", "gauge",
+                     "Idle upstream connections kept for reuse.",
+                     [this] { return double(upstream_client_.Figures().idle); });
+  metrics_.AddSample("gatehouse_upstream_connections_created_total", "counter",
+                     "Upstream connections opened.",
+                     [this] { return double(upstream_client_.Figures().created); });
+  metrics_.AddSample("gatehouse_upstream_connections_reused_total", "counter",
+                     "Upstream calls served by a pooled connection.",
+                     [this] { return double(upstream_client_.Figures().reused); });
 }
 
 }  // namespace gatehouse

@@ -9,7 +9,9 @@
 #include "app/instance.h"
 #include "auth/authenticator.h"
 #include "auth/console_sessions.h"
+#include "gateway/chat.h"
 #include "gateway/providers.h"
+#include "http/upstream_client.h"
 #include "http/message.h"
 #include "usage/metrics.h"
 #include "usage/request_export.h"
@@ -41,6 +43,8 @@ class ServerGraph {
   Authenticator authenticator_;
   const ProviderRegistry providers_;
   RequestLog request_log_;
+  AsioUpstreamClient upstream_client_;
+  Gateway gateway_;
   RequestExporter exports_;
   Metrics metrics_;
   ApiServices services_;

@@ -98,6 +98,14 @@ ProviderConfig LoadProvider(const std::string& path, const toml::table& table) {
       provider.api_key_env = String(path, key, node);
     else if (name == "timeout_ms")
       provider.timeout_ms = Integer(path, key, node);
+    else if (name == "first_byte_timeout_ms")
+      provider.first_byte_timeout_ms = Integer(path, key, node);
+    else if (name == "read_timeout_ms")
+      provider.read_timeout_ms = Integer(path, key, node);
+    else if (name == "max_concurrent")
+      provider.max_concurrent = Integer(path, key, node);
+    else if (name == "max_concurrent_per_token")
+      provider.max_concurrent_per_token = Integer(path, key, node);
     else if (name == "models") {
       if (!node.is_array()) Reject(path, node, key, "expected [[providers.models]] tables");
       for (const auto& model : *node.as_array()) {
