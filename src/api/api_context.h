@@ -16,7 +16,6 @@
 #include "directory/project_directory.h"
 #include "directory/token_directory.h"
 #include "gateway/chat.h"
-#include "gateway/chat.h"
 #include "gateway/providers.h"
 #include "http/message.h"
 #include "http/router.h"
@@ -39,7 +38,6 @@ struct ApiServices {
   AuditDirectory& audit;
   const ProviderRegistry& providers;
   Gateway& gateway;  // runs chat and embeddings calls on the event loops
-  Gateway& gateway;
   RequestLog& request_log;
   RequestExporter& exports;
   Metrics& metrics;

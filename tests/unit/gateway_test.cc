@@ -94,7 +94,8 @@ class GatewayTest : public ::testing::Test {
     call.origin.project_id = "project";
     call.origin.api_token_id = "token";
     call.origin.api_token_name = "Default";
-    call.origin.start_ms = NowMs();
+    call.origin.start_ms = clock_.Now();
+    call.origin.clock = &clock_;
     call.body = boost::json::parse(
                     R"({"model":"p/m","messages":[{"role":"user","content":"hello there"}]})")
                     .as_object();
@@ -145,6 +146,7 @@ class GatewayTest : public ::testing::Test {
 
   std::shared_ptr<ScriptedExchange> exchange() { return client_.next; }
 
+  ManualClock clock_{1'700'000'000'000};
   std::filesystem::path dir_;
   SqliteStore store_;
   RequestLog log_;
