@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <map>
@@ -53,6 +55,7 @@ struct Arguments {
   std::optional<std::string> listen, web_dir, log_content;
   std::optional<std::int64_t> max_body;
   int threads = 0;
+  bool force = false;
   std::string name, description, email, organization, project, token_id, destination;
   std::string export_format = "json";
   gatehouse::AuditOptions audit;
@@ -77,6 +80,11 @@ void AttachServe(CLI::App& command, Arguments& a) {
       ->check(CLI::IsMember({"true", "false"}));
   command.add_option("--web-dir", a.web_dir, "directory of the built console");
   command.add_option("--threads", a.threads, "event loop threads (default: one per core)");
+}
+
+void AttachInit(CLI::App& command, Arguments& a) {
+  command.add_flag("--force", a.force,
+                   "initialize even beside a master key or admin token whose database is gone");
 }
 
 void AttachBackup(CLI::App& command, Arguments& a) {
@@ -144,8 +152,8 @@ const std::map<std::string, std::string> kGroups = {
 const SubCommand kSubCommands[] = {
     {"serve", "serve the HTTP API and console", AttachServe,
      [](const Arguments& a) { return gatehouse::RunServe(a.ServeConfig(), a.threads); }},
-    {"init", "create the Default organization and credentials", AttachNothing,
-     [](const Arguments& a) { return gatehouse::RunInit(a.Config(), a.common.json); }},
+    {"init", "create the Default organization and credentials", AttachInit,
+     [](const Arguments& a) { return gatehouse::RunInit(a.Config(), a.common.json, a.force); }},
     {"migrate", "apply pending schema migrations and exit", AttachNothing,
      [](const Arguments& a) { return gatehouse::RunMigrate(a.Config()); }},
     {"backup", "copy the live database to FILE", AttachBackup,
@@ -217,6 +225,8 @@ CLI::App& CommandAt(CLI::App& app, const std::string& path, const std::string& d
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Everything gatehouse creates (database, journals, keys, backups) is for its user alone.
+  ::umask(077);
   CLI::App app{"Gatehouse: API tokens, organizations and a metering LLM gateway"};
   app.require_subcommand(1);
   Arguments arguments;

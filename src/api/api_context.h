@@ -15,6 +15,7 @@
 #include "directory/organization_directory.h"
 #include "directory/project_directory.h"
 #include "directory/token_directory.h"
+#include "gateway/chat.h"
 #include "gateway/providers.h"
 #include "http/message.h"
 #include "http/router.h"
@@ -38,6 +39,7 @@ struct ApiServices {
   AuditDirectory& audit;
   UsageLimits& usage_limits;
   const ProviderRegistry& providers;
+  Gateway& gateway;  // runs chat and embeddings calls on the event loops
   RequestLog& request_log;
   RequestExporter& exports;
   Metrics& metrics;

@@ -1,6 +1,6 @@
+#include "api/gateway_calls.h"
 #include "api/request_input.h"
 #include "api/routes.h"
-#include "core/ids.h"
 #include "core/text.h"
 #include "gateway/chat.h"
 
@@ -9,9 +9,9 @@ namespace {
 
 constexpr std::string_view kAssistantPrefix = "saia:assistant:";
 
-// Validates the body and resolves the model. Errors are what the client gets.
-Status Prepare(ApiServices& services, const Principal& caller, const boost::json::object& body,
-               ChatCall& call) {
+// The body rules of a chat call that Gatehouse checks itself, so that a malformed body is never
+// sent upstream: `stream` is a boolean, every `messages` item an object with a string `role`.
+Status CheckChatBody(const boost::json::object& body, ChatCall& call) {
   const auto* model = body.if_contains("model");
   const auto* messages = body.if_contains("messages");
   if (!model || model->is_null()) return Fail(ErrorCode::kRequired, "model");
@@ -20,28 +20,36 @@ Status Prepare(ApiServices& services, const Principal& caller, const boost::json
     return Fail(ErrorCode::kRequired, "messages");
   }
   if (!messages->is_array()) return Fail(ErrorCode::kPattern, "messages");
-  if (const auto* stream = body.if_contains("stream"); stream && stream->is_bool()) {
+  for (const auto& message : messages->as_array()) {
+    if (!message.is_object()) return Fail(ErrorCode::kPattern, "messages");
+    const auto* role = message.as_object().if_contains("role");
+    if (!role || !role->is_string()) return Fail(ErrorCode::kPattern, "messages");
+  }
+  if (const auto* stream = body.if_contains("stream"); stream && !stream->is_null()) {
+    if (!stream->is_bool()) return Fail(ErrorCode::kPattern, "stream");
     call.stream = stream->as_bool();
   }
+  return {};
+}
 
-  const std::string_view name(model->as_string());
+// Validates the body and resolves the model. Errors are what the client gets.
+Status Prepare(ApiServices& services, const Principal& caller, const boost::json::object& body,
+               ChatCall& call) {
+  if (auto checked = CheckChatBody(body, call); !checked) return checked;
+  const std::string_view name(body.at("model").as_string());
+  call.model_name = std::string(name);
   std::optional<ResolvedModel> resolved;
   if (name.starts_with(kAssistantPrefix)) {
     auto assistant = services.assistants.Find(caller.token->project_id,
                                               std::string(name.substr(kAssistantPrefix.size())));
     if (!assistant) return std::unexpected(assistant.error());
     resolved = services.providers.Resolve(assistant->llm.provider_name, assistant->llm.model_name);
-    call.record.assistant = assistant->name;
-    call.record.intent = "default";
-    call.record.prompt = assistant->prompt;
     call.assistant = std::move(*assistant);
   } else {
     resolved = services.providers.Resolve(name);
-    call.record.prompt = SystemText(body);
   }
   if (!resolved) return Fail(ErrorCode::kPattern, "model");
   call.model = *resolved;
-  call.record.model = resolved->QualifiedName();
   return {};
 }
 
@@ -51,50 +59,74 @@ void Chat(ApiServices& services, const ApiCall& api, HttpResponse& response) {
 
   ChatCall call;
   call.log_content = services.log_content;
-  call.clock = &services.clock;
-  RequestRecord& record = call.record;
-  record.id = NewUuid();
-  record.organization_id = caller->organization_id();
-  record.project_id = caller->token->project_id;
-  record.api_token_id = caller->token->id;
-  record.api_token_name = caller->token->name;
-  record.start_ms = services.clock.Now();
-  // The conversation id lands in exports: it must be text, and short.
-  const std::string_view session = request.Header("saia-conversation-id");
-  const bool session_ok = session.size() <= kMaxNameLength * 4 && IsValidUtf8(session);
-  if (session_ok && !session.empty()) record.session_id = std::string(session);
+  call.origin = OriginOf(*caller, services.clock);
+  const Status session = ReadSession(request, call.origin);
 
   auto body = ParseJsonBody(request);
-  Status prepared = !session_ok ? Status(Fail(ErrorCode::kPattern, "saia-conversation-id"))
-                    : body      ? Prepare(services, *caller, *body, call)
-                                : Status(std::unexpected(body.error()));
+  if (body) call.body = std::move(*body);
+  Status prepared = !session ? session
+                    : body   ? Prepare(services, *caller, call.body, call)
+                             : Status(std::unexpected(body.error()));
   if (!prepared) {
-    LogRefusedCall(services.request_log, services.clock, std::move(record),
-                   HttpStatusOf(prepared.error().code()), call.log_content);
+    services.gateway.LogRefused(call, HttpStatusOf(prepared.error().code()));
     return WriteError(response, prepared.error());
   }
-  // Usage limits (API.md §7): refused before the provider is contacted, recorded as failed.
-  if (auto admitted = services.usage_limits.Admit(record.organization_id, record.project_id);
-      !admitted) {
-    LogRefusedCall(services.request_log, services.clock, std::move(record),
-                   HttpStatusOf(admitted.error().code()), call.log_content);
-    return WriteError(response, admitted.error());
-  }
-  record.input_text = LastUserText(*body);
-  call.body = std::move(*body);
-
-  response.deferred = [&services, call = std::move(call)](HttpResponse& response) mutable {
-    ChatResult result = RunChat(std::move(call), services.request_log);
-    if (result.error) return WriteError(response, *result.error);
-    response.status = result.status;
-    response.content_type = result.content_type;
-    response.body = std::move(result.body);
-    response.body_source = std::move(result.stream);
-    if (response.body_source) response.headers.emplace_back("Cache-Control", "no-cache");
-  };
+  RunOnGateway(services, std::move(call), response);
 }
 
 }  // namespace
+
+CallOrigin OriginOf(const Principal& caller, const Clock& clock) {
+  CallOrigin origin;
+  origin.organization_id = caller.organization_id();
+  origin.project_id = caller.token->project_id;
+  origin.api_token_id = caller.token->id;
+  origin.api_token_name = caller.token->name;
+  origin.start_ms = clock.Now();
+  origin.clock = &clock;
+  return origin;
+}
+
+Status ReadSession(const HttpRequest& request, CallOrigin& origin) {
+  // The conversation id lands in exports: it must be text, and short.
+  const std::string_view session = request.Header("saia-conversation-id");
+  if (session.size() > kMaxNameLength * 4 || !IsValidUtf8(session)) {
+    return Fail(ErrorCode::kPattern, "saia-conversation-id");
+  }
+  if (!session.empty()) origin.session_id = std::string(session);
+  return {};
+}
+
+void RunOnGateway(ApiServices& services, ChatCall call, HttpResponse& response) {
+  // Usage limits (API.md §7): refused before the provider is contacted, recorded as failed.
+  if (auto admitted =
+          services.usage_limits.Admit(call.origin.organization_id, call.origin.project_id);
+      !admitted) {
+    services.gateway.LogRefused(call, HttpStatusOf(admitted.error().code()));
+    return WriteError(response, admitted.error());
+  }
+  auto cancel = std::make_shared<std::function<void()>>();
+  response.cancel = [cancel] {
+    if (*cancel) (*cancel)();
+  };
+  response.async = [&services, cancel, call = std::move(call)](HttpResponse& response,
+                                                               std::function<void()> done) mutable {
+    *cancel = services.gateway.Run(std::move(call),
+                                   [&response, done = std::move(done)](ChatResult result) {
+                                     if (result.error) {
+                                       WriteError(response, *result.error);
+                                     } else {
+                                       response.status = result.status;
+                                       response.content_type = result.content_type;
+                                       response.body = std::move(result.body);
+                                       response.async_body = std::move(result.stream);
+                                     }
+                                     for (auto& header : result.headers)
+                                       response.headers.push_back(std::move(header));
+                                     done();
+                                   });
+  };
+}
 
 void AddChatRoutes(RouteTable& routes) {
   for (const char* path : {"/chat", "/chat/completions", "/v1/chat/completions"}) {

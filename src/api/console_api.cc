@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "api/request_input.h"
 #include "api/routes.h"
 #include "core/text.h"
@@ -26,22 +28,28 @@ boost::json::object SessionJson(ApiServices& services, const CachedToken& token,
   };
 }
 
-// Signing in is public: the organization secret in the body is the credential.
+// Signing in is public: the organization secret in the body is the credential. Failed
+// sign-ins count toward the throttle of the client's address.
 void OpenSession(ApiServices& services, const ApiCall& call, HttpResponse& response) {
   auto body = ParseJsonBody(call.request);
   if (!body) return WriteError(response, body.error());
   BodyReader reader(*body);
   auto secret = reader.Text("apiToken", 256, true);
   if (auto valid = reader.Finish(); !valid) return WriteError(response, valid.error());
-  auto token = services.authenticator.Authenticate(*secret);
-  if (!token) return WriteError(response, token.error());
-  if ((*token)->scope != TokenScope::kOrganization) {
-    return WriteError(response, Error(ErrorCode::kOutOfScope));
+  auto signed_in = services.authenticator.SignIn(*secret, call.request.remote_address);
+  if (!signed_in) {
+    WriteError(response, signed_in.error());
+    if (signed_in.error().code() == ErrorCode::kRateLimited) {
+      const std::int64_t seconds =
+          services.authenticator.SignInRetryAfterSeconds(call.request.remote_address);
+      response.headers.emplace_back("Retry-After",
+                                    std::to_string(std::max<std::int64_t>(1, seconds)));
+    }
+    return;
   }
-  ConsoleSession session;
-  const std::string cookie = services.sessions.Open((*token)->id, services.clock.Now(), session);
-  WriteJson(response, 200, SessionJson(services, **token, session.csrf_token));
-  response.headers.emplace_back("Set-Cookie", CookieHeader(call.request, cookie, kSessionSeconds));
+  WriteJson(response, 200, SessionJson(services, *signed_in->token, signed_in->session.csrf_token));
+  response.headers.emplace_back("Set-Cookie",
+                                CookieHeader(call.request, signed_in->cookie, kSessionSeconds));
   response.headers.emplace_back("Cache-Control", "no-store");
 }
 

@@ -23,6 +23,11 @@ boost::json::array SecurityOf(const RouteSpec& route) {
     case Access::kConsoleSession:
       security.push_back(scheme("consoleSession"));
       break;
+    case Access::kMetrics:
+      // Public unless `[server] metrics_token` is set: either way is a valid call.
+      security.push_back(boost::json::object{});
+      security.push_back(scheme("bearer"));
+      break;
     case Access::kAnyToken:
     case Access::kOrganization:
     case Access::kProject:
@@ -58,6 +63,8 @@ std::string_view AccessName(Access access) {
       return "system administrator";
     case Access::kConsoleSession:
       return "console session";
+    case Access::kMetrics:
+      return "metrics token when configured";
   }
   return "public";
 }

@@ -227,6 +227,43 @@ Result<std::size_t> QueryParams::Choice(std::string_view name,
   return Fail(ErrorCode::kPattern, std::string(name));
 }
 
+namespace {
+
+bool IsCleanText(std::string_view text) {
+  if (!IsValidUtf8(text)) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x20 || byte == 0x7f) return false;
+    // U+0080–U+009F are C2 80 – C2 9F in UTF-8.
+    if (byte == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0xa0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Status CheckQueryText(std::string_view raw_query) {
+  if (raw_query.find('%') == std::string_view::npos && IsCleanText(raw_query)) return {};
+  std::string_view rest = raw_query;
+  while (!rest.empty()) {
+    const auto end = std::min(rest.find('&'), rest.size());
+    const std::string_view pair = rest.substr(0, end);
+    const auto equals = pair.find('=');
+    const std::string name = PercentDecode(pair.substr(0, equals), true);
+    const std::string value =
+        equals == std::string_view::npos ? "" : PercentDecode(pair.substr(equals + 1), true);
+    if (!IsCleanText(name) || !IsCleanText(value)) {
+      // The field named in the answer must itself be printable.
+      return Fail(ErrorCode::kPattern, IsCleanText(name) ? name : "query",
+                  "control character or invalid UTF-8 in a query parameter");
+    }
+    rest.remove_prefix(std::min(end + 1, rest.size()));
+  }
+  return {};
+}
+
 Result<PageRequest> ReadPage(const QueryParams& params) {
   auto start_page = params.Integer("startPage", 1, 1, INT32_MAX);
   if (!start_page) return std::unexpected(start_page.error());

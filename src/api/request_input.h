@@ -79,6 +79,11 @@ class QueryParams {
   std::vector<std::pair<std::string, std::string>> params_;  // names lower-cased
 };
 
+// Every query parameter name and value, decoded, must be UTF-8 text without control characters
+// (U+0000–U+001F, U+007F–U+009F): else 400 id 11 naming the first offending parameter. Cheap
+// when the raw query has no '%' and no control byte.
+Status CheckQueryText(std::string_view raw_query);
+
 // startPage (from 1) and pageSize (1..500, default 20) of a paged listing.
 struct PageRequest {
   std::int64_t start_page = 1;

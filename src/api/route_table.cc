@@ -1,5 +1,7 @@
 #include "api/route_table.h"
 
+#include "api/request_input.h"
+
 namespace gatehouse {
 namespace {
 
@@ -46,6 +48,9 @@ void RouteTable::Add(std::string_view method, std::string_view pattern, Access a
                 if (!caller) {
                   CountFailure(services.metrics, caller.error());
                   return WriteError(response, caller.error());
+                }
+                if (auto text = CheckQueryText(request.query); !text) {
+                  return WriteError(response, text.error());
                 }
                 handler(services, ApiCall{request, params, *caller}, response);
               });

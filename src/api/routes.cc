@@ -18,6 +18,7 @@ void AddApiRoutes(RouteTable& routes) {
   AddConsoleRoutes(routes);
   AddAssistantRoutes(routes);
   AddChatRoutes(routes);
+  AddOpenAiRoutes(routes);
   AddExportRoutes(routes);
   AddAuditRoutes(routes);
   AddUsageLimitRoutes(routes);
@@ -62,6 +63,19 @@ HttpHandler MakeApiHandler(const RouteTable& routes) {
     const auto started = std::chrono::steady_clock::now();
     std::string_view route = "unmatched";
     Dispatch(router, services, request, response, route);
+    if (response.async) {
+      // Asynchronous work (upstream calls) is measured to its end on the event loop.
+      response.async = [&services, method = request.method, route, started,
+                        work = std::move(response.async)](HttpResponse& response,
+                                                          std::function<void()> done) {
+        work(response, [&services, &response, method, route, started, done = std::move(done)] {
+          services.metrics.RecordRequest(method, route, response.status,
+                                         std::chrono::steady_clock::now() - started);
+          done();
+        });
+      };
+      return;
+    }
     if (!response.deferred) {
       services.metrics.RecordRequest(request.method, route, response.status,
                                      std::chrono::steady_clock::now() - started);

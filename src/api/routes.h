@@ -15,6 +15,8 @@ void AddAdminRoutes(RouteTable& routes);
 void AddConsoleRoutes(RouteTable& routes);
 void AddAssistantRoutes(RouteTable& routes);
 void AddChatRoutes(RouteTable& routes);
+// GET /v1/models, POST /v1/embeddings, GET /v2/llm/providers/{name}[/models[/{model}]].
+void AddOpenAiRoutes(RouteTable& routes);
 void AddExportRoutes(RouteTable& routes);
 void AddAuditRoutes(RouteTable& routes);
 void AddUsageLimitRoutes(RouteTable& routes);
@@ -32,7 +34,11 @@ void WriteTransportError(int status, HttpResponse& response);
 
 // Serves a file of the built console from `web_dir` ("/" is index.html); false when there is
 // no such file (paths that try to leave web_dir never match).
+// Every file gets the console's security headers (AddConsoleSecurityHeaders).
 bool ServeStaticFile(const std::string& web_dir, const std::string& path, HttpResponse& response);
+// Content-Security-Policy (own scripts and styles only, no framing), X-Content-Type-Options,
+// X-Frame-Options and Referrer-Policy, for every page and file of the console.
+void AddConsoleSecurityHeaders(HttpResponse& response);
 
 }  // namespace gatehouse
 

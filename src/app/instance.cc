@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
@@ -15,9 +18,95 @@ namespace {
 
 constexpr std::string_view kInitializedSetting = "initialized_at";
 
-const std::string& EnsureDataDir(const ServerConfig& config) {
-  std::filesystem::create_directories(config.data_dir);
-  return config.data_dir;
+constexpr std::string_view kMasterKeyCheckSetting = "master_key_check";
+
+[[noreturn]] void FailOn(const std::string& path, const std::string& problem, int error) {
+  throw std::runtime_error(path + ": " + problem + " (" + std::strerror(error) + ")");
+}
+
+bool NonEmptyFile(const std::string& path) {
+  struct stat info;
+  return ::stat(path.c_str(), &info) == 0 && info.st_size > 0;
+}
+
+bool Exists(const std::string& path) {
+  struct stat info;
+  return ::stat(path.c_str(), &info) == 0;
+}
+
+bool MasterKeyFromEnvironment() {
+  const char* env = std::getenv("GATEHOUSE_MASTER_KEY");
+  return env && *env;
+}
+
+// Creates the data directory (0700) when missing, checks that it can be written, and refuses
+// to go on when its files say that the database was lost (see Instance). Runs before the
+// master key or the database is created. Returns the database path.
+std::string PrepareDataDir(const ServerConfig& config, DataDirUse use) {
+  const std::string& dir = config.data_dir;
+  const std::string database = config.DatabaseFile();
+  struct stat info;
+  if (::stat(dir.c_str(), &info) != 0) {
+    if (use == DataDirUse::kExisting) {
+      throw std::runtime_error("data directory " + dir +
+                               " does not exist; create one with `gatehouse init`");
+    }
+    const auto parent = std::filesystem::path(dir).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      FailOn(dir, "cannot create the data directory", errno);
+    }
+    ::chmod(dir.c_str(), 0700);  // whatever the umask
+  } else if (!S_ISDIR(info.st_mode)) {
+    throw std::runtime_error("data directory " + dir + " is not a directory");
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    FailOn(dir,
+           errno == EROFS ? "the data directory is on a read-only file system"
+                          : "the data directory is not writable",
+           errno);
+  }
+  if (NonEmptyFile(database)) return database;
+
+  const std::string key_file = config.MasterKeyFile();
+  const bool key_left = !MasterKeyFromEnvironment() && Exists(key_file);
+  const bool admin_left = Exists(config.AdminTokenFile());
+  const std::string state = Exists(database) ? "is empty" : "is missing";
+  if (use == DataDirUse::kExisting) {
+    throw std::runtime_error("database " + database + " " + state + ": data directory " + dir +
+                             " is not initialized (run `gatehouse init`)");
+  }
+  if ((key_left || admin_left) && use != DataDirUse::kForceInit) {
+    throw std::runtime_error(
+        "database " + database + " " + state + ", but " +
+        (key_left ? "master key " + key_file : "admin token " + config.AdminTokenFile()) +
+        " exists: the database was lost or moved, or this is the wrong data directory. "
+        "Refusing to start: restore the database (e.g. from `gatehouse backup`), or start over "
+        "with `gatehouse init --force`, which creates a new organization and admin token");
+  }
+  return database;
+}
+
+// Creates the database 0600 before SQLite does (SQLite gives its WAL and SHM files the
+// database's mode), and narrows the modes of files that earlier versions created wider.
+void SecureDatabaseFiles(const std::string& database) {
+  const int fd = ::open(database.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) FailOn(database, "cannot create the database", errno);
+  ::close(fd);
+  for (const std::string& path : {database, database + "-wal", database + "-shm"}) {
+    struct stat info;
+    if (::stat(path.c_str(), &info) == 0 && (info.st_mode & 077) != 0) {
+      if (::chmod(path.c_str(), 0600) != 0) FailOn(path, "cannot narrow the mode to 0600", errno);
+    }
+  }
+}
+
+const std::string& OpenDatabasePath(const ServerConfig& config, DataDirUse use,
+                                    std::string& database) {
+  database = PrepareDataDir(config, use);
+  SecureDatabaseFiles(database);
+  return database;
 }
 
 void WriteSecretFile(const std::string& path, const std::string& secret) {
@@ -34,19 +123,38 @@ void WriteSecretFile(const std::string& path, const std::string& secret) {
 
 }  // namespace
 
-Instance::Instance(const ServerConfig& config, const Clock& clock)
+Instance::Instance(const ServerConfig& config, const Clock& clock, DataDirUse use)
     : config_(config),
       clock_(clock),
-      keyring_(Keyring::Load((EnsureDataDir(config), config.MasterKeyFile()))),
-      store_(config.DatabaseFile()),
+      keyring_(Keyring::Load((OpenDatabasePath(config, use, database_), config.MasterKeyFile()))),
+      store_(database_),
       tokens_(store_, keyring_, cache_, clock, config.reveal != "never"),
       projects_(store_, tokens_, clock),
       organizations_(store_, tokens_, clock),
       assistants_(store_, clock),
       audit_(store_, cache_, clock) {
+  CheckMasterKey();
   // With reveal=never no sealed copy may survive from a time when revealing was allowed.
   if (config_.reveal == "never") {
     OrThrow(store_.DiscardSealedSecrets(), "discard sealed secrets");
+  }
+}
+
+void Instance::CheckMasterKey() {
+  const std::string mine = keyring_.CheckValue();
+  auto stored = OrThrow(store_.GetSetting(std::string(kMasterKeyCheckSetting)), "read settings");
+  if (!stored) {
+    // A new database, or one from a version that kept no check value: this key is its key.
+    OrThrow(store_.PutSetting(std::string(kMasterKeyCheckSetting), mine), "store settings");
+    return;
+  }
+  if (!ConstantTimeEquals(*stored, mine)) {
+    const std::string key = MasterKeyFromEnvironment() ? "GATEHOUSE_MASTER_KEY"
+                                                       : "master key " + config_.MasterKeyFile();
+    throw std::runtime_error(key + " does not match database " + database_ +
+                             ": the database was initialized with another master key (its key "
+                             "check value differs), so every token would be rejected. Refusing "
+                             "to start: use the master key this database was created with");
   }
 }
 

@@ -37,12 +37,29 @@ inline void OrThrow(Status status, std::string_view what = {}) {
   if (!status) OrThrow(Result<int>(std::unexpected(status.error())), what);
 }
 
+// What a command expects of its data directory when it opens it.
+enum class DataDirUse {
+  kServe,      // initialized, or really new (no database, master key file or admin token yet)
+  kExisting,   // initialized already (the operator commands)
+  kInit,       // really new, or an interrupted initialization to complete (`init`)
+  kForceInit,  // also over a master key or admin token left without their database (`--force`)
+};
+
 // An opened data directory: the store, the keys and the directories over them, shared by the
-// server and the operator commands. Construction throws std::runtime_error (start-up only).
+// server and the operator commands. Construction throws std::runtime_error (start-up only),
+// with a message naming the path and the cause, and refuses to open:
+// - a data directory it cannot write (read-only file system, permissions);
+// - a missing or empty database beside an existing master key file or admin token (a lost
+//   database or a wrong --data-dir), unless `use` is kForceInit;
+// - a database whose stored key check value belongs to another master key;
+// - a master key file readable or writable by group or others.
+// A data directory it creates gets mode 0700; the database (and so its WAL and SHM files,
+// which SQLite creates with the database's mode) is created 0600, and a database found with
+// wider permissions is narrowed to 0600.
 class Instance {
  public:
   // `clock` must outlive the instance.
-  Instance(const ServerConfig& config, const Clock& clock);
+  Instance(const ServerConfig& config, const Clock& clock, DataDirUse use = DataDirUse::kServe);
   Instance(const Instance&) = delete;
   Instance& operator=(const Instance&) = delete;
 
@@ -70,9 +87,13 @@ class Instance {
 
  private:
   bool HasOrganization();
+  // Stores this key's check value in a database that has none; throws when the database's
+  // check value belongs to another key.
+  void CheckMasterKey();
 
   ServerConfig config_;
   const Clock& clock_;
+  std::string database_;  // set while the keyring is built, before the store opens
   Keyring keyring_;
   SqliteStore store_;
   TokenCache cache_;

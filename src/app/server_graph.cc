@@ -1,21 +1,29 @@
 #include "app/server_graph.h"
 
 #include "api/routes.h"
+#include "http/blocking_post.h"
 
 namespace gatehouse {
 
 ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::string web_dir)
     : sessions_(kConsoleSessionLifetimeMs),
       authenticator_(instance.keyring(), instance.cache(), sessions_, instance.clock(),
-                     instance.AdminSecretHash()),
+                     instance.AdminSecretHash(), config.metrics_token),
       providers_(config.providers),
       usage_limits_(instance.store(), instance.clock()),
       limit_webhook_(LimitWebhookOptions{config.limit_webhook_url},
                      [&organizations = instance.organizations()](const std::string& id) {
                        auto url = organizations.Webhook(id);
                        return url ? *url : std::string();
+                     },
+                     [](const std::string& url, const std::string& body,
+                        std::chrono::milliseconds timeout, std::string& failure) {
+                       PostOutcome outcome = BlockingPostJson(url, body, timeout);
+                       failure = std::move(outcome.failure);
+                       return outcome.status;
                      }),
       request_log_(instance.store()),
+      gateway_(upstream_client_, request_log_),
       exports_(instance.store()),
       services_{authenticator_,
                 instance.cache(),
@@ -27,6 +35,7 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
                 instance.audit(),
                 usage_limits_,
                 providers_,
+                gateway_,
                 request_log_,
                 exports_,
                 metrics_,
@@ -58,6 +67,18 @@ void ServerGraph::AddSamples(Instance& instance) {
   metrics_.AddSample("gatehouse_request_log_flush_seconds", "gauge",
                      "Duration of the latest request-log batch write.",
                      [this] { return request_log_.last_flush_seconds(); });
+  metrics_.AddSample("gatehouse_upstream_connections_open", "gauge",
+                     "Upstream connections open (in use or idle).",
+                     [this] { return double(upstream_client_.Figures().open); });
+  metrics_.AddSample("gatehouse_upstream_connections_idle", "gauge",
+                     "Idle upstream connections kept for reuse.",
+                     [this] { return double(upstream_client_.Figures().idle); });
+  metrics_.AddSample("gatehouse_upstream_connections_created_total", "counter",
+                     "Upstream connections opened.",
+                     [this] { return double(upstream_client_.Figures().created); });
+  metrics_.AddSample("gatehouse_upstream_connections_reused_total", "counter",
+                     "Upstream calls served by a pooled connection.",
+                     [this] { return double(upstream_client_.Figures().reused); });
 }
 
 }  // namespace gatehouse

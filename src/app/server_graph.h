@@ -9,8 +9,10 @@
 #include "app/instance.h"
 #include "auth/authenticator.h"
 #include "auth/console_sessions.h"
-#include "gateway/limit_webhook.h"
+#include "usage/limit_webhook.h"
+#include "gateway/chat.h"
 #include "gateway/providers.h"
+#include "http/upstream_client.h"
 #include "http/message.h"
 #include "usage/metrics.h"
 #include "usage/request_export.h"
@@ -45,6 +47,8 @@ class ServerGraph {
   UsageLimits usage_limits_;
   LimitWebhook limit_webhook_;
   RequestLog request_log_;
+  AsioUpstreamClient upstream_client_;
+  Gateway gateway_;
   RequestExporter exports_;
   Metrics metrics_;
   ApiServices services_;

@@ -31,12 +31,14 @@ std::optional<std::string> SecretFromAuthorization(std::string_view header) {
 }
 
 Authenticator::Authenticator(const Keyring& keyring, TokenCache& cache, ConsoleSessions& sessions,
-                             const Clock& clock, std::string admin_secret_hash)
+                             const Clock& clock, std::string admin_secret_hash,
+                             std::string_view metrics_token)
     : keyring_(keyring),
       cache_(cache),
       sessions_(sessions),
       clock_(clock),
-      admin_secret_hash_(std::move(admin_secret_hash)) {}
+      admin_secret_hash_(std::move(admin_secret_hash)),
+      metrics_token_hash_(metrics_token.empty() ? std::string() : keyring.Hash(metrics_token)) {}
 
 Result<Principal> Authenticator::Authorize(const Credentials& credentials, Access access,
                                            SessionUse sessions) const {
@@ -46,13 +48,14 @@ Result<Principal> Authenticator::Authorize(const Credentials& credentials, Acces
     return principal;
   }
   if (principal.error().code() != ErrorCode::kTokenNotFoundOrBlocked) return principal;
-  const std::string address(credentials.remote_address);
   const TimeMs now = clock_.Now();
-  if (failed_by_address_.Acquire(address, kFailedAuthenticationsPerMinute, now)) {
-    Error throttled(ErrorCode::kRateLimited, {}, "failed authentications from " + address);
-    throttled.retry_after_seconds = 60;
+  if (const TimeMs blocked = failed_by_address_.BlockedFor(credentials.remote_address, now)) {
+    Error throttled(ErrorCode::kRateLimited, {},
+                    "failed authentications from " + std::string(credentials.remote_address));
+    throttled.retry_after_seconds = static_cast<int>((blocked + 999) / 1000);
     return std::unexpected(std::move(throttled));
   }
+  failed_by_address_.RecordFailure(credentials.remote_address, now);
   return principal;
 }
 
@@ -74,6 +77,8 @@ Result<Principal> Authenticator::Check(const Credentials& credentials, Access ac
       return Principal{};
     case Access::kConsoleSession:
       return FromSession(credentials);
+    case Access::kMetrics:
+      return ForMetrics(credentials.authorization);
     default:
       break;
   }
@@ -114,11 +119,15 @@ Result<Principal> Authenticator::FromHeader(std::string_view header, Access acce
 Result<Principal> Authenticator::FromSession(const Credentials& credentials) const {
   if (credentials.session_cookie.empty()) return Fail(ErrorCode::kApiKeyNotFound);
   const TimeMs now = clock_.Now();
-  auto session = sessions_.Find(std::string(credentials.session_cookie), now);
+  const std::string cookie(credentials.session_cookie);
+  auto session = sessions_.Find(cookie, now);
   if (!session) return Fail(ErrorCode::kApiKeyNotFound, {}, "unknown or expired session");
-  auto token = cache_.FindById(session->token_id);
-  if (!token || !token->UsableAt(now)) {
-    return Fail(ErrorCode::kTokenNotFoundOrBlocked, {}, "session token no longer usable");
+  // The secret that opened the session must still be accepted: a rotation (after its grace),
+  // a block, a revocation or an expiry ends the session. One hash probe, as for a header.
+  auto token = cache_.FindByHash(session->secret_hash, now);
+  if (!token || token->id != session->token_id || !token->UsableAt(now)) {
+    sessions_.Close(cookie);
+    return Fail(ErrorCode::kTokenNotFoundOrBlocked, {}, "session secret no longer accepted");
   }
   if (credentials.changes_state &&
       !ConstantTimeEquals(credentials.csrf_token, session->csrf_token)) {
@@ -130,18 +139,65 @@ Result<Principal> Authenticator::FromSession(const Credentials& credentials) con
 
 Result<std::shared_ptr<const CachedToken>> Authenticator::Authenticate(
     std::string_view secret) const {
+  std::string hash;
+  return Lookup(secret, hash);
+}
+
+Result<std::shared_ptr<const CachedToken>> Authenticator::Lookup(std::string_view secret,
+                                                                 std::string& hash) const {
   const auto kind = ParseSecret(secret);
   if (!kind || *kind == SecretKind::kSystemAdmin) {
     return Fail(ErrorCode::kTokenNotFoundOrBlocked, {}, "malformed secret");
   }
   const TimeMs now = clock_.Now();
-  auto token = cache_.FindByHash(keyring_.Hash(secret), now);
+  hash = keyring_.Hash(secret);
+  auto token = cache_.FindByHash(hash, now);
   if (!token) return Fail(ErrorCode::kTokenNotFoundOrBlocked, {}, "unknown secret");
   if (!token->UsableAt(now)) {
     return Fail(ErrorCode::kTokenNotFoundOrBlocked, {}, "token blocked or expired");
   }
   cache_.MarkUsed(*token, now);
   return token;
+}
+
+Result<SignedIn> Authenticator::SignIn(std::string_view secret,
+                                       std::string_view remote_address) const {
+  const TimeMs now = clock_.Now();
+  if (sign_in_throttle_.BlockedFor(remote_address, now) > 0) {
+    return Fail(ErrorCode::kRateLimited, {}, "too many failed sign-ins from this address");
+  }
+  std::string hash;
+  auto token = Lookup(secret, hash);
+  if (!token) {
+    sign_in_throttle_.RecordFailure(remote_address, now);
+    return std::unexpected(token.error());
+  }
+  if ((*token)->scope != TokenScope::kOrganization) {
+    return Fail(ErrorCode::kOutOfScope, {}, "console sessions need an organization token");
+  }
+  SignedIn signed_in;
+  auto cookie =
+      sessions_.Open((*token)->id, (*token)->organization_id, hash, now, signed_in.session);
+  if (!cookie) return Fail(ErrorCode::kRateLimited, {}, "console sessions at their total cap");
+  signed_in.cookie = std::move(*cookie);
+  signed_in.token = std::move(*token);
+  return signed_in;
+}
+
+std::int64_t Authenticator::SignInRetryAfterSeconds(std::string_view remote_address) const {
+  const TimeMs blocked = sign_in_throttle_.BlockedFor(remote_address, clock_.Now());
+  return (blocked + 999) / 1000;
+}
+
+Result<Principal> Authenticator::ForMetrics(std::string_view header) const {
+  if (metrics_token_hash_.empty()) return Principal{};
+  if (header.empty()) return Fail(ErrorCode::kApiKeyNotFound, {}, "metrics token required");
+  header = Trim(header);
+  if (header.size() <= 7 || !EqualsIgnoreCase(header.substr(0, 7), "Bearer ") ||
+      !ConstantTimeEquals(keyring_.Hash(Trim(header.substr(7))), metrics_token_hash_)) {
+    return Fail(ErrorCode::kTokenNotFoundOrBlocked, {}, "wrong metrics token");
+  }
+  return Principal{};
 }
 
 bool Authenticator::IsSystemAdmin(std::string_view secret) const {

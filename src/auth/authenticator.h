@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth/address_throttle.h"
 #include "auth/console_sessions.h"
 #include "auth/keyring.h"
 #include "auth/rate_limiter.h"
@@ -23,6 +24,7 @@ enum class Access {
   kProject,         // a project token
   kSystemAdmin,     // the system administrator credential, and nothing else
   kConsoleSession,  // a console session cookie, and nothing else
+  kMetrics,         // the metrics bearer token when one is configured, else public
 };
 
 // Whether a console session cookie may stand in for an organization token on a route.
@@ -56,19 +58,31 @@ struct Principal {
 // ("Bearer <s>", "Basic base64(<s>:)", bare "<s>"); nullopt when none can be read.
 std::optional<std::string> SecretFromAuthorization(std::string_view header);
 
+// A console sign-in: the session's cookie value and state, and the token it acts as.
+struct SignedIn {
+  std::string cookie;
+  ConsoleSession session;
+  std::shared_ptr<const CachedToken> token;
+};
+
 // The one place where a request's credentials become a Principal, from memory only.
 // Thread-safe; every reference must outlive it.
 class Authenticator {
  public:
+  // `metrics_token`: the bearer token that Access::kMetrics requires; empty = none required.
   Authenticator(const Keyring& keyring, TokenCache& cache, ConsoleSessions& sessions,
-                const Clock& clock, std::string admin_secret_hash);
+                const Clock& clock, std::string admin_secret_hash,
+                std::string_view metrics_token = {});
 
   // Checks `credentials` against `access`:
   // - no credentials: 401 id 5; an unreadable, malformed, unknown, blocked, revoked, expired or
-  //   rotated-out secret, or a session whose token is no longer usable: 401 id 6;
+  //   rotated-out secret: 401 id 6; a session whose token is blocked, revoked or expired, or
+  //   whose opening secret was rotated out (after its grace): 401 id 6, and the session ends;
   // - a valid token of the wrong scope (organization vs project, any token on an administrator
   //   route): 403 id 7 (the administrator credential is no token anywhere else: 401 id 6);
-  // - a session cookie that changes state without the session's CSRF token: 403 id 7.
+  // - a session cookie that changes state without the session's CSRF token: 403 id 7;
+  // - on a metrics route with a metrics token configured: no Authorization header 401 id 5,
+  //   any other value than "Bearer <metrics token>" 401 id 6;
   // - a token with rateLimitPerMinute that has made that many calls within the sliding minute:
   //   429 id 9002 with retry_after_seconds;
   // - an address with more than kFailedAuthenticationsPerMinute failures (401 id 6) in the
@@ -81,6 +95,15 @@ class Authenticator {
   // The token a presented secret belongs to: 401 id 6 unless usable now. Marks it used.
   Result<std::shared_ptr<const CachedToken>> Authenticate(std::string_view secret) const;
 
+  // Opens a console session with an organization secret presented by the client at
+  // `remote_address` (API.md §3). 429 id 9002 while that address is throttled for failed
+  // sign-ins (SignInRetryAfterSeconds says for how long) or when sessions are at their total
+  // cap; 401 id 6 for a secret that is not a usable token, which counts as a failure of the
+  // address; 403 id 7 for a project token.
+  Result<SignedIn> SignIn(std::string_view secret, std::string_view remote_address) const;
+  // Whole seconds until `remote_address` may sign in again; 0 when it may now.
+  std::int64_t SignInRetryAfterSeconds(std::string_view remote_address) const;
+
   const Clock& clock() const { return clock_; }
 
  private:
@@ -91,14 +114,21 @@ class Authenticator {
   Status CheckRate(const Principal& principal) const;
   Result<Principal> FromSession(const Credentials& credentials) const;
   bool IsSystemAdmin(std::string_view secret) const;
+  Result<Principal> ForMetrics(std::string_view header) const;
+  // Authenticate, also giving the secret's lookup hash.
+  Result<std::shared_ptr<const CachedToken>> Lookup(std::string_view secret,
+                                                    std::string& hash) const;
 
   const Keyring& keyring_;
   TokenCache& cache_;
   ConsoleSessions& sessions_;
   const Clock& clock_;
   std::string admin_secret_hash_;
+  std::string metrics_token_hash_;  // empty: the metrics routes are public
+  mutable AddressThrottle sign_in_throttle_;
   mutable SlidingMinuteCounter token_calls_;      // by token id
-  mutable SlidingMinuteCounter failed_by_address_;  // by remote address
+  mutable AddressThrottle failed_by_address_{
+      AddressThrottleLimits{static_cast<int>(kFailedAuthenticationsPerMinute)}};
 };
 
 }  // namespace gatehouse

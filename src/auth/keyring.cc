@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -44,7 +45,13 @@ using CipherContext = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_f
 
 Keyring::Keyring(const Key& master_key)
     : hmac_key_(Derive(master_key, "gatehouse secret lookup v1")),
-      seal_key_(Derive(master_key, "gatehouse secret seal v1")) {}
+      seal_key_(Derive(master_key, "gatehouse secret seal v1")),
+      check_value_(Derive(master_key, "gatehouse master key check v1")) {}
+
+std::string Keyring::CheckValue() const {
+  return ToHex(
+      std::string_view(reinterpret_cast<const char*>(check_value_.data()), check_value_.size()));
+}
 
 Keyring Keyring::Load(const std::filesystem::path& file) {
   if (const char* env = std::getenv("GATEHOUSE_MASTER_KEY"); env && *env) {
@@ -53,7 +60,17 @@ Keyring Keyring::Load(const std::filesystem::path& file) {
     return Keyring(*key);
   }
   if (std::filesystem::exists(file)) {
+    struct stat info;
+    if (::stat(file.c_str(), &info) == 0 && (info.st_mode & 077) != 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+      throw std::runtime_error("master key file " + file.string() + " has mode " + mode +
+                               ": it must not be readable or writable by group or others; run "
+                               "chmod 600 " +
+                               file.string());
+    }
     std::ifstream in(file);
+    if (!in) throw std::runtime_error("cannot read master key file " + file.string());
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     auto key = ParseHexKey(text);
     if (!key)

@@ -20,8 +20,13 @@ class Keyring {
 
   // Reads the master key from GATEHOUSE_MASTER_KEY (64 hex digits) if set, else from `file`,
   // creating `file` with mode 0600 and a fresh random key when it does not exist.
-  // Throws std::runtime_error (start-up only) when the key is unreadable or malformed.
+  // Throws std::runtime_error (start-up only) when the key is unreadable or malformed, or when
+  // `file` may be read or written by its group or others (the message says how to fix it).
   static Keyring Load(const std::filesystem::path& file);
+
+  // A public value that identifies the master key without revealing it (64 hex digits): stored
+  // with the data at initialization, so that a start with another key is refused.
+  std::string CheckValue() const;
 
   // HMAC-SHA256 of `secret`: 32 raw bytes, used as the lookup key.
   std::string Hash(std::string_view secret) const;
@@ -34,6 +39,7 @@ class Keyring {
  private:
   Key hmac_key_;
   Key seal_key_;
+  Key check_value_;
 };
 
 // Constant-time equality of two byte strings (length is not secret).

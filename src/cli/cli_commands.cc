@@ -19,6 +19,36 @@ void PrintJson(const boost::json::value& value) {
   std::cout << boost::json::serialize(value) << std::endl;
 }
 
+}  // namespace
+
+std::string Printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    // C0 controls, DEL, and the C1 controls U+0080–U+009F (C2 80 – C2 9F in UTF-8).
+    const bool c1 = byte == 0xc2 && i + 1 < text.size() &&
+                    static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(text[i + 1]) < 0xa0;
+    if (byte >= 0x20 && byte != 0x7f && byte != '\\' && !c1) {
+      out += text[i];
+      continue;
+    }
+    if (byte == '\\') {
+      out += "\\\\";
+      continue;
+    }
+    const auto code = c1 ? static_cast<unsigned char>(text[++i]) : byte;
+    out += c1 ? "\\u00" : "\\x";
+    out += kHex[code >> 4];
+    out += kHex[code & 0xf];
+  }
+  return out;
+}
+
+namespace {
+
 Organization ResolveOrganization(Instance& instance, const std::string& organization) {
   if (!organization.empty()) return OrThrow(instance.organizations().Resolve(organization));
   auto page = OrThrow(instance.organizations().List(OrganizationQuery{{}, false, 0, 2}));
@@ -43,8 +73,8 @@ void PrintToken(const ApiToken& token, const std::string& secret, bool json) {
     PrintJson(out);
     return;
   }
-  std::cout << token.id << "\t" << token.name << "\t" << ToString(token.scope) << "\t"
-            << ToString(token.status) << "\t" << token.project_name << "\n";
+  std::cout << token.id << "\t" << Printable(token.name) << "\t" << ToString(token.scope) << "\t"
+            << ToString(token.status) << "\t" << Printable(token.project_name) << "\n";
   if (!secret.empty()) std::cout << "secret (shown once): " << secret << "\n";
 }
 
@@ -59,8 +89,8 @@ std::string CreatedOrganizationJson(const CreatedOrganization& created) {
                                                            {"secret", created.token.secret}}}});
 }
 
-int RunInit(const ServerConfig& config, bool json) {
-  Instance instance(config, kSystemClock);
+int RunInit(const ServerConfig& config, bool json, bool force) {
+  Instance instance(config, kSystemClock, force ? DataDirUse::kForceInit : DataDirUse::kInit);
   const auto initialized = instance.Initialize();
   if (!initialized) {
     std::cout << "completed an interrupted initialization of " << config.data_dir << "\n";
@@ -71,9 +101,9 @@ int RunInit(const ServerConfig& config, bool json) {
     std::cout << CreatedOrganizationJson(created) << std::endl;
   } else {
     std::cout << "Initialized " << config.data_dir << "\n"
-              << "organization " << created.organization.name << " (" << created.organization.id
-              << ")\n"
-              << "organization token " << created.token.token.name
+              << "organization " << Printable(created.organization.name) << " ("
+              << created.organization.id << ")\n"
+              << "organization token " << Printable(created.token.token.name)
               << " (shown once): " << created.token.secret << "\n"
               << "system administrator secret written to " << config.AdminTokenFile() << "\n";
   }
@@ -81,13 +111,14 @@ int RunInit(const ServerConfig& config, bool json) {
 }
 
 int RunMigrate(const ServerConfig& config) {
-  Instance instance(config, kSystemClock);  // opening the store applies pending migrations
+  Instance instance(config, kSystemClock,
+                    DataDirUse::kExisting);  // opening the store applies pending migrations
   std::cout << "schema up to date\n";
   return 0;
 }
 
 int RunBackup(const ServerConfig& config, const std::string& destination) {
-  Instance instance(config, kSystemClock);
+  Instance instance(config, kSystemClock, DataDirUse::kExisting);
   OrThrow(instance.store().Backup(destination));
   std::cout << "backup written to " << destination << "\n";
   return 0;
@@ -95,7 +126,7 @@ int RunBackup(const ServerConfig& config, const std::string& destination) {
 
 int RunOrgCreate(const ServerConfig& config, const std::string& name, const std::string& email,
                  bool json) {
-  Instance instance(config, kSystemClock);
+  Instance instance(config, kSystemClock, DataDirUse::kExisting);
   const auto created = OrThrow(instance.organizations().Create(name, email));
   if (json) {
     boost::json::object token = TokenJson(created.token.token);
@@ -104,18 +135,18 @@ int RunOrgCreate(const ServerConfig& config, const std::string& name, const std:
                                   {"organizationName", created.organization.name},
                                   {"apiToken", std::move(token)}});
   } else {
-    std::cout << created.organization.id << "\t" << created.organization.name << "\n"
+    std::cout << created.organization.id << "\t" << Printable(created.organization.name) << "\n"
               << "organization token (shown once): " << created.token.secret << "\n";
   }
   return 0;
 }
 
 int RunOrgList(const ServerConfig& config, bool json) {
-  Instance instance(config, kSystemClock);
+  Instance instance(config, kSystemClock, DataDirUse::kExisting);
   const auto page = OrThrow(instance.organizations().List(OrganizationQuery{}));
   boost::json::array organizations;
   for (const auto& organization : page.organizations) {
-    if (!json) std::cout << organization.id << "\t" << organization.name << "\n";
+    if (!json) std::cout << organization.id << "\t" << Printable(organization.name) << "\n";
     organizations.push_back(boost::json::object{{"organizationId", organization.id},
                                                 {"organizationName", organization.name}});
   }
@@ -124,12 +155,12 @@ int RunOrgList(const ServerConfig& config, bool json) {
 }
 
 int RunProjectList(const ServerConfig& config, const std::string& organization, bool json) {
-  Instance instance(config, kSystemClock);
+  Instance instance(config, kSystemClock, DataDirUse::kExisting);
   const Organization owner = ResolveOrganization(instance, organization);
   const auto projects = OrThrow(instance.projects().List(owner.id, true));
   boost::json::array out;
   for (const auto& project : projects) {
-    if (!json) std::cout << project.id << "\t" << project.name << "\n";
+    if (!json) std::cout << project.id << "\t" << Printable(project.name) << "\n";
     out.push_back(ProjectJson(project));
   }
   if (json) PrintJson(boost::json::object{{"projects", std::move(out)}});
@@ -138,7 +169,7 @@ int RunProjectList(const ServerConfig& config, const std::string& organization, 
 
 int RunProjectCreate(const ServerConfig& config, const std::string& organization,
                      const std::string& name, const std::string& description, bool json) {
-  Instance instance(config, kSystemClock);
+  Instance instance(config, kSystemClock, DataDirUse::kExisting);
   const Organization owner = ResolveOrganization(instance, organization);
   const auto created =
       OrThrow(instance.projects().Create(owner.id, ProjectSpec{name, description, ""}));
@@ -149,7 +180,7 @@ int RunProjectCreate(const ServerConfig& config, const std::string& organization
     out["tokens"] = boost::json::array{std::move(token)};
     PrintJson(out);
   } else {
-    std::cout << created.project.id << "\t" << created.project.name << "\n";
+    std::cout << created.project.id << "\t" << Printable(created.project.name) << "\n";
     PrintToken(created.default_token.token, created.default_token.secret, false);
   }
   return 0;
@@ -157,7 +188,7 @@ int RunProjectCreate(const ServerConfig& config, const std::string& organization
 
 int RunTokenList(const ServerConfig& config, const std::string& organization,
                  const std::string& project, bool json) {
-  Instance instance(config, kSystemClock);
+  Instance instance(config, kSystemClock, DataDirUse::kExisting);
   const Organization owner = ResolveOrganization(instance, organization);
   TokenQuery query;
   query.organization_id = owner.id;
@@ -176,7 +207,7 @@ int RunTokenList(const ServerConfig& config, const std::string& organization,
 int RunTokenCreate(const ServerConfig& config, const std::string& organization,
                    const std::string& project, const std::string& name,
                    const std::string& description, bool json) {
-  Instance instance(config, kSystemClock);
+  Instance instance(config, kSystemClock, DataDirUse::kExisting);
   const Organization owner = ResolveOrganization(instance, organization);
   TokenSpec spec;
   spec.scope = TokenScope::kOrganization;
@@ -196,7 +227,7 @@ int RunTokenCreate(const ServerConfig& config, const std::string& organization,
 
 int RunTokenChange(const ServerConfig& config, const std::string& action,
                    const std::string& token_id, bool json) {
-  Instance instance(config, kSystemClock);
+  Instance instance(config, kSystemClock, DataDirUse::kExisting);
   const auto organizations = OrThrow(instance.organizations().List(OrganizationQuery{}));
   for (const auto& organization : organizations.organizations) {
     if (!OrThrow(instance.store().FindToken(organization.id, token_id))) continue;
@@ -218,7 +249,7 @@ int RunExport(const ServerConfig& config, const std::string& organization,
               const std::string& project, const std::string& format) {
   const auto parsed = ParseExportFormat(format);
   if (!parsed) throw std::runtime_error("format must be json, csv or ndjson");
-  Instance instance(config, kSystemClock);
+  Instance instance(config, kSystemClock, DataDirUse::kExisting);
   const Organization owner = ResolveOrganization(instance, organization);
   RequestQuery query;
   query.organization_id = owner.id;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "config/config.h"
 
@@ -14,7 +15,9 @@ namespace gatehouse {
 // Serves the API until SIGINT/SIGTERM; initializes an empty data directory first.
 int RunServe(const ServerConfig& config, int threads);
 
-int RunInit(const ServerConfig& config, bool json);
+// Initializes a really new data directory (or completes an interrupted initialization);
+// `force` also starts over beside a master key or admin token whose database is gone.
+int RunInit(const ServerConfig& config, bool json, bool force);
 int RunMigrate(const ServerConfig& config);
 int RunBackup(const ServerConfig& config, const std::string& destination);
 
@@ -40,6 +43,11 @@ int RunTokenChange(const ServerConfig& config, const std::string& action,
 // Writes the request export (API.md §4) of an organization, or of one project, to stdout.
 int RunExport(const ServerConfig& config, const std::string& organization,
               const std::string& project, const std::string& format);
+
+// `text` safe to print on a terminal: control characters (C0, DEL, C1) become \xNN or \u00NN
+// escapes and a backslash is doubled, so that a name can neither forge a line or a column nor
+// send escape sequences to the operator's terminal.
+std::string Printable(std::string_view text);
 
 // Filters of `gatehouse audit` (API.md §12); empty = none.
 struct AuditOptions {

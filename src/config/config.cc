@@ -64,6 +64,8 @@ void LoadServer(const std::string& path, const toml::table& table, ServerConfig&
       config.log_content = Boolean(path, key, node);
     else if (name == "limit_webhook_url")
       config.limit_webhook_url = String(path, key, node);
+    else if (name == "metrics_token")
+      config.metrics_token = String(path, key, node);
     else
       Reject(path, node, key, "unknown key");
   }
@@ -98,6 +100,14 @@ ProviderConfig LoadProvider(const std::string& path, const toml::table& table) {
       provider.api_key_env = String(path, key, node);
     else if (name == "timeout_ms")
       provider.timeout_ms = Integer(path, key, node);
+    else if (name == "first_byte_timeout_ms")
+      provider.first_byte_timeout_ms = Integer(path, key, node);
+    else if (name == "read_timeout_ms")
+      provider.read_timeout_ms = Integer(path, key, node);
+    else if (name == "max_concurrent")
+      provider.max_concurrent = Integer(path, key, node);
+    else if (name == "max_concurrent_per_token")
+      provider.max_concurrent_per_token = Integer(path, key, node);
     else if (name == "models") {
       if (!node.is_array()) Reject(path, node, key, "expected [[providers.models]] tables");
       for (const auto& model : *node.as_array()) {
@@ -159,6 +169,7 @@ void ApplyEnvironment(ServerConfig& config) {
   text("GATEHOUSE_WEB_DIR", config.web_dir);
   text("GATEHOUSE_REVEAL", config.reveal);
   text("GATEHOUSE_LIMIT_WEBHOOK_URL", config.limit_webhook_url);
+  text("GATEHOUSE_METRICS_TOKEN", config.metrics_token);
   if (const char* value = std::getenv("GATEHOUSE_MAX_BODY")) {
     char* end = nullptr;
     const long long parsed = std::strtoll(value, &end, 10);

@@ -19,8 +19,12 @@ struct ProviderConfig {
   std::string name;
   std::string base_url;
   std::string api_key_env;
-  std::int64_t timeout_ms = 60000;
+  std::int64_t timeout_ms = 60000;  // the whole call, and each wait unless set below
   std::vector<ModelPrice> models;
+  std::int64_t first_byte_timeout_ms = 0;     // connect to response head; 0 = timeout_ms
+  std::int64_t read_timeout_ms = 0;           // between body reads; 0 = timeout_ms
+  std::int64_t max_concurrent = 0;            // calls in flight to this provider; 0 = no cap
+  std::int64_t max_concurrent_per_token = 0;  // of them, per project token; 0 = no cap
 };
 
 // The settings of API.md §11 with their defaults.
@@ -35,6 +39,7 @@ struct ServerConfig {
   std::string reveal = "sealed";  // or "never"
   bool log_content = true;
   std::string limit_webhook_url;  // soft/hard limit notices (POST, JSON); empty = none
+  std::string metrics_token;  // when set, GET /metrics requires "Bearer <metrics_token>"
   std::vector<ProviderConfig> providers;
 
   std::string MasterKeyFile() const;

@@ -1,26 +1,49 @@
 #ifndef GATEHOUSE_CORE_BODY_SOURCE_H_
 #define GATEHOUSE_CORE_BODY_SOURCE_H_
 
+#include <functional>
 #include <string>
 
 namespace gatehouse {
 
-// A response body produced piece by piece, sent as each piece is ready (server-sent events,
-// large exports). Next() may block: the server calls it on its pool for blocking work, never on
-// an event loop thread, and never concurrently.
+// How a piece of a streamed body relates to the rest.
+enum class BodyPiece {
+  kMore,    // the chunk is one piece; more follow
+  kLast,    // the chunk is the last piece; the body is complete
+  kBroken,  // the chunk is the last piece that can be sent; the body cannot be completed, so
+            // the transport ends it without its end-of-body marker (the client sees it)
+};
+
+// A response body produced piece by piece by blocking work (large exports). Next() may block:
+// the transport calls it on its small pool for blocking work, never on an event loop thread,
+// and never concurrently.
 class BodySource {
  public:
-  enum class Piece {
-    kMore,    // `chunk` is one piece; more follow
-    kLast,    // `chunk` is the last piece; the body is complete
-    kBroken,  // `chunk` is the last piece that can be sent; the body cannot be completed, so
-              // the connection is closed without the end-of-body marker (the client sees it)
-  };
+  using Piece = BodyPiece;
 
   virtual ~BodySource() = default;
   // Replaces `chunk` with the next piece (possibly empty).
   virtual Piece Next(std::string& chunk) = 0;
   // The client went away before the end; Next() will not be called again.
+  virtual void Abort() {}
+};
+
+// A response body produced piece by piece without blocking (a relayed provider stream). The
+// transport asks for the next piece only once the previous one is written to the client, so a
+// slow client slows its producer instead of growing a buffer.
+class AsyncBodySource {
+ public:
+  using Piece = BodyPiece;
+  // Called exactly once per Next(), on the event loop that called Next() (possibly before Next()
+  // returns).
+  using Callback = std::function<void(Piece piece, std::string chunk)>;
+
+  virtual ~AsyncBodySource() = default;
+  // Starts producing the next piece. Called on the connection's event loop; must not block;
+  // never called again before `done` has run.
+  virtual void Next(Callback done) = 0;
+  // The client went away; Next() will not be called again and an outstanding `done` may be
+  // dropped. Called on the connection's event loop.
   virtual void Abort() {}
 };
 

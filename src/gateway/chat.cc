@@ -7,12 +7,17 @@
 #include <boost/json/serialize.hpp>
 #include <cstdlib>
 
-#include "http/upstream_client.h"
+#include "core/ids.h"
+#include "core/text.h"
 
 namespace gatehouse {
 namespace {
 
 constexpr std::size_t kMaxEventLine = 1 << 20;
+// An upstream answer larger than this is a misbehaving provider, not a completion.
+constexpr std::size_t kMaxUpstreamBody = 64 << 20;
+// A usage count above this is not believed (no model reads or writes that much in one call).
+constexpr std::int64_t kMaxUsageTokens = 100'000'000;
 
 std::string ContentText(const boost::json::value& content) {
   if (content.is_string()) return std::string(content.as_string());
@@ -48,6 +53,14 @@ std::optional<std::string> MessageText(const boost::json::object& body, std::str
 
 std::int64_t PromptChars(const boost::json::object& body) {
   std::string all;
+  if (const auto* input = body.if_contains("input")) {  // embeddings
+    if (input->is_string()) all += input->as_string();
+    if (input->is_array()) {
+      for (const auto& item : input->as_array()) {
+        if (item.is_string()) all += item.as_string();
+      }
+    }
+  }
   if (const auto* messages = body.if_contains("messages"); messages && messages->is_array()) {
     for (const auto& message : messages->as_array()) {
       if (!message.is_object()) continue;
@@ -57,20 +70,6 @@ std::int64_t PromptChars(const boost::json::object& body) {
     }
   }
   return EstimateTokens(all);
-}
-
-std::optional<TokenUsage> ReadUsage(const boost::json::object& response) {
-  const auto* usage = response.if_contains("usage");
-  if (!usage || !usage->is_object()) return std::nullopt;
-  auto number = [&](const char* key) -> std::int64_t {
-    const auto* value = usage->as_object().if_contains(key);
-    if (!value) return 0;
-    if (value->is_int64()) return value->as_int64();
-    if (value->is_uint64()) return static_cast<std::int64_t>(value->as_uint64());
-    if (value->is_double()) return static_cast<std::int64_t>(value->as_double());
-    return 0;
-  };
-  return TokenUsage{number("prompt_tokens"), number("completion_tokens")};
 }
 
 // A record kept without its prompt, input and output (log_content = false).
@@ -88,100 +87,456 @@ void AddCosts(boost::json::object& usage, const ChatCost& cost) {
   usage["currency"] = "USD";
 }
 
+// The key of `provider`, read from its environment variable at each call so that it is never
+// copied into configuration objects, records or logs; empty when unset.
+std::string ProviderKey(const ProviderConfig& provider) {
+  if (provider.api_key_env.empty()) return {};
+  const char* key = std::getenv(provider.api_key_env.c_str());
+  return key ? std::string(key) : std::string();
+}
+
+// `text` with every word that looks like a key, or shares eight characters with `key`,
+// replaced: a provider's message may quote the credentials it was given.
+std::string WithoutKey(std::string_view text, const std::string& key) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find_first_of(" \t\n\"'", start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view word = text.substr(start, end - start);
+    bool secret = word.find("sk-") != std::string_view::npos;
+    for (std::size_t i = 0; !secret && key.size() >= 8 && i + 8 <= key.size(); ++i) {
+      secret = word.find(std::string_view(key).substr(i, 8)) != std::string_view::npos;
+    }
+    out += secret ? std::string_view("[redacted]") : word;
+    if (end < text.size()) out += text[end];
+    start = end + 1;
+  }
+  return out;
+}
+
+// The provider's own error message from an OpenAI-style error body, if any.
+std::string ProviderMessage(const std::string& body) {
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(body, ec);
+  if (ec || !parsed.is_object()) return {};
+  const auto* error = parsed.as_object().if_contains("error");
+  if (error && error->is_string()) return std::string(error->as_string());
+  if (error && error->is_object()) {
+    const auto* message = error->as_object().if_contains("message");
+    if (message && message->is_string()) return std::string(message->as_string());
+  }
+  const auto* message = parsed.as_object().if_contains("message");
+  if (message && message->is_string()) return std::string(message->as_string());
+  return {};
+}
+
+std::string ErrorEnvelope(int id, std::string_view description) {
+  boost::json::object item{{"id", id}, {"description", description}};
+  return boost::json::serialize(
+      boost::json::object{{"errors", boost::json::array{std::move(item)}}});
+}
+
+// The record of `call` with everything but the outcome filled in.
+RequestRecord RecordOf(const ChatCall& call) {
+  RequestRecord record;
+  record.id = NewUuid();
+  record.organization_id = call.origin.organization_id;
+  record.project_id = call.origin.project_id;
+  record.api_token_id = call.origin.api_token_id;
+  record.api_token_name = call.origin.api_token_name;
+  record.session_id = call.origin.session_id;
+  record.start_ms = call.origin.start_ms;
+  record.model = call.model.provider ? call.model.QualifiedName() : call.model_name;
+  if (call.kind == CallKind::kEmbeddings) {
+    record.module = "embeddings";
+    if (const auto* input = call.body.if_contains("input"); input && input->is_string()) {
+      record.input_text = std::string(input->as_string());
+    }
+  } else {
+    record.input_text = LastUserText(call.body);
+    if (call.assistant) {
+      record.assistant = call.assistant->name;
+      record.intent = "default";
+      record.prompt = call.assistant->prompt;
+    } else {
+      record.prompt = SystemText(call.body);
+    }
+  }
+  if (!call.log_content) ForgetContent(record);
+  return record;
+}
+
 // Completes the call's record (estimating the counts the provider did not give) and hands it
 // to the request log. Returns the counts recorded.
-TokenUsage LogCall(RequestLog& log, ChatCall& call, std::optional<TokenUsage> usage,
-                   const std::string& output, std::string_view status, int http_status) {
-  if (!usage) usage = TokenUsage{PromptChars(call.body), EstimateTokens(output)};
-  RequestRecord& record = call.record;
+// `completion_estimate`: the completion tokens to record without usage; -1 = estimate them
+// from `output`.
+TokenUsage LogCall(RequestLog& log, const ChatCall& call, std::optional<TokenUsage> usage,
+                   const std::string& output, std::string_view status, int http_status,
+                   std::int64_t completion_estimate = -1) {
+  if (!usage) {
+    if (completion_estimate < 0) completion_estimate = EstimateTokens(output);
+    usage = TokenUsage{PromptChars(call.body),
+                       call.kind == CallKind::kEmbeddings ? 0 : completion_estimate};
+  }
+  RequestRecord record = RecordOf(call);
   record.prompt_tokens = usage->prompt;
   record.completion_tokens = usage->completion;
   record.total_tokens = usage->prompt + usage->completion;
   record.cost = PriceOf(call.model.price, usage->prompt, usage->completion).total;
   record.status = std::string(status);
   record.http_status = http_status;
-  record.end_ms = call.clock->Now();
-  record.output = output;
-  if (!call.log_content) ForgetContent(record);
+  record.end_ms = call.origin.clock->Now();
+  if (call.log_content) record.output = output;
   log.Append(std::move(record));
   return *usage;
 }
 
-Error ProviderError(const UpstreamCall& upstream, const ResolvedModel& model) {
-  const bool timeout = upstream.failure() == UpstreamFailure::kTimeout;
-  spdlog::warn("provider {} failed: {}", model.provider->name, upstream.failure_detail());
-  return Error(timeout ? ErrorCode::kProviderTimeout : ErrorCode::kBadGateway, {},
-               upstream.failure_detail());
-}
-
 UpstreamRequest UpstreamRequestFor(const ChatCall& call) {
+  const ProviderConfig& provider = *call.model.provider;
   UpstreamRequest request;
-  std::string base = call.model.provider->base_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  request.url = base + "/chat/completions";
+  request.provider = &provider;
+  request.path = call.kind == CallKind::kEmbeddings ? "/embeddings" : "/chat/completions";
   request.headers.emplace_back("Content-Type", "application/json");
-  // The key is read from the environment for each call, so that it is never copied into
-  // configuration objects, records or logs.
-  if (const std::string& name = call.model.provider->api_key_env; !name.empty()) {
-    if (const char* key = std::getenv(name.c_str()); key && *key) {
-      request.headers.emplace_back("Authorization", std::string("Bearer ") + key);
-    }
+  if (std::string key = ProviderKey(provider); !key.empty()) {
+    request.headers.emplace_back("Authorization", "Bearer " + key);
   }
+  if (call.stream) request.headers.emplace_back("Accept", "text/event-stream");
   request.body = BuildUpstreamBody(call.body, call);
-  request.timeout = std::chrono::milliseconds(call.model.provider->timeout_ms);
+  const auto whole = std::chrono::milliseconds(provider.timeout_ms);
+  request.total_timeout = whole;
+  request.first_byte_timeout = provider.first_byte_timeout_ms > 0
+                                   ? std::chrono::milliseconds(provider.first_byte_timeout_ms)
+                                   : whole;
+  request.read_timeout =
+      provider.read_timeout_ms > 0 ? std::chrono::milliseconds(provider.read_timeout_ms) : whole;
   return request;
 }
 
-// Relays a provider's event stream to the client while metering it. Appends the call's one
-// record when the stream ends, fails, or the client leaves (at the latest on destruction).
-class MeteredEventStream final : public BodySource {
+Error ErrorOf(const UpstreamError& error, const ChatCall& call) {
+  spdlog::warn("provider {} failed: {}", call.model.provider->name, error.detail);
+  return Error(error.failure == UpstreamFailure::kTimeout ? ErrorCode::kProviderTimeout
+                                                          : ErrorCode::kBadGateway,
+               {}, error.detail);
+}
+
+// One call in flight: the exchange with the provider, the metering of its answer and its one
+// record. Lives on one event loop; shared by the callbacks that keep it alive.
+class CallRun final : public std::enable_shared_from_this<CallRun> {
  public:
-  MeteredEventStream(std::unique_ptr<UpstreamCall> upstream, ChatCall call, RequestLog& log)
-      : upstream_(std::move(upstream)),
+  CallRun(RequestLog& log, ChatCall call, std::shared_ptr<ConcurrencyCaps::Slot> slot,
+          std::shared_ptr<UpstreamExchange> exchange)
+      : log_(log),
         call_(std::move(call)),
-        log_(log),
+        slot_(std::move(slot)),
+        exchange_(std::move(exchange)),
         events_(call_.model.price) {}
 
-  ~MeteredEventStream() override {
-    if (!logged_) Finish("failed", 499);
+  ~CallRun() {
+    if (streaming_) RecordStream("failed", 499);
+    Record("failed", 499);
   }
 
-  Piece Next(std::string& chunk) override {
-    std::string bytes;
-    const bool more = upstream_->Read(bytes);
-    chunk = events_.Feed(bytes);
-    if (more) return Piece::kMore;
-    chunk += events_.Finish();
-    if (upstream_->failure()) {
-      // No [DONE]: a client must not take a broken answer for a complete one.
-      spdlog::warn("provider {} stream broke: {}", call_.model.provider->name,
-                   upstream_->failure_detail());
-      chunk += "data: {\"error\":{\"message\":\"Bad Gateway\",\"code\":502}}\n\n";
-      Finish("failed", 502);
-      return Piece::kLast;
+  void Start(std::function<void(ChatResult)> done) {
+    done_ = std::move(done);
+    exchange_->Start(UpstreamRequestFor(call_),
+                     [self = shared_from_this()](auto head) { self->OnHead(std::move(head)); });
+  }
+
+  // The client left: recorded as 499, the provider call ends at once.
+  void Cancel() {
+    if (cancelled_) return;
+    cancelled_ = true;
+    if (streaming_) {
+      RecordStream("failed", 499);
+    } else {
+      Record("failed", 499);
     }
-    Finish("succeeded", 200);
-    if (!events_.done()) chunk += "data: [DONE]\n\n";
-    return Piece::kLast;
+    exchange_->Cancel();
   }
 
-  void Abort() override { Finish("failed", 499); }
+  // The next piece of a relayed stream (AsyncBodySource::Next).
+  void NextPiece(AsyncBodySource::Callback done) {
+    if (cancelled_) return done(BodyPiece::kBroken, {});
+    exchange_->Read([self = shared_from_this(), done = std::move(done)](auto piece) {
+      self->OnStreamPiece(std::move(piece), done);
+    });
+  }
 
  private:
-  void Finish(std::string_view status, int http_status) {
-    if (logged_) return;
-    logged_ = true;
-    LogCall(log_, call_, events_.usage(), events_.content(), status, http_status);
+  void Answer(ChatResult result) {
+    if (auto done = std::exchange(done_, nullptr)) done(std::move(result));
   }
 
-  std::unique_ptr<UpstreamCall> upstream_;
-  ChatCall call_;
+  void Fail(Error error, int http_status) {
+    Record("failed", http_status);
+    ChatResult result;
+    result.error = std::move(error);
+    Answer(std::move(result));
+  }
+
+  void Record(std::string_view status, int http_status,
+              std::optional<TokenUsage> usage = TokenUsage{}, const std::string& output = {},
+              std::int64_t completion_estimate = -1) {
+    if (recorded_) return;
+    recorded_ = true;
+    LogCall(log_, call_, usage, output, status, http_status, completion_estimate);
+    slot_.reset();
+  }
+
+  // Records the stream's outcome with what the events said.
+  void RecordStream(std::string_view status, int http_status) {
+    Record(status, http_status, events_.usage(), events_.content(),
+           events_.EstimatedCompletionTokens());
+  }
+
+  void OnHead(std::expected<UpstreamHead, UpstreamError> head) {
+    if (!head) {
+      if (cancelled_) return Fail(Error(ErrorCode::kBadGateway, {}, "client left"), 499);
+      Error error = ErrorOf(head.error(), call_);
+      const int status = HttpStatusOf(error.code());
+      return Fail(std::move(error), status);
+    }
+    head_ = std::move(*head);
+    if (call_.stream && head_.status >= 200 && head_.status < 300) {
+      if (!std::string_view(head_.content_type).starts_with("text/event-stream")) {
+        exchange_->Cancel();
+        return Fail(Error(ErrorCode::kBadGateway, {},
+                          "provider " + call_.model.provider->name +
+                              " answered a stream request with " + head_.content_type),
+                    502);
+      }
+      streaming_ = true;
+      ChatResult result;
+      result.content_type = "text/event-stream";
+      result.headers.emplace_back("Cache-Control", "no-cache");
+      result.stream = std::make_shared<Stream>(shared_from_this());
+      return Answer(std::move(result));
+    }
+    ReadWhole();
+  }
+
+  void ReadWhole() {
+    exchange_->Read([self = shared_from_this()](auto piece) {
+      if (!piece) {
+        if (self->cancelled_) {
+          return self->Fail(Error(ErrorCode::kBadGateway, {}, "client left"), 499);
+        }
+        Error error = ErrorOf(piece.error(), self->call_);
+        const int status = HttpStatusOf(error.code());
+        return self->Fail(std::move(error), status);
+      }
+      self->body_ += piece->bytes;
+      if (self->body_.size() > kMaxUpstreamBody) {
+        self->exchange_->Cancel();
+        return self->Fail(Error(ErrorCode::kBadGateway, {}, "provider answer too large"), 502);
+      }
+      if (piece->end) return self->OnWhole();
+      self->ReadWhole();
+    });
+  }
+
+  void OnWhole() {
+    const int status = head_.status;
+    const std::string& provider = call_.model.provider->name;
+    if (status == 401 || status == 403) {
+      spdlog::warn("provider {} rejected the gateway's credentials ({})", provider, status);
+      return Fail(Error(ErrorCode::kBadGateway, {}, "provider rejected the gateway's credentials"),
+                  502);
+    }
+    if (status == 429) {
+      Record("failed", 429);
+      ChatResult result;
+      result.error = Error(ErrorCode::kRateLimited, {}, "provider " + provider + " answered 429");
+      result.headers.emplace_back("Retry-After",
+                                  head_.retry_after.empty() ? "1" : head_.retry_after);
+      return Answer(std::move(result));
+    }
+    if (status >= 400 && status < 500) {  // the provider refused the request itself
+      Record("failed", status);
+      std::string message = WithoutKey(ProviderMessage(body_), ProviderKey(*call_.model.provider));
+      if (message.empty()) message = "Provider refused the request";
+      ChatResult result;
+      result.status = status;
+      result.body = ErrorEnvelope(status, message);
+      return Answer(std::move(result));
+    }
+    boost::system::error_code ec;
+    auto parsed = boost::json::parse(body_, ec);
+    if (status < 200 || status >= 300 || ec || !parsed.is_object()) {
+      return Fail(Error(ErrorCode::kBadGateway, {},
+                        "provider " + provider + " answered " + std::to_string(status) +
+                            (ec ? " with a body that is not JSON" : "")),
+                  502);
+    }
+    boost::json::object& response = parsed.as_object();
+    std::string output;
+    if (call_.kind == CallKind::kChat) {
+      if (const auto* choices = response.if_contains("choices"); choices && choices->is_array()) {
+        for (const auto& choice : choices->as_array()) {
+          if (!choice.is_object()) continue;
+          const auto* message = choice.as_object().if_contains("message");
+          if (message && message->is_object()) {
+            if (const auto* content = message->as_object().if_contains("content")) {
+              output += ContentText(*content);
+            }
+          }
+          break;
+        }
+      }
+    }
+    auto reported = ReadUsage(response);
+    if (reported && call_.kind == CallKind::kEmbeddings) reported->completion = 0;
+    recorded_ = true;
+    const TokenUsage usage = LogCall(log_, call_, reported, output, "succeeded", 200);
+    slot_.reset();
+    boost::json::value& usage_value = response["usage"];
+    if (!usage_value.is_object()) usage_value.emplace_object();
+    boost::json::object& usage_json = usage_value.as_object();
+    if (!reported) {
+      usage_json["prompt_tokens"] = usage.prompt;
+      if (call_.kind == CallKind::kChat) usage_json["completion_tokens"] = usage.completion;
+      usage_json["total_tokens"] = usage.prompt + usage.completion;
+    }
+    AddCosts(usage_json, PriceOf(call_.model.price, usage.prompt, usage.completion));
+    ChatResult result;
+    result.body = boost::json::serialize(response);
+    Answer(std::move(result));
+  }
+
+  void OnStreamPiece(std::expected<UpstreamBodyPiece, UpstreamError> piece,
+                     const AsyncBodySource::Callback& done) {
+    if (!piece) {
+      std::string chunk = events_.Finish();
+      if (cancelled_) return done(BodyPiece::kBroken, std::move(chunk));
+      spdlog::warn("provider {} stream broke: {}", call_.model.provider->name,
+                   piece.error().detail);
+      // No [DONE]: a client must not take a broken answer for a complete one.
+      const bool timeout = piece.error().failure == UpstreamFailure::kTimeout;
+      chunk += timeout
+                   ? "data: {\"error\":{\"message\":\"Provider Request Timeout\",\"code\":504}}\n\n"
+                   : "data: {\"error\":{\"message\":\"Bad Gateway\",\"code\":502}}\n\n";
+      RecordStream("failed", timeout ? 504 : 502);
+      return done(BodyPiece::kLast, std::move(chunk));
+    }
+    std::string chunk = events_.Feed(piece->bytes);
+    if (!piece->end) return done(BodyPiece::kMore, std::move(chunk));
+    chunk += events_.Finish();
+    RecordStream("succeeded", 200);
+    if (!events_.done()) chunk += "data: [DONE]\n\n";
+    done(BodyPiece::kLast, std::move(chunk));
+  }
+
+  // The relayed stream the transport pulls from.
+  class Stream final : public AsyncBodySource {
+   public:
+    explicit Stream(std::shared_ptr<CallRun> run) : run_(std::move(run)) {}
+    ~Stream() override { run_->Cancel(); }
+    void Next(Callback done) override { run_->NextPiece(std::move(done)); }
+    void Abort() override { run_->Cancel(); }
+
+   private:
+    std::shared_ptr<CallRun> run_;
+  };
+
   RequestLog& log_;
+  ChatCall call_;
+  std::shared_ptr<ConcurrencyCaps::Slot> slot_;  // held until the call is recorded
+  std::shared_ptr<UpstreamExchange> exchange_;
+  std::function<void(ChatResult)> done_;
+  UpstreamHead head_;
+  std::string body_;
   SseAccumulator events_;
-  bool logged_ = false;
+  bool recorded_ = false;
+  bool cancelled_ = false;
+  bool streaming_ = false;
 };
 
 }  // namespace
+
+class ConcurrencyCaps::Slot {
+ public:
+  Slot(ConcurrencyCaps& caps, std::string provider, std::string token)
+      : caps_(caps), provider_(std::move(provider)), token_(std::move(token)) {}
+  ~Slot() {
+    std::lock_guard lock(caps_.mutex_);
+    if (--caps_.per_provider_[provider_] == 0) caps_.per_provider_.erase(provider_);
+    const auto key = std::make_pair(provider_, token_);
+    if (--caps_.per_token_[key] == 0) caps_.per_token_.erase(key);
+  }
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+
+ private:
+  ConcurrencyCaps& caps_;
+  std::string provider_;
+  std::string token_;
+};
+
+std::shared_ptr<ConcurrencyCaps::Slot> ConcurrencyCaps::Acquire(const ProviderConfig& provider,
+                                                                const std::string& token_id) {
+  std::lock_guard lock(mutex_);
+  auto& per_provider = per_provider_[provider.name];
+  auto& per_token = per_token_[std::make_pair(provider.name, token_id)];
+  if ((provider.max_concurrent > 0 && per_provider >= provider.max_concurrent) ||
+      (provider.max_concurrent_per_token > 0 && per_token >= provider.max_concurrent_per_token)) {
+    if (per_provider == 0) per_provider_.erase(provider.name);
+    if (per_token == 0) per_token_.erase(std::make_pair(provider.name, token_id));
+    return nullptr;
+  }
+  ++per_provider;
+  ++per_token;
+  return std::make_shared<Slot>(*this, provider.name, token_id);
+}
+
+Gateway::Gateway(UpstreamClient& client, RequestLog& log) : client_(client), log_(log) {}
+
+std::function<void()> Gateway::Run(ChatCall call, std::function<void(ChatResult)> done) {
+  auto slot = caps_.Acquire(*call.model.provider, call.origin.api_token_id);
+  if (!slot) {
+    LogRefused(call, 429);
+    ChatResult result;
+    result.error = Error(ErrorCode::kRateLimited, {},
+                         "concurrency cap of provider " + call.model.provider->name);
+    result.headers.emplace_back("Retry-After", "1");
+    done(std::move(result));
+    return [] {};
+  }
+  auto run = std::make_shared<CallRun>(log_, std::move(call), std::move(slot), client_.Open());
+  run->Start(std::move(done));
+  return [weak = std::weak_ptr<CallRun>(run)] {
+    if (auto run = weak.lock()) run->Cancel();
+  };
+}
+
+void Gateway::LogRefused(const ChatCall& call, int http_status) {
+  RequestRecord record = RecordOf(call);
+  record.status = "failed";
+  record.http_status = http_status;
+  record.end_ms = call.origin.clock->Now();
+  log_.Append(std::move(record));
+}
+
+std::optional<TokenUsage> ReadUsage(const boost::json::object& response) {
+  const auto* usage = response.if_contains("usage");
+  if (!usage || !usage->is_object()) return std::nullopt;
+  auto number = [&](const char* key) -> std::optional<std::int64_t> {
+    const auto* value = usage->as_object().if_contains(key);
+    if (!value) return 0;
+    if (value->is_int64()) return value->as_int64();
+    if (value->is_uint64() && value->as_uint64() <= static_cast<std::uint64_t>(kMaxUsageTokens)) {
+      return static_cast<std::int64_t>(value->as_uint64());
+    }
+    return std::nullopt;
+  };
+  const auto prompt = number("prompt_tokens");
+  const auto completion = number("completion_tokens");
+  if (!prompt || !completion || *prompt < 0 || *completion < 0 || *prompt > kMaxUsageTokens ||
+      *completion > kMaxUsageTokens) {
+    return std::nullopt;
+  }
+  return TokenUsage{*prompt, *completion};
+}
 
 std::optional<std::string> LastUserText(const boost::json::object& body) {
   return MessageText(body, "user", true);
@@ -193,6 +548,7 @@ std::optional<std::string> SystemText(const boost::json::object& body) {
 
 std::string BuildUpstreamBody(boost::json::object body, const ChatCall& call) {
   body["model"] = call.model.model;
+  if (call.kind == CallKind::kEmbeddings) return boost::json::serialize(body);
   if (call.assistant) {
     boost::json::array messages;
     messages.push_back(
@@ -202,8 +558,22 @@ std::string BuildUpstreamBody(boost::json::object body, const ChatCall& call) {
     }
     body["messages"] = std::move(messages);
     if (call.assistant->llm.temperature) body["temperature"] = *call.assistant->llm.temperature;
-    if (call.assistant->llm.max_tokens) body["max_tokens"] = *call.assistant->llm.max_tokens;
   }
+  // One setting under two names: exactly one goes upstream (OpenAI refuses both).
+  std::optional<boost::json::value> max_tokens;
+  const char* name = "max_tokens";
+  if (const auto* value = body.if_contains("max_tokens"); value && !value->is_null()) {
+    max_tokens = *value;
+  }
+  if (const auto* value = body.if_contains("max_completion_tokens"); value && !value->is_null()) {
+    max_tokens = *value;
+    name = "max_completion_tokens";
+  }
+  if (call.assistant && call.assistant->llm.max_tokens)
+    max_tokens = *call.assistant->llm.max_tokens;
+  body.erase("max_tokens");
+  body.erase("max_completion_tokens");
+  if (max_tokens) body[name] = std::move(*max_tokens);
   if (call.stream) {
     body["stream"] = true;
     body["stream_options"] = boost::json::object{{"include_usage", true}};
@@ -252,7 +622,12 @@ std::string SseAccumulator::Line(std::string_view line) {
       const auto* delta = choice.as_object().if_contains("delta");
       if (!delta || !delta->is_object()) continue;
       const auto* content = delta->as_object().if_contains("content");
-      if (content && content->is_string()) content_ += content->as_string();
+      if (!content || !content->is_string()) continue;
+      const std::string_view text(content->as_string());
+      content_code_points_ += CodePointCount(text);
+      if (content_.size() < kMaxRecordedOutput) {
+        content_.append(text.substr(0, kMaxRecordedOutput - content_.size()));
+      }
     }
   }
   auto usage = ReadUsage(object);
@@ -260,80 +635,6 @@ std::string SseAccumulator::Line(std::string_view line) {
   usage_ = usage;
   AddCosts(object["usage"].as_object(), PriceOf(price_, usage->prompt, usage->completion));
   return "data: " + boost::json::serialize(event);
-}
-
-void LogRefusedCall(RequestLog& log, const Clock& clock, RequestRecord record, int http_status,
-                    bool log_content) {
-  record.status = "failed";
-  record.http_status = http_status;
-  record.end_ms = clock.Now();
-  if (!log_content) ForgetContent(record);
-  log.Append(std::move(record));
-}
-
-ChatResult RunChat(ChatCall call, RequestLog& log) {
-  ChatResult result;
-  auto upstream = std::make_unique<UpstreamCall>();
-  const bool started = upstream->Start(UpstreamRequestFor(call));
-  std::string body;
-  // A stream is relayed only once the provider has accepted it; anything else is read whole.
-  const bool relay = started && call.stream && upstream->status() == 200;
-  if (started && !relay) upstream->ReadAll(body);
-  if (!started || upstream->failure()) {
-    result.error = ProviderError(*upstream, call.model);
-    LogCall(log, call, TokenUsage{}, {}, "failed", HttpStatusOf(result.error->code()));
-    return result;
-  }
-  if (relay) {
-    result.content_type = "text/event-stream";
-    result.stream = std::make_shared<MeteredEventStream>(std::move(upstream), std::move(call), log);
-    return result;
-  }
-
-  const int status = upstream->status();
-  boost::system::error_code ec;
-  auto parsed = boost::json::parse(body, ec);
-  if (status >= 500 || ec || !parsed.is_object()) {
-    result.error = Error(ErrorCode::kBadGateway, {},
-                         "provider " + call.model.provider->name + " answered " +
-                             std::to_string(status) + (ec ? " with a body that is not JSON" : ""));
-    LogCall(log, call, TokenUsage{}, {}, "failed", 502);
-    return result;
-  }
-  boost::json::object& response = parsed.as_object();
-  if (status != 200) {  // the provider refused the request (4xx): relay its answer
-    result.status = status;
-    result.body = std::move(body);
-    LogCall(log, call, TokenUsage{}, {}, "failed", status);
-    return result;
-  }
-
-  std::string output;
-  if (const auto* choices = response.if_contains("choices"); choices && choices->is_array()) {
-    for (const auto& choice : choices->as_array()) {
-      if (!choice.is_object()) continue;
-      const auto* message = choice.as_object().if_contains("message");
-      if (message && message->is_object()) {
-        if (const auto* content = message->as_object().if_contains("content")) {
-          output += ContentText(*content);
-        }
-      }
-      break;
-    }
-  }
-  const auto reported = ReadUsage(response);
-  const TokenUsage usage = LogCall(log, call, reported, output, "succeeded", 200);
-  boost::json::value& usage_value = response["usage"];
-  if (!usage_value.is_object()) usage_value.emplace_object();
-  boost::json::object& usage_json = usage_value.as_object();
-  if (!reported) {
-    usage_json["prompt_tokens"] = usage.prompt;
-    usage_json["completion_tokens"] = usage.completion;
-    usage_json["total_tokens"] = usage.prompt + usage.completion;
-  }
-  AddCosts(usage_json, PriceOf(call.model.price, usage.prompt, usage.completion));
-  result.body = boost::json::serialize(response);
-  return result;
 }
 
 }  // namespace gatehouse

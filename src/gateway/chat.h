@@ -3,30 +3,49 @@
 
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "core/body_source.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/model.h"
 #include "gateway/providers.h"
+#include "gateway/upstream.h"
 #include "usage/request_log.h"
 
 namespace gatehouse {
 
-// One chat completion call, resolved and validated by the API layer.
+// Who made a call, and when: what the API layer knows before the gateway takes over.
+struct CallOrigin {
+  std::string organization_id;
+  std::string project_id;
+  std::string api_token_id;
+  std::string api_token_name;
+  std::optional<std::string> session_id;  // saia-conversation-id
+  TimeMs start_ms = 0;
+  const Clock* clock = nullptr;  // required: stamps the call's end
+};
+
+enum class CallKind { kChat, kEmbeddings };
+
+// One chat completion (or embeddings) call, resolved and validated by the API layer.
 struct ChatCall {
-  boost::json::object body;  // the client's body (OpenAI Chat Completions)
+  CallKind kind = CallKind::kChat;
+  CallOrigin origin;
+  boost::json::object body;  // the client's body (OpenAI Chat Completions or Embeddings)
   ResolvedModel model;
+  std::string model_name;              // as the client named it, for refused calls
   std::optional<Assistant> assistant;  // set for "saia:assistant:<name>"
   bool stream = false;
   bool log_content = true;
-  const Clock* clock = nullptr;  // required; stamps the record's end
-  // Identity, start time, session, assistant and content fields already filled.
-  RequestRecord record;
 };
 
 // What to answer: an API.md error, or the provider's response (a whole body or a stream).
@@ -34,23 +53,58 @@ struct ChatResult {
   std::optional<Error> error;
   int status = 200;
   std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::shared_ptr<BodySource> stream;
+  std::shared_ptr<AsyncBodySource> stream;
 };
 
-// Runs `call` against its provider on the calling thread (it blocks on the network) and
-// appends exactly one record for it to `log` — when the answer is streamed, once the stream
-// ends or the client goes away. Provider failures: timeout → 504 id 100, an unreachable
-// provider, a 5xx or a body that is not an OpenAI response → 502 id 502; a 4xx is relayed.
-ChatResult RunChat(ChatCall call, RequestLog& log);
+// Caps on concurrent upstream calls (API.md §11 provider keys max_concurrent and
+// max_concurrent_per_token). Thread-safe.
+class ConcurrencyCaps {
+ public:
+  class Slot;
+  // A slot for one call of `token_id` to `provider`, or null when a cap is reached. The slot
+  // frees itself when destroyed.
+  std::shared_ptr<Slot> Acquire(const ProviderConfig& provider, const std::string& token_id);
 
-// Records a call refused before it reached a provider (bad input, unknown assistant).
-void LogRefusedCall(RequestLog& log, const Clock& clock, RequestRecord record, int http_status,
-                    bool log_content);
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::int64_t> per_provider_;                       // guarded
+  std::map<std::pair<std::string, std::string>, std::int64_t> per_token_;  // guarded
+};
+
+// The metering gateway: runs calls through an UpstreamClient without blocking, maps provider
+// failures to API.md errors and appends exactly one request record per call (when streamed,
+// once the stream ends, breaks or the client leaves). Failures: timeout (first byte, between
+// reads, or the whole call) → 504 id 100; unreachable provider, 5xx, a body that is not an
+// OpenAI response, a stream answered with another type than text/event-stream, or 401/403 from
+// the provider → 502 id 502; 429 from the provider → 429 id 9002 with Retry-After; another 4xx
+// → the provider's status in the error envelope with its message (never its key). `client` and
+// `log` must outlive the gateway and every call it runs.
+class Gateway {
+ public:
+  Gateway(UpstreamClient& client, RequestLog& log);
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Starts `call` on the calling event loop; `done` runs there exactly once with the answer
+  // (possibly before Run returns). The returned function cancels the call (the client left;
+  // recorded as 499); it may be called at any time, also after `done`.
+  std::function<void()> Run(ChatCall call, std::function<void(ChatResult)> done);
+
+  // Records a call refused before it reached a provider (bad input, unknown assistant, caps).
+  void LogRefused(const ChatCall& call, int http_status);
+
+ private:
+  UpstreamClient& client_;
+  RequestLog& log_;
+  ConcurrencyCaps caps_;
+};
 
 // The upstream request body: the client's body with `model` set to the provider's model name,
-// the assistant's prompt first as the system message and its settings applied, and usage
-// requested for streams.
+// the assistant's prompt first as the system message and its settings applied (its maxTokens
+// wins), exactly one of max_tokens / max_completion_tokens (the name the client used; the
+// client's max_completion_tokens when it sent both), and usage requested for streams.
 std::string BuildUpstreamBody(boost::json::object body, const ChatCall& call);
 
 // The text of the last user message, and of the first system message (string content or the
@@ -62,6 +116,14 @@ struct TokenUsage {
   std::int64_t prompt = 0;
   std::int64_t completion = 0;
 };
+
+// The provider's `usage` of a response or event, or nullopt when it has none or it is not
+// believable (a count that is not a whole number between 0 and 100,000,000).
+std::optional<TokenUsage> ReadUsage(const boost::json::object& response);
+
+// The answer text kept in a request record at most; beyond it only its length is counted, so
+// that a long stream costs no more memory than this.
+inline constexpr std::size_t kMaxRecordedOutput = 1 << 20;
 
 // Meters the server-sent events of a streamed completion as they pass through: collects the
 // answer text and the final chunk's usage, and extends that usage with prompt_cost,
@@ -79,7 +141,12 @@ class SseAccumulator {
   // event, so that anything appended after it stands on its own line.
   std::string Finish();
 
+  // The answer text, at most its first kMaxRecordedOutput bytes (what the record keeps).
   const std::string& content() const { return content_; }
+  // Completion tokens estimated from the whole answer text, however long.
+  std::int64_t EstimatedCompletionTokens() const {
+    return static_cast<std::int64_t>((content_code_points_ + 3) / 4);
+  }
   const std::optional<TokenUsage>& usage() const { return usage_; }
   bool done() const { return done_; }
 
@@ -89,7 +156,8 @@ class SseAccumulator {
 
   const ModelPrice* price_;
   std::string pending_;
-  std::string content_;
+  std::string content_;                  // bounded: kMaxRecordedOutput
+  std::size_t content_code_points_ = 0;  // of the whole answer
   std::optional<TokenUsage> usage_;
   bool done_ = false;
 };

@@ -20,7 +20,8 @@ struct HttpRequest {
   std::string query;   // raw text after '?', not decoded
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::string remote_address;  // the socket peer's IP address, e.g. "127.0.0.1"; may be empty
+  // The socket peer's address as text ("127.0.0.1", "::1"); empty when unknown.
+  std::string remote_address;
 
   // The first header named `name` (case-insensitive); empty when absent.
   std::string_view Header(std::string_view name) const;
@@ -31,11 +32,23 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // beyond type and length
   std::string body;
-  // When set, the body is streamed from here and `body` is ignored.
+  // When set, the body is streamed from here and `body` is ignored; Next() runs on the
+  // server's small blocking pool.
   std::shared_ptr<BodySource> body_source;
-  // When set, the server runs it on its blocking pool and sends the response it completes:
-  // for handlers that wait on the network or read much (upstream calls, exports).
+  // When set, the body is streamed from here (on the event loop) and `body` is ignored.
+  std::shared_ptr<AsyncBodySource> async_body;
+  // When set, the server runs it on its small blocking pool and sends the response it completes:
+  // for handlers that must block (exports, store reads). Never for network waits: see `async`.
   std::function<void(HttpResponse&)> deferred;
+  // When set, the server calls it on the connection's event loop once the handler has returned,
+  // with a completion to call exactly once, on that same loop, when the response is complete
+  // (possibly before `async` returns). It must not block: it starts asynchronous work (an
+  // upstream call) whose callbacks run on the loop. The server keeps the response alive until
+  // the completion has run.
+  std::function<void(HttpResponse&, std::function<void()> done)> async;
+  // Called on the event loop when the client goes away while `async` has not completed yet;
+  // the completion must still be called (soon) after it.
+  std::function<void()> cancel;
 };
 
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;

@@ -1,5 +1,9 @@
 #include "http/server.h"
 
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -19,11 +23,14 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <list>
 #include <optional>
 #include <stdexcept>
 #include <thread>
+
+#include "http/event_loop.h"
 
 namespace gatehouse {
 
@@ -40,6 +47,8 @@ constexpr std::size_t kHeaderLimit = 64 * 1024;
 // Responses to pipelined requests are gathered up to this size before one write.
 constexpr std::size_t kWriteBatchLimit = 64 * 1024;
 constexpr std::chrono::seconds kRequestTimeout{30};
+// How long an asynchronous response may take before the server starts watching its client.
+constexpr std::chrono::milliseconds kWatchGrace{50};
 
 struct Connection {
   beast::tcp_stream* stream;
@@ -117,6 +126,81 @@ bool HoldsCompleteHeader(const beast::flat_buffer& buffer) {
   return text.find("\r\n\r\n") != std::string_view::npos;
 }
 
+// One asynchronous completion the connection waits for (an `async` handler, the next piece of
+// an AsyncBodySource). Shared with the callbacks, which may run after the connection is gone.
+struct Completion {
+  explicit Completion(const asio::any_io_executor& executor)
+      : timer(executor, std::chrono::steady_clock::time_point::max()) {}
+  asio::steady_timer timer;
+  bool done = false;
+  bool client_gone = false;
+};
+
+// Watches `socket` for the client closing it while the connection waits on `completion`; calls
+// `on_gone` once if it does. Pipelined bytes end the watch (they are read later).
+void WatchForClose(tcp::socket& socket, std::shared_ptr<Completion> completion,
+                   std::function<void()> on_gone) {
+  const int fd = socket.native_handle();
+  socket.async_wait(tcp::socket::wait_read, [fd, &socket, completion, on_gone = std::move(on_gone)](
+                                                const boost::system::error_code& ec) mutable {
+    // After an error or the end of the wait the socket may be gone: touch nothing.
+    if (ec || completion->done) return;
+    char byte;
+    const ssize_t peeked = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (peeked > 0) return;
+    if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      WatchForClose(socket, std::move(completion), std::move(on_gone));
+      return;
+    }
+    completion->client_gone = true;
+    completion->timer.cancel();
+    if (on_gone) on_gone();
+  });
+}
+
+// Runs `start` with a completion callback and waits on the loop until it is called, watching
+// the client meanwhile: if it leaves, `on_gone` runs and the wait goes on only when
+// `wait_after_gone` (the callback then still touches the caller's state). True when the client
+// is still there.
+asio::awaitable<bool> AwaitCompletion(tcp::socket& socket,
+                                      const std::function<void(std::function<void()>)>& start,
+                                      const std::function<void()>& on_gone, bool wait_after_gone) {
+  auto completion = std::make_shared<Completion>(socket.get_executor());
+  start([completion] {
+    completion->done = true;
+    completion->timer.cancel();
+  });
+  if (completion->done) co_return true;
+  // Most completions come within the grace period; watching the socket costs a system call, so
+  // it starts only after it.
+  completion->timer.expires_after(kWatchGrace);
+  co_await completion->timer.async_wait(kAwait);
+  if (completion->done) co_return true;
+  completion->timer.expires_at(std::chrono::steady_clock::time_point::max());
+  WatchForClose(socket, completion, on_gone);
+  while (!completion->done && (wait_after_gone || !completion->client_gone)) {
+    co_await completion->timer.async_wait(kAwait);
+  }
+  boost::system::error_code ignored;
+  socket.cancel(ignored);
+  co_return !completion->client_gone;
+}
+
+// Raises the soft limit on open files to the hard limit: every stream holds a client and an
+// upstream socket.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t soft = limit.rlim_cur;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = soft;
+  }
+  spdlog::info("open files: soft limit {} (was {}), hard limit {}",
+               static_cast<std::uint64_t>(limit.rlim_cur), static_cast<std::uint64_t>(soft),
+               static_cast<std::uint64_t>(limit.rlim_max));
+}
+
 }  // namespace
 
 struct HttpServer::State {
@@ -142,6 +226,10 @@ struct HttpServer::State {
   // closing the connection for HTTP/1.0. True when the connection may serve another request.
   asio::awaitable<bool> Stream(beast::tcp_stream& stream, HttpResponse& response, bool keep_alive,
                                bool chunked);
+  // Appends `chunk` to `out` (as an HTTP chunk when `chunked`, with the end marker after the
+  // last piece) and writes `out`. False when the write failed.
+  asio::awaitable<bool> WriteBody(beast::tcp_stream& stream, std::string& out, BodyPiece piece,
+                                  const std::string& chunk, bool chunked);
 
   asio::awaitable<void> Accept(Worker& worker);
   asio::awaitable<void> Serve(Worker& worker, tcp::socket socket);
@@ -247,19 +335,38 @@ asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socke
       const bool head = request.method == "HEAD";
       HttpResponse response;
       handler(request, response);
+      if (response.async) {
+        auto async = std::move(response.async);
+        response.async = nullptr;
+        // Named, not temporaries in the co_await expression (g++ 12 mis-destroys those).
+        const std::function<void(std::function<void()>)> start = [&](std::function<void()> done) {
+          async(response, std::move(done));
+        };
+        const bool present =
+            co_await AwaitCompletion(stream.socket(), start, response.cancel, true);
+        response.cancel = nullptr;
+        if (!present) {
+          if (response.async_body) response.async_body->Abort();
+          break;
+        }
+        keep_alive = keep_alive && !worker.stopping;
+      }
       if (response.deferred) {
         auto deferred = std::move(response.deferred);
         response.deferred = nullptr;
         co_await Blocking([&] { deferred(response); });
         keep_alive = keep_alive && !worker.stopping;
       }
-      if (response.body_source && head) {
-        response.body_source->Abort();
+      if ((response.body_source || response.async_body) && head) {
+        if (response.body_source) response.body_source->Abort();
+        if (response.async_body) response.async_body->Abort();
         response.body_source.reset();
+        response.async_body.reset();
       }
-      if (response.body_source) {
+      if (response.body_source || response.async_body) {
         if (!co_await flush()) {
-          response.body_source->Abort();
+          if (response.body_source) response.body_source->Abort();
+          if (response.async_body) response.async_body->Abort();
           break;
         }
         if (!co_await Stream(stream, response, keep_alive, request.version >= 11)) break;
@@ -274,6 +381,22 @@ asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socke
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
+asio::awaitable<bool> HttpServer::State::WriteBody(beast::tcp_stream& stream, std::string& out,
+                                                   BodyPiece piece, const std::string& chunk,
+                                                   bool chunked) {
+  if (chunked) {
+    AppendChunk(out, chunk);
+    if (piece == BodyPiece::kLast) out += "0\r\n\r\n";
+  } else {
+    out += chunk;
+  }
+  if (out.empty()) co_return true;
+  stream.expires_after(kRequestTimeout);
+  auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
+  out.clear();
+  co_return !write_error;
+}
+
 asio::awaitable<bool> HttpServer::State::Stream(beast::tcp_stream& stream, HttpResponse& response,
                                                 bool keep_alive, bool chunked) {
   keep_alive = keep_alive && chunked;
@@ -281,33 +404,48 @@ asio::awaitable<bool> HttpServer::State::Stream(beast::tcp_stream& stream, HttpR
   AppendStatusAndHeaders(out, response);
   if (chunked) out += "Transfer-Encoding: chunked\r\n";
   out += keep_alive ? "\r\n" : "Connection: close\r\n\r\n";
-  BodySource& source = *response.body_source;
   std::string chunk;
-  for (auto piece = BodySource::Piece::kMore; piece == BodySource::Piece::kMore;) {
+  if (response.async_body) {
+    std::shared_ptr<AsyncBodySource> source = response.async_body;
+    // Shared with the callback, which an aborted source may still call after we have left.
+    auto next = std::make_shared<std::pair<BodyPiece, std::string>>(BodyPiece::kMore, "");
+    while (next->first == BodyPiece::kMore) {
+      // The next piece is asked for only once the previous one is written: backpressure.
+      // Named, not temporaries in the co_await expression (g++ 12 mis-destroys those).
+      const std::function<void(std::function<void()>)> start = [&](std::function<void()> done) {
+        source->Next([next, done = std::move(done)](BodyPiece piece, std::string data) {
+          next->first = piece;
+          next->second = std::move(data);
+          done();
+        });
+      };
+      const std::function<void()> abort = [source] { source->Abort(); };
+      const bool present = co_await AwaitCompletion(stream.socket(), start, abort, false);
+      if (!present) co_return false;
+      const BodyPiece piece = next->first;
+      if (!co_await WriteBody(stream, out, piece, next->second, chunked)) {
+        if (piece == BodyPiece::kMore) source->Abort();
+        co_return false;
+      }
+      if (piece == BodyPiece::kBroken) co_return false;
+    }
+    co_return keep_alive;
+  }
+  BodySource& source = *response.body_source;
+  for (auto piece = BodyPiece::kMore; piece == BodyPiece::kMore;) {
     co_await Blocking([&] {
       try {
         piece = source.Next(chunk);
       } catch (const std::exception&) {
         chunk.clear();
-        piece = BodySource::Piece::kBroken;
+        piece = BodyPiece::kBroken;
       }
     });
-    if (chunked) {
-      AppendChunk(out, chunk);
-      if (piece == BodySource::Piece::kLast) out += "0\r\n\r\n";
-    } else {
-      out += chunk;
+    if (!co_await WriteBody(stream, out, piece, chunk, chunked)) {
+      if (piece == BodyPiece::kMore) source.Abort();
+      co_return false;
     }
-    if (!out.empty()) {
-      stream.expires_after(kRequestTimeout);
-      auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
-      out.clear();
-      if (write_error) {
-        if (piece == BodySource::Piece::kMore) source.Abort();
-        co_return false;
-      }
-    }
-    if (piece == BodySource::Piece::kBroken) co_return false;
+    if (piece == BodyPiece::kBroken) co_return false;
   }
   co_return keep_alive;
 }
@@ -325,6 +463,7 @@ HttpServer::HttpServer(ServerOptions options, HttpHandler handler)
 HttpServer::~HttpServer() = default;
 
 std::uint16_t HttpServer::Listen() {
+  RaiseOpenFileLimit();
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(state_->options.host, ec);
   if (ec) throw std::runtime_error("invalid listen address " + state_->options.host);
@@ -357,9 +496,15 @@ void HttpServer::Run() {
   }
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < state_->workers.size(); ++i) {
-    threads.emplace_back([worker = state_->workers[i].get()] { worker->io.run(); });
+    threads.emplace_back([worker = state_->workers[i].get()] {
+      SetCurrentEventLoop(&worker->io);
+      worker->io.run();
+      SetCurrentEventLoop(nullptr);
+    });
   }
+  SetCurrentEventLoop(&first.io);
   first.io.run();
+  SetCurrentEventLoop(nullptr);
   for (auto& thread : threads) thread.join();
   state_->blocking_pool->join();
 }

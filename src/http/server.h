@@ -18,8 +18,9 @@ struct ServerOptions {
   std::size_t max_body = 1 << 20;
   int threads = 0;  // 0 = one per core
   std::chrono::seconds idle_timeout{60};
-  // Threads that run deferred handlers and body sources (each may block on an upstream call).
-  int blocking_threads = 64;
+  // Threads that run HttpResponse::deferred and BodySource::Next (exports): genuinely blocking
+  // work only. Upstream calls never use them (HttpResponse::async runs on the event loops).
+  int blocking_threads = 8;
   // Fills the response for failures found before a handler runs: 400 (malformed request),
   // 413 (body over max_body). Lets the API layer keep its error envelope.
   std::function<void(int status, HttpResponse&)> transport_error;
@@ -28,8 +29,11 @@ struct ServerOptions {
 // HTTP/1.1 server: keep-alive, pipelining (responses to requests that arrived together are
 // written together), TCP_NODELAY, idle timeouts, and a graceful stop on SIGINT/SIGTERM in which
 // in-flight requests finish and idle connections close. One event loop per thread, each with
-// its own SO_REUSEPORT acceptor, so connections never migrate between threads. Work that
-// blocks (HttpResponse::deferred, BodySource::Next) runs on a separate pool.
+// its own SO_REUSEPORT acceptor, so connections never migrate between threads. Asynchronous
+// handlers (HttpResponse::async, AsyncBodySource) run on the connection's loop, which watches
+// the client meanwhile and cancels them if it leaves. Work that blocks
+// (HttpResponse::deferred, BodySource::Next) runs on a separate small pool. Listen() raises the
+// process's open-file soft limit to its hard limit and logs both.
 class HttpServer {
  public:
   HttpServer(ServerOptions options, HttpHandler handler);

@@ -1,23 +1,35 @@
 #include "http/upstream_client.h"
 
-#include <netdb.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
 
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <cerrno>
 #include <charconv>
-#include <condition_variable>
-#include <cstring>
+#include <deque>
+#include <map>
 #include <mutex>
-#include <thread>
+#include <optional>
+#include <stdexcept>
+
+#include "http/event_loop.h"
 
 namespace gatehouse {
 
@@ -25,11 +37,13 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-// An upstream answer larger than this is a misbehaving provider, not a chat completion.
-constexpr std::uint64_t kMaxUpstreamBody = 64ull << 20;
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+// Bounds one read (and so one piece handed to the gateway) and the response head.
+constexpr std::size_t kReadBufferLimit = 64 * 1024;
 
 struct ParsedUrl {
   bool tls = false;
@@ -66,196 +80,472 @@ std::optional<ParsedUrl> ParseUrl(std::string_view url) {
   return parsed;
 }
 
-// Name lookups run on a detached thread of their own: getaddrinfo cannot be interrupted, and a
-// lookup that hangs must cost the caller no more than its timeout (the thread finishes whenever
-// the resolver answers and then only drops its result).
-boost::system::error_code Resolve(const std::string& host, const std::string& port,
-                                  std::chrono::milliseconds timeout,
-                                  std::vector<tcp::endpoint>& endpoints) {
-  struct Lookup {
-    std::mutex mutex;
-    std::condition_variable done;
-    bool finished = false;
-    int status = 0;
-    std::vector<tcp::endpoint> endpoints;
-  };
-  boost::system::error_code literal_error;
-  const auto address = asio::ip::make_address(host, literal_error);
-  if (!literal_error) {  // an IP address needs no lookup
-    unsigned number = 0;
-    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-    if (ec != std::errc() || end != port.data() + port.size() || number > 65535) {
-      return asio::error::invalid_argument;
-    }
-    endpoints = {tcp::endpoint(address, static_cast<std::uint16_t>(number))};
-    return {};
+// One TLS context per upstream host, loaded once; keeps the latest session for resumption.
+struct TlsContext {
+  TlsContext() : context(asio::ssl::context::tls_client) {
+    context.set_default_verify_paths();
+    context.set_verify_mode(asio::ssl::verify_peer);
+    SSL_CTX* native = context.native_handle();
+    SSL_CTX_set_app_data(native, this);
+    SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_sess_set_new_cb(native, [](SSL* ssl, SSL_SESSION* session) -> int {
+      auto* self = static_cast<TlsContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+      std::lock_guard lock(self->mutex);
+      if (self->session) SSL_SESSION_free(self->session);
+      self->session = session;
+      return 1;  // we keep the reference
+    });
   }
-  auto lookup = std::make_shared<Lookup>();
-  std::thread([lookup, host, port] {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* results = nullptr;
-    const int status = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &results);
-    std::vector<tcp::endpoint> found;
-    for (addrinfo* entry = results; status == 0 && entry; entry = entry->ai_next) {
-      tcp::endpoint endpoint;
-      if (entry->ai_addrlen > endpoint.capacity()) continue;
-      std::memcpy(endpoint.data(), entry->ai_addr, entry->ai_addrlen);
-      endpoint.resize(entry->ai_addrlen);
-      found.push_back(endpoint);
-    }
-    if (results) ::freeaddrinfo(results);
-    std::lock_guard lock(lookup->mutex);
-    lookup->status = status;
-    lookup->endpoints = std::move(found);
-    lookup->finished = true;
-    lookup->done.notify_one();
-  }).detach();
+  ~TlsContext() {
+    if (session) SSL_SESSION_free(session);
+  }
+  TlsContext(const TlsContext&) = delete;
+  TlsContext& operator=(const TlsContext&) = delete;
 
-  std::unique_lock lock(lookup->mutex);
-  if (!lookup->done.wait_for(lock, timeout, [&] { return lookup->finished; })) {
-    return beast::error::timeout;
+  // Offers the latest session to `ssl` for resumption.
+  void Resume(SSL* ssl) {
+    std::lock_guard lock(mutex);
+    if (session) SSL_set_session(ssl, session);
   }
-  if (lookup->status != 0 || lookup->endpoints.empty()) return asio::error::host_not_found;
-  endpoints = std::move(lookup->endpoints);
-  return {};
-}
+
+  asio::ssl::context context;
+  std::mutex mutex;
+  SSL_SESSION* session = nullptr;  // guarded by mutex
+};
 
 }  // namespace
 
-struct UpstreamCall::State {
-  asio::io_context io;
-  std::optional<asio::ssl::context> tls_context;
-  std::optional<beast::tcp_stream> plain;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
-  beast::flat_buffer buffer;
-  bhttp::response_parser<bhttp::string_body> parser;
-  std::chrono::milliseconds timeout{60000};
-  std::optional<UpstreamFailure> failure;
-  std::string failure_detail;
+struct AsioUpstreamClient::Shared {
+  UpstreamPoolOptions options;
+  std::atomic<std::uint64_t> open{0};
+  std::atomic<std::uint64_t> idle{0};
+  std::atomic<std::uint64_t> created{0};
+  std::atomic<std::uint64_t> reused{0};
 
-  beast::tcp_stream& Tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+  std::mutex mutex;
+  std::map<std::string, std::shared_ptr<TlsContext>> tls;  // by host:port; guarded
+  struct Lookup {
+    std::vector<tcp::endpoint> endpoints;
+    SteadyClock::time_point expires;
+  };
+  std::map<std::string, Lookup> dns;  // by host:port; guarded
 
-  // Runs one asynchronous operation to completion on this call's own event loop.
-  template <typename Initiate>
-  boost::system::error_code Run(Initiate initiate) {
-    boost::system::error_code result;
-    Tcp().expires_after(timeout);
-    initiate([&result](boost::system::error_code ec, auto&&...) { result = ec; });
-    io.restart();
-    io.run();
-    return result;
+  std::shared_ptr<TlsContext> TlsFor(const std::string& key) {
+    std::lock_guard lock(mutex);
+    auto& context = tls[key];
+    if (!context) context = std::make_shared<TlsContext>();
+    return context;
   }
-
-  bool Fail(boost::system::error_code ec, std::string_view what) {
-    if (ec == beast::error::timeout) {
-      failure = UpstreamFailure::kTimeout;
-    } else if (ec.category() == bhttp::make_error_code(bhttp::error::partial_message).category()) {
-      failure = UpstreamFailure::kProtocol;
-    } else {
-      failure = UpstreamFailure::kNetwork;
-    }
-    failure_detail = std::string(what) + ": " + ec.message();
-    return false;
+  std::optional<std::vector<tcp::endpoint>> CachedLookup(const std::string& key) {
+    std::lock_guard lock(mutex);
+    auto found = dns.find(key);
+    if (found == dns.end() || found->second.expires < SteadyClock::now()) return std::nullopt;
+    return found->second.endpoints;
   }
-
-  template <typename Stream>
-  bool Exchange(Stream& stream, const ParsedUrl& url, const UpstreamRequest& request) {
-    bhttp::request<bhttp::string_body> message(bhttp::verb::post, url.target, 11);
-    message.set(bhttp::field::host, url.host);
-    message.set(bhttp::field::user_agent, "gatehouse");
-    for (const auto& [name, value] : request.headers) message.set(name, value);
-    message.body() = request.body;
-    message.prepare_payload();
-    if (auto ec = Run([&](auto handler) { bhttp::async_write(stream, message, handler); })) {
-      return Fail(ec, "send");
-    }
-    parser.body_limit(kMaxUpstreamBody);
-    if (auto ec =
-            Run([&](auto handler) { bhttp::async_read_header(stream, buffer, parser, handler); })) {
-      return Fail(ec, "read response head");
-    }
-    return true;
-  }
-
-  template <typename Stream>
-  bool ReadSome(Stream& stream, std::string& out) {
-    std::string& body = parser.get().body();
-    while (body.empty() && !parser.is_done()) {
-      if (auto ec =
-              Run([&](auto handler) { bhttp::async_read_some(stream, buffer, parser, handler); })) {
-        if (ec == bhttp::error::end_of_stream) break;
-        return Fail(ec, "read response body");
-      }
-    }
-    out += body;
-    body.clear();
-    return !parser.is_done();
+  void StoreLookup(const std::string& key, std::vector<tcp::endpoint> endpoints) {
+    std::lock_guard lock(mutex);
+    dns[key] = Lookup{std::move(endpoints), SteadyClock::now() + options.dns_ttl};
   }
 };
 
-UpstreamCall::UpstreamCall() : state_(std::make_unique<State>()) {}
+namespace {
 
-UpstreamCall::~UpstreamCall() = default;
+using Shared = AsioUpstreamClient::Shared;
 
-bool UpstreamCall::Start(const UpstreamRequest& request) {
-  State& s = *state_;
-  s.timeout = request.timeout;
-  const auto url = ParseUrl(request.url);
-  if (!url) {
-    s.failure = UpstreamFailure::kNetwork;
-    s.failure_detail = "unsupported URL";
-    return false;
-  }
-  if (url->tls) {
-    s.tls_context.emplace(asio::ssl::context::tls_client);
-    s.tls_context->set_default_verify_paths();
-    s.tls_context->set_verify_mode(asio::ssl::verify_peer);
-    s.secure.emplace(s.io, *s.tls_context);
-    s.secure->set_verify_callback(asio::ssl::host_name_verification(url->host));
-    SSL_set_tlsext_host_name(s.secure->native_handle(), url->host.c_str());
-  } else {
-    s.plain.emplace(s.io);
-  }
-
-  std::vector<tcp::endpoint> endpoints;
-  if (auto ec = Resolve(url->host, url->port, s.timeout, endpoints)) return s.Fail(ec, "resolve");
-  if (auto ec = s.Run([&](auto handler) { s.Tcp().async_connect(endpoints, handler); })) {
-    return s.Fail(ec, "connect");
-  }
-  boost::system::error_code ignored;
-  s.Tcp().socket().set_option(tcp::no_delay(true), ignored);
-  if (s.secure) {
-    if (auto ec = s.Run([&](auto handler) {
-          s.secure->async_handshake(asio::ssl::stream_base::client, handler);
-        })) {
-      return s.Fail(ec, "TLS handshake");
+// One connection to an upstream host; counted in the pool figures for as long as it lives.
+struct Connection {
+  Connection(asio::io_context& io, std::shared_ptr<Shared> shared_state,
+             std::shared_ptr<TlsContext> tls_context)
+      : shared(std::move(shared_state)), tls(std::move(tls_context)), buffer(kReadBufferLimit) {
+    if (tls) {
+      secure.emplace(io, tls->context);
+    } else {
+      plain.emplace(io);
     }
-    return s.Exchange(*s.secure, *url, request);
+    ++shared->open;
+    ++shared->created;
   }
-  return s.Exchange(*s.plain, *url, request);
-}
+  ~Connection() { --shared->open; }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
-int UpstreamCall::status() const { return state_->parser.get().result_int(); }
+  beast::tcp_stream& Tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
 
-std::string UpstreamCall::ContentType() const {
-  return std::string(state_->parser.get()[bhttp::field::content_type]);
-}
-
-bool UpstreamCall::Read(std::string& out) {
-  State& s = *state_;
-  return s.secure ? s.ReadSome(*s.secure, out) : s.ReadSome(*s.plain, out);
-}
-
-bool UpstreamCall::ReadAll(std::string& out) {
-  while (Read(out)) {
+  // True when the peer has neither closed the connection nor sent anything unasked.
+  bool LooksReusable() {
+    char byte;
+    const ssize_t peeked =
+        ::recv(Tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
-  return !state_->failure;
+
+  std::shared_ptr<Shared> shared;
+  std::shared_ptr<TlsContext> tls;  // outlives the ssl stream
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+  beast::flat_buffer buffer;
+  SteadyClock::time_point idle_since;
+};
+
+// The idle connections of one event loop, by client and upstream host. Lives as long as the
+// loop (an Asio service), so pooled sockets never outlive their io_context.
+class LoopPool final : public asio::execution_context::service {
+ public:
+  using key_type = LoopPool;
+  static inline asio::execution_context::id id;
+
+  explicit LoopPool(asio::execution_context& context) : service(context) {}
+  void shutdown() override { Clear(); }
+  ~LoopPool() override { Clear(); }
+
+  // A healthy idle connection for `key`, or null.
+  std::unique_ptr<Connection> Take(const std::string& key) {
+    auto found = idle_.find(key);
+    if (found == idle_.end()) return nullptr;
+    auto& list = found->second;
+    while (!list.empty()) {
+      std::unique_ptr<Connection> connection = std::move(list.back());
+      list.pop_back();
+      --connection->shared->idle;
+      if (SteadyClock::now() - connection->idle_since <= connection->shared->options.idle_timeout &&
+          connection->LooksReusable()) {
+        return connection;
+      }
+    }
+    return nullptr;
+  }
+
+  void Put(const std::string& key, std::unique_ptr<Connection> connection) {
+    auto& list = idle_[key];
+    if (list.size() >= connection->shared->options.max_idle_per_host) return;
+    // The oldest idle connections go first once they are past the idle timeout.
+    const auto now = SteadyClock::now();
+    while (!list.empty() &&
+           now - list.front()->idle_since > list.front()->shared->options.idle_timeout) {
+      --list.front()->shared->idle;
+      list.pop_front();
+    }
+    connection->idle_since = now;
+    ++connection->shared->idle;
+    list.push_back(std::move(connection));
+  }
+
+ private:
+  void Clear() {
+    for (auto& [key, list] : idle_) {
+      for (auto& connection : list) --connection->shared->idle;
+    }
+    idle_.clear();
+  }
+
+  std::map<std::string, std::deque<std::unique_ptr<Connection>>> idle_;
+};
+
+UpstreamFailure FailureOf(const boost::system::error_code& ec) {
+  if (ec == beast::error::timeout) return UpstreamFailure::kTimeout;
+  if (ec.category() == bhttp::make_error_code(bhttp::error::partial_message).category() &&
+      ec != bhttp::error::end_of_stream) {
+    return UpstreamFailure::kProtocol;
+  }
+  return UpstreamFailure::kNetwork;
 }
 
-const std::optional<UpstreamFailure>& UpstreamCall::failure() const { return state_->failure; }
+class AsioExchange final : public UpstreamExchange,
+                           public std::enable_shared_from_this<AsioExchange> {
+ public:
+  AsioExchange(asio::io_context& io, std::shared_ptr<Shared> shared)
+      : io_(io), shared_(std::move(shared)) {}
 
-const std::string& UpstreamCall::failure_detail() const { return state_->failure_detail; }
+  void Start(UpstreamRequest request, HeadCallback done) override {
+    asio::co_spawn(io_, Run(std::move(request), std::move(done)), asio::detached);
+  }
+
+  void Read(BodyCallback done) override {
+    if (cancelled_) return done(std::unexpected(UpstreamError{UpstreamFailure::kCancelled, ""}));
+    if (!connection_ || !parser_) {
+      return done(std::unexpected(UpstreamError{UpstreamFailure::kNetwork, "no response"}));
+    }
+    if (parser_->is_done()) {
+      Release();
+      return done(UpstreamBodyPiece{{}, true});
+    }
+    Expire(read_timeout_);
+    auto self = shared_from_this();
+    auto handler = [self, done = std::move(done)](boost::system::error_code ec, std::size_t) {
+      self->ReadDone(ec, done);
+    };
+    if (connection_->secure) {
+      bhttp::async_read_some(*connection_->secure, connection_->buffer, *parser_,
+                             std::move(handler));
+    } else {
+      bhttp::async_read_some(*connection_->plain, connection_->buffer, *parser_,
+                             std::move(handler));
+    }
+  }
+
+  void Cancel() override {
+    if (cancelled_) return;
+    cancelled_ = true;
+    if (lookup_timer_) lookup_timer_->cancel();
+    if (connection_) {
+      boost::system::error_code ignored;
+      connection_->Tcp().socket().close(ignored);
+    }
+  }
+
+ private:
+  UpstreamError Error(const boost::system::error_code& ec, std::string_view what) const {
+    if (cancelled_) return {UpstreamFailure::kCancelled, "cancelled"};
+    return {FailureOf(ec), std::string(what) + ": " + ec.message()};
+  }
+
+  // Arms the connection's timer for the next wait: `wait`, cut short by the whole-call deadline.
+  void Expire(std::chrono::milliseconds wait) {
+    const auto until = std::min(SteadyClock::now() + wait, deadline_);
+    connection_->Tcp().expires_at(until);
+  }
+
+  void ReadDone(boost::system::error_code ec, const BodyCallback& done) {
+    if (ec == bhttp::error::end_of_stream && !cancelled_) {
+      // A body delimited by the connection's end is complete; anything else is cut.
+      ec = parser_->is_done() ? boost::system::error_code() : bhttp::error::partial_message;
+    }
+    if (ec || cancelled_) {
+      connection_.reset();
+      return done(std::unexpected(Error(ec, "read response body")));
+    }
+    UpstreamBodyPiece piece;
+    piece.bytes = std::move(parser_->get().body());
+    parser_->get().body().clear();
+    piece.end = parser_->is_done();
+    if (piece.end) Release();
+    done(std::move(piece));
+  }
+
+  // Returns the connection to its loop's pool when the upstream keeps it open and nothing is
+  // left unread.
+  void Release() {
+    if (!connection_) return;
+    const bool keep = parser_->get().keep_alive() && connection_->buffer.size() == 0 && !cancelled_;
+    if (keep) {
+      connection_->Tcp().expires_never();
+      asio::use_service<LoopPool>(io_).Put(pool_key_, std::move(connection_));
+    }
+    connection_.reset();
+  }
+
+  asio::awaitable<boost::system::error_code> Resolve(const ParsedUrl& url,
+                                                     std::vector<tcp::endpoint>& endpoints) {
+    boost::system::error_code literal_error;
+    const auto address = asio::ip::make_address(url.host, literal_error);
+    if (!literal_error) {  // an IP address needs no lookup
+      unsigned number = 0;
+      const auto [end, ec] =
+          std::from_chars(url.port.data(), url.port.data() + url.port.size(), number);
+      if (ec != std::errc() || end != url.port.data() + url.port.size() || number > 65535) {
+        co_return asio::error::invalid_argument;
+      }
+      endpoints = {tcp::endpoint(address, static_cast<std::uint16_t>(number))};
+      co_return boost::system::error_code();
+    }
+    const std::string key = url.host + ":" + url.port;
+    if (auto cached = shared_->CachedLookup(key)) {
+      endpoints = std::move(*cached);
+      co_return boost::system::error_code();
+    }
+    // getaddrinfo cannot be interrupted: the lookup runs on Asio's resolver thread and is
+    // abandoned (its late answer dropped) when the wait for it times out.
+    struct Lookup {
+      explicit Lookup(asio::io_context& io) : resolver(io) {}
+      tcp::resolver resolver;
+      bool finished = false;
+      boost::system::error_code ec;
+      std::vector<tcp::endpoint> endpoints;
+    };
+    auto lookup = std::make_shared<Lookup>(io_);
+    lookup_timer_.emplace(io_, std::min(SteadyClock::now() + first_byte_timeout_, deadline_));
+    auto* timer = &*lookup_timer_;
+    lookup->resolver.async_resolve(
+        url.host, url.port,
+        [lookup, timer, self = shared_from_this()](boost::system::error_code ec,
+                                                   tcp::resolver::results_type results) {
+          if (lookup->finished) return;
+          lookup->finished = true;
+          lookup->ec = ec;
+          for (const auto& entry : results) lookup->endpoints.push_back(entry.endpoint());
+          timer->cancel();
+        });
+    co_await lookup_timer_->async_wait(kAwait);
+    if (!lookup->finished) {
+      lookup->finished = true;
+      lookup->resolver.cancel();
+      co_return cancelled_ ? boost::system::error_code(asio::error::operation_aborted)
+                           : boost::system::error_code(beast::error::timeout);
+    }
+    if (lookup->ec) co_return lookup->ec;
+    if (lookup->endpoints.empty()) co_return asio::error::host_not_found;
+    shared_->StoreLookup(key, lookup->endpoints);
+    endpoints = std::move(lookup->endpoints);
+    co_return boost::system::error_code();
+  }
+
+  // Opens a fresh connection to `url` (TCP, then TLS for https).
+  asio::awaitable<boost::system::error_code> Connect(const ParsedUrl& url, std::string& what) {
+    std::vector<tcp::endpoint> endpoints;
+    what = "resolve";
+    if (auto ec = co_await Resolve(url, endpoints)) co_return ec;
+    if (cancelled_) co_return asio::error::operation_aborted;
+    connection_ = std::make_unique<Connection>(
+        io_, shared_, url.tls ? shared_->TlsFor(url.host + ":" + url.port) : nullptr);
+    Expire(first_byte_timeout_);
+    what = "connect";
+    auto [connect_error, endpoint] = co_await connection_->Tcp().async_connect(endpoints, kAwait);
+    if (connect_error) co_return connect_error;
+    boost::system::error_code ignored;
+    connection_->Tcp().socket().set_option(tcp::no_delay(true), ignored);
+    if (connection_->secure) {
+      auto& secure = *connection_->secure;
+      secure.set_verify_callback(asio::ssl::host_name_verification(url.host));
+      SSL_set_tlsext_host_name(secure.native_handle(), url.host.c_str());
+      connection_->tls->Resume(secure.native_handle());
+      what = "TLS handshake";
+      auto [handshake_error] =
+          co_await secure.async_handshake(asio::ssl::stream_base::client, kAwait);
+      if (handshake_error) co_return handshake_error;
+    }
+    co_return boost::system::error_code();
+  }
+
+  asio::awaitable<boost::system::error_code> Send() {
+    Expire(first_byte_timeout_);
+    boost::system::error_code ec;
+    if (connection_->secure) {
+      std::tie(ec, std::ignore) =
+          co_await asio::async_write(*connection_->secure, asio::buffer(request_text_), kAwait);
+    } else {
+      std::tie(ec, std::ignore) =
+          co_await asio::async_write(*connection_->plain, asio::buffer(request_text_), kAwait);
+    }
+    co_return ec;
+  }
+
+  asio::awaitable<void> Run(UpstreamRequest request, HeadCallback done) {
+    auto self = shared_from_this();
+    deadline_ = SteadyClock::now() + request.total_timeout;
+    first_byte_timeout_ = request.first_byte_timeout;
+    read_timeout_ = request.read_timeout;
+    std::string base = request.provider->base_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    const auto url = ParseUrl(base + request.path);
+    if (!url) {
+      done(std::unexpected(UpstreamError{UpstreamFailure::kNetwork, "unsupported URL"}));
+      co_return;
+    }
+    pool_key_ = std::to_string(reinterpret_cast<std::uintptr_t>(shared_.get())) +
+                (url->tls ? " https://" : " http://") + url->host + ":" + url->port;
+    FormatRequest(*url, request);
+
+    // A pooled connection the upstream closed meanwhile fails before it has sent anything:
+    // such a call is tried once more on a fresh connection.
+    std::string what;
+    boost::system::error_code ec;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      connection_ = attempt == 0 ? asio::use_service<LoopPool>(io_).Take(pool_key_) : nullptr;
+      const bool reused = connection_ != nullptr;
+      if (reused) {
+        ++shared_->reused;
+      } else if ((ec = co_await Connect(*url, what))) {
+        break;
+      }
+      if (cancelled_) break;
+      what = "send";
+      ec = co_await Send();
+      if (!ec || !reused || cancelled_) break;
+    }
+    if (!ec && !cancelled_) {
+      parser_.emplace();
+      parser_->body_limit(boost::none);  // the gateway bounds what it keeps
+      parser_->header_limit(kReadBufferLimit);
+      what = "read response head";
+      Expire(first_byte_timeout_);
+      if (connection_->secure) {
+        std::tie(ec, std::ignore) = co_await bhttp::async_read_header(
+            *connection_->secure, connection_->buffer, *parser_, kAwait);
+      } else {
+        std::tie(ec, std::ignore) = co_await bhttp::async_read_header(
+            *connection_->plain, connection_->buffer, *parser_, kAwait);
+      }
+    }
+    if (ec || cancelled_) {
+      connection_.reset();
+      lookup_timer_.reset();
+      done(std::unexpected(Error(ec ? ec : asio::error::operation_aborted, what)));
+      co_return;
+    }
+    lookup_timer_.reset();
+    UpstreamHead head;
+    const auto& message = parser_->get();
+    head.status = message.result_int();
+    head.content_type = std::string(message[bhttp::field::content_type]);
+    head.retry_after = std::string(message[bhttp::field::retry_after]);
+    done(std::move(head));
+  }
+
+  void FormatRequest(const ParsedUrl& url, const UpstreamRequest& request) {
+    std::string& out = request_text_;
+    out.reserve(256 + request.body.size());
+    out += "POST ";
+    out += url.target;
+    out += " HTTP/1.1\r\nHost: ";
+    out += url.host;
+    if (url.port != (url.tls ? "443" : "80")) {
+      out += ':';
+      out += url.port;
+    }
+    out += "\r\nUser-Agent: gatehouse\r\nContent-Length: ";
+    out += std::to_string(request.body.size());
+    out += "\r\n";
+    for (const auto& [name, value] : request.headers) {
+      out += name;
+      out += ": ";
+      out += value;
+      out += "\r\n";
+    }
+    out += "\r\n";
+    out += request.body;
+  }
+
+  asio::io_context& io_;
+  std::shared_ptr<Shared> shared_;
+  std::unique_ptr<Connection> connection_;
+  std::optional<bhttp::response_parser<bhttp::string_body>> parser_;
+  std::optional<asio::steady_timer> lookup_timer_;
+  std::string request_text_;
+  std::string pool_key_;
+  SteadyClock::time_point deadline_ = SteadyClock::time_point::max();
+  std::chrono::milliseconds first_byte_timeout_{60000};
+  std::chrono::milliseconds read_timeout_{60000};
+  bool cancelled_ = false;
+};
+
+}  // namespace
+
+AsioUpstreamClient::AsioUpstreamClient(UpstreamPoolOptions options)
+    : shared_(std::make_shared<Shared>()) {
+  shared_->options = options;
+}
+
+AsioUpstreamClient::~AsioUpstreamClient() = default;
+
+std::shared_ptr<UpstreamExchange> AsioUpstreamClient::Open() {
+  asio::io_context* loop = CurrentEventLoop();
+  if (!loop) throw std::logic_error("AsioUpstreamClient::Open outside an event loop");
+  return std::make_shared<AsioExchange>(*loop, shared_);
+}
+
+UpstreamPoolFigures AsioUpstreamClient::Figures() const {
+  return {shared_->open.load(), shared_->idle.load(), shared_->created.load(),
+          shared_->reused.load()};
+}
 
 }  // namespace gatehouse

@@ -2,57 +2,53 @@
 #define GATEHOUSE_HTTP_UPSTREAM_CLIENT_H_
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
+
+#include "gateway/upstream.h"
 
 namespace gatehouse {
 
-struct UpstreamRequest {
-  std::string url;  // http://host[:port]/path or https://…
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;  // sent with POST
-  // Limit for connecting and for each wait on the upstream (the response head, then each read).
-  std::chrono::milliseconds timeout{60000};
+struct UpstreamPoolOptions {
+  // Idle keep-alive connections kept per upstream host and per event loop; beyond this a
+  // finished connection is closed.
+  std::size_t max_idle_per_host = 256;
+  // An idle connection older than this is closed instead of reused.
+  std::chrono::milliseconds idle_timeout{30000};
+  // How long a name lookup is reused (getaddrinfo reports no TTL).
+  std::chrono::milliseconds dns_ttl{30000};
 };
 
-enum class UpstreamFailure {
-  kTimeout,   // no answer within the timeout
-  kNetwork,   // cannot resolve or connect, or the connection broke
-  kProtocol,  // the answer is not valid HTTP
+// Pool figures for /metrics. Counters only grow; gauges are current values.
+struct UpstreamPoolFigures {
+  std::uint64_t open = 0;     // gauge: connections open (in use or idle)
+  std::uint64_t idle = 0;     // gauge: idle connections kept for reuse
+  std::uint64_t created = 0;  // counter: connections opened
+  std::uint64_t reused = 0;   // counter: calls served by a pooled connection
 };
 
-// One blocking HTTP/1.1 POST to an upstream (an LLM provider), with TLS for https URLs
-// (certificates verified against the system store). The body can be read as it arrives, which
-// is what relaying server-sent events needs. Not thread-safe; one call per object.
-class UpstreamCall {
+// The Boost.Beast/Asio UpstreamClient: HTTP/1.1 keep-alive connections pooled per event loop
+// and per upstream host (health-checked on reuse; a call on a reused connection that turns out
+// closed before anything was sent is retried once on a fresh one), TLS for https URLs with one
+// SSL_CTX per host loaded once (system CA store, host-name verification, session resumption),
+// name lookups on Asio's resolver cached for dns_ttl, and the first-byte, between-reads and
+// whole-call timeouts of UpstreamRequest. Open() must be called on an HttpServer event loop
+// thread (CurrentEventLoop()). Thread-safe.
+class AsioUpstreamClient final : public UpstreamClient {
  public:
-  UpstreamCall();
-  ~UpstreamCall();
-  UpstreamCall(const UpstreamCall&) = delete;
-  UpstreamCall& operator=(const UpstreamCall&) = delete;
+  explicit AsioUpstreamClient(UpstreamPoolOptions options = {});
+  ~AsioUpstreamClient() override;
+  AsioUpstreamClient(const AsioUpstreamClient&) = delete;
+  AsioUpstreamClient& operator=(const AsioUpstreamClient&) = delete;
 
-  // Connects, sends the request and reads the response head. False on failure.
-  bool Start(const UpstreamRequest& request);
-  int status() const;
-  std::string ContentType() const;
+  std::shared_ptr<UpstreamExchange> Open() override;
+  UpstreamPoolFigures Figures() const;
 
-  // Appends the body bytes that have arrived (waiting for at least one) to `out`. False once
-  // the body is complete or on failure; failure() tells which.
-  bool Read(std::string& out);
-  // Reads the whole remaining body into `out`. False on failure.
-  bool ReadAll(std::string& out);
-
-  const std::optional<UpstreamFailure>& failure() const;
-  // What went wrong, for the log (never contains request headers).
-  const std::string& failure_detail() const;
+  struct Shared;
 
  private:
-  struct State;
-  std::unique_ptr<State> state_;
+  std::shared_ptr<Shared> shared_;
 };
 
 }  // namespace gatehouse

@@ -75,12 +75,21 @@ void AppendJsonString(std::string& out, std::string_view text) {
   out += '"';
 }
 
+// A spreadsheet reads a cell starting with one of these as a formula ("CSV injection"); such a
+// text cell gets a leading apostrophe, as spreadsheet exports do, so it stays text.
+bool LooksLikeFormula(std::string_view text) {
+  return !text.empty() && (text.front() == '=' || text.front() == '+' || text.front() == '-' ||
+                           text.front() == '@' || text.front() == '\t' || text.front() == '\r');
+}
+
 void AppendCsvField(std::string& out, std::string_view text) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) {
+  const bool formula = LooksLikeFormula(text);
+  if (!formula && text.find_first_of(",\"\r\n") == std::string_view::npos) {
     out += text;
     return;
   }
   out += '"';
+  if (formula) out += '\'';
   for (char c : text) {
     if (c == '"') out += '"';
     out += c;

@@ -18,8 +18,9 @@ std::optional<ExportFormat> ParseExportFormat(std::string_view text);  // case-i
 std::string_view ContentTypeOf(ExportFormat format);
 
 // Formats request records as the export of API.md §4: JSON {"items":[…]}, CSV (a header row,
-// RFC 4180 quoting, null as an empty field) or NDJSON (one item per line). Field order is the
-// same in all three.
+// RFC 4180 quoting, null as an empty field; a text cell starting with '=', '+', '-', '@', tab
+// or carriage return is quoted with a leading apostrophe so that no spreadsheet runs it as a
+// formula) or NDJSON (one item per line). Field order is the same in all three.
 class ExportWriter {
  public:
   explicit ExportWriter(ExportFormat format) : format_(format) {}

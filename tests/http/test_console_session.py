@@ -1,8 +1,15 @@
 """API.md section 3: console sessions (cookie + CSRF header) at /v2/console/session."""
 
+import datetime
+import http.client
+import json
+import time
 from http.cookies import SimpleCookie
 
-from .harness import E_BAD_TOKEN, E_NO_KEY, E_SCOPE, GatehouseTestCase, e_required, unique
+from .harness import (E_BAD_TOKEN, E_NO_KEY, E_SCOPE, HOST, HTTP_TIMEOUT_S, GatehouseTestCase,
+                      e_required, unique)
+
+E_RATE_LIMITED = (429, 9002, 'Rate limit exceeded')
 
 SESSION = '/v2/console/session'
 
@@ -135,3 +142,101 @@ class ConsoleSessionTests(GatehouseTestCase):
         forged = {'cookie': f'{name}=forged-value', 'csrf': session['csrf']}
         self.assertOneOfErrors(self.with_cookie('GET', '/v2/tokens', forged),
                                [E_NO_KEY, E_BAD_TOKEN])
+
+
+class SessionEndsWithItsSecretTests(GatehouseTestCase):
+    """Issue 12, item 1: a session lives only while the secret that opened it is accepted."""
+
+    open_session = ConsoleSessionTests.open_session
+    with_cookie = ConsoleSessionTests.with_cookie
+
+    def assertSessionEnded(self, session, msg=None):
+        self.assertOneOfErrors(self.with_cookie('GET', '/v2/tokens', session),
+                               [E_BAD_TOKEN, E_NO_KEY], msg)
+        response = self.with_cookie('POST', '/v2/organization/tokens', session,
+                                    body={'name': unique('after-end')}, csrf=True)
+        self.assertOneOfErrors(response, [E_BAD_TOKEN, E_NO_KEY], msg)
+
+    def test_session_ends_when_its_token_is_rotated_without_grace(self):
+        token = self.create_org_token()
+        session = self.open_session(token['secret'])
+        self.ok(self.with_cookie('GET', '/v2/tokens', session))
+        rotated = self.ok(self.request('POST', f'/v2/tokens/{token["id"]}/rotate',
+                                       body={'graceSeconds': 0}, token=self.org_token))
+        before = self.snapshot()
+        self.assertSessionEnded(session, 'the rotated-out secret opened this session')
+        self.assertEqual(self.snapshot(), before, 'an ended session created a token')
+        # The token goes on with its new secret, and a new session works.
+        self.assertTokenWorks(rotated['secret'])
+        self.ok(self.with_cookie('GET', '/v2/tokens', self.open_session(rotated['secret'])))
+
+    def test_session_ends_when_the_rotation_grace_ends(self):
+        token = self.create_org_token()
+        session = self.open_session(token['secret'])
+        self.ok(self.request('POST', f'/v2/tokens/{token["id"]}/rotate',
+                             body={'graceSeconds': 2}, token=self.org_token))
+        self.ok(self.with_cookie('GET', '/v2/tokens', session))
+        time.sleep(2.3)
+        self.assertSessionEnded(session)
+
+    def test_session_ends_when_its_token_is_blocked_and_stays_ended(self):
+        token = self.create_org_token()
+        session = self.open_session(token['secret'])
+        path = f'/v2/organization/tokens/{token["id"]}'
+        self.ok(self.request('PUT', path, body={'status': 'blocked'}, token=self.org_token))
+        self.assertSessionEnded(session)
+        self.ok(self.request('PUT', path, body={'status': 'active'}, token=self.org_token))
+        self.assertError(self.with_cookie('GET', '/v2/tokens', session), E_NO_KEY)
+
+    def test_session_ends_when_its_token_expires(self):
+        expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+        token = self.create_org_token(expiresAt=expires.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3] + 'Z')
+        session = self.open_session(token['secret'])
+        self.ok(self.with_cookie('GET', '/v2/tokens', session))
+        time.sleep(max(0.0, (expires - datetime.datetime.now(datetime.timezone.utc))
+                       .total_seconds()) + 0.3)
+        self.assertSessionEnded(session)
+
+
+class SessionCapTests(GatehouseTestCase):
+    """Issue 12, item 2: sessions are capped per token and per organization, never globally at
+    the expense of other organizations."""
+
+    open_session = ConsoleSessionTests.open_session
+    with_cookie = ConsoleSessionTests.with_cookie
+
+    def test_ten_thousand_sign_ins_of_one_organization_keep_another_organizations_session(self):
+        victim = self.open_session()
+        other = self.create_organization()
+        secret = other['apiToken']['secret']
+        body = json.dumps({'apiToken': secret}).encode()
+        connection = http.client.HTTPConnection(HOST, self.server.port, timeout=HTTP_TIMEOUT_S)
+        try:
+            for _ in range(10_001):
+                connection.request('POST', SESSION, body=body,
+                                   headers={'Content-Type': 'application/json'})
+                reply = connection.getresponse()
+                reply.read()
+                self.assertEqual(reply.status, 200)
+        finally:
+            connection.close()
+        self.ok(self.with_cookie('GET', '/v2/tokens', victim))
+        # The busy organization's newest session works; its oldest ones were ended.
+        self.ok(self.with_cookie('GET', '/v2/tokens', self.open_session(secret)))
+
+
+class SignInThrottleTests(GatehouseTestCase):
+    """Issue 12, item 2: failed sign-ins count toward the per-address throttle (API.md §6)."""
+
+    def test_failed_sign_ins_are_throttled_with_429_id_9002_and_retry_after(self):
+        wrong = 'gto_' + 'A' * 49
+        for attempt in range(10):
+            response = self.request('POST', SESSION, body={'apiToken': wrong})
+            self.assertError(response, E_BAD_TOKEN, f'attempt {attempt + 1}')
+        response = self.request('POST', SESSION, body={'apiToken': self.org_token})
+        self.assertError(response, E_RATE_LIMITED)
+        self.assertIsNone(response.headers.get('Set-Cookie'))
+        retry_after = int(response.headers.get('Retry-After'))
+        self.assertTrue(1 <= retry_after <= 60, retry_after)
+        # Bearer callers are not slowed by the sign-in throttle.
+        self.assertTokenWorks(self.org_token)

@@ -55,7 +55,37 @@ class AuthenticatorTest : public ::testing::Test {
 
   // Opens a console session for the organization token; returns its cookie value.
   std::string OpenSession(ConsoleSession& session) {
-    return sessions_.Open("org-token", clock_.Now(), session);
+    auto signed_in = authenticator_.SignIn(organization_secret_, "127.0.0.1");
+    EXPECT_TRUE(signed_in);
+    session = signed_in->session;
+    return signed_in->cookie;
+  }
+
+  // Publishes the organization token as a rotation leaves it: a new secret, and the old one
+  // accepted for `grace_ms` more.
+  std::string RotateOrganizationToken(TimeMs grace_ms) {
+    const std::string fresh = GenerateSecret(SecretKind::kOrganization);
+    ApiToken token;
+    token.id = "org-token";
+    token.organization_id = "org";
+    token.scope = TokenScope::kOrganization;
+    token.name = "org-token";
+    cache_.Put(token, TokenCredential{keyring_.Hash(fresh),
+                                      {},
+                                      keyring_.Hash(organization_secret_),
+                                      clock_.Now() + grace_ms});
+    return fresh;
+  }
+
+  ErrorCode SessionReadCode(const std::string& cookie) {
+    auto result = authenticator_.Authorize(Credentials{{}, cookie, {}, false},
+                                           Access::kOrganization, SessionUse::kAllowed);
+    return result ? ErrorCode::kInternal : result.error().code();
+  }
+  bool SessionWorks(const std::string& cookie) {
+    return authenticator_
+        .Authorize(Credentials{{}, cookie, {}, false}, Access::kOrganization, SessionUse::kAllowed)
+        .has_value();
   }
 
   static ErrorCode CodeOf(const Result<Principal>& result) { return result.error().code(); }
@@ -258,6 +288,82 @@ TEST_F(AuthenticatorTest, FailedAuthenticationsAreThrottledPerAddressNeverValidC
   EXPECT_TRUE(attempt("Bearer " + project_secret_, "10.0.0.1"));
   clock_.Advance(60'000);
   EXPECT_EQ(CodeOf(attempt(bad, "10.0.0.1")), ErrorCode::kTokenNotFoundOrBlocked);
+}
+
+// Issue 12, item 1: a session lives only while the secret that opened it is accepted.
+TEST_F(AuthenticatorTest, SessionEndsWhenItsSecretIsRotatedWithoutGrace) {
+  ConsoleSession session;
+  const std::string cookie = OpenSession(session);
+  ASSERT_TRUE(SessionWorks(cookie));
+  const std::string fresh = RotateOrganizationToken(0);
+  EXPECT_EQ(SessionReadCode(cookie), ErrorCode::kTokenNotFoundOrBlocked);
+  // The token itself goes on with its new secret; the ended session stays ended.
+  EXPECT_TRUE(WithHeader("Bearer " + fresh, Access::kOrganization));
+  EXPECT_EQ(SessionReadCode(cookie), ErrorCode::kApiKeyNotFound);
+}
+
+TEST_F(AuthenticatorTest, SessionLastsExactlyAsLongAsTheRotationGrace) {
+  ConsoleSession session;
+  const std::string cookie = OpenSession(session);
+  RotateOrganizationToken(60'000);
+  clock_.Advance(59'999);
+  EXPECT_TRUE(SessionWorks(cookie));
+  clock_.Advance(1);
+  EXPECT_EQ(SessionReadCode(cookie), ErrorCode::kTokenNotFoundOrBlocked);
+}
+
+TEST_F(AuthenticatorTest, SessionOpenedWithTheNewSecretSurvivesTheGraceOfTheOld) {
+  const std::string fresh = RotateOrganizationToken(1000);
+  auto signed_in = authenticator_.SignIn(fresh, "127.0.0.1");
+  ASSERT_TRUE(signed_in);
+  clock_.Advance(5000);
+  EXPECT_TRUE(SessionWorks(signed_in->cookie));
+}
+
+TEST_F(AuthenticatorTest, SessionEndsWhenItsTokenIsRevoked) {
+  ConsoleSession session;
+  const std::string cookie = OpenSession(session);
+  cache_.Remove("org-token");
+  EXPECT_EQ(SessionReadCode(cookie), ErrorCode::kTokenNotFoundOrBlocked);
+}
+
+TEST_F(AuthenticatorTest, SessionEndsForGoodWhenItsTokenIsBlocked) {
+  ConsoleSession session;
+  const std::string cookie = OpenSession(session);
+  AddToken("org-token", TokenScope::kOrganization, TokenStatus::kBlocked);
+  EXPECT_EQ(SessionReadCode(cookie), ErrorCode::kTokenNotFoundOrBlocked);
+}
+
+TEST_F(AuthenticatorTest, SessionEndsWhenItsTokenExpires) {
+  const std::string secret =
+      AddToken("expiring", TokenScope::kOrganization, TokenStatus::kActive, kStart + 10'000);
+  auto signed_in = authenticator_.SignIn(secret, "127.0.0.1");
+  ASSERT_TRUE(signed_in);
+  EXPECT_TRUE(SessionWorks(signed_in->cookie));
+  clock_.Advance(10'000);
+  EXPECT_EQ(SessionReadCode(signed_in->cookie), ErrorCode::kTokenNotFoundOrBlocked);
+}
+
+TEST_F(AuthenticatorTest, ProjectTokenCannotSignInWith403Id7) {
+  EXPECT_EQ(authenticator_.SignIn(project_secret_, "127.0.0.1").error().code(),
+            ErrorCode::kOutOfScope);
+}
+
+// Issue 12, item 2: failed sign-ins close one address, not the others.
+TEST_F(AuthenticatorTest, FailedSignInsThrottleTheirAddressOnlyWith429Id9002) {
+  const std::string wrong = GenerateSecret(SecretKind::kOrganization);
+  for (int i = 0; i < AddressThrottleLimits{}.failures; ++i) {
+    EXPECT_EQ(authenticator_.SignIn(wrong, "192.0.2.7").error().code(),
+              ErrorCode::kTokenNotFoundOrBlocked);
+  }
+  // Even the right secret waits: the address is closed, not the secret.
+  EXPECT_EQ(authenticator_.SignIn(organization_secret_, "192.0.2.7").error().code(),
+            ErrorCode::kRateLimited);
+  EXPECT_EQ(authenticator_.SignInRetryAfterSeconds("192.0.2.7"), 60);
+  EXPECT_TRUE(authenticator_.SignIn(organization_secret_, "192.0.2.8"));
+  EXPECT_EQ(authenticator_.SignInRetryAfterSeconds("192.0.2.8"), 0);
+  clock_.Advance(60'000);
+  EXPECT_TRUE(authenticator_.SignIn(organization_secret_, "192.0.2.7"));
 }
 
 }  // namespace

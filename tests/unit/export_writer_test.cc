@@ -49,6 +49,24 @@ TEST(ExportWriter, CsvQuotesCommasQuotesAndNewlinesAndLeavesNullEmpty) {
             "\"say \"\"hi\"\", then\nstop\",\"a,b\",,,\r\n");
 }
 
+// Issue 12, item 10: no cell of a CSV export runs as a spreadsheet formula.
+TEST(ExportWriter, CsvCellsThatLookLikeFormulasAreNeutralized) {
+  RequestRecord record = Record();
+  record.prompt = "=HYPERLINK(\"http://evil\",\"x\")";
+  record.input_text = "+1+2";
+  record.output = "-2+3";
+  record.assistant = "@SUM(A1)";
+  record.session_id = "\tcmd";
+  const std::string csv = Write(ExportFormat::kCsv, {record});
+  EXPECT_NE(csv.find(",\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\","), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'+1+2\","), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'-2+3\","), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'@SUM(A1)\","), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'\tcmd\","), std::string::npos) << csv;
+  // JSON keeps the text as it is: only spreadsheets run formulas.
+  EXPECT_NE(Write(ExportFormat::kJson, {record}).find("\"+1+2\""), std::string::npos);
+}
+
 TEST(ExportWriter, JsonAndNdjsonCarryTheSameItems) {
   const std::vector<RequestRecord> records = {Record(), Record()};
   const auto json = boost::json::parse(Write(ExportFormat::kJson, records));

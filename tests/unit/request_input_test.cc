@@ -85,4 +85,29 @@ TEST(QueryParams, NamesAreCaseInsensitiveAndValuesDecoded) {
   EXPECT_EQ(*QueryParams("orderKey=LASTUSEDAT").Choice("orderKey", {"name", "lastUsedAt"}, 0), 1u);
 }
 
+// Issue 12, item 7: a control character in a filter is 400 id 11, never a truncated match.
+TEST(CheckQueryText, ControlCharactersInAQueryParameterAreId11NamingIt) {
+  for (const char* query : {"name=a%00b", "name=a%0Ab", "name=%1F", "name=a%7Fb", "name=%C2%85",
+                            "name=x\x01y"}) {
+    auto checked = CheckQueryText(query);
+    ASSERT_FALSE(checked) << query;
+    EXPECT_EQ(checked.error().code(), ErrorCode::kPattern) << query;
+    EXPECT_EQ(checked.error().items.front().field, "name") << query;
+  }
+}
+
+TEST(CheckQueryText, InvalidUtf8InAQueryParameterIsId11) {
+  auto checked = CheckQueryText("pageSize=5&projectName=%FF%FE");
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error().items.front().field, "projectName");
+  EXPECT_EQ(CheckQueryText("%00=1").error().items.front().field, "query");
+}
+
+TEST(CheckQueryText, PrintableTextIsAccepted) {
+  for (const char* query : {"", "name=abc", "name=a%20b&x=%C3%A9t%C3%A9", "name=a+b%25",
+                            "q=%E2%9C%93", "name=%27%3B%20DROP%20TABLE%20x%3B--"}) {
+    EXPECT_TRUE(CheckQueryText(query)) << query;
+  }
+}
+
 }  // namespace gatehouse

@@ -51,9 +51,10 @@ class SqliteStore final : public Store {
   Result<std::optional<ApiToken>> FindToken(const std::string& organization_id,
                                             const std::string& token_id) override;
   Result<std::optional<TokenCredential>> FindCredential(const std::string& token_id) override;
-  Result<ApiToken> ChangeToken(const std::string& organization_id, const std::string& token_id,
-                               const TokenChange& change, TimeMs now,
-                               const AuditOfChange& audit = {}) override;
+  Result<TokenChangeResult> ChangeToken(const std::string& organization_id,
+                                        const std::string& token_id, const TokenChange& change,
+                                        TimeMs now, const TokenChangeCondition& condition,
+                                        const AuditOfChange& audit = {}) override;
   Status UpdateCredential(const std::string& token_id, const TokenCredential& credential,
                           const std::string& secret_prefix, TimeMs now,
                           const AuditEntry* audit = nullptr) override;

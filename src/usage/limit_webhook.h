@@ -1,5 +1,5 @@
-#ifndef GATEHOUSE_GATEWAY_LIMIT_WEBHOOK_H_
-#define GATEHOUSE_GATEWAY_LIMIT_WEBHOOK_H_
+#ifndef GATEHOUSE_USAGE_LIMIT_WEBHOOK_H_
+#define GATEHOUSE_USAGE_LIMIT_WEBHOOK_H_
 
 #include <chrono>
 #include <condition_variable>
@@ -20,15 +20,21 @@ struct LimitWebhookOptions {
   std::chrono::milliseconds timeout{5000};
 };
 
+// Sends one JSON body to a URL and returns the HTTP status, or 0 with `failure` set (the
+// transport lives in http/; app/ wires it in).
+using WebhookPost = std::function<int(const std::string& url, const std::string& body,
+                                      std::chrono::milliseconds timeout, std::string& failure)>;
+
 // POSTs limit crossings as JSON to the organization's webhook URL (else the server's), on a
 // thread of its own so that no request waits for it; a failed delivery (no answer, or not 2xx)
 // is retried with exponential backoff. `url_of` returns an organization's own URL (empty =
-// none) and is called on the sender's thread. Thread-safe; Stop() (or the destructor) ends
-// delivery after the attempt in progress.
+// none); both it and `post` are called on the sender's thread. Thread-safe; Stop() (or the
+// destructor) ends delivery after the attempt in progress.
 class LimitWebhook final : public LimitNotifier {
  public:
   LimitWebhook(LimitWebhookOptions options,
-               std::function<std::string(const std::string& organization_id)> url_of);
+               std::function<std::string(const std::string& organization_id)> url_of,
+               WebhookPost post);
   ~LimitWebhook() override;
   LimitWebhook(const LimitWebhook&) = delete;
   LimitWebhook& operator=(const LimitWebhook&) = delete;
@@ -51,6 +57,7 @@ class LimitWebhook final : public LimitNotifier {
 
   const LimitWebhookOptions options_;
   const std::function<std::string(const std::string&)> url_of_;
+  const WebhookPost post_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Delivery> queue_;  // guarded by mutex_
@@ -60,4 +67,4 @@ class LimitWebhook final : public LimitNotifier {
 
 }  // namespace gatehouse
 
-#endif  // GATEHOUSE_GATEWAY_LIMIT_WEBHOOK_H_
+#endif  // GATEHOUSE_USAGE_LIMIT_WEBHOOK_H_

@@ -1,17 +1,20 @@
-#include "gateway/limit_webhook.h"
+#include "usage/limit_webhook.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/json/serialize.hpp>
 
-#include "http/upstream_client.h"
 
 namespace gatehouse {
 
 LimitWebhook::LimitWebhook(LimitWebhookOptions options,
-                           std::function<std::string(const std::string&)> url_of)
-    : options_(std::move(options)), url_of_(std::move(url_of)), thread_([this] { Run(); }) {}
+                           std::function<std::string(const std::string&)> url_of,
+                           WebhookPost post)
+    : options_(std::move(options)),
+      url_of_(std::move(url_of)),
+      post_(std::move(post)),
+      thread_([this] { Run(); }) {}
 
 LimitWebhook::~LimitWebhook() { Stop(); }
 
@@ -74,18 +77,12 @@ void LimitWebhook::Run() {
     if (url.empty()) url = options_.default_url;
     bool delivered = url.empty();  // nowhere to send: nothing to retry
     if (!url.empty()) {
-      UpstreamCall call;
-      UpstreamRequest request;
-      request.url = url;
-      request.headers = {{"Content-Type", "application/json"}};
-      request.body = delivery.body;
-      request.timeout = options_.timeout;
-      std::string ignored;
-      delivered = call.Start(request) && call.status() >= 200 && call.status() < 300;
-      if (delivered) call.ReadAll(ignored);
+      std::string failure;
+      const int status = post_(url, delivery.body, options_.timeout, failure);
+      delivered = status >= 200 && status < 300;
       if (!delivered) {
         spdlog::warn("limit webhook delivery {} to {} failed: {}", delivery.attempt + 1, url,
-                     call.failure() ? call.failure_detail() : "status " + std::to_string(call.status()));
+                     status ? "status " + std::to_string(status) : failure);
       }
     }
     lock.lock();

@@ -1,0 +1,438 @@
+#!/usr/bin/env python3
+"""Gatehouse against nginx baselines on this machine (not a test; never run in CI).
+
+Starts a release gatehouse with a fresh data directory and 10,000 project tokens, and nginx
+with three servers: a `map` gate holding the same 10,000 secrets, a fast upstream answering a
+fixed completion (JSON, and server-sent events under /sse), and a `proxy_pass` in front of that
+upstream (keep-alive). Then, in alternating rounds, wrk measures:
+
+  validate   gatehouse GET /v1/accessControl/apitoken/validate  vs  the nginx map gate
+  chat       gatehouse POST /v1/chat/completions (fast upstream)  vs  nginx proxy_pass  vs  direct
+  stream     the same with "stream": true (fixed SSE answer)     vs  nginx proxy_pass
+
+and prints the medians of requests/s, p50 and p99 and the ratios. Also: 1,000 sequential chat
+calls over one client connection (upstream connections created), and with --streams N, N
+concurrent streaming calls to an upstream that streams for 10 s (wall time, errors, server RSS,
+validate latency meanwhile).
+"""
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from tests.http.load_upstream import FIXED_BODY  # noqa: E402
+
+HOST = '127.0.0.1'
+BIN = os.path.join(ROOT, 'build/release/gatehouse')
+SSE_BODY = ('data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":'
+            '{"content":"fixed answer"}}]}\n\ndata: {"id":"c","object":"chat.completion.chunk",'
+            '"choices":[],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}'
+            '\n\ndata: [DONE]\n\n')
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((HOST, port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f'nothing listens on {port}')
+
+
+def request(port, method, path, body=None, token=None, headers=None, conn=None):
+    own = conn is None
+    conn = conn or http.client.HTTPConnection(HOST, port, timeout=30)
+    send = dict(headers or {})
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        send['Content-Type'] = 'application/json'
+    if token:
+        send['Authorization'] = f'Bearer {token}'
+    conn.request(method, path, body=data, headers=send)
+    reply = conn.getresponse()
+    text = reply.read().decode()
+    if own:
+        conn.close()
+    try:
+        return reply.status, json.loads(text)
+    except ValueError:
+        return reply.status, text
+
+
+def nginx_escape(text):
+    return text.replace('\\', '\\\\').replace("'", "\\'").replace('\n', '\\n')
+
+
+def write_nginx(work, gate_port, upstream_port, proxy_port, secrets):
+    with open(os.path.join(work, 'secrets.map'), 'w') as out:
+        for secret in secrets:
+            out.write(f'"Bearer {secret}" 1;\n')
+    validate = json.dumps({'status': 'ok'})
+    conf = f'''
+worker_processes 2;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections 16384; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/body; proxy_temp_path {work}/proxy;
+  fastcgi_temp_path {work}/fcgi; uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
+  keepalive_requests 1000000;
+  map_hash_max_size 65536; map_hash_bucket_size 128;
+  map $http_authorization $allowed {{ default 0; include {work}/secrets.map; }}
+  server {{
+    listen {HOST}:{gate_port} reuseport;
+    location / {{
+      default_type application/json;
+      if ($allowed = 0) {{ return 401 '{{"errors":[{{"id":6}}]}}'; }}
+      return 200 '{nginx_escape(validate)}';
+    }}
+  }}
+  server {{
+    listen {HOST}:{upstream_port} reuseport;
+    location /v1/chat/completions {{
+      default_type application/json;
+      return 200 '{nginx_escape(FIXED_BODY.decode())}';
+    }}
+    location /sse/v1/chat/completions {{
+      default_type text/event-stream;
+      return 200 '{nginx_escape(SSE_BODY)}';
+    }}
+  }}
+  upstream fast {{ server {HOST}:{upstream_port}; keepalive 256; }}
+  server {{
+    listen {HOST}:{proxy_port} reuseport;
+    location / {{
+      proxy_pass http://fast;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }}
+  }}
+}}
+'''
+    path = os.path.join(work, 'nginx.conf')
+    with open(path, 'w') as out:
+        out.write(conf)
+    return path
+
+
+def gatehouse_config(upstream_port, stream_port):
+    return f'''
+[[providers]]
+name = "fast"
+base_url = "http://{HOST}:{upstream_port}/v1"
+timeout_ms = 30000
+[[providers.models]]
+name = "fixed"
+input_usd_per_mtok = 1.0
+output_usd_per_mtok = 2.0
+
+[[providers]]
+name = "fastsse"
+base_url = "http://{HOST}:{upstream_port}/sse/v1"
+timeout_ms = 30000
+[[providers.models]]
+name = "fixed"
+input_usd_per_mtok = 1.0
+output_usd_per_mtok = 2.0
+
+[[providers]]
+name = "slow"
+base_url = "http://{HOST}:{stream_port}/v1"
+timeout_ms = 60000
+[[providers.models]]
+name = "stream-10x1000"
+input_usd_per_mtok = 1.0
+output_usd_per_mtok = 2.0
+'''
+
+
+LATENCY = re.compile(r'^\s+(50|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s)\s*$', re.M)
+
+
+def run_wrk(url, seconds, connections, token=None, body=None):
+    args = ['wrk', '-t1', f'-c{connections}', f'-d{seconds}s', '--latency']
+    env = dict(os.environ)
+    if token:
+        args += ['-H', f'Authorization: Bearer {token}']
+    if body is not None:
+        args += ['-s', os.path.join(ROOT, 'bench/post_json.lua')]
+        env['BENCH_BODY'] = json.dumps(body)
+    args.append(url)
+    out = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
+    rps = float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
+    latencies = {}
+    for pct, value, unit in LATENCY.findall(out):
+        latencies[pct] = float(value) * {'us': 1e-3, 'ms': 1.0, 's': 1e3}[unit]
+    errors = re.search(r'Non-2xx or 3xx responses: (\d+)', out)
+    socket_errors = re.search(r'Socket errors: (.*)', out)
+    return {'rps': rps, 'p50': latencies.get('50'), 'p99': latencies.get('99'),
+            'non2xx': int(errors.group(1)) if errors else 0,
+            'socket_errors': socket_errors.group(1) if socket_errors else ''}
+
+
+def median_of(results, key):
+    return statistics.median(r[key] for r in results)
+
+
+def metric(port, name):
+    _status, text = request(port, 'GET', '/metrics')
+    for line in text.splitlines():
+        if line.startswith(name + ' '):
+            return float(line.split()[1])
+    return float('nan')
+
+
+def rss_mib(pid):
+    with open(f'/proc/{pid}/status') as status:
+        for line in status:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024
+    return float('nan')
+
+
+def concurrent_streams(port, token, count, server_pid, path='/v1/chat/completions',
+                       model='slow/stream-10x1000', probe=True):
+    """count concurrent 10-s streams; validate latency measured meanwhile by wrk (one
+    connection, its own process)."""
+    stop = threading.Event()
+    rss_before = rss_mib(server_pid) if server_pid else float('nan')
+    peak = [rss_before]
+
+    def watch_rss():
+        while server_pid and not stop.is_set():
+            peak[0] = max(peak[0], rss_mib(server_pid))
+            time.sleep(0.2)
+
+    async def one(timeout):
+        body = json.dumps({'model': model, 'stream': True,
+                           'messages': [{'role': 'user', 'content': 'hi'}]}).encode()
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), timeout)
+        try:
+            writer.write((f'POST {path} HTTP/1.1\r\nHost: {HOST}\r\n'
+                          f'Authorization: Bearer {token}\r\nContent-Type: application/json\r\n'
+                          f'Content-Length: {len(body)}\r\nConnection: close\r\n\r\n').encode()
+                         + body)
+            await writer.drain()
+            data = await asyncio.wait_for(reader.read(), timeout)
+            return data.startswith(b'HTTP/1.1 200') and b'data: [DONE]' in data
+        finally:
+            writer.close()
+
+    async def run():
+        return await asyncio.gather(*[one(60) for _ in range(count)], return_exceptions=True)
+
+    watcher = threading.Thread(target=watch_rss)
+    watcher.start()
+    prober = None
+    if probe:
+        prober = subprocess.Popen(
+            ['wrk', '-t1', '-c1', '-d12s', '--latency', '-H', f'Authorization: Bearer {token}',
+             f'http://{HOST}:{port}/v1/accessControl/apitoken/validate'],
+            stdout=subprocess.PIPE, text=True)
+    started = time.monotonic()
+    results = asyncio.run(run())
+    wall = time.monotonic() - started
+    stop.set()
+    watcher.join()
+    p99 = samples = float('nan')
+    if prober:
+        out = prober.communicate()[0]
+        latencies = {pct: float(v) * {'us': 1e-3, 'ms': 1.0, 's': 1e3}[u]
+                     for pct, v, u in LATENCY.findall(out)}
+        p99 = latencies.get('99', float('nan'))
+        found = re.search(r'(\d+) requests in', out)
+        samples = int(found.group(1)) if found else 0
+    ok = sum(1 for r in results if r is True)
+    failures = [repr(r) for r in results if r is not True][:3]
+    return {'count': count, 'ok': ok, 'errors': count - ok, 'examples': failures,
+            'wall_s': wall, 'rss_before_mib': rss_before, 'rss_peak_mib': peak[0],
+            'validate_p99_ms': p99, 'validate_samples': samples}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--quick', action='store_true', help='3 rounds of 3 s (under 2 minutes)')
+    parser.add_argument('--seconds', type=int, default=10)
+    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--tokens', type=int, default=10000)
+    parser.add_argument('--streams', type=int, default=0,
+                        help='also run this many concurrent 10-s streams (e.g. 5000)')
+    parser.add_argument('--only', default='validate,chat,stream,sequential')
+    args = parser.parse_args()
+    seconds = 3 if args.quick else args.seconds
+    only = set(args.only.split(','))
+    for tool in ('wrk', 'nginx'):
+        if not shutil.which(tool) and not os.path.exists(f'/usr/sbin/{tool}'):
+            sys.exit(f'bench: install {tool} (apt-get install {tool})')
+
+    work = tempfile.mkdtemp(prefix='gatehouse-bench-')
+    processes = []
+    try:
+        gate_port, upstream_port, proxy_port, port, stream_port = (free_port() for _ in range(5))
+        load = subprocess.Popen([sys.executable, os.path.join(ROOT, 'tests/http/load_upstream.py'),
+                                 '--port', str(stream_port)], stdout=subprocess.PIPE)
+        processes.append(load)
+        init = subprocess.run([BIN, 'init', '--data-dir', f'{work}/data', '--json'],
+                              capture_output=True, text=True, check=True)
+        org_token = json.loads(init.stdout)['apiToken']['secret']
+        with open(f'{work}/gatehouse.toml', 'w') as out:
+            out.write(gatehouse_config(upstream_port, stream_port))
+        with open(f'{work}/serve.log', 'w') as log:
+            server = subprocess.Popen([BIN, 'serve', '--data-dir', f'{work}/data', '--listen',
+                                       f'{HOST}:{port}', '--config', f'{work}/gatehouse.toml'],
+                                      stdout=log, stderr=subprocess.STDOUT)
+        processes.append(server)
+        wait_port(port)
+
+        started = time.monotonic()
+        status, project = request(port, 'POST', '/v1/organization/project',
+                                  body={'name': 'bench'}, token=org_token)
+        project_id = project['projectId']
+        token = project['tokens'][0]['secret']
+        secrets = [token]
+
+        def create(batch):
+            conn = http.client.HTTPConnection(HOST, port, timeout=30)
+            made = []
+            for i in batch:
+                status, body = request(port, 'POST', '/v2/projects/tokens',
+                                       body={'name': f'bench-{i}'}, token=org_token,
+                                       headers={'project-id': project_id}, conn=conn)
+                made.append(body['secret'])
+            conn.close()
+            return made
+
+        with ThreadPoolExecutor(8) as pool:
+            for made in pool.map(create, [range(i, args.tokens - 1, 8) for i in range(8)]):
+                secrets += made
+        print(f'# {len(secrets)} project tokens created in {time.monotonic() - started:.1f} s')
+
+        conf = write_nginx(work, gate_port, upstream_port, proxy_port, secrets)
+        nginx = subprocess.Popen(['nginx', '-c', conf, '-g', 'daemon off;'],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        processes.append(nginx)
+        for p in (gate_port, upstream_port, proxy_port):
+            wait_port(p)
+        load_port = int(load.stdout.readline())
+        assert load_port == stream_port
+
+        chat_body = {'model': 'fast/fixed', 'messages': [{'role': 'user', 'content': 'hi'}]}
+        stream_body = dict(chat_body, model='fastsse/fixed', stream=True)
+        upstream_url = f'http://{HOST}:{upstream_port}'
+        contenders = {
+            'validate': [('gatehouse', f'http://{HOST}:{port}/v1/accessControl/apitoken/validate',
+                          None),
+                         ('nginx map', f'http://{HOST}:{gate_port}/validate', None)],
+            'chat': [('gatehouse', f'http://{HOST}:{port}/v1/chat/completions', chat_body),
+                     ('nginx proxy', f'http://{HOST}:{proxy_port}/v1/chat/completions',
+                      chat_body),
+                     ('direct', f'{upstream_url}/v1/chat/completions', chat_body)],
+            'stream': [('gatehouse', f'http://{HOST}:{port}/v1/chat/completions', stream_body),
+                       ('nginx proxy', f'http://{HOST}:{proxy_port}/sse/v1/chat/completions',
+                        stream_body),
+                       ('direct', f'{upstream_url}/sse/v1/chat/completions', stream_body)],
+        }
+        connections = {'validate': 64, 'chat': 32, 'stream': 32}
+
+        if 'sequential' in only:
+            created = metric(port, 'gatehouse_upstream_connections_created_total')
+            conn = http.client.HTTPConnection(HOST, port, timeout=30)
+            begin = time.monotonic()
+            for _ in range(1000):
+                status, _ = request(port, 'POST', '/v1/chat/completions', body=chat_body,
+                                    token=token, conn=conn)
+                assert status == 200, status
+            elapsed = time.monotonic() - begin
+            conn.close()
+            print(f'# 1,000 sequential chat calls over one connection: {elapsed:.2f} s, upstream '
+                  'connections created: '
+                  f'{metric(port, "gatehouse_upstream_connections_created_total") - created:.0f}')
+
+        written_before = metric(port, 'gatehouse_request_log_written_total')
+        gatehouse_calls = 0
+        print(f'# medians of {args.rounds} alternating rounds of {seconds} s; wrk -t1; '
+              'latencies in ms')
+        print(f'{"benchmark":<10} {"target":<12} {"req/s":>10} {"p50":>8} {"p99":>8} '
+              f'{"ratio":>7} {"p50 x":>7}')
+        for name in ('validate', 'chat', 'stream'):
+            if name not in only:
+                continue
+            results = {label: [] for label, _url, _body in contenders[name]}
+            for _round in range(args.rounds):
+                for label, url, body in contenders[name]:
+                    result = run_wrk(url, seconds, connections[name],
+                                     token=token if label == 'gatehouse' or name == 'validate'
+                                     else None, body=body)
+                    if label == 'gatehouse' and name != 'validate':
+                        gatehouse_calls += int(result['rps'] * seconds)
+                    if result['non2xx'] or result['socket_errors']:
+                        print(f'#   {name} {label}: non-2xx {result["non2xx"]}, socket errors '
+                              f'{result["socket_errors"]}')
+                    results[label].append(result)
+            baseline = [label for label in results if label != 'gatehouse'][0]
+            base_rps = median_of(results[baseline], 'rps')
+            base_p50 = median_of(results[baseline], 'p50')
+            for label, rows in results.items():
+                rps, p50, p99 = (median_of(rows, k) for k in ('rps', 'p50', 'p99'))
+                print(f'{name:<10} {label:<12} {rps:>10.0f} {p50:>8.2f} {p99:>8.2f} '
+                      f'{rps / base_rps:>7.2f} {p50 / base_p50:>7.2f}')
+        time.sleep(0.5)
+        written = metric(port, 'gatehouse_request_log_written_total') - written_before
+        dropped = metric(port, 'gatehouse_request_log_dropped_total')
+        print(f'# request records written during the wrk runs: {written:.0f} '
+              f'(about {gatehouse_calls} chat calls counted by wrk), dropped: {dropped:.0f}')
+        print('# pool: ' + ', '.join(
+            f'{k} {metric(port, "gatehouse_upstream_connections_" + k):.0f}'
+            for k in ('open', 'idle', 'created_total', 'reused_total')))
+
+        if args.streams:
+            floor = concurrent_streams(stream_port, token, args.streams, None,
+                                       model='stream-10x1000', probe=False)
+            print(f'# the same {args.streams} streams straight to the upstream (the harness '
+                  f'floor): {floor["ok"]} complete, wall {floor["wall_s"]:.1f} s')
+            result = concurrent_streams(port, token, args.streams, server.pid)
+            print(f'# {result["count"]} concurrent 10-s streams: {result["ok"]} complete, '
+                  f'{result["errors"]} errors {result["examples"]}, wall {result["wall_s"]:.1f} s, '
+                  f'server RSS {result["rss_before_mib"]:.0f} -> peak '
+                  f'{result["rss_peak_mib"]:.0f} MiB (+{result["rss_peak_mib"] - result["rss_before_mib"]:.0f}), '
+                  f'validate (wrk, 1 connection, first 12 s) p99 {result["validate_p99_ms"]:.2f} ms over '
+                  f'{result["validate_samples"]} requests')
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()

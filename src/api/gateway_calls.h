@@ -1,0 +1,22 @@
+#ifndef GATEHOUSE_API_GATEWAY_CALLS_H_
+#define GATEHOUSE_API_GATEWAY_CALLS_H_
+
+#include "api/api_context.h"
+#include "gateway/chat.h"
+
+namespace gatehouse {
+
+// The origin of a call by `caller`, starting now by `clock` (which must outlive the call).
+CallOrigin OriginOf(const Principal& caller, const Clock& clock);
+
+// Reads the optional saia-conversation-id header into `origin` (400 id 11 when it is not
+// UTF-8 text of at most 400 bytes).
+Status ReadSession(const HttpRequest& request, CallOrigin& origin);
+
+// Makes `response` asynchronous: on the event loop, `call` runs on services.gateway and its
+// result fills the response; a client that leaves cancels the call.
+void RunOnGateway(ApiServices& services, ChatCall call, HttpResponse& response);
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_API_GATEWAY_CALLS_H_

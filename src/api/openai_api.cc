@@ -1,0 +1,126 @@
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "api/gateway_calls.h"
+#include "api/request_input.h"
+#include "api/routes.h"
+
+namespace gatehouse {
+namespace {
+
+// GET /v1/models: what the calling project token can call (API.md §8).
+Result<boost::json::value> ListModels(ApiServices& services, const ApiCall& call) {
+  boost::json::array data;
+  for (const auto& provider : services.providers.providers()) {
+    for (const auto& model : provider.models) {
+      data.push_back(boost::json::object{{"id", provider.name + "/" + model.name},
+                                         {"object", "model"},
+                                         {"created", 0},
+                                         {"owned_by", provider.name}});
+    }
+  }
+  auto assistants = services.assistants.List(call.caller.project_id());
+  if (!assistants) return std::unexpected(assistants.error());
+  for (const auto& assistant : *assistants) {
+    data.push_back(boost::json::object{{"id", "saia:assistant:" + assistant.name},
+                                       {"object", "model"},
+                                       {"created", 0},
+                                       {"owned_by", "assistant"}});
+  }
+  return boost::json::object{{"object", "list"}, {"data", std::move(data)}};
+}
+
+// POST /v1/embeddings: relayed and metered like chat, module "embeddings".
+void Embeddings(ApiServices& services, const ApiCall& api, HttpResponse& response) {
+  const HttpRequest& request = api.request;
+  ChatCall call;
+  call.kind = CallKind::kEmbeddings;
+  call.log_content = services.log_content;
+  call.origin = OriginOf(api.caller, services.clock);
+  auto body = ParseJsonBody(request);
+  Status prepared = ReadSession(request, call.origin);
+  if (prepared && !body) prepared = std::unexpected(body.error());
+  if (prepared) {
+    call.body = std::move(*body);
+    const auto* model = call.body.if_contains("model");
+    const auto* input = call.body.if_contains("input");
+    if (!model || model->is_null()) {
+      prepared = Fail(ErrorCode::kRequired, "model");
+    } else if (!model->is_string()) {
+      prepared = Fail(ErrorCode::kPattern, "model");
+    } else if (!input || input->is_null()) {
+      prepared = Fail(ErrorCode::kRequired, "input");
+    } else if (!input->is_string() && !input->is_array()) {
+      prepared = Fail(ErrorCode::kPattern, "input");
+    } else {
+      call.model_name = std::string(model->as_string());
+      if (auto resolved = services.providers.Resolve(call.model_name)) {
+        call.model = *resolved;
+      } else {
+        prepared = Fail(ErrorCode::kPattern, "model");
+      }
+    }
+  }
+  if (!prepared) {
+    services.gateway.LogRefused(call, HttpStatusOf(prepared.error().code()));
+    return WriteError(response, prepared.error());
+  }
+  RunOnGateway(services, std::move(call), response);
+}
+
+boost::json::object ModelJson(const ModelPrice& model) {
+  return boost::json::object{{"name", model.name},
+                             {"inputUsdPerMtok", model.input_usd_per_mtok},
+                             {"outputUsdPerMtok", model.output_usd_per_mtok}};
+}
+
+boost::json::object ModelsJson(const ProviderConfig& provider) {
+  boost::json::array models;
+  for (const auto& model : provider.models) models.push_back(ModelJson(model));
+  return boost::json::object{{"models", std::move(models)}};
+}
+
+// The provider named in the path, as an entry of GET /v2/llm/providers; 404 id 404 otherwise.
+Result<const ProviderConfig*> ProviderOf(ApiServices& services, const PathParams& params) {
+  const ProviderConfig* provider = services.providers.Find(params.at(0));
+  if (!provider) return Fail(ErrorCode::kBadEndpoint, {}, "no provider " + params.at(0));
+  return provider;
+}
+
+Result<boost::json::value> GetProvider(ApiServices& services, const ApiCall& call) {
+  auto provider = ProviderOf(services, call.params);
+  if (!provider) return std::unexpected(provider.error());
+  boost::json::object json{{"name", (*provider)->name},
+                           {"baseUrl", (*provider)->base_url},
+                           {"timeoutMs", (*provider)->timeout_ms}};
+  json["models"] = std::move(ModelsJson(**provider)["models"]);
+  return json;
+}
+
+Result<boost::json::value> GetProviderModels(ApiServices& services, const ApiCall& call) {
+  auto provider = ProviderOf(services, call.params);
+  if (!provider) return std::unexpected(provider.error());
+  return ModelsJson(**provider);
+}
+
+Result<boost::json::value> GetProviderModel(ApiServices& services, const ApiCall& call) {
+  auto provider = ProviderOf(services, call.params);
+  if (!provider) return std::unexpected(provider.error());
+  for (const auto& model : (*provider)->models) {
+    if (model.name == call.params.at(1)) return ModelJson(model);
+  }
+  return Fail(ErrorCode::kBadEndpoint, {}, "no model " + call.params.at(1));
+}
+
+}  // namespace
+
+void AddOpenAiRoutes(RouteTable& routes) {
+  routes.AddJson("GET", "/v1/models", Access::kProject, ListModels);
+  routes.Add("POST", "/v1/embeddings", Access::kProject, Embeddings);
+  routes.AddJson("GET", "/v2/llm/providers/{name}", Access::kAnyToken, GetProvider);
+  routes.AddJson("GET", "/v2/llm/providers/{name}/models", Access::kAnyToken, GetProviderModels);
+  routes.AddJson("GET", "/v2/llm/providers/{name}/models/{model}", Access::kAnyToken,
+                 GetProviderModel);
+}
+
+}  // namespace gatehouse

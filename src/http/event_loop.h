@@ -1,0 +1,18 @@
+#ifndef GATEHOUSE_HTTP_EVENT_LOOP_H_
+#define GATEHOUSE_HTTP_EVENT_LOOP_H_
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
+namespace gatehouse {
+
+// The event loop that runs on the calling thread: set by HttpServer on each of its loop threads
+// (and by tests that run their own loop); null on any other thread. Lets asynchronous clients
+// (the upstream client) start their work on the loop of the connection they serve.
+boost::asio::io_context* CurrentEventLoop();
+void SetCurrentEventLoop(boost::asio::io_context* loop);
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_HTTP_EVENT_LOOP_H_

@@ -1,0 +1,383 @@
+"""Issue 8 (gateway v2): no thread per call, pooled upstream connections, streaming with
+backpressure, provider answers checked, max_tokens as one setting, /v1/models, /v1/embeddings
+and the provider routes. Uses load_upstream.py (asyncio, counts connections) beside the fake
+upstream of the other gateway tests."""
+
+import asyncio
+import http.client
+import json
+import resource
+import socket
+import time
+
+from .harness import (E_BAD_GATEWAY, E_SCOPE, HOST, KEY_ENV, PROVIDER, GatewayTestCase,
+                      e_pattern, provider_config, unique, wait_until)
+from .load_upstream import EMBED_USAGE, FIXED_USAGE, LEAKY_KEY_FRAGMENT, LoadUpstream
+
+E_RATE_LIMITED = (429, 9002, 'Rate limit exceeded')
+E_PROVIDER_TIMEOUT = (504, 100, 'Provider Request Timeout')
+LOAD = 'load'
+LOAD_MODELS = ['fixed', 'stream-10x200', 'stream-3x50', 'flood-64', 'hold', 'json-stream',
+               'auth-401', 'rate-429', 'bad-400', 'bad-usage', 'emb']
+WHOLE_CALL_MS = 1500
+
+
+def load_config(base_url):
+    lines = []
+    providers = [(LOAD, 'timeout_ms = 15000', LOAD_MODELS),
+                 ('loadslow', f'timeout_ms = {WHOLE_CALL_MS}', ['trickle']),
+                 ('capped', 'timeout_ms = 15000\nmax_concurrent = 2', ['hold']),
+                 ('tokencap', 'timeout_ms = 15000\nmax_concurrent_per_token = 1', ['hold'])]
+    for name, settings, models in providers:
+        lines += ['[[providers]]', f'name = "{name}"', f'base_url = "{base_url}"',
+                  f'api_key_env = "{KEY_ENV}"', settings, '']
+        for model in models:
+            lines += ['[[providers.models]]', f'name = "{model}"', 'input_usd_per_mtok = 1.0',
+                      'output_usd_per_mtok = 2.0', '']
+    return '\n'.join(lines)
+
+
+async def _stream_once(port, token, model, deadline_s):
+    """One streamed chat over a raw socket; True when it ended with data: [DONE]."""
+    body = json.dumps({'model': model, 'stream': True,
+                       'messages': [{'role': 'user', 'content': 'hi'}]}).encode()
+    request = (f'POST /v1/chat/completions HTTP/1.1\r\nHost: {HOST}\r\n'
+               f'Authorization: Bearer {token}\r\nContent-Type: application/json\r\n'
+               f'Content-Length: {len(body)}\r\nConnection: close\r\n\r\n').encode() + body
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), deadline_s)
+    try:
+        writer.write(request)
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(), deadline_s)
+        return data.startswith(b'HTTP/1.1 200') and b'data: [DONE]' in data
+    finally:
+        writer.close()
+
+
+async def _many_streams(port, token, model, count, deadline_s):
+    results = await asyncio.gather(*[_stream_once(port, token, model, deadline_s)
+                                     for _ in range(count)], return_exceptions=True)
+    return sum(1 for r in results if r is True), [r for r in results if r is not True][:3]
+
+
+class GatewayV2Tests(GatewayTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        # 1,000 client sockets and 1,000 upstream sockets live in this process at once.
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        cls.load = LoadUpstream().start()
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.load.stop()
+            raise
+        cls.project = cls.make_project()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.load.stop()
+
+    @classmethod
+    def server_config(cls):
+        return provider_config(cls.upstream.base_url) + '\n' + load_config(cls.load.base_url)
+
+    def metric(self, name):
+        text = self.request('GET', '/metrics').body
+        for line in text.splitlines():
+            if line.startswith(name + ' '):
+                return float(line.split()[1])
+        self.fail(f'{name} not in /metrics')
+
+    # --- item 2: connection pools --------------------------------------------------------
+    def test_sequential_calls_over_one_client_connection_reuse_one_upstream_connection(self):
+        conn = http.client.HTTPConnection(HOST, self.server.port, timeout=10)
+        self.addCleanup(conn.close)
+        self.ok(self.request('POST', '/v1/chat/completions', connection=conn,
+                             token=self.project.token,
+                             body={'model': f'{LOAD}/fixed',
+                                   'messages': [{'role': 'user', 'content': 'warm'}]}))
+        before = self.load.connections
+        created_before = self.metric('gatehouse_upstream_connections_created_total')
+        for i in range(200):
+            response = self.request('POST', '/v1/chat/completions', connection=conn,
+                                    token=self.project.token,
+                                    body={'model': f'{LOAD}/fixed',
+                                          'messages': [{'role': 'user', 'content': f'q{i}'}]})
+            self.assertEqual(response.status, 200, response.body)
+            self.assertEqual(response.body['usage']['prompt_tokens'], FIXED_USAGE['prompt_tokens'])
+        # One client connection lands on one event loop, whose pool serves every call.
+        self.assertEqual(self.load.connections - before, 0,
+                         'the upstream saw new connections: pooled connections were not reused')
+        self.assertEqual(self.metric('gatehouse_upstream_connections_created_total'),
+                         created_before)
+        self.assertGreaterEqual(self.metric('gatehouse_upstream_connections_reused_total'), 200)
+        self.assertGreaterEqual(self.metric('gatehouse_upstream_connections_idle'), 1)
+
+    def test_an_upstream_that_closes_an_idle_pooled_connection_costs_no_failed_call(self):
+        conn = http.client.HTTPConnection(HOST, self.server.port, timeout=10)
+        self.addCleanup(conn.close)
+        body = {'model': f'{LOAD}/fixed', 'messages': [{'role': 'user', 'content': 'x'}]}
+        for _ in range(3):
+            self.ok(self.request('POST', '/v1/chat/completions', connection=conn,
+                                 token=self.project.token, body=body))
+        before = self.load.connections
+        self.load.close_idle_connections()
+        time.sleep(0.2)
+        for _ in range(3):
+            self.ok(self.request('POST', '/v1/chat/completions', connection=conn,
+                                 token=self.project.token, body=body))
+        self.assertEqual(self.load.connections - before, 1, 'one fresh connection, then reuse')
+
+    # --- items 1 and 3: no thread per call, backpressure, cancellation --------------------
+    def test_1000_concurrent_two_second_streams_finish_in_under_6_seconds(self):
+        started = time.monotonic()
+        done, errors = asyncio.run(_many_streams(self.server.port, self.project.token,
+                                                 f'{LOAD}/stream-10x200', 1000, 20))
+        elapsed = time.monotonic() - started
+        self.assertEqual(done, 1000, f'only {done} of 1000 streams completed: {errors!r}')
+        self.assertLess(elapsed, 6.0, f'1000 concurrent 2-s streams took {elapsed:.1f} s')
+
+    def test_validate_keeps_answering_while_many_upstream_calls_wait(self):
+        async def scenario():
+            holds = [asyncio.ensure_future(_stream_once(self.server.port, self.project.token,
+                                                        f'{LOAD}/stream-10x200', 20))
+                     for _ in range(300)]
+            await asyncio.sleep(0.5)
+            worst = 0.0
+            loop = asyncio.get_running_loop()
+            for _ in range(20):
+                begin = time.monotonic()
+                response = await loop.run_in_executor(None, lambda: self.request(
+                    'GET', '/v1/accessControl/apitoken/validate', token=self.project.token))
+                worst = max(worst, time.monotonic() - begin)
+                self.assertEqual(response.status, 200)
+            await asyncio.gather(*holds, return_exceptions=True)
+            return worst
+        worst = asyncio.run(scenario())
+        self.assertLess(worst, 0.5, f'validate took {worst:.3f} s while 300 streams ran')
+
+    def test_a_slow_client_slows_its_own_upstream_read_and_memory_stays_flat(self):
+        body = json.dumps({'model': f'{LOAD}/flood-64', 'stream': True,
+                           'messages': [{'role': 'user', 'content': 'flood'}]}).encode()
+        sock = socket.create_connection((HOST, self.server.port), timeout=10)
+        self.addCleanup(sock.close)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.sendall((f'POST /v1/chat/completions HTTP/1.1\r\nHost: {HOST}\r\n'
+                      f'Authorization: Bearer {self.project.token}\r\n'
+                      f'Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n')
+                     .encode() + body)
+        rss_start = self.server.rss_bytes()
+        start_sent = self.load.streamed_bytes
+        received = 0
+        peak_rss = rss_start
+        # About 4 MiB/s for 4 s: far slower than the upstream could send.
+        for _ in range(80):
+            received += len(sock.recv(200 * 1024))
+            time.sleep(0.05)
+            peak_rss = max(peak_rss, self.server.rss_bytes())
+        sent = self.load.streamed_bytes - start_sent
+        self.assertGreater(received, 1 << 20)
+        self.assertLess(sent - received, 24 << 20,
+                        f'the upstream sent {sent >> 20} MiB while the client read '
+                        f'{received >> 20} MiB: the gateway did not hold the upstream back')
+        self.assertLess(peak_rss - rss_start, 24 << 20,
+                        f'server RSS grew by {(peak_rss - rss_start) >> 20} MiB')
+
+    def test_a_client_that_leaves_cancels_the_upstream_call_at_once_and_is_recorded_499(self):
+        session = unique('s-leave')
+        body = json.dumps({'model': f'{LOAD}/hold',
+                           'messages': [{'role': 'user', 'content': 'wait'}]}).encode()
+        sock = socket.create_connection((HOST, self.server.port), timeout=10)
+        sock.sendall((f'POST /v1/chat/completions HTTP/1.1\r\nHost: {HOST}\r\n'
+                      f'Authorization: Bearer {self.project.token}\r\n'
+                      f'saia-conversation-id: {session}\r\n'
+                      f'Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n')
+                     .encode() + body)
+        before = len(self.load.closed_while_holding)
+        time.sleep(0.5)
+        sock.close()
+        self.assertTrue(wait_until(lambda: len(self.load.closed_while_holding) > before, 2.0),
+                        'the upstream call went on after the client left')
+        self.assertLess(self.load.closed_while_holding[-1], 2.0)
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 499))
+
+    # --- item 6: provider answers are checked ----------------------------------------------
+    def test_a_stream_answered_with_json_is_502_and_recorded_failed(self):
+        session = unique('s-json')
+        stream = self.stream_chat(self.project.token, f'{LOAD}/json-stream', session=session)
+        self.addCleanup(stream.close)
+        self.assertError(stream.reply(), E_BAD_GATEWAY)
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 502))
+
+    def test_malformed_chat_bodies_are_400_id_11_and_never_sent_upstream(self):
+        cases = [('stream', {'stream': 'yes'}),
+                 ('messages', {'messages': [1]}),
+                 ('messages', {'messages': [{'content': 'no role'}]})]
+        for field, change in cases:
+            with self.subTest(change=change):
+                text = unique('malformed')
+                body = {'model': f'{PROVIDER}/echo',
+                        'messages': [{'role': 'user', 'content': text}]}
+                body.update(change)
+                response = self.request('POST', '/v1/chat/completions', body=body,
+                                        token=self.project.token)
+                self.assertError(response, e_pattern(field))
+                time.sleep(0.1)
+                self.assertEqual(self.upstream.requests_with(text), [])
+
+    def test_provider_401_is_502_id_502_without_the_providers_message(self):
+        session = unique('s-401')
+        response = self.chat(self.project.token, f'{LOAD}/auth-401', session=session)
+        self.assertError(response, E_BAD_GATEWAY)
+        self.assertNotIn(LEAKY_KEY_FRAGMENT[:10], json.dumps(response.body))
+        self.assertEqual(self.wait_record(session, self.project.token)['httpStatus'], 502)
+
+    def test_provider_429_is_429_id_9002_with_the_providers_retry_after(self):
+        response = self.chat(self.project.token, f'{LOAD}/rate-429')
+        self.assertError(response, E_RATE_LIMITED)
+        self.assertEqual(response.headers.get('Retry-After'), '17')
+
+    def test_provider_4xx_is_wrapped_in_the_error_envelope_without_any_key(self):
+        session = unique('s-400')
+        response = self.chat(self.project.token, f'{LOAD}/bad-400', session=session)
+        self.assertEqual(response.status, 400, response.body)
+        [item] = response.body['errors']
+        self.assertEqual(item['id'], 400)
+        self.assertTrue(item['description'].startswith('Invalid value for temperature'))
+        self.assertNotIn(LEAKY_KEY_FRAGMENT[3:12], item['description'])
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 400))
+
+    def test_negative_or_absurd_usage_is_refused_and_the_call_recorded_with_estimates(self):
+        session = unique('s-usage')
+        body = self.ok(self.chat(self.project.token, f'{LOAD}/bad-usage', session=session,
+                                 text='four words of text'))
+        self.assertGreater(body['usage']['prompt_tokens'], 0)
+        self.assertLess(body['usage']['completion_tokens'], 1000)
+        record = self.wait_record(session, self.project.token)
+        self.assertGreater(record['promptTokens'], 0)
+        self.assertLess(record['completionTokens'], 1000)
+
+    def test_timeout_ms_bounds_the_whole_call_of_a_provider_trickling_bytes(self):
+        session = unique('s-trickle')
+        started = time.monotonic()
+        stream = self.stream_chat(self.project.token, 'loadslow/trickle', session=session)
+        self.addCleanup(stream.close)
+        events = stream.read_all()
+        elapsed = time.monotonic() - started
+        self.assertLess(elapsed, WHOLE_CALL_MS / 1000 + 1.5, 'the whole-call bound was not applied')
+        self.assertNotIn('[DONE]', [d for _t, d in events])
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 504))
+
+    # --- item 5: caps ----------------------------------------------------------------------
+    def _hold_in_background(self, model, token, count):
+        socks = []
+        for _ in range(count):
+            body = json.dumps({'model': model,
+                               'messages': [{'role': 'user', 'content': 'hold'}]}).encode()
+            sock = socket.create_connection((HOST, self.server.port), timeout=10)
+            sock.sendall((f'POST /v1/chat/completions HTTP/1.1\r\nHost: {HOST}\r\n'
+                          f'Authorization: Bearer {token}\r\nContent-Type: application/json\r\n'
+                          f'Content-Length: {len(body)}\r\n\r\n').encode() + body)
+            socks.append(sock)
+            self.addCleanup(sock.close)
+        time.sleep(0.3)
+        return socks
+
+    def test_calls_beyond_a_providers_concurrency_cap_are_429_id_9002(self):
+        socks = self._hold_in_background('capped/hold', self.project.token, 2)
+        response = self.chat(self.project.token, 'capped/hold')
+        self.assertError(response, E_RATE_LIMITED)
+        self.assertTrue(response.headers.get('Retry-After'))
+        for sock in socks:
+            sock.close()
+
+    def test_calls_beyond_the_per_token_cap_are_429_but_another_token_passes(self):
+        socks = self._hold_in_background('tokencap/hold', self.project.token, 1)
+        self.assertError(self.chat(self.project.token, 'tokencap/hold'), E_RATE_LIMITED)
+        other = self.make_token(self.project.project_id)
+        socks += self._hold_in_background('tokencap/hold', other.token, 1)
+        self.assertEqual(self.load.open_connections >= 2, True)
+        for sock in socks:
+            sock.close()
+
+    # --- item 7: max_tokens ----------------------------------------------------------------
+    def test_max_tokens_and_max_completion_tokens_are_one_setting_exactly_one_goes_upstream(self):
+        text = unique('both')
+        self.ok(self.chat(self.project.token, f'{PROVIDER}/echo', text=text,
+                          extra={'max_tokens': 10, 'max_completion_tokens': 20}))
+        [call] = self.upstream.wait_for(text)
+        self.assertNotIn('max_tokens', call['body'])
+        self.assertEqual(call['body']['max_completion_tokens'], 20)
+
+    def test_the_assistants_max_tokens_wins_under_the_name_the_client_used(self):
+        bot = self.make_assistant(self.project.token, max_tokens=321)
+        text = unique('sdk')
+        self.ok(self.chat(self.project.token, f'saia:assistant:{bot["assistantName"]}', text=text,
+                          extra={'max_completion_tokens': 5}))
+        [call] = self.upstream.wait_for(text)
+        self.assertEqual(call['body']['max_completion_tokens'], 321)
+        self.assertNotIn('max_tokens', call['body'])
+
+    # --- item 8: more of the OpenAI surface ------------------------------------------------
+    def test_embeddings_are_relayed_metered_and_recorded_with_module_embeddings(self):
+        session = unique('s-emb')
+        response = self.request('POST', '/v1/embeddings', token=self.project.token,
+                                body={'model': f'{LOAD}/emb', 'input': 'embed this'},
+                                headers={'saia-conversation-id': session})
+        body = self.ok(response)
+        self.assertEqual(body['data'][0]['embedding'], [0.25, -0.5, 0.125])
+        self.assertAlmostEqual(body['usage']['total_cost'], EMBED_USAGE['prompt_tokens'] / 1e6)
+        self.assertEqual(self.load.embedding_bodies[-1]['model'], 'emb')
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual(record['module'], 'embeddings')
+        self.assertEqual((record['promptTokens'], record['completionTokens']),
+                         (EMBED_USAGE['prompt_tokens'], 0))
+        self.assertEqual(record['status'], 'succeeded')
+
+    def test_embeddings_need_a_project_token_and_a_known_model(self):
+        self.assertError(self.request('POST', '/v1/embeddings', token=self.org_token,
+                                      body={'model': f'{LOAD}/emb', 'input': 'x'}), E_SCOPE)
+        self.assertError(self.request('POST', '/v1/embeddings', token=self.project.token,
+                                      body={'model': 'nope/emb', 'input': 'x'}),
+                         e_pattern('model'))
+
+    def test_v1_models_lists_what_the_project_token_can_call(self):
+        bot = self.make_assistant(self.project.token)
+        body = self.ok(self.request('GET', '/v1/models', token=self.project.token))
+        self.assertEqual(body['object'], 'list')
+        ids = {item['id']: item for item in body['data']}
+        self.assertEqual(ids[f'{LOAD}/fixed'],
+                         {'id': f'{LOAD}/fixed', 'object': 'model', 'created': 0,
+                          'owned_by': LOAD})
+        self.assertEqual(ids[f'saia:assistant:{bot["assistantName"]}']['owned_by'], 'assistant')
+        other = self.make_project()
+        other_ids = {i['id'] for i in self.ok(self.request('GET', '/v1/models',
+                                                           token=other.token))['data']}
+        self.assertNotIn(f'saia:assistant:{bot["assistantName"]}', other_ids)
+        self.assertError(self.request('GET', '/v1/models', token=self.org_token), E_SCOPE)
+
+    def test_provider_routes_return_one_provider_its_models_and_one_model(self):
+        listed = self.ok(self.request('GET', '/v2/llm/providers', token=self.org_token))
+        [entry] = [p for p in listed['providers'] if p['name'] == LOAD]
+        self.assertEqual(self.ok(self.request('GET', f'/v2/llm/providers/{LOAD}',
+                                              token=self.org_token)), entry)
+        self.assertEqual(self.ok(self.request('GET', f'/v2/llm/providers/{LOAD}/models',
+                                              token=self.project.token)),
+                         {'models': entry['models']})
+        [fixed] = [m for m in entry['models'] if m['name'] == 'fixed']
+        self.assertEqual(self.ok(self.request('GET', f'/v2/llm/providers/{LOAD}/models/fixed',
+                                              token=self.org_token)), fixed)
+        self.assertEqual(self.request('GET', '/v2/llm/providers/nope',
+                                      token=self.org_token).status, 404)
+        self.assertEqual(self.request('GET', f'/v2/llm/providers/{LOAD}/models/nope',
+                                      token=self.org_token).status, 404)
