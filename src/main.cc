@@ -3,6 +3,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "cli/bench_seed_command.h"
 #include "cli/commands.h"
 
 namespace {
@@ -176,6 +177,8 @@ int main(int argc, char** argv) {
       return gatehouse::RunExport(Finish(common.Resolve()), organization, project, export_format);
     };
   });
+
+  gatehouse::AddBenchCommand(app, run);
 
   try {
     app.parse(argc, argv);

@@ -60,8 +60,8 @@ TEST_F(TokenDirectoryTest, LastUsableOrganizationTokenCannotBeBlockedRevokedOrEx
 
   auto second = directory_->Create(OrganizationSpec("Second"));
   ASSERT_TRUE(second);
-  auto blocked = directory_->Update(organization_.id, owner_.id,
-                                    TokenChange{.status = TokenStatus::kBlocked});
+  auto blocked =
+      directory_->Update(organization_.id, owner_.id, TokenChange{.status = TokenStatus::kBlocked});
   ASSERT_TRUE(blocked);
   EXPECT_EQ(blocked->status, TokenStatus::kBlocked);
   auto refused = directory_->Revoke(organization_.id, second->token.id);

@@ -119,7 +119,8 @@ class SqliteRequestCursor final : public RequestCursor {
 
 Status SqliteStore::AppendRequests(const std::vector<RequestRecord>& records) {
   if (records.empty()) return {};
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   sqlite::Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   for (const auto& record : records) {
