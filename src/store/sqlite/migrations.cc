@@ -1,5 +1,6 @@
 #include "store/sqlite/migrations.h"
 
+#include <algorithm>
 #include <string_view>
 
 namespace gatehouse::sqlite {
@@ -194,7 +195,7 @@ CREATE INDEX projects_org ON projects(organization_id, name);
 
 }  // namespace
 
-Result<int> Migrate(Database& db) {
+Result<int> Migrate(Database& db, int up_to) {
   if (auto done = db.Execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
                              "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
       !done) {
@@ -207,7 +208,8 @@ Result<int> Migrate(Database& db) {
   int version = static_cast<int>((*current)->Int(0));
   (*current)->Reset();
 
-  const int latest = static_cast<int>(std::size(kMigrations));
+  const int latest = up_to > 0 ? std::min<int>(up_to, std::size(kMigrations))
+                               : static_cast<int>(std::size(kMigrations));
   for (int next = version + 1; next <= latest; ++next) {
     Transaction transaction(db);
     if (!transaction.begun()) return std::unexpected(transaction.begun().error());
