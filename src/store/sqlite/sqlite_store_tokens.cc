@@ -131,11 +131,12 @@ Status SqliteStore::RecordLastUsed(const std::vector<std::pair<std::string, Time
   if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
+  auto stmt = db_.Prepare(
+      "UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?2) WHERE id = ?1");
+  if (!stmt) return std::unexpected(stmt.error());
   for (const auto& [id, at] : uses) {
-    auto stmt = db_.Prepare(
-        "UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?2) WHERE id = ?1");
-    if (!stmt) return std::unexpected(stmt.error());
     if (auto done = (*stmt)->Bind(1, id).Bind(2, at).Run(); !done) return done;
+    (*stmt)->Reset();
   }
   return transaction.Commit();
 }

@@ -51,14 +51,21 @@ const std::string kMatchingProjects =
     "(SELECT id FROM projects WHERE organization_id = ?1 AND name LIKE ?6 ESCAPE '\\')";
 
 // Conditions on api_tokens t for every filter of `query` (the name one only `with_name`).
-std::string TokenFilters(const TokenQuery& query, bool with_name) {
+// Status and scope are written as +t.status and +t.scope (not index constraints) unless the
+// status index is the source: an equality the planner sees on a column of the sort index
+// makes it sort "the right part of ORDER BY" in a temporary B-tree, which reads every row
+// that OFFSET skips.
+std::string TokenFilters(const TokenQuery& query, bool with_name, bool status_source = false) {
   std::string where = " WHERE t.organization_id = ?1";
-  if (query.scope) where += " AND t.scope = ?2";
+  if (query.scope) where += " AND +t.scope = ?2";
   if (!query.project_id.empty()) where += " AND t.project_id = ?3";
   if (!query.project_name_contains.empty()) {
-    where += " AND t.project_name LIKE ?6 ESCAPE '\\' AND t.scope = " + kSqlProjectScope;
+    where += " AND t.project_name LIKE ?6 ESCAPE '\\' AND +t.scope = " + kSqlProjectScope;
   }
-  if (!query.statuses.empty()) where += " AND t.status IN " + StatusList(query.statuses);
+  if (!query.statuses.empty()) {
+    where += std::string(status_source ? " AND t.status IN " : " AND +t.status IN ") +
+             StatusList(query.statuses);
+  }
   if (with_name && !query.name_contains.empty()) where += " AND t.name LIKE ?4 ESCAPE '\\'";
   return where;
 }
@@ -118,6 +125,7 @@ Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
   TokenPage page;
   std::string source;  // filter first: " FROM api_tokens t <hint>" plus a source condition
   std::string source_condition;
+  bool status_source = false;
   if (!by_name) {
     auto count = Count(db, CounterSql(query, true, true), query);
     if (!count) return std::unexpected(count.error());
@@ -136,20 +144,22 @@ Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
         source_condition = OwnerSource(query);
       } else {
         source = " FROM api_tokens t INDEXED BY api_tokens_by_status";
+        status_source = true;
       }
     }
   } else {
-    std::int64_t trigram_matches = kSortInMemoryLimit + 1;
+    std::int64_t trigram_matches = kNameCountBound + 1;
     if (trigram) {
       auto counted = Count(db,
                            "SELECT COUNT(*) FROM (SELECT 1 FROM api_tokens_name_trigram "
                            "WHERE api_tokens_name_trigram MATCH ?5 LIMIT " +
-                               std::to_string(kSortInMemoryLimit + 1) + ")",
+                               std::to_string(kNameCountBound + 1) + ")",
                            query);
       if (!counted) return std::unexpected(counted.error());
       trigram_matches = *counted;
     }
-    if (trigram_matches <= kSortInMemoryLimit) {
+    // Up to kNameCountBound trigram matches are read by rowid and sorted.
+    if (trigram_matches <= kNameCountBound) {
       source = " FROM api_tokens t NOT INDEXED";
       source_condition =
           " AND t.rowid IN (SELECT rowid FROM api_tokens_name_trigram "
@@ -176,9 +186,9 @@ Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
   if (query.offset >= page.count) return page;
 
   if (source.empty()) source = std::string(" FROM api_tokens t INDEXED BY ") + order.index;
-  auto stmt =
-      db.Prepare(std::string("SELECT ") + kTokenFields + source + TokenFilters(query, true) +
-                 source_condition + order_by + " LIMIT ?7 OFFSET ?8");
+  auto stmt = db.Prepare(std::string("SELECT ") + kTokenFields + source +
+                         TokenFilters(query, true, status_source) + source_condition + order_by +
+                         " LIMIT ?7 OFFSET ?8");
   if (!stmt) return std::unexpected(stmt.error());
   BindSearch(**stmt, query);
   (*stmt)->Bind(7, query.limit > 0 ? query.limit : -1).Bind(8, query.offset);
