@@ -198,6 +198,66 @@ class Seeder {
   std::int64_t requests_seeded_ = 0;
 };
 
+// The console search shapes of scripts/bench-scale, for `bench explain`.
+std::vector<std::pair<std::string, TokenQuery>> SearchShapes(const std::string& organization_id) {
+  std::vector<std::pair<std::string, TokenQuery>> shapes;
+  const std::vector<TokenStatus> live = {TokenStatus::kActive, TokenStatus::kBlocked};
+  auto base = [&] {
+    return TokenQuery{.organization_id = organization_id, .statuses = live, .limit = 20};
+  };
+  const std::pair<const char*, TokenOrderKey> keys[] = {
+      {"name", TokenOrderKey::kName},           {"description", TokenOrderKey::kDescription},
+      {"status", TokenOrderKey::kStatus},       {"projectName", TokenOrderKey::kProjectName},
+      {"timestamp", TokenOrderKey::kTimestamp}, {"lastUsedAt", TokenOrderKey::kLastUsedAt}};
+  for (const auto& [label, key] : keys) {
+    for (bool descending : {false, true}) {
+      TokenQuery query = base();
+      query.order_key = key;
+      query.descending = descending;
+      query.offset = 99980;
+      shapes.emplace_back(
+          std::string("orderKey=") + label + (descending ? " desc" : " asc") + " page 5000", query);
+    }
+  }
+  for (const char* text : {"a", "il", "ing", "deploy-b", "x", "q7", "zzz"}) {
+    TokenQuery by_name = base();
+    by_name.name_contains = text;
+    shapes.emplace_back(std::string("name contains \"") + text + "\" page 1", by_name);
+    TokenQuery by_project = base();
+    by_project.project_name_contains = text;
+    shapes.emplace_back(std::string("projectName contains \"") + text + "\" page 1", by_project);
+  }
+  const std::pair<const char*, std::vector<TokenStatus>> statuses[] = {
+      {"active", {TokenStatus::kActive}},
+      {"blocked", {TokenStatus::kBlocked}},
+      {"revoked", {TokenStatus::kRevoked}}};
+  for (const auto& [label, list] : statuses) {
+    TokenQuery query = base();
+    query.statuses = list;
+    shapes.emplace_back(std::string("status=") + label + " page 1", query);
+  }
+  for (auto scope : {TokenScope::kOrganization, TokenScope::kProject}) {
+    TokenQuery query = base();
+    query.scope = scope;
+    shapes.emplace_back("scope=" + std::string(ToString(scope)) + " page 1", query);
+  }
+  return shapes;
+}
+
+int RunExplain(const SeedOptions& options) {
+  ServerConfig config;
+  config.data_dir = options.data_dir;
+  config.master_key_file = options.master_key_file;
+  Instance instance(config);
+  const Organization organization =
+      OrThrow(instance.organizations().Resolve(options.organization), "find the organization");
+  for (const auto& [label, query] : SearchShapes(organization.id)) {
+    std::cout << "### " << label << "\n"
+              << OrThrow(instance.store().ExplainSearchTokens(query), label) << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 void AddBenchCommand(CLI::App& app, std::function<int()>& run) {
@@ -215,6 +275,12 @@ void AddBenchCommand(CLI::App& app, std::function<int()>& run) {
   seed->add_option("--organization-tokens", options->organization_tokens,
                    "organization tokens among --tokens");
   seed->add_option("--seed", options->seed, "random seed");
+  auto* explain = bench->add_subcommand(
+      "explain", "print the statements and query plans of the console search shapes");
+  explain->add_option("--data-dir", options->data_dir, "data directory (default ./data)");
+  explain->add_option("--master-key-file", options->master_key_file, "master key file");
+  explain->add_option("--org", options->organization, "organization id or name");
+  explain->callback([options, &run] { run = [options] { return RunExplain(*options); }; });
   seed->callback([options, &run] {
     run = [options] {
       ServerConfig config;

@@ -22,6 +22,10 @@ class SqliteStore final : public Store {
   // (start-up only).
   explicit SqliteStore(const std::string& path);
 
+  // The statements SearchTokens runs for `query`, each followed by its EXPLAIN QUERY PLAN
+  // (docs/BENCHMARKS.md; `gatehouse bench explain`).
+  Result<std::string> ExplainSearchTokens(const TokenQuery& query);
+
   // Writes a consistent copy of the live database to `destination` (SQLite online backup).
   Status Backup(const std::string& destination);
 
@@ -85,6 +89,8 @@ class SqliteStore final : public Store {
 
  private:
   Status InsertTokenLocked(const ApiToken& token, const TokenCredential& credential);
+  static Result<TokenPage> SearchTokensIn(sqlite::Database& db, const TokenQuery& query,
+                                          std::string* explain);
   static Result<std::optional<ApiToken>> FindTokenIn(sqlite::Database& db,
                                                      const std::string& organization_id,
                                                      const std::string& token_id);

@@ -101,8 +101,23 @@ std::string OwnerSource(const TokenQuery& query) {
 
 namespace {
 
+// Appends `sql` and its EXPLAIN QUERY PLAN to *explain, when explain is not null.
+void Explain(Database& db, const std::string& sql, std::string* explain) {
+  if (!explain) return;
+  *explain += sql + "\n";
+  auto plan = db.Prepare("EXPLAIN QUERY PLAN " + sql);
+  if (!plan) return;
+  while (true) {
+    auto row = (*plan)->Step();
+    if (!row || !*row) break;
+    *explain += "  " + (*plan)->Text(3) + "\n";
+  }
+}
+
 // Runs a one-number query of the search with its parameters bound.
-Result<std::int64_t> Count(Database& db, const std::string& sql, const TokenQuery& query) {
+Result<std::int64_t> Count(Database& db, const std::string& sql, const TokenQuery& query,
+                           std::string* explain) {
+  Explain(db, sql, explain);
   auto stmt = db.Prepare(sql);
   if (!stmt) return std::unexpected(stmt.error());
   BindSearch(**stmt, query);
@@ -116,7 +131,20 @@ Result<std::int64_t> Count(Database& db, const std::string& sql, const TokenQuer
 Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
   auto reader = readers_.Acquire();
   if (!reader) return std::unexpected(reader.error());
-  sqlite::Database& db = **reader;
+  return SearchTokensIn(**reader, query, nullptr);
+}
+
+Result<std::string> SqliteStore::ExplainSearchTokens(const TokenQuery& query) {
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  std::string explain;
+  auto page = SearchTokensIn(**reader, query, &explain);
+  if (!page) return std::unexpected(page.error());
+  return explain;
+}
+
+Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& query,
+                                              std::string* explain) {
   const TokenOrder& order = OrderOf(query.order_key);
   const std::string order_by = OrderByClause(order, query.descending);
   const bool by_name = !query.name_contains.empty();
@@ -127,15 +155,15 @@ Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
   std::string source_condition;
   bool status_source = false;
   if (!by_name) {
-    auto count = Count(db, CounterSql(query, true, true), query);
+    auto count = Count(db, CounterSql(query, true, true), query, explain);
     if (!count) return std::unexpected(count.error());
     page.count = *count;
     if (page.count <= kSortInMemoryLimit) {
-      auto by_status = Count(db, CounterSql(query, false, true), query);
+      auto by_status = Count(db, CounterSql(query, false, true), query, explain);
       if (!by_status) return std::unexpected(by_status.error());
       std::int64_t by_owner = std::numeric_limits<std::int64_t>::max();
       if (HasOwnerFilter(query)) {
-        auto counted = Count(db, CounterSql(query, true, false), query);
+        auto counted = Count(db, CounterSql(query, true, false), query, explain);
         if (!counted) return std::unexpected(counted.error());
         by_owner = *counted;
       }
@@ -154,7 +182,7 @@ Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
                            "SELECT COUNT(*) FROM (SELECT 1 FROM api_tokens_name_trigram "
                            "WHERE api_tokens_name_trigram MATCH ?5 LIMIT " +
                                std::to_string(kNameCountBound + 1) + ")",
-                           query);
+                           query, explain);
       if (!counted) return std::unexpected(counted.error());
       trigram_matches = *counted;
     }
@@ -164,8 +192,9 @@ Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
       source_condition =
           " AND t.rowid IN (SELECT rowid FROM api_tokens_name_trigram "
           "WHERE api_tokens_name_trigram MATCH ?5)";
-      auto count = Count(
-          db, "SELECT COUNT(*)" + source + TokenFilters(query, true) + source_condition, query);
+      auto count =
+          Count(db, "SELECT COUNT(*)" + source + TokenFilters(query, true) + source_condition,
+                query, explain);
       if (!count) return std::unexpected(count.error());
       page.count = *count;
     } else {
@@ -175,7 +204,7 @@ Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
                          "api_tokens_by_name" +
                              TokenFilters(query, true) + " LIMIT " +
                              std::to_string(kNameCountBound + 1) + ")",
-                         query);
+                         query, explain);
       if (!count) return std::unexpected(count.error());
       page.count = std::min(*count, kNameCountBound);
       page.count_is_lower_bound = *count > kNameCountBound;
@@ -186,9 +215,11 @@ Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
   if (query.offset >= page.count) return page;
 
   if (source.empty()) source = std::string(" FROM api_tokens t INDEXED BY ") + order.index;
-  auto stmt = db.Prepare(std::string("SELECT ") + kTokenFields + source +
-                         TokenFilters(query, true, status_source) + source_condition + order_by +
-                         " LIMIT ?7 OFFSET ?8");
+  const std::string list = std::string("SELECT ") + kTokenFields + source +
+                           TokenFilters(query, true, status_source) + source_condition + order_by +
+                           " LIMIT ?7 OFFSET ?8";
+  Explain(db, list, explain);
+  auto stmt = db.Prepare(list);
   if (!stmt) return std::unexpected(stmt.error());
   BindSearch(**stmt, query);
   (*stmt)->Bind(7, query.limit > 0 ? query.limit : -1).Bind(8, query.offset);
