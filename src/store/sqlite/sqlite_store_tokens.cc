@@ -146,10 +146,13 @@ Status SqliteStore::ForEachTokenChangedSince(
   auto reader = readers_.Acquire();
   if (!reader) return std::unexpected(reader.error());
   sqlite::Database& db = **reader;
-  auto stmt = db.Prepare(std::string("SELECT ") + kTokenColumns +
-                         " WHERE t.updated_at >= ?1 AND (?1 > 0 OR t.status <> ?2)");
+  // A full load reads the table in its own order (+ keeps the planner off the updated_at
+  // index, which would visit the rows in random order); a sync reads the recent few by index.
+  auto stmt = db.Prepare(
+      since > 0 ? std::string("SELECT ") + kTokenColumns + " WHERE t.updated_at >= ?1"
+                : std::string("SELECT ") + kTokenColumns + " WHERE +t.status <> " + kSqlRevoked);
   if (!stmt) return std::unexpected(stmt.error());
-  (*stmt)->Bind(1, since).Bind(2, kRevoked);
+  if (since > 0) (*stmt)->Bind(1, since);
   for (;;) {
     auto row = (*stmt)->Step();
     if (!row) return std::unexpected(row.error());
