@@ -2,6 +2,7 @@
 #define GATEHOUSE_STORE_SQLITE_SQLITE_STORE_H_
 
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 
@@ -103,7 +104,17 @@ class SqliteStore final : public Store {
                                                   const std::string& organization_id,
                                                   const std::string& value);
 
+  // A token waiting for a group commit (InsertToken); `outcome` is set by the leader.
+  struct PendingInsert {
+    const ApiToken* token;
+    const TokenCredential* credential;
+    std::optional<Status> outcome;
+  };
+
   const std::string path_;
+  std::mutex pending_mutex_;
+  std::condition_variable pending_done_;
+  std::vector<PendingInsert*> pending_;  // guarded by pending_mutex_
   std::timed_mutex write_mutex_;
   sqlite::Database db_;  // the writer; guarded by write_mutex_
   sqlite::ReaderPool readers_;

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "core/text.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/sqlite_store.h"
@@ -9,10 +11,58 @@ using sqlite::Statement;
 using sqlite::Transaction;
 using namespace sqlite;  // row readers and SQL helpers
 
+// Group commit: every caller queues its token, then waits for the writer. The first to get
+// it (the leader) stores everything queued by then in one transaction, so concurrent
+// creations share one commit; the others find their outcome set when their turn comes and
+// return without touching the database. Nobody returns before the commit that holds its
+// token has finished.
 Status SqliteStore::InsertToken(const ApiToken& token, const TokenCredential& credential) {
+  PendingInsert mine{&token, &credential, std::nullopt};
+  {
+    std::lock_guard queue(pending_mutex_);
+    pending_.push_back(&mine);
+  }
   auto lock = LockWriter();
-  if (!lock) return std::unexpected(lock.error());
-  return InsertTokenLocked(token, credential);
+  std::unique_lock queue(pending_mutex_);
+  if (!lock) {
+    if (auto it = std::find(pending_.begin(), pending_.end(), &mine); it != pending_.end()) {
+      pending_.erase(it);
+      return std::unexpected(lock.error());
+    }
+    // A leader took it: its outcome comes with that leader's commit.
+    pending_done_.wait(queue, [&] { return mine.outcome.has_value(); });
+    return *mine.outcome;
+  }
+  if (mine.outcome) return *mine.outcome;
+  std::vector<PendingInsert*> batch;
+  batch.swap(pending_);
+  queue.unlock();
+
+  // Outcomes are published under pending_mutex_ only, where waiting callers read them.
+  std::vector<Status> outcomes;
+  outcomes.reserve(batch.size());
+  std::optional<Error> failed;
+  {
+    Transaction transaction(db_);
+    if (!transaction.begun()) failed = transaction.begun().error();
+    for (PendingInsert* insert : batch) {
+      if (failed) break;
+      auto inserted = InsertTokenLocked(*insert->token, *insert->credential);
+      if (!inserted && inserted.error().code() != ErrorCode::kTokenNameExists) {
+        failed = inserted.error();
+      }
+      outcomes.push_back(std::move(inserted));
+    }
+    if (!failed) {
+      if (auto committed = transaction.Commit(); !committed) failed = committed.error();
+    }
+  }
+  queue.lock();
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    batch[i]->outcome = failed ? Status(std::unexpected(*failed)) : std::move(outcomes[i]);
+  }
+  pending_done_.notify_all();
+  return *mine.outcome;
 }
 
 Result<std::vector<Status>> SqliteStore::InsertTokens(
