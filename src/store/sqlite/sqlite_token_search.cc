@@ -158,7 +158,12 @@ Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& qu
     auto count = Count(db, CounterSql(query, true, true), query, explain);
     if (!count) return std::unexpected(count.error());
     page.count = *count;
-    if (page.count <= kSortInMemoryLimit) {
+    // One project's tokens are read through the project index whatever their number: the
+    // sort indexes do not cover project ids (a project listing has no LIMIT anyway).
+    if (!query.project_id.empty()) {
+      source = " FROM api_tokens t INDEXED BY api_tokens_project";
+      source_condition = OwnerSource(query);
+    } else if (page.count <= kSortInMemoryLimit) {
       auto by_status = Count(db, CounterSql(query, false, true), query, explain);
       if (!by_status) return std::unexpected(by_status.error());
       std::int64_t by_owner = std::numeric_limits<std::int64_t>::max();
