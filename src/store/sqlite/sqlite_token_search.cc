@@ -154,6 +154,7 @@ Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& qu
   std::string source;  // filter first: " FROM api_tokens t <hint>" plus a source condition
   std::string source_condition;
   bool status_source = false;
+  bool count_with_rows = false;  // the page's query counts the matches too (COUNT(*) OVER ())
   if (!by_name) {
     auto count = Count(db, CounterSql(query, true, true), query, explain);
     if (!count) return std::unexpected(count.error());
@@ -197,11 +198,15 @@ Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& qu
       source_condition =
           " AND t.rowid IN (SELECT rowid FROM api_tokens_name_trigram "
           "WHERE api_tokens_name_trigram MATCH ?5)";
-      auto count =
-          Count(db, "SELECT COUNT(*)" + source + TokenFilters(query, true) + source_condition,
-                query, explain);
-      if (!count) return std::unexpected(count.error());
-      page.count = *count;
+      if (query.offset < trigram_matches) {
+        count_with_rows = true;
+      } else {  // no page here: the trigram hits are a superset of the matches
+        auto count =
+            Count(db, "SELECT COUNT(*)" + source + TokenFilters(query, true) + source_condition,
+                  query, explain);
+        if (!count) return std::unexpected(count.error());
+        page.count = *count;
+      }
     } else {
       // The name index covers every filter, so counting walks it without reading rows.
       auto count = Count(db,
@@ -217,12 +222,13 @@ Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& qu
     }
   }
   // With a bounded name count only the first kNameCountBound matches are reachable.
-  if (query.offset >= page.count) return page;
+  if (!count_with_rows && query.offset >= page.count) return page;
 
   if (source.empty()) source = std::string(" FROM api_tokens t INDEXED BY ") + order.index;
-  const std::string list = std::string("SELECT ") + kTokenFields + source +
-                           TokenFilters(query, true, status_source) + source_condition + order_by +
-                           " LIMIT ?7 OFFSET ?8";
+  const std::string filters = TokenFilters(query, true, status_source) + source_condition;
+  const std::string list = std::string("SELECT ") + kTokenFields +
+                           (count_with_rows ? ", COUNT(*) OVER ()" : "") + source + filters +
+                           order_by + " LIMIT ?7 OFFSET ?8";
   Explain(db, list, explain);
   auto stmt = db.Prepare(list);
   if (!stmt) return std::unexpected(stmt.error());
@@ -232,7 +238,14 @@ Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& qu
     auto row = (*stmt)->Step();
     if (!row) return std::unexpected(row.error());
     if (!*row) break;
+    if (count_with_rows && page.tokens.empty()) page.count = (*stmt)->Int(kTokenFieldCount);
     page.tokens.push_back(ReadToken(**stmt));
+  }
+  if (count_with_rows && page.tokens.empty() && query.offset > 0) {
+    // Past the last match no row carries the count.
+    auto count = Count(db, "SELECT COUNT(*)" + source + filters, query, explain);
+    if (!count) return std::unexpected(count.error());
+    page.count = *count;
   }
   if (!page.tokens.empty()) {
     auto name = db.Prepare("SELECT name FROM organizations WHERE id = ?1");
