@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 #include "auth/secret.h"
@@ -143,18 +144,27 @@ Instance::Instance(const ServerConfig& config, const Clock& clock, DataDirUse us
 void Instance::CheckMasterKey() {
   const std::string mine = keyring_.CheckValue();
   auto stored = OrThrow(store_.GetSetting(std::string(kMasterKeyCheckSetting)), "read settings");
+  bool matches = !stored || ConstantTimeEquals(*stored, mine);
   if (!stored) {
-    // A new database, or one from a version that kept no check value: this key is its key.
-    OrThrow(store_.PutSetting(std::string(kMasterKeyCheckSetting), mine), "store settings");
-    return;
+    // A new database, or one from a version that kept no check value. In the latter the
+    // administrator secret, when its file is at hand, tells whether this key is the database's.
+    const std::string admin_hash = AdminSecretHash();
+    std::ifstream admin_file(config_.AdminTokenFile());
+    std::string admin_secret;
+    if (!admin_hash.empty() && std::getline(admin_file, admin_secret)) {
+      matches = ConstantTimeEquals(keyring_.Hash(Trim(admin_secret)), admin_hash);
+    }
   }
-  if (!ConstantTimeEquals(*stored, mine)) {
+  if (!matches) {
     const std::string key = MasterKeyFromEnvironment() ? "GATEHOUSE_MASTER_KEY"
                                                        : "master key " + config_.MasterKeyFile();
     throw std::runtime_error(key + " does not match database " + database_ +
-                             ": the database was initialized with another master key (its key "
-                             "check value differs), so every token would be rejected. Refusing "
-                             "to start: use the master key this database was created with");
+                             ": the database was initialized with another master key, so every "
+                             "token would be rejected. Refusing to start: use the master key "
+                             "this database was created with");
+  }
+  if (!stored) {
+    OrThrow(store_.PutSetting(std::string(kMasterKeyCheckSetting), mine), "store settings");
   }
 }
 
