@@ -60,11 +60,6 @@ std::shared_ptr<const CachedToken> TokenCache::FindById(const std::string& token
   return it == by_id_.end() ? nullptr : it->second.token;
 }
 
-void TokenCache::SetName(const std::string& id, std::string name) {
-  std::unique_lock lock(mutex_);
-  names_[id] = std::move(name);
-}
-
 std::string TokenCache::NameOf(const std::string& id) const {
   std::shared_lock lock(mutex_);
   auto it = names_.find(id);

@@ -31,9 +31,7 @@ struct CachedToken {
   mutable std::atomic<TimeMs> last_used_at{0};
   mutable std::atomic<bool> last_used_dirty{false};
 
-  bool UsableAt(TimeMs now) const {
-    return status == TokenStatus::kActive && (!expires_at || *expires_at > now);
-  }
+  bool UsableAt(TimeMs now) const { return TokenUsableAt(status, expires_at, now); }
 };
 
 // Every non-revoked token in memory, keyed by the keyed hash of its secret(s), so that
@@ -57,9 +55,8 @@ class TokenCache {
   // The published state of a non-revoked token; null when revoked or unknown.
   std::shared_ptr<const CachedToken> FindById(const std::string& token_id) const;
 
-  // Names of organizations and projects by id (Put records them from token rows).
-  void SetName(const std::string& id, std::string name);
-  // Empty when the id is unknown.
+  // Names of organizations and projects by id (Put records them from token rows); empty when
+  // the id is unknown.
   std::string NameOf(const std::string& id) const;
 
   // The last-used times recorded since the previous call, for the store to persist.

@@ -27,4 +27,8 @@ std::optional<TokenStatus> ParseTokenStatus(std::string_view text) {
   return std::nullopt;
 }
 
+bool TokenUsableAt(TokenStatus status, std::optional<TimeMs> expires_at, TimeMs now) {
+  return status == TokenStatus::kActive && (!expires_at || *expires_at > now);
+}
+
 }  // namespace gatehouse

@@ -10,13 +10,26 @@
 
 namespace gatehouse {
 
-enum class TokenScope { kOrganization, kProject };
-enum class TokenStatus { kActive, kBlocked, kRevoked };
+// The numbers of these two enums are stored on disk (api_tokens.scope, api_tokens.status):
+// never renumber them; a new value takes a new number.
+enum class TokenScope {
+  kOrganization = 0,  // stored on disk
+  kProject = 1,       // stored on disk
+};
+enum class TokenStatus {
+  kActive = 0,   // stored on disk
+  kBlocked = 1,  // stored on disk
+  kRevoked = 2,  // stored on disk
+};
 
 std::string_view ToString(TokenScope scope);    // "Organization" | "Project"
 std::string_view ToString(TokenStatus status);  // "Active" | "Blocked" | "Revoked"
 // Case-insensitive parsers for request values.
 std::optional<TokenStatus> ParseTokenStatus(std::string_view text);
+
+// The one rule for "this token authenticates at `now`" (API.md §3): Active and not past its
+// optional expiry. Blocked, revoked and expired tokens are all refused alike.
+bool TokenUsableAt(TokenStatus status, std::optional<TimeMs> expires_at, TimeMs now);
 
 struct Organization {
   std::string id;
@@ -56,6 +69,8 @@ struct ApiToken {
   std::optional<TimeMs> last_used_at;
   std::optional<TimeMs> expires_at;
   std::string secret_prefix;
+
+  bool UsableAt(TimeMs now) const { return TokenUsableAt(status, expires_at, now); }
 };
 
 // What the store keeps to recognise a token's secret: never the secret itself.

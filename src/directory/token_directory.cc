@@ -12,6 +12,24 @@ namespace {
 // timestamp than a concurrent one is not missed.
 constexpr TimeMs kSyncOverlapMs = 5000;
 
+// A conditional change whose row moved under it is decided again on the new state; a few
+// rounds settle any realistic contention.
+constexpr int kChangeAttempts = 8;
+
+ApiToken Changed(ApiToken token, const TokenChange& change) {
+  if (change.name) token.name = *change.name;
+  if (change.description) token.description = *change.description;
+  if (change.status) token.status = *change.status;
+  if (change.expires_at) token.expires_at = *change.expires_at;
+  return token;
+}
+
+// Blocking, revoking or expiring the last usable organization token would lock the
+// organization out of its own management API (API.md §6, 409 id 9003).
+bool EndsOrganizationAccess(const ApiToken& before, const ApiToken& after, TimeMs now) {
+  return before.scope == TokenScope::kOrganization && before.UsableAt(now) && !after.UsableAt(now);
+}
+
 }  // namespace
 
 TokenDirectory::TokenDirectory(Store& store, const Keyring& keyring, TokenCache& cache,
@@ -67,8 +85,33 @@ Result<ApiToken> TokenDirectory::Find(const std::string& organization_id,
 
 Result<ApiToken> TokenDirectory::Update(const std::string& organization_id,
                                         const std::string& token_id, const TokenChange& change) {
-  auto token = store_.ChangeToken(organization_id, token_id, change, clock_.Now());
-  if (!token) return token;
+  const TimeMs now = clock_.Now();
+  std::optional<ApiToken> token;
+  for (int attempt = 0; attempt < kChangeAttempts && !token; ++attempt) {
+    auto current = store_.FindToken(organization_id, token_id);
+    if (!current) return std::unexpected(current.error());
+    if (!*current || (*current)->status == TokenStatus::kRevoked) {
+      return Fail(ErrorCode::kApiTokenNotFound);
+    }
+    TokenChangeCondition condition;
+    condition.expected_status = (*current)->status;
+    condition.expected_expires_at = (*current)->expires_at;
+    if (EndsOrganizationAccess(**current, Changed(**current, change), now)) {
+      condition.other_organization_token_usable_at = now;
+    }
+    auto changed = store_.ChangeToken(organization_id, token_id, change, now, condition);
+    if (!changed) return std::unexpected(changed.error());
+    switch (changed->outcome) {
+      case TokenChangeResult::Outcome::kApplied:
+        token = std::move(changed->token);
+        break;
+      case TokenChangeResult::Outcome::kNoOtherUsableOrganizationToken:
+        return Fail(ErrorCode::kLastOrganizationToken);
+      case TokenChangeResult::Outcome::kStateChanged:
+        break;
+    }
+  }
+  if (!token) return Fail(ErrorCode::kInternal, {}, "token kept changing during an update");
   if (token->status == TokenStatus::kRevoked) {
     cache_.Remove(token_id);
   } else {
@@ -77,7 +120,7 @@ Result<ApiToken> TokenDirectory::Update(const std::string& organization_id,
     if (*credential) Publish(*token, **credential);
   }
   ApplyLiveUsage(*token);
-  return token;
+  return std::move(*token);
 }
 
 Result<ApiToken> TokenDirectory::Revoke(const std::string& organization_id,
@@ -179,7 +222,8 @@ Status TokenDirectory::LoadCache() {
 
 Status TokenDirectory::SyncCache() {
   std::lock_guard lock(sync_mutex_);
-  return SyncSince(synced_until_ - kSyncOverlapMs);
+  // Never 0: the store reads "since 0" as a first load, which leaves revoked tokens out.
+  return SyncSince(std::max<TimeMs>(synced_until_ - kSyncOverlapMs, 1));
 }
 
 Status TokenDirectory::SyncSince(TimeMs since) {

@@ -14,6 +14,8 @@
 
 namespace gatehouse {
 
+// Sort keys of the console search. Not stored; each backend maps them to its own columns
+// through an explicit table, never through these numbers.
 enum class TokenOrderKey { kName, kDescription, kStatus, kProjectName, kTimestamp, kLastUsedAt };
 
 // A partial update of a token; absent fields stay. `expires_at` present with nullopt clears
@@ -23,6 +25,28 @@ struct TokenChange {
   std::optional<std::string> description;
   std::optional<TokenStatus> status;
   std::optional<std::optional<TimeMs>> expires_at;
+};
+
+// What ChangeToken checks atomically with its write (a conditional write), so that a rule
+// decided above the store (TokenDirectory) still holds when the write lands. Unset = no check.
+struct TokenChangeCondition {
+  // The row still has the status and expiry that the caller decided on.
+  std::optional<TokenStatus> expected_status;
+  std::optional<std::optional<TimeMs>> expected_expires_at;
+  // Another organization token of the same organization is usable at this time
+  // (TokenUsableAt: Active and unexpired).
+  std::optional<TimeMs> other_organization_token_usable_at;
+};
+
+// How a conditional ChangeToken ended. `token` is the row after the write when applied.
+struct TokenChangeResult {
+  enum class Outcome {
+    kApplied,
+    kStateChanged,                   // expected_status / expected_expires_at did not match
+    kNoOtherUsableOrganizationToken  // other_organization_token_usable_at did not hold
+  };
+  Outcome outcome = Outcome::kApplied;
+  ApiToken token;
 };
 
 // A page of the console's token search (API.md §6). Empty strings mean "no filter".
@@ -97,7 +121,9 @@ class RequestCursor {
 // Persistent state of organizations, projects and tokens. Every method is atomic (one
 // transaction) and thread-safe. Methods that look up by id within an organization answer
 // nullopt for ids of other organizations, so that existence never leaks across them.
-// Conflicts come back as the API.md §2 error they mean (2029, 9001, 9003).
+// Conflicts come back as the API.md §2 error they mean (2029, 9001). Business rules that span
+// rows (such as the last usable organization token) are decided by the directories and reach
+// the store as conditions checked in the same transaction as the write.
 class Store {
  public:
   virtual ~Store() = default;
@@ -136,12 +162,13 @@ class Store {
                                                     const std::string& token_id) = 0;
   virtual Result<std::optional<TokenCredential>> FindCredential(const std::string& token_id) = 0;
   // Applies `change` to the current row in one transaction, so concurrent changes never undo
-  // each other, and returns the result. A revoked or unknown token is 9004; a change that
-  // would leave the organization without a usable (Active, unexpired) organization token is
-  // 9003; a name taken by a live token of the same owner is 9001.
-  virtual Result<ApiToken> ChangeToken(const std::string& organization_id,
-                                       const std::string& token_id, const TokenChange& change,
-                                       TimeMs now) = 0;
+  // each other, provided every part of `condition` holds at that moment; the outcome says
+  // which did not. A revoked or unknown token is 9004; a name taken by a live token of the
+  // same owner is 9001.
+  virtual Result<TokenChangeResult> ChangeToken(const std::string& organization_id,
+                                                const std::string& token_id,
+                                                const TokenChange& change, TimeMs now,
+                                                const TokenChangeCondition& condition) = 0;
   virtual Status UpdateCredential(const std::string& token_id, const TokenCredential& credential,
                                   const std::string& secret_prefix, TimeMs now) = 0;
   virtual Result<TokenPage> SearchTokens(const TokenQuery& query) = 0;

@@ -1,10 +1,9 @@
-// Shared fixtures for the console's browser tests: a real gatehouse server on a free
-// loopback port with a fresh data dir, an HTTP client for seeding through the API, and a
+// Shared fixtures for the console's browser tests: a real gatehouse server on a loopback port
+// the kernel picks, with a fresh data dir, an HTTP client for seeding through the API, and a
 // headless Debian Chromium driven by playwright-core that records console errors.
 import { spawn, execFile } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,17 +20,8 @@ const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 
 export const VIEWPORT = { width: 1024, height: 768 };
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+// What `serve` logs (on stderr) once it listens, with the port it bound.
+const LISTENING_RE = /listening on 127\.0\.0\.1:(\d+) /;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -56,6 +46,9 @@ export async function eventually(probe, what, timeoutMs = 5000) {
 
 /**
  * Starts `gatehouse serve` on a fresh data dir; resolves once /healthz answers.
+ * It listens on 127.0.0.1:0 and the port is read from its log: a port probed beforehand could
+ * be taken by a server of another test file, and serve binds with SO_REUSEPORT, so both would
+ * share it without an error and split the requests.
  * `options.config`: TOML text (e.g. providers, see upstream.mjs) written to the test's data dir
  * as gatehouse.toml and passed as `--config`; the command-line flags still set data dir,
  * listen address and web dir.
@@ -66,9 +59,7 @@ export async function startServer(options = {}) {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'gatehouse-browser-'));
   const { stdout } = await execFileAsync(BIN, ['init', '--data-dir', dataDir, '--json']);
   const init = JSON.parse(stdout);
-  const port = await freePort();
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const args = ['serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--web-dir', WEB_DIR];
+  const args = ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--web-dir', WEB_DIR];
   if (options.config !== undefined) {
     const configFile = path.join(dataDir, 'gatehouse.toml');
     await writeFile(configFile, options.config);
@@ -78,8 +69,13 @@ export async function startServer(options = {}) {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
+  let port = null;
   child.stderr.on('data', (chunk) => {
     stderr = (stderr + chunk).slice(-4000);
+    if (port === null) {
+      const listening = LISTENING_RE.exec(stderr);
+      if (listening) port = Number(listening[1]);
+    }
   });
   let exited = null;
   child.on('exit', (code, signal) => {
@@ -87,9 +83,11 @@ export async function startServer(options = {}) {
   });
   await eventually(async () => {
     if (exited) throw new Error(`gatehouse exited early (${JSON.stringify(exited)}): ${stderr}`);
-    const response = await fetch(`${baseUrl}/healthz`);
+    if (port === null) return false;
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`);
     return response.ok;
-  }, `${baseUrl}/healthz`, 20000);
+  }, 'gatehouse serve to listen and answer /healthz', 20000);
+  const baseUrl = `http://127.0.0.1:${port}`;
 
   return {
     baseUrl,

@@ -35,6 +35,8 @@ START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
 CLI_TIMEOUT_S = 30.0
 HTTP_TIMEOUT_S = 10.0
+# What `serve` logs once it listens, with the port it bound.
+LISTENING_RE = re.compile(rb'listening on ' + re.escape(HOST.encode()) + rb':(\d+) ')
 # API.md does not bound how fast a CLI change reaches a running server; the issue says
 # ~3 s, the tests allow 5 s.
 PROPAGATION_TIMEOUT_S = 5.0
@@ -260,39 +262,56 @@ class Server:
 
     # --- serve process -------------------------------------------------------------------
     def start(self):
+        """Starts serve on a port the kernel picks (--listen 127.0.0.1:0) and waits for /healthz.
+
+        Not a port probed beforehand: serve binds with SO_REUSEPORT, so a probed port that another
+        module's server took meanwhile would be shared without an error and the requests split
+        between the two servers. For port 0 the kernel picks a port nobody uses.
+        """
         if self.init_info is None:
             self.init()
-        last_error = None
-        for _attempt in range(3):  # a free port can be taken between probe and bind
-            self.port = free_port()
-            args = [str(self.binary), 'serve', '--data-dir', str(self.data_dir),
-                    '--listen', f'{HOST}:{self.port}'] + self.serve_args
-            if self.config_path is not None:
-                args += ['--config', str(self.config_path)]
-            env = dict(os.environ)
-            env.update(self.env)
-            log = open(self.log_path, 'ab')
-            try:
-                self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                                stdin=subprocess.DEVNULL, env=env)
-            finally:
-                log.close()
-            if self._wait_healthy():
-                return self
-            last_error = f'exit code {self.process.poll()}'
-            if self.process.poll() is None:
-                self._kill()
-                break
-        raise ServerError(f'gatehouse serve did not become healthy ({last_error}); '
+        args = [str(self.binary), 'serve', '--data-dir', str(self.data_dir),
+                '--listen', f'{HOST}:0'] + self.serve_args
+        if self.config_path is not None:
+            args += ['--config', str(self.config_path)]
+        env = dict(os.environ)
+        env.update(self.env)
+        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = open(self.log_path, 'ab')
+        try:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, env=env)
+        finally:
+            log.close()
+        self.port = None
+        if self._wait_healthy(log_start):
+            return self
+        exit_code = self.process.poll()
+        if exit_code is None:
+            self._kill()
+        raise ServerError(f'gatehouse serve did not become healthy (exit code {exit_code}); '
                           f'log:\n{self.log_tail()}')
 
-    def _wait_healthy(self):
+    def _bound_port(self, log_start):
+        """The port this start logged as listening on (the log from log_start on), or None."""
+        try:
+            with open(self.log_path, 'rb') as log:
+                log.seek(log_start)
+                match = LISTENING_RE.search(log.read())
+        except OSError:
+            return None
+        return int(match.group(1)) if match else None
+
+    def _wait_healthy(self, log_start):
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 return False
+            if self.port is None:
+                self.port = self._bound_port(log_start)
             try:
-                if http_request(self.port, 'GET', '/healthz').status == 200:
+                if (self.port is not None
+                        and http_request(self.port, 'GET', '/healthz').status == 200):
                     return True
             except OSError:
                 pass

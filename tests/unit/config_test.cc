@@ -1,25 +1,22 @@
 #include "config/config.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
+#include "temp_dir.h"
 
 namespace gatehouse {
 namespace {
 
-std::string WriteConfig(const std::string& text) {
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("gatehouse-config-" + std::to_string(::getpid()) + ".toml");
-  std::ofstream(path) << text;
-  return path.string();
+// Loads `text` as a gatehouse.toml file into `config`.
+void LoadConfigText(const std::string& text, ServerConfig& config) {
+  const TempDir dir;
+  LoadConfigFile(dir.WriteFile("gatehouse.toml", text).string(), config);
 }
 
 std::string LoadError(const std::string& text) {
   ServerConfig config;
   try {
-    LoadConfigFile(WriteConfig(text), config);
+    LoadConfigText(text, config);
   } catch (const std::runtime_error& error) {
     return error.what();
   }
@@ -30,7 +27,7 @@ std::string LoadError(const std::string& text) {
 
 TEST(Config, ReadsServerKeysAndProviders) {
   ServerConfig config;
-  LoadConfigFile(WriteConfig(R"(
+  LoadConfigText(R"(
 [server]
 listen = "127.0.0.1:9000"
 max_body = 2048
@@ -46,7 +43,7 @@ api_key_env = "KEY"
 name = "gpt-4o-mini"
 input_usd_per_mtok = 0.15
 output_usd_per_mtok = 1
-)"),
+)",
                  config);
   EXPECT_EQ(config.listen, "127.0.0.1:9000");
   EXPECT_EQ(config.max_body, 2048);

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.h"
+
 namespace gatehouse {
 namespace {
 
@@ -44,10 +46,8 @@ TEST(Keyring, ConstantTimeEqualsComparesContentAndLength) {
 }
 
 TEST(Keyring, LoadCreatesAPrivateKeyFileOnceAndReusesIt) {
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("gatehouse-keyring-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  const auto file = dir / "master.key";
+  const TempDir dir;
+  const auto file = dir.File("keys") / "master.key";
   const Keyring first = Keyring::Load(file);
   EXPECT_EQ(std::filesystem::status(file).permissions() & std::filesystem::perms::all,
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
@@ -55,7 +55,6 @@ TEST(Keyring, LoadCreatesAPrivateKeyFileOnceAndReusesIt) {
   EXPECT_EQ(first.Hash("x"), second.Hash("x"));
   std::ofstream(file) << "not hex";
   EXPECT_THROW(Keyring::Load(file), std::runtime_error);
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace gatehouse

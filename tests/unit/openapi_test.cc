@@ -1,16 +1,15 @@
 #include "api/openapi.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <boost/json/parse.hpp>
-#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "app/instance.h"
 #include "app/server_graph.h"
+#include "temp_dir.h"
 
 namespace gatehouse {
 namespace {
@@ -26,17 +25,12 @@ std::string ReadFile(const std::string& path) {
 class OpenApiTest : public ::testing::Test {
  protected:
   OpenApiTest()
-      : dir_(std::filesystem::temp_directory_path() /
-             ("gatehouse-openapi-" + std::to_string(::getpid()))),
-        config_(ConfigIn(dir_)),
+      : config_(ConfigIn(dir_.path())),
         clock_(1'700'000'000'000),
         instance_(config_, clock_),
         graph_(instance_, config_,
                std::filesystem::path(GATEHOUSE_OPENAPI_FILE).parent_path().string()) {}
-  ~OpenApiTest() override {
-    graph_.request_log().Stop();
-    std::filesystem::remove_all(dir_);
-  }
+  ~OpenApiTest() override { graph_.request_log().Stop(); }
 
   static ServerConfig ConfigIn(const std::filesystem::path& dir) {
     ServerConfig config;
@@ -50,7 +44,7 @@ class OpenApiTest : public ::testing::Test {
         .as_object();
   }
 
-  std::filesystem::path dir_;
+  TempDir dir_;
   ServerConfig config_;
   ManualClock clock_;
   Instance instance_;

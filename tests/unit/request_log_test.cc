@@ -1,12 +1,10 @@
 #include "usage/request_log.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <filesystem>
 
 #include "core/ids.h"
 #include "store/sqlite/sqlite_store.h"
+#include "temp_dir.h"
 
 namespace gatehouse {
 namespace {
@@ -23,10 +21,8 @@ std::int64_t CountRequests(Store& store, const std::string& organization_id) {
 }  // namespace
 
 TEST(RequestLog, StopStoresEveryQueuedRecordInBatches) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("gatehouse-log-" + std::to_string(::getpid()) + NewUuid());
-  std::filesystem::create_directories(dir);
-  SqliteStore store((dir / "gatehouse.db").string());
+  const TempDir dir;
+  SqliteStore store(dir.File("gatehouse.db").string());
   {
     RequestLog log(store, RequestLogOptions{.capacity = 10000, .max_batch = 100});
     for (int i = 0; i < 2500; ++i) {
@@ -42,26 +38,20 @@ TEST(RequestLog, StopStoresEveryQueuedRecordInBatches) {
     EXPECT_FALSE(log.Append(RequestRecord{}));  // closed after Stop
   }
   EXPECT_EQ(CountRequests(store, "org"), 2500);
-  std::filesystem::remove_all(dir);
 }
 
 TEST(RequestLog, AFullQueueDropsAndCountsInsteadOfBlocking) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("gatehouse-log-" + std::to_string(::getpid()) + NewUuid());
-  std::filesystem::create_directories(dir);
-  SqliteStore store((dir / "gatehouse.db").string());
+  const TempDir dir;
+  SqliteStore store(dir.File("gatehouse.db").string());
   RequestLog log(store, RequestLogOptions{.capacity = 0});
   EXPECT_FALSE(log.Append(RequestRecord{}));
   EXPECT_EQ(log.dropped(), 1u);
   log.Stop();
-  std::filesystem::remove_all(dir);
 }
 
 TEST(RequestCursor, ReturnsNewestFirstWithFiltersAndPaging) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("gatehouse-cursor-" + std::to_string(::getpid()) + NewUuid());
-  std::filesystem::create_directories(dir);
-  SqliteStore store((dir / "gatehouse.db").string());
+  const TempDir dir;
+  SqliteStore store(dir.File("gatehouse.db").string());
   std::vector<RequestRecord> records;
   for (int i = 0; i < 10; ++i) {
     RequestRecord record;
@@ -85,14 +75,11 @@ TEST(RequestCursor, ReturnsNewestFirstWithFiltersAndPaging) {
   EXPECT_EQ(ids({.project_id = "odd", .status = "succeeded"}),
             (std::vector<std::string>{"r3", "r1"}));
   EXPECT_EQ(ids({.start_ms = 1004, .end_ms = 1005}), (std::vector<std::string>{"r5", "r4"}));
-  std::filesystem::remove_all(dir);
 }
 
 TEST(RequestCursor, PagesThroughManyRowsInOrderWithSkipAndCount) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("gatehouse-pages-" + std::to_string(::getpid()) + NewUuid());
-  std::filesystem::create_directories(dir);
-  SqliteStore store((dir / "gatehouse.db").string());
+  const TempDir dir;
+  SqliteStore store(dir.File("gatehouse.db").string());
   std::vector<RequestRecord> records;
   for (int i = 0; i < 1300; ++i) {
     RequestRecord record;
@@ -112,7 +99,6 @@ TEST(RequestCursor, PagesThroughManyRowsInOrderWithSkipAndCount) {
   for (std::size_t i = 0; i < seen.size(); ++i) {
     EXPECT_EQ(seen[i], 10000 + 1299 - 100 - static_cast<int>(i)) << i;
   }
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace gatehouse

@@ -1,11 +1,11 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
+#include <memory>
 
 #include "core/ids.h"
+#include "temp_dir.h"
 
 namespace gatehouse {
 namespace {
@@ -13,17 +13,10 @@ namespace {
 class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("gatehouse-store-" + std::to_string(::getpid()) + "-" + NewUuid());
-    std::filesystem::create_directories(dir_);
-    store_ = std::make_unique<SqliteStore>((dir_ / "test.db").string());
+    store_ = std::make_unique<SqliteStore>(dir_.File("test.db").string());
     organization_ = Organization{NewUuid(), "Acme", "", 1};
     ASSERT_TRUE(
         store_->CreateOrganization(organization_, OrganizationToken("Owner"), Credential()));
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   ApiToken OrganizationToken(const std::string& name) {
@@ -52,7 +45,7 @@ class SqliteStoreTest : public ::testing::Test {
     return project;
   }
 
-  std::filesystem::path dir_;
+  TempDir dir_;  // declared before store_, so it outlives it
   std::unique_ptr<SqliteStore> store_;
   Organization organization_;
   TimeMs clock_ = 100;
@@ -70,7 +63,7 @@ TEST_F(SqliteStoreTest, TokenNameIsUniquePerOwnerAmongNonRevokedTokens) {
   EXPECT_TRUE(store_->InsertToken(OrganizationToken("ci"), Credential()));
 
   ASSERT_TRUE(store_->ChangeToken(organization_.id, first.id,
-                                  TokenChange{.status = TokenStatus::kRevoked}, 1000));
+                                  TokenChange{.status = TokenStatus::kRevoked}, 1000, {}));
   EXPECT_TRUE(store_->InsertToken(ProjectToken(support, "ci"), Credential()));
 }
 
@@ -82,20 +75,48 @@ TEST_F(SqliteStoreTest, ProjectNameIsUniquePerOrganization) {
   EXPECT_EQ(created.error().code(), ErrorCode::kProjectNameExists);
 }
 
-TEST_F(SqliteStoreTest, LastActiveOrganizationTokenCannotBeBlockedRevokedOrExpired) {
+TEST_F(SqliteStoreTest, ChangeIsRefusedWhenNoOtherUsableOrganizationTokenRemains) {
   auto page = store_->SearchTokens(TokenQuery{.organization_id = organization_.id});
   ASSERT_TRUE(page);
   const std::string owner = page->tokens.front().id;
-  for (const TokenChange& change :
-       {TokenChange{.status = TokenStatus::kBlocked}, TokenChange{.status = TokenStatus::kRevoked},
-        TokenChange{.expires_at = std::optional<TimeMs>(500)}}) {
-    auto refused = store_->ChangeToken(organization_.id, owner, change, 1000);
-    ASSERT_FALSE(refused);
-    EXPECT_EQ(refused.error().code(), ErrorCode::kLastOrganizationToken);
-  }
+  const TokenChangeCondition needs_another{.other_organization_token_usable_at = 1000};
+  auto refused = store_->ChangeToken(
+      organization_.id, owner, TokenChange{.status = TokenStatus::kBlocked}, 1000, needs_another);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->outcome, TokenChangeResult::Outcome::kNoOtherUsableOrganizationToken);
+  EXPECT_EQ((*store_->FindToken(organization_.id, owner))->status, TokenStatus::kActive);
+
+  ApiToken expired = OrganizationToken("Expired");
+  expired.expires_at = 1000;
+  ASSERT_TRUE(store_->InsertToken(expired, Credential()));
+  refused = store_->ChangeToken(organization_.id, owner,
+                                TokenChange{.status = TokenStatus::kBlocked}, 1000, needs_another);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->outcome, TokenChangeResult::Outcome::kNoOtherUsableOrganizationToken);
+
   ASSERT_TRUE(store_->InsertToken(OrganizationToken("Second"), Credential()));
-  EXPECT_TRUE(store_->ChangeToken(organization_.id, owner,
-                                  TokenChange{.status = TokenStatus::kBlocked}, 1000));
+  auto applied = store_->ChangeToken(
+      organization_.id, owner, TokenChange{.status = TokenStatus::kBlocked}, 1000, needs_another);
+  ASSERT_TRUE(applied);
+  EXPECT_EQ(applied->outcome, TokenChangeResult::Outcome::kApplied);
+  EXPECT_EQ(applied->token.status, TokenStatus::kBlocked);
+}
+
+TEST_F(SqliteStoreTest, ChangeIsNotAppliedWhenTheRowNoLongerHasTheExpectedState) {
+  const Project support = MakeProject("Support");
+  ApiToken token = ProjectToken(support, "ci");
+  ASSERT_TRUE(store_->InsertToken(token, Credential()));
+  auto stale =
+      store_->ChangeToken(organization_.id, token.id, TokenChange{.description = std::string("x")},
+                          1000, {.expected_status = TokenStatus::kBlocked});
+  ASSERT_TRUE(stale);
+  EXPECT_EQ(stale->outcome, TokenChangeResult::Outcome::kStateChanged);
+  stale =
+      store_->ChangeToken(organization_.id, token.id, TokenChange{.description = std::string("x")},
+                          1000, {.expected_expires_at = std::optional<TimeMs>(5)});
+  ASSERT_TRUE(stale);
+  EXPECT_EQ(stale->outcome, TokenChangeResult::Outcome::kStateChanged);
+  EXPECT_EQ((*store_->FindToken(organization_.id, token.id))->description, "");
 }
 
 TEST_F(SqliteStoreTest, ChangesApplyToTheCurrentRowSoTheyNeverUndoEachOther) {
@@ -103,12 +124,12 @@ TEST_F(SqliteStoreTest, ChangesApplyToTheCurrentRowSoTheyNeverUndoEachOther) {
   ApiToken token = ProjectToken(support, "leaked");
   ASSERT_TRUE(store_->InsertToken(token, Credential()));
   ASSERT_TRUE(store_->ChangeToken(organization_.id, token.id,
-                                  TokenChange{.status = TokenStatus::kBlocked}, 1000));
+                                  TokenChange{.status = TokenStatus::kBlocked}, 1000, {}));
   auto described = store_->ChangeToken(organization_.id, token.id,
-                                       TokenChange{.description = std::string("x")}, 1001);
+                                       TokenChange{.description = std::string("x")}, 1001, {});
   ASSERT_TRUE(described);
-  EXPECT_EQ(described->status, TokenStatus::kBlocked);
-  EXPECT_EQ(described->description, "x");
+  EXPECT_EQ(described->token.status, TokenStatus::kBlocked);
+  EXPECT_EQ(described->token.description, "x");
   EXPECT_EQ((*store_->FindToken(organization_.id, token.id))->status, TokenStatus::kBlocked);
 }
 
@@ -117,9 +138,9 @@ TEST_F(SqliteStoreTest, RevokedTokenCannotChange) {
   ApiToken token = ProjectToken(support, "gone");
   ASSERT_TRUE(store_->InsertToken(token, Credential()));
   ASSERT_TRUE(store_->ChangeToken(organization_.id, token.id,
-                                  TokenChange{.status = TokenStatus::kRevoked}, 1000));
+                                  TokenChange{.status = TokenStatus::kRevoked}, 1000, {}));
   auto changed = store_->ChangeToken(organization_.id, token.id,
-                                     TokenChange{.status = TokenStatus::kActive}, 1001);
+                                     TokenChange{.status = TokenStatus::kActive}, 1001, {});
   ASSERT_FALSE(changed);
   EXPECT_EQ(changed.error().code(), ErrorCode::kApiTokenNotFound);
 }
@@ -188,7 +209,7 @@ TEST_F(SqliteStoreTest, ChangedTokensAreVisitedSinceATimeIncludingRevokedOnes) {
 
 TEST_F(SqliteStoreTest, BackupIsAReadableCopy) {
   MakeProject("Support");
-  const auto copy = (dir_ / "copy.db").string();
+  const auto copy = dir_.File("copy.db").string();
   ASSERT_TRUE(store_->Backup(copy));
   SqliteStore restored(copy);
   auto projects = restored.ListProjects(organization_.id, true);

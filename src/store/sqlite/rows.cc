@@ -67,22 +67,29 @@ std::string TrigramPhrase(std::string_view text) {
   return phrase;
 }
 
+namespace {
+
+struct OrderColumnRow {
+  TokenOrderKey key;
+  const char* column;
+};
+
+constexpr OrderColumnRow kOrderColumns[] = {
+    {TokenOrderKey::kName, "t.name COLLATE NOCASE"},
+    {TokenOrderKey::kDescription, "t.description COLLATE NOCASE"},
+    {TokenOrderKey::kStatus, "t.status"},
+    {TokenOrderKey::kProjectName, "p.name COLLATE NOCASE"},
+    {TokenOrderKey::kTimestamp, "t.created_at"},
+    {TokenOrderKey::kLastUsedAt, "t.last_used_at"},
+};
+
+}  // namespace
+
 const char* OrderColumn(TokenOrderKey key) {
-  switch (key) {
-    case TokenOrderKey::kName:
-      return "t.name COLLATE NOCASE";
-    case TokenOrderKey::kDescription:
-      return "t.description COLLATE NOCASE";
-    case TokenOrderKey::kStatus:
-      return "t.status";
-    case TokenOrderKey::kProjectName:
-      return "p.name COLLATE NOCASE";
-    case TokenOrderKey::kTimestamp:
-      return "t.created_at";
-    case TokenOrderKey::kLastUsedAt:
-      return "t.last_used_at";
+  for (const auto& row : kOrderColumns) {
+    if (row.key == key) return row.column;
   }
-  return "t.name";
+  return kOrderColumns[0].column;
 }
 
 }  // namespace gatehouse::sqlite

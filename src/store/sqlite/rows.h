@@ -11,7 +11,19 @@
 // Row readers and SQL text helpers shared by the SqliteStore source files.
 namespace gatehouse::sqlite {
 
-inline constexpr std::int64_t kRevoked = static_cast<std::int64_t>(TokenStatus::kRevoked);
+// The on-disk codes of core/model.h ("stored on disk"), for binding.
+constexpr std::int64_t StoredCode(TokenStatus status) { return static_cast<std::int64_t>(status); }
+constexpr std::int64_t StoredCode(TokenScope scope) { return static_cast<std::int64_t>(scope); }
+inline constexpr std::int64_t kRevoked = StoredCode(TokenStatus::kRevoked);
+
+// The same codes as SQL literals, for SQL text that must name them (partial indexes, queries
+// that must match a partial index's WHERE).
+inline const std::string kSqlActive = std::to_string(StoredCode(TokenStatus::kActive));
+inline const std::string kSqlBlocked = std::to_string(StoredCode(TokenStatus::kBlocked));
+inline const std::string kSqlRevoked = std::to_string(StoredCode(TokenStatus::kRevoked));
+inline const std::string kSqlOrganizationScope =
+    std::to_string(StoredCode(TokenScope::kOrganization));
+inline const std::string kSqlProjectScope = std::to_string(StoredCode(TokenScope::kProject));
 
 // "SELECT " + kTokenColumns reads a token row (with its project and organization names) in the
 // column order ReadToken and ReadCredential expect.
@@ -27,6 +39,7 @@ Organization ReadOrganization(const Statement& row);
 std::string LikeContains(std::string_view text);
 // A trigram FTS5 phrase query that matches names containing `text`.
 std::string TrigramPhrase(std::string_view text);
+// The SQL expression a search sorts by, from an explicit table (not the enum's order).
 const char* OrderColumn(TokenOrderKey key);
 
 template <typename T>

@@ -143,11 +143,13 @@ Status SqliteStore::DeleteOrganization(const std::string& id, TimeMs now) {
   std::lock_guard lock(mutex_);
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
-  for (const char* sql : {"UPDATE organizations SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1",
-                          "UPDATE projects SET deleted_at = ?2, updated_at = ?2 "
-                          "WHERE organization_id = ?1 AND deleted_at IS NULL",
-                          "UPDATE api_tokens SET status = 2, updated_at = ?2 "
-                          "WHERE organization_id = ?1 AND status <> 2"}) {
+  static const std::string kStatements[] = {
+      "UPDATE organizations SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1",
+      "UPDATE projects SET deleted_at = ?2, updated_at = ?2 "
+      "WHERE organization_id = ?1 AND deleted_at IS NULL",
+      "UPDATE api_tokens SET status = " + kSqlRevoked +
+          ", updated_at = ?2 WHERE organization_id = ?1 AND status <> " + kSqlRevoked};
+  for (const std::string& sql : kStatements) {
     auto stmt = db_.Prepare(sql);
     if (!stmt) return std::unexpected(stmt.error());
     if (auto done = (*stmt)->Bind(1, id).Bind(2, now).Run(); !done) return done;
@@ -248,10 +250,13 @@ Status SqliteStore::DeleteProject(const std::string& organization_id, const std:
   std::lock_guard lock(mutex_);
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
-  for (const char* sql : {"UPDATE projects SET deleted_at = ?3, updated_at = ?3 "
-                          "WHERE id = ?2 AND organization_id = ?1 AND deleted_at IS NULL",
-                          "UPDATE api_tokens SET status = 2, updated_at = ?3 "
-                          "WHERE project_id = ?2 AND organization_id = ?1 AND status <> 2"}) {
+  static const std::string kStatements[] = {
+      "UPDATE projects SET deleted_at = ?3, updated_at = ?3 "
+      "WHERE id = ?2 AND organization_id = ?1 AND deleted_at IS NULL",
+      "UPDATE api_tokens SET status = " + kSqlRevoked +
+          ", updated_at = ?3 WHERE project_id = ?2 AND organization_id = ?1 AND status <> " +
+          kSqlRevoked};
+  for (const std::string& sql : kStatements) {
     auto stmt = db_.Prepare(sql);
     if (!stmt) return std::unexpected(stmt.error());
     if (auto done = (*stmt)->Bind(1, organization_id).Bind(2, project_id).Bind(3, now).Run();

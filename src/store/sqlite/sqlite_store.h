@@ -48,8 +48,9 @@ class SqliteStore final : public Store {
   Result<std::optional<ApiToken>> FindToken(const std::string& organization_id,
                                             const std::string& token_id) override;
   Result<std::optional<TokenCredential>> FindCredential(const std::string& token_id) override;
-  Result<ApiToken> ChangeToken(const std::string& organization_id, const std::string& token_id,
-                               const TokenChange& change, TimeMs now) override;
+  Result<TokenChangeResult> ChangeToken(const std::string& organization_id,
+                                        const std::string& token_id, const TokenChange& change,
+                                        TimeMs now, const TokenChangeCondition& condition) override;
   Status UpdateCredential(const std::string& token_id, const TokenCredential& credential,
                           const std::string& secret_prefix, TimeMs now) override;
   Result<TokenPage> SearchTokens(const TokenQuery& query) override;

@@ -24,10 +24,10 @@ Status SqliteStore::InsertTokenLocked(const ApiToken& token, const TokenCredenti
                       ->Bind(1, token.id)
                       .Bind(2, token.organization_id)
                       .BindOrNull(3, token.project_id)
-                      .Bind(4, static_cast<std::int64_t>(token.scope))
+                      .Bind(4, StoredCode(token.scope))
                       .Bind(5, token.name)
                       .Bind(6, token.description)
-                      .Bind(7, static_cast<std::int64_t>(token.status))
+                      .Bind(7, StoredCode(token.status))
                       .BindBlob(8, std::string_view(credential.secret_hash))
                       .BindBlob(9, credential.sealed)
                       .Bind(10, token.secret_prefix)
@@ -103,13 +103,13 @@ Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
   if (!query.statuses.empty()) {
     where += " AND t.status IN (";
     for (std::size_t i = 0; i < query.statuses.size(); ++i) {
-      where += (i ? ", " : "") + std::to_string(static_cast<int>(query.statuses[i]));
+      where += (i ? ", " : "") + std::to_string(StoredCode(query.statuses[i]));
     }
     where += ")";
   }
   auto bind = [&](Statement& stmt) {
     stmt.Bind(1, query.organization_id);
-    if (query.scope) stmt.Bind(2, static_cast<std::int64_t>(*query.scope));
+    if (query.scope) stmt.Bind(2, StoredCode(*query.scope));
     if (!query.project_id.empty()) stmt.Bind(3, query.project_id);
     if (!query.name_contains.empty()) {
       stmt.Bind(4, LikeContains(query.name_contains));
@@ -185,9 +185,10 @@ Status SqliteStore::ForEachTokenChangedSince(
   return {};
 }
 
-Result<ApiToken> SqliteStore::ChangeToken(const std::string& organization_id,
-                                          const std::string& token_id, const TokenChange& change,
-                                          TimeMs now) {
+Result<TokenChangeResult> SqliteStore::ChangeToken(const std::string& organization_id,
+                                                   const std::string& token_id,
+                                                   const TokenChange& change, TimeMs now,
+                                                   const TokenChangeCondition& condition) {
   std::lock_guard lock(mutex_);
   Transaction transaction(db_);
   if (!transaction.begun()) return std::unexpected(transaction.begun().error());
@@ -196,28 +197,38 @@ Result<ApiToken> SqliteStore::ChangeToken(const std::string& organization_id,
   if (!*current || (*current)->status == TokenStatus::kRevoked) {
     return Fail(ErrorCode::kApiTokenNotFound);
   }
-  ApiToken token = std::move(**current);
-  auto usable = [now](const ApiToken& t) {
-    return t.status == TokenStatus::kActive && (!t.expires_at || *t.expires_at > now);
-  };
-  const bool was_usable = usable(token);
+  TokenChangeResult result;
+  result.token = std::move(**current);
+  ApiToken& token = result.token;
+  if ((condition.expected_status && *condition.expected_status != token.status) ||
+      (condition.expected_expires_at && *condition.expected_expires_at != token.expires_at)) {
+    result.outcome = TokenChangeResult::Outcome::kStateChanged;
+    return result;
+  }
+  if (condition.other_organization_token_usable_at) {
+    static const std::string kOtherUsable =
+        "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE organization_id = ?1 AND scope = " +
+        kSqlOrganizationScope + " AND status = " + kSqlActive +
+        " AND id <> ?2 AND (expires_at IS NULL OR expires_at > ?3))";
+    auto others = db_.Prepare(kOtherUsable);
+    if (!others) return std::unexpected(others.error());
+    auto row = (*others)
+                   ->Bind(1, organization_id)
+                   .Bind(2, token_id)
+                   .Bind(3, *condition.other_organization_token_usable_at)
+                   .Step();
+    if (!row) return std::unexpected(row.error());
+    if ((*others)->Int(0) == 0) {
+      result.outcome = TokenChangeResult::Outcome::kNoOtherUsableOrganizationToken;
+      return result;
+    }
+  }
+
   if (change.name) token.name = *change.name;
   if (change.description) token.description = *change.description;
   if (change.status) token.status = *change.status;
   if (change.expires_at) token.expires_at = *change.expires_at;
   token.updated_at = now;
-
-  // Blocking, revoking or expiring the last usable organization token would lock the
-  // organization out of its own management API.
-  if (token.scope == TokenScope::kOrganization && was_usable && !usable(token)) {
-    auto others = db_.Prepare(
-        "SELECT COUNT(*) FROM api_tokens WHERE organization_id = ?1 AND scope = 0 "
-        "AND status = 0 AND id <> ?2 AND (expires_at IS NULL OR expires_at > ?3)");
-    if (!others) return std::unexpected(others.error());
-    auto row = (*others)->Bind(1, organization_id).Bind(2, token_id).Bind(3, now).Step();
-    if (!row) return std::unexpected(row.error());
-    if ((*others)->Int(0) == 0) return Fail(ErrorCode::kLastOrganizationToken);
-  }
   auto stmt = db_.Prepare(
       "UPDATE api_tokens SET name = ?3, description = ?4, status = ?5, expires_at = ?6, "
       "updated_at = ?7 WHERE id = ?1 AND organization_id = ?2");
@@ -227,7 +238,7 @@ Result<ApiToken> SqliteStore::ChangeToken(const std::string& organization_id,
                      .Bind(2, organization_id)
                      .Bind(3, token.name)
                      .Bind(4, token.description)
-                     .Bind(5, static_cast<std::int64_t>(token.status))
+                     .Bind(5, StoredCode(token.status))
                      .Bind(6, token.expires_at)
                      .Bind(7, now)
                      .StepUnlessConstraint();
@@ -236,7 +247,7 @@ Result<ApiToken> SqliteStore::ChangeToken(const std::string& organization_id,
   if (auto committed = transaction.Commit(); !committed) {
     return std::unexpected(committed.error());
   }
-  return token;
+  return result;
 }
 
 }  // namespace gatehouse

@@ -1,0 +1,126 @@
+#include "directory/assistant_directory.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "directory_fixture.h"
+
+namespace gatehouse {
+namespace {
+
+class AssistantDirectoryTest : public DirectoryTest {
+ protected:
+  void SetUp() override {
+    DirectoryTest::SetUp();
+    support_ = MakeProject(acme_id(), "Support").project;
+    sales_ = MakeProject(acme_id(), "Sales").project;
+  }
+
+  Assistant MakeAssistant(const Project& project, const std::string& name) {
+    auto created = assistants().Create(acme_id(), project.id, name, "answers", "Be brief.",
+                                       LlmSettings{"openai", "gpt-4o-mini", 0.2, 256});
+    EXPECT_TRUE(created) << name;
+    return created ? std::move(*created) : Assistant{};
+  }
+
+  Project support_;
+  Project sales_;
+};
+
+TEST_F(AssistantDirectoryTest, ACreatedAssistantIsFoundByIdOrNameAtRevisionOne) {
+  const Assistant created = MakeAssistant(support_, "helper");
+  EXPECT_EQ(created.revision, 1);
+  auto by_id = assistants().Find(support_.id, created.id);
+  ASSERT_TRUE(by_id);
+  EXPECT_EQ(by_id->name, "helper");
+  EXPECT_EQ(by_id->prompt, "Be brief.");
+  EXPECT_EQ(by_id->llm, (LlmSettings{"openai", "gpt-4o-mini", 0.2, 256}));
+  auto by_name = assistants().Find(support_.id, "helper");
+  ASSERT_TRUE(by_name);
+  EXPECT_EQ(by_name->id, created.id);
+  auto revisions = assistants().Revisions(created.id);
+  ASSERT_TRUE(revisions);
+  ASSERT_EQ(revisions->size(), 1u);
+  EXPECT_EQ(revisions->front().revision, 1);
+}
+
+TEST_F(AssistantDirectoryTest, AnAssistantNameTakenInTheProjectIsRefusedWith2030) {
+  MakeAssistant(support_, "helper");
+  EXPECT_EQ(CodeOf(assistants().Create(acme_id(), support_.id, "helper", "", "", LlmSettings{})),
+            ErrorCode::kAssistantNameExists);
+  const Assistant other = MakeAssistant(support_, "other");
+  AssistantChange rename;
+  rename.name = "helper";
+  EXPECT_EQ(CodeOf(assistants().Update(support_.id, other.id, rename)),
+            ErrorCode::kAssistantNameExists);
+  EXPECT_EQ(assistants().Find(support_.id, other.id)->name, "other");
+  // Another project may use the name.
+  MakeAssistant(sales_, "helper");
+}
+
+TEST_F(AssistantDirectoryTest, ChangingThePromptOrTheSettingsAddsARevision) {
+  const Assistant created = MakeAssistant(support_, "helper");
+  AssistantChange prompt;
+  prompt.prompt = "Be thorough.";
+  auto second = assistants().Update(support_.id, "helper", prompt);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->revision, 2);
+
+  AssistantChange settings;
+  settings.llm = LlmSettings{"openai", "gpt-4o", 0.2, 256};
+  auto third = assistants().Update(support_.id, created.id, settings);
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->revision, 3);
+
+  auto revisions = assistants().Revisions(created.id);
+  ASSERT_TRUE(revisions);
+  ASSERT_EQ(revisions->size(), 3u);
+  EXPECT_EQ((*revisions)[0].prompt, "Be brief.");
+  EXPECT_EQ((*revisions)[1].prompt, "Be thorough.");
+  EXPECT_EQ((*revisions)[2].llm.model_name, "gpt-4o");
+  EXPECT_EQ(assistants().Find(support_.id, created.id)->revision, 3);
+}
+
+TEST_F(AssistantDirectoryTest, ChangingOnlyNameDescriptionOrAnUnchangedPromptKeepsTheRevision) {
+  const Assistant created = MakeAssistant(support_, "helper");
+  AssistantChange change;
+  change.name = "assistant";
+  change.description = "renamed";
+  change.prompt = created.prompt;
+  change.llm = created.llm;
+  auto updated = assistants().Update(support_.id, created.id, change);
+  ASSERT_TRUE(updated);
+  EXPECT_EQ(updated->revision, 1);
+  EXPECT_EQ(updated->name, "assistant");
+  EXPECT_EQ(assistants().Revisions(created.id)->size(), 1u);
+  EXPECT_EQ(assistants().Find(support_.id, "assistant")->description, "renamed");
+}
+
+TEST_F(AssistantDirectoryTest, AnAssistantOfAnotherProjectIsAnsweredAs1) {
+  const Assistant created = MakeAssistant(support_, "helper");
+  AssistantChange change;
+  change.prompt = "Leak.";
+  EXPECT_EQ(CodeOf(assistants().Find(sales_.id, created.id)), ErrorCode::kAssistantNotFound);
+  EXPECT_EQ(CodeOf(assistants().Find(sales_.id, "helper")), ErrorCode::kAssistantNotFound);
+  EXPECT_EQ(CodeOf(assistants().Update(sales_.id, created.id, change)),
+            ErrorCode::kAssistantNotFound);
+  EXPECT_EQ(CodeOf(assistants().Delete(sales_.id, created.id)), ErrorCode::kAssistantNotFound);
+  EXPECT_TRUE(assistants().List(sales_.id).value().empty());
+
+  auto untouched = assistants().Find(support_.id, created.id);
+  ASSERT_TRUE(untouched);
+  EXPECT_EQ(untouched->prompt, "Be brief.");
+}
+
+TEST_F(AssistantDirectoryTest, ADeletedAssistantIsNotFoundAnyMoreAndItsNameIsFree) {
+  const Assistant created = MakeAssistant(support_, "helper");
+  ASSERT_TRUE(assistants().Delete(support_.id, "helper"));
+  EXPECT_EQ(CodeOf(assistants().Find(support_.id, created.id)), ErrorCode::kAssistantNotFound);
+  EXPECT_TRUE(assistants().List(support_.id).value().empty());
+  const Assistant again = MakeAssistant(support_, "helper");
+  EXPECT_NE(again.id, created.id);
+}
+
+}  // namespace
+}  // namespace gatehouse

@@ -1,0 +1,394 @@
+#include "directory/token_directory.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/secret.h"
+#include "directory_fixture.h"
+
+namespace gatehouse {
+namespace {
+
+constexpr TimeMs kMinuteMs = 60 * 1000;
+
+using TokenDirectoryTest = DirectoryTest;
+
+TokenChange StatusChange(TokenStatus status) {
+  TokenChange change;
+  change.status = status;
+  return change;
+}
+
+TokenChange ExpiryChange(TimeMs expires_at) {
+  TokenChange change;
+  change.expires_at = std::optional<TimeMs>(expires_at);
+  return change;
+}
+
+TEST_F(TokenDirectoryTest, ACreatedTokenIsStoredAndAuthenticatesAtOnce) {
+  const Project project = MakeProject(acme_id(), "Support").project;
+  const IssuedToken issued = MakeProjectToken(project, "ci");
+  EXPECT_EQ(issued.secret.substr(0, 4), "gtp_");
+  EXPECT_EQ(issued.token.secret_prefix, issued.secret.substr(0, kSecretPrefixLength));
+
+  auto found = tokens().Find(acme_id(), issued.token.id);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->name, "ci");
+  EXPECT_EQ(found->project_id, project.id);
+  EXPECT_EQ(found->status, TokenStatus::kActive);
+
+  auto cached = Authenticate(issued.secret, Now());
+  ASSERT_TRUE(cached);
+  EXPECT_EQ(cached->id, issued.token.id);
+  EXPECT_EQ(cached->scope, TokenScope::kProject);
+}
+
+TEST_F(TokenDirectoryTest, AnOrganizationTokenSecretStartsWithGto) {
+  const IssuedToken issued = MakeOrganizationToken(acme_id(), "deploy");
+  EXPECT_EQ(issued.secret.substr(0, 4), "gto_");
+  EXPECT_TRUE(Usable(issued.secret, Now()));
+}
+
+TEST_F(TokenDirectoryTest, ANameTakenByALiveTokenOfTheSameOwnerIsRefusedWith9001) {
+  const Project support = MakeProject(acme_id(), "Support").project;
+  const Project sales = MakeProject(acme_id(), "Sales").project;
+  MakeProjectToken(support, "ci");
+
+  TokenSpec again;
+  again.organization_id = acme_id();
+  again.project_id = support.id;
+  again.name = "ci";
+  EXPECT_EQ(CodeOf(tokens().Create(again)), ErrorCode::kTokenNameExists);
+
+  // Other owners may use the name: another project, and the organization itself.
+  MakeProjectToken(sales, "ci");
+  MakeOrganizationToken(acme_id(), "ci");
+  TokenSpec organization_again;
+  organization_again.scope = TokenScope::kOrganization;
+  organization_again.organization_id = acme_id();
+  organization_again.name = "ci";
+  EXPECT_EQ(CodeOf(tokens().Create(organization_again)), ErrorCode::kTokenNameExists);
+}
+
+TEST_F(TokenDirectoryTest, RenamingOntoTheNameOfAnotherLiveTokenIsRefusedWith9001) {
+  const Project project = MakeProject(acme_id(), "Support").project;
+  MakeProjectToken(project, "ci");
+  const IssuedToken other = MakeProjectToken(project, "cd");
+  TokenChange rename;
+  rename.name = "ci";
+  EXPECT_EQ(CodeOf(tokens().Update(acme_id(), other.token.id, rename)),
+            ErrorCode::kTokenNameExists);
+  EXPECT_EQ(tokens().Find(acme_id(), other.token.id)->name, "cd");
+}
+
+TEST_F(TokenDirectoryTest, TheNameOfARevokedTokenCanBeReused) {
+  const Project project = MakeProject(acme_id(), "Support").project;
+  const IssuedToken first = MakeProjectToken(project, "ci");
+  ASSERT_TRUE(tokens().Revoke(acme_id(), first.token.id));
+  const IssuedToken second = MakeProjectToken(project, "ci");
+  EXPECT_NE(second.token.id, first.token.id);
+}
+
+TEST_F(TokenDirectoryTest, BlockingTheLastActiveOrganizationTokenIsRefusedWith9003) {
+  EXPECT_EQ(
+      CodeOf(tokens().Update(acme_id(), acme_.token.token.id, StatusChange(TokenStatus::kBlocked))),
+      ErrorCode::kLastOrganizationToken);
+  EXPECT_EQ(tokens().Find(acme_id(), acme_.token.token.id)->status, TokenStatus::kActive);
+  EXPECT_TRUE(Usable(acme_.token.secret, Now()));
+}
+
+TEST_F(TokenDirectoryTest, RevokingTheLastActiveOrganizationTokenIsRefusedWith9003) {
+  EXPECT_EQ(CodeOf(tokens().Revoke(acme_id(), acme_.token.token.id)),
+            ErrorCode::kLastOrganizationToken);
+  EXPECT_TRUE(Usable(acme_.token.secret, Now()));
+}
+
+TEST_F(TokenDirectoryTest, ExpiringTheLastActiveOrganizationTokenIsRefusedWith9003) {
+  EXPECT_EQ(
+      CodeOf(tokens().Update(acme_id(), acme_.token.token.id, ExpiryChange(Now() - kMinuteMs))),
+      ErrorCode::kLastOrganizationToken);
+  EXPECT_FALSE(tokens().Find(acme_id(), acme_.token.token.id)->expires_at.has_value());
+  // An expiry in the future leaves it usable, so it is allowed.
+  EXPECT_TRUE(tokens().Update(acme_id(), acme_.token.token.id, ExpiryChange(Now() + kMinuteMs)));
+}
+
+TEST_F(TokenDirectoryTest, AnExpiredOrganizationTokenDoesNotCountAsAnotherActiveOne) {
+  const IssuedToken spare = MakeOrganizationToken(acme_id(), "spare");
+  ASSERT_TRUE(tokens().Update(acme_id(), spare.token.id, ExpiryChange(Now() - kMinuteMs)));
+  EXPECT_EQ(
+      CodeOf(tokens().Update(acme_id(), acme_.token.token.id, StatusChange(TokenStatus::kBlocked))),
+      ErrorCode::kLastOrganizationToken);
+}
+
+TEST_F(TokenDirectoryTest, ABlockedOrganizationTokenDoesNotCountAsAnotherActiveOne) {
+  const IssuedToken spare = MakeOrganizationToken(acme_id(), "spare");
+  ASSERT_TRUE(tokens().Update(acme_id(), spare.token.id, StatusChange(TokenStatus::kBlocked)));
+  EXPECT_EQ(CodeOf(tokens().Revoke(acme_id(), acme_.token.token.id)),
+            ErrorCode::kLastOrganizationToken);
+}
+
+TEST_F(TokenDirectoryTest, AnOrganizationTokenMayBeBlockedWhileAnotherActiveOneRemains) {
+  const IssuedToken spare = MakeOrganizationToken(acme_id(), "spare");
+  auto blocked =
+      tokens().Update(acme_id(), acme_.token.token.id, StatusChange(TokenStatus::kBlocked));
+  ASSERT_TRUE(blocked);
+  EXPECT_EQ(blocked->status, TokenStatus::kBlocked);
+  // Now `spare` is the last one.
+  EXPECT_EQ(CodeOf(tokens().Revoke(acme_id(), spare.token.id)), ErrorCode::kLastOrganizationToken);
+}
+
+TEST_F(TokenDirectoryTest, TheLastProjectTokenMayBeBlockedAndRevoked) {
+  const CreatedProject created = MakeProject(acme_id(), "Support");
+  const std::string& id = created.default_token.token.id;
+  EXPECT_TRUE(tokens().Update(acme_id(), id, StatusChange(TokenStatus::kBlocked)));
+  EXPECT_TRUE(tokens().Revoke(acme_id(), id));
+}
+
+TEST_F(TokenDirectoryTest, TheGuardCountsOnlyTheTokensOfTheSameOrganization) {
+  auto other = organizations().Create("Globex", "");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(CodeOf(tokens().Revoke(acme_id(), acme_.token.token.id)),
+            ErrorCode::kLastOrganizationToken);
+}
+
+TEST_F(TokenDirectoryTest, ABlockedTokenStaysKnownToTheCacheButIsNotUsable) {
+  const Project project = MakeProject(acme_id(), "Support").project;
+  const IssuedToken issued = MakeProjectToken(project, "ci");
+  ASSERT_TRUE(tokens().Update(acme_id(), issued.token.id, StatusChange(TokenStatus::kBlocked)));
+  auto cached = Authenticate(issued.secret, Now());
+  ASSERT_TRUE(cached);
+  EXPECT_EQ(cached->status, TokenStatus::kBlocked);
+  EXPECT_FALSE(Usable(issued.secret, Now()));
+
+  ASSERT_TRUE(tokens().Update(acme_id(), issued.token.id, StatusChange(TokenStatus::kActive)));
+  EXPECT_TRUE(Usable(issued.secret, Now()));
+}
+
+TEST_F(TokenDirectoryTest, ARevokedTokenLeavesTheCacheAndCannotChangeAnyMore) {
+  const Project project = MakeProject(acme_id(), "Support").project;
+  const IssuedToken issued = MakeProjectToken(project, "ci");
+  auto revoked = tokens().Revoke(acme_id(), issued.token.id);
+  ASSERT_TRUE(revoked);
+  EXPECT_EQ(revoked->status, TokenStatus::kRevoked);
+  EXPECT_FALSE(Authenticate(issued.secret, Now()));
+  EXPECT_FALSE(cache().FindById(issued.token.id));
+
+  EXPECT_EQ(CodeOf(tokens().Update(acme_id(), issued.token.id, StatusChange(TokenStatus::kActive))),
+            ErrorCode::kApiTokenNotFound);
+  EXPECT_EQ(CodeOf(tokens().Revoke(acme_id(), issued.token.id)), ErrorCode::kApiTokenNotFound);
+  EXPECT_EQ(CodeOf(tokens().Rotate(acme_id(), issued.token.id, 0, "")),
+            ErrorCode::kApiTokenNotFound);
+  EXPECT_EQ(CodeOf(tokens().Reveal(acme_id(), issued.token.id, "")), ErrorCode::kApiTokenNotFound);
+  EXPECT_FALSE(Authenticate(issued.secret, Now()));
+}
+
+TEST_F(TokenDirectoryTest, AChangePublishesTheNewStateToTheCache) {
+  const Project project = MakeProject(acme_id(), "Support").project;
+  const IssuedToken issued = MakeProjectToken(project, "ci");
+  TokenChange change;
+  change.name = "ci-renamed";
+  change.expires_at = std::optional<TimeMs>(Now() + kMinuteMs);
+  ASSERT_TRUE(tokens().Update(acme_id(), issued.token.id, change));
+  auto cached = cache().FindById(issued.token.id);
+  ASSERT_TRUE(cached);
+  EXPECT_EQ(cached->name, "ci-renamed");
+  EXPECT_EQ(cached->expires_at, change.expires_at.value());
+  EXPECT_TRUE(Usable(issued.secret, Now()));
+  EXPECT_FALSE(Usable(issued.secret, *cached->expires_at));
+}
+
+TEST_F(TokenDirectoryTest, RotationKeepsTheOldSecretWorkingForTheGracePeriodOnly) {
+  const Project project = MakeProject(acme_id(), "Support").project;
+  const IssuedToken issued = MakeProjectToken(project, "ci");
+  const TimeMs before = Now();
+  auto rotated = tokens().Rotate(acme_id(), issued.token.id, 60, "");
+  const TimeMs after = Now();
+  ASSERT_TRUE(rotated);
+  EXPECT_NE(rotated->secret, issued.secret);
+  EXPECT_EQ(rotated->token.id, issued.token.id);
+  EXPECT_EQ(rotated->token.name, "ci");
+  EXPECT_EQ(rotated->token.secret_prefix, rotated->secret.substr(0, kSecretPrefixLength));
+
+  EXPECT_TRUE(Usable(rotated->secret, after));
+  EXPECT_TRUE(Usable(issued.secret, after));
+  EXPECT_TRUE(Usable(issued.secret, before + 60 * 1000 - 1));
+  EXPECT_FALSE(Authenticate(issued.secret, after + 60 * 1000));
+  EXPECT_TRUE(Usable(rotated->secret, after + 60 * 1000));
+}
+
+TEST_F(TokenDirectoryTest, RotationWithoutGraceRejectsTheOldSecretAtOnce) {
+  const Project project = MakeProject(acme_id(), "Support").project;
+  const IssuedToken issued = MakeProjectToken(project, "ci");
+  auto rotated = tokens().Rotate(acme_id(), issued.token.id, 0, "");
+  ASSERT_TRUE(rotated);
+  EXPECT_FALSE(Authenticate(issued.secret, Now()));
+  EXPECT_TRUE(Usable(rotated->secret, Now()));
+}
+
+TEST_F(TokenDirectoryTest, ASecondRotationEndsTheGraceOfTheFirstSecret) {
+  const Project project = MakeProject(acme_id(), "Support").project;
+  const IssuedToken issued = MakeProjectToken(project, "ci");
+  auto first = tokens().Rotate(acme_id(), issued.token.id, 60, "");
+  ASSERT_TRUE(first);
+  auto second = tokens().Rotate(acme_id(), issued.token.id, 60, "");
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(Authenticate(issued.secret, Now()));
+  EXPECT_TRUE(Usable(first->secret, Now()));
+  EXPECT_TRUE(Usable(second->secret, Now()));
+}
+
+TEST_F(TokenDirectoryTest, RevealReturnsTheCurrentSecretAndIsAudited) {
+  const Project project = MakeProject(acme_id(), "Support").project;
+  const IssuedToken issued = MakeProjectToken(project, "ci");
+  auto revealed = tokens().Reveal(acme_id(), issued.token.id, acme_.token.token.id);
+  ASSERT_TRUE(revealed);
+  EXPECT_EQ(*revealed, issued.secret);
+
+  auto rotated = tokens().Rotate(acme_id(), issued.token.id, 60, acme_.token.token.id);
+  ASSERT_TRUE(rotated);
+  EXPECT_EQ(tokens().Reveal(acme_id(), issued.token.id, acme_.token.token.id).value(),
+            rotated->secret);
+
+  auto audit = store().ListAudit(acme_id(), 0, 10);
+  ASSERT_TRUE(audit);
+  ASSERT_EQ(audit->entries.size(), 3u);
+  EXPECT_EQ(audit->entries[0].action, "token.reveal");
+  EXPECT_EQ(audit->entries[1].action, "token.rotate");
+  EXPECT_EQ(audit->entries[2].action, "token.reveal");
+  for (const auto& entry : audit->entries) {
+    EXPECT_EQ(entry.target_id, issued.token.id);
+    EXPECT_EQ(entry.actor_token_id, acme_.token.token.id);
+  }
+}
+
+TEST(TokenDirectoryRevealNever, RevealIsRefusedWith9004AndNothingIsAudited) {
+  const TempDir dir;
+  const ManualClock clock(1'700'000'000'000);
+  Directories directories(dir.File("gatehouse.db"), clock, DirectoryOptions{.keep_sealed = false});
+  auto acme = directories.organizations.Create("Acme", "");
+  ASSERT_TRUE(acme);
+  const std::string& organization_id = acme->organization.id;
+  EXPECT_EQ(CodeOf(directories.tokens.Reveal(organization_id, acme->token.token.id, "")),
+            ErrorCode::kApiTokenNotFound);
+  EXPECT_EQ(directories.store.ListAudit(organization_id, 0, 10)->count, 0);
+}
+
+TEST_F(TokenDirectoryTest, IdsOfAnotherOrganizationAreAnsweredAsNotFound) {
+  const Project project = MakeProject(acme_id(), "Support").project;
+  const IssuedToken issued = MakeProjectToken(project, "ci");
+  auto globex = organizations().Create("Globex", "");
+  ASSERT_TRUE(globex);
+  const std::string& other = globex->organization.id;
+  const std::string& id = issued.token.id;
+
+  EXPECT_EQ(CodeOf(tokens().Find(other, id)), ErrorCode::kApiTokenNotFound);
+  EXPECT_EQ(CodeOf(tokens().Update(other, id, StatusChange(TokenStatus::kBlocked))),
+            ErrorCode::kApiTokenNotFound);
+  EXPECT_EQ(CodeOf(tokens().Revoke(other, id)), ErrorCode::kApiTokenNotFound);
+  EXPECT_EQ(CodeOf(tokens().Reveal(other, id, "")), ErrorCode::kApiTokenNotFound);
+  EXPECT_EQ(CodeOf(tokens().Rotate(other, id, 60, "")), ErrorCode::kApiTokenNotFound);
+  auto listed = tokens().ListLive(other, TokenScope::kProject, project.id);
+  ASSERT_TRUE(listed);
+  EXPECT_TRUE(listed->empty());
+
+  // The token is untouched and its secret still works.
+  EXPECT_EQ(tokens().Find(acme_id(), id)->status, TokenStatus::kActive);
+  EXPECT_TRUE(Usable(issued.secret, Now()));
+  EXPECT_EQ(store().ListAudit(other, 0, 10)->count, 0);
+}
+
+TEST_F(TokenDirectoryTest, ListLiveShowsActiveAndBlockedButNotRevokedTokens) {
+  const CreatedProject created = MakeProject(acme_id(), "Support");
+  const IssuedToken blocked = MakeProjectToken(created.project, "blocked");
+  const IssuedToken revoked = MakeProjectToken(created.project, "revoked");
+  ASSERT_TRUE(tokens().Update(acme_id(), blocked.token.id, StatusChange(TokenStatus::kBlocked)));
+  ASSERT_TRUE(tokens().Revoke(acme_id(), revoked.token.id));
+  auto listed = tokens().ListLive(acme_id(), TokenScope::kProject, created.project.id);
+  ASSERT_TRUE(listed);
+  std::vector<std::string> names;
+  for (const auto& token : *listed) names.push_back(token.name);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"Default", "blocked"}));
+}
+
+TEST_F(TokenDirectoryTest, AChangeMadeByAnotherProcessReachesTheCacheOnSync) {
+  const Project project = MakeProject(acme_id(), "Support").project;
+  const IssuedToken issued = MakeProjectToken(project, "ci");
+  ASSERT_TRUE(tokens().LoadCache());
+
+  Directories cli(DatabaseFile(), clock_);
+  ASSERT_TRUE(cli.tokens.Update(acme_id(), issued.token.id, StatusChange(TokenStatus::kBlocked)));
+  const IssuedToken added = [&] {
+    TokenSpec spec;
+    spec.organization_id = acme_id();
+    spec.project_id = project.id;
+    spec.project_name = project.name;
+    spec.name = "added-by-cli";
+    return cli.tokens.Create(spec).value();
+  }();
+  EXPECT_TRUE(Usable(issued.secret, Now()));  // not yet seen
+  EXPECT_FALSE(Authenticate(added.secret, Now()));
+
+  ASSERT_TRUE(tokens().SyncCache());
+  EXPECT_FALSE(Usable(issued.secret, Now()));
+  EXPECT_TRUE(Usable(added.secret, Now()));
+
+  ASSERT_TRUE(cli.tokens.Revoke(acme_id(), issued.token.id));
+  ASSERT_TRUE(tokens().SyncCache());
+  EXPECT_FALSE(cache().FindById(issued.token.id));
+}
+
+TEST_F(TokenDirectoryTest, LoadCacheKnowsEveryNonRevokedTokenOfTheStore) {
+  const Project project = MakeProject(acme_id(), "Support").project;
+  const IssuedToken kept = MakeProjectToken(project, "kept");
+  const IssuedToken revoked = MakeProjectToken(project, "revoked");
+  ASSERT_TRUE(tokens().Revoke(acme_id(), revoked.token.id));
+
+  Directories restarted(DatabaseFile(), clock_);
+  EXPECT_EQ(restarted.cache.size(), 0u);
+  ASSERT_TRUE(restarted.tokens.LoadCache());
+  const TimeMs now = Now();
+  EXPECT_TRUE(restarted.cache.FindByHash(restarted.keyring.Hash(kept.secret), now));
+  EXPECT_TRUE(restarted.cache.FindByHash(restarted.keyring.Hash(acme_.token.secret), now));
+  EXPECT_FALSE(restarted.cache.FindByHash(restarted.keyring.Hash(revoked.secret), now));
+  EXPECT_FALSE(restarted.cache.FindById(revoked.token.id));
+}
+
+TEST_F(TokenDirectoryTest, ALastUseHeldInMemoryIsShownAndThenStoredByFlush) {
+  const Project project = MakeProject(acme_id(), "Support").project;
+  const IssuedToken issued = MakeProjectToken(project, "ci");
+  EXPECT_FALSE(tokens().Find(acme_id(), issued.token.id)->last_used_at.has_value());
+
+  const TimeMs used_at = Now();
+  cache().MarkUsed(*Authenticate(issued.secret, used_at), used_at);
+  EXPECT_EQ(tokens().Find(acme_id(), issued.token.id)->last_used_at, used_at);
+  EXPECT_FALSE(store().FindToken(acme_id(), issued.token.id).value()->last_used_at.has_value());
+
+  ASSERT_TRUE(tokens().FlushUsage());
+  EXPECT_EQ(store().FindToken(acme_id(), issued.token.id).value()->last_used_at, used_at);
+}
+
+}  // namespace
+// A first sync before any load still delivers revocations (the store reads "since 0" as a
+// first load, which leaves revoked tokens out).
+TEST(TokenDirectorySync, ASyncBeforeTheFirstLoadStillRemovesRevokedTokens) {
+  const TempDir dir;
+  const ManualClock clock(1000);
+  Directories directories(dir.File("gatehouse.db"), clock);
+  auto acme = directories.organizations.Create("Acme", "");
+  ASSERT_TRUE(acme);
+  auto project = directories.projects.Create(acme->organization.id, ProjectSpec{"Support", "", ""});
+  ASSERT_TRUE(project);
+  const std::string& secret = project->default_token.secret;
+  ASSERT_TRUE(directories.cache.FindByHash(directories.keyring.Hash(secret), clock.Now()));
+  Directories cli(dir.File("gatehouse.db"), clock);
+  ASSERT_TRUE(cli.projects.Delete(acme->organization.id, project->project.id));
+  ASSERT_TRUE(directories.tokens.SyncCache());
+  EXPECT_FALSE(directories.cache.FindByHash(directories.keyring.Hash(secret), clock.Now()));
+}
+
+}  // namespace gatehouse
