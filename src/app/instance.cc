@@ -18,7 +18,6 @@ namespace gatehouse {
 namespace {
 
 constexpr std::string_view kInitializedSetting = "initialized_at";
-
 constexpr std::string_view kMasterKeyCheckSetting = "master_key_check";
 
 [[noreturn]] void FailOn(const std::string& path, const std::string& problem, int error) {
@@ -92,8 +91,8 @@ std::string PrepareDataDir(const ServerConfig& config, DataDirUse use) {
 // Creates the database 0600 before SQLite does (SQLite gives its WAL and SHM files the
 // database's mode), and narrows the modes of files that earlier versions created wider.
 void SecureDatabaseFiles(const std::string& database) {
-  const int fd = ::open(database.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) FailOn(database, "cannot create the database", errno);
+  const int fd = ::open(database.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) FailOn(database, "cannot create or open the database", errno);
   ::close(fd);
   for (const std::string& path : {database, database + "-wal", database + "-shm"}) {
     struct stat info;
