@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "cli/bench_seed_command.h"
 #include "cli/commands.h"
 
 namespace {
@@ -237,9 +238,13 @@ int main(int argc, char** argv) {
     command.attach(cli, arguments);
     cli.callback([&chosen, &command] { chosen = &command; });
   }
+  // `bench seed` is a benchmark tool with options of its own (docs/BENCHMARKS.md).
+  std::function<int()> bench;
+  gatehouse::AddBenchCommand(app, bench);
   try {
     app.parse(argc, argv);
-    return chosen ? chosen->run(arguments) : 2;
+    if (chosen) return chosen->run(arguments);
+    return bench ? bench() : 2;
   } catch (const CLI::ParseError& error) {
     return app.exit(error);
   } catch (const std::exception& error) {

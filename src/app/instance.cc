@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 #include "auth/secret.h"
@@ -17,7 +18,6 @@ namespace gatehouse {
 namespace {
 
 constexpr std::string_view kInitializedSetting = "initialized_at";
-
 constexpr std::string_view kMasterKeyCheckSetting = "master_key_check";
 
 [[noreturn]] void FailOn(const std::string& path, const std::string& problem, int error) {
@@ -91,8 +91,8 @@ std::string PrepareDataDir(const ServerConfig& config, DataDirUse use) {
 // Creates the database 0600 before SQLite does (SQLite gives its WAL and SHM files the
 // database's mode), and narrows the modes of files that earlier versions created wider.
 void SecureDatabaseFiles(const std::string& database) {
-  const int fd = ::open(database.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) FailOn(database, "cannot create the database", errno);
+  const int fd = ::open(database.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) FailOn(database, "cannot create or open the database", errno);
   ::close(fd);
   for (const std::string& path : {database, database + "-wal", database + "-shm"}) {
     struct stat info;
@@ -143,18 +143,27 @@ Instance::Instance(const ServerConfig& config, const Clock& clock, DataDirUse us
 void Instance::CheckMasterKey() {
   const std::string mine = keyring_.CheckValue();
   auto stored = OrThrow(store_.GetSetting(std::string(kMasterKeyCheckSetting)), "read settings");
+  bool matches = !stored || ConstantTimeEquals(*stored, mine);
   if (!stored) {
-    // A new database, or one from a version that kept no check value: this key is its key.
-    OrThrow(store_.PutSetting(std::string(kMasterKeyCheckSetting), mine), "store settings");
-    return;
+    // A new database, or one from a version that kept no check value. In the latter the
+    // administrator secret, when its file is at hand, tells whether this key is the database's.
+    const std::string admin_hash = AdminSecretHash();
+    std::ifstream admin_file(config_.AdminTokenFile());
+    std::string admin_secret;
+    if (!admin_hash.empty() && std::getline(admin_file, admin_secret)) {
+      matches = ConstantTimeEquals(keyring_.Hash(Trim(admin_secret)), admin_hash);
+    }
   }
-  if (!ConstantTimeEquals(*stored, mine)) {
+  if (!matches) {
     const std::string key = MasterKeyFromEnvironment() ? "GATEHOUSE_MASTER_KEY"
                                                        : "master key " + config_.MasterKeyFile();
     throw std::runtime_error(key + " does not match database " + database_ +
-                             ": the database was initialized with another master key (its key "
-                             "check value differs), so every token would be rejected. Refusing "
-                             "to start: use the master key this database was created with");
+                             ": the database was initialized with another master key, so every "
+                             "token would be rejected. Refusing to start: use the master key "
+                             "this database was created with");
+  }
+  if (!stored) {
+    OrThrow(store_.PutSetting(std::string(kMasterKeyCheckSetting), mine), "store settings");
   }
 }
 

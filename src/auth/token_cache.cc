@@ -1,6 +1,19 @@
 #include "auth/token_cache.h"
 
+#include <algorithm>
+
 namespace gatehouse {
+
+TokenCache::HashKey TokenCache::HashKey::Of(std::string_view hash) {
+  HashKey key;
+  key.size = static_cast<std::uint8_t>(std::min(hash.size(), key.bytes.size()));
+  std::copy_n(hash.data(), key.size, key.bytes.data());
+  return key;
+}
+
+const std::string& TokenCache::InternLocked(const std::string& id) {
+  return *ids_.insert(id).first;
+}
 
 void TokenCache::Put(const ApiToken& token, const TokenCredential& credential) {
   std::unique_lock lock(mutex_);
@@ -10,15 +23,19 @@ void TokenCache::Put(const ApiToken& token, const TokenCredential& credential) {
   }
   RemoveLocked(token.id);
   if (!token.project_id.empty() && !token.project_name.empty()) {
-    names_[token.project_id] = token.project_name;
+    if (auto& name = names_[token.project_id]; name != token.project_name) {
+      name = token.project_name;
+    }
   }
-  if (!token.organization_name.empty()) names_[token.organization_id] = token.organization_name;
+  if (!token.organization_name.empty()) {
+    if (auto& name = names_[token.organization_id]; name != token.organization_name) {
+      name = token.organization_name;
+    }
+  }
   if (token.status == TokenStatus::kRevoked) return;
 
-  auto cached = std::make_shared<CachedToken>();
-  cached->id = token.id;
-  cached->organization_id = token.organization_id;
-  cached->project_id = token.project_id;
+  auto cached = std::make_shared<CachedToken>(token.id, InternLocked(token.organization_id),
+                                              InternLocked(token.project_id));
   cached->name = token.name;
   cached->scope = token.scope;
   cached->status = token.status;
@@ -26,13 +43,13 @@ void TokenCache::Put(const ApiToken& token, const TokenCredential& credential) {
   cached->rate_limit_per_minute = token.rate_limit_per_minute;
   cached->last_used_at.store(last_used);
 
-  TokenEntry entry{cached, {credential.secret_hash}};
-  by_hash_[credential.secret_hash] = HashEntry{cached, std::nullopt};
+  TokenEntry entry{cached, HashKey::Of(credential.secret_hash), std::nullopt};
+  by_hash_[entry.hash] = HashEntry{cached, std::nullopt};
   if (credential.previous_hash && credential.previous_valid_until) {
-    by_hash_[*credential.previous_hash] = HashEntry{cached, credential.previous_valid_until};
-    entry.hashes.push_back(*credential.previous_hash);
+    entry.previous_hash = HashKey::Of(*credential.previous_hash);
+    by_hash_[*entry.previous_hash] = HashEntry{cached, credential.previous_valid_until};
   }
-  by_id_[token.id] = std::move(entry);
+  by_id_.emplace(std::string_view(cached->id), std::move(entry));
 }
 
 void TokenCache::Remove(const std::string& token_id) {
@@ -43,13 +60,15 @@ void TokenCache::Remove(const std::string& token_id) {
 void TokenCache::RemoveLocked(const std::string& token_id) {
   auto it = by_id_.find(token_id);
   if (it == by_id_.end()) return;
-  for (const auto& hash : it->second.hashes) by_hash_.erase(hash);
+  by_hash_.erase(it->second.hash);
+  if (it->second.previous_hash) by_hash_.erase(*it->second.previous_hash);
   by_id_.erase(it);
 }
 
 std::shared_ptr<const CachedToken> TokenCache::FindByHash(std::string_view hash, TimeMs now) const {
+  if (hash.size() > sizeof(HashKey::bytes)) return nullptr;
   std::shared_lock lock(mutex_);
-  auto it = by_hash_.find(hash);
+  auto it = by_hash_.find(HashKey::Of(hash));
   if (it == by_hash_.end()) return nullptr;
   if (it->second.valid_until && *it->second.valid_until <= now) return nullptr;
   return it->second.token;

@@ -1,7 +1,9 @@
 #ifndef GATEHOUSE_AUTH_TOKEN_CACHE_H_
 #define GATEHOUSE_AUTH_TOKEN_CACHE_H_
 
+#include <array>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -9,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -17,11 +20,16 @@
 namespace gatehouse {
 
 // A non-revoked token as authentication needs it. Everything but the usage fields is immutable
-// once published; a change to the token publishes a new CachedToken.
+// once published; a change to the token publishes a new CachedToken. The organization and
+// project ids refer to strings the cache keeps once per id (a million tokens share a few
+// thousand of them), valid as long as the cache.
 struct CachedToken {
+  CachedToken(std::string id, const std::string& organization_id, const std::string& project_id)
+      : id(std::move(id)), organization_id(organization_id), project_id(project_id) {}
+
   std::string id;
-  std::string organization_id;
-  std::string project_id;  // empty for organization tokens
+  const std::string& organization_id;
+  const std::string& project_id;  // empty for organization tokens
   std::string name;
   TokenScope scope = TokenScope::kProject;
   TokenStatus status = TokenStatus::kActive;
@@ -68,30 +76,40 @@ class TokenCache {
   std::size_t size() const;
 
  private:
+  // A secret's lookup hash (HMAC-SHA256, 32 bytes) held inline: no allocation per key.
+  struct HashKey {
+    std::array<char, 32> bytes{};
+    std::uint8_t size = 0;
+
+    static HashKey Of(std::string_view hash);
+    std::string_view view() const { return {bytes.data(), size}; }
+    bool operator==(const HashKey& other) const { return view() == other.view(); }
+  };
+  struct HashKeyHash {
+    std::size_t operator()(const HashKey& key) const {
+      return std::hash<std::string_view>{}(key.view());
+    }
+  };
   struct HashEntry {
     std::shared_ptr<const CachedToken> token;
     std::optional<TimeMs> valid_until;  // set for a rotated-out secret
   };
   struct TokenEntry {
     std::shared_ptr<const CachedToken> token;
-    std::vector<std::string> hashes;
+    HashKey hash;
+    std::optional<HashKey> previous_hash;
   };
 
   void RemoveLocked(const std::string& token_id);
-
-  // Lets lookups by std::string_view avoid building a std::string on the hot path.
-  struct BytesHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view bytes) const {
-      return std::hash<std::string_view>{}(bytes);
-    }
-  };
+  // The one copy of `id` (an organization or project id) that tokens refer to.
+  const std::string& InternLocked(const std::string& id);
 
   mutable std::shared_mutex mutex_;
-  std::unordered_map<std::string, HashEntry, BytesHash, std::equal_to<>>
-      by_hash_;                                         // guarded by mutex_
-  std::unordered_map<std::string, TokenEntry> by_id_;   // guarded by mutex_
-  std::unordered_map<std::string, std::string> names_;  // guarded by mutex_
+  std::unordered_map<HashKey, HashEntry, HashKeyHash> by_hash_;  // guarded by mutex_
+  // Keyed by a view of the entry's own CachedToken::id.
+  std::unordered_map<std::string_view, TokenEntry> by_id_;  // guarded by mutex_
+  std::unordered_set<std::string> ids_;                     // guarded by mutex_; never shrinks
+  std::unordered_map<std::string, std::string> names_;      // guarded by mutex_
 
   std::mutex used_mutex_;
   std::vector<std::string> used_ids_;  // guarded by used_mutex_

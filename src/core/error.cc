@@ -63,6 +63,8 @@ Row RowOf(ErrorCode code) {
       return {502, 502, "Bad Gateway"};
     case ErrorCode::kProviderTimeout:
       return {504, 100, "Provider Request Timeout"};
+    case ErrorCode::kStoreBusy:
+      return {503, 503, "Service Unavailable"};
   }
   return {500, 500, "Internal Server Error"};
 }

@@ -37,6 +37,7 @@ enum class ErrorCode {
   kInternal,
   kBadGateway,
   kProviderTimeout,
+  kStoreBusy,  // 503: a write waited past its budget for the store's write lock
 };
 
 struct ErrorItem {

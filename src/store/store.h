@@ -67,6 +67,9 @@ struct TokenQuery {
 
 struct TokenPage {
   std::int64_t count = 0;  // matches before paging
+  // With a name filter a store may stop counting at a bound (docs/api-decisions.md): `count`
+  // is then that bound and there are at least that many matches.
+  bool count_is_lower_bound = false;
   std::vector<ApiToken> tokens;
 };
 
@@ -215,6 +218,11 @@ class Store {
 
   virtual Status InsertToken(const ApiToken& token, const TokenCredential& credential,
                              const AuditEntry* audit = nullptr) = 0;
+  // Inserts several tokens in one transaction (one sync): each element of the answer is that
+  // token's own outcome (9001 for a taken name), so one refusal does not fail the others. An
+  // error for the whole call means none was stored.
+  virtual Result<std::vector<Status>> InsertTokens(
+      const std::vector<std::pair<ApiToken, TokenCredential>>& tokens) = 0;
   virtual Result<std::optional<ApiToken>> FindToken(const std::string& organization_id,
                                                     const std::string& token_id) = 0;
   virtual Result<std::optional<TokenCredential>> FindCredential(const std::string& token_id) = 0;

@@ -3,6 +3,7 @@ directory it cannot write, and on a master key others can read; what it creates 
 
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
 import tempfile
@@ -79,6 +80,15 @@ class StartupSafetyTests(unittest.TestCase):
     def test_serve_refuses_a_foreign_key_given_in_the_environment(self):
         done = self.run_gatehouse('serve', env={'GATEHOUSE_MASTER_KEY': os.urandom(32).hex()})
         self.assertRefused(done, 'GATEHOUSE_MASTER_KEY', self.db, 'does not match')
+
+    def test_serve_refuses_a_foreign_key_for_a_database_from_before_key_check_values(self):
+        with sqlite3.connect(self.db) as db:
+            db.execute("DELETE FROM settings WHERE key = 'master_key_check'")
+        db.close()
+        self.key.write_text(os.urandom(32).hex() + '\n')
+        os.chmod(self.key, 0o600)
+        done = self.run_gatehouse('serve')
+        self.assertRefused(done, self.key, self.db, 'does not match')
 
     def test_operator_commands_refuse_a_missing_database(self):
         self.remove_database()

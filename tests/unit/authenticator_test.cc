@@ -349,6 +349,25 @@ TEST_F(AuthenticatorTest, ProjectTokenCannotSignInWith403Id7) {
             ErrorCode::kOutOfScope);
 }
 
+// Issue 12, item 10: /metrics optionally behind a bearer token.
+TEST_F(AuthenticatorTest, MetricsRouteNeedsTheMetricsTokenOnlyWhenOneIsConfigured) {
+  EXPECT_TRUE(authenticator_.Authorize(Credentials{}, Access::kMetrics, SessionUse::kRefused));
+  const Authenticator guarded(keyring_, cache_, sessions_, clock_, "", "scrape-me");
+  EXPECT_EQ(CodeOf(guarded.Authorize(Credentials{}, Access::kMetrics, SessionUse::kRefused)),
+            ErrorCode::kApiKeyNotFound);
+  for (const char* header : {"Bearer scrape-mE", "scrape-me", "Basic scrape-me", "Bearer "}) {
+    EXPECT_EQ(
+        CodeOf(guarded.Authorize(Credentials{header}, Access::kMetrics, SessionUse::kRefused)),
+        ErrorCode::kTokenNotFoundOrBlocked)
+        << header;
+  }
+  header_ = "Bearer " + organization_secret_;
+  EXPECT_EQ(CodeOf(guarded.Authorize(Credentials{header_}, Access::kMetrics, SessionUse::kRefused)),
+            ErrorCode::kTokenNotFoundOrBlocked);
+  EXPECT_TRUE(
+      guarded.Authorize(Credentials{"Bearer scrape-me"}, Access::kMetrics, SessionUse::kRefused));
+}
+
 // Issue 12, item 2: failed sign-ins close one address, not the others.
 TEST_F(AuthenticatorTest, FailedSignInsThrottleTheirAddressOnlyWith429Id9002) {
   const std::string wrong = GenerateSecret(SecretKind::kOrganization);

@@ -77,6 +77,17 @@ TEST(Config, EnvironmentOverridesServerKeys) {
   EXPECT_FALSE(config.log_content);
 }
 
+TEST(Config, MetricsTokenComesFromTheFileOrTheEnvironment) {
+  ServerConfig config;
+  EXPECT_TRUE(config.metrics_token.empty());
+  LoadConfigText("[server]\nmetrics_token = \"from-file\"\n", config);
+  EXPECT_EQ(config.metrics_token, "from-file");
+  ::setenv("GATEHOUSE_METRICS_TOKEN", "from-env", 1);
+  ApplyEnvironment(config);
+  ::unsetenv("GATEHOUSE_METRICS_TOKEN");
+  EXPECT_EQ(config.metrics_token, "from-env");
+}
+
 TEST(Config, RejectsUnknownRevealMode) {
   ServerConfig config;
   config.reveal = "always";

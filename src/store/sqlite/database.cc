@@ -5,7 +5,10 @@
 namespace gatehouse::sqlite {
 
 Error SqliteError(sqlite3* db, std::string_view what) {
-  return Error(ErrorCode::kInternal, {}, std::string(what) + ": " + sqlite3_errmsg(db));
+  // SQLITE_BUSY after the busy timeout: another connection (or process) kept the write lock.
+  const ErrorCode code = db && (sqlite3_errcode(db) & 0xff) == SQLITE_BUSY ? ErrorCode::kStoreBusy
+                                                                           : ErrorCode::kInternal;
+  return Error(code, {}, std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "no connection"));
 }
 
 Statement& Statement::Bind(int index, std::string_view text) {
@@ -132,8 +135,9 @@ void Database::Open(const std::string& path) {
     throw std::runtime_error("cannot open database " + path + ": " + message);
   }
   sqlite3_busy_timeout(db_, 5000);
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                             "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY"}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
+        "PRAGMA temp_store=MEMORY", "PRAGMA cache_size=-65536"}) {
     if (auto done = Execute(pragma); !done) throw std::runtime_error(done.error().internal);
   }
 }
@@ -144,7 +148,7 @@ Status Database::OpenReadOnly(const std::string& path) {
     return std::unexpected(SqliteError(db_, "open read-only"));
   }
   sqlite3_busy_timeout(db_, 5000);
-  return {};
+  return Execute("PRAGMA cache_size=-16384");
 }
 
 Result<ScopedStatement> Database::Prepare(const std::string& sql) {
@@ -164,7 +168,8 @@ Result<ScopedStatement> Database::Prepare(const std::string& sql) {
 Status Database::Execute(const std::string& sql) {
   char* message = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-    Error error(ErrorCode::kInternal, {}, message ? message : "exec failed");
+    Error error = SqliteError(db_, "exec");
+    if (message) error.internal += std::string(" (") + message + ")";
     sqlite3_free(message);
     return std::unexpected(std::move(error));
   }

@@ -2,13 +2,15 @@
 
 namespace gatehouse::sqlite {
 
-const char* const kTokenColumns =
-    "t.id, t.organization_id, COALESCE(t.project_id, ''), COALESCE(p.name, ''), t.scope, "
+const char* const kTokenFields =
+    "t.id, t.organization_id, COALESCE(t.project_id, ''), t.project_name, t.scope, "
     "t.name, t.description, t.status, t.created_at, t.updated_at, t.last_used_at, "
     "t.expires_at, t.secret_prefix, t.secret_hash, t.sealed_secret, t.previous_hash, "
-    "t.previous_valid_until, COALESCE(o.name, ''), t.rate_limit_per_minute FROM api_tokens t "
-    "LEFT JOIN projects p ON p.id = t.project_id "
-    "LEFT JOIN organizations o ON o.id = t.organization_id";
+    "t.previous_valid_until, t.rate_limit_per_minute, ''";
+
+const std::string kTokenColumns =
+    std::string(kTokenFields, std::string_view(kTokenFields).size() - 2) +
+    "COALESCE(o.name, '') FROM api_tokens t LEFT JOIN organizations o ON o.id = t.organization_id";
 
 ApiToken ReadToken(const Statement& row) {
   ApiToken token;
@@ -25,8 +27,8 @@ ApiToken ReadToken(const Statement& row) {
   token.last_used_at = row.OptionalInt(10);
   token.expires_at = row.OptionalInt(11);
   token.secret_prefix = row.Text(12);
-  token.organization_name = row.Text(17);
-  token.rate_limit_per_minute = row.OptionalInt(18);
+  token.rate_limit_per_minute = row.OptionalInt(17);
+  token.organization_name = row.Text(18);
   return token;
 }
 
@@ -70,27 +72,50 @@ std::string TrigramPhrase(std::string_view text) {
 
 namespace {
 
-struct OrderColumnRow {
-  TokenOrderKey key;
-  const char* column;
-};
-
-constexpr OrderColumnRow kOrderColumns[] = {
-    {TokenOrderKey::kName, "t.name COLLATE NOCASE"},
-    {TokenOrderKey::kDescription, "t.description COLLATE NOCASE"},
-    {TokenOrderKey::kStatus, "t.status"},
-    {TokenOrderKey::kProjectName, "p.name COLLATE NOCASE"},
-    {TokenOrderKey::kTimestamp, "t.created_at"},
-    {TokenOrderKey::kLastUsedAt, "t.last_used_at"},
+// Each sort key's index and the ORDER BY that walks it: the key, then the index's remaining
+// columns and the rowid, so that ties have one stable order and no sort step is needed.
+constexpr TokenOrder kTokenOrders[] = {
+    {TokenOrderKey::kName,
+     "api_tokens_by_name",
+     {"t.name COLLATE NOCASE", "t.status", "t.scope", "t.project_name", "t.rowid"}},
+    {TokenOrderKey::kDescription,
+     "api_tokens_by_description",
+     {"t.description COLLATE NOCASE", "t.status", "t.scope", "t.project_name", "t.rowid"}},
+    {TokenOrderKey::kStatus,
+     "api_tokens_by_status",
+     {"t.status", "t.name COLLATE NOCASE", "t.scope", "t.project_name", "t.rowid"}},
+    {TokenOrderKey::kProjectName,
+     "api_tokens_by_project_name",
+     {"t.project_name COLLATE NOCASE", "t.status", "t.scope", "t.rowid"}},
+    {TokenOrderKey::kTimestamp,
+     "api_tokens_by_created",
+     {"t.created_at", "t.status", "t.scope", "t.project_name", "t.rowid"}},
+    {TokenOrderKey::kLastUsedAt,
+     "api_tokens_by_last_used",
+     {"t.last_used_at", "t.status", "t.scope", "t.project_name", "t.rowid"}},
 };
 
 }  // namespace
 
-const char* OrderColumn(TokenOrderKey key) {
-  for (const auto& row : kOrderColumns) {
-    if (row.key == key) return row.column;
+const TokenOrder& OrderOf(TokenOrderKey key) {
+  for (const auto& order : kTokenOrders) {
+    if (order.key == key) return order;
   }
-  return kOrderColumns[0].column;
+  return kTokenOrders[0];
+}
+
+std::string OrderByClause(const TokenOrder& order, bool descending) {
+  std::string clause = " ORDER BY ";
+  const char* direction = descending ? " DESC" : " ASC";
+  bool first = true;
+  for (const char* term : order.terms) {
+    if (!term) break;
+    if (!first) clause += ", ";
+    clause += term;
+    clause += direction;
+    first = false;
+  }
+  return clause;
 }
 
 }  // namespace gatehouse::sqlite

@@ -27,7 +27,11 @@ inline const std::string kSqlProjectScope = std::to_string(StoredCode(TokenScope
 
 // "SELECT " + kTokenColumns reads a token row (with its project and organization names) in the
 // column order ReadToken and ReadCredential expect.
-extern const char* const kTokenColumns;
+extern const std::string kTokenColumns;
+// The same columns without the FROM clause and with an empty organization name (last), for
+// queries over api_tokens alone (the caller fills organization_name).
+extern const char* const kTokenFields;
+inline constexpr int kTokenFieldCount = 19;  // columns in kTokenFields
 extern const char* const kProjectColumns;
 
 ApiToken ReadToken(const Statement& row);
@@ -39,8 +43,16 @@ Organization ReadOrganization(const Statement& row);
 std::string LikeContains(std::string_view text);
 // A trigram FTS5 phrase query that matches names containing `text`.
 std::string TrigramPhrase(std::string_view text);
-// The SQL expression a search sorts by, from an explicit table (not the enum's order).
-const char* OrderColumn(TokenOrderKey key);
+// How the console search sorts by one key: the index that serves it and the ORDER BY terms
+// that walk that index. An explicit table (rows.cc), never the enum's numbers.
+struct TokenOrder {
+  TokenOrderKey key;
+  const char* index;
+  const char* terms[6];  // null-terminated
+};
+const TokenOrder& OrderOf(TokenOrderKey key);
+// " ORDER BY a DESC, b DESC, ..." for `order`.
+std::string OrderByClause(const TokenOrder& order, bool descending);
 
 template <typename T>
 Status Check(const Result<T>& result) {

@@ -11,22 +11,41 @@ using sqlite::Statement;
 using sqlite::Transaction;
 using namespace sqlite;  // row readers and SQL helpers
 
-SqliteStore::SqliteStore(const std::string& path) : path_(path) {
+namespace {
+
+// How long a write may wait for the writer connection and for SQLite's write lock.
+constexpr std::chrono::milliseconds kWriteBudget{2000};
+constexpr int kReaders = 4;
+
+}  // namespace
+
+SqliteStore::SqliteStore(const std::string& path) : path_(path), readers_(path, kReaders) {
   db_.Open(path);
   if (auto migrated = sqlite::Migrate(db_); !migrated) {
     throw std::runtime_error("cannot migrate " + path + ": " + migrated.error().internal);
   }
+  sqlite3_busy_timeout(db_.handle(), static_cast<int>(kWriteBudget.count()));
+}
+
+Result<std::unique_lock<std::timed_mutex>> SqliteStore::LockWriter() {
+  std::unique_lock lock(write_mutex_, std::defer_lock);
+  if (!lock.try_lock_for(kWriteBudget)) {
+    return Fail(ErrorCode::kStoreBusy, {}, "the writer connection stayed busy past the budget");
+  }
+  return lock;
 }
 
 Status SqliteStore::Backup(const std::string& destination) {
-  std::lock_guard lock(mutex_);
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
   sqlite3* target = nullptr;
   if (sqlite3_open(destination.c_str(), &target) != SQLITE_OK) {
     Error error = sqlite::SqliteError(target, "open backup target");
     sqlite3_close(target);
     return std::unexpected(std::move(error));
   }
-  sqlite3_backup* backup = sqlite3_backup_init(target, "main", db_.handle(), "main");
+  sqlite3_backup* backup = sqlite3_backup_init(target, "main", db.handle(), "main");
   if (!backup) {
     Error error = sqlite::SqliteError(target, "backup init");
     sqlite3_close(target);
@@ -41,15 +60,19 @@ Status SqliteStore::Backup(const std::string& destination) {
 }
 
 Status SqliteStore::Ping() {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.Prepare("SELECT 1");
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
+  auto stmt = db.Prepare("SELECT 1");
   if (!stmt) return std::unexpected(stmt.error());
   return Check((*stmt)->Step());
 }
 
 Result<std::optional<std::string>> SqliteStore::GetSetting(const std::string& key) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.Prepare("SELECT value FROM settings WHERE key = ?");
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
+  auto stmt = db.Prepare("SELECT value FROM settings WHERE key = ?");
   if (!stmt) return std::unexpected(stmt.error());
   auto row = (*stmt)->Bind(1, key).Step();
   if (!row) return std::unexpected(row.error());
@@ -58,7 +81,8 @@ Result<std::optional<std::string>> SqliteStore::GetSetting(const std::string& ke
 }
 
 Status SqliteStore::PutSetting(const std::string& key, const std::string& value) {
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   auto stmt = db_.Prepare(
       "INSERT INTO settings(key, value) VALUES (?, ?) "
       "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
@@ -69,7 +93,8 @@ Status SqliteStore::PutSetting(const std::string& key, const std::string& value)
 Status SqliteStore::CreateOrganization(const Organization& organization, const ApiToken& token,
                                        const TokenCredential& credential,
                                        const AuditEntry* audit) {
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   auto stmt = db_.Prepare(
@@ -94,8 +119,10 @@ Status SqliteStore::CreateOrganization(const Organization& organization, const A
 
 Result<std::optional<Organization>> SqliteStore::FindOrganizationWhere(const std::string& where,
                                                                        const std::string& value) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.Prepare(
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
+  auto stmt = db.Prepare(
       "SELECT id, name, admin_email, created_at FROM organizations WHERE deleted_at IS NULL AND " +
       where);
   if (!stmt) return std::unexpected(stmt.error());
@@ -114,20 +141,22 @@ Result<std::optional<Organization>> SqliteStore::FindOrganizationByName(const st
 }
 
 Result<OrganizationPage> SqliteStore::ListOrganizations(const OrganizationQuery& query) {
-  std::lock_guard lock(mutex_);
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
   const std::string where =
       " FROM organizations WHERE deleted_at IS NULL AND (?1 = '' OR name LIKE ?2 ESCAPE '\\')";
   OrganizationPage page;
-  auto count = db_.Prepare("SELECT COUNT(*)" + where);
+  auto count = db.Prepare("SELECT COUNT(*)" + where);
   if (!count) return std::unexpected(count.error());
   auto counted =
       (*count)->Bind(1, query.name_contains).Bind(2, LikeContains(query.name_contains)).Step();
   if (!counted) return std::unexpected(counted.error());
   page.count = (*count)->Int(0);
 
-  auto stmt = db_.Prepare("SELECT id, name, admin_email, created_at" + where +
-                          " ORDER BY name COLLATE NOCASE " + (query.descending ? "DESC" : "ASC") +
-                          ", id LIMIT ?3 OFFSET ?4");
+  auto stmt = db.Prepare("SELECT id, name, admin_email, created_at" + where +
+                         " ORDER BY name COLLATE NOCASE " + (query.descending ? "DESC" : "ASC") +
+                         ", id LIMIT ?3 OFFSET ?4");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)
       ->Bind(1, query.name_contains)
@@ -145,7 +174,8 @@ Result<OrganizationPage> SqliteStore::ListOrganizations(const OrganizationQuery&
 
 Status SqliteStore::DeleteOrganization(const std::string& id, TimeMs now,
                                        const AuditEntry* audit) {
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   static const std::string kStatements[] = {
@@ -194,9 +224,11 @@ Status SqliteStore::InsertProjectLocked(const Project& project, const ApiToken& 
 Result<std::optional<Project>> SqliteStore::FindProjectWhere(const std::string& where,
                                                              const std::string& organization_id,
                                                              const std::string& value) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.Prepare(std::string("SELECT ") + kProjectColumns +
-                          " WHERE p.deleted_at IS NULL AND p.organization_id = ?1 AND " + where);
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
+  auto stmt = db.Prepare(std::string("SELECT ") + kProjectColumns +
+                         " WHERE p.deleted_at IS NULL AND p.organization_id = ?1 AND " + where);
   if (!stmt) return std::unexpected(stmt.error());
   auto row = (*stmt)->Bind(1, organization_id).Bind(2, value).Step();
   if (!row) return std::unexpected(row.error());
@@ -216,10 +248,12 @@ Result<std::optional<Project>> SqliteStore::FindProjectByName(const std::string&
 
 Result<std::vector<Project>> SqliteStore::ListProjects(const std::string& organization_id,
                                                        bool include_hidden) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.Prepare(std::string("SELECT ") + kProjectColumns +
-                          " WHERE p.deleted_at IS NULL AND p.organization_id = ?1 "
-                          "AND (?2 OR p.active) ORDER BY p.name, p.id");
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
+  auto stmt = db.Prepare(std::string("SELECT ") + kProjectColumns +
+                         " WHERE p.deleted_at IS NULL AND p.organization_id = ?1 "
+                         "AND (?2 OR p.active) ORDER BY p.name, p.id");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->Bind(1, organization_id).Bind(2, std::int64_t{include_hidden});
   std::vector<Project> projects;
@@ -233,7 +267,8 @@ Result<std::vector<Project>> SqliteStore::ListProjects(const std::string& organi
 }
 
 Status SqliteStore::UpdateProject(const Project& project, const AuditEntry* audit) {
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   auto stmt = db_.Prepare(
@@ -251,9 +286,12 @@ Status SqliteStore::UpdateProject(const Project& project, const AuditEntry* audi
   if (!updated) return std::unexpected(updated.error());
   if (!*updated) return Fail(ErrorCode::kProjectNameExists);
   // Tokens show their project's name: touching them lets caches on other nodes see it.
-  auto touch = db_.Prepare("UPDATE api_tokens SET updated_at = ?2 WHERE project_id = ?1");
+  auto touch =
+      db_.Prepare("UPDATE api_tokens SET updated_at = ?2, project_name = ?3 WHERE project_id = ?1");
   if (!touch) return std::unexpected(touch.error());
-  if (auto done = (*touch)->Bind(1, project.id).Bind(2, project.updated_at).Run(); !done) {
+  if (auto done =
+          (*touch)->Bind(1, project.id).Bind(2, project.updated_at).Bind(3, project.name).Run();
+      !done) {
     return done;
   }
   if (audit) {
@@ -264,7 +302,8 @@ Status SqliteStore::UpdateProject(const Project& project, const AuditEntry* audi
 
 Status SqliteStore::DeleteProject(const std::string& organization_id, const std::string& project_id,
                                   TimeMs now, const AuditEntry* audit) {
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   static const std::string kStatements[] = {

@@ -1,22 +1,31 @@
 #ifndef GATEHOUSE_STORE_SQLITE_SQLITE_STORE_H_
 #define GATEHOUSE_STORE_SQLITE_SQLITE_STORE_H_
 
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 
 #include "store/sqlite/database.h"
+#include "store/sqlite/reader_pool.h"
 #include "store/store.h"
 
 namespace gatehouse {
 
-// The embedded store: one SQLite file in WAL mode behind one connection. Every call holds the
-// connection's lock for its transaction, so calls are serialized; readers that must not wait
-// behind a writer (authentication) never come here (TokenCache).
+// The embedded store: one SQLite file in WAL mode. Writes go through one writer connection,
+// one transaction at a time; a write that cannot have the writer (or SQLite's write lock, which
+// another process such as the CLI may hold) within kWriteBudget fails with 503 (kStoreBusy)
+// instead of waiting on. Reads run on a small pool of read-only connections beside it, so a
+// long search never delays a write. Authentication never comes here (TokenCache).
 class SqliteStore final : public Store {
  public:
   // Opens or creates `path` and applies pending migrations. Throws std::runtime_error
   // (start-up only).
   explicit SqliteStore(const std::string& path);
+
+  // The statements SearchTokens runs for `query`, each followed by its EXPLAIN QUERY PLAN
+  // (docs/BENCHMARKS.md; `gatehouse bench explain`).
+  Result<std::string> ExplainSearchTokens(const TokenQuery& query);
 
   // Writes a consistent copy of the live database to `destination` (SQLite online backup).
   Status Backup(const std::string& destination);
@@ -48,6 +57,8 @@ class SqliteStore final : public Store {
 
   Status InsertToken(const ApiToken& token, const TokenCredential& credential,
                      const AuditEntry* audit = nullptr) override;
+  Result<std::vector<Status>> InsertTokens(
+      const std::vector<std::pair<ApiToken, TokenCredential>>& tokens) override;
   Result<std::optional<ApiToken>> FindToken(const std::string& organization_id,
                                             const std::string& token_id) override;
   Result<std::optional<TokenCredential>> FindCredential(const std::string& token_id) override;
@@ -101,12 +112,17 @@ class SqliteStore final : public Store {
   Status InsertTokenLocked(const ApiToken& token, const TokenCredential& credential);
   Status InsertProjectLocked(const Project& project, const ApiToken& token,
                              const TokenCredential& credential);
-  Result<std::optional<ApiToken>> FindTokenLocked(const std::string& organization_id,
-                                                  const std::string& token_id);
+  static Result<TokenPage> SearchTokensIn(sqlite::Database& db, const TokenQuery& query,
+                                          std::string* explain);
+  static Result<std::optional<ApiToken>> FindTokenIn(sqlite::Database& db,
+                                                     const std::string& organization_id,
+                                                     const std::string& token_id);
+  // The writer connection, or 503 (kStoreBusy) when another writer keeps it past kWriteBudget.
+  Result<std::unique_lock<std::timed_mutex>> LockWriter();
   Result<std::optional<Organization>> FindOrganizationWhere(const std::string& where,
                                                             const std::string& value);
   Status InsertRevisionLocked(const Assistant& assistant);
-  // Requires mutex_ held (sqlite_store_limits.cc, sqlite_store_audit.cc).
+  // Require the writer held (LockWriter; sqlite_store_limits.cc, sqlite_store_audit.cc).
   Status AppendAuditLocked(const AuditEntry& entry);
   Status InsertUsageLimitLocked(const UsageLimit& limit);
   Status WriteUsageLimitLocked(const UsageLimit& limit);
@@ -114,9 +130,21 @@ class SqliteStore final : public Store {
                                                   const std::string& organization_id,
                                                   const std::string& value);
 
+  // A token waiting for a group commit (InsertToken); `outcome` is set by the leader.
+  struct PendingInsert {
+    const ApiToken* token;
+    const TokenCredential* credential;
+    const AuditEntry* audit;  // stored with the token when set
+    std::optional<Status> outcome;
+  };
+
   const std::string path_;
-  std::mutex mutex_;
-  sqlite::Database db_;  // guarded by mutex_
+  std::mutex pending_mutex_;
+  std::condition_variable pending_done_;
+  std::vector<PendingInsert*> pending_;  // guarded by pending_mutex_
+  std::timed_mutex write_mutex_;
+  sqlite::Database db_;  // the writer; guarded by write_mutex_
+  sqlite::ReaderPool readers_;
 };
 
 }  // namespace gatehouse

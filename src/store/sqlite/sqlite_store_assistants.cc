@@ -42,7 +42,8 @@ Status SqliteStore::InsertRevisionLocked(const Assistant& assistant) {
 }
 
 Status SqliteStore::CreateAssistant(const Assistant& assistant) {
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   sqlite::Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   auto stmt = db_.Prepare(
@@ -73,10 +74,12 @@ Status SqliteStore::CreateAssistant(const Assistant& assistant) {
 
 Result<std::optional<Assistant>> SqliteStore::FindAssistant(const std::string& project_id,
                                                             const std::string& id_or_name) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.Prepare(std::string("SELECT ") + kAssistantColumns +
-                          " WHERE project_id = ?1 AND deleted_at IS NULL AND (id = ?2 OR name = ?2)"
-                          " ORDER BY id = ?2 DESC LIMIT 1");
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
+  auto stmt = db.Prepare(std::string("SELECT ") + kAssistantColumns +
+                         " WHERE project_id = ?1 AND deleted_at IS NULL AND (id = ?2 OR name = ?2)"
+                         " ORDER BY id = ?2 DESC LIMIT 1");
   if (!stmt) return std::unexpected(stmt.error());
   auto row = (*stmt)->Bind(1, project_id).Bind(2, id_or_name).Step();
   if (!row) return std::unexpected(row.error());
@@ -85,9 +88,11 @@ Result<std::optional<Assistant>> SqliteStore::FindAssistant(const std::string& p
 }
 
 Result<std::vector<Assistant>> SqliteStore::ListAssistants(const std::string& project_id) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.Prepare(std::string("SELECT ") + kAssistantColumns +
-                          " WHERE project_id = ?1 AND deleted_at IS NULL ORDER BY name, id");
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
+  auto stmt = db.Prepare(std::string("SELECT ") + kAssistantColumns +
+                         " WHERE project_id = ?1 AND deleted_at IS NULL ORDER BY name, id");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->Bind(1, project_id);
   std::vector<Assistant> assistants;
@@ -102,8 +107,10 @@ Result<std::vector<Assistant>> SqliteStore::ListAssistants(const std::string& pr
 
 Result<std::vector<AssistantRevision>> SqliteStore::ListAssistantRevisions(
     const std::string& assistant_id) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.Prepare(
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
+  auto stmt = db.Prepare(
       "SELECT revision, prompt, provider_name, model_name, temperature, max_tokens, created_at "
       "FROM assistant_revisions WHERE assistant_id = ?1 ORDER BY revision");
   if (!stmt) return std::unexpected(stmt.error());
@@ -122,7 +129,8 @@ Result<std::vector<AssistantRevision>> SqliteStore::ListAssistantRevisions(
 }
 
 Status SqliteStore::UpdateAssistant(const Assistant& assistant, bool new_revision) {
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   sqlite::Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   auto stmt = db_.Prepare(
@@ -153,7 +161,8 @@ Status SqliteStore::UpdateAssistant(const Assistant& assistant, bool new_revisio
 
 Status SqliteStore::DeleteAssistant(const std::string& project_id, const std::string& assistant_id,
                                     TimeMs now) {
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   auto stmt = db_.Prepare(
       "UPDATE assistants SET deleted_at = ?3, updated_at = ?3 "
       "WHERE id = ?2 AND project_id = ?1 AND deleted_at IS NULL");

@@ -9,7 +9,8 @@ namespace gatehouse {
 using namespace sqlite;  // row readers and SQL helpers
 
 Status SqliteStore::AppendAudit(const AuditEntry& entry) {
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   return AppendAuditLocked(entry);
 }
 
@@ -33,7 +34,9 @@ Status SqliteStore::AppendAuditLocked(const AuditEntry& entry) {
 }
 
 Result<AuditPage> SqliteStore::ListAudit(const AuditQuery& query) {
-  std::lock_guard lock(mutex_);
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
   const std::string where =
       " FROM audit_log WHERE organization_id = ?1 AND (?2 = '' OR action = ?2) "
       "AND (?3 = '' OR target_id = ?3) AND (?4 = '' OR actor_token_id = ?4) "
@@ -47,13 +50,13 @@ Result<AuditPage> SqliteStore::ListAudit(const AuditQuery& query) {
         .Bind(6, query.end_ms.value_or(std::numeric_limits<std::int64_t>::max()));
   };
   AuditPage page;
-  auto count = db_.Prepare("SELECT COUNT(*)" + where);
+  auto count = db.Prepare("SELECT COUNT(*)" + where);
   if (!count) return std::unexpected(count.error());
   bind(**count);
   auto counted = (*count)->Step();
   if (!counted) return std::unexpected(counted.error());
   page.count = (*count)->Int(0);
-  auto stmt = db_.Prepare(
+  auto stmt = db.Prepare(
       "SELECT id, organization_id, actor_token_id, action, target_id, at, actor_name, "
       "remote_address, target_name, target_type, details" +
       where + " ORDER BY at DESC, id DESC LIMIT ?7 OFFSET ?8");

@@ -93,7 +93,8 @@ Status SqliteStore::WriteUsageLimitLocked(const UsageLimit& limit) {
 }
 
 Status SqliteStore::InsertUsageLimit(const UsageLimit& limit, const AuditEntry* audit) {
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   if (auto done = InsertUsageLimitLocked(limit); !done) return done;
@@ -107,7 +108,8 @@ Status SqliteStore::CreateProjectWithLimit(const Project& project, const ApiToke
                                            const TokenCredential& credential,
                                            const UsageLimit* limit,
                                            const std::vector<AuditEntry>& audit) {
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   if (auto done = InsertProjectLocked(project, token, credential); !done) return done;
@@ -121,7 +123,8 @@ Status SqliteStore::CreateProjectWithLimit(const Project& project, const ApiToke
 }
 
 Status SqliteStore::UpdateUsageLimit(const UsageLimit& limit, const AuditEntry* audit) {
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   if (auto done = WriteUsageLimitLocked(limit); !done) return done;
@@ -133,8 +136,10 @@ Status SqliteStore::UpdateUsageLimit(const UsageLimit& limit, const AuditEntry* 
 
 Result<std::optional<UsageLimit>> SqliteStore::FindUsageLimit(const std::string& organization_id,
                                                               const std::string& limit_id) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.Prepare(std::string("SELECT ") + kLimitColumns +
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
+  auto stmt = db.Prepare(std::string("SELECT ") + kLimitColumns +
                           " WHERE id = ?1 AND organization_id = ?2");
   if (!stmt) return std::unexpected(stmt.error());
   auto row = (*stmt)->Bind(1, limit_id).Bind(2, organization_id).Step();
@@ -145,8 +150,10 @@ Result<std::optional<UsageLimit>> SqliteStore::FindUsageLimit(const std::string&
 
 Result<std::vector<UsageLimit>> SqliteStore::ListUsageLimits(const std::string& organization_id,
                                                              const std::string& project_id) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.Prepare(std::string("SELECT ") + kLimitColumns +
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
+  auto stmt = db.Prepare(std::string("SELECT ") + kLimitColumns +
                           " WHERE organization_id = ?1 AND COALESCE(project_id, '') = ?2 "
                           "ORDER BY created_at DESC, rowid DESC");
   if (!stmt) return std::unexpected(stmt.error());
@@ -162,8 +169,10 @@ Result<std::vector<UsageLimit>> SqliteStore::ListUsageLimits(const std::string& 
 }
 
 Result<std::vector<UsageLimit>> SqliteStore::ListCurrentUsageLimits() {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.Prepare(std::string("SELECT ") + kLimitColumns + " WHERE status IN (1, 3)");
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
+  auto stmt = db.Prepare(std::string("SELECT ") + kLimitColumns + " WHERE status IN (1, 3)");
   if (!stmt) return std::unexpected(stmt.error());
   std::vector<UsageLimit> limits;
   for (;;) {
@@ -178,7 +187,8 @@ Result<std::vector<UsageLimit>> SqliteStore::ListCurrentUsageLimits() {
 Status SqliteStore::SaveUsageCounters(const std::vector<UsageLimit>& limits,
                                       const std::vector<AuditEntry>& audit) {
   if (limits.empty() && audit.empty()) return {};
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   for (const auto& limit : limits) {
@@ -191,8 +201,10 @@ Status SqliteStore::SaveUsageCounters(const std::vector<UsageLimit>& limits,
 }
 
 Result<std::string> SqliteStore::GetOrganizationWebhook(const std::string& organization_id) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.Prepare("SELECT limit_webhook_url FROM organizations WHERE id = ?1");
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
+  auto stmt = db.Prepare("SELECT limit_webhook_url FROM organizations WHERE id = ?1");
   if (!stmt) return std::unexpected(stmt.error());
   auto row = (*stmt)->Bind(1, organization_id).Step();
   if (!row) return std::unexpected(row.error());
@@ -202,7 +214,8 @@ Result<std::string> SqliteStore::GetOrganizationWebhook(const std::string& organ
 
 Status SqliteStore::SetOrganizationWebhook(const std::string& organization_id,
                                            const std::string& url, const AuditEntry* audit) {
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   auto stmt = db_.Prepare(

@@ -119,17 +119,18 @@ class SqliteRequestCursor final : public RequestCursor {
 
 Status SqliteStore::AppendRequests(const std::vector<RequestRecord>& records) {
   if (records.empty()) return {};
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   sqlite::Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
+  auto stmt = db_.Prepare(
+      "INSERT OR IGNORE INTO requests(id, organization_id, project_id, api_token_id, "
+      "api_token_name, assistant, intent, module, session_id, model, status, http_status, "
+      "start_ms, end_ms, prompt_tokens, completion_tokens, total_tokens, cost, prompt, "
+      "input_text, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?)");
+  if (!stmt) return std::unexpected(stmt.error());
   for (const auto& record : records) {
-    auto stmt = db_.Prepare(
-        "INSERT OR IGNORE INTO requests(id, organization_id, project_id, api_token_id, "
-        "api_token_name, assistant, intent, module, session_id, model, status, http_status, "
-        "start_ms, end_ms, prompt_tokens, completion_tokens, total_tokens, cost, prompt, "
-        "input_text, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "?)");
-    if (!stmt) return std::unexpected(stmt.error());
     auto done = (*stmt)
                     ->Bind(1, record.id)
                     .Bind(2, record.organization_id)
@@ -154,6 +155,7 @@ Status SqliteStore::AppendRequests(const std::vector<RequestRecord>& records) {
                     .BindText(21, record.output)
                     .Run();
     if (!done) return done;
+    (*stmt)->Reset();
   }
   return transaction.Commit();
 }

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "core/text.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/sqlite_store.h"
@@ -9,23 +11,96 @@ using sqlite::Statement;
 using sqlite::Transaction;
 using namespace sqlite;  // row readers and SQL helpers
 
+// Group commit: every caller queues its token, then waits for the writer. The first to get
+// it (the leader) stores everything queued by then in one transaction, so concurrent
+// creations share one commit; the others find their outcome set when their turn comes and
+// return without touching the database. Nobody returns before the commit that holds its
+// token has finished.
 Status SqliteStore::InsertToken(const ApiToken& token, const TokenCredential& credential,
                                 const AuditEntry* audit) {
-  std::lock_guard lock(mutex_);
-  Transaction transaction(db_);
-  if (!transaction.begun()) return transaction.begun();
-  if (auto done = InsertTokenLocked(token, credential); !done) return done;
-  if (audit) {
-    if (auto done = AppendAuditLocked(*audit); !done) return done;
+  PendingInsert mine{&token, &credential, audit, std::nullopt};
+  {
+    std::lock_guard queue(pending_mutex_);
+    pending_.push_back(&mine);
   }
-  return transaction.Commit();
+  auto lock = LockWriter();
+  std::unique_lock queue(pending_mutex_);
+  if (!lock) {
+    if (auto it = std::find(pending_.begin(), pending_.end(), &mine); it != pending_.end()) {
+      pending_.erase(it);
+      return std::unexpected(lock.error());
+    }
+    // A leader took it: its outcome comes with that leader's commit.
+    pending_done_.wait(queue, [&] { return mine.outcome.has_value(); });
+    return *mine.outcome;
+  }
+  if (mine.outcome) return *mine.outcome;
+  std::vector<PendingInsert*> batch;
+  batch.swap(pending_);
+  queue.unlock();
+
+  // Outcomes are published under pending_mutex_ only, where waiting callers read them.
+  std::vector<Status> outcomes;
+  outcomes.reserve(batch.size());
+  std::optional<Error> failed;
+  {
+    Transaction transaction(db_);
+    if (!transaction.begun()) failed = transaction.begun().error();
+    for (PendingInsert* insert : batch) {
+      if (failed) break;
+      auto inserted = InsertTokenLocked(*insert->token, *insert->credential);
+      if (!inserted && inserted.error().code() != ErrorCode::kTokenNameExists) {
+        failed = inserted.error();
+      }
+      // The creation's audit event rides in the same transaction as the token.
+      if (inserted && insert->audit) {
+        if (auto audited = AppendAuditLocked(*insert->audit); !audited) {
+          failed = audited.error();
+        }
+      }
+      outcomes.push_back(std::move(inserted));
+    }
+    if (!failed) {
+      if (auto committed = transaction.Commit(); !committed) failed = committed.error();
+    }
+  }
+  queue.lock();
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    batch[i]->outcome = failed ? Status(std::unexpected(*failed)) : std::move(outcomes[i]);
+  }
+  pending_done_.notify_all();
+  return *mine.outcome;
+}
+
+Result<std::vector<Status>> SqliteStore::InsertTokens(
+    const std::vector<std::pair<ApiToken, TokenCredential>>& tokens) {
+  std::vector<Status> outcomes;
+  outcomes.reserve(tokens.size());
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
+  Transaction transaction(db_);
+  if (!transaction.begun()) return std::unexpected(transaction.begun().error());
+  for (const auto& [token, credential] : tokens) {
+    auto inserted = InsertTokenLocked(token, credential);
+    // A refused row leaves the transaction usable (SQLite undoes only that statement); any
+    // other failure ends the whole batch.
+    if (!inserted && inserted.error().code() != ErrorCode::kTokenNameExists) {
+      return std::unexpected(inserted.error());
+    }
+    outcomes.push_back(std::move(inserted));
+  }
+  if (auto committed = transaction.Commit(); !committed) {
+    return std::unexpected(committed.error());
+  }
+  return outcomes;
 }
 
 Status SqliteStore::InsertTokenLocked(const ApiToken& token, const TokenCredential& credential) {
   auto stmt = db_.Prepare(
       "INSERT INTO api_tokens(id, organization_id, project_id, scope, name, description, status, "
       "secret_hash, sealed_secret, secret_prefix, created_at, updated_at, expires_at, "
-      "rate_limit_per_minute) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "project_name, rate_limit_per_minute) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+      "?11, ?12, ?13, COALESCE((SELECT name FROM projects WHERE id = ?3), ''), ?14)");
   if (!stmt) return std::unexpected(stmt.error());
   auto inserted = (*stmt)
                       ->Bind(1, token.id)
@@ -50,14 +125,17 @@ Status SqliteStore::InsertTokenLocked(const ApiToken& token, const TokenCredenti
 
 Result<std::optional<ApiToken>> SqliteStore::FindToken(const std::string& organization_id,
                                                        const std::string& token_id) {
-  std::lock_guard lock(mutex_);
-  return FindTokenLocked(organization_id, token_id);
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
+  return FindTokenIn(db, organization_id, token_id);
 }
 
-Result<std::optional<ApiToken>> SqliteStore::FindTokenLocked(const std::string& organization_id,
-                                                             const std::string& token_id) {
-  auto stmt = db_.Prepare(std::string("SELECT ") + kTokenColumns +
-                          " WHERE t.id = ?1 AND t.organization_id = ?2");
+Result<std::optional<ApiToken>> SqliteStore::FindTokenIn(sqlite::Database& db,
+                                                         const std::string& organization_id,
+                                                         const std::string& token_id) {
+  auto stmt = db.Prepare(std::string("SELECT ") + kTokenColumns +
+                         " WHERE t.id = ?1 AND t.organization_id = ?2");
   if (!stmt) return std::unexpected(stmt.error());
   auto row = (*stmt)->Bind(1, token_id).Bind(2, organization_id).Step();
   if (!row) return std::unexpected(row.error());
@@ -66,8 +144,10 @@ Result<std::optional<ApiToken>> SqliteStore::FindTokenLocked(const std::string& 
 }
 
 Result<std::optional<TokenCredential>> SqliteStore::FindCredential(const std::string& token_id) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.Prepare(std::string("SELECT ") + kTokenColumns + " WHERE t.id = ?1");
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
+  auto stmt = db.Prepare(std::string("SELECT ") + kTokenColumns + " WHERE t.id = ?1");
   if (!stmt) return std::unexpected(stmt.error());
   auto row = (*stmt)->Bind(1, token_id).Step();
   if (!row) return std::unexpected(row.error());
@@ -78,7 +158,8 @@ Result<std::optional<TokenCredential>> SqliteStore::FindCredential(const std::st
 Status SqliteStore::UpdateCredential(const std::string& token_id, const TokenCredential& credential,
                                      const std::string& secret_prefix, TimeMs now,
                                      const AuditEntry* audit) {
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   auto stmt = db_.Prepare(
@@ -103,70 +184,9 @@ Status SqliteStore::UpdateCredential(const std::string& token_id, const TokenCre
   return transaction.Commit();
 }
 
-Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
-  std::lock_guard lock(mutex_);
-  std::string where = " WHERE t.organization_id = ?1";
-  if (query.scope) where += " AND t.scope = ?2";
-  if (!query.project_id.empty()) where += " AND t.project_id = ?3";
-  if (!query.name_contains.empty()) {
-    where += " AND t.name LIKE ?4 ESCAPE '\\'";
-    // The trigram index answers substrings of three or more characters without a scan.
-    if (CodePointCount(query.name_contains) >= 3) {
-      where +=
-          " AND t.rowid IN (SELECT rowid FROM api_tokens_name_trigram "
-          "WHERE api_tokens_name_trigram MATCH ?5)";
-    }
-  }
-  if (!query.project_name_contains.empty()) where += " AND p.name LIKE ?6 ESCAPE '\\'";
-  if (!query.statuses.empty()) {
-    where += " AND t.status IN (";
-    for (std::size_t i = 0; i < query.statuses.size(); ++i) {
-      where += (i ? ", " : "") + std::to_string(StoredCode(query.statuses[i]));
-    }
-    where += ")";
-  }
-  auto bind = [&](Statement& stmt) {
-    stmt.Bind(1, query.organization_id);
-    if (query.scope) stmt.Bind(2, StoredCode(*query.scope));
-    if (!query.project_id.empty()) stmt.Bind(3, query.project_id);
-    if (!query.name_contains.empty()) {
-      stmt.Bind(4, LikeContains(query.name_contains));
-      if (CodePointCount(query.name_contains) >= 3) {
-        stmt.Bind(5, TrigramPhrase(query.name_contains));
-      }
-    }
-    if (!query.project_name_contains.empty()) {
-      stmt.Bind(6, LikeContains(query.project_name_contains));
-    }
-  };
-
-  TokenPage page;
-  auto count = db_.Prepare(
-      "SELECT COUNT(*) FROM api_tokens t LEFT JOIN projects p ON p.id = t.project_id" + where);
-  if (!count) return std::unexpected(count.error());
-  bind(**count);
-  auto counted = (*count)->Step();
-  if (!counted) return std::unexpected(counted.error());
-  page.count = (*count)->Int(0);
-
-  const char* direction = query.descending ? " DESC" : " ASC";
-  auto stmt = db_.Prepare(std::string("SELECT ") + kTokenColumns + where + " ORDER BY " +
-                          OrderColumn(query.order_key) + direction + ", t.id" + direction +
-                          " LIMIT ?7 OFFSET ?8");
-  if (!stmt) return std::unexpected(stmt.error());
-  bind(**stmt);
-  (*stmt)->Bind(7, query.limit > 0 ? query.limit : -1).Bind(8, query.offset);
-  for (;;) {
-    auto row = (*stmt)->Step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) break;
-    page.tokens.push_back(ReadToken(**stmt));
-  }
-  return page;
-}
-
 Status SqliteStore::DiscardSealedSecrets() {
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   auto stmt =
       db_.Prepare("UPDATE api_tokens SET sealed_secret = NULL WHERE sealed_secret IS NOT NULL");
   if (!stmt) return std::unexpected(stmt.error());
@@ -175,25 +195,32 @@ Status SqliteStore::DiscardSealedSecrets() {
 
 Status SqliteStore::RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) {
   if (uses.empty()) return {};
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
+  auto stmt = db_.Prepare(
+      "UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?2) WHERE id = ?1");
+  if (!stmt) return std::unexpected(stmt.error());
   for (const auto& [id, at] : uses) {
-    auto stmt = db_.Prepare(
-        "UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?2) WHERE id = ?1");
-    if (!stmt) return std::unexpected(stmt.error());
     if (auto done = (*stmt)->Bind(1, id).Bind(2, at).Run(); !done) return done;
+    (*stmt)->Reset();
   }
   return transaction.Commit();
 }
 
 Status SqliteStore::ForEachTokenChangedSince(
     TimeMs since, const std::function<void(const ApiToken&, const TokenCredential&)>& visit) {
-  std::lock_guard lock(mutex_);
-  auto stmt = db_.Prepare(std::string("SELECT ") + kTokenColumns +
-                          " WHERE t.updated_at >= ?1 AND (?1 > 0 OR t.status <> ?2)");
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
+  // A full load reads the table in its own order (+ keeps the planner off the updated_at
+  // index, which would visit the rows in random order); a sync reads the recent few by index.
+  auto stmt = db.Prepare(
+      since > 0 ? std::string("SELECT ") + kTokenColumns + " WHERE t.updated_at >= ?1"
+                : std::string("SELECT ") + kTokenColumns + " WHERE +t.status <> " + kSqlRevoked);
   if (!stmt) return std::unexpected(stmt.error());
-  (*stmt)->Bind(1, since).Bind(2, kRevoked);
+  if (since > 0) (*stmt)->Bind(1, since);
   for (;;) {
     auto row = (*stmt)->Step();
     if (!row) return std::unexpected(row.error());
@@ -208,10 +235,11 @@ Result<TokenChangeResult> SqliteStore::ChangeToken(const std::string& organizati
                                                    const TokenChange& change, TimeMs now,
                                                    const TokenChangeCondition& condition,
                                                    const AuditOfChange& audit) {
-  std::lock_guard lock(mutex_);
+  auto lock = LockWriter();
+  if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
   if (!transaction.begun()) return std::unexpected(transaction.begun().error());
-  auto current = FindTokenLocked(organization_id, token_id);
+  auto current = FindTokenIn(db_, organization_id, token_id);
   if (!current) return std::unexpected(current.error());
   if (!*current || (*current)->status == TokenStatus::kRevoked) {
     return Fail(ErrorCode::kApiTokenNotFound);

@@ -1,0 +1,261 @@
+#include <algorithm>
+#include <limits>
+
+#include "core/text.h"
+#include "store/sqlite/rows.h"
+#include "store/sqlite/sqlite_store.h"
+
+// The console's token search (API.md §6) over SQLite, index-driven at a million tokens
+// (docs/BENCHMARKS.md has the plans). Two plans:
+// * order first: walk the sort key's index (which also covers status, scope and project name)
+//   and let LIMIT/OFFSET stop the walk; used when many tokens match;
+// * filter first: read the few matching rows through the most selective source (a project,
+//   a status, or the name's trigram index) and sort them; used when at most
+//   kSortInMemoryLimit match, where walking the sort index would mostly skip.
+// Counts come from api_token_counts (kept by triggers), except with a name filter, which is
+// counted up to kNameCountBound: only that many of its matches can be paged through
+// (docs/api-decisions.md).
+namespace gatehouse {
+
+using namespace sqlite;  // row readers and SQL helpers
+
+namespace {
+
+constexpr std::int64_t kSortInMemoryLimit = 4000;
+constexpr std::int64_t kNameCountBound = 10000;
+
+// Bound parameters: ?1 organization, ?2 scope, ?3 project id, ?4 name LIKE pattern,
+// ?5 trigram phrase, ?6 project name LIKE pattern, ?7 limit, ?8 offset.
+void BindSearch(Statement& stmt, const TokenQuery& query) {
+  stmt.Bind(1, query.organization_id);
+  if (query.scope) stmt.Bind(2, StoredCode(*query.scope));
+  if (!query.project_id.empty()) stmt.Bind(3, query.project_id);
+  if (!query.name_contains.empty()) {
+    stmt.Bind(4, LikeContains(query.name_contains));
+    stmt.Bind(5, TrigramPhrase(query.name_contains));
+  }
+  if (!query.project_name_contains.empty()) {
+    stmt.Bind(6, LikeContains(query.project_name_contains));
+  }
+}
+
+std::string StatusList(const std::vector<TokenStatus>& statuses) {
+  std::string list = "(";
+  for (std::size_t i = 0; i < statuses.size(); ++i) {
+    list += (i ? ", " : "") + std::to_string(StoredCode(statuses[i]));
+  }
+  return list + ")";
+}
+
+const std::string kMatchingProjects =
+    "(SELECT id FROM projects WHERE organization_id = ?1 AND name LIKE ?6 ESCAPE '\\')";
+
+// Conditions on api_tokens t for every filter of `query` (the name one only `with_name`).
+// Status and scope are written as +t.status and +t.scope (not index constraints) unless the
+// status index is the source: an equality the planner sees on a column of the sort index
+// makes it sort "the right part of ORDER BY" in a temporary B-tree, which reads every row
+// that OFFSET skips.
+std::string TokenFilters(const TokenQuery& query, bool with_name, bool status_source = false) {
+  std::string where = " WHERE t.organization_id = ?1";
+  if (query.scope) where += " AND +t.scope = ?2";
+  if (!query.project_id.empty()) where += " AND t.project_id = ?3";
+  if (!query.project_name_contains.empty()) {
+    where += " AND t.project_name LIKE ?6 ESCAPE '\\' AND +t.scope = " + kSqlProjectScope;
+  }
+  if (!query.statuses.empty()) {
+    where += std::string(status_source ? " AND t.status IN " : " AND +t.status IN ") +
+             StatusList(query.statuses);
+  }
+  if (with_name && !query.name_contains.empty()) where += " AND t.name LIKE ?4 ESCAPE '\\'";
+  return where;
+}
+
+// Sum of api_token_counts over the owner filters (scope, project, project name) and, with
+// `by_status`, the status filter.
+std::string CounterSql(const TokenQuery& query, bool by_owner, bool by_status) {
+  std::string sql =
+      "SELECT COALESCE(SUM(c.tokens), 0) FROM api_token_counts c WHERE c.organization_id = ?1";
+  if (by_owner) {
+    if (query.scope == TokenScope::kOrganization) sql += " AND c.project_id = ''";
+    if (query.scope == TokenScope::kProject) sql += " AND c.project_id <> ''";
+    if (!query.project_id.empty()) sql += " AND c.project_id = ?3";
+    if (!query.project_name_contains.empty()) sql += " AND c.project_id IN " + kMatchingProjects;
+  }
+  if (by_status && !query.statuses.empty()) sql += " AND c.status IN " + StatusList(query.statuses);
+  return sql;
+}
+
+bool HasOwnerFilter(const TokenQuery& query) {
+  return query.scope == TokenScope::kOrganization || !query.project_id.empty() ||
+         !query.project_name_contains.empty();
+}
+
+// A condition that lets api_tokens_project find the owner filter's rows.
+std::string OwnerSource(const TokenQuery& query) {
+  if (!query.project_id.empty()) return " AND t.project_id = ?3";
+  if (!query.project_name_contains.empty()) return " AND t.project_id IN " + kMatchingProjects;
+  return " AND t.project_id IS NULL";
+}
+
+}  // namespace
+
+namespace {
+
+// Appends `sql` and its EXPLAIN QUERY PLAN to *explain, when explain is not null.
+void Explain(Database& db, const std::string& sql, std::string* explain) {
+  if (!explain) return;
+  *explain += sql + "\n";
+  auto plan = db.Prepare("EXPLAIN QUERY PLAN " + sql);
+  if (!plan) return;
+  while (true) {
+    auto row = (*plan)->Step();
+    if (!row || !*row) break;
+    *explain += "  " + (*plan)->Text(3) + "\n";
+  }
+}
+
+// Runs a one-number query of the search with its parameters bound.
+Result<std::int64_t> Count(Database& db, const std::string& sql, const TokenQuery& query,
+                           std::string* explain) {
+  Explain(db, sql, explain);
+  auto stmt = db.Prepare(sql);
+  if (!stmt) return std::unexpected(stmt.error());
+  BindSearch(**stmt, query);
+  auto row = (*stmt)->Step();
+  if (!row) return std::unexpected(row.error());
+  return (*stmt)->Int(0);
+}
+
+}  // namespace
+
+Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  return SearchTokensIn(**reader, query, nullptr);
+}
+
+Result<std::string> SqliteStore::ExplainSearchTokens(const TokenQuery& query) {
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  std::string explain;
+  auto page = SearchTokensIn(**reader, query, &explain);
+  if (!page) return std::unexpected(page.error());
+  return explain;
+}
+
+Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& query,
+                                              std::string* explain) {
+  const TokenOrder& order = OrderOf(query.order_key);
+  const std::string order_by = OrderByClause(order, query.descending);
+  const bool by_name = !query.name_contains.empty();
+  const bool trigram = by_name && CodePointCount(query.name_contains) >= 3;
+
+  TokenPage page;
+  std::string source;  // filter first: " FROM api_tokens t <hint>" plus a source condition
+  std::string source_condition;
+  bool status_source = false;
+  bool count_with_rows = false;  // the page's query counts the matches too (COUNT(*) OVER ())
+  if (!by_name) {
+    auto count = Count(db, CounterSql(query, true, true), query, explain);
+    if (!count) return std::unexpected(count.error());
+    page.count = *count;
+    // One project's tokens are read through the project index whatever their number: the
+    // sort indexes do not cover project ids (a project listing has no LIMIT anyway).
+    if (!query.project_id.empty()) {
+      source = " FROM api_tokens t INDEXED BY api_tokens_project";
+      source_condition = OwnerSource(query);
+    } else if (page.count <= kSortInMemoryLimit) {
+      auto by_status = Count(db, CounterSql(query, false, true), query, explain);
+      if (!by_status) return std::unexpected(by_status.error());
+      std::int64_t by_owner = std::numeric_limits<std::int64_t>::max();
+      if (HasOwnerFilter(query)) {
+        auto counted = Count(db, CounterSql(query, true, false), query, explain);
+        if (!counted) return std::unexpected(counted.error());
+        by_owner = *counted;
+      }
+      if (by_owner < *by_status) {
+        source = " FROM api_tokens t INDEXED BY api_tokens_project";
+        source_condition = OwnerSource(query);
+      } else {
+        source = " FROM api_tokens t INDEXED BY api_tokens_by_status";
+        status_source = true;
+      }
+    }
+  } else {
+    std::int64_t trigram_matches = kNameCountBound + 1;
+    if (trigram) {
+      auto counted = Count(db,
+                           "SELECT COUNT(*) FROM (SELECT 1 FROM api_tokens_name_trigram "
+                           "WHERE api_tokens_name_trigram MATCH ?5 LIMIT " +
+                               std::to_string(kNameCountBound + 1) + ")",
+                           query, explain);
+      if (!counted) return std::unexpected(counted.error());
+      trigram_matches = *counted;
+    }
+    // Up to kNameCountBound trigram matches are read by rowid and sorted.
+    if (trigram_matches <= kNameCountBound) {
+      source = " FROM api_tokens t NOT INDEXED";
+      source_condition =
+          " AND t.rowid IN (SELECT rowid FROM api_tokens_name_trigram "
+          "WHERE api_tokens_name_trigram MATCH ?5)";
+      if (query.offset < trigram_matches) {
+        count_with_rows = true;
+      } else {  // no page here: the trigram hits are a superset of the matches
+        auto count =
+            Count(db, "SELECT COUNT(*)" + source + TokenFilters(query, true) + source_condition,
+                  query, explain);
+        if (!count) return std::unexpected(count.error());
+        page.count = *count;
+      }
+    } else {
+      // The name index covers every filter, so counting walks it without reading rows.
+      auto count = Count(db,
+                         "SELECT COUNT(*) FROM (SELECT 1 FROM api_tokens t INDEXED BY "
+                         "api_tokens_by_name" +
+                             TokenFilters(query, true) + " LIMIT " +
+                             std::to_string(kNameCountBound + 1) + ")",
+                         query, explain);
+      if (!count) return std::unexpected(count.error());
+      page.count = std::min(*count, kNameCountBound);
+      page.count_is_lower_bound = *count > kNameCountBound;
+      if (*count <= kSortInMemoryLimit) source = " FROM api_tokens t INDEXED BY api_tokens_by_name";
+    }
+  }
+  // With a bounded name count only the first kNameCountBound matches are reachable.
+  if (!count_with_rows && query.offset >= page.count) return page;
+
+  if (source.empty()) source = std::string(" FROM api_tokens t INDEXED BY ") + order.index;
+  const std::string filters = TokenFilters(query, true, status_source) + source_condition;
+  const std::string list = std::string("SELECT ") + kTokenFields +
+                           (count_with_rows ? ", COUNT(*) OVER ()" : "") + source + filters +
+                           order_by + " LIMIT ?7 OFFSET ?8";
+  Explain(db, list, explain);
+  auto stmt = db.Prepare(list);
+  if (!stmt) return std::unexpected(stmt.error());
+  BindSearch(**stmt, query);
+  (*stmt)->Bind(7, query.limit > 0 ? query.limit : -1).Bind(8, query.offset);
+  for (;;) {
+    auto row = (*stmt)->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    if (count_with_rows && page.tokens.empty()) page.count = (*stmt)->Int(kTokenFieldCount);
+    page.tokens.push_back(ReadToken(**stmt));
+  }
+  if (count_with_rows && page.tokens.empty() && query.offset > 0) {
+    // Past the last match no row carries the count.
+    auto count = Count(db, "SELECT COUNT(*)" + source + filters, query, explain);
+    if (!count) return std::unexpected(count.error());
+    page.count = *count;
+  }
+  if (!page.tokens.empty()) {
+    auto name = db.Prepare("SELECT name FROM organizations WHERE id = ?1");
+    if (!name) return std::unexpected(name.error());
+    auto found = (*name)->Bind(1, query.organization_id).Step();
+    if (!found) return std::unexpected(found.error());
+    const std::string organization_name = *found ? (*name)->Text(0) : std::string();
+    for (auto& token : page.tokens) token.organization_name = organization_name;
+  }
+  return page;
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,38 @@
+"""Issue #9: a token creation is acknowledged only once it is stored, so a server killed with
+SIGKILL right after a 2xx still knows the token when it starts again. Concurrent creations
+(which share one commit) each get their own answer."""
+
+import concurrent.futures
+
+from .harness import GatehouseTestCase
+
+
+class TokenDurabilityTests(GatehouseTestCase):
+    server_per_test = True
+
+    def create(self, name):
+        return self.request('POST', '/v2/organization/tokens', body={'name': name},
+                            token=self.org_token)
+
+    def test_tokens_acknowledged_before_a_kill_9_survive_it(self):
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            replies = list(pool.map(self.create, [f'durable-{i}' for i in range(64)]))
+        created = [self.ok(reply) for reply in replies]
+        self.server._kill()
+        self.server.process = None
+        self.server.start()
+        for token in created:
+            validated = self.request('GET', '/v1/accessControl/apitoken/validate',
+                                     token=token['secret'])
+            self.assertEqual(self.ok(validated)['apiTokenId'], token['id'])
+        listed = self.ok(self.get('/v2/tokens?scope=organization&pageSize=500'))
+        self.assertEqual(listed['count'], 65)
+
+    def test_concurrent_creations_with_one_name_get_one_success_and_409s(self):
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            replies = list(pool.map(self.create, ['same-name'] * 16))
+        statuses = sorted(reply.status for reply in replies)
+        self.assertEqual(statuses, [200] + [409] * 15)
+        for reply in replies:
+            if reply.status == 409:
+                self.assertEqual(reply.body['errors'][0]['id'], 9001)

@@ -1,0 +1,102 @@
+#include "app/instance.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <string>
+
+#include "temp_dir.h"
+
+namespace gatehouse {
+namespace {
+
+ServerConfig ConfigIn(const std::filesystem::path& dir) {
+  ServerConfig config;
+  config.data_dir = dir.string();
+  return config;
+}
+
+unsigned ModeOf(const std::filesystem::path& path) {
+  struct stat info;
+  EXPECT_EQ(::stat(path.c_str(), &info), 0) << path;
+  return info.st_mode & 07777;
+}
+
+// The message of the std::runtime_error that opening `config` throws; empty when it opens.
+std::string OpenError(const ServerConfig& config, DataDirUse use = DataDirUse::kServe) {
+  const ManualClock clock(1'700'000'000'000);
+  try {
+    Instance instance(config, clock, use);
+  } catch (const std::runtime_error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+void Initialize(const ServerConfig& config) {
+  const ManualClock clock(1'700'000'000'000);
+  Instance instance(config, clock, DataDirUse::kInit);
+  instance.Initialize();
+}
+
+}  // namespace
+
+// Issue 12, item 8.
+TEST(Instance, CreatesItsDataDirectory0700AndItsDatabase0600) {
+  const TempDir dir;
+  const ServerConfig config = ConfigIn(dir.path() / "data");
+  Initialize(config);
+  EXPECT_EQ(ModeOf(config.data_dir), 0700u);
+  EXPECT_EQ(ModeOf(config.DatabaseFile()), 0600u);
+  EXPECT_EQ(ModeOf(config.MasterKeyFile()), 0600u);
+  EXPECT_EQ(ModeOf(config.AdminTokenFile()), 0600u);
+}
+
+TEST(Instance, RefusesAMasterKeyFileReadableByOthers) {
+  const TempDir dir;
+  const ServerConfig config = ConfigIn(dir.path() / "data");
+  Initialize(config);
+  ::chmod(config.MasterKeyFile().c_str(), 0640);
+  const std::string message = OpenError(config);
+  EXPECT_NE(message.find(config.MasterKeyFile()), std::string::npos) << message;
+  EXPECT_NE(message.find("chmod 600"), std::string::npos) << message;
+}
+
+// Issue 12, item 4.
+TEST(Instance, RefusesAMissingDatabaseBesideAnExistingMasterKey) {
+  const TempDir dir;
+  const ServerConfig config = ConfigIn(dir.path() / "data");
+  Initialize(config);
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::remove(config.DatabaseFile() + suffix);
+  }
+  const std::string message = OpenError(config);
+  EXPECT_NE(message.find(config.DatabaseFile() + " is missing"), std::string::npos) << message;
+  EXPECT_NE(message.find(config.MasterKeyFile()), std::string::npos) << message;
+  EXPECT_FALSE(std::filesystem::exists(config.DatabaseFile()));
+  EXPECT_EQ(OpenError(config, DataDirUse::kForceInit), "");
+}
+
+TEST(Instance, RefusesAMasterKeyThatDoesNotMatchTheDatabase) {
+  const TempDir dir;
+  const ServerConfig config = ConfigIn(dir.path() / "data");
+  Initialize(config);
+  dir.WriteFile("other.key", std::string(64, 'a') + "\n");
+  ::chmod((dir.path() / "other.key").c_str(), 0600);
+  ServerConfig foreign = config;
+  foreign.master_key_file = (dir.path() / "other.key").string();
+  const std::string message = OpenError(foreign);
+  EXPECT_NE(message.find("does not match database " + config.DatabaseFile()), std::string::npos)
+      << message;
+  EXPECT_EQ(OpenError(config), "");
+}
+
+TEST(Instance, OperatorCommandsNeedAnInitializedDataDirectory) {
+  const TempDir dir;
+  const ServerConfig config = ConfigIn(dir.path() / "absent");
+  EXPECT_NE(OpenError(config, DataDirUse::kExisting).find("does not exist"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(config.data_dir));
+}
+
+}  // namespace gatehouse

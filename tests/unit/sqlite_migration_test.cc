@@ -1,0 +1,91 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "core/ids.h"
+#include "store/sqlite/migrations.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace gatehouse {
+namespace {
+
+class SqliteMigrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("gatehouse-migration-" + std::to_string(::getpid()) + "-" + NewUuid());
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "test.db").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+// A data directory written by the release before migration 3 (schema version 2) keeps its
+// tokens, gains the search columns and counters, and searches as a fresh one does.
+TEST_F(SqliteMigrationTest, UpgradesASchemaTwoDatabaseAndItsTokensSearchAsBefore) {
+  {
+    sqlite::Database db;
+    db.Open(path_);
+    ASSERT_EQ(sqlite::Migrate(db, 2).value(), 2);
+    ASSERT_TRUE(db.Execute(R"sql(
+INSERT INTO organizations(id, name, created_at, updated_at) VALUES ('o1', 'Acme', 1, 1);
+INSERT INTO projects(id, organization_id, name, created_at, updated_at)
+  VALUES ('p1', 'o1', 'Support', 1, 1), ('p2', 'o1', 'Sales', 1, 1);
+INSERT INTO api_tokens(id, organization_id, project_id, scope, name, status, secret_hash,
+                       secret_prefix, created_at, updated_at) VALUES
+  ('t1', 'o1', NULL, 0, 'Owner', 0, x'01', 'gto_abcd', 1, 1),
+  ('t2', 'o1', 'p1', 1, 'Default', 0, x'02', 'gtp_abcd', 2, 2),
+  ('t3', 'o1', 'p1', 1, 'ci', 1, x'03', 'gtp_abcd', 3, 3),
+  ('t4', 'o1', 'p2', 1, 'Default', 2, x'04', 'gtp_abcd', 4, 4),
+  ('t5', 'o1', 'p2', 1, 'Default', 0, x'05', 'gtp_abcd', 5, 5);
+)sql"));
+  }
+  SqliteStore store(path_);
+  auto all = store.SearchTokens(TokenQuery{.organization_id = "o1"});
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->count, 5);
+  ASSERT_EQ(all->tokens.size(), 5u);
+  auto live = store.SearchTokens(TokenQuery{
+      .organization_id = "o1", .statuses = {TokenStatus::kActive, TokenStatus::kBlocked}});
+  EXPECT_EQ(live->count, 4);
+  auto support = store.SearchTokens(TokenQuery{
+      .organization_id = "o1", .project_name_contains = "SUPP", .order_key = TokenOrderKey::kName});
+  ASSERT_TRUE(support);
+  EXPECT_EQ(support->count, 2);
+  ASSERT_EQ(support->tokens.size(), 2u);
+  EXPECT_EQ(support->tokens[0].id, "t3");  // "ci" < "Default" without case
+  EXPECT_EQ(support->tokens[0].project_name, "Support");
+  auto organization =
+      store.SearchTokens(TokenQuery{.organization_id = "o1", .scope = TokenScope::kOrganization});
+  EXPECT_EQ(organization->count, 1);
+
+  ApiToken added;
+  added.id = "t6";
+  added.organization_id = "o1";
+  added.project_id = "p2";
+  added.scope = TokenScope::kProject;
+  added.name = "new";
+  added.secret_prefix = "gtp_abcd";
+  ASSERT_TRUE(store.InsertToken(added, TokenCredential{"\x06", {}, {}, {}}));
+  auto sales = store.SearchTokens(TokenQuery{.organization_id = "o1",
+                                             .project_name_contains = "sales",
+                                             .statuses = {TokenStatus::kActive}});
+  ASSERT_TRUE(sales);
+  EXPECT_EQ(sales->count, 2);
+  EXPECT_EQ(sales->tokens.front().project_name, "Sales");
+}
+
+TEST_F(SqliteMigrationTest, MigratingAgainChangesNothing) {
+  sqlite::Database db;
+  db.Open(path_);
+  const int latest = sqlite::Migrate(db).value();
+  EXPECT_GE(latest, 3);
+  EXPECT_EQ(sqlite::Migrate(db).value(), latest);
+}
+
+}  // namespace
+}  // namespace gatehouse

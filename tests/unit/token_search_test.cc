@@ -1,0 +1,308 @@
+// The console search (API.md §6) against a brute-force filter and sort over a few thousand
+// random tokens, through both of SqliteStore's plans (order first, filter first).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+
+#include "core/ids.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace gatehouse {
+namespace {
+
+// ASCII-only case folding, as SQLite's NOCASE and LIKE do.
+std::string Fold(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return text;
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return Fold(text).find(Fold(part)) != std::string::npos;
+}
+
+struct Row {
+  ApiToken token;
+  std::int64_t rowid;
+};
+
+constexpr const char* kNameParts[] = {"ci",    "Build", "deploy", "100%", "a_b", "o'neil",
+                                      "\"q\"", "café",  "CAFÉ",   "日本", "x",   "X",
+                                      "%",     "_",     "zz",     "Ω"};
+
+class TokenSearchTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("gatehouse-search-" + std::to_string(::getpid()) + "-" + NewUuid());
+    std::filesystem::create_directories(dir_);
+    store_ = new SqliteStore((dir_ / "test.db").string());
+    organization_ = Organization{NewUuid(), "Acme", "", 1};
+    std::mt19937 random(7);
+    auto pick = [&](auto& list) { return std::string(list[random() % std::size(list)]); };
+    ApiToken owner = Token(random, pick, nullptr);
+    owner.scope = TokenScope::kOrganization;
+    owner.status = TokenStatus::kActive;
+    ASSERT_TRUE(store_->CreateOrganization(organization_, owner, Credential()));
+    rows_.push_back({owner, 1});
+    // Another organization's tokens must never show.
+    Organization other{NewUuid(), "Other", "", 1};
+    ASSERT_TRUE(store_->CreateOrganization(other, Other(other), Credential()));
+    std::int64_t rowid = 2;
+    const char* project_names[] = {"Support", "support-2", "Ventas 100%", "a_b team",
+                                   "Café",    "o'neil",    "日本語"};
+    for (const char* name : project_names) {
+      Project project{NewUuid(), organization_.id, "", name, "", "", true, 1, 1};
+      ApiToken token = Token(random, pick, &project);
+      ASSERT_TRUE(store_->CreateProject(project, token, Credential()));
+      rows_.push_back({token, ++rowid});
+      projects_.push_back(project);
+    }
+    std::vector<std::pair<ApiToken, TokenCredential>> batch;
+    for (int i = 0; i < kTokens; ++i) {
+      const Project* project =
+          random() % 20 == 0 ? nullptr : &projects_[random() % projects_.size()];
+      batch.emplace_back(Token(random, pick, project), Credential());
+    }
+    auto outcomes = store_->InsertTokens(batch);
+    ASSERT_TRUE(outcomes);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if ((*outcomes)[i]) rows_.push_back({batch[i].first, ++rowid});
+    }
+    std::vector<std::pair<std::string, TimeMs>> uses;
+    for (auto& row : rows_) {
+      if (random() % 2) {
+        row.token.last_used_at = 1000 + random() % 5;
+        uses.emplace_back(row.token.id, *row.token.last_used_at);
+      }
+    }
+    ASSERT_TRUE(store_->RecordLastUsed(uses));
+  }
+
+  static void TearDownTestSuite() {
+    delete store_;
+    std::filesystem::remove_all(dir_);
+  }
+
+  static TokenCredential Credential() { return TokenCredential{NewUuid(), {}, {}, {}}; }
+
+  static ApiToken Other(const Organization& other) {
+    ApiToken token;
+    token.id = NewUuid();
+    token.organization_id = other.id;
+    token.scope = TokenScope::kOrganization;
+    token.name = "ci";
+    token.secret_prefix = "gto_abcd";
+    return token;
+  }
+
+  // Few distinct values, so that every sort key has many ties.
+  static ApiToken Token(std::mt19937& random, auto& pick, const Project* project) {
+    ApiToken token;
+    token.id = NewUuid();
+    token.organization_id = organization_.id;
+    token.scope = project ? TokenScope::kProject : TokenScope::kOrganization;
+    if (project) {
+      token.project_id = project->id;
+      token.project_name = project->name;
+    }
+    token.name = pick(kNameParts) + pick(kNameParts) + std::to_string(random() % 500);
+    token.description = pick(kNameParts);
+    const int roll = static_cast<int>(random() % 10);
+    token.status = roll < 6 ? TokenStatus::kActive
+                            : (roll < 8 ? TokenStatus::kBlocked : TokenStatus::kRevoked);
+    token.created_at = token.updated_at = 100 + random() % 50;
+    token.secret_prefix = "gtp_abcd";
+    return token;
+  }
+
+  // The whole expected answer, in order.
+  static std::vector<std::string> Expected(const TokenQuery& query) {
+    std::vector<const Row*> matches;
+    for (const auto& row : rows_) {
+      const ApiToken& t = row.token;
+      if (query.scope && t.scope != *query.scope) continue;
+      if (!query.project_id.empty() && t.project_id != query.project_id) continue;
+      if (!query.name_contains.empty() && !Contains(t.name, query.name_contains)) continue;
+      if (!query.project_name_contains.empty() &&
+          (t.project_id.empty() || !Contains(t.project_name, query.project_name_contains))) {
+        continue;
+      }
+      if (!query.statuses.empty() && std::find(query.statuses.begin(), query.statuses.end(),
+                                               t.status) == query.statuses.end()) {
+        continue;
+      }
+      matches.push_back(&row);
+    }
+    auto key = [&](const Row* row) {
+      const ApiToken& t = row->token;
+      const auto status = static_cast<int>(t.status);
+      const auto scope = static_cast<int>(t.scope);
+      const std::int64_t used = t.last_used_at.value_or(-1);  // NULL sorts first
+      switch (query.order_key) {
+        case TokenOrderKey::kName:
+          return std::make_tuple(Fold(t.name), std::int64_t{0}, status, scope, t.project_name,
+                                 row->rowid);
+        case TokenOrderKey::kDescription:
+          return std::make_tuple(Fold(t.description), std::int64_t{0}, status, scope,
+                                 t.project_name, row->rowid);
+        case TokenOrderKey::kStatus:
+          return std::make_tuple(Fold(t.name), std::int64_t{status}, 0, scope, t.project_name,
+                                 row->rowid);
+        case TokenOrderKey::kProjectName:
+          return std::make_tuple(Fold(t.project_name), std::int64_t{0}, status, scope,
+                                 std::string(), row->rowid);
+        case TokenOrderKey::kTimestamp:
+          return std::make_tuple(std::string(), t.created_at, status, scope, t.project_name,
+                                 row->rowid);
+        case TokenOrderKey::kLastUsedAt:
+          return std::make_tuple(std::string(), used, status, scope, t.project_name, row->rowid);
+      }
+      return std::make_tuple(std::string(), std::int64_t{0}, 0, 0, std::string(), row->rowid);
+    };
+    auto less = [&](const Row* a, const Row* b) {
+      if (query.order_key == TokenOrderKey::kStatus) {
+        // status first, then name
+        auto ka = key(a), kb = key(b);
+        auto ra = std::tie(std::get<1>(ka), std::get<0>(ka), std::get<3>(ka), std::get<4>(ka),
+                           std::get<5>(ka));
+        auto rb = std::tie(std::get<1>(kb), std::get<0>(kb), std::get<3>(kb), std::get<4>(kb),
+                           std::get<5>(kb));
+        return query.descending ? rb < ra : ra < rb;
+      }
+      return query.descending ? key(b) < key(a) : key(a) < key(b);
+    };
+    std::stable_sort(matches.begin(), matches.end(), less);
+    std::vector<std::string> ids;
+    for (const Row* row : matches) ids.push_back(row->token.id);
+    return ids;
+  }
+
+  // Every page of `query` at `page_size`, one after the other, plus the counts they reported.
+  static std::vector<std::string> AllPages(TokenQuery query, std::int64_t page_size,
+                                           std::int64_t& count) {
+    std::vector<std::string> ids;
+    query.limit = page_size;
+    for (query.offset = 0;; query.offset += page_size) {
+      auto page = store_->SearchTokens(query);
+      EXPECT_TRUE(page) << page.error().internal;
+      if (!page) return ids;
+      if (query.offset == 0) count = page->count;
+      EXPECT_EQ(page->count, count) << "the count changed between pages";
+      for (const auto& token : page->tokens) {
+        EXPECT_EQ(token.organization_id, organization_.id);
+        ids.push_back(token.id);
+      }
+      if (static_cast<std::int64_t>(page->tokens.size()) < page_size) break;
+    }
+    return ids;
+  }
+
+  static constexpr int kTokens = 6000;
+  static inline std::filesystem::path dir_;
+  static inline SqliteStore* store_ = nullptr;
+  static inline Organization organization_;
+  static inline std::vector<Project> projects_;
+  static inline std::vector<Row> rows_;
+};
+
+const std::vector<std::vector<TokenStatus>> kStatusFilters = {
+    {},
+    {TokenStatus::kActive, TokenStatus::kBlocked},
+    {TokenStatus::kActive},
+    {TokenStatus::kBlocked},
+    {TokenStatus::kRevoked}};
+
+TEST_F(TokenSearchTest, EveryOrderAndDirectionMatchesBruteForceOnEveryPageWithTies) {
+  for (auto key :
+       {TokenOrderKey::kName, TokenOrderKey::kDescription, TokenOrderKey::kStatus,
+        TokenOrderKey::kProjectName, TokenOrderKey::kTimestamp, TokenOrderKey::kLastUsedAt}) {
+    for (bool descending : {false, true}) {
+      for (const auto& statuses : {kStatusFilters[1], kStatusFilters[3]}) {
+        TokenQuery query{.organization_id = organization_.id,
+                         .statuses = statuses,
+                         .order_key = key,
+                         .descending = descending};
+        std::int64_t count = -1;
+        const auto expected = Expected(query);
+        EXPECT_EQ(AllPages(query, 500, count), expected)
+            << "order " << static_cast<int>(key) << " desc " << descending;
+        EXPECT_EQ(count, static_cast<std::int64_t>(expected.size()));
+      }
+    }
+  }
+}
+
+TEST_F(TokenSearchTest, EveryFilterMatchesBruteForce) {
+  std::vector<std::string> texts = {"c",  "C",      "%",   "_",       "'",   "\"",    "é",    "É",
+                                    "日", "ci",     "a_b", "100%",    "o'n", "\"q\"", "café", "caf",
+                                    "本", "deploy", "Ω",   "nomatch", "x1",  "zz1",   "Build"};
+  int checked = 0;
+  for (const auto& statuses : kStatusFilters) {
+    for (std::optional<TokenScope> scope :
+         {std::optional<TokenScope>(), std::optional<TokenScope>(TokenScope::kOrganization),
+          std::optional<TokenScope>(TokenScope::kProject)}) {
+      for (const auto& text : texts) {
+        for (bool on_project : {false, true}) {
+          TokenQuery query{
+              .organization_id = organization_.id, .scope = scope, .statuses = statuses};
+          (on_project ? query.project_name_contains : query.name_contains) = text;
+          query.order_key = checked % 2 ? TokenOrderKey::kTimestamp : TokenOrderKey::kName;
+          query.descending = checked % 3 == 0;
+          std::int64_t count = -1;
+          const auto expected = Expected(query);
+          EXPECT_EQ(AllPages(query, 97, count), expected) << "text " << text;
+          EXPECT_EQ(count, static_cast<std::int64_t>(expected.size())) << "text " << text;
+          ++checked;
+        }
+      }
+      TokenQuery by_project{.organization_id = organization_.id,
+                            .scope = scope,
+                            .project_id = projects_[2].id,
+                            .statuses = statuses};
+      std::int64_t count = -1;
+      EXPECT_EQ(AllPages(by_project, 1000, count), Expected(by_project));
+      EXPECT_EQ(count, static_cast<std::int64_t>(Expected(by_project).size()));
+    }
+  }
+}
+
+TEST_F(TokenSearchTest, CountsFollowStatusChangesAndProjectRenames) {
+  TokenQuery blocked{.organization_id = organization_.id, .statuses = {TokenStatus::kBlocked}};
+  const std::int64_t before = store_->SearchTokens(blocked)->count;
+  const Row* active = nullptr;
+  for (const auto& row : rows_) {
+    if (row.token.status == TokenStatus::kActive && row.token.scope == TokenScope::kProject) {
+      active = &row;
+      break;
+    }
+  }
+  ASSERT_NE(active, nullptr);
+  ASSERT_TRUE(store_->ChangeToken(organization_.id, active->token.id,
+                                  TokenChange{.status = TokenStatus::kBlocked}, 2000, {}));
+  EXPECT_EQ(store_->SearchTokens(blocked)->count, before + 1);
+  ASSERT_TRUE(store_->ChangeToken(organization_.id, active->token.id,
+                                  TokenChange{.status = TokenStatus::kActive}, 2001, {}));
+  EXPECT_EQ(store_->SearchTokens(blocked)->count, before);
+
+  Project renamed = projects_[0];
+  renamed.name = "Renamed-Ω";
+  ASSERT_TRUE(store_->UpdateProject(renamed));
+  TokenQuery by_name{.organization_id = organization_.id, .project_name_contains = "renamed-Ω"};
+  auto page = store_->SearchTokens(by_name);
+  ASSERT_TRUE(page);
+  std::int64_t in_project = 0;
+  for (const auto& row : rows_) in_project += row.token.project_id == renamed.id;
+  EXPECT_EQ(page->count, in_project);
+  ASSERT_FALSE(page->tokens.empty());
+  EXPECT_EQ(page->tokens.front().project_name, "Renamed-Ω");
+  renamed.name = projects_[0].name;
+  ASSERT_TRUE(store_->UpdateProject(renamed));
+}
+
+}  // namespace
+}  // namespace gatehouse
