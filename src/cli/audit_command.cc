@@ -54,8 +54,10 @@ int RunAudit(const ServerConfig& config, const AuditOptions& options, bool json)
   std::cout << "timestamp\taction\tactor\ttarget\tdetails\n";
   for (const auto& event : page.events) {
     const AuditEntry& entry = event.entry;
-    std::cout << FormatTimestamp(entry.at) << "\t" << entry.action << "\t" << event.actor << "\t"
-              << event.target << "\t" << (entry.details.empty() ? "{}" : entry.details) << "\n";
+    // Names and details are user text: escaped so that they cannot forge lines or columns.
+    std::cout << FormatTimestamp(entry.at) << "\t" << Printable(entry.action) << "\t"
+              << Printable(event.actor) << "\t" << Printable(event.target) << "\t"
+              << Printable(entry.details.empty() ? "{}" : entry.details) << "\n";
   }
   return 0;
 }
