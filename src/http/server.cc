@@ -277,6 +277,8 @@ asio::awaitable<void> HttpServer::State::Accept(Worker& worker) {
 asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socket) {
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
+  const auto peer = socket.remote_endpoint(ignored);
+  const std::string remote_address = ignored ? std::string() : peer.address().to_string();
   beast::tcp_stream stream(std::move(socket));
   Connection connection{&stream, true};
   const ConnectionRegistration registration(worker, &connection);
@@ -329,6 +331,7 @@ asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socke
       auto message = parser.release();
       keep_alive = message.keep_alive() && !worker.stopping;
       HttpRequest request = ToRequest(message);
+      request.remote_address = remote_address;
       const bool head = request.method == "HEAD";
       HttpResponse response;
       handler(request, response);
