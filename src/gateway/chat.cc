@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json/array.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdlib>
@@ -362,7 +363,10 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
       return Answer(std::move(result));
     }
     boost::system::error_code ec;
-    auto parsed = boost::json::parse(body_, ec);
+    // One arena for the whole answer: freed at once when this function returns.
+    unsigned char arena[8192];
+    boost::json::monotonic_resource memory(arena, sizeof arena);
+    auto parsed = boost::json::parse(body_, ec, &memory);
     if (status < 200 || status >= 300 || ec || !parsed.is_object()) {
       return Fail(Error(ErrorCode::kBadGateway, {},
                         "provider " + provider + " answered " + std::to_string(status) +
@@ -613,7 +617,9 @@ std::string SseAccumulator::Line(std::string_view line) {
     return std::string(line);
   }
   boost::system::error_code ec;
-  auto event = boost::json::parse(data, ec);
+  unsigned char arena[4096];  // most events fit: no heap allocation per event
+  boost::json::monotonic_resource memory(arena, sizeof arena);
+  auto event = boost::json::parse(data, ec, &memory);
   if (ec || !event.is_object()) return std::string(line);
   boost::json::object& object = event.as_object();
   if (const auto* choices = object.if_contains("choices"); choices && choices->is_array()) {
