@@ -25,7 +25,8 @@ Result<boost::json::value> Validate(ApiServices& services, const ApiCall& call) 
 }  // namespace
 
 void AddAccessControlRoutes(RouteTable& routes) {
-  routes.AddJson("GET", "/v1/accessControl/apitoken/validate", Access::kAnyToken, Validate);
+  routes.AddJson("GET", "/v1/accessControl/apitoken/validate", Access::kAnyToken, Validate,
+                 SessionUse::kAllowed, Work::kInMemory);
 }
 
 }  // namespace gatehouse

@@ -204,7 +204,8 @@ void AddAssistantRoutes(RouteTable& routes) {
   routes.AddJson("PUT", "/v1/assistant/{idOrName}", kProject, UpdateAssistant);
   routes.AddJson("DELETE", "/v1/assistant/{idOrName}", kProject, DeleteAssistant);
   routes.AddJson("GET", "/v1/organization/assistants", Access::kAnyToken, ListAssistants);
-  routes.AddJson("GET", "/v2/llm/providers", Access::kAnyToken, ListProviders);
+  routes.AddJson("GET", "/v2/llm/providers", Access::kAnyToken, ListProviders, SessionUse::kAllowed,
+                 Work::kInMemory);
 }
 
 }  // namespace gatehouse

@@ -130,7 +130,7 @@ void RunOnGateway(ApiServices& services, ChatCall call, HttpResponse& response) 
 
 void AddChatRoutes(RouteTable& routes) {
   for (const char* path : {"/chat", "/chat/completions", "/v1/chat/completions"}) {
-    routes.Add("POST", path, Access::kProject, Chat);
+    routes.Add("POST", path, Access::kProject, Chat, SessionUse::kAllowed, Work::kInMemory);
   }
 }
 

@@ -70,9 +70,12 @@ void CloseSession(ApiServices& services, const ApiCall& call, HttpResponse& resp
 }  // namespace
 
 void AddConsoleRoutes(RouteTable& routes) {
-  routes.Add("POST", "/v2/console/session", Access::kPublic, OpenSession);
-  routes.Add("GET", "/v2/console/session", Access::kConsoleSession, CurrentSession);
-  routes.Add("DELETE", "/v2/console/session", Access::kConsoleSession, CloseSession);
+  routes.Add("POST", "/v2/console/session", Access::kPublic, OpenSession, SessionUse::kAllowed,
+             Work::kInMemory);
+  routes.Add("GET", "/v2/console/session", Access::kConsoleSession, CurrentSession,
+             SessionUse::kAllowed, Work::kInMemory);
+  routes.Add("DELETE", "/v2/console/session", Access::kConsoleSession, CloseSession,
+             SessionUse::kAllowed, Work::kInMemory);
 }
 
 }  // namespace gatehouse

@@ -116,11 +116,14 @@ Result<boost::json::value> GetProviderModel(ApiServices& services, const ApiCall
 
 void AddOpenAiRoutes(RouteTable& routes) {
   routes.AddJson("GET", "/v1/models", Access::kProject, ListModels);
-  routes.Add("POST", "/v1/embeddings", Access::kProject, Embeddings);
-  routes.AddJson("GET", "/v2/llm/providers/{name}", Access::kAnyToken, GetProvider);
-  routes.AddJson("GET", "/v2/llm/providers/{name}/models", Access::kAnyToken, GetProviderModels);
+  routes.Add("POST", "/v1/embeddings", Access::kProject, Embeddings, SessionUse::kAllowed,
+             Work::kInMemory);
+  routes.AddJson("GET", "/v2/llm/providers/{name}", Access::kAnyToken, GetProvider,
+                 SessionUse::kAllowed, Work::kInMemory);
+  routes.AddJson("GET", "/v2/llm/providers/{name}/models", Access::kAnyToken, GetProviderModels,
+                 SessionUse::kAllowed, Work::kInMemory);
   routes.AddJson("GET", "/v2/llm/providers/{name}/models/{model}", Access::kAnyToken,
-                 GetProviderModel);
+                 GetProviderModel, SessionUse::kAllowed, Work::kInMemory);
 }
 
 }  // namespace gatehouse

@@ -115,12 +115,14 @@ void AddOpenApiRoute(RouteTable& routes) {
   }
   // Registered before the document is built, so that it describes itself too.
   auto document = std::make_shared<std::string>();
-  routes.Add("GET", "/openapi.json", Access::kPublic,
-             [document](ApiServices&, const ApiCall&, HttpResponse& response) {
-               response.status = 200;
-               response.content_type = "application/json";
-               response.body = *document;
-             });
+  routes.Add(
+      "GET", "/openapi.json", Access::kPublic,
+      [document](ApiServices&, const ApiCall&, HttpResponse& response) {
+        response.status = 200;
+        response.content_type = "application/json";
+        response.body = *document;
+      },
+      SessionUse::kAllowed, Work::kInMemory);
   *document = BuildOpenApi(routes.routes(), descriptions);
 }
 

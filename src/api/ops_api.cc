@@ -35,8 +35,9 @@ void Readyz(ApiServices& services, const ApiCall&, HttpResponse& response) {
 void AddOpsRoutes(RouteTable& routes) {
   routes.Add("GET", "/", Access::kPublic, ConsoleFile("/index.html"));
   routes.Add("GET", "/docs", Access::kPublic, ConsoleFile("/docs.html"));
-  routes.Add("GET", "/metrics", Access::kMetrics, RenderMetrics);
-  routes.Add("GET", "/healthz", Access::kPublic, Healthz);
+  routes.Add("GET", "/metrics", Access::kMetrics, RenderMetrics, SessionUse::kAllowed,
+             Work::kInMemory);
+  routes.Add("GET", "/healthz", Access::kPublic, Healthz, SessionUse::kAllowed, Work::kInMemory);
   routes.Add("GET", "/readyz", Access::kPublic, Readyz);
 }
 

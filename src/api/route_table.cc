@@ -38,10 +38,10 @@ void CountFailure(Metrics& metrics, const Error& error) {
 }  // namespace
 
 void RouteTable::Add(std::string_view method, std::string_view pattern, Access access,
-                     ResponseHandler handler, SessionUse sessions) {
-  routes_.push_back(RouteSpec{std::string(method), std::string(pattern), access, sessions});
+                     ResponseHandler handler, SessionUse sessions, Work work) {
+  routes_.push_back(RouteSpec{std::string(method), std::string(pattern), access, sessions, work});
   router_.Add(method, pattern,
-              [&services = services_, access, sessions, handler = std::move(handler)](
+              [&services = services_, access, sessions, work, handler = std::move(handler)](
                   const HttpRequest& request, const PathParams& params, HttpResponse& response) {
                 auto caller =
                     services.authenticator.Authorize(CredentialsOf(request), access, sessions);
@@ -52,19 +52,26 @@ void RouteTable::Add(std::string_view method, std::string_view pattern, Access a
                 if (auto text = CheckQueryText(request.query); !text) {
                   return WriteError(response, text.error());
                 }
-                handler(services, ApiCall{request, params, *caller}, response);
+                if (work == Work::kInMemory) {
+                  return handler(services, ApiCall{request, params, *caller}, response);
+                }
+                // The server keeps `request` alive until the deferred work has finished.
+                response.deferred = [&services, &request, &handler, params,
+                                     caller = std::move(*caller)](HttpResponse& response) {
+                  handler(services, ApiCall{request, params, caller}, response);
+                };
               });
 }
 
 void RouteTable::AddJson(std::string_view method, std::string_view pattern, Access access,
-                         JsonHandler handler, SessionUse sessions) {
+                         JsonHandler handler, SessionUse sessions, Work work) {
   Add(
       method, pattern, access,
       [handler = std::move(handler)](ApiServices& services, const ApiCall& call,
                                      HttpResponse& response) {
         Respond(response, handler(services, call));
       },
-      sessions);
+      sessions, work);
 }
 
 }  // namespace gatehouse

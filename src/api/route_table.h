@@ -17,18 +17,29 @@ using JsonHandler = std::function<Result<boost::json::value>(ApiServices&, const
 // A handler that fills the response itself (streams, cookies, other content types).
 using ResponseHandler = std::function<void(ApiServices&, const ApiCall&, HttpResponse&)>;
 
-// One registered route and who may call it.
+// Where a route's handler runs. Nothing blocks an event loop: a handler that may wait on the
+// store (or the disk, or a lock held by a writer) runs on the server's small blocking pool,
+// after authentication on the loop.
+enum class Work {
+  kStore,     // may touch the store: runs on the blocking pool (the default)
+  kInMemory,  // memory only, or asynchronous (upstream calls): runs on the event loop
+};
+
+// One registered route, who may call it and where it runs.
 struct RouteSpec {
   std::string method;
   std::string pattern;
   Access access = Access::kPublic;
   SessionUse sessions = SessionUse::kAllowed;
+  Work work = Work::kStore;
 };
 
 // The one list of who may call what. Every route is registered here with its access rule;
 // the route authenticates the request through Authenticator::Authorize before its handler
 // runs, so handlers receive the caller and never read credentials themselves. Failures are
-// counted in Metrics by reason. Built at start-up, then read-only; `services` must outlive it.
+// counted in Metrics by reason. Handlers of Work::kStore routes then run on the blocking pool
+// (HttpResponse::deferred) with their own copies of the path parameters and the caller.
+// Built at start-up, then read-only; `services` must outlive it.
 class RouteTable {
  public:
   explicit RouteTable(ApiServices& services) : services_(services) {}
@@ -37,9 +48,11 @@ class RouteTable {
 
   // Routes are tried in the order added; add literal routes before overlapping captures.
   void AddJson(std::string_view method, std::string_view pattern, Access access,
-               JsonHandler handler, SessionUse sessions = SessionUse::kAllowed);
+               JsonHandler handler, SessionUse sessions = SessionUse::kAllowed,
+               Work work = Work::kStore);
   void Add(std::string_view method, std::string_view pattern, Access access,
-           ResponseHandler handler, SessionUse sessions = SessionUse::kAllowed);
+           ResponseHandler handler, SessionUse sessions = SessionUse::kAllowed,
+           Work work = Work::kStore);
 
   const Router& router() const { return router_; }
   const std::vector<RouteSpec>& routes() const { return routes_; }

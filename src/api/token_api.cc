@@ -157,6 +157,10 @@ Result<boost::json::value> SearchTokens(ApiServices& services, const ApiCall& ca
   auto status = params.Choice("status", {"all", "active", "blocked", "revoked"}, 0);
   auto order_key = params.Choice(
       "orderKey", {"name", "description", "status", "projectName", "timestamp", "lastUsedAt"}, 0);
+  // The wire names above, in order, and the sort key each one means.
+  static constexpr TokenOrderKey kOrderKeys[] = {
+      TokenOrderKey::kName,        TokenOrderKey::kDescription, TokenOrderKey::kStatus,
+      TokenOrderKey::kProjectName, TokenOrderKey::kTimestamp,   TokenOrderKey::kLastUsedAt};
   auto direction = params.Choice("orderDirection", {"asc", "desc"}, 0);
   auto paging = ReadPage(params);
   if (auto error = FirstError(scope, status, order_key, direction, paging)) {
@@ -175,7 +179,7 @@ Result<boost::json::value> SearchTokens(ApiServices& services, const ApiCall& ca
       {TokenStatus::kBlocked},
       {TokenStatus::kRevoked}};
   query.statuses = kStatusFilters[*status];
-  query.order_key = static_cast<TokenOrderKey>(*order_key);
+  query.order_key = kOrderKeys[*order_key];
   query.descending = *direction == 1;
   query.limit = paging->page_size;
   query.offset = paging->offset();

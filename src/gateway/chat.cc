@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json/array.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdlib>
@@ -13,11 +14,8 @@
 namespace gatehouse {
 namespace {
 
-constexpr std::size_t kMaxEventLine = 1 << 20;
 // An upstream answer larger than this is a misbehaving provider, not a completion.
 constexpr std::size_t kMaxUpstreamBody = 64 << 20;
-// A usage count above this is not believed (no model reads or writes that much in one call).
-constexpr std::int64_t kMaxUsageTokens = 100'000'000;
 
 std::string ContentText(const boost::json::value& content) {
   if (content.is_string()) return std::string(content.as_string());
@@ -77,14 +75,6 @@ void ForgetContent(RequestRecord& record) {
   record.prompt.reset();
   record.input_text.reset();
   record.output.reset();
-}
-
-// The cost fields that extend an OpenAI `usage` object.
-void AddCosts(boost::json::object& usage, const ChatCost& cost) {
-  usage["prompt_cost"] = cost.prompt;
-  usage["completion_cost"] = cost.completion;
-  usage["total_cost"] = cost.total;
-  usage["currency"] = "USD";
 }
 
 // The key of `provider`, read from its environment variable at each call so that it is never
@@ -362,7 +352,10 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
       return Answer(std::move(result));
     }
     boost::system::error_code ec;
-    auto parsed = boost::json::parse(body_, ec);
+    // One arena for the whole answer: freed at once when this function returns.
+    unsigned char arena[8192];
+    boost::json::monotonic_resource memory(arena, sizeof arena);
+    auto parsed = boost::json::parse(body_, ec, &memory);
     if (status < 200 || status >= 300 || ec || !parsed.is_object()) {
       return Fail(Error(ErrorCode::kBadGateway, {},
                         "provider " + provider + " answered " + std::to_string(status) +
@@ -454,41 +447,6 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
 
 }  // namespace
 
-class ConcurrencyCaps::Slot {
- public:
-  Slot(ConcurrencyCaps& caps, std::string provider, std::string token)
-      : caps_(caps), provider_(std::move(provider)), token_(std::move(token)) {}
-  ~Slot() {
-    std::lock_guard lock(caps_.mutex_);
-    if (--caps_.per_provider_[provider_] == 0) caps_.per_provider_.erase(provider_);
-    const auto key = std::make_pair(provider_, token_);
-    if (--caps_.per_token_[key] == 0) caps_.per_token_.erase(key);
-  }
-  Slot(const Slot&) = delete;
-  Slot& operator=(const Slot&) = delete;
-
- private:
-  ConcurrencyCaps& caps_;
-  std::string provider_;
-  std::string token_;
-};
-
-std::shared_ptr<ConcurrencyCaps::Slot> ConcurrencyCaps::Acquire(const ProviderConfig& provider,
-                                                                const std::string& token_id) {
-  std::lock_guard lock(mutex_);
-  auto& per_provider = per_provider_[provider.name];
-  auto& per_token = per_token_[std::make_pair(provider.name, token_id)];
-  if ((provider.max_concurrent > 0 && per_provider >= provider.max_concurrent) ||
-      (provider.max_concurrent_per_token > 0 && per_token >= provider.max_concurrent_per_token)) {
-    if (per_provider == 0) per_provider_.erase(provider.name);
-    if (per_token == 0) per_token_.erase(std::make_pair(provider.name, token_id));
-    return nullptr;
-  }
-  ++per_provider;
-  ++per_token;
-  return std::make_shared<Slot>(*this, provider.name, token_id);
-}
-
 Gateway::Gateway(UpstreamClient& client, RequestLog& log) : client_(client), log_(log) {}
 
 std::function<void()> Gateway::Run(ChatCall call, std::function<void(ChatResult)> done) {
@@ -515,27 +473,6 @@ void Gateway::LogRefused(const ChatCall& call, int http_status) {
   record.http_status = http_status;
   record.end_ms = call.origin.clock->Now();
   log_.Append(std::move(record));
-}
-
-std::optional<TokenUsage> ReadUsage(const boost::json::object& response) {
-  const auto* usage = response.if_contains("usage");
-  if (!usage || !usage->is_object()) return std::nullopt;
-  auto number = [&](const char* key) -> std::optional<std::int64_t> {
-    const auto* value = usage->as_object().if_contains(key);
-    if (!value) return 0;
-    if (value->is_int64()) return value->as_int64();
-    if (value->is_uint64() && value->as_uint64() <= static_cast<std::uint64_t>(kMaxUsageTokens)) {
-      return static_cast<std::int64_t>(value->as_uint64());
-    }
-    return std::nullopt;
-  };
-  const auto prompt = number("prompt_tokens");
-  const auto completion = number("completion_tokens");
-  if (!prompt || !completion || *prompt < 0 || *completion < 0 || *prompt > kMaxUsageTokens ||
-      *completion > kMaxUsageTokens) {
-    return std::nullopt;
-  }
-  return TokenUsage{*prompt, *completion};
 }
 
 std::optional<std::string> LastUserText(const boost::json::object& body) {
@@ -579,62 +516,6 @@ std::string BuildUpstreamBody(boost::json::object body, const ChatCall& call) {
     body["stream_options"] = boost::json::object{{"include_usage", true}};
   }
   return boost::json::serialize(body);
-}
-
-std::string SseAccumulator::Feed(std::string_view bytes) {
-  pending_ += bytes;
-  std::string relay;
-  std::size_t start = 0;
-  for (std::size_t end; (end = pending_.find('\n', start)) != std::string::npos; start = end + 1) {
-    std::string_view line(pending_.data() + start, end - start);
-    const bool crlf = !line.empty() && line.back() == '\r';
-    if (crlf) line.remove_suffix(1);
-    relay += Line(line);
-    relay += crlf ? "\r\n" : "\n";
-  }
-  pending_.erase(0, start);
-  // A line this long is not an event worth metering: relay it as it is, keep memory bounded.
-  if (pending_.size() > kMaxEventLine) relay += TakeRest();
-  return relay;
-}
-
-std::string SseAccumulator::Finish() {
-  if (pending_.empty()) return {};
-  return Feed("\n") + "\n";
-}
-
-std::string SseAccumulator::Line(std::string_view line) {
-  std::string_view data = line;
-  if (!data.starts_with("data:")) return std::string(line);
-  data.remove_prefix(5);
-  while (!data.empty() && data.front() == ' ') data.remove_prefix(1);
-  if (data == "[DONE]") {
-    done_ = true;
-    return std::string(line);
-  }
-  boost::system::error_code ec;
-  auto event = boost::json::parse(data, ec);
-  if (ec || !event.is_object()) return std::string(line);
-  boost::json::object& object = event.as_object();
-  if (const auto* choices = object.if_contains("choices"); choices && choices->is_array()) {
-    for (const auto& choice : choices->as_array()) {
-      if (!choice.is_object()) continue;
-      const auto* delta = choice.as_object().if_contains("delta");
-      if (!delta || !delta->is_object()) continue;
-      const auto* content = delta->as_object().if_contains("content");
-      if (!content || !content->is_string()) continue;
-      const std::string_view text(content->as_string());
-      content_code_points_ += CodePointCount(text);
-      if (content_.size() < kMaxRecordedOutput) {
-        content_.append(text.substr(0, kMaxRecordedOutput - content_.size()));
-      }
-    }
-  }
-  auto usage = ReadUsage(object);
-  if (!usage) return std::string(line);
-  usage_ = usage;
-  AddCosts(object["usage"].as_object(), PriceOf(price_, usage->prompt, usage->completion));
-  return "data: " + boost::json::serialize(event);
 }
 
 }  // namespace gatehouse

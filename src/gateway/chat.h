@@ -17,6 +17,8 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/model.h"
+#include "gateway/concurrency_caps.h"
+#include "gateway/metering.h"
 #include "gateway/providers.h"
 #include "gateway/upstream.h"
 #include "usage/request_log.h"
@@ -58,21 +60,6 @@ struct ChatResult {
   std::shared_ptr<AsyncBodySource> stream;
 };
 
-// Caps on concurrent upstream calls (API.md §11 provider keys max_concurrent and
-// max_concurrent_per_token). Thread-safe.
-class ConcurrencyCaps {
- public:
-  class Slot;
-  // A slot for one call of `token_id` to `provider`, or null when a cap is reached. The slot
-  // frees itself when destroyed.
-  std::shared_ptr<Slot> Acquire(const ProviderConfig& provider, const std::string& token_id);
-
- private:
-  std::mutex mutex_;
-  std::map<std::string, std::int64_t> per_provider_;                       // guarded
-  std::map<std::pair<std::string, std::string>, std::int64_t> per_token_;  // guarded
-};
-
 // The metering gateway: runs calls through an UpstreamClient without blocking, maps provider
 // failures to API.md errors and appends exactly one request record per call (when streamed,
 // once the stream ends, breaks or the client leaves). Failures: timeout (first byte, between
@@ -111,56 +98,6 @@ std::string BuildUpstreamBody(boost::json::object body, const ChatCall& call);
 // text parts of an array content).
 std::optional<std::string> LastUserText(const boost::json::object& body);
 std::optional<std::string> SystemText(const boost::json::object& body);
-
-struct TokenUsage {
-  std::int64_t prompt = 0;
-  std::int64_t completion = 0;
-};
-
-// The provider's `usage` of a response or event, or nullopt when it has none or it is not
-// believable (a count that is not a whole number between 0 and 100,000,000).
-std::optional<TokenUsage> ReadUsage(const boost::json::object& response);
-
-// The answer text kept in a request record at most; beyond it only its length is counted, so
-// that a long stream costs no more memory than this.
-inline constexpr std::size_t kMaxRecordedOutput = 1 << 20;
-
-// Meters the server-sent events of a streamed completion as they pass through: collects the
-// answer text and the final chunk's usage, and extends that usage with prompt_cost,
-// completion_cost, total_cost and currency at `price` (as a whole answer's usage is). Relays
-// whole lines only; every other line goes through byte for byte.
-class SseAccumulator {
- public:
-  explicit SseAccumulator(const ModelPrice* price = nullptr) : price_(price) {}
-
-  // Takes bytes from the provider; returns the bytes ready to relay.
-  std::string Feed(std::string_view bytes);
-  // The unfinished last line, relayed as it is (used for over-long lines).
-  std::string TakeRest() { return std::exchange(pending_, {}); }
-  // At the end of the stream: meters and relays a last line that had no line break, ending its
-  // event, so that anything appended after it stands on its own line.
-  std::string Finish();
-
-  // The answer text, at most its first kMaxRecordedOutput bytes (what the record keeps).
-  const std::string& content() const { return content_; }
-  // Completion tokens estimated from the whole answer text, however long.
-  std::int64_t EstimatedCompletionTokens() const {
-    return static_cast<std::int64_t>((content_code_points_ + 3) / 4);
-  }
-  const std::optional<TokenUsage>& usage() const { return usage_; }
-  bool done() const { return done_; }
-
- private:
-  // Meters one line; returns it, rewritten when it carried usage.
-  std::string Line(std::string_view line);
-
-  const ModelPrice* price_;
-  std::string pending_;
-  std::string content_;                  // bounded: kMaxRecordedOutput
-  std::size_t content_code_points_ = 0;  // of the whole answer
-  std::optional<TokenUsage> usage_;
-  bool done_ = false;
-};
 
 }  // namespace gatehouse
 

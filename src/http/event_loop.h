@@ -1,6 +1,8 @@
 #ifndef GATEHOUSE_HTTP_EVENT_LOOP_H_
 #define GATEHOUSE_HTTP_EVENT_LOOP_H_
 
+#include <functional>
+
 namespace boost::asio {
 class io_context;
 }  // namespace boost::asio
@@ -12,6 +14,11 @@ namespace gatehouse {
 // (the upstream client) start their work on the loop of the connection they serve.
 boost::asio::io_context* CurrentEventLoop();
 void SetCurrentEventLoop(boost::asio::io_context* loop);
+
+// Runs `start` on a fresh event loop on the calling thread (as its CurrentEventLoop()) and
+// returns once the loop has no work left. For tools and tests that drive asynchronous clients
+// without an HttpServer.
+void RunEventLoop(const std::function<void()>& start);
 
 }  // namespace gatehouse
 

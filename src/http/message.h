@@ -39,6 +39,7 @@ struct HttpResponse {
   std::shared_ptr<AsyncBodySource> async_body;
   // When set, the server runs it on its small blocking pool and sends the response it completes:
   // for handlers that must block (exports, store reads). Never for network waits: see `async`.
+  // The request stays alive until it has finished.
   std::function<void(HttpResponse&)> deferred;
   // When set, the server calls it on the connection's event loop once the handler has returned,
   // with a completion to call exactly once, on that same loop, when the response is complete

@@ -80,16 +80,24 @@ std::optional<ParsedUrl> ParseUrl(std::string_view url) {
   return parsed;
 }
 
+// The SSL_CTX extra-data slot that points back to its TlsContext (Asio keeps its own verify
+// callback in the app-data slot).
+int TlsContextIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 // One TLS context per upstream host, loaded once; keeps the latest session for resumption.
 struct TlsContext {
   TlsContext() : context(asio::ssl::context::tls_client) {
     context.set_default_verify_paths();
     context.set_verify_mode(asio::ssl::verify_peer);
     SSL_CTX* native = context.native_handle();
-    SSL_CTX_set_app_data(native, this);
+    SSL_CTX_set_ex_data(native, TlsContextIndex(), this);
     SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
     SSL_CTX_sess_set_new_cb(native, [](SSL* ssl, SSL_SESSION* session) -> int {
-      auto* self = static_cast<TlsContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+      auto* self =
+          static_cast<TlsContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), TlsContextIndex()));
       std::lock_guard lock(self->mutex);
       if (self->session) SSL_SESSION_free(self->session);
       self->session = session;
@@ -171,6 +179,13 @@ struct Connection {
 
   beast::tcp_stream& Tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
 
+  // Marks a connection whose exchanges all completed as closed cleanly, so that OpenSSL keeps
+  // its session resumable (closing without a shutdown would mark the session bad).
+  void EndedCleanly() {
+    if (secure)
+      SSL_set_shutdown(secure->native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  }
+
   // True when the peer has neither closed the connection nor sent anything unasked.
   bool LooksReusable() {
     char byte;
@@ -211,18 +226,23 @@ class LoopPool final : public asio::execution_context::service {
           connection->LooksReusable()) {
         return connection;
       }
+      connection->EndedCleanly();
     }
     return nullptr;
   }
 
   void Put(const std::string& key, std::unique_ptr<Connection> connection) {
     auto& list = idle_[key];
-    if (list.size() >= connection->shared->options.max_idle_per_host) return;
+    if (list.size() >= connection->shared->options.max_idle_per_host) {
+      connection->EndedCleanly();
+      return;
+    }
     // The oldest idle connections go first once they are past the idle timeout.
     const auto now = SteadyClock::now();
     while (!list.empty() &&
            now - list.front()->idle_since > list.front()->shared->options.idle_timeout) {
       --list.front()->shared->idle;
+      list.front()->EndedCleanly();
       list.pop_front();
     }
     connection->idle_since = now;
@@ -330,6 +350,8 @@ class AsioExchange final : public UpstreamExchange,
     if (keep) {
       connection_->Tcp().expires_never();
       asio::use_service<LoopPool>(io_).Put(pool_key_, std::move(connection_));
+    } else if (!cancelled_) {
+      connection_->EndedCleanly();
     }
     connection_.reset();
   }

@@ -178,9 +178,10 @@ class RequestCursor {
 // Persistent state of organizations, projects and tokens. Every method is atomic (one
 // transaction) and thread-safe. Methods that look up by id within an organization answer
 // nullopt for ids of other organizations, so that existence never leaks across them.
-// Conflicts come back as the API.md §2 error they mean (2029, 9001). Business rules that span
-// rows (such as the last usable organization token) are decided by the directories and reach
-// the store as conditions checked in the same transaction as the write.
+// A write that cannot get the store within its budget fails with kStoreBusy (503) instead of
+// waiting on. Conflicts come back as the API.md §2 error they mean (2029, 9001). Business rules
+// that span rows (such as the last usable organization token) are decided by the directories and
+// reach the store as conditions checked in the same transaction as the write.
 class Store {
  public:
   virtual ~Store() = default;

@@ -51,8 +51,10 @@ def _delta(text):
 
 
 class LoadUpstream:
-    def __init__(self, host='127.0.0.1', port=0):
+    def __init__(self, host='127.0.0.1', port=0, ssl_context=None, url_host=None):
         self.host = host
+        self.ssl_context = ssl_context      # serve HTTPS with it
+        self.url_host = url_host or host    # the host name base_url uses
         self.requested_port = port
         self.port = None
         self.connections = 0          # accepted so far
@@ -61,6 +63,7 @@ class LoadUpstream:
         self.streamed_bytes = 0       # body bytes of flood streams written so far
         self.closed_while_holding = []  # monotonic times a `hold` call saw its client leave
         self.embedding_bodies = []
+        self.tls_resumed = 0          # TLS connections that resumed an earlier session
         self._loop = None
         self._server = None
         self._thread = None
@@ -69,7 +72,8 @@ class LoadUpstream:
 
     @property
     def base_url(self):
-        return f'http://{self.host}:{self.port}/v1'
+        scheme = 'https' if self.ssl_context else 'http'
+        return f'{scheme}://{self.url_host}:{self.port}/v1'
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self):
@@ -83,7 +87,8 @@ class LoadUpstream:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
         self._server = self._loop.run_until_complete(asyncio.start_server(
-            self._serve, self.host, self.requested_port, backlog=8192, limit=1 << 20))
+            self._serve, self.host, self.requested_port, backlog=8192, limit=1 << 20,
+            ssl=self.ssl_context))
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
         self._loop.run_forever()
@@ -117,6 +122,9 @@ class LoadUpstream:
         self.open_connections += 1
         self._writers.add(writer)
         writer.busy = False
+        tls = writer.get_extra_info('ssl_object')
+        if tls is not None and tls.session_reused:
+            self.tls_resumed += 1
         try:
             for _ in range(1_000_000):
                 head = await reader.readuntil(b'\r\n\r\n')
@@ -137,7 +145,7 @@ class LoadUpstream:
                 if not keep:
                     break
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError,
-                ValueError):
+                ValueError, OSError):
             pass
         finally:
             self.open_connections -= 1

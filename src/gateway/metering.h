@@ -1,0 +1,72 @@
+#ifndef GATEHOUSE_GATEWAY_METERING_H_
+#define GATEHOUSE_GATEWAY_METERING_H_
+
+#include <boost/json/object.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "gateway/providers.h"
+
+namespace gatehouse {
+
+struct TokenUsage {
+  std::int64_t prompt = 0;
+  std::int64_t completion = 0;
+};
+
+// The provider's `usage` of a response or event, or nullopt when it has none or it is not
+// believable (a count that is not a whole number between 0 and 100,000,000).
+std::optional<TokenUsage> ReadUsage(const boost::json::object& response);
+
+// The answer text kept in a request record at most; beyond it only its length is counted, so
+// that a long stream costs no more memory than this.
+inline constexpr std::size_t kMaxRecordedOutput = 1 << 20;
+
+// Meters the server-sent events of a streamed completion as they pass through: collects the
+// answer text and the final chunk's usage, and extends that usage with prompt_cost,
+// completion_cost, total_cost and currency at `price` (as a whole answer's usage is). Relays
+// whole lines only; every other line goes through byte for byte.
+class SseAccumulator {
+ public:
+  explicit SseAccumulator(const ModelPrice* price = nullptr) : price_(price) {}
+
+  // Takes bytes from the provider; returns the bytes ready to relay.
+  std::string Feed(std::string_view bytes);
+  // The unfinished last line, relayed as it is (used for over-long lines).
+  std::string TakeRest() { return std::exchange(pending_, {}); }
+  // At the end of the stream: meters and relays a last line that had no line break, ending its
+  // event, so that anything appended after it stands on its own line.
+  std::string Finish();
+
+  // The answer text, at most its first kMaxRecordedOutput bytes (what the record keeps).
+  const std::string& content() const { return content_; }
+  // Completion tokens estimated from the whole answer text, however long.
+  std::int64_t EstimatedCompletionTokens() const {
+    return static_cast<std::int64_t>((content_code_points_ + 3) / 4);
+  }
+  const std::optional<TokenUsage>& usage() const { return usage_; }
+  bool done() const { return done_; }
+
+ private:
+  // Meters one line; returns it, rewritten when it carried usage.
+  std::string Line(std::string_view line);
+
+  const ModelPrice* price_;
+  std::string pending_;
+  std::string content_;                  // bounded: kMaxRecordedOutput
+  std::size_t content_code_points_ = 0;  // of the whole answer
+  std::optional<TokenUsage> usage_;
+  bool done_ = false;
+};
+
+// The cost fields that extend an OpenAI `usage` object: prompt_cost, completion_cost,
+// total_cost and currency "USD".
+void AddCosts(boost::json::object& usage, const ChatCost& cost);
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_GATEWAY_METERING_H_

@@ -1,0 +1,103 @@
+"""Issue 8: https providers — one TLS context per provider, pooled TLS connections, host names
+looked up, certificates verified (a self-signed certificate made for the test is the only CA the
+server trusts, through SSL_CERT_FILE)."""
+
+import http.client
+import shutil
+import ssl
+import subprocess
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+from .harness import E_BAD_GATEWAY, HOST, KEY_ENV, GatewayTestCase, provider_config
+from .load_upstream import FIXED_USAGE, LoadUpstream
+
+
+def make_certificate(directory):
+    """A self-signed certificate for DNS:localhost; returns (cert, key) paths."""
+    cert, key = directory / 'cert.pem', directory / 'key.pem'
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+                    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
+                    '-keyout', str(key), '-out', str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+@unittest.skipIf(shutil.which('openssl') is None, 'the openssl command is needed (Debian openssl)')
+class TlsProviderTests(GatewayTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tls_dir = Path(tempfile.mkdtemp(prefix='gatehouse-tls-'))
+        cert, key = make_certificate(cls.tls_dir)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        cls.cert = cert
+        cls.load = LoadUpstream(ssl_context=context, url_host='localhost').start()
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.load.stop()
+            raise
+        cls.project = cls.make_project()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.load.stop()
+            shutil.rmtree(cls.tls_dir, ignore_errors=True)
+
+    @classmethod
+    def server_config(cls):
+        # The serve process trusts only the test's certificate (OpenSSL's default CA file).
+        cls.serve_env['SSL_CERT_FILE'] = str(cls.cert)
+        lines = [provider_config(cls.upstream.base_url)]
+        for name, url in (('tls', cls.load.base_url),
+                          ('tlswronghost', f'https://127.0.0.1:{cls.load.port}/v1')):
+            lines += ['[[providers]]', f'name = "{name}"', f'base_url = "{url}"',
+                      f'api_key_env = "{KEY_ENV}"', 'timeout_ms = 5000', '']
+            for model in ('fixed', 'stream-3x50'):
+                lines += ['[[providers.models]]', f'name = "{model}"',
+                          'input_usd_per_mtok = 1.0', 'output_usd_per_mtok = 2.0', '']
+        return '\n'.join(lines)
+
+    def test_https_provider_calls_are_answered_over_one_pooled_tls_connection(self):
+        conn = http.client.HTTPConnection(HOST, self.server.port, timeout=10)
+        self.addCleanup(conn.close)
+        self.load.close_idle_connections()
+        time.sleep(0.2)
+        before = self.load.connections
+        for i in range(20):
+            body = self.ok(self.request('POST', '/v1/chat/completions', connection=conn,
+                                        token=self.project.token,
+                                        body={'model': 'tls/fixed', 'messages': [
+                                            {'role': 'user', 'content': f'q{i}'}]}))
+            self.assertEqual(body['usage']['prompt_tokens'], FIXED_USAGE['prompt_tokens'])
+        self.assertEqual(self.load.connections - before, 1)
+
+    def test_a_new_tls_connection_resumes_the_providers_last_session(self):
+        body = {'model': 'tls/fixed', 'messages': [{'role': 'user', 'content': 'resume'}]}
+        self.ok(self.request('POST', '/v1/chat/completions', token=self.project.token,
+                             body=body))
+        resumed = self.load.tls_resumed
+        self.load.close_idle_connections()
+        time.sleep(0.2)
+        before = self.load.connections
+        self.ok(self.request('POST', '/v1/chat/completions', token=self.project.token,
+                             body=body))
+        self.assertEqual(self.load.connections - before, 1)
+        self.assertEqual(self.load.tls_resumed - resumed, 1, 'the handshake was a full one')
+
+    def test_https_streams_are_relayed(self):
+        stream = self.stream_chat(self.project.token, 'tls/stream-3x50')
+        self.addCleanup(stream.close)
+        self.assertEqual(stream.status, 200)
+        events = stream.read_all()
+        self.assertEqual(events[-1][1], '[DONE]')
+
+    def test_a_certificate_that_does_not_name_the_host_is_502_id_502(self):
+        self.assertError(self.chat(self.project.token, 'tlswronghost/fixed'), E_BAD_GATEWAY)

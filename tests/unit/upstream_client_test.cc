@@ -1,0 +1,252 @@
+// The Asio upstream client's pool and timeouts against a small blocking HTTP server on a
+// loopback socket (no Asio in this file: RunEventLoop drives the client).
+#include "http/upstream_client.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http/event_loop.h"
+
+namespace gatehouse {
+namespace {
+
+// Answers every request with a small JSON body on keep-alive connections, one thread per
+// connection. `close_after_answer`: closes each connection after its answer (as an upstream
+// whose idle timeout has passed would) without saying so. `silent`: never answers.
+class LoopbackServer {
+ public:
+  LoopbackServer(bool close_after_answer, bool silent)
+      : close_after_answer_(close_after_answer), silent_(silent) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    ::bind(listener_, reinterpret_cast<sockaddr*>(&address), length);
+    ::listen(listener_, 16);
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    acceptor_ = std::thread([this] { Accept(); });
+  }
+  ~LoopbackServer() {
+    stopping_ = true;
+    ::shutdown(listener_, SHUT_RDWR);
+    ::close(listener_);
+    acceptor_.join();
+    for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
+    for (auto& thread : threads_) thread.join();
+    for (int fd : connections_) ::close(fd);
+  }
+
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+  int accepted() const { return accepted_; }
+  int requests() const { return requests_; }
+  int closed_by_client() const { return closed_by_client_; }
+
+ private:
+  void Accept() {
+    for (;;) {
+      const int fd = ::accept(listener_, nullptr, nullptr);
+      if (fd < 0 || stopping_) {
+        if (fd >= 0) ::close(fd);
+        return;
+      }
+      ++accepted_;
+      connections_.push_back(fd);
+      threads_.emplace_back([this, fd] { Serve(fd); });
+    }
+  }
+
+  void Serve(int fd) {
+    std::string buffer;
+    char chunk[4096];
+    for (;;) {
+      const auto end = buffer.find("\r\n\r\n");
+      if (end == std::string::npos) {
+        const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+        if (n <= 0) {
+          if (n == 0 && !stopping_) ++closed_by_client_;
+          return;
+        }
+        buffer.append(chunk, static_cast<std::size_t>(n));
+        continue;
+      }
+      const auto at = buffer.find("Content-Length: ");
+      const std::size_t length = at == std::string::npos ? 0 : std::stoul(buffer.substr(at + 16));
+      while (buffer.size() < end + 4 + length) {
+        const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+        if (n <= 0) return;
+        buffer.append(chunk, static_cast<std::size_t>(n));
+      }
+      buffer.erase(0, end + 4 + length);
+      ++requests_;
+      if (silent_) continue;
+      static const std::string kBody = R"({"choices":[]})";
+      const std::string answer =
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+          "Content-Length: " +
+          std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
+      ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+      if (close_after_answer_) {
+        ::shutdown(fd, SHUT_RDWR);
+        return;
+      }
+    }
+  }
+
+  const bool close_after_answer_;
+  const bool silent_;
+  int listener_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> accepted_{0};
+  std::atomic<int> requests_{0};
+  std::atomic<int> closed_by_client_{0};
+  std::thread acceptor_;
+  std::vector<int> connections_;  // touched by the acceptor thread until it is joined
+  std::vector<std::thread> threads_;
+};
+
+struct Outcome {
+  int status = 0;
+  std::string body;
+  std::optional<UpstreamFailure> failure;
+};
+
+// Runs `count` calls one after another on one event loop.
+std::vector<Outcome> CallInSequence(AsioUpstreamClient& client, const ProviderConfig& provider,
+                                    int count, std::chrono::milliseconds timeout,
+                                    std::chrono::milliseconds pause = {}) {
+  std::vector<Outcome> outcomes;
+  std::function<void()> next = [&] {
+    if (static_cast<int>(outcomes.size()) == count) return;
+    if (pause.count() > 0 && !outcomes.empty()) std::this_thread::sleep_for(pause);
+    outcomes.emplace_back();
+    auto exchange = client.Open();
+    UpstreamRequest request;
+    request.provider = &provider;
+    request.path = "/chat/completions";
+    request.body = "{}";
+    request.first_byte_timeout = request.read_timeout = request.total_timeout = timeout;
+    auto read = std::make_shared<std::function<void()>>();
+    *read = [&, exchange, read] {
+      exchange->Read([&, exchange, read](std::expected<UpstreamBodyPiece, UpstreamError> piece) {
+        if (!piece) {
+          outcomes.back().failure = piece.error().failure;
+          return next();
+        }
+        outcomes.back().body += piece->bytes;
+        if (piece->end) return next();
+        (*read)();
+      });
+    };
+    exchange->Start(request, [&, exchange, read](std::expected<UpstreamHead, UpstreamError> head) {
+      if (!head) {
+        outcomes.back().failure = head.error().failure;
+        return next();
+      }
+      outcomes.back().status = head->status;
+      (*read)();
+    });
+  };
+  RunEventLoop(next);
+  return outcomes;
+}
+
+ProviderConfig ProviderAt(const std::string& base_url) {
+  ProviderConfig provider;
+  provider.name = "loopback";
+  provider.base_url = base_url;
+  return provider;
+}
+
+TEST(AsioUpstreamClient, SequentialCallsOnOneLoopReuseOnePooledConnection) {
+  LoopbackServer server(false, false);
+  AsioUpstreamClient client;
+  const ProviderConfig provider = ProviderAt(server.base_url());
+  const auto outcomes = CallInSequence(client, provider, 5, std::chrono::seconds(5));
+  for (const auto& outcome : outcomes) {
+    EXPECT_FALSE(outcome.failure);
+    EXPECT_EQ(outcome.status, 200);
+    EXPECT_EQ(outcome.body, R"({"choices":[]})");
+  }
+  EXPECT_EQ(server.accepted(), 1);
+  EXPECT_EQ(client.Figures().created, 1u);
+  EXPECT_EQ(client.Figures().reused, 4u);
+}
+
+TEST(AsioUpstreamClient, AnIdleConnectionTheUpstreamClosedIsReplacedWithoutAFailedCall) {
+  LoopbackServer server(true, false);
+  AsioUpstreamClient client;
+  const ProviderConfig provider = ProviderAt(server.base_url());
+  // The pause lets the upstream's close arrive before the connection is taken again.
+  const auto outcomes =
+      CallInSequence(client, provider, 3, std::chrono::seconds(5), std::chrono::milliseconds(50));
+  for (const auto& outcome : outcomes) {
+    EXPECT_FALSE(outcome.failure);
+    EXPECT_EQ(outcome.status, 200);
+  }
+  EXPECT_EQ(server.accepted(), 3);
+  EXPECT_EQ(server.requests(), 3) << "no request may be sent twice";
+}
+
+TEST(AsioUpstreamClient, NoAnswerWithinTheFirstByteTimeoutIsATimeoutAndTheConnectionIsClosed) {
+  LoopbackServer server(false, true);
+  AsioUpstreamClient client;
+  const ProviderConfig provider = ProviderAt(server.base_url());
+  const auto started = std::chrono::steady_clock::now();
+  const auto outcomes = CallInSequence(client, provider, 1, std::chrono::milliseconds(200));
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].failure, UpstreamFailure::kTimeout);
+  EXPECT_GE(elapsed, std::chrono::milliseconds(180));
+  EXPECT_LT(elapsed, std::chrono::seconds(2));
+  EXPECT_EQ(client.Figures().open, 0u);
+  EXPECT_EQ(client.Figures().idle, 0u);
+}
+
+TEST(AsioUpstreamClient, AnUnreachableUpstreamIsANetworkFailure) {
+  AsioUpstreamClient client;
+  // A port that was just free: nothing listens there.
+  std::string url;
+  {
+    LoopbackServer probe(false, false);
+    url = probe.base_url();
+  }
+  const ProviderConfig provider = ProviderAt(url);
+  const auto outcomes = CallInSequence(client, provider, 1, std::chrono::seconds(2));
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].failure, UpstreamFailure::kNetwork);
+}
+
+TEST(AsioUpstreamClient, ACancelledCallEndsWithCancelledAndLeavesNoConnection) {
+  LoopbackServer server(false, true);
+  AsioUpstreamClient client;
+  const ProviderConfig provider = ProviderAt(server.base_url());
+  std::optional<UpstreamFailure> failure;
+  RunEventLoop([&] {
+    auto exchange = client.Open();
+    UpstreamRequest request;
+    request.provider = &provider;
+    request.path = "/chat/completions";
+    exchange->Start(request, [&, exchange](std::expected<UpstreamHead, UpstreamError> head) {
+      if (!head) failure = head.error().failure;
+    });
+    exchange->Cancel();
+  });
+  EXPECT_EQ(failure, UpstreamFailure::kCancelled);
+  EXPECT_EQ(client.Figures().open, 0u);
+  EXPECT_EQ(server.requests(), 0);
+}
+
+}  // namespace
+}  // namespace gatehouse
