@@ -8,9 +8,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .fake_upstream import ECHO_USAGE, STREAM_USAGE
+from .load_upstream import EMBED_USAGE, LoadUpstream
 from .harness import (E_PROJECT_NOT_FOUND, E_SCOPE, PROVIDER, GatehouseTestCase,
                       GatewayTestCase, e_range, e_required, e_pattern, expected_costs,
                       unique, wait_until)
+from .test_gateway_v2 import LOAD, load_config
 
 E_QUOTA = (429, 154, 'Quota exceeded.')
 E_CONFLICT = (409, 409, 'Conflict')
@@ -393,3 +395,51 @@ class SoftLimitWebhookTests(LimitPaths, GatewayTestCase):
         self.assertEqual(events[0]['targetType'], 'limit')
         # And as a structured log line.
         self.assertIn('usage limit crossed: action=limit.soft_crossed', self.server.log_text())
+
+
+class EmbeddingsUsageLimitTests(LimitPaths, GatewayTestCase):
+    """Embeddings run a model too: they count against Requests and Cost limits like chat."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.load = LoadUpstream().start()
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.load.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.load.stop()
+
+    @classmethod
+    def server_config(cls):
+        return super().server_config() + '\n' + load_config(cls.load.base_url)
+
+    def embed(self, token):
+        return self.request('POST', '/v1/embeddings', token=token,
+                            body={'model': f'{LOAD}/emb', 'input': 'embed this'})
+
+    def test_embeddings_are_refused_at_a_requests_hard_limit(self):
+        project = self.make_project()
+        self.ok(self.request('POST', self.project_limits(project.project_id),
+                             body=limit_body(hard=1, soft=0), token=self.org_token))
+        self.ok(self.embed(project.token))
+        self.assertError(self.embed(project.token), E_QUOTA)
+
+    def test_embeddings_cost_counts_against_a_cost_limit(self):
+        per_call = EMBED_USAGE['prompt_tokens'] / 1e6
+        project = self.make_project()
+        path = self.project_limits(project.project_id)
+        self.ok(self.request('POST', path, body=limit_body(unit='Cost', hard=per_call * 1.5,
+                                                           soft=0), token=self.org_token))
+        self.ok(self.embed(project.token))
+        self.ok(self.embed(project.token))
+        wait_until(lambda: self.ok(self.get(path + '/active'))['status'] == 3, 5.0)
+        self.assertAlmostEqual(self.ok(self.get(path + '/active'))['usedAmount'], 2 * per_call,
+                               places=12)
+        self.assertError(self.embed(project.token), E_QUOTA)
