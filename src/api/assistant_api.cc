@@ -50,7 +50,7 @@ Result<boost::json::value> CreateAssistant(ApiServices& services, const ApiCall&
   }
   auto assistant = services.assistants.Create(
       call.caller.organization_id(), call.caller.token->project_id, std::move(*name),
-      description.value_or(""), std::move(*prompt), llm.value_or(LlmSettings{}));
+      description.value_or(""), std::move(*prompt), llm.value_or(LlmSettings{}), ActorOf(call));
   if (!assistant) return std::unexpected(assistant.error());
   return AssistantJson(*assistant);
 }
@@ -78,13 +78,15 @@ Result<boost::json::value> UpdateAssistant(ApiServices& services, const ApiCall&
       return std::unexpected(known.error());
     }
   }
-  auto assistant = services.assistants.Update(call.caller.token->project_id, current->id, change);
+  auto assistant = services.assistants.Update(call.caller.token->project_id, current->id, change,
+                                              ActorOf(call));
   if (!assistant) return std::unexpected(assistant.error());
   return AssistantJson(*assistant);
 }
 
 Result<boost::json::value> DeleteAssistant(ApiServices& services, const ApiCall& call) {
-  if (auto deleted = services.assistants.Delete(call.caller.token->project_id, call.params[0]);
+  if (auto deleted = services.assistants.Delete(call.caller.token->project_id, call.params[0],
+                                                ActorOf(call));
       !deleted) {
     return std::unexpected(deleted.error());
   }

@@ -1,13 +1,36 @@
 #include "directory/assistant_directory.h"
 
+#include "core/audit_details.h"
 #include "core/ids.h"
 
 namespace gatehouse {
+namespace {
+
+void DescribeSettings(AuditDetails& details, const Assistant& before, const Assistant& after) {
+  details.Change("name", before.name, after.name);
+  details.Change("description", before.description, after.description);
+  details.Change("revision", before.revision, after.revision);
+  details.Change("providerName", before.llm.provider_name, after.llm.provider_name);
+  details.Change("modelName", before.llm.model_name, after.llm.model_name);
+  details.Change("temperature", OptionalJson(before.llm.temperature),
+                 OptionalJson(after.llm.temperature));
+  details.Change("maxTokens", OptionalJson(before.llm.max_tokens),
+                 OptionalJson(after.llm.max_tokens));
+}
+
+AuditEntry AssistantAudit(const AuditActor& actor, const Assistant& assistant, std::string action,
+                          TimeMs at, const AuditDetails& details) {
+  return MakeAuditEntry(actor, assistant.organization_id, std::move(action), "assistant",
+                        assistant.id, assistant.name, at,
+                        details.empty() ? std::string() : details.Json());
+}
+
+}  // namespace
 
 Result<Assistant> AssistantDirectory::Create(const std::string& organization_id,
                                              const std::string& project_id, std::string name,
                                              std::string description, std::string prompt,
-                                             LlmSettings llm) {
+                                             LlmSettings llm, const AuditActor& actor) {
   Assistant assistant;
   assistant.id = NewUuid();
   assistant.organization_id = organization_id;
@@ -17,7 +40,12 @@ Result<Assistant> AssistantDirectory::Create(const std::string& organization_id,
   assistant.prompt = std::move(prompt);
   assistant.llm = std::move(llm);
   assistant.created_at = assistant.updated_at = clock_.Now();
-  if (auto stored = store_.CreateAssistant(assistant); !stored) {
+  AuditDetails details;
+  DescribeSettings(details, Assistant{.name = {}, .revision = 0}, assistant);
+  details.Note("projectId", boost::json::string(assistant.project_id));
+  const AuditEntry audit =
+      AssistantAudit(actor, assistant, "assistant.create", assistant.created_at, details);
+  if (auto stored = store_.CreateAssistant(assistant, &audit); !stored) {
     return std::unexpected(stored.error());
   }
   return assistant;
@@ -42,9 +70,11 @@ Result<std::vector<AssistantRevision>> AssistantDirectory::Revisions(
 
 Result<Assistant> AssistantDirectory::Update(const std::string& project_id,
                                              const std::string& id_or_name,
-                                             const AssistantChange& change) {
+                                             const AssistantChange& change,
+                                             const AuditActor& actor) {
   auto assistant = Find(project_id, id_or_name);
   if (!assistant) return assistant;
+  const Assistant before = *assistant;
   bool new_revision = false;
   if (change.name) assistant->name = *change.name;
   if (change.description) assistant->description = *change.description;
@@ -58,16 +88,23 @@ Result<Assistant> AssistantDirectory::Update(const std::string& project_id,
   }
   if (new_revision) ++assistant->revision;
   assistant->updated_at = clock_.Now();
-  if (auto stored = store_.UpdateAssistant(*assistant, new_revision); !stored) {
+  AuditDetails details;
+  DescribeSettings(details, before, *assistant);
+  const AuditEntry audit =
+      AssistantAudit(actor, *assistant, "assistant.update", assistant->updated_at, details);
+  if (auto stored = store_.UpdateAssistant(*assistant, new_revision, &audit); !stored) {
     return std::unexpected(stored.error());
   }
   return assistant;
 }
 
-Status AssistantDirectory::Delete(const std::string& project_id, const std::string& id_or_name) {
+Status AssistantDirectory::Delete(const std::string& project_id, const std::string& id_or_name,
+                                  const AuditActor& actor) {
   auto assistant = Find(project_id, id_or_name);
   if (!assistant) return std::unexpected(assistant.error());
-  return store_.DeleteAssistant(project_id, assistant->id, clock_.Now());
+  const TimeMs now = clock_.Now();
+  const AuditEntry audit = AssistantAudit(actor, *assistant, "assistant.delete", now, {});
+  return store_.DeleteAssistant(project_id, assistant->id, now, &audit);
 }
 
 }  // namespace gatehouse

@@ -20,21 +20,25 @@ struct AssistantChange {
 };
 
 // The rules of assistants (API.md §8): unique names per project, and a new revision whenever
-// the prompt or the LLM settings change. Thread-safe; `store` must outlive it.
+// the prompt or the LLM settings change. Every change is audited (targetType "assistant") in
+// its own transaction; the prompt's text stays out of the details (its revision shows a change).
+// Thread-safe; `store` must outlive it.
 class AssistantDirectory {
  public:
   AssistantDirectory(Store& store, const Clock& clock) : store_(store), clock_(clock) {}
 
   Result<Assistant> Create(const std::string& organization_id, const std::string& project_id,
                            std::string name, std::string description, std::string prompt,
-                           LlmSettings llm);
+                           LlmSettings llm, const AuditActor& actor = AuditActor::System());
   // By id or name within the project; 404 id 1 otherwise.
   Result<Assistant> Find(const std::string& project_id, const std::string& id_or_name);
   Result<std::vector<Assistant>> List(const std::string& project_id);
   Result<std::vector<AssistantRevision>> Revisions(const std::string& assistant_id);
   Result<Assistant> Update(const std::string& project_id, const std::string& id_or_name,
-                           const AssistantChange& change);
-  Status Delete(const std::string& project_id, const std::string& id_or_name);
+                           const AssistantChange& change,
+                           const AuditActor& actor = AuditActor::System());
+  Status Delete(const std::string& project_id, const std::string& id_or_name,
+                const AuditActor& actor = AuditActor::System());
 
  private:
   Store& store_;

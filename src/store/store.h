@@ -283,16 +283,17 @@ class Store {
 
   // Assistants are scoped to a project; names are unique among a project's live assistants
   // (2030). Creating and every change of prompt or settings also stores the revision.
-  virtual Status CreateAssistant(const Assistant& assistant) = 0;
+  virtual Status CreateAssistant(const Assistant& assistant, const AuditEntry* audit = nullptr) = 0;
   // By id, else by name, within the project; nullopt when absent or deleted.
   virtual Result<std::optional<Assistant>> FindAssistant(const std::string& project_id,
                                                          const std::string& id_or_name) = 0;
   virtual Result<std::vector<Assistant>> ListAssistants(const std::string& project_id) = 0;
   virtual Result<std::vector<AssistantRevision>> ListAssistantRevisions(
       const std::string& assistant_id) = 0;
-  virtual Status UpdateAssistant(const Assistant& assistant, bool new_revision) = 0;
+  virtual Status UpdateAssistant(const Assistant& assistant, bool new_revision,
+                                 const AuditEntry* audit = nullptr) = 0;
   virtual Status DeleteAssistant(const std::string& project_id, const std::string& assistant_id,
-                                 TimeMs now) = 0;
+                                 TimeMs now, const AuditEntry* audit = nullptr) = 0;
 
   // Appends request records in one transaction.
   virtual Status AppendRequests(const std::vector<RequestRecord>& records) = 0;

@@ -172,6 +172,26 @@ class AuditDetailsTests(GatehouseTestCase):
         bad = self.request('GET', AUDIT + '?startDate=yesterday', token=self.org_token)
         self.assertEqual(bad.status, 400)
 
+    def test_assistant_changes_are_audited_as_the_project_token(self):
+        project = self.create_project()
+        secret = project['tokens'][0]['secret']
+        name = unique('bot')
+        created = self.ok(self.request('POST', '/v1/assistant', token=secret, body={
+            'name': name, 'prompt': 'Be brief.'}))
+        self.ok(self.request('PUT', f'/v1/assistant/{created["assistantId"]}', token=secret,
+                             body={'description': 'now described', 'prompt': 'Be briefer.'}))
+        self.ok(self.request('DELETE', f'/v1/assistant/{created["assistantId"]}', token=secret))
+        events = self.events(targetId=created['assistantId'])
+        self.assertEqual([e['action'] for e in events],
+                         ['assistant.delete', 'assistant.update', 'assistant.create'])
+        self.assertEqual(events[1]['details'], {'description': {'from': '', 'to': 'now described'},
+                                                'revision': {'from': 1, 'to': 2}})
+        for event in events:
+            self.assertEqual(event['targetType'], 'assistant')
+            self.assertEqual(event['actor'], 'Default')
+            self.assertEqual(event['actorTokenId'], project['tokens'][0]['id'])
+            self.assertNotIn('Be brief', str(event['details']))
+
     def test_no_event_ever_contains_a_secret(self):
         project = self.create_project()
         token = self.create_project_token(project['projectId'])

@@ -95,15 +95,16 @@ class SqliteStore final : public Store {
   Status SetOrganizationWebhook(const std::string& organization_id, const std::string& url,
                                 const AuditEntry* audit) override;
 
-  Status CreateAssistant(const Assistant& assistant) override;
+  Status CreateAssistant(const Assistant& assistant, const AuditEntry* audit = nullptr) override;
   Result<std::optional<Assistant>> FindAssistant(const std::string& project_id,
                                                  const std::string& id_or_name) override;
   Result<std::vector<Assistant>> ListAssistants(const std::string& project_id) override;
   Result<std::vector<AssistantRevision>> ListAssistantRevisions(
       const std::string& assistant_id) override;
-  Status UpdateAssistant(const Assistant& assistant, bool new_revision) override;
+  Status UpdateAssistant(const Assistant& assistant, bool new_revision,
+                         const AuditEntry* audit = nullptr) override;
   Status DeleteAssistant(const std::string& project_id, const std::string& assistant_id,
-                         TimeMs now) override;
+                         TimeMs now, const AuditEntry* audit = nullptr) override;
 
   Status AppendRequests(const std::vector<RequestRecord>& records) override;
   Result<std::unique_ptr<RequestCursor>> OpenRequestCursor(const RequestQuery& query) override;

@@ -41,7 +41,7 @@ Status SqliteStore::InsertRevisionLocked(const Assistant& assistant) {
       .Run();
 }
 
-Status SqliteStore::CreateAssistant(const Assistant& assistant) {
+Status SqliteStore::CreateAssistant(const Assistant& assistant, const AuditEntry* audit) {
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
   sqlite::Transaction transaction(db_);
@@ -69,6 +69,9 @@ Status SqliteStore::CreateAssistant(const Assistant& assistant) {
   if (!inserted) return std::unexpected(inserted.error());
   if (!*inserted) return Fail(ErrorCode::kAssistantNameExists);
   if (auto done = InsertRevisionLocked(assistant); !done) return done;
+  if (audit) {
+    if (auto done = AppendAuditLocked(*audit); !done) return done;
+  }
   return transaction.Commit();
 }
 
@@ -128,7 +131,8 @@ Result<std::vector<AssistantRevision>> SqliteStore::ListAssistantRevisions(
   return revisions;
 }
 
-Status SqliteStore::UpdateAssistant(const Assistant& assistant, bool new_revision) {
+Status SqliteStore::UpdateAssistant(const Assistant& assistant, bool new_revision,
+                                    const AuditEntry* audit) {
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
   sqlite::Transaction transaction(db_);
@@ -156,18 +160,29 @@ Status SqliteStore::UpdateAssistant(const Assistant& assistant, bool new_revisio
   if (new_revision) {
     if (auto done = InsertRevisionLocked(assistant); !done) return done;
   }
+  if (audit) {
+    if (auto done = AppendAuditLocked(*audit); !done) return done;
+  }
   return transaction.Commit();
 }
 
 Status SqliteStore::DeleteAssistant(const std::string& project_id, const std::string& assistant_id,
-                                    TimeMs now) {
+                                    TimeMs now, const AuditEntry* audit) {
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
+  sqlite::Transaction transaction(db_);
+  if (!transaction.begun()) return transaction.begun();
   auto stmt = db_.Prepare(
       "UPDATE assistants SET deleted_at = ?3, updated_at = ?3 "
       "WHERE id = ?2 AND project_id = ?1 AND deleted_at IS NULL");
   if (!stmt) return std::unexpected(stmt.error());
-  return (*stmt)->Bind(1, project_id).Bind(2, assistant_id).Bind(3, now).Run();
+  if (auto done = (*stmt)->Bind(1, project_id).Bind(2, assistant_id).Bind(3, now).Run(); !done) {
+    return done;
+  }
+  if (audit) {
+    if (auto done = AppendAuditLocked(*audit); !done) return done;
+  }
+  return transaction.Commit();
 }
 
 }  // namespace gatehouse
