@@ -59,6 +59,7 @@ struct Arguments {
   bool force = false;
   std::string name, description, email, organization, project, token_id, destination;
   std::string export_format = "json";
+  gatehouse::AuditOptions audit;
 
   ServerConfig Config() const { return Finish(common.Resolve()); }
   ServerConfig ServeConfig() const {
@@ -127,6 +128,16 @@ void AttachExport(CLI::App& command, Arguments& a) {
   command.add_option("--format", a.export_format, "json | csv | ndjson");
 }
 
+void AttachAudit(CLI::App& command, Arguments& a) {
+  command.add_option("--org", a.audit.organization, "organization id or name");
+  command.add_option("--action", a.audit.action, "only this action, e.g. token.block");
+  command.add_option("--target-id", a.audit.target_id, "only events about this id");
+  command.add_option("--actor-token-id", a.audit.actor_token_id, "only events by this token");
+  command.add_option("--start-date", a.audit.start_date, "from this date or timestamp");
+  command.add_option("--end-date", a.audit.end_date, "up to this date or timestamp");
+  command.add_option("--limit", a.audit.limit, "newest events shown (default 100, 0 = all)");
+}
+
 // One sub-command: its path ("token create"), what it does, its options and its action.
 struct SubCommand {
   const char* path;
@@ -184,6 +195,8 @@ const SubCommand kSubCommands[] = {
      [](const Arguments& a) {
        return gatehouse::RunTokenChange(a.Config(), "revoke", a.token_id, a.common.json);
      }},
+    {"audit", "show the audit trail, newest first", AttachAudit,
+     [](const Arguments& a) { return gatehouse::RunAudit(a.Config(), a.audit, a.common.json); }},
     {"export", "write the request export to stdout", AttachExport,
      [](const Arguments& a) {
        return gatehouse::RunExport(a.Config(), a.organization, a.project, a.export_format);

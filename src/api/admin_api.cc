@@ -14,7 +14,7 @@ Result<boost::json::value> CreateOrganization(ApiServices& services, const ApiCa
   auto name = reader.Text("name", kMaxNameLength, true);
   auto email = reader.Email("administratorUserEmail");
   if (auto valid = reader.Finish(); !valid) return std::unexpected(valid.error());
-  auto created = services.organizations.Create(*name, email.value_or(""));
+  auto created = services.organizations.Create(*name, email.value_or(""), ActorOf(call));
   if (!created) return std::unexpected(created.error());
   boost::json::object token = TokenJson(created->token.token);
   token["secret"] = created->token.secret;
@@ -51,8 +51,36 @@ Result<boost::json::value> ListOrganizations(ApiServices& services, const ApiCal
                              {"organizations", std::move(organizations)}};
 }
 
+// The organization's own limit webhook (API.md §7, §11): {"limitWebhookUrl": "http…" | ""}.
+Result<boost::json::value> GetWebhook(ApiServices& services, const ApiCall& call) {
+  auto organization = services.organizations.Resolve(call.params[0]);
+  if (!organization) return std::unexpected(organization.error());
+  auto url = services.organizations.Webhook(organization->id);
+  if (!url) return std::unexpected(url.error());
+  return boost::json::object{{"organizationId", organization->id}, {"limitWebhookUrl", *url}};
+}
+
+Result<boost::json::value> PutWebhook(ApiServices& services, const ApiCall& call) {
+  auto organization = services.organizations.Resolve(call.params[0]);
+  if (!organization) return std::unexpected(organization.error());
+  auto body = ParseJsonBody(call.request);
+  if (!body) return std::unexpected(body.error());
+  BodyReader reader(*body);
+  auto url = reader.Text("limitWebhookUrl", 2000, false);
+  if (auto valid = reader.Finish(); !valid) return std::unexpected(valid.error());
+  const std::string value = url.value_or("");
+  if (!value.empty() && !value.starts_with("http://") && !value.starts_with("https://")) {
+    return Fail(ErrorCode::kPattern, "limitWebhookUrl");
+  }
+  if (auto set = services.organizations.SetWebhook(organization->id, value, ActorOf(call));
+      !set) {
+    return std::unexpected(set.error());
+  }
+  return boost::json::object{{"organizationId", organization->id}, {"limitWebhookUrl", value}};
+}
+
 Result<boost::json::value> DeleteOrganization(ApiServices& services, const ApiCall& call) {
-  if (auto deleted = services.organizations.Delete(call.params[0]); !deleted) {
+  if (auto deleted = services.organizations.Delete(call.params[0], ActorOf(call)); !deleted) {
     return std::unexpected(deleted.error());
   }
   return boost::json::object{{"messages", SuccessMessages("Organization deleted successfully")}};
@@ -67,6 +95,8 @@ void AddAdminRoutes(RouteTable& routes) {
   routes.AddJson("POST", "/v2/admin/organizations", kAdmin, CreateOrganization, kNoSession);
   routes.AddJson("GET", "/v2/admin/organizations", kAdmin, ListOrganizations, kNoSession);
   routes.AddJson("DELETE", "/v2/admin/organizations/{id}", kAdmin, DeleteOrganization, kNoSession);
+  routes.AddJson("GET", "/v2/admin/organizations/{id}/webhook", kAdmin, GetWebhook, kNoSession);
+  routes.AddJson("PUT", "/v2/admin/organizations/{id}/webhook", kAdmin, PutWebhook, kNoSession);
 }
 
 }  // namespace gatehouse

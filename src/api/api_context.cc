@@ -22,6 +22,16 @@ std::string_view SessionCookieOf(const HttpRequest& request) {
   return {};
 }
 
+AuditActor ActorOf(const ApiCall& call) {
+  AuditActor actor;
+  if (call.caller.token) {
+    actor.token_id = call.caller.token->id;
+    actor.name = call.caller.token->name;
+  }
+  actor.remote_address = call.request.remote_address;
+  return actor;
+}
+
 void WriteJson(HttpResponse& response, int status, const boost::json::value& body) {
   response.status = status;
   response.content_type = "application/json";
@@ -33,6 +43,9 @@ void WriteError(HttpResponse& response, const Error& error) {
   // Provider failures (502, 504) are logged where they happen, with the provider's name.
   if (error.code() == ErrorCode::kInternal) {
     spdlog::error("request failed: {}", error.internal.empty() ? "(no detail)" : error.internal);
+  }
+  if (error.retry_after_seconds > 0) {
+    response.headers.emplace_back("Retry-After", std::to_string(error.retry_after_seconds));
   }
   boost::json::array items;
   for (const auto& item : error.items) {

@@ -22,6 +22,7 @@
 #include "usage/metrics.h"
 #include "usage/request_export.h"
 #include "usage/request_log.h"
+#include "usage/usage_limits.h"
 
 namespace gatehouse {
 
@@ -36,6 +37,7 @@ struct ApiServices {
   OrganizationDirectory& organizations;
   AssistantDirectory& assistants;
   AuditDirectory& audit;
+  UsageLimits& usage_limits;
   const ProviderRegistry& providers;
   Gateway& gateway;  // runs chat and embeddings calls on the event loops
   RequestLog& request_log;
@@ -53,6 +55,10 @@ struct ApiCall {
   const PathParams& params;
   const Principal& caller;  // no token on public and administrator routes
 };
+
+// Who makes a change through `call`, for the audit trail: the calling token (also behind a
+// console session) with the client's address; the system administrator is "(system)".
+AuditActor ActorOf(const ApiCall& call);
 
 inline constexpr std::string_view kSessionCookie = "gatehouse_session";
 

@@ -118,6 +118,41 @@ boost::json::object IntentJson(const Assistant& assistant,
   };
 }
 
+// Appends the listing items of `project`'s assistants to `list`, with their project when
+// `with_project`.
+Status AppendAssistants(ApiServices& services, const Project& project, bool full,
+                        bool with_project, boost::json::array& list) {
+  auto assistants = services.assistants.List(project.id);
+  if (!assistants) return std::unexpected(assistants.error());
+  for (const auto& assistant : *assistants) {
+    boost::json::object json{{"assistantId", assistant.id}, {"assistantName", assistant.name}};
+    if (with_project) {
+      json["projectId"] = project.id;
+      json["projectName"] = project.name;
+    }
+    if (full) {
+      auto revisions = services.assistants.Revisions(assistant.id);
+      if (!revisions) return std::unexpected(revisions.error());
+      json["intents"] = boost::json::array{IntentJson(assistant, *revisions, services.providers)};
+    }
+    list.push_back(std::move(json));
+  }
+  return {};
+}
+
+Result<boost::json::value> ListOrganizationAssistants(ApiServices& services, const ApiCall& call,
+                                                      bool full) {
+  auto projects = services.projects.List(call.caller.organization_id(), true);
+  if (!projects) return std::unexpected(projects.error());
+  boost::json::array list;
+  for (const auto& project : *projects) {
+    if (auto added = AppendAssistants(services, project, full, true, list); !added) {
+      return std::unexpected(added.error());
+    }
+  }
+  return boost::json::object{{"assistants", std::move(list)}};
+}
+
 Result<boost::json::value> ListAssistants(ApiServices& services, const ApiCall& call) {
   const QueryParams query(call.request.query);
   auto detail = query.Choice("detail", {"summary", "full"}, 0);
@@ -125,7 +160,9 @@ Result<boost::json::value> ListAssistants(ApiServices& services, const ApiCall& 
   std::string project_id = call.caller.token->project_id;
   if (call.caller.IsOrganization()) {
     project_id = query.Get("projectId").value_or("");
-    if (project_id.empty()) return Fail(ErrorCode::kRequired, "projectId");
+    // Without projectId (the reference SDK sends none): every assistant of the organization,
+    // each with its project (API.md §4).
+    if (project_id.empty()) return ListOrganizationAssistants(services, call, *detail == 1);
     if (!IsUuid(project_id)) return Fail(ErrorCode::kPattern, "projectId");
   } else if (auto asked = query.Get("projectId");
              asked && !asked->empty() && *asked != project_id) {
@@ -133,17 +170,9 @@ Result<boost::json::value> ListAssistants(ApiServices& services, const ApiCall& 
   }
   auto project = services.projects.Find(call.caller.organization_id(), project_id);
   if (!project) return std::unexpected(project.error());
-  auto assistants = services.assistants.List(project_id);
-  if (!assistants) return std::unexpected(assistants.error());
   boost::json::array list;
-  for (const auto& assistant : *assistants) {
-    boost::json::object json{{"assistantId", assistant.id}, {"assistantName", assistant.name}};
-    if (*detail == 1) {
-      auto revisions = services.assistants.Revisions(assistant.id);
-      if (!revisions) return std::unexpected(revisions.error());
-      json["intents"] = boost::json::array{IntentJson(assistant, *revisions, services.providers)};
-    }
-    list.push_back(std::move(json));
+  if (auto added = AppendAssistants(services, *project, *detail == 1, false, list); !added) {
+    return std::unexpected(added.error());
   }
   return boost::json::object{
       {"projectId", project->id}, {"projectName", project->name}, {"assistants", std::move(list)}};

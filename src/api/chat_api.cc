@@ -98,6 +98,13 @@ Status ReadSession(const HttpRequest& request, CallOrigin& origin) {
 }
 
 void RunOnGateway(ApiServices& services, ChatCall call, HttpResponse& response) {
+  // Usage limits (API.md §7): refused before the provider is contacted, recorded as failed.
+  if (auto admitted =
+          services.usage_limits.Admit(call.origin.organization_id, call.origin.project_id);
+      !admitted) {
+    services.gateway.LogRefused(call, HttpStatusOf(admitted.error().code()));
+    return WriteError(response, admitted.error());
+  }
   auto cancel = std::make_shared<std::function<void()>>();
   response.cancel = [cancel] {
     if (*cancel) (*cancel)();

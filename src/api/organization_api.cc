@@ -3,9 +3,19 @@
 #include "api/render.h"
 #include "api/request_input.h"
 #include "api/routes.h"
+#include "api/usage_limits_api.h"
 
 namespace gatehouse {
 namespace {
+
+// A project object with its current usage limit, if any (API.md §7).
+boost::json::object ProjectWithLimitJson(ApiServices& services, const Project& project) {
+  boost::json::object json = ProjectJson(project);
+  if (auto limit = services.usage_limits.CurrentIfAny(project.organization_id, project.id)) {
+    json["usageLimit"] = UsageLimitJson(*limit, project.name);
+  }
+  return json;
+}
 
 Result<boost::json::value> ListProjects(ApiServices& services, const ApiCall& call) {
   const QueryParams query(call.request.query);
@@ -17,7 +27,7 @@ Result<boost::json::value> ListProjects(ApiServices& services, const ApiCall& ca
   boost::json::array out;
   for (const auto& project : *projects) {
     if (name && !name->empty() && project.name != *name) continue;
-    out.push_back(ProjectJson(project));
+    out.push_back(ProjectWithLimitJson(services, project));
   }
   return boost::json::object{{"projects", std::move(out)}};
 }
@@ -35,7 +45,7 @@ Result<boost::json::value> GetProject(ApiServices& services, const ApiCall& call
   const std::string& project_id = call.params[0];
   auto project = VisibleProject(services, call.caller, project_id);
   if (!project) return std::unexpected(project.error());
-  return ProjectJson(*project);
+  return ProjectWithLimitJson(services, *project);
 }
 
 Result<boost::json::value> CreateProject(ApiServices& services, const ApiCall& call) {
@@ -46,16 +56,26 @@ Result<boost::json::value> CreateProject(ApiServices& services, const ApiCall& c
   auto name = reader.Text("name", kMaxNameLength, true);
   auto description = reader.Text("description", kMaxDescriptionLength, false);
   auto email = reader.Email("administratorUserEmail");
-  // usageLimit (API.md §7) is accepted and ignored until usage limits exist.
+  const boost::json::object* limit_body = reader.Object("usageLimit");
   if (auto valid = reader.Finish(); !valid) return std::unexpected(valid.error());
   spec.name = std::move(*name);
   spec.description = description.value_or("");
   spec.admin_email = email.value_or("");
+  std::optional<UsageLimit> limit;
+  if (limit_body) {
+    auto limit_spec = ReadUsageLimitSpec(*limit_body);
+    if (!limit_spec) return std::unexpected(limit_spec.error());
+    limit = NewUsageLimit(call.caller.organization_id(), {}, *limit_spec, services.clock.Now());
+  }
 
-  auto created = services.projects.Create(call.caller.organization_id(), spec);
+  auto created =
+      services.projects.Create(call.caller.organization_id(), spec, ActorOf(call), limit);
   if (!created) return std::unexpected(created.error());
-  services.audit.Record(call.caller, "project.create", created->project.id);
   boost::json::object json = ProjectJson(created->project);
+  if (created->limit) {
+    services.usage_limits.Track(*created->limit);
+    json["usageLimit"] = UsageLimitJson(*created->limit, created->project.name);
+  }
   const ApiToken& token = created->default_token.token;
   json["tokens"] = boost::json::array{boost::json::object{
       {"id", token.id},
@@ -80,19 +100,20 @@ Result<boost::json::value> UpdateProject(ApiServices& services, const ApiCall& c
   change.active = reader.Bool("active");
   if (auto valid = reader.Finish(); !valid) return std::unexpected(valid.error());
   change.name = std::move(*name);
-  auto project = services.projects.Update(call.caller.organization_id(), project_id, change);
+  auto project =
+      services.projects.Update(call.caller.organization_id(), project_id, change, ActorOf(call));
   if (!project) return std::unexpected(project.error());
-  services.audit.Record(call.caller, "project.update", project_id);
-  return ProjectJson(*project);
+  return ProjectWithLimitJson(services, *project);
 }
 
 Result<boost::json::value> DeleteProject(ApiServices& services, const ApiCall& call) {
   const std::string& project_id = call.params[0];
-  if (auto deleted = services.projects.Delete(call.caller.organization_id(), project_id);
+  if (auto deleted =
+          services.projects.Delete(call.caller.organization_id(), project_id, ActorOf(call));
       !deleted) {
     return std::unexpected(deleted.error());
   }
-  services.audit.Record(call.caller, "project.delete", project_id);
+  services.usage_limits.ForgetProject(call.caller.organization_id(), project_id);
   return boost::json::object{{"messages", SuccessMessages("Project deleted successfully")}};
 }
 

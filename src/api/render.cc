@@ -1,12 +1,35 @@
 #include "api/render.h"
 
 #include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
 
 namespace gatehouse {
 
 boost::json::value TimestampJson(std::optional<TimeMs> ms) {
   if (!ms) return nullptr;
   return boost::json::string(FormatTimestamp(*ms));
+}
+
+boost::json::object AuditEventJson(const AuditEvent& event) {
+  const AuditEntry& entry = event.entry;
+  boost::json::value details = boost::json::object();
+  if (!entry.details.empty()) {
+    boost::system::error_code error;
+    auto parsed = boost::json::parse(entry.details, error);
+    if (!error && parsed.is_object()) details = std::move(parsed);
+  }
+  return boost::json::object{
+      {"id", entry.id},
+      {"timestamp", FormatTimestamp(entry.at)},
+      {"action", entry.action},
+      {"actor", event.actor},
+      {"actorTokenId", entry.actor_token_id},
+      {"remoteAddress", entry.remote_address},
+      {"target", event.target},
+      {"targetId", entry.target_id},
+      {"targetType", entry.target_type},
+      {"details", std::move(details)},
+  };
 }
 
 boost::json::object TokenJson(const ApiToken& token) {
@@ -26,6 +49,9 @@ boost::json::object TokenJson(const ApiToken& token) {
   json["lastUsedAt"] = TimestampJson(token.last_used_at);
   json["expiresAt"] = TimestampJson(token.expires_at);
   json["secretPrefix"] = token.secret_prefix;
+  json["rateLimitPerMinute"] = token.rate_limit_per_minute
+                                   ? boost::json::value(*token.rate_limit_per_minute)
+                                   : boost::json::value(nullptr);
   return json;
 }
 

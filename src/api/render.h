@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/model.h"
+#include "directory/audit_directory.h"
 
 namespace gatehouse {
 
@@ -17,6 +18,8 @@ boost::json::object ProjectJson(const Project& project);
 boost::json::object AssistantJson(const Assistant& assistant);
 boost::json::object LlmSettingsJson(const LlmSettings& llm);
 boost::json::value TimestampJson(std::optional<TimeMs> ms);  // null when absent
+// An audit event of API.md §12 (also printed by `gatehouse audit --json`).
+boost::json::object AuditEventJson(const AuditEvent& event);
 
 }  // namespace gatehouse
 

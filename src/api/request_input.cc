@@ -150,6 +150,17 @@ std::optional<TokenStatus> BodyReader::Status(std::string_view key) {
   return status;
 }
 
+std::optional<std::optional<std::int64_t>> BodyReader::OptionalInteger(std::string_view key,
+                                                                       std::int64_t min,
+                                                                       std::int64_t max) {
+  const auto* value = Find(key);
+  if (!value) return std::nullopt;
+  if (value->is_null()) return std::optional<std::int64_t>();
+  auto number = Integer(key, min, max);
+  if (!number) return std::nullopt;
+  return std::optional<std::int64_t>(*number);
+}
+
 std::optional<std::optional<TimeMs>> BodyReader::Timestamp(std::string_view key) {
   const auto* value = Find(key);
   if (!value) return std::nullopt;

@@ -18,6 +18,7 @@ Credentials CredentialsOf(const HttpRequest& request) {
     credentials.csrf_token = request.Header("X-CSRF-Token");
     credentials.changes_state = ChangesState(request);
   }
+  credentials.remote_address = request.remote_address;
   return credentials;
 }
 

@@ -21,6 +21,7 @@ void AddApiRoutes(RouteTable& routes) {
   AddOpenAiRoutes(routes);
   AddExportRoutes(routes);
   AddAuditRoutes(routes);
+  AddUsageLimitRoutes(routes);
   AddOpenApiRoute(routes);
 }
 

@@ -19,6 +19,7 @@ void AddChatRoutes(RouteTable& routes);
 void AddOpenAiRoutes(RouteTable& routes);
 void AddExportRoutes(RouteTable& routes);
 void AddAuditRoutes(RouteTable& routes);
+void AddUsageLimitRoutes(RouteTable& routes);
 
 // All of the above, then GET /openapi.json generated from the table.
 void AddApiRoutes(RouteTable& routes);

@@ -9,6 +9,7 @@ namespace gatehouse {
 namespace {
 
 constexpr std::int64_t kMaxGraceSeconds = 86400;
+constexpr std::int64_t kMaxRatePerMinute = 1000000000;
 
 // The first failure among several parsed query parameters.
 template <typename... Results>
@@ -28,6 +29,7 @@ Result<TokenChange> ReadTokenFields(BodyReader& reader, bool creating) {
   change.description = reader.Text("description", kMaxDescriptionLength, false);
   change.status = reader.Status("status");
   change.expires_at = reader.Timestamp("expiresAt");
+  change.rate_limit_per_minute = reader.OptionalInteger("rateLimitPerMinute", 1, kMaxRatePerMinute);
   if (auto valid = reader.Finish(); !valid) return std::unexpected(valid.error());
   return change;
 }
@@ -41,6 +43,7 @@ TokenSpec SpecFrom(const TokenChange& change, TokenScope scope,
   spec.description = change.description.value_or("");
   spec.status = change.status.value_or(TokenStatus::kActive);
   spec.expires_at = change.expires_at.value_or(std::nullopt);
+  spec.rate_limit_per_minute = change.rate_limit_per_minute.value_or(std::nullopt);
   return spec;
 }
 
@@ -97,9 +100,8 @@ Result<boost::json::value> CreateToken(ApiServices& services, const ApiCall& cal
     spec.project_id = project->id;
     spec.project_name = project->name;
   }
-  auto issued = services.tokens.Create(spec);
+  auto issued = services.tokens.Create(spec, ActorOf(call));
   if (!issued) return std::unexpected(issued.error());
-  services.audit.Record(call.caller, "token.create", issued->token.id);
   boost::json::object json = WithSecret(*issued);
   json["messages"] = SuccessMessages("Token created successfully");
   return json;
@@ -122,9 +124,9 @@ Result<boost::json::value> UpdateToken(ApiServices& services, const ApiCall& cal
   if (auto token = FindScoped(services, call, token_id, scope); !token) {
     return std::unexpected(token.error());
   }
-  auto token = services.tokens.Update(call.caller.organization_id(), token_id, *change);
+  auto token =
+      services.tokens.Update(call.caller.organization_id(), token_id, *change, ActorOf(call));
   if (!token) return std::unexpected(token.error());
-  services.audit.Record(call.caller, "token.update", token_id);
   boost::json::object json = TokenJson(*token);
   json["messages"] = SuccessMessages("Token updated successfully");
   return json;
@@ -135,10 +137,11 @@ Result<boost::json::value> DeleteToken(ApiServices& services, const ApiCall& cal
   if (auto token = FindScoped(services, call, token_id, scope); !token) {
     return std::unexpected(token.error());
   }
-  if (auto revoked = services.tokens.Revoke(call.caller.organization_id(), token_id); !revoked) {
+  if (auto revoked =
+          services.tokens.Revoke(call.caller.organization_id(), token_id, ActorOf(call));
+      !revoked) {
     return std::unexpected(revoked.error());
   }
-  services.audit.Record(call.caller, "token.revoke", token_id);
   return boost::json::object{{"messages", SuccessMessages("Token deleted successfully")}};
 }
 
@@ -194,7 +197,7 @@ Result<boost::json::value> SearchTokens(ApiServices& services, const ApiCall& ca
 
 Result<boost::json::value> RevealToken(ApiServices& services, const ApiCall& call) {
   auto secret =
-      services.tokens.Reveal(call.caller.organization_id(), call.params[0], call.caller.token->id);
+      services.tokens.Reveal(call.caller.organization_id(), call.params[0], ActorOf(call));
   if (!secret) return std::unexpected(secret.error());
   return boost::json::object{{"secret", std::move(*secret)}};
 }
@@ -206,7 +209,7 @@ Result<boost::json::value> RotateToken(ApiServices& services, const ApiCall& cal
   const auto grace = reader.Integer("graceSeconds", 0, kMaxGraceSeconds);
   if (auto valid = reader.Finish(); !valid) return std::unexpected(valid.error());
   auto issued = services.tokens.Rotate(call.caller.organization_id(), call.params[0],
-                                       static_cast<int>(grace.value_or(0)), call.caller.token->id);
+                                       static_cast<int>(grace.value_or(0)), ActorOf(call));
   if (!issued) return std::unexpected(issued.error());
   return WithSecret(*issued);
 }

@@ -4,8 +4,9 @@
 
 namespace gatehouse {
 
-CacheMaintenance::CacheMaintenance(TokenDirectory& tokens, std::chrono::milliseconds interval)
-    : tokens_(tokens), interval_(interval), thread_([this] { Run(); }) {}
+CacheMaintenance::CacheMaintenance(TokenDirectory& tokens, std::chrono::milliseconds interval,
+                                   UsageLimits* limits)
+    : tokens_(tokens), limits_(limits), interval_(interval), thread_([this] { Run(); }) {}
 
 CacheMaintenance::~CacheMaintenance() {
   {
@@ -25,6 +26,11 @@ void CacheMaintenance::Run() {
     }
     if (auto flushed = tokens_.FlushUsage(); !flushed) {
       spdlog::error("usage flush failed: {}", flushed.error().internal);
+    }
+    if (limits_) {
+      if (auto flushed = limits_->Flush(); !flushed) {
+        spdlog::error("usage limit flush failed: {}", flushed.error().internal);
+      }
     }
     lock.lock();
   }

@@ -7,15 +7,17 @@
 #include <thread>
 
 #include "directory/token_directory.h"
+#include "usage/usage_limits.h"
 
 namespace gatehouse {
 
 // A thread that, every `interval`, applies token changes made elsewhere (the CLI, other nodes)
-// to the token cache and persists last-used times. The destructor stops it without waiting
-// out the interval. `tokens` must outlive it.
+// to the token cache, persists last-used times and (when given) usage-limit counters. The
+// destructor stops it without waiting out the interval. `tokens` and `limits` must outlive it.
 class CacheMaintenance {
  public:
-  CacheMaintenance(TokenDirectory& tokens, std::chrono::milliseconds interval);
+  CacheMaintenance(TokenDirectory& tokens, std::chrono::milliseconds interval,
+                   UsageLimits* limits = nullptr);
   ~CacheMaintenance();
   CacheMaintenance(const CacheMaintenance&) = delete;
   CacheMaintenance& operator=(const CacheMaintenance&) = delete;
@@ -24,6 +26,7 @@ class CacheMaintenance {
   void Run();
 
   TokenDirectory& tokens_;
+  UsageLimits* limits_;
   const std::chrono::milliseconds interval_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -1,6 +1,7 @@
 #include "app/server_graph.h"
 
 #include "api/routes.h"
+#include "http/blocking_post.h"
 
 namespace gatehouse {
 
@@ -9,6 +10,18 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
       authenticator_(instance.keyring(), instance.cache(), sessions_, instance.clock(),
                      instance.AdminSecretHash(), config.metrics_token),
       providers_(config.providers),
+      usage_limits_(instance.store(), instance.clock()),
+      limit_webhook_(LimitWebhookOptions{config.limit_webhook_url},
+                     [&organizations = instance.organizations()](const std::string& id) {
+                       auto url = organizations.Webhook(id);
+                       return url ? *url : std::string();
+                     },
+                     [](const std::string& url, const std::string& body,
+                        std::chrono::milliseconds timeout, std::string& failure) {
+                       PostOutcome outcome = BlockingPostJson(url, body, timeout);
+                       failure = std::move(outcome.failure);
+                       return outcome.status;
+                     }),
       request_log_(instance.store()),
       gateway_(upstream_client_, request_log_),
       exports_(instance.store()),
@@ -20,6 +33,7 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
                 instance.organizations(),
                 instance.assistants(),
                 instance.audit(),
+                usage_limits_,
                 providers_,
                 gateway_,
                 request_log_,
@@ -30,6 +44,9 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
                 config.log_content,
                 std::move(web_dir)},
       routes_(services_) {
+  OrThrow(usage_limits_.Load(), "cannot load usage limits");
+  usage_limits_.set_notifier(&limit_webhook_);
+  request_log_.set_observer(&usage_limits_);
   AddApiRoutes(routes_);
   AddSamples(instance);
 }

@@ -9,6 +9,7 @@
 #include "app/instance.h"
 #include "auth/authenticator.h"
 #include "auth/console_sessions.h"
+#include "usage/limit_webhook.h"
 #include "gateway/chat.h"
 #include "gateway/providers.h"
 #include "http/upstream_client.h"
@@ -34,6 +35,7 @@ class ServerGraph {
 
   const RouteTable& routes() const { return routes_; }
   RequestLog& request_log() { return request_log_; }
+  UsageLimits& usage_limits() { return usage_limits_; }
   Metrics& metrics() { return metrics_; }
 
  private:
@@ -42,6 +44,8 @@ class ServerGraph {
   ConsoleSessions sessions_;
   Authenticator authenticator_;
   const ProviderRegistry providers_;
+  UsageLimits usage_limits_;
+  LimitWebhook limit_webhook_;
   RequestLog request_log_;
   AsioUpstreamClient upstream_client_;
   Gateway gateway_;

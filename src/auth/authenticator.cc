@@ -42,6 +42,36 @@ Authenticator::Authenticator(const Keyring& keyring, TokenCache& cache, ConsoleS
 
 Result<Principal> Authenticator::Authorize(const Credentials& credentials, Access access,
                                            SessionUse sessions) const {
+  auto principal = Check(credentials, access, sessions);
+  if (principal) {
+    if (auto rate = CheckRate(*principal); !rate) return std::unexpected(rate.error());
+    return principal;
+  }
+  if (principal.error().code() != ErrorCode::kTokenNotFoundOrBlocked) return principal;
+  const TimeMs now = clock_.Now();
+  if (const TimeMs blocked = failed_by_address_.BlockedFor(credentials.remote_address, now)) {
+    Error throttled(ErrorCode::kRateLimited, {},
+                    "failed authentications from " + std::string(credentials.remote_address));
+    throttled.retry_after_seconds = static_cast<int>((blocked + 999) / 1000);
+    return std::unexpected(std::move(throttled));
+  }
+  failed_by_address_.RecordFailure(credentials.remote_address, now);
+  return principal;
+}
+
+Status Authenticator::CheckRate(const Principal& principal) const {
+  if (!principal.token || !principal.token->rate_limit_per_minute) return {};
+  if (auto wait = token_calls_.Acquire(principal.token->id, *principal.token->rate_limit_per_minute,
+                                       clock_.Now())) {
+    Error limited(ErrorCode::kRateLimited, {}, "token " + principal.token->id + " over its rate");
+    limited.retry_after_seconds = *wait;
+    return std::unexpected(std::move(limited));
+  }
+  return {};
+}
+
+Result<Principal> Authenticator::Check(const Credentials& credentials, Access access,
+                                       SessionUse sessions) const {
   switch (access) {
     case Access::kPublic:
       return Principal{};

@@ -9,6 +9,7 @@
 #include "auth/address_throttle.h"
 #include "auth/console_sessions.h"
 #include "auth/keyring.h"
+#include "auth/rate_limiter.h"
 #include "auth/token_cache.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -35,7 +36,12 @@ struct Credentials {
   std::string_view session_cookie;  // the console session cookie's value, or empty
   std::string_view csrf_token;      // the X-CSRF-Token header value, or empty
   bool changes_state = false;       // a cookie-authenticated change needs the CSRF token
+  std::string_view remote_address;  // the client's address, for failed-authentication throttling
 };
+
+// Failed authentications (401 id 6) one address may make within a sliding minute before its
+// further failures are answered 429 id 9002 (API.md §6).
+inline constexpr std::int64_t kFailedAuthenticationsPerMinute = 20;
 
 // Who a request acts as once its route's access rule is satisfied.
 struct Principal {
@@ -76,7 +82,12 @@ class Authenticator {
   //   route): 403 id 7 (the administrator credential is no token anywhere else: 401 id 6);
   // - a session cookie that changes state without the session's CSRF token: 403 id 7;
   // - on a metrics route with a metrics token configured: no Authorization header 401 id 5,
-  //   any other value than "Bearer <metrics token>" 401 id 6.
+  //   any other value than "Bearer <metrics token>" 401 id 6;
+  // - a token with rateLimitPerMinute that has made that many calls within the sliding minute:
+  //   429 id 9002 with retry_after_seconds;
+  // - an address with more than kFailedAuthenticationsPerMinute failures (401 id 6) in the
+  //   sliding minute: its failures become 429 id 9002. Valid credentials from that address
+  //   still pass, so a throttled address never slows a valid caller.
   // The Authorization header wins over the cookie. Marks the token used on success.
   Result<Principal> Authorize(const Credentials& credentials, Access access,
                               SessionUse sessions) const;
@@ -96,7 +107,11 @@ class Authenticator {
   const Clock& clock() const { return clock_; }
 
  private:
+  Result<Principal> Check(const Credentials& credentials, Access access,
+                          SessionUse sessions) const;
   Result<Principal> FromHeader(std::string_view header, Access access) const;
+  // 429 id 9002 when the principal's token is over its rate limit.
+  Status CheckRate(const Principal& principal) const;
   Result<Principal> FromSession(const Credentials& credentials) const;
   bool IsSystemAdmin(std::string_view secret) const;
   Result<Principal> ForMetrics(std::string_view header) const;
@@ -111,6 +126,9 @@ class Authenticator {
   std::string admin_secret_hash_;
   std::string metrics_token_hash_;  // empty: the metrics routes are public
   mutable AddressThrottle sign_in_throttle_;
+  mutable SlidingMinuteCounter token_calls_;      // by token id
+  mutable AddressThrottle failed_by_address_{
+      AddressThrottleLimits{static_cast<int>(kFailedAuthenticationsPerMinute)}};
 };
 
 }  // namespace gatehouse

@@ -34,6 +34,7 @@ struct CachedToken {
   TokenScope scope = TokenScope::kProject;
   TokenStatus status = TokenStatus::kActive;
   std::optional<TimeMs> expires_at;
+  std::optional<std::int64_t> rate_limit_per_minute;  // API.md §6; none when absent
 
   // Usage, written on the hot path without locks; 0 = never used.
   mutable std::atomic<TimeMs> last_used_at{0};

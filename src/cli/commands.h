@@ -1,6 +1,7 @@
 #ifndef GATEHOUSE_CLI_COMMANDS_H_
 #define GATEHOUSE_CLI_COMMANDS_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -47,6 +48,20 @@ int RunExport(const ServerConfig& config, const std::string& organization,
 // escapes and a backslash is doubled, so that a name can neither forge a line or a column nor
 // send escape sequences to the operator's terminal.
 std::string Printable(std::string_view text);
+
+// Filters of `gatehouse audit` (API.md §12); empty = none.
+struct AuditOptions {
+  std::string organization;  // id or name; empty = the only (or the Default) organization
+  std::string action;
+  std::string target_id;
+  std::string actor_token_id;
+  std::string start_date;
+  std::string end_date;
+  std::int64_t limit = 100;  // newest events shown; 0 = all
+};
+
+// Prints an organization's audit trail, newest first: a table, or JSON with `json`.
+int RunAudit(const ServerConfig& config, const AuditOptions& options, bool json);
 
 }  // namespace gatehouse
 

@@ -44,11 +44,14 @@ int RunServe(const ServerConfig& config, int threads) {
   spdlog::info("listening on {}:{} with {} tokens cached", options.host, port,
                instance.cache().size());
   {
-    CacheMaintenance maintenance(instance.tokens(), kMaintenanceInterval);
+    CacheMaintenance maintenance(instance.tokens(), kMaintenanceInterval, &graph.usage_limits());
     server.Run();
   }
   RequestLog& request_log = graph.request_log();
   request_log.Stop();  // every acknowledged call is stored before the process ends
+  if (auto flushed = graph.usage_limits().Flush(); !flushed) {
+    spdlog::error("final usage limit flush failed: {}", flushed.error().internal);
+  }
   if (auto flushed = instance.tokens().FlushUsage(); !flushed) {
     spdlog::error("final usage flush failed: {}", flushed.error().internal);
   }

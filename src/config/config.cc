@@ -62,6 +62,8 @@ void LoadServer(const std::string& path, const toml::table& table, ServerConfig&
       config.reveal = String(path, key, node);
     else if (name == "log_content")
       config.log_content = Boolean(path, key, node);
+    else if (name == "limit_webhook_url")
+      config.limit_webhook_url = String(path, key, node);
     else if (name == "metrics_token")
       config.metrics_token = String(path, key, node);
     else
@@ -166,6 +168,7 @@ void ApplyEnvironment(ServerConfig& config) {
   text("GATEHOUSE_ADMIN_TOKEN_FILE", config.admin_token_file);
   text("GATEHOUSE_WEB_DIR", config.web_dir);
   text("GATEHOUSE_REVEAL", config.reveal);
+  text("GATEHOUSE_LIMIT_WEBHOOK_URL", config.limit_webhook_url);
   text("GATEHOUSE_METRICS_TOKEN", config.metrics_token);
   if (const char* value = std::getenv("GATEHOUSE_MAX_BODY")) {
     char* end = nullptr;

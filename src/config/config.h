@@ -38,6 +38,7 @@ struct ServerConfig {
   std::int64_t max_body = 1048576;
   std::string reveal = "sealed";  // or "never"
   bool log_content = true;
+  std::string limit_webhook_url;  // soft/hard limit notices (POST, JSON); empty = none
   std::string metrics_token;  // when set, GET /metrics requires "Bearer <metrics_token>"
   std::vector<ProviderConfig> providers;
 

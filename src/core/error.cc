@@ -33,6 +33,8 @@ Row RowOf(ErrorCode code) {
       return {404, 9004, "ApiToken Not Found"};
     case ErrorCode::kOrganizationNotFound:
       return {404, 9006, "Organization Not Found"};
+    case ErrorCode::kUsageLimitNotFound:
+      return {404, 9007, "Usage Limit Not Found"};
     case ErrorCode::kBadEndpoint:
       return {404, 404, "Bad Endpoint"};
     case ErrorCode::kMethodNotAllowed:

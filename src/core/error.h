@@ -22,6 +22,7 @@ enum class ErrorCode {
   kAssistantNotFound,
   kApiTokenNotFound,
   kOrganizationNotFound,
+  kUsageLimitNotFound,
   kBadEndpoint,
   kMethodNotAllowed,
   kProjectNameExists,
@@ -54,6 +55,7 @@ struct Error {
 
   std::vector<ErrorItem> items;
   std::string internal;
+  int retry_after_seconds = 0;  // > 0: sent as Retry-After (429 id 9002)
 };
 
 template <typename T>

@@ -69,6 +69,7 @@ struct ApiToken {
   std::optional<TimeMs> last_used_at;
   std::optional<TimeMs> expires_at;
   std::string secret_prefix;
+  std::optional<std::int64_t> rate_limit_per_minute;  // API.md §6; none when absent
 
   bool UsableAt(TimeMs now) const { return TokenUsableAt(status, expires_at, now); }
 };

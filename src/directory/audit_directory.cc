@@ -1,27 +1,24 @@
 #include "directory/audit_directory.h"
 
-#include <spdlog/spdlog.h>
-
 namespace gatehouse {
 
-void AuditDirectory::Record(const Principal& actor, std::string_view action,
-                            const std::string& target_id) {
-  auto recorded = store_.AppendAudit(AuditEntry{0, actor.organization_id(), actor.token->id,
-                                                std::string(action), target_id, clock_.Now()});
-  if (!recorded) spdlog::error("audit {} failed: {}", action, recorded.error().internal);
-}
+inline constexpr std::string_view kSystemActor = "(system)";
 
-Result<AuditEventPage> AuditDirectory::List(const std::string& organization_id, std::int64_t offset,
-                                            std::int64_t limit) {
-  auto page = store_.ListAudit(organization_id, offset, limit);
+Result<AuditEventPage> AuditDirectory::List(const AuditQuery& query) {
+  auto page = store_.ListAudit(query);
   if (!page) return std::unexpected(page.error());
   AuditEventPage out;
   out.count = page->count;
   out.events.reserve(page->entries.size());
   for (auto& entry : page->entries) {
     AuditEvent event{std::move(entry), {}, {}};
-    event.actor = NameFor(event.entry.actor_token_id);
-    event.target = NameFor(event.entry.target_id);
+    const AuditEntry& e = event.entry;
+    if (e.actor_token_id.empty()) {
+      event.actor = kSystemActor;
+    } else {
+      event.actor = e.actor_name.empty() ? NameFor(e.actor_token_id) : e.actor_name;
+    }
+    event.target = e.target_name.empty() ? NameFor(e.target_id) : e.target_name;
     out.events.push_back(std::move(event));
   }
   return out;

@@ -17,7 +17,7 @@ namespace gatehouse {
 // An audit entry with the names of its actor and target resolved for display.
 struct AuditEvent {
   AuditEntry entry;
-  std::string actor;   // the acting token's name; empty for the system
+  std::string actor;   // the acting token's name, or "(system)"
   std::string target;  // the target's name when known, else its id
 };
 
@@ -33,12 +33,9 @@ class AuditDirectory {
   AuditDirectory(Store& store, const TokenCache& cache, const Clock& clock)
       : store_(store), cache_(cache), clock_(clock) {}
 
-  // Records that `actor` did `action` ("token.create", …) to `target_id` now. A failure to record
-  // is logged, not returned: the change itself has already been made.
-  void Record(const Principal& actor, std::string_view action, const std::string& target_id);
-  // A page of an organization's events, newest first.
-  Result<AuditEventPage> List(const std::string& organization_id, std::int64_t offset,
-                              std::int64_t limit);
+  // A page of an organization's events matching `query`, newest first. Events are written by
+  // the layer that makes each change, in the change's own transaction; this only reads them.
+  Result<AuditEventPage> List(const AuditQuery& query);
 
  private:
   // A token's or project's name when known, else the id itself.

@@ -23,12 +23,18 @@ class OrganizationDirectory {
  public:
   OrganizationDirectory(Store& store, TokenDirectory& tokens, const Clock& clock);
 
-  Result<CreatedOrganization> Create(const std::string& name, const std::string& admin_email);
+  Result<CreatedOrganization> Create(const std::string& name, const std::string& admin_email,
+                                     const AuditActor& actor = AuditActor::System());
   Result<OrganizationPage> List(const OrganizationQuery& query);
   // Resolves an id, else a name.
   Result<Organization> Resolve(const std::string& id_or_name);
   // Hides the organization and revokes every token of it.
-  Status Delete(const std::string& organization_id);
+  Status Delete(const std::string& organization_id,
+                const AuditActor& actor = AuditActor::System());
+  // The organization's own limit webhook URL (empty = none); changing it is audited.
+  Result<std::string> Webhook(const std::string& organization_id);
+  Status SetWebhook(const std::string& organization_id, const std::string& url,
+                    const AuditActor& actor = AuditActor::System());
 
  private:
   Store& store_;

@@ -24,6 +24,7 @@ struct ProjectChange {
 struct CreatedProject {
   Project project;
   IssuedToken default_token;
+  std::optional<UsageLimit> limit;  // the limit created with it, if any
 };
 
 inline constexpr std::string_view kDefaultProjectTokenName = "Default";
@@ -35,13 +36,20 @@ class ProjectDirectory {
  public:
   ProjectDirectory(Store& store, TokenDirectory& tokens, const Clock& clock);
 
-  Result<CreatedProject> Create(const std::string& organization_id, const ProjectSpec& spec);
+  // Creates the project, its default token and, when given, its usage limit (whose project id
+  // is filled in), with their audit events, in one transaction.
+  Result<CreatedProject> Create(const std::string& organization_id, const ProjectSpec& spec,
+                                const AuditActor& actor = AuditActor::System(),
+                                std::optional<UsageLimit> limit = std::nullopt);
   // 404 id 2005 unless the project exists (not deleted) in `organization_id`.
   Result<Project> Find(const std::string& organization_id, const std::string& project_id);
   Result<std::vector<Project>> List(const std::string& organization_id, bool include_hidden);
   Result<Project> Update(const std::string& organization_id, const std::string& project_id,
-                         const ProjectChange& change);
-  Status Delete(const std::string& organization_id, const std::string& project_id);
+                         const ProjectChange& change,
+                         const AuditActor& actor = AuditActor::System());
+  // Also cancels the project's current usage limit.
+  Status Delete(const std::string& organization_id, const std::string& project_id,
+                const AuditActor& actor = AuditActor::System());
 
  private:
   Store& store_;

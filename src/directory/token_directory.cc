@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "auth/secret.h"
+#include "core/audit_details.h"
 #include "core/ids.h"
 
 namespace gatehouse {
@@ -11,6 +12,35 @@ namespace {
 // A sync re-reads this much history so that a write committed with a slightly older
 // timestamp than a concurrent one is not missed.
 constexpr TimeMs kSyncOverlapMs = 5000;
+
+AuditEntry TokenAudit(const AuditActor& actor, const ApiToken& token, std::string action,
+                      TimeMs at, const AuditDetails& details) {
+  return MakeAuditEntry(actor, token.organization_id, std::move(action), "token", token.id,
+                        token.name, at, details.empty() ? std::string() : details.Json());
+}
+
+boost::json::value TimeJson(const std::optional<TimeMs>& at) {
+  if (!at) return nullptr;
+  return boost::json::string(FormatTimestamp(*at));
+}
+
+// The action that names a change: a status change first, then an expiry set in the past.
+std::string ActionOf(const ApiToken& before, const ApiToken& after, TimeMs now) {
+  if (before.status != after.status) {
+    switch (after.status) {
+      case TokenStatus::kRevoked:
+        return "token.revoke";
+      case TokenStatus::kBlocked:
+        return "token.block";
+      case TokenStatus::kActive:
+        return "token.unblock";
+    }
+  }
+  if (before.expires_at != after.expires_at && after.expires_at && *after.expires_at <= now) {
+    return "token.expire";
+  }
+  return "token.update";
+}
 
 // A conditional change whose row moved under it is decided again on the new state; a few
 // rounds settle any realistic contention.
@@ -21,6 +51,7 @@ ApiToken Changed(ApiToken token, const TokenChange& change) {
   if (change.description) token.description = *change.description;
   if (change.status) token.status = *change.status;
   if (change.expires_at) token.expires_at = *change.expires_at;
+  if (change.rate_limit_per_minute) token.rate_limit_per_minute = *change.rate_limit_per_minute;
   return token;
 }
 
@@ -53,6 +84,7 @@ IssuedToken TokenDirectory::Mint(const TokenSpec& spec, TimeMs now,
   token.created_at = now;
   token.updated_at = now;
   token.expires_at = spec.expires_at;
+  token.rate_limit_per_minute = spec.rate_limit_per_minute;
   token.secret_prefix = issued.secret.substr(0, kSecretPrefixLength);
   credential =
       TokenCredential{keyring_.Hash(issued.secret), std::nullopt, std::nullopt, std::nullopt};
@@ -64,10 +96,21 @@ void TokenDirectory::Publish(const ApiToken& token, const TokenCredential& crede
   cache_.Put(token, credential);
 }
 
-Result<IssuedToken> TokenDirectory::Create(const TokenSpec& spec) {
+Result<IssuedToken> TokenDirectory::Create(const TokenSpec& spec, const AuditActor& actor) {
   TokenCredential credential;
-  IssuedToken issued = Mint(spec, clock_.Now(), credential);
-  if (auto stored = store_.InsertToken(issued.token, credential); !stored) {
+  const TimeMs now = clock_.Now();
+  IssuedToken issued = Mint(spec, now, credential);
+  const ApiToken& token = issued.token;
+  AuditDetails details;
+  details.Set("name", token.name);
+  details.Set("description", token.description);
+  details.Set("scope", ToString(token.scope));
+  details.Set("status", ToString(token.status));
+  if (!token.project_id.empty()) details.Set("projectId", token.project_id);
+  if (token.expires_at) details.Set("expiresAt", TimeJson(token.expires_at));
+  if (token.rate_limit_per_minute) details.Set("rateLimitPerMinute", *token.rate_limit_per_minute);
+  const AuditEntry audit = TokenAudit(actor, token, "token.create", now, details);
+  if (auto stored = store_.InsertToken(issued.token, credential, &audit); !stored) {
     return std::unexpected(stored.error());
   }
   Publish(issued.token, credential);
@@ -84,8 +127,20 @@ Result<ApiToken> TokenDirectory::Find(const std::string& organization_id,
 }
 
 Result<ApiToken> TokenDirectory::Update(const std::string& organization_id,
-                                        const std::string& token_id, const TokenChange& change) {
+                                        const std::string& token_id, const TokenChange& change,
+                                        const AuditActor& actor) {
   const TimeMs now = clock_.Now();
+  auto audit = [&actor, now](const ApiToken& before, const ApiToken& after) {
+    AuditDetails details;
+    details.Change("name", before.name, after.name);
+    details.Change("description", before.description, after.description);
+    details.Change("status", ToString(before.status), ToString(after.status));
+    details.Change("expiresAt", TimeJson(before.expires_at), TimeJson(after.expires_at));
+    details.Change("rateLimitPerMinute", OptionalJson(before.rate_limit_per_minute),
+                   OptionalJson(after.rate_limit_per_minute));
+    return std::optional<AuditEntry>(
+        TokenAudit(actor, after, ActionOf(before, after, now), now, details));
+  };
   std::optional<ApiToken> token;
   for (int attempt = 0; attempt < kChangeAttempts && !token; ++attempt) {
     auto current = store_.FindToken(organization_id, token_id);
@@ -99,7 +154,7 @@ Result<ApiToken> TokenDirectory::Update(const std::string& organization_id,
     if (EndsOrganizationAccess(**current, Changed(**current, change), now)) {
       condition.other_organization_token_usable_at = now;
     }
-    auto changed = store_.ChangeToken(organization_id, token_id, change, now, condition);
+    auto changed = store_.ChangeToken(organization_id, token_id, change, now, condition, audit);
     if (!changed) return std::unexpected(changed.error());
     switch (changed->outcome) {
       case TokenChangeResult::Outcome::kApplied:
@@ -124,15 +179,15 @@ Result<ApiToken> TokenDirectory::Update(const std::string& organization_id,
 }
 
 Result<ApiToken> TokenDirectory::Revoke(const std::string& organization_id,
-                                        const std::string& token_id) {
+                                        const std::string& token_id, const AuditActor& actor) {
   TokenChange change;
   change.status = TokenStatus::kRevoked;
-  return Update(organization_id, token_id, change);
+  return Update(organization_id, token_id, change, actor);
 }
 
 Result<std::string> TokenDirectory::Reveal(const std::string& organization_id,
                                            const std::string& token_id,
-                                           const std::string& actor_token_id) {
+                                           const AuditActor& actor) {
   auto token = Find(organization_id, token_id);
   if (!token) return std::unexpected(token.error());
   if (token->status == TokenStatus::kRevoked) return Fail(ErrorCode::kApiTokenNotFound);
@@ -144,8 +199,8 @@ Result<std::string> TokenDirectory::Reveal(const std::string& organization_id,
   }
   auto secret = keyring_.Open(*(*credential)->sealed);
   if (!secret) return Fail(ErrorCode::kInternal, {}, "sealed secret does not open with this key");
-  if (auto audited = store_.AppendAudit(
-          AuditEntry{0, organization_id, actor_token_id, "token.reveal", token_id, clock_.Now()});
+  if (auto audited =
+          store_.AppendAudit(TokenAudit(actor, *token, "token.reveal", clock_.Now(), {}));
       !audited) {
     return std::unexpected(audited.error());
   }
@@ -154,7 +209,7 @@ Result<std::string> TokenDirectory::Reveal(const std::string& organization_id,
 
 Result<IssuedToken> TokenDirectory::Rotate(const std::string& organization_id,
                                            const std::string& token_id, int grace_seconds,
-                                           const std::string& actor_token_id) {
+                                           const AuditActor& actor) {
   auto token = Find(organization_id, token_id);
   if (!token) return std::unexpected(token.error());
   if (token->status == TokenStatus::kRevoked) return Fail(ErrorCode::kApiTokenNotFound);
@@ -163,8 +218,9 @@ Result<IssuedToken> TokenDirectory::Rotate(const std::string& organization_id,
   if (!*old_credential) return Fail(ErrorCode::kApiTokenNotFound);
 
   const TimeMs now = clock_.Now();
-  TokenSpec spec{token->scope, token->organization_id, token->project_id, token->project_name,
-                 token->name,  token->description,     token->status,     token->expires_at};
+  TokenSpec spec{token->scope,       token->organization_id, token->project_id,
+                 token->project_name, token->name,            token->description,
+                 token->status,       token->expires_at,      token->rate_limit_per_minute};
   TokenCredential credential;
   IssuedToken fresh = Mint(spec, now, credential);
   if (grace_seconds > 0) {
@@ -173,14 +229,13 @@ Result<IssuedToken> TokenDirectory::Rotate(const std::string& organization_id,
   }
   token->secret_prefix = fresh.token.secret_prefix;
   token->updated_at = now;
-  if (auto stored = store_.UpdateCredential(token_id, credential, token->secret_prefix, now);
+  AuditDetails details;
+  details.Note("graceSeconds", grace_seconds);
+  const AuditEntry audit = TokenAudit(actor, *token, "token.rotate", now, details);
+  if (auto stored =
+          store_.UpdateCredential(token_id, credential, token->secret_prefix, now, &audit);
       !stored) {
     return std::unexpected(stored.error());
-  }
-  if (auto audited = store_.AppendAudit(
-          AuditEntry{0, organization_id, actor_token_id, "token.rotate", token_id, now});
-      !audited) {
-    return std::unexpected(audited.error());
   }
   Publish(*token, credential);
   return IssuedToken{std::move(*token), std::move(fresh.secret)};

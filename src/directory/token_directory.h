@@ -24,6 +24,7 @@ struct TokenSpec {
   std::string description;
   TokenStatus status = TokenStatus::kActive;
   std::optional<TimeMs> expires_at;
+  std::optional<std::int64_t> rate_limit_per_minute;
 };
 
 // A token together with the secret that was just issued for it: the only moment the
@@ -49,19 +50,22 @@ class TokenDirectory {
   // Publishes a stored token to the cache.
   void Publish(const ApiToken& token, const TokenCredential& credential);
 
-  Result<IssuedToken> Create(const TokenSpec& spec);
+  // Every change is audited in the same transaction as `actor`'s (the CLI: the system's).
+  Result<IssuedToken> Create(const TokenSpec& spec, const AuditActor& actor = AuditActor::System());
   // 404 id 9004 unless the token exists in `organization_id`.
   Result<ApiToken> Find(const std::string& organization_id, const std::string& token_id);
   // Revoked tokens cannot change (404 id 9004): they are gone for every purpose but the audit.
   Result<ApiToken> Update(const std::string& organization_id, const std::string& token_id,
-                          const TokenChange& change);
-  Result<ApiToken> Revoke(const std::string& organization_id, const std::string& token_id);
+                          const TokenChange& change,
+                          const AuditActor& actor = AuditActor::System());
+  Result<ApiToken> Revoke(const std::string& organization_id, const std::string& token_id,
+                          const AuditActor& actor = AuditActor::System());
   // The current secret, from its sealed copy; 404 id 9004 with reveal=never. Audited.
   Result<std::string> Reveal(const std::string& organization_id, const std::string& token_id,
-                             const std::string& actor_token_id);
+                             const AuditActor& actor);
   // A new secret; the old one keeps working for `grace_seconds`.
   Result<IssuedToken> Rotate(const std::string& organization_id, const std::string& token_id,
-                             int grace_seconds, const std::string& actor_token_id);
+                             int grace_seconds, const AuditActor& actor);
   Result<TokenPage> Search(const TokenQuery& query);
   // The Active and Blocked tokens of an organization (scope Organization) or of one project.
   Result<std::vector<ApiToken>> ListLive(const std::string& organization_id, TokenScope scope,

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/model.h"
+#include "core/usage_limit.h"
 
 namespace gatehouse {
 
@@ -25,6 +26,7 @@ struct TokenChange {
   std::optional<std::string> description;
   std::optional<TokenStatus> status;
   std::optional<std::optional<TimeMs>> expires_at;
+  std::optional<std::optional<std::int64_t>> rate_limit_per_minute;  // present null = none
 };
 
 // What ChangeToken checks atomically with its write (a conditional write), so that a rule
@@ -83,6 +85,8 @@ struct OrganizationPage {
   std::vector<Organization> organizations;
 };
 
+// One event of the audit trail (API.md §12). Names are kept as they were when the event
+// happened, so a later rename or deletion does not rewrite history.
 struct AuditEntry {
   std::int64_t id = 0;  // assigned by the store
   std::string organization_id;
@@ -90,7 +94,57 @@ struct AuditEntry {
   std::string action;          // e.g. "token.reveal"
   std::string target_id;
   TimeMs at = 0;
+  std::string actor_name;      // the acting token's name; empty for the system
+  std::string remote_address;  // empty when not made over HTTP
+  std::string target_name;
+  std::string target_type;  // "token" | "project" | "limit" | "organization" | "assistant"
+  std::string details;      // a JSON object {field: {"from", "to"}}; empty = {}
 };
+
+// Who makes a change, for its audit entry: a token (API, console) or the system (CLI, system
+// administrator), which has no token id and is shown as "(system)".
+struct AuditActor {
+  std::string token_id;
+  std::string name;
+  std::string remote_address;
+
+  static AuditActor System() { return AuditActor{}; }
+};
+
+// An entry for `action` on a target by `actor` at `at`; `details` is a JSON object text.
+inline AuditEntry MakeAuditEntry(const AuditActor& actor, std::string organization_id,
+                                 std::string action, std::string target_type,
+                                 std::string target_id, std::string target_name, TimeMs at,
+                                 std::string details = {}) {
+  AuditEntry entry;
+  entry.organization_id = std::move(organization_id);
+  entry.actor_token_id = actor.token_id;
+  entry.actor_name = actor.name;
+  entry.remote_address = actor.remote_address;
+  entry.action = std::move(action);
+  entry.target_type = std::move(target_type);
+  entry.target_id = std::move(target_id);
+  entry.target_name = std::move(target_name);
+  entry.at = at;
+  entry.details = std::move(details);
+  return entry;
+}
+
+// A filter over an organization's audit trail. Empty strings mean "no filter".
+struct AuditQuery {
+  std::string organization_id;
+  std::string action;
+  std::string target_id;
+  std::string actor_token_id;
+  std::optional<TimeMs> start_ms;  // inclusive
+  std::optional<TimeMs> end_ms;    // inclusive
+  std::int64_t offset = 0;
+  std::int64_t limit = 0;  // 0 = no limit
+};
+
+// Builds the audit entry of a token change from the row before and after it; nullopt = none.
+using AuditOfChange =
+    std::function<std::optional<AuditEntry>(const ApiToken& before, const ApiToken& after)>;
 
 struct AuditPage {
   std::int64_t count = 0;
@@ -139,12 +193,14 @@ class Store {
 
   // Creates an organization together with its first organization token.
   virtual Status CreateOrganization(const Organization& organization, const ApiToken& token,
-                                    const TokenCredential& credential) = 0;
+                                    const TokenCredential& credential,
+                                    const AuditEntry* audit = nullptr) = 0;
   virtual Result<std::optional<Organization>> FindOrganization(const std::string& id) = 0;
   virtual Result<std::optional<Organization>> FindOrganizationByName(const std::string& name) = 0;
   virtual Result<OrganizationPage> ListOrganizations(const OrganizationQuery& query) = 0;
   // Hides the organization and its projects and revokes all its tokens.
-  virtual Status DeleteOrganization(const std::string& id, TimeMs now) = 0;
+  virtual Status DeleteOrganization(const std::string& id, TimeMs now,
+                                    const AuditEntry* audit = nullptr) = 0;
 
   // Creates a project together with its default project token.
   virtual Status CreateProject(const Project& project, const ApiToken& token,
@@ -156,12 +212,13 @@ class Store {
   // Ordered by name; hidden projects only with include_hidden.
   virtual Result<std::vector<Project>> ListProjects(const std::string& organization_id,
                                                     bool include_hidden) = 0;
-  virtual Status UpdateProject(const Project& project) = 0;
+  virtual Status UpdateProject(const Project& project, const AuditEntry* audit = nullptr) = 0;
   // Hides the project from every listing and revokes its tokens; request records stay.
   virtual Status DeleteProject(const std::string& organization_id, const std::string& project_id,
-                               TimeMs now) = 0;
+                               TimeMs now, const AuditEntry* audit = nullptr) = 0;
 
-  virtual Status InsertToken(const ApiToken& token, const TokenCredential& credential) = 0;
+  virtual Status InsertToken(const ApiToken& token, const TokenCredential& credential,
+                             const AuditEntry* audit = nullptr) = 0;
   // Inserts several tokens in one transaction (one sync): each element of the answer is that
   // token's own outcome (9001 for a taken name), so one refusal does not fail the others. An
   // error for the whole call means none was stored.
@@ -173,13 +230,16 @@ class Store {
   // Applies `change` to the current row in one transaction, so concurrent changes never undo
   // each other, provided every part of `condition` holds at that moment; the outcome says
   // which did not. A revoked or unknown token is 9004; a name taken by a live token of the
-  // same owner is 9001.
+  // same owner is 9001. `audit`, when set, describes an applied change from the row before to
+  // the row after; its entry (if any) is stored in the same transaction.
   virtual Result<TokenChangeResult> ChangeToken(const std::string& organization_id,
                                                 const std::string& token_id,
                                                 const TokenChange& change, TimeMs now,
-                                                const TokenChangeCondition& condition) = 0;
+                                                const TokenChangeCondition& condition,
+                                                const AuditOfChange& audit = {}) = 0;
   virtual Status UpdateCredential(const std::string& token_id, const TokenCredential& credential,
-                                  const std::string& secret_prefix, TimeMs now) = 0;
+                                  const std::string& secret_prefix, TimeMs now,
+                                  const AuditEntry* audit = nullptr) = 0;
   virtual Result<TokenPage> SearchTokens(const TokenQuery& query) = 0;
   // Drops every sealed secret copy (reveal=never): from then on secrets exist only as hashes.
   virtual Status DiscardSealedSecrets() = 0;
@@ -191,8 +251,35 @@ class Store {
       TimeMs since, const std::function<void(const ApiToken&, const TokenCredential&)>& visit) = 0;
 
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
-  virtual Result<AuditPage> ListAudit(const std::string& organization_id, std::int64_t offset,
-                                      std::int64_t limit) = 0;
+  virtual Result<AuditPage> ListAudit(const AuditQuery& query) = 0;
+
+  // Usage limits (API.md §7; sqlite_store_limits.cc). At most one current (Active or Empty)
+  // limit per project and per organization: a second one is 409 (kConflict). Each write stores
+  // `audit` (when given) in the same transaction.
+  virtual Status InsertUsageLimit(const UsageLimit& limit, const AuditEntry* audit) = 0;
+  // Creates a project with its default token and, when given, its limit, in one transaction.
+  virtual Status CreateProjectWithLimit(const Project& project, const ApiToken& token,
+                                        const TokenCredential& credential,
+                                        const UsageLimit* limit,
+                                        const std::vector<AuditEntry>& audit) = 0;
+  virtual Status UpdateUsageLimit(const UsageLimit& limit, const AuditEntry* audit) = 0;
+  // Nullopt for ids of other organizations, like unknown ones.
+  virtual Result<std::optional<UsageLimit>> FindUsageLimit(const std::string& organization_id,
+                                                           const std::string& limit_id) = 0;
+  // The limits of a project, or of the organization itself when `project_id` is empty; newest
+  // first.
+  virtual Result<std::vector<UsageLimit>> ListUsageLimits(const std::string& organization_id,
+                                                          const std::string& project_id) = 0;
+  // Every current (Active or Empty) limit of every organization (start-up).
+  virtual Result<std::vector<UsageLimit>> ListCurrentUsageLimits() = 0;
+  // Persists counters, statuses and periods of `limits` and appends `audit`, in one transaction.
+  virtual Status SaveUsageCounters(const std::vector<UsageLimit>& limits,
+                                   const std::vector<AuditEntry>& audit) = 0;
+
+  // The organization's own limit webhook URL (API.md §7); empty when none.
+  virtual Result<std::string> GetOrganizationWebhook(const std::string& organization_id) = 0;
+  virtual Status SetOrganizationWebhook(const std::string& organization_id,
+                                        const std::string& url, const AuditEntry* audit) = 0;
 
   // Assistants are scoped to a project; names are unique among a project's live assistants
   // (2030). Creating and every change of prompt or settings also stores the revision.

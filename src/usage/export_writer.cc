@@ -44,10 +44,13 @@ std::vector<Value> ValuesOf(const RequestRecord& r) {
           Text(r.project_id),
           Text(r.api_token_name),
           Text(r.api_token_id),
-          Text(r.assistant),
+          // The reference SDK rejects a whole export on a null in these (API.md §4): a direct
+          // model call names the model as its assistant, and a call without a conversation id
+          // is its own session.
+          Text(r.assistant.value_or(r.model)),
           Text(r.intent),
           Text(r.module),
-          Text(r.session_id),
+          Text(r.session_id.value_or(r.id)),
           Text(r.model),
           Text(r.status),
           Number(std::int64_t{r.http_status}),

@@ -12,6 +12,7 @@ RequestLog::RequestLog(Store& store, RequestLogOptions options)
 RequestLog::~RequestLog() { Stop(); }
 
 bool RequestLog::Append(RequestRecord record) {
+  if (observer_) observer_->OnRecord(record);
   {
     std::lock_guard lock(mutex_);
     if (queue_.size() >= options_.capacity || stopping_) {

@@ -18,6 +18,14 @@ struct RequestLogOptions {
   std::chrono::milliseconds max_delay{50};  // a record waits at most this long for its batch
 };
 
+// Sees every record handed to a RequestLog, on the appending thread, before it is queued (also
+// when the queue is full): the one place where every call's record passes, streamed or not.
+class RequestObserver {
+ public:
+  virtual ~RequestObserver() = default;
+  virtual void OnRecord(const RequestRecord& record) = 0;
+};
+
 // The asynchronous, batched writer of request records (DESIGN.md "RequestLog"). Append never
 // blocks on the store: it queues the record; one writer thread stores queued records in
 // transactions of up to max_batch rows, at least every max_delay. Stop() (and the destructor)
@@ -31,6 +39,8 @@ class RequestLog {
 
   // Queues `record`; false (and the dropped counter rises) when the queue is full.
   bool Append(RequestRecord record);
+  // Set before the first Append; `observer` must outlive the log.
+  void set_observer(RequestObserver* observer) { observer_ = observer; }
   // Stores everything queued so far and stops the writer. Idempotent.
   void Stop();
 
@@ -45,6 +55,7 @@ class RequestLog {
 
   Store& store_;
   const RequestLogOptions options_;
+  RequestObserver* observer_ = nullptr;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<RequestRecord> queue_;  // guarded by mutex_

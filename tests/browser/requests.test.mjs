@@ -118,7 +118,8 @@ async function exportCsv() {
 }
 
 test('the gateway wrote one record per call, as API.md §4 describes', () => {
-  const direct = records.find((r) => r.assistant === null);
+  // API.md §4: a direct model call names the model as its assistant (never null) and no intent.
+  const direct = records.find((r) => r.assistant === MODEL && r.intent === null);
   const assisted = records.find((r) => r.assistant === ASSISTANT);
   assert.ok(direct && assisted, JSON.stringify(records));
   for (const record of records) {
@@ -146,7 +147,7 @@ test('requests page lists both records with assistant, token, model, status and 
   await openPage('Requests', 'Requests');
   const rows = await waitForRowCount(2);
   const assisted = byAssistant(rows, ASSISTANT);
-  const direct = byAssistant(rows, '—');
+  const direct = byAssistant(rows, MODEL);
   assert.ok(assisted && direct, JSON.stringify(rows));
   for (const cells of [assisted, direct]) {
     assert.equal(cells[COL.project], PROJECT);
@@ -282,7 +283,7 @@ test('usage page totals the two records', async () => {
   assert.deepEqual(breakdowns['By model'], [[MODEL, `2 · $${(2 * COST).toPrecision(2)}`]]);
   assert.deepEqual(
     new Set(breakdowns['By assistant'].map(([key, value]) => `${key}=${value}`)),
-    new Set([`${ASSISTANT}=1 · ${COST_TEXT}`, `(direct model call)=1 · ${COST_TEXT}`]),
+    new Set([`${ASSISTANT}=1 · ${COST_TEXT}`, `${MODEL}=1 · ${COST_TEXT}`]),
   );
   await browser.screenshot('usage-with-data');
   browser.assertNoErrors();

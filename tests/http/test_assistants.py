@@ -241,8 +241,23 @@ class AssistantListingTests(GatewayTestCase):
             with self.subTest(query=query):
                 self.assertEqual(self.ok(self.listing(self.org_token, **query)), expected)
 
-    def test_organization_token_without_project_id_is_400_id_9(self):
-        self.assertError(self.listing(self.org_token), e_required('projectId'))
+    def test_organization_token_without_project_id_lists_every_assistant_with_its_project(self):
+        body = self.ok(self.listing(self.org_token))
+        # No top-level project fields: the reference SDK sends no projectId.
+        self.assertEqual(set(body), {'assistants'})
+        listed = {a['assistantId']: a for a in body['assistants']}
+        for assistant, project in ((self.alpha, self.project), (self.beta, self.project),
+                                   (self.foreign, self.other)):
+            self.assertEqual(listed[assistant['assistantId']],
+                             {'assistantId': assistant['assistantId'],
+                              'assistantName': assistant['assistantName'],
+                              'projectId': project.project_id,
+                              'projectName': project.project_name})
+
+    def test_organization_listing_never_shows_another_organizations_assistants(self):
+        org = self.create_organization()
+        body = self.ok(self.listing(org['apiToken']['secret']))
+        self.assertEqual(body, {'assistants': []})
 
     def test_organization_token_with_an_unknown_project_is_404_id_2005(self):
         self.assertError(self.listing(self.org_token, projectId=str(uuid.uuid4())),

@@ -20,17 +20,6 @@ class RoutingErrorTests(GatehouseTestCase):
         self.assertIn('application/json', response.headers.get('Content-Type', ''))
         self.assertEqual(response.body, {'errors': [{'id': 404, 'description': 'Bad Endpoint'}]})
 
-    def test_routes_not_built_yet_answer_404_bad_endpoint(self):
-        # Usage limits belong to a later issue; until then they are unknown routes.
-        routes = [
-            ('GET', f'/v2/usageLimits/organizations/{self.org_id}/limits'),
-        ]
-        for method, path in routes:
-            with self.subTest(method=method, path=path):
-                body = {} if method == 'POST' else None
-                response = self.request(method, path, body=body, token=self.org_token)
-                self.assertError(response, E_BAD_ENDPOINT)
-
     def test_wrong_method_answers_405_with_allow_header(self):
         project = self.create_project()
         pid = project['projectId']

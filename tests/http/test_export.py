@@ -161,7 +161,7 @@ class ExportTests(ExportTestBase):
         tricky = by_session[self.sessions[0]]
         self.assertEqual(tricky['inputText'], TRICKY_INPUT)
         self.assertEqual(tricky['output'], f'echo: {TRICKY_INPUT}')
-        self.assertEqual(tricky['assistant'], '')
+        self.assertEqual(tricky['assistant'], f'{PROVIDER}/echo')  # a direct call: its model
         self.assertEqual(by_session[self.sessions[1]]['prompt'], TRICKY_PROMPT)
         self.assertEqual(by_session[self.sessions[1]]['inputText'], UNICODE_INPUT)
         self.assertEqual(by_session[self.sessions[7]]['inputText'], 'the newest "one"')

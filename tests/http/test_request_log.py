@@ -11,7 +11,8 @@ import time
 from datetime import datetime
 
 from .fake_upstream import ECHO_USAGE, STREAM_TEXT, echo_text
-from .harness import (EXPORT_FIELDS, PROVIDER, RECORD_TIMEOUT_S, UUID4_RE, GatewayTestCase,
+from .harness import (E_ASSISTANT_NOT_FOUND, EXPORT_FIELDS, PROVIDER, RECORD_TIMEOUT_S, UUID4_RE,
+                      GatewayTestCase,
                       expected_costs, unique)
 
 
@@ -63,7 +64,8 @@ class RequestRecordTests(GatewayTestCase):
         self.assertEqual(record['projectId'], self.project.project_id)
         self.assertEqual(record['apiToken'], self.named.token_name)
         self.assertEqual(record['apiTokenId'], self.named.token_id)
-        self.assertIsNone(record['assistant'])
+        # API.md section 4: a direct model call names the model as its assistant.
+        self.assertEqual(record['assistant'], f'{PROVIDER}/echo')
         self.assertIsNone(record['intent'])
         self.assertEqual(record['sessionId'], session)
         self.assertEqual(record['model'], f'{PROVIDER}/echo')
@@ -81,6 +83,23 @@ class RequestRecordTests(GatewayTestCase):
         self.assertEqual(record['output'], echo_text(text))
         self.assertGreaterEqual(epoch_ms(record['startTimestamp']), before_ms - 1000)
         self.assertLessEqual(epoch_ms(record['endTimestamp']), after_ms + 1000)
+
+    def test_export_items_are_never_null_where_the_reference_sdk_requires_a_value(self):
+        marker = unique('no-session')
+        self.ok(self.chat(self.named.token, f'{PROVIDER}/echo', text=marker))
+        self.assertError(self.chat(self.named.token, 'saia:assistant:' + unique('missing')),
+                         E_ASSISTANT_NOT_FOUND)
+        required = ['apiToken', 'assistant', 'cost', 'elapsedTimeMs', 'startTimestamp',
+                    'endTimestamp', 'timestamp', 'module', 'sessionId', 'status']
+        items = self.wait_items(
+            lambda i: i['inputText'] == marker or i['httpStatus'] == 404, 2, self.named.token)
+        for item in items:
+            for field in required:
+                self.assertIsNotNone(item[field], f'{field} in {item!r}')
+        direct = [i for i in items if i['inputText'] == marker][0]
+        # Without saia-conversation-id a call is its own session.
+        self.assertEqual(direct['sessionId'], direct['requestId'])
+        self.assertEqual(direct['assistant'], f'{PROVIDER}/echo')
 
     def test_assistant_call_record_names_the_assistant_intent_and_prompt(self):
         session = unique('asst')

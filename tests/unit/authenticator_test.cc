@@ -246,6 +246,50 @@ TEST_F(AuthenticatorTest, ConsoleSessionRoutesReadOnlyTheCookie) {
                                        Access::kConsoleSession, SessionUse::kAllowed));
 }
 
+TEST_F(AuthenticatorTest, TokenOverItsRateLimitGets429Id9002WithRetryAfter) {
+  ApiToken token;
+  token.id = "limited";
+  token.organization_id = "org";
+  token.project_id = "project";
+  token.name = "limited";
+  token.rate_limit_per_minute = 2;
+  const std::string secret = GenerateSecret(SecretKind::kProject);
+  cache_.Put(token, TokenCredential{keyring_.Hash(secret), {}, {}, {}});
+  const std::string header = "Bearer " + secret;
+  const Credentials credentials{header};
+  ASSERT_TRUE(authenticator_.Authorize(credentials, Access::kProject, SessionUse::kAllowed));
+  clock_.Advance(15'000);
+  ASSERT_TRUE(authenticator_.Authorize(credentials, Access::kProject, SessionUse::kAllowed));
+  auto refused = authenticator_.Authorize(credentials, Access::kProject, SessionUse::kAllowed);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kRateLimited);
+  EXPECT_EQ(refused.error().retry_after_seconds, 45);
+  // Another token is not slowed.
+  EXPECT_TRUE(WithHeader("Bearer " + project_secret_, Access::kProject));
+  clock_.Advance(45'000);
+  EXPECT_TRUE(authenticator_.Authorize(credentials, Access::kProject, SessionUse::kAllowed));
+}
+
+TEST_F(AuthenticatorTest, FailedAuthenticationsAreThrottledPerAddressNeverValidCallers) {
+  const std::string bad = "Bearer " + GenerateSecret(SecretKind::kProject);
+  auto attempt = [&](std::string_view header, std::string_view address) {
+    Credentials credentials{header};
+    credentials.remote_address = address;
+    return authenticator_.Authorize(credentials, Access::kAnyToken, SessionUse::kAllowed);
+  };
+  for (int i = 0; i < kFailedAuthenticationsPerMinute; ++i) {
+    EXPECT_EQ(CodeOf(attempt(bad, "10.0.0.1")), ErrorCode::kTokenNotFoundOrBlocked) << i;
+  }
+  auto throttled = attempt(bad, "10.0.0.1");
+  EXPECT_EQ(CodeOf(throttled), ErrorCode::kRateLimited);
+  EXPECT_GT(throttled.error().retry_after_seconds, 0);
+  // Another address is not throttled, and a valid secret passes even from the throttled one.
+  EXPECT_EQ(CodeOf(attempt(bad, "10.0.0.2")), ErrorCode::kTokenNotFoundOrBlocked);
+  EXPECT_TRUE(attempt("Bearer " + project_secret_, "10.0.0.1"));
+  clock_.Advance(60'000);
+  EXPECT_EQ(CodeOf(attempt(bad, "10.0.0.1")), ErrorCode::kTokenNotFoundOrBlocked);
+}
+
 // Issue 12, item 1: a session lives only while the secret that opened it is accepted.
 TEST_F(AuthenticatorTest, SessionEndsWhenItsSecretIsRotatedWithoutGrace) {
   ConsoleSession session;

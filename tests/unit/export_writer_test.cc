@@ -44,7 +44,7 @@ TEST(ExportWriter, CsvQuotesCommasQuotesAndNewlinesAndLeavesNullEmpty) {
   EXPECT_TRUE(csv.starts_with("requestId,projectId,apiToken,apiTokenId,assistant,"));
   const std::string row = csv.substr(header_end + 2);
   EXPECT_EQ(row,
-            "r1,p1,Default,t1,,,chat,,openai/gpt,succeeded,200,1970-01-01T00:00:01.000Z,"
+            "r1,p1,Default,t1,openai/gpt,,chat,r1,openai/gpt,succeeded,200,1970-01-01T00:00:01.000Z,"
             "1970-01-01T00:00:01.000Z,1970-01-01T00:00:01.812Z,812,120,48,168,0.000123,"
             "\"say \"\"hi\"\", then\nstop\",\"a,b\",,,\r\n");
 }
@@ -77,7 +77,10 @@ TEST(ExportWriter, JsonAndNdjsonCarryTheSameItems) {
   EXPECT_EQ(boost::json::parse(first_line), items[0]);
   const auto& item = items[0].as_object();
   EXPECT_EQ(item.at("prompt").as_string(), "say \"hi\", then\nstop");
-  EXPECT_TRUE(item.at("assistant").is_null());
+  // A direct model call names its model as the assistant and is its own session (API.md §4).
+  EXPECT_EQ(item.at("assistant").as_string(), "openai/gpt");
+  EXPECT_EQ(item.at("sessionId").as_string(), "r1");
+  EXPECT_TRUE(item.at("intent").is_null());
   EXPECT_EQ(item.at("elapsedTimeMs").as_int64(), 812);
   EXPECT_DOUBLE_EQ(item.at("cost").as_double(), 0.000123);
   EXPECT_EQ(item.size(), 24u);

@@ -180,9 +180,9 @@ TEST_F(TokenDirectoryTest, ARevokedTokenLeavesTheCacheAndCannotChangeAnyMore) {
   EXPECT_EQ(CodeOf(tokens().Update(acme_id(), issued.token.id, StatusChange(TokenStatus::kActive))),
             ErrorCode::kApiTokenNotFound);
   EXPECT_EQ(CodeOf(tokens().Revoke(acme_id(), issued.token.id)), ErrorCode::kApiTokenNotFound);
-  EXPECT_EQ(CodeOf(tokens().Rotate(acme_id(), issued.token.id, 0, "")),
+  EXPECT_EQ(CodeOf(tokens().Rotate(acme_id(), issued.token.id, 0, AuditActor::System())),
             ErrorCode::kApiTokenNotFound);
-  EXPECT_EQ(CodeOf(tokens().Reveal(acme_id(), issued.token.id, "")), ErrorCode::kApiTokenNotFound);
+  EXPECT_EQ(CodeOf(tokens().Reveal(acme_id(), issued.token.id, AuditActor::System())), ErrorCode::kApiTokenNotFound);
   EXPECT_FALSE(Authenticate(issued.secret, Now()));
 }
 
@@ -205,7 +205,7 @@ TEST_F(TokenDirectoryTest, RotationKeepsTheOldSecretWorkingForTheGracePeriodOnly
   const Project project = MakeProject(acme_id(), "Support").project;
   const IssuedToken issued = MakeProjectToken(project, "ci");
   const TimeMs before = Now();
-  auto rotated = tokens().Rotate(acme_id(), issued.token.id, 60, "");
+  auto rotated = tokens().Rotate(acme_id(), issued.token.id, 60, AuditActor::System());
   const TimeMs after = Now();
   ASSERT_TRUE(rotated);
   EXPECT_NE(rotated->secret, issued.secret);
@@ -223,7 +223,7 @@ TEST_F(TokenDirectoryTest, RotationKeepsTheOldSecretWorkingForTheGracePeriodOnly
 TEST_F(TokenDirectoryTest, RotationWithoutGraceRejectsTheOldSecretAtOnce) {
   const Project project = MakeProject(acme_id(), "Support").project;
   const IssuedToken issued = MakeProjectToken(project, "ci");
-  auto rotated = tokens().Rotate(acme_id(), issued.token.id, 0, "");
+  auto rotated = tokens().Rotate(acme_id(), issued.token.id, 0, AuditActor::System());
   ASSERT_TRUE(rotated);
   EXPECT_FALSE(Authenticate(issued.secret, Now()));
   EXPECT_TRUE(Usable(rotated->secret, Now()));
@@ -232,9 +232,9 @@ TEST_F(TokenDirectoryTest, RotationWithoutGraceRejectsTheOldSecretAtOnce) {
 TEST_F(TokenDirectoryTest, ASecondRotationEndsTheGraceOfTheFirstSecret) {
   const Project project = MakeProject(acme_id(), "Support").project;
   const IssuedToken issued = MakeProjectToken(project, "ci");
-  auto first = tokens().Rotate(acme_id(), issued.token.id, 60, "");
+  auto first = tokens().Rotate(acme_id(), issued.token.id, 60, AuditActor::System());
   ASSERT_TRUE(first);
-  auto second = tokens().Rotate(acme_id(), issued.token.id, 60, "");
+  auto second = tokens().Rotate(acme_id(), issued.token.id, 60, AuditActor::System());
   ASSERT_TRUE(second);
   EXPECT_FALSE(Authenticate(issued.secret, Now()));
   EXPECT_TRUE(Usable(first->secret, Now()));
@@ -244,16 +244,21 @@ TEST_F(TokenDirectoryTest, ASecondRotationEndsTheGraceOfTheFirstSecret) {
 TEST_F(TokenDirectoryTest, RevealReturnsTheCurrentSecretAndIsAudited) {
   const Project project = MakeProject(acme_id(), "Support").project;
   const IssuedToken issued = MakeProjectToken(project, "ci");
-  auto revealed = tokens().Reveal(acme_id(), issued.token.id, acme_.token.token.id);
+  const AuditActor actor{acme_.token.token.id, acme_.token.token.name, "10.0.0.9"};
+  auto revealed = tokens().Reveal(acme_id(), issued.token.id, actor);
   ASSERT_TRUE(revealed);
   EXPECT_EQ(*revealed, issued.secret);
 
-  auto rotated = tokens().Rotate(acme_id(), issued.token.id, 60, acme_.token.token.id);
+  auto rotated = tokens().Rotate(acme_id(), issued.token.id, 60, actor);
   ASSERT_TRUE(rotated);
-  EXPECT_EQ(tokens().Reveal(acme_id(), issued.token.id, acme_.token.token.id).value(),
+  EXPECT_EQ(tokens().Reveal(acme_id(), issued.token.id, actor).value(),
             rotated->secret);
 
-  auto audit = store().ListAudit(acme_id(), 0, 10);
+  AuditQuery query;
+  query.organization_id = acme_id();
+  query.target_id = issued.token.id;
+  query.limit = 3;
+  auto audit = store().ListAudit(query);
   ASSERT_TRUE(audit);
   ASSERT_EQ(audit->entries.size(), 3u);
   EXPECT_EQ(audit->entries[0].action, "token.reveal");
@@ -262,6 +267,8 @@ TEST_F(TokenDirectoryTest, RevealReturnsTheCurrentSecretAndIsAudited) {
   for (const auto& entry : audit->entries) {
     EXPECT_EQ(entry.target_id, issued.token.id);
     EXPECT_EQ(entry.actor_token_id, acme_.token.token.id);
+    EXPECT_EQ(entry.actor_name, acme_.token.token.name);
+    EXPECT_EQ(entry.remote_address, "10.0.0.9");
   }
 }
 
@@ -272,9 +279,13 @@ TEST(TokenDirectoryRevealNever, RevealIsRefusedWith9004AndNothingIsAudited) {
   auto acme = directories.organizations.Create("Acme", "");
   ASSERT_TRUE(acme);
   const std::string& organization_id = acme->organization.id;
-  EXPECT_EQ(CodeOf(directories.tokens.Reveal(organization_id, acme->token.token.id, "")),
+  EXPECT_EQ(CodeOf(directories.tokens.Reveal(organization_id, acme->token.token.id,
+                                             AuditActor::System())),
             ErrorCode::kApiTokenNotFound);
-  EXPECT_EQ(directories.store.ListAudit(organization_id, 0, 10)->count, 0);
+  AuditQuery query;
+  query.organization_id = organization_id;
+  query.action = "token.reveal";
+  EXPECT_EQ(directories.store.ListAudit(query)->count, 0);
 }
 
 TEST_F(TokenDirectoryTest, IdsOfAnotherOrganizationAreAnsweredAsNotFound) {
@@ -289,8 +300,10 @@ TEST_F(TokenDirectoryTest, IdsOfAnotherOrganizationAreAnsweredAsNotFound) {
   EXPECT_EQ(CodeOf(tokens().Update(other, id, StatusChange(TokenStatus::kBlocked))),
             ErrorCode::kApiTokenNotFound);
   EXPECT_EQ(CodeOf(tokens().Revoke(other, id)), ErrorCode::kApiTokenNotFound);
-  EXPECT_EQ(CodeOf(tokens().Reveal(other, id, "")), ErrorCode::kApiTokenNotFound);
-  EXPECT_EQ(CodeOf(tokens().Rotate(other, id, 60, "")), ErrorCode::kApiTokenNotFound);
+  EXPECT_EQ(CodeOf(tokens().Reveal(other, id, AuditActor::System())),
+            ErrorCode::kApiTokenNotFound);
+  EXPECT_EQ(CodeOf(tokens().Rotate(other, id, 60, AuditActor::System())),
+            ErrorCode::kApiTokenNotFound);
   auto listed = tokens().ListLive(other, TokenScope::kProject, project.id);
   ASSERT_TRUE(listed);
   EXPECT_TRUE(listed->empty());
@@ -298,7 +311,11 @@ TEST_F(TokenDirectoryTest, IdsOfAnotherOrganizationAreAnsweredAsNotFound) {
   // The token is untouched and its secret still works.
   EXPECT_EQ(tokens().Find(acme_id(), id)->status, TokenStatus::kActive);
   EXPECT_TRUE(Usable(issued.secret, Now()));
-  EXPECT_EQ(store().ListAudit(other, 0, 10)->count, 0);
+  // Nothing about this token in the other organization's trail (only its own creation).
+  AuditQuery query;
+  query.organization_id = other;
+  query.target_id = id;
+  EXPECT_EQ(store().ListAudit(query)->count, 0);
 }
 
 TEST_F(TokenDirectoryTest, ListLiveShowsActiveAndBlockedButNotRevokedTokens) {

@@ -297,6 +297,16 @@ export function createLimit(orgId: string, input: LimitInput, projectId?: string
   return call<UsageLimit>('POST', path, input);
 }
 
+export type LimitField = 'hardLimit' | 'softLimit' | 'renewalStatus';
+
+/** PUT …/limits/{id}/hardLimit | softLimit | renewalStatus: one field at a time (API.md §7). */
+export function changeLimit(orgId: string, limitId: string, field: LimitField, value: number | string, projectId?: string) {
+  const base = projectId
+    ? `${limitsBase(orgId)}/projects/${encodeURIComponent(projectId)}/limits/${encodeURIComponent(limitId)}`
+    : `${limitsBase(orgId)}/limits/${encodeURIComponent(limitId)}`;
+  return call<UsageLimit>('PUT', `${base}/${field}`, { [field]: value });
+}
+
 export function cancelLimit(orgId: string, limitId: string, projectId?: string) {
   const path = projectId
     ? `${limitsBase(orgId)}/projects/${encodeURIComponent(projectId)}/limits/${encodeURIComponent(limitId)}`
@@ -312,13 +322,16 @@ export interface AuditEvent {
   timestamp: string;
   /** e.g. token.create, token.update, token.revoke, token.reveal, token.rotate, project.create. */
   action: string;
-  /** The acting token's name; empty for the CLI or the system administrator. */
+  /** The acting token's name, or "(system)" for the CLI and the system administrator. */
   actor: string;
   actorTokenId: string;
+  remoteAddress?: string;
   /** The target's name when known, else its id. */
   target: string;
   targetId: string;
-  details: string;
+  targetType?: string;
+  /** The changed fields: {field: {from, to}}; other entries are notes. */
+  details: Record<string, unknown> | string;
 }
 
 export interface AuditPage {

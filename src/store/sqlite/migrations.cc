@@ -191,6 +191,48 @@ CREATE TRIGGER api_token_counts_update AFTER UPDATE OF organization_id, project_
 END;
 CREATE INDEX projects_org ON projects(organization_id, name);
 )sql",
+    // 4: usage limits (API.md §7). project_id NULL = the organization's own limit. Codes as
+    // core/usage_limit.h; status 1 Active, 2 Expired, 3 Empty, 4 Cancelled.
+    R"sql(
+CREATE TABLE usage_limits (
+  id TEXT PRIMARY KEY,
+  organization_id TEXT NOT NULL REFERENCES organizations(id),
+  project_id TEXT REFERENCES projects(id),
+  subscription_type INTEGER NOT NULL,
+  usage_unit INTEGER NOT NULL,
+  soft_limit REAL NOT NULL,
+  hard_limit REAL NOT NULL,
+  renewal_status INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  used_amount REAL NOT NULL DEFAULT 0,
+  valid_from INTEGER NOT NULL,
+  valid_until INTEGER,
+  soft_crossed_in INTEGER,
+  hard_crossed_in INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX usage_limits_one_current
+  ON usage_limits(organization_id, COALESCE(project_id, '')) WHERE status IN (1, 3);
+CREATE INDEX usage_limits_owner ON usage_limits(organization_id, project_id, created_at);
+)sql",
+    // 5: audit events keep their details and the names of actor and target (API.md §12).
+    R"sql(
+ALTER TABLE audit_log ADD COLUMN actor_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_log ADD COLUMN remote_address TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_log ADD COLUMN target_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_log ADD COLUMN target_type TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_log ADD COLUMN details TEXT NOT NULL DEFAULT '';
+CREATE INDEX audit_log_org_target ON audit_log(organization_id, target_id, at);
+)sql",
+    // 6: a per-token rate limit (API.md §6), NULL = none.
+    R"sql(
+ALTER TABLE api_tokens ADD COLUMN rate_limit_per_minute INTEGER;
+)sql",
+    // 7: an organization's own limit webhook URL (API.md §7, §11).
+    R"sql(
+ALTER TABLE organizations ADD COLUMN limit_webhook_url TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 }  // namespace

@@ -6,7 +6,7 @@ const char* const kTokenFields =
     "t.id, t.organization_id, COALESCE(t.project_id, ''), t.project_name, t.scope, "
     "t.name, t.description, t.status, t.created_at, t.updated_at, t.last_used_at, "
     "t.expires_at, t.secret_prefix, t.secret_hash, t.sealed_secret, t.previous_hash, "
-    "t.previous_valid_until, ''";
+    "t.previous_valid_until, t.rate_limit_per_minute, ''";
 
 const std::string kTokenColumns =
     std::string(kTokenFields, std::string_view(kTokenFields).size() - 2) +
@@ -27,7 +27,8 @@ ApiToken ReadToken(const Statement& row) {
   token.last_used_at = row.OptionalInt(10);
   token.expires_at = row.OptionalInt(11);
   token.secret_prefix = row.Text(12);
-  token.organization_name = row.Text(17);
+  token.rate_limit_per_minute = row.OptionalInt(17);
+  token.organization_name = row.Text(18);
   return token;
 }
 

@@ -91,7 +91,8 @@ Status SqliteStore::PutSetting(const std::string& key, const std::string& value)
 }
 
 Status SqliteStore::CreateOrganization(const Organization& organization, const ApiToken& token,
-                                       const TokenCredential& credential) {
+                                       const TokenCredential& credential,
+                                       const AuditEntry* audit) {
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
@@ -110,6 +111,9 @@ Status SqliteStore::CreateOrganization(const Organization& organization, const A
   if (!inserted) return std::unexpected(inserted.error());
   if (!*inserted) return Fail(ErrorCode::kConflict, {}, "organization name exists");
   if (auto done = InsertTokenLocked(token, credential); !done) return done;
+  if (audit) {
+    if (auto done = AppendAuditLocked(*audit); !done) return done;
+  }
   return transaction.Commit();
 }
 
@@ -168,7 +172,8 @@ Result<OrganizationPage> SqliteStore::ListOrganizations(const OrganizationQuery&
   return page;
 }
 
-Status SqliteStore::DeleteOrganization(const std::string& id, TimeMs now) {
+Status SqliteStore::DeleteOrganization(const std::string& id, TimeMs now,
+                                       const AuditEntry* audit) {
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
@@ -184,15 +189,19 @@ Status SqliteStore::DeleteOrganization(const std::string& id, TimeMs now) {
     if (!stmt) return std::unexpected(stmt.error());
     if (auto done = (*stmt)->Bind(1, id).Bind(2, now).Run(); !done) return done;
   }
+  if (audit) {
+    if (auto done = AppendAuditLocked(*audit); !done) return done;
+  }
   return transaction.Commit();
 }
 
 Status SqliteStore::CreateProject(const Project& project, const ApiToken& token,
                                   const TokenCredential& credential) {
-  auto lock = LockWriter();
-  if (!lock) return std::unexpected(lock.error());
-  Transaction transaction(db_);
-  if (!transaction.begun()) return transaction.begun();
+  return CreateProjectWithLimit(project, token, credential, nullptr, {});
+}
+
+Status SqliteStore::InsertProjectLocked(const Project& project, const ApiToken& token,
+                                        const TokenCredential& credential) {
   auto stmt = db_.Prepare(
       "INSERT INTO projects(id, organization_id, name, description, admin_email, active, "
       "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
@@ -209,8 +218,7 @@ Status SqliteStore::CreateProject(const Project& project, const ApiToken& token,
                       .StepUnlessConstraint();
   if (!inserted) return std::unexpected(inserted.error());
   if (!*inserted) return Fail(ErrorCode::kProjectNameExists);
-  if (auto done = InsertTokenLocked(token, credential); !done) return done;
-  return transaction.Commit();
+  return InsertTokenLocked(token, credential);
 }
 
 Result<std::optional<Project>> SqliteStore::FindProjectWhere(const std::string& where,
@@ -258,7 +266,7 @@ Result<std::vector<Project>> SqliteStore::ListProjects(const std::string& organi
   return projects;
 }
 
-Status SqliteStore::UpdateProject(const Project& project) {
+Status SqliteStore::UpdateProject(const Project& project, const AuditEntry* audit) {
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
@@ -286,11 +294,14 @@ Status SqliteStore::UpdateProject(const Project& project) {
       !done) {
     return done;
   }
+  if (audit) {
+    if (auto done = AppendAuditLocked(*audit); !done) return done;
+  }
   return transaction.Commit();
 }
 
 Status SqliteStore::DeleteProject(const std::string& organization_id, const std::string& project_id,
-                                  TimeMs now) {
+                                  TimeMs now, const AuditEntry* audit) {
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
@@ -309,50 +320,19 @@ Status SqliteStore::DeleteProject(const std::string& organization_id, const std:
       return done;
     }
   }
-  return transaction.Commit();
-}
-
-Status SqliteStore::AppendAudit(const AuditEntry& entry) {
-  auto lock = LockWriter();
-  if (!lock) return std::unexpected(lock.error());
-  auto stmt = db_.Prepare(
-      "INSERT INTO audit_log(at, organization_id, actor_token_id, action, target_id) "
-      "VALUES (?, ?, ?, ?, ?)");
-  if (!stmt) return std::unexpected(stmt.error());
-  return (*stmt)
-      ->Bind(1, entry.at)
-      .Bind(2, entry.organization_id)
-      .Bind(3, entry.actor_token_id)
-      .Bind(4, entry.action)
-      .Bind(5, entry.target_id)
-      .Run();
-}
-
-Result<AuditPage> SqliteStore::ListAudit(const std::string& organization_id, std::int64_t offset,
-                                         std::int64_t limit) {
-  auto reader = readers_.Acquire();
-  if (!reader) return std::unexpected(reader.error());
-  sqlite::Database& db = **reader;
-  AuditPage page;
-  auto count = db.Prepare("SELECT COUNT(*) FROM audit_log WHERE organization_id = ?1");
-  if (!count) return std::unexpected(count.error());
-  auto counted = (*count)->Bind(1, organization_id).Step();
-  if (!counted) return std::unexpected(counted.error());
-  page.count = (*count)->Int(0);
-  auto stmt = db.Prepare(
-      "SELECT id, organization_id, actor_token_id, action, target_id, at FROM audit_log "
-      "WHERE organization_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2 OFFSET ?3");
-  if (!stmt) return std::unexpected(stmt.error());
-  (*stmt)->Bind(1, organization_id).Bind(2, limit > 0 ? limit : -1).Bind(3, offset);
-  for (;;) {
-    auto row = (*stmt)->Step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) break;
-    const auto& r = **stmt;
-    page.entries.push_back(
-        AuditEntry{r.Int(0), r.Text(1), r.Text(2), r.Text(3), r.Text(4), r.Int(5)});
+  // A deleted project's limit stops governing anything.
+  auto cancel = db_.Prepare(
+      "UPDATE usage_limits SET status = 4, updated_at = ?3 "
+      "WHERE organization_id = ?1 AND project_id = ?2 AND status IN (1, 3)");
+  if (!cancel) return std::unexpected(cancel.error());
+  if (auto done = (*cancel)->Bind(1, organization_id).Bind(2, project_id).Bind(3, now).Run();
+      !done) {
+    return done;
   }
-  return page;
+  if (audit) {
+    if (auto done = AppendAuditLocked(*audit); !done) return done;
+  }
+  return transaction.Commit();
 }
 
 }  // namespace gatehouse

@@ -35,11 +35,13 @@ class SqliteStore final : public Store {
   Status PutSetting(const std::string& key, const std::string& value) override;
 
   Status CreateOrganization(const Organization& organization, const ApiToken& token,
-                            const TokenCredential& credential) override;
+                            const TokenCredential& credential,
+                            const AuditEntry* audit = nullptr) override;
   Result<std::optional<Organization>> FindOrganization(const std::string& id) override;
   Result<std::optional<Organization>> FindOrganizationByName(const std::string& name) override;
   Result<OrganizationPage> ListOrganizations(const OrganizationQuery& query) override;
-  Status DeleteOrganization(const std::string& id, TimeMs now) override;
+  Status DeleteOrganization(const std::string& id, TimeMs now,
+                            const AuditEntry* audit = nullptr) override;
 
   Status CreateProject(const Project& project, const ApiToken& token,
                        const TokenCredential& credential) override;
@@ -49,11 +51,12 @@ class SqliteStore final : public Store {
                                                    const std::string& name) override;
   Result<std::vector<Project>> ListProjects(const std::string& organization_id,
                                             bool include_hidden) override;
-  Status UpdateProject(const Project& project) override;
+  Status UpdateProject(const Project& project, const AuditEntry* audit = nullptr) override;
   Status DeleteProject(const std::string& organization_id, const std::string& project_id,
-                       TimeMs now) override;
+                       TimeMs now, const AuditEntry* audit = nullptr) override;
 
-  Status InsertToken(const ApiToken& token, const TokenCredential& credential) override;
+  Status InsertToken(const ApiToken& token, const TokenCredential& credential,
+                     const AuditEntry* audit = nullptr) override;
   Result<std::vector<Status>> InsertTokens(
       const std::vector<std::pair<ApiToken, TokenCredential>>& tokens) override;
   Result<std::optional<ApiToken>> FindToken(const std::string& organization_id,
@@ -61,9 +64,11 @@ class SqliteStore final : public Store {
   Result<std::optional<TokenCredential>> FindCredential(const std::string& token_id) override;
   Result<TokenChangeResult> ChangeToken(const std::string& organization_id,
                                         const std::string& token_id, const TokenChange& change,
-                                        TimeMs now, const TokenChangeCondition& condition) override;
+                                        TimeMs now, const TokenChangeCondition& condition,
+                                        const AuditOfChange& audit = {}) override;
   Status UpdateCredential(const std::string& token_id, const TokenCredential& credential,
-                          const std::string& secret_prefix, TimeMs now) override;
+                          const std::string& secret_prefix, TimeMs now,
+                          const AuditEntry* audit = nullptr) override;
   Result<TokenPage> SearchTokens(const TokenQuery& query) override;
   Status DiscardSealedSecrets() override;
   Status RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) override;
@@ -72,8 +77,23 @@ class SqliteStore final : public Store {
       const std::function<void(const ApiToken&, const TokenCredential&)>& visit) override;
 
   Status AppendAudit(const AuditEntry& entry) override;
-  Result<AuditPage> ListAudit(const std::string& organization_id, std::int64_t offset,
-                              std::int64_t limit) override;
+  Result<AuditPage> ListAudit(const AuditQuery& query) override;
+
+  Status InsertUsageLimit(const UsageLimit& limit, const AuditEntry* audit) override;
+  Status CreateProjectWithLimit(const Project& project, const ApiToken& token,
+                                const TokenCredential& credential, const UsageLimit* limit,
+                                const std::vector<AuditEntry>& audit) override;
+  Status UpdateUsageLimit(const UsageLimit& limit, const AuditEntry* audit) override;
+  Result<std::optional<UsageLimit>> FindUsageLimit(const std::string& organization_id,
+                                                   const std::string& limit_id) override;
+  Result<std::vector<UsageLimit>> ListUsageLimits(const std::string& organization_id,
+                                                  const std::string& project_id) override;
+  Result<std::vector<UsageLimit>> ListCurrentUsageLimits() override;
+  Status SaveUsageCounters(const std::vector<UsageLimit>& limits,
+                           const std::vector<AuditEntry>& audit) override;
+  Result<std::string> GetOrganizationWebhook(const std::string& organization_id) override;
+  Status SetOrganizationWebhook(const std::string& organization_id, const std::string& url,
+                                const AuditEntry* audit) override;
 
   Status CreateAssistant(const Assistant& assistant) override;
   Result<std::optional<Assistant>> FindAssistant(const std::string& project_id,
@@ -90,6 +110,8 @@ class SqliteStore final : public Store {
 
  private:
   Status InsertTokenLocked(const ApiToken& token, const TokenCredential& credential);
+  Status InsertProjectLocked(const Project& project, const ApiToken& token,
+                             const TokenCredential& credential);
   static Result<TokenPage> SearchTokensIn(sqlite::Database& db, const TokenQuery& query,
                                           std::string* explain);
   static Result<std::optional<ApiToken>> FindTokenIn(sqlite::Database& db,
@@ -100,6 +122,10 @@ class SqliteStore final : public Store {
   Result<std::optional<Organization>> FindOrganizationWhere(const std::string& where,
                                                             const std::string& value);
   Status InsertRevisionLocked(const Assistant& assistant);
+  // Require the writer held (LockWriter; sqlite_store_limits.cc, sqlite_store_audit.cc).
+  Status AppendAuditLocked(const AuditEntry& entry);
+  Status InsertUsageLimitLocked(const UsageLimit& limit);
+  Status WriteUsageLimitLocked(const UsageLimit& limit);
   Result<std::optional<Project>> FindProjectWhere(const std::string& where,
                                                   const std::string& organization_id,
                                                   const std::string& value);
@@ -108,6 +134,7 @@ class SqliteStore final : public Store {
   struct PendingInsert {
     const ApiToken* token;
     const TokenCredential* credential;
+    const AuditEntry* audit;  // stored with the token when set
     std::optional<Status> outcome;
   };
 

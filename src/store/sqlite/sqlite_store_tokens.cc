@@ -16,8 +16,9 @@ using namespace sqlite;  // row readers and SQL helpers
 // creations share one commit; the others find their outcome set when their turn comes and
 // return without touching the database. Nobody returns before the commit that holds its
 // token has finished.
-Status SqliteStore::InsertToken(const ApiToken& token, const TokenCredential& credential) {
-  PendingInsert mine{&token, &credential, std::nullopt};
+Status SqliteStore::InsertToken(const ApiToken& token, const TokenCredential& credential,
+                                const AuditEntry* audit) {
+  PendingInsert mine{&token, &credential, audit, std::nullopt};
   {
     std::lock_guard queue(pending_mutex_);
     pending_.push_back(&mine);
@@ -50,6 +51,12 @@ Status SqliteStore::InsertToken(const ApiToken& token, const TokenCredential& cr
       auto inserted = InsertTokenLocked(*insert->token, *insert->credential);
       if (!inserted && inserted.error().code() != ErrorCode::kTokenNameExists) {
         failed = inserted.error();
+      }
+      // The creation's audit event rides in the same transaction as the token.
+      if (inserted && insert->audit) {
+        if (auto audited = AppendAuditLocked(*insert->audit); !audited) {
+          failed = audited.error();
+        }
       }
       outcomes.push_back(std::move(inserted));
     }
@@ -92,8 +99,8 @@ Status SqliteStore::InsertTokenLocked(const ApiToken& token, const TokenCredenti
   auto stmt = db_.Prepare(
       "INSERT INTO api_tokens(id, organization_id, project_id, scope, name, description, status, "
       "secret_hash, sealed_secret, secret_prefix, created_at, updated_at, expires_at, "
-      "project_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-      "COALESCE((SELECT name FROM projects WHERE id = ?3), ''))");
+      "project_name, rate_limit_per_minute) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+      "?11, ?12, ?13, COALESCE((SELECT name FROM projects WHERE id = ?3), ''), ?14)");
   if (!stmt) return std::unexpected(stmt.error());
   auto inserted = (*stmt)
                       ->Bind(1, token.id)
@@ -109,6 +116,7 @@ Status SqliteStore::InsertTokenLocked(const ApiToken& token, const TokenCredenti
                       .Bind(11, token.created_at)
                       .Bind(12, token.updated_at)
                       .Bind(13, token.expires_at)
+                      .Bind(14, token.rate_limit_per_minute)
                       .StepUnlessConstraint();
   if (!inserted) return std::unexpected(inserted.error());
   if (!*inserted) return Fail(ErrorCode::kTokenNameExists);
@@ -148,22 +156,32 @@ Result<std::optional<TokenCredential>> SqliteStore::FindCredential(const std::st
 }
 
 Status SqliteStore::UpdateCredential(const std::string& token_id, const TokenCredential& credential,
-                                     const std::string& secret_prefix, TimeMs now) {
+                                     const std::string& secret_prefix, TimeMs now,
+                                     const AuditEntry* audit) {
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
+  Transaction transaction(db_);
+  if (!transaction.begun()) return transaction.begun();
   auto stmt = db_.Prepare(
       "UPDATE api_tokens SET secret_hash = ?2, sealed_secret = ?3, previous_hash = ?4, "
       "previous_valid_until = ?5, updated_at = ?6, secret_prefix = ?7 WHERE id = ?1");
   if (!stmt) return std::unexpected(stmt.error());
-  return (*stmt)
-      ->Bind(1, token_id)
-      .BindBlob(2, std::string_view(credential.secret_hash))
-      .BindBlob(3, credential.sealed)
-      .BindBlob(4, credential.previous_hash)
-      .Bind(5, credential.previous_valid_until)
-      .Bind(6, now)
-      .Bind(7, secret_prefix)
-      .Run();
+  if (auto done = (*stmt)
+                     ->Bind(1, token_id)
+                     .BindBlob(2, std::string_view(credential.secret_hash))
+                     .BindBlob(3, credential.sealed)
+                     .BindBlob(4, credential.previous_hash)
+                     .Bind(5, credential.previous_valid_until)
+                     .Bind(6, now)
+                     .Bind(7, secret_prefix)
+                     .Run();
+      !done) {
+    return done;
+  }
+  if (audit) {
+    if (auto done = AppendAuditLocked(*audit); !done) return done;
+  }
+  return transaction.Commit();
 }
 
 Status SqliteStore::DiscardSealedSecrets() {
@@ -215,7 +233,8 @@ Status SqliteStore::ForEachTokenChangedSince(
 Result<TokenChangeResult> SqliteStore::ChangeToken(const std::string& organization_id,
                                                    const std::string& token_id,
                                                    const TokenChange& change, TimeMs now,
-                                                   const TokenChangeCondition& condition) {
+                                                   const TokenChangeCondition& condition,
+                                                   const AuditOfChange& audit) {
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
@@ -252,14 +271,16 @@ Result<TokenChangeResult> SqliteStore::ChangeToken(const std::string& organizati
     }
   }
 
+  const ApiToken before = token;
   if (change.name) token.name = *change.name;
   if (change.description) token.description = *change.description;
   if (change.status) token.status = *change.status;
   if (change.expires_at) token.expires_at = *change.expires_at;
+  if (change.rate_limit_per_minute) token.rate_limit_per_minute = *change.rate_limit_per_minute;
   token.updated_at = now;
   auto stmt = db_.Prepare(
       "UPDATE api_tokens SET name = ?3, description = ?4, status = ?5, expires_at = ?6, "
-      "updated_at = ?7 WHERE id = ?1 AND organization_id = ?2");
+      "updated_at = ?7, rate_limit_per_minute = ?8 WHERE id = ?1 AND organization_id = ?2");
   if (!stmt) return std::unexpected(stmt.error());
   auto updated = (*stmt)
                      ->Bind(1, token_id)
@@ -269,9 +290,15 @@ Result<TokenChangeResult> SqliteStore::ChangeToken(const std::string& organizati
                      .Bind(5, StoredCode(token.status))
                      .Bind(6, token.expires_at)
                      .Bind(7, now)
+                     .Bind(8, token.rate_limit_per_minute)
                      .StepUnlessConstraint();
   if (!updated) return std::unexpected(updated.error());
   if (!*updated) return Fail(ErrorCode::kTokenNameExists);
+  if (audit) {
+    if (auto entry = audit(before, token)) {
+      if (auto done = AppendAuditLocked(*entry); !done) return std::unexpected(done.error());
+    }
+  }
   if (auto committed = transaction.Commit(); !committed) {
     return std::unexpected(committed.error());
   }

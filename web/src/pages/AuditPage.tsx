@@ -10,6 +10,22 @@ type Load =
   | { kind: 'error'; text: string }
   | { kind: 'ready'; count: number; pages: number; events: api.AuditEvent[] };
 
+/** "field: from → to; …" for an event's details. */
+function describeDetails(details: api.AuditEvent['details']): string {
+  if (!details) return '';
+  if (typeof details === 'string') return details;
+  const show = (value: unknown) => (value === null || value === undefined ? '∅' : typeof value === 'string' ? value : JSON.stringify(value));
+  return Object.entries(details)
+    .map(([field, change]) => {
+      if (change && typeof change === 'object' && 'to' in (change as object)) {
+        const { from, to } = change as { from: unknown; to: unknown };
+        return `${field}: ${show(from)} → ${show(to)}`;
+      }
+      return `${field}: ${show(change)}`;
+    })
+    .join('; ');
+}
+
 /** The organization's audit trail (token reveals, blocks, project changes, soft-limit crossings). */
 export function AuditPage() {
   const [page, setPage] = useState(1);
@@ -52,7 +68,7 @@ export function AuditPage() {
                     <td>{event.action}</td>
                     <td title={event.actorTokenId || undefined}>{event.actor || '(system)'}</td>
                     <td title={event.targetId && event.targetId !== event.target ? event.targetId : undefined}>{event.target || '—'}</td>
-                    <td class="cell-description">{event.details || '—'}</td>
+                    <td class="cell-description">{describeDetails(event.details) || '—'}</td>
                   </tr>
                 ))}
               </tbody>

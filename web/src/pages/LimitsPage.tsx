@@ -15,6 +15,7 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
   const [target, setTarget] = useState(projectParam ?? '');
   const [load, setLoad] = useState<Load>({ kind: 'loading' });
   const [creating, setCreating] = useState(false);
+  const [editing, setEditing] = useState<api.UsageLimit | null>(null);
   const [reload, setReload] = useState(0);
   const targetId = useId();
 
@@ -66,6 +67,7 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
       </div>
       {load.kind === 'unavailable' && <Notice kind="unavailable">Usage limits are not available on this server yet.</Notice>}
       {load.kind === 'error' && <Notice kind="error">Could not load usage limits: {load.text}</Notice>}
+      {load.kind === 'ready' && <CurrentLimit limit={load.limits.find(isCurrent)} onEdit={setEditing} onCancel={cancel} />}
       {load.kind === 'ready' && (
         <div class="table-wrap">
           <table class="data-table" aria-labelledby="limits-title">
@@ -107,10 +109,15 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
                       {limit.validFrom.slice(0, 10)} – {limit.validUntil ? limit.validUntil.slice(0, 10) : 'open'}
                     </td>
                     <td class="cell-actions">
-                      {limit.status === 1 && (
-                        <button type="button" class="btn-small btn-danger" onClick={() => cancel(limit)}>
-                          CANCEL
-                        </button>
+                      {isCurrent(limit) && (
+                        <>
+                          <button type="button" class="btn-small" onClick={() => setEditing(limit)}>
+                            EDIT
+                          </button>
+                          <button type="button" class="btn-small btn-danger" onClick={() => cancel(limit)}>
+                            CANCEL
+                          </button>
+                        </>
                       )}
                     </td>
                   </tr>
@@ -120,6 +127,18 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
           </table>
           {load.limits.length === 0 && <Notice kind="empty">No usage limits yet.</Notice>}
         </div>
+      )}
+      {editing && (
+        <EditLimitForm
+          limit={editing}
+          projectId={target || undefined}
+          onSaved={() => {
+            setEditing(null);
+            toast('Usage limit updated.');
+            setReload((n) => n + 1);
+          }}
+          onCancel={() => setEditing(null)}
+        />
       )}
       {creating && (
         <LimitForm
@@ -132,6 +151,101 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
         />
       )}
     </section>
+  );
+}
+
+/** Active (1) or Empty (3, hard limit reached): the limit that governs now. */
+const isCurrent = (limit: api.UsageLimit) => limit.status === 1 || limit.status === 3;
+
+/** The current limit with its used / remaining bar. */
+function CurrentLimit({ limit, onEdit, onCancel }: { limit?: api.UsageLimit; onEdit: (l: api.UsageLimit) => void; onCancel: (l: api.UsageLimit) => void }) {
+  if (!limit) return <p class="limit-summary">No active usage limit.</p>;
+  const share = limit.hardLimit > 0 ? Math.min(1, limit.usedAmount / limit.hardLimit) : 1;
+  const unit = limit.usageUnit === 'Cost' ? ' USD' : ' requests';
+  const digits = limit.usageUnit === 'Cost' ? 4 : 0;
+  return (
+    <section class="limit-summary" aria-label="Active usage limit">
+      <h2>
+        Active limit: {limit.subscriptionType}, {limit.usageUnit} ({STATUS_NAMES[limit.status]})
+      </h2>
+      <meter class="usage-meter usage-meter-wide" min={0} max={1} low={limit.hardLimit ? limit.softLimit / limit.hardLimit : 0.8} high={0.95} optimum={0} value={share} aria-label="Used share of the hard limit" />
+      <p>
+        <span data-testid="limit-used">Used {formatNumber(limit.usedAmount, digits)}{unit}</span> ·{' '}
+        <span data-testid="limit-remaining">Remaining {formatNumber(limit.remainingUsage, digits)}{unit}</span> · Soft {formatNumber(limit.softLimit, digits)} · Hard{' '}
+        {formatNumber(limit.hardLimit, digits)} · {limit.renewalStatus} · until {limit.validUntil ? formatDateTime(limit.validUntil) : 'no end'}
+      </p>
+      <div class="toolbar">
+        <button type="button" onClick={() => onEdit(limit)}>
+          CHANGE
+        </button>
+        <button type="button" class="btn-danger" onClick={() => onCancel(limit)}>
+          CANCEL LIMIT
+        </button>
+      </div>
+    </section>
+  );
+}
+
+/** Changes the soft limit, hard limit and renewal of a current limit, one PUT per changed field. */
+function EditLimitForm({ limit, projectId, onSaved, onCancel }: { limit: api.UsageLimit; projectId?: string; onSaved: () => void; onCancel: () => void }) {
+  const { session } = useConsole();
+  const [soft, setSoft] = useState(limit.softLimit);
+  const [hard, setHard] = useState(limit.hardLimit);
+  const [renewal, setRenewal] = useState(limit.renewalStatus);
+  const [error, setError] = useState('');
+  const ids = { soft: useId(), hard: useId(), renewal: useId() };
+  const invalid = !(hard >= 0) || !(soft >= 0) || soft > hard;
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const put = (field: api.LimitField, value: number | string) => api.changeLimit(session.organizationId, limit.id, field, value, projectId);
+    try {
+      // The soft limit never exceeds the hard one, also between the two PUTs.
+      const hardFirst = hard >= limit.softLimit;
+      if (hardFirst && hard !== limit.hardLimit) await put('hardLimit', hard);
+      if (soft !== limit.softLimit) await put('softLimit', soft);
+      if (!hardFirst && hard !== limit.hardLimit) await put('hardLimit', hard);
+      if (renewal !== limit.renewalStatus) await put('renewalStatus', renewal);
+      onSaved();
+    } catch (e) {
+      setError(api.errorText(e));
+    }
+  };
+
+  return (
+    <Dialog title="Change Usage Limit" onClose={onCancel}>
+      <form class="form" onSubmit={submit} noValidate>
+        <div class="field">
+          <label for={ids.soft}>Soft limit</label>
+          <input id={ids.soft} type="number" min={0} step="any" value={soft} onInput={(e) => setSoft(Number(e.currentTarget.value))} />
+        </div>
+        <div class="field">
+          <label for={ids.hard}>Hard limit</label>
+          <input id={ids.hard} type="number" min={0} step="any" value={hard} onInput={(e) => setHard(Number(e.currentTarget.value))} />
+        </div>
+        <div class="field">
+          <label for={ids.renewal}>Renewal status</label>
+          <select id={ids.renewal} value={renewal} onChange={(e) => setRenewal(e.currentTarget.value)}>
+            <option value="Renewable">Renewable</option>
+            <option value="NonRenewable">NonRenewable</option>
+          </select>
+        </div>
+        {invalid && <p class="field-error">The soft limit may not exceed the hard limit.</p>}
+        {error && (
+          <p class="form-error" role="alert">
+            {error}
+          </p>
+        )}
+        <div class="dialog-actions">
+          <button type="submit" class="btn-primary" disabled={invalid}>
+            CONFIRM
+          </button>
+          <button type="button" onClick={onCancel}>
+            CANCEL
+          </button>
+        </div>
+      </form>
+    </Dialog>
   );
 }
 

@@ -1,0 +1,342 @@
+#include "usage/usage_limits.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "core/ids.h"
+#include "core/usage_limit.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace gatehouse {
+namespace {
+
+TimeMs At(const char* text) { return *ParseTimestamp(text); }
+
+// ---- Periods on UTC calendar boundaries ----
+
+TEST(UsageLimitPeriodTest, DailyPeriodIsTheUtcDay) {
+  const auto period = PeriodContaining(SubscriptionType::kDaily, At("2026-11-29T18:30:00Z"));
+  EXPECT_EQ(period.start, At("2026-11-29"));
+  EXPECT_EQ(period.end, At("2026-11-30"));
+}
+
+TEST(UsageLimitPeriodTest, WeeklyPeriodIsTheIsoWeekFromMonday) {
+  // 2026-11-29 is a Sunday: its ISO week began on Monday 2026-11-23.
+  auto period = PeriodContaining(SubscriptionType::kWeekly, At("2026-11-29T23:59:59.999Z"));
+  EXPECT_EQ(period.start, At("2026-11-23"));
+  EXPECT_EQ(period.end, At("2026-11-30"));
+  period = PeriodContaining(SubscriptionType::kWeekly, At("2026-11-30T00:00:00Z"));
+  EXPECT_EQ(period.start, At("2026-11-30"));
+  EXPECT_EQ(period.end, At("2026-12-07"));
+}
+
+TEST(UsageLimitPeriodTest, MonthlyPeriodIsTheCalendarMonthAcrossYearAndLeapDay) {
+  auto period = PeriodContaining(SubscriptionType::kMonthly, At("2026-12-31T23:00:00Z"));
+  EXPECT_EQ(period.start, At("2026-12-01"));
+  EXPECT_EQ(period.end, At("2027-01-01"));
+  period = PeriodContaining(SubscriptionType::kMonthly, At("2028-02-29T12:00:00Z"));
+  EXPECT_EQ(period.start, At("2028-02-01"));
+  EXPECT_EQ(period.end, At("2028-03-01"));
+}
+
+TEST(UsageLimitPeriodTest, FreemiumNeverEnds) {
+  const auto period = PeriodContaining(SubscriptionType::kFreemium, At("2026-11-29T10:00:00Z"));
+  EXPECT_EQ(period.start, At("2026-11-29T10:00:00Z"));
+  EXPECT_FALSE(period.end);
+}
+
+UsageLimit Limit(SubscriptionType type, RenewalStatus renewal, TimeMs now) {
+  UsageLimit limit;
+  limit.subscription = type;
+  limit.renewal = renewal;
+  limit.hard_limit = 10;
+  StartUsageLimit(limit, now);
+  return limit;
+}
+
+TEST(UsageLimitRollTest, ALimitCreatedMidPeriodStartsAtZeroFromItsCreation) {
+  const UsageLimit limit =
+      Limit(SubscriptionType::kMonthly, RenewalStatus::kRenewable, At("2026-11-29T18:00:00Z"));
+  EXPECT_EQ(limit.used, 0);
+  EXPECT_EQ(limit.valid_from, At("2026-11-29T18:00:00Z"));
+  EXPECT_EQ(limit.valid_until, At("2026-12-01"));
+  EXPECT_EQ(limit.status, LimitStatus::kActive);
+}
+
+TEST(UsageLimitRollTest, RenewableStartsTheNextPeriodAtItsBoundaryWithZero) {
+  for (auto [type, next_start, next_end] :
+       {std::tuple{SubscriptionType::kDaily, "2026-12-01", "2026-12-02"},
+        std::tuple{SubscriptionType::kWeekly, "2026-11-30", "2026-12-07"},
+        std::tuple{SubscriptionType::kMonthly, "2026-12-01", "2027-01-01"}}) {
+    UsageLimit limit = Limit(type, RenewalStatus::kRenewable, At("2026-11-29T18:00:00Z"));
+    limit.used = 10;
+    SettleUsageLimitStatus(limit);
+    ASSERT_EQ(limit.status, LimitStatus::kEmpty);
+    EXPECT_FALSE(RollUsageLimit(limit, *limit.valid_until - 1));
+    EXPECT_TRUE(RollUsageLimit(limit, At(next_start) + 5000)) << ToString(type);
+    EXPECT_EQ(limit.used, 0);
+    EXPECT_EQ(limit.status, LimitStatus::kActive);
+    EXPECT_EQ(limit.valid_from, At(next_start));
+    EXPECT_EQ(limit.valid_until, At(next_end));
+  }
+}
+
+TEST(UsageLimitRollTest, RenewableSkipsIdlePeriodsToThePeriodContainingNow) {
+  UsageLimit limit =
+      Limit(SubscriptionType::kDaily, RenewalStatus::kRenewable, At("2026-11-29T18:00:00Z"));
+  EXPECT_TRUE(RollUsageLimit(limit, At("2026-12-05T07:00:00Z")));
+  EXPECT_EQ(limit.valid_from, At("2026-12-05"));
+  EXPECT_EQ(limit.valid_until, At("2026-12-06"));
+}
+
+TEST(UsageLimitRollTest, NonRenewableExpiresAtTheEndOfItsPeriod) {
+  for (auto type : {SubscriptionType::kDaily, SubscriptionType::kWeekly,
+                    SubscriptionType::kMonthly}) {
+    UsageLimit limit = Limit(type, RenewalStatus::kNonRenewable, At("2026-11-29T18:00:00Z"));
+    limit.used = 3;
+    EXPECT_TRUE(RollUsageLimit(limit, *limit.valid_until));
+    EXPECT_EQ(limit.status, LimitStatus::kExpired);
+    EXPECT_EQ(limit.used, 3);
+  }
+}
+
+TEST(UsageLimitRollTest, FreemiumNeverExpiresNorRenews) {
+  for (auto renewal : {RenewalStatus::kRenewable, RenewalStatus::kNonRenewable}) {
+    UsageLimit limit = Limit(SubscriptionType::kFreemium, renewal, At("2026-11-29T18:00:00Z"));
+    limit.used = 4;
+    EXPECT_FALSE(RollUsageLimit(limit, At("2036-01-01")));
+    EXPECT_EQ(limit.status, LimitStatus::kActive);
+    EXPECT_EQ(limit.used, 4);
+  }
+}
+
+// ---- The service: enforcement, persistence, crossings ----
+
+class RecordingNotifier final : public LimitNotifier {
+ public:
+  void Notify(const LimitNotice& notice) override { notices.push_back(notice); }
+  std::vector<LimitNotice> notices;
+};
+
+class UsageLimitsTest : public ::testing::Test {
+ protected:
+  UsageLimitsTest() : clock_(At("2026-11-29T18:00:00Z")) {}
+
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("gatehouse-limits-" + std::to_string(::getpid()) + "-" + NewUuid());
+    std::filesystem::create_directories(dir_);
+    store_ = std::make_unique<SqliteStore>((dir_ / "test.db").string());
+    organization_ = Organization{NewUuid(), "Acme", "", clock_.Now()};
+    ASSERT_TRUE(store_->CreateOrganization(organization_, Token(""), Credential()));
+    project_ = Project{NewUuid(), organization_.id, "Acme", "Support", "", "", true,
+                       clock_.Now(), clock_.Now()};
+    ASSERT_TRUE(store_->CreateProject(project_, Token(project_.id), Credential()));
+    Restart();
+  }
+  void TearDown() override {
+    limits_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // A fresh service over the same store, as after a restart.
+  void Restart() {
+    limits_ = std::make_unique<UsageLimits>(*store_, clock_, &notifier_);
+    ASSERT_TRUE(limits_->Load());
+  }
+
+  ApiToken Token(const std::string& project_id) {
+    ApiToken token;
+    token.id = NewUuid();
+    token.organization_id = organization_.id;
+    token.project_id = project_id;
+    token.scope = project_id.empty() ? TokenScope::kOrganization : TokenScope::kProject;
+    token.name = "t";
+    token.secret_prefix = "gtp_abcd";
+    return token;
+  }
+  TokenCredential Credential() { return TokenCredential{NewUuid(), {}, {}, {}}; }
+
+  UsageLimit Create(const std::string& project_id, UsageUnit unit, double soft, double hard,
+                    SubscriptionType type = SubscriptionType::kMonthly,
+                    RenewalStatus renewal = RenewalStatus::kRenewable) {
+    auto limit = limits_->Create(organization_.id, project_id, "entity",
+                                 UsageLimitSpec{type, unit, soft, hard, renewal},
+                                 AuditActor::System());
+    EXPECT_TRUE(limit) << (limit ? "" : limit.error().internal);
+    return *limit;
+  }
+
+  Status Call() { return limits_->Admit(organization_.id, project_.id); }
+
+  void Charge(double cost) {
+    RequestRecord record;
+    record.organization_id = organization_.id;
+    record.project_id = project_.id;
+    record.cost = cost;
+    limits_->OnRecord(record);
+  }
+
+  double Used(const std::string& project_id) {
+    return limits_->Current(organization_.id, project_id)->used;
+  }
+
+  std::filesystem::path dir_;
+  ManualClock clock_;
+  std::unique_ptr<SqliteStore> store_;
+  RecordingNotifier notifier_;
+  std::unique_ptr<UsageLimits> limits_;
+  Organization organization_;
+  Project project_;
+};
+
+TEST_F(UsageLimitsTest, RequestsHardLimitRefusesTheCallAfterTheLastAllowedOne) {
+  Create(project_.id, UsageUnit::kRequests, 0, 3);
+  EXPECT_TRUE(Call());
+  EXPECT_TRUE(Call());
+  EXPECT_TRUE(Call());  // the third reaches the hard limit and is allowed
+  auto refused = Call();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kQuotaExceeded);
+  EXPECT_EQ(Used(project_.id), 3);  // a refused call counts nothing
+  EXPECT_EQ(limits_->Current(organization_.id, project_.id)->status, LimitStatus::kEmpty);
+}
+
+TEST_F(UsageLimitsTest, CostHardLimitRefusesOnceRecordedCostsReachIt) {
+  Create(project_.id, UsageUnit::kCost, 0, 0.01);
+  EXPECT_TRUE(Call());
+  Charge(0.006);
+  EXPECT_TRUE(Call());
+  Charge(0.006);
+  EXPECT_DOUBLE_EQ(Used(project_.id), 0.012);
+  EXPECT_FALSE(Call());
+}
+
+TEST_F(UsageLimitsTest, OrganizationLimitCountsEveryProjectsCalls) {
+  Create("", UsageUnit::kRequests, 0, 2);
+  EXPECT_TRUE(Call());
+  EXPECT_TRUE(limits_->Admit(organization_.id, NewUuid()));  // another project
+  EXPECT_FALSE(Call());
+  EXPECT_EQ(Used(""), 2);
+}
+
+TEST_F(UsageLimitsTest, AProjectRefusedByItsOrganizationLimitIsNotCharged) {
+  Create(project_.id, UsageUnit::kRequests, 0, 10);
+  Create("", UsageUnit::kRequests, 0, 1);
+  EXPECT_TRUE(Call());
+  EXPECT_FALSE(Call());
+  EXPECT_EQ(Used(project_.id), 1);
+}
+
+TEST_F(UsageLimitsTest, SecondCurrentLimitIsAConflict) {
+  Create(project_.id, UsageUnit::kRequests, 0, 3);
+  auto second = limits_->Create(organization_.id, project_.id, "entity",
+                                UsageLimitSpec{SubscriptionType::kDaily, UsageUnit::kCost, 0, 1,
+                                               RenewalStatus::kRenewable},
+                                AuditActor::System());
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), ErrorCode::kConflict);
+}
+
+TEST_F(UsageLimitsTest, UsageSurvivesARestart) {
+  const UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 0, 3);
+  EXPECT_TRUE(Call());
+  EXPECT_TRUE(Call());
+  ASSERT_TRUE(limits_->Flush());
+  Restart();
+  EXPECT_EQ(Used(project_.id), 2);
+  EXPECT_TRUE(Call());
+  EXPECT_FALSE(Call());
+  EXPECT_EQ(limits_->Current(organization_.id, project_.id)->id, limit.id);
+}
+
+TEST_F(UsageLimitsTest, SoftLimitCrossingIsAnnouncedOncePerPeriodAndAudited) {
+  Create(project_.id, UsageUnit::kRequests, 2, 100, SubscriptionType::kDaily);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Call());
+  ASSERT_TRUE(limits_->Flush());
+  ASSERT_EQ(notifier_.notices.size(), 1u);
+  EXPECT_EQ(notifier_.notices[0].action, "limit.soft_crossed");
+  EXPECT_EQ(notifier_.notices[0].entity_name, "Support");
+  EXPECT_EQ(notifier_.notices[0].limit.used, 2);
+
+  AuditQuery query;
+  query.organization_id = organization_.id;
+  query.action = "limit.soft_crossed";
+  EXPECT_EQ(store_->ListAudit(query)->count, 1);
+
+  clock_.Set(At("2026-11-30T00:00:01Z"));  // the next day: a new period
+  ASSERT_TRUE(Call());
+  ASSERT_TRUE(Call());
+  ASSERT_TRUE(limits_->Flush());
+  EXPECT_EQ(notifier_.notices.size(), 2u);
+  EXPECT_EQ(store_->ListAudit(query)->count, 2);
+}
+
+TEST_F(UsageLimitsTest, RenewableLimitStartsTheNextPeriodAtZeroAndAdmitsAgain) {
+  Create(project_.id, UsageUnit::kRequests, 0, 1, SubscriptionType::kWeekly);
+  EXPECT_TRUE(Call());
+  EXPECT_FALSE(Call());
+  clock_.Set(At("2026-11-30T00:00:00Z"));  // Monday
+  EXPECT_TRUE(Call());
+  const UsageLimit current = *limits_->Current(organization_.id, project_.id);
+  EXPECT_EQ(current.valid_from, At("2026-11-30"));
+  EXPECT_EQ(current.used, 1);
+}
+
+TEST_F(UsageLimitsTest, NonRenewableLimitExpiresAndStopsGoverning) {
+  const UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 0, 1,
+                                  SubscriptionType::kDaily, RenewalStatus::kNonRenewable);
+  EXPECT_TRUE(Call());
+  EXPECT_FALSE(Call());
+  clock_.Set(At("2026-11-30T00:00:00Z"));
+  EXPECT_TRUE(Call());
+  EXPECT_FALSE(limits_->CurrentIfAny(organization_.id, project_.id));
+  ASSERT_TRUE(limits_->Flush());
+  auto latest = limits_->Latest(organization_.id, project_.id);
+  EXPECT_EQ(latest->id, limit.id);
+  EXPECT_EQ(latest->status, LimitStatus::kExpired);
+  // An expired limit makes room for a new one.
+  Create(project_.id, UsageUnit::kRequests, 0, 1);
+}
+
+TEST_F(UsageLimitsTest, CancelledLimitAdmitsEverything) {
+  const UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 0, 1);
+  EXPECT_TRUE(Call());
+  EXPECT_FALSE(Call());
+  auto cancelled =
+      limits_->Cancel(organization_.id, project_.id, limit.id, "Support", AuditActor::System());
+  ASSERT_TRUE(cancelled);
+  EXPECT_EQ(cancelled->status, LimitStatus::kCancelled);
+  EXPECT_TRUE(Call());
+}
+
+TEST_F(UsageLimitsTest, RaisingTheHardLimitReopensAnEmptyLimit) {
+  const UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 0, 1);
+  EXPECT_TRUE(Call());
+  EXPECT_FALSE(Call());
+  UsageLimitChange change;
+  change.hard_limit = 2;
+  auto changed = limits_->Change(organization_.id, project_.id, limit.id, "Support", change,
+                                 AuditActor::System());
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(changed->status, LimitStatus::kActive);
+  EXPECT_TRUE(Call());
+  EXPECT_FALSE(Call());
+}
+
+TEST_F(UsageLimitsTest, LimitIdsOfOtherOwnersAreNotFound) {
+  const UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 0, 1);
+  auto other_org = limits_->Cancel(NewUuid(), project_.id, limit.id, "x", AuditActor::System());
+  ASSERT_FALSE(other_org);
+  EXPECT_EQ(other_org.error().code(), ErrorCode::kUsageLimitNotFound);
+  auto org_path = limits_->Cancel(organization_.id, "", limit.id, "x", AuditActor::System());
+  ASSERT_FALSE(org_path);
+  EXPECT_EQ(org_path.error().code(), ErrorCode::kUsageLimitNotFound);
+}
+
+}  // namespace
+}  // namespace gatehouse
