@@ -72,8 +72,7 @@ Result<boost::json::value> PutWebhook(ApiServices& services, const ApiCall& call
   if (!value.empty() && !value.starts_with("http://") && !value.starts_with("https://")) {
     return Fail(ErrorCode::kPattern, "limitWebhookUrl");
   }
-  if (auto set = services.organizations.SetWebhook(organization->id, value, ActorOf(call));
-      !set) {
+  if (auto set = services.organizations.SetWebhook(organization->id, value, ActorOf(call)); !set) {
     return std::unexpected(set.error());
   }
   return boost::json::object{{"organizationId", organization->id}, {"limitWebhookUrl", value}};

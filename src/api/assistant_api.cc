@@ -78,15 +78,15 @@ Result<boost::json::value> UpdateAssistant(ApiServices& services, const ApiCall&
       return std::unexpected(known.error());
     }
   }
-  auto assistant = services.assistants.Update(call.caller.token->project_id, current->id, change,
-                                              ActorOf(call));
+  auto assistant =
+      services.assistants.Update(call.caller.token->project_id, current->id, change, ActorOf(call));
   if (!assistant) return std::unexpected(assistant.error());
   return AssistantJson(*assistant);
 }
 
 Result<boost::json::value> DeleteAssistant(ApiServices& services, const ApiCall& call) {
-  if (auto deleted = services.assistants.Delete(call.caller.token->project_id, call.params[0],
-                                                ActorOf(call));
+  if (auto deleted =
+          services.assistants.Delete(call.caller.token->project_id, call.params[0], ActorOf(call));
       !deleted) {
     return std::unexpected(deleted.error());
   }
@@ -122,8 +122,8 @@ boost::json::object IntentJson(const Assistant& assistant,
 
 // Appends the listing items of `project`'s assistants to `list`, with their project when
 // `with_project`.
-Status AppendAssistants(ApiServices& services, const Project& project, bool full,
-                        bool with_project, boost::json::array& list) {
+Status AppendAssistants(ApiServices& services, const Project& project, bool full, bool with_project,
+                        boost::json::array& list) {
   auto assistants = services.assistants.List(project.id);
   if (!assistants) return std::unexpected(assistants.error());
   for (const auto& assistant : *assistants) {

@@ -16,8 +16,8 @@ Result<boost::json::value> ListAudit(ApiServices& services, const ApiCall& call)
   query.action = params.Get("action").value_or("");
   query.target_id = params.Get("targetId").value_or("");
   query.actor_token_id = params.Get("actorTokenId").value_or("");
-  for (auto [name, out, whole_day] :
-       {std::tuple{"startDate", &query.start_ms, false}, std::tuple{"endDate", &query.end_ms, true}}) {
+  for (auto [name, out, whole_day] : {std::tuple{"startDate", &query.start_ms, false},
+                                      std::tuple{"endDate", &query.end_ms, true}}) {
     const auto text = params.Get(name);
     if (!text || text->empty()) continue;
     const auto at = ParseTimestamp(*text);

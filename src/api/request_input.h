@@ -38,8 +38,8 @@ class BodyReader {
   std::optional<bool> Bool(std::string_view key);
   std::optional<std::int64_t> Integer(std::string_view key, std::int64_t min, std::int64_t max);
   // Present: an integer in [min, max], or null (which clears). Absent: nullopt.
-  std::optional<std::optional<std::int64_t>> OptionalInteger(std::string_view key,
-                                                             std::int64_t min, std::int64_t max);
+  std::optional<std::optional<std::int64_t>> OptionalInteger(std::string_view key, std::int64_t min,
+                                                             std::int64_t max);
   std::optional<std::string> Email(std::string_view key);
   // "active" | "blocked" in any case.
   std::optional<TokenStatus> Status(std::string_view key);

@@ -137,8 +137,7 @@ Result<boost::json::value> DeleteToken(ApiServices& services, const ApiCall& cal
   if (auto token = FindScoped(services, call, token_id, scope); !token) {
     return std::unexpected(token.error());
   }
-  if (auto revoked =
-          services.tokens.Revoke(call.caller.organization_id(), token_id, ActorOf(call));
+  if (auto revoked = services.tokens.Revoke(call.caller.organization_id(), token_id, ActorOf(call));
       !revoked) {
     return std::unexpected(revoked.error());
   }

@@ -1,10 +1,11 @@
+#include "api/usage_limits_api.h"
+
 #include <boost/json/array.hpp>
 #include <cmath>
 
 #include "api/render.h"
 #include "api/request_input.h"
 #include "api/routes.h"
-#include "api/usage_limits_api.h"
 #include "core/text.h"
 
 // Usage limits (API.md §7) at the reference paths.

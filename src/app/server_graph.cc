@@ -11,17 +11,18 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
                      instance.AdminSecretHash(), config.metrics_token),
       providers_(config.providers),
       usage_limits_(instance.store(), instance.clock()),
-      limit_webhook_(LimitWebhookOptions{config.limit_webhook_url},
-                     [&organizations = instance.organizations()](const std::string& id) {
-                       auto url = organizations.Webhook(id);
-                       return url ? *url : std::string();
-                     },
-                     [](const std::string& url, const std::string& body,
-                        std::chrono::milliseconds timeout, std::string& failure) {
-                       PostOutcome outcome = BlockingPostJson(url, body, timeout);
-                       failure = std::move(outcome.failure);
-                       return outcome.status;
-                     }),
+      limit_webhook_(
+          LimitWebhookOptions{config.limit_webhook_url},
+          [&organizations = instance.organizations()](const std::string& id) {
+            auto url = organizations.Webhook(id);
+            return url ? *url : std::string();
+          },
+          [](const std::string& url, const std::string& body, std::chrono::milliseconds timeout,
+             std::string& failure) {
+            PostOutcome outcome = BlockingPostJson(url, body, timeout);
+            failure = std::move(outcome.failure);
+            return outcome.status;
+          }),
       request_log_(instance.store()),
       gateway_(upstream_client_, request_log_),
       exports_(instance.store()),

@@ -107,8 +107,7 @@ class Authenticator {
   const Clock& clock() const { return clock_; }
 
  private:
-  Result<Principal> Check(const Credentials& credentials, Access access,
-                          SessionUse sessions) const;
+  Result<Principal> Check(const Credentials& credentials, Access access, SessionUse sessions) const;
   Result<Principal> FromHeader(std::string_view header, Access access) const;
   // 429 id 9002 when the principal's token is over its rate limit.
   Status CheckRate(const Principal& principal) const;
@@ -126,7 +125,7 @@ class Authenticator {
   std::string admin_secret_hash_;
   std::string metrics_token_hash_;  // empty: the metrics routes are public
   mutable AddressThrottle sign_in_throttle_;
-  mutable SlidingMinuteCounter token_calls_;      // by token id
+  mutable SlidingMinuteCounter token_calls_;  // by token id
   mutable AddressThrottle failed_by_address_{
       AddressThrottleLimits{static_cast<int>(kFailedAuthenticationsPerMinute)}};
 };

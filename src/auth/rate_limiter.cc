@@ -40,9 +40,8 @@ void SlidingMinuteCounter::Put(Window& window, std::int64_t now_second) {
 void SlidingMinuteCounter::PruneLocked(std::int64_t now_second) {
   if (windows_.size() < kPruneAbove || pruned_at_ > now_second - kWindowSeconds) return;
   pruned_at_ = now_second;
-  std::erase_if(windows_, [now_second](const auto& entry) {
-    return Sum(entry.second, now_second) == 0;
-  });
+  std::erase_if(windows_,
+                [now_second](const auto& entry) { return Sum(entry.second, now_second) == 0; });
 }
 
 std::optional<int> SlidingMinuteCounter::Acquire(const std::string& key, std::int64_t limit,

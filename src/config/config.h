@@ -39,7 +39,7 @@ struct ServerConfig {
   std::string reveal = "sealed";  // or "never"
   bool log_content = true;
   std::string limit_webhook_url;  // soft/hard limit notices (POST, JSON); empty = none
-  std::string metrics_token;  // when set, GET /metrics requires "Bearer <metrics_token>"
+  std::string metrics_token;      // when set, GET /metrics requires "Bearer <metrics_token>"
   std::vector<ProviderConfig> providers;
 
   std::string MasterKeyFile() const;

@@ -15,8 +15,7 @@ namespace gatehouse {
 class AuditDetails {
  public:
   // Adds the field when `from` and `to` differ.
-  void Change(std::string_view field, const boost::json::value& from,
-              const boost::json::value& to);
+  void Change(std::string_view field, const boost::json::value& from, const boost::json::value& to);
   void Change(std::string_view field, std::string_view from, std::string_view to) {
     Change(field, boost::json::value(boost::json::string(from)),
            boost::json::value(boost::json::string(to)));

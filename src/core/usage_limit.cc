@@ -37,9 +37,7 @@ std::string_view ToString(SubscriptionType type) {
   return "Monthly";
 }
 
-std::string_view ToString(UsageUnit unit) {
-  return unit == UsageUnit::kCost ? "Cost" : "Requests";
-}
+std::string_view ToString(UsageUnit unit) { return unit == UsageUnit::kCost ? "Cost" : "Requests"; }
 
 std::string_view ToString(RenewalStatus renewal) {
   return renewal == RenewalStatus::kNonRenewable ? "NonRenewable" : "Renewable";

@@ -25,11 +25,11 @@ Result<CreatedOrganization> OrganizationDirectory::Create(const std::string& nam
   created.token.token.organization_name = name;
   AuditDetails details;
   details.Set("name", name);
-  const AuditEntry audit = MakeAuditEntry(actor, created.organization.id, "organization.create",
-                                          "organization", created.organization.id, name, now,
-                                          details.Json());
-  if (auto stored = store_.CreateOrganization(created.organization, created.token.token,
-                                              credential, &audit);
+  const AuditEntry audit =
+      MakeAuditEntry(actor, created.organization.id, "organization.create", "organization",
+                     created.organization.id, name, now, details.Json());
+  if (auto stored =
+          store_.CreateOrganization(created.organization, created.token.token, credential, &audit);
       !stored) {
     return std::unexpected(stored.error());
   }
@@ -49,8 +49,7 @@ Result<Organization> OrganizationDirectory::Resolve(const std::string& id_or_nam
   return std::move(**found);
 }
 
-Status OrganizationDirectory::Delete(const std::string& organization_id,
-                                     const AuditActor& actor) {
+Status OrganizationDirectory::Delete(const std::string& organization_id, const AuditActor& actor) {
   auto found = store_.FindOrganization(organization_id);
   if (!found) return std::unexpected(found.error());
   if (!*found) return Fail(ErrorCode::kOrganizationNotFound);
@@ -67,8 +66,8 @@ Result<std::string> OrganizationDirectory::Webhook(const std::string& organizati
   return store_.GetOrganizationWebhook(organization_id);
 }
 
-Status OrganizationDirectory::SetWebhook(const std::string& organization_id,
-                                         const std::string& url, const AuditActor& actor) {
+Status OrganizationDirectory::SetWebhook(const std::string& organization_id, const std::string& url,
+                                         const AuditActor& actor) {
   auto found = store_.FindOrganization(organization_id);
   if (!found) return std::unexpected(found.error());
   if (!*found) return Fail(ErrorCode::kOrganizationNotFound);
@@ -77,8 +76,8 @@ Status OrganizationDirectory::SetWebhook(const std::string& organization_id,
   AuditDetails details;
   details.Change("limitWebhookUrl", *before, url);
   const AuditEntry audit =
-      MakeAuditEntry(actor, organization_id, "organization.update", "organization",
-                     organization_id, (*found)->name, clock_.Now(), details.Json());
+      MakeAuditEntry(actor, organization_id, "organization.update", "organization", organization_id,
+                     (*found)->name, clock_.Now(), details.Json());
   return store_.SetOrganizationWebhook(organization_id, url, &audit);
 }
 

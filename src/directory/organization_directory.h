@@ -29,8 +29,7 @@ class OrganizationDirectory {
   // Resolves an id, else a name.
   Result<Organization> Resolve(const std::string& id_or_name);
   // Hides the organization and revokes every token of it.
-  Status Delete(const std::string& organization_id,
-                const AuditActor& actor = AuditActor::System());
+  Status Delete(const std::string& organization_id, const AuditActor& actor = AuditActor::System());
   // The organization's own limit webhook URL (empty = none); changing it is audited.
   Result<std::string> Webhook(const std::string& organization_id);
   Status SetWebhook(const std::string& organization_id, const std::string& url,

@@ -94,8 +94,7 @@ Result<std::vector<Project>> ProjectDirectory::List(const std::string& organizat
 }
 
 Result<Project> ProjectDirectory::Update(const std::string& organization_id,
-                                         const std::string& project_id,
-                                         const ProjectChange& change,
+                                         const std::string& project_id, const ProjectChange& change,
                                          const AuditActor& actor) {
   auto project = Find(organization_id, project_id);
   if (!project) return project;

@@ -13,8 +13,8 @@ namespace {
 // timestamp than a concurrent one is not missed.
 constexpr TimeMs kSyncOverlapMs = 5000;
 
-AuditEntry TokenAudit(const AuditActor& actor, const ApiToken& token, std::string action,
-                      TimeMs at, const AuditDetails& details) {
+AuditEntry TokenAudit(const AuditActor& actor, const ApiToken& token, std::string action, TimeMs at,
+                      const AuditDetails& details) {
   return MakeAuditEntry(actor, token.organization_id, std::move(action), "token", token.id,
                         token.name, at, details.empty() ? std::string() : details.Json());
 }
@@ -186,8 +186,7 @@ Result<ApiToken> TokenDirectory::Revoke(const std::string& organization_id,
 }
 
 Result<std::string> TokenDirectory::Reveal(const std::string& organization_id,
-                                           const std::string& token_id,
-                                           const AuditActor& actor) {
+                                           const std::string& token_id, const AuditActor& actor) {
   auto token = Find(organization_id, token_id);
   if (!token) return std::unexpected(token.error());
   if (token->status == TokenStatus::kRevoked) return Fail(ErrorCode::kApiTokenNotFound);
@@ -218,9 +217,15 @@ Result<IssuedToken> TokenDirectory::Rotate(const std::string& organization_id,
   if (!*old_credential) return Fail(ErrorCode::kApiTokenNotFound);
 
   const TimeMs now = clock_.Now();
-  TokenSpec spec{token->scope,       token->organization_id, token->project_id,
-                 token->project_name, token->name,            token->description,
-                 token->status,       token->expires_at,      token->rate_limit_per_minute};
+  TokenSpec spec{token->scope,
+                 token->organization_id,
+                 token->project_id,
+                 token->project_name,
+                 token->name,
+                 token->description,
+                 token->status,
+                 token->expires_at,
+                 token->rate_limit_per_minute};
   TokenCredential credential;
   IssuedToken fresh = Mint(spec, now, credential);
   if (grace_seconds > 0) {

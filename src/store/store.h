@@ -113,9 +113,8 @@ struct AuditActor {
 
 // An entry for `action` on a target by `actor` at `at`; `details` is a JSON object text.
 inline AuditEntry MakeAuditEntry(const AuditActor& actor, std::string organization_id,
-                                 std::string action, std::string target_type,
-                                 std::string target_id, std::string target_name, TimeMs at,
-                                 std::string details = {}) {
+                                 std::string action, std::string target_type, std::string target_id,
+                                 std::string target_name, TimeMs at, std::string details = {}) {
   AuditEntry entry;
   entry.organization_id = std::move(organization_id);
   entry.actor_token_id = actor.token_id;
@@ -259,8 +258,7 @@ class Store {
   virtual Status InsertUsageLimit(const UsageLimit& limit, const AuditEntry* audit) = 0;
   // Creates a project with its default token and, when given, its limit, in one transaction.
   virtual Status CreateProjectWithLimit(const Project& project, const ApiToken& token,
-                                        const TokenCredential& credential,
-                                        const UsageLimit* limit,
+                                        const TokenCredential& credential, const UsageLimit* limit,
                                         const std::vector<AuditEntry>& audit) = 0;
   virtual Status UpdateUsageLimit(const UsageLimit& limit, const AuditEntry* audit) = 0;
   // Nullopt for ids of other organizations, like unknown ones.
@@ -278,8 +276,8 @@ class Store {
 
   // The organization's own limit webhook URL (API.md §7); empty when none.
   virtual Result<std::string> GetOrganizationWebhook(const std::string& organization_id) = 0;
-  virtual Status SetOrganizationWebhook(const std::string& organization_id,
-                                        const std::string& url, const AuditEntry* audit) = 0;
+  virtual Status SetOrganizationWebhook(const std::string& organization_id, const std::string& url,
+                                        const AuditEntry* audit) = 0;
 
   // Assistants are scoped to a project; names are unique among a project's live assistants
   // (2030). Creating and every change of prompt or settings also stores the revision.

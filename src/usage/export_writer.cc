@@ -40,33 +40,16 @@ Value Null() { return {Value::Kind::kNull, {}}; }
 
 std::vector<Value> ValuesOf(const RequestRecord& r) {
   const std::string start = FormatTimestamp(r.start_ms);
-  return {Text(r.id),
-          Text(r.project_id),
-          Text(r.api_token_name),
-          Text(r.api_token_id),
+  return {Text(r.id), Text(r.project_id), Text(r.api_token_name), Text(r.api_token_id),
           // The reference SDK rejects a whole export on a null in these (API.md §4): a direct
           // model call names the model as its assistant, and a call without a conversation id
           // is its own session.
-          Text(r.assistant.value_or(r.model)),
-          Text(r.intent),
-          Text(r.module),
-          Text(r.session_id.value_or(r.id)),
-          Text(r.model),
-          Text(r.status),
-          Number(std::int64_t{r.http_status}),
-          Text(start),
-          Text(start),
-          Text(FormatTimestamp(r.end_ms)),
-          Number(r.end_ms - r.start_ms),
-          Number(r.prompt_tokens),
-          Number(r.completion_tokens),
-          Number(r.total_tokens),
-          Number(r.cost),
-          Text(r.prompt),
-          Text(r.input_text),
-          Text(r.output),
-          Null(),
-          Null()};
+          Text(r.assistant.value_or(r.model)), Text(r.intent), Text(r.module),
+          Text(r.session_id.value_or(r.id)), Text(r.model), Text(r.status),
+          Number(std::int64_t{r.http_status}), Text(start), Text(start),
+          Text(FormatTimestamp(r.end_ms)), Number(r.end_ms - r.start_ms), Number(r.prompt_tokens),
+          Number(r.completion_tokens), Number(r.total_tokens), Number(r.cost), Text(r.prompt),
+          Text(r.input_text), Text(r.output), Null(), Null()};
 }
 
 void AppendJsonString(std::string& out, std::string_view text) {

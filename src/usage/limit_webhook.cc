@@ -5,12 +5,10 @@
 #include <algorithm>
 #include <boost/json/serialize.hpp>
 
-
 namespace gatehouse {
 
 LimitWebhook::LimitWebhook(LimitWebhookOptions options,
-                           std::function<std::string(const std::string&)> url_of,
-                           WebhookPost post)
+                           std::function<std::string(const std::string&)> url_of, WebhookPost post)
     : options_(std::move(options)),
       url_of_(std::move(url_of)),
       post_(std::move(post)),
@@ -87,7 +85,8 @@ void LimitWebhook::Run() {
     }
     lock.lock();
     if (!delivered && ++delivery.attempt < options_.attempts) {
-      delivery.due = std::chrono::steady_clock::now() + options_.first_backoff * (1 << (delivery.attempt - 1));
+      delivery.due =
+          std::chrono::steady_clock::now() + options_.first_backoff * (1 << (delivery.attempt - 1));
       queue_.push_back(std::move(delivery));
     }
   }

@@ -37,8 +37,7 @@ UsageLimit NewUsageLimit(const std::string& organization_id, const std::string& 
 UsageLimits::UsageLimits(Store& store, const Clock& clock, LimitNotifier* notifier)
     : store_(store), clock_(clock), notifier_(notifier) {}
 
-std::string UsageLimits::KeyOf(const std::string& organization_id,
-                               const std::string& project_id) {
+std::string UsageLimits::KeyOf(const std::string& organization_id, const std::string& project_id) {
   return organization_id + "/" + project_id;
 }
 
@@ -62,8 +61,7 @@ void UsageLimits::Track(const UsageLimit& limit) {
   counters_[KeyOf(limit.organization_id, limit.project_id)] = std::move(counter);
 }
 
-void UsageLimits::ForgetProject(const std::string& organization_id,
-                                const std::string& project_id) {
+void UsageLimits::ForgetProject(const std::string& organization_id, const std::string& project_id) {
   std::unique_lock lock(mutex_);
   counters_.erase(KeyOf(organization_id, project_id));
 }
@@ -137,8 +135,10 @@ void UsageLimits::OnRecord(const RequestRecord& record) {
     if (counters_.empty()) return;
   }
   const TimeMs now = clock_.Now();
-  for (const std::string* project_id : {&record.project_id, static_cast<const std::string*>(nullptr)}) {
-    auto counter = CounterFor(KeyOf(record.organization_id, project_id ? *project_id : std::string()));
+  for (const std::string* project_id :
+       {&record.project_id, static_cast<const std::string*>(nullptr)}) {
+    auto counter =
+        CounterFor(KeyOf(record.organization_id, project_id ? *project_id : std::string()));
     if (!counter) continue;
     std::lock_guard lock(counter->mutex);
     RollLocked(*counter, now);
@@ -225,8 +225,7 @@ Result<UsageLimit> UsageLimits::FindOwned(const std::string& organization_id,
 }
 
 Result<UsageLimit> UsageLimits::Change(const std::string& organization_id,
-                                       const std::string& project_id,
-                                       const std::string& limit_id,
+                                       const std::string& project_id, const std::string& limit_id,
                                        const std::string& entity_name,
                                        const UsageLimitChange& change, const AuditActor& actor) {
   std::lock_guard write(write_mutex_);
@@ -278,8 +277,7 @@ Result<UsageLimit> UsageLimits::Change(const std::string& organization_id,
 }
 
 Result<UsageLimit> UsageLimits::Cancel(const std::string& organization_id,
-                                       const std::string& project_id,
-                                       const std::string& limit_id,
+                                       const std::string& project_id, const std::string& limit_id,
                                        const std::string& entity_name, const AuditActor& actor) {
   std::lock_guard write(write_mutex_);
   auto limit = FindOwned(organization_id, project_id, limit_id);

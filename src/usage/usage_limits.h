@@ -75,7 +75,8 @@ class UsageLimits final : public RequestObserver {
   Status Load();
 
   // Management. `project_id` empty = the organization's own limit; the caller has checked that
-  // the project exists in the organization. Limit ids of another owner are 404 (kUsageLimitNotFound).
+  // the project exists in the organization. Limit ids of another owner are 404
+  // (kUsageLimitNotFound).
   Result<UsageLimit> Create(const std::string& organization_id, const std::string& project_id,
                             const std::string& entity_name, const UsageLimitSpec& spec,
                             const AuditActor& actor);

@@ -43,10 +43,11 @@ TEST(ExportWriter, CsvQuotesCommasQuotesAndNewlinesAndLeavesNullEmpty) {
   const auto header_end = csv.find("\r\n");
   EXPECT_TRUE(csv.starts_with("requestId,projectId,apiToken,apiTokenId,assistant,"));
   const std::string row = csv.substr(header_end + 2);
-  EXPECT_EQ(row,
-            "r1,p1,Default,t1,openai/gpt,,chat,r1,openai/gpt,succeeded,200,1970-01-01T00:00:01.000Z,"
-            "1970-01-01T00:00:01.000Z,1970-01-01T00:00:01.812Z,812,120,48,168,0.000123,"
-            "\"say \"\"hi\"\", then\nstop\",\"a,b\",,,\r\n");
+  EXPECT_EQ(
+      row,
+      "r1,p1,Default,t1,openai/gpt,,chat,r1,openai/gpt,succeeded,200,1970-01-01T00:00:01.000Z,"
+      "1970-01-01T00:00:01.000Z,1970-01-01T00:00:01.812Z,812,120,48,168,0.000123,"
+      "\"say \"\"hi\"\", then\nstop\",\"a,b\",,,\r\n");
 }
 
 // Issue 12, item 10: no cell of a CSV export runs as a spreadsheet formula.

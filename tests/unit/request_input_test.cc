@@ -87,8 +87,8 @@ TEST(QueryParams, NamesAreCaseInsensitiveAndValuesDecoded) {
 
 // Issue 12, item 7: a control character in a filter is 400 id 11, never a truncated match.
 TEST(CheckQueryText, ControlCharactersInAQueryParameterAreId11NamingIt) {
-  for (const char* query : {"name=a%00b", "name=a%0Ab", "name=%1F", "name=a%7Fb", "name=%C2%85",
-                            "name=x\x01y"}) {
+  for (const char* query :
+       {"name=a%00b", "name=a%0Ab", "name=%1F", "name=a%7Fb", "name=%C2%85", "name=x\x01y"}) {
     auto checked = CheckQueryText(query);
     ASSERT_FALSE(checked) << query;
     EXPECT_EQ(checked.error().code(), ErrorCode::kPattern) << query;

@@ -182,7 +182,8 @@ TEST_F(TokenDirectoryTest, ARevokedTokenLeavesTheCacheAndCannotChangeAnyMore) {
   EXPECT_EQ(CodeOf(tokens().Revoke(acme_id(), issued.token.id)), ErrorCode::kApiTokenNotFound);
   EXPECT_EQ(CodeOf(tokens().Rotate(acme_id(), issued.token.id, 0, AuditActor::System())),
             ErrorCode::kApiTokenNotFound);
-  EXPECT_EQ(CodeOf(tokens().Reveal(acme_id(), issued.token.id, AuditActor::System())), ErrorCode::kApiTokenNotFound);
+  EXPECT_EQ(CodeOf(tokens().Reveal(acme_id(), issued.token.id, AuditActor::System())),
+            ErrorCode::kApiTokenNotFound);
   EXPECT_FALSE(Authenticate(issued.secret, Now()));
 }
 
@@ -251,8 +252,7 @@ TEST_F(TokenDirectoryTest, RevealReturnsTheCurrentSecretAndIsAudited) {
 
   auto rotated = tokens().Rotate(acme_id(), issued.token.id, 60, actor);
   ASSERT_TRUE(rotated);
-  EXPECT_EQ(tokens().Reveal(acme_id(), issued.token.id, actor).value(),
-            rotated->secret);
+  EXPECT_EQ(tokens().Reveal(acme_id(), issued.token.id, actor).value(), rotated->secret);
 
   AuditQuery query;
   query.organization_id = acme_id();
@@ -300,8 +300,7 @@ TEST_F(TokenDirectoryTest, IdsOfAnotherOrganizationAreAnsweredAsNotFound) {
   EXPECT_EQ(CodeOf(tokens().Update(other, id, StatusChange(TokenStatus::kBlocked))),
             ErrorCode::kApiTokenNotFound);
   EXPECT_EQ(CodeOf(tokens().Revoke(other, id)), ErrorCode::kApiTokenNotFound);
-  EXPECT_EQ(CodeOf(tokens().Reveal(other, id, AuditActor::System())),
-            ErrorCode::kApiTokenNotFound);
+  EXPECT_EQ(CodeOf(tokens().Reveal(other, id, AuditActor::System())), ErrorCode::kApiTokenNotFound);
   EXPECT_EQ(CodeOf(tokens().Rotate(other, id, 60, AuditActor::System())),
             ErrorCode::kApiTokenNotFound);
   auto listed = tokens().ListLive(other, TokenScope::kProject, project.id);

@@ -93,8 +93,8 @@ TEST(UsageLimitRollTest, RenewableSkipsIdlePeriodsToThePeriodContainingNow) {
 }
 
 TEST(UsageLimitRollTest, NonRenewableExpiresAtTheEndOfItsPeriod) {
-  for (auto type : {SubscriptionType::kDaily, SubscriptionType::kWeekly,
-                    SubscriptionType::kMonthly}) {
+  for (auto type :
+       {SubscriptionType::kDaily, SubscriptionType::kWeekly, SubscriptionType::kMonthly}) {
     UsageLimit limit = Limit(type, RenewalStatus::kNonRenewable, At("2026-11-29T18:00:00Z"));
     limit.used = 3;
     EXPECT_TRUE(RollUsageLimit(limit, *limit.valid_until));
@@ -132,8 +132,8 @@ class UsageLimitsTest : public ::testing::Test {
     store_ = std::make_unique<SqliteStore>((dir_ / "test.db").string());
     organization_ = Organization{NewUuid(), "Acme", "", clock_.Now()};
     ASSERT_TRUE(store_->CreateOrganization(organization_, Token(""), Credential()));
-    project_ = Project{NewUuid(), organization_.id, "Acme", "Support", "", "", true,
-                       clock_.Now(), clock_.Now()};
+    project_ = Project{NewUuid(), organization_.id, "Acme",      "Support", "", "",
+                       true,      clock_.Now(),     clock_.Now()};
     ASSERT_TRUE(store_->CreateProject(project_, Token(project_.id), Credential()));
     Restart();
   }
@@ -164,9 +164,9 @@ class UsageLimitsTest : public ::testing::Test {
   UsageLimit Create(const std::string& project_id, UsageUnit unit, double soft, double hard,
                     SubscriptionType type = SubscriptionType::kMonthly,
                     RenewalStatus renewal = RenewalStatus::kRenewable) {
-    auto limit = limits_->Create(organization_.id, project_id, "entity",
-                                 UsageLimitSpec{type, unit, soft, hard, renewal},
-                                 AuditActor::System());
+    auto limit =
+        limits_->Create(organization_.id, project_id, "entity",
+                        UsageLimitSpec{type, unit, soft, hard, renewal}, AuditActor::System());
     EXPECT_TRUE(limit) << (limit ? "" : limit.error().internal);
     return *limit;
   }
@@ -234,10 +234,10 @@ TEST_F(UsageLimitsTest, AProjectRefusedByItsOrganizationLimitIsNotCharged) {
 
 TEST_F(UsageLimitsTest, SecondCurrentLimitIsAConflict) {
   Create(project_.id, UsageUnit::kRequests, 0, 3);
-  auto second = limits_->Create(organization_.id, project_.id, "entity",
-                                UsageLimitSpec{SubscriptionType::kDaily, UsageUnit::kCost, 0, 1,
-                                               RenewalStatus::kRenewable},
-                                AuditActor::System());
+  auto second = limits_->Create(
+      organization_.id, project_.id, "entity",
+      UsageLimitSpec{SubscriptionType::kDaily, UsageUnit::kCost, 0, 1, RenewalStatus::kRenewable},
+      AuditActor::System());
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().code(), ErrorCode::kConflict);
 }
@@ -288,8 +288,8 @@ TEST_F(UsageLimitsTest, RenewableLimitStartsTheNextPeriodAtZeroAndAdmitsAgain) {
 }
 
 TEST_F(UsageLimitsTest, NonRenewableLimitExpiresAndStopsGoverning) {
-  const UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 0, 1,
-                                  SubscriptionType::kDaily, RenewalStatus::kNonRenewable);
+  const UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 0, 1, SubscriptionType::kDaily,
+                                  RenewalStatus::kNonRenewable);
   EXPECT_TRUE(Call());
   EXPECT_FALSE(Call());
   clock_.Set(At("2026-11-30T00:00:00Z"));

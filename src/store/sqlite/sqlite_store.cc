@@ -91,8 +91,7 @@ Status SqliteStore::PutSetting(const std::string& key, const std::string& value)
 }
 
 Status SqliteStore::CreateOrganization(const Organization& organization, const ApiToken& token,
-                                       const TokenCredential& credential,
-                                       const AuditEntry* audit) {
+                                       const TokenCredential& credential, const AuditEntry* audit) {
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
@@ -172,8 +171,7 @@ Result<OrganizationPage> SqliteStore::ListOrganizations(const OrganizationQuery&
   return page;
 }
 
-Status SqliteStore::DeleteOrganization(const std::string& id, TimeMs now,
-                                       const AuditEntry* audit) {
+Status SqliteStore::DeleteOrganization(const std::string& id, TimeMs now, const AuditEntry* audit) {
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);

@@ -103,8 +103,8 @@ class SqliteStore final : public Store {
       const std::string& assistant_id) override;
   Status UpdateAssistant(const Assistant& assistant, bool new_revision,
                          const AuditEntry* audit = nullptr) override;
-  Status DeleteAssistant(const std::string& project_id, const std::string& assistant_id,
-                         TimeMs now, const AuditEntry* audit = nullptr) override;
+  Status DeleteAssistant(const std::string& project_id, const std::string& assistant_id, TimeMs now,
+                         const AuditEntry* audit = nullptr) override;
 
   Status AppendRequests(const std::vector<RequestRecord>& records) override;
   Result<std::unique_ptr<RequestCursor>> OpenRequestCursor(const RequestQuery& query) override;

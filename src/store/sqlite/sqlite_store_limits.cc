@@ -140,7 +140,7 @@ Result<std::optional<UsageLimit>> SqliteStore::FindUsageLimit(const std::string&
   if (!reader) return std::unexpected(reader.error());
   sqlite::Database& db = **reader;
   auto stmt = db.Prepare(std::string("SELECT ") + kLimitColumns +
-                          " WHERE id = ?1 AND organization_id = ?2");
+                         " WHERE id = ?1 AND organization_id = ?2");
   if (!stmt) return std::unexpected(stmt.error());
   auto row = (*stmt)->Bind(1, limit_id).Bind(2, organization_id).Step();
   if (!row) return std::unexpected(row.error());
@@ -154,8 +154,8 @@ Result<std::vector<UsageLimit>> SqliteStore::ListUsageLimits(const std::string& 
   if (!reader) return std::unexpected(reader.error());
   sqlite::Database& db = **reader;
   auto stmt = db.Prepare(std::string("SELECT ") + kLimitColumns +
-                          " WHERE organization_id = ?1 AND COALESCE(project_id, '') = ?2 "
-                          "ORDER BY created_at DESC, rowid DESC");
+                         " WHERE organization_id = ?1 AND COALESCE(project_id, '') = ?2 "
+                         "ORDER BY created_at DESC, rowid DESC");
   if (!stmt) return std::unexpected(stmt.error());
   (*stmt)->Bind(1, organization_id).Bind(2, project_id);
   std::vector<UsageLimit> limits;

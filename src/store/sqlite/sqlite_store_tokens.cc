@@ -167,14 +167,14 @@ Status SqliteStore::UpdateCredential(const std::string& token_id, const TokenCre
       "previous_valid_until = ?5, updated_at = ?6, secret_prefix = ?7 WHERE id = ?1");
   if (!stmt) return std::unexpected(stmt.error());
   if (auto done = (*stmt)
-                     ->Bind(1, token_id)
-                     .BindBlob(2, std::string_view(credential.secret_hash))
-                     .BindBlob(3, credential.sealed)
-                     .BindBlob(4, credential.previous_hash)
-                     .Bind(5, credential.previous_valid_until)
-                     .Bind(6, now)
-                     .Bind(7, secret_prefix)
-                     .Run();
+                      ->Bind(1, token_id)
+                      .BindBlob(2, std::string_view(credential.secret_hash))
+                      .BindBlob(3, credential.sealed)
+                      .BindBlob(4, credential.previous_hash)
+                      .Bind(5, credential.previous_valid_until)
+                      .Bind(6, now)
+                      .Bind(7, secret_prefix)
+                      .Run();
       !done) {
     return done;
   }
