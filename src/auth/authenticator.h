@@ -104,8 +104,6 @@ class Authenticator {
   // Whole seconds until `remote_address` may sign in again; 0 when it may now.
   std::int64_t SignInRetryAfterSeconds(std::string_view remote_address) const;
 
-  const Clock& clock() const { return clock_; }
-
  private:
   Result<Principal> Check(const Credentials& credentials, Access access, SessionUse sessions) const;
   Result<Principal> FromHeader(std::string_view header, Access access) const;
