@@ -40,7 +40,7 @@ Status Prepare(ApiServices& services, const Principal& caller, const boost::json
   call.model_name = std::string(name);
   std::optional<ResolvedModel> resolved;
   if (name.starts_with(kAssistantPrefix)) {
-    auto assistant = services.assistants.Find(caller.token->project_id,
+    auto assistant = services.assistants.Lookup(caller.token->project_id,
                                               std::string(name.substr(kAssistantPrefix.size())));
     if (!assistant) return std::unexpected(assistant.error());
     resolved = services.providers.Resolve(assistant->llm.provider_name, assistant->llm.model_name);

@@ -29,6 +29,7 @@ int RunServe(const ServerConfig& config, int threads) {
     }
   }
   OrThrow(instance.tokens().LoadCache(), "cannot load tokens");
+  OrThrow(instance.assistants().Load(), "cannot load assistants");
   ServerGraph graph(instance, config,
                     config.web_dir.empty() ? GATEHOUSE_DEFAULT_WEB_DIR : config.web_dir);
 

@@ -48,7 +48,56 @@ Result<Assistant> AssistantDirectory::Create(const std::string& organization_id,
   if (auto stored = store_.CreateAssistant(assistant, &audit); !stored) {
     return std::unexpected(stored.error());
   }
+  Remember(assistant);
   return assistant;
+}
+
+Status AssistantDirectory::Load() {
+  auto assistants = store_.ListAllAssistants();
+  if (!assistants) return std::unexpected(assistants.error());
+  Catalog catalog;
+  for (auto& assistant : *assistants) {
+    catalog[assistant.project_id].push_back(std::move(assistant));
+  }
+  std::unique_lock lock(catalog_mutex_);
+  catalog_.swap(catalog);
+  return {};
+}
+
+Result<Assistant> AssistantDirectory::Lookup(const std::string& project_id,
+                                             const std::string& id_or_name) const {
+  std::shared_lock lock(catalog_mutex_);
+  const auto project = catalog_.find(project_id);
+  if (project == catalog_.end()) return Fail(ErrorCode::kAssistantNotFound);
+  // An id match wins over a name match, as in the store's lookup.
+  const Assistant* by_name = nullptr;
+  for (const auto& assistant : project->second) {
+    if (assistant.id == id_or_name) return assistant;
+    if (!by_name && assistant.name == id_or_name) by_name = &assistant;
+  }
+  if (!by_name) return Fail(ErrorCode::kAssistantNotFound);
+  return *by_name;
+}
+
+void AssistantDirectory::Remember(const Assistant& assistant) {
+  std::unique_lock lock(catalog_mutex_);
+  auto& assistants = catalog_[assistant.project_id];
+  for (auto& known : assistants) {
+    if (known.id == assistant.id) {
+      known = assistant;
+      return;
+    }
+  }
+  assistants.push_back(assistant);
+}
+
+void AssistantDirectory::Forget(const std::string& project_id, const std::string& assistant_id) {
+  std::unique_lock lock(catalog_mutex_);
+  const auto project = catalog_.find(project_id);
+  if (project == catalog_.end()) return;
+  std::erase_if(project->second,
+                [&](const Assistant& assistant) { return assistant.id == assistant_id; });
+  if (project->second.empty()) catalog_.erase(project);
 }
 
 Result<Assistant> AssistantDirectory::Find(const std::string& project_id,
@@ -95,6 +144,7 @@ Result<Assistant> AssistantDirectory::Update(const std::string& project_id,
   if (auto stored = store_.UpdateAssistant(*assistant, new_revision, &audit); !stored) {
     return std::unexpected(stored.error());
   }
+  Remember(*assistant);
   return assistant;
 }
 
@@ -104,7 +154,11 @@ Status AssistantDirectory::Delete(const std::string& project_id, const std::stri
   if (!assistant) return std::unexpected(assistant.error());
   const TimeMs now = clock_.Now();
   const AuditEntry audit = AssistantAudit(actor, *assistant, "assistant.delete", now, {});
-  return store_.DeleteAssistant(project_id, assistant->id, now, &audit);
+  if (auto deleted = store_.DeleteAssistant(project_id, assistant->id, now, &audit); !deleted) {
+    return deleted;
+  }
+  Forget(project_id, assistant->id);
+  return {};
 }
 
 }  // namespace gatehouse

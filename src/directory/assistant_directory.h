@@ -2,7 +2,9 @@
 #define GATEHOUSE_DIRECTORY_ASSISTANT_DIRECTORY_H_
 
 #include <optional>
+#include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
@@ -22,6 +24,12 @@ struct AssistantChange {
 // The rules of assistants (API.md §8): unique names per project, and a new revision whenever
 // the prompt or the LLM settings change. Every change is audited (targetType "assistant") in
 // its own transaction; the prompt's text stays out of the details (its revision shows a change).
+//
+// It also keeps every live assistant in memory, so that a chat call naming an assistant is
+// resolved on the event loop without a store read: `Load` fills the catalog at start, and each
+// change made through this directory updates it after its transaction commits. Only a serving
+// process changes assistants today; once several nodes share a store, theirs must reach the
+// catalog too (a notification, or `Load` again).
 // Thread-safe; `store` must outlive it.
 class AssistantDirectory {
  public:
@@ -30,8 +38,13 @@ class AssistantDirectory {
   Result<Assistant> Create(const std::string& organization_id, const std::string& project_id,
                            std::string name, std::string description, std::string prompt,
                            LlmSettings llm, const AuditActor& actor = AuditActor::System());
-  // By id or name within the project; 404 id 1 otherwise.
+  // (Re)reads the in-memory catalog from the store.
+  Status Load();
+  // By id or name within the project; 404 id 1 otherwise. Reads the store.
   Result<Assistant> Find(const std::string& project_id, const std::string& id_or_name);
+  // The same answer from the in-memory catalog: never touches the store, so the gateway may
+  // call it on an event loop.
+  Result<Assistant> Lookup(const std::string& project_id, const std::string& id_or_name) const;
   Result<std::vector<Assistant>> List(const std::string& project_id);
   Result<std::vector<AssistantRevision>> Revisions(const std::string& assistant_id);
   Result<Assistant> Update(const std::string& project_id, const std::string& id_or_name,
@@ -41,8 +54,15 @@ class AssistantDirectory {
                 const AuditActor& actor = AuditActor::System());
 
  private:
+  using Catalog = std::unordered_map<std::string, std::vector<Assistant>>;  // by project id
+
+  void Remember(const Assistant& assistant);
+  void Forget(const std::string& project_id, const std::string& assistant_id);
+
   Store& store_;
   const Clock& clock_;
+  mutable std::shared_mutex catalog_mutex_;
+  Catalog catalog_;  // guarded by catalog_mutex_
 };
 
 }  // namespace gatehouse

@@ -286,6 +286,8 @@ class Store {
   virtual Result<std::optional<Assistant>> FindAssistant(const std::string& project_id,
                                                          const std::string& id_or_name) = 0;
   virtual Result<std::vector<Assistant>> ListAssistants(const std::string& project_id) = 0;
+  // Every live assistant of every project: what the gateway's in-memory catalog starts from.
+  virtual Result<std::vector<Assistant>> ListAllAssistants() = 0;
   virtual Result<std::vector<AssistantRevision>> ListAssistantRevisions(
       const std::string& assistant_id) = 0;
   virtual Status UpdateAssistant(const Assistant& assistant, bool new_revision,

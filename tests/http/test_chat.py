@@ -307,3 +307,38 @@ class ChatTests(GatewayTestCase):
         text = unique('after')
         body = self.ok(self.chat(self.project.token, f'{PROVIDER}/echo', text=text))
         self.assertEqual(body['choices'][0]['message']['content'], echo_text(text))
+
+
+class AssistantCatalogTests(GatewayTestCase):
+    """The gateway resolves `saia:assistant:` from an in-memory catalog (no store read on the
+    event loop): it must follow renames and deletions at once and be rebuilt at start-up."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.project = cls.make_project()
+
+    def test_a_renamed_assistant_answers_by_its_new_name_only(self):
+        bot = self.make_assistant(self.project.token, name=unique('before'))
+        new_name = unique('after')
+        self.ok(self.request('PUT', f'/v1/assistant/{bot["assistantId"]}',
+                             body={'name': new_name}, token=self.project.token))
+        self.ok(self.chat(self.project.token, f'saia:assistant:{new_name}'))
+        self.assertError(self.chat(self.project.token, f'saia:assistant:{bot["assistantName"]}'),
+                         E_ASSISTANT_NOT_FOUND)
+
+    def test_a_deleted_assistant_is_404_id_1_at_once(self):
+        bot = self.make_assistant(self.project.token)
+        self.ok(self.chat(self.project.token, f'saia:assistant:{bot["assistantName"]}'))
+        self.ok(self.request('DELETE', f'/v1/assistant/{bot["assistantId"]}',
+                             token=self.project.token))
+        self.assertError(self.chat(self.project.token, f'saia:assistant:{bot["assistantName"]}'),
+                         E_ASSISTANT_NOT_FOUND)
+
+    def test_assistants_resolve_after_a_restart(self):
+        bot = self.make_assistant(self.project.token, prompt='kept across restarts')
+        self.server.restart()
+        text = unique('restarted')
+        self.ok(self.chat(self.project.token, f'saia:assistant:{bot["assistantName"]}', text=text))
+        sent = self.upstream.wait_for(text, 1, timeout_s=2.0)[0]['body']
+        self.assertEqual(sent['messages'][0], {'role': 'system', 'content': 'kept across restarts'})

@@ -122,5 +122,45 @@ TEST_F(AssistantDirectoryTest, ADeletedAssistantIsNotFoundAnyMoreAndItsNameIsFre
   EXPECT_NE(again.id, created.id);
 }
 
+TEST_F(AssistantDirectoryTest, LookupAnswersFromTheCatalogKeptInStepWithEveryChange) {
+  const Assistant helper = MakeAssistant(support_, "helper");
+  MakeAssistant(sales_, "helper");
+  auto found = assistants().Lookup(support_.id, "helper");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->id, helper.id);
+  EXPECT_EQ(found->prompt, "Be brief.");
+  EXPECT_EQ(assistants().Lookup(support_.id, helper.id)->name, "helper");
+
+  AssistantChange change;
+  change.name = "guide";
+  change.prompt = "Be thorough.";
+  ASSERT_TRUE(assistants().Update(support_.id, helper.id, change));
+  EXPECT_EQ(CodeOf(assistants().Lookup(support_.id, "helper")), ErrorCode::kAssistantNotFound);
+  auto renamed = assistants().Lookup(support_.id, "guide");
+  ASSERT_TRUE(renamed);
+  EXPECT_EQ(renamed->prompt, "Be thorough.");
+  EXPECT_EQ(renamed->revision, 2);
+
+  ASSERT_TRUE(assistants().Delete(support_.id, "guide"));
+  EXPECT_EQ(CodeOf(assistants().Lookup(support_.id, helper.id)), ErrorCode::kAssistantNotFound);
+  EXPECT_TRUE(assistants().Lookup(sales_.id, "helper"));
+}
+
+TEST_F(AssistantDirectoryTest, LookupNeverReadsTheStoreAndLoadRebuildsTheCatalogFromIt) {
+  const Assistant helper = MakeAssistant(support_, "helper");
+  // Deleted behind the directory's back: the catalog still answers, so Lookup did not read
+  // the store; Load then brings it in line.
+  ASSERT_TRUE(store().DeleteAssistant(support_.id, helper.id, 1, nullptr));
+  EXPECT_TRUE(assistants().Lookup(support_.id, "helper"));
+  ASSERT_TRUE(assistants().Load());
+  EXPECT_EQ(CodeOf(assistants().Lookup(support_.id, "helper")), ErrorCode::kAssistantNotFound);
+
+  AssistantDirectory fresh(store(), clock_);
+  const Assistant other = MakeAssistant(sales_, "other");
+  EXPECT_EQ(CodeOf(fresh.Lookup(sales_.id, "other")), ErrorCode::kAssistantNotFound);
+  ASSERT_TRUE(fresh.Load());
+  EXPECT_EQ(fresh.Lookup(sales_.id, "other")->id, other.id);
+}
+
 }  // namespace
 }  // namespace gatehouse

@@ -99,6 +99,7 @@ class SqliteStore final : public Store {
   Result<std::optional<Assistant>> FindAssistant(const std::string& project_id,
                                                  const std::string& id_or_name) override;
   Result<std::vector<Assistant>> ListAssistants(const std::string& project_id) override;
+  Result<std::vector<Assistant>> ListAllAssistants() override;
   Result<std::vector<AssistantRevision>> ListAssistantRevisions(
       const std::string& assistant_id) override;
   Status UpdateAssistant(const Assistant& assistant, bool new_revision,
@@ -123,6 +124,8 @@ class SqliteStore final : public Store {
   Result<std::optional<Organization>> FindOrganizationWhere(const std::string& where,
                                                             const std::string& value);
   Status InsertRevisionLocked(const Assistant& assistant);
+  // The live assistants matching `where` (a clause that may use ?1 = *project_id).
+  Result<std::vector<Assistant>> ReadAssistants(const char* where, const std::string* project_id);
   // Require the writer held (LockWriter; sqlite_store_limits.cc, sqlite_store_audit.cc).
   Status AppendAuditLocked(const AuditEntry& entry);
   Status InsertUsageLimitLocked(const UsageLimit& limit);

@@ -91,13 +91,22 @@ Result<std::optional<Assistant>> SqliteStore::FindAssistant(const std::string& p
 }
 
 Result<std::vector<Assistant>> SqliteStore::ListAssistants(const std::string& project_id) {
+  return ReadAssistants(" WHERE project_id = ?1 AND deleted_at IS NULL ORDER BY name, id",
+                        &project_id);
+}
+
+Result<std::vector<Assistant>> SqliteStore::ListAllAssistants() {
+  return ReadAssistants(" WHERE deleted_at IS NULL", nullptr);
+}
+
+Result<std::vector<Assistant>> SqliteStore::ReadAssistants(const char* where,
+                                                           const std::string* project_id) {
   auto reader = readers_.Acquire();
   if (!reader) return std::unexpected(reader.error());
   sqlite::Database& db = **reader;
-  auto stmt = db.Prepare(std::string("SELECT ") + kAssistantColumns +
-                         " WHERE project_id = ?1 AND deleted_at IS NULL ORDER BY name, id");
+  auto stmt = db.Prepare(std::string("SELECT ") + kAssistantColumns + where);
   if (!stmt) return std::unexpected(stmt.error());
-  (*stmt)->Bind(1, project_id);
+  if (project_id) (*stmt)->Bind(1, *project_id);
   std::vector<Assistant> assistants;
   for (;;) {
     auto row = (*stmt)->Step();
