@@ -1,3 +1,4 @@
+#include "api/render.h"
 #include "api/request_input.h"
 #include "api/routes.h"
 #include "core/text.h"
@@ -53,10 +54,104 @@ void Export(ApiServices& services, const ApiCall& call, HttpResponse& response) 
   response.body_source = std::make_shared<ExportStream>(std::move(*cursor), *format);
 }
 
+constexpr TimeMs kDayMs = 86'400'000;
+// An hourly series is at most this long, so one answer stays a few thousand points per group.
+constexpr TimeMs kMaxHourlyRangeMs = 92 * kDayMs;
+
+boost::json::object TotalsJson(const UsageTotals& totals) {
+  return boost::json::object{{"requests", totals.requests},
+                             {"failed", totals.failed},
+                             {"promptTokens", totals.prompt_tokens},
+                             {"completionTokens", totals.completion_tokens},
+                             {"cost", totals.cost}};
+}
+
+boost::json::object GroupKeyJson(UsageDimension dimension, const UsageSummary::Group& group) {
+  switch (dimension) {
+    case UsageDimension::kNone:
+      return {};
+    case UsageDimension::kProject:
+      return {{"projectId", group.key}, {"projectName", group.label}};
+    case UsageDimension::kToken:
+      return {{"apiTokenId", group.key}, {"apiToken", group.label}};
+    case UsageDimension::kAssistant:
+      return {{"assistant", group.key}};
+    case UsageDimension::kModel:
+      return {{"model", group.key}};
+  }
+  return {};
+}
+
+// GET /v2/usage/summary (API.md §8). Dates: a plain date is a whole UTC day (startDate from its
+// start, endDate through its end); a timestamp is an instant (endDate included).
+Result<boost::json::value> Summary(ApiServices& services, const ApiCall& call) {
+  const QueryParams params(call.request.query);
+  UsageSummaryQuery query;
+  query.project_id = params.Get("projectId").value_or("");
+  if (!query.project_id.empty() && !IsUuid(query.project_id)) {
+    return Fail(ErrorCode::kPattern, "projectId");
+  }
+  query.api_token_id = params.Get("apiTokenId").value_or("");
+  if (!query.api_token_id.empty() && !IsUuid(query.api_token_id)) {
+    return Fail(ErrorCode::kPattern, "apiTokenId");
+  }
+  query.assistant = params.Get("assistant").value_or("");
+  query.model = params.Get("model").value_or("");
+  auto group_by = params.Choice("groupBy", {"none", "project", "token", "assistant", "model"}, 0);
+  if (!group_by) return std::unexpected(group_by.error());
+  query.group_by = static_cast<UsageDimension>(*group_by);
+  auto interval = params.Choice("interval", {"none", "hour", "day"}, 0);
+  if (!interval) return std::unexpected(interval.error());
+
+  query.end_ms = services.clock.Now() + 1;
+  if (auto end = params.Get("endDate"); end && !end->empty()) {
+    auto parsed = RangeEnd(*end);
+    if (!parsed) return Fail(ErrorCode::kPattern, "endDate");
+    query.end_ms = *parsed + 1;
+  }
+  query.start_ms = query.end_ms - 30 * kDayMs;
+  if (auto start = params.Get("startDate"); start && !start->empty()) {
+    auto parsed = ParseTimestamp(*start);
+    if (!parsed) return Fail(ErrorCode::kPattern, "startDate");
+    query.start_ms = *parsed;
+  }
+  if (query.start_ms >= query.end_ms) return Fail(ErrorCode::kPattern, "endDate");
+  const auto kind = static_cast<UsageInterval>(*interval);
+  if (kind == UsageInterval::kHour && query.end_ms - query.start_ms > kMaxHourlyRangeMs) {
+    return Fail(ErrorCode::kPattern, "interval");
+  }
+  TimeZone zone = TimeZone::Utc();
+  if (auto name = params.Get("timeZone"); name && !name->empty()) {
+    auto loaded = TimeZone::Load(*name);
+    if (!loaded) return std::unexpected(loaded.error());
+    zone = std::move(*loaded);
+  }
+
+  auto summary = services.exports.Summarize(
+      ExportScope{call.caller.organization_id(), call.caller.project_id()}, query, kind, zone);
+  if (!summary) return std::unexpected(summary.error());
+  boost::json::array groups;
+  for (const auto& group : summary->groups) {
+    boost::json::array series;
+    for (const auto& point : group.series) {
+      boost::json::object item = TotalsJson(point.totals);
+      item.emplace("start", FormatTimestamp(point.start_ms));
+      series.push_back(std::move(item));
+    }
+    groups.push_back(boost::json::object{{"key", GroupKeyJson(query.group_by, group)},
+                                         {"totals", TotalsJson(group.totals)},
+                                         {"series", std::move(series)}});
+  }
+  return boost::json::object{{"startDate", FormatTimestamp(query.start_ms)},
+                             {"endDate", FormatTimestamp(query.end_ms - 1)},
+                             {"groups", std::move(groups)}};
+}
+
 }  // namespace
 
 void AddExportRoutes(RouteTable& routes) {
   routes.Add("GET", "/v1/organization/request/export", Access::kAnyToken, Export);
+  routes.AddJson("GET", "/v2/usage/summary", Access::kAnyToken, Summary);
 }
 
 }  // namespace gatehouse

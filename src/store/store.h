@@ -163,6 +163,47 @@ struct RequestQuery {
   std::int64_t count = 0;  // 0 = no limit
 };
 
+// What a usage summary (API.md §8) groups by; kNone adds everything up.
+enum class UsageDimension { kNone, kProject, kToken, kAssistant, kModel };
+
+// A usage summary over the half-open range [start_ms, end_ms). Empty strings: no filter.
+struct UsageSummaryQuery {
+  std::string organization_id;
+  std::string project_id;
+  std::string api_token_id;
+  std::string assistant;
+  std::string model;
+  TimeMs start_ms = 0;
+  TimeMs end_ms = 0;
+  UsageDimension group_by = UsageDimension::kNone;
+  bool hourly = false;  // one row per group and UTC hour, else one per group
+};
+
+struct UsageTotals {
+  std::int64_t requests = 0;
+  std::int64_t failed = 0;
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  double cost = 0;
+
+  UsageTotals& operator+=(const UsageTotals& other) {
+    requests += other.requests;
+    failed += other.failed;
+    prompt_tokens += other.prompt_tokens;
+    completion_tokens += other.completion_tokens;
+    cost += other.cost;
+    return *this;
+  }
+};
+
+// One group (and hour, when hourly) of a usage summary.
+struct UsageRow {
+  std::string key;     // the group's id (or assistant / model name); empty for kNone
+  std::string label;   // the project's or token's current name, when grouped by them
+  TimeMs hour_ms = 0;  // the UTC hour the row adds up, when hourly
+  UsageTotals totals;
+};
+
 // Walks matching request records newest first without holding them all in memory, on a
 // connection of its own and in short read transactions, so a long export never blocks other
 // work. A record stored during the walk appears only if it sorts after the rows already
@@ -298,6 +339,10 @@ class Store {
   // Appends request records in one transaction.
   virtual Status AppendRequests(const std::vector<RequestRecord>& records) = 0;
   virtual Result<std::unique_ptr<RequestCursor>> OpenRequestCursor(const RequestQuery& query) = 0;
+  // Adds up the records `query` selects, from hourly rollups kept as records are appended
+  // (only the partial hours at the range's ends read the records themselves). Rows come in no
+  // particular order, at most one per (key, hour).
+  virtual Result<std::vector<UsageRow>> SummarizeUsage(const UsageSummaryQuery& query) = 0;
 };
 
 }  // namespace gatehouse

@@ -1,23 +1,73 @@
 #include "usage/request_export.h"
 
+#include <algorithm>
+#include <map>
+
 namespace gatehouse {
 
-Result<std::unique_ptr<RequestCursor>> RequestExporter::Open(const ExportScope& scope,
-                                                             RequestQuery query) {
-  query.organization_id = scope.organization_id;
+Status RequestExporter::Scope(const ExportScope& scope, std::string& project_id) {
   if (scope.project_id.empty()) {
-    if (!query.project_id.empty()) {
-      auto project = store_.FindProject(scope.organization_id, query.project_id);
+    if (!project_id.empty()) {
+      auto project = store_.FindProject(scope.organization_id, project_id);
       if (!project) return std::unexpected(project.error());
       if (!*project) return Fail(ErrorCode::kProjectNotFound);
     }
   } else {
-    if (!query.project_id.empty() && query.project_id != scope.project_id) {
+    if (!project_id.empty() && project_id != scope.project_id) {
       return Fail(ErrorCode::kOutOfScope, {}, "another project");
     }
-    query.project_id = scope.project_id;
+    project_id = scope.project_id;
+  }
+  return {};
+}
+
+Result<std::unique_ptr<RequestCursor>> RequestExporter::Open(const ExportScope& scope,
+                                                             RequestQuery query) {
+  query.organization_id = scope.organization_id;
+  if (auto scoped = Scope(scope, query.project_id); !scoped) {
+    return std::unexpected(scoped.error());
   }
   return store_.OpenRequestCursor(query);
+}
+
+Result<UsageSummary> RequestExporter::Summarize(const ExportScope& scope, UsageSummaryQuery query,
+                                                UsageInterval interval, const TimeZone& zone) {
+  query.organization_id = scope.organization_id;
+  if (auto scoped = Scope(scope, query.project_id); !scoped) {
+    return std::unexpected(scoped.error());
+  }
+  query.hourly = interval != UsageInterval::kNone;
+  auto rows = store_.SummarizeUsage(query);
+  if (!rows) return std::unexpected(rows.error());
+
+  struct Building {
+    UsageSummary::Group group;
+    std::map<TimeMs, UsageTotals> buckets;
+  };
+  std::map<std::string, Building> groups;
+  for (const UsageRow& row : *rows) {
+    Building& building = groups[row.key];
+    building.group.key = row.key;
+    building.group.label = row.label;
+    building.group.totals += row.totals;
+    if (interval == UsageInterval::kNone) continue;
+    const TimeMs start =
+        interval == UsageInterval::kHour ? row.hour_ms : zone.StartOfDay(row.hour_ms);
+    building.buckets[start] += row.totals;
+  }
+  UsageSummary summary;
+  summary.groups.reserve(groups.size());
+  for (auto& [key, building] : groups) {
+    for (const auto& [start, totals] : building.buckets) {
+      building.group.series.push_back(UsageSummary::Point{start, totals});
+    }
+    summary.groups.push_back(std::move(building.group));
+  }
+  std::stable_sort(summary.groups.begin(), summary.groups.end(),
+                   [](const UsageSummary::Group& a, const UsageSummary::Group& b) {
+                     return a.totals.requests > b.totals.requests;
+                   });
+  return summary;
 }
 
 }  // namespace gatehouse

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/time_zone.h"
 #include "store/store.h"
 
 namespace gatehouse {
@@ -15,7 +16,26 @@ struct ExportScope {
   std::string project_id;  // the caller's own project; empty for an organization token
 };
 
-// The scope rules of the request export (API.md §4). Thread-safe; `store` must outlive it.
+enum class UsageInterval { kNone, kHour, kDay };
+
+// A usage summary (API.md §8): groups ordered by requests (most first), each with its totals
+// and, when an interval was asked for, a series of the buckets that had calls, oldest first.
+struct UsageSummary {
+  struct Point {
+    TimeMs start_ms = 0;
+    UsageTotals totals;
+  };
+  struct Group {
+    std::string key;
+    std::string label;
+    UsageTotals totals;
+    std::vector<Point> series;
+  };
+  std::vector<Group> groups;
+};
+
+// The scope rules of reading request records — the export (API.md §4) and the usage summary
+// (§8). Thread-safe; `store` must outlive it.
 class RequestExporter {
  public:
   explicit RequestExporter(Store& store) : store_(store) {}
@@ -26,7 +46,15 @@ class RequestExporter {
   // its own project only (403 id 7 when it asks for another).
   Result<std::unique_ptr<RequestCursor>> Open(const ExportScope& scope, RequestQuery query);
 
+  // Adds up the records `query` selects within what `scope` may see (the same project rules),
+  // in buckets of `interval` (days start at midnight in `zone`).
+  Result<UsageSummary> Summarize(const ExportScope& scope, UsageSummaryQuery query,
+                                 UsageInterval interval, const TimeZone& zone);
+
  private:
+  // Applies the project rules of `scope` to the project asked for.
+  Status Scope(const ExportScope& scope, std::string& project_id);
+
   Store& store_;
 };
 

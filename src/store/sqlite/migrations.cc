@@ -233,6 +233,50 @@ ALTER TABLE api_tokens ADD COLUMN rate_limit_per_minute INTEGER;
     R"sql(
 ALTER TABLE organizations ADD COLUMN limit_webhook_url TEXT NOT NULL DEFAULT '';
 )sql",
+    // 8: hourly usage rollups for the usage summary (API.md §8), kept by AppendRequests and
+    // filled here from the records already stored. usage_hours has no token dimension, so
+    // that an organization's 30 days stay a few thousand rows however many tokens call;
+    // usage_token_hours answers grouping and filtering by token.
+    R"sql(
+CREATE TABLE usage_hours (
+  organization_id TEXT NOT NULL,
+  hour_ms INTEGER NOT NULL,
+  project_id TEXT NOT NULL,
+  assistant TEXT NOT NULL,
+  model TEXT NOT NULL,
+  requests INTEGER NOT NULL,
+  failed INTEGER NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  cost REAL NOT NULL,
+  PRIMARY KEY (organization_id, hour_ms, project_id, assistant, model)
+) WITHOUT ROWID;
+CREATE TABLE usage_token_hours (
+  organization_id TEXT NOT NULL,
+  hour_ms INTEGER NOT NULL,
+  api_token_id TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  assistant TEXT NOT NULL,
+  model TEXT NOT NULL,
+  requests INTEGER NOT NULL,
+  failed INTEGER NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  cost REAL NOT NULL,
+  PRIMARY KEY (organization_id, hour_ms, api_token_id, project_id, assistant, model)
+) WITHOUT ROWID;
+CREATE INDEX usage_token_hours_token ON usage_token_hours(organization_id, api_token_id, hour_ms);
+INSERT INTO usage_hours
+  SELECT organization_id, start_ms - start_ms % 3600000, project_id, COALESCE(assistant, ''),
+         model, COUNT(*), SUM(status = 'failed'), SUM(prompt_tokens), SUM(completion_tokens),
+         SUM(cost)
+  FROM requests GROUP BY 1, 2, 3, 4, 5;
+INSERT INTO usage_token_hours
+  SELECT organization_id, start_ms - start_ms % 3600000, api_token_id, project_id,
+         COALESCE(assistant, ''), model, COUNT(*), SUM(status = 'failed'), SUM(prompt_tokens),
+         SUM(completion_tokens), SUM(cost)
+  FROM requests GROUP BY 1, 2, 3, 4, 5, 6;
+)sql",
 };
 
 }  // namespace

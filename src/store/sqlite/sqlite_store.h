@@ -109,6 +109,7 @@ class SqliteStore final : public Store {
 
   Status AppendRequests(const std::vector<RequestRecord>& records) override;
   Result<std::unique_ptr<RequestCursor>> OpenRequestCursor(const RequestQuery& query) override;
+  Result<std::vector<UsageRow>> SummarizeUsage(const UsageSummaryQuery& query) override;
 
  private:
   Status InsertTokenLocked(const ApiToken& token, const TokenCredential& credential);
@@ -124,6 +125,8 @@ class SqliteStore final : public Store {
   Result<std::optional<Organization>> FindOrganizationWhere(const std::string& where,
                                                             const std::string& value);
   Status InsertRevisionLocked(const Assistant& assistant);
+  // Adds newly stored records to the hourly usage rollups, inside the caller's transaction.
+  Status RollUpLocked(const std::vector<const RequestRecord*>& records);
   // The live assistants matching `where` (a clause that may use ?1 = *project_id).
   Result<std::vector<Assistant>> ReadAssistants(const char* where, const std::string* project_id);
   // Require the writer held (LockWriter; sqlite_store_limits.cc, sqlite_store_audit.cc).

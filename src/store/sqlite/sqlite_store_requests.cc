@@ -124,39 +124,48 @@ Status SqliteStore::AppendRequests(const std::vector<RequestRecord>& records) {
   sqlite::Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   auto stmt = db_.Prepare(
-      "INSERT OR IGNORE INTO requests(id, organization_id, project_id, api_token_id, "
+      "INSERT INTO requests(id, organization_id, project_id, api_token_id, "
       "api_token_name, assistant, intent, module, session_id, model, status, http_status, "
       "start_ms, end_ms, prompt_tokens, completion_tokens, total_tokens, cost, prompt, "
       "input_text, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-      "?)");
+      "?) ON CONFLICT(id) DO NOTHING RETURNING 1");
   if (!stmt) return std::unexpected(stmt.error());
+  // A record already stored (a batch written again after a failure) is neither inserted nor
+  // added to the rollups a second time.
+  std::vector<const RequestRecord*> inserted;
+  inserted.reserve(records.size());
   for (const auto& record : records) {
-    auto done = (*stmt)
-                    ->Bind(1, record.id)
-                    .Bind(2, record.organization_id)
-                    .Bind(3, record.project_id)
-                    .Bind(4, record.api_token_id)
-                    .Bind(5, record.api_token_name)
-                    .BindText(6, record.assistant)
-                    .BindText(7, record.intent)
-                    .Bind(8, record.module)
-                    .BindText(9, record.session_id)
-                    .Bind(10, record.model)
-                    .Bind(11, record.status)
-                    .Bind(12, std::int64_t{record.http_status})
-                    .Bind(13, record.start_ms)
-                    .Bind(14, record.end_ms)
-                    .Bind(15, record.prompt_tokens)
-                    .Bind(16, record.completion_tokens)
-                    .Bind(17, record.total_tokens)
-                    .Bind(18, record.cost)
-                    .BindText(19, record.prompt)
-                    .BindText(20, record.input_text)
-                    .BindText(21, record.output)
-                    .Run();
-    if (!done) return done;
+    auto row = (*stmt)
+                   ->Bind(1, record.id)
+                   .Bind(2, record.organization_id)
+                   .Bind(3, record.project_id)
+                   .Bind(4, record.api_token_id)
+                   .Bind(5, record.api_token_name)
+                   .BindText(6, record.assistant)
+                   .BindText(7, record.intent)
+                   .Bind(8, record.module)
+                   .BindText(9, record.session_id)
+                   .Bind(10, record.model)
+                   .Bind(11, record.status)
+                   .Bind(12, std::int64_t{record.http_status})
+                   .Bind(13, record.start_ms)
+                   .Bind(14, record.end_ms)
+                   .Bind(15, record.prompt_tokens)
+                   .Bind(16, record.completion_tokens)
+                   .Bind(17, record.total_tokens)
+                   .Bind(18, record.cost)
+                   .BindText(19, record.prompt)
+                   .BindText(20, record.input_text)
+                   .BindText(21, record.output)
+                   .Step();
+    if (!row) return std::unexpected(row.error());
+    if (*row) {
+      inserted.push_back(&record);
+      if (auto finished = (*stmt)->Step(); !finished) return std::unexpected(finished.error());
+    }
     (*stmt)->Reset();
   }
+  if (auto rolled = RollUpLocked(inserted); !rolled) return rolled;
   return transaction.Commit();
 }
 
