@@ -63,7 +63,8 @@ boost::json::object TotalsJson(const UsageTotals& totals) {
                              {"failed", totals.failed},
                              {"promptTokens", totals.prompt_tokens},
                              {"completionTokens", totals.completion_tokens},
-                             {"cost", totals.cost}};
+                             {"cost", totals.cost},
+                             {"elapsedMs", totals.elapsed_ms}};
 }
 
 boost::json::object GroupKeyJson(UsageDimension dimension, const UsageSummary::Group& group) {
@@ -73,7 +74,10 @@ boost::json::object GroupKeyJson(UsageDimension dimension, const UsageSummary::G
     case UsageDimension::kProject:
       return {{"projectId", group.key}, {"projectName", group.label}};
     case UsageDimension::kToken:
-      return {{"apiTokenId", group.key}, {"apiToken", group.label}};
+      return {{"apiTokenId", group.key},
+              {"apiToken", group.label},
+              {"projectId", group.project_id},
+              {"projectName", group.project_name}};
     case UsageDimension::kAssistant:
       return {{"assistant", group.key}};
     case UsageDimension::kModel:

@@ -185,6 +185,7 @@ struct UsageTotals {
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
   double cost = 0;
+  std::int64_t elapsed_ms = 0;  // summed over the requests: an average needs no other data
 
   UsageTotals& operator+=(const UsageTotals& other) {
     requests += other.requests;
@@ -192,14 +193,19 @@ struct UsageTotals {
     prompt_tokens += other.prompt_tokens;
     completion_tokens += other.completion_tokens;
     cost += other.cost;
+    elapsed_ms += other.elapsed_ms;
     return *this;
   }
 };
 
 // One group (and hour, when hourly) of a usage summary.
 struct UsageRow {
-  std::string key;     // the group's id (or assistant / model name); empty for kNone
-  std::string label;   // the project's or token's current name, when grouped by them
+  std::string key;    // the group's id (or assistant / model name); empty for kNone
+  std::string label;  // the project's or token's current name, when grouped by them
+  // A token's project, when grouped by token: the token's name alone is ambiguous (every
+  // project has its `Default`).
+  std::string project_id;
+  std::string project_name;
   TimeMs hour_ms = 0;  // the UTC hour the row adds up, when hourly
   UsageTotals totals;
 };

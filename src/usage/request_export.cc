@@ -49,6 +49,8 @@ Result<UsageSummary> RequestExporter::Summarize(const ExportScope& scope, UsageS
     Building& building = groups[row.key];
     building.group.key = row.key;
     building.group.label = row.label;
+    building.group.project_id = row.project_id;
+    building.group.project_name = row.project_name;
     building.group.totals += row.totals;
     if (interval == UsageInterval::kNone) continue;
     const TimeMs start =

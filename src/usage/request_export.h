@@ -28,6 +28,8 @@ struct UsageSummary {
   struct Group {
     std::string key;
     std::string label;
+    std::string project_id;  // a token's project, when grouped by token
+    std::string project_name;
     UsageTotals totals;
     std::vector<Point> series;
   };

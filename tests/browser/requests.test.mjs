@@ -279,7 +279,7 @@ test('usage page totals the two records', async () => {
       ]),
     ),
   );
-  assert.deepEqual(breakdowns['By API token'], [[TOKEN, `2 · $${(2 * COST).toPrecision(2)}`]]);
+  assert.deepEqual(breakdowns['By API token'], [[`${TOKEN} · ${PROJECT}`, `2 · $${(2 * COST).toPrecision(2)}`]]);
   assert.deepEqual(breakdowns['By model'], [[MODEL, `2 · $${(2 * COST).toPrecision(2)}`]]);
   assert.deepEqual(
     new Set(breakdowns['By assistant'].map(([key, value]) => `${key}=${value}`)),

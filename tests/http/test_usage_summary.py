@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from .harness import (E_SCOPE, E_PROJECT_NOT_FOUND, PROVIDER, GatewayTestCase,
                       e_pattern, unique)
 
-TOTALS = ('requests', 'failed', 'promptTokens', 'completionTokens', 'cost')
+TOTALS = ('requests', 'failed', 'promptTokens', 'completionTokens', 'elapsedMs', 'cost')
 KEY_OF = {'project': lambda r: r['projectId'], 'token': lambda r: r['apiTokenId'],
           'assistant': lambda r: r['assistant'], 'model': lambda r: r['model'],
           'none': lambda r: None}
@@ -54,6 +54,7 @@ class UsageSummaryTests(GatewayTestCase):
             total['failed'] += record['status'] == 'failed'
             total['promptTokens'] += record['promptTokens']
             total['completionTokens'] += record['completionTokens']
+            total['elapsedMs'] += record['elapsedTimeMs'] or 0
             total['cost'] += record['cost']
         return sums
 
@@ -79,6 +80,10 @@ class UsageSummaryTests(GatewayTestCase):
         groups = self.ok(self.summary(groupBy='token'))['groups']
         defaults = {g['key']['apiTokenId']: g for g in groups if g['key']['apiToken'] == 'Default'}
         self.assertEqual(set(defaults), {self.alpha.token_id, self.beta.token_id})
+        # Each carries its project, so a chart can tell them apart.
+        self.assertEqual({k: g['key']['projectName'] for k, g in defaults.items()},
+                         {self.alpha.token_id: self.alpha.project_name,
+                          self.beta.token_id: self.beta.project_name})
         self.assertEqual(defaults[self.alpha.token_id]['totals']['requests'], 5)
         self.assertEqual(defaults[self.beta.token_id]['totals']['requests'], 4)
         self.assertEqual(defaults[self.beta.token_id]['totals']['failed'], 2)

@@ -29,7 +29,8 @@ RequestRecord MakeRecord(int i, TimeMs at, std::mt19937& random) {
   if (random() % 3 == 0) record.assistant = "bot";
   record.model = kModels[random() % 2];
   record.status = random() % 4 == 0 ? "failed" : "succeeded";
-  record.start_ms = record.end_ms = at;
+  record.start_ms = at;
+  record.end_ms = at + static_cast<TimeMs>(random() % 5000);
   record.prompt_tokens = static_cast<std::int64_t>(random() % 100);
   record.completion_tokens = static_cast<std::int64_t>(random() % 50);
   record.cost = static_cast<double>(random() % 1000) / 1e6;
@@ -64,7 +65,8 @@ Sums BruteForce(const std::vector<RequestRecord>& records, const UsageSummaryQue
     if (!q.model.empty() && r.model != q.model) continue;
     const TimeMs hour = q.hourly ? r.start_ms - r.start_ms % kHour : 0;
     sums[{KeyOf(r, q.group_by), hour}] +=
-        UsageTotals{1, r.status == "failed", r.prompt_tokens, r.completion_tokens, r.cost};
+        UsageTotals{1,      r.status == "failed", r.prompt_tokens, r.completion_tokens,
+                    r.cost, r.end_ms - r.start_ms};
   }
   return sums;
 }
@@ -88,6 +90,7 @@ void ExpectSame(const Sums& actual, const Sums& expected, const std::string& wha
     EXPECT_EQ(found->second.prompt_tokens, totals.prompt_tokens) << what;
     EXPECT_EQ(found->second.completion_tokens, totals.completion_tokens) << what;
     EXPECT_NEAR(found->second.cost, totals.cost, 1e-9) << what;
+    EXPECT_EQ(found->second.elapsed_ms, totals.elapsed_ms) << what;
   }
 }
 

@@ -269,6 +269,35 @@ export async function exportRequestsCsv(query: RequestQuery): Promise<Blob> {
   return response.blob();
 }
 
+// --- Usage summary (API.md §8) ---
+
+export interface UsageTotals {
+  requests: number;
+  failed: number;
+  promptTokens: number;
+  completionTokens: number;
+  cost: number;
+  elapsedMs: number;
+}
+
+export interface UsageGroup {
+  key: { projectId?: string; projectName?: string; apiTokenId?: string; apiToken?: string; assistant?: string; model?: string };
+  totals: UsageTotals;
+  series: (UsageTotals & { start: string })[];
+}
+
+export interface UsageSummaryQuery {
+  startDate: string;
+  endDate: string;
+  projectId?: string;
+  groupBy?: 'none' | 'project' | 'token' | 'assistant' | 'model';
+  interval?: 'none' | 'hour' | 'day';
+  timeZone?: string;
+}
+
+export const usageSummary = (query: UsageSummaryQuery) =>
+  call<{ startDate: string; endDate: string; groups: UsageGroup[] }>('GET', withQuery('/v2/usage/summary', { ...query })).then((r) => r.groups);
+
 // --- Usage limits (API.md §7) ---
 
 const limitsBase = (orgId: string) => `/v2/usageLimits/organizations/${encodeURIComponent(orgId)}`;

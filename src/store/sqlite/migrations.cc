@@ -249,6 +249,7 @@ CREATE TABLE usage_hours (
   prompt_tokens INTEGER NOT NULL,
   completion_tokens INTEGER NOT NULL,
   cost REAL NOT NULL,
+  elapsed_ms INTEGER NOT NULL,
   PRIMARY KEY (organization_id, hour_ms, project_id, assistant, model)
 ) WITHOUT ROWID;
 CREATE TABLE usage_token_hours (
@@ -263,18 +264,19 @@ CREATE TABLE usage_token_hours (
   prompt_tokens INTEGER NOT NULL,
   completion_tokens INTEGER NOT NULL,
   cost REAL NOT NULL,
+  elapsed_ms INTEGER NOT NULL,
   PRIMARY KEY (organization_id, hour_ms, api_token_id, project_id, assistant, model)
 ) WITHOUT ROWID;
 CREATE INDEX usage_token_hours_token ON usage_token_hours(organization_id, api_token_id, hour_ms);
 INSERT INTO usage_hours
   SELECT organization_id, start_ms - start_ms % 3600000, project_id, COALESCE(assistant, ''),
          model, COUNT(*), SUM(status = 'failed'), SUM(prompt_tokens), SUM(completion_tokens),
-         SUM(cost)
+         SUM(cost), SUM(end_ms - start_ms)
   FROM requests GROUP BY 1, 2, 3, 4, 5;
 INSERT INTO usage_token_hours
   SELECT organization_id, start_ms - start_ms % 3600000, api_token_id, project_id,
          COALESCE(assistant, ''), model, COUNT(*), SUM(status = 'failed'), SUM(prompt_tokens),
-         SUM(completion_tokens), SUM(cost)
+         SUM(completion_tokens), SUM(cost), SUM(end_ms - start_ms)
   FROM requests GROUP BY 1, 2, 3, 4, 5, 6;
 )sql",
 };

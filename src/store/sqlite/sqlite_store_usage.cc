@@ -1,3 +1,4 @@
+#include <array>
 #include <map>
 #include <tuple>
 
@@ -13,8 +14,12 @@ constexpr TimeMs kHourMs = 3'600'000;
 TimeMs HourOf(TimeMs at) { return at - ((at % kHourMs) + kHourMs) % kHourMs; }
 
 UsageTotals TotalsOf(const RequestRecord& record) {
-  return UsageTotals{1, record.status == "failed" ? 1 : 0, record.prompt_tokens,
-                     record.completion_tokens, record.cost};
+  return UsageTotals{1,
+                     record.status == "failed" ? 1 : 0,
+                     record.prompt_tokens,
+                     record.completion_tokens,
+                     record.cost,
+                     record.end_ms - record.start_ms};
 }
 
 // Adds `totals` to the row of `key` in a rollup table, creating it when new.
@@ -30,6 +35,7 @@ Status AddToRollup(sqlite::Database& db, const std::string& insert, const std::t
   (*stmt)->Bind(index + 3, totals.prompt_tokens);
   (*stmt)->Bind(index + 4, totals.completion_tokens);
   (*stmt)->Bind(index + 5, totals.cost);
+  (*stmt)->Bind(index + 6, totals.elapsed_ms);
   return (*stmt)->Run();
 }
 
@@ -37,7 +43,7 @@ constexpr const char* kAddTotals =
     " ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, "
     "failed = failed + excluded.failed, prompt_tokens = prompt_tokens + excluded.prompt_tokens, "
     "completion_tokens = completion_tokens + excluded.completion_tokens, "
-    "cost = cost + excluded.cost";
+    "cost = cost + excluded.cost, elapsed_ms = elapsed_ms + excluded.elapsed_ms";
 
 // The SQL of one part of a summary: the rollup table's whole hours, or the records of a partial
 // hour. Only the filters in use become conditions, so each variant uses its best index.
@@ -68,9 +74,9 @@ std::string SummarySql(const UsageSummaryQuery& query, bool from_records) {
   if (query.hourly) hour = from_records ? "start_ms - start_ms % 3600000" : "hour_ms";
   std::string sql = "SELECT " + key + ", " + hour;
   sql += from_records ? ", COUNT(*), SUM(status = 'failed'), SUM(prompt_tokens), "
-                        "SUM(completion_tokens), SUM(cost) FROM requests"
+                        "SUM(completion_tokens), SUM(cost), SUM(end_ms - start_ms) FROM requests"
                       : ", SUM(requests), SUM(failed), SUM(prompt_tokens), SUM(completion_tokens), "
-                        "SUM(cost) FROM ";
+                        "SUM(cost), SUM(elapsed_ms) FROM ";
   if (!from_records) sql += by_token ? "usage_token_hours" : "usage_hours";
   sql += " WHERE organization_id = ?1 AND " + time + " >= ?2 AND " + time + " < ?3";
   if (!query.project_id.empty()) sql += " AND project_id = ?4";
@@ -97,28 +103,37 @@ Status AddPart(sqlite::Database& db, const UsageSummaryQuery& query, bool from_r
     if (!row) return std::unexpected(row.error());
     if (!*row) return {};
     const auto& r = **stmt;
-    rows[{r.Text(0), r.Int(1)}] += UsageTotals{r.Int(2), r.Int(3), r.Int(4), r.Int(5), r.Double(6)};
+    rows[{r.Text(0), r.Int(1)}] +=
+        UsageTotals{r.Int(2), r.Int(3), r.Int(4), r.Int(5), r.Double(6), r.Int(7)};
   }
 }
 
-// The current name of each project or token a summary is grouped by.
+// The current name of each project or token a summary is grouped by (and a token's project).
 Status Label(sqlite::Database& db, UsageDimension dimension, std::vector<UsageRow>& rows) {
-  const char* sql =
-      dimension == UsageDimension::kProject ? "SELECT name FROM projects WHERE id = ?1"
-      : dimension == UsageDimension::kToken ? "SELECT name FROM api_tokens WHERE id = ?1"
-                                            : nullptr;
+  const char* sql = nullptr;
+  if (dimension == UsageDimension::kProject)
+    sql = "SELECT name, id, name FROM projects WHERE id = ?1";
+  if (dimension == UsageDimension::kToken) {
+    sql =
+        "SELECT t.name, COALESCE(t.project_id, ''), COALESCE(p.name, '') FROM api_tokens t "
+        "LEFT JOIN projects p ON p.id = t.project_id WHERE t.id = ?1";
+  }
   if (!sql) return {};
-  std::map<std::string, std::string> names;
+  std::map<std::string, std::array<std::string, 3>> names;
   for (auto& row : rows) {
-    auto [name, is_new] = names.try_emplace(row.key);
+    auto [found, is_new] = names.try_emplace(row.key);
     if (is_new) {
       auto stmt = db.Prepare(sql);
       if (!stmt) return std::unexpected(stmt.error());
-      auto found = (*stmt)->Bind(1, row.key).Step();
-      if (!found) return std::unexpected(found.error());
-      if (*found) name->second = (*stmt)->Text(0);
+      auto step = (*stmt)->Bind(1, row.key).Step();
+      if (!step) return std::unexpected(step.error());
+      if (*step) found->second = {(*stmt)->Text(0), (*stmt)->Text(1), (*stmt)->Text(2)};
     }
-    row.label = name->second;
+    row.label = found->second[0];
+    if (dimension == UsageDimension::kToken) {
+      row.project_id = found->second[1];
+      row.project_name = found->second[2];
+    }
   }
   return {};
 }
@@ -140,12 +155,12 @@ Status SqliteStore::RollUpLocked(const std::vector<const RequestRecord*>& record
                  record->model}] += totals;
   }
   const std::string add_hour =
-      std::string("INSERT INTO usage_hours VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") + kAddTotals;
+      std::string("INSERT INTO usage_hours VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") + kAddTotals;
   for (const auto& [key, totals] : hours) {
     if (auto added = AddToRollup(db_, add_hour, key, totals); !added) return added;
   }
   const std::string add_token_hour =
-      std::string("INSERT INTO usage_token_hours VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") +
+      std::string("INSERT INTO usage_token_hours VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") +
       kAddTotals;
   for (const auto& [key, totals] : token_hours) {
     if (auto added = AddToRollup(db_, add_token_hour, key, totals); !added) return added;
@@ -179,7 +194,9 @@ Result<std::vector<UsageRow>> SqliteStore::SummarizeUsage(const UsageSummaryQuer
 
   std::vector<UsageRow> rows;
   rows.reserve(totals.size());
-  for (auto& [key, sum] : totals) rows.push_back(UsageRow{key.first, {}, key.second, sum});
+  for (auto& [key, sum] : totals) {
+    rows.push_back(UsageRow{.key = key.first, .hour_ms = key.second, .totals = sum});
+  }
   if (auto labelled = Label(db, query.group_by, rows); !labelled) {
     return std::unexpected(labelled.error());
   }

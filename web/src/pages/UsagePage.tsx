@@ -2,94 +2,119 @@ import { useEffect, useId, useMemo, useState } from 'preact/hooks';
 import * as api from '../api';
 import { Notice } from '../components/Notice';
 import { TimelineChart } from '../components/TimelineChart';
-import { formatCost, formatNumber, formatPercent, isoDay } from '../format';
+import { formatCost, formatNumber, formatPercent } from '../format';
+import { useConsole } from '../state';
 
-type Load = { kind: 'loading' } | { kind: 'unavailable' } | { kind: 'error'; text: string } | { kind: 'ready'; items: api.RequestItem[] };
+interface Summary {
+  overall: api.UsageGroup | undefined;
+  byToken: api.UsageGroup[];
+  byAssistant: api.UsageGroup[];
+  byModel: api.UsageGroup[];
+}
 
-// The dashboard aggregates the export in the browser; this caps one load.
-const MAX_ITEMS = 50000;
+type Load = { kind: 'loading' } | { kind: 'unavailable' } | { kind: 'error'; text: string } | { kind: 'ready'; summary: Summary };
+
 const DAY_MS = 86400000;
+const BREAKDOWN_ROWS = 10;
+// Day buckets follow the browser's time zone, as the date inputs do.
+const TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
 interface Breakdown {
   key: string;
+  label: string;
   requests: number;
   cost: number;
 }
 
-function breakdown(items: api.RequestItem[], keyOf: (item: api.RequestItem) => string): Breakdown[] {
-  const groups = new Map<string, Breakdown>();
-  for (const item of items) {
-    const key = keyOf(item);
-    const group = groups.get(key) ?? { key, requests: 0, cost: 0 };
-    group.requests += 1;
-    group.cost += item.cost ?? 0;
-    groups.set(key, group);
-  }
-  return [...groups.values()].sort((a, b) => b.requests - a.requests || a.key.localeCompare(b.key)).slice(0, 10);
+/** YYYY-MM-DD of a date in the browser's time zone. */
+function localDay(date: Date): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
 }
 
-/** Usage dashboard: totals, a daily timeline and breakdowns, from the request export. */
+/** Local midnight of a YYYY-MM-DD day, `offset` days later. */
+function midnight(day: string, offset = 0): Date {
+  const [year, month, date] = day.split('-').map(Number);
+  return new Date(year, month - 1, date + offset);
+}
+
+function breakdown(groups: api.UsageGroup[], keyOf: (key: api.UsageGroup['key']) => [string, string]): Breakdown[] {
+  return groups.slice(0, BREAKDOWN_ROWS).map((group) => {
+    const [key, label] = keyOf(group.key);
+    return { key, label, requests: group.totals.requests, cost: group.totals.cost };
+  });
+}
+
+/** Usage dashboard: totals, a daily timeline and breakdowns, added up by the server (API.md §8). */
 export function UsagePage() {
+  const { projects } = useConsole();
   const today = new Date();
-  const [startDate, setStartDate] = useState(isoDay(new Date(today.getTime() - 29 * DAY_MS)));
-  const [endDate, setEndDate] = useState(isoDay(today));
+  const [startDate, setStartDate] = useState(localDay(new Date(today.getTime() - 29 * DAY_MS)));
+  const [endDate, setEndDate] = useState(localDay(today));
+  const [projectId, setProjectId] = useState('');
   const [load, setLoad] = useState<Load>({ kind: 'loading' });
-  const ids = { from: useId(), to: useId() };
+  const ids = { from: useId(), to: useId(), project: useId() };
 
   useEffect(() => {
     let current = true;
     setLoad({ kind: 'loading' });
-    api.exportRequests({ startDate, endDate, count: MAX_ITEMS }).then(
-      (items) => current && setLoad({ kind: 'ready', items }),
+    const range = {
+      startDate: midnight(startDate).toISOString(),
+      endDate: new Date(midnight(endDate, 1).getTime() - 1).toISOString(),
+      projectId: projectId || undefined,
+    };
+    Promise.all([
+      api.usageSummary({ ...range, interval: 'day', timeZone: TIME_ZONE }),
+      api.usageSummary({ ...range, groupBy: 'token' }),
+      api.usageSummary({ ...range, groupBy: 'assistant' }),
+      api.usageSummary({ ...range, groupBy: 'model' }),
+    ]).then(
+      ([overall, byToken, byAssistant, byModel]) => current && setLoad({ kind: 'ready', summary: { overall: overall[0], byToken, byAssistant, byModel } }),
       (e) => current && setLoad(api.isNotAvailable(e) ? { kind: 'unavailable' } : { kind: 'error', text: api.errorText(e) }),
     );
     return () => {
       current = false;
     };
-  }, [startDate, endDate]);
+  }, [startDate, endDate, projectId]);
 
   const stats = useMemo(() => {
     if (load.kind !== 'ready') return null;
-    const items = load.items;
-    const total = items.length;
-    const errors = items.filter((i) => i.status === 'failed').length;
-    const cost = items.reduce((sum, i) => sum + (i.cost ?? 0), 0);
-    const timed = items.filter((i) => i.elapsedTimeMs !== null);
-    const elapsed = timed.reduce((sum, i) => sum + (i.elapsedTimeMs ?? 0), 0);
-
-    const first = Date.parse(`${startDate}T00:00:00Z`);
-    const last = Date.parse(`${endDate}T00:00:00Z`);
+    const { overall, byToken, byAssistant, byModel } = load.summary;
+    const totals = overall?.totals ?? { requests: 0, failed: 0, promptTokens: 0, completionTokens: 0, cost: 0, elapsedMs: 0 };
     const days: number[] = [];
-    for (let t = first; t <= last && days.length < 1000; t += DAY_MS) days.push(t / 1000);
-    const index = new Map(days.map((d, i) => [isoDay(new Date(d * 1000)), i]));
-    const perDay = { requests: days.map(() => 0), errors: days.map(() => 0), cost: days.map(() => 0) };
-    for (const item of items) {
-      const i = index.get((item.startTimestamp ?? item.timestamp ?? '').slice(0, 10));
-      if (i === undefined) continue;
-      perDay.requests[i] += 1;
-      if (item.status === 'failed') perDay.errors[i] += 1;
-      perDay.cost[i] += item.cost ?? 0;
+    for (let day = midnight(startDate); day <= midnight(endDate) && days.length < 1000; day = new Date(day.getFullYear(), day.getMonth(), day.getDate() + 1)) {
+      days.push(day.getTime() / 1000);
     }
+    const index = new Map(days.map((d, i) => [d, i]));
+    const perDay = { requests: days.map(() => 0), errors: days.map(() => 0), cost: days.map(() => 0) };
+    for (const point of overall?.series ?? []) {
+      const i = index.get(Date.parse(point.start) / 1000);
+      if (i === undefined) continue;
+      perDay.requests[i] += point.requests;
+      perDay.errors[i] += point.failed;
+      perDay.cost[i] += point.cost;
+    }
+    const total = totals.requests;
     return {
       total,
-      errors,
-      cost,
-      avgCost: total ? cost / total : NaN,
-      avgTime: timed.length ? elapsed / timed.length : NaN,
-      errorRate: total ? errors / total : NaN,
+      errors: totals.failed,
+      cost: totals.cost,
+      avgCost: total ? totals.cost / total : NaN,
+      avgTime: total ? totals.elapsedMs / total : NaN,
+      errorRate: total ? totals.failed / total : NaN,
       days,
       perDay,
-      byToken: breakdown(items, (i) => i.apiToken || '(unknown)'),
-      byAssistant: breakdown(items, (i) => i.assistant || '(direct model call)'),
-      byModel: breakdown(items, (i) => i.model || '(unknown)'),
-      truncated: total >= MAX_ITEMS,
+      // Tokens are grouped by id; the project tells apart two projects' tokens of one name.
+      byToken: breakdown(byToken, (k) => [k.apiTokenId ?? '', k.projectName ? `${k.apiToken || '(deleted token)'} · ${k.projectName}` : k.apiToken || '(deleted token)']),
+      byAssistant: breakdown(byAssistant, (k) => [k.assistant ?? '', k.assistant || '(unknown)']),
+      byModel: breakdown(byModel, (k) => [k.model ?? '', k.model || '(unknown)']),
     };
   }, [load, startDate, endDate]);
 
   return (
     <section class="page" aria-labelledby="usage-title">
       <h1 id="usage-title">Usage</h1>
-      <div class="filters" role="search" aria-label="Date range">
+      <div class="filters" role="search" aria-label="Usage filters">
         <div class="filter">
           <label for={ids.from}>From</label>
           <input id={ids.from} type="date" value={startDate} max={endDate} onInput={(e) => e.currentTarget.value && setStartDate(e.currentTarget.value)} />
@@ -98,13 +123,23 @@ export function UsagePage() {
           <label for={ids.to}>To</label>
           <input id={ids.to} type="date" value={endDate} min={startDate} onInput={(e) => e.currentTarget.value && setEndDate(e.currentTarget.value)} />
         </div>
+        <div class="filter">
+          <label for={ids.project}>Project</label>
+          <select id={ids.project} value={projectId} onChange={(e) => setProjectId(e.currentTarget.value)}>
+            <option value="">All projects</option>
+            {projects.map((p) => (
+              <option key={p.projectId} value={p.projectId}>
+                {p.projectName}
+              </option>
+            ))}
+          </select>
+        </div>
       </div>
       {load.kind === 'loading' && <p class="form-hint">Loading…</p>}
       {load.kind === 'unavailable' && <Notice kind="unavailable">Usage data is not available on this server yet.</Notice>}
       {load.kind === 'error' && <Notice kind="error">Could not load usage: {load.text}</Notice>}
       {stats && (
         <>
-          {stats.truncated && <Notice kind="empty">Showing the newest {formatNumber(MAX_ITEMS)} requests of this range.</Notice>}
           <div class="cards">
             <Card label="Total cost" value={formatCost(stats.cost)} />
             <Card label="Average cost per request" value={formatCost(Number.isNaN(stats.avgCost) ? null : stats.avgCost)} />
@@ -119,7 +154,7 @@ export function UsagePage() {
             requests={stats.perDay.requests}
             errors={stats.perDay.errors}
             cost={stats.perDay.cost}
-            label={`Requests, errors and cost per day from ${startDate} to ${endDate}`}
+            label={`Requests, errors and cost per day (${TIME_ZONE}) from ${startDate} to ${endDate}`}
           />
           <div class="breakdowns">
             <BreakdownList title="By API token" rows={stats.byToken} />
@@ -151,7 +186,7 @@ function BreakdownList({ title, rows }: { title: string; rows: Breakdown[] }) {
         {rows.map((row) => (
           <li key={row.key}>
             <div class="bar-label">
-              <span>{row.key}</span>
+              <span>{row.label}</span>
               <span>
                 {formatNumber(row.requests)} · {formatCost(row.cost)}
               </span>

@@ -1,0 +1,77 @@
+// The Usage page adds up on the server (GET /v2/usage/summary): two projects whose default
+// tokens are both called "Default" are two bars with their own numbers, and the project
+// filter narrows every figure to one project.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Api, launchConsole, signIn, startServer } from './harness.mjs';
+import { providerToml, startUpstream } from './upstream.mjs';
+
+const MODEL = 'fake/echo';
+
+let upstream;
+let server;
+let browser;
+let page;
+const projects = {};
+
+before(async () => {
+  upstream = await startUpstream();
+  server = await startServer({ config: providerToml('fake', upstream.baseUrl) });
+  for (const [name, calls] of [['Alpha', 3], ['Beta', 2]]) {
+    const created = await server.api.createProject(name, 'usage by token');
+    projects[name] = created;
+    const api = new Api(server.baseUrl, created.tokens[0].secret);
+    for (let i = 0; i < calls; i++) await api.chat(MODEL, `${name} call ${i}`);
+  }
+  await server.api.waitForRequests(5);
+
+  browser = await launchConsole(server.baseUrl);
+  page = browser.page;
+  await signIn(page, server.orgSecret);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  await upstream?.close();
+});
+
+async function readUsage() {
+  await page.locator('.cards').waitFor();
+  const cards = await page.$$eval('.cards .card', (els) =>
+    Object.fromEntries(els.map((el) => [el.querySelector('.card-label').textContent.trim(), el.querySelector('.card-value').textContent.trim()])),
+  );
+  const byToken = await page.$$eval('.breakdown', (els) => {
+    const tokens = els.find((el) => el.querySelector('h2').textContent.trim() === 'By API token');
+    // [bar label, its request count] — the value reads "<requests> · <cost>".
+    return [...tokens.querySelectorAll('li .bar-label')].map((label) => [label.children[0].textContent.trim(), label.children[1].textContent.trim().split(' · ')[0]]);
+  });
+  return { cards, byToken };
+}
+
+test('usage by token keeps two projects\' Default tokens apart, with their own numbers', async () => {
+  await page.getByRole('link', { name: 'Usage', exact: true }).click();
+  await page.getByRole('heading', { name: 'Usage', level: 1 }).waitFor();
+  const { cards, byToken } = await readUsage();
+  assert.equal(cards['Total requests'], '5');
+  assert.deepEqual(byToken, [
+    ['Default · Alpha', '3'],
+    ['Default · Beta', '2'],
+  ]);
+  browser.assertNoErrors();
+});
+
+test('the project filter narrows the figures and the bars to one project', async () => {
+  await page.getByRole('search', { name: 'Usage filters' }).getByLabel('Project').selectOption({ label: 'Beta' });
+  await page.getByText('Total requests', { exact: true }).waitFor();
+  const expectBeta = async () => {
+    const { cards, byToken } = await readUsage();
+    return cards['Total requests'] === '2' && byToken.length === 1 && byToken[0][0] === 'Default · Beta';
+  };
+  const deadline = Date.now() + 5000;
+  while (!(await expectBeta())) {
+    assert.ok(Date.now() < deadline, 'the Usage page did not narrow to project Beta');
+    await page.waitForTimeout(100);
+  }
+  browser.assertNoErrors();
+});
