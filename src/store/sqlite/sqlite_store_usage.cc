@@ -77,7 +77,13 @@ std::string SummarySql(const UsageSummaryQuery& query, bool from_records) {
                         "SUM(completion_tokens), SUM(cost), SUM(end_ms - start_ms) FROM requests"
                       : ", SUM(requests), SUM(failed), SUM(prompt_tokens), SUM(completion_tokens), "
                         "SUM(cost), SUM(elapsed_ms) FROM ";
-  if (!from_records) sql += by_token ? "usage_token_hours" : "usage_hours";
+  if (!from_records) {
+    // One token's hours are a range of its index; without statistics (no ANALYZE) SQLite
+    // would rather walk the primary key's whole time range.
+    sql += !query.api_token_id.empty() ? "usage_token_hours INDEXED BY usage_token_hours_token"
+           : by_token                  ? "usage_token_hours"
+                                       : "usage_hours";
+  }
   sql += " WHERE organization_id = ?1 AND " + time + " >= ?2 AND " + time + " < ?3";
   if (!query.project_id.empty()) sql += " AND project_id = ?4";
   if (!query.api_token_id.empty()) sql += " AND api_token_id = ?5";
