@@ -72,6 +72,10 @@ void LoadServer(const std::string& path, const toml::table& table, ServerConfig&
       config.tls_key = String(path, key, node);
     else if (name == "write_timeout_ms")
       config.write_timeout_ms = Integer(path, key, node);
+    else if (name == "max_exports_per_token")
+      config.max_exports_per_token = Integer(path, key, node);
+    else if (name == "max_exports_per_organization")
+      config.max_exports_per_organization = Integer(path, key, node);
     else
       Reject(path, node, key, "unknown key");
   }
@@ -215,6 +219,10 @@ void ValidateConfig(const ServerConfig& config) {
                                    "(--tls-cert and --tls-key, or [server] tls_cert and tls_key)");
   }
   if (config.write_timeout_ms < 1) throw std::runtime_error("write_timeout_ms must be positive");
+  if (config.max_exports_per_token < 1 || config.max_exports_per_organization < 1) {
+    throw std::runtime_error(
+        "max_exports_per_token and max_exports_per_organization must be at least 1");
+  }
   if (config.listen.rfind(':') == std::string::npos) {
     throw std::runtime_error("listen must be HOST:PORT, not \"" + config.listen + "\"");
   }

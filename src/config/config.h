@@ -42,7 +42,9 @@ struct ServerConfig {
   std::string metrics_token;      // when set, GET /metrics requires "Bearer <metrics_token>"
   std::string tls_cert;           // PEM files: the server speaks HTTPS when both are set
   std::string tls_key;
-  std::int64_t write_timeout_ms = 30000;  // a write to a client that makes no progress fails
+  std::int64_t write_timeout_ms = 30000;   // a write to a client that makes no progress fails
+  std::int64_t max_exports_per_token = 4;  // request exports streaming at once
+  std::int64_t max_exports_per_organization = 8;
   std::vector<ProviderConfig> providers;
 
   std::string MasterKeyFile() const;
@@ -68,7 +70,7 @@ void LoadConfigFile(const std::string& path, ServerConfig& config);
 void ApplyEnvironment(ServerConfig& config);
 
 // Checks values that every source must respect (reveal mode, store kind, body limit, TLS files
-// given in pairs, positive timeouts).
+// given in pairs, positive timeouts and export bounds).
 void ValidateConfig(const ServerConfig& config);
 
 }  // namespace gatehouse

@@ -117,11 +117,21 @@ TEST(Config, TlsCertAndKeyComeFromTheFileAndMustBeGivenTogether) {
   EXPECT_NE(ValidationError(key_only).find("tls_cert is missing"), std::string::npos);
 }
 
-TEST(Config, WriteTimeoutHasADefaultAndMustBePositive) {
+TEST(Config, ExportBoundsAndWriteTimeoutHaveDefaultsAndMustBePositive) {
   ServerConfig config;
+  EXPECT_EQ(config.max_exports_per_token, 4);
+  EXPECT_EQ(config.max_exports_per_organization, 8);
   EXPECT_EQ(config.write_timeout_ms, 30000);
-  LoadConfigText("[server]\nwrite_timeout_ms = 500\n", config);
+  LoadConfigText(
+      "[server]\nmax_exports_per_token = 1\nmax_exports_per_organization = 2\n"
+      "write_timeout_ms = 500\n",
+      config);
+  EXPECT_EQ(config.max_exports_per_token, 1);
+  EXPECT_EQ(config.max_exports_per_organization, 2);
   EXPECT_EQ(config.write_timeout_ms, 500);
+  config.max_exports_per_token = 0;
+  EXPECT_THROW(ValidateConfig(config), std::runtime_error);
+  config.max_exports_per_token = 1;
   config.write_timeout_ms = 0;
   EXPECT_THROW(ValidateConfig(config), std::runtime_error);
 }
