@@ -138,6 +138,32 @@ class HttpsServeTests(unittest.TestCase):
             self.assertFalse(received.startswith(b'HTTP/1.1 200'), received[:200])
         self.assertEqual(self.server.https('GET', '/healthz')[0], 200)
 
+    def test_oversized_body_over_https_is_413_read_by_a_client_that_sends_it_all_first(self):
+        conn = http.client.HTTPSConnection(HOST, self.server.port, timeout=HTTP_TIMEOUT_S,
+                                           context=client_context(self.cert))
+        try:
+            conn.request('POST', '/v1/organization/project', body=b'{"name":"' + b'x' * (3 << 20),
+                         headers={'Content-Type': 'application/json',
+                                  'Authorization': f'Bearer {self.server.org_token}'})
+            reply = conn.getresponse()
+            self.assertEqual(reply.status, 413)
+            self.assertEqual(json.loads(reply.read())['errors'][0]['id'], 413)
+        finally:
+            conn.close()
+        self.assertEqual(self.server.https('GET', '/healthz')[0], 200)
+
+    def test_client_that_never_completes_the_handshake_is_closed_after_10_s(self):
+        began = time.monotonic()
+        with socket.create_connection((HOST, self.server.port), timeout=30) as sock:
+            sock.sendall(b'\x16\x03\x01')  # the start of a ClientHello, never finished
+            try:
+                self.assertEqual(sock.recv(4096), b'', 'the server answered a partial hello')
+            except ConnectionResetError:
+                pass
+        self.assertLess(time.monotonic() - began, 15)
+        self.assertGreater(time.monotonic() - began, 8)
+        self.assertEqual(self.server.https('GET', '/healthz')[0], 200)
+
     def test_many_https_requests_on_one_connection_keep_alive(self):
         conn = http.client.HTTPSConnection(HOST, self.server.port, timeout=HTTP_TIMEOUT_S,
                                            context=client_context(self.cert))
