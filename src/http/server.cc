@@ -109,36 +109,19 @@ beast::tcp_stream& TcpLayer(Stream& stream) {
   return beast::get_lowest_layer(stream);
 }
 
-// Reads the header of the next request into `parser`: what async_read_header does, plus the
-// refusal of obs-fold (as bad_value). The whole header is parsed from one contiguous piece of
-// `buffer`, so it is checked there before it is consumed.
-template <typename Stream>
-asio::awaitable<boost::system::error_code> ReadHeader(Stream& stream, beast::flat_buffer& buffer,
-                                                      RequestParser& parser) {
-  for (;;) {
-    if (buffer.size() > 0) {
-      boost::system::error_code ec;
-      const auto data = buffer.data();
-      const std::size_t used = parser.put(data, ec);
-      if (ec != bhttp::error::need_more) {
-        if (!ec && HasObsFold({static_cast<const char*>(data.data()), used})) {
-          ec = bhttp::error::bad_value;
-        }
-        buffer.consume(used);
-        co_return ec;
-      }
-      buffer.consume(used);
-    }
-    auto [ec, read] =
-        co_await stream.async_read_some(buffer.prepare(beast::read_size(buffer, 65536)), kAwait);
-    if (ec == asio::error::eof) {
-      co_return parser.got_some() || buffer.size() > 0
-          ? boost::system::error_code(bhttp::error::partial_message)
-          : boost::system::error_code(bhttp::error::end_of_stream);
-    }
-    if (ec) co_return ec;
-    buffer.commit(read);
+// Parses the header of the next request from `buffer` into `parser`, consuming it once whole:
+// need_more while it is incomplete. What async_read_header does between reads, plus the refusal
+// of obs-fold (as bad_value): the whole header is parsed from one contiguous piece of `buffer`,
+// so it is checked there before it is consumed.
+boost::system::error_code ParseHeader(beast::flat_buffer& buffer, RequestParser& parser) {
+  boost::system::error_code ec;
+  const auto data = buffer.data();
+  const std::size_t used = parser.put(data, ec);
+  if (!ec && HasObsFold({static_cast<const char*>(data.data()), used})) {
+    ec = bhttp::error::bad_value;
   }
+  buffer.consume(used);
+  return ec;
 }
 
 // A read error that only means the client left or went quiet: no answer is owed.
@@ -283,7 +266,23 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
     connection.idle = out.empty() && buffer.size() == 0;
     if (worker.stopping && connection.idle) break;
     TcpLayer(stream).expires_after(connection.idle ? options.idle_timeout : kRequestTimeout);
-    auto read_error = co_await ReadHeader(stream, buffer, parser);
+    // Read inline rather than in a coroutine of its own: no frame to allocate per request.
+    boost::system::error_code read_error = bhttp::error::need_more;
+    if (buffer.size() > 0) read_error = ParseHeader(buffer, parser);
+    while (read_error == bhttp::error::need_more) {
+      auto [ec, read] =
+          co_await stream.async_read_some(buffer.prepare(beast::read_size(buffer, 65536)), kAwait);
+      if (ec == asio::error::eof && (parser.got_some() || buffer.size() > 0)) {
+        read_error = bhttp::error::partial_message;
+      } else if (ec == asio::error::eof) {
+        read_error = bhttp::error::end_of_stream;
+      } else if (ec) {
+        read_error = ec;
+      } else {
+        buffer.commit(read);
+        read_error = ParseHeader(buffer, parser);
+      }
+    }
     connection.idle = false;
 
     if (!read_error && !parser.is_done()) {
