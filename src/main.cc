@@ -53,7 +53,7 @@ ServerConfig Finish(ServerConfig config) {
 // Everything a sub-command may read from its command line; each attaches the options it uses.
 struct Arguments {
   CommonOptions common;
-  std::optional<std::string> listen, web_dir, log_content;
+  std::optional<std::string> listen, web_dir, log_content, tls_cert, tls_key;
   std::optional<std::int64_t> max_body;
   int threads = 0;
   bool force = false;
@@ -68,6 +68,8 @@ struct Arguments {
     if (max_body) config.max_body = *max_body;
     if (log_content) config.log_content = *log_content == "true";
     if (web_dir) config.web_dir = *web_dir;
+    if (tls_cert) config.tls_cert = *tls_cert;
+    if (tls_key) config.tls_key = *tls_key;
     return Finish(config);
   }
 };
@@ -81,6 +83,9 @@ void AttachServe(CLI::App& command, Arguments& a) {
       ->check(CLI::IsMember({"true", "false"}));
   command.add_option("--web-dir", a.web_dir, "directory of the built console");
   command.add_option("--threads", a.threads, "event loop threads (default: one per core)");
+  command.add_option("--tls-cert", a.tls_cert,
+                     "PEM certificate chain: serve HTTPS (with --tls-key)");
+  command.add_option("--tls-key", a.tls_key, "PEM private key of --tls-cert");
 }
 
 void AttachInit(CLI::App& command, Arguments& a) {

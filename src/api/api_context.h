@@ -19,6 +19,7 @@
 #include "gateway/providers.h"
 #include "http/message.h"
 #include "http/router.h"
+#include "usage/export_slots.h"
 #include "usage/metrics.h"
 #include "usage/request_export.h"
 #include "usage/request_log.h"
@@ -42,6 +43,7 @@ struct ApiServices {
   Gateway& gateway;  // runs chat and embeddings calls on the event loops
   RequestLog& request_log;
   RequestExporter& exports;
+  ExportSlots& export_slots;  // bounds the exports streaming at once
   Metrics& metrics;
   const Clock& clock;
   std::function<bool()> store_ready;  // the /readyz probe

@@ -12,8 +12,11 @@ constexpr int kSessionSeconds = static_cast<int>(kConsoleSessionLifetimeMs / 100
 std::string CookieHeader(const HttpRequest& request, std::string_view value, int max_age) {
   std::string cookie = std::string(kSessionCookie) + "=" + std::string(value) +
                        "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age);
-  // Behind a TLS-terminating proxy the browser must only send the cookie over TLS.
-  if (EqualsIgnoreCase(request.Header("X-Forwarded-Proto"), "https")) cookie += "; Secure";
+  // Served over TLS (by this server, or by a TLS-terminating proxy in front of it), the browser
+  // must only send the cookie over TLS.
+  if (request.secure || EqualsIgnoreCase(request.Header("X-Forwarded-Proto"), "https")) {
+    cookie += "; Secure";
+  }
   return cookie;
 }
 

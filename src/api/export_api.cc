@@ -7,6 +7,8 @@
 namespace gatehouse {
 namespace {
 
+constexpr std::size_t kExportChunkBytes = 64 * 1024;
+
 // The end of a range given as a plain date covers that whole day.
 std::optional<TimeMs> RangeEnd(const std::string& text) {
   auto parsed = ParseTimestamp(text);
@@ -43,6 +45,9 @@ void Export(ApiServices& services, const ApiCall& call, HttpResponse& response) 
   const auto format = ParseExportFormat(params.Get("format").value_or(""));
   if (!format) return WriteError(response, Error(ErrorCode::kPattern, "format"));
 
+  // The slot is taken last, once the query is known to be valid, and held by the stream.
+  auto slot = services.export_slots.Acquire(call.caller.token->id, call.caller.organization_id());
+  if (!slot) return WriteError(response, slot.error());
   auto cursor = services.exports.Open(
       ExportScope{call.caller.organization_id(), call.caller.project_id()}, std::move(query));
   if (!cursor) return WriteError(response, cursor.error());
@@ -51,7 +56,8 @@ void Export(ApiServices& services, const ApiCall& call, HttpResponse& response) 
   if (*format == ExportFormat::kCsv) {
     response.headers.emplace_back("Content-Disposition", "attachment; filename=\"requests.csv\"");
   }
-  response.body_source = std::make_shared<ExportStream>(std::move(*cursor), *format);
+  response.body_source = std::make_shared<ExportStream>(std::move(*cursor), *format,
+                                                        kExportChunkBytes, std::move(*slot));
 }
 
 constexpr TimeMs kDayMs = 86'400'000;

@@ -50,6 +50,7 @@ class ServerGraph {
   AsioUpstreamClient upstream_client_;
   Gateway gateway_;
   RequestExporter exports_;
+  ExportSlots export_slots_;
   Metrics metrics_;
   ApiServices services_;
   RouteTable routes_;

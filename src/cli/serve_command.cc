@@ -40,10 +40,13 @@ int RunServe(const ServerConfig& config, int threads) {
   options.max_body = static_cast<std::size_t>(config.max_body);
   options.threads = threads;
   options.transport_error = WriteTransportError;
+  options.write_timeout = std::chrono::milliseconds(config.write_timeout_ms);
+  options.tls_cert = config.tls_cert;
+  options.tls_key = config.tls_key;
   HttpServer server(options, graph.Handler());
   const std::uint16_t port = server.Listen();
-  spdlog::info("listening on {}:{} with {} tokens cached", options.host, port,
-               instance.cache().size());
+  spdlog::info("listening on {}:{} ({}) with {} tokens cached", options.host, port,
+               options.tls_cert.empty() ? "HTTP" : "HTTPS", instance.cache().size());
   {
     CacheMaintenance maintenance(instance.tokens(), kMaintenanceInterval, &graph.usage_limits());
     server.Run();

@@ -66,6 +66,16 @@ void LoadServer(const std::string& path, const toml::table& table, ServerConfig&
       config.limit_webhook_url = String(path, key, node);
     else if (name == "metrics_token")
       config.metrics_token = String(path, key, node);
+    else if (name == "tls_cert")
+      config.tls_cert = String(path, key, node);
+    else if (name == "tls_key")
+      config.tls_key = String(path, key, node);
+    else if (name == "write_timeout_ms")
+      config.write_timeout_ms = Integer(path, key, node);
+    else if (name == "max_exports_per_token")
+      config.max_exports_per_token = Integer(path, key, node);
+    else if (name == "max_exports_per_organization")
+      config.max_exports_per_organization = Integer(path, key, node);
     else
       Reject(path, node, key, "unknown key");
   }
@@ -170,6 +180,8 @@ void ApplyEnvironment(ServerConfig& config) {
   text("GATEHOUSE_REVEAL", config.reveal);
   text("GATEHOUSE_LIMIT_WEBHOOK_URL", config.limit_webhook_url);
   text("GATEHOUSE_METRICS_TOKEN", config.metrics_token);
+  text("GATEHOUSE_TLS_CERT", config.tls_cert);
+  text("GATEHOUSE_TLS_KEY", config.tls_key);
   if (const char* value = std::getenv("GATEHOUSE_MAX_BODY")) {
     char* end = nullptr;
     const long long parsed = std::strtoll(value, &end, 10);
@@ -198,6 +210,18 @@ void ValidateConfig(const ServerConfig& config) {
   }
   if (config.max_body < 64 || config.max_body > (1LL << 30)) {
     throw std::runtime_error("max_body must be between 64 and 1073741824 bytes");
+  }
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    throw std::runtime_error(config.tls_cert.empty()
+                                 ? "tls_key is set but tls_cert is missing: HTTPS needs both "
+                                   "(--tls-cert and --tls-key, or [server] tls_cert and tls_key)"
+                                 : "tls_cert is set but tls_key is missing: HTTPS needs both "
+                                   "(--tls-cert and --tls-key, or [server] tls_cert and tls_key)");
+  }
+  if (config.write_timeout_ms < 1) throw std::runtime_error("write_timeout_ms must be positive");
+  if (config.max_exports_per_token < 1 || config.max_exports_per_organization < 1) {
+    throw std::runtime_error(
+        "max_exports_per_token and max_exports_per_organization must be at least 1");
   }
   if (config.listen.rfind(':') == std::string::npos) {
     throw std::runtime_error("listen must be HOST:PORT, not \"" + config.listen + "\"");

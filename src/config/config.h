@@ -40,6 +40,11 @@ struct ServerConfig {
   bool log_content = true;
   std::string limit_webhook_url;  // soft/hard limit notices (POST, JSON); empty = none
   std::string metrics_token;      // when set, GET /metrics requires "Bearer <metrics_token>"
+  std::string tls_cert;           // PEM files: the server speaks HTTPS when both are set
+  std::string tls_key;
+  std::int64_t write_timeout_ms = 30000;   // a write to a client that makes no progress fails
+  std::int64_t max_exports_per_token = 4;  // request exports streaming at once
+  std::int64_t max_exports_per_organization = 8;
   std::vector<ProviderConfig> providers;
 
   std::string MasterKeyFile() const;
@@ -64,7 +69,8 @@ void LoadConfigFile(const std::string& path, ServerConfig& config);
 // file and the flags). Throws std::runtime_error for a malformed value.
 void ApplyEnvironment(ServerConfig& config);
 
-// Checks values that every source must respect (reveal mode, store kind, body limit).
+// Checks values that every source must respect (reveal mode, store kind, body limit, TLS files
+// given in pairs, positive timeouts and export bounds).
 void ValidateConfig(const ServerConfig& config);
 
 }  // namespace gatehouse

@@ -22,6 +22,8 @@ struct HttpRequest {
   std::string body;
   // The socket peer's address as text ("127.0.0.1", "::1"); empty when unknown.
   std::string remote_address;
+  // True when the request came over TLS that this server terminated itself.
+  bool secure = false;
 
   // The first header named `name` (case-insensitive); empty when absent.
   std::string_view Header(std::string_view name) const;

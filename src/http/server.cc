@@ -1,8 +1,6 @@
 #include "http/server.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -17,20 +15,25 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <cerrno>
-#include <cstdio>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <list>
 #include <optional>
 #include <stdexcept>
 #include <thread>
 
+#include "http/acceptors.h"
+#include "http/client_watch.h"
 #include "http/event_loop.h"
+#include "http/lingering_close.h"
+#include "http/server_tls.h"
+#include "http/wire_format.h"
 
 namespace gatehouse {
 
@@ -38,7 +41,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
-using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 namespace {
 
@@ -47,12 +49,16 @@ constexpr std::size_t kHeaderLimit = 64 * 1024;
 // Responses to pipelined requests are gathered up to this size before one write.
 constexpr std::size_t kWriteBatchLimit = 64 * 1024;
 constexpr std::chrono::seconds kRequestTimeout{30};
-// How long an asynchronous response may take before the server starts watching its client.
-constexpr std::chrono::milliseconds kWatchGrace{50};
+constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
+// How long a TLS connection waits for the client's close_notify after sending its own.
+constexpr std::chrono::seconds kTlsShutdownTimeout{2};
+
+using RequestParser = bhttp::request_parser<bhttp::string_body>;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 struct Connection {
-  beast::tcp_stream* stream;
-  bool idle;  // waiting for the first byte of a request, nothing owed to the client
+  tcp::socket* socket;  // the TCP layer, under TLS too
+  bool idle;            // waiting for the first byte of a request, nothing owed to the client
 };
 
 // One event loop, its acceptor and its connections; touched only from its own thread.
@@ -79,45 +85,6 @@ class ConnectionRegistration {
   std::list<Connection*>::iterator position_;
 };
 
-void AppendStatusAndHeaders(std::string& out, const HttpResponse& response) {
-  out += "HTTP/1.1 ";
-  out += std::to_string(response.status);
-  out += ' ';
-  const auto reason = bhttp::obsolete_reason(bhttp::int_to_status(response.status));
-  out.append(reason.data(), reason.size());
-  out += "\r\n";
-  if (!response.content_type.empty()) {
-    out += "Content-Type: ";
-    out += response.content_type;
-    out += "\r\n";
-  }
-  for (const auto& [name, value] : response.headers) {
-    out += name;
-    out += ": ";
-    out += value;
-    out += "\r\n";
-  }
-}
-
-// `head`: the answer to a HEAD request, with the length of the body it would have had.
-void AppendResponse(std::string& out, const HttpResponse& response, bool keep_alive,
-                    bool head = false) {
-  AppendStatusAndHeaders(out, response);
-  out += "Content-Length: ";
-  out += std::to_string(response.body.size());
-  out += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
-  if (!head) out += response.body;
-}
-
-void AppendChunk(std::string& out, std::string_view data) {
-  if (data.empty()) return;
-  char size[24];
-  const int length = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  out.append(size, static_cast<std::size_t>(length));
-  out += data;
-  out += "\r\n";
-}
-
 // True when `buffer` seems to hold the start of a complete request, so that answering it in
 // the same write is worth the wait.
 bool HoldsCompleteHeader(const beast::flat_buffer& buffer) {
@@ -126,79 +93,42 @@ bool HoldsCompleteHeader(const beast::flat_buffer& buffer) {
   return text.find("\r\n\r\n") != std::string_view::npos;
 }
 
-// One asynchronous completion the connection waits for (an `async` handler, the next piece of
-// an AsyncBodySource). Shared with the callbacks, which may run after the connection is gone.
-struct Completion {
-  explicit Completion(const asio::any_io_executor& executor)
-      : timer(executor, std::chrono::steady_clock::time_point::max()) {}
-  asio::steady_timer timer;
-  bool done = false;
-  bool client_gone = false;
-};
-
-// Watches `socket` for the client closing it while the connection waits on `completion`; calls
-// `on_gone` once if it does. Pipelined bytes end the watch (they are read later).
-void WatchForClose(tcp::socket& socket, std::shared_ptr<Completion> completion,
-                   std::function<void()> on_gone) {
-  const int fd = socket.native_handle();
-  socket.async_wait(tcp::socket::wait_read, [fd, &socket, completion, on_gone = std::move(on_gone)](
-                                                const boost::system::error_code& ec) mutable {
-    // After an error or the end of the wait the socket may be gone: touch nothing.
-    if (ec || completion->done) return;
-    char byte;
-    const ssize_t peeked = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (peeked > 0) return;
-    if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-      WatchForClose(socket, std::move(completion), std::move(on_gone));
-      return;
-    }
-    completion->client_gone = true;
-    completion->timer.cancel();
-    if (on_gone) on_gone();
-  });
+// True when the header text `header` (start line to blank line) holds a line folded with
+// obs-fold: a line break followed by a space or a tab. Beast joins such lines; nginx and Envoy
+// refuse them, since proxies that do not join them would see other headers than we do.
+bool HasObsFold(std::string_view header) {
+  for (auto at = header.find('\n'); at != std::string_view::npos && at + 1 < header.size();
+       at = header.find('\n', at + 1)) {
+    if (header[at + 1] == ' ' || header[at + 1] == '\t') return true;
+  }
+  return false;
 }
 
-// Runs `start` with a completion callback and waits on the loop until it is called, watching
-// the client meanwhile: if it leaves, `on_gone` runs and the wait goes on only when
-// `wait_after_gone` (the callback then still touches the caller's state). True when the client
-// is still there.
-asio::awaitable<bool> AwaitCompletion(tcp::socket& socket,
-                                      const std::function<void(std::function<void()>)>& start,
-                                      const std::function<void()>& on_gone, bool wait_after_gone) {
-  auto completion = std::make_shared<Completion>(socket.get_executor());
-  start([completion] {
-    completion->done = true;
-    completion->timer.cancel();
-  });
-  if (completion->done) co_return true;
-  // Most completions come within the grace period; watching the socket costs a system call, so
-  // it starts only after it.
-  completion->timer.expires_after(kWatchGrace);
-  co_await completion->timer.async_wait(kAwait);
-  if (completion->done) co_return true;
-  completion->timer.expires_at(std::chrono::steady_clock::time_point::max());
-  WatchForClose(socket, completion, on_gone);
-  while (!completion->done && (wait_after_gone || !completion->client_gone)) {
-    co_await completion->timer.async_wait(kAwait);
-  }
-  boost::system::error_code ignored;
-  socket.cancel(ignored);
-  co_return !completion->client_gone;
+template <typename Stream>
+beast::tcp_stream& TcpLayer(Stream& stream) {
+  return beast::get_lowest_layer(stream);
 }
 
-// Raises the soft limit on open files to the hard limit: every stream holds a client and an
-// upstream socket.
-void RaiseOpenFileLimit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
-  const rlim_t soft = limit.rlim_cur;
-  if (limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = soft;
+// Parses the header of the next request from `buffer` into `parser`, consuming it once whole:
+// need_more while it is incomplete. What async_read_header does between reads, plus the refusal
+// of obs-fold (as bad_value): the whole header is parsed from one contiguous piece of `buffer`,
+// so it is checked there before it is consumed.
+boost::system::error_code ParseHeader(beast::flat_buffer& buffer, RequestParser& parser) {
+  boost::system::error_code ec;
+  const auto data = buffer.data();
+  const std::size_t used = parser.put(data, ec);
+  if (!ec && HasObsFold({static_cast<const char*>(data.data()), used})) {
+    ec = bhttp::error::bad_value;
   }
-  spdlog::info("open files: soft limit {} (was {}), hard limit {}",
-               static_cast<std::uint64_t>(limit.rlim_cur), static_cast<std::uint64_t>(soft),
-               static_cast<std::uint64_t>(limit.rlim_max));
+  buffer.consume(used);
+  return ec;
+}
+
+// A read error that only means the client left or went quiet: no answer is owed.
+bool IsCleanClose(const boost::system::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+         ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+         ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated;
 }
 
 }  // namespace
@@ -209,6 +139,7 @@ struct HttpServer::State {
   std::vector<std::unique_ptr<Worker>> workers;
   std::optional<asio::signal_set> signals;
   std::optional<asio::thread_pool> blocking_pool;
+  std::shared_ptr<asio::ssl::context> tls;  // set when serving HTTPS
   std::atomic<bool> stopped{false};
 
   // Runs `work` on the blocking pool and resumes the caller on its own event loop.
@@ -222,17 +153,28 @@ struct HttpServer::State {
         },
         asio::use_awaitable);
   }
+  // Writes `out` (when not empty) within the write timeout and clears it. False on failure.
+  template <typename Stream>
+  asio::awaitable<bool> Write(Stream& stream, std::string& out);
   // Sends `response`, whose body comes from its BodySource: chunked for HTTP/1.1, delimited by
   // closing the connection for HTTP/1.0. True when the connection may serve another request.
-  asio::awaitable<bool> Stream(beast::tcp_stream& stream, HttpResponse& response, bool keep_alive,
-                               bool chunked);
+  template <typename Stream>
+  asio::awaitable<bool> StreamBody(Stream& stream, HttpResponse& response, bool keep_alive,
+                                   bool chunked);
   // Appends `chunk` to `out` (as an HTTP chunk when `chunked`, with the end marker after the
   // last piece) and writes `out`. False when the write failed.
-  asio::awaitable<bool> WriteBody(beast::tcp_stream& stream, std::string& out, BodyPiece piece,
+  template <typename Stream>
+  asio::awaitable<bool> WriteBody(Stream& stream, std::string& out, BodyPiece piece,
                                   const std::string& chunk, bool chunked);
 
   asio::awaitable<void> Accept(Worker& worker);
-  asio::awaitable<void> Serve(Worker& worker, tcp::socket socket);
+  // Owns one accepted connection: the TLS handshake and close when serving HTTPS.
+  asio::awaitable<void> Connect(Worker& worker, tcp::socket socket);
+  // Serves requests on `stream` until the connection ends. True when the connection may still
+  // be closed gracefully (false after a lingering close).
+  template <typename Stream>
+  asio::awaitable<bool> Serve(Worker& worker, Connection& connection, Stream& stream,
+                              const std::string& remote_address, bool secure);
   HttpRequest ToRequest(bhttp::request<bhttp::string_body>& message) const;
   HttpResponse TransportError(int status) const;
 };
@@ -270,39 +212,77 @@ asio::awaitable<void> HttpServer::State::Accept(Worker& worker) {
       co_await pause.async_wait(kAwait);
       continue;
     }
-    asio::co_spawn(worker.io, Serve(worker, std::move(socket)), asio::detached);
+    asio::co_spawn(worker.io, Connect(worker, std::move(socket)), asio::detached);
   }
 }
 
-asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socket) {
+asio::awaitable<void> HttpServer::State::Connect(Worker& worker, tcp::socket socket) {
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   const auto peer = socket.remote_endpoint(ignored);
   const std::string remote_address = ignored ? std::string() : peer.address().to_string();
-  beast::tcp_stream stream(std::move(socket));
-  Connection connection{&stream, true};
+  if (!tls) {
+    beast::tcp_stream stream(std::move(socket));
+    Connection connection{&stream.socket(), true};
+    const ConnectionRegistration registration(worker, &connection);
+    if (co_await Serve(worker, connection, stream, remote_address, false)) {
+      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+    co_return;
+  }
+  TlsStream stream(std::move(socket), *tls);
+  Connection connection{&TcpLayer(stream).socket(), true};
   const ConnectionRegistration registration(worker, &connection);
+  TcpLayer(stream).expires_after(kTlsHandshakeTimeout);
+  auto [handshake_error] = co_await stream.async_handshake(asio::ssl::stream_base::server, kAwait);
+  // Plain HTTP, a port scan or an unknown certificate authority at the client: just close.
+  if (handshake_error) co_return;
+  if (co_await Serve(worker, connection, stream, remote_address, true)) {
+    TcpLayer(stream).expires_after(kTlsShutdownTimeout);
+    co_await stream.async_shutdown(kAwait);
+  }
+}
 
+template <typename Stream>
+asio::awaitable<bool> HttpServer::State::Write(Stream& stream, std::string& out) {
+  if (out.empty()) co_return true;
+  TcpLayer(stream).expires_after(options.write_timeout);
+  auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
+  out.clear();
+  co_return !write_error;
+}
+
+template <typename Stream>
+asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& connection,
+                                               Stream& stream, const std::string& remote_address,
+                                               bool secure) {
   beast::flat_buffer buffer;
   std::string out;  // responses not yet written (pipelined requests are answered together)
-  auto flush = [&]() -> asio::awaitable<bool> {
-    if (out.empty()) co_return true;
-    stream.expires_after(kRequestTimeout);
-    auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
-    out.clear();
-    co_return !write_error;
-  };
-
   bool keep_alive = true;
   while (keep_alive) {
-    bhttp::request_parser<bhttp::string_body> parser;
+    RequestParser parser;
     parser.body_limit(options.max_body);
     parser.header_limit(kHeaderLimit);
     connection.idle = out.empty() && buffer.size() == 0;
     if (worker.stopping && connection.idle) break;
-    stream.expires_after(connection.idle ? options.idle_timeout : kRequestTimeout);
-    auto [read_error, header_bytes] =
-        co_await bhttp::async_read_header(stream, buffer, parser, kAwait);
+    TcpLayer(stream).expires_after(connection.idle ? options.idle_timeout : kRequestTimeout);
+    // Read inline rather than in a coroutine of its own: no frame to allocate per request.
+    boost::system::error_code read_error = bhttp::error::need_more;
+    if (buffer.size() > 0) read_error = ParseHeader(buffer, parser);
+    while (read_error == bhttp::error::need_more) {
+      auto [ec, read] =
+          co_await stream.async_read_some(buffer.prepare(beast::read_size(buffer, 65536)), kAwait);
+      if (ec == asio::error::eof && (parser.got_some() || buffer.size() > 0)) {
+        read_error = bhttp::error::partial_message;
+      } else if (ec == asio::error::eof) {
+        read_error = bhttp::error::end_of_stream;
+      } else if (ec) {
+        read_error = ec;
+      } else {
+        buffer.commit(read);
+        read_error = ParseHeader(buffer, parser);
+      }
+    }
     connection.idle = false;
 
     if (!read_error && !parser.is_done()) {
@@ -310,78 +290,79 @@ asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socke
         // Answers owed to earlier pipelined requests go first.
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         out += kContinue;
-        if (!co_await flush()) break;
+        if (!co_await Write(stream, out)) break;
+        TcpLayer(stream).expires_after(kRequestTimeout);
       }
-      std::tie(read_error, header_bytes) =
-          co_await bhttp::async_read(stream, buffer, parser, kAwait);
+      std::size_t body_bytes = 0;
+      std::tie(read_error, body_bytes) = co_await bhttp::async_read(stream, buffer, parser, kAwait);
     }
     if (read_error) {
       // A clean close between requests needs no answer beyond those owed (after a timeout the
-      // stream has closed the socket already, and the flush finds nothing to write to).
-      if (read_error == bhttp::error::end_of_stream || read_error == asio::error::eof ||
-          read_error == beast::error::timeout || read_error == asio::error::operation_aborted ||
-          read_error == asio::error::connection_reset) {
-        co_await flush();
+      // stream has closed the socket already, and the write finds nothing to write to).
+      if (IsCleanClose(read_error)) {
+        co_await Write(stream, out);
         break;
       }
       const int status = read_error == bhttp::error::body_limit ? 413 : 400;
       AppendResponse(out, TransportError(status), false);
-      keep_alive = false;
-    } else {
-      auto message = parser.release();
-      keep_alive = message.keep_alive() && !worker.stopping;
-      HttpRequest request = ToRequest(message);
-      request.remote_address = remote_address;
-      const bool head = request.method == "HEAD";
-      HttpResponse response;
-      handler(request, response);
-      if (response.async) {
-        auto async = std::move(response.async);
-        response.async = nullptr;
-        // Named, not temporaries in the co_await expression (g++ 12 mis-destroys those).
-        const std::function<void(std::function<void()>)> start = [&](std::function<void()> done) {
-          async(response, std::move(done));
-        };
-        const bool present =
-            co_await AwaitCompletion(stream.socket(), start, response.cancel, true);
-        response.cancel = nullptr;
-        if (!present) {
-          if (response.async_body) response.async_body->Abort();
-          break;
-        }
-        keep_alive = keep_alive && !worker.stopping;
+      if (co_await Write(stream, out)) co_await LingeringClose(TcpLayer(stream));
+      co_return false;
+    }
+    auto message = parser.release();
+    keep_alive = message.keep_alive() && !worker.stopping;
+    HttpRequest request = ToRequest(message);
+    request.remote_address = remote_address;
+    request.secure = secure;
+    const bool head = request.method == "HEAD";
+    HttpResponse response;
+    handler(request, response);
+    if (response.async) {
+      auto async = std::move(response.async);
+      response.async = nullptr;
+      // Named, not temporaries in the co_await expression (g++ 12 mis-destroys those).
+      const std::function<void(std::function<void()>)> start = [&](std::function<void()> done) {
+        async(response, std::move(done));
+      };
+      const bool present =
+          co_await AwaitCompletion(*connection.socket, start, response.cancel, true);
+      response.cancel = nullptr;
+      if (!present) {
+        if (response.async_body) response.async_body->Abort();
+        break;
       }
-      if (response.deferred) {
-        auto deferred = std::move(response.deferred);
-        response.deferred = nullptr;
-        co_await Blocking([&] { deferred(response); });
-        keep_alive = keep_alive && !worker.stopping;
-      }
-      if ((response.body_source || response.async_body) && head) {
+      keep_alive = keep_alive && !worker.stopping;
+    }
+    if (response.deferred) {
+      auto deferred = std::move(response.deferred);
+      response.deferred = nullptr;
+      co_await Blocking([&] { deferred(response); });
+      keep_alive = keep_alive && !worker.stopping;
+    }
+    if ((response.body_source || response.async_body) && head) {
+      if (response.body_source) response.body_source->Abort();
+      if (response.async_body) response.async_body->Abort();
+      response.body_source.reset();
+      response.async_body.reset();
+    }
+    if (response.body_source || response.async_body) {
+      if (!co_await Write(stream, out)) {
         if (response.body_source) response.body_source->Abort();
         if (response.async_body) response.async_body->Abort();
-        response.body_source.reset();
-        response.async_body.reset();
+        break;
       }
-      if (response.body_source || response.async_body) {
-        if (!co_await flush()) {
-          if (response.body_source) response.body_source->Abort();
-          if (response.async_body) response.async_body->Abort();
-          break;
-        }
-        if (!co_await Stream(stream, response, keep_alive, request.version >= 11)) break;
-        continue;
-      }
-      AppendResponse(out, response, keep_alive, head);
+      if (!co_await StreamBody(stream, response, keep_alive, request.version >= 11)) break;
+      continue;
     }
+    AppendResponse(out, response, keep_alive, request.version, head);
 
     const bool more_waiting = keep_alive && buffer.size() > 0 && HoldsCompleteHeader(buffer);
-    if ((!more_waiting || out.size() >= kWriteBatchLimit) && !co_await flush()) break;
+    if ((!more_waiting || out.size() >= kWriteBatchLimit) && !co_await Write(stream, out)) break;
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  co_return true;
 }
 
-asio::awaitable<bool> HttpServer::State::WriteBody(beast::tcp_stream& stream, std::string& out,
+template <typename Stream>
+asio::awaitable<bool> HttpServer::State::WriteBody(Stream& stream, std::string& out,
                                                    BodyPiece piece, const std::string& chunk,
                                                    bool chunked) {
   if (chunked) {
@@ -390,15 +371,12 @@ asio::awaitable<bool> HttpServer::State::WriteBody(beast::tcp_stream& stream, st
   } else {
     out += chunk;
   }
-  if (out.empty()) co_return true;
-  stream.expires_after(kRequestTimeout);
-  auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
-  out.clear();
-  co_return !write_error;
+  co_return co_await Write(stream, out);
 }
 
-asio::awaitable<bool> HttpServer::State::Stream(beast::tcp_stream& stream, HttpResponse& response,
-                                                bool keep_alive, bool chunked) {
+template <typename Stream>
+asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse& response,
+                                                    bool keep_alive, bool chunked) {
   keep_alive = keep_alive && chunked;
   std::string out;
   AppendStatusAndHeaders(out, response);
@@ -420,7 +398,7 @@ asio::awaitable<bool> HttpServer::State::Stream(beast::tcp_stream& stream, HttpR
         });
       };
       const std::function<void()> abort = [source] { source->Abort(); };
-      const bool present = co_await AwaitCompletion(stream.socket(), start, abort, false);
+      const bool present = co_await AwaitCompletion(TcpLayer(stream).socket(), start, abort, false);
       if (!present) co_return false;
       const BodyPiece piece = next->first;
       if (!co_await WriteBody(stream, out, piece, next->second, chunked)) {
@@ -464,25 +442,20 @@ HttpServer::~HttpServer() = default;
 
 std::uint16_t HttpServer::Listen() {
   RaiseOpenFileLimit();
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(state_->options.host, ec);
-  if (ec) throw std::runtime_error("invalid listen address " + state_->options.host);
-  std::uint16_t port = state_->options.port;
-  for (auto& worker : state_->workers) {
-    tcp::acceptor& acceptor = worker->acceptor.emplace(worker->io);
-    const tcp::endpoint endpoint(address, port);
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor.set_option(ReusePort(true), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      throw std::runtime_error("cannot listen on " + state_->options.host + ":" +
-                               std::to_string(port) + ": " + ec.message());
-    }
-    port = acceptor.local_endpoint().port();
+  const ServerOptions& options = state_->options;
+  if (!options.tls_cert.empty() || !options.tls_key.empty()) {
+    state_->tls = MakeServerTlsContext(options.tls_cert, options.tls_key);
   }
-  return port;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(options.host, ec);
+  if (ec) throw std::runtime_error("invalid listen address " + options.host);
+  tcp::endpoint endpoint(address, options.port);
+  CheckAddressIsFree(endpoint);
+  for (auto& worker : state_->workers) {
+    worker->acceptor.emplace(OpenSharedAcceptor(worker->io, endpoint));
+    endpoint.port(worker->acceptor->local_endpoint().port());
+  }
+  return endpoint.port();
 }
 
 void HttpServer::Run() {
@@ -517,7 +490,7 @@ void HttpServer::Stop() {
       boost::system::error_code ignored;
       if (worker->acceptor) worker->acceptor->close(ignored);
       for (Connection* connection : worker->connections) {
-        if (connection->idle) connection->stream->socket().cancel(ignored);
+        if (connection->idle) connection->socket->cancel(ignored);
       }
       if (worker == state_->workers.front().get() && state_->signals) {
         state_->signals->cancel(ignored);

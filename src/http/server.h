@@ -17,7 +17,17 @@ struct ServerOptions {
   std::uint16_t port = 8080;  // 0 picks a free port
   std::size_t max_body = 1 << 20;
   int threads = 0;  // 0 = one per core
+  // A connection with nothing owed waits this long for the next request (its whole header and
+  // body when the client had sent nothing yet).
   std::chrono::seconds idle_timeout{60};
+  // Each write to the client (a response, or one piece of a streamed body) must complete within
+  // this; a client that stops reading is disconnected and its response (an export's cursor and
+  // buffers) freed.
+  std::chrono::milliseconds write_timeout{30000};
+  // PEM files: when both are set the server speaks HTTPS only (TLS 1.2+); Listen() throws when
+  // they cannot be loaded.
+  std::string tls_cert;
+  std::string tls_key;
   // Threads that run HttpResponse::deferred and BodySource::Next (exports): genuinely blocking
   // work only. Upstream calls never use them (HttpResponse::async runs on the event loops).
   int blocking_threads = 8;
@@ -26,14 +36,16 @@ struct ServerOptions {
   std::function<void(int status, HttpResponse&)> transport_error;
 };
 
-// HTTP/1.1 server: keep-alive, pipelining (responses to requests that arrived together are
-// written together), TCP_NODELAY, idle timeouts, and a graceful stop on SIGINT/SIGTERM in which
-// in-flight requests finish and idle connections close. One event loop per thread, each with
-// its own SO_REUSEPORT acceptor, so connections never migrate between threads. Asynchronous
-// handlers (HttpResponse::async, AsyncBodySource) run on the connection's loop, which watches
-// the client meanwhile and cancels them if it leaves. Work that blocks
-// (HttpResponse::deferred, BodySource::Next) runs on a separate small pool. Listen() raises the
-// process's open-file soft limit to its hard limit and logs both.
+// HTTP/1.1 server (optionally over TLS): keep-alive (HTTP/1.0 too, when asked for), pipelining
+// (responses to requests that arrived together are written together), TCP_NODELAY, idle timeouts,
+// and a graceful stop on SIGINT/SIGTERM in which in-flight requests finish and idle connections
+// close. One event loop per thread, each with its own SO_REUSEPORT acceptor, so connections never
+// migrate between threads. Asynchronous handlers (HttpResponse::async, AsyncBodySource) run on the
+// connection's loop, which watches the client meanwhile and cancels them if it leaves. Work that
+// blocks (HttpResponse::deferred, BodySource::Next) runs on a separate small pool. Listen() raises
+// the process's open-file soft limit to its hard limit and logs both. Header lines folded with
+// obs-fold are refused with 400; a request refused before its body was read (413, 400) gets its
+// answer followed by a lingering close (http/lingering_close.h).
 class HttpServer {
  public:
   HttpServer(ServerOptions options, HttpHandler handler);
@@ -41,7 +53,9 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and listens; returns the bound port. Throws std::runtime_error on failure.
+  // Loads the TLS files when set, refuses an address that any socket already holds ("address
+  // HOST:PORT is already in use"), binds and listens; returns the bound port. Throws
+  // std::runtime_error on failure.
   std::uint16_t Listen();
   // Serves until Stop() or a SIGINT/SIGTERM, then returns once every connection has closed.
   void Run();

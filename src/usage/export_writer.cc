@@ -160,8 +160,11 @@ void ExportWriter::End(std::string& out) {
 }
 
 ExportStream::ExportStream(std::unique_ptr<RequestCursor> cursor, ExportFormat format,
-                           std::size_t chunk_bytes)
-    : cursor_(std::move(cursor)), writer_(format), chunk_bytes_(chunk_bytes) {}
+                           std::size_t chunk_bytes, ExportSlots::Slot slot)
+    : cursor_(std::move(cursor)),
+      writer_(format),
+      chunk_bytes_(chunk_bytes),
+      slot_(std::move(slot)) {}
 
 BodySource::Piece ExportStream::Next(std::string& chunk) {
   chunk.clear();

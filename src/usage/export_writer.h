@@ -9,6 +9,7 @@
 #include "core/body_source.h"
 #include "core/model.h"
 #include "store/store.h"
+#include "usage/export_slots.h"
 
 namespace gatehouse {
 
@@ -35,11 +36,11 @@ class ExportWriter {
 };
 
 // Streams an export from a store cursor in pieces of about `chunk_bytes`, so that memory stays
-// flat however many records match.
+// flat however many records match. Holds `slot` (when given) until it is destroyed.
 class ExportStream final : public BodySource {
  public:
   ExportStream(std::unique_ptr<RequestCursor> cursor, ExportFormat format,
-               std::size_t chunk_bytes = 64 * 1024);
+               std::size_t chunk_bytes = 64 * 1024, ExportSlots::Slot slot = {});
 
   Piece Next(std::string& chunk) override;
 
@@ -49,6 +50,7 @@ class ExportStream final : public BodySource {
   std::size_t chunk_bytes_;
   bool begun_ = false;
   RequestRecord record_;
+  ExportSlots::Slot slot_;
 };
 
 }  // namespace gatehouse

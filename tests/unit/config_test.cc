@@ -94,4 +94,46 @@ TEST(Config, RejectsUnknownRevealMode) {
   EXPECT_THROW(ValidateConfig(config), std::runtime_error);
 }
 
+std::string ValidationError(const ServerConfig& config) {
+  try {
+    ValidateConfig(config);
+  } catch (const std::runtime_error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+TEST(Config, TlsCertAndKeyComeFromTheFileAndMustBeGivenTogether) {
+  ServerConfig config;
+  LoadConfigText("[server]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n", config);
+  EXPECT_EQ(config.tls_cert, "c.pem");
+  EXPECT_EQ(config.tls_key, "k.pem");
+  EXPECT_EQ(ValidationError(config), "");
+  ServerConfig cert_only;
+  cert_only.tls_cert = "c.pem";
+  EXPECT_NE(ValidationError(cert_only).find("tls_key is missing"), std::string::npos);
+  ServerConfig key_only;
+  key_only.tls_key = "k.pem";
+  EXPECT_NE(ValidationError(key_only).find("tls_cert is missing"), std::string::npos);
+}
+
+TEST(Config, ExportBoundsAndWriteTimeoutHaveDefaultsAndMustBePositive) {
+  ServerConfig config;
+  EXPECT_EQ(config.max_exports_per_token, 4);
+  EXPECT_EQ(config.max_exports_per_organization, 8);
+  EXPECT_EQ(config.write_timeout_ms, 30000);
+  LoadConfigText(
+      "[server]\nmax_exports_per_token = 1\nmax_exports_per_organization = 2\n"
+      "write_timeout_ms = 500\n",
+      config);
+  EXPECT_EQ(config.max_exports_per_token, 1);
+  EXPECT_EQ(config.max_exports_per_organization, 2);
+  EXPECT_EQ(config.write_timeout_ms, 500);
+  config.max_exports_per_token = 0;
+  EXPECT_THROW(ValidateConfig(config), std::runtime_error);
+  config.max_exports_per_token = 1;
+  config.write_timeout_ms = 0;
+  EXPECT_THROW(ValidateConfig(config), std::runtime_error);
+}
+
 }  // namespace gatehouse

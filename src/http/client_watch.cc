@@ -1,0 +1,81 @@
+#include "http/client_watch.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <chrono>
+#include <memory>
+
+namespace gatehouse {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+// How long an asynchronous response may take before the server starts watching its client.
+constexpr std::chrono::milliseconds kWatchGrace{50};
+
+// One asynchronous completion the connection waits for (an `async` handler, the next piece of
+// an AsyncBodySource). Shared with the callbacks, which may run after the connection is gone.
+struct Completion {
+  explicit Completion(const asio::any_io_executor& executor)
+      : timer(executor, std::chrono::steady_clock::time_point::max()) {}
+  asio::steady_timer timer;
+  bool done = false;
+  bool client_gone = false;
+};
+
+// Watches `socket` for the client closing it while the connection waits on `completion`; calls
+// `on_gone` once if it does.
+void WatchForClose(tcp::socket& socket, std::shared_ptr<Completion> completion,
+                   std::function<void()> on_gone) {
+  const int fd = socket.native_handle();
+  socket.async_wait(tcp::socket::wait_read, [fd, &socket, completion, on_gone = std::move(on_gone)](
+                                                const boost::system::error_code& ec) mutable {
+    // After an error or the end of the wait the socket may be gone: touch nothing.
+    if (ec || completion->done) return;
+    char byte;
+    const ssize_t peeked = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (peeked > 0) return;
+    if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      WatchForClose(socket, std::move(completion), std::move(on_gone));
+      return;
+    }
+    completion->client_gone = true;
+    completion->timer.cancel();
+    if (on_gone) on_gone();
+  });
+}
+
+}  // namespace
+
+asio::awaitable<bool> AwaitCompletion(tcp::socket& socket,
+                                      const std::function<void(std::function<void()>)>& start,
+                                      const std::function<void()>& on_gone, bool wait_after_gone) {
+  auto completion = std::make_shared<Completion>(socket.get_executor());
+  start([completion] {
+    completion->done = true;
+    completion->timer.cancel();
+  });
+  if (completion->done) co_return true;
+  // Most completions come within the grace period; watching the socket costs a system call, so
+  // it starts only after it.
+  completion->timer.expires_after(kWatchGrace);
+  co_await completion->timer.async_wait(kAwait);
+  if (completion->done) co_return true;
+  completion->timer.expires_at(std::chrono::steady_clock::time_point::max());
+  WatchForClose(socket, completion, on_gone);
+  while (!completion->done && (wait_after_gone || !completion->client_gone)) {
+    co_await completion->timer.async_wait(kAwait);
+  }
+  boost::system::error_code ignored;
+  socket.cancel(ignored);
+  co_return !completion->client_gone;
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,179 @@
+"""Issue 12 items 9 and 10 (HTTP parts) and the refusal of a port already in use: the 413 of an
+oversized body reaches clients that send their whole body first (lingering close), HTTP/1.0
+keep-alive, obs-fold header lines, and `serve` on a taken address."""
+
+import http.client
+import json
+import socket
+import subprocess
+import time
+
+from .harness import (E_BAD_INPUT, E_TOO_LARGE, HOST, HTTP_TIMEOUT_S, START_TIMEOUT_S,
+                      GatehouseTestCase, Server, read_response)
+
+MAX_BODY = 64 * 1024
+
+
+def send_raw(port, data):
+    sock = socket.create_connection((HOST, port), timeout=HTTP_TIMEOUT_S)
+    sock.sendall(data)
+    return sock
+
+
+def closed_by_peer(sock, timeout_s):
+    """True when the peer closes `sock` (EOF or reset) within timeout_s, reading what comes."""
+    sock.settimeout(timeout_s)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            if not sock.recv(65536):
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+    return False
+
+
+class OversizedBodyTests(GatehouseTestCase):
+    serve_args = ('--max-body', str(MAX_BODY))
+
+    def post_whole_body_first(self, size):
+        """What Python's http.client (and requests) do: headers and the whole body are sent
+        before the response is read. Returns the response, or raises what the client saw."""
+        conn = http.client.HTTPConnection(HOST, self.server.port, timeout=HTTP_TIMEOUT_S)
+        try:
+            conn.request('POST', '/v1/organization/project', body=b'{"name":"' + b'x' * size,
+                         headers={'Content-Type': 'application/json',
+                                  'Authorization': f'Bearer {self.org_token}'})
+            reply = conn.getresponse()
+            return reply.status, reply.headers, json.loads(reply.read())
+        finally:
+            conn.close()
+
+    def test_client_that_sends_4_mib_over_the_limit_first_reads_the_413_20_times_in_a_row(self):
+        for attempt in range(20):
+            try:
+                status, headers, body = self.post_whole_body_first(4 * 1024 * 1024 + MAX_BODY)
+            except OSError as error:
+                self.fail(f'attempt {attempt + 1}: the 413 was lost: {error!r}')
+            self.assertEqual(status, E_TOO_LARGE[0], f'attempt {attempt + 1}: {body}')
+            self.assertEqual(body, {'errors': [{'id': E_TOO_LARGE[1],
+                                                'description': E_TOO_LARGE[2]}]})
+            self.assertEqual(headers.get('Connection', '').lower(), 'close')
+        self.assertEqual(self.ok(self.request('GET', '/healthz')), {'status': 'ok'})
+
+    def test_drain_of_a_client_that_never_stops_sending_is_bounded_in_time(self):
+        sock = send_raw(self.server.port,
+                        f'POST /v1/organization/project HTTP/1.1\r\nHost: {HOST}\r\n'
+                        f'Content-Type: application/json\r\nContent-Length: {1 << 40}\r\n'
+                        '\r\n'.encode())
+        began = time.monotonic()
+        cut = False
+        try:
+            sock.settimeout(1)
+            block = b'y' * 65536
+            while time.monotonic() - began < 20:
+                try:
+                    sock.send(block)
+                except socket.timeout:
+                    continue
+        except OSError:
+            cut = True
+        finally:
+            sock.close()
+        self.assertTrue(cut, 'the server kept draining for 20 s')
+        # 5 s of lingering (or 16 MiB) plus scheduling slack.
+        self.assertLess(time.monotonic() - began, 10)
+        self.assertEqual(self.ok(self.request('GET', '/healthz')), {'status': 'ok'})
+
+
+class KeepAliveAndHeaderTests(GatehouseTestCase):
+
+    def test_http_1_0_keep_alive_is_answered_with_keep_alive_and_the_connection_stays_open(self):
+        request = b'GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'
+        with send_raw(self.server.port, request) as sock:
+            stream = sock.makefile('rb')
+            status, headers, body = read_response(stream)
+            self.assertEqual(status, 200, body)
+            self.assertEqual(headers.get('connection', '').lower(), 'keep-alive')
+            sock.sendall(request)  # the same connection serves a second request
+            status, headers, body = read_response(stream)
+            self.assertEqual(status, 200, body)
+            self.assertEqual(json.loads(body), {'status': 'ok'})
+
+    def test_http_1_0_without_keep_alive_is_closed_after_the_response(self):
+        with send_raw(self.server.port, b'GET /healthz HTTP/1.0\r\n\r\n') as sock:
+            stream = sock.makefile('rb')
+            status, headers, _body = read_response(stream)
+            self.assertEqual(status, 200)
+            self.assertNotEqual(headers.get('connection', '').lower(), 'keep-alive')
+            self.assertEqual(stream.read(), b'', 'the connection must be closed')
+
+    def assertRefusedWith400Envelope(self, request):
+        with send_raw(self.server.port, request) as sock:
+            status, headers, body = read_response(sock.makefile('rb'))
+        self.assertEqual(status, E_BAD_INPUT[0], body)
+        self.assertEqual(json.loads(body)['errors'][0]['id'], E_BAD_INPUT[1])
+        self.assertEqual(headers.get('connection', '').lower(), 'close')
+
+    def test_header_folded_with_a_space_obs_fold_is_400(self):
+        self.assertRefusedWith400Envelope(
+            f'GET /healthz HTTP/1.1\r\nHost: {HOST}\r\nX-Note: first\r\n second\r\n\r\n'.encode())
+
+    def test_header_folded_with_a_tab_obs_fold_is_400(self):
+        self.assertRefusedWith400Envelope(
+            f'GET /healthz HTTP/1.1\r\nHost: {HOST}\r\nX-Note: first\r\n\tsecond\r\n\r\n'.encode())
+
+    def test_folded_authorization_header_is_400_not_a_joined_credential(self):
+        self.assertRefusedWith400Envelope(
+            (f'GET /v1/accessControl/apitoken/validate HTTP/1.1\r\nHost: {HOST}\r\n'
+             f'Authorization: Bearer\r\n {self.org_token}\r\n\r\n').encode())
+
+    def test_same_headers_unfolded_are_served(self):
+        with send_raw(self.server.port, f'GET /healthz HTTP/1.1\r\nHost: {HOST}\r\n'
+                      'X-Note: first second\r\n\r\n'.encode()) as sock:
+            status, _headers, body = read_response(sock.makefile('rb'))
+        self.assertEqual(status, 200, body)
+
+
+class AddressInUseTests(GatehouseTestCase):
+
+    def serve_on(self, port):
+        """Runs a second installation's `serve` on 127.0.0.1:port; returns (exit code, output)
+        or None when it is still running after the start-up timeout (then it is killed)."""
+        other = Server()
+        self.addCleanup(other.cleanup)
+        other.init()
+        process = subprocess.Popen(
+            [str(other.binary), 'serve', '--data-dir', str(other.data_dir), '--listen',
+             f'{HOST}:{port}'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            output, _ = process.communicate(timeout=START_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            return None
+        return process.returncode, output.decode(errors='replace')
+
+    def test_second_server_on_the_same_port_exits_non_zero_naming_the_address(self):
+        port = self.server.port
+        outcome = self.serve_on(port)
+        self.assertIsNotNone(outcome, 'the second server started on a port already in use')
+        code, output = outcome
+        self.assertNotEqual(code, 0, output)
+        self.assertIn(f'address {HOST}:{port} is already in use', output)
+        self.assertEqual(self.ok(self.request('GET', '/healthz')), {'status': 'ok'})
+
+    def test_port_held_by_another_program_with_so_reuseport_is_refused(self):
+        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(holder.close)
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind((HOST, 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        outcome = self.serve_on(port)
+        self.assertIsNotNone(outcome, 'serve shared a port another program listens on')
+        code, output = outcome
+        self.assertNotEqual(code, 0, output)
+        self.assertIn(f'address {HOST}:{port} is already in use', output)
