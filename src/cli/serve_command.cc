@@ -39,6 +39,9 @@ int RunServe(const ServerConfig& config, int threads) {
   options.max_body = static_cast<std::size_t>(config.max_body);
   options.threads = threads;
   options.transport_error = WriteTransportError;
+  for (const auto& proxy : config.trusted_proxies) {
+    if (auto block = CidrBlock::Parse(proxy)) options.trusted_proxies.push_back(*block);
+  }
   HttpServer server(options, graph.Handler());
   const std::uint16_t port = server.Listen();
   spdlog::info("listening on {}:{} with {} tokens cached", options.host, port,

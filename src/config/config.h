@@ -40,6 +40,9 @@ struct ServerConfig {
   bool log_content = true;
   std::string limit_webhook_url;  // soft/hard limit notices (POST, JSON); empty = none
   std::string metrics_token;      // when set, GET /metrics requires "Bearer <metrics_token>"
+  // CIDR blocks of reverse proxies whose X-Forwarded-For is believed for the client address
+  // (API.md §11); each one parses as a CidrBlock (checked when read).
+  std::vector<std::string> trusted_proxies;
   std::vector<ProviderConfig> providers;
 
   std::string MasterKeyFile() const;

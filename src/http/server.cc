@@ -235,6 +235,9 @@ struct HttpServer::State {
   asio::awaitable<void> Serve(Worker& worker, tcp::socket socket);
   HttpRequest ToRequest(bhttp::request<bhttp::string_body>& message) const;
   HttpResponse TransportError(int status) const;
+  // The client address of a request from the trusted proxy `peer`: every X-Forwarded-For
+  // header, in order, read as one list.
+  std::string ClientAddressFor(const HttpRequest& request, const std::string& peer) const;
 };
 
 HttpRequest HttpServer::State::ToRequest(bhttp::request<bhttp::string_body>& message) const {
@@ -251,6 +254,17 @@ HttpRequest HttpServer::State::ToRequest(bhttp::request<bhttp::string_body>& mes
   }
   request.body = std::move(message.body());
   return request;
+}
+
+std::string HttpServer::State::ClientAddressFor(const HttpRequest& request,
+                                                const std::string& peer) const {
+  std::string forwarded;
+  for (const auto& [name, value] : request.headers) {
+    if (!beast::iequals(name, "X-Forwarded-For")) continue;
+    if (!forwarded.empty()) forwarded += ',';
+    forwarded += value;
+  }
+  return ClientAddressOf(peer, forwarded, options.trusted_proxies);
 }
 
 HttpResponse HttpServer::State::TransportError(int status) const {
@@ -279,6 +293,9 @@ asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socke
   socket.set_option(tcp::no_delay(true), ignored);
   const auto peer = socket.remote_endpoint(ignored);
   const std::string remote_address = ignored ? std::string() : peer.address().to_string();
+  // Decided once per connection: only a trusted peer's X-Forwarded-For is ever read.
+  const auto peer_address = IpAddress::Parse(remote_address);
+  const bool peer_is_trusted = peer_address && AnyContains(options.trusted_proxies, *peer_address);
   beast::tcp_stream stream(std::move(socket));
   Connection connection{&stream, true};
   const ConnectionRegistration registration(worker, &connection);
@@ -331,7 +348,8 @@ asio::awaitable<void> HttpServer::State::Serve(Worker& worker, tcp::socket socke
       auto message = parser.release();
       keep_alive = message.keep_alive() && !worker.stopping;
       HttpRequest request = ToRequest(message);
-      request.remote_address = remote_address;
+      request.remote_address =
+          peer_is_trusted ? ClientAddressFor(request, remote_address) : remote_address;
       const bool head = request.method == "HEAD";
       HttpResponse response;
       handler(request, response);

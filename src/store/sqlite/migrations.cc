@@ -233,6 +233,10 @@ ALTER TABLE api_tokens ADD COLUMN rate_limit_per_minute INTEGER;
     R"sql(
 ALTER TABLE organizations ADD COLUMN limit_webhook_url TEXT NOT NULL DEFAULT '';
 )sql",
+    // 8: token permissions (API.md §3): a JSON object of the restricted lists, NULL = none.
+    R"sql(
+ALTER TABLE api_tokens ADD COLUMN permissions TEXT;
+)sql",
 };
 
 }  // namespace
