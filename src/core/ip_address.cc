@@ -13,10 +13,6 @@ namespace {
 
 constexpr int kV4MappedPrefixBits = 96;
 
-bool ParseV4(const std::string& text, std::uint8_t* out) {
-  return inet_pton(AF_INET, text.c_str(), out) == 1;
-}
-
 }  // namespace
 
 std::optional<IpAddress> IpAddress::Parse(std::string_view text) {
@@ -27,16 +23,20 @@ std::optional<IpAddress> IpAddress::Parse(std::string_view text) {
   if (auto zone = text.find('%'); zone != std::string_view::npos && text.find(':') < zone) {
     text = text.substr(0, zone);
   }
-  if (text.empty() || text.size() > 45) return std::nullopt;
-  const std::string owned(text);
+  // inet_pton needs a terminated string: a stack copy, so that a check on the request path
+  // never allocates.
+  char owned[INET6_ADDRSTRLEN + 1];
+  if (text.empty() || text.size() >= sizeof owned) return std::nullopt;
+  std::memcpy(owned, text.data(), text.size());
+  owned[text.size()] = '\0';
   IpAddress address;
-  if (owned.find(':') == std::string::npos) {
+  if (text.find(':') == std::string_view::npos) {
     address.bytes[10] = 0xff;
     address.bytes[11] = 0xff;
-    if (!ParseV4(owned, address.bytes.data() + 12)) return std::nullopt;
+    if (inet_pton(AF_INET, owned, address.bytes.data() + 12) != 1) return std::nullopt;
     return address;
   }
-  if (inet_pton(AF_INET6, owned.c_str(), address.bytes.data()) != 1) return std::nullopt;
+  if (inet_pton(AF_INET6, owned, address.bytes.data()) != 1) return std::nullopt;
   return address;
 }
 
