@@ -21,6 +21,9 @@ Result<boost::json::value> ListModels(ApiServices& services, const ApiCall& call
           {"id", std::move(id)}, {"object", "model"}, {"created", 0}, {"owned_by", provider.name}});
     }
   }
+  if (permissions && permissions->allows_no_assistant()) {
+    return boost::json::object{{"object", "list"}, {"data", std::move(data)}};
+  }
   auto assistants = services.assistants.List(call.caller.project_id());
   if (!assistants) return std::unexpected(assistants.error());
   for (const auto& assistant : *assistants) {

@@ -66,9 +66,10 @@ class CompiledPermissions {
   bool AllowsAssistant(std::string_view name) const;
   // False also for an address that does not parse, when addresses are restricted.
   bool AllowsAddress(std::string_view address) const;
-  bool restricts_models() const { return models_.has_value(); }
-  bool restricts_assistants() const { return assistants_.has_value(); }
-  bool restricts_addresses() const { return cidrs_.has_value(); }
+  // An empty allowedAssistants: no assistant may run (a listing need not read any).
+  bool allows_no_assistant() const {
+    return assistants_ && assistants_->exact.empty() && assistants_->patterns.empty();
+  }
 
  private:
   struct Names {

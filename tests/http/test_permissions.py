@@ -96,6 +96,16 @@ class PermissionFieldTests(GatehouseTestCase):
         self.assertEqual(created['events'][0]['details']['allowedModels'],
                          {'from': None, 'to': ['fake/echo']})
 
+    def test_rotation_keeps_the_permissions_of_the_token(self):
+        project = self.create_project()
+        token = self.create_project_token(project['projectId'], allowedCidrs=['192.0.2.0/24'],
+                                          allowedModels=['fake/echo'])
+        rotated = self.ok(self.request('POST', f'/v2/tokens/{token["id"]}/rotate',
+                                       body={'graceSeconds': 0}, token=self.org_token))
+        self.assertEqual(rotated['allowedCidrs'], ['192.0.2.0/24'])
+        self.assertEqual(rotated['allowedModels'], ['fake/echo'])
+        self.assertError(self.request('GET', VALIDATE, token=rotated['secret']), E_ADDRESS)
+
     def test_permissions_survive_a_restart(self):
         project = self.create_project()
         token = self.create_project_token(project['projectId'], allowedCidrs=['192.0.2.0/24'])
