@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "directory/assistant_directory.h"
 #include "directory/audit_directory.h"
+#include "directory/leaked_secrets.h"
 #include "directory/organization_directory.h"
 #include "directory/project_directory.h"
 #include "directory/token_directory.h"
@@ -34,6 +35,7 @@ struct ApiServices {
   const TokenCache& cache;  // organization and project names for responses
   ConsoleSessions& sessions;
   TokenDirectory& tokens;
+  LeakedSecrets& leaked_secrets;  // POST /v2/tokens/leaked
   ProjectDirectory& projects;
   OrganizationDirectory& organizations;
   AssistantDirectory& assistants;

@@ -39,13 +39,20 @@ Status Prepare(ApiServices& services, const Principal& caller, const boost::json
   const std::string_view name(body.at("model").as_string());
   call.model_name = std::string(name);
   std::optional<ResolvedModel> resolved;
+  const CompiledPermissions* permissions = caller.token->permissions.get();
   if (name.starts_with(kAssistantPrefix)) {
-    auto assistant = services.assistants.Lookup(caller.token->project_id,
-                                              std::string(name.substr(kAssistantPrefix.size())));
+    const std::string_view assistant_name = name.substr(kAssistantPrefix.size());
+    // Checked from memory before any lookup: a refusal says nothing about what exists.
+    if (permissions && !permissions->AllowsAssistant(assistant_name)) {
+      return Fail(ErrorCode::kAssistantNotAllowed);
+    }
+    auto assistant =
+        services.assistants.Lookup(caller.token->project_id, std::string(assistant_name));
     if (!assistant) return std::unexpected(assistant.error());
     resolved = services.providers.Resolve(assistant->llm.provider_name, assistant->llm.model_name);
     call.assistant = std::move(*assistant);
   } else {
+    if (permissions && !permissions->AllowsModel(name)) return Fail(ErrorCode::kModelNotAllowed);
     resolved = services.providers.Resolve(name);
   }
   if (!resolved) return Fail(ErrorCode::kPattern, "model");

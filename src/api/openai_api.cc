@@ -8,20 +8,26 @@
 namespace gatehouse {
 namespace {
 
-// GET /v1/models: what the calling project token can call (API.md §8).
+// GET /v1/models: what the calling project token can call (API.md §3, §8): its allowedModels
+// and allowedAssistants filter the list.
 Result<boost::json::value> ListModels(ApiServices& services, const ApiCall& call) {
+  const CompiledPermissions* permissions = call.caller.token->permissions.get();
   boost::json::array data;
   for (const auto& provider : services.providers.providers()) {
     for (const auto& model : provider.models) {
-      data.push_back(boost::json::object{{"id", provider.name + "/" + model.name},
-                                         {"object", "model"},
-                                         {"created", 0},
-                                         {"owned_by", provider.name}});
+      std::string id = provider.name + "/" + model.name;
+      if (permissions && !permissions->AllowsModel(id)) continue;
+      data.push_back(boost::json::object{
+          {"id", std::move(id)}, {"object", "model"}, {"created", 0}, {"owned_by", provider.name}});
     }
+  }
+  if (permissions && permissions->allows_no_assistant()) {
+    return boost::json::object{{"object", "list"}, {"data", std::move(data)}};
   }
   auto assistants = services.assistants.List(call.caller.project_id());
   if (!assistants) return std::unexpected(assistants.error());
   for (const auto& assistant : *assistants) {
+    if (permissions && !permissions->AllowsAssistant(assistant.name)) continue;
     data.push_back(boost::json::object{{"id", "saia:assistant:" + assistant.name},
                                        {"object", "model"},
                                        {"created", 0},
@@ -54,7 +60,10 @@ void Embeddings(ApiServices& services, const ApiCall& api, HttpResponse& respons
       prepared = Fail(ErrorCode::kPattern, "input");
     } else {
       call.model_name = std::string(model->as_string());
-      if (auto resolved = services.providers.Resolve(call.model_name)) {
+      const CompiledPermissions* permissions = api.caller.token->permissions.get();
+      if (permissions && !permissions->AllowsModel(call.model_name)) {
+        prepared = Fail(ErrorCode::kModelNotAllowed);
+      } else if (auto resolved = services.providers.Resolve(call.model_name)) {
         call.model = *resolved;
       } else {
         prepared = Fail(ErrorCode::kPattern, "model");

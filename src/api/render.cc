@@ -52,6 +52,11 @@ boost::json::object TokenJson(const ApiToken& token) {
   json["rateLimitPerMinute"] = token.rate_limit_per_minute
                                    ? boost::json::value(*token.rate_limit_per_minute)
                                    : boost::json::value(nullptr);
+  if (token.scope == TokenScope::kProject) {
+    json["allowedModels"] = PermissionListJson(token.permissions.allowed_models);
+    json["allowedAssistants"] = PermissionListJson(token.permissions.allowed_assistants);
+  }
+  json["allowedCidrs"] = PermissionListJson(token.permissions.allowed_cidrs);
   return json;
 }
 

@@ -161,6 +161,32 @@ std::optional<std::optional<std::int64_t>> BodyReader::OptionalInteger(std::stri
   return std::optional<std::int64_t>(*number);
 }
 
+std::optional<std::optional<std::vector<std::string>>> BodyReader::StringList(std::string_view key,
+                                                                              ListCheck check) {
+  const auto* value = Find(key);
+  if (!value) return std::nullopt;
+  if (value->is_null()) return std::optional<std::vector<std::string>>();
+  if (!value->is_array()) {
+    Add(ErrorCode::kPattern, key);
+    return std::nullopt;
+  }
+  std::vector<std::string> entries;
+  entries.reserve(value->as_array().size());
+  for (const auto& entry : value->as_array()) {
+    if (!entry.is_string()) {
+      Add(ErrorCode::kPattern, key);
+      return std::nullopt;
+    }
+    entries.emplace_back(entry.as_string());
+  }
+  auto checked = check(std::move(entries));
+  if (!checked) {
+    for (const auto& item : checked.error().items) Add(item.code, item.field);
+    return std::nullopt;
+  }
+  return std::optional<std::vector<std::string>>(std::move(*checked));
+}
+
 std::optional<std::optional<TimeMs>> BodyReader::Timestamp(std::string_view key) {
   const auto* value = Find(key);
   if (!value) return std::nullopt;

@@ -46,6 +46,11 @@ class BodyReader {
   std::optional<double> Number(std::string_view key, double min, double max);
   // A nested object (read it with another BodyReader); null when absent, id 11 when not an object.
   const boost::json::object* Object(std::string_view key);
+  // Present: an array of strings that `check` accepts (its canonical form is returned; its
+  // error is collected), or null (which clears). Absent: nullopt. Not an array of strings: id 11.
+  using ListCheck = Result<std::vector<std::string>> (*)(std::vector<std::string>);
+  std::optional<std::optional<std::vector<std::string>>> StringList(std::string_view key,
+                                                                    ListCheck check);
   // Present: a timestamp, or null (which clears). Absent: nullopt.
   std::optional<std::optional<TimeMs>> Timestamp(std::string_view key);
 

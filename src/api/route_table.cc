@@ -28,6 +28,7 @@ void CountFailure(Metrics& metrics, const Error& error) {
       metrics.RecordAuthFailure(Metrics::AuthFailure::kMissing);
       break;
     case ErrorCode::kOutOfScope:
+    case ErrorCode::kAddressNotAllowed:
       metrics.RecordAuthFailure(Metrics::AuthFailure::kOutOfScope);
       break;
     default:

@@ -14,6 +14,7 @@ void AddApiRoutes(RouteTable& routes) {
   AddAccessControlRoutes(routes);
   AddOrganizationRoutes(routes);
   AddTokenRoutes(routes);
+  AddLeakReportRoutes(routes);
   AddAdminRoutes(routes);
   AddConsoleRoutes(routes);
   AddAssistantRoutes(routes);

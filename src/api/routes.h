@@ -11,6 +11,7 @@ void AddOpsRoutes(RouteTable& routes);
 void AddAccessControlRoutes(RouteTable& routes);
 void AddOrganizationRoutes(RouteTable& routes);
 void AddTokenRoutes(RouteTable& routes);
+void AddLeakReportRoutes(RouteTable& routes);
 void AddAdminRoutes(RouteTable& routes);
 void AddConsoleRoutes(RouteTable& routes);
 void AddAssistantRoutes(RouteTable& routes);

@@ -23,14 +23,28 @@ std::optional<Error> FirstError(const Results&... results) {
 }
 
 // Reads the fields a token create or update may carry; `creating` makes the name required.
-Result<TokenChange> ReadTokenFields(BodyReader& reader, bool creating) {
+// Organization tokens carry allowedCidrs only: a model or assistant list on one is 400 id 11
+// (null, which restricts nothing, is accepted).
+Result<TokenChange> ReadTokenFields(BodyReader& reader, bool creating, TokenScope scope) {
   TokenChange change;
   if (creating || reader.Has("name")) change.name = reader.Text("name", kMaxNameLength, true);
   change.description = reader.Text("description", kMaxDescriptionLength, false);
   change.status = reader.Status("status");
   change.expires_at = reader.Timestamp("expiresAt");
   change.rate_limit_per_minute = reader.OptionalInteger("rateLimitPerMinute", 1, kMaxRatePerMinute);
+  change.allowed_models = reader.StringList("allowedModels", ValidModelPatterns);
+  change.allowed_assistants = reader.StringList("allowedAssistants", ValidAssistantNames);
+  change.allowed_cidrs = reader.StringList("allowedCidrs", ValidCidrs);
   if (auto valid = reader.Finish(); !valid) return std::unexpected(valid.error());
+  if (scope == TokenScope::kOrganization) {
+    if (change.allowed_models.value_or(std::nullopt)) {
+      return Fail(ErrorCode::kPattern, "allowedModels", "model list on an organization token");
+    }
+    if (change.allowed_assistants.value_or(std::nullopt)) {
+      return Fail(ErrorCode::kPattern, "allowedAssistants",
+                  "assistant list on an organization token");
+    }
+  }
   return change;
 }
 
@@ -44,6 +58,9 @@ TokenSpec SpecFrom(const TokenChange& change, TokenScope scope,
   spec.status = change.status.value_or(TokenStatus::kActive);
   spec.expires_at = change.expires_at.value_or(std::nullopt);
   spec.rate_limit_per_minute = change.rate_limit_per_minute.value_or(std::nullopt);
+  spec.permissions.allowed_models = change.allowed_models.value_or(std::nullopt);
+  spec.permissions.allowed_assistants = change.allowed_assistants.value_or(std::nullopt);
+  spec.permissions.allowed_cidrs = change.allowed_cidrs.value_or(std::nullopt);
   return spec;
 }
 
@@ -89,7 +106,7 @@ Result<boost::json::value> CreateToken(ApiServices& services, const ApiCall& cal
   auto body = ParseJsonBody(call.request);
   if (!body) return std::unexpected(body.error());
   BodyReader reader(*body);
-  auto fields = ReadTokenFields(reader, true);
+  auto fields = ReadTokenFields(reader, true, scope);
   if (!fields) return std::unexpected(fields.error());
   TokenSpec spec = SpecFrom(*fields, scope, call.caller.organization_id());
   if (scope == TokenScope::kProject) {
@@ -119,7 +136,7 @@ Result<boost::json::value> UpdateToken(ApiServices& services, const ApiCall& cal
   auto body = ParseJsonBody(call.request);
   if (!body) return std::unexpected(body.error());
   BodyReader reader(*body);
-  auto change = ReadTokenFields(reader, false);
+  auto change = ReadTokenFields(reader, false, scope);
   if (!change) return std::unexpected(change.error());
   if (auto token = FindScoped(services, call, token_id, scope); !token) {
     return std::unexpected(token.error());

@@ -23,6 +23,10 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
             failure = std::move(outcome.failure);
             return outcome.status;
           }),
+      leaked_secrets_(instance.keyring(), instance.cache(), instance.tokens(), instance.clock(),
+                      [this](const std::string& organization_id, std::string body) {
+                        limit_webhook_.Send(organization_id, std::move(body));
+                      }),
       request_log_(instance.store()),
       gateway_(upstream_client_, request_log_),
       exports_(instance.store()),
@@ -31,6 +35,7 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
                 instance.cache(),
                 sessions_,
                 instance.tokens(),
+                leaked_secrets_,
                 instance.projects(),
                 instance.organizations(),
                 instance.assistants(),

@@ -46,6 +46,7 @@ class ServerGraph {
   const ProviderRegistry providers_;
   UsageLimits usage_limits_;
   LimitWebhook limit_webhook_;
+  LeakedSecrets leaked_secrets_;
   RequestLog request_log_;
   AsioUpstreamClient upstream_client_;
   Gateway gateway_;

@@ -44,6 +44,11 @@ Result<Principal> Authenticator::Authorize(const Credentials& credentials, Acces
                                            SessionUse sessions) const {
   auto principal = Check(credentials, access, sessions);
   if (principal) {
+    if (principal->token && !AddressAllowed(*principal->token, credentials.remote_address)) {
+      return Fail(ErrorCode::kAddressNotAllowed, {},
+                  "token " + principal->token->id + " called from " +
+                      std::string(credentials.remote_address));
+    }
     if (auto rate = CheckRate(*principal); !rate) return std::unexpected(rate.error());
     return principal;
   }
@@ -175,6 +180,9 @@ Result<SignedIn> Authenticator::SignIn(std::string_view secret,
   if ((*token)->scope != TokenScope::kOrganization) {
     return Fail(ErrorCode::kOutOfScope, {}, "console sessions need an organization token");
   }
+  if (!AddressAllowed(**token, remote_address)) {
+    return Fail(ErrorCode::kAddressNotAllowed, {}, "sign-in from a refused address");
+  }
   SignedIn signed_in;
   auto cookie =
       sessions_.Open((*token)->id, (*token)->organization_id, hash, now, signed_in.session);
@@ -182,6 +190,10 @@ Result<SignedIn> Authenticator::SignIn(std::string_view secret,
   signed_in.cookie = std::move(*cookie);
   signed_in.token = std::move(*token);
   return signed_in;
+}
+
+bool AddressAllowed(const CachedToken& token, std::string_view remote_address) {
+  return !token.permissions || token.permissions->AllowsAddress(remote_address);
 }
 
 std::int64_t Authenticator::SignInRetryAfterSeconds(std::string_view remote_address) const {

@@ -54,6 +54,9 @@ struct Principal {
   const std::string& project_id() const { return token->project_id; }
 };
 
+// Whether `token` may be used from `remote_address` (its allowedCidrs, API.md §3). Memory only.
+bool AddressAllowed(const CachedToken& token, std::string_view remote_address);
+
 // The secret carried by an Authorization header value in any of the accepted forms
 // ("Bearer <s>", "Basic base64(<s>:)", bare "<s>"); nullopt when none can be read.
 std::optional<std::string> SecretFromAuthorization(std::string_view header);
@@ -87,7 +90,9 @@ class Authenticator {
   //   429 id 9002 with retry_after_seconds;
   // - an address with more than kFailedAuthenticationsPerMinute failures (401 id 6) in the
   //   sliding minute: its failures become 429 id 9002. Valid credentials from that address
-  //   still pass, so a throttled address never slows a valid caller.
+  //   still pass, so a throttled address never slows a valid caller;
+  // - a valid token whose allowedCidrs do not contain credentials.remote_address: 403 id 7
+  //   "Address not allowed for this ApiToken" (before its rate is counted).
   // The Authorization header wins over the cookie. Marks the token used on success.
   Result<Principal> Authorize(const Credentials& credentials, Access access,
                               SessionUse sessions) const;
@@ -99,7 +104,7 @@ class Authenticator {
   // `remote_address` (API.md §3). 429 id 9002 while that address is throttled for failed
   // sign-ins (SignInRetryAfterSeconds says for how long) or when sessions are at their total
   // cap; 401 id 6 for a secret that is not a usable token, which counts as a failure of the
-  // address; 403 id 7 for a project token.
+  // address; 403 id 7 for a project token, or for a token whose allowedCidrs refuse the address.
   Result<SignedIn> SignIn(std::string_view secret, std::string_view remote_address) const;
   // Whole seconds until `remote_address` may sign in again; 0 when it may now.
   std::int64_t SignInRetryAfterSeconds(std::string_view remote_address) const;

@@ -41,6 +41,7 @@ void TokenCache::Put(const ApiToken& token, const TokenCredential& credential) {
   cached->status = token.status;
   cached->expires_at = token.expires_at;
   cached->rate_limit_per_minute = token.rate_limit_per_minute;
+  cached->permissions = CompiledPermissions::Compile(token.permissions);
   cached->last_used_at.store(last_used);
 
   TokenEntry entry{cached, HashKey::Of(credential.secret_hash), std::nullopt};

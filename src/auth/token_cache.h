@@ -35,6 +35,8 @@ struct CachedToken {
   TokenStatus status = TokenStatus::kActive;
   std::optional<TimeMs> expires_at;
   std::optional<std::int64_t> rate_limit_per_minute;  // API.md §6; none when absent
+  // API.md §3, compiled when published; null = unrestricted (the common case).
+  std::shared_ptr<const CompiledPermissions> permissions;
 
   // Usage, written on the hot path without locks; 0 = never used.
   mutable std::atomic<TimeMs> last_used_at{0};

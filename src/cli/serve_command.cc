@@ -43,6 +43,9 @@ int RunServe(const ServerConfig& config, int threads) {
   options.write_timeout = std::chrono::milliseconds(config.write_timeout_ms);
   options.tls_cert = config.tls_cert;
   options.tls_key = config.tls_key;
+  for (const auto& proxy : config.trusted_proxies) {
+    if (auto block = CidrBlock::Parse(proxy)) options.trusted_proxies.push_back(*block);
+  }
   HttpServer server(options, graph.Handler());
   const std::uint16_t port = server.Listen();
   spdlog::info("listening on {}:{} ({}) with {} tokens cached", options.host, port,

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "core/ip_address.h"
 #include "core/text.h"
 
 namespace gatehouse {
@@ -34,6 +35,19 @@ double Number(const std::string& path, const std::string& key, const toml::node&
 bool Boolean(const std::string& path, const std::string& key, const toml::node& node) {
   if (!node.is_boolean()) Reject(path, node, key, "expected true or false");
   return *node.value<bool>();
+}
+
+std::vector<std::string> CidrList(const std::string& path, const std::string& key,
+                                  const toml::node& node) {
+  if (!node.is_array()) Reject(path, node, key, "expected a list of CIDR blocks");
+  std::vector<std::string> blocks;
+  for (const auto& entry : *node.as_array()) {
+    if (!entry.is_string() || !CidrBlock::Parse(*entry.value<std::string>())) {
+      Reject(path, entry, key, "expected CIDR blocks such as \"10.0.0.0/8\" or \"::1/128\"");
+    }
+    blocks.push_back(*entry.value<std::string>());
+  }
+  return blocks;
 }
 
 const toml::table& Table(const std::string& path, const std::string& key, const toml::node& node) {
@@ -76,6 +90,8 @@ void LoadServer(const std::string& path, const toml::table& table, ServerConfig&
       config.max_exports_per_token = Integer(path, key, node);
     else if (name == "max_exports_per_organization")
       config.max_exports_per_organization = Integer(path, key, node);
+    else if (name == "trusted_proxies")
+      config.trusted_proxies = CidrList(path, key, node);
     else
       Reject(path, node, key, "unknown key");
   }
@@ -182,6 +198,21 @@ void ApplyEnvironment(ServerConfig& config) {
   text("GATEHOUSE_METRICS_TOKEN", config.metrics_token);
   text("GATEHOUSE_TLS_CERT", config.tls_cert);
   text("GATEHOUSE_TLS_KEY", config.tls_key);
+  if (const char* value = std::getenv("GATEHOUSE_TRUSTED_PROXIES")) {
+    config.trusted_proxies.clear();
+    std::string_view rest(value);
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const std::string_view entry = Trim(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      if (entry.empty()) continue;
+      if (!CidrBlock::Parse(entry)) {
+        throw std::runtime_error("GATEHOUSE_TRUSTED_PROXIES: not a CIDR block: " +
+                                 std::string(entry));
+      }
+      config.trusted_proxies.emplace_back(entry);
+    }
+  }
   if (const char* value = std::getenv("GATEHOUSE_MAX_BODY")) {
     char* end = nullptr;
     const long long parsed = std::strtoll(value, &end, 10);

@@ -45,6 +45,9 @@ struct ServerConfig {
   std::int64_t write_timeout_ms = 30000;   // a write to a client that makes no progress fails
   std::int64_t max_exports_per_token = 4;  // request exports streaming at once
   std::int64_t max_exports_per_organization = 8;
+  // CIDR blocks of reverse proxies whose X-Forwarded-For is believed for the client address
+  // (API.md §11); each one parses as a CidrBlock (checked when read).
+  std::vector<std::string> trusted_proxies;
   std::vector<ProviderConfig> providers;
 
   std::string MasterKeyFile() const;

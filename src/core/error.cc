@@ -17,6 +17,12 @@ Row RowOf(ErrorCode code) {
       return {401, 6, "ApiToken not found or blocked"};
     case ErrorCode::kOutOfScope:
       return {403, 7, "ApiToken out of scope"};
+    case ErrorCode::kModelNotAllowed:
+      return {403, 7, "Model not allowed for this ApiToken"};
+    case ErrorCode::kAssistantNotAllowed:
+      return {403, 7, "Assistant not allowed for this ApiToken"};
+    case ErrorCode::kAddressNotAllowed:
+      return {403, 7, "Address not allowed for this ApiToken"};
     case ErrorCode::kOutOfRange:
       return {400, 8, "Field %1 is out of range"};
     case ErrorCode::kRequired:

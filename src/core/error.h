@@ -14,6 +14,10 @@ enum class ErrorCode {
   kApiKeyNotFound,
   kTokenNotFoundOrBlocked,
   kOutOfScope,
+  // 403 id 7 with their own descriptions (API.md §3, token permissions).
+  kModelNotAllowed,
+  kAssistantNotAllowed,
+  kAddressNotAllowed,
   kOutOfRange,
   kRequired,
   kPattern,

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/clock.h"
+#include "core/token_permissions.h"
 
 namespace gatehouse {
 
@@ -70,6 +71,7 @@ struct ApiToken {
   std::optional<TimeMs> expires_at;
   std::string secret_prefix;
   std::optional<std::int64_t> rate_limit_per_minute;  // API.md §6; none when absent
+  TokenPermissions permissions;                       // API.md §3; unrestricted by default
 
   bool UsableAt(TimeMs now) const { return TokenUsableAt(status, expires_at, now); }
 };

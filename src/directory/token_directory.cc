@@ -24,6 +24,27 @@ boost::json::value TimeJson(const std::optional<TimeMs>& at) {
   return boost::json::string(FormatTimestamp(*at));
 }
 
+// Permission lists of a new token: only the restricted ones (absent is the default).
+void SetPermissionDetails(AuditDetails& details, const TokenPermissions& permissions) {
+  auto set = [&details](std::string_view field, const TokenPermissions::List& list) {
+    if (list) details.Set(field, PermissionListJson(list));
+  };
+  set("allowedModels", permissions.allowed_models);
+  set("allowedAssistants", permissions.allowed_assistants);
+  set("allowedCidrs", permissions.allowed_cidrs);
+}
+
+// Each permission list that changed, before and after (null = no restriction).
+void ChangePermissionDetails(AuditDetails& details, const TokenPermissions& before,
+                             const TokenPermissions& after) {
+  details.Change("allowedModels", PermissionListJson(before.allowed_models),
+                 PermissionListJson(after.allowed_models));
+  details.Change("allowedAssistants", PermissionListJson(before.allowed_assistants),
+                 PermissionListJson(after.allowed_assistants));
+  details.Change("allowedCidrs", PermissionListJson(before.allowed_cidrs),
+                 PermissionListJson(after.allowed_cidrs));
+}
+
 // The action that names a change: a status change first, then an expiry set in the past.
 std::string ActionOf(const ApiToken& before, const ApiToken& after, TimeMs now) {
   if (before.status != after.status) {
@@ -47,11 +68,7 @@ std::string ActionOf(const ApiToken& before, const ApiToken& after, TimeMs now) 
 constexpr int kChangeAttempts = 8;
 
 ApiToken Changed(ApiToken token, const TokenChange& change) {
-  if (change.name) token.name = *change.name;
-  if (change.description) token.description = *change.description;
-  if (change.status) token.status = *change.status;
-  if (change.expires_at) token.expires_at = *change.expires_at;
-  if (change.rate_limit_per_minute) token.rate_limit_per_minute = *change.rate_limit_per_minute;
+  change.ApplyTo(token);
   return token;
 }
 
@@ -85,6 +102,7 @@ IssuedToken TokenDirectory::Mint(const TokenSpec& spec, TimeMs now,
   token.updated_at = now;
   token.expires_at = spec.expires_at;
   token.rate_limit_per_minute = spec.rate_limit_per_minute;
+  token.permissions = spec.permissions;
   token.secret_prefix = issued.secret.substr(0, kSecretPrefixLength);
   credential =
       TokenCredential{keyring_.Hash(issued.secret), std::nullopt, std::nullopt, std::nullopt};
@@ -109,6 +127,7 @@ Result<IssuedToken> TokenDirectory::Create(const TokenSpec& spec, const AuditAct
   if (!token.project_id.empty()) details.Set("projectId", token.project_id);
   if (token.expires_at) details.Set("expiresAt", TimeJson(token.expires_at));
   if (token.rate_limit_per_minute) details.Set("rateLimitPerMinute", *token.rate_limit_per_minute);
+  SetPermissionDetails(details, token.permissions);
   const AuditEntry audit = TokenAudit(actor, token, "token.create", now, details);
   if (auto stored = store_.InsertToken(issued.token, credential, &audit); !stored) {
     return std::unexpected(stored.error());
@@ -129,8 +148,26 @@ Result<ApiToken> TokenDirectory::Find(const std::string& organization_id,
 Result<ApiToken> TokenDirectory::Update(const std::string& organization_id,
                                         const std::string& token_id, const TokenChange& change,
                                         const AuditActor& actor) {
+  return Apply(organization_id, token_id, change, actor, ChangeRules{});
+}
+
+Result<ApiToken> TokenDirectory::RevokeLeaked(const std::string& organization_id,
+                                              const std::string& token_id, std::string_view source,
+                                              std::string_view url, const AuditActor& actor) {
+  TokenChange change;
+  change.status = TokenStatus::kRevoked;
+  ChangeRules rules;
+  rules.action = "token.leaked";
+  rules.notes = {{"source", std::string(source)}, {"url", std::string(url)}};
+  rules.keep_organization_access = false;
+  return Apply(organization_id, token_id, change, actor, rules);
+}
+
+Result<ApiToken> TokenDirectory::Apply(const std::string& organization_id,
+                                       const std::string& token_id, const TokenChange& change,
+                                       const AuditActor& actor, const ChangeRules& rules) {
   const TimeMs now = clock_.Now();
-  auto audit = [&actor, now](const ApiToken& before, const ApiToken& after) {
+  auto audit = [&actor, &rules, now](const ApiToken& before, const ApiToken& after) {
     AuditDetails details;
     details.Change("name", before.name, after.name);
     details.Change("description", before.description, after.description);
@@ -138,8 +175,11 @@ Result<ApiToken> TokenDirectory::Update(const std::string& organization_id,
     details.Change("expiresAt", TimeJson(before.expires_at), TimeJson(after.expires_at));
     details.Change("rateLimitPerMinute", OptionalJson(before.rate_limit_per_minute),
                    OptionalJson(after.rate_limit_per_minute));
+    ChangePermissionDetails(details, before.permissions, after.permissions);
+    for (const auto& [field, value] : rules.notes) details.Note(field, boost::json::string(value));
     return std::optional<AuditEntry>(
-        TokenAudit(actor, after, ActionOf(before, after, now), now, details));
+        TokenAudit(actor, after, rules.action.empty() ? ActionOf(before, after, now) : rules.action,
+                   now, details));
   };
   std::optional<ApiToken> token;
   for (int attempt = 0; attempt < kChangeAttempts && !token; ++attempt) {
@@ -151,7 +191,8 @@ Result<ApiToken> TokenDirectory::Update(const std::string& organization_id,
     TokenChangeCondition condition;
     condition.expected_status = (*current)->status;
     condition.expected_expires_at = (*current)->expires_at;
-    if (EndsOrganizationAccess(**current, Changed(**current, change), now)) {
+    if (rules.keep_organization_access &&
+        EndsOrganizationAccess(**current, Changed(**current, change), now)) {
       condition.other_organization_token_usable_at = now;
     }
     auto changed = store_.ChangeToken(organization_id, token_id, change, now, condition, audit);
@@ -225,7 +266,8 @@ Result<IssuedToken> TokenDirectory::Rotate(const std::string& organization_id,
                  token->description,
                  token->status,
                  token->expires_at,
-                 token->rate_limit_per_minute};
+                 token->rate_limit_per_minute,
+                 token->permissions};
   TokenCredential credential;
   IssuedToken fresh = Mint(spec, now, credential);
   if (grace_seconds > 0) {

@@ -4,6 +4,9 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "auth/keyring.h"
 #include "auth/token_cache.h"
@@ -25,6 +28,7 @@ struct TokenSpec {
   TokenStatus status = TokenStatus::kActive;
   std::optional<TimeMs> expires_at;
   std::optional<std::int64_t> rate_limit_per_minute;
+  TokenPermissions permissions;  // organization tokens: allowed_cidrs only
 };
 
 // A token together with the secret that was just issued for it: the only moment the
@@ -60,6 +64,13 @@ class TokenDirectory {
                           const AuditActor& actor = AuditActor::System());
   Result<ApiToken> Revoke(const std::string& organization_id, const std::string& token_id,
                           const AuditActor& actor = AuditActor::System());
+  // Revokes a token whose secret was reported leaked (API.md §3), audited as "token.leaked"
+  // with `source` and `url`. Unlike Revoke, also the last usable organization token: a
+  // published secret must stop working even if that locks the organization out (the CLI or the
+  // system administrator can issue a new one). 404 id 9004 when already revoked.
+  Result<ApiToken> RevokeLeaked(const std::string& organization_id, const std::string& token_id,
+                                std::string_view source, std::string_view url,
+                                const AuditActor& actor);
   // The current secret, from its sealed copy; 404 id 9004 with reveal=never. Audited.
   Result<std::string> Reveal(const std::string& organization_id, const std::string& token_id,
                              const AuditActor& actor);
@@ -80,6 +91,15 @@ class TokenDirectory {
   Status FlushUsage();
 
  private:
+  // How Apply audits and guards a change.
+  struct ChangeRules {
+    std::string action;  // empty: named after the change (ActionOf)
+    std::vector<std::pair<std::string, std::string>> notes;  // audit notes beside the changes
+    bool keep_organization_access = true;                    // API.md §6, 409 id 9003
+  };
+  Result<ApiToken> Apply(const std::string& organization_id, const std::string& token_id,
+                         const TokenChange& change, const AuditActor& actor,
+                         const ChangeRules& rules);
   void ApplyLiveUsage(ApiToken& token) const;
   // Requires sync_mutex_ held.
   Status SyncSince(TimeMs since);

@@ -177,6 +177,9 @@ struct HttpServer::State {
                               const std::string& remote_address, bool secure);
   HttpRequest ToRequest(bhttp::request<bhttp::string_body>& message) const;
   HttpResponse TransportError(int status) const;
+  // The client address of a request from the trusted proxy `peer`: every X-Forwarded-For
+  // header, in order, read as one list.
+  std::string ClientAddressFor(const HttpRequest& request, const std::string& peer) const;
 };
 
 HttpRequest HttpServer::State::ToRequest(bhttp::request<bhttp::string_body>& message) const {
@@ -193,6 +196,17 @@ HttpRequest HttpServer::State::ToRequest(bhttp::request<bhttp::string_body>& mes
   }
   request.body = std::move(message.body());
   return request;
+}
+
+std::string HttpServer::State::ClientAddressFor(const HttpRequest& request,
+                                                const std::string& peer) const {
+  std::string forwarded;
+  for (const auto& [name, value] : request.headers) {
+    if (!beast::iequals(name, "X-Forwarded-For")) continue;
+    if (!forwarded.empty()) forwarded += ',';
+    forwarded += value;
+  }
+  return ClientAddressOf(peer, forwarded, options.trusted_proxies);
 }
 
 HttpResponse HttpServer::State::TransportError(int status) const {
@@ -256,6 +270,9 @@ template <typename Stream>
 asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& connection,
                                                Stream& stream, const std::string& remote_address,
                                                bool secure) {
+  // Decided once per connection: only a trusted peer's X-Forwarded-For is ever read.
+  const auto peer_address = IpAddress::Parse(remote_address);
+  const bool peer_is_trusted = peer_address && AnyContains(options.trusted_proxies, *peer_address);
   beast::flat_buffer buffer;
   std::string out;  // responses not yet written (pipelined requests are answered together)
   bool keep_alive = true;
@@ -311,7 +328,8 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
     auto message = parser.release();
     keep_alive = message.keep_alive() && !worker.stopping;
     HttpRequest request = ToRequest(message);
-    request.remote_address = remote_address;
+    request.remote_address =
+        peer_is_trusted ? ClientAddressFor(request, remote_address) : remote_address;
     request.secure = secure;
     const bool head = request.method == "HEAD";
     HttpResponse response;

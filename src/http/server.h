@@ -7,7 +7,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "core/ip_address.h"
 #include "http/message.h"
 
 namespace gatehouse {
@@ -34,6 +36,9 @@ struct ServerOptions {
   // Fills the response for failures found before a handler runs: 400 (malformed request),
   // 413 (body over max_body). Lets the API layer keep its error envelope.
   std::function<void(int status, HttpResponse&)> transport_error;
+  // Peers whose X-Forwarded-For names the client (API.md §11): HttpRequest::remote_address is
+  // then ClientAddressOf(peer, X-Forwarded-For, trusted_proxies), else the peer.
+  std::vector<CidrBlock> trusted_proxies;
 };
 
 // HTTP/1.1 server (optionally over TLS): keep-alive (HTTP/1.0 too, when asked for), pipelining

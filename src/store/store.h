@@ -27,6 +27,22 @@ struct TokenChange {
   std::optional<TokenStatus> status;
   std::optional<std::optional<TimeMs>> expires_at;
   std::optional<std::optional<std::int64_t>> rate_limit_per_minute;  // present null = none
+  // API.md §3: present null = no restriction, a present list replaces the old one.
+  std::optional<TokenPermissions::List> allowed_models;
+  std::optional<TokenPermissions::List> allowed_assistants;
+  std::optional<TokenPermissions::List> allowed_cidrs;
+
+  // Applies the present fields to `token`.
+  void ApplyTo(ApiToken& token) const {
+    if (name) token.name = *name;
+    if (description) token.description = *description;
+    if (status) token.status = *status;
+    if (expires_at) token.expires_at = *expires_at;
+    if (rate_limit_per_minute) token.rate_limit_per_minute = *rate_limit_per_minute;
+    if (allowed_models) token.permissions.allowed_models = *allowed_models;
+    if (allowed_assistants) token.permissions.allowed_assistants = *allowed_assistants;
+    if (allowed_cidrs) token.permissions.allowed_cidrs = *allowed_cidrs;
+  }
 };
 
 // What ChangeToken checks atomically with its write (a conditional write), so that a rule

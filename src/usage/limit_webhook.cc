@@ -46,10 +46,14 @@ std::string LimitWebhook::BodyOf(const LimitNotice& notice) {
 }
 
 void LimitWebhook::Notify(const LimitNotice& notice) {
+  Send(notice.limit.organization_id, BodyOf(notice));
+}
+
+void LimitWebhook::Send(const std::string& organization_id, std::string body) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(Delivery{notice.limit.organization_id, BodyOf(notice), 0,
-                              std::chrono::steady_clock::now()});
+    queue_.push_back(
+        Delivery{organization_id, std::move(body), 0, std::chrono::steady_clock::now()});
   }
   wake_.notify_all();
 }

@@ -25,11 +25,11 @@ struct LimitWebhookOptions {
 using WebhookPost = std::function<int(const std::string& url, const std::string& body,
                                       std::chrono::milliseconds timeout, std::string& failure)>;
 
-// POSTs limit crossings as JSON to the organization's webhook URL (else the server's), on a
-// thread of its own so that no request waits for it; a failed delivery (no answer, or not 2xx)
-// is retried with exponential backoff. `url_of` returns an organization's own URL (empty =
-// none); both it and `post` are called on the sender's thread. Thread-safe; Stop() (or the
-// destructor) ends delivery after the attempt in progress.
+// POSTs limit crossings (and other organization notices, Send) as JSON to the organization's
+// webhook URL (else the server's), on a thread of its own so that no request waits for it; a failed
+// delivery (no answer, or not 2xx) is retried with exponential backoff. `url_of` returns an
+// organization's own URL (empty = none); both it and `post` are called on the sender's thread.
+// Thread-safe; Stop() (or the destructor) ends delivery after the attempt in progress.
 class LimitWebhook final : public LimitNotifier {
  public:
   LimitWebhook(LimitWebhookOptions options,
@@ -40,6 +40,9 @@ class LimitWebhook final : public LimitNotifier {
   LimitWebhook& operator=(const LimitWebhook&) = delete;
 
   void Notify(const LimitNotice& notice) override;
+  // Queues any other notice of an organization (e.g. "token.leaked", API.md §3): `body` is the
+  // JSON sent, with the same URL choice and retries as limit notices.
+  void Send(const std::string& organization_id, std::string body);
   void Stop();
 
   // The JSON body of a notice.

@@ -385,5 +385,54 @@ TEST_F(AuthenticatorTest, FailedSignInsThrottleTheirAddressOnlyWith429Id9002) {
   EXPECT_TRUE(authenticator_.SignIn(organization_secret_, "192.0.2.7"));
 }
 
+TEST_F(AuthenticatorTest, TokenUsedOutsideItsAllowedCidrsIs403AddressNotAllowed) {
+  const std::string secret = GenerateSecret(SecretKind::kProject);
+  ApiToken token;
+  token.id = "fenced";
+  token.organization_id = "org";
+  token.project_id = "project";
+  token.scope = TokenScope::kProject;
+  token.permissions.allowed_cidrs = std::vector<std::string>{"10.0.0.0/8", "2001:db8::/32"};
+  cache_.Put(token, TokenCredential{keyring_.Hash(secret), {}, {}, {}});
+  auto from = [&](std::string_view address) {
+    header_ = "Bearer " + secret;
+    Credentials credentials{header_};
+    credentials.remote_address = address;
+    return authenticator_.Authorize(credentials, Access::kProject, SessionUse::kAllowed);
+  };
+  EXPECT_TRUE(from("10.9.8.7"));
+  EXPECT_TRUE(from("::ffff:10.9.8.7"));
+  EXPECT_TRUE(from("2001:db8::1"));
+  EXPECT_EQ(CodeOf(from("192.0.2.1")), ErrorCode::kAddressNotAllowed);
+  EXPECT_EQ(CodeOf(from("")), ErrorCode::kAddressNotAllowed);
+  EXPECT_EQ(HttpStatusOf(ErrorCode::kAddressNotAllowed), 403);
+  EXPECT_EQ(ErrorIdOf(ErrorCode::kAddressNotAllowed), 7);
+  EXPECT_EQ(DescriptionOf(ErrorItem{ErrorCode::kAddressNotAllowed, {}}),
+            "Address not allowed for this ApiToken");
+  // An unrestricted token works from anywhere.
+  header_ = "Bearer " + project_secret_;
+  Credentials anywhere{header_};
+  anywhere.remote_address = "192.0.2.1";
+  EXPECT_TRUE(authenticator_.Authorize(anywhere, Access::kProject, SessionUse::kAllowed));
+}
+
+TEST_F(AuthenticatorTest, AddressRefusalsDoNotCountAsFailedAuthentications) {
+  const std::string secret = GenerateSecret(SecretKind::kProject);
+  ApiToken token;
+  token.id = "nowhere";
+  token.organization_id = "org";
+  token.project_id = "project";
+  token.scope = TokenScope::kProject;
+  token.permissions.allowed_cidrs = std::vector<std::string>{};
+  cache_.Put(token, TokenCredential{keyring_.Hash(secret), {}, {}, {}});
+  header_ = "Bearer " + secret;
+  Credentials credentials{header_};
+  credentials.remote_address = "192.0.2.9";
+  for (int i = 0; i < kFailedAuthenticationsPerMinute + 5; ++i) {
+    EXPECT_EQ(CodeOf(authenticator_.Authorize(credentials, Access::kProject, SessionUse::kAllowed)),
+              ErrorCode::kAddressNotAllowed);
+  }
+}
+
 }  // namespace
 }  // namespace gatehouse

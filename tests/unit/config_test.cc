@@ -136,4 +136,30 @@ TEST(Config, ExportBoundsAndWriteTimeoutHaveDefaultsAndMustBePositive) {
   EXPECT_THROW(ValidateConfig(config), std::runtime_error);
 }
 
+TEST(Config, TrustedProxiesAreReadAsCidrBlocks) {
+  ServerConfig config;
+  LoadConfigText("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n", config);
+  EXPECT_EQ(config.trusted_proxies, (std::vector<std::string>{"10.0.0.0/8", "::1"}));
+}
+
+TEST(Config, TrustedProxyThatIsNoCidrBlockNamesFileLineAndKey) {
+  const std::string message =
+      LoadError("[server]\nlisten = \"x:1\"\ntrusted_proxies = [\"10.0.0.0/33\"]\n");
+  EXPECT_NE(message.find(".toml:3"), std::string::npos) << message;
+  EXPECT_NE(message.find("server.trusted_proxies"), std::string::npos) << message;
+  EXPECT_NE(LoadError("[server]\ntrusted_proxies = \"10.0.0.0/8\"\n"), "");
+}
+
+TEST(Config, TrustedProxiesFromTheEnvironmentReplaceTheFile) {
+  ServerConfig config;
+  config.trusted_proxies = {"10.0.0.0/8"};
+  ::setenv("GATEHOUSE_TRUSTED_PROXIES", "192.0.2.1/32, ::1", 1);
+  ApplyEnvironment(config);
+  ::setenv("GATEHOUSE_TRUSTED_PROXIES", "not-a-block", 1);
+  ServerConfig rejected;
+  EXPECT_THROW(ApplyEnvironment(rejected), std::runtime_error);
+  ::unsetenv("GATEHOUSE_TRUSTED_PROXIES");
+  EXPECT_EQ(config.trusted_proxies, (std::vector<std::string>{"192.0.2.1/32", "::1"}));
+}
+
 }  // namespace gatehouse

@@ -388,6 +388,39 @@ TEST_F(TokenDirectoryTest, ALastUseHeldInMemoryIsShownAndThenStoredByFlush) {
   EXPECT_EQ(store().FindToken(acme_id(), issued.token.id).value()->last_used_at, used_at);
 }
 
+TEST_F(TokenDirectoryTest, PermissionsAreStoredCompiledIntoTheCacheAndLiftedByNull) {
+  const Project project = MakeProject(acme_id(), "Support").project;
+  TokenSpec spec;
+  spec.scope = TokenScope::kProject;
+  spec.organization_id = acme_id();
+  spec.project_id = project.id;
+  spec.name = "fenced";
+  spec.permissions.allowed_models = std::vector<std::string>{"openai/gpt-4o*"};
+  spec.permissions.allowed_cidrs = std::vector<std::string>{"10.0.0.0/8"};
+  auto issued = tokens().Create(spec);
+  ASSERT_TRUE(issued);
+
+  // Another process over the same file (as the CLI, or a restart) loads the same lists.
+  Directories other(DatabaseFile(), clock_);
+  ASSERT_TRUE(other.tokens.LoadCache());
+  auto cached = other.cache.FindByHash(other.keyring.Hash(issued->secret), Now());
+  ASSERT_NE(cached, nullptr);
+  ASSERT_NE(cached->permissions, nullptr);
+  EXPECT_TRUE(cached->permissions->AllowsModel("openai/gpt-4o-mini"));
+  EXPECT_FALSE(cached->permissions->AllowsModel("openai/o1"));
+  EXPECT_TRUE(cached->permissions->AllowsAssistant("anything"));
+  EXPECT_FALSE(cached->permissions->AllowsAddress("192.0.2.1"));
+  EXPECT_EQ(other.tokens.Find(acme_id(), issued->token.id)->permissions, spec.permissions);
+
+  TokenChange lift;
+  lift.allowed_models = TokenPermissions::List();
+  lift.allowed_cidrs = TokenPermissions::List();
+  auto updated = tokens().Update(acme_id(), issued->token.id, lift);
+  ASSERT_TRUE(updated);
+  EXPECT_TRUE(updated->permissions.unrestricted());
+  EXPECT_EQ(Authenticate(issued->secret, Now())->permissions, nullptr);
+}
+
 }  // namespace
 // A first sync before any load still delivers revocations (the store reads "since 0" as a
 // first load, which leaves revoked tokens out).

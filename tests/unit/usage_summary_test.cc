@@ -173,7 +173,7 @@ TEST(UsageRollupMigrationTest, RecordsStoredBeforeTheRollupsExistedAreCounted) {
   {
     sqlite::Database db;
     db.Open(path);
-    ASSERT_EQ(sqlite::Migrate(db, 7).value(), 7);
+    ASSERT_EQ(sqlite::Migrate(db, 8).value(), 8);
     for (int i = 0; i < 200; ++i) {
       records.push_back(MakeRecord(i, kBase + static_cast<TimeMs>(random() % kDay), random));
       const auto& r = records.back();

@@ -40,6 +40,10 @@ export interface Token {
   lastUsedAt: string | null;
   expiresAt: string | null;
   secretPrefix: string;
+  /** API.md §3 permissions: null = no restriction, [] = nothing allowed. */
+  allowedModels?: string[] | null;
+  allowedAssistants?: string[] | null;
+  allowedCidrs?: string[] | null;
 }
 
 export interface TokenPage {
@@ -205,6 +209,9 @@ export interface TokenInput {
   name: string;
   description: string;
   status: 'Active' | 'Blocked';
+  allowedModels?: string[] | null;
+  allowedAssistants?: string[] | null;
+  allowedCidrs?: string[] | null;
 }
 
 export type CreatedToken = Token & { secret: string };
@@ -221,6 +228,26 @@ export function updateToken(token: Token, input: TokenInput) {
 
 export const revealToken = (id: string) =>
   call<{ secret: string }>('POST', `/v2/tokens/${encodeURIComponent(id)}/reveal`);
+
+// --- What a project token may be allowed to run (API.md §3, §8) ---
+
+export interface ProviderSummary {
+  name: string;
+  models: { name: string }[];
+}
+
+/** Every configured model as a `<provider>/<model>` id. */
+export const listModelIds = () =>
+  call<{ providers: ProviderSummary[] }>('GET', '/v2/llm/providers').then((r) =>
+    r.providers.flatMap((p) => p.models.map((m) => `${p.name}/${m.name}`)),
+  );
+
+/** The names of a project's assistants. */
+export const listAssistantNames = (projectId: string) =>
+  call<{ assistants: { assistantName: string }[] }>(
+    'GET',
+    withQuery('/v1/organization/assistants', { projectId }),
+  ).then((r) => r.assistants.map((a) => a.assistantName));
 
 // --- Projects (API.md §4) ---
 

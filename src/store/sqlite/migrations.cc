@@ -233,7 +233,11 @@ ALTER TABLE api_tokens ADD COLUMN rate_limit_per_minute INTEGER;
     R"sql(
 ALTER TABLE organizations ADD COLUMN limit_webhook_url TEXT NOT NULL DEFAULT '';
 )sql",
-    // 8: hourly usage rollups for the usage summary (API.md §8), kept by AppendRequests and
+    // 8: token permissions (API.md §3): a JSON object of the restricted lists, NULL = none.
+    R"sql(
+ALTER TABLE api_tokens ADD COLUMN permissions TEXT;
+)sql",
+    // 9: hourly usage rollups for the usage summary (API.md §8), kept by AppendRequests and
     // filled here from the records already stored. usage_hours has no token dimension, so
     // that an organization's 30 days stay a few thousand rows however many tokens call;
     // usage_token_hours answers grouping and filtering by token.

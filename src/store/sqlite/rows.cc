@@ -6,7 +6,7 @@ const char* const kTokenFields =
     "t.id, t.organization_id, COALESCE(t.project_id, ''), t.project_name, t.scope, "
     "t.name, t.description, t.status, t.created_at, t.updated_at, t.last_used_at, "
     "t.expires_at, t.secret_prefix, t.secret_hash, t.sealed_secret, t.previous_hash, "
-    "t.previous_valid_until, t.rate_limit_per_minute, ''";
+    "t.previous_valid_until, t.rate_limit_per_minute, COALESCE(t.permissions, ''), ''";
 
 const std::string kTokenColumns =
     std::string(kTokenFields, std::string_view(kTokenFields).size() - 2) +
@@ -28,7 +28,8 @@ ApiToken ReadToken(const Statement& row) {
   token.expires_at = row.OptionalInt(11);
   token.secret_prefix = row.Text(12);
   token.rate_limit_per_minute = row.OptionalInt(17);
-  token.organization_name = row.Text(18);
+  token.permissions = PermissionsFromJson(row.Text(18));
+  token.organization_name = row.Text(19);
   return token;
 }
 

@@ -31,7 +31,7 @@ extern const std::string kTokenColumns;
 // The same columns without the FROM clause and with an empty organization name (last), for
 // queries over api_tokens alone (the caller fills organization_name).
 extern const char* const kTokenFields;
-inline constexpr int kTokenFieldCount = 19;  // columns in kTokenFields
+inline constexpr int kTokenFieldCount = 20;  // columns in kTokenFields
 extern const char* const kProjectColumns;
 
 ApiToken ReadToken(const Statement& row);

@@ -99,8 +99,9 @@ Status SqliteStore::InsertTokenLocked(const ApiToken& token, const TokenCredenti
   auto stmt = db_.Prepare(
       "INSERT INTO api_tokens(id, organization_id, project_id, scope, name, description, status, "
       "secret_hash, sealed_secret, secret_prefix, created_at, updated_at, expires_at, "
-      "project_name, rate_limit_per_minute) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-      "?11, ?12, ?13, COALESCE((SELECT name FROM projects WHERE id = ?3), ''), ?14)");
+      "project_name, rate_limit_per_minute, permissions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+      "?9, ?10, ?11, ?12, ?13, COALESCE((SELECT name FROM projects WHERE id = ?3), ''), ?14, "
+      "?15)");
   if (!stmt) return std::unexpected(stmt.error());
   auto inserted = (*stmt)
                       ->Bind(1, token.id)
@@ -117,6 +118,7 @@ Status SqliteStore::InsertTokenLocked(const ApiToken& token, const TokenCredenti
                       .Bind(12, token.updated_at)
                       .Bind(13, token.expires_at)
                       .Bind(14, token.rate_limit_per_minute)
+                      .BindOrNull(15, PermissionsToJson(token.permissions))
                       .StepUnlessConstraint();
   if (!inserted) return std::unexpected(inserted.error());
   if (!*inserted) return Fail(ErrorCode::kTokenNameExists);
@@ -272,15 +274,12 @@ Result<TokenChangeResult> SqliteStore::ChangeToken(const std::string& organizati
   }
 
   const ApiToken before = token;
-  if (change.name) token.name = *change.name;
-  if (change.description) token.description = *change.description;
-  if (change.status) token.status = *change.status;
-  if (change.expires_at) token.expires_at = *change.expires_at;
-  if (change.rate_limit_per_minute) token.rate_limit_per_minute = *change.rate_limit_per_minute;
+  change.ApplyTo(token);
   token.updated_at = now;
   auto stmt = db_.Prepare(
       "UPDATE api_tokens SET name = ?3, description = ?4, status = ?5, expires_at = ?6, "
-      "updated_at = ?7, rate_limit_per_minute = ?8 WHERE id = ?1 AND organization_id = ?2");
+      "updated_at = ?7, rate_limit_per_minute = ?8, permissions = ?9 "
+      "WHERE id = ?1 AND organization_id = ?2");
   if (!stmt) return std::unexpected(stmt.error());
   auto updated = (*stmt)
                      ->Bind(1, token_id)
@@ -291,6 +290,7 @@ Result<TokenChangeResult> SqliteStore::ChangeToken(const std::string& organizati
                      .Bind(6, token.expires_at)
                      .Bind(7, now)
                      .Bind(8, token.rate_limit_per_minute)
+                     .BindOrNull(9, PermissionsToJson(token.permissions))
                      .StepUnlessConstraint();
   if (!updated) return std::unexpected(updated.error());
   if (!*updated) return Fail(ErrorCode::kTokenNameExists);

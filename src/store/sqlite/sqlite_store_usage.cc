@@ -5,7 +5,7 @@
 #include "store/sqlite/sqlite_store.h"
 
 // The usage-summary part of SqliteStore: hourly rollups kept in step with the request records
-// (migration 8), and the summary query over them.
+// (migration 9), and the summary query over them.
 namespace gatehouse {
 namespace {
 

@@ -1,6 +1,7 @@
 import { useId, useState } from 'preact/hooks';
 import * as api from '../api';
 import { Dialog } from '../components/Dialog';
+import { permissionsOf, TokenPermissions } from './TokenPermissions';
 
 interface TokenFormProps {
   scope: api.TokenScope;
@@ -17,6 +18,8 @@ export function TokenForm({ scope, token, project, onSaved, onCancel }: TokenFor
   const [name, setName] = useState(token?.name ?? '');
   const [description, setDescription] = useState(token?.description ?? '');
   const [status, setStatus] = useState<'Active' | 'Blocked'>(token?.status === 'Blocked' ? 'Blocked' : 'Active');
+  const [permissions, setPermissions] = useState(permissionsOf(token));
+  const [permissionsValid, setPermissionsValid] = useState(true);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const ids = { name: useId(), nameError: useId(), description: useId(), scope: useId(), project: useId(), status: useId() };
@@ -24,10 +27,14 @@ export function TokenForm({ scope, token, project, onSaved, onCancel }: TokenFor
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    if (nameMissing) return;
+    if (nameMissing || !permissionsValid) return;
     setBusy(true);
     setError('');
-    const input: api.TokenInput = { name: name.trim(), description, status };
+    const input: api.TokenInput = { name: name.trim(), description, status, allowedCidrs: permissions.allowedCidrs };
+    if (scope === 'Project') {
+      input.allowedModels = permissions.allowedModels;
+      input.allowedAssistants = permissions.allowedAssistants;
+    }
     try {
       if (token) {
         onSaved(await api.updateToken(token, input));
@@ -89,13 +96,20 @@ export function TokenForm({ scope, token, project, onSaved, onCancel }: TokenFor
             <option value="Blocked">Blocked</option>
           </select>
         </div>
+        <TokenPermissions
+          scope={scope}
+          projectId={token?.projectId ?? project?.projectId}
+          value={permissions}
+          onChange={setPermissions}
+          onValidity={setPermissionsValid}
+        />
         {error && (
           <p class="form-error" role="alert">
             {error}
           </p>
         )}
         <div class="dialog-actions">
-          <button type="submit" class="btn-primary" disabled={nameMissing || busy}>
+          <button type="submit" class="btn-primary" disabled={nameMissing || !permissionsValid || busy}>
             CONFIRM
           </button>
           <button type="button" onClick={onCancel}>

@@ -9,6 +9,7 @@ import { formatDateTime } from '../format';
 import { useDebounced } from '../hooks';
 import { useConsole } from '../state';
 import { TokenForm } from './TokenForm';
+import { PermissionBadges } from './TokenPermissions';
 
 type View = 'organization' | 'project';
 type StatusFilter = 'all' | 'active' | 'blocked';
@@ -173,6 +174,7 @@ export function TokensPage({ view }: { view: View }) {
                 <td class="cell-description">{token.description}</td>
                 <td>
                   <span class={`badge badge-${token.status.toLowerCase()}`}>{token.status}</span>
+                  <PermissionBadges token={token} />
                 </td>
                 {view === 'project' && <td>{token.projectName}</td>}
                 <td class="cell-actions">
