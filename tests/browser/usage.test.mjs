@@ -2,6 +2,7 @@
 // tokens are both called "Default" are two bars with their own numbers, and the project
 // filter narrows every figure to one project.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { Api, launchConsole, signIn, startServer } from './harness.mjs';
 import { providerToml, startUpstream } from './upstream.mjs';
@@ -73,5 +74,46 @@ test('the project filter narrows the figures and the bars to one project', async
     assert.ok(Date.now() < deadline, 'the Usage page did not narrow to project Beta');
     await page.waitForTimeout(100);
   }
+  browser.assertNoErrors();
+});
+
+test('EXPORT CSV downloads the summary: the totals, each day and every token by id', async () => {
+  await page.getByRole('search', { name: 'Usage filters' }).getByLabel('Project').selectOption({ label: 'All projects' });
+  await page.getByText('Total requests', { exact: true }).waitFor();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'EXPORT CSV', exact: true }).click()]);
+  const file = await download.path();
+  assert.ok(file, `download failed: ${await download.failure()}`);
+  assert.match(download.suggestedFilename(), /^gatehouse-usage-.*\.csv$/);
+  const lines = (await readFile(file, 'utf8')).trim().split('\r\n').map((line) => line.slice(1, -1).split('","'));
+  assert.deepEqual(lines[0], ['dimension', 'id', 'name', 'project', 'requests', 'failed', 'promptTokens', 'completionTokens', 'cost', 'elapsedMs']);
+  const total = lines.find((cells) => cells[0] === 'total');
+  assert.equal(total[4], '5');
+  const days = lines.filter((cells) => cells[0] === 'day');
+  assert.equal(days.reduce((sum, cells) => sum + Number(cells[4]), 0), 5);
+  const tokens = lines.filter((cells) => cells[0] === 'token').map((cells) => [cells[1], cells[2], cells[3], cells[4]]);
+  assert.deepEqual(new Set(tokens.map((t) => t.join('|'))), new Set([
+    `${projects.Alpha.tokens[0].id}|Default|Alpha|3`,
+    `${projects.Beta.tokens[0].id}|Default|Beta|2`,
+  ]));
+  browser.assertNoErrors();
+});
+
+test('a one-day range draws that day, not an axis of years', async () => {
+  const filters = page.getByRole('search', { name: 'Usage filters' });
+  const to = await filters.getByLabel('To').inputValue();
+  await filters.getByLabel('From').fill(to);
+  await page.locator('.chart canvas').waitFor();
+  // uPlot draws its axis labels into the canvas; the chart states its drawn range instead.
+  const span = async () => {
+    const [min, max] = ((await page.locator('.chart').getAttribute('data-x-range')) ?? '0,0').split(',').map(Number);
+    return max - min;
+  };
+  const deadline = Date.now() + 5000;
+  let days = (await span()) / 86400;
+  while (!(days > 0 && days <= 2) && Date.now() < deadline) {
+    await page.waitForTimeout(100);
+    days = (await span()) / 86400;
+  }
+  assert.ok(days > 0 && days <= 2, `the x axis spans ${days} days`);
   browser.assertNoErrors();
 });

@@ -23,7 +23,9 @@ export function TimelineChart({ days, requests, errors, cost, label }: TimelineC
     const options: uPlot.Options = {
       width: width(),
       height: 260,
-      scales: { x: { time: true }, count: {}, usd: {} },
+      // The range asked for, half a day of margin on each side: uPlot's own range for a single
+      // day would span years.
+      scales: { x: days.length ? { time: true, auto: false, range: [days[0] - 43200, days[days.length - 1] + 43200] } : { time: true }, count: {}, usd: {} },
       axes: [
         {},
         // Counts are whole numbers: no labels at fractional ticks.
@@ -31,6 +33,10 @@ export function TimelineChart({ days, requests, errors, cost, label }: TimelineC
         // Per-day costs can be fractions of a cent; formatCost keeps two significant digits.
         { scale: 'usd', side: 1, label: 'Cost (USD)', grid: { show: false }, size: 96, values: (_u, splits) => splits.map((v) => formatCost(v)) },
       ],
+      hooks: {
+        // The drawn time range, in seconds, for tests and tools that cannot read the canvas.
+        draw: [(u) => void (element.dataset.xRange = `${u.scales.x.min ?? ''},${u.scales.x.max ?? ''}`)],
+      },
       series: [
         {},
         { label: 'Requests', scale: 'count', stroke: '#2563eb', fill: 'rgba(37,99,235,0.12)', width: 2 },

@@ -45,6 +45,29 @@ function breakdown(groups: api.UsageGroup[], keyOf: (key: api.UsageGroup['key'])
   });
 }
 
+/** A CSV cell: quoted, and a leading =, +, - or @ neutralized as spreadsheet exports do. */
+function csvCell(value: string | number): string {
+  let text = String(value);
+  if (typeof value === 'string' && /^[=+\-@]/.test(text)) text = `'${text}`;
+  return `"${text.replace(/"/g, '""')}"`;
+}
+
+/** The summary as CSV: the totals, one row per day, then every token, assistant and model. */
+function summaryCsv(summary: Summary): string {
+  const header = ['dimension', 'id', 'name', 'project', 'requests', 'failed', 'promptTokens', 'completionTokens', 'cost', 'elapsedMs'];
+  const rows: (string | number)[][] = [];
+  const add = (dimension: string, id: string, name: string, project: string, t: api.UsageTotals) =>
+    rows.push([dimension, id, name, project, t.requests, t.failed, t.promptTokens, t.completionTokens, t.cost, t.elapsedMs]);
+  if (summary.overall) {
+    add('total', '', '', '', summary.overall.totals);
+    for (const point of summary.overall.series) add('day', point.start, '', '', point);
+  }
+  for (const g of summary.byToken) add('token', g.key.apiTokenId ?? '', g.key.apiToken ?? '', g.key.projectName ?? '', g.totals);
+  for (const g of summary.byAssistant) add('assistant', g.key.assistant ?? '', g.key.assistant ?? '', '', g.totals);
+  for (const g of summary.byModel) add('model', g.key.model ?? '', g.key.model ?? '', '', g.totals);
+  return [header, ...rows].map((row) => row.map(csvCell).join(',')).join('\r\n') + '\r\n';
+}
+
 /** Usage dashboard: totals, a daily timeline and breakdowns, added up by the server (API.md §8). */
 export function UsagePage() {
   const { projects } = useConsole();
@@ -111,9 +134,24 @@ export function UsagePage() {
     };
   }, [load, startDate, endDate]);
 
+  const exportCsv = () => {
+    if (load.kind !== 'ready') return;
+    const url = URL.createObjectURL(new Blob([summaryCsv(load.summary)], { type: 'text/csv' }));
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = `gatehouse-usage-${startDate}-to-${endDate}.csv`;
+    link.click();
+    window.setTimeout(() => URL.revokeObjectURL(url), 10000);
+  };
+
   return (
     <section class="page" aria-labelledby="usage-title">
       <h1 id="usage-title">Usage</h1>
+      <div class="toolbar">
+        <button type="button" class="btn-primary" disabled={load.kind !== 'ready'} onClick={exportCsv}>
+          EXPORT CSV
+        </button>
+      </div>
       <div class="filters" role="search" aria-label="Usage filters">
         <div class="filter">
           <label for={ids.from}>From</label>
