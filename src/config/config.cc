@@ -66,6 +66,8 @@ void LoadServer(const std::string& path, const toml::table& table, ServerConfig&
       config.limit_webhook_url = String(path, key, node);
     else if (name == "metrics_token")
       config.metrics_token = String(path, key, node);
+    else if (name == "request_log_capacity")
+      config.request_log_capacity = Integer(path, key, node);
     else
       Reject(path, node, key, "unknown key");
   }
@@ -170,12 +172,16 @@ void ApplyEnvironment(ServerConfig& config) {
   text("GATEHOUSE_REVEAL", config.reveal);
   text("GATEHOUSE_LIMIT_WEBHOOK_URL", config.limit_webhook_url);
   text("GATEHOUSE_METRICS_TOKEN", config.metrics_token);
-  if (const char* value = std::getenv("GATEHOUSE_MAX_BODY")) {
+  auto integer = [](const char* name, std::int64_t& target) {
+    const char* value = std::getenv(name);
+    if (!value) return;
     char* end = nullptr;
     const long long parsed = std::strtoll(value, &end, 10);
-    if (!*value || *end) throw std::runtime_error("GATEHOUSE_MAX_BODY must be a whole number");
-    config.max_body = parsed;
-  }
+    if (!*value || *end) throw std::runtime_error(std::string(name) + " must be a whole number");
+    target = parsed;
+  };
+  integer("GATEHOUSE_MAX_BODY", config.max_body);
+  integer("GATEHOUSE_REQUEST_LOG_CAPACITY", config.request_log_capacity);
   if (const char* value = std::getenv("GATEHOUSE_LOG_CONTENT")) {
     if (EqualsIgnoreCase(value, "true") || std::string_view(value) == "1") {
       config.log_content = true;
@@ -195,6 +201,9 @@ void ValidateConfig(const ServerConfig& config) {
   if (config.store != "sqlite") {
     throw std::runtime_error("store \"" + config.store +
                              "\" is not supported by this build; use \"sqlite\"");
+  }
+  if (config.request_log_capacity < 1 || config.request_log_capacity > 100000000) {
+    throw std::runtime_error("request_log_capacity must be between 1 and 100000000 records");
   }
   if (config.max_body < 64 || config.max_body > (1LL << 30)) {
     throw std::runtime_error("max_body must be between 64 and 1073741824 bytes");

@@ -40,6 +40,9 @@ struct ServerConfig {
   bool log_content = true;
   std::string limit_webhook_url;  // soft/hard limit notices (POST, JSON); empty = none
   std::string metrics_token;      // when set, GET /metrics requires "Bearer <metrics_token>"
+  // Request records waiting for the store at most (a full disk); beyond it they are dropped
+  // and counted in /metrics, so memory stays bounded.
+  std::int64_t request_log_capacity = 100000;
   std::vector<ProviderConfig> providers;
 
   std::string MasterKeyFile() const;
