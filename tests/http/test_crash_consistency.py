@@ -9,11 +9,12 @@ export. Three rounds, each at most a few seconds of load, so the test stays boun
 
 import http.client
 import random
+import sqlite3
 import threading
 import time
 import uuid
 
-from .harness import PROVIDER, GatewayTestCase, unique
+from .harness import PROVIDER, GatewayTestCase, unique, wait_until
 
 ROUNDS = 3
 WORKERS = {'token': 2, 'chat': 2, 'stream': 2}
@@ -132,3 +133,70 @@ class CrashConsistencyTests(GatewayTestCase):
         for item in items:
             per_session[item['sessionId']] = per_session.get(item['sessionId'], 0) + 1
         self.assertEqual([s for s in answered if per_session.get(s) != 1], [])
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + ' '):
+            return float(line.split()[1])
+    raise AssertionError(f'{name} not in /metrics')
+
+
+class FullDiskTests(GatewayTestCase):
+    """While request records cannot be stored (a full disk, simulated with a trigger that makes
+    every insert into `requests` fail), /readyz answers 503, at most request_log_capacity
+    records wait in memory and the rest are counted as dropped; once the store takes writes
+    again the waiting records are stored and /readyz answers 200."""
+
+    CAPACITY = 5
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.project = cls.make_project()
+
+    @classmethod
+    def server_config(cls):
+        return (f'[server]\nrequest_log_capacity = {cls.CAPACITY}\n\n' +
+                super().server_config())
+
+    def sql(self, statement):
+        connection = sqlite3.connect(self.server.db_path, timeout=10)
+        try:
+            connection.execute(statement)
+            connection.commit()
+        finally:
+            connection.close()
+
+    def metrics(self):
+        response = self.request('GET', '/metrics')
+        self.assertEqual(response.status, 200)
+        return response.body if isinstance(response.body, str) else str(response.body)
+
+    def test_readyz_is_503_and_records_are_bounded_while_the_store_cannot_take_them(self):
+        self.assertEqual(self.request('GET', '/readyz').status, 200)
+        self.sql("CREATE TRIGGER full_disk BEFORE INSERT ON requests "
+                 "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+        self.addCleanup(self.sql, 'DROP TRIGGER IF EXISTS full_disk')
+        dropped_before = metric(self.metrics(), 'gatehouse_request_log_dropped_total')
+        sessions = []
+        for _ in range(3 * self.CAPACITY):
+            session = str(uuid.uuid4())
+            self.assertEqual(self.call_chat(self.project.token, f'{PROVIDER}/echo',
+                                            session=session).status, 200)
+            sessions.append(session)
+        self.assertTrue(wait_until(lambda: self.request('GET', '/readyz').status == 503, 5.0),
+                        '/readyz stayed 200 while request records could not be stored')
+        text = self.metrics()
+        self.assertEqual(metric(text, 'gatehouse_request_log_store_failing'), 1)
+        self.assertLessEqual(metric(text, 'gatehouse_request_log_queue_depth'), self.CAPACITY)
+        self.assertGreaterEqual(
+            metric(text, 'gatehouse_request_log_dropped_total') - dropped_before,
+            2 * self.CAPACITY)
+        self.sql('DROP TRIGGER full_disk')
+        self.assertTrue(wait_until(lambda: self.request('GET', '/readyz').status == 200, 5.0),
+                        '/readyz stayed 503 after the store took writes again')
+        stored = self.wait_items(lambda item: item['sessionId'] in sessions, self.CAPACITY,
+                                 projectId=self.project.project_id)
+        self.assertEqual(len(stored), self.CAPACITY)
+        self.assertEqual(metric(self.metrics(), 'gatehouse_request_log_store_failing'), 0)
