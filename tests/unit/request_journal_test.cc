@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "core/ids.h"
 #include "store/sqlite/sqlite_store.h"
@@ -140,7 +141,11 @@ TEST(RequestJournal, StoredBatchesRetireTheirSegmentsAndStopLeavesNone) {
     ASSERT_TRUE(log.Append(SampleRecord(i)));
     if (i % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  while (log.written() < 200) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (log.written() < 200 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(log.written(), 200u);
   // At most the active segment and one retiring segment exist at any time.
   EXPECT_LE(Segments(dir).size(), 2u);
   log.Stop();
