@@ -124,9 +124,13 @@ void RequestLog::RotateJournal(std::unique_lock<std::mutex>& lock) {
   auto next = journal_->OpenNext();  // only this thread changes the active segment
   lock.lock();
   if (!next) {
-    spdlog::error("cannot rotate the request journal: {}", next.error().internal);
+    // Logged once per streak: the writer tries again before every batch.
+    if (!rotation_failing_)
+      spdlog::error("cannot rotate the request journal: {}", next.error().internal);
+    rotation_failing_ = true;
     return;
   }
+  rotation_failing_ = false;
   retiring_ = journal_->Activate(std::move(*next));
   retiring_records_ = queue_.size();
   if (retiring_records_ == 0) RequestJournal::Remove(std::exchange(retiring_, {}));

@@ -86,6 +86,7 @@ class RequestLog {
   bool stopping_ = false;                    // guarded by mutex_
   std::unique_ptr<RequestJournal> journal_;  // guarded by mutex_; null without a journal
   RequestJournal::Segment retiring_;         // guarded by mutex_; the former active segment
+  bool rotation_failing_ = false;            // guarded by mutex_; the last rotation failed (logged)
   std::size_t retiring_records_ = 0;  // guarded by mutex_; records of retiring_ not yet stored
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> written_{0};
