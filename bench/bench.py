@@ -38,7 +38,7 @@ sys.path.insert(0, ROOT)
 from tests.http.load_upstream import FIXED_BODY  # noqa: E402
 
 HOST = '127.0.0.1'
-BIN = os.path.join(ROOT, 'build/release/gatehouse')
+BIN = os.environ.get('GATEHOUSE_BIN') or os.path.join(ROOT, 'build/release/gatehouse')
 SSE_BODY = ('data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":'
             '{"content":"fixed answer"}}]}\n\ndata: {"id":"c","object":"chat.completion.chunk",'
             '"choices":[],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}'

@@ -88,7 +88,12 @@ class ApiFixture {
     OrThrow(instance_->tokens().LoadCache());
     graph_ = std::make_unique<ServerGraph>(*instance_, config_, std::string());
     handler_ = graph_->Handler();
-    std::atexit([] { std::filesystem::remove_all(Get().dir_); });
+    // The request log's writer thread must end before its data directory goes (and before
+    // spdlog's registry is destroyed): it rotates its journal there.
+    std::atexit([] {
+      Get().graph_->request_log().Stop();
+      std::filesystem::remove_all(Get().dir_);
+    });
   }
 
   // One provider, so that assistants and chat calls get past model resolution; nothing is

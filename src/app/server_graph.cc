@@ -1,5 +1,7 @@
 #include "app/server_graph.h"
 
+#include <spdlog/spdlog.h>
+
 #include "api/routes.h"
 #include "http/blocking_post.h"
 
@@ -27,7 +29,9 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
                       [this](const std::string& organization_id, std::string body) {
                         limit_webhook_.Send(organization_id, std::move(body));
                       }),
-      request_log_(instance.store()),
+      request_log_(
+          instance.store(),
+          RequestLogOptions{.capacity = static_cast<std::size_t>(config.request_log_capacity)}),
       gateway_(upstream_client_, request_log_),
       exports_(instance.store()),
       export_slots_(config.max_exports_per_token, config.max_exports_per_organization),
@@ -48,13 +52,18 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
                 export_slots_,
                 metrics_,
                 instance.clock(),
-                [&store = instance.store()] { return store.Ping().has_value(); },
+                [&store = instance.store(), this] {
+                  return !request_log_.failing() && store.Ping().has_value();
+                },
                 config.log_content,
                 std::move(web_dir)},
       routes_(services_) {
   OrThrow(usage_limits_.Load(), "cannot load usage limits");
   usage_limits_.set_notifier(&limit_webhook_);
   request_log_.set_observer(&usage_limits_);
+  const std::size_t replayed =
+      OrThrow(request_log_.OpenJournal(config.data_dir), "cannot open the request journal");
+  if (replayed > 0) spdlog::info("replayed {} request records from the journal", replayed);
   AddApiRoutes(routes_);
   AddSamples(instance);
 }
@@ -72,6 +81,12 @@ void ServerGraph::AddSamples(Instance& instance) {
   metrics_.AddSample("gatehouse_request_log_dropped_total", "counter",
                      "Request records dropped because the queue was full.",
                      [this] { return static_cast<double>(request_log_.dropped()); });
+  metrics_.AddSample("gatehouse_request_log_journal_failures_total", "counter",
+                     "Request records whose journal write failed (still queued for the store).",
+                     [this] { return static_cast<double>(request_log_.journal_failures()); });
+  metrics_.AddSample("gatehouse_request_log_store_failing", "gauge",
+                     "1 while the latest request-log batch could not be stored.",
+                     [this] { return request_log_.failing() ? 1.0 : 0.0; });
   metrics_.AddSample("gatehouse_request_log_flush_seconds", "gauge",
                      "Duration of the latest request-log batch write.",
                      [this] { return request_log_.last_flush_seconds(); });

@@ -92,6 +92,8 @@ void LoadServer(const std::string& path, const toml::table& table, ServerConfig&
       config.max_exports_per_organization = Integer(path, key, node);
     else if (name == "trusted_proxies")
       config.trusted_proxies = CidrList(path, key, node);
+    else if (name == "request_log_capacity")
+      config.request_log_capacity = Integer(path, key, node);
     else
       Reject(path, node, key, "unknown key");
   }
@@ -213,12 +215,16 @@ void ApplyEnvironment(ServerConfig& config) {
       config.trusted_proxies.emplace_back(entry);
     }
   }
-  if (const char* value = std::getenv("GATEHOUSE_MAX_BODY")) {
+  auto integer = [](const char* name, std::int64_t& target) {
+    const char* value = std::getenv(name);
+    if (!value) return;
     char* end = nullptr;
     const long long parsed = std::strtoll(value, &end, 10);
-    if (!*value || *end) throw std::runtime_error("GATEHOUSE_MAX_BODY must be a whole number");
-    config.max_body = parsed;
-  }
+    if (!*value || *end) throw std::runtime_error(std::string(name) + " must be a whole number");
+    target = parsed;
+  };
+  integer("GATEHOUSE_MAX_BODY", config.max_body);
+  integer("GATEHOUSE_REQUEST_LOG_CAPACITY", config.request_log_capacity);
   if (const char* value = std::getenv("GATEHOUSE_LOG_CONTENT")) {
     if (EqualsIgnoreCase(value, "true") || std::string_view(value) == "1") {
       config.log_content = true;
@@ -238,6 +244,9 @@ void ValidateConfig(const ServerConfig& config) {
   if (config.store != "sqlite") {
     throw std::runtime_error("store \"" + config.store +
                              "\" is not supported by this build; use \"sqlite\"");
+  }
+  if (config.request_log_capacity < 1 || config.request_log_capacity > 100000000) {
+    throw std::runtime_error("request_log_capacity must be between 1 and 100000000 records");
   }
   if (config.max_body < 64 || config.max_body > (1LL << 30)) {
     throw std::runtime_error("max_body must be between 64 and 1073741824 bytes");

@@ -48,6 +48,9 @@ struct ServerConfig {
   // CIDR blocks of reverse proxies whose X-Forwarded-For is believed for the client address
   // (API.md §11); each one parses as a CidrBlock (checked when read).
   std::vector<std::string> trusted_proxies;
+  // Request records waiting for the store at most (a full disk); beyond it they are dropped
+  // and counted in /metrics, so memory stays bounded.
+  std::int64_t request_log_capacity = 100000;
   std::vector<ProviderConfig> providers;
 
   std::string MasterKeyFile() const;

@@ -1,6 +1,7 @@
 #include "directory/token_directory.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "auth/secret.h"
 #include "core/audit_details.h"
@@ -72,10 +73,27 @@ ApiToken Changed(ApiToken token, const TokenChange& change) {
   return token;
 }
 
-// Blocking, revoking or expiring the last usable organization token would lock the
-// organization out of its own management API (API.md §6, 409 id 9003).
-bool EndsOrganizationAccess(const ApiToken& before, const ApiToken& after, TimeMs now) {
-  return before.scope == TokenScope::kOrganization && before.UsableAt(now) && !after.UsableAt(now);
+constexpr TimeMs kForever = std::numeric_limits<TimeMs>::max();
+
+// The time until which `token` is usable: `now` when it is not usable now, kForever when it is
+// Active without expiry.
+TimeMs UsableUntil(const ApiToken& token, TimeMs now) {
+  if (!token.UsableAt(now)) return now;
+  return token.expires_at.value_or(kForever);
+}
+
+// The organization must never lose its management API (API.md §6, 409 id 9003): a change that
+// shortens how long an organization token stays usable (block, revoke, an expiry set or moved
+// earlier, however far ahead) needs another Active organization token that stays usable at
+// least as long as this one would have; for a token without expiry, one without expiry too.
+// Returns the time the other token must be usable at (TokenChangeCondition), or nullopt when
+// the change shortens nothing.
+std::optional<TimeMs> OtherTokenNeededUntil(const ApiToken& before, const ApiToken& after,
+                                            TimeMs now) {
+  if (before.scope != TokenScope::kOrganization) return std::nullopt;
+  const TimeMs until = UsableUntil(before, now);
+  if (UsableUntil(after, now) >= until) return std::nullopt;
+  return until == kForever ? kForever : until - 1;
 }
 
 }  // namespace
@@ -191,9 +209,9 @@ Result<ApiToken> TokenDirectory::Apply(const std::string& organization_id,
     TokenChangeCondition condition;
     condition.expected_status = (*current)->status;
     condition.expected_expires_at = (*current)->expires_at;
-    if (rules.keep_organization_access &&
-        EndsOrganizationAccess(**current, Changed(**current, change), now)) {
-      condition.other_organization_token_usable_at = now;
+    if (rules.keep_organization_access) {
+      condition.other_organization_token_usable_at =
+          OtherTokenNeededUntil(**current, Changed(**current, change), now);
     }
     auto changed = store_.ChangeToken(organization_id, token_id, change, now, condition, audit);
     if (!changed) return std::unexpected(changed.error());

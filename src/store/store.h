@@ -52,7 +52,7 @@ struct TokenChangeCondition {
   std::optional<TokenStatus> expected_status;
   std::optional<std::optional<TimeMs>> expected_expires_at;
   // Another organization token of the same organization is usable at this time
-  // (TokenUsableAt: Active and unexpired).
+  // (TokenUsableAt: Active and unexpired); the largest TimeMs asks for one without expiry.
   std::optional<TimeMs> other_organization_token_usable_at;
 };
 

@@ -5,10 +5,13 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "store/store.h"
+#include "usage/request_journal.h"
 
 namespace gatehouse {
 
@@ -30,6 +33,10 @@ class RequestObserver {
 // blocks on the store: it queues the record; one writer thread stores queued records in
 // transactions of up to max_batch rows, at least every max_delay. Stop() (and the destructor)
 // writes everything still queued before returning. Thread-safe; `store` must outlive it.
+//
+// With a journal (OpenJournal), Append first writes the record to it with one write(), so a
+// record appended before a response's last byte is sent survives a kill -9 of the process;
+// the writer rotates the journal's segments and removes one once all its records are stored.
 class RequestLog {
  public:
   RequestLog(Store& store, RequestLogOptions options = {});
@@ -37,7 +44,13 @@ class RequestLog {
   RequestLog(const RequestLog&) = delete;
   RequestLog& operator=(const RequestLog&) = delete;
 
-  // Queues `record`; false (and the dropped counter rises) when the queue is full.
+  // Stores the records an earlier process left in the journal of `directory` (the store
+  // ignores ids it has already, so a replay never duplicates) and journals every later Append
+  // there. Call once, before the first Append. Returns the number of records replayed.
+  Result<std::size_t> OpenJournal(const std::string& directory);
+
+  // Journals `record` (when a journal is open) and queues it; false (and the dropped counter
+  // rises) when the queue is full: such a record is neither journaled nor stored.
   bool Append(RequestRecord record);
   // Set before the first Append; `observer` must outlive the log.
   void set_observer(RequestObserver* observer) { observer_ = observer; }
@@ -47,21 +60,39 @@ class RequestLog {
   std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
   std::uint64_t written() const { return written_.load(std::memory_order_relaxed); }
   std::size_t queued() const;
+  // Journal writes that failed (the record is still queued for the store).
+  std::uint64_t journal_failures() const {
+    return journal_failures_.load(std::memory_order_relaxed);
+  }
+  // True while the latest batch could not be stored (a full disk, a broken database).
+  bool failing() const { return failing_.load(std::memory_order_relaxed); }
   // Duration of the most recent batch write, in seconds.
   double last_flush_seconds() const { return last_flush_seconds_.load(std::memory_order_relaxed); }
 
  private:
   void Run();
+  // Activates a new journal segment when the old one is fully stored and the active one has
+  // frames. Called by the writer with `lock` held; releases it while opening the file.
+  void RotateJournal(std::unique_lock<std::mutex>& lock);
+  // Called by the writer with the lock held after `stored` records were committed.
+  void RetireJournal(std::size_t stored);
 
   Store& store_;
   const RequestLogOptions options_;
   RequestObserver* observer_ = nullptr;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<RequestRecord> queue_;  // guarded by mutex_
-  bool stopping_ = false;            // guarded by mutex_
+  std::deque<RequestRecord> queue_;          // guarded by mutex_
+  bool stopping_ = false;                    // guarded by mutex_
+  std::unique_ptr<RequestJournal> journal_;  // guarded by mutex_; null without a journal
+  RequestJournal::Segment retiring_;         // guarded by mutex_; the former active segment
+  bool rotation_failing_ = false;            // guarded by mutex_; the last rotation failed (logged)
+  std::size_t retiring_records_ = 0;  // guarded by mutex_; records of retiring_ not yet stored
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> written_{0};
+  std::atomic<std::uint64_t> journal_failures_{0};
+  std::atomic<bool> failing_{false};
+  std::atomic<bool> journaled_{false};  // set once by OpenJournal
   std::atomic<double> last_flush_seconds_{0};
   std::thread writer_;
 };

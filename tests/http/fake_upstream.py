@@ -20,6 +20,7 @@ Every wait is bounded, and stop() ends them early.
 
 import json
 import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -219,6 +220,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(404, {'error': {'message': 'only POST /v1/chat/completions'}})
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A gateway that dies (kill -9 tests) or hangs up resets its connections: not an error."""
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
+
 class FakeUpstream:
     """start() → listening; base_url is what goes into the provider's base_url."""
 
@@ -227,7 +236,7 @@ class FakeUpstream:
         self._requests = []
         self._seq = 0
         self.stop_event = threading.Event()
-        self._httpd = ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
+        self._httpd = _QuietServer(('127.0.0.1', 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.upstream = self
         self._thread = None

@@ -31,6 +31,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO_ROOT / 'build' / 'release' / 'gatehouse'
 
 HOST = '127.0.0.1'
+# Set by the asan preset's CTest entries: the binary runs under ASan and UBSan, several times
+# slower and with a larger, different memory footprint.
+SANITIZED = bool(os.environ.get('GATEHOUSE_SANITIZED'))
+
+
+def skip_when_sanitized(reason):
+    """Skips a load or memory test under ASan/UBSan, where `reason` makes it meaningless."""
+    return unittest.skipIf(SANITIZED, f'under ASan/UBSan: {reason}')
+
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
 CLI_TIMEOUT_S = 30.0
@@ -435,10 +444,18 @@ class GatehouseTestCase(unittest.TestCase):
     def _stop_server(holder):
         code = holder.server.stop()
         tail = holder.server.log_tail()
+        log = holder.server.log_text() if SANITIZED else ''
         holder.server.cleanup()
         if code != 0:
             raise AssertionError(f'gatehouse serve exited with {code!r} after SIGTERM '
                                  f'(expected 0); log tail:\n{tail}')
+        # Belt and braces: a report is fatal (ASAN_OPTIONS/UBSAN_OPTIONS), but a server that
+        # was killed and restarted could leave one only in its log.
+        for marker in ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:'):
+            if marker in log:
+                start = log.index(marker)
+                raise AssertionError(f'sanitizer report in the server log:\n'
+                                     f'{log[max(0, start - 200):start + 4000]}')
 
     @classmethod
     def setUpClass(cls):

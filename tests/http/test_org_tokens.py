@@ -1,5 +1,6 @@
 """API.md section 6: organization tokens at /v2/organization/tokens and the lock-out guard."""
 
+import datetime
 import uuid
 
 from .harness import (E_LAST_ORG_TOKEN, E_TOKEN_EXISTS, E_TOKEN_NOT_FOUND, GatehouseTestCase,
@@ -228,3 +229,79 @@ class LastActiveOrganizationTokenTests(GatehouseTestCase):
         project = self.create_project(token=self.token)
         self.assertTokenWorks(project['tokens'][0]['secret'])
         self.assertError(self.put_status(self.token_id, 'blocked'), E_LAST_ORG_TOKEN)
+
+
+def iso_in(seconds):
+    """An ISO-8601 UTC timestamp `seconds` from now."""
+    at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
+    return at.strftime('%Y-%m-%dT%H:%M:%S.') + f'{at.microsecond // 1000:03d}Z'
+
+
+class LastOrganizationTokenExpiryGuardTests(GatehouseTestCase):
+    """Issue 12 item 3: the guard covers every way a token stops being usable, a future expiry
+    included. Each test works in a new organization whose only token is its default one."""
+
+    def setUp(self):
+        org = self.create_organization(unique('expiry-guard'))
+        self.token = org['apiToken']['secret']
+        self.token_id = org['apiToken']['id']
+
+    def path(self, token_id):
+        return f'/v2/organization/tokens/{token_id}'
+
+    def put(self, token_id, body, token=None):
+        return self.request('PUT', self.path(token_id), body=body, token=token or self.token)
+
+    def test_a_future_expiry_on_the_only_organization_token_is_409_id_9003(self):
+        for seconds in (3, 86400 * 365):
+            with self.subTest(seconds=seconds):
+                self.assertError(self.put(self.token_id, {'expiresAt': iso_in(seconds)}),
+                                 E_LAST_ORG_TOKEN)
+                body = self.ok(self.get(self.path(self.token_id), token=self.token))
+                self.assertIsNone(body['expiresAt'])
+        self.assertTokenWorks(self.token)
+
+    def test_a_second_token_that_expires_soon_does_not_let_the_first_be_blocked(self):
+        second = self.create_org_token(token=self.token, expiresAt=iso_in(3))
+        self.assertError(self.put(self.token_id, {'status': 'blocked'}), E_LAST_ORG_TOKEN)
+        self.assertError(self.put(self.token_id, {'expiresAt': iso_in(60)}), E_LAST_ORG_TOKEN)
+        self.assertTokenWorks(self.token)
+        self.assertTokenWorks(second['secret'])
+
+    def test_a_second_token_that_expires_soon_does_not_let_the_first_be_revoked(self):
+        self.create_org_token(token=self.token, expiresAt=iso_in(3))
+        self.assertError(self.request('DELETE', self.path(self.token_id), token=self.token),
+                         E_LAST_ORG_TOKEN)
+        self.assertTokenWorks(self.token)
+
+    def test_the_only_token_without_expiry_cannot_be_expired_through_another_token(self):
+        second = self.create_org_token(token=self.token, expiresAt=iso_in(30))
+        self.assertError(self.put(self.token_id, {'expiresAt': iso_in(5)}, token=second['secret']),
+                         E_LAST_ORG_TOKEN)
+        self.assertTokenWorks(self.token)
+
+    def test_expiring_or_revoking_is_allowed_while_another_token_has_no_expiry(self):
+        second = self.create_org_token(token=self.token)
+        body = self.ok(self.put(self.token_id, {'expiresAt': iso_in(3600)}))
+        self.assertIsNotNone(body['expiresAt'])
+        self.ok(self.request('DELETE', self.path(self.token_id), token=second['secret']))
+        self.assertTokenRejected(self.token)
+        # The second is now the only one without expiry: it is guarded in turn.
+        self.assertError(self.put(second['id'], {'expiresAt': iso_in(3)}, token=second['secret']),
+                         E_LAST_ORG_TOKEN)
+
+    def test_an_expiry_may_always_be_moved_later_or_removed(self):
+        second = self.create_org_token(token=self.token, expiresAt=iso_in(60))
+        self.ok(self.put(second['id'], {'expiresAt': iso_in(120)}))
+        body = self.ok(self.put(second['id'], {'expiresAt': None}))
+        self.assertIsNone(body['expiresAt'])
+        # Now both have no expiry: either may be given one.
+        self.ok(self.put(self.token_id, {'expiresAt': iso_in(3600)}))
+
+    def test_rotating_the_only_organization_token_keeps_the_organization_usable(self):
+        # Decision: rotation is not refused — the token stays Active under the new secret that
+        # the same response returns (refusing would make a leaked last secret unrotatable).
+        rotated = self.ok(self.request('POST', f'/v2/tokens/{self.token_id}/rotate',
+                                       body={'graceSeconds': 0}, token=self.token))
+        self.assertTokenWorks(rotated['secret'])
+        self.assertTokenRejected(self.token)

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "core/ids.h"
+#include "store/sqlite/database.h"
 #include "store/sqlite/sqlite_store.h"
 #include "temp_dir.h"
 
@@ -47,6 +51,45 @@ TEST(RequestLog, AFullQueueDropsAndCountsInsteadOfBlocking) {
   EXPECT_FALSE(log.Append(RequestRecord{}));
   EXPECT_EQ(log.dropped(), 1u);
   log.Stop();
+}
+
+TEST(RequestLog, AFailingStoreMakesTheLogFailingUntilABatchIsStored) {
+  const TempDir dir;
+  const std::string path = dir.File("gatehouse.db").string();
+  SqliteStore store(path);
+  sqlite::Database other;
+  other.Open(path);
+  // What a full disk looks like to the writer: every insert of a request fails.
+  ASSERT_TRUE(other.Execute(
+      "CREATE TRIGGER full_disk BEFORE INSERT ON requests BEGIN SELECT RAISE(ABORT, 'full'); "
+      "END"));
+  RequestLog log(store,
+                 RequestLogOptions{.capacity = 3, .max_delay = std::chrono::milliseconds(5)});
+  auto append = [&log] {
+    RequestRecord record;
+    record.id = NewUuid();
+    record.organization_id = "org";
+    log.Append(std::move(record));
+  };
+  append();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!log.failing() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(log.failing());
+  // The failed batch waits a second for its retry: the queue holds its capacity, the rest is
+  // dropped and counted instead of piling up in memory.
+  for (int i = 0; i < 4; ++i) append();
+  EXPECT_EQ(log.queued(), 3u);
+  EXPECT_EQ(log.dropped(), 2u);
+  ASSERT_TRUE(other.Execute("DROP TRIGGER full_disk"));
+  while (log.written() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(log.written(), 3u);
+  EXPECT_FALSE(log.failing());
+  log.Stop();
+  EXPECT_EQ(CountRequests(store, "org"), 3);
 }
 
 TEST(RequestCursor, ReturnsNewestFirstWithFiltersAndPaging) {

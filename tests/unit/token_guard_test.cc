@@ -80,6 +80,47 @@ TEST_F(TokenGuardTest, ATokenThatIsAlreadyUnusableMayBeRevokedWhateverRemains) {
   EXPECT_EQ(cache_.FindById(second->token.id), nullptr);
 }
 
+TEST_F(TokenGuardTest, AFutureExpiryOnTheLastTokenWithoutExpiryIsRefused) {
+  const TimeMs now = clock_.Now();
+  auto soon = OrganizationSpec("Soon");
+  soon.expires_at = now + 3000;
+  ASSERT_TRUE(directory_->Create(soon));
+  for (const TokenChange& change :
+       {TokenChange{.expires_at = std::optional<TimeMs>(now + 2000)},
+        TokenChange{.expires_at = std::optional<TimeMs>(now + 365LL * 86400 * 1000)},
+        TokenChange{.status = TokenStatus::kBlocked}}) {
+    auto refused = directory_->Update(organization_.id, owner_.id, change);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code(), ErrorCode::kLastOrganizationToken);
+  }
+  EXPECT_FALSE(directory_->Find(organization_.id, owner_.id)->expires_at);
+}
+
+TEST_F(TokenGuardTest, AnExpiryMayBeBroughtForwardOnlyWhileAnotherTokenOutlastsIt) {
+  // Organizations from before this rule may have only tokens that expire.
+  const TimeMs now = clock_.Now();
+  TokenCredential credential;
+  auto spec = OrganizationSpec("Later");
+  spec.expires_at = now + 60000;
+  const ApiToken later = directory_->Mint(spec, now, credential).token;
+  ASSERT_TRUE(store_->InsertToken(later, credential));
+  // Written past the directory, as such an organization was left by older versions.
+  ASSERT_TRUE(store_->ChangeToken(organization_.id, owner_.id,
+                                  TokenChange{.expires_at = std::optional<TimeMs>(now + 30000)},
+                                  now, TokenChangeCondition{}));
+  // Bringing the owner's expiry forward is fine: "Later" outlasts it.
+  EXPECT_TRUE(directory_->Update(organization_.id, owner_.id,
+                                 TokenChange{.expires_at = std::optional<TimeMs>(now + 20000)}));
+  // Bringing "Later" forward is not: nothing outlasts it.
+  auto refused = directory_->Update(organization_.id, later.id,
+                                    TokenChange{.expires_at = std::optional<TimeMs>(now + 50000)});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kLastOrganizationToken);
+  // Moving it later is always allowed.
+  EXPECT_TRUE(directory_->Update(organization_.id, later.id,
+                                 TokenChange{.expires_at = std::optional<TimeMs>(now + 90000)}));
+}
+
 TEST_F(TokenGuardTest, ProjectTokensAreNotGuarded) {
   Project project{NewUuid(), organization_.id, "",          "Support", "", "",
                   true,      clock_.Now(),     clock_.Now()};

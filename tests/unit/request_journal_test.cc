@@ -1,0 +1,178 @@
+#include "usage/request_journal.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/ids.h"
+#include "store/sqlite/sqlite_store.h"
+#include "temp_dir.h"
+#include "usage/request_log.h"
+
+namespace gatehouse {
+namespace {
+
+RequestRecord SampleRecord(int i) {
+  RequestRecord record;
+  record.id = NewUuid();
+  record.organization_id = "org";
+  record.project_id = "project";
+  record.api_token_id = "token";
+  record.api_token_name = "Default";
+  record.assistant = "openai/gpt-4o-mini";
+  record.session_id = "session-" + std::to_string(i);
+  record.model = "openai/gpt-4o-mini";
+  record.status = "succeeded";
+  record.http_status = 200;
+  record.start_ms = 1000 + i;
+  record.end_ms = 2000 + i;
+  record.prompt_tokens = 12;
+  record.completion_tokens = -3;
+  record.total_tokens = 9;
+  record.cost = 0.000123;
+  record.prompt = std::string("sys\0tem", 7);
+  record.output = "answer";
+  return record;
+}
+
+std::vector<std::string> SessionIds(Store& store) {
+  auto cursor = store.OpenRequestCursor(RequestQuery{.organization_id = "org"});
+  EXPECT_TRUE(cursor);
+  std::vector<std::string> ids;
+  RequestRecord record;
+  while (*(*cursor)->Next(record)) ids.push_back(record.session_id.value_or(""));
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::vector<std::filesystem::path> Segments(const TempDir& dir) {
+  std::vector<std::filesystem::path> found;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().extension() == ".journal") found.push_back(entry.path());
+  }
+  return found;
+}
+
+}  // namespace
+
+TEST(RequestJournal, AFrameDecodesToTheSameRecord) {
+  const RequestRecord record = SampleRecord(1);
+  const auto decoded = DecodeJournalFrames(EncodeJournalFrame(record));
+  ASSERT_EQ(decoded.size(), 1u);
+  const RequestRecord& back = decoded[0];
+  EXPECT_EQ(back.id, record.id);
+  EXPECT_EQ(back.api_token_name, record.api_token_name);
+  EXPECT_EQ(back.assistant, record.assistant);
+  EXPECT_EQ(back.intent, std::nullopt);
+  EXPECT_EQ(back.session_id, record.session_id);
+  EXPECT_EQ(back.http_status, 200);
+  EXPECT_EQ(back.start_ms, record.start_ms);
+  EXPECT_EQ(back.end_ms, record.end_ms);
+  EXPECT_EQ(back.completion_tokens, -3);
+  EXPECT_EQ(back.cost, record.cost);
+  EXPECT_EQ(back.prompt, record.prompt);
+  EXPECT_EQ(back.input_text, std::nullopt);
+  EXPECT_EQ(back.output, record.output);
+}
+
+TEST(RequestJournal, ReplayStopsAtATornOrCorruptFrame) {
+  const std::string first = EncodeJournalFrame(SampleRecord(1));
+  const std::string second = EncodeJournalFrame(SampleRecord(2));
+  EXPECT_EQ(DecodeJournalFrames(first + second.substr(0, second.size() - 1)).size(), 1u);
+  std::string corrupt = second;
+  corrupt[corrupt.size() / 2] ^= 0x20;
+  EXPECT_EQ(DecodeJournalFrames(first + corrupt + first).size(), 1u);
+  EXPECT_EQ(DecodeJournalFrames(first.substr(0, 5)).size(), 0u);
+}
+
+TEST(RequestJournal, RecordsLeftByAKilledProcessAreStoredAtTheNextStartExactlyOnce) {
+  const TempDir dir;
+  SqliteStore store(dir.File("gatehouse.db").string());
+  // A process journaled three records and stored only the first before it was killed.
+  const RequestRecord stored = SampleRecord(1);
+  ASSERT_TRUE(store.AppendRequests({stored}));
+  {
+    std::ofstream file(dir.File("requests-7.journal"), std::ios::binary);
+    file << EncodeJournalFrame(stored) << EncodeJournalFrame(SampleRecord(2));
+    std::ofstream later(dir.File("requests-8.journal"), std::ios::binary);
+    later << EncodeJournalFrame(SampleRecord(3)) << "torn";
+  }
+  RequestLog log(store);
+  auto replayed = log.OpenJournal(dir.path().string());
+  ASSERT_TRUE(replayed);
+  EXPECT_EQ(*replayed, 3u);
+  EXPECT_EQ(SessionIds(store), (std::vector<std::string>{"session-1", "session-2", "session-3"}));
+  // The old segments are gone; only the new, empty, active one is left.
+  const auto left = Segments(dir);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].filename(), "requests-9.journal");
+  EXPECT_EQ(std::filesystem::file_size(left[0]), 0u);
+  log.Stop();
+}
+
+TEST(RequestJournal, AnAppendedRecordIsInTheJournalBeforeItsBatchIsStored) {
+  const TempDir dir;
+  SqliteStore store(dir.File("gatehouse.db").string());
+  RequestLog log(store, RequestLogOptions{.max_delay = std::chrono::hours(1)});
+  ASSERT_TRUE(log.OpenJournal(dir.path().string()));
+  ASSERT_TRUE(log.Append(SampleRecord(1)));
+  // The batch waits (max_delay); the record is already on file, as a process kill would find.
+  std::string bytes;
+  for (const auto& segment : Segments(dir)) {
+    std::ifstream file(segment, std::ios::binary);
+    bytes.append(std::istreambuf_iterator<char>(file), {});
+  }
+  const auto records = DecodeJournalFrames(bytes);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].session_id, "session-1");
+  EXPECT_TRUE(SessionIds(store).empty());
+  log.Stop();
+}
+
+TEST(RequestJournal, StoredBatchesRetireTheirSegmentsAndStopLeavesNone) {
+  const TempDir dir;
+  SqliteStore store(dir.File("gatehouse.db").string());
+  RequestLog log(store,
+                 RequestLogOptions{.max_batch = 10, .max_delay = std::chrono::milliseconds(1)});
+  ASSERT_TRUE(log.OpenJournal(dir.path().string()));
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(log.Append(SampleRecord(i)));
+    if (i % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (log.written() < 200 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(log.written(), 200u);
+  // At most the active segment and one retiring segment exist at any time.
+  EXPECT_LE(Segments(dir).size(), 2u);
+  log.Stop();
+  EXPECT_TRUE(Segments(dir).empty());
+  EXPECT_EQ(SessionIds(store).size(), 200u);
+  EXPECT_EQ(log.journal_failures(), 0u);
+}
+
+TEST(RequestJournal, ReplayingRecordsAlreadyStoredAddsNoDuplicates) {
+  const TempDir dir;
+  {
+    SqliteStore store(dir.File("gatehouse.db").string());
+    RequestLog log(store, RequestLogOptions{.max_delay = std::chrono::hours(1)});
+    ASSERT_TRUE(log.OpenJournal(dir.path().string()));
+    ASSERT_TRUE(log.Append(SampleRecord(1)));
+    ASSERT_TRUE(log.Append(SampleRecord(2)));
+    // The journal as a kill -9 would leave it, kept aside; then the records are stored.
+    for (const auto& segment : Segments(dir)) {
+      std::filesystem::copy_file(segment, dir.File("requests-100.journal"));
+    }
+    log.Stop();
+  }
+  SqliteStore store(dir.File("gatehouse.db").string());
+  RequestLog log(store);
+  ASSERT_TRUE(log.OpenJournal(dir.path().string()));
+  EXPECT_EQ(SessionIds(store), (std::vector<std::string>{"session-1", "session-2"}));
+  log.Stop();
+}
+
+}  // namespace gatehouse
