@@ -8,7 +8,7 @@ import sqlite3
 import time
 import uuid
 
-from .harness import HOST, HTTP_TIMEOUT_S, GatehouseTestCase, wait_until
+from .harness import HOST, HTTP_TIMEOUT_S, SANITIZED, GatehouseTestCase, wait_until
 
 RATE_LIMITED = (429, 9002, 'Rate limit exceeded')
 ROWS = 20_000                    # about 20 MB of JSON: far more than the socket buffers hold
@@ -171,6 +171,10 @@ class StalledExportTests(ExportSeeding, GatehouseTestCase):
         figures = (f'base {base >> 20} MiB; {self.BOUND} stalled exports: {first_loaded >> 20} '
                    f'MiB, after the cut {first_after >> 20} MiB; again: {second_loaded >> 20} '
                    f'MiB, after {second_after >> 20} MiB')
+        if SANITIZED:
+            # ASan keeps freed memory in quarantine: RSS says nothing about the server there.
+            # The cut and the freed slots above are still checked.
+            return
         # Freed memory may stay in the allocator's arenas, but it is reused: a second wave of
         # stalled exports does not pile on the first.
         self.assertLess(second_after - first_after, 16 * 2**20, f'RSS stays pinned: {figures}')
