@@ -39,7 +39,7 @@ async function openProjectLimits() {
   await page.goto('/#/tokens');
   await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Projects', exact: true }).click();
   await page.getByRole('heading', { name: 'Projects', exact: true }).waitFor();
-  await rowByName(page, PROJECT).getByRole('link', { name: 'LIMITS', exact: true }).click();
+  await page.getByRole('link', { name: `Usage limits of project ${PROJECT}`, exact: true }).click();
   await page.getByRole('heading', { name: 'Usage Limits', exact: true }).waitFor();
 }
 

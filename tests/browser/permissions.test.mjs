@@ -117,7 +117,7 @@ test('updating permissions in the form changes the token and audits before and a
   await openProjectTokens();
   await page.getByLabel('Name', { exact: true }).fill('perm-existing');
   const row = rowByName(page, 'perm-existing');
-  await button('UPDATE', row).click();
+  await button('Update token perm-existing').click();
   const form = dialog();
   const permissions = form.getByRole('group', { name: 'Permissions' });
   assert.equal(await permissions.getByLabel('Models restriction').inputValue(), 'some');

@@ -68,7 +68,7 @@ test('create a project with name, description and administrator email', async ()
 
 test('update a project: description and the Active checkbox', async () => {
   await openProjects();
-  await button('UPDATE', rowByName(page, 'ui-proj')).click();
+  await button('Update project ui-proj').click();
   const form = page.getByRole('dialog', { name: 'Project' });
   assert.equal(await form.getByLabel('Name *', { exact: true }).inputValue(), 'ui-proj');
   const active = form.getByRole('checkbox', { name: 'Active', exact: true });
@@ -84,7 +84,7 @@ test('update a project: description and the Active checkbox', async () => {
   assert.equal(project.projectStatus, 2);
   assert.equal(project.projectDescription, 'changed in the browser');
 
-  await button('UPDATE', rowByName(page, 'ui-proj')).click();
+  await button('Update project ui-proj').click();
   await page.getByRole('dialog', { name: 'Project' }).getByRole('checkbox', { name: 'Active', exact: true }).check();
   await button('CONFIRM', page.getByRole('dialog', { name: 'Project' })).click();
   await eventually(async () => (await tableRows(page)).some((r) => r[0] === 'ui-proj' && r[2] === 'Active'), 'ui-proj Active');
@@ -97,7 +97,7 @@ test('delete a project after confirmation; its tokens stop working', async () =>
   const doomed = await server.api.createProject('doomed-proj', 'to delete');
   const secret = doomed.tokens[0].secret;
   await openProjects();
-  await button('DELETE', rowByName(page, 'doomed-proj')).click();
+  await button('Delete project doomed-proj').click();
   const confirm = page.getByRole('dialog', { name: 'Delete project' });
   await confirm.getByText('doomed-proj').waitFor();
   await browser.screenshot('project-delete-confirm');
@@ -105,7 +105,7 @@ test('delete a project after confirmation; its tokens stop working', async () =>
   await confirm.waitFor({ state: 'detached' });
   assert.ok(await findProject('doomed-proj'), 'CANCEL keeps the project');
 
-  await button('DELETE', rowByName(page, 'doomed-proj')).click();
+  await button('Delete project doomed-proj').click();
   await button('DELETE', page.getByRole('dialog', { name: 'Delete project' })).click();
   await rowByName(page, 'doomed-proj').waitFor({ state: 'detached' });
   assert.equal(await findProject('doomed-proj'), undefined);
@@ -116,7 +116,7 @@ test('delete a project after confirmation; its tokens stop working', async () =>
 test('each project links to its usage limits', async () => {
   await openProjects();
   const project = await findProject('existing-proj');
-  const link = rowByName(page, 'existing-proj').getByRole('link', { name: 'LIMITS', exact: true });
+  const link = page.getByRole('link', { name: 'Usage limits of project existing-proj', exact: true });
   assert.equal(await link.getAttribute('href'), `#/limits?project=${project.projectId}`);
   browser.assertNoErrors();
 });

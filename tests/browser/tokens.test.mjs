@@ -284,7 +284,7 @@ test('UPDATE blocks a token and sets it active again', async () => {
   assert.equal(await server.api.validateStatus(seeded.srtC.secret), 200);
 
   const update = async (status) => {
-    await button('UPDATE', rowByName(page, 'srt-c')).click();
+    await button('Update token srt-c').click();
     const form = dialog();
     assert.equal(await form.getByLabel('Name *', { exact: true }).inputValue(), 'srt-c');
     assert.equal(await form.getByLabel('Description', { exact: true }).inputValue(), 'desc-z');
@@ -310,12 +310,26 @@ test('COPY puts the real secret on the clipboard and never shows it', async () =
   await page.evaluate(() => navigator.clipboard.writeText('placeholder'));
   await setFilters({ name: 'copy-me' });
   await expectNames(['copy-me']);
-  await button('COPY', rowByName(page, 'copy-me')).click();
+  await button('Copy secret of token copy-me').click();
   await page.getByText('Secret of copy-me copied to clipboard.').waitFor();
   await browser.screenshot('tokens-copied');
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), seeded.copy.secret);
   const html = await page.content();
   assert.equal(html.includes(seeded.copy.secret), false, 'the secret is not in the page');
+  browser.assertNoErrors();
+});
+
+test('row actions keep the reference labels and name their token for screen readers', async () => {
+  await openView('project');
+  await setFilters({ name: 'srt', projectName: '' });
+  await expectNames(['srt-a', 'srt-b', 'srt-c', 'srt-d']);
+  for (const name of ['srt-a', 'srt-b', 'srt-c', 'srt-d']) {
+    const row = rowByName(page, name);
+    const update = row.getByRole('button', { name: `Update token ${name}`, exact: true });
+    const copy = row.getByRole('button', { name: `Copy secret of token ${name}`, exact: true });
+    assert.equal((await update.textContent()).trim(), 'UPDATE');
+    assert.equal((await copy.textContent()).trim(), 'COPY');
+  }
   browser.assertNoErrors();
 });
 

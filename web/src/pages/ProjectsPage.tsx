@@ -82,12 +82,13 @@ export function ProjectsPage() {
                   {project.createdAt.slice(0, 10)}
                 </td>
                 <td class="cell-actions">
-                  <button type="button" class="btn-small" onClick={() => setEditing({ kind: 'update', project })}>
+                  <button type="button" class="btn-small" aria-label={`Update project ${project.projectName}`} onClick={() => setEditing({ kind: 'update', project })}>
                     UPDATE
                   </button>
                   <button
                     type="button"
                     class="btn-small btn-danger"
+                    aria-label={`Delete project ${project.projectName}`}
                     onClick={() => {
                       setDeleteError('');
                       setDeleting(project);
@@ -95,7 +96,7 @@ export function ProjectsPage() {
                   >
                     DELETE
                   </button>
-                  <a class="btn-small btn-link" href={`#/limits?project=${encodeURIComponent(project.projectId)}`}>
+                  <a class="btn-small btn-link" aria-label={`Usage limits of project ${project.projectName}`} href={`#/limits?project=${encodeURIComponent(project.projectId)}`}>
                     LIMITS
                   </a>
                 </td>

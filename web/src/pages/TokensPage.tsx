@@ -178,10 +178,11 @@ export function TokensPage({ view }: { view: View }) {
                 </td>
                 {view === 'project' && <td>{token.projectName}</td>}
                 <td class="cell-actions">
-                  <button type="button" class="btn-small" onClick={() => setEditing({ kind: 'update', token })}>
+                  {/* The visible labels are the reference console's; screen readers also hear whose row it is. */}
+                  <button type="button" class="btn-small" aria-label={`Update token ${token.name}`} onClick={() => setEditing({ kind: 'update', token })}>
                     UPDATE
                   </button>
-                  <button type="button" class="btn-small" disabled={copying === token.id} onClick={() => copy(token)}>
+                  <button type="button" class="btn-small" aria-label={`Copy secret of token ${token.name}`} disabled={copying === token.id} onClick={() => copy(token)}>
                     COPY
                   </button>
                 </td>
