@@ -319,13 +319,16 @@ class Server:
             if self.port is None:
                 self.port = self._bound_port(log_start)
             try:
-                if (self.port is not None
-                        and http_request(self.port, 'GET', '/healthz').status == 200):
+                if self.port is not None and self._healthy():
                     return True
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 pass
             time.sleep(0.05)
         return False
+
+    def _healthy(self):
+        """True when GET /healthz answers 200 (a subclass may probe another way, e.g. HTTPS)."""
+        return http_request(self.port, 'GET', '/healthz').status == 200
 
     def _kill(self):
         self.process.kill()

@@ -255,3 +255,28 @@ if __name__ == '__main__':  # scripts/bench runs it as a process
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
     upstream.stop()
+
+
+class WithLoadUpstream:
+    """Mixin for a GatewayTestCase: a LoadUpstream (`cls.load`) runs for the whole class,
+    started before the server (whose config may name it) and stopped after it."""
+
+    @classmethod
+    def make_load_upstream(cls):
+        return LoadUpstream()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.load = cls.make_load_upstream().start()
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.load.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.load.stop()

@@ -12,7 +12,7 @@ import unittest
 from pathlib import Path
 
 from .harness import E_BAD_GATEWAY, HOST, KEY_ENV, GatewayTestCase, provider_config
-from .load_upstream import FIXED_USAGE, LoadUpstream
+from .load_upstream import FIXED_USAGE, LoadUpstream, WithLoadUpstream
 
 
 def make_certificate(directory):
@@ -26,29 +26,31 @@ def make_certificate(directory):
 
 
 @unittest.skipIf(shutil.which('openssl') is None, 'the openssl command is needed (Debian openssl)')
-class TlsProviderTests(GatewayTestCase):
+class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
 
     @classmethod
     def setUpClass(cls):
         cls.tls_dir = Path(tempfile.mkdtemp(prefix='gatehouse-tls-'))
         cert, key = make_certificate(cls.tls_dir)
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(cert, key)
-        cls.cert = cert
-        cls.load = LoadUpstream(ssl_context=context, url_host='localhost').start()
+        cls.cert, cls.key = cert, key
         try:
             super().setUpClass()
         except BaseException:
-            cls.load.stop()
+            shutil.rmtree(cls.tls_dir, ignore_errors=True)
             raise
         cls.project = cls.make_project()
+
+    @classmethod
+    def make_load_upstream(cls):
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cls.cert, cls.key)
+        return LoadUpstream(ssl_context=context, url_host='localhost')
 
     @classmethod
     def tearDownClass(cls):
         try:
             super().tearDownClass()
         finally:
-            cls.load.stop()
             shutil.rmtree(cls.tls_dir, ignore_errors=True)
 
     @classmethod

@@ -12,7 +12,7 @@ import time
 
 from .harness import (E_BAD_GATEWAY, E_SCOPE, HOST, KEY_ENV, PROVIDER, GatewayTestCase,
                       e_pattern, provider_config, skip_when_sanitized, unique, wait_until)
-from .load_upstream import EMBED_USAGE, FIXED_USAGE, LEAKY_KEY_FRAGMENT, LoadUpstream
+from .load_upstream import EMBED_USAGE, FIXED_USAGE, LEAKY_KEY_FRAGMENT, WithLoadUpstream
 
 E_RATE_LIMITED = (429, 9002, 'Rate limit exceeded')
 E_PROVIDER_TIMEOUT = (504, 100, 'Provider Request Timeout')
@@ -60,7 +60,7 @@ async def _many_streams(port, token, model, count, deadline_s):
     return sum(1 for r in results if r is True), [r for r in results if r is not True][:3]
 
 
-class GatewayV2Tests(GatewayTestCase):
+class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
 
     @classmethod
     def setUpClass(cls):
@@ -68,20 +68,8 @@ class GatewayV2Tests(GatewayTestCase):
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft < hard:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        cls.load = LoadUpstream().start()
-        try:
-            super().setUpClass()
-        except BaseException:
-            cls.load.stop()
-            raise
+        super().setUpClass()
         cls.project = cls.make_project()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.load.stop()
 
     @classmethod
     def server_config(cls):

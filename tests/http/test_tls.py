@@ -12,7 +12,7 @@ import subprocess
 import time
 import unittest
 
-from .harness import HOST, HTTP_TIMEOUT_S, START_TIMEOUT_S, Server
+from .harness import HOST, HTTP_TIMEOUT_S, Server
 
 
 def make_certificate(directory, name='server'):
@@ -39,20 +39,8 @@ class TlsServer(Server):
         super().__init__(**kw)
         self.cert = cert
 
-    def _wait_healthy(self, log_start):
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            if self.port is None:
-                self.port = self._bound_port(log_start)
-            try:
-                if self.port is not None and self.https('GET', '/healthz')[0] == 200:
-                    return True
-            except (OSError, http.client.HTTPException):
-                pass
-            time.sleep(0.05)
-        return False
+    def _healthy(self):
+        return self.https('GET', '/healthz')[0] == 200
 
     def https(self, method, path, body=None, headers=None, context=None):
         conn = http.client.HTTPSConnection(HOST, self.port, timeout=HTTP_TIMEOUT_S,

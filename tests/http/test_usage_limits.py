@@ -8,7 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .fake_upstream import ECHO_USAGE, STREAM_USAGE
-from .load_upstream import EMBED_USAGE, LoadUpstream
+from .load_upstream import EMBED_USAGE, WithLoadUpstream
 from .harness import (E_PROJECT_NOT_FOUND, E_SCOPE, PROVIDER, GatehouseTestCase,
                       GatewayTestCase, e_range, e_required, e_pattern, expected_costs,
                       unique, wait_until)
@@ -397,24 +397,8 @@ class SoftLimitWebhookTests(LimitPaths, GatewayTestCase):
         self.assertIn('usage limit crossed: action=limit.soft_crossed', self.server.log_text())
 
 
-class EmbeddingsUsageLimitTests(LimitPaths, GatewayTestCase):
+class EmbeddingsUsageLimitTests(WithLoadUpstream, LimitPaths, GatewayTestCase):
     """Embeddings run a model too: they count against Requests and Cost limits like chat."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.load = LoadUpstream().start()
-        try:
-            super().setUpClass()
-        except BaseException:
-            cls.load.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.load.stop()
 
     @classmethod
     def server_config(cls):
