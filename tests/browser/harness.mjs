@@ -44,6 +44,12 @@ export async function eventually(probe, what, timeoutMs = 5000) {
   }
 }
 
+/** Waits until the page header's project context (filled once the project list loads) matches `pattern`. */
+export async function expectProjectContext(page, pattern) {
+  const context = page.getByTestId('project-context');
+  await eventually(async () => pattern.test(await context.textContent()), `the header to read ${pattern}`, 10000);
+}
+
 /**
  * Starts `gatehouse serve` on a fresh data dir; resolves once /healthz answers.
  * It listens on 127.0.0.1:0 and the port is read from its log: a port probed beforehand could

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { eventually, launchConsole, rowByName, signIn, startServer, tableRows } from './harness.mjs';
+import { eventually, expectProjectContext, launchConsole, rowByName, signIn, startServer, tableRows } from './harness.mjs';
 
 let server;
 let browser;
@@ -62,7 +62,7 @@ test('create a project with name, description and administrator email', async ()
   assert.equal(created.projectDescription, 'made in the browser');
   assert.equal(created.projectActive, true);
   // The new project becomes the header's project context.
-  assert.match(await page.getByTestId('project-context').textContent(), /^Project: ui-proj \(Default\)$/);
+  await expectProjectContext(page, /^Project: ui-proj \(Default\)$/);
   browser.assertNoErrors();
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchConsole, rowByName, signIn, startServer } from './harness.mjs';
+import { expectProjectContext, launchConsole, rowByName, signIn, startServer } from './harness.mjs';
 
 let server;
 let browser;
@@ -42,7 +42,7 @@ test('a wrong token is refused with a message and no session', async () => {
 test('the organization token signs in, the cookie is HttpOnly, and sign-out ends the session', async () => {
   const { page, context } = browser;
   await signIn(page, server.orgSecret);
-  assert.match(await page.getByTestId('project-context').textContent(), /^Project: .*\(Default\)$/);
+  await expectProjectContext(page, /^Project: .*\(Default\)$/);
   const nav = page.getByRole('navigation', { name: 'Console' });
   await nav.getByRole('heading', { name: 'Organization Options' }).waitFor();
   await nav.getByRole('link', { name: 'API Tokens', exact: true }).waitFor();

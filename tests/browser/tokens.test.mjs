@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { eventually, launchConsole, rowByName, signIn, startServer, tableRows } from './harness.mjs';
+import { eventually, expectProjectContext, launchConsole, rowByName, signIn, startServer, tableRows } from './harness.mjs';
 
 let server;
 let browser;
@@ -60,9 +60,10 @@ test('the page has the reference layout: sidebar group, project header, views, f
   const nav = page.getByRole('navigation', { name: 'Console' });
   await nav.getByRole('heading', { name: 'Organization Options' }).waitFor();
   assert.equal(await nav.getByRole('link', { name: 'API Tokens', exact: true }).getAttribute('aria-current'), 'page');
-  assert.match(await page.getByTestId('project-context').textContent(), /^Project: alpha-proj \(Default\)$/);
+  // The header names its project once the project list has loaded.
+  await expectProjectContext(page, /^Project: alpha-proj \(Default\)$/);
   await page.getByLabel(/^Project: /).selectOption({ label: 'beta-proj' });
-  assert.match(await page.getByTestId('project-context').textContent(), /^Project: beta-proj \(Default\)$/);
+  await expectProjectContext(page, /^Project: beta-proj \(Default\)$/);
   await page.getByLabel(/^Project: /).selectOption({ label: 'alpha-proj' });
 
   await button('CREATE NEW').waitFor();
