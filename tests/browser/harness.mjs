@@ -38,7 +38,9 @@ export async function eventually(probe, what, timeoutMs = 5000) {
       last = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`Timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+      throw new Error(
+        `Timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+      );
     }
     await sleep(50);
   }
@@ -61,7 +63,8 @@ export async function expectProjectContext(page, pattern) {
  */
 export async function startServer(options = {}) {
   if (!existsSync(BIN)) throw new Error(`gatehouse binary not found at ${BIN} (set GATEHOUSE_BIN)`);
-  if (!existsSync(path.join(WEB_DIR, 'index.html'))) throw new Error(`${WEB_DIR}/index.html missing: run scripts/setup-web`);
+  if (!existsSync(path.join(WEB_DIR, 'index.html')))
+    throw new Error(`${WEB_DIR}/index.html missing: run scripts/setup-web`);
   const dataDir = await mkdtemp(path.join(tmpdir(), 'gatehouse-browser-'));
   const { stdout } = await execFileAsync(BIN, ['init', '--data-dir', dataDir, '--json']);
   const init = JSON.parse(stdout);
@@ -87,12 +90,16 @@ export async function startServer(options = {}) {
   child.on('exit', (code, signal) => {
     exited = { code, signal };
   });
-  await eventually(async () => {
-    if (exited) throw new Error(`gatehouse exited early (${JSON.stringify(exited)}): ${stderr}`);
-    if (port === null) return false;
-    const response = await fetch(`http://127.0.0.1:${port}/healthz`);
-    return response.ok;
-  }, 'gatehouse serve to listen and answer /healthz', 20000);
+  await eventually(
+    async () => {
+      if (exited) throw new Error(`gatehouse exited early (${JSON.stringify(exited)}): ${stderr}`);
+      if (port === null) return false;
+      const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+      return response.ok;
+    },
+    'gatehouse serve to listen and answer /healthz',
+    20000,
+  );
   const baseUrl = `http://127.0.0.1:${port}`;
 
   return {
@@ -183,10 +190,14 @@ export class Api {
 
   /** Polls the export until it holds at least `n` records (they are written asynchronously). */
   waitForRequests(n, query = {}, timeoutMs = 5000) {
-    return eventually(async () => {
-      const items = await this.exportRequests(query);
-      return items.length >= n ? items : false;
-    }, `${n} request records in the export`, timeoutMs);
+    return eventually(
+      async () => {
+        const items = await this.exportRequests(query);
+        return items.length >= n ? items : false;
+      },
+      `${n} request records in the export`,
+      timeoutMs,
+    );
   }
 }
 
@@ -225,7 +236,8 @@ export async function launchConsole(baseUrl) {
     if (message.type() !== 'error') return;
     const url = message.location()?.url ?? '';
     const text = message.text();
-    if (/Failed to load resource/.test(text) && /404/.test(text) && NOT_YET_AVAILABLE.some((re) => re.test(url))) return;
+    if (/Failed to load resource/.test(text) && /404/.test(text) && NOT_YET_AVAILABLE.some((re) => re.test(url)))
+      return;
     if (allowed.some((rule) => rule(text, url))) return;
     errors.push(`${text} @ ${url}`);
   });

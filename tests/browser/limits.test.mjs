@@ -71,7 +71,10 @@ test('calls through the gateway move the used / remaining bar; the hard limit re
   assert.ok(Math.abs(Number(await meter.getAttribute('value')) - 2 / 3) < 1e-6);
   await browser.screenshot('limits-active');
   await projectApi.chat('fake/echo', 'three');
-  const refused = await projectApi.raw('POST', '/v1/chat/completions', { model: 'fake/echo', messages: [{ role: 'user', content: 'four' }] });
+  const refused = await projectApi.raw('POST', '/v1/chat/completions', {
+    model: 'fake/echo',
+    messages: [{ role: 'user', content: 'four' }],
+  });
   assert.equal(refused.status, 429);
   assert.equal(refused.json.errors[0].id, 154);
   browser.assertNoErrors();
@@ -89,7 +92,10 @@ test('CHANGE sets the soft limit, hard limit and renewal', async () => {
   await form.waitFor({ state: 'detached' });
   await summary().getByText('Remaining 7 requests').waitFor();
   const active = await server.api.ok('GET', `${limitsPath()}/active`);
-  assert.deepEqual([active.softLimit, active.hardLimit, active.renewalStatus, active.status], [8, 10, 'NonRenewable', 1]);
+  assert.deepEqual(
+    [active.softLimit, active.hardLimit, active.renewalStatus, active.status],
+    [8, 10, 'NonRenewable', 1],
+  );
   // The table shows the same limit.
   const rows = await tableRows(page);
   assert.equal(rows.length, 1);

@@ -51,7 +51,8 @@ test('requests page: table with filters and EXPORT CSV, or "not available"', asy
   if (isAvailable && (await details.count()) > 0) {
     await details.first().click();
     const dialog = page.getByRole('dialog', { name: 'Request detail' });
-    for (const heading of ['Input', 'Output']) await dialog.getByRole('heading', { name: heading, exact: true }).waitFor();
+    for (const heading of ['Input', 'Output'])
+      await dialog.getByRole('heading', { name: heading, exact: true }).waitFor();
     await browser.screenshot('requests-detail');
     await dialog.getByRole('button', { name: 'CLOSE', exact: true }).click();
     await dialog.waitFor({ state: 'detached' });
@@ -64,7 +65,14 @@ test('usage page: totals, timeline and breakdowns, or "not available"', async ()
   await openPage('Usage', 'Usage');
   await settle(isAvailable, 'Usage data is not available on this server yet.', '.cards');
   if (isAvailable) {
-    for (const label of ['Total cost', 'Average cost per request', 'Average request time', 'Total requests', 'Request errors', 'Error rate']) {
+    for (const label of [
+      'Total cost',
+      'Average cost per request',
+      'Average request time',
+      'Total requests',
+      'Request errors',
+      'Error rate',
+    ]) {
       await page.getByText(label, { exact: true }).waitFor();
     }
     await page.locator('.chart canvas').waitFor();

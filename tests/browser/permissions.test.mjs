@@ -133,7 +133,10 @@ test('updating permissions in the form changes the token and audits before and a
   const audit = await server.api.ok('GET', `/v2/audit?targetId=${seeded.restricted.id}&action=token.update`);
   assert.deepEqual(audit.events[0].details.allowedModels, { from: ['fake/echo'], to: ['fake/echo', 'fake/mini'] });
   assert.deepEqual(audit.events[0].details.allowedCidrs, { from: ['10.0.0.0/8'], to: null });
-  await eventually(async () => (await row.locator('.badge-permission').allTextContents()).join() === 'models: 2', 'updated badges');
+  await eventually(
+    async () => (await row.locator('.badge-permission').allTextContents()).join() === 'models: 2',
+    'updated badges',
+  );
   browser.assertNoErrors();
 });
 

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { eventually, expectProjectContext, launchConsole, rowByName, signIn, startServer, tableRows } from './harness.mjs';
+import {
+  eventually,
+  expectProjectContext,
+  launchConsole,
+  rowByName,
+  signIn,
+  startServer,
+  tableRows,
+} from './harness.mjs';
 
 let server;
 let browser;
@@ -78,7 +86,10 @@ test('update a project: description and the Active checkbox', async () => {
   await browser.screenshot('project-form-update');
   await button('CONFIRM', form).click();
   await form.waitFor({ state: 'detached' });
-  await eventually(async () => (await tableRows(page)).some((r) => r[0] === 'ui-proj' && r[2] === 'Hidden'), 'ui-proj Hidden');
+  await eventually(
+    async () => (await tableRows(page)).some((r) => r[0] === 'ui-proj' && r[2] === 'Hidden'),
+    'ui-proj Hidden',
+  );
   let project = await findProject('ui-proj');
   assert.equal(project.projectActive, false);
   assert.equal(project.projectStatus, 2);
@@ -87,7 +98,10 @@ test('update a project: description and the Active checkbox', async () => {
   await button('Update project ui-proj').click();
   await page.getByRole('dialog', { name: 'Project' }).getByRole('checkbox', { name: 'Active', exact: true }).check();
   await button('CONFIRM', page.getByRole('dialog', { name: 'Project' })).click();
-  await eventually(async () => (await tableRows(page)).some((r) => r[0] === 'ui-proj' && r[2] === 'Active'), 'ui-proj Active');
+  await eventually(
+    async () => (await tableRows(page)).some((r) => r[0] === 'ui-proj' && r[2] === 'Active'),
+    'ui-proj Active',
+  );
   project = await findProject('ui-proj');
   assert.equal(project.projectActive, true);
   browser.assertNoErrors();

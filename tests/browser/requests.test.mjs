@@ -223,7 +223,10 @@ test('filters by assistant and by status; EXPORT CSV downloads the filtered rows
   let rows = await waitForRowCount(1);
   assert.equal(rows[0][COL.assistant], ASSISTANT);
   const filtered = await exportCsv();
-  assert.deepEqual(filtered.rows.map((r) => r.assistant), [ASSISTANT]);
+  assert.deepEqual(
+    filtered.rows.map((r) => r.assistant),
+    [ASSISTANT],
+  );
   await browser.screenshot('requests-filtered');
   await assistantField.fill('no-such-assistant');
   await waitForRowCount(0);
@@ -259,7 +262,12 @@ test('usage page totals the two records', async () => {
   await openPage('Usage', 'Usage');
   await page.locator('.cards').waitFor();
   const cards = await page.$$eval('.cards .card', (els) =>
-    Object.fromEntries(els.map((el) => [el.querySelector('.card-label').textContent.trim(), el.querySelector('.card-value').textContent.trim()])),
+    Object.fromEntries(
+      els.map((el) => [
+        el.querySelector('.card-label').textContent.trim(),
+        el.querySelector('.card-value').textContent.trim(),
+      ]),
+    ),
   );
   assert.equal(cards['Total requests'], '2');
   assert.equal(cards['Request errors'], '0');
@@ -313,8 +321,14 @@ test('audit page lists events, including a token created through the console', a
   assert.equal(created[2], 'DefaultOrganization', 'the console acts as the signed-in organization token');
   assert.match(created[0], /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/);
   assert.deepEqual(rows[0], created, 'newest first');
-  assert.ok(rows.some((cells) => cells[1] === 'project.create' && cells[3] === PROJECT), JSON.stringify(rows));
-  assert.ok(rows.some((cells) => cells[1] === 'token.create' && cells[3] === TOKEN), JSON.stringify(rows));
+  assert.ok(
+    rows.some((cells) => cells[1] === 'project.create' && cells[3] === PROJECT),
+    JSON.stringify(rows),
+  );
+  assert.ok(
+    rows.some((cells) => cells[1] === 'token.create' && cells[3] === TOKEN),
+    JSON.stringify(rows),
+  );
   await page.getByText(new RegExp(`Page 1 of 1 · ${audit.count} total`)).waitFor();
   await browser.screenshot('audit-with-data');
   browser.assertNoErrors();

@@ -34,7 +34,9 @@ test('a wrong token is refused with a message and no session', async () => {
   await page.getByLabel('Organization API token', { exact: true }).fill('gto_not-a-real-token');
   await page.getByRole('button', { name: 'SIGN IN', exact: true }).click();
   await page.getByRole('alert').filter({ hasText: 'not accepted' }).waitFor();
-  const session = await page.evaluate(() => fetch('/v2/console/session', { credentials: 'same-origin' }).then((r) => r.status));
+  const session = await page.evaluate(() =>
+    fetch('/v2/console/session', { credentials: 'same-origin' }).then((r) => r.status),
+  );
   assert.equal(session, 401);
   browser.assertNoErrors();
 });
@@ -49,8 +51,14 @@ test('the organization token signs in, the cookie is HttpOnly, and sign-out ends
 
   const cookies = await context.cookies(server.baseUrl);
   assert.ok(cookies.length > 0, 'a session cookie is set');
-  assert.ok(cookies.every((c) => c.httpOnly), 'session cookies are HttpOnly');
-  assert.ok(cookies.some((c) => c.sameSite === 'Strict'), 'the session cookie is SameSite=Strict');
+  assert.ok(
+    cookies.every((c) => c.httpOnly),
+    'session cookies are HttpOnly',
+  );
+  assert.ok(
+    cookies.some((c) => c.sameSite === 'Strict'),
+    'the session cookie is SameSite=Strict',
+  );
   assert.equal(await page.evaluate(() => document.cookie), '', 'scripts cannot read the session cookie');
 
   // A reload keeps the session: the console asks GET /v2/console/session for it.
@@ -60,7 +68,9 @@ test('the organization token signs in, the cookie is HttpOnly, and sign-out ends
   await page.getByRole('button', { name: 'SIGN OUT', exact: true }).click();
   await page.getByRole('button', { name: 'SIGN IN', exact: true }).waitFor();
   browser.allowError((text) => /status of 401/.test(text));
-  const status = await page.evaluate(() => fetch('/v2/console/session', { credentials: 'same-origin' }).then((r) => r.status));
+  const status = await page.evaluate(() =>
+    fetch('/v2/console/session', { credentials: 'same-origin' }).then((r) => r.status),
+  );
   assert.equal(status, 401, 'the server forgot the session');
   browser.assertNoErrors();
 });
@@ -91,7 +101,11 @@ test('blocking the signed-in token ends the console session', async () => {
   // finish first, or one of them may land after the block and end the session by itself.
   await rowByName(page, 'second-admin').waitFor();
   await page.waitForLoadState('networkidle');
-  await server.api.ok('PUT', `/v2/organization/tokens/${second.id}`, { name: 'second-admin', description: '', status: 'Blocked' });
+  await server.api.ok('PUT', `/v2/organization/tokens/${second.id}`, {
+    name: 'second-admin',
+    description: '',
+    status: 'Blocked',
+  });
   browser.allowError((text) => /status of 401/.test(text));
   const projectsLink = page.getByRole('link', { name: 'Projects', exact: true });
   const signInButton = page.getByRole('button', { name: 'SIGN IN', exact: true });

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { eventually, expectProjectContext, launchConsole, rowByName, signIn, startServer, tableRows } from './harness.mjs';
+import {
+  eventually,
+  expectProjectContext,
+  launchConsole,
+  rowByName,
+  signIn,
+  startServer,
+  tableRows,
+} from './harness.mjs';
 
 let server;
 let browser;
@@ -36,7 +44,9 @@ const dialog = () => page.getByRole('dialog');
 
 async function openView(view) {
   await page.goto(view === 'project' ? '/#/tokens/project' : '/#/tokens');
-  await page.getByRole('heading', { name: view === 'project' ? 'Project Api Tokens' : 'Organization Api Tokens', exact: true }).waitFor();
+  await page
+    .getByRole('heading', { name: view === 'project' ? 'Project Api Tokens' : 'Organization Api Tokens', exact: true })
+    .waitFor();
 }
 
 async function setFilters({ name = '', projectName, status = 'All' }) {
@@ -47,12 +57,16 @@ async function setFilters({ name = '', projectName, status = 'All' }) {
 
 /** Waits until the table shows exactly `expected` first-column values (in any order unless ordered). */
 async function expectNames(expected, { ordered = false } = {}) {
-  await eventually(async () => {
-    const got = await names();
-    const a = ordered ? got : [...got].sort();
-    const b = ordered ? expected : [...expected].sort();
-    return JSON.stringify(a) === JSON.stringify(b) ? got : false;
-  }, `rows ${JSON.stringify(expected)}`, 10000);
+  await eventually(
+    async () => {
+      const got = await names();
+      const a = ordered ? got : [...got].sort();
+      const b = ordered ? expected : [...expected].sort();
+      return JSON.stringify(a) === JSON.stringify(b) ? got : false;
+    },
+    `rows ${JSON.stringify(expected)}`,
+    10000,
+  );
 }
 
 test('the page has the reference layout: sidebar group, project header, views, filters, columns', async () => {
@@ -68,19 +82,35 @@ test('the page has the reference layout: sidebar group, project header, views, f
 
   await button('CREATE NEW').waitFor();
   assert.deepEqual(
-    await page.$$eval('table.data-table thead th', (ths) => ths.map((th) => th.textContent.trim()).filter((t) => t && t !== 'Actions')),
+    await page.$$eval('table.data-table thead th', (ths) =>
+      ths.map((th) => th.textContent.trim()).filter((t) => t && t !== 'Actions'),
+    ),
     ['Name ↑', 'Description', 'Status'],
   );
-  assert.deepEqual(await page.getByLabel('Status', { exact: true }).locator('option').allTextContents(), ['All', 'Active', 'Blocked']);
+  assert.deepEqual(await page.getByLabel('Status', { exact: true }).locator('option').allTextContents(), [
+    'All',
+    'Active',
+    'Blocked',
+  ]);
   assert.equal(await page.getByLabel('Name match').inputValue(), 'Contains');
-  assert.equal(await page.getByLabel('Project Name', { exact: true }).count(), 0, 'no project filter in the organization view');
-  await expectNames(['DefaultOrganization', 'copy-me', ...Array.from({ length: 18 }, (_, i) => `page-${String(i + 1).padStart(3, '0')}`)]);
+  assert.equal(
+    await page.getByLabel('Project Name', { exact: true }).count(),
+    0,
+    'no project filter in the organization view',
+  );
+  await expectNames([
+    'DefaultOrganization',
+    'copy-me',
+    ...Array.from({ length: 18 }, (_, i) => `page-${String(i + 1).padStart(3, '0')}`),
+  ]);
   await browser.screenshot('tokens-organization');
 
   await page.getByRole('link', { name: 'Project Api Tokens', exact: true }).click();
   await page.getByRole('heading', { name: 'Project Api Tokens', exact: true }).waitFor();
   assert.deepEqual(
-    await page.$$eval('table.data-table thead th', (ths) => ths.map((th) => th.textContent.trim()).filter((t) => t && t !== 'Actions')),
+    await page.$$eval('table.data-table thead th', (ths) =>
+      ths.map((th) => th.textContent.trim()).filter((t) => t && t !== 'Actions'),
+    ),
     ['Name ↑', 'Description', 'Status', 'Project'],
   );
   assert.equal(await page.getByLabel('Project Name match').inputValue(), 'Contains');
@@ -110,7 +140,10 @@ test('with an empty name CONFIRM is disabled and "Api Token Name is required." i
   const scope = form.getByLabel('Scope', { exact: true });
   assert.equal(await scope.inputValue(), 'Organization');
   assert.ok(await scope.isDisabled());
-  assert.deepEqual(await form.getByLabel('Status', { exact: true }).locator('option').allTextContents(), ['Active', 'Blocked']);
+  assert.deepEqual(await form.getByLabel('Status', { exact: true }).locator('option').allTextContents(), [
+    'Active',
+    'Blocked',
+  ]);
   await form.getByLabel('Description', { exact: true }).waitFor();
   await browser.screenshot('token-form-empty');
   await button('CANCEL', form).click();
@@ -214,7 +247,8 @@ test('each column sorts both ways and shows ↑ / ↓', async () => {
     { label: 'Status', index: 2 },
     { label: 'Project', index: 3 },
   ];
-  const header = (label) => page.locator('table.data-table thead').getByRole('button', { name: new RegExp(`^${label}( [↑↓])?$`) });
+  const header = (label) =>
+    page.locator('table.data-table thead').getByRole('button', { name: new RegExp(`^${label}( [↑↓])?$`) });
 
   for (const column of columns) {
     for (const direction of ['asc', 'desc']) {
@@ -223,7 +257,10 @@ test('each column sorts both ways and shows ↑ / ↓', async () => {
       const isActive = async () => /[↑↓]/.test(await header(column.label).textContent());
       if (direction === 'asc' && (await isActive())) await header(column.label).click(); // leave a column active from before
       await header(column.label).click();
-      await eventually(async () => (await header(column.label).textContent()).trim() === `${column.label} ${arrow}`, `${column.label} ${arrow}`);
+      await eventually(
+        async () => (await header(column.label).textContent()).trim() === `${column.label} ${arrow}`,
+        `${column.label} ${arrow}`,
+      );
       const th = page.locator('table.data-table thead th').filter({
         hasText: new RegExp(`^${column.label} [↑↓]$`),
       });
@@ -241,7 +278,10 @@ test('each column sorts both ways and shows ↑ / ↓', async () => {
         return JSON.stringify(values) === JSON.stringify(sorted) && new Set(values).size > 1;
       }, `${column.label} sorted ${direction}`);
       // Only one column shows an arrow at a time.
-      const arrows = await page.$$eval('table.data-table thead th', (ths) => ths.filter((th) => /[↑↓]/.test(th.textContent)).length);
+      const arrows = await page.$$eval(
+        'table.data-table thead th',
+        (ths) => ths.filter((th) => /[↑↓]/.test(th.textContent)).length,
+      );
       assert.equal(arrows, 1);
     }
   }
@@ -252,7 +292,8 @@ test('paging: |< < > >| with page/total and a page-size select', async () => {
   await openView('organization');
   await setFilters({ name: 'page-' });
   await page.getByLabel('Page size', { exact: true }).selectOption('10');
-  const pageNames = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => `page-${String(from + i).padStart(3, '0')}`);
+  const pageNames = (from, to) =>
+    Array.from({ length: to - from + 1 }, (_, i) => `page-${String(from + i).padStart(3, '0')}`);
   const status = page.locator('.pager-status');
   const expectPage = async (k, from, to) => {
     await expectNames(pageNames(from, to), { ordered: true });
@@ -340,7 +381,10 @@ test('the form is keyboard-usable: Enter opens it, Escape closes it', async () =
   await page.keyboard.press('Enter');
   const form = dialog();
   await form.getByRole('heading', { name: 'Api Token', exact: true }).waitFor();
-  assert.equal(await page.evaluate(() => document.activeElement?.id), await form.getByLabel('Name *', { exact: true }).getAttribute('id'));
+  assert.equal(
+    await page.evaluate(() => document.activeElement?.id),
+    await form.getByLabel('Name *', { exact: true }).getAttribute('id'),
+  );
   await page.keyboard.type('kbd-token');
   await eventually(() => button('CONFIRM', form).isEnabled(), 'CONFIRM enabled');
   await page.keyboard.press('Enter');

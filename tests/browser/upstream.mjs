@@ -5,7 +5,8 @@ import { createServer } from 'node:http';
 /** Text of a message's content, whether a string or an array of content parts. */
 function contentText(content) {
   if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((part) => (typeof part === 'string' ? part : (part?.text ?? ''))).join('');
+  if (Array.isArray(content))
+    return content.map((part) => (typeof part === 'string' ? part : (part?.text ?? ''))).join('');
   return '';
 }
 
@@ -65,7 +66,12 @@ export async function startUpstream() {
 
 /** TOML for one provider `name` at `baseUrl` with `models` ([{name, input, output}] USD per Mtok). */
 export function providerToml(name, baseUrl, models = [{ name: 'echo', input: 1.0, output: 2.0 }], timeoutMs = 5000) {
-  const lines = ['[[providers]]', `name = ${JSON.stringify(name)}`, `base_url = ${JSON.stringify(baseUrl)}`, `timeout_ms = ${timeoutMs}`];
+  const lines = [
+    '[[providers]]',
+    `name = ${JSON.stringify(name)}`,
+    `base_url = ${JSON.stringify(baseUrl)}`,
+    `timeout_ms = ${timeoutMs}`,
+  ];
   for (const model of models) {
     lines.push(
       '',

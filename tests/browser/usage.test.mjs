@@ -18,7 +18,10 @@ const projects = {};
 before(async () => {
   upstream = await startUpstream();
   server = await startServer({ config: providerToml('fake', upstream.baseUrl) });
-  for (const [name, calls] of [['Alpha', 3], ['Beta', 2]]) {
+  for (const [name, calls] of [
+    ['Alpha', 3],
+    ['Beta', 2],
+  ]) {
     const created = await server.api.createProject(name, 'usage by token');
     projects[name] = created;
     const api = new Api(server.baseUrl, created.tokens[0].secret);
@@ -40,17 +43,25 @@ after(async () => {
 async function readUsage() {
   await page.locator('.cards').waitFor();
   const cards = await page.$$eval('.cards .card', (els) =>
-    Object.fromEntries(els.map((el) => [el.querySelector('.card-label').textContent.trim(), el.querySelector('.card-value').textContent.trim()])),
+    Object.fromEntries(
+      els.map((el) => [
+        el.querySelector('.card-label').textContent.trim(),
+        el.querySelector('.card-value').textContent.trim(),
+      ]),
+    ),
   );
   const byToken = await page.$$eval('.breakdown', (els) => {
     const tokens = els.find((el) => el.querySelector('h2').textContent.trim() === 'By API token');
     // [bar label, its request count] — the value reads "<requests> · <cost>".
-    return [...tokens.querySelectorAll('li .bar-label')].map((label) => [label.children[0].textContent.trim(), label.children[1].textContent.trim().split(' · ')[0]]);
+    return [...tokens.querySelectorAll('li .bar-label')].map((label) => [
+      label.children[0].textContent.trim(),
+      label.children[1].textContent.trim().split(' · ')[0],
+    ]);
   });
   return { cards, byToken };
 }
 
-test('usage by token keeps two projects\' Default tokens apart, with their own numbers', async () => {
+test("usage by token keeps two projects' Default tokens apart, with their own numbers", async () => {
   await page.getByRole('link', { name: 'Usage', exact: true }).click();
   await page.getByRole('heading', { name: 'Usage', level: 1 }).waitFor();
   const { cards, byToken } = await readUsage();
@@ -78,23 +89,46 @@ test('the project filter narrows the figures and the bars to one project', async
 });
 
 test('EXPORT CSV downloads the summary: the totals, each day and every token by id', async () => {
-  await page.getByRole('search', { name: 'Usage filters' }).getByLabel('Project').selectOption({ label: 'All projects' });
+  await page
+    .getByRole('search', { name: 'Usage filters' })
+    .getByLabel('Project')
+    .selectOption({ label: 'All projects' });
   await page.getByText('Total requests', { exact: true }).waitFor();
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'EXPORT CSV', exact: true }).click()]);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'EXPORT CSV', exact: true }).click(),
+  ]);
   const file = await download.path();
   assert.ok(file, `download failed: ${await download.failure()}`);
   assert.match(download.suggestedFilename(), /^gatehouse-usage-.*\.csv$/);
-  const lines = (await readFile(file, 'utf8')).trim().split('\r\n').map((line) => line.slice(1, -1).split('","'));
-  assert.deepEqual(lines[0], ['dimension', 'id', 'name', 'project', 'requests', 'failed', 'promptTokens', 'completionTokens', 'cost', 'elapsedMs']);
+  const lines = (await readFile(file, 'utf8'))
+    .trim()
+    .split('\r\n')
+    .map((line) => line.slice(1, -1).split('","'));
+  assert.deepEqual(lines[0], [
+    'dimension',
+    'id',
+    'name',
+    'project',
+    'requests',
+    'failed',
+    'promptTokens',
+    'completionTokens',
+    'cost',
+    'elapsedMs',
+  ]);
   const total = lines.find((cells) => cells[0] === 'total');
   assert.equal(total[4], '5');
   const days = lines.filter((cells) => cells[0] === 'day');
-  assert.equal(days.reduce((sum, cells) => sum + Number(cells[4]), 0), 5);
+  assert.equal(
+    days.reduce((sum, cells) => sum + Number(cells[4]), 0),
+    5,
+  );
   const tokens = lines.filter((cells) => cells[0] === 'token').map((cells) => [cells[1], cells[2], cells[3], cells[4]]);
-  assert.deepEqual(new Set(tokens.map((t) => t.join('|'))), new Set([
-    `${projects.Alpha.tokens[0].id}|Default|Alpha|3`,
-    `${projects.Beta.tokens[0].id}|Default|Beta|2`,
-  ]));
+  assert.deepEqual(
+    new Set(tokens.map((t) => t.join('|'))),
+    new Set([`${projects.Alpha.tokens[0].id}|Default|Alpha|3`, `${projects.Beta.tokens[0].id}|Default|Beta|2`]),
+  );
   browser.assertNoErrors();
 });
 

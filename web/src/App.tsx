@@ -86,7 +86,8 @@ export function App() {
   }, []);
 
   const selectedProject = useMemo(
-    () => projects.find((p) => p.projectId === projectId) ?? projects.find((p) => p.projectActive) ?? projects[0] ?? null,
+    () =>
+      projects.find((p) => p.projectId === projectId) ?? projects.find((p) => p.projectActive) ?? projects[0] ?? null,
     [projects, projectId],
   );
 
@@ -147,7 +148,12 @@ export function App() {
       page = <AuditPage />;
       break;
     default:
-      page = <TokensPage key={sub === 'project' ? 'project' : 'organization'} view={sub === 'project' ? 'project' : 'organization'} />;
+      page = (
+        <TokensPage
+          key={sub === 'project' ? 'project' : 'organization'}
+          view={sub === 'project' ? 'project' : 'organization'}
+        />
+      );
   }
 
   return (

@@ -202,8 +202,7 @@ export interface TokenSearch {
   pageSize?: number;
 }
 
-export const searchTokens = (search: TokenSearch) =>
-  call<TokenPage>('GET', withQuery('/v2/tokens', { ...search }));
+export const searchTokens = (search: TokenSearch) => call<TokenPage>('GET', withQuery('/v2/tokens', { ...search }));
 
 export interface TokenInput {
   name: string;
@@ -289,10 +288,7 @@ export const exportRequests = (query: RequestQuery) =>
   ).then((r) => r.items);
 
 export async function exportRequestsCsv(query: RequestQuery): Promise<Blob> {
-  const response = await send(
-    'GET',
-    withQuery('/v1/organization/request/export', { ...query, format: 'csv' }),
-  );
+  const response = await send('GET', withQuery('/v1/organization/request/export', { ...query, format: 'csv' }));
   return response.blob();
 }
 
@@ -308,7 +304,14 @@ export interface UsageTotals {
 }
 
 export interface UsageGroup {
-  key: { projectId?: string; projectName?: string; apiTokenId?: string; apiToken?: string; assistant?: string; model?: string };
+  key: {
+    projectId?: string;
+    projectName?: string;
+    apiTokenId?: string;
+    apiToken?: string;
+    assistant?: string;
+    model?: string;
+  };
   totals: UsageTotals;
   series: (UsageTotals & { start: string })[];
 }
@@ -323,7 +326,10 @@ export interface UsageSummaryQuery {
 }
 
 export const usageSummary = (query: UsageSummaryQuery) =>
-  call<{ startDate: string; endDate: string; groups: UsageGroup[] }>('GET', withQuery('/v2/usage/summary', { ...query })).then((r) => r.groups);
+  call<{ startDate: string; endDate: string; groups: UsageGroup[] }>(
+    'GET',
+    withQuery('/v2/usage/summary', { ...query }),
+  ).then((r) => r.groups);
 
 // --- Usage limits (API.md §7) ---
 
@@ -333,10 +339,9 @@ export const listOrganizationLimits = (orgId: string) =>
   call<{ limits: UsageLimit[] }>('GET', `${limitsBase(orgId)}/limits`).then((r) => r.limits);
 
 export const listProjectLimits = (orgId: string, projectId: string) =>
-  call<{ limits: UsageLimit[] }>(
-    'GET',
-    `${limitsBase(orgId)}/projects/${encodeURIComponent(projectId)}/limits`,
-  ).then((r) => r.limits);
+  call<{ limits: UsageLimit[] }>('GET', `${limitsBase(orgId)}/projects/${encodeURIComponent(projectId)}/limits`).then(
+    (r) => r.limits,
+  );
 
 export interface LimitInput {
   subscriptionType: string;
@@ -356,7 +361,13 @@ export function createLimit(orgId: string, input: LimitInput, projectId?: string
 export type LimitField = 'hardLimit' | 'softLimit' | 'renewalStatus';
 
 /** PUT …/limits/{id}/hardLimit | softLimit | renewalStatus: one field at a time (API.md §7). */
-export function changeLimit(orgId: string, limitId: string, field: LimitField, value: number | string, projectId?: string) {
+export function changeLimit(
+  orgId: string,
+  limitId: string,
+  field: LimitField,
+  value: number | string,
+  projectId?: string,
+) {
   const base = projectId
     ? `${limitsBase(orgId)}/projects/${encodeURIComponent(projectId)}/limits/${encodeURIComponent(limitId)}`
     : `${limitsBase(orgId)}/limits/${encodeURIComponent(limitId)}`;

@@ -52,7 +52,11 @@ export function Layout({ path, onSignOut, children }: LayoutProps) {
                   const current = path === item.match || path.startsWith(`${item.match}/`);
                   return (
                     <li key={item.href}>
-                      <a href={item.href} class={current ? 'nav-link active' : 'nav-link'} aria-current={current ? 'page' : undefined}>
+                      <a
+                        href={item.href}
+                        class={current ? 'nav-link active' : 'nav-link'}
+                        aria-current={current ? 'page' : undefined}
+                      >
                         {item.label}
                       </a>
                     </li>

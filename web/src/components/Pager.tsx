@@ -23,7 +23,13 @@ export function Pager(props: PagerProps) {
       <button type="button" class="btn-icon" title="First page" disabled={page <= 1} onClick={() => onPage(1)}>
         |&lt;
       </button>
-      <button type="button" class="btn-icon" title="Previous page" disabled={page <= 1} onClick={() => onPage(page - 1)}>
+      <button
+        type="button"
+        class="btn-icon"
+        title="Previous page"
+        disabled={page <= 1}
+        onClick={() => onPage(page - 1)}
+      >
         &lt;
       </button>
       <span class="pager-status" aria-live="polite">

@@ -23,8 +23,7 @@ export function SecretDialog({ title, tokenName, secret, onClose }: SecretDialog
   return (
     <Dialog title={title} onClose={onClose}>
       <p>
-        The secret of <strong>{tokenName}</strong> is shown only this once. Copy it now and keep it
-        somewhere safe.
+        The secret of <strong>{tokenName}</strong> is shown only this once. Copy it now and keep it somewhere safe.
       </p>
       <code class="secret" data-testid="new-secret">
         {secret}

@@ -25,13 +25,30 @@ export function TimelineChart({ days, requests, errors, cost, label }: TimelineC
       height: 260,
       // The range asked for, half a day of margin on each side: uPlot's own range for a single
       // day would span years.
-      scales: { x: days.length ? { time: true, auto: false, range: [days[0] - 43200, days[days.length - 1] + 43200] } : { time: true }, count: {}, usd: {} },
+      scales: {
+        x: days.length
+          ? { time: true, auto: false, range: [days[0] - 43200, days[days.length - 1] + 43200] }
+          : { time: true },
+        count: {},
+        usd: {},
+      },
       axes: [
         {},
         // Counts are whole numbers: no labels at fractional ticks.
-        { scale: 'count', label: 'Requests', values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : '')) },
+        {
+          scale: 'count',
+          label: 'Requests',
+          values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : '')),
+        },
         // Per-day costs can be fractions of a cent; formatCost keeps two significant digits.
-        { scale: 'usd', side: 1, label: 'Cost (USD)', grid: { show: false }, size: 96, values: (_u, splits) => splits.map((v) => formatCost(v)) },
+        {
+          scale: 'usd',
+          side: 1,
+          label: 'Cost (USD)',
+          grid: { show: false },
+          size: 96,
+          values: (_u, splits) => splits.map((v) => formatCost(v)),
+        },
       ],
       hooks: {
         // The drawn time range, in seconds, for tests and tools that cannot read the canvas.

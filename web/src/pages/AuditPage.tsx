@@ -14,7 +14,8 @@ type Load =
 function describeDetails(details: api.AuditEvent['details']): string {
   if (!details) return '';
   if (typeof details === 'string') return details;
-  const show = (value: unknown) => (value === null || value === undefined ? '∅' : typeof value === 'string' ? value : JSON.stringify(value));
+  const show = (value: unknown) =>
+    value === null || value === undefined ? '∅' : typeof value === 'string' ? value : JSON.stringify(value);
   return Object.entries(details)
     .map(([field, change]) => {
       if (change && typeof change === 'object' && 'to' in (change as object)) {
@@ -36,7 +37,8 @@ export function AuditPage() {
     let current = true;
     api.listAudit(page, pageSize).then(
       (r) => current && setLoad({ kind: 'ready', count: r.count, pages: r.pages, events: r.events ?? [] }),
-      (e) => current && setLoad(api.isNotAvailable(e) ? { kind: 'unavailable' } : { kind: 'error', text: api.errorText(e) }),
+      (e) =>
+        current && setLoad(api.isNotAvailable(e) ? { kind: 'unavailable' } : { kind: 'error', text: api.errorText(e) }),
     );
     return () => {
       current = false;
@@ -46,7 +48,9 @@ export function AuditPage() {
   return (
     <section class="page" aria-labelledby="audit-title">
       <h1 id="audit-title">Audit</h1>
-      {load.kind === 'unavailable' && <Notice kind="unavailable">The audit log is not available on this server yet.</Notice>}
+      {load.kind === 'unavailable' && (
+        <Notice kind="unavailable">The audit log is not available on this server yet.</Notice>
+      )}
       {load.kind === 'error' && <Notice kind="error">Could not load the audit log: {load.text}</Notice>}
       {load.kind === 'ready' && (
         <>
@@ -67,7 +71,9 @@ export function AuditPage() {
                     <td>{formatDateTime(event.timestamp)}</td>
                     <td>{event.action}</td>
                     <td title={event.actorTokenId || undefined}>{event.actor || '(system)'}</td>
-                    <td title={event.targetId && event.targetId !== event.target ? event.targetId : undefined}>{event.target || '—'}</td>
+                    <td title={event.targetId && event.targetId !== event.target ? event.targetId : undefined}>
+                      {event.target || '—'}
+                    </td>
                     <td class="cell-description">{describeDetails(event.details) || '—'}</td>
                   </tr>
                 ))}
@@ -75,7 +81,14 @@ export function AuditPage() {
             </table>
             {load.events.length === 0 && <Notice kind="empty">No audit events yet.</Notice>}
           </div>
-          <Pager page={page} pages={load.pages} count={load.count} pageSize={pageSize} onPage={setPage} onPageSize={setPageSize} />
+          <Pager
+            page={page}
+            pages={load.pages}
+            count={load.count}
+            pageSize={pageSize}
+            onPage={setPage}
+            onPageSize={setPageSize}
+          />
         </>
       )}
     </section>

@@ -5,7 +5,11 @@ import { Notice } from '../components/Notice';
 import { formatDateTime, formatNumber } from '../format';
 import { useConsole } from '../state';
 
-type Load = { kind: 'loading' } | { kind: 'unavailable' } | { kind: 'error'; text: string } | { kind: 'ready'; limits: api.UsageLimit[] };
+type Load =
+  | { kind: 'loading' }
+  | { kind: 'unavailable' }
+  | { kind: 'error'; text: string }
+  | { kind: 'ready'; limits: api.UsageLimit[] };
 
 const STATUS_NAMES: Record<number, string> = { 1: 'Active', 2: 'Expired', 3: 'Empty', 4: 'Cancelled' };
 
@@ -29,7 +33,13 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
       : api.listOrganizationLimits(session.organizationId);
     request.then(
       (limits) => current && setLoad({ kind: 'ready', limits }),
-      (e) => current && setLoad(api.isNotAvailable(e) && !(e instanceof api.ApiError && e.errors[0]?.id === 2005) ? { kind: 'unavailable' } : { kind: 'error', text: api.errorText(e) }),
+      (e) =>
+        current &&
+        setLoad(
+          api.isNotAvailable(e) && !(e instanceof api.ApiError && e.errors[0]?.id === 2005)
+            ? { kind: 'unavailable' }
+            : { kind: 'error', text: api.errorText(e) },
+        ),
     );
     return () => {
       current = false;
@@ -61,13 +71,22 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
             ))}
           </select>
         </div>
-        <button type="button" class="btn-primary" disabled={load.kind === 'unavailable'} onClick={() => setCreating(true)}>
+        <button
+          type="button"
+          class="btn-primary"
+          disabled={load.kind === 'unavailable'}
+          onClick={() => setCreating(true)}
+        >
           CREATE NEW
         </button>
       </div>
-      {load.kind === 'unavailable' && <Notice kind="unavailable">Usage limits are not available on this server yet.</Notice>}
+      {load.kind === 'unavailable' && (
+        <Notice kind="unavailable">Usage limits are not available on this server yet.</Notice>
+      )}
       {load.kind === 'error' && <Notice kind="error">Could not load usage limits: {load.text}</Notice>}
-      {load.kind === 'ready' && <CurrentLimit limit={load.limits.find(isCurrent)} onEdit={setEditing} onCancel={cancel} />}
+      {load.kind === 'ready' && (
+        <CurrentLimit limit={load.limits.find(isCurrent)} onEdit={setEditing} onCancel={cancel} />
+      )}
       {load.kind === 'ready' && (
         <div class="table-wrap">
           <table class="data-table" aria-labelledby="limits-title">
@@ -75,9 +94,15 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
               <tr>
                 <th scope="col">Type</th>
                 <th scope="col">Unit</th>
-                <th scope="col" class="num">Soft limit</th>
-                <th scope="col" class="num">Hard limit</th>
-                <th scope="col" class="num">Used</th>
+                <th scope="col" class="num">
+                  Soft limit
+                </th>
+                <th scope="col" class="num">
+                  Hard limit
+                </th>
+                <th scope="col" class="num">
+                  Used
+                </th>
                 <th scope="col">Usage</th>
                 <th scope="col">Renewal</th>
                 <th scope="col">Status</th>
@@ -99,13 +124,25 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
                     <td class="num">{formatNumber(limit.hardLimit, 4)}</td>
                     <td class="num">{formatNumber(limit.usedAmount, 4)}</td>
                     <td>
-                      <meter class="usage-meter" min={0} max={1} low={limit.hardLimit ? limit.softLimit / limit.hardLimit : 0.8} high={0.95} optimum={0} value={share} aria-label="Share of hard limit used" />
+                      <meter
+                        class="usage-meter"
+                        min={0}
+                        max={1}
+                        low={limit.hardLimit ? limit.softLimit / limit.hardLimit : 0.8}
+                        high={0.95}
+                        optimum={0}
+                        value={share}
+                        aria-label="Share of hard limit used"
+                      />
                     </td>
                     <td>{limit.renewalStatus}</td>
                     <td>
                       <span class={`badge badge-${status.toLowerCase()}`}>{status}</span>
                     </td>
-                    <td class="nowrap" title={`${formatDateTime(limit.validFrom)} – ${formatDateTime(limit.validUntil)}`}>
+                    <td
+                      class="nowrap"
+                      title={`${formatDateTime(limit.validFrom)} – ${formatDateTime(limit.validUntil)}`}
+                    >
                       {limit.validFrom.slice(0, 10)} – {limit.validUntil ? limit.validUntil.slice(0, 10) : 'open'}
                     </td>
                     <td class="cell-actions">
@@ -158,7 +195,15 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
 const isCurrent = (limit: api.UsageLimit) => limit.status === 1 || limit.status === 3;
 
 /** The current limit with its used / remaining bar. */
-function CurrentLimit({ limit, onEdit, onCancel }: { limit?: api.UsageLimit; onEdit: (l: api.UsageLimit) => void; onCancel: (l: api.UsageLimit) => void }) {
+function CurrentLimit({
+  limit,
+  onEdit,
+  onCancel,
+}: {
+  limit?: api.UsageLimit;
+  onEdit: (l: api.UsageLimit) => void;
+  onCancel: (l: api.UsageLimit) => void;
+}) {
   if (!limit) return <p class="limit-summary">No active usage limit.</p>;
   const share = limit.hardLimit > 0 ? Math.min(1, limit.usedAmount / limit.hardLimit) : 1;
   const unit = limit.usageUnit === 'Cost' ? ' USD' : ' requests';
@@ -168,11 +213,28 @@ function CurrentLimit({ limit, onEdit, onCancel }: { limit?: api.UsageLimit; onE
       <h2>
         Active limit: {limit.subscriptionType}, {limit.usageUnit} ({STATUS_NAMES[limit.status]})
       </h2>
-      <meter class="usage-meter usage-meter-wide" min={0} max={1} low={limit.hardLimit ? limit.softLimit / limit.hardLimit : 0.8} high={0.95} optimum={0} value={share} aria-label="Used share of the hard limit" />
+      <meter
+        class="usage-meter usage-meter-wide"
+        min={0}
+        max={1}
+        low={limit.hardLimit ? limit.softLimit / limit.hardLimit : 0.8}
+        high={0.95}
+        optimum={0}
+        value={share}
+        aria-label="Used share of the hard limit"
+      />
       <p>
-        <span data-testid="limit-used">Used {formatNumber(limit.usedAmount, digits)}{unit}</span> ·{' '}
-        <span data-testid="limit-remaining">Remaining {formatNumber(limit.remainingUsage, digits)}{unit}</span> · Soft {formatNumber(limit.softLimit, digits)} · Hard{' '}
-        {formatNumber(limit.hardLimit, digits)} · {limit.renewalStatus} · until {limit.validUntil ? formatDateTime(limit.validUntil) : 'no end'}
+        <span data-testid="limit-used">
+          Used {formatNumber(limit.usedAmount, digits)}
+          {unit}
+        </span>{' '}
+        ·{' '}
+        <span data-testid="limit-remaining">
+          Remaining {formatNumber(limit.remainingUsage, digits)}
+          {unit}
+        </span>{' '}
+        · Soft {formatNumber(limit.softLimit, digits)} · Hard {formatNumber(limit.hardLimit, digits)} ·{' '}
+        {limit.renewalStatus} · until {limit.validUntil ? formatDateTime(limit.validUntil) : 'no end'}
       </p>
       <div class="toolbar">
         <button type="button" onClick={() => onEdit(limit)}>
@@ -187,7 +249,17 @@ function CurrentLimit({ limit, onEdit, onCancel }: { limit?: api.UsageLimit; onE
 }
 
 /** Changes the soft limit, hard limit and renewal of a current limit, one PUT per changed field. */
-function EditLimitForm({ limit, projectId, onSaved, onCancel }: { limit: api.UsageLimit; projectId?: string; onSaved: () => void; onCancel: () => void }) {
+function EditLimitForm({
+  limit,
+  projectId,
+  onSaved,
+  onCancel,
+}: {
+  limit: api.UsageLimit;
+  projectId?: string;
+  onSaved: () => void;
+  onCancel: () => void;
+}) {
   const { session } = useConsole();
   const [soft, setSoft] = useState(limit.softLimit);
   const [hard, setHard] = useState(limit.hardLimit);
@@ -198,7 +270,8 @@ function EditLimitForm({ limit, projectId, onSaved, onCancel }: { limit: api.Usa
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    const put = (field: api.LimitField, value: number | string) => api.changeLimit(session.organizationId, limit.id, field, value, projectId);
+    const put = (field: api.LimitField, value: number | string) =>
+      api.changeLimit(session.organizationId, limit.id, field, value, projectId);
     try {
       // The soft limit never exceeds the hard one, also between the two PUTs.
       const hardFirst = hard >= limit.softLimit;
@@ -217,11 +290,25 @@ function EditLimitForm({ limit, projectId, onSaved, onCancel }: { limit: api.Usa
       <form class="form" onSubmit={submit} noValidate>
         <div class="field">
           <label for={ids.soft}>Soft limit</label>
-          <input id={ids.soft} type="number" min={0} step="any" value={soft} onInput={(e) => setSoft(Number(e.currentTarget.value))} />
+          <input
+            id={ids.soft}
+            type="number"
+            min={0}
+            step="any"
+            value={soft}
+            onInput={(e) => setSoft(Number(e.currentTarget.value))}
+          />
         </div>
         <div class="field">
           <label for={ids.hard}>Hard limit</label>
-          <input id={ids.hard} type="number" min={0} step="any" value={hard} onInput={(e) => setHard(Number(e.currentTarget.value))} />
+          <input
+            id={ids.hard}
+            type="number"
+            min={0}
+            step="any"
+            value={hard}
+            onInput={(e) => setHard(Number(e.currentTarget.value))}
+          />
         </div>
         <div class="field">
           <label for={ids.renewal}>Renewal status</label>
@@ -249,7 +336,15 @@ function EditLimitForm({ limit, projectId, onSaved, onCancel }: { limit: api.Usa
   );
 }
 
-function LimitForm({ projectId, onSaved, onCancel }: { projectId?: string; onSaved: () => void; onCancel: () => void }) {
+function LimitForm({
+  projectId,
+  onSaved,
+  onCancel,
+}: {
+  projectId?: string;
+  onSaved: () => void;
+  onCancel: () => void;
+}) {
   const { session } = useConsole();
   const [input, setInput] = useState<api.LimitInput>({
     subscriptionType: 'Monthly',
@@ -261,7 +356,8 @@ function LimitForm({ projectId, onSaved, onCancel }: { projectId?: string; onSav
   const [error, setError] = useState('');
   const ids = { type: useId(), unit: useId(), soft: useId(), hard: useId(), renewal: useId() };
   const invalid = !(input.hardLimit > 0) || !(input.softLimit >= 0) || input.softLimit > input.hardLimit;
-  const set = <K extends keyof api.LimitInput>(key: K, value: api.LimitInput[K]) => setInput({ ...input, [key]: value });
+  const set = <K extends keyof api.LimitInput>(key: K, value: api.LimitInput[K]) =>
+    setInput({ ...input, [key]: value });
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -278,7 +374,11 @@ function LimitForm({ projectId, onSaved, onCancel }: { projectId?: string; onSav
       <form class="form" onSubmit={submit} noValidate>
         <div class="field">
           <label for={ids.type}>Subscription type</label>
-          <select id={ids.type} value={input.subscriptionType} onChange={(e) => set('subscriptionType', e.currentTarget.value)}>
+          <select
+            id={ids.type}
+            value={input.subscriptionType}
+            onChange={(e) => set('subscriptionType', e.currentTarget.value)}
+          >
             {['Freemium', 'Daily', 'Weekly', 'Monthly'].map((v) => (
               <option value={v}>{v}</option>
             ))}
@@ -293,15 +393,33 @@ function LimitForm({ projectId, onSaved, onCancel }: { projectId?: string; onSav
         </div>
         <div class="field">
           <label for={ids.soft}>Soft limit</label>
-          <input id={ids.soft} type="number" min={0} step="any" value={input.softLimit} onInput={(e) => set('softLimit', Number(e.currentTarget.value))} />
+          <input
+            id={ids.soft}
+            type="number"
+            min={0}
+            step="any"
+            value={input.softLimit}
+            onInput={(e) => set('softLimit', Number(e.currentTarget.value))}
+          />
         </div>
         <div class="field">
           <label for={ids.hard}>Hard limit</label>
-          <input id={ids.hard} type="number" min={0} step="any" value={input.hardLimit} onInput={(e) => set('hardLimit', Number(e.currentTarget.value))} />
+          <input
+            id={ids.hard}
+            type="number"
+            min={0}
+            step="any"
+            value={input.hardLimit}
+            onInput={(e) => set('hardLimit', Number(e.currentTarget.value))}
+          />
         </div>
         <div class="field">
           <label for={ids.renewal}>Renewal status</label>
-          <select id={ids.renewal} value={input.renewalStatus} onChange={(e) => set('renewalStatus', e.currentTarget.value)}>
+          <select
+            id={ids.renewal}
+            value={input.renewalStatus}
+            onChange={(e) => set('renewalStatus', e.currentTarget.value)}
+          >
             <option value="Renewable">Renewable</option>
             <option value="NonRenewable">NonRenewable</option>
           </select>

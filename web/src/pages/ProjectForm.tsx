@@ -19,7 +19,14 @@ export function ProjectForm({ project, onCreated, onUpdated, onCancel }: Project
   const [active, setActive] = useState(project?.projectActive ?? true);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const ids = { name: useId(), nameError: useId(), description: useId(), email: useId(), emailError: useId(), active: useId() };
+  const ids = {
+    name: useId(),
+    nameError: useId(),
+    description: useId(),
+    email: useId(),
+    emailError: useId(),
+    active: useId(),
+  };
   const nameMissing = name.trim() === '';
   const emailBad = email.trim() !== '' && !EMAIL.test(email.trim());
 
@@ -69,7 +76,13 @@ export function ProjectForm({ project, onCreated, onUpdated, onCancel }: Project
         </div>
         <div class="field">
           <label for={ids.description}>Description</label>
-          <textarea id={ids.description} rows={3} maxLength={1000} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
+          <textarea
+            id={ids.description}
+            rows={3}
+            maxLength={1000}
+            value={description}
+            onInput={(e) => setDescription(e.currentTarget.value)}
+          />
         </div>
         {!project && (
           <div class="field">
@@ -92,7 +105,12 @@ export function ProjectForm({ project, onCreated, onUpdated, onCancel }: Project
         )}
         {project && (
           <div class="field field-check">
-            <input id={ids.active} type="checkbox" checked={active} onChange={(e) => setActive(e.currentTarget.checked)} />
+            <input
+              id={ids.active}
+              type="checkbox"
+              checked={active}
+              onChange={(e) => setActive(e.currentTarget.checked)}
+            />
             <label for={ids.active}>Active</label>
           </div>
         )}

@@ -82,7 +82,12 @@ export function ProjectsPage() {
                   {project.createdAt.slice(0, 10)}
                 </td>
                 <td class="cell-actions">
-                  <button type="button" class="btn-small" aria-label={`Update project ${project.projectName}`} onClick={() => setEditing({ kind: 'update', project })}>
+                  <button
+                    type="button"
+                    class="btn-small"
+                    aria-label={`Update project ${project.projectName}`}
+                    onClick={() => setEditing({ kind: 'update', project })}
+                  >
                     UPDATE
                   </button>
                   <button
@@ -96,7 +101,11 @@ export function ProjectsPage() {
                   >
                     DELETE
                   </button>
-                  <a class="btn-small btn-link" aria-label={`Usage limits of project ${project.projectName}`} href={`#/limits?project=${encodeURIComponent(project.projectId)}`}>
+                  <a
+                    class="btn-small btn-link"
+                    aria-label={`Usage limits of project ${project.projectName}`}
+                    href={`#/limits?project=${encodeURIComponent(project.projectId)}`}
+                  >
                     LIMITS
                   </a>
                 </td>
@@ -104,7 +113,9 @@ export function ProjectsPage() {
             ))}
           </tbody>
         </table>
-        {projects.length === 0 && <Notice kind="empty">No projects yet. Create one to issue project Api Tokens.</Notice>}
+        {projects.length === 0 && (
+          <Notice kind="empty">No projects yet. Create one to issue project Api Tokens.</Notice>
+        )}
       </div>
 
       {editing.kind !== 'none' && (
@@ -118,8 +129,8 @@ export function ProjectsPage() {
       {deleting && (
         <Dialog title="Delete project" onClose={() => setDeleting(null)}>
           <p>
-            Delete project <strong>{deleting.projectName}</strong>? All its Api Tokens are revoked; its request records stay
-            exportable.
+            Delete project <strong>{deleting.projectName}</strong>? All its Api Tokens are revoked; its request records
+            stay exportable.
           </p>
           {deleteError && (
             <p class="form-error" role="alert">
@@ -137,7 +148,12 @@ export function ProjectsPage() {
         </Dialog>
       )}
       {created && (
-        <SecretDialog title="Project created" tokenName={created.name} secret={created.secret} onClose={() => setCreated(null)} />
+        <SecretDialog
+          title="Project created"
+          tokenName={created.name}
+          secret={created.secret}
+          onClose={() => setCreated(null)}
+        />
       )}
     </section>
   );

@@ -8,7 +8,11 @@ import { formatCost, formatDateTime, formatNumber } from '../format';
 import { useDebounced } from '../hooks';
 import { useConsole } from '../state';
 
-type Load = { kind: 'loading' } | { kind: 'unavailable' } | { kind: 'error'; text: string } | { kind: 'ready'; items: api.RequestItem[] };
+type Load =
+  | { kind: 'loading' }
+  | { kind: 'unavailable' }
+  | { kind: 'error'; text: string }
+  | { kind: 'ready'; items: api.RequestItem[] };
 
 /** The request log over GET /v1/organization/request/export (API.md §4). */
 export function RequestsPage() {
@@ -42,7 +46,8 @@ export function RequestsPage() {
     // One extra row tells whether a next page exists; the export has no total count.
     api.exportRequests({ ...filters, skip: (page - 1) * pageSize, count: pageSize + 1 }).then(
       (items) => current && setLoad({ kind: 'ready', items }),
-      (e) => current && setLoad(api.isNotAvailable(e) ? { kind: 'unavailable' } : { kind: 'error', text: api.errorText(e) }),
+      (e) =>
+        current && setLoad(api.isNotAvailable(e) ? { kind: 'unavailable' } : { kind: 'error', text: api.errorText(e) }),
     );
     return () => {
       current = false;
@@ -78,7 +83,12 @@ export function RequestsPage() {
       <div class="filters" role="search" aria-label="Filter requests">
         <div class="filter">
           <label for={ids.assistant}>Assistant</label>
-          <input id={ids.assistant} type="search" value={assistant} onInput={(e) => setAssistant(e.currentTarget.value)} />
+          <input
+            id={ids.assistant}
+            type="search"
+            value={assistant}
+            onInput={(e) => setAssistant(e.currentTarget.value)}
+          />
         </div>
         <div class="filter">
           <label for={ids.token}>API token</label>
@@ -130,15 +140,25 @@ export function RequestsPage() {
                   <th scope="col">Model</th>
                   <th scope="col">API token</th>
                   <th scope="col">Status</th>
-                  <th scope="col" class="num">Time (ms)</th>
-                  <th scope="col" class="num">Cost</th>
+                  <th scope="col" class="num">
+                    Time (ms)
+                  </th>
+                  <th scope="col" class="num">
+                    Cost
+                  </th>
                 </tr>
               </thead>
               <tbody>
                 {items.map((item) => (
                   <tr key={item.requestId} class={selected?.requestId === item.requestId ? 'selected' : undefined}>
                     <td class="nowrap">
-                      <button type="button" class="link-button" aria-haspopup="dialog" title="Show request detail" onClick={() => setSelected(item)}>
+                      <button
+                        type="button"
+                        class="link-button"
+                        aria-haspopup="dialog"
+                        title="Show request detail"
+                        onClick={() => setSelected(item)}
+                      >
                         {formatDateTime(item.startTimestamp ?? item.timestamp).replace(' UTC', '')}
                       </button>
                     </td>
@@ -173,7 +193,15 @@ export function RequestsPage() {
   );
 }
 
-function RequestDetail({ item, projectName, onClose }: { item: api.RequestItem; projectName: string; onClose: () => void }) {
+function RequestDetail({
+  item,
+  projectName,
+  onClose,
+}: {
+  item: api.RequestItem;
+  projectName: string;
+  onClose: () => void;
+}) {
   const rows: [string, string][] = [
     ['Request', item.requestId],
     ['Project', projectName],
@@ -185,7 +213,10 @@ function RequestDetail({ item, projectName, onClose }: { item: api.RequestItem; 
     ['Started', formatDateTime(item.startTimestamp)],
     ['Ended', formatDateTime(item.endTimestamp)],
     ['Elapsed', item.elapsedTimeMs === null ? '—' : `${formatNumber(item.elapsedTimeMs)} ms`],
-    ['Tokens', `${formatNumber(item.promptTokens)} prompt + ${formatNumber(item.completionTokens)} completion = ${formatNumber(item.totalTokens)}`],
+    [
+      'Tokens',
+      `${formatNumber(item.promptTokens)} prompt + ${formatNumber(item.completionTokens)} completion = ${formatNumber(item.totalTokens)}`,
+    ],
     ['Cost', formatCost(item.cost)],
   ];
   return (

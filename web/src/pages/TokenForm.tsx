@@ -22,7 +22,14 @@ export function TokenForm({ scope, token, project, onSaved, onCancel }: TokenFor
   const [permissionsValid, setPermissionsValid] = useState(true);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const ids = { name: useId(), nameError: useId(), description: useId(), scope: useId(), project: useId(), status: useId() };
+  const ids = {
+    name: useId(),
+    nameError: useId(),
+    description: useId(),
+    scope: useId(),
+    project: useId(),
+    status: useId(),
+  };
   const nameMissing = name.trim() === '';
 
   const submit = async (event: Event) => {
@@ -74,7 +81,13 @@ export function TokenForm({ scope, token, project, onSaved, onCancel }: TokenFor
         </div>
         <div class="field">
           <label for={ids.description}>Description</label>
-          <textarea id={ids.description} rows={3} maxLength={1000} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
+          <textarea
+            id={ids.description}
+            rows={3}
+            maxLength={1000}
+            value={description}
+            onInput={(e) => setDescription(e.currentTarget.value)}
+          />
         </div>
         <div class="field">
           <label for={ids.scope}>Scope</label>
@@ -91,7 +104,11 @@ export function TokenForm({ scope, token, project, onSaved, onCancel }: TokenFor
         )}
         <div class="field">
           <label for={ids.status}>Status</label>
-          <select id={ids.status} value={status} onChange={(e) => setStatus(e.currentTarget.value as 'Active' | 'Blocked')}>
+          <select
+            id={ids.status}
+            value={status}
+            onChange={(e) => setStatus(e.currentTarget.value as 'Active' | 'Blocked')}
+          >
             <option value="Active">Active</option>
             <option value="Blocked">Blocked</option>
           </select>

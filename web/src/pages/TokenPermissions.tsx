@@ -169,7 +169,9 @@ export function TokenPermissions({ scope, projectId, value, onChange, onValidity
   return (
     <fieldset class="permissions">
       <legend>Permissions</legend>
-      {scope === 'Project' && (models === null || assistants === null) && <p class="hint">Loading models and assistants…</p>}
+      {scope === 'Project' && (models === null || assistants === null) && (
+        <p class="hint">Loading models and assistants…</p>
+      )}
       {scope === 'Project' && models !== null && assistants !== null && (
         <>
           <ChoiceList

@@ -101,10 +101,18 @@ export function TokensPage({ view }: { view: View }) {
   return (
     <section class="page" aria-labelledby="tokens-title">
       <nav class="tabs" aria-label="Api Token views">
-        <a href="#/tokens" class={view === 'organization' ? 'tab active' : 'tab'} aria-current={view === 'organization' ? 'page' : undefined}>
+        <a
+          href="#/tokens"
+          class={view === 'organization' ? 'tab active' : 'tab'}
+          aria-current={view === 'organization' ? 'page' : undefined}
+        >
           Organization Api Tokens
         </a>
-        <a href="#/tokens/project" class={view === 'project' ? 'tab active' : 'tab'} aria-current={view === 'project' ? 'page' : undefined}>
+        <a
+          href="#/tokens/project"
+          class={view === 'project' ? 'tab active' : 'tab'}
+          aria-current={view === 'project' ? 'page' : undefined}
+        >
           Project Api Tokens
         </a>
       </nav>
@@ -114,8 +122,14 @@ export function TokensPage({ view }: { view: View }) {
         <button type="button" class="btn-primary" disabled={!canCreate} onClick={() => setEditing({ kind: 'create' })}>
           CREATE NEW
         </button>
-        {!canCreate && <span class="form-hint">Create a project first; new project tokens go to the project chosen in the header.</span>}
-        {view === 'project' && selectedProject && <span class="form-hint">New tokens go to project {selectedProject.projectName}.</span>}
+        {!canCreate && (
+          <span class="form-hint">
+            Create a project first; new project tokens go to the project chosen in the header.
+          </span>
+        )}
+        {view === 'project' && selectedProject && (
+          <span class="form-hint">New tokens go to project {selectedProject.projectName}.</span>
+        )}
       </div>
 
       <div class="filters" role="search" aria-label="Filter Api Tokens">
@@ -132,7 +146,12 @@ export function TokensPage({ view }: { view: View }) {
             <select id={ids.projectMode} aria-label="Project Name match" disabled>
               <option>Contains</option>
             </select>
-            <input id={ids.project} type="search" value={projectFilter} onInput={(e) => setProjectFilter(e.currentTarget.value)} />
+            <input
+              id={ids.project}
+              type="search"
+              value={projectFilter}
+              onInput={(e) => setProjectFilter(e.currentTarget.value)}
+            />
           </div>
         )}
         <div class="filter">
@@ -152,10 +171,28 @@ export function TokensPage({ view }: { view: View }) {
           <thead>
             <tr>
               <SortHeader label="Name" sortKey="name" activeKey={orderKey} direction={orderDirection} onSort={sort} />
-              <SortHeader label="Description" sortKey="description" activeKey={orderKey} direction={orderDirection} onSort={sort} />
-              <SortHeader label="Status" sortKey="status" activeKey={orderKey} direction={orderDirection} onSort={sort} />
+              <SortHeader
+                label="Description"
+                sortKey="description"
+                activeKey={orderKey}
+                direction={orderDirection}
+                onSort={sort}
+              />
+              <SortHeader
+                label="Status"
+                sortKey="status"
+                activeKey={orderKey}
+                direction={orderDirection}
+                onSort={sort}
+              />
               {view === 'project' && (
-                <SortHeader label="Project" sortKey="projectName" activeKey={orderKey} direction={orderDirection} onSort={sort} />
+                <SortHeader
+                  label="Project"
+                  sortKey="projectName"
+                  activeKey={orderKey}
+                  direction={orderDirection}
+                  onSort={sort}
+                />
               )}
               <th scope="col">
                 <span class="visually-hidden">Actions</span>
@@ -179,10 +216,21 @@ export function TokensPage({ view }: { view: View }) {
                 {view === 'project' && <td>{token.projectName}</td>}
                 <td class="cell-actions">
                   {/* The visible labels are the reference console's; screen readers also hear whose row it is. */}
-                  <button type="button" class="btn-small" aria-label={`Update token ${token.name}`} onClick={() => setEditing({ kind: 'update', token })}>
+                  <button
+                    type="button"
+                    class="btn-small"
+                    aria-label={`Update token ${token.name}`}
+                    onClick={() => setEditing({ kind: 'update', token })}
+                  >
                     UPDATE
                   </button>
-                  <button type="button" class="btn-small" aria-label={`Copy secret of token ${token.name}`} disabled={copying === token.id} onClick={() => copy(token)}>
+                  <button
+                    type="button"
+                    class="btn-small"
+                    aria-label={`Copy secret of token ${token.name}`}
+                    disabled={copying === token.id}
+                    onClick={() => copy(token)}
+                  >
                     COPY
                   </button>
                 </td>
@@ -214,7 +262,12 @@ export function TokensPage({ view }: { view: View }) {
         />
       )}
       {created && (
-        <SecretDialog title="Api Token created" tokenName={created.name} secret={created.secret} onClose={() => setCreated(null)} />
+        <SecretDialog
+          title="Api Token created"
+          tokenName={created.name}
+          secret={created.secret}
+          onClose={() => setCreated(null)}
+        />
       )}
     </section>
   );

@@ -12,7 +12,8 @@ interface Summary {
   byModel: api.UsageGroup[];
 }
 
-type Load = { kind: 'loading' } | { kind: 'unavailable' } | { kind: 'error'; text: string } | { kind: 'ready'; summary: Summary };
+type Load =
+  { kind: 'loading' } | { kind: 'unavailable' } | { kind: 'error'; text: string } | { kind: 'ready'; summary: Summary };
 
 const DAY_MS = 86400000;
 const BREAKDOWN_ROWS = 10;
@@ -54,15 +55,38 @@ function csvCell(value: string | number): string {
 
 /** The summary as CSV: the totals, one row per day, then every token, assistant and model. */
 function summaryCsv(summary: Summary): string {
-  const header = ['dimension', 'id', 'name', 'project', 'requests', 'failed', 'promptTokens', 'completionTokens', 'cost', 'elapsedMs'];
+  const header = [
+    'dimension',
+    'id',
+    'name',
+    'project',
+    'requests',
+    'failed',
+    'promptTokens',
+    'completionTokens',
+    'cost',
+    'elapsedMs',
+  ];
   const rows: (string | number)[][] = [];
   const add = (dimension: string, id: string, name: string, project: string, t: api.UsageTotals) =>
-    rows.push([dimension, id, name, project, t.requests, t.failed, t.promptTokens, t.completionTokens, t.cost, t.elapsedMs]);
+    rows.push([
+      dimension,
+      id,
+      name,
+      project,
+      t.requests,
+      t.failed,
+      t.promptTokens,
+      t.completionTokens,
+      t.cost,
+      t.elapsedMs,
+    ]);
   if (summary.overall) {
     add('total', '', '', '', summary.overall.totals);
     for (const point of summary.overall.series) add('day', point.start, '', '', point);
   }
-  for (const g of summary.byToken) add('token', g.key.apiTokenId ?? '', g.key.apiToken ?? '', g.key.projectName ?? '', g.totals);
+  for (const g of summary.byToken)
+    add('token', g.key.apiTokenId ?? '', g.key.apiToken ?? '', g.key.projectName ?? '', g.totals);
   for (const g of summary.byAssistant) add('assistant', g.key.assistant ?? '', g.key.assistant ?? '', '', g.totals);
   for (const g of summary.byModel) add('model', g.key.model ?? '', g.key.model ?? '', '', g.totals);
   return [header, ...rows].map((row) => row.map(csvCell).join(',')).join('\r\n') + '\r\n';
@@ -92,8 +116,10 @@ export function UsagePage() {
       api.usageSummary({ ...range, groupBy: 'assistant' }),
       api.usageSummary({ ...range, groupBy: 'model' }),
     ]).then(
-      ([overall, byToken, byAssistant, byModel]) => current && setLoad({ kind: 'ready', summary: { overall: overall[0], byToken, byAssistant, byModel } }),
-      (e) => current && setLoad(api.isNotAvailable(e) ? { kind: 'unavailable' } : { kind: 'error', text: api.errorText(e) }),
+      ([overall, byToken, byAssistant, byModel]) =>
+        current && setLoad({ kind: 'ready', summary: { overall: overall[0], byToken, byAssistant, byModel } }),
+      (e) =>
+        current && setLoad(api.isNotAvailable(e) ? { kind: 'unavailable' } : { kind: 'error', text: api.errorText(e) }),
     );
     return () => {
       current = false;
@@ -103,9 +129,20 @@ export function UsagePage() {
   const stats = useMemo(() => {
     if (load.kind !== 'ready') return null;
     const { overall, byToken, byAssistant, byModel } = load.summary;
-    const totals = overall?.totals ?? { requests: 0, failed: 0, promptTokens: 0, completionTokens: 0, cost: 0, elapsedMs: 0 };
+    const totals = overall?.totals ?? {
+      requests: 0,
+      failed: 0,
+      promptTokens: 0,
+      completionTokens: 0,
+      cost: 0,
+      elapsedMs: 0,
+    };
     const days: number[] = [];
-    for (let day = midnight(startDate); day <= midnight(endDate) && days.length < 1000; day = new Date(day.getFullYear(), day.getMonth(), day.getDate() + 1)) {
+    for (
+      let day = midnight(startDate);
+      day <= midnight(endDate) && days.length < 1000;
+      day = new Date(day.getFullYear(), day.getMonth(), day.getDate() + 1)
+    ) {
       days.push(day.getTime() / 1000);
     }
     const index = new Map(days.map((d, i) => [d, i]));
@@ -128,7 +165,10 @@ export function UsagePage() {
       days,
       perDay,
       // Tokens are grouped by id; the project tells apart two projects' tokens of one name.
-      byToken: breakdown(byToken, (k) => [k.apiTokenId ?? '', k.projectName ? `${k.apiToken || '(deleted token)'} · ${k.projectName}` : k.apiToken || '(deleted token)']),
+      byToken: breakdown(byToken, (k) => [
+        k.apiTokenId ?? '',
+        k.projectName ? `${k.apiToken || '(deleted token)'} · ${k.projectName}` : k.apiToken || '(deleted token)',
+      ]),
       byAssistant: breakdown(byAssistant, (k) => [k.assistant ?? '', k.assistant || '(unknown)']),
       byModel: breakdown(byModel, (k) => [k.model ?? '', k.model || '(unknown)']),
     };
@@ -155,11 +195,23 @@ export function UsagePage() {
       <div class="filters" role="search" aria-label="Usage filters">
         <div class="filter">
           <label for={ids.from}>From</label>
-          <input id={ids.from} type="date" value={startDate} max={endDate} onInput={(e) => e.currentTarget.value && setStartDate(e.currentTarget.value)} />
+          <input
+            id={ids.from}
+            type="date"
+            value={startDate}
+            max={endDate}
+            onInput={(e) => e.currentTarget.value && setStartDate(e.currentTarget.value)}
+          />
         </div>
         <div class="filter">
           <label for={ids.to}>To</label>
-          <input id={ids.to} type="date" value={endDate} min={startDate} onInput={(e) => e.currentTarget.value && setEndDate(e.currentTarget.value)} />
+          <input
+            id={ids.to}
+            type="date"
+            value={endDate}
+            min={startDate}
+            onInput={(e) => e.currentTarget.value && setEndDate(e.currentTarget.value)}
+          />
         </div>
         <div class="filter">
           <label for={ids.project}>Project</label>
@@ -174,14 +226,22 @@ export function UsagePage() {
         </div>
       </div>
       {load.kind === 'loading' && <p class="form-hint">Loading…</p>}
-      {load.kind === 'unavailable' && <Notice kind="unavailable">Usage data is not available on this server yet.</Notice>}
+      {load.kind === 'unavailable' && (
+        <Notice kind="unavailable">Usage data is not available on this server yet.</Notice>
+      )}
       {load.kind === 'error' && <Notice kind="error">Could not load usage: {load.text}</Notice>}
       {stats && (
         <>
           <div class="cards">
             <Card label="Total cost" value={formatCost(stats.cost)} />
-            <Card label="Average cost per request" value={formatCost(Number.isNaN(stats.avgCost) ? null : stats.avgCost)} />
-            <Card label="Average request time" value={Number.isNaN(stats.avgTime) ? '—' : `${formatNumber(stats.avgTime)} ms`} />
+            <Card
+              label="Average cost per request"
+              value={formatCost(Number.isNaN(stats.avgCost) ? null : stats.avgCost)}
+            />
+            <Card
+              label="Average request time"
+              value={Number.isNaN(stats.avgTime) ? '—' : `${formatNumber(stats.avgTime)} ms`}
+            />
             <Card label="Total requests" value={formatNumber(stats.total)} />
             <Card label="Request errors" value={formatNumber(stats.errors)} />
             <Card label="Error rate" value={formatPercent(stats.errorRate)} />
