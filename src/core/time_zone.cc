@@ -124,6 +124,12 @@ bool TimeZone::Parse(std::string_view bytes) {
                         [](const Transition& a, const Transition& b) { return a.at_ms < b.at_ms; });
 }
 
+bool TimeZone::IsUtc() const {
+  return initial_offset_ms_ == 0 &&
+         std::all_of(transitions_.begin(), transitions_.end(),
+                     [](const Transition& t) { return t.offset_ms == 0; });
+}
+
 std::int64_t TimeZone::OffsetAt(TimeMs utc) const {
   const auto after = std::upper_bound(
       transitions_.begin(), transitions_.end(), utc,

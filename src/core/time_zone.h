@@ -26,6 +26,9 @@ class TimeZone {
   // The UTC instant at which the local day containing `utc` begins.
   TimeMs StartOfDay(TimeMs utc) const;
 
+  // True when the offset is zero at every instant (UTC, Etc/UTC, GMT): local days are UTC days.
+  bool IsUtc() const;
+
   const std::string& name() const { return name_; }
 
  private:

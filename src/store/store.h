@@ -182,6 +182,13 @@ struct RequestQuery {
 // What a usage summary (API.md §8) groups by; kNone adds everything up.
 enum class UsageDimension { kNone, kProject, kToken, kAssistant, kModel };
 
+// How finely the rows of a usage summary split time.
+enum class UsageGrain {
+  kTotal,   // one row per group (period_ms 0)
+  kHour,    // one row per group and UTC hour
+  kUtcDay,  // one row per group and UTC day (day buckets in UTC need no finer rows)
+};
+
 // A usage summary over the half-open range [start_ms, end_ms). Empty strings: no filter.
 struct UsageSummaryQuery {
   std::string organization_id;
@@ -192,7 +199,7 @@ struct UsageSummaryQuery {
   TimeMs start_ms = 0;
   TimeMs end_ms = 0;
   UsageDimension group_by = UsageDimension::kNone;
-  bool hourly = false;  // one row per group and UTC hour, else one per group
+  UsageGrain grain = UsageGrain::kTotal;
 };
 
 struct UsageTotals {
@@ -214,7 +221,7 @@ struct UsageTotals {
   }
 };
 
-// One group (and hour, when hourly) of a usage summary.
+// One group (and hour or day, by the query's grain) of a usage summary.
 struct UsageRow {
   std::string key;    // the group's id (or assistant / model name); empty for kNone
   std::string label;  // the project's or token's current name, when grouped by them
@@ -222,7 +229,7 @@ struct UsageRow {
   // project has its `Default`).
   std::string project_id;
   std::string project_name;
-  TimeMs hour_ms = 0;  // the UTC hour the row adds up, when hourly
+  TimeMs period_ms = 0;  // the start of the UTC hour or day the row adds up; 0 at kTotal
   UsageTotals totals;
 };
 
@@ -361,9 +368,9 @@ class Store {
   // Appends request records in one transaction.
   virtual Status AppendRequests(const std::vector<RequestRecord>& records) = 0;
   virtual Result<std::unique_ptr<RequestCursor>> OpenRequestCursor(const RequestQuery& query) = 0;
-  // Adds up the records `query` selects, from hourly rollups kept as records are appended
-  // (only the partial hours at the range's ends read the records themselves). Rows come in no
-  // particular order, at most one per (key, hour).
+  // Adds up the records `query` selects, from rollups by hour and by UTC day kept as records
+  // are appended (only the partial hours at the range's ends read the records themselves).
+  // Rows come in no particular order, at most one per (key, period).
   virtual Result<std::vector<UsageRow>> SummarizeUsage(const UsageSummaryQuery& query) = 0;
 };
 

@@ -36,7 +36,11 @@ Result<UsageSummary> RequestExporter::Summarize(const ExportScope& scope, UsageS
   if (auto scoped = Scope(scope, query.project_id); !scoped) {
     return std::unexpected(scoped.error());
   }
-  query.hourly = interval != UsageInterval::kNone;
+  // Day buckets of a zone that is always UTC can come from whole-day rollups; any other zone
+  // places UTC hours in its local days.
+  query.grain = interval == UsageInterval::kNone                  ? UsageGrain::kTotal
+                : interval == UsageInterval::kDay && zone.IsUtc() ? UsageGrain::kUtcDay
+                                                                  : UsageGrain::kHour;
   auto rows = store_.SummarizeUsage(query);
   if (!rows) return std::unexpected(rows.error());
 
@@ -54,7 +58,7 @@ Result<UsageSummary> RequestExporter::Summarize(const ExportScope& scope, UsageS
     building.group.totals += row.totals;
     if (interval == UsageInterval::kNone) continue;
     const TimeMs start =
-        interval == UsageInterval::kHour ? row.hour_ms : zone.StartOfDay(row.hour_ms);
+        interval == UsageInterval::kHour ? row.period_ms : zone.StartOfDay(row.period_ms);
     building.buckets[start] += row.totals;
   }
   UsageSummary summary;

@@ -63,8 +63,10 @@ Sums BruteForce(const std::vector<RequestRecord>& records, const UsageSummaryQue
     if (!q.api_token_id.empty() && r.api_token_id != q.api_token_id) continue;
     if (!q.assistant.empty() && r.assistant.value_or("") != q.assistant) continue;
     if (!q.model.empty() && r.model != q.model) continue;
-    const TimeMs hour = q.hourly ? r.start_ms - r.start_ms % kHour : 0;
-    sums[{KeyOf(r, q.group_by), hour}] +=
+    const TimeMs period = q.grain == UsageGrain::kHour     ? r.start_ms - r.start_ms % kHour
+                          : q.grain == UsageGrain::kUtcDay ? r.start_ms - r.start_ms % kDay
+                                                           : 0;
+    sums[{KeyOf(r, q.group_by), period}] +=
         UsageTotals{1,      r.status == "failed", r.prompt_tokens, r.completion_tokens,
                     r.cost, r.end_ms - r.start_ms};
   }
@@ -74,8 +76,8 @@ Sums BruteForce(const std::vector<RequestRecord>& records, const UsageSummaryQue
 Sums Collect(const std::vector<UsageRow>& rows) {
   Sums sums;
   for (const auto& row : rows) {
-    EXPECT_FALSE(sums.contains({row.key, row.hour_ms})) << "two rows for one key and hour";
-    sums[{row.key, row.hour_ms}] = row.totals;
+    EXPECT_FALSE(sums.contains({row.key, row.period_ms})) << "two rows for one key and period";
+    sums[{row.key, row.period_ms}] = row.totals;
   }
   return sums;
 }
@@ -121,16 +123,18 @@ TEST_F(UsageSummaryTest, EveryGroupingFilterAndRangeMatchesABruteForceSumOverThe
   const UsageDimension dimensions[] = {UsageDimension::kNone, UsageDimension::kProject,
                                        UsageDimension::kToken, UsageDimension::kAssistant,
                                        UsageDimension::kModel};
-  for (int round = 0; round < 60; ++round) {
+  for (int round = 0; round < 150; ++round) {
     UsageSummaryQuery query;
     query.organization_id = "o1";
     query.group_by = dimensions[round % 5];
-    query.hourly = round % 2 == 0;
-    // Ranges that start and end mid-hour, on hour boundaries, and inside one hour.
+    const UsageGrain grains[] = {UsageGrain::kTotal, UsageGrain::kHour, UsageGrain::kUtcDay};
+    query.grain = grains[(round / 5) % 3];
+    // Ranges that start and end mid-hour, on hour and day boundaries, inside one hour, and
+    // across whole days (which come from the daily rollups).
     const TimeMs a = kBase - kHour + static_cast<TimeMs>(random() % (3 * kDay + 2 * kHour));
     const TimeMs length = round % 7 == 0 ? static_cast<TimeMs>(random() % kHour)
-                                         : static_cast<TimeMs>(random() % (2 * kDay));
-    query.start_ms = round % 3 == 0 ? a - a % kHour : a;
+                                         : static_cast<TimeMs>(random() % (3 * kDay));
+    query.start_ms = round % 6 == 0 ? a - a % kDay : round % 3 == 0 ? a - a % kHour : a;
     query.end_ms = query.start_ms + length + 1;
     if (round % 4 == 1) query.project_id = "p2";
     if (round % 4 == 2) query.api_token_id = "t3";
@@ -189,15 +193,34 @@ TEST(UsageRollupMigrationTest, RecordsStoredBeforeTheRollupsExistedAreCounted) {
     }
   }
   SqliteStore store(path);
-  for (auto dimension : {UsageDimension::kNone, UsageDimension::kToken}) {
-    UsageSummaryQuery query{.organization_id = "o1",
-                            .start_ms = kBase,
-                            .end_ms = kBase + kDay,
-                            .group_by = dimension,
-                            .hourly = true};
-    auto rows = store.SummarizeUsage(query);
-    ASSERT_TRUE(rows);
-    ExpectSame(Collect(*rows), BruteForce(records, query), "migrated");
+  // Hours come from the hourly rollups of migration 9, the whole day from the daily ones of 10.
+  for (auto grain : {UsageGrain::kHour, UsageGrain::kUtcDay, UsageGrain::kTotal}) {
+    for (auto dimension : {UsageDimension::kNone, UsageDimension::kToken, UsageDimension::kModel}) {
+      UsageSummaryQuery query{.organization_id = "o1",
+                              .start_ms = kBase,
+                              .end_ms = kBase + kDay,
+                              .group_by = dimension,
+                              .grain = grain};
+      auto rows = store.SummarizeUsage(query);
+      ASSERT_TRUE(rows);
+      ExpectSame(Collect(*rows), BruteForce(records, query), "migrated");
+    }
+  }
+}
+
+TEST(TimeZoneTest, OnlyZonesWithoutAnyOffsetCountAsUtc) {
+  // Day buckets of these come from the daily rollups, so the test is exact: any offset at any
+  // time would put records in the wrong local day.
+  EXPECT_TRUE(TimeZone::Utc().IsUtc());
+  for (const char* name : {"UTC", "Etc/UTC"}) {
+    auto zone = TimeZone::Load(name);
+    ASSERT_TRUE(zone) << name;
+    EXPECT_TRUE(zone->IsUtc()) << name;
+  }
+  for (const char* name : {"Europe/London", "Europe/Berlin", "Etc/GMT+3", "Asia/Kolkata"}) {
+    auto zone = TimeZone::Load(name);
+    ASSERT_TRUE(zone) << name;
+    EXPECT_FALSE(zone->IsUtc()) << name;
   }
 }
 

@@ -283,6 +283,68 @@ INSERT INTO usage_token_hours
          SUM(completion_tokens), SUM(cost), SUM(end_ms - start_ms)
   FROM requests GROUP BY 1, 2, 3, 4, 5, 6;
 )sql",
+    // 10: coarser rollups, so that a 30-day summary reads hundreds or thousands of rows rather
+    // than every hour of every key: per organization and hour (the unfiltered timeline), per
+    // UTC day and key (totals and groupings over whole days), and an index for one project's
+    // hours. Filled from the hourly rollups.
+    R"sql(
+CREATE TABLE usage_org_hours (
+  organization_id TEXT NOT NULL,
+  hour_ms INTEGER NOT NULL,
+  requests INTEGER NOT NULL,
+  failed INTEGER NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  cost REAL NOT NULL,
+  elapsed_ms INTEGER NOT NULL,
+  PRIMARY KEY (organization_id, hour_ms)
+) WITHOUT ROWID;
+CREATE TABLE usage_days (
+  organization_id TEXT NOT NULL,
+  day_ms INTEGER NOT NULL,
+  project_id TEXT NOT NULL,
+  assistant TEXT NOT NULL,
+  model TEXT NOT NULL,
+  requests INTEGER NOT NULL,
+  failed INTEGER NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  cost REAL NOT NULL,
+  elapsed_ms INTEGER NOT NULL,
+  PRIMARY KEY (organization_id, day_ms, project_id, assistant, model)
+) WITHOUT ROWID;
+CREATE TABLE usage_token_days (
+  organization_id TEXT NOT NULL,
+  day_ms INTEGER NOT NULL,
+  api_token_id TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  assistant TEXT NOT NULL,
+  model TEXT NOT NULL,
+  requests INTEGER NOT NULL,
+  failed INTEGER NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  cost REAL NOT NULL,
+  elapsed_ms INTEGER NOT NULL,
+  PRIMARY KEY (organization_id, day_ms, api_token_id, project_id, assistant, model)
+) WITHOUT ROWID;
+CREATE INDEX usage_token_days_token ON usage_token_days(organization_id, api_token_id, day_ms);
+CREATE INDEX usage_hours_project ON usage_hours(organization_id, project_id, hour_ms);
+INSERT INTO usage_org_hours
+  SELECT organization_id, hour_ms, SUM(requests), SUM(failed), SUM(prompt_tokens),
+         SUM(completion_tokens), SUM(cost), SUM(elapsed_ms)
+  FROM usage_hours GROUP BY 1, 2;
+INSERT INTO usage_days
+  SELECT organization_id, hour_ms - hour_ms % 86400000, project_id, assistant, model,
+         SUM(requests), SUM(failed), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost),
+         SUM(elapsed_ms)
+  FROM usage_hours GROUP BY 1, 2, 3, 4, 5;
+INSERT INTO usage_token_days
+  SELECT organization_id, hour_ms - hour_ms % 86400000, api_token_id, project_id, assistant,
+         model, SUM(requests), SUM(failed), SUM(prompt_tokens), SUM(completion_tokens),
+         SUM(cost), SUM(elapsed_ms)
+  FROM usage_token_hours GROUP BY 1, 2, 3, 4, 5, 6;
+)sql",
 };
 
 }  // namespace

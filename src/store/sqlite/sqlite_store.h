@@ -125,7 +125,8 @@ class SqliteStore final : public Store {
   Result<std::optional<Organization>> FindOrganizationWhere(const std::string& where,
                                                             const std::string& value);
   Status InsertRevisionLocked(const Assistant& assistant);
-  // Adds newly stored records to the hourly usage rollups, inside the caller's transaction.
+  // Adds newly stored records to the usage rollups (by hour and by day), inside the caller's
+  // transaction.
   Status RollUpLocked(const std::vector<const RequestRecord*>& records);
   // The live assistants matching `where` (a clause that may use ?1 = *project_id).
   Result<std::vector<Assistant>> ReadAssistants(const char* where, const std::string* project_id);

@@ -4,14 +4,17 @@
 
 #include "store/sqlite/sqlite_store.h"
 
-// The usage-summary part of SqliteStore: hourly rollups kept in step with the request records
-// (migration 9), and the summary query over them.
+// The usage-summary part of SqliteStore: rollups by hour and by day kept in step with the
+// request records (migrations 9 and 10), and the summary query over them.
 namespace gatehouse {
 namespace {
 
 constexpr TimeMs kHourMs = 3'600'000;
+constexpr TimeMs kDayMs = 24 * kHourMs;
 
-TimeMs HourOf(TimeMs at) { return at - ((at % kHourMs) + kHourMs) % kHourMs; }
+// The start of the period of length `period` that contains `at`.
+TimeMs FloorTo(TimeMs at, TimeMs period) { return at - ((at % period) + period) % period; }
+TimeMs CeilTo(TimeMs at, TimeMs period) { return FloorTo(at + period - 1, period); }
 
 UsageTotals TotalsOf(const RequestRecord& record) {
   return UsageTotals{1,
@@ -22,35 +25,128 @@ UsageTotals TotalsOf(const RequestRecord& record) {
                      record.end_ms - record.start_ms};
 }
 
-// Adds `totals` to the row of `key` in a rollup table, creating it when new.
-template <typename... Key>
-Status AddToRollup(sqlite::Database& db, const std::string& insert, const std::tuple<Key...>& key,
-                   const UsageTotals& totals) {
-  auto stmt = db.Prepare(insert);
-  if (!stmt) return std::unexpected(stmt.error());
-  int index = 0;
-  std::apply([&](const auto&... part) { ((*stmt)->Bind(++index, part), ...); }, key);
-  (*stmt)->Bind(index + 1, totals.requests);
-  (*stmt)->Bind(index + 2, totals.failed);
-  (*stmt)->Bind(index + 3, totals.prompt_tokens);
-  (*stmt)->Bind(index + 4, totals.completion_tokens);
-  (*stmt)->Bind(index + 5, totals.cost);
-  (*stmt)->Bind(index + 6, totals.elapsed_ms);
-  return (*stmt)->Run();
+// One rollup table (migrations 9 and 10): the totals of the records per organization, period
+// and whichever keys the table has.
+struct Rollup {
+  const char* table;
+  const char* time_column;
+  TimeMs period;
+  bool by_key;    // project_id, assistant ('' for none) and model
+  bool by_token;  // api_token_id
+  // One token's periods are a range of this index; without statistics (no ANALYZE) SQLite
+  // would rather walk the primary key's whole time range.
+  const char* token_index;
+};
+
+constexpr Rollup kOrgHours{"usage_org_hours", "hour_ms", kHourMs, false, false, nullptr};
+constexpr Rollup kHours{"usage_hours", "hour_ms", kHourMs, true, false, nullptr};
+constexpr Rollup kTokenHours{"usage_token_hours",      "hour_ms", kHourMs, true, true,
+                             "usage_token_hours_token"};
+constexpr Rollup kDays{"usage_days", "day_ms", kDayMs, true, false, nullptr};
+constexpr Rollup kTokenDays{"usage_token_days",      "day_ms", kDayMs, true, true,
+                            "usage_token_days_token"};
+constexpr const Rollup* kRollups[] = {&kOrgHours, &kHours, &kTokenHours, &kDays, &kTokenDays};
+
+// The upsert that adds a batch's totals for one key to a rollup.
+std::string AddSql(const Rollup& rollup) {
+  std::string columns = std::string("organization_id, ") + rollup.time_column;
+  int keys = 2;
+  if (rollup.by_token) columns += ", api_token_id", ++keys;
+  if (rollup.by_key) columns += ", project_id, assistant, model", keys += 3;
+  std::string sql = std::string("INSERT INTO ") + rollup.table + " (" + columns +
+                    ", requests, failed, prompt_tokens, completion_tokens, cost, elapsed_ms) "
+                    "VALUES (?";
+  for (int i = 1; i < keys + 6; ++i) sql += ", ?";
+  return sql +
+         ") ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, "
+         "failed = failed + excluded.failed, prompt_tokens = prompt_tokens + "
+         "excluded.prompt_tokens, completion_tokens = completion_tokens + "
+         "excluded.completion_tokens, cost = cost + excluded.cost, "
+         "elapsed_ms = elapsed_ms + excluded.elapsed_ms";
 }
 
-constexpr const char* kAddTotals =
-    " ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, "
-    "failed = failed + excluded.failed, prompt_tokens = prompt_tokens + excluded.prompt_tokens, "
-    "completion_tokens = completion_tokens + excluded.completion_tokens, "
-    "cost = cost + excluded.cost, elapsed_ms = elapsed_ms + excluded.elapsed_ms";
+// (organization, period start, token, project, assistant, model); the parts a rollup does not
+// have stay empty.
+using RollupKey =
+    std::tuple<std::string, TimeMs, std::string, std::string, std::string, std::string>;
 
-// The SQL of one part of a summary: the rollup table's whole hours, or the records of a partial
-// hour. Only the filters in use become conditions, so each variant uses its best index.
-std::string SummarySql(const UsageSummaryQuery& query, bool from_records) {
+Status AddToRollup(sqlite::Database& db, const Rollup& rollup,
+                   const std::map<RollupKey, UsageTotals>& sums) {
+  const std::string sql = AddSql(rollup);
+  for (const auto& [key, totals] : sums) {
+    auto stmt = db.Prepare(sql);
+    if (!stmt) return std::unexpected(stmt.error());
+    auto& s = **stmt;
+    int index = 0;
+    const auto bind = [&](const auto& value) { s.Bind(++index, value); };
+    bind(std::get<0>(key));
+    bind(std::get<1>(key));
+    if (rollup.by_token) bind(std::get<2>(key));
+    if (rollup.by_key) {
+      bind(std::get<3>(key));
+      bind(std::get<4>(key));
+      bind(std::get<5>(key));
+    }
+    bind(totals.requests);
+    bind(totals.failed);
+    bind(totals.prompt_tokens);
+    bind(totals.completion_tokens);
+    bind(totals.cost);
+    bind(totals.elapsed_ms);
+    if (auto run = s.Run(); !run) return run;
+  }
+  return {};
+}
+
+// One part of a summary's range: the records themselves (rollup null) for partial hours, or a
+// rollup's whole periods.
+struct Part {
+  TimeMs start = 0;
+  TimeMs end = 0;
+  const Rollup* rollup = nullptr;
+};
+
+// Splits [start, end) into the parts that read the fewest rows: records for the partial hours
+// at the ends, whole UTC days from a daily rollup when the grain allows, hours around them.
+std::vector<Part> PlanParts(const UsageSummaryQuery& query) {
   const bool by_token = query.group_by == UsageDimension::kToken || !query.api_token_id.empty();
+  const bool by_key = by_token || query.group_by != UsageDimension::kNone ||
+                      !query.project_id.empty() || !query.assistant.empty() || !query.model.empty();
+  const Rollup* hours = by_token ? &kTokenHours : by_key ? &kHours : &kOrgHours;
+  const Rollup* days = by_token ? &kTokenDays : &kDays;
+  // Without keys the organization's hours are already few (720 in 30 days).
+  const bool use_days = by_key && query.grain != UsageGrain::kHour;
+
+  std::vector<Part> parts;
+  const auto add = [&](TimeMs start, TimeMs end, const Rollup* rollup) {
+    if (start < end) parts.push_back(Part{start, end, rollup});
+  };
+  const TimeMs first_hour = CeilTo(query.start_ms, kHourMs);
+  const TimeMs end_hour = FloorTo(query.end_ms, kHourMs);
+  if (first_hour >= end_hour) {
+    add(query.start_ms, query.end_ms, nullptr);
+    return parts;
+  }
+  add(query.start_ms, first_hour, nullptr);
+  const TimeMs first_day = CeilTo(first_hour, kDayMs);
+  const TimeMs end_day = FloorTo(end_hour, kDayMs);
+  if (use_days && first_day < end_day) {
+    add(first_hour, first_day, hours);
+    add(first_day, end_day, days);
+    add(end_day, end_hour, hours);
+  } else {
+    add(first_hour, end_hour, hours);
+  }
+  add(end_hour, query.end_ms, nullptr);
+  return parts;
+}
+
+// The SQL of one part. Only the filters in use become conditions, so each variant uses its
+// best index.
+std::string SummarySql(const UsageSummaryQuery& query, const Part& part) {
+  const bool from_records = part.rollup == nullptr;
   const std::string assistant = from_records ? "COALESCE(assistant, '')" : "assistant";
-  const std::string time = from_records ? "start_ms" : "hour_ms";
+  const std::string time = from_records ? "start_ms" : part.rollup->time_column;
   std::string key = "''";
   switch (query.group_by) {
     case UsageDimension::kNone:
@@ -70,19 +166,24 @@ std::string SummarySql(const UsageSummaryQuery& query, bool from_records) {
       key = "model";
       break;
   }
-  std::string hour = "0";
-  if (query.hourly) hour = from_records ? "start_ms - start_ms % 3600000" : "hour_ms";
-  std::string sql = "SELECT " + key + ", " + hour;
-  sql += from_records ? ", COUNT(*), SUM(status = 'failed'), SUM(prompt_tokens), "
-                        "SUM(completion_tokens), SUM(cost), SUM(end_ms - start_ms) FROM requests"
-                      : ", SUM(requests), SUM(failed), SUM(prompt_tokens), SUM(completion_tokens), "
-                        "SUM(cost), SUM(elapsed_ms) FROM ";
-  if (!from_records) {
-    // One token's hours are a range of its index; without statistics (no ANALYZE) SQLite
-    // would rather walk the primary key's whole time range.
-    sql += !query.api_token_id.empty() ? "usage_token_hours INDEXED BY usage_token_hours_token"
-           : by_token                  ? "usage_token_hours"
-                                       : "usage_hours";
+  std::string period = "0";
+  if (query.grain == UsageGrain::kHour) period = time + " - " + time + " % 3600000";
+  if (query.grain == UsageGrain::kUtcDay) period = time + " - " + time + " % 86400000";
+  std::string sql = "SELECT " + key + ", " + period;
+  if (from_records) {
+    sql +=
+        ", COUNT(*), SUM(status = 'failed'), SUM(prompt_tokens), SUM(completion_tokens), "
+        "SUM(cost), SUM(end_ms - start_ms) FROM requests";
+  } else {
+    sql +=
+        ", SUM(requests), SUM(failed), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost), "
+        "SUM(elapsed_ms) FROM ";
+    sql += part.rollup->table;
+    if (!query.api_token_id.empty()) {
+      sql += std::string(" INDEXED BY ") + part.rollup->token_index;
+    } else if (!query.project_id.empty() && part.rollup == &kHours) {
+      sql += " INDEXED BY usage_hours_project";
+    }
   }
   sql += " WHERE organization_id = ?1 AND " + time + " >= ?2 AND " + time + " < ?3";
   if (!query.project_id.empty()) sql += " AND project_id = ?4";
@@ -92,14 +193,13 @@ std::string SummarySql(const UsageSummaryQuery& query, bool from_records) {
   return sql + " GROUP BY 1, 2";
 }
 
-using RowKey = std::pair<std::string, TimeMs>;  // (group key, hour)
+using RowKey = std::pair<std::string, TimeMs>;  // (group key, period start)
 
-Status AddPart(sqlite::Database& db, const UsageSummaryQuery& query, bool from_records,
-               TimeMs start, TimeMs end, std::map<RowKey, UsageTotals>& rows) {
-  if (start >= end) return {};
-  auto stmt = db.Prepare(SummarySql(query, from_records));
+Status AddPart(sqlite::Database& db, const UsageSummaryQuery& query, const Part& part,
+               std::map<RowKey, UsageTotals>& rows) {
+  auto stmt = db.Prepare(SummarySql(query, part));
   if (!stmt) return std::unexpected(stmt.error());
-  (*stmt)->Bind(1, query.organization_id).Bind(2, start).Bind(3, end);
+  (*stmt)->Bind(1, query.organization_id).Bind(2, part.start).Bind(3, part.end);
   if (!query.project_id.empty()) (*stmt)->Bind(4, query.project_id);
   if (!query.api_token_id.empty()) (*stmt)->Bind(5, query.api_token_id);
   if (!query.assistant.empty()) (*stmt)->Bind(6, query.assistant);
@@ -147,29 +247,24 @@ Status Label(sqlite::Database& db, UsageDimension dimension, std::vector<UsageRo
 }  // namespace
 
 Status SqliteStore::RollUpLocked(const std::vector<const RequestRecord*>& records) {
-  using HourKey = std::tuple<std::string, TimeMs, std::string, std::string, std::string>;
-  using TokenHourKey =
-      std::tuple<std::string, TimeMs, std::string, std::string, std::string, std::string>;
-  std::map<HourKey, UsageTotals> hours;
-  std::map<TokenHourKey, UsageTotals> token_hours;
+  std::map<RollupKey, UsageTotals> sums[std::size(kRollups)];
   for (const RequestRecord* record : records) {
-    const TimeMs hour = HourOf(record->start_ms);
-    const std::string assistant = record->assistant.value_or("");
     const UsageTotals totals = TotalsOf(*record);
-    hours[{record->organization_id, hour, record->project_id, assistant, record->model}] += totals;
-    token_hours[{record->organization_id, hour, record->api_token_id, record->project_id, assistant,
-                 record->model}] += totals;
+    for (std::size_t i = 0; i < std::size(kRollups); ++i) {
+      const Rollup& rollup = *kRollups[i];
+      RollupKey key{
+          record->organization_id, FloorTo(record->start_ms, rollup.period), "", "", "", ""};
+      if (rollup.by_token) std::get<2>(key) = record->api_token_id;
+      if (rollup.by_key) {
+        std::get<3>(key) = record->project_id;
+        std::get<4>(key) = record->assistant.value_or("");
+        std::get<5>(key) = record->model;
+      }
+      sums[i][std::move(key)] += totals;
+    }
   }
-  const std::string add_hour =
-      std::string("INSERT INTO usage_hours VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") + kAddTotals;
-  for (const auto& [key, totals] : hours) {
-    if (auto added = AddToRollup(db_, add_hour, key, totals); !added) return added;
-  }
-  const std::string add_token_hour =
-      std::string("INSERT INTO usage_token_hours VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") +
-      kAddTotals;
-  for (const auto& [key, totals] : token_hours) {
-    if (auto added = AddToRollup(db_, add_token_hour, key, totals); !added) return added;
+  for (std::size_t i = 0; i < std::size(kRollups); ++i) {
+    if (auto added = AddToRollup(db_, *kRollups[i], sums[i]); !added) return added;
   }
   return {};
 }
@@ -186,22 +281,16 @@ Result<std::vector<UsageRow>> SqliteStore::SummarizeUsage(const UsageSummaryQuer
   } end_read{db};
 
   std::map<RowKey, UsageTotals> totals;
-  const TimeMs first_whole = HourOf(query.start_ms + kHourMs - 1);
-  const TimeMs end_whole = HourOf(query.end_ms);
-  Status added;
-  if (first_whole >= end_whole) {
-    added = AddPart(db, query, true, query.start_ms, query.end_ms, totals);
-  } else {
-    added = AddPart(db, query, true, query.start_ms, first_whole, totals);
-    if (added) added = AddPart(db, query, false, first_whole, end_whole, totals);
-    if (added) added = AddPart(db, query, true, end_whole, query.end_ms, totals);
+  for (const Part& part : PlanParts(query)) {
+    if (auto added = AddPart(db, query, part, totals); !added) {
+      return std::unexpected(added.error());
+    }
   }
-  if (!added) return std::unexpected(added.error());
 
   std::vector<UsageRow> rows;
   rows.reserve(totals.size());
   for (auto& [key, sum] : totals) {
-    rows.push_back(UsageRow{.key = key.first, .hour_ms = key.second, .totals = sum});
+    rows.push_back(UsageRow{.key = key.first, .period_ms = key.second, .totals = sum});
   }
   if (auto labelled = Label(db, query.group_by, rows); !labelled) {
     return std::unexpected(labelled.error());
