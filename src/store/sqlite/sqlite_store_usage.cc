@@ -1,7 +1,9 @@
+#include <algorithm>
 #include <array>
 #include <map>
 #include <tuple>
 
+#include "core/text.h"
 #include "store/sqlite/sqlite_store.h"
 
 // The usage-summary part of SqliteStore: rollups by hour and by day kept in step with the
@@ -214,27 +216,51 @@ Status AddPart(sqlite::Database& db, const UsageSummaryQuery& query, const Part&
   }
 }
 
-// The current name of each project or token a summary is grouped by (and a token's project).
+// The current name of each project or token a summary is grouped by (and a token's project),
+// looked up in one statement per few thousand groups: a grouping by token can have as many
+// groups as the organization has tokens.
 Status Label(sqlite::Database& db, UsageDimension dimension, std::vector<UsageRow>& rows) {
-  const char* sql = nullptr;
-  if (dimension == UsageDimension::kProject)
-    sql = "SELECT name, id, name FROM projects WHERE id = ?1";
-  if (dimension == UsageDimension::kToken) {
+  std::string sql;
+  if (dimension == UsageDimension::kProject) {
+    sql = "SELECT id, name, id, name FROM projects WHERE id IN (SELECT value FROM json_each(?1))";
+  } else if (dimension == UsageDimension::kToken) {
     sql =
-        "SELECT t.name, COALESCE(t.project_id, ''), COALESCE(p.name, '') FROM api_tokens t "
-        "LEFT JOIN projects p ON p.id = t.project_id WHERE t.id = ?1";
+        "SELECT t.id, t.name, COALESCE(t.project_id, ''), COALESCE(p.name, '') "
+        "FROM api_tokens t LEFT JOIN projects p ON p.id = t.project_id "
+        "WHERE t.id IN (SELECT value FROM json_each(?1))";
+  } else {
+    return {};
   }
-  if (!sql) return {};
-  std::map<std::string, std::array<std::string, 3>> names;
-  for (auto& row : rows) {
-    auto [found, is_new] = names.try_emplace(row.key);
-    if (is_new) {
-      auto stmt = db.Prepare(sql);
-      if (!stmt) return std::unexpected(stmt.error());
-      auto step = (*stmt)->Bind(1, row.key).Step();
-      if (!step) return std::unexpected(step.error());
-      if (*step) found->second = {(*stmt)->Text(0), (*stmt)->Text(1), (*stmt)->Text(2)};
+  // Rows come sorted by key (and period): each key once.
+  std::vector<std::string_view> keys;
+  for (const auto& row : rows) {
+    if (keys.empty() || keys.back() != row.key) keys.push_back(row.key);
+  }
+  constexpr std::size_t kPerStatement = 4096;
+  std::map<std::string, std::array<std::string, 3>, std::less<>> names;
+  for (std::size_t first = 0; first < keys.size(); first += kPerStatement) {
+    std::string ids = "[";
+    for (std::size_t i = first; i < std::min(keys.size(), first + kPerStatement); ++i) {
+      if (i > first) ids += ',';
+      ids += '"';
+      AppendJsonEscaped(ids, keys[i]);
+      ids += '"';
     }
+    ids += ']';
+    auto stmt = db.Prepare(sql);
+    if (!stmt) return std::unexpected(stmt.error());
+    (*stmt)->Bind(1, ids);
+    for (;;) {
+      auto step = (*stmt)->Step();
+      if (!step) return std::unexpected(step.error());
+      if (!*step) break;
+      const auto& r = **stmt;
+      names[r.Text(0)] = {r.Text(1), r.Text(2), r.Text(3)};
+    }
+  }
+  for (auto& row : rows) {
+    const auto found = names.find(row.key);
+    if (found == names.end()) continue;  // a token or project that exists only in the records
     row.label = found->second[0];
     if (dimension == UsageDimension::kToken) {
       row.project_id = found->second[1];
