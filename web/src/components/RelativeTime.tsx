@@ -9,13 +9,13 @@ const UNITS: [limitSeconds: number, seconds: number, unit: string][] = [
   [Infinity, 86400 * 365, 'year'],
 ];
 
-/** "just now", "3 min ago", "in 2 days", "1 year ago": the distance from `now`, rounded down. */
+/** "just now", "3 min ago", "in 2 days", "1 year ago": the distance from `now`, rounded. */
 export function relativeTime(date: Date, now: number): string {
   const deltaSeconds = (date.getTime() - now) / 1000;
   const distance = Math.abs(deltaSeconds);
   if (distance < 45) return 'just now';
   const [, seconds, unit] = UNITS.find(([limit]) => distance < limit) ?? UNITS[UNITS.length - 1];
-  const count = Math.max(1, Math.floor(distance / seconds));
+  const count = Math.max(1, Math.round(distance / seconds));
   const text = unit === 'min' || unit === 'h' || count === 1 ? `${count} ${unit}` : `${count} ${unit}s`;
   return deltaSeconds < 0 ? `${text} ago` : `in ${text}`;
 }
