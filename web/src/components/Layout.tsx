@@ -41,11 +41,10 @@ export function Layout({ path, onSignOut, children }: LayoutProps) {
   const [menuOpen, setMenuOpen] = useState(false);
   useEffect(() => setMenuOpen(false), [path]);
   useEffect(() => {
-    if (!menuOpen) return;
     const onKey = (event: KeyboardEvent) => event.key === 'Escape' && setMenuOpen(false);
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [menuOpen]);
+  }, []);
   return (
     <div class={menuOpen ? 'shell menu-open' : 'shell'}>
       <a class="skip-link" href="#main">
@@ -66,6 +65,7 @@ export function Layout({ path, onSignOut, children }: LayoutProps) {
                         href={item.href}
                         class={current ? 'nav-link active' : 'nav-link'}
                         aria-current={current ? 'page' : undefined}
+                        onClick={() => setMenuOpen(false)}
                       >
                         {item.label}
                       </a>

@@ -135,8 +135,10 @@ export function TokenLifecycleDialog({ action, onClose, onChanged }: LifecycleDi
   );
   const named = (before: string, after = '?') => (
     <p>
-      {before} <strong>{token.name}</strong> <TokenIdentity token={token} />
+      {before} <strong>{token.name}</strong>
       {after}
+      <br />
+      <TokenIdentity token={token} />
     </p>
   );
 
