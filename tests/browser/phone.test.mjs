@@ -45,8 +45,18 @@ before(async () => {
     PROJECT,
     'A project whose description is long enough to wrap on a phone screen several times over.',
   );
-  await server.api.createProjectToken(project.projectId, 'ci-deploy-pipeline-token', 'deploys from the CI pipeline');
-  await server.api.createOrgToken('operations-admin', 'operators of the platform');
+  const ciToken = await server.api.createProjectToken(
+    project.projectId,
+    'ci-deploy-pipeline-token',
+    'deploys from the CI pipeline',
+  );
+  await server.api.validateStatus(ciToken.secret);
+  const admin = await server.api.createOrgToken('operations-admin', 'operators of the platform');
+  await server.api.changeToken(admin, {
+    expiresAt: new Date(Date.now() + 30 * 86400 * 1000).toISOString(),
+    rateLimitPerMinute: 120,
+  });
+  await server.api.createOrgToken('legacy-script', 'replaced by ci-deploy', 'Blocked');
   const projectApi = new Api(server.baseUrl, project.tokens[0].secret);
   await projectApi.chat('fake/echo', 'hello from a phone');
   await projectApi.chat('fake/echo', 'hello again');
@@ -249,5 +259,34 @@ test('no width from 360 px to 1440 px scrolls the page sideways', async () => {
       await expectNoOverflow(`${hash} at ${width} px`);
     }
   }
+  browser.assertNoErrors();
+});
+
+// The pictures in docs/console.md (copied from build/screenshots/docs-*.png).
+test('screenshots for docs/console.md at 1440×900 and 390×844', async () => {
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await openPage('#/tokens', 'Organization Api Tokens', 'table.data-table tbody tr');
+  await browser.screenshot('docs-tokens-1440', { fullPage: false });
+  await button('More actions for token operations-admin').click();
+  await page.getByRole('menu').waitFor();
+  await browser.screenshot('docs-token-menu-1440', { fullPage: false });
+  await page.keyboard.press('Escape');
+  const dialog = await chooseTokenAction(page, 'DefaultOrganization', 'Block');
+  await dialog.getByTestId('own-token-warning').waitFor();
+  await browser.screenshot('docs-token-block-own-1440', { fullPage: false });
+  await button('CANCEL', dialog).click();
+  await dialog.waitFor({ state: 'detached' });
+
+  await page.setViewportSize(PHONE);
+  await openPage('#/tokens/project', 'Project Api Tokens', 'table.data-table tbody tr');
+  await browser.screenshot('docs-tokens-390', { fullPage: false });
+  await menuButton().click();
+  await navLink('Usage').waitFor();
+  await browser.screenshot('docs-menu-390', { fullPage: false });
+  await menuButton().click();
+  const rotate = await chooseTokenAction(page, 'ci-deploy-pipeline-token', 'Rotate secret');
+  await browser.screenshot('docs-token-rotate-390', { fullPage: false });
+  await button('CANCEL', rotate).click();
+  await rotate.waitFor({ state: 'detached' });
   browser.assertNoErrors();
 });

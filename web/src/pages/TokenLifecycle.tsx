@@ -41,8 +41,18 @@ export function isExpired(token: api.Token, now = Date.now()): boolean {
   return token.expiresAt !== null && new Date(token.expiresAt).getTime() <= now;
 }
 
-export function LifecycleCells({ token }: { token: api.Token }) {
+/** "120/min" beside the status when the token has a rate limit. */
+export function RateLimitBadge({ token }: { token: api.Token }) {
   const limit = token.rateLimitPerMinute;
+  if (!limit) return null;
+  return (
+    <span class="badge badge-rate" title={`Rate limit: at most ${limit} calls per minute`}>
+      {limit}/min
+    </span>
+  );
+}
+
+export function LifecycleCells({ token }: { token: api.Token }) {
   return (
     <>
       <td class="cell-time" data-label="Last used">
@@ -54,11 +64,6 @@ export function LifecycleCells({ token }: { token: api.Token }) {
       <td class="cell-time" data-label="Expires">
         {isExpired(token) && <span class="badge badge-expired">expired</span>}{' '}
         <RelativeTime value={token.expiresAt} empty="never" />
-        {limit ? (
-          <span class="badge badge-rate" title={`At most ${limit} calls per minute`}>
-            {limit}/min
-          </span>
-        ) : null}
       </td>
     </>
   );

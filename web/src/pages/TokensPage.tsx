@@ -14,6 +14,7 @@ import {
   LifecycleHeaders,
   TokenActionsMenu,
   TokenLifecycleDialog,
+  RateLimitBadge,
   type LifecycleAction,
 } from './TokenLifecycle';
 import { PermissionBadges } from './TokenPermissions';
@@ -222,6 +223,7 @@ export function TokensPage({ view }: { view: View }) {
                 </td>
                 <td data-label="Status">
                   <span class={`badge badge-${token.status.toLowerCase()}`}>{token.status}</span>
+                  <RateLimitBadge token={token} />
                   <PermissionBadges token={token} />
                 </td>
                 {view === 'project' && <td data-label="Project">{token.projectName}</td>}
