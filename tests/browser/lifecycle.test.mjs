@@ -87,6 +87,13 @@ test('Last used, Created and Expires show relative times with the exact UTC time
   assert.match(cells[COL.expires], /^in 3 days$/);
   assert.equal(await times.nth(2).getAttribute('datetime'), current.expiresAt);
 
+  // Past its expiry the token is marked expired.
+  await server.api.changeToken(token, { expiresAt: new Date(Date.now() - 2 * 3600 * 1000).toISOString() });
+  await page.reload();
+  await setTokenFilters(page, { name: 'life-used' });
+  await eventually(async () => (await cellsOf('life-used'))?.[COL.expires] === 'expired 2 h ago', 'expired 2 h ago');
+  assert.equal(await server.api.validateStatus(token.secret), 401, 'an expired token is refused');
+
   // A token never used and without expiry says so.
   await showOnly('life-block');
   const fresh = await cellsOf('life-block');
@@ -255,7 +262,7 @@ test('the menu works by keyboard: arrows move, Escape closes and returns focus',
   await menu.waitFor();
   assert.equal(await more.getAttribute('aria-expanded'), 'true');
   const focused = () => page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
-  assert.equal(await focused(), 'Block token life-block');
+  await eventually(async () => (await focused()) === 'Block token life-block', 'focus on the first item');
   await page.keyboard.press('ArrowDown');
   assert.equal(await focused(), 'Rotate secret of token life-block');
   await page.keyboard.press('ArrowUp');
@@ -306,6 +313,38 @@ test('dialogs warn about the signed-in token, and show the API refusal of the la
     assert.equal(own?.status, 'Active');
   } finally {
     for (const other of others) await server.api.changeToken(other, { status: 'Active' });
+  }
+  browser.assertNoErrors();
+});
+
+test('Last used and Created sort on the server, both ways', async () => {
+  await openTokensView(page, 'organization');
+  await setTokenFilters(page, { name: 'life-' });
+  const sortButton = (label, scope) => scope.getByRole('button', { name: new RegExp(`^${label}( [↑↓])?$`) });
+  const header = (label) => sortButton(label, page.locator('table.data-table thead'));
+  for (const [label, orderKey] of [
+    ['Created', 'timestamp'],
+    ['Last used', 'lastUsedAt'],
+  ]) {
+    for (const direction of ['asc', 'desc']) {
+      await header(label).click();
+      const th = page.locator('table.data-table thead th').filter({ has: sortButton(label, page) });
+      await eventually(
+        async () => (await th.getAttribute('aria-sort')) === (direction === 'asc' ? 'ascending' : 'descending'),
+        `${label} ${direction}`,
+      );
+      const expected = (
+        await server.api.ok(
+          'GET',
+          `/v2/tokens?scope=organization&name=life-&orderKey=${orderKey}&orderDirection=${direction}`,
+        )
+      ).tokens.map((t) => t.name);
+      assert.ok(expected.length >= 3);
+      await eventually(
+        async () => JSON.stringify((await tableRows(page)).map((cells) => cells[0])) === JSON.stringify(expected),
+        `rows in the server's ${orderKey} ${direction} order ${JSON.stringify(expected)}`,
+      );
+    }
   }
   browser.assertNoErrors();
 });

@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState } from 'preact/hooks';
+import { useEffect, useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
 
 export interface RowMenuItem {
   /** Visible text. */
@@ -43,9 +43,13 @@ export function RowMenu({ label, ariaLabel, items }: RowMenuProps) {
     setPosition({ top: rect.bottom + 4, right: Math.max(document.documentElement.clientWidth - rect.right, 4) });
   };
 
+  // Focus moves into the menu as it appears, before a key press can reach the button.
+  useLayoutEffect(() => {
+    if (open) menu.current?.querySelector<HTMLButtonElement>('[role="menuitem"]')?.focus();
+  }, [open]);
+
   useEffect(() => {
     if (!open) return;
-    menu.current?.querySelector<HTMLButtonElement>('[role="menuitem"]')?.focus();
     const onPointer = (event: Event) => {
       const target = event.target as Node;
       if (!menu.current?.contains(target) && !button.current?.contains(target)) close(false);
