@@ -19,6 +19,9 @@ const WEB_DIR = process.env.GATEHOUSE_WEB_DIR || path.join(REPO, 'web', 'dist');
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 
 export const VIEWPORT = { width: 1024, height: 768 };
+/** A phone's CSS viewport (the console's narrow-screen target) and the narrowest one supported. */
+export const PHONE = { width: 390, height: 844 };
+export const SMALL_PHONE = { width: 360, height: 740 };
 
 // What `serve` logs (on stderr) once it listens, with the port it bound.
 const LISTENING_RE = /listening on 127\.0\.0\.1:(\d+) /;
@@ -163,6 +166,21 @@ export class Api {
     return this.ok('POST', '/v2/projects/tokens', { name, description, status }, { 'project-id': projectId });
   }
 
+  /** GET of one token (also a revoked one) by its scope's path. */
+  getToken(token) {
+    return this.ok('GET', `${tokenBase(token)}/${token.id}`);
+  }
+
+  /** PUT of some fields of a token (status, expiresAt, rateLimitPerMinute, …). */
+  changeToken(token, change) {
+    return this.ok('PUT', `${tokenBase(token)}/${token.id}`, change);
+  }
+
+  /** The organization tokens of the console search with `status` (active, blocked, all). */
+  listOrgTokens(status = 'all') {
+    return this.ok('GET', `/v2/tokens?scope=organization&status=${status}&pageSize=500`).then((r) => r.tokens);
+  }
+
   /** Status code of the validate call made with `secret`. */
   async validateStatus(secret) {
     return (await this.raw('GET', '/v1/accessControl/apitoken/validate', undefined, {}, secret)).status;
@@ -201,6 +219,8 @@ export class Api {
   }
 }
 
+const tokenBase = (token) => (token.scope === 'Organization' ? '/v2/organization/tokens' : '/v2/projects/tokens');
+
 // Endpoints that a later issue adds; until then a 404 from them is the expected
 // "not available" state, not a console error.
 const NOT_YET_AVAILABLE = [/\/v1\/organization\/request\/export/, /\/v2\/usageLimits\//, /\/v2\/audit/];
@@ -209,7 +229,7 @@ const NOT_YET_AVAILABLE = [/\/v1\/organization\/request\/export/, /\/v2\/usageLi
  * Launches headless Debian Chromium with a fresh user-data-dir and clipboard permissions.
  * Collects every console error and page error into `errors`.
  */
-export async function launchConsole(baseUrl) {
+export async function launchConsole(baseUrl, { viewport = VIEWPORT } = {}) {
   const userDataDir = await mkdtemp(path.join(tmpdir(), 'gatehouse-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -223,7 +243,7 @@ export async function launchConsole(baseUrl) {
       '--disable-sync',
       '--no-first-run',
     ],
-    viewport: VIEWPORT,
+    viewport,
     permissions: ['clipboard-read', 'clipboard-write'],
     baseURL: baseUrl,
   });
@@ -258,10 +278,13 @@ export async function launchConsole(baseUrl) {
       allowed.splice(0);
       if (found.length) throw new Error(`browser console errors:\n${found.join('\n')}`);
     },
-    /** Saves build/screenshots/<name>.png; the whole page unless a dialog is open. */
-    async screenshot(name) {
+    /**
+     * Saves build/screenshots/<name>.png; the whole page unless a dialog is open or
+     * `fullPage` is false (the viewport only).
+     */
+    async screenshot(name, { fullPage = true } = {}) {
       const modal = await page.evaluate(() => document.querySelector('dialog[open]') !== null);
-      await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: !modal });
+      await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: fullPage && !modal });
     },
     async close() {
       await context.close();
@@ -294,4 +317,57 @@ export function rowByName(page, name) {
   return page.locator('table.data-table tbody tr').filter({
     has: page.locator('td:first-child', { hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }),
   });
+}
+
+/** Opens the API Tokens page's organization or project view. */
+export async function openTokensView(page, view) {
+  await page.goto(view === 'project' ? '/#/tokens/project' : '/#/tokens');
+  await page
+    .getByRole('heading', { name: view === 'project' ? 'Project Api Tokens' : 'Organization Api Tokens', exact: true })
+    .waitFor();
+}
+
+/** Sets the API Tokens filter row (the Project Name filter only where given: project view). */
+export async function setTokenFilters(page, { name = '', projectName, status = 'All' }) {
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  if (projectName !== undefined) await page.getByLabel('Project Name', { exact: true }).fill(projectName);
+  await page.getByLabel('Status', { exact: true }).selectOption({ label: status });
+}
+
+/** Waits until the data table's first column holds exactly `expected` (in any order). */
+export async function expectRowNames(page, expected) {
+  const want = JSON.stringify([...expected].sort());
+  await eventually(
+    async () => JSON.stringify((await tableRows(page)).map((cells) => cells[0]).sort()) === want,
+    `rows ${JSON.stringify(expected)}`,
+    10000,
+  );
+}
+
+/**
+ * Opens a token row's MORE menu and chooses the item named `action` ("Block", "Revoke",
+ * "Rotate secret", "Set expiry", "Rate limit", "Unblock"); resolves with the dialog it opens.
+ */
+export async function chooseTokenAction(page, tokenName, action) {
+  const row = rowByName(page, tokenName);
+  await row.getByRole('button', { name: `More actions for token ${tokenName}`, exact: true }).click();
+  const menu = page.getByRole('menu', { name: `More actions for token ${tokenName}`, exact: true });
+  const itemNames = {
+    Block: 'Block token',
+    Unblock: 'Unblock token',
+    Revoke: 'Revoke token',
+    'Rotate secret': 'Rotate secret of token',
+    'Set expiry': 'Set expiry of token',
+    'Rate limit': 'Set rate limit of token',
+  };
+  await menu.getByRole('menuitem', { name: `${itemNames[action]} ${tokenName}`, exact: true }).click();
+  await menu.waitFor({ state: 'detached' });
+  const dialog = page.getByRole('dialog');
+  await dialog.waitFor();
+  return dialog;
+}
+
+/** The page's horizontal overflow: how far document.documentElement scrolls sideways (0 = none). */
+export function horizontalOverflow(page) {
+  return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
 }

@@ -85,7 +85,7 @@ test('the page has the reference layout: sidebar group, project header, views, f
     await page.$$eval('table.data-table thead th', (ths) =>
       ths.map((th) => th.textContent.trim()).filter((t) => t && t !== 'Actions'),
     ),
-    ['Name ↑', 'Description', 'Status'],
+    ['Name ↑', 'Description', 'Status', 'Last used', 'Created', 'Expires'],
   );
   assert.deepEqual(await page.getByLabel('Status', { exact: true }).locator('option').allTextContents(), [
     'All',
@@ -111,7 +111,7 @@ test('the page has the reference layout: sidebar group, project header, views, f
     await page.$$eval('table.data-table thead th', (ths) =>
       ths.map((th) => th.textContent.trim()).filter((t) => t && t !== 'Actions'),
     ),
-    ['Name ↑', 'Description', 'Status', 'Project'],
+    ['Name ↑', 'Description', 'Status', 'Project', 'Last used', 'Created', 'Expires'],
   );
   assert.equal(await page.getByLabel('Project Name match').inputValue(), 'Contains');
   await expectNames(['Default', 'Default', 'srt-a', 'srt-b', 'srt-c', 'srt-d']);

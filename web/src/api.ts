@@ -40,6 +40,8 @@ export interface Token {
   lastUsedAt: string | null;
   expiresAt: string | null;
   secretPrefix: string;
+  /** Calls allowed within a sliding minute; null = no limit (API.md §6). */
+  rateLimitPerMinute?: number | null;
   /** API.md §3 permissions: null = no restriction, [] = nothing allowed. */
   allowedModels?: string[] | null;
   allowedAssistants?: string[] | null;
@@ -227,6 +229,27 @@ export function updateToken(token: Token, input: TokenInput) {
 
 export const revealToken = (id: string) =>
   call<{ secret: string }>('POST', `/v2/tokens/${encodeURIComponent(id)}/reveal`);
+
+// --- Token lifecycle (API.md §6): block, expiry, rate limit, revoke, rotate ---
+
+/** The lifecycle fields of a PUT; an absent key keeps its value, null clears it. */
+export interface TokenLifecycleChange {
+  status?: 'Active' | 'Blocked';
+  expiresAt?: string | null;
+  rateLimitPerMinute?: number | null;
+}
+
+const tokenPath = (token: Token) =>
+  `${token.scope === 'Organization' ? '/v2/organization/tokens' : '/v2/projects/tokens'}/${encodeURIComponent(token.id)}`;
+
+export const changeToken = (token: Token, change: TokenLifecycleChange) => call<Token>('PUT', tokenPath(token), change);
+
+/** DELETE: the token becomes Revoked and is rejected forever. */
+export const revokeToken = (token: Token) => call<unknown>('DELETE', tokenPath(token));
+
+/** A new secret; the old one keeps working for `graceSeconds` (0..86400). */
+export const rotateToken = (id: string, graceSeconds: number) =>
+  call<CreatedToken>('POST', `/v2/tokens/${encodeURIComponent(id)}/rotate`, { graceSeconds });
 
 // --- What a project token may be allowed to run (API.md §3, §8) ---
 

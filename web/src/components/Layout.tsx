@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useId } from 'preact/hooks';
+import { useEffect, useId, useState } from 'preact/hooks';
 import { useConsole } from '../state';
 
 interface NavItem {
@@ -36,12 +36,21 @@ interface LayoutProps {
 export function Layout({ path, onSignOut, children }: LayoutProps) {
   const { session, projects, selectedProject, selectProject } = useConsole();
   const selectId = useId();
+  const navId = useId();
+  // On narrow screens the sidebar is a menu opened from the header; a navigation closes it.
+  const [menuOpen, setMenuOpen] = useState(false);
+  useEffect(() => setMenuOpen(false), [path]);
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => event.key === 'Escape' && setMenuOpen(false);
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
   return (
-    <div class="shell">
+    <div class={menuOpen ? 'shell menu-open' : 'shell'}>
       <a class="skip-link" href="#main">
         Skip to content
       </a>
-      <aside class="sidebar">
+      <aside class="sidebar" id={navId}>
         <div class="brand">Gatehouse</div>
         <nav aria-label="Console">
           {NAV_GROUPS.map((group) => (
@@ -56,6 +65,7 @@ export function Layout({ path, onSignOut, children }: LayoutProps) {
                         href={item.href}
                         class={current ? 'nav-link active' : 'nav-link'}
                         aria-current={current ? 'page' : undefined}
+                        onClick={() => setMenuOpen(false)}
                       >
                         {item.label}
                       </a>
@@ -69,6 +79,16 @@ export function Layout({ path, onSignOut, children }: LayoutProps) {
       </aside>
       <div class="main-column">
         <header class="topbar">
+          <button
+            type="button"
+            class="menu-button"
+            aria-label="Menu"
+            aria-expanded={menuOpen}
+            aria-controls={navId}
+            onClick={() => setMenuOpen((open) => !open)}
+          >
+            <span aria-hidden="true">☰</span>
+          </button>
           <div class="project-context">
             <label for={selectId} class="project-context-text" data-testid="project-context">
               Project: {selectedProject ? selectedProject.projectName : '(none)'} ({session.organizationName})

@@ -19,7 +19,7 @@ export function TimelineChart({ days, requests, errors, cost, label }: TimelineC
   useEffect(() => {
     const element = host.current;
     if (!element) return;
-    const width = () => Math.max(element.clientWidth, 320);
+    const width = () => Math.max(element.clientWidth, 240);
     const options: uPlot.Options = {
       width: width(),
       height: 260,

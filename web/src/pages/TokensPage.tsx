@@ -9,6 +9,14 @@ import { formatDateTime } from '../format';
 import { useDebounced } from '../hooks';
 import { useConsole } from '../state';
 import { TokenForm } from './TokenForm';
+import {
+  LifecycleCells,
+  LifecycleHeaders,
+  TokenActionsMenu,
+  TokenLifecycleDialog,
+  RateLimitBadge,
+  type LifecycleAction,
+} from './TokenLifecycle';
 import { PermissionBadges } from './TokenPermissions';
 
 type View = 'organization' | 'project';
@@ -36,6 +44,7 @@ export function TokensPage({ view }: { view: View }) {
   const [editing, setEditing] = useState<Editing>({ kind: 'none' });
   const [created, setCreated] = useState<{ name: string; secret: string } | null>(null);
   const [copying, setCopying] = useState('');
+  const [lifecycle, setLifecycle] = useState<LifecycleAction | null>(null);
   const ids = { name: useId(), nameMode: useId(), project: useId(), projectMode: useId(), status: useId() };
 
   const name = useDebounced(nameFilter.trim(), 250);
@@ -167,7 +176,7 @@ export function TokensPage({ view }: { view: View }) {
       {loadError && <Notice kind="error">Could not load Api Tokens: {loadError}</Notice>}
 
       <div class="table-wrap">
-        <table class="data-table" aria-labelledby="tokens-title" aria-busy={result === null}>
+        <table class="data-table token-table" aria-labelledby="tokens-title" aria-busy={result === null}>
           <thead>
             <tr>
               <SortHeader label="Name" sortKey="name" activeKey={orderKey} direction={orderDirection} onSort={sort} />
@@ -194,6 +203,7 @@ export function TokensPage({ view }: { view: View }) {
                   onSort={sort}
                 />
               )}
+              <LifecycleHeaders orderKey={orderKey} direction={orderDirection} onSort={sort} />
               <th scope="col">
                 <span class="visually-hidden">Actions</span>
               </th>
@@ -208,12 +218,16 @@ export function TokensPage({ view }: { view: View }) {
                 >
                   {token.name}
                 </td>
-                <td class="cell-description">{token.description}</td>
-                <td>
+                <td class="cell-description" data-label="Description">
+                  {token.description}
+                </td>
+                <td data-label="Status">
                   <span class={`badge badge-${token.status.toLowerCase()}`}>{token.status}</span>
+                  <RateLimitBadge token={token} />
                   <PermissionBadges token={token} />
                 </td>
-                {view === 'project' && <td>{token.projectName}</td>}
+                {view === 'project' && <td data-label="Project">{token.projectName}</td>}
+                <LifecycleCells token={token} />
                 <td class="cell-actions">
                   {/* The visible labels are the reference console's; screen readers also hear whose row it is. */}
                   <button
@@ -233,6 +247,7 @@ export function TokensPage({ view }: { view: View }) {
                   >
                     COPY
                   </button>
+                  <TokenActionsMenu token={token} onChoose={setLifecycle} />
                 </td>
               </tr>
             ))}
@@ -259,6 +274,13 @@ export function TokensPage({ view }: { view: View }) {
           project={selectedProject}
           onSaved={saved}
           onCancel={() => setEditing({ kind: 'none' })}
+        />
+      )}
+      {lifecycle && (
+        <TokenLifecycleDialog
+          action={lifecycle}
+          onClose={() => setLifecycle(null)}
+          onChanged={() => setReload((n) => n + 1)}
         />
       )}
       {created && (
