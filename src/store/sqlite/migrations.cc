@@ -285,8 +285,8 @@ INSERT INTO usage_token_hours
 )sql",
     // 10: coarser rollups, so that a 30-day summary reads hundreds or thousands of rows rather
     // than every hour of every key: per organization and hour (the unfiltered timeline), per
-    // UTC day and key (totals and groupings over whole days), and an index for one project's
-    // hours. Filled from the hourly rollups.
+    // UTC day and key (totals and groupings over whole days), and indexes for one project's
+    // hours and token days. Filled from the hourly rollups.
     R"sql(
 CREATE TABLE usage_org_hours (
   organization_id TEXT NOT NULL,
@@ -329,6 +329,7 @@ CREATE TABLE usage_token_days (
   PRIMARY KEY (organization_id, day_ms, api_token_id, project_id, assistant, model)
 ) WITHOUT ROWID;
 CREATE INDEX usage_token_days_token ON usage_token_days(organization_id, api_token_id, day_ms);
+CREATE INDEX usage_token_days_project ON usage_token_days(organization_id, project_id, day_ms);
 CREATE INDEX usage_hours_project ON usage_hours(organization_id, project_id, hour_ms);
 INSERT INTO usage_org_hours
   SELECT organization_id, hour_ms, SUM(requests), SUM(failed), SUM(prompt_tokens),

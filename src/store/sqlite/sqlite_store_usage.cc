@@ -35,18 +35,22 @@ struct Rollup {
   TimeMs period;
   bool by_key;    // project_id, assistant ('' for none) and model
   bool by_token;  // api_token_id
-  // One token's periods are a range of this index; without statistics (no ANALYZE) SQLite
-  // would rather walk the primary key's whole time range.
+  // The indexes that make one token's or one project's periods a range. Without statistics
+  // (no ANALYZE) SQLite would rather walk the primary key's whole time range, so the summary
+  // names them.
   const char* token_index;
+  const char* project_index;
 };
 
-constexpr Rollup kOrgHours{"usage_org_hours", "hour_ms", kHourMs, false, false, nullptr};
-constexpr Rollup kHours{"usage_hours", "hour_ms", kHourMs, true, false, nullptr};
-constexpr Rollup kTokenHours{"usage_token_hours",      "hour_ms", kHourMs, true, true,
-                             "usage_token_hours_token"};
-constexpr Rollup kDays{"usage_days", "day_ms", kDayMs, true, false, nullptr};
-constexpr Rollup kTokenDays{"usage_token_days",      "day_ms", kDayMs, true, true,
-                            "usage_token_days_token"};
+constexpr Rollup kOrgHours{"usage_org_hours", "hour_ms", kHourMs, false, false, nullptr, nullptr};
+constexpr Rollup kHours{"usage_hours",        "hour_ms", kHourMs, true, false, nullptr,
+                        "usage_hours_project"};
+constexpr Rollup kTokenHours{"usage_token_hours",       "hour_ms", kHourMs, true, true,
+                             "usage_token_hours_token", nullptr};
+constexpr Rollup kDays{"usage_days", "day_ms", kDayMs, true, false, nullptr, nullptr};
+constexpr Rollup kTokenDays{
+    "usage_token_days",        "day_ms", kDayMs, true, true, "usage_token_days_token",
+    "usage_token_days_project"};
 constexpr const Rollup* kRollups[] = {&kOrgHours, &kHours, &kTokenHours, &kDays, &kTokenDays};
 
 // The upsert that adds a batch's totals for one key to a rollup.
@@ -183,8 +187,8 @@ std::string SummarySql(const UsageSummaryQuery& query, const Part& part) {
     sql += part.rollup->table;
     if (!query.api_token_id.empty()) {
       sql += std::string(" INDEXED BY ") + part.rollup->token_index;
-    } else if (!query.project_id.empty() && part.rollup == &kHours) {
-      sql += " INDEXED BY usage_hours_project";
+    } else if (!query.project_id.empty() && part.rollup->project_index) {
+      sql += std::string(" INDEXED BY ") + part.rollup->project_index;
     }
   }
   sql += " WHERE organization_id = ?1 AND " + time + " >= ?2 AND " + time + " < ?3";
