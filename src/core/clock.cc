@@ -1,8 +1,8 @@
 #include "core/clock.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <cstdio>
 
 namespace gatehouse {
 namespace {
@@ -41,7 +41,11 @@ TimeMs SystemClock::Now() const {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string FormatTimestamp(TimeMs ms) {
+void WriteTimestamp(TimeMs ms, char* out) {
+  // 0000-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z: the years ParseTimestamp reads.
+  constexpr TimeMs kFirst = -62'167'219'200'000;
+  constexpr TimeMs kLast = 253'402'300'799'999;
+  ms = std::clamp(ms, kFirst, kLast);
   std::int64_t days = ms / 86400000;
   std::int64_t rest = ms % 86400000;
   if (rest < 0) {
@@ -57,12 +61,33 @@ std::string FormatTimestamp(TimeMs ms) {
   const unsigned mp = (5 * doy + 2) / 153;
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
-  char out[64];
-  std::snprintf(out, sizeof out, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y),
-                m, d, static_cast<int>(rest / 3600000), static_cast<int>(rest / 60000 % 60),
-                static_cast<int>(rest / 1000 % 60), static_cast<int>(rest % 1000));
-  return out;
+  const auto y = static_cast<unsigned>(static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2));
+  const auto digits = [&out](unsigned value, int count) {
+    for (int i = count - 1; i >= 0; --i, value /= 10) out[i] = static_cast<char>('0' + value % 10);
+    out += count;
+  };
+  const auto mark = [&out](char c) { *out++ = c; };
+  const auto r = static_cast<unsigned>(rest);
+  digits(y, 4);
+  mark('-');
+  digits(m, 2);
+  mark('-');
+  digits(d, 2);
+  mark('T');
+  digits(r / 3600000, 2);
+  mark(':');
+  digits(r / 60000 % 60, 2);
+  mark(':');
+  digits(r / 1000 % 60, 2);
+  mark('.');
+  digits(r % 1000, 3);
+  mark('Z');
+}
+
+std::string FormatTimestamp(TimeMs ms) {
+  std::string text(kTimestampChars, '\0');
+  WriteTimestamp(ms, text.data());
+  return text;
 }
 
 std::optional<TimeMs> ParseTimestamp(std::string_view text) {

@@ -41,6 +41,10 @@ class ManualClock final : public Clock {
 
 // "2026-11-27T19:33:00.123Z".
 std::string FormatTimestamp(TimeMs ms);
+// The same text, written to `out` (kTimestampChars characters, no terminator), for callers
+// that format many times in a loop. Years outside 0000–9999 need FormatTimestamp.
+inline constexpr std::size_t kTimestampChars = 24;
+void WriteTimestamp(TimeMs ms, char* out);
 
 // Accepts "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SS[.fff][Z]" (no zone = UTC) and "+HH:MM" offsets.
 // Returns nullopt for anything else, including impossible dates.

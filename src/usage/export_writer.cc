@@ -2,8 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <charconv>
-#include <cstdio>
 
 #include "core/text.h"
 
@@ -20,36 +20,65 @@ constexpr std::string_view kFields[] = {
     "cost",           "prompt",           "inputText",
     "output",         "feedback",         "ragSourcesConsulted"};
 
-// One field value: text (quoted in JSON), a bare number, or null.
+// One field value: text (quoted in JSON), a bare number, or null. Views only: a row is written
+// without allocating.
 struct Value {
   enum class Kind { kText, kNumber, kNull } kind;
-  std::string text;
+  std::string_view text;
 };
 
-Value Text(std::string text) { return {Value::Kind::kText, std::move(text)}; }
-Value Text(const std::optional<std::string>& text) {
+// Holds the text of a row's numbers and timestamps while the row is written.
+class NumberText {
+ public:
+  std::string_view Of(std::int64_t number) { return Put(number); }
+  std::string_view Of(double number) { return Put(number); }
+  std::string_view Timestamp(TimeMs ms) {
+    char* at = Reserve(kTimestampChars);
+    WriteTimestamp(ms, at);
+    return {at, kTimestampChars};
+  }
+
+ private:
+  template <typename Number>
+  std::string_view Put(Number number) {
+    char* at = Reserve(32);
+    const auto [end, ec] = std::to_chars(at, at + 32, number);
+    return {at, ec == std::errc() ? static_cast<std::size_t>(end - at) : 0};
+  }
+  char* Reserve(std::size_t size) {
+    char* at = buffer_ + used_;
+    used_ += size;
+    return at;
+  }
+
+  char buffer_[12 * 32];  // at most 7 numbers and 3 timestamps per row
+  std::size_t used_ = 0;
+};
+
+Value Text(std::string_view text) { return {Value::Kind::kText, text}; }
+Value OptionalText(const std::optional<std::string>& text) {
   return text ? Text(*text) : Value{Value::Kind::kNull, {}};
 }
-Value Number(std::int64_t number) { return {Value::Kind::kNumber, std::to_string(number)}; }
-Value Number(double number) {
-  char buffer[32];
-  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, number);
-  return {Value::Kind::kNumber, std::string(buffer, ec == std::errc() ? end : buffer)};
-}
+Value Number(std::string_view text) { return {Value::Kind::kNumber, text}; }
 Value Null() { return {Value::Kind::kNull, {}}; }
 
-std::vector<Value> ValuesOf(const RequestRecord& r) {
-  const std::string start = FormatTimestamp(r.start_ms);
+using Values = std::array<Value, std::size(kFields)>;
+
+Values ValuesOf(const RequestRecord& r, NumberText& numbers) {
+  const std::string_view start = numbers.Timestamp(r.start_ms);
   return {Text(r.id), Text(r.project_id), Text(r.api_token_name), Text(r.api_token_id),
           // The reference SDK rejects a whole export on a null in these (API.md §4): a direct
           // model call names the model as its assistant, and a call without a conversation id
           // is its own session.
-          Text(r.assistant.value_or(r.model)), Text(r.intent), Text(r.module),
-          Text(r.session_id.value_or(r.id)), Text(r.model), Text(r.status),
-          Number(std::int64_t{r.http_status}), Text(start), Text(start),
-          Text(FormatTimestamp(r.end_ms)), Number(r.end_ms - r.start_ms), Number(r.prompt_tokens),
-          Number(r.completion_tokens), Number(r.total_tokens), Number(r.cost), Text(r.prompt),
-          Text(r.input_text), Text(r.output), Null(), Null()};
+          Text(r.assistant ? std::string_view(*r.assistant) : std::string_view(r.model)),
+          OptionalText(r.intent), Text(r.module),
+          Text(r.session_id ? std::string_view(*r.session_id) : std::string_view(r.id)),
+          Text(r.model), Text(r.status), Number(numbers.Of(std::int64_t{r.http_status})),
+          Text(start), Text(start), Text(numbers.Timestamp(r.end_ms)),
+          Number(numbers.Of(r.end_ms - r.start_ms)), Number(numbers.Of(r.prompt_tokens)),
+          Number(numbers.Of(r.completion_tokens)), Number(numbers.Of(r.total_tokens)),
+          Number(numbers.Of(r.cost)), OptionalText(r.prompt), OptionalText(r.input_text),
+          OptionalText(r.output), Null(), Null()};
 }
 
 void AppendJsonString(std::string& out, std::string_view text) {
@@ -65,27 +94,40 @@ bool LooksLikeFormula(std::string_view text) {
                            text.front() == '@' || text.front() == '\t' || text.front() == '\r');
 }
 
+// True when `text` holds a character that makes a CSV field need quotes. One pass over the
+// text (find_first_of would call memchr over the set once per character).
+bool NeedsCsvQuotes(std::string_view text) {
+  for (const char c : text) {
+    if (c == ',' || c == '"' || c == '\r' || c == '\n') return true;
+  }
+  return false;
+}
+
 void AppendCsvField(std::string& out, std::string_view text) {
   const bool formula = LooksLikeFormula(text);
-  if (!formula && text.find_first_of(",\"\r\n") == std::string_view::npos) {
+  if (!formula && !NeedsCsvQuotes(text)) {
     out += text;
     return;
   }
   out += '"';
   if (formula) out += '\'';
-  for (char c : text) {
-    if (c == '"') out += '"';
-    out += c;
+  for (std::size_t from = 0;;) {
+    const std::size_t quote = text.find('"', from);
+    out.append(text.substr(from, quote - from));
+    if (quote == std::string_view::npos) break;
+    out += "\"\"";
+    from = quote + 1;
   }
   out += '"';
 }
 
-void AppendJsonItem(std::string& out, const std::vector<Value>& values) {
+void AppendJsonItem(std::string& out, const Values& values) {
   out += '{';
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (i) out += ',';
-    AppendJsonString(out, kFields[i]);
-    out += ':';
+    out += '"';
+    out += kFields[i];  // plain ASCII names: nothing to escape
+    out += "\":";
     switch (values[i].kind) {
       case Value::Kind::kText:
         AppendJsonString(out, values[i].text);
@@ -134,7 +176,8 @@ void ExportWriter::Begin(std::string& out) {
 }
 
 void ExportWriter::Item(std::string& out, const RequestRecord& record) {
-  const auto values = ValuesOf(record);
+  NumberText numbers;
+  const Values values = ValuesOf(record, numbers);
   switch (format_) {
     case ExportFormat::kJson:
       if (!first_) out += ',';

@@ -84,6 +84,25 @@ std::string Statement::Text(int column) const {
              : std::string();
 }
 
+std::string_view Statement::TextView(int column) const {
+  const auto* text = sqlite3_column_text(stmt_, column);
+  return text ? std::string_view(reinterpret_cast<const char*>(text),
+                                 static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
+              : std::string_view();
+}
+
+void Statement::ReadText(int column, std::string& out) const { out.assign(TextView(column)); }
+
+void Statement::ReadText(int column, std::optional<std::string>& out) const {
+  if (IsNull(column)) {
+    out.reset();
+  } else if (out) {
+    out->assign(TextView(column));
+  } else {
+    out.emplace(TextView(column));
+  }
+}
+
 std::string Statement::Blob(int column) const {
   const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
   return data ? std::string(data, sqlite3_column_bytes(stmt_, column)) : std::string();

@@ -45,6 +45,11 @@ class Statement {
   Status Run();
 
   std::string Text(int column) const;
+  // The column's text without a copy, valid until the next Step, Reset or column read.
+  std::string_view TextView(int column) const;
+  // Assigns the column's text (nullopt for NULL) into `out`, reusing its capacity.
+  void ReadText(int column, std::string& out) const;
+  void ReadText(int column, std::optional<std::string>& out) const;
   std::string Blob(int column) const;
   std::int64_t Int(int column) const;
   bool IsNull(int column) const;

@@ -26,18 +26,20 @@ class SqliteRequestCursor final : public RequestCursor {
   }
 
   Result<bool> Next(RequestRecord& record) override {
-    if (position_ == page_.size()) {
+    if (position_ == rows_) {
       if (done_) return false;
       if (auto fetched = FetchPage(); !fetched) return std::unexpected(fetched.error());
-      if (page_.empty()) return false;
+      if (rows_ == 0) return false;
     }
-    record = std::move(page_[position_++]);
+    // Copied, not moved: the page's strings and the caller's keep their capacity, so a long
+    // export allocates nothing per row once the first pages are read.
+    record = page_[position_++];
     return true;
   }
 
  private:
   Status FetchPage() {
-    page_.clear();
+    rows_ = 0;
     position_ = 0;
     const bool first = !last_;
     const TimeMs end_ms = query_.end_ms.value_or(std::numeric_limits<TimeMs>::max());
@@ -77,27 +79,27 @@ class SqliteRequestCursor final : public RequestCursor {
       auto row = (*stmt)->Step();
       if (!row) return std::unexpected(row.error());
       if (!*row) break;
-      page_.push_back(Read(**stmt));
+      if (rows_ == page_.size()) page_.emplace_back();
+      Read(**stmt, page_[rows_++]);
     }
-    if (static_cast<std::int64_t>(page_.size()) < limit) done_ = true;
-    if (remaining_ >= 0) remaining_ -= static_cast<std::int64_t>(page_.size());
-    if (!page_.empty()) last_.emplace(page_.back().start_ms, page_.back().id);
+    if (static_cast<std::int64_t>(rows_) < limit) done_ = true;
+    if (remaining_ >= 0) remaining_ -= static_cast<std::int64_t>(rows_);
+    if (rows_ > 0) last_.emplace(page_[rows_ - 1].start_ms, page_[rows_ - 1].id);
     return {};
   }
 
-  static RequestRecord Read(const sqlite::Statement& r) {
-    RequestRecord record;
-    record.id = r.Text(0);
-    record.organization_id = r.Text(1);
-    record.project_id = r.Text(2);
-    record.api_token_id = r.Text(3);
-    record.api_token_name = r.Text(4);
-    record.assistant = r.OptionalText(5);
-    record.intent = r.OptionalText(6);
-    record.module = r.Text(7);
-    record.session_id = r.OptionalText(8);
-    record.model = r.Text(9);
-    record.status = r.Text(10);
+  static void Read(const sqlite::Statement& r, RequestRecord& record) {
+    r.ReadText(0, record.id);
+    r.ReadText(1, record.organization_id);
+    r.ReadText(2, record.project_id);
+    r.ReadText(3, record.api_token_id);
+    r.ReadText(4, record.api_token_name);
+    r.ReadText(5, record.assistant);
+    r.ReadText(6, record.intent);
+    r.ReadText(7, record.module);
+    r.ReadText(8, record.session_id);
+    r.ReadText(9, record.model);
+    r.ReadText(10, record.status);
     record.http_status = static_cast<int>(r.Int(11));
     record.start_ms = r.Int(12);
     record.end_ms = r.Int(13);
@@ -105,16 +107,16 @@ class SqliteRequestCursor final : public RequestCursor {
     record.completion_tokens = r.Int(15);
     record.total_tokens = r.Int(16);
     record.cost = r.Double(17);
-    record.prompt = r.OptionalText(18);
-    record.input_text = r.OptionalText(19);
-    record.output = r.OptionalText(20);
-    return record;
+    r.ReadText(18, record.prompt);
+    r.ReadText(19, record.input_text);
+    r.ReadText(20, record.output);
   }
 
   sqlite::Database db_;
   RequestQuery query_;
-  std::int64_t remaining_ = -1;  // rows still allowed by `count`; -1 = no limit
-  std::vector<RequestRecord> page_;
+  std::int64_t remaining_ = -1;      // rows still allowed by `count`; -1 = no limit
+  std::vector<RequestRecord> page_;  // reused: rows_ of them hold the current page
+  std::size_t rows_ = 0;
   std::size_t position_ = 0;
   std::optional<std::pair<TimeMs, std::string>> last_;  // (start_ms, id) of the last row read
   bool done_ = false;
