@@ -3,6 +3,7 @@
 
 #include <array>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,7 +29,8 @@ class Keyring {
   // with the data at initialization, so that a start with another key is refused.
   std::string CheckValue() const;
 
-  // HMAC-SHA256 of `secret`: 32 raw bytes, used as the lookup key.
+  // HMAC-SHA256 of `secret`: 32 raw bytes, used as the lookup key. On the hot path of every
+  // authenticated call: the key's inner and outer pad states are hashed once, at construction.
   std::string Hash(std::string_view secret) const;
 
   // nonce(12) || ciphertext || tag(16).
@@ -36,8 +38,11 @@ class Keyring {
   // The plaintext, or nullopt when `sealed` was not produced by this key or was altered.
   std::optional<std::string> Open(std::string_view sealed) const;
 
+  // The SHA-256 states after the HMAC key's inner and outer pads (opaque here).
+  class HmacPads;
+
  private:
-  Key hmac_key_;
+  std::shared_ptr<const HmacPads> hmac_pads_;
   Key seal_key_;
   Key check_value_;
 };
