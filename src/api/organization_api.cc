@@ -3,6 +3,7 @@
 #include "api/render.h"
 #include "api/request_input.h"
 #include "api/routes.h"
+#include "api/token_list_stream.h"
 #include "api/usage_limits_api.h"
 
 namespace gatehouse {
@@ -117,14 +118,18 @@ Result<boost::json::value> DeleteProject(ApiServices& services, const ApiCall& c
   return boost::json::object{{"messages", SuccessMessages("Project deleted successfully")}};
 }
 
-Result<boost::json::value> ListProjectTokens(ApiServices& services, const ApiCall& call) {
+// Streamed (chunked) from a cursor, so that a project of any size costs the same memory.
+void ListProjectTokens(ApiServices& services, const ApiCall& call, HttpResponse& response) {
   const std::string& project_id = call.params[0];
   auto project = services.projects.Find(call.caller.organization_id(), project_id);
-  if (!project) return std::unexpected(project.error());
-  auto tokens =
-      services.tokens.ListLive(call.caller.organization_id(), TokenScope::kProject, project_id);
-  if (!tokens) return std::unexpected(tokens.error());
-  return boost::json::object{{"tokens", TokensJson(*tokens)}};
+  if (!project) return WriteError(response, project.error());
+  auto cursor = services.tokens.OpenLiveProjectTokens(call.caller.organization_id(), project_id);
+  if (!cursor) return WriteError(response, cursor.error());
+  auto stream = TokenListStream::Open(std::move(*cursor));
+  if (!stream) return WriteError(response, stream.error());
+  response.status = 200;
+  response.content_type = "application/json";
+  response.body_source = std::move(*stream);
 }
 
 }  // namespace
@@ -136,7 +141,7 @@ void AddOrganizationRoutes(RouteTable& routes) {
   routes.AddJson("GET", "/v1/organization/project/{id}", Access::kAnyToken, GetProject);
   routes.AddJson("PUT", "/v1/organization/project/{id}", kOrg, UpdateProject);
   routes.AddJson("DELETE", "/v1/organization/project/{id}", kOrg, DeleteProject);
-  routes.AddJson("GET", "/v1/organization/project/{id}/tokens", kOrg, ListProjectTokens);
+  routes.Add("GET", "/v1/organization/project/{id}/tokens", kOrg, ListProjectTokens);
 }
 
 }  // namespace gatehouse

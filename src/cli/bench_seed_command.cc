@@ -256,6 +256,8 @@ int RunExplain(const SeedOptions& options) {
     std::cout << "### " << label << "\n"
               << OrThrow(instance.store().ExplainSearchTokens(query), label) << "\n";
   }
+  std::cout << "### a project's tokens, one page (streamed listing)\n"
+            << OrThrow(instance.store().ExplainProjectTokensPage(), "project tokens") << "\n";
   return 0;
 }
 

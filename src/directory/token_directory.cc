@@ -20,6 +20,31 @@ AuditEntry TokenAudit(const AuditActor& actor, const ApiToken& token, std::strin
                         token.name, at, details.empty() ? std::string() : details.Json());
 }
 
+// Shows the last use held in memory (flushed to the store once in a while) when it is newer.
+void ApplyLiveUsage(const TokenCache& cache, ApiToken& token) {
+  if (auto cached = cache.FindById(token.id)) {
+    const TimeMs used = cached->last_used_at.load(std::memory_order_relaxed);
+    if (used > token.last_used_at.value_or(0)) token.last_used_at = used;
+  }
+}
+
+// A store cursor whose tokens show their live last use.
+class LiveUsageCursor final : public TokenCursor {
+ public:
+  LiveUsageCursor(std::unique_ptr<TokenCursor> stored, const TokenCache& cache)
+      : stored_(std::move(stored)), cache_(cache) {}
+
+  Result<bool> Next(ApiToken& token) override {
+    auto more = stored_->Next(token);
+    if (more && *more) ApplyLiveUsage(cache_, token);
+    return more;
+  }
+
+ private:
+  std::unique_ptr<TokenCursor> stored_;
+  const TokenCache& cache_;
+};
+
 boost::json::value TimeJson(const std::optional<TimeMs>& at) {
   if (!at) return nullptr;
   return boost::json::string(FormatTimestamp(*at));
@@ -159,7 +184,7 @@ Result<ApiToken> TokenDirectory::Find(const std::string& organization_id,
   auto found = store_.FindToken(organization_id, token_id);
   if (!found) return std::unexpected(found.error());
   if (!*found) return Fail(ErrorCode::kApiTokenNotFound);
-  ApplyLiveUsage(**found);
+  ApplyLiveUsage(cache_, **found);
   return std::move(**found);
 }
 
@@ -233,7 +258,7 @@ Result<ApiToken> TokenDirectory::Apply(const std::string& organization_id,
     if (!credential) return std::unexpected(credential.error());
     if (*credential) Publish(*token, **credential);
   }
-  ApplyLiveUsage(*token);
+  ApplyLiveUsage(cache_, *token);
   return std::move(*token);
 }
 
@@ -313,7 +338,7 @@ Result<TokenPage> TokenDirectory::Search(const TokenQuery& query) {
   if (query.order_key == TokenOrderKey::kLastUsedAt) (void)FlushUsage();
   auto page = store_.SearchTokens(query);
   if (!page) return page;
-  for (auto& token : page->tokens) ApplyLiveUsage(token);
+  for (auto& token : page->tokens) ApplyLiveUsage(cache_, token);
   return page;
 }
 
@@ -330,11 +355,11 @@ Result<std::vector<ApiToken>> TokenDirectory::ListLive(const std::string& organi
   return std::move(page->tokens);
 }
 
-void TokenDirectory::ApplyLiveUsage(ApiToken& token) const {
-  if (auto cached = cache_.FindById(token.id)) {
-    const TimeMs used = cached->last_used_at.load(std::memory_order_relaxed);
-    if (used > token.last_used_at.value_or(0)) token.last_used_at = used;
-  }
+Result<std::unique_ptr<TokenCursor>> TokenDirectory::OpenLiveProjectTokens(
+    const std::string& organization_id, const std::string& project_id, std::int64_t page_rows) {
+  auto stored = store_.OpenProjectTokens(organization_id, project_id, page_rows);
+  if (!stored) return std::unexpected(stored.error());
+  return std::make_unique<LiveUsageCursor>(std::move(*stored), cache_);
 }
 
 Status TokenDirectory::LoadCache() {

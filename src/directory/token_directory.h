@@ -1,6 +1,8 @@
 #ifndef GATEHOUSE_DIRECTORY_TOKEN_DIRECTORY_H_
 #define GATEHOUSE_DIRECTORY_TOKEN_DIRECTORY_H_
 
+#include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -81,6 +83,14 @@ class TokenDirectory {
   // The Active and Blocked tokens of an organization (scope Organization) or of one project.
   Result<std::vector<ApiToken>> ListLive(const std::string& organization_id, TokenScope scope,
                                          const std::string& project_id = {});
+  // The live tokens of one project in ListLive's order, read `page_rows` at a time (flat in
+  // memory however many there are), each with its last use held in memory applied as ListLive
+  // does. Does not check that the project exists (it then has no tokens). The directory must
+  // outlive the cursor.
+  static constexpr std::int64_t kProjectTokenPageRows = 500;
+  Result<std::unique_ptr<TokenCursor>> OpenLiveProjectTokens(
+      const std::string& organization_id, const std::string& project_id,
+      std::int64_t page_rows = kProjectTokenPageRows);
 
   // Loads every non-revoked token into the cache (start-up).
   Status LoadCache();
@@ -100,7 +110,6 @@ class TokenDirectory {
   Result<ApiToken> Apply(const std::string& organization_id, const std::string& token_id,
                          const TokenChange& change, const AuditActor& actor,
                          const ChangeRules& rules);
-  void ApplyLiveUsage(ApiToken& token) const;
   // Requires sync_mutex_ held.
   Status SyncSince(TimeMs since);
 

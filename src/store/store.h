@@ -244,6 +244,19 @@ class RequestCursor {
   virtual Result<bool> Next(RequestRecord& record) = 0;
 };
 
+// Walks the live (Active and Blocked) tokens of one project in the order of SearchTokens by
+// name ascending (name without case, then status, then storage order) without holding them all
+// in memory: each page is one short read, and the next page continues strictly after the last
+// token returned (keyset), so the walk stays correct while tokens change. A token created during
+// the walk appears only if it sorts after the last token returned; one revoked before its page
+// is read does not appear; none appears twice. Not thread-safe (one reader at a time).
+class TokenCursor {
+ public:
+  virtual ~TokenCursor() = default;
+  // Fills `token` and returns true, or returns false at the end.
+  virtual Result<bool> Next(ApiToken& token) = 0;
+};
+
 // Persistent state of organizations, projects and tokens. Every method is atomic (one
 // transaction) and thread-safe. Methods that look up by id within an organization answer
 // nullopt for ids of other organizations, so that existence never leaks across them.
@@ -310,6 +323,11 @@ class Store {
                                   const std::string& secret_prefix, TimeMs now,
                                   const AuditEntry* audit = nullptr) = 0;
   virtual Result<TokenPage> SearchTokens(const TokenQuery& query) = 0;
+  // A cursor over the live tokens of `project_id` within `organization_id` (none for a project
+  // of another organization), reading `page_rows` tokens per read. The store must outlive it.
+  virtual Result<std::unique_ptr<TokenCursor>> OpenProjectTokens(const std::string& organization_id,
+                                                                 const std::string& project_id,
+                                                                 std::int64_t page_rows) = 0;
   // Drops every sealed secret copy (reveal=never): from then on secrets exist only as hashes.
   virtual Status DiscardSealedSecrets() = 0;
   virtual Status RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) = 0;

@@ -79,6 +79,52 @@ INSERT INTO api_tokens(id, organization_id, project_id, scope, name, status, sec
   EXPECT_EQ(sales->tokens.front().project_name, "Sales");
 }
 
+// Migration 11 indexes a project's live tokens for the streamed listing: a database of
+// schema 10 gains the index and its tokens stream in the listing's order, revoked ones left out.
+TEST_F(SqliteMigrationTest, UpgradesASchemaTenDatabaseAndItsProjectTokensStreamInOrder) {
+  {
+    sqlite::Database db;
+    db.Open(path_);
+    ASSERT_EQ(sqlite::Migrate(db, 10).value(), 10);
+    ASSERT_TRUE(db.Execute(R"sql(
+INSERT INTO organizations(id, name, created_at, updated_at) VALUES ('o1', 'Acme', 1, 1);
+INSERT INTO projects(id, organization_id, name, created_at, updated_at)
+  VALUES ('p1', 'o1', 'Support', 1, 1), ('p2', 'o1', 'Sales', 1, 1);
+INSERT INTO api_tokens(id, organization_id, project_id, project_name, scope, name, status,
+                       secret_hash, secret_prefix, created_at, updated_at) VALUES
+  ('t1', 'o1', 'p1', 'Support', 1, 'deploy', 0, x'01', 'gtp_abcd', 1, 1),
+  ('t2', 'o1', 'p1', 'Support', 1, 'Default', 0, x'02', 'gtp_abcd', 2, 2),
+  ('t3', 'o1', 'p1', 'Support', 1, 'ci', 2, x'03', 'gtp_abcd', 3, 3),
+  ('t4', 'o1', 'p1', 'Support', 1, 'CI', 1, x'04', 'gtp_abcd', 4, 4),
+  ('t5', 'o1', 'p1', 'Support', 1, 'ci', 0, x'05', 'gtp_abcd', 5, 5),
+  ('t6', 'o1', 'p2', 'Sales', 1, 'ci', 0, x'06', 'gtp_abcd', 6, 6);
+)sql"));
+    auto index = db.Prepare(
+        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'api_tokens_project_live_name'");
+    ASSERT_TRUE(index);
+    ASSERT_TRUE((*index)->Step().value());
+    EXPECT_EQ((*index)->Int(0), 0);
+  }
+  SqliteStore store(path_);
+  sqlite::Database db;
+  ASSERT_TRUE(db.OpenReadOnly(path_));
+  auto version = db.Prepare("SELECT MAX(version) FROM schema_migrations");
+  ASSERT_TRUE((*version)->Step().value());
+  EXPECT_GE((*version)->Int(0), 11);
+  auto index =
+      db.Prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'api_tokens_project_live_name'");
+  ASSERT_TRUE((*index)->Step().value());
+  EXPECT_EQ((*index)->Int(0), 1);
+
+  auto cursor = store.OpenProjectTokens("o1", "p1", 2);
+  ASSERT_TRUE(cursor);
+  std::vector<std::string> ids;
+  ApiToken token;
+  while ((*cursor)->Next(token).value()) ids.push_back(token.id);
+  // "ci" (Active) before "CI" (Blocked): equal without case, then by status; t3 is revoked.
+  EXPECT_EQ(ids, (std::vector<std::string>{"t5", "t4", "t2", "t1"}));
+}
+
 TEST_F(SqliteMigrationTest, MigratingAgainChangesNothing) {
   sqlite::Database db;
   db.Open(path_);

@@ -346,6 +346,14 @@ INSERT INTO usage_token_days
          SUM(cost), SUM(elapsed_ms)
   FROM usage_token_hours GROUP BY 1, 2, 3, 4, 5, 6;
 )sql",
+    // 11: a project's live tokens in the listing's order (name without case, status, rowid),
+    // so that the streamed listing (SqliteStore::OpenProjectTokens) pages by keyset: each page
+    // starts where the last one ended instead of sorting the whole project again. Partial:
+    // revoked tokens are never listed and are never read.
+    R"sql(
+CREATE INDEX api_tokens_project_live_name
+  ON api_tokens(project_id, name COLLATE NOCASE, status) WHERE status <> 2;
+)sql",
 };
 
 }  // namespace

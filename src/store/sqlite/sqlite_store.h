@@ -70,6 +70,13 @@ class SqliteStore final : public Store {
                           const std::string& secret_prefix, TimeMs now,
                           const AuditEntry* audit = nullptr) override;
   Result<TokenPage> SearchTokens(const TokenQuery& query) override;
+  // Each page leases a connection of the reader pool for one statement only.
+  Result<std::unique_ptr<TokenCursor>> OpenProjectTokens(const std::string& organization_id,
+                                                         const std::string& project_id,
+                                                         std::int64_t page_rows) override;
+  // The statement that reads each page of OpenProjectTokens, followed by its EXPLAIN QUERY
+  // PLAN (tests and `gatehouse bench explain`).
+  Result<std::string> ExplainProjectTokensPage();
   Status DiscardSealedSecrets() override;
   Status RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) override;
   Status ForEachTokenChangedSince(
