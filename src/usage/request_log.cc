@@ -43,7 +43,7 @@ bool RequestLog::Append(RequestRecord record) {
       journaled_.load(std::memory_order_relaxed) ? EncodeJournalFrame(record) : std::string();
   {
     std::lock_guard lock(mutex_);
-    if (queue_.size() >= options_.capacity || stopping_) {
+    if (queue_.size() + in_flight_ >= options_.capacity || stopping_) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
@@ -94,6 +94,7 @@ void RequestLog::Run() {
     batch.assign(std::make_move_iterator(queue_.begin()),
                  std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(take)));
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
+    in_flight_ = take;
     lock.unlock();
     // A failed batch is retried rather than lost; the queue's capacity bounds the backlog.
     const auto started = std::chrono::steady_clock::now();
@@ -102,6 +103,7 @@ void RequestLog::Run() {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
         std::memory_order_relaxed);
     lock.lock();
+    in_flight_ = 0;
     if (stored) {
       written_.fetch_add(batch.size(), std::memory_order_relaxed);
       failing_.store(false, std::memory_order_relaxed);

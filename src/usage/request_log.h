@@ -16,8 +16,9 @@
 namespace gatehouse {
 
 struct RequestLogOptions {
-  std::size_t capacity = 100000;            // records queued at most; beyond it records are dropped
-  std::size_t max_batch = 2000;             // records per transaction
+  std::size_t capacity = 100000;  // records in memory at most (queued or being stored); beyond
+                                  // it records are dropped
+  std::size_t max_batch = 2000;   // records per transaction
   std::chrono::milliseconds max_delay{50};  // a record waits at most this long for its batch
 };
 
@@ -82,8 +83,10 @@ class RequestLog {
   RequestObserver* observer_ = nullptr;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<RequestRecord> queue_;          // guarded by mutex_
-  bool stopping_ = false;                    // guarded by mutex_
+  std::deque<RequestRecord> queue_;  // guarded by mutex_
+  std::size_t in_flight_ = 0;  // records of the batch being stored, guarded by mutex_: a failed
+                               // batch goes back to the queue, so it counts toward capacity
+  bool stopping_ = false;      // guarded by mutex_
   std::unique_ptr<RequestJournal> journal_;  // guarded by mutex_; null without a journal
   RequestJournal::Segment retiring_;         // guarded by mutex_; the former active segment
   bool rotation_failing_ = false;            // guarded by mutex_; the last rotation failed (logged)

@@ -144,4 +144,45 @@ TEST(RequestCursor, PagesThroughManyRowsInOrderWithSkipAndCount) {
   }
 }
 
+TEST(RequestLog, ABatchBeingStoredCountsTowardTheCapacity) {
+  // A batch that fails goes back to the queue: were it not counted while it is being stored,
+  // the records in memory could reach the capacity plus a batch.
+  const TempDir dir;
+  const std::string path = dir.File("gatehouse.db").string();
+  SqliteStore store(path);
+  sqlite::Database other;
+  other.Open(path);
+  // Another process holds the write lock: the writer's batch waits (up to the store's write
+  // budget of 2 s) and then fails.
+  ASSERT_TRUE(other.Execute("BEGIN IMMEDIATE"));
+  RequestLog log(
+      store,
+      RequestLogOptions{.capacity = 4, .max_batch = 2, .max_delay = std::chrono::milliseconds(5)});
+  std::size_t accepted = 0;
+  auto append = [&] {
+    RequestRecord record;
+    record.id = NewUuid();
+    record.organization_id = "org";
+    accepted += log.Append(std::move(record));
+  };
+  append();
+  append();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (log.queued() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(log.queued(), 0u) << "the writer took the batch";
+  for (int i = 0; i < 5; ++i) append();
+  EXPECT_EQ(accepted, 4u);
+  EXPECT_EQ(log.dropped(), 3u);
+  ASSERT_TRUE(other.Execute("COMMIT"));
+  while (log.written() < 4 &&
+         std::chrono::steady_clock::now() < deadline + std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  log.Stop();
+  EXPECT_EQ(log.written(), 4u);
+  EXPECT_EQ(CountRequests(store, "org"), 4);
+}
+
 }  // namespace gatehouse
