@@ -24,10 +24,10 @@ export function App() {
   const [projects, setProjects] = useState<api.Project[]>([]);
   const [projectId, setProjectId] = useState<string>(() => localStorage.getItem(PROJECT_KEY) ?? '');
   const [toasts, setToasts] = useState<ToastMessage[]>([]);
-  const toastSeq = useRef(0);
+  const toastSeqRef = useRef(0);
 
   const toast = useCallback((text: string, kind: 'info' | 'error' = 'info') => {
-    const id = ++toastSeq.current;
+    const id = ++toastSeqRef.current;
     setToasts((list) => [...list, { id, text, kind }]);
     window.setTimeout(() => setToasts((list) => list.filter((t) => t.id !== id)), kind === 'error' ? 8000 : 4000);
   }, []);
@@ -51,8 +51,10 @@ export function App() {
       toast('Your session has ended. Sign in again.', 'error');
     };
     window.addEventListener(api.SESSION_ENDED_EVENT, onEnded);
-    return () => window.removeEventListener(api.SESSION_ENDED_EVENT, onEnded);
-  }, []);
+    return () => {
+      window.removeEventListener(api.SESSION_ENDED_EVENT, onEnded);
+    };
+  }, [dropSession, toast]);
 
   useEffect(() => {
     if (!localStorage.getItem(SIGNED_IN_HINT)) {
@@ -60,7 +62,7 @@ export function App() {
       return;
     }
     api.getSession().then(acceptSession, dropSession);
-  }, []);
+  }, [acceptSession, dropSession]);
 
   const reloadProjects = useCallback(async () => {
     try {
@@ -69,11 +71,11 @@ export function App() {
       if (error instanceof api.ApiError && error.status === 401) dropSession();
       else toast(`Could not load projects: ${api.errorText(error)}`, 'error');
     }
-  }, []);
+  }, [dropSession, toast]);
 
   useEffect(() => {
     if (state.kind === 'signedIn') void reloadProjects();
-  }, [state.kind]);
+  }, [state.kind, reloadProjects]);
 
   useEffect(() => {
     if (state.kind === 'signedOut' && route.path !== '/signin') navigate('/signin');
@@ -158,7 +160,7 @@ export function App() {
 
   return (
     <ConsoleContext.Provider value={context}>
-      <Layout path={route.path} onSignOut={signOut}>
+      <Layout path={route.path} onSignOut={() => void signOut()}>
         {page}
       </Layout>
       {toastRegion}

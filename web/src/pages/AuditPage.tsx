@@ -18,7 +18,7 @@ function describeDetails(details: api.AuditEvent['details']): string {
     value === null || value === undefined ? '∅' : typeof value === 'string' ? value : JSON.stringify(value);
   return Object.entries(details)
     .map(([field, change]) => {
-      if (change && typeof change === 'object' && 'to' in (change as object)) {
+      if (change && typeof change === 'object' && 'to' in change) {
         const { from, to } = change as { from: unknown; to: unknown };
         return `${field}: ${show(from)} → ${show(to)}`;
       }

@@ -44,7 +44,7 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
     return () => {
       current = false;
     };
-  }, [target, reload]);
+  }, [session.organizationId, target, reload]);
 
   const cancel = async (limit: api.UsageLimit) => {
     try {
@@ -85,7 +85,11 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
       )}
       {load.kind === 'error' && <Notice kind="error">Could not load usage limits: {load.text}</Notice>}
       {load.kind === 'ready' && (
-        <CurrentLimit limit={load.limits.find(isCurrent)} onEdit={setEditing} onCancel={cancel} />
+        <CurrentLimit
+          limit={load.limits.find(isCurrent)}
+          onEdit={setEditing}
+          onCancel={(limit) => void cancel(limit)}
+        />
       )}
       {load.kind === 'ready' && (
         <div class="table-wrap">
@@ -151,7 +155,7 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
                           <button type="button" class="btn-small" onClick={() => setEditing(limit)}>
                             EDIT
                           </button>
-                          <button type="button" class="btn-small btn-danger" onClick={() => cancel(limit)}>
+                          <button type="button" class="btn-small btn-danger" onClick={() => void cancel(limit)}>
                             CANCEL
                           </button>
                         </>
@@ -287,7 +291,7 @@ function EditLimitForm({
 
   return (
     <Dialog title="Change Usage Limit" onClose={onCancel}>
-      <form class="form" onSubmit={submit} noValidate>
+      <form class="form" onSubmit={(e) => void submit(e)} noValidate>
         <div class="field">
           <label for={ids.soft}>Soft limit</label>
           <input
@@ -371,7 +375,7 @@ function LimitForm({
 
   return (
     <Dialog title="Usage Limit" onClose={onCancel}>
-      <form class="form" onSubmit={submit} noValidate>
+      <form class="form" onSubmit={(e) => void submit(e)} noValidate>
         <div class="field">
           <label for={ids.type}>Subscription type</label>
           <select

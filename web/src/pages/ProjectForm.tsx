@@ -54,7 +54,7 @@ export function ProjectForm({ project, onCreated, onUpdated, onCancel }: Project
 
   return (
     <Dialog title="Project" onClose={onCancel}>
-      <form class="form" onSubmit={submit} noValidate>
+      <form class="form" onSubmit={(e) => void submit(e)} noValidate>
         <div class="field">
           <label for={ids.name}>Name *</label>
           <input

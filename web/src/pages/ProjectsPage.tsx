@@ -19,7 +19,7 @@ export function ProjectsPage() {
   // Projects can change outside this browser (API, CLI); the page shows the current list.
   useEffect(() => {
     void reloadProjects();
-  }, []);
+  }, [reloadProjects]);
 
   const onCreated = async (project: api.Project, token?: api.CreatedToken) => {
     setEditing({ kind: 'none' });
@@ -121,8 +121,8 @@ export function ProjectsPage() {
       {editing.kind !== 'none' && (
         <ProjectForm
           project={editing.kind === 'update' ? editing.project : undefined}
-          onCreated={onCreated}
-          onUpdated={onUpdated}
+          onCreated={(project, token) => void onCreated(project, token)}
+          onUpdated={(project) => void onUpdated(project)}
           onCancel={() => setEditing({ kind: 'none' })}
         />
       )}
@@ -138,7 +138,7 @@ export function ProjectsPage() {
             </p>
           )}
           <div class="dialog-actions">
-            <button type="button" class="btn-danger" onClick={confirmDelete}>
+            <button type="button" class="btn-danger" onClick={() => void confirmDelete()}>
               DELETE
             </button>
             <button type="button" onClick={() => setDeleting(null)} autofocus>

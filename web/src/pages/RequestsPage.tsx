@@ -1,5 +1,5 @@
 import { Fragment } from 'preact';
-import { useEffect, useId, useState } from 'preact/hooks';
+import { useEffect, useId, useMemo, useState } from 'preact/hooks';
 import * as api from '../api';
 import { Dialog } from '../components/Dialog';
 import { Notice } from '../components/Notice';
@@ -29,17 +29,23 @@ export function RequestsPage() {
   const [selected, setSelected] = useState<api.RequestItem | null>(null);
   const ids = { assistant: useId(), token: useId(), status: useId(), project: useId(), from: useId(), to: useId() };
 
-  const filters: api.RequestQuery = {
-    assistantName: useDebounced(assistant.trim(), 300) || undefined,
-    apiToken: useDebounced(apiToken.trim(), 300) || undefined,
-    status: status || undefined,
-    projectId: projectId || undefined,
-    startDate: startDate || undefined,
-    endDate: endDate || undefined,
-  };
-  const filterKey = JSON.stringify(filters);
+  const assistantName = useDebounced(assistant.trim(), 300);
+  const apiTokenName = useDebounced(apiToken.trim(), 300);
+  const filters: api.RequestQuery = useMemo(
+    () => ({
+      assistantName: assistantName || undefined,
+      apiToken: apiTokenName || undefined,
+      status: status || undefined,
+      projectId: projectId || undefined,
+      startDate: startDate || undefined,
+      endDate: endDate || undefined,
+    }),
+    [assistantName, apiTokenName, status, projectId, startDate, endDate],
+  );
 
-  useEffect(() => setPage(1), [filterKey, pageSize]);
+  useEffect(() => {
+    setPage(1);
+  }, [filters, pageSize]);
 
   useEffect(() => {
     let current = true;
@@ -52,7 +58,7 @@ export function RequestsPage() {
     return () => {
       current = false;
     };
-  }, [filterKey, page, pageSize]);
+  }, [filters, page, pageSize]);
 
   const exportCsv = async () => {
     try {
@@ -76,7 +82,12 @@ export function RequestsPage() {
     <section class="page" aria-labelledby="requests-title">
       <h1 id="requests-title">Requests</h1>
       <div class="toolbar">
-        <button type="button" class="btn-primary" disabled={load.kind === 'unavailable'} onClick={exportCsv}>
+        <button
+          type="button"
+          class="btn-primary"
+          disabled={load.kind === 'unavailable'}
+          onClick={() => void exportCsv()}
+        >
           EXPORT CSV
         </button>
       </div>

@@ -29,7 +29,7 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (session: api.Session) 
 
   return (
     <main class="signin">
-      <form class="signin-card" onSubmit={submit}>
+      <form class="signin-card" onSubmit={(e) => void submit(e)}>
         <h1>Gatehouse console</h1>
         <p>Sign in with an organization API token.</p>
         <label for={inputId}>Organization API token</label>

@@ -59,7 +59,7 @@ export function TokenForm({ scope, token, project, onSaved, onCancel }: TokenFor
 
   return (
     <Dialog title="Api Token" onClose={onCancel}>
-      <form class="form" onSubmit={submit} noValidate>
+      <form class="form" onSubmit={(e) => void submit(e)} noValidate>
         <div class="field">
           <label for={ids.name}>Name *</label>
           <input

@@ -164,7 +164,9 @@ export function TokenPermissions({ scope, projectId, value, onChange, onValidity
   }, [scope, projectId]);
 
   const badCidrs = value.allowedCidrs === null ? [] : entriesOf(cidrText).filter((entry) => !isCidr(entry));
-  useEffect(() => onValidity(badCidrs.length === 0), [badCidrs.length]);
+  useEffect(() => {
+    onValidity(badCidrs.length === 0);
+  }, [badCidrs.length, onValidity]);
 
   return (
     <fieldset class="permissions">

@@ -229,7 +229,7 @@ export function TokensPage({ view }: { view: View }) {
                     class="btn-small"
                     aria-label={`Copy secret of token ${token.name}`}
                     disabled={copying === token.id}
-                    onClick={() => copy(token)}
+                    onClick={() => void copy(token)}
                   >
                     COPY
                   </button>
