@@ -208,8 +208,9 @@ const NOT_YET_AVAILABLE = [/\/v1\/organization\/request\/export/, /\/v2\/usageLi
 /**
  * Launches headless Debian Chromium with a fresh user-data-dir and clipboard permissions.
  * Collects every console error and page error into `errors`.
+ * `options.timezoneId`: the browser's time zone (default UTC, so times read the same on any machine).
  */
-export async function launchConsole(baseUrl) {
+export async function launchConsole(baseUrl, options = {}) {
   const userDataDir = await mkdtemp(path.join(tmpdir(), 'gatehouse-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -224,6 +225,7 @@ export async function launchConsole(baseUrl) {
       '--no-first-run',
     ],
     viewport: VIEWPORT,
+    timezoneId: options.timezoneId ?? 'UTC',
     permissions: ['clipboard-read', 'clipboard-write'],
     baseURL: baseUrl,
   });

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import * as api from './api';
 import { Layout } from './components/Layout';
-import { navigate, useRoute } from './router';
+import { currentLocation, navigate, setQuery, useRoute, withQuery } from './router';
 import { ConsoleContext, type ConsoleState, type ToastMessage } from './state';
 import { AuditPage } from './pages/AuditPage';
 import { LimitsPage } from './pages/LimitsPage';
@@ -16,13 +16,21 @@ import { UsagePage } from './pages/UsagePage';
 const SIGNED_IN_HINT = 'gatehouse.signedIn';
 const PROJECT_KEY = 'gatehouse.projectId';
 
+/** Where to go after signing in: the page asked for while signed out, if it is a console page. */
+function afterSignIn(next: string | null): string {
+  return next?.startsWith('/') && !next.startsWith('/signin') ? next : '/tokens';
+}
+
 type SessionState = { kind: 'loading' } | { kind: 'signedOut' } | { kind: 'signedIn'; session: api.Session };
 
 export function App() {
   const route = useRoute();
   const [state, setState] = useState<SessionState>({ kind: 'loading' });
   const [projects, setProjects] = useState<api.Project[]>([]);
-  const [projectId, setProjectId] = useState<string>(() => localStorage.getItem(PROJECT_KEY) ?? '');
+  // The header's project: the URL's `project` (a reload or shared link shows the same one), else
+  // the one this browser chose last.
+  const [rememberedProjectId, setRememberedProjectId] = useState<string>(() => localStorage.getItem(PROJECT_KEY) ?? '');
+  const projectId = route.query.get('project') || rememberedProjectId;
   const [toasts, setToasts] = useState<ToastMessage[]>([]);
   const toastSeqRef = useRef(0);
 
@@ -64,27 +72,40 @@ export function App() {
     api.getSession().then(acceptSession, dropSession);
   }, [acceptSession, dropSession]);
 
+  const fetchProjects = useCallback(async () => {
+    const list = await api.listProjects();
+    setProjects(list);
+    return list;
+  }, []);
+
   const reloadProjects = useCallback(async () => {
     try {
-      setProjects(await api.listProjects());
+      await fetchProjects();
     } catch (error) {
       if (error instanceof api.ApiError && error.status === 401) dropSession();
       else toast(`Could not load projects: ${api.errorText(error)}`, 'error');
     }
-  }, [dropSession, toast]);
+  }, [dropSession, fetchProjects, toast]);
 
   useEffect(() => {
     if (state.kind === 'signedIn') void reloadProjects();
   }, [state.kind, reloadProjects]);
 
+  const next = route.query.get('next');
   useEffect(() => {
-    if (state.kind === 'signedOut' && route.path !== '/signin') navigate('/signin');
-    if (state.kind === 'signedIn' && route.path === '/signin') navigate('/tokens');
-  }, [state.kind, route.path]);
+    if (state.kind === 'signedOut' && route.path !== '/signin') {
+      // Remember the page asked for (a deep link, or where the session ended) to return there.
+      const asked = currentLocation();
+      navigate(asked ? withQuery('/signin', { next: asked }) : '/signin', { replace: true });
+    }
+    if (state.kind === 'signedIn' && route.path === '/signin') navigate(afterSignIn(next), { replace: true });
+  }, [state.kind, route.path, next]);
 
   const selectProject = useCallback((id: string) => {
     localStorage.setItem(PROJECT_KEY, id);
-    setProjectId(id);
+    setRememberedProjectId(id);
+    // The views it filters start again at their first page.
+    setQuery({ project: id, page: null });
   }, []);
 
   const selectedProject = useMemo(
@@ -128,6 +149,7 @@ export function App() {
     selectedProject,
     selectProject,
     reloadProjects,
+    fetchProjects,
     toast,
   };
 
@@ -138,22 +160,23 @@ export function App() {
       page = <ProjectsPage />;
       break;
     case 'requests':
-      page = <RequestsPage />;
+      page = <RequestsPage query={route.query} />;
       break;
     case 'usage':
-      page = <UsagePage />;
+      page = <UsagePage query={route.query} />;
       break;
     case 'limits':
-      page = <LimitsPage projectParam={route.query.get('project')} />;
+      page = <LimitsPage query={route.query} />;
       break;
     case 'audit':
-      page = <AuditPage />;
+      page = <AuditPage query={route.query} />;
       break;
     default:
       page = (
         <TokensPage
           key={sub === 'project' ? 'project' : 'organization'}
           view={sub === 'project' ? 'project' : 'organization'}
+          query={route.query}
         />
       );
   }

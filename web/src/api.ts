@@ -173,8 +173,11 @@ export async function call<T>(
   return (text ? JSON.parse(text) : {}) as T;
 }
 
+/** True when the server has no such route (404 Bad Endpoint / 405), not when a row is missing. */
 export function isNotAvailable(error: unknown): boolean {
-  return error instanceof ApiError && (error.status === 404 || error.status === 405);
+  if (!(error instanceof ApiError) || (error.status !== 404 && error.status !== 405)) return false;
+  const id = error.errors[0]?.id;
+  return id === undefined || id === 404 || id === 405;
 }
 
 export function errorText(error: unknown): string {

@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useId } from 'preact/hooks';
+import { useRoute, withQuery } from '../router';
 import { useConsole } from '../state';
 
 interface NavItem {
@@ -36,6 +37,8 @@ interface LayoutProps {
 export function Layout({ path, onSignOut, children }: LayoutProps) {
   const { session, projects, selectedProject, selectProject } = useConsole();
   const selectId = useId();
+  // A project chosen in the header (or a page's Project filter) stays chosen from page to page.
+  const project = useRoute().query.get('project');
   return (
     <div class="shell">
       <a class="skip-link" href="#main">
@@ -53,7 +56,7 @@ export function Layout({ path, onSignOut, children }: LayoutProps) {
                   return (
                     <li key={item.href}>
                       <a
-                        href={item.href}
+                        href={withQuery(item.href, { project })}
                         class={current ? 'nav-link active' : 'nav-link'}
                         aria-current={current ? 'page' : undefined}
                       >

@@ -1,5 +1,6 @@
-import { useEffect, useId, useState } from 'preact/hooks';
+import { useCallback, useEffect, useId, useState } from 'preact/hooks';
 import * as api from '../api';
+import { useResource } from '../hooks';
 
 /** The permission lists of a token as the form edits them (API.md §3). */
 export interface PermissionsValue {
@@ -137,31 +138,20 @@ interface TokenPermissionsProps {
 
 /** The Permissions section of the token form: models, assistants (project tokens) and networks. */
 export function TokenPermissions({ scope, projectId, value, onChange, onValidity }: TokenPermissionsProps) {
-  // null until loaded: the lists start from what exists (a failed listing leaves them empty).
-  const [models, setModels] = useState<string[] | null>(null);
-  const [assistants, setAssistants] = useState<string[] | null>(null);
+  // The lists start from what exists; null until loaded (a failed listing leaves them empty).
+  const modelList = useResource(
+    useCallback(() => (scope === 'Project' ? api.listModelIds() : Promise.resolve([])), [scope]),
+  );
+  const assistantList = useResource(
+    useCallback(
+      () => (scope === 'Project' && projectId ? api.listAssistantNames(projectId) : Promise.resolve([])),
+      [scope, projectId],
+    ),
+  );
+  const models = modelList.loading ? null : (modelList.data ?? []);
+  const assistants = assistantList.loading ? null : (assistantList.data ?? []);
   const [cidrText, setCidrText] = useState((value.allowedCidrs ?? []).join('\n'));
   const ids = { cidrs: useId(), cidrError: useId(), cidrMode: useId() };
-
-  useEffect(() => {
-    if (scope !== 'Project') return;
-    let current = true;
-    api.listModelIds().then(
-      (ids) => current && setModels(ids),
-      () => current && setModels([]),
-    );
-    if (projectId) {
-      api.listAssistantNames(projectId).then(
-        (names) => current && setAssistants(names),
-        () => current && setAssistants([]),
-      );
-    } else {
-      setAssistants([]);
-    }
-    return () => {
-      current = false;
-    };
-  }, [scope, projectId]);
 
   const badCidrs = value.allowedCidrs === null ? [] : entriesOf(cidrText).filter((entry) => !isCidr(entry));
   useEffect(() => {
