@@ -297,3 +297,72 @@ export function rowByName(page, name) {
     has: page.locator('td:first-child', { hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }),
   });
 }
+
+/**
+ * One test file's console: a server (`options.config` as for startServer), `options.seed(server)`
+ * run before the browser starts (its result is `seeded`), a browser in `options.timezoneId`, signed
+ * in with the organization token. `close()` stops both.
+ */
+export async function setUpConsole(options = {}) {
+  const server = await startServer({ config: options.config });
+  try {
+    const seeded = options.seed ? await options.seed(server) : undefined;
+    const browser = await launchConsole(server.baseUrl, { timezoneId: options.timezoneId });
+    await signIn(browser.page, server.orgSecret);
+    return {
+      server,
+      browser,
+      page: browser.page,
+      seeded,
+      async close() {
+        await browser.close();
+        await server.stop();
+      },
+    };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}
+
+/**
+ * Holds the page's requests whose URL matches `pattern` (a RegExp) until `release()`, which lets
+ * them through and stops holding. `arrived()` resolves once one is held.
+ */
+export async function holdRequests(page, pattern) {
+  const held = [];
+  let notify;
+  const arrived = new Promise((resolve) => {
+    notify = resolve;
+  });
+  let released = false;
+  const handler = (route) => {
+    if (released) return route.continue();
+    held.push(route);
+    notify();
+  };
+  await page.route(pattern, handler);
+  return {
+    arrived: () => arrived,
+    async release() {
+      released = true;
+      for (const route of held.splice(0)) await route.continue();
+      await page.unroute(pattern, handler);
+    },
+  };
+}
+
+/**
+ * Answers the page's requests whose URL matches `pattern` with HTTP `status` and the API's error
+ * envelope, until the returned function is called.
+ */
+export async function failRequests(page, pattern, status = 500, description = 'Internal Server Error') {
+  const handler = (route) =>
+    route.fulfill({
+      status,
+      contentType: 'application/json',
+      body: JSON.stringify({ errors: [{ id: status, description }] }),
+    });
+  await page.route(pattern, handler);
+  return () => page.unroute(pattern, handler);
+}
