@@ -55,9 +55,11 @@ export function LimitsPage({ query }: { query: URLSearchParams }) {
               setQuery({ project: e.currentTarget.value });
             }}
           >
-            <option value="">Organization {session.organizationName}</option>
+            <option value="" selected={target === ''}>
+              Organization {session.organizationName}
+            </option>
             {projects.map((p) => (
-              <option value={p.projectId} key={p.projectId}>
+              <option value={p.projectId} key={p.projectId} selected={p.projectId === target}>
                 Project {p.projectName}
               </option>
             ))}

@@ -3,6 +3,7 @@ import { useCallback, useId, useMemo, useState } from 'preact/hooks';
 import * as api from '../api';
 import { Dialog } from '../components/Dialog';
 import { Pager } from '../components/Pager';
+import { ProjectFilter } from '../components/ProjectFilter';
 import { DataTable, isUnavailable } from '../components/TableState';
 import { dayRange, formatCost, formatDateTime, formatLocalTime, formatNumber, localDay, TIME_ZONE } from '../format';
 import { useResource } from '../hooks';
@@ -35,7 +36,7 @@ function failureText(item: api.RequestItem): string {
  * the URL: `assistant`, `token`, `status`, `project`, `from`, `to` (local days), `page`, `size`.
  */
 export function RequestsPage({ query }: { query: URLSearchParams }) {
-  const { projects, selectProject, toast } = useConsole();
+  const { projects, toast } = useConsole();
   const [assistantInput, setAssistantInput] = useQueryText(query, 'assistant', 300, FIRST_PAGE);
   const [tokenInput, setTokenInput] = useQueryText(query, 'token', 300, FIRST_PAGE);
   const status = query.get('status') ?? '';
@@ -51,7 +52,6 @@ export function RequestsPage({ query }: { query: URLSearchParams }) {
     token: useId(),
     tokenMode: useId(),
     status: useId(),
-    project: useId(),
     from: useId(),
     to: useId(),
   };
@@ -154,25 +154,7 @@ export function RequestsPage({ query }: { query: URLSearchParams }) {
             <option value="pending">Pending</option>
           </select>
         </div>
-        <div class="filter">
-          <label for={ids.project}>Project</label>
-          <select
-            id={ids.project}
-            value={projectId}
-            onChange={(e) => {
-              const id = e.currentTarget.value;
-              if (id) selectProject(id);
-              else setQuery({ project: null, page: null });
-            }}
-          >
-            <option value="">All</option>
-            {projects.map((p) => (
-              <option value={p.projectId} key={p.projectId}>
-                {p.projectName}
-              </option>
-            ))}
-          </select>
-        </div>
+        <ProjectFilter value={projectId} allLabel="All" />
         <div class="filter">
           <label for={ids.from}>From</label>
           <input

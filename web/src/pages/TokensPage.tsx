@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useId, useState } from 'preact/hooks';
 import * as api from '../api';
 import { Pager } from '../components/Pager';
+import { ProjectFilter } from '../components/ProjectFilter';
 import { SecretDialog } from '../components/SecretDialog';
 import { SortHeader, type SortDirection } from '../components/SortHeader';
 import { DataTable } from '../components/TableState';
@@ -31,7 +32,7 @@ const FIRST_PAGE = { page: null };
  * and in the project view `project` (the header's project; absent = every project).
  */
 export function TokensPage({ view, query }: { view: View; query: URLSearchParams }) {
-  const { projects, selectedProject, selectProject, toast } = useConsole();
+  const { projects, selectedProject, toast } = useConsole();
   const [nameInput, setNameInput] = useQueryText(query, 'name', 250, FIRST_PAGE);
   const [projectInput, setProjectInput] = useQueryText(query, 'projectName', 250, FIRST_PAGE);
   const status = choiceParam(query, 'status', STATUSES);
@@ -48,7 +49,6 @@ export function TokensPage({ view, query }: { view: View; query: URLSearchParams
   const ids = {
     name: useId(),
     nameMode: useId(),
-    project: useId(),
     projectName: useId(),
     projectMode: useId(),
     status: useId(),
@@ -159,27 +159,7 @@ export function TokensPage({ view, query }: { view: View; query: URLSearchParams
           </select>
           <input id={ids.name} type="search" value={nameInput} onInput={(e) => setNameInput(e.currentTarget.value)} />
         </div>
-        {view === 'project' && (
-          <div class="filter">
-            <label for={ids.project}>Project</label>
-            <select
-              id={ids.project}
-              value={projectId}
-              onChange={(e) => {
-                const id = e.currentTarget.value;
-                if (id) selectProject(id);
-                else setQuery({ project: null, page: null });
-              }}
-            >
-              <option value="">All projects</option>
-              {projects.map((p) => (
-                <option value={p.projectId} key={p.projectId}>
-                  {p.projectName}
-                </option>
-              ))}
-            </select>
-          </div>
-        )}
+        {view === 'project' && <ProjectFilter value={projectId} allLabel="All projects" />}
         {view === 'project' && (
           <div class="filter">
             <label for={ids.projectName}>Project Name</label>

@@ -1,12 +1,12 @@
 import { useCallback, useId, useMemo } from 'preact/hooks';
 import * as api from '../api';
 import { Notice } from '../components/Notice';
+import { ProjectFilter } from '../components/ProjectFilter';
 import { LoadState } from '../components/TableState';
 import { TimelineChart } from '../components/TimelineChart';
 import { dayRange, formatCost, formatNumber, formatPercent, localDay, midnight, TIME_ZONE } from '../format';
 import { useResource } from '../hooks';
 import { setQuery } from '../router';
-import { useConsole } from '../state';
 
 interface Summary {
   overall: api.UsageGroup | undefined;
@@ -91,14 +91,13 @@ const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
  * The range (`from`, `to`: local days; default the last 30 days) and `project` live in the URL.
  */
 export function UsagePage({ query }: { query: URLSearchParams }) {
-  const { projects, selectProject } = useConsole();
   const defaults = useMemo(defaultRange, []);
   const fromParam = query.get('from') ?? '';
   const toParam = query.get('to') ?? '';
   const startDate = DAY_RE.test(fromParam) ? fromParam : defaults.from;
   const endDate = DAY_RE.test(toParam) ? toParam : defaults.to;
   const projectId = query.get('project') ?? '';
-  const ids = { from: useId(), to: useId(), project: useId() };
+  const ids = { from: useId(), to: useId() };
   const filtered = projectId !== '' || startDate !== defaults.from || endDate !== defaults.to;
 
   const usage = useResource(
@@ -210,25 +209,7 @@ export function UsagePage({ query }: { query: URLSearchParams }) {
             }}
           />
         </div>
-        <div class="filter">
-          <label for={ids.project}>Project</label>
-          <select
-            id={ids.project}
-            value={projectId}
-            onChange={(e) => {
-              const id = e.currentTarget.value;
-              if (id) selectProject(id);
-              else setQuery({ project: null });
-            }}
-          >
-            <option value="">All projects</option>
-            {projects.map((p) => (
-              <option key={p.projectId} value={p.projectId}>
-                {p.projectName}
-              </option>
-            ))}
-          </select>
-        </div>
+        <ProjectFilter value={projectId} allLabel="All projects" />
       </div>
       <LoadState resource={usage} noun="usage" unavailableText="Usage data is not available on this server yet." />
       {stats?.total === 0 && !usage.loading && (
