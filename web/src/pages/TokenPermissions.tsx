@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useId, useState } from 'preact/hooks';
 import * as api from '../api';
+import { Field } from '../components/FormField';
 import { useResource } from '../hooks';
 
 /** The permission lists of a token as the form edits them (API.md §3). */
@@ -62,7 +63,7 @@ interface ChoiceListProps {
 
 /** "All" or "only these": checkboxes for what exists plus, for models, free-text patterns. */
 function ChoiceList({ legend, everythingLabel, options, value, freeTextLabel, onChange }: ChoiceListProps) {
-  const ids = { mode: useId(), text: useId() };
+  const ids = { mode: useId() };
   const restricted = value !== null;
   const chosen = new Set(value ?? []);
   const extra = (value ?? []).filter((entry) => !options.includes(entry));
@@ -107,19 +108,20 @@ function ChoiceList({ legend, everythingLabel, options, value, freeTextLabel, on
             </label>
           ))}
           {freeTextLabel && (
-            <div class="field">
-              <label for={ids.text}>{freeTextLabel}</label>
-              <textarea
-                id={ids.text}
-                rows={2}
-                value={freeText}
-                placeholder="openai/gpt-4o*"
-                onInput={(e) => {
-                  setFreeText(e.currentTarget.value);
-                  update(chosen, e.currentTarget.value);
-                }}
-              />
-            </div>
+            <Field label={freeTextLabel}>
+              {(control) => (
+                <textarea
+                  {...control}
+                  rows={2}
+                  value={freeText}
+                  placeholder="openai/gpt-4o*"
+                  onInput={(e) => {
+                    setFreeText(e.currentTarget.value);
+                    update(chosen, e.currentTarget.value);
+                  }}
+                />
+              )}
+            </Field>
           )}
         </div>
       )}
@@ -151,7 +153,7 @@ export function TokenPermissions({ scope, projectId, value, onChange, onValidity
   const models = modelList.loading ? null : (modelList.data ?? []);
   const assistants = assistantList.loading ? null : (assistantList.data ?? []);
   const [cidrText, setCidrText] = useState((value.allowedCidrs ?? []).join('\n'));
-  const ids = { cidrs: useId(), cidrError: useId(), cidrMode: useId() };
+  const ids = { cidrMode: useId() };
 
   const badCidrs = value.allowedCidrs === null ? [] : entriesOf(cidrText).filter((entry) => !isCidr(entry));
   useEffect(() => {
@@ -200,26 +202,23 @@ export function TokenPermissions({ scope, projectId, value, onChange, onValidity
           </select>
         </div>
         {value.allowedCidrs !== null && (
-          <div class="field">
-            <label for={ids.cidrs}>CIDR blocks (one per line)</label>
-            <textarea
-              id={ids.cidrs}
-              rows={3}
-              value={cidrText}
-              placeholder="10.0.0.0/8"
-              aria-invalid={badCidrs.length > 0}
-              aria-describedby={badCidrs.length > 0 ? ids.cidrError : undefined}
-              onInput={(e) => {
-                setCidrText(e.currentTarget.value);
-                onChange({ ...value, allowedCidrs: entriesOf(e.currentTarget.value) });
-              }}
-            />
-            {badCidrs.length > 0 && (
-              <p id={ids.cidrError} class="field-error">
-                Not a CIDR block: {badCidrs.join(', ')}
-              </p>
+          <Field
+            label="CIDR blocks (one per line)"
+            error={badCidrs.length > 0 && `Not a CIDR block: ${badCidrs.join(', ')}`}
+          >
+            {(control) => (
+              <textarea
+                {...control}
+                rows={3}
+                value={cidrText}
+                placeholder="10.0.0.0/8"
+                onInput={(e) => {
+                  setCidrText(e.currentTarget.value);
+                  onChange({ ...value, allowedCidrs: entriesOf(e.currentTarget.value) });
+                }}
+              />
             )}
-          </div>
+          </Field>
         )}
       </fieldset>
     </fieldset>
