@@ -104,8 +104,9 @@ export function App() {
   const selectProject = useCallback((id: string) => {
     localStorage.setItem(PROJECT_KEY, id);
     setRememberedProjectId(id);
-    // The views it filters start again at their first page.
-    setQuery({ project: id, page: null });
+    // The paged views it filters start again at their first page.
+    const paged = /^\/(tokens\/project|requests)(\?|$)/.test(currentLocation());
+    setQuery(paged ? { project: id, page: null } : { project: id });
   }, []);
 
   const selectedProject = useMemo(

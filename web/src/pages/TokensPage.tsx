@@ -21,7 +21,8 @@ const TITLES: Record<View, string> = {
   project: 'Project Api Tokens',
 };
 const STATUSES = ['all', 'active', 'blocked'] as const;
-const ORDER_KEYS = ['name', 'description', 'status', 'projectName'] as const;
+// The token search's order keys (API.md §6), including the lifecycle columns' timestamp and lastUsedAt.
+const ORDER_KEYS = ['name', 'description', 'status', 'projectName', 'timestamp', 'lastUsedAt'] as const;
 const PAGE_SIZES = [5, 10, 20, 50, 100];
 /** A filter change starts again at page 1. */
 const FIRST_PAGE = { page: null };
