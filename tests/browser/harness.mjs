@@ -284,8 +284,12 @@ export async function signIn(page, secret) {
   await page.getByRole('heading', { name: 'Organization Api Tokens', exact: true }).waitFor();
 }
 
-/** Cell texts of the data table's body rows. */
-export function tableRows(page) {
+/**
+ * Cell texts of the data table's body rows, once no table is loading (until then its rows may be
+ * the last page's); `{ whileLoading: true }` reads them at once.
+ */
+export async function tableRows(page, { whileLoading = false } = {}) {
+  if (!whileLoading) await page.locator('[aria-busy="true"]').first().waitFor({ state: 'detached' });
   return page.$$eval('table.data-table tbody tr', (rows) =>
     rows.map((row) => [...row.cells].map((cell) => (cell.textContent ?? '').trim())),
   );
