@@ -169,7 +169,7 @@ test('requests: filters and the date range are in the URL and survive a reload',
   assert.equal(await page.getByLabel('To', { exact: true }).inputValue(), today);
   // The filters say how they match.
   assert.equal(await page.getByLabel('Assistant match').inputValue(), 'Equals');
-  assert.equal(await page.getByLabel('API token match').inputValue(), 'Equals name or id');
+  assert.equal(await page.getByLabel('API token match').inputValue(), 'Equals');
   browser.assertNoErrors();
 });
 

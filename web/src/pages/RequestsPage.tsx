@@ -130,11 +130,12 @@ export function RequestsPage({ query }: { query: URLSearchParams }) {
         <div class="filter">
           <label for={ids.token}>API token</label>
           <select id={ids.tokenMode} aria-label="API token match" disabled>
-            <option>Equals name or id</option>
+            <option>Equals</option>
           </select>
           <input
             id={ids.token}
             type="search"
+            placeholder="name or id"
             value={tokenInput}
             onInput={(e) => setTokenInput(e.currentTarget.value)}
           />
