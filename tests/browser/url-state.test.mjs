@@ -253,8 +253,7 @@ test('a deep link opened while signed out lands on that page after sign-in', asy
   await page.getByLabel('Organization API token', { exact: true }).waitFor();
   const deepLink = `/#/requests?status=failed&project=${seeded.beta.projectId}`;
   await page.goto(deepLink);
-  await page.getByLabel('Organization API token', { exact: true }).waitFor();
-  assert.match(page.url(), /#\/signin\?next=/);
+  await page.waitForURL(/#\/signin\?next=%2Frequests%3Fstatus%3Dfailed/);
   await page.getByLabel('Organization API token', { exact: true }).fill(server.orgSecret);
   await button('SIGN IN').click();
   await page.getByRole('heading', { name: 'Requests', exact: true, level: 1 }).waitFor();
