@@ -120,6 +120,7 @@ export function setCsrfToken(token: string): void {
 
 type Query = Record<string, string | number | undefined | null>;
 
+/** `path` with `query` as its search string; empty, null and undefined values are left out. */
 export function withQuery(path: string, query: Query = {}): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query)) {

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import { withQuery } from './api';
 
 /**
  * The part of location.hash after "#": a path like "/tokens/project" and its query, which holds
@@ -49,16 +50,8 @@ export function currentLocation(): string {
 
 export type QueryChanges = Record<string, string | number | null | undefined>;
 
-/** `path` with `query`, whose empty, null and undefined values are left out. */
-export function withQuery(path: string, query: URLSearchParams | QueryChanges): string {
-  const params = new URLSearchParams();
-  const entries = query instanceof URLSearchParams ? [...query.entries()] : Object.entries(query);
-  for (const [key, value] of entries) {
-    if (value !== undefined && value !== null && value !== '') params.set(key, String(value));
-  }
-  const text = params.toString();
-  return text ? `${path}?${text}` : path;
-}
+// Links and the hash use the same query builder as API calls.
+export { withQuery };
 
 /**
  * Changes some parameters of the current route's query (empty, null or undefined removes one),
@@ -70,7 +63,7 @@ export function setQuery(changes: QueryChanges): void {
     if (value === undefined || value === null || value === '') query.delete(key);
     else query.set(key, String(value));
   }
-  const target = `#${withQuery(path, query)}`;
+  const target = `#${withQuery(path, Object.fromEntries(query.entries()))}`;
   if (target === window.location.hash) return;
   window.history.replaceState(window.history.state, '', target);
   window.dispatchEvent(new Event(ROUTE_CHANGED_EVENT));

@@ -1,12 +1,9 @@
 import { useCallback } from 'preact/hooks';
 import * as api from '../api';
-import { Pager } from '../components/Pager';
+import { Pager, urlPaging } from '../components/Pager';
 import { DataTable } from '../components/TableState';
 import { formatDateTime } from '../format';
 import { useResource } from '../hooks';
-import { intParam, setQuery } from '../router';
-
-const PAGE_SIZES = [5, 10, 20, 50, 100];
 
 /** "field: from → to; …" for an event's details. */
 function describeDetails(details: api.AuditEvent['details']): string {
@@ -27,8 +24,8 @@ function describeDetails(details: api.AuditEvent['details']): string {
 
 /** The organization's audit trail (token reveals, blocks, project changes, soft-limit crossings); `page` and `size` in the URL. */
 export function AuditPage({ query }: { query: URLSearchParams }) {
-  const page = intParam(query, 'page', 1);
-  const pageSize = intParam(query, 'size', 20, PAGE_SIZES);
+  const paging = urlPaging(query);
+  const { page, pageSize } = paging;
   const audit = useResource(useCallback(() => api.listAudit(page, pageSize), [page, pageSize]));
   const events = audit.data?.events ?? [];
 
@@ -85,13 +82,8 @@ export function AuditPage({ query }: { query: URLSearchParams }) {
           pages={audit.data.pages}
           count={audit.data.count}
           pageSize={pageSize}
-          pageSizes={PAGE_SIZES}
-          onPage={(n) => {
-            setQuery({ page: n === 1 ? null : n });
-          }}
-          onPageSize={(size) => {
-            setQuery({ size: size === 20 ? null : size, page: null });
-          }}
+          onPage={paging.onPage}
+          onPageSize={paging.onPageSize}
         />
       )}
     </section>

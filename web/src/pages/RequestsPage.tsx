@@ -2,15 +2,14 @@ import { Fragment } from 'preact';
 import { useCallback, useId, useMemo, useState } from 'preact/hooks';
 import * as api from '../api';
 import { Dialog } from '../components/Dialog';
-import { Pager } from '../components/Pager';
+import { Pager, urlPaging } from '../components/Pager';
 import { ProjectFilter } from '../components/ProjectFilter';
 import { DataTable, isUnavailable } from '../components/TableState';
 import { dayRange, formatCost, formatDateTime, formatLocalTime, formatNumber, localDay, TIME_ZONE } from '../format';
 import { useResource } from '../hooks';
-import { intParam, setQuery, useQueryText } from '../router';
+import { setQuery, useQueryText } from '../router';
 import { useConsole } from '../state';
 
-const PAGE_SIZES = [5, 10, 20, 50, 100];
 const FIRST_PAGE = { page: null };
 
 /** What a failed call's HTTP status means (API.md §2, §3, §7, §8); the record keeps no message. */
@@ -43,8 +42,8 @@ export function RequestsPage({ query }: { query: URLSearchParams }) {
   const projectId = query.get('project') ?? '';
   const startDate = query.get('from') ?? '';
   const endDate = query.get('to') ?? '';
-  const page = intParam(query, 'page', 1);
-  const pageSize = intParam(query, 'size', 20, PAGE_SIZES);
+  const paging = urlPaging(query);
+  const { page, pageSize } = paging;
   const [selected, setSelected] = useState<api.RequestItem | null>(null);
   const ids = {
     assistant: useId(),
@@ -261,14 +260,9 @@ export function RequestsPage({ query }: { query: URLSearchParams }) {
           page={page}
           pages={0}
           pageSize={pageSize}
-          pageSizes={PAGE_SIZES}
           hasNext={hasNext}
-          onPage={(n) => {
-            setQuery({ page: n === 1 ? null : n });
-          }}
-          onPageSize={(size) => {
-            setQuery({ size: size === 20 ? null : size, page: null });
-          }}
+          onPage={paging.onPage}
+          onPageSize={paging.onPageSize}
         />
       )}
     </section>

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useId, useState } from 'preact/hooks';
 import * as api from '../api';
-import { Pager } from '../components/Pager';
+import { Pager, urlPaging } from '../components/Pager';
 import { ProjectFilter } from '../components/ProjectFilter';
 import { SecretDialog } from '../components/SecretDialog';
 import { SortHeader, type SortDirection } from '../components/SortHeader';
@@ -8,7 +8,7 @@ import { DataTable } from '../components/TableState';
 import { copyFetchedText } from '../clipboard';
 import { formatDateTime } from '../format';
 import { useResource } from '../hooks';
-import { choiceParam, intParam, setQuery, useQueryText, withQuery } from '../router';
+import { choiceParam, setQuery, useQueryText, withQuery } from '../router';
 import { useConsole } from '../state';
 import { TokenForm } from './TokenForm';
 import { PermissionBadges } from './TokenPermissions';
@@ -23,7 +23,6 @@ const TITLES: Record<View, string> = {
 const STATUSES = ['all', 'active', 'blocked'] as const;
 // The token search's order keys (API.md §6), including the lifecycle columns' timestamp and lastUsedAt.
 const ORDER_KEYS = ['name', 'description', 'status', 'projectName', 'timestamp', 'lastUsedAt'] as const;
-const PAGE_SIZES = [5, 10, 20, 50, 100];
 /** A filter change starts again at page 1. */
 const FIRST_PAGE = { page: null };
 
@@ -40,8 +39,8 @@ export function TokensPage({ view, query }: { view: View; query: URLSearchParams
   const [orderText = '', directionText = ''] = (query.get('order') ?? '').split('.');
   const orderKey = ORDER_KEYS.find((key) => key === orderText) ?? 'name';
   const orderDirection: SortDirection = directionText === 'desc' ? 'desc' : 'asc';
-  const page = intParam(query, 'page', 1);
-  const pageSize = intParam(query, 'size', 20, PAGE_SIZES);
+  const paging = urlPaging(query);
+  const { page, pageSize } = paging;
   const projectId = view === 'project' ? (query.get('project') ?? '') : '';
   const filterProject = projectId ? (projects.find((p) => p.projectId === projectId) ?? null) : null;
   const [editing, setEditing] = useState<Editing>({ kind: 'none' });
@@ -288,13 +287,8 @@ export function TokensPage({ view, query }: { view: View; query: URLSearchParams
           pages={tokens.data.pages}
           count={tokens.data.count}
           pageSize={pageSize}
-          pageSizes={PAGE_SIZES}
-          onPage={(n) => {
-            setQuery({ page: n === 1 ? null : n });
-          }}
-          onPageSize={(size) => {
-            setQuery({ size: size === 20 ? null : size, page: null });
-          }}
+          onPage={paging.onPage}
+          onPageSize={paging.onPageSize}
         />
       )}
 
