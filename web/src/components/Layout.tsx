@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useId } from 'preact/hooks';
-import { useRoute, withQuery } from '../router';
 import { useConsole } from '../state';
+import { useRoute, withQuery } from '../router';
 
 interface NavItem {
   href: string;
@@ -36,9 +36,9 @@ interface LayoutProps {
 
 export function Layout({ path, onSignOut, children }: LayoutProps) {
   const { session, projects, selectedProject, selectProject } = useConsole();
-  const selectId = useId();
   // A project chosen in the header (or a page's Project filter) stays chosen from page to page.
   const project = useRoute().query.get('project');
+  const selectId = useId();
   return (
     <div class="shell">
       <a class="skip-link" href="#main">
