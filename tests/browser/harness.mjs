@@ -208,9 +208,10 @@ const NOT_YET_AVAILABLE = [/\/v1\/organization\/request\/export/, /\/v2\/usageLi
 /**
  * Launches headless Debian Chromium with a fresh user-data-dir and clipboard permissions.
  * Collects every console error and page error into `errors`.
- * `options.timezoneId`: the browser's time zone (default UTC, so times read the same on any machine).
+ * `viewport` (default 1024×768); `timezoneId`: the browser's time zone (default UTC, so times read
+ * the same on any machine).
  */
-export async function launchConsole(baseUrl, options = {}) {
+export async function launchConsole(baseUrl, { viewport = VIEWPORT, timezoneId = 'UTC' } = {}) {
   const userDataDir = await mkdtemp(path.join(tmpdir(), 'gatehouse-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -224,8 +225,8 @@ export async function launchConsole(baseUrl, options = {}) {
       '--disable-sync',
       '--no-first-run',
     ],
-    viewport: VIEWPORT,
-    timezoneId: options.timezoneId ?? 'UTC',
+    viewport,
+    timezoneId,
     permissions: ['clipboard-read', 'clipboard-write'],
     baseURL: baseUrl,
   });
