@@ -12,12 +12,14 @@ interface FieldProps {
   label: string;
   /** Shown under the control and linked to it with aria-describedby; the control is marked invalid. */
   error?: string | false;
+  /** Announce the error as it appears (role="alert"), for errors a submit produces. */
+  alert?: boolean;
   /** The control, given the ids it must carry. */
   children: (control: ControlProps) => ComponentChildren;
 }
 
 /** A form row: a visible <label for> naming the control, the control, and its error message. */
-export function Field({ label, error, children }: FieldProps) {
+export function Field({ label, error, alert, children }: FieldProps) {
   const id = useId();
   const errorId = useId();
   return (
@@ -25,7 +27,7 @@ export function Field({ label, error, children }: FieldProps) {
       <label for={id}>{label}</label>
       {children({ id, 'aria-invalid': error ? true : undefined, 'aria-describedby': error ? errorId : undefined })}
       {error && (
-        <p id={errorId} class="field-error">
+        <p id={errorId} class="field-error" role={alert ? 'alert' : undefined}>
           {error}
         </p>
       )}
@@ -40,6 +42,9 @@ interface TextFieldProps {
   error?: string | false;
   /** An email address (type=email); else plain text. */
   email?: boolean;
+  /** A secret: typed hidden (type=password), never spell-checked. */
+  secret?: boolean;
+  alert?: boolean;
   maxLength?: number;
   autocomplete?: 'off';
   required?: boolean;
@@ -50,7 +55,7 @@ interface TextFieldProps {
 export function TextField(props: TextFieldProps) {
   const { label, value, onValue, error } = props;
   return (
-    <Field label={label} error={error}>
+    <Field label={label} error={error} alert={props.alert}>
       {(control) => {
         const attributes = {
           ...control,
@@ -64,6 +69,7 @@ export function TextField(props: TextFieldProps) {
             onValue(e.currentTarget.value);
           },
         };
+        if (props.secret) return <input type="password" spellcheck={false} {...attributes} />;
         return props.email ? <input type="email" {...attributes} /> : <input {...attributes} />;
       }}
     </Field>
