@@ -250,13 +250,14 @@ test("a failed request's detail shows its error; times are in the browser's zone
 
 test('a deep link opened while signed out lands on that page after sign-in', async () => {
   await button('SIGN OUT').click();
-  await page.getByLabel('Organization API token', { exact: true }).waitFor();
-  const deepLink = `/#/requests?status=failed&project=${seeded.beta.projectId}`;
+  await page.waitForURL(/#\/signin/);
+  const asked = `/requests?status=failed&project=${seeded.beta.projectId}`;
+  const deepLink = `/#${asked}`;
   await page.goto(deepLink);
-  await page.waitForURL(/#\/signin\?next=%2Frequests%3Fstatus%3Dfailed/);
+  await page.waitForURL((url) => url.hash === `#/signin?${new URLSearchParams({ next: asked })}`);
   await page.getByLabel('Organization API token', { exact: true }).fill(server.orgSecret);
   await button('SIGN IN').click();
-  await page.getByRole('heading', { name: 'Requests', exact: true, level: 1 }).waitFor();
+  await page.getByRole('heading', { name: 'Requests', exact: true, level: 1 }).waitFor({ timeout: 20000 });
   assert.ok(page.url().endsWith(deepLink.slice(1)), page.url());
   assert.equal(await page.getByLabel('Status', { exact: true }).inputValue(), 'failed');
   assert.equal(await page.getByLabel('Project', { exact: true }).inputValue(), seeded.beta.projectId);
