@@ -2,6 +2,7 @@ import { useEffect, useId, useMemo, useState } from 'preact/hooks';
 import * as api from '../api';
 import { Notice } from '../components/Notice';
 import { TimelineChart } from '../components/TimelineChart';
+import { type ChartLoad, DEFAULT_CHART_PICKS, UsageBreakdownChart } from '../components/UsageBreakdownChart';
 import { formatCost, formatNumber, formatPercent } from '../format';
 import { useConsole } from '../state';
 
@@ -125,6 +126,31 @@ export function UsagePage() {
       current = false;
     };
   }, [startDate, endDate, projectId]);
+
+  // The breakdown chart: its picks, and its own summary (grouped as picked, by day) for the range.
+  const [chartPicks, setChartPicks] = useState(DEFAULT_CHART_PICKS);
+  const [chartLoad, setChartLoad] = useState<ChartLoad>({ kind: 'loading' });
+  useEffect(() => {
+    let current = true;
+    const groupBy = chartPicks.groupBy;
+    setChartLoad({ kind: 'loading' });
+    api
+      .usageSummary({
+        startDate: midnight(startDate).toISOString(),
+        endDate: new Date(midnight(endDate, 1).getTime() - 1).toISOString(),
+        projectId: projectId || undefined,
+        groupBy,
+        interval: 'day',
+        timeZone: TIME_ZONE,
+      })
+      .then(
+        (groups) => current && setChartLoad({ kind: 'ready', groupBy, groups }),
+        (e) => current && setChartLoad({ kind: 'error', text: api.errorText(e) }),
+      );
+    return () => {
+      current = false;
+    };
+  }, [startDate, endDate, projectId, chartPicks.groupBy]);
 
   const stats = useMemo(() => {
     if (load.kind !== 'ready') return null;
@@ -253,6 +279,13 @@ export function UsagePage() {
             errors={stats.perDay.errors}
             cost={stats.perDay.cost}
             label={`Requests, errors and cost per day (${TIME_ZONE}) from ${startDate} to ${endDate}`}
+          />
+          <UsageBreakdownChart
+            days={stats.days}
+            picks={chartPicks}
+            onPicks={setChartPicks}
+            load={chartLoad}
+            range={`from ${startDate} to ${endDate} (${TIME_ZONE})`}
           />
           <div class="breakdowns">
             <BreakdownList title="By API token" rows={stats.byToken} />
