@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import { after, before, test } from 'node:test';
-import { Api, PHONE, horizontalOverflow, launchConsole, signIn, startServer } from './harness.mjs';
+import path from 'node:path';
+import { Api, PHONE, SCREENSHOTS, horizontalOverflow, launchConsole, signIn, startServer } from './harness.mjs';
 import { providerToml, startUpstream } from './upstream.mjs';
 
 const PROMPT = 12; // upstream.mjs: usage 12 + 5 tokens per call
@@ -41,7 +42,7 @@ before(async () => {
       await api.raw('POST', '/v1/chat/completions', { model, messages: [{ role: 'user', content: `${name} call` }] });
     }
   }
-  await server.api.waitForRequests(14);
+  await server.api.waitForRequests(14, {}, 15000);
 
   browser = await launchConsole(server.baseUrl);
   page = browser.page;
@@ -81,6 +82,10 @@ async function expectSeries(p, expected, picks = {}) {
   assert.deepEqual(seen, expected);
 }
 
+/** build/screenshots/docs-<name>.png: the chart section alone (docs/console.md shows it). */
+const docsShot = (p, name) =>
+  p.locator('section.usage-chart').screenshot({ path: path.join(SCREENSHOTS, `docs-${name}.png`) });
+
 const chartBy = (p) => p.getByRole('region', { name: 'Breakdown over time' }).getByLabel('Chart by');
 const metric = (p) => p.getByRole('region', { name: 'Breakdown over time' }).getByLabel('Metric');
 const layoutButton = (p, name) => p.getByRole('group', { name: 'Layout' }).getByRole('button', { name, exact: true });
@@ -114,6 +119,7 @@ test("chart by token: two projects' Default tokens are two series with their own
     /^\d{4}-\d\d-\d\d: Default · Gamma 9 · Default · Alpha 3 · Default · Beta 2$/,
   );
   await browser.screenshot('usage-chart-stacked');
+  await docsShot(page, 'usage-chart-stacked-1024');
   await page.mouse.move(0, 0);
   browser.assertNoErrors();
 });
@@ -194,6 +200,7 @@ test('small multiples: one titled chart per group on one y scale', async () => {
   assert.equal(new Set(yMax).size, 1, `y maxima ${yMax}`);
   assert.ok(Number(yMax[0]) >= 9, `y max ${yMax[0]}`);
   await browser.screenshot('usage-chart-multiples');
+  await docsShot(page, 'usage-chart-multiples-1024');
   await layoutButton(page, 'Stacked').click();
   await chartData(page, { layout: 'stacked' });
   browser.assertNoErrors();
@@ -261,6 +268,7 @@ test('at 390×844 the chart fits without sideways scrolling, stacked and as smal
         .locator('.usage-chart, .usage-chart canvas')
         .evaluateAll((els) => Math.max(...els.map((el) => el.getBoundingClientRect().right)));
       assert.ok(right <= PHONE.width, `${by} ${layout}: the chart reaches ${right}px`);
+      if (by === 'Model' && layout === 'Stacked') await docsShot(p, 'usage-chart-390');
     }
     await phone.screenshot('phone-usage-chart');
     phone.assertNoErrors();
