@@ -191,6 +191,52 @@ test('usage: date range and project are in the URL and survive a reload', async 
   browser.assertNoErrors();
 });
 
+test("usage: the chart's grouping, metric and layout are in the URL, defaults left out", async () => {
+  await page.goto('/#/usage');
+  await expectTotalRequests(4);
+  const chart = page.getByRole('region', { name: 'Breakdown over time' });
+  const chartState = () =>
+    chart.evaluate((el) => [el.dataset.state, el.dataset.groupBy, el.dataset.metric, el.dataset.layout].join(' '));
+  const expectChart = (state) => eventually(async () => (await chartState()) === state, `chart ${state}`);
+  await expectChart('ready token requests stacked');
+  for (const key of ['by', 'metric', 'layout']) assert.equal(hashQuery().get(key), null, `no ${key} by default`);
+
+  await chart.getByLabel('Chart by').selectOption({ label: 'Model' });
+  await chart.getByLabel('Metric').selectOption({ label: 'Prompt tokens' });
+  await chart.getByRole('group', { name: 'Layout' }).getByRole('button', { name: 'Small multiples' }).click();
+  await expectChart('ready model promptTokens multiples');
+  assert.equal(hashQuery().get('by'), 'model');
+  assert.equal(hashQuery().get('metric'), 'promptTokens');
+  assert.equal(hashQuery().get('layout'), 'multiples');
+
+  // A reload, and the link in another tab, show the same chart.
+  await page.reload();
+  await expectChart('ready model promptTokens multiples');
+  assert.equal(await chart.getByLabel('Chart by').inputValue(), 'model');
+  assert.equal(await chart.getByLabel('Metric').inputValue(), 'promptTokens');
+  const other = await browser.context.newPage();
+  try {
+    await other.goto(page.url());
+    const otherChart = other.getByRole('region', { name: 'Breakdown over time' });
+    await eventually(
+      async () =>
+        (await otherChart.evaluate((el) => [el.dataset.state, el.dataset.groupBy, el.dataset.layout].join(' '))) ===
+        'ready model multiples',
+      'the same chart in another tab',
+    );
+  } finally {
+    await other.close();
+  }
+
+  // Back to the defaults: they leave the URL.
+  await chart.getByLabel('Chart by').selectOption({ label: 'Token' });
+  await chart.getByLabel('Metric').selectOption({ label: 'Requests' });
+  await chart.getByRole('group', { name: 'Layout' }).getByRole('button', { name: 'Stacked' }).click();
+  await expectChart('ready token requests stacked');
+  for (const key of ['by', 'metric', 'layout']) assert.equal(hashQuery().get(key), null, `${key} back to the default`);
+  browser.assertNoErrors();
+});
+
 test("the header's project filters the request and usage views, and stays chosen from page to page", async () => {
   await page.goto('/#/requests');
   await eventually(async () => (await tableRows(page)).length === 4, 'all four requests');

@@ -4,6 +4,13 @@ import { Notice } from '../components/Notice';
 import { ProjectFilter } from '../components/ProjectFilter';
 import { LoadState } from '../components/TableState';
 import { TimelineChart } from '../components/TimelineChart';
+import {
+  type ChartData,
+  chartPicksFrom,
+  chartPicksQuery,
+  type ChartPicks,
+  UsageBreakdownChart,
+} from '../components/UsageBreakdownChart';
 import { dayRange, formatCost, formatNumber, formatPercent, localDay, midnight, TIME_ZONE } from '../format';
 import { useResource } from '../hooks';
 import { setQuery } from '../router';
@@ -114,6 +121,35 @@ export function UsagePage({ query }: { query: URLSearchParams }) {
   );
   const summary = usage.data;
 
+  // The breakdown chart: its picks live in the URL (`by`, `metric`, `layout`); its own summary
+  // (grouped as picked, by day) loads like the page's. Only the grouping needs a new request.
+  const chartPicks = chartPicksFrom(query);
+  const chartBy = chartPicks.groupBy;
+  const chart = useResource(
+    useCallback(async (): Promise<ChartData> => {
+      const groups = await api.usageSummary({
+        ...dayRange(startDate, endDate),
+        projectId: projectId || undefined,
+        groupBy: chartBy,
+        interval: 'day',
+        timeZone: TIME_ZONE,
+      });
+      return { groupBy: chartBy, groups };
+    }, [startDate, endDate, projectId, chartBy]),
+  );
+  // The page's RETRY loads the chart again too when it failed with the rest (it shows inside the
+  // figures, so its own error would otherwise appear once they are back).
+  const retryable = {
+    ...usage,
+    reload: () => {
+      usage.reload();
+      if (chart.error !== undefined) chart.reload();
+    },
+  };
+  const setChartPicks = (picks: ChartPicks) => {
+    setQuery(chartPicksQuery(picks));
+  };
+
   const stats = useMemo(() => {
     if (!summary) return null;
     const { overall, byToken, byAssistant, byModel } = summary;
@@ -211,7 +247,7 @@ export function UsagePage({ query }: { query: URLSearchParams }) {
         </div>
         <ProjectFilter value={projectId} allLabel="All projects" />
       </div>
-      <LoadState resource={usage} noun="usage" unavailableText="Usage data is not available on this server yet." />
+      <LoadState resource={retryable} noun="usage" unavailableText="Usage data is not available on this server yet." />
       {stats?.total === 0 && !usage.loading && (
         <Notice kind="empty">
           {filtered ? 'No requests match this range and project.' : 'No requests yet in the last 30 days.'}
@@ -240,6 +276,13 @@ export function UsagePage({ query }: { query: URLSearchParams }) {
             errors={stats.perDay.errors}
             cost={stats.perDay.cost}
             label={`Requests, errors and cost per day (${TIME_ZONE}) from ${startDate} to ${endDate}`}
+          />
+          <UsageBreakdownChart
+            days={stats.days}
+            picks={chartPicks}
+            onPicks={setChartPicks}
+            load={chart}
+            range={`from ${startDate} to ${endDate} (${TIME_ZONE})`}
           />
           <div class="breakdowns">
             <BreakdownList title="By API token" rows={stats.byToken} />
