@@ -228,8 +228,10 @@ const NOT_YET_AVAILABLE = [/\/v1\/organization\/request\/export/, /\/v2\/usageLi
 /**
  * Launches headless Debian Chromium with a fresh user-data-dir and clipboard permissions.
  * Collects every console error and page error into `errors`.
+ * `viewport` (default 1024×768); `timezoneId`: the browser's time zone (default UTC, so times read
+ * the same on any machine).
  */
-export async function launchConsole(baseUrl, { viewport = VIEWPORT } = {}) {
+export async function launchConsole(baseUrl, { viewport = VIEWPORT, timezoneId = 'UTC' } = {}) {
   const userDataDir = await mkdtemp(path.join(tmpdir(), 'gatehouse-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -244,6 +246,7 @@ export async function launchConsole(baseUrl, { viewport = VIEWPORT } = {}) {
       '--no-first-run',
     ],
     viewport,
+    timezoneId,
     permissions: ['clipboard-read', 'clipboard-write'],
     baseURL: baseUrl,
   });
@@ -305,8 +308,12 @@ export async function signIn(page, secret) {
   await page.getByRole('heading', { name: 'Organization Api Tokens', exact: true }).waitFor();
 }
 
-/** Cell texts of the data table's body rows. */
-export function tableRows(page) {
+/**
+ * Cell texts of the data table's body rows, once no table is loading (until then its rows may be
+ * the last page's); `{ whileLoading: true }` reads them at once.
+ */
+export async function tableRows(page, { whileLoading = false } = {}) {
+  if (!whileLoading) await page.locator('[aria-busy="true"]').first().waitFor({ state: 'detached' });
   return page.$$eval('table.data-table tbody tr', (rows) =>
     rows.map((row) => [...row.cells].map((cell) => (cell.textContent ?? '').trim())),
   );
@@ -370,4 +377,73 @@ export async function chooseTokenAction(page, tokenName, action) {
 /** The page's horizontal overflow: how far document.documentElement scrolls sideways (0 = none). */
 export function horizontalOverflow(page) {
   return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+}
+
+/**
+ * One test file's console: a server (`options.config` as for startServer), `options.seed(server)`
+ * run before the browser starts (its result is `seeded`), a browser in `options.timezoneId`, signed
+ * in with the organization token. `close()` stops both.
+ */
+export async function setUpConsole(options = {}) {
+  const server = await startServer({ config: options.config });
+  try {
+    const seeded = options.seed ? await options.seed(server) : undefined;
+    const browser = await launchConsole(server.baseUrl, { timezoneId: options.timezoneId });
+    await signIn(browser.page, server.orgSecret);
+    return {
+      server,
+      browser,
+      page: browser.page,
+      seeded,
+      async close() {
+        await browser.close();
+        await server.stop();
+      },
+    };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}
+
+/**
+ * Holds the page's requests whose URL matches `pattern` (a RegExp) until `release()`, which lets
+ * them through and stops holding. `arrived()` resolves once one is held.
+ */
+export async function holdRequests(page, pattern) {
+  const held = [];
+  let notify;
+  const arrived = new Promise((resolve) => {
+    notify = resolve;
+  });
+  let released = false;
+  const handler = (route) => {
+    if (released) return route.continue();
+    held.push(route);
+    notify();
+  };
+  await page.route(pattern, handler);
+  return {
+    arrived: () => arrived,
+    async release() {
+      released = true;
+      for (const route of held.splice(0)) await route.continue();
+      await page.unroute(pattern, handler);
+    },
+  };
+}
+
+/**
+ * Answers the page's requests whose URL matches `pattern` with HTTP `status` and the API's error
+ * envelope, until the returned function is called.
+ */
+export async function failRequests(page, pattern, status = 500, description = 'Internal Server Error') {
+  const handler = (route) =>
+    route.fulfill({
+      status,
+      contentType: 'application/json',
+      body: JSON.stringify({ errors: [{ id: status, description }] }),
+    });
+  await page.route(pattern, handler);
+  return () => page.unroute(pattern, handler);
 }

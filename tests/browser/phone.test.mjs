@@ -80,6 +80,25 @@ after(async () => {
 
 const button = (name, scope = page) => scope.getByRole('button', { name, exact: true });
 const menuButton = () => button('Menu');
+
+/**
+ * Scrolls the page so that the button named `name` sits just above the viewport's bottom edge (as
+ * far as the page scrolls), and waits for the scroll event, which would close an open row menu.
+ */
+async function scrollNearBottom(name) {
+  await page.evaluate(
+    (label) =>
+      new Promise((resolve) => {
+        const target = [...document.querySelectorAll('button')].find((b) => b.getAttribute('aria-label') === label);
+        const before = window.scrollY;
+        window.addEventListener('scroll', () => resolve(), { once: true });
+        window.scrollBy(0, target.getBoundingClientRect().bottom - window.innerHeight + 8);
+        if (window.scrollY === before) resolve();
+      }),
+    name,
+  );
+}
+
 /** Waits for the ☰ button's aria-expanded to become `value` ('true' | 'false'). */
 const expectExpanded = (value, what) =>
   eventually(
@@ -194,6 +213,20 @@ test('dialogs fit the phone screen and scroll inside: forms, confirmations, secr
     const menu = page.getByRole('menu');
     const menuBox = await menu.boundingBox();
     assert.ok(menuBox.x >= 0 && menuBox.x + menuBox.width <= viewport.width, `${label}: the menu is on screen`);
+    assert.ok(menuBox.y >= 0 && menuBox.y + menuBox.height <= viewport.height, `${label}: the menu is on screen`);
+    await page.keyboard.press('Escape');
+    await menu.waitFor({ state: 'detached' });
+
+    // A row at the bottom of the screen: the menu opens above its button, inside the viewport.
+    const moreName = 'More actions for token ci-deploy-pipeline-token';
+    await scrollNearBottom(moreName);
+    const moreBox = await button(moreName).boundingBox();
+    await button(moreName).click();
+    const upBox = await menu.boundingBox();
+    assert.ok(upBox.y >= 0 && upBox.y + upBox.height <= viewport.height, `${label}: the raised menu is on screen`);
+    if (moreBox.y + moreBox.height + upBox.height > viewport.height) {
+      assert.ok(upBox.y + upBox.height <= moreBox.y, `${label}: no room below, so the menu opens above its button`);
+    }
     await page.keyboard.press('Escape');
     await menu.waitFor({ state: 'detached' });
     dialog = await chooseTokenAction(page, 'ci-deploy-pipeline-token', 'Rotate secret');

@@ -114,6 +114,11 @@ test('the page has the reference layout: sidebar group, project header, views, f
     ['Name ↑', 'Description', 'Status', 'Project', 'Last used', 'Created', 'Expires'],
   );
   assert.equal(await page.getByLabel('Project Name match').inputValue(), 'Contains');
+  // The header's project (alpha-proj, chosen above) filters the project view; "All projects" lists every one.
+  const projectFilter = page.getByLabel('Project', { exact: true });
+  assert.equal(await projectFilter.inputValue(), seeded.alpha.projectId);
+  await expectNames(['Default', 'srt-a', 'srt-c']);
+  await projectFilter.selectOption({ label: 'All projects' });
   await expectNames(['Default', 'Default', 'srt-a', 'srt-b', 'srt-c', 'srt-d']);
   await browser.screenshot('tokens-project');
   browser.assertNoErrors();
@@ -192,7 +197,9 @@ test('creating a project token puts it in the header project', async () => {
   const secret = (await secretDialog.getByTestId('new-secret').textContent()).trim();
   assert.match(secret, /^gtp_/);
   await button('CLOSE', secretDialog).click();
-  await setFilters({ name: 'ui-project', projectName: '' });
+  // The view lists the header's project only, so its Project Name filter is off.
+  assert.equal(await page.getByLabel('Project Name', { exact: true }).isDisabled(), true);
+  await setFilters({ name: 'ui-project' });
   await expectNames(['ui-project-token']);
   assert.deepEqual((await tableRows(page))[0].slice(0, 4), ['ui-project-token', '', 'Blocked', 'beta-proj']);
   await page.getByLabel(/^Project: /).selectOption({ label: 'alpha-proj' });

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import * as api from './api';
 import { Layout } from './components/Layout';
-import { navigate, useRoute } from './router';
+import { currentLocation, navigate, setQuery, useRoute, withQuery } from './router';
 import { ConsoleContext, type ConsoleState, type ToastMessage } from './state';
 import { AuditPage } from './pages/AuditPage';
 import { LimitsPage } from './pages/LimitsPage';
@@ -16,18 +16,26 @@ import { UsagePage } from './pages/UsagePage';
 const SIGNED_IN_HINT = 'gatehouse.signedIn';
 const PROJECT_KEY = 'gatehouse.projectId';
 
+/** Where to go after signing in: the page asked for while signed out, if it is a console page. */
+function afterSignIn(next: string | null): string {
+  return next?.startsWith('/') && !next.startsWith('/signin') ? next : '/tokens';
+}
+
 type SessionState = { kind: 'loading' } | { kind: 'signedOut' } | { kind: 'signedIn'; session: api.Session };
 
 export function App() {
   const route = useRoute();
   const [state, setState] = useState<SessionState>({ kind: 'loading' });
   const [projects, setProjects] = useState<api.Project[]>([]);
-  const [projectId, setProjectId] = useState<string>(() => localStorage.getItem(PROJECT_KEY) ?? '');
+  // The header's project: the URL's `project` (a reload or shared link shows the same one), else
+  // the one this browser chose last.
+  const [rememberedProjectId, setRememberedProjectId] = useState<string>(() => localStorage.getItem(PROJECT_KEY) ?? '');
+  const projectId = route.query.get('project') || rememberedProjectId;
   const [toasts, setToasts] = useState<ToastMessage[]>([]);
-  const toastSeq = useRef(0);
+  const toastSeqRef = useRef(0);
 
   const toast = useCallback((text: string, kind: 'info' | 'error' = 'info') => {
-    const id = ++toastSeq.current;
+    const id = ++toastSeqRef.current;
     setToasts((list) => [...list, { id, text, kind }]);
     window.setTimeout(() => setToasts((list) => list.filter((t) => t.id !== id)), kind === 'error' ? 8000 : 4000);
   }, []);
@@ -51,8 +59,10 @@ export function App() {
       toast('Your session has ended. Sign in again.', 'error');
     };
     window.addEventListener(api.SESSION_ENDED_EVENT, onEnded);
-    return () => window.removeEventListener(api.SESSION_ENDED_EVENT, onEnded);
-  }, []);
+    return () => {
+      window.removeEventListener(api.SESSION_ENDED_EVENT, onEnded);
+    };
+  }, [dropSession, toast]);
 
   useEffect(() => {
     if (!localStorage.getItem(SIGNED_IN_HINT)) {
@@ -60,29 +70,43 @@ export function App() {
       return;
     }
     api.getSession().then(acceptSession, dropSession);
+  }, [acceptSession, dropSession]);
+
+  const fetchProjects = useCallback(async () => {
+    const list = await api.listProjects();
+    setProjects(list);
+    return list;
   }, []);
 
   const reloadProjects = useCallback(async () => {
     try {
-      setProjects(await api.listProjects());
+      await fetchProjects();
     } catch (error) {
       if (error instanceof api.ApiError && error.status === 401) dropSession();
       else toast(`Could not load projects: ${api.errorText(error)}`, 'error');
     }
-  }, []);
+  }, [dropSession, fetchProjects, toast]);
 
   useEffect(() => {
     if (state.kind === 'signedIn') void reloadProjects();
-  }, [state.kind]);
+  }, [state.kind, reloadProjects]);
 
+  const next = route.query.get('next');
   useEffect(() => {
-    if (state.kind === 'signedOut' && route.path !== '/signin') navigate('/signin');
-    if (state.kind === 'signedIn' && route.path === '/signin') navigate('/tokens');
-  }, [state.kind, route.path]);
+    if (state.kind === 'signedOut' && route.path !== '/signin') {
+      // Remember the page asked for (a deep link, or where the session ended) to return there.
+      const asked = currentLocation();
+      navigate(asked ? withQuery('/signin', { next: asked }) : '/signin', { replace: true });
+    }
+    if (state.kind === 'signedIn' && route.path === '/signin') navigate(afterSignIn(next), { replace: true });
+  }, [state.kind, route.path, next]);
 
   const selectProject = useCallback((id: string) => {
     localStorage.setItem(PROJECT_KEY, id);
-    setProjectId(id);
+    setRememberedProjectId(id);
+    // The paged views it filters start again at their first page.
+    const paged = /^\/(tokens\/project|requests)(\?|$)/.test(currentLocation());
+    setQuery(paged ? { project: id, page: null } : { project: id });
   }, []);
 
   const selectedProject = useMemo(
@@ -126,6 +150,7 @@ export function App() {
     selectedProject,
     selectProject,
     reloadProjects,
+    fetchProjects,
     toast,
   };
 
@@ -136,29 +161,30 @@ export function App() {
       page = <ProjectsPage />;
       break;
     case 'requests':
-      page = <RequestsPage />;
+      page = <RequestsPage query={route.query} />;
       break;
     case 'usage':
-      page = <UsagePage />;
+      page = <UsagePage query={route.query} />;
       break;
     case 'limits':
-      page = <LimitsPage projectParam={route.query.get('project')} />;
+      page = <LimitsPage query={route.query} />;
       break;
     case 'audit':
-      page = <AuditPage />;
+      page = <AuditPage query={route.query} />;
       break;
     default:
       page = (
         <TokensPage
           key={sub === 'project' ? 'project' : 'organization'}
           view={sub === 'project' ? 'project' : 'organization'}
+          query={route.query}
         />
       );
   }
 
   return (
     <ConsoleContext.Provider value={context}>
-      <Layout path={route.path} onSignOut={signOut}>
+      <Layout path={route.path} onSignOut={() => void signOut()}>
         {page}
       </Layout>
       {toastRegion}

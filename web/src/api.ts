@@ -122,6 +122,7 @@ export function setCsrfToken(token: string): void {
 
 type Query = Record<string, string | number | undefined | null>;
 
+/** `path` with `query` as its search string; empty, null and undefined values are left out. */
 export function withQuery(path: string, query: Query = {}): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query)) {
@@ -175,8 +176,11 @@ export async function call<T>(
   return (text ? JSON.parse(text) : {}) as T;
 }
 
+/** True when the server has no such route (404 Bad Endpoint / 405), not when a row is missing. */
 export function isNotAvailable(error: unknown): boolean {
-  return error instanceof ApiError && (error.status === 404 || error.status === 405);
+  if (!(error instanceof ApiError) || (error.status !== 404 && error.status !== 405)) return false;
+  const id = error.errors[0]?.id;
+  return id === undefined || id === 404 || id === 405;
 }
 
 export function errorText(error: unknown): string {

@@ -5,10 +5,11 @@
  * to writeText after the fetch.
  */
 export async function copyFetchedText(fetchText: () => Promise<string>): Promise<void> {
-  let fetchError: unknown = null;
+  // Set from inside the promise chain, so a holder object keeps TypeScript from narrowing it away.
+  const failed: { error?: Error } = {};
   const text = fetchText().catch((error: unknown) => {
-    fetchError = error;
-    throw error;
+    failed.error = error instanceof Error ? error : new Error(String(error));
+    throw failed.error;
   });
   if (typeof ClipboardItem !== 'undefined' && navigator.clipboard?.write) {
     try {
@@ -16,7 +17,7 @@ export async function copyFetchedText(fetchText: () => Promise<string>): Promise
       await navigator.clipboard.write([new ClipboardItem({ 'text/plain': blob })]);
       return;
     } catch (error) {
-      if (fetchError) throw fetchError;
+      if (failed.error) throw failed.error;
       // Fall through to writeText: some contexts refuse promise-valued items.
       void error;
     }

@@ -15,6 +15,8 @@ export interface ConsoleState {
   selectedProject: Project | null;
   selectProject: (projectId: string) => void;
   reloadProjects: () => Promise<void>;
+  /** Loads the project list into the console state and answers it; rejects on failure. */
+  fetchProjects: () => Promise<Project[]>;
   toast: (text: string, kind?: 'info' | 'error') => void;
 }
 

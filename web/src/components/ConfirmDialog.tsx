@@ -23,17 +23,19 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
 
-  const confirm = async (event: Event) => {
+  // The submit handler itself is synchronous: it stops the form's navigation at once, then runs
+  // the change; a refusal (or any failure) lands in the dialog, a success is the caller's to show.
+  const confirm = (event: Event) => {
     event.preventDefault();
     if (busy || confirmDisabled) return;
     setBusy(true);
     setError('');
-    try {
-      await onConfirm();
-    } catch (e) {
-      setError(api.errorText(e));
-      setBusy(false);
-    }
+    Promise.resolve()
+      .then(onConfirm)
+      .catch((e: unknown) => {
+        setError(api.errorText(e));
+        setBusy(false);
+      });
   };
 
   return (

@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useState } from 'preact/hooks';
 import { useConsole } from '../state';
+import { useRoute, withQuery } from '../router';
 
 interface NavItem {
   href: string;
@@ -35,6 +36,8 @@ interface LayoutProps {
 
 export function Layout({ path, onSignOut, children }: LayoutProps) {
   const { session, projects, selectedProject, selectProject } = useConsole();
+  // A project chosen in the header (or a page's Project filter) stays chosen from page to page.
+  const project = useRoute().query.get('project');
   const selectId = useId();
   const navId = useId();
   // On narrow screens the sidebar is a menu opened from the header; a navigation closes it.
@@ -62,7 +65,7 @@ export function Layout({ path, onSignOut, children }: LayoutProps) {
                   return (
                     <li key={item.href}>
                       <a
-                        href={item.href}
+                        href={withQuery(item.href, { project })}
                         class={current ? 'nav-link active' : 'nav-link'}
                         aria-current={current ? 'page' : undefined}
                         onClick={() => setMenuOpen(false)}

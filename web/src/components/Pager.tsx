@@ -1,4 +1,25 @@
 import { useId } from 'preact/hooks';
+import { intParam, setQuery } from '../router';
+
+export const PAGE_SIZES = [5, 10, 20, 50, 100];
+const DEFAULT_PAGE_SIZE = 20;
+
+/**
+ * A paged view's page and page size from the URL's `page` and `size` (defaults 1 and 20, left
+ * out of the URL), with the handlers Pager calls; a new page size starts again at page 1.
+ */
+export function urlPaging(query: URLSearchParams) {
+  return {
+    page: intParam(query, 'page', 1),
+    pageSize: intParam(query, 'size', DEFAULT_PAGE_SIZE, PAGE_SIZES),
+    onPage: (page: number) => {
+      setQuery({ page: page === 1 ? null : page });
+    },
+    onPageSize: (size: number) => {
+      setQuery({ size: size === DEFAULT_PAGE_SIZE ? null : size, page: null });
+    },
+  };
+}
 
 interface PagerProps {
   page: number;
@@ -14,7 +35,7 @@ interface PagerProps {
 /** Paging controls |< < > >| with "Page k of n" and a page-size select. */
 export function Pager(props: PagerProps) {
   const { page, pages, count, pageSize, onPage, onPageSize } = props;
-  const sizes = props.pageSizes ?? [5, 10, 20, 50, 100];
+  const sizes = props.pageSizes ?? PAGE_SIZES;
   const sizeId = useId();
   const last = Math.max(pages, 1);
   const hasNext = props.hasNext ?? page < last;

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { formatDateTime } from '../format';
+import { formatUtc } from '../format';
 
 const UNITS: [limitSeconds: number, seconds: number, unit: string][] = [
   [3600, 60, 'min'],
@@ -24,16 +24,17 @@ export function relativeTime(date: Date, now: number): string {
 const subscribers = new Set<(now: number) => void>();
 let timer: number | undefined;
 
-function useNow(): number {
+/** The current time in ms, refreshed every 30 s by the shared timer (read once per render, not during it). */
+export function useNow(): number {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     subscribers.add(setNow);
-    if (timer === undefined) {
-      timer = window.setInterval(() => {
-        const value = Date.now();
-        subscribers.forEach((notify) => notify(value));
-      }, 30000);
-    }
+    timer ??= window.setInterval(() => {
+      const value = Date.now();
+      subscribers.forEach((notify) => {
+        notify(value);
+      });
+    }, 30000);
     return () => {
       subscribers.delete(setNow);
       if (subscribers.size === 0) {
@@ -59,7 +60,7 @@ export function RelativeTime({ value, empty = '—' }: RelativeTimeProps) {
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) return <span>{value}</span>;
   return (
-    <time dateTime={value} title={formatDateTime(value)}>
+    <time dateTime={value} title={formatUtc(value)}>
       {relativeTime(date, now)}
     </time>
   );

@@ -17,13 +17,38 @@ interface RowMenuProps {
   items: RowMenuItem[];
 }
 
+/** Space between the button and the list, and the least space kept from the viewport's edges. */
+const GAP = 4;
+const MARGIN = 4;
+
+interface MenuPosition {
+  top: number;
+  right: number;
+  /** The button's top and bottom in the viewport when the list opened. */
+  anchorTop: number;
+  anchorBottom: number;
+}
+
+/**
+ * The list's top: under the button when it fits there, else above the button when it fits
+ * there, else as low as it can go inside the viewport (it never starts above its top edge).
+ */
+export function fittedTop(position: MenuPosition, height: number, viewportHeight: number): number {
+  const below = position.anchorBottom + GAP;
+  if (below + height <= viewportHeight - MARGIN) return below;
+  const above = position.anchorTop - GAP - height;
+  if (above >= MARGIN) return above;
+  return Math.max(MARGIN, Math.min(below, viewportHeight - MARGIN - height));
+}
+
 /**
  * A menu button (ARIA menu pattern): arrows move between items, Escape or Tab closes it, a click
  * outside closes it. The list is fixed-positioned under the button so that a table's scrolling
- * frame does not clip it; scrolling or resizing closes it.
+ * frame does not clip it — or above the button when there is no room below (a row near the
+ * bottom of a phone's screen), and never outside the viewport; scrolling or resizing closes it.
  */
 export function RowMenu({ label, ariaLabel, items }: RowMenuProps) {
-  const [position, setPosition] = useState<{ top: number; right: number } | null>(null);
+  const [position, setPosition] = useState<MenuPosition | null>(null);
   const button = useRef<HTMLButtonElement>(null);
   const menu = useRef<HTMLUListElement>(null);
   const menuId = useId();
@@ -40,30 +65,55 @@ export function RowMenu({ label, ariaLabel, items }: RowMenuProps) {
       return;
     }
     const rect = button.current.getBoundingClientRect();
-    setPosition({ top: rect.bottom + 4, right: Math.max(document.documentElement.clientWidth - rect.right, 4) });
+    // First drawn under the button; the layout effect below moves it once its height is known.
+    setPosition({
+      top: rect.bottom + GAP,
+      right: Math.max(document.documentElement.clientWidth - rect.right, MARGIN),
+      anchorTop: rect.top,
+      anchorBottom: rect.bottom,
+    });
   };
 
-  // Focus moves into the menu as it appears, before a key press can reach the button.
+  // Before the first paint: place the list where it fits (this runs again after the move and
+  // then finds it in place).
   useLayoutEffect(() => {
-    if (open) menu.current?.querySelector<HTMLButtonElement>('[role="menuitem"]')?.focus();
+    const list = menu.current;
+    if (!list || !position) return;
+    const top = fittedTop(position, list.offsetHeight, document.documentElement.clientHeight);
+    if (top !== position.top) setPosition({ ...position, top });
+  }, [position]);
+
+  // Focus moves into the list as it appears, before a key press can reach the button, and
+  // without scrolling (a scroll closes the list).
+  useLayoutEffect(() => {
+    if (open) menu.current?.querySelector<HTMLButtonElement>('[role="menuitem"]')?.focus({ preventScroll: true });
   }, [open]);
 
   useEffect(() => {
     if (!open) return;
     const onPointer = (event: Event) => {
-      const target = event.target as Node;
+      const target = event.target;
+      if (!(target instanceof Node)) return;
       if (!menu.current?.contains(target) && !button.current?.contains(target)) close(false);
     };
-    const onMove = (event: Event) => {
-      if (!menu.current?.contains(event.target as Node)) close(false);
+    // A scroll anywhere but inside the list moves the button away from it; the target of a
+    // document scroll is the document, of a frame's scroll the frame (both Nodes).
+    const onScroll = (event: Event) => {
+      const target = event.target;
+      if (target instanceof Node && menu.current?.contains(target)) return;
+      close(false);
+    };
+    // A resize's target is the window, which is not a Node: it always closes the list.
+    const onResize = () => {
+      close(false);
     };
     document.addEventListener('pointerdown', onPointer, true);
-    window.addEventListener('scroll', onMove, true);
-    window.addEventListener('resize', onMove);
+    window.addEventListener('scroll', onScroll, true);
+    window.addEventListener('resize', onResize);
     return () => {
       document.removeEventListener('pointerdown', onPointer, true);
-      window.removeEventListener('scroll', onMove, true);
-      window.removeEventListener('resize', onMove);
+      window.removeEventListener('scroll', onScroll, true);
+      window.removeEventListener('resize', onResize);
     };
   }, [open]);
 

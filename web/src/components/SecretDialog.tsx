@@ -32,7 +32,7 @@ export function SecretDialog({ title, tokenName, secret, onClose }: SecretDialog
         {copied}
       </p>
       <div class="dialog-actions">
-        <button type="button" class="btn-primary" onClick={copy}>
+        <button type="button" class="btn-primary" onClick={() => void copy()}>
           COPY
         </button>
         <button type="button" onClick={onClose}>

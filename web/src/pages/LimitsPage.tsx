@@ -1,56 +1,42 @@
-import { useEffect, useId, useState } from 'preact/hooks';
+import { useCallback, useId, useState } from 'preact/hooks';
 import * as api from '../api';
 import { Dialog } from '../components/Dialog';
-import { Notice } from '../components/Notice';
-import { formatDateTime, formatNumber } from '../format';
+import { FormError, NumberField, SelectField } from '../components/FormField';
+import { DataTable, isUnavailable } from '../components/TableState';
+import { formatDateTime, formatDay, formatNumber, TIME_ZONE } from '../format';
+import { useResource } from '../hooks';
+import { setQuery } from '../router';
 import { useConsole } from '../state';
 
-type Load =
-  | { kind: 'loading' }
-  | { kind: 'unavailable' }
-  | { kind: 'error'; text: string }
-  | { kind: 'ready'; limits: api.UsageLimit[] };
-
+const RENEWALS = ['Renewable', 'NonRenewable'];
 const STATUS_NAMES: Record<number, string> = { 1: 'Active', 2: 'Expired', 3: 'Empty', 4: 'Cancelled' };
 
-/** Usage limits of the organization or of one project (API.md §7). */
-export function LimitsPage({ projectParam }: { projectParam: string | null }) {
+/** Usage limits of the organization or of one project (API.md §7); `project` in the URL picks the project. */
+export function LimitsPage({ query }: { query: URLSearchParams }) {
   const { session, projects, toast } = useConsole();
-  const [target, setTarget] = useState(projectParam ?? '');
-  const [load, setLoad] = useState<Load>({ kind: 'loading' });
+  const target = query.get('project') ?? '';
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState<api.UsageLimit | null>(null);
-  const [reload, setReload] = useState(0);
   const targetId = useId();
 
-  useEffect(() => setTarget(projectParam ?? ''), [projectParam]);
-
-  useEffect(() => {
-    let current = true;
-    setLoad({ kind: 'loading' });
-    const request = target
-      ? api.listProjectLimits(session.organizationId, target)
-      : api.listOrganizationLimits(session.organizationId);
-    request.then(
-      (limits) => current && setLoad({ kind: 'ready', limits }),
-      (e) =>
-        current &&
-        setLoad(
-          api.isNotAvailable(e) && !(e instanceof api.ApiError && e.errors[0]?.id === 2005)
-            ? { kind: 'unavailable' }
-            : { kind: 'error', text: api.errorText(e) },
-        ),
-    );
-    return () => {
-      current = false;
-    };
-  }, [target, reload]);
+  const limits = useResource(
+    useCallback(
+      () =>
+        target
+          ? api.listProjectLimits(session.organizationId, target)
+          : api.listOrganizationLimits(session.organizationId),
+      [session.organizationId, target],
+    ),
+  );
+  const rows = limits.data ?? [];
+  const unavailableText = 'Usage limits are not available on this server yet.';
+  const targetName = projects.find((p) => p.projectId === target)?.projectName;
 
   const cancel = async (limit: api.UsageLimit) => {
     try {
       await api.cancelLimit(session.organizationId, limit.id, target || undefined);
       toast('Usage limit cancelled.');
-      setReload((n) => n + 1);
+      limits.reload();
     } catch (e) {
       toast(`Could not cancel the limit: ${api.errorText(e)}`, 'error');
     }
@@ -62,10 +48,18 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
       <div class="toolbar">
         <div class="filter">
           <label for={targetId}>Limits of</label>
-          <select id={targetId} value={target} onChange={(e) => setTarget(e.currentTarget.value)}>
-            <option value="">Organization {session.organizationName}</option>
+          <select
+            id={targetId}
+            value={target}
+            onChange={(e) => {
+              setQuery({ project: e.currentTarget.value });
+            }}
+          >
+            <option value="" selected={target === ''}>
+              Organization {session.organizationName}
+            </option>
             {projects.map((p) => (
-              <option value={p.projectId} key={p.projectId}>
+              <option value={p.projectId} key={p.projectId} selected={p.projectId === target}>
                 Project {p.projectName}
               </option>
             ))}
@@ -74,97 +68,109 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
         <button
           type="button"
           class="btn-primary"
-          disabled={load.kind === 'unavailable'}
-          onClick={() => setCreating(true)}
+          disabled={isUnavailable(limits, unavailableText)}
+          onClick={() => {
+            setCreating(true);
+          }}
         >
           CREATE NEW
         </button>
       </div>
-      {load.kind === 'unavailable' && (
-        <Notice kind="unavailable">Usage limits are not available on this server yet.</Notice>
+      {limits.data && (
+        <CurrentLimit
+          limit={limits.data.find(isCurrent)}
+          onEdit={setEditing}
+          onCancel={(limit) => void cancel(limit)}
+        />
       )}
-      {load.kind === 'error' && <Notice kind="error">Could not load usage limits: {load.text}</Notice>}
-      {load.kind === 'ready' && (
-        <CurrentLimit limit={load.limits.find(isCurrent)} onEdit={setEditing} onCancel={cancel} />
-      )}
-      {load.kind === 'ready' && (
-        <div class="table-wrap">
-          <table class="data-table" aria-labelledby="limits-title">
-            <thead>
-              <tr>
-                <th scope="col">Type</th>
-                <th scope="col">Unit</th>
-                <th scope="col" class="num">
-                  Soft limit
-                </th>
-                <th scope="col" class="num">
-                  Hard limit
-                </th>
-                <th scope="col" class="num">
-                  Used
-                </th>
-                <th scope="col">Usage</th>
-                <th scope="col">Renewal</th>
-                <th scope="col">Status</th>
-                <th scope="col">Valid</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {load.limits.map((limit) => {
-                const share = limit.hardLimit > 0 ? Math.min(1, limit.usedAmount / limit.hardLimit) : 0;
-                const status = STATUS_NAMES[limit.status] ?? String(limit.status);
-                return (
-                  <tr key={limit.id}>
-                    <td>{limit.subscriptionType}</td>
-                    <td>{limit.usageUnit}</td>
-                    <td class="num">{formatNumber(limit.softLimit, 4)}</td>
-                    <td class="num">{formatNumber(limit.hardLimit, 4)}</td>
-                    <td class="num">{formatNumber(limit.usedAmount, 4)}</td>
-                    <td>
-                      <meter
-                        class="usage-meter"
-                        min={0}
-                        max={1}
-                        low={limit.hardLimit ? limit.softLimit / limit.hardLimit : 0.8}
-                        high={0.95}
-                        optimum={0}
-                        value={share}
-                        aria-label="Share of hard limit used"
-                      />
-                    </td>
-                    <td>{limit.renewalStatus}</td>
-                    <td>
-                      <span class={`badge badge-${status.toLowerCase()}`}>{status}</span>
-                    </td>
-                    <td
-                      class="nowrap"
-                      title={`${formatDateTime(limit.validFrom)} – ${formatDateTime(limit.validUntil)}`}
-                    >
-                      {limit.validFrom.slice(0, 10)} – {limit.validUntil ? limit.validUntil.slice(0, 10) : 'open'}
-                    </td>
-                    <td class="cell-actions">
-                      {isCurrent(limit) && (
-                        <>
-                          <button type="button" class="btn-small" onClick={() => setEditing(limit)}>
-                            EDIT
-                          </button>
-                          <button type="button" class="btn-small btn-danger" onClick={() => cancel(limit)}>
-                            CANCEL
-                          </button>
-                        </>
-                      )}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-          {load.limits.length === 0 && <Notice kind="empty">No usage limits yet.</Notice>}
-        </div>
-      )}
+      <DataTable
+        resource={limits}
+        noun="usage limits"
+        unavailableText={unavailableText}
+        rows={rows.length}
+        filtered={false}
+        emptyText={targetName ? `No usage limits for project ${targetName} yet.` : 'No usage limits yet.'}
+      >
+        <table class="data-table" aria-labelledby="limits-title">
+          <thead>
+            <tr>
+              <th scope="col">Type</th>
+              <th scope="col">Unit</th>
+              <th scope="col" class="num">
+                Soft limit
+              </th>
+              <th scope="col" class="num">
+                Hard limit
+              </th>
+              <th scope="col" class="num">
+                Used
+              </th>
+              <th scope="col">Usage</th>
+              <th scope="col">Renewal</th>
+              <th scope="col">Status</th>
+              <th scope="col">Valid ({TIME_ZONE})</th>
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((limit) => {
+              const share = limit.hardLimit > 0 ? Math.min(1, limit.usedAmount / limit.hardLimit) : 0;
+              const status = STATUS_NAMES[limit.status] ?? String(limit.status);
+              return (
+                <tr key={limit.id}>
+                  <td>{limit.subscriptionType}</td>
+                  <td>{limit.usageUnit}</td>
+                  <td class="num">{formatNumber(limit.softLimit, 4)}</td>
+                  <td class="num">{formatNumber(limit.hardLimit, 4)}</td>
+                  <td class="num">{formatNumber(limit.usedAmount, 4)}</td>
+                  <td>
+                    <meter
+                      class="usage-meter"
+                      min={0}
+                      max={1}
+                      low={limit.hardLimit ? limit.softLimit / limit.hardLimit : 0.8}
+                      high={0.95}
+                      optimum={0}
+                      value={share}
+                      aria-label="Share of hard limit used"
+                    />
+                  </td>
+                  <td>{limit.renewalStatus}</td>
+                  <td>
+                    <span class={`badge badge-${status.toLowerCase()}`}>{status}</span>
+                  </td>
+                  <td
+                    class="nowrap"
+                    title={`${formatDateTime(limit.validFrom)} – ${limit.validUntil ? formatDateTime(limit.validUntil) : 'open'}`}
+                  >
+                    {formatDay(limit.validFrom)} – {limit.validUntil ? formatDay(limit.validUntil) : 'open'}
+                  </td>
+                  <td class="cell-actions">
+                    {isCurrent(limit) && (
+                      <>
+                        <button
+                          type="button"
+                          class="btn-small"
+                          onClick={() => {
+                            setEditing(limit);
+                          }}
+                        >
+                          EDIT
+                        </button>
+                        <button type="button" class="btn-small btn-danger" onClick={() => void cancel(limit)}>
+                          CANCEL
+                        </button>
+                      </>
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </DataTable>
       {editing && (
         <EditLimitForm
           limit={editing}
@@ -172,7 +178,7 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
           onSaved={() => {
             setEditing(null);
             toast('Usage limit updated.');
-            setReload((n) => n + 1);
+            limits.reload();
           }}
           onCancel={() => setEditing(null)}
         />
@@ -182,7 +188,7 @@ export function LimitsPage({ projectParam }: { projectParam: string | null }) {
           projectId={target || undefined}
           onSaved={() => {
             setCreating(false);
-            setReload((n) => n + 1);
+            limits.reload();
           }}
           onCancel={() => setCreating(false)}
         />
@@ -265,7 +271,6 @@ function EditLimitForm({
   const [hard, setHard] = useState(limit.hardLimit);
   const [renewal, setRenewal] = useState(limit.renewalStatus);
   const [error, setError] = useState('');
-  const ids = { soft: useId(), hard: useId(), renewal: useId() };
   const invalid = !(hard >= 0) || !(soft >= 0) || soft > hard;
 
   const submit = async (event: Event) => {
@@ -287,42 +292,16 @@ function EditLimitForm({
 
   return (
     <Dialog title="Change Usage Limit" onClose={onCancel}>
-      <form class="form" onSubmit={submit} noValidate>
-        <div class="field">
-          <label for={ids.soft}>Soft limit</label>
-          <input
-            id={ids.soft}
-            type="number"
-            min={0}
-            step="any"
-            value={soft}
-            onInput={(e) => setSoft(Number(e.currentTarget.value))}
-          />
-        </div>
-        <div class="field">
-          <label for={ids.hard}>Hard limit</label>
-          <input
-            id={ids.hard}
-            type="number"
-            min={0}
-            step="any"
-            value={hard}
-            onInput={(e) => setHard(Number(e.currentTarget.value))}
-          />
-        </div>
-        <div class="field">
-          <label for={ids.renewal}>Renewal status</label>
-          <select id={ids.renewal} value={renewal} onChange={(e) => setRenewal(e.currentTarget.value)}>
-            <option value="Renewable">Renewable</option>
-            <option value="NonRenewable">NonRenewable</option>
-          </select>
-        </div>
-        {invalid && <p class="field-error">The soft limit may not exceed the hard limit.</p>}
-        {error && (
-          <p class="form-error" role="alert">
-            {error}
-          </p>
-        )}
+      <form class="form" onSubmit={(e) => void submit(e)} noValidate>
+        <NumberField
+          label="Soft limit"
+          value={soft}
+          onValue={setSoft}
+          error={invalid && 'The soft limit may not exceed the hard limit.'}
+        />
+        <NumberField label="Hard limit" value={hard} onValue={setHard} />
+        <SelectField label="Renewal status" value={renewal} onValue={setRenewal} options={RENEWALS} />
+        <FormError text={error} />
         <div class="dialog-actions">
           <button type="submit" class="btn-primary" disabled={invalid}>
             CONFIRM
@@ -354,7 +333,6 @@ function LimitForm({
     renewalStatus: 'Renewable',
   });
   const [error, setError] = useState('');
-  const ids = { type: useId(), unit: useId(), soft: useId(), hard: useId(), renewal: useId() };
   const invalid = !(input.hardLimit > 0) || !(input.softLimit >= 0) || input.softLimit > input.hardLimit;
   const set = <K extends keyof api.LimitInput>(key: K, value: api.LimitInput[K]) =>
     setInput({ ...input, [key]: value });
@@ -371,65 +349,47 @@ function LimitForm({
 
   return (
     <Dialog title="Usage Limit" onClose={onCancel}>
-      <form class="form" onSubmit={submit} noValidate>
-        <div class="field">
-          <label for={ids.type}>Subscription type</label>
-          <select
-            id={ids.type}
-            value={input.subscriptionType}
-            onChange={(e) => set('subscriptionType', e.currentTarget.value)}
-          >
-            {['Freemium', 'Daily', 'Weekly', 'Monthly'].map((v) => (
-              <option value={v}>{v}</option>
-            ))}
-          </select>
-        </div>
-        <div class="field">
-          <label for={ids.unit}>Usage unit</label>
-          <select id={ids.unit} value={input.usageUnit} onChange={(e) => set('usageUnit', e.currentTarget.value)}>
-            <option value="Requests">Requests</option>
-            <option value="Cost">Cost</option>
-          </select>
-        </div>
-        <div class="field">
-          <label for={ids.soft}>Soft limit</label>
-          <input
-            id={ids.soft}
-            type="number"
-            min={0}
-            step="any"
-            value={input.softLimit}
-            onInput={(e) => set('softLimit', Number(e.currentTarget.value))}
-          />
-        </div>
-        <div class="field">
-          <label for={ids.hard}>Hard limit</label>
-          <input
-            id={ids.hard}
-            type="number"
-            min={0}
-            step="any"
-            value={input.hardLimit}
-            onInput={(e) => set('hardLimit', Number(e.currentTarget.value))}
-          />
-        </div>
-        <div class="field">
-          <label for={ids.renewal}>Renewal status</label>
-          <select
-            id={ids.renewal}
-            value={input.renewalStatus}
-            onChange={(e) => set('renewalStatus', e.currentTarget.value)}
-          >
-            <option value="Renewable">Renewable</option>
-            <option value="NonRenewable">NonRenewable</option>
-          </select>
-        </div>
-        {invalid && <p class="field-error">The hard limit must be positive and not below the soft limit.</p>}
-        {error && (
-          <p class="form-error" role="alert">
-            {error}
-          </p>
-        )}
+      <form class="form" onSubmit={(e) => void submit(e)} noValidate>
+        <SelectField
+          label="Subscription type"
+          value={input.subscriptionType}
+          onValue={(v) => {
+            set('subscriptionType', v);
+          }}
+          options={['Freemium', 'Daily', 'Weekly', 'Monthly']}
+        />
+        <SelectField
+          label="Usage unit"
+          value={input.usageUnit}
+          onValue={(v) => {
+            set('usageUnit', v);
+          }}
+          options={['Requests', 'Cost']}
+        />
+        <NumberField
+          label="Soft limit"
+          value={input.softLimit}
+          onValue={(v) => {
+            set('softLimit', v);
+          }}
+        />
+        <NumberField
+          label="Hard limit"
+          value={input.hardLimit}
+          onValue={(v) => {
+            set('hardLimit', v);
+          }}
+          error={invalid && 'The hard limit must be positive and not below the soft limit.'}
+        />
+        <SelectField
+          label="Renewal status"
+          value={input.renewalStatus}
+          onValue={(v) => {
+            set('renewalStatus', v);
+          }}
+          options={RENEWALS}
+        />
+        <FormError text={error} />
         <div class="dialog-actions">
           <button type="submit" class="btn-primary" disabled={invalid}>
             CONFIRM

@@ -1,6 +1,7 @@
-import { useId, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import * as api from '../api';
 import { Dialog } from '../components/Dialog';
+import { CheckboxField, FormError, TextAreaField, TextField } from '../components/FormField';
 
 interface ProjectFormProps {
   /** The project being updated; absent when creating. */
@@ -19,14 +20,6 @@ export function ProjectForm({ project, onCreated, onUpdated, onCancel }: Project
   const [active, setActive] = useState(project?.projectActive ?? true);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const ids = {
-    name: useId(),
-    nameError: useId(),
-    description: useId(),
-    email: useId(),
-    emailError: useId(),
-    active: useId(),
-  };
   const nameMissing = name.trim() === '';
   const emailBad = email.trim() !== '' && !EMAIL.test(email.trim());
 
@@ -54,71 +47,30 @@ export function ProjectForm({ project, onCreated, onUpdated, onCancel }: Project
 
   return (
     <Dialog title="Project" onClose={onCancel}>
-      <form class="form" onSubmit={submit} noValidate>
-        <div class="field">
-          <label for={ids.name}>Name *</label>
-          <input
-            id={ids.name}
-            value={name}
-            maxLength={100}
-            autocomplete="off"
-            aria-required="true"
-            aria-invalid={nameMissing}
-            aria-describedby={nameMissing ? ids.nameError : undefined}
-            onInput={(e) => setName(e.currentTarget.value)}
-            autofocus
-          />
-          {nameMissing && (
-            <p id={ids.nameError} class="field-error">
-              Project Name is required.
-            </p>
-          )}
-        </div>
-        <div class="field">
-          <label for={ids.description}>Description</label>
-          <textarea
-            id={ids.description}
-            rows={3}
-            maxLength={1000}
-            value={description}
-            onInput={(e) => setDescription(e.currentTarget.value)}
-          />
-        </div>
+      <form class="form" onSubmit={(e) => void submit(e)} noValidate>
+        <TextField
+          label="Name *"
+          value={name}
+          onValue={setName}
+          maxLength={100}
+          autocomplete="off"
+          required
+          error={nameMissing && 'Project Name is required.'}
+          autofocus
+        />
+        <TextAreaField label="Description" value={description} onValue={setDescription} maxLength={1000} />
         {!project && (
-          <div class="field">
-            <label for={ids.email}>Project administrator (User Email)</label>
-            <input
-              id={ids.email}
-              type="email"
-              value={email}
-              autocomplete="off"
-              aria-invalid={emailBad}
-              aria-describedby={emailBad ? ids.emailError : undefined}
-              onInput={(e) => setEmail(e.currentTarget.value)}
-            />
-            {emailBad && (
-              <p id={ids.emailError} class="field-error">
-                Enter a valid email address.
-              </p>
-            )}
-          </div>
+          <TextField
+            label="Project administrator (User Email)"
+            email
+            value={email}
+            onValue={setEmail}
+            autocomplete="off"
+            error={emailBad && 'Enter a valid email address.'}
+          />
         )}
-        {project && (
-          <div class="field field-check">
-            <input
-              id={ids.active}
-              type="checkbox"
-              checked={active}
-              onChange={(e) => setActive(e.currentTarget.checked)}
-            />
-            <label for={ids.active}>Active</label>
-          </div>
-        )}
-        {error && (
-          <p class="form-error" role="alert">
-            {error}
-          </p>
-        )}
+        {project && <CheckboxField label="Active" checked={active} onValue={setActive} />}
+        <FormError text={error} />
         <div class="dialog-actions">
           <button type="submit" class="btn-primary" disabled={nameMissing || emailBad || busy}>
             CONFIRM

@@ -1,37 +1,38 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import * as api from '../api';
 import { Dialog } from '../components/Dialog';
-import { Notice } from '../components/Notice';
 import { SecretDialog } from '../components/SecretDialog';
-import { formatDateTime } from '../format';
+import { DataTable } from '../components/TableState';
+import { formatDateTime, formatDay } from '../format';
+import { useResource } from '../hooks';
 import { useConsole } from '../state';
 import { ProjectForm } from './ProjectForm';
 
 type Editing = { kind: 'none' } | { kind: 'create' } | { kind: 'update'; project: api.Project };
 
 export function ProjectsPage() {
-  const { projects, reloadProjects, selectProject, toast } = useConsole();
+  const { fetchProjects, selectProject, toast } = useConsole();
   const [editing, setEditing] = useState<Editing>({ kind: 'none' });
   const [deleting, setDeleting] = useState<api.Project | null>(null);
   const [deleteError, setDeleteError] = useState('');
   const [created, setCreated] = useState<{ name: string; secret: string } | null>(null);
 
-  // Projects can change outside this browser (API, CLI); the page shows the current list.
-  useEffect(() => {
-    void reloadProjects();
-  }, []);
+  // Projects can change outside this browser (API, CLI): the page loads the current list, which
+  // also refreshes the header's.
+  const list = useResource(fetchProjects);
+  const projects = list.data ?? [];
 
-  const onCreated = async (project: api.Project, token?: api.CreatedToken) => {
+  const onCreated = (project: api.Project, token?: api.CreatedToken) => {
     setEditing({ kind: 'none' });
-    await reloadProjects();
+    list.reload();
     selectProject(project.projectId);
     if (token?.secret) setCreated({ name: `${project.projectName} / ${token.name}`, secret: token.secret });
     else toast(`Project ${project.projectName} created.`);
   };
 
-  const onUpdated = async (project: api.Project) => {
+  const onUpdated = (project: api.Project) => {
     setEditing({ kind: 'none' });
-    await reloadProjects();
+    list.reload();
     toast(`Project ${project.projectName} updated.`);
   };
 
@@ -41,7 +42,7 @@ export function ProjectsPage() {
       await api.deleteProject(deleting.projectId);
       toast(`Project ${deleting.projectName} deleted.`);
       setDeleting(null);
-      await reloadProjects();
+      list.reload();
     } catch (e) {
       setDeleteError(api.errorText(e));
     }
@@ -55,7 +56,13 @@ export function ProjectsPage() {
           CREATE NEW
         </button>
       </div>
-      <div class="table-wrap">
+      <DataTable
+        resource={list}
+        noun="projects"
+        rows={projects.length}
+        filtered={false}
+        emptyText="No projects yet. Create one to issue project Api Tokens."
+      >
         <table class="data-table" aria-labelledby="projects-title">
           <thead>
             <tr>
@@ -71,15 +78,19 @@ export function ProjectsPage() {
           <tbody>
             {projects.map((project) => (
               <tr key={project.projectId} data-project-id={project.projectId}>
-                <td class="cell-name">{project.projectName}</td>
-                <td class="cell-description">{project.projectDescription}</td>
+                <td class="cell-name" title={project.projectName}>
+                  {project.projectName}
+                </td>
+                <td class="cell-description" title={project.projectDescription || undefined}>
+                  {project.projectDescription}
+                </td>
                 <td>
                   <span class={project.projectActive ? 'badge badge-active' : 'badge badge-hidden'}>
                     {project.projectActive ? 'Active' : 'Hidden'}
                   </span>
                 </td>
                 <td class="nowrap" title={formatDateTime(project.createdAt)}>
-                  {project.createdAt.slice(0, 10)}
+                  {formatDay(project.createdAt)}
                 </td>
                 <td class="cell-actions">
                   <button
@@ -113,10 +124,7 @@ export function ProjectsPage() {
             ))}
           </tbody>
         </table>
-        {projects.length === 0 && (
-          <Notice kind="empty">No projects yet. Create one to issue project Api Tokens.</Notice>
-        )}
-      </div>
+      </DataTable>
 
       {editing.kind !== 'none' && (
         <ProjectForm
@@ -138,7 +146,7 @@ export function ProjectsPage() {
             </p>
           )}
           <div class="dialog-actions">
-            <button type="button" class="btn-danger" onClick={confirmDelete}>
+            <button type="button" class="btn-danger" onClick={() => void confirmDelete()}>
               DELETE
             </button>
             <button type="button" onClick={() => setDeleting(null)} autofocus>

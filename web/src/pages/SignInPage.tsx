@@ -1,12 +1,11 @@
-import { useId, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import * as api from '../api';
+import { TextField } from '../components/FormField';
 
 export function SignInPage({ onSignedIn }: { onSignedIn: (session: api.Session) => void }) {
   const [secret, setSecret] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const inputId = useId();
-  const errorId = useId();
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -29,26 +28,19 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (session: api.Session) 
 
   return (
     <main class="signin">
-      <form class="signin-card" onSubmit={submit}>
+      <form class="signin-card form" onSubmit={(e) => void submit(e)}>
         <h1>Gatehouse console</h1>
         <p>Sign in with an organization API token.</p>
-        <label for={inputId}>Organization API token</label>
-        <input
-          id={inputId}
-          type="password"
+        <TextField
+          label="Organization API token"
+          secret
           autocomplete="off"
-          spellcheck={false}
           value={secret}
-          aria-describedby={error ? errorId : undefined}
-          aria-invalid={error ? true : undefined}
-          onInput={(e) => setSecret(e.currentTarget.value)}
+          onValue={setSecret}
+          error={error}
+          alert
           autofocus
         />
-        {error && (
-          <p id={errorId} class="field-error" role="alert">
-            {error}
-          </p>
-        )}
         <button type="submit" class="btn-primary" disabled={busy || secret.trim() === ''}>
           SIGN IN
         </button>

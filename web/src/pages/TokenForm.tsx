@@ -1,6 +1,7 @@
-import { useId, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import * as api from '../api';
 import { Dialog } from '../components/Dialog';
+import { FormError, SelectField, TextAreaField, TextField } from '../components/FormField';
 import { permissionsOf, TokenPermissions } from './TokenPermissions';
 
 interface TokenFormProps {
@@ -22,14 +23,6 @@ export function TokenForm({ scope, token, project, onSaved, onCancel }: TokenFor
   const [permissionsValid, setPermissionsValid] = useState(true);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const ids = {
-    name: useId(),
-    nameError: useId(),
-    description: useId(),
-    scope: useId(),
-    project: useId(),
-    status: useId(),
-  };
   const nameMissing = name.trim() === '';
 
   const submit = async (event: Event) => {
@@ -59,60 +52,21 @@ export function TokenForm({ scope, token, project, onSaved, onCancel }: TokenFor
 
   return (
     <Dialog title="Api Token" onClose={onCancel}>
-      <form class="form" onSubmit={submit} noValidate>
-        <div class="field">
-          <label for={ids.name}>Name *</label>
-          <input
-            id={ids.name}
-            value={name}
-            maxLength={100}
-            autocomplete="off"
-            aria-required="true"
-            aria-invalid={nameMissing}
-            aria-describedby={nameMissing ? ids.nameError : undefined}
-            onInput={(e) => setName(e.currentTarget.value)}
-            autofocus
-          />
-          {nameMissing && (
-            <p id={ids.nameError} class="field-error">
-              Api Token Name is required.
-            </p>
-          )}
-        </div>
-        <div class="field">
-          <label for={ids.description}>Description</label>
-          <textarea
-            id={ids.description}
-            rows={3}
-            maxLength={1000}
-            value={description}
-            onInput={(e) => setDescription(e.currentTarget.value)}
-          />
-        </div>
-        <div class="field">
-          <label for={ids.scope}>Scope</label>
-          <select id={ids.scope} value={scope} disabled>
-            <option value="Organization">Organization</option>
-            <option value="Project">Project</option>
-          </select>
-        </div>
-        {scope === 'Project' && (
-          <div class="field">
-            <label for={ids.project}>Project</label>
-            <input id={ids.project} value={projectName} disabled />
-          </div>
-        )}
-        <div class="field">
-          <label for={ids.status}>Status</label>
-          <select
-            id={ids.status}
-            value={status}
-            onChange={(e) => setStatus(e.currentTarget.value as 'Active' | 'Blocked')}
-          >
-            <option value="Active">Active</option>
-            <option value="Blocked">Blocked</option>
-          </select>
-        </div>
+      <form class="form" onSubmit={(e) => void submit(e)} noValidate>
+        <TextField
+          label="Name *"
+          value={name}
+          onValue={setName}
+          maxLength={100}
+          autocomplete="off"
+          required
+          error={nameMissing && 'Api Token Name is required.'}
+          autofocus
+        />
+        <TextAreaField label="Description" value={description} onValue={setDescription} maxLength={1000} />
+        <SelectField label="Scope" value={scope} options={['Organization', 'Project'] as const} disabled />
+        {scope === 'Project' && <TextField label="Project" value={projectName} onValue={() => undefined} disabled />}
+        <SelectField label="Status" value={status} onValue={setStatus} options={['Active', 'Blocked'] as const} />
         <TokenPermissions
           scope={scope}
           projectId={token?.projectId ?? project?.projectId}
@@ -120,11 +74,7 @@ export function TokenForm({ scope, token, project, onSaved, onCancel }: TokenFor
           onChange={setPermissions}
           onValidity={setPermissionsValid}
         />
-        {error && (
-          <p class="form-error" role="alert">
-            {error}
-          </p>
-        )}
+        <FormError text={error} />
         <div class="dialog-actions">
           <button type="submit" class="btn-primary" disabled={nameMissing || !permissionsValid || busy}>
             CONFIRM

@@ -3,11 +3,11 @@
 import { useId, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
-import { RelativeTime } from '../components/RelativeTime';
+import { RelativeTime, useNow } from '../components/RelativeTime';
 import { RowMenu, type RowMenuItem } from '../components/RowMenu';
 import { SecretDialog } from '../components/SecretDialog';
 import { SortHeader, type SortDirection } from '../components/SortHeader';
-import { formatDateTime } from '../format';
+import { formatDateTime, formatUtc } from '../format';
 import { useConsole } from '../state';
 import '../lifecycle.css';
 
@@ -37,7 +37,7 @@ export function LifecycleHeaders({ orderKey, direction, onSort }: HeaderProps) {
   );
 }
 
-export function isExpired(token: api.Token, now = Date.now()): boolean {
+export function isExpired(token: api.Token, now: number): boolean {
   return token.expiresAt !== null && new Date(token.expiresAt).getTime() <= now;
 }
 
@@ -53,6 +53,7 @@ export function RateLimitBadge({ token }: { token: api.Token }) {
 }
 
 export function LifecycleCells({ token }: { token: api.Token }) {
+  const now = useNow();
   return (
     <>
       <td class="cell-time" data-label="Last used">
@@ -62,7 +63,7 @@ export function LifecycleCells({ token }: { token: api.Token }) {
         <RelativeTime value={token.timestamp} />
       </td>
       <td class="cell-time" data-label="Expires">
-        {isExpired(token) && <span class="badge badge-expired">expired</span>}{' '}
+        {isExpired(token, now) && <span class="badge badge-expired">expired</span>}{' '}
         <RelativeTime value={token.expiresAt} empty="never" />
       </td>
     </>
@@ -121,6 +122,7 @@ export function TokenLifecycleDialog({ action, onClose, onChanged }: LifecycleDi
   const [expiresAt, setExpiresAt] = useState(token.expiresAt ? token.expiresAt.slice(0, 16) : '');
   const [rateLimit, setRateLimit] = useState(token.rateLimitPerMinute ? String(token.rateLimitPerMinute) : '');
   const ids = { grace: useId(), graceError: useId(), expiry: useId(), rate: useId(), rateError: useId() };
+  const now = useNow();
   const own = token.id === session.apiTokenId;
 
   if (rotated !== null) {
@@ -240,7 +242,7 @@ export function TokenLifecycleDialog({ action, onClose, onChanged }: LifecycleDi
   if (kind === 'expiry') {
     const when = expiresAt ? new Date(`${expiresAt}Z`) : null;
     const valid = when === null || !Number.isNaN(when.getTime());
-    const past = when !== null && valid && when.getTime() <= Date.now();
+    const past = when !== null && valid && when.getTime() <= now;
     return (
       <ConfirmDialog
         title="Set expiry"
@@ -251,7 +253,7 @@ export function TokenLifecycleDialog({ action, onClose, onChanged }: LifecycleDi
           await api.changeToken(token, { expiresAt: when ? when.toISOString() : null });
           finish(
             when
-              ? `Api Token ${token.name} expires ${formatDateTime(when.toISOString())}.`
+              ? `Api Token ${token.name} expires ${formatUtc(when.toISOString())}.`
               : `Api Token ${token.name} never expires.`,
           );
         }}

@@ -1,5 +1,7 @@
-import { useEffect, useId, useState } from 'preact/hooks';
+import { useCallback, useEffect, useId, useState } from 'preact/hooks';
 import * as api from '../api';
+import { Field } from '../components/FormField';
+import { useResource } from '../hooks';
 
 /** The permission lists of a token as the form edits them (API.md §3). */
 export interface PermissionsValue {
@@ -61,7 +63,7 @@ interface ChoiceListProps {
 
 /** "All" or "only these": checkboxes for what exists plus, for models, free-text patterns. */
 function ChoiceList({ legend, everythingLabel, options, value, freeTextLabel, onChange }: ChoiceListProps) {
-  const ids = { mode: useId(), text: useId() };
+  const ids = { mode: useId() };
   const restricted = value !== null;
   const chosen = new Set(value ?? []);
   const extra = (value ?? []).filter((entry) => !options.includes(entry));
@@ -106,19 +108,20 @@ function ChoiceList({ legend, everythingLabel, options, value, freeTextLabel, on
             </label>
           ))}
           {freeTextLabel && (
-            <div class="field">
-              <label for={ids.text}>{freeTextLabel}</label>
-              <textarea
-                id={ids.text}
-                rows={2}
-                value={freeText}
-                placeholder="openai/gpt-4o*"
-                onInput={(e) => {
-                  setFreeText(e.currentTarget.value);
-                  update(chosen, e.currentTarget.value);
-                }}
-              />
-            </div>
+            <Field label={freeTextLabel}>
+              {(control) => (
+                <textarea
+                  {...control}
+                  rows={2}
+                  value={freeText}
+                  placeholder="openai/gpt-4o*"
+                  onInput={(e) => {
+                    setFreeText(e.currentTarget.value);
+                    update(chosen, e.currentTarget.value);
+                  }}
+                />
+              )}
+            </Field>
           )}
         </div>
       )}
@@ -137,34 +140,25 @@ interface TokenPermissionsProps {
 
 /** The Permissions section of the token form: models, assistants (project tokens) and networks. */
 export function TokenPermissions({ scope, projectId, value, onChange, onValidity }: TokenPermissionsProps) {
-  // null until loaded: the lists start from what exists (a failed listing leaves them empty).
-  const [models, setModels] = useState<string[] | null>(null);
-  const [assistants, setAssistants] = useState<string[] | null>(null);
+  // The lists start from what exists; null until loaded (a failed listing leaves them empty).
+  const modelList = useResource(
+    useCallback(() => (scope === 'Project' ? api.listModelIds() : Promise.resolve([])), [scope]),
+  );
+  const assistantList = useResource(
+    useCallback(
+      () => (scope === 'Project' && projectId ? api.listAssistantNames(projectId) : Promise.resolve([])),
+      [scope, projectId],
+    ),
+  );
+  const models = modelList.loading ? null : (modelList.data ?? []);
+  const assistants = assistantList.loading ? null : (assistantList.data ?? []);
   const [cidrText, setCidrText] = useState((value.allowedCidrs ?? []).join('\n'));
-  const ids = { cidrs: useId(), cidrError: useId(), cidrMode: useId() };
-
-  useEffect(() => {
-    if (scope !== 'Project') return;
-    let current = true;
-    api.listModelIds().then(
-      (ids) => current && setModels(ids),
-      () => current && setModels([]),
-    );
-    if (projectId) {
-      api.listAssistantNames(projectId).then(
-        (names) => current && setAssistants(names),
-        () => current && setAssistants([]),
-      );
-    } else {
-      setAssistants([]);
-    }
-    return () => {
-      current = false;
-    };
-  }, [scope, projectId]);
+  const ids = { cidrMode: useId() };
 
   const badCidrs = value.allowedCidrs === null ? [] : entriesOf(cidrText).filter((entry) => !isCidr(entry));
-  useEffect(() => onValidity(badCidrs.length === 0), [badCidrs.length]);
+  useEffect(() => {
+    onValidity(badCidrs.length === 0);
+  }, [badCidrs.length, onValidity]);
 
   return (
     <fieldset class="permissions">
@@ -208,26 +202,23 @@ export function TokenPermissions({ scope, projectId, value, onChange, onValidity
           </select>
         </div>
         {value.allowedCidrs !== null && (
-          <div class="field">
-            <label for={ids.cidrs}>CIDR blocks (one per line)</label>
-            <textarea
-              id={ids.cidrs}
-              rows={3}
-              value={cidrText}
-              placeholder="10.0.0.0/8"
-              aria-invalid={badCidrs.length > 0}
-              aria-describedby={badCidrs.length > 0 ? ids.cidrError : undefined}
-              onInput={(e) => {
-                setCidrText(e.currentTarget.value);
-                onChange({ ...value, allowedCidrs: entriesOf(e.currentTarget.value) });
-              }}
-            />
-            {badCidrs.length > 0 && (
-              <p id={ids.cidrError} class="field-error">
-                Not a CIDR block: {badCidrs.join(', ')}
-              </p>
+          <Field
+            label="CIDR blocks (one per line)"
+            error={badCidrs.length > 0 && `Not a CIDR block: ${badCidrs.join(', ')}`}
+          >
+            {(control) => (
+              <textarea
+                {...control}
+                rows={3}
+                value={cidrText}
+                placeholder="10.0.0.0/8"
+                onInput={(e) => {
+                  setCidrText(e.currentTarget.value);
+                  onChange({ ...value, allowedCidrs: entriesOf(e.currentTarget.value) });
+                }}
+              />
             )}
-          </div>
+          </Field>
         )}
       </fieldset>
     </fieldset>

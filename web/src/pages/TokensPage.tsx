@@ -1,12 +1,14 @@
-import { useEffect, useId, useState } from 'preact/hooks';
+import { useCallback, useEffect, useId, useState } from 'preact/hooks';
 import * as api from '../api';
-import { Notice } from '../components/Notice';
-import { Pager } from '../components/Pager';
+import { Pager, urlPaging } from '../components/Pager';
+import { ProjectFilter } from '../components/ProjectFilter';
 import { SecretDialog } from '../components/SecretDialog';
 import { SortHeader, type SortDirection } from '../components/SortHeader';
+import { DataTable } from '../components/TableState';
 import { copyFetchedText } from '../clipboard';
 import { formatDateTime } from '../format';
-import { useDebounced } from '../hooks';
+import { useResource } from '../hooks';
+import { choiceParam, setQuery, useQueryText, withQuery } from '../router';
 import { useConsole } from '../state';
 import { TokenForm } from './TokenForm';
 import {
@@ -20,69 +22,79 @@ import {
 import { PermissionBadges } from './TokenPermissions';
 
 type View = 'organization' | 'project';
-type StatusFilter = 'all' | 'active' | 'blocked';
 type Editing = { kind: 'none' } | { kind: 'create' } | { kind: 'update'; token: api.Token };
 
 const TITLES: Record<View, string> = {
   organization: 'Organization Api Tokens',
   project: 'Project Api Tokens',
 };
+const STATUSES = ['all', 'active', 'blocked'] as const;
+// The token search's order keys (API.md §6), including the lifecycle columns' timestamp and lastUsedAt.
+const ORDER_KEYS = ['name', 'description', 'status', 'projectName', 'timestamp', 'lastUsedAt'] as const;
+/** A filter change starts again at page 1. */
+const FIRST_PAGE = { page: null };
 
-/** The reference console's API Tokens page: one view per scope, server-side filter/sort/paging. */
-export function TokensPage({ view }: { view: View }) {
-  const { selectedProject, toast } = useConsole();
-  const [nameFilter, setNameFilter] = useState('');
-  const [projectFilter, setProjectFilter] = useState('');
-  const [status, setStatus] = useState<StatusFilter>('all');
-  const [orderKey, setOrderKey] = useState('name');
-  const [orderDirection, setOrderDirection] = useState<SortDirection>('asc');
-  const [page, setPage] = useState(1);
-  const [pageSize, setPageSize] = useState(20);
-  const [result, setResult] = useState<api.TokenPage | null>(null);
-  const [loadError, setLoadError] = useState('');
-  const [reload, setReload] = useState(0);
+/**
+ * The reference console's API Tokens page: one view per scope, server-side filter/sort/paging,
+ * all kept in the URL: `name`, `projectName`, `status`, `order` (key.direction), `page`, `size`,
+ * and in the project view `project` (the header's project; absent = every project).
+ */
+export function TokensPage({ view, query }: { view: View; query: URLSearchParams }) {
+  const { projects, selectedProject, toast } = useConsole();
+  const [nameInput, setNameInput] = useQueryText(query, 'name', 250, FIRST_PAGE);
+  const [projectInput, setProjectInput] = useQueryText(query, 'projectName', 250, FIRST_PAGE);
+  const status = choiceParam(query, 'status', STATUSES);
+  const [orderText = '', directionText = ''] = (query.get('order') ?? '').split('.');
+  const orderKey = ORDER_KEYS.find((key) => key === orderText) ?? 'name';
+  const orderDirection: SortDirection = directionText === 'desc' ? 'desc' : 'asc';
+  const paging = urlPaging(query);
+  const { page, pageSize } = paging;
+  const projectId = view === 'project' ? (query.get('project') ?? '') : '';
+  const filterProject = projectId ? (projects.find((p) => p.projectId === projectId) ?? null) : null;
   const [editing, setEditing] = useState<Editing>({ kind: 'none' });
   const [created, setCreated] = useState<{ name: string; secret: string } | null>(null);
   const [copying, setCopying] = useState('');
   const [lifecycle, setLifecycle] = useState<LifecycleAction | null>(null);
-  const ids = { name: useId(), nameMode: useId(), project: useId(), projectMode: useId(), status: useId() };
+  const ids = {
+    name: useId(),
+    nameMode: useId(),
+    projectName: useId(),
+    projectMode: useId(),
+    status: useId(),
+  };
 
-  const name = useDebounced(nameFilter.trim(), 250);
-  const projectName = useDebounced(projectFilter.trim(), 250);
+  const name = (query.get('name') ?? '').trim();
+  // The token search has no project id parameter: a chosen project is asked for by its name
+  // (contains), and rows of other projects whose names contain it are left out below.
+  const projectName = view === 'project' ? (filterProject?.projectName ?? (query.get('projectName') ?? '').trim()) : '';
   const scope: api.TokenScope = view === 'organization' ? 'Organization' : 'Project';
+  const filtered = name !== '' || projectName !== '' || status !== 'all';
 
-  useEffect(() => setPage(1), [name, projectName, status, pageSize]);
+  const tokens = useResource(
+    useCallback(
+      () =>
+        api.searchTokens({
+          scope: view,
+          name,
+          projectName: projectName || undefined,
+          status,
+          orderKey,
+          orderDirection,
+          startPage: page,
+          pageSize,
+        }),
+      [view, name, projectName, status, orderKey, orderDirection, page, pageSize],
+    ),
+  );
 
+  // A page past the end (fewer tokens than when the link was made) shows the last page.
+  const pages = tokens.data?.pages ?? 0;
   useEffect(() => {
-    let current = true;
-    api
-      .searchTokens({
-        scope: view,
-        name,
-        projectName: view === 'project' ? projectName : undefined,
-        status,
-        orderKey,
-        orderDirection,
-        startPage: page,
-        pageSize,
-      })
-      .then(
-        (r) => {
-          if (!current) return;
-          setResult(r);
-          setLoadError('');
-          if (r.pages > 0 && page > r.pages) setPage(r.pages);
-        },
-        (e) => current && setLoadError(api.errorText(e)),
-      );
-    return () => {
-      current = false;
-    };
-  }, [view, name, projectName, status, orderKey, orderDirection, page, pageSize, reload]);
+    if (pages > 0 && page > pages) setQuery({ page: pages });
+  }, [page, pages]);
 
   const sort = (key: string, direction: SortDirection) => {
-    setOrderKey(key);
-    setOrderDirection(direction);
+    setQuery({ order: key === 'name' && direction === 'asc' ? null : `${key}.${direction}` });
   };
 
   const copy = async (token: api.Token) => {
@@ -101,24 +113,24 @@ export function TokensPage({ view }: { view: View }) {
     setEditing({ kind: 'none' });
     if (secret) setCreated({ name: token.name, secret });
     else toast(`Api Token ${token.name} updated.`);
-    setReload((n) => n + 1);
+    tokens.reload();
   };
 
   const canCreate = view === 'organization' || selectedProject !== null;
-  const tokens = result?.tokens ?? [];
+  const rows = (tokens.data?.tokens ?? []).filter((token) => !filterProject || token.projectId === projectId);
 
   return (
     <section class="page" aria-labelledby="tokens-title">
       <nav class="tabs" aria-label="Api Token views">
         <a
-          href="#/tokens"
+          href={`#${withQuery('/tokens', { project: query.get('project') })}`}
           class={view === 'organization' ? 'tab active' : 'tab'}
           aria-current={view === 'organization' ? 'page' : undefined}
         >
           Organization Api Tokens
         </a>
         <a
-          href="#/tokens/project"
+          href={`#${withQuery('/tokens/project', { project: query.get('project') })}`}
           class={view === 'project' ? 'tab active' : 'tab'}
           aria-current={view === 'project' ? 'page' : undefined}
         >
@@ -128,7 +140,14 @@ export function TokensPage({ view }: { view: View }) {
       <h1 id="tokens-title">{TITLES[view]}</h1>
 
       <div class="toolbar">
-        <button type="button" class="btn-primary" disabled={!canCreate} onClick={() => setEditing({ kind: 'create' })}>
+        <button
+          type="button"
+          class="btn-primary"
+          disabled={!canCreate}
+          onClick={() => {
+            setEditing({ kind: 'create' });
+          }}
+        >
           CREATE NEW
         </button>
         {!canCreate && (
@@ -147,25 +166,34 @@ export function TokensPage({ view }: { view: View }) {
           <select id={ids.nameMode} aria-label="Name match" disabled>
             <option>Contains</option>
           </select>
-          <input id={ids.name} type="search" value={nameFilter} onInput={(e) => setNameFilter(e.currentTarget.value)} />
+          <input id={ids.name} type="search" value={nameInput} onInput={(e) => setNameInput(e.currentTarget.value)} />
         </div>
+        {view === 'project' && <ProjectFilter value={projectId} allLabel="All projects" />}
         {view === 'project' && (
           <div class="filter">
-            <label for={ids.project}>Project Name</label>
+            <label for={ids.projectName}>Project Name</label>
             <select id={ids.projectMode} aria-label="Project Name match" disabled>
               <option>Contains</option>
             </select>
             <input
-              id={ids.project}
+              id={ids.projectName}
               type="search"
-              value={projectFilter}
-              onInput={(e) => setProjectFilter(e.currentTarget.value)}
+              value={filterProject ? '' : projectInput}
+              disabled={filterProject !== null}
+              title={filterProject ? `Showing project ${filterProject.projectName} only` : undefined}
+              onInput={(e) => setProjectInput(e.currentTarget.value)}
             />
           </div>
         )}
         <div class="filter">
           <label for={ids.status}>Status</label>
-          <select id={ids.status} value={status} onChange={(e) => setStatus(e.currentTarget.value as StatusFilter)}>
+          <select
+            id={ids.status}
+            value={status}
+            onChange={(e) => {
+              setQuery({ status: e.currentTarget.value === 'all' ? null : e.currentTarget.value, page: null });
+            }}
+          >
             <option value="all">All</option>
             <option value="active">Active</option>
             <option value="blocked">Blocked</option>
@@ -173,10 +201,15 @@ export function TokensPage({ view }: { view: View }) {
         </div>
       </div>
 
-      {loadError && <Notice kind="error">Could not load Api Tokens: {loadError}</Notice>}
-
-      <div class="table-wrap">
-        <table class="data-table token-table" aria-labelledby="tokens-title" aria-busy={result === null}>
+      <DataTable
+        resource={tokens}
+        noun="Api Tokens"
+        rows={rows.length}
+        filtered={filtered}
+        emptyText={filterProject ? `Project ${filterProject.projectName} has no Api Tokens yet.` : 'No Api Tokens yet.'}
+        noMatchText="No Api Tokens match these filters."
+      >
+        <table class="data-table token-table" aria-labelledby="tokens-title">
           <thead>
             <tr>
               <SortHeader label="Name" sortKey="name" activeKey={orderKey} direction={orderDirection} onSort={sort} />
@@ -210,15 +243,15 @@ export function TokensPage({ view }: { view: View }) {
             </tr>
           </thead>
           <tbody>
-            {tokens.map((token) => (
+            {rows.map((token) => (
               <tr key={token.id} data-token-id={token.id}>
                 <td
                   class="cell-name"
-                  title={`${token.secretPrefix}… · created ${formatDateTime(token.timestamp)} · last used ${formatDateTime(token.lastUsedAt)}`}
+                  title={`${token.name} · ${token.secretPrefix}… · created ${formatDateTime(token.timestamp)} · last used ${formatDateTime(token.lastUsedAt)}`}
                 >
                   {token.name}
                 </td>
-                <td class="cell-description" data-label="Description">
+                <td class="cell-description" data-label="Description" title={token.description || undefined}>
                   {token.description}
                 </td>
                 <td data-label="Status">
@@ -226,7 +259,11 @@ export function TokensPage({ view }: { view: View }) {
                   <RateLimitBadge token={token} />
                   <PermissionBadges token={token} />
                 </td>
-                {view === 'project' && <td data-label="Project">{token.projectName}</td>}
+                {view === 'project' && (
+                  <td class="cell-name cell-project" data-label="Project" title={token.projectName ?? undefined}>
+                    {token.projectName}
+                  </td>
+                )}
                 <LifecycleCells token={token} />
                 <td class="cell-actions">
                   {/* The visible labels are the reference console's; screen readers also hear whose row it is. */}
@@ -234,7 +271,9 @@ export function TokensPage({ view }: { view: View }) {
                     type="button"
                     class="btn-small"
                     aria-label={`Update token ${token.name}`}
-                    onClick={() => setEditing({ kind: 'update', token })}
+                    onClick={() => {
+                      setEditing({ kind: 'update', token });
+                    }}
                   >
                     UPDATE
                   </button>
@@ -243,7 +282,7 @@ export function TokensPage({ view }: { view: View }) {
                     class="btn-small"
                     aria-label={`Copy secret of token ${token.name}`}
                     disabled={copying === token.id}
-                    onClick={() => copy(token)}
+                    onClick={() => void copy(token)}
                   >
                     COPY
                   </button>
@@ -253,17 +292,16 @@ export function TokensPage({ view }: { view: View }) {
             ))}
           </tbody>
         </table>
-        {result && tokens.length === 0 && <Notice kind="empty">No Api Tokens match these filters.</Notice>}
-      </div>
+      </DataTable>
 
-      {result && (
+      {tokens.data && (
         <Pager
-          page={result.startPage || page}
-          pages={result.pages}
-          count={result.count}
+          page={tokens.data.startPage || page}
+          pages={tokens.data.pages}
+          count={tokens.data.count}
           pageSize={pageSize}
-          onPage={setPage}
-          onPageSize={setPageSize}
+          onPage={paging.onPage}
+          onPageSize={paging.onPageSize}
         />
       )}
 
@@ -273,22 +311,22 @@ export function TokensPage({ view }: { view: View }) {
           token={editing.kind === 'update' ? editing.token : undefined}
           project={selectedProject}
           onSaved={saved}
-          onCancel={() => setEditing({ kind: 'none' })}
+          onCancel={() => {
+            setEditing({ kind: 'none' });
+          }}
         />
       )}
       {lifecycle && (
-        <TokenLifecycleDialog
-          action={lifecycle}
-          onClose={() => setLifecycle(null)}
-          onChanged={() => setReload((n) => n + 1)}
-        />
+        <TokenLifecycleDialog action={lifecycle} onClose={() => setLifecycle(null)} onChanged={tokens.reload} />
       )}
       {created && (
         <SecretDialog
           title="Api Token created"
           tokenName={created.name}
           secret={created.secret}
-          onClose={() => setCreated(null)}
+          onClose={() => {
+            setCreated(null);
+          }}
         />
       )}
     </section>

@@ -1,9 +1,19 @@
-import { useEffect, useId, useMemo, useState } from 'preact/hooks';
+import { useCallback, useId, useMemo } from 'preact/hooks';
 import * as api from '../api';
 import { Notice } from '../components/Notice';
+import { ProjectFilter } from '../components/ProjectFilter';
+import { LoadState } from '../components/TableState';
 import { TimelineChart } from '../components/TimelineChart';
-import { formatCost, formatNumber, formatPercent } from '../format';
-import { useConsole } from '../state';
+import {
+  type ChartData,
+  chartPicksFrom,
+  chartPicksQuery,
+  type ChartPicks,
+  UsageBreakdownChart,
+} from '../components/UsageBreakdownChart';
+import { dayRange, formatCost, formatNumber, formatPercent, localDay, midnight, TIME_ZONE } from '../format';
+import { useResource } from '../hooks';
+import { setQuery } from '../router';
 
 interface Summary {
   overall: api.UsageGroup | undefined;
@@ -12,31 +22,14 @@ interface Summary {
   byModel: api.UsageGroup[];
 }
 
-type Load =
-  { kind: 'loading' } | { kind: 'unavailable' } | { kind: 'error'; text: string } | { kind: 'ready'; summary: Summary };
-
 const DAY_MS = 86400000;
 const BREAKDOWN_ROWS = 10;
-// Day buckets follow the browser's time zone, as the date inputs do.
-const TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
 interface Breakdown {
   key: string;
   label: string;
   requests: number;
   cost: number;
-}
-
-/** YYYY-MM-DD of a date in the browser's time zone. */
-function localDay(date: Date): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
-}
-
-/** Local midnight of a YYYY-MM-DD day, `offset` days later. */
-function midnight(day: string, offset = 0): Date {
-  const [year, month, date] = day.split('-').map(Number);
-  return new Date(year, month - 1, date + offset);
 }
 
 function breakdown(groups: api.UsageGroup[], keyOf: (key: api.UsageGroup['key']) => [string, string]): Breakdown[] {
@@ -92,43 +85,74 @@ function summaryCsv(summary: Summary): string {
   return [header, ...rows].map((row) => row.map(csvCell).join(',')).join('\r\n') + '\r\n';
 }
 
-/** Usage dashboard: totals, a daily timeline and breakdowns, added up by the server (API.md §8). */
-export function UsagePage() {
-  const { projects } = useConsole();
+/** The default range: the last 30 days up to today, in the browser's time zone. */
+function defaultRange(): { from: string; to: string } {
   const today = new Date();
-  const [startDate, setStartDate] = useState(localDay(new Date(today.getTime() - 29 * DAY_MS)));
-  const [endDate, setEndDate] = useState(localDay(today));
-  const [projectId, setProjectId] = useState('');
-  const [load, setLoad] = useState<Load>({ kind: 'loading' });
-  const ids = { from: useId(), to: useId(), project: useId() };
+  return { from: localDay(new Date(today.getTime() - 29 * DAY_MS)), to: localDay(today) };
+}
 
-  useEffect(() => {
-    let current = true;
-    setLoad({ kind: 'loading' });
-    const range = {
-      startDate: midnight(startDate).toISOString(),
-      endDate: new Date(midnight(endDate, 1).getTime() - 1).toISOString(),
-      projectId: projectId || undefined,
-    };
-    Promise.all([
-      api.usageSummary({ ...range, interval: 'day', timeZone: TIME_ZONE }),
-      api.usageSummary({ ...range, groupBy: 'token' }),
-      api.usageSummary({ ...range, groupBy: 'assistant' }),
-      api.usageSummary({ ...range, groupBy: 'model' }),
-    ]).then(
-      ([overall, byToken, byAssistant, byModel]) =>
-        current && setLoad({ kind: 'ready', summary: { overall: overall[0], byToken, byAssistant, byModel } }),
-      (e) =>
-        current && setLoad(api.isNotAvailable(e) ? { kind: 'unavailable' } : { kind: 'error', text: api.errorText(e) }),
-    );
-    return () => {
-      current = false;
-    };
-  }, [startDate, endDate, projectId]);
+const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * Usage dashboard: totals, a daily timeline and breakdowns, added up by the server (API.md §8).
+ * The range (`from`, `to`: local days; default the last 30 days) and `project` live in the URL.
+ */
+export function UsagePage({ query }: { query: URLSearchParams }) {
+  const defaults = useMemo(defaultRange, []);
+  const fromParam = query.get('from') ?? '';
+  const toParam = query.get('to') ?? '';
+  const startDate = DAY_RE.test(fromParam) ? fromParam : defaults.from;
+  const endDate = DAY_RE.test(toParam) ? toParam : defaults.to;
+  const projectId = query.get('project') ?? '';
+  const ids = { from: useId(), to: useId() };
+  const filtered = projectId !== '' || startDate !== defaults.from || endDate !== defaults.to;
+
+  const usage = useResource(
+    useCallback(async (): Promise<Summary> => {
+      const range = { ...dayRange(startDate, endDate), projectId: projectId || undefined };
+      const [overall, byToken, byAssistant, byModel] = await Promise.all([
+        api.usageSummary({ ...range, interval: 'day', timeZone: TIME_ZONE }),
+        api.usageSummary({ ...range, groupBy: 'token' }),
+        api.usageSummary({ ...range, groupBy: 'assistant' }),
+        api.usageSummary({ ...range, groupBy: 'model' }),
+      ]);
+      return { overall: overall[0], byToken, byAssistant, byModel };
+    }, [startDate, endDate, projectId]),
+  );
+  const summary = usage.data;
+
+  // The breakdown chart: its picks live in the URL (`by`, `metric`, `layout`); its own summary
+  // (grouped as picked, by day) loads like the page's. Only the grouping needs a new request.
+  const chartPicks = chartPicksFrom(query);
+  const chartBy = chartPicks.groupBy;
+  const chart = useResource(
+    useCallback(async (): Promise<ChartData> => {
+      const groups = await api.usageSummary({
+        ...dayRange(startDate, endDate),
+        projectId: projectId || undefined,
+        groupBy: chartBy,
+        interval: 'day',
+        timeZone: TIME_ZONE,
+      });
+      return { groupBy: chartBy, groups };
+    }, [startDate, endDate, projectId, chartBy]),
+  );
+  // The page's RETRY loads the chart again too when it failed with the rest (it shows inside the
+  // figures, so its own error would otherwise appear once they are back).
+  const retryable = {
+    ...usage,
+    reload: () => {
+      usage.reload();
+      if (chart.error !== undefined) chart.reload();
+    },
+  };
+  const setChartPicks = (picks: ChartPicks) => {
+    setQuery(chartPicksQuery(picks));
+  };
 
   const stats = useMemo(() => {
-    if (load.kind !== 'ready') return null;
-    const { overall, byToken, byAssistant, byModel } = load.summary;
+    if (!summary) return null;
+    const { overall, byToken, byAssistant, byModel } = summary;
     const totals = overall?.totals ?? {
       requests: 0,
       failed: 0,
@@ -172,23 +196,25 @@ export function UsagePage() {
       byAssistant: breakdown(byAssistant, (k) => [k.assistant ?? '', k.assistant || '(unknown)']),
       byModel: breakdown(byModel, (k) => [k.model ?? '', k.model || '(unknown)']),
     };
-  }, [load, startDate, endDate]);
+  }, [summary, startDate, endDate]);
 
   const exportCsv = () => {
-    if (load.kind !== 'ready') return;
-    const url = URL.createObjectURL(new Blob([summaryCsv(load.summary)], { type: 'text/csv' }));
+    if (!summary) return;
+    const url = URL.createObjectURL(new Blob([summaryCsv(summary)], { type: 'text/csv' }));
     const link = document.createElement('a');
     link.href = url;
     link.download = `gatehouse-usage-${startDate}-to-${endDate}.csv`;
     link.click();
-    window.setTimeout(() => URL.revokeObjectURL(url), 10000);
+    window.setTimeout(() => {
+      URL.revokeObjectURL(url);
+    }, 10000);
   };
 
   return (
     <section class="page" aria-labelledby="usage-title">
       <h1 id="usage-title">Usage</h1>
       <div class="toolbar">
-        <button type="button" class="btn-primary" disabled={load.kind !== 'ready'} onClick={exportCsv}>
+        <button type="button" class="btn-primary" disabled={!summary || usage.loading} onClick={exportCsv}>
           EXPORT CSV
         </button>
       </div>
@@ -200,7 +226,10 @@ export function UsagePage() {
             type="date"
             value={startDate}
             max={endDate}
-            onInput={(e) => e.currentTarget.value && setStartDate(e.currentTarget.value)}
+            onInput={(e) => {
+              const day = e.currentTarget.value;
+              if (day) setQuery({ from: day === defaults.from ? null : day });
+            }}
           />
         </div>
         <div class="filter">
@@ -210,28 +239,22 @@ export function UsagePage() {
             type="date"
             value={endDate}
             min={startDate}
-            onInput={(e) => e.currentTarget.value && setEndDate(e.currentTarget.value)}
+            onInput={(e) => {
+              const day = e.currentTarget.value;
+              if (day) setQuery({ to: day === defaults.to ? null : day });
+            }}
           />
         </div>
-        <div class="filter">
-          <label for={ids.project}>Project</label>
-          <select id={ids.project} value={projectId} onChange={(e) => setProjectId(e.currentTarget.value)}>
-            <option value="">All projects</option>
-            {projects.map((p) => (
-              <option key={p.projectId} value={p.projectId}>
-                {p.projectName}
-              </option>
-            ))}
-          </select>
-        </div>
+        <ProjectFilter value={projectId} allLabel="All projects" />
       </div>
-      {load.kind === 'loading' && <p class="form-hint">Loading…</p>}
-      {load.kind === 'unavailable' && (
-        <Notice kind="unavailable">Usage data is not available on this server yet.</Notice>
+      <LoadState resource={retryable} noun="usage" unavailableText="Usage data is not available on this server yet." />
+      {stats?.total === 0 && !usage.loading && (
+        <Notice kind="empty">
+          {filtered ? 'No requests match this range and project.' : 'No requests yet in the last 30 days.'}
+        </Notice>
       )}
-      {load.kind === 'error' && <Notice kind="error">Could not load usage: {load.text}</Notice>}
       {stats && (
-        <>
+        <div class={usage.loading ? 'usage-figures stale' : 'usage-figures'} aria-busy={usage.loading}>
           <div class="cards">
             <Card label="Total cost" value={formatCost(stats.cost)} />
             <Card
@@ -254,12 +277,19 @@ export function UsagePage() {
             cost={stats.perDay.cost}
             label={`Requests, errors and cost per day (${TIME_ZONE}) from ${startDate} to ${endDate}`}
           />
+          <UsageBreakdownChart
+            days={stats.days}
+            picks={chartPicks}
+            onPicks={setChartPicks}
+            load={chart}
+            range={`from ${startDate} to ${endDate} (${TIME_ZONE})`}
+          />
           <div class="breakdowns">
             <BreakdownList title="By API token" rows={stats.byToken} />
             <BreakdownList title="By assistant" rows={stats.byAssistant} />
             <BreakdownList title="By model" rows={stats.byModel} />
           </div>
-        </>
+        </div>
       )}
     </section>
   );
