@@ -189,6 +189,9 @@ Result<boost::json::value> SearchTokens(ApiServices& services, const ApiCall& ca
   if (*scope == 2) query.scope = TokenScope::kProject;
   query.name_contains = params.Get("name").value_or("");
   query.project_name_contains = params.Get("projectName").value_or("");
+  // One project's tokens, exactly (docs/api-decisions.md): a name filter cannot tell apart two
+  // projects whose names contain one another. Another organization's project matches nothing.
+  query.project_id = params.Get("projectId").value_or("");
   static const std::vector<TokenStatus> kStatusFilters[] = {
       {TokenStatus::kActive, TokenStatus::kBlocked},
       {TokenStatus::kActive},

@@ -119,6 +119,23 @@ class TokenSearchTests(GatehouseTestCase):
                          {'Default', 'srch-delta', 'srch-apple', 'srch-cherry', 'srch-banana'})
         self.assertEqual(self.search('projectName=proj')['count'], 6)
 
+    def test_project_id_filter_lists_exactly_that_projects_tokens(self):
+        alpha = self.projects['alpha']['projectId']
+        body = self.search(f'projectId={alpha}')
+        self.assertEqual({t['name'] for t in body['tokens']}, {'Default', 'srch-delta', 'srch-apple'})
+        self.assertEqual(body['count'], 3)
+        self.assertTrue(all(t['projectId'] == alpha for t in body['tokens']))
+        self.assertEqual(self.names(f'projectId={alpha}&status=revoked'), ['srch-mango'])
+        self.assertEqual(self.names(f'projectId={alpha}&name=APP'), ['srch-apple'])
+        self.assertEqual(self.names(f'projectId={alpha}&orderKey=name&orderDirection=desc'),
+                         ['srch-delta', 'srch-apple', 'Default'])
+        paged = self.search(f'projectId={alpha}&pageSize=2&startPage=2')
+        self.assertEqual((paged['count'], paged['pages'], len(paged['tokens'])), (3, 2, 1))
+        # An unknown project (or another organization's) matches nothing: no 404 to probe with.
+        nothing = self.search('projectId=00000000-0000-4000-8000-000000000000')
+        self.assertEqual((nothing['count'], nothing['tokens']), (0, []))
+        self.assertEqual(self.names(f'projectId={alpha}&scope=organization'), [])
+
     def test_status_filter(self):
         for query, statuses in (('status=all', ('Active', 'Blocked')),
                                 ('status=active', ('Active',)),

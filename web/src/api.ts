@@ -200,6 +200,8 @@ export const signOut = () => call<unknown>('DELETE', '/v2/console/session');
 export interface TokenSearch {
   scope: 'organization' | 'project';
   name?: string;
+  /** One project's tokens, exactly (docs/api-decisions.md). */
+  projectId?: string;
   projectName?: string;
   status?: 'all' | 'active' | 'blocked';
   orderKey?: string;

@@ -64,11 +64,12 @@ export function TokensPage({ view, query }: { view: View; query: URLSearchParams
   };
 
   const name = (query.get('name') ?? '').trim();
-  // The token search has no project id parameter: a chosen project is asked for by its name
-  // (contains), and rows of other projects whose names contain it are left out below.
-  const projectName = view === 'project' ? (filterProject?.projectName ?? (query.get('projectName') ?? '').trim()) : '';
+  // A project chosen in the header is asked for by id (exact); otherwise the Project Name
+  // filter applies (contains).
+  const searchProjectId = filterProject ? projectId : '';
+  const projectName = view === 'project' && !filterProject ? (query.get('projectName') ?? '').trim() : '';
   const scope: api.TokenScope = view === 'organization' ? 'Organization' : 'Project';
-  const filtered = name !== '' || projectName !== '' || status !== 'all';
+  const filtered = name !== '' || projectName !== '' || searchProjectId !== '' || status !== 'all';
 
   const tokens = useResource(
     useCallback(
@@ -76,6 +77,7 @@ export function TokensPage({ view, query }: { view: View; query: URLSearchParams
         api.searchTokens({
           scope: view,
           name,
+          projectId: searchProjectId || undefined,
           projectName: projectName || undefined,
           status,
           orderKey,
@@ -83,7 +85,7 @@ export function TokensPage({ view, query }: { view: View; query: URLSearchParams
           startPage: page,
           pageSize,
         }),
-      [view, name, projectName, status, orderKey, orderDirection, page, pageSize],
+      [view, name, searchProjectId, projectName, status, orderKey, orderDirection, page, pageSize],
     ),
   );
 
@@ -117,7 +119,7 @@ export function TokensPage({ view, query }: { view: View; query: URLSearchParams
   };
 
   const canCreate = view === 'organization' || selectedProject !== null;
-  const rows = (tokens.data?.tokens ?? []).filter((token) => !filterProject || token.projectId === projectId);
+  const rows = tokens.data?.tokens ?? [];
 
   return (
     <section class="page" aria-labelledby="tokens-title">
