@@ -319,6 +319,11 @@ export async function tableRows(page, { whileLoading = false } = {}) {
   );
 }
 
+/** The button named exactly `name` inside `scope` (a page or a locator: a dialog, a form, …). */
+export function button(name, scope) {
+  return scope.getByRole('button', { name, exact: true });
+}
+
 /** The table row whose first cell is exactly `name`. */
 export function rowByName(page, name) {
   return page.locator('table.data-table tbody tr').filter({
@@ -381,15 +386,16 @@ export function horizontalOverflow(page) {
 
 /**
  * One test file's console: a server (`options.config` as for startServer), `options.seed(server)`
- * run before the browser starts (its result is `seeded`), a browser in `options.timezoneId`, signed
- * in with the organization token. `close()` stops both.
+ * run before the browser starts (its result is `seeded`), a browser with `options.viewport` and
+ * `options.timezoneId` (as for launchConsole), signed in with the organization token unless
+ * `options.signIn` is false. `close()` stops both.
  */
 export async function setUpConsole(options = {}) {
   const server = await startServer({ config: options.config });
   try {
     const seeded = options.seed ? await options.seed(server) : undefined;
-    const browser = await launchConsole(server.baseUrl, { timezoneId: options.timezoneId });
-    await signIn(browser.page, server.orgSecret);
+    const browser = await launchConsole(server.baseUrl, { viewport: options.viewport, timezoneId: options.timezoneId });
+    if (options.signIn !== false) await signIn(browser.page, server.orgSecret);
     return {
       server,
       browser,

@@ -3,41 +3,40 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
+  button,
   chooseTokenAction,
   eventually,
   expectRowNames,
-  launchConsole,
   openTokensView,
   rowByName,
   setTokenFilters,
-  signIn,
-  startServer,
+  setUpConsole,
   tableRows,
 } from './harness.mjs';
 
+let console_;
 let server;
 let browser;
 let page;
 const seeded = {};
 
 before(async () => {
-  server = await startServer();
-  const { api } = server;
-  seeded.project = await api.createProject('life-proj', 'lifecycle tests');
-  for (const name of ['life-used', 'life-block', 'life-revoke', 'life-rotate', 'life-expiry'])
-    seeded[name] = await api.createOrgToken(name, `${name} token`);
-  seeded['life-rate'] = await api.createProjectToken(seeded.project.projectId, 'life-rate', 'rate limited');
-  browser = await launchConsole(server.baseUrl);
-  page = browser.page;
-  await signIn(page, server.orgSecret);
+  console_ = await setUpConsole({
+    async seed(server) {
+      const { api } = server;
+      seeded.project = await api.createProject('life-proj', 'lifecycle tests');
+      for (const name of ['life-used', 'life-block', 'life-revoke', 'life-rotate', 'life-expiry'])
+        seeded[name] = await api.createOrgToken(name, `${name} token`);
+      seeded['life-rate'] = await api.createProjectToken(seeded.project.projectId, 'life-rate', 'rate limited');
+    },
+  });
+  ({ server, browser, page } = console_);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await console_?.close();
 });
 
-const button = (name, scope = page) => scope.getByRole('button', { name, exact: true });
 const UTC_TEXT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/;
 /** Column indices of the organization view (Name, Description, Status, Last used, Created, Expires). */
 const COL = { status: 2, lastUsed: 3, created: 4, expires: 5 };

@@ -3,11 +3,12 @@
 // chat calls through the gateway), changes soft limit, hard limit and renewal, and cancels it.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Api, eventually, launchConsole, rowByName, signIn, startServer, tableRows } from './harness.mjs';
+import { Api, button, eventually, rowByName, setUpConsole, tableRows } from './harness.mjs';
 import { providerToml, startUpstream } from './upstream.mjs';
 
 const PROJECT = 'limited-proj';
 
+let console_;
 let upstream;
 let server;
 let browser;
@@ -17,21 +18,21 @@ let projectApi;
 
 before(async () => {
   upstream = await startUpstream();
-  server = await startServer({ config: providerToml('fake', upstream.baseUrl) });
-  project = await server.api.createProject(PROJECT, 'has a usage limit');
-  projectApi = new Api(server.baseUrl, project.tokens[0].secret);
-  browser = await launchConsole(server.baseUrl);
-  page = browser.page;
-  await signIn(page, server.orgSecret);
+  console_ = await setUpConsole({
+    config: providerToml('fake', upstream.baseUrl),
+    async seed(server) {
+      project = await server.api.createProject(PROJECT, 'has a usage limit');
+      projectApi = new Api(server.baseUrl, project.tokens[0].secret);
+    },
+  });
+  ({ server, browser, page } = console_);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await console_?.close();
   await upstream?.close();
 });
 
-const button = (name, scope = page) => scope.getByRole('button', { name, exact: true });
 const limitsPath = () => `/v2/usageLimits/organizations/${server.organizationId}/projects/${project.projectId}/limits`;
 const summary = () => page.getByRole('region', { name: 'Active usage limit' });
 
@@ -46,7 +47,7 @@ async function openProjectLimits() {
 test('the LIMITS button opens the project limits; CREATE NEW makes an active limit', async () => {
   await openProjectLimits();
   await page.getByText('No active usage limit.').waitFor();
-  await button('CREATE NEW').click();
+  await button('CREATE NEW', page).click();
   const form = page.getByRole('dialog', { name: 'Usage Limit' });
   await form.getByLabel('Subscription type', { exact: true }).selectOption('Daily');
   await form.getByLabel('Soft limit', { exact: true }).fill('2');

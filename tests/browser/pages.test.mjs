@@ -2,23 +2,24 @@
 // must render either its data or a clear "not available" state, without console errors.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchConsole, signIn, startServer } from './harness.mjs';
+import { setUpConsole } from './harness.mjs';
 
+let console_;
 let server;
 let browser;
 let page;
 
 before(async () => {
-  server = await startServer();
-  await server.api.createProject('pages-proj', 'for the monitoring pages');
-  browser = await launchConsole(server.baseUrl);
-  page = browser.page;
-  await signIn(page, server.orgSecret);
+  console_ = await setUpConsole({
+    async seed(server) {
+      await server.api.createProject('pages-proj', 'for the monitoring pages');
+    },
+  });
+  ({ server, browser, page } = console_);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await console_?.close();
 });
 
 async function available(urlPath) {

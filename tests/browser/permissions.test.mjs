@@ -3,9 +3,10 @@
 // badges in the token list; every change audited with before and after.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Api, eventually, launchConsole, rowByName, signIn, startServer } from './harness.mjs';
+import { Api, button, eventually, rowByName, setUpConsole } from './harness.mjs';
 import { providerToml } from './upstream.mjs';
 
+let console_;
 let server;
 let browser;
 let page;
@@ -17,28 +18,28 @@ before(async () => {
     { name: 'echo', input: 1, output: 2 },
     { name: 'mini', input: 1, output: 2 },
   ];
-  server = await startServer({ config: providerToml('fake', 'http://127.0.0.1:9', models) });
-  seeded.project = await server.api.createProject('perm-proj', 'permissions');
-  const projectApi = new Api(server.baseUrl, seeded.project.tokens[0].secret);
-  await projectApi.createAssistant('helper', 'You help.', 'fake', 'echo');
-  await projectApi.createAssistant('writer', 'You write.', 'fake', 'echo');
-  seeded.restricted = await server.api.ok(
-    'POST',
-    '/v2/projects/tokens',
-    { name: 'perm-existing', allowedModels: ['fake/echo'], allowedCidrs: ['10.0.0.0/8'] },
-    { 'project-id': seeded.project.projectId },
-  );
-  browser = await launchConsole(server.baseUrl);
-  page = browser.page;
-  await signIn(page, server.orgSecret);
+  console_ = await setUpConsole({
+    config: providerToml('fake', 'http://127.0.0.1:9', models),
+    async seed(server) {
+      seeded.project = await server.api.createProject('perm-proj', 'permissions');
+      const projectApi = new Api(server.baseUrl, seeded.project.tokens[0].secret);
+      await projectApi.createAssistant('helper', 'You help.', 'fake', 'echo');
+      await projectApi.createAssistant('writer', 'You write.', 'fake', 'echo');
+      seeded.restricted = await server.api.ok(
+        'POST',
+        '/v2/projects/tokens',
+        { name: 'perm-existing', allowedModels: ['fake/echo'], allowedCidrs: ['10.0.0.0/8'] },
+        { 'project-id': seeded.project.projectId },
+      );
+    },
+  });
+  ({ server, browser, page } = console_);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await console_?.close();
 });
 
-const button = (name, scope = page) => scope.getByRole('button', { name, exact: true });
 const dialog = () => page.getByRole('dialog');
 
 async function openProjectTokens() {
@@ -54,7 +55,7 @@ async function tokenNamed(name) {
 
 test('a project token is created with models, patterns, assistants and networks from the form', async () => {
   await openProjectTokens();
-  await button('CREATE NEW').click();
+  await button('CREATE NEW', page).click();
   const form = dialog();
   await form.getByLabel('Name *', { exact: true }).fill('perm-created');
   const permissions = form.getByRole('group', { name: 'Permissions' });
@@ -81,7 +82,7 @@ test('a project token is created with models, patterns, assistants and networks 
 
 test('an invalid CIDR is shown in the form and CONFIRM stays disabled until it is fixed', async () => {
   await openProjectTokens();
-  await button('CREATE NEW').click();
+  await button('CREATE NEW', page).click();
   const form = dialog();
   await form.getByLabel('Name *', { exact: true }).fill('perm-bad-cidr');
   await form.getByLabel('Networks restriction').selectOption('some');
@@ -117,7 +118,7 @@ test('updating permissions in the form changes the token and audits before and a
   await openProjectTokens();
   await page.getByLabel('Name', { exact: true }).fill('perm-existing');
   const row = rowByName(page, 'perm-existing');
-  await button('Update token perm-existing').click();
+  await button('Update token perm-existing', page).click();
   const form = dialog();
   const permissions = form.getByRole('group', { name: 'Permissions' });
   assert.equal(await permissions.getByLabel('Models restriction').inputValue(), 'some');
@@ -143,7 +144,7 @@ test('updating permissions in the form changes the token and audits before and a
 test('an organization token form offers networks only', async () => {
   await page.goto('/#/tokens');
   await page.getByRole('heading', { name: 'Organization Api Tokens', exact: true }).waitFor();
-  await button('CREATE NEW').click();
+  await button('CREATE NEW', page).click();
   const form = dialog();
   await form.getByLabel('Networks restriction').waitFor();
   assert.equal(await form.getByLabel('Models restriction').count(), 0);

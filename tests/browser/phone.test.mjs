@@ -7,13 +7,13 @@ import {
   Api,
   PHONE,
   SMALL_PHONE,
+  button,
   chooseTokenAction,
   eventually,
   horizontalOverflow,
-  launchConsole,
   openTokensView,
+  setUpConsole,
   signIn,
-  startServer,
 } from './harness.mjs';
 import { providerToml, startUpstream } from './upstream.mjs';
 
@@ -33,6 +33,7 @@ const PAGES = [
   ['#/audit', 'Audit', 'table.data-table tbody tr'],
 ];
 
+let console_;
 let upstream;
 let server;
 let browser;
@@ -40,46 +41,49 @@ let page;
 
 before(async () => {
   upstream = await startUpstream();
-  server = await startServer({ config: providerToml('fake', upstream.baseUrl) });
-  const project = await server.api.createProject(
-    PROJECT,
-    'A project whose description is long enough to wrap on a phone screen several times over.',
-  );
-  const ciToken = await server.api.createProjectToken(
-    project.projectId,
-    'ci-deploy-pipeline-token',
-    'deploys from the CI pipeline',
-  );
-  await server.api.validateStatus(ciToken.secret);
-  const admin = await server.api.createOrgToken('operations-admin', 'operators of the platform');
-  await server.api.changeToken(admin, {
-    expiresAt: new Date(Date.now() + 30 * 86400 * 1000).toISOString(),
-    rateLimitPerMinute: 120,
+  console_ = await setUpConsole({
+    config: providerToml('fake', upstream.baseUrl),
+    viewport: PHONE,
+    signIn: false,
+    async seed(server) {
+      const project = await server.api.createProject(
+        PROJECT,
+        'A project whose description is long enough to wrap on a phone screen several times over.',
+      );
+      const ciToken = await server.api.createProjectToken(
+        project.projectId,
+        'ci-deploy-pipeline-token',
+        'deploys from the CI pipeline',
+      );
+      await server.api.validateStatus(ciToken.secret);
+      const admin = await server.api.createOrgToken('operations-admin', 'operators of the platform');
+      await server.api.changeToken(admin, {
+        expiresAt: new Date(Date.now() + 30 * 86400 * 1000).toISOString(),
+        rateLimitPerMinute: 120,
+      });
+      await server.api.createOrgToken('legacy-script', 'replaced by ci-deploy', 'Blocked');
+      const projectApi = new Api(server.baseUrl, project.tokens[0].secret);
+      await projectApi.chat('fake/echo', 'hello from a phone');
+      await projectApi.chat('fake/echo', 'hello again');
+      await server.api.waitForRequests(2);
+      await server.api.ok('POST', `/v2/usageLimits/organizations/${server.organizationId}/limits`, {
+        subscriptionType: 'Monthly',
+        usageUnit: 'Requests',
+        softLimit: 100,
+        hardLimit: 200,
+        renewalStatus: 'Renewable',
+      });
+    },
   });
-  await server.api.createOrgToken('legacy-script', 'replaced by ci-deploy', 'Blocked');
-  const projectApi = new Api(server.baseUrl, project.tokens[0].secret);
-  await projectApi.chat('fake/echo', 'hello from a phone');
-  await projectApi.chat('fake/echo', 'hello again');
-  await server.api.waitForRequests(2);
-  await server.api.ok('POST', `/v2/usageLimits/organizations/${server.organizationId}/limits`, {
-    subscriptionType: 'Monthly',
-    usageUnit: 'Requests',
-    softLimit: 100,
-    hardLimit: 200,
-    renewalStatus: 'Renewable',
-  });
-  browser = await launchConsole(server.baseUrl, { viewport: PHONE });
-  page = browser.page;
+  ({ server, browser, page } = console_);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await console_?.close();
   await upstream?.close();
 });
 
-const button = (name, scope = page) => scope.getByRole('button', { name, exact: true });
-const menuButton = () => button('Menu');
+const menuButton = () => button('Menu', page);
 
 /**
  * Scrolls the page so that the button named `name` sits just above the viewport's bottom edge (as
@@ -187,7 +191,7 @@ test('every page fits 390×844 and 360×740 without sideways scrolling', async (
     }
     // Token rows are cards whose actions are on screen, not behind a sideways scroll.
     await openPage('#/tokens/project', 'Project Api Tokens', 'table.data-table tbody tr');
-    const more = button('More actions for token ci-deploy-pipeline-token');
+    const more = button('More actions for token ci-deploy-pipeline-token', page);
     const box = await more.boundingBox();
     assert.ok(box && box.x + box.width <= viewport.width, `${label}: the MORE button is on screen`);
   }
@@ -200,7 +204,7 @@ test('dialogs fit the phone screen and scroll inside: forms, confirmations, secr
 
     // The project token form with its Permissions section (models, assistants, networks).
     await openPage('#/tokens/project', 'Project Api Tokens', 'table.data-table tbody tr');
-    await button('CREATE NEW').click();
+    await button('CREATE NEW', page).click();
     let dialog = page.getByRole('dialog', { name: 'Api Token' });
     await dialog.getByText('Networks').first().waitFor();
     await expectDialogFits(dialog, `${label} token form`);
@@ -209,7 +213,7 @@ test('dialogs fit the phone screen and scroll inside: forms, confirmations, secr
     await dialog.waitFor({ state: 'detached' });
 
     // The row menu and a lifecycle confirmation.
-    await button('More actions for token ci-deploy-pipeline-token').click();
+    await button('More actions for token ci-deploy-pipeline-token', page).click();
     const menu = page.getByRole('menu');
     const menuBox = await menu.boundingBox();
     assert.ok(menuBox.x >= 0 && menuBox.x + menuBox.width <= viewport.width, `${label}: the menu is on screen`);
@@ -220,8 +224,8 @@ test('dialogs fit the phone screen and scroll inside: forms, confirmations, secr
     // A row at the bottom of the screen: the menu opens above its button, inside the viewport.
     const moreName = 'More actions for token ci-deploy-pipeline-token';
     await scrollNearBottom(moreName);
-    const moreBox = await button(moreName).boundingBox();
-    await button(moreName).click();
+    const moreBox = await button(moreName, page).boundingBox();
+    await button(moreName, page).click();
     const upBox = await menu.boundingBox();
     assert.ok(upBox.y >= 0 && upBox.y + upBox.height <= viewport.height, `${label}: the raised menu is on screen`);
     if (moreBox.y + moreBox.height + upBox.height > viewport.height) {
@@ -241,7 +245,7 @@ test('dialogs fit the phone screen and scroll inside: forms, confirmations, secr
 
     // A secret shown once: long enough to need wrapping.
     await openPage('#/tokens', 'Organization Api Tokens', 'table.data-table tbody tr');
-    await button('CREATE NEW').click();
+    await button('CREATE NEW', page).click();
     dialog = page.getByRole('dialog', { name: 'Api Token' });
     await dialog.getByLabel('Name *', { exact: true }).fill(`phone-made-${viewport.width}`);
     await button('CONFIRM', dialog).click();
@@ -253,12 +257,12 @@ test('dialogs fit the phone screen and scroll inside: forms, confirmations, secr
 
     // Projects: the form and the delete confirmation.
     await openPage('#/projects', 'Projects', 'table.data-table tbody tr');
-    await button('CREATE NEW').click();
+    await button('CREATE NEW', page).click();
     dialog = page.getByRole('dialog', { name: 'Project' });
     await expectDialogFits(dialog, `${label} project form`);
     await button('CANCEL', dialog).click();
     await dialog.waitFor({ state: 'detached' });
-    await button(`Delete project ${PROJECT}`).click();
+    await button(`Delete project ${PROJECT}`, page).click();
     dialog = page.getByRole('dialog', { name: 'Delete project' });
     await expectDialogFits(dialog, `${label} delete confirmation`);
     await button('CANCEL', dialog).click();
@@ -275,7 +279,7 @@ test('dialogs fit the phone screen and scroll inside: forms, confirmations, secr
 
     // The usage limit form.
     await openPage('#/limits', 'Usage Limits', 'table.data-table tbody tr');
-    await button('CREATE NEW').click();
+    await button('CREATE NEW', page).click();
     dialog = page.getByRole('dialog', { name: 'Usage Limit' });
     await expectDialogFits(dialog, `${label} usage limit form`);
     await button('CANCEL', dialog).click();
@@ -300,7 +304,7 @@ test('screenshots for docs/console.md at 1440×900 and 390×844', async () => {
   await page.setViewportSize({ width: 1440, height: 900 });
   await openPage('#/tokens', 'Organization Api Tokens', 'table.data-table tbody tr');
   await browser.screenshot('docs-tokens-1440', { fullPage: false });
-  await button('More actions for token operations-admin').click();
+  await button('More actions for token operations-admin', page).click();
   await page.getByRole('menu').waitFor();
   await browser.screenshot('docs-token-menu-1440', { fullPage: false });
   await page.keyboard.press('Escape');

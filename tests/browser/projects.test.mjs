@@ -1,33 +1,25 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import {
-  eventually,
-  expectProjectContext,
-  launchConsole,
-  rowByName,
-  signIn,
-  startServer,
-  tableRows,
-} from './harness.mjs';
+import { button, eventually, expectProjectContext, rowByName, setUpConsole, tableRows } from './harness.mjs';
 
+let console_;
 let server;
 let browser;
 let page;
 
 before(async () => {
-  server = await startServer();
-  await server.api.createProject('existing-proj', 'made through the API');
-  browser = await launchConsole(server.baseUrl);
-  page = browser.page;
-  await signIn(page, server.orgSecret);
+  console_ = await setUpConsole({
+    async seed(server) {
+      await server.api.createProject('existing-proj', 'made through the API');
+    },
+  });
+  ({ server, browser, page } = console_);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await console_?.close();
 });
 
-const button = (name, scope = page) => scope.getByRole('button', { name, exact: true });
 const findProject = async (name) => (await server.api.listProjects()).find((p) => p.projectName === name);
 
 async function openProjects() {
@@ -47,7 +39,7 @@ test('the projects page lists the organization projects', async () => {
 
 test('create a project with name, description and administrator email', async () => {
   await openProjects();
-  await button('CREATE NEW').click();
+  await button('CREATE NEW', page).click();
   const form = page.getByRole('dialog', { name: 'Project' });
   assert.ok(await button('CONFIRM', form).isDisabled(), 'CONFIRM waits for a name');
   await form.getByLabel('Name *', { exact: true }).fill('ui-proj');
@@ -76,7 +68,7 @@ test('create a project with name, description and administrator email', async ()
 
 test('update a project: description and the Active checkbox', async () => {
   await openProjects();
-  await button('Update project ui-proj').click();
+  await button('Update project ui-proj', page).click();
   const form = page.getByRole('dialog', { name: 'Project' });
   assert.equal(await form.getByLabel('Name *', { exact: true }).inputValue(), 'ui-proj');
   const active = form.getByRole('checkbox', { name: 'Active', exact: true });
@@ -95,7 +87,7 @@ test('update a project: description and the Active checkbox', async () => {
   assert.equal(project.projectStatus, 2);
   assert.equal(project.projectDescription, 'changed in the browser');
 
-  await button('Update project ui-proj').click();
+  await button('Update project ui-proj', page).click();
   await page.getByRole('dialog', { name: 'Project' }).getByRole('checkbox', { name: 'Active', exact: true }).check();
   await button('CONFIRM', page.getByRole('dialog', { name: 'Project' })).click();
   await eventually(
@@ -111,7 +103,7 @@ test('delete a project after confirmation; its tokens stop working', async () =>
   const doomed = await server.api.createProject('doomed-proj', 'to delete');
   const secret = doomed.tokens[0].secret;
   await openProjects();
-  await button('Delete project doomed-proj').click();
+  await button('Delete project doomed-proj', page).click();
   const confirm = page.getByRole('dialog', { name: 'Delete project' });
   await confirm.getByText('doomed-proj').waitFor();
   await browser.screenshot('project-delete-confirm');
@@ -119,7 +111,7 @@ test('delete a project after confirmation; its tokens stop working', async () =>
   await confirm.waitFor({ state: 'detached' });
   assert.ok(await findProject('doomed-proj'), 'CANCEL keeps the project');
 
-  await button('Delete project doomed-proj').click();
+  await button('Delete project doomed-proj', page).click();
   await button('DELETE', page.getByRole('dialog', { name: 'Delete project' })).click();
   await rowByName(page, 'doomed-proj').waitFor({ state: 'detached' });
   assert.equal(await findProject('doomed-proj'), undefined);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { Api, eventually, launchConsole, signIn, startServer, tableRows } from './harness.mjs';
+import { Api, button, eventually, setUpConsole, tableRows } from './harness.mjs';
 import { providerToml, startUpstream } from './upstream.mjs';
 
 const PROJECT = 'chat-proj';
@@ -19,6 +19,7 @@ const COST_TEXT = `$${COST.toPrecision(2)}`; // formatCost: "$0.000022"
 // Columns of the requests table.
 const COL = { time: 0, project: 1, assistant: 2, model: 3, token: 4, status: 5, elapsed: 6, cost: 7 };
 
+let console_;
 let upstream;
 let server;
 let browser;
@@ -28,33 +29,32 @@ const seeded = {};
 
 before(async () => {
   upstream = await startUpstream();
-  server = await startServer({ config: providerToml('fake', upstream.baseUrl) });
-  seeded.project = await server.api.createProject(PROJECT, 'for the request log');
-  seeded.token = await server.api.createProjectToken(seeded.project.projectId, TOKEN, 'calls the gateway');
-  const projectApi = new Api(server.baseUrl, seeded.token.secret);
-  await projectApi.createAssistant(ASSISTANT, SYSTEM_PROMPT, 'fake', 'echo');
+  console_ = await setUpConsole({
+    config: providerToml('fake', upstream.baseUrl),
+    async seed(server) {
+      seeded.project = await server.api.createProject(PROJECT, 'for the request log');
+      seeded.token = await server.api.createProjectToken(seeded.project.projectId, TOKEN, 'calls the gateway');
+      const projectApi = new Api(server.baseUrl, seeded.token.secret);
+      await projectApi.createAssistant(ASSISTANT, SYSTEM_PROMPT, 'fake', 'echo');
 
-  const direct = await projectApi.chat(MODEL, 'hello direct');
-  assert.equal(direct.choices[0].message.content, 'echo: hello direct');
-  const viaAssistant = await projectApi.chat(`saia:assistant:${ASSISTANT}`, 'hello assistant');
-  assert.equal(viaAssistant.choices[0].message.content, 'echo: hello assistant');
-  assert.equal(upstream.calls.length, 2, 'both calls reached the upstream');
+      const direct = await projectApi.chat(MODEL, 'hello direct');
+      assert.equal(direct.choices[0].message.content, 'echo: hello direct');
+      const viaAssistant = await projectApi.chat(`saia:assistant:${ASSISTANT}`, 'hello assistant');
+      assert.equal(viaAssistant.choices[0].message.content, 'echo: hello assistant');
+      assert.equal(upstream.calls.length, 2, 'both calls reached the upstream');
 
-  records = await server.api.waitForRequests(2);
-  assert.equal(records.length, 2);
-
-  browser = await launchConsole(server.baseUrl);
-  page = browser.page;
-  await signIn(page, server.orgSecret);
+      records = await server.api.waitForRequests(2);
+      assert.equal(records.length, 2);
+    },
+  });
+  ({ server, browser, page } = console_);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await console_?.close();
   await upstream?.close();
 });
 
-const button = (name, scope = page) => scope.getByRole('button', { name, exact: true });
 const byAssistant = (rows, name) => rows.find((cells) => cells[COL.assistant] === name);
 
 async function openPage(link, heading) {
@@ -111,7 +111,7 @@ function parseCsv(text) {
 
 /** Clicks EXPORT CSV and returns the downloaded file's parsed rows and suggested name. */
 async function exportCsv() {
-  const [download] = await Promise.all([page.waitForEvent('download'), button('EXPORT CSV').click()]);
+  const [download] = await Promise.all([page.waitForEvent('download'), button('EXPORT CSV', page).click()]);
   const file = await download.path();
   assert.ok(file, `download failed: ${await download.failure()}`);
   return { name: download.suggestedFilename(), rows: parseCsv(await readFile(file, 'utf8')) };
@@ -300,7 +300,7 @@ test('usage page totals the two records', async () => {
 test('audit page lists events, including a token created through the console', async () => {
   await page.goto('/#/tokens');
   await page.getByRole('heading', { name: 'Organization Api Tokens', exact: true }).waitFor();
-  await button('CREATE NEW').click();
+  await button('CREATE NEW', page).click();
   const form = page.getByRole('dialog');
   await form.getByLabel('Name *', { exact: true }).fill('audited-token');
   await button('CONFIRM', form).click();

@@ -4,7 +4,7 @@
 // Requests are delayed and failed with Playwright routing; the data is a real server's.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { eventually, failRequests, holdRequests, setUpConsole, tableRows } from './harness.mjs';
+import { button, eventually, failRequests, holdRequests, setUpConsole, tableRows } from './harness.mjs';
 
 let console_;
 let page;
@@ -20,7 +20,6 @@ after(async () => {
   await console_?.close();
 });
 
-const button = (name, scope = page) => scope.getByRole('button', { name, exact: true });
 const names = async () => (await tableRows(page)).map((cells) => cells[0]);
 const busyStatus = () => page.locator('.load-status[role="status"]');
 

@@ -1,45 +1,37 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import {
-  eventually,
-  expectProjectContext,
-  launchConsole,
-  rowByName,
-  signIn,
-  startServer,
-  tableRows,
-} from './harness.mjs';
+import { button, eventually, expectProjectContext, rowByName, setUpConsole, tableRows } from './harness.mjs';
 
+let console_;
 let server;
 let browser;
 let page;
 const seeded = {};
 
 before(async () => {
-  server = await startServer();
-  const { api } = server;
-  seeded.alpha = await api.createProject('alpha-proj', 'first project');
-  seeded.beta = await api.createProject('beta-proj', 'second project');
-  // Project tokens for filter and sort tests: names, descriptions and statuses in distinct orders.
-  seeded.srtC = await api.createProjectToken(seeded.alpha.projectId, 'srt-c', 'desc-z', 'Active');
-  seeded.srtA = await api.createProjectToken(seeded.alpha.projectId, 'srt-a', 'desc-m', 'Blocked');
-  seeded.srtB = await api.createProjectToken(seeded.beta.projectId, 'srt-b', 'desc-a', 'Active');
-  seeded.srtD = await api.createProjectToken(seeded.beta.projectId, 'srt-d', 'desc-b', 'Blocked');
-  // Organization tokens for paging: 25 of them.
-  for (let i = 1; i <= 25; i++) await api.createOrgToken(`page-${String(i).padStart(3, '0')}`, `paging ${i}`);
-  seeded.copy = await api.createOrgToken('copy-me', 'for the clipboard test');
-  browser = await launchConsole(server.baseUrl);
-  page = browser.page;
-  await signIn(page, server.orgSecret);
+  console_ = await setUpConsole({
+    async seed(server) {
+      const { api } = server;
+      seeded.alpha = await api.createProject('alpha-proj', 'first project');
+      seeded.beta = await api.createProject('beta-proj', 'second project');
+      // Project tokens for filter and sort tests: names, descriptions and statuses in distinct orders.
+      seeded.srtC = await api.createProjectToken(seeded.alpha.projectId, 'srt-c', 'desc-z', 'Active');
+      seeded.srtA = await api.createProjectToken(seeded.alpha.projectId, 'srt-a', 'desc-m', 'Blocked');
+      seeded.srtB = await api.createProjectToken(seeded.beta.projectId, 'srt-b', 'desc-a', 'Active');
+      seeded.srtD = await api.createProjectToken(seeded.beta.projectId, 'srt-d', 'desc-b', 'Blocked');
+      // Organization tokens for paging: 25 of them.
+      for (let i = 1; i <= 25; i++) await api.createOrgToken(`page-${String(i).padStart(3, '0')}`, `paging ${i}`);
+      seeded.copy = await api.createOrgToken('copy-me', 'for the clipboard test');
+    },
+  });
+  ({ server, browser, page } = console_);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await console_?.close();
 });
 
 const names = async () => (await tableRows(page)).map((cells) => cells[0]);
-const button = (name, scope = page) => scope.getByRole('button', { name, exact: true });
 const dialog = () => page.getByRole('dialog');
 
 async function openView(view) {
@@ -80,7 +72,7 @@ test('the page has the reference layout: sidebar group, project header, views, f
   await expectProjectContext(page, /^Project: beta-proj \(Default\)$/);
   await page.getByLabel(/^Project: /).selectOption({ label: 'alpha-proj' });
 
-  await button('CREATE NEW').waitFor();
+  await button('CREATE NEW', page).waitFor();
   assert.deepEqual(
     await page.$$eval('table.data-table thead th', (ths) =>
       ths.map((th) => th.textContent.trim()).filter((t) => t && t !== 'Actions'),
@@ -126,7 +118,7 @@ test('the page has the reference layout: sidebar group, project header, views, f
 
 test('with an empty name CONFIRM is disabled and "Api Token Name is required." is shown', async () => {
   await openView('organization');
-  await button('CREATE NEW').click();
+  await button('CREATE NEW', page).click();
   const form = dialog();
   await form.getByRole('heading', { name: 'Api Token', exact: true }).waitFor();
   const nameBox = form.getByLabel('Name *', { exact: true });
@@ -158,7 +150,7 @@ test('with an empty name CONFIRM is disabled and "Api Token Name is required." i
 
 test('creating an organization token adds the row and shows its working secret once', async () => {
   await openView('organization');
-  await button('CREATE NEW').click();
+  await button('CREATE NEW', page).click();
   const form = dialog();
   await form.getByLabel('Name *', { exact: true }).fill('ui-created');
   await form.getByLabel('Description', { exact: true }).fill('made in the browser');
@@ -186,7 +178,7 @@ test('creating an organization token adds the row and shows its working secret o
 test('creating a project token puts it in the header project', async () => {
   await openView('project');
   await page.getByLabel(/^Project: /).selectOption({ label: 'beta-proj' });
-  await button('CREATE NEW').click();
+  await button('CREATE NEW', page).click();
   const form = dialog();
   assert.equal(await form.getByLabel('Scope', { exact: true }).inputValue(), 'Project');
   assert.equal(await form.getByLabel('Project', { exact: true }).inputValue(), 'beta-proj');
@@ -209,7 +201,7 @@ test('creating a project token puts it in the header project', async () => {
 test('a duplicate name is reported in the form', async () => {
   await openView('organization');
   browser.allowError((text) => /status of 409/.test(text));
-  await button('CREATE NEW').click();
+  await button('CREATE NEW', page).click();
   const form = dialog();
   await form.getByLabel('Name *', { exact: true }).fill('copy-me');
   await button('CONFIRM', form).click();
@@ -308,17 +300,17 @@ test('paging: |< < > >| with page/total and a page-size select', async () => {
   };
   await expectPage(1, 1, 10);
   assert.match(await status.textContent(), /25 total/);
-  assert.ok(await button('|<').isDisabled());
-  assert.ok(await button('<').isDisabled());
-  await button('>').click();
+  assert.ok(await button('|<', page).isDisabled());
+  assert.ok(await button('<', page).isDisabled());
+  await button('>', page).click();
   await expectPage(2, 11, 20);
-  await button('>|').click();
+  await button('>|', page).click();
   await expectPage(3, 21, 25);
-  assert.ok(await button('>').isDisabled());
-  assert.ok(await button('>|').isDisabled());
-  await button('<').click();
+  assert.ok(await button('>', page).isDisabled());
+  assert.ok(await button('>|', page).isDisabled());
+  await button('<', page).click();
   await expectPage(2, 11, 20);
-  await button('|<').click();
+  await button('|<', page).click();
   await expectPage(1, 1, 10);
   await browser.screenshot('tokens-paging');
   await page.getByLabel('Page size', { exact: true }).selectOption('50');
@@ -333,7 +325,7 @@ test('UPDATE blocks a token and sets it active again', async () => {
   assert.equal(await server.api.validateStatus(seeded.srtC.secret), 200);
 
   const update = async (status) => {
-    await button('Update token srt-c').click();
+    await button('Update token srt-c', page).click();
     const form = dialog();
     assert.equal(await form.getByLabel('Name *', { exact: true }).inputValue(), 'srt-c');
     assert.equal(await form.getByLabel('Description', { exact: true }).inputValue(), 'desc-z');
@@ -359,7 +351,7 @@ test('COPY puts the real secret on the clipboard and never shows it', async () =
   await page.evaluate(() => navigator.clipboard.writeText('placeholder'));
   await setFilters({ name: 'copy-me' });
   await expectNames(['copy-me']);
-  await button('Copy secret of token copy-me').click();
+  await button('Copy secret of token copy-me', page).click();
   await page.getByText('Secret of copy-me copied to clipboard.').waitFor();
   await browser.screenshot('tokens-copied');
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), seeded.copy.secret);
@@ -384,7 +376,7 @@ test('row actions keep the reference labels and name their token for screen read
 
 test('the form is keyboard-usable: Enter opens it, Escape closes it', async () => {
   await openView('organization');
-  await button('CREATE NEW').focus();
+  await button('CREATE NEW', page).focus();
   await page.keyboard.press('Enter');
   const form = dialog();
   await form.getByRole('heading', { name: 'Api Token', exact: true }).waitFor();

@@ -4,7 +4,7 @@
 // The browser runs in Asia/Kolkata (UTC+05:30, no daylight saving), so times must be local.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Api, eventually, setUpConsole, tableRows } from './harness.mjs';
+import { Api, button, eventually, setUpConsole, tableRows } from './harness.mjs';
 import { providerToml, startUpstream } from './upstream.mjs';
 
 const ZONE = 'Asia/Kolkata';
@@ -63,7 +63,6 @@ after(async () => {
   await upstream?.close();
 });
 
-const button = (name, scope = page) => scope.getByRole('button', { name, exact: true });
 const names = async () => (await tableRows(page)).map((cells) => cells[0]);
 const hashQuery = () => new URLSearchParams(new URL(page.url()).hash.split('?')[1] ?? '');
 
@@ -308,14 +307,14 @@ test("a failed request's detail shows its error; times are in the browser's zone
 });
 
 test('a deep link opened while signed out lands on that page after sign-in', async () => {
-  await button('SIGN OUT').click();
+  await button('SIGN OUT', page).click();
   await page.waitForURL(/#\/signin/);
   const asked = `/requests?status=failed&project=${seeded.beta.projectId}`;
   const deepLink = `/#${asked}`;
   await page.goto(deepLink);
   await page.waitForURL((url) => url.hash === `#/signin?${new URLSearchParams({ next: asked })}`);
   await page.getByLabel('Organization API token', { exact: true }).fill(server.orgSecret);
-  await button('SIGN IN').click();
+  await button('SIGN IN', page).click();
   await page.getByRole('heading', { name: 'Requests', exact: true, level: 1 }).waitFor({ timeout: 20000 });
   assert.ok(page.url().endsWith(deepLink.slice(1)), page.url());
   assert.equal(await page.getByLabel('Status', { exact: true }).inputValue(), 'failed');

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import { after, before, test } from 'node:test';
 import path from 'node:path';
-import { Api, PHONE, SCREENSHOTS, horizontalOverflow, launchConsole, signIn, startServer } from './harness.mjs';
+import { Api, PHONE, SCREENSHOTS, horizontalOverflow, launchConsole, setUpConsole, signIn } from './harness.mjs';
 import { providerToml, startUpstream } from './upstream.mjs';
 
 const PROMPT = 12; // upstream.mjs: usage 12 + 5 tokens per call
@@ -16,6 +16,7 @@ const COMPLETION = 5;
 const COST = (PROMPT * 1.0 + COMPLETION * 2.0) / 1e6; // USD per call at 1 / 2 USD per Mtok
 const MODELS = Array.from({ length: 9 }, (_, i) => `m${i + 1}`);
 
+let console_;
 let upstream;
 let server;
 let browser;
@@ -29,31 +30,34 @@ before(async () => {
     '\n' +
     // Nothing listens on port 9 of 127.0.0.1: every call to this provider fails.
     providerToml('dead', 'http://127.0.0.1:9/v1', [{ name: 'echo', input: 1.0, output: 2.0 }], 2000);
-  server = await startServer({ config });
-  const calls = {
-    Alpha: ['fake/echo', 'fake/echo', 'fake/echo'],
-    Beta: ['fake/echo', 'dead/echo'],
-    Gamma: MODELS.map((m) => `fake/${m}`),
-  };
-  for (const [name, models] of Object.entries(calls)) {
-    const created = await server.api.createProject(name, 'usage chart');
-    const api = new Api(server.baseUrl, created.tokens[0].secret);
-    for (const model of models) {
-      await api.raw('POST', '/v1/chat/completions', { model, messages: [{ role: 'user', content: `${name} call` }] });
-    }
-  }
-  await server.api.waitForRequests(14, {}, 15000);
-
-  browser = await launchConsole(server.baseUrl);
-  page = browser.page;
-  await signIn(page, server.orgSecret);
+  console_ = await setUpConsole({
+    config,
+    async seed(server) {
+      const calls = {
+        Alpha: ['fake/echo', 'fake/echo', 'fake/echo'],
+        Beta: ['fake/echo', 'dead/echo'],
+        Gamma: MODELS.map((m) => `fake/${m}`),
+      };
+      for (const [name, models] of Object.entries(calls)) {
+        const created = await server.api.createProject(name, 'usage chart');
+        const api = new Api(server.baseUrl, created.tokens[0].secret);
+        for (const model of models) {
+          await api.raw('POST', '/v1/chat/completions', {
+            model,
+            messages: [{ role: 'user', content: `${name} call` }],
+          });
+        }
+      }
+      await server.api.waitForRequests(14, {}, 15000);
+    },
+  });
+  ({ server, browser, page } = console_);
   await page.getByRole('link', { name: 'Usage', exact: true }).click();
   await page.getByRole('heading', { name: 'Usage', level: 1 }).waitFor();
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await console_?.close();
   await upstream?.close();
 });
 

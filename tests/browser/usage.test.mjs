@@ -4,11 +4,12 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { Api, launchConsole, signIn, startServer } from './harness.mjs';
+import { Api, setUpConsole } from './harness.mjs';
 import { providerToml, startUpstream } from './upstream.mjs';
 
 const MODEL = 'fake/echo';
 
+let console_;
 let upstream;
 let server;
 let browser;
@@ -17,26 +18,26 @@ const projects = {};
 
 before(async () => {
   upstream = await startUpstream();
-  server = await startServer({ config: providerToml('fake', upstream.baseUrl) });
-  for (const [name, calls] of [
-    ['Alpha', 3],
-    ['Beta', 2],
-  ]) {
-    const created = await server.api.createProject(name, 'usage by token');
-    projects[name] = created;
-    const api = new Api(server.baseUrl, created.tokens[0].secret);
-    for (let i = 0; i < calls; i++) await api.chat(MODEL, `${name} call ${i}`);
-  }
-  await server.api.waitForRequests(5);
-
-  browser = await launchConsole(server.baseUrl);
-  page = browser.page;
-  await signIn(page, server.orgSecret);
+  console_ = await setUpConsole({
+    config: providerToml('fake', upstream.baseUrl),
+    async seed(server) {
+      for (const [name, calls] of [
+        ['Alpha', 3],
+        ['Beta', 2],
+      ]) {
+        const created = await server.api.createProject(name, 'usage by token');
+        projects[name] = created;
+        const api = new Api(server.baseUrl, created.tokens[0].secret);
+        for (let i = 0; i < calls; i++) await api.chat(MODEL, `${name} call ${i}`);
+      }
+      await server.api.waitForRequests(5);
+    },
+  });
+  ({ server, browser, page } = console_);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await console_?.close();
   await upstream?.close();
 });
 
