@@ -2,16 +2,16 @@
 // (own scripts and styles only, no inline code, no framing) without a single violation.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchConsole, signIn, startServer } from './harness.mjs';
+import { setUpConsole, signIn } from './harness.mjs';
 
+let console_;
 let server;
 let browser;
 let page;
 
 before(async () => {
-  server = await startServer();
-  browser = await launchConsole(server.baseUrl);
-  page = browser.page;
+  console_ = await setUpConsole({ signIn: false });
+  ({ server, browser, page } = console_);
   // Every document records the policy violations it sees, from its first script on.
   await page.addInitScript(() => {
     window.cspViolations = [];
@@ -22,8 +22,7 @@ before(async () => {
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await console_?.close();
 });
 
 function assertPolicy(response) {

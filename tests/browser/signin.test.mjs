@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { expectProjectContext, launchConsole, rowByName, signIn, startServer } from './harness.mjs';
+import { expectProjectContext, rowByName, setUpConsole, signIn } from './harness.mjs';
 
+let console_;
 let server;
 let browser;
 
 before(async () => {
-  server = await startServer();
-  browser = await launchConsole(server.baseUrl);
+  console_ = await setUpConsole({ signIn: false });
+  ({ server, browser } = console_);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
+  await console_?.close();
 });
 
 test('a fresh visit shows the sign-in page with a labelled token field', async () => {
