@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import {
   button,
   chooseTokenAction,
+  DESKTOP,
   eventually,
   expectRowNames,
   openTokensView,
@@ -22,6 +23,7 @@ const seeded = {};
 
 before(async () => {
   console_ = await setUpConsole({
+    viewport: DESKTOP,
     async seed(server) {
       const { api } = server;
       seeded.project = await api.createProject('life-proj', 'lifecycle tests');

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { Api, setUpConsole } from './harness.mjs';
+import { Api, DESKTOP, setUpConsole } from './harness.mjs';
 import { providerToml, startUpstream } from './upstream.mjs';
 
 const MODEL = 'fake/echo';
@@ -19,6 +19,7 @@ const projects = {};
 before(async () => {
   upstream = await startUpstream();
   console_ = await setUpConsole({
+    viewport: DESKTOP,
     config: providerToml('fake', upstream.baseUrl),
     async seed(server) {
       for (const [name, calls] of [
