@@ -73,6 +73,11 @@ async function expectNames(expected) {
   );
 }
 
+/** Waits until `select` shows `value`: its options come from the project list, loaded apart. */
+async function expectSelected(select, value, what) {
+  await eventually(async () => (await select.inputValue()) === value, `the Project filter to show ${what}`);
+}
+
 async function readCards() {
   return page.$$eval('.cards .card', (els) =>
     Object.fromEntries(
@@ -185,7 +190,7 @@ test('usage: date range and project are in the URL and survive a reload', async 
   await page.reload();
   await expectTotalRequests(2);
   assert.equal(await filters.getByLabel('From').inputValue(), today);
-  assert.equal(await filters.getByLabel('Project').inputValue(), seeded.beta.projectId);
+  await expectSelected(filters.getByLabel('Project'), seeded.beta.projectId, 'Beta');
   assert.equal((await readCards())['Request errors'], '1');
   browser.assertNoErrors();
 });
@@ -323,7 +328,8 @@ test('a deep link opened while signed out lands on that page after sign-in', asy
   await page.getByRole('heading', { name: 'Requests', exact: true, level: 1 }).waitFor({ timeout: 20000 });
   assert.ok(page.url().endsWith(deepLink.slice(1)), page.url());
   assert.equal(await page.getByLabel('Status', { exact: true }).inputValue(), 'failed');
-  assert.equal(await page.getByLabel('Project', { exact: true }).inputValue(), seeded.beta.projectId);
+  // The project list is fetched again after sign-in, after the page itself has rendered.
+  await expectSelected(page.getByLabel('Project', { exact: true }), seeded.beta.projectId, 'Beta');
   await eventually(async () => (await tableRows(page)).length === 1, 'the failed request of Beta');
   browser.assertNoErrors();
 });

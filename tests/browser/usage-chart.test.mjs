@@ -8,7 +8,16 @@ import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import { after, before, test } from 'node:test';
 import path from 'node:path';
-import { Api, PHONE, SCREENSHOTS, horizontalOverflow, launchConsole, setUpConsole, signIn } from './harness.mjs';
+import {
+  Api,
+  PHONE,
+  SCREENSHOTS,
+  eventually,
+  horizontalOverflow,
+  launchConsole,
+  setUpConsole,
+  signIn,
+} from './harness.mjs';
 import { providerToml, startUpstream } from './upstream.mjs';
 
 const PROMPT = 12; // upstream.mjs: usage 12 + 5 tokens per call
@@ -102,7 +111,11 @@ test("chart by token: two projects' Default tokens are two series with their own
     { label: 'Default · Beta', total: 2 },
   ]);
   // One stacked chart with a legend of every series and its total.
-  assert.equal(await page.locator('.usage-chart .usage-chart-plot canvas').count(), 1);
+  // uPlot draws its canvas in an effect after the data is on the page.
+  await eventually(
+    async () => (await page.locator('.usage-chart .usage-chart-plot canvas').count()) === 1,
+    'one stacked chart',
+  );
   const legend = await page
     .locator('.usage-chart-legend li')
     .evaluateAll((items) => items.map((li) => li.textContent.replace(/\s+/g, ' ').trim()));
@@ -192,16 +205,22 @@ test('small multiples: one titled chart per group on one y scale', async () => {
   assert.equal(await layoutButton(page, 'Stacked').getAttribute('aria-pressed'), 'false');
   const multiples = page.locator('.usage-multiple');
   assert.equal(await multiples.count(), series.length);
-  assert.equal(await page.locator('.usage-multiple canvas').count(), series.length);
+  await eventually(
+    async () => (await page.locator('.usage-multiple canvas').count()) === series.length,
+    'a canvas per group',
+  );
   const titles = await page
     .locator('.usage-multiple h3')
     .evaluateAll((els) => els.map((h) => h.textContent.replace(/\s+/g, ' ').trim()));
   assert.deepEqual(titles, ['Default · Gamma9', 'Default · Alpha3', 'Default · Beta2']);
   // A shared y scale: every small chart draws up to the same maximum.
-  const yMax = await page
-    .locator('.usage-multiple .usage-chart-plot')
-    .evaluateAll((els) => els.map((el) => el.dataset.yMax));
-  assert.equal(new Set(yMax).size, 1, `y maxima ${yMax}`);
+  // data-y-max is written by each chart's draw hook.
+  const yMax = await eventually(async () => {
+    const maxima = await page
+      .locator('.usage-multiple .usage-chart-plot')
+      .evaluateAll((els) => els.map((el) => el.dataset.yMax));
+    return maxima.every((m) => m) && new Set(maxima).size === 1 ? maxima : false;
+  }, 'one drawn y maximum for every small chart');
   assert.ok(Number(yMax[0]) >= 9, `y max ${yMax[0]}`);
   await browser.screenshot('usage-chart-multiples');
   await docsShot(page, 'usage-chart-multiples-1024');

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { Api, DESKTOP, setUpConsole } from './harness.mjs';
+import { Api, DESKTOP, eventually, setUpConsole } from './harness.mjs';
 import { providerToml, startUpstream } from './upstream.mjs';
 
 const MODEL = 'fake/echo';
@@ -95,7 +95,8 @@ test('EXPORT CSV downloads the summary: the totals, each day and every token by 
     .getByRole('search', { name: 'Usage filters' })
     .getByLabel('Project')
     .selectOption({ label: 'All projects' });
-  await page.getByText('Total requests', { exact: true }).waitFor();
+  // The file is built from the figures on the page: wait for every project's (Beta alone had 2).
+  await eventually(async () => (await readUsage()).cards['Total requests'] === '5', 'all projects figures');
   const [download] = await Promise.all([
     page.waitForEvent('download'),
     page.getByRole('button', { name: 'EXPORT CSV', exact: true }).click(),
