@@ -18,7 +18,7 @@ namespace gatehouse {
 struct RequestLogOptions {
   std::size_t capacity = 100000;  // records in memory at most (queued or being stored); beyond
                                   // it records are dropped
-  std::size_t max_batch = 2000;   // records per transaction
+  std::size_t max_batch = 8192;   // records per transaction
   std::chrono::milliseconds max_delay{50};  // a record waits at most this long for its batch
 };
 

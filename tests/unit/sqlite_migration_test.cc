@@ -125,6 +125,74 @@ INSERT INTO api_tokens(id, organization_id, project_id, project_name, scope, nam
   EXPECT_EQ(ids, (std::vector<std::string>{"t5", "t4", "t2", "t1"}));
 }
 
+// Migration 12 rebuilds `requests` without the unique index on the random id: a database of
+// schema 11 keeps every record and field, reads them back newest first, and storing a record it
+// already holds (the journal replayed after a crash) still adds nothing.
+TEST_F(SqliteMigrationTest, UpgradesASchemaElevenDatabaseAndKeepsItsRequestRecords) {
+  {
+    sqlite::Database db;
+    db.Open(path_);
+    ASSERT_EQ(sqlite::Migrate(db, 11).value(), 11);
+    ASSERT_TRUE(db.Execute(R"sql(
+INSERT INTO organizations(id, name, created_at, updated_at) VALUES ('o1', 'Acme', 1, 1);
+INSERT INTO requests(id, organization_id, project_id, api_token_id, api_token_name, assistant,
+                     intent, module, session_id, model, status, http_status, start_ms, end_ms,
+                     prompt_tokens, completion_tokens, total_tokens, cost, prompt, input_text,
+                     output) VALUES
+  ('r1', 'o1', 'p1', 't1', 'ci', 'bot', NULL, 'chat', 's1', 'fake/m', 'succeeded', 200, 1000,
+   1200, 3, 4, 7, 0.5, 'hello', 'in', 'out'),
+  ('r2', 'o1', 'p1', 't1', 'ci', NULL, 'x', 'chat', NULL, 'fake/m', 'failed', 502, 2000, 2100,
+   0, 0, 0, 0.0, NULL, NULL, NULL),
+  ('r3', 'o1', 'p2', 't2', 'deploy', NULL, NULL, 'embeddings', NULL, 'fake/e', 'succeeded',
+   200, 2000, 2050, 5, 0, 5, 0.25, NULL, NULL, NULL);
+)sql"));
+  }
+  SqliteStore store(path_);
+  {
+    sqlite::Database db;
+    ASSERT_TRUE(db.OpenReadOnly(path_));
+    auto unique = db.Prepare(
+        "SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'requests' AND name LIKE "
+        "'sqlite_autoindex%'");
+    ASSERT_TRUE((*unique)->Step().value());
+    EXPECT_EQ((*unique)->Int(0), 0);
+  }
+  const auto read_all = [&] {
+    std::vector<RequestRecord> records;
+    auto cursor = store.OpenRequestCursor(RequestQuery{.organization_id = "o1"});
+    EXPECT_TRUE(cursor);
+    RequestRecord record;
+    while ((*cursor)->Next(record).value()) records.push_back(record);
+    return records;
+  };
+  auto records = read_all();
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].id, "r3");  // newest first, ties by id descending
+  EXPECT_EQ(records[1].id, "r2");
+  EXPECT_EQ(records[2].id, "r1");
+  EXPECT_EQ(records[2].api_token_name, "ci");
+  EXPECT_EQ(records[2].assistant, "bot");
+  EXPECT_EQ(records[2].session_id, "s1");
+  EXPECT_EQ(records[2].end_ms, 1200);
+  EXPECT_EQ(records[2].total_tokens, 7);
+  EXPECT_DOUBLE_EQ(records[2].cost, 0.5);
+  EXPECT_EQ(records[2].prompt, "hello");
+  EXPECT_EQ(records[2].output, "out");
+  EXPECT_EQ(records[1].intent, "x");
+  EXPECT_EQ(records[1].http_status, 502);
+  EXPECT_FALSE(records[1].prompt.has_value());
+  EXPECT_EQ(records[0].module, "embeddings");
+
+  RequestRecord fresh = records[2];
+  fresh.id = "r4";
+  fresh.start_ms = 3000;
+  fresh.end_ms = 3100;
+  ASSERT_TRUE(store.AppendRequests({records[2], records[0], fresh}));
+  records = read_all();
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(records[0].id, "r4");
+}
+
 TEST_F(SqliteMigrationTest, MigratingAgainChangesNothing) {
   sqlite::Database db;
   db.Open(path_);

@@ -354,6 +354,46 @@ INSERT INTO usage_token_days
 CREATE INDEX api_tokens_project_live_name
   ON api_tokens(project_id, name COLLATE NOCASE, status) WHERE status <> 2;
 )sql",
+    // 12: request records are appended in rowid order without a unique index on their id. The
+    // id is a random UUID v4 (API.md), so that index put every record on a random leaf page of
+    // a B-tree as large as the table: at millions of records the writer dirtied, wrote to the
+    // WAL and later checkpointed one page per record. AppendRequests finds a record already
+    // stored through requests_org_start (organization, start, id) instead; records are read
+    // only through the two time indexes.
+    R"sql(
+CREATE TABLE requests_appended (
+  organization_id TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  api_token_id TEXT NOT NULL,
+  api_token_name TEXT NOT NULL,
+  start_ms INTEGER NOT NULL,
+  end_ms INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  assistant TEXT,
+  intent TEXT,
+  module TEXT NOT NULL,
+  session_id TEXT,
+  model TEXT NOT NULL,
+  status TEXT NOT NULL,
+  http_status INTEGER NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  total_tokens INTEGER NOT NULL,
+  cost REAL NOT NULL,
+  prompt TEXT,
+  input_text TEXT,
+  output TEXT
+);
+INSERT INTO requests_appended
+  SELECT organization_id, project_id, api_token_id, api_token_name, start_ms, end_ms, id,
+         assistant, intent, module, session_id, model, status, http_status, prompt_tokens,
+         completion_tokens, total_tokens, cost, prompt, input_text, output
+  FROM requests;
+DROP TABLE requests;
+ALTER TABLE requests_appended RENAME TO requests;
+CREATE INDEX requests_org_start ON requests(organization_id, start_ms, id);
+CREATE INDEX requests_project_start ON requests(project_id, start_ms, id);
+)sql",
 };
 
 }  // namespace

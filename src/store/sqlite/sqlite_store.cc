@@ -25,7 +25,14 @@ SqliteStore::SqliteStore(const std::string& path) : path_(path), readers_(path, 
     throw std::runtime_error("cannot migrate " + path + ": " + migrated.error().internal);
   }
   sqlite3_busy_timeout(db_.handle(), static_cast<int>(kWriteBudget.count()));
+  // A WAL that grew under a burst is truncated back to this when it restarts.
+  if (auto limited = db_.Execute("PRAGMA journal_size_limit=67108864"); !limited) {
+    throw std::runtime_error("cannot configure " + path + ": " + limited.error().internal);
+  }
+  checkpointer_ = std::make_unique<sqlite::Checkpointer>(path, db_.handle());
 }
+
+SqliteStore::~SqliteStore() = default;
 
 Result<std::unique_lock<std::timed_mutex>> SqliteStore::LockWriter() {
   std::unique_lock lock(write_mutex_, std::defer_lock);

@@ -3,9 +3,11 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 
+#include "store/sqlite/checkpointer.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/reader_pool.h"
 #include "store/store.h"
@@ -22,6 +24,7 @@ class SqliteStore final : public Store {
   // Opens or creates `path` and applies pending migrations. Throws std::runtime_error
   // (start-up only).
   explicit SqliteStore(const std::string& path);
+  ~SqliteStore() override;
 
   // The statements SearchTokens runs for `query`, each followed by its EXPLAIN QUERY PLAN
   // (docs/BENCHMARKS.md; `gatehouse bench explain`).
@@ -160,6 +163,7 @@ class SqliteStore final : public Store {
   std::timed_mutex write_mutex_;
   sqlite::Database db_;  // the writer; guarded by write_mutex_
   sqlite::ReaderPool readers_;
+  std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // copies db_'s commits back
 };
 
 }  // namespace gatehouse

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <string_view>
 #include <tuple>
 
 #include "core/text.h"
@@ -72,9 +73,9 @@ std::string AddSql(const Rollup& rollup) {
 }
 
 // (organization, period start, token, project, assistant, model); the parts a rollup does not
-// have stay empty.
-using RollupKey =
-    std::tuple<std::string, TimeMs, std::string, std::string, std::string, std::string>;
+// have stay empty. Views into the batch's records, which outlive the sums.
+using RollupKey = std::tuple<std::string_view, TimeMs, std::string_view, std::string_view,
+                             std::string_view, std::string_view>;
 
 Status AddToRollup(sqlite::Database& db, const Rollup& rollup,
                    const std::map<RollupKey, UsageTotals>& sums) {
@@ -287,10 +288,10 @@ Status SqliteStore::RollUpLocked(const std::vector<const RequestRecord*>& record
       if (rollup.by_token) std::get<2>(key) = record->api_token_id;
       if (rollup.by_key) {
         std::get<3>(key) = record->project_id;
-        std::get<4>(key) = record->assistant.value_or("");
+        if (record->assistant) std::get<4>(key) = *record->assistant;
         std::get<5>(key) = record->model;
       }
-      sums[i][std::move(key)] += totals;
+      sums[i][key] += totals;
     }
   }
   for (std::size_t i = 0; i < std::size(kRollups); ++i) {
