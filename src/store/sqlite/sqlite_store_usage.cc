@@ -278,24 +278,29 @@ Status Label(sqlite::Database& db, UsageDimension dimension, std::vector<UsageRo
 }  // namespace
 
 Status SqliteStore::RollUpLocked(const std::vector<const RequestRecord*>& records) {
-  std::map<RollupKey, UsageTotals> sums[std::size(kRollups)];
+  // One pass over the records adds them up by every key and hour (the finest rollup); the
+  // coarser rollups are sums of those sums, a few rows each when calls share their keys.
+  std::map<RollupKey, UsageTotals> by_hour;
   for (const RequestRecord* record : records) {
-    const UsageTotals totals = TotalsOf(*record);
-    for (std::size_t i = 0; i < std::size(kRollups); ++i) {
-      const Rollup& rollup = *kRollups[i];
-      RollupKey key{
-          record->organization_id, FloorTo(record->start_ms, rollup.period), "", "", "", ""};
-      if (rollup.by_token) std::get<2>(key) = record->api_token_id;
-      if (rollup.by_key) {
-        std::get<3>(key) = record->project_id;
-        if (record->assistant) std::get<4>(key) = *record->assistant;
-        std::get<5>(key) = record->model;
-      }
-      sums[i][key] += totals;
-    }
+    by_hour[RollupKey{record->organization_id, FloorTo(record->start_ms, kHourMs),
+                      record->api_token_id, record->project_id,
+                      record->assistant ? std::string_view(*record->assistant) : "",
+                      record->model}] += TotalsOf(*record);
   }
-  for (std::size_t i = 0; i < std::size(kRollups); ++i) {
-    if (auto added = AddToRollup(db_, *kRollups[i], sums[i]); !added) return added;
+  for (const Rollup* rollup : kRollups) {
+    std::map<RollupKey, UsageTotals> sums;
+    for (const auto& [finest, totals] : by_hour) {
+      RollupKey key{
+          std::get<0>(finest), FloorTo(std::get<1>(finest), rollup->period), "", "", "", ""};
+      if (rollup->by_token) std::get<2>(key) = std::get<2>(finest);
+      if (rollup->by_key) {
+        std::get<3>(key) = std::get<3>(finest);
+        std::get<4>(key) = std::get<4>(finest);
+        std::get<5>(key) = std::get<5>(finest);
+      }
+      sums[key] += totals;
+    }
+    if (auto added = AddToRollup(db_, *rollup, sums); !added) return added;
   }
   return {};
 }
