@@ -69,44 +69,40 @@ Hash32 PaddedHash(std::string_view hash) {
   return key;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
+// Where the 16 bytes' hex pairs start in the 36-character text form.
+constexpr std::array<std::uint8_t, 16> kUuidPairs = {0,  2,  4,  6,  9,  11, 14, 16,
+                                                     19, 21, 24, 26, 28, 30, 32, 34};
 
-bool IsDash(std::size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
+constexpr std::array<std::int8_t, 256> kHexValues = [] {
+  std::array<std::int8_t, 256> values{};
+  values.fill(-1);
+  for (int c = '0'; c <= '9'; ++c) values[c] = static_cast<std::int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) values[c] = static_cast<std::int8_t>(c - 'a' + 10);
+  return values;
+}();
 
 // Only the canonical lower-case form, so that formatting gives back the same text.
 bool ParseUuid(std::string_view text, Uuid& out) {
-  if (text.size() != 36) return false;
-  std::size_t byte = 0;
-  for (std::size_t i = 0; i < text.size();) {
-    if (IsDash(i)) {
-      if (text[i] != '-') return false;
-      ++i;
-      continue;
-    }
-    const int high = HexValue(text[i]);
-    const int low = HexValue(text[i + 1]);
-    if (high < 0 || low < 0) return false;
-    out[byte++] = static_cast<unsigned char>(high << 4 | low);
-    i += 2;
+  if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' ||
+      text[23] != '-') {
+    return false;
   }
-  return true;
+  int invalid = 0;
+  for (std::size_t byte = 0; byte < 16; ++byte) {
+    const int high = kHexValues[static_cast<unsigned char>(text[kUuidPairs[byte]])];
+    const int low = kHexValues[static_cast<unsigned char>(text[kUuidPairs[byte] + 1])];
+    invalid |= high | low;
+    out[byte] = static_cast<unsigned char>(high << 4 | low);
+  }
+  return invalid >= 0;
 }
 
 void FormatUuid(const Uuid& bytes, char* out) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::size_t byte = 0;
-  for (std::size_t i = 0; i < 36;) {
-    if (IsDash(i)) {
-      out[i++] = '-';
-      continue;
-    }
-    out[i++] = kDigits[bytes[byte] >> 4];
-    out[i++] = kDigits[bytes[byte] & 15];
-    ++byte;
+  out[8] = out[13] = out[18] = out[23] = '-';
+  for (std::size_t byte = 0; byte < 16; ++byte) {
+    out[kUuidPairs[byte]] = kDigits[bytes[byte] >> 4];
+    out[kUuidPairs[byte] + 1] = kDigits[bytes[byte] & 15];
   }
 }
 
@@ -156,12 +152,17 @@ std::uint32_t TokenCache::IdHashOf(const Record& record) const {
 
 std::uint32_t TokenCache::FindSlotLocked(std::string_view token_id) const {
   Uuid uuid;
-  if (ParseUuid(token_id, uuid)) {
-    return by_id_.Find(HashOf(uuid), [&](std::uint32_t slot) {
-      const Record& record = RecordAt(slot);
-      return !(record.flags & kTextId) && record.id == uuid;
-    });
-  }
+  return ParseUuid(token_id, uuid) ? FindSlotLocked(uuid) : FindTextSlotLocked(token_id);
+}
+
+std::uint32_t TokenCache::FindSlotLocked(const Uuid& uuid) const {
+  return by_id_.Find(HashOf(uuid), [&](std::uint32_t slot) {
+    const Record& record = RecordAt(slot);
+    return !(record.flags & kTextId) && record.id == uuid;
+  });
+}
+
+std::uint32_t TokenCache::FindTextSlotLocked(std::string_view token_id) const {
   return by_id_.Find(HashOf(token_id), [&](std::uint32_t slot) {
     const Record& record = RecordAt(slot);
     if (!(record.flags & kTextId)) return false;
@@ -220,7 +221,9 @@ void TokenCache::Put(const ApiToken& token, const TokenCredential& credential) {
   const std::uint32_t organization =
       InternLocked(token.organization_id, token.organization_name, last_organization_);
   const std::uint32_t project = InternLocked(token.project_id, token.project_name, last_project_);
-  std::uint32_t slot = FindSlotLocked(token.id);
+  Uuid uuid;
+  const bool is_uuid = ParseUuid(token.id, uuid);
+  std::uint32_t slot = is_uuid ? FindSlotLocked(uuid) : FindTextSlotLocked(token.id);
   if (token.status == TokenStatus::kRevoked || credential.secret_hash.size() > sizeof(Hash32)) {
     if (slot != HashIndex::kNone) RemoveLocked(slot);
     return;
@@ -231,7 +234,8 @@ void TokenCache::Put(const ApiToken& token, const TokenCredential& credential) {
     slot = NewSlotLocked();
     Record& record = RecordAt(slot);
     record.flags = 0;
-    if (!ParseUuid(token.id, record.id)) {
+    record.id = uuid;
+    if (!is_uuid) {
       const auto [offset, size] = AppendLocked(token.id);
       std::memcpy(record.id.data(), &offset, 4);
       std::memcpy(record.id.data() + 4, &size, 4);

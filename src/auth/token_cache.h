@@ -121,7 +121,11 @@ class TokenCache {
 
   Record& RecordAt(std::uint32_t slot) const;
   std::uint32_t NewSlotLocked();
+  // The slot of a token id (kNone when absent), given as text, as UUID bytes, or as text that
+  // is not a canonical UUID.
   std::uint32_t FindSlotLocked(std::string_view token_id) const;
+  std::uint32_t FindSlotLocked(const std::array<unsigned char, 16>& uuid) const;
+  std::uint32_t FindTextSlotLocked(std::string_view token_id) const;
   std::uint32_t IdHashOf(const Record& record) const;
   void RemoveLocked(std::uint32_t slot);
   // Takes the slot's secret hashes (current and rotated-out) out of by_hash_.

@@ -364,7 +364,16 @@ Result<std::unique_ptr<TokenCursor>> TokenDirectory::OpenLiveProjectTokens(
 
 Status TokenDirectory::LoadCache() {
   std::lock_guard lock(sync_mutex_);
-  return SyncSince(0);
+  const TimeMs started = clock_.Now();
+  if (auto count = store_.CountLiveTokens(); count && *count > 0) {
+    cache_.Reserve(static_cast<std::size_t>(*count));
+  }
+  auto loaded =
+      store_.ForEachLiveToken([this](const ApiToken& token, const TokenCredential& credential) {
+        cache_.Put(token, credential);
+      });
+  if (loaded) synced_until_ = started;
+  return loaded;
 }
 
 Status TokenDirectory::SyncCache() {
