@@ -142,12 +142,15 @@ std::uint32_t TokenCache::NewSlotLocked() {
   return slots_used_++;
 }
 
-std::uint32_t TokenCache::IdHashOf(const Record& record) const {
-  if (!(record.flags & kTextId)) return HashOf(record.id);
+std::string_view TokenCache::TextIdOf(const Record& record) const {
   std::uint32_t offset, size;
   std::memcpy(&offset, record.id.data(), 4);
   std::memcpy(&size, record.id.data() + 4, 4);
-  return HashOf(ArenaText(offset, size));
+  return ArenaText(offset, size);
+}
+
+std::uint32_t TokenCache::IdHashOf(const Record& record) const {
+  return record.flags & kTextId ? HashOf(TextIdOf(record)) : HashOf(record.id);
 }
 
 std::uint32_t TokenCache::FindSlotLocked(std::string_view token_id) const {
@@ -165,11 +168,7 @@ std::uint32_t TokenCache::FindSlotLocked(const Uuid& uuid) const {
 std::uint32_t TokenCache::FindTextSlotLocked(std::string_view token_id) const {
   return by_id_.Find(HashOf(token_id), [&](std::uint32_t slot) {
     const Record& record = RecordAt(slot);
-    if (!(record.flags & kTextId)) return false;
-    std::uint32_t offset, size;
-    std::memcpy(&offset, record.id.data(), 4);
-    std::memcpy(&size, record.id.data() + 4, 4);
-    return ArenaText(offset, size) == token_id;
+    return (record.flags & kTextId) && TextIdOf(record) == token_id;
   });
 }
 
@@ -334,10 +333,9 @@ CachedToken TokenCache::CopyLocked(std::uint32_t slot) const {
   token.generation_ = GenerationOf(usage);
   token.last_used_at = TimeOf(usage);
   if (record.flags & kTextId) {
-    std::uint32_t offset;
-    std::memcpy(&offset, record.id.data(), 4);
-    std::memcpy(&token.id_size_, record.id.data() + 4, 4);
-    token.external_id_ = ArenaText(offset, token.id_size_).data();
+    const std::string_view id = TextIdOf(record);
+    token.external_id_ = id.data();
+    token.id_size_ = static_cast<std::uint32_t>(id.size());
   } else {
     FormatUuid(record.id, token.id_text_.data());
     token.id_size_ = 36;
@@ -401,12 +399,7 @@ void TokenCache::MarkUsed(const CachedToken& token, TimeMs now) {
 }
 
 std::string TokenCache::IdOf(const Record& record) const {
-  if (record.flags & kTextId) {
-    std::uint32_t offset, size;
-    std::memcpy(&offset, record.id.data(), 4);
-    std::memcpy(&size, record.id.data() + 4, 4);
-    return std::string(ArenaText(offset, size));
-  }
+  if (record.flags & kTextId) return std::string(TextIdOf(record));
   std::string id(36, '\0');
   FormatUuid(record.id, id.data());
   return id;

@@ -138,6 +138,8 @@ class TokenCache {
   // Where `text` now lies in the arena: offset and size.
   std::pair<std::uint32_t, std::uint32_t> AppendLocked(std::string_view text);
   std::string_view ArenaText(std::uint32_t offset, std::uint32_t size) const;
+  // The id of a record flagged kTextId.
+  std::string_view TextIdOf(const Record& record) const;
   CachedToken CopyLocked(std::uint32_t slot) const;
   std::string IdOf(const Record& record) const;
 
