@@ -280,7 +280,7 @@ void TokenCache::Put(const ApiToken& token, const TokenCredential& credential) {
   if (token.rate_limit_per_minute || permissions) {
     extras_[slot] = Extras{token.rate_limit_per_minute, std::move(permissions)};
     record.flags |= kExtras;
-  } else {
+  } else if (!fresh) {
     extras_.erase(slot);
   }
 }

@@ -153,8 +153,9 @@ class TokenCache {
   HashIndex by_id_;                                       // guarded by mutex_
   std::unordered_map<std::uint32_t, Previous> previous_;  // guarded by mutex_; by slot
   std::unordered_map<std::uint32_t, Extras> extras_;      // guarded by mutex_; by slot
-  // Token names and ids that are not UUIDs, in chunks that never move; a renamed token's old
-  // name stays (renames are rare) so that copies taken before keep a valid view.
+  // Token names and ids that are not UUIDs, in chunks that never move. Append-only: the name
+  // of a renamed or removed token stays until restart (~21 bytes a token), so that copies
+  // taken before keep a valid view.
   std::vector<std::unique_ptr<char[]>> arena_;  // guarded by mutex_
   std::uint32_t arena_used_ = 0;                // guarded by mutex_; bytes into the last chunk
   // Organization and project ids, each once, with their names; never shrink.
