@@ -6,18 +6,18 @@ namespace {
 Result<boost::json::value> Validate(ApiServices& services, const ApiCall& call) {
   const CachedToken& token = *call.caller.token;
   boost::json::object body{
-      {"organizationId", token.organization_id},
-      {"organizationName", services.cache.NameOf(token.organization_id)},
+      {"organizationId", token.organization_id()},
+      {"organizationName", services.cache.NameOf(token.organization_id())},
       {"projectId", nullptr},
       {"projectName", nullptr},
-      {"apiTokenId", token.id},
-      {"apiTokenName", token.name},
+      {"apiTokenId", token.id()},
+      {"apiTokenName", token.name()},
       {"scope", ToString(token.scope)},
       {"status", ToString(token.status)},
   };
-  if (!token.project_id.empty()) {
-    body["projectId"] = token.project_id;
-    body["projectName"] = services.cache.NameOf(token.project_id);
+  if (!token.project_id().empty()) {
+    body["projectId"] = token.project_id();
+    body["projectName"] = services.cache.NameOf(token.project_id());
   }
   return body;
 }

@@ -25,8 +25,8 @@ std::string_view SessionCookieOf(const HttpRequest& request) {
 AuditActor ActorOf(const ApiCall& call) {
   AuditActor actor;
   if (call.caller.token) {
-    actor.token_id = call.caller.token->id;
-    actor.name = call.caller.token->name;
+    actor.token_id = call.caller.token->id();
+    actor.name = call.caller.token->name();
   }
   actor.remote_address = call.request.remote_address;
   return actor;

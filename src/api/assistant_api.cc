@@ -49,14 +49,14 @@ Result<boost::json::value> CreateAssistant(ApiServices& services, const ApiCall&
     }
   }
   auto assistant = services.assistants.Create(
-      call.caller.organization_id(), call.caller.token->project_id, std::move(*name),
+      call.caller.organization_id(), call.caller.token->project_id(), std::move(*name),
       description.value_or(""), std::move(*prompt), llm.value_or(LlmSettings{}), ActorOf(call));
   if (!assistant) return std::unexpected(assistant.error());
   return AssistantJson(*assistant);
 }
 
 Result<boost::json::value> GetAssistant(ApiServices& services, const ApiCall& call) {
-  auto assistant = services.assistants.Find(call.caller.token->project_id, call.params[0]);
+  auto assistant = services.assistants.Find(call.caller.token->project_id(), call.params[0]);
   if (!assistant) return std::unexpected(assistant.error());
   return AssistantJson(*assistant);
 }
@@ -64,7 +64,7 @@ Result<boost::json::value> GetAssistant(ApiServices& services, const ApiCall& ca
 Result<boost::json::value> UpdateAssistant(ApiServices& services, const ApiCall& call) {
   auto body = ParseJsonBody(call.request);
   if (!body) return std::unexpected(body.error());
-  auto current = services.assistants.Find(call.caller.token->project_id, call.params[0]);
+  auto current = services.assistants.Find(call.caller.token->project_id(), call.params[0]);
   if (!current) return std::unexpected(current.error());
   BodyReader reader(*body);
   AssistantChange change;
@@ -78,15 +78,15 @@ Result<boost::json::value> UpdateAssistant(ApiServices& services, const ApiCall&
       return std::unexpected(known.error());
     }
   }
-  auto assistant =
-      services.assistants.Update(call.caller.token->project_id, current->id, change, ActorOf(call));
+  auto assistant = services.assistants.Update(call.caller.token->project_id(), current->id, change,
+                                              ActorOf(call));
   if (!assistant) return std::unexpected(assistant.error());
   return AssistantJson(*assistant);
 }
 
 Result<boost::json::value> DeleteAssistant(ApiServices& services, const ApiCall& call) {
-  if (auto deleted =
-          services.assistants.Delete(call.caller.token->project_id, call.params[0], ActorOf(call));
+  if (auto deleted = services.assistants.Delete(call.caller.token->project_id(), call.params[0],
+                                                ActorOf(call));
       !deleted) {
     return std::unexpected(deleted.error());
   }
@@ -159,7 +159,7 @@ Result<boost::json::value> ListAssistants(ApiServices& services, const ApiCall& 
   const QueryParams query(call.request.query);
   auto detail = query.Choice("detail", {"summary", "full"}, 0);
   if (!detail) return std::unexpected(detail.error());
-  std::string project_id = call.caller.token->project_id;
+  std::string project_id = call.caller.token->project_id();
   if (call.caller.IsOrganization()) {
     project_id = query.Get("projectId").value_or("");
     // Without projectId (the reference SDK sends none): every assistant of the organization,

@@ -47,7 +47,7 @@ Status Prepare(ApiServices& services, const Principal& caller, const boost::json
       return Fail(ErrorCode::kAssistantNotAllowed);
     }
     auto assistant =
-        services.assistants.Lookup(caller.token->project_id, std::string(assistant_name));
+        services.assistants.Lookup(caller.token->project_id(), std::string(assistant_name));
     if (!assistant) return std::unexpected(assistant.error());
     resolved = services.providers.Resolve(assistant->llm.provider_name, assistant->llm.model_name);
     call.assistant = std::move(*assistant);
@@ -86,9 +86,9 @@ void Chat(ApiServices& services, const ApiCall& api, HttpResponse& response) {
 CallOrigin OriginOf(const Principal& caller, const Clock& clock) {
   CallOrigin origin;
   origin.organization_id = caller.organization_id();
-  origin.project_id = caller.token->project_id;
-  origin.api_token_id = caller.token->id;
-  origin.api_token_name = caller.token->name;
+  origin.project_id = caller.token->project_id();
+  origin.api_token_id = caller.token->id();
+  origin.api_token_name = caller.token->name();
   origin.start_ms = clock.Now();
   origin.clock = &clock;
   return origin;

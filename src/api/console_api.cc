@@ -24,10 +24,10 @@ boost::json::object SessionJson(ApiServices& services, const CachedToken& token,
                                 const std::string& csrf_token) {
   return boost::json::object{
       {"csrfToken", csrf_token},
-      {"organizationId", token.organization_id},
-      {"organizationName", services.cache.NameOf(token.organization_id)},
-      {"apiTokenId", token.id},
-      {"apiTokenName", token.name},
+      {"organizationId", token.organization_id()},
+      {"organizationName", services.cache.NameOf(token.organization_id())},
+      {"apiTokenId", token.id()},
+      {"apiTokenName", token.name()},
   };
 }
 

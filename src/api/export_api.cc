@@ -46,7 +46,8 @@ void Export(ApiServices& services, const ApiCall& call, HttpResponse& response) 
   if (!format) return WriteError(response, Error(ErrorCode::kPattern, "format"));
 
   // The slot is taken last, once the query is known to be valid, and held by the stream.
-  auto slot = services.export_slots.Acquire(call.caller.token->id, call.caller.organization_id());
+  auto slot = services.export_slots.Acquire(std::string(call.caller.token->id()),
+                                            call.caller.organization_id());
   if (!slot) return WriteError(response, slot.error());
   auto cursor = services.exports.Open(
       ExportScope{call.caller.organization_id(), call.caller.project_id()}, std::move(query));

@@ -46,7 +46,7 @@ Result<Principal> Authenticator::Authorize(const Credentials& credentials, Acces
   if (principal) {
     if (principal->token && !AddressAllowed(*principal->token, credentials.remote_address)) {
       return Fail(ErrorCode::kAddressNotAllowed, {},
-                  "token " + principal->token->id + " called from " +
+                  "token " + std::string(principal->token->id()) + " called from " +
                       std::string(credentials.remote_address));
     }
     if (auto rate = CheckRate(*principal); !rate) return std::unexpected(rate.error());
@@ -66,9 +66,10 @@ Result<Principal> Authenticator::Authorize(const Credentials& credentials, Acces
 
 Status Authenticator::CheckRate(const Principal& principal) const {
   if (!principal.token || !principal.token->rate_limit_per_minute) return {};
-  if (auto wait = token_calls_.Acquire(principal.token->id, *principal.token->rate_limit_per_minute,
-                                       clock_.Now())) {
-    Error limited(ErrorCode::kRateLimited, {}, "token " + principal.token->id + " over its rate");
+  if (auto wait = token_calls_.Acquire(std::string(principal.token->id()),
+                                       *principal.token->rate_limit_per_minute, clock_.Now())) {
+    Error limited(ErrorCode::kRateLimited, {},
+                  "token " + std::string(principal.token->id()) + " over its rate");
     limited.retry_after_seconds = *wait;
     return std::unexpected(std::move(limited));
   }
@@ -103,7 +104,7 @@ Result<Principal> Authenticator::FromHeader(std::string_view header, Access acce
   const auto secret = SecretFromAuthorization(header);
   if (!secret) return Fail(ErrorCode::kTokenNotFoundOrBlocked, {}, "unreadable Authorization");
   if (access == Access::kSystemAdmin) {
-    if (IsSystemAdmin(*secret)) return Principal{nullptr, std::nullopt, true};
+    if (IsSystemAdmin(*secret)) return Principal{std::nullopt, std::nullopt, true};
     if (Authenticate(*secret)) {
       return Fail(ErrorCode::kOutOfScope, {}, "not the system administrator");
     }
@@ -111,7 +112,7 @@ Result<Principal> Authenticator::FromHeader(std::string_view header, Access acce
   }
   auto token = Authenticate(*secret);
   if (!token) return std::unexpected(token.error());
-  const bool organization = (*token)->scope == TokenScope::kOrganization;
+  const bool organization = token->scope == TokenScope::kOrganization;
   if (access == Access::kOrganization && !organization) {
     return Fail(ErrorCode::kOutOfScope, {}, "organization scope required");
   }
@@ -130,7 +131,7 @@ Result<Principal> Authenticator::FromSession(const Credentials& credentials) con
   // The secret that opened the session must still be accepted: a rotation (after its grace),
   // a block, a revocation or an expiry ends the session. One hash probe, as for a header.
   auto token = cache_.FindByHash(session->secret_hash, now);
-  if (!token || token->id != session->token_id || !token->UsableAt(now)) {
+  if (!token || token->id() != session->token_id || !token->UsableAt(now)) {
     sessions_.Close(cookie);
     return Fail(ErrorCode::kTokenNotFoundOrBlocked, {}, "session secret no longer accepted");
   }
@@ -142,14 +143,12 @@ Result<Principal> Authenticator::FromSession(const Credentials& credentials) con
   return Principal{std::move(token), std::move(session)};
 }
 
-Result<std::shared_ptr<const CachedToken>> Authenticator::Authenticate(
-    std::string_view secret) const {
+Result<CachedToken> Authenticator::Authenticate(std::string_view secret) const {
   std::string hash;
   return Lookup(secret, hash);
 }
 
-Result<std::shared_ptr<const CachedToken>> Authenticator::Lookup(std::string_view secret,
-                                                                 std::string& hash) const {
+Result<CachedToken> Authenticator::Lookup(std::string_view secret, std::string& hash) const {
   const auto kind = ParseSecret(secret);
   if (!kind || *kind == SecretKind::kSystemAdmin) {
     return Fail(ErrorCode::kTokenNotFoundOrBlocked, {}, "malformed secret");
@@ -162,7 +161,7 @@ Result<std::shared_ptr<const CachedToken>> Authenticator::Lookup(std::string_vie
     return Fail(ErrorCode::kTokenNotFoundOrBlocked, {}, "token blocked or expired");
   }
   cache_.MarkUsed(*token, now);
-  return token;
+  return *token;
 }
 
 Result<SignedIn> Authenticator::SignIn(std::string_view secret,
@@ -177,15 +176,15 @@ Result<SignedIn> Authenticator::SignIn(std::string_view secret,
     sign_in_throttle_.RecordFailure(remote_address, now);
     return std::unexpected(token.error());
   }
-  if ((*token)->scope != TokenScope::kOrganization) {
+  if (token->scope != TokenScope::kOrganization) {
     return Fail(ErrorCode::kOutOfScope, {}, "console sessions need an organization token");
   }
-  if (!AddressAllowed(**token, remote_address)) {
+  if (!AddressAllowed(*token, remote_address)) {
     return Fail(ErrorCode::kAddressNotAllowed, {}, "sign-in from a refused address");
   }
   SignedIn signed_in;
-  auto cookie =
-      sessions_.Open((*token)->id, (*token)->organization_id, hash, now, signed_in.session);
+  auto cookie = sessions_.Open(std::string(token->id()), token->organization_id(), hash, now,
+                               signed_in.session);
   if (!cookie) return Fail(ErrorCode::kRateLimited, {}, "console sessions at their total cap");
   signed_in.cookie = std::move(*cookie);
   signed_in.token = std::move(*token);

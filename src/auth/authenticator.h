@@ -45,13 +45,13 @@ inline constexpr std::int64_t kFailedAuthenticationsPerMinute = 20;
 
 // Who a request acts as once its route's access rule is satisfied.
 struct Principal {
-  std::shared_ptr<const CachedToken> token;  // null on public and administrator routes
-  std::optional<ConsoleSession> session;     // set when the session cookie authenticated
+  std::optional<CachedToken> token;       // none on public and administrator routes
+  std::optional<ConsoleSession> session;  // set when the session cookie authenticated
   bool system_admin = false;
 
   bool IsOrganization() const { return token && token->scope == TokenScope::kOrganization; }
-  const std::string& organization_id() const { return token->organization_id; }
-  const std::string& project_id() const { return token->project_id; }
+  const std::string& organization_id() const { return token->organization_id(); }
+  const std::string& project_id() const { return token->project_id(); }
 };
 
 // Whether `token` may be used from `remote_address` (its allowedCidrs, API.md §3). Memory only.
@@ -65,7 +65,7 @@ std::optional<std::string> SecretFromAuthorization(std::string_view header);
 struct SignedIn {
   std::string cookie;
   ConsoleSession session;
-  std::shared_ptr<const CachedToken> token;
+  std::optional<CachedToken> token;
 };
 
 // The one place where a request's credentials become a Principal, from memory only.
@@ -98,7 +98,7 @@ class Authenticator {
                               SessionUse sessions) const;
 
   // The token a presented secret belongs to: 401 id 6 unless usable now. Marks it used.
-  Result<std::shared_ptr<const CachedToken>> Authenticate(std::string_view secret) const;
+  Result<CachedToken> Authenticate(std::string_view secret) const;
 
   // Opens a console session with an organization secret presented by the client at
   // `remote_address` (API.md §3). 429 id 9002 while that address is throttled for failed
@@ -118,8 +118,7 @@ class Authenticator {
   bool IsSystemAdmin(std::string_view secret) const;
   Result<Principal> ForMetrics(std::string_view header) const;
   // Authenticate, also giving the secret's lookup hash.
-  Result<std::shared_ptr<const CachedToken>> Lookup(std::string_view secret,
-                                                    std::string& hash) const;
+  Result<CachedToken> Lookup(std::string_view secret, std::string& hash) const;
 
   const Keyring& keyring_;
   TokenCache& cache_;

@@ -26,7 +26,7 @@ Result<AuditEventPage> AuditDirectory::List(const AuditQuery& query) {
 
 std::string AuditDirectory::NameFor(const std::string& id) const {
   if (id.empty()) return {};
-  if (auto token = cache_.FindById(id)) return token->name;
+  if (auto token = cache_.FindById(id)) return std::string(token->name());
   if (auto name = cache_.NameOf(id); !name.empty()) return name;
   return id;
 }

@@ -70,8 +70,8 @@ Result<std::vector<LeakOutcome>> LeakedSecrets::Report(const LeakReport& report)
     // match: the cache holds hashes of well-formed secrets only).
     auto token = cache_.FindByHash(keyring_.Hash(secret), now);
     if (!token) continue;
-    auto revoked =
-        tokens_.RevokeLeaked(token->organization_id, token->id, report.source, report.url, actor);
+    auto revoked = tokens_.RevokeLeaked(token->organization_id(), std::string(token->id()),
+                                        report.source, report.url, actor);
     if (!revoked) {
       if (revoked.error().code() == ErrorCode::kApiTokenNotFound) continue;  // revoked meanwhile
       return std::unexpected(revoked.error());

@@ -23,7 +23,7 @@ AuditEntry TokenAudit(const AuditActor& actor, const ApiToken& token, std::strin
 // Shows the last use held in memory (flushed to the store once in a while) when it is newer.
 void ApplyLiveUsage(const TokenCache& cache, ApiToken& token) {
   if (auto cached = cache.FindById(token.id)) {
-    const TimeMs used = cached->last_used_at.load(std::memory_order_relaxed);
+    const TimeMs used = cached->last_used_at;
     if (used > token.last_used_at.value_or(0)) token.last_used_at = used;
   }
 }
@@ -364,7 +364,16 @@ Result<std::unique_ptr<TokenCursor>> TokenDirectory::OpenLiveProjectTokens(
 
 Status TokenDirectory::LoadCache() {
   std::lock_guard lock(sync_mutex_);
-  return SyncSince(0);
+  const TimeMs started = clock_.Now();
+  if (auto count = store_.CountLiveTokens(); count && *count > 0) {
+    cache_.Reserve(static_cast<std::size_t>(*count));
+  }
+  auto loaded =
+      store_.ForEachLiveToken([this](const ApiToken& token, const TokenCredential& credential) {
+        cache_.Put(token, credential);
+      });
+  if (loaded) synced_until_ = started;
+  return loaded;
 }
 
 Status TokenDirectory::SyncCache() {
@@ -390,7 +399,7 @@ Status TokenDirectory::FlushUsage() {
     // Keep them for the next flush rather than losing them.
     for (const auto& [token_id, at] : uses) {
       if (auto token = cache_.FindById(token_id)) {
-        cache_.MarkUsed(*token, std::max(at, token->last_used_at.load()));
+        cache_.MarkUsed(*token, std::max(at, token->last_used_at));
       }
     }
   }

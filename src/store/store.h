@@ -336,6 +336,13 @@ class Store {
   // that a cache can drop them), with the project name filled in.
   virtual Status ForEachTokenChangedSince(
       TimeMs since, const std::function<void(const ApiToken&, const TokenCredential&)>& visit) = 0;
+  // Calls `visit` for every non-revoked token with only what a TokenCache holds filled in: ids,
+  // names (token, project, organization), scope, status, expiry, last use, rate limit,
+  // permissions and the secret hashes; no description, timestamps, prefix or sealed copy.
+  virtual Status ForEachLiveToken(
+      const std::function<void(const ApiToken&, const TokenCredential&)>& visit) = 0;
+  // How many tokens are not revoked (from counts kept on write; no table scan).
+  virtual Result<std::int64_t> CountLiveTokens() = 0;
 
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
   virtual Result<AuditPage> ListAudit(const AuditQuery& query) = 0;

@@ -106,7 +106,7 @@ TEST_F(AuthenticatorTest, BearerBasicAndBareHeadersAreAccepted) {
                                     "Basic " + Base64(project_secret_ + ":"), project_secret_}) {
     auto principal = WithHeader(header, Access::kAnyToken);
     ASSERT_TRUE(principal) << header;
-    EXPECT_EQ(principal->token->id, "project-token");
+    EXPECT_EQ(principal->token->id(), "project-token");
   }
 }
 
@@ -118,7 +118,7 @@ TEST_F(AuthenticatorTest, NoCredentialsIs401Id5) {
 TEST_F(AuthenticatorTest, PublicRoutesReadNoCredentials) {
   auto principal = WithHeader("Bearer garbage", Access::kPublic);
   ASSERT_TRUE(principal);
-  EXPECT_EQ(principal->token, nullptr);
+  EXPECT_FALSE(principal->token);
 }
 
 TEST_F(AuthenticatorTest, MalformedUnknownAndUnreadableSecretsAre401Id6) {
@@ -173,7 +173,7 @@ TEST_F(AuthenticatorTest, SessionCookieActsAsItsOrganizationTokenForReads) {
   auto principal = authenticator_.Authorize(Credentials{{}, cookie, {}, false},
                                             Access::kOrganization, SessionUse::kAllowed);
   ASSERT_TRUE(principal);
-  EXPECT_EQ(principal->token->id, "org-token");
+  EXPECT_EQ(principal->token->id(), "org-token");
   ASSERT_TRUE(principal->session);
   EXPECT_EQ(principal->session->csrf_token, session.csrf_token);
 }
@@ -232,7 +232,7 @@ TEST_F(AuthenticatorTest, TheAuthorizationHeaderWinsOverTheCookie) {
   auto principal = authenticator_.Authorize(Credentials{header_, cookie, {}, false},
                                             Access::kAnyToken, SessionUse::kAllowed);
   ASSERT_TRUE(principal);
-  EXPECT_EQ(principal->token->id, "project-token");
+  EXPECT_EQ(principal->token->id(), "project-token");
 }
 
 TEST_F(AuthenticatorTest, ConsoleSessionRoutesReadOnlyTheCookie) {

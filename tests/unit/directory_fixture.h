@@ -73,7 +73,7 @@ class DirectoryTest : public ::testing::Test {
   TimeMs Now() const { return clock_.Now(); }
 
   // What authentication sees for `secret` at `now`: the cached token, or null.
-  std::shared_ptr<const CachedToken> Authenticate(const std::string& secret, TimeMs now) const {
+  std::optional<CachedToken> Authenticate(const std::string& secret, TimeMs now) const {
     return directories_->cache.FindByHash(directories_->keyring.Hash(secret), now);
   }
   // True when `secret` authenticates a token that is usable (Active, unexpired) at `now`.

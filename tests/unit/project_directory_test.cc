@@ -35,7 +35,7 @@ TEST_F(ProjectDirectoryTest, ANewProjectComesWithItsUsableDefaultToken) {
   EXPECT_EQ(created->default_token.secret.substr(0, 4), "gtp_");
   auto cached = Authenticate(created->default_token.secret, Now());
   ASSERT_TRUE(cached);
-  EXPECT_EQ(cached->project_id, project.id);
+  EXPECT_EQ(cached->project_id(), project.id);
   EXPECT_TRUE(cached->UsableAt(Now()));
 
   auto stored = projects().Find(acme_id(), project.id);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "core/ids.h"
@@ -205,6 +206,42 @@ TEST_F(SqliteStoreTest, ChangedTokensAreVisitedSinceATimeIncludingRevokedOnes) {
   ASSERT_TRUE(store_->ForEachTokenChangedSince(
       0, [&](const ApiToken&, const TokenCredential&) { ++live; }));
   EXPECT_EQ(live, 1);  // only the organization token; revoked ones are skipped on a full load
+}
+
+TEST_F(SqliteStoreTest, LiveTokensAreCountedAndVisitedWithWhatTheCacheKeeps) {
+  const Project support = MakeProject("Support");
+  ApiToken kept = ProjectToken(support, "ci");
+  kept.description = "deploys";
+  kept.expires_at = 5000;
+  kept.rate_limit_per_minute = 30;
+  const TokenCredential credential{"hash-of-ci", std::string("sealed"), std::string("old"), 900};
+  ASSERT_TRUE(store_->InsertToken(kept, Credential()));
+  ASSERT_TRUE(store_->UpdateCredential(kept.id, credential, kept.secret_prefix, 800));
+  ApiToken revoked = ProjectToken(support, "gone");
+  ASSERT_TRUE(store_->InsertToken(revoked, Credential()));
+  ASSERT_TRUE(store_->ChangeToken(organization_.id, revoked.id,
+                                  TokenChange{.status = TokenStatus::kRevoked}, 1000, {}));
+  EXPECT_EQ(store_->CountLiveTokens().value_or(-1), 3);  // Owner, Default, ci
+
+  std::vector<std::string> names;
+  ASSERT_TRUE(store_->ForEachLiveToken([&](const ApiToken& token, const TokenCredential& read) {
+    names.push_back(token.name);
+    if (token.id != kept.id) return;
+    EXPECT_EQ(token.organization_id, organization_.id);
+    EXPECT_EQ(token.organization_name, "Acme");
+    EXPECT_EQ(token.project_id, support.id);
+    EXPECT_EQ(token.project_name, "Support");
+    EXPECT_EQ(token.scope, TokenScope::kProject);
+    EXPECT_EQ(token.expires_at, 5000);
+    EXPECT_EQ(token.rate_limit_per_minute, 30);
+    EXPECT_EQ(token.description, "");  // not what the cache keeps
+    EXPECT_EQ(read.secret_hash, "hash-of-ci");
+    EXPECT_EQ(read.previous_hash, "old");
+    EXPECT_EQ(read.previous_valid_until, 900);
+    EXPECT_FALSE(read.sealed);
+  }));
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"Default", "Owner", "ci"}));
 }
 
 TEST_F(SqliteStoreTest, BackupIsAReadableCopy) {

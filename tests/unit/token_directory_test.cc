@@ -43,7 +43,7 @@ TEST_F(TokenDirectoryTest, ACreatedTokenIsStoredAndAuthenticatesAtOnce) {
 
   auto cached = Authenticate(issued.secret, Now());
   ASSERT_TRUE(cached);
-  EXPECT_EQ(cached->id, issued.token.id);
+  EXPECT_EQ(cached->id(), issued.token.id);
   EXPECT_EQ(cached->scope, TokenScope::kProject);
 }
 
@@ -198,7 +198,7 @@ TEST_F(TokenDirectoryTest, AChangePublishesTheNewStateToTheCache) {
   ASSERT_TRUE(tokens().Update(acme_id(), issued.token.id, change));
   auto cached = cache().FindById(issued.token.id);
   ASSERT_TRUE(cached);
-  EXPECT_EQ(cached->name, "ci-renamed");
+  EXPECT_EQ(cached->name(), "ci-renamed");
   EXPECT_EQ(cached->expires_at, change.expires_at.value());
   EXPECT_TRUE(Usable(issued.secret, Now()));
   EXPECT_FALSE(Usable(issued.secret, *cached->expires_at));
@@ -406,7 +406,7 @@ TEST_F(TokenDirectoryTest, PermissionsAreStoredCompiledIntoTheCacheAndLiftedByNu
   Directories other(DatabaseFile(), clock_);
   ASSERT_TRUE(other.tokens.LoadCache());
   auto cached = other.cache.FindByHash(other.keyring.Hash(issued->secret), Now());
-  ASSERT_NE(cached, nullptr);
+  ASSERT_TRUE(cached);
   ASSERT_NE(cached->permissions, nullptr);
   EXPECT_TRUE(cached->permissions->AllowsModel("openai/gpt-4o-mini"));
   EXPECT_FALSE(cached->permissions->AllowsModel("openai/o1"));

@@ -77,7 +77,7 @@ TEST_F(TokenGuardTest, ATokenThatIsAlreadyUnusableMayBeRevokedWhateverRemains) {
   auto revoked = directory_->Revoke(organization_.id, second->token.id);
   ASSERT_TRUE(revoked);
   EXPECT_EQ(revoked->status, TokenStatus::kRevoked);
-  EXPECT_EQ(cache_.FindById(second->token.id), nullptr);
+  EXPECT_FALSE(cache_.FindById(second->token.id));
 }
 
 TEST_F(TokenGuardTest, AFutureExpiryOnTheLastTokenWithoutExpiryIsRefused) {

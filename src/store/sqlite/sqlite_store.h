@@ -85,6 +85,9 @@ class SqliteStore final : public Store {
   Status ForEachTokenChangedSince(
       TimeMs since,
       const std::function<void(const ApiToken&, const TokenCredential&)>& visit) override;
+  Status ForEachLiveToken(
+      const std::function<void(const ApiToken&, const TokenCredential&)>& visit) override;
+  Result<std::int64_t> CountLiveTokens() override;
 
   Status AppendAudit(const AuditEntry& entry) override;
   Result<AuditPage> ListAudit(const AuditQuery& query) override;

@@ -232,6 +232,41 @@ Status SqliteStore::ForEachTokenChangedSince(
   return {};
 }
 
+Status SqliteStore::ForEachLiveToken(
+    const std::function<void(const ApiToken&, const TokenCredential&)>& visit) {
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  // ReadToken's columns, with constants in place of what the cache does not keep.
+  static const std::string kSql =
+      "SELECT t.id, t.organization_id, COALESCE(t.project_id, ''), t.project_name, t.scope, "
+      "t.name, '', t.status, 0, 0, t.last_used_at, t.expires_at, '', t.secret_hash, NULL, "
+      "t.previous_hash, t.previous_valid_until, t.rate_limit_per_minute, "
+      "COALESCE(t.permissions, ''), COALESCE(o.name, '') FROM api_tokens t "
+      "LEFT JOIN organizations o ON o.id = t.organization_id WHERE +t.status <> " +
+      kSqlRevoked;
+  auto stmt = (*reader)->Prepare(kSql);
+  if (!stmt) return std::unexpected(stmt.error());
+  for (;;) {
+    auto row = (*stmt)->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    visit(ReadToken(**stmt), ReadCredential(**stmt));
+  }
+  return {};
+}
+
+Result<std::int64_t> SqliteStore::CountLiveTokens() {
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  auto stmt = (*reader)->Prepare(
+      std::string("SELECT COALESCE(SUM(tokens), 0) FROM api_token_counts WHERE status <> ") +
+      kSqlRevoked);
+  if (!stmt) return std::unexpected(stmt.error());
+  auto row = (*stmt)->Step();
+  if (!row) return std::unexpected(row.error());
+  return *row ? (*stmt)->Int(0) : 0;
+}
+
 Result<TokenChangeResult> SqliteStore::ChangeToken(const std::string& organization_id,
                                                    const std::string& token_id,
                                                    const TokenChange& change, TimeMs now,
