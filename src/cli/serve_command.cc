@@ -46,6 +46,10 @@ int RunServe(const ServerConfig& config, int threads) {
   for (const auto& proxy : config.trusted_proxies) {
     if (auto block = CidrBlock::Parse(proxy)) options.trusted_proxies.push_back(*block);
   }
+  // A loop's records are journaled together, with one write() before its next send.
+  RequestLog& request_log = graph.request_log();
+  options.on_loop_start = [&request_log] { request_log.DeferJournalOnThisThread(); };
+  options.before_send = [&request_log] { request_log.FlushJournal(); };
   HttpServer server(options, graph.Handler());
   const std::uint16_t port = server.Listen();
   spdlog::info("listening on {}:{} ({}) with {} tokens cached", options.host, port,
@@ -54,7 +58,6 @@ int RunServe(const ServerConfig& config, int threads) {
     CacheMaintenance maintenance(instance.tokens(), kMaintenanceInterval, &graph.usage_limits());
     server.Run();
   }
-  RequestLog& request_log = graph.request_log();
   request_log.Stop();  // every acknowledged call is stored before the process ends
   if (auto flushed = graph.usage_limits().Flush(); !flushed) {
     spdlog::error("final usage limit flush failed: {}", flushed.error().internal);

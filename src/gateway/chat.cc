@@ -130,7 +130,7 @@ std::string ErrorEnvelope(int id, std::string_view description) {
 // The record of `call` with everything but the outcome filled in.
 RequestRecord RecordOf(const ChatCall& call) {
   RequestRecord record;
-  record.id = NewUuid();
+  record.id = NewRequestId();
   record.organization_id = call.origin.organization_id;
   record.project_id = call.origin.project_id;
   record.api_token_id = call.origin.api_token_id;
@@ -162,7 +162,7 @@ RequestRecord RecordOf(const ChatCall& call) {
 // `completion_estimate`: the completion tokens to record without usage; -1 = estimate them
 // from `output`.
 TokenUsage LogCall(RequestLog& log, const ChatCall& call, std::optional<TokenUsage> usage,
-                   const std::string& output, std::string_view status, int http_status,
+                   std::string output, std::string_view status, int http_status,
                    std::int64_t completion_estimate = -1) {
   if (!usage) {
     if (completion_estimate < 0) completion_estimate = EstimateTokens(output);
@@ -177,12 +177,20 @@ TokenUsage LogCall(RequestLog& log, const ChatCall& call, std::optional<TokenUsa
   record.status = std::string(status);
   record.http_status = http_status;
   record.end_ms = call.origin.clock->Now();
-  if (call.log_content) record.output = output;
+  if (call.log_content) record.output = std::move(output);
   log.Append(std::move(record));
   return *usage;
 }
 
-UpstreamRequest UpstreamRequestFor(const ChatCall& call) {
+// Applies the upstream settings to `call`'s own body (no copy) when that leaves its messages and
+// input as the client sent them (what the record reads later), to a copy otherwise.
+std::string UpstreamBodyOf(ChatCall& call) {
+  if (call.assistant) return BuildUpstreamBody(call.body, call);
+  ApplyUpstreamSettings(call.body, call);
+  return boost::json::serialize(call.body);
+}
+
+UpstreamRequest UpstreamRequestFor(ChatCall& call) {
   const ProviderConfig& provider = *call.model.provider;
   UpstreamRequest request;
   request.provider = &provider;
@@ -192,7 +200,7 @@ UpstreamRequest UpstreamRequestFor(const ChatCall& call) {
     request.headers.emplace_back("Authorization", "Bearer " + key);
   }
   if (call.stream) request.headers.emplace_back("Accept", "text/event-stream");
-  request.body = BuildUpstreamBody(call.body, call);
+  request.body = UpstreamBodyOf(call);
   const auto whole = std::chrono::milliseconds(provider.timeout_ms);
   request.total_timeout = whole;
   request.first_byte_timeout = provider.first_byte_timeout_ms > 0
@@ -316,7 +324,11 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
         const int status = HttpStatusOf(error.code());
         return self->Fail(std::move(error), status);
       }
-      self->body_ += piece->bytes;
+      if (self->body_.empty()) {
+        self->body_ = std::move(piece->bytes);
+      } else {
+        self->body_ += piece->bytes;
+      }
       if (self->body_.size() > kMaxUpstreamBody) {
         self->exchange_->Cancel();
         return self->Fail(Error(ErrorCode::kBadGateway, {}, "provider answer too large"), 502);
@@ -381,7 +393,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     auto reported = ReadUsage(response);
     if (reported && call_.kind == CallKind::kEmbeddings) reported->completion = 0;
     recorded_ = true;
-    const TokenUsage usage = LogCall(log_, call_, reported, output, "succeeded", 200);
+    const TokenUsage usage = LogCall(log_, call_, reported, std::move(output), "succeeded", 200);
     slot_.reset();
     boost::json::value& usage_value = response["usage"];
     if (!usage_value.is_object()) usage_value.emplace_object();
@@ -484,8 +496,13 @@ std::optional<std::string> SystemText(const boost::json::object& body) {
 }
 
 std::string BuildUpstreamBody(boost::json::object body, const ChatCall& call) {
+  ApplyUpstreamSettings(body, call);
+  return boost::json::serialize(body);
+}
+
+void ApplyUpstreamSettings(boost::json::object& body, const ChatCall& call) {
   body["model"] = call.model.model;
-  if (call.kind == CallKind::kEmbeddings) return boost::json::serialize(body);
+  if (call.kind == CallKind::kEmbeddings) return;
   if (call.assistant) {
     boost::json::array messages;
     messages.push_back(
@@ -515,7 +532,6 @@ std::string BuildUpstreamBody(boost::json::object body, const ChatCall& call) {
     body["stream"] = true;
     body["stream_options"] = boost::json::object{{"include_usage", true}};
   }
-  return boost::json::serialize(body);
 }
 
 }  // namespace gatehouse

@@ -42,7 +42,10 @@ enum class CallKind { kChat, kEmbeddings };
 struct ChatCall {
   CallKind kind = CallKind::kChat;
   CallOrigin origin;
-  boost::json::object body;  // the client's body (OpenAI Chat Completions or Embeddings)
+  // The client's body (OpenAI Chat Completions or Embeddings). Once the gateway runs the call,
+  // its other fields may carry the upstream settings (ApplyUpstreamSettings); its messages and
+  // input stay as the client sent them.
+  boost::json::object body;
   ResolvedModel model;
   std::string model_name;              // as the client named it, for refused calls
   std::optional<Assistant> assistant;  // set for "saia:assistant:<name>"
@@ -93,6 +96,8 @@ class Gateway {
 // wins), exactly one of max_tokens / max_completion_tokens (the name the client used; the
 // client's max_completion_tokens when it sent both), and usage requested for streams.
 std::string BuildUpstreamBody(boost::json::object body, const ChatCall& call);
+// The same settings applied to `body` in place.
+void ApplyUpstreamSettings(boost::json::object& body, const ChatCall& call);
 
 // The text of the last user message, and of the first system message (string content or the
 // text parts of an array content).

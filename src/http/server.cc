@@ -260,6 +260,7 @@ asio::awaitable<void> HttpServer::State::Connect(Worker& worker, tcp::socket soc
 template <typename Stream>
 asio::awaitable<bool> HttpServer::State::Write(Stream& stream, std::string& out) {
   if (out.empty()) co_return true;
+  if (options.before_send) options.before_send();
   TcpLayer(stream).expires_after(options.write_timeout);
   auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
   out.clear();
@@ -487,13 +488,15 @@ void HttpServer::Run() {
   }
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < state_->workers.size(); ++i) {
-    threads.emplace_back([worker = state_->workers[i].get()] {
+    threads.emplace_back([this, worker = state_->workers[i].get()] {
       SetCurrentEventLoop(&worker->io);
+      if (state_->options.on_loop_start) state_->options.on_loop_start();
       worker->io.run();
       SetCurrentEventLoop(nullptr);
     });
   }
   SetCurrentEventLoop(&first.io);
+  if (state_->options.on_loop_start) state_->options.on_loop_start();
   first.io.run();
   SetCurrentEventLoop(nullptr);
   for (auto& thread : threads) thread.join();

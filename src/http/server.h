@@ -39,6 +39,11 @@ struct ServerOptions {
   // Peers whose X-Forwarded-For names the client (API.md §11): HttpRequest::remote_address is
   // then ClientAddressOf(peer, X-Forwarded-For, trusted_proxies), else the peer.
   std::vector<CidrBlock> trusted_proxies;
+  // Optional; each runs on an event loop thread: `on_loop_start` once before the loop serves,
+  // `before_send` before every write of response bytes to a client (e.g. to make durable what
+  // those bytes acknowledge). Neither may block for long.
+  std::function<void()> on_loop_start;
+  std::function<void()> before_send;
 };
 
 // HTTP/1.1 server (optionally over TLS): keep-alive (HTTP/1.0 too, when asked for), pipelining

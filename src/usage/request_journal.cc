@@ -155,34 +155,51 @@ Error JournalError(const std::string& what, const std::string& path, int error) 
 }  // namespace
 
 std::string EncodeJournalFrame(const RequestRecord& record) {
-  std::string frame(8, '\0');
-  PutText(frame, record.id);
-  PutText(frame, record.organization_id);
-  PutText(frame, record.project_id);
-  PutText(frame, record.api_token_id);
-  PutText(frame, record.api_token_name);
-  PutOptional(frame, record.assistant);
-  PutOptional(frame, record.intent);
-  PutText(frame, record.module);
-  PutOptional(frame, record.session_id);
-  PutText(frame, record.model);
-  PutText(frame, record.status);
-  PutU64(frame, static_cast<std::uint64_t>(std::int64_t{record.http_status}));
-  PutU64(frame, static_cast<std::uint64_t>(record.start_ms));
-  PutU64(frame, static_cast<std::uint64_t>(record.end_ms));
-  PutU64(frame, static_cast<std::uint64_t>(record.prompt_tokens));
-  PutU64(frame, static_cast<std::uint64_t>(record.completion_tokens));
-  PutU64(frame, static_cast<std::uint64_t>(record.total_tokens));
-  PutU64(frame, std::bit_cast<std::uint64_t>(record.cost));
-  PutOptional(frame, record.prompt);
-  PutOptional(frame, record.input_text);
-  PutOptional(frame, record.output);
-  const std::string_view payload = std::string_view(frame).substr(8);
+  std::string frame;
+  AppendJournalFrame(frame, record);
+  return frame;
+}
+
+void AppendJournalFrame(std::string& out, const RequestRecord& record) {
+  auto optional_size = [](const std::optional<std::string>& text) {
+    return 1 + (text ? 4 + text->size() : 0);
+  };
+  const std::size_t payload_size =
+      8 * 4 + record.id.size() + record.organization_id.size() + record.project_id.size() +
+      record.api_token_id.size() + record.api_token_name.size() + record.module.size() +
+      record.model.size() + record.status.size() + optional_size(record.assistant) +
+      optional_size(record.intent) + optional_size(record.session_id) + 7 * 8 +
+      optional_size(record.prompt) + optional_size(record.input_text) +
+      optional_size(record.output);
+  const std::size_t start = out.size();
+  out.reserve(start + 8 + payload_size);
+  out.append(8, '\0');
+  PutText(out, record.id);
+  PutText(out, record.organization_id);
+  PutText(out, record.project_id);
+  PutText(out, record.api_token_id);
+  PutText(out, record.api_token_name);
+  PutOptional(out, record.assistant);
+  PutOptional(out, record.intent);
+  PutText(out, record.module);
+  PutOptional(out, record.session_id);
+  PutText(out, record.model);
+  PutText(out, record.status);
+  PutU64(out, static_cast<std::uint64_t>(std::int64_t{record.http_status}));
+  PutU64(out, static_cast<std::uint64_t>(record.start_ms));
+  PutU64(out, static_cast<std::uint64_t>(record.end_ms));
+  PutU64(out, static_cast<std::uint64_t>(record.prompt_tokens));
+  PutU64(out, static_cast<std::uint64_t>(record.completion_tokens));
+  PutU64(out, static_cast<std::uint64_t>(record.total_tokens));
+  PutU64(out, std::bit_cast<std::uint64_t>(record.cost));
+  PutOptional(out, record.prompt);
+  PutOptional(out, record.input_text);
+  PutOptional(out, record.output);
+  const std::string_view payload = std::string_view(out).substr(start + 8);
   std::string head;
   PutU32(head, static_cast<std::uint32_t>(payload.size()));
   PutU32(head, Crc(payload));
-  frame.replace(0, 8, head);
-  return frame;
+  out.replace(start, 8, head);
 }
 
 std::vector<RequestRecord> DecodeJournalFrames(std::string_view bytes) {
@@ -259,11 +276,11 @@ void RequestJournal::RemoveLeftovers() {
   leftovers_.clear();
 }
 
-bool RequestJournal::Append(std::string_view frame) {
+bool RequestJournal::Append(std::string_view frames) {
   if (active_.fd_ < 0) return false;
-  const ssize_t written = ::write(active_.fd_, frame.data(), frame.size());
-  if (written == static_cast<ssize_t>(frame.size())) {
-    active_.size_ += frame.size();
+  const ssize_t written = ::write(active_.fd_, frames.data(), frames.size());
+  if (written == static_cast<ssize_t>(frames.size())) {
+    active_.size_ += frames.size();
     return true;
   }
   // A torn frame would hide every frame after it from the replay.

@@ -15,15 +15,17 @@ namespace gatehouse {
 // One journal frame: little-endian u32 payload length, u32 CRC32 of the payload, then the
 // payload (every field of `record`, in declaration order).
 std::string EncodeJournalFrame(const RequestRecord& record);
+// Appends the frame of `record` to `out` (what EncodeJournalFrame returns), growing `out` once.
+void AppendJournalFrame(std::string& out, const RequestRecord& record);
 
 // The records of the whole, intact frames at the start of `bytes`, in order. Stops at the first
 // frame that is cut short or whose checksum or payload is wrong (a write the crash tore).
 std::vector<RequestRecord> DecodeJournalFrames(std::string_view bytes);
 
 // The append-only request journal of a data directory (docs/architecture.md "Request journal"):
-// segment files `requests-<generation>.journal`, written with one write() per record to the
-// active segment. A record written is in the kernel's page cache, so it survives the death of
-// the process (kill -9), not a crash of the machine (nothing is fsync'd).
+// segment files `requests-<generation>.journal`, written with one write() of one or more whole
+// frames at a time to the active segment. A record written is in the kernel's page cache, so it
+// survives the death of the process (kill -9), not a crash of the machine (nothing is fsync'd).
 //
 // The request log rotates: it activates a new segment, and removes the old one once every
 // record written to it is in the store. Segments found at Open belong to an earlier process;
@@ -67,9 +69,9 @@ class RequestJournal {
   // Removes those segments (once their records are in the store).
   void RemoveLeftovers();
 
-  // Appends one frame to the active segment with one write(); false when the write failed or
+  // Appends whole frames to the active segment with one write(); false when the write failed or
   // was short (the segment is cut back to its last whole frame).
-  bool Append(std::string_view frame);
+  bool Append(std::string_view frames);
   // True when the active segment holds a frame, or could not be written to any more: time to
   // activate a new one.
   bool needs_rotation() const { return active_.size_ > 0 || active_.fd_ < 0; }

@@ -131,6 +131,48 @@ TEST(RequestJournal, AnAppendedRecordIsInTheJournalBeforeItsBatchIsStored) {
   log.Stop();
 }
 
+TEST(RequestJournal, AThreadThatDefersWritesItsFramesTogetherAtItsFlush) {
+  const TempDir dir;
+  SqliteStore store(dir.File("gatehouse.db").string());
+  RequestLog log(store, RequestLogOptions{.max_delay = std::chrono::hours(1)});
+  ASSERT_TRUE(log.OpenJournal(dir.path().string()));
+  auto journaled = [&dir] {
+    std::string bytes;
+    for (const auto& segment : Segments(dir)) {
+      std::ifstream file(segment, std::ios::binary);
+      bytes.append(std::istreambuf_iterator<char>(file), {});
+    }
+    return DecodeJournalFrames(bytes).size();
+  };
+  std::thread loop([&] {
+    log.DeferJournalOnThisThread();
+    ASSERT_TRUE(log.Append(SampleRecord(1)));
+    ASSERT_TRUE(log.Append(SampleRecord(2)));
+    EXPECT_EQ(journaled(), 0u) << "deferred until the thread's flush";
+    // Another thread's record is written at once.
+    std::thread([&] { ASSERT_TRUE(log.Append(SampleRecord(3))); }).join();
+    EXPECT_EQ(journaled(), 1u);
+    log.FlushJournal();
+    EXPECT_EQ(journaled(), 3u);
+    log.FlushJournal();  // nothing left to write
+    EXPECT_EQ(journaled(), 3u);
+  });
+  loop.join();
+  EXPECT_EQ(log.queued(), 3u);
+  EXPECT_EQ(log.journal_failures(), 0u);
+  log.Stop();
+  EXPECT_EQ(SessionIds(store).size(), 3u);
+}
+
+TEST(RequestJournal, AppendedFramesEncodeLikeSingleFrames) {
+  std::string frames;
+  const RequestRecord first = SampleRecord(1);
+  const RequestRecord second = SampleRecord(2);
+  AppendJournalFrame(frames, first);
+  AppendJournalFrame(frames, second);
+  EXPECT_EQ(frames, EncodeJournalFrame(first) + EncodeJournalFrame(second));
+}
+
 TEST(RequestJournal, StoredBatchesRetireTheirSegmentsAndStopLeavesNone) {
   const TempDir dir;
   SqliteStore store(dir.File("gatehouse.db").string());
