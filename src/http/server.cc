@@ -1,6 +1,8 @@
 #include "http/server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -52,6 +54,19 @@ constexpr std::chrono::seconds kRequestTimeout{30};
 constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
 // How long a TLS connection waits for the client's close_notify after sending its own.
 constexpr std::chrono::seconds kTlsShutdownTimeout{2};
+// The nice value of the blocking pool's threads (the event loops keep 0).
+constexpr int kBlockingNice = 10;
+
+// Lowers the calling blocking-pool thread's scheduling priority, once per thread, so that store
+// calls and exports give the cores to the event loops whenever those have work: with eight
+// threads searching on two cores, the loops otherwise wait their turn behind them, and answers
+// that need no store (validate, gateway relays) wait for a core. A refusal (a sandbox without
+// setpriority) leaves the priority as it was.
+void YieldToEventLoops() {
+  thread_local const bool lowered =
+      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kBlockingNice) == 0;
+  (void)lowered;
+}
 
 using RequestParser = bhttp::request_parser<bhttp::string_body>;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
@@ -148,6 +163,7 @@ struct HttpServer::State {
     co_await asio::co_spawn(
         blocking_pool->get_executor(),
         [&work]() -> asio::awaitable<void> {
+          YieldToEventLoops();
           work();
           co_return;
         },
