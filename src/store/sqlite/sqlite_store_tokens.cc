@@ -11,6 +11,21 @@ using sqlite::Statement;
 using sqlite::Transaction;
 using namespace sqlite;  // row readers and SQL helpers
 
+namespace {
+
+// Steps `stmt` (token rows in ReadToken's column order) to its end, visiting each row.
+Status VisitTokenRows(Statement& stmt,
+                      const std::function<void(const ApiToken&, const TokenCredential&)>& visit) {
+  for (;;) {
+    auto row = stmt.Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return {};
+    visit(ReadToken(stmt), ReadCredential(stmt));
+  }
+}
+
+}  // namespace
+
 // Group commit: every caller queues its token, then waits for the writer. The first to get
 // it (the leader) stores everything queued by then in one transaction, so concurrent
 // creations share one commit; the others find their outcome set when their turn comes and
@@ -223,13 +238,7 @@ Status SqliteStore::ForEachTokenChangedSince(
                 : std::string("SELECT ") + kTokenColumns + " WHERE +t.status <> " + kSqlRevoked);
   if (!stmt) return std::unexpected(stmt.error());
   if (since > 0) (*stmt)->Bind(1, since);
-  for (;;) {
-    auto row = (*stmt)->Step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) break;
-    visit(ReadToken(**stmt), ReadCredential(**stmt));
-  }
-  return {};
+  return VisitTokenRows(**stmt, visit);
 }
 
 Status SqliteStore::ForEachLiveToken(
@@ -246,13 +255,7 @@ Status SqliteStore::ForEachLiveToken(
       kSqlRevoked;
   auto stmt = (*reader)->Prepare(kSql);
   if (!stmt) return std::unexpected(stmt.error());
-  for (;;) {
-    auto row = (*stmt)->Step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) break;
-    visit(ReadToken(**stmt), ReadCredential(**stmt));
-  }
-  return {};
+  return VisitTokenRows(**stmt, visit);
 }
 
 Result<std::int64_t> SqliteStore::CountLiveTokens() {
