@@ -18,11 +18,19 @@ CacheMaintenance::~CacheMaintenance() {
 }
 
 void CacheMaintenance::Run() {
+  // Loaded here rather than at start-up, so that serving does not wait for it; searches run
+  // without it meanwhile.
+  if (auto refreshed = tokens_.RefreshSearch(); !refreshed) {
+    spdlog::error("token search index load failed: {}", refreshed.error().internal);
+  }
   std::unique_lock lock(mutex_);
   while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
     lock.unlock();
     if (auto synced = tokens_.SyncCache(); !synced) {
       spdlog::error("token cache sync failed: {}", synced.error().internal);
+    }
+    if (auto refreshed = tokens_.RefreshSearch(); !refreshed) {
+      spdlog::error("token search index refresh failed: {}", refreshed.error().internal);
     }
     if (auto flushed = tokens_.FlushUsage(); !flushed) {
       spdlog::error("usage flush failed: {}", flushed.error().internal);

@@ -11,9 +11,10 @@
 
 namespace gatehouse {
 
-// A thread that, every `interval`, applies token changes made elsewhere (the CLI, other nodes)
-// to the token cache, persists last-used times and (when given) usage-limit counters. The
-// destructor stops it without waiting out the interval. `tokens` and `limits` must outlive it.
+// A thread that loads the store's token search index, then, every `interval`, applies token
+// changes made elsewhere (the CLI, other nodes) to the token cache and the search index, persists
+// last-used times and (when given) usage-limit counters. The destructor stops it without waiting
+// out the interval. `tokens` and `limits` must outlive it.
 class CacheMaintenance {
  public:
   CacheMaintenance(TokenDirectory& tokens, std::chrono::milliseconds interval,

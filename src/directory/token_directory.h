@@ -99,6 +99,8 @@ class TokenDirectory {
   Status SyncCache();
   // Writes the last-used times gathered in memory to the store.
   Status FlushUsage();
+  // Brings the store's in-memory search structures up to date (loads them the first time).
+  Status RefreshSearch() { return store_.RefreshSearchIndex(); }
 
  private:
   // How Apply audits and guards a change.

@@ -323,6 +323,10 @@ class Store {
                                   const std::string& secret_prefix, TimeMs now,
                                   const AuditEntry* audit = nullptr) = 0;
   virtual Result<TokenPage> SearchTokens(const TokenQuery& query) = 0;
+  // Brings what SearchTokens keeps in memory up to date with what is stored, loading it on the
+  // first call (which takes about a second at a million tokens). A maintenance thread calls it,
+  // so that searches start from a loaded index and find little to apply.
+  virtual Status RefreshSearchIndex() = 0;
   // A cursor over the live tokens of `project_id` within `organization_id` (none for a project
   // of another organization), reading `page_rows` tokens per read. The store must outlive it.
   virtual Result<std::unique_ptr<TokenCursor>> OpenProjectTokens(const std::string& organization_id,

@@ -202,6 +202,9 @@ class TokenSearchTest : public ::testing::Test {
     return ids;
   }
 
+  // Every filter, through the in-memory name index when `name_index`, else the SQL plans alone.
+  static void CheckEveryFilter(bool name_index);
+
   static constexpr int kTokens = 6000;
   static inline std::filesystem::path dir_;
   static inline SqliteStore* store_ = nullptr;
@@ -237,7 +240,14 @@ TEST_F(TokenSearchTest, EveryOrderAndDirectionMatchesBruteForceOnEveryPageWithTi
   }
 }
 
-TEST_F(TokenSearchTest, EveryFilterMatchesBruteForce) {
+TEST_F(TokenSearchTest, EveryFilterMatchesBruteForce) { CheckEveryFilter(true); }
+
+TEST_F(TokenSearchTest, EveryFilterMatchesBruteForceWithoutTheNameIndex) {
+  CheckEveryFilter(false);
+}
+
+void TokenSearchTest::CheckEveryFilter(bool name_index) {
+  store_->UseNameIndex(name_index);
   std::vector<std::string> texts = {"c",  "C",      "%",   "_",       "'",   "\"",    "é",    "É",
                                     "日", "ci",     "a_b", "100%",    "o'n", "\"q\"", "café", "caf",
                                     "本", "deploy", "Ω",   "nomatch", "x1",  "zz1",   "Build"};
@@ -269,6 +279,26 @@ TEST_F(TokenSearchTest, EveryFilterMatchesBruteForce) {
       EXPECT_EQ(count, static_cast<std::int64_t>(Expected(by_project).size()));
     }
   }
+  // A name filter with a project filter, in every order.
+  for (auto key :
+       {TokenOrderKey::kName, TokenOrderKey::kDescription, TokenOrderKey::kStatus,
+        TokenOrderKey::kProjectName, TokenOrderKey::kTimestamp, TokenOrderKey::kLastUsedAt}) {
+    for (const char* text : {"c", "café", "x"}) {
+      TokenQuery query{.organization_id = organization_.id,
+                       .name_contains = text,
+                       .project_name_contains = "support",
+                       .order_key = key,
+                       .descending = key == TokenOrderKey::kStatus};
+      std::int64_t count = -1;
+      EXPECT_EQ(AllPages(query, 50, count), Expected(query)) << "text " << text;
+      EXPECT_EQ(count, static_cast<std::int64_t>(Expected(query).size()));
+      query.project_name_contains.clear();
+      query.project_id = projects_[1].id;
+      EXPECT_EQ(AllPages(query, 50, count), Expected(query)) << "text " << text;
+      EXPECT_EQ(count, static_cast<std::int64_t>(Expected(query).size()));
+    }
+  }
+  store_->UseNameIndex(true);
 }
 
 TEST_F(TokenSearchTest, CountsFollowStatusChangesAndProjectRenames) {

@@ -1,6 +1,7 @@
 #ifndef GATEHOUSE_STORE_SQLITE_SQLITE_STORE_H_
 #define GATEHOUSE_STORE_SQLITE_SQLITE_STORE_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "store/sqlite/checkpointer.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/reader_pool.h"
+#include "store/sqlite/token_name_index.h"
 #include "store/store.h"
 
 namespace gatehouse {
@@ -29,6 +31,10 @@ class SqliteStore final : public Store {
   // The statements SearchTokens runs for `query`, each followed by its EXPLAIN QUERY PLAN
   // (docs/BENCHMARKS.md; `gatehouse bench explain`).
   Result<std::string> ExplainSearchTokens(const TokenQuery& query);
+
+  // Whether name searches use the in-memory name index once it is loaded (the default) or the
+  // SQL plans alone; the search tests check both against a brute-force filter.
+  void UseNameIndex(bool use) { use_name_index_ = use; }
 
   // Writes a consistent copy of the live database to `destination` (SQLite online backup).
   Status Backup(const std::string& destination);
@@ -73,6 +79,7 @@ class SqliteStore final : public Store {
                           const std::string& secret_prefix, TimeMs now,
                           const AuditEntry* audit = nullptr) override;
   Result<TokenPage> SearchTokens(const TokenQuery& query) override;
+  Status RefreshSearchIndex() override;
   // Each page leases a connection of the reader pool for one statement only.
   Result<std::unique_ptr<TokenCursor>> OpenProjectTokens(const std::string& organization_id,
                                                          const std::string& project_id,
@@ -128,8 +135,17 @@ class SqliteStore final : public Store {
   Status InsertTokenLocked(const ApiToken& token, const TokenCredential& credential);
   Status InsertProjectLocked(const Project& project, const ApiToken& token,
                              const TokenCredential& credential);
-  static Result<TokenPage> SearchTokensIn(sqlite::Database& db, const TokenQuery& query,
-                                          std::string* explain);
+  Result<TokenPage> SearchTokensIn(sqlite::Database& db, const TokenQuery& query,
+                                   std::string* explain);
+  Result<TokenPage> SearchByNameIndex(sqlite::Database& db, const TokenQuery& query,
+                                      std::string* explain);
+  // Reads the tokens of `from` (" FROM ... WHERE ...") into `page` in the query's order, with
+  // the query's LIMIT and OFFSET when `paged`; `rowids` binds ?9; with `count_with_rows` the
+  // rows carry the count of matches.
+  static Result<TokenPage> ReadPage(sqlite::Database& db, const TokenQuery& query,
+                                    const std::string& from, bool paged, bool count_with_rows,
+                                    const std::string* rowids, TokenPage page,
+                                    std::string* explain);
   static Result<std::optional<ApiToken>> FindTokenIn(sqlite::Database& db,
                                                      const std::string& organization_id,
                                                      const std::string& token_id);
@@ -166,6 +182,8 @@ class SqliteStore final : public Store {
   std::timed_mutex write_mutex_;
   sqlite::Database db_;  // the writer; guarded by write_mutex_
   sqlite::ReaderPool readers_;
+  sqlite::TokenNameIndex name_index_;  // token names for SearchTokens
+  std::atomic<bool> use_name_index_ = true;
   std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // copies db_'s commits back
 };
 

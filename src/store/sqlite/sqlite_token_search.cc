@@ -15,6 +15,9 @@
 // Counts come from api_token_counts (kept by triggers), except with a name filter, which is
 // counted up to kNameCountBound: only that many of its matches can be paged through
 // (docs/api-decisions.md).
+// A name filter is answered from the in-memory TokenNameIndex once it is loaded: it counts the
+// matches and, in name order, sorts them, so that only the page's rows are read; the SQL plans
+// for names (trigram index, name index walk) serve until then.
 namespace gatehouse {
 
 using namespace sqlite;  // row readers and SQL helpers
@@ -23,6 +26,9 @@ namespace {
 
 constexpr std::int64_t kSortInMemoryLimit = 4000;
 constexpr std::int64_t kNameCountBound = 10000;
+// Up to this many name matches in another order than the name's are read by rowid and sorted;
+// more are found by walking the order's index.
+constexpr std::int64_t kReadByRowidLimit = 2000;
 
 // Bound parameters: ?1 organization, ?2 scope, ?3 project id, ?4 name LIKE pattern,
 // ?5 trigram phrase, ?6 project name LIKE pattern, ?7 limit, ?8 offset.
@@ -134,6 +140,14 @@ Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
   return SearchTokensIn(**reader, query, nullptr);
 }
 
+Status SqliteStore::RefreshSearchIndex() {
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  auto synced = name_index_.Sync(**reader);
+  if (!synced) return std::unexpected(synced.error());
+  return {};
+}
+
 Result<std::string> SqliteStore::ExplainSearchTokens(const TokenQuery& query) {
   auto reader = readers_.Acquire();
   if (!reader) return std::unexpected(reader.error());
@@ -146,8 +160,12 @@ Result<std::string> SqliteStore::ExplainSearchTokens(const TokenQuery& query) {
 Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& query,
                                               std::string* explain) {
   const TokenOrder& order = OrderOf(query.order_key);
-  const std::string order_by = OrderByClause(order, query.descending);
   const bool by_name = !query.name_contains.empty();
+  if (by_name && use_name_index_) {
+    auto indexed = name_index_.Sync(db);
+    if (!indexed) return std::unexpected(indexed.error());
+    if (*indexed) return SearchByNameIndex(db, query, explain);
+  }
   const bool trigram = by_name && CodePointCount(query.name_contains) >= 3;
 
   TokenPage page;
@@ -226,14 +244,24 @@ Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& qu
 
   if (source.empty()) source = std::string(" FROM api_tokens t INDEXED BY ") + order.index;
   const std::string filters = TokenFilters(query, true, status_source) + source_condition;
+  return ReadPage(db, query, source + filters, true, count_with_rows, nullptr, std::move(page),
+                  explain);
+}
+
+Result<TokenPage> SqliteStore::ReadPage(Database& db, const TokenQuery& query,
+                                        const std::string& from, bool paged, bool count_with_rows,
+                                        const std::string* rowids, TokenPage page,
+                                        std::string* explain) {
   const std::string list = std::string("SELECT ") + kTokenFields +
-                           (count_with_rows ? ", COUNT(*) OVER ()" : "") + source + filters +
-                           order_by + " LIMIT ?7 OFFSET ?8";
+                           (count_with_rows ? ", COUNT(*) OVER ()" : "") + from +
+                           OrderByClause(OrderOf(query.order_key), query.descending) +
+                           (paged ? " LIMIT ?7 OFFSET ?8" : "");
   Explain(db, list, explain);
   auto stmt = db.Prepare(list);
   if (!stmt) return std::unexpected(stmt.error());
   BindSearch(**stmt, query);
-  (*stmt)->Bind(7, query.limit > 0 ? query.limit : -1).Bind(8, query.offset);
+  if (paged) (*stmt)->Bind(7, query.limit > 0 ? query.limit : -1).Bind(8, query.offset);
+  if (rowids) (*stmt)->Bind(9, *rowids);
   for (;;) {
     auto row = (*stmt)->Step();
     if (!row) return std::unexpected(row.error());
@@ -243,7 +271,7 @@ Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& qu
   }
   if (count_with_rows && page.tokens.empty() && query.offset > 0) {
     // Past the last match no row carries the count.
-    auto count = Count(db, "SELECT COUNT(*)" + source + filters, query, explain);
+    auto count = Count(db, "SELECT COUNT(*)" + from, query, explain);
     if (!count) return std::unexpected(count.error());
     page.count = *count;
   }
@@ -256,6 +284,62 @@ Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& qu
     for (auto& token : page.tokens) token.organization_name = organization_name;
   }
   return page;
+}
+
+Result<TokenPage> SqliteStore::SearchByNameIndex(Database& db, const TokenQuery& query,
+                                                 std::string* explain) {
+  NameSearch search{.organization_id = query.organization_id, .text = query.name_contains};
+  if (query.scope) search.scope = StoredCode(*query.scope);
+  if (!query.project_id.empty()) search.project_id = query.project_id;
+  for (TokenStatus status : query.statuses) search.statuses.push_back(StoredCode(status));
+  if (!query.project_name_contains.empty()) {
+    // The projects whose tokens TokenFilters' project name condition keeps.
+    auto projects = db.Prepare(
+        "SELECT id FROM projects WHERE organization_id = ?1 AND name LIKE ?6 ESCAPE '\\'");
+    if (!projects) return std::unexpected(projects.error());
+    BindSearch(**projects, query);
+    search.project_ids.emplace();
+    for (;;) {
+      auto row = (*projects)->Step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      search.project_ids->push_back((*projects)->Text(0));
+    }
+  }
+  // In name order the index sorts the matches itself and only the page's rows are read.
+  const bool name_order = query.order_key == TokenOrderKey::kName;
+  const NamePage name_page{query.descending, query.offset, query.limit};
+  NameMatches matches =
+      name_index_.Find(search, kNameCountBound, name_order ? &name_page : nullptr);
+
+  TokenPage page;
+  page.count = std::min(matches.count, kNameCountBound);
+  page.count_is_lower_bound = matches.count > kNameCountBound;
+  const bool by_rowid =
+      !page.count_is_lower_bound && (name_order || std::ssize(matches.rowids) <= kReadByRowidLimit);
+  if (explain) {
+    *explain += "in-memory name index: " + std::to_string(page.count) +
+                (page.count_is_lower_bound ? "+" : "") + " matches, rows " +
+                (by_rowid ? "by rowid" : "through the sort index") + "\n";
+  }
+  if (query.offset >= page.count) return page;
+  const std::string filters = TokenFilters(query, true);
+  if (!by_rowid) {
+    return ReadPage(
+        db, query,
+        std::string(" FROM api_tokens t INDEXED BY ") + OrderOf(query.order_key).index + filters,
+        true, false, nullptr, std::move(page), explain);
+  }
+  std::string rowids = "[";
+  for (std::int64_t rowid : matches.rowids) {
+    if (rowids.size() > 1) rowids += ',';
+    rowids += std::to_string(rowid);
+  }
+  rowids += ']';
+  return ReadPage(db, query,
+                  " FROM api_tokens t NOT INDEXED" + filters +
+                      " AND t.rowid IN (SELECT value FROM json_each(?9))",
+                  !name_order, false, &rowids, std::move(page), explain);
 }
 
 }  // namespace gatehouse

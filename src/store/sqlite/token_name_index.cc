@@ -1,0 +1,293 @@
+#include "store/sqlite/token_name_index.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+
+namespace gatehouse::sqlite {
+
+namespace {
+
+// Changes stamped up to this long before the previous sync began are read again: a
+// transaction may commit a little after it stamped its rows.
+constexpr std::int64_t kSyncOverlapMs = 5000;
+// Text of replaced names is dropped once it is half of an organization's text and this large.
+constexpr std::size_t kCompactAtBytes = 64 * 1024;
+
+constexpr const char* kColumns =
+    "SELECT rowid, organization_id, name, status, scope, COALESCE(project_id, ''), "
+    "project_name, updated_at FROM api_tokens";
+
+std::int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// SQLite's LIKE and NOCASE fold ASCII letters only.
+void AppendLower(std::string& out, std::string_view text) {
+  for (char c : text) out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
+}
+
+// The largest k >= from with names[k].first <= at (names sorted by offset, names[from].first
+// <= at): a gallop, since consecutive hits usually lie close together.
+std::size_t NameAt(const std::vector<std::pair<std::uint32_t, std::uint32_t>>& names,
+                   std::size_t from, std::uint32_t at) {
+  std::size_t step = 1;
+  while (from + step < names.size() && names[from + step].first <= at) step *= 2;
+  const auto first = names.begin() + static_cast<std::ptrdiff_t>(from + step / 2);
+  const auto last =
+      names.begin() + static_cast<std::ptrdiff_t>(std::min(from + step, names.size()));
+  const auto after = std::upper_bound(
+      first, last, at, [](std::uint32_t offset, const auto& name) { return offset < name.first; });
+  return static_cast<std::size_t>(after - names.begin()) - 1;
+}
+
+}  // namespace
+
+Status TokenNameIndex::ReadRows(Statement& stmt, const std::function<void(Row&)>& visit) {
+  Row row;
+  for (;;) {
+    auto stepped = stmt.Step();
+    if (!stepped) return std::unexpected(stepped.error());
+    if (!*stepped) return {};
+    const Statement& s = stmt;
+    row.rowid = s.Int(0);
+    s.ReadText(1, row.organization_id);
+    s.ReadText(2, row.name);
+    row.status = s.Int(3);
+    row.scope = s.Int(4);
+    s.ReadText(5, row.project_id);
+    s.ReadText(6, row.project_name);
+    row.updated_at = s.Int(7);
+    visit(row);
+  }
+}
+
+Result<bool> TokenNameIndex::Sync(Database& db) {
+  std::unique_lock sync(sync_mutex_, std::defer_lock);
+  bool loaded;
+  {
+    std::shared_lock lock(mutex_);
+    loaded = loaded_;
+  }
+  if (loaded) {
+    sync.lock();
+  } else if (!sync.try_lock()) {
+    return false;  // another thread loads it
+  }
+  const std::int64_t started = WallMs();
+  auto note = [this](const Row& row) {
+    max_updated_at_ = std::max(max_updated_at_, row.updated_at);
+    max_rowid_ = std::max(max_rowid_, row.rowid);
+  };
+  {
+    std::shared_lock lock(mutex_);
+    loaded = loaded_;
+  }
+  if (!loaded) {
+    auto all = db.Prepare(kColumns);
+    if (!all) return std::unexpected(all.error());
+    Organizations fresh;
+    auto read = ReadRows(**all, [&](Row& row) {
+      note(row);
+      Apply(fresh, row);
+    });
+    if (!read) return std::unexpected(read.error());
+    std::unique_lock lock(mutex_);
+    organizations_ = std::move(fresh);
+    loaded_ = true;
+    last_sync_ms_ = started;
+    return true;
+  }
+  // Rows stamped since the previous sync (less the overlap), and rows added since, whatever
+  // their stamp (a clock set back).
+  const std::int64_t since = std::min(max_updated_at_, last_sync_ms_ - kSyncOverlapMs);
+  auto changed = db.Prepare(std::string(kColumns) + " WHERE updated_at >= ?1 UNION ALL " +
+                            kColumns + " WHERE rowid > ?2 AND updated_at < ?1");
+  if (!changed) return std::unexpected(changed.error());
+  (*changed)->Bind(1, since).Bind(2, max_rowid_);
+  std::vector<Row> rows;
+  auto read = ReadRows(**changed, [&](Row& row) { rows.push_back(row); });
+  if (!read) return std::unexpected(read.error());
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.rowid < b.rowid; });
+  if (!rows.empty()) {
+    std::unique_lock lock(mutex_);
+    for (const Row& row : rows) {
+      note(row);
+      Apply(organizations_, row);
+    }
+  }
+  last_sync_ms_ = started;
+  return true;
+}
+
+void TokenNameIndex::Apply(Organizations& organizations, const Row& row) {
+  Organization& organization = organizations[row.organization_id];
+  std::uint32_t project = 0;
+  if (!row.project_id.empty()) {
+    auto [at, added] = organization.project_by_id.try_emplace(
+        row.project_id, static_cast<std::uint32_t>(organization.projects.size()));
+    if (added) {
+      organization.projects.push_back(Project{row.project_id, row.project_name});
+    } else if (organization.projects[at->second].name != row.project_name) {
+      organization.projects[at->second].name = row.project_name;
+    }
+    project = at->second;
+  }
+  auto& entries = organization.entries;
+  auto at =
+      std::lower_bound(entries.begin(), entries.end(), row.rowid,
+                       [](const Entry& entry, std::int64_t rowid) { return entry.rowid < rowid; });
+  const bool known = at != entries.end() && at->rowid == row.rowid;
+  if (!known) {
+    const bool last = at == entries.end();
+    at = entries.insert(at, Entry{row.rowid, 0, 0, 0, 0, 0});
+    if (!last) {
+      // Rowids only grow, so this does not happen; should it, renumber the names.
+      at->project = project;
+      at->status = static_cast<std::uint8_t>(row.status);
+      at->scope = static_cast<std::uint8_t>(row.scope);
+      at->name_size = 0;
+      AppendName(organization, static_cast<std::uint32_t>(at - entries.begin()), row.name);
+      Compact(organization);
+      return;
+    }
+  }
+  Entry& entry = *at;
+  entry.project = project;
+  entry.status = static_cast<std::uint8_t>(row.status);
+  entry.scope = static_cast<std::uint8_t>(row.scope);
+  const auto index = static_cast<std::uint32_t>(at - entries.begin());
+  if (!known) {
+    AppendName(organization, index, row.name);
+    return;
+  }
+  std::string lower;
+  AppendLower(lower, row.name);
+  if (std::string_view(organization.text).substr(entry.name_at, entry.name_size) == lower) return;
+  std::memset(organization.text.data() + entry.name_at, 0, entry.name_size);
+  organization.dead_bytes += entry.name_size + 1;
+  AppendName(organization, index, row.name);
+  if (organization.text.size() >= kCompactAtBytes &&
+      organization.dead_bytes * 2 >= organization.text.size()) {
+    Compact(organization);
+  }
+}
+
+void TokenNameIndex::AppendName(Organization& organization, std::uint32_t entry,
+                                const std::string& name) {
+  const auto at = static_cast<std::uint32_t>(organization.text.size());
+  AppendLower(organization.text, name);
+  organization.text.push_back('\0');
+  organization.entries[entry].name_at = at;
+  organization.entries[entry].name_size = static_cast<std::uint32_t>(name.size());
+  organization.names.emplace_back(at, entry);
+}
+
+void TokenNameIndex::Compact(Organization& organization) {
+  std::string text;
+  text.reserve(organization.text.size() - organization.dead_bytes);
+  organization.names.clear();
+  for (std::uint32_t i = 0; i < organization.entries.size(); ++i) {
+    Entry& entry = organization.entries[i];
+    const auto at = static_cast<std::uint32_t>(text.size());
+    text.append(organization.text, entry.name_at, entry.name_size);
+    text.push_back('\0');
+    entry.name_at = at;
+    organization.names.emplace_back(at, i);
+  }
+  organization.text = std::move(text);
+  organization.dead_bytes = 0;
+}
+
+NameMatches TokenNameIndex::Find(const NameSearch& search, std::int64_t bound,
+                                 const NamePage* page) const {
+  NameMatches matches;
+  std::string needle;
+  AppendLower(needle, search.text);
+  if (needle.empty() || needle.find('\0') != std::string::npos) return matches;
+
+  std::shared_lock lock(mutex_);
+  auto found = organizations_.find(search.organization_id);
+  if (found == organizations_.end()) return matches;
+  const Organization& organization = found->second;
+
+  // Which projects pass (index 0, no project, passes only without a project filter).
+  std::vector<char> project_passes;
+  if (search.project_id || search.project_ids) {
+    project_passes.assign(organization.projects.size(), 1);
+    project_passes[0] = 0;
+    if (search.project_id) {
+      auto at = organization.project_by_id.find(*search.project_id);
+      for (std::size_t i = 1; i < project_passes.size(); ++i) {
+        project_passes[i] = at != organization.project_by_id.end() && at->second == i;
+      }
+    }
+    if (search.project_ids) {
+      std::vector<char> listed(project_passes.size(), 0);
+      for (const auto& id : *search.project_ids) {
+        if (auto at = organization.project_by_id.find(id); at != organization.project_by_id.end()) {
+          listed[at->second] = 1;
+        }
+      }
+      for (std::size_t i = 0; i < listed.size(); ++i) project_passes[i] &= listed[i];
+    }
+  }
+  std::array<char, 256> status_passes{};
+  status_passes.fill(search.statuses.empty() ? 1 : 0);
+  for (std::int64_t status : search.statuses) {
+    if (status >= 0 && status < 256) status_passes[static_cast<std::size_t>(status)] = 1;
+  }
+  auto passes = [&](const Entry& entry) {
+    if (!status_passes[entry.status]) return false;
+    if (search.scope && entry.scope != *search.scope) return false;
+    return project_passes.empty() || project_passes[entry.project];
+  };
+
+  // Scan the text for the needle; a hit lies within one name, since names end with '\0'.
+  std::vector<std::uint32_t> hits;
+  const char* text = organization.text.data();
+  const std::size_t size = organization.text.size();
+  std::size_t from = 0;
+  std::size_t name = 0;
+  while (from < size) {
+    const void* hit = memmem(text + from, size - from, needle.data(), needle.size());
+    if (!hit) break;
+    const auto at = static_cast<std::uint32_t>(static_cast<const char*>(hit) - text);
+    name = NameAt(organization.names, name, at);
+    const auto [name_at, index] = organization.names[name];
+    const Entry& entry = organization.entries[index];
+    from = static_cast<std::size_t>(name_at) + entry.name_size + 1;
+    if (entry.name_at != name_at || !passes(entry)) continue;
+    if (++matches.count > bound) break;
+    hits.push_back(index);
+  }
+  if (matches.count > bound) return matches;
+
+  if (!page) {
+    matches.rowids.reserve(hits.size());
+    for (std::uint32_t index : hits) matches.rowids.push_back(organization.entries[index].rowid);
+    return matches;
+  }
+  const auto total = static_cast<std::int64_t>(hits.size());
+  const std::int64_t begin = std::min(page->offset, total);
+  const std::int64_t end = page->limit > 0 ? std::min(begin + page->limit, total) : total;
+  auto key = [&](std::uint32_t index) {
+    const Entry& entry = organization.entries[index];
+    return std::make_tuple(std::string_view(text + entry.name_at, entry.name_size), entry.status,
+                           entry.scope, std::string_view(organization.projects[entry.project].name),
+                           entry.rowid);
+  };
+  auto before = [&](std::uint32_t a, std::uint32_t b) {
+    return page->descending ? key(b) < key(a) : key(a) < key(b);
+  };
+  std::partial_sort(hits.begin(), hits.begin() + end, hits.end(), before);
+  for (std::int64_t i = begin; i < end; ++i) {
+    matches.rowids.push_back(organization.entries[hits[static_cast<std::size_t>(i)]].rowid);
+  }
+  return matches;
+}
+
+}  // namespace gatehouse::sqlite

@@ -1,0 +1,116 @@
+#ifndef GATEHOUSE_STORE_SQLITE_TOKEN_NAME_INDEX_H_
+#define GATEHOUSE_STORE_SQLITE_TOKEN_NAME_INDEX_H_
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/error.h"
+#include "core/model.h"
+#include "store/sqlite/database.h"
+
+namespace gatehouse::sqlite {
+
+// A name search of the console (API.md §6) as the index answers it. Codes are the stored ones.
+struct NameSearch {
+  std::string organization_id;
+  std::string text;  // the name contains it, ASCII letters in any case (SQL LIKE's rule)
+  std::optional<std::int64_t> scope;
+  std::optional<std::string> project_id;                // exactly this project
+  std::optional<std::vector<std::string>> project_ids;  // one of these (a project name filter)
+  std::vector<std::int64_t> statuses;                   // any when empty
+};
+
+// The part of the name order (name, status, scope, project name, rowid) that a page needs.
+struct NamePage {
+  bool descending = false;
+  std::int64_t offset = 0;
+  std::int64_t limit = 0;  // 0 = to the end
+};
+
+struct NameMatches {
+  std::int64_t count = 0;            // matches, counted up to the bound + 1
+  std::vector<std::int64_t> rowids;  // see TokenNameIndex::Find
+};
+
+// Every token's name in memory, per organization, so that a substring search counts and finds
+// its matches by scanning contiguous text (~20 MB at a million tokens) instead of walking a
+// million index entries in SQLite, which has no index for substrings of 1–2 characters and
+// answers rare 3+ character ones through large trigram lists (docs/architecture.md).
+//
+// Kept up to date from api_tokens itself (Sync): every change of a token sets its updated_at,
+// so a sync reads the rows changed since the previous one (with an overlap of a few seconds for
+// transactions stamped before they committed) and the rows added since (whatever their stamp).
+// Thread-safe: finds share a lock, a sync applies its rows under an exclusive one.
+class TokenNameIndex {
+ public:
+  // Brings the index up to date through `db` (a reader connection). The first call loads every
+  // token. False while another thread is making that first load: the caller searches without
+  // the index.
+  Result<bool> Sync(Database& db);
+
+  // The matches of `search`, counted up to `bound` + 1. Unless more than `bound` match, the
+  // rowids of every match, or with `page` only those of that page, in the name order.
+  NameMatches Find(const NameSearch& search, std::int64_t bound, const NamePage* page) const;
+
+ private:
+  struct Entry {
+    std::int64_t rowid;
+    std::uint32_t name_at;  // in the organization's text
+    std::uint32_t name_size;
+    std::uint32_t project;  // index into projects; 0 = organization token
+    std::uint8_t status;
+    std::uint8_t scope;
+  };
+  struct Project {
+    std::string id;
+    std::string name;
+  };
+  struct Organization {
+    // Lower-cased names (ASCII letters only), each followed by '\0'. A replaced name's bytes
+    // are zeroed, so no search text (never empty, never containing '\0') matches them.
+    std::string text;
+    std::size_t dead_bytes = 0;
+    // (offset in text, entry) for each name ever appended, in text order.
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> names;
+    std::vector<Entry> entries;  // by rowid
+    std::vector<Project> projects{Project{}};
+    std::unordered_map<std::string, std::uint32_t> project_by_id;
+  };
+  struct Row {
+    std::int64_t rowid;
+    std::string organization_id;
+    std::string name;
+    std::int64_t status;
+    std::int64_t scope;
+    std::string project_id;
+    std::string project_name;
+    std::int64_t updated_at;
+  };
+
+  using Organizations = std::unordered_map<std::string, Organization>;
+
+  // Calls `visit` for each row of `stmt` (columns as Row).
+  static Status ReadRows(Statement& stmt, const std::function<void(Row&)>& visit);
+  static void Apply(Organizations& organizations, const Row& row);
+  static void AppendName(Organization& organization, std::uint32_t entry, const std::string& name);
+  static void Compact(Organization& organization);
+
+  std::mutex sync_mutex_;  // one sync at a time
+  mutable std::shared_mutex mutex_;
+  bool loaded_ = false;          // guarded by mutex_
+  Organizations organizations_;  // guarded by mutex_
+  // Guarded by sync_mutex_: what the next sync reads from.
+  std::int64_t max_updated_at_ = 0;
+  std::int64_t max_rowid_ = 0;
+  std::int64_t last_sync_ms_ = 0;  // wall clock when the last sync began
+};
+
+}  // namespace gatehouse::sqlite
+
+#endif  // GATEHOUSE_STORE_SQLITE_TOKEN_NAME_INDEX_H_

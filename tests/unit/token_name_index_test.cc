@@ -1,0 +1,156 @@
+// The in-memory token name index behind name searches (sqlite/token_name_index.h): once loaded
+// it follows every change of a token, whoever makes it, as the searches see them.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/ids.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace gatehouse {
+namespace {
+
+class TokenNameIndexTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("gatehouse-name-index-" + std::to_string(::getpid()) + "-" + NewUuid());
+    std::filesystem::create_directories(dir_);
+    store_ = std::make_unique<SqliteStore>(Path());
+    organization_ = Organization{NewUuid(), "Acme", "", 1};
+    ASSERT_TRUE(
+        store_->CreateOrganization(organization_, Token("owner", nullptr, 1), Credential()));
+    project_ = Project{NewUuid(), organization_.id, "", "Support", "", "", true, 1, 1};
+    ASSERT_TRUE(store_->CreateProject(project_, Token("default", &project_, 1), Credential()));
+    // Loads the index: later changes reach it only through its syncs.
+    ASSERT_TRUE(store_->RefreshSearchIndex());
+  }
+
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string Path() const { return (dir_ / "test.db").string(); }
+
+  static TokenCredential Credential() { return TokenCredential{NewUuid(), {}, {}, {}}; }
+
+  ApiToken Token(const std::string& name, const Project* project, TimeMs at) const {
+    ApiToken token;
+    token.id = NewUuid();
+    token.organization_id = organization_.id;
+    token.scope = project ? TokenScope::kProject : TokenScope::kOrganization;
+    if (project) {
+      token.project_id = project->id;
+      token.project_name = project->name;
+    }
+    token.name = name;
+    token.status = TokenStatus::kActive;
+    token.created_at = token.updated_at = at;
+    token.secret_prefix = "gtp_abcd";
+    return token;
+  }
+
+  // The names of the tokens whose name contains `text`, in name order.
+  std::vector<std::string> Named(SqliteStore& store, const std::string& text,
+                                 std::vector<TokenStatus> statuses = {}) const {
+    auto page = store.SearchTokens(
+        {.organization_id = organization_.id, .name_contains = text, .statuses = statuses});
+    EXPECT_TRUE(page) << page.error().internal;
+    std::vector<std::string> names;
+    if (!page) return names;
+    for (const auto& token : page->tokens) names.push_back(token.name);
+    EXPECT_EQ(page->count, static_cast<std::int64_t>(names.size()));
+    return names;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteStore> store_;
+  Organization organization_;
+  Project project_;
+};
+
+TEST_F(TokenNameIndexTest, FindsATokenCreatedAfterItLoaded) {
+  ASSERT_TRUE(store_->InsertToken(Token("Deploy-QZ", &project_, 10), Credential()));
+  EXPECT_EQ(Named(*store_, "qz"), std::vector<std::string>{"Deploy-QZ"});
+  EXPECT_EQ(Named(*store_, "y-q"), std::vector<std::string>{"Deploy-QZ"});
+}
+
+TEST_F(TokenNameIndexTest, FindsARenamedTokenByItsNewNameOnly) {
+  ApiToken token = Token("before-name", &project_, 10);
+  ASSERT_TRUE(store_->InsertToken(token, Credential()));
+  ASSERT_EQ(Named(*store_, "before").size(), 1u);
+  ASSERT_TRUE(store_->ChangeToken(organization_.id, token.id,
+                                  TokenChange{.name = std::string("after-name")}, 20, {}));
+  EXPECT_TRUE(Named(*store_, "before").empty());
+  EXPECT_EQ(Named(*store_, "after"), std::vector<std::string>{"after-name"});
+  // Only the case changes: still found, under the new spelling.
+  ASSERT_TRUE(store_->ChangeToken(organization_.id, token.id,
+                                  TokenChange{.name = std::string("AFTER-name")}, 30, {}));
+  EXPECT_EQ(Named(*store_, "after"), std::vector<std::string>{"AFTER-name"});
+}
+
+TEST_F(TokenNameIndexTest, FollowsStatusChanges) {
+  ApiToken token = Token("status-watch", &project_, 10);
+  ASSERT_TRUE(store_->InsertToken(token, Credential()));
+  EXPECT_TRUE(Named(*store_, "watch", {TokenStatus::kBlocked}).empty());
+  ASSERT_TRUE(store_->ChangeToken(organization_.id, token.id,
+                                  TokenChange{.status = TokenStatus::kBlocked}, 20, {}));
+  EXPECT_EQ(Named(*store_, "watch", {TokenStatus::kBlocked}).size(), 1u);
+  EXPECT_TRUE(Named(*store_, "watch", {TokenStatus::kActive}).empty());
+}
+
+TEST_F(TokenNameIndexTest, FindsATokenStampedBeforeEverythingItHasSeen) {
+  // A clock set back: the new row's stamp is older than any the index has read.
+  ASSERT_TRUE(store_->InsertToken(Token("late-stamp", &project_, 1'000'000), Credential()));
+  ASSERT_EQ(Named(*store_, "late").size(), 1u);
+  ASSERT_TRUE(store_->InsertToken(Token("early-stamp", &project_, 5), Credential()));
+  EXPECT_EQ(Named(*store_, "early"), std::vector<std::string>{"early-stamp"});
+}
+
+TEST_F(TokenNameIndexTest, SeesChangesMadeThroughAnotherConnection) {
+  ASSERT_EQ(Named(*store_, "default").size(), 1u);
+  SqliteStore other(Path());  // as the CLI beside a running server
+  ASSERT_TRUE(other.InsertToken(Token("from-the-cli", &project_, 10), Credential()));
+  EXPECT_EQ(Named(*store_, "cli"), std::vector<std::string>{"from-the-cli"});
+}
+
+TEST_F(TokenNameIndexTest, StaysRightThroughManyRenames) {
+  std::vector<ApiToken> tokens;
+  for (int i = 0; i < 50; ++i) {
+    tokens.push_back(Token("steady-" + std::to_string(i), &project_, 10));
+    ASSERT_TRUE(store_->InsertToken(tokens.back(), Credential()));
+  }
+  // Enough replaced text to compact the organization's names more than once.
+  const std::string long_part(400, 'n');
+  for (int round = 0; round < 200; ++round) {
+    const std::string name = "moving-" + std::to_string(round) + long_part;
+    ASSERT_TRUE(store_->ChangeToken(organization_.id, tokens[round % 50].id,
+                                    TokenChange{.name = name}, 20 + round, {}));
+    ASSERT_EQ(Named(*store_, "moving-" + std::to_string(round) + "n"),
+              std::vector<std::string>{name});
+  }
+  EXPECT_EQ(Named(*store_, "moving-").size(), 50u);
+  EXPECT_TRUE(Named(*store_, "steady-").empty());
+  EXPECT_TRUE(Named(*store_, "moving-149n").empty()) << "a name replaced later still matches";
+  EXPECT_EQ(Named(*store_, "moving-199n").size(), 1u);
+}
+
+TEST_F(TokenNameIndexTest, ProjectFiltersFollowAProjectRename) {
+  ASSERT_TRUE(store_->InsertToken(Token("in-support", &project_, 10), Credential()));
+  Project renamed = project_;
+  renamed.name = "Helpdesk";
+  renamed.updated_at = 20;
+  ASSERT_TRUE(store_->UpdateProject(renamed));
+  auto page = store_->SearchTokens({.organization_id = organization_.id,
+                                    .name_contains = "support",
+                                    .project_name_contains = "help"});
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->tokens.size(), 1u);
+  EXPECT_EQ(page->tokens[0].project_name, "Helpdesk");
+}
+
+}  // namespace
+}  // namespace gatehouse
