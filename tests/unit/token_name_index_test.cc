@@ -152,5 +152,25 @@ TEST_F(TokenNameIndexTest, ProjectFiltersFollowAProjectRename) {
   EXPECT_EQ(page->tokens[0].project_name, "Helpdesk");
 }
 
+TEST_F(TokenNameIndexTest, CountsEveryMatchWithoutANameFilter) {
+  // The bound on counts (docs/api-decisions.md) is for name filters only.
+  std::vector<std::pair<ApiToken, TokenCredential>> batch;
+  for (int i = 0; i < 10'050; ++i)
+    batch.emplace_back(Token("bulk-" + std::to_string(i), &project_, 10), Credential());
+  ASSERT_TRUE(store_->InsertTokens(batch));
+  store_->UseNameIndex(SqliteStore::NameIndexUse::kAlways);
+  auto page =
+      store_->SearchTokens({.organization_id = organization_.id, .offset = 10'030, .limit = 40});
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->count, 10'052);
+  EXPECT_FALSE(page->count_is_lower_bound);
+  ASSERT_EQ(page->tokens.size(), 22u);
+  EXPECT_EQ(page->tokens.back().name, "owner");
+  auto named = store_->SearchTokens({.organization_id = organization_.id, .name_contains = "bulk"});
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->count, 10'000);
+  EXPECT_TRUE(named->count_is_lower_bound);
+}
+
 }  // namespace
 }  // namespace gatehouse

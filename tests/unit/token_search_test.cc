@@ -202,8 +202,8 @@ class TokenSearchTest : public ::testing::Test {
     return ids;
   }
 
-  // Every filter, through the in-memory name index when `name_index`, else the SQL plans alone.
-  static void CheckEveryFilter(bool name_index);
+  // Every filter, with the name index used as `use` says.
+  static void CheckEveryFilter(SqliteStore::NameIndexUse use);
 
   static constexpr int kTokens = 6000;
   static inline std::filesystem::path dir_;
@@ -240,14 +240,37 @@ TEST_F(TokenSearchTest, EveryOrderAndDirectionMatchesBruteForceOnEveryPageWithTi
   }
 }
 
-TEST_F(TokenSearchTest, EveryFilterMatchesBruteForce) { CheckEveryFilter(true); }
-
-TEST_F(TokenSearchTest, EveryFilterMatchesBruteForceWithoutTheNameIndex) {
-  CheckEveryFilter(false);
+TEST_F(TokenSearchTest, TheNameIndexSortsTiesAsTheNameOrderDoes) {
+  store_->UseNameIndex(SqliteStore::NameIndexUse::kAlways);
+  for (bool descending : {false, true}) {
+    for (const auto& statuses : kStatusFilters) {
+      TokenQuery query{.organization_id = organization_.id,
+                       .statuses = statuses,
+                       .order_key = TokenOrderKey::kName,
+                       .descending = descending};
+      std::int64_t count = -1;
+      const auto expected = Expected(query);
+      EXPECT_EQ(AllPages(query, 499, count), expected) << "desc " << descending;
+      EXPECT_EQ(count, static_cast<std::int64_t>(expected.size()));
+    }
+  }
+  store_->UseNameIndex(SqliteStore::NameIndexUse::kWhenCheaper);
 }
 
-void TokenSearchTest::CheckEveryFilter(bool name_index) {
-  store_->UseNameIndex(name_index);
+TEST_F(TokenSearchTest, EveryFilterMatchesBruteForce) {
+  CheckEveryFilter(SqliteStore::NameIndexUse::kWhenCheaper);
+}
+
+TEST_F(TokenSearchTest, EveryFilterMatchesBruteForceWithoutTheNameIndex) {
+  CheckEveryFilter(SqliteStore::NameIndexUse::kNever);
+}
+
+TEST_F(TokenSearchTest, EveryFilterMatchesBruteForceThroughTheNameIndexAlone) {
+  CheckEveryFilter(SqliteStore::NameIndexUse::kAlways);
+}
+
+void TokenSearchTest::CheckEveryFilter(SqliteStore::NameIndexUse use) {
+  store_->UseNameIndex(use);
   std::vector<std::string> texts = {"c",  "C",      "%",   "_",       "'",   "\"",    "é",    "É",
                                     "日", "ci",     "a_b", "100%",    "o'n", "\"q\"", "café", "caf",
                                     "本", "deploy", "Ω",   "nomatch", "x1",  "zz1",   "Build"};
@@ -298,7 +321,7 @@ void TokenSearchTest::CheckEveryFilter(bool name_index) {
       EXPECT_EQ(count, static_cast<std::int64_t>(Expected(query).size()));
     }
   }
-  store_->UseNameIndex(true);
+  store_->UseNameIndex(SqliteStore::NameIndexUse::kWhenCheaper);
 }
 
 TEST_F(TokenSearchTest, CountsFollowStatusChangesAndProjectRenames) {

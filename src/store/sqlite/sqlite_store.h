@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "store/sqlite/checkpointer.h"
@@ -32,9 +33,11 @@ class SqliteStore final : public Store {
   // (docs/BENCHMARKS.md; `gatehouse bench explain`).
   Result<std::string> ExplainSearchTokens(const TokenQuery& query);
 
-  // Whether name searches use the in-memory name index once it is loaded (the default) or the
-  // SQL plans alone; the search tests check both against a brute-force filter.
-  void UseNameIndex(bool use) { use_name_index_ = use; }
+  // When searches use the in-memory name index (once it is loaded): name filters always and
+  // other queries in name order when it is cheaper (the default), never (the SQL plans alone),
+  // or for every query it can answer. The search tests check each against a brute-force filter.
+  enum class NameIndexUse { kNever, kWhenCheaper, kAlways };
+  void UseNameIndex(NameIndexUse use) { name_index_use_ = use; }
 
   // Writes a consistent copy of the live database to `destination` (SQLite online backup).
   Status Backup(const std::string& destination);
@@ -139,6 +142,10 @@ class SqliteStore final : public Store {
                                    std::string* explain);
   Result<TokenPage> SearchByNameIndex(sqlite::Database& db, const TokenQuery& query,
                                       std::string* explain);
+  // The page of a query without a name filter, from the name index, when it is loaded and
+  // cheaper than the SQL plans for `count` matches; nullopt otherwise.
+  std::optional<Result<TokenPage>> SearchInNameOrder(sqlite::Database& db, const TokenQuery& query,
+                                                     std::int64_t count, std::string* explain);
   // Reads the tokens of `from` (" FROM ... WHERE ...") into `page` in the query's order, with
   // the query's LIMIT and OFFSET when `paged`; `rowids` binds ?9; with `count_with_rows` the
   // rows carry the count of matches.
@@ -183,7 +190,7 @@ class SqliteStore final : public Store {
   sqlite::Database db_;  // the writer; guarded by write_mutex_
   sqlite::ReaderPool readers_;
   sqlite::TokenNameIndex name_index_;  // token names for SearchTokens
-  std::atomic<bool> use_name_index_ = true;
+  std::atomic<NameIndexUse> name_index_use_ = NameIndexUse::kWhenCheaper;
   std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // copies db_'s commits back
 };
 

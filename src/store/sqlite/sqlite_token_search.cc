@@ -29,6 +29,15 @@ constexpr std::int64_t kNameCountBound = 10000;
 // Up to this many name matches in another order than the name's are read by rowid and sorted;
 // more are found by walking the order's index.
 constexpr std::int64_t kReadByRowidLimit = 2000;
+// Without a name filter, a page in name order comes from the name index's memory (a scan of the
+// organization's entries, ~5 ms at a million, and a selection among the matches) when more than
+// kSortInMemoryLimit but at most kNameIndexSortLimit tokens match and either they are at most
+// 1/kSelectiveShare of the organization's or the walk of the name index to the page would pass
+// more than kLongWalk entries (~100 ns each). Selecting among more matches costs more than the
+// walk: names compare at random places of the index's text.
+constexpr std::int64_t kNameIndexSortLimit = 20000;
+constexpr std::int64_t kSelectiveShare = 20;
+constexpr std::int64_t kLongWalk = 50000;
 
 // Bound parameters: ?1 organization, ?2 scope, ?3 project id, ?4 name LIKE pattern,
 // ?5 trigram phrase, ?6 project name LIKE pattern, ?7 limit, ?8 offset.
@@ -161,7 +170,7 @@ Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& qu
                                               std::string* explain) {
   const TokenOrder& order = OrderOf(query.order_key);
   const bool by_name = !query.name_contains.empty();
-  if (by_name && use_name_index_) {
+  if (by_name && name_index_use_ != NameIndexUse::kNever) {
     auto indexed = name_index_.Sync(db);
     if (!indexed) return std::unexpected(indexed.error());
     if (*indexed) return SearchByNameIndex(db, query, explain);
@@ -177,6 +186,7 @@ Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& qu
     auto count = Count(db, CounterSql(query, true, true), query, explain);
     if (!count) return std::unexpected(count.error());
     page.count = *count;
+    if (auto indexed = SearchInNameOrder(db, query, page.count, explain)) return *indexed;
     // One project's tokens are read through the project index whatever their number: the
     // sort indexes do not cover project ids (a project listing has no LIMIT anyway).
     if (!query.project_id.empty()) {
@@ -286,6 +296,36 @@ Result<TokenPage> SqliteStore::ReadPage(Database& db, const TokenQuery& query,
   return page;
 }
 
+std::optional<Result<TokenPage>> SqliteStore::SearchInNameOrder(Database& db,
+                                                                const TokenQuery& query,
+                                                                std::int64_t count,
+                                                                std::string* explain) {
+  const NameIndexUse use = name_index_use_;
+  if (use == NameIndexUse::kNever || query.order_key != TokenOrderKey::kName) return std::nullopt;
+  if (use == NameIndexUse::kAlways) {
+    auto indexed = name_index_.Sync(db);
+    if (!indexed) return std::unexpected(indexed.error());
+    if (*indexed) return SearchByNameIndex(db, query, explain);
+    return std::nullopt;
+  }
+  if (!query.project_id.empty() || count <= kSortInMemoryLimit || count > kNameIndexSortLimit ||
+      query.offset >= count) {
+    return std::nullopt;
+  }
+  auto total =
+      Count(db, CounterSql(TokenQuery{.organization_id = query.organization_id}, false, false),
+            query, explain);
+  if (!total) return std::unexpected(total.error());
+  // The walk of the name index passes about this many entries to reach the page's last row.
+  const std::int64_t walk =
+      (query.offset + std::max<std::int64_t>(query.limit, 1)) * *total / count;
+  if (count * kSelectiveShare > *total && walk <= kLongWalk) return std::nullopt;
+  auto indexed = name_index_.Sync(db);
+  if (!indexed) return std::unexpected(indexed.error());
+  if (!*indexed) return std::nullopt;
+  return SearchByNameIndex(db, query, explain);
+}
+
 Result<TokenPage> SqliteStore::SearchByNameIndex(Database& db, const TokenQuery& query,
                                                  std::string* explain) {
   NameSearch search{.organization_id = query.organization_id, .text = query.name_contains};
@@ -309,12 +349,14 @@ Result<TokenPage> SqliteStore::SearchByNameIndex(Database& db, const TokenQuery&
   // In name order the index sorts the matches itself and only the page's rows are read.
   const bool name_order = query.order_key == TokenOrderKey::kName;
   const NamePage name_page{query.descending, query.offset, query.limit};
-  NameMatches matches =
-      name_index_.Find(search, kNameCountBound, name_order ? &name_page : nullptr);
+  // Without a name filter every match is counted, as api_token_counts does.
+  const std::int64_t bound =
+      query.name_contains.empty() ? std::numeric_limits<std::int64_t>::max() - 1 : kNameCountBound;
+  NameMatches matches = name_index_.Find(search, bound, name_order ? &name_page : nullptr);
 
   TokenPage page;
-  page.count = std::min(matches.count, kNameCountBound);
-  page.count_is_lower_bound = matches.count > kNameCountBound;
+  page.count = std::min(matches.count, bound);
+  page.count_is_lower_bound = matches.count > bound;
   const bool by_rowid =
       !page.count_is_lower_bound && (name_order || std::ssize(matches.rowids) <= kReadByRowidLimit);
   if (explain) {

@@ -5,6 +5,10 @@
 #include <chrono>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace gatehouse::sqlite {
 
 namespace {
@@ -42,6 +46,38 @@ std::size_t NameAt(const std::vector<std::pair<std::uint32_t, std::uint32_t>>& n
   const auto after = std::upper_bound(
       first, last, at, [](std::uint32_t offset, const auto& name) { return offset < name.first; });
   return static_cast<std::size_t>(after - names.begin()) - 1;
+}
+
+// Where `needle` next occurs in `text` at or after `from` (npos if nowhere), comparing the
+// needle's bytes at `first` and `second` sixteen positions at a time before the whole needle.
+std::size_t NextHit(std::string_view text, std::size_t from, std::string_view needle,
+                    std::size_t first, std::size_t second) {
+  const std::size_t size = needle.size();
+  if (text.size() < size) return std::string_view::npos;
+  const std::size_t last = text.size() - size;  // the last possible start
+#if defined(__SSE2__)
+  const __m128i want_first = _mm_set1_epi8(needle[first]);
+  const __m128i want_second = _mm_set1_epi8(needle[second]);
+  for (; from + 16 <= last + 1; from += 16) {
+    const __m128i at_first =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + from + first));
+    const __m128i at_second =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + from + second));
+    auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(
+        _mm_cmpeq_epi8(at_first, want_first), _mm_cmpeq_epi8(at_second, want_second))));
+    for (; mask; mask &= mask - 1) {
+      const std::size_t start = from + static_cast<std::size_t>(__builtin_ctz(mask));
+      if (std::memcmp(text.data() + start, needle.data(), size) == 0) return start;
+    }
+  }
+#endif
+  for (; from <= last; ++from) {
+    if (text[from + first] == needle[first] &&
+        std::memcmp(text.data() + from, needle.data(), size) == 0) {
+      return from;
+    }
+  }
+  return std::string_view::npos;
 }
 
 }  // namespace
@@ -167,6 +203,9 @@ void TokenNameIndex::Apply(Organizations& organizations, const Row& row) {
   std::string lower;
   AppendLower(lower, row.name);
   if (std::string_view(organization.text).substr(entry.name_at, entry.name_size) == lower) return;
+  for (std::uint32_t i = entry.name_at; i < entry.name_at + entry.name_size; ++i) {
+    --organization.byte_counts[static_cast<unsigned char>(organization.text[i])];
+  }
   std::memset(organization.text.data() + entry.name_at, 0, entry.name_size);
   organization.dead_bytes += entry.name_size + 1;
   AppendName(organization, index, row.name);
@@ -181,6 +220,9 @@ void TokenNameIndex::AppendName(Organization& organization, std::uint32_t entry,
   const auto at = static_cast<std::uint32_t>(organization.text.size());
   AppendLower(organization.text, name);
   organization.text.push_back('\0');
+  for (std::size_t i = at; i < organization.text.size(); ++i) {
+    ++organization.byte_counts[static_cast<unsigned char>(organization.text[i])];
+  }
   organization.entries[entry].name_at = at;
   organization.entries[entry].name_size = static_cast<std::uint32_t>(name.size());
   organization.names.emplace_back(at, entry);
@@ -207,7 +249,7 @@ NameMatches TokenNameIndex::Find(const NameSearch& search, std::int64_t bound,
   NameMatches matches;
   std::string needle;
   AppendLower(needle, search.text);
-  if (needle.empty() || needle.find('\0') != std::string::npos) return matches;
+  if (needle.find('\0') != std::string::npos) return matches;
 
   std::shared_lock lock(mutex_);
   auto found = organizations_.find(search.organization_id);
@@ -246,23 +288,44 @@ NameMatches TokenNameIndex::Find(const NameSearch& search, std::int64_t bound,
     return project_passes.empty() || project_passes[entry.project];
   };
 
-  // Scan the text for the needle; a hit lies within one name, since names end with '\0'.
   std::vector<std::uint32_t> hits;
   const char* text = organization.text.data();
-  const std::size_t size = organization.text.size();
-  std::size_t from = 0;
-  std::size_t name = 0;
-  while (from < size) {
-    const void* hit = memmem(text + from, size - from, needle.data(), needle.size());
-    if (!hit) break;
-    const auto at = static_cast<std::uint32_t>(static_cast<const char*>(hit) - text);
-    name = NameAt(organization.names, name, at);
-    const auto [name_at, index] = organization.names[name];
-    const Entry& entry = organization.entries[index];
-    from = static_cast<std::size_t>(name_at) + entry.name_size + 1;
-    if (entry.name_at != name_at || !passes(entry)) continue;
-    if (++matches.count > bound) break;
-    hits.push_back(index);
+  if (needle.empty()) {
+    for (std::uint32_t index = 0; index < organization.entries.size(); ++index) {
+      if (!passes(organization.entries[index])) continue;
+      if (++matches.count > bound) break;
+      hits.push_back(index);
+    }
+  } else {
+    // Scan the text for the needle, probing its two bytes that are rarest in these names. A
+    // hit lies within one name, since names end with '\0'.
+    auto rarest = [&](std::size_t other) {
+      std::size_t best = other == 0 && needle.size() > 1 ? 1 : 0;
+      for (std::size_t i = 0; i < needle.size(); ++i) {
+        if (i != other && organization.byte_counts[static_cast<unsigned char>(needle[i])] <
+                              organization.byte_counts[static_cast<unsigned char>(needle[best])]) {
+          best = i;
+        }
+      }
+      return best;
+    };
+    const std::size_t first = rarest(needle.size());
+    const std::size_t second = needle.size() > 1 ? rarest(first) : first;
+    const std::string_view all(organization.text);
+    std::size_t from = 0;
+    std::size_t name = 0;
+    for (;;) {
+      const std::size_t start = NextHit(all, from, needle, first, second);
+      if (start == std::string_view::npos) break;
+      const auto at = static_cast<std::uint32_t>(start);
+      name = NameAt(organization.names, name, at);
+      const auto [name_at, index] = organization.names[name];
+      const Entry& entry = organization.entries[index];
+      from = static_cast<std::size_t>(name_at) + entry.name_size + 1;
+      if (entry.name_at != name_at || !passes(entry)) continue;
+      if (++matches.count > bound) break;
+      hits.push_back(index);
+    }
   }
   if (matches.count > bound) return matches;
 
@@ -283,7 +346,8 @@ NameMatches TokenNameIndex::Find(const NameSearch& search, std::int64_t bound,
   auto before = [&](std::uint32_t a, std::uint32_t b) {
     return page->descending ? key(b) < key(a) : key(a) < key(b);
   };
-  std::partial_sort(hits.begin(), hits.begin() + end, hits.end(), before);
+  if (begin > 0) std::nth_element(hits.begin(), hits.begin() + begin, hits.end(), before);
+  std::partial_sort(hits.begin() + begin, hits.begin() + end, hits.end(), before);
   for (std::int64_t i = begin; i < end; ++i) {
     matches.rowids.push_back(organization.entries[hits[static_cast<std::size_t>(i)]].rowid);
   }

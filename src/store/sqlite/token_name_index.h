@@ -1,6 +1,7 @@
 #ifndef GATEHOUSE_STORE_SQLITE_TOKEN_NAME_INDEX_H_
 #define GATEHOUSE_STORE_SQLITE_TOKEN_NAME_INDEX_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -19,7 +20,8 @@ namespace gatehouse::sqlite {
 // A name search of the console (API.md §6) as the index answers it. Codes are the stored ones.
 struct NameSearch {
   std::string organization_id;
-  std::string text;  // the name contains it, ASCII letters in any case (SQL LIKE's rule)
+  std::string text;  // the name contains it, ASCII letters in any case (SQL LIKE's rule); any
+                     // name when empty
   std::optional<std::int64_t> scope;
   std::optional<std::string> project_id;                // exactly this project
   std::optional<std::vector<std::string>> project_ids;  // one of these (a project name filter)
@@ -76,6 +78,7 @@ class TokenNameIndex {
     // are zeroed, so no search text (never empty, never containing '\0') matches them.
     std::string text;
     std::size_t dead_bytes = 0;
+    std::array<std::uint32_t, 256> byte_counts{};  // of the live names' bytes, to lead scans
     // (offset in text, entry) for each name ever appended, in text order.
     std::vector<std::pair<std::uint32_t, std::uint32_t>> names;
     std::vector<Entry> entries;  // by rowid
