@@ -20,8 +20,14 @@ CacheMaintenance::~CacheMaintenance() {
 void CacheMaintenance::Run() {
   // Loaded here rather than at start-up, so that serving does not wait for it; searches run
   // without it meanwhile.
+  const auto started = std::chrono::steady_clock::now();
   if (auto refreshed = tokens_.RefreshSearch(); !refreshed) {
     spdlog::error("token search index load failed: {}", refreshed.error().internal);
+  } else {
+    spdlog::info("token search index loaded in {} ms",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - started)
+                     .count());
   }
   std::unique_lock lock(mutex_);
   while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "core/ids.h"
 #include "store/sqlite/sqlite_store.h"
@@ -170,6 +172,110 @@ TEST_F(TokenNameIndexTest, CountsEveryMatchWithoutANameFilter) {
   ASSERT_TRUE(named);
   EXPECT_EQ(named->count, 10'000);
   EXPECT_TRUE(named->count_is_lower_bound);
+}
+
+// Every page of `query` in name order, through the name index (`use`) or the SQL plans alone.
+std::vector<std::string> AllIds(SqliteStore& store, TokenQuery query,
+                                SqliteStore::NameIndexUse use) {
+  store.UseNameIndex(use);
+  std::vector<std::string> ids;
+  query.limit = 37;
+  for (query.offset = 0;; query.offset += query.limit) {
+    auto page = store.SearchTokens(query);
+    EXPECT_TRUE(page) << page.error().internal;
+    if (!page) break;
+    for (const auto& token : page->tokens) ids.push_back(token.id);
+    if (std::ssize(page->tokens) < query.limit) break;
+  }
+  store.UseNameIndex(SqliteStore::NameIndexUse::kWhenCheaper);
+  return ids;
+}
+
+TEST_F(TokenNameIndexTest, TheRankedNameOrderFollowsChangesBeforeAndAfterTheyAreMerged) {
+  Project other{NewUuid(), organization_.id, "", "Billing", "", "", true, 1, 1};
+  ASSERT_TRUE(store_->CreateProject(other, Token("default", &other, 1), Credential()));
+  std::vector<ApiToken> tokens;
+  const char* names[] = {"alpha", "Beta", "beta", "gamma", "ALPHA", "delta"};
+  for (int i = 0; i < 300; ++i) {
+    tokens.push_back(Token(names[i % 6], i % 3 ? &project_ : (i % 2 ? &other : nullptr), 10 + i));
+    tokens.back().name += std::to_string(i / 6);  // "alpha3" and "ALPHA3": tied names
+    if (i % 5 == 0) tokens.back().status = TokenStatus::kBlocked;
+    ASSERT_TRUE(store_->InsertToken(tokens.back(), Credential()));
+  }
+  auto check = [&](const std::string& when) {
+    for (bool descending : {false, true}) {
+      for (std::vector<TokenStatus> statuses :
+           {std::vector<TokenStatus>{}, std::vector<TokenStatus>{TokenStatus::kBlocked}}) {
+        TokenQuery query{
+            .organization_id = organization_.id, .statuses = statuses, .descending = descending};
+        const auto expected = AllIds(*store_, query, SqliteStore::NameIndexUse::kNever);
+        EXPECT_EQ(AllIds(*store_, query, SqliteStore::NameIndexUse::kAlways), expected)
+            << when << (descending ? ", descending" : "");
+        query.project_name_contains = "support";
+        EXPECT_EQ(AllIds(*store_, query, SqliteStore::NameIndexUse::kAlways),
+                  AllIds(*store_, query, SqliteStore::NameIndexUse::kNever))
+            << when << ", one project";
+      }
+    }
+  };
+  ASSERT_TRUE(store_->RefreshSearchIndex());  // ranks every token
+  check("ranked");
+  for (int i = 0; i < 300; i += 11) {
+    ASSERT_TRUE(store_->ChangeToken(organization_.id, tokens[i].id,
+                                    TokenChange{.name = "Beta-" + std::to_string(i)}, 400 + i, {}));
+  }
+  for (int i = 3; i < 300; i += 13) {
+    ASSERT_TRUE(store_->ChangeToken(organization_.id, tokens[i].id,
+                                    TokenChange{.status = TokenStatus::kBlocked}, 800 + i, {}));
+  }
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(store_->InsertToken(
+        Token(names[i % 6] + std::string("-new-") + std::to_string(i), &project_, 900 + i),
+        Credential()));
+  }
+  check("changed since ranked");
+  ASSERT_TRUE(store_->RefreshSearchIndex());  // merges the changes into the order
+  check("merged");
+  Project renamed = other;
+  renamed.name = "Accounts";
+  renamed.updated_at = 2000;
+  ASSERT_TRUE(store_->UpdateProject(renamed));  // moves its tokens among equal names
+  check("project renamed");
+  ASSERT_TRUE(store_->RefreshSearchIndex());
+  check("ranked again");
+}
+
+TEST_F(TokenNameIndexTest, ChangesMadeWhileItRanksAreNotLost) {
+  std::vector<std::pair<ApiToken, TokenCredential>> batch;
+  for (int i = 0; i < 3000; ++i) {
+    batch.emplace_back(Token("t" + std::to_string(i * 7919 % 3000), &project_, 10), Credential());
+  }
+  ASSERT_TRUE(store_->InsertTokens(batch));
+  std::atomic<bool> done = false;
+  std::thread changer([&] {
+    for (int i = 0; i < 400; ++i) {
+      const ApiToken& token = batch[static_cast<std::size_t>(i * 37 % 3000)].first;
+      TokenChange change;
+      if (i % 2)
+        change.name = "moved-" + std::to_string(i);
+      else
+        change.status = TokenStatus::kBlocked;
+      EXPECT_TRUE(store_->ChangeToken(organization_.id, token.id, change, 100 + i, {}));
+      store_->SearchTokens({.organization_id = organization_.id, .name_contains = "moved"});
+    }
+    done = true;
+  });
+  while (!done) ASSERT_TRUE(store_->RefreshSearchIndex());
+  changer.join();
+  for (int round = 0; round < 2; ++round) {
+    for (bool descending : {false, true}) {
+      TokenQuery query{.organization_id = organization_.id, .descending = descending};
+      EXPECT_EQ(AllIds(*store_, query, SqliteStore::NameIndexUse::kAlways),
+                AllIds(*store_, query, SqliteStore::NameIndexUse::kNever))
+          << (round ? "ranked again" : "as ranked while changing");
+    }
+    ASSERT_TRUE(store_->RefreshSearchIndex());
+  }
 }
 
 }  // namespace

@@ -242,16 +242,28 @@ TEST_F(TokenSearchTest, EveryOrderAndDirectionMatchesBruteForceOnEveryPageWithTi
 
 TEST_F(TokenSearchTest, TheNameIndexSortsTiesAsTheNameOrderDoes) {
   store_->UseNameIndex(SqliteStore::NameIndexUse::kAlways);
-  for (bool descending : {false, true}) {
-    for (const auto& statuses : kStatusFilters) {
-      TokenQuery query{.organization_id = organization_.id,
-                       .statuses = statuses,
-                       .order_key = TokenOrderKey::kName,
-                       .descending = descending};
-      std::int64_t count = -1;
-      const auto expected = Expected(query);
-      EXPECT_EQ(AllPages(query, 499, count), expected) << "desc " << descending;
-      EXPECT_EQ(count, static_cast<std::int64_t>(expected.size()));
+  // Selecting among the matches, then walking the ranked order that RefreshSearchIndex makes.
+  for (int ranked = 0; ranked < 2; ++ranked) {
+    if (ranked) {
+      ASSERT_TRUE(store_->RefreshSearchIndex());
+    }
+    for (bool descending : {false, true}) {
+      for (const auto& statuses : kStatusFilters) {
+        TokenQuery query{.organization_id = organization_.id,
+                         .statuses = statuses,
+                         .order_key = TokenOrderKey::kName,
+                         .descending = descending};
+        std::int64_t count = -1;
+        const auto expected = Expected(query);
+        EXPECT_EQ(AllPages(query, 499, count), expected)
+            << "desc " << descending << " ranked " << ranked;
+        EXPECT_EQ(count, static_cast<std::int64_t>(expected.size()));
+        query.scope = TokenScope::kProject;
+        query.project_name_contains = "support";
+        EXPECT_EQ(AllPages(query, 499, count), Expected(query))
+            << "desc " << descending << " ranked " << ranked;
+        EXPECT_EQ(count, static_cast<std::int64_t>(Expected(query).size()));
+      }
     }
   }
   store_->UseNameIndex(SqliteStore::NameIndexUse::kWhenCheaper);

@@ -140,8 +140,11 @@ class SqliteStore final : public Store {
                              const TokenCredential& credential);
   Result<TokenPage> SearchTokensIn(sqlite::Database& db, const TokenQuery& query,
                                    std::string* explain);
+  // A search answered from the name index; `known_count`, when given, is the number of
+  // matches (from api_token_counts).
   Result<TokenPage> SearchByNameIndex(sqlite::Database& db, const TokenQuery& query,
-                                      std::string* explain);
+                                      std::string* explain,
+                                      std::optional<std::int64_t> known_count = std::nullopt);
   // The page of a query without a name filter, from the name index, when it is loaded and
   // cheaper than the SQL plans for `count` matches; nullopt otherwise.
   std::optional<Result<TokenPage>> SearchInNameOrder(sqlite::Database& db, const TokenQuery& query,

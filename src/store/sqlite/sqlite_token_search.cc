@@ -29,12 +29,12 @@ constexpr std::int64_t kNameCountBound = 10000;
 // Up to this many name matches in another order than the name's are read by rowid and sorted;
 // more are found by walking the order's index.
 constexpr std::int64_t kReadByRowidLimit = 2000;
-// Without a name filter, a page in name order comes from the name index's memory (a scan of the
-// organization's entries, ~5 ms at a million, and a selection among the matches) when more than
-// kSortInMemoryLimit but at most kNameIndexSortLimit tokens match and either they are at most
-// 1/kSelectiveShare of the organization's or the walk of the name index to the page would pass
-// more than kLongWalk entries (~100 ns each). Selecting among more matches costs more than the
-// walk: names compare at random places of the index's text.
+// Without a name filter, a page in name order comes from the name index's memory: from its
+// ranked order (12 bytes a token, read in order up to the page's end) once that is made;
+// before, from a selection among the matches when more than kSortInMemoryLimit and at most
+// kNameIndexSortLimit tokens match (names compared at random places of the index's text cost
+// more beyond that) and either they are at most 1/kSelectiveShare of the organization's or the
+// walk of the name index to the page would pass more than kLongWalk entries (~100 ns each).
 constexpr std::int64_t kNameIndexSortLimit = 20000;
 constexpr std::int64_t kSelectiveShare = 20;
 constexpr std::int64_t kLongWalk = 50000;
@@ -154,6 +154,7 @@ Status SqliteStore::RefreshSearchIndex() {
   if (!reader) return std::unexpected(reader.error());
   auto synced = name_index_.Sync(**reader);
   if (!synced) return std::unexpected(synced.error());
+  name_index_.Rank();
   return {};
 }
 
@@ -301,15 +302,19 @@ std::optional<Result<TokenPage>> SqliteStore::SearchInNameOrder(Database& db,
                                                                 std::int64_t count,
                                                                 std::string* explain) {
   const NameIndexUse use = name_index_use_;
-  if (use == NameIndexUse::kNever || query.order_key != TokenOrderKey::kName) return std::nullopt;
-  if (use == NameIndexUse::kAlways) {
-    auto indexed = name_index_.Sync(db);
-    if (!indexed) return std::unexpected(indexed.error());
-    if (*indexed) return SearchByNameIndex(db, query, explain);
+  if (use == NameIndexUse::kNever || query.order_key != TokenOrderKey::kName ||
+      query.offset >= count) {
     return std::nullopt;
   }
-  if (!query.project_id.empty() || count <= kSortInMemoryLimit || count > kNameIndexSortLimit ||
-      query.offset >= count) {
+  auto indexed = name_index_.Sync(db);
+  if (!indexed) return std::unexpected(indexed.error());
+  if (!*indexed) return std::nullopt;
+  // The ranked order: a walk that stops at the page's end, 12 bytes a token.
+  if (use == NameIndexUse::kAlways || name_index_.Ordered(query.organization_id)) {
+    return SearchByNameIndex(db, query, explain, count);
+  }
+  // Until it is made, a selection among the matches, when that is cheaper than the SQL walk.
+  if (!query.project_id.empty() || count <= kSortInMemoryLimit || count > kNameIndexSortLimit) {
     return std::nullopt;
   }
   auto total =
@@ -320,14 +325,12 @@ std::optional<Result<TokenPage>> SqliteStore::SearchInNameOrder(Database& db,
   const std::int64_t walk =
       (query.offset + std::max<std::int64_t>(query.limit, 1)) * *total / count;
   if (count * kSelectiveShare > *total && walk <= kLongWalk) return std::nullopt;
-  auto indexed = name_index_.Sync(db);
-  if (!indexed) return std::unexpected(indexed.error());
-  if (!*indexed) return std::nullopt;
   return SearchByNameIndex(db, query, explain);
 }
 
 Result<TokenPage> SqliteStore::SearchByNameIndex(Database& db, const TokenQuery& query,
-                                                 std::string* explain) {
+                                                 std::string* explain,
+                                                 std::optional<std::int64_t> known_count) {
   NameSearch search{.organization_id = query.organization_id, .text = query.name_contains};
   if (query.scope) search.scope = StoredCode(*query.scope);
   if (!query.project_id.empty()) search.project_id = query.project_id;
@@ -348,15 +351,15 @@ Result<TokenPage> SqliteStore::SearchByNameIndex(Database& db, const TokenQuery&
   }
   // In name order the index sorts the matches itself and only the page's rows are read.
   const bool name_order = query.order_key == TokenOrderKey::kName;
-  const NamePage name_page{query.descending, query.offset, query.limit};
+  const NamePage name_page{query.descending, query.offset, query.limit, known_count.has_value()};
   // Without a name filter every match is counted, as api_token_counts does.
   const std::int64_t bound =
       query.name_contains.empty() ? std::numeric_limits<std::int64_t>::max() - 1 : kNameCountBound;
   NameMatches matches = name_index_.Find(search, bound, name_order ? &name_page : nullptr);
 
   TokenPage page;
-  page.count = std::min(matches.count, bound);
-  page.count_is_lower_bound = matches.count > bound;
+  page.count = known_count ? *known_count : std::min(matches.count, bound);
+  page.count_is_lower_bound = !known_count && matches.count > bound;
   const bool by_rowid =
       !page.count_is_lower_bound && (name_order || std::ssize(matches.rowids) <= kReadByRowidLimit);
   if (explain) {

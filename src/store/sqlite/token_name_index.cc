@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <limits>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -18,6 +19,9 @@ namespace {
 constexpr std::int64_t kSyncOverlapMs = 5000;
 // Text of replaced names is dropped once it is half of an organization's text and this large.
 constexpr std::size_t kCompactAtBytes = 64 * 1024;
+// A page in name order walks the ranked order while at most this many tokens changed since it
+// was made (each search sorts and places the changed ones among it).
+constexpr std::size_t kMaxUnranked = 4096;
 
 constexpr const char* kColumns =
     "SELECT rowid, organization_id, name, status, scope, COALESCE(project_id, ''), "
@@ -81,6 +85,44 @@ std::size_t NextHit(std::string_view text, std::size_t from, std::string_view ne
 }
 
 }  // namespace
+
+struct TokenNameIndex::Filter {
+  Filter(const Organization& organization, const NameSearch& search) : scope(search.scope) {
+    // Which projects pass (index 0, no project, passes only without a project filter).
+    if (search.project_id || search.project_ids) {
+      project_passes.assign(organization.projects.size(), 1);
+      project_passes[0] = 0;
+      if (search.project_id) {
+        auto at = organization.project_by_id.find(*search.project_id);
+        for (std::size_t i = 1; i < project_passes.size(); ++i) {
+          project_passes[i] = at != organization.project_by_id.end() && at->second == i;
+        }
+      }
+      if (search.project_ids) {
+        std::vector<char> listed(project_passes.size(), 0);
+        for (const auto& id : *search.project_ids) {
+          auto at = organization.project_by_id.find(id);
+          if (at != organization.project_by_id.end()) listed[at->second] = 1;
+        }
+        for (std::size_t i = 0; i < listed.size(); ++i) project_passes[i] &= listed[i];
+      }
+    }
+    status_passes.fill(search.statuses.empty() ? 1 : 0);
+    for (std::int64_t status : search.statuses) {
+      if (status >= 0 && status < 256) status_passes[static_cast<std::size_t>(status)] = 1;
+    }
+  }
+
+  bool Passes(std::uint32_t project, std::uint8_t status, std::uint8_t entry_scope) const {
+    if (!status_passes[status]) return false;
+    if (scope && entry_scope != *scope) return false;
+    return project_passes.empty() || project_passes[project];
+  }
+
+  std::optional<std::int64_t> scope;
+  std::vector<char> project_passes;  // by project; empty = any
+  std::array<char, 256> status_passes{};
+};
 
 Status TokenNameIndex::ReadRows(Statement& stmt, const std::function<void(Row&)>& visit) {
   Row row;
@@ -169,6 +211,8 @@ void TokenNameIndex::Apply(Organizations& organizations, const Row& row) {
       organization.projects.push_back(Project{row.project_id, row.project_name});
     } else if (organization.projects[at->second].name != row.project_name) {
       organization.projects[at->second].name = row.project_name;
+      organization.ranked_valid = false;  // the project's tokens may move in the name order
+      ++organization.invalidations;
     }
     project = at->second;
   }
@@ -179,7 +223,7 @@ void TokenNameIndex::Apply(Organizations& organizations, const Row& row) {
   const bool known = at != entries.end() && at->rowid == row.rowid;
   if (!known) {
     const bool last = at == entries.end();
-    at = entries.insert(at, Entry{row.rowid, 0, 0, 0, 0, 0});
+    at = entries.insert(at, Entry{row.rowid, 0, 0, 0, 0, 0, ++organization.changes});
     if (!last) {
       // Rowids only grow, so this does not happen; should it, renumber the names.
       at->project = project;
@@ -188,21 +232,31 @@ void TokenNameIndex::Apply(Organizations& organizations, const Row& row) {
       at->name_size = 0;
       AppendName(organization, static_cast<std::uint32_t>(at - entries.begin()), row.name);
       Compact(organization);
+      organization.ranked_valid = false;
+      ++organization.invalidations;
+      organization.rank_of.assign(entries.size(), kUnranked);
       return;
     }
   }
   Entry& entry = *at;
+  const bool moved =
+      !known || entry.project != project || entry.status != row.status || entry.scope != row.scope;
   entry.project = project;
   entry.status = static_cast<std::uint8_t>(row.status);
   entry.scope = static_cast<std::uint8_t>(row.scope);
   const auto index = static_cast<std::uint32_t>(at - entries.begin());
   if (!known) {
+    organization.rank_of.push_back(kUnranked);
+    if (organization.ranked_valid) organization.unranked.push_back(index);
     AppendName(organization, index, row.name);
     return;
   }
   std::string lower;
   AppendLower(lower, row.name);
-  if (std::string_view(organization.text).substr(entry.name_at, entry.name_size) == lower) return;
+  const bool renamed =
+      std::string_view(organization.text).substr(entry.name_at, entry.name_size) != lower;
+  if (moved || renamed) Unrank(organization, index);
+  if (!renamed) return;
   for (std::uint32_t i = entry.name_at; i < entry.name_at + entry.name_size; ++i) {
     --organization.byte_counts[static_cast<unsigned char>(organization.text[i])];
   }
@@ -244,6 +298,224 @@ void TokenNameIndex::Compact(Organization& organization) {
   organization.dead_bytes = 0;
 }
 
+void TokenNameIndex::Unrank(Organization& organization, std::uint32_t entry) {
+  organization.entries[entry].changed = ++organization.changes;
+  if (!organization.ranked_valid) return;  // every entry is ranked at the next Rank
+  std::uint32_t& place = organization.rank_of[entry];
+  if (place == kUnranked) return;  // listed already
+  organization.ranked[place].dead = true;
+  place = kUnranked;
+  organization.unranked.push_back(entry);
+}
+
+bool TokenNameIndex::Before(const Organization& organization, std::uint32_t a, std::uint32_t b) {
+  const Entry& x = organization.entries[a];
+  const Entry& y = organization.entries[b];
+  const std::string_view text(organization.text);
+  const auto x_name = text.substr(x.name_at, x.name_size);
+  const auto y_name = text.substr(y.name_at, y.name_size);
+  if (x_name != y_name) return x_name < y_name;
+  if (x.status != y.status) return x.status < y.status;
+  if (x.scope != y.scope) return x.scope < y.scope;
+  if (x.project != y.project) {
+    const std::string& x_project = organization.projects[x.project].name;
+    const std::string& y_project = organization.projects[y.project].name;
+    if (x_project != y_project) return x_project < y_project;
+  }
+  return x.rowid < y.rowid;
+}
+
+std::vector<std::uint32_t> TokenNameIndex::PlacesAmongRanked(
+    const Organization& organization, const std::vector<std::uint32_t>& extra) {
+  const auto& ranked = organization.ranked;
+  // Dead entries have changed since they were ranked, so the search compares with the nearest
+  // live one instead.
+  auto live_at_or_after = [&](std::size_t at, std::size_t end) {
+    while (at < end && ranked[at].dead) ++at;
+    return at;
+  };
+  std::vector<std::uint32_t> places;
+  places.reserve(extra.size());
+  for (std::uint32_t entry : extra) {
+    std::size_t low = places.empty() ? 0 : places.back();  // extra is sorted
+    std::size_t high = ranked.size();
+    while (low < high) {
+      const std::size_t middle = low + (high - low) / 2;
+      const std::size_t live = live_at_or_after(middle, high);
+      if (live == high) {
+        high = middle;
+      } else if (Before(organization, ranked[live].entry, entry)) {
+        low = live + 1;
+      } else {
+        high = middle;
+      }
+    }
+    places.push_back(static_cast<std::uint32_t>(low));
+  }
+  return places;
+}
+
+TokenNameIndex::Order TokenNameIndex::RankAll(const Organization& organization) {
+  const std::size_t count = organization.entries.size();
+  // Sorted first by the first eight bytes of the name, so that most comparisons are one of
+  // two numbers; the whole order decides between equal prefixes.
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> keys(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const Entry& entry = organization.entries[i];
+    std::uint64_t prefix = 0;
+    for (std::uint32_t k = 0; k < 8; ++k) {
+      const auto byte = k < entry.name_size
+                            ? static_cast<unsigned char>(organization.text[entry.name_at + k])
+                            : 0;
+      prefix = (prefix << 8) | byte;
+    }
+    keys[i] = {prefix, i};
+  }
+  std::sort(keys.begin(), keys.end(), [&](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first < b.first;
+    return Before(organization, a.second, b.second);
+  });
+  Order order;
+  order.ranked.reserve(count);
+  order.rank_of.assign(count, kUnranked);
+  for (const auto& key : keys) order.Add(organization, key.second);
+  return order;
+}
+
+TokenNameIndex::Order TokenNameIndex::MergeUnranked(const Organization& organization) {
+  auto extra = organization.unranked;
+  std::sort(extra.begin(), extra.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return Before(organization, a, b); });
+  const auto places = PlacesAmongRanked(organization, extra);
+  Order order;
+  order.ranked.reserve(organization.ranked.size() + extra.size());
+  order.rank_of.assign(organization.entries.size(), kUnranked);
+  std::size_t next = 0;
+  for (std::size_t at = 0; at <= organization.ranked.size(); ++at) {
+    while (next < extra.size() && places[next] == at) order.Add(organization, extra[next++]);
+    if (at < organization.ranked.size() && !organization.ranked[at].dead) {
+      order.Add(organization, organization.ranked[at].entry);
+    }
+  }
+  return order;
+}
+
+void TokenNameIndex::Order::Add(const Organization& organization, std::uint32_t index) {
+  const Entry& entry = organization.entries[index];
+  rank_of[index] = static_cast<std::uint32_t>(ranked.size());
+  ranked.push_back(Ranked{index, entry.project, entry.status, entry.scope, false});
+}
+
+void TokenNameIndex::Install(Organization& organization, Order order, std::uint64_t since) {
+  organization.ranked = std::move(order.ranked);
+  organization.rank_of = std::move(order.rank_of);
+  organization.rank_of.resize(organization.entries.size(), kUnranked);
+  organization.unranked.clear();
+  for (std::uint32_t index = 0; index < organization.entries.size(); ++index) {
+    if (organization.entries[index].changed <= since) continue;
+    std::uint32_t& place = organization.rank_of[index];
+    if (place != kUnranked) organization.ranked[place].dead = true;
+    place = kUnranked;
+    organization.unranked.push_back(index);
+  }
+  organization.ranked_valid = true;
+}
+
+void TokenNameIndex::Rank() {
+  std::lock_guard ranking(rank_mutex_);
+  struct Job {
+    std::string organization_id;
+    Organization copy;
+    std::uint64_t changes;
+    std::uint64_t invalidations;
+  };
+  std::vector<Job> jobs;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& [id, organization] : organizations_) {
+      if (organization.ranked_valid && organization.unranked.empty()) continue;
+      Job job{id, {}, organization.changes, organization.invalidations};
+      job.copy.text = organization.text;  // what Before reads
+      job.copy.entries = organization.entries;
+      job.copy.projects = organization.projects;
+      job.copy.ranked_valid = organization.ranked_valid;
+      if (organization.ranked_valid) {
+        job.copy.ranked = organization.ranked;
+        job.copy.unranked = organization.unranked;
+      }
+      jobs.push_back(std::move(job));
+    }
+  }
+  for (auto& job : jobs) {
+    Order order = job.copy.ranked_valid ? MergeUnranked(job.copy) : RankAll(job.copy);
+    std::unique_lock lock(mutex_);
+    auto found = organizations_.find(job.organization_id);
+    // A project renamed meanwhile may have moved tokens that the order has in place.
+    if (found == organizations_.end() || found->second.invalidations != job.invalidations) {
+      continue;
+    }
+    Install(found->second, std::move(order), job.changes);
+  }
+}
+
+void TokenNameIndex::WalkRanked(const Organization& organization, const Filter& filter,
+                                const NamePage& page, NameMatches& matches) {
+  std::vector<std::uint32_t> extra;
+  for (std::uint32_t index : organization.unranked) {
+    const Entry& entry = organization.entries[index];
+    if (filter.Passes(entry.project, entry.status, entry.scope)) extra.push_back(index);
+  }
+  std::sort(extra.begin(), extra.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return Before(organization, a, b); });
+  const auto places = PlacesAmongRanked(organization, extra);
+  const std::int64_t begin = page.offset;
+  const std::int64_t end =
+      page.limit > 0 ? page.offset + page.limit : std::numeric_limits<std::int64_t>::max();
+  // False once the page is full and nothing more is needed.
+  auto emit = [&](std::uint32_t index) {
+    if (matches.count >= begin && matches.count < end) {
+      matches.rowids.push_back(organization.entries[index].rowid);
+    }
+    ++matches.count;
+    return !page.count_known || matches.count < end;
+  };
+  const auto& ranked = organization.ranked;
+  const std::size_t size = ranked.size();
+  auto emit_ranked = [&](std::size_t at) {
+    const Ranked& item = ranked[at];
+    return item.dead || !filter.Passes(item.project, item.status, item.scope) || emit(item.entry);
+  };
+  if (!page.descending) {
+    std::size_t next = 0;
+    for (std::size_t at = 0; at <= size; ++at) {
+      while (next < extra.size() && places[next] == at) {
+        if (!emit(extra[next++])) return;
+      }
+      if (at < size && !emit_ranked(at)) return;
+    }
+  } else {
+    // The ascending sequence backwards.
+    std::size_t next = extra.size();
+    auto emit_placed_at = [&](std::size_t at) {
+      while (next > 0 && places[next - 1] == at) {
+        if (!emit(extra[--next])) return false;
+      }
+      return true;
+    };
+    if (!emit_placed_at(size)) return;
+    for (std::size_t at = size; at-- > 0;) {
+      if (!emit_ranked(at) || !emit_placed_at(at)) return;
+    }
+  }
+}
+
+bool TokenNameIndex::Ordered(const std::string& organization_id) const {
+  std::shared_lock lock(mutex_);
+  auto found = organizations_.find(organization_id);
+  return found != organizations_.end() && found->second.ranked_valid &&
+         found->second.unranked.size() <= kMaxUnranked;
+}
+
 NameMatches TokenNameIndex::Find(const NameSearch& search, std::int64_t bound,
                                  const NamePage* page) const {
   NameMatches matches;
@@ -256,37 +528,15 @@ NameMatches TokenNameIndex::Find(const NameSearch& search, std::int64_t bound,
   if (found == organizations_.end()) return matches;
   const Organization& organization = found->second;
 
-  // Which projects pass (index 0, no project, passes only without a project filter).
-  std::vector<char> project_passes;
-  if (search.project_id || search.project_ids) {
-    project_passes.assign(organization.projects.size(), 1);
-    project_passes[0] = 0;
-    if (search.project_id) {
-      auto at = organization.project_by_id.find(*search.project_id);
-      for (std::size_t i = 1; i < project_passes.size(); ++i) {
-        project_passes[i] = at != organization.project_by_id.end() && at->second == i;
-      }
-    }
-    if (search.project_ids) {
-      std::vector<char> listed(project_passes.size(), 0);
-      for (const auto& id : *search.project_ids) {
-        if (auto at = organization.project_by_id.find(id); at != organization.project_by_id.end()) {
-          listed[at->second] = 1;
-        }
-      }
-      for (std::size_t i = 0; i < listed.size(); ++i) project_passes[i] &= listed[i];
-    }
-  }
-  std::array<char, 256> status_passes{};
-  status_passes.fill(search.statuses.empty() ? 1 : 0);
-  for (std::int64_t status : search.statuses) {
-    if (status >= 0 && status < 256) status_passes[static_cast<std::size_t>(status)] = 1;
-  }
+  const Filter filter(organization, search);
   auto passes = [&](const Entry& entry) {
-    if (!status_passes[entry.status]) return false;
-    if (search.scope && entry.scope != *search.scope) return false;
-    return project_passes.empty() || project_passes[entry.project];
+    return filter.Passes(entry.project, entry.status, entry.scope);
   };
+  if (needle.empty() && page && organization.ranked_valid &&
+      organization.unranked.size() <= kMaxUnranked && bound >= std::ssize(organization.entries)) {
+    WalkRanked(organization, filter, *page, matches);
+    return matches;
+  }
 
   std::vector<std::uint32_t> hits;
   const char* text = organization.text.data();

@@ -33,6 +33,9 @@ struct NamePage {
   bool descending = false;
   std::int64_t offset = 0;
   std::int64_t limit = 0;  // 0 = to the end
+  // The caller knows the count: a walk of the ranked order may stop at the page's end (and
+  // NameMatches::count is then not the number of matches).
+  bool count_known = false;
 };
 
 struct NameMatches {
@@ -56,6 +59,16 @@ class TokenNameIndex {
   // the index.
   Result<bool> Sync(Database& db);
 
+  // Puts in name order the tokens added or changed since the previous call (the first call
+  // sorts them all), so that a page in name order walks that order instead of selecting among
+  // its matches. For the maintenance thread: it can take a second at a million tokens. It works
+  // on a copy, so searches and syncs go on meanwhile; what changes meanwhile stays unranked.
+  void Rank();
+
+  // Whether a page in name order of `organization_id` walks the ranked order (see Rank)
+  // rather than selecting among its matches.
+  bool Ordered(const std::string& organization_id) const;
+
   // The matches of `search`, counted up to `bound` + 1. Unless more than `bound` match, the
   // rowids of every match, or with `page` only those of that page, in the name order.
   NameMatches Find(const NameSearch& search, std::int64_t bound, const NamePage* page) const;
@@ -68,11 +81,21 @@ class TokenNameIndex {
     std::uint32_t project;  // index into projects; 0 = organization token
     std::uint8_t status;
     std::uint8_t scope;
+    std::uint64_t changed;  // the organization's change count when it last changed
   };
   struct Project {
     std::string id;
     std::string name;
   };
+  // An entry in name order, with what the filters read, so that a walk reads 12 bytes a token.
+  struct Ranked {
+    std::uint32_t entry;
+    std::uint32_t project;
+    std::uint8_t status;
+    std::uint8_t scope;
+    bool dead;  // changed since it was ranked: the entry is among the unranked ones
+  };
+  static constexpr std::uint32_t kUnranked = 0xffffffff;
   struct Organization {
     // Lower-cased names (ASCII letters only), each followed by '\0'. A replaced name's bytes
     // are zeroed, so no search text (never empty, never containing '\0') matches them.
@@ -84,6 +107,14 @@ class TokenNameIndex {
     std::vector<Entry> entries;  // by rowid
     std::vector<Project> projects{Project{}};
     std::unordered_map<std::string, std::uint32_t> project_by_id;
+    // Entries in name order as of the last Rank, and those added or changed since (in no
+    // order). Without `ranked_valid` the order is to be built again from every entry.
+    std::vector<Ranked> ranked;
+    std::vector<std::uint32_t> rank_of;  // by entry: its place in ranked, or kUnranked
+    std::vector<std::uint32_t> unranked;
+    bool ranked_valid = false;
+    std::uint64_t changes = 0;        // entries added or changed
+    std::uint64_t invalidations = 0;  // times ranked_valid was cleared
   };
   struct Row {
     std::int64_t rowid;
@@ -103,8 +134,35 @@ class TokenNameIndex {
   static void Apply(Organizations& organizations, const Row& row);
   static void AppendName(Organization& organization, std::uint32_t entry, const std::string& name);
   static void Compact(Organization& organization);
+  // Whether entry a comes before entry b in the name order (name without case, status, scope,
+  // project name, rowid), as the SQL plans order them.
+  static bool Before(const Organization& organization, std::uint32_t a, std::uint32_t b);
+  // Records that `entry` changed (or is new) since the last Rank.
+  static void Unrank(Organization& organization, std::uint32_t entry);
+  // Where each of `extra` (sorted in the name order) goes among the live ranked entries: the
+  // place of the first ranked entry after it.
+  static std::vector<std::uint32_t> PlacesAmongRanked(const Organization& organization,
+                                                      const std::vector<std::uint32_t>& extra);
+  // A name order made from an organization's entries.
+  struct Order {
+    std::vector<Ranked> ranked;
+    std::vector<std::uint32_t> rank_of;
+    void Add(const Organization& organization, std::uint32_t entry);  // next in order
+  };
+  static Order RankAll(const Organization& organization);
+  // The ranked order with the unranked entries placed in it and the dead ones left out.
+  static Order MergeUnranked(const Organization& organization);
+  // Makes `order`, made from a copy taken at change count `since`, the organization's, with the
+  // entries changed after `since` marked as changed since.
+  static void Install(Organization& organization, Order order, std::uint64_t since);
+  // A page in name order of the entries that pass `passes`, walking the ranked order; the count
+  // of every match in `matches`.
+  struct Filter;  // a NameSearch's conditions other than the text, for one organization
+  static void WalkRanked(const Organization& organization, const Filter& filter,
+                         const NamePage& page, NameMatches& matches);
 
   std::mutex sync_mutex_;  // one sync at a time
+  std::mutex rank_mutex_;  // one Rank at a time
   mutable std::shared_mutex mutex_;
   bool loaded_ = false;          // guarded by mutex_
   Organizations organizations_;  // guarded by mutex_
