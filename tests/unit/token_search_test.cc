@@ -240,28 +240,30 @@ TEST_F(TokenSearchTest, EveryOrderAndDirectionMatchesBruteForceOnEveryPageWithTi
   }
 }
 
-TEST_F(TokenSearchTest, TheNameIndexSortsTiesAsTheNameOrderDoes) {
+TEST_F(TokenSearchTest, TheNameIndexSortsTiesAsTheNameAndStatusOrdersDo) {
   store_->UseNameIndex(SqliteStore::NameIndexUse::kAlways);
   // Selecting among the matches, then walking the ranked order that RefreshSearchIndex makes.
   for (int ranked = 0; ranked < 2; ++ranked) {
     if (ranked) {
       ASSERT_TRUE(store_->RefreshSearchIndex());
     }
-    for (bool descending : {false, true}) {
+    for (auto [key, descending] :
+         {std::pair{TokenOrderKey::kName, false}, std::pair{TokenOrderKey::kName, true},
+          std::pair{TokenOrderKey::kStatus, false}, std::pair{TokenOrderKey::kStatus, true}}) {
       for (const auto& statuses : kStatusFilters) {
         TokenQuery query{.organization_id = organization_.id,
                          .statuses = statuses,
-                         .order_key = TokenOrderKey::kName,
+                         .order_key = key,
                          .descending = descending};
         std::int64_t count = -1;
         const auto expected = Expected(query);
         EXPECT_EQ(AllPages(query, 499, count), expected)
-            << "desc " << descending << " ranked " << ranked;
+            << "order " << static_cast<int>(key) << " desc " << descending << " ranked " << ranked;
         EXPECT_EQ(count, static_cast<std::int64_t>(expected.size()));
         query.scope = TokenScope::kProject;
         query.project_name_contains = "support";
         EXPECT_EQ(AllPages(query, 499, count), Expected(query))
-            << "desc " << descending << " ranked " << ranked;
+            << "order " << static_cast<int>(key) << " desc " << descending << " ranked " << ranked;
         EXPECT_EQ(count, static_cast<std::int64_t>(Expected(query).size()));
       }
     }

@@ -145,6 +145,17 @@ class SqliteStore final : public Store {
   Result<TokenPage> SearchByNameIndex(sqlite::Database& db, const TokenQuery& query,
                                       std::string* explain,
                                       std::optional<std::int64_t> known_count = std::nullopt);
+  // The same in status order, which is the name order within each status.
+  std::optional<Result<TokenPage>> SearchInStatusOrder(sqlite::Database& db,
+                                                       const TokenQuery& query, std::int64_t count,
+                                                       std::string* explain);
+  // What the name index is asked for `query` (project name filters resolved to project ids).
+  static Result<sqlite::NameSearch> NameSearchOf(sqlite::Database& db, const TokenQuery& query);
+  // The tokens of `rowids` that pass the query's filters, in the query's order (with its LIMIT
+  // and OFFSET when `paged`).
+  static Result<TokenPage> ReadRowids(sqlite::Database& db, const TokenQuery& query,
+                                      const std::vector<std::int64_t>& rowids, bool paged,
+                                      TokenPage page, std::string* explain);
   // The page of a query without a name filter, from the name index, when it is loaded and
   // cheaper than the SQL plans for `count` matches; nullopt otherwise.
   std::optional<Result<TokenPage>> SearchInNameOrder(sqlite::Database& db, const TokenQuery& query,

@@ -188,6 +188,7 @@ Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& qu
     if (!count) return std::unexpected(count.error());
     page.count = *count;
     if (auto indexed = SearchInNameOrder(db, query, page.count, explain)) return *indexed;
+    if (auto indexed = SearchInStatusOrder(db, query, page.count, explain)) return *indexed;
     // One project's tokens are read through the project index whatever their number: the
     // sort indexes do not cover project ids (a project listing has no LIMIT anyway).
     if (!query.project_id.empty()) {
@@ -331,31 +332,15 @@ std::optional<Result<TokenPage>> SqliteStore::SearchInNameOrder(Database& db,
 Result<TokenPage> SqliteStore::SearchByNameIndex(Database& db, const TokenQuery& query,
                                                  std::string* explain,
                                                  std::optional<std::int64_t> known_count) {
-  NameSearch search{.organization_id = query.organization_id, .text = query.name_contains};
-  if (query.scope) search.scope = StoredCode(*query.scope);
-  if (!query.project_id.empty()) search.project_id = query.project_id;
-  for (TokenStatus status : query.statuses) search.statuses.push_back(StoredCode(status));
-  if (!query.project_name_contains.empty()) {
-    // The projects whose tokens TokenFilters' project name condition keeps.
-    auto projects = db.Prepare(
-        "SELECT id FROM projects WHERE organization_id = ?1 AND name LIKE ?6 ESCAPE '\\'");
-    if (!projects) return std::unexpected(projects.error());
-    BindSearch(**projects, query);
-    search.project_ids.emplace();
-    for (;;) {
-      auto row = (*projects)->Step();
-      if (!row) return std::unexpected(row.error());
-      if (!*row) break;
-      search.project_ids->push_back((*projects)->Text(0));
-    }
-  }
+  auto search = NameSearchOf(db, query);
+  if (!search) return std::unexpected(search.error());
   // In name order the index sorts the matches itself and only the page's rows are read.
   const bool name_order = query.order_key == TokenOrderKey::kName;
   const NamePage name_page{query.descending, query.offset, query.limit, known_count.has_value()};
   // Without a name filter every match is counted, as api_token_counts does.
   const std::int64_t bound =
       query.name_contains.empty() ? std::numeric_limits<std::int64_t>::max() - 1 : kNameCountBound;
-  NameMatches matches = name_index_.Find(search, bound, name_order ? &name_page : nullptr);
+  NameMatches matches = name_index_.Find(*search, bound, name_order ? &name_page : nullptr);
 
   TokenPage page;
   page.count = known_count ? *known_count : std::min(matches.count, bound);
@@ -375,16 +360,95 @@ Result<TokenPage> SqliteStore::SearchByNameIndex(Database& db, const TokenQuery&
         std::string(" FROM api_tokens t INDEXED BY ") + OrderOf(query.order_key).index + filters,
         true, false, nullptr, std::move(page), explain);
   }
-  std::string rowids = "[";
-  for (std::int64_t rowid : matches.rowids) {
-    if (rowids.size() > 1) rowids += ',';
-    rowids += std::to_string(rowid);
+  return ReadRowids(db, query, matches.rowids, !name_order, std::move(page), explain);
+}
+
+Result<TokenPage> SqliteStore::ReadRowids(Database& db, const TokenQuery& query,
+                                          const std::vector<std::int64_t>& rowids, bool paged,
+                                          TokenPage page, std::string* explain) {
+  std::string list = "[";
+  for (std::int64_t rowid : rowids) {
+    if (list.size() > 1) list += ',';
+    list += std::to_string(rowid);
   }
-  rowids += ']';
+  list += ']';
   return ReadPage(db, query,
-                  " FROM api_tokens t NOT INDEXED" + filters +
+                  " FROM api_tokens t NOT INDEXED" + TokenFilters(query, true) +
                       " AND t.rowid IN (SELECT value FROM json_each(?9))",
-                  !name_order, false, &rowids, std::move(page), explain);
+                  paged, false, &list, std::move(page), explain);
+}
+
+Result<NameSearch> SqliteStore::NameSearchOf(Database& db, const TokenQuery& query) {
+  NameSearch search{.organization_id = query.organization_id, .text = query.name_contains};
+  if (query.scope) search.scope = StoredCode(*query.scope);
+  if (!query.project_id.empty()) search.project_id = query.project_id;
+  for (TokenStatus status : query.statuses) search.statuses.push_back(StoredCode(status));
+  if (!query.project_name_contains.empty()) {
+    // The projects whose tokens TokenFilters' project name condition keeps.
+    auto projects = db.Prepare(
+        "SELECT id FROM projects WHERE organization_id = ?1 AND name LIKE ?6 ESCAPE '\\'");
+    if (!projects) return std::unexpected(projects.error());
+    BindSearch(**projects, query);
+    search.project_ids.emplace();
+    for (;;) {
+      auto row = (*projects)->Step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      search.project_ids->push_back((*projects)->Text(0));
+    }
+  }
+  return search;
+}
+
+std::optional<Result<TokenPage>> SqliteStore::SearchInStatusOrder(Database& db,
+                                                                  const TokenQuery& query,
+                                                                  std::int64_t count,
+                                                                  std::string* explain) {
+  const NameIndexUse use = name_index_use_;
+  if (use == NameIndexUse::kNever || query.order_key != TokenOrderKey::kStatus ||
+      query.offset >= count) {
+    return std::nullopt;
+  }
+  auto indexed = name_index_.Sync(db);
+  if (!indexed) return std::unexpected(indexed.error());
+  if (!*indexed || (use != NameIndexUse::kAlways && !name_index_.Ordered(query.organization_id))) {
+    return std::nullopt;
+  }
+  // The status order is the name order within each status: the page is read status by status,
+  // skipping whole statuses by their counts.
+  std::vector<TokenStatus> statuses = query.statuses;
+  if (statuses.empty())
+    statuses = {TokenStatus::kActive, TokenStatus::kBlocked, TokenStatus::kRevoked};
+  std::sort(statuses.begin(), statuses.end(),
+            [](TokenStatus a, TokenStatus b) { return StoredCode(a) < StoredCode(b); });
+  statuses.erase(std::unique(statuses.begin(), statuses.end()), statuses.end());
+  if (query.descending) std::reverse(statuses.begin(), statuses.end());
+  std::vector<std::int64_t> rowids;
+  std::int64_t skip = query.offset;
+  std::int64_t wanted = query.limit > 0 ? query.limit : std::numeric_limits<std::int64_t>::max();
+  for (TokenStatus status : statuses) {
+    if (wanted <= 0) break;
+    TokenQuery group = query;
+    group.statuses = {status};
+    auto in_group = Count(db, CounterSql(group, true, true), group, explain);
+    if (!in_group) return std::unexpected(in_group.error());
+    if (skip >= *in_group) {
+      skip -= *in_group;
+      continue;
+    }
+    auto search = NameSearchOf(db, group);
+    if (!search) return std::unexpected(search.error());
+    const NamePage page{query.descending, skip, wanted, true};
+    NameMatches matches =
+        name_index_.Find(*search, std::numeric_limits<std::int64_t>::max() - 1, &page);
+    rowids.insert(rowids.end(), matches.rowids.begin(), matches.rowids.end());
+    wanted -= std::ssize(matches.rowids);
+    skip = 0;
+  }
+  if (explain) *explain += "in-memory name index: status order, rows by rowid\n";
+  TokenPage page;
+  page.count = count;
+  return ReadRowids(db, query, rowids, false, std::move(page), explain);
 }
 
 }  // namespace gatehouse
