@@ -28,6 +28,8 @@ class ExportWriter {
 
   void Begin(std::string& out);
   void Item(std::string& out, const RequestRecord& record);
+  // The same for a record read in place (RequestCursor::Read).
+  void Item(std::string& out, const RequestRecordView& record);
   void End(std::string& out);
 
  private:
@@ -49,7 +51,6 @@ class ExportStream final : public BodySource {
   ExportWriter writer_;
   std::size_t chunk_bytes_;
   bool begun_ = false;
-  RequestRecord record_;
   ExportSlots::Slot slot_;
 };
 

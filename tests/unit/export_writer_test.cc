@@ -68,6 +68,28 @@ TEST(ExportWriter, CsvCellsThatLookLikeFormulasAreNeutralized) {
   EXPECT_NE(Write(ExportFormat::kJson, {record}).find("\"+1+2\""), std::string::npos);
 }
 
+// The scan for characters that need quotes reads eight bytes at a time: each of them must be
+// found at every position, in the words and in the tail.
+TEST(ExportWriter, CsvQuotesAFieldWithACommaQuoteOrLineBreakAtAnyPosition) {
+  for (const char special : {',', '"', '\r', '\n'}) {
+    for (std::size_t at = 1; at < 21; ++at) {
+      RequestRecord record = Record();
+      std::string text(21, 'x');
+      text[at] = special;
+      record.output = text;
+      std::string expected = text;
+      if (special == '"') expected.insert(at, 1, '"');
+      const std::string csv = Write(ExportFormat::kCsv, {record});
+      EXPECT_NE(csv.find(",\"" + expected + "\",,\r\n"), std::string::npos)
+          << "character " << int(special) << " at " << at << ": " << csv;
+    }
+  }
+  RequestRecord record = Record();
+  record.output = std::string(41, 'y') + "\x80\xff;|";
+  EXPECT_NE(Write(ExportFormat::kCsv, {record}).find("," + *record.output + ",,\r\n"),
+            std::string::npos);
+}
+
 TEST(ExportWriter, JsonAndNdjsonCarryTheSameItems) {
   const std::vector<RequestRecord> records = {Record(), Record()};
   const auto json = boost::json::parse(Write(ExportFormat::kJson, records));
