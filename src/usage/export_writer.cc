@@ -27,6 +27,8 @@ constexpr std::string_view kFields[] = {
 struct Value {
   enum class Kind { kText, kNumber, kNull } kind;
   std::string_view text;
+  // Made here (numbers, timestamps): holds no comma, quote or line break.
+  bool formatted = false;
 };
 
 // Holds the text of a row's numbers and timestamps while the row is written.
@@ -61,7 +63,8 @@ Value Text(std::string_view text) { return {Value::Kind::kText, text}; }
 Value OptionalText(const std::optional<std::string_view>& text) {
   return text ? Text(*text) : Value{Value::Kind::kNull, {}};
 }
-Value Number(std::string_view text) { return {Value::Kind::kNumber, text}; }
+Value Number(std::string_view text) { return {Value::Kind::kNumber, text, true}; }
+Value Timestamp(std::string_view text) { return {Value::Kind::kText, text, true}; }
 Value Null() { return {Value::Kind::kNull, {}}; }
 
 using Values = std::array<Value, std::size(kFields)>;
@@ -74,8 +77,8 @@ Values ValuesOf(const RequestRecordView& r, NumberText& numbers) {
           // is its own session.
           Text(r.assistant.value_or(r.model)), OptionalText(r.intent), Text(r.module),
           Text(r.session_id.value_or(r.id)), Text(r.model), Text(r.status),
-          Number(numbers.Of(std::int64_t{r.http_status})), Text(start), Text(start),
-          Text(numbers.Timestamp(r.end_ms)), Number(numbers.Of(r.end_ms - r.start_ms)),
+          Number(numbers.Of(std::int64_t{r.http_status})), Timestamp(start), Timestamp(start),
+          Timestamp(numbers.Timestamp(r.end_ms)), Number(numbers.Of(r.end_ms - r.start_ms)),
           Number(numbers.Of(r.prompt_tokens)), Number(numbers.Of(r.completion_tokens)),
           Number(numbers.Of(r.total_tokens)), Number(numbers.Of(r.cost)), OptionalText(r.prompt),
           OptionalText(r.input_text), OptionalText(r.output), Null(), Null()};
@@ -130,39 +133,75 @@ constexpr std::uint64_t Repeat(unsigned char c) { return 0x0101010101010101ULL *
 constexpr std::uint64_t ZeroBytes(std::uint64_t word) {
   return (word - Repeat(0x01)) & ~word & Repeat(0x80);
 }
+bool HasCsvSpecial(std::uint64_t word) {
+  return (ZeroBytes(word ^ Repeat(',')) | ZeroBytes(word ^ Repeat('"')) |
+          ZeroBytes(word ^ Repeat('\r')) | ZeroBytes(word ^ Repeat('\n'))) != 0;
+}
 bool NeedsCsvQuotes(std::string_view text) {
   const char* at = text.data();
-  const char* const end = at + text.size();
-  for (; end - at >= 8; at += 8) {
-    std::uint64_t word;
-    std::memcpy(&word, at, sizeof word);
-    if (ZeroBytes(word ^ Repeat(',')) | ZeroBytes(word ^ Repeat('"')) |
-        ZeroBytes(word ^ Repeat('\r')) | ZeroBytes(word ^ Repeat('\n'))) {
-      return true;
+  const std::size_t size = text.size();
+  if (size < 8) {
+    for (std::size_t i = 0; i < size; ++i) {
+      if (at[i] == ',' || at[i] == '"' || at[i] == '\r' || at[i] == '\n') return true;
     }
+    return false;
   }
-  for (; at != end; ++at) {
-    if (*at == ',' || *at == '"' || *at == '\r' || *at == '\n') return true;
+  std::uint64_t word;
+  for (std::size_t i = 0; i + 8 <= size; i += 8) {
+    std::memcpy(&word, at + i, sizeof word);
+    if (HasCsvSpecial(word)) return true;
   }
-  return false;
+  // The last eight bytes, overlapping the words before them: no byte-by-byte tail.
+  std::memcpy(&word, at + size - 8, sizeof word);
+  return HasCsvSpecial(word);
 }
 
-void AppendCsvField(std::string& out, std::string_view text) {
+// Writes `text` as one CSV field at `at`, which has room for CsvFieldBound(text) bytes, and
+// returns the end of what it wrote. `formatted`: `text` is known to hold no character that
+// needs quotes (it may still look like a formula: a negative number).
+char* PutCsvField(char* at, std::string_view text, bool formatted) {
   const bool formula = LooksLikeFormula(text);
-  if (!formula && !NeedsCsvQuotes(text)) {
-    out += text;
-    return;
+  if (!formula && (formatted || !NeedsCsvQuotes(text))) {
+    std::memcpy(at, text.data(), text.size());
+    return at + text.size();
   }
-  out += '"';
-  if (formula) out += '\'';
+  *at++ = '"';
+  if (formula) *at++ = '\'';
   for (std::size_t from = 0;;) {
     const std::size_t quote = text.find('"', from);
-    out.append(text.substr(from, quote - from));
+    const std::string_view part = text.substr(from, quote - from);
+    std::memcpy(at, part.data(), part.size());
+    at += part.size();
     if (quote == std::string_view::npos) break;
-    out += "\"\"";
+    *at++ = '"';
+    *at++ = '"';
     from = quote + 1;
   }
-  out += '"';
+  *at++ = '"';
+  return at;
+}
+
+// The most PutCsvField can write for `text`: every character a doubled quote, plus the quotes
+// around it and the apostrophe.
+constexpr std::size_t CsvFieldBound(std::string_view text) { return 2 * text.size() + 3; }
+
+// Appends `values` as one CSV row. The row is written in place into room reserved for its
+// longest form, then trimmed: no per-field bounds checks or appends.
+void AppendCsvRow(std::string& out, const Values& values) {
+  std::size_t bound = values.size() + 2;  // the commas and CRLF
+  for (const Value& value : values) bound += CsvFieldBound(value.text);
+  const std::size_t used = out.size();
+  out.resize_and_overwrite(used + bound, [&values, used](char* data, std::size_t) {
+    char* at = data + used;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i) *at++ = ',';
+      if (values[i].kind != Value::Kind::kNull)
+        at = PutCsvField(at, values[i].text, values[i].formatted);
+    }
+    *at++ = '\r';
+    *at++ = '\n';
+    return static_cast<std::size_t>(at - data);
+  });
 }
 
 void AppendJsonItem(std::string& out, const Values& values) {
@@ -236,11 +275,7 @@ void ExportWriter::Item(std::string& out, const RequestRecordView& record) {
       out += '\n';
       break;
     case ExportFormat::kCsv:
-      for (std::size_t i = 0; i < values.size(); ++i) {
-        if (i) out += ',';
-        if (values[i].kind != Value::Kind::kNull) AppendCsvField(out, values[i].text);
-      }
-      out += "\r\n";
+      AppendCsvRow(out, values);
       break;
   }
   first_ = false;
@@ -281,6 +316,11 @@ BodySource::Piece ExportStream::Next(std::string& chunk) {
     }
   }
   return Piece::kMore;
+}
+
+void ExportStream::Abort() {
+  cursor_.reset();
+  slot_ = {};
 }
 
 }  // namespace gatehouse

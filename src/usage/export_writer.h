@@ -45,6 +45,8 @@ class ExportStream final : public BodySource {
                std::size_t chunk_bytes = 64 * 1024, ExportSlots::Slot slot = {});
 
   Piece Next(std::string& chunk) override;
+  // Gives back the slot and the store cursor at once, before the stream itself is destroyed.
+  void Abort() override;
 
  private:
   std::unique_ptr<RequestCursor> cursor_;
