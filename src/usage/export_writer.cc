@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdint>
@@ -133,10 +134,6 @@ constexpr std::uint64_t Repeat(unsigned char c) { return 0x0101010101010101ULL *
 constexpr std::uint64_t ZeroBytes(std::uint64_t word) {
   return (word - Repeat(0x01)) & ~word & Repeat(0x80);
 }
-bool HasCsvSpecial(std::uint64_t word) {
-  return (ZeroBytes(word ^ Repeat(',')) | ZeroBytes(word ^ Repeat('"')) |
-          ZeroBytes(word ^ Repeat('\r')) | ZeroBytes(word ^ Repeat('\n'))) != 0;
-}
 bool NeedsCsvQuotes(std::string_view text) {
   const char* at = text.data();
   const std::size_t size = text.size();
@@ -146,14 +143,16 @@ bool NeedsCsvQuotes(std::string_view text) {
     }
     return false;
   }
-  std::uint64_t word;
-  for (std::size_t i = 0; i + 8 <= size; i += 8) {
-    std::memcpy(&word, at + i, sizeof word);
-    if (HasCsvSpecial(word)) return true;
+  // The last word overlaps the one before it: no byte-by-byte tail.
+  for (std::size_t i = 0; i < size; i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, at + std::min(i, size - 8), sizeof word);
+    if (ZeroBytes(word ^ Repeat(',')) | ZeroBytes(word ^ Repeat('"')) |
+        ZeroBytes(word ^ Repeat('\r')) | ZeroBytes(word ^ Repeat('\n'))) {
+      return true;
+    }
   }
-  // The last eight bytes, overlapping the words before them: no byte-by-byte tail.
-  std::memcpy(&word, at + size - 8, sizeof word);
-  return HasCsvSpecial(word);
+  return false;
 }
 
 // Writes `text` as one CSV field at `at`, which has room for CsvFieldBound(text) bytes, and
