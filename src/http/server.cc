@@ -486,7 +486,7 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
     piece = next_piece;
   }
   if (!co_await WriteBody(stream, out, piece, chunk, chunked)) co_return false;
-  co_return piece == BodyPiece::kLast&& keep_alive;
+  co_return keep_alive && (piece == BodyPiece::kLast);
 }
 
 HttpServer::HttpServer(ServerOptions options, HttpHandler handler)
