@@ -7,7 +7,7 @@
 namespace gatehouse {
 namespace {
 
-constexpr std::size_t kExportChunkBytes = 64 * 1024;
+constexpr std::size_t kExportChunkBytes = 256 * 1024;
 
 // The end of a range given as a plain date covers that whole day.
 std::optional<TimeMs> RangeEnd(const std::string& text) {

@@ -4,10 +4,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -43,6 +45,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
+using asio::experimental::awaitable_operators::operator&&;
 
 namespace {
 
@@ -400,13 +403,24 @@ template <typename Stream>
 asio::awaitable<bool> HttpServer::State::WriteBody(Stream& stream, std::string& out,
                                                    BodyPiece piece, const std::string& chunk,
                                                    bool chunked) {
+  // The chunk is written from where it is, between `out` and the chunk's end, not copied.
+  std::string_view tail;
   if (chunked) {
-    AppendChunk(out, chunk);
-    if (piece == BodyPiece::kLast) out += "0\r\n\r\n";
-  } else {
-    out += chunk;
+    AppendChunkHead(out, chunk.size());
+    if (piece == BodyPiece::kLast) {
+      tail = chunk.empty() ? "0\r\n\r\n" : "\r\n0\r\n\r\n";
+    } else if (!chunk.empty()) {
+      tail = "\r\n";
+    }
   }
-  co_return co_await Write(stream, out);
+  if (out.empty() && chunk.empty() && tail.empty()) co_return true;
+  if (options.before_send) options.before_send();
+  TcpLayer(stream).expires_after(options.write_timeout);
+  const std::array<asio::const_buffer, 3> buffers = {asio::buffer(out), asio::buffer(chunk),
+                                                     asio::buffer(tail)};
+  auto [write_error, written] = co_await asio::async_write(stream, buffers, kAwait);
+  out.clear();
+  co_return !write_error;
 }
 
 template <typename Stream>
@@ -445,22 +459,34 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
     co_return keep_alive;
   }
   BodySource& source = *response.body_source;
-  for (auto piece = BodyPiece::kMore; piece == BodyPiece::kMore;) {
-    co_await Blocking([&] {
-      try {
-        piece = source.Next(chunk);
-      } catch (const std::exception&) {
-        chunk.clear();
-        piece = BodyPiece::kBroken;
-      }
-    });
-    if (!co_await WriteBody(stream, out, piece, chunk, chunked)) {
-      if (piece == BodyPiece::kMore) source.Abort();
+  // Each piece after the first is made on the blocking pool while the one before it is being
+  // written, so making and sending overlap; two pieces at most are held.
+  std::string next_chunk;
+  const auto make = [&source](std::string& into, BodyPiece& piece) {
+    try {
+      piece = source.Next(into);
+    } catch (const std::exception&) {
+      into.clear();
+      piece = BodyPiece::kBroken;
+    }
+  };
+  auto piece = BodyPiece::kMore;
+  co_await Blocking([&] { make(chunk, piece); });
+  while (piece == BodyPiece::kMore) {
+    auto next_piece = BodyPiece::kMore;
+    // Named, not temporaries in the co_await expression (g++ 12 mis-destroys those).
+    auto write = WriteBody(stream, out, piece, chunk, chunked);
+    auto made = Blocking([&] { make(next_chunk, next_piece); });
+    const bool written = co_await (std::move(write) && std::move(made));
+    if (!written) {
+      if (next_piece == BodyPiece::kMore) source.Abort();
       co_return false;
     }
-    if (piece == BodyPiece::kBroken) co_return false;
+    chunk.swap(next_chunk);
+    piece = next_piece;
   }
-  co_return keep_alive;
+  if (!co_await WriteBody(stream, out, piece, chunk, chunked)) co_return false;
+  co_return keep_alive && (piece == BodyPiece::kLast);
 }
 
 HttpServer::HttpServer(ServerOptions options, HttpHandler handler)

@@ -42,11 +42,16 @@ void AppendResponse(std::string& out, const HttpResponse& response, bool keep_al
   if (!head) out += response.body;
 }
 
+void AppendChunkHead(std::string& out, std::size_t size) {
+  if (size == 0) return;
+  char line[24];
+  const int length = std::snprintf(line, sizeof line, "%zx\r\n", size);
+  out.append(line, static_cast<std::size_t>(length));
+}
+
 void AppendChunk(std::string& out, std::string_view data) {
   if (data.empty()) return;
-  char size[24];
-  const int length = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  out.append(size, static_cast<std::size_t>(length));
+  AppendChunkHead(out, data.size());
   out += data;
   out += "\r\n";
 }

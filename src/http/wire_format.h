@@ -22,6 +22,9 @@ void AppendResponse(std::string& out, const HttpResponse& response, bool keep_al
 
 // `data` as one chunk of a chunked body; nothing when it is empty.
 void AppendChunk(std::string& out, std::string_view data);
+// The size line that starts a chunk of `size` bytes (the chunk then ends with CRLF); nothing
+// when `size` is 0.
+void AppendChunkHead(std::string& out, std::size_t size);
 
 }  // namespace gatehouse
 

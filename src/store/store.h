@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -233,15 +234,51 @@ struct UsageRow {
   UsageTotals totals;
 };
 
+// A request record read in place: the fields of RequestRecord as views of the store's current
+// row (nullopt for a null), valid only while the call that receives it runs.
+struct RequestRecordView {
+  std::string_view id;
+  std::string_view organization_id;
+  std::string_view project_id;
+  std::string_view api_token_id;
+  std::string_view api_token_name;
+  std::optional<std::string_view> assistant;
+  std::optional<std::string_view> intent;
+  std::string_view module;
+  std::optional<std::string_view> session_id;
+  std::string_view model;
+  std::string_view status;
+  int http_status = 0;
+  TimeMs start_ms = 0;
+  TimeMs end_ms = 0;
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  std::int64_t total_tokens = 0;
+  double cost = 0;
+  std::optional<std::string_view> prompt;
+  std::optional<std::string_view> input_text;
+  std::optional<std::string_view> output;
+};
+
+// Copies `view` into `record`, reusing the capacity of its strings.
+void AssignRecord(RequestRecord& record, const RequestRecordView& view);
+
 // Walks matching request records newest first without holding them all in memory, on a
 // connection of its own and in short read transactions, so a long export never blocks other
 // work. A record stored during the walk appears only if it sorts after the rows already
 // returned.
 class RequestCursor {
  public:
+  // Receives one record; returns false to stop the read after it.
+  using Visitor = std::function<bool(const RequestRecordView& record)>;
+
   virtual ~RequestCursor() = default;
-  // Fills `record` and returns true, or returns false at the end.
-  virtual Result<bool> Next(RequestRecord& record) = 0;
+  // Passes the next records to `visit`, in order and without copying them, until `visit`
+  // returns false (that record counts as read) or one short read transaction ends. Returns how
+  // many records `visit` received: 0 only at the end of the walk.
+  virtual Result<std::size_t> Read(const Visitor& visit) = 0;
+  // Copies the next record into `record` and returns true, or returns false at the end.
+  Result<bool> Next(RequestRecord& record);
 };
 
 // Walks the live (Active and Blocked) tokens of one project in the order of SearchTokens by

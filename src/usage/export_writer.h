@@ -28,6 +28,8 @@ class ExportWriter {
 
   void Begin(std::string& out);
   void Item(std::string& out, const RequestRecord& record);
+  // The same for a record read in place (RequestCursor::Read).
+  void Item(std::string& out, const RequestRecordView& record);
   void End(std::string& out);
 
  private:
@@ -43,13 +45,14 @@ class ExportStream final : public BodySource {
                std::size_t chunk_bytes = 64 * 1024, ExportSlots::Slot slot = {});
 
   Piece Next(std::string& chunk) override;
+  // Gives back the slot and the store cursor at once, before the stream itself is destroyed.
+  void Abort() override;
 
  private:
   std::unique_ptr<RequestCursor> cursor_;
   ExportWriter writer_;
   std::size_t chunk_bytes_;
   bool begun_ = false;
-  RequestRecord record_;
   ExportSlots::Slot slot_;
 };
 

@@ -4,6 +4,9 @@
 
 #include <boost/json/parse.hpp>
 
+#include "store/sqlite/sqlite_store.h"
+#include "temp_dir.h"
+
 namespace gatehouse {
 namespace {
 
@@ -68,6 +71,40 @@ TEST(ExportWriter, CsvCellsThatLookLikeFormulasAreNeutralized) {
   EXPECT_NE(Write(ExportFormat::kJson, {record}).find("\"+1+2\""), std::string::npos);
 }
 
+// The scan for characters that need quotes reads eight bytes at a time: each of them must be
+// found at every position of fields short and long, in the words and in the tail.
+TEST(ExportWriter, CsvQuotesAFieldWithACommaQuoteOrLineBreakAtAnyPosition) {
+  for (const char special : {',', '"', '\r', '\n'}) {
+    for (std::size_t size = 1; size <= 21; ++size) {
+      for (std::size_t at = 0; at < size; ++at) {
+        RequestRecord record = Record();
+        std::string text(size, 'x');
+        text[at] = special;
+        record.output = text;
+        std::string expected = text;
+        if (special == '"') expected.insert(at, 1, '"');
+        if (special == '\r' && at == 0) expected.insert(0, 1, '\'');  // a formula's start
+        const std::string csv = Write(ExportFormat::kCsv, {record});
+        ASSERT_NE(csv.find(",\"" + expected + "\",,\r\n"), std::string::npos)
+            << "character " << int(special) << " at " << at << " of " << size << ": " << csv;
+      }
+    }
+  }
+  for (std::size_t size = 1; size <= 21; ++size) {
+    RequestRecord record = Record();
+    record.output = std::string(size, 'y') + "\x80\xff;|";
+    EXPECT_NE(Write(ExportFormat::kCsv, {record}).find("," + *record.output + ",,\r\n"),
+              std::string::npos);
+  }
+}
+
+TEST(ExportWriter, CsvNeutralizesANegativeNumberLikeAFormula) {
+  RequestRecord record = Record();
+  record.end_ms = record.start_ms - 5;
+  EXPECT_NE(Write(ExportFormat::kCsv, {record}).find(",1970-01-01T00:00:00.995Z,\"'-5\",120,"),
+            std::string::npos);
+}
+
 TEST(ExportWriter, JsonAndNdjsonCarryTheSameItems) {
   const std::vector<RequestRecord> records = {Record(), Record()};
   const auto json = boost::json::parse(Write(ExportFormat::kJson, records));
@@ -92,6 +129,40 @@ TEST(ExportWriter, EmptyExportsAreWellFormed) {
   EXPECT_EQ(Write(ExportFormat::kNdjson, {}), "");
   const std::string csv = Write(ExportFormat::kCsv, {});
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1);
+}
+
+TEST(ExportStream, StreamsEveryStoredRecordInChunksAndAbortGivesItsSlotBack) {
+  const TempDir dir;
+  SqliteStore store(dir.File("gatehouse.db").string());
+  std::vector<RequestRecord> records;
+  for (int i = 0; i < 3000; ++i) {
+    RequestRecord record = Record();
+    record.id = "r" + std::to_string(i);
+    record.organization_id = "org";
+    record.start_ms = i;
+    records.push_back(record);
+  }
+  ASSERT_TRUE(store.AppendRequests(records));
+  ExportSlots slots(1, 1);
+  auto slot = slots.Acquire("token", "org");
+  ASSERT_TRUE(slot);
+  auto cursor = store.OpenRequestCursor(RequestQuery{.organization_id = "org"});
+  ASSERT_TRUE(cursor);
+  ExportStream stream(std::move(*cursor), ExportFormat::kCsv, 16 * 1024, std::move(*slot));
+  std::string chunk;
+  std::string csv;
+  int pieces = 0;
+  for (auto piece = BodyPiece::kMore; piece == BodyPiece::kMore; ++pieces) {
+    piece = stream.Next(chunk);
+    ASSERT_NE(piece, BodyPiece::kBroken);
+    csv += chunk;
+  }
+  std::reverse(records.begin(), records.end());  // newest first
+  EXPECT_EQ(csv, Write(ExportFormat::kCsv, records));
+  EXPECT_GT(pieces, 10);
+  EXPECT_FALSE(slots.Acquire("token", "org")) << "the stream holds its slot";
+  stream.Abort();
+  EXPECT_TRUE(slots.Acquire("token", "org")) << "an aborted stream gave its slot back";
 }
 
 TEST(ExportWriter, FormatNamesAreCaseInsensitiveAndJsonIsTheDefault) {

@@ -144,6 +144,62 @@ TEST(RequestCursor, PagesThroughManyRowsInOrderWithSkipAndCount) {
   }
 }
 
+TEST(RequestCursor, ReadResumesRightAfterTheRecordItsVisitorStoppedAtAcrossPages) {
+  const TempDir dir;
+  SqliteStore store(dir.File("gatehouse.db").string());
+  std::vector<RequestRecord> records;
+  for (int i = 0; i < 10000; ++i) {
+    RequestRecord record;
+    record.id = std::to_string(100000 + i);
+    record.organization_id = "org";
+    record.start_ms = i / 4;  // ties on start_ms are ordered by id
+    records.push_back(record);
+  }
+  ASSERT_TRUE(store.AppendRequests(records));
+  auto cursor =
+      store.OpenRequestCursor(RequestQuery{.organization_id = "org", .skip = 10, .count = 9000});
+  ASSERT_TRUE(cursor);
+  std::vector<int> seen;
+  std::size_t reads = 0;
+  for (;;) {
+    // Stops after the 5000th record: reads end at the end of a page and at the visitor.
+    auto read = (*cursor)->Read([&seen](const RequestRecordView& record) {
+      seen.push_back(std::stoi(std::string(record.id)));
+      return seen.size() != 5000;
+    });
+    ASSERT_TRUE(read);
+    if (*read == 0) break;
+    ASSERT_LE(++reads, 100u);
+  }
+  EXPECT_GE(reads, 3u);
+  ASSERT_EQ(seen.size(), 9000u);
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    ASSERT_EQ(seen[i], 100000 + 9999 - 10 - static_cast<int>(i)) << i;
+  }
+}
+
+TEST(RequestCursor, ViewsTellNullFromEmptyText) {
+  const TempDir dir;
+  SqliteStore store(dir.File("gatehouse.db").string());
+  RequestRecord record;
+  record.id = "r1";
+  record.organization_id = "org";
+  record.intent = "";
+  record.prompt = "hello";
+  ASSERT_TRUE(store.AppendRequests({record}));
+  auto cursor = store.OpenRequestCursor(RequestQuery{.organization_id = "org"});
+  ASSERT_TRUE(cursor);
+  RequestRecord read;
+  ASSERT_TRUE(*(*cursor)->Next(read));
+  EXPECT_EQ(read.organization_id, "org");
+  EXPECT_FALSE(read.assistant);
+  ASSERT_TRUE(read.intent);
+  EXPECT_EQ(*read.intent, "");
+  EXPECT_EQ(read.prompt, "hello");
+  EXPECT_FALSE(read.output);
+  EXPECT_FALSE(*(*cursor)->Next(read));
+}
+
 TEST(RequestLog, ABatchBeingStoredCountsTowardTheCapacity) {
   // A batch that fails goes back to the queue: were it not counted while it is being stored,
   // the records in memory could reach the capacity plus a batch.

@@ -91,6 +91,14 @@ std::string_view Statement::TextView(int column) const {
               : std::string_view();
 }
 
+std::optional<std::string_view> Statement::OptionalTextView(int column) const {
+  // NULL is the only value whose text is a null pointer (an empty text is "").
+  const auto* text = sqlite3_column_text(stmt_, column);
+  if (!text) return std::nullopt;
+  return std::string_view(reinterpret_cast<const char*>(text),
+                          static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
 void Statement::ReadText(int column, std::string& out) const { out.assign(TextView(column)); }
 
 void Statement::ReadText(int column, std::optional<std::string>& out) const {

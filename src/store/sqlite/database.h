@@ -47,6 +47,8 @@ class Statement {
   std::string Text(int column) const;
   // The column's text without a copy, valid until the next Step, Reset or column read.
   std::string_view TextView(int column) const;
+  // Like TextView, with nullopt for NULL.
+  std::optional<std::string_view> OptionalTextView(int column) const;
   // Assigns the column's text (nullopt for NULL) into `out`, reusing its capacity.
   void ReadText(int column, std::string& out) const;
   void ReadText(int column, std::optional<std::string>& out) const;
