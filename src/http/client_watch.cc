@@ -57,7 +57,7 @@ void WatchForClose(tcp::socket& socket, std::shared_ptr<Completion> completion,
 
 asio::awaitable<bool> AwaitCompletion(tcp::socket& socket,
                                       const std::function<void(std::function<void()>)>& start,
-                                      const std::function<void()>& on_gone, bool wait_after_gone) {
+                                      const std::function<void()>& on_gone) {
   auto completion = std::make_shared<Completion>(socket.get_executor());
   start([completion] {
     completion->done = true;
@@ -71,7 +71,7 @@ asio::awaitable<bool> AwaitCompletion(tcp::socket& socket,
   if (completion->done) co_return true;
   completion->timer.expires_at(std::chrono::steady_clock::time_point::max());
   WatchForClose(socket, completion, on_gone);
-  while (!completion->done && (wait_after_gone || !completion->client_gone)) {
+  while (!completion->done) {
     co_await completion->timer.async_wait(kAwait);
   }
   boost::system::error_code ignored;

@@ -358,8 +358,7 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
       const std::function<void(std::function<void()>)> start = [&](std::function<void()> done) {
         async(response, std::move(done));
       };
-      const bool present =
-          co_await AwaitCompletion(*connection.socket, start, response.cancel, true);
+      const bool present = co_await AwaitCompletion(*connection.socket, start, response.cancel);
       response.cancel = nullptr;
       if (!present) {
         if (response.async_body) response.async_body->Abort();
