@@ -13,11 +13,13 @@ upstream (keep-alive). Then, in alternating rounds, wrk measures:
 and prints the medians of requests/s, p50 and p99 and the ratios. Also: 1,000 sequential chat
 calls over one client connection (upstream connections created), and with --streams N, N
 concurrent streaming calls to an upstream that streams for 10 s (wall time, errors, server RSS,
-validate latency meanwhile).
+validate latency meanwhile). The streams run on bench/streams.c, compiled here with cc: its
+client opens all N at once (epoll, one thread), its upstream sends ten events one second apart,
+and its probe sends validate at 100 requests/s; each round first runs the client straight against
+the upstream (the harness floor), then through Gatehouse. `--only streams` skips the wrk runs.
 """
 
 import argparse
-import asyncio
 import http.client
 import json
 import os
@@ -216,10 +218,19 @@ def rss_mib(pid):
     return float('nan')
 
 
-def concurrent_streams(port, token, count, server_pid, path='/v1/chat/completions',
-                       model='slow/stream-10x1000', probe=True):
-    """count concurrent 10-s streams; validate latency measured meanwhile by wrk (one
-    connection, its own process)."""
+def build_harness(work):
+    """Compiles bench/streams.c (the streams client, upstream and validate probe) into `work`."""
+    binary = os.path.join(work, 'streams')
+    compiler = shutil.which('cc') or shutil.which('gcc') or 'cc'
+    subprocess.run([compiler, '-O2', '-o', binary, os.path.join(ROOT, 'bench/streams.c')],
+                   check=True)
+    return binary
+
+
+def concurrent_streams(harness, port, token, count, server_pid, model, probe=True):
+    """count concurrent 10-s streams opened at once by the C client; the server's peak RSS is
+    sampled every 0.1 s, and validate is probed meanwhile by a separate process (100 requests/s
+    on one keep-alive connection, started just before the streams, for 12 s)."""
     stop = threading.Event()
     rss_before = rss_mib(server_pid) if server_pid else float('nan')
     peak = [rss_before]
@@ -227,81 +238,27 @@ def concurrent_streams(port, token, count, server_pid, path='/v1/chat/completion
     def watch_rss():
         while server_pid and not stop.is_set():
             peak[0] = max(peak[0], rss_mib(server_pid))
-            time.sleep(0.2)
-
-    async def one(timeout):
-        body = json.dumps({'model': model, 'stream': True,
-                           'messages': [{'role': 'user', 'content': 'hi'}]}).encode()
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), timeout)
-        try:
-            writer.write((f'POST {path} HTTP/1.1\r\nHost: {HOST}\r\n'
-                          f'Authorization: Bearer {token}\r\nContent-Type: application/json\r\n'
-                          f'Content-Length: {len(body)}\r\nConnection: close\r\n\r\n').encode()
-                         + body)
-            await writer.drain()
-            data = await asyncio.wait_for(reader.read(), timeout)
-            return data.startswith(b'HTTP/1.1 200') and b'data: [DONE]' in data
-        finally:
-            writer.close()
-
-    async def run():
-        return await asyncio.gather(*[one(60) for _ in range(count)], return_exceptions=True)
+            time.sleep(0.1)
 
     watcher = threading.Thread(target=watch_rss)
     watcher.start()
-    prober = paced = None
+    prober = None
     if probe:
-        prober = subprocess.Popen(
-            ['wrk', '-t1', '-c1', '-d12s', '--latency', '-H', f'Authorization: Bearer {token}',
-             f'http://{HOST}:{port}/v1/accessControl/apitoken/validate'],
-            stdout=subprocess.PIPE, text=True)
-        paced = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--probe',
-                                  f'{port}:{token}'], stdout=subprocess.PIPE, text=True)
-    started = time.monotonic()
-    results = asyncio.run(run())
-    wall = time.monotonic() - started
+        prober = subprocess.Popen([harness, 'probe', str(port), token, '100', '12'],
+                                  stdout=subprocess.PIPE, text=True)
+        time.sleep(0.05)
+    client = subprocess.run([harness, 'client', str(port), str(count), '/v1/chat/completions',
+                             token, model, '60'], capture_output=True, text=True, check=True)
     stop.set()
     watcher.join()
-    p99 = samples = float('nan')
+    result = json.loads(client.stdout)
+    result.update(rss_before_mib=rss_before, rss_peak_mib=peak[0])
     if prober:
-        out = prober.communicate()[0]
-        latencies = {pct: float(v) * {'us': 1e-3, 'ms': 1.0, 's': 1e3}[u]
-                     for pct, v, u in LATENCY.findall(out)}
-        p99 = latencies.get('99', float('nan'))
-        found = re.search(r'(\d+) requests in', out)
-        samples = int(found.group(1)) if found else 0
-    paced_p99 = paced_samples = float('nan')
-    if paced:
-        paced_p99, paced_samples = (float(x) for x in paced.communicate()[0].split())
-    ok = sum(1 for r in results if r is True)
-    failures = [repr(r) for r in results if r is not True][:3]
-    return {'count': count, 'ok': ok, 'errors': count - ok, 'examples': failures,
-            'wall_s': wall, 'rss_before_mib': rss_before, 'rss_peak_mib': peak[0],
-            'validate_p99_ms': p99, 'validate_samples': samples,
-            'paced_p99_ms': paced_p99, 'paced_samples': paced_samples}
-
-
-def paced_probe(target, seconds=12.0, rate=100):
-    """Validate at `rate` requests/s on one keep-alive connection for `seconds`; prints the p99
-    latency in ms and the number of requests."""
-    port, token = target.split(':', 1)
-    conn = http.client.HTTPConnection(HOST, int(port), timeout=10)
-    latencies = []
-    start = time.monotonic()
-    for i in range(int(seconds * rate)):
-        due = start + i / rate
-        time.sleep(max(0.0, due - time.monotonic()))
-        begin = time.monotonic()
-        status, _ = request(int(port), 'GET', '/v1/accessControl/apitoken/validate', token=token,
-                            conn=conn)
-        latencies.append((time.monotonic() - begin) * 1000 if status == 200 else float('inf'))
-    latencies.sort()
-    print(latencies[int(len(latencies) * 0.99) - 1], len(latencies))
+        result['validate'] = json.loads(prober.communicate()[0])
+    return result
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == '--probe':
-        return paced_probe(sys.argv[2])
     parser = argparse.ArgumentParser()
     parser.add_argument('--quick', action='store_true', help='3 rounds of 3 s (under 2 minutes)')
     parser.add_argument('--seconds', type=int, default=10)
@@ -309,7 +266,10 @@ def main():
     parser.add_argument('--tokens', type=int, default=10000)
     parser.add_argument('--streams', type=int, default=0,
                         help='also run this many concurrent 10-s streams (e.g. 5000)')
-    parser.add_argument('--only', default='validate,chat,stream,sequential')
+    parser.add_argument('--stream-rounds', type=int, default=1,
+                        help='rounds of the --streams run (each: harness floor, then gatehouse)')
+    parser.add_argument('--only', default='validate,chat,stream,sequential',
+                        help='wrk benchmarks to run (none: --only streams)')
     args = parser.parse_args()
     seconds = 3 if args.quick else args.seconds
     only = set(args.only.split(','))
@@ -320,10 +280,12 @@ def main():
     work = tempfile.mkdtemp(prefix='gatehouse-bench-')
     processes = []
     try:
-        gate_port, upstream_port, proxy_port, port, stream_port = (free_port() for _ in range(5))
-        load = subprocess.Popen([sys.executable, os.path.join(ROOT, 'tests/http/load_upstream.py'),
-                                 '--port', str(stream_port)], stdout=subprocess.PIPE)
-        processes.append(load)
+        gate_port, upstream_port, proxy_port, port = (free_port() for _ in range(4))
+        harness = build_harness(work)
+        # The streaming upstream: ten content events one second apart, then usage and [DONE].
+        slow = subprocess.Popen([harness, 'upstream', '10', '1000'], stdout=subprocess.PIPE)
+        processes.append(slow)
+        stream_port = int(slow.stdout.readline())
         init = subprocess.run([BIN, 'init', '--data-dir', f'{work}/data', '--json'],
                               capture_output=True, text=True, check=True)
         org_token = json.loads(init.stdout)['apiToken']['secret']
@@ -365,8 +327,6 @@ def main():
         processes.append(nginx)
         for p in (gate_port, upstream_port, proxy_port):
             wait_port(p)
-        load_port = int(load.stdout.readline())
-        assert load_port == stream_port
 
         chat_body = {'model': 'fast/fixed', 'messages': [{'role': 'user', 'content': 'hi'}]}
         stream_body = dict(chat_body, model='fastsse/fixed', stream=True)
@@ -400,57 +360,74 @@ def main():
                   'connections created: '
                   f'{metric(port, "gatehouse_upstream_connections_created_total") - created:.0f}')
 
-        written_before = metric(port, 'gatehouse_request_log_written_total')
-        gatehouse_calls = 0
-        print(f'# medians of {args.rounds} alternating rounds of {seconds} s; wrk -t1; '
-              'latencies in ms')
-        print(f'{"benchmark":<10} {"target":<12} {"req/s":>10} {"p50":>8} {"p99":>8} '
-              f'{"ratio":>7} {"p50 x":>7}')
-        for name in ('validate', 'chat', 'stream'):
-            if name not in only:
-                continue
-            results = {label: [] for label, _url, _body in contenders[name]}
-            for _round in range(args.rounds):
-                for label, url, body in contenders[name]:
-                    result = run_wrk(url, seconds, connections[name],
-                                     token=token if label == 'gatehouse' or name == 'validate'
-                                     else None, body=body)
-                    if label == 'gatehouse' and name != 'validate':
-                        gatehouse_calls += int(result['rps'] * seconds)
-                    if result['non2xx'] or result['socket_errors']:
-                        print(f'#   {name} {label}: non-2xx {result["non2xx"]}, socket errors '
-                              f'{result["socket_errors"]}')
-                    results[label].append(result)
-            baseline = [label for label in results if label != 'gatehouse'][0]
-            base_rps = median_of(results[baseline], 'rps')
-            base_p50 = median_of(results[baseline], 'p50')
-            for label, rows in results.items():
-                rps, p50, p99 = (median_of(rows, k) for k in ('rps', 'p50', 'p99'))
-                print(f'{name:<10} {label:<12} {rps:>10.0f} {p50:>8.2f} {p99:>8.2f} '
-                      f'{rps / base_rps:>7.2f} {p50 / base_p50:>7.2f}')
-        time.sleep(0.5)
-        written = metric(port, 'gatehouse_request_log_written_total') - written_before
-        dropped = metric(port, 'gatehouse_request_log_dropped_total')
-        print(f'# request records written during the wrk runs: {written:.0f} '
-              f'(about {gatehouse_calls} chat calls counted by wrk), dropped: {dropped:.0f}')
-        print('# pool: ' + ', '.join(
-            f'{k} {metric(port, "gatehouse_upstream_connections_" + k):.0f}'
-            for k in ('open', 'idle', 'created_total', 'reused_total')))
+        if only & {'validate', 'chat', 'stream'}:
+            written_before = metric(port, 'gatehouse_request_log_written_total')
+            gatehouse_calls = 0
+            print(f'# medians of {args.rounds} alternating rounds of {seconds} s; wrk -t1; '
+                  'latencies in ms')
+            print(f'{"benchmark":<10} {"target":<12} {"req/s":>10} {"p50":>8} {"p99":>8} '
+                  f'{"ratio":>7} {"p50 x":>7}')
+            for name in ('validate', 'chat', 'stream'):
+                if name not in only:
+                    continue
+                results = {label: [] for label, _url, _body in contenders[name]}
+                for _round in range(args.rounds):
+                    for label, url, body in contenders[name]:
+                        result = run_wrk(url, seconds, connections[name],
+                                         token=token if label == 'gatehouse' or name == 'validate'
+                                         else None, body=body)
+                        if label == 'gatehouse' and name != 'validate':
+                            gatehouse_calls += int(result['rps'] * seconds)
+                        if result['non2xx'] or result['socket_errors']:
+                            print(f'#   {name} {label}: non-2xx {result["non2xx"]}, socket errors '
+                                  f'{result["socket_errors"]}')
+                        results[label].append(result)
+                baseline = [label for label in results if label != 'gatehouse'][0]
+                base_rps = median_of(results[baseline], 'rps')
+                base_p50 = median_of(results[baseline], 'p50')
+                for label, rows in results.items():
+                    rps, p50, p99 = (median_of(rows, k) for k in ('rps', 'p50', 'p99'))
+                    print(f'{name:<10} {label:<12} {rps:>10.0f} {p50:>8.2f} {p99:>8.2f} '
+                          f'{rps / base_rps:>7.2f} {p50 / base_p50:>7.2f}')
+            time.sleep(0.5)
+            written = metric(port, 'gatehouse_request_log_written_total') - written_before
+            dropped = metric(port, 'gatehouse_request_log_dropped_total')
+            print(f'# request records written during the wrk runs: {written:.0f} '
+                  f'(about {gatehouse_calls} chat calls counted by wrk), dropped: {dropped:.0f}')
+            print('# pool: ' + ', '.join(
+                f'{k} {metric(port, "gatehouse_upstream_connections_" + k):.0f}'
+                for k in ('open', 'idle', 'created_total', 'reused_total')))
 
         if args.streams:
-            floor = concurrent_streams(stream_port, token, args.streams, None,
-                                       model='stream-10x1000', probe=False)
-            print(f'# the same {args.streams} streams straight to the upstream (the harness '
-                  f'floor): {floor["ok"]} complete, wall {floor["wall_s"]:.1f} s')
-            result = concurrent_streams(port, token, args.streams, server.pid)
-            print(f'# {result["count"]} concurrent 10-s streams: {result["ok"]} complete, '
-                  f'{result["errors"]} errors {result["examples"]}, wall {result["wall_s"]:.1f} s, '
-                  f'server RSS {result["rss_before_mib"]:.0f} -> peak '
-                  f'{result["rss_peak_mib"]:.0f} MiB (+{result["rss_peak_mib"] - result["rss_before_mib"]:.0f}), '
-                  f'validate meanwhile (first 12 s): p99 {result["paced_p99_ms"]:.2f} ms at 100 req/s '
-                  f'({result["paced_samples"]:.0f} requests), p99 '
-                  f'{result["validate_p99_ms"]:.2f} ms with wrk flat out on one connection '
-                  f'({result["validate_samples"]} requests)')
+            print(f'# {args.streams} concurrent 10-s streams (bench/streams.c client and upstream); '
+                  'validate probed at 100 requests/s meanwhile; times in s, latencies in ms')
+            print(f'{"round":<6} {"floor":>6} {"wall":>6} {"errors":>6} {"sent":>6} '
+                  f'{"RSS MiB":>14} {"val p50":>8} {"val p99":>8} {"1st s p99":>9} {"max":>7}')
+            for round_number in range(1, args.stream_rounds + 1):
+                floor = concurrent_streams(harness, stream_port, token, args.streams, None,
+                                           'stream-10x1000', probe=False)
+                if floor['errors']:
+                    print(f'#   floor: {floor["errors"]} errors ({floor["example_error"]})')
+                time.sleep(1)
+                result = concurrent_streams(harness, port, token, args.streams, server.pid,
+                                            'slow/stream-10x1000')
+                if result['errors']:
+                    print(f'#   gatehouse: {result["errors"]} errors ({result["example_error"]})')
+                validate = result['validate']
+                rss = (f'{result["rss_before_mib"]:.0f}->{result["rss_peak_mib"]:.0f} '
+                       f'(+{result["rss_peak_mib"] - result["rss_before_mib"]:.0f})')
+                print(f'{round_number:<6} {floor["wall_s"]:>6.2f} {result["wall_s"]:>6.2f} '
+                      f'{result["errors"]:>6} {result["all_sent_s"]:>6.2f} {rss:>14} '
+                      f'{validate["p50_ms"]:>8.2f} {validate["p99_ms"]:>8.2f} '
+                      f'{validate["first_second_p99_ms"]:>9.2f} {validate["max_ms"]:>7.2f}',
+                      flush=True)
+                print(f'#   gatehouse: requests all sent at {result["all_sent_s"]:.2f} s, first '
+                      f'bytes p50 {result["first_byte_p50_s"]:.2f} s, max '
+                      f'{result["first_byte_max_s"]:.2f} s; ends min {result["end_min_s"]:.2f} s, '
+                      f'p50 {result["end_p50_s"]:.2f} s, max {result["end_max_s"]:.2f} s; '
+                      f'floor: sent at {floor["all_sent_s"]:.2f} s, ends p50 '
+                      f'{floor["end_p50_s"]:.2f} s', flush=True)
+                time.sleep(2)
     finally:
         for process in reversed(processes):
             if process.poll() is None:

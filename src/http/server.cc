@@ -361,8 +361,7 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
       const std::function<void(std::function<void()>)> start = [&](std::function<void()> done) {
         async(response, std::move(done));
       };
-      const bool present =
-          co_await AwaitCompletion(*connection.socket, start, response.cancel, true);
+      const bool present = co_await AwaitCompletion(*connection.socket, start, response.cancel);
       response.cancel = nullptr;
       if (!present) {
         if (response.async_body) response.async_body->Abort();
@@ -436,6 +435,7 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
     std::shared_ptr<AsyncBodySource> source = response.async_body;
     // Shared with the callback, which an aborted source may still call after we have left.
     auto next = std::make_shared<std::pair<BodyPiece, std::string>>(BodyPiece::kMore, "");
+    StreamClientWatch watch(TcpLayer(stream).socket(), [source] { source->Abort(); });
     while (next->first == BodyPiece::kMore) {
       // The next piece is asked for only once the previous one is written: backpressure.
       // Named, not temporaries in the co_await expression (g++ 12 mis-destroys those).
@@ -446,9 +446,7 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
           done();
         });
       };
-      const std::function<void()> abort = [source] { source->Abort(); };
-      const bool present = co_await AwaitCompletion(TcpLayer(stream).socket(), start, abort, false);
-      if (!present) co_return false;
+      if (!co_await watch.Await(start)) co_return false;
       const BodyPiece piece = next->first;
       if (!co_await WriteBody(stream, out, piece, next->second, chunked)) {
         if (piece == BodyPiece::kMore) source->Abort();

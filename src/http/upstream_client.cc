@@ -336,6 +336,7 @@ class AsioExchange final : public UpstreamExchange,
       // A body delimited by the connection's end is complete; anything else is cut.
       ec = parser_->is_done() ? boost::system::error_code() : bhttp::error::partial_message;
     }
+    if (!ec && !cancelled_) ec = ParseBuffered();
     if (ec || cancelled_) {
       connection_.reset();
       return done(std::unexpected(Error(ec, "read response body")));
@@ -346,6 +347,21 @@ class AsioExchange final : public UpstreamExchange,
     piece.end = parser_->is_done();
     if (piece.end) Release();
     done(std::move(piece));
+  }
+
+  // Parses what the last read left in the buffer: the parser stops after each chunk, and one
+  // segment often brings several (a stream's last event, its usage and [DONE]), which would
+  // otherwise reach the gateway, and the client, as as many pieces and writes.
+  boost::system::error_code ParseBuffered() {
+    auto& buffer = connection_->buffer;
+    while (!parser_->is_done() && buffer.size() > 0) {
+      boost::system::error_code ec;
+      const std::size_t used = parser_->put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == bhttp::error::need_more) break;
+      if (ec) return ec;
+    }
+    return {};
   }
 
   // Returns the connection to its loop's pool when the upstream keeps it open and nothing is
