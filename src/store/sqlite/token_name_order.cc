@@ -1,0 +1,161 @@
+#include <algorithm>
+#include <mutex>
+#include <shared_mutex>
+
+#include "store/sqlite/token_name_index.h"
+
+// The ranked name order of TokenNameIndex: made, merged and installed by the maintenance
+// thread, and searched by binary search for the tokens changed since it was made.
+namespace gatehouse::sqlite {
+
+bool TokenNameIndex::Before(const Organization& organization, std::uint32_t a, std::uint32_t b) {
+  const Entry& x = organization.entries[a];
+  const Entry& y = organization.entries[b];
+  const std::string_view text(organization.text);
+  const auto x_name = text.substr(x.name_at, x.name_size);
+  const auto y_name = text.substr(y.name_at, y.name_size);
+  if (x_name != y_name) return x_name < y_name;
+  if (x.status != y.status) return x.status < y.status;
+  if (x.scope != y.scope) return x.scope < y.scope;
+  if (x.project != y.project) {
+    const std::string& x_project = organization.projects[x.project].name;
+    const std::string& y_project = organization.projects[y.project].name;
+    if (x_project != y_project) return x_project < y_project;
+  }
+  return x.rowid < y.rowid;
+}
+
+std::vector<std::uint32_t> TokenNameIndex::PlacesAmongRanked(
+    const Organization& organization, const std::vector<std::uint32_t>& extra) {
+  const auto& ranked = organization.ranked;
+  // Dead entries have changed since they were ranked, so the search compares with the nearest
+  // live one instead.
+  auto live_at_or_after = [&](std::size_t at, std::size_t end) {
+    while (at < end && ranked[at].dead) ++at;
+    return at;
+  };
+  std::vector<std::uint32_t> places;
+  places.reserve(extra.size());
+  for (std::uint32_t entry : extra) {
+    std::size_t low = places.empty() ? 0 : places.back();  // extra is sorted
+    std::size_t high = ranked.size();
+    while (low < high) {
+      const std::size_t middle = low + (high - low) / 2;
+      const std::size_t live = live_at_or_after(middle, high);
+      if (live == high) {
+        high = middle;
+      } else if (Before(organization, ranked[live].entry, entry)) {
+        low = live + 1;
+      } else {
+        high = middle;
+      }
+    }
+    places.push_back(static_cast<std::uint32_t>(low));
+  }
+  return places;
+}
+
+TokenNameIndex::Order TokenNameIndex::RankAll(const Organization& organization) {
+  const std::size_t count = organization.entries.size();
+  // Sorted first by the first eight bytes of the name, so that most comparisons are one of
+  // two numbers; the whole order decides between equal prefixes.
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> keys(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const Entry& entry = organization.entries[i];
+    std::uint64_t prefix = 0;
+    for (std::uint32_t k = 0; k < 8; ++k) {
+      const auto byte = k < entry.name_size
+                            ? static_cast<unsigned char>(organization.text[entry.name_at + k])
+                            : 0;
+      prefix = (prefix << 8) | byte;
+    }
+    keys[i] = {prefix, i};
+  }
+  std::sort(keys.begin(), keys.end(), [&](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first < b.first;
+    return Before(organization, a.second, b.second);
+  });
+  Order order;
+  order.ranked.reserve(count);
+  order.rank_of.assign(count, kUnranked);
+  for (const auto& key : keys) order.Add(organization, key.second);
+  return order;
+}
+
+TokenNameIndex::Order TokenNameIndex::MergeUnranked(const Organization& organization) {
+  auto extra = organization.unranked;
+  std::sort(extra.begin(), extra.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return Before(organization, a, b); });
+  const auto places = PlacesAmongRanked(organization, extra);
+  Order order;
+  order.ranked.reserve(organization.ranked.size() + extra.size());
+  order.rank_of.assign(organization.entries.size(), kUnranked);
+  std::size_t next = 0;
+  for (std::size_t at = 0; at <= organization.ranked.size(); ++at) {
+    while (next < extra.size() && places[next] == at) order.Add(organization, extra[next++]);
+    if (at < organization.ranked.size() && !organization.ranked[at].dead) {
+      order.Add(organization, organization.ranked[at].entry);
+    }
+  }
+  return order;
+}
+
+void TokenNameIndex::Order::Add(const Organization& organization, std::uint32_t index) {
+  const Entry& entry = organization.entries[index];
+  rank_of[index] = static_cast<std::uint32_t>(ranked.size());
+  ranked.push_back(Ranked{index, entry.project, entry.status, entry.scope, false});
+}
+
+void TokenNameIndex::Install(Organization& organization, Order order, std::uint64_t since) {
+  organization.ranked = std::move(order.ranked);
+  organization.rank_of = std::move(order.rank_of);
+  organization.rank_of.resize(organization.entries.size(), kUnranked);
+  organization.unranked.clear();
+  for (std::uint32_t index = 0; index < organization.entries.size(); ++index) {
+    if (organization.entries[index].changed <= since) continue;
+    std::uint32_t& place = organization.rank_of[index];
+    if (place != kUnranked) organization.ranked[place].dead = true;
+    place = kUnranked;
+    organization.unranked.push_back(index);
+  }
+  organization.ranked_valid = true;
+}
+
+void TokenNameIndex::Rank() {
+  std::lock_guard ranking(rank_mutex_);
+  struct Job {
+    std::string organization_id;
+    Organization copy;
+    std::uint64_t changes;
+    std::uint64_t invalidations;
+  };
+  std::vector<Job> jobs;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& [id, organization] : organizations_) {
+      if (organization.ranked_valid && organization.unranked.empty()) continue;
+      Job job{id, {}, organization.changes, organization.invalidations};
+      job.copy.text = organization.text;  // what Before reads
+      job.copy.entries = organization.entries;
+      job.copy.projects = organization.projects;
+      job.copy.ranked_valid = organization.ranked_valid;
+      if (organization.ranked_valid) {
+        job.copy.ranked = organization.ranked;
+        job.copy.unranked = organization.unranked;
+      }
+      jobs.push_back(std::move(job));
+    }
+  }
+  for (auto& job : jobs) {
+    Order order = job.copy.ranked_valid ? MergeUnranked(job.copy) : RankAll(job.copy);
+    std::unique_lock lock(mutex_);
+    auto found = organizations_.find(job.organization_id);
+    // A project renamed meanwhile may have moved tokens that the order has in place.
+    if (found == organizations_.end() || found->second.invalidations != job.invalidations) {
+      continue;
+    }
+    Install(found->second, std::move(order), job.changes);
+  }
+}
+
+}  // namespace gatehouse::sqlite
