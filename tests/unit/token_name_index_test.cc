@@ -203,14 +203,19 @@ TEST_F(TokenNameIndexTest, TheRankedNameOrderFollowsChangesBeforeAndAfterTheyAre
     ASSERT_TRUE(store_->InsertToken(tokens.back(), Credential()));
   }
   auto check = [&](const std::string& when) {
-    for (bool descending : {false, true}) {
+    for (auto [key, descending] :
+         {std::pair{TokenOrderKey::kName, false}, std::pair{TokenOrderKey::kName, true},
+          std::pair{TokenOrderKey::kTimestamp, false}, std::pair{TokenOrderKey::kProjectName, true},
+          std::pair{TokenOrderKey::kStatus, false}}) {
       for (std::vector<TokenStatus> statuses :
            {std::vector<TokenStatus>{}, std::vector<TokenStatus>{TokenStatus::kBlocked}}) {
-        TokenQuery query{
-            .organization_id = organization_.id, .statuses = statuses, .descending = descending};
+        TokenQuery query{.organization_id = organization_.id,
+                         .statuses = statuses,
+                         .order_key = key,
+                         .descending = descending};
         const auto expected = AllIds(*store_, query, SqliteStore::NameIndexUse::kNever);
         EXPECT_EQ(AllIds(*store_, query, SqliteStore::NameIndexUse::kAlways), expected)
-            << when << (descending ? ", descending" : "");
+            << when << ", order " << static_cast<int>(key) << (descending ? ", descending" : "");
         query.project_name_contains = "support";
         EXPECT_EQ(AllIds(*store_, query, SqliteStore::NameIndexUse::kAlways),
                   AllIds(*store_, query, SqliteStore::NameIndexUse::kNever))
@@ -269,7 +274,9 @@ TEST_F(TokenNameIndexTest, ChangesMadeWhileItRanksAreNotLost) {
   changer.join();
   for (int round = 0; round < 2; ++round) {
     for (bool descending : {false, true}) {
-      TokenQuery query{.organization_id = organization_.id, .descending = descending};
+      TokenQuery query{.organization_id = organization_.id,
+                       .order_key = descending ? TokenOrderKey::kProjectName : TokenOrderKey::kName,
+                       .descending = descending};
       EXPECT_EQ(AllIds(*store_, query, SqliteStore::NameIndexUse::kAlways),
                 AllIds(*store_, query, SqliteStore::NameIndexUse::kNever))
           << (round ? "ranked again" : "as ranked while changing");

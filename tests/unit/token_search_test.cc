@@ -240,7 +240,7 @@ TEST_F(TokenSearchTest, EveryOrderAndDirectionMatchesBruteForceOnEveryPageWithTi
   }
 }
 
-TEST_F(TokenSearchTest, TheNameIndexSortsTiesAsTheNameAndStatusOrdersDo) {
+TEST_F(TokenSearchTest, TheNameIndexSortsTiesAsTheSqlOrdersDo) {
   store_->UseNameIndex(SqliteStore::NameIndexUse::kAlways);
   // Selecting among the matches, then walking the ranked order that RefreshSearchIndex makes.
   for (int ranked = 0; ranked < 2; ++ranked) {
@@ -249,7 +249,10 @@ TEST_F(TokenSearchTest, TheNameIndexSortsTiesAsTheNameAndStatusOrdersDo) {
     }
     for (auto [key, descending] :
          {std::pair{TokenOrderKey::kName, false}, std::pair{TokenOrderKey::kName, true},
-          std::pair{TokenOrderKey::kStatus, false}, std::pair{TokenOrderKey::kStatus, true}}) {
+          std::pair{TokenOrderKey::kStatus, false}, std::pair{TokenOrderKey::kStatus, true},
+          std::pair{TokenOrderKey::kTimestamp, false}, std::pair{TokenOrderKey::kTimestamp, true},
+          std::pair{TokenOrderKey::kProjectName, false},
+          std::pair{TokenOrderKey::kProjectName, true}}) {
       for (const auto& statuses : kStatusFilters) {
         TokenQuery query{.organization_id = organization_.id,
                          .statuses = statuses,

@@ -145,6 +145,11 @@ class SqliteStore final : public Store {
   Result<TokenPage> SearchByNameIndex(sqlite::Database& db, const TokenQuery& query,
                                       std::string* explain,
                                       std::optional<std::int64_t> known_count = std::nullopt);
+  // The same in creation-time and project-name order, from the index's ranked orders of those
+  // keys once they are made.
+  std::optional<Result<TokenPage>> SearchInRankedOrder(sqlite::Database& db,
+                                                       const TokenQuery& query, std::int64_t count,
+                                                       std::string* explain);
   // The same in status order, which is the name order within each status.
   std::optional<Result<TokenPage>> SearchInStatusOrder(sqlite::Database& db,
                                                        const TokenQuery& query, std::int64_t count,

@@ -189,6 +189,7 @@ Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& qu
     page.count = *count;
     if (auto indexed = SearchInNameOrder(db, query, page.count, explain)) return *indexed;
     if (auto indexed = SearchInStatusOrder(db, query, page.count, explain)) return *indexed;
+    if (auto indexed = SearchInRankedOrder(db, query, page.count, explain)) return *indexed;
     // One project's tokens are read through the project index whatever their number: the
     // sort indexes do not cover project ids (a project listing has no LIMIT anyway).
     if (!query.project_id.empty()) {
@@ -398,6 +399,34 @@ Result<NameSearch> SqliteStore::NameSearchOf(Database& db, const TokenQuery& que
     }
   }
   return search;
+}
+
+std::optional<Result<TokenPage>> SqliteStore::SearchInRankedOrder(Database& db,
+                                                                  const TokenQuery& query,
+                                                                  std::int64_t count,
+                                                                  std::string* explain) {
+  RankedKey key;
+  if (query.order_key == TokenOrderKey::kTimestamp) {
+    key = RankedKey::kCreated;
+  } else if (query.order_key == TokenOrderKey::kProjectName) {
+    key = RankedKey::kProjectName;
+  } else {
+    return std::nullopt;
+  }
+  if (name_index_use_ == NameIndexUse::kNever || query.offset >= count) return std::nullopt;
+  auto indexed = name_index_.Sync(db);
+  if (!indexed) return std::unexpected(indexed.error());
+  if (!*indexed || !name_index_.Ordered(query.organization_id)) return std::nullopt;
+  auto search = NameSearchOf(db, query);
+  if (!search) return std::unexpected(search.error());
+  const NamePage page{query.descending, query.offset, query.limit, true, key};
+  NameMatches matches =
+      name_index_.Find(*search, std::numeric_limits<std::int64_t>::max() - 1, &page);
+  if (!matches.walked) return std::nullopt;  // the order is being made again
+  if (explain) *explain += "in-memory name index: ranked order, rows by rowid\n";
+  TokenPage found;
+  found.count = count;
+  return ReadRowids(db, query, matches.rowids, false, std::move(found), explain);
 }
 
 std::optional<Result<TokenPage>> SqliteStore::SearchInStatusOrder(Database& db,

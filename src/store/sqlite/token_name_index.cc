@@ -25,7 +25,7 @@ constexpr std::size_t kMaxUnranked = 4096;
 
 constexpr const char* kColumns =
     "SELECT rowid, organization_id, name, status, scope, COALESCE(project_id, ''), "
-    "project_name, updated_at FROM api_tokens";
+    "project_name, updated_at, created_at FROM api_tokens";
 
 std::int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -139,6 +139,7 @@ Status TokenNameIndex::ReadRows(Statement& stmt, const std::function<void(Row&)>
     s.ReadText(5, row.project_id);
     s.ReadText(6, row.project_name);
     row.updated_at = s.Int(7);
+    row.created_at = s.Int(8);
     visit(row);
   }
 }
@@ -223,7 +224,8 @@ void TokenNameIndex::Apply(Organizations& organizations, const Row& row) {
   const bool known = at != entries.end() && at->rowid == row.rowid;
   if (!known) {
     const bool last = at == entries.end();
-    at = entries.insert(at, Entry{row.rowid, 0, 0, 0, 0, 0, ++organization.changes});
+    at =
+        entries.insert(at, Entry{row.rowid, 0, 0, 0, 0, 0, ++organization.changes, row.created_at});
     if (!last) {
       // Rowids only grow, so this does not happen; should it, renumber the names.
       at->project = project;
@@ -234,7 +236,7 @@ void TokenNameIndex::Apply(Organizations& organizations, const Row& row) {
       Compact(organization);
       organization.ranked_valid = false;
       ++organization.invalidations;
-      organization.rank_of.assign(entries.size(), kUnranked);
+      for (Order& order : organization.orders) order.rank_of.assign(entries.size(), kUnranked);
       return;
     }
   }
@@ -246,7 +248,7 @@ void TokenNameIndex::Apply(Organizations& organizations, const Row& row) {
   entry.scope = static_cast<std::uint8_t>(row.scope);
   const auto index = static_cast<std::uint32_t>(at - entries.begin());
   if (!known) {
-    organization.rank_of.push_back(kUnranked);
+    for (Order& order : organization.orders) order.rank_of.push_back(kUnranked);
     if (organization.ranked_valid) organization.unranked.push_back(index);
     AppendName(organization, index, row.name);
     return;
@@ -301,23 +303,25 @@ void TokenNameIndex::Compact(Organization& organization) {
 void TokenNameIndex::Unrank(Organization& organization, std::uint32_t entry) {
   organization.entries[entry].changed = ++organization.changes;
   if (!organization.ranked_valid) return;  // every entry is ranked at the next Rank
-  std::uint32_t& place = organization.rank_of[entry];
-  if (place == kUnranked) return;  // listed already
-  organization.ranked[place].dead = true;
-  place = kUnranked;
+  if (organization.orders[0].rank_of[entry] == kUnranked) return;  // listed already
+  for (Order& order : organization.orders) {
+    std::uint32_t& place = order.rank_of[entry];
+    order.ranked[place].dead = true;
+    place = kUnranked;
+  }
   organization.unranked.push_back(entry);
 }
 
-void TokenNameIndex::WalkRanked(const Organization& organization, const Filter& filter,
-                                const NamePage& page, NameMatches& matches) {
+void TokenNameIndex::WalkRanked(const Organization& organization, RankedKey key,
+                                const Filter& filter, const NamePage& page, NameMatches& matches) {
   std::vector<std::uint32_t> extra;
   for (std::uint32_t index : organization.unranked) {
     const Entry& entry = organization.entries[index];
     if (filter.Passes(entry.project, entry.status, entry.scope)) extra.push_back(index);
   }
   std::sort(extra.begin(), extra.end(),
-            [&](std::uint32_t a, std::uint32_t b) { return Before(organization, a, b); });
-  const auto places = PlacesAmongRanked(organization, extra);
+            [&](std::uint32_t a, std::uint32_t b) { return Before(organization, key, a, b); });
+  const auto places = PlacesAmongRanked(organization, key, extra);
   const std::int64_t begin = page.offset;
   const std::int64_t end =
       page.limit > 0 ? page.offset + page.limit : std::numeric_limits<std::int64_t>::max();
@@ -329,7 +333,7 @@ void TokenNameIndex::WalkRanked(const Organization& organization, const Filter& 
     ++matches.count;
     return !page.count_known || matches.count < end;
   };
-  const auto& ranked = organization.ranked;
+  const auto& ranked = organization.orders[static_cast<std::size_t>(key)].ranked;
   const std::size_t size = ranked.size();
   auto emit_ranked = [&](std::size_t at) {
     const Ranked& item = ranked[at];
@@ -384,9 +388,11 @@ NameMatches TokenNameIndex::Find(const NameSearch& search, std::int64_t bound,
   };
   if (needle.empty() && page && organization.ranked_valid &&
       organization.unranked.size() <= kMaxUnranked && bound >= std::ssize(organization.entries)) {
-    WalkRanked(organization, filter, *page, matches);
+    WalkRanked(organization, page->key, filter, *page, matches);
+    matches.walked = true;
     return matches;
   }
+  if (page && page->key != RankedKey::kName) return matches;  // no order to walk yet
 
   std::vector<std::uint32_t> hits;
   const char* text = organization.text.data();

@@ -28,7 +28,13 @@ struct NameSearch {
   std::vector<std::int64_t> statuses;                   // any when empty
 };
 
-// The part of the name order (name, status, scope, project name, rowid) that a page needs.
+// The orders the index keeps tokens ranked in (the SQL plans' orders of the same keys):
+// name without case, status, scope, project name, rowid; creation time, status, scope, project
+// name, rowid; project name without case, status, scope, rowid.
+enum class RankedKey : std::uint8_t { kName, kCreated, kProjectName };
+inline constexpr std::size_t kRankedKeys = 3;
+
+// The part of an order that a page needs.
 struct NamePage {
   bool descending = false;
   std::int64_t offset = 0;
@@ -36,11 +42,13 @@ struct NamePage {
   // The caller knows the count: a walk of the ranked order may stop at the page's end (and
   // NameMatches::count is then not the number of matches).
   bool count_known = false;
+  RankedKey key = RankedKey::kName;  // another than the name's: only from its ranked order
 };
 
 struct NameMatches {
   std::int64_t count = 0;            // matches, counted up to the bound + 1
   std::vector<std::int64_t> rowids;  // see TokenNameIndex::Find
+  bool walked = false;               // the page came from a ranked order
 };
 
 // Every token's name in memory, per organization, so that a substring search counts and finds
@@ -82,6 +90,7 @@ class TokenNameIndex {
     std::uint8_t status;
     std::uint8_t scope;
     std::uint64_t changed;  // the organization's change count when it last changed
+    std::int64_t created_at;
   };
   struct Project {
     std::string id;
@@ -96,6 +105,14 @@ class TokenNameIndex {
     bool dead;  // changed since it was ranked: the entry is among the unranked ones
   };
   static constexpr std::uint32_t kUnranked = 0xffffffff;
+  struct Organization;
+  // One ranked order of an organization's entries.
+  struct Order {
+    std::vector<Ranked> ranked;
+    std::vector<std::uint32_t> rank_of;  // by entry: its place in ranked, or kUnranked
+    void Add(const Organization& organization, std::uint32_t entry);  // next in order
+  };
+  using Orders = std::array<Order, kRankedKeys>;
   struct Organization {
     // Lower-cased names (ASCII letters only), each followed by '\0'. A replaced name's bytes
     // are zeroed, so no search text (never empty, never containing '\0') matches them.
@@ -109,8 +126,7 @@ class TokenNameIndex {
     std::unordered_map<std::string, std::uint32_t> project_by_id;
     // Entries in name order as of the last Rank, and those added or changed since (in no
     // order). Without `ranked_valid` the order is to be built again from every entry.
-    std::vector<Ranked> ranked;
-    std::vector<std::uint32_t> rank_of;  // by entry: its place in ranked, or kUnranked
+    Orders orders;  // by RankedKey
     std::vector<std::uint32_t> unranked;
     bool ranked_valid = false;
     std::uint64_t changes = 0;        // entries added or changed
@@ -125,6 +141,7 @@ class TokenNameIndex {
     std::string project_id;
     std::string project_name;
     std::int64_t updated_at;
+    std::int64_t created_at;
   };
 
   using Organizations = std::unordered_map<std::string, Organization>;
@@ -136,29 +153,25 @@ class TokenNameIndex {
   static void Compact(Organization& organization);
   // Whether entry a comes before entry b in the name order (name without case, status, scope,
   // project name, rowid), as the SQL plans order them.
-  static bool Before(const Organization& organization, std::uint32_t a, std::uint32_t b);
+  static bool Before(const Organization& organization, RankedKey key, std::uint32_t a,
+                     std::uint32_t b);
   // Records that `entry` changed (or is new) since the last Rank.
   static void Unrank(Organization& organization, std::uint32_t entry);
   // Where each of `extra` (sorted in the name order) goes among the live ranked entries: the
   // place of the first ranked entry after it.
   static std::vector<std::uint32_t> PlacesAmongRanked(const Organization& organization,
+                                                      RankedKey key,
                                                       const std::vector<std::uint32_t>& extra);
-  // A name order made from an organization's entries.
-  struct Order {
-    std::vector<Ranked> ranked;
-    std::vector<std::uint32_t> rank_of;
-    void Add(const Organization& organization, std::uint32_t entry);  // next in order
-  };
-  static Order RankAll(const Organization& organization);
+  static Order RankAll(const Organization& organization, RankedKey key);
   // The ranked order with the unranked entries placed in it and the dead ones left out.
-  static Order MergeUnranked(const Organization& organization);
+  static Order MergeUnranked(const Organization& organization, RankedKey key);
   // Makes `order`, made from a copy taken at change count `since`, the organization's, with the
   // entries changed after `since` marked as changed since.
-  static void Install(Organization& organization, Order order, std::uint64_t since);
+  static void Install(Organization& organization, Orders orders, std::uint64_t since);
   // A page in name order of the entries that pass `passes`, walking the ranked order; the count
   // of every match in `matches`.
   struct Filter;  // a NameSearch's conditions other than the text, for one organization
-  static void WalkRanked(const Organization& organization, const Filter& filter,
+  static void WalkRanked(const Organization& organization, RankedKey key, const Filter& filter,
                          const NamePage& page, NameMatches& matches);
 
   std::mutex sync_mutex_;  // one sync at a time

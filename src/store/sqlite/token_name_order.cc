@@ -8,26 +8,56 @@
 // thread, and searched by binary search for the tokens changed since it was made.
 namespace gatehouse::sqlite {
 
-bool TokenNameIndex::Before(const Organization& organization, std::uint32_t a, std::uint32_t b) {
+namespace {
+
+// SQLite's NOCASE: bytes compared with ASCII letters folded.
+int CompareNoCase(std::string_view a, std::string_view b) {
+  const std::size_t size = std::min(a.size(), b.size());
+  for (std::size_t i = 0; i < size; ++i) {
+    auto fold = [](char c) {
+      return static_cast<unsigned char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    };
+    if (fold(a[i]) != fold(b[i])) return fold(a[i]) < fold(b[i]) ? -1 : 1;
+  }
+  return a.size() == b.size() ? 0 : (a.size() < b.size() ? -1 : 1);
+}
+
+}  // namespace
+
+bool TokenNameIndex::Before(const Organization& organization, RankedKey key, std::uint32_t a,
+                            std::uint32_t b) {
   const Entry& x = organization.entries[a];
   const Entry& y = organization.entries[b];
-  const std::string_view text(organization.text);
-  const auto x_name = text.substr(x.name_at, x.name_size);
-  const auto y_name = text.substr(y.name_at, y.name_size);
-  if (x_name != y_name) return x_name < y_name;
+  const std::string& x_project = organization.projects[x.project].name;
+  const std::string& y_project = organization.projects[y.project].name;
+  switch (key) {
+    case RankedKey::kName: {
+      const std::string_view text(organization.text);
+      const auto x_name = text.substr(x.name_at, x.name_size);
+      const auto y_name = text.substr(y.name_at, y.name_size);
+      if (x_name != y_name) return x_name < y_name;
+      break;
+    }
+    case RankedKey::kCreated:
+      if (x.created_at != y.created_at) return x.created_at < y.created_at;
+      break;
+    case RankedKey::kProjectName:
+      if (x.project != y.project) {
+        if (int order = CompareNoCase(x_project, y_project); order != 0) return order < 0;
+      }
+      if (x.status != y.status) return x.status < y.status;
+      if (x.scope != y.scope) return x.scope < y.scope;
+      return x.rowid < y.rowid;
+  }
   if (x.status != y.status) return x.status < y.status;
   if (x.scope != y.scope) return x.scope < y.scope;
-  if (x.project != y.project) {
-    const std::string& x_project = organization.projects[x.project].name;
-    const std::string& y_project = organization.projects[y.project].name;
-    if (x_project != y_project) return x_project < y_project;
-  }
+  if (x.project != y.project && x_project != y_project) return x_project < y_project;
   return x.rowid < y.rowid;
 }
 
 std::vector<std::uint32_t> TokenNameIndex::PlacesAmongRanked(
-    const Organization& organization, const std::vector<std::uint32_t>& extra) {
-  const auto& ranked = organization.ranked;
+    const Organization& organization, RankedKey key, const std::vector<std::uint32_t>& extra) {
+  const auto& ranked = organization.orders[static_cast<std::size_t>(key)].ranked;
   // Dead entries have changed since they were ranked, so the search compares with the nearest
   // live one instead.
   auto live_at_or_after = [&](std::size_t at, std::size_t end) {
@@ -44,7 +74,7 @@ std::vector<std::uint32_t> TokenNameIndex::PlacesAmongRanked(
       const std::size_t live = live_at_or_after(middle, high);
       if (live == high) {
         high = middle;
-      } else if (Before(organization, ranked[live].entry, entry)) {
+      } else if (Before(organization, key, ranked[live].entry, entry)) {
         low = live + 1;
       } else {
         high = middle;
@@ -55,15 +85,15 @@ std::vector<std::uint32_t> TokenNameIndex::PlacesAmongRanked(
   return places;
 }
 
-TokenNameIndex::Order TokenNameIndex::RankAll(const Organization& organization) {
+TokenNameIndex::Order TokenNameIndex::RankAll(const Organization& organization, RankedKey key) {
   const std::size_t count = organization.entries.size();
-  // Sorted first by the first eight bytes of the name, so that most comparisons are one of
-  // two numbers; the whole order decides between equal prefixes.
+  // In name order sorted first by the first eight bytes of the name, so that most comparisons
+  // are one of two numbers; the whole order decides between equal prefixes.
   std::vector<std::pair<std::uint64_t, std::uint32_t>> keys(count);
   for (std::uint32_t i = 0; i < count; ++i) {
     const Entry& entry = organization.entries[i];
     std::uint64_t prefix = 0;
-    for (std::uint32_t k = 0; k < 8; ++k) {
+    for (std::uint32_t k = 0; key == RankedKey::kName && k < 8; ++k) {
       const auto byte = k < entry.name_size
                             ? static_cast<unsigned char>(organization.text[entry.name_at + k])
                             : 0;
@@ -73,7 +103,7 @@ TokenNameIndex::Order TokenNameIndex::RankAll(const Organization& organization) 
   }
   std::sort(keys.begin(), keys.end(), [&](const auto& a, const auto& b) {
     if (a.first != b.first) return a.first < b.first;
-    return Before(organization, a.second, b.second);
+    return Before(organization, key, a.second, b.second);
   });
   Order order;
   order.ranked.reserve(count);
@@ -82,20 +112,20 @@ TokenNameIndex::Order TokenNameIndex::RankAll(const Organization& organization) 
   return order;
 }
 
-TokenNameIndex::Order TokenNameIndex::MergeUnranked(const Organization& organization) {
+TokenNameIndex::Order TokenNameIndex::MergeUnranked(const Organization& organization,
+                                                    RankedKey key) {
   auto extra = organization.unranked;
   std::sort(extra.begin(), extra.end(),
-            [&](std::uint32_t a, std::uint32_t b) { return Before(organization, a, b); });
-  const auto places = PlacesAmongRanked(organization, extra);
+            [&](std::uint32_t a, std::uint32_t b) { return Before(organization, key, a, b); });
+  const auto places = PlacesAmongRanked(organization, key, extra);
+  const auto& ranked = organization.orders[static_cast<std::size_t>(key)].ranked;
   Order order;
-  order.ranked.reserve(organization.ranked.size() + extra.size());
+  order.ranked.reserve(ranked.size() + extra.size());
   order.rank_of.assign(organization.entries.size(), kUnranked);
   std::size_t next = 0;
-  for (std::size_t at = 0; at <= organization.ranked.size(); ++at) {
+  for (std::size_t at = 0; at <= ranked.size(); ++at) {
     while (next < extra.size() && places[next] == at) order.Add(organization, extra[next++]);
-    if (at < organization.ranked.size() && !organization.ranked[at].dead) {
-      order.Add(organization, organization.ranked[at].entry);
-    }
+    if (at < ranked.size() && !ranked[at].dead) order.Add(organization, ranked[at].entry);
   }
   return order;
 }
@@ -106,16 +136,19 @@ void TokenNameIndex::Order::Add(const Organization& organization, std::uint32_t 
   ranked.push_back(Ranked{index, entry.project, entry.status, entry.scope, false});
 }
 
-void TokenNameIndex::Install(Organization& organization, Order order, std::uint64_t since) {
-  organization.ranked = std::move(order.ranked);
-  organization.rank_of = std::move(order.rank_of);
-  organization.rank_of.resize(organization.entries.size(), kUnranked);
+void TokenNameIndex::Install(Organization& organization, Orders orders, std::uint64_t since) {
+  for (std::size_t key = 0; key < kRankedKeys; ++key) {
+    organization.orders[key] = std::move(orders[key]);
+    organization.orders[key].rank_of.resize(organization.entries.size(), kUnranked);
+  }
   organization.unranked.clear();
   for (std::uint32_t index = 0; index < organization.entries.size(); ++index) {
     if (organization.entries[index].changed <= since) continue;
-    std::uint32_t& place = organization.rank_of[index];
-    if (place != kUnranked) organization.ranked[place].dead = true;
-    place = kUnranked;
+    for (Order& order : organization.orders) {
+      std::uint32_t& place = order.rank_of[index];
+      if (place != kUnranked) order.ranked[place].dead = true;
+      place = kUnranked;
+    }
     organization.unranked.push_back(index);
   }
   organization.ranked_valid = true;
@@ -140,21 +173,26 @@ void TokenNameIndex::Rank() {
       job.copy.projects = organization.projects;
       job.copy.ranked_valid = organization.ranked_valid;
       if (organization.ranked_valid) {
-        job.copy.ranked = organization.ranked;
+        job.copy.orders = organization.orders;
         job.copy.unranked = organization.unranked;
       }
       jobs.push_back(std::move(job));
     }
   }
   for (auto& job : jobs) {
-    Order order = job.copy.ranked_valid ? MergeUnranked(job.copy) : RankAll(job.copy);
+    Orders orders;
+    for (std::size_t key = 0; key < kRankedKeys; ++key) {
+      const auto ranked_key = static_cast<RankedKey>(key);
+      orders[key] = job.copy.ranked_valid ? MergeUnranked(job.copy, ranked_key)
+                                          : RankAll(job.copy, ranked_key);
+    }
     std::unique_lock lock(mutex_);
     auto found = organizations_.find(job.organization_id);
     // A project renamed meanwhile may have moved tokens that the order has in place.
     if (found == organizations_.end() || found->second.invalidations != job.invalidations) {
       continue;
     }
-    Install(found->second, std::move(order), job.changes);
+    Install(found->second, std::move(orders), job.changes);
   }
 }
 
