@@ -140,20 +140,20 @@ class SqliteStore final : public Store {
                              const TokenCredential& credential);
   Result<TokenPage> SearchTokensIn(sqlite::Database& db, const TokenQuery& query,
                                    std::string* explain);
-  // A search answered from the name index; `known_count`, when given, is the number of
-  // matches (from api_token_counts).
+  // A search answered from the name index, which counts its matches.
   Result<TokenPage> SearchByNameIndex(sqlite::Database& db, const TokenQuery& query,
-                                      std::string* explain,
-                                      std::optional<std::int64_t> known_count = std::nullopt);
-  // The same in creation-time and project-name order, from the index's ranked orders of those
-  // keys once they are made.
-  std::optional<Result<TokenPage>> SearchInRankedOrder(sqlite::Database& db,
-                                                       const TokenQuery& query, std::int64_t count,
-                                                       std::string* explain);
-  // The same in status order, which is the name order within each status.
-  std::optional<Result<TokenPage>> SearchInStatusOrder(sqlite::Database& db,
-                                                       const TokenQuery& query, std::int64_t count,
-                                                       std::string* explain);
+                                      std::string* explain);
+  // The page of a query without a name filter, whose `count` matches api_token_counts gave,
+  // from the name index when it is loaded and cheaper than the SQL plans; nullopt otherwise.
+  std::optional<Result<TokenPage>> SearchInIndexOrder(sqlite::Database& db, const TokenQuery& query,
+                                                      std::int64_t count, std::string* explain);
+  // That page read from the index's order of `key` (nullopt when that order is being made
+  // again), and in status order, which is the name order within each status.
+  std::optional<Result<TokenPage>> RankedPage(sqlite::Database& db, const TokenQuery& query,
+                                              std::int64_t count, sqlite::RankedKey key,
+                                              std::string* explain);
+  Result<TokenPage> StatusOrderPage(sqlite::Database& db, const TokenQuery& query,
+                                    std::int64_t count, std::string* explain);
   // What the name index is asked for `query` (project name filters resolved to project ids).
   static Result<sqlite::NameSearch> NameSearchOf(sqlite::Database& db, const TokenQuery& query);
   // The tokens of `rowids` that pass the query's filters, in the query's order (with its LIMIT
@@ -161,10 +161,6 @@ class SqliteStore final : public Store {
   static Result<TokenPage> ReadRowids(sqlite::Database& db, const TokenQuery& query,
                                       const std::vector<std::int64_t>& rowids, bool paged,
                                       TokenPage page, std::string* explain);
-  // The page of a query without a name filter, from the name index, when it is loaded and
-  // cheaper than the SQL plans for `count` matches; nullopt otherwise.
-  std::optional<Result<TokenPage>> SearchInNameOrder(sqlite::Database& db, const TokenQuery& query,
-                                                     std::int64_t count, std::string* explain);
   // Reads the tokens of `from` (" FROM ... WHERE ...") into `page` in the query's order, with
   // the query's LIMIT and OFFSET when `paged`; `rowids` binds ?9; with `count_with_rows` the
   // rows carry the count of matches.

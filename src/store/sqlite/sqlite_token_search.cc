@@ -187,9 +187,7 @@ Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& qu
     auto count = Count(db, CounterSql(query, true, true), query, explain);
     if (!count) return std::unexpected(count.error());
     page.count = *count;
-    if (auto indexed = SearchInNameOrder(db, query, page.count, explain)) return *indexed;
-    if (auto indexed = SearchInStatusOrder(db, query, page.count, explain)) return *indexed;
-    if (auto indexed = SearchInRankedOrder(db, query, page.count, explain)) return *indexed;
+    if (auto indexed = SearchInIndexOrder(db, query, page.count, explain)) return *indexed;
     // One project's tokens are read through the project index whatever their number: the
     // sort indexes do not cover project ids (a project listing has no LIMIT anyway).
     if (!query.project_id.empty()) {
@@ -299,24 +297,41 @@ Result<TokenPage> SqliteStore::ReadPage(Database& db, const TokenQuery& query,
   return page;
 }
 
-std::optional<Result<TokenPage>> SqliteStore::SearchInNameOrder(Database& db,
-                                                                const TokenQuery& query,
-                                                                std::int64_t count,
-                                                                std::string* explain) {
-  const NameIndexUse use = name_index_use_;
-  if (use == NameIndexUse::kNever || query.order_key != TokenOrderKey::kName ||
-      query.offset >= count) {
-    return std::nullopt;
+std::optional<Result<TokenPage>> SqliteStore::SearchInIndexOrder(Database& db,
+                                                                 const TokenQuery& query,
+                                                                 std::int64_t count,
+                                                                 std::string* explain) {
+  std::optional<RankedKey> key;
+  switch (query.order_key) {
+    case TokenOrderKey::kName:
+    case TokenOrderKey::kStatus:  // the name order within each status
+      key = RankedKey::kName;
+      break;
+    case TokenOrderKey::kTimestamp:
+      key = RankedKey::kCreated;
+      break;
+    case TokenOrderKey::kProjectName:
+      key = RankedKey::kProjectName;
+      break;
+    default:
+      break;
   }
+  const NameIndexUse use = name_index_use_;
+  if (use == NameIndexUse::kNever || !key || query.offset >= count) return std::nullopt;
   auto indexed = name_index_.Sync(db);
   if (!indexed) return std::unexpected(indexed.error());
   if (!*indexed) return std::nullopt;
-  // The ranked order: a walk that stops at the page's end, 12 bytes a token.
-  if (use == NameIndexUse::kAlways || name_index_.Ordered(query.organization_id)) {
-    return SearchByNameIndex(db, query, explain, count);
+  // The ranked orders: a walk that stops at the page's end, 12 bytes a token. Until they are
+  // made, the name order can also come from a selection among the matches.
+  if (name_index_.Ordered(query.organization_id) ||
+      (use == NameIndexUse::kAlways && key == RankedKey::kName)) {
+    if (query.order_key == TokenOrderKey::kStatus)
+      return StatusOrderPage(db, query, count, explain);
+    return RankedPage(db, query, count, *key, explain);
   }
-  // Until it is made, a selection among the matches, when that is cheaper than the SQL walk.
-  if (!query.project_id.empty() || count <= kSortInMemoryLimit || count > kNameIndexSortLimit) {
+  // That selection, when it is cheaper than the SQL walk.
+  if (query.order_key != TokenOrderKey::kName || !query.project_id.empty() ||
+      count <= kSortInMemoryLimit || count > kNameIndexSortLimit) {
     return std::nullopt;
   }
   auto total =
@@ -330,22 +345,37 @@ std::optional<Result<TokenPage>> SqliteStore::SearchInNameOrder(Database& db,
   return SearchByNameIndex(db, query, explain);
 }
 
+std::optional<Result<TokenPage>> SqliteStore::RankedPage(Database& db, const TokenQuery& query,
+                                                         std::int64_t count, RankedKey key,
+                                                         std::string* explain) {
+  auto search = NameSearchOf(db, query);
+  if (!search) return std::unexpected(search.error());
+  const NamePage page{query.descending, query.offset, query.limit, true, key};
+  NameMatches matches =
+      name_index_.Find(*search, std::numeric_limits<std::int64_t>::max() - 1, &page);
+  // Only the name order has a way without its ranked order.
+  if (!matches.walked && key != RankedKey::kName) return std::nullopt;
+  if (explain) *explain += "in-memory name index: ranked order, rows by rowid\n";
+  TokenPage found;
+  found.count = count;
+  return ReadRowids(db, query, matches.rowids, false, std::move(found), explain);
+}
+
 Result<TokenPage> SqliteStore::SearchByNameIndex(Database& db, const TokenQuery& query,
-                                                 std::string* explain,
-                                                 std::optional<std::int64_t> known_count) {
+                                                 std::string* explain) {
   auto search = NameSearchOf(db, query);
   if (!search) return std::unexpected(search.error());
   // In name order the index sorts the matches itself and only the page's rows are read.
   const bool name_order = query.order_key == TokenOrderKey::kName;
-  const NamePage name_page{query.descending, query.offset, query.limit, known_count.has_value()};
+  const NamePage name_page{query.descending, query.offset, query.limit};
   // Without a name filter every match is counted, as api_token_counts does.
   const std::int64_t bound =
       query.name_contains.empty() ? std::numeric_limits<std::int64_t>::max() - 1 : kNameCountBound;
   NameMatches matches = name_index_.Find(*search, bound, name_order ? &name_page : nullptr);
 
   TokenPage page;
-  page.count = known_count ? *known_count : std::min(matches.count, bound);
-  page.count_is_lower_bound = !known_count && matches.count > bound;
+  page.count = std::min(matches.count, bound);
+  page.count_is_lower_bound = matches.count > bound;
   const bool by_rowid =
       !page.count_is_lower_bound && (name_order || std::ssize(matches.rowids) <= kReadByRowidLimit);
   if (explain) {
@@ -401,48 +431,8 @@ Result<NameSearch> SqliteStore::NameSearchOf(Database& db, const TokenQuery& que
   return search;
 }
 
-std::optional<Result<TokenPage>> SqliteStore::SearchInRankedOrder(Database& db,
-                                                                  const TokenQuery& query,
-                                                                  std::int64_t count,
-                                                                  std::string* explain) {
-  RankedKey key;
-  if (query.order_key == TokenOrderKey::kTimestamp) {
-    key = RankedKey::kCreated;
-  } else if (query.order_key == TokenOrderKey::kProjectName) {
-    key = RankedKey::kProjectName;
-  } else {
-    return std::nullopt;
-  }
-  if (name_index_use_ == NameIndexUse::kNever || query.offset >= count) return std::nullopt;
-  auto indexed = name_index_.Sync(db);
-  if (!indexed) return std::unexpected(indexed.error());
-  if (!*indexed || !name_index_.Ordered(query.organization_id)) return std::nullopt;
-  auto search = NameSearchOf(db, query);
-  if (!search) return std::unexpected(search.error());
-  const NamePage page{query.descending, query.offset, query.limit, true, key};
-  NameMatches matches =
-      name_index_.Find(*search, std::numeric_limits<std::int64_t>::max() - 1, &page);
-  if (!matches.walked) return std::nullopt;  // the order is being made again
-  if (explain) *explain += "in-memory name index: ranked order, rows by rowid\n";
-  TokenPage found;
-  found.count = count;
-  return ReadRowids(db, query, matches.rowids, false, std::move(found), explain);
-}
-
-std::optional<Result<TokenPage>> SqliteStore::SearchInStatusOrder(Database& db,
-                                                                  const TokenQuery& query,
-                                                                  std::int64_t count,
-                                                                  std::string* explain) {
-  const NameIndexUse use = name_index_use_;
-  if (use == NameIndexUse::kNever || query.order_key != TokenOrderKey::kStatus ||
-      query.offset >= count) {
-    return std::nullopt;
-  }
-  auto indexed = name_index_.Sync(db);
-  if (!indexed) return std::unexpected(indexed.error());
-  if (!*indexed || (use != NameIndexUse::kAlways && !name_index_.Ordered(query.organization_id))) {
-    return std::nullopt;
-  }
+Result<TokenPage> SqliteStore::StatusOrderPage(Database& db, const TokenQuery& query,
+                                               std::int64_t count, std::string* explain) {
   // The status order is the name order within each status: the page is read status by status,
   // skipping whole statuses by their counts.
   std::vector<TokenStatus> statuses = query.statuses;
