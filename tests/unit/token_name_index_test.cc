@@ -192,6 +192,7 @@ std::vector<std::string> AllIds(SqliteStore& store, TokenQuery query,
 }
 
 TEST_F(TokenNameIndexTest, TheRankedNameOrderFollowsChangesBeforeAndAfterTheyAreMerged) {
+  store_->MergeSearchOrdersAtOnce();
   Project other{NewUuid(), organization_.id, "", "Billing", "", "", true, 1, 1};
   ASSERT_TRUE(store_->CreateProject(other, Token("default", &other, 1), Credential()));
   std::vector<ApiToken> tokens;
@@ -206,7 +207,8 @@ TEST_F(TokenNameIndexTest, TheRankedNameOrderFollowsChangesBeforeAndAfterTheyAre
     for (auto [key, descending] :
          {std::pair{TokenOrderKey::kName, false}, std::pair{TokenOrderKey::kName, true},
           std::pair{TokenOrderKey::kTimestamp, false}, std::pair{TokenOrderKey::kProjectName, true},
-          std::pair{TokenOrderKey::kStatus, false}}) {
+          std::pair{TokenOrderKey::kStatus, false}, std::pair{TokenOrderKey::kDescription, true},
+          std::pair{TokenOrderKey::kLastUsedAt, false}}) {
       for (std::vector<TokenStatus> statuses :
            {std::vector<TokenStatus>{}, std::vector<TokenStatus>{TokenStatus::kBlocked}}) {
         TokenQuery query{.organization_id = organization_.id,
@@ -233,6 +235,14 @@ TEST_F(TokenNameIndexTest, TheRankedNameOrderFollowsChangesBeforeAndAfterTheyAre
     ASSERT_TRUE(store_->ChangeToken(organization_.id, tokens[i].id,
                                     TokenChange{.status = TokenStatus::kBlocked}, 800 + i, {}));
   }
+  for (int i = 1; i < 300; i += 17) {
+    ASSERT_TRUE(store_->ChangeToken(organization_.id, tokens[i].id,
+                                    TokenChange{.description = i % 2 ? "Nightly" : "nightly"},
+                                    850 + i, {}));
+  }
+  std::vector<std::pair<std::string, TimeMs>> uses;
+  for (int i = 2; i < 300; i += 7) uses.emplace_back(tokens[i].id, 5000 + i % 4);
+  ASSERT_TRUE(store_->RecordLastUsed(uses));
   for (int i = 0; i < 40; ++i) {
     ASSERT_TRUE(store_->InsertToken(
         Token(names[i % 6] + std::string("-new-") + std::to_string(i), &project_, 900 + i),
@@ -250,7 +260,69 @@ TEST_F(TokenNameIndexTest, TheRankedNameOrderFollowsChangesBeforeAndAfterTheyAre
   check("ranked again");
 }
 
+TEST_F(TokenNameIndexTest, LastUsesMoveTokensInTheLastUseOrderOnly) {
+  std::vector<std::pair<ApiToken, TokenCredential>> batch;
+  for (int i = 0; i < 5000; ++i) {
+    batch.emplace_back(Token("t" + std::to_string(i * 7919 % 5000), &project_, 10), Credential());
+  }
+  ASSERT_TRUE(store_->InsertTokens(batch));
+  ASSERT_TRUE(store_->RefreshSearchIndex());
+  auto plan = [&](TokenOrderKey key) {
+    auto explained = store_->ExplainSearchTokens(
+        {.organization_id = organization_.id, .order_key = key, .offset = 100, .limit = 20});
+    EXPECT_TRUE(explained);
+    return explained ? *explained : std::string();
+  };
+  auto check = [&](const std::string& when) {
+    for (bool descending : {false, true}) {
+      TokenQuery query{.organization_id = organization_.id,
+                       .order_key = TokenOrderKey::kLastUsedAt,
+                       .descending = descending};
+      EXPECT_EQ(AllIds(*store_, query, SqliteStore::NameIndexUse::kWhenCheaper),
+                AllIds(*store_, query, SqliteStore::NameIndexUse::kNever))
+          << when;
+    }
+  };
+  const std::string ranked = "ranked order";
+  EXPECT_NE(plan(TokenOrderKey::kLastUsedAt).find(ranked), std::string::npos);
+  // A few uses are placed among the ranked order; more than a search places fall back to SQL
+  // until the next Rank, and the other orders stay ranked meanwhile.
+  std::vector<std::pair<std::string, TimeMs>> uses;
+  for (int i = 0; i < 5000; i += 3) uses.emplace_back(batch[i].first.id, 700 - i % 11);
+  ASSERT_TRUE(store_->RecordLastUsed(uses));
+  EXPECT_NE(plan(TokenOrderKey::kLastUsedAt).find(ranked), std::string::npos);
+  check("a few uses");
+  uses.clear();
+  for (int i = 1; i < 5000; i += 1) uses.emplace_back(batch[i].first.id, 900 + i % 13);
+  ASSERT_TRUE(store_->RecordLastUsed(uses));
+  EXPECT_EQ(plan(TokenOrderKey::kLastUsedAt).find(ranked), std::string::npos);
+  EXPECT_NE(plan(TokenOrderKey::kName).find(ranked), std::string::npos);
+  EXPECT_NE(plan(TokenOrderKey::kDescription).find(ranked), std::string::npos);
+  check("many uses");
+  // An earlier use than the recorded one changes nothing (the store keeps the latest).
+  ASSERT_TRUE(store_->RecordLastUsed({{batch[1].first.id, 1}}));
+  ASSERT_TRUE(store_->RefreshSearchIndex());
+  EXPECT_NE(plan(TokenOrderKey::kLastUsedAt).find(ranked), std::string::npos);
+  check("ranked again");
+}
+
+TEST_F(TokenNameIndexTest, LastUsesRecordedBeforeItLoadsAreInItsOrder) {
+  const ApiToken late = Token("late", &project_, 10);
+  ASSERT_TRUE(store_->InsertToken(late, Credential()));
+  SqliteStore other(Path());  // its index loads at its first refresh
+  ASSERT_TRUE(other.RecordLastUsed({{late.id, 123456}}));
+  ASSERT_TRUE(other.RefreshSearchIndex());
+  TokenQuery query{.organization_id = organization_.id,
+                   .order_key = TokenOrderKey::kLastUsedAt,
+                   .descending = true};
+  const auto ids = AllIds(other, query, SqliteStore::NameIndexUse::kAlways);
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids.front(), late.id);
+  EXPECT_EQ(ids, AllIds(other, query, SqliteStore::NameIndexUse::kNever));
+}
+
 TEST_F(TokenNameIndexTest, ChangesMadeWhileItRanksAreNotLost) {
+  store_->MergeSearchOrdersAtOnce();
   std::vector<std::pair<ApiToken, TokenCredential>> batch;
   for (int i = 0; i < 3000; ++i) {
     batch.emplace_back(Token("t" + std::to_string(i * 7919 % 3000), &project_, 10), Credential());

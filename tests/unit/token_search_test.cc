@@ -252,7 +252,11 @@ TEST_F(TokenSearchTest, TheNameIndexSortsTiesAsTheSqlOrdersDo) {
           std::pair{TokenOrderKey::kStatus, false}, std::pair{TokenOrderKey::kStatus, true},
           std::pair{TokenOrderKey::kTimestamp, false}, std::pair{TokenOrderKey::kTimestamp, true},
           std::pair{TokenOrderKey::kProjectName, false},
-          std::pair{TokenOrderKey::kProjectName, true}}) {
+          std::pair{TokenOrderKey::kProjectName, true},
+          std::pair{TokenOrderKey::kDescription, false},
+          std::pair{TokenOrderKey::kDescription, true},
+          std::pair{TokenOrderKey::kLastUsedAt, false},
+          std::pair{TokenOrderKey::kLastUsedAt, true}}) {
       for (const auto& statuses : kStatusFilters) {
         TokenQuery query{.organization_id = organization_.id,
                          .statuses = statuses,

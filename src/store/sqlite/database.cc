@@ -203,6 +203,8 @@ Status Database::Execute(const std::string& sql) {
   return {};
 }
 
+void Database::ReleaseCache() { sqlite3_db_release_memory(db_); }
+
 Transaction::Transaction(Database& db) : db_(db), begun_(db.Execute("BEGIN IMMEDIATE")) {}
 
 Transaction::~Transaction() {

@@ -105,6 +105,9 @@ class Database {
   Result<ScopedStatement> Prepare(const std::string& sql);
   // Runs SQL text that has no parameters (migrations, BEGIN/COMMIT).
   Status Execute(const std::string& sql);
+  // Frees this connection's page cache (after a read of a whole table that nothing rereads
+  // soon); later reads take their pages from the file again.
+  void ReleaseCache();
 
   sqlite3* handle() const { return db_; }
 

@@ -38,6 +38,8 @@ class SqliteStore final : public Store {
   // or for every query it can answer. The search tests check each against a brute-force filter.
   enum class NameIndexUse { kNever, kWhenCheaper, kAlways };
   void UseNameIndex(NameIndexUse use) { name_index_use_ = use; }
+  // For tests: RefreshSearchIndex merges every change into the ranked orders, however few.
+  void MergeSearchOrdersAtOnce() { name_index_.MergeAtOnce(); }
 
   // Writes a consistent copy of the live database to `destination` (SQLite online backup).
   Status Backup(const std::string& destination);

@@ -217,13 +217,25 @@ Status SqliteStore::RecordLastUsed(const std::vector<std::pair<std::string, Time
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   auto stmt = db_.Prepare(
-      "UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?2) WHERE id = ?1");
+      "UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?2) WHERE id = ?1 "
+      "RETURNING rowid, organization_id, last_used_at");
   if (!stmt) return std::unexpected(stmt.error());
+  // Last uses change no updated_at, so the search index hears of them from here.
+  std::vector<sqlite::LastUse> noted;
+  noted.reserve(uses.size());
   for (const auto& [id, at] : uses) {
-    if (auto done = (*stmt)->Bind(1, id).Bind(2, at).Run(); !done) return done;
+    (*stmt)->Bind(1, id).Bind(2, at);
+    for (;;) {
+      auto row = (*stmt)->Step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      noted.push_back({(*stmt)->Text(1), (*stmt)->Int(0), (*stmt)->Int(2)});
+    }
     (*stmt)->Reset();
   }
-  return transaction.Commit();
+  if (auto committed = transaction.Commit(); !committed) return committed;
+  name_index_.NoteLastUsed(noted);
+  return {};
 }
 
 Status SqliteStore::ForEachTokenChangedSince(
@@ -255,7 +267,10 @@ Status SqliteStore::ForEachLiveToken(
       kSqlRevoked;
   auto stmt = (*reader)->Prepare(kSql);
   if (!stmt) return std::unexpected(stmt.error());
-  return VisitTokenRows(**stmt, visit);
+  auto visited = VisitTokenRows(**stmt, visit);
+  (*stmt)->Reset();
+  (*reader)->ReleaseCache();  // every token row: tens of megabytes at a million tokens
+  return visited;
 }
 
 Result<std::int64_t> SqliteStore::CountLiveTokens() {

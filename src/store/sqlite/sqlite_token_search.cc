@@ -152,8 +152,10 @@ Result<TokenPage> SqliteStore::SearchTokens(const TokenQuery& query) {
 Status SqliteStore::RefreshSearchIndex() {
   auto reader = readers_.Acquire();
   if (!reader) return std::unexpected(reader.error());
+  const bool loaded = name_index_.Loaded();
   auto synced = name_index_.Sync(**reader);
   if (!synced) return std::unexpected(synced.error());
+  if (!loaded && *synced) (*reader)->ReleaseCache();  // the load read every token row
   name_index_.Rank();
   return {};
 }
@@ -313,7 +315,11 @@ std::optional<Result<TokenPage>> SqliteStore::SearchInIndexOrder(Database& db,
     case TokenOrderKey::kProjectName:
       key = RankedKey::kProjectName;
       break;
-    default:
+    case TokenOrderKey::kDescription:
+      key = RankedKey::kDescription;
+      break;
+    case TokenOrderKey::kLastUsedAt:
+      key = RankedKey::kLastUsed;
       break;
   }
   const NameIndexUse use = name_index_use_;
@@ -323,7 +329,7 @@ std::optional<Result<TokenPage>> SqliteStore::SearchInIndexOrder(Database& db,
   if (!*indexed) return std::nullopt;
   // The ranked orders: a walk that stops at the page's end, 12 bytes a token. Until they are
   // made, the name order can also come from a selection among the matches.
-  if (name_index_.Ordered(query.organization_id) ||
+  if (name_index_.Ordered(query.organization_id, *key) ||
       (use == NameIndexUse::kAlways && key == RankedKey::kName)) {
     if (query.order_key == TokenOrderKey::kStatus)
       return StatusOrderPage(db, query, count, explain);

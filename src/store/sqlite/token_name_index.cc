@@ -25,7 +25,7 @@ constexpr std::size_t kMaxUnranked = 4096;
 
 constexpr const char* kColumns =
     "SELECT rowid, organization_id, name, status, scope, COALESCE(project_id, ''), "
-    "project_name, updated_at, created_at FROM api_tokens";
+    "project_name, updated_at, created_at, description, last_used_at FROM api_tokens";
 
 std::int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -140,6 +140,8 @@ Status TokenNameIndex::ReadRows(Statement& stmt, const std::function<void(Row&)>
     s.ReadText(6, row.project_name);
     row.updated_at = s.Int(7);
     row.created_at = s.Int(8);
+    s.ReadText(9, row.description);
+    row.last_used_at = s.IsNull(10) ? kNeverUsed : s.Int(10);
     visit(row);
   }
 }
@@ -174,9 +176,22 @@ Result<bool> TokenNameIndex::Sync(Database& db) {
       Apply(fresh, row);
     });
     if (!read) return std::unexpected(read.error());
+    for (auto& [id, organization] : fresh) {  // grown by doubling while loading
+      organization.text.shrink_to_fit();
+      organization.descriptions.shrink_to_fit();
+      organization.names.shrink_to_fit();
+      organization.entries.shrink_to_fit();
+      for (Order& order : organization.orders) order.rank_of.shrink_to_fit();
+    }
     std::unique_lock lock(mutex_);
     organizations_ = std::move(fresh);
     loaded_ = true;
+    for (const LastUse& use : uses_while_loading_) {
+      auto found = organizations_.find(use.organization_id);
+      if (found != organizations_.end()) ApplyLastUse(found->second, use.rowid, use.at);
+    }
+    uses_while_loading_.clear();
+    uses_while_loading_.shrink_to_fit();
     last_sync_ms_ = started;
     return true;
   }
@@ -224,19 +239,25 @@ void TokenNameIndex::Apply(Organizations& organizations, const Row& row) {
   const bool known = at != entries.end() && at->rowid == row.rowid;
   if (!known) {
     const bool last = at == entries.end();
-    at =
-        entries.insert(at, Entry{row.rowid, 0, 0, 0, 0, 0, ++organization.changes, row.created_at});
+    at = entries.insert(at, Entry{.rowid = row.rowid,
+                                  .changed = ++organization.changes,
+                                  .created_at = row.created_at,
+                                  .last_used_at = row.last_used_at});
+    const auto index = static_cast<std::uint32_t>(at - entries.begin());
+    SetDescription(organization, index, row.description);
     if (!last) {
       // Rowids only grow, so this does not happen; should it, renumber the names.
       at->project = project;
       at->status = static_cast<std::uint8_t>(row.status);
       at->scope = static_cast<std::uint8_t>(row.scope);
-      at->name_size = 0;
-      AppendName(organization, static_cast<std::uint32_t>(at - entries.begin()), row.name);
+      AppendName(organization, index, row.name);
       Compact(organization);
       organization.ranked_valid = false;
       ++organization.invalidations;
-      for (Order& order : organization.orders) order.rank_of.assign(entries.size(), kUnranked);
+      for (Order& order : organization.orders) {
+        order.rank_of.assign(entries.size(), kUnranked);
+        order.unranked.clear();
+      }
       return;
     }
   }
@@ -248,16 +269,20 @@ void TokenNameIndex::Apply(Organizations& organizations, const Row& row) {
   entry.scope = static_cast<std::uint8_t>(row.scope);
   const auto index = static_cast<std::uint32_t>(at - entries.begin());
   if (!known) {
-    for (Order& order : organization.orders) order.rank_of.push_back(kUnranked);
-    if (organization.ranked_valid) organization.unranked.push_back(index);
+    for (Order& order : organization.orders) {
+      order.rank_of.push_back(kUnranked);
+      if (organization.ranked_valid) order.AddUnranked(index);
+    }
     AppendName(organization, index, row.name);
     return;
   }
+  const bool described = SetDescription(organization, index, row.description);
   std::string lower;
   AppendLower(lower, row.name);
   const bool renamed =
       std::string_view(organization.text).substr(entry.name_at, entry.name_size) != lower;
-  if (moved || renamed) Unrank(organization, index);
+  if (moved || renamed || described) Unrank(organization, index);
+  ApplyLastUse(organization, row.rowid, row.last_used_at);
   if (!renamed) return;
   for (std::uint32_t i = entry.name_at; i < entry.name_at + entry.name_size; ++i) {
     --organization.byte_counts[static_cast<unsigned char>(organization.text[i])];
@@ -300,22 +325,81 @@ void TokenNameIndex::Compact(Organization& organization) {
   organization.dead_bytes = 0;
 }
 
-void TokenNameIndex::Unrank(Organization& organization, std::uint32_t entry) {
-  organization.entries[entry].changed = ++organization.changes;
+bool TokenNameIndex::SetDescription(Organization& organization, std::uint32_t index,
+                                    const std::string& description) {
+  Entry& entry = organization.entries[index];
+  std::string lower;
+  AppendLower(lower, description);
+  if (std::string_view(organization.descriptions)
+          .substr(entry.description_at, entry.description_size) == lower) {
+    return false;
+  }
+  organization.dead_description_bytes += entry.description_size;
+  entry.description_at = static_cast<std::uint32_t>(organization.descriptions.size());
+  entry.description_size = static_cast<std::uint32_t>(lower.size());
+  organization.descriptions += lower;
+  if (organization.descriptions.size() >= kCompactAtBytes &&
+      organization.dead_description_bytes * 2 >= organization.descriptions.size()) {
+    CompactDescriptions(organization);
+  }
+  return true;
+}
+
+void TokenNameIndex::CompactDescriptions(Organization& organization) {
+  std::string descriptions;
+  descriptions.reserve(organization.descriptions.size() - organization.dead_description_bytes);
+  for (Entry& entry : organization.entries) {
+    const auto at = static_cast<std::uint32_t>(descriptions.size());
+    descriptions.append(organization.descriptions, entry.description_at, entry.description_size);
+    entry.description_at = at;
+  }
+  organization.descriptions = std::move(descriptions);
+  organization.dead_description_bytes = 0;
+}
+
+void TokenNameIndex::ApplyLastUse(Organization& organization, std::int64_t rowid, std::int64_t at) {
+  auto& entries = organization.entries;
+  auto found =
+      std::lower_bound(entries.begin(), entries.end(), rowid,
+                       [](const Entry& entry, std::int64_t rowid) { return entry.rowid < rowid; });
+  // The store keeps the latest use (MAX), so an earlier one comes from an older read.
+  if (found == entries.end() || found->rowid != rowid || found->last_used_at >= at) return;
+  found->last_used_at = at;
+  Unrank(organization, static_cast<std::uint32_t>(found - entries.begin()), true);
+}
+
+void TokenNameIndex::NoteLastUsed(const std::vector<LastUse>& uses) {
+  std::unique_lock lock(mutex_);
+  if (!loaded_) {
+    uses_while_loading_.insert(uses_while_loading_.end(), uses.begin(), uses.end());
+    return;
+  }
+  for (const LastUse& use : uses) {
+    auto found = organizations_.find(use.organization_id);
+    if (found != organizations_.end()) ApplyLastUse(found->second, use.rowid, use.at);
+  }
+}
+
+void TokenNameIndex::Unrank(Organization& organization, std::uint32_t entry, bool last_use_only) {
+  (last_use_only ? organization.entries[entry].used_changed : organization.entries[entry].changed) =
+      ++organization.changes;
   if (!organization.ranked_valid) return;  // every entry is ranked at the next Rank
-  if (organization.orders[0].rank_of[entry] == kUnranked) return;  // listed already
-  for (Order& order : organization.orders) {
+  for (std::size_t key = 0; key < kRankedKeys; ++key) {
+    if (last_use_only && key != static_cast<std::size_t>(RankedKey::kLastUsed)) continue;
+    Order& order = organization.orders[key];
     std::uint32_t& place = order.rank_of[entry];
+    if (place == kUnranked) continue;  // listed already
     order.ranked[place].dead = true;
     place = kUnranked;
+    order.AddUnranked(entry);
   }
-  organization.unranked.push_back(entry);
 }
 
 void TokenNameIndex::WalkRanked(const Organization& organization, RankedKey key,
                                 const Filter& filter, const NamePage& page, NameMatches& matches) {
+  const Order& order = organization.orders[static_cast<std::size_t>(key)];
   std::vector<std::uint32_t> extra;
-  for (std::uint32_t index : organization.unranked) {
+  for (std::uint32_t index : order.unranked) {
     const Entry& entry = organization.entries[index];
     if (filter.Passes(entry.project, entry.status, entry.scope)) extra.push_back(index);
   }
@@ -333,7 +417,7 @@ void TokenNameIndex::WalkRanked(const Organization& organization, RankedKey key,
     ++matches.count;
     return !page.count_known || matches.count < end;
   };
-  const auto& ranked = organization.orders[static_cast<std::size_t>(key)].ranked;
+  const auto& ranked = order.ranked;
   const std::size_t size = ranked.size();
   auto emit_ranked = [&](std::size_t at) {
     const Ranked& item = ranked[at];
@@ -363,11 +447,16 @@ void TokenNameIndex::WalkRanked(const Organization& organization, RankedKey key,
   }
 }
 
-bool TokenNameIndex::Ordered(const std::string& organization_id) const {
+bool TokenNameIndex::Loaded() const {
+  std::shared_lock lock(mutex_);
+  return loaded_;
+}
+
+bool TokenNameIndex::Ordered(const std::string& organization_id, RankedKey key) const {
   std::shared_lock lock(mutex_);
   auto found = organizations_.find(organization_id);
   return found != organizations_.end() && found->second.ranked_valid &&
-         found->second.unranked.size() <= kMaxUnranked;
+         found->second.orders[static_cast<std::size_t>(key)].unranked.size() <= kMaxUnranked;
 }
 
 NameMatches TokenNameIndex::Find(const NameSearch& search, std::int64_t bound,
@@ -387,7 +476,8 @@ NameMatches TokenNameIndex::Find(const NameSearch& search, std::int64_t bound,
     return filter.Passes(entry.project, entry.status, entry.scope);
   };
   if (needle.empty() && page && organization.ranked_valid &&
-      organization.unranked.size() <= kMaxUnranked && bound >= std::ssize(organization.entries)) {
+      organization.orders[static_cast<std::size_t>(page->key)].unranked.size() <= kMaxUnranked &&
+      bound >= std::ssize(organization.entries)) {
     WalkRanked(organization, page->key, filter, *page, matches);
     matches.walked = true;
     return matches;

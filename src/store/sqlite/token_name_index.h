@@ -2,8 +2,11 @@
 #define GATEHOUSE_STORE_SQLITE_TOKEN_NAME_INDEX_H_
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -30,9 +33,18 @@ struct NameSearch {
 
 // The orders the index keeps tokens ranked in (the SQL plans' orders of the same keys):
 // name without case, status, scope, project name, rowid; creation time, status, scope, project
-// name, rowid; project name without case, status, scope, rowid.
-enum class RankedKey : std::uint8_t { kName, kCreated, kProjectName };
-inline constexpr std::size_t kRankedKeys = 3;
+// name, rowid; project name without case, status, scope, rowid; description without case,
+// status, scope, project name, rowid; last use (never used first), status, scope, project name,
+// rowid.
+enum class RankedKey : std::uint8_t { kName, kCreated, kProjectName, kDescription, kLastUsed };
+inline constexpr std::size_t kRankedKeys = 5;
+
+// A token's last use as the store recorded it (see TokenNameIndex::NoteLastUsed).
+struct LastUse {
+  std::string organization_id;
+  std::int64_t rowid = 0;
+  std::int64_t at = 0;
+};
 
 // The part of an order that a page needs.
 struct NamePage {
@@ -66,16 +78,25 @@ class TokenNameIndex {
   // token. False while another thread is making that first load: the caller searches without
   // the index.
   Result<bool> Sync(Database& db);
+  bool Loaded() const;
+  // Makes Rank merge every change, however few and recent (for tests).
+  void MergeAtOnce() { merge_at_once_ = true; }
 
-  // Puts in name order the tokens added or changed since the previous call (the first call
-  // sorts them all), so that a page in name order walks that order instead of selecting among
-  // its matches. For the maintenance thread: it can take a second at a million tokens. It works
-  // on a copy, so searches and syncs go on meanwhile; what changes meanwhile stays unranked.
+  // Puts in each order the tokens added or changed since it was made (the first call sorts
+  // them all), so that a page walks that order instead of selecting among its matches. An
+  // order is made again once enough changes wait (see kRemakeAt) or the oldest has waited a
+  // while; until then a walk places them itself. For the maintenance thread: it can take
+  // seconds at a million tokens. It works on a copy, so searches and syncs go on meanwhile;
+  // what changes meanwhile stays unranked.
   void Rank();
 
-  // Whether a page in name order of `organization_id` walks the ranked order (see Rank)
-  // rather than selecting among its matches.
-  bool Ordered(const std::string& organization_id) const;
+  // Whether a page in the order `key` of `organization_id` walks the ranked order (see Rank)
+  // rather than selecting among its matches (the name order) or being left to SQL.
+  bool Ordered(const std::string& organization_id, RankedKey key) const;
+
+  // Last uses just committed by this process. They change no updated_at (the token cache
+  // writes them in batches), so the store tells the index itself; a sync also reads them.
+  void NoteLastUsed(const std::vector<LastUse>& uses);
 
   // The matches of `search`, counted up to `bound` + 1. Unless more than `bound` match, the
   // rowids of every match, or with `page` only those of that page, in the name order.
@@ -91,7 +112,12 @@ class TokenNameIndex {
     std::uint8_t scope;
     std::uint64_t changed;  // the organization's change count when it last changed
     std::int64_t created_at;
+    std::uint32_t description_at;  // in the organization's descriptions
+    std::uint32_t description_size;
+    std::int64_t last_used_at;   // kNeverUsed if never
+    std::uint64_t used_changed;  // the change count when its last use last changed
   };
+  static constexpr std::int64_t kNeverUsed = std::numeric_limits<std::int64_t>::min();
   struct Project {
     std::string id;
     std::string name;
@@ -106,11 +132,15 @@ class TokenNameIndex {
   };
   static constexpr std::uint32_t kUnranked = 0xffffffff;
   struct Organization;
-  // One ranked order of an organization's entries.
+  // One ranked order of an organization's entries, as of the last Rank, and the entries added
+  // or changed since (in no order), which a walk places among the ranked ones.
   struct Order {
     std::vector<Ranked> ranked;
     std::vector<std::uint32_t> rank_of;  // by entry: its place in ranked, or kUnranked
+    std::vector<std::uint32_t> unranked;
+    std::chrono::steady_clock::time_point unranked_since;  // when unranked last became non-empty
     void Add(const Organization& organization, std::uint32_t entry);  // next in order
+    void AddUnranked(std::uint32_t entry);
   };
   using Orders = std::array<Order, kRankedKeys>;
   struct Organization {
@@ -122,26 +152,30 @@ class TokenNameIndex {
     // (offset in text, entry) for each name ever appended, in text order.
     std::vector<std::pair<std::uint32_t, std::uint32_t>> names;
     std::vector<Entry> entries;  // by rowid
+    // Lower-cased descriptions (ASCII letters only), one after another; replaced ones stay
+    // until compacted.
+    std::string descriptions;
+    std::size_t dead_description_bytes = 0;
     std::vector<Project> projects{Project{}};
     std::unordered_map<std::string, std::uint32_t> project_by_id;
-    // Entries in name order as of the last Rank, and those added or changed since (in no
-    // order). Without `ranked_valid` the order is to be built again from every entry.
+    // Without `ranked_valid` the orders are to be built again from every entry.
     Orders orders;  // by RankedKey
-    std::vector<std::uint32_t> unranked;
     bool ranked_valid = false;
-    std::uint64_t changes = 0;        // entries added or changed
+    std::uint64_t changes = 0;        // entries added or changed (last uses included)
     std::uint64_t invalidations = 0;  // times ranked_valid was cleared
   };
   struct Row {
     std::int64_t rowid;
     std::string organization_id;
     std::string name;
+    std::string description;
     std::int64_t status;
     std::int64_t scope;
     std::string project_id;
     std::string project_name;
     std::int64_t updated_at;
     std::int64_t created_at;
+    std::int64_t last_used_at;  // kNeverUsed if NULL
   };
 
   using Organizations = std::unordered_map<std::string, Organization>;
@@ -151,12 +185,19 @@ class TokenNameIndex {
   static void Apply(Organizations& organizations, const Row& row);
   static void AppendName(Organization& organization, std::uint32_t entry, const std::string& name);
   static void Compact(Organization& organization);
+  // Sets the entry's description; false if it was that already.
+  static bool SetDescription(Organization& organization, std::uint32_t entry,
+                             const std::string& description);
+  static void CompactDescriptions(Organization& organization);
+  // A last use of the entry at `rowid`, kept if later than the one it has.
+  static void ApplyLastUse(Organization& organization, std::int64_t rowid, std::int64_t at);
   // Whether entry a comes before entry b in the name order (name without case, status, scope,
   // project name, rowid), as the SQL plans order them.
   static bool Before(const Organization& organization, RankedKey key, std::uint32_t a,
                      std::uint32_t b);
-  // Records that `entry` changed (or is new) since the last Rank.
-  static void Unrank(Organization& organization, std::uint32_t entry);
+  // Records that `entry` changed (or is new) since the last Rank; only its last use, if
+  // `last_use_only`, which moves it in that order alone.
+  static void Unrank(Organization& organization, std::uint32_t entry, bool last_use_only = false);
   // Where each of `extra` (sorted in the name order) goes among the live ranked entries: the
   // place of the first ranked entry after it.
   static std::vector<std::uint32_t> PlacesAmongRanked(const Organization& organization,
@@ -165,9 +206,11 @@ class TokenNameIndex {
   static Order RankAll(const Organization& organization, RankedKey key);
   // The ranked order with the unranked entries placed in it and the dead ones left out.
   static Order MergeUnranked(const Organization& organization, RankedKey key);
-  // Makes `order`, made from a copy taken at change count `since`, the organization's, with the
-  // entries changed after `since` marked as changed since.
-  static void Install(Organization& organization, Orders orders, std::uint64_t since);
+  // Makes the orders made from a copy taken at change count `since` (those the copy had
+  // changes in) the organization's, with the entries changed after `since` marked as changed
+  // since.
+  using MadeOrders = std::array<std::optional<Order>, kRankedKeys>;
+  static void Install(Organization& organization, MadeOrders orders, std::uint64_t since);
   // A page in name order of the entries that pass `passes`, walking the ranked order; the count
   // of every match in `matches`.
   struct Filter;  // a NameSearch's conditions other than the text, for one organization
@@ -176,9 +219,13 @@ class TokenNameIndex {
 
   std::mutex sync_mutex_;  // one sync at a time
   std::mutex rank_mutex_;  // one Rank at a time
+  std::atomic<bool> merge_at_once_ = false;
   mutable std::shared_mutex mutex_;
   bool loaded_ = false;          // guarded by mutex_
   Organizations organizations_;  // guarded by mutex_
+  // Guarded by mutex_: last uses noted before the first load finished, applied after it (the
+  // load may have read an older snapshot).
+  std::vector<LastUse> uses_while_loading_;
   // Guarded by sync_mutex_: what the next sync reads from.
   std::int64_t max_updated_at_ = 0;
   std::int64_t max_rowid_ = 0;

@@ -4,11 +4,21 @@
 
 #include "store/sqlite/token_name_index.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 // The ranked name order of TokenNameIndex: made, merged and installed by the maintenance
 // thread, and searched by binary search for the tokens changed since it was made.
 namespace gatehouse::sqlite {
 
 namespace {
+
+// An order with changes is made again once this many wait to be placed, or once the oldest has
+// waited kRemakeAfter: a search places a few quickly, and last uses change every second on a
+// busy gateway, which would otherwise copy and merge a whole order every second.
+constexpr std::size_t kRemakeAt = 256;
+constexpr auto kRemakeAfter = std::chrono::seconds(10);
 
 // SQLite's NOCASE: bytes compared with ASCII letters folded.
 int CompareNoCase(std::string_view a, std::string_view b) {
@@ -40,6 +50,16 @@ bool TokenNameIndex::Before(const Organization& organization, RankedKey key, std
     }
     case RankedKey::kCreated:
       if (x.created_at != y.created_at) return x.created_at < y.created_at;
+      break;
+    case RankedKey::kDescription: {
+      const std::string_view text(organization.descriptions);
+      const auto x_description = text.substr(x.description_at, x.description_size);
+      const auto y_description = text.substr(y.description_at, y.description_size);
+      if (x_description != y_description) return x_description < y_description;
+      break;
+    }
+    case RankedKey::kLastUsed:  // SQL sorts NULL (never used) first
+      if (x.last_used_at != y.last_used_at) return x.last_used_at < y.last_used_at;
       break;
     case RankedKey::kProjectName:
       if (x.project != y.project) {
@@ -87,16 +107,20 @@ std::vector<std::uint32_t> TokenNameIndex::PlacesAmongRanked(
 
 TokenNameIndex::Order TokenNameIndex::RankAll(const Organization& organization, RankedKey key) {
   const std::size_t count = organization.entries.size();
-  // In name order sorted first by the first eight bytes of the name, so that most comparisons
-  // are one of two numbers; the whole order decides between equal prefixes.
+  // In name or description order sorted first by the first eight bytes of the text, so that
+  // most comparisons are one of two numbers; the whole order decides between equal prefixes.
   std::vector<std::pair<std::uint64_t, std::uint32_t>> keys(count);
+  const bool by_text = key == RankedKey::kName || key == RankedKey::kDescription;
+  const std::string& text =
+      key == RankedKey::kDescription ? organization.descriptions : organization.text;
   for (std::uint32_t i = 0; i < count; ++i) {
     const Entry& entry = organization.entries[i];
+    const std::uint32_t at = key == RankedKey::kDescription ? entry.description_at : entry.name_at;
+    const std::uint32_t size =
+        key == RankedKey::kDescription ? entry.description_size : entry.name_size;
     std::uint64_t prefix = 0;
-    for (std::uint32_t k = 0; key == RankedKey::kName && k < 8; ++k) {
-      const auto byte = k < entry.name_size
-                            ? static_cast<unsigned char>(organization.text[entry.name_at + k])
-                            : 0;
+    for (std::uint32_t k = 0; by_text && k < 8; ++k) {
+      const auto byte = k < size ? static_cast<unsigned char>(text[at + k]) : 0;
       prefix = (prefix << 8) | byte;
     }
     keys[i] = {prefix, i};
@@ -114,7 +138,7 @@ TokenNameIndex::Order TokenNameIndex::RankAll(const Organization& organization, 
 
 TokenNameIndex::Order TokenNameIndex::MergeUnranked(const Organization& organization,
                                                     RankedKey key) {
-  auto extra = organization.unranked;
+  auto extra = organization.orders[static_cast<std::size_t>(key)].unranked;
   std::sort(extra.begin(), extra.end(),
             [&](std::uint32_t a, std::uint32_t b) { return Before(organization, key, a, b); });
   const auto places = PlacesAmongRanked(organization, key, extra);
@@ -136,20 +160,26 @@ void TokenNameIndex::Order::Add(const Organization& organization, std::uint32_t 
   ranked.push_back(Ranked{index, entry.project, entry.status, entry.scope, false});
 }
 
-void TokenNameIndex::Install(Organization& organization, Orders orders, std::uint64_t since) {
+void TokenNameIndex::Order::AddUnranked(std::uint32_t entry) {
+  if (unranked.empty()) unranked_since = std::chrono::steady_clock::now();
+  unranked.push_back(entry);
+}
+
+void TokenNameIndex::Install(Organization& organization, MadeOrders orders, std::uint64_t since) {
   for (std::size_t key = 0; key < kRankedKeys; ++key) {
-    organization.orders[key] = std::move(orders[key]);
-    organization.orders[key].rank_of.resize(organization.entries.size(), kUnranked);
-  }
-  organization.unranked.clear();
-  for (std::uint32_t index = 0; index < organization.entries.size(); ++index) {
-    if (organization.entries[index].changed <= since) continue;
-    for (Order& order : organization.orders) {
+    if (!orders[key]) continue;
+    Order& order = organization.orders[key] = std::move(*orders[key]);
+    order.rank_of.resize(organization.entries.size(), kUnranked);
+    order.unranked.clear();
+    const bool by_last_use = key == static_cast<std::size_t>(RankedKey::kLastUsed);
+    for (std::uint32_t index = 0; index < organization.entries.size(); ++index) {
+      const Entry& entry = organization.entries[index];
+      if (entry.changed <= since && (!by_last_use || entry.used_changed <= since)) continue;
       std::uint32_t& place = order.rank_of[index];
       if (place != kUnranked) order.ranked[place].dead = true;
       place = kUnranked;
+      order.AddUnranked(index);
     }
-    organization.unranked.push_back(index);
   }
   organization.ranked_valid = true;
 }
@@ -161,27 +191,41 @@ void TokenNameIndex::Rank() {
     Organization copy;
     std::uint64_t changes;
     std::uint64_t invalidations;
+    std::array<bool, kRankedKeys> remake;
   };
   std::vector<Job> jobs;
+  const auto now = std::chrono::steady_clock::now();
   {
     std::shared_lock lock(mutex_);
     for (const auto& [id, organization] : organizations_) {
-      if (organization.ranked_valid && organization.unranked.empty()) continue;
-      Job job{id, {}, organization.changes, organization.invalidations};
-      job.copy.text = organization.text;  // what Before reads
+      // Only the orders with changes are made again, from a copy of what Before reads.
+      Job job{id, {}, organization.changes, organization.invalidations, {}};
+      for (std::size_t key = 0; key < kRankedKeys; ++key) {
+        const Order& order = organization.orders[key];
+        job.remake[key] = !organization.ranked_valid ||
+                          order.unranked.size() >= (merge_at_once_ ? 1 : kRemakeAt) ||
+                          (!order.unranked.empty() && now - order.unranked_since >= kRemakeAfter);
+      }
+      if (std::find(job.remake.begin(), job.remake.end(), true) == job.remake.end()) continue;
+      if (job.remake[static_cast<std::size_t>(RankedKey::kName)]) job.copy.text = organization.text;
+      if (job.remake[static_cast<std::size_t>(RankedKey::kDescription)]) {
+        job.copy.descriptions = organization.descriptions;
+      }
       job.copy.entries = organization.entries;
       job.copy.projects = organization.projects;
       job.copy.ranked_valid = organization.ranked_valid;
-      if (organization.ranked_valid) {
-        job.copy.orders = organization.orders;
-        job.copy.unranked = organization.unranked;
+      for (std::size_t key = 0; key < kRankedKeys; ++key) {
+        if (organization.ranked_valid && job.remake[key]) {
+          job.copy.orders[key] = organization.orders[key];
+        }
       }
       jobs.push_back(std::move(job));
     }
   }
   for (auto& job : jobs) {
-    Orders orders;
+    MadeOrders orders;
     for (std::size_t key = 0; key < kRankedKeys; ++key) {
+      if (!job.remake[key]) continue;
       const auto ranked_key = static_cast<RankedKey>(key);
       orders[key] = job.copy.ranked_valid ? MergeUnranked(job.copy, ranked_key)
                                           : RankAll(job.copy, ranked_key);
@@ -193,7 +237,14 @@ void TokenNameIndex::Rank() {
       continue;
     }
     Install(found->second, std::move(orders), job.changes);
+    lock.unlock();
+    job.copy = Organization{};
   }
+#if defined(__GLIBC__)
+  // The copies and the sort keys were hundreds of megabytes at a million tokens: give back
+  // what the allocator keeps of them.
+  if (!jobs.empty()) malloc_trim(0);
+#endif
 }
 
 }  // namespace gatehouse::sqlite
