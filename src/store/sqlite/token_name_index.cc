@@ -168,6 +168,11 @@ Result<bool> TokenNameIndex::Sync(Database& db) {
     loaded = loaded_;
   }
   if (!loaded) {
+    {
+      // Uses committed before the read below are in what it reads; only later ones are kept.
+      std::unique_lock lock(mutex_);
+      uses_while_loading_.clear();
+    }
     auto all = db.Prepare(kColumns);
     if (!all) return std::unexpected(all.error());
     Organizations fresh;

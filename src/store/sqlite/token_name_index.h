@@ -223,8 +223,8 @@ class TokenNameIndex {
   mutable std::shared_mutex mutex_;
   bool loaded_ = false;          // guarded by mutex_
   Organizations organizations_;  // guarded by mutex_
-  // Guarded by mutex_: last uses noted before the first load finished, applied after it (the
-  // load may have read an older snapshot).
+  // Guarded by mutex_: last uses noted since the first load began, applied after it (it may
+  // have read an older snapshot).
   std::vector<LastUse> uses_while_loading_;
   // Guarded by sync_mutex_: what the next sync reads from.
   std::int64_t max_updated_at_ = 0;
