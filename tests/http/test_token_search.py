@@ -201,6 +201,25 @@ class TokenSearchTests(GatehouseTestCase):
                         'lastUsedAt not recorded within 5 s')
         self.assertOrder('name=srch&status=active&orderKey=lastUsedAt', used)
 
+    def test_order_by_last_used_at_without_a_name_filter_follows_each_call(self):
+        # Without a name filter the order is walked in the server's search index, which hears
+        # of last uses from the store's batched writes of them. Its syncs reread tokens changed
+        # in the last 5 s anyway, so the tokens must be older than that to tell.
+        time.sleep(5.5)
+        used = ['srch-cherry', 'srch-banana', 'srch-kiwi']
+        for name in used:
+            self.assertTokenWorks(self.tokens[name]['secret'])
+            time.sleep(0.05)
+
+        # The organization token that searches is used by every search, so it leads.
+        def newest_first():
+            tokens = self.search('orderKey=lastUsedAt&orderDirection=desc&pageSize=4')['tokens']
+            return [t['name'] for t in tokens if t['name'] in self.tokens] == used[::-1]
+        self.assertTrue(wait_until(newest_first, PROPAGATION_TIMEOUT_S, 0.2),
+                        'the last-use order did not follow the calls within 5 s')
+        oldest = self.search('orderKey=lastUsedAt&orderDirection=asc&pageSize=500')['tokens']
+        self.assertEqual([t['name'] for t in oldest if t['name'] in self.tokens][-3:], used)
+
     def test_pages(self):
         expected = sorted(self.expected())
         total = len(expected)
