@@ -2,11 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/thread_priority.h"
+
 namespace gatehouse {
 
 CacheMaintenance::CacheMaintenance(TokenDirectory& tokens, std::chrono::milliseconds interval,
                                    UsageLimits* limits)
-    : tokens_(tokens), limits_(limits), interval_(interval), thread_([this] { Run(); }) {}
+    : tokens_(tokens),
+      limits_(limits),
+      interval_(interval),
+      thread_([this] { Run(); }),
+      search_thread_([this] { RunSearch(); }) {}
 
 CacheMaintenance::~CacheMaintenance() {
   {
@@ -15,9 +21,16 @@ CacheMaintenance::~CacheMaintenance() {
   }
   wake_.notify_all();
   thread_.join();
+  search_thread_.join();
 }
 
-void CacheMaintenance::Run() {
+bool CacheMaintenance::Wait() {
+  std::unique_lock lock(mutex_);
+  return !wake_.wait_for(lock, interval_, [this] { return stopping_; });
+}
+
+void CacheMaintenance::RunSearch() {
+  YieldToEventLoops();
   // Loaded here rather than at start-up, so that serving does not wait for it; searches run
   // without it meanwhile.
   const auto started = std::chrono::steady_clock::now();
@@ -29,14 +42,17 @@ void CacheMaintenance::Run() {
                      std::chrono::steady_clock::now() - started)
                      .count());
   }
-  std::unique_lock lock(mutex_);
-  while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
-    lock.unlock();
-    if (auto synced = tokens_.SyncCache(); !synced) {
-      spdlog::error("token cache sync failed: {}", synced.error().internal);
-    }
+  while (Wait()) {
     if (auto refreshed = tokens_.RefreshSearch(); !refreshed) {
       spdlog::error("token search index refresh failed: {}", refreshed.error().internal);
+    }
+  }
+}
+
+void CacheMaintenance::Run() {
+  while (Wait()) {
+    if (auto synced = tokens_.SyncCache(); !synced) {
+      spdlog::error("token cache sync failed: {}", synced.error().internal);
     }
     if (auto flushed = tokens_.FlushUsage(); !flushed) {
       spdlog::error("usage flush failed: {}", flushed.error().internal);
@@ -46,7 +62,6 @@ void CacheMaintenance::Run() {
         spdlog::error("usage limit flush failed: {}", flushed.error().internal);
       }
     }
-    lock.lock();
   }
 }
 

@@ -11,10 +11,12 @@
 
 namespace gatehouse {
 
-// A thread that loads the store's token search index, then, every `interval`, applies token
-// changes made elsewhere (the CLI, other nodes) to the token cache and the search index, persists
-// last-used times and (when given) usage-limit counters. The destructor stops it without waiting
-// out the interval. `tokens` and `limits` must outlive it.
+// Two threads. One, every `interval`, applies token changes made elsewhere (the CLI, other
+// nodes) to the token cache, persists last-used times and (when given) usage-limit counters.
+// The other, at a lower priority (YieldToEventLoops), loads the store's token search index and
+// keeps it current every `interval`: its load and first sorts take seconds at a million tokens,
+// and a token blocked elsewhere must not wait for them to take effect here. The destructor
+// stops both without waiting out the interval. `tokens` and `limits` must outlive it.
 class CacheMaintenance {
  public:
   CacheMaintenance(TokenDirectory& tokens, std::chrono::milliseconds interval,
@@ -25,6 +27,9 @@ class CacheMaintenance {
 
  private:
   void Run();
+  void RunSearch();
+  // Waits `interval_` or until stopping; false when stopping.
+  bool Wait();
 
   TokenDirectory& tokens_;
   UsageLimits* limits_;
@@ -33,6 +38,7 @@ class CacheMaintenance {
   std::condition_variable wake_;
   bool stopping_ = false;  // guarded by mutex_
   std::thread thread_;
+  std::thread search_thread_;
 };
 
 }  // namespace gatehouse

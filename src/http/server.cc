@@ -1,8 +1,6 @@
 #include "http/server.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -32,6 +30,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/thread_priority.h"
 #include "http/acceptors.h"
 #include "http/client_watch.h"
 #include "http/event_loop.h"
@@ -57,19 +56,6 @@ constexpr std::chrono::seconds kRequestTimeout{30};
 constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
 // How long a TLS connection waits for the client's close_notify after sending its own.
 constexpr std::chrono::seconds kTlsShutdownTimeout{2};
-// The nice value of the blocking pool's threads (the event loops keep 0).
-constexpr int kBlockingNice = 10;
-
-// Lowers the calling blocking-pool thread's scheduling priority, once per thread, so that store
-// calls and exports give the cores to the event loops whenever those have work: with eight
-// threads searching on two cores, the loops otherwise wait their turn behind them, and answers
-// that need no store (validate, gateway relays) wait for a core. A refusal (a sandbox without
-// setpriority) leaves the priority as it was.
-void YieldToEventLoops() {
-  thread_local const bool lowered =
-      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kBlockingNice) == 0;
-  (void)lowered;
-}
 
 using RequestParser = bhttp::request_parser<bhttp::string_body>;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
