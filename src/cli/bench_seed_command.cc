@@ -188,7 +188,8 @@ class Seeder {
   // Stores a batch of records as the request log's writer does, timing only the store.
   void Store(std::vector<RequestRecord>& batch) {
     const auto started = std::chrono::steady_clock::now();
-    OrThrow(instance_.store().AppendRequests(batch), "insert requests");
+    OrThrow(instance_.store().AppendRequests(batch, Store::RecordArrival::kFresh),
+            "insert requests");
     store_seconds_ +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     requests_seeded_ += static_cast<std::int64_t>(batch.size());

@@ -36,7 +36,7 @@ Result<std::size_t> RequestLog::OpenJournal(const std::string& directory) {
     const auto end = std::min(left->size(), begin + options_.max_batch);
     const std::vector<RequestRecord> batch(left->begin() + static_cast<std::ptrdiff_t>(begin),
                                            left->begin() + static_cast<std::ptrdiff_t>(end));
-    if (auto stored = store_.AppendRequests(batch); !stored) {
+    if (auto stored = store_.AppendRequests(batch, Store::RecordArrival::kMayRepeat); !stored) {
       // The segments stay for the next start; this one serves (and /readyz tells).
       spdlog::error("cannot replay the request journal: {}", stored.error().internal);
       failing_.store(true, std::memory_order_relaxed);
@@ -152,7 +152,10 @@ void RequestLog::Run() {
     lock.unlock();
     // A failed batch is retried rather than lost; the queue's capacity bounds the backlog.
     const auto started = std::chrono::steady_clock::now();
-    auto stored = store_.AppendRequests(batch);
+    // After a failed attempt the batch begins with its records: were they stored after all?
+    auto stored = store_.AppendRequests(batch, failing_.load(std::memory_order_relaxed)
+                                                   ? Store::RecordArrival::kMayRepeat
+                                                   : Store::RecordArrival::kFresh);
     last_flush_seconds_.store(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
         std::memory_order_relaxed);

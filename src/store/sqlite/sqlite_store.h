@@ -132,7 +132,8 @@ class SqliteStore final : public Store {
   Status DeleteAssistant(const std::string& project_id, const std::string& assistant_id, TimeMs now,
                          const AuditEntry* audit = nullptr) override;
 
-  Status AppendRequests(const std::vector<RequestRecord>& records) override;
+  Status AppendRequests(const std::vector<RequestRecord>& records,
+                        RecordArrival arrival = RecordArrival::kMayRepeat) override;
   Result<std::unique_ptr<RequestCursor>> OpenRequestCursor(const RequestQuery& query) override;
   Result<std::vector<UsageRow>> SummarizeUsage(const UsageSummaryQuery& query) override;
 

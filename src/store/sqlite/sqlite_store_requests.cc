@@ -126,7 +126,8 @@ class SqliteRequestCursor final : public RequestCursor {
 
 }  // namespace
 
-Status SqliteStore::AppendRequests(const std::vector<RequestRecord>& records) {
+Status SqliteStore::AppendRequests(const std::vector<RequestRecord>& records,
+                                   RecordArrival arrival) {
   if (records.empty()) return {};
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
@@ -147,14 +148,16 @@ Status SqliteStore::AppendRequests(const std::vector<RequestRecord>& records) {
   std::vector<const RequestRecord*> inserted;
   inserted.reserve(records.size());
   for (const auto& record : records) {
-    auto found = (*stored)
-                     ->Bind(1, record.organization_id)
-                     .Bind(2, record.start_ms)
-                     .Bind(3, record.id)
-                     .Step();
-    (*stored)->Reset();
-    if (!found) return std::unexpected(found.error());
-    if (*found) continue;
+    if (arrival == RecordArrival::kMayRepeat) {
+      auto found = (*stored)
+                       ->Bind(1, record.organization_id)
+                       .Bind(2, record.start_ms)
+                       .Bind(3, record.id)
+                       .Step();
+      (*stored)->Reset();
+      if (!found) return std::unexpected(found.error());
+      if (*found) continue;
+    }
     auto added = (*insert)
                      ->Bind(1, record.organization_id)
                      .Bind(2, record.project_id)
