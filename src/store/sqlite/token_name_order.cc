@@ -19,6 +19,8 @@ namespace {
 // busy gateway, which would otherwise copy and merge a whole order every second.
 constexpr std::size_t kRemakeAt = 256;
 constexpr auto kRemakeAfter = std::chrono::seconds(10);
+// A Rank that copied this many entries (tens of megabytes) hands the freed memory back.
+constexpr std::size_t kTrimAfterEntries = 250'000;
 
 // SQLite's NOCASE: bytes compared with ASCII letters folded.
 int CompareNoCase(std::string_view a, std::string_view b) {
@@ -192,6 +194,7 @@ void TokenNameIndex::Rank() {
     std::uint64_t changes;
     std::uint64_t invalidations;
     std::array<bool, kRankedKeys> remake;
+    std::size_t copied_entries = 0;
   };
   std::vector<Job> jobs;
   const auto now = std::chrono::steady_clock::now();
@@ -211,6 +214,7 @@ void TokenNameIndex::Rank() {
       if (job.remake[static_cast<std::size_t>(RankedKey::kDescription)]) {
         job.copy.descriptions = organization.descriptions;
       }
+      job.copied_entries = organization.entries.size();
       job.copy.entries = organization.entries;
       job.copy.projects = organization.projects;
       job.copy.ranked_valid = organization.ranked_valid;
@@ -241,9 +245,12 @@ void TokenNameIndex::Rank() {
     job.copy = Organization{};
   }
 #if defined(__GLIBC__)
-  // The copies and the sort keys were hundreds of megabytes at a million tokens: give back
-  // what the allocator keeps of them.
-  if (!jobs.empty()) malloc_trim(0);
+  // At a million tokens the copies and the sort keys were hundreds of megabytes: give back
+  // what the allocator keeps of them. Small ones are left to be reused (a trim also empties
+  // every other thread's arena, which then grow again).
+  std::size_t copied = 0;
+  for (const auto& job : jobs) copied += job.copied_entries;
+  if (copied >= kTrimAfterEntries) malloc_trim(0);
 #endif
 }
 
