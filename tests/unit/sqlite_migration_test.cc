@@ -193,6 +193,69 @@ INSERT INTO requests(id, organization_id, project_id, api_token_id, api_token_na
   EXPECT_EQ(records[0].id, "r4");
 }
 
+// Migration 13 drops the names' trigram index: a database of schema 12 loses the table and
+// its triggers, and its tokens are still found by name (the SQL plans alone, as before the
+// in-memory index loads, and with it) and can be renamed and revoked.
+TEST_F(SqliteMigrationTest, UpgradesASchemaTwelveDatabaseAndFindsItsTokensByNameWithoutTrigrams) {
+  {
+    sqlite::Database db;
+    db.Open(path_);
+    ASSERT_EQ(sqlite::Migrate(db, 12).value(), 12);
+    ASSERT_TRUE(db.Execute(R"sql(
+INSERT INTO organizations(id, name, created_at, updated_at) VALUES ('o1', 'Acme', 1, 1);
+INSERT INTO api_tokens(id, organization_id, scope, name, status, secret_hash, secret_prefix,
+                       created_at, updated_at) VALUES
+  ('t1', 'o1', 0, 'Deploy-main', 0, x'01', 'gto_abcd', 1, 1),
+  ('t2', 'o1', 0, 'ci', 0, x'02', 'gto_abcd', 2, 2),
+  ('t3', 'o1', 0, 'deploy-old', 2, x'03', 'gto_abcd', 3, 3);
+)sql"));
+  }
+  const auto trigram_objects = [&] {
+    sqlite::Database db;
+    EXPECT_TRUE(db.OpenReadOnly(path_));
+    auto found =
+        db.Prepare("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'api_tokens_name_%'");
+    EXPECT_TRUE((*found)->Step().value());
+    return (*found)->Int(0);
+  };
+  EXPECT_GT(trigram_objects(), 0);
+  SqliteStore store(path_);
+  EXPECT_EQ(trigram_objects(), 0);
+
+  const auto names = [&](const std::string& text) {
+    std::vector<std::string> ids;
+    auto page = store.SearchTokens(TokenQuery{.organization_id = "o1", .name_contains = text});
+    EXPECT_TRUE(page);
+    for (const auto& token : page->tokens) ids.push_back(token.id);
+    return ids;
+  };
+  for (auto use : {SqliteStore::NameIndexUse::kNever, SqliteStore::NameIndexUse::kAlways}) {
+    store.UseNameIndex(use);
+    EXPECT_EQ(names("EPLOY"), (std::vector<std::string>{"t1", "t3"}));
+    EXPECT_EQ(names("ci"), (std::vector<std::string>{"t2"}));
+  }
+
+  TokenChange rename;
+  rename.name = "deploy-ci";
+  ASSERT_TRUE(store.ChangeToken("o1", "t2", rename, 10, {}));
+  TokenChange revoke;
+  revoke.status = TokenStatus::kRevoked;
+  ASSERT_TRUE(store.ChangeToken("o1", "t1", revoke, 11, {}));
+  ApiToken added;
+  added.id = "t4";
+  added.organization_id = "o1";
+  added.scope = TokenScope::kOrganization;
+  added.name = "Deploy-new";
+  added.secret_prefix = "gto_abcd";
+  ASSERT_TRUE(store.InsertToken(added, TokenCredential{"\x04", {}, {}, {}}));
+  for (auto use : {SqliteStore::NameIndexUse::kNever, SqliteStore::NameIndexUse::kAlways}) {
+    store.UseNameIndex(use);
+    // In name order without case: deploy-ci, Deploy-main, Deploy-new, deploy-old.
+    EXPECT_EQ(names("deploy-"), (std::vector<std::string>{"t2", "t1", "t4", "t3"}));
+    EXPECT_EQ(names("ci"), (std::vector<std::string>{"t2"}));
+  }
+}
+
 TEST_F(SqliteMigrationTest, MigratingAgainChangesNothing) {
   sqlite::Database db;
   db.Open(path_);

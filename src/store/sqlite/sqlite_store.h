@@ -174,12 +174,10 @@ class SqliteStore final : public Store {
                                       const std::vector<std::int64_t>& rowids, bool paged,
                                       TokenPage page, std::string* explain);
   // Reads the tokens of `from` (" FROM ... WHERE ...") into `page` in the query's order, with
-  // the query's LIMIT and OFFSET when `paged`; `rowids` binds ?9; with `count_with_rows` the
-  // rows carry the count of matches.
+  // the query's LIMIT and OFFSET when `paged`; `rowids` binds ?9.
   static Result<TokenPage> ReadPage(sqlite::Database& db, const TokenQuery& query,
-                                    const std::string& from, bool paged, bool count_with_rows,
-                                    const std::string* rowids, TokenPage page,
-                                    std::string* explain);
+                                    const std::string& from, bool paged, const std::string* rowids,
+                                    TokenPage page, std::string* explain);
   static Result<std::optional<ApiToken>> FindTokenIn(sqlite::Database& db,
                                                      const std::string& organization_id,
                                                      const std::string& token_id);
