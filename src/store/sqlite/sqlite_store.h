@@ -209,6 +209,7 @@ class SqliteStore final : public Store {
   std::condition_variable token_queued_;
   std::vector<QueuedToken> token_queue_;  // guarded by token_queue_mutex_
   bool closing_ = false;                  // guarded by token_queue_mutex_
+  std::size_t gather_target_ = 0;         // queue size that wakes the writer; guarded likewise
   std::timed_mutex write_mutex_;
   sqlite::Database db_;  // the writer; guarded by write_mutex_
   sqlite::ReaderPool readers_;

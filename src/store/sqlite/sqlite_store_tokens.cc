@@ -13,6 +13,9 @@ using namespace sqlite;  // row readers and SQL helpers
 
 namespace {
 
+// How long a batch of token creations may wait for the clients of the previous ones.
+constexpr std::chrono::microseconds kGatherWindow{500};
+
 // Steps `stmt` (token rows in ReadToken's column order) to its end, visiting each row.
 Status VisitTokenRows(Statement& stmt,
                       const std::function<void(const ApiToken&, const TokenCredential&)>& visit) {
@@ -43,29 +46,41 @@ Status SqliteStore::InsertToken(const ApiToken& token, const TokenCredential& cr
 }
 
 void SqliteStore::QueueTokenInsert(TokenInsert insert, TokenInsertDone done) {
-  bool first;
+  bool wake;
   {
     std::lock_guard queue(token_queue_mutex_);
-    first = token_queue_.empty();
     token_queue_.push_back(QueuedToken{std::move(insert), std::move(done)});
+    // The writer waits for a first token, or while it gathers, for the number it expects;
+    // while it stores a batch, later tokens just queue.
+    wake = token_queue_.size() == 1 || token_queue_.size() == gather_target_;
   }
-  // The writer waits only on an empty queue; while it stores a batch, later tokens just queue.
-  if (first) token_queued_.notify_one();
+  if (wake) token_queued_.notify_one();
 }
 
 // Group commit: the thread takes every token queued while it stored the previous batch, so
 // a batch holds as many creations as were waiting, and a token is acknowledged (`done`) only
-// after the commit that holds it.
+// after the commit that holds it. Clients answered by one commit come back one by one while
+// the next commit runs, so taking whatever is queued splits them into two alternating smaller
+// batches (8.5 tokens on average with 16 clients); a batch therefore waits, at most
+// kGatherWindow, until as many tokens are queued as the largest recent batch held.
 void SqliteStore::WriteQueuedTokens() {
   std::vector<QueuedToken> batch;
   std::vector<TokenInsert*> inserts;
+  std::size_t expected = 1;  // the largest recent batch, decaying by an eighth a batch
   for (;;) {
     {
       std::unique_lock queue(token_queue_mutex_);
       token_queued_.wait(queue, [&] { return closing_ || !token_queue_.empty(); });
       if (token_queue_.empty()) return;  // closing, and nothing is left to store
+      if (token_queue_.size() < expected) {
+        gather_target_ = expected;
+        token_queued_.wait_for(queue, kGatherWindow,
+                               [&] { return closing_ || token_queue_.size() >= expected; });
+        gather_target_ = 0;
+      }
       batch.swap(token_queue_);
     }
+    expected = std::max(batch.size(), expected * 7 / 8);
     inserts.clear();
     for (QueuedToken& queued : batch) inserts.push_back(&queued.insert);
     std::vector<Status> outcomes = StoreTokenBatch(inserts);
