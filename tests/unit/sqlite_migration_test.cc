@@ -296,7 +296,7 @@ INSERT INTO api_tokens(rowid, id, organization_id, project_id, project_name, sco
                   "LIKE '%secret_hash BLOB NOT NULL UNIQUE%'"),
             1);
   SqliteStore store(path_);
-  EXPECT_EQ(count("SELECT MAX(version) FROM schema_migrations"), 14);
+  EXPECT_GE(count("SELECT MAX(version) FROM schema_migrations"), 14);
   EXPECT_EQ(count(kIndexes), indexes_before - 1);  // the secret hash's autoindex
   EXPECT_EQ(count(kTriggers), 3);
   EXPECT_EQ(count("SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'api_tokens' AND sql "
@@ -334,6 +334,37 @@ INSERT INTO api_tokens(rowid, id, organization_id, project_id, project_name, sco
   ASSERT_TRUE(live);
   EXPECT_EQ(live->count, 2);  // from api_token_counts, kept by the triggers
   EXPECT_EQ(store.CountLiveTokens().value(), 2);
+}
+
+// Migration 15 drops audit_log_org_target, which no plan used: a database of schema 14 keeps
+// its audit trail, and filtering it by target still finds exactly that target's events.
+TEST_F(SqliteMigrationTest, UpgradesASchemaFourteenDatabaseAndFiltersItsAuditByTarget) {
+  {
+    sqlite::Database db;
+    db.Open(path_);
+    ASSERT_EQ(sqlite::Migrate(db, 14).value(), 14);
+    ASSERT_TRUE(db.Execute(R"sql(
+INSERT INTO organizations(id, name, created_at, updated_at) VALUES ('o1', 'Acme', 1, 1);
+INSERT INTO audit_log(at, organization_id, action, target_id) VALUES
+  (1, 'o1', 'token.create', 't1'), (2, 'o1', 'token.create', 't2'),
+  (3, 'o1', 'token.update', 't1'), (4, 'o1', 'token.create', 't3');
+)sql"));
+  }
+  SqliteStore store(path_);
+  {
+    sqlite::Database db;
+    ASSERT_TRUE(db.OpenReadOnly(path_));
+    auto index =
+        db.Prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_log_org_target'");
+    ASSERT_TRUE((*index)->Step().value());
+    EXPECT_EQ((*index)->Int(0), 0);
+  }
+  auto t1 = store.ListAudit(AuditQuery{.organization_id = "o1", .target_id = "t1"});
+  ASSERT_TRUE(t1);
+  EXPECT_EQ(t1->count, 2);
+  ASSERT_EQ(t1->entries.size(), 2u);
+  EXPECT_EQ(t1->entries[0].action, "token.update");  // newest first
+  EXPECT_EQ(store.ListAudit(AuditQuery{.organization_id = "o1"})->count, 4);
 }
 
 TEST_F(SqliteMigrationTest, MigratingAgainChangesNothing) {
