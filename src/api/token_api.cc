@@ -4,6 +4,7 @@
 #include "api/request_input.h"
 #include "api/routes.h"
 #include "core/text.h"
+#include "http/event_loop.h"
 
 namespace gatehouse {
 namespace {
@@ -101,27 +102,53 @@ Result<ApiToken> FindScoped(ApiServices& services, const ApiCall& call, const st
   return token;
 }
 
-Result<boost::json::value> CreateToken(ApiServices& services, const ApiCall& call,
-                                       TokenScope scope) {
-  auto body = ParseJsonBody(call.request);
-  if (!body) return std::unexpected(body.error());
-  BodyReader reader(*body);
-  auto fields = ReadTokenFields(reader, true, scope);
-  if (!fields) return std::unexpected(fields.error());
-  TokenSpec spec = SpecFrom(*fields, scope, call.caller.organization_id());
-  if (scope == TokenScope::kProject) {
-    const std::string project_id = ProjectIdOf(call.request, &*body);
-    if (project_id.empty()) return Fail(ErrorCode::kRequired, "projectId");
-    auto project = services.projects.Find(call.caller.organization_id(), project_id);
-    if (!project) return std::unexpected(project.error());
-    spec.project_id = project->id;
-    spec.project_name = project->name;
-  }
-  auto issued = services.tokens.Create(spec, ActorOf(call));
+// The answer to a creation: the token with its secret, or the error.
+Result<boost::json::value> CreatedJson(const Result<IssuedToken>& issued) {
   if (!issued) return std::unexpected(issued.error());
   boost::json::object json = WithSecret(*issued);
   json["messages"] = SuccessMessages("Token created successfully");
   return json;
+}
+
+// A project token: the project is read from the store, so this runs on the blocking pool.
+Result<boost::json::value> CreateProjectToken(ApiServices& services, const ApiCall& call) {
+  auto body = ParseJsonBody(call.request);
+  if (!body) return std::unexpected(body.error());
+  BodyReader reader(*body);
+  auto fields = ReadTokenFields(reader, true, TokenScope::kProject);
+  if (!fields) return std::unexpected(fields.error());
+  TokenSpec spec = SpecFrom(*fields, TokenScope::kProject, call.caller.organization_id());
+  const std::string project_id = ProjectIdOf(call.request, &*body);
+  if (project_id.empty()) return Fail(ErrorCode::kRequired, "projectId");
+  auto project = services.projects.Find(call.caller.organization_id(), project_id);
+  if (!project) return std::unexpected(project.error());
+  spec.project_id = project->id;
+  spec.project_name = project->name;
+  return CreatedJson(services.tokens.Create(spec, ActorOf(call)));
+}
+
+// An organization token needs nothing from the store before it is written, so no thread
+// waits for its commit: the request is read and the secret minted on the event loop, the
+// store's writer thread stores the token with every creation queued meanwhile (group
+// commit), and the answer is rendered back on the loop once the commit has finished.
+void CreateOrganizationToken(ApiServices& services, const ApiCall& call, HttpResponse& response) {
+  auto body = ParseJsonBody(call.request);
+  if (!body) return WriteError(response, body.error());
+  BodyReader reader(*body);
+  auto fields = ReadTokenFields(reader, true, TokenScope::kOrganization);
+  if (!fields) return WriteError(response, fields.error());
+  response.async = [&services,
+                    spec =
+                        SpecFrom(*fields, TokenScope::kOrganization, call.caller.organization_id()),
+                    actor = ActorOf(call)](HttpResponse& response, std::function<void()> done) {
+    boost::asio::io_context* loop = CurrentEventLoop();
+    services.tokens.Create(spec, actor, [loop, &response, done](Result<IssuedToken> issued) {
+      PostToEventLoop(*loop, [&response, done, issued = std::move(issued)] {
+        Respond(response, CreatedJson(issued));
+        done();
+      });
+    });
+  };
 }
 
 Result<boost::json::value> GetToken(ApiServices& services, const ApiCall& call,
@@ -249,13 +276,14 @@ void AddTokenRoutes(RouteTable& routes) {
   constexpr auto kProject = TokenScope::kProject;
   constexpr auto kOrganization = TokenScope::kOrganization;
   constexpr auto kOrg = Access::kOrganization;
-  routes.AddJson("POST", "/v2/projects/tokens", kOrg, Scoped<kProject, CreateToken>);
+  routes.AddJson("POST", "/v2/projects/tokens", kOrg, CreateProjectToken);
   routes.AddJson("GET", "/v2/projects/tokens/{id}", kOrg, Scoped<kProject, GetToken>);
   routes.AddJson("PUT", "/v2/projects/tokens/{id}", kOrg, Scoped<kProject, UpdateToken>);
   routes.AddJson("DELETE", "/v2/projects/tokens/{id}", kOrg, Scoped<kProject, DeleteToken>);
 
   routes.AddJson("GET", "/v2/organization/tokens", kOrg, ListOrganizationTokens);
-  routes.AddJson("POST", "/v2/organization/tokens", kOrg, Scoped<kOrganization, CreateToken>);
+  routes.Add("POST", "/v2/organization/tokens", kOrg, CreateOrganizationToken, SessionUse::kAllowed,
+             Work::kInMemory);
   routes.AddJson("GET", "/v2/organization/tokens/{id}", kOrg, Scoped<kOrganization, GetToken>);
   routes.AddJson("PUT", "/v2/organization/tokens/{id}", kOrg, Scoped<kOrganization, UpdateToken>);
   routes.AddJson("DELETE", "/v2/organization/tokens/{id}", kOrg,

@@ -1,6 +1,7 @@
 #include "directory/token_directory.h"
 
 #include <algorithm>
+#include <future>
 #include <limits>
 
 #include "auth/secret.h"
@@ -158,9 +159,17 @@ void TokenDirectory::Publish(const ApiToken& token, const TokenCredential& crede
 }
 
 Result<IssuedToken> TokenDirectory::Create(const TokenSpec& spec, const AuditActor& actor) {
-  TokenCredential credential;
+  std::promise<Result<IssuedToken>> promise;
+  auto created = promise.get_future();
+  Create(spec, actor,
+         [&promise](Result<IssuedToken> issued) { promise.set_value(std::move(issued)); });
+  return created.get();
+}
+
+void TokenDirectory::Create(const TokenSpec& spec, const AuditActor& actor, CreatedCallback done) {
+  TokenInsert insert;
   const TimeMs now = clock_.Now();
-  IssuedToken issued = Mint(spec, now, credential);
+  IssuedToken issued = Mint(spec, now, insert.credential);
   const ApiToken& token = issued.token;
   AuditDetails details;
   details.Set("name", token.name);
@@ -171,12 +180,15 @@ Result<IssuedToken> TokenDirectory::Create(const TokenSpec& spec, const AuditAct
   if (token.expires_at) details.Set("expiresAt", TimeJson(token.expires_at));
   if (token.rate_limit_per_minute) details.Set("rateLimitPerMinute", *token.rate_limit_per_minute);
   SetPermissionDetails(details, token.permissions);
-  const AuditEntry audit = TokenAudit(actor, token, "token.create", now, details);
-  if (auto stored = store_.InsertToken(issued.token, credential, &audit); !stored) {
-    return std::unexpected(stored.error());
-  }
-  Publish(issued.token, credential);
-  return issued;
+  insert.audit = TokenAudit(actor, token, "token.create", now, details);
+  insert.token = std::move(issued.token);
+  store_.QueueTokenInsert(std::move(insert),
+                          [this, secret = std::move(issued.secret), done = std::move(done)](
+                              TokenInsert& stored, Status outcome) mutable {
+                            if (!outcome) return done(std::unexpected(outcome.error()));
+                            Publish(stored.token, stored.credential);
+                            done(IssuedToken{std::move(stored.token), std::move(secret)});
+                          });
 }
 
 Result<ApiToken> TokenDirectory::Find(const std::string& organization_id,

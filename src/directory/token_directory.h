@@ -2,6 +2,7 @@
 #define GATEHOUSE_DIRECTORY_TOKEN_DIRECTORY_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -57,7 +58,13 @@ class TokenDirectory {
   void Publish(const ApiToken& token, const TokenCredential& credential);
 
   // Every change is audited in the same transaction as `actor`'s (the CLI: the system's).
+  // Returns once the token is stored and in the cache.
   Result<IssuedToken> Create(const TokenSpec& spec, const AuditActor& actor = AuditActor::System());
+  // The same without waiting: mints the secret on the calling thread, queues the token for the
+  // store's next group commit and returns; `done` runs on the store's thread once the token is
+  // stored and in the cache (or with the error that kept it out). `done` must not block.
+  using CreatedCallback = std::function<void(Result<IssuedToken>)>;
+  void Create(const TokenSpec& spec, const AuditActor& actor, CreatedCallback done);
   // 404 id 9004 unless the token exists in `organization_id`.
   Result<ApiToken> Find(const std::string& organization_id, const std::string& token_id);
   // Revoked tokens cannot change (404 id 9004): they are gone for every purpose but the audit.

@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <utility>
 
 namespace gatehouse {
 namespace {
@@ -13,6 +14,10 @@ thread_local boost::asio::io_context* current_loop = nullptr;
 boost::asio::io_context* CurrentEventLoop() { return current_loop; }
 
 void SetCurrentEventLoop(boost::asio::io_context* loop) { current_loop = loop; }
+
+void PostToEventLoop(boost::asio::io_context& loop, std::function<void()> work) {
+  boost::asio::post(loop, std::move(work));
+}
 
 void RunEventLoop(const std::function<void()>& start) {
   boost::asio::io_context loop(1);

@@ -15,6 +15,9 @@ namespace gatehouse {
 boost::asio::io_context* CurrentEventLoop();
 void SetCurrentEventLoop(boost::asio::io_context* loop);
 
+// Runs `work` on `loop` (from any thread), after the calling code has returned.
+void PostToEventLoop(boost::asio::io_context& loop, std::function<void()> work);
+
 // Runs `start` on a fresh event loop on the calling thread (as its CurrentEventLoop()) and
 // returns once the loop has no work left. For tools and tests that drive asynchronous clients
 // without an HttpServer.

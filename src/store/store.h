@@ -118,6 +118,14 @@ struct AuditEntry {
   std::string details;      // a JSON object {field: {"from", "to"}}; empty = {}
 };
 
+// A token to store, with the audit event of its creation (stored in the same transaction).
+struct TokenInsert {
+  ApiToken token;
+  TokenCredential credential;
+  std::optional<AuditEntry> audit;
+};
+using TokenInsertDone = std::function<void(TokenInsert& insert, Status outcome)>;
+
 // Who makes a change, for its audit entry: a token (API, console) or the system (CLI, system
 // administrator), which has no token id and is shown as "(system)".
 struct AuditActor {
@@ -336,8 +344,15 @@ class Store {
   virtual Status DeleteProject(const std::string& organization_id, const std::string& project_id,
                                TimeMs now, const AuditEntry* audit = nullptr) = 0;
 
+  // Stores `token` with the audit event of its creation in one transaction, shared with the
+  // creations queued meanwhile (group commit); returns once that transaction has committed.
   virtual Status InsertToken(const ApiToken& token, const TokenCredential& credential,
                              const AuditEntry* audit = nullptr) = 0;
+  // Queues `insert` for the next group commit and returns at once. `done` runs once, on a
+  // thread of the store's, when the transaction holding the token has committed (its own
+  // outcome: 9001 for a taken name) or failed (that error); it may move from `insert`, must
+  // not block and must not write to the store.
+  virtual void QueueTokenInsert(TokenInsert insert, TokenInsertDone done) = 0;
   // Inserts several tokens in one transaction (one sync): each element of the answer is that
   // token's own outcome (9001 for a taken name), so one refusal does not fail the others. An
   // error for the whole call means none was stored.

@@ -34,6 +34,13 @@ TEST(Secret, AnyChangedCharacterFailsTheChecksum) {
   }
 }
 
+// The checksum's encoding never changes: secrets issued by earlier releases keep parsing.
+TEST(Secret, ASecretIssuedByAnEarlierReleaseStillParses) {
+  EXPECT_EQ(ParseSecret("gto_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg2sQKU4"),
+            SecretKind::kOrganization);
+  EXPECT_FALSE(ParseSecret("gto_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg2sQKU5"));
+}
+
 TEST(Secret, RejectsWrongPrefixLengthAndAlphabet) {
   const std::string secret = GenerateSecret(SecretKind::kProject);
   EXPECT_FALSE(ParseSecret("gtx_" + secret.substr(4)));

@@ -193,6 +193,180 @@ INSERT INTO requests(id, organization_id, project_id, api_token_id, api_token_na
   EXPECT_EQ(records[0].id, "r4");
 }
 
+// Migration 13 drops the names' trigram index: a database of schema 12 loses the table and
+// its triggers, and its tokens are still found by name (the SQL plans alone, as before the
+// in-memory index loads, and with it) and can be renamed and revoked.
+TEST_F(SqliteMigrationTest, UpgradesASchemaTwelveDatabaseAndFindsItsTokensByNameWithoutTrigrams) {
+  {
+    sqlite::Database db;
+    db.Open(path_);
+    ASSERT_EQ(sqlite::Migrate(db, 12).value(), 12);
+    ASSERT_TRUE(db.Execute(R"sql(
+INSERT INTO organizations(id, name, created_at, updated_at) VALUES ('o1', 'Acme', 1, 1);
+INSERT INTO api_tokens(id, organization_id, scope, name, status, secret_hash, secret_prefix,
+                       created_at, updated_at) VALUES
+  ('t1', 'o1', 0, 'Deploy-main', 0, x'01', 'gto_abcd', 1, 1),
+  ('t2', 'o1', 0, 'ci', 0, x'02', 'gto_abcd', 2, 2),
+  ('t3', 'o1', 0, 'deploy-old', 2, x'03', 'gto_abcd', 3, 3);
+)sql"));
+  }
+  const auto trigram_objects = [&] {
+    sqlite::Database db;
+    EXPECT_TRUE(db.OpenReadOnly(path_));
+    auto found =
+        db.Prepare("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'api_tokens_name_%'");
+    EXPECT_TRUE((*found)->Step().value());
+    return (*found)->Int(0);
+  };
+  EXPECT_GT(trigram_objects(), 0);
+  SqliteStore store(path_);
+  EXPECT_EQ(trigram_objects(), 0);
+
+  const auto names = [&](const std::string& text) {
+    std::vector<std::string> ids;
+    auto page = store.SearchTokens(TokenQuery{.organization_id = "o1", .name_contains = text});
+    EXPECT_TRUE(page);
+    for (const auto& token : page->tokens) ids.push_back(token.id);
+    return ids;
+  };
+  for (auto use : {SqliteStore::NameIndexUse::kNever, SqliteStore::NameIndexUse::kAlways}) {
+    store.UseNameIndex(use);
+    EXPECT_EQ(names("EPLOY"), (std::vector<std::string>{"t1", "t3"}));
+    EXPECT_EQ(names("ci"), (std::vector<std::string>{"t2"}));
+  }
+
+  TokenChange rename;
+  rename.name = "deploy-ci";
+  ASSERT_TRUE(store.ChangeToken("o1", "t2", rename, 10, {}));
+  TokenChange revoke;
+  revoke.status = TokenStatus::kRevoked;
+  ASSERT_TRUE(store.ChangeToken("o1", "t1", revoke, 11, {}));
+  ApiToken added;
+  added.id = "t4";
+  added.organization_id = "o1";
+  added.scope = TokenScope::kOrganization;
+  added.name = "Deploy-new";
+  added.secret_prefix = "gto_abcd";
+  ASSERT_TRUE(store.InsertToken(added, TokenCredential{"\x04", {}, {}, {}}));
+  for (auto use : {SqliteStore::NameIndexUse::kNever, SqliteStore::NameIndexUse::kAlways}) {
+    store.UseNameIndex(use);
+    // In name order without case: deploy-ci, Deploy-main, Deploy-new, deploy-old.
+    EXPECT_EQ(names("deploy-"), (std::vector<std::string>{"t2", "t1", "t4", "t3"}));
+    EXPECT_EQ(names("ci"), (std::vector<std::string>{"t2"}));
+  }
+}
+
+// Migration 14 rebuilds api_tokens without the unique index on secret_hash: a database of
+// schema 13 keeps every token with its rowid and fields, its indexes and counting triggers
+// are back, and a taken name is still refused.
+TEST_F(SqliteMigrationTest, UpgradesASchemaThirteenDatabaseAndKeepsItsTokensWithoutAHashIndex) {
+  const auto count = [&](const std::string& sql) {
+    sqlite::Database db;
+    EXPECT_TRUE(db.OpenReadOnly(path_));
+    auto stmt = db.Prepare(sql);
+    EXPECT_TRUE(stmt);
+    EXPECT_TRUE((*stmt)->Step().value());
+    return (*stmt)->Int(0);
+  };
+  const std::string kIndexes =
+      "SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'api_tokens' AND type = 'index'";
+  const std::string kTriggers =
+      "SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'api_tokens' AND type = 'trigger'";
+  std::int64_t indexes_before = 0;
+  {
+    sqlite::Database db;
+    db.Open(path_);
+    ASSERT_EQ(sqlite::Migrate(db, 13).value(), 13);
+    ASSERT_TRUE(db.Execute(R"sql(
+INSERT INTO organizations(id, name, created_at, updated_at) VALUES ('o1', 'Acme', 1, 1);
+INSERT INTO projects(id, organization_id, name, created_at, updated_at)
+  VALUES ('p1', 'o1', 'Support', 1, 1);
+INSERT INTO api_tokens(rowid, id, organization_id, project_id, project_name, scope, name,
+                       description, status, secret_hash, sealed_secret, secret_prefix,
+                       previous_hash, previous_valid_until, created_at, updated_at, last_used_at,
+                       expires_at, rate_limit_per_minute, permissions) VALUES
+  (7, 't1', 'o1', NULL, '', 0, 'Owner', 'the first', 0, x'01', x'aa', 'gto_abcd', x'09', 50,
+   1, 2, 3, 400, 60, '{"allowedCidrs":["10.0.0.0/8"]}'),
+  (9, 't2', 'o1', 'p1', 'Support', 1, 'ci', '', 1, x'02', NULL, 'gtp_abcd', NULL, NULL, 5, 6,
+   NULL, NULL, NULL, NULL);
+)sql"));
+  }
+  indexes_before = count(kIndexes);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'api_tokens' AND sql "
+                  "LIKE '%secret_hash BLOB NOT NULL UNIQUE%'"),
+            1);
+  SqliteStore store(path_);
+  EXPECT_GE(count("SELECT MAX(version) FROM schema_migrations"), 14);
+  EXPECT_EQ(count(kIndexes), indexes_before - 1);  // the secret hash's autoindex
+  EXPECT_EQ(count(kTriggers), 3);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'api_tokens' AND sql "
+                  "LIKE '%secret_hash BLOB NOT NULL UNIQUE%'"),
+            0);
+  EXPECT_EQ(count("SELECT rowid FROM api_tokens WHERE id = 't2'"), 9);
+
+  auto owner = store.FindToken("o1", "t1");
+  ASSERT_TRUE(owner && *owner);
+  EXPECT_EQ((*owner)->description, "the first");
+  EXPECT_EQ((*owner)->expires_at, 400);
+  EXPECT_EQ((*owner)->rate_limit_per_minute, 60);
+  ASSERT_TRUE((*owner)->permissions.allowed_cidrs.has_value());
+  auto credential = store.FindCredential("t1");
+  ASSERT_TRUE(credential && *credential);
+  EXPECT_EQ((*credential)->secret_hash, "\x01");
+  EXPECT_EQ((*credential)->previous_valid_until, 50);
+
+  ApiToken added;
+  added.id = "t3";
+  added.organization_id = "o1";
+  added.scope = TokenScope::kOrganization;
+  added.name = "deploy";
+  added.secret_prefix = "gto_abcd";
+  ASSERT_TRUE(store.InsertToken(added, TokenCredential{"\x03", {}, {}, {}}));
+  added.id = "t4";
+  auto taken = store.InsertToken(added, TokenCredential{"\x04", {}, {}, {}});
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().code(), ErrorCode::kTokenNameExists);
+  TokenChange revoke;
+  revoke.status = TokenStatus::kRevoked;
+  ASSERT_TRUE(store.ChangeToken("o1", "t2", revoke, 10, {}));
+  auto live = store.SearchTokens(TokenQuery{
+      .organization_id = "o1", .statuses = {TokenStatus::kActive, TokenStatus::kBlocked}});
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->count, 2);  // from api_token_counts, kept by the triggers
+  EXPECT_EQ(store.CountLiveTokens().value(), 2);
+}
+
+// Migration 15 drops audit_log_org_target, which no plan used: a database of schema 14 keeps
+// its audit trail, and filtering it by target still finds exactly that target's events.
+TEST_F(SqliteMigrationTest, UpgradesASchemaFourteenDatabaseAndFiltersItsAuditByTarget) {
+  {
+    sqlite::Database db;
+    db.Open(path_);
+    ASSERT_EQ(sqlite::Migrate(db, 14).value(), 14);
+    ASSERT_TRUE(db.Execute(R"sql(
+INSERT INTO organizations(id, name, created_at, updated_at) VALUES ('o1', 'Acme', 1, 1);
+INSERT INTO audit_log(at, organization_id, action, target_id) VALUES
+  (1, 'o1', 'token.create', 't1'), (2, 'o1', 'token.create', 't2'),
+  (3, 'o1', 'token.update', 't1'), (4, 'o1', 'token.create', 't3');
+)sql"));
+  }
+  SqliteStore store(path_);
+  {
+    sqlite::Database db;
+    ASSERT_TRUE(db.OpenReadOnly(path_));
+    auto index =
+        db.Prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_log_org_target'");
+    ASSERT_TRUE((*index)->Step().value());
+    EXPECT_EQ((*index)->Int(0), 0);
+  }
+  auto t1 = store.ListAudit(AuditQuery{.organization_id = "o1", .target_id = "t1"});
+  ASSERT_TRUE(t1);
+  EXPECT_EQ(t1->count, 2);
+  ASSERT_EQ(t1->entries.size(), 2u);
+  EXPECT_EQ(t1->entries[0].action, "token.update");  // newest first
+  EXPECT_EQ(store.ListAudit(AuditQuery{.organization_id = "o1"})->count, 4);
+}
+
 TEST_F(SqliteMigrationTest, MigratingAgainChangesNothing) {
   sqlite::Database db;
   db.Open(path_);

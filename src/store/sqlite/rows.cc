@@ -61,16 +61,6 @@ std::string LikeContains(std::string_view text) {
   return pattern;
 }
 
-std::string TrigramPhrase(std::string_view text) {
-  std::string phrase = "\"";
-  for (char c : text) {
-    if (c == '"') phrase.push_back('"');
-    phrase.push_back(c);
-  }
-  phrase.push_back('"');
-  return phrase;
-}
-
 namespace {
 
 // Each sort key's index and the ORDER BY that walks it: the key, then the index's remaining

@@ -41,8 +41,6 @@ Organization ReadOrganization(const Statement& row);
 
 // A LIKE pattern (with ESCAPE '\\') matching text that contains `text`.
 std::string LikeContains(std::string_view text);
-// A trigram FTS5 phrase query that matches names containing `text`.
-std::string TrigramPhrase(std::string_view text);
 // How the console search sorts by one key: the index that serves it and the ORDER BY terms
 // that walk that index. An explicit table (rows.cc), never the enum's numbers.
 struct TokenOrder {

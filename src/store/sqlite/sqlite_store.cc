@@ -30,9 +30,17 @@ SqliteStore::SqliteStore(const std::string& path) : path_(path), readers_(path, 
     throw std::runtime_error("cannot configure " + path + ": " + limited.error().internal);
   }
   checkpointer_ = std::make_unique<sqlite::Checkpointer>(path, db_.handle());
+  token_writer_ = std::thread([this] { WriteQueuedTokens(); });
 }
 
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard queue(token_queue_mutex_);
+    closing_ = true;
+  }
+  token_queued_.notify_one();
+  token_writer_.join();
+}
 
 Result<std::unique_lock<std::timed_mutex>> SqliteStore::LockWriter() {
   std::unique_lock lock(write_mutex_, std::defer_lock);

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "store/sqlite/checkpointer.h"
 #include "store/sqlite/database.h"
@@ -21,7 +23,10 @@ namespace gatehouse {
 // one transaction at a time; a write that cannot have the writer (or SQLite's write lock, which
 // another process such as the CLI may hold) within kWriteBudget fails with 503 (kStoreBusy)
 // instead of waiting on. Reads run on a small pool of read-only connections beside it, so a
-// long search never delays a write. Authentication never comes here (TokenCache).
+// long search never delays a write. Token creations are queued to a thread of the store's,
+// which stores every creation queued meanwhile in one transaction (group commit), so the
+// number of creations sharing a commit is bounded by the callers, not by their threads.
+// Authentication never comes here (TokenCache).
 class SqliteStore final : public Store {
  public:
   // Opens or creates `path` and applies pending migrations. Throws std::runtime_error
@@ -71,6 +76,8 @@ class SqliteStore final : public Store {
 
   Status InsertToken(const ApiToken& token, const TokenCredential& credential,
                      const AuditEntry* audit = nullptr) override;
+  // `done` runs on the token writer thread, after the writer connection is released.
+  void QueueTokenInsert(TokenInsert insert, TokenInsertDone done) override;
   Result<std::vector<Status>> InsertTokens(
       const std::vector<std::pair<ApiToken, TokenCredential>>& tokens) override;
   Result<std::optional<ApiToken>> FindToken(const std::string& organization_id,
@@ -139,6 +146,11 @@ class SqliteStore final : public Store {
 
  private:
   Status InsertTokenLocked(const ApiToken& token, const TokenCredential& credential);
+  // The token writer thread: stores whatever QueueTokenInsert queued since its last
+  // transaction in one transaction, until the store closes (then it drains the queue).
+  void WriteQueuedTokens();
+  // Stores `batch` in one transaction: each token's outcome, or the error that failed them all.
+  std::vector<Status> StoreTokenBatch(const std::vector<TokenInsert*>& batch);
   Status InsertProjectLocked(const Project& project, const ApiToken& token,
                              const TokenCredential& credential);
   Result<TokenPage> SearchTokensIn(sqlite::Database& db, const TokenQuery& query,
@@ -165,12 +177,10 @@ class SqliteStore final : public Store {
                                       const std::vector<std::int64_t>& rowids, bool paged,
                                       TokenPage page, std::string* explain);
   // Reads the tokens of `from` (" FROM ... WHERE ...") into `page` in the query's order, with
-  // the query's LIMIT and OFFSET when `paged`; `rowids` binds ?9; with `count_with_rows` the
-  // rows carry the count of matches.
+  // the query's LIMIT and OFFSET when `paged`; `rowids` binds ?9.
   static Result<TokenPage> ReadPage(sqlite::Database& db, const TokenQuery& query,
-                                    const std::string& from, bool paged, bool count_with_rows,
-                                    const std::string* rowids, TokenPage page,
-                                    std::string* explain);
+                                    const std::string& from, bool paged, const std::string* rowids,
+                                    TokenPage page, std::string* explain);
   static Result<std::optional<ApiToken>> FindTokenIn(sqlite::Database& db,
                                                      const std::string& organization_id,
                                                      const std::string& token_id);
@@ -192,24 +202,24 @@ class SqliteStore final : public Store {
                                                   const std::string& organization_id,
                                                   const std::string& value);
 
-  // A token waiting for a group commit (InsertToken); `outcome` is set by the leader.
-  struct PendingInsert {
-    const ApiToken* token;
-    const TokenCredential* credential;
-    const AuditEntry* audit;  // stored with the token when set
-    std::optional<Status> outcome;
+  struct QueuedToken {
+    TokenInsert insert;
+    TokenInsertDone done;
   };
 
   const std::string path_;
-  std::mutex pending_mutex_;
-  std::condition_variable pending_done_;
-  std::vector<PendingInsert*> pending_;  // guarded by pending_mutex_
+  std::mutex token_queue_mutex_;
+  std::condition_variable token_queued_;
+  std::vector<QueuedToken> token_queue_;  // guarded by token_queue_mutex_
+  bool closing_ = false;                  // guarded by token_queue_mutex_
+  std::size_t gather_target_ = 0;         // queue size that wakes the writer; guarded likewise
   std::timed_mutex write_mutex_;
   sqlite::Database db_;  // the writer; guarded by write_mutex_
   sqlite::ReaderPool readers_;
   sqlite::TokenNameIndex name_index_;  // token names for SearchTokens
   std::atomic<NameIndexUse> name_index_use_ = NameIndexUse::kWhenCheaper;
   std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // copies db_'s commits back
+  std::thread token_writer_;                            // runs WriteQueuedTokens
 };
 
 }  // namespace gatehouse

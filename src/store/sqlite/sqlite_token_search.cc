@@ -10,14 +10,15 @@
 // * order first: walk the sort key's index (which also covers status, scope and project name)
 //   and let LIMIT/OFFSET stop the walk; used when many tokens match;
 // * filter first: read the few matching rows through the most selective source (a project,
-//   a status, or the name's trigram index) and sort them; used when at most
+//   a status, or the name's sort index) and sort them; used when at most
 //   kSortInMemoryLimit match, where walking the sort index would mostly skip.
 // Counts come from api_token_counts (kept by triggers), except with a name filter, which is
 // counted up to kNameCountBound: only that many of its matches can be paged through
 // (docs/api-decisions.md).
 // A name filter is answered from the in-memory TokenNameIndex once it is loaded: it counts the
 // matches and, in name order, sorts them, so that only the page's rows are read; the SQL plans
-// for names (trigram index, name index walk) serve until then.
+// for names (a walk of the name's sort index) serve until then (migration 13 dropped the
+// trigram index that served 3+ characters).
 namespace gatehouse {
 
 using namespace sqlite;  // row readers and SQL helpers
@@ -40,14 +41,13 @@ constexpr std::int64_t kSelectiveShare = 20;
 constexpr std::int64_t kLongWalk = 50000;
 
 // Bound parameters: ?1 organization, ?2 scope, ?3 project id, ?4 name LIKE pattern,
-// ?5 trigram phrase, ?6 project name LIKE pattern, ?7 limit, ?8 offset.
+// ?6 project name LIKE pattern, ?7 limit, ?8 offset.
 void BindSearch(Statement& stmt, const TokenQuery& query) {
   stmt.Bind(1, query.organization_id);
   if (query.scope) stmt.Bind(2, StoredCode(*query.scope));
   if (!query.project_id.empty()) stmt.Bind(3, query.project_id);
   if (!query.name_contains.empty()) {
     stmt.Bind(4, LikeContains(query.name_contains));
-    stmt.Bind(5, TrigramPhrase(query.name_contains));
   }
   if (!query.project_name_contains.empty()) {
     stmt.Bind(6, LikeContains(query.project_name_contains));
@@ -178,13 +178,11 @@ Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& qu
     if (!indexed) return std::unexpected(indexed.error());
     if (*indexed) return SearchByNameIndex(db, query, explain);
   }
-  const bool trigram = by_name && CodePointCount(query.name_contains) >= 3;
 
   TokenPage page;
   std::string source;  // filter first: " FROM api_tokens t <hint>" plus a source condition
   std::string source_condition;
   bool status_source = false;
-  bool count_with_rows = false;  // the page's query counts the matches too (COUNT(*) OVER ())
   if (!by_name) {
     auto count = Count(db, CounterSql(query, true, true), query, explain);
     if (!count) return std::unexpected(count.error());
@@ -213,60 +211,31 @@ Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& qu
       }
     }
   } else {
-    std::int64_t trigram_matches = kNameCountBound + 1;
-    if (trigram) {
-      auto counted = Count(db,
-                           "SELECT COUNT(*) FROM (SELECT 1 FROM api_tokens_name_trigram "
-                           "WHERE api_tokens_name_trigram MATCH ?5 LIMIT " +
-                               std::to_string(kNameCountBound + 1) + ")",
-                           query, explain);
-      if (!counted) return std::unexpected(counted.error());
-      trigram_matches = *counted;
-    }
-    // Up to kNameCountBound trigram matches are read by rowid and sorted.
-    if (trigram_matches <= kNameCountBound) {
-      source = " FROM api_tokens t NOT INDEXED";
-      source_condition =
-          " AND t.rowid IN (SELECT rowid FROM api_tokens_name_trigram "
-          "WHERE api_tokens_name_trigram MATCH ?5)";
-      if (query.offset < trigram_matches) {
-        count_with_rows = true;
-      } else {  // no page here: the trigram hits are a superset of the matches
-        auto count =
-            Count(db, "SELECT COUNT(*)" + source + TokenFilters(query, true) + source_condition,
-                  query, explain);
-        if (!count) return std::unexpected(count.error());
-        page.count = *count;
-      }
-    } else {
-      // The name index covers every filter, so counting walks it without reading rows.
-      auto count = Count(db,
-                         "SELECT COUNT(*) FROM (SELECT 1 FROM api_tokens t INDEXED BY "
-                         "api_tokens_by_name" +
-                             TokenFilters(query, true) + " LIMIT " +
-                             std::to_string(kNameCountBound + 1) + ")",
-                         query, explain);
-      if (!count) return std::unexpected(count.error());
-      page.count = std::min(*count, kNameCountBound);
-      page.count_is_lower_bound = *count > kNameCountBound;
-      if (*count <= kSortInMemoryLimit) source = " FROM api_tokens t INDEXED BY api_tokens_by_name";
-    }
+    // The name index covers every filter, so counting walks it without reading rows.
+    auto count =
+        Count(db,
+              "SELECT COUNT(*) FROM (SELECT 1 FROM api_tokens t INDEXED BY "
+              "api_tokens_by_name" +
+                  TokenFilters(query, true) + " LIMIT " + std::to_string(kNameCountBound + 1) + ")",
+              query, explain);
+    if (!count) return std::unexpected(count.error());
+    page.count = std::min(*count, kNameCountBound);
+    page.count_is_lower_bound = *count > kNameCountBound;
+    if (*count <= kSortInMemoryLimit) source = " FROM api_tokens t INDEXED BY api_tokens_by_name";
   }
   // With a bounded name count only the first kNameCountBound matches are reachable.
-  if (!count_with_rows && query.offset >= page.count) return page;
+  if (query.offset >= page.count) return page;
 
   if (source.empty()) source = std::string(" FROM api_tokens t INDEXED BY ") + order.index;
   const std::string filters = TokenFilters(query, true, status_source) + source_condition;
-  return ReadPage(db, query, source + filters, true, count_with_rows, nullptr, std::move(page),
-                  explain);
+  return ReadPage(db, query, source + filters, true, nullptr, std::move(page), explain);
 }
 
 Result<TokenPage> SqliteStore::ReadPage(Database& db, const TokenQuery& query,
-                                        const std::string& from, bool paged, bool count_with_rows,
+                                        const std::string& from, bool paged,
                                         const std::string* rowids, TokenPage page,
                                         std::string* explain) {
-  const std::string list = std::string("SELECT ") + kTokenFields +
-                           (count_with_rows ? ", COUNT(*) OVER ()" : "") + from +
+  const std::string list = std::string("SELECT ") + kTokenFields + from +
                            OrderByClause(OrderOf(query.order_key), query.descending) +
                            (paged ? " LIMIT ?7 OFFSET ?8" : "");
   Explain(db, list, explain);
@@ -279,14 +248,7 @@ Result<TokenPage> SqliteStore::ReadPage(Database& db, const TokenQuery& query,
     auto row = (*stmt)->Step();
     if (!row) return std::unexpected(row.error());
     if (!*row) break;
-    if (count_with_rows && page.tokens.empty()) page.count = (*stmt)->Int(kTokenFieldCount);
     page.tokens.push_back(ReadToken(**stmt));
-  }
-  if (count_with_rows && page.tokens.empty() && query.offset > 0) {
-    // Past the last match no row carries the count.
-    auto count = Count(db, "SELECT COUNT(*)" + from, query, explain);
-    if (!count) return std::unexpected(count.error());
-    page.count = *count;
   }
   if (!page.tokens.empty()) {
     auto name = db.Prepare("SELECT name FROM organizations WHERE id = ?1");
@@ -395,7 +357,7 @@ Result<TokenPage> SqliteStore::SearchByNameIndex(Database& db, const TokenQuery&
     return ReadPage(
         db, query,
         std::string(" FROM api_tokens t INDEXED BY ") + OrderOf(query.order_key).index + filters,
-        true, false, nullptr, std::move(page), explain);
+        true, nullptr, std::move(page), explain);
   }
   return ReadRowids(db, query, matches.rowids, !name_order, std::move(page), explain);
 }
@@ -412,7 +374,7 @@ Result<TokenPage> SqliteStore::ReadRowids(Database& db, const TokenQuery& query,
   return ReadPage(db, query,
                   " FROM api_tokens t NOT INDEXED" + TokenFilters(query, true) +
                       " AND t.rowid IN (SELECT value FROM json_each(?9))",
-                  paged, false, &list, std::move(page), explain);
+                  paged, &list, std::move(page), explain);
 }
 
 Result<NameSearch> SqliteStore::NameSearchOf(Database& db, const TokenQuery& query) {
