@@ -26,6 +26,13 @@ class BodySource {
   virtual Piece Next(std::string& chunk) = 0;
   // The client went away before the end; Next() will not be called again.
   virtual void Abort() {}
+
+  // True when the source can use a second thread: the transport then calls WorkAhead() on
+  // another thread of its pool at the same time as each Next() (never two WorkAhead() at once,
+  // never after Abort()). WorkAhead() makes later pieces, or parts of them, for Next() to hand
+  // out; the source bounds what it holds.
+  virtual bool WorksAhead() const { return false; }
+  virtual void WorkAhead() {}
 };
 
 // A response body produced piece by piece without blocking (a relayed provider stream). The

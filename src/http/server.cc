@@ -468,14 +468,34 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
       piece = BodyPiece::kBroken;
     }
   };
+  // A source that works ahead gets a second pool thread beside each Next().
+  const bool ahead = source.WorksAhead();
+  const auto work_ahead = [&source] {
+    try {
+      source.WorkAhead();
+    } catch (const std::exception&) {
+    }
+  };
   auto piece = BodyPiece::kMore;
-  co_await Blocking([&] { make(chunk, piece); });
+  if (ahead) {
+    auto made = Blocking([&] { make(chunk, piece); });
+    auto more = Blocking(work_ahead);
+    co_await (std::move(made) && std::move(more));
+  } else {
+    co_await Blocking([&] { make(chunk, piece); });
+  }
   while (piece == BodyPiece::kMore) {
     auto next_piece = BodyPiece::kMore;
     // Named, not temporaries in the co_await expression (g++ 12 mis-destroys those).
     auto write = WriteBody(stream, out, piece, chunk, chunked);
     auto made = Blocking([&] { make(next_chunk, next_piece); });
-    const bool written = co_await (std::move(write) && std::move(made));
+    bool written = false;
+    if (ahead) {
+      auto more = Blocking(work_ahead);
+      written = co_await (std::move(write) && std::move(made) && std::move(more));
+    } else {
+      written = co_await (std::move(write) && std::move(made));
+    }
     if (!written) {
       if (next_piece == BodyPiece::kMore) source.Abort();
       co_return false;
