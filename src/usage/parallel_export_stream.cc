@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <exception>
 
 namespace gatehouse {
 
@@ -85,16 +86,21 @@ bool ParallelExportStream::MakeChunk(std::unique_lock<std::mutex>& lock, bool fr
     part->writer.Item(made, record);
     return made.size() < chunk_bytes_;
   };
-  while (made.size() < chunk_bytes_) {
-    auto read = part->cursor->Read(write);
-    if (!read) {
-      failed = read.error();
-      break;
+  // Nothing may leave this part marked as being read: Next() would wait for it forever.
+  try {
+    while (made.size() < chunk_bytes_) {
+      auto read = part->cursor->Read(write);
+      if (!read) {
+        failed = read.error();
+        break;
+      }
+      if (*read == 0) {
+        ended = true;
+        break;
+      }
     }
-    if (*read == 0) {
-      ended = true;
-      break;
-    }
+  } catch (const std::exception& e) {
+    failed = Error(ErrorCode::kInternal, {}, e.what());
   }
   lock.lock();
 
@@ -118,7 +124,7 @@ bool ParallelExportStream::MakeChunk(std::unique_lock<std::mutex>& lock, bool fr
 }
 
 void ParallelExportStream::HandOut(std::string& chunk) {
-  while (!parts_.empty() && chunk.size() < 2 * chunk_bytes_) {
+  for (bool handed = false; !parts_.empty() && !(handed && chunk.size() >= 2 * chunk_bytes_);) {
     Part& first = *parts_.front();
     if (first.chunks.empty()) {
       if (!first.finished) return;
@@ -129,6 +135,7 @@ void ParallelExportStream::HandOut(std::string& chunk) {
     // Every item was written with the comma that follows an earlier one: not the first one.
     const std::size_t comma = format_ == ExportFormat::kJson && !items_handed_out_ ? 1 : 0;
     items_handed_out_ = true;
+    handed = true;
     if (chunk.empty() && comma == 0) {
       chunk.swap(made);  // the piece's old buffer is kept for a later chunk
     } else {

@@ -50,7 +50,7 @@ class ParallelExportStream final : public BodySource {
   // there was nothing it could make.
   bool MakeChunk(std::unique_lock<std::mutex>& lock, bool front);
   // Moves made chunks of the front parts into `chunk` in order, dropping finished parts, until
-  // one is not made yet or `chunk` holds two chunks' worth.
+  // one is not made yet or (after one at least) `chunk` holds two chunks' worth.
   void HandOut(std::string& chunk);
   // How many milliseconds the next part should span: about one chunk of output at the rate
   // the finished parts made it (0, the store's choice, before any part has finished).

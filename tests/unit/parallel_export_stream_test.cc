@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <thread>
 
 #include "store/sqlite/sqlite_store.h"
@@ -162,12 +163,16 @@ TEST_F(RequestPartsTest, TheParallelStreamWritesWhatTheSequentialStreamWrites) {
       ExportStream sequential(std::move(*cursor), format, 4096);
       int pieces = 0;
       const std::string expected = Stream(sequential, pieces);
-      auto parts = store_.OpenRequestParts(query, ParallelExportStream::kMaxOpenParts);
-      ASSERT_TRUE(parts);
-      ParallelExportStream parallel(std::move(*parts), format, 4096);
-      EXPECT_EQ(Stream(parallel, pieces), expected) << static_cast<int>(format) << query.status;
-      if (query.status.empty()) {
-        EXPECT_GT(pieces, 20);
+      // Chunks smaller than the opening text and than one record, and of many records.
+      for (const std::size_t chunk_bytes : {16, 4096}) {
+        auto parts = store_.OpenRequestParts(query, ParallelExportStream::kMaxOpenParts);
+        ASSERT_TRUE(parts);
+        ParallelExportStream parallel(std::move(*parts), format, chunk_bytes);
+        EXPECT_EQ(Stream(parallel, pieces), expected)
+            << static_cast<int>(format) << query.status << " " << chunk_bytes;
+        if (query.status.empty()) {
+          EXPECT_GT(pieces, 20);
+        }
       }
     }
   }
@@ -197,6 +202,52 @@ TEST_F(RequestPartsTest, TheParallelStreamWorksWithoutWorkAheadAndAbortGivesItsS
   EXPECT_FALSE(slots.Acquire("token", "org")) << "the stream holds its slot";
   parallel.Abort();
   EXPECT_TRUE(slots.Acquire("token", "org")) << "an aborted stream gave its slot back";
+}
+
+// Parts of one record each; the third part's cursor fails (or throws) instead of reading.
+class FailingParts final : public RequestParts {
+ public:
+  explicit FailingParts(bool throws) : throws_(throws) {}
+
+  Result<RequestPart> Next(TimeMs) override {
+    return RequestPart{std::make_unique<Cursor>(++parts_ == 3, throws_), 1};
+  }
+
+ private:
+  class Cursor final : public RequestCursor {
+   public:
+    Cursor(bool fails, bool throws) : fails_(fails), throws_(throws) {}
+    Result<std::size_t> Read(const Visitor& visit) override {
+      if (fails_ && throws_) throw std::runtime_error("disk on fire");
+      if (fails_) return std::unexpected(Error(ErrorCode::kInternal, {}, "disk on fire"));
+      if (done_) return 0;
+      done_ = true;
+      RequestRecordView record;
+      record.id = "r";
+      visit(record);
+      return 1;
+    }
+
+   private:
+    bool fails_, throws_, done_ = false;
+  };
+
+  bool throws_;
+  int parts_ = 0;
+};
+
+TEST(ParallelExportStream, APartThatCannotBeReadBreaksTheBodyWithoutHanging) {
+  for (const bool throws : {false, true}) {
+    ParallelExportStream stream(std::make_unique<FailingParts>(throws), ExportFormat::kCsv, 16);
+    std::string chunk;
+    auto piece = BodyPiece::kMore;
+    for (int pieces = 0; piece == BodyPiece::kMore && pieces < 100; ++pieces) {
+      std::thread ahead([&stream] { stream.WorkAhead(); });
+      piece = stream.Next(chunk);
+      ahead.join();
+    }
+    EXPECT_EQ(piece, BodyPiece::kBroken) << throws;
+  }
 }
 
 }  // namespace
