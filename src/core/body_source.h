@@ -24,6 +24,12 @@ class BodySource {
   virtual ~BodySource() = default;
   // Replaces `chunk` with the next piece (possibly empty).
   virtual Piece Next(std::string& chunk) = 0;
+  // The same with the piece in two parts, `chunk` then `rest`, for a source that holds it in
+  // two buffers: the transport sends them as one piece without joining them.
+  virtual Piece NextInTwo(std::string& chunk, std::string& rest) {
+    rest.clear();
+    return Next(chunk);
+  }
   // The client went away before the end; Next() will not be called again.
   virtual void Abort() {}
 

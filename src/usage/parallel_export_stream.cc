@@ -123,8 +123,9 @@ bool ParallelExportStream::MakeChunk(std::unique_lock<std::mutex>& lock, bool fr
   return true;
 }
 
-void ParallelExportStream::HandOut(std::string& chunk) {
-  for (bool handed = false; !parts_.empty() && !(handed && chunk.size() >= 2 * chunk_bytes_);) {
+void ParallelExportStream::HandOut(std::string& chunk, std::string& rest) {
+  for (bool handed = false;
+       !parts_.empty() && !(handed && chunk.size() + rest.size() >= 2 * chunk_bytes_);) {
     Part& first = *parts_.front();
     if (first.chunks.empty()) {
       if (!first.finished) return;
@@ -135,11 +136,13 @@ void ParallelExportStream::HandOut(std::string& chunk) {
     // Every item was written with the comma that follows an earlier one: not the first one.
     const std::size_t comma = format_ == ExportFormat::kJson && !items_handed_out_ ? 1 : 0;
     items_handed_out_ = true;
+    // The first chunk goes to `chunk`, later ones to `rest`: moved, not copied, where empty.
+    std::string& into = handed ? rest : chunk;
     handed = true;
-    if (chunk.empty() && comma == 0) {
-      chunk.swap(made);  // the piece's old buffer is kept for a later chunk
+    if (into.empty() && comma == 0) {
+      into.swap(made);  // the piece's old buffer is kept for a later chunk
     } else {
-      chunk.append(made, comma);
+      into.append(made, comma);
     }
     made.clear();
     spare_.push_back(std::move(made));
@@ -149,7 +152,15 @@ void ParallelExportStream::HandOut(std::string& chunk) {
 }
 
 BodySource::Piece ParallelExportStream::Next(std::string& chunk) {
+  std::string rest;
+  const Piece piece = NextInTwo(chunk, rest);
+  chunk += rest;
+  return piece;
+}
+
+BodySource::Piece ParallelExportStream::NextInTwo(std::string& chunk, std::string& rest) {
   chunk.clear();
+  rest.clear();
   std::unique_lock lock(mutex_);
   if (!parts_source_) return Piece::kBroken;
   if (!begun_) {
@@ -159,7 +170,7 @@ BodySource::Piece ParallelExportStream::Next(std::string& chunk) {
   const std::size_t opening = chunk.size();
   bool worked = false;
   for (;;) {
-    HandOut(chunk);
+    HandOut(chunk, rest);
     if (error_) {
       // The status line is gone already: the client must see an incomplete body, never a
       // well-formed export with rows missing.
@@ -167,11 +178,11 @@ BodySource::Piece ParallelExportStream::Next(std::string& chunk) {
       return Piece::kBroken;
     }
     if (parts_.empty() && parts_done_) {
-      writer_.End(chunk);
+      writer_.End(rest.empty() ? chunk : rest);
       return Piece::kLast;
     }
-    const bool have = chunk.size() > opening;
-    if (have && (worked || chunk.size() >= chunk_bytes_)) return Piece::kMore;
+    const bool have = chunk.size() + rest.size() > opening;
+    if (have && (worked || chunk.size() + rest.size() >= chunk_bytes_)) return Piece::kMore;
     // Each call makes one chunk (the front part's when it needs one), as WorkAhead() does.
     if (!worked && (MakeChunk(lock, true) || MakeChunk(lock, false))) {
       worked = true;

@@ -21,11 +21,11 @@ namespace gatehouse {
 // Streams an export that has no skip and no count with two threads reading at once: the walk
 // is cut into parts (RequestParts), and Next() and WorkAhead() each make one chunk of about
 // `chunk_bytes` of a part at a time, the front part (the one being sent) first; Next() hands
-// out what is made in export order, up to two chunks a piece. The bytes are those ExportStream
-// writes for the same records. Memory stays flat however many records match: at most
-// kMaxOpenParts parts are open (each with its own store connection) and kMaxHeldChunks chunks
-// wait to be handed out. Holds `slot` (when given) until it is destroyed or aborted.
-// Next() and WorkAhead() may run at the same time (BodySource::WorksAhead).
+// out what is made in export order, up to two chunks a piece (NextInTwo: in two buffers). The bytes
+// are those ExportStream writes for the same records. Memory stays flat however many records match:
+// at most kMaxOpenParts parts are open (each with its own store connection) and kMaxHeldChunks
+// chunks wait to be handed out. Holds `slot` (when given) until it is destroyed or aborted. Next()
+// and WorkAhead() may run at the same time (BodySource::WorksAhead).
 class ParallelExportStream final : public BodySource {
  public:
   static constexpr std::size_t kMaxOpenParts = 2;
@@ -37,6 +37,7 @@ class ParallelExportStream final : public BodySource {
   ~ParallelExportStream() override;
 
   Piece Next(std::string& chunk) override;
+  Piece NextInTwo(std::string& chunk, std::string& rest) override;
   bool WorksAhead() const override { return true; }
   void WorkAhead() override;
   void Abort() override;
@@ -49,9 +50,10 @@ class ParallelExportStream final : public BodySource {
   // kMaxHeldChunks wait; either opens the next part when it found none to make. False when
   // there was nothing it could make.
   bool MakeChunk(std::unique_lock<std::mutex>& lock, bool front);
-  // Moves made chunks of the front parts into `chunk` in order, dropping finished parts, until
-  // one is not made yet or (after one at least) `chunk` holds two chunks' worth.
-  void HandOut(std::string& chunk);
+  // Moves made chunks of the front parts in order into `chunk` (the first) and `rest` (the
+  // others), dropping finished parts, until one is not made yet or (after one at least) the
+  // two hold two chunks' worth.
+  void HandOut(std::string& chunk, std::string& rest);
   // How many milliseconds the next part should span: about one chunk of output at the rate
   // the finished parts made it (0, the store's choice, before any part has finished).
   TimeMs NextPartSpan() const;

@@ -135,18 +135,21 @@ TEST_F(RequestPartsTest, AtMostMaxOpenPartsAreOpenAtOnce) {
   ASSERT_TRUE(third && third->cursor) << "the first part's connection was given back";
 }
 
-// Makes the export as the transport does: WorkAhead() on another thread during each Next().
+// Makes the export as the transport does: WorkAhead() on another thread during each
+// NextInTwo().
 std::string Stream(BodySource& stream, int& pieces) {
   std::string body;
   std::string chunk;
+  std::string rest;
   pieces = 0;
   for (auto piece = BodyPiece::kMore; piece == BodyPiece::kMore; ++pieces) {
     std::thread ahead([&stream] { stream.WorkAhead(); });
-    piece = stream.Next(chunk);
+    piece = stream.NextInTwo(chunk, rest);
     ahead.join();
     EXPECT_NE(piece, BodyPiece::kBroken);
     if (piece == BodyPiece::kBroken) break;
     body += chunk;
+    body += rest;
   }
   return body;
 }
@@ -240,10 +243,11 @@ TEST(ParallelExportStream, APartThatCannotBeReadBreaksTheBodyWithoutHanging) {
   for (const bool throws : {false, true}) {
     ParallelExportStream stream(std::make_unique<FailingParts>(throws), ExportFormat::kCsv, 16);
     std::string chunk;
+    std::string rest;
     auto piece = BodyPiece::kMore;
     for (int pieces = 0; piece == BodyPiece::kMore && pieces < 100; ++pieces) {
       std::thread ahead([&stream] { stream.WorkAhead(); });
-      piece = stream.Next(chunk);
+      piece = stream.NextInTwo(chunk, rest);
       ahead.join();
     }
     EXPECT_EQ(piece, BodyPiece::kBroken) << throws;
