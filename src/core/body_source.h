@@ -24,8 +24,21 @@ class BodySource {
   virtual ~BodySource() = default;
   // Replaces `chunk` with the next piece (possibly empty).
   virtual Piece Next(std::string& chunk) = 0;
+  // The same with the piece in two parts, `chunk` then `rest`, for a source that holds it in
+  // two buffers: the transport sends them as one piece without joining them.
+  virtual Piece NextInTwo(std::string& chunk, std::string& rest) {
+    rest.clear();
+    return Next(chunk);
+  }
   // The client went away before the end; Next() will not be called again.
   virtual void Abort() {}
+
+  // True when the source can use a second thread: the transport then calls WorkAhead() on
+  // another thread of its pool at the same time as each Next() (never two WorkAhead() at once,
+  // never after Abort()). WorkAhead() makes later pieces, or parts of them, for Next() to hand
+  // out; the source bounds what it holds.
+  virtual bool WorksAhead() const { return false; }
+  virtual void WorkAhead() {}
 };
 
 // A response body produced piece by piece without blocking (a relayed provider stream). The

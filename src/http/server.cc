@@ -166,11 +166,11 @@ struct HttpServer::State {
   template <typename Stream>
   asio::awaitable<bool> StreamBody(Stream& stream, HttpResponse& response, bool keep_alive,
                                    bool chunked);
-  // Appends `chunk` to `out` (as an HTTP chunk when `chunked`, with the end marker after the
-  // last piece) and writes `out`. False when the write failed.
+  // Appends `chunk` and then `rest` to `out` (as one HTTP chunk when `chunked`, with the end
+  // marker after the last piece) and writes `out`. False when the write failed.
   template <typename Stream>
   asio::awaitable<bool> WriteBody(Stream& stream, std::string& out, BodyPiece piece,
-                                  const std::string& chunk, bool chunked);
+                                  const std::string& chunk, const std::string& rest, bool chunked);
 
   asio::awaitable<void> Accept(Worker& worker);
   // Owns one accepted connection: the TLS handshake and close when serving HTTPS.
@@ -387,22 +387,23 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
 template <typename Stream>
 asio::awaitable<bool> HttpServer::State::WriteBody(Stream& stream, std::string& out,
                                                    BodyPiece piece, const std::string& chunk,
-                                                   bool chunked) {
-  // The chunk is written from where it is, between `out` and the chunk's end, not copied.
+                                                   const std::string& rest, bool chunked) {
+  // The piece is written from where it is, between `out` and the chunk's end, not copied.
+  const std::size_t size = chunk.size() + rest.size();
   std::string_view tail;
   if (chunked) {
-    AppendChunkHead(out, chunk.size());
+    AppendChunkHead(out, size);
     if (piece == BodyPiece::kLast) {
-      tail = chunk.empty() ? "0\r\n\r\n" : "\r\n0\r\n\r\n";
-    } else if (!chunk.empty()) {
+      tail = size == 0 ? "0\r\n\r\n" : "\r\n0\r\n\r\n";
+    } else if (size != 0) {
       tail = "\r\n";
     }
   }
-  if (out.empty() && chunk.empty() && tail.empty()) co_return true;
+  if (out.empty() && size == 0 && tail.empty()) co_return true;
   if (options.before_send) options.before_send();
   TcpLayer(stream).expires_after(options.write_timeout);
-  const std::array<asio::const_buffer, 3> buffers = {asio::buffer(out), asio::buffer(chunk),
-                                                     asio::buffer(tail)};
+  const std::array<asio::const_buffer, 4> buffers = {asio::buffer(out), asio::buffer(chunk),
+                                                     asio::buffer(rest), asio::buffer(tail)};
   auto [write_error, written] = co_await asio::async_write(stream, buffers, kAwait);
   out.clear();
   co_return !write_error;
@@ -421,6 +422,7 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
     std::shared_ptr<AsyncBodySource> source = response.async_body;
     // Shared with the callback, which an aborted source may still call after we have left.
     auto next = std::make_shared<std::pair<BodyPiece, std::string>>(BodyPiece::kMore, "");
+    const std::string no_rest;
     StreamClientWatch watch(TcpLayer(stream).socket(), [source] { source->Abort(); });
     while (next->first == BodyPiece::kMore) {
       // The next piece is asked for only once the previous one is written: backpressure.
@@ -434,7 +436,7 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
       };
       if (!co_await watch.Await(start)) co_return false;
       const BodyPiece piece = next->first;
-      if (!co_await WriteBody(stream, out, piece, next->second, chunked)) {
+      if (!co_await WriteBody(stream, out, piece, next->second, no_rest, chunked)) {
         if (piece == BodyPiece::kMore) source->Abort();
         co_return false;
       }
@@ -445,31 +447,53 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
   BodySource& source = *response.body_source;
   // Each piece after the first is made on the blocking pool while the one before it is being
   // written, so making and sending overlap; two pieces at most are held.
-  std::string next_chunk;
-  const auto make = [&source](std::string& into, BodyPiece& piece) {
+  std::string rest, next_chunk, next_rest;
+  const auto make = [&source](std::string& into, std::string& into_rest, BodyPiece& piece) {
     try {
-      piece = source.Next(into);
+      piece = source.NextInTwo(into, into_rest);
     } catch (const std::exception&) {
       into.clear();
+      into_rest.clear();
       piece = BodyPiece::kBroken;
     }
   };
+  // A source that works ahead gets a second pool thread beside each Next().
+  const bool ahead = source.WorksAhead();
+  const auto work_ahead = [&source] {
+    try {
+      source.WorkAhead();
+    } catch (const std::exception&) {
+    }
+  };
   auto piece = BodyPiece::kMore;
-  co_await Blocking([&] { make(chunk, piece); });
+  if (ahead) {
+    auto made = Blocking([&] { make(chunk, rest, piece); });
+    auto more = Blocking(work_ahead);
+    co_await (std::move(made) && std::move(more));
+  } else {
+    co_await Blocking([&] { make(chunk, rest, piece); });
+  }
   while (piece == BodyPiece::kMore) {
     auto next_piece = BodyPiece::kMore;
     // Named, not temporaries in the co_await expression (g++ 12 mis-destroys those).
-    auto write = WriteBody(stream, out, piece, chunk, chunked);
-    auto made = Blocking([&] { make(next_chunk, next_piece); });
-    const bool written = co_await (std::move(write) && std::move(made));
+    auto write = WriteBody(stream, out, piece, chunk, rest, chunked);
+    auto made = Blocking([&] { make(next_chunk, next_rest, next_piece); });
+    bool written = false;
+    if (ahead) {
+      auto more = Blocking(work_ahead);
+      written = co_await (std::move(write) && std::move(made) && std::move(more));
+    } else {
+      written = co_await (std::move(write) && std::move(made));
+    }
     if (!written) {
       if (next_piece == BodyPiece::kMore) source.Abort();
       co_return false;
     }
     chunk.swap(next_chunk);
+    rest.swap(next_rest);
     piece = next_piece;
   }
-  if (!co_await WriteBody(stream, out, piece, chunk, chunked)) co_return false;
+  if (!co_await WriteBody(stream, out, piece, chunk, rest, chunked)) co_return false;
   co_return keep_alive && (piece == BodyPiece::kLast);
 }
 

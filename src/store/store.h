@@ -289,6 +289,29 @@ class RequestCursor {
   Result<bool> Next(RequestRecord& record);
 };
 
+// One part of a walk of request records (RequestParts).
+struct RequestPart {
+  std::unique_ptr<RequestCursor> cursor;  // nullptr: the walk has no more parts
+  TimeMs span_ms = 0;                     // how many milliseconds of start_ms the part covers
+};
+
+// Cuts one walk of request records (a RequestQuery without skip or count) into consecutive
+// parts by start_ms, so that separate threads can read neighbouring parts at the same time:
+// every record of the walk is in exactly one part, and each part's records come after all
+// records of the parts before it. Next() is not thread-safe; the cursors it returns may be read
+// on other threads (one thread per cursor at a time) and must be destroyed before this object.
+class RequestParts {
+ public:
+  virtual ~RequestParts() = default;
+  // The next part: the records whose start_ms lies in the `span_ms` milliseconds that end at
+  // the newest record below the previous part (parts skip stretches of time without records,
+  // so no part is empty of the organization's or project's records). A `span_ms` of
+  // 0 lets the store choose a span that holds about a thousand records of the organization or
+  // project. At most the `max_open` given to Store::OpenRequestParts may be open at once; a
+  // further call is kInternal.
+  virtual Result<RequestPart> Next(TimeMs span_ms) = 0;
+};
+
 // Walks the live (Active and Blocked) tokens of one project in the order of SearchTokens by
 // name ascending (name without case, then status, then storage order) without holding them all
 // in memory: each page is one short read, and the next page continues strictly after the last
@@ -455,6 +478,10 @@ class Store {
   virtual Status AppendRequests(const std::vector<RequestRecord>& records,
                                 RecordArrival arrival = RecordArrival::kMayRepeat) = 0;
   virtual Result<std::unique_ptr<RequestCursor>> OpenRequestCursor(const RequestQuery& query) = 0;
+  // The same walk as OpenRequestCursor(query) in parts (RequestParts); `query` has no skip and
+  // no count. Each open part holds a read-only connection of its own.
+  virtual Result<std::unique_ptr<RequestParts>> OpenRequestParts(const RequestQuery& query,
+                                                                 std::size_t max_open) = 0;
   // Adds up the records `query` selects, from rollups by hour and by UTC day kept as records
   // are appended (only the partial hours at the range's ends read the records themselves).
   // Rows come in no particular order, at most one per (key, period).

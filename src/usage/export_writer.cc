@@ -8,6 +8,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "core/text.h"
 
 namespace gatehouse {
@@ -40,6 +44,30 @@ class NumberText {
   std::string_view Timestamp(TimeMs ms) {
     char* at = Reserve(kTimestampChars);
     WriteTimestamp(ms, at);
+    return {at, kTimestampChars};
+  }
+  // The same for `ms` given `day_text`, the text of a time `day_ms`: on the same UTC day (a
+  // call's end and start, mostly) the date is copied instead of worked out again.
+  std::string_view Timestamp(TimeMs ms, TimeMs day_ms, std::string_view day_text) {
+    constexpr TimeMs kDayMs = 86'400'000;
+    constexpr TimeMs kLast = 253'402'300'799'999;  // later times are written as this one
+    if (ms < 0 || day_ms < 0 || ms > kLast || ms / kDayMs != day_ms / kDayMs) {
+      return Timestamp(ms);
+    }
+    char* at = Reserve(kTimestampChars);
+    std::memcpy(at, day_text.data(), 11);  // YYYY-MM-DDT
+    auto rest = static_cast<unsigned>(ms % kDayMs);
+    char* out = at + kTimestampChars;
+    *--out = 'Z';
+    for (int i = 0; i < 3; ++i, rest /= 10) *--out = static_cast<char>('0' + rest % 10);
+    *--out = '.';
+    for (const unsigned unit : {60u, 60u, 24u}) {
+      const unsigned value = rest % unit;
+      rest /= unit;
+      *--out = static_cast<char>('0' + value % 10);
+      *--out = static_cast<char>('0' + value / 10);
+      if (unit != 24) *--out = ':';
+    }
     return {at, kTimestampChars};
   }
 
@@ -79,10 +107,11 @@ Values ValuesOf(const RequestRecordView& r, NumberText& numbers) {
           Text(r.assistant.value_or(r.model)), OptionalText(r.intent), Text(r.module),
           Text(r.session_id.value_or(r.id)), Text(r.model), Text(r.status),
           Number(numbers.Of(std::int64_t{r.http_status})), Timestamp(start), Timestamp(start),
-          Timestamp(numbers.Timestamp(r.end_ms)), Number(numbers.Of(r.end_ms - r.start_ms)),
-          Number(numbers.Of(r.prompt_tokens)), Number(numbers.Of(r.completion_tokens)),
-          Number(numbers.Of(r.total_tokens)), Number(numbers.Of(r.cost)), OptionalText(r.prompt),
-          OptionalText(r.input_text), OptionalText(r.output), Null(), Null()};
+          Timestamp(numbers.Timestamp(r.end_ms, r.start_ms, start)),
+          Number(numbers.Of(r.end_ms - r.start_ms)), Number(numbers.Of(r.prompt_tokens)),
+          Number(numbers.Of(r.completion_tokens)), Number(numbers.Of(r.total_tokens)),
+          Number(numbers.Of(r.cost)), OptionalText(r.prompt), OptionalText(r.input_text),
+          OptionalText(r.output), Null(), Null()};
 }
 
 std::optional<std::string_view> ViewOf(const std::optional<std::string>& text) {
@@ -137,6 +166,22 @@ constexpr std::uint64_t ZeroBytes(std::uint64_t word) {
 bool NeedsCsvQuotes(std::string_view text) {
   const char* at = text.data();
   const std::size_t size = text.size();
+#if defined(__SSE2__)
+  // Sixteen bytes at a time where SSE2 is there (every x86-64): a third of the scan's time.
+  if (size >= 16) {
+    const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"');
+    const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+    for (std::size_t i = 0; i < size; i += 16) {
+      const __m128i block =
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + std::min(i, size - 16)));
+      const __m128i hits =
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(block, comma), _mm_cmpeq_epi8(block, quote)),
+                       _mm_or_si128(_mm_cmpeq_epi8(block, cr), _mm_cmpeq_epi8(block, lf)));
+      if (_mm_movemask_epi8(hits) != 0) return true;
+    }
+    return false;
+  }
+#endif
   if (size < 8) {
     for (std::size_t i = 0; i < size; ++i) {
       if (at[i] == ',' || at[i] == '"' || at[i] == '\r' || at[i] == '\n') return true;

@@ -24,7 +24,10 @@ std::string_view ContentTypeOf(ExportFormat format);
 // formula) or NDJSON (one item per line). Field order is the same in all three.
 class ExportWriter {
  public:
-  explicit ExportWriter(ExportFormat format) : format_(format) {}
+  // `follows_items`: every item is written as if others came before it (a JSON item starts
+  // with its comma), for items that will be placed after other writers' items.
+  explicit ExportWriter(ExportFormat format, bool follows_items = false)
+      : format_(format), first_(!follows_items) {}
 
   void Begin(std::string& out);
   void Item(std::string& out, const RequestRecord& record);
@@ -34,7 +37,7 @@ class ExportWriter {
 
  private:
   ExportFormat format_;
-  bool first_ = true;
+  bool first_;
 };
 
 // Streams an export from a store cursor in pieces of about `chunk_bytes`, so that memory stays

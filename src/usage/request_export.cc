@@ -30,6 +30,16 @@ Result<std::unique_ptr<RequestCursor>> RequestExporter::Open(const ExportScope& 
   return store_.OpenRequestCursor(query);
 }
 
+Result<std::unique_ptr<RequestParts>> RequestExporter::OpenParts(const ExportScope& scope,
+                                                                 RequestQuery query,
+                                                                 std::size_t max_open) {
+  query.organization_id = scope.organization_id;
+  if (auto scoped = Scope(scope, query.project_id); !scoped) {
+    return std::unexpected(scoped.error());
+  }
+  return store_.OpenRequestParts(query, max_open);
+}
+
 Result<UsageSummary> RequestExporter::Summarize(const ExportScope& scope, UsageSummaryQuery query,
                                                 UsageInterval interval, const TimeZone& zone) {
   query.organization_id = scope.organization_id;

@@ -47,6 +47,10 @@ class RequestExporter {
   // of its organization (404 id 2005 for others) or none (all of them); a project token sees
   // its own project only (403 id 7 when it asks for another).
   Result<std::unique_ptr<RequestCursor>> Open(const ExportScope& scope, RequestQuery query);
+  // The same walk in parts that separate threads can read (Store::OpenRequestParts), for a
+  // query without skip and count.
+  Result<std::unique_ptr<RequestParts>> OpenParts(const ExportScope& scope, RequestQuery query,
+                                                  std::size_t max_open);
 
   // Adds up the records `query` selects within what `scope` may see (the same project rules),
   // in buckets of `interval` (days start at midnight in `zone`).

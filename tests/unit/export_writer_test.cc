@@ -71,11 +71,11 @@ TEST(ExportWriter, CsvCellsThatLookLikeFormulasAreNeutralized) {
   EXPECT_NE(Write(ExportFormat::kJson, {record}).find("\"+1+2\""), std::string::npos);
 }
 
-// The scan for characters that need quotes reads eight bytes at a time: each of them must be
-// found at every position of fields short and long, in the words and in the tail.
+// The scan for characters that need quotes reads sixteen or eight bytes at a time: each of them
+// must be found at every position of fields short and long, in the blocks and in the tail.
 TEST(ExportWriter, CsvQuotesAFieldWithACommaQuoteOrLineBreakAtAnyPosition) {
   for (const char special : {',', '"', '\r', '\n'}) {
-    for (std::size_t size = 1; size <= 21; ++size) {
+    for (std::size_t size = 1; size <= 40; ++size) {
       for (std::size_t at = 0; at < size; ++at) {
         RequestRecord record = Record();
         std::string text(size, 'x');
@@ -90,11 +90,34 @@ TEST(ExportWriter, CsvQuotesAFieldWithACommaQuoteOrLineBreakAtAnyPosition) {
       }
     }
   }
-  for (std::size_t size = 1; size <= 21; ++size) {
+  for (std::size_t size = 1; size <= 40; ++size) {
     RequestRecord record = Record();
     record.output = std::string(size, 'y') + "\x80\xff;|";
     EXPECT_NE(Write(ExportFormat::kCsv, {record}).find("," + *record.output + ",,\r\n"),
               std::string::npos);
+  }
+}
+
+// The end's date is copied from the start's when both fall on the same UTC day.
+TEST(ExportWriter, EndTimestampsAreWrittenAsFormatTimestampWritesThem) {
+  const std::vector<std::pair<TimeMs, TimeMs>> calls = {
+      {0, 0},
+      {1000, 86'399'999},
+      {86'399'999, 86'400'000},
+      {1'793'423'233'209, 1'793'423'233'209 + 3'599'999},
+      {1'793'423'233'209, 1'793'423'233'209 + 86'400'000},
+      {-5, 20},
+      {-86'400'001, -86'400'000},
+      {253'402'300'799'000, 253'402'300'799'999},
+      {253'402'300'799'000, 253'402'300'800'500}};
+  for (const auto& [start, end] : calls) {
+    RequestRecord record = Record();
+    record.start_ms = start;
+    record.end_ms = end;
+    const std::string csv = Write(ExportFormat::kCsv, {record});
+    EXPECT_NE(csv.find("," + FormatTimestamp(start) + "," + FormatTimestamp(end) + ","),
+              std::string::npos)
+        << start << " " << end << ": " << csv;
   }
 }
 

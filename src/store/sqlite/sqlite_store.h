@@ -142,6 +142,8 @@ class SqliteStore final : public Store {
   Status AppendRequests(const std::vector<RequestRecord>& records,
                         RecordArrival arrival = RecordArrival::kMayRepeat) override;
   Result<std::unique_ptr<RequestCursor>> OpenRequestCursor(const RequestQuery& query) override;
+  Result<std::unique_ptr<RequestParts>> OpenRequestParts(const RequestQuery& query,
+                                                         std::size_t max_open) override;
   Result<std::vector<UsageRow>> SummarizeUsage(const UsageSummaryQuery& query) override;
 
  private:

@@ -1,0 +1,210 @@
+#include "usage/parallel_export_stream.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <exception>
+
+namespace gatehouse {
+
+struct ParallelExportStream::Part {
+  Part(RequestPart part, ExportFormat format)
+      : cursor(std::move(part.cursor)), span_ms(part.span_ms), writer(format, true) {}
+
+  std::unique_ptr<RequestCursor> cursor;  // reset once the part is read to its end
+  TimeMs span_ms;
+  ExportWriter writer;             // writes every JSON item with its comma; HandOut drops the first
+  std::deque<std::string> chunks;  // made, not yet handed out
+  std::size_t bytes = 0;           // made so far
+  bool reading = false;            // a thread is making a chunk of it
+  bool finished = false;
+};
+
+ParallelExportStream::ParallelExportStream(std::unique_ptr<RequestParts> parts, ExportFormat format,
+                                           std::size_t chunk_bytes, ExportSlots::Slot slot)
+    : format_(format),
+      chunk_bytes_(std::max<std::size_t>(1, chunk_bytes)),
+      writer_(format),
+      parts_source_(std::move(parts)),
+      slot_(std::move(slot)) {}
+
+ParallelExportStream::~ParallelExportStream() = default;
+
+TimeMs ParallelExportStream::NextPartSpan() const {
+  // Spans double while nothing matches; far below the range of TimeMs.
+  constexpr double kLongest = 1e15;
+  if (span_made_ms_ == 0) return 0;
+  const double span = bytes_made_ > 0
+                          ? static_cast<double>(chunk_bytes_) * span_made_ms_ / bytes_made_
+                          : 2 * span_made_ms_;
+  return static_cast<TimeMs>(std::clamp(span, 1.0, kLongest));
+}
+
+bool ParallelExportStream::MakeChunk(std::unique_lock<std::mutex>& lock, bool front) {
+  if (error_ || !parts_source_) return false;
+  Part* part = nullptr;
+  if (front) {
+    if (!parts_.empty()) {
+      Part& first = *parts_.front();
+      if (first.reading || first.finished || !first.chunks.empty()) return false;
+      part = &first;
+    }
+  } else {
+    if (held_chunks_ >= kMaxHeldChunks) return false;
+    for (std::size_t i = 1; i < parts_.size() && !part; ++i) {
+      if (!parts_[i]->reading && !parts_[i]->finished) part = parts_[i].get();
+    }
+  }
+  if (!part) {
+    if (parts_done_ || parts_.size() >= kMaxOpenParts) return false;
+    auto next = parts_source_->Next(NextPartSpan());
+    if (!next) {
+      error_ = next.error();
+      made_.notify_all();
+      return false;
+    }
+    if (!next->cursor) {
+      parts_done_ = true;
+      made_.notify_all();
+      return false;
+    }
+    parts_.push_back(std::make_unique<Part>(std::move(*next), format_));
+    part = parts_.back().get();
+  }
+
+  part->reading = true;
+  std::string made;
+  if (!spare_.empty()) {
+    made.swap(spare_.back());
+    spare_.pop_back();
+  }
+  lock.unlock();
+  made.reserve(chunk_bytes_ + chunk_bytes_ / 4);
+  std::optional<Error> failed;
+  bool ended = false;
+  const RequestCursor::Visitor write = [&](const RequestRecordView& record) {
+    part->writer.Item(made, record);
+    return made.size() < chunk_bytes_;
+  };
+  // Nothing may leave this part marked as being read: Next() would wait for it forever.
+  try {
+    while (made.size() < chunk_bytes_) {
+      auto read = part->cursor->Read(write);
+      if (!read) {
+        failed = read.error();
+        break;
+      }
+      if (*read == 0) {
+        ended = true;
+        break;
+      }
+    }
+  } catch (const std::exception& e) {
+    failed = Error(ErrorCode::kInternal, {}, e.what());
+  }
+  lock.lock();
+
+  part->reading = false;
+  part->bytes += made.size();
+  if (failed) error_ = std::move(failed);
+  if (!made.empty()) {
+    part->chunks.push_back(std::move(made));
+    ++held_chunks_;
+  } else {
+    spare_.push_back(std::move(made));
+  }
+  if (ended) {
+    part->finished = true;
+    part->cursor.reset();
+    span_made_ms_ += static_cast<double>(part->span_ms);
+    bytes_made_ += static_cast<double>(part->bytes);
+  }
+  made_.notify_all();
+  return true;
+}
+
+void ParallelExportStream::HandOut(std::string& chunk, std::string& rest) {
+  for (bool handed = false;
+       !parts_.empty() && !(handed && chunk.size() + rest.size() >= 2 * chunk_bytes_);) {
+    Part& first = *parts_.front();
+    if (first.chunks.empty()) {
+      if (!first.finished) return;
+      parts_.pop_front();
+      continue;
+    }
+    std::string& made = first.chunks.front();
+    // Every item was written with the comma that follows an earlier one: not the first one.
+    const std::size_t comma = format_ == ExportFormat::kJson && !items_handed_out_ ? 1 : 0;
+    items_handed_out_ = true;
+    // The first chunk goes to `chunk`, later ones to `rest`: moved, not copied, where empty.
+    std::string& into = handed ? rest : chunk;
+    handed = true;
+    if (into.empty() && comma == 0) {
+      into.swap(made);  // the piece's old buffer is kept for a later chunk
+    } else {
+      into.append(made, comma);
+    }
+    made.clear();
+    spare_.push_back(std::move(made));
+    first.chunks.pop_front();
+    --held_chunks_;
+  }
+}
+
+BodySource::Piece ParallelExportStream::Next(std::string& chunk) {
+  std::string rest;
+  const Piece piece = NextInTwo(chunk, rest);
+  chunk += rest;
+  return piece;
+}
+
+BodySource::Piece ParallelExportStream::NextInTwo(std::string& chunk, std::string& rest) {
+  chunk.clear();
+  rest.clear();
+  std::unique_lock lock(mutex_);
+  if (!parts_source_) return Piece::kBroken;
+  if (!begun_) {
+    writer_.Begin(chunk);
+    begun_ = true;
+  }
+  const std::size_t opening = chunk.size();
+  bool worked = false;
+  for (;;) {
+    HandOut(chunk, rest);
+    if (error_) {
+      // The status line is gone already: the client must see an incomplete body, never a
+      // well-formed export with rows missing.
+      spdlog::error("export stopped early: {}", error_->internal);
+      return Piece::kBroken;
+    }
+    if (parts_.empty() && parts_done_) {
+      writer_.End(rest.empty() ? chunk : rest);
+      return Piece::kLast;
+    }
+    const bool have = chunk.size() + rest.size() > opening;
+    if (have && (worked || chunk.size() + rest.size() >= chunk_bytes_)) return Piece::kMore;
+    // Each call makes one chunk (the front part's when it needs one), as WorkAhead() does.
+    if (!worked && (MakeChunk(lock, true) || MakeChunk(lock, false))) {
+      worked = true;
+      continue;
+    }
+    if (have) return Piece::kMore;
+    if (MakeChunk(lock, true) || error_ || parts_.empty()) continue;
+    // The front part's next chunk is being made by WorkAhead(), which is running.
+    made_.wait(lock);
+  }
+}
+
+void ParallelExportStream::WorkAhead() {
+  std::unique_lock lock(mutex_);
+  MakeChunk(lock, false);
+}
+
+void ParallelExportStream::Abort() {
+  std::lock_guard lock(mutex_);
+  parts_.clear();
+  parts_source_.reset();
+  slot_ = {};
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,258 @@
+#include "usage/parallel_export_stream.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <thread>
+
+#include "store/sqlite/sqlite_store.h"
+#include "temp_dir.h"
+
+namespace gatehouse {
+namespace {
+
+// 3,000 records of "org" over 1,000 milliseconds (three per millisecond, so parts cut between
+// ties), every third one failed and in project p2, with records of another organization between.
+std::vector<RequestRecord> Records() {
+  std::vector<RequestRecord> records;
+  for (int i = 0; i < 3000; ++i) {
+    RequestRecord record;
+    record.id = "r" + std::to_string(10000 + (i * 7919) % 3000);  // ids not in start order
+    record.organization_id = "org";
+    record.project_id = i % 3 == 0 ? "p2" : "p1";
+    record.api_token_name = "Default";
+    record.api_token_id = "t1";
+    record.model = "openai/gpt";
+    record.status = i % 3 == 0 ? "failed" : "succeeded";
+    record.start_ms = 5000 + i / 3;
+    record.end_ms = record.start_ms + 10;
+    record.prompt =
+        i % 5 == 0 ? std::optional<std::string>("say \"hi\", then\nstop") : std::nullopt;
+    records.push_back(record);
+    if (i % 4 == 0) {
+      RequestRecord other = record;
+      other.id = "o" + std::to_string(i);
+      other.organization_id = "other";
+      other.project_id = "p9";
+      records.push_back(other);
+    }
+  }
+  return records;
+}
+
+std::vector<std::string> Ids(RequestCursor& cursor) {
+  std::vector<std::string> ids;
+  for (;;) {
+    auto read = cursor.Read([&ids](const RequestRecordView& record) {
+      ids.emplace_back(record.id);
+      return true;
+    });
+    EXPECT_TRUE(read);
+    if (!read || *read == 0) return ids;
+  }
+}
+
+class RequestPartsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(store_.AppendRequests(Records())); }
+
+  std::vector<std::string> WholeWalk(const RequestQuery& query) {
+    auto cursor = store_.OpenRequestCursor(query);
+    EXPECT_TRUE(cursor);
+    return cursor ? Ids(**cursor) : std::vector<std::string>{};
+  }
+
+  // Reads the walk part after part, each spanning `span_ms`; counts the parts.
+  std::vector<std::string> PartByPart(const RequestQuery& query, TimeMs span_ms, int& parts) {
+    std::vector<std::string> ids;
+    auto walk = store_.OpenRequestParts(query, 1);
+    EXPECT_TRUE(walk);
+    if (!walk) return ids;
+    parts = 0;
+    for (;;) {
+      auto part = (*walk)->Next(span_ms);
+      EXPECT_TRUE(part);
+      if (!part || !part->cursor) return ids;
+      ++parts;
+      EXPECT_GT(part->span_ms, 0);
+      const auto more = Ids(*part->cursor);
+      ids.insert(ids.end(), more.begin(), more.end());
+    }
+  }
+
+  const TempDir dir_;
+  SqliteStore store_{dir_.File("gatehouse.db").string()};
+};
+
+TEST_F(RequestPartsTest, PartsOfAnySpanHoldTheWholeWalkInOrderEachRecordOnce) {
+  const std::vector<RequestQuery> queries = {
+      {.organization_id = "org"},
+      {.organization_id = "org", .project_id = "p2"},
+      {.organization_id = "org", .status = "failed"},
+      {.organization_id = "org", .start_ms = 5100, .end_ms = 5700},
+      {.organization_id = "other"},
+  };
+  for (const auto& query : queries) {
+    const auto whole = WholeWalk(query);
+    ASSERT_FALSE(whole.empty());
+    for (const TimeMs span : {TimeMs{0}, TimeMs{1}, TimeMs{7}, TimeMs{333}, TimeMs{1} << 50}) {
+      int parts = 0;
+      EXPECT_EQ(PartByPart(query, span, parts), whole)
+          << query.project_id << query.status << " span " << span;
+      if (span == 1) {
+        EXPECT_GE(parts, 200) << "one millisecond a part";
+      }
+      if (span == TimeMs{1} << 50) {
+        EXPECT_EQ(parts, 1);
+      }
+    }
+  }
+}
+
+TEST_F(RequestPartsTest, ASpanOfZeroCutsAboutAThousandRecords) {
+  int parts = 0;
+  PartByPart({.organization_id = "org"}, 0, parts);
+  EXPECT_EQ(parts, 3);
+}
+
+TEST_F(RequestPartsTest, AWalkWithNoRecordHasNoPart) {
+  int parts = 0;
+  EXPECT_TRUE(PartByPart({.organization_id = "nobody"}, 0, parts).empty());
+  EXPECT_EQ(parts, 0);
+  EXPECT_TRUE(PartByPart({.organization_id = "org", .end_ms = 4999}, 10, parts).empty());
+  EXPECT_EQ(parts, 0);
+}
+
+TEST_F(RequestPartsTest, AtMostMaxOpenPartsAreOpenAtOnce) {
+  auto walk = store_.OpenRequestParts({.organization_id = "org"}, 2);
+  ASSERT_TRUE(walk);
+  auto first = (*walk)->Next(10);
+  auto second = (*walk)->Next(10);
+  ASSERT_TRUE(first && first->cursor && second && second->cursor);
+  EXPECT_FALSE((*walk)->Next(10)) << "a third connection";
+  first->cursor.reset();
+  auto third = (*walk)->Next(10);
+  ASSERT_TRUE(third && third->cursor) << "the first part's connection was given back";
+}
+
+// Makes the export as the transport does: WorkAhead() on another thread during each
+// NextInTwo().
+std::string Stream(BodySource& stream, int& pieces) {
+  std::string body;
+  std::string chunk;
+  std::string rest;
+  pieces = 0;
+  for (auto piece = BodyPiece::kMore; piece == BodyPiece::kMore; ++pieces) {
+    std::thread ahead([&stream] { stream.WorkAhead(); });
+    piece = stream.NextInTwo(chunk, rest);
+    ahead.join();
+    EXPECT_NE(piece, BodyPiece::kBroken);
+    if (piece == BodyPiece::kBroken) break;
+    body += chunk;
+    body += rest;
+  }
+  return body;
+}
+
+TEST_F(RequestPartsTest, TheParallelStreamWritesWhatTheSequentialStreamWrites) {
+  for (const auto format : {ExportFormat::kCsv, ExportFormat::kJson, ExportFormat::kNdjson}) {
+    // The failed records of p1: none, so every part is empty; then whole walks.
+    for (const RequestQuery& query : std::vector<RequestQuery>{
+             {.organization_id = "org", .project_id = "p1", .status = "failed"},
+             {.organization_id = "org", .status = "failed"},
+             {.organization_id = "org"}}) {
+      auto cursor = store_.OpenRequestCursor(query);
+      ASSERT_TRUE(cursor);
+      ExportStream sequential(std::move(*cursor), format, 4096);
+      int pieces = 0;
+      const std::string expected = Stream(sequential, pieces);
+      // Chunks smaller than the opening text and than one record, and of many records.
+      for (const std::size_t chunk_bytes : {16, 4096}) {
+        auto parts = store_.OpenRequestParts(query, ParallelExportStream::kMaxOpenParts);
+        ASSERT_TRUE(parts);
+        ParallelExportStream parallel(std::move(*parts), format, chunk_bytes);
+        EXPECT_EQ(Stream(parallel, pieces), expected)
+            << static_cast<int>(format) << query.status << " " << chunk_bytes;
+        if (query.status.empty()) {
+          EXPECT_GT(pieces, 20);
+        }
+      }
+    }
+  }
+}
+
+TEST_F(RequestPartsTest, TheParallelStreamWorksWithoutWorkAheadAndAbortGivesItsSlotBack) {
+  auto cursor = store_.OpenRequestCursor({.organization_id = "org"});
+  ASSERT_TRUE(cursor);
+  ExportStream sequential(std::move(*cursor), ExportFormat::kCsv, 4096);
+  std::string expected;
+  std::string chunk;
+  for (auto piece = BodyPiece::kMore; piece == BodyPiece::kMore; expected += chunk) {
+    piece = sequential.Next(chunk);
+  }
+  ExportSlots slots(1, 1);
+  auto slot = slots.Acquire("token", "org");
+  ASSERT_TRUE(slot);
+  auto parts = store_.OpenRequestParts({.organization_id = "org"}, 3);
+  ASSERT_TRUE(parts);
+  ParallelExportStream parallel(std::move(*parts), ExportFormat::kCsv, 4096, std::move(*slot));
+  std::string csv;
+  for (auto piece = BodyPiece::kMore; piece == BodyPiece::kMore; csv += chunk) {
+    piece = parallel.Next(chunk);
+    ASSERT_NE(piece, BodyPiece::kBroken);
+  }
+  EXPECT_EQ(csv, expected);
+  EXPECT_FALSE(slots.Acquire("token", "org")) << "the stream holds its slot";
+  parallel.Abort();
+  EXPECT_TRUE(slots.Acquire("token", "org")) << "an aborted stream gave its slot back";
+}
+
+// Parts of one record each; the third part's cursor fails (or throws) instead of reading.
+class FailingParts final : public RequestParts {
+ public:
+  explicit FailingParts(bool throws) : throws_(throws) {}
+
+  Result<RequestPart> Next(TimeMs) override {
+    return RequestPart{std::make_unique<Cursor>(++parts_ == 3, throws_), 1};
+  }
+
+ private:
+  class Cursor final : public RequestCursor {
+   public:
+    Cursor(bool fails, bool throws) : fails_(fails), throws_(throws) {}
+    Result<std::size_t> Read(const Visitor& visit) override {
+      if (fails_ && throws_) throw std::runtime_error("disk on fire");
+      if (fails_) return std::unexpected(Error(ErrorCode::kInternal, {}, "disk on fire"));
+      if (done_) return 0;
+      done_ = true;
+      RequestRecordView record;
+      record.id = "r";
+      visit(record);
+      return 1;
+    }
+
+   private:
+    bool fails_, throws_, done_ = false;
+  };
+
+  bool throws_;
+  int parts_ = 0;
+};
+
+TEST(ParallelExportStream, APartThatCannotBeReadBreaksTheBodyWithoutHanging) {
+  for (const bool throws : {false, true}) {
+    ParallelExportStream stream(std::make_unique<FailingParts>(throws), ExportFormat::kCsv, 16);
+    std::string chunk;
+    std::string rest;
+    auto piece = BodyPiece::kMore;
+    for (int pieces = 0; piece == BodyPiece::kMore && pieces < 100; ++pieces) {
+      std::thread ahead([&stream] { stream.WorkAhead(); });
+      piece = stream.NextInTwo(chunk, rest);
+      ahead.join();
+    }
+    EXPECT_EQ(piece, BodyPiece::kBroken) << throws;
+  }
+}
+
+}  // namespace
+}  // namespace gatehouse
