@@ -11,6 +11,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -191,6 +192,9 @@ class TokenNameIndex {
   static void CompactDescriptions(Organization& organization);
   // A last use of the entry at `rowid`, kept if later than the one it has.
   static void ApplyLastUse(Organization& organization, std::int64_t rowid, std::int64_t at);
+  // The entry's lower-cased description for kDescription, else its lower-cased name.
+  static std::string_view TextOf(const Organization& organization, RankedKey key,
+                                 const Entry& entry);
   // Whether entry a comes before entry b in the name order (name without case, status, scope,
   // project name, rowid), as the SQL plans order them.
   static bool Before(const Organization& organization, RankedKey key, std::uint32_t a,

@@ -36,6 +36,15 @@ int CompareNoCase(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+std::string_view TokenNameIndex::TextOf(const Organization& organization, RankedKey key,
+                                        const Entry& entry) {
+  if (key == RankedKey::kDescription) {
+    return std::string_view(organization.descriptions)
+        .substr(entry.description_at, entry.description_size);
+  }
+  return std::string_view(organization.text).substr(entry.name_at, entry.name_size);
+}
+
 bool TokenNameIndex::Before(const Organization& organization, RankedKey key, std::uint32_t a,
                             std::uint32_t b) {
   const Entry& x = organization.entries[a];
@@ -43,23 +52,16 @@ bool TokenNameIndex::Before(const Organization& organization, RankedKey key, std
   const std::string& x_project = organization.projects[x.project].name;
   const std::string& y_project = organization.projects[y.project].name;
   switch (key) {
-    case RankedKey::kName: {
-      const std::string_view text(organization.text);
-      const auto x_name = text.substr(x.name_at, x.name_size);
-      const auto y_name = text.substr(y.name_at, y.name_size);
-      if (x_name != y_name) return x_name < y_name;
+    case RankedKey::kName:
+    case RankedKey::kDescription: {  // lower-cased already
+      const auto x_text = TextOf(organization, key, x);
+      const auto y_text = TextOf(organization, key, y);
+      if (x_text != y_text) return x_text < y_text;
       break;
     }
     case RankedKey::kCreated:
       if (x.created_at != y.created_at) return x.created_at < y.created_at;
       break;
-    case RankedKey::kDescription: {
-      const std::string_view text(organization.descriptions);
-      const auto x_description = text.substr(x.description_at, x.description_size);
-      const auto y_description = text.substr(y.description_at, y.description_size);
-      if (x_description != y_description) return x_description < y_description;
-      break;
-    }
     case RankedKey::kLastUsed:  // SQL sorts NULL (never used) first
       if (x.last_used_at != y.last_used_at) return x.last_used_at < y.last_used_at;
       break;
@@ -113,17 +115,13 @@ TokenNameIndex::Order TokenNameIndex::RankAll(const Organization& organization, 
   // most comparisons are one of two numbers; the whole order decides between equal prefixes.
   std::vector<std::pair<std::uint64_t, std::uint32_t>> keys(count);
   const bool by_text = key == RankedKey::kName || key == RankedKey::kDescription;
-  const std::string& text =
-      key == RankedKey::kDescription ? organization.descriptions : organization.text;
   for (std::uint32_t i = 0; i < count; ++i) {
-    const Entry& entry = organization.entries[i];
-    const std::uint32_t at = key == RankedKey::kDescription ? entry.description_at : entry.name_at;
-    const std::uint32_t size =
-        key == RankedKey::kDescription ? entry.description_size : entry.name_size;
     std::uint64_t prefix = 0;
-    for (std::uint32_t k = 0; by_text && k < 8; ++k) {
-      const auto byte = k < size ? static_cast<unsigned char>(text[at + k]) : 0;
-      prefix = (prefix << 8) | byte;
+    if (by_text) {
+      const auto text = TextOf(organization, key, organization.entries[i]);
+      for (std::size_t k = 0; k < 8; ++k) {
+        prefix = (prefix << 8) | (k < text.size() ? static_cast<unsigned char>(text[k]) : 0);
+      }
     }
     keys[i] = {prefix, i};
   }
