@@ -200,22 +200,27 @@ bool NeedsCsvQuotes(std::string_view text) {
   return false;
 }
 
+// Copies `text` to `at` and returns its end. An empty view may have no data (memcpy's
+// arguments must not be null even for no bytes).
+char* PutText(char* at, std::string_view text) {
+  if (!text.empty()) std::memcpy(at, text.data(), text.size());
+  return at + text.size();
+}
+
 // Writes `text` as one CSV field at `at`, which has room for CsvFieldBound(text) bytes, and
 // returns the end of what it wrote. `formatted`: `text` is known to hold no character that
 // needs quotes (it may still look like a formula: a negative number).
 char* PutCsvField(char* at, std::string_view text, bool formatted) {
   const bool formula = LooksLikeFormula(text);
   if (!formula && (formatted || !NeedsCsvQuotes(text))) {
-    std::memcpy(at, text.data(), text.size());
-    return at + text.size();
+    return PutText(at, text);
   }
   *at++ = '"';
   if (formula) *at++ = '\'';
   for (std::size_t from = 0;;) {
     const std::size_t quote = text.find('"', from);
     const std::string_view part = text.substr(from, quote - from);
-    std::memcpy(at, part.data(), part.size());
-    at += part.size();
+    at = PutText(at, part);
     if (quote == std::string_view::npos) break;
     *at++ = '"';
     *at++ = '"';
