@@ -261,41 +261,46 @@ Result<TokenPage> SqliteStore::ReadPage(Database& db, const TokenQuery& query,
   return page;
 }
 
+namespace {
+
+// The ranked order a page in `order` walks; the status order is the name order within each
+// status.
+RankedKey RankedKeyOf(TokenOrderKey order) {
+  switch (order) {
+    case TokenOrderKey::kName:
+    case TokenOrderKey::kStatus:
+      return RankedKey::kName;
+    case TokenOrderKey::kTimestamp:
+      return RankedKey::kCreated;
+    case TokenOrderKey::kProjectName:
+      return RankedKey::kProjectName;
+    case TokenOrderKey::kDescription:
+      return RankedKey::kDescription;
+    case TokenOrderKey::kLastUsedAt:
+      return RankedKey::kLastUsed;
+  }
+  return RankedKey::kName;
+}
+
+}  // namespace
+
 std::optional<Result<TokenPage>> SqliteStore::SearchInIndexOrder(Database& db,
                                                                  const TokenQuery& query,
                                                                  std::int64_t count,
                                                                  std::string* explain) {
-  std::optional<RankedKey> key;
-  switch (query.order_key) {
-    case TokenOrderKey::kName:
-    case TokenOrderKey::kStatus:  // the name order within each status
-      key = RankedKey::kName;
-      break;
-    case TokenOrderKey::kTimestamp:
-      key = RankedKey::kCreated;
-      break;
-    case TokenOrderKey::kProjectName:
-      key = RankedKey::kProjectName;
-      break;
-    case TokenOrderKey::kDescription:
-      key = RankedKey::kDescription;
-      break;
-    case TokenOrderKey::kLastUsedAt:
-      key = RankedKey::kLastUsed;
-      break;
-  }
+  const RankedKey key = RankedKeyOf(query.order_key);
   const NameIndexUse use = name_index_use_;
-  if (use == NameIndexUse::kNever || !key || query.offset >= count) return std::nullopt;
+  if (use == NameIndexUse::kNever || query.offset >= count) return std::nullopt;
   auto indexed = name_index_.Sync(db);
   if (!indexed) return std::unexpected(indexed.error());
   if (!*indexed) return std::nullopt;
   // The ranked orders: a walk that stops at the page's end, 12 bytes a token. Until they are
   // made, the name order can also come from a selection among the matches.
-  if (name_index_.Ordered(query.organization_id, *key) ||
+  if (name_index_.Ordered(query.organization_id, key) ||
       (use == NameIndexUse::kAlways && key == RankedKey::kName)) {
     if (query.order_key == TokenOrderKey::kStatus)
       return StatusOrderPage(db, query, count, explain);
-    return RankedPage(db, query, count, *key, explain);
+    return RankedPage(db, query, count, key, explain);
   }
   // That selection, when it is cheaper than the SQL walk.
   if (query.order_key != TokenOrderKey::kName || !query.project_id.empty() ||

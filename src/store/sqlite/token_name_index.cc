@@ -86,6 +86,10 @@ std::size_t NextHit(std::string_view text, std::size_t from, std::string_view ne
 
 }  // namespace
 
+bool TokenNameIndex::RowidBefore(const Entry& entry, std::int64_t rowid) {
+  return entry.rowid < rowid;
+}
+
 struct TokenNameIndex::Filter {
   Filter(const Organization& organization, const NameSearch& search) : scope(search.scope) {
     // Which projects pass (index 0, no project, passes only without a project filter).
@@ -238,9 +242,7 @@ void TokenNameIndex::Apply(Organizations& organizations, const Row& row) {
     project = at->second;
   }
   auto& entries = organization.entries;
-  auto at =
-      std::lower_bound(entries.begin(), entries.end(), row.rowid,
-                       [](const Entry& entry, std::int64_t rowid) { return entry.rowid < rowid; });
+  auto at = std::lower_bound(entries.begin(), entries.end(), row.rowid, RowidBefore);
   const bool known = at != entries.end() && at->rowid == row.rowid;
   if (!known) {
     const bool last = at == entries.end();
@@ -287,7 +289,7 @@ void TokenNameIndex::Apply(Organizations& organizations, const Row& row) {
   const bool renamed =
       std::string_view(organization.text).substr(entry.name_at, entry.name_size) != lower;
   if (moved || renamed || described) Unrank(organization, index);
-  ApplyLastUse(organization, row.rowid, row.last_used_at);
+  SetLastUse(organization, index, row.last_used_at);
   if (!renamed) return;
   for (std::uint32_t i = entry.name_at; i < entry.name_at + entry.name_size; ++i) {
     --organization.byte_counts[static_cast<unsigned char>(organization.text[i])];
@@ -363,14 +365,18 @@ void TokenNameIndex::CompactDescriptions(Organization& organization) {
 }
 
 void TokenNameIndex::ApplyLastUse(Organization& organization, std::int64_t rowid, std::int64_t at) {
-  auto& entries = organization.entries;
-  auto found =
-      std::lower_bound(entries.begin(), entries.end(), rowid,
-                       [](const Entry& entry, std::int64_t rowid) { return entry.rowid < rowid; });
+  const auto& entries = organization.entries;
+  auto found = std::lower_bound(entries.begin(), entries.end(), rowid, RowidBefore);
+  if (found != entries.end() && found->rowid == rowid) {
+    SetLastUse(organization, static_cast<std::uint32_t>(found - entries.begin()), at);
+  }
+}
+
+void TokenNameIndex::SetLastUse(Organization& organization, std::uint32_t index, std::int64_t at) {
   // The store keeps the latest use (MAX), so an earlier one comes from an older read.
-  if (found == entries.end() || found->rowid != rowid || found->last_used_at >= at) return;
-  found->last_used_at = at;
-  Unrank(organization, static_cast<std::uint32_t>(found - entries.begin()), true);
+  if (organization.entries[index].last_used_at >= at) return;
+  organization.entries[index].last_used_at = at;
+  Unrank(organization, index, true);
 }
 
 void TokenNameIndex::NoteLastUsed(const std::vector<LastUse>& uses) {

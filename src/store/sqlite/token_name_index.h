@@ -190,8 +190,11 @@ class TokenNameIndex {
   static bool SetDescription(Organization& organization, std::uint32_t entry,
                              const std::string& description);
   static void CompactDescriptions(Organization& organization);
-  // A last use of the entry at `rowid`, kept if later than the one it has.
+  // A last use of the entry at `rowid` (or at `index`), kept if later than the one it has.
   static void ApplyLastUse(Organization& organization, std::int64_t rowid, std::int64_t at);
+  static void SetLastUse(Organization& organization, std::uint32_t index, std::int64_t at);
+  // Orders entries by rowid, for lower_bound.
+  static bool RowidBefore(const Entry& entry, std::int64_t rowid);
   // The entry's lower-cased description for kDescription, else its lower-cased name.
   static std::string_view TextOf(const Organization& organization, RankedKey key,
                                  const Entry& entry);
