@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/init_output.h"
 #include "cli/json_log.h"
+#include "core/free_memory.h"
 #include "http/server.h"
 
 namespace gatehouse {
@@ -54,6 +55,7 @@ int RunServe(const ServerConfig& config, int threads) {
   const std::uint16_t port = server.Listen();
   spdlog::info("listening on {}:{} ({}) with {} tokens cached", options.host, port,
                options.tls_cert.empty() ? "HTTP" : "HTTPS", instance.cache().size());
+  spdlog::info("memory allocator: {}", AllocatorName());
   {
     CacheMaintenance maintenance(instance.tokens(), kMaintenanceInterval, &graph.usage_limits());
     server.Run();

@@ -2,11 +2,8 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include "core/free_memory.h"
 #include "store/sqlite/token_name_index.h"
-
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 // The ranked name order of TokenNameIndex: made, merged and installed by the maintenance
 // thread, and searched by binary search for the tokens changed since it was made.
@@ -242,14 +239,12 @@ void TokenNameIndex::Rank() {
     lock.unlock();
     job.copy = Organization{};
   }
-#if defined(__GLIBC__)
   // At a million tokens the copies and the sort keys were hundreds of megabytes: give back
-  // what the allocator keeps of them. Small ones are left to be reused (a trim also empties
+  // what the allocator keeps of them. Small ones are left to be reused (a purge also empties
   // every other thread's arena, which then grow again).
   std::size_t copied = 0;
   for (const auto& job : jobs) copied += job.copied_entries;
-  if (copied >= kTrimAfterEntries) malloc_trim(0);
-#endif
+  if (copied >= kTrimAfterEntries) ReturnFreeMemory();
 }
 
 }  // namespace gatehouse::sqlite
