@@ -178,6 +178,68 @@ TEST(RequestCursor, ReadResumesRightAfterTheRecordItsVisitorStoppedAtAcrossPages
   }
 }
 
+TEST(RequestCursor, AFreshBatchStoresEveryFieldOfEveryRecordAsGiven) {
+  const TempDir dir;
+  SqliteStore store(dir.File("gatehouse.db").string());
+  // More records than one statement of the fresh path holds, and not a multiple of it: some go
+  // in statements of many rows, the rest one by one.
+  std::vector<RequestRecord> records;
+  for (int i = 0; i < 75; ++i) {
+    RequestRecord record;
+    record.id = "r" + std::to_string(100 + i);
+    record.organization_id = "org";
+    record.project_id = "p" + std::to_string(i % 3);
+    record.api_token_id = "t" + std::to_string(i % 5);
+    record.api_token_name = "token " + std::to_string(i % 5);
+    if (i % 2) record.assistant = "bot";
+    if (i % 3) record.intent = i % 9 == 1 ? "" : "default";
+    record.module = i % 4 ? "chat" : "embeddings";
+    if (i % 5) record.session_id = "s" + std::to_string(i);
+    record.model = "fake/echo";
+    record.status = i % 7 ? "succeeded" : "failed";
+    record.http_status = i % 7 ? 200 : 502;
+    record.start_ms = 1000 + i;
+    record.end_ms = 1500 + 2 * i;
+    record.prompt_tokens = i;
+    record.completion_tokens = 2 * i;
+    record.total_tokens = 3 * i;
+    record.cost = i * 0.25;
+    if (i % 6) record.prompt = "prompt " + std::to_string(i);
+    if (i % 4) record.input_text = "input " + std::to_string(i);
+    if (i % 8) record.output = "output " + std::to_string(i);
+    records.push_back(record);
+  }
+  ASSERT_TRUE(store.AppendRequests(records, Store::RecordArrival::kFresh));
+  auto cursor = store.OpenRequestCursor(RequestQuery{.organization_id = "org"});
+  ASSERT_TRUE(cursor);
+  RequestRecord read;
+  for (auto expected = records.rbegin(); expected != records.rend(); ++expected) {
+    ASSERT_TRUE(*(*cursor)->Next(read)) << expected->id;
+    EXPECT_EQ(read.id, expected->id);
+    EXPECT_EQ(read.organization_id, expected->organization_id);
+    EXPECT_EQ(read.project_id, expected->project_id);
+    EXPECT_EQ(read.api_token_id, expected->api_token_id);
+    EXPECT_EQ(read.api_token_name, expected->api_token_name);
+    EXPECT_EQ(read.assistant, expected->assistant);
+    EXPECT_EQ(read.intent, expected->intent);
+    EXPECT_EQ(read.module, expected->module);
+    EXPECT_EQ(read.session_id, expected->session_id);
+    EXPECT_EQ(read.model, expected->model);
+    EXPECT_EQ(read.status, expected->status);
+    EXPECT_EQ(read.http_status, expected->http_status);
+    EXPECT_EQ(read.start_ms, expected->start_ms);
+    EXPECT_EQ(read.end_ms, expected->end_ms);
+    EXPECT_EQ(read.prompt_tokens, expected->prompt_tokens);
+    EXPECT_EQ(read.completion_tokens, expected->completion_tokens);
+    EXPECT_EQ(read.total_tokens, expected->total_tokens);
+    EXPECT_EQ(read.cost, expected->cost);
+    EXPECT_EQ(read.prompt, expected->prompt);
+    EXPECT_EQ(read.input_text, expected->input_text);
+    EXPECT_EQ(read.output, expected->output);
+  }
+  EXPECT_FALSE(*(*cursor)->Next(read));
+}
+
 TEST(RequestCursor, ViewsTellNullFromEmptyText) {
   const TempDir dir;
   SqliteStore store(dir.File("gatehouse.db").string());

@@ -98,15 +98,18 @@ void ExpectSame(const Sums& actual, const Sums& expected, const std::string& wha
 
 class UsageSummaryTest : public ::testing::Test {
  protected:
-  // Three days of records in batches, some hours busy and some empty.
+  // Three days of records in batches, some hours busy and some empty; every other batch as the
+  // writer stores a fresh one (many records per statement), the others as a replay.
   void SetUp() override {
     std::mt19937 random(7);
     std::vector<RequestRecord> batch;
+    int batches = 0;
     for (int i = 0; i < 3000; ++i) {
       records_.push_back(MakeRecord(i, kBase + static_cast<TimeMs>(random() % (3 * kDay)), random));
       batch.push_back(records_.back());
       if (batch.size() == 250) {
-        ASSERT_TRUE(store_.AppendRequests(batch));
+        ASSERT_TRUE(store_.AppendRequests(batch, ++batches % 2 ? Store::RecordArrival::kFresh
+                                                               : Store::RecordArrival::kMayRepeat));
         batch.clear();
       }
     }

@@ -56,6 +56,15 @@ Statement& Statement::Bind(int index, const std::optional<double>& value) {
   return value ? Bind(index, *value) : BindNull(index);
 }
 
+Statement& Statement::BindUncopied(int index, std::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  return *this;
+}
+
+Statement& Statement::BindTextUncopied(int index, const std::optional<std::string>& text) {
+  return text ? BindUncopied(index, std::string_view(*text)) : BindNull(index);
+}
+
 Result<bool> Statement::Step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;

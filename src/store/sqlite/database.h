@@ -35,6 +35,10 @@ class Statement {
   Statement& BindText(int index, const std::optional<std::string>& text);
   Statement& Bind(int index, double value);
   Statement& Bind(int index, const std::optional<double>& value);
+  // Like Bind and BindText without copying the text: `text` must stay alive and unchanged until
+  // the statement is reset or the parameter bound again (a batch's records while it is stored).
+  Statement& BindUncopied(int index, std::string_view text);
+  Statement& BindTextUncopied(int index, const std::optional<std::string>& text);
 
   // true while a row is available; kInternal on any SQLite error.
   Result<bool> Step();

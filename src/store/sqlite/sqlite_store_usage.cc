@@ -3,6 +3,7 @@
 #include <map>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 
 #include "core/text.h"
 #include "store/sqlite/sqlite_store.h"
@@ -77,13 +78,27 @@ std::string AddSql(const Rollup& rollup) {
 using RollupKey = std::tuple<std::string_view, TimeMs, std::string_view, std::string_view,
                              std::string_view, std::string_view>;
 
-Status AddToRollup(sqlite::Database& db, const Rollup& rollup,
-                   const std::map<RollupKey, UsageTotals>& sums) {
-  const std::string sql = AddSql(rollup);
+// Hashes the parts that tell a batch's keys apart: a token's organization and project are
+// the same in every record of it.
+struct RollupKeyHash {
+  std::size_t operator()(const RollupKey& key) const {
+    const std::hash<std::string_view> hash_text;
+    std::size_t hash = std::hash<TimeMs>{}(std::get<1>(key));
+    for (const std::string_view part : {std::get<2>(key), std::get<4>(key), std::get<5>(key)}) {
+      hash ^= hash_text(part) + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2);
+    }
+    return hash;
+  }
+};
+
+using RollupSums = std::vector<std::pair<RollupKey, UsageTotals>>;
+
+// Upserts `sums` (sorted by key, so each rollup's pages are visited in order) into `rollup`.
+Status AddToRollup(sqlite::Database& db, const Rollup& rollup, const RollupSums& sums) {
+  auto stmt = db.Prepare(AddSql(rollup));
+  if (!stmt) return std::unexpected(stmt.error());
+  auto& s = **stmt;
   for (const auto& [key, totals] : sums) {
-    auto stmt = db.Prepare(sql);
-    if (!stmt) return std::unexpected(stmt.error());
-    auto& s = **stmt;
     int index = 0;
     const auto bind = [&](const auto& value) { s.Bind(++index, value); };
     bind(std::get<0>(key));
@@ -100,7 +115,9 @@ Status AddToRollup(sqlite::Database& db, const Rollup& rollup,
     bind(totals.completion_tokens);
     bind(totals.cost);
     bind(totals.elapsed_ms);
-    if (auto run = s.Run(); !run) return run;
+    auto run = s.Run();
+    s.Reset();
+    if (!run) return run;
   }
   return {};
 }
@@ -278,29 +295,37 @@ Status Label(sqlite::Database& db, UsageDimension dimension, std::vector<UsageRo
 }  // namespace
 
 Status SqliteStore::RollUpLocked(const std::vector<const RequestRecord*>& records) {
-  // One pass over the records adds them up by every key and hour (the finest rollup); the
-  // coarser rollups are sums of those sums, a few rows each when calls share their keys.
-  std::map<RollupKey, UsageTotals> by_hour;
+  // One pass over the records adds them up by every key and hour (the finest rollup, a hash
+  // probe per record); the coarser rollups are sums of those sums, a few rows each when calls
+  // share their keys.
+  std::unordered_map<RollupKey, UsageTotals, RollupKeyHash> by_hour;
+  by_hour.reserve(records.size());
   for (const RequestRecord* record : records) {
     by_hour[RollupKey{record->organization_id, FloorTo(record->start_ms, kHourMs),
                       record->api_token_id, record->project_id,
                       record->assistant ? std::string_view(*record->assistant) : "",
                       record->model}] += TotalsOf(*record);
   }
+  // In key order, as the coarser sums were always added up (the same cost totals to the bit).
+  RollupSums finest(by_hour.begin(), by_hour.end());
+  std::sort(finest.begin(), finest.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
   for (const Rollup* rollup : kRollups) {
     std::map<RollupKey, UsageTotals> sums;
-    for (const auto& [finest, totals] : by_hour) {
-      RollupKey key{
-          std::get<0>(finest), FloorTo(std::get<1>(finest), rollup->period), "", "", "", ""};
-      if (rollup->by_token) std::get<2>(key) = std::get<2>(finest);
+    for (const auto& [key, totals] : finest) {
+      RollupKey coarser{
+          std::get<0>(key), FloorTo(std::get<1>(key), rollup->period), "", "", "", ""};
+      if (rollup->by_token) std::get<2>(coarser) = std::get<2>(key);
       if (rollup->by_key) {
-        std::get<3>(key) = std::get<3>(finest);
-        std::get<4>(key) = std::get<4>(finest);
-        std::get<5>(key) = std::get<5>(finest);
+        std::get<3>(coarser) = std::get<3>(key);
+        std::get<4>(coarser) = std::get<4>(key);
+        std::get<5>(coarser) = std::get<5>(key);
       }
-      sums[key] += totals;
+      sums[coarser] += totals;
     }
-    if (auto added = AddToRollup(db_, *rollup, sums); !added) return added;
+    if (auto added = AddToRollup(db_, *rollup, RollupSums(sums.begin(), sums.end())); !added) {
+      return added;
+    }
   }
   return {};
 }
