@@ -1,6 +1,7 @@
 #ifndef GATEHOUSE_USAGE_EXPORT_WRITER_H_
 #define GATEHOUSE_USAGE_EXPORT_WRITER_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,9 +36,17 @@ class ExportWriter {
   void Item(std::string& out, const RequestRecordView& record);
   void End(std::string& out);
 
+  // The date text ("YYYY-MM-DDT") of the UTC day of the last timestamp written. Records come in
+  // time order, so most rows' dates are copied from it instead of worked out again.
+  struct DayText {
+    std::int64_t day = -1;  // days since 1970-01-01; -1: none yet
+    char text[11] = {};
+  };
+
  private:
   ExportFormat format_;
   bool first_;
+  DayText day_;
 };
 
 // Streams an export from a store cursor in pieces of about `chunk_bytes`, so that memory stays

@@ -121,6 +121,45 @@ TEST(ExportWriter, EndTimestampsAreWrittenAsFormatTimestampWritesThem) {
   }
 }
 
+// One writer keeps the date of the last day it wrote: rows in either time order, across
+// midnight, before 1970 and past 9999 are still written as FormatTimestamp writes them.
+TEST(ExportWriter, TimestampsOfManyRowsInOneWriterAreWrittenAsFormatTimestampWritesThem) {
+  const std::vector<std::pair<TimeMs, TimeMs>> calls = {
+      {1'793'423'233'209, 1'793'423'234'119},
+      {1'793'423'230'000, 1'793'423'230'000},
+      {1'793'376'000'000, 1'793'462'399'999},  // ends on the next day
+      {1'793'375'999'999, 1'793'376'000'001},  // starts on the day before, ends on the next
+      {1'793'375'000'000, 1'793'375'000'500},
+      {86'400'000, 86'400'001},
+      {0, 86'399'999},
+      {-1, 0},
+      {-86'400'000, -86'399'000},
+      {253'402'300'799'999, 253'402'300'800'000},
+      {253'402'214'400'000, 253'402'214'400'001},
+      {1'793'375'000'000, 1'793'375'000'500}};
+  std::vector<RequestRecord> records;
+  std::string expected;
+  for (const auto& [start, end] : calls) {
+    RequestRecord record = Record();
+    record.start_ms = start;
+    record.end_ms = end;
+    records.push_back(record);
+    expected +=
+        FormatTimestamp(start) + "," + FormatTimestamp(start) + "," + FormatTimestamp(end) + "\n";
+  }
+  const std::string csv = Write(ExportFormat::kCsv, records);
+  std::string written;
+  for (std::size_t at = csv.find("\r\n") + 2; at < csv.size(); at = csv.find("\r\n", at) + 2) {
+    // timestamp, startTimestamp and endTimestamp are the 12th to 14th fields.
+    std::size_t from = at;
+    for (int comma = 0; comma < 11; ++comma) from = csv.find(',', from) + 1;
+    std::size_t to = from;
+    for (int comma = 0; comma < 3; ++comma) to = csv.find(',', to) + 1;
+    written += csv.substr(from, to - 1 - from) + "\n";
+  }
+  EXPECT_EQ(written, expected);
+}
+
 TEST(ExportWriter, CsvNeutralizesANegativeNumberLikeAFormula) {
   RequestRecord record = Record();
   record.end_ms = record.start_ms - 5;

@@ -107,9 +107,13 @@ class SqliteRequestCursor final : public RequestCursor {
       }
       ++rows;
       ReadRow(**stmt, view);
+      stopped = !visit(view);
+    }
+    // The next page continues after the last row handed out; the view still holds it (the
+    // statement has not stepped past it), and a finished walk has no next page.
+    if (rows > 0 && !done_) {
       last_start_ms_ = view.start_ms;
       last_id_.assign(view.id);
-      stopped = !visit(view);
     }
     if (remaining_ >= 0) {
       remaining_ -= rows;
