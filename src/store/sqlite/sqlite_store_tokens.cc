@@ -162,12 +162,14 @@ Status SqliteStore::InsertTokenLocked(const ApiToken& token, const TokenCredenti
 }
 
 Status SqliteStore::InsertTokenRowLocked(const ApiToken& token, const TokenCredential& credential) {
-  auto stmt = db_.Prepare(
+  // Built once: the statement cache is keyed by the text, and a token creation is hot.
+  static const std::string kInsertToken =
       "INSERT INTO api_tokens(id, organization_id, project_id, scope, name, description, status, "
       "secret_hash, sealed_secret, secret_prefix, created_at, updated_at, expires_at, "
       "project_name, rate_limit_per_minute, permissions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
       "?9, ?10, ?11, ?12, ?13, COALESCE((SELECT name FROM projects WHERE id = ?3), ''), ?14, "
-      "?15)");
+      "?15)";
+  auto stmt = db_.Prepare(kInsertToken);
   if (!stmt) return std::unexpected(stmt.error());
   auto inserted = (*stmt)
                       ->Bind(1, token.id)
@@ -210,9 +212,10 @@ Status SqliteStore::AddTokenCountsLocked(const std::vector<const ApiToken*>& sto
     }
   }
   if (groups.empty()) return {};
-  auto stmt = db_.Prepare(
+  static const std::string kAddCount =
       "INSERT INTO api_token_counts(organization_id, project_id, status, tokens) "
-      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET tokens = tokens + excluded.tokens");
+      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET tokens = tokens + excluded.tokens";
+  auto stmt = db_.Prepare(kAddCount);
   if (!stmt) return std::unexpected(stmt.error());
   for (const Group& group : groups) {
     if (auto added = (*stmt)
