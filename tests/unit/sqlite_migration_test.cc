@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "core/ids.h"
 #include "store/sqlite/migrations.h"
@@ -298,7 +300,7 @@ INSERT INTO api_tokens(rowid, id, organization_id, project_id, project_name, sco
   SqliteStore store(path_);
   EXPECT_GE(count("SELECT MAX(version) FROM schema_migrations"), 14);
   EXPECT_EQ(count(kIndexes), indexes_before - 1);  // the secret hash's autoindex
-  EXPECT_EQ(count(kTriggers), 3);
+  EXPECT_EQ(count(kTriggers), 2);  // the counting triggers of updates and deletes (migration 16)
   EXPECT_EQ(count("SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'api_tokens' AND sql "
                   "LIKE '%secret_hash BLOB NOT NULL UNIQUE%'"),
             0);
@@ -365,6 +367,110 @@ INSERT INTO audit_log(at, organization_id, action, target_id) VALUES
   ASSERT_EQ(t1->entries.size(), 2u);
   EXPECT_EQ(t1->entries[0].action, "token.update");  // newest first
   EXPECT_EQ(store.ListAudit(AuditQuery{.organization_id = "o1"})->count, 4);
+}
+
+// Migration 16 drops the trigger that counted new tokens: a database of schema 15 keeps its
+// counts, and tokens stored one by one, in a batch and through the writer thread's queue are
+// counted by the store (a refused name is not), as are later status changes and revocations.
+TEST_F(SqliteMigrationTest, UpgradesASchemaFifteenDatabaseAndCountsNewTokensWithoutATrigger) {
+  {
+    sqlite::Database db;
+    db.Open(path_);
+    ASSERT_EQ(sqlite::Migrate(db, 15).value(), 15);
+    ASSERT_TRUE(db.Execute(R"sql(
+INSERT INTO organizations(id, name, created_at, updated_at) VALUES ('o1', 'Acme', 1, 1);
+INSERT INTO projects(id, organization_id, name, created_at, updated_at)
+  VALUES ('p1', 'o1', 'Support', 1, 1);
+INSERT INTO api_tokens(id, organization_id, project_id, project_name, scope, name, status,
+                       secret_hash, secret_prefix, created_at, updated_at) VALUES
+  ('t1', 'o1', NULL, '', 0, 'Owner', 0, x'01', 'gto_abcd', 1, 1),
+  ('t2', 'o1', 'p1', 'Support', 1, 'Default', 0, x'02', 'gtp_abcd', 2, 2),
+  ('t3', 'o1', 'p1', 'Support', 1, 'ci', 1, x'03', 'gtp_abcd', 3, 3);
+)sql"));
+  }
+  const auto scalar = [&](const std::string& sql) {
+    sqlite::Database db;
+    EXPECT_TRUE(db.OpenReadOnly(path_));
+    auto stmt = db.Prepare(sql);
+    EXPECT_TRUE(stmt);
+    EXPECT_TRUE((*stmt)->Step().value());
+    return (*stmt)->Int(0);
+  };
+  const auto counted = [&](const std::string& project_id, TokenStatus status) {
+    return scalar(
+        "SELECT COALESCE(SUM(tokens), 0) FROM api_token_counts WHERE "
+        "organization_id = 'o1' AND project_id = '" +
+        project_id + "' AND status = " + std::to_string(static_cast<int>(status)));
+  };
+  SqliteStore store(path_);
+  EXPECT_EQ(scalar("SELECT MAX(version) FROM schema_migrations"), 16);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'api_token_counts_insert'"), 0);
+  EXPECT_EQ(counted("", TokenStatus::kActive), 1);
+  EXPECT_EQ(counted("p1", TokenStatus::kActive), 1);
+  EXPECT_EQ(counted("p1", TokenStatus::kBlocked), 1);
+
+  const auto token = [](std::string id, std::string project_id, std::string name,
+                        TokenStatus status) {
+    ApiToken made;
+    made.id = std::move(id);
+    made.organization_id = "o1";
+    made.project_id = std::move(project_id);
+    made.scope = made.project_id.empty() ? TokenScope::kOrganization : TokenScope::kProject;
+    made.name = std::move(name);
+    made.status = status;
+    made.secret_prefix = "gtx_abcd";
+    return made;
+  };
+  ASSERT_TRUE(store.InsertToken(token("t4", "", "deploy", TokenStatus::kActive),
+                                TokenCredential{"\x04", {}, {}, {}}));
+  auto taken = store.InsertToken(token("t5", "", "deploy", TokenStatus::kActive),
+                                 TokenCredential{"\x05", {}, {}, {}});
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().code(), ErrorCode::kTokenNameExists);
+  EXPECT_EQ(counted("", TokenStatus::kActive), 2);
+
+  auto batch = store.InsertTokens({
+      {token("t6", "p1", "a", TokenStatus::kActive), TokenCredential{"\x06", {}, {}, {}}},
+      {token("t7", "p1", "b", TokenStatus::kBlocked), TokenCredential{"\x07", {}, {}, {}}},
+      {token("t8", "p1", "Default", TokenStatus::kActive), TokenCredential{"\x08", {}, {}, {}}},
+      {token("t9", "", "c", TokenStatus::kActive), TokenCredential{"\x09", {}, {}, {}}},
+      {token("t10", "p1", "d", TokenStatus::kActive), TokenCredential{"\x0a", {}, {}, {}}},
+  });
+  ASSERT_TRUE(batch);
+  ASSERT_EQ(batch->size(), 5u);
+  EXPECT_FALSE((*batch)[2]);  // "Default" is taken in p1
+  EXPECT_EQ(counted("", TokenStatus::kActive), 3);
+  EXPECT_EQ(counted("p1", TokenStatus::kActive), 3);
+  EXPECT_EQ(counted("p1", TokenStatus::kBlocked), 2);
+
+  std::vector<Status> queued(2);
+  std::atomic<int> waiting = 2;
+  store.QueueTokenInsert(TokenInsert{token("t11", "", "e", TokenStatus::kActive),
+                                     TokenCredential{"\x0b", {}, {}, {}}, std::nullopt},
+                         [&](TokenInsert&, Status outcome) {
+                           queued[0] = std::move(outcome);
+                           --waiting;
+                         });
+  store.QueueTokenInsert(TokenInsert{token("t12", "", "e", TokenStatus::kActive),
+                                     TokenCredential{"\x0c", {}, {}, {}}, std::nullopt},
+                         [&](TokenInsert&, Status outcome) {
+                           queued[1] = std::move(outcome);
+                           --waiting;
+                         });
+  while (waiting > 0) std::this_thread::yield();
+  EXPECT_TRUE(queued[0]);
+  ASSERT_FALSE(queued[1]);  // the same name, queued behind the first
+  EXPECT_EQ(queued[1].error().code(), ErrorCode::kTokenNameExists);
+  EXPECT_EQ(counted("", TokenStatus::kActive), 4);
+
+  TokenChange revoke;
+  revoke.status = TokenStatus::kRevoked;
+  ASSERT_TRUE(store.ChangeToken("o1", "t11", revoke, 10, {}));
+  EXPECT_EQ(counted("", TokenStatus::kActive), 3);
+  EXPECT_EQ(counted("", TokenStatus::kRevoked), 1);
+  EXPECT_EQ(store.CountLiveTokens().value(), 8);
+  EXPECT_EQ(scalar("SELECT SUM(tokens) FROM api_token_counts"),
+            scalar("SELECT COUNT(*) FROM api_tokens"));
 }
 
 TEST_F(SqliteMigrationTest, MigratingAgainChangesNothing) {

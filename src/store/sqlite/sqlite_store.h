@@ -147,7 +147,13 @@ class SqliteStore final : public Store {
   Result<std::vector<UsageRow>> SummarizeUsage(const UsageSummaryQuery& query) override;
 
  private:
+  // Stores one token and counts it (AddTokenCountsLocked), in the caller's transaction.
   Status InsertTokenLocked(const ApiToken& token, const TokenCredential& credential);
+  // Stores the token's row only; the caller counts what was stored before it commits.
+  Status InsertTokenRowLocked(const ApiToken& token, const TokenCredential& credential);
+  // Adds `stored`, tokens new in the caller's transaction, to api_token_counts: one upsert per
+  // organization, project and status.
+  Status AddTokenCountsLocked(const std::vector<const ApiToken*>& stored);
   // The token writer thread: stores whatever QueueTokenInsert queued since its last
   // transaction in one transaction, until the store closes (then it drains the queue).
   void WriteQueuedTokens();

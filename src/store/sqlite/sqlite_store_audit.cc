@@ -15,9 +15,11 @@ Status SqliteStore::AppendAudit(const AuditEntry& entry) {
 }
 
 Status SqliteStore::AppendAuditLocked(const AuditEntry& entry) {
-  auto stmt = db_.Prepare(
+  // Built once: every token creation appends an event.
+  static const std::string kAppend =
       "INSERT INTO audit_log(at, organization_id, actor_token_id, action, target_id, actor_name, "
-      "remote_address, target_name, target_type, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "remote_address, target_name, target_type, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  auto stmt = db_.Prepare(kAppend);
   if (!stmt) return std::unexpected(stmt.error());
   return (*stmt)
       ->Bind(1, entry.at)

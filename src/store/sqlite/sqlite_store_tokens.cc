@@ -100,18 +100,24 @@ std::vector<Status> SqliteStore::StoreTokenBatch(const std::vector<TokenInsert*>
   if (!failed) {
     Transaction transaction(db_);
     if (!transaction.begun()) failed = transaction.begun().error();
+    std::vector<const ApiToken*> stored;
+    stored.reserve(batch.size());
     for (const TokenInsert* insert : batch) {
       if (failed) break;
-      auto inserted = InsertTokenLocked(insert->token, insert->credential);
+      auto inserted = InsertTokenRowLocked(insert->token, insert->credential);
       // A refused row leaves the transaction usable (SQLite undoes only that statement).
       if (!inserted && inserted.error().code() != ErrorCode::kTokenNameExists) {
         failed = inserted.error();
       }
+      if (inserted) stored.push_back(&insert->token);
       // The creation's audit event rides in the same transaction as the token.
       if (inserted && insert->audit) {
         if (auto audited = AppendAuditLocked(*insert->audit); !audited) failed = audited.error();
       }
       outcomes.push_back(std::move(inserted));
+    }
+    if (!failed) {
+      if (auto counted = AddTokenCountsLocked(stored); !counted) failed = counted.error();
     }
     if (!failed) {
       if (auto committed = transaction.Commit(); !committed) failed = committed.error();
@@ -129,14 +135,20 @@ Result<std::vector<Status>> SqliteStore::InsertTokens(
   if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
   if (!transaction.begun()) return std::unexpected(transaction.begun().error());
+  std::vector<const ApiToken*> stored;
+  stored.reserve(tokens.size());
   for (const auto& [token, credential] : tokens) {
-    auto inserted = InsertTokenLocked(token, credential);
+    auto inserted = InsertTokenRowLocked(token, credential);
     // A refused row leaves the transaction usable (SQLite undoes only that statement); any
     // other failure ends the whole batch.
     if (!inserted && inserted.error().code() != ErrorCode::kTokenNameExists) {
       return std::unexpected(inserted.error());
     }
+    if (inserted) stored.push_back(&token);
     outcomes.push_back(std::move(inserted));
+  }
+  if (auto counted = AddTokenCountsLocked(stored); !counted) {
+    return std::unexpected(counted.error());
   }
   if (auto committed = transaction.Commit(); !committed) {
     return std::unexpected(committed.error());
@@ -145,12 +157,19 @@ Result<std::vector<Status>> SqliteStore::InsertTokens(
 }
 
 Status SqliteStore::InsertTokenLocked(const ApiToken& token, const TokenCredential& credential) {
-  auto stmt = db_.Prepare(
+  if (auto inserted = InsertTokenRowLocked(token, credential); !inserted) return inserted;
+  return AddTokenCountsLocked({&token});
+}
+
+Status SqliteStore::InsertTokenRowLocked(const ApiToken& token, const TokenCredential& credential) {
+  // Built once: the statement cache is keyed by the text, and a token creation is hot.
+  static const std::string kInsertToken =
       "INSERT INTO api_tokens(id, organization_id, project_id, scope, name, description, status, "
       "secret_hash, sealed_secret, secret_prefix, created_at, updated_at, expires_at, "
       "project_name, rate_limit_per_minute, permissions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
       "?9, ?10, ?11, ?12, ?13, COALESCE((SELECT name FROM projects WHERE id = ?3), ''), ?14, "
-      "?15)");
+      "?15)";
+  auto stmt = db_.Prepare(kInsertToken);
   if (!stmt) return std::unexpected(stmt.error());
   auto inserted = (*stmt)
                       ->Bind(1, token.id)
@@ -171,6 +190,45 @@ Status SqliteStore::InsertTokenLocked(const ApiToken& token, const TokenCredenti
                       .StepUnlessConstraint();
   if (!inserted) return std::unexpected(inserted.error());
   if (!*inserted) return Fail(ErrorCode::kTokenNameExists);
+  return {};
+}
+
+Status SqliteStore::AddTokenCountsLocked(const std::vector<const ApiToken*>& stored) {
+  struct Group {
+    const ApiToken* first;
+    std::int64_t tokens;
+  };
+  // A batch is nearly always one organization's tokens of one status: a short linear list.
+  std::vector<Group> groups;
+  for (const ApiToken* token : stored) {
+    auto same = std::find_if(groups.begin(), groups.end(), [token](const Group& group) {
+      return group.first->organization_id == token->organization_id &&
+             group.first->project_id == token->project_id && group.first->status == token->status;
+    });
+    if (same != groups.end()) {
+      ++same->tokens;
+    } else {
+      groups.push_back(Group{token, 1});
+    }
+  }
+  if (groups.empty()) return {};
+  static const std::string kAddCount =
+      "INSERT INTO api_token_counts(organization_id, project_id, status, tokens) "
+      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET tokens = tokens + excluded.tokens";
+  auto stmt = db_.Prepare(kAddCount);
+  if (!stmt) return std::unexpected(stmt.error());
+  for (const Group& group : groups) {
+    if (auto added = (*stmt)
+                         ->Bind(1, group.first->organization_id)
+                         .Bind(2, group.first->project_id)
+                         .Bind(3, StoredCode(group.first->status))
+                         .Bind(4, group.tokens)
+                         .Run();
+        !added) {
+      return added;
+    }
+    (*stmt)->Reset();
+  }
   return {};
 }
 

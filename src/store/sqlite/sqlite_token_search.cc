@@ -12,8 +12,8 @@
 // * filter first: read the few matching rows through the most selective source (a project,
 //   a status, or the name's sort index) and sort them; used when at most
 //   kSortInMemoryLimit match, where walking the sort index would mostly skip.
-// Counts come from api_token_counts (kept by triggers), except with a name filter, which is
-// counted up to kNameCountBound: only that many of its matches can be paged through
+// Counts come from api_token_counts (kept by the store and triggers), except with a name filter,
+// which is counted up to kNameCountBound: only that many of its matches can be paged through
 // (docs/api-decisions.md).
 // A name filter is answered from the in-memory TokenNameIndex once it is loaded: it counts the
 // matches and, in name order, sorts them, so that only the page's rows are read; the SQL plans
