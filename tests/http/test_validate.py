@@ -43,6 +43,15 @@ class ValidateTests(GatehouseTestCase):
         self.assertEqual(body['apiTokenName'], 'renamed-default')
         self.assertEqual(body['projectName'], project['projectName'] + '-renamed')
 
+    def test_validate_escapes_names_as_json_strings(self):
+        # The body is written as text (no JSON tree): quotes, backslashes, slashes and
+        # non-ASCII names must come back exactly.
+        project = self.create_project(name='Proj "q" \\ / ñ ✓')
+        token = self.create_project_token(project['projectId'], name='tok "a\\b" ü/✓')
+        body = self.ok(self.request('GET', VALIDATE, token=token['secret']))
+        self.assertEqual(body['projectName'], 'Proj "q" \\ / ñ ✓')
+        self.assertEqual(body['apiTokenName'], 'tok "a\\b" ü/✓')
+
     def test_validate_accepts_basic_and_bare_forms(self):
         for header in (basic_auth(self.org_token), self.org_token):
             with self.subTest(form=header[:6]):
