@@ -15,10 +15,11 @@ Status SqliteStore::AppendAudit(const AuditEntry& entry) {
 }
 
 Status SqliteStore::AppendAuditLocked(const AuditEntry& entry) {
-  // Built once: every token creation appends an event.
-  static const std::string kAppend =
+  // Built once: every token creation appends an event. Never destroyed: the token writer
+  // thread may still be storing while a process exits.
+  static const std::string& kAppend = *new std::string(
       "INSERT INTO audit_log(at, organization_id, actor_token_id, action, target_id, actor_name, "
-      "remote_address, target_name, target_type, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+      "remote_address, target_name, target_type, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   auto stmt = db_.Prepare(kAppend);
   if (!stmt) return std::unexpected(stmt.error());
   return (*stmt)

@@ -61,8 +61,9 @@ void BindRecord(sqlite::Statement& insert, int first, const RequestRecord& recor
 Status SqliteStore::AppendRequests(const std::vector<RequestRecord>& records,
                                    RecordArrival arrival) {
   if (records.empty()) return {};
-  static const std::string kInsertOne = InsertSql(1);
-  static const std::string kInsertMany = InsertSql(kRowsPerInsert);
+  // Never destroyed: the writer thread may still be storing a batch while a process exits.
+  static const std::string& kInsertOne = *new std::string(InsertSql(1));
+  static const std::string& kInsertMany = *new std::string(InsertSql(kRowsPerInsert));
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
   sqlite::Transaction transaction(db_);

@@ -162,13 +162,14 @@ Status SqliteStore::InsertTokenLocked(const ApiToken& token, const TokenCredenti
 }
 
 Status SqliteStore::InsertTokenRowLocked(const ApiToken& token, const TokenCredential& credential) {
-  // Built once: the statement cache is keyed by the text, and a token creation is hot.
-  static const std::string kInsertToken =
+  // Built once: the statement cache is keyed by the text, and a token creation is hot. Never
+  // destroyed: the token writer thread may still be storing while a process exits.
+  static const std::string& kInsertToken = *new std::string(
       "INSERT INTO api_tokens(id, organization_id, project_id, scope, name, description, status, "
       "secret_hash, sealed_secret, secret_prefix, created_at, updated_at, expires_at, "
       "project_name, rate_limit_per_minute, permissions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
       "?9, ?10, ?11, ?12, ?13, COALESCE((SELECT name FROM projects WHERE id = ?3), ''), ?14, "
-      "?15)";
+      "?15)");
   auto stmt = db_.Prepare(kInsertToken);
   if (!stmt) return std::unexpected(stmt.error());
   auto inserted = (*stmt)
@@ -212,9 +213,9 @@ Status SqliteStore::AddTokenCountsLocked(const std::vector<const ApiToken*>& sto
     }
   }
   if (groups.empty()) return {};
-  static const std::string kAddCount =
+  static const std::string& kAddCount = *new std::string(  // never destroyed, as above
       "INSERT INTO api_token_counts(organization_id, project_id, status, tokens) "
-      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET tokens = tokens + excluded.tokens";
+      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET tokens = tokens + excluded.tokens");
   auto stmt = db_.Prepare(kAddCount);
   if (!stmt) return std::unexpected(stmt.error());
   for (const Group& group : groups) {
@@ -350,13 +351,14 @@ Status SqliteStore::ForEachLiveToken(
   auto reader = readers_.Acquire();
   if (!reader) return std::unexpected(reader.error());
   // ReadToken's columns, with constants in place of what the cache does not keep.
-  static const std::string kSql =
+  // Never destroyed, like the statements above: a store thread may use it while a process exits.
+  static const std::string& kSql = *new std::string(
       "SELECT t.id, t.organization_id, COALESCE(t.project_id, ''), t.project_name, t.scope, "
       "t.name, '', t.status, 0, 0, t.last_used_at, t.expires_at, '', t.secret_hash, NULL, "
       "t.previous_hash, t.previous_valid_until, t.rate_limit_per_minute, "
       "COALESCE(t.permissions, ''), COALESCE(o.name, '') FROM api_tokens t "
       "LEFT JOIN organizations o ON o.id = t.organization_id WHERE +t.status <> " +
-      kSqlRevoked;
+      kSqlRevoked);
   auto stmt = (*reader)->Prepare(kSql);
   if (!stmt) return std::unexpected(stmt.error());
   auto visited = VisitTokenRows(**stmt, visit);
@@ -400,10 +402,10 @@ Result<TokenChangeResult> SqliteStore::ChangeToken(const std::string& organizati
     return result;
   }
   if (condition.other_organization_token_usable_at) {
-    static const std::string kOtherUsable =
+    static const std::string& kOtherUsable = *new std::string(  // never destroyed, as above
         "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE organization_id = ?1 AND scope = " +
         kSqlOrganizationScope + " AND status = " + kSqlActive +
-        " AND id <> ?2 AND (expires_at IS NULL OR expires_at > ?3))";
+        " AND id <> ?2 AND (expires_at IS NULL OR expires_at > ?3))");
     auto others = db_.Prepare(kOtherUsable);
     if (!others) return std::unexpected(others.error());
     auto row = (*others)
