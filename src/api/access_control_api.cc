@@ -1,16 +1,20 @@
+#include <optional>
+#include <string>
+#include <string_view>
+
 #include "api/routes.h"
 #include "core/text.h"
 
 namespace gatehouse {
 namespace {
 
-// Appends `"key":"value"` (or `"key":null` when `value` is null), with a comma before every
-// field but the first.
-void AppendField(std::string& out, std::string_view key, const std::string_view* value) {
+// Appends `"key":"value"`, or `"key":null` without a value, with a comma before every field
+// but the first.
+void AppendField(std::string& out, std::string_view key, std::optional<std::string_view> value) {
   out += out.size() > 1 ? ",\"" : "\"";
   out += key;
   out += "\":";
-  if (value == nullptr) {
+  if (!value) {
     out += "null";
     return;
   }
@@ -20,32 +24,26 @@ void AppendField(std::string& out, std::string_view key, const std::string_view*
 }
 
 // The cheapest authenticated call, answered on the event loop: the body is written as text
-// directly rather than built as a JSON tree and serialized (a tenth of the server's user-space
-// time per validate went to the tree).
+// rather than built as a JSON tree and serialized (2.5 % of the server's CPU per validate).
 void Validate(ApiServices& services, const ApiCall& call, HttpResponse& response) {
   const CachedToken& token = *call.caller.token;
-  const std::string organization_name = services.cache.NameOf(token.organization_id());
   const bool in_project = !token.project_id().empty();
+  const std::string organization_name = services.cache.NameOf(token.organization_id());
   const std::string project_name = in_project ? services.cache.NameOf(token.project_id()) : "";
-  const std::string_view organization_id = token.organization_id();
-  const std::string_view project_id = token.project_id();
-  const std::string_view organization = organization_name;
-  const std::string_view project = project_name;
-  const std::string_view id = token.id();
-  const std::string_view name = token.name();
-  const std::string_view scope = ToString(token.scope);
-  const std::string_view status = ToString(token.status);
+  const auto if_in_project = [in_project](std::string_view text) {
+    return in_project ? std::optional<std::string_view>(text) : std::nullopt;
+  };
   std::string& body = response.body;
   body.reserve(256);
   body = "{";
-  AppendField(body, "organizationId", &organization_id);
-  AppendField(body, "organizationName", &organization);
-  AppendField(body, "projectId", in_project ? &project_id : nullptr);
-  AppendField(body, "projectName", in_project ? &project : nullptr);
-  AppendField(body, "apiTokenId", &id);
-  AppendField(body, "apiTokenName", &name);
-  AppendField(body, "scope", &scope);
-  AppendField(body, "status", &status);
+  AppendField(body, "organizationId", token.organization_id());
+  AppendField(body, "organizationName", organization_name);
+  AppendField(body, "projectId", if_in_project(token.project_id()));
+  AppendField(body, "projectName", if_in_project(project_name));
+  AppendField(body, "apiTokenId", token.id());
+  AppendField(body, "apiTokenName", token.name());
+  AppendField(body, "scope", ToString(token.scope));
+  AppendField(body, "status", ToString(token.status));
   body += '}';
   response.status = 200;
   response.content_type = "application/json";

@@ -93,8 +93,10 @@ struct RollupKeyHash {
 
 using RollupSums = std::vector<std::pair<RollupKey, UsageTotals>>;
 
-// Upserts `sums` (sorted by key, so each rollup's pages are visited in order) into `rollup`.
-Status AddToRollup(sqlite::Database& db, const Rollup& rollup, const RollupSums& sums) {
+// Upserts `sums` (key and totals pairs sorted by key, so each rollup's pages are visited in
+// order) into `rollup`.
+template <typename Sums>
+Status AddToRollup(sqlite::Database& db, const Rollup& rollup, const Sums& sums) {
   auto stmt = db.Prepare(AddSql(rollup));
   if (!stmt) return std::unexpected(stmt.error());
   auto& s = **stmt;
@@ -323,9 +325,7 @@ Status SqliteStore::RollUpLocked(const std::vector<const RequestRecord*>& record
       }
       sums[coarser] += totals;
     }
-    if (auto added = AddToRollup(db_, *rollup, RollupSums(sums.begin(), sums.end())); !added) {
-      return added;
-    }
+    if (auto added = AddToRollup(db_, *rollup, sums); !added) return added;
   }
   return {};
 }
