@@ -33,12 +33,14 @@ class BodySource {
   // The client went away before the end; Next() will not be called again.
   virtual void Abort() {}
 
-  // True when the source can use a second thread: the transport then calls WorkAhead() on
-  // another thread of its pool at the same time as each Next() (never two WorkAhead() at once,
-  // never after Abort()). WorkAhead() makes later pieces, or parts of them, for Next() to hand
-  // out; the source bounds what it holds.
-  virtual bool WorksAhead() const { return false; }
-  virtual void WorkAhead() {}
+  // Queues a task on the transport's pool for blocking work; the queued task keeps the source
+  // alive until it has run.
+  using QueueTask = std::function<void(std::function<void()> task)>;
+  // Called once, before the first Next(), by a transport that lets the source use more threads
+  // than the one calling Next(): the source may queue work with `queue` whenever it likes (until
+  // Abort()), making later pieces, or parts of them, for Next() to hand out. It bounds what it
+  // holds and how much it queues; the writes to the client need not wait for that work.
+  virtual void WorkAheadWith(QueueTask /*queue*/) {}
 };
 
 // A response body produced piece by piece without blocking (a relayed provider stream). The

@@ -445,8 +445,19 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
     co_return keep_alive;
   }
   BodySource& source = *response.body_source;
-  // Each piece after the first is made on the blocking pool while the one before it is being
-  // written, so making and sending overlap; two pieces at most are held.
+  // A source may make later pieces on the pool meanwhile; each task it queues keeps it alive.
+  source.WorkAheadWith(
+      [this, owner = std::weak_ptr<BodySource>(response.body_source)](std::function<void()> task) {
+        asio::post(*blocking_pool, [keep = owner.lock(), task = std::move(task)] {
+          YieldToEventLoops();
+          try {
+            task();
+          } catch (const std::exception&) {
+          }
+        });
+      });
+  // Each piece after the first is asked for on the blocking pool while the one before it is
+  // being written, so making and sending overlap.
   std::string rest, next_chunk, next_rest;
   const auto make = [&source](std::string& into, std::string& into_rest, BodyPiece& piece) {
     try {
@@ -457,35 +468,14 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
       piece = BodyPiece::kBroken;
     }
   };
-  // A source that works ahead gets a second pool thread beside each Next().
-  const bool ahead = source.WorksAhead();
-  const auto work_ahead = [&source] {
-    try {
-      source.WorkAhead();
-    } catch (const std::exception&) {
-    }
-  };
   auto piece = BodyPiece::kMore;
-  if (ahead) {
-    auto made = Blocking([&] { make(chunk, rest, piece); });
-    auto more = Blocking(work_ahead);
-    co_await (std::move(made) && std::move(more));
-  } else {
-    co_await Blocking([&] { make(chunk, rest, piece); });
-  }
+  co_await Blocking([&] { make(chunk, rest, piece); });
   while (piece == BodyPiece::kMore) {
     auto next_piece = BodyPiece::kMore;
     // Named, not temporaries in the co_await expression (g++ 12 mis-destroys those).
     auto write = WriteBody(stream, out, piece, chunk, rest, chunked);
     auto made = Blocking([&] { make(next_chunk, next_rest, next_piece); });
-    bool written = false;
-    if (ahead) {
-      auto more = Blocking(work_ahead);
-      written = co_await (std::move(write) && std::move(made) && std::move(more));
-    } else {
-      written = co_await (std::move(write) && std::move(made));
-    }
-    if (!written) {
+    if (!co_await (std::move(write) && std::move(made))) {
       if (next_piece == BodyPiece::kMore) source.Abort();
       co_return false;
     }

@@ -34,14 +34,14 @@ TimeMs ParallelExportStream::NextPartSpan() const {
   // Spans double while nothing matches; far below the range of TimeMs.
   constexpr double kLongest = 1e15;
   if (span_made_ms_ == 0) return 0;
-  const double span = bytes_made_ > 0
-                          ? static_cast<double>(chunk_bytes_) * span_made_ms_ / bytes_made_
-                          : 2 * span_made_ms_;
+  const double span = bytes_made_ > 0 ? static_cast<double>(kChunksPerPart * chunk_bytes_) *
+                                            span_made_ms_ / bytes_made_
+                                      : 2 * span_made_ms_;
   return static_cast<TimeMs>(std::clamp(span, 1.0, kLongest));
 }
 
 bool ParallelExportStream::MakeChunk(std::unique_lock<std::mutex>& lock, bool front) {
-  if (error_ || !parts_source_) return false;
+  if (error_ || aborted_ || !parts_source_) return false;
   Part* part = nullptr;
   if (front) {
     if (!parts_.empty()) {
@@ -51,7 +51,7 @@ bool ParallelExportStream::MakeChunk(std::unique_lock<std::mutex>& lock, bool fr
     }
   } else {
     if (held_chunks_ >= kMaxHeldChunks) return false;
-    for (std::size_t i = 1; i < parts_.size() && !part; ++i) {
+    for (std::size_t i = 0; i < parts_.size() && !part; ++i) {
       if (!parts_[i]->reading && !parts_[i]->finished) part = parts_[i].get();
     }
   }
@@ -73,13 +73,14 @@ bool ParallelExportStream::MakeChunk(std::unique_lock<std::mutex>& lock, bool fr
   }
 
   part->reading = true;
+  ++reading_;
   std::string made;
   if (!spare_.empty()) {
     made.swap(spare_.back());
     spare_.pop_back();
   }
   lock.unlock();
-  made.reserve(chunk_bytes_ + chunk_bytes_ / 4);
+  made.reserve(chunk_bytes_ + chunk_bytes_ / 8);
   std::optional<Error> failed;
   bool ended = false;
   const RequestCursor::Visitor write = [&](const RequestRecordView& record) {
@@ -105,6 +106,7 @@ bool ParallelExportStream::MakeChunk(std::unique_lock<std::mutex>& lock, bool fr
   lock.lock();
 
   part->reading = false;
+  --reading_;
   part->bytes += made.size();
   if (failed) error_ = std::move(failed);
   if (!made.empty()) {
@@ -120,6 +122,7 @@ bool ParallelExportStream::MakeChunk(std::unique_lock<std::mutex>& lock, bool fr
     bytes_made_ += static_cast<double>(part->bytes);
   }
   made_.notify_all();
+  if (aborted_) DropPartsIfIdle();
   return true;
 }
 
@@ -162,7 +165,7 @@ BodySource::Piece ParallelExportStream::NextInTwo(std::string& chunk, std::strin
   chunk.clear();
   rest.clear();
   std::unique_lock lock(mutex_);
-  if (!parts_source_) return Piece::kBroken;
+  if (aborted_ || !parts_source_) return Piece::kBroken;
   if (!begun_) {
     writer_.Begin(chunk);
     begun_ = true;
@@ -171,6 +174,7 @@ BodySource::Piece ParallelExportStream::NextInTwo(std::string& chunk, std::strin
   bool worked = false;
   for (;;) {
     HandOut(chunk, rest);
+    QueueAhead();  // into the room handed out
     if (error_) {
       // The status line is gone already: the client must see an incomplete body, never a
       // well-formed export with rows missing.
@@ -183,28 +187,63 @@ BodySource::Piece ParallelExportStream::NextInTwo(std::string& chunk, std::strin
     }
     const bool have = chunk.size() + rest.size() > opening;
     if (have && (worked || chunk.size() + rest.size() >= chunk_bytes_)) return Piece::kMore;
-    // Each call makes one chunk (the front part's when it needs one), as WorkAhead() does.
+    // Each call makes one chunk when too little is made (the front part's when it needs one).
     if (!worked && (MakeChunk(lock, true) || MakeChunk(lock, false))) {
       worked = true;
       continue;
     }
     if (have) return Piece::kMore;
     if (MakeChunk(lock, true) || error_ || parts_.empty()) continue;
-    // The front part's next chunk is being made by WorkAhead(), which is running.
+    // The front part's next chunk is being made by another thread.
     made_.wait(lock);
+  }
+}
+
+void ParallelExportStream::WorkAheadWith(QueueTask queue) {
+  std::lock_guard lock(mutex_);
+  if (aborted_) return;
+  queue_ = std::move(queue);
+  QueueAhead();
+}
+
+void ParallelExportStream::QueueAhead() {
+  const auto can_read = [this] {
+    if (!parts_done_ && parts_.size() < kMaxOpenParts) return true;
+    return std::any_of(parts_.begin(), parts_.end(),
+                       [](const auto& part) { return !part->reading && !part->finished; });
+  };
+  while (queue_ && !error_ && !aborted_ && ahead_tasks_ < kAheadTasks &&
+         held_chunks_ + ahead_tasks_ < kMaxHeldChunks && can_read()) {
+    ++ahead_tasks_;
+    queue_([this] { WorkAhead(); });
   }
 }
 
 void ParallelExportStream::WorkAhead() {
   std::unique_lock lock(mutex_);
-  MakeChunk(lock, false);
+  // A few chunks per task, not one: each task costs a wake-up of a pool thread; and not the
+  // whole export, which would hold the pool thread from other work for its whole length.
+  bool made = false;
+  for (std::size_t i = 0; i < kChunksPerTask && (MakeChunk(lock, true) || MakeChunk(lock, false));
+       ++i) {
+    made = true;
+  }
+  --ahead_tasks_;
+  if (made) QueueAhead();
+}
+
+void ParallelExportStream::DropPartsIfIdle() {
+  if (reading_ > 0) return;
+  parts_.clear();
+  parts_source_.reset();
 }
 
 void ParallelExportStream::Abort() {
   std::lock_guard lock(mutex_);
-  parts_.clear();
-  parts_source_.reset();
+  aborted_ = true;
+  queue_ = nullptr;
   slot_ = {};
+  DropPartsIfIdle();
 }
 
 }  // namespace gatehouse

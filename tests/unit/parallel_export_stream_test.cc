@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "store/sqlite/sqlite_store.h"
 #include "temp_dir.h"
@@ -135,17 +140,66 @@ TEST_F(RequestPartsTest, AtMostMaxOpenPartsAreOpenAtOnce) {
   ASSERT_TRUE(third && third->cursor) << "the first part's connection was given back";
 }
 
-// Makes the export as the transport does: WorkAhead() on another thread during each
-// NextInTwo().
+// Runs queued tasks on two threads, as the transport's pool for blocking work does, and waits
+// for every task (including those queued meanwhile) when destroyed.
+class TaskThreads {
+ public:
+  TaskThreads() {
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { Run(); });
+  }
+  ~TaskThreads() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    queued_.notify_all();
+    for (auto& thread : threads_) thread.join();
+  }
+  BodySource::QueueTask Queue() {
+    return [this](std::function<void()> task) {
+      std::lock_guard lock(mutex_);
+      tasks_.push_back(std::move(task));
+      ++queued_count_;
+      queued_.notify_one();
+    };
+  }
+  int QueuedCount() {
+    std::lock_guard lock(mutex_);
+    return queued_count_;
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::unique_lock lock(mutex_);
+      queued_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;
+      auto task = std::move(tasks_.front());
+      tasks_.pop_front();
+      lock.unlock();
+      task();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable queued_;
+  std::deque<std::function<void()>> tasks_;
+  int queued_count_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// Makes the export as the transport does: the source may queue work on a pool while NextInTwo()
+// is called piece after piece.
 std::string Stream(BodySource& stream, int& pieces) {
+  TaskThreads threads;  // finished before the stream is
+  stream.WorkAheadWith(threads.Queue());
   std::string body;
   std::string chunk;
   std::string rest;
   pieces = 0;
   for (auto piece = BodyPiece::kMore; piece == BodyPiece::kMore; ++pieces) {
-    std::thread ahead([&stream] { stream.WorkAhead(); });
     piece = stream.NextInTwo(chunk, rest);
-    ahead.join();
     EXPECT_NE(piece, BodyPiece::kBroken);
     if (piece == BodyPiece::kBroken) break;
     body += chunk;
@@ -207,6 +261,58 @@ TEST_F(RequestPartsTest, TheParallelStreamWorksWithoutWorkAheadAndAbortGivesItsS
   EXPECT_TRUE(slots.Acquire("token", "org")) << "an aborted stream gave its slot back";
 }
 
+TEST_F(RequestPartsTest, WorkAheadStopsOnceTheHeldChunksAreMade) {
+  auto parts =
+      store_.OpenRequestParts({.organization_id = "org"}, ParallelExportStream::kMaxOpenParts);
+  ASSERT_TRUE(parts);
+  ParallelExportStream stream(std::move(*parts), ExportFormat::kCsv, 512);
+  TaskThreads threads;
+  stream.WorkAheadWith(threads.Queue());
+  std::string chunk;
+  std::string rest;
+  for (int pieces = 0; pieces < 3; ++pieces) {
+    ASSERT_EQ(stream.NextInTwo(chunk, rest), BodyPiece::kMore);
+    // Nobody takes what is made now: the tasks stop once kMaxHeldChunks chunks wait. Each
+    // task makes one chunk (or finds nothing to make) and queues at most one more per chunk.
+    int queued = -1;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (queued != threads.QueuedCount() && std::chrono::steady_clock::now() < deadline) {
+      queued = threads.QueuedCount();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(queued, threads.QueuedCount()) << "tasks still queued after 5 s";
+    EXPECT_LE(queued, static_cast<int>(ParallelExportStream::kMaxHeldChunks +
+                                       ParallelExportStream::kMaxOpenParts) *
+                          (pieces + 1))
+        << "tasks queued without room";
+  }
+  stream.Abort();
+}
+
+TEST_F(RequestPartsTest, AbortWhileTasksReadDropsThePartsOnlyOnceNoneIsRead) {
+  // Aborted at once, after a few pieces, and after more: tasks are likely reading (ASan and
+  // TSan see a part destroyed under a reader).
+  for (const int pieces : {0, 1, 5, 20}) {
+    ExportSlots slots(1, 1);
+    auto slot = slots.Acquire("token", "org");
+    ASSERT_TRUE(slot);
+    auto parts =
+        store_.OpenRequestParts({.organization_id = "org"}, ParallelExportStream::kMaxOpenParts);
+    ASSERT_TRUE(parts);
+    ParallelExportStream stream(std::move(*parts), ExportFormat::kCsv, 256, std::move(*slot));
+    TaskThreads threads;
+    stream.WorkAheadWith(threads.Queue());
+    std::string chunk;
+    std::string rest;
+    for (int i = 0; i < pieces; ++i) {
+      ASSERT_EQ(stream.NextInTwo(chunk, rest), BodyPiece::kMore);
+    }
+    stream.Abort();
+    EXPECT_TRUE(slots.Acquire("token", "org")) << "an aborted stream gave its slot back";
+    EXPECT_EQ(stream.NextInTwo(chunk, rest), BodyPiece::kBroken);
+  }
+}
+
 // Parts of one record each; the third part's cursor fails (or throws) instead of reading.
 class FailingParts final : public RequestParts {
  public:
@@ -242,13 +348,13 @@ class FailingParts final : public RequestParts {
 TEST(ParallelExportStream, APartThatCannotBeReadBreaksTheBodyWithoutHanging) {
   for (const bool throws : {false, true}) {
     ParallelExportStream stream(std::make_unique<FailingParts>(throws), ExportFormat::kCsv, 16);
+    TaskThreads threads;
+    stream.WorkAheadWith(threads.Queue());
     std::string chunk;
     std::string rest;
     auto piece = BodyPiece::kMore;
     for (int pieces = 0; piece == BodyPiece::kMore && pieces < 100; ++pieces) {
-      std::thread ahead([&stream] { stream.WorkAhead(); });
       piece = stream.NextInTwo(chunk, rest);
-      ahead.join();
     }
     EXPECT_EQ(piece, BodyPiece::kBroken) << throws;
   }

@@ -17,7 +17,7 @@ namespace {
 // memory (issue 12 item 6: up to max_exports_per_organization of them at once) low. A part's
 // connection reads a short stretch of rows at a time and needs less.
 constexpr int kCursorCacheKib = 1024;
-constexpr int kPartCacheKib = 256;
+constexpr int kPartCacheKib = 64;
 
 Result<std::unique_ptr<sqlite::Database>> OpenReader(const std::string& path, int cache_kib) {
   auto db = std::make_unique<sqlite::Database>();
