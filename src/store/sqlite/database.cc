@@ -93,19 +93,21 @@ std::string Statement::Text(int column) const {
              : std::string();
 }
 
-std::string_view Statement::TextView(int column) const {
-  const auto* text = sqlite3_column_text(stmt_, column);
-  return text ? std::string_view(reinterpret_cast<const char*>(text),
-                                 static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
-              : std::string_view();
-}
-
+// The text and its length from one column access (sqlite3_column_text and _bytes each make one;
+// 6 % of an export's CPU). SQLite calls the value this returns unprotected: reading it is safe
+// only while no other thread uses the connection, which holds for every connection here (opened
+// without a mutex, each used by one thread at a time).
 std::optional<std::string_view> Statement::OptionalTextView(int column) const {
+  sqlite3_value* value = sqlite3_column_value(stmt_, column);
   // NULL is the only value whose text is a null pointer (an empty text is "").
-  const auto* text = sqlite3_column_text(stmt_, column);
+  const auto* text = sqlite3_value_text(value);
   if (!text) return std::nullopt;
   return std::string_view(reinterpret_cast<const char*>(text),
-                          static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+                          static_cast<std::size_t>(sqlite3_value_bytes(value)));
+}
+
+std::string_view Statement::TextView(int column) const {
+  return OptionalTextView(column).value_or(std::string_view());
 }
 
 void Statement::ReadText(int column, std::string& out) const { out.assign(TextView(column)); }
