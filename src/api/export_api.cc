@@ -52,7 +52,7 @@ void Export(ApiServices& services, const ApiCall& call, HttpResponse& response) 
   if (!slot) return WriteError(response, slot.error());
   const ExportScope scope{call.caller.organization_id(), call.caller.project_id()};
   std::shared_ptr<BodySource> body;
-  // A whole walk is read by two threads at once; skip and count are counted in one walk.
+  // A whole walk is read by up to three threads at once; skip and count are counted in one walk.
   if (query.skip == 0 && query.count == 0) {
     auto parts =
         services.exports.OpenParts(scope, std::move(query), ParallelExportStream::kMaxOpenParts);

@@ -2,6 +2,7 @@
 #define GATEHOUSE_CORE_BODY_SOURCE_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace gatehouse {
@@ -38,9 +39,17 @@ class BodySource {
   using QueueTask = std::function<void(std::function<void()> task)>;
   // Called once, before the first Next(), by a transport that lets the source use more threads
   // than the one calling Next(): the source may queue work with `queue` whenever it likes (until
-  // Abort()), making later pieces, or parts of them, for Next() to hand out. It bounds what it
-  // holds and how much it queues; the writes to the client need not wait for that work.
-  virtual void WorkAheadWith(QueueTask /*queue*/) {}
+  // Abort()), making later pieces, or parts of them, for Next() to hand out, and bounds what it
+  // holds and how much it queues. True when it will: the transport then asks for each piece only
+  // once the one before it is written (the source holds what it makes meanwhile), trying
+  // TryNextInTwo() first.
+  virtual bool WorkAheadWith(QueueTask /*queue*/) { return false; }
+  // For a source that works ahead: NextInTwo() when it would not wait (for a lock or for a piece
+  // being made), else nullopt and nothing changed. Called on an event loop thread, never
+  // concurrently with NextInTwo(), and never for the first piece.
+  virtual std::optional<Piece> TryNextInTwo(std::string& /*chunk*/, std::string& /*rest*/) {
+    return std::nullopt;
+  }
 };
 
 // A response body produced piece by piece without blocking (a relayed provider stream). The

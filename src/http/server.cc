@@ -446,9 +446,10 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
   }
   BodySource& source = *response.body_source;
   // A source may make later pieces on the pool meanwhile; each task it queues keeps it alive.
-  source.WorkAheadWith(
+  const bool ahead = source.WorkAheadWith(
       [this, owner = std::weak_ptr<BodySource>(response.body_source)](std::function<void()> task) {
         asio::post(*blocking_pool, [keep = owner.lock(), task = std::move(task)] {
+          if (!keep) return;  // the source is gone (it queues only while alive)
           YieldToEventLoops();
           try {
             task();
@@ -456,8 +457,6 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
           }
         });
       });
-  // Each piece after the first is asked for on the blocking pool while the one before it is
-  // being written, so making and sending overlap.
   std::string rest, next_chunk, next_rest;
   const auto make = [&source](std::string& into, std::string& into_rest, BodyPiece& piece) {
     try {
@@ -474,15 +473,46 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
     auto next_piece = BodyPiece::kMore;
     // Named, not temporaries in the co_await expression (g++ 12 mis-destroys those).
     auto write = WriteBody(stream, out, piece, chunk, rest, chunked);
-    auto made = Blocking([&] { make(next_chunk, next_rest, next_piece); });
-    if (!co_await (std::move(write) && std::move(made))) {
-      if (next_piece == BodyPiece::kMore) source.Abort();
-      co_return false;
+    if (ahead) {
+      // The source makes pieces while this one is written: the next is asked for once it is,
+      // here when it is made already, so that only one piece at a time is held for the write.
+      if (!co_await std::move(write)) {
+        source.Abort();
+        co_return false;
+      }
+      std::optional<BodyPiece> ready;
+      try {
+        ready = source.TryNextInTwo(next_chunk, next_rest);
+      } catch (const std::exception&) {
+        next_chunk.clear();
+        next_rest.clear();
+        ready = BodyPiece::kBroken;
+      }
+      if (ready) {
+        next_piece = *ready;
+      } else {
+        co_await Blocking([&] { make(next_chunk, next_rest, next_piece); });
+      }
+    } else {
+      // Each piece after the first is made on the pool while the one before it is written, so
+      // making and sending overlap.
+      auto made = Blocking([&] { make(next_chunk, next_rest, next_piece); });
+      if (!co_await (std::move(write) && std::move(made))) {
+        if (next_piece == BodyPiece::kMore) source.Abort();
+        co_return false;
+      }
     }
     chunk.swap(next_chunk);
     rest.swap(next_rest);
     piece = next_piece;
+    if (ahead) {
+      // The written piece's buffers go now, not once the next piece is written: a client that
+      // stops reading pins one piece here, and the source's held chunks.
+      next_chunk = std::string();
+      next_rest = std::string();
+    }
   }
+  if (piece == BodyPiece::kBroken) source.Abort();  // stops any work ahead at once
   if (!co_await WriteBody(stream, out, piece, chunk, rest, chunked)) co_return false;
   co_return keep_alive && (piece == BodyPiece::kLast);
 }

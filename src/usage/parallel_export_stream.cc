@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 
 namespace gatehouse {
 
@@ -40,6 +41,38 @@ TimeMs ParallelExportStream::NextPartSpan() const {
   return static_cast<TimeMs>(std::clamp(span, 1.0, kLongest));
 }
 
+bool ParallelExportStream::OpenPart(std::unique_lock<std::mutex>& lock) {
+  opening_ = true;
+  ++reading_;  // keeps parts_source_ from being dropped meanwhile
+  const TimeMs span = NextPartSpan();
+  bool opened = false;
+  {
+    Result<RequestPart> next = RequestPart{};
+    lock.unlock();
+    try {
+      next = parts_source_->Next(span);
+    } catch (const std::exception& e) {
+      next = std::unexpected(Error(ErrorCode::kInternal, {}, e.what()));
+    } catch (...) {
+      next = std::unexpected(Error(ErrorCode::kInternal, {}, "opening a request part failed"));
+    }
+    lock.lock();
+    opening_ = false;
+    --reading_;
+    if (!next) {
+      error_ = next.error();
+    } else if (!next->cursor) {
+      parts_done_ = true;
+    } else if (!aborted_) {
+      parts_.push_back(std::make_unique<Part>(std::move(*next), format_));
+      opened = true;
+    }
+  }  // a part opened for an aborted stream gives its connection back here
+  made_.notify_all();
+  if (aborted_) DropPartsIfIdle();
+  return opened;
+}
+
 bool ParallelExportStream::MakeChunk(std::unique_lock<std::mutex>& lock, bool front) {
   if (error_ || aborted_ || !parts_source_) return false;
   Part* part = nullptr;
@@ -50,25 +83,16 @@ bool ParallelExportStream::MakeChunk(std::unique_lock<std::mutex>& lock, bool fr
       part = &first;
     }
   } else {
-    if (held_chunks_ >= kMaxHeldChunks) return false;
+    // Chunks being made count against the bound; only the front part's (above) is exempt, so
+    // that what Next() waits for is always being made.
+    if (held_chunks_ + reading_ >= kMaxHeldChunks) return false;
     for (std::size_t i = 0; i < parts_.size() && !part; ++i) {
       if (!parts_[i]->reading && !parts_[i]->finished) part = parts_[i].get();
     }
   }
   if (!part) {
-    if (parts_done_ || parts_.size() >= kMaxOpenParts) return false;
-    auto next = parts_source_->Next(NextPartSpan());
-    if (!next) {
-      error_ = next.error();
-      made_.notify_all();
-      return false;
-    }
-    if (!next->cursor) {
-      parts_done_ = true;
-      made_.notify_all();
-      return false;
-    }
-    parts_.push_back(std::make_unique<Part>(std::move(*next), format_));
+    if (opening_ || parts_done_ || parts_.size() >= kMaxOpenParts) return false;
+    if (!OpenPart(lock)) return false;
     part = parts_.back().get();
   }
 
@@ -80,15 +104,15 @@ bool ParallelExportStream::MakeChunk(std::unique_lock<std::mutex>& lock, bool fr
     spare_.pop_back();
   }
   lock.unlock();
-  made.reserve(chunk_bytes_ + chunk_bytes_ / 8);
   std::optional<Error> failed;
   bool ended = false;
-  const RequestCursor::Visitor write = [&](const RequestRecordView& record) {
-    part->writer.Item(made, record);
-    return made.size() < chunk_bytes_;
-  };
   // Nothing may leave this part marked as being read: Next() would wait for it forever.
   try {
+    made.reserve(chunk_bytes_ + chunk_bytes_ / 8);
+    const RequestCursor::Visitor write = [&](const RequestRecordView& record) {
+      part->writer.Item(made, record);
+      return made.size() < chunk_bytes_;
+    };
     while (made.size() < chunk_bytes_) {
       auto read = part->cursor->Read(write);
       if (!read) {
@@ -102,6 +126,8 @@ bool ParallelExportStream::MakeChunk(std::unique_lock<std::mutex>& lock, bool fr
     }
   } catch (const std::exception& e) {
     failed = Error(ErrorCode::kInternal, {}, e.what());
+  } catch (...) {
+    failed = Error(ErrorCode::kInternal, {}, "reading a request part failed");
   }
   lock.lock();
 
@@ -193,27 +219,60 @@ BodySource::Piece ParallelExportStream::NextInTwo(std::string& chunk, std::strin
       continue;
     }
     if (have) return Piece::kMore;
-    if (MakeChunk(lock, true) || error_ || parts_.empty()) continue;
-    // The front part's next chunk is being made by another thread.
+    if (MakeChunk(lock, true) || error_ || (parts_.empty() && !opening_)) continue;
+    // Another thread is making the front part's next chunk, or opening the next part.
     made_.wait(lock);
   }
 }
 
-void ParallelExportStream::WorkAheadWith(QueueTask queue) {
+bool ParallelExportStream::WorkAheadWith(QueueTask queue) {
   std::lock_guard lock(mutex_);
-  if (aborted_) return;
+  if (aborted_) return false;
   queue_ = std::move(queue);
   QueueAhead();
+  return true;
+}
+
+bool ParallelExportStream::ReadyToHandOut() const {
+  std::size_t made = 0;
+  for (const auto& part : parts_) {
+    for (const std::string& chunk : part->chunks) made += chunk.size();
+    if (made >= chunk_bytes_) return true;
+    if (!part->finished) return false;
+  }
+  return parts_done_;
+}
+
+std::optional<BodySource::Piece> ParallelExportStream::TryNextInTwo(std::string& chunk,
+                                                                    std::string& rest) {
+  std::unique_lock lock(mutex_, std::try_to_lock);
+  if (!lock || !begun_ || aborted_ || error_ || !ReadyToHandOut()) return std::nullopt;
+  chunk.clear();
+  rest.clear();
+  HandOut(chunk, rest);
+  QueueAhead();  // into the room handed out
+  if (parts_.empty() && parts_done_) {
+    writer_.End(rest.empty() ? chunk : rest);
+    return Piece::kLast;
+  }
+  return Piece::kMore;
 }
 
 void ParallelExportStream::QueueAhead() {
   const auto can_read = [this] {
-    if (!parts_done_ && parts_.size() < kMaxOpenParts) return true;
+    if (!parts_done_ && !opening_ && parts_.size() < kMaxOpenParts) return true;
     return std::any_of(parts_.begin(), parts_.end(),
                        [](const auto& part) { return !part->reading && !part->finished; });
   };
+  // The front part's next chunk is made whatever is held: a task queued for it makes it first.
+  const auto front_waits = [this] {
+    if (parts_.empty()) return !parts_done_ && !opening_;
+    const Part& first = *parts_.front();
+    return !first.reading && !first.finished && first.chunks.empty();
+  };
   while (queue_ && !error_ && !aborted_ && ahead_tasks_ < kAheadTasks &&
-         held_chunks_ + ahead_tasks_ < kMaxHeldChunks && can_read()) {
+         ((held_chunks_ + ahead_tasks_ < kMaxHeldChunks && can_read()) ||
+          (ahead_tasks_ == 0 && front_waits()))) {
     ++ahead_tasks_;
     queue_([this] { WorkAhead(); });
   }
@@ -224,9 +283,18 @@ void ParallelExportStream::WorkAhead() {
   // A few chunks per task, not one: each task costs a wake-up of a pool thread; and not the
   // whole export, which would hold the pool thread from other work for its whole length.
   bool made = false;
-  for (std::size_t i = 0; i < kChunksPerTask && (MakeChunk(lock, true) || MakeChunk(lock, false));
-       ++i) {
-    made = true;
+  try {
+    for (std::size_t i = 0; i < kChunksPerTask && (MakeChunk(lock, true) || MakeChunk(lock, false));
+         ++i) {
+      made = true;
+    }
+  } catch (...) {
+    // Only MakeChunk's bookkeeping under the lock can throw (out of memory): the export stops
+    // with an incomplete body rather than go on without a chunk.
+    if (!lock.owns_lock()) lock.lock();
+    if (!error_) error_ = Error(ErrorCode::kInternal, {}, "making an export chunk failed");
+    made_.notify_all();
+    made = false;
   }
   --ahead_tasks_;
   if (made) QueueAhead();
@@ -236,13 +304,13 @@ void ParallelExportStream::DropPartsIfIdle() {
   if (reading_ > 0) return;
   parts_.clear();
   parts_source_.reset();
+  slot_ = {};
 }
 
 void ParallelExportStream::Abort() {
   std::lock_guard lock(mutex_);
   aborted_ = true;
   queue_ = nullptr;
-  slot_ = {};
   DropPartsIfIdle();
 }
 

@@ -23,17 +23,21 @@ namespace gatehouse {
 // each make a few chunks of about `chunk_bytes`, each of a part no other thread is reading, the
 // front part (the one being sent) first, and queue more while there is room; Next() hands out what
 // is made in export order, up to two chunks a piece (NextInTwo: in two buffers), and makes the
-// front part's next chunk itself when it has nothing to hand out. The bytes are those ExportStream
-// writes for the same records. Memory stays flat however many records match: at most kMaxOpenParts
-// parts are open (each with its own store connection, read by one thread at a time), and at most
-// kMaxHeldChunks chunks are held or being made ahead. Holds `slot` (when given) until it is
-// destroyed or aborted. Without WorkAheadWith, Next() makes every chunk itself, one part at a time.
+// front part's next chunk itself when it has nothing to hand out; TryNextInTwo() hands out what is
+// made without waiting. The bytes are those ExportStream writes for the same records. Memory stays
+// flat however many records match: at most kMaxOpenParts parts are open (each with its own store
+// connection, read by one thread at a time), and at most kMaxHeldChunks + 1 chunks are held or
+// being made. Holds `slot` (when given) until it is destroyed, or aborted and no thread reads.
+// The lock is held only for bookkeeping, never over store work. Without WorkAheadWith, Next()
+// makes every chunk itself, one part at a time.
 class ParallelExportStream final : public BodySource {
  public:
   // The bounds below were chosen on two cores: larger ones (4 parts, 3 tasks, 6 chunks) were
-  // no faster there and held a third more memory per export (docs/BENCHMARKS.md).
+  // no faster there and held more memory per export (docs/BENCHMARKS.md, 2026-11-30 evening).
   static constexpr std::size_t kMaxOpenParts = 3;
-  // Chunks made and not handed out, and chunks being made ahead, together.
+  // Chunks made and not handed out, and chunks being made, together: a part other than the
+  // front one is read only below it. The front part's next chunk is made whatever is held, so
+  // at most kMaxHeldChunks + 1 are held or being made.
   static constexpr std::size_t kMaxHeldChunks = 4;
   // WorkAhead() tasks queued or running at once: fewer than kMaxOpenParts, so that Next()
   // finds a part to read as well when nothing is made.
@@ -50,7 +54,8 @@ class ParallelExportStream final : public BodySource {
 
   Piece Next(std::string& chunk) override;
   Piece NextInTwo(std::string& chunk, std::string& rest) override;
-  void WorkAheadWith(QueueTask queue) override;
+  bool WorkAheadWith(QueueTask queue) override;
+  std::optional<Piece> TryNextInTwo(std::string& chunk, std::string& rest) override;
   void Abort() override;
 
  private:
@@ -62,14 +67,21 @@ class ParallelExportStream final : public BodySource {
   // Queues tasks for WorkAhead() while one could make a chunk: up to kAheadTasks, and no more
   // than the held chunks leave room for.
   void QueueAhead();
-  // After Abort(): drops the parts once no thread is reading one.
+  // After Abort(): drops the parts, their connections and the slot once no thread is reading
+  // or opening a part.
   void DropPartsIfIdle();
+  // Opens the next part with `lock` released (one thread at a time), so that the lock is never
+  // held over store work. False when none was opened (none is left, the stream failed or was
+  // aborted).
+  bool OpenPart(std::unique_lock<std::mutex>& lock);
 
   // Makes one chunk of a part, with `lock` released while it reads: when `front`, of the front
   // part if nothing of it is made or being made; else, while fewer than kMaxHeldChunks wait, of
   // the first part in export order that is neither being read nor finished. Either opens the
   // next part when it found none to make. False when there was nothing it could make.
   bool MakeChunk(std::unique_lock<std::mutex>& lock, bool front);
+  // True when HandOut() would hand out a full chunk's worth, or the rest of the export.
+  bool ReadyToHandOut() const;
   // Moves made chunks of the front parts in order into `chunk` (the first) and `rest` (the
   // others), dropping finished parts, until one is not made yet or (after one at least) the
   // two hold two chunks' worth.
@@ -88,7 +100,8 @@ class ParallelExportStream final : public BodySource {
   std::deque<std::unique_ptr<Part>> parts_;     // open parts in export order
   bool parts_done_ = false;                     // the last part has been opened
   std::size_t held_chunks_ = 0;
-  std::size_t reading_ = 0;      // threads making a chunk now
+  std::size_t reading_ = 0;      // threads making a chunk or opening a part now
+  bool opening_ = false;         // a thread is opening a part
   std::size_t ahead_tasks_ = 0;  // WorkAhead() tasks queued or running
   QueueTask queue_;              // empty without WorkAheadWith() and after Abort()
   bool aborted_ = false;

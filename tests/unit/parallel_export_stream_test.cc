@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -140,8 +141,8 @@ TEST_F(RequestPartsTest, AtMostMaxOpenPartsAreOpenAtOnce) {
   ASSERT_TRUE(third && third->cursor) << "the first part's connection was given back";
 }
 
-// Runs queued tasks on two threads, as the transport's pool for blocking work does, and waits
-// for every task (including those queued meanwhile) when destroyed.
+// Runs queued tasks on two threads, as the transport's pool for blocking work does (it has more),
+// and waits for every task (including those queued meanwhile) when destroyed.
 class TaskThreads {
  public:
   TaskThreads() {
@@ -189,17 +190,19 @@ class TaskThreads {
   std::vector<std::thread> threads_;
 };
 
-// Makes the export as the transport does: the source may queue work on a pool while NextInTwo()
-// is called piece after piece.
+// Makes the export as the transport does: the source may queue work on a pool, and each piece
+// after the first is taken with TryNextInTwo() when it is made already, else with NextInTwo().
 std::string Stream(BodySource& stream, int& pieces) {
   TaskThreads threads;  // finished before the stream is
-  stream.WorkAheadWith(threads.Queue());
+  const bool ahead = stream.WorkAheadWith(threads.Queue());
   std::string body;
   std::string chunk;
   std::string rest;
   pieces = 0;
   for (auto piece = BodyPiece::kMore; piece == BodyPiece::kMore; ++pieces) {
-    piece = stream.NextInTwo(chunk, rest);
+    std::optional<BodyPiece> ready;
+    if (ahead && pieces > 0) ready = stream.TryNextInTwo(chunk, rest);
+    piece = ready ? *ready : stream.NextInTwo(chunk, rest);
     EXPECT_NE(piece, BodyPiece::kBroken);
     if (piece == BodyPiece::kBroken) break;
     body += chunk;
@@ -261,32 +264,48 @@ TEST_F(RequestPartsTest, TheParallelStreamWorksWithoutWorkAheadAndAbortGivesItsS
   EXPECT_TRUE(slots.Acquire("token", "org")) << "an aborted stream gave its slot back";
 }
 
-TEST_F(RequestPartsTest, WorkAheadStopsOnceTheHeldChunksAreMade) {
+TEST_F(RequestPartsTest, WorkAheadStopsAtTheHeldBoundAndTryNextHandsOutWhatIsMade) {
+  // The queued tasks are run here, one at a time, so that what is made is known.
+  constexpr std::size_t kChunkBytes = 512;
+  constexpr std::size_t kLongestRow = 200;  // the fixture's rows are shorter
+  std::deque<std::function<void()>> queued;
   auto parts =
       store_.OpenRequestParts({.organization_id = "org"}, ParallelExportStream::kMaxOpenParts);
   ASSERT_TRUE(parts);
-  ParallelExportStream stream(std::move(*parts), ExportFormat::kCsv, 512);
-  TaskThreads threads;
-  stream.WorkAheadWith(threads.Queue());
+  ParallelExportStream stream(std::move(*parts), ExportFormat::kCsv, kChunkBytes);
+  ASSERT_TRUE(stream.WorkAheadWith([&queued](auto task) { queued.push_back(std::move(task)); }));
+  EXPECT_LE(queued.size(), ParallelExportStream::kAheadTasks);
   std::string chunk;
   std::string rest;
-  for (int pieces = 0; pieces < 3; ++pieces) {
-    ASSERT_EQ(stream.NextInTwo(chunk, rest), BodyPiece::kMore);
-    // Nobody takes what is made now: the tasks stop once kMaxHeldChunks chunks wait. Each
-    // task makes one chunk (or finds nothing to make) and queues at most one more per chunk.
-    int queued = -1;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (queued != threads.QueuedCount() && std::chrono::steady_clock::now() < deadline) {
-      queued = threads.QueuedCount();
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(stream.TryNextInTwo(chunk, rest)) << "the first piece comes from NextInTwo()";
+  ASSERT_EQ(stream.NextInTwo(chunk, rest), BodyPiece::kMore);
+  for (int round = 0; round < 3; ++round) {
+    // Nobody takes what is made: the tasks stop at the bound.
+    int tasks = 0;
+    for (; !queued.empty() && tasks < 1000; ++tasks) {
+      auto task = std::move(queued.front());
+      queued.pop_front();
+      task();
     }
-    EXPECT_EQ(queued, threads.QueuedCount()) << "tasks still queued after 5 s";
-    EXPECT_LE(queued, static_cast<int>(ParallelExportStream::kMaxHeldChunks +
-                                       ParallelExportStream::kMaxOpenParts) *
-                          (pieces + 1))
-        << "tasks queued without room";
+    EXPECT_TRUE(queued.empty()) << "tasks keep queueing without room";
+    // Everything made is handed out without waiting, and no more than the bound.
+    std::size_t made = 0;
+    std::vector<std::function<void()>> later;  // queued while handing out: not run yet
+    for (std::optional<BodyPiece> ready; (ready = stream.TryNextInTwo(chunk, rest));) {
+      ASSERT_EQ(*ready, BodyPiece::kMore);
+      made += chunk.size() + rest.size();
+      for (auto& task : queued) later.push_back(std::move(task));
+      queued.clear();
+    }
+    EXPECT_GE(made, kChunkBytes) << round;
+    EXPECT_LE(made, (ParallelExportStream::kMaxHeldChunks + 1) * (kChunkBytes + kLongestRow))
+        << round;
+    for (auto& task : later) queued.push_back(std::move(task));
+    EXPECT_FALSE(queued.empty()) << "handing out made room and queued work";
   }
   stream.Abort();
+  for (auto& task : queued) task();  // after Abort(): they make nothing
+  EXPECT_EQ(stream.NextInTwo(chunk, rest), BodyPiece::kBroken);
 }
 
 TEST_F(RequestPartsTest, AbortWhileTasksReadDropsThePartsOnlyOnceNoneIsRead) {
@@ -308,7 +327,12 @@ TEST_F(RequestPartsTest, AbortWhileTasksReadDropsThePartsOnlyOnceNoneIsRead) {
       ASSERT_EQ(stream.NextInTwo(chunk, rest), BodyPiece::kMore);
     }
     stream.Abort();
-    EXPECT_TRUE(slots.Acquire("token", "org")) << "an aborted stream gave its slot back";
+    // The slot is given back once the last reader has finished its chunk.
+    bool freed = false;
+    for (int i = 0; i < 500 && !(freed = slots.Acquire("token", "org").has_value()); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_TRUE(freed) << "an aborted stream gave its slot back";
     EXPECT_EQ(stream.NextInTwo(chunk, rest), BodyPiece::kBroken);
   }
 }
@@ -344,6 +368,51 @@ class FailingParts final : public RequestParts {
   bool throws_;
   int parts_ = 0;
 };
+
+// Parts of one record each, ten of them; opening the third throws.
+class ThrowingParts final : public RequestParts {
+ public:
+  Result<RequestPart> Next(TimeMs) override {
+    if (++parts_ == 3) throw std::runtime_error("disk on fire");
+    if (parts_ > 10) return RequestPart{};
+    return RequestPart{std::make_unique<OneRecord>(), 1};
+  }
+
+ private:
+  class OneRecord final : public RequestCursor {
+   public:
+    Result<std::size_t> Read(const Visitor& visit) override {
+      if (done_) return 0;
+      done_ = true;
+      RequestRecordView record;
+      record.id = "r";
+      visit(record);
+      return 1;
+    }
+
+   private:
+    bool done_ = false;
+  };
+
+  int parts_ = 0;
+};
+
+TEST(ParallelExportStream, APartThatCannotBeOpenedBreaksTheBodyNeverEndsItWithRowsMissing) {
+  for (int round = 0; round < 20; ++round) {
+    auto stream = std::make_shared<ParallelExportStream>(std::make_unique<ThrowingParts>(),
+                                                         ExportFormat::kCsv, 16);
+    TaskThreads threads;
+    stream->WorkAheadWith(threads.Queue());
+    std::string chunk;
+    std::string rest;
+    auto piece = BodyPiece::kMore;
+    for (int pieces = 0; piece == BodyPiece::kMore && pieces < 100; ++pieces) {
+      piece = stream->NextInTwo(chunk, rest);
+    }
+    EXPECT_EQ(piece, BodyPiece::kBroken) << round;
+    stream->Abort();
+  }
+}
 
 TEST(ParallelExportStream, APartThatCannotBeReadBreaksTheBodyWithoutHanging) {
   for (const bool throws : {false, true}) {
