@@ -219,8 +219,12 @@ BodySource::Piece ParallelExportStream::NextInTwo(std::string& chunk, std::strin
       continue;
     }
     if (have) return Piece::kMore;
-    if (MakeChunk(lock, true) || error_ || (parts_.empty() && !opening_)) continue;
-    // Another thread is making the front part's next chunk, or opening the next part.
+    if (MakeChunk(lock, true)) continue;
+    // Waits only while another thread is making the front part's next chunk or opening the
+    // next part: the MakeChunk calls above may have released the lock, and what was seen before
+    // them (say, a part still being read) may have changed without a notification to come.
+    const bool front_busy = parts_.empty() ? opening_ : parts_.front()->reading;
+    if (!front_busy) continue;
     made_.wait(lock);
   }
 }

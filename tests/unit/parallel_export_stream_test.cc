@@ -337,34 +337,35 @@ TEST_F(RequestPartsTest, AbortWhileTasksReadDropsThePartsOnlyOnceNoneIsRead) {
   }
 }
 
+// One record; or, when it `fails`, an error (or, when it also `throws`, an exception) instead.
+class OneRecordCursor final : public RequestCursor {
+ public:
+  OneRecordCursor(bool fails = false, bool throws = false) : fails_(fails), throws_(throws) {}
+  Result<std::size_t> Read(const Visitor& visit) override {
+    if (fails_ && throws_) throw std::runtime_error("disk on fire");
+    if (fails_) return std::unexpected(Error(ErrorCode::kInternal, {}, "disk on fire"));
+    if (done_) return 0;
+    done_ = true;
+    RequestRecordView record;
+    record.id = "r";
+    visit(record);
+    return 1;
+  }
+
+ private:
+  bool fails_, throws_, done_ = false;
+};
+
 // Parts of one record each; the third part's cursor fails (or throws) instead of reading.
 class FailingParts final : public RequestParts {
  public:
   explicit FailingParts(bool throws) : throws_(throws) {}
 
   Result<RequestPart> Next(TimeMs) override {
-    return RequestPart{std::make_unique<Cursor>(++parts_ == 3, throws_), 1};
+    return RequestPart{std::make_unique<OneRecordCursor>(++parts_ == 3, throws_), 1};
   }
 
  private:
-  class Cursor final : public RequestCursor {
-   public:
-    Cursor(bool fails, bool throws) : fails_(fails), throws_(throws) {}
-    Result<std::size_t> Read(const Visitor& visit) override {
-      if (fails_ && throws_) throw std::runtime_error("disk on fire");
-      if (fails_) return std::unexpected(Error(ErrorCode::kInternal, {}, "disk on fire"));
-      if (done_) return 0;
-      done_ = true;
-      RequestRecordView record;
-      record.id = "r";
-      visit(record);
-      return 1;
-    }
-
-   private:
-    bool fails_, throws_, done_ = false;
-  };
-
   bool throws_;
   int parts_ = 0;
 };
@@ -375,25 +376,10 @@ class ThrowingParts final : public RequestParts {
   Result<RequestPart> Next(TimeMs) override {
     if (++parts_ == 3) throw std::runtime_error("disk on fire");
     if (parts_ > 10) return RequestPart{};
-    return RequestPart{std::make_unique<OneRecord>(), 1};
+    return RequestPart{std::make_unique<OneRecordCursor>(), 1};
   }
 
  private:
-  class OneRecord final : public RequestCursor {
-   public:
-    Result<std::size_t> Read(const Visitor& visit) override {
-      if (done_) return 0;
-      done_ = true;
-      RequestRecordView record;
-      record.id = "r";
-      visit(record);
-      return 1;
-    }
-
-   private:
-    bool done_ = false;
-  };
-
   int parts_ = 0;
 };
 
