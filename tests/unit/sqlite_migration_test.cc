@@ -22,6 +22,26 @@ class SqliteMigrationTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
+  // Writes the database as the release with schema `version` left it: that schema, and `rows`.
+  ::testing::AssertionResult WriteAtSchema(int version, const std::string& rows) {
+    sqlite::Database db;
+    db.Open(path_);
+    if (auto migrated = sqlite::Migrate(db, version); !migrated || *migrated != version) {
+      return ::testing::AssertionFailure() << "not migrated to " << version;
+    }
+    if (!db.Execute(rows)) return ::testing::AssertionFailure() << "rows not written";
+    return ::testing::AssertionSuccess();
+  }
+  // The first column of the first row `sql` reads, on a connection of its own.
+  std::int64_t Scalar(const std::string& sql) const {
+    sqlite::Database db;
+    EXPECT_TRUE(db.OpenReadOnly(path_));
+    auto stmt = db.Prepare(sql);
+    EXPECT_TRUE(stmt);
+    EXPECT_TRUE((*stmt)->Step().value());
+    return (*stmt)->Int(0);
+  }
+
   std::filesystem::path dir_;
   std::string path_;
 };
@@ -29,11 +49,7 @@ class SqliteMigrationTest : public ::testing::Test {
 // A data directory written by the release before migration 3 (schema version 2) keeps its
 // tokens, gains the search columns and counters, and searches as a fresh one does.
 TEST_F(SqliteMigrationTest, UpgradesASchemaTwoDatabaseAndItsTokensSearchAsBefore) {
-  {
-    sqlite::Database db;
-    db.Open(path_);
-    ASSERT_EQ(sqlite::Migrate(db, 2).value(), 2);
-    ASSERT_TRUE(db.Execute(R"sql(
+  ASSERT_TRUE(WriteAtSchema(2, R"sql(
 INSERT INTO organizations(id, name, created_at, updated_at) VALUES ('o1', 'Acme', 1, 1);
 INSERT INTO projects(id, organization_id, name, created_at, updated_at)
   VALUES ('p1', 'o1', 'Support', 1, 1), ('p2', 'o1', 'Sales', 1, 1);
@@ -45,7 +61,6 @@ INSERT INTO api_tokens(id, organization_id, project_id, scope, name, status, sec
   ('t4', 'o1', 'p2', 1, 'Default', 2, x'04', 'gtp_abcd', 4, 4),
   ('t5', 'o1', 'p2', 1, 'Default', 0, x'05', 'gtp_abcd', 5, 5);
 )sql"));
-  }
   SqliteStore store(path_);
   auto all = store.SearchTokens(TokenQuery{.organization_id = "o1"});
   ASSERT_TRUE(all);
@@ -131,11 +146,7 @@ INSERT INTO api_tokens(id, organization_id, project_id, project_name, scope, nam
 // schema 11 keeps every record and field, reads them back newest first, and storing a record it
 // already holds (the journal replayed after a crash) still adds nothing.
 TEST_F(SqliteMigrationTest, UpgradesASchemaElevenDatabaseAndKeepsItsRequestRecords) {
-  {
-    sqlite::Database db;
-    db.Open(path_);
-    ASSERT_EQ(sqlite::Migrate(db, 11).value(), 11);
-    ASSERT_TRUE(db.Execute(R"sql(
+  ASSERT_TRUE(WriteAtSchema(11, R"sql(
 INSERT INTO organizations(id, name, created_at, updated_at) VALUES ('o1', 'Acme', 1, 1);
 INSERT INTO requests(id, organization_id, project_id, api_token_id, api_token_name, assistant,
                      intent, module, session_id, model, status, http_status, start_ms, end_ms,
@@ -148,7 +159,6 @@ INSERT INTO requests(id, organization_id, project_id, api_token_id, api_token_na
   ('r3', 'o1', 'p2', 't2', 'deploy', NULL, NULL, 'embeddings', NULL, 'fake/e', 'succeeded',
    200, 2000, 2050, 5, 0, 5, 0.25, NULL, NULL, NULL);
 )sql"));
-  }
   SqliteStore store(path_);
   {
     sqlite::Database db;
@@ -199,11 +209,7 @@ INSERT INTO requests(id, organization_id, project_id, api_token_id, api_token_na
 // its triggers, and its tokens are still found by name (the SQL plans alone, as before the
 // in-memory index loads, and with it) and can be renamed and revoked.
 TEST_F(SqliteMigrationTest, UpgradesASchemaTwelveDatabaseAndFindsItsTokensByNameWithoutTrigrams) {
-  {
-    sqlite::Database db;
-    db.Open(path_);
-    ASSERT_EQ(sqlite::Migrate(db, 12).value(), 12);
-    ASSERT_TRUE(db.Execute(R"sql(
+  ASSERT_TRUE(WriteAtSchema(12, R"sql(
 INSERT INTO organizations(id, name, created_at, updated_at) VALUES ('o1', 'Acme', 1, 1);
 INSERT INTO api_tokens(id, organization_id, scope, name, status, secret_hash, secret_prefix,
                        created_at, updated_at) VALUES
@@ -211,7 +217,6 @@ INSERT INTO api_tokens(id, organization_id, scope, name, status, secret_hash, se
   ('t2', 'o1', 0, 'ci', 0, x'02', 'gto_abcd', 2, 2),
   ('t3', 'o1', 0, 'deploy-old', 2, x'03', 'gto_abcd', 3, 3);
 )sql"));
-  }
   const auto trigram_objects = [&] {
     sqlite::Database db;
     EXPECT_TRUE(db.OpenReadOnly(path_));
@@ -262,24 +267,12 @@ INSERT INTO api_tokens(id, organization_id, scope, name, status, secret_hash, se
 // schema 13 keeps every token with its rowid and fields, its indexes and counting triggers
 // are back, and a taken name is still refused.
 TEST_F(SqliteMigrationTest, UpgradesASchemaThirteenDatabaseAndKeepsItsTokensWithoutAHashIndex) {
-  const auto count = [&](const std::string& sql) {
-    sqlite::Database db;
-    EXPECT_TRUE(db.OpenReadOnly(path_));
-    auto stmt = db.Prepare(sql);
-    EXPECT_TRUE(stmt);
-    EXPECT_TRUE((*stmt)->Step().value());
-    return (*stmt)->Int(0);
-  };
   const std::string kIndexes =
       "SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'api_tokens' AND type = 'index'";
   const std::string kTriggers =
       "SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'api_tokens' AND type = 'trigger'";
   std::int64_t indexes_before = 0;
-  {
-    sqlite::Database db;
-    db.Open(path_);
-    ASSERT_EQ(sqlite::Migrate(db, 13).value(), 13);
-    ASSERT_TRUE(db.Execute(R"sql(
+  ASSERT_TRUE(WriteAtSchema(13, R"sql(
 INSERT INTO organizations(id, name, created_at, updated_at) VALUES ('o1', 'Acme', 1, 1);
 INSERT INTO projects(id, organization_id, name, created_at, updated_at)
   VALUES ('p1', 'o1', 'Support', 1, 1);
@@ -292,19 +285,18 @@ INSERT INTO api_tokens(rowid, id, organization_id, project_id, project_name, sco
   (9, 't2', 'o1', 'p1', 'Support', 1, 'ci', '', 1, x'02', NULL, 'gtp_abcd', NULL, NULL, 5, 6,
    NULL, NULL, NULL, NULL);
 )sql"));
-  }
-  indexes_before = count(kIndexes);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'api_tokens' AND sql "
-                  "LIKE '%secret_hash BLOB NOT NULL UNIQUE%'"),
+  indexes_before = Scalar(kIndexes);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'api_tokens' AND sql "
+                   "LIKE '%secret_hash BLOB NOT NULL UNIQUE%'"),
             1);
   SqliteStore store(path_);
-  EXPECT_GE(count("SELECT MAX(version) FROM schema_migrations"), 14);
-  EXPECT_EQ(count(kIndexes), indexes_before - 1);  // the secret hash's autoindex
-  EXPECT_EQ(count(kTriggers), 2);  // the counting triggers of updates and deletes (migration 16)
-  EXPECT_EQ(count("SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'api_tokens' AND sql "
-                  "LIKE '%secret_hash BLOB NOT NULL UNIQUE%'"),
+  EXPECT_GE(Scalar("SELECT MAX(version) FROM schema_migrations"), 14);
+  EXPECT_EQ(Scalar(kIndexes), indexes_before - 1);  // the secret hash's autoindex
+  EXPECT_EQ(Scalar(kTriggers), 2);  // the counting triggers of updates and deletes (migration 16)
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'api_tokens' AND sql "
+                   "LIKE '%secret_hash BLOB NOT NULL UNIQUE%'"),
             0);
-  EXPECT_EQ(count("SELECT rowid FROM api_tokens WHERE id = 't2'"), 9);
+  EXPECT_EQ(Scalar("SELECT rowid FROM api_tokens WHERE id = 't2'"), 9);
 
   auto owner = store.FindToken("o1", "t1");
   ASSERT_TRUE(owner && *owner);
@@ -341,17 +333,12 @@ INSERT INTO api_tokens(rowid, id, organization_id, project_id, project_name, sco
 // Migration 15 drops audit_log_org_target, which no plan used: a database of schema 14 keeps
 // its audit trail, and filtering it by target still finds exactly that target's events.
 TEST_F(SqliteMigrationTest, UpgradesASchemaFourteenDatabaseAndFiltersItsAuditByTarget) {
-  {
-    sqlite::Database db;
-    db.Open(path_);
-    ASSERT_EQ(sqlite::Migrate(db, 14).value(), 14);
-    ASSERT_TRUE(db.Execute(R"sql(
+  ASSERT_TRUE(WriteAtSchema(14, R"sql(
 INSERT INTO organizations(id, name, created_at, updated_at) VALUES ('o1', 'Acme', 1, 1);
 INSERT INTO audit_log(at, organization_id, action, target_id) VALUES
   (1, 'o1', 'token.create', 't1'), (2, 'o1', 'token.create', 't2'),
   (3, 'o1', 'token.update', 't1'), (4, 'o1', 'token.create', 't3');
 )sql"));
-  }
   SqliteStore store(path_);
   {
     sqlite::Database db;
@@ -373,11 +360,7 @@ INSERT INTO audit_log(at, organization_id, action, target_id) VALUES
 // counts, and tokens stored one by one, in a batch and through the writer thread's queue are
 // counted by the store (a refused name is not), as are later status changes and revocations.
 TEST_F(SqliteMigrationTest, UpgradesASchemaFifteenDatabaseAndCountsNewTokensWithoutATrigger) {
-  {
-    sqlite::Database db;
-    db.Open(path_);
-    ASSERT_EQ(sqlite::Migrate(db, 15).value(), 15);
-    ASSERT_TRUE(db.Execute(R"sql(
+  ASSERT_TRUE(WriteAtSchema(15, R"sql(
 INSERT INTO organizations(id, name, created_at, updated_at) VALUES ('o1', 'Acme', 1, 1);
 INSERT INTO projects(id, organization_id, name, created_at, updated_at)
   VALUES ('p1', 'o1', 'Support', 1, 1);
@@ -387,24 +370,15 @@ INSERT INTO api_tokens(id, organization_id, project_id, project_name, scope, nam
   ('t2', 'o1', 'p1', 'Support', 1, 'Default', 0, x'02', 'gtp_abcd', 2, 2),
   ('t3', 'o1', 'p1', 'Support', 1, 'ci', 1, x'03', 'gtp_abcd', 3, 3);
 )sql"));
-  }
-  const auto scalar = [&](const std::string& sql) {
-    sqlite::Database db;
-    EXPECT_TRUE(db.OpenReadOnly(path_));
-    auto stmt = db.Prepare(sql);
-    EXPECT_TRUE(stmt);
-    EXPECT_TRUE((*stmt)->Step().value());
-    return (*stmt)->Int(0);
-  };
   const auto counted = [&](const std::string& project_id, TokenStatus status) {
-    return scalar(
+    return Scalar(
         "SELECT COALESCE(SUM(tokens), 0) FROM api_token_counts WHERE "
         "organization_id = 'o1' AND project_id = '" +
         project_id + "' AND status = " + std::to_string(static_cast<int>(status)));
   };
   SqliteStore store(path_);
-  EXPECT_EQ(scalar("SELECT MAX(version) FROM schema_migrations"), 16);
-  EXPECT_EQ(scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'api_token_counts_insert'"), 0);
+  EXPECT_EQ(Scalar("SELECT MAX(version) FROM schema_migrations"), 16);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'api_token_counts_insert'"), 0);
   EXPECT_EQ(counted("", TokenStatus::kActive), 1);
   EXPECT_EQ(counted("p1", TokenStatus::kActive), 1);
   EXPECT_EQ(counted("p1", TokenStatus::kBlocked), 1);
@@ -469,8 +443,8 @@ INSERT INTO api_tokens(id, organization_id, project_id, project_name, scope, nam
   EXPECT_EQ(counted("", TokenStatus::kActive), 3);
   EXPECT_EQ(counted("", TokenStatus::kRevoked), 1);
   EXPECT_EQ(store.CountLiveTokens().value(), 8);
-  EXPECT_EQ(scalar("SELECT SUM(tokens) FROM api_token_counts"),
-            scalar("SELECT COUNT(*) FROM api_tokens"));
+  EXPECT_EQ(Scalar("SELECT SUM(tokens) FROM api_token_counts"),
+            Scalar("SELECT COUNT(*) FROM api_tokens"));
 }
 
 TEST_F(SqliteMigrationTest, MigratingAgainChangesNothing) {
