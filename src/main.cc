@@ -20,6 +20,7 @@ struct CommonOptions {
   std::optional<std::string> master_key_file;
   std::optional<std::string> admin_token_file;
   std::optional<std::string> reveal;
+  std::optional<std::string> store;
   bool json = false;
 
   void Attach(CLI::App& command) {
@@ -29,6 +30,7 @@ struct CommonOptions {
     command.add_option("--admin-token-file", admin_token_file, "system administrator secret");
     command.add_option("--reveal", reveal, "sealed | never")
         ->check(CLI::IsMember({"sealed", "never"}));
+    command.add_option("--store", store, "sqlite (default) | postgres://user@host:port/db");
     command.add_flag("--json", json, "print JSON");
   }
 
@@ -40,6 +42,7 @@ struct CommonOptions {
     if (master_key_file) config.master_key_file = *master_key_file;
     if (admin_token_file) config.admin_token_file = *admin_token_file;
     if (reveal) config.reveal = *reveal;
+    if (store) config.store = *store;
     return config;
   }
 };

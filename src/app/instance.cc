@@ -13,6 +13,8 @@
 
 #include "auth/secret.h"
 #include "core/text.h"
+#include "store/postgres/pg_connection.h"
+#include "store/postgres/pg_store.h"
 
 namespace gatehouse {
 namespace {
@@ -39,9 +41,13 @@ bool MasterKeyFromEnvironment() {
   return env && *env;
 }
 
+bool UsesPostgres(const ServerConfig& config) { return pg::IsPostgresUrl(config.store); }
+
 // Creates the data directory (0700) when missing, checks that it can be written, and refuses
 // to go on when its files say that the database was lost (see Instance). Runs before the
-// master key or the database is created. Returns the database path.
+// master key or the database is created. Returns the database path. On PostgreSQL the data
+// directory keeps only the master key, the admin token and the request journal; the database
+// is the server's, and CheckMasterKey tells a wrong one from the right one.
 std::string PrepareDataDir(const ServerConfig& config, DataDirUse use) {
   const std::string& dir = config.data_dir;
   const std::string database = config.DatabaseFile();
@@ -67,6 +73,7 @@ std::string PrepareDataDir(const ServerConfig& config, DataDirUse use) {
                           : "the data directory is not writable",
            errno);
   }
+  if (UsesPostgres(config)) return pg::RedactUrl(config.store);
   if (NonEmptyFile(database)) return database;
 
   const std::string key_file = config.MasterKeyFile();
@@ -105,8 +112,26 @@ void SecureDatabaseFiles(const std::string& database) {
 const std::string& OpenDatabasePath(const ServerConfig& config, DataDirUse use,
                                     std::string& database) {
   database = PrepareDataDir(config, use);
-  SecureDatabaseFiles(database);
+  if (!UsesPostgres(config)) SecureDatabaseFiles(database);
   return database;
+}
+
+// The store `config.store` names, with its pending migrations applied. `sqlite` is set to it
+// when it is SQLite (the operator commands that only SQLite has: backup, explain).
+std::unique_ptr<Store> OpenStore(const ServerConfig& config, const std::string& database,
+                                 SqliteStore*& sqlite) {
+  if (UsesPostgres(config)) {
+    PgStore::Options options;
+    options.url = config.store;
+    // Every blocking pool thread can hold one, plus the maintenance threads.
+    options.connections = 10;
+    options.export_connections = 6;
+    sqlite = nullptr;
+    return std::make_unique<PgStore>(std::move(options));
+  }
+  auto store = std::make_unique<SqliteStore>(database);
+  sqlite = store.get();
+  return store;
 }
 
 void WriteSecretFile(const std::string& path, const std::string& secret) {
@@ -127,22 +152,22 @@ Instance::Instance(const ServerConfig& config, const Clock& clock, DataDirUse us
     : config_(config),
       clock_(clock),
       keyring_(Keyring::Load((OpenDatabasePath(config, use, database_), config.MasterKeyFile()))),
-      store_(database_),
-      tokens_(store_, keyring_, cache_, clock, config.reveal != "never"),
-      projects_(store_, tokens_, clock),
-      organizations_(store_, tokens_, clock),
-      assistants_(store_, clock),
-      audit_(store_, cache_, clock) {
+      store_(OpenStore(config, database_, sqlite_)),
+      tokens_(*store_, keyring_, cache_, clock, config.reveal != "never"),
+      projects_(*store_, tokens_, clock),
+      organizations_(*store_, tokens_, clock),
+      assistants_(*store_, clock),
+      audit_(*store_, cache_, clock) {
   CheckMasterKey();
   // With reveal=never no sealed copy may survive from a time when revealing was allowed.
   if (config_.reveal == "never") {
-    OrThrow(store_.DiscardSealedSecrets(), "discard sealed secrets");
+    OrThrow(store_->DiscardSealedSecrets(), "discard sealed secrets");
   }
 }
 
 void Instance::CheckMasterKey() {
   const std::string mine = keyring_.CheckValue();
-  auto stored = OrThrow(store_.GetSetting(std::string(kMasterKeyCheckSetting)), "read settings");
+  auto stored = OrThrow(store_->GetSetting(std::string(kMasterKeyCheckSetting)), "read settings");
   bool matches = !stored || ConstantTimeEquals(*stored, mine);
   if (!stored) {
     // A new database, or one from a version that kept no check value. In the latter the
@@ -163,12 +188,12 @@ void Instance::CheckMasterKey() {
                              "this database was created with");
   }
   if (!stored) {
-    OrThrow(store_.PutSetting(std::string(kMasterKeyCheckSetting), mine), "store settings");
+    OrThrow(store_->PutSetting(std::string(kMasterKeyCheckSetting), mine), "store settings");
   }
 }
 
 std::string Instance::AdminSecretHash() {
-  auto hash = OrThrow(store_.GetSetting(std::string(kAdminSecretHashSetting)), "read settings");
+  auto hash = OrThrow(store_->GetSetting(std::string(kAdminSecretHashSetting)), "read settings");
   if (!hash) return {};
   auto bytes = FromHex(*hash);
   if (!bytes) throw std::runtime_error("settings hold a malformed administrator hash");
@@ -181,7 +206,7 @@ bool Instance::HasOrganization() {
 }
 
 bool Instance::Initialized() {
-  return OrThrow(store_.GetSetting(std::string(kInitializedSetting)), "read settings").has_value();
+  return OrThrow(store_->GetSetting(std::string(kInitializedSetting)), "read settings").has_value();
 }
 
 std::optional<CreatedOrganization> Instance::Initialize() {
@@ -191,9 +216,9 @@ std::optional<CreatedOrganization> Instance::Initialize() {
   if (AdminSecretHash().empty()) {
     const std::string admin_secret = GenerateSecret(SecretKind::kSystemAdmin);
     WriteSecretFile(config_.AdminTokenFile(), admin_secret);
-    OrThrow(
-        store_.PutSetting(std::string(kAdminSecretHashSetting), ToHex(keyring_.Hash(admin_secret))),
-        "store settings");
+    OrThrow(store_->PutSetting(std::string(kAdminSecretHashSetting),
+                               ToHex(keyring_.Hash(admin_secret))),
+            "store settings");
   }
   std::optional<CreatedOrganization> created;
   if (!HasOrganization()) {
@@ -201,7 +226,7 @@ std::optional<CreatedOrganization> Instance::Initialize() {
                       "create the Default organization");
   }
   // Written last: an installation whose organizations were all deleted later stays initialized.
-  OrThrow(store_.PutSetting(std::string(kInitializedSetting), FormatTimestamp(clock_.Now())),
+  OrThrow(store_->PutSetting(std::string(kInitializedSetting), FormatTimestamp(clock_.Now())),
           "store settings");
   return created;
 }

@@ -76,7 +76,9 @@ class Instance {
 
   const ServerConfig& config() const { return config_; }
   const Clock& clock() const { return clock_; }
-  SqliteStore& store() { return store_; }
+  Store& store() { return *store_; }
+  // The store when it is SQLite (backup, query plans), else nullptr.
+  SqliteStore* sqlite_store() { return sqlite_; }
   const Keyring& keyring() const { return keyring_; }
   TokenCache& cache() { return cache_; }
   TokenDirectory& tokens() { return tokens_; }
@@ -95,7 +97,8 @@ class Instance {
   const Clock& clock_;
   std::string database_;  // set while the keyring is built, before the store opens
   Keyring keyring_;
-  SqliteStore store_;
+  SqliteStore* sqlite_ = nullptr;  // set by the store's construction, before store_
+  std::unique_ptr<Store> store_;
   TokenCache cache_;
   TokenDirectory tokens_;
   ProjectDirectory projects_;

@@ -119,7 +119,13 @@ int RunMigrate(const ServerConfig& config) {
 
 int RunBackup(const ServerConfig& config, const std::string& destination) {
   Instance instance(config, kSystemClock, DataDirUse::kExisting);
-  OrThrow(instance.store().Backup(destination));
+  SqliteStore* sqlite = instance.sqlite_store();
+  if (!sqlite) {
+    throw std::runtime_error(
+        "gatehouse backup copies a SQLite store; back up PostgreSQL with its own tools "
+        "(pg_dump, pg_basebackup; docs/deploy.md)");
+  }
+  OrThrow(sqlite->Backup(destination));
   std::cout << "backup written to " << destination << "\n";
   return 0;
 }

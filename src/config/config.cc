@@ -241,9 +241,11 @@ void ValidateConfig(const ServerConfig& config) {
     throw std::runtime_error("reveal must be \"sealed\" or \"never\", not \"" + config.reveal +
                              "\"");
   }
-  if (config.store != "sqlite") {
-    throw std::runtime_error("store \"" + config.store +
-                             "\" is not supported by this build; use \"sqlite\"");
+  if (config.store != "sqlite" && !config.store.starts_with("postgres://") &&
+      !config.store.starts_with("postgresql://")) {
+    // Never echo the value: a mistyped URL may carry a password.
+    throw std::runtime_error(
+        "store must be \"sqlite\" or a PostgreSQL URL (postgres://user@host:port/database)");
   }
   if (config.request_log_capacity < 1 || config.request_log_capacity > 100000000) {
     throw std::runtime_error("request_log_capacity must be between 1 and 100000000 records");

@@ -71,6 +71,8 @@ Row RowOf(ErrorCode code) {
       return {504, 100, "Provider Request Timeout"};
     case ErrorCode::kStoreBusy:
       return {503, 503, "Service Unavailable"};
+    case ErrorCode::kStoreUnavailable:
+      return {503, 9008, "Store Unavailable"};
   }
   return {500, 500, "Internal Server Error"};
 }

@@ -41,7 +41,8 @@ enum class ErrorCode {
   kInternal,
   kBadGateway,
   kProviderTimeout,
-  kStoreBusy,  // 503: a write waited past its budget for the store's write lock
+  kStoreBusy,         // 503: a write waited past its budget for the store's write lock
+  kStoreUnavailable,  // 503: the store's database cannot be reached (PostgreSQL down)
 };
 
 struct ErrorItem {

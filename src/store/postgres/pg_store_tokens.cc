@@ -1,0 +1,532 @@
+#include <algorithm>
+
+#include "store/postgres/pg_rows.h"
+#include "store/postgres/pg_store.h"
+
+// The API-token part of PgStore.
+namespace gatehouse {
+
+using pg::Params;
+using pg::Transaction;
+using namespace pg;  // row readers and SQL helpers
+
+namespace {
+
+// How long a batch of token creations may wait for the clients of the previous ones.
+constexpr std::chrono::microseconds kGatherWindow{500};
+
+const std::string kSqlRevoked = std::to_string(kRevoked);
+const std::string kSqlActive = std::to_string(StoredCode(TokenStatus::kActive));
+const std::string kSqlOrganizationScope = std::to_string(StoredCode(TokenScope::kOrganization));
+const std::string kSqlProjectScope = std::to_string(StoredCode(TokenScope::kProject));
+
+// A name taken by a live token of the same owner leaves no row (ON CONFLICT on the live-name
+// index), so one refusal does not abort the transaction that holds other tokens.
+const std::string kInsertToken =
+    "INSERT INTO api_tokens(id, organization_id, project_id, scope, name, description, status, "
+    "secret_hash, sealed_secret, secret_prefix, created_at, updated_at, expires_at, "
+    "project_name, rate_limit_per_minute, permissions) VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, "
+    "$7, $8, $9, $10, $11, $12, $13, COALESCE((SELECT name FROM projects WHERE id = $3), ''), "
+    "$14, NULLIF($15, '')) "
+    "ON CONFLICT (organization_id, COALESCE(project_id, ''), name) WHERE status <> " +
+    kSqlRevoked + " DO NOTHING RETURNING 1";
+
+Params TokenRow(const ApiToken& token, const TokenCredential& credential) {
+  Params params;
+  params.Text(token.id)
+      .Text(token.organization_id)
+      .Text(token.project_id)
+      .Int(StoredCode(token.scope))
+      .Text(token.name)
+      .Text(token.description)
+      .Int(StoredCode(token.status))
+      .Bytes(credential.secret_hash)
+      .OptionalBytes(credential.sealed)
+      .Text(token.secret_prefix)
+      .Int(token.created_at)
+      .Int(token.updated_at)
+      .OptionalInt(token.expires_at)
+      .OptionalInt(token.rate_limit_per_minute)
+      .Text(PermissionsToJson(token.permissions));
+  return params;
+}
+
+Status VisitTokenRows(const Rows& rows,
+                      const std::function<void(const ApiToken&, const TokenCredential&)>& visit) {
+  for (int i = 0; i < rows.size(); ++i) visit(ReadToken(rows, i), ReadCredential(rows, i));
+  return {};
+}
+
+// The ORDER BY of the console search for each sort key, ties broken as on SQLite: status,
+// scope, project name, then storage order. NULLs sort first ascending, as on SQLite.
+struct TokenOrder {
+  TokenOrderKey key;
+  const char* terms[6];  // null-terminated
+};
+
+constexpr TokenOrder kTokenOrders[] = {
+    {TokenOrderKey::kName,
+     {"lower(t.name) COLLATE \"C\"", "t.status", "t.scope", "t.project_name COLLATE \"C\"",
+      "t.seq"}},
+    {TokenOrderKey::kDescription,
+     {"lower(t.description) COLLATE \"C\"", "t.status", "t.scope", "t.project_name COLLATE \"C\"",
+      "t.seq"}},
+    {TokenOrderKey::kStatus,
+     {"t.status", "lower(t.name) COLLATE \"C\"", "t.scope", "t.project_name COLLATE \"C\"",
+      "t.seq"}},
+    {TokenOrderKey::kProjectName,
+     {"lower(t.project_name) COLLATE \"C\"", "t.status", "t.scope", "t.seq"}},
+    {TokenOrderKey::kTimestamp,
+     {"t.created_at", "t.status", "t.scope", "t.project_name COLLATE \"C\"", "t.seq"}},
+    {TokenOrderKey::kLastUsedAt,
+     {"t.last_used_at", "t.status", "t.scope", "t.project_name COLLATE \"C\"", "t.seq"}},
+};
+
+std::string OrderByClause(TokenOrderKey key, bool descending) {
+  const TokenOrder* order = &kTokenOrders[0];
+  for (const auto& candidate : kTokenOrders) {
+    if (candidate.key == key) order = &candidate;
+  }
+  std::string clause = " ORDER BY ";
+  const char* direction = descending ? " DESC NULLS LAST" : " ASC NULLS FIRST";
+  for (int i = 0; order->terms[i]; ++i) {
+    if (i) clause += ", ";
+    clause += order->terms[i];
+    clause += direction;
+  }
+  return clause;
+}
+
+// Walks a project's live tokens in pages, each page one statement continuing strictly after
+// the last token returned (keyset on name without case, status and storage order).
+class PgTokenCursor final : public TokenCursor {
+ public:
+  PgTokenCursor(pg::ConnectionPool& pool, std::string organization_id, std::string project_id,
+                std::int64_t page_rows)
+      : pool_(pool),
+        organization_id_(std::move(organization_id)),
+        project_id_(std::move(project_id)),
+        page_rows_(std::max<std::int64_t>(page_rows, 1)) {}
+
+  Result<bool> Next(ApiToken& token) override {
+    if (position_ == page_.size()) {
+      if (done_) return false;
+      if (auto fetched = FetchPage(); !fetched) return std::unexpected(fetched.error());
+      if (page_.empty()) return false;
+    }
+    token = std::move(page_[position_++]);
+    return true;
+  }
+
+ private:
+  Status FetchPage() {
+    page_.clear();
+    position_ = 0;
+    auto c = pool_.Acquire();
+    if (!c) return std::unexpected(c.error());
+    static const std::string kPage =
+        std::string("SELECT ") + kTokenFields + ", lower(t.name) COLLATE \"C\", t.seq" +
+        kTokenFrom + " WHERE t.project_id = $1 AND t.organization_id = $2 AND t.status <> " +
+        kSqlRevoked +
+        " AND (lower(t.name) COLLATE \"C\", t.status, t.seq) > ($4 COLLATE \"C\", $5, $6)"
+        " ORDER BY lower(t.name) COLLATE \"C\", t.status, t.seq LIMIT $3";
+    auto rows = (*c)->Exec(kPage, Params()
+                                      .Text(project_id_)
+                                      .Text(organization_id_)
+                                      .Int(page_rows_)
+                                      .Text(last_name_)
+                                      .Int(last_status_)
+                                      .Int(last_seq_));
+    if (!rows) return std::unexpected(rows.error());
+    for (int i = 0; i < rows->size(); ++i) page_.push_back(ReadToken(*rows, i));
+    if (rows->size() < page_rows_) done_ = true;
+    if (!rows->empty()) {
+      const int last = rows->size() - 1;
+      last_name_ = rows->Text(last, 20);
+      last_status_ = rows->Int(last, 7);
+      last_seq_ = rows->Int(last, 21);
+    }
+    return {};
+  }
+
+  pg::ConnectionPool& pool_;
+  const std::string organization_id_;
+  const std::string project_id_;
+  const std::int64_t page_rows_;
+  std::vector<ApiToken> page_;
+  std::size_t position_ = 0;
+  bool done_ = false;
+  std::string last_name_;
+  std::int64_t last_status_ = -1;
+  std::int64_t last_seq_ = 0;
+};
+
+}  // namespace
+
+Status PgStore::InsertToken(const ApiToken& token, const TokenCredential& credential,
+                            const AuditEntry* audit) {
+  std::mutex mutex;
+  std::condition_variable stored;
+  std::optional<Status> outcome;
+  TokenInsert insert{token, credential, audit ? std::optional<AuditEntry>(*audit) : std::nullopt};
+  QueueTokenInsert(std::move(insert), [&](TokenInsert&, Status result) {
+    std::lock_guard lock(mutex);
+    outcome = std::move(result);
+    stored.notify_one();
+  });
+  std::unique_lock lock(mutex);
+  stored.wait(lock, [&] { return outcome.has_value(); });
+  return *outcome;
+}
+
+void PgStore::QueueTokenInsert(TokenInsert insert, TokenInsertDone done) {
+  bool first;
+  {
+    std::lock_guard queue(token_queue_mutex_);
+    token_queue_.push_back(QueuedToken{std::move(insert), std::move(done)});
+    first = token_queue_.size() == 1;
+  }
+  if (first) token_queued_.notify_one();
+}
+
+// Group commit, as on SQLite: the writer takes every token queued while it stored the previous
+// batch (after a short gathering window), so one round trip to COMMIT serves them all.
+void PgStore::WriteQueuedTokens() {
+  std::vector<QueuedToken> batch;
+  std::vector<TokenInsert*> inserts;
+  for (;;) {
+    {
+      std::unique_lock queue(token_queue_mutex_);
+      token_queued_.wait(queue, [&] { return closing_ || !token_queue_.empty(); });
+      if (token_queue_.empty()) return;  // closing, and nothing is left to store
+      if (!closing_) {
+        queue.unlock();
+        std::this_thread::sleep_for(kGatherWindow);
+        queue.lock();
+      }
+      batch.swap(token_queue_);
+    }
+    inserts.clear();
+    for (QueuedToken& queued : batch) inserts.push_back(&queued.insert);
+    std::vector<Status> outcomes = StoreTokenBatch(inserts);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      batch[i].done(batch[i].insert, std::move(outcomes[i]));
+    }
+    batch.clear();
+  }
+}
+
+std::vector<Status> PgStore::StoreTokenBatch(const std::vector<TokenInsert*>& batch) {
+  std::vector<Status> outcomes;
+  outcomes.reserve(batch.size());
+  std::optional<Error> failed;
+  auto c = writer_.Acquire();
+  if (!c) failed = c.error();
+  if (!failed) {
+    Transaction transaction(**c);
+    if (!transaction.begun()) failed = transaction.begun().error();
+    for (const TokenInsert* insert : batch) {
+      if (failed) break;
+      auto inserted = InsertTokenIn(**c, insert->token, insert->credential);
+      if (!inserted && inserted.error().code() != ErrorCode::kTokenNameExists) {
+        failed = inserted.error();
+      }
+      // The creation's audit event rides in the same transaction as the token.
+      if (inserted && insert->audit) {
+        if (auto audited = AppendAuditIn(**c, *insert->audit); !audited) failed = audited.error();
+      }
+      outcomes.push_back(std::move(inserted));
+    }
+    if (!failed) {
+      if (auto committed = transaction.Commit(); !committed) failed = committed.error();
+    }
+  }
+  if (failed) outcomes.assign(batch.size(), Status(std::unexpected(*failed)));
+  return outcomes;
+}
+
+Result<std::vector<Status>> PgStore::InsertTokens(
+    const std::vector<std::pair<ApiToken, TokenCredential>>& tokens) {
+  std::vector<Status> outcomes;
+  outcomes.reserve(tokens.size());
+  auto c = Lease();
+  if (!c) return std::unexpected(c.error());
+  Transaction transaction(**c);
+  if (!transaction.begun()) return std::unexpected(transaction.begun().error());
+  for (const auto& [token, credential] : tokens) {
+    auto inserted = InsertTokenIn(**c, token, credential);
+    if (!inserted && inserted.error().code() != ErrorCode::kTokenNameExists) {
+      return std::unexpected(inserted.error());
+    }
+    outcomes.push_back(std::move(inserted));
+  }
+  if (auto committed = transaction.Commit(); !committed) {
+    return std::unexpected(committed.error());
+  }
+  return outcomes;
+}
+
+Status PgStore::InsertTokenIn(pg::Connection& c, const ApiToken& token,
+                              const TokenCredential& credential) {
+  auto inserted = c.Exec(kInsertToken, TokenRow(token, credential));
+  if (!inserted) return std::unexpected(inserted.error());
+  if (inserted->empty()) return Fail(ErrorCode::kTokenNameExists);
+  return {};
+}
+
+Result<std::optional<ApiToken>> PgStore::FindToken(const std::string& organization_id,
+                                                   const std::string& token_id) {
+  auto c = Lease();
+  if (!c) return std::unexpected(c.error());
+  return FindTokenIn(**c, organization_id, token_id, false);
+}
+
+Result<std::optional<ApiToken>> PgStore::FindTokenIn(pg::Connection& c,
+                                                     const std::string& organization_id,
+                                                     const std::string& token_id, bool for_update) {
+  auto rows = c.Exec("SELECT " + kTokenColumns + " WHERE t.id = $1 AND t.organization_id = $2" +
+                         (for_update ? " FOR UPDATE OF t" : ""),
+                     Params().Text(token_id).Text(organization_id));
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return std::optional<ApiToken>();
+  return std::optional<ApiToken>(ReadToken(*rows, 0));
+}
+
+Result<std::optional<TokenCredential>> PgStore::FindCredential(const std::string& token_id) {
+  auto c = Lease();
+  if (!c) return std::unexpected(c.error());
+  auto rows = (*c)->Exec("SELECT " + kTokenColumns + " WHERE t.id = $1", Params().Text(token_id));
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return std::optional<TokenCredential>();
+  return std::optional<TokenCredential>(ReadCredential(*rows, 0));
+}
+
+Status PgStore::UpdateCredential(const std::string& token_id, const TokenCredential& credential,
+                                 const std::string& secret_prefix, TimeMs now,
+                                 const AuditEntry* audit) {
+  auto c = Lease();
+  if (!c) return std::unexpected(c.error());
+  Transaction transaction(**c);
+  if (!transaction.begun()) return transaction.begun();
+  if (auto done = (*c)->Run(
+          "UPDATE api_tokens SET secret_hash = $2, sealed_secret = $3, previous_hash = $4, "
+          "previous_valid_until = $5, updated_at = $6, secret_prefix = $7, "
+          "changed_at_db = gatehouse_now_ms() WHERE id = $1",
+          Params()
+              .Text(token_id)
+              .Bytes(credential.secret_hash)
+              .OptionalBytes(credential.sealed)
+              .OptionalBytes(credential.previous_hash)
+              .OptionalInt(credential.previous_valid_until)
+              .Int(now)
+              .Text(secret_prefix));
+      !done) {
+    return done;
+  }
+  if (audit) {
+    if (auto done = AppendAuditIn(**c, *audit); !done) return done;
+  }
+  return transaction.Commit();
+}
+
+Status PgStore::DiscardSealedSecrets() {
+  auto c = Lease();
+  if (!c) return std::unexpected(c.error());
+  return (*c)->Run("UPDATE api_tokens SET sealed_secret = NULL WHERE sealed_secret IS NOT NULL");
+}
+
+Status PgStore::RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) {
+  if (uses.empty()) return {};
+  std::vector<std::string> ids;
+  std::vector<std::int64_t> times;
+  ids.reserve(uses.size());
+  times.reserve(uses.size());
+  for (const auto& [id, at] : uses) {
+    ids.push_back(id);
+    times.push_back(at);
+  }
+  auto c = Lease();
+  if (!c) return std::unexpected(c.error());
+  // One statement for the whole batch; a last use changes neither updated_at nor
+  // changed_at_db (caches keep their own last uses).
+  return (*c)->Run(
+      "UPDATE api_tokens t SET last_used_at = GREATEST(COALESCE(t.last_used_at, 0), u.at) "
+      "FROM (SELECT id, max(at) AS at FROM unnest($1::text[], $2::bigint[]) AS x(id, at) "
+      "GROUP BY id) u WHERE t.id = u.id",
+      Params().TextArray(ids).IntArray(times));
+}
+
+Status PgStore::ForEachTokenChangedSince(
+    TimeMs since, const std::function<void(const ApiToken&, const TokenCredential&)>& visit) {
+  auto c = Lease();
+  if (!c) return std::unexpected(c.error());
+  auto rows = since > 0
+                  ? (*c)->Exec("SELECT " + kTokenColumns +
+                                   " WHERE t.updated_at >= $1 OR t.changed_at_db >= $1",
+                               Params().Int(since))
+                  : (*c)->Exec("SELECT " + kTokenColumns + " WHERE t.status <> " + kSqlRevoked);
+  if (!rows) return std::unexpected(rows.error());
+  return VisitTokenRows(*rows, visit);
+}
+
+Status PgStore::ForEachLiveToken(
+    const std::function<void(const ApiToken&, const TokenCredential&)>& visit) {
+  auto c = Lease();
+  if (!c) return std::unexpected(c.error());
+  // ReadToken's columns, with constants in place of what the cache does not keep.
+  static const std::string kSql =
+      "SELECT t.id, t.organization_id, COALESCE(t.project_id, ''), t.project_name, t.scope, "
+      "t.name, '', t.status, 0, 0, t.last_used_at, t.expires_at, '', t.secret_hash, NULL, "
+      "t.previous_hash, t.previous_valid_until, t.rate_limit_per_minute, "
+      "COALESCE(t.permissions, ''), COALESCE(o.name, '') FROM api_tokens t "
+      "LEFT JOIN organizations o ON o.id = t.organization_id WHERE t.status <> " +
+      kSqlRevoked;
+  auto rows = (*c)->Exec(kSql);
+  if (!rows) return std::unexpected(rows.error());
+  return VisitTokenRows(*rows, visit);
+}
+
+Result<std::int64_t> PgStore::CountLiveTokens() {
+  auto c = Lease();
+  if (!c) return std::unexpected(c.error());
+  auto rows = (*c)->Exec("SELECT COALESCE(SUM(tokens), 0) FROM api_token_counts WHERE status <> " +
+                         kSqlRevoked);
+  if (!rows) return std::unexpected(rows.error());
+  return rows->Int(0, 0);
+}
+
+Result<TokenChangeResult> PgStore::ChangeToken(const std::string& organization_id,
+                                               const std::string& token_id,
+                                               const TokenChange& change, TimeMs now,
+                                               const TokenChangeCondition& condition,
+                                               const AuditOfChange& audit) {
+  auto c = Lease();
+  if (!c) return std::unexpected(c.error());
+  Transaction transaction(**c);
+  if (!transaction.begun()) return std::unexpected(transaction.begun().error());
+  if (condition.other_organization_token_usable_at) {
+    // Changes guarded by "another organization token stays usable" take the organization's
+    // lock first, so two of them cannot each rely on the other token.
+    if (auto locked = (*c)->Run("SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE",
+                                Params().Text(organization_id));
+        !locked) {
+      return std::unexpected(locked.error());
+    }
+  }
+  auto current = FindTokenIn(**c, organization_id, token_id, true);
+  if (!current) return std::unexpected(current.error());
+  if (!*current || (*current)->status == TokenStatus::kRevoked) {
+    return Fail(ErrorCode::kApiTokenNotFound);
+  }
+  TokenChangeResult result;
+  result.token = std::move(**current);
+  ApiToken& token = result.token;
+  if ((condition.expected_status && *condition.expected_status != token.status) ||
+      (condition.expected_expires_at && *condition.expected_expires_at != token.expires_at)) {
+    result.outcome = TokenChangeResult::Outcome::kStateChanged;
+    return result;
+  }
+  if (condition.other_organization_token_usable_at) {
+    auto others = (*c)->Exec(
+        "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE organization_id = $1 AND scope = " +
+            kSqlOrganizationScope + " AND status = " + kSqlActive +
+            " AND id <> $2 AND (expires_at IS NULL OR expires_at > $3))",
+        Params()
+            .Text(organization_id)
+            .Text(token_id)
+            .Int(*condition.other_organization_token_usable_at));
+    if (!others) return std::unexpected(others.error());
+    if (!others->Bool(0, 0)) {
+      result.outcome = TokenChangeResult::Outcome::kNoOtherUsableOrganizationToken;
+      return result;
+    }
+  }
+
+  const ApiToken before = token;
+  change.ApplyTo(token);
+  token.updated_at = now;
+  auto updated = (*c)->Run(
+      "UPDATE api_tokens SET name = $3, description = $4, status = $5, expires_at = $6, "
+      "updated_at = $7, rate_limit_per_minute = $8, permissions = NULLIF($9, ''), "
+      "changed_at_db = gatehouse_now_ms() WHERE id = $1 AND organization_id = $2",
+      Params()
+          .Text(token_id)
+          .Text(organization_id)
+          .Text(token.name)
+          .Text(token.description)
+          .Int(StoredCode(token.status))
+          .OptionalInt(token.expires_at)
+          .Int(now)
+          .OptionalInt(token.rate_limit_per_minute)
+          .Text(PermissionsToJson(token.permissions)));
+  if (!updated) {
+    if (IsUniqueViolation((*c)->last_failure(), "api_tokens_live_name")) {
+      return Fail(ErrorCode::kTokenNameExists);
+    }
+    return std::unexpected(updated.error());
+  }
+  if (audit) {
+    if (auto entry = audit(before, token)) {
+      if (auto done = AppendAuditIn(**c, *entry); !done) return std::unexpected(done.error());
+    }
+  }
+  if (auto committed = transaction.Commit(); !committed) {
+    return std::unexpected(committed.error());
+  }
+  return result;
+}
+
+Result<TokenPage> PgStore::SearchTokens(const TokenQuery& query) {
+  Params params;
+  params.Text(query.organization_id);
+  std::string where = " WHERE t.organization_id = $1";
+  auto next = [&params] { return "$" + std::to_string(params.size()); };
+  if (query.scope) {
+    params.Int(StoredCode(*query.scope));
+    where += " AND t.scope = " + next();
+  }
+  if (!query.project_id.empty()) {
+    params.Text(query.project_id);
+    where += " AND t.project_id = " + next();
+  }
+  if (!query.project_name_contains.empty()) {
+    params.Text(LikeContains(query.project_name_contains));
+    where += " AND t.project_name ILIKE " + next() + " AND t.scope = " + kSqlProjectScope;
+  }
+  if (!query.statuses.empty()) {
+    std::vector<std::int64_t> statuses;
+    for (TokenStatus status : query.statuses) statuses.push_back(StoredCode(status));
+    params.IntArray(statuses);
+    where += " AND t.status = ANY(" + next() + "::smallint[])";
+  }
+  if (!query.name_contains.empty()) {
+    params.Text(LikeContains(query.name_contains));
+    where += " AND t.name ILIKE " + next();
+  }
+  auto c = Lease();
+  if (!c) return std::unexpected(c.error());
+  TokenPage page;
+  auto count = (*c)->Exec("SELECT COUNT(*) FROM api_tokens t" + where, params);
+  if (!count) return std::unexpected(count.error());
+  page.count = count->Int(0, 0);
+  std::string sql =
+      "SELECT " + kTokenColumns + where + OrderByClause(query.order_key, query.descending);
+  if (query.limit > 0) sql += " LIMIT " + std::to_string(query.limit);
+  if (query.offset > 0) sql += " OFFSET " + std::to_string(query.offset);
+  auto rows = (*c)->Exec(sql, params);
+  if (!rows) return std::unexpected(rows.error());
+  page.tokens.reserve(rows->size());
+  for (int i = 0; i < rows->size(); ++i) page.tokens.push_back(ReadToken(*rows, i));
+  return page;
+}
+
+Status PgStore::RefreshSearchIndex() { return {}; }  // pg_trgm and the sort indexes need none
+
+Result<std::unique_ptr<TokenCursor>> PgStore::OpenProjectTokens(const std::string& organization_id,
+                                                                const std::string& project_id,
+                                                                std::int64_t page_rows) {
+  return std::unique_ptr<TokenCursor>(
+      std::make_unique<PgTokenCursor>(pool_, organization_id, project_id, page_rows));
+}
+
+}  // namespace gatehouse
