@@ -24,9 +24,19 @@ CacheMaintenance::~CacheMaintenance() {
   search_thread_.join();
 }
 
-bool CacheMaintenance::Wait() {
+void CacheMaintenance::SyncSoon() {
+  {
+    std::lock_guard lock(mutex_);
+    sync_soon_ = true;
+  }
+  wake_.notify_all();
+}
+
+bool CacheMaintenance::Wait(bool* early) {
   std::unique_lock lock(mutex_);
-  return !wake_.wait_for(lock, interval_, [this] { return stopping_; });
+  wake_.wait_for(lock, interval_, [&] { return stopping_ || (early && *early); });
+  if (early) *early = false;
+  return !stopping_;
 }
 
 void CacheMaintenance::RunSearch() {
@@ -50,7 +60,7 @@ void CacheMaintenance::RunSearch() {
 }
 
 void CacheMaintenance::Run() {
-  while (Wait()) {
+  while (Wait(&sync_soon_)) {
     if (auto synced = tokens_.SyncCache(); !synced) {
       spdlog::error("token cache sync failed: {}", synced.error().internal);
     }

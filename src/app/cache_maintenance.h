@@ -25,18 +25,24 @@ class CacheMaintenance {
   CacheMaintenance(const CacheMaintenance&) = delete;
   CacheMaintenance& operator=(const CacheMaintenance&) = delete;
 
+  // Runs the token cache's sync now rather than at the end of the interval (another node
+  // changed tokens: Store::WatchTokenChanges). Never blocks.
+  void SyncSoon();
+
  private:
   void Run();
   void RunSearch();
-  // Waits `interval_` or until stopping; false when stopping.
-  bool Wait();
+  // Waits `interval_`, until stopping, or (with `early`) until *early is set, which it clears;
+  // false when stopping.
+  bool Wait(bool* early = nullptr);
 
   TokenDirectory& tokens_;
   UsageLimits* limits_;
   const std::chrono::milliseconds interval_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mutex_
+  bool stopping_ = false;   // guarded by mutex_
+  bool sync_soon_ = false;  // guarded by mutex_
   std::thread thread_;
   std::thread search_thread_;
 };

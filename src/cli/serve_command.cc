@@ -58,7 +58,9 @@ int RunServe(const ServerConfig& config, int threads) {
   spdlog::info("memory allocator: {}", AllocatorName());
   {
     CacheMaintenance maintenance(instance.tokens(), kMaintenanceInterval, &graph.usage_limits());
+    instance.store().WatchTokenChanges([&maintenance] { maintenance.SyncSoon(); });
     server.Run();
+    instance.store().WatchTokenChanges(nullptr);
   }
   request_log.Stop();  // every acknowledged call is stored before the process ends
   if (auto flushed = graph.usage_limits().Flush(); !flushed) {

@@ -422,6 +422,11 @@ class Store {
       const std::function<void(const ApiToken&, const TokenCredential&)>& visit) = 0;
   // How many tokens are not revoked (from counts kept on write; no table scan).
   virtual Result<std::int64_t> CountLiveTokens() = 0;
+  // Calls `on_change`, on a thread of the store's, soon after any process (another node)
+  // commits a change to tokens, so that a cache can resync at once rather than at its next
+  // poll; nullptr stops the calls and returns once none runs. A store that cannot tell (SQLite,
+  // where only the local CLI writes besides this process) never calls it.
+  virtual void WatchTokenChanges(std::function<void()> on_change) { (void)on_change; }
 
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
   virtual Result<AuditPage> ListAudit(const AuditQuery& query) = 0;

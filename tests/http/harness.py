@@ -248,14 +248,21 @@ class ServerError(Exception):
 class Server:
     """One gatehouse installation (init) and, once started, its serve process."""
 
-    def __init__(self, serve_args=(), env=None, config_text=None):
+    def __init__(self, serve_args=(), env=None, config_text=None, node_of=None):
+        """node_of: another Server on PostgreSQL whose database and master key this one shares,
+        as a further node of that installation (no init of its own)."""
         self.binary = binary_path()
         self.serve_args = list(serve_args)
         self.env = dict(env or {})  # added to the serve process's environment
         # Added to the environment of init, serve and cli_run: the store (GATEHOUSE_STORE).
         self.store_env = {}
-        self.database = None  # on PostgreSQL: (cluster url, database name)
-        if ON_POSTGRES:
+        self.database = None  # on PostgreSQL: (cluster url, database name), when this one owns it
+        if node_of is not None:
+            if not node_of.store_env:
+                raise AssertionError('only installations on PostgreSQL have several nodes')
+            self.store_env = dict(node_of.store_env)
+            self.env.update(node_of.store_env)
+        elif ON_POSTGRES:
             cluster_url = postgres_cluster_url()
             database_url = pg_cluster.create_database(
                 cluster_url, pg_cluster.random_database_name('gh_http'))
@@ -276,6 +283,12 @@ class Server:
         self.init_info = None
         self.admin_token = None
         self.exit_code = None
+        if node_of is not None:
+            key = self.data_dir / 'master.key'
+            shutil.copyfile(node_of.data_dir / 'master.key', key)
+            key.chmod(0o600)
+            self.init_info = node_of.init_info
+            self.admin_token = node_of.admin_token
 
     # --- installation --------------------------------------------------------------------
     def init(self):

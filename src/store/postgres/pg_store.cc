@@ -1,5 +1,7 @@
 #include "store/postgres/pg_store.h"
 
+#include <unistd.h>
+
 #include <stdexcept>
 
 #include "store/postgres/pg_migrations.h"
@@ -45,6 +47,12 @@ PgStore::PgStore(Options options)
 }
 
 PgStore::~PgStore() {
+  if (listener_.joinable()) {
+    const std::uint64_t one = 1;
+    (void)!::write(listen_stop_fd_, &one, sizeof one);
+    listener_.join();
+    ::close(listen_stop_fd_);
+  }
   {
     std::lock_guard queue(token_queue_mutex_);
     closing_ = true;
@@ -104,6 +112,7 @@ Status PgStore::CreateOrganization(const Organization& organization, const ApiTo
     return inserted;
   }
   if (auto done = InsertTokenIn(**c, token, credential); !done) return done;
+  if (auto done = NotifyTokenChange(**c); !done) return done;
   if (audit) {
     if (auto done = AppendAuditIn(**c, *audit); !done) return done;
   }
@@ -170,6 +179,7 @@ Status PgStore::DeleteOrganization(const std::string& id, TimeMs now, const Audi
   for (const std::string& sql : kStatements) {
     if (auto done = (*c)->Run(sql, Params().Text(id).Int(now)); !done) return done;
   }
+  if (auto done = NotifyTokenChange(**c); !done) return done;
   if (audit) {
     if (auto done = AppendAuditIn(**c, *audit); !done) return done;
   }
@@ -201,7 +211,8 @@ Status PgStore::InsertProjectIn(pg::Connection& c, const Project& project, const
     }
     return inserted;
   }
-  return InsertTokenIn(c, token, credential);
+  if (auto done = InsertTokenIn(c, token, credential); !done) return done;
+  return NotifyTokenChange(c);
 }
 
 Result<std::optional<Project>> PgStore::FindProjectWhere(const char* where,
@@ -270,6 +281,7 @@ Status PgStore::UpdateProject(const Project& project, const AuditEntry* audit) {
       !done) {
     return done;
   }
+  if (auto done = NotifyTokenChange(**c); !done) return done;
   if (audit) {
     if (auto done = AppendAuditIn(**c, *audit); !done) return done;
   }
@@ -298,6 +310,7 @@ Status PgStore::DeleteProject(const std::string& organization_id, const std::str
       return done;
     }
   }
+  if (auto done = NotifyTokenChange(**c); !done) return done;
   if (audit) {
     if (auto done = AppendAuditIn(**c, *audit); !done) return done;
   }

@@ -2,6 +2,7 @@
 #define GATEHOUSE_STORE_POSTGRES_PG_STORE_H_
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -87,6 +88,8 @@ class PgStore final : public Store {
   Status ForEachLiveToken(
       const std::function<void(const ApiToken&, const TokenCredential&)>& visit) override;
   Result<std::int64_t> CountLiveTokens() override;
+  // LISTENs on a connection of its own, on a thread started by the first call.
+  void WatchTokenChanges(std::function<void()> on_change) override;
 
   Status AppendAudit(const AuditEntry& entry) override;
   Result<AuditPage> ListAudit(const AuditQuery& query) override;
@@ -147,6 +150,11 @@ class PgStore final : public Store {
                                                      const std::string& token_id, bool for_update);
   void WriteQueuedTokens();
   std::vector<Status> StoreTokenBatch(const std::vector<TokenInsert*>& batch);
+  // Tells every node's WatchTokenChanges, at the commit of the caller's transaction.
+  static Status NotifyTokenChange(pg::Connection& c);
+  // The LISTEN thread: reconnects after a lost connection and then reports a change, since
+  // notifications sent meanwhile are lost.
+  void ListenForTokenChanges();
 
   // pg_store_governance.cc
   Status AppendAuditIn(pg::Connection& c, const AuditEntry& entry);
@@ -172,6 +180,10 @@ class PgStore final : public Store {
   std::vector<QueuedToken> token_queue_;  // guarded by token_queue_mutex_
   bool closing_ = false;                  // guarded by token_queue_mutex_
   std::thread token_writer_;              // runs WriteQueuedTokens
+  std::mutex watch_mutex_;                // held while on_change_ runs or changes
+  std::function<void()> on_change_;       // guarded by watch_mutex_
+  int listen_stop_fd_ = -1;               // an eventfd that ends the LISTEN thread
+  std::thread listener_;                  // runs ListenForTokenChanges once watched
 };
 
 }  // namespace gatehouse

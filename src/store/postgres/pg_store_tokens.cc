@@ -238,6 +238,9 @@ std::vector<Status> PgStore::StoreTokenBatch(const std::vector<TokenInsert*>& ba
       outcomes.push_back(std::move(inserted));
     }
     if (!failed) {
+      if (auto notified = NotifyTokenChange(**c); !notified) failed = notified.error();
+    }
+    if (!failed) {
       if (auto committed = transaction.Commit(); !committed) failed = committed.error();
     }
   }
@@ -260,6 +263,7 @@ Result<std::vector<Status>> PgStore::InsertTokens(
     }
     outcomes.push_back(std::move(inserted));
   }
+  if (auto notified = NotifyTokenChange(**c); !notified) return std::unexpected(notified.error());
   if (auto committed = transaction.Commit(); !committed) {
     return std::unexpected(committed.error());
   }
@@ -323,6 +327,7 @@ Status PgStore::UpdateCredential(const std::string& token_id, const TokenCredent
       !done) {
     return done;
   }
+  if (auto done = NotifyTokenChange(**c); !done) return done;
   if (audit) {
     if (auto done = AppendAuditIn(**c, *audit); !done) return done;
   }
@@ -465,6 +470,7 @@ Result<TokenChangeResult> PgStore::ChangeToken(const std::string& organization_i
     }
     return std::unexpected(updated.error());
   }
+  if (auto done = NotifyTokenChange(**c); !done) return std::unexpected(done.error());
   if (audit) {
     if (auto entry = audit(before, token)) {
       if (auto done = AppendAuditIn(**c, *entry); !done) return std::unexpected(done.error());
