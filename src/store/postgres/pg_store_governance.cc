@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <limits>
 
 #include "store/postgres/pg_rows.h"
@@ -123,7 +124,8 @@ Result<AuditPage> PgStore::ListAudit(const AuditQuery& query) {
   auto count = (*c)->Exec("SELECT COUNT(*)" + where, params);
   if (!count) return std::unexpected(count.error());
   page.count = count->Int(0, 0);
-  params.OptionalInt(query.limit > 0 ? std::optional(query.limit) : std::nullopt).Int(query.offset);
+  params.OptionalInt(query.limit > 0 ? std::optional(query.limit) : std::nullopt)
+      .Int(std::max<std::int64_t>(query.offset, 0));  // SQLite reads a negative OFFSET as 0
   auto rows = (*c)->Exec(
       "SELECT id, organization_id, actor_token_id, action, target_id, at, actor_name, "
       "remote_address, target_name, target_type, details" +
