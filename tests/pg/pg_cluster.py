@@ -291,13 +291,20 @@ class PgCluster:
                 break  # not a port taken meanwhile: retrying will not help
         raise RuntimeError(f'PostgreSQL ({bindir}) did not start: {last_error}')
 
-    def stop_server(self):
-        """pg_ctl -m immediate stop (SIGQUIT to the postmaster when pg_ctl is unavailable);
-        waits until the postmaster has exited."""
+    def start_again(self):
+        """Starts the server stopped by stop_server again, on its old port (a database that
+        went away and came back)."""
+        self._run('pg_ctl', '-D', self.data_dir, '-l', self.log_path, '-w', '-t', START_TIMEOUT_S,
+                  '-o', self._options(self.port), 'start', timeout_s=START_TIMEOUT_S + 10)
+
+    def stop_server(self, mode='immediate'):
+        """pg_ctl -m MODE stop (SIGQUIT to the postmaster when pg_ctl is unavailable); waits
+        until the postmaster has exited. Mode fast is a clean shutdown; immediate is a crash,
+        which with this cluster's settings (synchronous_commit=off) may lose recent commits."""
         if not self.running():
             return
         try:
-            done = self._run('pg_ctl', '-D', self.data_dir, '-m', 'immediate', '-w',
+            done = self._run('pg_ctl', '-D', self.data_dir, '-m', mode, '-w',
                              '-t', STOP_TIMEOUT_S, 'stop', timeout_s=STOP_TIMEOUT_S + 10,
                              check=False)
             if done.returncode == 0 or not self.running():

@@ -1,5 +1,7 @@
 #include "store/postgres/pg_connection.h"
 
+#include <poll.h>
+
 #include <charconv>
 #include <cstdlib>
 
@@ -207,6 +209,14 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url) {
 }
 
 Connection::~Connection() { PQfinish(conn_); }
+
+bool Connection::StillOpen() {
+  pollfd socket{PQsocket(conn_), POLLIN, 0};
+  if (socket.fd < 0) return false;
+  // An idle session receives nothing but the server's goodbye (FATAL 57P01 on a shutdown,
+  // then EOF): anything readable means it is over, or about to be.
+  return ::poll(&socket, 1, 0) == 0;
+}
 
 Error Connection::ErrorOf(PGresult* result, std::string_view sql) {
   failure_ = Failure{};

@@ -99,6 +99,10 @@ class Connection {
   const Failure& last_failure() const { return failure_; }
   // True once the connection is lost: a pool discards it instead of reusing it.
   bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+  // For an idle connection: false when the server has closed it meanwhile (restarted, or
+  // ended the session), which shows as a readable socket. One poll(2), no round trip.
+  // Not for a connection that LISTENs (notifications arrive while it is idle).
+  bool StillOpen();
   PGconn* handle() const { return conn_; }
 
  private:

@@ -16,7 +16,13 @@ Result<ConnectionPool::Lease> ConnectionPool::Acquire() {
     if (!idle_.empty()) {
       auto connection = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(this, std::move(connection));
+      if (connection->StillOpen()) return Lease(this, std::move(connection));
+      // The server closed it while it was idle (a restart): open a fresh one instead.
+      --open_;
+      lock.unlock();
+      connection.reset();
+      lock.lock();
+      continue;
     }
     if (open_ < size_) {
       const auto now = std::chrono::steady_clock::now();
