@@ -11,7 +11,7 @@ namespace {
 
 constexpr std::string_view kSealContext = "gatehouse console session s1";
 constexpr std::size_t kSessionIdBytes = 16;
-// A cookie longer than this was not made here (a real one is about 320 characters).
+// A cookie longer than this was not made here (a real one is about 310 characters).
 constexpr std::size_t kMaxCookieLength = 2048;
 
 std::string Base64Url(std::string_view bytes) {
