@@ -57,12 +57,16 @@ int RunServe(const ServerConfig& config, int threads) {
                options.tls_cert.empty() ? "HTTP" : "HTTPS", instance.cache().size());
   spdlog::info("memory allocator: {}", AllocatorName());
   {
-    CacheMaintenance maintenance(instance.tokens(), kMaintenanceInterval, &graph.usage_limits());
+    CacheMaintenance maintenance(instance.tokens(), kMaintenanceInterval, &graph.usage_limits(),
+                                 &graph.sign_outs());
     instance.store().WatchTokenChanges([&maintenance] { maintenance.SyncSoon(); });
     server.Run();
     instance.store().WatchTokenChanges(nullptr);
   }
   request_log.Stop();  // every acknowledged call is stored before the process ends
+  if (auto synced = graph.sign_outs().Sync(); !synced) {
+    spdlog::error("final console sign-out sync failed: {}", synced.error().internal);
+  }
   if (auto flushed = graph.usage_limits().Flush(); !flushed) {
     spdlog::error("final usage limit flush failed: {}", flushed.error().internal);
   }

@@ -328,6 +328,20 @@ BEGIN
   END LOOP;
 END $$;
 )sql",
+    // 2 (SQLite's 17): console sessions ended before their expiry, shared by every node
+    // (docs/architecture.md "Console sessions"). `signed_out_at_db` is the database's clock at
+    // the insert, for the same reason as api_tokens.changed_at_db.
+    R"sql(
+CREATE TABLE console_signouts (
+  session_id text PRIMARY KEY,
+  expires_at bigint NOT NULL,
+  signed_out_at bigint NOT NULL,
+  signed_out_at_db bigint NOT NULL DEFAULT gatehouse_now_ms()
+);
+CREATE INDEX console_signouts_at ON console_signouts(signed_out_at);
+CREATE INDEX console_signouts_at_db ON console_signouts(signed_out_at_db);
+CREATE INDEX console_signouts_expiry ON console_signouts(expires_at);
+)sql",
 };
 
 }  // namespace

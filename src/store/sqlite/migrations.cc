@@ -504,6 +504,18 @@ DROP INDEX audit_log_org_target;
     R"sql(
 DROP TRIGGER api_token_counts_insert;
 )sql",
+    // 17: console sessions ended before their expiry (signed out, or ended by a cap or by
+    // their token's refusal), so that every process refuses their cookies
+    // (docs/architecture.md "Console sessions"); rows go once the session would have expired.
+    R"sql(
+CREATE TABLE console_signouts (
+  session_id TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL,
+  signed_out_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX console_signouts_at ON console_signouts(signed_out_at);
+CREATE INDEX console_signouts_expiry ON console_signouts(expires_at);
+)sql",
 };
 
 }  // namespace
