@@ -57,6 +57,57 @@ Status VisitTokenRows(const Rows& rows,
   return {};
 }
 
+const std::string kInsertMany =
+    "INSERT INTO api_tokens(id, organization_id, project_id, scope, name, description, status, "
+    "secret_hash, sealed_secret, secret_prefix, created_at, updated_at, expires_at, "
+    "project_name, rate_limit_per_minute, permissions) "
+    "SELECT u.id, u.organization_id, u.project_id, u.scope, u.name, u.description, u.status, "
+    "u.secret_hash, u.sealed_secret, u.secret_prefix, u.created_at, u.updated_at, u.expires_at, "
+    "COALESCE(p.name, ''), u.rate_limit_per_minute, u.permissions "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[], "
+    "$7::smallint[], $8::bytea[], $9::bytea[], $10::text[], $11::bigint[], $12::bigint[], "
+    "$13::bigint[], $14::bigint[], $15::text[]) WITH ORDINALITY AS u(id, organization_id, "
+    "project_id, scope, name, description, status, secret_hash, sealed_secret, secret_prefix, "
+    "created_at, updated_at, expires_at, rate_limit_per_minute, permissions, n) "
+    "LEFT JOIN projects p ON p.id = u.project_id ORDER BY u.n "
+    "ON CONFLICT (organization_id, COALESCE(project_id, ''), name) WHERE status <> " +
+    kSqlRevoked + " DO NOTHING RETURNING id";
+
+// Tokens [first, end) as the fifteen arrays of kInsertMany.
+Params TokenArrays(const std::vector<std::pair<ApiToken, TokenCredential>>& tokens,
+                   std::size_t first, std::size_t end) {
+  constexpr int kColumns = 15;
+  std::vector<std::vector<std::optional<std::string>>> columns(kColumns);
+  for (auto& column : columns) column.reserve(end - first);
+  auto optional_int = [](const std::optional<std::int64_t>& value) {
+    return value ? std::optional<std::string>(std::to_string(*value)) : std::nullopt;
+  };
+  for (std::size_t i = first; i < end; ++i) {
+    const auto& [token, credential] = tokens[i];
+    const std::string permissions = PermissionsToJson(token.permissions);
+    columns[0].emplace_back(token.id);
+    columns[1].emplace_back(token.organization_id);
+    columns[2].push_back(token.project_id.empty() ? std::nullopt
+                                                  : std::optional<std::string>(token.project_id));
+    columns[3].emplace_back(std::to_string(StoredCode(token.scope)));
+    columns[4].emplace_back(token.name);
+    columns[5].emplace_back(token.description);
+    columns[6].emplace_back(std::to_string(StoredCode(token.status)));
+    columns[7].emplace_back(credential.secret_hash);
+    columns[8].push_back(credential.sealed);
+    columns[9].emplace_back(token.secret_prefix);
+    columns[10].emplace_back(std::to_string(token.created_at));
+    columns[11].emplace_back(std::to_string(token.updated_at));
+    columns[12].push_back(optional_int(token.expires_at));
+    columns[13].push_back(optional_int(token.rate_limit_per_minute));
+    columns[14].push_back(permissions.empty() ? std::nullopt
+                                              : std::optional<std::string>(permissions));
+  }
+  Params params;
+  for (int i = 0; i < kColumns; ++i) params.OptionalTextArray(columns[i], i == 7 || i == 8);
+  return params;
+}
+
 // Walks a project's live tokens in pages, each page one statement continuing strictly after
 // the last token returned (keyset on name without case, status and storage order).
 class PgTokenCursor final : public TokenCursor {
@@ -208,66 +259,27 @@ std::vector<Status> PgStore::StoreTokenBatch(const std::vector<TokenInsert*>& ba
   return outcomes;
 }
 
-// One statement for the whole batch: the rows go in as arrays, in order, so that of two tokens
-// of the batch with one name the first is stored (as one INSERT a token would do).
+// A statement per kInsertChunk tokens, all in one transaction: the rows go in as arrays, in
+// order, so that of two tokens of the batch with one name the first is stored (as one INSERT a
+// token would do), and no statement runs near the statement timeout.
 Result<std::vector<Status>> PgStore::InsertTokens(
     const std::vector<std::pair<ApiToken, TokenCredential>>& tokens) {
-  if (tokens.empty()) return std::vector<Status>{};
-  constexpr int kColumns = 15;
-  std::vector<std::vector<std::optional<std::string>>> columns(kColumns);
-  for (auto& column : columns) column.reserve(tokens.size());
-  auto optional_int = [](const std::optional<std::int64_t>& value) {
-    return value ? std::optional<std::string>(std::to_string(*value)) : std::nullopt;
-  };
-  for (const auto& [token, credential] : tokens) {
-    const std::string permissions = PermissionsToJson(token.permissions);
-    columns[0].emplace_back(token.id);
-    columns[1].emplace_back(token.organization_id);
-    columns[2].push_back(token.project_id.empty() ? std::nullopt
-                                                  : std::optional<std::string>(token.project_id));
-    columns[3].emplace_back(std::to_string(StoredCode(token.scope)));
-    columns[4].emplace_back(token.name);
-    columns[5].emplace_back(token.description);
-    columns[6].emplace_back(std::to_string(StoredCode(token.status)));
-    columns[7].emplace_back(credential.secret_hash);
-    columns[8].push_back(credential.sealed);
-    columns[9].emplace_back(token.secret_prefix);
-    columns[10].emplace_back(std::to_string(token.created_at));
-    columns[11].emplace_back(std::to_string(token.updated_at));
-    columns[12].push_back(optional_int(token.expires_at));
-    columns[13].push_back(optional_int(token.rate_limit_per_minute));
-    columns[14].push_back(permissions.empty() ? std::nullopt
-                                              : std::optional<std::string>(permissions));
-  }
-  Params params;
-  for (int i = 0; i < kColumns; ++i) params.OptionalTextArray(columns[i], i == 7 || i == 8);
-  static const std::string kInsertMany =
-      "INSERT INTO api_tokens(id, organization_id, project_id, scope, name, description, status, "
-      "secret_hash, sealed_secret, secret_prefix, created_at, updated_at, expires_at, "
-      "project_name, rate_limit_per_minute, permissions) "
-      "SELECT u.id, u.organization_id, u.project_id, u.scope, u.name, u.description, u.status, "
-      "u.secret_hash, u.sealed_secret, u.secret_prefix, u.created_at, u.updated_at, u.expires_at, "
-      "COALESCE(p.name, ''), u.rate_limit_per_minute, u.permissions "
-      "FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[], "
-      "$7::smallint[], $8::bytea[], $9::bytea[], $10::text[], $11::bigint[], $12::bigint[], "
-      "$13::bigint[], $14::bigint[], $15::text[]) WITH ORDINALITY AS u(id, organization_id, "
-      "project_id, scope, name, description, status, secret_hash, sealed_secret, secret_prefix, "
-      "created_at, updated_at, expires_at, rate_limit_per_minute, permissions, n) "
-      "LEFT JOIN projects p ON p.id = u.project_id ORDER BY u.n "
-      "ON CONFLICT (organization_id, COALESCE(project_id, ''), name) WHERE status <> " +
-      kSqlRevoked + " DO NOTHING RETURNING id";
+  constexpr std::size_t kInsertChunk = 1000;
   auto c = Lease();
   if (!c) return std::unexpected(c.error());
   Transaction transaction(**c);
   if (!transaction.begun()) return std::unexpected(transaction.begun().error());
-  auto inserted = (*c)->Exec(kInsertMany, params);
-  if (!inserted) return std::unexpected(inserted.error());
+  std::unordered_set<std::string> stored;
+  for (std::size_t first = 0; first < tokens.size(); first += kInsertChunk) {
+    const std::size_t end = std::min(tokens.size(), first + kInsertChunk);
+    auto inserted = (*c)->Exec(kInsertMany, TokenArrays(tokens, first, end));
+    if (!inserted) return std::unexpected(inserted.error());
+    for (int i = 0; i < inserted->size(); ++i) stored.insert(inserted->Text(i, 0));
+  }
   if (auto notified = NotifyTokenChange(**c); !notified) return std::unexpected(notified.error());
   if (auto committed = transaction.Commit(); !committed) {
     return std::unexpected(committed.error());
   }
-  std::unordered_set<std::string_view> stored;
-  for (int i = 0; i < inserted->size(); ++i) stored.insert(inserted->TextView(i, 0));
   std::vector<Status> outcomes;
   outcomes.reserve(tokens.size());
   for (const auto& [token, credential] : tokens) {
