@@ -420,7 +420,8 @@ class Store {
   virtual Status RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) = 0;
 
   // Calls `visit` for every token updated at or after `since` (revoked ones included, so
-  // that a cache can drop them), with the project name filled in.
+  // that a cache can drop them), with the project name filled in; a store may visit others
+  // changed about then too (PostgreSQL also reads by its own clock, against nodes' skew).
   virtual Status ForEachTokenChangedSince(
       TimeMs since, const std::function<void(const ApiToken&, const TokenCredential&)>& visit) = 0;
   // Calls `visit` for every non-revoked token with only what a TokenCache holds filled in: ids,
