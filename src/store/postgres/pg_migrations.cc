@@ -82,6 +82,7 @@ CREATE TABLE api_tokens (
 CREATE UNIQUE INDEX api_tokens_live_name
   ON api_tokens(organization_id, COALESCE(project_id, ''), name) WHERE status <> 2;
 CREATE INDEX api_tokens_project ON api_tokens(project_id);
+CREATE INDEX api_tokens_updated ON api_tokens(updated_at);
 CREATE INDEX api_tokens_changed ON api_tokens(changed_at_db);
 CREATE UNIQUE INDEX api_tokens_seq ON api_tokens(seq);
 CREATE INDEX api_tokens_by_name
