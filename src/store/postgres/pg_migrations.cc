@@ -85,20 +85,24 @@ CREATE INDEX api_tokens_project ON api_tokens(project_id);
 CREATE INDEX api_tokens_updated ON api_tokens(updated_at);
 CREATE INDEX api_tokens_changed ON api_tokens(changed_at_db);
 CREATE UNIQUE INDEX api_tokens_seq ON api_tokens(seq);
+-- The sort indexes. Those on lower(x) also INCLUDE x: without it PostgreSQL will not scan an
+-- expression index index-only, and a deep page (OFFSET 100,000) reads every row it skips
+-- (450 ms against 25 ms at a million tokens).
 CREATE INDEX api_tokens_by_name
-  ON api_tokens(organization_id, lower(name), status, scope, project_name, seq);
+  ON api_tokens(organization_id, lower(name), status, scope, project_name, seq) INCLUDE (name);
 CREATE INDEX api_tokens_by_description
-  ON api_tokens(organization_id, lower(description), status, scope, project_name, seq);
+  ON api_tokens(organization_id, lower(description), status, scope, project_name, seq)
+  INCLUDE (description);
 CREATE INDEX api_tokens_by_status
-  ON api_tokens(organization_id, status, lower(name), scope, project_name, seq);
+  ON api_tokens(organization_id, status, lower(name), scope, project_name, seq) INCLUDE (name);
 CREATE INDEX api_tokens_by_project_name
-  ON api_tokens(organization_id, lower(project_name), status, scope, seq);
+  ON api_tokens(organization_id, lower(project_name), status, scope, seq) INCLUDE (project_name);
 CREATE INDEX api_tokens_by_created
   ON api_tokens(organization_id, created_at, status, scope, project_name, seq);
 CREATE INDEX api_tokens_by_last_used
   ON api_tokens(organization_id, last_used_at NULLS FIRST, status, scope, project_name, seq);
 CREATE INDEX api_tokens_project_live_name
-  ON api_tokens(project_id, lower(name), status, seq) WHERE status <> 2;
+  ON api_tokens(project_id, lower(name), status, seq) INCLUDE (name) WHERE status <> 2;
 CREATE INDEX api_tokens_name_trgm ON api_tokens USING gin (name gin_trgm_ops);
 CREATE TABLE api_token_counts (
   organization_id text NOT NULL,
