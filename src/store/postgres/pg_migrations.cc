@@ -97,6 +97,8 @@ CREATE INDEX api_tokens_by_status
   ON api_tokens(organization_id, status, lower(name), scope, project_name, seq) INCLUDE (name);
 CREATE INDEX api_tokens_by_project_name
   ON api_tokens(organization_id, lower(project_name), status, scope, seq) INCLUDE (project_name);
+-- Organization tokens are a few among many project tokens: found here, then sorted.
+CREATE INDEX api_tokens_by_scope ON api_tokens(organization_id, scope, status);
 CREATE INDEX api_tokens_by_created
   ON api_tokens(organization_id, created_at, status, scope, project_name, seq);
 CREATE INDEX api_tokens_by_last_used
