@@ -290,6 +290,25 @@ Status Connection::RunScript(std::string_view sql) {
   return {};
 }
 
+Status Connection::ForEachChunk(std::string_view sql, const Params& params, int chunk_rows,
+                                const std::function<void(const Rows&)>& visit) {
+  Transaction transaction(*this);
+  if (!transaction.begun()) return transaction.begun();
+  if (auto declared = Run("DECLARE chunked NO SCROLL CURSOR FOR " + std::string(sql), params);
+      !declared) {
+    return declared;
+  }
+  const std::string fetch = "FETCH " + std::to_string(chunk_rows) + " FROM chunked";
+  for (;;) {
+    auto rows = Exec(fetch);
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) break;
+    visit(*rows);
+    if (rows->size() < chunk_rows) break;
+  }
+  return transaction.Commit();
+}
+
 Transaction::Transaction(Connection& connection) : connection_(connection) {
   begun_ = connection_.RunScript("BEGIN");
 }

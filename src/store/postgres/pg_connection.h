@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -98,6 +99,10 @@ class Connection {
   Status Run(std::string_view sql, const Params& params = {});
   // Runs SQL text with no parameters, possibly several statements (migrations).
   Status RunScript(std::string_view sql);
+  // Runs the query `sql` through a cursor in one read transaction, handing its rows to `visit`
+  // `chunk_rows` at a time, so that a result of a million rows never sits in memory at once.
+  Status ForEachChunk(std::string_view sql, const Params& params, int chunk_rows,
+                      const std::function<void(const Rows&)>& visit);
 
   const Failure& last_failure() const { return failure_; }
   // True once the connection is lost: a pool discards it instead of reusing it.

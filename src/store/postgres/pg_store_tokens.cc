@@ -13,6 +13,9 @@ using namespace pg;  // row readers and SQL helpers
 
 namespace {
 
+// Rows a full read of the tokens holds at once (a few megabytes).
+constexpr int kChunkRows = 10000;
+
 // How long a batch of token creations may wait for the clients of the previous ones.
 constexpr std::chrono::microseconds kGatherWindow{500};
 
@@ -387,13 +390,18 @@ Status PgStore::ForEachTokenChangedSince(
     TimeMs since, const std::function<void(const ApiToken&, const TokenCredential&)>& visit) {
   auto c = Lease();
   if (!c) return std::unexpected(c.error());
-  auto rows = since > 0
-                  ? (*c)->Exec("SELECT " + kTokenColumns +
-                                   " WHERE t.updated_at >= $1 OR t.changed_at_db >= $1",
-                               Params().Int(since))
-                  : (*c)->Exec("SELECT " + kTokenColumns + " WHERE t.status <> " + kSqlRevoked);
-  if (!rows) return std::unexpected(rows.error());
-  return VisitTokenRows(*rows, visit);
+  auto each = [&visit](const Rows& rows) { (void)VisitTokenRows(rows, visit); };
+  if (since > 0) {
+    // A resync reads the few recent changes (a BitmapOr of the two time indexes).
+    auto rows =
+        (*c)->Exec("SELECT " + kTokenColumns + " WHERE t.updated_at >= $1 OR t.changed_at_db >= $1",
+                   Params().Int(since));
+    if (!rows) return std::unexpected(rows.error());
+    each(*rows);
+    return {};
+  }
+  return (*c)->ForEachChunk("SELECT " + kTokenColumns + " WHERE t.status <> " + kSqlRevoked,
+                            Params(), kChunkRows, each);
 }
 
 Status PgStore::ForEachLiveToken(
@@ -408,9 +416,8 @@ Status PgStore::ForEachLiveToken(
       "COALESCE(t.permissions, ''), COALESCE(o.name, '') FROM api_tokens t "
       "LEFT JOIN organizations o ON o.id = t.organization_id WHERE t.status <> " +
       kSqlRevoked;
-  auto rows = (*c)->Exec(kSql);
-  if (!rows) return std::unexpected(rows.error());
-  return VisitTokenRows(*rows, visit);
+  return (*c)->ForEachChunk(kSql, Params(), kChunkRows,
+                            [&visit](const Rows& rows) { (void)VisitTokenRows(rows, visit); });
 }
 
 Result<std::int64_t> PgStore::CountLiveTokens() {
