@@ -6,10 +6,8 @@
 
 namespace gatehouse {
 
-CacheMaintenance::CacheMaintenance(TokenDirectory& tokens, std::chrono::milliseconds interval,
-                                   UsageLimits* limits)
+CacheMaintenance::CacheMaintenance(TokenDirectory& tokens, std::chrono::milliseconds interval)
     : tokens_(tokens),
-      limits_(limits),
       interval_(interval),
       thread_([this] { Run(); }),
       search_thread_([this] { RunSearch(); }) {}
@@ -66,11 +64,6 @@ void CacheMaintenance::Run() {
     }
     if (auto flushed = tokens_.FlushUsage(); !flushed) {
       spdlog::error("usage flush failed: {}", flushed.error().internal);
-    }
-    if (limits_) {
-      if (auto flushed = limits_->Flush(); !flushed) {
-        spdlog::error("usage limit flush failed: {}", flushed.error().internal);
-      }
     }
   }
 }
