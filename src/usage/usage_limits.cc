@@ -438,6 +438,7 @@ Result<UsageLimit> UsageLimits::Cancel(const std::string& organization_id,
 
 Status UsageLimits::Flush() {
   std::lock_guard write(write_mutex_);
+  if (auto done = ReconcileLocked(); !done) return done;
   return SettleLocked({}, true, false);
 }
 
@@ -511,10 +512,13 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
     RollLocked(*counter, now);
     Counter& c = *counter;
     const bool asked = c.asked_at && steady - *c.asked_at < kIdleAfter;
+    // Refused calls ask for a slice, unless the limit is used up: then only a change (seen by
+    // ReconcileLocked) or a new period brings budget back, and asking would only load the store.
+    const bool wanting = c.limit.status != LimitStatus::kEmpty &&
+                         ((c.demand > 0 && c.exhausted) || (asked && c.available <= 0));
     const bool due = release || c.needs_settling || c.unsettled != 0 || !c.claims.empty() ||
-                     !c.limit.IsCurrent() || c.credit > 0 || (c.demand > 0 && c.exhausted) ||
-                     (c.available > 0 && (c.available < c.granted / 2 || check_idle)) ||
-                     (asked && c.available <= 0);
+                     !c.limit.IsCurrent() || c.credit > 0 || wanting ||
+                     (c.available > 0 && (c.available < c.granted / 2 || check_idle));
     if (!due) continue;
     UsageSettlement settlement;
     settlement.limit_id = c.limit.id;

@@ -130,9 +130,10 @@ class UsageLimits final : public RequestObserver {
   // Counts a produced record's cost against Cost limits.
   void OnRecord(const RequestRecord& record) override;
 
-  // Settles now: adds what was counted here to the store's counts, reads back every node's
-  // usage, renews slices, stores crossings (audit events in the same transaction), then hands
-  // the crossings to the notifier.
+  // One round of settling, now: picks up limits created, changed or ended on other nodes, adds
+  // what was counted here to the store's counts, reads back every node's usage, renews slices,
+  // stores crossings (audit events in the same transaction), then hands the crossings to the
+  // notifier.
   Status Flush();
 
  private:

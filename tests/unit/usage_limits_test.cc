@@ -472,5 +472,45 @@ TEST_F(UsageLimitsAcrossNodesTest, ALimitRaisedOrCancelledOnOneNodeReachesTheOth
   EXPECT_TRUE(Spend(*other, 5, {limits_.get(), other.get()}));
 }
 
+TEST_F(UsageLimitsAcrossNodesTest, ACostLimitOnThreeNodesOvershootsByCreditAndCallsInFlightAtMost) {
+  constexpr double kHard = 1.0;
+  constexpr double kCost = 0.013;  // one call's cost, charged when its record is produced
+  Create(project_.id, UsageUnit::kCost, 0, kHard);
+  auto b = Node("b");
+  auto c = Node("c");
+  std::vector<UsageLimits*> nodes{limits_.get(), b.get(), c.get()};
+  auto charge = [&](UsageLimits& node) {
+    RequestRecord record;
+    record.organization_id = organization_.id;
+    record.project_id = project_.id;
+    record.cost = kCost;
+    node.OnRecord(record);
+  };
+  double charged = 0;
+  for (int quiet = 0, round = 0; quiet < 20 && round < 2000; ++round) {
+    int in_round = 0;
+    for (UsageLimits* node : nodes) {
+      // Two calls in flight at once on each node: both admitted before either is charged.
+      const bool first = CallOn(*node).has_value();
+      const bool second = CallOn(*node).has_value();
+      for (bool admitted : {first, second}) {
+        if (!admitted) continue;
+        charge(*node);
+        charged += kCost;
+        ++in_round;
+      }
+    }
+    for (UsageLimits* node : nodes) ASSERT_TRUE(node->Flush());
+    quiet = in_round == 0 ? quiet + 1 : 0;
+  }
+  // Per node: one credit (a thousandth of the hard limit) plus its calls in flight.
+  EXPECT_LE(charged, kHard + nodes.size() * (kHard / 1000 + 2 * kCost) + 1e-9);
+  EXPECT_GE(charged, kHard);
+  EXPECT_NEAR(store_->ListCurrentUsageLimits()->empty()
+                  ? store_->ListUsageLimits(organization_.id, project_.id)->front().used
+                  : store_->ListCurrentUsageLimits()->front().used,
+              charged, 1e-9);
+}
+
 }  // namespace
 }  // namespace gatehouse
