@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "directory/assistant_directory.h"
 #include "directory/audit_directory.h"
+#include "directory/console_sign_outs.h"
 #include "directory/leaked_secrets.h"
 #include "directory/organization_directory.h"
 #include "directory/project_directory.h"
@@ -34,6 +35,7 @@ struct ApiServices {
   Authenticator& authenticator;
   const TokenCache& cache;  // organization and project names for responses
   ConsoleSessions& sessions;
+  ConsoleSignOuts& sign_outs;  // DELETE /v2/console/session, on the blocking pool
   TokenDirectory& tokens;
   LeakedSecrets& leaked_secrets;  // POST /v2/tokens/leaked
   ProjectDirectory& projects;

@@ -6,8 +6,10 @@
 
 namespace gatehouse {
 
-CacheMaintenance::CacheMaintenance(TokenDirectory& tokens, std::chrono::milliseconds interval)
+CacheMaintenance::CacheMaintenance(TokenDirectory& tokens, std::chrono::milliseconds interval,
+                                   ConsoleSignOuts* sign_outs)
     : tokens_(tokens),
+      sign_outs_(sign_outs),
       interval_(interval),
       thread_([this] { Run(); }),
       search_thread_([this] { RunSearch(); }) {}
@@ -61,6 +63,11 @@ void CacheMaintenance::Run() {
   while (Wait(&sync_soon_)) {
     if (auto synced = tokens_.SyncCache(); !synced) {
       spdlog::error("token cache sync failed: {}", synced.error().internal);
+    }
+    if (sign_outs_) {
+      if (auto synced = sign_outs_->Sync(); !synced) {
+        spdlog::error("console sign-out sync failed: {}", synced.error().internal);
+      }
     }
     if (auto flushed = tokens_.FlushUsage(); !flushed) {
       spdlog::error("usage flush failed: {}", flushed.error().internal);

@@ -25,7 +25,8 @@ std::string NodeId(const std::string& data_dir) {
 }  // namespace
 
 ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::string web_dir)
-    : sessions_(kConsoleSessionLifetimeMs),
+    : sessions_(instance.keyring(), kConsoleSessionLifetimeMs),
+      sign_outs_(instance.store(), sessions_, instance.clock()),
       authenticator_(instance.keyring(), instance.cache(), sessions_, instance.clock(),
                      instance.AdminSecretHash(), config.metrics_token),
       providers_(config.providers),
@@ -55,6 +56,7 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
       services_{authenticator_,
                 instance.cache(),
                 sessions_,
+                sign_outs_,
                 instance.tokens(),
                 leaked_secrets_,
                 instance.projects(),
@@ -76,6 +78,7 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
                 std::move(web_dir)},
       routes_(services_) {
   OrThrow(usage_limits_.Load(), "cannot load usage limits");
+  OrThrow(sign_outs_.Load(), "cannot load console sign-outs");
   usage_limits_.set_notifier(&limit_webhook_);
   request_log_.set_observer(&usage_limits_);
   const std::size_t replayed =

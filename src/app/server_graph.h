@@ -37,11 +37,13 @@ class ServerGraph {
   RequestLog& request_log() { return request_log_; }
   UsageLimits& usage_limits() { return usage_limits_; }
   Metrics& metrics() { return metrics_; }
+  ConsoleSignOuts& sign_outs() { return sign_outs_; }
 
  private:
   void AddSamples(Instance& instance);
 
   ConsoleSessions sessions_;
+  ConsoleSignOuts sign_outs_;
   Authenticator authenticator_;
   const ProviderRegistry providers_;
   UsageLimits usage_limits_;

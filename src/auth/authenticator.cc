@@ -125,14 +125,20 @@ Result<Principal> Authenticator::FromHeader(std::string_view header, Access acce
 Result<Principal> Authenticator::FromSession(const Credentials& credentials) const {
   if (credentials.session_cookie.empty()) return Fail(ErrorCode::kApiKeyNotFound);
   const TimeMs now = clock_.Now();
-  const std::string cookie(credentials.session_cookie);
-  auto session = sessions_.Find(cookie, now);
+  auto session = sessions_.Find(credentials.session_cookie, now);
   if (!session) return Fail(ErrorCode::kApiKeyNotFound, {}, "unknown or expired session");
   // The secret that opened the session must still be accepted: a rotation (after its grace),
   // a block, a revocation or an expiry ends the session. One hash probe, as for a header.
   auto token = cache_.FindByHash(session->secret_hash, now);
-  if (!token || token->id() != session->token_id || !token->UsableAt(now)) {
-    sessions_.Close(cookie);
+  if (!token) {
+    // Rotated out or revoked: the session ends. Unless another node opened it, when the secret
+    // may only be missing from this node's cache for now: refused, but not ended on that word.
+    sessions_.EndIfOpenedHere(*session);
+    return Fail(ErrorCode::kTokenNotFoundOrBlocked, {}, "session secret not known");
+  }
+  if (token->id() != session->token_id || !token->UsableAt(now)) {
+    // Blocked or expired: the session stays ended should the token be usable again.
+    sessions_.End(*session);
     return Fail(ErrorCode::kTokenNotFoundOrBlocked, {}, "session secret no longer accepted");
   }
   if (credentials.changes_state &&

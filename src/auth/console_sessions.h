@@ -6,71 +6,104 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
+#include <vector>
 
+#include "auth/keyring.h"
+#include "auth/session_cookie.h"
 #include "core/clock.h"
 
 namespace gatehouse {
 
 inline constexpr TimeMs kConsoleSessionLifetimeMs = 12 * 3600 * 1000;
 
-// How many live sessions are kept. At a token's or an organization's cap a new session ends
-// the oldest session of that same token or organization, never another organization's. At the
-// total cap new sessions are refused and no session ends.
+// How many live sessions this node keeps of those it opened. At a token's or an
+// organization's cap a new session ends the oldest session of that same token or
+// organization, never another organization's. At the total cap new sessions are refused and no
+// session ends.
 struct ConsoleSessionLimits {
   std::size_t per_token = 100;
   std::size_t per_organization = 1000;
   std::size_t total = 100'000;
 };
 
-// A signed-in console: which organization token it acts as, the lookup hash of the secret that
-// opened it (the session lives only while that secret is accepted), and the CSRF token that
-// every state-changing request made with its cookie must carry (API.md §3).
-struct ConsoleSession {
-  std::string token_id;
-  std::string organization_id;
-  std::string secret_hash;
-  std::string csrf_token;
+// A session that ended before its expiry (signed out, ended by a cap, or by its token's
+// refusal): every node must refuse its cookie until `expires_at`.
+struct EndedSession {
+  std::string session_id;
   TimeMs expires_at = 0;
 };
 
-// Console sessions in memory, keyed by the random value of the session cookie. A session
-// lasts `lifetime_ms` from its creation. Thread-safe.
+// Console sessions (docs/architecture.md "Console sessions"). A session's cookie carries the
+// session itself, sealed under the master key (auth/session_cookie.h), so a cookie opened on
+// another node holding the same key is accepted here too. What cannot travel in a cookie is its
+// end: the ids of sessions ended before their expiry are kept in a signed-out set, filled here
+// (Open's caps, End) and from the shared store (AddSignedOut, by directory/console_sign_outs.h).
+// The sessions this node opened are also kept in memory, indexed by expiry, token and
+// organization, for the caps. Thread-safe; `keyring` must outlive it.
 class ConsoleSessions {
  public:
-  explicit ConsoleSessions(TimeMs lifetime_ms, ConsoleSessionLimits limits = {})
-      : lifetime_ms_(lifetime_ms), limits_(limits) {}
+  ConsoleSessions(const Keyring& keyring, TimeMs lifetime_ms, ConsoleSessionLimits limits = {})
+      : keyring_(keyring), lifetime_ms_(lifetime_ms), limits_(limits) {}
   ConsoleSessions(const ConsoleSessions&) = delete;
   ConsoleSessions& operator=(const ConsoleSessions&) = delete;
 
   // Opens a session for token `token_id` of `organization_id`, opened with the secret whose
   // lookup hash is `secret_hash`. Returns the new session's cookie value and fills `session`;
-  // nullopt when the total cap is reached.
+  // nullopt when the total cap is reached. A session ended by a cap is ended as by End.
   std::optional<std::string> Open(const std::string& token_id, const std::string& organization_id,
                                   const std::string& secret_hash, TimeMs now,
                                   ConsoleSession& session);
-  // The live session of a cookie value; nullopt when unknown or expired at `now`.
-  std::optional<ConsoleSession> Find(const std::string& cookie_value, TimeMs now);
-  // Ends a session (unknown values are ignored).
-  void Close(const std::string& cookie_value);
+  // The session a cookie value carries, from whichever node opened it; nullopt when the value
+  // does not open under this key, the session expired at `now` or it was ended.
+  std::optional<ConsoleSession> Find(std::string_view cookie_value, TimeMs now);
+  // Ends a session at once on this node, and queues it for the shared set (TakeEnded).
+  void End(const ConsoleSession& session);
+  // Ends `session` as End does when this node opened it, and does nothing otherwise: for a
+  // session whose secret this node does not know, which may only mean (for a session opened
+  // on another node) that this node's token cache has not caught up yet.
+  void EndIfOpenedHere(const ConsoleSession& session);
 
+  // Ends `session_id` on this node until `expires_at` (a sign-out recorded in the store by any
+  // node). Already expired entries at `now` are ignored.
+  void AddSignedOut(const std::string& session_id, TimeMs expires_at, TimeMs now);
+  // The sessions ended here (End, caps) since the last call, for the shared set; the caller
+  // gives back with Requeue those it could not store.
+  std::vector<EndedSession> TakeEnded();
+  void Requeue(std::vector<EndedSession> ended);
+  // Drops signed-out entries and sessions opened here that expired at `now`.
+  void Prune(TimeMs now);
+
+  // Sessions opened on this node and alive.
   std::size_t size() const;
+  // Ended sessions not yet expired, whoever ended them.
+  std::size_t signed_out_size() const;
 
  private:
-  // Sessions ordered by expiry (= by creation, the lifetime being fixed): (expires_at, cookie).
+  // (expires_at, session id): ordered by expiry (= by creation, the lifetime being fixed).
   using ByExpiry = std::set<std::pair<TimeMs, std::string>>;
 
-  void CloseLocked(const std::string& cookie_value);
+  void CloseLocked(const std::string& session_id);
+  void EndLocked(const std::string& session_id, TimeMs expires_at);
+  void AddSignedOutLocked(const std::string& session_id, TimeMs expires_at);
   void EndExpiredLocked(TimeMs now);
 
+  const Keyring& keyring_;
   const TimeMs lifetime_ms_;
   const ConsoleSessionLimits limits_;
   mutable std::mutex mutex_;
+  // Sessions opened on this node, by session id, and their indexes.
   std::unordered_map<std::string, ConsoleSession> sessions_;   // guarded by mutex_
   ByExpiry by_expiry_;                                         // guarded by mutex_
   std::unordered_map<std::string, ByExpiry> by_token_;         // guarded by mutex_
   std::unordered_map<std::string, ByExpiry> by_organization_;  // guarded by mutex_
+  // Sessions ended before their expiry (by any node), and by expiry for pruning.
+  std::unordered_set<std::string> signed_out_;  // guarded by mutex_
+  ByExpiry signed_out_by_expiry_;               // guarded by mutex_
+  std::vector<EndedSession> ended_;             // not yet given to TakeEnded; guarded by mutex_
 };
 
 // 32 random bytes as 64 lower-case hex digits.

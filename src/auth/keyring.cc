@@ -154,7 +154,7 @@ std::string Keyring::Hash(std::string_view secret) const {
   return out;
 }
 
-std::string Keyring::Seal(std::string_view plaintext) const {
+std::string Keyring::Seal(std::string_view plaintext, std::string_view context) const {
   std::string out(kNonceLength + plaintext.size() + kTagLength, '\0');
   auto* bytes = reinterpret_cast<unsigned char*>(out.data());
   if (RAND_bytes(bytes, kNonceLength) != 1) std::abort();
@@ -162,6 +162,9 @@ std::string Keyring::Seal(std::string_view plaintext) const {
   int length = 0;
   if (!ctx ||
       EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, seal_key_.data(), bytes) != 1 ||
+      (!context.empty() && EVP_EncryptUpdate(ctx.get(), nullptr, &length,
+                                             reinterpret_cast<const unsigned char*>(context.data()),
+                                             static_cast<int>(context.size())) != 1) ||
       EVP_EncryptUpdate(ctx.get(), bytes + kNonceLength, &length,
                         reinterpret_cast<const unsigned char*>(plaintext.data()),
                         static_cast<int>(plaintext.size())) != 1 ||
@@ -173,7 +176,7 @@ std::string Keyring::Seal(std::string_view plaintext) const {
   return out;
 }
 
-std::optional<std::string> Keyring::Open(std::string_view sealed) const {
+std::optional<std::string> Keyring::Open(std::string_view sealed, std::string_view context) const {
   if (sealed.size() < kNonceLength + kTagLength) return std::nullopt;
   const auto* bytes = reinterpret_cast<const unsigned char*>(sealed.data());
   const std::size_t text_length = sealed.size() - kNonceLength - kTagLength;
@@ -184,6 +187,9 @@ std::optional<std::string> Keyring::Open(std::string_view sealed) const {
   std::copy_n(bytes + kNonceLength + text_length, kTagLength, tag.begin());
   if (!ctx ||
       EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, seal_key_.data(), bytes) != 1 ||
+      (!context.empty() && EVP_DecryptUpdate(ctx.get(), nullptr, &length,
+                                             reinterpret_cast<const unsigned char*>(context.data()),
+                                             static_cast<int>(context.size())) != 1) ||
       EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &length,
                         bytes + kNonceLength, static_cast<int>(text_length)) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagLength, tag.data()) != 1 ||

@@ -34,9 +34,15 @@ class Keyring {
   std::string Hash(std::string_view secret) const;
 
   // nonce(12) || ciphertext || tag(16).
-  std::string Seal(std::string_view plaintext) const;
+  std::string Seal(std::string_view plaintext) const { return Seal(plaintext, {}); }
   // The plaintext, or nullopt when `sealed` was not produced by this key or was altered.
-  std::optional<std::string> Open(std::string_view sealed) const;
+  std::optional<std::string> Open(std::string_view sealed) const { return Open(sealed, {}); }
+  // The same, with `context` authenticated as associated data: a value sealed for one context
+  // opens only with that same context, so what is sealed for one purpose (a console session
+  // cookie) can never be passed off as another (a token secret's sealed copy, whose context is
+  // empty).
+  std::string Seal(std::string_view plaintext, std::string_view context) const;
+  std::optional<std::string> Open(std::string_view sealed, std::string_view context) const;
 
   // The SHA-256 states after the HMAC key's inner and outer pads (opaque here).
   class HmacPads;

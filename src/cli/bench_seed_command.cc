@@ -16,6 +16,7 @@ namespace {
 struct SeedOptions {
   std::string data_dir = "./data";
   std::string master_key_file;
+  std::string store = "sqlite";
   std::string organization = "Bench";
   std::int64_t tokens = 100000;
   std::int64_t projects = 100;
@@ -297,6 +298,7 @@ void AddBenchCommand(CLI::App& app, std::function<int()>& run) {
   auto options = std::make_shared<SeedOptions>();
   seed->add_option("--data-dir", options->data_dir, "data directory (default ./data)");
   seed->add_option("--master-key-file", options->master_key_file, "master key file");
+  seed->add_option("--store", options->store, "sqlite (default) | postgres://user@host:port/db");
   seed->add_option("--org", options->organization, "name of the organization to create");
   seed->add_option("--tokens", options->tokens, "tokens in all, organization tokens included");
   seed->add_option("--projects", options->projects, "projects");
@@ -317,6 +319,8 @@ void AddBenchCommand(CLI::App& app, std::function<int()>& run) {
       ServerConfig config;
       config.data_dir = options->data_dir;
       config.master_key_file = options->master_key_file;
+      config.store = options->store;
+      ValidateConfig(config);
       const SystemClock clock;
       Instance instance(config, clock);
       return Seeder(instance, *options).Run();

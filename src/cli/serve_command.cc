@@ -57,13 +57,16 @@ int RunServe(const ServerConfig& config, int threads) {
                options.tls_cert.empty() ? "HTTP" : "HTTPS", instance.cache().size());
   spdlog::info("memory allocator: {}", AllocatorName());
   {
-    CacheMaintenance maintenance(instance.tokens(), kMaintenanceInterval);
+    CacheMaintenance maintenance(instance.tokens(), kMaintenanceInterval, &graph.sign_outs());
     graph.usage_limits().StartSettling(kMaintenanceInterval);
     instance.store().WatchTokenChanges([&maintenance] { maintenance.SyncSoon(); });
     server.Run();
     instance.store().WatchTokenChanges(nullptr);
   }
   request_log.Stop();  // every acknowledged call is stored before the process ends
+  if (auto synced = graph.sign_outs().Sync(); !synced) {
+    spdlog::error("final console sign-out sync failed: {}", synced.error().internal);
+  }
   // After the request log: the costs of its last records count, then every slice goes back.
   if (auto settled = graph.usage_limits().StopSettling(); !settled) {
     spdlog::error("final usage limit settlement failed: {}", settled.error().internal);

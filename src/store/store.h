@@ -199,6 +199,14 @@ struct AuditPage {
   std::vector<AuditEntry> entries;  // newest first
 };
 
+// A console session ended before its expiry (docs/architecture.md "Console sessions"): every
+// node refuses its cookie until `expires_at`. `signed_out_at` is the ending node's clock.
+struct ConsoleSignOut {
+  std::string session_id;
+  TimeMs expires_at = 0;
+  TimeMs signed_out_at = 0;
+};
+
 // A filter over request records (API.md §4 export). Empty strings mean "no filter".
 struct RequestQuery {
   std::string organization_id;
@@ -436,7 +444,8 @@ class Store {
   virtual Status RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) = 0;
 
   // Calls `visit` for every token updated at or after `since` (revoked ones included, so
-  // that a cache can drop them), with the project name filled in.
+  // that a cache can drop them), with the project name filled in; a store may visit others
+  // changed about then too (PostgreSQL also reads by its own clock, against nodes' skew).
   virtual Status ForEachTokenChangedSince(
       TimeMs since, const std::function<void(const ApiToken&, const TokenCredential&)>& visit) = 0;
   // Calls `visit` for every non-revoked token with only what a TokenCache holds filled in: ids,
@@ -451,6 +460,17 @@ class Store {
   // poll; nullptr stops the calls and returns once none runs. A store that cannot tell (SQLite,
   // where only the local CLI writes besides this process) never calls it.
   virtual void WatchTokenChanges(std::function<void()> on_change) { (void)on_change; }
+
+  // Console sign-outs, shared by the nodes of one store (sqlite_store_sessions.cc,
+  // pg_store_sessions.cc). Stores `sign_outs` in one transaction; a session id already stored
+  // is kept as it is. On PostgreSQL the commit also wakes every node's WatchTokenChanges.
+  virtual Status AddConsoleSignOuts(const std::vector<ConsoleSignOut>& sign_outs) = 0;
+  // Calls `visit` for every sign-out recorded at or after `since` (by the ending node's clock
+  // or, on PostgreSQL, by the database's), expired ones included; `since` 0 visits all.
+  virtual Status ForEachConsoleSignOutSince(
+      TimeMs since, const std::function<void(const ConsoleSignOut&)>& visit) = 0;
+  // Deletes the sign-outs whose session expired at or before `now`.
+  virtual Status PruneConsoleSignOuts(TimeMs now) = 0;
 
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
   virtual Result<AuditPage> ListAudit(const AuditQuery& query) = 0;

@@ -93,7 +93,7 @@ class AuthenticatorTest : public ::testing::Test {
   Keyring keyring_;
   ManualClock clock_;
   TokenCache cache_;
-  ConsoleSessions sessions_{3600 * 1000};
+  ConsoleSessions sessions_{keyring_, 3600 * 1000};
   std::string admin_secret_;
   Authenticator authenticator_;
   std::string organization_secret_;

@@ -78,6 +78,17 @@ TEST(Keyring, SealedSecretOpensOnlyWithTheSameKeyAndUnaltered) {
   EXPECT_NE(a.Seal("same"), a.Seal("same"));  // fresh nonce each time
 }
 
+TEST(Keyring, ValueSealedForAContextOpensOnlyWithThatContext) {
+  const Keyring keyring(KeyOf(1));
+  const std::string for_cookies = keyring.Seal("payload", "context a");
+  EXPECT_EQ(keyring.Open(for_cookies, "context a"), "payload");
+  EXPECT_FALSE(keyring.Open(for_cookies, "context b").has_value());
+  EXPECT_FALSE(keyring.Open(for_cookies).has_value());
+  const std::string plain = keyring.Seal("payload");
+  EXPECT_FALSE(keyring.Open(plain, "context a").has_value());
+  EXPECT_EQ(keyring.Open(plain, ""), "payload");  // no context is the empty context
+}
+
 TEST(Keyring, ConstantTimeEqualsComparesContentAndLength) {
   EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
   EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));

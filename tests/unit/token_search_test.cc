@@ -1,5 +1,6 @@
 // The console search (API.md §6) against a brute-force filter and sort over a few thousand
-// random tokens, through both of SqliteStore's plans (order first, filter first).
+// random tokens, through both of SqliteStore's plans (order first, filter first), and on
+// PostgreSQL (PgTokenSearchTest, on the test cluster; skipped without one).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -8,6 +9,8 @@
 #include <random>
 
 #include "core/ids.h"
+#include "pg_test_database.h"
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace gatehouse {
@@ -34,13 +37,23 @@ constexpr const char* kNameParts[] = {"ci",    "Build", "deploy", "100%", "a_b",
                                       "\"q\"", "café",  "CAFÉ",   "日本", "x",   "X",
                                       "%",     "_",     "zz",     "Ω"};
 
-class TokenSearchTest : public ::testing::Test {
- protected:
+enum class Backend { kSqlite, kPostgres };
+
+template <Backend kBackend>
+class TokenSearchFixture : public ::testing::Test {
+ public:  // the checks shared by both backends (CheckEveryOrder, ...) use them
   static void SetUpTestSuite() {
     dir_ = std::filesystem::temp_directory_path() /
            ("gatehouse-search-" + std::to_string(::getpid()) + "-" + NewUuid());
     std::filesystem::create_directories(dir_);
-    store_ = new SqliteStore((dir_ / "test.db").string());
+    if (kBackend == Backend::kPostgres) {
+      database_ = new PgTestDatabase();
+      if (!database_->available()) return;  // each test skips (SetUp)
+      store_ = new PgStore(PgStore::Options{.url = database_->url()});
+    } else {
+      sqlite_ = new SqliteStore((dir_ / "test.db").string());
+      store_ = sqlite_;
+    }
     organization_ = Organization{NewUuid(), "Acme", "", 1};
     std::mt19937 random(7);
     auto pick = [&](auto& list) { return std::string(list[random() % std::size(list)]); };
@@ -85,7 +98,16 @@ class TokenSearchTest : public ::testing::Test {
 
   static void TearDownTestSuite() {
     delete store_;
+    store_ = sqlite_ = nullptr;
+    delete database_;
+    database_ = nullptr;
+    rows_.clear();
+    projects_.clear();
     std::filesystem::remove_all(dir_);
+  }
+
+  void SetUp() override {
+    if (!store_) GTEST_SKIP() << database_->skip_reason();
   }
 
   static TokenCredential Credential() { return TokenCredential{NewUuid(), {}, {}, {}}; }
@@ -202,16 +224,22 @@ class TokenSearchTest : public ::testing::Test {
     return ids;
   }
 
-  // Every filter, with the name index used as `use` says.
-  static void CheckEveryFilter(SqliteStore::NameIndexUse use);
+  // Every filter, with SQLite's name index used as `use` says.
+  static void CheckEveryFilter(
+      SqliteStore::NameIndexUse use = SqliteStore::NameIndexUse::kWhenCheaper);
 
   static constexpr int kTokens = 6000;
   static inline std::filesystem::path dir_;
-  static inline SqliteStore* store_ = nullptr;
+  static inline Store* store_ = nullptr;
+  static inline SqliteStore* sqlite_ = nullptr;       // store_ on SQLite
+  static inline PgTestDatabase* database_ = nullptr;  // on PostgreSQL
   static inline Organization organization_;
   static inline std::vector<Project> projects_;
   static inline std::vector<Row> rows_;
 };
+
+using TokenSearchTest = TokenSearchFixture<Backend::kSqlite>;
+using PgTokenSearchTest = TokenSearchFixture<Backend::kPostgres>;
 
 const std::vector<std::vector<TokenStatus>> kStatusFilters = {
     {},
@@ -219,6 +247,34 @@ const std::vector<std::vector<TokenStatus>> kStatusFilters = {
     {TokenStatus::kActive},
     {TokenStatus::kBlocked},
     {TokenStatus::kRevoked}};
+
+template <Backend kBackend>
+void CheckEveryOrder() {
+  using Fixture = TokenSearchFixture<kBackend>;
+  for (auto key :
+       {TokenOrderKey::kName, TokenOrderKey::kDescription, TokenOrderKey::kStatus,
+        TokenOrderKey::kProjectName, TokenOrderKey::kTimestamp, TokenOrderKey::kLastUsedAt}) {
+    for (bool descending : {false, true}) {
+      for (const auto& statuses : {kStatusFilters[1], kStatusFilters[3]}) {
+        TokenQuery query{.organization_id = Fixture::organization_.id,
+                         .statuses = statuses,
+                         .order_key = key,
+                         .descending = descending};
+        std::int64_t count = -1;
+        const auto expected = Fixture::Expected(query);
+        EXPECT_EQ(Fixture::AllPages(query, 500, count), expected)
+            << "order " << static_cast<int>(key) << " desc " << descending;
+        EXPECT_EQ(count, static_cast<std::int64_t>(expected.size()));
+      }
+    }
+  }
+}
+
+TEST_F(PgTokenSearchTest, EveryOrderAndDirectionMatchesBruteForceOnEveryPageWithTies) {
+  CheckEveryOrder<Backend::kPostgres>();
+}
+
+TEST_F(PgTokenSearchTest, EveryFilterMatchesBruteForce) { CheckEveryFilter(); }
 
 TEST_F(TokenSearchTest, EveryOrderAndDirectionMatchesBruteForceOnEveryPageWithTies) {
   for (auto key :
@@ -241,7 +297,7 @@ TEST_F(TokenSearchTest, EveryOrderAndDirectionMatchesBruteForceOnEveryPageWithTi
 }
 
 TEST_F(TokenSearchTest, TheNameIndexSortsTiesAsTheSqlOrdersDo) {
-  store_->UseNameIndex(SqliteStore::NameIndexUse::kAlways);
+  sqlite_->UseNameIndex(SqliteStore::NameIndexUse::kAlways);
   // Selecting among the matches, then walking the ranked order that RefreshSearchIndex makes.
   for (int ranked = 0; ranked < 2; ++ranked) {
     if (ranked) {
@@ -275,7 +331,7 @@ TEST_F(TokenSearchTest, TheNameIndexSortsTiesAsTheSqlOrdersDo) {
       }
     }
   }
-  store_->UseNameIndex(SqliteStore::NameIndexUse::kWhenCheaper);
+  sqlite_->UseNameIndex(SqliteStore::NameIndexUse::kWhenCheaper);
 }
 
 TEST_F(TokenSearchTest, EveryFilterMatchesBruteForce) {
@@ -290,8 +346,9 @@ TEST_F(TokenSearchTest, EveryFilterMatchesBruteForceThroughTheNameIndexAlone) {
   CheckEveryFilter(SqliteStore::NameIndexUse::kAlways);
 }
 
-void TokenSearchTest::CheckEveryFilter(SqliteStore::NameIndexUse use) {
-  store_->UseNameIndex(use);
+template <Backend kBackend>
+void TokenSearchFixture<kBackend>::CheckEveryFilter(SqliteStore::NameIndexUse use) {
+  if (sqlite_) sqlite_->UseNameIndex(use);
   std::vector<std::string> texts = {"c",  "C",      "%",   "_",       "'",   "\"",    "é",    "É",
                                     "日", "ci",     "a_b", "100%",    "o'n", "\"q\"", "café", "caf",
                                     "本", "deploy", "Ω",   "nomatch", "x1",  "zz1",   "Build"};
@@ -342,10 +399,16 @@ void TokenSearchTest::CheckEveryFilter(SqliteStore::NameIndexUse use) {
       EXPECT_EQ(count, static_cast<std::int64_t>(Expected(query).size()));
     }
   }
-  store_->UseNameIndex(SqliteStore::NameIndexUse::kWhenCheaper);
+  if (sqlite_) sqlite_->UseNameIndex(SqliteStore::NameIndexUse::kWhenCheaper);
 }
 
-TEST_F(TokenSearchTest, CountsFollowStatusChangesAndProjectRenames) {
+template <Backend kBackend>
+void CheckCountsFollowChanges() {
+  using Fixture = TokenSearchFixture<kBackend>;
+  Store* store_ = Fixture::store_;
+  const Organization& organization_ = Fixture::organization_;
+  const auto& rows_ = Fixture::rows_;
+  const auto& projects_ = Fixture::projects_;
   TokenQuery blocked{.organization_id = organization_.id, .statuses = {TokenStatus::kBlocked}};
   const std::int64_t before = store_->SearchTokens(blocked)->count;
   const Row* active = nullptr;
@@ -376,6 +439,14 @@ TEST_F(TokenSearchTest, CountsFollowStatusChangesAndProjectRenames) {
   EXPECT_EQ(page->tokens.front().project_name, "Renamed-Ω");
   renamed.name = projects_[0].name;
   ASSERT_TRUE(store_->UpdateProject(renamed));
+}
+
+TEST_F(TokenSearchTest, CountsFollowStatusChangesAndProjectRenames) {
+  CheckCountsFollowChanges<Backend::kSqlite>();
+}
+
+TEST_F(PgTokenSearchTest, CountsFollowStatusChangesAndProjectRenames) {
+  CheckCountsFollowChanges<Backend::kPostgres>();
 }
 
 }  // namespace

@@ -33,6 +33,9 @@ class Params {
   // A PostgreSQL array literal of texts ('{"a","b"}'), for `= ANY($n::text[])`.
   Params& TextArray(const std::vector<std::string>& values);
   Params& IntArray(const std::vector<std::int64_t>& values);
+  // An array literal whose nullopt items are NULL; `bytes` writes each item as bytea hex.
+  Params& OptionalTextArray(const std::vector<std::optional<std::string>>& values,
+                            bool bytes = false);
 
   int size() const { return static_cast<int>(values_.size()); }
   // Pointers for PQexecParams, valid while this object lives unchanged.

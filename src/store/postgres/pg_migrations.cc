@@ -17,8 +17,8 @@ constexpr std::chrono::seconds kMigrationWait{120};
 // migration 16, with what PostgreSQL does differently:
 // - times are bigint milliseconds since the epoch, as on SQLite, so rows map the same way;
 // - `seq` stands in for SQLite's rowid (storage order breaks ties between equal sort keys);
-// - case-insensitive order is lower(x) COLLATE "C" (SQLite's NOCASE folds ASCII only: the two
-//   agree on ASCII names);
+// - names compare bytewise (COLLATE "C", SQLite's BINARY), and case-insensitive order is
+//   lower(x) (SQLite's NOCASE folds ASCII only: the two agree on ASCII names);
 // - token counts are kept by triggers;
 // - `changed_at_db` is the database's clock at the last change of a token, so that nodes with
 //   skewed clocks agree on what changed since a watermark (the cache resync);
@@ -35,7 +35,7 @@ CREATE TABLE settings (
 );
 CREATE TABLE organizations (
   id text PRIMARY KEY,
-  name text NOT NULL,
+  name text COLLATE "C" NOT NULL,
   admin_email text NOT NULL DEFAULT '',
   created_at bigint NOT NULL,
   updated_at bigint NOT NULL,
@@ -46,7 +46,7 @@ CREATE UNIQUE INDEX organizations_live_name ON organizations(name) WHERE deleted
 CREATE TABLE projects (
   id text PRIMARY KEY,
   organization_id text NOT NULL REFERENCES organizations(id),
-  name text NOT NULL,
+  name text COLLATE "C" NOT NULL,
   description text NOT NULL DEFAULT '',
   admin_email text NOT NULL DEFAULT '',
   active boolean NOT NULL DEFAULT true,
@@ -62,8 +62,8 @@ CREATE TABLE api_tokens (
   organization_id text NOT NULL REFERENCES organizations(id),
   project_id text REFERENCES projects(id),
   scope smallint NOT NULL,
-  name text NOT NULL,
-  description text NOT NULL DEFAULT '',
+  name text COLLATE "C" NOT NULL,
+  description text COLLATE "C" NOT NULL DEFAULT '',
   status smallint NOT NULL,
   secret_hash bytea NOT NULL,
   sealed_secret bytea,
@@ -74,7 +74,7 @@ CREATE TABLE api_tokens (
   updated_at bigint NOT NULL,
   last_used_at bigint,
   expires_at bigint,
-  project_name text NOT NULL DEFAULT '',
+  project_name text COLLATE "C" NOT NULL DEFAULT '',
   rate_limit_per_minute bigint,
   permissions text,
   changed_at_db bigint NOT NULL DEFAULT gatehouse_now_ms()
@@ -83,20 +83,21 @@ CREATE UNIQUE INDEX api_tokens_live_name
   ON api_tokens(organization_id, COALESCE(project_id, ''), name) WHERE status <> 2;
 CREATE INDEX api_tokens_project ON api_tokens(project_id);
 CREATE INDEX api_tokens_changed ON api_tokens(changed_at_db);
+CREATE UNIQUE INDEX api_tokens_seq ON api_tokens(seq);
 CREATE INDEX api_tokens_by_name
-  ON api_tokens(organization_id, (lower(name) COLLATE "C"), status, scope, project_name, seq);
+  ON api_tokens(organization_id, lower(name), status, scope, project_name, seq);
 CREATE INDEX api_tokens_by_description
-  ON api_tokens(organization_id, (lower(description) COLLATE "C"), status, scope, project_name, seq);
+  ON api_tokens(organization_id, lower(description), status, scope, project_name, seq);
 CREATE INDEX api_tokens_by_status
-  ON api_tokens(organization_id, status, (lower(name) COLLATE "C"), scope, project_name, seq);
+  ON api_tokens(organization_id, status, lower(name), scope, project_name, seq);
 CREATE INDEX api_tokens_by_project_name
-  ON api_tokens(organization_id, (lower(project_name) COLLATE "C"), status, scope, seq);
+  ON api_tokens(organization_id, lower(project_name), status, scope, seq);
 CREATE INDEX api_tokens_by_created
   ON api_tokens(organization_id, created_at, status, scope, project_name, seq);
 CREATE INDEX api_tokens_by_last_used
-  ON api_tokens(organization_id, last_used_at, status, scope, project_name, seq);
+  ON api_tokens(organization_id, last_used_at NULLS FIRST, status, scope, project_name, seq);
 CREATE INDEX api_tokens_project_live_name
-  ON api_tokens(project_id, (lower(name) COLLATE "C"), status, seq) WHERE status <> 2;
+  ON api_tokens(project_id, lower(name), status, seq) WHERE status <> 2;
 CREATE INDEX api_tokens_name_trgm ON api_tokens USING gin (name gin_trgm_ops);
 CREATE TABLE api_token_counts (
   organization_id text NOT NULL,
@@ -105,6 +106,20 @@ CREATE TABLE api_token_counts (
   tokens bigint NOT NULL,
   PRIMARY KEY (organization_id, project_id, status)
 );
+-- Counted per statement on insert (a batch of tokens adds to each count once), per row on the
+-- rare changes of owner or status; a last use (RecordLastUsed) fires nothing.
+CREATE FUNCTION gatehouse_count_inserted_tokens() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO api_token_counts
+    SELECT organization_id, COALESCE(project_id, ''), status, count(*) FROM inserted
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (organization_id, project_id, status)
+    DO UPDATE SET tokens = api_token_counts.tokens + EXCLUDED.tokens;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER api_token_counts_insert AFTER INSERT ON api_tokens
+  REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT
+  EXECUTE FUNCTION gatehouse_count_inserted_tokens();
 CREATE FUNCTION gatehouse_count_tokens() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP IN ('UPDATE', 'DELETE') THEN
@@ -112,7 +127,7 @@ BEGIN
       WHERE organization_id = OLD.organization_id AND project_id = COALESCE(OLD.project_id, '')
         AND status = OLD.status;
   END IF;
-  IF TG_OP IN ('UPDATE', 'INSERT') THEN
+  IF TG_OP = 'UPDATE' THEN
     INSERT INTO api_token_counts VALUES
       (NEW.organization_id, COALESCE(NEW.project_id, ''), NEW.status, 1)
       ON CONFLICT (organization_id, project_id, status)
@@ -120,7 +135,7 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;
-CREATE TRIGGER api_token_counts_insert AFTER INSERT OR DELETE ON api_tokens
+CREATE TRIGGER api_token_counts_delete AFTER DELETE ON api_tokens
   FOR EACH ROW EXECUTE FUNCTION gatehouse_count_tokens();
 CREATE TRIGGER api_token_counts_update AFTER UPDATE OF organization_id, project_id, status
   ON api_tokens FOR EACH ROW
@@ -313,10 +328,24 @@ BEGIN
   END LOOP;
 END $$;
 )sql",
-    // 2: slices of hard limits (core/usage_slice.h): the budget each node may spend without
-    // asking the database. Their sum with used_amount stays within hard_limit; each node adds
-    // its usage to used_amount. settled_at is the database's clock, so that a slice of a node
-    // silent for a minute is given to others whatever the nodes' clocks say.
+    // 2 (SQLite's 17): console sessions ended before their expiry, shared by every node
+    // (docs/architecture.md "Console sessions"). `signed_out_at_db` is the database's clock at
+    // the insert, for the same reason as api_tokens.changed_at_db.
+    R"sql(
+CREATE TABLE console_signouts (
+  session_id text PRIMARY KEY,
+  expires_at bigint NOT NULL,
+  signed_out_at bigint NOT NULL,
+  signed_out_at_db bigint NOT NULL DEFAULT gatehouse_now_ms()
+);
+CREATE INDEX console_signouts_at ON console_signouts(signed_out_at);
+CREATE INDEX console_signouts_at_db ON console_signouts(signed_out_at_db);
+CREATE INDEX console_signouts_expiry ON console_signouts(expires_at);
+)sql",
+    // 3 (SQLite's 18): slices of hard limits (core/usage_slice.h): the budget each node may
+    // spend without asking the database. Their sum with used_amount stays within hard_limit; each
+    // node adds its usage to used_amount. settled_at is the database's clock, so that a slice of a
+    // node silent for a minute is given to others whatever the nodes' clocks say.
     R"sql(
 CREATE TABLE usage_slices (
   limit_id text NOT NULL REFERENCES usage_limits(id),

@@ -150,14 +150,14 @@ Result<OrganizationPage> PgStore::ListOrganizations(const OrganizationQuery& que
                  Params().Text(query.name_contains).Text(LikeContains(query.name_contains)));
   if (!count) return std::unexpected(count.error());
   page.count = count->Int(0, 0);
-  auto rows = (*c)->Exec(
-      "SELECT id, name, admin_email, created_at" + where + " ORDER BY lower(name) COLLATE \"C\" " +
-          (query.descending ? "DESC" : "ASC") + ", id LIMIT $3 OFFSET $4",
-      Params()
-          .Text(query.name_contains)
-          .Text(LikeContains(query.name_contains))
-          .OptionalInt(query.limit > 0 ? std::optional(query.limit) : std::nullopt)
-          .Int(query.offset));
+  auto rows =
+      (*c)->Exec("SELECT id, name, admin_email, created_at" + where + " ORDER BY lower(name) " +
+                     (query.descending ? "DESC" : "ASC") + ", id LIMIT $3 OFFSET $4",
+                 Params()
+                     .Text(query.name_contains)
+                     .Text(LikeContains(query.name_contains))
+                     .OptionalInt(query.limit > 0 ? std::optional(query.limit) : std::nullopt)
+                     .Int(query.offset));
   if (!rows) return std::unexpected(rows.error());
   for (int i = 0; i < rows->size(); ++i) page.organizations.push_back(ReadOrganization(*rows, i));
   return page;
@@ -244,7 +244,7 @@ Result<std::vector<Project>> PgStore::ListProjects(const std::string& organizati
   if (!c) return std::unexpected(c.error());
   auto rows = (*c)->Exec(std::string("SELECT ") + kProjectColumns +
                              " WHERE p.deleted_at IS NULL AND p.organization_id = $1 "
-                             "AND ($2 OR p.active) ORDER BY p.name COLLATE \"C\", p.id",
+                             "AND ($2 OR p.active) ORDER BY p.name, p.id",
                          Params().Text(organization_id).Text(include_hidden ? "true" : "false"));
   if (!rows) return std::unexpected(rows.error());
   std::vector<Project> projects;

@@ -91,6 +91,11 @@ class PgStore final : public Store {
   // LISTENs on a connection of its own, on a thread started by the first call.
   void WatchTokenChanges(std::function<void()> on_change) override;
 
+  Status AddConsoleSignOuts(const std::vector<ConsoleSignOut>& sign_outs) override;
+  Status ForEachConsoleSignOutSince(
+      TimeMs since, const std::function<void(const ConsoleSignOut&)>& visit) override;
+  Status PruneConsoleSignOuts(TimeMs now) override;
+
   Status AppendAudit(const AuditEntry& entry) override;
   Result<AuditPage> ListAudit(const AuditQuery& query) override;
 

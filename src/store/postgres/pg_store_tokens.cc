@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <unordered_set>
 
 #include "store/postgres/pg_rows.h"
 #include "store/postgres/pg_store.h"
@@ -18,7 +19,6 @@ constexpr std::chrono::microseconds kGatherWindow{500};
 const std::string kSqlRevoked = std::to_string(kRevoked);
 const std::string kSqlActive = std::to_string(StoredCode(TokenStatus::kActive));
 const std::string kSqlOrganizationScope = std::to_string(StoredCode(TokenScope::kOrganization));
-const std::string kSqlProjectScope = std::to_string(StoredCode(TokenScope::kProject));
 
 // A name taken by a live token of the same owner leaves no row (ON CONFLICT on the live-name
 // index), so one refusal does not abort the transaction that holds other tokens.
@@ -57,44 +57,55 @@ Status VisitTokenRows(const Rows& rows,
   return {};
 }
 
-// The ORDER BY of the console search for each sort key, ties broken as on SQLite: status,
-// scope, project name, then storage order. NULLs sort first ascending, as on SQLite.
-struct TokenOrder {
-  TokenOrderKey key;
-  const char* terms[6];  // null-terminated
-};
+const std::string kInsertMany =
+    "INSERT INTO api_tokens(id, organization_id, project_id, scope, name, description, status, "
+    "secret_hash, sealed_secret, secret_prefix, created_at, updated_at, expires_at, "
+    "project_name, rate_limit_per_minute, permissions) "
+    "SELECT u.id, u.organization_id, u.project_id, u.scope, u.name, u.description, u.status, "
+    "u.secret_hash, u.sealed_secret, u.secret_prefix, u.created_at, u.updated_at, u.expires_at, "
+    "COALESCE(p.name, ''), u.rate_limit_per_minute, u.permissions "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[], "
+    "$7::smallint[], $8::bytea[], $9::bytea[], $10::text[], $11::bigint[], $12::bigint[], "
+    "$13::bigint[], $14::bigint[], $15::text[]) WITH ORDINALITY AS u(id, organization_id, "
+    "project_id, scope, name, description, status, secret_hash, sealed_secret, secret_prefix, "
+    "created_at, updated_at, expires_at, rate_limit_per_minute, permissions, n) "
+    "LEFT JOIN projects p ON p.id = u.project_id ORDER BY u.n "
+    "ON CONFLICT (organization_id, COALESCE(project_id, ''), name) WHERE status <> " +
+    kSqlRevoked + " DO NOTHING RETURNING id";
 
-constexpr TokenOrder kTokenOrders[] = {
-    {TokenOrderKey::kName,
-     {"lower(t.name) COLLATE \"C\"", "t.status", "t.scope", "t.project_name COLLATE \"C\"",
-      "t.seq"}},
-    {TokenOrderKey::kDescription,
-     {"lower(t.description) COLLATE \"C\"", "t.status", "t.scope", "t.project_name COLLATE \"C\"",
-      "t.seq"}},
-    {TokenOrderKey::kStatus,
-     {"t.status", "lower(t.name) COLLATE \"C\"", "t.scope", "t.project_name COLLATE \"C\"",
-      "t.seq"}},
-    {TokenOrderKey::kProjectName,
-     {"lower(t.project_name) COLLATE \"C\"", "t.status", "t.scope", "t.seq"}},
-    {TokenOrderKey::kTimestamp,
-     {"t.created_at", "t.status", "t.scope", "t.project_name COLLATE \"C\"", "t.seq"}},
-    {TokenOrderKey::kLastUsedAt,
-     {"t.last_used_at", "t.status", "t.scope", "t.project_name COLLATE \"C\"", "t.seq"}},
-};
-
-std::string OrderByClause(TokenOrderKey key, bool descending) {
-  const TokenOrder* order = &kTokenOrders[0];
-  for (const auto& candidate : kTokenOrders) {
-    if (candidate.key == key) order = &candidate;
+// Tokens [first, end) as the fifteen arrays of kInsertMany.
+Params TokenArrays(const std::vector<std::pair<ApiToken, TokenCredential>>& tokens,
+                   std::size_t first, std::size_t end) {
+  constexpr int kColumns = 15;
+  std::vector<std::vector<std::optional<std::string>>> columns(kColumns);
+  for (auto& column : columns) column.reserve(end - first);
+  auto optional_int = [](const std::optional<std::int64_t>& value) {
+    return value ? std::optional<std::string>(std::to_string(*value)) : std::nullopt;
+  };
+  for (std::size_t i = first; i < end; ++i) {
+    const auto& [token, credential] = tokens[i];
+    const std::string permissions = PermissionsToJson(token.permissions);
+    columns[0].emplace_back(token.id);
+    columns[1].emplace_back(token.organization_id);
+    columns[2].push_back(token.project_id.empty() ? std::nullopt
+                                                  : std::optional<std::string>(token.project_id));
+    columns[3].emplace_back(std::to_string(StoredCode(token.scope)));
+    columns[4].emplace_back(token.name);
+    columns[5].emplace_back(token.description);
+    columns[6].emplace_back(std::to_string(StoredCode(token.status)));
+    columns[7].emplace_back(credential.secret_hash);
+    columns[8].push_back(credential.sealed);
+    columns[9].emplace_back(token.secret_prefix);
+    columns[10].emplace_back(std::to_string(token.created_at));
+    columns[11].emplace_back(std::to_string(token.updated_at));
+    columns[12].push_back(optional_int(token.expires_at));
+    columns[13].push_back(optional_int(token.rate_limit_per_minute));
+    columns[14].push_back(permissions.empty() ? std::nullopt
+                                              : std::optional<std::string>(permissions));
   }
-  std::string clause = " ORDER BY ";
-  const char* direction = descending ? " DESC NULLS LAST" : " ASC NULLS FIRST";
-  for (int i = 0; order->terms[i]; ++i) {
-    if (i) clause += ", ";
-    clause += order->terms[i];
-    clause += direction;
-  }
-  return clause;
+  Params params;
+  for (int i = 0; i < kColumns; ++i) params.OptionalTextArray(columns[i], i == 7 || i == 8);
+  return params;
 }
 
 // Walks a project's live tokens in pages, each page one statement continuing strictly after
@@ -248,24 +259,35 @@ std::vector<Status> PgStore::StoreTokenBatch(const std::vector<TokenInsert*>& ba
   return outcomes;
 }
 
+// A statement per kInsertChunk tokens, all in one transaction: the rows go in as arrays, in
+// order, so that of two tokens of the batch with one name the first is stored (as one INSERT a
+// token would do), and no statement runs near the statement timeout.
 Result<std::vector<Status>> PgStore::InsertTokens(
     const std::vector<std::pair<ApiToken, TokenCredential>>& tokens) {
-  std::vector<Status> outcomes;
-  outcomes.reserve(tokens.size());
+  constexpr std::size_t kInsertChunk = 1000;
   auto c = Lease();
   if (!c) return std::unexpected(c.error());
   Transaction transaction(**c);
   if (!transaction.begun()) return std::unexpected(transaction.begun().error());
-  for (const auto& [token, credential] : tokens) {
-    auto inserted = InsertTokenIn(**c, token, credential);
-    if (!inserted && inserted.error().code() != ErrorCode::kTokenNameExists) {
-      return std::unexpected(inserted.error());
-    }
-    outcomes.push_back(std::move(inserted));
+  std::unordered_set<std::string> stored;
+  for (std::size_t first = 0; first < tokens.size(); first += kInsertChunk) {
+    const std::size_t end = std::min(tokens.size(), first + kInsertChunk);
+    auto inserted = (*c)->Exec(kInsertMany, TokenArrays(tokens, first, end));
+    if (!inserted) return std::unexpected(inserted.error());
+    for (int i = 0; i < inserted->size(); ++i) stored.insert(inserted->Text(i, 0));
   }
   if (auto notified = NotifyTokenChange(**c); !notified) return std::unexpected(notified.error());
   if (auto committed = transaction.Commit(); !committed) {
     return std::unexpected(committed.error());
+  }
+  std::vector<Status> outcomes;
+  outcomes.reserve(tokens.size());
+  for (const auto& [token, credential] : tokens) {
+    if (stored.contains(token.id)) {
+      outcomes.emplace_back();
+    } else {
+      outcomes.emplace_back(std::unexpected(Error(ErrorCode::kTokenNameExists)));
+    }
   }
   return outcomes;
 }
@@ -480,50 +502,6 @@ Result<TokenChangeResult> PgStore::ChangeToken(const std::string& organization_i
     return std::unexpected(committed.error());
   }
   return result;
-}
-
-Result<TokenPage> PgStore::SearchTokens(const TokenQuery& query) {
-  Params params;
-  params.Text(query.organization_id);
-  std::string where = " WHERE t.organization_id = $1";
-  auto next = [&params] { return "$" + std::to_string(params.size()); };
-  if (query.scope) {
-    params.Int(StoredCode(*query.scope));
-    where += " AND t.scope = " + next();
-  }
-  if (!query.project_id.empty()) {
-    params.Text(query.project_id);
-    where += " AND t.project_id = " + next();
-  }
-  if (!query.project_name_contains.empty()) {
-    params.Text(LikeContains(query.project_name_contains));
-    where += " AND t.project_name ILIKE " + next() + " AND t.scope = " + kSqlProjectScope;
-  }
-  if (!query.statuses.empty()) {
-    std::vector<std::int64_t> statuses;
-    for (TokenStatus status : query.statuses) statuses.push_back(StoredCode(status));
-    params.IntArray(statuses);
-    where += " AND t.status = ANY(" + next() + "::smallint[])";
-  }
-  if (!query.name_contains.empty()) {
-    params.Text(LikeContains(query.name_contains));
-    where += " AND t.name ILIKE " + next();
-  }
-  auto c = Lease();
-  if (!c) return std::unexpected(c.error());
-  TokenPage page;
-  auto count = (*c)->Exec("SELECT COUNT(*) FROM api_tokens t" + where, params);
-  if (!count) return std::unexpected(count.error());
-  page.count = count->Int(0, 0);
-  std::string sql =
-      "SELECT " + kTokenColumns + where + OrderByClause(query.order_key, query.descending);
-  if (query.limit > 0) sql += " LIMIT " + std::to_string(query.limit);
-  if (query.offset > 0) sql += " OFFSET " + std::to_string(query.offset);
-  auto rows = (*c)->Exec(sql, params);
-  if (!rows) return std::unexpected(rows.error());
-  page.tokens.reserve(rows->size());
-  for (int i = 0; i < rows->size(); ++i) page.tokens.push_back(ReadToken(*rows, i));
-  return page;
 }
 
 Status PgStore::RefreshSearchIndex() { return {}; }  // pg_trgm and the sort indexes need none

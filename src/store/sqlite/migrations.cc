@@ -504,7 +504,19 @@ DROP INDEX audit_log_org_target;
     R"sql(
 DROP TRIGGER api_token_counts_insert;
 )sql",
-    // 17: slices of hard limits (core/usage_slice.h): the budget each node may spend without
+    // 17: console sessions ended before their expiry (signed out, or ended by a cap or by
+    // their token's refusal), so that every process refuses their cookies
+    // (docs/architecture.md "Console sessions"); rows go once the session would have expired.
+    R"sql(
+CREATE TABLE console_signouts (
+  session_id TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL,
+  signed_out_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX console_signouts_at ON console_signouts(signed_out_at);
+CREATE INDEX console_signouts_expiry ON console_signouts(expires_at);
+)sql",
+    // 18: slices of hard limits (core/usage_slice.h): the budget each node may spend without
     // asking the store. Their sum with used_amount stays within hard_limit; a node's usage is
     // added to used_amount (never overwritten), so several nodes' counts add up. SQLite has one
     // node; the table is the same as on PostgreSQL so that one code path serves both.

@@ -108,6 +108,11 @@ class SqliteStore final : public Store {
       const std::function<void(const ApiToken&, const TokenCredential&)>& visit) override;
   Result<std::int64_t> CountLiveTokens() override;
 
+  Status AddConsoleSignOuts(const std::vector<ConsoleSignOut>& sign_outs) override;
+  Status ForEachConsoleSignOutSince(
+      TimeMs since, const std::function<void(const ConsoleSignOut&)>& visit) override;
+  Status PruneConsoleSignOuts(TimeMs now) override;
+
   Status AppendAudit(const AuditEntry& entry) override;
   Result<AuditPage> ListAudit(const AuditQuery& query) override;
 
