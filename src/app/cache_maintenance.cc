@@ -7,9 +7,8 @@
 namespace gatehouse {
 
 CacheMaintenance::CacheMaintenance(TokenDirectory& tokens, std::chrono::milliseconds interval,
-                                   UsageLimits* limits, ConsoleSignOuts* sign_outs)
+                                   ConsoleSignOuts* sign_outs)
     : tokens_(tokens),
-      limits_(limits),
       sign_outs_(sign_outs),
       interval_(interval),
       thread_([this] { Run(); }),
@@ -72,11 +71,6 @@ void CacheMaintenance::Run() {
     }
     if (auto flushed = tokens_.FlushUsage(); !flushed) {
       spdlog::error("usage flush failed: {}", flushed.error().internal);
-    }
-    if (limits_) {
-      if (auto flushed = limits_->Flush(); !flushed) {
-        spdlog::error("usage limit flush failed: {}", flushed.error().internal);
-      }
     }
   }
 }

@@ -8,22 +8,21 @@
 
 #include "directory/console_sign_outs.h"
 #include "directory/token_directory.h"
-#include "usage/usage_limits.h"
 
 namespace gatehouse {
 
 // Two threads. One, every `interval`, applies token changes made elsewhere (the CLI, other
-// nodes) to the token cache, persists last-used times and (when given) usage-limit counters,
-// and (when given) exchanges console sign-outs with the store.
+// nodes) to the token cache, persists last-used times and (when given) exchanges console
+// sign-outs with the store (usage limits settle on a thread of their own:
+// UsageLimits::StartSettling).
 // The other, at a lower priority (YieldToEventLoops), loads the store's token search index and
 // keeps it current every `interval`: its load and first sorts take seconds at a million tokens,
 // and a token blocked elsewhere must not wait for them to take effect here. The destructor
-// stops both without waiting out the interval. `tokens`, `limits` and `sign_outs` must
-// outlive it.
+// stops both without waiting out the interval. `tokens` and `sign_outs` must outlive it.
 class CacheMaintenance {
  public:
   CacheMaintenance(TokenDirectory& tokens, std::chrono::milliseconds interval,
-                   UsageLimits* limits = nullptr, ConsoleSignOuts* sign_outs = nullptr);
+                   ConsoleSignOuts* sign_outs = nullptr);
   ~CacheMaintenance();
   CacheMaintenance(const CacheMaintenance&) = delete;
   CacheMaintenance& operator=(const CacheMaintenance&) = delete;
@@ -41,7 +40,6 @@ class CacheMaintenance {
   bool Wait(bool* early = nullptr);
 
   TokenDirectory& tokens_;
-  UsageLimits* limits_;
   ConsoleSignOuts* sign_outs_;
   const std::chrono::milliseconds interval_;
   std::mutex mutex_;

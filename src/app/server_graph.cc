@@ -1,11 +1,28 @@
 #include "app/server_graph.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <system_error>
 
 #include "api/routes.h"
 #include "http/blocking_post.h"
 
 namespace gatehouse {
+namespace {
+
+// This node's name in the store's usage slices: its host and data directory, the same across
+// restarts (a restarted node takes its own slices back) and different for every node.
+std::string NodeId(const std::string& data_dir) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  std::error_code error;
+  const auto path = std::filesystem::weakly_canonical(data_dir, error);
+  return std::string(host) + ":" + (error ? data_dir : path.string());
+}
+
+}  // namespace
 
 ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::string web_dir)
     : sessions_(instance.keyring(), kConsoleSessionLifetimeMs),
@@ -13,7 +30,7 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
       authenticator_(instance.keyring(), instance.cache(), sessions_, instance.clock(),
                      instance.AdminSecretHash(), config.metrics_token),
       providers_(config.providers),
-      usage_limits_(instance.store(), instance.clock()),
+      usage_limits_(instance.store(), instance.clock(), nullptr, NodeId(config.data_dir)),
       limit_webhook_(
           LimitWebhookOptions{config.limit_webhook_url},
           [&organizations = instance.organizations()](const std::string& id) {

@@ -57,8 +57,8 @@ int RunServe(const ServerConfig& config, int threads) {
                options.tls_cert.empty() ? "HTTP" : "HTTPS", instance.cache().size());
   spdlog::info("memory allocator: {}", AllocatorName());
   {
-    CacheMaintenance maintenance(instance.tokens(), kMaintenanceInterval, &graph.usage_limits(),
-                                 &graph.sign_outs());
+    CacheMaintenance maintenance(instance.tokens(), kMaintenanceInterval, &graph.sign_outs());
+    graph.usage_limits().StartSettling(kMaintenanceInterval);
     instance.store().WatchTokenChanges([&maintenance] { maintenance.SyncSoon(); });
     server.Run();
     instance.store().WatchTokenChanges(nullptr);
@@ -67,8 +67,9 @@ int RunServe(const ServerConfig& config, int threads) {
   if (auto synced = graph.sign_outs().Sync(); !synced) {
     spdlog::error("final console sign-out sync failed: {}", synced.error().internal);
   }
-  if (auto flushed = graph.usage_limits().Flush(); !flushed) {
-    spdlog::error("final usage limit flush failed: {}", flushed.error().internal);
+  // After the request log: the costs of its last records count, then every slice goes back.
+  if (auto settled = graph.usage_limits().StopSettling(); !settled) {
+    spdlog::error("final usage limit settlement failed: {}", settled.error().internal);
   }
   if (auto flushed = instance.tokens().FlushUsage(); !flushed) {
     spdlog::error("final usage flush failed: {}", flushed.error().internal);

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/model.h"
 #include "core/usage_limit.h"
+#include "core/usage_slice.h"
 
 namespace gatehouse {
 
@@ -116,6 +117,29 @@ struct AuditEntry {
   std::string target_name;
   std::string target_type;  // "token" | "project" | "limit" | "organization" | "assistant"
   std::string details;      // a JSON object {field: {"from", "to"}}; empty = {}
+};
+
+// A crossing of a soft or hard limit that a node saw; announced once per period whichever
+// node sees it (the first claim wins), with `audit` stored only then.
+struct LimitCrossingClaim {
+  bool hard = false;
+  TimeMs period = 0;  // the limit's valid_from when it was crossed
+  AuditEntry audit;
+};
+
+// One node's settlement of one limit (Store::SettleUsage).
+struct UsageSettlement {
+  std::string limit_id;
+  SliceRequest slice;
+  std::vector<LimitCrossingClaim> claims;
+};
+
+struct SettledUsage {
+  bool found = false;
+  UsageLimit limit;  // as stored after the settlement: the usage of every node
+  SliceOutcome slice;
+  OtherSlices others;
+  std::vector<bool> claimed;  // one per claim of the settlement
 };
 
 // A token to store, with the audit event of its creation (stored in the same transaction).
@@ -469,9 +493,15 @@ class Store {
                                                           const std::string& project_id) = 0;
   // Every current (Active or Empty) limit of every organization (start-up).
   virtual Result<std::vector<UsageLimit>> ListCurrentUsageLimits() = 0;
-  // Persists counters, statuses and periods of `limits` and appends `audit`, in one transaction.
-  virtual Status SaveUsageCounters(const std::vector<UsageLimit>& limits,
-                                   const std::vector<AuditEntry>& audit) = 0;
+  // Settles what node `node_id` counted against each limit of `settlements`, all in one
+  // transaction (core/usage_slice.h): per limit, with the limit's row held, rolls its period,
+  // adds the usage (used_amount grows: every node's usage adds up), applies the status, decides
+  // the node's slice with SettleSlice, marks the crossings it can claim (storing their audit
+  // entries) and forgets slices of nodes silent for kSliceLifetimeMs. Answers one
+  // SettledUsage per settlement, in order; a limit that no longer exists is answered with
+  // found = false. `now` is the node's clock (periods); liveness of slices uses the store's.
+  virtual Result<std::vector<SettledUsage>> SettleUsage(
+      const std::string& node_id, const std::vector<UsageSettlement>& settlements, TimeMs now) = 0;
 
   // The organization's own limit webhook URL (API.md §7); empty when none.
   virtual Result<std::string> GetOrganizationWebhook(const std::string& organization_id) = 0;

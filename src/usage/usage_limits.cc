@@ -10,6 +10,18 @@ namespace {
 
 constexpr const char* kSoftCrossed = "limit.soft_crossed";
 constexpr const char* kHardCrossed = "limit.hard_crossed";
+// A node asks for a slice that lasts this long at the rate it counted since its last settlement.
+constexpr double kSliceSeconds = 2.0;
+// While its settlement is in flight a node may spend what it counts in this long at that rate.
+constexpr double kKeepSeconds = 0.25;
+// Without demand for this long, a node sharing a limit gives its slice back.
+constexpr auto kIdleAfter = std::chrono::seconds(5);
+// A slice held without usage is settled every this many rounds (to give it back to other nodes).
+constexpr int kIdleCheckRounds = 5;
+// Settlements woken one after another are this far apart at least.
+constexpr auto kMinimumGap = std::chrono::milliseconds(20);
+
+using SteadyClock = std::chrono::steady_clock;
 
 AuditEntry LimitAudit(const AuditActor& actor, const UsageLimit& limit, std::string action,
                       const std::string& entity_name, TimeMs at, const AuditDetails& details) {
@@ -34,8 +46,16 @@ UsageLimit NewUsageLimit(const std::string& organization_id, const std::string& 
   return limit;
 }
 
-UsageLimits::UsageLimits(Store& store, const Clock& clock, LimitNotifier* notifier)
-    : store_(store), clock_(clock), notifier_(notifier) {}
+UsageLimits::UsageLimits(Store& store, const Clock& clock, LimitNotifier* notifier,
+                         std::string node_id)
+    : store_(store), clock_(clock), notifier_(notifier), node_id_(std::move(node_id)) {}
+
+UsageLimits::~UsageLimits() {
+  if (!settler_.joinable()) return;
+  stopping_.store(true);
+  wake_.release();
+  settler_.join();
+}
 
 std::string UsageLimits::KeyOf(const std::string& organization_id, const std::string& project_id) {
   return organization_id + "/" + project_id;
@@ -47,18 +67,30 @@ std::shared_ptr<UsageLimits::Counter> UsageLimits::CounterFor(const std::string&
   return found == counters_.end() ? nullptr : found->second;
 }
 
+std::shared_ptr<UsageLimits::Counter> UsageLimits::AddCounter(const UsageLimit& limit) {
+  auto counter = std::make_shared<Counter>();
+  counter->limit = limit;
+  counter->unsettled_in = limit.valid_from;
+  std::unique_lock lock(mutex_);
+  counters_[KeyOf(limit.organization_id, limit.project_id)] = counter;
+  return counter;
+}
+
 Status UsageLimits::Load() {
   auto limits = store_.ListCurrentUsageLimits();
   if (!limits) return std::unexpected(limits.error());
-  for (const auto& limit : *limits) Track(limit);
-  return {};
+  std::lock_guard write(write_mutex_);
+  std::vector<std::shared_ptr<Counter>> added;
+  for (const auto& limit : *limits) added.push_back(AddCounter(limit));
+  return SettleLocked(std::move(added), false, false);
 }
 
 void UsageLimits::Track(const UsageLimit& limit) {
-  auto counter = std::make_shared<Counter>();
-  counter->limit = limit;
-  std::unique_lock lock(mutex_);
-  counters_[KeyOf(limit.organization_id, limit.project_id)] = std::move(counter);
+  std::lock_guard write(write_mutex_);
+  if (auto settled = SettleLocked({AddCounter(limit)}, false, false); !settled) {
+    spdlog::error("usage limit {}: first settlement failed: {}", limit.id,
+                  settled.error().internal);
+  }
 }
 
 void UsageLimits::ForgetProject(const std::string& organization_id, const std::string& project_id) {
@@ -66,30 +98,103 @@ void UsageLimits::ForgetProject(const std::string& organization_id, const std::s
   counters_.erase(KeyOf(organization_id, project_id));
 }
 
+void UsageLimits::StartSettling(std::chrono::milliseconds interval) {
+  if (settler_.joinable()) return;
+  stopping_.store(false);
+  settler_ = std::thread([this, interval] { RunSettler(interval); });
+}
+
+Status UsageLimits::StopSettling() {
+  if (settler_.joinable()) {
+    stopping_.store(true);
+    wake_.release();
+    settler_.join();
+  }
+  std::lock_guard write(write_mutex_);
+  return SettleLocked({}, true, true);
+}
+
+void UsageLimits::WakeSettler() {
+  if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) wake_.release();
+}
+
+void UsageLimits::RunSettler(std::chrono::milliseconds interval) {
+  auto reconciled = SteadyClock::now();
+  while (!stopping_.load()) {
+    (void)wake_.try_acquire_for(interval);
+    wake_pending_.store(false, std::memory_order_release);
+    if (stopping_.load()) return;
+    {
+      std::lock_guard write(write_mutex_);
+      if (SteadyClock::now() - reconciled >= interval) {
+        reconciled = SteadyClock::now();
+        if (auto done = ReconcileLocked(); !done) {
+          spdlog::error("usage limit reload failed: {}", done.error().internal);
+        }
+      }
+      if (auto done = SettleLocked({}, true, false); !done) {
+        spdlog::error("usage limit settlement failed: {}", done.error().internal);
+      }
+    }
+    std::this_thread::sleep_for(kMinimumGap);
+  }
+}
+
 void UsageLimits::RollLocked(Counter& counter, TimeMs now) {
-  if (RollUsageLimit(counter.limit, now)) counter.dirty = true;
+  const TimeMs period = counter.limit.valid_from;
+  if (!RollUsageLimit(counter.limit, now)) return;
+  counter.needs_settling = true;
+  if (counter.limit.valid_from != period) {
+    // A new period: what was counted in the last one is closed (the store drops it too). The
+    // slice stays this node's: the store keeps slices across periods.
+    counter.unsettled = 0;
+    counter.unsettled_in = counter.limit.valid_from;
+    counter.exhausted = false;
+    counter.credit = 0;
+  }
 }
 
 void UsageLimits::AddLocked(Counter& counter, double amount, TimeMs now) {
   UsageLimit& limit = counter.limit;
   limit.used += amount;
   limit.updated_at = now;
-  counter.dirty = true;
+  counter.unsettled += amount;
+  const bool lapsed =
+      counter.settled_at == SteadyClock::time_point{} ||
+      SteadyClock::now() - counter.settled_at > std::chrono::milliseconds(kSliceLifetimeMs / 2);
+  if (!lapsed && counter.available > 0) {
+    counter.available -= amount;
+    if (counter.available < counter.granted / 2) WakeSettler();
+  } else {
+    counter.credit += amount;
+    WakeSettler();
+  }
   std::vector<LimitNotice> crossed;
   if (limit.soft_limit > 0 && limit.used >= limit.soft_limit &&
       limit.soft_crossed_in != limit.valid_from) {
     limit.soft_crossed_in = limit.valid_from;
-    crossed.push_back(LimitNotice{kSoftCrossed, limit, {}, now});
+    counter.claims.push_back(LimitCrossingClaim{false, limit.valid_from, {}});
+    counter.notices.push_back(LimitNotice{kSoftCrossed, limit, {}, now});
   }
   SettleUsageLimitStatus(limit);
   if (limit.status == LimitStatus::kEmpty && limit.hard_crossed_in != limit.valid_from) {
     limit.hard_crossed_in = limit.valid_from;
-    crossed.push_back(LimitNotice{kHardCrossed, limit, {}, now});
+    counter.claims.push_back(LimitCrossingClaim{true, limit.valid_from, {}});
+    counter.notices.push_back(LimitNotice{kHardCrossed, limit, {}, now});
   }
-  if (!crossed.empty()) {
-    std::lock_guard lock(pending_mutex_);
-    for (auto& notice : crossed) pending_.push_back(std::move(notice));
-  }
+}
+
+bool UsageLimits::MaySpendLocked(Counter& counter, TimeMs now) {
+  RollLocked(counter, now);
+  if (!counter.limit.IsCurrent()) return true;
+  const auto steady = SteadyClock::now();
+  counter.asked_at = steady;
+  const bool lapsed = counter.settled_at == SteadyClock::time_point{} ||
+                      steady - counter.settled_at > std::chrono::milliseconds(kSliceLifetimeMs / 2);
+  if (!lapsed && counter.available > 0) return true;
+  if (!counter.exhausted && counter.credit < UsageCredit(counter.limit)) return true;
+  WakeSettler();  // a refusal: the store may know better (budget given back, limit raised)
+  return false;
 }
 
 Status UsageLimits::Admit(const std::string& organization_id, const std::string& project_id) {
@@ -114,10 +219,13 @@ Status UsageLimits::Admit(const std::string& organization_id, const std::string&
   if (organization) organization_lock = std::unique_lock(organization->mutex);
   for (Counter* counter : {project.get(), organization.get()}) {
     if (!counter) continue;
-    RollLocked(*counter, now);
-    const UsageLimit& limit = counter->limit;
-    if (limit.IsCurrent() && limit.used >= limit.hard_limit) {
-      return Fail(ErrorCode::kQuotaExceeded, {}, "usage limit " + limit.id + " reached");
+    if (counter->limit.IsCurrent() && counter->limit.unit == UsageUnit::kRequests) {
+      counter->demand += 1;
+    }
+  }
+  for (Counter* counter : {project.get(), organization.get()}) {
+    if (counter && !MaySpendLocked(*counter, now)) {
+      return Fail(ErrorCode::kQuotaExceeded, {}, "usage limit " + counter->limit.id + " reached");
     }
   }
   for (Counter* counter : {project.get(), organization.get()}) {
@@ -143,6 +251,8 @@ void UsageLimits::OnRecord(const RequestRecord& record) {
     std::lock_guard lock(counter->mutex);
     RollLocked(*counter, now);
     if (counter->limit.IsCurrent() && counter->limit.unit == UsageUnit::kCost) {
+      counter->demand += record.cost;
+      counter->asked_at = SteadyClock::now();
       AddLocked(*counter, record.cost, now);
     }
   }
@@ -163,7 +273,9 @@ Result<UsageLimit> UsageLimits::Create(const std::string& organization_id,
   std::lock_guard write(write_mutex_);
   // A current limit that has just expired in memory must be stored as such before a new one
   // can take its place.
-  if (auto flushed = FlushLocked(); !flushed) return std::unexpected(flushed.error());
+  if (auto flushed = SettleLocked({}, true, false); !flushed) {
+    return std::unexpected(flushed.error());
+  }
   const TimeMs now = clock_.Now();
   UsageLimit limit = NewUsageLimit(organization_id, project_id, spec, now);
   AuditDetails details;
@@ -176,7 +288,10 @@ Result<UsageLimit> UsageLimits::Create(const std::string& organization_id,
   if (auto stored = store_.InsertUsageLimit(limit, &audit); !stored) {
     return std::unexpected(stored.error());
   }
-  Track(limit);
+  if (auto settled = SettleLocked({AddCounter(limit)}, false, false); !settled) {
+    spdlog::error("usage limit {}: first settlement failed: {}", limit.id,
+                  settled.error().internal);
+  }
   return limit;
 }
 
@@ -254,7 +369,7 @@ Result<UsageLimit> UsageLimits::Change(const std::string& organization_id,
   AuditDetails details;
   UsageLimit after;
   if (counter) {
-    std::lock_guard lock(counter->mutex);
+    std::unique_lock lock(counter->mutex);
     if (counter->limit.id == limit_id) {
       after = counter->limit;
       apply(after, &details);
@@ -263,7 +378,14 @@ Result<UsageLimit> UsageLimits::Change(const std::string& organization_id,
         return std::unexpected(stored.error());
       }
       counter->limit = after;
-      counter->dirty = false;
+      counter->exhausted = false;
+      counter->needs_settling = true;
+      lock.unlock();
+      // The slice follows the new hard limit at once.
+      if (auto settled = SettleLocked({counter}, false, false); !settled) {
+        spdlog::error("usage limit {}: settlement after a change failed: {}", limit_id,
+                      settled.error().internal);
+      }
       return after;
     }
   }
@@ -300,7 +422,13 @@ Result<UsageLimit> UsageLimits::Cancel(const std::string& organization_id,
     return std::unexpected(stored.error());
   }
   if (counter && counter->limit.id == limit_id) {
+    counter->limit.status = LimitStatus::kCancelled;
     lock.unlock();
+    // Settles what was counted and gives the slice back; the counter then leaves memory.
+    if (auto settled = SettleLocked({counter}, false, true); !settled) {
+      spdlog::error("usage limit {}: settlement after cancelling failed: {}", limit_id,
+                    settled.error().internal);
+    }
     std::unique_lock map_lock(mutex_);
     auto found = counters_.find(KeyOf(organization_id, project_id));
     if (found != counters_.end() && found->second == counter) counters_.erase(found);
@@ -310,71 +438,194 @@ Result<UsageLimit> UsageLimits::Cancel(const std::string& organization_id,
 
 Status UsageLimits::Flush() {
   std::lock_guard write(write_mutex_);
-  return FlushLocked();
+  if (auto done = ReconcileLocked(); !done) return done;
+  return SettleLocked({}, true, false);
 }
 
-Status UsageLimits::FlushLocked() {
-  std::vector<std::shared_ptr<Counter>> counters;
+Status UsageLimits::ReconcileLocked() {
+  auto limits = store_.ListCurrentUsageLimits();
+  if (!limits) return std::unexpected(limits.error());
+  std::unordered_map<std::string, const UsageLimit*> stored;
+  for (const auto& limit : *limits) stored[limit.id] = &limit;
+  std::vector<std::shared_ptr<Counter>> added;
+  std::vector<std::pair<std::string, std::shared_ptr<Counter>>> tracked;
   {
+    std::shared_lock lock(mutex_);
+    for (const auto& [key, counter] : counters_) tracked.emplace_back(key, counter);
+  }
+  std::unordered_map<std::string, bool> owners;
+  for (auto& [key, counter] : tracked) {
+    owners[key] = true;
+    std::lock_guard lock(counter->mutex);
+    auto found = stored.find(counter->limit.id);
+    if (found == stored.end()) {
+      // Ended elsewhere (cancelled, expired) or not yet visible: the settlement tells.
+      counter->needs_settling = true;
+      continue;
+    }
+    const UsageLimit& limit = *found->second;
+    UsageLimit& mine = counter->limit;
+    // Every node's usage, also for a limit this node has had no reason to settle lately.
+    if (limit.valid_from == mine.valid_from && limit.used + counter->unsettled > mine.used) {
+      mine.used = limit.used + counter->unsettled;
+      SettleUsageLimitStatus(mine);
+    }
+    if (mine.hard_limit != limit.hard_limit || mine.soft_limit != limit.soft_limit ||
+        mine.renewal != limit.renewal) {
+      mine.hard_limit = limit.hard_limit;
+      mine.soft_limit = limit.soft_limit;
+      mine.renewal = limit.renewal;
+      SettleUsageLimitStatus(mine);
+      counter->exhausted = false;
+      counter->needs_settling = true;
+    }
+  }
+  for (const auto& limit : *limits) {
+    if (!owners.contains(KeyOf(limit.organization_id, limit.project_id))) {
+      added.push_back(AddCounter(limit));
+    }
+  }
+  return SettleLocked(std::move(added), false, false);
+}
+
+Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters, bool all,
+                                 bool release) {
+  const bool check_idle = all && ++rounds_ % kIdleCheckRounds == 0;
+  if (all) {
     std::shared_lock lock(mutex_);
     counters.reserve(counters_.size());
     for (const auto& [key, counter] : counters_) counters.push_back(counter);
   }
   const TimeMs now = clock_.Now();
-  std::vector<UsageLimit> changed;
-  std::vector<std::shared_ptr<Counter>> written;
-  for (const auto& counter : counters) {
+  const auto steady = SteadyClock::now();
+  struct Pending {
+    std::shared_ptr<Counter> counter;
+    double used = 0;
+    double demand = 0;
+    double keep = 0;
+    std::vector<LimitNotice> notices;
+  };
+  std::vector<Pending> pending;
+  std::vector<UsageSettlement> settlements;
+  for (auto& counter : counters) {
     std::lock_guard lock(counter->mutex);
     RollLocked(*counter, now);
-    if (!counter->dirty) continue;
-    counter->dirty = false;
-    changed.push_back(counter->limit);
-    written.push_back(counter);
+    Counter& c = *counter;
+    const bool asked = c.asked_at && steady - *c.asked_at < kIdleAfter;
+    // Refused calls ask for a slice, unless the limit is used up: then only a change (seen by
+    // ReconcileLocked) or a new period brings budget back, and asking would only load the store.
+    const bool wanting = c.limit.status != LimitStatus::kEmpty &&
+                         ((c.demand > 0 && c.exhausted) || (asked && c.available <= 0));
+    const bool due = release || c.needs_settling || c.unsettled != 0 || !c.claims.empty() ||
+                     !c.limit.IsCurrent() || c.credit > 0 || wanting ||
+                     (c.available > 0 && (c.available < c.granted / 2 || check_idle));
+    if (!due) continue;
+    UsageSettlement settlement;
+    settlement.limit_id = c.limit.id;
+    SliceRequest& slice = settlement.slice;
+    slice.counted_in = c.unsettled_in;
+    slice.used = c.unsettled;
+    const double seconds =
+        c.snapshot_at == SteadyClock::time_point{}
+            ? 1.0
+            : std::max(std::chrono::duration<double>(steady - c.snapshot_at).count(), 0.05);
+    const double rate = c.demand / seconds;
+    slice.want = asked ? std::max(MinimumSlice(c.limit), kSliceSeconds * rate) : 0;
+    slice.release = release;
+    // Enough for the calls that arrive while the settlement is in flight; the rest of the slice
+    // may go to other nodes.
+    slice.keep = release || !asked
+                     ? 0
+                     : std::clamp(std::max(MinimumSlice(c.limit), kKeepSeconds * rate), 0.0,
+                                  std::max(c.available, 0.0));
+    Pending entry{counter, c.unsettled, c.demand, slice.keep, {}};
+    c.available = std::min(c.available, slice.keep);
+    c.unsettled = 0;
+    c.demand = 0;
+    c.snapshot_at = steady;
+    c.needs_settling = false;
+    settlement.claims = std::move(c.claims);
+    entry.notices = std::move(c.notices);
+    c.claims.clear();
+    c.notices.clear();
+    pending.push_back(std::move(entry));
+    settlements.push_back(std::move(settlement));
   }
-  std::vector<LimitNotice> notices;
-  {
-    std::lock_guard lock(pending_mutex_);
-    notices.swap(pending_);
-  }
-  std::vector<AuditEntry> audit;
-  for (auto& notice : notices) {
-    const UsageLimit& limit = notice.limit;
-    if (!limit.project_id.empty()) {
-      auto project = store_.FindProject(limit.organization_id, limit.project_id);
-      if (project && *project) notice.entity_name = (*project)->name;
-    } else {
-      auto organization = store_.FindOrganization(limit.organization_id);
-      if (organization && *organization) notice.entity_name = (*organization)->name;
-    }
-    AuditDetails details;
-    details.Note("usedAmount", limit.used);
-    details.Note(notice.action == kSoftCrossed ? "softLimit" : "hardLimit",
-                 notice.action == kSoftCrossed ? limit.soft_limit : limit.hard_limit);
-    audit.push_back(LimitAudit(AuditActor::System(), limit, notice.action, notice.entity_name,
-                               notice.at, details));
-  }
-  if (auto saved = store_.SaveUsageCounters(changed, audit); !saved) {
-    for (const auto& counter : written) {
-      std::lock_guard lock(counter->mutex);
-      counter->dirty = true;
-    }
-    std::lock_guard lock(pending_mutex_);
-    pending_.insert(pending_.begin(), notices.begin(), notices.end());
-    return saved;
-  }
-  // Limits that stopped governing (expired) leave memory once stored.
-  {
-    std::unique_lock lock(mutex_);
-    for (auto it = counters_.begin(); it != counters_.end();) {
-      std::lock_guard counter_lock(it->second->mutex);
-      if (!it->second->limit.IsCurrent() && !it->second->dirty) {
-        it = counters_.erase(it);
+  if (settlements.empty()) return {};
+  // The audit entries of crossings, with the names of their projects and organizations.
+  for (std::size_t i = 0; i < settlements.size(); ++i) {
+    for (std::size_t k = 0; k < settlements[i].claims.size(); ++k) {
+      LimitNotice& notice = pending[i].notices[k];
+      const UsageLimit& limit = notice.limit;
+      if (!limit.project_id.empty()) {
+        auto project = store_.FindProject(limit.organization_id, limit.project_id);
+        if (project && *project) notice.entity_name = (*project)->name;
       } else {
-        ++it;
+        auto organization = store_.FindOrganization(limit.organization_id);
+        if (organization && *organization) notice.entity_name = (*organization)->name;
       }
+      AuditDetails details;
+      details.Note("usedAmount", limit.used);
+      details.Note(notice.action == kSoftCrossed ? "softLimit" : "hardLimit",
+                   notice.action == kSoftCrossed ? limit.soft_limit : limit.hard_limit);
+      settlements[i].claims[k].audit = LimitAudit(AuditActor::System(), limit, notice.action,
+                                                  notice.entity_name, notice.at, details);
     }
   }
-  for (const auto& notice : notices) {
+  auto settled = store_.SettleUsage(node_id_, settlements, now);
+  if (!settled) {
+    // Nothing changed in the store: the counts and crossings wait for the next settlement.
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      Counter& c = *pending[i].counter;
+      std::lock_guard lock(c.mutex);
+      if (settlements[i].slice.counted_in == c.unsettled_in) c.unsettled += pending[i].used;
+      c.demand += pending[i].demand;
+      c.needs_settling = true;
+      for (auto& claim : settlements[i].claims) c.claims.push_back(std::move(claim));
+      for (auto& notice : pending[i].notices) c.notices.push_back(std::move(notice));
+    }
+    return std::unexpected(settled.error());
+  }
+  std::vector<LimitNotice> announce;
+  std::vector<std::shared_ptr<Counter>> ended;
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    const SettledUsage& result = (*settled)[i];
+    Counter& c = *pending[i].counter;
+    for (std::size_t k = 0; k < result.claimed.size(); ++k) {
+      if (result.claimed[k]) announce.push_back(std::move(pending[i].notices[k]));
+    }
+    std::lock_guard lock(c.mutex);
+    if (!result.found) {
+      ended.push_back(pending[i].counter);
+      continue;
+    }
+    c.limit = result.limit;
+    RollUsageLimit(c.limit, clock_.Now());
+    if (c.unsettled_in == c.limit.valid_from) {
+      c.limit.used += c.unsettled;
+    } else {
+      c.unsettled = 0;
+      c.unsettled_in = c.limit.valid_from;
+    }
+    SettleUsageLimitStatus(c.limit);
+    // What was spent while the settlement was in flight came out of `keep`.
+    c.available += result.slice.granted - pending[i].keep;
+    c.granted = result.slice.granted;
+    c.exhausted = result.slice.unreserved <= 0;
+    c.credit = 0;
+    c.settled_at = SteadyClock::now();
+    if (!c.limit.IsCurrent()) ended.push_back(pending[i].counter);
+  }
+  // Limits that stopped governing (expired, cancelled, gone) leave memory.
+  if (!ended.empty()) {
+    std::unique_lock lock(mutex_);
+    for (const auto& counter : ended) {
+      std::lock_guard counter_lock(counter->mutex);
+      auto found = counters_.find(KeyOf(counter->limit.organization_id, counter->limit.project_id));
+      if (found != counters_.end() && found->second == counter) counters_.erase(found);
+    }
+  }
+  for (const auto& notice : announce) {
     const UsageLimit& limit = notice.limit;
     spdlog::warn(
         "usage limit crossed: action={} limitId={} organizationId={} projectId={} entity={} "

@@ -1,17 +1,22 @@
 #ifndef GATEHOUSE_USAGE_USAGE_LIMITS_H_
 #define GATEHOUSE_USAGE_USAGE_LIMITS_H_
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/usage_limit.h"
+#include "core/usage_slice.h"
 #include "store/store.h"
 #include "usage/request_log.h"
 
@@ -41,8 +46,8 @@ struct LimitNotice {
   TimeMs at = 0;
 };
 
-// Receives crossings off the request path (from UsageLimits::Flush); implementations must not
-// block for long (the webhook sender queues).
+// Receives crossings off the request path (from UsageLimits::Flush, once per period whichever
+// node saw them); implementations must not block for long (the webhook sender queues).
 class LimitNotifier {
  public:
   virtual ~LimitNotifier() = default;
@@ -55,24 +60,41 @@ UsageLimit NewUsageLimit(const std::string& organization_id, const std::string& 
 
 // Usage limits of projects and organizations (API.md §7): their management and their
 // enforcement. The current limit of every project and organization is held in memory with its
-// counter, so that admitting and charging a call never reads the store; counters, statuses and
-// crossings are persisted by Flush() (called about once a second and at shutdown) and read back
-// by Load(), so usage survives a restart. Thread-safe; `store` and `clock` must outlive it.
+// counter, so that admitting and charging a call never reads the store. Thread-safe; `store`
+// and `clock` must outlive it.
 //
 // Counting: a call that runs a model counts 1 against Requests limits when it is admitted
-// (Admit), so a Requests limit is exact even under concurrency; its cost counts against Cost
-// limits when its record is produced (OnRecord: every record goes through the request log,
-// streamed or not). A refused call counts nothing.
+// (Admit); its cost counts against Cost limits when its record is produced (OnRecord: every
+// record goes through the request log, streamed or not). A refused call counts nothing.
+//
+// Several nodes (docs/architecture.md "Usage limits across nodes"): each node spends a slice of
+// a hard limit's budget reserved in the store (core/usage_slice.h) and admits past it only on
+// UsageCredit while the store last said budget remains, so that N nodes exceed a hard limit by
+// at most N × UsageCredit (plus, for Cost, the cost of calls in flight). Settlement (Flush, about
+// once a second on a thread of its own after StartSettling, sooner when a slice runs low) adds
+// this node's usage to the stored count, reads back every node's usage, renews the slice and
+// claims soft and hard crossings, which it then hands to the notifier. One node alone holds
+// the whole remaining budget, so on its own (SQLite) it refuses exactly at the hard limit.
 class UsageLimits final : public RequestObserver {
  public:
-  UsageLimits(Store& store, const Clock& clock, LimitNotifier* notifier = nullptr);
+  // `node_id` names this node's slices in the store: the same across restarts of one node
+  // (so that a restarted node takes its slices back), different between nodes.
+  UsageLimits(Store& store, const Clock& clock, LimitNotifier* notifier = nullptr,
+              std::string node_id = "local");
+  // Stops settling (without the final settlement: call StopSettling for that).
+  ~UsageLimits() override;
   UsageLimits(const UsageLimits&) = delete;
   UsageLimits& operator=(const UsageLimits&) = delete;
 
   void set_notifier(LimitNotifier* notifier) { notifier_ = notifier; }
 
-  // Reads every current limit from the store (start-up).
+  // Reads every current limit from the store and takes this node's slices (start-up).
   Status Load();
+  // Settles every `interval` on a thread of its own, and soon after a slice runs low; each
+  // round also picks up limits created, changed or cancelled on other nodes.
+  void StartSettling(std::chrono::milliseconds interval);
+  // Stops that thread and settles a last time, giving every slice back (shutdown).
+  Status StopSettling();
 
   // Management. `project_id` empty = the organization's own limit; the caller has checked that
   // the project exists in the organization. Limit ids of another owner are 404
@@ -101,49 +123,82 @@ class UsageLimits final : public RequestObserver {
   // Forgets the project's limit (the store cancelled it with the project).
   void ForgetProject(const std::string& organization_id, const std::string& project_id);
 
-  // Hot path: 429 id 154 when the project's or the organization's current limit has reached its
-  // hard limit; otherwise counts the call against Requests limits.
+  // Hot path, memory only: 429 id 154 when the project's or the organization's current limit
+  // may not spend more here (its slice is spent and the store said nothing is left, or the
+  // credit is spent too); otherwise counts the call against Requests limits.
   Status Admit(const std::string& organization_id, const std::string& project_id);
   // Counts a produced record's cost against Cost limits.
   void OnRecord(const RequestRecord& record) override;
 
-  // Rolls periods, persists changed counters and crossings (audit events in the same
-  // transaction), then hands the crossings to the notifier.
+  // One round of settling, now: picks up limits created, changed or ended on other nodes, adds
+  // what was counted here to the store's counts, reads back every node's usage, renews slices,
+  // stores crossings (audit events in the same transaction), then hands the crossings to the
+  // notifier.
   Status Flush();
 
  private:
   struct Counter {
     std::mutex mutex;
-    UsageLimit limit;    // guarded by mutex
-    bool dirty = false;  // guarded by mutex
+    // All guarded by mutex.
+    UsageLimit limit;         // the store's limit at the last settlement, rolled, plus `unsettled`
+    double unsettled = 0;     // counted here since the last snapshot for a settlement
+    TimeMs unsettled_in = 0;  // the period (valid_from) `unsettled` was counted in
+    double available = 0;     // what this node may still spend of its slice
+    double credit = 0;        // spent past the slice since the last settlement
+    bool exhausted = false;   // the store said nothing is unreserved at the last settlement
+    double granted = 0;       // the slice at the last settlement (a refill is due at half)
+    std::chrono::steady_clock::time_point settled_at{};  // the last settlement; {} = none
+    std::chrono::steady_clock::time_point snapshot_at{};
+    double demand = 0;  // asked for (admitted or refused) since the last snapshot
+    std::optional<std::chrono::steady_clock::time_point> asked_at;  // the last demand
+    bool needs_settling = true;              // tracked, changed or found changed elsewhere
+    std::vector<LimitCrossingClaim> claims;  // crossings seen here, to be claimed
+    std::vector<LimitNotice> notices;        // the notice of each claim
   };
 
   static std::string KeyOf(const std::string& organization_id, const std::string& project_id);
   std::shared_ptr<Counter> CounterFor(const std::string& key) const;
-  // Requires counter.mutex held. Adds `amount` and queues the crossings it causes.
+  // Starts tracking `limit`, replacing what was tracked for its owner.
+  std::shared_ptr<Counter> AddCounter(const UsageLimit& limit);
+  // Requires counter.mutex held. Adds `amount` spent (charged to the slice, else to the
+  // credit) and queues the crossings it causes.
   void AddLocked(Counter& counter, double amount, TimeMs now);
+  // Requires counter.mutex held. Whether the counter may spend more now (and notes the demand).
+  bool MaySpendLocked(Counter& counter, TimeMs now);
   // Requires counter.mutex held.
   void RollLocked(Counter& counter, TimeMs now);
   // The live state of `limit` when it is tracked.
   void Overlay(UsageLimit& limit);
-  // Requires write_mutex_ held.
-  Status FlushLocked();
+  // Requires write_mutex_ held. Settles `counters` (every tracked one when empty and `all`);
+  // `release` gives every slice back.
+  Status SettleLocked(std::vector<std::shared_ptr<Counter>> counters, bool all, bool release);
+  // Requires write_mutex_ held. Tracks limits created on other nodes and notes the ones
+  // changed or ended there.
+  Status ReconcileLocked();
   Result<UsageLimit> FindOwned(const std::string& organization_id, const std::string& project_id,
                                const std::string& limit_id);
+  // Wakes the settling thread (never blocks: called on event loops).
+  void WakeSettler();
+  void RunSettler(std::chrono::milliseconds interval);
 
   Store& store_;
   const Clock& clock_;
   LimitNotifier* notifier_;
+  const std::string node_id_;
 
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<Counter>> counters_;  // guarded by mutex_
 
-  // Serializes every write of limits to the store (management changes and flushes), so that a
-  // flush never stores a snapshot older than a change made meanwhile.
+  // Serializes every write of limits to the store (management changes and settlements), so
+  // that a settlement never races a change made meanwhile.
   std::mutex write_mutex_;
+  int rounds_ = 0;  // guarded by write_mutex_: settlements so far (idle slices are checked
+                    // every few rounds)
 
-  std::mutex pending_mutex_;
-  std::vector<LimitNotice> pending_;  // guarded by pending_mutex_
+  std::atomic<bool> wake_pending_{false};
+  std::counting_semaphore<4> wake_{0};
+  std::atomic<bool> stopping_{false};
+  std::thread settler_;
 };
 
 }  // namespace gatehouse

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include "core/ids.h"
 #include "pg_test_database.h"
@@ -160,32 +162,123 @@ TEST_F(PgGovernanceTest, LimitsRoundTripAndListNewestFirst) {
   EXPECT_EQ((*organization_limits)[0].project_id, "");
 }
 
-TEST_F(PgGovernanceTest, SavedUsageCountersAreReadBackWithTheirAudit) {
+// Two nodes settle one Requests limit (hard 10): their usage adds up, the slices never exceed
+// what is left, a crossing is claimed once, and a new period is rolled once.
+TEST_F(PgGovernanceTest, SettlementsOfTwoNodesAddUpAndShareTheBudget) {
   const Project project = MakeProject("Support");
   UsageLimit limit = Limit(project.id);
+  limit.unit = UsageUnit::kRequests;
+  limit.hard_limit = 10;
+  limit.soft_limit = 4;
+  limit.subscription = SubscriptionType::kDaily;
+  limit.valid_from = 86400000;
+  limit.valid_until = 2 * 86400000;
   ASSERT_TRUE(store_->InsertUsageLimit(limit, nullptr));
-  limit.used = 0.1 + 0.2;  // not exactly representable in decimal: must survive the round trip
-  limit.status = LimitStatus::kEmpty;
-  limit.hard_crossed_in = 1000;
-  limit.valid_until.reset();
-  limit.updated_at = 4242;
-  ASSERT_TRUE(store_->SaveUsageCounters({limit}, {Event("limit.crossed", limit.id, 4242)}));
+  const TimeMs now = limit.valid_from + 1000;
+  auto settle = [&](const std::string& node, double used, double keep, double want,
+                    std::vector<LimitCrossingClaim> claims = {}, TimeMs at = 0) {
+    UsageSettlement settlement;
+    settlement.limit_id = limit.id;
+    settlement.slice = SliceRequest{limit.valid_from, used, keep, want, false};
+    settlement.claims = std::move(claims);
+    auto settled = store_->SettleUsage(node, {settlement}, at ? at : now);
+    EXPECT_TRUE(settled) << (settled ? "" : settled.error().internal);
+    return settled ? (*settled)[0] : SettledUsage{};
+  };
 
+  // Alone, node a holds everything that is left.
+  SettledUsage a = settle("a", 0, 0, 0);
+  ASSERT_TRUE(a.found);
+  EXPECT_EQ(a.slice.granted, 10);
+  EXPECT_EQ(a.slice.unreserved, 0);
+  // Node b asks while a holds it all: nothing for b, but b is now seen by a.
+  SettledUsage b = settle("b", 0, 0, 1);
+  EXPECT_EQ(b.slice.granted, 0);
+  EXPECT_EQ(b.others.nodes, 1);
+  EXPECT_EQ(b.others.reserved, 10);
+  // a used 3 and shares now: it keeps at most max(1, 7 / 8) = 1 beyond what it asked to keep.
+  a = settle("a", 3, 0, 5);
+  EXPECT_EQ(a.limit.used, 3);
+  EXPECT_EQ(a.slice.granted, 1);
+  EXPECT_EQ(a.slice.unreserved, 6);
+  // b gets a slice of what is free, adds its usage, and claims the soft crossing once.
+  AuditEntry audit = Event("limit.soft_crossed", limit.id, now);
+  b = settle("b", 0, 0, 1, {LimitCrossingClaim{false, limit.valid_from, audit}});
+  EXPECT_EQ(b.slice.granted, 1);
+  ASSERT_EQ(b.claimed.size(), 1u);
+  EXPECT_TRUE(b.claimed[0]);
+  a = settle("a", 1, 0, 1, {LimitCrossingClaim{false, limit.valid_from, audit}});
+  EXPECT_EQ(a.limit.used, 4);
+  EXPECT_FALSE(a.claimed[0]);
+  EXPECT_EQ(a.limit.soft_crossed_in, limit.valid_from);
+  auto listed = store_->ListAudit(
+      AuditQuery{.organization_id = organization_.id, .action = "limit.soft_crossed"});
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->count, 1);
+  // Every slice together with the usage stays within the hard limit.
+  EXPECT_LE(a.limit.used + a.slice.granted + a.others.reserved, limit.hard_limit);
+
+  // The next day: the first node to settle rolls the period (usage of the last one is
+  // dropped), the second finds it rolled; slices stay with their nodes.
+  const TimeMs tomorrow = *limit.valid_until + 5000;
+  b = settle("b", 1, 0, 1, {}, tomorrow);
+  EXPECT_EQ(b.limit.valid_from, *limit.valid_until);
+  EXPECT_EQ(b.limit.used, 0);
+  UsageSettlement late;
+  late.limit_id = limit.id;
+  late.slice = SliceRequest{*limit.valid_until, 2, 0, 1, false};
+  auto settled = store_->SettleUsage("a", {late}, tomorrow);
+  ASSERT_TRUE(settled);
+  EXPECT_EQ((*settled)[0].limit.valid_from, *limit.valid_until);
+  EXPECT_EQ((*settled)[0].limit.used, 2);
+
+  // A node that stops gives its slice back and leaves no row.
+  UsageSettlement stop;
+  stop.limit_id = limit.id;
+  stop.slice.counted_in = *limit.valid_until;
+  stop.slice.release = true;
+  settled = store_->SettleUsage("a", {stop}, tomorrow);
+  ASSERT_TRUE(settled);
+  EXPECT_EQ((*settled)[0].slice.granted, 0);
+  settled = store_->SettleUsage("b", {stop}, tomorrow);
+  ASSERT_TRUE(settled);
+  EXPECT_EQ((*settled)[0].others.nodes, 0);
+
+  UsageSettlement missing;
+  missing.limit_id = "no-such-limit";
+  settled = store_->SettleUsage("a", {missing}, tomorrow);
+  ASSERT_TRUE(settled);
+  EXPECT_FALSE((*settled)[0].found);
+  EXPECT_TRUE(store_->SettleUsage("a", {}, tomorrow));
+}
+
+// Nodes settling the same limits at once lose no usage: used_amount only ever grows by what
+// each node settles.
+TEST_F(PgGovernanceTest, ConcurrentSettlementsLoseNoUsage) {
+  const Project project = MakeProject("Support");
+  UsageLimit limit = Limit(project.id);
+  limit.unit = UsageUnit::kRequests;
+  limit.hard_limit = 1e9;
+  limit.valid_until.reset();
+  limit.subscription = SubscriptionType::kFreemium;
+  ASSERT_TRUE(store_->InsertUsageLimit(limit, nullptr));
+  std::vector<std::thread> nodes;
+  for (int n = 0; n < 4; ++n) {
+    nodes.emplace_back([&, n] {
+      for (int i = 0; i < 25; ++i) {
+        UsageSettlement settlement;
+        settlement.limit_id = limit.id;
+        settlement.slice = SliceRequest{limit.valid_from, 1, 0, 10, false};
+        auto settled = store_->SettleUsage("node-" + std::to_string(n), {settlement}, 5000);
+        EXPECT_TRUE(settled) << (settled ? "" : settled.error().internal);
+      }
+    });
+  }
+  for (auto& node : nodes) node.join();
   auto current = store_->ListCurrentUsageLimits();
   ASSERT_TRUE(current);
   ASSERT_EQ(current->size(), 1u);
-  const UsageLimit& read = (*current)[0];
-  EXPECT_EQ(read.used, 0.1 + 0.2);
-  EXPECT_EQ(read.status, LimitStatus::kEmpty);
-  EXPECT_EQ(read.hard_crossed_in, 1000);
-  EXPECT_FALSE(read.valid_until);
-  EXPECT_EQ(read.updated_at, 4242);
-  auto audit = store_->ListAudit(AuditQuery{.organization_id = organization_.id});
-  ASSERT_TRUE(audit);
-  ASSERT_EQ(audit->count, 1);
-  EXPECT_EQ(audit->entries[0].action, "limit.crossed");
-
-  EXPECT_TRUE(store_->SaveUsageCounters({}, {}));
+  EXPECT_EQ((*current)[0].used, 100);
 }
 
 TEST_F(PgGovernanceTest, AuditListFiltersAndIsNewestFirstWithInsertionOrderBreakingTies) {

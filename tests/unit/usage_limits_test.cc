@@ -338,5 +338,179 @@ TEST_F(UsageLimitsTest, LimitIdsOfOtherOwnersAreNotFound) {
   EXPECT_EQ(org_path.error().code(), ErrorCode::kUsageLimitNotFound);
 }
 
+// ---- Several nodes on one store: slices of the budget ----
+
+// A second node (another UsageLimits with its own node id) on the same store, as a second
+// server on the same PostgreSQL database would be.
+class UsageLimitsAcrossNodesTest : public UsageLimitsTest {
+ protected:
+  std::unique_ptr<UsageLimits> Node(const std::string& node_id) {
+    auto node = std::make_unique<UsageLimits>(*store_, clock_, &notifier_, node_id);
+    EXPECT_TRUE(node->Load());
+    return node;
+  }
+  Status CallOn(UsageLimits& node) { return node.Admit(organization_.id, project_.id); }
+  // Every settlement round checks idle slices (UsageLimits' kIdleCheckRounds).
+  static constexpr int kRounds = 5;
+  void SettleRounds(std::initializer_list<UsageLimits*> nodes, int rounds = kRounds) {
+    for (int i = 0; i < rounds; ++i) {
+      for (UsageLimits* node : nodes) ASSERT_TRUE(node->Flush());
+    }
+  }
+  // Makes `calls` admitted calls on `node`, settling every node after a refusal (as their
+  // settling threads do); false when they are not all admitted within a few rounds.
+  bool Spend(UsageLimits& node, int calls, std::initializer_list<UsageLimits*> nodes) {
+    for (int attempt = 0; calls > 0 && attempt < 50; ++attempt) {
+      if (CallOn(node)) {
+        --calls;
+      } else {
+        for (UsageLimits* each : nodes) (void)each->Flush();
+      }
+    }
+    return calls == 0;
+  }
+  double UsedOn(UsageLimits& node) { return node.Current(organization_.id, project_.id)->used; }
+};
+
+TEST_F(UsageLimitsAcrossNodesTest, UsageCountedOnEachNodeAddsUpInTheStoreAndOnEveryNode) {
+  Create(project_.id, UsageUnit::kRequests, 0, 1000);
+  auto other = Node("b");
+  ASSERT_TRUE(Spend(*limits_, 3, {limits_.get(), other.get()}));
+  ASSERT_TRUE(Spend(*other, 2, {limits_.get(), other.get()}));
+  SettleRounds({other.get(), limits_.get()});
+  EXPECT_EQ(UsedOn(*limits_), 5);
+  EXPECT_EQ(UsedOn(*other), 5);
+  EXPECT_EQ(store_->ListCurrentUsageLimits()->front().used, 5);
+}
+
+TEST_F(UsageLimitsAcrossNodesTest, ANodeJoiningALimitHeldByAnotherGetsAShareOnceTheHolderSettles) {
+  Create(project_.id, UsageUnit::kRequests, 0, 100);  // node "local", alone, holds all 100
+  auto other = Node("b");
+  // The second node has no slice and nothing is unreserved: refused, never admitted past the
+  // hard limit on credit.
+  EXPECT_FALSE(CallOn(*other));
+  ASSERT_TRUE(Call());
+  ASSERT_TRUE(other->Flush());  // asks for a slice: none free, but the holder will see it
+  SettleRounds({limits_.get()}, 2 * kRounds);  // sees it, then gives back all but its share
+  ASSERT_TRUE(other->Flush());
+  EXPECT_TRUE(CallOn(*other));
+}
+
+TEST_F(UsageLimitsAcrossNodesTest, ThreeNodesNeverAdmitMoreThanTheHardLimitPlusOneCallEach) {
+  constexpr double kHard = 60;
+  Create(project_.id, UsageUnit::kRequests, 0, kHard);
+  std::vector<UsageLimits*> nodes{limits_.get()};
+  auto b = Node("b");
+  auto c = Node("c");
+  nodes.push_back(b.get());
+  nodes.push_back(c.get());
+  int admitted = 0;
+  unsigned seed = 7;
+  auto next = [&seed] { return (seed = seed * 1103515245 + 12345) >> 16; };
+  // Each round every node takes 1 to 6 calls and some nodes settle, in a varying order, until
+  // nothing has been admitted anywhere for 20 rounds.
+  for (int quiet = 0, round = 0; quiet < 20 && round < 2000; ++round) {
+    int in_round = 0;
+    for (UsageLimits* node : nodes) {
+      for (unsigned k = next() % 6 + 1; k > 0; --k) in_round += CallOn(*node) ? 1 : 0;
+    }
+    for (UsageLimits* node : nodes) {
+      if (next() % 2 == 0) {
+        ASSERT_TRUE(node->Flush());
+      }
+    }
+    admitted += in_round;
+    quiet = in_round == 0 ? quiet + 1 : 0;
+  }
+  EXPECT_LE(admitted, kHard + nodes.size());
+  EXPECT_GE(admitted, kHard);
+  for (UsageLimits* node : nodes) ASSERT_TRUE(node->Flush());
+  EXPECT_EQ(store_->ListCurrentUsageLimits()->front().used, admitted);
+}
+
+TEST_F(UsageLimitsAcrossNodesTest, ASliceGivenBackAtShutdownServesTheOtherNodes) {
+  Create(project_.id, UsageUnit::kRequests, 0, 5);
+  auto other = Node("b");
+  ASSERT_TRUE(Call());
+  EXPECT_FALSE(CallOn(*other));          // the holder has the rest
+  ASSERT_TRUE(limits_->StopSettling());  // settles 1 and gives back the other 4
+  ASSERT_TRUE(other->Flush());
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(CallOn(*other)) << i;
+  EXPECT_FALSE(CallOn(*other));
+  EXPECT_EQ(UsedOn(*other), 5);
+}
+
+TEST_F(UsageLimitsAcrossNodesTest, ACrossingSeenOnTwoNodesIsAnnouncedOnce) {
+  Create(project_.id, UsageUnit::kRequests, 2, 1000);
+  auto other = Node("b");
+  ASSERT_TRUE(Spend(*limits_, 2, {limits_.get(), other.get()}));
+  ASSERT_TRUE(Spend(*other, 3, {limits_.get(), other.get()}));
+  SettleRounds({limits_.get(), other.get()});
+  ASSERT_EQ(notifier_.notices.size(), 1u);
+  EXPECT_EQ(notifier_.notices[0].action, "limit.soft_crossed");
+  AuditQuery query;
+  query.organization_id = organization_.id;
+  query.action = "limit.soft_crossed";
+  EXPECT_EQ(store_->ListAudit(query)->count, 1);
+}
+
+TEST_F(UsageLimitsAcrossNodesTest, ALimitRaisedOrCancelledOnOneNodeReachesTheOther) {
+  const UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 0, 1);
+  auto other = Node("b");
+  ASSERT_TRUE(Call());
+  EXPECT_FALSE(Spend(*other, 1, {limits_.get(), other.get()}));
+  UsageLimitChange change;
+  change.hard_limit = 3;
+  ASSERT_TRUE(limits_->Change(organization_.id, project_.id, limit.id, "Support", change,
+                              AuditActor::System()));
+  // The first node asked lately and may keep a slice of one: the other gets at least one.
+  EXPECT_TRUE(Spend(*other, 1, {limits_.get(), other.get()}));
+  SettleRounds({limits_.get(), other.get()});
+  EXPECT_LE(UsedOn(*other), 3);
+  ASSERT_TRUE(
+      limits_->Cancel(organization_.id, project_.id, limit.id, "Support", AuditActor::System()));
+  EXPECT_TRUE(Spend(*other, 5, {limits_.get(), other.get()}));
+}
+
+TEST_F(UsageLimitsAcrossNodesTest, ACostLimitOnThreeNodesOvershootsByCreditAndCallsInFlightAtMost) {
+  constexpr double kHard = 1.0;
+  constexpr double kCost = 0.013;  // one call's cost, charged when its record is produced
+  Create(project_.id, UsageUnit::kCost, 0, kHard);
+  auto b = Node("b");
+  auto c = Node("c");
+  std::vector<UsageLimits*> nodes{limits_.get(), b.get(), c.get()};
+  auto charge = [&](UsageLimits& node) {
+    RequestRecord record;
+    record.organization_id = organization_.id;
+    record.project_id = project_.id;
+    record.cost = kCost;
+    node.OnRecord(record);
+  };
+  double charged = 0;
+  for (int quiet = 0, round = 0; quiet < 20 && round < 2000; ++round) {
+    int in_round = 0;
+    for (UsageLimits* node : nodes) {
+      // Two calls in flight at once on each node: both admitted before either is charged.
+      const bool first = CallOn(*node).has_value();
+      const bool second = CallOn(*node).has_value();
+      for (bool admitted : {first, second}) {
+        if (!admitted) continue;
+        charge(*node);
+        charged += kCost;
+        ++in_round;
+      }
+    }
+    for (UsageLimits* node : nodes) ASSERT_TRUE(node->Flush());
+    quiet = in_round == 0 ? quiet + 1 : 0;
+  }
+  // Per node: one credit (a thousandth of the hard limit) plus its calls in flight.
+  EXPECT_LE(charged, kHard + nodes.size() * (kHard / 1000 + 2 * kCost) + 1e-9);
+  EXPECT_GE(charged, kHard);
+  EXPECT_NEAR(store_->ListCurrentUsageLimits()->empty()
+                  ? store_->ListUsageLimits(organization_.id, project_.id)->front().used
+                  : store_->ListCurrentUsageLimits()->front().used,
+              charged, 1e-9);
+}
+
 }  // namespace
 }  // namespace gatehouse

@@ -349,6 +349,19 @@ CREATE INDEX console_signouts_at ON console_signouts(signed_out_at);
 CREATE INDEX console_signouts_at_db ON console_signouts(signed_out_at_db);
 CREATE INDEX console_signouts_expiry ON console_signouts(expires_at);
 )sql",
+    // 3 (SQLite's 18): slices of hard limits (core/usage_slice.h): the budget each node may
+    // spend without asking the database. Their sum with used_amount stays within hard_limit; each
+    // node adds its usage to used_amount. settled_at is the database's clock, so that a slice of a
+    // node silent for a minute is given to others whatever the nodes' clocks say.
+    R"sql(
+CREATE TABLE usage_slices (
+  limit_id text NOT NULL REFERENCES usage_limits(id),
+  node_id text NOT NULL,
+  granted double precision NOT NULL,
+  settled_at bigint NOT NULL,
+  PRIMARY KEY (limit_id, node_id)
+);
+)sql",
 };
 
 }  // namespace

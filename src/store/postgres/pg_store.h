@@ -109,8 +109,9 @@ class PgStore final : public Store {
   Result<std::vector<UsageLimit>> ListUsageLimits(const std::string& organization_id,
                                                   const std::string& project_id) override;
   Result<std::vector<UsageLimit>> ListCurrentUsageLimits() override;
-  Status SaveUsageCounters(const std::vector<UsageLimit>& limits,
-                           const std::vector<AuditEntry>& audit) override;
+  Result<std::vector<SettledUsage>> SettleUsage(const std::string& node_id,
+                                                const std::vector<UsageSettlement>& settlements,
+                                                TimeMs now) override;
   Result<std::string> GetOrganizationWebhook(const std::string& organization_id) override;
   Status SetOrganizationWebhook(const std::string& organization_id, const std::string& url,
                                 const AuditEntry* audit) override;
@@ -165,6 +166,8 @@ class PgStore final : public Store {
   Status AppendAuditIn(pg::Connection& c, const AuditEntry& entry);
   Status InsertUsageLimitIn(pg::Connection& c, const UsageLimit& limit);
   Status WriteUsageLimitIn(pg::Connection& c, const UsageLimit& limit);
+  Result<SettledUsage> SettleUsageIn(pg::Connection& c, const std::string& node_id,
+                                     const UsageSettlement& settlement, TimeMs now);
   Status InsertRevisionIn(pg::Connection& c, const Assistant& assistant);
 
   // pg_store_requests.cc

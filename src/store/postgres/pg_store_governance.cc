@@ -175,22 +175,18 @@ Status PgStore::InsertUsageLimitIn(pg::Connection& c, const UsageLimit& limit) {
 }
 
 Status PgStore::WriteUsageLimitIn(pg::Connection& c, const UsageLimit& limit) {
+  // Usage and periods are settled (SettleUsage), never written from a node's view: another
+  // node's usage would be lost.
   return c.Run(
       "UPDATE usage_limits SET soft_limit = $2, hard_limit = $3, renewal_status = $4, "
-      "status = $5, used_amount = $6, valid_from = $7, valid_until = $8, updated_at = $9, "
-      "soft_crossed_in = $10, hard_crossed_in = $11 WHERE id = $1",
+      "status = $5, updated_at = $6 WHERE id = $1",
       Params()
           .Text(limit.id)
           .Real(limit.soft_limit)
           .Real(limit.hard_limit)
           .Int(Code(limit.renewal))
           .Int(Code(limit.status))
-          .Real(limit.used)
-          .Int(limit.valid_from)
-          .OptionalInt(limit.valid_until)
-          .Int(limit.updated_at)
-          .OptionalInt(limit.soft_crossed_in)
-          .OptionalInt(limit.hard_crossed_in));
+          .Int(limit.updated_at));
 }
 
 Status PgStore::InsertUsageLimit(const UsageLimit& limit, const AuditEntry* audit) {
@@ -263,20 +259,97 @@ Result<std::vector<UsageLimit>> PgStore::ListCurrentUsageLimits() {
   return ReadLimits((*c)->Exec(std::string("SELECT ") + kLimitColumns + " WHERE status IN (1, 3)"));
 }
 
-Status PgStore::SaveUsageCounters(const std::vector<UsageLimit>& limits,
-                                  const std::vector<AuditEntry>& audit) {
-  if (limits.empty() && audit.empty()) return {};
+Result<SettledUsage> PgStore::SettleUsageIn(pg::Connection& c, const std::string& node_id,
+                                            const UsageSettlement& settlement, TimeMs now) {
+  SettledUsage settled;
+  // The row lock serializes the nodes settling this limit: one rolls its period, the other
+  // sees it rolled; slices and usage are read and written under it.
+  auto rows = c.Exec(std::string("SELECT ") + kLimitColumns + " WHERE id = $1 FOR UPDATE",
+                     Params().Text(settlement.limit_id));
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return settled;
+  settled.found = true;
+  settled.limit = ReadLimit(*rows, 0);
+  auto slices = c.Exec(
+      "WITH gone AS (DELETE FROM usage_slices WHERE limit_id = $1 "
+      "AND settled_at < gatehouse_now_ms() - $2 RETURNING node_id) "
+      "SELECT node_id, granted FROM usage_slices WHERE limit_id = $1 "
+      "AND node_id NOT IN (SELECT node_id FROM gone)",
+      Params().Text(settlement.limit_id).Int(kSliceLifetimeMs));
+  if (!slices) return std::unexpected(slices.error());
+  double mine = 0;
+  for (int i = 0; i < slices->size(); ++i) {
+    if (slices->Text(i, 0) == node_id) {
+      mine = slices->Real(i, 1);
+    } else {
+      settled.others.reserved += slices->Real(i, 1);
+      ++settled.others.nodes;
+    }
+  }
+  UsageLimit& limit = settled.limit;
+  settled.slice = SettleSlice(limit, mine, settled.others, settlement.slice, now);
+  for (const auto& claim : settlement.claims) {
+    const bool claimed = ClaimLimitCrossing(limit, claim.hard, claim.period);
+    settled.claimed.push_back(claimed);
+    if (claimed) {
+      if (auto done = AppendAuditIn(c, claim.audit); !done) return std::unexpected(done.error());
+    }
+  }
+  if (auto done =
+          c.Run("UPDATE usage_limits SET status = $2, used_amount = $3, valid_from = $4, "
+                "valid_until = $5, updated_at = $6, soft_crossed_in = $7, hard_crossed_in = $8 "
+                "WHERE id = $1",
+                Params()
+                    .Text(limit.id)
+                    .Int(Code(limit.status))
+                    .Real(limit.used)
+                    .Int(limit.valid_from)
+                    .OptionalInt(limit.valid_until)
+                    .Int(limit.updated_at)
+                    .OptionalInt(limit.soft_crossed_in)
+                    .OptionalInt(limit.hard_crossed_in));
+      !done) {
+    return std::unexpected(done.error());
+  }
+  // A node keeps its row while it holds a slice or asks for one, so that others see it.
+  const bool keep_row =
+      settled.slice.granted > 0 || (settlement.slice.want > 0 && !settlement.slice.release);
+  Status written =
+      keep_row ? c.Run(
+                     "INSERT INTO usage_slices(limit_id, node_id, granted, settled_at) "
+                     "VALUES ($1, $2, $3, gatehouse_now_ms()) ON CONFLICT (limit_id, node_id) "
+                     "DO UPDATE SET granted = EXCLUDED.granted, settled_at = EXCLUDED.settled_at",
+                     Params().Text(limit.id).Text(node_id).Real(settled.slice.granted))
+               : c.Run("DELETE FROM usage_slices WHERE limit_id = $1 AND node_id = $2",
+                       Params().Text(limit.id).Text(node_id));
+  if (!written) return std::unexpected(written.error());
+  return settled;
+}
+
+Result<std::vector<SettledUsage>> PgStore::SettleUsage(
+    const std::string& node_id, const std::vector<UsageSettlement>& settlements, TimeMs now) {
+  std::vector<SettledUsage> settled;
+  if (settlements.empty()) return settled;
   auto c = Lease();
   if (!c) return std::unexpected(c.error());
   Transaction transaction(**c);
-  if (!transaction.begun()) return transaction.begun();
-  for (const auto& limit : limits) {
-    if (auto done = WriteUsageLimitIn(**c, limit); !done) return done;
+  if (!transaction.begun()) return std::unexpected(transaction.begun().error());
+  settled.reserve(settlements.size());
+  // Limits in id order, so that two nodes settling the same limits never wait on each other
+  // in a cycle.
+  std::vector<std::size_t> order(settlements.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return settlements[a].limit_id < settlements[b].limit_id;
+  });
+  settled.resize(settlements.size());
+  for (std::size_t i : order) {
+    auto one = SettleUsageIn(**c, node_id, settlements[i], now);
+    if (!one) return std::unexpected(one.error());
+    settled[i] = std::move(*one);
   }
-  for (const auto& entry : audit) {
-    if (auto done = AppendAuditIn(**c, entry); !done) return done;
-  }
-  return transaction.Commit();
+  if (auto done = transaction.Commit(); !done) return std::unexpected(done.error());
+  return settled;
 }
 
 Result<std::string> PgStore::GetOrganizationWebhook(const std::string& organization_id) {

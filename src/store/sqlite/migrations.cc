@@ -516,6 +516,19 @@ CREATE TABLE console_signouts (
 CREATE INDEX console_signouts_at ON console_signouts(signed_out_at);
 CREATE INDEX console_signouts_expiry ON console_signouts(expires_at);
 )sql",
+    // 18: slices of hard limits (core/usage_slice.h): the budget each node may spend without
+    // asking the store. Their sum with used_amount stays within hard_limit; a node's usage is
+    // added to used_amount (never overwritten), so several nodes' counts add up. SQLite has one
+    // node; the table is the same as on PostgreSQL so that one code path serves both.
+    R"sql(
+CREATE TABLE usage_slices (
+  limit_id TEXT NOT NULL REFERENCES usage_limits(id),
+  node_id TEXT NOT NULL,
+  granted REAL NOT NULL,
+  settled_at INTEGER NOT NULL,
+  PRIMARY KEY (limit_id, node_id)
+) WITHOUT ROWID;
+)sql",
 };
 
 }  // namespace

@@ -126,8 +126,9 @@ class SqliteStore final : public Store {
   Result<std::vector<UsageLimit>> ListUsageLimits(const std::string& organization_id,
                                                   const std::string& project_id) override;
   Result<std::vector<UsageLimit>> ListCurrentUsageLimits() override;
-  Status SaveUsageCounters(const std::vector<UsageLimit>& limits,
-                           const std::vector<AuditEntry>& audit) override;
+  Result<std::vector<SettledUsage>> SettleUsage(const std::string& node_id,
+                                                const std::vector<UsageSettlement>& settlements,
+                                                TimeMs now) override;
   Result<std::string> GetOrganizationWebhook(const std::string& organization_id) override;
   Status SetOrganizationWebhook(const std::string& organization_id, const std::string& url,
                                 const AuditEntry* audit) override;
@@ -211,6 +212,8 @@ class SqliteStore final : public Store {
   Status AppendAuditLocked(const AuditEntry& entry);
   Status InsertUsageLimitLocked(const UsageLimit& limit);
   Status WriteUsageLimitLocked(const UsageLimit& limit);
+  Result<SettledUsage> SettleUsageLocked(const std::string& node_id,
+                                         const UsageSettlement& settlement, TimeMs now);
   Result<std::optional<Project>> FindProjectWhere(const std::string& where,
                                                   const std::string& organization_id,
                                                   const std::string& value);

@@ -72,10 +72,10 @@ Status SqliteStore::InsertUsageLimitLocked(const UsageLimit& limit) {
 }
 
 Status SqliteStore::WriteUsageLimitLocked(const UsageLimit& limit) {
+  // Usage and periods are settled (SettleUsage), never written from a node's view.
   auto stmt = db_.Prepare(
       "UPDATE usage_limits SET soft_limit = ?2, hard_limit = ?3, renewal_status = ?4, "
-      "status = ?5, used_amount = ?6, valid_from = ?7, valid_until = ?8, updated_at = ?9, "
-      "soft_crossed_in = ?10, hard_crossed_in = ?11 WHERE id = ?1");
+      "status = ?5, updated_at = ?6 WHERE id = ?1");
   if (!stmt) return std::unexpected(stmt.error());
   return (*stmt)
       ->Bind(1, limit.id)
@@ -83,12 +83,7 @@ Status SqliteStore::WriteUsageLimitLocked(const UsageLimit& limit) {
       .Bind(3, limit.hard_limit)
       .Bind(4, Code(limit.renewal))
       .Bind(5, Code(limit.status))
-      .Bind(6, limit.used)
-      .Bind(7, limit.valid_from)
-      .Bind(8, limit.valid_until)
-      .Bind(9, limit.updated_at)
-      .Bind(10, limit.soft_crossed_in)
-      .Bind(11, limit.hard_crossed_in)
+      .Bind(6, limit.updated_at)
       .Run();
 }
 
@@ -184,20 +179,103 @@ Result<std::vector<UsageLimit>> SqliteStore::ListCurrentUsageLimits() {
   return limits;
 }
 
-Status SqliteStore::SaveUsageCounters(const std::vector<UsageLimit>& limits,
-                                      const std::vector<AuditEntry>& audit) {
-  if (limits.empty() && audit.empty()) return {};
+Result<SettledUsage> SqliteStore::SettleUsageLocked(const std::string& node_id,
+                                                    const UsageSettlement& settlement, TimeMs now) {
+  SettledUsage settled;
+  {
+    auto stmt = db_.Prepare(std::string("SELECT ") + kLimitColumns + " WHERE id = ?1");
+    if (!stmt) return std::unexpected(stmt.error());
+    auto row = (*stmt)->Bind(1, settlement.limit_id).Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return settled;
+    settled.found = true;
+    settled.limit = ReadLimit(**stmt);
+  }
+  {
+    auto stmt = db_.Prepare("DELETE FROM usage_slices WHERE limit_id = ?1 AND settled_at < ?2");
+    if (!stmt) return std::unexpected(stmt.error());
+    if (auto done = (*stmt)->Bind(1, settlement.limit_id).Bind(2, now - kSliceLifetimeMs).Run();
+        !done) {
+      return std::unexpected(done.error());
+    }
+  }
+  double mine = 0;
+  {
+    auto stmt = db_.Prepare("SELECT node_id, granted FROM usage_slices WHERE limit_id = ?1");
+    if (!stmt) return std::unexpected(stmt.error());
+    (*stmt)->Bind(1, settlement.limit_id);
+    for (;;) {
+      auto row = (*stmt)->Step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      if ((*stmt)->TextView(0) == node_id) {
+        mine = (*stmt)->Double(1);
+      } else {
+        settled.others.reserved += (*stmt)->Double(1);
+        ++settled.others.nodes;
+      }
+    }
+  }
+  UsageLimit& limit = settled.limit;
+  settled.slice = SettleSlice(limit, mine, settled.others, settlement.slice, now);
+  for (const auto& claim : settlement.claims) {
+    const bool claimed = ClaimLimitCrossing(limit, claim.hard, claim.period);
+    settled.claimed.push_back(claimed);
+    if (claimed) {
+      if (auto done = AppendAuditLocked(claim.audit); !done) return std::unexpected(done.error());
+    }
+  }
+  {
+    auto stmt = db_.Prepare(
+        "UPDATE usage_limits SET status = ?2, used_amount = ?3, valid_from = ?4, "
+        "valid_until = ?5, updated_at = ?6, soft_crossed_in = ?7, hard_crossed_in = ?8 "
+        "WHERE id = ?1");
+    if (!stmt) return std::unexpected(stmt.error());
+    if (auto done = (*stmt)
+                        ->Bind(1, limit.id)
+                        .Bind(2, Code(limit.status))
+                        .Bind(3, limit.used)
+                        .Bind(4, limit.valid_from)
+                        .Bind(5, limit.valid_until)
+                        .Bind(6, limit.updated_at)
+                        .Bind(7, limit.soft_crossed_in)
+                        .Bind(8, limit.hard_crossed_in)
+                        .Run();
+        !done) {
+      return std::unexpected(done.error());
+    }
+  }
+  // A node keeps its row while it holds a slice or asks for one, so that others see it.
+  const bool keep_row =
+      settled.slice.granted > 0 || (settlement.slice.want > 0 && !settlement.slice.release);
+  auto stmt = db_.Prepare(
+      keep_row ? "INSERT INTO usage_slices(limit_id, node_id, granted, settled_at) "
+                 "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET granted = excluded.granted, "
+                 "settled_at = excluded.settled_at"
+               : "DELETE FROM usage_slices WHERE limit_id = ?1 AND node_id = ?2");
+  if (!stmt) return std::unexpected(stmt.error());
+  (*stmt)->Bind(1, limit.id).Bind(2, node_id);
+  if (keep_row) (*stmt)->Bind(3, settled.slice.granted).Bind(4, now);
+  if (auto done = (*stmt)->Run(); !done) return std::unexpected(done.error());
+  return settled;
+}
+
+Result<std::vector<SettledUsage>> SqliteStore::SettleUsage(
+    const std::string& node_id, const std::vector<UsageSettlement>& settlements, TimeMs now) {
+  std::vector<SettledUsage> settled;
+  if (settlements.empty()) return settled;
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
-  if (!transaction.begun()) return transaction.begun();
-  for (const auto& limit : limits) {
-    if (auto done = WriteUsageLimitLocked(limit); !done) return done;
+  if (!transaction.begun()) return std::unexpected(transaction.begun().error());
+  settled.reserve(settlements.size());
+  for (const auto& settlement : settlements) {
+    auto one = SettleUsageLocked(node_id, settlement, now);
+    if (!one) return std::unexpected(one.error());
+    settled.push_back(std::move(*one));
   }
-  for (const auto& entry : audit) {
-    if (auto done = AppendAuditLocked(entry); !done) return done;
-  }
-  return transaction.Commit();
+  if (auto done = transaction.Commit(); !done) return std::unexpected(done.error());
+  return settled;
 }
 
 Result<std::string> SqliteStore::GetOrganizationWebhook(const std::string& organization_id) {
