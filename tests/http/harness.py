@@ -3,6 +3,10 @@
 Only loopback addresses are used, every wait is bounded, and each server gets its own
 temporary data directory that is removed when the server is stopped (kept when the
 environment variable GATEHOUSE_KEEP_DATA is set, for post-mortems).
+
+With GATEHOUSE_TEST_STORE=postgres (the http_pg.* CTest entries) each server also gets its own
+fresh database in the test cluster of GATEHOUSE_TEST_PG_DIR (tests/pg/pg_cluster.py), passed to
+init, serve and the CLI as GATEHOUSE_STORE, and dropped when the server is cleaned up.
 """
 
 import base64
@@ -25,6 +29,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
+from ..pg import pg_cluster
 from .fake_upstream import FakeUpstream
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +44,33 @@ SANITIZED = bool(os.environ.get('GATEHOUSE_SANITIZED'))
 def skip_when_sanitized(reason):
     """Skips a load or memory test under ASan/UBSan, where `reason` makes it meaningless."""
     return unittest.skipIf(SANITIZED, f'under ASan/UBSan: {reason}')
+
+# The store every Server uses: 'sqlite' (gatehouse.db in its data directory, the default) or
+# 'postgres' (a fresh database per Server in the cluster of GATEHOUSE_TEST_PG_DIR).
+STORE = os.environ.get('GATEHOUSE_TEST_STORE') or 'sqlite'
+if STORE not in ('sqlite', 'postgres'):
+    raise RuntimeError(f'GATEHOUSE_TEST_STORE must be sqlite or postgres, not {STORE!r}')
+ON_POSTGRES = STORE == 'postgres'
+
+
+def sqlite_only(reason):
+    """Skips a test or a whole class on PostgreSQL, visibly, with reason: for tests that open,
+    seed or damage DATA_DIR/gatehouse.db themselves."""
+    return unittest.skipIf(ON_POSTGRES, f'SQLite only: {reason}')
+
+
+def postgres_cluster_url():
+    """The url of the test cluster (GATEHOUSE_TEST_PG_DIR/url); raises when there is none."""
+    directory = os.environ.get('GATEHOUSE_TEST_PG_DIR')
+    if not directory:
+        raise RuntimeError('GATEHOUSE_TEST_STORE=postgres needs GATEHOUSE_TEST_PG_DIR, the '
+                           'directory of a cluster started by tests/pg/pg_cluster.py start DIR '
+                           '(ctest sets both)')
+    url = pg_cluster.read_url(directory)
+    if url is None:
+        raise RuntimeError(f'no PostgreSQL cluster in {directory} (no url file): start one '
+                           f'with python3 tests/pg/pg_cluster.py start {directory}')
+    return url
 
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
@@ -220,7 +252,19 @@ class Server:
         self.binary = binary_path()
         self.serve_args = list(serve_args)
         self.env = dict(env or {})  # added to the serve process's environment
+        # Added to the environment of init, serve and cli_run: the store (GATEHOUSE_STORE).
+        self.store_env = {}
+        self.database = None  # on PostgreSQL: (cluster url, database name)
+        if ON_POSTGRES:
+            cluster_url = postgres_cluster_url()
+            database_url = pg_cluster.create_database(
+                cluster_url, pg_cluster.random_database_name('gh_http'))
+            self.database = (cluster_url, database_url.rsplit('/', 1)[1])
+            self.store_env['GATEHOUSE_STORE'] = database_url
+            self.env['GATEHOUSE_STORE'] = database_url
         self.root = Path(tempfile.mkdtemp(prefix='gatehouse-http-'))
+        if self.database is not None:
+            (self.root / 'store-url').write_text(self.store_env['GATEHOUSE_STORE'] + '\n')
         self.config_path = None
         if config_text is not None:
             self.write_config(config_text)
@@ -239,10 +283,14 @@ class Server:
             raise ServerError(f'gatehouse binary not found at {self.binary} '
                               '(build it or set GATEHOUSE_BIN)')
         done = subprocess.run([str(self.binary), 'init', '--data-dir', str(self.data_dir),
-                               '--json'], capture_output=True, timeout=CLI_TIMEOUT_S)
+                               '--json'], capture_output=True, timeout=CLI_TIMEOUT_S,
+                              env=self.cli_env())
         if done.returncode != 0:
             raise ServerError(f'gatehouse init exited {done.returncode}: '
                               f'{done.stderr.decode(errors="replace")}')
+        if self.database is not None and (self.data_dir / 'gatehouse.db').exists():
+            raise ServerError('gatehouse init made gatehouse.db although GATEHOUSE_STORE names '
+                              'a PostgreSQL database: the run would test SQLite')
         self.init_info = json.loads(done.stdout)
         self.admin_token = (self.data_dir / 'admin.token').read_text().strip()
         return self.init_info
@@ -253,8 +301,18 @@ class Server:
         self.config_path.write_text(text)
         return self.config_path
 
+    def cli_env(self):
+        """The environment of a CLI command (init, cli_run) on this installation: the test's
+        own plus the store. A test running the binary itself passes env=server.cli_env()."""
+        env = dict(os.environ)
+        env.update(self.store_env)
+        return env
+
     @property
     def db_path(self):
+        if ON_POSTGRES:
+            raise AssertionError('on PostgreSQL there is no gatehouse.db: mark the test '
+                                 '@sqlite_only(reason) (tests/http/harness.py)')
         return self.data_dir / 'gatehouse.db'
 
     @property
@@ -283,7 +341,7 @@ class Server:
                 '--listen', f'{HOST}:0'] + self.serve_args
         if self.config_path is not None:
             args += ['--config', str(self.config_path)]
-        env = dict(os.environ)
+        env = self.cli_env()
         env.update(self.env)
         log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, 'ab')
@@ -381,6 +439,11 @@ class Server:
         self.stop()
         if not os.environ.get('GATEHOUSE_KEEP_DATA'):
             shutil.rmtree(self.root, ignore_errors=True)
+        if self.database is not None:
+            # Even with GATEHOUSE_KEEP_DATA: the cluster goes at the end of the run anyway.
+            cluster_url, name = self.database
+            self.database = None
+            pg_cluster.drop_database(cluster_url, name)
 
     def log_tail(self, chars=4000):
         try:
@@ -401,7 +464,8 @@ class Server:
         argv += [str(a) for a in args]
         if json_out:
             argv.append('--json')
-        return subprocess.run(argv, capture_output=True, timeout=CLI_TIMEOUT_S)
+        return subprocess.run(argv, capture_output=True, timeout=CLI_TIMEOUT_S,
+                              env=self.cli_env())
 
     def cli(self, command, *args, json_out=True):
         """Like cli_run but requires exit code 0 and returns the parsed JSON (or stdout text)."""
