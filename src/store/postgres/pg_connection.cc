@@ -29,7 +29,55 @@ std::string QuoteArrayItem(std::string_view value) {
   return quoted;
 }
 
+// Appends `value` to `out` as shortest text that reads back to the same double.
+void AppendReal(std::string& out, double value) {
+  char buffer[64];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  out.append(buffer, ec == std::errc() ? end : buffer);
+}
+
 }  // namespace
+
+ArrayLiteral& ArrayLiteral::Text(std::string_view value) {
+  Separate();
+  literal_.push_back('"');
+  for (char c : value) {
+    if (c == '"' || c == '\\') {
+      literal_.push_back('\\');
+    } else if (c == '\0') {
+      literal_ += "\xEF\xBF\xBD";
+      continue;
+    }
+    literal_.push_back(c);
+  }
+  literal_.push_back('"');
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::Int(std::int64_t value) {
+  Separate();
+  literal_ += std::to_string(value);
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::Real(double value) {
+  Separate();
+  AppendReal(literal_, value);
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::Null() {
+  Separate();
+  literal_ += "NULL";
+  return *this;
+}
+
+std::string ArrayLiteral::Take() {
+  std::string literal = std::move(literal_);
+  literal.push_back('}');
+  literal_ = "{";
+  return literal;
+}
 
 Params& Params::Text(std::string_view value) {
   values_.emplace_back(std::string(value));
@@ -42,9 +90,9 @@ Params& Params::Int(std::int64_t value) {
 }
 
 Params& Params::Real(double value) {
-  char buffer[64];
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
-  values_.emplace_back(std::string(buffer, ec == std::errc() ? end : buffer));
+  std::string text;
+  AppendReal(text, value);
+  values_.emplace_back(std::move(text));
   return *this;
 }
 
@@ -100,6 +148,11 @@ Params& Params::IntArray(const std::vector<std::int64_t>& values) {
   }
   literal.push_back('}');
   values_.emplace_back(std::move(literal));
+  return *this;
+}
+
+Params& Params::Array(ArrayLiteral& array) {
+  values_.emplace_back(array.Take());
   return *this;
 }
 
