@@ -36,21 +36,39 @@ struct UsageRollup {
   bool by_token;  // api_token_id
   // The indexes that make one token's or one project's periods a range (null: none), for a
   // store whose planner must be told (SQLite without statistics).
-  const char* token_index;
-  const char* project_index;
+  const char* token_index = nullptr;
+  const char* project_index = nullptr;
 };
 
-inline constexpr UsageRollup kUsageOrgHours{"usage_org_hours", "hour_ms", kHourMs, false, false,
-                                            nullptr,           nullptr};
-inline constexpr UsageRollup kUsageHours{
-    "usage_hours", "hour_ms", kHourMs, true, false, nullptr, "usage_hours_project"};
-inline constexpr UsageRollup kUsageTokenHours{
-    "usage_token_hours", "hour_ms", kHourMs, true, true, "usage_token_hours_token", nullptr};
-inline constexpr UsageRollup kUsageDays{"usage_days", "day_ms", kDayMs, true,
-                                        false,        nullptr,  nullptr};
-inline constexpr UsageRollup kUsageTokenDays{
-    "usage_token_days",        "day_ms", kDayMs, true, true, "usage_token_days_token",
-    "usage_token_days_project"};
+inline constexpr UsageRollup kUsageOrgHours{.table = "usage_org_hours",
+                                            .time_column = "hour_ms",
+                                            .period = kHourMs,
+                                            .by_key = false,
+                                            .by_token = false};
+inline constexpr UsageRollup kUsageHours{.table = "usage_hours",
+                                         .time_column = "hour_ms",
+                                         .period = kHourMs,
+                                         .by_key = true,
+                                         .by_token = false,
+                                         .project_index = "usage_hours_project"};
+inline constexpr UsageRollup kUsageTokenHours{.table = "usage_token_hours",
+                                              .time_column = "hour_ms",
+                                              .period = kHourMs,
+                                              .by_key = true,
+                                              .by_token = true,
+                                              .token_index = "usage_token_hours_token"};
+inline constexpr UsageRollup kUsageDays{.table = "usage_days",
+                                        .time_column = "day_ms",
+                                        .period = kDayMs,
+                                        .by_key = true,
+                                        .by_token = false};
+inline constexpr UsageRollup kUsageTokenDays{.table = "usage_token_days",
+                                             .time_column = "day_ms",
+                                             .period = kDayMs,
+                                             .by_key = true,
+                                             .by_token = true,
+                                             .token_index = "usage_token_days_token",
+                                             .project_index = "usage_token_days_project"};
 // In the order a batch adds to them (the same on every store, so concurrent writers lock the
 // tables in one order).
 inline constexpr const UsageRollup* kUsageRollups[] = {
