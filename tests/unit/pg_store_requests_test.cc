@@ -7,6 +7,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/ids.h"
@@ -272,6 +273,31 @@ TEST_F(PgRequestsTest, ARepeatedRecordIsStoredAndRolledUpOnce) {
   EXPECT_EQ(QueryInt("SELECT SUM(prompt_tokens) FROM usage_org_hours"),
             records[0].prompt_tokens + records[1].prompt_tokens + records[2].prompt_tokens +
                 records[3].prompt_tokens);
+}
+
+// Two nodes replaying the same journal at once: each record is stored and counted once, and
+// neither waits on the other into a deadlock.
+TEST_F(PgRequestsTest, TwoNodesAppendingTheSameRecordsStoreAndCountThemOnce) {
+  const std::vector<RequestRecord> records = ThreeDays(4000, 37);
+  PgStore other(PgStore::Options{.url = db_.url()});
+  const auto replay = [&](Store& store) {
+    for (std::size_t begin = 0; begin < records.size(); begin += 200) {
+      const std::vector<RequestRecord> batch(
+          records.begin() + static_cast<std::ptrdiff_t>(begin),
+          records.begin() + static_cast<std::ptrdiff_t>(std::min(records.size(), begin + 200)));
+      auto stored = store.AppendRequests(batch, Store::RecordArrival::kMayRepeat);
+      EXPECT_TRUE(stored) << stored.error().internal;
+    }
+  };
+  std::thread first(replay, std::ref(*store_));
+  replay(other);
+  first.join();
+
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM requests"), 4000);
+  for (const char* rollup :
+       {"usage_org_hours", "usage_hours", "usage_token_hours", "usage_days", "usage_token_days"}) {
+    EXPECT_EQ(QueryInt(std::string("SELECT SUM(requests) FROM ") + rollup), 4000) << rollup;
+  }
 }
 
 TEST_F(PgRequestsTest, ANulCharacterWhichPostgresTextCannotHoldIsStoredAsAReplacement) {
