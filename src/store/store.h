@@ -303,8 +303,9 @@ struct RequestRecordView {
 // Copies `view` into `record`, reusing the capacity of its strings.
 void AssignRecord(RequestRecord& record, const RequestRecordView& view);
 
-// Walks matching request records newest first without holding them all in memory, on a
-// connection of its own and in short read transactions, so a long export never blocks other
+// Walks matching request records newest first without holding them all in memory, on
+// connections apart from the writer's (SQLite: one of its own; PostgreSQL: one leased from the
+// export pool for each page) and in short read transactions, so a long export never blocks other
 // work. A record stored during the walk appears only if it sorts after the rows already
 // returned.
 class RequestCursor {
@@ -534,7 +535,8 @@ class Store {
                                 RecordArrival arrival = RecordArrival::kMayRepeat) = 0;
   virtual Result<std::unique_ptr<RequestCursor>> OpenRequestCursor(const RequestQuery& query) = 0;
   // The same walk as OpenRequestCursor(query) in parts (RequestParts); `query` has no skip and
-  // no count. Each open part holds a read-only connection of its own.
+  // no count. Each open part reads apart from the others (SQLite: a read-only connection of its
+  // own; PostgreSQL: connections of the export pool, leased for one page at a time).
   virtual Result<std::unique_ptr<RequestParts>> OpenRequestParts(const RequestQuery& query,
                                                                  std::size_t max_open) = 0;
   // Adds up the records `query` selects, from rollups by hour and by UTC day kept as records

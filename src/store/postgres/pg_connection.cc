@@ -45,7 +45,61 @@ std::string QuoteArrayItem(std::string_view value) {
   return quoted;
 }
 
+// Appends `value` to `out` as shortest text that reads back to the same double.
+void AppendReal(std::string& out, double value) {
+  char buffer[64];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  out.append(buffer, ec == std::errc() ? end : buffer);
+}
+
 }  // namespace
+
+ArrayLiteral& ArrayLiteral::Text(std::string_view value) {
+  Separate();
+  literal_.push_back('"');
+  for (char c : value) {
+    if (c == '"' || c == '\\') {
+      literal_.push_back('\\');
+    } else if (c == '\0') {
+      literal_ += "\xEF\xBF\xBD";
+      continue;
+    }
+    literal_.push_back(c);
+  }
+  literal_.push_back('"');
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::Int(std::int64_t value) {
+  Separate();
+  literal_ += std::to_string(value);
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::Real(double value) {
+  Separate();
+  AppendReal(literal_, value);
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::Bytes(std::string_view value) {
+  Separate();
+  literal_ += QuoteArrayItem(ByteaLiteral(value));
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::Null() {
+  Separate();
+  literal_ += "NULL";
+  return *this;
+}
+
+std::string ArrayLiteral::Take() {
+  std::string literal = std::move(literal_);
+  literal.push_back('}');
+  literal_ = "{";
+  return literal;
+}
 
 Params& Params::Text(std::string_view value) {
   values_.emplace_back(std::string(value));
@@ -58,9 +112,9 @@ Params& Params::Int(std::int64_t value) {
 }
 
 Params& Params::Real(double value) {
-  char buffer[64];
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
-  values_.emplace_back(std::string(buffer, ec == std::errc() ? end : buffer));
+  std::string text;
+  AppendReal(text, value);
+  values_.emplace_back(std::move(text));
   return *this;
 }
 
@@ -112,19 +166,8 @@ Params& Params::IntArray(const std::vector<std::int64_t>& values) {
   return *this;
 }
 
-Params& Params::OptionalTextArray(const std::vector<std::optional<std::string>>& values,
-                                  bool bytes) {
-  std::string literal = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i) literal.push_back(',');
-    if (!values[i]) {
-      literal += "NULL";
-    } else {
-      literal += QuoteArrayItem(bytes ? ByteaLiteral(*values[i]) : *values[i]);
-    }
-  }
-  literal.push_back('}');
-  values_.emplace_back(std::move(literal));
+Params& Params::Array(ArrayLiteral& array) {
+  values_.emplace_back(array.Take());
   return *this;
 }
 

@@ -17,6 +17,39 @@
 // parameters and results, and PostgreSQL errors turned into the store's errors.
 namespace gatehouse::pg {
 
+// A PostgreSQL array literal ('{"a",NULL,3}') built one element at a time, for a parameter such
+// as `unnest($1::text[])` that carries one column of many rows.
+class ArrayLiteral {
+ public:
+  ArrayLiteral() : literal_("{") {}
+
+  // Quoted. A NUL character, which PostgreSQL text cannot hold, becomes U+FFFD.
+  ArrayLiteral& Text(std::string_view value);
+  ArrayLiteral& OptionalText(const std::optional<std::string>& value) {
+    return value ? Text(*value) : Null();
+  }
+  ArrayLiteral& Int(std::int64_t value);
+  ArrayLiteral& OptionalInt(const std::optional<std::int64_t>& value) {
+    return value ? Int(*value) : Null();
+  }
+  ArrayLiteral& Real(double value);
+  // Raw bytes, as bytea's hex form (for a bytea[] parameter).
+  ArrayLiteral& Bytes(std::string_view value);
+  ArrayLiteral& OptionalBytes(const std::optional<std::string>& value) {
+    return value ? Bytes(*value) : Null();
+  }
+  ArrayLiteral& Null();
+
+  // The literal; the builder is left empty.
+  std::string Take();
+
+ private:
+  void Separate() {
+    if (literal_.size() > 1) literal_.push_back(',');
+  }
+  std::string literal_;
+};
+
 // The parameters of one statement ($1, $2, ...), all sent as text; nullopt sends NULL.
 class Params {
  public:
@@ -34,9 +67,8 @@ class Params {
   // A PostgreSQL array literal of texts ('{"a","b"}'), for `= ANY($n::text[])`.
   Params& TextArray(const std::vector<std::string>& values);
   Params& IntArray(const std::vector<std::int64_t>& values);
-  // An array literal whose nullopt items are NULL; `bytes` writes each item as bytea hex.
-  Params& OptionalTextArray(const std::vector<std::optional<std::string>>& values,
-                            bool bytes = false);
+  // Takes the literal `array` has built (leaving it empty).
+  Params& Array(ArrayLiteral& array);
 
   int size() const { return static_cast<int>(values_.size()); }
   // Pointers for PQexecParams, valid while this object lives unchanged.

@@ -22,8 +22,9 @@ class PgStore final : public Store {
  public:
   struct Options {
     std::string url;
-    std::size_t connections = 10;        // the general pool: management calls and searches
-    std::size_t export_connections = 6;  // cursors and export parts
+    std::size_t connections = 10;  // the general pool: management calls and searches
+    // Request cursors and export parts: each lease lasts one page's statement.
+    std::size_t export_connections = 6;
   };
 
   // Connects and applies pending migrations (advisory-locked, so nodes starting together apply
@@ -170,8 +171,10 @@ class PgStore final : public Store {
                                      const UsageSettlement& settlement, TimeMs now);
   Status InsertRevisionIn(pg::Connection& c, const Assistant& assistant);
 
-  // pg_store_requests.cc
-  Status RollUpIn(pg::Connection& c);
+  // pg_store_usage.cc
+  // Adds newly stored records to the usage rollups (by hour and by day) in the caller's
+  // transaction on `c`.
+  Status RollUpIn(pg::Connection& c, const std::vector<const RequestRecord*>& records);
 
   struct QueuedToken {
     TokenInsert insert;

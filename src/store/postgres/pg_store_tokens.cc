@@ -79,35 +79,33 @@ const std::string kInsertMany =
 // Tokens [first, end) as the fifteen arrays of kInsertMany.
 Params TokenArrays(const std::vector<std::pair<ApiToken, TokenCredential>>& tokens,
                    std::size_t first, std::size_t end) {
-  constexpr int kColumns = 15;
-  std::vector<std::vector<std::optional<std::string>>> columns(kColumns);
-  for (auto& column : columns) column.reserve(end - first);
-  auto optional_int = [](const std::optional<std::int64_t>& value) {
-    return value ? std::optional<std::string>(std::to_string(*value)) : std::nullopt;
-  };
+  ArrayLiteral ids, organizations, projects, scopes, names, descriptions, statuses, hashes, sealed,
+      prefixes, created, updated, expires, rates, permissions;
   for (std::size_t i = first; i < end; ++i) {
     const auto& [token, credential] = tokens[i];
-    const std::string permissions = PermissionsToJson(token.permissions);
-    columns[0].emplace_back(token.id);
-    columns[1].emplace_back(token.organization_id);
-    columns[2].push_back(token.project_id.empty() ? std::nullopt
-                                                  : std::optional<std::string>(token.project_id));
-    columns[3].emplace_back(std::to_string(StoredCode(token.scope)));
-    columns[4].emplace_back(token.name);
-    columns[5].emplace_back(token.description);
-    columns[6].emplace_back(std::to_string(StoredCode(token.status)));
-    columns[7].emplace_back(credential.secret_hash);
-    columns[8].push_back(credential.sealed);
-    columns[9].emplace_back(token.secret_prefix);
-    columns[10].emplace_back(std::to_string(token.created_at));
-    columns[11].emplace_back(std::to_string(token.updated_at));
-    columns[12].push_back(optional_int(token.expires_at));
-    columns[13].push_back(optional_int(token.rate_limit_per_minute));
-    columns[14].push_back(permissions.empty() ? std::nullopt
-                                              : std::optional<std::string>(permissions));
+    const std::string permission_list = PermissionsToJson(token.permissions);
+    ids.Text(token.id);
+    organizations.Text(token.organization_id);
+    token.project_id.empty() ? projects.Null() : projects.Text(token.project_id);
+    scopes.Int(StoredCode(token.scope));
+    names.Text(token.name);
+    descriptions.Text(token.description);
+    statuses.Int(StoredCode(token.status));
+    hashes.Bytes(credential.secret_hash);
+    sealed.OptionalBytes(credential.sealed);
+    prefixes.Text(token.secret_prefix);
+    created.Int(token.created_at);
+    updated.Int(token.updated_at);
+    expires.OptionalInt(token.expires_at);
+    rates.OptionalInt(token.rate_limit_per_minute);
+    permission_list.empty() ? permissions.Null() : permissions.Text(permission_list);
   }
   Params params;
-  for (int i = 0; i < kColumns; ++i) params.OptionalTextArray(columns[i], i == 7 || i == 8);
+  for (ArrayLiteral* column :
+       {&ids, &organizations, &projects, &scopes, &names, &descriptions, &statuses, &hashes,
+        &sealed, &prefixes, &created, &updated, &expires, &rates, &permissions}) {
+    params.Array(*column);
+  }
   return params;
 }
 
