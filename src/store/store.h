@@ -402,8 +402,9 @@ class Store {
 
   // Stores `token` with the audit event of its creation in one transaction, shared with the
   // creations queued meanwhile (group commit); returns once that transaction has committed.
-  virtual Status InsertToken(const ApiToken& token, const TokenCredential& credential,
-                             const AuditEntry* audit = nullptr) = 0;
+  // QueueTokenInsert, waited for (store.cc).
+  Status InsertToken(const ApiToken& token, const TokenCredential& credential,
+                     const AuditEntry* audit = nullptr);
   // Queues `insert` for the next group commit and returns at once. `done` runs once, on a
   // thread of the store's, when the transaction holding the token has committed (its own
   // outcome: 9001 for a taken name) or failed (that error); it may move from `insert`, must

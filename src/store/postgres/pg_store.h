@@ -60,8 +60,6 @@ class PgStore final : public Store {
   Status DeleteProject(const std::string& organization_id, const std::string& project_id,
                        TimeMs now, const AuditEntry* audit = nullptr) override;
 
-  Status InsertToken(const ApiToken& token, const TokenCredential& credential,
-                     const AuditEntry* audit = nullptr) override;
   // `done` runs on the token writer thread.
   void QueueTokenInsert(TokenInsert insert, TokenInsertDone done) override;
   Result<std::vector<Status>> InsertTokens(

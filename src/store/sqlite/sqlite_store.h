@@ -74,8 +74,6 @@ class SqliteStore final : public Store {
   Status DeleteProject(const std::string& organization_id, const std::string& project_id,
                        TimeMs now, const AuditEntry* audit = nullptr) override;
 
-  Status InsertToken(const ApiToken& token, const TokenCredential& credential,
-                     const AuditEntry* audit = nullptr) override;
   // `done` runs on the token writer thread, after the writer connection is released.
   void QueueTokenInsert(TokenInsert insert, TokenInsertDone done) override;
   Result<std::vector<Status>> InsertTokens(
