@@ -57,7 +57,7 @@ class StoreContractTest : public ::testing::TestWithParam<Backend> {
     return project;
   }
 
-  TempDir dir_;  // declared before store_, so it outlives it
+  TempDir dir_;                               // declared before store_, so it outlives it
   std::unique_ptr<PgTestDatabase> database_;  // likewise
   std::unique_ptr<Store> store_;
   Organization organization_;
@@ -213,8 +213,8 @@ TEST_P(StoreContractTest, ChangedTokensAreVisitedSinceATimeIncludingRevokedOnes)
   // Every token changed since then, revoked ones included; a store may visit more (PostgreSQL
   // also reads by the database's clock, which these made-up times are far behind).
   std::vector<std::string> seen;
-  ASSERT_TRUE(store_->ForEachTokenChangedSince(
-      9000, [&](const ApiToken& token, const TokenCredential&) {
+  ASSERT_TRUE(
+      store_->ForEachTokenChangedSince(9000, [&](const ApiToken& token, const TokenCredential&) {
         if (token.status == TokenStatus::kRevoked) seen.push_back(token.project_id);
       }));
   EXPECT_EQ(seen, std::vector<std::string>{support.id});
