@@ -1,4 +1,4 @@
-// The in-memory token name index behind name searches (sqlite/token_name_index.h): once loaded
+// The in-memory token name index behind name searches (store/token_name_index.h): once loaded
 // it follows every change of a token, whoever makes it, as the searches see them.
 #include <gtest/gtest.h>
 #include <unistd.h>

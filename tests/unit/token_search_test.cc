@@ -10,6 +10,8 @@
 
 #include "core/ids.h"
 #include "pg_test_database.h"
+#include "store/postgres/pg_connection.h"
+#include "store/postgres/pg_rows.h"
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -49,7 +51,8 @@ class TokenSearchFixture : public ::testing::Test {
     if (kBackend == Backend::kPostgres) {
       database_ = new PgTestDatabase();
       if (!database_->available()) return;  // each test skips (SetUp)
-      store_ = new PgStore(PgStore::Options{.url = database_->url()});
+      pg_ = new PgStore(PgStore::Options{.url = database_->url()});
+      store_ = pg_;
     } else {
       sqlite_ = new SqliteStore((dir_ / "test.db").string());
       store_ = sqlite_;
@@ -99,6 +102,7 @@ class TokenSearchFixture : public ::testing::Test {
   static void TearDownTestSuite() {
     delete store_;
     store_ = sqlite_ = nullptr;
+    pg_ = nullptr;
     delete database_;
     database_ = nullptr;
     rows_.clear();
@@ -232,6 +236,7 @@ class TokenSearchFixture : public ::testing::Test {
   static inline std::filesystem::path dir_;
   static inline Store* store_ = nullptr;
   static inline SqliteStore* sqlite_ = nullptr;       // store_ on SQLite
+  static inline PgStore* pg_ = nullptr;               // store_ on PostgreSQL
   static inline PgTestDatabase* database_ = nullptr;  // on PostgreSQL
   static inline Organization organization_;
   static inline std::vector<Project> projects_;
@@ -275,6 +280,10 @@ TEST_F(PgTokenSearchTest, EveryOrderAndDirectionMatchesBruteForceOnEveryPageWith
 }
 
 TEST_F(PgTokenSearchTest, EveryFilterMatchesBruteForce) { CheckEveryFilter(); }
+
+TEST_F(PgTokenSearchTest, EveryFilterMatchesBruteForceWithoutTheNameIndex) {
+  CheckEveryFilter(SqliteStore::NameIndexUse::kNever);
+}
 
 TEST_F(TokenSearchTest, EveryOrderAndDirectionMatchesBruteForceOnEveryPageWithTies) {
   for (auto key :
@@ -349,6 +358,7 @@ TEST_F(TokenSearchTest, EveryFilterMatchesBruteForceThroughTheNameIndexAlone) {
 template <Backend kBackend>
 void TokenSearchFixture<kBackend>::CheckEveryFilter(SqliteStore::NameIndexUse use) {
   if (sqlite_) sqlite_->UseNameIndex(use);
+  if (pg_) pg_->UseNameIndex(use != SqliteStore::NameIndexUse::kNever);
   std::vector<std::string> texts = {"c",  "C",      "%",   "_",       "'",   "\"",    "é",    "É",
                                     "日", "ci",     "a_b", "100%",    "o'n", "\"q\"", "café", "caf",
                                     "本", "deploy", "Ω",   "nomatch", "x1",  "zz1",   "Build"};
@@ -400,6 +410,7 @@ void TokenSearchFixture<kBackend>::CheckEveryFilter(SqliteStore::NameIndexUse us
     }
   }
   if (sqlite_) sqlite_->UseNameIndex(SqliteStore::NameIndexUse::kWhenCheaper);
+  if (pg_) pg_->UseNameIndex(true);
 }
 
 template <Backend kBackend>
@@ -447,6 +458,73 @@ TEST_F(TokenSearchTest, CountsFollowStatusChangesAndProjectRenames) {
 
 TEST_F(PgTokenSearchTest, CountsFollowStatusChangesAndProjectRenames) {
   CheckCountsFollowChanges<Backend::kPostgres>();
+}
+
+// Several nodes on one database: each node's name index reads what the others change at its
+// next search, including a token committed after one with a larger seq (nodes draw seqs
+// concurrently), which the index places among its entries.
+TEST_F(PgTokenSearchTest, NameSearchesSeeEveryNodesChangesAtOnceInAnyCommitOrder) {
+  Organization nodes{NewUuid(), "Nodes", "", 1};
+  ApiToken owner = Other(nodes);
+  owner.name = "owner";
+  ASSERT_TRUE(store_->CreateOrganization(nodes, owner, Credential()));
+  auto names = [&](const std::string& text) {
+    auto page =
+        store_->SearchTokens(TokenQuery{.organization_id = nodes.id, .name_contains = text});
+    EXPECT_TRUE(page) << page.error().internal;
+    std::vector<std::string> found;
+    if (page) {
+      for (const auto& token : page->tokens) found.push_back(token.name);
+    }
+    return found;
+  };
+  ASSERT_EQ(names("owner"), std::vector<std::string>{"owner"});  // the index is loaded
+
+  // A transaction of "another node" takes a seq and commits only after larger ones did (a
+  // blocked token: api_token_counts' row of active ones would make the two wait for each other).
+  auto late = pg::Connection::Open(database_->url());
+  ASSERT_TRUE(late) << late.error().internal;
+  ASSERT_TRUE((*late)->Run("BEGIN"));
+  ASSERT_TRUE((*late)->Run(
+      "INSERT INTO api_tokens (id, organization_id, scope, name, status, secret_hash, "
+      "secret_prefix, created_at, updated_at) VALUES ($1, $2, $3, 'node-late', $4, '\\x00', "
+      "'gto_abcd', 1, 1)",
+      pg::Params()
+          .Text(NewUuid())
+          .Text(nodes.id)
+          .Int(pg::StoredCode(TokenScope::kOrganization))
+          .Int(pg::StoredCode(TokenStatus::kBlocked))));
+  std::vector<std::pair<ApiToken, TokenCredential>> batch;
+  for (const char* name : {"node-e", "node-d", "node-c", "node-b", "node-a"}) {
+    ApiToken token = Other(nodes);
+    token.name = name;
+    batch.emplace_back(token, Credential());
+  }
+  ASSERT_TRUE(store_->InsertTokens(batch));
+  EXPECT_EQ(names("node-"),
+            (std::vector<std::string>{"node-a", "node-b", "node-c", "node-d", "node-e"}));
+  ASSERT_TRUE((*late)->Run("COMMIT"));
+  EXPECT_EQ(names("node-"), (std::vector<std::string>{"node-a", "node-b", "node-c", "node-d",
+                                                      "node-e", "node-late"}));
+  EXPECT_EQ(names("late"), std::vector<std::string>{"node-late"});
+  EXPECT_EQ(names("e"), (std::vector<std::string>{"node-a", "node-b", "node-c", "node-d", "node-e",
+                                                  "node-late", "owner"}));
+
+  // Another node renames and blocks; this one's next search sees both.
+  PgStore other(
+      PgStore::Options{.url = database_->url(), .connections = 2, .export_connections = 1});
+  ASSERT_TRUE(other.ChangeToken(nodes.id, batch[2].first.id,
+                                TokenChange{.name = std::string("renamed-c")}, 3000, {}));
+  ASSERT_TRUE(other.ChangeToken(nodes.id, batch[0].first.id,
+                                TokenChange{.status = TokenStatus::kBlocked}, 3001, {}));
+  EXPECT_EQ(names("node-c"), std::vector<std::string>{});
+  EXPECT_EQ(names("renamed"), std::vector<std::string>{"renamed-c"});
+  auto blocked = store_->SearchTokens(TokenQuery{
+      .organization_id = nodes.id, .name_contains = "node", .statuses = {TokenStatus::kBlocked}});
+  ASSERT_TRUE(blocked);
+  std::vector<std::string> blocked_names;
+  for (const auto& token : blocked->tokens) blocked_names.push_back(token.name);
+  EXPECT_EQ(blocked_names, (std::vector<std::string>{"node-e", "node-late"}));
 }
 
 }  // namespace

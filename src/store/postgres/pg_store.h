@@ -1,16 +1,19 @@
 #ifndef GATEHOUSE_STORE_POSTGRES_PG_STORE_H_
 #define GATEHOUSE_STORE_POSTGRES_PG_STORE_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "store/postgres/pg_pool.h"
 #include "store/store.h"
+#include "store/token_name_index.h"
 
 namespace gatehouse {
 
@@ -31,6 +34,10 @@ class PgStore final : public Store {
   // each once). Throws std::runtime_error naming the store with its password hidden (start-up).
   explicit PgStore(Options options);
   ~PgStore() override;
+
+  // Whether name searches use the in-memory name index once it is loaded (the default) or
+  // pg_trgm alone (tests and `bench` compare the two).
+  void UseNameIndex(bool use) { use_name_index_ = use; }
 
   // Creates the monthly partitions of `requests` around `now` (maintenance calls it daily).
   Status EnsureRequestPartitions(TimeMs now);
@@ -155,14 +162,28 @@ class PgStore final : public Store {
                                                      const std::string& token_id, bool for_update);
   void WriteQueuedTokens();
   std::vector<Status> StoreTokenBatch(const std::vector<TokenInsert*>& batch);
+  // Stores the batch in one transaction; the ids of those stored (the others' names exist).
+  Result<std::unordered_set<std::string>> StoreTokensIn(const std::vector<TokenInsert*>& batch);
   // Tells every node's WatchTokenChanges, at the commit of the caller's transaction.
   static Status NotifyTokenChange(pg::Connection& c);
   // The LISTEN thread: reconnects after a lost connection and then reports a change, since
   // notifications sent meanwhile are lost.
   void ListenForTokenChanges();
 
+  // pg_token_search.cc
+  // Brings name_index_ up to date through `c` (see TokenNameIndex::Sync).
+  Result<bool> SyncNameIndex(pg::Connection& c);
+  // A name search answered from name_index_ (loaded).
+  Result<TokenPage> SearchByNameIndex(pg::Connection& c, const TokenQuery& query);
+  // Reads into `page` the tokens that pass the query's filters (and are among `seqs`, if
+  // given), in the query's order, with its LIMIT and OFFSET when `paged`.
+  static Result<TokenPage> ReadPage(pg::Connection& c, const TokenQuery& query,
+                                    const std::vector<std::int64_t>* seqs, bool paged,
+                                    TokenPage page);
+
   // pg_store_governance.cc
   Status AppendAuditIn(pg::Connection& c, const AuditEntry& entry);
+  Status AppendAuditsIn(pg::Connection& c, const std::vector<const AuditEntry*>& entries);
   Status InsertUsageLimitIn(pg::Connection& c, const UsageLimit& limit);
   Status WriteUsageLimitIn(pg::Connection& c, const UsageLimit& limit);
   Result<SettledUsage> SettleUsageIn(pg::Connection& c, const std::string& node_id,
@@ -193,6 +214,8 @@ class PgStore final : public Store {
   std::function<void()> on_change_;       // guarded by watch_mutex_
   int listen_stop_fd_ = -1;               // an eventfd that ends the LISTEN thread
   std::thread listener_;                  // runs ListenForTokenChanges once watched
+  TokenNameIndex name_index_;             // token names for SearchTokens
+  std::atomic<bool> use_name_index_ = true;
 };
 
 }  // namespace gatehouse

@@ -106,6 +106,40 @@ Status PgStore::AppendAuditIn(pg::Connection& c, const AuditEntry& entry) {
           .Text(entry.details));
 }
 
+Status PgStore::AppendAuditsIn(pg::Connection& c, const std::vector<const AuditEntry*>& entries) {
+  if (entries.empty()) return {};
+  ArrayLiteral at, organizations, actors, actions, targets, actor_names, addresses, target_names,
+      target_types, details;
+  for (const AuditEntry* entry : entries) {
+    at.Int(entry->at);
+    organizations.Text(entry->organization_id);
+    actors.Text(entry->actor_token_id);
+    actions.Text(entry->action);
+    targets.Text(entry->target_id);
+    actor_names.Text(entry->actor_name);
+    addresses.Text(entry->remote_address);
+    target_names.Text(entry->target_name);
+    target_types.Text(entry->target_type);
+    details.Text(entry->details);
+  }
+  Params params;
+  for (ArrayLiteral* column : {&at, &organizations, &actors, &actions, &targets, &actor_names,
+                               &addresses, &target_names, &target_types, &details}) {
+    params.Array(*column);
+  }
+  // WITH ORDINALITY keeps the entries' order in their ids.
+  return c.Run(
+      "INSERT INTO audit_log(at, organization_id, actor_token_id, action, target_id, actor_name, "
+      "remote_address, target_name, target_type, details) "
+      "SELECT u.at, u.organization_id, u.actor_token_id, u.action, u.target_id, u.actor_name, "
+      "u.remote_address, u.target_name, u.target_type, u.details "
+      "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+      "$7::text[], $8::text[], $9::text[], $10::text[]) WITH ORDINALITY AS u(at, "
+      "organization_id, actor_token_id, action, target_id, actor_name, remote_address, "
+      "target_name, target_type, details, n) ORDER BY u.n",
+      params);
+}
+
 Result<AuditPage> PgStore::ListAudit(const AuditQuery& query) {
   auto c = Lease();
   if (!c) return std::unexpected(c.error());

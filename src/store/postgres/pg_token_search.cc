@@ -1,3 +1,5 @@
+#include <limits>
+
 #include "store/postgres/pg_rows.h"
 #include "store/postgres/pg_store.h"
 
@@ -9,6 +11,12 @@
 //   only its rows are read, so a deep page skips index entries rather than rows;
 // * counts without a name filter add up api_token_counts; with one they stop at
 //   kNameCountBound (docs/api-decisions.md), as on SQLite.
+// A name filter is answered from the in-memory TokenNameIndex once it is loaded, as on SQLite:
+// it counts the matches and finds them by scanning the names' text, so that only the page's
+// rows are read. pg_trgm serves until then; it cannot serve 1–2 characters, and a rare longer
+// text costs a heap visit per trigram candidate (docs/scaling.md). Each search first reads the
+// tokens changed since the previous one (changed_at_db, the database's clock), so a change
+// made on another node is in the next search.
 namespace gatehouse {
 
 using pg::Params;
@@ -17,6 +25,10 @@ using namespace pg;  // row readers and SQL helpers
 namespace {
 
 constexpr std::int64_t kNameCountBound = 10000;
+// Up to this many name matches in another order than the name's are read by seq and sorted;
+// more are found by walking the order's index.
+constexpr std::int64_t kReadBySeqLimit = 2000;
+constexpr int kLoadChunkRows = 10000;
 
 const std::string kSqlProjectScope = std::to_string(StoredCode(TokenScope::kProject));
 
@@ -112,11 +124,82 @@ std::string CounterSql(const TokenQuery& query, Params& params) {
   return sql;
 }
 
+// The name index's reads of api_tokens: seq for rowid, changed_at_db for the change stamp.
+class PgNameSource final : public NameIndexSource {
+ public:
+  explicit PgNameSource(Connection& c) : c_(c) {}
+
+  Result<std::int64_t> NowMs() override {
+    auto now = c_.Exec("SELECT gatehouse_now_ms()");
+    if (!now) return std::unexpected(now.error());
+    return now->Int(0, 0);
+  }
+
+  // In seq order, as the index appends its entries.
+  Status ReadAll(const Visit& visit) override {
+    return c_.ForEachChunk(std::string(kColumns) + " ORDER BY seq", Params(), kLoadChunkRows,
+                           [&visit](const Rows& rows) { Read(rows, visit); });
+  }
+
+  Status ReadChanged(std::int64_t since, std::int64_t after_rowid, const Visit& visit) override {
+    auto rows = c_.Exec(std::string(kColumns) + " WHERE changed_at_db >= $1 UNION ALL " + kColumns +
+                            " WHERE seq > $2 AND changed_at_db < $1",
+                        Params().Int(since).Int(after_rowid));
+    if (!rows) return std::unexpected(rows.error());
+    Read(*rows, visit);
+    return {};
+  }
+
+ private:
+  static constexpr const char* kColumns =
+      "SELECT seq, organization_id, name, status, scope, COALESCE(project_id, ''), "
+      "project_name, changed_at_db, created_at, description, last_used_at FROM api_tokens";
+
+  static void Read(const Rows& rows, const Visit& visit) {
+    NameIndexRow row;
+    for (int i = 0; i < rows.size(); ++i) {
+      row.rowid = rows.Int(i, 0);
+      row.organization_id.assign(rows.TextView(i, 1));
+      row.name.assign(rows.TextView(i, 2));
+      row.status = rows.Int(i, 3);
+      row.scope = rows.Int(i, 4);
+      row.project_id.assign(rows.TextView(i, 5));
+      row.project_name.assign(rows.TextView(i, 6));
+      row.updated_at = rows.Int(i, 7);
+      row.created_at = rows.Int(i, 8);
+      row.description.assign(rows.TextView(i, 9));
+      row.last_used_at = rows.OptionalInt(i, 10);
+      visit(row);
+    }
+  }
+
+  Connection& c_;
+};
+
 }  // namespace
+
+Result<bool> PgStore::SyncNameIndex(Connection& c) {
+  PgNameSource source(c);
+  return name_index_.Sync(source);
+}
+
+Status PgStore::RefreshSearchIndex() {
+  if (!use_name_index_) return {};
+  auto c = Lease();
+  if (!c) return std::unexpected(c.error());
+  auto synced = SyncNameIndex(**c);
+  if (!synced) return std::unexpected(synced.error());
+  return {};
+}
 
 Result<TokenPage> PgStore::SearchTokens(const TokenQuery& query) {
   auto c = Lease();
   if (!c) return std::unexpected(c.error());
+  if (!query.name_contains.empty() && use_name_index_) {
+    auto indexed = SyncNameIndex(**c);
+    if (!indexed) return std::unexpected(indexed.error());
+    if (*indexed) return SearchByNameIndex(**c, query);
+  }
   TokenPage page;
   if (query.name_contains.empty()) {
     Params params;
@@ -137,22 +220,61 @@ Result<TokenPage> PgStore::SearchTokens(const TokenQuery& query) {
   }
   // With a bounded name count only the first kNameCountBound matches are reachable.
   if (query.offset >= page.count) return page;
+  return ReadPage(**c, query, nullptr, true, std::move(page));
+}
 
+Result<TokenPage> PgStore::ReadPage(Connection& c, const TokenQuery& query,
+                                    const std::vector<std::int64_t>* seqs, bool paged,
+                                    TokenPage page) {
   Params params;
   params.Text(query.organization_id);
   const std::string order = OrderByClause(query.order_key, query.descending);
-  std::string chosen = "SELECT t.seq FROM api_tokens t" + TokenFilters(query, params, true) + order;
-  if (query.limit > 0) chosen += " LIMIT " + std::to_string(query.limit);
-  if (query.offset > 0) chosen += " OFFSET " + std::to_string(query.offset);
-  auto rows = (*c)->Exec(std::string("SELECT ") + kTokenFields + " FROM (" + chosen +
-                             ") page JOIN api_tokens t ON t.seq = page.seq"
-                             " LEFT JOIN organizations o ON o.id = t.organization_id" +
-                             order,
-                         params);
+  std::string chosen = "SELECT t.seq FROM api_tokens t" + TokenFilters(query, params, true);
+  if (seqs) {
+    params.IntArray(*seqs);
+    chosen += " AND t.seq = ANY($" + std::to_string(params.size()) + "::bigint[])";
+  }
+  chosen += order;
+  if (paged && query.limit > 0) chosen += " LIMIT " + std::to_string(query.limit);
+  if (paged && query.offset > 0) chosen += " OFFSET " + std::to_string(query.offset);
+  auto rows = c.Exec(std::string("SELECT ") + kTokenFields + " FROM (" + chosen +
+                         ") page JOIN api_tokens t ON t.seq = page.seq"
+                         " LEFT JOIN organizations o ON o.id = t.organization_id" +
+                         order,
+                     params);
   if (!rows) return std::unexpected(rows.error());
   page.tokens.reserve(rows->size());
   for (int i = 0; i < rows->size(); ++i) page.tokens.push_back(ReadToken(*rows, i));
   return page;
+}
+
+Result<TokenPage> PgStore::SearchByNameIndex(Connection& c, const TokenQuery& query) {
+  NameSearch search{.organization_id = query.organization_id, .text = query.name_contains};
+  if (query.scope) search.scope = StoredCode(*query.scope);
+  if (!query.project_id.empty()) search.project_id = query.project_id;
+  for (TokenStatus status : query.statuses) search.statuses.push_back(StoredCode(status));
+  if (!query.project_name_contains.empty()) {
+    // The projects whose tokens TokenFilters' project name condition keeps.
+    auto projects = c.Exec(
+        "SELECT id FROM projects WHERE organization_id = $1 AND name ILIKE $2",
+        Params().Text(query.organization_id).Text(LikeContains(query.project_name_contains)));
+    if (!projects) return std::unexpected(projects.error());
+    search.project_ids.emplace();
+    for (int i = 0; i < projects->size(); ++i) search.project_ids->push_back(projects->Text(i, 0));
+  }
+  // In name order the index sorts the matches itself and only the page's rows are read.
+  const bool name_order = query.order_key == TokenOrderKey::kName;
+  const NamePage name_page{query.descending, query.offset, query.limit};
+  NameMatches matches =
+      name_index_.Find(search, kNameCountBound, name_order ? &name_page : nullptr);
+  TokenPage page;
+  page.count = std::min(matches.count, kNameCountBound);
+  page.count_is_lower_bound = matches.count > kNameCountBound;
+  if (query.offset >= page.count) return page;
+  const bool by_seq =
+      !page.count_is_lower_bound && (name_order || std::ssize(matches.rowids) <= kReadBySeqLimit);
+  if (!by_seq) return ReadPage(c, query, nullptr, true, std::move(page));
+  return ReadPage(c, query, &matches.rowids, !name_order, std::move(page));
 }
 
 }  // namespace gatehouse

@@ -14,8 +14,8 @@
 #include "store/sqlite/checkpointer.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/reader_pool.h"
-#include "store/sqlite/token_name_index.h"
 #include "store/store.h"
+#include "store/token_name_index.h"
 
 namespace gatehouse {
 
@@ -177,12 +177,14 @@ class SqliteStore final : public Store {
   // That page read from the index's order of `key` (nullopt when that order is being made
   // again), and in status order, which is the name order within each status.
   std::optional<Result<TokenPage>> RankedPage(sqlite::Database& db, const TokenQuery& query,
-                                              std::int64_t count, sqlite::RankedKey key,
+                                              std::int64_t count, RankedKey key,
                                               std::string* explain);
   Result<TokenPage> StatusOrderPage(sqlite::Database& db, const TokenQuery& query,
                                     std::int64_t count, std::string* explain);
+  // Brings name_index_ up to date through `db` (see TokenNameIndex::Sync).
+  Result<bool> SyncNameIndex(sqlite::Database& db);
   // What the name index is asked for `query` (project name filters resolved to project ids).
-  static Result<sqlite::NameSearch> NameSearchOf(sqlite::Database& db, const TokenQuery& query);
+  static Result<NameSearch> NameSearchOf(sqlite::Database& db, const TokenQuery& query);
   // The tokens of `rowids` that pass the query's filters, in the query's order (with its LIMIT
   // and OFFSET when `paged`).
   static Result<TokenPage> ReadRowids(sqlite::Database& db, const TokenQuery& query,
@@ -230,7 +232,7 @@ class SqliteStore final : public Store {
   std::timed_mutex write_mutex_;
   sqlite::Database db_;  // the writer; guarded by write_mutex_
   sqlite::ReaderPool readers_;
-  sqlite::TokenNameIndex name_index_;  // token names for SearchTokens
+  TokenNameIndex name_index_;  // token names for SearchTokens
   std::atomic<NameIndexUse> name_index_use_ = NameIndexUse::kWhenCheaper;
   std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // copies db_'s commits back
   std::thread token_writer_;                            // runs WriteQueuedTokens

@@ -298,7 +298,7 @@ Status SqliteStore::RecordLastUsed(const std::vector<std::pair<std::string, Time
       "RETURNING rowid, organization_id, last_used_at");
   if (!stmt) return std::unexpected(stmt.error());
   // Last uses change no updated_at, so the search index hears of them from here.
-  std::vector<sqlite::LastUse> noted;
+  std::vector<LastUse> noted;
   noted.reserve(uses.size());
   for (const auto& [id, at] : uses) {
     (*stmt)->Bind(1, id).Bind(2, at);

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <chrono>
 #include <limits>
 
 #include "core/text.h"
@@ -112,7 +113,67 @@ std::string OwnerSource(const TokenQuery& query) {
   return " AND t.project_id IS NULL";
 }
 
+// The name index's reads of api_tokens, stamped by updated_at (the writer's wall clock).
+class SqliteNameSource final : public NameIndexSource {
+ public:
+  explicit SqliteNameSource(Database& db) : db_(db) {}
+
+  Result<std::int64_t> NowMs() override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  Status ReadAll(const Visit& visit) override {
+    auto all = db_.Prepare(kColumns);
+    if (!all) return std::unexpected(all.error());
+    return Read(**all, visit);
+  }
+
+  Status ReadChanged(std::int64_t since, std::int64_t after_rowid, const Visit& visit) override {
+    auto changed = db_.Prepare(std::string(kColumns) + " WHERE updated_at >= ?1 UNION ALL " +
+                               kColumns + " WHERE rowid > ?2 AND updated_at < ?1");
+    if (!changed) return std::unexpected(changed.error());
+    (*changed)->Bind(1, since).Bind(2, after_rowid);
+    return Read(**changed, visit);
+  }
+
+ private:
+  static constexpr const char* kColumns =
+      "SELECT rowid, organization_id, name, status, scope, COALESCE(project_id, ''), "
+      "project_name, updated_at, created_at, description, last_used_at FROM api_tokens";
+
+  static Status Read(Statement& stmt, const Visit& visit) {
+    NameIndexRow row;
+    for (;;) {
+      auto stepped = stmt.Step();
+      if (!stepped) return std::unexpected(stepped.error());
+      if (!*stepped) return {};
+      const Statement& s = stmt;
+      row.rowid = s.Int(0);
+      s.ReadText(1, row.organization_id);
+      s.ReadText(2, row.name);
+      row.status = s.Int(3);
+      row.scope = s.Int(4);
+      s.ReadText(5, row.project_id);
+      s.ReadText(6, row.project_name);
+      row.updated_at = s.Int(7);
+      row.created_at = s.Int(8);
+      s.ReadText(9, row.description);
+      row.last_used_at = s.IsNull(10) ? std::nullopt : std::optional(s.Int(10));
+      visit(row);
+    }
+  }
+
+  Database& db_;
+};
+
 }  // namespace
+
+Result<bool> SqliteStore::SyncNameIndex(Database& db) {
+  SqliteNameSource source(db);
+  return name_index_.Sync(source);
+}
 
 namespace {
 
@@ -153,7 +214,7 @@ Status SqliteStore::RefreshSearchIndex() {
   auto reader = readers_.Acquire();
   if (!reader) return std::unexpected(reader.error());
   const bool loaded = name_index_.Loaded();
-  auto synced = name_index_.Sync(**reader);
+  auto synced = SyncNameIndex(**reader);
   if (!synced) return std::unexpected(synced.error());
   if (!loaded && *synced) (*reader)->ReleaseCache();  // the load read every token row
   name_index_.Rank();
@@ -174,7 +235,7 @@ Result<TokenPage> SqliteStore::SearchTokensIn(Database& db, const TokenQuery& qu
   const TokenOrder& order = OrderOf(query.order_key);
   const bool by_name = !query.name_contains.empty();
   if (by_name && name_index_use_ != NameIndexUse::kNever) {
-    auto indexed = name_index_.Sync(db);
+    auto indexed = SyncNameIndex(db);
     if (!indexed) return std::unexpected(indexed.error());
     if (*indexed) return SearchByNameIndex(db, query, explain);
   }
@@ -291,7 +352,7 @@ std::optional<Result<TokenPage>> SqliteStore::SearchInIndexOrder(Database& db,
   const RankedKey key = RankedKeyOf(query.order_key);
   const NameIndexUse use = name_index_use_;
   if (use == NameIndexUse::kNever || query.offset >= count) return std::nullopt;
-  auto indexed = name_index_.Sync(db);
+  auto indexed = SyncNameIndex(db);
   if (!indexed) return std::unexpected(indexed.error());
   if (!*indexed) return std::nullopt;
   // The ranked orders: a walk that stops at the page's end, 12 bytes a token. Until they are

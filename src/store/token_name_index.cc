@@ -1,4 +1,4 @@
-#include "store/sqlite/token_name_index.h"
+#include "store/token_name_index.h"
 
 #include <algorithm>
 #include <array>
@@ -10,7 +10,7 @@
 #include <emmintrin.h>
 #endif
 
-namespace gatehouse::sqlite {
+namespace gatehouse {
 
 namespace {
 
@@ -22,16 +22,6 @@ constexpr std::size_t kCompactAtBytes = 64 * 1024;
 // A page in name order walks the ranked order while at most this many tokens changed since it
 // was made (each search sorts and places the changed ones among it).
 constexpr std::size_t kMaxUnranked = 4096;
-
-constexpr const char* kColumns =
-    "SELECT rowid, organization_id, name, status, scope, COALESCE(project_id, ''), "
-    "project_name, updated_at, created_at, description, last_used_at FROM api_tokens";
-
-std::int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // SQLite's LIKE and NOCASE fold ASCII letters only.
 void AppendLower(std::string& out, std::string_view text) {
@@ -128,29 +118,7 @@ struct TokenNameIndex::Filter {
   std::array<char, 256> status_passes{};
 };
 
-Status TokenNameIndex::ReadRows(Statement& stmt, const std::function<void(Row&)>& visit) {
-  Row row;
-  for (;;) {
-    auto stepped = stmt.Step();
-    if (!stepped) return std::unexpected(stepped.error());
-    if (!*stepped) return {};
-    const Statement& s = stmt;
-    row.rowid = s.Int(0);
-    s.ReadText(1, row.organization_id);
-    s.ReadText(2, row.name);
-    row.status = s.Int(3);
-    row.scope = s.Int(4);
-    s.ReadText(5, row.project_id);
-    s.ReadText(6, row.project_name);
-    row.updated_at = s.Int(7);
-    row.created_at = s.Int(8);
-    s.ReadText(9, row.description);
-    row.last_used_at = s.IsNull(10) ? kNeverUsed : s.Int(10);
-    visit(row);
-  }
-}
-
-Result<bool> TokenNameIndex::Sync(Database& db) {
+Result<bool> TokenNameIndex::Sync(NameIndexSource& source) {
   std::unique_lock sync(sync_mutex_, std::defer_lock);
   bool loaded;
   {
@@ -162,8 +130,10 @@ Result<bool> TokenNameIndex::Sync(Database& db) {
   } else if (!sync.try_lock()) {
     return false;  // another thread loads it
   }
-  const std::int64_t started = WallMs();
-  auto note = [this](const Row& row) {
+  auto now = source.NowMs();
+  if (!now) return std::unexpected(now.error());
+  const std::int64_t started = *now;
+  auto note = [this](const NameIndexRow& row) {
     max_updated_at_ = std::max(max_updated_at_, row.updated_at);
     max_rowid_ = std::max(max_rowid_, row.rowid);
   };
@@ -177,10 +147,8 @@ Result<bool> TokenNameIndex::Sync(Database& db) {
       std::unique_lock lock(mutex_);
       uses_while_loading_.clear();
     }
-    auto all = db.Prepare(kColumns);
-    if (!all) return std::unexpected(all.error());
     Organizations fresh;
-    auto read = ReadRows(**all, [&](Row& row) {
+    auto read = source.ReadAll([&](const NameIndexRow& row) {
       note(row);
       Apply(fresh, row);
     });
@@ -207,17 +175,15 @@ Result<bool> TokenNameIndex::Sync(Database& db) {
   // Rows stamped since the previous sync (less the overlap), and rows added since, whatever
   // their stamp (a clock set back).
   const std::int64_t since = std::min(max_updated_at_, last_sync_ms_ - kSyncOverlapMs);
-  auto changed = db.Prepare(std::string(kColumns) + " WHERE updated_at >= ?1 UNION ALL " +
-                            kColumns + " WHERE rowid > ?2 AND updated_at < ?1");
-  if (!changed) return std::unexpected(changed.error());
-  (*changed)->Bind(1, since).Bind(2, max_rowid_);
-  std::vector<Row> rows;
-  auto read = ReadRows(**changed, [&](Row& row) { rows.push_back(row); });
+  std::vector<NameIndexRow> rows;
+  auto read =
+      source.ReadChanged(since, max_rowid_, [&](const NameIndexRow& row) { rows.push_back(row); });
   if (!read) return std::unexpected(read.error());
-  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.rowid < b.rowid; });
+  std::sort(rows.begin(), rows.end(),
+            [](const NameIndexRow& a, const NameIndexRow& b) { return a.rowid < b.rowid; });
   if (!rows.empty()) {
     std::unique_lock lock(mutex_);
-    for (const Row& row : rows) {
+    for (const NameIndexRow& row : rows) {
       note(row);
       Apply(organizations_, row);
     }
@@ -226,7 +192,7 @@ Result<bool> TokenNameIndex::Sync(Database& db) {
   return true;
 }
 
-void TokenNameIndex::Apply(Organizations& organizations, const Row& row) {
+void TokenNameIndex::Apply(Organizations& organizations, const NameIndexRow& row) {
   Organization& organization = organizations[row.organization_id];
   std::uint32_t project = 0;
   if (!row.project_id.empty()) {
@@ -249,16 +215,20 @@ void TokenNameIndex::Apply(Organizations& organizations, const Row& row) {
     at = entries.insert(at, Entry{.rowid = row.rowid,
                                   .changed = ++organization.changes,
                                   .created_at = row.created_at,
-                                  .last_used_at = row.last_used_at});
+                                  .last_used_at = row.last_used_at.value_or(kNeverUsed)});
     const auto index = static_cast<std::uint32_t>(at - entries.begin());
     SetDescription(organization, index, row.description);
     if (!last) {
-      // Rowids only grow, so this does not happen; should it, renumber the names.
+      // A row committed after one with a larger rowid: on SQLite rowids grow, but PostgreSQL's
+      // nodes draw seqs concurrently. The entries after it moved up one place; so do their
+      // names (one pass over 8 bytes a name), and the orders are made again.
+      for (auto& [offset, named] : organization.names) {
+        if (named >= index) ++named;
+      }
       at->project = project;
       at->status = static_cast<std::uint8_t>(row.status);
       at->scope = static_cast<std::uint8_t>(row.scope);
       AppendName(organization, index, row.name);
-      Compact(organization);
       organization.ranked_valid = false;
       ++organization.invalidations;
       for (Order& order : organization.orders) {
@@ -289,7 +259,7 @@ void TokenNameIndex::Apply(Organizations& organizations, const Row& row) {
   const bool renamed =
       std::string_view(organization.text).substr(entry.name_at, entry.name_size) != lower;
   if (moved || renamed || described) Unrank(organization, index);
-  SetLastUse(organization, index, row.last_used_at);
+  SetLastUse(organization, index, row.last_used_at.value_or(kNeverUsed));
   if (!renamed) return;
   for (std::uint32_t i = entry.name_at; i < entry.name_at + entry.name_size; ++i) {
     --organization.byte_counts[static_cast<unsigned char>(organization.text[i])];
@@ -561,4 +531,4 @@ NameMatches TokenNameIndex::Find(const NameSearch& search, std::int64_t bound,
   return matches;
 }
 
-}  // namespace gatehouse::sqlite
+}  // namespace gatehouse

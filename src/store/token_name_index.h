@@ -1,5 +1,5 @@
-#ifndef GATEHOUSE_STORE_SQLITE_TOKEN_NAME_INDEX_H_
-#define GATEHOUSE_STORE_SQLITE_TOKEN_NAME_INDEX_H_
+#ifndef GATEHOUSE_STORE_TOKEN_NAME_INDEX_H_
+#define GATEHOUSE_STORE_TOKEN_NAME_INDEX_H_
 
 #include <array>
 #include <atomic>
@@ -17,9 +17,8 @@
 
 #include "core/error.h"
 #include "core/model.h"
-#include "store/sqlite/database.h"
 
-namespace gatehouse::sqlite {
+namespace gatehouse {
 
 // A name search of the console (API.md §6) as the index answers it. Codes are the stored ones.
 struct NameSearch {
@@ -39,6 +38,36 @@ struct NameSearch {
 // rowid.
 enum class RankedKey : std::uint8_t { kName, kCreated, kProjectName, kDescription, kLastUsed };
 inline constexpr std::size_t kRankedKeys = 5;
+
+// A token as the index reads it from the store. `updated_at` is the row's change stamp, in the
+// clock of NameIndexSource::NowMs; `rowid` its storage order (SQLite's rowid, PostgreSQL's seq).
+struct NameIndexRow {
+  std::int64_t rowid = 0;
+  std::string organization_id;
+  std::string name;
+  std::string description;
+  std::int64_t status = 0;
+  std::int64_t scope = 0;
+  std::string project_id;  // empty for an organization token
+  std::string project_name;
+  std::int64_t updated_at = 0;
+  std::int64_t created_at = 0;
+  std::optional<std::int64_t> last_used_at;
+};
+
+// Where a TokenNameIndex reads tokens from: a store's token table, through one of its
+// connections.
+class NameIndexSource {
+ public:
+  using Visit = std::function<void(const NameIndexRow&)>;
+  virtual ~NameIndexSource() = default;
+  // Now, in the clock of the rows' change stamps.
+  virtual Result<std::int64_t> NowMs() = 0;
+  // Every token.
+  virtual Status ReadAll(const Visit& visit) = 0;
+  // The tokens stamped at or after `since`, and those after `after_rowid` whatever their stamp.
+  virtual Status ReadChanged(std::int64_t since, std::int64_t after_rowid, const Visit& visit) = 0;
+};
 
 // A token's last use as the store recorded it (see TokenNameIndex::NoteLastUsed).
 struct LastUse {
@@ -69,16 +98,17 @@ struct NameMatches {
 // million index entries in SQLite, which has no index for substrings of 1–2 characters and
 // answers rare 3+ character ones through large trigram lists (docs/architecture.md).
 //
-// Kept up to date from api_tokens itself (Sync): every change of a token sets its updated_at,
-// so a sync reads the rows changed since the previous one (with an overlap of a few seconds for
+// Kept up to date from the token table itself (Sync): every change of a token stamps it, so a
+// sync reads the rows changed since the previous one (with an overlap of a few seconds for
 // transactions stamped before they committed) and the rows added since (whatever their stamp).
+// Both stores use it: SQLite stamps updated_at with the writer's clock; on PostgreSQL the stamp
+// is the database's clock, so that nodes whose clocks differ read each other's changes.
 // Thread-safe: finds share a lock, a sync applies its rows under an exclusive one.
 class TokenNameIndex {
  public:
-  // Brings the index up to date through `db` (a reader connection). The first call loads every
-  // token. False while another thread is making that first load: the caller searches without
-  // the index.
-  Result<bool> Sync(Database& db);
+  // Brings the index up to date from `source`. The first call loads every token. False while
+  // another thread is making that first load: the caller searches without the index.
+  Result<bool> Sync(NameIndexSource& source);
   bool Loaded() const;
   // Makes Rank merge every change, however few and recent (for tests).
   void MergeAtOnce() { merge_at_once_ = true; }
@@ -165,25 +195,9 @@ class TokenNameIndex {
     std::uint64_t changes = 0;        // entries added or changed (last uses included)
     std::uint64_t invalidations = 0;  // times ranked_valid was cleared
   };
-  struct Row {
-    std::int64_t rowid;
-    std::string organization_id;
-    std::string name;
-    std::string description;
-    std::int64_t status;
-    std::int64_t scope;
-    std::string project_id;
-    std::string project_name;
-    std::int64_t updated_at;
-    std::int64_t created_at;
-    std::int64_t last_used_at;  // kNeverUsed if NULL
-  };
-
   using Organizations = std::unordered_map<std::string, Organization>;
 
-  // Calls `visit` for each row of `stmt` (columns as Row).
-  static Status ReadRows(Statement& stmt, const std::function<void(Row&)>& visit);
-  static void Apply(Organizations& organizations, const Row& row);
+  static void Apply(Organizations& organizations, const NameIndexRow& row);
   static void AppendName(Organization& organization, std::uint32_t entry, const std::string& name);
   static void Compact(Organization& organization);
   // Sets the entry's description; false if it was that already.
@@ -236,9 +250,9 @@ class TokenNameIndex {
   // Guarded by sync_mutex_: what the next sync reads from.
   std::int64_t max_updated_at_ = 0;
   std::int64_t max_rowid_ = 0;
-  std::int64_t last_sync_ms_ = 0;  // wall clock when the last sync began
+  std::int64_t last_sync_ms_ = 0;  // the source's clock when the last sync began
 };
 
-}  // namespace gatehouse::sqlite
+}  // namespace gatehouse
 
-#endif  // GATEHOUSE_STORE_SQLITE_TOKEN_NAME_INDEX_H_
+#endif  // GATEHOUSE_STORE_TOKEN_NAME_INDEX_H_

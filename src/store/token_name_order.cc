@@ -3,11 +3,11 @@
 #include <shared_mutex>
 
 #include "core/free_memory.h"
-#include "store/sqlite/token_name_index.h"
+#include "store/token_name_index.h"
 
 // The ranked name order of TokenNameIndex: made, merged and installed by the maintenance
 // thread, and searched by binary search for the tokens changed since it was made.
-namespace gatehouse::sqlite {
+namespace gatehouse {
 
 namespace {
 
@@ -247,4 +247,4 @@ void TokenNameIndex::Rank() {
   if (copied >= kTrimAfterEntries) ReturnFreeMemory();
 }
 
-}  // namespace gatehouse::sqlite
+}  // namespace gatehouse
