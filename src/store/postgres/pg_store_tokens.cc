@@ -363,24 +363,32 @@ Status PgStore::DiscardSealedSecrets() {
 }
 
 Status PgStore::RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) {
+  // A statement per kChunk uses, each its own transaction: a last use touches every index of
+  // its row (last_used_at is a sort key), so a flush of 50,000 uses in one statement outlasts
+  // the statement timeout on a busy server. A failed flush is tried again whole (the caller
+  // keeps the uses), which GREATEST makes harmless.
+  constexpr std::size_t kChunk = 2000;
   if (uses.empty()) return {};
-  std::vector<std::string> ids;
-  std::vector<std::int64_t> times;
-  ids.reserve(uses.size());
-  times.reserve(uses.size());
-  for (const auto& [id, at] : uses) {
-    ids.push_back(id);
-    times.push_back(at);
-  }
   auto c = Lease();
   if (!c) return std::unexpected(c.error());
-  // One statement for the whole batch; a last use changes neither updated_at nor
-  // changed_at_db (caches keep their own last uses).
-  return (*c)->Run(
-      "UPDATE api_tokens t SET last_used_at = GREATEST(COALESCE(t.last_used_at, 0), u.at) "
-      "FROM (SELECT id, max(at) AS at FROM unnest($1::text[], $2::bigint[]) AS x(id, at) "
-      "GROUP BY id) u WHERE t.id = u.id",
-      Params().TextArray(ids).IntArray(times));
+  std::vector<std::string> ids;
+  std::vector<std::int64_t> times;
+  for (std::size_t first = 0; first < uses.size(); first += kChunk) {
+    ids.clear();
+    times.clear();
+    for (std::size_t i = first; i < std::min(uses.size(), first + kChunk); ++i) {
+      ids.push_back(uses[i].first);
+      times.push_back(uses[i].second);
+    }
+    // A last use changes neither updated_at nor changed_at_db (caches keep their own).
+    auto updated = (*c)->Run(
+        "UPDATE api_tokens t SET last_used_at = GREATEST(COALESCE(t.last_used_at, 0), u.at) "
+        "FROM (SELECT id, max(at) AS at FROM unnest($1::text[], $2::bigint[]) AS x(id, at) "
+        "GROUP BY id) u WHERE t.id = u.id",
+        Params().TextArray(ids).IntArray(times));
+    if (!updated) return updated;
+  }
+  return {};
 }
 
 Status PgStore::ForEachTokenChangedSince(
