@@ -17,6 +17,17 @@ validate latency meanwhile). The streams run on bench/streams.c, compiled here w
 client opens all N at once (epoll, one thread), its upstream sends ten events one second apart,
 and its probe sends validate at 100 requests/s; each round first runs the client straight against
 the upstream (the harness floor), then through Gatehouse. `--only streams` skips the wrk runs.
+
+With --store postgres (a temporary cluster of tests/pg/pg_cluster.py) or --store postgresql://…
+(a cluster: a fresh database is made in it and dropped at the end) the installation lives in
+PostgreSQL, and --nodes N starts N gatehouse processes on that one database, each on its own port
+with its own data directory (the same master key) and the same config. `--nodes 1,2` measures one
+and two nodes in the same alternating rounds (the nodes beyond one idle meanwhile). In that mode
+every wrk runs one thread per node of the largest count, and bench/nodes.lua points thread i at
+node i, so one wrk spreads the connections evenly and its percentiles cover every node; the
+nginx contenders get the same client. Every chat call must leave a record: the nodes' request-log
+counters are summed and, on PostgreSQL, the rows added to `requests` are counted with psql.
+--cpu prints where the CPU went during each contender's runs (cores busy per process group).
 """
 
 import argparse
@@ -24,6 +35,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -38,6 +50,7 @@ from concurrent.futures import ThreadPoolExecutor
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from tests.http.load_upstream import FIXED_BODY  # noqa: E402
+from tests.pg import pg_cluster  # noqa: E402
 
 HOST = '127.0.0.1'
 BIN = os.environ.get('GATEHOUSE_BIN') or os.path.join(ROOT, 'build/release/gatehouse')
@@ -51,6 +64,15 @@ def free_port():
     with socket.socket() as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
+
+
+def distinct_ports(count):
+    ports = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
 
 
 def wait_port(port, timeout=10):
@@ -177,23 +199,30 @@ output_usd_per_mtok = 2.0
 LATENCY = re.compile(r'^\s+(50|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s)\s*$', re.M)
 
 
-def run_wrk(url, seconds, connections, token=None, body=None):
-    args = ['wrk', '-t1', f'-c{connections}', f'-d{seconds}s', '--latency']
+def run_wrk(url, seconds, connections, token=None, body=None, threads=1, ports=None):
+    """ports: the nodes to spread wrk's threads over (bench/nodes.lua), else the url's port."""
+    args = ['wrk', f'-t{threads}', f'-c{connections}', f'-d{seconds}s', '--latency']
     env = dict(os.environ)
     if token:
         args += ['-H', f'Authorization: Bearer {token}']
-    if body is not None:
+    if ports:
+        args += ['-s', os.path.join(ROOT, 'bench/nodes.lua')]
+        env['BENCH_PORTS'] = ','.join(map(str, ports))
+    elif body is not None:
         args += ['-s', os.path.join(ROOT, 'bench/post_json.lua')]
+    if body is not None:
         env['BENCH_BODY'] = json.dumps(body)
     args.append(url)
     out = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
     rps = float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
+    completed = int(re.search(r'(\d+) requests in', out).group(1))
     latencies = {}
     for pct, value, unit in LATENCY.findall(out):
         latencies[pct] = float(value) * {'us': 1e-3, 'ms': 1.0, 's': 1e3}[unit]
     errors = re.search(r'Non-2xx or 3xx responses: (\d+)', out)
     socket_errors = re.search(r'Socket errors: (.*)', out)
-    return {'rps': rps, 'p50': latencies.get('50'), 'p99': latencies.get('99'),
+    return {'rps': rps, 'requests': completed, 'p50': latencies.get('50'),
+            'p99': latencies.get('99'),
             'non2xx': int(errors.group(1)) if errors else 0,
             'socket_errors': socket_errors.group(1) if socket_errors else ''}
 
@@ -208,6 +237,94 @@ def metric(port, name):
         if line.startswith(name + ' '):
             return float(line.split()[1])
     return float('nan')
+
+
+def metric_sum(ports, name):
+    return sum(metric(port, name) for port in ports)
+
+
+def wait_stored(ports, timeout=60):
+    """Waits until every node has stored its request records: none queued and the written count
+    unchanged for 0.5 s (the queue depth leaves out the batch being stored)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        written = metric_sum(ports, 'gatehouse_request_log_written_total')
+        if metric_sum(ports, 'gatehouse_request_log_queue_depth') > 0:
+            written = None
+        elif written == last:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f'request records still being stored after {timeout} s')
+        last = written
+        time.sleep(0.5)
+
+
+def wait_valid(port, token, timeout=60):
+    """Waits until the node on port accepts token (its cache has loaded it)."""
+    deadline = time.monotonic() + timeout
+    while request(port, 'GET', '/v1/accessControl/apitoken/validate', token=token)[0] != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f'the node on {port} still refuses the bench token')
+        time.sleep(0.1)
+
+
+def start_node(work, data_dir, log_name, port, store_args):
+    """`gatehouse serve` on port with the bench's config, once it listens."""
+    with open(f'{work}/{log_name}', 'w') as log:
+        node = subprocess.Popen([BIN, 'serve', '--data-dir', data_dir, '--listen',
+                                 f'{HOST}:{port}', '--config', f'{work}/gatehouse.toml',
+                                 *store_args], stdout=log, stderr=subprocess.STDOUT)
+    wait_port(port, timeout=60)
+    return node
+
+
+def record_rows(store_url):
+    return int(pg_cluster.psql(store_url, 'SELECT count(*) FROM requests'))
+
+
+def cpu_snapshot(groups):
+    """CPU seconds so far: of each group (name -> root pids, with their descendants), of the
+    wrk runs (our reaped children), and of the whole machine ('busy', 'all': every core)."""
+    tick = os.sysconf('SC_CLK_TCK')
+    used, children = {}, {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f'/proc/{entry}/stat') as stat:
+                fields = stat.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        used[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    snapshot = {}
+    for name, roots in groups.items():
+        pending, total = list(roots), 0.0
+        while pending:
+            pid = pending.pop()
+            total += used.get(pid, 0.0)
+            pending += children.get(pid, [])
+        snapshot[name] = total
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    snapshot['wrk'] = reaped.ru_utime + reaped.ru_stime
+    with open('/proc/stat') as stat:
+        jiffies = [int(v) for v in stat.readline().split()[1:9]]
+    snapshot['all'] = sum(jiffies) / tick
+    snapshot['busy'] = (sum(jiffies) - jiffies[3] - jiffies[4]) / tick
+    return snapshot
+
+
+def cpu_shares(before, after, wall):
+    """Cores busy per group over wall seconds; 'other' is every process not in a group."""
+    delta = {name: after[name] - before[name] for name in after}
+    cores = delta.pop('all') / wall
+    busy = delta.pop('busy')
+    # A process that exited meanwhile takes its seconds out of its group's sum.
+    shares = {name: max(0.0, seconds) / wall for name, seconds in delta.items()}
+    shares['other'] = max(0.0, busy - sum(delta.values())) / wall
+    shares['idle'] = max(0.0, cores - busy / wall)
+    return shares
 
 
 def rss_mib(pid):
@@ -270,33 +387,65 @@ def main():
                         help='rounds of the --streams run (each: harness floor, then gatehouse)')
     parser.add_argument('--only', default='validate,chat,stream,sequential',
                         help='wrk benchmarks to run (none: --only streams)')
+    parser.add_argument('--store', default='sqlite',
+                        help='sqlite; postgres: a temporary cluster (tests/pg/pg_cluster.py); '
+                             'or postgresql://… of a cluster, where a fresh database is made '
+                             'and dropped at the end')
+    parser.add_argument('--nodes', default='1',
+                        help='gatehouse nodes on one PostgreSQL database: N, or counts to '
+                             'alternate such as 1,2')
+    parser.add_argument('--cpu', action='store_true',
+                        help='print the cores each process group kept busy during each '
+                             "contender's runs")
     args = parser.parse_args()
     seconds = 3 if args.quick else args.seconds
     only = set(args.only.split(','))
+    node_counts = sorted({int(n) for n in args.nodes.split(',')})
+    nodes = node_counts[-1]
+    if node_counts[0] < 1:
+        sys.exit('bench: --nodes counts start at 1')
+    if args.store != 'sqlite' and args.store != 'postgres' and \
+            not re.match(r'^postgres(ql)?://', args.store):
+        sys.exit('bench: --store is sqlite, postgres or a postgresql:// url')
+    if nodes > 1 and args.store == 'sqlite':
+        sys.exit('bench: several nodes share a PostgreSQL database: add --store postgres')
     for tool in ('wrk', 'nginx'):
         if not shutil.which(tool) and not os.path.exists(f'/usr/sbin/{tool}'):
             sys.exit(f'bench: install {tool} (apt-get install {tool})')
 
     work = tempfile.mkdtemp(prefix='gatehouse-bench-')
     processes = []
+    cluster = cluster_url = store_url = None
     try:
-        gate_port, upstream_port, proxy_port, port = (free_port() for _ in range(4))
+        gate_port, upstream_port, proxy_port, *node_ports = distinct_ports(3 + nodes)
+        port = node_ports[0]
+        store_args = []
+        if args.store != 'sqlite':
+            if args.store == 'postgres':
+                cluster = pg_cluster.PgCluster(os.path.join(work, 'pg'))
+                try:
+                    cluster_url = cluster.start()
+                except pg_cluster.PgNotInstalled as e:
+                    sys.exit(f'bench: {e}')
+            else:
+                cluster_url = args.store
+            store_url = pg_cluster.create_database(
+                cluster_url, pg_cluster.random_database_name('gh_bench'))
+            store_args = ['--store', store_url]
+            print(f'# PostgreSQL: {store_url}; {nodes} node(s)')
         harness = build_harness(work)
         # The streaming upstream: ten content events one second apart, then usage and [DONE].
         slow = subprocess.Popen([harness, 'upstream', '10', '1000'], stdout=subprocess.PIPE)
         processes.append(slow)
         stream_port = int(slow.stdout.readline())
-        init = subprocess.run([BIN, 'init', '--data-dir', f'{work}/data', '--json'],
+        init = subprocess.run([BIN, 'init', '--data-dir', f'{work}/data', '--json', *store_args],
                               capture_output=True, text=True, check=True)
         org_token = json.loads(init.stdout)['apiToken']['secret']
         with open(f'{work}/gatehouse.toml', 'w') as out:
             out.write(gatehouse_config(upstream_port, stream_port))
-        with open(f'{work}/serve.log', 'w') as log:
-            server = subprocess.Popen([BIN, 'serve', '--data-dir', f'{work}/data', '--listen',
-                                       f'{HOST}:{port}', '--config', f'{work}/gatehouse.toml'],
-                                      stdout=log, stderr=subprocess.STDOUT)
+        server = start_node(work, f'{work}/data', 'serve.log', port, store_args)
+        servers = [server]
         processes.append(server)
-        wait_port(port)
 
         started = time.monotonic()
         status, project = request(port, 'POST', '/v1/organization/project',
@@ -321,6 +470,18 @@ def main():
                 secrets += made
         print(f'# {len(secrets)} project tokens created in {time.monotonic() - started:.1f} s')
 
+        # Further nodes of the same installation: the database and the master key, no init.
+        for number, node_port in enumerate(node_ports[1:], start=2):
+            data_dir = f'{work}/node{number}'
+            os.makedirs(data_dir)
+            shutil.copyfile(f'{work}/data/master.key', f'{data_dir}/master.key')
+            os.chmod(f'{data_dir}/master.key', 0o600)
+            servers.append(start_node(work, data_dir, f'serve{number}.log', node_port,
+                                      store_args))
+            processes.append(servers[-1])
+        for node_port in node_ports:
+            wait_valid(node_port, secrets[-1])
+
         conf = write_nginx(work, gate_port, upstream_port, proxy_port, secrets)
         nginx = subprocess.Popen(['nginx', '-c', conf, '-g', 'daemon off;'],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -328,23 +489,34 @@ def main():
         for p in (gate_port, upstream_port, proxy_port):
             wait_port(p)
 
+        def gatehouse(path, body):
+            if node_counts == [1]:
+                return [('gatehouse', f'http://{HOST}:{port}{path}', body, None)]
+            return [(f'gatehouse x{count}', f'http://{HOST}:{port}{path}', body,
+                     node_ports[:count]) for count in node_counts]
+
         chat_body = {'model': 'fast/fixed', 'messages': [{'role': 'user', 'content': 'hi'}]}
         stream_body = dict(chat_body, model='fastsse/fixed', stream=True)
         upstream_url = f'http://{HOST}:{upstream_port}'
         contenders = {
-            'validate': [('gatehouse', f'http://{HOST}:{port}/v1/accessControl/apitoken/validate',
-                          None),
-                         ('nginx map', f'http://{HOST}:{gate_port}/validate', None)],
-            'chat': [('gatehouse', f'http://{HOST}:{port}/v1/chat/completions', chat_body),
-                     ('nginx proxy', f'http://{HOST}:{proxy_port}/v1/chat/completions',
-                      chat_body),
-                     ('direct', f'{upstream_url}/v1/chat/completions', chat_body)],
-            'stream': [('gatehouse', f'http://{HOST}:{port}/v1/chat/completions', stream_body),
-                       ('nginx proxy', f'http://{HOST}:{proxy_port}/sse/v1/chat/completions',
-                        stream_body),
-                       ('direct', f'{upstream_url}/sse/v1/chat/completions', stream_body)],
+            'validate': gatehouse('/v1/accessControl/apitoken/validate', None) + [
+                ('nginx map', f'http://{HOST}:{gate_port}/validate', None, None)],
+            'chat': gatehouse('/v1/chat/completions', chat_body) + [
+                ('nginx proxy', f'http://{HOST}:{proxy_port}/v1/chat/completions', chat_body,
+                 None),
+                ('direct', f'{upstream_url}/v1/chat/completions', chat_body, None)],
+            'stream': gatehouse('/v1/chat/completions', stream_body) + [
+                ('nginx proxy', f'http://{HOST}:{proxy_port}/sse/v1/chat/completions',
+                 stream_body, None),
+                ('direct', f'{upstream_url}/sse/v1/chat/completions', stream_body, None)],
         }
         connections = {'validate': 64, 'chat': 32, 'stream': 32}
+        cpu_groups = {'nginx': [nginx.pid]}
+        for number, node in enumerate(servers, start=1):
+            cpu_groups['gatehouse' if nodes == 1 else f'node {number}'] = [node.pid]
+        if cluster:
+            with open(os.path.join(cluster.data_dir, 'postmaster.pid')) as pid_file:
+                cpu_groups['postgres'] = [int(pid_file.readline())]
 
         if 'sequential' in only:
             created = metric(port, 'gatehouse_upstream_connections_created_total')
@@ -361,41 +533,60 @@ def main():
                   f'{metric(port, "gatehouse_upstream_connections_created_total") - created:.0f}')
 
         if only & {'validate', 'chat', 'stream'}:
-            written_before = metric(port, 'gatehouse_request_log_written_total')
+            wait_stored(node_ports)
+            written_before = metric_sum(node_ports, 'gatehouse_request_log_written_total')
+            rows_before = record_rows(store_url) if store_url else 0
             gatehouse_calls = 0
-            print(f'# medians of {args.rounds} alternating rounds of {seconds} s; wrk -t1; '
+            print(f'# medians of {args.rounds} alternating rounds of {seconds} s; wrk -t{nodes}; '
                   'latencies in ms')
             print(f'{"benchmark":<10} {"target":<12} {"req/s":>10} {"p50":>8} {"p99":>8} '
                   f'{"ratio":>7} {"p50 x":>7}')
             for name in ('validate', 'chat', 'stream'):
                 if name not in only:
                     continue
-                results = {label: [] for label, _url, _body in contenders[name]}
+                results = {label: [] for label, _url, _body, _ports in contenders[name]}
+                cpu = {label: [] for label in results}
                 for _round in range(args.rounds):
-                    for label, url, body in contenders[name]:
+                    for label, url, body, ports in contenders[name]:
+                        is_gatehouse = label.startswith('gatehouse')
+                        before = cpu_snapshot(cpu_groups) if args.cpu else None
+                        begin = time.monotonic()
                         result = run_wrk(url, seconds, connections[name],
-                                         token=token if label == 'gatehouse' or name == 'validate'
-                                         else None, body=body)
-                        if label == 'gatehouse' and name != 'validate':
-                            gatehouse_calls += int(result['rps'] * seconds)
+                                         token=token if is_gatehouse or name == 'validate'
+                                         else None, body=body, threads=nodes, ports=ports)
+                        if args.cpu:
+                            cpu[label].append(cpu_shares(before, cpu_snapshot(cpu_groups),
+                                                         time.monotonic() - begin))
+                        if is_gatehouse and name != 'validate':
+                            gatehouse_calls += result['requests']
                         if result['non2xx'] or result['socket_errors']:
                             print(f'#   {name} {label}: non-2xx {result["non2xx"]}, socket errors '
                                   f'{result["socket_errors"]}')
                         results[label].append(result)
-                baseline = [label for label in results if label != 'gatehouse'][0]
+                baseline = [label for label in results if not label.startswith('gatehouse')][0]
                 base_rps = median_of(results[baseline], 'rps')
                 base_p50 = median_of(results[baseline], 'p50')
                 for label, rows in results.items():
                     rps, p50, p99 = (median_of(rows, k) for k in ('rps', 'p50', 'p99'))
                     print(f'{name:<10} {label:<12} {rps:>10.0f} {p50:>8.2f} {p99:>8.2f} '
                           f'{rps / base_rps:>7.2f} {p50 / base_p50:>7.2f}')
-            time.sleep(0.5)
-            written = metric(port, 'gatehouse_request_log_written_total') - written_before
-            dropped = metric(port, 'gatehouse_request_log_dropped_total')
+                    if args.cpu:
+                        print('#   cores busy: ' + ', '.join(
+                            f'{group} {statistics.mean(s[group] for s in cpu[label]):.2f}'
+                            for group in cpu[label][0]))
+            wait_stored(node_ports)
+            written = metric_sum(node_ports, 'gatehouse_request_log_written_total') - written_before
+            dropped = metric_sum(node_ports, 'gatehouse_request_log_dropped_total')
+            rows = record_rows(store_url) - rows_before if store_url else written
+            stored = f', rows added to requests: {rows}' if store_url else ''
             print(f'# request records written during the wrk runs: {written:.0f} '
-                  f'(about {gatehouse_calls} chat calls counted by wrk), dropped: {dropped:.0f}')
+                  f'({gatehouse_calls} chat calls completed per wrk), dropped: {dropped:.0f}'
+                  f'{stored}')
+            if min(written, rows) < gatehouse_calls:
+                print(f'# MISSING: {gatehouse_calls - min(written, rows):.0f} chat calls left no '
+                      'record')
             print('# pool: ' + ', '.join(
-                f'{k} {metric(port, "gatehouse_upstream_connections_" + k):.0f}'
+                f'{k} {metric_sum(node_ports, "gatehouse_upstream_connections_" + k):.0f}'
                 for k in ('open', 'idle', 'created_total', 'reused_total')))
 
         if args.streams:
@@ -436,6 +627,10 @@ def main():
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     process.kill()
+        if cluster:
+            cluster.remove()
+        elif store_url:
+            pg_cluster.drop_database(cluster_url, store_url.rsplit('/', 1)[1])
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -43,11 +43,21 @@ bool MasterKeyFromEnvironment() {
 
 bool UsesPostgres(const ServerConfig& config) { return pg::IsPostgresUrl(config.store); }
 
+// The file in the data directory that says an installation was here ("master key PATH" or
+// "admin token PATH"), or empty. Read before the master key file is created.
+std::string LeftBehind(const ServerConfig& config) {
+  if (!MasterKeyFromEnvironment() && Exists(config.MasterKeyFile())) {
+    return "master key " + config.MasterKeyFile();
+  }
+  if (Exists(config.AdminTokenFile())) return "admin token " + config.AdminTokenFile();
+  return {};
+}
+
 // Creates the data directory (0700) when missing, checks that it can be written, and refuses
 // to go on when its files say that the database was lost (see Instance). Runs before the
 // master key or the database is created. Returns the database path. On PostgreSQL the data
 // directory keeps only the master key, the admin token and the request journal; the database
-// is the server's, and CheckMasterKey tells a wrong one from the right one.
+// is the server's: Instance::RefuseEmptyStore and CheckMasterKey judge it once it is open.
 std::string PrepareDataDir(const ServerConfig& config, DataDirUse use) {
   const std::string& dir = config.data_dir;
   const std::string database = config.DatabaseFile();
@@ -76,18 +86,15 @@ std::string PrepareDataDir(const ServerConfig& config, DataDirUse use) {
   if (UsesPostgres(config)) return pg::RedactUrl(config.store);
   if (NonEmptyFile(database)) return database;
 
-  const std::string key_file = config.MasterKeyFile();
-  const bool key_left = !MasterKeyFromEnvironment() && Exists(key_file);
-  const bool admin_left = Exists(config.AdminTokenFile());
+  const std::string left_behind = LeftBehind(config);
   const std::string state = Exists(database) ? "is empty" : "is missing";
   if (use == DataDirUse::kExisting) {
     throw std::runtime_error("database " + database + " " + state + ": data directory " + dir +
                              " is not initialized (run `gatehouse init`)");
   }
-  if ((key_left || admin_left) && use != DataDirUse::kForceInit) {
+  if (!left_behind.empty() && use != DataDirUse::kForceInit) {
     throw std::runtime_error(
-        "database " + database + " " + state + ", but " +
-        (key_left ? "master key " + key_file : "admin token " + config.AdminTokenFile()) +
+        "database " + database + " " + state + ", but " + left_behind +
         " exists: the database was lost or moved, or this is the wrong data directory. "
         "Refusing to start: restore the database (e.g. from `gatehouse backup`), or start over "
         "with `gatehouse init --force`, which creates a new organization and admin token");
@@ -151,6 +158,7 @@ void WriteSecretFile(const std::string& path, const std::string& secret) {
 Instance::Instance(const ServerConfig& config, const Clock& clock, DataDirUse use)
     : config_(config),
       clock_(clock),
+      left_behind_(LeftBehind(config)),
       keyring_(Keyring::Load((OpenDatabasePath(config, use, database_), config.MasterKeyFile()))),
       store_(OpenStore(config, database_, sqlite_)),
       tokens_(*store_, keyring_, cache_, clock, config.reveal != "never"),
@@ -158,10 +166,30 @@ Instance::Instance(const ServerConfig& config, const Clock& clock, DataDirUse us
       organizations_(*store_, tokens_, clock),
       assistants_(*store_, clock),
       audit_(*store_, cache_, clock) {
+  RefuseEmptyStore(use);
   CheckMasterKey();
   // With reveal=never no sealed copy may survive from a time when revealing was allowed.
   if (config_.reveal == "never") {
     OrThrow(store_->DiscardSealedSecrets(), "discard sealed secrets");
+  }
+}
+
+void Instance::RefuseEmptyStore(DataDirUse use) {
+  if (sqlite_ || use == DataDirUse::kForceInit) return;  // SQLite: PrepareDataDir did this
+  for (const std::string_view key :
+       {kMasterKeyCheckSetting, kAdminSecretHashSetting, kInitializedSetting}) {
+    if (OrThrow(store_->GetSetting(std::string(key)), "read settings")) return;
+  }
+  if (use == DataDirUse::kExisting) {
+    throw std::runtime_error("database " + database_ + " is empty: data directory " +
+                             config_.data_dir + " is not initialized (run `gatehouse init`)");
+  }
+  if (!left_behind_.empty()) {
+    throw std::runtime_error(
+        "database " + database_ + " is empty, but " + left_behind_ +
+        " exists: the database was lost or replaced, or this is the wrong store. Refusing to "
+        "start: restore the database (e.g. with pg_restore), or start over with `gatehouse init "
+        "--force`, which creates a new organization and admin token");
   }
 }
 

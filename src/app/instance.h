@@ -50,7 +50,8 @@ enum class DataDirUse {
 // with a message naming the path and the cause, and refuses to open:
 // - a data directory it cannot write (read-only file system, permissions);
 // - a missing or empty database beside an existing master key file or admin token (a lost
-//   database or a wrong --data-dir), unless `use` is kForceInit;
+//   database or a wrong --data-dir), unless `use` is kForceInit; on PostgreSQL, a database
+//   that holds no installation (no settings: new, emptied or another one);
 // - a database whose stored key check value belongs to another master key;
 // - a master key file readable or writable by group or others.
 // A data directory it creates gets mode 0700; the database (and so its WAL and SHM files,
@@ -89,6 +90,9 @@ class Instance {
 
  private:
   bool HasOrganization();
+  // On PostgreSQL, what PrepareDataDir refuses on SQLite before the file is opened: a database
+  // holding no installation, for an operator command (`use` kExisting) or beside left_behind_.
+  void RefuseEmptyStore(DataDirUse use);
   // Stores this key's check value in a database that has none; throws when the database's
   // check value belongs to another key.
   void CheckMasterKey();
@@ -96,6 +100,8 @@ class Instance {
   ServerConfig config_;
   const Clock& clock_;
   std::string database_;  // set while the keyring is built, before the store opens
+  // The master key file or admin token found before the keyring was built, or empty.
+  std::string left_behind_;
   Keyring keyring_;
   SqliteStore* sqlite_ = nullptr;  // set by the store's construction, before store_
   std::unique_ptr<Store> store_;

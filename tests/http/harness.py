@@ -19,6 +19,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -57,6 +58,12 @@ def sqlite_only(reason):
     """Skips a test or a whole class on PostgreSQL, visibly, with reason: for tests that open,
     seed or damage DATA_DIR/gatehouse.db themselves."""
     return unittest.skipIf(ON_POSTGRES, f'SQLite only: {reason}')
+
+
+def postgres_only(reason):
+    """Skips a test or a whole class on SQLite, visibly, with reason: for the PostgreSQL side of
+    a rule whose SQLite side is a test of its own."""
+    return unittest.skipUnless(ON_POSTGRES, f'PostgreSQL only: {reason}')
 
 
 def postgres_cluster_url():
@@ -327,6 +334,70 @@ class Server:
             raise AssertionError('on PostgreSQL there is no gatehouse.db: mark the test '
                                  '@sqlite_only(reason) (tests/http/harness.py)')
         return self.data_dir / 'gatehouse.db'
+
+    @property
+    def on_postgres(self):
+        return 'GATEHOUSE_STORE' in self.store_env
+
+    @property
+    def store_url(self):
+        """On PostgreSQL: the url of this installation's database (its GATEHOUSE_STORE)."""
+        if not self.on_postgres:
+            raise AssertionError('on SQLite the store is gatehouse.db (db_path)')
+        return self.store_env['GATEHOUSE_STORE']
+
+    # What the store holds, read or changed behind the server's back: through sqlite3 on
+    # gatehouse.db, or psql on the PostgreSQL database. The schemas differ; these statements
+    # must be valid on both.
+    def _open_sqlite(self):
+        """gatehouse.db, never created here: a missing one fails."""
+        return sqlite3.connect(f'file:{self.db_path}?mode=rw', uri=True, timeout=10)
+
+    def store_execute(self, sql):
+        """Runs one SQL statement on this installation's store (committed)."""
+        if self.on_postgres:
+            pg_cluster.psql(self.store_url, sql)
+            return
+        db = self._open_sqlite()
+        try:
+            db.execute(sql)
+            db.commit()
+        finally:
+            db.close()
+
+    def store_rows(self, sql):
+        """The rows of one query on this installation's store, as a list of tuples. On
+        PostgreSQL a bytea value comes as text: \\x and its hex digits."""
+        if self.on_postgres:
+            text = pg_cluster.psql(self.store_url,
+                                   f"SELECT coalesce(json_agg(q), '[]') FROM ({sql}) q")
+            return [tuple(row.values()) for row in json.loads(text)]
+        db = self._open_sqlite()
+        try:
+            return db.execute(sql).fetchall()
+        finally:
+            db.close()
+
+    def store_columns(self, table):
+        """The column names of table in this installation's store."""
+        if self.on_postgres:
+            return [row[0] for row in self.store_rows(
+                f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' "
+                'ORDER BY ordinal_position')]
+        return [row[1] for row in self.store_rows(f'PRAGMA table_info({table})')]
+
+    def store_insert(self, table, columns, rows):
+        """Inserts rows (tuples in the order of columns) into table in one transaction."""
+        if self.on_postgres:
+            pg_cluster.copy_rows(self.store_url, table, columns, rows)
+            return
+        db = self._open_sqlite()
+        try:
+            with db:
+                db.executemany(f'INSERT INTO {table} ({",".join(columns)}) '
+                               f'VALUES ({",".join("?" * len(columns))})', rows)
+        finally:
+            db.close()
 
     @property
     def org_id(self):

@@ -7,7 +7,7 @@ Changes made through the CLI must reach the running server within a few seconds
 import sqlite3
 
 from .harness import (ORG_SECRET_RE, PROJECT_SECRET_RE, PROPAGATION_TIMEOUT_S, GatehouseTestCase,
-                      unique, wait_until)
+                      postgres_only, sqlite_only, unique, wait_until)
 
 
 class CliTests(GatehouseTestCase):
@@ -153,6 +153,7 @@ class CliTests(GatehouseTestCase):
                 self.assertNotEqual(done.returncode, 0, done.stdout)
                 self.assertTrue(done.stderr.strip(), 'an error must say what went wrong')
 
+    @sqlite_only('gatehouse backup copies gatehouse.db; PostgreSQL has pg_dump')
     def test_backup_is_an_sqlite_copy_with_the_data(self):
         project = self.create_project()
         token = self.create_project_token(project['projectId'])
@@ -175,6 +176,14 @@ class CliTests(GatehouseTestCase):
         self.assertIn(project['projectName'].encode(), data)
         self.assertNotIn(token['secret'].encode(), data)
         self.assertNotIn(token['secret'][4:47].encode(), data)
+
+    @postgres_only('the SQLite side is test_backup_is_an_sqlite_copy_with_the_data')
+    def test_backup_of_a_postgresql_store_refuses_naming_pg_dump_and_writes_nothing(self):
+        target = self.server.root / 'backup.db'
+        done = self.server.cli_run('backup', target, json_out=False)
+        self.assertNotEqual(done.returncode, 0, done.stdout)
+        self.assertIn(b'pg_dump', done.stderr)
+        self.assertFalse(target.exists())
 
 
 class CliSingleOrganizationTests(GatehouseTestCase):
@@ -200,9 +209,9 @@ class InterruptedInitTests(GatehouseTestCase):
 
     def test_init_after_an_interrupted_init_restores_the_admin_credential(self):
         self.server.stop()
-        with sqlite3.connect(self.server.db_path) as db:
-            # As if the first init had stopped right after creating the organization.
-            db.execute("DELETE FROM settings WHERE key IN ('admin_secret_hash', 'initialized_at')")
+        # As if the first init had stopped right after creating the organization.
+        self.server.store_execute(
+            "DELETE FROM settings WHERE key IN ('admin_secret_hash', 'initialized_at')")
         done = self.server.cli_run('init', json_out=False)
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertIn(b'interrupted', done.stdout)

@@ -9,12 +9,11 @@ export. Three rounds, each at most a few seconds of load, so the test stays boun
 
 import http.client
 import random
-import sqlite3
 import threading
 import time
 import uuid
 
-from .harness import PROVIDER, GatewayTestCase, unique, wait_until
+from .harness import ON_POSTGRES, PROVIDER, GatewayTestCase, unique, wait_until
 
 ROUNDS = 3
 WORKERS = {'token': 2, 'chat': 2, 'stream': 2}
@@ -160,13 +159,26 @@ class FullDiskTests(GatewayTestCase):
         return (f'[server]\nrequest_log_capacity = {cls.CAPACITY}\n\n' +
                 super().server_config())
 
-    def sql(self, statement):
-        connection = sqlite3.connect(self.server.db_path, timeout=10)
-        try:
-            connection.execute(statement)
-            connection.commit()
-        finally:
-            connection.close()
+    def fill_the_disk(self):
+        """From now on every insert into `requests` fails as on a full disk."""
+        if ON_POSTGRES:
+            self.server.store_execute(
+                "CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION 'could not extend file: No space left on device' "
+                "USING ERRCODE = 'disk_full'; END $$")
+            self.server.store_execute('CREATE TRIGGER full_disk BEFORE INSERT ON requests '
+                                      'FOR EACH ROW EXECUTE FUNCTION full_disk()')
+        else:
+            self.server.store_execute(
+                "CREATE TRIGGER full_disk BEFORE INSERT ON requests "
+                "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+
+    def free_the_disk(self, missing_ok=False):
+        if_exists = 'IF EXISTS ' if missing_ok else ''
+        if ON_POSTGRES:
+            self.server.store_execute(f'DROP FUNCTION {if_exists}full_disk() CASCADE')
+        else:
+            self.server.store_execute(f'DROP TRIGGER {if_exists}full_disk')
 
     def metrics(self):
         response = self.request('GET', '/metrics')
@@ -175,9 +187,8 @@ class FullDiskTests(GatewayTestCase):
 
     def test_readyz_is_503_and_records_are_bounded_while_the_store_cannot_take_them(self):
         self.assertEqual(self.request('GET', '/readyz').status, 200)
-        self.sql("CREATE TRIGGER full_disk BEFORE INSERT ON requests "
-                 "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
-        self.addCleanup(self.sql, 'DROP TRIGGER IF EXISTS full_disk')
+        self.fill_the_disk()
+        self.addCleanup(self.free_the_disk, missing_ok=True)
         dropped_before = metric(self.metrics(), 'gatehouse_request_log_dropped_total')
         sessions = []
         for _ in range(3 * self.CAPACITY):
@@ -193,7 +204,7 @@ class FullDiskTests(GatewayTestCase):
         self.assertGreaterEqual(
             metric(text, 'gatehouse_request_log_dropped_total') - dropped_before,
             2 * self.CAPACITY)
-        self.sql('DROP TRIGGER full_disk')
+        self.free_the_disk()
         self.assertTrue(wait_until(lambda: self.request('GET', '/readyz').status == 200, 5.0),
                         '/readyz stayed 503 after the store took writes again')
         stored = self.wait_items(lambda item: item['sessionId'] in sessions, self.CAPACITY,

@@ -4,11 +4,10 @@ stops reading is disconnected once a write makes no progress for write_timeout_m
 the export's slot, cursor and buffers."""
 
 import socket
-import sqlite3
 import time
 import uuid
 
-from .harness import HOST, HTTP_TIMEOUT_S, SANITIZED, GatehouseTestCase, wait_until
+from .harness import HOST, HTTP_TIMEOUT_S, ON_POSTGRES, SANITIZED, GatehouseTestCase, wait_until
 
 RATE_LIMITED = (429, 9002, 'Rate limit exceeded')
 ROWS = 20_000                    # about 20 MB of JSON: far more than the socket buffers hold
@@ -17,6 +16,9 @@ COLUMNS = ['id', 'organization_id', 'project_id', 'api_token_id', 'api_token_nam
            'end_ms', 'prompt_tokens', 'completion_tokens', 'total_tokens', 'cost', 'prompt',
            'input_text', 'output']
 EXPORT_PATH = '/v1/organization/request/export?format=json'
+# On PostgreSQL an export reads a page of 1,024 records at a time into one libpq result
+# (kPageRows, src/store/postgres/pg_request_cursor.cc): about 1.2 MB of these rows.
+PG_PAGE_BYTES = 1024 * 1200
 
 
 def rss_bytes(pid):
@@ -38,19 +40,13 @@ class ExportSeeding:
         assert cls.server.stop() == 0
         filler = 'lorem ipsum dolor sit amet ' * 10
         now_ms = int(time.time() * 1000)
-        db = sqlite3.connect(str(cls.server.db_path), timeout=10)
-        try:
-            with db:
-                db.executemany(
-                    f'INSERT INTO requests ({",".join(COLUMNS)}) '
-                    f'VALUES ({",".join("?" * len(COLUMNS))})',
-                    ((str(uuid.uuid4()), cls.org_id, project['projectId'], cls.org_token_id,
-                      'Default', 'bot', 'default', 'chat', f'seed-{i}', 'fake/echo', 'succeeded',
-                      200, now_ms - i * 1000, now_ms - i * 1000 + 400, 10, 5, 15, 0.0001,
-                      f'prompt {i} {filler}', f'input {i} {filler}', f'output {i} {filler}')
-                     for i in range(ROWS)))
-        finally:
-            db.close()
+        cls.server.store_insert(
+            'requests', COLUMNS,
+            ((str(uuid.uuid4()), cls.org_id, project['projectId'], cls.org_token_id, 'Default',
+              'bot', 'default', 'chat', f'seed-{i}', 'fake/echo', 'succeeded', 200,
+              now_ms - i * 1000, now_ms - i * 1000 + 400, 10, 5, 15, 0.0001,
+              f'prompt {i} {filler}', f'input {i} {filler}', f'output {i} {filler}')
+             for i in range(ROWS)))
         cls.server.start()
 
     def open_unread_export(self, token):
@@ -186,4 +182,7 @@ class StalledExportTests(ExportSeeding, GatehouseTestCase):
         # Freed memory may stay in the allocator's arenas, but it is reused: a second wave of
         # stalled exports does not pile on the first.
         self.assertLess(second_after - first_after, 16 * 2**20, f'RSS stays pinned: {figures}')
-        self.assertLess(second_after - base, 64 * 2**20, f'RSS grew too much: {figures}')
+        # A stalled export on PostgreSQL held its page besides, which SQLite, stepping row by
+        # row, does not; the allocator keeps those pages for the next wave as well.
+        bound = 64 * 2**20 + (self.BOUND * PG_PAGE_BYTES if ON_POSTGRES else 0)
+        self.assertLess(second_after - base, bound, f'RSS grew too much: {figures}')

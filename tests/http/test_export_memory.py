@@ -4,7 +4,6 @@ resident memory grows by less than 50 MiB while it is read (measured from /proc/
 import csv
 import http.client
 import io
-import sqlite3
 import threading
 import time
 import uuid
@@ -82,19 +81,12 @@ class ExportMemoryTests(GatewayTestCase):
         self.wait_record(session, project.token)
         self.assertEqual(self.server.stop(), 0)
 
-        db = sqlite3.connect(str(self.server.db_path), timeout=10)
-        try:
-            existing = [row[1] for row in db.execute('PRAGMA table_info(requests)')]
-            missing = [c for c in COLUMNS if c not in existing]
-            self.assertFalse(missing, f'table requests lacks columns {missing}; has {existing}')
-            placeholders = ','.join('?' * len(COLUMNS))
-            with db:  # one transaction
-                db.executemany(f'INSERT INTO requests ({",".join(COLUMNS)}) '
-                               f'VALUES ({placeholders})',
-                               seeded_rows(self.org_id, project.project_id, project.token_id,
-                                           project.token_name, int(time.time() * 1000)))
-        finally:
-            db.close()
+        existing = self.server.store_columns('requests')
+        missing = [c for c in COLUMNS if c not in existing]
+        self.assertFalse(missing, f'table requests lacks columns {missing}; has {existing}')
+        self.server.store_insert('requests', COLUMNS,  # one transaction
+                                 seeded_rows(self.org_id, project.project_id, project.token_id,
+                                             project.token_name, int(time.time() * 1000)))
         self.assertLess(time.monotonic() - began, 60, 'seeding took too long')
 
         self.server.start()

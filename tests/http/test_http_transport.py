@@ -147,7 +147,8 @@ class AddressInUseTests(GatehouseTestCase):
         other.init()
         process = subprocess.Popen(
             [str(other.binary), 'serve', '--data-dir', str(other.data_dir), '--listen',
-             f'{HOST}:{port}'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             f'{HOST}:{port}'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=other.cli_env())
         try:
             output, _ = process.communicate(timeout=START_TIMEOUT_S)
         except subprocess.TimeoutExpired:

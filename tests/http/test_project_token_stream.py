@@ -97,11 +97,13 @@ class ProjectTokenStreamMemoryTests(GatehouseTestCase):
     def test_listing_100000_tokens_grows_rss_by_less_than_30_mib(self):
         began = time.monotonic()
         self.assertEqual(self.server.stop(), 0)
-        seeded = subprocess.run(
-            [str(self.server.binary), 'bench', 'seed', '--data-dir', str(self.server.data_dir),
-             '--org', 'Streamed', '--projects', '1', '--organization-tokens', '1',
-             '--tokens', str(BIG_PROJECT_TOKENS + 2)],
-            capture_output=True, timeout=CLI_TIMEOUT_S * 4)
+        argv = [str(self.server.binary), 'bench', 'seed', '--data-dir', str(self.server.data_dir),
+                '--org', 'Streamed', '--projects', '1', '--organization-tokens', '1',
+                '--tokens', str(BIG_PROJECT_TOKENS + 2)]
+        if self.server.on_postgres:
+            argv += ['--store', self.server.store_url]  # bench seed reads no GATEHOUSE_STORE
+        seeded = subprocess.run(argv, capture_output=True, timeout=CLI_TIMEOUT_S * 4,
+                                env=self.server.cli_env())
         self.assertEqual(seeded.returncode, 0, seeded.stderr.decode(errors='replace'))
         seed = json.loads(seeded.stdout)
         self.server.start()

@@ -180,7 +180,8 @@ class HttpsConfigTests(unittest.TestCase):
                 str(self.installation.data_dir), '--listen', f'{HOST}:0', *args]
         if config_text is not None:
             argv += ['--config', str(self.installation.write_config(config_text))]
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   env=self.installation.cli_env())
         try:
             output, _ = process.communicate(timeout=5)
         except subprocess.TimeoutExpired:

@@ -80,15 +80,20 @@ def find_bindir():
     return None
 
 
-def find_psql():
-    """The psql client: /usr/bin/psql (postgresql-client), else the server's bindir."""
-    for candidate in (shutil.which('psql'), '/usr/bin/psql'):
+def find_client(name='psql'):
+    """A client program (psql, pg_dump): /usr/bin/NAME (postgresql-client), else the server's
+    bindir."""
+    for candidate in (shutil.which(name), f'/usr/bin/{name}'):
         if candidate and Path(candidate).exists():
             return candidate
     bindir = find_bindir()
-    if bindir and (bindir / 'psql').exists():
-        return str(bindir / 'psql')
+    if bindir and (bindir / name).exists():
+        return str(bindir / name)
     raise PgNotInstalled(NOT_INSTALLED)
+
+
+def find_psql():
+    return find_client('psql')
 
 
 def free_port():
@@ -121,16 +126,86 @@ def _check_name(name):
 def psql(url, sql, timeout_s=PSQL_TIMEOUT_S):
     """Runs sql (one statement or several) on url with psql; returns stdout (unaligned,
     tuples only). Raises RuntimeError with psql's message on failure."""
-    env = dict(os.environ)
-    env.setdefault('PGCONNECT_TIMEOUT', '10')
     done = subprocess.run([find_psql(), '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
                            '-d', url, '-c', sql],
-                          capture_output=True, timeout=timeout_s, env=env,
+                          capture_output=True, timeout=timeout_s, env=_client_env(),
                           stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         raise RuntimeError(f'psql exited {done.returncode} on {sql!r}: '
                            f'{done.stderr.decode(errors="replace").strip()}')
     return done.stdout.decode()
+
+
+def _client_env():
+    env = dict(os.environ)
+    env.setdefault('PGCONNECT_TIMEOUT', '10')
+    return env
+
+
+def _csv_field(value):
+    """value as one field of COPY ... (FORMAT csv, NULL '\\N'): None is NULL, text is quoted."""
+    if value is None:
+        return '\\N'
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace('"', '""') + '"'
+
+
+def _csv_lines(rows, batch_rows=1000):
+    """rows as CSV text for COPY, in blocks of batch_rows lines."""
+    batch = []
+    for row in rows:
+        batch.append(','.join(_csv_field(v) for v in row))
+        if len(batch) == batch_rows:
+            yield ('\n'.join(batch) + '\n').encode()
+            batch = []
+    if batch:
+        yield ('\n'.join(batch) + '\n').encode()
+
+
+def copy_rows(url, table, columns, rows, timeout_s=PSQL_TIMEOUT_S):
+    """Inserts rows (tuples in the order of columns) into table with one COPY through psql,
+    streamed, in one transaction. Raises RuntimeError with psql's message on failure."""
+    statement = (f'COPY {table} ({", ".join(columns)}) FROM STDIN '
+                 "WITH (FORMAT csv, NULL '\\N')")
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen([find_psql(), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url,
+                                    '-c', statement], stdin=subprocess.PIPE,
+                                   stdout=subprocess.DEVNULL, stderr=errors, env=_client_env())
+        try:
+            try:
+                for block in _csv_lines(rows):
+                    process.stdin.write(block)
+            except BrokenPipeError:
+                pass  # psql gave up early; its message below says why
+            finally:
+                try:
+                    process.stdin.close()
+                except BrokenPipeError:
+                    pass
+            code = process.wait(timeout=timeout_s)
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        errors.seek(0)
+        if code != 0:
+            raise RuntimeError(f'psql exited {code} on {statement!r}: '
+                               f'{errors.read().decode(errors="replace").strip()}')
+
+
+def dump(url, timeout_s=PSQL_TIMEOUT_S):
+    """pg_dump of the database at url (plain SQL, data included) as bytes: what an operator's
+    backup of it holds. bytea values appear as hex (\\x...)."""
+    done = subprocess.run([find_client('pg_dump'), '--no-owner', '-d', url],
+                          capture_output=True, timeout=timeout_s, env=_client_env(),
+                          stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise RuntimeError(f'pg_dump exited {done.returncode}: '
+                           f'{done.stderr.decode(errors="replace").strip()}')
+    return done.stdout
 
 
 def random_database_name(prefix='gh'):

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "pg_test_database.h"
 #include "temp_dir.h"
 
 namespace gatehouse {
@@ -97,6 +98,33 @@ TEST(Instance, OperatorCommandsNeedAnInitializedDataDirectory) {
   const ServerConfig config = ConfigIn(dir.path() / "absent");
   EXPECT_NE(OpenError(config, DataDirUse::kExisting).find("does not exist"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(config.data_dir));
+}
+
+// Issue 12, item 4, on PostgreSQL: a database that holds no installation (new, emptied or
+// another one) beside a master key file is a lost database, as a missing gatehouse.db is.
+TEST(PgInstance, RefusesAnEmptyDatabaseBesideAnExistingMasterKey) {
+  PgTestDatabase db;
+  if (!db.available()) GTEST_SKIP() << db.skip_reason();
+  const TempDir dir;
+  ServerConfig config = ConfigIn(dir.path() / "data");
+  config.store = db.url();
+  Initialize(config);
+  db.Execute("DELETE FROM settings");
+  const std::string message = OpenError(config);
+  EXPECT_NE(message.find(db.url() + " is empty"), std::string::npos) << message;
+  EXPECT_NE(message.find(config.MasterKeyFile()), std::string::npos) << message;
+  EXPECT_NE(OpenError(config, DataDirUse::kExisting).find("is not initialized"), std::string::npos);
+  EXPECT_EQ(OpenError(config, DataDirUse::kForceInit), "");
+}
+
+TEST(PgInstance, OpensANewDatabaseForANewDataDirectory) {
+  PgTestDatabase db;
+  if (!db.available()) GTEST_SKIP() << db.skip_reason();
+  const TempDir dir;
+  ServerConfig config = ConfigIn(dir.path() / "data");
+  config.store = db.url();
+  EXPECT_EQ(OpenError(config), "");
+  EXPECT_EQ(OpenError(config), "") << "the first open leaves the key's check value";
 }
 
 }  // namespace gatehouse
