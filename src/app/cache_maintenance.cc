@@ -2,14 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 #include "core/thread_priority.h"
 
 namespace gatehouse {
 
 CacheMaintenance::CacheMaintenance(TokenDirectory& tokens, std::chrono::milliseconds interval,
-                                   ConsoleSignOuts* sign_outs)
+                                   ConsoleSignOuts* sign_outs, AssistantDirectory* assistants)
     : tokens_(tokens),
       sign_outs_(sign_outs),
+      assistants_(assistants),
       interval_(interval),
       thread_([this] { Run(); }),
       search_thread_([this] { RunSearch(); }) {}
@@ -24,10 +27,11 @@ CacheMaintenance::~CacheMaintenance() {
   search_thread_.join();
 }
 
-void CacheMaintenance::SyncSoon() {
+void CacheMaintenance::SyncSoon(StoreChange change) {
   {
     std::lock_guard lock(mutex_);
     sync_soon_ = true;
+    if (change == StoreChange::kAssistants) assistants_changed_ = true;
   }
   wake_.notify_all();
 }
@@ -60,7 +64,25 @@ void CacheMaintenance::RunSearch() {
 }
 
 void CacheMaintenance::Run() {
+  auto reloaded = std::chrono::steady_clock::now();
   while (Wait(&sync_soon_)) {
+    if (assistants_) {
+      bool changed;
+      {
+        std::lock_guard lock(mutex_);
+        changed = std::exchange(assistants_changed_, false);
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (changed || now - reloaded >= kAssistantReload) {
+        if (auto loaded = assistants_->Load(); !loaded) {
+          spdlog::error("assistant catalog reload failed: {}", loaded.error().internal);
+          std::lock_guard lock(mutex_);
+          assistants_changed_ = true;  // tried again next round
+        } else {
+          reloaded = now;
+        }
+      }
+    }
     if (auto synced = tokens_.SyncCache(); !synced) {
       spdlog::error("token cache sync failed: {}", synced.error().internal);
     }

@@ -3,9 +3,11 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 
+#include "directory/assistant_directory.h"
 #include "directory/console_sign_outs.h"
 #include "directory/token_directory.h"
 
@@ -18,19 +20,25 @@ namespace gatehouse {
 // The other, at a lower priority (YieldToEventLoops), loads the store's token search index and
 // keeps it current every `interval`: its load and first sorts take seconds at a million tokens,
 // and a token blocked elsewhere must not wait for them to take effect here. The destructor
-// stops both without waiting out the interval. `tokens` and `sign_outs` must outlive it.
+// stops both without waiting out the interval. When given `assistants` (a store shared by
+// several nodes), the first thread also reloads the assistant catalog when the store reports
+// a change of assistants (SyncSoon) and every kAssistantReload otherwise. `tokens`, `sign_outs` and
+// `assistants` must outlive it.
 class CacheMaintenance {
  public:
+  static constexpr std::chrono::seconds kAssistantReload{30};
+
   CacheMaintenance(TokenDirectory& tokens, std::chrono::milliseconds interval,
-                   ConsoleSignOuts* sign_outs = nullptr);
+                   ConsoleSignOuts* sign_outs = nullptr, AssistantDirectory* assistants = nullptr);
   ~CacheMaintenance();
   CacheMaintenance(const CacheMaintenance&) = delete;
   CacheMaintenance& operator=(const CacheMaintenance&) = delete;
 
-  // Runs the token cache's sync (and the sign-outs') now rather than at the end of the
-  // interval (another node changed tokens or signed a session out: Store::WatchTokenChanges).
+  // Runs the token cache's sync (and the sign-outs' and the assistants') now rather than at the
+  // end of the interval (another node changed tokens, assistants or signed a session out:
+  // Store::WatchChanges).
   // Never blocks.
-  void SyncSoon();
+  void SyncSoon(StoreChange change = StoreChange::kTokens);
 
  private:
   void Run();
@@ -41,11 +49,13 @@ class CacheMaintenance {
 
   TokenDirectory& tokens_;
   ConsoleSignOuts* sign_outs_;
+  AssistantDirectory* assistants_;
   const std::chrono::milliseconds interval_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  bool stopping_ = false;   // guarded by mutex_
-  bool sync_soon_ = false;  // guarded by mutex_
+  bool stopping_ = false;            // guarded by mutex_
+  bool sync_soon_ = false;           // guarded by mutex_
+  bool assistants_changed_ = false;  // guarded by mutex_
   std::thread thread_;
   std::thread search_thread_;
 };

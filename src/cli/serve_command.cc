@@ -57,11 +57,14 @@ int RunServe(const ServerConfig& config, int threads) {
                options.tls_cert.empty() ? "HTTP" : "HTTPS", instance.cache().size());
   spdlog::info("memory allocator: {}", AllocatorName());
   {
-    CacheMaintenance maintenance(instance.tokens(), kMaintenanceInterval, &graph.sign_outs());
+    // On a store shared by several nodes, their assistant changes reach this catalog too.
+    CacheMaintenance maintenance(instance.tokens(), kMaintenanceInterval, &graph.sign_outs(),
+                                 instance.sqlite_store() ? nullptr : &instance.assistants());
     graph.usage_limits().StartSettling(kMaintenanceInterval);
-    instance.store().WatchTokenChanges([&maintenance] { maintenance.SyncSoon(); });
+    instance.store().WatchChanges(
+        [&maintenance](StoreChange change) { maintenance.SyncSoon(change); });
     server.Run();
-    instance.store().WatchTokenChanges(nullptr);
+    instance.store().WatchChanges(nullptr);
   }
   request_log.Stop();  // every acknowledged call is stored before the process ends
   if (auto synced = graph.sign_outs().Sync(); !synced) {

@@ -53,14 +53,27 @@ Result<Assistant> AssistantDirectory::Create(const std::string& organization_id,
 }
 
 Status AssistantDirectory::Load() {
+  std::lock_guard load(load_mutex_);
+  {
+    std::unique_lock lock(catalog_mutex_);
+    loading_ = true;
+    changes_.clear();
+  }
   auto assistants = store_.ListAllAssistants();
-  if (!assistants) return std::unexpected(assistants.error());
   Catalog catalog;
-  for (auto& assistant : *assistants) {
-    catalog[assistant.project_id].push_back(std::move(assistant));
+  if (assistants) {
+    for (auto& assistant : *assistants) {
+      catalog[assistant.project_id].push_back(std::move(assistant));
+    }
   }
   std::unique_lock lock(catalog_mutex_);
-  catalog_.swap(catalog);
+  loading_ = false;
+  if (assistants) {
+    catalog_.swap(catalog);
+    for (const Change& change : changes_) Apply(change);
+  }
+  changes_.clear();
+  if (!assistants) return std::unexpected(assistants.error());
   return {};
 }
 
@@ -81,22 +94,36 @@ Result<Assistant> AssistantDirectory::Lookup(const std::string& project_id,
 
 void AssistantDirectory::Remember(const Assistant& assistant) {
   std::unique_lock lock(catalog_mutex_);
-  auto& assistants = catalog_[assistant.project_id];
-  for (auto& known : assistants) {
-    if (known.id == assistant.id) {
-      known = assistant;
-      return;
-    }
-  }
-  assistants.push_back(assistant);
+  Change change{true, assistant};
+  Apply(change);
+  if (loading_) changes_.push_back(std::move(change));
 }
 
 void AssistantDirectory::Forget(const std::string& project_id, const std::string& assistant_id) {
   std::unique_lock lock(catalog_mutex_);
-  const auto project = catalog_.find(project_id);
+  Change change{false, Assistant{}};
+  change.assistant.project_id = project_id;
+  change.assistant.id = assistant_id;
+  Apply(change);
+  if (loading_) changes_.push_back(std::move(change));
+}
+
+void AssistantDirectory::Apply(const Change& change) {
+  const Assistant& assistant = change.assistant;
+  if (change.remembered) {
+    auto& assistants = catalog_[assistant.project_id];
+    for (auto& known : assistants) {
+      if (known.id == assistant.id) {
+        known = assistant;
+        return;
+      }
+    }
+    assistants.push_back(assistant);
+    return;
+  }
+  const auto project = catalog_.find(assistant.project_id);
   if (project == catalog_.end()) return;
-  std::erase_if(project->second,
-                [&](const Assistant& assistant) { return assistant.id == assistant_id; });
+  std::erase_if(project->second, [&](const Assistant& known) { return known.id == assistant.id; });
   if (project->second.empty()) catalog_.erase(project);
 }
 

@@ -1,6 +1,7 @@
 #ifndef GATEHOUSE_DIRECTORY_ASSISTANT_DIRECTORY_H_
 #define GATEHOUSE_DIRECTORY_ASSISTANT_DIRECTORY_H_
 
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -27,9 +28,9 @@ struct AssistantChange {
 //
 // It also keeps every live assistant in memory, so that a chat call naming an assistant is
 // resolved on the event loop without a store read: `Load` fills the catalog at start, and each
-// change made through this directory updates it after its transaction commits. Only a serving
-// process changes assistants today; once several nodes share a store, theirs must reach the
-// catalog too (a notification, or `Load` again).
+// change made through this directory updates it after its transaction commits. Changes made
+// by other nodes of a shared store arrive by `Load` again (CacheMaintenance, when the store
+// reports a change).
 // Thread-safe; `store` must outlive it.
 class AssistantDirectory {
  public:
@@ -38,7 +39,8 @@ class AssistantDirectory {
   Result<Assistant> Create(const std::string& organization_id, const std::string& project_id,
                            std::string name, std::string description, std::string prompt,
                            LlmSettings llm, const AuditActor& actor = AuditActor::System());
-  // (Re)reads the in-memory catalog from the store.
+  // (Re)reads the in-memory catalog from the store. A change this directory makes while the
+  // store is read is applied again to what was read, so a reload never loses a newer one.
   Status Load();
   // By id or name within the project; 404 id 1 otherwise. Reads the store.
   Result<Assistant> Find(const std::string& project_id, const std::string& id_or_name);
@@ -56,13 +58,25 @@ class AssistantDirectory {
  private:
   using Catalog = std::unordered_map<std::string, std::vector<Assistant>>;  // by project id
 
+  // A change made while a Load reads the store: Remember (`assistant`) or Forget (its
+  // project_id and id).
+  struct Change {
+    bool remembered;
+    Assistant assistant;
+  };
+
   void Remember(const Assistant& assistant);
   void Forget(const std::string& project_id, const std::string& assistant_id);
+  // Both, under catalog_mutex_ held exclusively.
+  void Apply(const Change& change);
 
   Store& store_;
   const Clock& clock_;
+  std::mutex load_mutex_;  // one Load at a time
   mutable std::shared_mutex catalog_mutex_;
-  Catalog catalog_;  // guarded by catalog_mutex_
+  Catalog catalog_;              // guarded by catalog_mutex_
+  bool loading_ = false;         // guarded by catalog_mutex_
+  std::vector<Change> changes_;  // guarded by catalog_mutex_: made while loading_
 };
 
 }  // namespace gatehouse

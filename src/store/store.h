@@ -143,6 +143,12 @@ struct SettledUsage {
 };
 
 // A token to store, with the audit event of its creation (stored in the same transaction).
+// What a change another process committed touched (Store::WatchChanges).
+enum class StoreChange : std::uint8_t {
+  kTokens,      // tokens or console sign-outs
+  kAssistants,  // assistants
+};
+
 struct TokenInsert {
   ApiToken token;
   TokenCredential credential;
@@ -458,14 +464,16 @@ class Store {
   // How many tokens are not revoked (from counts kept on write; no table scan).
   virtual Result<std::int64_t> CountLiveTokens() = 0;
   // Calls `on_change`, on a thread of the store's, soon after any process (another node)
-  // commits a change to tokens, so that a cache can resync at once rather than at its next
-  // poll; nullptr stops the calls and returns once none runs. A store that cannot tell (SQLite,
-  // where only the local CLI writes besides this process) never calls it.
-  virtual void WatchTokenChanges(std::function<void()> on_change) { (void)on_change; }
+  // commits a change to tokens, console sign-outs or assistants, saying which, so that a cache
+  // can resync at once rather than at its next poll; nullptr stops the calls and returns once
+  // none runs. After missing notifications (a lost connection) it reports both kinds. A store
+  // that cannot tell (SQLite, where only the local CLI writes besides this process) never
+  // calls it.
+  virtual void WatchChanges(std::function<void(StoreChange)> on_change) { (void)on_change; }
 
   // Console sign-outs, shared by the nodes of one store (sqlite_store_sessions.cc,
   // pg_store_sessions.cc). Stores `sign_outs` in one transaction; a session id already stored
-  // is kept as it is. On PostgreSQL the commit also wakes every node's WatchTokenChanges.
+  // is kept as it is. On PostgreSQL the commit also wakes every node's WatchChanges.
   virtual Status AddConsoleSignOuts(const std::vector<ConsoleSignOut>& sign_outs) = 0;
   // Calls `visit` for every sign-out recorded at or after `since` (by the ending node's clock
   // or, on PostgreSQL, by the database's), expired ones included; `since` 0 visits all.

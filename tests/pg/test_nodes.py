@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault('GATEHOUSE_TEST_STORE', 'postgres')
 
 from tests.http import harness  # noqa: E402
-from tests.http.harness import E_BAD_TOKEN, E_NO_KEY, unique  # noqa: E402
+from tests.http.harness import E_ASSISTANT_NOT_FOUND, E_BAD_TOKEN, E_NO_KEY, unique  # noqa: E402
 from tests.http import test_console_session  # noqa: E402
 
 VALIDATE = '/v1/accessControl/apitoken/validate'
@@ -217,6 +217,61 @@ class ConsoleSessionOnTwoNodesTests(harness.GatehouseTestCase):
         flipped = 'B' if value[middle] == 'A' else 'A'
         altered = dict(session, cookie=f'{name}={value[:middle]}{flipped}{value[middle + 1:]}')
         self.assertError(self.on(self.node_b, 'GET', '/v2/tokens', altered), E_NO_KEY)
+
+
+@unittest.skipUnless(cluster_ready(), 'no PostgreSQL test cluster (GATEHOUSE_TEST_PG_DIR)')
+class AssistantsOnTwoNodesTests(harness.GatewayTestCase):
+    """Issue 13: assistants created, changed or deleted on one node take effect in the other
+    node's gateway (whose catalog is in memory) within 1 s."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.node_b = harness.Server(node_of=cls.server, env=cls.serve_env,
+                                    config_text=cls.server_config())
+        cls.node_b.start()
+        cls.project = cls.make_project()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node_b.cleanup()
+        super().tearDownClass()
+
+    def chat_on_b(self, name):
+        return self.node_b.request(
+            'POST', '/v1/chat/completions', token=self.project.token,
+            body={'model': f'saia:assistant:{name}',
+                  'messages': [{'role': 'user', 'content': unique('hello')}]})
+
+    def seconds_until(self, name, status):
+        """Seconds until a chat naming assistant `name` answers `status` on node B (the
+        project's token may itself need a moment to reach node B: 401 meanwhile)."""
+        started = time.monotonic()
+        while True:
+            elapsed = time.monotonic() - started
+            response = self.chat_on_b(name)
+            if response.status == status:
+                return elapsed, response
+            if elapsed > PROPAGATION_BOUND_S:
+                self.fail(f'node B still answered {response.status} {response.body!r} '
+                          f'{elapsed:.2f} s later')
+            time.sleep(POLL_S)
+
+    def test_an_assistant_created_renamed_and_deleted_on_one_node_follows_on_the_other_within_1s(
+            self):
+        created = self.make_assistant(self.project.token)
+        self.seconds_until(created['assistantName'], 200)
+
+        new_name = unique('renamed')
+        self.ok(self.request('PUT', f'/v1/assistant/{created["assistantId"]}',
+                             body={'name': new_name}, token=self.project.token))
+        self.seconds_until(new_name, 200)
+        self.assertError(self.chat_on_b(created['assistantName']), E_ASSISTANT_NOT_FOUND)
+
+        self.ok(self.request('DELETE', f'/v1/assistant/{created["assistantId"]}',
+                             token=self.project.token))
+        _, response = self.seconds_until(new_name, E_ASSISTANT_NOT_FOUND[0])
+        self.assertError(response, E_ASSISTANT_NOT_FOUND)
 
 
 if __name__ == '__main__':

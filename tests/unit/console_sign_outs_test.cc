@@ -198,7 +198,7 @@ TEST_F(PgConsoleSignOutsTest, SignOutOfANodeWhoseClockIsBehindIsStillRead) {
 TEST_F(PgConsoleSignOutsTest, ASignOutWakesTheOtherNodesWatchers) {
   PgStore other(PgStore::Options{.url = db_.url()});
   std::atomic<int> woken = 0;
-  other.WatchTokenChanges([&] { ++woken; });
+  other.WatchChanges([&](StoreChange) { ++woken; });
   // The first report comes when the watcher's LISTEN is in place.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (woken == 0 && std::chrono::steady_clock::now() < deadline) {
@@ -211,7 +211,7 @@ TEST_F(PgConsoleSignOutsTest, ASignOutWakesTheOtherNodesWatchers) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_GT(woken.load(), before);
-  other.WatchTokenChanges(nullptr);
+  other.WatchChanges(nullptr);
 }
 
 }  // namespace

@@ -112,7 +112,7 @@ Status PgStore::CreateOrganization(const Organization& organization, const ApiTo
     return inserted;
   }
   if (auto done = InsertTokenIn(**c, token, credential); !done) return done;
-  if (auto done = NotifyTokenChange(**c); !done) return done;
+  if (auto done = NotifyChange(**c); !done) return done;
   if (audit) {
     if (auto done = AppendAuditIn(**c, *audit); !done) return done;
   }
@@ -179,7 +179,7 @@ Status PgStore::DeleteOrganization(const std::string& id, TimeMs now, const Audi
   for (const std::string& sql : kStatements) {
     if (auto done = (*c)->Run(sql, Params().Text(id).Int(now)); !done) return done;
   }
-  if (auto done = NotifyTokenChange(**c); !done) return done;
+  if (auto done = NotifyChange(**c); !done) return done;
   if (audit) {
     if (auto done = AppendAuditIn(**c, *audit); !done) return done;
   }
@@ -212,7 +212,7 @@ Status PgStore::InsertProjectIn(pg::Connection& c, const Project& project, const
     return inserted;
   }
   if (auto done = InsertTokenIn(c, token, credential); !done) return done;
-  return NotifyTokenChange(c);
+  return NotifyChange(c);
 }
 
 Result<std::optional<Project>> PgStore::FindProjectWhere(const char* where,
@@ -281,7 +281,7 @@ Status PgStore::UpdateProject(const Project& project, const AuditEntry* audit) {
       !done) {
     return done;
   }
-  if (auto done = NotifyTokenChange(**c); !done) return done;
+  if (auto done = NotifyChange(**c); !done) return done;
   if (audit) {
     if (auto done = AppendAuditIn(**c, *audit); !done) return done;
   }
@@ -310,7 +310,7 @@ Status PgStore::DeleteProject(const std::string& organization_id, const std::str
       return done;
     }
   }
-  if (auto done = NotifyTokenChange(**c); !done) return done;
+  if (auto done = NotifyChange(**c); !done) return done;
   if (audit) {
     if (auto done = AppendAuditIn(**c, *audit); !done) return done;
   }

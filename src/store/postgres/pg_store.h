@@ -95,7 +95,7 @@ class PgStore final : public Store {
       const std::function<void(const ApiToken&, const TokenCredential&)>& visit) override;
   Result<std::int64_t> CountLiveTokens() override;
   // LISTENs on a connection of its own, on a thread started by the first call.
-  void WatchTokenChanges(std::function<void()> on_change) override;
+  void WatchChanges(std::function<void(StoreChange)> on_change) override;
 
   Status AddConsoleSignOuts(const std::vector<ConsoleSignOut>& sign_outs) override;
   Status ForEachConsoleSignOutSince(
@@ -164,11 +164,11 @@ class PgStore final : public Store {
   std::vector<Status> StoreTokenBatch(const std::vector<TokenInsert*>& batch);
   // Stores the batch in one transaction; the ids of those stored (the others' names exist).
   Result<std::unordered_set<std::string>> StoreTokensIn(const std::vector<TokenInsert*>& batch);
-  // Tells every node's WatchTokenChanges, at the commit of the caller's transaction.
-  static Status NotifyTokenChange(pg::Connection& c);
+  // Tells every node's WatchChanges, at the commit of the caller's transaction.
+  static Status NotifyChange(pg::Connection& c, StoreChange change = StoreChange::kTokens);
   // The LISTEN thread: reconnects after a lost connection and then reports a change, since
   // notifications sent meanwhile are lost.
-  void ListenForTokenChanges();
+  void ListenForChanges();
 
   // pg_token_search.cc
   // Brings name_index_ up to date through `c` (see TokenNameIndex::Sync).
@@ -207,14 +207,14 @@ class PgStore final : public Store {
   pg::ConnectionPool records_;  // the request log's connection: management load never starves it
   std::mutex token_queue_mutex_;
   std::condition_variable token_queued_;
-  std::vector<QueuedToken> token_queue_;  // guarded by token_queue_mutex_
-  bool closing_ = false;                  // guarded by token_queue_mutex_
-  std::thread token_writer_;              // runs WriteQueuedTokens
-  std::mutex watch_mutex_;                // held while on_change_ runs or changes
-  std::function<void()> on_change_;       // guarded by watch_mutex_
-  int listen_stop_fd_ = -1;               // an eventfd that ends the LISTEN thread
-  std::thread listener_;                  // runs ListenForTokenChanges once watched
-  TokenNameIndex name_index_;             // token names for SearchTokens
+  std::vector<QueuedToken> token_queue_;        // guarded by token_queue_mutex_
+  bool closing_ = false;                        // guarded by token_queue_mutex_
+  std::thread token_writer_;                    // runs WriteQueuedTokens
+  std::mutex watch_mutex_;                      // held while on_change_ runs or changes
+  std::function<void(StoreChange)> on_change_;  // guarded by watch_mutex_
+  int listen_stop_fd_ = -1;                     // an eventfd that ends the LISTEN thread
+  std::thread listener_;                        // runs ListenForChanges once watched
+  TokenNameIndex name_index_;                   // token names for SearchTokens
   std::atomic<bool> use_name_index_ = true;
 };
 

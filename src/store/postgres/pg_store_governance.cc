@@ -462,6 +462,7 @@ Status PgStore::CreateAssistant(const Assistant& assistant, const AuditEntry* au
   if (audit) {
     if (auto done = AppendAuditIn(**c, *audit); !done) return done;
   }
+  if (auto done = NotifyChange(**c, StoreChange::kAssistants); !done) return done;
   return transaction.Commit();
 }
 
@@ -550,6 +551,7 @@ Status PgStore::UpdateAssistant(const Assistant& assistant, bool new_revision,
   if (audit) {
     if (auto done = AppendAuditIn(**c, *audit); !done) return done;
   }
+  if (auto done = NotifyChange(**c, StoreChange::kAssistants); !done) return done;
   return transaction.Commit();
 }
 
@@ -568,6 +570,7 @@ Status PgStore::DeleteAssistant(const std::string& project_id, const std::string
   if (audit) {
     if (auto done = AppendAuditIn(**c, *audit); !done) return done;
   }
+  if (auto done = NotifyChange(**c, StoreChange::kAssistants); !done) return done;
   return transaction.Commit();
 }
 

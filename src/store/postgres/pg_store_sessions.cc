@@ -28,7 +28,7 @@ Status PgStore::AddConsoleSignOuts(const std::vector<ConsoleSignOut>& sign_outs)
       !done) {
     return done;
   }
-  if (auto done = NotifyTokenChange(**c); !done) return done;
+  if (auto done = NotifyChange(**c); !done) return done;
   return transaction.Commit();
 }
 

@@ -254,7 +254,7 @@ Result<std::unordered_set<std::string>> PgStore::StoreTokensIn(
   if (auto audited = AppendAuditsIn(**c, audits); !audited) {
     return std::unexpected(audited.error());
   }
-  if (auto notified = NotifyTokenChange(**c); !notified) return std::unexpected(notified.error());
+  if (auto notified = NotifyChange(**c); !notified) return std::unexpected(notified.error());
   if (auto committed = transaction.Commit(); !committed) return std::unexpected(committed.error());
   return stored;
 }
@@ -276,7 +276,7 @@ Result<std::vector<Status>> PgStore::InsertTokens(
     if (!inserted) return std::unexpected(inserted.error());
     for (int i = 0; i < inserted->size(); ++i) stored.insert(inserted->Text(i, 0));
   }
-  if (auto notified = NotifyTokenChange(**c); !notified) return std::unexpected(notified.error());
+  if (auto notified = NotifyChange(**c); !notified) return std::unexpected(notified.error());
   if (auto committed = transaction.Commit(); !committed) {
     return std::unexpected(committed.error());
   }
@@ -349,7 +349,7 @@ Status PgStore::UpdateCredential(const std::string& token_id, const TokenCredent
       !done) {
     return done;
   }
-  if (auto done = NotifyTokenChange(**c); !done) return done;
+  if (auto done = NotifyChange(**c); !done) return done;
   if (audit) {
     if (auto done = AppendAuditIn(**c, *audit); !done) return done;
   }
@@ -504,7 +504,7 @@ Result<TokenChangeResult> PgStore::ChangeToken(const std::string& organization_i
     }
     return std::unexpected(updated.error());
   }
-  if (auto done = NotifyTokenChange(**c); !done) return std::unexpected(done.error());
+  if (auto done = NotifyChange(**c); !done) return std::unexpected(done.error());
   if (audit) {
     if (auto entry = audit(before, token)) {
       if (auto done = AppendAuditIn(**c, *entry); !done) return std::unexpected(done.error());

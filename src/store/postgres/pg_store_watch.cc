@@ -2,6 +2,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <string_view>
+
 #include "store/postgres/pg_store.h"
 
 // How a node hears of token changes other nodes commit: NOTIFY inside each writing
@@ -11,31 +13,35 @@ namespace gatehouse {
 namespace {
 
 constexpr const char* kChannel = "gatehouse_tokens";
+// The payload of a notification of StoreChange::kAssistants; kTokens has none.
+constexpr const char* kAssistantsPayload = "assistants";
 constexpr int kReconnectMs = 500;
 // A wait for notifications ends this often even without one (to notice a dead connection).
 constexpr int kPollMs = 1000;
 
 }  // namespace
 
-Status PgStore::NotifyTokenChange(pg::Connection& c) {
-  // Delivered at commit, and once per transaction however many tokens it changed.
-  return c.Run("SELECT pg_notify($1, '')", pg::Params().Text(kChannel));
+Status PgStore::NotifyChange(pg::Connection& c, StoreChange change) {
+  // Delivered at commit, and once per transaction and payload however many rows it changed.
+  return c.Run("SELECT pg_notify($1, $2)",
+               pg::Params().Text(kChannel).Text(
+                   change == StoreChange::kAssistants ? kAssistantsPayload : ""));
 }
 
-void PgStore::WatchTokenChanges(std::function<void()> on_change) {
+void PgStore::WatchChanges(std::function<void(StoreChange)> on_change) {
   std::lock_guard lock(watch_mutex_);
   on_change_ = std::move(on_change);
   if (on_change_ && !listener_.joinable()) {
     listen_stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    listener_ = std::thread([this] { ListenForTokenChanges(); });
+    listener_ = std::thread([this] { ListenForChanges(); });
   }
 }
 
-void PgStore::ListenForTokenChanges() {
+void PgStore::ListenForChanges() {
   std::unique_ptr<pg::Connection> connection;
-  auto report = [this] {
+  auto report = [this](StoreChange change) {
     std::lock_guard lock(watch_mutex_);
-    if (on_change_) on_change_();
+    if (on_change_) on_change_(change);
   };
   for (;;) {
     int wait_ms = kPollMs;
@@ -43,7 +49,9 @@ void PgStore::ListenForTokenChanges() {
       auto opened = pg::Connection::Open(options_.url);
       if (opened && (*opened)->Run(std::string("LISTEN ") + kChannel)) {
         connection = std::move(*opened);
-        report();  // whatever was sent while nobody listened
+        // Whatever was sent while nobody listened.
+        report(StoreChange::kTokens);
+        report(StoreChange::kAssistants);
       } else {
         wait_ms = kReconnectMs;
       }
@@ -58,12 +66,14 @@ void PgStore::ListenForTokenChanges() {
       connection.reset();
       continue;
     }
-    bool changed = false;
+    bool tokens = false;
+    bool assistants = false;
     while (PGnotify* note = PQnotifies(conn)) {
-      changed = true;
+      (std::string_view(note->extra) == kAssistantsPayload ? assistants : tokens) = true;
       PQfreemem(note);
     }
-    if (changed) report();
+    if (tokens) report(StoreChange::kTokens);
+    if (assistants) report(StoreChange::kAssistants);
   }
 }
 
