@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/model.h"
+#include "store/store.h"
 
 namespace gatehouse {
 
@@ -30,6 +31,10 @@ struct NameSearch {
   std::optional<std::vector<std::string>> project_ids;  // one of these (a project name filter)
   std::vector<std::int64_t> statuses;                   // any when empty
 };
+
+// The NameSearch of `query`'s filters, without its project name filter, which the store
+// resolves to project ids (NameSearch::project_ids).
+NameSearch NameSearchFor(const TokenQuery& query);
 
 // The orders the index keeps tokens ranked in (the SQL plans' orders of the same keys):
 // name without case, status, scope, project name, rowid; creation time, status, scope, project

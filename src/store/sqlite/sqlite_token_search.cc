@@ -444,10 +444,7 @@ Result<TokenPage> SqliteStore::ReadRowids(Database& db, const TokenQuery& query,
 }
 
 Result<NameSearch> SqliteStore::NameSearchOf(Database& db, const TokenQuery& query) {
-  NameSearch search{.organization_id = query.organization_id, .text = query.name_contains};
-  if (query.scope) search.scope = StoredCode(*query.scope);
-  if (!query.project_id.empty()) search.project_id = query.project_id;
-  for (TokenStatus status : query.statuses) search.statuses.push_back(StoredCode(status));
+  NameSearch search = NameSearchFor(query);
   if (!query.project_name_contains.empty()) {
     // The projects whose tokens TokenFilters' project name condition keeps.
     auto projects = db.Prepare(
