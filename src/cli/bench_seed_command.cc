@@ -258,12 +258,21 @@ std::vector<std::pair<std::string, TokenQuery>> SearchShapes(const std::string& 
   return shapes;
 }
 
-int RunExplain(const SeedOptions& options) {
+// The installation the options name, with GATEHOUSE_* environment variables applied last, as for
+// every other command (API.md §11).
+ServerConfig ConfigFor(const SeedOptions& options) {
   ServerConfig config;
   config.data_dir = options.data_dir;
   config.master_key_file = options.master_key_file;
+  config.store = options.store;
+  ApplyEnvironment(config);
+  ValidateConfig(config);
+  return config;
+}
+
+int RunExplain(const SeedOptions& options) {
   const SystemClock clock;
-  Instance instance(config, clock);
+  Instance instance(ConfigFor(options), clock);
   const Organization organization =
       OrThrow(instance.organizations().Resolve(options.organization), "find the organization");
   SqliteStore* sqlite = instance.sqlite_store();
@@ -316,13 +325,8 @@ void AddBenchCommand(CLI::App& app, std::function<int()>& run) {
   explain->callback([options, &run] { run = [options] { return RunExplain(*options); }; });
   seed->callback([options, &run] {
     run = [options] {
-      ServerConfig config;
-      config.data_dir = options->data_dir;
-      config.master_key_file = options->master_key_file;
-      config.store = options->store;
-      ValidateConfig(config);
       const SystemClock clock;
-      Instance instance(config, clock);
+      Instance instance(ConfigFor(*options), clock);
       return Seeder(instance, *options).Run();
     };
   });

@@ -17,6 +17,12 @@
 
 namespace gatehouse {
 
+// The codes a store keeps for the enums of core/model.h ("stored on disk"): their values, on
+// SQLite and PostgreSQL alike.
+constexpr std::int64_t StoredCode(TokenStatus status) { return static_cast<std::int64_t>(status); }
+constexpr std::int64_t StoredCode(TokenScope scope) { return static_cast<std::int64_t>(scope); }
+inline constexpr std::int64_t kRevoked = StoredCode(TokenStatus::kRevoked);
+
 // Sort keys of the console search. Not stored; each backend maps them to its own columns
 // through an explicit table, never through these numbers.
 enum class TokenOrderKey { kName, kDescription, kStatus, kProjectName, kTimestamp, kLastUsedAt };

@@ -77,13 +77,10 @@ std::size_t NextHit(std::string_view text, std::size_t from, std::string_view ne
 }  // namespace
 
 NameSearch NameSearchFor(const TokenQuery& query) {
-  // The stored codes are the enums' values (rows.h, pg_rows.h).
   NameSearch search{.organization_id = query.organization_id, .text = query.name_contains};
-  if (query.scope) search.scope = static_cast<std::int64_t>(*query.scope);
+  if (query.scope) search.scope = StoredCode(*query.scope);
   if (!query.project_id.empty()) search.project_id = query.project_id;
-  for (TokenStatus status : query.statuses) {
-    search.statuses.push_back(static_cast<std::int64_t>(status));
-  }
+  for (TokenStatus status : query.statuses) search.statuses.push_back(StoredCode(status));
   return search;
 }
 

@@ -100,8 +100,7 @@ class ProjectTokenStreamMemoryTests(GatehouseTestCase):
         argv = [str(self.server.binary), 'bench', 'seed', '--data-dir', str(self.server.data_dir),
                 '--org', 'Streamed', '--projects', '1', '--organization-tokens', '1',
                 '--tokens', str(BIG_PROJECT_TOKENS + 2)]
-        if self.server.on_postgres:
-            argv += ['--store', self.server.store_url]  # bench seed reads no GATEHOUSE_STORE
+        # On PostgreSQL the store comes from GATEHOUSE_STORE in cli_env(), as for every command.
         seeded = subprocess.run(argv, capture_output=True, timeout=CLI_TIMEOUT_S * 4,
                                 env=self.server.cli_env())
         self.assertEqual(seeded.returncode, 0, seeded.stderr.decode(errors='replace'))

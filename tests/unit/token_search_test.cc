@@ -492,8 +492,8 @@ TEST_F(PgTokenSearchTest, NameSearchesSeeEveryNodesChangesAtOnceInAnyCommitOrder
       pg::Params()
           .Text(NewUuid())
           .Text(nodes.id)
-          .Int(pg::StoredCode(TokenScope::kOrganization))
-          .Int(pg::StoredCode(TokenStatus::kBlocked))));
+          .Int(StoredCode(TokenScope::kOrganization))
+          .Int(StoredCode(TokenStatus::kBlocked))));
   std::vector<std::pair<ApiToken, TokenCredential>> batch;
   for (const char* name : {"node-e", "node-d", "node-c", "node-b", "node-a"}) {
     ApiToken token = Other(nodes);

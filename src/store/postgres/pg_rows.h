@@ -10,11 +10,6 @@
 // Row readers and SQL text shared by the PgStore source files.
 namespace gatehouse::pg {
 
-// The stored codes of core/model.h, as on SQLite.
-constexpr std::int64_t StoredCode(TokenStatus status) { return static_cast<std::int64_t>(status); }
-constexpr std::int64_t StoredCode(TokenScope scope) { return static_cast<std::int64_t>(scope); }
-inline constexpr std::int64_t kRevoked = StoredCode(TokenStatus::kRevoked);
-
 // "SELECT " + kTokenColumns reads a token row with its organization's name, in the column
 // order ReadToken and ReadCredential expect: kTokenFields (20 columns) + kTokenFrom.
 extern const char* const kTokenFields;

@@ -11,13 +11,8 @@
 // Row readers and SQL text helpers shared by the SqliteStore source files.
 namespace gatehouse::sqlite {
 
-// The on-disk codes of core/model.h ("stored on disk"), for binding.
-constexpr std::int64_t StoredCode(TokenStatus status) { return static_cast<std::int64_t>(status); }
-constexpr std::int64_t StoredCode(TokenScope scope) { return static_cast<std::int64_t>(scope); }
-inline constexpr std::int64_t kRevoked = StoredCode(TokenStatus::kRevoked);
-
-// The same codes as SQL literals, for SQL text that must name them (partial indexes, queries
-// that must match a partial index's WHERE).
+// The stored codes (store/store.h) as SQL literals, for SQL text that must name them (partial
+// indexes, queries that must match a partial index's WHERE).
 inline const std::string kSqlActive = std::to_string(StoredCode(TokenStatus::kActive));
 inline const std::string kSqlBlocked = std::to_string(StoredCode(TokenStatus::kBlocked));
 inline const std::string kSqlRevoked = std::to_string(StoredCode(TokenStatus::kRevoked));
