@@ -120,8 +120,19 @@ std::optional<std::string> FromHex(std::string_view hex) {
 }
 
 void AppendJsonEscaped(std::string& out, std::string_view text) {
-  const bool utf8 = IsValidUtf8(text);
-  for (unsigned char c : text) {
+  // Runs of bytes that need no escape are appended whole; the UTF-8 check runs only for a text
+  // with a byte from 0x80 (most are ASCII).
+  enum class Utf8 { kUnknown, kValid, kInvalid } utf8 = Utf8::kUnknown;
+  std::size_t run = 0;  // where the bytes not yet appended begin
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
+    if (c >= 0x80) {
+      if (utf8 == Utf8::kUnknown) utf8 = IsValidUtf8(text) ? Utf8::kValid : Utf8::kInvalid;
+      if (utf8 == Utf8::kValid) continue;
+    }
+    out.append(text.substr(run, i - run));
+    run = i + 1;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -138,16 +149,14 @@ void AppendJsonEscaped(std::string& out, std::string_view text) {
       case '\t':
         out += "\\t";
         break;
-      default:
-        if (c < 0x20 || (!utf8 && c >= 0x80)) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-          out += escaped;
-        } else {
-          out += static_cast<char>(c);
-        }
+      default: {
+        char escaped[8];
+        std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+        out += escaped;
+      }
     }
   }
+  out.append(text.substr(run));
 }
 
 }  // namespace gatehouse

@@ -1,0 +1,61 @@
+#include "core/text.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <random>
+#include <string>
+
+namespace gatehouse {
+namespace {
+
+// `text` written as a JSON string by AppendJsonEscaped, then read back by Boost.JSON.
+std::string ReadBack(const std::string& text) {
+  std::string json = "\"";
+  AppendJsonEscaped(json, text);
+  json += '"';
+  return std::string(boost::json::parse(json).as_string());
+}
+
+TEST(JsonEscaping, ValidUtf8ReadsBackAsItself) {
+  std::string controls;
+  for (int c = 0; c < 0x20; ++c) controls += static_cast<char>(c);
+  for (const std::string& text :
+       {std::string(), std::string("plain"), std::string("\"quoted\" and \\back\\slashed\\"),
+        controls, std::string("tab\there\r\nnew line\x7f"), std::string("caf\xc3\xa9 \xe2\x82\xac"),
+        std::string("\xf0\x9f\x98\x80 at the end \""), std::string(1, '\0')}) {
+    EXPECT_EQ(ReadBack(text), text);
+  }
+}
+
+TEST(JsonEscaping, InvalidUtf8HasEveryByteFrom0x80Escaped) {
+  std::string out;
+  AppendJsonEscaped(out, "a\xff\"b\xc3\xa9\n");
+  EXPECT_EQ(out, "a\\u00ff\\\"b\\u00c3\\u00a9\\n");
+}
+
+TEST(JsonEscaping, AnyBytesMakeValidJsonAndValidUtf8ReadsBack) {
+  std::mt19937 random(7);
+  std::uniform_int_distribution<int> byte(0, 255), length(0, 40);
+  for (int round = 0; round < 5000; ++round) {
+    std::string text;
+    for (int n = length(random); n > 0; --n) {
+      // Mostly ASCII, as names are, with quotes, backslashes, controls and high bytes among them.
+      const int b = byte(random);
+      text += static_cast<char>(b < 160 ? 0x20 + b % 0x5f : b);
+    }
+    if (round % 3 == 0) text += "\xc3\xa9\"\\\x01";
+    std::string json = "\"";
+    AppendJsonEscaped(json, text);
+    json += '"';
+    boost::system::error_code ec;
+    const auto value = boost::json::parse(json, ec);
+    ASSERT_FALSE(ec) << json;
+    if (IsValidUtf8(text)) {
+      EXPECT_EQ(std::string(value.as_string()), text);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gatehouse
