@@ -138,9 +138,6 @@ Result<bool> TokenNameIndex::Sync(NameIndexSource& source) {
   } else if (!sync.try_lock()) {
     return false;  // another thread loads it
   }
-  auto now = source.NowMs();
-  if (!now) return std::unexpected(now.error());
-  const std::int64_t started = *now;
   auto note = [this](const NameIndexRow& row) {
     max_updated_at_ = std::max(max_updated_at_, row.updated_at);
     max_rowid_ = std::max(max_rowid_, row.rowid);
@@ -150,6 +147,8 @@ Result<bool> TokenNameIndex::Sync(NameIndexSource& source) {
     loaded = loaded_;
   }
   if (!loaded) {
+    auto started = source.NowMs();
+    if (!started) return std::unexpected(started.error());
     {
       // Uses committed before the read below are in what it reads; only later ones are kept.
       std::unique_lock lock(mutex_);
@@ -177,16 +176,16 @@ Result<bool> TokenNameIndex::Sync(NameIndexSource& source) {
     }
     uses_while_loading_.clear();
     uses_while_loading_.shrink_to_fit();
-    last_sync_ms_ = started;
+    last_sync_ms_ = *started;
     return true;
   }
   // Rows stamped since the previous sync (less the overlap), and rows added since, whatever
   // their stamp (a clock set back).
   const std::int64_t since = std::min(max_updated_at_, last_sync_ms_ - kSyncOverlapMs);
   std::vector<NameIndexRow> rows;
-  auto read =
+  auto started =
       source.ReadChanged(since, max_rowid_, [&](const NameIndexRow& row) { rows.push_back(row); });
-  if (!read) return std::unexpected(read.error());
+  if (!started) return std::unexpected(started.error());
   std::sort(rows.begin(), rows.end(),
             [](const NameIndexRow& a, const NameIndexRow& b) { return a.rowid < b.rowid; });
   if (!rows.empty()) {
@@ -196,7 +195,7 @@ Result<bool> TokenNameIndex::Sync(NameIndexSource& source) {
       Apply(organizations_, row);
     }
   }
-  last_sync_ms_ = started;
+  last_sync_ms_ = *started;
   return true;
 }
 

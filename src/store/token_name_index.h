@@ -71,7 +71,11 @@ class NameIndexSource {
   // Every token.
   virtual Status ReadAll(const Visit& visit) = 0;
   // The tokens stamped at or after `since`, and those after `after_rowid` whatever their stamp.
-  virtual Status ReadChanged(std::int64_t since, std::int64_t after_rowid, const Visit& visit) = 0;
+  // Returns now (as NowMs), read with the rows: just before them, or in the same statement where
+  // a clock read costs a round trip of its own. A row committed later than the rows' snapshot
+  // was stamped before its commit, so the next read's overlap (TokenNameIndex::Sync) finds it.
+  virtual Result<std::int64_t> ReadChanged(std::int64_t since, std::int64_t after_rowid,
+                                           const Visit& visit) = 0;
 };
 
 // A token's last use as the store recorded it (see TokenNameIndex::NoteLastUsed).

@@ -141,13 +141,22 @@ class PgNameSource final : public NameIndexSource {
                            [&visit](const Rows& rows) { Read(rows, visit); });
   }
 
-  Status ReadChanged(std::int64_t since, std::int64_t after_rowid, const Visit& visit) override {
-    auto rows = c_.Exec(std::string(kColumns) + " WHERE changed_at_db >= $1 UNION ALL " + kColumns +
-                            " WHERE seq > $2 AND changed_at_db < $1",
-                        Params().Int(since).Int(after_rowid));
+  // One round trip: the clock comes in the first column of every row, and alone (the row's
+  // columns null) when nothing changed.
+  Result<std::int64_t> ReadChanged(std::int64_t since, std::int64_t after_rowid,
+                                   const Visit& visit) override {
+    static const std::string kChanged =
+        "WITH changed AS (" + std::string(kColumns) + " WHERE changed_at_db >= $1 UNION ALL " +
+        kColumns +
+        " WHERE seq > $2 AND changed_at_db < $1) "
+        "SELECT gatehouse_now_ms(), changed.* FROM (SELECT) AS clock LEFT JOIN changed ON true";
+    auto rows = c_.Exec(kChanged, Params().Int(since).Int(after_rowid));
     if (!rows) return std::unexpected(rows.error());
-    Read(*rows, visit);
-    return {};
+    if (rows->size() == 0) {
+      return std::unexpected(Error(ErrorCode::kInternal, {}, "no clock with the changed tokens"));
+    }
+    if (!rows->IsNull(0, 1)) Read(*rows, visit, 1);
+    return rows->Int(0, 0);
   }
 
  private:
@@ -155,20 +164,21 @@ class PgNameSource final : public NameIndexSource {
       "SELECT seq, organization_id, name, status, scope, COALESCE(project_id, ''), "
       "project_name, changed_at_db, created_at, description, last_used_at FROM api_tokens";
 
-  static void Read(const Rows& rows, const Visit& visit) {
+  // The rows' kColumns start at column `first`.
+  static void Read(const Rows& rows, const Visit& visit, int first = 0) {
     NameIndexRow row;
     for (int i = 0; i < rows.size(); ++i) {
-      row.rowid = rows.Int(i, 0);
-      row.organization_id.assign(rows.TextView(i, 1));
-      row.name.assign(rows.TextView(i, 2));
-      row.status = rows.Int(i, 3);
-      row.scope = rows.Int(i, 4);
-      row.project_id.assign(rows.TextView(i, 5));
-      row.project_name.assign(rows.TextView(i, 6));
-      row.updated_at = rows.Int(i, 7);
-      row.created_at = rows.Int(i, 8);
-      row.description.assign(rows.TextView(i, 9));
-      row.last_used_at = rows.OptionalInt(i, 10);
+      row.rowid = rows.Int(i, first);
+      row.organization_id.assign(rows.TextView(i, first + 1));
+      row.name.assign(rows.TextView(i, first + 2));
+      row.status = rows.Int(i, first + 3);
+      row.scope = rows.Int(i, first + 4);
+      row.project_id.assign(rows.TextView(i, first + 5));
+      row.project_name.assign(rows.TextView(i, first + 6));
+      row.updated_at = rows.Int(i, first + 7);
+      row.created_at = rows.Int(i, first + 8);
+      row.description.assign(rows.TextView(i, first + 9));
+      row.last_used_at = rows.OptionalInt(i, first + 10);
       visit(row);
     }
   }

@@ -130,12 +130,15 @@ class SqliteNameSource final : public NameIndexSource {
     return Read(**all, visit);
   }
 
-  Status ReadChanged(std::int64_t since, std::int64_t after_rowid, const Visit& visit) override {
+  Result<std::int64_t> ReadChanged(std::int64_t since, std::int64_t after_rowid,
+                                   const Visit& visit) override {
+    auto now = NowMs();
     auto changed = db_.Prepare(std::string(kColumns) + " WHERE updated_at >= ?1 UNION ALL " +
                                kColumns + " WHERE rowid > ?2 AND updated_at < ?1");
     if (!changed) return std::unexpected(changed.error());
     (*changed)->Bind(1, since).Bind(2, after_rowid);
-    return Read(**changed, visit);
+    if (auto read = Read(**changed, visit); !read) return std::unexpected(read.error());
+    return now;
   }
 
  private:
