@@ -155,7 +155,31 @@ IssuedToken TokenDirectory::Mint(const TokenSpec& spec, TimeMs now,
 }
 
 void TokenDirectory::Publish(const ApiToken& token, const TokenCredential& credential) {
+  std::lock_guard lock(written_mutex_);
   cache_.Put(token, credential);
+  if (reading_) written_ids_.insert(token.id);
+}
+
+void TokenDirectory::Unpublish(const std::string& token_id) {
+  std::lock_guard lock(written_mutex_);
+  cache_.Remove(token_id);
+  if (reading_) written_ids_.insert(token_id);
+}
+
+void TokenDirectory::BeginRead() {
+  std::lock_guard lock(written_mutex_);
+  reading_ = true;
+}
+
+void TokenDirectory::PutRead(const ApiToken& token, const TokenCredential& credential) {
+  std::lock_guard lock(written_mutex_);
+  if (!written_ids_.contains(token.id)) cache_.Put(token, credential);
+}
+
+void TokenDirectory::EndRead() {
+  std::lock_guard lock(written_mutex_);
+  reading_ = false;
+  written_ids_.clear();
 }
 
 Result<IssuedToken> TokenDirectory::Create(const TokenSpec& spec, const AuditActor& actor) {
@@ -264,7 +288,7 @@ Result<ApiToken> TokenDirectory::Apply(const std::string& organization_id,
   }
   if (!token) return Fail(ErrorCode::kInternal, {}, "token kept changing during an update");
   if (token->status == TokenStatus::kRevoked) {
-    cache_.Remove(token_id);
+    Unpublish(token_id);
   } else {
     auto credential = store_.FindCredential(token_id);
     if (!credential) return std::unexpected(credential.error());
@@ -380,10 +404,12 @@ Status TokenDirectory::LoadCache() {
   if (auto count = store_.CountLiveTokens(); count && *count > 0) {
     cache_.Reserve(static_cast<std::size_t>(*count));
   }
+  BeginRead();
   auto loaded =
       store_.ForEachLiveToken([this](const ApiToken& token, const TokenCredential& credential) {
-        cache_.Put(token, credential);
+        PutRead(token, credential);
       });
+  EndRead();
   if (loaded) synced_until_ = started;
   return loaded;
 }
@@ -396,10 +422,12 @@ Status TokenDirectory::SyncCache() {
 
 Status TokenDirectory::SyncSince(TimeMs since) {
   const TimeMs started = clock_.Now();
+  BeginRead();
   auto synced = store_.ForEachTokenChangedSince(
       std::max<TimeMs>(since, 0), [this](const ApiToken& token, const TokenCredential& credential) {
-        cache_.Put(token, credential);
+        PutRead(token, credential);
       });
+  EndRead();
   if (synced) synced_until_ = started;
   return synced;
 }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -54,7 +55,7 @@ class TokenDirectory {
   // A token and credential for `spec` with a fresh secret, not yet stored (for callers that
   // store it together with its owner, such as a new project's default token).
   IssuedToken Mint(const TokenSpec& spec, TimeMs now, TokenCredential& credential) const;
-  // Publishes a stored token to the cache.
+  // Publishes a stored token to the cache (a load or sync running meanwhile leaves it alone).
   void Publish(const ApiToken& token, const TokenCredential& credential);
 
   // Every change is audited in the same transaction as `actor`'s (the CLI: the system's).
@@ -121,6 +122,15 @@ class TokenDirectory {
                          const ChangeRules& rules);
   // Requires sync_mutex_ held.
   Status SyncSince(TimeMs since);
+  // A load or sync puts what it read from the store (PutRead, between BeginRead and EndRead).
+  // It may have read a token's row from before a write that committed while it ran: it must
+  // not put that row back over the state the write published (a rotated secret would be refused
+  // until the next sync), so it skips the tokens published meanwhile. The next sync reads them
+  // again (its overlap covers the read).
+  void Unpublish(const std::string& token_id);
+  void BeginRead();
+  void PutRead(const ApiToken& token, const TokenCredential& credential);
+  void EndRead();
 
   Store& store_;
   const Keyring& keyring_;
@@ -130,6 +140,10 @@ class TokenDirectory {
 
   std::mutex sync_mutex_;
   TimeMs synced_until_ = 0;  // guarded by sync_mutex_
+
+  std::mutex written_mutex_;
+  bool reading_ = false;                         // guarded by written_mutex_
+  std::unordered_set<std::string> written_ids_;  // while reading_; guarded by written_mutex_
 };
 
 }  // namespace gatehouse

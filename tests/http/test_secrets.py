@@ -1,5 +1,6 @@
 """API.md section 3 and 6: secret format, secrets at rest, reveal and rotate."""
 
+from concurrent.futures import ThreadPoolExecutor
 import time
 
 from ..pg import pg_cluster
@@ -162,6 +163,52 @@ class RotateTests(GatehouseTestCase):
         body = self.ok(self.rotate(86400))
         self.assertTokenWorks(self.token['secret'])
         self.assertTokenWorks(body['secret'])
+
+
+class CacheResyncRaceTests(GatehouseTestCase):
+    """A cache resync running while this node changes a token must not undo the change: it may
+    have read the token's row before the change committed (a server of its own, since the
+    revocations below make the address throttle refuse later failed authentications)."""
+
+    def setUp(self):
+        self.project = self.create_project()
+
+    def rotate(self, token_id):
+        return self.request('POST', f'/v2/tokens/{token_id}/rotate', body={'graceSeconds': 0},
+                            token=self.org_token)
+
+    def test_a_rotated_secret_works_at_once_even_while_the_cache_resyncs(self):
+        # Creations and rotations from four clients keep the cache resyncing (on PostgreSQL at
+        # every change, by NOTIFY); a resync that read a token before its rotation committed
+        # must not put the old secret back.
+        def rotate_new_tokens(rounds):
+            refused = 0
+            for _ in range(rounds):
+                token = self.create_project_token(self.project['projectId'])
+                rotated = self.ok(self.rotate(token['id']))
+                refused += self.request('GET', '/v1/accessControl/apitoken/validate',
+                                        token=rotated['secret']).status != 200
+            return refused
+
+        with ThreadPoolExecutor(4) as pool:
+            refused = sum(pool.map(rotate_new_tokens, [50] * 4))
+        self.assertEqual(refused, 0, 'rotated secrets refused right after their rotation')
+
+    def test_a_revoked_token_stays_refused_even_while_the_cache_resyncs(self):
+        # The same race for a revocation: a resync must not bring a revoked token back.
+        def revoke_new_tokens(rounds):
+            accepted = 0
+            for _ in range(rounds):
+                token = self.create_project_token(self.project['projectId'])
+                self.ok(self.request('DELETE', f'/v2/projects/tokens/{token["id"]}',
+                                     token=self.org_token))
+                accepted += self.request('GET', '/v1/accessControl/apitoken/validate',
+                                         token=token['secret']).status == 200
+            return accepted
+
+        with ThreadPoolExecutor(4) as pool:
+            accepted = sum(pool.map(revoke_new_tokens, [50] * 4))
+        self.assertEqual(accepted, 0, 'revoked tokens accepted right after their revocation')
 
 
 class RevealNeverTests(GatehouseTestCase):
