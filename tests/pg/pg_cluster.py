@@ -19,7 +19,7 @@ CTest fixture declares as its SKIP_RETURN_CODE: the fixture shows as Skipped, ne
 
 CTest's fixture pg_cluster_start / pg_cluster_stop (tests/CMakeLists.txt) runs this for every
 entry with FIXTURES_REQUIRED pg and passes DIR as GATEHOUSE_TEST_PG_DIR; the HTTP harness
-(tests/http/harness.py) and the C++ PgTestDatabase (tests/unit/pg_test_database.h) read DIR/url.
+(tests/http/server.py) and the C++ PgTestDatabase (tests/unit/pg_test_database.h) read DIR/url.
 """
 
 import glob

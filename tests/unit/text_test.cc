@@ -9,12 +9,17 @@
 namespace gatehouse {
 namespace {
 
-// `text` written as a JSON string by AppendJsonEscaped, then read back by Boost.JSON.
-std::string ReadBack(const std::string& text) {
+// `text` written as a quoted JSON string by AppendJsonEscaped.
+std::string Quoted(const std::string& text) {
   std::string json = "\"";
   AppendJsonEscaped(json, text);
   json += '"';
-  return std::string(boost::json::parse(json).as_string());
+  return json;
+}
+
+// `text` written by AppendJsonEscaped, then read back by Boost.JSON.
+std::string ReadBack(const std::string& text) {
+  return std::string(boost::json::parse(Quoted(text)).as_string());
 }
 
 TEST(JsonEscaping, ValidUtf8ReadsBackAsItself) {
@@ -45,9 +50,7 @@ TEST(JsonEscaping, AnyBytesMakeValidJsonAndValidUtf8ReadsBack) {
       text += static_cast<char>(b < 160 ? 0x20 + b % 0x5f : b);
     }
     if (round % 3 == 0) text += "\xc3\xa9\"\\\x01";
-    std::string json = "\"";
-    AppendJsonEscaped(json, text);
-    json += '"';
+    const std::string json = Quoted(text);
     boost::system::error_code ec;
     const auto value = boost::json::parse(json, ec);
     ASSERT_FALSE(ec) << json;
