@@ -22,6 +22,8 @@
 
 namespace gatehouse {
 
+class AuditDetails;
+
 // The writable fields of a limit (API.md §7), already validated.
 struct UsageLimitSpec {
   SubscriptionType subscription = SubscriptionType::kMonthly;
@@ -156,7 +158,15 @@ class UsageLimits final : public RequestObserver {
     std::vector<LimitNotice> notices;        // the notice of each claim
   };
 
+  // The actions of a crossing's notice and audit entry.
+  static constexpr const char* kSoftCrossed = "limit.soft_crossed";
+  static constexpr const char* kHardCrossed = "limit.hard_crossed";
+
   static std::string KeyOf(const std::string& organization_id, const std::string& project_id);
+  // The audit entry of `action` on `limit`.
+  static AuditEntry LimitAudit(const AuditActor& actor, const UsageLimit& limit, std::string action,
+                               const std::string& entity_name, TimeMs at,
+                               const AuditDetails& details);
   std::shared_ptr<Counter> CounterFor(const std::string& key) const;
   // Starts tracking `limit`, replacing what was tracked for its owner.
   std::shared_ptr<Counter> AddCounter(const UsageLimit& limit);
@@ -169,8 +179,8 @@ class UsageLimits final : public RequestObserver {
   void RollLocked(Counter& counter, TimeMs now);
   // The live state of `limit` when it is tracked.
   void Overlay(UsageLimit& limit);
-  // Requires write_mutex_ held. Settles `counters` (every tracked one when empty and `all`);
-  // `release` gives every slice back.
+  // Settlement (usage_settlement.cc). Requires write_mutex_ held. Settles `counters` (every tracked
+  // one when empty and `all`); `release` gives every slice back.
   Status SettleLocked(std::vector<std::shared_ptr<Counter>> counters, bool all, bool release);
   // Requires write_mutex_ held. Tracks limits created on other nodes and notes the ones
   // changed or ended there.
