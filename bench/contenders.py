@@ -127,34 +127,21 @@ http {{
 
 
 def gatehouse_config(upstream_port, stream_port):
-    return f'''
+    """The providers of the bench: the fixed upstream as JSON (fast) and as events (fastsse),
+    and the streams harness's upstream (slow)."""
+    providers = [('fast', f'http://{HOST}:{upstream_port}/v1', 30000, 'fixed'),
+                 ('fastsse', f'http://{HOST}:{upstream_port}/sse/v1', 30000, 'fixed'),
+                 ('slow', f'http://{HOST}:{stream_port}/v1', 60000, 'stream-10x1000')]
+    return ''.join(f'''
 [[providers]]
-name = "fast"
-base_url = "http://{HOST}:{upstream_port}/v1"
-timeout_ms = 30000
+name = "{name}"
+base_url = "{base_url}"
+timeout_ms = {timeout_ms}
 [[providers.models]]
-name = "fixed"
+name = "{model}"
 input_usd_per_mtok = 1.0
 output_usd_per_mtok = 2.0
-
-[[providers]]
-name = "fastsse"
-base_url = "http://{HOST}:{upstream_port}/sse/v1"
-timeout_ms = 30000
-[[providers.models]]
-name = "fixed"
-input_usd_per_mtok = 1.0
-output_usd_per_mtok = 2.0
-
-[[providers]]
-name = "slow"
-base_url = "http://{HOST}:{stream_port}/v1"
-timeout_ms = 60000
-[[providers.models]]
-name = "stream-10x1000"
-input_usd_per_mtok = 1.0
-output_usd_per_mtok = 2.0
-'''
+''' for name, base_url, timeout_ms, model in providers)
 
 
 def wait_valid(port, token, timeout=60):
