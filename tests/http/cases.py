@@ -2,8 +2,8 @@
 
 import unittest
 
-from .contract import E_BAD_TOKEN, TIMESTAMP_RE, UUID4_RE
 from .client import unique
+from .contract import E_BAD_TOKEN, TIMESTAMP_RE, UUID4_RE
 from .server import ON_POSTGRES, SANITIZED, Server
 
 
