@@ -122,12 +122,13 @@ class TokenDirectory {
                          const ChangeRules& rules);
   // Requires sync_mutex_ held.
   Status SyncSince(TimeMs since);
+  // Removes a revoked token from the cache (a load or sync running meanwhile leaves it out).
+  void Unpublish(const std::string& token_id);
   // A load or sync puts what it read from the store (PutRead, between BeginRead and EndRead).
   // It may have read a token's row from before a write that committed while it ran: it must
   // not put that row back over the state the write published (a rotated secret would be refused
   // until the next sync), so it skips the tokens published meanwhile. The next sync reads them
   // again (its overlap covers the read).
-  void Unpublish(const std::string& token_id);
   void BeginRead();
   void PutRead(const ApiToken& token, const TokenCredential& credential);
   void EndRead();
