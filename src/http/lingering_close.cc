@@ -5,23 +5,25 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "http/socket_deadline.h"
+
 namespace gatehouse {
 
 namespace asio = boost::asio;
 
-asio::awaitable<void> LingeringClose(boost::beast::tcp_stream& stream) {
+asio::awaitable<void> LingeringClose(asio::ip::tcp::socket& socket, SocketDeadline& deadline) {
   boost::system::error_code ignored;
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-  const auto deadline = std::chrono::steady_clock::now() + kLingerTime;
+  socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  const auto until = std::chrono::steady_clock::now() + kLingerTime;
   std::array<char, 16 * 1024> discarded;
   std::size_t total = 0;
   while (total < kLingerBytes) {
     const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) break;
-    stream.expires_at(std::min(deadline, now + kLingerIdle));
-    auto [ec, read] = co_await stream.async_read_some(asio::buffer(discarded),
+    if (now >= until) break;
+    deadline.ExpireAt(std::min(until, now + kLingerIdle));
+    auto [ec, read] = co_await socket.async_read_some(asio::buffer(discarded),
                                                       asio::as_tuple(asio::use_awaitable));
-    if (ec) break;
+    if (deadline.Settle(ec)) break;
     total += read;
   }
 }

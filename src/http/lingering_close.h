@@ -2,11 +2,13 @@
 #define GATEHOUSE_HTTP_LINGERING_CLOSE_H_
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstddef>
 
 namespace gatehouse {
+
+class SocketDeadline;
 
 // Bounds of a lingering close (as nginx's lingering_time and lingering_timeout, plus a byte cap).
 inline constexpr std::chrono::seconds kLingerTime{5};          // the whole drain
@@ -20,8 +22,9 @@ inline constexpr std::size_t kLingerBytes = 16 * 1024 * 1024;  // discarded at m
 // the kernel answer the unread bytes with a reset, which destroys the answer in the client's
 // receive buffer before a client that sends its whole body first has read it. Runs on the
 // stream's loop; the caller closes the socket afterwards. Under TLS `stream` is the TCP layer:
-// the records still arriving are discarded undecrypted.
-boost::asio::awaitable<void> LingeringClose(boost::beast::tcp_stream& stream);
+// the records still arriving are discarded undecrypted. `deadline` is `socket`'s, not armed.
+boost::asio::awaitable<void> LingeringClose(boost::asio::ip::tcp::socket& socket,
+                                            SocketDeadline& deadline);
 
 }  // namespace gatehouse
 

@@ -19,7 +19,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -36,6 +35,7 @@
 #include "http/event_loop.h"
 #include "http/lingering_close.h"
 #include "http/server_tls.h"
+#include "http/socket_deadline.h"
 #include "http/wire_format.h"
 
 namespace gatehouse {
@@ -58,11 +58,13 @@ constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
 constexpr std::chrono::seconds kTlsShutdownTimeout{2};
 
 using RequestParser = bhttp::request_parser<bhttp::string_body>;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using TlsStream = beast::ssl_stream<tcp::socket>;
 
 struct Connection {
-  tcp::socket* socket;  // the TCP layer, under TLS too
-  bool idle;            // waiting for the first byte of a request, nothing owed to the client
+  explicit Connection(tcp::socket& tcp) : socket(&tcp), deadline(tcp) {}
+  tcp::socket* socket;      // the TCP layer, under TLS too
+  SocketDeadline deadline;  // bounds each read, write and handshake
+  bool idle = true;         // waiting for the first byte of a request, nothing owed to the client
 };
 
 // One event loop, its acceptor and its connections; touched only from its own thread.
@@ -109,7 +111,7 @@ bool HasObsFold(std::string_view header) {
 }
 
 template <typename Stream>
-beast::tcp_stream& TcpLayer(Stream& stream) {
+tcp::socket& TcpLayer(Stream& stream) {
   return beast::get_lowest_layer(stream);
 }
 
@@ -160,17 +162,18 @@ struct HttpServer::State {
   }
   // Writes `out` (when not empty) within the write timeout and clears it. False on failure.
   template <typename Stream>
-  asio::awaitable<bool> Write(Stream& stream, std::string& out);
+  asio::awaitable<bool> Write(Connection& connection, Stream& stream, std::string& out);
   // Sends `response`, whose body comes from its BodySource: chunked for HTTP/1.1, delimited by
   // closing the connection for HTTP/1.0. True when the connection may serve another request.
   template <typename Stream>
-  asio::awaitable<bool> StreamBody(Stream& stream, HttpResponse& response, bool keep_alive,
-                                   bool chunked);
+  asio::awaitable<bool> StreamBody(Connection& connection, Stream& stream, HttpResponse& response,
+                                   bool keep_alive, bool chunked);
   // Appends `chunk` and then `rest` to `out` (as one HTTP chunk when `chunked`, with the end
   // marker after the last piece) and writes `out`. False when the write failed.
   template <typename Stream>
-  asio::awaitable<bool> WriteBody(Stream& stream, std::string& out, BodyPiece piece,
-                                  const std::string& chunk, const std::string& rest, bool chunked);
+  asio::awaitable<bool> WriteBody(Connection& connection, Stream& stream, std::string& out,
+                                  BodyPiece piece, const std::string& chunk,
+                                  const std::string& rest, bool chunked);
 
   asio::awaitable<void> Accept(Worker& worker);
   // Owns one accepted connection: the TLS handshake and close when serving HTTPS.
@@ -241,35 +244,36 @@ asio::awaitable<void> HttpServer::State::Connect(Worker& worker, tcp::socket soc
   const auto peer = socket.remote_endpoint(ignored);
   const std::string remote_address = ignored ? std::string() : peer.address().to_string();
   if (!tls) {
-    beast::tcp_stream stream(std::move(socket));
-    Connection connection{&stream.socket(), true};
+    Connection connection(socket);
     const ConnectionRegistration registration(worker, &connection);
-    if (co_await Serve(worker, connection, stream, remote_address, false)) {
-      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (co_await Serve(worker, connection, socket, remote_address, false)) {
+      socket.shutdown(tcp::socket::shutdown_send, ignored);
     }
     co_return;
   }
   TlsStream stream(std::move(socket), *tls);
-  Connection connection{&TcpLayer(stream).socket(), true};
+  Connection connection(TcpLayer(stream));
   const ConnectionRegistration registration(worker, &connection);
-  TcpLayer(stream).expires_after(kTlsHandshakeTimeout);
+  connection.deadline.ExpireAfter(kTlsHandshakeTimeout);
   auto [handshake_error] = co_await stream.async_handshake(asio::ssl::stream_base::server, kAwait);
   // Plain HTTP, a port scan or an unknown certificate authority at the client: just close.
-  if (handshake_error) co_return;
+  if (connection.deadline.Settle(handshake_error)) co_return;
   if (co_await Serve(worker, connection, stream, remote_address, true)) {
-    TcpLayer(stream).expires_after(kTlsShutdownTimeout);
+    connection.deadline.ExpireAfter(kTlsShutdownTimeout);
     co_await stream.async_shutdown(kAwait);
+    connection.deadline.Settle({});
   }
 }
 
 template <typename Stream>
-asio::awaitable<bool> HttpServer::State::Write(Stream& stream, std::string& out) {
+asio::awaitable<bool> HttpServer::State::Write(Connection& connection, Stream& stream,
+                                               std::string& out) {
   if (out.empty()) co_return true;
   if (options.before_send) options.before_send();
-  TcpLayer(stream).expires_after(options.write_timeout);
+  connection.deadline.ExpireAfter(options.write_timeout);
   auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(out), kAwait);
   out.clear();
-  co_return !write_error;
+  co_return !connection.deadline.Settle(write_error);
 }
 
 template <typename Stream>
@@ -288,7 +292,9 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
     parser.header_limit(kHeaderLimit);
     connection.idle = out.empty() && buffer.size() == 0;
     if (worker.stopping && connection.idle) break;
-    TcpLayer(stream).expires_after(connection.idle ? options.idle_timeout : kRequestTimeout);
+    // Bounds the wait for the request and the reading of all of it, header and body, so that a
+    // client trickling it is cut off all the same.
+    connection.deadline.ExpireAfter(connection.idle ? options.idle_timeout : kRequestTimeout);
     // Read inline rather than in a coroutine of its own: no frame to allocate per request.
     boost::system::error_code read_error = bhttp::error::need_more;
     if (buffer.size() > 0) read_error = ParseHeader(buffer, parser);
@@ -313,22 +319,25 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
         // Answers owed to earlier pipelined requests go first.
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         out += kContinue;
-        if (!co_await Write(stream, out)) break;
-        TcpLayer(stream).expires_after(kRequestTimeout);
+        if (!co_await Write(connection, stream, out)) break;
+        connection.deadline.ExpireAfter(kRequestTimeout);
       }
       std::size_t body_bytes = 0;
       std::tie(read_error, body_bytes) = co_await bhttp::async_read(stream, buffer, parser, kAwait);
     }
+    read_error = connection.deadline.Settle(read_error);
     if (read_error) {
       // A clean close between requests needs no answer beyond those owed (after a timeout the
       // stream has closed the socket already, and the write finds nothing to write to).
       if (IsCleanClose(read_error)) {
-        co_await Write(stream, out);
+        co_await Write(connection, stream, out);
         break;
       }
       const int status = read_error == bhttp::error::body_limit ? 413 : 400;
       AppendResponse(out, TransportError(status), false);
-      if (co_await Write(stream, out)) co_await LingeringClose(TcpLayer(stream));
+      if (co_await Write(connection, stream, out)) {
+        co_await LingeringClose(*connection.socket, connection.deadline);
+      }
       co_return false;
     }
     auto message = parser.release();
@@ -368,25 +377,31 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
       response.async_body.reset();
     }
     if (response.body_source || response.async_body) {
-      if (!co_await Write(stream, out)) {
+      if (!co_await Write(connection, stream, out)) {
         if (response.body_source) response.body_source->Abort();
         if (response.async_body) response.async_body->Abort();
         break;
       }
-      if (!co_await StreamBody(stream, response, keep_alive, request.version >= 11)) break;
+      if (!co_await StreamBody(connection, stream, response, keep_alive, request.version >= 11)) {
+        break;
+      }
       continue;
     }
     AppendResponse(out, response, keep_alive, request.version, head);
 
     const bool more_waiting = keep_alive && buffer.size() > 0 && HoldsCompleteHeader(buffer);
-    if ((!more_waiting || out.size() >= kWriteBatchLimit) && !co_await Write(stream, out)) break;
+    if ((!more_waiting || out.size() >= kWriteBatchLimit) &&
+        !co_await Write(connection, stream, out)) {
+      break;
+    }
   }
   co_return true;
 }
 
 template <typename Stream>
-asio::awaitable<bool> HttpServer::State::WriteBody(Stream& stream, std::string& out,
-                                                   BodyPiece piece, const std::string& chunk,
+asio::awaitable<bool> HttpServer::State::WriteBody(Connection& connection, Stream& stream,
+                                                   std::string& out, BodyPiece piece,
+                                                   const std::string& chunk,
                                                    const std::string& rest, bool chunked) {
   // The piece is written from where it is, between `out` and the chunk's end, not copied.
   const std::size_t size = chunk.size() + rest.size();
@@ -401,17 +416,18 @@ asio::awaitable<bool> HttpServer::State::WriteBody(Stream& stream, std::string& 
   }
   if (out.empty() && size == 0 && tail.empty()) co_return true;
   if (options.before_send) options.before_send();
-  TcpLayer(stream).expires_after(options.write_timeout);
+  connection.deadline.ExpireAfter(options.write_timeout);
   const std::array<asio::const_buffer, 4> buffers = {asio::buffer(out), asio::buffer(chunk),
                                                      asio::buffer(rest), asio::buffer(tail)};
   auto [write_error, written] = co_await asio::async_write(stream, buffers, kAwait);
   out.clear();
-  co_return !write_error;
+  co_return !connection.deadline.Settle(write_error);
 }
 
 template <typename Stream>
-asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse& response,
-                                                    bool keep_alive, bool chunked) {
+asio::awaitable<bool> HttpServer::State::StreamBody(Connection& connection, Stream& stream,
+                                                    HttpResponse& response, bool keep_alive,
+                                                    bool chunked) {
   keep_alive = keep_alive && chunked;
   std::string out;
   AppendStatusAndHeaders(out, response);
@@ -423,7 +439,7 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
     // Shared with the callback, which an aborted source may still call after we have left.
     auto next = std::make_shared<std::pair<BodyPiece, std::string>>(BodyPiece::kMore, "");
     const std::string no_rest;
-    StreamClientWatch watch(TcpLayer(stream).socket(), [source] { source->Abort(); });
+    StreamClientWatch watch(TcpLayer(stream), [source] { source->Abort(); });
     while (next->first == BodyPiece::kMore) {
       // The next piece is asked for only once the previous one is written: backpressure.
       // Named, not temporaries in the co_await expression (g++ 12 mis-destroys those).
@@ -436,7 +452,7 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
       };
       if (!co_await watch.Await(start)) co_return false;
       const BodyPiece piece = next->first;
-      if (!co_await WriteBody(stream, out, piece, next->second, no_rest, chunked)) {
+      if (!co_await WriteBody(connection, stream, out, piece, next->second, no_rest, chunked)) {
         if (piece == BodyPiece::kMore) source->Abort();
         co_return false;
       }
@@ -472,7 +488,7 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
   while (piece == BodyPiece::kMore) {
     auto next_piece = BodyPiece::kMore;
     // Named, not temporaries in the co_await expression (g++ 12 mis-destroys those).
-    auto write = WriteBody(stream, out, piece, chunk, rest, chunked);
+    auto write = WriteBody(connection, stream, out, piece, chunk, rest, chunked);
     if (ahead) {
       // The source makes pieces while this one is written: the next is asked for once it is,
       // here when it is made already, so that only one piece at a time is held for the write.
@@ -513,7 +529,7 @@ asio::awaitable<bool> HttpServer::State::StreamBody(Stream& stream, HttpResponse
     }
   }
   if (piece == BodyPiece::kBroken) source.Abort();  // stops any work ahead at once
-  if (!co_await WriteBody(stream, out, piece, chunk, rest, chunked)) co_return false;
+  if (!co_await WriteBody(connection, stream, out, piece, chunk, rest, chunked)) co_return false;
   co_return keep_alive && (piece == BodyPiece::kLast);
 }
 

@@ -15,8 +15,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -30,6 +30,7 @@
 #include <stdexcept>
 
 #include "http/event_loop.h"
+#include "http/socket_deadline.h"
 
 namespace gatehouse {
 
@@ -175,6 +176,7 @@ struct Connection {
     } else {
       plain.emplace(io);
     }
+    deadline.emplace(Tcp());
     ++shared->open;
     ++shared->created;
   }
@@ -182,7 +184,7 @@ struct Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  beast::tcp_stream& Tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+  tcp::socket& Tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
 
   // Marks a connection whose exchanges all completed as closed cleanly, so that OpenSSL keeps
   // its session resumable (closing without a shutdown would mark the session bad).
@@ -194,15 +196,15 @@ struct Connection {
   // True when the peer has neither closed the connection nor sent anything unasked.
   bool LooksReusable() {
     char byte;
-    const ssize_t peeked =
-        ::recv(Tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    const ssize_t peeked = ::recv(Tcp().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
 
   std::shared_ptr<Shared> shared;
   std::shared_ptr<TlsContext> tls;  // outlives the ssl stream
-  std::optional<beast::tcp_stream> plain;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+  std::optional<tcp::socket> plain;
+  std::optional<beast::ssl_stream<tcp::socket>> secure;
+  std::optional<SocketDeadline> deadline;  // of the socket above; armed only during a wait
   beast::flat_buffer buffer;
   SteadyClock::time_point idle_since;
 };
@@ -315,7 +317,7 @@ class AsioExchange final : public UpstreamExchange,
     if (lookup_timer_) lookup_timer_->cancel();
     if (connection_) {
       boost::system::error_code ignored;
-      connection_->Tcp().socket().close(ignored);
+      connection_->Tcp().close(ignored);
     }
   }
 
@@ -325,13 +327,14 @@ class AsioExchange final : public UpstreamExchange,
     return {FailureOf(ec), std::string(what) + ": " + ec.message()};
   }
 
-  // Arms the connection's timer for the next wait: `wait`, cut short by the whole-call deadline.
+  // Arms the connection's deadline for the next wait: `wait`, cut short by the whole-call deadline.
   void Expire(std::chrono::milliseconds wait) {
     const auto until = std::min(SteadyClock::now() + wait, deadline_);
-    connection_->Tcp().expires_at(until);
+    connection_->deadline->ExpireAt(until);
   }
 
   void ReadDone(boost::system::error_code ec, const BodyCallback& done) {
+    if (connection_) ec = connection_->deadline->Settle(ec);
     if (ec == bhttp::error::end_of_stream && !cancelled_) {
       // A body delimited by the connection's end is complete; anything else is cut.
       ec = parser_->is_done() ? boost::system::error_code() : bhttp::error::partial_message;
@@ -370,7 +373,6 @@ class AsioExchange final : public UpstreamExchange,
     if (!connection_) return;
     const bool keep = parser_->get().keep_alive() && connection_->buffer.size() == 0 && !cancelled_;
     if (keep) {
-      connection_->Tcp().expires_never();
       asio::use_service<LoopPool>(io_).Put(pool_key_, std::move(connection_));
     } else if (!cancelled_) {
       connection_->EndedCleanly();
@@ -441,12 +443,20 @@ class AsioExchange final : public UpstreamExchange,
     if (cancelled_) co_return asio::error::operation_aborted;
     connection_ = std::make_unique<Connection>(
         io_, shared_, url.tls ? shared_->TlsFor(url.host + ":" + url.port) : nullptr);
+    // One deadline for the connect and the TLS handshake. Once it has passed, the addresses
+    // not yet tried are skipped (the connect would open the socket it closed again).
     Expire(first_byte_timeout_);
     what = "connect";
-    auto [connect_error, endpoint] = co_await connection_->Tcp().async_connect(endpoints, kAwait);
-    if (connect_error) co_return connect_error;
+    SocketDeadline& deadline = *connection_->deadline;
+    auto [connect_error, endpoint] = co_await asio::async_connect(
+        connection_->Tcp(), endpoints,
+        [&deadline](const boost::system::error_code&, const tcp::endpoint&) {
+          return !deadline.expired();
+        },
+        kAwait);
+    if (connect_error || deadline.expired()) co_return deadline.Settle(connect_error);
     boost::system::error_code ignored;
-    connection_->Tcp().socket().set_option(tcp::no_delay(true), ignored);
+    connection_->Tcp().set_option(tcp::no_delay(true), ignored);
     if (connection_->secure) {
       auto& secure = *connection_->secure;
       secure.set_verify_callback(asio::ssl::host_name_verification(url.host));
@@ -455,9 +465,9 @@ class AsioExchange final : public UpstreamExchange,
       what = "TLS handshake";
       auto [handshake_error] =
           co_await secure.async_handshake(asio::ssl::stream_base::client, kAwait);
-      if (handshake_error) co_return handshake_error;
+      if (handshake_error) co_return deadline.Settle(handshake_error);
     }
-    co_return boost::system::error_code();
+    co_return deadline.Settle({});
   }
 
   asio::awaitable<boost::system::error_code> Send() {
@@ -470,7 +480,7 @@ class AsioExchange final : public UpstreamExchange,
       std::tie(ec, std::ignore) =
           co_await asio::async_write(*connection_->plain, asio::buffer(request_text_), kAwait);
     }
-    co_return ec;
+    co_return connection_->deadline->Settle(ec);
   }
 
   asio::awaitable<void> Run(UpstreamRequest request, HeadCallback done) {
@@ -519,6 +529,7 @@ class AsioExchange final : public UpstreamExchange,
         std::tie(ec, std::ignore) = co_await bhttp::async_read_header(
             *connection_->plain, connection_->buffer, *parser_, kAwait);
       }
+      ec = connection_->deadline->Settle(ec);
     }
     if (ec || cancelled_) {
       connection_.reset();
