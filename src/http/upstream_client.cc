@@ -443,17 +443,13 @@ class AsioExchange final : public UpstreamExchange,
     if (cancelled_) co_return asio::error::operation_aborted;
     connection_ = std::make_unique<Connection>(
         io_, shared_, url.tls ? shared_->TlsFor(url.host + ":" + url.port) : nullptr);
-    // One deadline for the connect and the TLS handshake. Once it has passed, the addresses
-    // not yet tried are skipped (the connect would open the socket it closed again).
+    // One deadline for the connect and the TLS handshake. Closing the socket when it passes also
+    // ends the connect: Asio tries no further address once its socket is closed.
     Expire(first_byte_timeout_);
     what = "connect";
     SocketDeadline& deadline = *connection_->deadline;
-    auto [connect_error, endpoint] = co_await asio::async_connect(
-        connection_->Tcp(), endpoints,
-        [&deadline](const boost::system::error_code&, const tcp::endpoint&) {
-          return !deadline.expired();
-        },
-        kAwait);
+    auto [connect_error, endpoint] =
+        co_await asio::async_connect(connection_->Tcp(), endpoints, kAwait);
     if (connect_error || deadline.expired()) co_return deadline.Settle(connect_error);
     boost::system::error_code ignored;
     connection_->Tcp().set_option(tcp::no_delay(true), ignored);
