@@ -3,7 +3,7 @@
 // badges in the token list; every change audited with before and after.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Api, button, eventually, rowByName, setUpConsole } from './harness.mjs';
+import { Api, button, eventually, rowByName, setUpConsole, tableRows } from './harness.mjs';
 import { providerToml } from './upstream.mjs';
 
 let console_;
@@ -119,6 +119,11 @@ test('updating permissions in the form changes the token and audits before and a
   await openProjectTokens();
   await page.getByLabel('Name', { exact: true }).fill('perm-existing');
   const row = rowByName(page, 'perm-existing');
+  // The unfiltered list shows the row too: click only once the filtered list has replaced it.
+  await eventually(async () => {
+    const rows = await tableRows(page);
+    return rows.length === 1 && rows[0][0] === 'perm-existing';
+  }, 'the list filtered to perm-existing');
   await button('Update token perm-existing', page).click();
   const form = dialog();
   const permissions = form.getByRole('group', { name: 'Permissions' });
