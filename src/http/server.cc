@@ -32,6 +32,7 @@
 #include "core/thread_priority.h"
 #include "http/acceptors.h"
 #include "http/client_watch.h"
+#include "http/draining_read.h"
 #include "http/event_loop.h"
 #include "http/lingering_close.h"
 #include "http/server_tls.h"
@@ -58,7 +59,9 @@ constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
 constexpr std::chrono::seconds kTlsShutdownTimeout{2};
 
 using RequestParser = bhttp::request_parser<bhttp::string_body>;
-using TlsStream = beast::ssl_stream<tcp::socket>;
+// Its reads wait for epoll once the socket is empty (http/draining_read.h).
+using PlainStream = DrainingSocket<tcp::socket>;
+using TlsStream = beast::ssl_stream<PlainStream>;
 
 struct Connection {
   explicit Connection(tcp::socket& tcp) : socket(&tcp), deadline(tcp) {}
@@ -244,14 +247,17 @@ asio::awaitable<void> HttpServer::State::Connect(Worker& worker, tcp::socket soc
   const auto peer = socket.remote_endpoint(ignored);
   const std::string remote_address = ignored ? std::string() : peer.address().to_string();
   if (!tls) {
-    Connection connection(socket);
+    PlainStream stream(std::move(socket));
+    stream.ReportReceiveQueue();
+    Connection connection(stream);
     const ConnectionRegistration registration(worker, &connection);
-    if (co_await Serve(worker, connection, socket, remote_address, false)) {
-      socket.shutdown(tcp::socket::shutdown_send, ignored);
+    if (co_await Serve(worker, connection, stream, remote_address, false)) {
+      stream.shutdown(tcp::socket::shutdown_send, ignored);
     }
     co_return;
   }
   TlsStream stream(std::move(socket), *tls);
+  stream.next_layer().ReportReceiveQueue();
   Connection connection(TcpLayer(stream));
   const ConnectionRegistration registration(worker, &connection);
   connection.deadline.ExpireAfter(kTlsHandshakeTimeout);

@@ -29,6 +29,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "http/draining_read.h"
 #include "http/event_loop.h"
 #include "http/socket_deadline.h"
 
@@ -166,6 +167,9 @@ namespace {
 
 using Shared = AsioUpstreamClient::Shared;
 
+// Its reads wait for epoll once the socket is empty (http/draining_read.h).
+using UpstreamSocket = DrainingSocket<tcp::socket>;
+
 // One connection to an upstream host; counted in the pool figures for as long as it lives.
 struct Connection {
   Connection(asio::io_context& io, std::shared_ptr<Shared> shared_state,
@@ -184,7 +188,7 @@ struct Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  tcp::socket& Tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+  UpstreamSocket& Tcp() { return secure ? secure->next_layer() : *plain; }
 
   // Marks a connection whose exchanges all completed as closed cleanly, so that OpenSSL keeps
   // its session resumable (closing without a shutdown would mark the session bad).
@@ -202,8 +206,8 @@ struct Connection {
 
   std::shared_ptr<Shared> shared;
   std::shared_ptr<TlsContext> tls;  // outlives the ssl stream
-  std::optional<tcp::socket> plain;
-  std::optional<beast::ssl_stream<tcp::socket>> secure;
+  std::optional<UpstreamSocket> plain;
+  std::optional<beast::ssl_stream<UpstreamSocket>> secure;
   std::optional<SocketDeadline> deadline;  // of the socket above; armed only during a wait
   beast::flat_buffer buffer;
   SteadyClock::time_point idle_since;
@@ -453,6 +457,7 @@ class AsioExchange final : public UpstreamExchange,
     if (connect_error || deadline.expired()) co_return deadline.Settle(connect_error);
     boost::system::error_code ignored;
     connection_->Tcp().set_option(tcp::no_delay(true), ignored);
+    connection_->Tcp().ReportReceiveQueue();
     if (connection_->secure) {
       auto& secure = *connection_->secure;
       secure.set_verify_callback(asio::ssl::host_name_verification(url.host));

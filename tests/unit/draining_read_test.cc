@@ -1,0 +1,268 @@
+// DrainingBuffer and DrainingSocket (http/draining_read.h) on real loopback sockets. A binary of
+// its own: it defines recv() and recvmsg() to count the reads made on the socket under test, and
+// passes every call on to the next definition (libc's, or the sanitizer's).
+#include "http/draining_read.h"
+
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace {
+
+std::atomic<int> watched_descriptor{-1};
+std::atomic<int> recv_calls{0};
+
+}  // namespace
+
+extern "C" ssize_t recv(int descriptor, void* buffer, size_t size, int flags) {
+  using Recv = ssize_t (*)(int, void*, size_t, int);
+  static const auto next = reinterpret_cast<Recv>(dlsym(RTLD_NEXT, "recv"));
+  if (descriptor == watched_descriptor.load()) ++recv_calls;
+  return next(descriptor, buffer, size, flags);
+}
+
+extern "C" ssize_t recvmsg(int descriptor, msghdr* message, int flags) {
+  using RecvMsg = ssize_t (*)(int, msghdr*, int);
+  static const auto next = reinterpret_cast<RecvMsg>(dlsym(RTLD_NEXT, "recvmsg"));
+  if (descriptor == watched_descriptor.load()) ++recv_calls;
+  return next(descriptor, message, flags);
+}
+
+namespace gatehouse {
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using std::chrono::seconds;
+
+// A connected pair of loopback sockets on `io`; `near` is the one read and counted.
+template <typename NearSocket>
+struct SocketPair {
+  explicit SocketPair(asio::io_context& io, bool report_queue = true) : near(io), far(io) {
+    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    far.connect(acceptor.local_endpoint());
+    acceptor.accept(near);
+    if constexpr (!std::is_same_v<NearSocket, tcp::socket>) {
+      if (report_queue) near.ReportReceiveQueue();
+    }
+    watched_descriptor = near.native_handle();
+    recv_calls = 0;
+  }
+  ~SocketPair() { watched_descriptor = -1; }
+
+  void Send(const std::string& bytes) { asio::write(far, asio::buffer(bytes)); }
+
+  NearSocket near;
+  tcp::socket far;
+};
+
+// The outcome of one read, once it has completed.
+struct Read {
+  std::vector<char> buffer;
+  std::optional<boost::system::error_code> error;
+  std::size_t bytes = 0;
+
+  auto Handler() {
+    return [this](const boost::system::error_code& ec, std::size_t n) {
+      error = ec;
+      bytes = n;
+    };
+  }
+  std::string Text() const { return std::string(buffer.data(), bytes); }
+};
+
+// Starts a read of up to `size` bytes on a DrainingSocket (or a plain socket, for comparison).
+template <typename Socket>
+void StartRead(Socket& socket, Read& read, std::size_t size) {
+  read.buffer.resize(size);
+  socket.async_read_some(asio::buffer(read.buffer), read.Handler());
+}
+
+// Runs `io` until `read` completes, for at most two seconds.
+bool Complete(asio::io_context& io, const Read& read) {
+  const auto until = std::chrono::steady_clock::now() + seconds(2);
+  while (!read.error && std::chrono::steady_clock::now() < until) {
+    io.restart();
+    io.run_one_for(std::chrono::milliseconds(50));
+  }
+  return read.error.has_value();
+}
+
+TEST(DrainingReadTest, AReadThatEmptiesTheSocketSkipsTheNextSpeculativeRecv) {
+  if (BOOST_VERSION != 108100) {
+    GTEST_SKIP() << "Boost " << BOOST_LIB_VERSION << ": a DrainingBuffer is an ordinary buffer";
+  }
+  asio::io_context io;
+  SocketPair<DrainingSocket<tcp::socket>> pair(io);
+  pair.Send("abc");
+  Read first;
+  StartRead(pair.near, first, 64);
+  ASSERT_TRUE(Complete(io, first));
+  EXPECT_EQ(first.Text(), "abc");
+
+  recv_calls = 0;
+  Read second;
+  StartRead(pair.near, second, 64);
+  io.restart();
+  io.poll();  // the socket is empty: nothing to try
+  EXPECT_FALSE(second.error.has_value());
+  EXPECT_EQ(recv_calls.load(), 0);
+
+  pair.Send("de");
+  ASSERT_TRUE(Complete(io, second));
+  EXPECT_FALSE(*second.error);
+  EXPECT_EQ(second.Text(), "de");
+  EXPECT_EQ(recv_calls.load(), 1);
+}
+
+// The controls for the test above: the counter sees Asio's own speculative attempt.
+TEST(DrainingReadTest, APlainSocketStillTriesEveryReadFirst) {
+  asio::io_context io;
+  SocketPair<tcp::socket> pair(io);
+  pair.Send("abc");
+  Read first;
+  StartRead(pair.near, first, 64);
+  ASSERT_TRUE(Complete(io, first));
+
+  recv_calls = 0;
+  Read second;
+  StartRead(pair.near, second, 64);
+  io.restart();
+  io.poll();
+  EXPECT_FALSE(second.error.has_value());
+  EXPECT_EQ(recv_calls.load(), 1);  // the attempt that found nothing
+  pair.Send("de");
+  ASSERT_TRUE(Complete(io, second));
+  EXPECT_EQ(second.Text(), "de");
+}
+
+TEST(DrainingReadTest, ASocketWithoutTheQueueReportStillTriesEveryReadFirst) {
+  asio::io_context io;
+  SocketPair<DrainingSocket<tcp::socket>> pair(io, /*report_queue=*/false);
+  pair.Send("abc");
+  Read first;
+  StartRead(pair.near, first, 64);
+  ASSERT_TRUE(Complete(io, first));
+
+  recv_calls = 0;
+  Read second;
+  StartRead(pair.near, second, 64);
+  io.restart();
+  io.poll();
+  EXPECT_EQ(recv_calls.load(), 1);
+  pair.Send("de");
+  ASSERT_TRUE(Complete(io, second));
+  EXPECT_EQ(second.Text(), "de");
+}
+
+TEST(DrainingReadTest, AReadThatFillsItsBufferLeavesTheRestReadableWithoutNewData) {
+  asio::io_context io;
+  SocketPair<DrainingSocket<tcp::socket>> pair(io);
+  pair.Send(std::string(100, 'x'));
+  std::size_t total = 0;
+  for (const std::size_t size : {40, 40, 64}) {
+    Read read;
+    StartRead(pair.near, read, size);
+    ASSERT_TRUE(Complete(io, read)) << "a read after " << total << " bytes waited for more data";
+    ASSERT_FALSE(*read.error);
+    total += read.bytes;
+  }
+  EXPECT_EQ(total, 100u);
+}
+
+TEST(DrainingReadTest, DataThatArrivesBeforeTheNextReadStartsIsRead) {
+  asio::io_context io;
+  SocketPair<DrainingSocket<tcp::socket>> pair(io);
+  pair.Send("abc");
+  Read first;
+  StartRead(pair.near, first, 64);
+  ASSERT_TRUE(Complete(io, first));
+
+  pair.Send("late");  // after the short read, before any read is waiting
+  Read second;
+  StartRead(pair.near, second, 64);
+  ASSERT_TRUE(Complete(io, second));
+  EXPECT_FALSE(*second.error);
+  EXPECT_EQ(second.Text(), "late");
+}
+
+TEST(DrainingReadTest, TheEndOfTheStreamAfterAShortReadIsReported) {
+  asio::io_context io;
+  SocketPair<DrainingSocket<tcp::socket>> pair(io);
+  pair.Send("abc");
+  Read first;
+  StartRead(pair.near, first, 64);
+  ASSERT_TRUE(Complete(io, first));
+
+  Read second;
+  StartRead(pair.near, second, 64);
+  pair.far.shutdown(tcp::socket::shutdown_send);
+  ASSERT_TRUE(Complete(io, second));
+  EXPECT_EQ(*second.error, asio::error::eof);
+}
+
+// The peer's last data and its FIN arrive together while a read waits: epoll reports them as one
+// edge, the read that takes the data also passes the FIN, and no later edge comes for it.
+TEST(DrainingReadTest, AnEndOfStreamThatArrivedWithTheLastDataIsReportedByTheNextRead) {
+  asio::io_context io;
+  SocketPair<DrainingSocket<tcp::socket>> pair(io);
+  Read first;
+  StartRead(pair.near, first, 64);
+  io.restart();
+  io.poll();  // the read is waiting for epoll
+  ASSERT_FALSE(first.error.has_value());
+  pair.Send("last words");
+  pair.far.shutdown(tcp::socket::shutdown_send);
+  ASSERT_TRUE(Complete(io, first));
+  EXPECT_EQ(first.Text(), "last words");
+
+  Read second;
+  StartRead(pair.near, second, 64);
+  ASSERT_TRUE(Complete(io, second)) << "the read waited for a FIN that had already come";
+  EXPECT_EQ(*second.error, asio::error::eof);
+}
+
+TEST(DrainingReadTest, BeastReadsPipelinedAndLaterRequestsThroughADrainingSocket) {
+  asio::io_context io;
+  SocketPair<DrainingSocket<tcp::socket>> pair(io);
+  const std::string request = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+  pair.Send(request + "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody");
+  boost::beast::flat_buffer buffer;
+  std::vector<std::string> targets;
+  for (int i = 0; i < 3; ++i) {
+    if (i == 2) pair.Send("GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+    bhttp::request<bhttp::string_body> message;
+    std::optional<boost::system::error_code> error;
+    bhttp::async_read(pair.near, buffer, message,
+                      [&](const boost::system::error_code& ec, std::size_t) { error = ec; });
+    const auto until = std::chrono::steady_clock::now() + seconds(2);
+    while (!error && std::chrono::steady_clock::now() < until) {
+      io.restart();
+      io.run_one_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(error.has_value()) << "request " << i << " was never read";
+    ASSERT_FALSE(*error) << error->message();
+    targets.emplace_back(message.target());
+    if (i == 1) {
+      EXPECT_EQ(message.body(), "body");
+    }
+  }
+  EXPECT_EQ(targets, (std::vector<std::string>{"/a", "/b", "/c"}));
+}
+
+}  // namespace
+}  // namespace gatehouse
