@@ -40,10 +40,8 @@ class DeadlineSweep final : public asio::execution_context::service {
 
   explicit DeadlineSweep(asio::io_context& io) : service(io), io_(io), timer_(std::in_place, io) {}
 
-  void shutdown() override {
-    shut_down_ = true;
-    timer_.reset();
-  }
+  // The loop is going away: no timer any more.
+  void shutdown() override { timer_.reset(); }
 
   void Add(SocketDeadline& deadline) {
     deadline.slot_ = deadlines_.size();
@@ -59,7 +57,7 @@ class DeadlineSweep final : public asio::execution_context::service {
 
   // Makes sure the timer fires no later than `when` (plus the slack).
   void Due(Clock::time_point when) {
-    if (when >= armed_ || shut_down_) return;
+    if (when >= armed_ || !timer_) return;
     Arm(when);
   }
 
@@ -94,9 +92,8 @@ class DeadlineSweep final : public asio::execution_context::service {
 
   asio::io_context& io_;
   std::vector<SocketDeadline*> deadlines_;
-  std::optional<asio::steady_timer> timer_;
+  std::optional<asio::steady_timer> timer_;             // empty once the loop has shut down
   Clock::time_point armed_ = Clock::time_point::max();  // the timer fires then; max: idle
-  bool shut_down_ = false;                              // the loop is going away: no timer any more
 };
 
 SocketDeadline::SocketDeadline(asio::ip::tcp::socket& socket)

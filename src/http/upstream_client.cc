@@ -454,7 +454,7 @@ class AsioExchange final : public UpstreamExchange,
     SocketDeadline& deadline = *connection_->deadline;
     auto [connect_error, endpoint] =
         co_await asio::async_connect(connection_->Tcp(), endpoints, kAwait);
-    if (connect_error || deadline.expired()) co_return deadline.Settle(connect_error);
+    if (connect_error) co_return deadline.Settle(connect_error);
     boost::system::error_code ignored;
     connection_->Tcp().set_option(tcp::no_delay(true), ignored);
     connection_->Tcp().ReportReceiveQueue();
