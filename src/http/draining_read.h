@@ -19,25 +19,42 @@
 // not do: a read can return the last data together with the peer's FIN, which then raises no
 // further edge, so the next read would wait for a close that has already happened.
 //
-// Left as it is: the kernel does not count a reset in that figure. When data and a reset
-// arrive before the loop reads either, the read takes the data and the next read waits until
-// the socket's deadline instead of failing at once. The request and response paths always
-// have a deadline armed while they read.
+// Left as it is: the kernel counts neither a reset nor any other pending socket error in that
+// figure (nginx learns of both from EPOLLRDHUP, which Asio's reactor does not pass on). When a
+// reset comes in the same epoll event as the data before it, the read takes the data, reports
+// the socket empty, and the next read waits for the socket's deadline instead of failing at
+// once: a client that sends part of a request and resets holds its connection for the request
+// or idle timeout (30 or 60 s), and a provider that resets in the middle of a body is reported
+// when its between-reads timeout passes (504 id 100) rather than at once (502). A reset that
+// comes after the loop has taken the data's event raises an event of its own and fails the
+// read as before. Every read of the server and of the upstream client has a deadline armed.
 //
-// The reactor hook specializes an internal class of Asio for Boost 1.81. With any other Boost
-// version, or a socket without TCP_INQ, the reads are Asio's own; re-check the reactor before
-// extending the version test.
-
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+// The reactor hook specializes an internal class of Asio for Boost 1.81 on epoll (Linux).
+// Elsewhere (another Boost version, Asio on io_uring, another system) GATEHOUSE_DRAINING_READS
+// is 0 and a DrainingSocket reads as a plain socket does; re-check the reactor before extending
+// the version test. A socket without TCP_INQ (ReportReceiveQueue not called) also keeps Asio's
+// behaviour.
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/detail/config.hpp>
 #include <boost/asio/detail/socket_option.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/system/error_code.hpp>
 #include <boost/version.hpp>
 #include <type_traits>
 #include <utility>
+
+#if defined(__linux__)
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#endif
+
+#if BOOST_VERSION == 108100 && defined(__linux__) && defined(TCP_INQ) && \
+    !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+#define GATEHOUSE_DRAINING_READS 1
+#else
+#define GATEHOUSE_DRAINING_READS 0
+#endif
 
 namespace gatehouse {
 
@@ -58,14 +75,17 @@ class DrainingSocket : public Socket {
   // Asks the kernel to report the bytes left after each read (TCP_INQ). Without it (an error
   // here is ignored) every read stays speculative.
   void ReportReceiveQueue() {
+#if GATEHOUSE_DRAINING_READS
     boost::system::error_code ignored;
     this->set_option(boost::asio::detail::socket_option::boolean<IPPROTO_TCP, TCP_INQ>(true),
                      ignored);
+#endif
   }
 
   template <typename MutableBuffers, typename Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    if constexpr (std::is_convertible_v<const MutableBuffers&, boost::asio::mutable_buffer>) {
+    if constexpr (GATEHOUSE_DRAINING_READS &&
+                  std::is_convertible_v<const MutableBuffers&, boost::asio::mutable_buffer>) {
       return Socket::async_read_some(DrainingBuffer(buffers), std::forward<Token>(token));
     } else {
       return Socket::async_read_some(buffers, std::forward<Token>(token));
@@ -75,7 +95,7 @@ class DrainingSocket : public Socket {
 
 }  // namespace gatehouse
 
-#if BOOST_VERSION == 108100 && defined(__linux__)
+#if GATEHOUSE_DRAINING_READS
 #include <sys/socket.h>
 
 #include <boost/asio/detail/reactive_socket_recv_op.hpp>
@@ -83,7 +103,6 @@ class DrainingSocket : public Socket {
 #include <cerrno>
 #include <cstring>
 
-#if !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
 namespace boost::asio::detail {
 
 template <>
@@ -142,7 +161,6 @@ class reactive_socket_recv_op_base<gatehouse::DrainingBuffer> : public reactor_o
 };
 
 }  // namespace boost::asio::detail
-#endif
 #endif
 
 #endif  // GATEHOUSE_HTTP_DRAINING_READ_H_
