@@ -15,6 +15,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -190,29 +191,36 @@ TEST(DrainingReadTest, DataThatArrivesBeforeTheNextReadStartsIsRead) {
   EXPECT_EQ(second.Text(), "late");
 }
 
-TEST(DrainingReadTest, TheEndOfTheStreamAfterAShortReadIsReported) {
+// Reads what the peer sent and starts the next read; then `end` ends the connection from the
+// peer's side. Returns how that read ended (empty: it was still waiting after two seconds).
+std::optional<boost::system::error_code> NextReadAfter(
+    const std::function<void(tcp::socket& peer)>& end) {
   asio::io_context io;
   SocketPair<DrainingSocket<tcp::socket>> pair(io);
   SendAndRead(io, pair, "abc");
-  Read second;
-  StartRead(pair.near, second, 64);
-  pair.far.shutdown(tcp::socket::shutdown_send);
-  ASSERT_TRUE(Complete(io, second));
-  EXPECT_EQ(*second.error, asio::error::eof);
+  Read next;
+  StartRead(pair.near, next, 64);
+  end(pair.far);
+  Complete(io, next);
+  return next.error;
+}
+
+TEST(DrainingReadTest, TheEndOfTheStreamAfterAShortReadIsReported) {
+  const auto error =
+      NextReadAfter([](tcp::socket& peer) { peer.shutdown(tcp::socket::shutdown_send); });
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(*error, asio::error::eof);
 }
 
 // A reset that comes after the read took its data raises an event of its own. (One that comes in
 // the same epoll event as the data is not counted by TCP_INQ: http/draining_read.h.)
 TEST(DrainingReadTest, AResetAfterTheLastReadIsReportedByTheNextRead) {
-  asio::io_context io;
-  SocketPair<DrainingSocket<tcp::socket>> pair(io);
-  SendAndRead(io, pair, "abc");
-  Read second;
-  StartRead(pair.near, second, 64);
-  pair.far.set_option(asio::socket_base::linger(true, 0));
-  pair.far.close();
-  ASSERT_TRUE(Complete(io, second)) << "the read waited for a reset that had already come";
-  EXPECT_EQ(*second.error, asio::error::connection_reset);
+  const auto error = NextReadAfter([](tcp::socket& peer) {
+    peer.set_option(asio::socket_base::linger(true, 0));
+    peer.close();
+  });
+  ASSERT_TRUE(error.has_value()) << "the read waited for a reset that had already come";
+  EXPECT_EQ(*error, asio::error::connection_reset);
 }
 
 // The peer's last data and its FIN arrive together while a read waits: epoll reports them as one
