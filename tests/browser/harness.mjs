@@ -44,11 +44,54 @@ export async function eventually(probe, what, timeoutMs = 5000) {
     }
     if (Date.now() > deadline) {
       throw new Error(
-        `Timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+        `Timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}` +
+          describeOpenPages(),
       );
     }
     await sleep(50);
   }
+}
+
+// The pages of the consoles open now, each with a journal of its recent requests to the server:
+// a wait that times out says where each page was and what it had asked, so that a failure seen
+// once can be told apart (a request never answered, one never sent, or a page in another state).
+const openPages = new Map();
+// The servers running now, each with the tail of its log.
+const openServers = new Map();
+const JOURNAL_LENGTH = 16;
+
+function keepJournal(page) {
+  const journal = { started: new Map(), done: [] };
+  const path = (request) => request.url().replace(/^https?:\/\/[^/]+/, '');
+  const end = (request, outcome) => {
+    const started = journal.started.get(request);
+    journal.started.delete(request);
+    journal.done.push(`${request.method()} ${path(request)} → ${outcome} in ${Date.now() - started} ms`);
+    if (journal.done.length > JOURNAL_LENGTH) journal.done.shift();
+  };
+  page.on('request', (request) => journal.started.set(request, Date.now()));
+  page.on('requestfinished', async (request) => {
+    const response = await request.response().catch(() => null);
+    end(request, response ? String(response.status()) : 'no response');
+  });
+  page.on('requestfailed', (request) => end(request, `failed (${request.failure()?.errorText ?? 'unknown'})`));
+  openPages.set(page, journal);
+}
+
+function describeOpenPages() {
+  let text = '';
+  const now = Date.now();
+  for (const [page, journal] of openPages) {
+    text += `\n  page at ${page.url()}`;
+    for (const [request, started] of journal.started)
+      text += `\n    pending for ${now - started} ms: ${request.method()} ${request.url()}`;
+    for (const line of journal.done) text += `\n    ${line}`;
+  }
+  for (const log of openServers.values()) {
+    const tail = log().trim().split('\n').slice(-8);
+    text += `\n  server log, last lines:\n    ${tail.join('\n    ')}`;
+  }
+  return text;
 }
 
 /** Waits until the page header's project context (filled once the project list loads) matches `pattern`. */
@@ -94,7 +137,9 @@ export async function startServer(options = {}) {
   let exited = null;
   child.on('exit', (code, signal) => {
     exited = { code, signal };
+    openServers.delete(child);
   });
+  openServers.set(child, () => stderr);
   await eventually(
     async () => {
       if (exited) throw new Error(`gatehouse exited early (${JSON.stringify(exited)}): ${stderr}`);
@@ -267,6 +312,7 @@ export async function launchConsole(baseUrl, { viewport = VIEWPORT, timezoneId =
     errors.push(`${text} @ ${url}`);
   });
   page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  keepJournal(page);
   await mkdir(SCREENSHOTS, { recursive: true });
 
   return {
@@ -292,6 +338,7 @@ export async function launchConsole(baseUrl, { viewport = VIEWPORT, timezoneId =
       await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: fullPage && !modal });
     },
     async close() {
+      openPages.delete(page);
       await context.close();
       await rm(userDataDir, { recursive: true, force: true });
     },
