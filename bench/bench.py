@@ -71,6 +71,8 @@ def main():
     parser.add_argument('--nodes', default='1',
                         help='gatehouse nodes on one PostgreSQL database: N, or counts to '
                              'alternate such as 1,2')
+    parser.add_argument('--loop-scheduling', choices=('normal', 'batch'), default='normal',
+                        help="the server's event loop scheduling ([server] loop_scheduling)")
     parser.add_argument('--cpu', action='store_true',
                         help='print the cores each process group kept busy during each '
                              "contender's runs")
@@ -120,7 +122,8 @@ def main():
         org_token = json.loads(init.stdout)['apiToken']['secret']
         with open(f'{work}/gatehouse.toml', 'w') as out:
             out.write(gatehouse_config(upstream_port, stream_port))
-        server = start_node(work, f'{work}/data', 'serve.log', port, store_args)
+        serve_args = [*store_args, '--loop-scheduling', args.loop_scheduling]
+        server = start_node(work, f'{work}/data', 'serve.log', port, serve_args)
         servers = [server]
         processes.append(server)
 
@@ -154,7 +157,7 @@ def main():
             shutil.copyfile(f'{work}/data/master.key', f'{data_dir}/master.key')
             os.chmod(f'{data_dir}/master.key', 0o600)
             servers.append(start_node(work, data_dir, f'serve{number}.log', node_port,
-                                      store_args))
+                                      serve_args))
             processes.append(servers[-1])
         for node_port in node_ports:
             wait_valid(node_port, secrets[-1])
@@ -215,7 +218,7 @@ def main():
             rows_before = record_rows(store_url) if store_url else 0
             gatehouse_calls = 0
             print(f'# medians of {args.rounds} alternating rounds of {seconds} s; wrk -t{nodes}; '
-                  'latencies in ms')
+                  f'gatehouse loops: {args.loop_scheduling} scheduling; latencies in ms')
             print(f'{"benchmark":<10} {"target":<12} {"req/s":>10} {"p50":>8} {"p99":>8} '
                   f'{"ratio":>7} {"p50 x":>7}')
             for name in ('validate', 'chat', 'stream'):

@@ -56,7 +56,7 @@ ServerConfig Finish(ServerConfig config) {
 // Everything a sub-command may read from its command line; each attaches the options it uses.
 struct Arguments {
   CommonOptions common;
-  std::optional<std::string> listen, web_dir, log_content, tls_cert, tls_key;
+  std::optional<std::string> listen, web_dir, log_content, tls_cert, tls_key, loop_scheduling;
   std::optional<std::int64_t> max_body;
   int threads = 0;
   bool force = false;
@@ -73,6 +73,7 @@ struct Arguments {
     if (web_dir) config.web_dir = *web_dir;
     if (tls_cert) config.tls_cert = *tls_cert;
     if (tls_key) config.tls_key = *tls_key;
+    if (loop_scheduling) config.loop_scheduling = *loop_scheduling;
     return Finish(config);
   }
 };
@@ -86,6 +87,10 @@ void AttachServe(CLI::App& command, Arguments& a) {
       ->check(CLI::IsMember({"true", "false"}));
   command.add_option("--web-dir", a.web_dir, "directory of the built console");
   command.add_option("--threads", a.threads, "event loop threads (default: one per core)");
+  command
+      .add_option("--loop-scheduling", a.loop_scheduling,
+                  "normal | batch: event loops under SCHED_BATCH (README, Configuration)")
+      ->check(CLI::IsMember({"normal", "batch"}));
   command.add_option("--tls-cert", a.tls_cert,
                      "PEM certificate chain: serve HTTPS (with --tls-key)");
   command.add_option("--tls-key", a.tls_key, "PEM private key of --tls-cert");

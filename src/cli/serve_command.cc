@@ -1,5 +1,8 @@
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 
 #include "api/routes.h"
@@ -10,6 +13,7 @@
 #include "cli/init_output.h"
 #include "cli/json_log.h"
 #include "core/free_memory.h"
+#include "core/thread_priority.h"
 #include "http/server.h"
 
 namespace gatehouse {
@@ -49,13 +53,25 @@ int RunServe(const ServerConfig& config, int threads) {
   }
   // A loop's records are journaled together, with one write() before its next send.
   RequestLog& request_log = graph.request_log();
-  options.on_loop_start = [&request_log] { request_log.DeferJournalOnThisThread(); };
+  const bool batch = config.loop_scheduling == "batch";
+  std::atomic<int> batch_refusals = 0;
+  options.on_loop_start = [&request_log, batch, &batch_refusals] {
+    request_log.DeferJournalOnThisThread();
+    if (batch && !UseBatchScheduling()) {
+      if (batch_refusals++ == 0) {
+        spdlog::warn(
+            "loop_scheduling: the kernel refused SCHED_BATCH ({}); the loops run as normal",
+            std::strerror(errno));
+      }
+    }
+  };
   options.before_send = [&request_log] { request_log.FlushJournal(); };
   HttpServer server(options, graph.Handler());
   const std::uint16_t port = server.Listen();
   spdlog::info("listening on {}:{} ({}) with {} tokens cached", options.host, port,
                options.tls_cert.empty() ? "HTTP" : "HTTPS", instance.cache().size());
   spdlog::info("memory allocator: {}", AllocatorName());
+  spdlog::info("event loops: {} scheduling", config.loop_scheduling);
   {
     // On a store shared by several nodes, their assistant changes reach this catalog too.
     CacheMaintenance maintenance(instance.tokens(), kMaintenanceInterval, &graph.sign_outs(),

@@ -94,6 +94,8 @@ void LoadServer(const std::string& path, const toml::table& table, ServerConfig&
       config.trusted_proxies = CidrList(path, key, node);
     else if (name == "request_log_capacity")
       config.request_log_capacity = Integer(path, key, node);
+    else if (name == "loop_scheduling")
+      config.loop_scheduling = String(path, key, node);
     else
       Reject(path, node, key, "unknown key");
   }
@@ -225,6 +227,7 @@ void ApplyEnvironment(ServerConfig& config) {
   };
   integer("GATEHOUSE_MAX_BODY", config.max_body);
   integer("GATEHOUSE_REQUEST_LOG_CAPACITY", config.request_log_capacity);
+  if (const char* value = std::getenv("GATEHOUSE_LOOP_SCHEDULING")) config.loop_scheduling = value;
   if (const char* value = std::getenv("GATEHOUSE_LOG_CONTENT")) {
     if (EqualsIgnoreCase(value, "true") || std::string_view(value) == "1") {
       config.log_content = true;
@@ -264,6 +267,10 @@ void ValidateConfig(const ServerConfig& config) {
   if (config.max_exports_per_token < 1 || config.max_exports_per_organization < 1) {
     throw std::runtime_error(
         "max_exports_per_token and max_exports_per_organization must be at least 1");
+  }
+  if (config.loop_scheduling != "normal" && config.loop_scheduling != "batch") {
+    throw std::runtime_error("loop_scheduling must be \"normal\" or \"batch\", not \"" +
+                             config.loop_scheduling + "\"");
   }
   if (config.listen.rfind(':') == std::string::npos) {
     throw std::runtime_error("listen must be HOST:PORT, not \"" + config.listen + "\"");

@@ -51,6 +51,10 @@ struct ServerConfig {
   // Request records waiting for the store at most (a full disk); beyond it they are dropped
   // and counted in /metrics, so memory stays bounded.
   std::int64_t request_log_capacity = 100000;
+  // How the kernel schedules the event loops: "normal", or "batch" (SCHED_BATCH: a loop woken
+  // by a request does not preempt the task on its core; for hosts where clients or upstreams
+  // share the server's cores; README, Configuration).
+  std::string loop_scheduling = "normal";
   std::vector<ProviderConfig> providers;
 
   std::string MasterKeyFile() const;

@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import pathlib
 import socket
 import subprocess
 
@@ -235,6 +236,29 @@ class LifecycleTests(GatehouseTestCase):
             self.assertEqual(server.stop(), 0)
         finally:
             server.cleanup()
+
+    def test_loop_scheduling_batch_puts_the_event_loops_and_only_them_under_sched_batch(self):
+        def batch_threads(server):
+            # Field 41 of /proc/PID/task/TID/stat is the policy; SCHED_BATCH is 3.
+            tasks = pathlib.Path(f'/proc/{server.pid}/task')
+            policies = [int((task / 'stat').read_text().rsplit(')', 1)[1].split()[38])
+                        for task in tasks.iterdir()]
+            return policies.count(3), len(policies)
+
+        for args, loops in ((['--threads', '3', '--loop-scheduling', 'batch'], 3),
+                            (['--threads', '3'], 0)):
+            server = Server(serve_args=args)
+            try:
+                server.start()
+                self.assertEqual(server.request('GET', '/healthz').status, 200)
+                batch, threads = batch_threads(server)
+                self.assertEqual(batch, loops, f'{args}: {batch} of {threads} threads are batch')
+                self.assertGreater(threads, 3, 'the server has threads besides its loops')
+                mode = 'batch' if loops else 'normal'
+                self.assertIn(f'event loops: {mode} scheduling', server.log_text())
+                self.assertEqual(server.stop(), 0)
+            finally:
+                server.cleanup()
 
     def test_config_file_with_unknown_key_stops_start_up_naming_file_line_and_key(self):
         server = Server()

@@ -162,4 +162,19 @@ TEST(Config, TrustedProxiesFromTheEnvironmentReplaceTheFile) {
   EXPECT_EQ(config.trusted_proxies, (std::vector<std::string>{"192.0.2.1/32", "::1"}));
 }
 
+TEST(Config, LoopSchedulingIsNormalOrBatchFromTheFileOrTheEnvironment) {
+  ServerConfig config;
+  EXPECT_EQ(config.loop_scheduling, "normal");
+  LoadConfigText("[server]\nloop_scheduling = \"batch\"\n", config);
+  EXPECT_EQ(config.loop_scheduling, "batch");
+  EXPECT_EQ(ValidationError(config), "");
+  ::setenv("GATEHOUSE_LOOP_SCHEDULING", "normal", 1);
+  ApplyEnvironment(config);
+  ::unsetenv("GATEHOUSE_LOOP_SCHEDULING");
+  EXPECT_EQ(config.loop_scheduling, "normal");
+  config.loop_scheduling = "realtime";
+  EXPECT_EQ(ValidationError(config),
+            "loop_scheduling must be \"normal\" or \"batch\", not \"realtime\"");
+}
+
 }  // namespace gatehouse

@@ -1,0 +1,49 @@
+#include "core/thread_priority.h"
+
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <thread>
+
+namespace gatehouse {
+namespace {
+
+// The policy and nice value a thread ends with after running `work`.
+struct Scheduling {
+  int policy = -1;
+  int nice = 0;
+};
+
+template <typename Work>
+Scheduling AfterRunning(Work work) {
+  Scheduling seen;
+  std::thread thread([&] {
+    work();
+    seen.policy = ::sched_getscheduler(0);
+    seen.nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+  });
+  thread.join();
+  return seen;
+}
+
+TEST(ThreadPriority, BatchSchedulingAppliesToTheCallingThreadOnly) {
+  const int before = ::sched_getscheduler(0);
+  bool applied = false;
+  const Scheduling loop = AfterRunning([&] { applied = UseBatchScheduling(); });
+  if (!applied) GTEST_SKIP() << "the kernel refused SCHED_BATCH here";
+  EXPECT_EQ(loop.policy, SCHED_BATCH);
+  EXPECT_EQ(loop.nice, 0) << "batch keeps the loops' weight";
+  EXPECT_EQ(::sched_getscheduler(0), before) << "the calling thread only";
+}
+
+TEST(ThreadPriority, BackgroundThreadsYieldWithAHigherNiceValue) {
+  const Scheduling background = AfterRunning([] { YieldToEventLoops(); });
+  EXPECT_EQ(background.policy, SCHED_OTHER);
+  // A sandbox may refuse setpriority; then the thread keeps its priority, as documented.
+  EXPECT_TRUE(background.nice == kBackgroundNice || background.nice == 0) << background.nice;
+}
+
+}  // namespace
+}  // namespace gatehouse
