@@ -42,11 +42,16 @@ TEST(ThreadPriority, BatchSchedulingAppliesToTheCallingThreadOnly) {
 }
 
 TEST(ThreadPriority, BackgroundThreadsYieldWithAHigherNiceValue) {
+  // A sandbox may refuse setpriority (and a runner above nice 10 cannot come down to it); then
+  // the thread keeps its priority, as documented, and there is nothing to check.
+  bool permitted = false;
+  AfterRunning([&] {
+    permitted = ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kBackgroundNice) == 0;
+  });
+  if (!permitted) GTEST_SKIP() << "setpriority to " << kBackgroundNice << " is refused here";
   const Scheduling background = AfterRunning([] { YieldToEventLoops(); });
   EXPECT_EQ(background.policy, SCHED_OTHER);
-  // A sandbox may refuse setpriority; then the thread keeps its priority, as documented.
-  EXPECT_TRUE(background.nice == kBackgroundNice || background.nice == InheritedNice())
-      << background.nice;
+  EXPECT_EQ(background.nice, kBackgroundNice);
 }
 
 }  // namespace
