@@ -27,6 +27,17 @@ std::int64_t Integer(const std::string& path, const std::string& key, const toml
   return *node.value<std::int64_t>();
 }
 
+// An integer within [low, high]; anything else stops start-up with the bounds in the message.
+std::int64_t IntegerIn(const std::string& path, const std::string& key, const toml::node& node,
+                       std::int64_t low, std::int64_t high) {
+  const std::int64_t value = Integer(path, key, node);
+  if (value < low || value > high) {
+    Reject(path, node, key,
+           "must be between " + std::to_string(low) + " and " + std::to_string(high));
+  }
+  return value;
+}
+
 double Number(const std::string& path, const std::string& key, const toml::node& node) {
   if (!node.is_number()) Reject(path, node, key, "expected a number");
   return *node.value<double>();
@@ -118,6 +129,11 @@ ModelPrice LoadModel(const std::string& path, const toml::table& table) {
   return model;
 }
 
+// A provider's timeouts are at most a day, its caps at most a million calls: larger values are
+// typing mistakes, and a timeout past the clock's range would wrap.
+constexpr std::int64_t kMaxProviderTimeoutMs = 24LL * 60 * 60 * 1000;
+constexpr std::int64_t kMaxProviderCap = 1'000'000;
+
 ProviderConfig LoadProvider(const std::string& path, const toml::table& table) {
   ProviderConfig provider;
   for (const auto& [name, node] : table) {
@@ -129,15 +145,15 @@ ProviderConfig LoadProvider(const std::string& path, const toml::table& table) {
     else if (name == "api_key_env")
       provider.api_key_env = String(path, key, node);
     else if (name == "timeout_ms")
-      provider.timeout_ms = Integer(path, key, node);
+      provider.timeout_ms = IntegerIn(path, key, node, 1, kMaxProviderTimeoutMs);
     else if (name == "first_byte_timeout_ms")
-      provider.first_byte_timeout_ms = Integer(path, key, node);
+      provider.first_byte_timeout_ms = IntegerIn(path, key, node, 0, kMaxProviderTimeoutMs);
     else if (name == "read_timeout_ms")
-      provider.read_timeout_ms = Integer(path, key, node);
+      provider.read_timeout_ms = IntegerIn(path, key, node, 0, kMaxProviderTimeoutMs);
     else if (name == "max_concurrent")
-      provider.max_concurrent = Integer(path, key, node);
+      provider.max_concurrent = IntegerIn(path, key, node, 0, kMaxProviderCap);
     else if (name == "max_concurrent_per_token")
-      provider.max_concurrent_per_token = Integer(path, key, node);
+      provider.max_concurrent_per_token = IntegerIn(path, key, node, 0, kMaxProviderCap);
     else if (name == "models") {
       if (!node.is_array()) Reject(path, node, key, "expected [[providers.models]] tables");
       for (const auto& model : *node.as_array()) {

@@ -21,7 +21,7 @@ struct ProviderConfig {
   std::string api_key_env;
   std::int64_t timeout_ms = 60000;  // the whole call, and each wait unless set below
   std::vector<ModelPrice> models;
-  std::int64_t first_byte_timeout_ms = 0;     // connect to response head; 0 = timeout_ms
+  std::int64_t first_byte_timeout_ms = 0;     // call start to response head; 0 = timeout_ms
   std::int64_t read_timeout_ms = 0;           // between body reads; 0 = timeout_ms
   std::int64_t max_concurrent = 0;            // calls in flight to this provider; 0 = no cap
   std::int64_t max_concurrent_per_token = 0;  // of them, per project token; 0 = no cap

@@ -24,8 +24,10 @@ struct UpstreamRequest {
   std::string path;                          // appended to the provider's base_url
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  // Each wait: for the response head (first byte), then between body reads.
+  // From Start() to the response head: the name lookup, connect, TLS handshake, send and the
+  // wait for the first byte together.
   std::chrono::milliseconds first_byte_timeout{60000};
+  // Each wait between body reads.
   std::chrono::milliseconds read_timeout{60000};
   // The whole call, from Start() to the end of the body.
   std::chrono::milliseconds total_timeout{60000};

@@ -336,6 +336,8 @@ class AsioExchange final : public UpstreamExchange,
     const auto until = std::min(SteadyClock::now() + wait, deadline_);
     connection_->deadline->ExpireAt(until);
   }
+  // Arms it for a step before the response head: what is left of the first-byte budget.
+  void ExpireBeforeHead() { connection_->deadline->ExpireAt(head_deadline_); }
 
   void ReadDone(boost::system::error_code ec, const BodyCallback& done) {
     if (connection_) ec = connection_->deadline->Settle(ec);
@@ -413,7 +415,7 @@ class AsioExchange final : public UpstreamExchange,
       std::vector<tcp::endpoint> endpoints;
     };
     auto lookup = std::make_shared<Lookup>(io_);
-    lookup_timer_.emplace(io_, std::min(SteadyClock::now() + first_byte_timeout_, deadline_));
+    lookup_timer_.emplace(io_, head_deadline_);
     auto* timer = &*lookup_timer_;
     lookup->resolver.async_resolve(
         url.host, url.port,
@@ -447,9 +449,9 @@ class AsioExchange final : public UpstreamExchange,
     if (cancelled_) co_return asio::error::operation_aborted;
     connection_ = std::make_unique<Connection>(
         io_, shared_, url.tls ? shared_->TlsFor(url.host + ":" + url.port) : nullptr);
-    // One deadline for the connect and the TLS handshake. Closing the socket when it passes also
-    // ends the connect: Asio tries no further address once its socket is closed.
-    Expire(first_byte_timeout_);
+    // Closing the socket when the deadline passes also ends the connect: Asio tries no further
+    // address once its socket is closed.
+    ExpireBeforeHead();
     what = "connect";
     SocketDeadline& deadline = *connection_->deadline;
     auto [connect_error, endpoint] =
@@ -472,7 +474,7 @@ class AsioExchange final : public UpstreamExchange,
   }
 
   asio::awaitable<boost::system::error_code> Send() {
-    Expire(first_byte_timeout_);
+    ExpireBeforeHead();
     boost::system::error_code ec;
     if (connection_->secure) {
       std::tie(ec, std::ignore) =
@@ -486,8 +488,10 @@ class AsioExchange final : public UpstreamExchange,
 
   asio::awaitable<void> Run(UpstreamRequest request, HeadCallback done) {
     auto self = shared_from_this();
-    deadline_ = SteadyClock::now() + request.total_timeout;
-    first_byte_timeout_ = request.first_byte_timeout;
+    const auto start = SteadyClock::now();
+    deadline_ = start + request.total_timeout;
+    // The name lookup, connect, TLS handshake, send and the wait for the head share one budget.
+    head_deadline_ = std::min(start + request.first_byte_timeout, deadline_);
     read_timeout_ = request.read_timeout;
     std::string base = request.provider->base_url;
     while (!base.empty() && base.back() == '/') base.pop_back();
@@ -522,7 +526,7 @@ class AsioExchange final : public UpstreamExchange,
       parser_->body_limit(boost::none);  // the gateway bounds what it keeps
       parser_->header_limit(kReadBufferLimit);
       what = "read response head";
-      Expire(first_byte_timeout_);
+      ExpireBeforeHead();
       if (connection_->secure) {
         std::tie(ec, std::ignore) = co_await bhttp::async_read_header(
             *connection_->secure, connection_->buffer, *parser_, kAwait);
@@ -579,7 +583,7 @@ class AsioExchange final : public UpstreamExchange,
   std::string request_text_;
   std::string pool_key_;
   SteadyClock::time_point deadline_ = SteadyClock::time_point::max();
-  std::chrono::milliseconds first_byte_timeout_{60000};
+  SteadyClock::time_point head_deadline_ = SteadyClock::time_point::max();
   std::chrono::milliseconds read_timeout_{60000};
   bool cancelled_ = false;
 };

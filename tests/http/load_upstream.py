@@ -62,6 +62,7 @@ class LoadUpstream:
         self.requests = 0
         self.streamed_bytes = 0       # body bytes of flood streams written so far
         self.closed_while_holding = []  # monotonic times a `hold` call saw its client leave
+        self.holding = 0              # `hold` calls waiting now
         self.embedding_bodies = []
         self.tls_resumed = 0          # TLS connections that resumed an earlier session
         self._loop = None
@@ -196,6 +197,7 @@ class LoadUpstream:
                 'type': 'invalid_request_error'}}, 'Bad Request')
         if model == 'hold':
             started = time.monotonic()
+            self.holding += 1
             try:
                 data = await asyncio.wait_for(reader.read(1), HOLD_S)
                 if data == b'':
@@ -203,6 +205,8 @@ class LoadUpstream:
                     return False
             except asyncio.TimeoutError:
                 pass
+            finally:
+                self.holding -= 1
             return await self._json(writer, 200, FIXED_BODY)
         writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n'
                      b'Transfer-Encoding: chunked\r\n\r\n')

@@ -4,15 +4,23 @@ server trusts, through SSL_CERT_FILE)."""
 
 import http.client
 import shutil
+import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 from pathlib import Path
 
-from .harness import E_BAD_GATEWAY, HOST, KEY_ENV, GatewayTestCase, provider_config
-from .load_upstream import FIXED_USAGE, LoadUpstream, WithLoadUpstream
+from .harness import (E_BAD_GATEWAY, E_PROVIDER_TIMEOUT, HOST, KEY_ENV, GatewayTestCase,
+                      provider_config)
+from .load_upstream import FIXED_BODY, FIXED_USAGE, LoadUpstream, WithLoadUpstream
+
+# The slow upstream spends STEP_S on its TLS handshake and STEP_S again before its answer: each
+# step fits in the first-byte timeout, both together do not.
+STEP_S = 0.8
+FIRST_BYTE_MS = 1200
 
 
 def make_certificate(directory):
@@ -25,6 +33,46 @@ def make_certificate(directory):
     return cert, key
 
 
+class SlowTlsUpstream:
+    """An https upstream that waits STEP_S before its side of each TLS handshake and STEP_S
+    again before each answer (a fixed completion); one thread per connection."""
+
+    def __init__(self, cert, key):
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(cert, key)
+        self.listener = socket.create_server((HOST, 0))
+        self.port = self.listener.getsockname()[1]
+        self.answered = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                sock, _address = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock):
+        with sock:
+            try:
+                time.sleep(STEP_S)
+                with self.context.wrap_socket(sock, server_side=True) as tls:
+                    data = b''
+                    while b'\r\n\r\n' not in data:
+                        data += tls.recv(65536)
+                    time.sleep(STEP_S)
+                    tls.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
+                                b'Content-Length: %d\r\n\r\n%s'
+                                % (len(FIXED_BODY), FIXED_BODY))
+                    self.answered += 1
+            except (OSError, ssl.SSLError):
+                pass
+
+    def stop(self):
+        self.listener.close()
+
+
 @unittest.skipIf(shutil.which('openssl') is None, 'the openssl command is needed (Debian openssl)')
 class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
 
@@ -33,9 +81,11 @@ class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
         cls.tls_dir = Path(tempfile.mkdtemp(prefix='gatehouse-tls-'))
         cert, key = make_certificate(cls.tls_dir)
         cls.cert, cls.key = cert, key
+        cls.slow = SlowTlsUpstream(cert, key)
         try:
             super().setUpClass()
         except BaseException:
+            cls.slow.stop()
             shutil.rmtree(cls.tls_dir, ignore_errors=True)
             raise
         cls.project = cls.make_project()
@@ -51,6 +101,7 @@ class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
         try:
             super().tearDownClass()
         finally:
+            cls.slow.stop()
             shutil.rmtree(cls.tls_dir, ignore_errors=True)
 
     @classmethod
@@ -65,6 +116,11 @@ class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
             for model in ('fixed', 'stream-3x50'):
                 lines += ['[[providers.models]]', f'name = "{model}"',
                           'input_usd_per_mtok = 1.0', 'output_usd_per_mtok = 2.0', '']
+        lines += ['[[providers]]', 'name = "tlsslow"',
+                  f'base_url = "https://localhost:{cls.slow.port}/v1"',
+                  f'api_key_env = "{KEY_ENV}"', 'timeout_ms = 10000',
+                  f'first_byte_timeout_ms = {FIRST_BYTE_MS}', '', '[[providers.models]]',
+                  'name = "fixed"', 'input_usd_per_mtok = 1.0', 'output_usd_per_mtok = 2.0', '']
         return '\n'.join(lines)
 
     def test_https_provider_calls_are_answered_over_one_pooled_tls_connection(self):
@@ -103,3 +159,13 @@ class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
 
     def test_a_certificate_that_does_not_name_the_host_is_502_id_502(self):
         self.assertError(self.chat(self.project.token, 'tlswronghost/fixed'), E_BAD_GATEWAY)
+
+    def test_the_first_byte_timeout_is_one_budget_from_connect_to_the_response_head(self):
+        started = time.monotonic()
+        response = self.chat(self.project.token, 'tlsslow/fixed')
+        elapsed = time.monotonic() - started
+        self.assertError(response, E_PROVIDER_TIMEOUT)
+        # The handshake's wait and the answer's wait each fit in the budget; only their sum
+        # exceeds it, so a timeout per step would have let the answer through at 2 * STEP_S.
+        self.assertLess(elapsed, 2 * STEP_S - 0.1, f'the call took {elapsed:.2f} s')
+        self.assertGreaterEqual(elapsed, FIRST_BYTE_MS / 1000 - 0.05)

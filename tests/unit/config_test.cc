@@ -38,6 +38,11 @@ log_content = false
 name = "openai"
 base_url = "http://127.0.0.1:1/v1"
 api_key_env = "KEY"
+timeout_ms = 45000
+first_byte_timeout_ms = 7000
+read_timeout_ms = 3000
+max_concurrent = 40
+max_concurrent_per_token = 4
 
 [[providers.models]]
 name = "gpt-4o-mini"
@@ -50,8 +55,33 @@ output_usd_per_mtok = 1
   EXPECT_EQ(config.reveal, "never");
   EXPECT_FALSE(config.log_content);
   ASSERT_EQ(config.providers.size(), 1u);
+  const ProviderConfig& provider = config.providers[0];
+  EXPECT_EQ(provider.api_key_env, "KEY");
+  EXPECT_EQ(provider.timeout_ms, 45000);
+  EXPECT_EQ(provider.first_byte_timeout_ms, 7000);
+  EXPECT_EQ(provider.read_timeout_ms, 3000);
+  EXPECT_EQ(provider.max_concurrent, 40);
+  EXPECT_EQ(provider.max_concurrent_per_token, 4);
   ASSERT_EQ(config.providers[0].models.size(), 1u);
   EXPECT_DOUBLE_EQ(config.providers[0].models[0].output_usd_per_mtok, 1.0);
+}
+
+TEST(Config, ProviderTimeoutsAndCapsOutsideTheirBoundsStopStartUp) {
+  const auto provider_with = [](const std::string& line) {
+    return "[[providers]]\nname = \"p\"\nbase_url = \"http://127.0.0.1:1/v1\"\n" + line + "\n";
+  };
+  const std::string message = LoadError(provider_with("timeout_ms = 0"));
+  EXPECT_NE(message.find(":4: key 'providers.timeout_ms': must be between 1 and 86400000"),
+            std::string::npos)
+      << message;
+  for (const char* line : {"timeout_ms = -5", "timeout_ms = 86400001", "first_byte_timeout_ms = -1",
+                           "read_timeout_ms = 100000000", "max_concurrent = -1",
+                           "max_concurrent_per_token = 1000001"}) {
+    EXPECT_NE(LoadError(provider_with(line)).find("must be between"), std::string::npos) << line;
+  }
+  ServerConfig config;
+  LoadConfigText(provider_with("first_byte_timeout_ms = 0\nmax_concurrent = 0"), config);
+  EXPECT_EQ(config.providers[0].first_byte_timeout_ms, 0) << "0 means the default";
 }
 
 TEST(Config, UnknownKeyNamesFileLineAndKey) {
