@@ -46,11 +46,6 @@ namespace {
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 // Bounds one read (and so one piece handed to the gateway) and the response head.
 constexpr std::size_t kReadBufferLimit = 64 * 1024;
-// A pooled connection idle for less than this is reused without the health peek (a system call
-// per call under load). An upstream's idle timeout rarely falls in so short a window; one that
-// closes every connection right after answering without `Connection: close` fails a call made
-// within it (502), which the peek would have sent to a fresh connection.
-constexpr std::chrono::milliseconds kPeekAfterIdle{1};
 
 struct ParsedUrl {
   bool tls = false;
@@ -234,8 +229,9 @@ class LoopPool final : public asio::execution_context::service {
       list.pop_back();
       --connection->shared->idle;
       const auto idle = SteadyClock::now() - connection->idle_since;
-      if (idle <= connection->shared->options.idle_timeout &&
-          (idle < kPeekAfterIdle || connection->LooksReusable())) {
+      const UpstreamPoolOptions& options = connection->shared->options;
+      if (idle <= options.idle_timeout &&
+          (idle < options.peek_after_idle || connection->LooksReusable())) {
         return connection;
       }
       connection->EndedCleanly();

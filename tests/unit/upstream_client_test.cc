@@ -8,8 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,13 +21,19 @@
 namespace gatehouse {
 namespace {
 
-// Answers every request with a small JSON body on keep-alive connections, one thread per
-// connection. `close_after_answer`: closes each connection after its answer (as an upstream
-// whose idle timeout has passed would) without saying so. `silent`: never answers.
+// What the loopback server does with a connection.
+enum class Upstream {
+  kKeepAlive,         // answers every request and keeps the connection open
+  kCloseAfterAnswer,  // closes (FIN) right after each answer without saying so, as an upstream
+                      // whose idle timeout has passed would
+  kResetAfterAnswer,  // resets (RST) the connection shortly after each answer
+  kSilent,            // reads requests and never answers
+};
+
+// Answers every request with a small JSON body, one thread per connection.
 class LoopbackServer {
  public:
-  LoopbackServer(bool close_after_answer, bool silent)
-      : close_after_answer_(close_after_answer), silent_(silent) {
+  explicit LoopbackServer(Upstream behaviour) : behaviour_(behaviour) {
     listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -42,7 +50,10 @@ class LoopbackServer {
     ::shutdown(listener_, SHUT_RDWR);
     ::close(listener_);
     acceptor_.join();
-    for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
+    {
+      const std::lock_guard lock(mutex_);
+      for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
+    }
     for (auto& thread : threads_) thread.join();
     for (int fd : connections_) ::close(fd);
   }
@@ -61,6 +72,7 @@ class LoopbackServer {
         return;
       }
       ++accepted_;
+      const std::lock_guard lock(mutex_);
       connections_.push_back(fd);
       threads_.emplace_back([this, fd] { Serve(fd); });
     }
@@ -89,22 +101,30 @@ class LoopbackServer {
       }
       buffer.erase(0, end + 4 + length);
       ++requests_;
-      if (silent_) continue;
+      if (behaviour_ == Upstream::kSilent) continue;
       static const std::string kBody = R"({"choices":[]})";
       const std::string answer =
           "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
           "Content-Length: " +
           std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
       ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
-      if (close_after_answer_) {
+      if (behaviour_ == Upstream::kCloseAfterAnswer) {
         ::shutdown(fd, SHUT_RDWR);
+        return;
+      }
+      if (behaviour_ == Upstream::kResetAfterAnswer) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the answer is read
+        const linger reset{1, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+        const std::lock_guard lock(mutex_);
+        connections_.erase(std::find(connections_.begin(), connections_.end(), fd));
+        ::close(fd);
         return;
       }
     }
   }
 
-  const bool close_after_answer_;
-  const bool silent_;
+  const Upstream behaviour_;
   int listener_ = -1;
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
@@ -112,7 +132,8 @@ class LoopbackServer {
   std::atomic<int> requests_{0};
   std::atomic<int> closed_by_client_{0};
   std::thread acceptor_;
-  std::vector<int> connections_;  // touched by the acceptor thread until it is joined
+  std::mutex mutex_;
+  std::vector<int> connections_;  // open connections; guarded by mutex_
   std::vector<std::thread> threads_;
 };
 
@@ -177,7 +198,7 @@ ProviderConfig ProviderAt(const std::string& base_url) {
 }
 
 TEST(AsioUpstreamClient, SequentialCallsOnOneLoopReuseOnePooledConnection) {
-  LoopbackServer server(false, false);
+  LoopbackServer server(Upstream::kKeepAlive);
   AsioUpstreamClient client;
   const ProviderConfig provider = ProviderAt(server.base_url());
   const auto outcomes = CallInSequence(client, provider, 5, std::chrono::seconds(5));
@@ -192,7 +213,7 @@ TEST(AsioUpstreamClient, SequentialCallsOnOneLoopReuseOnePooledConnection) {
 }
 
 TEST(AsioUpstreamClient, AnIdleConnectionTheUpstreamClosedIsReplacedWithoutAFailedCall) {
-  LoopbackServer server(true, false);
+  LoopbackServer server(Upstream::kCloseAfterAnswer);
   AsioUpstreamClient client;
   const ProviderConfig provider = ProviderAt(server.base_url());
   // The pause lets the upstream's close arrive before the connection is taken again.
@@ -206,8 +227,27 @@ TEST(AsioUpstreamClient, AnIdleConnectionTheUpstreamClosedIsReplacedWithoutAFail
   EXPECT_EQ(server.requests(), 3) << "no request may be sent twice";
 }
 
+TEST(AsioUpstreamClient, AReusedConnectionFoundResetWhenSendingIsRetriedOnceOnAFreshOne) {
+  LoopbackServer server(Upstream::kResetAfterAnswer);
+  // No health peek on reuse: the reset is found by the send, as it is for a connection taken
+  // within peek_after_idle of its last answer.
+  UpstreamPoolOptions options;
+  options.peek_after_idle = std::chrono::hours(1);
+  AsioUpstreamClient client(options);
+  const ProviderConfig provider = ProviderAt(server.base_url());
+  const auto outcomes =
+      CallInSequence(client, provider, 3, std::chrono::seconds(5), std::chrono::milliseconds(100));
+  for (const auto& outcome : outcomes) {
+    EXPECT_FALSE(outcome.failure);
+    EXPECT_EQ(outcome.status, 200);
+  }
+  EXPECT_EQ(client.Figures().reused, 2u) << "each later call first took the reset connection";
+  EXPECT_EQ(client.Figures().created, 3u);
+  EXPECT_EQ(server.requests(), 3) << "no request may be sent twice";
+}
+
 TEST(AsioUpstreamClient, NoAnswerWithinTheFirstByteTimeoutIsATimeoutAndTheConnectionIsClosed) {
-  LoopbackServer server(false, true);
+  LoopbackServer server(Upstream::kSilent);
   AsioUpstreamClient client;
   const ProviderConfig provider = ProviderAt(server.base_url());
   const auto started = std::chrono::steady_clock::now();
@@ -226,7 +266,7 @@ TEST(AsioUpstreamClient, AnUnreachableUpstreamIsANetworkFailure) {
   // A port that was just free: nothing listens there.
   std::string url;
   {
-    LoopbackServer probe(false, false);
+    LoopbackServer probe(Upstream::kKeepAlive);
     url = probe.base_url();
   }
   const ProviderConfig provider = ProviderAt(url);
@@ -236,7 +276,7 @@ TEST(AsioUpstreamClient, AnUnreachableUpstreamIsANetworkFailure) {
 }
 
 TEST(AsioUpstreamClient, ACancelledCallEndsWithCancelledAndLeavesNoConnection) {
-  LoopbackServer server(false, true);
+  LoopbackServer server(Upstream::kSilent);
   AsioUpstreamClient client;
   const ProviderConfig provider = ProviderAt(server.base_url());
   std::optional<UpstreamFailure> failure;
