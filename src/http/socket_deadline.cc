@@ -3,6 +3,7 @@
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
@@ -121,6 +122,7 @@ void SocketDeadline::Expire() {
   expired_ = true;
   boost::system::error_code ignored;
   socket_.close(ignored);
+  if (on_expire_) asio::post(socket_.get_executor(), std::exchange(on_expire_, nullptr));
 }
 
 }  // namespace gatehouse

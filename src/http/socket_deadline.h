@@ -5,6 +5,7 @@
 #include <boost/system/error_code.hpp>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 
 namespace gatehouse {
 
@@ -39,6 +40,12 @@ class SocketDeadline {
 
   bool expired() const { return expired_; }
 
+  // Runs `then` once the deadline has closed the socket, in a handler of its own on the loop
+  // (never inside the sweep, which may not see its list change): for an owner that must let go
+  // of the socket then, as the upstream pool does with a connection idle too long. Replaces the
+  // previous one; null for none.
+  void OnExpire(std::function<void()> then) { on_expire_ = std::move(then); }
+
  private:
   friend class DeadlineSweep;
 
@@ -50,6 +57,7 @@ class SocketDeadline {
   Clock::time_point deadline_ = Clock::time_point::max();  // max: not armed
   std::size_t slot_ = 0;                                   // position in the sweep's list
   bool expired_ = false;
+  std::function<void()> on_expire_;
 };
 
 }  // namespace gatehouse

@@ -203,7 +203,7 @@ struct Connection {
   std::shared_ptr<TlsContext> tls;  // outlives the ssl stream
   std::optional<UpstreamSocket> plain;
   std::optional<beast::ssl_stream<UpstreamSocket>> secure;
-  std::optional<SocketDeadline> deadline;  // of the socket above; armed only during a wait
+  std::optional<SocketDeadline> deadline;  // of the socket above: each wait, the idle timeout
   beast::flat_buffer buffer;
   SteadyClock::time_point idle_since;
 };
@@ -228,9 +228,10 @@ class LoopPool final : public asio::execution_context::service {
       std::unique_ptr<Connection> connection = std::move(list.back());
       list.pop_back();
       --connection->shared->idle;
+      connection->deadline->OnExpire(nullptr);
       const auto idle = SteadyClock::now() - connection->idle_since;
       const UpstreamPoolOptions& options = connection->shared->options;
-      if (idle <= options.idle_timeout &&
+      if (!connection->deadline->expired() && idle <= options.idle_timeout &&
           (idle < options.peek_after_idle || connection->LooksReusable())) {
         return connection;
       }
@@ -245,20 +246,33 @@ class LoopPool final : public asio::execution_context::service {
       connection->EndedCleanly();
       return;
     }
-    // The oldest idle connections go first once they are past the idle timeout.
+    // Closed by the loop's deadline sweep once idle for the idle timeout, and then let go of.
     const auto now = SteadyClock::now();
-    while (!list.empty() &&
-           now - list.front()->idle_since > list.front()->shared->options.idle_timeout) {
-      --list.front()->shared->idle;
-      list.front()->EndedCleanly();
-      list.pop_front();
-    }
     connection->idle_since = now;
+    connection->deadline->ExpireAt(now + connection->shared->options.idle_timeout);
+    connection->deadline->OnExpire([this] { DropExpired(); });
     ++connection->shared->idle;
     list.push_back(std::move(connection));
   }
 
  private:
+  // Lets go of the idle connections whose idle timeout has closed them.
+  void DropExpired() {
+    for (auto entry = idle_.begin(); entry != idle_.end();) {
+      auto& list = entry->second;
+      for (auto it = list.begin(); it != list.end();) {
+        if ((*it)->deadline->expired()) {
+          --(*it)->shared->idle;
+          (*it)->EndedCleanly();
+          it = list.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      entry = list.empty() ? idle_.erase(entry) : std::next(entry);
+    }
+  }
+
   void Clear() {
     for (auto& [key, list] : idle_) {
       for (auto& connection : list) --connection->shared->idle;

@@ -14,7 +14,8 @@ struct UpstreamPoolOptions {
   // Idle keep-alive connections kept per upstream host and per event loop; beyond this a
   // finished connection is closed.
   std::size_t max_idle_per_host = 256;
-  // An idle connection older than this is closed instead of reused.
+  // An idle connection is closed once it has been idle this long (by the loop's deadline sweep,
+  // whether or not another call comes).
   std::chrono::milliseconds idle_timeout{30000};
   // How long a name lookup is reused (getaddrinfo reports no TTL).
   std::chrono::milliseconds dns_ttl{30000};

@@ -11,7 +11,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -143,6 +146,45 @@ struct Outcome {
   std::optional<UpstreamFailure> failure;
 };
 
+// Makes one call on the current event loop and hands its outcome to `done`.
+void Call(AsioUpstreamClient& client, const ProviderConfig& provider,
+          std::chrono::milliseconds timeout, std::function<void(Outcome)> done) {
+  auto exchange = client.Open();
+  UpstreamRequest request;
+  request.provider = &provider;
+  request.path = "/chat/completions";
+  request.body = "{}";
+  request.first_byte_timeout = request.read_timeout = request.total_timeout = timeout;
+  auto outcome = std::make_shared<Outcome>();
+  // `read` refers to itself (it reads again after each piece): the call's end empties it,
+  // which breaks that cycle (LeakSanitizer found the exchange leaked otherwise).
+  auto read = std::make_shared<std::function<void()>>();
+  const auto finish = [outcome, read, done = std::move(done)] {
+    *read = nullptr;
+    done(*outcome);
+  };
+  *read = [exchange, outcome, read, finish] {
+    exchange->Read([outcome, read, finish](std::expected<UpstreamBodyPiece, UpstreamError> piece) {
+      if (!piece) {
+        outcome->failure = piece.error().failure;
+        return finish();
+      }
+      outcome->body += piece->bytes;
+      if (piece->end) return finish();
+      (*read)();
+    });
+  };
+  exchange->Start(
+      request, [exchange, outcome, read, finish](std::expected<UpstreamHead, UpstreamError> head) {
+        if (!head) {
+          outcome->failure = head.error().failure;
+          return finish();
+        }
+        outcome->status = head->status;
+        (*read)();
+      });
+}
+
 // Runs `count` calls one after another on one event loop.
 std::vector<Outcome> CallInSequence(AsioUpstreamClient& client, const ProviderConfig& provider,
                                     int count, std::chrono::milliseconds timeout,
@@ -151,39 +193,9 @@ std::vector<Outcome> CallInSequence(AsioUpstreamClient& client, const ProviderCo
   std::function<void()> next = [&] {
     if (static_cast<int>(outcomes.size()) == count) return;
     if (pause.count() > 0 && !outcomes.empty()) std::this_thread::sleep_for(pause);
-    outcomes.emplace_back();
-    auto exchange = client.Open();
-    UpstreamRequest request;
-    request.provider = &provider;
-    request.path = "/chat/completions";
-    request.body = "{}";
-    request.first_byte_timeout = request.read_timeout = request.total_timeout = timeout;
-    // `read` refers to itself (it reads again after each piece): the call's end empties it,
-    // which breaks that cycle (LeakSanitizer found the exchange leaked otherwise).
-    auto read = std::make_shared<std::function<void()>>();
-    *read = [&, exchange, read] {
-      exchange->Read([&, exchange, read](std::expected<UpstreamBodyPiece, UpstreamError> piece) {
-        if (!piece) {
-          outcomes.back().failure = piece.error().failure;
-          *read = nullptr;
-          return next();
-        }
-        outcomes.back().body += piece->bytes;
-        if (piece->end) {
-          *read = nullptr;
-          return next();
-        }
-        (*read)();
-      });
-    };
-    exchange->Start(request, [&, exchange, read](std::expected<UpstreamHead, UpstreamError> head) {
-      if (!head) {
-        outcomes.back().failure = head.error().failure;
-        *read = nullptr;
-        return next();
-      }
-      outcomes.back().status = head->status;
-      (*read)();
+    Call(client, provider, timeout, [&](Outcome outcome) {
+      outcomes.push_back(std::move(outcome));
+      next();
     });
   };
   RunEventLoop(next);
@@ -244,6 +256,37 @@ TEST(AsioUpstreamClient, AReusedConnectionFoundResetWhenSendingIsRetriedOnceOnAF
   EXPECT_EQ(client.Figures().reused, 2u) << "each later call first took the reset connection";
   EXPECT_EQ(client.Figures().created, 3u);
   EXPECT_EQ(server.requests(), 3) << "no request may be sent twice";
+}
+
+TEST(AsioUpstreamClient, AnIdleConnectionIsClosedWhenItsIdleTimeoutPassesWithoutAnotherCall) {
+  LoopbackServer server(Upstream::kKeepAlive);
+  LoopbackServer silent(Upstream::kSilent);
+  UpstreamPoolOptions options;
+  options.idle_timeout = std::chrono::milliseconds(200);
+  AsioUpstreamClient client(options);
+  const ProviderConfig provider = ProviderAt(server.base_url());
+  const ProviderConfig waiting = ProviderAt(silent.base_url());
+  std::optional<Outcome> first, second;
+  UpstreamPoolFigures after_wait;
+  int closed_during_wait = 0;
+  RunEventLoop([&] {
+    Call(client, provider, std::chrono::seconds(5), [&](Outcome outcome) {
+      first = std::move(outcome);
+      // The connection to `server` is pooled now. A call that waits 600 ms for the silent
+      // upstream keeps the loop running meanwhile, with no call to `server`.
+      Call(client, waiting, std::chrono::milliseconds(600), [&](Outcome outcome) {
+        second = std::move(outcome);
+        after_wait = client.Figures();
+        closed_during_wait = server.closed_by_client();
+      });
+    });
+  });
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->status, 200);
+  EXPECT_EQ(second->failure, UpstreamFailure::kTimeout);
+  EXPECT_EQ(after_wait.idle, 0u) << "the idle connection was still pooled after its timeout";
+  EXPECT_EQ(after_wait.open, 0u);
+  EXPECT_EQ(closed_during_wait, 1) << "the upstream did not see the idle connection close";
 }
 
 TEST(AsioUpstreamClient, NoAnswerWithinTheFirstByteTimeoutIsATimeoutAndTheConnectionIsClosed) {
