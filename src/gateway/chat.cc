@@ -228,7 +228,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
         call_(std::move(call)),
         slot_(std::move(slot)),
         exchange_(std::move(exchange)),
-        events_(call_.model.price) {}
+        events_(call_.model.price, [this] { return PromptChars(call_.body); }) {}
 
   ~CallRun() {
     if (streaming_) RecordStream("failed", 499);

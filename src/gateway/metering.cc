@@ -25,22 +25,27 @@ void AddCosts(boost::json::object& usage, const ChatCost& cost) {
 std::optional<TokenUsage> ReadUsage(const boost::json::object& response) {
   const auto* usage = response.if_contains("usage");
   if (!usage || !usage->is_object()) return std::nullopt;
-  auto number = [&](const char* key) -> std::optional<std::int64_t> {
+  constexpr std::int64_t kAbsent = -1;
+  // A count: kAbsent when the key is missing, nullopt when it is not a believable whole number.
+  auto count = [&](const char* key) -> std::optional<std::int64_t> {
     const auto* value = usage->as_object().if_contains(key);
-    if (!value) return 0;
-    if (value->is_int64()) return value->as_int64();
+    if (!value) return kAbsent;
+    if (value->is_int64() && value->as_int64() >= 0 && value->as_int64() <= kMaxUsageTokens) {
+      return value->as_int64();
+    }
     if (value->is_uint64() && value->as_uint64() <= static_cast<std::uint64_t>(kMaxUsageTokens)) {
       return static_cast<std::int64_t>(value->as_uint64());
     }
     return std::nullopt;
   };
-  const auto prompt = number("prompt_tokens");
-  const auto completion = number("completion_tokens");
-  if (!prompt || !completion || *prompt < 0 || *completion < 0 || *prompt > kMaxUsageTokens ||
-      *completion > kMaxUsageTokens) {
-    return std::nullopt;
-  }
-  return TokenUsage{*prompt, *completion};
+  const auto prompt = count("prompt_tokens");
+  const auto completion = count("completion_tokens");
+  const auto total = count("total_tokens");
+  if (!prompt || !completion || !total || *prompt == kAbsent) return std::nullopt;
+  if (*completion != kAbsent) return TokenUsage{*prompt, *completion};
+  // An embeddings answer names no completion: its total is its prompt.
+  if (*total == kAbsent || *total < *prompt) return std::nullopt;
+  return TokenUsage{*prompt, *total - *prompt};
 }
 
 std::string SseAccumulator::Feed(std::string_view bytes) {
@@ -94,10 +99,20 @@ std::string SseAccumulator::Line(std::string_view line) {
       }
     }
   }
+  const auto* usage_value = object.if_contains("usage");
+  if (!usage_value || !usage_value->is_object()) return std::string(line);
   auto usage = ReadUsage(object);
-  if (!usage) return std::string(line);
+  boost::json::object& fields = object["usage"].as_object();
+  if (!usage) {
+    if (!estimate_prompt_) return std::string(line);
+    // Not believable: the client gets the estimate the record keeps, as with a whole answer.
+    usage = TokenUsage{estimate_prompt_(), EstimatedCompletionTokens()};
+    fields["prompt_tokens"] = usage->prompt;
+    fields["completion_tokens"] = usage->completion;
+    fields["total_tokens"] = usage->prompt + usage->completion;
+  }
   usage_ = usage;
-  AddCosts(object["usage"].as_object(), PriceOf(price_, usage->prompt, usage->completion));
+  AddCosts(fields, PriceOf(price_, usage->prompt, usage->completion));
   return "data: " + boost::json::serialize(event);
 }
 

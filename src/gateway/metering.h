@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,7 +20,8 @@ struct TokenUsage {
 };
 
 // The provider's `usage` of a response or event, or nullopt when it has none or it is not
-// believable (a count that is not a whole number between 0 and 100,000,000).
+// believable: a count that is not a whole number between 0 and 100,000,000, no prompt_tokens,
+// or neither completion_tokens nor a total_tokens from which to take them.
 std::optional<TokenUsage> ReadUsage(const boost::json::object& response);
 
 // The answer text kept in a request record at most; beyond it only its length is counted, so
@@ -28,11 +30,15 @@ inline constexpr std::size_t kMaxRecordedOutput = 1 << 20;
 
 // Meters the server-sent events of a streamed completion as they pass through: collects the
 // answer text and the final chunk's usage, and extends that usage with prompt_cost,
-// completion_cost, total_cost and currency at `price` (as a whole answer's usage is). Relays
-// whole lines only; every other line goes through byte for byte.
+// completion_cost, total_cost and currency at `price` (as a whole answer's usage is). A usage
+// that is not believable is replaced by the estimate (`estimate_prompt`'s prompt tokens and the
+// completion tokens of the text so far) when `estimate_prompt` is given, and relayed as it is
+// otherwise. Relays whole lines only; every other line goes through byte for byte.
 class SseAccumulator {
  public:
-  explicit SseAccumulator(const ModelPrice* price = nullptr) : price_(price) {}
+  explicit SseAccumulator(const ModelPrice* price = nullptr,
+                          std::function<std::int64_t()> estimate_prompt = {})
+      : price_(price), estimate_prompt_(std::move(estimate_prompt)) {}
 
   // Takes bytes from the provider; returns the bytes ready to relay.
   std::string Feed(std::string_view bytes);
@@ -56,6 +62,7 @@ class SseAccumulator {
   std::string Line(std::string_view line);
 
   const ModelPrice* price_;
+  std::function<std::int64_t()> estimate_prompt_;
   std::string pending_;
   std::string content_;                  // bounded: kMaxRecordedOutput
   std::size_t content_code_points_ = 0;  // of the whole answer

@@ -10,6 +10,7 @@ and the bytes it streams. The requested model decides the answer:
   hold                  waits up to HOLD_S for the client (the gateway) to close the connection
   json-stream           200 application/json even for a stream request
   bad-usage             200 JSON whose usage is negative and absurd
+  bad-usage-stream      SSE of 'twelve chars', then a usage event as absurd
   auth-401 / rate-429 / bad-400   the provider refusing, OpenAI-style error bodies
   trickle               SSE head, then one byte every 200 ms for up to 30 s
 POST /v1/embeddings answers EMBED_USAGE for any model.
@@ -210,6 +211,14 @@ class LoadUpstream:
             return await self._json(writer, 200, FIXED_BODY)
         writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n'
                      b'Transfer-Encoding: chunked\r\n\r\n')
+        if model == 'bad-usage-stream':
+            writer.write(_event(_delta('twelve chars')))
+            writer.write(_event({'id': 'chatcmpl-load', 'object': 'chat.completion.chunk',
+                                 'choices': [],
+                                 'usage': {'prompt_tokens': -5, 'completion_tokens': 10**15}}))
+            writer.write(_event('[DONE]') + b'0\r\n\r\n')
+            await writer.drain()
+            return True
         if model.startswith('stream-'):
             count, interval = model[len('stream-'):].split('x')
             for i in range(int(count)):

@@ -18,7 +18,7 @@ E_RATE_LIMITED = (429, 9002, 'Rate limit exceeded')
 E_PROVIDER_TIMEOUT = (504, 100, 'Provider Request Timeout')
 LOAD = 'load'
 LOAD_MODELS = ['fixed', 'stream-10x200', 'stream-3x50', 'flood-64', 'hold', 'json-stream',
-               'auth-401', 'rate-429', 'bad-400', 'bad-usage', 'emb']
+               'auth-401', 'rate-429', 'bad-400', 'bad-usage', 'bad-usage-stream', 'emb']
 WHOLE_CALL_MS = 1500
 
 
@@ -268,6 +268,23 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
         record = self.wait_record(session, self.project.token)
         self.assertGreater(record['promptTokens'], 0)
         self.assertLess(record['completionTokens'], 1000)
+
+    def test_absurd_usage_in_a_stream_is_replaced_by_the_estimate_the_record_keeps(self):
+        session = unique('s-usage-stream')
+        stream = self.stream_chat(self.project.token, f'{LOAD}/bad-usage-stream',
+                                  session=session, text='four words of text')
+        self.addCleanup(stream.close)
+        events = stream.read_all()
+        self.assertEqual(events[-1][1], '[DONE]')
+        [usage] = [json.loads(data)['usage'] for _t, data in events
+                   if data != '[DONE]' and json.loads(data).get('usage')]
+        self.assertGreater(usage['prompt_tokens'], 0)
+        self.assertEqual(usage['completion_tokens'], 3, 'twelve characters, four a token')
+        self.assertEqual(usage['total_tokens'], usage['prompt_tokens'] + 3)
+        self.assertIn('total_cost', usage)
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['promptTokens'], record['completionTokens']),
+                         (usage['prompt_tokens'], 3))
 
     def test_timeout_ms_bounds_the_whole_call_of_a_provider_trickling_bytes(self):
         session = unique('s-trickle')

@@ -42,6 +42,54 @@ TEST(SseAccumulator, ALastLineWithoutLineBreakIsMeteredAndEnded) {
   EXPECT_EQ(events.Finish(), "");
 }
 
+TEST(SseAccumulator, AnUnbelievableUsageIsReplacedByTheEstimateTheRecordKeeps) {
+  const ModelPrice price{"m", 1.0, 2.0};
+  SseAccumulator events(&price, [] { return std::int64_t{40}; });
+  std::string relayed =
+      events.Feed("data: {\"choices\":[{\"delta\":{\"content\":\"twelve chars\"}}]}\n\n");
+  relayed += events.Feed(
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":-5,\"completion_tokens\":"
+      "1000000000000000}}\n\n");
+  const auto line = relayed.substr(relayed.find("data: {\"choices\":[],"));
+  const auto event = boost::json::parse(line.substr(6, line.find('\n') - 6));
+  const auto& usage = event.at("usage");
+  EXPECT_EQ(usage.at("prompt_tokens").as_int64(), 40);
+  EXPECT_EQ(usage.at("completion_tokens").as_int64(), 3);  // twelve characters, four a token
+  EXPECT_EQ(usage.at("total_tokens").as_int64(), 43);
+  EXPECT_DOUBLE_EQ(usage.at("total_cost").as_double(), (40 * 1.0 + 3 * 2.0) / 1e6);
+  ASSERT_TRUE(events.usage());
+  EXPECT_EQ(events.usage()->prompt, 40);
+  EXPECT_EQ(events.usage()->completion, 3);
+}
+
+TEST(ReadUsage, TakesWholeCountsAndRefusesWhatIsNotBelievable) {
+  const auto read = [](const char* usage) {
+    return ReadUsage(boost::json::parse(std::string("{\"usage\":") + usage + "}").as_object());
+  };
+  const auto believed = read(R"({"prompt_tokens":7,"completion_tokens":2,"total_tokens":9})");
+  ASSERT_TRUE(believed);
+  EXPECT_EQ(believed->prompt, 7);
+  EXPECT_EQ(believed->completion, 2);
+  // An embeddings answer: no completion_tokens, its total is its prompt.
+  const auto embeddings = read(R"({"prompt_tokens":13,"total_tokens":13})");
+  ASSERT_TRUE(embeddings);
+  EXPECT_EQ(embeddings->completion, 0);
+  const auto from_total = read(R"({"prompt_tokens":13,"total_tokens":20})");
+  ASSERT_TRUE(from_total);
+  EXPECT_EQ(from_total->completion, 7);
+  for (const char* refused :
+       {R"({})", R"({"total_tokens":18})", R"({"completion_tokens":3})", R"({"prompt_tokens":5})",
+        R"({"prompt_tokens":-5,"completion_tokens":10})",
+        R"({"prompt_tokens":5,"completion_tokens":1000000000000000})",
+        R"({"prompt_tokens":5,"completion_tokens":2.5})",
+        R"({"prompt_tokens":5,"completion_tokens":"2"})",
+        R"({"prompt_tokens":5,"completion_tokens":2,"total_tokens":-1})",
+        R"({"prompt_tokens":20,"total_tokens":13})"}) {
+    EXPECT_FALSE(read(refused)) << refused;
+  }
+  EXPECT_FALSE(read("null"));
+}
+
 TEST(ChatCost, IsTokensTimesPricePerMillion) {
   const ModelPrice price{"m", 0.15, 0.60};
   const ChatCost cost = PriceOf(&price, 120, 48);
