@@ -10,8 +10,9 @@ import resource
 import socket
 import time
 
-from .harness import (E_BAD_GATEWAY, E_SCOPE, HOST, KEY_ENV, PROVIDER, GatewayTestCase,
-                      e_pattern, provider_config, skip_when_sanitized, unique, wait_until)
+from .harness import (E_BAD_ENDPOINT, E_BAD_GATEWAY, E_SCOPE, HOST, KEY_ENV, PROVIDER,
+                      GatewayTestCase, e_pattern, provider_config, skip_when_sanitized, unique,
+                      wait_until)
 from .load_upstream import EMBED_USAGE, FIXED_USAGE, LEAKY_KEY_FRAGMENT, WithLoadUpstream
 
 E_RATE_LIMITED = (429, 9002, 'Rate limit exceeded')
@@ -135,14 +136,24 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
     @skip_when_sanitized('a latency bound under load')
     def test_one_projects_slow_calls_never_delay_other_calls_or_management_requests(self):
         other = self.make_project()
+        other_org = self.create_organization()['apiToken']['secret']
+        other_org_project = self.ok(self.request('POST', '/v1/organization/project',
+                                                 body={'name': unique('fair')}, token=other_org))
+        other_org_token = other_org_project['tokens'][0]['secret']
+        chat_body = {'model': f'{LOAD}/fixed', 'messages': [{'role': 'user', 'content': 'x'}]}
         calls = [
             ('validate', lambda: self.request('GET', '/v1/accessControl/apitoken/validate',
                                               token=self.project.token)),
             ('chat of another project', lambda: self.request(
-                'POST', '/v1/chat/completions', token=other.token,
-                body={'model': f'{LOAD}/fixed', 'messages': [{'role': 'user', 'content': 'x'}]})),
+                'POST', '/v1/chat/completions', token=other.token, body=chat_body)),
+            ("another organization's chat", lambda: self.request(
+                'POST', '/v1/chat/completions', token=other_org_token, body=chat_body)),
+            ("another organization's export", lambda: self.request(
+                'GET', '/v1/organization/request/export?format=csv', token=other_org)),
             ('project listing', lambda: self.request('GET', '/v1/organization/projects',
                                                      token=self.org_token)),
+            ("another organization's project listing", lambda: self.request(
+                'GET', '/v1/organization/projects', token=other_org)),
         ]
 
         async def scenario():
@@ -401,7 +412,6 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
         [fixed] = [m for m in entry['models'] if m['name'] == 'fixed']
         self.assertEqual(self.ok(self.request('GET', f'/v2/llm/providers/{LOAD}/models/fixed',
                                               token=self.org_token)), fixed)
-        self.assertEqual(self.request('GET', '/v2/llm/providers/nope',
-                                      token=self.org_token).status, 404)
-        self.assertEqual(self.request('GET', f'/v2/llm/providers/{LOAD}/models/nope',
-                                      token=self.org_token).status, 404)
+        for path in ('/v2/llm/providers/nope', '/v2/llm/providers/nope/models',
+                     f'/v2/llm/providers/{LOAD}/models/nope'):
+            self.assertError(self.request('GET', path, token=self.org_token), E_BAD_ENDPOINT)

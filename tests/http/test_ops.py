@@ -4,6 +4,7 @@ import http.client
 import json
 import os
 import pathlib
+import resource
 import socket
 import subprocess
 import time
@@ -273,6 +274,27 @@ class LifecycleTests(GatehouseTestCase):
                 self.assertEqual(server.stop(), 0)
             finally:
                 server.cleanup()
+
+    def test_serve_raises_its_open_file_soft_limit_to_the_hard_limit_and_logs_both(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        lowered = 256
+        if hard == resource.RLIM_INFINITY or hard <= lowered:
+            self.skipTest(f'the hard limit ({hard}) leaves nothing to raise')
+        # The server inherits the soft limit of the process that starts it.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))
+        server = Server()
+        try:
+            try:
+                server.start()
+            finally:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            line = next(line for line in pathlib.Path(f'/proc/{server.pid}/limits')
+                        .read_text().splitlines() if line.startswith('Max open files'))
+            self.assertEqual(line.split()[3:5], [str(hard), str(hard)], line)
+            self.assertIn(f'open files: soft limit {hard} (was {lowered}), hard limit {hard}',
+                          server.log_text())
+        finally:
+            server.cleanup()
 
     def test_config_file_with_unknown_key_stops_start_up_naming_file_line_and_key(self):
         server = Server()
