@@ -64,6 +64,7 @@ class LoadUpstream:
         self.streamed_bytes = 0       # body bytes of flood streams written so far
         self.closed_while_holding = []  # monotonic times a `hold` call saw its client leave
         self.holding = 0              # `hold` calls waiting now
+        self.streams_left = []        # seconds into a `stream-` call when the gateway closed it
         self.embedding_bodies = []
         self.tls_resumed = 0          # TLS connections that resumed an earlier session
         self._loop = None
@@ -221,10 +222,19 @@ class LoadUpstream:
             return True
         if model.startswith('stream-'):
             count, interval = model[len('stream-'):].split('x')
+            started = time.monotonic()
             for i in range(int(count)):
                 await asyncio.sleep(int(interval) / 1000)
-                writer.write(_event(_delta(f'c{i} ')))
-                await writer.drain()
+                try:
+                    # The gateway closed the connection (a FIN, or a reset when events it had
+                    # not read were left): the call is over.
+                    if reader.at_eof() or writer.is_closing():
+                        raise ConnectionResetError
+                    writer.write(_event(_delta(f'c{i} ')))
+                    await writer.drain()
+                except ConnectionError:
+                    self.streams_left.append(time.monotonic() - started)
+                    return False
             writer.write(_event({'id': 'chatcmpl-load', 'object': 'chat.completion.chunk',
                                  'choices': [], 'usage': STREAM_USAGE}))
             writer.write(_event('[DONE]') + b'0\r\n\r\n')

@@ -222,6 +222,20 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
         record = self.wait_record(session, self.project.token)
         self.assertEqual((record['status'], record['httpStatus']), ('failed', 499))
 
+    def test_a_client_that_leaves_a_stream_cancels_its_upstream_call_at_once(self):
+        session = unique('s-leave-stream')
+        left = len(self.load.streams_left)
+        # 10 events 200 ms apart: the upstream looks for its connection's end before each one.
+        stream = self.stream_chat(self.project.token, f'{LOAD}/stream-10x200', session=session)
+        self.assertEqual(stream.status, 200)
+        next(stream.events())
+        stream.close()
+        self.assertTrue(wait_until(lambda: len(self.load.streams_left) > left, 2.0),
+                        'the upstream stream went on after the client left')
+        self.assertLess(self.load.streams_left[-1], 1.0)
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 499))
+
     # --- item 6: provider answers are checked ----------------------------------------------
     def test_a_stream_answered_with_json_is_502_and_recorded_failed(self):
         session = unique('s-json')
