@@ -390,8 +390,9 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
         }
       }
     }
-    auto reported = ReadUsage(response);
-    if (reported && call_.kind == CallKind::kEmbeddings) reported->completion = 0;
+    const auto reported =
+        ReadUsage(response, call_.kind == CallKind::kEmbeddings ? UsageShape::kPromptOnly
+                                                                : UsageShape::kChat);
     recorded_ = true;
     const TokenUsage usage = LogCall(log_, call_, reported, std::move(output), "succeeded", 200);
     slot_.reset();

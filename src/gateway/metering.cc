@@ -22,30 +22,48 @@ void AddCosts(boost::json::object& usage, const ChatCost& cost) {
   usage["currency"] = "USD";
 }
 
-std::optional<TokenUsage> ReadUsage(const boost::json::object& response) {
+UsageReading ReadUsageOf(const boost::json::object& response, UsageShape shape) {
   const auto* usage = response.if_contains("usage");
-  if (!usage || !usage->is_object()) return std::nullopt;
-  constexpr std::int64_t kAbsent = -1;
-  // A count: kAbsent when the key is missing, nullopt when it is not a believable whole number.
+  if (!usage || !usage->is_object()) return {UsageVerdict::kAbsent, {}};
+  const boost::json::object& fields = usage->as_object();
+  bool invalid = false;
+  // A count when it is there and believable; nullopt when it is missing (or is not, `invalid`).
   auto count = [&](const char* key) -> std::optional<std::int64_t> {
-    const auto* value = usage->as_object().if_contains(key);
-    if (!value) return kAbsent;
+    const auto* value = fields.if_contains(key);
+    if (!value) return std::nullopt;
     if (value->is_int64() && value->as_int64() >= 0 && value->as_int64() <= kMaxUsageTokens) {
       return value->as_int64();
     }
     if (value->is_uint64() && value->as_uint64() <= static_cast<std::uint64_t>(kMaxUsageTokens)) {
       return static_cast<std::int64_t>(value->as_uint64());
     }
+    invalid = true;
     return std::nullopt;
   };
   const auto prompt = count("prompt_tokens");
-  const auto completion = count("completion_tokens");
-  const auto total = count("total_tokens");
-  if (!prompt || !completion || !total || *prompt == kAbsent) return std::nullopt;
-  if (*completion != kAbsent) return TokenUsage{*prompt, *completion};
-  // An embeddings answer names no completion: its total is its prompt.
-  if (*total == kAbsent || *total < *prompt) return std::nullopt;
-  return TokenUsage{*prompt, *total - *prompt};
+  if (shape == UsageShape::kPromptOnly) {
+    // An embeddings answer: its prompt, or its total when that is all it names.
+    const auto counted = prompt ? prompt : count("total_tokens");
+    if (invalid) return {UsageVerdict::kUnbelievable, {}};
+    if (!counted) return {UsageVerdict::kIncomplete, {}};
+    return {UsageVerdict::kBelievable, {*counted, 0}};
+  }
+  auto completion = count("completion_tokens");
+  if (!completion && !invalid) {
+    // Without completion_tokens the total tells them, when it is at least the prompt.
+    if (const auto total = count("total_tokens"); prompt && total && *total >= *prompt) {
+      completion = *total - *prompt;
+    }
+  }
+  if (invalid) return {UsageVerdict::kUnbelievable, {}};
+  if (!prompt || !completion) return {UsageVerdict::kIncomplete, {}};
+  return {UsageVerdict::kBelievable, {*prompt, *completion}};
+}
+
+std::optional<TokenUsage> ReadUsage(const boost::json::object& response, UsageShape shape) {
+  const UsageReading reading = ReadUsageOf(response, shape);
+  if (reading.verdict != UsageVerdict::kBelievable) return std::nullopt;
+  return reading.usage;
 }
 
 std::string SseAccumulator::Feed(std::string_view bytes) {
@@ -99,20 +117,26 @@ std::string SseAccumulator::Line(std::string_view line) {
       }
     }
   }
-  const auto* usage_value = object.if_contains("usage");
-  if (!usage_value || !usage_value->is_object()) return std::string(line);
-  auto usage = ReadUsage(object);
-  boost::json::object& fields = object["usage"].as_object();
-  if (!usage) {
-    if (!estimate_prompt_) return std::string(line);
-    // Not believable: the client gets the estimate the record keeps, as with a whole answer.
-    usage = TokenUsage{estimate_prompt_(), EstimatedCompletionTokens()};
-    fields["prompt_tokens"] = usage->prompt;
-    fields["completion_tokens"] = usage->completion;
-    fields["total_tokens"] = usage->prompt + usage->completion;
+  const UsageReading reading = ReadUsageOf(object);
+  TokenUsage usage = reading.usage;
+  if (reading.verdict == UsageVerdict::kBelievable) {
+    usage_ = usage;
+  } else if (reading.verdict == UsageVerdict::kUnbelievable && estimate_prompt_) {
+    // The client gets the estimate instead, as with a whole answer. usage_ stays unset: the
+    // record estimates over the whole answer, which matches this when (as usual) the usage
+    // event comes after the text.
+    if (!prompt_estimate_) prompt_estimate_ = estimate_prompt_();
+    usage = TokenUsage{*prompt_estimate_, EstimatedCompletionTokens()};
+    boost::json::object& fields = object["usage"].as_object();
+    fields["prompt_tokens"] = usage.prompt;
+    fields["completion_tokens"] = usage.completion;
+    fields["total_tokens"] = usage.prompt + usage.completion;
+  } else {
+    // No usage, or one that names too little to meter (`usage: {}` on the chunks before the
+    // last, as some providers send): relayed as it is.
+    return std::string(line);
   }
-  usage_ = usage;
-  AddCosts(fields, PriceOf(price_, usage->prompt, usage->completion));
+  AddCosts(object["usage"].as_object(), PriceOf(price_, usage.prompt, usage.completion));
   return "data: " + boost::json::serialize(event);
 }
 

@@ -19,10 +19,28 @@ struct TokenUsage {
   std::int64_t completion = 0;
 };
 
-// The provider's `usage` of a response or event, or nullopt when it has none or it is not
-// believable: a count that is not a whole number between 0 and 100,000,000, no prompt_tokens,
-// or neither completion_tokens nor a total_tokens from which to take them.
-std::optional<TokenUsage> ReadUsage(const boost::json::object& response);
+enum class UsageVerdict {
+  kAbsent,        // no `usage` object
+  kIncomplete,    // too few counts to meter (a count missing that nothing else tells)
+  kUnbelievable,  // a count that is not a whole number between 0 and 100,000,000
+  kBelievable,
+};
+
+// What a usage answers: a chat's prompt and completion tokens (the completion taken from
+// total_tokens when completion_tokens is missing), or an embeddings answer's prompt tokens only
+// (prompt_tokens, or total_tokens when that is all it names).
+enum class UsageShape { kChat, kPromptOnly };
+
+struct UsageReading {
+  UsageVerdict verdict = UsageVerdict::kAbsent;
+  TokenUsage usage;  // when kBelievable
+};
+
+// The provider's `usage` of a response or event, judged.
+UsageReading ReadUsageOf(const boost::json::object& response, UsageShape shape = UsageShape::kChat);
+// Its counts when believable, else nullopt.
+std::optional<TokenUsage> ReadUsage(const boost::json::object& response,
+                                    UsageShape shape = UsageShape::kChat);
 
 // The answer text kept in a request record at most; beyond it only its length is counted, so
 // that a long stream costs no more memory than this.
@@ -31,9 +49,11 @@ inline constexpr std::size_t kMaxRecordedOutput = 1 << 20;
 // Meters the server-sent events of a streamed completion as they pass through: collects the
 // answer text and the final chunk's usage, and extends that usage with prompt_cost,
 // completion_cost, total_cost and currency at `price` (as a whole answer's usage is). A usage
-// that is not believable is replaced by the estimate (`estimate_prompt`'s prompt tokens and the
-// completion tokens of the text so far) when `estimate_prompt` is given, and relayed as it is
-// otherwise. Relays whole lines only; every other line goes through byte for byte.
+// with a count that is not believable is replaced by the estimate (`estimate_prompt`'s prompt
+// tokens, asked for once, and the completion tokens of the text so far) when `estimate_prompt`
+// is given; one that names too few counts, or any usage without `estimate_prompt` that is not
+// believable, is relayed as it is. Relays whole lines only; every other line goes through byte
+// for byte.
 class SseAccumulator {
  public:
   explicit SseAccumulator(const ModelPrice* price = nullptr,
@@ -63,6 +83,7 @@ class SseAccumulator {
 
   const ModelPrice* price_;
   std::function<std::int64_t()> estimate_prompt_;
+  std::optional<std::int64_t> prompt_estimate_;  // estimate_prompt_'s answer, once asked
   std::string pending_;
   std::string content_;                  // bounded: kMaxRecordedOutput
   std::size_t content_code_points_ = 0;  // of the whole answer

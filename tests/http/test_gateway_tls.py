@@ -19,8 +19,8 @@ from .load_upstream import FIXED_BODY, FIXED_USAGE, LoadUpstream, WithLoadUpstre
 
 # The slow upstream spends STEP_S on its TLS handshake and STEP_S again before its answer: each
 # step fits in the first-byte timeout, both together do not.
-STEP_S = 0.8
-FIRST_BYTE_MS = 1200
+STEP_S = 1.5
+FIRST_BYTE_MS = 2000
 
 
 def make_certificate(directory):
@@ -167,5 +167,5 @@ class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
         self.assertError(response, E_PROVIDER_TIMEOUT)
         # The handshake's wait and the answer's wait each fit in the budget; only their sum
         # exceeds it, so a timeout per step would have let the answer through at 2 * STEP_S.
-        self.assertLess(elapsed, 2 * STEP_S - 0.1, f'the call took {elapsed:.2f} s')
+        self.assertLess(elapsed, 2 * STEP_S - 0.3, f'the call took {elapsed:.2f} s')
         self.assertGreaterEqual(elapsed, FIRST_BYTE_MS / 1000 - 0.05)

@@ -57,37 +57,66 @@ TEST(SseAccumulator, AnUnbelievableUsageIsReplacedByTheEstimateTheRecordKeeps) {
   EXPECT_EQ(usage.at("completion_tokens").as_int64(), 3);  // twelve characters, four a token
   EXPECT_EQ(usage.at("total_tokens").as_int64(), 43);
   EXPECT_DOUBLE_EQ(usage.at("total_cost").as_double(), (40 * 1.0 + 3 * 2.0) / 1e6);
-  ASSERT_TRUE(events.usage());
-  EXPECT_EQ(events.usage()->prompt, 40);
-  EXPECT_EQ(events.usage()->completion, 3);
+  EXPECT_FALSE(events.usage()) << "the record estimates over the whole answer itself";
+}
+
+TEST(SseAccumulator, AUsageThatNamesNoCountIsRelayedAsItIs) {
+  SseAccumulator events(nullptr, [] { return std::int64_t{40}; });
+  const std::string chunk =
+      "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":{}}\n\n";
+  EXPECT_EQ(events.Feed(chunk), chunk);
+  EXPECT_FALSE(events.usage());
+}
+
+UsageReading ReadingOf(const char* usage, UsageShape shape = UsageShape::kChat) {
+  return ReadUsageOf(boost::json::parse(std::string("{\"usage\":") + usage + "}").as_object(),
+                     shape);
 }
 
 TEST(ReadUsage, TakesWholeCountsAndRefusesWhatIsNotBelievable) {
-  const auto read = [](const char* usage) {
-    return ReadUsage(boost::json::parse(std::string("{\"usage\":") + usage + "}").as_object());
-  };
-  const auto believed = read(R"({"prompt_tokens":7,"completion_tokens":2,"total_tokens":9})");
-  ASSERT_TRUE(believed);
-  EXPECT_EQ(believed->prompt, 7);
-  EXPECT_EQ(believed->completion, 2);
-  // An embeddings answer: no completion_tokens, its total is its prompt.
-  const auto embeddings = read(R"({"prompt_tokens":13,"total_tokens":13})");
-  ASSERT_TRUE(embeddings);
-  EXPECT_EQ(embeddings->completion, 0);
-  const auto from_total = read(R"({"prompt_tokens":13,"total_tokens":20})");
-  ASSERT_TRUE(from_total);
-  EXPECT_EQ(from_total->completion, 7);
-  for (const char* refused :
+  const auto believed = ReadingOf(R"({"prompt_tokens":7,"completion_tokens":2,"total_tokens":9})");
+  ASSERT_EQ(believed.verdict, UsageVerdict::kBelievable);
+  EXPECT_EQ(believed.usage.prompt, 7);
+  EXPECT_EQ(believed.usage.completion, 2);
+  // No completion_tokens: the total tells them (an embeddings answer read as a chat's: 0).
+  const auto embeddings = ReadingOf(R"({"prompt_tokens":13,"total_tokens":13})");
+  ASSERT_EQ(embeddings.verdict, UsageVerdict::kBelievable);
+  EXPECT_EQ(embeddings.usage.completion, 0);
+  const auto from_total = ReadingOf(R"({"prompt_tokens":13,"total_tokens":20})");
+  ASSERT_EQ(from_total.verdict, UsageVerdict::kBelievable);
+  EXPECT_EQ(from_total.usage.completion, 7);
+  // The total is read only when the completion is missing.
+  const auto odd_total =
+      ReadingOf(R"({"prompt_tokens":5,"completion_tokens":2,"total_tokens":null})");
+  ASSERT_EQ(odd_total.verdict, UsageVerdict::kBelievable);
+  EXPECT_EQ(odd_total.usage.completion, 2);
+  for (const char* incomplete :
        {R"({})", R"({"total_tokens":18})", R"({"completion_tokens":3})", R"({"prompt_tokens":5})",
-        R"({"prompt_tokens":-5,"completion_tokens":10})",
-        R"({"prompt_tokens":5,"completion_tokens":1000000000000000})",
-        R"({"prompt_tokens":5,"completion_tokens":2.5})",
-        R"({"prompt_tokens":5,"completion_tokens":"2"})",
-        R"({"prompt_tokens":5,"completion_tokens":2,"total_tokens":-1})",
         R"({"prompt_tokens":20,"total_tokens":13})"}) {
-    EXPECT_FALSE(read(refused)) << refused;
+    EXPECT_EQ(ReadingOf(incomplete).verdict, UsageVerdict::kIncomplete) << incomplete;
   }
-  EXPECT_FALSE(read("null"));
+  for (const char* unbelievable : {R"({"prompt_tokens":-5,"completion_tokens":10})",
+                                   R"({"prompt_tokens":5,"completion_tokens":1000000000000000})",
+                                   R"({"prompt_tokens":5,"completion_tokens":2.5})",
+                                   R"({"prompt_tokens":5,"completion_tokens":"2"})",
+                                   R"({"prompt_tokens":5,"total_tokens":-1})"}) {
+    EXPECT_EQ(ReadingOf(unbelievable).verdict, UsageVerdict::kUnbelievable) << unbelievable;
+  }
+  EXPECT_EQ(ReadingOf("null").verdict, UsageVerdict::kAbsent);
+  EXPECT_FALSE(ReadUsage(boost::json::parse(R"({"usage":{"prompt_tokens":5}})").as_object()));
+}
+
+TEST(ReadUsage, AnEmbeddingsAnswerCountsItsPromptOrItsTotal) {
+  for (const char* usage : {R"({"prompt_tokens":13,"total_tokens":13})", R"({"total_tokens":13})",
+                            R"({"prompt_tokens":13,"completion_tokens":4})"}) {
+    const auto reading = ReadingOf(usage, UsageShape::kPromptOnly);
+    ASSERT_EQ(reading.verdict, UsageVerdict::kBelievable) << usage;
+    EXPECT_EQ(reading.usage.prompt, 13) << usage;
+    EXPECT_EQ(reading.usage.completion, 0) << usage;
+  }
+  EXPECT_EQ(ReadingOf(R"({})", UsageShape::kPromptOnly).verdict, UsageVerdict::kIncomplete);
+  EXPECT_EQ(ReadingOf(R"({"prompt_tokens":-1})", UsageShape::kPromptOnly).verdict,
+            UsageVerdict::kUnbelievable);
 }
 
 TEST(ChatCost, IsTokensTimesPricePerMillion) {

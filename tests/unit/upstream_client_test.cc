@@ -65,6 +65,7 @@ class LoopbackServer {
   int accepted() const { return accepted_; }
   int requests() const { return requests_; }
   int closed_by_client() const { return closed_by_client_; }
+  int resets() const { return resets_; }
 
  private:
   void Accept() {
@@ -122,6 +123,7 @@ class LoopbackServer {
         const std::lock_guard lock(mutex_);
         connections_.erase(std::find(connections_.begin(), connections_.end(), fd));
         ::close(fd);
+        ++resets_;
         return;
       }
     }
@@ -134,6 +136,7 @@ class LoopbackServer {
   std::atomic<int> accepted_{0};
   std::atomic<int> requests_{0};
   std::atomic<int> closed_by_client_{0};
+  std::atomic<int> resets_{0};
   std::thread acceptor_;
   std::mutex mutex_;
   std::vector<int> connections_;  // open connections; guarded by mutex_
@@ -247,8 +250,20 @@ TEST(AsioUpstreamClient, AReusedConnectionFoundResetWhenSendingIsRetriedOnceOnAF
   options.peek_after_idle = std::chrono::hours(1);
   AsioUpstreamClient client(options);
   const ProviderConfig provider = ProviderAt(server.base_url());
-  const auto outcomes =
-      CallInSequence(client, provider, 3, std::chrono::seconds(5), std::chrono::milliseconds(100));
+  std::vector<Outcome> outcomes;
+  std::function<void()> next = [&] {
+    if (outcomes.size() == 3) return;
+    // Each later call waits until the server has reset the connection of the one before.
+    for (int i = 0; i < 500 && server.resets() < static_cast<int>(outcomes.size()); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    Call(client, provider, std::chrono::seconds(5), [&](Outcome outcome) {
+      outcomes.push_back(std::move(outcome));
+      next();
+    });
+  };
+  RunEventLoop(next);
+  ASSERT_EQ(outcomes.size(), 3u);
   for (const auto& outcome : outcomes) {
     EXPECT_FALSE(outcome.failure);
     EXPECT_EQ(outcome.status, 200);
