@@ -64,6 +64,23 @@ def expected_costs(provider, model, prompt_tokens, completion_tokens):
     return prompt_cost, completion_cost, prompt_cost + completion_cost
 
 
+def raw_chat(port, token, model, stream=False, headers=None, receive_buffer=None):
+    """A socket that has sent a chat request for `model` and reads nothing yet: for tests that
+    read the answer at their own pace, or leave before it. `headers`: more request headers;
+    `receive_buffer`: SO_RCVBUF, set before the request goes."""
+    body = json.dumps({'model': model, 'stream': stream,
+                       'messages': [{'role': 'user', 'content': 'hi'}]}).encode()
+    sock = socket.create_connection((HOST, port), timeout=10)
+    if receive_buffer is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    extra = ''.join(f'{name}: {value}\r\n' for name, value in (headers or {}).items())
+    sock.sendall((f'POST /v1/chat/completions HTTP/1.1\r\nHost: {HOST}\r\n'
+                  f'Authorization: Bearer {token}\r\n{extra}'
+                  f'Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n')
+                 .encode() + body)
+    return sock
+
+
 class ChatStream:
     """A streamed chat call: status and headers at once, then data: events as they arrive."""
 

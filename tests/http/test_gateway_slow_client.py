@@ -5,11 +5,10 @@ A module of its own because it takes about 100 s: CTest runs it beside the other
 runs against SQLite only, since nothing in it touches the store beyond the call's one record.
 test_gateway_v2 keeps a 4-s version of the same rule for a quick signal."""
 
-import json
-import socket
 import time
 
-from .harness import HOST, KEY_ENV, GatewayTestCase, skip_when_sanitized, unique
+from .gateway_cases import raw_chat
+from .harness import KEY_ENV, GatewayTestCase, skip_when_sanitized, unique
 from .load_upstream import WithLoadUpstream
 
 PROVIDER = 'slowread'
@@ -46,16 +45,10 @@ class SlowClientTests(WithLoadUpstream, GatewayTestCase):
     @skip_when_sanitized('an RSS bound')
     def test_a_client_reading_100_mib_at_1_mib_per_second_holds_server_memory_flat(self):
         session = unique('s-slow-100')
-        body = json.dumps({'model': f'{PROVIDER}/flood-{READ_MIB}', 'stream': True,
-                           'messages': [{'role': 'user', 'content': 'flood'}]}).encode()
-        sock = socket.create_connection((HOST, self.server.port), timeout=10)
+        sock = raw_chat(self.server.port, self.project.token, f'{PROVIDER}/flood-{READ_MIB}',
+                        stream=True, receive_buffer=64 * 1024,
+                        headers={'saia-conversation-id': session, 'Connection': 'close'})
         self.addCleanup(sock.close)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-        sock.sendall((f'POST /v1/chat/completions HTTP/1.1\r\nHost: {HOST}\r\n'
-                      f'Authorization: Bearer {self.project.token}\r\n'
-                      f'saia-conversation-id: {session}\r\nConnection: close\r\n'
-                      f'Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n')
-                     .encode() + body)
         rss_start = self.server.rss_bytes()
         sent_start = self.load.streamed_bytes
         rss = []          # (seconds, RSS) every half second

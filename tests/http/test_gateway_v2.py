@@ -7,12 +7,12 @@ import asyncio
 import http.client
 import json
 import resource
-import socket
 import time
 
 from .harness import (E_BAD_ENDPOINT, E_BAD_GATEWAY, E_SCOPE, HOST, KEY_ENV, PROVIDER,
                       GatewayTestCase, e_pattern, provider_config, skip_when_sanitized, unique,
                       wait_until)
+from .gateway_cases import raw_chat
 from .load_upstream import EMBED_USAGE, FIXED_USAGE, LEAKY_KEY_FRAGMENT, WithLoadUpstream
 
 E_RATE_LIMITED = (429, 9002, 'Rate limit exceeded')
@@ -177,15 +177,9 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
 
     @skip_when_sanitized('an RSS bound')
     def test_a_slow_client_slows_its_own_upstream_read_and_memory_stays_flat(self):
-        body = json.dumps({'model': f'{LOAD}/flood-64', 'stream': True,
-                           'messages': [{'role': 'user', 'content': 'flood'}]}).encode()
-        sock = socket.create_connection((HOST, self.server.port), timeout=10)
+        sock = raw_chat(self.server.port, self.project.token, f'{LOAD}/flood-64', stream=True,
+                        receive_buffer=64 * 1024)
         self.addCleanup(sock.close)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-        sock.sendall((f'POST /v1/chat/completions HTTP/1.1\r\nHost: {HOST}\r\n'
-                      f'Authorization: Bearer {self.project.token}\r\n'
-                      f'Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n')
-                     .encode() + body)
         rss_start = self.server.rss_bytes()
         start_sent = self.load.streamed_bytes
         received = 0
@@ -205,14 +199,8 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
 
     def test_a_client_that_leaves_cancels_the_upstream_call_at_once_and_is_recorded_499(self):
         session = unique('s-leave')
-        body = json.dumps({'model': f'{LOAD}/hold',
-                           'messages': [{'role': 'user', 'content': 'wait'}]}).encode()
-        sock = socket.create_connection((HOST, self.server.port), timeout=10)
-        sock.sendall((f'POST /v1/chat/completions HTTP/1.1\r\nHost: {HOST}\r\n'
-                      f'Authorization: Bearer {self.project.token}\r\n'
-                      f'saia-conversation-id: {session}\r\n'
-                      f'Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n')
-                     .encode() + body)
+        sock = raw_chat(self.server.port, self.project.token, f'{LOAD}/hold',
+                        headers={'saia-conversation-id': session})
         before = len(self.load.closed_while_holding)
         time.sleep(0.5)
         sock.close()
@@ -327,12 +315,7 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
     def _hold_in_background(self, model, token, count):
         socks = []
         for _ in range(count):
-            body = json.dumps({'model': model,
-                               'messages': [{'role': 'user', 'content': 'hold'}]}).encode()
-            sock = socket.create_connection((HOST, self.server.port), timeout=10)
-            sock.sendall((f'POST /v1/chat/completions HTTP/1.1\r\nHost: {HOST}\r\n'
-                          f'Authorization: Bearer {token}\r\nContent-Type: application/json\r\n'
-                          f'Content-Length: {len(body)}\r\n\r\n').encode() + body)
+            sock = raw_chat(self.server.port, token, model)
             socks.append(sock)
             self.addCleanup(sock.close)
         time.sleep(0.3)
