@@ -147,6 +147,26 @@ test('tokens: filter, sort, page size and page are in the URL and survive a relo
   browser.assertNoErrors();
 });
 
+test("typing that goes on just as a filter's delay runs out is kept", async () => {
+  await page.goto('/#/tokens');
+  await page.getByRole('heading', { name: 'Organization Api Tokens', exact: true }).waitFor();
+  const name = page.getByLabel('Name', { exact: true });
+  await name.fill('ci-0');
+  // Once the page has painted that text, its timer (250 ms) runs.
+  await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => done()))));
+  // The page is then busy past the delay, and the next keystroke comes in the same task: the
+  // first text's timer falls due before the page replaces it for the new text.
+  await name.evaluate((input) => {
+    const until = performance.now() + 400;
+    while (performance.now() < until);
+    Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(input, 'ci-1');
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  await expectNames(['ci-10', 'ci-11', 'ci-12']);
+  assert.equal(hashQuery().get('name'), 'ci-1');
+  assert.equal(await name.inputValue(), 'ci-1');
+});
+
 test('requests: filters and the date range are in the URL and survive a reload', async () => {
   await page.goto('/#/requests');
   await page.getByRole('heading', { name: 'Requests', exact: true }).waitFor();

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { withQuery } from './api';
 
 /**
@@ -97,16 +97,26 @@ export function useQueryText(
   const committed = query.get(key) ?? '';
   // null: not being edited, the input shows the URL's value.
   const [draft, setDraft] = useState<string | null>(null);
+  // What was typed last, at once: the effect that replaces the timer of an earlier draft runs
+  // only after the next paint, and that timer may fall due before it.
+  const typedRef = useRef<string | null>(null);
   const resetKey = JSON.stringify(reset);
   useEffect(() => {
     if (draft === null) return;
     const timer = window.setTimeout(() => {
+      // Typing went on since this draft: the newer one's own timer writes it.
+      if (typedRef.current !== draft) return;
       setQuery({ ...(JSON.parse(resetKey) as QueryChanges), [key]: draft });
+      typedRef.current = null;
       setDraft(null);
     }, delayMs);
     return () => {
       window.clearTimeout(timer);
     };
   }, [draft, key, delayMs, resetKey]);
-  return [draft ?? committed, setDraft];
+  const type = (text: string) => {
+    typedRef.current = text;
+    setDraft(text);
+  };
+  return [draft ?? committed, type];
 }
