@@ -71,7 +71,8 @@ def main():
     parser.add_argument('--nodes', default='1',
                         help='gatehouse nodes on one PostgreSQL database: N, or counts to '
                              'alternate such as 1,2')
-    parser.add_argument('--loop-scheduling', choices=('normal', 'batch'), default='normal',
+    parser.add_argument('--loop-scheduling', choices=('adaptive', 'normal', 'batch'),
+                        default='adaptive',
                         help="the server's event loop scheduling ([server] loop_scheduling)")
     parser.add_argument('--cpu', action='store_true',
                         help='print the cores each process group kept busy during each '

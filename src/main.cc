@@ -89,8 +89,9 @@ void AttachServe(CLI::App& command, Arguments& a) {
   command.add_option("--threads", a.threads, "event loop threads (default: one per core)");
   command
       .add_option("--loop-scheduling", a.loop_scheduling,
-                  "normal | batch: event loops under SCHED_BATCH (README, Configuration)")
-      ->check(CLI::IsMember({"normal", "batch"}));
+                  "adaptive | normal | batch: event loops under SCHED_BATCH while busy, never "
+                  "or always (README, Configuration)")
+      ->check(CLI::IsMember({"adaptive", "normal", "batch"}));
   command.add_option("--tls-cert", a.tls_cert,
                      "PEM certificate chain: serve HTTPS (with --tls-key)");
   command.add_option("--tls-key", a.tls_key, "PEM private key of --tls-cert");

@@ -1,7 +1,6 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <cerrno>
 #include <cstring>
 #include <iostream>
 
@@ -13,13 +12,26 @@
 #include "cli/init_output.h"
 #include "cli/json_log.h"
 #include "core/free_memory.h"
-#include "core/thread_priority.h"
+#include "core/loop_scheduling.h"
 #include "http/server.h"
+#include "usage/metrics.h"
 
 namespace gatehouse {
 namespace {
 
 constexpr auto kMaintenanceInterval = std::chrono::seconds(1);
+
+void AddSchedulingSamples(Metrics& metrics, const LoopSchedulingControl& scheduling) {
+  metrics.AddSample("gatehouse_event_loops_batch", "gauge",
+                    "Event loops running under SCHED_BATCH ([server] loop_scheduling).",
+                    [&scheduling] { return double(scheduling.loops_in_batch()); });
+  metrics.AddSample("gatehouse_event_loop_scheduling_changes_total", "counter",
+                    "Changes of an event loop's policy made by adaptive scheduling.",
+                    [&scheduling] { return double(scheduling.changes()); });
+  metrics.AddSample("gatehouse_event_loop_scheduling_refusals_total", "counter",
+                    "Policy changes the kernel refused (the loop then stays normal).",
+                    [&scheduling] { return double(scheduling.refusals()); });
+}
 
 }  // namespace
 
@@ -53,25 +65,36 @@ int RunServe(const ServerConfig& config, int threads) {
   }
   // A loop's records are journaled together, with one write() before its next send.
   RequestLog& request_log = graph.request_log();
-  const bool batch = config.loop_scheduling == "batch";
-  std::atomic<int> batch_refusals = 0;
-  options.on_loop_start = [&request_log, batch, &batch_refusals] {
-    request_log.DeferJournalOnThisThread();
-    if (batch && !UseBatchScheduling()) {
-      if (batch_refusals++ == 0) {
+  std::atomic<bool> refusal_logged = false;
+  LoopSchedulingControl scheduling(
+      LoopSchedulingNamed(config.loop_scheduling).value_or(LoopScheduling::kNormal),
+      RequestRate::Bounds{.batch_from = config.loop_batch_rate,
+                          .normal_below = config.loop_batch_rate / 2},
+      [&refusal_logged](int error) {
+        if (refusal_logged.exchange(true)) return;
         spdlog::warn(
             "loop_scheduling: the kernel refused SCHED_BATCH ({}); the loops run as normal",
-            std::strerror(errno));
-      }
-    }
+            std::strerror(error));
+      });
+  options.on_loop_start = [&request_log, &scheduling] {
+    request_log.DeferJournalOnThisThread();
+    scheduling.Start();
   };
+  options.on_request = [&scheduling] { scheduling.OnRequest(); };
   options.before_send = [&request_log] { request_log.FlushJournal(); };
+  AddSchedulingSamples(graph.metrics(), scheduling);
   HttpServer server(options, graph.Handler());
   const std::uint16_t port = server.Listen();
   spdlog::info("listening on {}:{} ({}) with {} tokens cached", options.host, port,
                options.tls_cert.empty() ? "HTTP" : "HTTPS", instance.cache().size());
   spdlog::info("memory allocator: {}", AllocatorName());
-  spdlog::info("event loops: {} scheduling", config.loop_scheduling);
+  if (scheduling.scheduling() == LoopScheduling::kAdaptive) {
+    spdlog::info(
+        "event loops: adaptive scheduling (batch from {} requests/s a loop, normal below {})",
+        config.loop_batch_rate, config.loop_batch_rate / 2);
+  } else {
+    spdlog::info("event loops: {} scheduling", NameOf(scheduling.scheduling()));
+  }
   {
     // On a store shared by several nodes, their assistant changes reach this catalog too.
     CacheMaintenance maintenance(instance.tokens(), kMaintenanceInterval, &graph.sign_outs(),

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "core/ip_address.h"
+#include "core/loop_scheduling.h"
 #include "core/text.h"
 
 namespace gatehouse {
@@ -107,6 +108,8 @@ void LoadServer(const std::string& path, const toml::table& table, ServerConfig&
       config.request_log_capacity = Integer(path, key, node);
     else if (name == "loop_scheduling")
       config.loop_scheduling = String(path, key, node);
+    else if (name == "loop_batch_rate")
+      config.loop_batch_rate = IntegerIn(path, key, node, 1, 100'000'000);
     else
       Reject(path, node, key, "unknown key");
   }
@@ -244,6 +247,7 @@ void ApplyEnvironment(ServerConfig& config) {
   integer("GATEHOUSE_MAX_BODY", config.max_body);
   integer("GATEHOUSE_REQUEST_LOG_CAPACITY", config.request_log_capacity);
   if (const char* value = std::getenv("GATEHOUSE_LOOP_SCHEDULING")) config.loop_scheduling = value;
+  integer("GATEHOUSE_LOOP_BATCH_RATE", config.loop_batch_rate);
   if (const char* value = std::getenv("GATEHOUSE_LOG_CONTENT")) {
     if (EqualsIgnoreCase(value, "true") || std::string_view(value) == "1") {
       config.log_content = true;
@@ -284,9 +288,13 @@ void ValidateConfig(const ServerConfig& config) {
     throw std::runtime_error(
         "max_exports_per_token and max_exports_per_organization must be at least 1");
   }
-  if (config.loop_scheduling != "normal" && config.loop_scheduling != "batch") {
-    throw std::runtime_error("loop_scheduling must be \"normal\" or \"batch\", not \"" +
-                             config.loop_scheduling + "\"");
+  if (!LoopSchedulingNamed(config.loop_scheduling)) {
+    throw std::runtime_error(
+        "loop_scheduling must be \"adaptive\", \"normal\" or \"batch\", not \"" +
+        config.loop_scheduling + "\"");
+  }
+  if (config.loop_batch_rate < 1 || config.loop_batch_rate > 100'000'000) {
+    throw std::runtime_error("loop_batch_rate must be 1 to 100000000 requests a second");
   }
   if (config.listen.rfind(':') == std::string::npos) {
     throw std::runtime_error("listen must be HOST:PORT, not \"" + config.listen + "\"");

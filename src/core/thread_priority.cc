@@ -17,4 +17,9 @@ bool UseBatchScheduling() {
   return ::sched_setscheduler(0, SCHED_BATCH, &parameters) == 0;
 }
 
+bool UseNormalScheduling() {
+  const sched_param parameters{};
+  return ::sched_setscheduler(0, SCHED_OTHER, &parameters) == 0;
+}
+
 }  // namespace gatehouse

@@ -354,6 +354,7 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
     request.secure = secure;
     const bool head = request.method == "HEAD";
     HttpResponse response;
+    if (options.on_request) options.on_request();
     handler(request, response);
     if (response.async) {
       auto async = std::move(response.async);

@@ -40,9 +40,11 @@ struct ServerOptions {
   // then ClientAddressOf(peer, X-Forwarded-For, trusted_proxies), else the peer.
   std::vector<CidrBlock> trusted_proxies;
   // Optional; each runs on an event loop thread: `on_loop_start` once before the loop serves,
-  // `before_send` before every write of response bytes to a client (e.g. to make durable what
-  // those bytes acknowledge). Neither may block for long.
+  // `on_request` for each request read, before its handler runs, `before_send` before every
+  // write of response bytes to a client (e.g. to make durable what those bytes acknowledge).
+  // None may block for long.
   std::function<void()> on_loop_start;
+  std::function<void()> on_request;
   std::function<void()> before_send;
 };
 

@@ -13,6 +13,35 @@ from .harness import (CLI_TIMEOUT_S, E_TOO_LARGE, HOST, HTTP_TIMEOUT_S, Gatehous
                       free_port, raw_exchange, read_response, unique)
 
 
+def batch_threads(server):
+    """(threads under SCHED_BATCH, threads) of the server process. Field 41 of
+    /proc/PID/task/TID/stat is the policy (SCHED_BATCH is 3), counted after the last ')', which
+    closes the thread's name."""
+    tasks = pathlib.Path(f'/proc/{server.pid}/task')
+    policies = []
+    for task in tasks.iterdir():
+        try:
+            policies.append(int((task / 'stat').read_text().rsplit(')', 1)[1].split()[38]))
+        except FileNotFoundError:  # a thread that ended meanwhile
+            pass
+    return policies.count(3), len(policies)
+
+
+def skip_if_batch_refused(case, server):
+    if 'refused SCHED_BATCH' in server.log_text():
+        case.skipTest(f'the kernel refused SCHED_BATCH: {server.log_tail(400)}')
+
+
+def metric(server, name):
+    """The value of an unlabelled sample of GET /metrics."""
+    response = server.request('GET', '/metrics')
+    text = response.body if isinstance(response.body, str) else str(response.body)
+    for line in text.splitlines():
+        if line.startswith(name + ' '):
+            return float(line.split()[1])
+    raise AssertionError(f'{name} is not in /metrics')
+
+
 class HealthTests(GatehouseTestCase):
 
     def test_healthz_answers_200_status_ok_without_credentials(self):
@@ -243,23 +272,14 @@ class LifecycleTests(GatehouseTestCase):
     def test_loop_scheduling_batch_puts_each_event_loop_under_sched_batch(self):
         if 'GATEHOUSE_LOOP_SCHEDULING' in os.environ:
             self.skipTest('GATEHOUSE_LOOP_SCHEDULING is set for every server of this run')
-
-        def batch_threads(server):
-            # Field 41 of /proc/PID/task/TID/stat is the policy; SCHED_BATCH is 3. The fields
-            # are counted after the last ')', which closes the thread's name.
-            tasks = pathlib.Path(f'/proc/{server.pid}/task')
-            policies = [int((task / 'stat').read_text().rsplit(')', 1)[1].split()[38])
-                        for task in tasks.iterdir()]
-            return policies.count(3), len(policies)
-
-        for args, loops in ((['--threads', '3', '--loop-scheduling', 'batch'], 3),
-                            (['--threads', '3'], 0)):
+        for args, loops, mode in ((['--threads', '3', '--loop-scheduling', 'batch'], 3, 'batch'),
+                                  (['--threads', '3', '--loop-scheduling', 'normal'], 0, 'normal'),
+                                  (['--threads', '3'], 0, 'adaptive')):
             server = Server(serve_args=args)
             try:
                 server.start()
                 self.assertEqual(server.request('GET', '/healthz').status, 200)
-                if 'refused SCHED_BATCH' in server.log_text():
-                    self.skipTest(f'the kernel refused SCHED_BATCH: {server.log_tail(400)}')
+                skip_if_batch_refused(self, server)
                 # An answer shows that one loop runs; each of the others sets its policy as it
                 # starts, so the count may take a moment to reach every loop.
                 deadline = time.monotonic() + 5
@@ -269,11 +289,57 @@ class LifecycleTests(GatehouseTestCase):
                     batch, threads = batch_threads(server)
                 self.assertEqual(batch, loops, f'{args}: {batch} of {threads} threads are batch')
                 self.assertGreater(threads, 3, 'the server has threads besides its loops')
-                mode = 'batch' if loops else 'normal'
                 self.assertIn(f'event loops: {mode} scheduling', server.log_text())
                 self.assertEqual(server.stop(), 0)
             finally:
                 server.cleanup()
+
+    def test_adaptive_loop_scheduling_runs_a_busy_loop_batch_and_a_quiet_one_normal(self):
+        if 'GATEHOUSE_LOOP_SCHEDULING' in os.environ:
+            self.skipTest('GATEHOUSE_LOOP_SCHEDULING is set for every server of this run')
+        # The default scheduling, adaptive, with a rate a Python client reaches on any build.
+        server = Server(serve_args=['--threads', '1'], env={'GATEHOUSE_LOOP_BATCH_RATE': '4000'})
+        sockets = []
+        try:
+            server.start()
+            request = ('GET /v1/accessControl/apitoken/validate HTTP/1.1\r\nHost: gatehouse\r\n'
+                       f'Authorization: Bearer {server.org_token}\r\n\r\n').encode()
+            sockets = [socket.create_connection((HOST, server.port), timeout=HTTP_TIMEOUT_S)
+                       for _ in range(8)]
+            streams = [sock.makefile('rb') for sock in sockets]
+            self.assertEqual(batch_threads(server)[0], 0, 'an adaptive loop starts normal')
+
+            # One request on each of 8 connections at a time, many thousands a second, until the
+            # loop has turned batch (4,000 a second over 20 ms does it) or 20 s have passed.
+            answered = 0
+            started = time.monotonic()
+            while batch_threads(server)[0] == 0 and time.monotonic() - started < 20:
+                for _ in range(100):
+                    for sock in sockets:
+                        sock.sendall(request)
+                    for stream in streams:
+                        self.assertEqual(read_response(stream)[0], 200)
+                    answered += len(sockets)
+            rate = answered / (time.monotonic() - started)
+            skip_if_batch_refused(self, server)
+            self.assertEqual(batch_threads(server)[0], 1,
+                             f'the loop stayed normal at {rate:,.0f} requests a second')
+            self.assertEqual(metric(server, 'gatehouse_event_loops_batch'), 1)
+
+            # A whole window (20 ms) without a request: the next request finds the loop quiet.
+            time.sleep(0.2)
+            self.assertEqual(server.request('GET', '/healthz').status, 200)
+            self.assertEqual(batch_threads(server)[0], 0, 'the quiet loop is normal again')
+            self.assertEqual(metric(server, 'gatehouse_event_loops_batch'), 0)
+            self.assertGreaterEqual(
+                metric(server, 'gatehouse_event_loop_scheduling_changes_total'), 2)
+            self.assertIn('event loops: adaptive scheduling (batch from 4000 requests/s a loop, '
+                          'normal below 2000)', server.log_text())
+            self.assertEqual(server.stop(), 0)
+        finally:
+            for sock in sockets:
+                sock.close()
+            server.cleanup()
 
     def test_serve_raises_its_open_file_soft_limit_to_the_hard_limit_and_logs_both(self):
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -192,9 +192,9 @@ TEST(Config, TrustedProxiesFromTheEnvironmentReplaceTheFile) {
   EXPECT_EQ(config.trusted_proxies, (std::vector<std::string>{"192.0.2.1/32", "::1"}));
 }
 
-TEST(Config, LoopSchedulingIsNormalOrBatchFromTheFileOrTheEnvironment) {
+TEST(Config, LoopSchedulingIsAdaptiveUnlessTheFileOrTheEnvironmentSaysNormalOrBatch) {
   ServerConfig config;
-  EXPECT_EQ(config.loop_scheduling, "normal");
+  EXPECT_EQ(config.loop_scheduling, "adaptive");
   LoadConfigText("[server]\nloop_scheduling = \"batch\"\n", config);
   EXPECT_EQ(config.loop_scheduling, "batch");
   EXPECT_EQ(ValidationError(config), "");
@@ -204,7 +204,24 @@ TEST(Config, LoopSchedulingIsNormalOrBatchFromTheFileOrTheEnvironment) {
   EXPECT_EQ(config.loop_scheduling, "normal");
   config.loop_scheduling = "realtime";
   EXPECT_EQ(ValidationError(config),
-            "loop_scheduling must be \"normal\" or \"batch\", not \"realtime\"");
+            "loop_scheduling must be \"adaptive\", \"normal\" or \"batch\", not \"realtime\"");
+  config.loop_scheduling = "adaptive";
+  EXPECT_EQ(ValidationError(config), "");
+}
+
+TEST(Config, LoopBatchRateIsAPositiveRateFromTheFileOrTheEnvironment) {
+  ServerConfig config;
+  EXPECT_EQ(config.loop_batch_rate, 20000);
+  LoadConfigText("[server]\nloop_batch_rate = 8000\n", config);
+  EXPECT_EQ(config.loop_batch_rate, 8000);
+  ::setenv("GATEHOUSE_LOOP_BATCH_RATE", "3000", 1);
+  ApplyEnvironment(config);
+  ::unsetenv("GATEHOUSE_LOOP_BATCH_RATE");
+  EXPECT_EQ(config.loop_batch_rate, 3000);
+  EXPECT_EQ(ValidationError(config), "");
+  EXPECT_THROW(LoadConfigText("[server]\nloop_batch_rate = 0\n", config), std::runtime_error);
+  config.loop_batch_rate = 0;
+  EXPECT_EQ(ValidationError(config), "loop_batch_rate must be 1 to 100000000 requests a second");
 }
 
 }  // namespace gatehouse
