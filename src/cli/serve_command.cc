@@ -29,7 +29,7 @@ void AddSchedulingSamples(Metrics& metrics, const LoopSchedulingControl& schedul
                     "Changes of an event loop's policy made by adaptive scheduling.",
                     [&scheduling] { return double(scheduling.changes()); });
   metrics.AddSample("gatehouse_event_loop_scheduling_refusals_total", "counter",
-                    "Policy changes the kernel refused (the loop then stays normal).",
+                    "Policy changes the kernel refused (that loop keeps the policy it has).",
                     [&scheduling] { return double(scheduling.refusals()); });
 }
 
@@ -70,17 +70,19 @@ int RunServe(const ServerConfig& config, int threads) {
       LoopSchedulingNamed(config.loop_scheduling).value_or(LoopScheduling::kNormal),
       RequestRate::Bounds{.batch_from = config.loop_batch_rate,
                           .normal_below = config.loop_batch_rate / 2},
-      [&refusal_logged](int error) {
+      [&refusal_logged](LoopScheduling wanted, int error) {
         if (refusal_logged.exchange(true)) return;
-        spdlog::warn(
-            "loop_scheduling: the kernel refused SCHED_BATCH ({}); the loops run as normal",
-            std::strerror(error));
+        spdlog::warn("loop_scheduling: the kernel refused {} ({}); a loop keeps the policy it has",
+                     wanted == LoopScheduling::kBatch ? "SCHED_BATCH" : "SCHED_OTHER",
+                     std::strerror(error));
       });
   options.on_loop_start = [&request_log, &scheduling] {
     request_log.DeferJournalOnThisThread();
     scheduling.Start();
   };
-  options.on_request = [&scheduling] { scheduling.OnRequest(); };
+  if (scheduling.scheduling() == LoopScheduling::kAdaptive) {
+    options.on_request = [&scheduling] { scheduling.OnRequest(); };
+  }
   options.before_send = [&request_log] { request_log.FlushJournal(); };
   AddSchedulingSamples(graph.metrics(), scheduling);
   HttpServer server(options, graph.Handler());

@@ -56,7 +56,7 @@ struct ServerConfig {
   // then does not preempt the task on its core), "normal" or "batch" (always SCHED_BATCH).
   std::string loop_scheduling = "adaptive";
   // Requests a second, read by one loop over 20 ms, from which "adaptive" puts the loop under
-  // SCHED_BATCH; it goes back to normal below half of it.
+  // SCHED_BATCH; it goes back to normal below half of it (100 to 100,000,000).
   std::int64_t loop_batch_rate = 20000;
   std::vector<ProviderConfig> providers;
 

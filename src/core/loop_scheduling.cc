@@ -1,7 +1,5 @@
 #include "core/loop_scheduling.h"
 
-#include <time.h>
-
 #include <cerrno>
 
 #include "core/thread_priority.h"
@@ -11,21 +9,14 @@ namespace {
 
 // The calling loop's own part of a LoopSchedulingControl: set by Start on the loop's thread.
 struct LoopState {
-  const LoopSchedulingControl* control = nullptr;
+  std::uint64_t control = 0;  // the id of the control that started this loop; 0 for none
   RequestRate rate;
   bool adapting = false;  // false once the kernel refused a change
 };
 
-thread_local LoopState loop_state;
+thread_local constinit LoopState loop_state;
 
-// CLOCK_MONOTONIC at the resolution of the kernel's tick (a few ms): enough for windows of
-// 20 ms, and cheaper than the precise clock on every request.
-RequestRate::Clock::time_point CoarseNow() {
-  timespec now{};
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-  return RequestRate::Clock::time_point(std::chrono::seconds(now.tv_sec) +
-                                        std::chrono::nanoseconds(now.tv_nsec));
-}
+std::atomic<std::uint64_t> next_control_id{1};
 
 }  // namespace
 
@@ -57,15 +48,14 @@ std::optional<LoopScheduling> RequestRate::Count(Clock::time_point now) {
   const Clock::duration elapsed = now - *window_start_;
   const bool quiet = now - last_request_ >= bounds_.window;
   last_request_ = now;
-  if (elapsed < bounds_.window) {
+  if (elapsed < bounds_.window || elapsed <= Clock::duration::zero()) {
     ++requests_;
     return std::nullopt;
   }
-  // requests_ / elapsed against a bound in requests a second, without a division.
   const auto nanoseconds = std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
-  const auto scaled = requests_ * std::int64_t{1'000'000'000};
-  const bool wants_batch = !quiet && (batch_ ? scaled >= bounds_.normal_below * nanoseconds
-                                             : scaled >= bounds_.batch_from * nanoseconds);
+  const std::int64_t per_second = requests_ * std::int64_t{1'000'000'000} / nanoseconds;
+  const bool wants_batch =
+      !quiet && per_second >= (batch_ ? bounds_.normal_below : bounds_.batch_from);
   window_start_ = now;
   requests_ = 1;
   if (wants_batch == batch_) return std::nullopt;
@@ -73,15 +63,22 @@ std::optional<LoopScheduling> RequestRate::Count(Clock::time_point now) {
   return batch_ ? LoopScheduling::kBatch : LoopScheduling::kNormal;
 }
 
+LoopSchedulingControl::LoopSchedulingControl(LoopScheduling scheduling, RequestRate::Bounds bounds,
+                                             RefusalObserver on_refusal)
+    : scheduling_(scheduling),
+      bounds_(bounds),
+      on_refusal_(std::move(on_refusal)),
+      id_(next_control_id.fetch_add(1, std::memory_order_relaxed)) {}
+
 void LoopSchedulingControl::Start() {
-  loop_state = LoopState{this, RequestRate(bounds_), scheduling_ == LoopScheduling::kAdaptive};
+  loop_state = LoopState{id_, RequestRate(bounds_), scheduling_ == LoopScheduling::kAdaptive};
   if (scheduling_ == LoopScheduling::kBatch) Apply(LoopScheduling::kBatch);
 }
 
 void LoopSchedulingControl::CountRequest() {
   LoopState& loop = loop_state;
-  if (loop.control != this || !loop.adapting) return;
-  const std::optional<LoopScheduling> change = loop.rate.Count(CoarseNow());
+  if (loop.control != id_ || !loop.adapting) return;
+  const std::optional<LoopScheduling> change = loop.rate.Count(RequestRate::Clock::now());
   if (!change) return;
   if (Apply(*change)) {
     changes_.fetch_add(1, std::memory_order_relaxed);
@@ -95,7 +92,7 @@ bool LoopSchedulingControl::Apply(LoopScheduling scheduling) {
   if (!(batch ? UseBatchScheduling() : UseNormalScheduling())) {
     const int error = errno;
     refusals_.fetch_add(1, std::memory_order_relaxed);
-    if (on_refusal_) on_refusal_(error);
+    if (on_refusal_) on_refusal_(scheduling, error);
     return false;
   }
   in_batch_.fetch_add(batch ? 1 : -1, std::memory_order_relaxed);

@@ -29,7 +29,8 @@ std::string_view NameOf(LoopScheduling scheduling);
 // requests a second the loop should run batch, below `normal_below` it should run normal, and
 // between the two it keeps what it has, so that a rate near one bound does not flip it at every
 // window. A request that comes a whole window or more after the one before finds the loop
-// quiet: it should run normal, however busy it was before the pause.
+// quiet: it should run normal, however busy it was before the pause. (Nothing happens between
+// requests: a loop that goes idle under batch is put back at its next request.)
 class RequestRate {
  public:
   using Clock = std::chrono::steady_clock;
@@ -40,8 +41,9 @@ class RequestRate {
     std::int64_t normal_below = 10000;
   };
 
-  RequestRate() : RequestRate(Bounds{}) {}
-  explicit RequestRate(Bounds bounds) : bounds_(bounds) {}
+  // `window` is short (milliseconds): the rate is computed over at most two of them.
+  constexpr RequestRate() : RequestRate(Bounds{}) {}
+  constexpr explicit RequestRate(Bounds bounds) : bounds_(bounds) {}
 
   // Counts one request read at `now` (never earlier than the previous one's). Returns the
   // scheduling the loop should change to (kNormal or kBatch) when a window ends and the rate
@@ -60,16 +62,18 @@ class RequestRate {
 
 // Applies a LoopScheduling to the event loops of one server. Each loop calls Start once as it
 // begins and OnRequest for each request it reads, on its own thread (the policy is a property
-// of the calling thread). Under kAdaptive, OnRequest reads a coarse clock and counts; it changes
-// the thread's policy (one system call) only when its RequestRate says so. A kernel that
-// refuses SCHED_BATCH leaves that loop normal for good, counted in refusals().
+// of the calling thread). Under kAdaptive, OnRequest reads the clock and counts; it changes the
+// thread's policy (one system call) only when its RequestRate says so. A change the kernel
+// refuses leaves that loop with the policy it has, for good, counted in refusals().
 class LoopSchedulingControl {
  public:
-  // `on_refusal`, optional, runs on the loop whose change the kernel refused, with errno.
+  // `on_refusal`, optional, runs on the loop whose change the kernel refused, with the policy
+  // asked for (kBatch or kNormal) and errno.
+  using RefusalObserver = std::function<void(LoopScheduling wanted, int error)>;
+
   explicit LoopSchedulingControl(LoopScheduling scheduling,
                                  RequestRate::Bounds bounds = RequestRate::Bounds{},
-                                 std::function<void(int error)> on_refusal = nullptr)
-      : scheduling_(scheduling), bounds_(bounds), on_refusal_(std::move(on_refusal)) {}
+                                 RefusalObserver on_refusal = nullptr);
   LoopSchedulingControl(const LoopSchedulingControl&) = delete;
   LoopSchedulingControl& operator=(const LoopSchedulingControl&) = delete;
 
@@ -91,7 +95,8 @@ class LoopSchedulingControl {
 
   const LoopScheduling scheduling_;
   const RequestRate::Bounds bounds_;
-  const std::function<void(int error)> on_refusal_;
+  const RefusalObserver on_refusal_;
+  const std::uint64_t id_;  // tells this control's loops from those of an earlier one
   std::atomic<int> in_batch_{0};
   std::atomic<std::uint64_t> changes_{0};
   std::atomic<int> refusals_{0};

@@ -219,9 +219,9 @@ TEST(Config, LoopBatchRateIsAPositiveRateFromTheFileOrTheEnvironment) {
   ::unsetenv("GATEHOUSE_LOOP_BATCH_RATE");
   EXPECT_EQ(config.loop_batch_rate, 3000);
   EXPECT_EQ(ValidationError(config), "");
-  EXPECT_THROW(LoadConfigText("[server]\nloop_batch_rate = 0\n", config), std::runtime_error);
-  config.loop_batch_rate = 0;
-  EXPECT_EQ(ValidationError(config), "loop_batch_rate must be 1 to 100000000 requests a second");
+  EXPECT_THROW(LoadConfigText("[server]\nloop_batch_rate = 99\n", config), std::runtime_error);
+  config.loop_batch_rate = 99;
+  EXPECT_EQ(ValidationError(config), "loop_batch_rate must be 100 to 100000000 requests a second");
 }
 
 }  // namespace gatehouse

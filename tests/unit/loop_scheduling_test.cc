@@ -89,7 +89,7 @@ int PolicyAfter(Work work) {
   return policy;
 }
 
-// Calls OnRequest as fast as it can for `span`: tens of thousands of requests a second.
+// Calls OnRequest as fast as it can for `span`: millions of requests a second.
 void RequestsFor(LoopSchedulingControl& control, std::chrono::milliseconds span) {
   const auto end = std::chrono::steady_clock::now() + span;
   while (std::chrono::steady_clock::now() < end) control.OnRequest();
@@ -103,7 +103,13 @@ TEST(LoopSchedulingControl, AnAdaptiveLoopRunsBatchWhileBusyAndNormalOnceQuiet) 
   const int after_quiet = PolicyAfter([&] {
     control.Start();
     EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER) << "an adaptive loop starts normal";
-    RequestsFor(control, 100ms);
+    // Busy until batch, within 10 s: a thread descheduled for a whole window on a loaded
+    // machine finds itself quiet and starts over, which only delays it.
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (::sched_getscheduler(0) != SCHED_BATCH && control.refusals() == 0 &&
+           std::chrono::steady_clock::now() < give_up) {
+      RequestsFor(control, 30ms);
+    }
     while_busy = ::sched_getscheduler(0);
     in_batch_while_busy = control.loops_in_batch();
     std::this_thread::sleep_for(50ms);
@@ -114,8 +120,23 @@ TEST(LoopSchedulingControl, AnAdaptiveLoopRunsBatchWhileBusyAndNormalOnceQuiet) 
   EXPECT_EQ(in_batch_while_busy, 1);
   EXPECT_EQ(after_quiet, SCHED_OTHER);
   EXPECT_EQ(control.loops_in_batch(), 0);
-  EXPECT_EQ(control.changes(), 2u);
+  EXPECT_GE(control.changes(), 2u);
+  EXPECT_EQ(control.changes() % 2, 0u) << "each change to batch undone by one to normal";
   EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER) << "the loop's thread only";
+}
+
+TEST(LoopSchedulingControl, AControlStartsItsLoopsAfreshNotWithAnEarlierControlsState) {
+  const int policy = PolicyAfter([] {
+    {
+      LoopSchedulingControl earlier(LoopScheduling::kAdaptive);
+      earlier.Start();
+    }
+    // Never started on this thread: it must not take over what the earlier one left.
+    LoopSchedulingControl later(LoopScheduling::kAdaptive);
+    RequestsFor(later, 60ms);
+    EXPECT_EQ(later.changes(), 0u);
+  });
+  EXPECT_EQ(policy, SCHED_OTHER);
 }
 
 TEST(LoopSchedulingControl, ABatchLoopStartsBatchAndANormalOneIsLeftAloneHoweverBusy) {
