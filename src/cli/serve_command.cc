@@ -66,10 +66,10 @@ int RunServe(const ServerConfig& config, int threads) {
   // A loop's records are journaled together, with one write() before its next send.
   RequestLog& request_log = graph.request_log();
   std::atomic<bool> refusal_logged = false;
+  const RequestRate::Bounds rate_bounds{.batch_from = config.loop_batch_rate,
+                                        .normal_below = config.loop_batch_rate / 2};
   LoopSchedulingControl scheduling(
-      LoopSchedulingNamed(config.loop_scheduling).value_or(LoopScheduling::kNormal),
-      RequestRate::Bounds{.batch_from = config.loop_batch_rate,
-                          .normal_below = config.loop_batch_rate / 2},
+      LoopSchedulingNamed(config.loop_scheduling).value_or(LoopScheduling::kNormal), rate_bounds,
       [&refusal_logged](LoopScheduling wanted, int error) {
         if (refusal_logged.exchange(true)) return;
         spdlog::warn("loop_scheduling: the kernel refused {} ({}); a loop keeps the policy it has",
@@ -93,7 +93,7 @@ int RunServe(const ServerConfig& config, int threads) {
   if (scheduling.scheduling() == LoopScheduling::kAdaptive) {
     spdlog::info(
         "event loops: adaptive scheduling (batch from {} requests/s a loop, normal below {})",
-        config.loop_batch_rate, config.loop_batch_rate / 2);
+        rate_bounds.batch_from, rate_bounds.normal_below);
   } else {
     spdlog::info("event loops: {} scheduling", NameOf(scheduling.scheduling()));
   }

@@ -109,7 +109,7 @@ void LoadServer(const std::string& path, const toml::table& table, ServerConfig&
     else if (name == "loop_scheduling")
       config.loop_scheduling = String(path, key, node);
     else if (name == "loop_batch_rate")
-      config.loop_batch_rate = IntegerIn(path, key, node, 100, 100'000'000);
+      config.loop_batch_rate = IntegerIn(path, key, node, kMinLoopBatchRate, kMaxLoopBatchRate);
     else
       Reject(path, node, key, "unknown key");
   }
@@ -293,8 +293,9 @@ void ValidateConfig(const ServerConfig& config) {
         "loop_scheduling must be \"adaptive\", \"normal\" or \"batch\", not \"" +
         config.loop_scheduling + "\"");
   }
-  if (config.loop_batch_rate < 100 || config.loop_batch_rate > 100'000'000) {
-    throw std::runtime_error("loop_batch_rate must be 100 to 100000000 requests a second");
+  if (config.loop_batch_rate < kMinLoopBatchRate || config.loop_batch_rate > kMaxLoopBatchRate) {
+    throw std::runtime_error("loop_batch_rate must be " + std::to_string(kMinLoopBatchRate) +
+                             " to " + std::to_string(kMaxLoopBatchRate) + " requests a second");
   }
   if (config.listen.rfind(':') == std::string::npos) {
     throw std::runtime_error("listen must be HOST:PORT, not \"" + config.listen + "\"");

@@ -28,6 +28,11 @@ struct ProviderConfig {
 };
 
 // The settings of API.md §11 with their defaults.
+// The bounds of [server] loop_batch_rate: below about 50 requests a second every window that is
+// not quiet would count as busy.
+inline constexpr std::int64_t kMinLoopBatchRate = 100;
+inline constexpr std::int64_t kMaxLoopBatchRate = 100'000'000;
+
 struct ServerConfig {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = "./data";
@@ -56,7 +61,7 @@ struct ServerConfig {
   // then does not preempt the task on its core), "normal" or "batch" (always SCHED_BATCH).
   std::string loop_scheduling = "adaptive";
   // Requests a second, read by one loop over 20 ms, from which "adaptive" puts the loop under
-  // SCHED_BATCH; it goes back to normal below half of it (100 to 100,000,000).
+  // SCHED_BATCH; it goes back to normal below half of it (kMinLoopBatchRate to kMaxLoopBatchRate).
   std::int64_t loop_batch_rate = 20000;
   std::vector<ProviderConfig> providers;
 

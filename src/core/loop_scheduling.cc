@@ -11,7 +11,7 @@ namespace {
 struct LoopState {
   std::uint64_t control = 0;  // the id of the control that started this loop; 0 for none
   RequestRate rate;
-  bool adapting = false;  // false once the kernel refused a change
+  bool refused = false;  // the kernel refused a change: the loop keeps its policy for good
 };
 
 thread_local constinit LoopState loop_state;
@@ -71,19 +71,19 @@ LoopSchedulingControl::LoopSchedulingControl(LoopScheduling scheduling, RequestR
       id_(next_control_id.fetch_add(1, std::memory_order_relaxed)) {}
 
 void LoopSchedulingControl::Start() {
-  loop_state = LoopState{id_, RequestRate(bounds_), scheduling_ == LoopScheduling::kAdaptive};
+  loop_state = LoopState{id_, RequestRate(bounds_), false};
   if (scheduling_ == LoopScheduling::kBatch) Apply(LoopScheduling::kBatch);
 }
 
 void LoopSchedulingControl::CountRequest() {
   LoopState& loop = loop_state;
-  if (loop.control != id_ || !loop.adapting) return;
+  if (loop.control != id_ || loop.refused) return;
   const std::optional<LoopScheduling> change = loop.rate.Count(RequestRate::Clock::now());
   if (!change) return;
   if (Apply(*change)) {
     changes_.fetch_add(1, std::memory_order_relaxed);
   } else {
-    loop.adapting = false;
+    loop.refused = true;
   }
 }
 
