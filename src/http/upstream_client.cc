@@ -10,6 +10,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -215,7 +216,9 @@ class LoopPool final : public asio::execution_context::service {
   using key_type = LoopPool;
   static inline asio::execution_context::id id;
 
-  explicit LoopPool(asio::execution_context& context) : service(context) {}
+  // `context` is the loop's io_context: the pool is only ever made through use_service on one.
+  explicit LoopPool(asio::execution_context& context)
+      : service(context), io_(static_cast<asio::io_context&>(context)) {}
   void shutdown() override { Clear(); }
   ~LoopPool() override { Clear(); }
 
@@ -250,14 +253,23 @@ class LoopPool final : public asio::execution_context::service {
     const auto now = SteadyClock::now();
     connection->idle_since = now;
     connection->deadline->ExpireAt(now + connection->shared->options.idle_timeout);
-    connection->deadline->OnExpire([this] { DropExpired(); });
+    connection->deadline->OnExpire([this] { ScheduleDrop(); });
     ++connection->shared->idle;
     list.push_back(std::move(connection));
   }
 
  private:
+  // Connections that expire together (one sweep closes them all) share one pass over the pool:
+  // the pass is posted behind their callbacks, which the sweep has queued already.
+  void ScheduleDrop() {
+    if (drop_scheduled_) return;
+    drop_scheduled_ = true;
+    asio::post(io_, [this] { DropExpired(); });
+  }
+
   // Lets go of the idle connections whose idle timeout has closed them.
   void DropExpired() {
+    drop_scheduled_ = false;
     for (auto entry = idle_.begin(); entry != idle_.end();) {
       auto& list = entry->second;
       for (auto it = list.begin(); it != list.end();) {
@@ -281,6 +293,8 @@ class LoopPool final : public asio::execution_context::service {
   }
 
   std::map<std::string, std::deque<std::unique_ptr<Connection>>> idle_;
+  asio::io_context& io_;
+  bool drop_scheduled_ = false;
 };
 
 UpstreamFailure FailureOf(const boost::system::error_code& ec) {

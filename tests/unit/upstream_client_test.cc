@@ -304,6 +304,51 @@ TEST(AsioUpstreamClient, AnIdleConnectionIsClosedWhenItsIdleTimeoutPassesWithout
   EXPECT_EQ(closed_during_wait, 1) << "the upstream did not see the idle connection close";
 }
 
+TEST(AsioUpstreamClient, IdleConnectionsWhoseTimeoutsPassTogetherAreAllClosedAndLetGo) {
+  constexpr int kConnections = 12;
+  LoopbackServer server(Upstream::kKeepAlive);
+  LoopbackServer silent(Upstream::kSilent);
+  UpstreamPoolOptions options;
+  options.idle_timeout = std::chrono::milliseconds(200);
+  AsioUpstreamClient client(options);
+  const ProviderConfig provider = ProviderAt(server.base_url());
+  const ProviderConfig waiting = ProviderAt(silent.base_url());
+  int answered = 0;
+  std::optional<Outcome> second;
+  UpstreamPoolFigures pooled, after_wait, after_second_wait;
+  int closed_during_wait = 0;
+  RunEventLoop([&] {
+    // Started together, the calls each open a connection; each is pooled when its call ends.
+    for (int i = 0; i < kConnections; ++i) {
+      Call(client, provider, std::chrono::seconds(5), [&](Outcome outcome) {
+        EXPECT_EQ(outcome.status, 200);
+        if (++answered < kConnections) return;
+        pooled = client.Figures();
+        Call(client, waiting, std::chrono::milliseconds(600), [&](Outcome outcome) {
+          second = std::move(outcome);
+          after_wait = client.Figures();
+          closed_during_wait = server.closed_by_client();
+          // A later expiry is let go of too: one more connection, pooled and left to expire.
+          Call(client, provider, std::chrono::seconds(5), [&](Outcome outcome) {
+            EXPECT_EQ(outcome.status, 200);
+            Call(client, waiting, std::chrono::milliseconds(600),
+                 [&](Outcome) { after_second_wait = client.Figures(); });
+          });
+        });
+      });
+    }
+  });
+  ASSERT_TRUE(second);
+  EXPECT_EQ(pooled.idle, static_cast<std::uint64_t>(kConnections));
+  EXPECT_EQ(after_wait.idle, 0u) << "idle connections were still pooled after their timeout";
+  EXPECT_EQ(after_wait.open, 0u);
+  EXPECT_EQ(closed_during_wait, kConnections);
+  // The pooled ones, the one after the first wait, and one to the silent upstream per wait.
+  EXPECT_EQ(after_second_wait.created, static_cast<std::uint64_t>(kConnections + 3));
+  EXPECT_EQ(after_second_wait.idle, 0u) << "a later expiry was not let go of";
+  EXPECT_EQ(after_second_wait.open, 0u);
+}
+
 TEST(AsioUpstreamClient, NoAnswerWithinTheFirstByteTimeoutIsATimeoutAndTheConnectionIsClosed) {
   LoopbackServer server(Upstream::kSilent);
   AsioUpstreamClient client;
