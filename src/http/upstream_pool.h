@@ -1,0 +1,267 @@
+#ifndef GATEHOUSE_HTTP_UPSTREAM_POOL_H_
+#define GATEHOUSE_HTTP_UPSTREAM_POOL_H_
+
+// The connections of AsioUpstreamClient and where they wait between calls: one TLS context per
+// upstream host, the client's shared state (pool figures, TLS contexts, name lookups), one
+// connection, and the idle connections of one event loop. Part of http/upstream_client.cc, which
+// alone includes it; a header of its own so that the exchange reads apart from the pool.
+
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "http/draining_read.h"
+#include "http/socket_deadline.h"
+#include "http/upstream_client.h"
+
+namespace gatehouse {
+namespace upstream_pool {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+// Bounds one read (and so one piece handed to the gateway) and the response head.
+inline constexpr std::size_t kReadBufferLimit = 64 * 1024;
+
+// The SSL_CTX extra-data slot that points back to its TlsContext (Asio keeps its own verify
+// callback in the app-data slot).
+inline int TlsContextIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// One TLS context per upstream host, loaded once; keeps the latest session for resumption.
+struct TlsContext {
+  TlsContext() : context(asio::ssl::context::tls_client) {
+    context.set_default_verify_paths();
+    context.set_verify_mode(asio::ssl::verify_peer);
+    SSL_CTX* native = context.native_handle();
+    SSL_CTX_set_ex_data(native, TlsContextIndex(), this);
+    SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_sess_set_new_cb(native, [](SSL* ssl, SSL_SESSION* session) -> int {
+      auto* self =
+          static_cast<TlsContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), TlsContextIndex()));
+      std::lock_guard lock(self->mutex);
+      if (self->session) SSL_SESSION_free(self->session);
+      self->session = session;
+      return 1;  // we keep the reference
+    });
+  }
+  ~TlsContext() {
+    if (session) SSL_SESSION_free(session);
+  }
+  TlsContext(const TlsContext&) = delete;
+  TlsContext& operator=(const TlsContext&) = delete;
+
+  // Offers the latest session to `ssl` for resumption.
+  void Resume(SSL* ssl) {
+    std::lock_guard lock(mutex);
+    if (session) SSL_set_session(ssl, session);
+  }
+
+  asio::ssl::context context;
+  std::mutex mutex;
+  SSL_SESSION* session = nullptr;  // guarded by mutex
+};
+
+}  // namespace upstream_pool
+
+// What an AsioUpstreamClient shares with its exchanges and their connections, which may outlive
+// it: the pool figures, one TLS context per host and the cached name lookups.
+struct AsioUpstreamClient::Shared {
+  UpstreamPoolOptions options;
+  std::atomic<std::uint64_t> open{0};
+  std::atomic<std::uint64_t> idle{0};
+  std::atomic<std::uint64_t> created{0};
+  std::atomic<std::uint64_t> reused{0};
+
+  std::mutex mutex;
+  std::map<std::string, std::shared_ptr<upstream_pool::TlsContext>> tls;  // by host:port; guarded
+  struct Lookup {
+    std::vector<boost::asio::ip::tcp::endpoint> endpoints;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::map<std::string, Lookup> dns;  // by host:port; guarded
+
+  std::shared_ptr<upstream_pool::TlsContext> TlsFor(const std::string& key) {
+    std::lock_guard lock(mutex);
+    auto& context = tls[key];
+    if (!context) context = std::make_shared<upstream_pool::TlsContext>();
+    return context;
+  }
+  std::optional<std::vector<boost::asio::ip::tcp::endpoint>> CachedLookup(const std::string& key) {
+    std::lock_guard lock(mutex);
+    auto found = dns.find(key);
+    if (found == dns.end() || found->second.expires < std::chrono::steady_clock::now())
+      return std::nullopt;
+    return found->second.endpoints;
+  }
+  void StoreLookup(const std::string& key, std::vector<boost::asio::ip::tcp::endpoint> endpoints) {
+    std::lock_guard lock(mutex);
+    dns[key] = Lookup{std::move(endpoints), std::chrono::steady_clock::now() + options.dns_ttl};
+  }
+};
+
+namespace upstream_pool {
+
+using Shared = AsioUpstreamClient::Shared;
+
+// Its reads wait for epoll once the socket is empty (http/draining_read.h).
+using UpstreamSocket = DrainingSocket<tcp::socket>;
+
+// One connection to an upstream host; counted in the pool figures for as long as it lives.
+struct Connection {
+  Connection(asio::io_context& io, std::shared_ptr<Shared> shared_state,
+             std::shared_ptr<TlsContext> tls_context)
+      : shared(std::move(shared_state)), tls(std::move(tls_context)), buffer(kReadBufferLimit) {
+    if (tls) {
+      secure.emplace(io, tls->context);
+    } else {
+      plain.emplace(io);
+    }
+    deadline.emplace(Tcp());
+    ++shared->open;
+    ++shared->created;
+  }
+  ~Connection() { --shared->open; }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  UpstreamSocket& Tcp() { return secure ? secure->next_layer() : *plain; }
+
+  // Marks a connection whose exchanges all completed as closed cleanly, so that OpenSSL keeps
+  // its session resumable (closing without a shutdown would mark the session bad).
+  void EndedCleanly() {
+    if (secure)
+      SSL_set_shutdown(secure->native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  }
+
+  // True when the peer has neither closed the connection nor sent anything unasked.
+  bool LooksReusable() {
+    char byte;
+    const ssize_t peeked = ::recv(Tcp().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+
+  std::shared_ptr<Shared> shared;
+  std::shared_ptr<TlsContext> tls;  // outlives the ssl stream
+  std::optional<UpstreamSocket> plain;
+  std::optional<beast::ssl_stream<UpstreamSocket>> secure;
+  std::optional<SocketDeadline> deadline;  // of the socket above: each wait, the idle timeout
+  beast::flat_buffer buffer;
+  SteadyClock::time_point idle_since;
+};
+
+// The idle connections of one event loop, by client and upstream host. Lives as long as the
+// loop (an Asio service), so pooled sockets never outlive their io_context.
+class LoopPool final : public asio::execution_context::service {
+ public:
+  using key_type = LoopPool;
+  static inline asio::execution_context::id id;
+
+  // `context` is the loop's io_context: the pool is only ever made through use_service on one.
+  explicit LoopPool(asio::execution_context& context)
+      : service(context), io_(static_cast<asio::io_context&>(context)) {}
+  void shutdown() override { Clear(); }
+  ~LoopPool() override { Clear(); }
+
+  // A healthy idle connection for `key`, or null.
+  std::unique_ptr<Connection> Take(const std::string& key) {
+    auto found = idle_.find(key);
+    if (found == idle_.end()) return nullptr;
+    auto& list = found->second;
+    while (!list.empty()) {
+      std::unique_ptr<Connection> connection = std::move(list.back());
+      list.pop_back();
+      --connection->shared->idle;
+      connection->deadline->OnExpire(nullptr);
+      const auto idle = SteadyClock::now() - connection->idle_since;
+      const UpstreamPoolOptions& options = connection->shared->options;
+      if (!connection->deadline->expired() && idle <= options.idle_timeout &&
+          (idle < options.peek_after_idle || connection->LooksReusable())) {
+        return connection;
+      }
+      connection->EndedCleanly();
+    }
+    return nullptr;
+  }
+
+  void Put(const std::string& key, std::unique_ptr<Connection> connection) {
+    auto& list = idle_[key];
+    if (list.size() >= connection->shared->options.max_idle_per_host) {
+      connection->EndedCleanly();
+      return;
+    }
+    // Closed by the loop's deadline sweep once idle for the idle timeout, and then let go of.
+    const auto now = SteadyClock::now();
+    connection->idle_since = now;
+    connection->deadline->ExpireAt(now + connection->shared->options.idle_timeout);
+    connection->deadline->OnExpire([this] { ScheduleDrop(); });
+    ++connection->shared->idle;
+    list.push_back(std::move(connection));
+  }
+
+ private:
+  // Connections that expire together (one sweep closes them all) share one pass over the pool:
+  // the pass is posted behind their callbacks, which the sweep has queued already.
+  void ScheduleDrop() {
+    if (drop_scheduled_) return;
+    drop_scheduled_ = true;
+    asio::post(io_, [this] { DropExpired(); });
+  }
+
+  // Lets go of the idle connections whose idle timeout has closed them.
+  void DropExpired() {
+    drop_scheduled_ = false;
+    for (auto entry = idle_.begin(); entry != idle_.end();) {
+      auto& list = entry->second;
+      for (auto it = list.begin(); it != list.end();) {
+        if ((*it)->deadline->expired()) {
+          --(*it)->shared->idle;
+          (*it)->EndedCleanly();
+          it = list.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      entry = list.empty() ? idle_.erase(entry) : std::next(entry);
+    }
+  }
+
+  void Clear() {
+    for (auto& [key, list] : idle_) {
+      for (auto& connection : list) --connection->shared->idle;
+    }
+    idle_.clear();
+  }
+
+  std::map<std::string, std::deque<std::unique_ptr<Connection>>> idle_;
+  asio::io_context& io_;
+  bool drop_scheduled_ = false;
+};
+
+}  // namespace upstream_pool
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_HTTP_UPSTREAM_POOL_H_
