@@ -17,6 +17,9 @@ std::string ToLower(std::string_view text);                     // ASCII only
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);  // ASCII only
 // Number of Unicode code points in valid UTF-8 text.
 std::size_t CodePointCount(std::string_view utf8);
+// The longest start of valid UTF-8 `utf8` that is at most `max_bytes` long and ends between two
+// code points (a cut by bytes alone can split one, which leaves invalid UTF-8).
+std::string_view Utf8Prefix(std::string_view utf8, std::size_t max_bytes);
 bool IsValidUtf8(std::string_view text);
 // A pragmatic e-mail shape check: one '@', a non-empty local part, a dotted domain, no spaces.
 bool LooksLikeEmail(std::string_view text);

@@ -49,8 +49,12 @@ std::optional<std::string> MessageText(const boost::json::object& body, std::str
   return found;
 }
 
-std::int64_t PromptChars(const boost::json::object& body) {
+// The prompt tokens estimated for `call` (four characters a token over every message content,
+// the assistant's prompt included, or the embeddings input).
+std::int64_t PromptChars(const ChatCall& call) {
+  const boost::json::object& body = call.body;
   std::string all;
+  if (call.assistant && call.kind == CallKind::kChat) all += call.assistant->prompt;
   if (const auto* input = body.if_contains("input")) {  // embeddings
     if (input->is_string()) all += input->as_string();
     if (input->is_array()) {
@@ -166,8 +170,8 @@ TokenUsage LogCall(RequestLog& log, const ChatCall& call, std::optional<TokenUsa
                    std::int64_t completion_estimate = -1) {
   if (!usage) {
     if (completion_estimate < 0) completion_estimate = EstimateTokens(output);
-    usage = TokenUsage{PromptChars(call.body),
-                       call.kind == CallKind::kEmbeddings ? 0 : completion_estimate};
+    usage =
+        TokenUsage{PromptChars(call), call.kind == CallKind::kEmbeddings ? 0 : completion_estimate};
   }
   RequestRecord record = RecordOf(call);
   record.prompt_tokens = usage->prompt;
@@ -177,7 +181,12 @@ TokenUsage LogCall(RequestLog& log, const ChatCall& call, std::optional<TokenUsa
   record.status = std::string(status);
   record.http_status = http_status;
   record.end_ms = call.origin.clock->Now();
-  if (call.log_content) record.output = std::move(output);
+  if (call.log_content) {
+    // As a stream's text is (SseAccumulator): the record keeps at most kMaxRecordedOutput bytes,
+    // cut between code points.
+    output.resize(Utf8Prefix(output, kMaxRecordedOutput).size());
+    record.output = std::move(output);
+  }
   log.Append(std::move(record));
   return *usage;
 }
@@ -228,7 +237,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
         call_(std::move(call)),
         slot_(std::move(slot)),
         exchange_(std::move(exchange)),
-        events_(call_.model.price, [this] { return PromptChars(call_.body); }) {}
+        events_(call_.model.price, [this] { return PromptChars(call_); }) {}
 
   ~CallRun() {
     if (streaming_) RecordStream("failed", 499);
@@ -413,7 +422,10 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
   void OnStreamPiece(std::expected<UpstreamBodyPiece, UpstreamError> piece,
                      const AsyncBodySource::Callback& done) {
     if (!piece) {
-      std::string chunk = events_.Finish();
+      // An unfinished last line was cut mid-event: relayed, it would be an event no client can
+      // parse, so it is dropped; the error event below tells why the stream ends.
+      events_.TakeRest();
+      std::string chunk;
       if (cancelled_) return done(BodyPiece::kBroken, std::move(chunk));
       spdlog::warn("provider {} stream broke: {}", call_.model.provider->name,
                    piece.error().detail);

@@ -112,8 +112,12 @@ std::string SseAccumulator::Line(std::string_view line) {
       if (!content || !content->is_string()) continue;
       const std::string_view text(content->as_string());
       content_code_points_ += CodePointCount(text);
-      if (content_.size() < kMaxRecordedOutput) {
-        content_.append(text.substr(0, kMaxRecordedOutput - content_.size()));
+      if (!content_full_) {
+        // Cut between code points: the record's text stays valid UTF-8 (PostgreSQL refuses any
+        // other, and exports promise it).
+        const std::string_view kept = Utf8Prefix(text, kMaxRecordedOutput - content_.size());
+        content_.append(kept);
+        content_full_ = kept.size() < text.size();
       }
     }
   }

@@ -86,6 +86,7 @@ class SseAccumulator {
   std::optional<std::int64_t> prompt_estimate_;  // estimate_prompt_'s answer, once asked
   std::string pending_;
   std::string content_;                  // bounded: kMaxRecordedOutput
+  bool content_full_ = false;            // content_ was cut: nothing more is appended
   std::size_t content_code_points_ = 0;  // of the whole answer
   std::optional<TokenUsage> usage_;
   bool done_ = false;

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "core/ids.h"
+#include "core/text.h"
 #include "gateway/chat.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -429,6 +430,75 @@ TEST(SseAccumulatorMemory, KeepsAtMostTheRecordedOutputButEstimatesTheWholeAnswe
   EXPECT_EQ(relayed, event.size() * 200);
   EXPECT_EQ(events.content().size(), kMaxRecordedOutput);
   EXPECT_EQ(events.EstimatedCompletionTokens(), 200 * 16000 / 4);
+}
+
+TEST(SseAccumulatorMemory, TheRecordedOutputIsCutBetweenCharactersAndStaysAPrefix) {
+  SseAccumulator events;
+  // 3-byte characters: 1 MiB is not a multiple of 3, so a cut by bytes would split one.
+  std::string piece;
+  for (int i = 0; i < 5000; ++i) piece += "\xe2\x82\xac";
+  const std::string event = "data: {\"choices\":[{\"delta\":{\"content\":\"" + piece + "\"}}]}\n\n";
+  for (int i = 0; i < 80; ++i) events.Feed(event);  // 1.2 MB of answer
+  events.Feed("data: {\"choices\":[{\"delta\":{\"content\":\"ascii after the cut\"}}]}\n\n");
+  EXPECT_TRUE(IsValidUtf8(events.content()));
+  EXPECT_LE(events.content().size(), kMaxRecordedOutput);
+  EXPECT_GT(events.content().size(), kMaxRecordedOutput - 3);
+  EXPECT_EQ(events.content().find("ascii"), std::string::npos)
+      << "text after the cut must not be kept: the record holds the answer's start";
+}
+
+TEST_F(GatewayTest, AWholeAnswerIsRecordedUpToTheOutputBoundCutBetweenCharacters) {
+  std::string text;
+  for (int i = 0; i < 400'000; ++i) text += "\xe2\x82\xac";  // 1.2 MB
+  exchange()->pieces.push_back(
+      Whole(R"({"choices":[{"message":{"role":"assistant","content":")" + text + R"("}}]})"));
+  const ChatResult result = Run(Call());
+  ASSERT_FALSE(result.error);
+  const RequestRecord record = OnlyRecord();
+  ASSERT_TRUE(record.output);
+  EXPECT_TRUE(IsValidUtf8(*record.output));
+  EXPECT_LE(record.output->size(), kMaxRecordedOutput);
+  EXPECT_GT(record.output->size(), kMaxRecordedOutput - 3);
+  EXPECT_EQ(record.completion_tokens, 400'000 / 4) << "estimated over the whole answer";
+}
+
+TEST_F(GatewayTest, AStreamCutMidEventEndsWithTheErrorEventAndNoFragment) {
+  exchange()->head = UpstreamHead{200, "text/event-stream", ""};
+  exchange()->pieces.push_back(UpstreamBodyPiece{
+      "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: {\"choices\":[{\"del",
+      false});
+  exchange()->pieces.push_back(std::unexpected(UpstreamError{UpstreamFailure::kNetwork, "cut"}));
+  const ChatResult result = Run(Call(true));
+  ASSERT_TRUE(result.stream);
+  const std::string relayed = Drain(*result.stream);
+  EXPECT_EQ(relayed.find("[{\"del\n"), std::string::npos) << relayed;
+  // Every event a client gets is JSON it can parse.
+  std::size_t events = 0;
+  for (std::size_t at = 0; (at = relayed.find("data: ", at)) != std::string::npos; ++events) {
+    const std::size_t end = relayed.find('\n', at);
+    boost::system::error_code ec;
+    boost::json::parse(relayed.substr(at + 6, end - at - 6), ec);
+    EXPECT_FALSE(ec) << relayed.substr(at, end - at);
+    at = end;
+  }
+  EXPECT_EQ(events, 2u) << relayed;
+  EXPECT_NE(relayed.find("\"code\":502"), std::string::npos) << relayed;
+  EXPECT_EQ(OnlyRecord().output.value_or(""), "Hi");
+}
+
+TEST_F(GatewayTest, TheEstimatedPromptOfAnAssistantCallCountsTheAssistantsPrompt) {
+  const std::string prompt(400, 'p');  // 100 tokens at four characters a token
+  exchange()->pieces.push_back(
+      Whole(R"({"choices":[{"message":{"role":"assistant","content":"12345678"}}]})"));
+  ChatCall call = Call();
+  call.assistant = Assistant{};
+  call.assistant->prompt = prompt;
+  const ChatResult result = Run(std::move(call));
+  ASSERT_FALSE(result.error);
+  const auto body = boost::json::parse(result.body);
+  const std::int64_t expected = EstimateTokens(prompt + "hello there");
+  EXPECT_EQ(body.at("usage").at("prompt_tokens").as_int64(), expected);
+  EXPECT_EQ(OnlyRecord().prompt_tokens, expected);
 }
 
 // API.md §8: max_tokens / max_completion_tokens are one setting; exactly one goes upstream.

@@ -22,6 +22,16 @@ std::string ReadBack(const std::string& text) {
   return std::string(boost::json::parse(Quoted(text)).as_string());
 }
 
+TEST(Utf8Prefix, CutsBetweenCodePointsNeverInsideOne) {
+  const std::string text = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80z";  // a é € 😀 z: 1+2+3+4+1 bytes
+  const std::size_t expected[] = {0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10, 11, 11};
+  for (std::size_t max = 0; max <= text.size() + 1; ++max) {
+    const std::string_view prefix = Utf8Prefix(text, max);
+    EXPECT_EQ(prefix.size(), expected[max]) << "at most " << max << " bytes";
+    EXPECT_TRUE(IsValidUtf8(prefix)) << "at most " << max << " bytes";
+  }
+}
+
 TEST(JsonEscaping, ValidUtf8ReadsBackAsItself) {
   std::string controls;
   for (int c = 0; c < 0x20; ++c) controls += static_cast<char>(c);
