@@ -43,7 +43,7 @@ void Dispatch(const Router& router, ApiServices& services, const HttpRequest& re
         return;
       case Router::Match::Kind::kNoRoute:
         if ((request.method == "GET" || request.method == "HEAD") &&
-            ServeStaticFile(services.web_dir, request.path, response)) {
+            ServeStaticFile(services.web_dir, PercentDecode(request.path, false), response)) {
           route = "static";
           return;
         }

@@ -306,7 +306,9 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     }
     head_ = std::move(*head);
     if (call_.stream && head_.status >= 200 && head_.status < 300) {
-      if (!std::string_view(head_.content_type).starts_with("text/event-stream")) {
+      constexpr std::string_view kEventStream = "text/event-stream";  // any case (RFC 9110)
+      if (!EqualsIgnoreCase(std::string_view(head_.content_type).substr(0, kEventStream.size()),
+                            kEventStream)) {
         exchange_->Cancel();
         return Fail(Error(ErrorCode::kBadGateway, {},
                           "provider " + call_.model.provider->name +

@@ -1,5 +1,6 @@
 #include "http/client_watch.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -20,45 +21,99 @@ namespace {
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 // How long an asynchronous response may take before the server starts watching its client.
 constexpr std::chrono::milliseconds kWatchGrace{50};
+// How often a client that has sent bytes the server has not read yet is looked at again: a wait
+// on its socket would end at once while they are there.
+constexpr std::chrono::milliseconds kRecheckEvery{100};
+
+// What the client of a waiting response has done, seen without reading anything.
+enum class ClientSide {
+  kQuiet,     // nothing
+  kSentMore,  // sent bytes (a pipelined request) that wait to be read, and is still there
+  kGone,      // closed (a FIN, also behind unread bytes: a TLS client sends its close_notify
+              // first) or reset the connection
+};
+
+ClientSide Probe(int fd) {
+  char byte;
+  const ssize_t peeked = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (peeked < 0) {
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? ClientSide::kQuiet
+                                                                     : ClientSide::kGone;
+  }
+  if (peeked == 0) return ClientSide::kGone;
+  pollfd hangup{fd, POLLRDHUP, 0};
+  if (::poll(&hangup, 1, 0) > 0 && (hangup.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+    return ClientSide::kGone;
+  }
+  return ClientSide::kSentMore;
+}
+
+template <typename State>
+void Recheck(tcp::socket& socket, std::shared_ptr<State> state);
+
+// Watches `socket` for its client leaving, until `state` is over (Over()); calls state->Gone()
+// once if it does. A wait on the socket while nothing is there; a look every kRecheckEvery while
+// unread bytes are. After an error, a cancel or the state's end the socket may be gone: the
+// handlers touch nothing then.
+template <typename State>
+void Watch(tcp::socket& socket, std::shared_ptr<State> state) {
+  socket.async_wait(tcp::socket::wait_read,
+                    [&socket, state](const boost::system::error_code& ec) mutable {
+                      if (ec || state->Over()) return;
+                      switch (Probe(socket.native_handle())) {
+                        case ClientSide::kQuiet:
+                          return Watch(socket, std::move(state));
+                        case ClientSide::kSentMore:
+                          return Recheck(socket, std::move(state));
+                        case ClientSide::kGone:
+                          return state->Gone();
+                      }
+                    });
+}
+
+template <typename State>
+void Recheck(tcp::socket& socket, std::shared_ptr<State> state) {
+  state->recheck.expires_after(kRecheckEvery);
+  state->recheck.async_wait([&socket, state](const boost::system::error_code& ec) mutable {
+    if (ec || state->Over()) return;
+    switch (Probe(socket.native_handle())) {
+      case ClientSide::kQuiet:
+        return Watch(socket, std::move(state));
+      case ClientSide::kSentMore:
+        return Recheck(socket, std::move(state));
+      case ClientSide::kGone:
+        return state->Gone();
+    }
+  });
+}
 
 // One asynchronous completion the connection waits for (an `async` handler, the next piece of
 // an AsyncBodySource). Shared with the callbacks, which may run after the connection is gone.
 struct Completion {
-  explicit Completion(const asio::any_io_executor& executor)
-      : timer(executor, std::chrono::steady_clock::time_point::max()) {}
+  Completion(const asio::any_io_executor& executor, std::function<void()> gone)
+      : timer(executor, std::chrono::steady_clock::time_point::max()),
+        recheck(executor),
+        on_gone(std::move(gone)) {}
+  bool Over() const { return done; }
+  void Gone() {
+    client_gone = true;
+    timer.cancel();
+    if (on_gone) on_gone();
+  }
+
   asio::steady_timer timer;
+  asio::steady_timer recheck;  // the next look at a client with unread bytes
+  std::function<void()> on_gone;
   bool done = false;
   bool client_gone = false;
 };
-
-// Watches `socket` for the client closing it while the connection waits on `completion`; calls
-// `on_gone` once if it does.
-void WatchForClose(tcp::socket& socket, std::shared_ptr<Completion> completion,
-                   std::function<void()> on_gone) {
-  const int fd = socket.native_handle();
-  socket.async_wait(tcp::socket::wait_read, [fd, &socket, completion, on_gone = std::move(on_gone)](
-                                                const boost::system::error_code& ec) mutable {
-    // After an error or the end of the wait the socket may be gone: touch nothing.
-    if (ec || completion->done) return;
-    char byte;
-    const ssize_t peeked = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (peeked > 0) return;
-    if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-      WatchForClose(socket, std::move(completion), std::move(on_gone));
-      return;
-    }
-    completion->client_gone = true;
-    completion->timer.cancel();
-    if (on_gone) on_gone();
-  });
-}
 
 }  // namespace
 
 asio::awaitable<bool> AwaitCompletion(tcp::socket& socket,
                                       const std::function<void(std::function<void()>)>& start,
                                       const std::function<void()>& on_gone) {
-  auto completion = std::make_shared<Completion>(socket.get_executor());
+  auto completion = std::make_shared<Completion>(socket.get_executor(), on_gone);
   start([completion] {
     completion->done = true;
     completion->timer.cancel();
@@ -70,19 +125,28 @@ asio::awaitable<bool> AwaitCompletion(tcp::socket& socket,
   co_await completion->timer.async_wait(kAwait);
   if (completion->done) co_return true;
   completion->timer.expires_at(std::chrono::steady_clock::time_point::max());
-  WatchForClose(socket, completion, on_gone);
+  Watch(socket, completion);
   while (!completion->done) {
     co_await completion->timer.async_wait(kAwait);
   }
   boost::system::error_code ignored;
   socket.cancel(ignored);
+  completion->recheck.cancel();
   co_return !completion->client_gone;
 }
 
 struct StreamClientWatch::State {
   explicit State(const asio::any_io_executor& executor)
-      : timer(executor, std::chrono::steady_clock::time_point::max()) {}
-  asio::steady_timer timer;  // cancelled to wake the waiting Await
+      : timer(executor, std::chrono::steady_clock::time_point::max()), recheck(executor) {}
+  bool Over() const { return ended; }
+  void Gone() {
+    client_gone = true;
+    timer.cancel();
+    if (auto gone = std::move(on_gone)) gone();
+  }
+
+  asio::steady_timer timer;    // cancelled to wake the waiting Await
+  asio::steady_timer recheck;  // the next look at a client with unread bytes
   std::function<void()> on_gone;
   std::uint64_t piece = 0;  // the serial of the piece awaited
   bool piece_done = false;  // the piece `piece` arrived
@@ -90,32 +154,10 @@ struct StreamClientWatch::State {
   bool ended = false;  // the watch is gone: its socket may be too
 };
 
-namespace {
-
-void WatchStreamClient(tcp::socket& socket, std::shared_ptr<StreamClientWatch::State> state) {
-  const int fd = socket.native_handle();
-  socket.async_wait(
-      tcp::socket::wait_read, [fd, &socket, state](const boost::system::error_code& ec) mutable {
-        if (ec || state->ended) return;
-        char byte;
-        const ssize_t peeked = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (peeked > 0) return;
-        if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-          WatchStreamClient(socket, std::move(state));
-          return;
-        }
-        state->client_gone = true;
-        state->timer.cancel();
-        if (auto on_gone = std::move(state->on_gone)) on_gone();
-      });
-}
-
-}  // namespace
-
 StreamClientWatch::StreamClientWatch(tcp::socket& socket, std::function<void()> on_gone)
     : socket_(socket), state_(std::make_shared<State>(socket.get_executor())) {
   state_->on_gone = std::move(on_gone);
-  WatchStreamClient(socket_, state_);
+  Watch(socket_, state_);
 }
 
 StreamClientWatch::~StreamClientWatch() {
@@ -123,6 +165,7 @@ StreamClientWatch::~StreamClientWatch() {
   state_->on_gone = nullptr;
   boost::system::error_code ignored;
   socket_.cancel(ignored);
+  state_->recheck.cancel();
 }
 
 asio::awaitable<bool> StreamClientWatch::Await(

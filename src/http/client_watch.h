@@ -12,7 +12,9 @@ namespace gatehouse {
 // watching the client meanwhile (after a short grace period, with async_wait + MSG_PEEK on the
 // raw socket, so it works under TLS too): if the client leaves, `on_gone` runs and the wait goes
 // on until the callback is called (it may still touch the caller's state). True when the client
-// is still there. Pipelined bytes end the watch (they are read later).
+// is still there. Bytes the client sends meanwhile (a pipelined request; a TLS client's
+// close_notify) are left for later reads; while they wait, the client is looked at every 100 ms,
+// and a FIN behind them counts as leaving.
 boost::asio::awaitable<bool> AwaitCompletion(
     boost::asio::ip::tcp::socket& socket, const std::function<void(std::function<void()>)>& start,
     const std::function<void()>& on_gone);
@@ -22,8 +24,9 @@ boost::asio::awaitable<bool> AwaitCompletion(
 // kept across pieces (AwaitCompletion arms a timer and a socket wait, an epoll_ctl, per wait:
 // thousands of concurrent streams would pay that for every event they relay). If the client
 // leaves, `on_gone` runs once and the pending (or next) Await returns false without waiting for
-// its callback. Pipelined bytes end the watch (they are read later). Used on the socket's loop
-// only; `socket` must outlive the watch, whose destructor cancels the socket's pending waits.
+// its callback. Bytes the client sends meanwhile are handled as by AwaitCompletion. Used on the
+// socket's loop only; `socket` must outlive the watch, whose destructor cancels the socket's
+// pending waits.
 class StreamClientWatch {
  public:
   StreamClientWatch(boost::asio::ip::tcp::socket& socket, std::function<void()> on_gone);

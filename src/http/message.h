@@ -16,7 +16,7 @@ namespace gatehouse {
 struct HttpRequest {
   std::string method;  // upper case as sent, e.g. "GET"
   int version = 11;    // 10 for HTTP/1.0, 11 for HTTP/1.1
-  std::string path;    // percent-decoded, without the query
+  std::string path;    // as sent (percent-encoded), without the query; the router decodes it
   std::string query;   // raw text after '?', not decoded
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;

@@ -29,7 +29,9 @@ class Router {
 
   // Routes are tried in the order added; add literal routes before overlapping captures.
   void Add(std::string_view method, std::string_view pattern, RouteHandler handler);
-  // The route for `method` and `path`, or why there is none (with the allowed methods).
+  // The route for `method` and `path` (as sent: percent-encoded, without the query), or why
+  // there is none (with the allowed methods). Each segment is decoded after the path is split,
+  // so "%2F" is a '/' inside a segment, not a separator.
   Match Find(std::string_view method, std::string_view path) const;
 
   // Every registered "METHOD pattern", for documentation checks.

@@ -199,7 +199,7 @@ HttpRequest HttpServer::State::ToRequest(bhttp::request<bhttp::string_body>& mes
   request.version = static_cast<int>(message.version());
   const std::string_view target = message.target();
   const auto question = target.find('?');
-  request.path = PercentDecode(target.substr(0, question), false);
+  request.path = std::string(target.substr(0, question));
   if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
   request.headers.reserve(std::distance(message.begin(), message.end()));
   for (const auto& field : message) {

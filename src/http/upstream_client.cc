@@ -267,7 +267,10 @@ class AsioExchange final : public UpstreamExchange,
     if (connection_->secure) {
       auto& secure = *connection_->secure;
       secure.set_verify_callback(asio::ssl::host_name_verification(url.host));
-      SSL_set_tlsext_host_name(secure.native_handle(), url.host.c_str());
+      // Server names are host names: an IP literal is not sent as one (RFC 6066).
+      boost::system::error_code not_an_address;
+      asio::ip::make_address(url.host, not_an_address);
+      if (not_an_address) SSL_set_tlsext_host_name(secure.native_handle(), url.host.c_str());
       connection_->tls->Resume(secure.native_handle());
       what = "TLS handshake";
       auto [handshake_error] =
@@ -361,7 +364,11 @@ class AsioExchange final : public UpstreamExchange,
     out += "POST ";
     out += url.target;
     out += " HTTP/1.1\r\nHost: ";
+    // An IPv6 literal is written in brackets, as in the URL (RFC 9110's Host is uri-host).
+    const bool ipv6_literal = url.host.find(':') != std::string::npos;
+    if (ipv6_literal) out += '[';
     out += url.host;
+    if (ipv6_literal) out += ']';
     if (url.port != (url.tls ? "443" : "80")) {
       out += ':';
       out += url.port;

@@ -8,6 +8,7 @@ import http.client
 import json
 import resource
 import time
+import urllib.parse
 
 from .harness import (E_BAD_ENDPOINT, E_BAD_GATEWAY, E_SCOPE, HOST, KEY_ENV, PROVIDER,
                       GatewayTestCase, e_pattern, provider_config, skip_when_sanitized, unique,
@@ -23,12 +24,17 @@ LOAD_MODELS = ['fixed', 'stream-10x200', 'stream-3x50', 'flood-64', 'hold', 'jso
 WHOLE_CALL_MS = 1500
 
 
+# A model name with a '/' in it, as Hugging Face-style names have.
+SLASHED_MODEL = 'vendor/model-1'
+
+
 def load_config(base_url):
     lines = []
     providers = [(LOAD, 'timeout_ms = 15000', LOAD_MODELS),
                  ('loadslow', f'timeout_ms = {WHOLE_CALL_MS}', ['trickle']),
                  ('capped', 'timeout_ms = 15000\nmax_concurrent = 2', ['hold']),
-                 ('tokencap', 'timeout_ms = 15000\nmax_concurrent_per_token = 1', ['hold'])]
+                 ('tokencap', 'timeout_ms = 15000\nmax_concurrent_per_token = 1', ['hold']),
+                 ('slashed', 'timeout_ms = 15000', [SLASHED_MODEL])]
     for name, settings, models in providers:
         lines += ['[[providers]]', f'name = "{name}"', f'base_url = "{base_url}"',
                   f'api_key_env = "{KEY_ENV}"', settings, '']
@@ -207,6 +213,22 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
         self.assertTrue(wait_until(lambda: len(self.load.closed_while_holding) > before, 2.0),
                         'the upstream call went on after the client left')
         self.assertLess(self.load.closed_while_holding[-1], 2.0)
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 499))
+
+    def test_a_client_that_leaves_behind_bytes_it_sent_is_still_seen_leaving(self):
+        # Bytes the server has not read (here the start of a pipelined request; under TLS, the
+        # close_notify a client sends before its FIN) must not hide the FIN that follows them.
+        session = unique('s-leave-bytes')
+        sock = raw_chat(self.server.port, self.project.token, f'{LOAD}/hold',
+                        headers={'saia-conversation-id': session})
+        before = len(self.load.closed_while_holding)
+        time.sleep(0.3)  # past the grace period: the server watches the client
+        sock.sendall(b'GET /healthz HTTP/1.1\r\n')
+        time.sleep(0.3)
+        sock.close()
+        self.assertTrue(wait_until(lambda: len(self.load.closed_while_holding) > before, 2.0),
+                        'the upstream call went on after the client left')
         record = self.wait_record(session, self.project.token)
         self.assertEqual((record['status'], record['httpStatus']), ('failed', 499))
 
@@ -412,3 +434,12 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
         for path in ('/v2/llm/providers/nope', '/v2/llm/providers/nope/models',
                      f'/v2/llm/providers/{LOAD}/models/nope'):
             self.assertError(self.request('GET', path, token=self.org_token), E_BAD_ENDPOINT)
+
+    def test_a_model_whose_name_has_a_slash_is_fetched_with_the_slash_percent_encoded(self):
+        encoded = urllib.parse.quote(SLASHED_MODEL, safe='')
+        self.assertEqual(encoded, 'vendor%2Fmodel-1')
+        body = self.ok(self.request('GET', f'/v2/llm/providers/slashed/models/{encoded}',
+                                    token=self.org_token))
+        self.assertEqual(body['name'], SLASHED_MODEL)
+        self.assertError(self.request('GET', f'/v2/llm/providers/slashed/models/{SLASHED_MODEL}',
+                                      token=self.org_token), E_BAD_ENDPOINT)

@@ -312,7 +312,8 @@ TEST_F(GatewayTest, ABrokenStreamEndsWithAnErrorEventAndIsRecorded502) {
 }
 
 TEST_F(GatewayTest, ACompleteStreamIsRelayedMeteredAndEndsWithDone) {
-  exchange()->head = UpstreamHead{200, "text/event-stream; charset=utf-8", ""};
+  // Media types are case-insensitive.
+  exchange()->head = UpstreamHead{200, "Text/Event-Stream; charset=utf-8", ""};
   exchange()->pieces.push_back(
       UpstreamBodyPiece{"data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n", false});
   exchange()->pieces.push_back(UpstreamBodyPiece{

@@ -36,16 +36,29 @@ enum class Upstream {
 // Answers every request with a small JSON body, one thread per connection.
 class LoopbackServer {
  public:
-  explicit LoopbackServer(Upstream behaviour) : behaviour_(behaviour) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    ::bind(listener_, reinterpret_cast<sockaddr*>(&address), length);
-    ::listen(listener_, 16);
+  // On 127.0.0.1, or on ::1 with `ipv6` (listening() is false when the machine has no ::1).
+  explicit LoopbackServer(Upstream behaviour, bool ipv6 = false)
+      : behaviour_(behaviour), ipv6_(ipv6) {
+    listener_ = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+    sockaddr_storage address{};
+    socklen_t length = 0;
+    if (ipv6) {
+      auto& v6 = reinterpret_cast<sockaddr_in6&>(address);
+      v6.sin6_family = AF_INET6;
+      v6.sin6_addr = in6addr_loopback;
+      length = sizeof v6;
+    } else {
+      auto& v4 = reinterpret_cast<sockaddr_in&>(address);
+      v4.sin_family = AF_INET;
+      v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      length = sizeof v4;
+    }
+    listening_ = listener_ >= 0 &&
+                 ::bind(listener_, reinterpret_cast<sockaddr*>(&address), length) == 0 &&
+                 ::listen(listener_, 16) == 0;
     ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
+    port_ = ntohs(ipv6 ? reinterpret_cast<sockaddr_in6&>(address).sin6_port
+                       : reinterpret_cast<sockaddr_in&>(address).sin_port);
     acceptor_ = std::thread([this] { Accept(); });
   }
   ~LoopbackServer() {
@@ -61,7 +74,17 @@ class LoopbackServer {
     for (int fd : connections_) ::close(fd);
   }
 
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+  bool listening() const { return listening_; }
+  std::uint16_t port() const { return port_; }
+  std::string base_url() const {
+    return std::string(ipv6_ ? "http://[::1]:" : "http://127.0.0.1:") + std::to_string(port_) +
+           "/v1";
+  }
+  // The head of the last request read (request line and headers).
+  std::string last_head() const {
+    const std::lock_guard lock(mutex_);
+    return last_head_;
+  }
   int accepted() const { return accepted_; }
   int requests() const { return requests_; }
   int closed_by_client() const { return closed_by_client_; }
@@ -103,6 +126,10 @@ class LoopbackServer {
         if (n <= 0) return;
         buffer.append(chunk, static_cast<std::size_t>(n));
       }
+      {
+        const std::lock_guard lock(mutex_);
+        last_head_ = buffer.substr(0, end);
+      }
       buffer.erase(0, end + 4 + length);
       ++requests_;
       if (behaviour_ == Upstream::kSilent) continue;
@@ -130,6 +157,8 @@ class LoopbackServer {
   }
 
   const Upstream behaviour_;
+  const bool ipv6_;
+  bool listening_ = false;
   int listener_ = -1;
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
@@ -138,8 +167,9 @@ class LoopbackServer {
   std::atomic<int> closed_by_client_{0};
   std::atomic<int> resets_{0};
   std::thread acceptor_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::vector<int> connections_;  // open connections; guarded by mutex_
+  std::string last_head_;         // guarded by mutex_
   std::vector<std::thread> threads_;
 };
 
@@ -302,6 +332,18 @@ TEST(AsioUpstreamClient, AnIdleConnectionIsClosedWhenItsIdleTimeoutPassesWithout
   EXPECT_EQ(after_wait.idle, 0u) << "the idle connection was still pooled after its timeout";
   EXPECT_EQ(after_wait.open, 0u);
   EXPECT_EQ(closed_during_wait, 1) << "the upstream did not see the idle connection close";
+}
+
+TEST(AsioUpstreamClient, AnIpv6LiteralUpstreamIsNamedInBracketsInTheHostHeader) {
+  LoopbackServer server(Upstream::kKeepAlive, /*ipv6=*/true);
+  if (!server.listening()) GTEST_SKIP() << "no IPv6 loopback on this machine";
+  AsioUpstreamClient client;
+  const ProviderConfig provider = ProviderAt(server.base_url());
+  const auto outcomes = CallInSequence(client, provider, 1, std::chrono::seconds(5));
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].status, 200);
+  const std::string host = "\r\nHost: [::1]:" + std::to_string(server.port()) + "\r\n";
+  EXPECT_NE(server.last_head().find(host), std::string::npos) << server.last_head();
 }
 
 TEST(AsioUpstreamClient, IdleConnectionsWhoseTimeoutsPassTogetherAreAllClosedAndLetGo) {
