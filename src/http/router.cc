@@ -49,11 +49,13 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
   // Split first, then decode: an encoded '/' (%2F) stays inside its segment, so a capture can
   // hold one (a model named "vendor/model").
   auto segments = SplitPath(path);
-  std::vector<std::string> decoded;
-  decoded.reserve(segments.size());  // the views below point into it: it never reallocates
-  for (auto& segment : segments) {
-    if (segment.find('%') == std::string_view::npos) continue;
-    segment = decoded.emplace_back(PercentDecode(segment, false));
+  std::vector<std::string> decoded;  // allocated only for a path with an escape
+  if (path.find('%') != std::string_view::npos) {
+    decoded.reserve(segments.size());  // the views below point into it: it never reallocates
+    for (auto& segment : segments) {
+      if (segment.find('%') == std::string_view::npos) continue;
+      segment = decoded.emplace_back(PercentDecode(segment, false));
+    }
   }
   Match match;
   for (const auto& route : routes_) {
