@@ -425,9 +425,8 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
                      const AsyncBodySource::Callback& done) {
     if (!piece) {
       // An unfinished last line was cut mid-event: relayed, it would be an event no client can
-      // parse, so it is dropped; the error event below tells why the stream ends.
-      events_.TakeRest();
-      std::string chunk;
+      // parse, so it is dropped; the error event below, on its own, tells why the stream ends.
+      std::string chunk = events_.Abandon();
       if (cancelled_) return done(BodyPiece::kBroken, std::move(chunk));
       spdlog::warn("provider {} stream broke: {}", call_.model.provider->name,
                    piece.error().detail);

@@ -76,16 +76,36 @@ std::string SseAccumulator::Feed(std::string_view bytes) {
     if (crlf) line.remove_suffix(1);
     relay += Line(line);
     relay += crlf ? "\r\n" : "\n";
+    relayed_ = line.empty() ? Relayed::kEventEnd : Relayed::kInEvent;
   }
   pending_.erase(0, start);
   // A line this long is not an event worth metering: relay it as it is, keep memory bounded.
-  if (pending_.size() > kMaxEventLine) relay += TakeRest();
+  if (pending_.size() > kMaxEventLine) {
+    relay += std::exchange(pending_, {});
+    relayed_ = Relayed::kInLine;
+  }
   return relay;
 }
 
 std::string SseAccumulator::Finish() {
   if (pending_.empty()) return {};
-  return Feed("\n") + "\n";
+  std::string relay = Feed("\n") + "\n";
+  relayed_ = Relayed::kEventEnd;
+  return relay;
+}
+
+std::string SseAccumulator::Abandon() {
+  pending_.clear();
+  const Relayed relayed = std::exchange(relayed_, Relayed::kEventEnd);
+  switch (relayed) {
+    case Relayed::kEventEnd:
+      return {};
+    case Relayed::kInEvent:
+      return "\n";
+    case Relayed::kInLine:
+      return "\n\n";
+  }
+  return {};
 }
 
 std::string SseAccumulator::Line(std::string_view line) {

@@ -62,11 +62,13 @@ class SseAccumulator {
 
   // Takes bytes from the provider; returns the bytes ready to relay.
   std::string Feed(std::string_view bytes);
-  // The unfinished last line, relayed as it is (used for over-long lines).
-  std::string TakeRest() { return std::exchange(pending_, {}); }
   // At the end of the stream: meters and relays a last line that had no line break, ending its
   // event, so that anything appended after it stands on its own line.
   std::string Finish();
+  // The stream broke: drops the unfinished last line (a cut event no client could parse) and
+  // returns what ends the bytes relayed so far, so that an event appended after it stands on
+  // its own: nothing after an event's blank line, else one or two line breaks.
+  std::string Abandon();
 
   // The answer text, at most its first kMaxRecordedOutput bytes (what the record keeps).
   const std::string& content() const { return content_; }
@@ -81,10 +83,18 @@ class SseAccumulator {
   // Meters one line; returns it, rewritten when it carried usage.
   std::string Line(std::string_view line);
 
+  // Where the bytes relayed so far end.
+  enum class Relayed {
+    kEventEnd,  // nothing yet, or an event's blank line
+    kInEvent,   // a whole line of an event not yet ended
+    kInLine,    // part of an over-long line
+  };
+
   const ModelPrice* price_;
   std::function<std::int64_t()> estimate_prompt_;
   std::optional<std::int64_t> prompt_estimate_;  // estimate_prompt_'s answer, once asked
   std::string pending_;
+  Relayed relayed_ = Relayed::kEventEnd;
   std::string content_;                  // bounded: kMaxRecordedOutput
   bool content_full_ = false;            // content_ was cut: nothing more is appended
   std::size_t content_code_points_ = 0;  // of the whole answer

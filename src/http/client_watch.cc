@@ -90,10 +90,8 @@ void Recheck(tcp::socket& socket, std::shared_ptr<State> state) {
 // One asynchronous completion the connection waits for (an `async` handler, the next piece of
 // an AsyncBodySource). Shared with the callbacks, which may run after the connection is gone.
 struct Completion {
-  Completion(const asio::any_io_executor& executor, std::function<void()> gone)
-      : timer(executor, std::chrono::steady_clock::time_point::max()),
-        recheck(executor),
-        on_gone(std::move(gone)) {}
+  explicit Completion(const asio::any_io_executor& executor)
+      : timer(executor, std::chrono::steady_clock::time_point::max()), recheck(executor) {}
   bool Over() const { return done; }
   void Gone() {
     client_gone = true;
@@ -113,7 +111,7 @@ struct Completion {
 asio::awaitable<bool> AwaitCompletion(tcp::socket& socket,
                                       const std::function<void(std::function<void()>)>& start,
                                       const std::function<void()>& on_gone) {
-  auto completion = std::make_shared<Completion>(socket.get_executor(), on_gone);
+  auto completion = std::make_shared<Completion>(socket.get_executor());
   start([completion] {
     completion->done = true;
     completion->timer.cancel();
@@ -125,6 +123,8 @@ asio::awaitable<bool> AwaitCompletion(tcp::socket& socket,
   co_await completion->timer.async_wait(kAwait);
   if (completion->done) co_return true;
   completion->timer.expires_at(std::chrono::steady_clock::time_point::max());
+  // Read only now: `start` may have set what to call.
+  completion->on_gone = on_gone;
   Watch(socket, completion);
   while (!completion->done) {
     co_await completion->timer.async_wait(kAwait);

@@ -223,7 +223,10 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
         sock = raw_chat(self.server.port, self.project.token, f'{LOAD}/hold',
                         headers={'saia-conversation-id': session})
         before = len(self.load.closed_while_holding)
-        time.sleep(0.3)  # past the grace period: the server watches the client
+        # The server has read the request (the upstream holds the call) and, past its grace
+        # period, watches the client: the bytes below stay in the socket, unread.
+        self.assertTrue(wait_until(lambda: self.load.holding > 0, 5.0))
+        time.sleep(0.2)
         sock.sendall(b'GET /healthz HTTP/1.1\r\n')
         time.sleep(0.3)
         sock.close()

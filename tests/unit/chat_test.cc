@@ -16,7 +16,7 @@ TEST(SseAccumulator, CollectsContentAndFinalUsageAcrossSplitReads) {
       "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\n"
       "data: [DONE]\n\n";
   for (std::size_t i = 0; i < stream.size(); i += 5) relayed += events.Feed(stream.substr(i, 5));
-  relayed += events.TakeRest();
+  relayed += events.Finish();
   EXPECT_EQ(events.content(), "Hello");
   // Lines without usage go through byte for byte; the usage line gains its costs.
   EXPECT_TRUE(relayed.starts_with(stream.substr(0, stream.find("data: {\"choices\":[],"))));
@@ -29,6 +29,30 @@ TEST(SseAccumulator, CollectsContentAndFinalUsageAcrossSplitReads) {
   EXPECT_EQ(events.usage()->prompt, 7);
   EXPECT_EQ(events.usage()->completion, 2);
   EXPECT_TRUE(events.done());
+}
+
+// A broken stream's error event must reach the client as an event of its own, whatever the cut
+// left: an event's end, an event without its blank line, part of an over-long line, or part of
+// a line that is dropped.
+TEST(SseAccumulator, AbandonEndsWhatWasRelayedSoThatTheErrorEventStandsAlone) {
+  const std::string event = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n";
+  const std::string long_line = "data: " + std::string((1 << 20) + 10, 'y');
+  const std::string error = "data: {\"error\":{\"message\":\"Bad Gateway\",\"code\":502}}\n\n";
+  struct Case {
+    std::string fed;
+    std::string closing;
+  };
+  for (const Case& cut :
+       {Case{event + "\n", ""}, Case{event, "\n"}, Case{event + "\n" + long_line, "\n\n"},
+        Case{event + "\ndata: {\"cho", ""}}) {
+    SseAccumulator events;
+    std::string relayed = events.Feed(cut.fed);
+    const std::string closing = events.Abandon();
+    EXPECT_EQ(closing, cut.closing) << cut.fed.substr(0, 80);
+    relayed += closing + error;
+    EXPECT_TRUE(relayed.ends_with("\n\n" + error)) << relayed.substr(0, 120);
+    EXPECT_EQ(relayed.find("{\"cho\n"), std::string::npos) << "the cut event is dropped";
+  }
 }
 
 TEST(SseAccumulator, ALastLineWithoutLineBreakIsMeteredAndEnded) {

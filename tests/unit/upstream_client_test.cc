@@ -366,14 +366,14 @@ TEST(AsioUpstreamClient, IdleConnectionsWhoseTimeoutsPassTogetherAreAllClosedAnd
         EXPECT_EQ(outcome.status, 200);
         if (++answered < kConnections) return;
         pooled = client.Figures();
-        Call(client, waiting, std::chrono::milliseconds(600), [&](Outcome outcome) {
+        Call(client, waiting, std::chrono::milliseconds(1500), [&](Outcome outcome) {
           second = std::move(outcome);
           after_wait = client.Figures();
           closed_during_wait = server.closed_by_client();
           // A later expiry is let go of too: one more connection, pooled and left to expire.
           Call(client, provider, std::chrono::seconds(5), [&](Outcome outcome) {
             EXPECT_EQ(outcome.status, 200);
-            Call(client, waiting, std::chrono::milliseconds(600),
+            Call(client, waiting, std::chrono::milliseconds(1500),
                  [&](Outcome) { after_second_wait = client.Figures(); });
           });
         });
