@@ -205,8 +205,9 @@ class AsioExchange final : public UpstreamExchange,
       co_return boost::system::error_code();
     }
     const std::string key = url.host + ":" + url.port;
-    if (auto cached = shared_->CachedLookup(key)) {
-      endpoints = std::move(*cached);
+    if (auto cached = shared_->CachedLookup(key); cached.answer) {
+      if (cached.refresh) RefreshLookup(url.host, url.port, key);
+      endpoints = std::move(*cached.answer);
       co_return boost::system::error_code();
     }
     // getaddrinfo cannot be interrupted: the lookup runs on Asio's resolver thread and is
@@ -243,6 +244,25 @@ class AsioExchange final : public UpstreamExchange,
     shared_->StoreLookup(key, lookup->endpoints);
     endpoints = std::move(lookup->endpoints);
     co_return boost::system::error_code();
+  }
+
+  // Looks `host` up again in the background; the answer replaces the stale one the calls use
+  // meanwhile. No call waits for it, and it outlives this exchange.
+  void RefreshLookup(const std::string& host, const std::string& port, const std::string& key) {
+    auto resolver = std::make_shared<tcp::resolver>(io_);
+    resolver->async_resolve(host, port,
+                            [resolver, shared = shared_, key](boost::system::error_code ec,
+                                                              tcp::resolver::results_type results) {
+                              Shared::Endpoints endpoints;
+                              for (const auto& entry : results) {
+                                endpoints.push_back(entry.endpoint());
+                              }
+                              if (ec || endpoints.empty()) {
+                                shared->LookupFailed(key);
+                              } else {
+                                shared->StoreLookup(key, std::move(endpoints));
+                              }
+                            });
   }
 
   // Opens a fresh connection to `url` (TCP, then TLS for https).
@@ -402,9 +422,7 @@ class AsioExchange final : public UpstreamExchange,
 }  // namespace
 
 AsioUpstreamClient::AsioUpstreamClient(UpstreamPoolOptions options)
-    : shared_(std::make_shared<Shared>()) {
-  shared_->options = options;
-}
+    : shared_(std::make_shared<Shared>(options)) {}
 
 AsioUpstreamClient::~AsioUpstreamClient() = default;
 

@@ -17,7 +17,8 @@ struct UpstreamPoolOptions {
   // An idle connection is closed once it has been idle this long (by the loop's deadline sweep,
   // whether or not another call comes).
   std::chrono::milliseconds idle_timeout{30000};
-  // How long a name lookup is reused (getaddrinfo reports no TTL).
+  // How long a name lookup is fresh (getaddrinfo reports no TTL). A stale answer is still used,
+  // at once, while the name is looked up again in the background (http/dns_cache.h).
   std::chrono::milliseconds dns_ttl{30000};
   // A connection idle for at least this long is checked for the upstream's close (a MSG_PEEK,
   // a system call) before it is reused. Below it, it is reused at once: under load that saves
@@ -39,9 +40,9 @@ struct UpstreamPoolFigures {
 // and per upstream host (health-checked on reuse; a call on a reused connection that turns out
 // closed before anything was sent is retried once on a fresh one), TLS for https URLs with one
 // SSL_CTX per host loaded once (system CA store, host-name verification, session resumption),
-// name lookups on Asio's resolver cached for dns_ttl, and the first-byte, between-reads and
-// whole-call timeouts of UpstreamRequest. Open() must be called on an HttpServer event loop
-// thread (CurrentEventLoop()). Thread-safe.
+// name lookups on Asio's resolver cached (refreshed in the background after dns_ttl), and the
+// first-byte, between-reads and whole-call timeouts of UpstreamRequest. Open() must be called on
+// an HttpServer event loop thread (CurrentEventLoop()). Thread-safe.
 class AsioUpstreamClient final : public UpstreamClient {
  public:
   explicit AsioUpstreamClient(UpstreamPoolOptions options = {});

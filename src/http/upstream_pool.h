@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "http/dns_cache.h"
 #include "http/draining_read.h"
 #include "http/socket_deadline.h"
 #include "http/upstream_client.h"
@@ -90,6 +91,12 @@ struct TlsContext {
 // What an AsioUpstreamClient shares with its exchanges and their connections, which may outlive
 // it: the pool figures, one TLS context per host and the cached name lookups.
 struct AsioUpstreamClient::Shared {
+  using Endpoints = std::vector<boost::asio::ip::tcp::endpoint>;
+
+  explicit Shared(UpstreamPoolOptions pool_options)
+      : options(pool_options),
+        dns(std::chrono::duration_cast<std::chrono::steady_clock::duration>(options.dns_ttl)) {}
+
   UpstreamPoolOptions options;
   std::atomic<std::uint64_t> open{0};
   std::atomic<std::uint64_t> idle{0};
@@ -98,11 +105,7 @@ struct AsioUpstreamClient::Shared {
 
   std::mutex mutex;
   std::map<std::string, std::shared_ptr<upstream_pool::TlsContext>> tls;  // by host:port; guarded
-  struct Lookup {
-    std::vector<boost::asio::ip::tcp::endpoint> endpoints;
-    std::chrono::steady_clock::time_point expires;
-  };
-  std::map<std::string, Lookup> dns;  // by host:port; guarded
+  DnsCache<Endpoints> dns;                                                // by host:port; guarded
 
   std::shared_ptr<upstream_pool::TlsContext> TlsFor(const std::string& key) {
     std::lock_guard lock(mutex);
@@ -110,16 +113,17 @@ struct AsioUpstreamClient::Shared {
     if (!context) context = std::make_shared<upstream_pool::TlsContext>();
     return context;
   }
-  std::optional<std::vector<boost::asio::ip::tcp::endpoint>> CachedLookup(const std::string& key) {
+  DnsCache<Endpoints>::Found CachedLookup(const std::string& key) {
     std::lock_guard lock(mutex);
-    auto found = dns.find(key);
-    if (found == dns.end() || found->second.expires < std::chrono::steady_clock::now())
-      return std::nullopt;
-    return found->second.endpoints;
+    return dns.Find(key, std::chrono::steady_clock::now());
   }
-  void StoreLookup(const std::string& key, std::vector<boost::asio::ip::tcp::endpoint> endpoints) {
+  void StoreLookup(const std::string& key, Endpoints endpoints) {
     std::lock_guard lock(mutex);
-    dns[key] = Lookup{std::move(endpoints), std::chrono::steady_clock::now() + options.dns_ttl};
+    dns.Store(key, std::move(endpoints), std::chrono::steady_clock::now());
+  }
+  void LookupFailed(const std::string& key) {
+    std::lock_guard lock(mutex);
+    dns.RefreshFailed(key, std::chrono::steady_clock::now());
   }
 };
 

@@ -334,6 +334,23 @@ TEST(AsioUpstreamClient, AnIdleConnectionIsClosedWhenItsIdleTimeoutPassesWithout
   EXPECT_EQ(closed_during_wait, 1) << "the upstream did not see the idle connection close";
 }
 
+TEST(AsioUpstreamClient, CallsToAHostWhoseLookupIsStaleGoOnWhileItIsLookedUpAgain) {
+  LoopbackServer server(Upstream::kCloseAfterAnswer);  // each call needs a connect, so a lookup
+  UpstreamPoolOptions options;
+  options.dns_ttl = std::chrono::milliseconds(1);
+  AsioUpstreamClient client(options);
+  const ProviderConfig provider =
+      ProviderAt("http://localhost:" + std::to_string(server.port()) + "/v1");
+  const auto outcomes =
+      CallInSequence(client, provider, 4, std::chrono::seconds(5), std::chrono::milliseconds(20));
+  ASSERT_EQ(outcomes.size(), 4u);
+  for (const auto& outcome : outcomes) {
+    EXPECT_FALSE(outcome.failure);
+    EXPECT_EQ(outcome.status, 200);
+  }
+  EXPECT_EQ(server.accepted(), 4);
+}
+
 TEST(AsioUpstreamClient, AnIpv6LiteralUpstreamIsNamedInBracketsInTheHostHeader) {
   LoopbackServer server(Upstream::kKeepAlive, /*ipv6=*/true);
   if (!server.listening()) GTEST_SKIP() << "no IPv6 loopback on this machine";
