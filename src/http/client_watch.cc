@@ -49,7 +49,7 @@ ClientSide Probe(int fd) {
 }
 
 template <typename State>
-void Recheck(tcp::socket& socket, std::shared_ptr<State> state);
+void Judge(tcp::socket& socket, std::shared_ptr<State> state);
 
 // Watches `socket` for its client leaving, until `state` is over (Over()); calls state->Gone()
 // once if it does. A wait on the socket while nothing is there; a look every kRecheckEvery while
@@ -60,14 +60,7 @@ void Watch(tcp::socket& socket, std::shared_ptr<State> state) {
   socket.async_wait(tcp::socket::wait_read,
                     [&socket, state](const boost::system::error_code& ec) mutable {
                       if (ec || state->Over()) return;
-                      switch (Probe(socket.native_handle())) {
-                        case ClientSide::kQuiet:
-                          return Watch(socket, std::move(state));
-                        case ClientSide::kSentMore:
-                          return Recheck(socket, std::move(state));
-                        case ClientSide::kGone:
-                          return state->Gone();
-                      }
+                      Judge(socket, std::move(state));
                     });
 }
 
@@ -76,15 +69,21 @@ void Recheck(tcp::socket& socket, std::shared_ptr<State> state) {
   state->recheck.expires_after(kRecheckEvery);
   state->recheck.async_wait([&socket, state](const boost::system::error_code& ec) mutable {
     if (ec || state->Over()) return;
-    switch (Probe(socket.native_handle())) {
-      case ClientSide::kQuiet:
-        return Watch(socket, std::move(state));
-      case ClientSide::kSentMore:
-        return Recheck(socket, std::move(state));
-      case ClientSide::kGone:
-        return state->Gone();
-    }
+    Judge(socket, std::move(state));
   });
+}
+
+// Looks at the client and goes on watching it the way that fits, or reports it gone.
+template <typename State>
+void Judge(tcp::socket& socket, std::shared_ptr<State> state) {
+  switch (Probe(socket.native_handle())) {
+    case ClientSide::kQuiet:
+      return Watch(socket, std::move(state));
+    case ClientSide::kSentMore:
+      return Recheck(socket, std::move(state));
+    case ClientSide::kGone:
+      return state->Gone();
+  }
 }
 
 // One asynchronous completion the connection waits for (an `async` handler, the next piece of
