@@ -29,8 +29,7 @@ TEST(Router, SegmentsAreDecodedAfterTheSplitSoAnEncodedSlashStaysInItsCapture) {
   auto match = router.Find("GET", "/v2/llm/providers/p%20q/models/meta-llama%2FLlama-3%2f70B");
   ASSERT_EQ(match.kind, Router::Match::Kind::kFound);
   EXPECT_EQ(match.params, (PathParams{"p q", "meta-llama/Llama-3/70B"}));
-  EXPECT_EQ(router.Find("GET", "/v2/llm/%70roviders/p/models/m").kind,
-            Router::Match::Kind::kFound)
+  EXPECT_EQ(router.Find("GET", "/v2/llm/%70roviders/p/models/m").kind, Router::Match::Kind::kFound)
       << "an encoded literal segment still matches";
   EXPECT_EQ(router.Find("GET", "/v2/llm/providers/p/models/vendor/model").kind,
             Router::Match::Kind::kNoRoute)
