@@ -14,7 +14,8 @@ namespace gatehouse {
 // background, so that a call never waits for the name server of a host it has reached before (a
 // slow lookup of one host would otherwise hold up the lookups queued behind it). A failed
 // refresh keeps the old answer and is tried again one `ttl` later. Not thread-safe: the caller
-// locks. `Answer` is the lookup's result (endpoints), `Clock` has now().
+// locks. `Answer` is the lookup's result (endpoints); `Clock` gives the time types, and the
+// caller passes the time, so that tests can choose it.
 template <typename Answer, typename Clock = std::chrono::steady_clock>
 class DnsCache {
  public:
