@@ -44,32 +44,42 @@ std::string_view Utf8Prefix(std::string_view utf8, std::size_t max_bytes) {
   return utf8.substr(0, end);
 }
 
-bool IsValidUtf8(std::string_view text) {
+std::size_t Utf8CodePointLength(std::string_view text) {
+  if (text.empty()) return 0;
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const auto* end = p + text.size();
-  while (p < end) {
-    unsigned c = *p;
-    int extra;
-    unsigned min;
-    if (c < 0x80) {
-      ++p;
+  unsigned c = p[0];
+  std::size_t extra;
+  unsigned min;
+  if (c < 0x80) {
+    return 1;
+  } else if ((c & 0xE0) == 0xC0) {
+    extra = 1, min = 0x80, c &= 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    extra = 2, min = 0x800, c &= 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    extra = 3, min = 0x10000, c &= 0x07;
+  } else {
+    return 0;
+  }
+  if (text.size() <= extra) return 0;
+  for (std::size_t i = 1; i <= extra; ++i) {
+    if ((p[i] & 0xC0) != 0x80) return 0;
+    c = (c << 6) | (p[i] & 0x3F);
+  }
+  if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+  return extra + 1;
+}
+
+bool IsValidUtf8(std::string_view text) {
+  std::size_t at = 0;
+  while (at < text.size()) {
+    if (static_cast<unsigned char>(text[at]) < 0x80) {
+      ++at;
       continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      extra = 1, min = 0x80, c &= 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2, min = 0x800, c &= 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      extra = 3, min = 0x10000, c &= 0x07;
-    } else {
-      return false;
     }
-    if (end - p <= extra) return false;
-    for (int i = 1; i <= extra; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      c = (c << 6) | (p[i] & 0x3F);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return false;
-    p += extra + 1;
+    const std::size_t length = Utf8CodePointLength(text.substr(at));
+    if (length == 0) return false;
+    at += length;
   }
   return true;
 }

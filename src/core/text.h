@@ -21,6 +21,10 @@ std::size_t CodePointCount(std::string_view utf8);
 // code points (a cut by bytes alone can split one, which leaves invalid UTF-8).
 std::string_view Utf8Prefix(std::string_view utf8, std::size_t max_bytes);
 bool IsValidUtf8(std::string_view text);
+// The length in bytes of the valid UTF-8 code point `text` starts with (1 to 4); 0 when `text` is
+// empty or starts with anything else (a stray continuation byte, an overlong form, a surrogate, a
+// code point past U+10FFFF, a sequence cut short).
+std::size_t Utf8CodePointLength(std::string_view text);
 // A pragmatic e-mail shape check: one '@', a non-empty local part, a dotted domain, no spaces.
 bool LooksLikeEmail(std::string_view text);
 // Lower-case canonical UUID (8-4-4-4-12 hex digits).

@@ -74,6 +74,15 @@ std::int64_t PromptChars(const ChatCall& call) {
   return EstimateTokens(all);
 }
 
+// Whether the client asked for a stream's usage event itself (stream_options.include_usage);
+// the gateway always asks the provider for it, to meter the call.
+bool AskedForUsage(const boost::json::object& body) {
+  const auto* options = body.if_contains("stream_options");
+  if (!options || !options->is_object()) return false;
+  const auto* include = options->as_object().if_contains("include_usage");
+  return include && include->is_bool() && include->as_bool();
+}
+
 // A record kept without its prompt, input and output (log_content = false).
 void ForgetContent(RequestRecord& record) {
   record.prompt.reset();
@@ -237,7 +246,8 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
         call_(std::move(call)),
         slot_(std::move(slot)),
         exchange_(std::move(exchange)),
-        events_(call_.model.price, [this] { return PromptChars(call_); }) {}
+        events_(
+            call_.model.price, [this] { return PromptChars(call_); }, AskedForUsage(call_.body)) {}
 
   ~CallRun() {
     if (streaming_) RecordStream("failed", 499);
@@ -415,7 +425,10 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
       if (call_.kind == CallKind::kChat) usage_json["completion_tokens"] = usage.completion;
       usage_json["total_tokens"] = usage.prompt + usage.completion;
     }
-    AddCosts(usage_json, PriceOf(call_.model.price, usage.prompt, usage.completion));
+    // Costs only where prices are configured (API.md §8): zeros would tell of a free call.
+    if (call_.model.price) {
+      AddCosts(usage_json, PriceOf(call_.model.price, usage.prompt, usage.completion));
+    }
     ChatResult result;
     result.body = boost::json::serialize(response);
     Answer(std::move(result));
@@ -544,7 +557,10 @@ void ApplyUpstreamSettings(boost::json::object& body, const ChatCall& call) {
   if (max_tokens) body[name] = std::move(*max_tokens);
   if (call.stream) {
     body["stream"] = true;
-    body["stream_options"] = boost::json::object{{"include_usage", true}};
+    // The client's other stream options go along.
+    boost::json::value& options = body["stream_options"];
+    if (!options.is_object()) options.emplace_object();
+    options.as_object()["include_usage"] = true;
   }
 }
 

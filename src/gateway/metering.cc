@@ -13,6 +13,14 @@ constexpr std::size_t kMaxEventLine = 1 << 20;
 // A usage count above this is not believed (no model reads or writes that much in one call).
 constexpr std::int64_t kMaxUsageTokens = 100'000'000;
 
+// The event a provider adds for stream_options.include_usage: no choices, only the usage.
+bool IsUsageOnly(const boost::json::object& event) {
+  const auto* choices = event.if_contains("choices");
+  const auto* usage = event.if_contains("usage");
+  return choices && choices->is_array() && choices->as_array().empty() && usage &&
+         usage->is_object();
+}
+
 }  // namespace
 
 void AddCosts(boost::json::object& usage, const ChatCost& cost) {
@@ -74,7 +82,13 @@ std::string SseAccumulator::Feed(std::string_view bytes) {
     std::string_view line(pending_.data() + start, end - start);
     const bool crlf = !line.empty() && line.back() == '\r';
     if (crlf) line.remove_suffix(1);
-    relay += Line(line);
+    if (dropping_) {  // the rest of an event that is not relayed, up to its blank line
+      if (line.empty()) dropping_ = false;
+      continue;
+    }
+    std::string relayed = Line(line);
+    if (dropping_) continue;
+    relay += relayed;
     relay += crlf ? "\r\n" : "\n";
     relayed_ = line.empty() ? Relayed::kEventEnd : Relayed::kInEvent;
   }
@@ -88,14 +102,17 @@ std::string SseAccumulator::Feed(std::string_view bytes) {
 }
 
 std::string SseAccumulator::Finish() {
-  if (pending_.empty()) return {};
-  std::string relay = Feed("\n") + "\n";
-  relayed_ = Relayed::kEventEnd;
-  return relay;
+  std::string relay;
+  if (!pending_.empty()) relay = Feed("\n");
+  return relay + EndEvent();
 }
 
 std::string SseAccumulator::Abandon() {
   pending_.clear();
+  return EndEvent();
+}
+
+std::string SseAccumulator::EndEvent() {
   const Relayed relayed = std::exchange(relayed_, Relayed::kEventEnd);
   switch (relayed) {
     case Relayed::kEventEnd:
@@ -143,9 +160,12 @@ std::string SseAccumulator::Line(std::string_view line) {
   }
   const UsageReading reading = ReadUsageOf(object);
   TokenUsage usage = reading.usage;
-  if (reading.verdict == UsageVerdict::kBelievable) {
-    usage_ = usage;
-  } else if (reading.verdict == UsageVerdict::kUnbelievable && estimate_prompt_) {
+  if (reading.verdict == UsageVerdict::kBelievable) usage_ = usage;
+  if (!relay_usage_only_ && relayed_ == Relayed::kEventEnd && IsUsageOnly(object)) {
+    dropping_ = true;  // metered, not relayed
+    return {};
+  }
+  if (reading.verdict == UsageVerdict::kUnbelievable && estimate_prompt_) {
     // The client gets the estimate instead, as with a whole answer. usage_ stays unset: the
     // record estimates over the whole answer, which matches this when (as usual) the usage
     // event comes after the text.
@@ -155,12 +175,16 @@ std::string SseAccumulator::Line(std::string_view line) {
     fields["prompt_tokens"] = usage.prompt;
     fields["completion_tokens"] = usage.completion;
     fields["total_tokens"] = usage.prompt + usage.completion;
-  } else {
+  } else if (reading.verdict != UsageVerdict::kBelievable) {
     // No usage, or one that names too little to meter (`usage: {}` on the chunks before the
     // last, as some providers send): relayed as it is.
     return std::string(line);
   }
-  AddCosts(object["usage"].as_object(), PriceOf(price_, usage.prompt, usage.completion));
+  if (price_) {
+    AddCosts(object["usage"].as_object(), PriceOf(price_, usage.prompt, usage.completion));
+  } else if (reading.verdict == UsageVerdict::kBelievable) {
+    return std::string(line);  // nothing to add
+  }
   return "data: " + boost::json::serialize(event);
 }
 

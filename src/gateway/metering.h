@@ -48,22 +48,28 @@ inline constexpr std::size_t kMaxRecordedOutput = 1 << 20;
 
 // Meters the server-sent events of a streamed completion as they pass through: collects the
 // answer text and the final chunk's usage, and extends that usage with prompt_cost,
-// completion_cost, total_cost and currency at `price` (as a whole answer's usage is). A usage
+// completion_cost, total_cost and currency at `price` (as a whole answer's usage is; without a
+// price nothing is added). A usage
 // with a count that is not believable is replaced by the estimate (`estimate_prompt`'s prompt
 // tokens, asked for once, and the completion tokens of the text so far) when `estimate_prompt`
 // is given; one that names too few counts, or any usage without `estimate_prompt` that is not
 // believable, is relayed as it is. Relays whole lines only; every other line goes through byte
-// for byte.
+// for byte. Without `relay_usage_only`, the event that carries only the usage (no choices, what
+// a provider sends for stream_options.include_usage) is metered but not relayed: a client that
+// did not ask for it may read choices[0] of every event.
 class SseAccumulator {
  public:
   explicit SseAccumulator(const ModelPrice* price = nullptr,
-                          std::function<std::int64_t()> estimate_prompt = {})
-      : price_(price), estimate_prompt_(std::move(estimate_prompt)) {}
+                          std::function<std::int64_t()> estimate_prompt = {},
+                          bool relay_usage_only = true)
+      : price_(price),
+        estimate_prompt_(std::move(estimate_prompt)),
+        relay_usage_only_(relay_usage_only) {}
 
   // Takes bytes from the provider; returns the bytes ready to relay.
   std::string Feed(std::string_view bytes);
-  // At the end of the stream: meters and relays a last line that had no line break, ending its
-  // event, so that anything appended after it stands on its own line.
+  // At the end of the stream: meters and relays a last line that had no line break, and ends
+  // the last event if the provider did not, so that anything appended stands on its own.
   std::string Finish();
   // The stream broke: drops the unfinished last line (a cut event no client could parse) and
   // returns what ends the bytes relayed so far, so that an event appended after it stands on
@@ -82,6 +88,9 @@ class SseAccumulator {
  private:
   // Meters one line; returns it, rewritten when it carried usage.
   std::string Line(std::string_view line);
+  // What ends the bytes relayed so far: nothing after an event's blank line, else one or two
+  // line breaks.
+  std::string EndEvent();
 
   // Where the bytes relayed so far end.
   enum class Relayed {
@@ -92,6 +101,8 @@ class SseAccumulator {
 
   const ModelPrice* price_;
   std::function<std::int64_t()> estimate_prompt_;
+  bool relay_usage_only_;
+  bool dropping_ = false;                        // in an event that is not relayed
   std::optional<std::int64_t> prompt_estimate_;  // estimate_prompt_'s answer, once asked
   std::string pending_;
   Relayed relayed_ = Relayed::kEventEnd;

@@ -169,6 +169,8 @@ StreamClientWatch::~StreamClientWatch() {
 
 asio::awaitable<bool> StreamClientWatch::Await(
     const std::function<void(std::function<void()>)>& start) {
+  // A client seen leaving during the last write gets no further piece (the source was aborted).
+  if (state_->client_gone) co_return false;
   const std::uint64_t piece = ++state_->piece;
   state_->piece_done = false;
   start([state = state_, piece] {

@@ -51,6 +51,10 @@ namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kHeaderLimit = 64 * 1024;
+// The most a connection's read buffer holds: a header's worth of unparsed bytes and one read.
+// Beyond it a request is refused (400): nothing else bounds a chunk's size line, its
+// extensions or a trailer section, which are parsed from the buffer as they come.
+constexpr std::size_t kReadBufferLimit = kHeaderLimit + 64 * 1024;
 // Responses to pipelined requests are gathered up to this size before one write.
 constexpr std::size_t kWriteBatchLimit = 64 * 1024;
 constexpr std::chrono::seconds kRequestTimeout{30};
@@ -133,6 +137,17 @@ boost::system::error_code ParseHeader(beast::flat_buffer& buffer, RequestParser&
   return ec;
 }
 
+// Refuses a request whose body a proxy in front could frame otherwise than we do, which would
+// read the rest as a request of its own: a Transfer-Encoding that does not end in chunked (the
+// body then has no length) and any Transfer-Encoding in HTTP/1.0, which has none (RFC 9112
+// §6.1). Checked once the header is parsed.
+boost::system::error_code CheckFraming(const RequestParser& parser) {
+  const auto& message = parser.get();
+  if (message.find(bhttp::field::transfer_encoding) == message.end()) return {};
+  if (parser.chunked() && message.version() >= 11) return {};
+  return bhttp::error::bad_transfer_encoding;
+}
+
 // A read error that only means the client left or went quiet: no answer is owed.
 bool IsCleanClose(const boost::system::error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
@@ -186,14 +201,18 @@ struct HttpServer::State {
   template <typename Stream>
   asio::awaitable<bool> Serve(Worker& worker, Connection& connection, Stream& stream,
                               const std::string& remote_address, bool secure);
-  HttpRequest ToRequest(bhttp::request<bhttp::string_body>& message) const;
+  // `header_fields`: how many of the message's fields came in its header (the rest are a
+  // chunked body's trailer fields, which are not taken as headers).
+  HttpRequest ToRequest(bhttp::request<bhttp::string_body>& message,
+                        std::size_t header_fields) const;
   HttpResponse TransportError(int status) const;
   // The client address of a request from the trusted proxy `peer`: every X-Forwarded-For
   // header, in order, read as one list.
   std::string ClientAddressFor(const HttpRequest& request, const std::string& peer) const;
 };
 
-HttpRequest HttpServer::State::ToRequest(bhttp::request<bhttp::string_body>& message) const {
+HttpRequest HttpServer::State::ToRequest(bhttp::request<bhttp::string_body>& message,
+                                         std::size_t header_fields) const {
   HttpRequest request;
   request.method = std::string(message.method_string());
   request.version = static_cast<int>(message.version());
@@ -201,8 +220,11 @@ HttpRequest HttpServer::State::ToRequest(bhttp::request<bhttp::string_body>& mes
   const auto question = target.find('?');
   request.path = std::string(target.substr(0, question));
   if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
-  request.headers.reserve(std::distance(message.begin(), message.end()));
+  request.headers.reserve(
+      std::min<std::size_t>(header_fields, std::distance(message.begin(), message.end())));
+  // Fields keep their order of arrival: the header's come first.
   for (const auto& field : message) {
+    if (request.headers.size() == header_fields) break;
     request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
   request.body = std::move(message.body());
@@ -289,7 +311,7 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
   // Decided once per connection: only a trusted peer's X-Forwarded-For is ever read.
   const auto peer_address = IpAddress::Parse(remote_address);
   const bool peer_is_trusted = peer_address && AnyContains(options.trusted_proxies, *peer_address);
-  beast::flat_buffer buffer;
+  beast::flat_buffer buffer(kReadBufferLimit);
   std::string out;  // responses not yet written (pipelined requests are answered together)
   bool keep_alive = true;
   while (keep_alive) {
@@ -319,9 +341,16 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
       }
     }
     connection.idle = false;
+    if (!read_error) read_error = CheckFraming(parser);
+    // Trailer fields, after a chunked body, are not headers (RFC 9110 §6.5.1).
+    const std::size_t header_fields = parser.chunked()
+                                          ? std::distance(parser.get().begin(), parser.get().end())
+                                          : std::numeric_limits<std::size_t>::max();
 
     if (!read_error && !parser.is_done()) {
-      if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+      // An HTTP/1.0 client takes any answer for the final one (RFC 9110 §10.1.1).
+      if (parser.get().version() >= 11 &&
+          beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
         // Answers owed to earlier pipelined requests go first.
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         out += kContinue;
@@ -348,7 +377,7 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
     }
     auto message = parser.release();
     keep_alive = message.keep_alive() && !worker.stopping;
-    HttpRequest request = ToRequest(message);
+    HttpRequest request = ToRequest(message, header_fields);
     request.remote_address =
         peer_is_trusted ? ClientAddressFor(request, remote_address) : remote_address;
     request.secure = secure;

@@ -44,9 +44,12 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
 struct ParsedUrl {
   bool tls = false;
-  std::string host;
+  std::string host;  // what is looked up or connected to: an IPv6 literal keeps its zone id
   std::string port;
   std::string target;
+  // The host as the server knows it (Host, SNI, the certificate's name): without the zone id,
+  // which means something only on this machine (RFC 6874).
+  std::string_view name() const { return std::string_view(host).substr(0, host.find('%')); }
 };
 
 std::optional<ParsedUrl> ParseUrl(std::string_view url) {
@@ -71,6 +74,12 @@ std::optional<ParsedUrl> ParseUrl(std::string_view url) {
   }
   if (authority.size() >= 2 && authority.front() == '[' && authority.back() == ']') {
     authority = authority.substr(1, authority.size() - 2);
+    // A zone id is written "%25" in a URL (RFC 6874) and "%" for the address parser.
+    if (const auto zone = authority.find("%25"); zone != std::string_view::npos) {
+      parsed.host =
+          std::string(authority.substr(0, zone)) + "%" + std::string(authority.substr(zone + 3));
+      return zone > 0 && zone + 3 < authority.size() ? std::optional(parsed) : std::nullopt;
+    }
   }
   if (authority.empty()) return std::nullopt;
   parsed.host = std::string(authority);
@@ -286,11 +295,12 @@ class AsioExchange final : public UpstreamExchange,
     connection_->Tcp().ReportReceiveQueue();
     if (connection_->secure) {
       auto& secure = *connection_->secure;
-      secure.set_verify_callback(asio::ssl::host_name_verification(url.host));
+      const std::string name(url.name());
+      secure.set_verify_callback(asio::ssl::host_name_verification(name));
       // Server names are host names: an IP literal is not sent as one (RFC 6066).
       boost::system::error_code not_an_address;
       asio::ip::make_address(url.host, not_an_address);
-      if (not_an_address) SSL_set_tlsext_host_name(secure.native_handle(), url.host.c_str());
+      if (not_an_address) SSL_set_tlsext_host_name(secure.native_handle(), name.c_str());
       connection_->tls->Resume(secure.native_handle());
       what = "TLS handshake";
       auto [handshake_error] =
@@ -387,7 +397,7 @@ class AsioExchange final : public UpstreamExchange,
     // An IPv6 literal is written in brackets, as in the URL (RFC 9110's Host is uri-host).
     const bool ipv6_literal = url.host.find(':') != std::string::npos;
     if (ipv6_literal) out += '[';
-    out += url.host;
+    out += url.name();
     if (ipv6_literal) out += ']';
     if (url.port != (url.tls ? "443" : "80")) {
       out += ':';

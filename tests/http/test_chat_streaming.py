@@ -78,10 +78,25 @@ class StreamingTests(GatewayTestCase):
                            STREAM_DELAY_S * (len(content_times) - 1) * 0.6,
                            'the chunks arrived in one burst (buffered by the gateway)')
 
+    def test_the_usage_event_the_client_did_not_ask_for_is_not_relayed_but_is_recorded(self):
+        # The gateway asks the provider for it to meter the call; OpenAI clients read
+        # choices[0] of every event, and that event has no choices.
+        session = unique('s-unasked')
+        stream = self.open(f'{PROVIDER}/stream', session=session)
+        events = stream.read_all()
+        self.assertEqual(events[-1][1], '[DONE]')
+        for _at, data in events[:-1]:
+            self.assertTrue(json.loads(data)['choices'], f'an event without choices: {data}')
+        self.assertEqual(content_of(events), STREAM_TEXT)
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['promptTokens'], record['completionTokens']),
+                         (STREAM_USAGE['prompt_tokens'], STREAM_USAGE['completion_tokens']))
+
     def test_stream_with_usage_is_recorded_with_the_upstreams_usage_and_cost(self):
         session = unique('s-usage')
         text = unique('q')
-        stream = self.open(f'{PROVIDER}/stream', text=text, session=session)
+        stream = self.open(f'{PROVIDER}/stream', text=text, session=session,
+                           extra={'stream_options': {'include_usage': True}})
         events = stream.read_all()
         self.assertEqual(events[-1][1], '[DONE]')
         usage_events = [json.loads(d)['usage'] for _t, d in events

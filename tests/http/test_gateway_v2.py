@@ -34,7 +34,8 @@ def load_config(base_url):
                  ('loadslow', f'timeout_ms = {WHOLE_CALL_MS}', ['trickle']),
                  ('capped', 'timeout_ms = 15000\nmax_concurrent = 2', ['hold']),
                  ('tokencap', 'timeout_ms = 15000\nmax_concurrent_per_token = 1', ['hold']),
-                 ('slashed', 'timeout_ms = 15000', [SLASHED_MODEL])]
+                 ('slashed', 'timeout_ms = 15000', [SLASHED_MODEL]),
+                 ('unpriced', 'timeout_ms = 15000', [])]  # no models: any model, no prices
     for name, settings, models in providers:
         lines += ['[[providers]]', f'name = "{name}"', f'base_url = "{base_url}"',
                   f'api_key_env = "{KEY_ENV}"', settings, '']
@@ -310,7 +311,8 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
     def test_absurd_usage_in_a_stream_is_replaced_by_the_estimate_the_record_keeps(self):
         session = unique('s-usage-stream')
         stream = self.stream_chat(self.project.token, f'{LOAD}/bad-usage-stream',
-                                  session=session, text='four words of text')
+                                  session=session, text='four words of text',
+                                  extra={'stream_options': {'include_usage': True}})
         self.addCleanup(stream.close)
         events = stream.read_all()
         self.assertEqual(events[-1][1], '[DONE]')
@@ -323,6 +325,26 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
         record = self.wait_record(session, self.project.token)
         self.assertEqual((record['promptTokens'], record['completionTokens']),
                          (usage['prompt_tokens'], 3))
+
+    def test_without_configured_prices_the_usage_gets_no_cost_fields(self):
+        # API.md §8: usage is extended with costs "when prices are configured"; zeros would
+        # tell the client the call was free.
+        body = self.ok(self.chat(self.project.token, 'unpriced/fixed'))
+        self.assertTrue(body['usage']['prompt_tokens'])
+        for field in ('prompt_cost', 'completion_cost', 'total_cost', 'currency'):
+            self.assertNotIn(field, body['usage'])
+        stream = self.stream_chat(self.project.token, 'unpriced/stream-2x1',
+                                  extra={'stream_options': {'include_usage': True}})
+        self.addCleanup(stream.close)
+        events = stream.read_all()
+        self.assertEqual(events[-1][1], '[DONE]')
+        [usage] = [json.loads(data)['usage'] for _t, data in events
+                   if data != '[DONE]' and json.loads(data).get('usage')]
+        self.assertTrue(usage['prompt_tokens'])
+        self.assertNotIn('total_cost', usage)
+        # Priced, the same answer gains them.
+        priced = self.ok(self.chat(self.project.token, f'{LOAD}/fixed'))
+        self.assertIn('total_cost', priced['usage'])
 
     def test_timeout_ms_bounds_the_whole_call_of_a_provider_trickling_bytes(self):
         session = unique('s-trickle')

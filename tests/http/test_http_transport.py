@@ -8,8 +8,8 @@ import socket
 import subprocess
 import time
 
-from .harness import (E_BAD_INPUT, E_TOO_LARGE, HOST, HTTP_TIMEOUT_S, START_TIMEOUT_S,
-                      GatehouseTestCase, Server, read_response)
+from .harness import (E_BAD_INPUT, E_NO_KEY, E_TOO_LARGE, HOST, HTTP_TIMEOUT_S,
+                      START_TIMEOUT_S, GatehouseTestCase, Server, read_response)
 
 MAX_BODY = 64 * 1024
 
@@ -135,6 +135,77 @@ class KeepAliveAndHeaderTests(GatehouseTestCase):
                       'X-Note: first second\r\n\r\n'.encode()) as sock:
             status, _headers, body = read_response(sock.makefile('rb'))
         self.assertEqual(status, 200, body)
+
+
+class MessageFramingTests(GatehouseTestCase):
+    """How a request's body is framed (RFC 9112 §6): a proxy in front that framed it otherwise
+    than we do would make part of it a request of its own, or its trailer a header."""
+
+    def assertRefusedAndClosed(self, request, timeout_s=HTTP_TIMEOUT_S):
+        with send_raw(self.server.port, request) as sock:
+            sock.settimeout(timeout_s)
+            stream = sock.makefile('rb')
+            status, headers, body = read_response(stream)
+            self.assertEqual(status, E_BAD_INPUT[0], body)
+            self.assertEqual(json.loads(body)['errors'][0]['id'], E_BAD_INPUT[1])
+            self.assertEqual(headers.get('connection', '').lower(), 'close')
+            self.assertTrue(closed_by_peer(sock, HTTP_TIMEOUT_S), 'the connection must close')
+
+    def test_a_transfer_encoding_that_does_not_end_in_chunked_is_400_and_no_request_is_smuggled(self):
+        # Read as framed by Content-Length (none: no body), the "body" would be served next.
+        self.assertRefusedAndClosed(
+            f'POST /healthz HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked, identity\r\n'
+            f'\r\nGET /healthz HTTP/1.1\r\nHost: {HOST}\r\n\r\n'.encode())
+
+    def test_a_transfer_encoding_with_a_content_length_not_ending_in_chunked_is_400(self):
+        self.assertRefusedAndClosed(
+            f'POST /healthz HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: gzip\r\n'
+            'Content-Length: 4\r\n\r\nabcd'.encode())
+
+    def test_a_transfer_encoding_in_http_1_0_is_400(self):
+        self.assertRefusedAndClosed(
+            b'POST /healthz HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n')
+
+    def test_a_trailer_field_is_not_taken_as_a_header(self):
+        request = (f'GET /v1/accessControl/apitoken/validate HTTP/1.1\r\nHost: {HOST}\r\n'
+                   'Transfer-Encoding: chunked\r\n\r\n'
+                   f'0\r\nAuthorization: Bearer {self.org_token}\r\n\r\n').encode()
+        with send_raw(self.server.port, request) as sock:
+            status, _headers, body = read_response(sock.makefile('rb'))
+        self.assertEqual(status, E_NO_KEY[0], body)
+        self.assertEqual(json.loads(body)['errors'][0]['id'], E_NO_KEY[1])
+
+    def test_the_same_credential_in_the_header_of_a_chunked_request_is_served(self):
+        request = (f'GET /v1/accessControl/apitoken/validate HTTP/1.1\r\nHost: {HOST}\r\n'
+                   f'Authorization: Bearer {self.org_token}\r\nTransfer-Encoding: chunked\r\n'
+                   '\r\n0\r\nX-Note: after\r\n\r\n').encode()
+        with send_raw(self.server.port, request) as sock:
+            status, _headers, body = read_response(sock.makefile('rb'))
+        self.assertEqual(status, 200, body)
+
+    def test_a_trailer_section_that_never_ends_is_400_not_held_in_memory(self):
+        # Nothing bounds a trailer but the connection's read buffer: refused once it is full,
+        # long before the request timeout.
+        head = f'POST /healthz HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\n'
+        self.assertRefusedAndClosed((head + '0\r\nX-Note: ' + 'a' * 300_000).encode(),
+                                    timeout_s=10)
+
+    def test_a_chunk_extension_that_never_ends_is_400_not_held_in_memory(self):
+        head = f'POST /healthz HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\n'
+        self.assertRefusedAndClosed((head + '1;' + 'a' * 300_000).encode(), timeout_s=10)
+
+    def test_expect_100_continue_from_an_http_1_0_client_gets_no_interim_answer(self):
+        head = (f'POST /v1/organization/projects HTTP/1.0\r\nHost: {HOST}\r\n'
+                f'Authorization: Bearer {self.org_token}\r\nContent-Type: application/json\r\n'
+                'Expect: 100-continue\r\nContent-Length: 2\r\n\r\n').encode()
+        with send_raw(self.server.port, head) as sock:
+            sock.settimeout(0.5)
+            with self.assertRaises(socket.timeout, msg='an HTTP/1.0 client gets no 100 Continue'):
+                sock.recv(100)
+            sock.settimeout(HTTP_TIMEOUT_S)
+            sock.sendall(b'{}')
+            status, _headers, body = read_response(sock.makefile('rb'))
+        self.assertNotEqual(status, 100, body)
 
 
 class AddressInUseTests(GatehouseTestCase):

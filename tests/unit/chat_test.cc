@@ -66,6 +66,63 @@ TEST(SseAccumulator, ALastLineWithoutLineBreakIsMeteredAndEnded) {
   EXPECT_EQ(events.Finish(), "");
 }
 
+// A provider's stream may end without the blank line of its last event: [DONE], appended
+// after it, must still be an event of its own, not a second line of the provider's.
+TEST(SseAccumulator, FinishEndsAnEventTheProviderLeftOpenSoThatDoneStandsAlone) {
+  const std::string event = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n";
+  const std::string long_line = "data: " + std::string((1 << 20) + 10, 'y');
+  struct Case {
+    std::string fed;
+    std::string closing;
+  };
+  for (const Case& end :
+       {Case{event + "\n", ""}, Case{event, "\n"}, Case{event + "\n" + long_line, "\n\n"}}) {
+    SseAccumulator events;
+    std::string relayed = events.Feed(end.fed);
+    const std::string closing = events.Finish();
+    EXPECT_EQ(closing, end.closing) << end.fed.substr(0, 80);
+    relayed += closing + "data: [DONE]\n\n";
+    EXPECT_TRUE(relayed.ends_with("\n\ndata: [DONE]\n\n")) << relayed.substr(0, 120);
+  }
+}
+
+// The gateway asks every provider for the usage event (stream_options.include_usage) to meter
+// the call; a client that did not ask for it does not get it: its choices are empty, and
+// clients read choices[0] of every event (the OpenAI SDK's own examples do).
+TEST(SseAccumulator, TheUsageEventTheClientDidNotAskForIsMeteredButNotRelayed) {
+  const ModelPrice price{"m", 1.0, 2.0};
+  const std::string text = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+  const std::string usage =
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\r\n\r\n";
+  const std::string done = "data: [DONE]\n\n";
+  const std::string stream = text + usage + done;
+  SseAccumulator events(&price, {}, /*relay_usage_only=*/false);
+  std::string relayed;
+  for (std::size_t i = 0; i < stream.size(); i += 7) relayed += events.Feed(stream.substr(i, 7));
+  relayed += events.Finish();
+  EXPECT_EQ(relayed, text + done);
+  ASSERT_TRUE(events.usage());
+  EXPECT_EQ(events.usage()->prompt, 7);
+  EXPECT_EQ(events.usage()->completion, 2);
+  EXPECT_TRUE(events.done());
+
+  // Asked for (the default), it is relayed with its costs.
+  SseAccumulator asked(&price);
+  const std::string relayed_asked = asked.Feed(stream) + asked.Finish();
+  EXPECT_NE(relayed_asked.find("\"total_cost\""), std::string::npos) << relayed_asked;
+}
+
+// API.md §8: costs extend the usage "when prices are configured"; zeros would tell the client
+// the call was free.
+TEST(SseAccumulator, WithoutAPriceTheUsageEventGoesThroughAsItCame) {
+  const std::string usage =
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\n";
+  SseAccumulator events;
+  EXPECT_EQ(events.Feed(usage), usage);
+  ASSERT_TRUE(events.usage());
+  EXPECT_EQ(events.usage()->prompt, 7);
+}
+
 TEST(SseAccumulator, AnUnbelievableUsageIsReplacedByTheEstimateTheRecordKeeps) {
   const ModelPrice price{"m", 1.0, 2.0};
   SseAccumulator events(&price, [] { return std::int64_t{40}; });
@@ -181,6 +238,20 @@ TEST(BuildUpstreamBody, PrependsTheAssistantPromptAppliesSettingsAndAsksStreamUs
   EXPECT_DOUBLE_EQ(upstream.at("temperature").as_double(), 0.5);
   EXPECT_EQ(upstream.at("max_tokens").as_int64(), 64);
   EXPECT_TRUE(upstream.at("stream_options").at("include_usage").as_bool());
+}
+
+TEST(BuildUpstreamBody, TheClientsOtherStreamOptionsGoAlongWithIncludeUsage) {
+  ProviderConfig provider{"openai", "http://x", "", 1000, {{"gpt", 1, 1}}};
+  ChatCall call;
+  call.model = ResolvedModel{&provider, &provider.models[0], "gpt"};
+  call.stream = true;
+  auto body = boost::json::parse(R"({"model":"openai/gpt","messages":[],)"
+                                 R"("stream_options":{"include_obfuscation":false}})")
+                  .as_object();
+  const auto upstream = boost::json::parse(BuildUpstreamBody(body, call)).as_object();
+  const auto& options = upstream.at("stream_options").as_object();
+  EXPECT_TRUE(options.at("include_usage").as_bool());
+  EXPECT_FALSE(options.at("include_obfuscation").as_bool());
 }
 
 TEST(MessageText, ReadsLastUserAndFirstSystemTextIncludingParts) {

@@ -313,6 +313,28 @@ TEST_F(PgRequestsTest, ANulCharacterWhichPostgresTextCannotHoldIsStoredAsAReplac
             "b");
 }
 
+// PostgreSQL refuses text that is not UTF-8, and one such record would fail its whole batch,
+// which the request log would then write again and again: each byte that begins no code point is
+// stored as U+FFFD instead, and the rest of the text as it was.
+TEST_F(PgRequestsTest, BytesThatAreNotUtf8AreStoredAsReplacementsAndTheBatchIsStored) {
+  std::mt19937 random(37);
+  RequestRecord odd = MakeRecord(1, kBase, random);
+  odd.output = "caf\xc3\xa9 \xc3(\xff)\xe2\x82";  // é, a cut é, a stray byte, a cut €
+  odd.prompt = "\xed\xa0\x80";                    // a surrogate
+  odd.api_token_name = "name \x80";
+  const RequestRecord plain = MakeRecord(2, kBase + 1, random);
+  ASSERT_TRUE(store_->AppendRequests({odd, plain}));
+  auto walked = Walk(RequestQuery{.organization_id = "o1"});
+  ASSERT_TRUE(walked);
+  ASSERT_EQ(walked->size(), 2u);
+  const RequestRecord& stored = (*walked)[1];
+  EXPECT_EQ(stored.id, odd.id);
+  EXPECT_EQ(stored.output, "caf\xc3\xa9 \xEF\xBF\xBD(\xEF\xBF\xBD)\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(stored.prompt, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(stored.api_token_name, "name \xEF\xBF\xBD");
+  EXPECT_EQ((*walked)[0].output, plain.output);
+}
+
 TEST_F(PgRequestsTest, CursorWalksNewestFirstWithSkipCountAndFilters) {
   const std::vector<RequestRecord> records = ThreeDays(3000, 5);
   Append(records);

@@ -32,6 +32,21 @@ TEST(Utf8Prefix, CutsBetweenCodePointsNeverInsideOne) {
   }
 }
 
+TEST(Utf8CodePointLength, IsTheLengthOfAValidCodePointAndZeroForAnythingElse) {
+  EXPECT_EQ(Utf8CodePointLength("a"), 1u);
+  EXPECT_EQ(Utf8CodePointLength("\xc3\xa9x"), 2u);         // é
+  EXPECT_EQ(Utf8CodePointLength("\xe2\x82\xac"), 3u);      // €
+  EXPECT_EQ(Utf8CodePointLength("\xf0\x9f\x98\x80"), 4u);  // 😀
+  EXPECT_EQ(Utf8CodePointLength(""), 0u);
+  EXPECT_EQ(Utf8CodePointLength("\x80"), 0u);              // a continuation byte alone
+  EXPECT_EQ(Utf8CodePointLength("\xc3"), 0u);              // cut short
+  EXPECT_EQ(Utf8CodePointLength("\xe2\x82"), 0u);          // cut short
+  EXPECT_EQ(Utf8CodePointLength("\xc0\xaf"), 0u);          // overlong '/'
+  EXPECT_EQ(Utf8CodePointLength("\xed\xa0\x80"), 0u);      // a surrogate, U+D800
+  EXPECT_EQ(Utf8CodePointLength("\xf4\x90\x80\x80"), 0u);  // past U+10FFFF
+  EXPECT_EQ(Utf8CodePointLength("\xff"), 0u);
+}
+
 TEST(JsonEscaping, ValidUtf8ReadsBackAsItself) {
   std::string controls;
   for (int c = 0; c < 0x20; ++c) controls += static_cast<char>(c);

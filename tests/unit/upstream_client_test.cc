@@ -363,6 +363,21 @@ TEST(AsioUpstreamClient, AnIpv6LiteralUpstreamIsNamedInBracketsInTheHostHeader) 
   EXPECT_NE(server.last_head().find(host), std::string::npos) << server.last_head();
 }
 
+// A zone id ("%25" and an interface in the URL, RFC 6874) chooses the interface to connect
+// through; it means nothing to the server, so the Host header goes without it.
+TEST(AsioUpstreamClient, AnIpv6ZoneIdIsUsedToConnectAndLeftOutOfTheHostHeader) {
+  LoopbackServer server(Upstream::kKeepAlive, /*ipv6=*/true);
+  if (!server.listening()) GTEST_SKIP() << "no IPv6 loopback on this machine";
+  AsioUpstreamClient client;
+  const std::string port = std::to_string(server.port());
+  const ProviderConfig provider = ProviderAt("http://[::1%25lo]:" + port);
+  const auto outcomes = CallInSequence(client, provider, 1, std::chrono::seconds(5));
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].status, 200) << outcomes[0].body;
+  EXPECT_NE(server.last_head().find("\r\nHost: [::1]:" + port + "\r\n"), std::string::npos)
+      << server.last_head();
+}
+
 TEST(AsioUpstreamClient, IdleConnectionsWhoseTimeoutsPassTogetherAreAllClosedAndLetGo) {
   constexpr int kConnections = 12;
   LoopbackServer server(Upstream::kKeepAlive);

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "core/text.h"
+
 namespace gatehouse::pg {
 namespace {
 
@@ -35,12 +37,39 @@ std::string ByteaLiteral(std::string_view value) {
   return literal;
 }
 
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// Appends `value` as text PostgreSQL accepts: a NUL, which its text cannot hold, and each byte
+// that does not begin a valid UTF-8 code point (which the server would refuse, failing the whole
+// statement) become U+FFFD. `in_array` escapes quote and backslash for an array item.
+void AppendText(std::string& out, std::string_view value, bool in_array) {
+  std::size_t at = 0;
+  while (at < value.size()) {
+    const char c = value[at];
+    if (static_cast<unsigned char>(c) < 0x80) {
+      if (c == '\0') {
+        out += kReplacement;
+      } else {
+        if (in_array && (c == '"' || c == '\\')) out.push_back('\\');
+        out.push_back(c);
+      }
+      ++at;
+      continue;
+    }
+    const std::size_t length = Utf8CodePointLength(value.substr(at));
+    if (length == 0) {
+      out += kReplacement;
+      ++at;
+    } else {
+      out.append(value, at, length);
+      at += length;
+    }
+  }
+}
+
 std::string QuoteArrayItem(std::string_view value) {
   std::string quoted = "\"";
-  for (char c : value) {
-    if (c == '"' || c == '\\') quoted.push_back('\\');
-    quoted.push_back(c);
-  }
+  AppendText(quoted, value, true);
   quoted.push_back('"');
   return quoted;
 }
@@ -57,15 +86,7 @@ void AppendReal(std::string& out, double value) {
 ArrayLiteral& ArrayLiteral::Text(std::string_view value) {
   Separate();
   literal_.push_back('"');
-  for (char c : value) {
-    if (c == '"' || c == '\\') {
-      literal_.push_back('\\');
-    } else if (c == '\0') {
-      literal_ += "\xEF\xBF\xBD";
-      continue;
-    }
-    literal_.push_back(c);
-  }
+  AppendText(literal_, value, true);
   literal_.push_back('"');
   return *this;
 }
@@ -102,7 +123,10 @@ std::string ArrayLiteral::Take() {
 }
 
 Params& Params::Text(std::string_view value) {
-  values_.emplace_back(std::string(value));
+  std::string text;
+  text.reserve(value.size());
+  AppendText(text, value, false);
+  values_.emplace_back(std::move(text));
   return *this;
 }
 

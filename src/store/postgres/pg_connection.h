@@ -23,7 +23,8 @@ class ArrayLiteral {
  public:
   ArrayLiteral() : literal_("{") {}
 
-  // Quoted. A NUL character, which PostgreSQL text cannot hold, becomes U+FFFD.
+  // Quoted. A NUL character, which PostgreSQL text cannot hold, and a byte that begins no valid
+  // UTF-8 code point (which would fail the statement) become U+FFFD.
   ArrayLiteral& Text(std::string_view value);
   ArrayLiteral& OptionalText(const std::optional<std::string>& value) {
     return value ? Text(*value) : Null();
@@ -53,6 +54,7 @@ class ArrayLiteral {
 // The parameters of one statement ($1, $2, ...), all sent as text; nullopt sends NULL.
 class Params {
  public:
+  // As ArrayLiteral::Text: a NUL or a byte that begins no valid UTF-8 code point becomes U+FFFD.
   Params& Text(std::string_view value);
   Params& Int(std::int64_t value);
   Params& Real(double value);
