@@ -105,33 +105,32 @@ Status ReadSession(const HttpRequest& request, CallOrigin& origin) {
 }
 
 void RunOnGateway(ApiServices& services, ChatCall call, HttpResponse& response) {
-  // Usage limits (API.md §7): refused before the provider is contacted, recorded as failed.
-  if (auto admitted =
-          services.usage_limits.Admit(call.origin.organization_id, call.origin.project_id);
-      !admitted) {
-    services.gateway.LogRefused(call, HttpStatusOf(admitted.error().code()));
-    return WriteError(response, admitted.error());
-  }
   auto cancel = std::make_shared<std::function<void()>>();
   response.cancel = [cancel] {
     if (*cancel) (*cancel)();
   };
   response.async = [&services, cancel, call = std::move(call)](HttpResponse& response,
                                                                std::function<void()> done) mutable {
-    *cancel = services.gateway.Run(std::move(call),
-                                   [&response, done = std::move(done)](ChatResult result) {
-                                     if (result.error) {
-                                       WriteError(response, *result.error);
-                                     } else {
-                                       response.status = result.status;
-                                       response.content_type = result.content_type;
-                                       response.body = std::move(result.body);
-                                       response.async_body = std::move(result.stream);
-                                     }
-                                     for (auto& header : result.headers)
-                                       response.headers.push_back(std::move(header));
-                                     done();
-                                   });
+    // Usage limits (API.md §7): checked once the caps let the call through (a call they
+    // refuse counts nothing), before the provider is contacted; a refusal is recorded as failed.
+    const Gateway::Admission admit = [&services](const ChatCall& call) {
+      return services.usage_limits.Admit(call.origin.organization_id, call.origin.project_id);
+    };
+    *cancel = services.gateway.Run(
+        std::move(call),
+        [&response, done = std::move(done)](ChatResult result) {
+          if (result.error) {
+            WriteError(response, *result.error);
+          } else {
+            response.status = result.status;
+            response.content_type = result.content_type;
+            response.body = std::move(result.body);
+            response.async_body = std::move(result.stream);
+          }
+          for (auto& header : result.headers) response.headers.push_back(std::move(header));
+          done();
+        },
+        admit);
   };
 }
 

@@ -488,7 +488,8 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
 
 Gateway::Gateway(UpstreamClient& client, RequestLog& log) : client_(client), log_(log) {}
 
-std::function<void()> Gateway::Run(ChatCall call, std::function<void(ChatResult)> done) {
+std::function<void()> Gateway::Run(ChatCall call, std::function<void(ChatResult)> done,
+                                   const Admission& admit) {
   auto slot = caps_.Acquire(*call.model.provider, call.origin.api_token_id);
   if (!slot) {
     LogRefused(call, 429);
@@ -498,6 +499,16 @@ std::function<void()> Gateway::Run(ChatCall call, std::function<void(ChatResult)
     result.headers.emplace_back("Retry-After", "1");
     done(std::move(result));
     return [] {};
+  }
+  if (admit) {
+    if (Status admitted = admit(call); !admitted) {
+      slot.reset();
+      LogRefused(call, HttpStatusOf(admitted.error().code()));
+      ChatResult result;
+      result.error = std::move(admitted.error());
+      done(std::move(result));
+      return [] {};
+    }
   }
   auto run = std::make_shared<CallRun>(log_, std::move(call), std::move(slot), client_.Open());
   run->Start(std::move(done));

@@ -77,10 +77,16 @@ class Gateway {
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
 
+  // A last check of a call that passed the concurrency caps, before it starts (the usage
+  // limits, which count an admitted call): its error refuses the call, recorded as failed.
+  using Admission = std::function<Status(const ChatCall&)>;
+
   // Starts `call` on the calling event loop; `done` runs there exactly once with the answer
   // (possibly before Run returns). The returned function cancels the call (the client left;
-  // recorded as 499); it may be called at any time, also after `done`.
-  std::function<void()> Run(ChatCall call, std::function<void(ChatResult)> done);
+  // recorded as 499); it may be called at any time, also after `done`. `admit`, when given,
+  // runs only for a call the caps let through, so that a call they refuse counts nothing.
+  std::function<void()> Run(ChatCall call, std::function<void(ChatResult)> done,
+                            const Admission& admit = {});
 
   // Records a call refused before it reached a provider (bad input, unknown assistant, caps).
   void LogRefused(const ChatCall& call, int http_status);

@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <deque>
 #include <filesystem>
+#include <set>
 
 #include "core/ids.h"
 #include "core/text.h"
@@ -372,6 +373,52 @@ TEST_F(GatewayTest, CallsBeyondTheProvidersConcurrencyCapAre429Id9002AndRecorded
   client_.next = std::make_shared<ScriptedExchange>();
   exchange()->pieces.push_back(Whole(R"({"choices":[]})"));
   EXPECT_FALSE(Run(Call()).error);
+}
+
+// API.md §7: "A refused call counts nothing". The usage limits count a call when they admit
+// it, so they are asked only once the caps have let it through; a call they refuse frees its
+// place under the caps at once.
+TEST_F(GatewayTest, ACallTheCapsRefuseIsNeverAdmittedAndOneRefusedAtAdmissionFreesItsSlot) {
+  provider_.max_concurrent = 1;
+  exchange()->hold_head = true;
+  int asked = 0;
+  bool refuse = false;
+  const Gateway::Admission admit = [&](const ChatCall&) -> Status {
+    ++asked;
+    if (refuse) return Fail(ErrorCode::kQuotaExceeded, {}, "usage limit reached");
+    return {};
+  };
+  auto cancel = gateway_.Run(
+      Call(), [](ChatResult) {}, admit);
+  EXPECT_EQ(asked, 1);
+  std::optional<ChatResult> capped;
+  gateway_.Run(
+      Call(), [&](ChatResult answer) { capped = std::move(answer); }, admit);
+  ASSERT_TRUE(capped);
+  ExpectError(*capped, ErrorCode::kRateLimited);
+  EXPECT_EQ(asked, 1) << "a call the caps refuse is not counted against the usage limits";
+  cancel();
+
+  refuse = true;
+  std::optional<ChatResult> refused;
+  gateway_.Run(
+      Call(), [&](ChatResult answer) { refused = std::move(answer); }, admit);
+  ASSERT_TRUE(refused);
+  ExpectError(*refused, ErrorCode::kQuotaExceeded);
+  EXPECT_EQ(client_.opened, 1) << "a refused call never reaches the provider";
+
+  refuse = false;
+  client_.next = std::make_shared<ScriptedExchange>();
+  exchange()->pieces.push_back(Whole(R"({"choices":[]})"));
+  std::optional<ChatResult> next;
+  gateway_.Run(
+      Call(), [&](ChatResult answer) { next = std::move(answer); }, admit);
+  ASSERT_TRUE(next);
+  EXPECT_FALSE(next->error) << "the refused call left its slot free";
+  std::multiset<int> statuses;
+  for (const RequestRecord& record : Records()) statuses.insert(record.http_status);
+  EXPECT_EQ(statuses, (std::multiset<int>{200, 429, 429, 499}))
+      << "one record each: the cancelled call, the two refused, the last";
 }
 
 TEST_F(GatewayTest, CallsBeyondThePerTokenCapAre429ButOtherTokensPass) {
