@@ -104,6 +104,22 @@ Status ReadSession(const HttpRequest& request, CallOrigin& origin) {
   return {};
 }
 
+void RecordRefusedCall(ApiServices& services, const ApiCall& api, const Error& error,
+                       CallKind kind) {
+  ChatCall call;
+  call.kind = kind;
+  call.log_content = services.log_content;
+  call.origin = OriginOf(api.caller, services.clock);
+  if (!ReadSession(api.request, call.origin)) call.origin.session_id.reset();
+  if (auto body = ParseJsonBody(api.request)) {
+    call.body = std::move(*body);
+    if (const auto* model = call.body.if_contains("model"); model && model->is_string()) {
+      call.model_name = std::string(model->as_string());
+    }
+  }
+  services.gateway.LogRefused(call, HttpStatusOf(error.code()));
+}
+
 void RunOnGateway(ApiServices& services, ChatCall call, HttpResponse& response) {
   auto cancel = std::make_shared<std::function<void()>>();
   response.cancel = [cancel] {
@@ -136,7 +152,10 @@ void RunOnGateway(ApiServices& services, ChatCall call, HttpResponse& response) 
 
 void AddChatRoutes(RouteTable& routes) {
   for (const char* path : {"/chat", "/chat/completions", "/v1/chat/completions"}) {
-    routes.Add("POST", path, Access::kProject, Chat, SessionUse::kAllowed, Work::kInMemory);
+    routes.Add("POST", path, Access::kProject, Chat, SessionUse::kAllowed, Work::kInMemory,
+               [](ApiServices& services, const ApiCall& api, const Error& error) {
+                 RecordRefusedCall(services, api, error, CallKind::kChat);
+               });
   }
 }
 

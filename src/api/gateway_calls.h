@@ -13,6 +13,12 @@ CallOrigin OriginOf(const Principal& caller, const Clock& clock);
 // UTF-8 text of at most 400 bytes).
 Status ReadSession(const HttpRequest& request, CallOrigin& origin);
 
+// Records a call of `kind` that the authenticator refused after identifying its caller (an
+// address outside the token's allowedCidrs, or its rate limit; API.md §3): failed, with the
+// error's status and what the body names (its model, its messages or input). Memory only.
+void RecordRefusedCall(ApiServices& services, const ApiCall& api, const Error& error,
+                       CallKind kind);
+
 // Makes `response` asynchronous: on the event loop, `call` runs on services.gateway and its
 // result fills the response; a client that leaves cancels the call.
 void RunOnGateway(ApiServices& services, ChatCall call, HttpResponse& response);

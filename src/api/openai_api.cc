@@ -126,7 +126,9 @@ Result<boost::json::value> GetProviderModel(ApiServices& services, const ApiCall
 void AddOpenAiRoutes(RouteTable& routes) {
   routes.AddJson("GET", "/v1/models", Access::kProject, ListModels);
   routes.Add("POST", "/v1/embeddings", Access::kProject, Embeddings, SessionUse::kAllowed,
-             Work::kInMemory);
+             Work::kInMemory, [](ApiServices& services, const ApiCall& api, const Error& error) {
+               RecordRefusedCall(services, api, error, CallKind::kEmbeddings);
+             });
   routes.AddJson("GET", "/v2/llm/providers/{name}", Access::kAnyToken, GetProvider,
                  SessionUse::kAllowed, Work::kInMemory);
   routes.AddJson("GET", "/v2/llm/providers/{name}/models", Access::kAnyToken, GetProviderModels,

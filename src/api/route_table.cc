@@ -39,15 +39,21 @@ void CountFailure(Metrics& metrics, const Error& error) {
 }  // namespace
 
 void RouteTable::Add(std::string_view method, std::string_view pattern, Access access,
-                     ResponseHandler handler, SessionUse sessions, Work work) {
+                     ResponseHandler handler, SessionUse sessions, Work work,
+                     RefusalHandler refused) {
   routes_.push_back(RouteSpec{std::string(method), std::string(pattern), access, sessions, work});
   router_.Add(method, pattern,
-              [&services = services_, access, sessions, work, handler = std::move(handler)](
-                  const HttpRequest& request, const PathParams& params, HttpResponse& response) {
-                auto caller =
-                    services.authenticator.Authorize(CredentialsOf(request), access, sessions);
+              [&services = services_, access, sessions, work, handler = std::move(handler),
+               refused = std::move(refused)](const HttpRequest& request, const PathParams& params,
+                                             HttpResponse& response) {
+                Principal refused_caller;
+                auto caller = services.authenticator.Authorize(
+                    CredentialsOf(request), access, sessions, refused ? &refused_caller : nullptr);
                 if (!caller) {
                   CountFailure(services.metrics, caller.error());
+                  if (refused && refused_caller.token) {
+                    refused(services, ApiCall{request, params, refused_caller}, caller.error());
+                  }
                   return WriteError(response, caller.error());
                 }
                 if (auto text = CheckQueryText(request.query); !text) {

@@ -16,6 +16,10 @@ namespace gatehouse {
 using JsonHandler = std::function<Result<boost::json::value>(ApiServices&, const ApiCall&)>;
 // A handler that fills the response itself (streams, cookies, other content types).
 using ResponseHandler = std::function<void(ApiServices&, const ApiCall&, HttpResponse&)>;
+// What a route that runs models does with a call refused for its caller's address or rate,
+// after the caller was identified (API.md §3: such calls are recorded as failed). Runs on the
+// event loop, memory only.
+using RefusalHandler = std::function<void(ApiServices&, const ApiCall&, const Error&)>;
 
 // Where a route's handler runs. Nothing blocks an event loop: a handler that may wait on the
 // store (or the disk, or a lock held by a writer) runs on the server's small blocking pool,
@@ -52,7 +56,7 @@ class RouteTable {
                Work work = Work::kStore);
   void Add(std::string_view method, std::string_view pattern, Access access,
            ResponseHandler handler, SessionUse sessions = SessionUse::kAllowed,
-           Work work = Work::kStore);
+           Work work = Work::kStore, RefusalHandler refused = {});
 
   const Router& router() const { return router_; }
   const std::vector<RouteSpec>& routes() const { return routes_; }

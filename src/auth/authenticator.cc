@@ -41,15 +41,19 @@ Authenticator::Authenticator(const Keyring& keyring, TokenCache& cache, ConsoleS
       metrics_token_hash_(metrics_token.empty() ? std::string() : keyring.Hash(metrics_token)) {}
 
 Result<Principal> Authenticator::Authorize(const Credentials& credentials, Access access,
-                                           SessionUse sessions) const {
+                                           SessionUse sessions, Principal* refused) const {
   auto principal = Check(credentials, access, sessions);
   if (principal) {
     if (principal->token && !AddressAllowed(*principal->token, credentials.remote_address)) {
+      if (refused) *refused = *principal;
       return Fail(ErrorCode::kAddressNotAllowed, {},
                   "token " + std::string(principal->token->id()) + " called from " +
                       std::string(credentials.remote_address));
     }
-    if (auto rate = CheckRate(*principal); !rate) return std::unexpected(rate.error());
+    if (auto rate = CheckRate(*principal); !rate) {
+      if (refused) *refused = std::move(*principal);
+      return std::unexpected(rate.error());
+    }
     return principal;
   }
   if (principal.error().code() != ErrorCode::kTokenNotFoundOrBlocked) return principal;

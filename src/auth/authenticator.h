@@ -94,8 +94,10 @@ class Authenticator {
   // - a valid token whose allowedCidrs do not contain credentials.remote_address: 403 id 7
   //   "Address not allowed for this ApiToken" (before its rate is counted).
   // The Authorization header wins over the cookie. Marks the token used on success.
-  Result<Principal> Authorize(const Credentials& credentials, Access access,
-                              SessionUse sessions) const;
+  // `refused`, when given, receives the caller that the last two checks (its address, its rate)
+  // refused, so that a refused model call can still be recorded (API.md §3).
+  Result<Principal> Authorize(const Credentials& credentials, Access access, SessionUse sessions,
+                              Principal* refused = nullptr) const;
 
   // The token a presented secret belongs to: 401 id 6 unless usable now. Marks it used.
   Result<CachedToken> Authenticate(std::string_view secret) const;

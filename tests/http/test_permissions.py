@@ -2,6 +2,8 @@
 tokens — set, validated, returned and audited; enforced on chat, embeddings, /v1/models and
 every authenticated call (addresses); refusals recorded as failed and free of usage limits."""
 
+import time
+
 from .harness import (E_SCOPE, PROVIDER, GatehouseTestCase, GatewayTestCase, e_pattern, e_range,
                       unique)
 
@@ -9,6 +11,7 @@ E_MODEL = (403, 7, 'Model not allowed for this ApiToken')
 E_ASSISTANT = (403, 7, 'Assistant not allowed for this ApiToken')
 E_ADDRESS = (403, 7, 'Address not allowed for this ApiToken')
 E_QUOTA = (429, 154, 'Quota exceeded.')
+E_RATE = (429, 9002, 'Rate limit exceeded')
 VALIDATE = '/v1/accessControl/apitoken/validate'
 
 
@@ -234,6 +237,50 @@ class ModelPermissionTests(GatewayTestCase):
         self.assertEqual(record['httpStatus'], 403)
         self.assertEqual(record['model'], f'{PROVIDER}/echo')
         self.assertEqual(record['cost'], 0)
+
+    def test_a_call_refused_for_its_address_is_recorded_as_failed_403(self):
+        # API.md §3: refusals are "recorded as failed for model/assistant calls"; the address
+        # is checked before the handler, once the token is known.
+        project = self.make_project()
+        secret = self.token_with(project, allowedCidrs=['192.0.2.0/24'])
+        session = unique('address')
+        self.assertError(self.chat(secret, f'{PROVIDER}/echo', session=session), E_ADDRESS)
+        record = self.wait_record(session)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 403))
+        self.assertEqual(record['model'], f'{PROVIDER}/echo')
+        self.assertEqual(record['projectId'], project.project_id)
+        self.assertEqual(record['cost'], 0)
+        embed_session = unique('address-embed')
+        response = self.request('POST', '/v1/embeddings', token=secret,
+                                body={'model': f'{PROVIDER}/echo', 'input': 'x'},
+                                headers={'saia-conversation-id': embed_session})
+        self.assertError(response, E_ADDRESS)
+        record = self.wait_record(embed_session)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 403))
+        self.assertEqual(record['module'], 'embeddings')
+
+    def test_a_call_refused_for_its_tokens_rate_is_recorded_as_failed_429(self):
+        project = self.make_project()
+        secret = self.token_with(project, rateLimitPerMinute=1)
+        self.ok(self.chat(secret, f'{PROVIDER}/echo'))
+        session = unique('rate')
+        self.assertError(self.chat(secret, f'{PROVIDER}/echo', session=session), E_RATE)
+        record = self.wait_record(session)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 429))
+        self.assertEqual(record['model'], f'{PROVIDER}/echo')
+
+    def test_a_refused_management_call_leaves_no_record(self):
+        # Only calls that run models are records; /validate refused for its address is not.
+        project = self.make_project()
+        secret = self.token_with(project, allowedCidrs=['192.0.2.0/24'])
+        self.assertError(self.get('/v1/accessControl/apitoken/validate', token=secret),
+                         E_ADDRESS)
+        session = unique('after')  # a later call of the project is recorded, alone
+        self.ok(self.chat(project.token, f'{PROVIDER}/echo', session=session))
+        self.wait_record(session)
+        time.sleep(0.3)
+        self.assertEqual([item['sessionId'] for item in
+                          self.export_items(projectId=project.project_id)], [session])
 
     def test_refused_calls_cost_nothing_against_a_requests_limit(self):
         project = self.make_project()
