@@ -32,6 +32,24 @@ Status CheckChatBody(const boost::json::object& body, ChatCall& call) {
   return {};
 }
 
+// The reference platform's SDK sends two fields of its own in the body: "threadId" (the
+// conversation) and "variables" (for an assistant's prompt). Neither is OpenAI's, and providers
+// refuse fields they do not know, so both are taken out; the thread becomes the record's session
+// when no saia-conversation-id header named one.
+Status TakePlatformFields(ChatCall& call) {
+  if (const auto* thread = call.body.if_contains("threadId"); thread && !thread->is_null()) {
+    if (!thread->is_string() || thread->as_string().size() > kMaxNameLength * 4) {
+      return Fail(ErrorCode::kPattern, "threadId");
+    }
+    if (!call.origin.session_id && !thread->as_string().empty()) {
+      call.origin.session_id = std::string(thread->as_string());
+    }
+  }
+  call.body.erase("threadId");
+  call.body.erase("variables");
+  return {};
+}
+
 // Validates the body and resolves the model. Errors are what the client gets.
 Status Prepare(ApiServices& services, const Principal& caller, const boost::json::object& body,
                ChatCall& call) {
@@ -72,8 +90,9 @@ void Chat(ApiServices& services, const ApiCall& api, HttpResponse& response) {
   auto body = ParseJsonBody(request);
   if (body) call.body = std::move(*body);
   Status prepared = !session ? session
-                    : body   ? Prepare(services, *caller, call.body, call)
-                             : Status(std::unexpected(body.error()));
+                    : !body  ? Status(std::unexpected(body.error()))
+                             : TakePlatformFields(call);
+  if (prepared) prepared = Prepare(services, *caller, call.body, call);
   if (!prepared) {
     services.gateway.LogRefused(call, HttpStatusOf(prepared.error().code()));
     return WriteError(response, prepared.error());

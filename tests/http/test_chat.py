@@ -120,6 +120,26 @@ class ChatTests(GatewayTestCase):
         for key, value in extra.items():
             self.assertEqual(sent.get(key), value, key)
 
+    def test_the_sdks_thread_id_names_the_session_and_never_reaches_the_provider(self):
+        # The reference SDK's chat_completion(thread_id=..., variables=...) sends "threadId" and
+        # "variables": not OpenAI fields, which a provider would refuse.
+        text, thread = unique('thread'), unique('thread-id')
+        self.ok(self.chat(self.project.token, f'{PROVIDER}/echo', text=text,
+                          extra={'threadId': thread, 'variables': [{'key': 'k', 'value': 'v'}]}))
+        sent = self.upstream_call(text)['body']
+        self.assertNotIn('threadId', sent)
+        self.assertNotIn('variables', sent)
+        self.assertEqual(self.wait_record(thread)['sessionId'], thread)
+        # The saia-conversation-id header, when sent too, names the session.
+        header_session = unique('header')
+        self.ok(self.chat(self.project.token, f'{PROVIDER}/echo', session=header_session,
+                          extra={'threadId': unique('ignored')}))
+        self.wait_record(header_session)
+
+    def test_a_thread_id_that_is_not_text_is_400_id_11(self):
+        response = self.chat(self.project.token, f'{PROVIDER}/echo', extra={'threadId': 7})
+        self.assertError(response, e_pattern('threadId'))
+
     def test_assistant_call_prepends_its_prompt_as_the_system_message(self):
         text = unique('asst')
         messages = [{'role': 'user', 'content': 'earlier'},
