@@ -275,6 +275,12 @@ asio::awaitable<void> HttpServer::State::Connect(Worker& worker, tcp::socket soc
     const ConnectionRegistration registration(worker, &connection);
     if (co_await Serve(worker, connection, stream, remote_address, false)) {
       stream.shutdown(tcp::socket::shutdown_send, ignored);
+      // Closed with unread bytes (a request pipelined after a "Connection: close", or sent
+      // during a stop), the socket would send a reset, and the client's kernel would drop the
+      // answers not yet read: drain first, as after a 400.
+      if (stream.available(ignored) > 0) {
+        co_await LingeringClose(*connection.socket, connection.deadline);
+      }
     }
     co_return;
   }
@@ -348,12 +354,15 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
                                           : std::numeric_limits<std::size_t>::max();
 
     if (!read_error && !parser.is_done()) {
+      // Answers owed to earlier pipelined requests go out before a body that may be slow to
+      // come (and, with a 100 Continue, before it).
       // An HTTP/1.0 client takes any answer for the final one (RFC 9110 §10.1.1).
       if (parser.get().version() >= 11 &&
           beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
-        // Answers owed to earlier pipelined requests go first.
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         out += kContinue;
+      }
+      if (!out.empty()) {
         if (!co_await Write(connection, stream, out)) break;
         connection.deadline.ExpireAfter(kRequestTimeout);
       }

@@ -110,6 +110,31 @@ class KeepAliveAndHeaderTests(GatehouseTestCase):
             self.assertNotEqual(headers.get('connection', '').lower(), 'keep-alive')
             self.assertEqual(stream.read(), b'', 'the connection must be closed')
 
+    def test_a_connection_closed_after_its_answer_with_unread_bytes_is_drained_not_reset(self):
+        # Closed with unread bytes in its receive queue, a socket sends a reset, which discards
+        # what its kernel had not sent yet (on a network, the end of a large answer). The server
+        # shuts down its side and drains instead, as after a 400: the client can still send.
+        request = f'GET /healthz HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n'
+        with send_raw(self.server.port, request.encode() + b'x' * 4096) as sock:
+            stream = sock.makefile('rb')
+            status, headers, body = read_response(stream)
+            self.assertEqual(status, 200, body)
+            self.assertEqual(headers.get('connection', '').lower(), 'close')
+            self.assertEqual(stream.read(), b'', 'the answer ends with a FIN')
+            time.sleep(0.2)  # a reset, if any, has arrived
+            sock.sendall(b'y' * 1024)  # raises BrokenPipeError after a reset
+            time.sleep(0.1)
+            sock.sendall(b'y' * 1024)
+
+    def test_an_answer_owed_is_written_before_a_pipelined_body_that_is_slow_to_come(self):
+        request = (f'GET /healthz HTTP/1.1\r\nHost: {HOST}\r\n\r\n'
+                   f'POST /healthz HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 1000\r\n\r\n'
+                   'only part of the body')
+        with send_raw(self.server.port, request.encode()) as sock:
+            sock.settimeout(3)
+            status, _headers, body = read_response(sock.makefile('rb'))
+        self.assertEqual(status, 200, body)
+
     def assertRefusedWith400Envelope(self, request):
         with send_raw(self.server.port, request) as sock:
             status, headers, body = read_response(sock.makefile('rb'))
