@@ -28,6 +28,10 @@ Result<boost::json::value> ListModels(ApiServices& services, const ApiCall& call
   if (!assistants) return std::unexpected(assistants.error());
   for (const auto& assistant : *assistants) {
     if (permissions && !permissions->AllowsAssistant(assistant.name)) continue;
+    // Only what can be called: an assistant without a configured model cannot run.
+    if (!services.providers.Resolve(assistant.llm.provider_name, assistant.llm.model_name)) {
+      continue;
+    }
     data.push_back(boost::json::object{{"id", "saia:assistant:" + assistant.name},
                                        {"object", "model"},
                                        {"created", 0},

@@ -445,6 +445,20 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
         self.assertNotIn(f'saia:assistant:{bot["assistantName"]}', other_ids)
         self.assertError(self.request('GET', '/v1/models', token=self.org_token), E_SCOPE)
 
+    def test_v1_models_leaves_out_an_assistant_that_has_no_model_to_run(self):
+        # API.md §8: /v1/models is "what this project token can call".
+        name = unique('no-model')
+        self.ok(self.request('POST', '/v1/assistant', token=self.project.token,
+                             body={'name': name, 'prompt': 'p'}))
+        ids = {i['id'] for i in self.ok(self.request('GET', '/v1/models',
+                                                     token=self.project.token))['data']}
+        self.assertNotIn(f'saia:assistant:{name}', ids)
+        self.ok(self.request('PUT', f'/v1/assistant/{name}', token=self.project.token,
+                             body={'llmSettings': {'providerName': LOAD, 'modelName': 'fixed'}}))
+        ids = {i['id'] for i in self.ok(self.request('GET', '/v1/models',
+                                                     token=self.project.token))['data']}
+        self.assertIn(f'saia:assistant:{name}', ids)
+
     def test_provider_routes_return_one_provider_its_models_and_one_model(self):
         listed = self.ok(self.request('GET', '/v2/llm/providers', token=self.org_token))
         [entry] = [p for p in listed['providers'] if p['name'] == LOAD]
