@@ -81,7 +81,8 @@ Result<UsageLimitSpec> ReadUsageLimitSpec(const boost::json::object& body) {
   BodyReader reader(body);
   auto soft = reader.Number("softLimit", 0, kMaxLimit);
   auto hard = reader.Number("hardLimit", 0, kMaxLimit);
-  if (!hard && !reader.Has("hardLimit")) {
+  // null is no value: required (BodyReader::Number returns nothing for it without an error).
+  if (const auto* given = body.if_contains("hardLimit"); !given || given->is_null()) {
     if (!error) {
       error = Error(ErrorCode::kRequired, "hardLimit");
     } else {

@@ -84,6 +84,8 @@ int RunServe(const ServerConfig& config, int threads) {
     options.on_request = [&scheduling] { scheduling.OnRequest(); };
   }
   options.before_send = [&request_log] { request_log.FlushJournal(); };
+  // A record appended after the loop's last write (a call whose client left) is journaled too.
+  options.on_loop_stop = [&request_log] { request_log.FlushJournal(); };
   AddSchedulingSamples(graph.metrics(), scheduling);
   HttpServer server(options, graph.Handler());
   const std::uint16_t port = server.Listen();

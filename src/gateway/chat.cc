@@ -250,8 +250,10 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
             call_.model.price, [this] { return PromptChars(call_); }, AskedForUsage(call_.body)) {}
 
   ~CallRun() {
+    if (recorded_) return;
     if (streaming_) RecordStream("failed", 499);
     Record("failed", 499);
+    log_.FlushJournal();  // no answer follows whose write would journal the record's frame
   }
 
   void Start(std::function<void(ChatResult)> done) {
@@ -269,6 +271,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     } else {
       Record("failed", 499);
     }
+    log_.FlushJournal();  // as in the destructor
     exchange_->Cancel();
   }
 

@@ -623,12 +623,14 @@ void HttpServer::Run() {
       SetCurrentEventLoop(&worker->io);
       if (state_->options.on_loop_start) state_->options.on_loop_start();
       worker->io.run();
+      if (state_->options.on_loop_stop) state_->options.on_loop_stop();
       SetCurrentEventLoop(nullptr);
     });
   }
   SetCurrentEventLoop(&first.io);
   if (state_->options.on_loop_start) state_->options.on_loop_start();
   first.io.run();
+  if (state_->options.on_loop_stop) state_->options.on_loop_stop();
   SetCurrentEventLoop(nullptr);
   for (auto& thread : threads) thread.join();
   state_->blocking_pool->join();

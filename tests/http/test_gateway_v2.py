@@ -308,16 +308,21 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
         self.assertGreater(record['promptTokens'], 0)
         self.assertLess(record['completionTokens'], 1000)
 
-    def test_absurd_usage_in_a_stream_is_replaced_by_the_estimate_the_record_keeps(self):
-        session = unique('s-usage-stream')
-        stream = self.stream_chat(self.project.token, f'{LOAD}/bad-usage-stream',
-                                  session=session, text='four words of text',
-                                  extra={'stream_options': {'include_usage': True}})
+    def streamed_usage(self, model, **kw):
+        """The usage of the one event that carries it, in a stream that asked for it."""
+        stream = self.stream_chat(self.project.token, model,
+                                  extra={'stream_options': {'include_usage': True}}, **kw)
         self.addCleanup(stream.close)
         events = stream.read_all()
         self.assertEqual(events[-1][1], '[DONE]')
         [usage] = [json.loads(data)['usage'] for _t, data in events
                    if data != '[DONE]' and json.loads(data).get('usage')]
+        return usage
+
+    def test_absurd_usage_in_a_stream_is_replaced_by_the_estimate_the_record_keeps(self):
+        session = unique('s-usage-stream')
+        usage = self.streamed_usage(f'{LOAD}/bad-usage-stream', session=session,
+                                    text='four words of text')
         self.assertGreater(usage['prompt_tokens'], 0)
         self.assertEqual(usage['completion_tokens'], 3, 'twelve characters, four a token')
         self.assertEqual(usage['total_tokens'], usage['prompt_tokens'] + 3)
@@ -333,13 +338,7 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
         self.assertTrue(body['usage']['prompt_tokens'])
         for field in ('prompt_cost', 'completion_cost', 'total_cost', 'currency'):
             self.assertNotIn(field, body['usage'])
-        stream = self.stream_chat(self.project.token, 'unpriced/stream-2x1',
-                                  extra={'stream_options': {'include_usage': True}})
-        self.addCleanup(stream.close)
-        events = stream.read_all()
-        self.assertEqual(events[-1][1], '[DONE]')
-        [usage] = [json.loads(data)['usage'] for _t, data in events
-                   if data != '[DONE]' and json.loads(data).get('usage')]
+        usage = self.streamed_usage('unpriced/stream-2x1')
         self.assertTrue(usage['prompt_tokens'])
         self.assertNotIn('total_cost', usage)
         # Priced, the same answer gains them.

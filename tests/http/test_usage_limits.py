@@ -130,6 +130,19 @@ class UsageLimitApiTests(LimitPaths, GatehouseTestCase):
                                 token=self.org_token)
         self.assertError(response, e_pattern('subscriptionType'))
 
+    def test_a_null_hard_limit_is_400_id_9_like_a_missing_one(self):
+        # null is no value: it was read as one, an undefined hard limit (0 refuses every call).
+        project = self.create_project()
+        path = self.project_limits(project['projectId'])
+        response = self.request('POST', path, body=dict(limit_body(), hardLimit=None),
+                                token=self.org_token)
+        self.assertError(response, e_required('hardLimit'))
+        self.assertError(self.get(path + '/active'), E_LIMIT_NOT_FOUND)
+        response = self.request('POST', '/v1/organization/project', token=self.org_token,
+                                body={'name': unique('null-limit'),
+                                      'usageLimit': dict(limit_body(), hardLimit=None)})
+        self.assertError(response, e_required('hardLimit'))
+
     def test_organization_limit_paths(self):
         path = self.org_limits()
         limit = self.ok(self.request('POST', path, body=limit_body(subscription='Daily'),

@@ -7,12 +7,15 @@
 #include <boost/json/parse.hpp>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <set>
+#include <thread>
 
 #include "core/ids.h"
 #include "core/text.h"
 #include "gateway/chat.h"
 #include "store/sqlite/sqlite_store.h"
+#include "usage/request_journal.h"
 
 namespace gatehouse {
 namespace {
@@ -355,6 +358,37 @@ TEST_F(GatewayTest, AClientThatLeavesMidStreamIsRecorded499) {
   EXPECT_TRUE(exchange()->cancelled);
   result.stream.reset();
   EXPECT_EQ(OnlyRecord().http_status, 499);
+}
+
+// An event loop defers its records' journal frames to its next write to a client: a call
+// whose client left is recorded 499 with no such write after it, so its frame is written at
+// once (else a crash during a store outage would lose the record).
+TEST_F(GatewayTest, TheRecordOfACallWhoseClientLeftIsJournaledAtOnce) {
+  const std::filesystem::path journal_dir = dir_ / "journal";
+  std::filesystem::create_directories(journal_dir);
+  RequestLog log(store_, RequestLogOptions{.max_delay = std::chrono::hours(1)});
+  ASSERT_TRUE(log.OpenJournal(journal_dir.string()));
+  Gateway gateway(client_, log);
+  auto journaled = [&journal_dir] {
+    std::string bytes;
+    for (const auto& entry : std::filesystem::directory_iterator(journal_dir)) {
+      std::ifstream file(entry.path(), std::ios::binary);
+      bytes.append(std::istreambuf_iterator<char>(file), {});
+    }
+    return DecodeJournalFrames(bytes);
+  };
+  std::thread loop([&] {
+    log.DeferJournalOnThisThread();
+    exchange()->hold_head = true;
+    auto cancel = gateway.Run(Call(), [](ChatResult) {});
+    EXPECT_TRUE(journaled().empty());
+    cancel();
+    const auto frames = journaled();
+    ASSERT_EQ(frames.size(), 1u);
+    EXPECT_EQ(frames[0].http_status, 499);
+  });
+  loop.join();
+  log.Stop();
 }
 
 TEST_F(GatewayTest, CallsBeyondTheProvidersConcurrencyCapAre429Id9002AndRecorded) {
