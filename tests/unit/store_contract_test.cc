@@ -169,6 +169,28 @@ TEST_P(StoreContractTest, DeletingAProjectRevokesItsTokensAndHidesIt) {
   EXPECT_EQ(page->tokens[0].status, TokenStatus::kRevoked);
 }
 
+// A token created in a project that a delete ended meanwhile (the API looked the project up
+// before the delete committed) would be live in a deleted project, and nothing would ever
+// revoke it: the insert itself checks that the project is still live.
+TEST_P(StoreContractTest, NoTokenIsCreatedInADeletedProject) {
+  const Project support = MakeProject("Support");
+  ASSERT_TRUE(store_->DeleteProject(organization_.id, support.id, 500));
+  auto refused = store_->InsertToken(ProjectToken(support, "late"), Credential());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kProjectNotFound);
+  auto batch = store_->InsertTokens({{ProjectToken(support, "late-batch"), Credential()},
+                                     {OrganizationToken("fine"), Credential()}});
+  ASSERT_TRUE(batch);
+  ASSERT_EQ(batch->size(), 2u);
+  ASSERT_FALSE((*batch)[0]);
+  EXPECT_EQ((*batch)[0].error().code(), ErrorCode::kProjectNotFound);
+  EXPECT_TRUE((*batch)[1]) << "the other tokens of the batch are stored";
+  TokenQuery query{.organization_id = organization_.id, .project_id = support.id};
+  auto page = store_->SearchTokens(query);
+  ASSERT_TRUE(page);
+  for (const auto& token : page->tokens) EXPECT_EQ(token.status, TokenStatus::kRevoked);
+}
+
 TEST_P(StoreContractTest, OtherOrganizationsIdsAreNotFound) {
   const Project support = MakeProject("Support");
   EXPECT_FALSE(*store_->FindProject(NewUuid(), support.id));

@@ -163,7 +163,17 @@ class PgStore final : public Store {
   void WriteQueuedTokens();
   std::vector<Status> StoreTokenBatch(const std::vector<TokenInsert*>& batch);
   // Stores the batch in one transaction; the ids of those stored (the others' names exist).
-  Result<std::unordered_set<std::string>> StoreTokensIn(const std::vector<TokenInsert*>& batch);
+  // What an insert of tokens stored: their ids, and the projects that took none of theirs
+  // because they are not live.
+  struct StoredTokens {
+    std::unordered_set<std::string> ids;
+    std::unordered_set<std::string> gone_projects;
+  };
+  Result<StoredTokens> StoreTokensIn(const std::vector<TokenInsert*>& batch);
+  Status GoneProjectsIn(pg::Connection& c,
+                        const std::vector<std::pair<ApiToken, TokenCredential>>& rows,
+                        StoredTokens& stored);
+  static Status OutcomeOf(const StoredTokens& stored, const ApiToken& token);
   // Tells every node's WatchChanges, at the commit of the caller's transaction.
   static Status NotifyChange(pg::Connection& c, StoreChange change = StoreChange::kTokens);
   // The LISTEN thread: reconnects after a lost connection and then reports a change, since

@@ -72,7 +72,12 @@ const std::string kInsertMany =
     "$13::bigint[], $14::bigint[], $15::text[]) WITH ORDINALITY AS u(id, organization_id, "
     "project_id, scope, name, description, status, secret_hash, sealed_secret, secret_prefix, "
     "created_at, updated_at, expires_at, rate_limit_per_minute, permissions, n) "
-    "LEFT JOIN projects p ON p.id = u.project_id ORDER BY u.n "
+    "LEFT JOIN projects p ON p.id = u.project_id "
+    // A project deleted meanwhile takes no token (the delete revoked those it had). FOR SHARE
+    // waits for a delete in progress and then sees its outcome; a delete that starts later
+    // waits for this transaction, and its revocation then sees the new token.
+    "WHERE u.project_id IS NULL OR EXISTS (SELECT 1 FROM projects lp WHERE lp.id = u.project_id "
+    "AND lp.deleted_at IS NULL FOR SHARE) ORDER BY u.n "
     "ON CONFLICT (organization_id, COALESCE(project_id, ''), name) WHERE status <> " +
     kSqlRevoked + " DO NOTHING RETURNING id";
 
@@ -224,17 +229,12 @@ std::vector<Status> PgStore::StoreTokenBatch(const std::vector<TokenInsert*>& ba
   }
   outcomes.reserve(batch.size());
   for (const TokenInsert* insert : batch) {
-    if (stored->contains(insert->token.id)) {
-      outcomes.emplace_back();
-    } else {
-      outcomes.emplace_back(std::unexpected(Error(ErrorCode::kTokenNameExists)));
-    }
+    outcomes.push_back(OutcomeOf(*stored, insert->token));
   }
   return outcomes;
 }
 
-Result<std::unordered_set<std::string>> PgStore::StoreTokensIn(
-    const std::vector<TokenInsert*>& batch) {
+Result<PgStore::StoredTokens> PgStore::StoreTokensIn(const std::vector<TokenInsert*>& batch) {
   auto c = writer_.Acquire();
   if (!c) return std::unexpected(c.error());
   Transaction transaction(**c);
@@ -244,12 +244,15 @@ Result<std::unordered_set<std::string>> PgStore::StoreTokensIn(
   for (const TokenInsert* insert : batch) rows.emplace_back(insert->token, insert->credential);
   auto inserted = (*c)->Exec(kInsertMany, TokenArrays(rows, 0, rows.size()));
   if (!inserted) return std::unexpected(inserted.error());
-  std::unordered_set<std::string> stored;
-  for (int i = 0; i < inserted->size(); ++i) stored.insert(inserted->Text(i, 0));
+  StoredTokens stored;
+  for (int i = 0; i < inserted->size(); ++i) stored.ids.insert(inserted->Text(i, 0));
+  if (auto gone = GoneProjectsIn(**c, rows, stored); !gone) return std::unexpected(gone.error());
   // The creations' audit events ride in the same transaction as their tokens.
   std::vector<const AuditEntry*> audits;
   for (const TokenInsert* insert : batch) {
-    if (insert->audit && stored.contains(insert->token.id)) audits.push_back(&*insert->audit);
+    if (insert->audit && stored.ids.contains(insert->token.id)) {
+      audits.push_back(&*insert->audit);
+    }
   }
   if (auto audited = AppendAuditsIn(**c, audits); !audited) {
     return std::unexpected(audited.error());
@@ -269,12 +272,15 @@ Result<std::vector<Status>> PgStore::InsertTokens(
   if (!c) return std::unexpected(c.error());
   Transaction transaction(**c);
   if (!transaction.begun()) return std::unexpected(transaction.begun().error());
-  std::unordered_set<std::string> stored;
+  StoredTokens stored;
   for (std::size_t first = 0; first < tokens.size(); first += kInsertChunk) {
     const std::size_t end = std::min(tokens.size(), first + kInsertChunk);
     auto inserted = (*c)->Exec(kInsertMany, TokenArrays(tokens, first, end));
     if (!inserted) return std::unexpected(inserted.error());
-    for (int i = 0; i < inserted->size(); ++i) stored.insert(inserted->Text(i, 0));
+    for (int i = 0; i < inserted->size(); ++i) stored.ids.insert(inserted->Text(i, 0));
+  }
+  if (auto gone = GoneProjectsIn(**c, tokens, stored); !gone) {
+    return std::unexpected(gone.error());
   }
   if (auto notified = NotifyChange(**c); !notified) return std::unexpected(notified.error());
   if (auto committed = transaction.Commit(); !committed) {
@@ -282,14 +288,38 @@ Result<std::vector<Status>> PgStore::InsertTokens(
   }
   std::vector<Status> outcomes;
   outcomes.reserve(tokens.size());
-  for (const auto& [token, credential] : tokens) {
-    if (stored.contains(token.id)) {
-      outcomes.emplace_back();
-    } else {
-      outcomes.emplace_back(std::unexpected(Error(ErrorCode::kTokenNameExists)));
+  for (const auto& [token, credential] : tokens) outcomes.push_back(OutcomeOf(stored, token));
+  return outcomes;
+}
+
+// Of the tokens of `rows` that were not stored, the projects that are not live (deleted, or
+// never there): their tokens were refused for that, not for their names. Asked only when a
+// token was refused.
+Status PgStore::GoneProjectsIn(pg::Connection& c,
+                               const std::vector<std::pair<ApiToken, TokenCredential>>& rows,
+                               StoredTokens& stored) {
+  std::vector<std::string> asked;
+  for (const auto& [token, credential] : rows) {
+    if (!token.project_id.empty() && !stored.ids.contains(token.id)) {
+      asked.push_back(token.project_id);
     }
   }
-  return outcomes;
+  if (asked.empty()) return {};
+  auto live = c.Exec("SELECT id FROM projects WHERE id = ANY($1::text[]) AND deleted_at IS NULL",
+                     Params().TextArray(asked));
+  if (!live) return std::unexpected(live.error());
+  std::unordered_set<std::string> live_ids;
+  for (int i = 0; i < live->size(); ++i) live_ids.insert(live->Text(i, 0));
+  for (std::string& id : asked) {
+    if (!live_ids.contains(id)) stored.gone_projects.insert(std::move(id));
+  }
+  return {};
+}
+
+Status PgStore::OutcomeOf(const StoredTokens& stored, const ApiToken& token) {
+  if (stored.ids.contains(token.id)) return {};
+  if (stored.gone_projects.contains(token.project_id)) return Fail(ErrorCode::kProjectNotFound);
+  return Fail(ErrorCode::kTokenNameExists);
 }
 
 Status PgStore::InsertTokenIn(pg::Connection& c, const ApiToken& token,

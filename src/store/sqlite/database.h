@@ -114,6 +114,8 @@ class Database {
   void ReleaseCache();
 
   sqlite3* handle() const { return db_; }
+  // Rows the last finished INSERT, UPDATE or DELETE of this connection changed.
+  std::int64_t ChangedRows() const { return sqlite3_changes64(db_); }
 
  private:
   sqlite3* db_ = nullptr;

@@ -27,6 +27,12 @@ Status VisitTokenRows(Statement& stmt,
   }
 }
 
+// A refusal of one token of a batch (its name taken, its project gone), which leaves the
+// transaction usable for the others.
+bool IsRowRefusal(const Error& error) {
+  return error.code() == ErrorCode::kTokenNameExists || error.code() == ErrorCode::kProjectNotFound;
+}
+
 }  // namespace
 
 void SqliteStore::QueueTokenInsert(TokenInsert insert, TokenInsertDone done) {
@@ -90,9 +96,7 @@ std::vector<Status> SqliteStore::StoreTokenBatch(const std::vector<TokenInsert*>
       if (failed) break;
       auto inserted = InsertTokenRowLocked(insert->token, insert->credential);
       // A refused row leaves the transaction usable (SQLite undoes only that statement).
-      if (!inserted && inserted.error().code() != ErrorCode::kTokenNameExists) {
-        failed = inserted.error();
-      }
+      if (!inserted && !IsRowRefusal(inserted.error())) failed = inserted.error();
       if (inserted) stored.push_back(&insert->token);
       // The creation's audit event rides in the same transaction as the token.
       if (inserted && insert->audit) {
@@ -125,9 +129,7 @@ Result<std::vector<Status>> SqliteStore::InsertTokens(
     auto inserted = InsertTokenRowLocked(token, credential);
     // A refused row leaves the transaction usable (SQLite undoes only that statement); any
     // other failure ends the whole batch.
-    if (!inserted && inserted.error().code() != ErrorCode::kTokenNameExists) {
-      return std::unexpected(inserted.error());
-    }
+    if (!inserted && !IsRowRefusal(inserted.error())) return std::unexpected(inserted.error());
     if (inserted) stored.push_back(&token);
     outcomes.push_back(std::move(inserted));
   }
@@ -151,9 +153,10 @@ Status SqliteStore::InsertTokenRowLocked(const ApiToken& token, const TokenCrede
   static const std::string& kInsertToken = *new std::string(
       "INSERT INTO api_tokens(id, organization_id, project_id, scope, name, description, status, "
       "secret_hash, sealed_secret, secret_prefix, created_at, updated_at, expires_at, "
-      "project_name, rate_limit_per_minute, permissions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+      "project_name, rate_limit_per_minute, permissions) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
       "?9, ?10, ?11, ?12, ?13, COALESCE((SELECT name FROM projects WHERE id = ?3), ''), ?14, "
-      "?15)");
+      "?15 WHERE ?3 IS NULL OR EXISTS (SELECT 1 FROM projects WHERE id = ?3 AND deleted_at IS "
+      "NULL)");
   auto stmt = db_.Prepare(kInsertToken);
   if (!stmt) return std::unexpected(stmt.error());
   auto inserted = (*stmt)
@@ -175,6 +178,9 @@ Status SqliteStore::InsertTokenRowLocked(const ApiToken& token, const TokenCrede
                       .StepUnlessConstraint();
   if (!inserted) return std::unexpected(inserted.error());
   if (!*inserted) return Fail(ErrorCode::kTokenNameExists);
+  // No row: the project was deleted after the caller found it (the delete revoked the tokens
+  // it had; this one would have stayed live).
+  if (db_.ChangedRows() == 0) return Fail(ErrorCode::kProjectNotFound);
   return {};
 }
 
