@@ -13,6 +13,7 @@
 #include "core/ids.h"
 #include "pg_test_database.h"
 #include "store/postgres/pg_connection.h"
+#include "store/postgres/pg_request_cursor.h"
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "temp_dir.h"
@@ -333,6 +334,17 @@ TEST_F(PgRequestsTest, BytesThatAreNotUtf8AreStoredAsReplacementsAndTheBatchIsSt
   EXPECT_EQ(stored.prompt, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
   EXPECT_EQ(stored.api_token_name, "name \xEF\xBF\xBD");
   EXPECT_EQ((*walked)[0].output, plain.output);
+}
+
+// A page is read whole into memory, and a record may carry megabytes of prompt and answer: a
+// walk's pages hold about 8 MiB of text, as many records as that allows (4 to 1024).
+TEST(RequestPageRows, APageHoldsAboutEightMebibytesOfTextWhateverTheRecordsSize) {
+  EXPECT_EQ(NextPageRows(0, 0), 16) << "the first page, before any size is known";
+  EXPECT_EQ(NextPageRows(16, 16 * 200), 1024) << "small records: the most rows";
+  EXPECT_EQ(NextPageRows(16, 16 * (2 << 20)), 4) << "2 MiB records: the fewest";
+  const std::int64_t rows = NextPageRows(100, 100 * (64 << 10));  // 64 KiB records
+  EXPECT_GE(rows, 100);
+  EXPECT_LE(rows * (64 << 10), 8 << 20);
 }
 
 TEST_F(PgRequestsTest, CursorWalksNewestFirstWithSkipCountAndFilters) {

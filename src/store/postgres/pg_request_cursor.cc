@@ -16,6 +16,13 @@ namespace {
 
 std::string Placeholder(int number) { return "$" + std::to_string(number); }
 
+constexpr std::size_t kPageTextBytes = 8 << 20;
+constexpr std::int64_t kMinPageRows = 4;
+constexpr std::int64_t kMaxPageRows = 1024;
+constexpr std::int64_t kFirstPageRows = 16;
+// What a record costs a page besides its texts (its other columns, libpq's bookkeeping).
+constexpr std::size_t kRowOverheadBytes = 512;
+
 // Reads requests a page at a time, newest first: each page is one statement (its own short
 // read transaction) on a connection leased for it, and the next page continues strictly below
 // the last row of this one (keyset paging on (start_ms, id), the order of the primary key),
@@ -23,9 +30,6 @@ std::string Placeholder(int number) { return "$" + std::to_string(number); }
 // visited; rows reach the visitor as views of it.
 class PgRequestCursor final : public RequestCursor {
  public:
-  // Bounds what a page holds in memory (records carry their prompts and outputs).
-  static constexpr std::int64_t kPageRows = 1024;
-
   // `release` runs when the cursor is destroyed.
   PgRequestCursor(pg::ConnectionPool& pool, const RequestQuery& query,
                   std::function<void()> release = {})
@@ -92,7 +96,7 @@ class PgRequestCursor final : public RequestCursor {
   Status Fetch() {
     page_ = pg::Rows();
     position_ = 0;
-    std::int64_t limit = kPageRows;
+    std::int64_t limit = page_rows_;
     if (remaining_ >= 0) limit = std::min(limit, remaining_);
     if (limit == 0) {
       done_ = true;
@@ -127,6 +131,11 @@ class PgRequestCursor final : public RequestCursor {
       last_start_ms_ = page_.Int(count - 1, 11);
       last_id_ = page_.Text(count - 1, 0);
     }
+    std::size_t text_bytes = 0;
+    for (int row = 0; row < count; ++row) {
+      for (int column : {17, 18, 19}) text_bytes += page_.TextView(row, column).size();
+    }
+    page_rows_ = NextPageRows(count, text_bytes);
     return {};
   }
 
@@ -156,11 +165,12 @@ class PgRequestCursor final : public RequestCursor {
   pg::ConnectionPool& pool_;
   const RequestQuery query_;
   std::function<void()> release_;
-  Params filters_;                       // the parameters of the query's filters, from $1
-  std::string first_sql_;                // the first page, from the query's skip
-  std::string next_sql_;                 // later pages, strictly after (last_start_ms_, last_id_)
-  std::int64_t remaining_ = -1;          // rows still allowed by `count`; -1 = no limit
-  std::optional<TimeMs> last_start_ms_;  // the (start_ms, id) of the last row fetched
+  Params filters_;               // the parameters of the query's filters, from $1
+  std::string first_sql_;        // the first page, from the query's skip
+  std::string next_sql_;         // later pages, strictly after (last_start_ms_, last_id_)
+  std::int64_t remaining_ = -1;  // rows still allowed by `count`; -1 = no limit
+  std::int64_t page_rows_ = NextPageRows(0, 0);  // what the next page asks for
+  std::optional<TimeMs> last_start_ms_;          // the (start_ms, id) of the last row fetched
   std::string last_id_;
   pg::Rows page_;  // the page being visited, from row position_
   int position_ = 0;
@@ -286,6 +296,13 @@ class PgRequestParts final : public RequestParts {
 };
 
 }  // namespace
+
+std::int64_t NextPageRows(std::int64_t rows, std::size_t text_bytes) {
+  if (rows <= 0) return kFirstPageRows;
+  const std::size_t per_row = text_bytes / static_cast<std::size_t>(rows) + kRowOverheadBytes;
+  const auto fitting = static_cast<std::int64_t>(kPageTextBytes / per_row);
+  return std::clamp(fitting, kMinPageRows, kMaxPageRows);
+}
 
 Result<std::unique_ptr<RequestCursor>> OpenPgRequestCursor(pg::ConnectionPool& pool,
                                                            const RequestQuery& query) {

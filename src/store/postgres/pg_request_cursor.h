@@ -2,6 +2,7 @@
 #define GATEHOUSE_STORE_POSTGRES_PG_REQUEST_CURSOR_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "core/error.h"
@@ -9,6 +10,12 @@
 #include "store/store.h"
 
 namespace gatehouse {
+
+// How many records the next page of a walk asks for, after a page of `rows` records whose
+// texts (prompt, input, output) took `text_bytes`: as many as fit in about 8 MiB at that size,
+// between 4 and 1024. A page is read whole into memory (libpq), and a record can carry megabytes
+// of text; rows = 0 (no page yet) gives the first page's 16.
+std::int64_t NextPageRows(std::int64_t rows, std::size_t text_bytes);
 
 // Opens a cursor over `query`. It reads a page of records per statement, each on a connection
 // of `pool` leased for that statement only (a slow reader holds none between pages), and
