@@ -207,19 +207,7 @@ Result<boost::json::value> ChangeLimit(ApiServices& services, const ApiCall& cal
   }
   if (error) return std::unexpected(std::move(*error));
   const std::string& limit_id = call.params[kProject ? 2 : 1];
-  if (change.hard_limit || change.soft_limit) {
-    // The soft limit never exceeds the hard one.
-    auto current = services.usage_limits.List(owner->organization_id, owner->project_id);
-    if (!current) return std::unexpected(current.error());
-    for (const auto& limit : *current) {
-      if (limit.id != limit_id) continue;
-      const double soft = change.soft_limit.value_or(limit.soft_limit);
-      const double hard = change.hard_limit.value_or(limit.hard_limit);
-      if (soft > hard) {
-        return Fail(ErrorCode::kOutOfRange, change.soft_limit ? "softLimit" : "hardLimit");
-      }
-    }
-  }
+  // The soft limit never exceeding the hard one is checked by Change, under its write lock.
   auto limit = services.usage_limits.Change(owner->organization_id, owner->project_id, limit_id,
                                             owner->entity_name, change, ActorOf(call));
   if (!limit) return std::unexpected(limit.error());

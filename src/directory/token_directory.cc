@@ -329,6 +329,21 @@ Result<std::string> TokenDirectory::Reveal(const std::string& organization_id,
 Result<IssuedToken> TokenDirectory::Rotate(const std::string& organization_id,
                                            const std::string& token_id, int grace_seconds,
                                            const AuditActor& actor) {
+  // The credential is replaced only while the token keeps the status read here: a block,
+  // unblock or revocation in between makes the rotation read the token again (a revoked one is
+  // then not found), so that it never publishes or answers a status that is no longer true.
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    auto rotated = RotateOnce(organization_id, token_id, grace_seconds, actor);
+    if (rotated || rotated.error().code() != ErrorCode::kConflict || attempt == kAttempts) {
+      return rotated;
+    }
+  }
+}
+
+Result<IssuedToken> TokenDirectory::RotateOnce(const std::string& organization_id,
+                                               const std::string& token_id, int grace_seconds,
+                                               const AuditActor& actor) {
   auto token = Find(organization_id, token_id);
   if (!token) return std::unexpected(token.error());
   if (token->status == TokenStatus::kRevoked) return Fail(ErrorCode::kApiTokenNotFound);
@@ -358,8 +373,8 @@ Result<IssuedToken> TokenDirectory::Rotate(const std::string& organization_id,
   AuditDetails details;
   details.Note("graceSeconds", grace_seconds);
   const AuditEntry audit = TokenAudit(actor, *token, "token.rotate", now, details);
-  if (auto stored =
-          store_.UpdateCredential(token_id, credential, token->secret_prefix, now, &audit);
+  if (auto stored = store_.UpdateCredential(token_id, credential, token->secret_prefix,
+                                            token->status, now, &audit);
       !stored) {
     return std::unexpected(stored.error());
   }

@@ -111,6 +111,9 @@ class TokenDirectory {
   Status RefreshSearch() { return store_.RefreshSearchIndex(); }
 
  private:
+  // One attempt of Rotate: kConflict when the token's status changed since it was read.
+  Result<IssuedToken> RotateOnce(const std::string& organization_id, const std::string& token_id,
+                                 int grace_seconds, const AuditActor& actor);
   // How Apply audits and guards a change.
   struct ChangeRules {
     std::string action;  // empty: named after the change (ActionOf)

@@ -404,6 +404,10 @@ class Store {
                                                      const std::string& project_id) = 0;
   virtual Result<std::optional<Project>> FindProjectByName(const std::string& organization_id,
                                                            const std::string& name) = 0;
+  // Whether the organization has or had the project (a deleted one included): its records stay
+  // exportable by its id.
+  virtual Result<bool> KnowsProject(const std::string& organization_id,
+                                    const std::string& project_id) = 0;
   // Ordered by name; hidden projects only with include_hidden.
   virtual Result<std::vector<Project>> ListProjects(const std::string& organization_id,
                                                     bool include_hidden) = 0;
@@ -440,9 +444,12 @@ class Store {
                                                 const TokenChange& change, TimeMs now,
                                                 const TokenChangeCondition& condition,
                                                 const AuditOfChange& audit = {}) = 0;
+  // Replaces the token's credential (a rotation) while its status is still `expected_status`,
+  // else changes nothing and fails with kConflict (the token was blocked, unblocked or revoked
+  // since it was read).
   virtual Status UpdateCredential(const std::string& token_id, const TokenCredential& credential,
-                                  const std::string& secret_prefix, TimeMs now,
-                                  const AuditEntry* audit = nullptr) = 0;
+                                  const std::string& secret_prefix, TokenStatus expected_status,
+                                  TimeMs now, const AuditEntry* audit = nullptr) = 0;
   virtual Result<TokenPage> SearchTokens(const TokenQuery& query) = 0;
   // Brings what SearchTokens keeps in memory up to date with what is stored, loading it on the
   // first call (which takes about a second at a million tokens). A maintenance thread calls it,

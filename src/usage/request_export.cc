@@ -8,9 +8,10 @@ namespace gatehouse {
 Status RequestExporter::Scope(const ExportScope& scope, std::string& project_id) {
   if (scope.project_id.empty()) {
     if (!project_id.empty()) {
-      auto project = store_.FindProject(scope.organization_id, project_id);
-      if (!project) return std::unexpected(project.error());
-      if (!*project) return Fail(ErrorCode::kProjectNotFound);
+      // A deleted project's records stay exportable (API.md §4), by its id too.
+      auto known = store_.KnowsProject(scope.organization_id, project_id);
+      if (!known) return std::unexpected(known.error());
+      if (!*known) return Fail(ErrorCode::kProjectNotFound);
     }
   } else {
     if (!project_id.empty() && project_id != scope.project_id) {

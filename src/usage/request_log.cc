@@ -26,26 +26,29 @@ Result<std::size_t> RequestLog::OpenJournal(const std::string& directory) {
   if (auto opened = journal->Open(); !opened) return std::unexpected(opened.error());
   auto left = journal->ReadLeftovers();
   if (!left) return std::unexpected(left.error());
-  auto install = [&] {
+  auto install = [&](std::vector<RequestRecord> leftovers) {
     std::lock_guard lock(mutex_);
     std::lock_guard journal_lock(journal_mutex_);
     journal_ = std::move(journal);
     journaled_.store(true);
+    leftovers_ = std::move(leftovers);
   };
   for (std::size_t begin = 0; begin < left->size(); begin += options_.max_batch) {
     const auto end = std::min(left->size(), begin + options_.max_batch);
     const std::vector<RequestRecord> batch(left->begin() + static_cast<std::ptrdiff_t>(begin),
                                            left->begin() + static_cast<std::ptrdiff_t>(end));
     if (auto stored = store_.AppendRequests(batch, Store::RecordArrival::kMayRepeat); !stored) {
-      // The segments stay for the next start; this one serves (and /readyz tells).
-      spdlog::error("cannot replay the request journal: {}", stored.error().internal);
+      // This node serves meanwhile (and /readyz tells); the writer tries the replay again, and
+      // the segments stay until it succeeds (or for the next start).
+      spdlog::error("cannot replay the request journal yet: {}", stored.error().internal);
       failing_.store(true, std::memory_order_relaxed);
-      install();
+      install(std::move(*left));
+      wake_.notify_one();
       return std::size_t{0};
     }
   }
   journal->RemoveLeftovers();
-  install();
+  install({});
   return left->size();
 }
 
@@ -127,6 +130,11 @@ void RequestLog::Run() {
   for (;;) {
     wake_.wait_for(lock, options_.max_delay,
                    [this] { return stopping_ || queue_.size() >= options_.max_batch; });
+    if (!leftovers_.empty() && !StoreLeftovers(lock)) {
+      if (stopping_) return;  // the segments stay for the next start
+      wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+      continue;
+    }
     if (queue_.empty()) {
       if (stopping_) {
         // Everything journaled is stored.
@@ -165,7 +173,7 @@ void RequestLog::Run() {
     in_flight_ = 0;
     if (stored) {
       written_.fetch_add(count, std::memory_order_relaxed);
-      failing_.store(false, std::memory_order_relaxed);
+      failing_.store(!leftovers_.empty(), std::memory_order_relaxed);
       RetireJournal(count);
     } else {
       failing_.store(true, std::memory_order_relaxed);
@@ -208,6 +216,37 @@ void RequestLog::RotateJournal(std::unique_lock<std::mutex>& lock) {
   retiring_ = std::move(former);
   retiring_records_ = queue_.size();
   if (retiring_records_ == 0) RequestJournal::Remove(std::exchange(retiring_, {}));
+}
+
+bool RequestLog::StoreLeftovers(std::unique_lock<std::mutex>& lock) {
+  std::vector<RequestRecord> left = std::move(leftovers_);
+  leftovers_.clear();
+  lock.unlock();
+  bool stored = true;
+  for (std::size_t begin = 0; stored && begin < left.size(); begin += options_.max_batch) {
+    const auto end = std::min(left.size(), begin + options_.max_batch);
+    const std::vector<RequestRecord> batch(left.begin() + static_cast<std::ptrdiff_t>(begin),
+                                           left.begin() + static_cast<std::ptrdiff_t>(end));
+    auto appended = store_.AppendRequests(batch, Store::RecordArrival::kMayRepeat);
+    if (!appended) {
+      spdlog::error("cannot replay the request journal yet: {}", appended.error().internal);
+      stored = false;
+    }
+  }
+  if (stored) {
+    std::lock_guard journal_lock(journal_mutex_);
+    journal_->RemoveLeftovers();
+    spdlog::info("request journal replayed: {} records", left.size());
+  }
+  lock.lock();
+  if (!stored) {
+    leftovers_ = std::move(left);  // all of them again: kMayRepeat skips the ones stored
+    failing_.store(true, std::memory_order_relaxed);
+  } else if (queue_.empty()) {
+    // Else the next batch tells: it may be one that failed, and must be written as kMayRepeat.
+    failing_.store(false, std::memory_order_relaxed);
+  }
+  return stored;
 }
 
 void RequestLog::RetireJournal(std::size_t stored) {

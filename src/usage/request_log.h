@@ -101,6 +101,9 @@ class RequestLog {
   static thread_local DeferredFrames deferred_;
   // Called by the writer with the lock held after `stored` records were committed.
   void RetireJournal(std::size_t stored);
+  // Called by the writer with the lock held: stores the records of a journal replay that failed
+  // at start (leftovers_), then removes their segments. False when the store still fails.
+  bool StoreLeftovers(std::unique_lock<std::mutex>& lock);
 
   Store& store_;
   const RequestLogOptions options_;
@@ -123,6 +126,10 @@ class RequestLog {
   RequestJournal::Segment retiring_;  // guarded by mutex_; the former active segment
   bool rotation_failing_ = false;     // guarded by mutex_; the last rotation failed (logged)
   std::size_t retiring_records_ = 0;  // guarded by mutex_; records of retiring_ not yet stored
+  // Guarded by mutex_: the records of the journal's leftover segments when their replay at
+  // start failed; the writer stores them before anything else, and the log stays failing
+  // (/readyz) until it has.
+  std::vector<RequestRecord> leftovers_;
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> journal_failures_{0};

@@ -280,6 +280,18 @@ Result<UsageLimit> UsageLimits::FindOwned(const std::string& organization_id,
   return std::move(**found);
 }
 
+namespace {
+
+// The soft limit never exceeds the hard one (400 id 8 on the field the change set), checked
+// against the limit as the change leaves it, under the write lock: two changes at once (one of
+// each) cannot both pass against the old values.
+Status KeepsSoftUnderHard(const UsageLimit& after, const UsageLimitChange& change) {
+  if (after.soft_limit <= after.hard_limit) return {};
+  return Fail(ErrorCode::kOutOfRange, change.soft_limit ? "softLimit" : "hardLimit");
+}
+
+}  // namespace
+
 Result<UsageLimit> UsageLimits::Change(const std::string& organization_id,
                                        const std::string& project_id, const std::string& limit_id,
                                        const std::string& entity_name,
@@ -314,6 +326,8 @@ Result<UsageLimit> UsageLimits::Change(const std::string& organization_id,
     if (counter->limit.id == limit_id) {
       after = counter->limit;
       apply(after, &details);
+      if (auto kept = KeepsSoftUnderHard(after, change); !kept)
+        return std::unexpected(kept.error());
       const AuditEntry audit = LimitAudit(actor, after, "limit.update", entity_name, now, details);
       if (auto stored = store_.UpdateUsageLimit(after, &audit); !stored) {
         return std::unexpected(stored.error());
@@ -332,6 +346,7 @@ Result<UsageLimit> UsageLimits::Change(const std::string& organization_id,
   }
   after = *limit;
   apply(after, &details);
+  if (auto kept = KeepsSoftUnderHard(after, change); !kept) return std::unexpected(kept.error());
   const AuditEntry audit = LimitAudit(actor, after, "limit.update", entity_name, now, details);
   if (auto stored = store_.UpdateUsageLimit(after, &audit); !stored) {
     return std::unexpected(stored.error());

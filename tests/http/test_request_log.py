@@ -8,13 +8,13 @@ import io
 import json
 import threading
 import time
+import uuid
 from datetime import datetime
 
 from ..pg import pg_cluster
 from .fake_upstream import ECHO_USAGE, STREAM_TEXT, echo_text
-from .harness import (E_ASSISTANT_NOT_FOUND, EXPORT_FIELDS, PROVIDER, RECORD_TIMEOUT_S, UUID4_RE,
-                      GatewayTestCase,
-                      expected_costs, unique)
+from .harness import (E_ASSISTANT_NOT_FOUND, E_PROJECT_NOT_FOUND, EXPORT_FIELDS, PROVIDER,
+                      RECORD_TIMEOUT_S, UUID4_RE, GatewayTestCase, expected_costs, unique)
 
 
 def epoch_ms(timestamp):
@@ -228,6 +228,11 @@ class RequestRecordTests(GatewayTestCase):
                              token=self.org_token))
         record = self.wait_record(session, self.org_token)
         self.assertEqual(record['projectId'], gone.project_id)
+        # By its id too (projectId filter); an id the organization never had is still 404.
+        items = self.export_items(self.org_token, projectId=gone.project_id)
+        self.assertEqual([item['sessionId'] for item in items], [session])
+        self.assertError(self.export(self.org_token, projectId=str(uuid.uuid4())),
+                         E_PROJECT_NOT_FOUND)
 
 
 class ShutdownDrainTests(GatewayTestCase):

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/ids.h"
+#include "store/sqlite/database.h"
 #include "store/sqlite/sqlite_store.h"
 #include "temp_dir.h"
 #include "usage/request_log.h"
@@ -109,6 +110,45 @@ TEST(RequestJournal, RecordsLeftByAKilledProcessAreStoredAtTheNextStartExactlyOn
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left[0].filename(), "requests-9.journal");
   EXPECT_EQ(std::filesystem::file_size(left[0]), 0u);
+  log.Stop();
+}
+
+// A replay that fails at start (the store refuses a moment) used to wait for the next start,
+// while the first stored batch made /readyz green: the writer now retries it, and the log is
+// failing until it has stored it.
+TEST(RequestJournal, AReplayThatFailsAtStartIsRetriedByTheWriterAndTheLogFailsUntilThen) {
+  const TempDir dir;
+  const std::string path = dir.File("gatehouse.db").string();
+  SqliteStore store(path);
+  {
+    std::ofstream file(dir.File("requests-7.journal"), std::ios::binary);
+    file << EncodeJournalFrame(SampleRecord(1)) << EncodeJournalFrame(SampleRecord(2));
+  }
+  sqlite::Database other;
+  other.Open(path);
+  ASSERT_TRUE(other.Execute(
+      "CREATE TRIGGER full_disk BEFORE INSERT ON requests BEGIN SELECT RAISE(ABORT, 'full'); "
+      "END"));
+  RequestLog log(store, RequestLogOptions{.max_delay = std::chrono::milliseconds(5)});
+  auto replayed = log.OpenJournal(dir.path().string());
+  ASSERT_TRUE(replayed);
+  EXPECT_EQ(*replayed, 0u);
+  EXPECT_TRUE(log.failing());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(log.failing()) << "nothing stored yet";
+  ASSERT_TRUE(other.Execute("DROP TRIGGER full_disk"));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (SessionIds(store).size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(SessionIds(store), (std::vector<std::string>{"session-1", "session-2"}));
+  while (log.failing() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(log.failing());
+  for (const auto& segment : Segments(dir)) {
+    EXPECT_NE(segment.filename(), "requests-7.journal") << "the replayed segment is removed";
+  }
   log.Stop();
 }
 

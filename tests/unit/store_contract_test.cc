@@ -132,6 +132,25 @@ TEST_P(StoreContractTest, ChangeIsNotAppliedWhenTheRowNoLongerHasTheExpectedStat
   EXPECT_EQ((*store_->FindToken(organization_.id, token.id))->description, "");
 }
 
+// A rotation read the token, then a revocation or a block committed: the new credential must
+// not go in (the rotation would answer, and the cache publish, a status no longer true).
+TEST_P(StoreContractTest, ACredentialIsReplacedOnlyWhileTheTokenKeepsTheStatusRead) {
+  const Project support = MakeProject("Support");
+  ApiToken token = ProjectToken(support, "ci");
+  ASSERT_TRUE(store_->InsertToken(token, Credential()));
+  ASSERT_TRUE(store_->ChangeToken(organization_.id, token.id,
+                                  TokenChange{.status = TokenStatus::kRevoked}, 1000, {}));
+  const TokenCredential fresh{"hash-after-revoke", {}, {}, {}};
+  auto refused =
+      store_->UpdateCredential(token.id, fresh, token.secret_prefix, TokenStatus::kActive, 1100);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kConflict);
+  auto stored = store_->FindCredential(token.id);
+  ASSERT_TRUE(stored);
+  ASSERT_TRUE(*stored);
+  EXPECT_NE((*stored)->secret_hash, "hash-after-revoke");
+}
+
 TEST_P(StoreContractTest, ChangesApplyToTheCurrentRowSoTheyNeverUndoEachOther) {
   const Project support = MakeProject("Support");
   ApiToken token = ProjectToken(support, "leaked");
@@ -189,6 +208,14 @@ TEST_P(StoreContractTest, NoTokenIsCreatedInADeletedProject) {
   auto page = store_->SearchTokens(query);
   ASSERT_TRUE(page);
   for (const auto& token : page->tokens) EXPECT_EQ(token.status, TokenStatus::kRevoked);
+}
+
+TEST_P(StoreContractTest, ADeletedProjectIsStillKnownToItsOrganizationOnly) {
+  const Project support = MakeProject("Support");
+  ASSERT_TRUE(store_->DeleteProject(organization_.id, support.id, 500));
+  EXPECT_TRUE(store_->KnowsProject(organization_.id, support.id).value_or(false));
+  EXPECT_FALSE(store_->KnowsProject(NewUuid(), support.id).value_or(true));
+  EXPECT_FALSE(store_->KnowsProject(organization_.id, NewUuid()).value_or(true));
 }
 
 TEST_P(StoreContractTest, OtherOrganizationsIdsAreNotFound) {
@@ -254,7 +281,7 @@ TEST_P(StoreContractTest, LiveTokensAreCountedAndVisitedWithWhatTheCacheKeeps) {
   kept.rate_limit_per_minute = 30;
   const TokenCredential credential{"hash-of-ci", std::string("sealed"), std::string("old"), 900};
   ASSERT_TRUE(store_->InsertToken(kept, Credential()));
-  ASSERT_TRUE(store_->UpdateCredential(kept.id, credential, kept.secret_prefix, 800));
+  ASSERT_TRUE(store_->UpdateCredential(kept.id, credential, kept.secret_prefix, kept.status, 800));
   ApiToken revoked = ProjectToken(support, "gone");
   ASSERT_TRUE(store_->InsertToken(revoked, Credential()));
   ASSERT_TRUE(store_->ChangeToken(organization_.id, revoked.id,

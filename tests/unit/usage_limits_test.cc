@@ -328,6 +328,27 @@ TEST_F(UsageLimitsTest, RaisingTheHardLimitReopensAnEmptyLimit) {
   EXPECT_FALSE(Call());
 }
 
+// Two changes at once, one raising the soft limit and one lowering the hard limit, were each
+// checked against the old values by the API and could together leave soft above hard: Change
+// checks the limit as it will be, under its write lock.
+TEST_F(UsageLimitsTest, AChangeThatWouldLeaveTheSoftLimitAboveTheHardOneIsRefused) {
+  const UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 100, 1000);
+  UsageLimitChange soft;
+  soft.soft_limit = 900;
+  ASSERT_TRUE(limits_->Change(organization_.id, project_.id, limit.id, "Support", soft,
+                              AuditActor::System()));
+  UsageLimitChange hard;
+  hard.hard_limit = 500;
+  auto refused = limits_->Change(organization_.id, project_.id, limit.id, "Support", hard,
+                                 AuditActor::System());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kOutOfRange);
+  auto current = limits_->Current(organization_.id, project_.id);
+  ASSERT_TRUE(current);
+  EXPECT_EQ(current->soft_limit, 900);
+  EXPECT_EQ(current->hard_limit, 1000);
+}
+
 TEST_F(UsageLimitsTest, LimitIdsOfOtherOwnersAreNotFound) {
   const UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 0, 1);
   auto other_org = limits_->Cancel(NewUuid(), project_.id, limit.id, "x", AuditActor::System());

@@ -233,6 +233,16 @@ Result<std::optional<Project>> PgStore::FindProject(const std::string& organizat
   return FindProjectWhere("p.id = $2", organization_id, project_id);
 }
 
+Result<bool> PgStore::KnowsProject(const std::string& organization_id,
+                                   const std::string& project_id) {
+  auto c = Lease();
+  if (!c) return std::unexpected(c.error());
+  auto rows = (*c)->Exec("SELECT 1 FROM projects WHERE organization_id = $1 AND id = $2",
+                         Params().Text(organization_id).Text(project_id));
+  if (!rows) return std::unexpected(rows.error());
+  return !rows->empty();
+}
+
 Result<std::optional<Project>> PgStore::FindProjectByName(const std::string& organization_id,
                                                           const std::string& name) {
   return FindProjectWhere("p.name = $2", organization_id, name);

@@ -358,27 +358,27 @@ Result<std::optional<TokenCredential>> PgStore::FindCredential(const std::string
 }
 
 Status PgStore::UpdateCredential(const std::string& token_id, const TokenCredential& credential,
-                                 const std::string& secret_prefix, TimeMs now,
-                                 const AuditEntry* audit) {
+                                 const std::string& secret_prefix, TokenStatus expected_status,
+                                 TimeMs now, const AuditEntry* audit) {
   auto c = Lease();
   if (!c) return std::unexpected(c.error());
   Transaction transaction(**c);
   if (!transaction.begun()) return transaction.begun();
-  if (auto done = (*c)->Run(
-          "UPDATE api_tokens SET secret_hash = $2, sealed_secret = $3, previous_hash = $4, "
-          "previous_valid_until = $5, updated_at = $6, secret_prefix = $7, "
-          "changed_at_db = gatehouse_now_ms() WHERE id = $1",
-          Params()
-              .Text(token_id)
-              .Bytes(credential.secret_hash)
-              .OptionalBytes(credential.sealed)
-              .OptionalBytes(credential.previous_hash)
-              .OptionalInt(credential.previous_valid_until)
-              .Int(now)
-              .Text(secret_prefix));
-      !done) {
-    return done;
-  }
+  auto updated = (*c)->Exec(
+      "UPDATE api_tokens SET secret_hash = $2, sealed_secret = $3, previous_hash = $4, "
+      "previous_valid_until = $5, updated_at = $6, secret_prefix = $7, "
+      "changed_at_db = gatehouse_now_ms() WHERE id = $1 AND status = $8 RETURNING 1",
+      Params()
+          .Text(token_id)
+          .Bytes(credential.secret_hash)
+          .OptionalBytes(credential.sealed)
+          .OptionalBytes(credential.previous_hash)
+          .OptionalInt(credential.previous_valid_until)
+          .Int(now)
+          .Text(secret_prefix)
+          .Int(StoredCode(expected_status)));
+  if (!updated) return std::unexpected(updated.error());
+  if (updated->empty()) return Fail(ErrorCode::kConflict, {}, "token changed meanwhile");
   if (auto done = NotifyChange(**c); !done) return done;
   if (audit) {
     if (auto done = AppendAuditIn(**c, *audit); !done) return done;

@@ -259,6 +259,16 @@ Result<std::optional<Project>> SqliteStore::FindProjectByName(const std::string&
   return FindProjectWhere("p.name = ?2", organization_id, name);
 }
 
+Result<bool> SqliteStore::KnowsProject(const std::string& organization_id,
+                                       const std::string& project_id) {
+  auto reader = readers_.Acquire();
+  if (!reader) return std::unexpected(reader.error());
+  sqlite::Database& db = **reader;
+  auto stmt = db.Prepare("SELECT 1 FROM projects WHERE organization_id = ?1 AND id = ?2");
+  if (!stmt) return std::unexpected(stmt.error());
+  return (*stmt)->Bind(1, organization_id).Bind(2, project_id).Step();
+}
+
 Result<std::vector<Project>> SqliteStore::ListProjects(const std::string& organization_id,
                                                        bool include_hidden) {
   auto reader = readers_.Acquire();

@@ -68,6 +68,8 @@ class SqliteStore final : public Store {
                                              const std::string& project_id) override;
   Result<std::optional<Project>> FindProjectByName(const std::string& organization_id,
                                                    const std::string& name) override;
+  Result<bool> KnowsProject(const std::string& organization_id,
+                            const std::string& project_id) override;
   Result<std::vector<Project>> ListProjects(const std::string& organization_id,
                                             bool include_hidden) override;
   Status UpdateProject(const Project& project, const AuditEntry* audit = nullptr) override;
@@ -86,7 +88,7 @@ class SqliteStore final : public Store {
                                         TimeMs now, const TokenChangeCondition& condition,
                                         const AuditOfChange& audit = {}) override;
   Status UpdateCredential(const std::string& token_id, const TokenCredential& credential,
-                          const std::string& secret_prefix, TimeMs now,
+                          const std::string& secret_prefix, TokenStatus expected_status, TimeMs now,
                           const AuditEntry* audit = nullptr) override;
   Result<TokenPage> SearchTokens(const TokenQuery& query) override;
   Status RefreshSearchIndex() override;

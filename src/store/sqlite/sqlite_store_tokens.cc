@@ -256,15 +256,16 @@ Result<std::optional<TokenCredential>> SqliteStore::FindCredential(const std::st
 }
 
 Status SqliteStore::UpdateCredential(const std::string& token_id, const TokenCredential& credential,
-                                     const std::string& secret_prefix, TimeMs now,
-                                     const AuditEntry* audit) {
+                                     const std::string& secret_prefix, TokenStatus expected_status,
+                                     TimeMs now, const AuditEntry* audit) {
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   auto stmt = db_.Prepare(
       "UPDATE api_tokens SET secret_hash = ?2, sealed_secret = ?3, previous_hash = ?4, "
-      "previous_valid_until = ?5, updated_at = ?6, secret_prefix = ?7 WHERE id = ?1");
+      "previous_valid_until = ?5, updated_at = ?6, secret_prefix = ?7 WHERE id = ?1 AND "
+      "status = ?8");
   if (!stmt) return std::unexpected(stmt.error());
   if (auto done = (*stmt)
                       ->Bind(1, token_id)
@@ -274,10 +275,12 @@ Status SqliteStore::UpdateCredential(const std::string& token_id, const TokenCre
                       .Bind(5, credential.previous_valid_until)
                       .Bind(6, now)
                       .Bind(7, secret_prefix)
+                      .Bind(8, StoredCode(expected_status))
                       .Run();
       !done) {
     return done;
   }
+  if (db_.ChangedRows() == 0) return Fail(ErrorCode::kConflict, {}, "token changed meanwhile");
   if (audit) {
     if (auto done = AppendAuditLocked(*audit); !done) return done;
   }
