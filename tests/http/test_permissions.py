@@ -269,6 +269,18 @@ class ModelPermissionTests(GatewayTestCase):
         self.assertEqual((record['status'], record['httpStatus']), ('failed', 429))
         self.assertEqual(record['model'], f'{PROVIDER}/echo')
 
+    def test_a_refused_calls_record_takes_its_session_from_the_sdks_thread_id(self):
+        # The reference SDK names the conversation with "threadId" in the body, not with the
+        # saia-conversation-id header: a refused call's record carries it as well.
+        project = self.make_project()
+        secret = self.token_with(project, rateLimitPerMinute=1)
+        self.ok(self.chat(secret, f'{PROVIDER}/echo'))
+        thread = unique('refused-thread')
+        self.assertError(self.chat(secret, f'{PROVIDER}/echo', extra={'threadId': thread}),
+                         E_RATE)
+        record = self.wait_record(thread)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 429))
+
     def test_a_refused_management_call_leaves_no_record(self):
         # Only calls that run models are records; /validate refused for its address is not.
         project = self.make_project()
