@@ -355,8 +355,8 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
 
     if (!read_error && !parser.is_done()) {
       // Answers owed to earlier pipelined requests go out before a body that may be slow to
-      // come (and, with a 100 Continue, before it).
-      // An HTTP/1.0 client takes any answer for the final one (RFC 9110 §10.1.1).
+      // come, followed by a 100 Continue when the client waits for one. An HTTP/1.0 client
+      // would take any answer for the final one (RFC 9110 §10.1.1), so it gets none.
       if (parser.get().version() >= 11 &&
           beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
