@@ -6,8 +6,8 @@
 namespace gatehouse {
 namespace {
 
-// Re-read this much before the last sync: a sign-out committed late (a slow transaction, a
-// node's clock behind) is still read.
+// Re-read this much before the last sync: a sign-out committed late (a slow transaction) is
+// still read. Nodes' clocks do not matter on PostgreSQL: the mark is the database's.
 constexpr TimeMs kSyncOverlapMs = 5000;
 constexpr TimeMs kPruneIntervalMs = 3600 * 1000;
 
@@ -16,8 +16,10 @@ constexpr TimeMs kPruneIntervalMs = 3600 * 1000;
 Status ConsoleSignOuts::Load() {
   std::lock_guard lock(sync_mutex_);
   const TimeMs started = clock_.Now();
+  const auto mark = store_.ChangeMark(started);
+  if (!mark) return std::unexpected(mark.error());
   if (auto read = ReadSince(0); !read) return read;
-  synced_until_ = started;
+  synced_until_ = *mark;
   pruned_at_ = started;
   return store_.PruneConsoleSignOuts(started);
 }
@@ -31,8 +33,12 @@ Status ConsoleSignOuts::Sync() {
   std::lock_guard lock(sync_mutex_);
   Status status = WriteEnded();
   const TimeMs started = clock_.Now();
-  if (auto read = ReadSince(std::max<TimeMs>(synced_until_ - kSyncOverlapMs, 0)); read) {
-    synced_until_ = started;
+  // The mark is the store's clock (Store::ChangeMark); expiries and pruning go by this node's.
+  const auto mark = store_.ChangeMark(started);
+  Status read = mark ? ReadSince(std::max<TimeMs>(synced_until_ - kSyncOverlapMs, 0))
+                     : Status(std::unexpected(mark.error()));
+  if (read) {
+    synced_until_ = *mark;
   } else if (status) {
     status = read;
   }

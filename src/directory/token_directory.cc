@@ -415,7 +415,8 @@ Result<std::unique_ptr<TokenCursor>> TokenDirectory::OpenLiveProjectTokens(
 
 Status TokenDirectory::LoadCache() {
   std::lock_guard lock(sync_mutex_);
-  const TimeMs started = clock_.Now();
+  const auto started = store_.ChangeMark(clock_.Now());
+  if (!started) return std::unexpected(started.error());
   if (auto count = store_.CountLiveTokens(); count && *count > 0) {
     cache_.Reserve(static_cast<std::size_t>(*count));
   }
@@ -425,7 +426,7 @@ Status TokenDirectory::LoadCache() {
         PutRead(token, credential);
       });
   EndRead();
-  if (loaded) synced_until_ = started;
+  if (loaded) synced_until_ = *started;
   return loaded;
 }
 
@@ -436,14 +437,15 @@ Status TokenDirectory::SyncCache() {
 }
 
 Status TokenDirectory::SyncSince(TimeMs since) {
-  const TimeMs started = clock_.Now();
+  const auto started = store_.ChangeMark(clock_.Now());
+  if (!started) return std::unexpected(started.error());
   BeginRead();
   auto synced = store_.ForEachTokenChangedSince(
       std::max<TimeMs>(since, 0), [this](const ApiToken& token, const TokenCredential& credential) {
         PutRead(token, credential);
       });
   EndRead();
-  if (synced) synced_until_ = started;
+  if (synced) synced_until_ = *started;
   return synced;
 }
 

@@ -383,6 +383,13 @@ class Store {
 
   virtual Status Ping() = 0;
 
+  // Where a cache's next read of changes (ForEachTokenChangedSince, ForEachConsoleSignOutSince,
+  // less the reader's overlap) starts so that it misses nothing stored after this call. On
+  // PostgreSQL that is the database's clock, which every node shares: a node whose own clock
+  // runs ahead would otherwise read past changes made meanwhile on others. On SQLite, which
+  // only this machine writes, it is `node_now`.
+  virtual Result<TimeMs> ChangeMark(TimeMs node_now) = 0;
+
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
   virtual Status PutSetting(const std::string& key, const std::string& value) = 0;
 
@@ -466,7 +473,8 @@ class Store {
 
   // Calls `visit` for every token updated at or after `since` (revoked ones included, so
   // that a cache can drop them), with the project name filled in; a store may visit others
-  // changed about then too (PostgreSQL also reads by its own clock, against nodes' skew).
+  // changed about then too. `since` is a ChangeMark less an overlap: on PostgreSQL the
+  // database's clock, which stamps every change (changed_at_db) whatever the nodes' clocks.
   virtual Status ForEachTokenChangedSince(
       TimeMs since, const std::function<void(const ApiToken&, const TokenCredential&)>& visit) = 0;
   // Calls `visit` for every non-revoked token with only what a TokenCache holds filled in: ids,
@@ -489,7 +497,8 @@ class Store {
   // is kept as it is. On PostgreSQL the commit also wakes every node's WatchChanges.
   virtual Status AddConsoleSignOuts(const std::vector<ConsoleSignOut>& sign_outs) = 0;
   // Calls `visit` for every sign-out recorded at or after `since` (by the ending node's clock
-  // or, on PostgreSQL, by the database's), expired ones included; `since` 0 visits all.
+  // or, on PostgreSQL, by the database's: ChangeMark), expired ones included; `since` 0 visits
+  // all.
   virtual Status ForEachConsoleSignOutSince(
       TimeMs since, const std::function<void(const ConsoleSignOut&)>& visit) = 0;
   // Deletes the sign-outs whose session expired at or before `now`.

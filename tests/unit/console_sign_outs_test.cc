@@ -194,6 +194,23 @@ TEST_F(PgConsoleSignOutsTest, SignOutOfANodeWhoseClockIsBehindIsStillRead) {
   EXPECT_EQ(node_a_.signed_out_size(), 1u);
 }
 
+// A node whose clock runs a minute ahead of the others still reads what they store: its marks
+// are the database's clock, not its own.
+TEST_F(PgConsoleSignOutsTest, ANodeWhoseClockIsAheadStillReadsTheOthersSignOuts) {
+  const TimeMs wall = SystemClock().Now();
+  ManualClock ahead(wall + 60'000);
+  ConsoleSessions node(keyring_, kLifetime);
+  ConsoleSignOuts sign_outs(*store_, node, ahead);
+  ASSERT_TRUE(sign_outs.Load());
+  ahead.Advance(1000);
+  ASSERT_TRUE(sign_outs.Sync());
+  // Stored by a node on time, after the ahead node's last sync.
+  ASSERT_TRUE(store_->AddConsoleSignOuts({{"elsewhere", wall + kLifetime, SystemClock().Now()}}));
+  ahead.Advance(1000);
+  ASSERT_TRUE(sign_outs.Sync());
+  EXPECT_EQ(node.signed_out_size(), 1u);
+}
+
 // Another node hears of a sign-out at once: the store wakes every watcher at its commit.
 TEST_F(PgConsoleSignOutsTest, ASignOutWakesTheOtherNodesWatchers) {
   PgStore other(PgStore::Options{.url = db_.url()});

@@ -9,6 +9,8 @@
 
 #include "auth/secret.h"
 #include "directory_fixture.h"
+#include "pg_test_database.h"
+#include "store/postgres/pg_store.h"
 
 namespace gatehouse {
 namespace {
@@ -440,6 +442,38 @@ TEST(TokenDirectorySync, ASyncBeforeTheFirstLoadStillRemovesRevokedTokens) {
   ASSERT_TRUE(cli.projects.Delete(acme->organization.id, project->project.id));
   ASSERT_TRUE(directories.tokens.SyncCache());
   EXPECT_FALSE(directories.cache.FindByHash(directories.keyring.Hash(secret), clock.Now()));
+}
+
+// Two nodes on one PostgreSQL database, the second with a clock a minute ahead: its syncs mark
+// where they got to by the database's clock, so a revocation made on the first after its last
+// sync still reaches it.
+TEST(PgTokenDirectory, ANodeWhoseClockIsAheadSeesARevocationMadeElsewhere) {
+  PgTestDatabase db;
+  if (!db.available()) GTEST_SKIP() << db.skip_reason();
+  const Keyring keyring(Keyring::Key{});
+  const SystemClock on_time;
+  ManualClock ahead(on_time.Now() + 60'000);
+  PgStore store_a(PgStore::Options{.url = db.url()});
+  PgStore store_b(PgStore::Options{.url = db.url()});
+  TokenCache cache_a, cache_b;
+  TokenDirectory a(store_a, keyring, cache_a, on_time, true);
+  TokenDirectory b(store_b, keyring, cache_b, ahead, true);
+  OrganizationDirectory organizations(store_a, a, on_time);
+  ProjectDirectory projects(store_a, a, on_time);
+  auto acme = organizations.Create("Acme", "");
+  ASSERT_TRUE(acme);
+  auto project = projects.Create(acme->organization.id, ProjectSpec{"Support", "", ""});
+  ASSERT_TRUE(project);
+  const std::string token_id = project->default_token.token.id;
+
+  ASSERT_TRUE(b.LoadCache());
+  ASSERT_TRUE(cache_b.FindById(token_id));
+  ahead.Advance(1000);
+  ASSERT_TRUE(b.SyncCache());
+  ASSERT_TRUE(a.Revoke(acme->organization.id, token_id));
+  ahead.Advance(1000);
+  ASSERT_TRUE(b.SyncCache());
+  EXPECT_FALSE(cache_b.FindById(token_id));
 }
 
 }  // namespace gatehouse

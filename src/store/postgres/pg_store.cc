@@ -73,6 +73,14 @@ Status PgStore::Ping() {
   return (*c)->Run("SELECT 1");
 }
 
+Result<TimeMs> PgStore::ChangeMark(TimeMs /*node_now*/) {
+  auto c = Lease();
+  if (!c) return std::unexpected(c.error());
+  auto rows = (*c)->Exec("SELECT gatehouse_now_ms()");
+  if (!rows) return std::unexpected(rows.error());
+  return rows->Int(0, 0);
+}
+
 Result<std::optional<std::string>> PgStore::GetSetting(const std::string& key) {
   auto c = Lease();
   if (!c) return std::unexpected(c.error());

@@ -43,6 +43,7 @@ class PgStore final : public Store {
   Status EnsureRequestPartitions(TimeMs now);
 
   Status Ping() override;
+  Result<TimeMs> ChangeMark(TimeMs node_now) override;
   Result<std::optional<std::string>> GetSetting(const std::string& key) override;
   Status PutSetting(const std::string& key, const std::string& value) override;
 

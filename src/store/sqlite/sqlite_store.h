@@ -50,6 +50,7 @@ class SqliteStore final : public Store {
   Status Backup(const std::string& destination);
 
   Status Ping() override;
+  Result<TimeMs> ChangeMark(TimeMs node_now) override { return node_now; }
   Result<std::optional<std::string>> GetSetting(const std::string& key) override;
   Status PutSetting(const std::string& key, const std::string& value) override;
 
