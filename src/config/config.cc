@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -39,9 +40,12 @@ std::int64_t IntegerIn(const std::string& path, const std::string& key, const to
   return value;
 }
 
-double Number(const std::string& path, const std::string& key, const toml::node& node) {
+// A price in dollars: a negative one would lower metered spend, and with it every cost limit.
+double Price(const std::string& path, const std::string& key, const toml::node& node) {
   if (!node.is_number()) Reject(path, node, key, "expected a number");
-  return *node.value<double>();
+  const double price = *node.value<double>();
+  if (!std::isfinite(price) || price < 0) Reject(path, node, key, "expected a price of 0 or more");
+  return price;
 }
 
 bool Boolean(const std::string& path, const std::string& key, const toml::node& node) {
@@ -122,9 +126,9 @@ ModelPrice LoadModel(const std::string& path, const toml::table& table) {
     if (name == "name")
       model.name = String(path, key, node);
     else if (name == "input_usd_per_mtok")
-      model.input_usd_per_mtok = Number(path, key, node);
+      model.input_usd_per_mtok = Price(path, key, node);
     else if (name == "output_usd_per_mtok")
-      model.output_usd_per_mtok = Number(path, key, node);
+      model.output_usd_per_mtok = Price(path, key, node);
     else
       Reject(path, node, key, "unknown key");
   }
@@ -161,6 +165,12 @@ ProviderConfig LoadProvider(const std::string& path, const toml::table& table) {
       if (!node.is_array()) Reject(path, node, key, "expected [[providers.models]] tables");
       for (const auto& model : *node.as_array()) {
         provider.models.push_back(LoadModel(path, Table(path, key, model)));
+        for (std::size_t i = 0; i + 1 < provider.models.size(); ++i) {
+          if (provider.models[i].name == provider.models.back().name) {
+            Reject(path, model, "providers.models.name",
+                   "\"" + provider.models.back().name + "\" is named twice");
+          }
+        }
       }
     } else {
       Reject(path, node, key, "unknown key");
@@ -168,6 +178,9 @@ ProviderConfig LoadProvider(const std::string& path, const toml::table& table) {
   }
   if (provider.name.empty()) Reject(path, table, "providers.name", "is required");
   if (provider.base_url.empty()) Reject(path, table, "providers.base_url", "is required");
+  if (!provider.base_url.starts_with("http://") && !provider.base_url.starts_with("https://")) {
+    Reject(path, table, "providers.base_url", "must start with http:// or https://");
+  }
   return provider;
 }
 
@@ -199,6 +212,13 @@ void LoadConfigFile(const std::string& path, ServerConfig& config) {
       if (!node.is_array()) Reject(path, node, key, "expected [[providers]] tables");
       for (const auto& provider : *node.as_array()) {
         config.providers.push_back(LoadProvider(path, Table(path, key, provider)));
+        // Calls find a provider by its name without case: a second one would never be used.
+        for (std::size_t i = 0; i + 1 < config.providers.size(); ++i) {
+          if (EqualsIgnoreCase(config.providers[i].name, config.providers.back().name)) {
+            Reject(path, provider, "providers.name",
+                   "\"" + config.providers.back().name + "\" is named twice (names ignore case)");
+          }
+        }
       }
     } else {
       Reject(path, node, key, "unknown key");
@@ -283,7 +303,10 @@ void ValidateConfig(const ServerConfig& config) {
                                  : "tls_cert is set but tls_key is missing: HTTPS needs both "
                                    "(--tls-cert and --tls-key, or [server] tls_cert and tls_key)");
   }
-  if (config.write_timeout_ms < 1) throw std::runtime_error("write_timeout_ms must be positive");
+  // A day at most, like a provider's timeouts: a larger value would wrap the clock.
+  if (config.write_timeout_ms < 1 || config.write_timeout_ms > 24LL * 60 * 60 * 1000) {
+    throw std::runtime_error("write_timeout_ms must be 1 to 86400000 (a day)");
+  }
   if (config.max_exports_per_token < 1 || config.max_exports_per_organization < 1) {
     throw std::runtime_error(
         "max_exports_per_token and max_exports_per_organization must be at least 1");

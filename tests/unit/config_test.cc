@@ -164,6 +164,35 @@ TEST(Config, ExportBoundsAndWriteTimeoutHaveDefaultsAndMustBePositive) {
   config.max_exports_per_token = 1;
   config.write_timeout_ms = 0;
   EXPECT_THROW(ValidateConfig(config), std::runtime_error);
+  config.write_timeout_ms = 9'999'999'999'999;  // "never" would wrap the clock: every write cut
+  EXPECT_THROW(ValidateConfig(config), std::runtime_error);
+  config.write_timeout_ms = 24LL * 60 * 60 * 1000;
+  EXPECT_NO_THROW(ValidateConfig(config));
+}
+
+TEST(Config, ProvidersThatNoCallCouldUseStopStartUp) {
+  const std::string model = "[[providers.models]]\nname = \"m\"\n";
+  auto provider = [](const std::string& name, const std::string& url) {
+    return "[[providers]]\nname = \"" + name + "\"\nbase_url = \"" + url + "\"\n";
+  };
+  // Without a scheme every call would be a 502.
+  EXPECT_NE(LoadError(provider("p", "api.example.com/v1")).find("providers.base_url"),
+            std::string::npos);
+  // Calls name a provider without case: the second of two would never be reached.
+  EXPECT_NE(LoadError(provider("openai", "http://a/v1") + provider("OpenAI", "http://b/v1"))
+                .find("providers.name"),
+            std::string::npos);
+  EXPECT_NE(LoadError(provider("p", "http://a/v1") + model + model).find("providers.models.name"),
+            std::string::npos);
+  // A negative or undefined price would lower metered spend.
+  for (const std::string price : {"-1.0", "nan", "inf"}) {
+    const std::string text =
+        provider("p", "http://a/v1") + model + "input_usd_per_mtok = " + price + "\n";
+    EXPECT_NE(LoadError(text).find("input_usd_per_mtok"), std::string::npos) << price;
+  }
+  EXPECT_EQ(LoadError(provider("p", "https://a/v1") + provider("q", "http://b/v1") + model +
+                      "output_usd_per_mtok = 0\n"),
+            "");
 }
 
 TEST(Config, TrustedProxiesAreReadAsCidrBlocks) {
