@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "store/postgres/pg_connection.h"
+
 namespace gatehouse {
 namespace {
 
@@ -54,6 +56,18 @@ TEST(PgTestDatabaseTest, WithDatabaseKeepsUserHostPortAndParameters) {
   EXPECT_EQ(PgTestDatabase::WithDatabase("postgresql://u@h:1/db?sslmode=disable", "x"),
             "postgresql://u@h:1/x?sslmode=disable");
   EXPECT_EQ(PgTestDatabase::WithDatabase("postgresql://u@h:1", "x"), "postgresql://u@h:1/x");
+}
+
+// Every place libpq takes a password from is hidden in what is shown (logs, start-up errors).
+TEST(PgRedactUrl, HidesThePasswordOfTheUserInfoAndOfTheParameters) {
+  EXPECT_EQ(pg::RedactUrl("postgresql://gh:s3cret@db:5432/gh"), "postgresql://gh:***@db:5432/gh");
+  EXPECT_EQ(pg::RedactUrl("postgres://gh@db/gh?password=s3cret&sslmode=require"),
+            "postgres://gh@db/gh?password=***&sslmode=require");
+  EXPECT_EQ(pg::RedactUrl("postgres://db/gh?sslmode=require&sslpassword=k3y&password=p@ss"),
+            "postgres://db/gh?sslmode=require&sslpassword=***&password=***");
+  EXPECT_EQ(pg::RedactUrl("postgres://gh:a@b@db/gh"), "postgres://gh:***@db/gh");
+  EXPECT_EQ(pg::RedactUrl("postgres://gh@db/gh?application_name=x"),
+            "postgres://gh@db/gh?application_name=x");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -403,14 +404,27 @@ Error ErrorFromFailure(const Failure& failure, std::string internal) {
 }
 
 std::string RedactUrl(const std::string& url) {
-  // postgres://user:password@host/...: hide what lies between the user's ':' and the '@'.
-  const std::size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  const std::size_t at = url.find('@', scheme + 3);
-  if (at == std::string::npos) return url;
-  const std::size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
+  // postgres://user:password@host/db?password=...&sslpassword=...: libpq takes a password in
+  // the user info and in two parameters; each is shown as ***.
+  std::string shown = url;
+  const std::size_t scheme = shown.find("://");
+  if (scheme == std::string::npos) return shown;
+  const std::size_t query = shown.find('?', scheme + 3);
+  const std::size_t at = shown.rfind('@', query);
+  const std::size_t colon = shown.find(':', scheme + 3);
+  if (at != std::string::npos && at > scheme && colon != std::string::npos && colon < at) {
+    shown = shown.substr(0, colon + 1) + "***" + shown.substr(at);
+  }
+  for (std::size_t start = shown.find('?'); start != std::string::npos;
+       start = shown.find('&', start + 1)) {
+    const std::size_t end = std::min(shown.find('&', start + 1), shown.size());
+    const std::string_view parameter = std::string_view(shown).substr(start + 1, end - start - 1);
+    if (parameter.starts_with("password=") || parameter.starts_with("sslpassword=")) {
+      const std::size_t value = start + 1 + parameter.find('=') + 1;
+      shown.replace(value, end - value, "***");
+    }
+  }
+  return shown;
 }
 
 bool IsPostgresUrl(std::string_view value) {
