@@ -168,6 +168,8 @@ Result<boost::json::value> ListAssistants(ApiServices& services, const ApiCall& 
     if (!IsUuid(project_id)) return Fail(ErrorCode::kPattern, "projectId");
   } else if (auto asked = query.Get("projectId");
              asked && !asked->empty() && *asked != project_id) {
+    // Malformed is 400 for every caller, as for an organization token (api-decisions).
+    if (!IsUuid(*asked)) return Fail(ErrorCode::kPattern, "projectId");
     return Fail(ErrorCode::kOutOfScope, {}, "another project");
   }
   auto project = services.projects.Find(call.caller.organization_id(), project_id);

@@ -9,15 +9,15 @@ bool ChangesState(const HttpRequest& request) {
   return request.method != "GET" && request.method != "HEAD" && request.method != "OPTIONS";
 }
 
-// The cookie and CSRF header are read only when there is no Authorization header.
+// Everything the request offers; the authenticator decides what counts for the route (an
+// Authorization header wins over a cookie, except on the console session's own routes, which
+// read the cookie only).
 Credentials CredentialsOf(const HttpRequest& request) {
   Credentials credentials;
   credentials.authorization = request.Header("Authorization");
-  if (credentials.authorization.empty()) {
-    credentials.session_cookie = SessionCookieOf(request);
-    credentials.csrf_token = request.Header("X-CSRF-Token");
-    credentials.changes_state = ChangesState(request);
-  }
+  credentials.session_cookie = SessionCookieOf(request);
+  credentials.csrf_token = request.Header("X-CSRF-Token");
+  credentials.changes_state = ChangesState(request);
   credentials.remote_address = request.remote_address;
   return credentials;
 }

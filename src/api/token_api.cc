@@ -119,7 +119,15 @@ Result<boost::json::value> CreateProjectToken(ApiServices& services, const ApiCa
   if (!fields) return std::unexpected(fields.error());
   TokenSpec spec = SpecFrom(*fields, TokenScope::kProject, call.caller.organization_id());
   const std::string project_id = ProjectIdOf(call.request, &*body);
-  if (project_id.empty()) return Fail(ErrorCode::kRequired, "projectId");
+  if (project_id.empty()) {
+    // A projectId of the wrong type is not a missing one (id 11, like every wrong JSON type).
+    for (const auto& entry : *body) {
+      if (EqualsIgnoreCase(entry.key(), "projectId") && !entry.value().is_null()) {
+        return Fail(ErrorCode::kPattern, "projectId");
+      }
+    }
+    return Fail(ErrorCode::kRequired, "projectId");
+  }
   auto project = services.projects.Find(call.caller.organization_id(), project_id);
   if (!project) return std::unexpected(project.error());
   spec.project_id = project->id;

@@ -1,5 +1,6 @@
 #include "api/usage_limits_api.h"
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <cmath>
 
@@ -81,15 +82,21 @@ Result<UsageLimitSpec> ReadUsageLimitSpec(const boost::json::object& body) {
   BodyReader reader(body);
   auto soft = reader.Number("softLimit", 0, kMaxLimit);
   auto hard = reader.Number("hardLimit", 0, kMaxLimit);
-  // null is no value: required (BodyReader::Number returns nothing for it without an error).
-  if (const auto* given = body.if_contains("hardLimit"); !given || given->is_null()) {
+  const Status valid = reader.Finish();
+  // Absent or null (in any case of the key, as every body key) is required; a value of the
+  // wrong type or out of bounds is already an error of its own.
+  const bool hard_refused =
+      !valid && std::ranges::any_of(valid.error().items, [](const ErrorItem& item) {
+        return item.field == "hardLimit";
+      });
+  if (!hard && !hard_refused) {
     if (!error) {
       error = Error(ErrorCode::kRequired, "hardLimit");
     } else {
       error->items.push_back(ErrorItem{ErrorCode::kRequired, "hardLimit"});
     }
   }
-  if (auto valid = reader.Finish(); !valid) {
+  if (!valid) {
     if (!error) {
       error = valid.error();
     } else {

@@ -5,7 +5,8 @@ import uuid
 from urllib.parse import quote
 
 from .harness import (E_ASSISTANT_EXISTS, E_ASSISTANT_NOT_FOUND, E_NO_KEY, E_PROJECT_NOT_FOUND,
-                      E_SCOPE, PROVIDER, SLOW_PROVIDER, GatewayTestCase, e_required, unique)
+                      E_SCOPE, PROVIDER, SLOW_PROVIDER, GatewayTestCase, e_pattern, e_required,
+                      unique)
 
 ASSISTANT_FIELDS = {'assistantId', 'assistantName', 'description', 'prompt', 'llmSettings',
                     'revision', 'createdAt', 'updatedAt'}
@@ -232,6 +233,15 @@ class AssistantListingTests(GatewayTestCase):
         self.assertEqual(body['projectName'], self.other.project_name)
         self.assertEqual([a['assistantId'] for a in body['assistants']],
                          [self.foreign['assistantId']])
+
+    def test_a_malformed_project_id_is_400_id_11_for_a_project_token_too(self):
+        # api-decisions: a malformed UUID in a query parameter is 400 id 11, whoever asks;
+        # a well-formed id of another project stays out of a project token's scope.
+        self.assertError(self.listing(self.project.token, projectId='nope'),
+                         e_pattern('projectId'))
+        self.assertError(self.listing(self.org_token, projectId='nope'), e_pattern('projectId'))
+        self.assertError(self.listing(self.project.token, projectId=self.other.project_id),
+                         E_SCOPE)
 
     def test_query_parameter_names_are_case_insensitive(self):
         expected = self.ok(self.listing(self.org_token, projectId=self.project.project_id,

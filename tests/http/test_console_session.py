@@ -111,6 +111,17 @@ class ConsoleSessionTests(GatehouseTestCase):
         self.assertError(self.with_cookie('GET', '/v2/tokens', session), E_NO_KEY)
         self.assertTokenWorks(self.org_token, 'ending a session does not touch the token')
 
+    def test_signing_out_reads_the_cookie_even_beside_an_authorization_header(self):
+        # The session's own routes ignore an Authorization header (api-decisions): a sign-out
+        # that sends one too still ends the session.
+        session = self.open_session()
+        headers = {'Cookie': session['cookie'], 'X-CSRF-Token': session['csrf'],
+                   'Authorization': f'Bearer {self.org_token}'}
+        self.ok(self.request('GET', SESSION, headers=headers))
+        response = self.request('DELETE', SESSION, headers=headers)
+        self.assertIn(response.status, (200, 204), response.body)
+        self.assertError(self.with_cookie('GET', '/v2/tokens', session), E_NO_KEY)
+
     def test_signing_out_without_csrf_token_is_403_id_7_and_keeps_the_session(self):
         session = self.open_session()
         self.assertError(self.with_cookie('DELETE', SESSION, session), E_SCOPE)

@@ -4,7 +4,8 @@ import time
 import uuid
 
 from .harness import (E_PROJECT_NOT_FOUND, E_TOKEN_EXISTS, E_TOKEN_NOT_FOUND, GatehouseTestCase,
-                      PROJECT_SECRET_RE, PROPAGATION_TIMEOUT_S, e_required, unique, wait_until)
+                      PROJECT_SECRET_RE, PROPAGATION_TIMEOUT_S, e_pattern, e_required, unique,
+                      wait_until)
 
 TOKEN_KEYS = {'id', 'name', 'description', 'status', 'scope', 'projectId', 'projectName',
               'organizationId', 'timestamp', 'lastUsedAt', 'expiresAt', 'secretPrefix'}
@@ -69,6 +70,14 @@ class ProjectTokenTests(GatehouseTestCase):
     def test_create_without_project_is_400_id_9_and_creates_nothing(self):
         before = self.snapshot()
         self.assertError(self.post({'name': unique('orphan')}), e_required('projectId'))
+        self.assertEqual(self.snapshot(), before)
+
+    def test_a_project_id_that_is_not_text_is_400_id_11_not_a_missing_one(self):
+        before = self.snapshot()
+        self.assertError(self.post({'name': unique('typed'), 'projectId': 123}),
+                         e_pattern('projectId'))
+        self.assertError(self.post({'name': unique('null'), 'projectId': None}),
+                         e_required('projectId'))
         self.assertEqual(self.snapshot(), before)
 
     def test_create_without_name_is_400_id_9(self):

@@ -130,6 +130,15 @@ class UsageLimitApiTests(LimitPaths, GatehouseTestCase):
                                 token=self.org_token)
         self.assertError(response, e_pattern('subscriptionType'))
 
+    def test_the_limit_keys_are_read_in_any_case_like_every_body_key(self):
+        # API.md §1: JSON body keys are matched case-insensitively (old clients send PascalCase).
+        project = self.create_project()
+        path = self.project_limits(project['projectId'])
+        body = {'SubscriptionType': 'Daily', 'UsageUnit': 'Requests', 'SoftLimit': 50,
+                'HardLimit': 100, 'RenewalStatus': 'Renewable'}
+        created = self.ok(self.request('POST', path, body=body, token=self.org_token))
+        self.assertEqual((created['softLimit'], created['hardLimit']), (50, 100))
+
     def test_a_null_hard_limit_is_400_id_9_like_a_missing_one(self):
         # null is no value: it was read as one, an undefined hard limit (0 refuses every call).
         project = self.create_project()
