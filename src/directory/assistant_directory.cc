@@ -148,6 +148,21 @@ Result<Assistant> AssistantDirectory::Update(const std::string& project_id,
                                              const std::string& id_or_name,
                                              const AssistantChange& change,
                                              const AuditActor& actor) {
+  // The store takes the change only onto the revision it was read at: a change or a delete
+  // that came in between is read again (a deleted assistant is then 404).
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    auto updated = UpdateOnce(project_id, id_or_name, change, actor);
+    if (updated || updated.error().code() != ErrorCode::kConflict || attempt == kAttempts) {
+      return updated;
+    }
+  }
+}
+
+Result<Assistant> AssistantDirectory::UpdateOnce(const std::string& project_id,
+                                                 const std::string& id_or_name,
+                                                 const AssistantChange& change,
+                                                 const AuditActor& actor) {
   auto assistant = Find(project_id, id_or_name);
   if (!assistant) return assistant;
   const Assistant before = *assistant;

@@ -56,6 +56,8 @@ class AssistantDirectory {
                 const AuditActor& actor = AuditActor::System());
 
  private:
+  Result<Assistant> UpdateOnce(const std::string& project_id, const std::string& id_or_name,
+                               const AssistantChange& change, const AuditActor& actor);
   using Catalog = std::unordered_map<std::string, std::vector<Assistant>>;  // by project id
 
   // A change made while a Load reads the store: Remember (`assistant`) or Forget (its

@@ -418,6 +418,8 @@ class Store {
   // Ordered by name; hidden projects only with include_hidden.
   virtual Result<std::vector<Project>> ListProjects(const std::string& organization_id,
                                                     bool include_hidden) = 0;
+  // kProjectNotFound when the project was deleted meanwhile (nothing is written, not even the
+  // audit entry).
   virtual Status UpdateProject(const Project& project, const AuditEntry* audit = nullptr) = 0;
   // Hides the project from every listing and revokes its tokens; request records stay.
   virtual Status DeleteProject(const std::string& organization_id, const std::string& project_id,
@@ -551,6 +553,9 @@ class Store {
   virtual Result<std::vector<Assistant>> ListAllAssistants() = 0;
   virtual Result<std::vector<AssistantRevision>> ListAssistantRevisions(
       const std::string& assistant_id) = 0;
+  // Stores `assistant` while the stored one is live with the revision it was read at
+  // (assistant.revision, less one when `new_revision` adds one): kConflict when another change
+  // or a delete came first, so that a late write never rolls a newer one back.
   virtual Status UpdateAssistant(const Assistant& assistant, bool new_revision,
                                  const AuditEntry* audit = nullptr) = 0;
   virtual Status DeleteAssistant(const std::string& project_id, const std::string& assistant_id,

@@ -210,6 +210,48 @@ TEST_P(StoreContractTest, NoTokenIsCreatedInADeletedProject) {
   for (const auto& token : page->tokens) EXPECT_EQ(token.status, TokenStatus::kRevoked);
 }
 
+TEST_P(StoreContractTest, AProjectDeletedMeanwhileIsNotUpdated) {
+  Project support = MakeProject("Support");
+  ASSERT_TRUE(store_->DeleteProject(organization_.id, support.id, 500));
+  support.description = "late";
+  auto refused = store_->UpdateProject(support);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kProjectNotFound);
+}
+
+// An assistant is stored only onto the revision it was read at: a late write never rolls a newer
+// revision back (which then made every later prompt change collide with the revision row it had
+// written), nor brings a deleted assistant back.
+TEST_P(StoreContractTest, AnAssistantChangeReadBeforeAnotherIsRefusedAndRollsNothingBack) {
+  const Project support = MakeProject("Support");
+  Assistant read{NewUuid(), organization_.id, support.id, "bot", "", "p1", {}, 1, 10, 10};
+  read.llm.provider_name = "openai";
+  read.llm.model_name = "gpt";
+  ASSERT_TRUE(store_->CreateAssistant(read));
+  Assistant prompt = read;  // a prompt change, read at revision 1
+  prompt.prompt = "p2";
+  prompt.revision = 2;
+  ASSERT_TRUE(store_->UpdateAssistant(prompt, true));
+  Assistant description = read;  // a description change, also read at revision 1
+  description.description = "late";
+  auto refused = store_->UpdateAssistant(description, false);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kConflict);
+  auto stored = store_->FindAssistant(support.id, read.id);
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->prompt, "p2");
+  EXPECT_EQ((*stored)->revision, 2);
+  Assistant next = **stored;  // read again, the next prompt change goes through
+  next.prompt = "p3";
+  next.revision = 3;
+  ASSERT_TRUE(store_->UpdateAssistant(next, true));
+  ASSERT_TRUE(store_->DeleteAssistant(support.id, read.id, 50));
+  next.description = "after the delete";
+  auto gone = store_->UpdateAssistant(next, false);
+  ASSERT_FALSE(gone);
+  EXPECT_FALSE(*store_->FindAssistant(support.id, read.id));
+}
+
 TEST_P(StoreContractTest, ADeletedProjectIsStillKnownToItsOrganizationOnly) {
   const Project support = MakeProject("Support");
   ASSERT_TRUE(store_->DeleteProject(organization_.id, support.id, 500));

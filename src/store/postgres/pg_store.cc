@@ -276,9 +276,9 @@ Status PgStore::UpdateProject(const Project& project, const AuditEntry* audit) {
   if (!c) return std::unexpected(c.error());
   Transaction transaction(**c);
   if (!transaction.begun()) return transaction.begun();
-  auto updated = (*c)->Run(
+  auto updated = (*c)->Exec(
       "UPDATE projects SET name = $3, description = $4, active = $5, updated_at = $6 "
-      "WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL",
+      "WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL RETURNING 1",
       Params()
           .Text(project.id)
           .Text(project.organization_id)
@@ -290,8 +290,9 @@ Status PgStore::UpdateProject(const Project& project, const AuditEntry* audit) {
     if (IsUniqueViolation((*c)->last_failure(), "projects_live_name")) {
       return Fail(ErrorCode::kProjectNameExists);
     }
-    return updated;
+    return std::unexpected(updated.error());
   }
+  if (updated->empty()) return Fail(ErrorCode::kProjectNotFound);
   // Tokens show their project's name: touching them lets caches on other nodes see it.
   if (auto done = (*c)->Run("UPDATE api_tokens SET updated_at = $2, project_name = $3, "
                             "changed_at_db = gatehouse_now_ms() WHERE project_id = $1",

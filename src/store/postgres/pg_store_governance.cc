@@ -523,10 +523,10 @@ Status PgStore::UpdateAssistant(const Assistant& assistant, bool new_revision,
   if (!c) return std::unexpected(c.error());
   Transaction transaction(**c);
   if (!transaction.begun()) return transaction.begun();
-  auto updated = (*c)->Run(
+  auto updated = (*c)->Exec(
       "UPDATE assistants SET name = $3, description = $4, prompt = $5, provider_name = $6, "
       "model_name = $7, temperature = $8, max_tokens = $9, revision = $10, updated_at = $11 "
-      "WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL",
+      "WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL AND revision = $12 RETURNING 1",
       Params()
           .Text(assistant.id)
           .Text(assistant.project_id)
@@ -538,13 +538,15 @@ Status PgStore::UpdateAssistant(const Assistant& assistant, bool new_revision,
           .OptionalReal(assistant.llm.temperature)
           .OptionalInt(assistant.llm.max_tokens)
           .Int(assistant.revision)
-          .Int(assistant.updated_at));
+          .Int(assistant.updated_at)
+          .Int(assistant.revision - (new_revision ? 1 : 0)));
   if (!updated) {
     if (IsUniqueViolation((*c)->last_failure(), "assistants_live_name")) {
       return Fail(ErrorCode::kAssistantNameExists);
     }
-    return updated;
+    return std::unexpected(updated.error());
   }
+  if (updated->empty()) return Fail(ErrorCode::kConflict, {}, "assistant changed meanwhile");
   if (new_revision) {
     if (auto done = InsertRevisionIn(**c, assistant); !done) return done;
   }

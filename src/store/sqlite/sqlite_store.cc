@@ -308,6 +308,7 @@ Status SqliteStore::UpdateProject(const Project& project, const AuditEntry* audi
                      .StepUnlessConstraint();
   if (!updated) return std::unexpected(updated.error());
   if (!*updated) return Fail(ErrorCode::kProjectNameExists);
+  if (db_.ChangedRows() == 0) return Fail(ErrorCode::kProjectNotFound);
   // Tokens show their project's name: touching them lets caches on other nodes see it.
   auto touch =
       db_.Prepare("UPDATE api_tokens SET updated_at = ?2, project_name = ?3 WHERE project_id = ?1");
