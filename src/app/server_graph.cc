@@ -25,7 +25,8 @@ std::string NodeId(const std::string& data_dir) {
 }  // namespace
 
 ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::string web_dir)
-    : sessions_(instance.keyring(), kConsoleSessionLifetimeMs),
+    : tokens_(instance.tokens()),
+      sessions_(instance.keyring(), kConsoleSessionLifetimeMs),
       sign_outs_(instance.store(), sessions_, instance.clock()),
       authenticator_(instance.keyring(), instance.cache(), sessions_, instance.clock(),
                      instance.AdminSecretHash(), config.metrics_token),
@@ -86,7 +87,10 @@ ServerGraph::ServerGraph(Instance& instance, const ServerConfig& config, std::st
   if (replayed > 0) spdlog::info("replayed {} request records from the journal", replayed);
   AddApiRoutes(routes_);
   AddSamples(instance);
+  tokens_.SetConsoleSessions(&sessions_);
 }
+
+ServerGraph::~ServerGraph() { tokens_.SetConsoleSessions(nullptr); }
 
 HttpHandler ServerGraph::Handler() const { return MakeApiHandler(routes_); }
 

@@ -27,6 +27,7 @@ class ServerGraph {
  public:
   // `web_dir`: the built console (also the source of the OpenAPI descriptions).
   ServerGraph(Instance& instance, const ServerConfig& config, std::string web_dir);
+  ~ServerGraph();
   ServerGraph(const ServerGraph&) = delete;
   ServerGraph& operator=(const ServerGraph&) = delete;
 
@@ -41,6 +42,8 @@ class ServerGraph {
 
  private:
   void AddSamples(Instance& instance);
+
+  TokenDirectory& tokens_;  // the instance's, told of this graph's console sessions
 
   ConsoleSessions sessions_;
   ConsoleSignOuts sign_outs_;

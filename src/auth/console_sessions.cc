@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cstdlib>
 
 #include "core/text.h"
@@ -67,6 +69,11 @@ std::optional<ConsoleSession> ConsoleSessions::Find(std::string_view cookie_valu
     return std::nullopt;
   }
   if (signed_out_.contains(session->session_id)) return std::nullopt;
+  // Opened at its expiry less the lifetime, which is the same on every node.
+  if (auto end = token_ends_.find(session->token_id);
+      end != token_ends_.end() && session->expires_at - lifetime_ms_ <= end->second) {
+    return std::nullopt;
+  }
   return session;
 }
 
@@ -82,9 +89,39 @@ void ConsoleSessions::EndIfOpenedHere(const ConsoleSession& session) {
 
 void ConsoleSessions::AddSignedOut(const std::string& session_id, TimeMs expires_at, TimeMs now) {
   if (expires_at <= now) return;
+  if (session_id.starts_with(kTokenSessionsPrefix)) {
+    // "token:<token id>:<time>" (TokenSessionsEnd).
+    const std::size_t colon = session_id.rfind(':');
+    const std::size_t id = kTokenSessionsPrefix.size();
+    TimeMs at = 0;
+    const char* digits = session_id.data() + colon + 1;
+    const char* last = session_id.data() + session_id.size();
+    if (colon > id && std::from_chars(digits, last, at).ptr == last) {
+      EndTokenSessions(session_id.substr(id, colon - id), at);
+    }
+    return;
+  }
   std::lock_guard lock(mutex_);
   AddSignedOutLocked(session_id, expires_at);
   CloseLocked(session_id);
+}
+
+void ConsoleSessions::EndTokenSessions(const std::string& token_id, TimeMs at) {
+  std::lock_guard lock(mutex_);
+  TimeMs& end = token_ends_[token_id];
+  end = std::max(end, at);
+  if (auto opened = by_token_.find(token_id); opened != by_token_.end()) {
+    std::vector<std::string> ids;
+    for (const auto& [expires_at, session_id] : opened->second) {
+      if (expires_at - lifetime_ms_ <= at) ids.push_back(session_id);
+    }
+    for (const std::string& session_id : ids) CloseLocked(session_id);
+  }
+}
+
+EndedSession TokenSessionsEnd(const std::string& token_id, TimeMs at) {
+  return EndedSession{std::string(kTokenSessionsPrefix) + token_id + ":" + std::to_string(at),
+                      at + kConsoleSessionLifetimeMs};
 }
 
 std::vector<EndedSession> ConsoleSessions::TakeEnded() {
@@ -105,6 +142,8 @@ void ConsoleSessions::Prune(TimeMs now) {
     signed_out_.erase(signed_out_by_expiry_.begin()->second);
     signed_out_by_expiry_.erase(signed_out_by_expiry_.begin());
   }
+  // Every session a token's end covers has expired a lifetime after it (a few per day at most).
+  std::erase_if(token_ends_, [&](const auto& end) { return end.second + lifetime_ms_ <= now; });
 }
 
 std::size_t ConsoleSessions::size() const {

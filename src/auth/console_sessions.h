@@ -20,6 +20,11 @@ namespace gatehouse {
 
 inline constexpr TimeMs kConsoleSessionLifetimeMs = 12 * 3600 * 1000;
 
+// A shared sign-out whose id starts with this ends every session of one token opened until a
+// time: "token:<token id>:<time>", stored until that time plus a session's lifetime
+// (ConsoleSessions::TokenSessionsEnd).
+inline constexpr std::string_view kTokenSessionsPrefix = "token:";
+
 // How many live sessions this node keeps of those it opened. At a token's or an
 // organization's cap a new session ends the oldest session of that same token or
 // organization, never another organization's. At the total cap new sessions are refused and no
@@ -68,8 +73,14 @@ class ConsoleSessions {
   void EndIfOpenedHere(const ConsoleSession& session);
 
   // Ends `session_id` on this node until `expires_at` (a sign-out recorded in the store by any
-  // node). Already expired entries at `now` are ignored.
+  // node). Already expired entries at `now` are ignored. A token's end (kTokenSessionsPrefix)
+  // is applied as by EndTokenSessions.
   void AddSignedOut(const std::string& session_id, TimeMs expires_at, TimeMs now);
+  // Ends, on this node, every session of `token_id` opened at or before `at`, whichever node
+  // opened it: a token that becomes usable again (unblocked, or its expiry moved past `at`)
+  // does not bring back the sessions it had (docs/SECURITY.md).
+  void EndTokenSessions(const std::string& token_id, TimeMs at);
+
   // The sessions ended here (End, caps) since the last call, for the shared set; the caller
   // gives back with Requeue those it could not store.
   std::vector<EndedSession> TakeEnded();
@@ -104,7 +115,13 @@ class ConsoleSessions {
   std::unordered_set<std::string> signed_out_;  // guarded by mutex_
   ByExpiry signed_out_by_expiry_;               // guarded by mutex_
   std::vector<EndedSession> ended_;             // not yet given to TakeEnded; guarded by mutex_
+  // Tokens whose sessions opened until a time are ended (EndTokenSessions): token id → time.
+  std::unordered_map<std::string, TimeMs> token_ends_;  // guarded by mutex_
 };
+
+// The shared sign-out that ends, on every node, the sessions of `token_id` opened until `at`
+// (ConsoleSessions::EndTokenSessions): kept until every such session has expired.
+EndedSession TokenSessionsEnd(const std::string& token_id, TimeMs at);
 
 // 32 random bytes as 64 lower-case hex digits.
 std::string RandomHex32();

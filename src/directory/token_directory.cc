@@ -267,6 +267,14 @@ Result<ApiToken> TokenDirectory::Apply(const std::string& organization_id,
     if (!*current || (*current)->status == TokenStatus::kRevoked) {
       return Fail(ErrorCode::kApiTokenNotFound);
     }
+    // A token usable again (unblocked, or its expiry moved past now) does not bring back the
+    // console sessions it had: they end before the change is stored, everywhere.
+    if (!(*current)->UsableAt(now) && Changed(**current, change).UsableAt(now)) {
+      const EndedSession end = TokenSessionsEnd(token_id, now);
+      auto ended = store_.AddConsoleSignOuts({ConsoleSignOut{end.session_id, end.expires_at, now}});
+      if (!ended) return std::unexpected(ended.error());
+      if (ConsoleSessions* sessions = sessions_.load()) sessions->EndTokenSessions(token_id, now);
+    }
     TokenChangeCondition condition;
     condition.expected_status = (*current)->status;
     condition.expected_expires_at = (*current)->expires_at;

@@ -1,6 +1,7 @@
 #ifndef GATEHOUSE_DIRECTORY_TOKEN_DIRECTORY_H_
 #define GATEHOUSE_DIRECTORY_TOKEN_DIRECTORY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "auth/console_sessions.h"
 #include "auth/keyring.h"
 #include "auth/token_cache.h"
 #include "core/clock.h"
@@ -57,6 +59,10 @@ class TokenDirectory {
   IssuedToken Mint(const TokenSpec& spec, TimeMs now, TokenCredential& credential) const;
   // Publishes a stored token to the cache (a load or sync running meanwhile leaves it alone).
   void Publish(const ApiToken& token, const TokenCredential& credential);
+  // This node's console sessions: when a change makes a token usable again, its sessions end
+  // here at once (every node learns it from the store's shared sign-out, written first).
+  // Optional (a CLI process has none); `sessions` must outlive its use, or be unset (nullptr).
+  void SetConsoleSessions(ConsoleSessions* sessions) { sessions_ = sessions; }
 
   // Every change is audited in the same transaction as `actor`'s (the CLI: the system's).
   // Returns once the token is stored and in the cache.
@@ -141,6 +147,7 @@ class TokenDirectory {
   TokenCache& cache_;
   const Clock& clock_;
   const bool keep_sealed_;
+  std::atomic<ConsoleSessions*> sessions_ = nullptr;
 
   std::mutex sync_mutex_;
   TimeMs synced_until_ = 0;  // guarded by sync_mutex_

@@ -199,6 +199,27 @@ class SessionEndsWithItsSecretTests(GatehouseTestCase):
         self.ok(self.request('PUT', path, body={'status': 'active'}, token=self.org_token))
         self.assertError(self.with_cookie('GET', '/v2/tokens', session), E_NO_KEY)
 
+    def test_a_session_unused_while_its_token_was_blocked_stays_ended_after_the_unblock(self):
+        # Blocking a token is how an operator ends a stolen cookie: one that waits out the
+        # block must not come back with the unblock.
+        token = self.create_org_token()
+        session = self.open_session(token['secret'])
+        self.ok(self.with_cookie('GET', '/v2/tokens', session))
+        path = f'/v2/organization/tokens/{token["id"]}'
+        self.ok(self.request('PUT', path, body={'status': 'blocked'}, token=self.org_token))
+        self.ok(self.request('PUT', path, body={'status': 'active'}, token=self.org_token))
+        self.assertSessionEnded(session)
+        self.ok(self.with_cookie('GET', '/v2/tokens', self.open_session(token['secret'])))
+
+    def test_a_session_unused_while_its_token_was_expired_stays_ended_after_an_extension(self):
+        expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+        token = self.create_org_token(expiresAt=expires.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3] + 'Z')
+        session = self.open_session(token['secret'])
+        time.sleep(2.3)
+        self.ok(self.request('PUT', f'/v2/organization/tokens/{token["id"]}',
+                             body={'expiresAt': None}, token=self.org_token))
+        self.assertSessionEnded(session)
+
     def test_session_ends_when_its_token_expires(self):
         expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
         token = self.create_org_token(expiresAt=expires.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3] + 'Z')

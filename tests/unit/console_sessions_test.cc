@@ -40,6 +40,43 @@ TEST_F(ConsoleSessionsTest, SignInsOfOneOrganizationNeverEndAnotherOrganizations
   EXPECT_EQ(sessions.size(), 6u);  // the victim's one and the attacker organization's cap of 5
 }
 
+// A token that becomes usable again ends the sessions it had, also those another node opened
+// (their cookies are all this node sees of them), and none opened after.
+TEST_F(ConsoleSessionsTest, ATokensEndEndsItsSessionsOpenedUntilThenOnly) {
+  ConsoleSessions here(keyring_, kLifetime);
+  ConsoleSessions elsewhere(keyring_, kLifetime);
+  const std::string own = Open(here, "t", "org");
+  const std::string foreign = Open(elsewhere, "t", "org");
+  const std::string other_token = Open(here, "u", "org");
+  here.EndTokenSessions("t", now_);
+  now_ += 1;
+  const std::string later = Open(here, "t", "org");
+  EXPECT_FALSE(Live(here, own));
+  EXPECT_FALSE(Live(here, foreign));
+  EXPECT_TRUE(Live(here, other_token));
+  EXPECT_TRUE(Live(here, later));
+  EXPECT_EQ(here.size(), 2u) << "the ended session left this node's caps";
+}
+
+// The shared form: the sign-out row another node stored ends the sessions the same way.
+TEST_F(ConsoleSessionsTest, ATokensEndReadFromTheStoreEndsItsSessionsUntilItExpires) {
+  ConsoleSessions sessions(keyring_, kLifetime);
+  const std::string before = Open(sessions, "t", "org");
+  const EndedSession end = TokenSessionsEnd("t", now_);
+  EXPECT_TRUE(end.session_id.starts_with(kTokenSessionsPrefix));
+  sessions.AddSignedOut(end.session_id, end.expires_at, now_);
+  now_ += 1;
+  const std::string after = Open(sessions, "t", "org");
+  EXPECT_FALSE(Live(sessions, before));
+  EXPECT_TRUE(Live(sessions, after));
+  EXPECT_EQ(sessions.signed_out_size(), 0u) << "no session id was signed out";
+  sessions.AddSignedOut("token:t:not-a-time", end.expires_at, now_);  // ignored
+  EXPECT_TRUE(Live(sessions, after));
+  sessions.Prune(end.expires_at);
+  now_ = end.expires_at;
+  EXPECT_FALSE(Live(sessions, before)) << "expired by then anyway";
+}
+
 TEST_F(ConsoleSessionsTest, TokenCapEndsTheOldestSessionOfThatTokenOnly) {
   ConsoleSessions sessions(keyring_, kLifetime, ConsoleSessionLimits{2, 100, 1000});
   const std::string other = Open(sessions, "other", "org");
