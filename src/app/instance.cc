@@ -1,6 +1,7 @@
 #include "app/instance.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -216,7 +217,17 @@ void Instance::CheckMasterKey() {
                              "this database was created with");
   }
   if (!stored) {
-    OrThrow(store_->PutSetting(std::string(kMasterKeyCheckSetting), mine), "store settings");
+    // Several nodes starting at once on a new database each hold a key: the first to store its
+    // check value decides, and the others refuse to start (never two keys serving one database).
+    const std::string decided = OrThrow(
+        store_->PutSettingOnce(std::string(kMasterKeyCheckSetting), mine), "store settings");
+    if (!ConstantTimeEquals(decided, mine)) {
+      throw std::runtime_error(
+          "another node initialized database " + database_ +
+          " with its own master key at the same moment: this node's key does not match it. "
+          "Refusing to start: give every node the same master key (file or "
+          "GATEHOUSE_MASTER_KEY)");
+    }
   }
 }
 
@@ -241,17 +252,40 @@ std::optional<CreatedOrganization> Instance::Initialize() {
   if (Initialized()) {
     throw std::runtime_error("data directory " + config_.data_dir + " is already initialized");
   }
+  return CompleteInitialization();
+}
+
+std::optional<CreatedOrganization> Instance::InitializeIfNeeded() {
+  if (Initialized()) return std::nullopt;
+  return CompleteInitialization();
+}
+
+std::optional<CreatedOrganization> Instance::CompleteInitialization() {
   if (AdminSecretHash().empty()) {
+    // The file first, so that a stored hash always has its secret somewhere. Stored once: a
+    // node initializing at the same moment as another keeps the first one's secret, and its
+    // own file goes.
     const std::string admin_secret = GenerateSecret(SecretKind::kSystemAdmin);
+    const std::string hash = ToHex(keyring_.Hash(admin_secret));
     WriteSecretFile(config_.AdminTokenFile(), admin_secret);
-    OrThrow(store_->PutSetting(std::string(kAdminSecretHashSetting),
-                               ToHex(keyring_.Hash(admin_secret))),
-            "store settings");
+    const std::string kept = OrThrow(
+        store_->PutSettingOnce(std::string(kAdminSecretHashSetting), hash), "store settings");
+    if (kept != hash) {
+      std::filesystem::remove(config_.AdminTokenFile());
+      spdlog::warn(
+          "another node initialized the database at the same moment: the administrator "
+          "token is in that node's admin token file");
+    }
   }
   std::optional<CreatedOrganization> created;
   if (!HasOrganization()) {
-    created = OrThrow(organizations_.Create(std::string(kDefaultOrganizationName), ""),
-                      "create the Default organization");
+    auto made = organizations_.Create(std::string(kDefaultOrganizationName), "");
+    // Another node initializing at the same moment may have created it first.
+    if (made) {
+      created = std::move(*made);
+    } else if (made.error().code() != ErrorCode::kConflict) {
+      OrThrow(std::move(made), "create the Default organization");
+    }
   }
   // Written last: an installation whose organizations were all deleted later stays initialized.
   OrThrow(store_->PutSetting(std::string(kInitializedSetting), FormatTimestamp(clock_.Now())),

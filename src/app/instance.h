@@ -72,6 +72,9 @@ class Instance {
   // the next. Returns the organization when it was created now. Throws std::runtime_error when
   // already initialized or on failure.
   std::optional<CreatedOrganization> Initialize();
+  // Initialize for `serve`: nothing when initialized already, also by another node that started
+  // at the same moment on the same database (each step is then kept as that node made it).
+  std::optional<CreatedOrganization> InitializeIfNeeded();
   // The HMAC of the system administrator secret, empty before initialization.
   std::string AdminSecretHash();
 
@@ -89,6 +92,7 @@ class Instance {
   AuditDirectory& audit() { return audit_; }
 
  private:
+  std::optional<CreatedOrganization> CompleteInitialization();
   bool HasOrganization();
   // On PostgreSQL, what PrepareDataDir refuses on SQLite before the file is opened: a database
   // holding no installation, for an operator command (`use` kExisting) or beside left_behind_.

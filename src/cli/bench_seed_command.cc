@@ -45,7 +45,7 @@ class Seeder {
 
   int Run() {
     const auto started = std::chrono::steady_clock::now();
-    if (!instance_.Initialized()) instance_.Initialize();
+    instance_.InitializeIfNeeded();
     auto created = OrThrow(instance_.organizations().Create(options_.organization, ""),
                            "create the benchmark organization");
     organization_ = created.organization;

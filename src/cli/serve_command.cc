@@ -39,11 +39,9 @@ int RunServe(const ServerConfig& config, int threads) {
   ConfigureJsonLogging();
   const SystemClock clock;
   Instance instance(config, clock);
-  if (!instance.Initialized()) {
-    if (const auto created = instance.Initialize()) {
-      std::cout << CreatedOrganizationJson(*created) << std::endl;
-      spdlog::info("initialized {}; the organization token above is shown once", config.data_dir);
-    }
+  if (const auto created = instance.InitializeIfNeeded()) {
+    std::cout << CreatedOrganizationJson(*created) << std::endl;
+    spdlog::info("initialized {}; the organization token above is shown once", config.data_dir);
   }
   OrThrow(instance.tokens().LoadCache(), "cannot load tokens");
   OrThrow(instance.assistants().Load(), "cannot load assistants");

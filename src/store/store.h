@@ -392,6 +392,9 @@ class Store {
 
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
   virtual Status PutSetting(const std::string& key, const std::string& value) = 0;
+  // Stores `value` unless `key` has one already, and returns the value stored: the first of
+  // several nodes starting at once on one database decides (the master key's check value).
+  virtual Result<std::string> PutSettingOnce(const std::string& key, const std::string& value) = 0;
 
   // Creates an organization together with its first organization token.
   virtual Status CreateOrganization(const Organization& organization, const ApiToken& token,

@@ -5,8 +5,11 @@
 
 #include <filesystem>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "pg_test_database.h"
+#include "store/postgres/pg_store.h"
 #include "temp_dir.h"
 
 namespace gatehouse {
@@ -125,6 +128,53 @@ TEST(PgInstance, OpensANewDatabaseForANewDataDirectory) {
   config.store = db.url();
   EXPECT_EQ(OpenError(config), "");
   EXPECT_EQ(OpenError(config), "") << "the first open leaves the key's check value";
+}
+
+// Nodes started at once on a new database, each with a data directory of its own (so each with
+// a master key of its own): the first to store its key's check value decides, and a node
+// whose key is another refuses to start. None ever serves the database with another key, and
+// exactly one Default organization is created.
+TEST(PgInstance, NodesStartingAtOnceOnANewDatabaseNeverServeWithTwoKeys) {
+  PgTestDatabase db;
+  if (!db.available()) GTEST_SKIP() << db.skip_reason();
+  const TempDir dir;
+  // Migrated first, as by a node started earlier: the nodes below then meet only in the checks.
+  { PgStore migrated(PgStore::Options{.url = db.url()}); }
+  constexpr int kNodes = 6;
+  std::vector<std::string> served(kNodes);  // each started node's check value
+  std::vector<std::string> refused(kNodes);
+  std::vector<std::thread> nodes;
+  for (int i = 0; i < kNodes; ++i) {
+    nodes.emplace_back([&, i] {
+      ServerConfig config = ConfigIn(dir.path() / ("node" + std::to_string(i)));
+      config.store = db.url();
+      const ManualClock clock(1'700'000'000'000);
+      try {
+        Instance instance(config, clock, DataDirUse::kServe);
+        instance.InitializeIfNeeded();
+        served[i] = instance.keyring().CheckValue();
+      } catch (const std::runtime_error& error) {
+        refused[i] = error.what();
+      }
+    });
+  }
+  for (auto& node : nodes) node.join();
+  PgStore store(PgStore::Options{.url = db.url()});
+  const auto stored = store.GetSetting("master_key_check");
+  ASSERT_TRUE(stored && *stored);
+  int started = 0;
+  for (int i = 0; i < kNodes; ++i) {
+    if (!served[i].empty()) {
+      ++started;
+      EXPECT_EQ(served[i], **stored) << "node " << i << " serves with another key";
+    } else {
+      EXPECT_NE(refused[i].find("master key"), std::string::npos) << refused[i];
+    }
+  }
+  EXPECT_GE(started, 1);
+  auto organizations = store.ListOrganizations(OrganizationQuery{.limit = 10});
+  ASSERT_TRUE(organizations);
+  EXPECT_EQ(organizations->count, 1);
 }
 
 }  // namespace gatehouse

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <memory>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "core/ids.h"
 #include "pg_test_database.h"
@@ -208,6 +211,25 @@ TEST_P(StoreContractTest, NoTokenIsCreatedInADeletedProject) {
   auto page = store_->SearchTokens(query);
   ASSERT_TRUE(page);
   for (const auto& token : page->tokens) EXPECT_EQ(token.status, TokenStatus::kRevoked);
+}
+
+// Nodes starting at once on a new database agree on the first value stored (the master key's
+// check value): every caller gets the same one back, whatever it offered.
+TEST_P(StoreContractTest, ASettingStoredOnceKeepsTheFirstValueForEveryCaller) {
+  EXPECT_EQ(store_->PutSettingOnce("once", "first").value_or(""), "first");
+  EXPECT_EQ(store_->PutSettingOnce("once", "second").value_or(""), "first");
+  constexpr int kCallers = 8;
+  std::vector<std::string> got(kCallers);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      got[i] = store_->PutSettingOnce("raced", "value-" + std::to_string(i)).value_or("failed");
+    });
+  }
+  for (auto& caller : callers) caller.join();
+  for (const std::string& value : got) EXPECT_EQ(value, got[0]);
+  EXPECT_TRUE(got[0].starts_with("value-"));
+  EXPECT_EQ(store_->GetSetting("raced").value_or(std::nullopt), got[0]);
 }
 
 TEST_P(StoreContractTest, AProjectDeletedMeanwhileIsNotUpdated) {

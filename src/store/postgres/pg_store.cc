@@ -99,6 +99,23 @@ Status PgStore::PutSetting(const std::string& key, const std::string& value) {
       Params().Text(key).Text(value));
 }
 
+Result<std::string> PgStore::PutSettingOnce(const std::string& key, const std::string& value) {
+  auto c = Lease();
+  if (!c) return std::unexpected(c.error());
+  // A concurrent insert makes this one wait for its commit and then do nothing; the read that
+  // follows, a statement of its own, sees whichever row was committed first.
+  if (auto done = (*c)->Run("INSERT INTO settings(key, value) VALUES ($1, $2) "
+                            "ON CONFLICT (key) DO NOTHING",
+                            Params().Text(key).Text(value));
+      !done) {
+    return std::unexpected(done.error());
+  }
+  auto rows = (*c)->Exec("SELECT value FROM settings WHERE key = $1", Params().Text(key));
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->size() == 0) return Fail(ErrorCode::kInternal, {}, "setting " + key + " vanished");
+  return rows->Text(0, 0);
+}
+
 Status PgStore::CreateOrganization(const Organization& organization, const ApiToken& token,
                                    const TokenCredential& credential, const AuditEntry* audit) {
   auto c = Lease();

@@ -105,6 +105,23 @@ Status SqliteStore::PutSetting(const std::string& key, const std::string& value)
   return (*stmt)->Bind(1, key).Bind(2, value).Run();
 }
 
+Result<std::string> SqliteStore::PutSettingOnce(const std::string& key, const std::string& value) {
+  {
+    auto lock = LockWriter();
+    if (!lock) return std::unexpected(lock.error());
+    auto stmt =
+        db_.Prepare("INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT DO NOTHING");
+    if (!stmt) return std::unexpected(stmt.error());
+    if (auto done = (*stmt)->Bind(1, key).Bind(2, value).Run(); !done) {
+      return std::unexpected(done.error());
+    }
+  }
+  auto stored = GetSetting(key);
+  if (!stored) return std::unexpected(stored.error());
+  if (!*stored) return Fail(ErrorCode::kInternal, {}, "setting " + key + " vanished");
+  return std::move(**stored);
+}
+
 Status SqliteStore::CreateOrganization(const Organization& organization, const ApiToken& token,
                                        const TokenCredential& credential, const AuditEntry* audit) {
   auto lock = LockWriter();

@@ -53,6 +53,7 @@ class SqliteStore final : public Store {
   Result<TimeMs> ChangeMark(TimeMs node_now) override { return node_now; }
   Result<std::optional<std::string>> GetSetting(const std::string& key) override;
   Status PutSetting(const std::string& key, const std::string& value) override;
+  Result<std::string> PutSettingOnce(const std::string& key, const std::string& value) override;
 
   Status CreateOrganization(const Organization& organization, const ApiToken& token,
                             const TokenCredential& credential,
