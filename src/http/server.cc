@@ -612,7 +612,11 @@ void HttpServer::Run() {
   Worker& first = *state_->workers.front();
   state_->signals.emplace(first.io, SIGINT, SIGTERM);
   state_->signals->async_wait([this](const boost::system::error_code& ec, int) {
-    if (!ec) Stop();
+    if (ec) return;
+    spdlog::info(
+        "stopping: no new connections; the calls in flight finish (a second SIGINT or SIGTERM "
+        "ends the process at once; the request journal keeps what was not stored)");
+    Stop();
   });
   for (auto& worker : state_->workers) {
     asio::co_spawn(worker->io, state_->Accept(*worker), asio::detached);
@@ -647,6 +651,9 @@ void HttpServer::Stop() {
         if (connection->idle) connection->socket->cancel(ignored);
       }
       if (worker == state_->workers.front().get() && state_->signals) {
+        // Their default action again: a second signal ends the process at once, where waiting
+        // for long streams (up to a provider's timeout) would not do.
+        state_->signals->clear(ignored);
         state_->signals->cancel(ignored);
       }
     });

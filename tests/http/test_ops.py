@@ -5,6 +5,7 @@ import json
 import os
 import pathlib
 import resource
+import signal
 import socket
 import subprocess
 import time
@@ -204,6 +205,28 @@ class LifecycleTests(GatehouseTestCase):
             server.start()
             self.assertEqual(server.request('GET', '/healthz').status, 200)
             self.assertEqual(server.stop(), 0)
+        finally:
+            server.cleanup()
+
+    def test_a_second_sigterm_ends_a_stop_that_waits_for_a_request_in_flight(self):
+        # The first signal lets calls in flight finish (a stream may last up to its provider's
+        # timeout); an operator who will not wait sends a second one.
+        server = Server()
+        try:
+            server.start()
+            with socket.create_connection((HOST, server.port), timeout=HTTP_TIMEOUT_S) as client:
+                # A request whose body is still coming: not idle, so the stop waits for it.
+                client.sendall(b'POST /v1/organization/project HTTP/1.1\r\nHost: x\r\n'
+                               b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{')
+                time.sleep(0.3)
+                server.process.send_signal(signal.SIGTERM)
+                time.sleep(1.0)
+                self.assertIsNone(server.process.poll(), 'the first SIGTERM waits for the request')
+                self.assertIn('a second SIGINT or SIGTERM', server.log_text())
+                server.process.send_signal(signal.SIGTERM)
+                server.process.wait(timeout=5)
+            self.assertNotEqual(server.process.returncode, 0)
+            server.process = None
         finally:
             server.cleanup()
 
