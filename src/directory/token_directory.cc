@@ -160,6 +160,21 @@ void TokenDirectory::Publish(const ApiToken& token, const TokenCredential& crede
   if (reading_) written_ids_.insert(token.id);
 }
 
+Status TokenDirectory::PublishStored(const std::string& organization_id,
+                                     const std::string& token_id) {
+  std::lock_guard lock(publish_mutex_);
+  auto token = store_.FindToken(organization_id, token_id);
+  if (!token) return std::unexpected(token.error());
+  if (!*token || (*token)->status == TokenStatus::kRevoked) {
+    Unpublish(token_id);
+    return {};
+  }
+  auto credential = store_.FindCredential(token_id);
+  if (!credential) return std::unexpected(credential.error());
+  if (*credential) Publish(**token, **credential);
+  return {};
+}
+
 void TokenDirectory::Unpublish(const std::string& token_id) {
   std::lock_guard lock(written_mutex_);
   cache_.Remove(token_id);
@@ -295,12 +310,8 @@ Result<ApiToken> TokenDirectory::Apply(const std::string& organization_id,
     }
   }
   if (!token) return Fail(ErrorCode::kInternal, {}, "token kept changing during an update");
-  if (token->status == TokenStatus::kRevoked) {
-    Unpublish(token_id);
-  } else {
-    auto credential = store_.FindCredential(token_id);
-    if (!credential) return std::unexpected(credential.error());
-    if (*credential) Publish(*token, **credential);
+  if (auto published = PublishStored(organization_id, token_id); !published) {
+    return std::unexpected(published.error());
   }
   ApplyLiveUsage(cache_, *token);
   return std::move(*token);
@@ -386,7 +397,9 @@ Result<IssuedToken> TokenDirectory::RotateOnce(const std::string& organization_i
       !stored) {
     return std::unexpected(stored.error());
   }
-  Publish(*token, credential);
+  // When the store cannot be read again, what this rotation stored (the next sync corrects a
+  // change another writer made meanwhile).
+  if (!PublishStored(token->organization_id, token_id)) Publish(*token, credential);
   return IssuedToken{std::move(*token), std::move(fresh.secret)};
 }
 

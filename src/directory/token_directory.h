@@ -133,6 +133,12 @@ class TokenDirectory {
   Status SyncSince(TimeMs since);
   // Removes a revoked token from the cache (a load or sync running meanwhile leaves it out).
   void Unpublish(const std::string& token_id);
+  // Publishes what the store holds of `token_id` now (Unpublish when it is revoked or gone), read
+  // under publish_mutex_ after the caller's write committed. Two writers that publish in the
+  // opposite order of their commits then both publish the later state: a writer that reads
+  // before the other commits publishes before the other's read. Publishing what a writer had
+  // computed instead could put a revoked or blocked token back, usable until the next sync.
+  Status PublishStored(const std::string& organization_id, const std::string& token_id);
   // A load or sync puts what it read from the store (PutRead, between BeginRead and EndRead).
   // It may have read a token's row from before a write that committed while it ran: it must
   // not put that row back over the state the write published (a rotated secret would be refused
@@ -149,6 +155,7 @@ class TokenDirectory {
   const bool keep_sealed_;
   std::atomic<ConsoleSessions*> sessions_ = nullptr;
 
+  std::mutex publish_mutex_;  // PublishStored's read and put, one writer at a time
   std::mutex sync_mutex_;
   TimeMs synced_until_ = 0;  // guarded by sync_mutex_
 
