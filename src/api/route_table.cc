@@ -9,15 +9,17 @@ bool ChangesState(const HttpRequest& request) {
   return request.method != "GET" && request.method != "HEAD" && request.method != "OPTIONS";
 }
 
-// Everything the request offers; the authenticator decides what counts for the route (an
-// Authorization header wins over a cookie, except on the console session's own routes, which
-// read the cookie only).
-Credentials CredentialsOf(const HttpRequest& request) {
+// What counts for a route with `access`: an Authorization header wins over a cookie, whose
+// header is then not read at all (the gateway's path), except on the console session's own
+// routes, which read the cookie only.
+Credentials CredentialsOf(const HttpRequest& request, Access access) {
   Credentials credentials;
   credentials.authorization = request.Header("Authorization");
-  credentials.session_cookie = SessionCookieOf(request);
-  credentials.csrf_token = request.Header("X-CSRF-Token");
-  credentials.changes_state = ChangesState(request);
+  if (credentials.authorization.empty() || access == Access::kConsoleSession) {
+    credentials.session_cookie = SessionCookieOf(request);
+    credentials.csrf_token = request.Header("X-CSRF-Token");
+    credentials.changes_state = ChangesState(request);
+  }
   credentials.remote_address = request.remote_address;
   return credentials;
 }
@@ -47,8 +49,9 @@ void RouteTable::Add(std::string_view method, std::string_view pattern, Access a
                refused = std::move(refused)](const HttpRequest& request, const PathParams& params,
                                              HttpResponse& response) {
                 Principal refused_caller;
-                auto caller = services.authenticator.Authorize(
-                    CredentialsOf(request), access, sessions, refused ? &refused_caller : nullptr);
+                auto caller =
+                    services.authenticator.Authorize(CredentialsOf(request, access), access,
+                                                     sessions, refused ? &refused_caller : nullptr);
                 if (!caller) {
                   CountFailure(services.metrics, caller.error());
                   if (refused && refused_caller.token) {
