@@ -58,14 +58,24 @@ Result<boost::json::value> CreateProject(ApiServices& services, const ApiCall& c
   auto description = reader.Text("description", kMaxDescriptionLength, false);
   auto email = reader.Email("administratorUserEmail");
   const boost::json::object* limit_body = reader.Object("usageLimit");
-  if (auto valid = reader.Finish(); !valid) return std::unexpected(valid.error());
+  // Every problem of the body in one answer, the usage limit's among them (api-decisions).
+  Status valid = reader.Finish();
+  std::optional<UsageLimitSpec> limit_spec;
+  if (limit_body) {
+    if (auto read = ReadUsageLimitSpec(*limit_body); read) {
+      limit_spec = std::move(*read);
+    } else if (valid) {
+      valid = std::unexpected(read.error());
+    } else {
+      for (const auto& item : read.error().items) valid.error().items.push_back(item);
+    }
+  }
+  if (!valid) return std::unexpected(valid.error());
   spec.name = std::move(*name);
   spec.description = description.value_or("");
   spec.admin_email = email.value_or("");
   std::optional<UsageLimit> limit;
-  if (limit_body) {
-    auto limit_spec = ReadUsageLimitSpec(*limit_body);
-    if (!limit_spec) return std::unexpected(limit_spec.error());
+  if (limit_spec) {
     limit = NewUsageLimit(call.caller.organization_id(), {}, *limit_spec, services.clock.Now());
   }
 

@@ -6,7 +6,7 @@ import urllib.parse
 import uuid
 
 from .harness import (E_BAD_TOKEN, E_PROJECT_EXISTS, E_PROJECT_NOT_FOUND, GatehouseTestCase,
-                      PROJECT_SECRET_RE, e_range, e_required, unique)
+                      PROJECT_SECRET_RE, e_pattern, e_range, e_required, unique)
 
 PROJECT_KEYS = {'projectId', 'projectName', 'projectDescription', 'projectActive',
                 'projectStatus', 'organizationId', 'organizationName', 'searchProfiles',
@@ -110,6 +110,17 @@ class ProjectCreationTests(GatehouseTestCase):
         project = self.ok(self.request('POST', '/v1/organization/project', body=body,
                                        token=self.org_token))
         self.assertEqual(project['projectName'], name)
+
+    def test_the_usage_limits_problems_come_with_the_bodys_others_in_one_answer(self):
+        # api-decisions: several problems in one body are several items of "errors".
+        before = self.snapshot()
+        response = self.request('POST', '/v1/organization/project', token=self.org_token,
+                                body={'description': 'x', 'usageLimit': {
+                                    'subscriptionType': 'Bogus', 'usageUnit': 'Requests'}})
+        self.assertError(response, e_required('name'))
+        self.assertError(response, e_pattern('subscriptionType'))
+        self.assertError(response, e_required('hardLimit'))
+        self.assertEqual(self.snapshot(), before)
 
     def test_missing_name_is_400_id_9(self):
         response = self.request('POST', '/v1/organization/project', body={'description': 'x'},
