@@ -135,9 +135,9 @@ void RecordRefusedCall(ApiServices& services, const ApiCall& api, const Error& e
     if (const auto* model = call.body.if_contains("model"); model && model->is_string()) {
       call.model_name = std::string(model->as_string());
     }
-    // The platform SDK's thread names the refused call's session too; a malformed one is
-    // simply not used, since the call is refused for another reason already.
-    if (kind == CallKind::kChat && !TakePlatformFields(call)) call.origin.session_id.reset();
+    // The platform SDK's thread names the refused call's session too (unless the header did);
+    // a malformed one is simply not used, since the call is refused for another reason already.
+    if (kind == CallKind::kChat) (void)TakePlatformFields(call);
   }
   services.gateway.LogRefused(call, HttpStatusOf(error.code()));
 }

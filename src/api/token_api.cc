@@ -122,7 +122,8 @@ Result<boost::json::value> CreateProjectToken(ApiServices& services, const ApiCa
   if (project_id.empty()) {
     // A projectId of the wrong type is not a missing one (id 11, like every wrong JSON type).
     for (const auto& entry : *body) {
-      if (EqualsIgnoreCase(entry.key(), "projectId") && !entry.value().is_null()) {
+      if (EqualsIgnoreCase(entry.key(), "projectId") && !entry.value().is_null() &&
+          !entry.value().is_string()) {
         return Fail(ErrorCode::kPattern, "projectId");
       }
     }

@@ -83,13 +83,15 @@ void CacheMaintenance::Run() {
         }
       }
     }
-    if (auto synced = tokens_.SyncCache(); !synced) {
-      spdlog::error("token cache sync failed: {}", synced.error().internal);
-    }
+    // Sign-outs first: a token made usable again stores the end of its sessions before its
+    // change, so the end is applied here before the token is usable here.
     if (sign_outs_) {
       if (auto synced = sign_outs_->Sync(); !synced) {
         spdlog::error("console sign-out sync failed: {}", synced.error().internal);
       }
+    }
+    if (auto synced = tokens_.SyncCache(); !synced) {
+      spdlog::error("token cache sync failed: {}", synced.error().internal);
     }
     if (auto flushed = tokens_.FlushUsage(); !flushed) {
       spdlog::error("usage flush failed: {}", flushed.error().internal);

@@ -22,6 +22,8 @@ namespace {
 
 constexpr std::string_view kInitializedSetting = "initialized_at";
 constexpr std::string_view kMasterKeyCheckSetting = "master_key_check";
+// An administrator secret written before its hash was stored: <admin token file> + this + pid.
+constexpr std::string_view kPendingAdminSuffix = ".pending-";
 
 [[noreturn]] void FailOn(const std::string& path, const std::string& problem, int error) {
   throw std::runtime_error(path + ": " + problem + " (" + std::strerror(error) + ")");
@@ -150,8 +152,17 @@ void WriteSecretFile(const std::string& path, const std::string& secret) {
   const std::string line = secret + "\n";
   const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
   ::fchmod(fd, 0600);
+  const bool synced = ::fsync(fd) == 0;
   ::close(fd);
-  if (!written) throw std::runtime_error("cannot write " + path);
+  if (!written || !synced) throw std::runtime_error("cannot write " + path);
+}
+
+// The first line of `path`, trimmed; empty when it cannot be read.
+std::string FirstLine(const std::filesystem::path& path) {
+  std::ifstream file(path);
+  std::string line;
+  std::getline(file, line);
+  return std::string(Trim(line));
 }
 
 }  // namespace
@@ -260,22 +271,46 @@ std::optional<CreatedOrganization> Instance::InitializeIfNeeded() {
   return CompleteInitialization();
 }
 
+void Instance::FinishPendingAdminFile() {
+  // A start that stopped between storing the hash and renaming its file left the secret in
+  // <admin token file>.pending-<pid>: the file whose secret has the stored hash becomes it.
+  const std::filesystem::path file(config_.AdminTokenFile());
+  const std::string stored = AdminSecretHash();
+  const std::string prefix = file.filename().string() + std::string(kPendingAdminSuffix);
+  std::error_code error;
+  const auto directory = file.has_parent_path() ? file.parent_path() : ".";
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+    if (!entry.path().filename().string().starts_with(prefix)) continue;
+    if (ConstantTimeEquals(keyring_.Hash(FirstLine(entry.path())), stored)) {
+      std::filesystem::rename(entry.path(), file);
+      return;
+    }
+  }
+}
+
 std::optional<CreatedOrganization> Instance::CompleteInitialization() {
   if (AdminSecretHash().empty()) {
-    // The file first, so that a stored hash always has its secret somewhere. Stored once: a
-    // node initializing at the same moment as another keeps the first one's secret, and its
-    // own file goes.
+    // The secret goes to a file of this process first (written and synced), so that a stored
+    // hash always has its secret somewhere; it becomes the admin token file once its hash is
+    // the one stored. A node initializing at the same moment as another keeps the first one's
+    // secret and drops its own file, never the other's (they may share the path).
     const std::string admin_secret = GenerateSecret(SecretKind::kSystemAdmin);
     const std::string hash = ToHex(keyring_.Hash(admin_secret));
-    WriteSecretFile(config_.AdminTokenFile(), admin_secret);
+    const std::string pending =
+        config_.AdminTokenFile() + std::string(kPendingAdminSuffix) + std::to_string(::getpid());
+    WriteSecretFile(pending, admin_secret);
     const std::string kept = OrThrow(
         store_->PutSettingOnce(std::string(kAdminSecretHashSetting), hash), "store settings");
-    if (kept != hash) {
-      std::filesystem::remove(config_.AdminTokenFile());
+    if (kept == hash) {
+      std::filesystem::rename(pending, config_.AdminTokenFile());
+    } else {
+      std::filesystem::remove(pending);
       spdlog::warn(
           "another node initialized the database at the same moment: the administrator "
           "token is in that node's admin token file");
     }
+  } else if (!Exists(config_.AdminTokenFile())) {
+    FinishPendingAdminFile();
   }
   std::optional<CreatedOrganization> created;
   if (!HasOrganization()) {

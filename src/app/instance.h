@@ -93,6 +93,7 @@ class Instance {
 
  private:
   std::optional<CreatedOrganization> CompleteInitialization();
+  void FinishPendingAdminFile();
   bool HasOrganization();
   // On PostgreSQL, what PrepareDataDir refuses on SQLite before the file is opened: a database
   // holding no installation, for an operator command (`use` kExisting) or beside left_behind_.

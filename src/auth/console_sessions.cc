@@ -96,7 +96,7 @@ void ConsoleSessions::AddSignedOut(const std::string& session_id, TimeMs expires
     TimeMs at = 0;
     const char* digits = session_id.data() + colon + 1;
     const char* last = session_id.data() + session_id.size();
-    if (colon > id && std::from_chars(digits, last, at).ptr == last) {
+    if (colon > id && digits < last && std::from_chars(digits, last, at).ptr == last) {
       EndTokenSessions(session_id.substr(id, colon - id), at);
     }
     return;

@@ -161,17 +161,28 @@ void TokenDirectory::Publish(const ApiToken& token, const TokenCredential& crede
 }
 
 Status TokenDirectory::PublishStored(const std::string& organization_id,
-                                     const std::string& token_id) {
+                                     const std::string& token_id, const ApiToken& written,
+                                     const TokenCredential* credential) {
   std::lock_guard lock(publish_mutex_);
   auto token = store_.FindToken(organization_id, token_id);
-  if (!token) return std::unexpected(token.error());
-  if (!*token || (*token)->status == TokenStatus::kRevoked) {
+  auto stored = token ? store_.FindCredential(token_id)
+                      : Result<std::optional<TokenCredential>>(std::unexpected(token.error()));
+  if (!stored) {
+    // The store cannot be read again: what this write stored, failing closed. A token it made
+    // unusable leaves the cache (refused as unknown rather than used); a usable one is put as
+    // written when its credential is at hand (the next sync corrects another writer's change).
+    if (!written.UsableAt(clock_.Now())) {
+      Unpublish(token_id);
+    } else if (credential) {
+      Publish(written, *credential);
+    }
+    return std::unexpected(stored.error());
+  }
+  if (!*token || (*token)->status == TokenStatus::kRevoked || !*stored) {
     Unpublish(token_id);
     return {};
   }
-  auto credential = store_.FindCredential(token_id);
-  if (!credential) return std::unexpected(credential.error());
-  if (*credential) Publish(**token, **credential);
+  Publish(**token, **stored);
   return {};
 }
 
@@ -283,12 +294,20 @@ Result<ApiToken> TokenDirectory::Apply(const std::string& organization_id,
       return Fail(ErrorCode::kApiTokenNotFound);
     }
     // A token usable again (unblocked, or its expiry moved past now) does not bring back the
-    // console sessions it had: they end before the change is stored, everywhere.
+    // console sessions it had: they end before the change is stored, everywhere. They are
+    // those opened until it became unusable (its block, stamped updated_at, or its expiry):
+    // none opened since, so the time it stayed unusable is the margin for nodes' clocks, and
+    // a sign-in right after the change is never caught.
     if (!(*current)->UsableAt(now) && Changed(**current, change).UsableAt(now)) {
-      const EndedSession end = TokenSessionsEnd(token_id, now);
+      const TimeMs unusable_since = std::min(now, (*current)->status == TokenStatus::kBlocked
+                                                      ? (*current)->updated_at
+                                                      : (*current)->expires_at.value_or(now));
+      const EndedSession end = TokenSessionsEnd(token_id, unusable_since);
       auto ended = store_.AddConsoleSignOuts({ConsoleSignOut{end.session_id, end.expires_at, now}});
       if (!ended) return std::unexpected(ended.error());
-      if (ConsoleSessions* sessions = sessions_.load()) sessions->EndTokenSessions(token_id, now);
+      if (ConsoleSessions* sessions = sessions_.load()) {
+        sessions->EndTokenSessions(token_id, unusable_since);
+      }
     }
     TokenChangeCondition condition;
     condition.expected_status = (*current)->status;
@@ -310,7 +329,7 @@ Result<ApiToken> TokenDirectory::Apply(const std::string& organization_id,
     }
   }
   if (!token) return Fail(ErrorCode::kInternal, {}, "token kept changing during an update");
-  if (auto published = PublishStored(organization_id, token_id); !published) {
+  if (auto published = PublishStored(organization_id, token_id, *token, nullptr); !published) {
     return std::unexpected(published.error());
   }
   ApplyLiveUsage(cache_, *token);
@@ -397,9 +416,8 @@ Result<IssuedToken> TokenDirectory::RotateOnce(const std::string& organization_i
       !stored) {
     return std::unexpected(stored.error());
   }
-  // When the store cannot be read again, what this rotation stored (the next sync corrects a
-  // change another writer made meanwhile).
-  if (!PublishStored(token->organization_id, token_id)) Publish(*token, credential);
+  // Failing here, the rotation stands (its secret is the answer): what it stored is published.
+  (void)PublishStored(token->organization_id, token_id, *token, &credential);
   return IssuedToken{std::move(*token), std::move(fresh.secret)};
 }
 

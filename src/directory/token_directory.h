@@ -138,7 +138,10 @@ class TokenDirectory {
   // opposite order of their commits then both publish the later state: a writer that reads
   // before the other commits publishes before the other's read. Publishing what a writer had
   // computed instead could put a revoked or blocked token back, usable until the next sync.
-  Status PublishStored(const std::string& organization_id, const std::string& token_id);
+  // When the store cannot be read, `written` (what the caller stored) stands in, failing
+  // closed: unusable, it leaves the cache; usable, it is put with `credential` if given.
+  Status PublishStored(const std::string& organization_id, const std::string& token_id,
+                       const ApiToken& written, const TokenCredential* credential);
   // A load or sync puts what it read from the store (PutRead, between BeginRead and EndRead).
   // It may have read a token's row from before a write that committed while it ran: it must
   // not put that row back over the state the write published (a rotated secret would be refused

@@ -215,10 +215,13 @@ class LifecycleTests(GatehouseTestCase):
         try:
             server.start()
             with socket.create_connection((HOST, server.port), timeout=HTTP_TIMEOUT_S) as client:
-                # A request whose body is still coming: not idle, so the stop waits for it.
+                # A request whose body is still coming: not idle, so the stop waits for it. The
+                # 100 Continue says its header was read.
                 client.sendall(b'POST /v1/organization/project HTTP/1.1\r\nHost: x\r\n'
-                               b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{')
-                time.sleep(0.3)
+                               b'Content-Type: application/json\r\nContent-Length: 100\r\n'
+                               b'Expect: 100-continue\r\n\r\n')
+                self.assertTrue(client.recv(64).startswith(b'HTTP/1.1 100'))
+                client.sendall(b'{')
                 server.process.send_signal(signal.SIGTERM)
                 time.sleep(1.0)
                 self.assertIsNone(server.process.poll(), 'the first SIGTERM waits for the request')

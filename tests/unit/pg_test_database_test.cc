@@ -65,7 +65,9 @@ TEST(PgRedactUrl, HidesThePasswordOfTheUserInfoAndOfTheParameters) {
             "postgres://gh@db/gh?password=***&sslmode=require");
   EXPECT_EQ(pg::RedactUrl("postgres://db/gh?sslmode=require&sslpassword=k3y&password=p@ss"),
             "postgres://db/gh?sslmode=require&sslpassword=***&password=***");
-  EXPECT_EQ(pg::RedactUrl("postgres://gh:a@b@db/gh"), "postgres://gh:***@db/gh");
+  EXPECT_EQ(pg::RedactUrl("postgres://gh:pa?ss@db/gh"), "postgres://gh:***@db/gh");
+  EXPECT_EQ(pg::RedactUrl("postgres://gh:p&password=x@db/gh?password=y"),
+            "postgres://gh:***@db/gh?password=***");
   EXPECT_EQ(pg::RedactUrl("postgres://gh@db/gh?application_name=x"),
             "postgres://gh@db/gh?application_name=x");
 }

@@ -405,17 +405,20 @@ Error ErrorFromFailure(const Failure& failure, std::string internal) {
 
 std::string RedactUrl(const std::string& url) {
   // postgres://user:password@host/db?password=...&sslpassword=...: libpq takes a password in
-  // the user info and in two parameters; each is shown as ***.
+  // the user info and in two parameters; each is shown as ***. The user info ends at the first
+  // '@' before any '/' (libpq's own reading: a password may hold '?' or ':', not '/').
   std::string shown = url;
   const std::size_t scheme = shown.find("://");
   if (scheme == std::string::npos) return shown;
-  const std::size_t query = shown.find('?', scheme + 3);
-  const std::size_t at = shown.rfind('@', query);
-  const std::size_t colon = shown.find(':', scheme + 3);
-  if (at != std::string::npos && at > scheme && colon != std::string::npos && colon < at) {
-    shown = shown.substr(0, colon + 1) + "***" + shown.substr(at);
+  const std::size_t authority = scheme + 3;
+  const std::size_t at = shown.find_first_of("@/", authority);
+  std::size_t rest = authority;  // where the host begins
+  if (at != std::string::npos && shown[at] == '@') {
+    const std::size_t colon = shown.find(':', authority);
+    if (colon < at) shown = shown.substr(0, colon + 1) + "***" + shown.substr(at);
+    rest = shown.find('@', authority) + 1;
   }
-  for (std::size_t start = shown.find('?'); start != std::string::npos;
+  for (std::size_t start = shown.find('?', rest); start != std::string::npos;
        start = shown.find('&', start + 1)) {
     const std::size_t end = std::min(shown.find('&', start + 1), shown.size());
     const std::string_view parameter = std::string_view(shown).substr(start + 1, end - start - 1);
