@@ -99,9 +99,13 @@ std::optional<std::int64_t> BodyReader::Integer(std::string_view key, std::int64
   return number;
 }
 
-std::optional<double> BodyReader::Number(std::string_view key, double min, double max) {
+std::optional<double> BodyReader::Number(std::string_view key, double min, double max,
+                                         bool required) {
   const auto* value = Find(key);
-  if (!value || value->is_null()) return std::nullopt;
+  if (!value || value->is_null()) {
+    if (required) Add(ErrorCode::kRequired, key);
+    return std::nullopt;
+  }
   if (!value->is_number()) {
     Add(ErrorCode::kPattern, key);
     return std::nullopt;

@@ -43,7 +43,8 @@ class BodyReader {
   std::optional<std::string> Email(std::string_view key);
   // "active" | "blocked" in any case.
   std::optional<TokenStatus> Status(std::string_view key);
-  std::optional<double> Number(std::string_view key, double min, double max);
+  // A number in [min, max]. Absent or null → nullopt (and id 9 when required).
+  std::optional<double> Number(std::string_view key, double min, double max, bool required = false);
   // A nested object (read it with another BodyReader); null when absent, id 11 when not an object.
   const boost::json::object* Object(std::string_view key);
   // Present: an array of strings that `check` accepts (its canonical form is returned; its

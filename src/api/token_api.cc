@@ -71,19 +71,21 @@ boost::json::object WithSecret(const IssuedToken& issued) {
   return json;
 }
 
-// The project named by the `project-id` (or `ProjectId`) header, else by the body's projectId.
-std::string ProjectIdOf(const HttpRequest& request, const boost::json::object* body) {
+// The project named by the `project-id` (or `ProjectId`) header, else by the body's projectId;
+// empty when neither names one. A body projectId neither text nor null is 400 id 11 (a wrong
+// JSON type, not a missing field).
+Result<std::string> ProjectIdOf(const HttpRequest& request, const boost::json::object* body) {
   for (auto header : {"project-id", "ProjectId"}) {
     if (auto value = request.Header(header); !value.empty()) return std::string(value);
   }
   if (body) {
     for (const auto& entry : *body) {
-      if (EqualsIgnoreCase(entry.key(), "projectId") && entry.value().is_string()) {
-        return std::string(entry.value().as_string());
-      }
+      if (!EqualsIgnoreCase(entry.key(), "projectId") || entry.value().is_null()) continue;
+      if (!entry.value().is_string()) return Fail(ErrorCode::kPattern, "projectId");
+      return std::string(entry.value().as_string());
     }
   }
-  return {};
+  return std::string();
 }
 
 // The token `token_id` of the caller's organization with the given scope; for project tokens
@@ -94,7 +96,7 @@ Result<ApiToken> FindScoped(ApiServices& services, const ApiCall& call, const st
   if (!token) return token;
   if (token->scope != scope) return Fail(ErrorCode::kApiTokenNotFound);
   if (scope == TokenScope::kProject) {
-    const std::string project_id = ProjectIdOf(call.request, nullptr);
+    const std::string project_id = ProjectIdOf(call.request, nullptr).value_or("");
     if (!project_id.empty() && project_id != token->project_id) {
       return Fail(ErrorCode::kApiTokenNotFound);
     }
@@ -118,18 +120,10 @@ Result<boost::json::value> CreateProjectToken(ApiServices& services, const ApiCa
   auto fields = ReadTokenFields(reader, true, TokenScope::kProject);
   if (!fields) return std::unexpected(fields.error());
   TokenSpec spec = SpecFrom(*fields, TokenScope::kProject, call.caller.organization_id());
-  const std::string project_id = ProjectIdOf(call.request, &*body);
-  if (project_id.empty()) {
-    // A projectId of the wrong type is not a missing one (id 11, like every wrong JSON type).
-    for (const auto& entry : *body) {
-      if (EqualsIgnoreCase(entry.key(), "projectId") && !entry.value().is_null() &&
-          !entry.value().is_string()) {
-        return Fail(ErrorCode::kPattern, "projectId");
-      }
-    }
-    return Fail(ErrorCode::kRequired, "projectId");
-  }
-  auto project = services.projects.Find(call.caller.organization_id(), project_id);
+  const auto project_id = ProjectIdOf(call.request, &*body);
+  if (!project_id) return std::unexpected(project_id.error());
+  if (project_id->empty()) return Fail(ErrorCode::kRequired, "projectId");
+  auto project = services.projects.Find(call.caller.organization_id(), *project_id);
   if (!project) return std::unexpected(project.error());
   spec.project_id = project->id;
   spec.project_name = project->name;

@@ -1,6 +1,5 @@
 #include "api/usage_limits_api.h"
 
-#include <algorithm>
 #include <boost/json/array.hpp>
 #include <cmath>
 
@@ -81,22 +80,9 @@ Result<UsageLimitSpec> ReadUsageLimitSpec(const boost::json::object& body) {
   auto renewal = ReadEnum<RenewalStatus>(body, "renewalStatus", ParseRenewalStatus, false, error);
   BodyReader reader(body);
   auto soft = reader.Number("softLimit", 0, kMaxLimit);
-  auto hard = reader.Number("hardLimit", 0, kMaxLimit);
-  const Status valid = reader.Finish();
-  // Absent or null (in any case of the key, as every body key) is required; a value of the
-  // wrong type or out of bounds is already an error of its own.
-  const bool hard_refused =
-      !valid && std::ranges::any_of(valid.error().items, [](const ErrorItem& item) {
-        return item.field == "hardLimit";
-      });
-  if (!hard && !hard_refused) {
-    if (!error) {
-      error = Error(ErrorCode::kRequired, "hardLimit");
-    } else {
-      error->items.push_back(ErrorItem{ErrorCode::kRequired, "hardLimit"});
-    }
-  }
-  if (!valid) {
+  // Absent or null (in any case of the key, as every body key) is required.
+  auto hard = reader.Number("hardLimit", 0, kMaxLimit, true);
+  if (auto valid = reader.Finish(); !valid) {
     if (!error) {
       error = valid.error();
     } else {

@@ -2,6 +2,7 @@
 
 #include "core/audit_details.h"
 #include "core/ids.h"
+#include "directory/conflict_retry.h"
 
 namespace gatehouse {
 namespace {
@@ -150,13 +151,7 @@ Result<Assistant> AssistantDirectory::Update(const std::string& project_id,
                                              const AuditActor& actor) {
   // The store takes the change only onto the revision it was read at: a change or a delete
   // that came in between is read again (a deleted assistant is then 404).
-  constexpr int kAttempts = 3;
-  for (int attempt = 1;; ++attempt) {
-    auto updated = UpdateOnce(project_id, id_or_name, change, actor);
-    if (updated || updated.error().code() != ErrorCode::kConflict || attempt == kAttempts) {
-      return updated;
-    }
-  }
+  return RetryOnConflict([&] { return UpdateOnce(project_id, id_or_name, change, actor); });
 }
 
 Result<Assistant> AssistantDirectory::UpdateOnce(const std::string& project_id,

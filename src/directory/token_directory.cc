@@ -7,6 +7,7 @@
 #include "auth/secret.h"
 #include "core/audit_details.h"
 #include "core/ids.h"
+#include "directory/conflict_retry.h"
 
 namespace gatehouse {
 namespace {
@@ -370,13 +371,8 @@ Result<IssuedToken> TokenDirectory::Rotate(const std::string& organization_id,
   // The credential is replaced only while the token keeps the status read here: a block,
   // unblock or revocation in between makes the rotation read the token again (a revoked one is
   // then not found), so that it never publishes or answers a status that is no longer true.
-  constexpr int kAttempts = 3;
-  for (int attempt = 1;; ++attempt) {
-    auto rotated = RotateOnce(organization_id, token_id, grace_seconds, actor);
-    if (rotated || rotated.error().code() != ErrorCode::kConflict || attempt == kAttempts) {
-      return rotated;
-    }
-  }
+  return RetryOnConflict(
+      [&] { return RotateOnce(organization_id, token_id, grace_seconds, actor); });
 }
 
 Result<IssuedToken> TokenDirectory::RotateOnce(const std::string& organization_id,

@@ -62,6 +62,22 @@ TEST(BodyReader, CollectsEveryProblemWithItsField) {
                 "Field graceSeconds is out of range"}));
 }
 
+TEST(BodyReader, ARequiredNumberIsMissingWhenAbsentOrNullInAnyCaseOfItsKey) {
+  auto body = ParseJsonBody(JsonRequest(R"({"HardLimit":100,"softLimit":null})"));
+  ASSERT_TRUE(body);
+  BodyReader reader(*body);
+  EXPECT_EQ(reader.Number("hardLimit", 0, 1000, true), 100.0);
+  EXPECT_EQ(reader.Number("softLimit", 0, 1000, true), std::nullopt);
+  EXPECT_EQ(reader.Number("other", 0, 1000, true), std::nullopt);
+  EXPECT_EQ(reader.Number("optional", 0, 1000), std::nullopt);
+  auto finished = reader.Finish();
+  ASSERT_FALSE(finished);
+  std::vector<std::string> descriptions;
+  for (const auto& item : finished.error().items) descriptions.push_back(DescriptionOf(item));
+  EXPECT_EQ(descriptions,
+            (std::vector<std::string>{"Field softLimit is required", "Field other is required"}));
+}
+
 TEST(BodyReader, LengthIsCountedInCodePoints) {
   std::string hundred;
   for (int i = 0; i < 100; ++i) hundred += "\xc3\xa9";  // é
