@@ -149,7 +149,7 @@ Result<Assistant> AssistantDirectory::Update(const std::string& project_id,
                                              const std::string& id_or_name,
                                              const AssistantChange& change,
                                              const AuditActor& actor) {
-  // The store takes the change only onto the revision it was read at: a change or a delete
+  // The store takes the change only onto the assistant as it was read: a change or a delete
   // that came in between is read again (a deleted assistant is then 404).
   return RetryOnConflict([&] { return UpdateOnce(project_id, id_or_name, change, actor); });
 }
@@ -178,7 +178,7 @@ Result<Assistant> AssistantDirectory::UpdateOnce(const std::string& project_id,
   DescribeSettings(details, before, *assistant);
   const AuditEntry audit =
       AssistantAudit(actor, *assistant, "assistant.update", assistant->updated_at, details);
-  if (auto stored = store_.UpdateAssistant(*assistant, new_revision, &audit); !stored) {
+  if (auto stored = store_.UpdateAssistant(before, *assistant, &audit); !stored) {
     return std::unexpected(stored.error());
   }
   Remember(*assistant);

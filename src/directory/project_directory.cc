@@ -2,6 +2,7 @@
 
 #include "core/audit_details.h"
 #include "core/ids.h"
+#include "directory/conflict_retry.h"
 
 namespace gatehouse {
 
@@ -96,6 +97,12 @@ Result<std::vector<Project>> ProjectDirectory::List(const std::string& organizat
 Result<Project> ProjectDirectory::Update(const std::string& organization_id,
                                          const std::string& project_id, const ProjectChange& change,
                                          const AuditActor& actor) {
+  return RetryOnConflict([&] { return UpdateOnce(organization_id, project_id, change, actor); });
+}
+
+Result<Project> ProjectDirectory::UpdateOnce(const std::string& organization_id,
+                                             const std::string& project_id,
+                                             const ProjectChange& change, const AuditActor& actor) {
   auto project = Find(organization_id, project_id);
   if (!project) return project;
   const Project before = *project;
@@ -109,7 +116,7 @@ Result<Project> ProjectDirectory::Update(const std::string& organization_id,
   details.Change("active", before.active, project->active);
   const AuditEntry audit =
       ProjectAudit(actor, *project, "project.update", project->updated_at, details);
-  if (auto stored = store_.UpdateProject(*project, &audit); !stored) {
+  if (auto stored = store_.UpdateProject(before, *project, &audit); !stored) {
     return std::unexpected(stored.error());
   }
   if (auto synced = tokens_.SyncCache(); !synced) return std::unexpected(synced.error());

@@ -44,6 +44,8 @@ class ProjectDirectory {
   // 404 id 2005 unless the project exists (not deleted) in `organization_id`.
   Result<Project> Find(const std::string& organization_id, const std::string& project_id);
   Result<std::vector<Project>> List(const std::string& organization_id, bool include_hidden);
+  // Applies `change` to the project as it is stored: a change that another one overtook between
+  // the read and the write is applied again onto that one's result.
   Result<Project> Update(const std::string& organization_id, const std::string& project_id,
                          const ProjectChange& change,
                          const AuditActor& actor = AuditActor::System());
@@ -52,6 +54,9 @@ class ProjectDirectory {
                 const AuditActor& actor = AuditActor::System());
 
  private:
+  Result<Project> UpdateOnce(const std::string& organization_id, const std::string& project_id,
+                             const ProjectChange& change, const AuditActor& actor);
+
   Store& store_;
   TokenDirectory& tokens_;
   const Clock& clock_;

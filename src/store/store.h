@@ -384,10 +384,11 @@ class Store {
   virtual Status Ping() = 0;
 
   // Where a cache's next read of changes (ForEachTokenChangedSince, ForEachConsoleSignOutSince,
-  // less the reader's overlap) starts so that it misses nothing stored after this call. On
-  // PostgreSQL that is the database's clock, which every node shares: a node whose own clock
-  // runs ahead would otherwise read past changes made meanwhile on others. On SQLite, which
-  // only this machine writes, it is `node_now`.
+  // less the reader's overlap) starts so that it misses nothing committed after this call. On
+  // PostgreSQL that is the database's clock, which every node shares (a node whose own clock
+  // runs ahead would otherwise read past changes made meanwhile on others), or the start of the
+  // oldest transaction still writing when that is earlier (its rows are stamped before they
+  // are seen). On SQLite, which only this machine writes, it is `node_now`.
   virtual Result<TimeMs> ChangeMark(TimeMs node_now) = 0;
 
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
@@ -421,9 +422,11 @@ class Store {
   // Ordered by name; hidden projects only with include_hidden.
   virtual Result<std::vector<Project>> ListProjects(const std::string& organization_id,
                                                     bool include_hidden) = 0;
-  // kProjectNotFound when the project was deleted meanwhile (nothing is written, not even the
-  // audit entry).
-  virtual Status UpdateProject(const Project& project, const AuditEntry* audit = nullptr) = 0;
+  // Stores `changed` while the stored project is live and still as `read` (name, description,
+  // active): kConflict when another change came first, kProjectNotFound when the project was
+  // deleted meanwhile (nothing is written then, not even the audit entry).
+  virtual Status UpdateProject(const Project& read, const Project& changed,
+                               const AuditEntry* audit = nullptr) = 0;
   // Hides the project from every listing and revokes its tokens; request records stay.
   virtual Status DeleteProject(const std::string& organization_id, const std::string& project_id,
                                TimeMs now, const AuditEntry* audit = nullptr) = 0;
@@ -556,10 +559,12 @@ class Store {
   virtual Result<std::vector<Assistant>> ListAllAssistants() = 0;
   virtual Result<std::vector<AssistantRevision>> ListAssistantRevisions(
       const std::string& assistant_id) = 0;
-  // Stores `assistant` while the stored one is live with the revision it was read at
-  // (assistant.revision, less one when `new_revision` adds one): kConflict when another change
-  // or a delete came first, so that a late write never rolls a newer one back.
-  virtual Status UpdateAssistant(const Assistant& assistant, bool new_revision,
+  // Stores `changed` while the stored assistant is live and still as `read` (its revision, which
+  // every prompt or settings change bumps, and its name and description): kConflict when
+  // another change or a delete came first, so that a late write never rolls a newer one back
+  // nor drops a rename that landed in between. A `changed.revision` past `read.revision` also
+  // stores the revision.
+  virtual Status UpdateAssistant(const Assistant& read, const Assistant& changed,
                                  const AuditEntry* audit = nullptr) = 0;
   virtual Status DeleteAssistant(const std::string& project_id, const std::string& assistant_id,
                                  TimeMs now, const AuditEntry* audit = nullptr) = 0;

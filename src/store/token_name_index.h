@@ -66,14 +66,16 @@ class NameIndexSource {
  public:
   using Visit = std::function<void(const NameIndexRow&)>;
   virtual ~NameIndexSource() = default;
-  // Now, in the clock of the rows' change stamps.
+  // Now, in the clock of the rows' change stamps; earlier where a row stamped earlier may still
+  // commit (PostgreSQL's kChangeMarkSql: a transaction still writing).
   virtual Result<std::int64_t> NowMs() = 0;
   // Every token.
   virtual Status ReadAll(const Visit& visit) = 0;
   // The tokens stamped at or after `since`, and those after `after_rowid` whatever their stamp.
   // Returns now (as NowMs), read with the rows: just before them, or in the same statement where
   // a clock read costs a round trip of its own. A row committed later than the rows' snapshot
-  // was stamped before its commit, so the next read's overlap (TokenNameIndex::Sync) finds it.
+  // was stamped before its commit, so the next read's overlap (TokenNameIndex::Sync), or the
+  // mark held back to its transaction's start, finds it.
   virtual Result<std::int64_t> ReadChanged(std::int64_t since, std::int64_t after_rowid,
                                            const Visit& visit) = 0;
 };

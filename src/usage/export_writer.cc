@@ -244,12 +244,13 @@ bool NeedsCsvQuotes(std::string_view text) {
   return at + size;
 }
 
-// Writes `text` as one CSV field at `at`, which has room for CsvFieldBound(text) bytes, and
-// returns the end of what it wrote. `formatted`: `text` is known to hold no character that
-// needs quotes (it may still look like a formula: a negative number).
-char* PutCsvField(char* at, std::string_view text, bool formatted) {
-  const bool formula = LooksLikeFormula(text);
-  if (!formula && (formatted || !NeedsCsvQuotes(text))) {
+// Writes `value` as one CSV field at `at`, which has room for CsvFieldBound(value.text) bytes,
+// and returns the end of what it wrote. A number made here is written as it is, a negative one
+// too: a spreadsheet reads "-37" as the number it is, and an apostrophe would make it text.
+char* PutCsvField(char* at, const Value& value) {
+  const std::string_view text = value.text;
+  const bool formula = value.kind != Value::Kind::kNumber && LooksLikeFormula(text);
+  if (!formula && (value.formatted || !NeedsCsvQuotes(text))) {
     return PutText(at, text);
   }
   *at++ = '"';
@@ -281,8 +282,7 @@ void AppendCsvRow(std::string& out, const Values& values) {
     char* at = data + used;
     for (std::size_t i = 0; i < values.size(); ++i) {
       if (i) *at++ = ',';
-      if (values[i].kind != Value::Kind::kNull)
-        at = PutCsvField(at, values[i].text, values[i].formatted);
+      if (values[i].kind != Value::Kind::kNull) at = PutCsvField(at, values[i]);
     }
     *at++ = '\r';
     *at++ = '\n';

@@ -340,15 +340,16 @@ TEST_F(PgGovernanceTest, AssistantNameTakenInTheProjectIsRefused) {
   EXPECT_EQ(duplicate.error().code(), ErrorCode::kAssistantNameExists);
   EXPECT_TRUE(store_->CreateAssistant(MakeAssistant(sales, "helper")));
 
-  Assistant other = MakeAssistant(support, "other");
+  const Assistant other = MakeAssistant(support, "other");
   ASSERT_TRUE(store_->CreateAssistant(other));
-  other.name = "helper";
-  auto renamed = store_->UpdateAssistant(other, false);
+  Assistant rename = other;
+  rename.name = "helper";
+  auto renamed = store_->UpdateAssistant(other, rename);
   ASSERT_FALSE(renamed);
   EXPECT_EQ(renamed.error().code(), ErrorCode::kAssistantNameExists);
 
   ASSERT_TRUE(store_->DeleteAssistant(support.id, first.id, ++clock_));
-  EXPECT_TRUE(store_->UpdateAssistant(other, false));
+  EXPECT_TRUE(store_->UpdateAssistant(other, rename));
   auto audit_rows = store_->ListAudit(AuditQuery{.organization_id = organization_.id});
   ASSERT_TRUE(audit_rows);
   EXPECT_EQ(audit_rows->count, 0);
@@ -359,14 +360,16 @@ TEST_F(PgGovernanceTest, AssistantRevisionsAreStoredAndListedInOrder) {
   Assistant assistant = MakeAssistant(project, "helper");
   assistant.llm.temperature.reset();
   ASSERT_TRUE(store_->CreateAssistant(assistant));
+  Assistant read = assistant;
   assistant.prompt = "You help more.";
   assistant.llm.temperature = 0.7;
   assistant.revision = 2;
   assistant.updated_at = ++clock_;
-  ASSERT_TRUE(store_->UpdateAssistant(assistant, true));
+  ASSERT_TRUE(store_->UpdateAssistant(read, assistant));
+  read = assistant;
   assistant.description = "described";
   assistant.updated_at = ++clock_;
-  ASSERT_TRUE(store_->UpdateAssistant(assistant, false));
+  ASSERT_TRUE(store_->UpdateAssistant(read, assistant));
 
   auto revisions = store_->ListAssistantRevisions(assistant.id);
   ASSERT_TRUE(revisions);

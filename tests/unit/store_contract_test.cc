@@ -233,12 +233,38 @@ TEST_P(StoreContractTest, ASettingStoredOnceKeepsTheFirstValueForEveryCaller) {
 }
 
 TEST_P(StoreContractTest, AProjectDeletedMeanwhileIsNotUpdated) {
-  Project support = MakeProject("Support");
+  const Project support = MakeProject("Support");
   ASSERT_TRUE(store_->DeleteProject(organization_.id, support.id, 500));
-  support.description = "late";
-  auto refused = store_->UpdateProject(support);
+  Project late = support;
+  late.description = "late";
+  auto refused = store_->UpdateProject(support, late);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code(), ErrorCode::kProjectNotFound);
+}
+
+// A project change is stored only onto the project as it was read: a hide read before a rename
+// must not store the old name back (nor the rename undo the hide).
+TEST_P(StoreContractTest, AProjectChangeReadBeforeAnotherIsRefusedAndRollsNothingBack) {
+  const Project read = MakeProject("Support");
+  Project renamed = read;
+  renamed.name = "Helpdesk";
+  ASSERT_TRUE(store_->UpdateProject(read, renamed));
+  Project hidden = read;  // read before the rename
+  hidden.active = false;
+  auto refused = store_->UpdateProject(read, hidden);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kConflict);
+  auto stored = store_->FindProject(organization_.id, read.id);
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->name, "Helpdesk");
+  EXPECT_TRUE((*stored)->active);
+  Project again = **stored;  // read again, the hide goes through
+  again.active = false;
+  ASSERT_TRUE(store_->UpdateProject(**stored, again));
+  stored = store_->FindProject(organization_.id, read.id);
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->name, "Helpdesk");
+  EXPECT_FALSE((*stored)->active);
 }
 
 // An assistant is stored only onto the revision it was read at: a late write never rolls a newer
@@ -253,10 +279,10 @@ TEST_P(StoreContractTest, AnAssistantChangeReadBeforeAnotherIsRefusedAndRollsNot
   Assistant prompt = read;  // a prompt change, read at revision 1
   prompt.prompt = "p2";
   prompt.revision = 2;
-  ASSERT_TRUE(store_->UpdateAssistant(prompt, true));
+  ASSERT_TRUE(store_->UpdateAssistant(read, prompt));
   Assistant description = read;  // a description change, also read at revision 1
   description.description = "late";
-  auto refused = store_->UpdateAssistant(description, false);
+  auto refused = store_->UpdateAssistant(read, description);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code(), ErrorCode::kConflict);
   auto stored = store_->FindAssistant(support.id, read.id);
@@ -266,12 +292,47 @@ TEST_P(StoreContractTest, AnAssistantChangeReadBeforeAnotherIsRefusedAndRollsNot
   Assistant next = **stored;  // read again, the next prompt change goes through
   next.prompt = "p3";
   next.revision = 3;
-  ASSERT_TRUE(store_->UpdateAssistant(next, true));
+  ASSERT_TRUE(store_->UpdateAssistant(**stored, next));
   ASSERT_TRUE(store_->DeleteAssistant(support.id, read.id, 50));
-  next.description = "after the delete";
-  auto gone = store_->UpdateAssistant(next, false);
+  Assistant late = next;
+  late.description = "after the delete";
+  auto gone = store_->UpdateAssistant(next, late);
   ASSERT_FALSE(gone);
   EXPECT_FALSE(*store_->FindAssistant(support.id, read.id));
+}
+
+// A rename or a new description does not bump the revision, so the guard also holds the name and
+// the description as read: a prompt change read before a rename must not store the old name back.
+TEST_P(StoreContractTest, AnAssistantChangeReadBeforeARenameIsRefusedAndKeepsTheNewName) {
+  const Project support = MakeProject("Support");
+  Assistant read{NewUuid(), organization_.id, support.id, "bot", "", "p1", {}, 1, 10, 10};
+  read.llm.provider_name = "openai";
+  read.llm.model_name = "gpt";
+  ASSERT_TRUE(store_->CreateAssistant(read));
+  Assistant renamed = read;
+  renamed.name = "helper";
+  renamed.description = "helps";
+  renamed.updated_at = 11;
+  ASSERT_TRUE(store_->UpdateAssistant(read, renamed));
+  Assistant prompt = read;  // read before the rename, at the same revision
+  prompt.prompt = "p2";
+  prompt.revision = 2;
+  auto refused = store_->UpdateAssistant(read, prompt);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kConflict);
+  Assistant described = read;  // a description change read before the rename
+  described.description = "late";
+  auto also_refused = store_->UpdateAssistant(read, described);
+  ASSERT_FALSE(also_refused);
+  EXPECT_EQ(also_refused.error().code(), ErrorCode::kConflict);
+  auto stored = store_->FindAssistant(support.id, read.id);
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->name, "helper");
+  EXPECT_EQ((*stored)->description, "helps");
+  EXPECT_EQ((*stored)->prompt, "p1");
+  auto revisions = store_->ListAssistantRevisions(read.id);
+  ASSERT_TRUE(revisions);
+  EXPECT_EQ(revisions->size(), 1u);
 }
 
 TEST_P(StoreContractTest, ADeletedProjectIsStillKnownToItsOrganizationOnly) {

@@ -3,13 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "auth/secret.h"
 #include "directory_fixture.h"
 #include "pg_test_database.h"
+#include "store/postgres/pg_connection.h"
 #include "store/postgres/pg_store.h"
 
 namespace gatehouse {
@@ -472,6 +475,44 @@ TEST(PgTokenDirectory, ANodeWhoseClockIsAheadSeesARevocationMadeElsewhere) {
   ASSERT_TRUE(b.SyncCache());
   ASSERT_TRUE(a.Revoke(acme->organization.id, token_id));
   ahead.Advance(1000);
+  ASSERT_TRUE(b.SyncCache());
+  EXPECT_FALSE(cache_b.FindById(token_id));
+}
+
+// A revocation committed long after it was stamped (a project deletion revoking many tokens):
+// another node's sync while it was still writing marks no later than its start, so the next
+// sync reads it, where a mark of "now" would start after its stamp, beyond the 5-s overlap.
+TEST(PgTokenDirectory, ARevocationCommittedLongAfterItsStampStillReachesAnotherNode) {
+  PgTestDatabase db;
+  if (!db.available()) GTEST_SKIP() << db.skip_reason();
+  const Keyring keyring(Keyring::Key{});
+  const SystemClock clock;
+  PgStore store_a(PgStore::Options{.url = db.url()});
+  PgStore store_b(PgStore::Options{.url = db.url()});
+  TokenCache cache_b;
+  TokenCache cache_a;
+  TokenDirectory a(store_a, keyring, cache_a, clock, true);
+  TokenDirectory b(store_b, keyring, cache_b, clock, true);
+  OrganizationDirectory organizations(store_a, a, clock);
+  ProjectDirectory projects(store_a, a, clock);
+  auto acme = organizations.Create("Acme", "");
+  ASSERT_TRUE(acme);
+  auto project = projects.Create(acme->organization.id, ProjectSpec{"Support", "", ""});
+  ASSERT_TRUE(project);
+  const std::string token_id = project->default_token.token.id;
+  ASSERT_TRUE(b.LoadCache());
+  ASSERT_TRUE(cache_b.FindById(token_id));
+
+  auto writer = pg::Connection::Open(db.url());
+  ASSERT_TRUE(writer);
+  ASSERT_TRUE((*writer)->Run("BEGIN"));
+  ASSERT_TRUE((*writer)->Run(
+      "UPDATE api_tokens SET status = 2, changed_at_db = gatehouse_now_ms() WHERE id = $1",
+      pg::Params().Text(token_id)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(6000));  // past the sync's overlap
+  ASSERT_TRUE(b.SyncCache());  // while the revocation is still being written
+  ASSERT_TRUE(cache_b.FindById(token_id));
+  ASSERT_TRUE((*writer)->Run("COMMIT"));
   ASSERT_TRUE(b.SyncCache());
   EXPECT_FALSE(cache_b.FindById(token_id));
 }

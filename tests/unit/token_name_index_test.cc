@@ -145,7 +145,7 @@ TEST_F(TokenNameIndexTest, ProjectFiltersFollowAProjectRename) {
   Project renamed = project_;
   renamed.name = "Helpdesk";
   renamed.updated_at = 20;
-  ASSERT_TRUE(store_->UpdateProject(renamed));
+  ASSERT_TRUE(store_->UpdateProject(project_, renamed));
   auto page = store_->SearchTokens({.organization_id = organization_.id,
                                     .name_contains = "support",
                                     .project_name_contains = "help"});
@@ -254,7 +254,7 @@ TEST_F(TokenNameIndexTest, TheRankedNameOrderFollowsChangesBeforeAndAfterTheyAre
   Project renamed = other;
   renamed.name = "Accounts";
   renamed.updated_at = 2000;
-  ASSERT_TRUE(store_->UpdateProject(renamed));  // moves its tokens among equal names
+  ASSERT_TRUE(store_->UpdateProject(other, renamed));  // moves its tokens among equal names
   check("project renamed");
   ASSERT_TRUE(store_->RefreshSearchIndex());
   check("ranked again");

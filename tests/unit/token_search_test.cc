@@ -439,7 +439,7 @@ void CheckCountsFollowChanges() {
 
   Project renamed = projects_[0];
   renamed.name = "Renamed-Ω";
-  ASSERT_TRUE(store_->UpdateProject(renamed));
+  ASSERT_TRUE(store_->UpdateProject(projects_[0], renamed));
   TokenQuery by_name{.organization_id = organization_.id, .project_name_contains = "renamed-Ω"};
   auto page = store_->SearchTokens(by_name);
   ASSERT_TRUE(page);
@@ -448,8 +448,9 @@ void CheckCountsFollowChanges() {
   EXPECT_EQ(page->count, in_project);
   ASSERT_FALSE(page->tokens.empty());
   EXPECT_EQ(page->tokens.front().project_name, "Renamed-Ω");
+  const Project back = renamed;
   renamed.name = projects_[0].name;
-  ASSERT_TRUE(store_->UpdateProject(renamed));
+  ASSERT_TRUE(store_->UpdateProject(back, renamed));
 }
 
 TEST_F(TokenSearchTest, CountsFollowStatusChangesAndProjectRenames) {

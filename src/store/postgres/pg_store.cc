@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "store/postgres/pg_change_mark.h"
 #include "store/postgres/pg_migrations.h"
 #include "store/postgres/pg_rows.h"
 
@@ -76,7 +77,8 @@ Status PgStore::Ping() {
 Result<TimeMs> PgStore::ChangeMark(TimeMs /*node_now*/) {
   auto c = Lease();
   if (!c) return std::unexpected(c.error());
-  auto rows = (*c)->Exec("SELECT gatehouse_now_ms()");
+  // Not the clock alone: a transaction still writing may have stamped rows before it.
+  auto rows = (*c)->Exec("SELECT " + std::string(kChangeMarkSql));
   if (!rows) return std::unexpected(rows.error());
   return rows->Int(0, 0);
 }
@@ -288,28 +290,40 @@ Result<std::vector<Project>> PgStore::ListProjects(const std::string& organizati
   return projects;
 }
 
-Status PgStore::UpdateProject(const Project& project, const AuditEntry* audit) {
+Status PgStore::UpdateProject(const Project& read, const Project& project,
+                              const AuditEntry* audit) {
   auto c = Lease();
   if (!c) return std::unexpected(c.error());
   Transaction transaction(**c);
   if (!transaction.begun()) return transaction.begun();
   auto updated = (*c)->Exec(
       "UPDATE projects SET name = $3, description = $4, active = $5, updated_at = $6 "
-      "WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL RETURNING 1",
+      "WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL "
+      "AND name = $7 AND description = $8 AND active = $9 RETURNING 1",
       Params()
           .Text(project.id)
           .Text(project.organization_id)
           .Text(project.name)
           .Text(project.description)
           .Text(project.active ? "true" : "false")
-          .Int(project.updated_at));
+          .Int(project.updated_at)
+          .Text(read.name)
+          .Text(read.description)
+          .Text(read.active ? "true" : "false"));
   if (!updated) {
     if (IsUniqueViolation((*c)->last_failure(), "projects_live_name")) {
       return Fail(ErrorCode::kProjectNameExists);
     }
     return std::unexpected(updated.error());
   }
-  if (updated->empty()) return Fail(ErrorCode::kProjectNotFound);
+  if (updated->empty()) {
+    auto live = (*c)->Exec(
+        "SELECT 1 FROM projects WHERE id = $1 AND organization_id = $2 AND deleted_at IS NULL",
+        Params().Text(project.id).Text(project.organization_id));
+    if (!live) return std::unexpected(live.error());
+    if (live->empty()) return Fail(ErrorCode::kProjectNotFound);
+    return Fail(ErrorCode::kConflict, {}, "project changed meanwhile");
+  }
   // Tokens show their project's name: touching them lets caches on other nodes see it.
   if (auto done = (*c)->Run("UPDATE api_tokens SET updated_at = $2, project_name = $3, "
                             "changed_at_db = gatehouse_now_ms() WHERE project_id = $1",

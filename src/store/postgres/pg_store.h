@@ -43,6 +43,7 @@ class PgStore final : public Store {
   Status EnsureRequestPartitions(TimeMs now);
 
   Status Ping() override;
+  // kChangeMarkSql (pg_change_mark.h).
   Result<TimeMs> ChangeMark(TimeMs node_now) override;
   Result<std::optional<std::string>> GetSetting(const std::string& key) override;
   Status PutSetting(const std::string& key, const std::string& value) override;
@@ -67,7 +68,8 @@ class PgStore final : public Store {
                             const std::string& project_id) override;
   Result<std::vector<Project>> ListProjects(const std::string& organization_id,
                                             bool include_hidden) override;
-  Status UpdateProject(const Project& project, const AuditEntry* audit = nullptr) override;
+  Status UpdateProject(const Project& read, const Project& changed,
+                       const AuditEntry* audit = nullptr) override;
   Status DeleteProject(const std::string& organization_id, const std::string& project_id,
                        TimeMs now, const AuditEntry* audit = nullptr) override;
 
@@ -133,7 +135,7 @@ class PgStore final : public Store {
   Result<std::vector<Assistant>> ListAllAssistants() override;
   Result<std::vector<AssistantRevision>> ListAssistantRevisions(
       const std::string& assistant_id) override;
-  Status UpdateAssistant(const Assistant& assistant, bool new_revision,
+  Status UpdateAssistant(const Assistant& read, const Assistant& changed,
                          const AuditEntry* audit = nullptr) override;
   Status DeleteAssistant(const std::string& project_id, const std::string& assistant_id, TimeMs now,
                          const AuditEntry* audit = nullptr) override;

@@ -517,7 +517,7 @@ Result<std::vector<AssistantRevision>> PgStore::ListAssistantRevisions(
   return revisions;
 }
 
-Status PgStore::UpdateAssistant(const Assistant& assistant, bool new_revision,
+Status PgStore::UpdateAssistant(const Assistant& read, const Assistant& assistant,
                                 const AuditEntry* audit) {
   auto c = Lease();
   if (!c) return std::unexpected(c.error());
@@ -526,7 +526,8 @@ Status PgStore::UpdateAssistant(const Assistant& assistant, bool new_revision,
   auto updated = (*c)->Exec(
       "UPDATE assistants SET name = $3, description = $4, prompt = $5, provider_name = $6, "
       "model_name = $7, temperature = $8, max_tokens = $9, revision = $10, updated_at = $11 "
-      "WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL AND revision = $12 RETURNING 1",
+      "WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL AND revision = $12 "
+      "AND name = $13 AND description = $14 RETURNING 1",
       Params()
           .Text(assistant.id)
           .Text(assistant.project_id)
@@ -539,7 +540,9 @@ Status PgStore::UpdateAssistant(const Assistant& assistant, bool new_revision,
           .OptionalInt(assistant.llm.max_tokens)
           .Int(assistant.revision)
           .Int(assistant.updated_at)
-          .Int(assistant.revision - (new_revision ? 1 : 0)));
+          .Int(read.revision)
+          .Text(read.name)
+          .Text(read.description));
   if (!updated) {
     if (IsUniqueViolation((*c)->last_failure(), "assistants_live_name")) {
       return Fail(ErrorCode::kAssistantNameExists);
@@ -547,7 +550,7 @@ Status PgStore::UpdateAssistant(const Assistant& assistant, bool new_revision,
     return std::unexpected(updated.error());
   }
   if (updated->empty()) return Fail(ErrorCode::kConflict, {}, "assistant changed meanwhile");
-  if (new_revision) {
+  if (assistant.revision != read.revision) {
     if (auto done = InsertRevisionIn(**c, assistant); !done) return done;
   }
   if (audit) {

@@ -1,5 +1,6 @@
 #include <limits>
 
+#include "store/postgres/pg_change_mark.h"
 #include "store/postgres/pg_rows.h"
 #include "store/postgres/pg_store.h"
 
@@ -129,8 +130,9 @@ class PgNameSource final : public NameIndexSource {
  public:
   explicit PgNameSource(Connection& c) : c_(c) {}
 
+  // Not the clock alone: a transaction still writing may have stamped rows before it.
   Result<std::int64_t> NowMs() override {
-    auto now = c_.Exec("SELECT gatehouse_now_ms()");
+    auto now = c_.Exec("SELECT " + std::string(kChangeMarkSql));
     if (!now) return std::unexpected(now.error());
     return now->Int(0, 0);
   }
@@ -149,7 +151,9 @@ class PgNameSource final : public NameIndexSource {
         "WITH changed AS (" + std::string(kColumns) + " WHERE changed_at_db >= $1 UNION ALL " +
         kColumns +
         " WHERE seq > $2 AND changed_at_db < $1) "
-        "SELECT gatehouse_now_ms(), changed.* FROM (SELECT) AS clock LEFT JOIN changed ON true";
+        "SELECT " +
+        std::string(kChangeMarkSql) +
+        ", changed.* FROM (SELECT) AS nothing LEFT JOIN changed ON true";
     auto rows = c_.Exec(kChanged, Params().Int(since).Int(after_rowid));
     if (!rows) return std::unexpected(rows.error());
     if (rows->size() == 0) {

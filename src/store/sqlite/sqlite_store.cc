@@ -306,14 +306,16 @@ Result<std::vector<Project>> SqliteStore::ListProjects(const std::string& organi
   return projects;
 }
 
-Status SqliteStore::UpdateProject(const Project& project, const AuditEntry* audit) {
+Status SqliteStore::UpdateProject(const Project& read, const Project& project,
+                                  const AuditEntry* audit) {
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
   if (!transaction.begun()) return transaction.begun();
   auto stmt = db_.Prepare(
       "UPDATE projects SET name = ?3, description = ?4, active = ?5, updated_at = ?6 "
-      "WHERE id = ?1 AND organization_id = ?2 AND deleted_at IS NULL");
+      "WHERE id = ?1 AND organization_id = ?2 AND deleted_at IS NULL "
+      "AND name = ?7 AND description = ?8 AND active = ?9");
   if (!stmt) return std::unexpected(stmt.error());
   auto updated = (*stmt)
                      ->Bind(1, project.id)
@@ -322,10 +324,18 @@ Status SqliteStore::UpdateProject(const Project& project, const AuditEntry* audi
                      .Bind(4, project.description)
                      .Bind(5, std::int64_t{project.active})
                      .Bind(6, project.updated_at)
+                     .Bind(7, read.name)
+                     .Bind(8, read.description)
+                     .Bind(9, std::int64_t{read.active})
                      .StepUnlessConstraint();
   if (!updated) return std::unexpected(updated.error());
   if (!*updated) return Fail(ErrorCode::kProjectNameExists);
-  if (db_.ChangedRows() == 0) return Fail(ErrorCode::kProjectNotFound);
+  if (db_.ChangedRows() == 0) {
+    auto known = FindProject(project.organization_id, project.id);
+    if (!known) return std::unexpected(known.error());
+    if (!*known) return Fail(ErrorCode::kProjectNotFound);
+    return Fail(ErrorCode::kConflict, {}, "project changed meanwhile");
+  }
   // Tokens show their project's name: touching them lets caches on other nodes see it.
   auto touch =
       db_.Prepare("UPDATE api_tokens SET updated_at = ?2, project_name = ?3 WHERE project_id = ?1");

@@ -140,7 +140,7 @@ Result<std::vector<AssistantRevision>> SqliteStore::ListAssistantRevisions(
   return revisions;
 }
 
-Status SqliteStore::UpdateAssistant(const Assistant& assistant, bool new_revision,
+Status SqliteStore::UpdateAssistant(const Assistant& read, const Assistant& assistant,
                                     const AuditEntry* audit) {
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
@@ -149,7 +149,8 @@ Status SqliteStore::UpdateAssistant(const Assistant& assistant, bool new_revisio
   auto stmt = db_.Prepare(
       "UPDATE assistants SET name = ?3, description = ?4, prompt = ?5, provider_name = ?6, "
       "model_name = ?7, temperature = ?8, max_tokens = ?9, revision = ?10, updated_at = ?11 "
-      "WHERE id = ?1 AND project_id = ?2 AND deleted_at IS NULL AND revision = ?12");
+      "WHERE id = ?1 AND project_id = ?2 AND deleted_at IS NULL AND revision = ?12 "
+      "AND name = ?13 AND description = ?14");
   if (!stmt) return std::unexpected(stmt.error());
   auto updated = (*stmt)
                      ->Bind(1, assistant.id)
@@ -163,12 +164,14 @@ Status SqliteStore::UpdateAssistant(const Assistant& assistant, bool new_revisio
                      .Bind(9, assistant.llm.max_tokens)
                      .Bind(10, assistant.revision)
                      .Bind(11, assistant.updated_at)
-                     .Bind(12, assistant.revision - (new_revision ? 1 : 0))
+                     .Bind(12, read.revision)
+                     .Bind(13, read.name)
+                     .Bind(14, read.description)
                      .StepUnlessConstraint();
   if (!updated) return std::unexpected(updated.error());
   if (!*updated) return Fail(ErrorCode::kAssistantNameExists);
   if (db_.ChangedRows() == 0) return Fail(ErrorCode::kConflict, {}, "assistant changed meanwhile");
-  if (new_revision) {
+  if (assistant.revision != read.revision) {
     if (auto done = InsertRevisionLocked(assistant); !done) return done;
   }
   if (audit) {
