@@ -447,36 +447,62 @@ TEST(TokenDirectorySync, ASyncBeforeTheFirstLoadStillRemovesRevokedTokens) {
   EXPECT_FALSE(directories.cache.FindByHash(directories.keyring.Hash(secret), clock.Now()));
 }
 
+namespace {
+
+// Two nodes on one fresh PostgreSQL database, each with its own clock: `a` writes, `b` reads.
+struct PgTwoNodes {
+  PgTwoNodes(const std::string& url, const Clock& clock_a, const Clock& clock_b)
+      : store_a(PgStore::Options{.url = url}),
+        store_b(PgStore::Options{.url = url}),
+        a(store_a, keyring, cache_a, clock_a, true),
+        b(store_b, keyring, cache_b, clock_b, true),
+        organizations(store_a, a, clock_a),
+        projects(store_a, a, clock_a) {}
+
+  // Makes an organization with a project on `a` and returns the project's default token as
+  // `b` has loaded it into its cache; empty on failure.
+  std::string TokenLoadedByB() {
+    auto acme = organizations.Create("Acme", "");
+    if (!acme) return {};
+    organization_id = acme->organization.id;
+    auto project = projects.Create(organization_id, ProjectSpec{"Support", "", ""});
+    if (!project || !b.LoadCache()) return {};
+    const std::string token_id = project->default_token.token.id;
+    return cache_b.FindById(token_id) ? token_id : std::string();
+  }
+
+  const Keyring keyring{Keyring::Key{}};
+  PgStore store_a;
+  PgStore store_b;
+  TokenCache cache_a;
+  TokenCache cache_b;
+  TokenDirectory a;
+  TokenDirectory b;
+  OrganizationDirectory organizations;
+  ProjectDirectory projects;
+  std::string organization_id;
+};
+
+}  // namespace
+
 // Two nodes on one PostgreSQL database, the second with a clock a minute ahead: its syncs mark
 // where they got to by the database's clock, so a revocation made on the first after its last
 // sync still reaches it.
 TEST(PgTokenDirectory, ANodeWhoseClockIsAheadSeesARevocationMadeElsewhere) {
   PgTestDatabase db;
   if (!db.available()) GTEST_SKIP() << db.skip_reason();
-  const Keyring keyring(Keyring::Key{});
   const SystemClock on_time;
   ManualClock ahead(on_time.Now() + 60'000);
-  PgStore store_a(PgStore::Options{.url = db.url()});
-  PgStore store_b(PgStore::Options{.url = db.url()});
-  TokenCache cache_a, cache_b;
-  TokenDirectory a(store_a, keyring, cache_a, on_time, true);
-  TokenDirectory b(store_b, keyring, cache_b, ahead, true);
-  OrganizationDirectory organizations(store_a, a, on_time);
-  ProjectDirectory projects(store_a, a, on_time);
-  auto acme = organizations.Create("Acme", "");
-  ASSERT_TRUE(acme);
-  auto project = projects.Create(acme->organization.id, ProjectSpec{"Support", "", ""});
-  ASSERT_TRUE(project);
-  const std::string token_id = project->default_token.token.id;
+  PgTwoNodes nodes(db.url(), on_time, ahead);
+  const std::string token_id = nodes.TokenLoadedByB();
+  ASSERT_FALSE(token_id.empty());
 
-  ASSERT_TRUE(b.LoadCache());
-  ASSERT_TRUE(cache_b.FindById(token_id));
   ahead.Advance(1000);
-  ASSERT_TRUE(b.SyncCache());
-  ASSERT_TRUE(a.Revoke(acme->organization.id, token_id));
+  ASSERT_TRUE(nodes.b.SyncCache());
+  ASSERT_TRUE(nodes.a.Revoke(nodes.organization_id, token_id));
   ahead.Advance(1000);
-  ASSERT_TRUE(b.SyncCache());
-  EXPECT_FALSE(cache_b.FindById(token_id));
+  ASSERT_TRUE(nodes.b.SyncCache());
+  EXPECT_FALSE(nodes.cache_b.FindById(token_id));
 }
 
 // A revocation committed long after it was stamped (a project deletion revoking many tokens):
@@ -485,23 +511,10 @@ TEST(PgTokenDirectory, ANodeWhoseClockIsAheadSeesARevocationMadeElsewhere) {
 TEST(PgTokenDirectory, ARevocationCommittedLongAfterItsStampStillReachesAnotherNode) {
   PgTestDatabase db;
   if (!db.available()) GTEST_SKIP() << db.skip_reason();
-  const Keyring keyring(Keyring::Key{});
   const SystemClock clock;
-  PgStore store_a(PgStore::Options{.url = db.url()});
-  PgStore store_b(PgStore::Options{.url = db.url()});
-  TokenCache cache_b;
-  TokenCache cache_a;
-  TokenDirectory a(store_a, keyring, cache_a, clock, true);
-  TokenDirectory b(store_b, keyring, cache_b, clock, true);
-  OrganizationDirectory organizations(store_a, a, clock);
-  ProjectDirectory projects(store_a, a, clock);
-  auto acme = organizations.Create("Acme", "");
-  ASSERT_TRUE(acme);
-  auto project = projects.Create(acme->organization.id, ProjectSpec{"Support", "", ""});
-  ASSERT_TRUE(project);
-  const std::string token_id = project->default_token.token.id;
-  ASSERT_TRUE(b.LoadCache());
-  ASSERT_TRUE(cache_b.FindById(token_id));
+  PgTwoNodes nodes(db.url(), clock, clock);
+  const std::string token_id = nodes.TokenLoadedByB();
+  ASSERT_FALSE(token_id.empty());
 
   auto writer = pg::Connection::Open(db.url());
   ASSERT_TRUE(writer);
@@ -510,11 +523,11 @@ TEST(PgTokenDirectory, ARevocationCommittedLongAfterItsStampStillReachesAnotherN
       "UPDATE api_tokens SET status = 2, changed_at_db = gatehouse_now_ms() WHERE id = $1",
       pg::Params().Text(token_id)));
   std::this_thread::sleep_for(std::chrono::milliseconds(6000));  // past the sync's overlap
-  ASSERT_TRUE(b.SyncCache());  // while the revocation is still being written
-  ASSERT_TRUE(cache_b.FindById(token_id));
+  ASSERT_TRUE(nodes.b.SyncCache());  // while the revocation is still being written
+  ASSERT_TRUE(nodes.cache_b.FindById(token_id));
   ASSERT_TRUE((*writer)->Run("COMMIT"));
-  ASSERT_TRUE(b.SyncCache());
-  EXPECT_FALSE(cache_b.FindById(token_id));
+  ASSERT_TRUE(nodes.b.SyncCache());
+  EXPECT_FALSE(nodes.cache_b.FindById(token_id));
 }
 
 }  // namespace gatehouse
