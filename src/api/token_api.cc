@@ -118,11 +118,21 @@ Result<boost::json::value> CreateProjectToken(ApiServices& services, const ApiCa
   if (!body) return std::unexpected(body.error());
   BodyReader reader(*body);
   auto fields = ReadTokenFields(reader, true, TokenScope::kProject);
-  if (!fields) return std::unexpected(fields.error());
-  TokenSpec spec = SpecFrom(*fields, TokenScope::kProject, call.caller.organization_id());
   const auto project_id = ProjectIdOf(call.request, &*body);
-  if (!project_id) return std::unexpected(project_id.error());
-  if (project_id->empty()) return Fail(ErrorCode::kRequired, "projectId");
+  // One answer lists every problem of the body: the fields' and then the project's.
+  std::optional<Error> project_problem;
+  if (!project_id) {
+    project_problem = project_id.error();
+  } else if (project_id->empty()) {
+    project_problem = Error(ErrorCode::kRequired, "projectId");
+  }
+  if (!fields) {
+    Error error = fields.error();
+    if (project_problem) error.items.push_back(project_problem->items.front());
+    return std::unexpected(std::move(error));
+  }
+  if (project_problem) return std::unexpected(std::move(*project_problem));
+  TokenSpec spec = SpecFrom(*fields, TokenScope::kProject, call.caller.organization_id());
   auto project = services.projects.Find(call.caller.organization_id(), *project_id);
   if (!project) return std::unexpected(project.error());
   spec.project_id = project->id;

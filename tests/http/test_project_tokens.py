@@ -80,6 +80,16 @@ class ProjectTokenTests(GatehouseTestCase):
                          e_required('projectId'))
         self.assertEqual(self.snapshot(), before)
 
+    def test_a_missing_project_id_is_answered_with_the_bodys_other_problems(self):
+        before = self.snapshot()
+        reply = self.post({'description': 'x' * 2000, 'projectId': 7})
+        self.assertError(reply, e_required('name'))
+        self.assertError(reply, e_pattern('projectId'))
+        self.assertEqual(len(reply.body['errors']), 3, reply.body)
+        self.assertError(self.post({}), e_required('projectId'))
+        self.assertError(self.post({}), e_required('name'))
+        self.assertEqual(self.snapshot(), before)
+
     def test_create_without_name_is_400_id_9(self):
         self.assertError(self.post({'description': 'x'}, headers={'project-id': self.pid}),
                          e_required('name'))
