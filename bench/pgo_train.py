@@ -87,54 +87,85 @@ def run_mix(port, token, org_token, project_id, until, counts, lock):
             counts[name] = counts.get(name, 0) + count
 
 
+def stop_server(server, work):
+    """SIGTERM, as an operator stops a node: a clean exit is what writes the profile. Returns a
+    problem to report, or None."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        code = server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+        return f'the server did not stop within 60 s (see {work}/serve.log)'
+    return None if code == 0 else f'the server exited with {code} (see {work}/serve.log)'
+
+
+def train(args, upstream, work):
+    """Starts the server and runs the mix; returns a problem to report, or None."""
+    with open(f'{work}/gatehouse.toml', 'w') as out:
+        out.write(CONFIG.format(base_url=upstream.base_url))
+    init = subprocess.run([BIN, 'init', '--data-dir', f'{work}/data', '--json'],
+                          capture_output=True, text=True)
+    if init.returncode != 0:
+        return f'gatehouse init failed ({init.returncode}): {init.stderr.strip()}'
+    org_token = json.loads(init.stdout)['apiToken']['secret']
+    port = free_port()
+    with open(f'{work}/serve.log', 'w') as log:
+        server = subprocess.Popen([BIN, 'serve', '--data-dir', f'{work}/data', '--listen',
+                                   f'{HOST}:{port}', '--config', f'{work}/gatehouse.toml'],
+                                  stdout=log, stderr=subprocess.STDOUT)
+    problem = None
+    try:
+        try:
+            wait_port(port, timeout=60)
+        except RuntimeError:
+            return f'the server did not listen (exit {server.poll()}; see {work}/serve.log)'
+        problem = run_clients(args, port, org_token)
+    finally:
+        stopped = stop_server(server, work)
+    return problem or stopped
+
+
+def run_clients(args, port, org_token):
+    status, project = request(port, 'POST', '/v1/organization/project',
+                              body={'name': 'training'}, token=org_token)
+    if status != 200:
+        return f'the project was not created ({status}: {project})'
+    token = project['tokens'][0]['secret']
+    counts, lock, failures = {}, threading.Lock(), []
+    until = time.monotonic() + args.seconds
+    clients = [threading.Thread(target=drive, args=(port, token, org_token, project['projectId'],
+                                                    until, counts, lock, failures))
+               for _ in range(args.clients)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join()
+    status, body = request(port, 'GET', '/v1/organization/request/export?format=csv',
+                           token=org_token)
+    if status != 200:
+        failures.append(f'export: {status} {str(body)[:200]}')
+    else:
+        counts['export'] = 1
+    print('pgo_train: ' + ', '.join(f'{name} {count}' for name, count in sorted(counts.items())))
+    if failures or counts.get('chat', 0) == 0:
+        return f'the mix did not run: {failures[:3]}'
+    return None
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--seconds', type=float, default=20)
     parser.add_argument('--clients', type=int, default=8)
     args = parser.parse_args()
-    upstream = LoadUpstream().start()
     work = tempfile.mkdtemp(prefix='gatehouse-pgo-')
-    server = None
+    upstream = LoadUpstream().start()
     try:
-        with open(f'{work}/gatehouse.toml', 'w') as out:
-            out.write(CONFIG.format(base_url=upstream.base_url))
-        init = subprocess.run([BIN, 'init', '--data-dir', f'{work}/data', '--json'],
-                              capture_output=True, text=True, check=True)
-        org_token = json.loads(init.stdout)['apiToken']['secret']
-        port = free_port()
-        with open(f'{work}/serve.log', 'w') as log:
-            server = subprocess.Popen([BIN, 'serve', '--data-dir', f'{work}/data', '--listen',
-                                       f'{HOST}:{port}', '--config', f'{work}/gatehouse.toml'],
-                                      stdout=log, stderr=subprocess.STDOUT)
-        wait_port(port, timeout=60)
-        status, project = request(port, 'POST', '/v1/organization/project',
-                                  body={'name': 'training'}, token=org_token)
-        if status != 200:
-            sys.exit(f'pgo_train: the project was not created ({status}: {project})')
-        token = project['tokens'][0]['secret']
-        counts, lock, failures = {}, threading.Lock(), []
-        until = time.monotonic() + args.seconds
-        clients = [threading.Thread(target=drive, args=(port, token, org_token,
-                                                        project['projectId'], until, counts,
-                                                        lock, failures))
-                   for _ in range(args.clients)]
-        for client in clients:
-            client.start()
-        for client in clients:
-            client.join()
-        status, _ = request(port, 'GET', '/v1/organization/request/export?format=csv', token=org_token)
-        counts['export'] = 1 if status == 200 else 0
-        print('pgo_train: ' + ', '.join(f'{name} {count}' for name, count in sorted(counts.items())))
-        if failures or counts.get('chat', 0) == 0 or counts['export'] != 1:
-            sys.exit(f'pgo_train: the mix did not run: {failures[:3]}')
+        problem = train(args, upstream, work)
     finally:
-        if server:
-            # A clean exit writes the profile (the counters are saved at exit).
-            server.send_signal(signal.SIGTERM)
-            if server.wait(timeout=60) != 0:
-                sys.exit(f'pgo_train: the server exited with {server.returncode} '
-                         f'(see {work}/serve.log)')
         upstream.stop()
+    if problem:
+        sys.exit(f'pgo_train: {problem}')
     shutil.rmtree(work, ignore_errors=True)
 
 

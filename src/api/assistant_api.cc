@@ -8,16 +8,14 @@
 namespace gatehouse {
 namespace {
 
-// Reads llmSettings over `base`; nullopt when the body has none.
-std::optional<LlmSettings> ReadLlmSettings(BodyReader& reader, const LlmSettings& base) {
+// Reads llmSettings as a change of the fields it names; nullopt when the body has none.
+std::optional<LlmSettingsChange> ReadLlmSettings(BodyReader& reader) {
   const boost::json::object* object = reader.Object("llmSettings");
   if (!object) return std::nullopt;
   BodyReader nested(*object);
-  LlmSettings llm = base;
-  if (auto provider = nested.Text("providerName", kMaxNameLength, false)) {
-    llm.provider_name = std::move(*provider);
-  }
-  if (auto model = nested.Text("modelName", kMaxNameLength, false)) llm.model_name = *model;
+  LlmSettingsChange llm;
+  llm.provider_name = nested.Text("providerName", kMaxNameLength, false);
+  llm.model_name = nested.Text("modelName", kMaxNameLength, false);
   if (nested.Has("temperature")) llm.temperature = nested.Number("temperature", 0, 2);
   if (nested.Has("maxTokens")) llm.max_tokens = nested.Integer("maxTokens", 1, 10000000);
   reader.Merge(nested);
@@ -41,16 +39,15 @@ Result<boost::json::value> CreateAssistant(ApiServices& services, const ApiCall&
   auto name = reader.Text("name", kMaxNameLength, true);
   auto description = reader.Text("description", kMaxDescriptionLength, false);
   auto prompt = reader.Text("prompt", kMaxPromptLength, true);
-  auto llm = ReadLlmSettings(reader, {});
+  auto change = ReadLlmSettings(reader);
   if (auto valid = reader.Finish(); !valid) return std::unexpected(valid.error());
-  if (llm) {
-    if (auto known = CheckModel(*llm, services.providers); !known) {
-      return std::unexpected(known.error());
-    }
+  const LlmSettings llm = change ? change->AppliedTo({}) : LlmSettings{};
+  if (auto known = CheckModel(llm, services.providers); !known) {
+    return std::unexpected(known.error());
   }
   auto assistant = services.assistants.Create(
       call.caller.organization_id(), call.caller.token->project_id(), std::move(*name),
-      description.value_or(""), std::move(*prompt), llm.value_or(LlmSettings{}), ActorOf(call));
+      description.value_or(""), std::move(*prompt), llm, ActorOf(call));
   if (!assistant) return std::unexpected(assistant.error());
   return AssistantJson(*assistant);
 }
@@ -71,15 +68,13 @@ Result<boost::json::value> UpdateAssistant(ApiServices& services, const ApiCall&
   if (reader.Has("name")) change.name = reader.Text("name", kMaxNameLength, true);
   change.description = reader.Text("description", kMaxDescriptionLength, false);
   if (reader.Has("prompt")) change.prompt = reader.Text("prompt", kMaxPromptLength, true);
-  change.llm = ReadLlmSettings(reader, current->llm);
+  change.llm = ReadLlmSettings(reader);
   if (auto valid = reader.Finish(); !valid) return std::unexpected(valid.error());
-  if (change.llm) {
-    if (auto known = CheckModel(*change.llm, services.providers); !known) {
-      return std::unexpected(known.error());
-    }
-  }
-  auto assistant = services.assistants.Update(call.caller.token->project_id(), current->id, change,
-                                              ActorOf(call));
+  // The model is checked on the settings that would be stored: the change merged onto the
+  // assistant as the update finds it.
+  auto assistant = services.assistants.Update(
+      call.caller.token->project_id(), current->id, change, ActorOf(call),
+      [&services](const LlmSettings& llm) { return CheckModel(llm, services.providers); });
   if (!assistant) return std::unexpected(assistant.error());
   return AssistantJson(*assistant);
 }

@@ -145,19 +145,31 @@ Result<std::vector<AssistantRevision>> AssistantDirectory::Revisions(
   return store_.ListAssistantRevisions(assistant_id);
 }
 
+LlmSettingsChange LlmSettingsChange::All(const LlmSettings& llm) {
+  return {llm.provider_name, llm.model_name, llm.temperature, llm.max_tokens};
+}
+
+LlmSettings LlmSettingsChange::AppliedTo(LlmSettings llm) const {
+  if (provider_name) llm.provider_name = *provider_name;
+  if (model_name) llm.model_name = *model_name;
+  if (temperature) llm.temperature = *temperature;
+  if (max_tokens) llm.max_tokens = *max_tokens;
+  return llm;
+}
+
 Result<Assistant> AssistantDirectory::Update(const std::string& project_id,
                                              const std::string& id_or_name,
-                                             const AssistantChange& change,
-                                             const AuditActor& actor) {
+                                             const AssistantChange& change, const AuditActor& actor,
+                                             const LlmCheck& check) {
   // The store takes the change only onto the assistant as it was read: a change or a delete
   // that came in between is read again (a deleted assistant is then 404).
-  return RetryOnConflict([&] { return UpdateOnce(project_id, id_or_name, change, actor); });
+  return RetryOnConflict([&] { return UpdateOnce(project_id, id_or_name, change, actor, check); });
 }
 
 Result<Assistant> AssistantDirectory::UpdateOnce(const std::string& project_id,
                                                  const std::string& id_or_name,
                                                  const AssistantChange& change,
-                                                 const AuditActor& actor) {
+                                                 const AuditActor& actor, const LlmCheck& check) {
   auto assistant = Find(project_id, id_or_name);
   if (!assistant) return assistant;
   const Assistant before = *assistant;
@@ -168,9 +180,15 @@ Result<Assistant> AssistantDirectory::UpdateOnce(const std::string& project_id,
     assistant->prompt = *change.prompt;
     new_revision = true;
   }
-  if (change.llm && !(*change.llm == assistant->llm)) {
-    assistant->llm = *change.llm;
-    new_revision = true;
+  if (change.llm) {
+    LlmSettings llm = change.llm->AppliedTo(assistant->llm);
+    if (check) {
+      if (auto known = check(llm); !known) return std::unexpected(known.error());
+    }
+    if (!(llm == assistant->llm)) {
+      assistant->llm = std::move(llm);
+      new_revision = true;
+    }
   }
   if (new_revision) ++assistant->revision;
   assistant->updated_at = clock_.Now();

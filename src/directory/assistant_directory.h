@@ -1,6 +1,8 @@
 #ifndef GATEHOUSE_DIRECTORY_ASSISTANT_DIRECTORY_H_
 #define GATEHOUSE_DIRECTORY_ASSISTANT_DIRECTORY_H_
 
+#include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -14,13 +16,29 @@
 
 namespace gatehouse {
 
+// A partial change of an assistant's LLM settings (`llmSettings` of an update): absent fields
+// stay; a null temperature or maxTokens clears it.
+struct LlmSettingsChange {
+  std::optional<std::string> provider_name;
+  std::optional<std::string> model_name;
+  std::optional<std::optional<double>> temperature;
+  std::optional<std::optional<std::int64_t>> max_tokens;
+
+  // A change that sets every field to `llm`'s.
+  static LlmSettingsChange All(const LlmSettings& llm);
+  LlmSettings AppliedTo(LlmSettings llm) const;
+};
+
 // A partial update of an assistant; absent fields stay.
 struct AssistantChange {
   std::optional<std::string> name;
   std::optional<std::string> description;
   std::optional<std::string> prompt;
-  std::optional<LlmSettings> llm;
+  std::optional<LlmSettingsChange> llm;
 };
+
+// Checks the LLM settings an update would store (a provider and model the node knows).
+using LlmCheck = std::function<Status(const LlmSettings&)>;
 
 // The rules of assistants (API.md §8): unique names per project, and a new revision whenever
 // the prompt or the LLM settings change. Every change is audited (targetType "assistant") in
@@ -49,15 +67,20 @@ class AssistantDirectory {
   Result<Assistant> Lookup(const std::string& project_id, const std::string& id_or_name) const;
   Result<std::vector<Assistant>> List(const std::string& project_id);
   Result<std::vector<AssistantRevision>> Revisions(const std::string& assistant_id);
+  // Applies `change` to the assistant as it is stored; a change committed between the read and
+  // the write is read again and `change` applied to it. `check` (when given) vets the LLM
+  // settings that would be stored, merged from the change and the stored ones.
   Result<Assistant> Update(const std::string& project_id, const std::string& id_or_name,
                            const AssistantChange& change,
-                           const AuditActor& actor = AuditActor::System());
+                           const AuditActor& actor = AuditActor::System(),
+                           const LlmCheck& check = {});
   Status Delete(const std::string& project_id, const std::string& id_or_name,
                 const AuditActor& actor = AuditActor::System());
 
  private:
   Result<Assistant> UpdateOnce(const std::string& project_id, const std::string& id_or_name,
-                               const AssistantChange& change, const AuditActor& actor);
+                               const AssistantChange& change, const AuditActor& actor,
+                               const LlmCheck& check);
   using Catalog = std::unordered_map<std::string, std::vector<Assistant>>;  // by project id
 
   // A change made while a Load reads the store: Remember (`assistant`) or Forget (its

@@ -1,5 +1,7 @@
 #include "directory/token_directory.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <future>
 #include <limits>
@@ -15,6 +17,8 @@ namespace {
 // A sync re-reads this much history so that a write committed with a slightly older
 // timestamp than a concurrent one is not missed.
 constexpr TimeMs kSyncOverlapMs = 5000;
+// A change mark this far behind the node's clock is logged, at most once per this interval.
+constexpr TimeMs kMarkBehindWarningMs = 60'000;
 
 AuditEntry TokenAudit(const AuditActor& actor, const ApiToken& token, std::string action, TimeMs at,
                       const AuditDetails& details) {
@@ -472,8 +476,18 @@ Status TokenDirectory::SyncCache() {
 }
 
 Status TokenDirectory::SyncSince(TimeMs since) {
-  const auto started = store_.ChangeMark(clock_.Now());
+  const TimeMs now = clock_.Now();
+  const auto started = store_.ChangeMark(now);
   if (!started) return std::unexpected(started.error());
+  // Every sync re-reads the changes since the mark: say why when that stays large.
+  if (now - *started > kMarkBehindWarningMs && now - mark_warned_at_ > kMarkBehindWarningMs) {
+    mark_warned_at_ = now;
+    spdlog::warn(
+        "token cache: the store's change mark is {} s behind this node's clock (a transaction "
+        "writing for that long, see pg_stat_activity; or this clock is ahead): each sync "
+        "re-reads the token changes made since, at most 10 minutes of them",
+        (now - *started) / 1000);
+  }
   BeginRead();
   auto synced = store_.ForEachTokenChangedSince(
       std::max<TimeMs>(since, 0), [this](const ApiToken& token, const TokenCredential& credential) {

@@ -160,7 +160,8 @@ class TokenDirectory {
 
   std::mutex publish_mutex_;  // PublishStored's read and put, one writer at a time
   std::mutex sync_mutex_;
-  TimeMs synced_until_ = 0;  // guarded by sync_mutex_
+  TimeMs synced_until_ = 0;    // guarded by sync_mutex_
+  TimeMs mark_warned_at_ = 0;  // guarded by sync_mutex_: the last "mark behind" warning
 
   std::mutex written_mutex_;
   bool reading_ = false;                         // guarded by written_mutex_

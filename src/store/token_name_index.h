@@ -72,8 +72,8 @@ class NameIndexSource {
   // Every token.
   virtual Status ReadAll(const Visit& visit) = 0;
   // The tokens stamped at or after `since`, and those after `after_rowid` whatever their stamp.
-  // Returns now (as NowMs), read with the rows: just before them, or in the same statement where
-  // a clock read costs a round trip of its own. A row committed later than the rows' snapshot
+  // Returns now (as NowMs), read before the rows' snapshot is taken (not in the same statement:
+  // that reads the clock after the snapshot). A row committed later than the rows' snapshot
   // was stamped before its commit, so the next read's overlap (TokenNameIndex::Sync), or the
   // mark held back to its transaction's start, finds it.
   virtual Result<std::int64_t> ReadChanged(std::int64_t since, std::int64_t after_rowid,

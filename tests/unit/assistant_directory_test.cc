@@ -68,7 +68,7 @@ TEST_F(AssistantDirectoryTest, ChangingThePromptOrTheSettingsAddsARevision) {
   EXPECT_EQ(second->revision, 2);
 
   AssistantChange settings;
-  settings.llm = LlmSettings{"openai", "gpt-4o", 0.2, 256};
+  settings.llm = LlmSettingsChange::All(LlmSettings{"openai", "gpt-4o", 0.2, 256});
   auto third = assistants().Update(support_.id, created.id, settings);
   ASSERT_TRUE(third);
   EXPECT_EQ(third->revision, 3);
@@ -88,13 +88,46 @@ TEST_F(AssistantDirectoryTest, ChangingOnlyNameDescriptionOrAnUnchangedPromptKee
   change.name = "assistant";
   change.description = "renamed";
   change.prompt = created.prompt;
-  change.llm = created.llm;
+  change.llm = LlmSettingsChange::All(created.llm);
   auto updated = assistants().Update(support_.id, created.id, change);
   ASSERT_TRUE(updated);
   EXPECT_EQ(updated->revision, 1);
   EXPECT_EQ(updated->name, "assistant");
   EXPECT_EQ(assistants().Revisions(created.id)->size(), 1u);
   EXPECT_EQ(assistants().Find(support_.id, "assistant")->description, "renamed");
+}
+
+// A settings change names only its fields, and is merged onto the assistant as the update finds
+// it: two changes of different fields both land, and the check sees the merged settings.
+TEST_F(AssistantDirectoryTest, SettingsChangesOfDifferentFieldsBothLandAndTheCheckSeesTheMerge) {
+  const Assistant created = MakeAssistant(support_, "helper");
+  AssistantChange base;
+  base.llm = LlmSettingsChange::All(LlmSettings{"openai", "gpt-4o", 0.2, 256});
+  ASSERT_TRUE(assistants().Update(support_.id, created.id, base));
+  AssistantChange temperature;
+  temperature.llm.emplace().temperature = 0.7;
+  AssistantChange model;
+  model.llm.emplace().model_name = "gpt-4o-mini";
+  ASSERT_TRUE(assistants().Update(support_.id, created.id, temperature));
+  std::vector<LlmSettings> checked;
+  auto updated = assistants().Update(support_.id, created.id, model, AuditActor::System(),
+                                     [&checked](const LlmSettings& llm) -> Status {
+                                       checked.push_back(llm);
+                                       return {};
+                                     });
+  ASSERT_TRUE(updated);
+  EXPECT_EQ(updated->llm, (LlmSettings{"openai", "gpt-4o-mini", 0.7, 256}));
+  ASSERT_EQ(checked.size(), 1u);
+  EXPECT_EQ(checked[0], updated->llm);
+  AssistantChange cleared;
+  cleared.llm.emplace().max_tokens = std::optional<std::int64_t>();
+  auto refused = assistants().Update(
+      support_.id, created.id, cleared, AuditActor::System(),
+      [](const LlmSettings&) -> Status { return Fail(ErrorCode::kPattern, "modelName"); });
+  EXPECT_EQ(CodeOf(refused), ErrorCode::kPattern);
+  EXPECT_EQ(assistants().Find(support_.id, created.id)->llm.max_tokens, 256);
+  ASSERT_TRUE(assistants().Update(support_.id, created.id, cleared));
+  EXPECT_EQ(assistants().Find(support_.id, created.id)->llm.max_tokens, std::nullopt);
 }
 
 TEST_F(AssistantDirectoryTest, AnAssistantOfAnotherProjectIsAnsweredAs1) {

@@ -143,24 +143,19 @@ class PgNameSource final : public NameIndexSource {
                            [&visit](const Rows& rows) { Read(rows, visit); });
   }
 
-  // One round trip: the clock comes in the first column of every row, and alone (the row's
-  // columns null) when nothing changed.
+  // The mark first, in a statement of its own: read in the rows' statement it would be taken
+  // after their snapshot, and a long transaction committing in between would be in neither.
   Result<std::int64_t> ReadChanged(std::int64_t since, std::int64_t after_rowid,
                                    const Visit& visit) override {
-    static const std::string kChanged =
-        "WITH changed AS (" + std::string(kColumns) + " WHERE changed_at_db >= $1 UNION ALL " +
-        kColumns +
-        " WHERE seq > $2 AND changed_at_db < $1) "
-        "SELECT " +
-        std::string(kChangeMarkSql) +
-        ", changed.* FROM (SELECT) AS nothing LEFT JOIN changed ON true";
+    static const std::string kChanged = std::string(kColumns) +
+                                        " WHERE changed_at_db >= $1 UNION ALL " + kColumns +
+                                        " WHERE seq > $2 AND changed_at_db < $1";
+    auto mark = NowMs();
+    if (!mark) return mark;
     auto rows = c_.Exec(kChanged, Params().Int(since).Int(after_rowid));
     if (!rows) return std::unexpected(rows.error());
-    if (rows->size() == 0) {
-      return std::unexpected(Error(ErrorCode::kInternal, {}, "no clock with the changed tokens"));
-    }
-    if (!rows->IsNull(0, 1)) Read(*rows, visit, 1);
-    return rows->Int(0, 0);
+    Read(*rows, visit);
+    return *mark;
   }
 
  private:

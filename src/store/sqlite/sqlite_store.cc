@@ -331,9 +331,13 @@ Status SqliteStore::UpdateProject(const Project& read, const Project& project,
   if (!updated) return std::unexpected(updated.error());
   if (!*updated) return Fail(ErrorCode::kProjectNameExists);
   if (db_.ChangedRows() == 0) {
-    auto known = FindProject(project.organization_id, project.id);
-    if (!known) return std::unexpected(known.error());
-    if (!*known) return Fail(ErrorCode::kProjectNotFound);
+    // Deleted (404) or changed since it was read (a conflict the caller reads again).
+    auto live = db_.Prepare(
+        "SELECT 1 FROM projects WHERE id = ?1 AND organization_id = ?2 AND deleted_at IS NULL");
+    if (!live) return std::unexpected(live.error());
+    auto found = (*live)->Bind(1, project.id).Bind(2, project.organization_id).Step();
+    if (!found) return std::unexpected(found.error());
+    if (!*found) return Fail(ErrorCode::kProjectNotFound);
     return Fail(ErrorCode::kConflict, {}, "project changed meanwhile");
   }
   // Tokens show their project's name: touching them lets caches on other nodes see it.
