@@ -133,7 +133,10 @@ bool UsageLimits::MaySpendLocked(Counter& counter, TimeMs now) {
   const bool lapsed = counter.settled_at == std::chrono::steady_clock::time_point{} ||
                       steady - counter.settled_at > std::chrono::milliseconds(kSliceLifetimeMs / 2);
   if (!lapsed && counter.available > 0) return true;
-  if (!counter.exhausted && counter.credit < UsageCredit(counter.limit)) return true;
+  if ((!counter.exhausted || counter.taken_in_flight > 0) &&
+      counter.credit < UsageCredit(counter.limit)) {
+    return true;
+  }
   WakeSettler();  // a refusal: the store may know better (budget given back, limit raised)
   return false;
 }

@@ -71,7 +71,8 @@ UsageLimit NewUsageLimit(const std::string& organization_id, const std::string& 
 //
 // Several nodes (docs/architecture.md "Usage limits across nodes"): each node spends a slice of
 // a hard limit's budget reserved in the store (core/usage_slice.h) and admits past it only on
-// UsageCredit while the store last said budget remains, so that N nodes exceed a hard limit by
+// UsageCredit while the store last said budget remains (or while a settlement gives back budget
+// this node held), so that N nodes exceed a hard limit by
 // at most N × UsageCredit (plus, for Cost, the cost of calls in flight). Settlement (Flush, about
 // once a second on a thread of its own after StartSettling, sooner when a slice runs low) adds
 // this node's usage to the stored count, reads back every node's usage, renews the slice and
@@ -149,6 +150,10 @@ class UsageLimits final : public RequestObserver {
     double credit = 0;        // spent past the slice since the last settlement
     bool exhausted = false;   // the store said nothing is unreserved at the last settlement
     double granted = 0;       // the slice at the last settlement (a refill is due at half)
+    // What the settlement in flight took out of `available` for the store to take back (0 when
+    // none is): this node's own budget, so calls meanwhile may spend their credit even when the
+    // store last said nothing was unreserved (which counted this very budget as reserved).
+    double taken_in_flight = 0;
     std::chrono::steady_clock::time_point settled_at{};  // the last settlement; {} = none
     std::chrono::steady_clock::time_point snapshot_at{};
     double demand = 0;  // asked for (admitted or refused) since the last snapshot

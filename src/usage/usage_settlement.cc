@@ -134,6 +134,7 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
     double used = 0;
     double demand = 0;
     double keep = 0;
+    double credit = 0;  // spent past the slice before the snapshot (in `used`)
     std::vector<LimitNotice> notices;
   };
   std::vector<Pending> pending;
@@ -169,7 +170,8 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
                      ? 0
                      : std::clamp(std::max(MinimumSlice(c.limit), kKeepSeconds * rate), 0.0,
                                   std::max(c.available, 0.0));
-    Pending entry{counter, c.unsettled, c.demand, slice.keep, {}};
+    Pending entry{counter, c.unsettled, c.demand, slice.keep, c.credit, {}};
+    c.taken_in_flight = release ? 0 : std::max(c.available - slice.keep, 0.0);
     c.available = std::min(c.available, slice.keep);
     c.unsettled = 0;
     c.demand = 0;
@@ -212,6 +214,8 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
       if (settlements[i].slice.counted_in == c.unsettled_in) c.unsettled += pending[i].used;
       c.demand += pending[i].demand;
       c.needs_settling = true;
+      c.available += c.taken_in_flight;  // the store still holds it for this node
+      c.taken_in_flight = 0;
       for (auto& claim : settlements[i].claims) c.claims.push_back(std::move(claim));
       for (auto& notice : pending[i].notices) c.notices.push_back(std::move(notice));
     }
@@ -239,11 +243,14 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
       c.unsettled_in = c.limit.valid_from;
     }
     SettleUsageLimitStatus(c.limit);
-    // What was spent while the settlement was in flight came out of `keep`.
-    c.available += result.slice.granted - pending[i].keep;
+    // What was spent while the settlement was in flight came out of `keep`, or was credit that
+    // the store has not counted yet.
+    c.available +=
+        result.slice.granted - pending[i].keep - std::max(c.credit - pending[i].credit, 0.0);
     c.granted = result.slice.granted;
     c.exhausted = result.slice.unreserved <= 0;
     c.credit = 0;
+    c.taken_in_flight = 0;
     c.settled_at = SteadyClock::now();
     if (!c.limit.IsCurrent()) ended.push_back(pending[i].counter);
   }

@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 #include "core/ids.h"
 #include "core/usage_limit.h"
+#include "store/sqlite/database.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace gatehouse {
@@ -312,6 +315,33 @@ TEST_F(UsageLimitsTest, CancelledLimitAdmitsEverything) {
   ASSERT_TRUE(cancelled);
   EXPECT_EQ(cancelled->status, LimitStatus::kCancelled);
   EXPECT_TRUE(Call());
+}
+
+// Every few rounds a settlement gives an idle slice back and is granted it again. Meanwhile the
+// slice is out of the node's hands, and the store had said nothing was unreserved (the node alone
+// held all of it): a call in that window was refused, the limit's first call included
+// (http_pg.test_usage_limits failed so, now and then). It spends its credit instead, which the
+// answer then takes out of the slice, so the limit still admits exactly its hard limit.
+TEST_F(UsageLimitsTest, ACallWhileAnIdleSliceIsBeingSettledIsAdmittedAndTheLimitStaysExact) {
+  Create(project_.id, UsageUnit::kRequests, 0, 2);
+  // Another writer holds SQLite's write lock, so the settlement waits in the store.
+  sqlite::Database other;
+  other.Open((dir_ / "test.db").string());
+  ASSERT_TRUE(other.Execute("BEGIN IMMEDIATE"));
+  // Create settled round 1; the fourth Flush is round 5, which checks idle slices
+  // (kIdleCheckRounds); the others have nothing to settle.
+  std::thread settling([&] {
+    for (int i = 0; i < 4; ++i) EXPECT_TRUE(limits_->Flush());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const Status during = Call();
+  ASSERT_TRUE(other.Execute("COMMIT"));
+  settling.join();
+  EXPECT_TRUE(during) << "refused while the slice was being settled";
+  // Before any further settlement: the credit came out of the slice the answer granted.
+  EXPECT_TRUE(Call());
+  EXPECT_FALSE(Call());
+  EXPECT_EQ(Used(project_.id), 2);
 }
 
 TEST_F(UsageLimitsTest, RaisingTheHardLimitReopensAnEmptyLimit) {
