@@ -219,59 +219,57 @@ class AsioExchange final : public UpstreamExchange,
       endpoints = std::move(*cached.answer);
       co_return boost::system::error_code();
     }
-    // getaddrinfo cannot be interrupted: the lookup runs on Asio's resolver thread and is
-    // abandoned (its late answer dropped) when the wait for it times out.
+    // getaddrinfo cannot be interrupted: the lookup runs on a lookup thread (shared with the
+    // calls that want the same host meanwhile) and is abandoned when the wait for it times out;
+    // its late answer still serves the calls after it.
     struct Lookup {
-      explicit Lookup(asio::io_context& io) : resolver(io) {}
-      tcp::resolver resolver;
       bool finished = false;
-      boost::system::error_code ec;
-      std::vector<tcp::endpoint> endpoints;
+      Shared::LookupAnswer answer;
     };
-    auto lookup = std::make_shared<Lookup>(io_);
+    auto lookup = std::make_shared<Lookup>();
     lookup_timer_.emplace(io_, head_deadline_);
-    auto* timer = &*lookup_timer_;
-    lookup->resolver.async_resolve(
+    shared_->lookups.Lookup(
         url.host, url.port,
-        [lookup, timer, self = shared_from_this()](boost::system::error_code ec,
-                                                   tcp::resolver::results_type results) {
-          if (lookup->finished) return;
-          lookup->finished = true;
-          lookup->ec = ec;
-          for (const auto& entry : results) lookup->endpoints.push_back(entry.endpoint());
-          timer->cancel();
+        [lookup, key, weak_shared = std::weak_ptr<Shared>(shared_),
+         weak_self = std::weak_ptr<AsioExchange>(shared_from_this()),
+         inbox = asio::use_service<LoopPool>(io_).inbox()](const Shared::LookupAnswer& answer) {
+          if (auto shared = weak_shared.lock(); shared && !answer.ec) {
+            shared->StoreLookup(key, answer.endpoints);
+          }
+          auto self = weak_self.lock();
+          if (!self) return;
+          inbox->Post([self, lookup, answer] {
+            if (lookup->finished) return;
+            lookup->finished = true;
+            lookup->answer = answer;
+            self->lookup_timer_->cancel();
+          });
         });
     co_await lookup_timer_->async_wait(kAwait);
     if (!lookup->finished) {
       lookup->finished = true;
-      lookup->resolver.cancel();
       co_return cancelled_ ? boost::system::error_code(asio::error::operation_aborted)
                            : boost::system::error_code(beast::error::timeout);
     }
-    if (lookup->ec) co_return lookup->ec;
-    if (lookup->endpoints.empty()) co_return asio::error::host_not_found;
-    shared_->StoreLookup(key, lookup->endpoints);
-    endpoints = std::move(lookup->endpoints);
+    if (lookup->answer.ec) co_return lookup->answer.ec;
+    endpoints = std::move(lookup->answer.endpoints);
     co_return boost::system::error_code();
   }
 
   // Looks `host` up again in the background; the answer replaces the stale one the calls use
   // meanwhile. No call waits for it, and it outlives this exchange.
   void RefreshLookup(const std::string& host, const std::string& port, const std::string& key) {
-    auto resolver = std::make_shared<tcp::resolver>(io_);
-    resolver->async_resolve(host, port,
-                            [resolver, shared = shared_, key](boost::system::error_code ec,
-                                                              tcp::resolver::results_type results) {
-                              Shared::Endpoints endpoints;
-                              for (const auto& entry : results) {
-                                endpoints.push_back(entry.endpoint());
-                              }
-                              if (ec || endpoints.empty()) {
-                                shared->LookupFailed(key);
-                              } else {
-                                shared->StoreLookup(key, std::move(endpoints));
-                              }
-                            });
+    shared_->lookups.Lookup(
+        host, port,
+        [weak_shared = std::weak_ptr<Shared>(shared_), key](const Shared::LookupAnswer& answer) {
+          auto shared = weak_shared.lock();
+          if (!shared) return;
+          if (answer.ec) {
+            shared->LookupFailed(key);
+          } else {
+            shared->StoreLookup(key, answer.endpoints);
+          }
+        });
   }
 
   // Opens a fresh connection to `url` (TCP, then TLS for https).

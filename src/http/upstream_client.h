@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "gateway/upstream.h"
 
@@ -26,6 +28,8 @@ struct UpstreamPoolOptions {
   // (or that closes after each answer without saying so) fails the call with 502, unless its
   // close was a reset, which fails the send and sends the call to a fresh connection.
   std::chrono::microseconds peek_after_idle{1000};
+  // Tests: runs on the lookup thread before each name lookup (to hold one up).
+  std::function<void(const std::string& host)> before_lookup;
 };
 
 // Pool figures for /metrics. Counters only grow; gauges are current values.
@@ -40,7 +44,8 @@ struct UpstreamPoolFigures {
 // and per upstream host (health-checked on reuse; a call on a reused connection that turns out
 // closed before anything was sent is retried once on a fresh one), TLS for https URLs with one
 // SSL_CTX per host loaded once (system CA store, host-name verification, session resumption),
-// name lookups on Asio's resolver cached (refreshed in the background after dns_ttl), and the
+// name lookups on threads of their own (http/name_lookups.h: a host whose lookup hangs holds up
+// no other host's) cached (refreshed in the background after dns_ttl), and the
 // first-byte, between-reads and whole-call timeouts of UpstreamRequest. Open() must be called on
 // an HttpServer event loop thread (CurrentEventLoop()). Thread-safe.
 class AsioUpstreamClient final : public UpstreamClient {

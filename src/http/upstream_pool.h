@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,6 +32,7 @@
 
 #include "http/dns_cache.h"
 #include "http/draining_read.h"
+#include "http/name_lookups.h"
 #include "http/socket_deadline.h"
 #include "http/upstream_client.h"
 
@@ -44,6 +46,10 @@ using SteadyClock = std::chrono::steady_clock;
 
 // Bounds one read (and so one piece handed to the gateway) and the response head.
 inline constexpr std::size_t kReadBufferLimit = 64 * 1024;
+
+// Threads that look names up (http/name_lookups.h): as many hosts whose name servers hang can be
+// waited for at once before the lookups of other hosts wait too.
+inline constexpr std::size_t kLookupThreads = 4;
 
 // The SSL_CTX extra-data slot that points back to its TlsContext (Asio keeps its own verify
 // callback in the app-data slot).
@@ -89,13 +95,36 @@ struct TlsContext {
 }  // namespace upstream_pool
 
 // What an AsioUpstreamClient shares with its exchanges and their connections, which may outlive
-// it: the pool figures, one TLS context per host and the cached name lookups.
+// it: the pool figures, one TLS context per host, the cached name lookups and the threads that
+// look names up.
 struct AsioUpstreamClient::Shared {
   using Endpoints = std::vector<boost::asio::ip::tcp::endpoint>;
+  struct LookupAnswer {
+    boost::system::error_code ec;
+    Endpoints endpoints;
+  };
 
   explicit Shared(UpstreamPoolOptions pool_options)
-      : options(pool_options),
-        dns(std::chrono::duration_cast<std::chrono::steady_clock::duration>(options.dns_ttl)) {}
+      : options(std::move(pool_options)),
+        dns(std::chrono::duration_cast<std::chrono::steady_clock::duration>(options.dns_ttl)),
+        lookups(
+            [before = options.before_lookup](const std::string& host, const std::string& port) {
+              if (before) before(host);
+              return ResolveName(host, port);
+            },
+            upstream_pool::kLookupThreads) {}
+
+  // getaddrinfo through Asio's resolver (the same flags as its asynchronous lookups), on the
+  // calling thread.
+  static LookupAnswer ResolveName(const std::string& host, const std::string& port) {
+    thread_local boost::asio::io_context io;  // a resolver needs one; it is never run
+    boost::asio::ip::tcp::resolver resolver(io);
+    LookupAnswer answer;
+    const auto results = resolver.resolve(host, port, answer.ec);
+    for (const auto& entry : results) answer.endpoints.push_back(entry.endpoint());
+    if (!answer.ec && answer.endpoints.empty()) answer.ec = boost::asio::error::host_not_found;
+    return answer;
+  }
 
   UpstreamPoolOptions options;
   std::atomic<std::uint64_t> open{0};
@@ -106,6 +135,7 @@ struct AsioUpstreamClient::Shared {
   std::mutex mutex;
   std::map<std::string, std::shared_ptr<upstream_pool::TlsContext>> tls;  // by host:port; guarded
   DnsCache<Endpoints> dns;                                                // by host:port; guarded
+  NameLookups<LookupAnswer> lookups;  // its callbacks hold this state weakly
 
   std::shared_ptr<upstream_pool::TlsContext> TlsFor(const std::string& key) {
     std::lock_guard lock(mutex);
@@ -186,9 +216,34 @@ class LoopPool final : public asio::execution_context::service {
 
   // `context` is the loop's io_context: the pool is only ever made through use_service on one.
   explicit LoopPool(asio::execution_context& context)
-      : service(context), io_(static_cast<asio::io_context&>(context)) {}
-  void shutdown() override { Clear(); }
+      : service(context),
+        io_(static_cast<asio::io_context&>(context)),
+        inbox_(std::make_shared<Inbox>(io_)) {}
+  void shutdown() override {
+    inbox_->Close();
+    Clear();
+  }
   ~LoopPool() override { Clear(); }
+
+  // Where other threads (the name lookups) hand the loop work. Closed when the loop's io_context
+  // goes, before its queue does: work handed in later is dropped.
+  class Inbox {
+   public:
+    explicit Inbox(asio::io_context& io) : io_(&io) {}
+    void Post(std::function<void()> work) {
+      const std::lock_guard lock(mutex_);
+      if (io_) asio::post(*io_, std::move(work));
+    }
+    void Close() {
+      const std::lock_guard lock(mutex_);
+      io_ = nullptr;
+    }
+
+   private:
+    std::mutex mutex_;
+    asio::io_context* io_;  // guarded by mutex_; null once closed
+  };
+  const std::shared_ptr<Inbox>& inbox() const { return inbox_; }
 
   // A healthy idle connection for `key`, or null.
   std::unique_ptr<Connection> Take(const std::string& key) {
@@ -262,6 +317,7 @@ class LoopPool final : public asio::execution_context::service {
 
   std::map<std::string, std::deque<std::unique_ptr<Connection>>> idle_;
   asio::io_context& io_;
+  std::shared_ptr<Inbox> inbox_;
   bool drop_scheduled_ = false;
 };
 

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -349,6 +350,49 @@ TEST(AsioUpstreamClient, CallsToAHostWhoseLookupIsStaleGoOnWhileItIsLookedUpAgai
     EXPECT_EQ(outcome.status, 200);
   }
   EXPECT_EQ(server.accepted(), 4);
+}
+
+// A name server that does not answer holds up the calls to its host only: another host's first
+// call is looked up, connected and answered meanwhile, on the same loop.
+TEST(AsioUpstreamClient, AHostWhoseLookupHangsHoldsUpNoCallToAnotherHost) {
+  LoopbackServer server(Upstream::kKeepAlive);
+  std::mutex mutex;
+  std::condition_variable let_go;
+  bool released = false;
+  UpstreamPoolOptions options;
+  options.before_lookup = [&](const std::string& host) {
+    if (host != "hanging.invalid") return;
+    std::unique_lock lock(mutex);
+    let_go.wait_for(lock, std::chrono::seconds(10), [&] { return released; });
+  };
+  std::optional<Outcome> hanging, other;
+  std::chrono::steady_clock::duration other_took{};
+  {
+    AsioUpstreamClient client(options);
+    const std::string port = std::to_string(server.port());
+    const ProviderConfig stuck = ProviderAt("http://hanging.invalid:" + port);
+    const ProviderConfig fine = ProviderAt("http://localhost:" + port);
+    RunEventLoop([&] {
+      Call(client, stuck, std::chrono::milliseconds(1500),
+           [&](Outcome outcome) { hanging = std::move(outcome); });
+      const auto start = std::chrono::steady_clock::now();
+      Call(client, fine, std::chrono::seconds(5), [&, start](Outcome outcome) {
+        other_took = std::chrono::steady_clock::now() - start;
+        other = std::move(outcome);
+      });
+    });
+    {
+      const std::lock_guard lock(mutex);
+      released = true;
+    }
+    let_go.notify_all();
+  }
+  ASSERT_TRUE(hanging && other);
+  EXPECT_EQ(hanging->failure, UpstreamFailure::kTimeout);
+  EXPECT_FALSE(other->failure);
+  EXPECT_EQ(other->status, 200);
+  EXPECT_LT(other_took, std::chrono::milliseconds(1500))
+      << "the call to localhost waited for the hanging lookup";
 }
 
 TEST(AsioUpstreamClient, AnIpv6LiteralUpstreamIsNamedInBracketsInTheHostHeader) {
