@@ -108,6 +108,7 @@ void UsageLimits::AddLocked(Counter& counter, double amount, TimeMs now) {
     if (counter.available < counter.granted / 2) WakeSettler();
   } else {
     counter.credit += amount;
+    if (counter.settling) counter.credit_in_flight += amount;
     WakeSettler();
   }
   std::vector<LimitNotice> crossed;

@@ -150,10 +150,12 @@ class UsageLimits final : public RequestObserver {
     double credit = 0;        // spent past the slice since the last settlement
     bool exhausted = false;   // the store said nothing is unreserved at the last settlement
     double granted = 0;       // the slice at the last settlement (a refill is due at half)
-    // What the settlement in flight took out of `available` for the store to take back (0 when
-    // none is): this node's own budget, so calls meanwhile may spend their credit even when the
-    // store last said nothing was unreserved (which counted this very budget as reserved).
+    bool settling = false;    // a settlement of this counter is waiting for the store
+    // What that settlement took out of `available` for the store to take back: this node's own
+    // budget, so calls meanwhile may spend their credit even when the store last said nothing
+    // was unreserved (which counted this very budget as reserved).
     double taken_in_flight = 0;
+    double credit_in_flight = 0;  // credit spent while settling: the answer takes it out again
     std::chrono::steady_clock::time_point settled_at{};  // the last settlement; {} = none
     std::chrono::steady_clock::time_point snapshot_at{};
     double demand = 0;  // asked for (admitted or refused) since the last snapshot
@@ -187,6 +189,8 @@ class UsageLimits final : public RequestObserver {
   // Settlement (usage_settlement.cc). Requires write_mutex_ held. Settles `counters` (every tracked
   // one when empty and `all`); `release` gives every slice back.
   Status SettleLocked(std::vector<std::shared_ptr<Counter>> counters, bool all, bool release);
+  // Requires counter.mutex held: its settlement has its answer (or failed).
+  static void EndSettlingLocked(Counter& counter);
   // Requires write_mutex_ held. Tracks limits created on other nodes and notes the ones
   // changed or ended there.
   Status ReconcileLocked();

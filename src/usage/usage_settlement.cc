@@ -119,6 +119,12 @@ Status UsageLimits::ReconcileLocked() {
   return SettleLocked(std::move(added), false, false);
 }
 
+void UsageLimits::EndSettlingLocked(Counter& counter) {
+  counter.settling = false;
+  counter.taken_in_flight = 0;
+  counter.credit_in_flight = 0;
+}
+
 Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters, bool all,
                                  bool release) {
   const bool check_idle = all && ++rounds_ % kIdleCheckRounds == 0;
@@ -134,7 +140,6 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
     double used = 0;
     double demand = 0;
     double keep = 0;
-    double credit = 0;  // spent past the slice before the snapshot (in `used`)
     std::vector<LimitNotice> notices;
   };
   std::vector<Pending> pending;
@@ -170,8 +175,10 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
                      ? 0
                      : std::clamp(std::max(MinimumSlice(c.limit), kKeepSeconds * rate), 0.0,
                                   std::max(c.available, 0.0));
-    Pending entry{counter, c.unsettled, c.demand, slice.keep, c.credit, {}};
+    Pending entry{counter, c.unsettled, c.demand, slice.keep, {}};
+    c.settling = true;
     c.taken_in_flight = release ? 0 : std::max(c.available - slice.keep, 0.0);
+    c.credit_in_flight = 0;
     c.available = std::min(c.available, slice.keep);
     c.unsettled = 0;
     c.demand = 0;
@@ -214,8 +221,11 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
       if (settlements[i].slice.counted_in == c.unsettled_in) c.unsettled += pending[i].used;
       c.demand += pending[i].demand;
       c.needs_settling = true;
-      c.available += c.taken_in_flight;  // the store still holds it for this node
-      c.taken_in_flight = 0;
+      // The store still holds the slice for this node; the credit spent meanwhile came out
+      // of it, as the answer would have taken it.
+      c.available += c.taken_in_flight - c.credit_in_flight;
+      c.credit = std::max(c.credit - c.credit_in_flight, 0.0);
+      EndSettlingLocked(c);
       for (auto& claim : settlements[i].claims) c.claims.push_back(std::move(claim));
       for (auto& notice : pending[i].notices) c.notices.push_back(std::move(notice));
     }
@@ -231,6 +241,7 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
     }
     std::lock_guard lock(c.mutex);
     if (!result.found) {
+      EndSettlingLocked(c);
       ended.push_back(pending[i].counter);
       continue;
     }
@@ -245,12 +256,11 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
     SettleUsageLimitStatus(c.limit);
     // What was spent while the settlement was in flight came out of `keep`, or was credit that
     // the store has not counted yet.
-    c.available +=
-        result.slice.granted - pending[i].keep - std::max(c.credit - pending[i].credit, 0.0);
+    c.available += result.slice.granted - pending[i].keep - c.credit_in_flight;
     c.granted = result.slice.granted;
     c.exhausted = result.slice.unreserved <= 0;
     c.credit = 0;
-    c.taken_in_flight = 0;
+    EndSettlingLocked(c);
     c.settled_at = SteadyClock::now();
     if (!c.limit.IsCurrent()) ended.push_back(pending[i].counter);
   }

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -321,24 +323,59 @@ TEST_F(UsageLimitsTest, CancelledLimitAdmitsEverything) {
 // slice is out of the node's hands, and the store had said nothing was unreserved (the node alone
 // held all of it): a call in that window was refused, the limit's first call included
 // (http_pg.test_usage_limits failed so, now and then). It spends its credit instead, which the
-// answer then takes out of the slice, so the limit still admits exactly its hard limit.
-TEST_F(UsageLimitsTest, ACallWhileAnIdleSliceIsBeingSettledIsAdmittedAndTheLimitStaysExact) {
+// answer (or, when the store fails, the slice given back to the node) then takes out again, so
+// the limit still admits exactly its hard limit.
+class UsageLimitsInFlightTest : public UsageLimitsTest {
+ protected:
+  // Runs the idle-slice settlement while another writer holds SQLite's write lock, so that it
+  // waits in the store for `hold`; `during` runs meanwhile. True when the settlement succeeded.
+  bool SettleIdleSliceHeldUp(std::chrono::milliseconds hold, const std::function<void()>& during) {
+    sqlite::Database other;
+    other.Open((dir_ / "test.db").string());
+    EXPECT_TRUE(other.Execute("BEGIN IMMEDIATE"));
+    // Create settled round 1; the fourth Flush is round 5, which checks idle slices
+    // (kIdleCheckRounds). The others have nothing to settle and return at once.
+    std::atomic<int> flushed{0};
+    bool settled = false;
+    std::thread settling([&] {
+      for (int i = 0; i < 3; ++i) {
+        EXPECT_TRUE(limits_->Flush());
+        ++flushed;
+      }
+      settled = limits_->Flush().has_value();
+    });
+    const auto start = std::chrono::steady_clock::now();
+    while (flushed < 3 && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    // The last round reads the limits (no write lock needed), then waits for the store.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    during();
+    std::this_thread::sleep_for(hold);
+    EXPECT_TRUE(other.Execute("COMMIT"));
+    settling.join();
+    return settled;
+  }
+};
+
+TEST_F(UsageLimitsInFlightTest,
+       ACallWhileAnIdleSliceIsBeingSettledIsAdmittedAndTheLimitStaysExact) {
   Create(project_.id, UsageUnit::kRequests, 0, 2);
-  // Another writer holds SQLite's write lock, so the settlement waits in the store.
-  sqlite::Database other;
-  other.Open((dir_ / "test.db").string());
-  ASSERT_TRUE(other.Execute("BEGIN IMMEDIATE"));
-  // Create settled round 1; the fourth Flush is round 5, which checks idle slices
-  // (kIdleCheckRounds); the others have nothing to settle.
-  std::thread settling([&] {
-    for (int i = 0; i < 4; ++i) EXPECT_TRUE(limits_->Flush());
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const Status during = Call();
-  ASSERT_TRUE(other.Execute("COMMIT"));
-  settling.join();
+  Status during;
+  EXPECT_TRUE(SettleIdleSliceHeldUp(std::chrono::milliseconds(0), [&] { during = Call(); }));
   EXPECT_TRUE(during) << "refused while the slice was being settled";
   // Before any further settlement: the credit came out of the slice the answer granted.
+  EXPECT_TRUE(Call());
+  EXPECT_FALSE(Call());
+  EXPECT_EQ(Used(project_.id), 2);
+}
+
+TEST_F(UsageLimitsInFlightTest, ACallWhileASettlementFailsIsTakenOutOfTheSliceGivenBack) {
+  Create(project_.id, UsageUnit::kRequests, 0, 2);
+  Status during;
+  // Held past the store's write budget (2 s): the settlement fails with 503.
+  EXPECT_FALSE(SettleIdleSliceHeldUp(std::chrono::milliseconds(2500), [&] { during = Call(); }));
+  EXPECT_TRUE(during) << "refused while the slice was being settled";
   EXPECT_TRUE(Call());
   EXPECT_FALSE(Call());
   EXPECT_EQ(Used(project_.id), 2);
