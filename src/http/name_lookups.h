@@ -8,7 +8,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -27,8 +29,9 @@ namespace gatehouse {
 // hanging hosts as there are threads hold up the rest.
 //
 // `Answer` is what `resolve` returns (endpoints and an error, for the upstream client); `done`
-// is called on the lookup thread, so a caller on an event loop posts back to it. Destroying the
-// lookups drops the queued ones (their `done` is never called) and lets the threads go: a
+// is called on the lookup thread, so a caller on an event loop posts back to it. A lookup that
+// cannot run (no thread could be started, or `resolve` threw) is answered `failed`. Destroying
+// the lookups drops the queued ones (their `done` is never called) and lets the threads go: a
 // thread inside `resolve` finishes it on its own, without anyone waiting for it. Thread-safe.
 template <typename Answer>
 class NameLookups {
@@ -36,8 +39,9 @@ class NameLookups {
   using Resolve = std::function<Answer(const std::string& host, const std::string& port)>;
   using Done = std::function<void(const Answer&)>;
 
-  NameLookups(Resolve resolve, std::size_t max_threads)
-      : state_(std::make_shared<State>(std::move(resolve), max_threads < 1 ? 1 : max_threads)) {}
+  NameLookups(Resolve resolve, std::size_t max_threads, Answer failed)
+      : state_(std::make_shared<State>(std::move(resolve), max_threads < 1 ? 1 : max_threads,
+                                       std::move(failed))) {}
   ~NameLookups() {
     {
       const std::lock_guard lock(state_->mutex);
@@ -54,19 +58,31 @@ class NameLookups {
   // host:port already under way.
   void Lookup(const std::string& host, const std::string& port, Done done) {
     State& state = *state_;
-    const std::lock_guard lock(state.mutex);
+    std::unique_lock lock(state.mutex);
     if (state.stopping) return;
     const Key key{host, port};
     auto [waiters, first] = state.waiting.try_emplace(key);
     waiters->second.push_back(std::move(done));
     if (!first) return;
     state.queue.push_back(key);
-    if (state.idle == 0 && state.threads < state.max_threads) {
-      ++state.threads;
+    // Idle threads count down only once they run: a lookup queued behind as many as there are
+    // idle threads gets a thread of its own, so that it never waits behind a hanging one.
+    if (state.queue.size() <= state.idle || state.threads >= state.max_threads) {
+      state.ready.notify_one();
+      return;
+    }
+    ++state.threads;
+    try {
       // Detached: it holds the state, and a thread inside getaddrinfo cannot be stopped.
       std::thread([state = state_] { state->Work(); }).detach();
-    } else {
-      state.ready.notify_one();
+    } catch (const std::system_error&) {
+      --state.threads;
+      if (state.threads > 0) return;  // the others get to it
+      state.queue.pop_back();
+      std::vector<Done> waiting = std::move(waiters->second);
+      state.waiting.erase(waiters);
+      lock.unlock();
+      for (const auto& each : waiting) State::Deliver(each, state.failed);
     }
   }
 
@@ -74,8 +90,10 @@ class NameLookups {
   using Key = std::pair<std::string, std::string>;  // host, port
 
   struct State {
-    State(Resolve resolve_with, std::size_t threads_at_most)
-        : resolve(std::move(resolve_with)), max_threads(threads_at_most) {}
+    State(Resolve resolve_with, std::size_t threads_at_most, Answer failed_answer)
+        : resolve(std::move(resolve_with)),
+          max_threads(threads_at_most),
+          failed(std::move(failed_answer)) {}
 
     void Work() {
       std::unique_lock lock(mutex);
@@ -83,24 +101,43 @@ class NameLookups {
         ++idle;
         ready.wait(lock, [this] { return stopping || !queue.empty(); });
         --idle;
-        if (stopping) return;
+        if (stopping) {
+          --threads;
+          return;
+        }
         const Key key = std::move(queue.front());
         queue.pop_front();
         lock.unlock();
-        const Answer answer = resolve(key.first, key.second);
+        const Answer answer = Run(key);
         lock.lock();
         auto found = waiting.find(key);
         if (found == waiting.end()) continue;  // dropped by the destructor
         std::vector<Done> waiters = std::move(found->second);
         waiting.erase(found);
         lock.unlock();
-        for (const auto& done : waiters) done(answer);
+        for (const auto& done : waiters) Deliver(done, answer);
         lock.lock();
+      }
+    }
+
+    Answer Run(const Key& key) {
+      try {
+        return resolve(key.first, key.second);
+      } catch (const std::exception&) {
+        return failed;
+      }
+    }
+    // A waiter that throws (out of memory) loses its answer, not the thread.
+    static void Deliver(const Done& done, const Answer& answer) {
+      try {
+        done(answer);
+      } catch (const std::exception&) {
       }
     }
 
     const Resolve resolve;
     const std::size_t max_threads;
+    const Answer failed;
     std::mutex mutex;
     std::condition_variable ready;
     // All guarded by mutex.

@@ -236,10 +236,10 @@ class AsioExchange final : public UpstreamExchange,
           if (auto shared = weak_shared.lock(); shared && !answer.ec) {
             shared->StoreLookup(key, answer.endpoints);
           }
-          auto self = weak_self.lock();
-          if (!self) return;
-          inbox->Post([self, lookup, answer] {
-            if (lookup->finished) return;
+          // The exchange is only ever touched, and so let go of, on its loop.
+          inbox->Post([weak_self, lookup, answer] {
+            auto self = weak_self.lock();
+            if (!self || lookup->finished) return;
             lookup->finished = true;
             lookup->answer = answer;
             self->lookup_timer_->cancel();
@@ -276,6 +276,7 @@ class AsioExchange final : public UpstreamExchange,
   asio::awaitable<boost::system::error_code> Connect(const ParsedUrl& url, std::string& what) {
     std::vector<tcp::endpoint> endpoints;
     what = "resolve";
+    if (cancelled_) co_return asio::error::operation_aborted;  // before a lookup is waited for
     if (auto ec = co_await Resolve(url, endpoints)) co_return ec;
     if (cancelled_) co_return asio::error::operation_aborted;
     connection_ = std::make_unique<Connection>(

@@ -112,7 +112,7 @@ struct AsioUpstreamClient::Shared {
               if (before) before(host);
               return ResolveName(host, port);
             },
-            upstream_pool::kLookupThreads) {}
+            upstream_pool::kLookupThreads, LookupAnswer{boost::asio::error::no_memory, {}}) {}
 
   // getaddrinfo through Asio's resolver (the same flags as its asynchronous lookups), on the
   // calling thread.

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -92,44 +93,66 @@ class Answers {
   std::vector<std::string> answers_;
 };
 
-NameLookups<std::string>::Resolve Through(NameServer& server) {
-  return [&server](const std::string& host, const std::string& port) {
-    return server.Resolve(host, port);
-  };
+// The lookups' threads may outlive a test: they hold the name server too.
+NameLookups<std::string> LookupsThrough(const std::shared_ptr<NameServer>& server,
+                                        std::size_t threads) {
+  return NameLookups<std::string>(
+      [server](const std::string& host, const std::string& port) {
+        return server->Resolve(host, port);
+      },
+      threads, "failed");
 }
 
 TEST(NameLookups, AHostWhoseLookupHangsHoldsUpNoOtherHost) {
-  NameServer server;
-  server.Hold("hanging.test");
+  auto server = std::make_shared<NameServer>();
+  server->Hold("hanging.test");
   Answers answers;
   {
-    NameLookups<std::string> lookups(Through(server), 4);
+    auto lookups = LookupsThrough(server, 4);
     lookups.Lookup("hanging.test", "443", answers.Collect());
-    ASSERT_TRUE(server.WaitBusy(1));
+    ASSERT_TRUE(server->WaitBusy(1));
     lookups.Lookup("fast.test", "443", answers.Collect());
     ASSERT_TRUE(answers.WaitFor(1)) << "the second host waited for the first one's lookup";
     EXPECT_EQ(answers.answers(), std::vector<std::string>{"fast.test:443"});
-    server.LetGo("hanging.test");
+    server->LetGo("hanging.test");
     ASSERT_TRUE(answers.WaitFor(2));
     EXPECT_EQ(answers.answers().back(), "hanging.test:443");
   }
 }
 
-TEST(NameLookups, CallsForAHostWhoseLookupIsUnderWayShareThatOneLookup) {
-  NameServer server;
-  server.Hold("slow.test");
+// Two first calls in one turn of a loop: an idle thread is woken for the first host, and the
+// second, queued behind it before that thread has run, gets a thread of its own.
+TEST(NameLookups, TwoHostsAskedAtOnceBesideOneIdleThreadDoNotWaitForEachOther) {
+  auto server = std::make_shared<NameServer>();
   Answers answers;
-  NameLookups<std::string> lookups(Through(server), 4);
+  auto lookups = LookupsThrough(server, 4);
+  lookups.Lookup("warm.test", "80", answers.Collect());  // starts one thread, then idle
+  ASSERT_TRUE(answers.WaitFor(1));
+  std::this_thread::sleep_for(50ms);
+  server->Hold("hanging.test");
+  lookups.Lookup("hanging.test", "80", answers.Collect());
+  lookups.Lookup("fast.test", "80", answers.Collect());
+  ASSERT_TRUE(answers.WaitFor(2)) << "the second host waited for the hanging one";
+  EXPECT_EQ(answers.answers()[1], "fast.test:80");
+  server->LetGo("hanging.test");
+  ASSERT_TRUE(answers.WaitFor(3));
+}
+
+TEST(NameLookups, CallsForAHostWhoseLookupIsUnderWayShareThatOneLookup) {
+  auto server = std::make_shared<NameServer>();
+  server->Hold("slow.test");
+  Answers answers;
+  auto lookups = LookupsThrough(server, 4);
   for (int i = 0; i < 5; ++i) lookups.Lookup("slow.test", "80", answers.Collect());
-  ASSERT_TRUE(server.WaitBusy(1));
-  server.LetGo("slow.test");
+  ASSERT_TRUE(server->WaitBusy(1));
+  server->LetGo("slow.test");
   ASSERT_TRUE(answers.WaitFor(5));
   EXPECT_EQ(answers.answers(), std::vector<std::string>(5, "slow.test:80"));
-  EXPECT_EQ(server.asked("slow.test"), 1);
+  EXPECT_EQ(server->asked("slow.test"), 1);
   // Once answered, the host is looked up again when asked again (caching is the caller's).
   lookups.Lookup("slow.test", "80", answers.Collect());
   ASSERT_TRUE(answers.WaitFor(6));
-  EXPECT_EQ(server.asked("slow.test"), 2);
+  EXPECT_EQ(server->asked("slow.test"), 2);
   // The same host for another port is another lookup.
   lookups.Lookup("slow.test", "443", answers.Collect());
   ASSERT_TRUE(answers.WaitFor(7));
@@ -137,40 +160,40 @@ TEST(NameLookups, CallsForAHostWhoseLookupIsUnderWayShareThatOneLookup) {
 }
 
 TEST(NameLookups, NoMoreLookupsRunAtOnceThanThereAreThreads) {
-  NameServer server;
-  for (const char* host : {"a.test", "b.test", "c.test"}) server.Hold(host);
+  auto server = std::make_shared<NameServer>();
+  for (const char* host : {"a.test", "b.test", "c.test"}) server->Hold(host);
   Answers answers;
-  NameLookups<std::string> lookups(Through(server), 2);
+  auto lookups = LookupsThrough(server, 2);
   for (const char* host : {"a.test", "b.test", "c.test"}) {
     lookups.Lookup(host, "80", answers.Collect());
   }
-  ASSERT_TRUE(server.WaitBusy(2));
+  ASSERT_TRUE(server->WaitBusy(2));
   std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(server.busiest(), 2);
-  EXPECT_EQ(server.asked("c.test"), 0) << "a third lookup ran beside two held ones";
-  server.LetGo("a.test");
+  EXPECT_EQ(server->busiest(), 2);
+  EXPECT_EQ(server->asked("c.test"), 0) << "a third lookup ran beside two held ones";
+  server->LetGo("a.test");
   ASSERT_TRUE(answers.WaitFor(1));
   EXPECT_EQ(answers.answers().front(), "a.test:80");
-  server.LetGo("b.test");
-  server.LetGo("c.test");
+  server->LetGo("b.test");
+  server->LetGo("c.test");
   ASSERT_TRUE(answers.WaitFor(3));
-  EXPECT_EQ(server.busiest(), 2);
+  EXPECT_EQ(server->busiest(), 2);
 }
 
 TEST(NameLookups, GoneLookupsDropWhatIsQueuedAndLetTheirThreadsFinishAlone) {
-  NameServer server;
-  server.Hold("held.test");
+  auto server = std::make_shared<NameServer>();
+  server->Hold("held.test");
   std::atomic<int> answered{0};
   {
-    NameLookups<std::string> lookups(Through(server), 1);
+    auto lookups = LookupsThrough(server, 1);
     lookups.Lookup("held.test", "80", [&](const std::string&) { ++answered; });
-    ASSERT_TRUE(server.WaitBusy(1));
+    ASSERT_TRUE(server->WaitBusy(1));
     lookups.Lookup("queued.test", "80", [&](const std::string&) { ++answered; });
   }  // does not wait for the held lookup
-  server.LetGo("held.test");
+  server->LetGo("held.test");
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(answered.load(), 0);
-  EXPECT_EQ(server.asked("queued.test"), 0);
+  EXPECT_EQ(server->asked("queued.test"), 0);
 }
 
 }  // namespace

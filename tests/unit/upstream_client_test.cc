@@ -356,14 +356,18 @@ TEST(AsioUpstreamClient, CallsToAHostWhoseLookupIsStaleGoOnWhileItIsLookedUpAgai
 // call is looked up, connected and answered meanwhile, on the same loop.
 TEST(AsioUpstreamClient, AHostWhoseLookupHangsHoldsUpNoCallToAnotherHost) {
   LoopbackServer server(Upstream::kKeepAlive);
-  std::mutex mutex;
-  std::condition_variable let_go;
-  bool released = false;
+  // Shared with the lookup thread, which may still hold it after the test.
+  struct Gate {
+    std::mutex mutex;
+    std::condition_variable let_go;
+    bool released = false;
+  };
+  auto gate = std::make_shared<Gate>();
   UpstreamPoolOptions options;
-  options.before_lookup = [&](const std::string& host) {
+  options.before_lookup = [gate](const std::string& host) {
     if (host != "hanging.invalid") return;
-    std::unique_lock lock(mutex);
-    let_go.wait_for(lock, std::chrono::seconds(10), [&] { return released; });
+    std::unique_lock lock(gate->mutex);
+    gate->let_go.wait_for(lock, std::chrono::seconds(10), [&] { return gate->released; });
   };
   std::optional<Outcome> hanging, other;
   std::chrono::steady_clock::duration other_took{};
@@ -382,10 +386,10 @@ TEST(AsioUpstreamClient, AHostWhoseLookupHangsHoldsUpNoCallToAnotherHost) {
       });
     });
     {
-      const std::lock_guard lock(mutex);
-      released = true;
+      const std::lock_guard lock(gate->mutex);
+      gate->released = true;
     }
-    let_go.notify_all();
+    gate->let_go.notify_all();
   }
   ASSERT_TRUE(hanging && other);
   EXPECT_EQ(hanging->failure, UpstreamFailure::kTimeout);
