@@ -41,6 +41,8 @@ using Shared = AsioUpstreamClient::Shared;
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+// Interim (1xx) answers taken before the final one; more is an upstream gone wrong.
+constexpr int kMaxInterimAnswers = 8;
 
 struct ParsedUrl {
   bool tls = false;
@@ -190,7 +192,9 @@ class AsioExchange final : public UpstreamExchange,
   // left unread.
   void Release() {
     if (!connection_) return;
-    const bool keep = parser_->get().keep_alive() && connection_->buffer.size() == 0 && !cancelled_;
+    // The parser's keep_alive(), not the message's: a body that ended with the connection
+    // (neither a length nor chunks) leaves nothing to reuse, whatever the headers said.
+    const bool keep = parser_->keep_alive() && connection_->buffer.size() == 0 && !cancelled_;
     if (keep) {
       asio::use_service<LoopPool>(io_).Put(pool_key_, std::move(connection_));
     } else if (!cancelled_) {
@@ -358,19 +362,8 @@ class AsioExchange final : public UpstreamExchange,
       if (!ec || !reused || cancelled_) break;
     }
     if (!ec && !cancelled_) {
-      parser_.emplace();
-      parser_->body_limit(boost::none);  // the gateway bounds what it keeps
-      parser_->header_limit(kReadBufferLimit);
       what = "read response head";
-      ExpireBeforeHead();
-      if (connection_->secure) {
-        std::tie(ec, std::ignore) = co_await bhttp::async_read_header(
-            *connection_->secure, connection_->buffer, *parser_, kAwait);
-      } else {
-        std::tie(ec, std::ignore) = co_await bhttp::async_read_header(
-            *connection_->plain, connection_->buffer, *parser_, kAwait);
-      }
-      ec = connection_->deadline->Settle(ec);
+      ec = co_await ReadFinalHead();
     }
     if (ec || cancelled_) {
       connection_.reset();
@@ -385,6 +378,31 @@ class AsioExchange final : public UpstreamExchange,
     head.content_type = std::string(message[bhttp::field::content_type]);
     head.retry_after = std::string(message[bhttp::field::retry_after]);
     done(std::move(head));
+  }
+
+  // Reads the head of the answer, past any interim (1xx) answers before it (RFC 9110 §15.2: a
+  // client takes those it did not ask for, such as 103 Early Hints, and waits for the final
+  // one). Taken for the answer, an interim head would leave the real one on the connection for
+  // the next call to read. A 101 switches protocols nobody asked for: a broken answer.
+  asio::awaitable<boost::system::error_code> ReadFinalHead() {
+    ExpireBeforeHead();
+    for (int interim = 0;; ++interim) {
+      parser_.emplace();
+      parser_->body_limit(boost::none);  // the gateway bounds what it keeps
+      parser_->header_limit(kReadBufferLimit);
+      boost::system::error_code ec;
+      if (connection_->secure) {
+        std::tie(ec, std::ignore) = co_await bhttp::async_read_header(
+            *connection_->secure, connection_->buffer, *parser_, kAwait);
+      } else {
+        std::tie(ec, std::ignore) = co_await bhttp::async_read_header(
+            *connection_->plain, connection_->buffer, *parser_, kAwait);
+      }
+      ec = connection_->deadline->Settle(ec);
+      const int status = ec ? 0 : parser_->get().result_int();
+      if (ec || status < 100 || status >= 200) co_return ec;
+      if (status == 101 || interim == kMaxInterimAnswers) co_return bhttp::error::bad_status;
+    }
   }
 
   void FormatRequest(const ParsedUrl& url, const UpstreamRequest& request) {

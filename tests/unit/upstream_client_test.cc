@@ -32,6 +32,8 @@ enum class Upstream {
                       // whose idle timeout has passed would
   kResetAfterAnswer,  // resets (RST) the connection shortly after each answer
   kSilent,            // reads requests and never answers
+  kInterimFirst,      // answers 103 Early Hints, then (30 ms later) the answer, numbered
+  kCloseDelimited,    // answers without a length or chunks and closes: the close ends the body
 };
 
 // Answers every request with a small JSON body, one thread per connection.
@@ -135,10 +137,25 @@ class LoopbackServer {
       ++requests_;
       if (behaviour_ == Upstream::kSilent) continue;
       static const std::string kBody = R"({"choices":[]})";
+      if (behaviour_ == Upstream::kCloseDelimited) {
+        const std::string answer =
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + kBody;
+        ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+        ::shutdown(fd, SHUT_WR);
+        continue;  // reads on: a request sent on this connection again would be counted
+      }
+      std::string body = kBody;
+      if (behaviour_ == Upstream::kInterimFirst) {
+        static const std::string kHints =
+            "HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n";
+        ::send(fd, kHints.data(), kHints.size(), MSG_NOSIGNAL);
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        body = R"({"choices":[],"answer":)" + std::to_string(requests_.load()) + "}";
+      }
       const std::string answer =
           "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
           "Content-Length: " +
-          std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
+          std::to_string(body.size()) + "\r\n\r\n" + body;
       ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
       if (behaviour_ == Upstream::kCloseAfterAnswer) {
         ::shutdown(fd, SHUT_RDWR);
@@ -302,6 +319,42 @@ TEST(AsioUpstreamClient, AReusedConnectionFoundResetWhenSendingIsRetriedOnceOnAF
   EXPECT_EQ(client.Figures().reused, 2u) << "each later call first took the reset connection";
   EXPECT_EQ(client.Figures().created, 3u);
   EXPECT_EQ(server.requests(), 3) << "no request may be sent twice";
+}
+
+// An interim answer is not the answer: taken for it, the final answer would stay on the pooled
+// connection and reach the next call, another caller's perhaps.
+TEST(AsioUpstreamClient, InterimAnswersAreSkippedAndEachCallReadsItsOwnAnswer) {
+  LoopbackServer server(Upstream::kInterimFirst);
+  AsioUpstreamClient client;
+  const ProviderConfig provider = ProviderAt(server.base_url());
+  const auto outcomes = CallInSequence(client, provider, 3, std::chrono::seconds(5));
+  ASSERT_EQ(outcomes.size(), 3u);
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    EXPECT_FALSE(outcomes[i].failure) << i;
+    EXPECT_EQ(outcomes[i].status, 200) << i;
+    EXPECT_EQ(outcomes[i].body, R"({"choices":[],"answer":)" + std::to_string(i + 1) + "}");
+  }
+  EXPECT_EQ(client.Figures().created, 1u) << "the connection stays reusable";
+}
+
+// A body the upstream ended by closing the connection leaves no connection to reuse, even
+// when the next call comes too soon for the health peek.
+TEST(AsioUpstreamClient, AConnectionWhoseCloseEndedTheBodyIsNeverPooled) {
+  LoopbackServer server(Upstream::kCloseDelimited);
+  UpstreamPoolOptions options;
+  options.peek_after_idle = std::chrono::hours(1);
+  AsioUpstreamClient client(options);
+  const ProviderConfig provider = ProviderAt(server.base_url());
+  const auto outcomes = CallInSequence(client, provider, 3, std::chrono::seconds(5));
+  ASSERT_EQ(outcomes.size(), 3u);
+  for (const auto& outcome : outcomes) {
+    EXPECT_FALSE(outcome.failure);
+    EXPECT_EQ(outcome.status, 200);
+    EXPECT_EQ(outcome.body, R"({"choices":[]})");
+  }
+  EXPECT_EQ(client.Figures().reused, 0u);
+  EXPECT_EQ(client.Figures().created, 3u);
+  EXPECT_EQ(server.requests(), 3);
 }
 
 TEST(AsioUpstreamClient, AnIdleConnectionIsClosedWhenItsIdleTimeoutPassesWithoutAnotherCall) {
