@@ -60,6 +60,8 @@ void RouteTable::Add(std::string_view method, std::string_view pattern, Access a
                   return WriteError(response, caller.error());
                 }
                 if (auto text = CheckQueryText(request.query); !text) {
+                  // Refused after its caller was identified: a model call is recorded as such.
+                  if (refused) refused(services, ApiCall{request, params, *caller}, text.error());
                   return WriteError(response, text.error());
                 }
                 if (work == Work::kInMemory) {

@@ -16,9 +16,9 @@ namespace gatehouse {
 using JsonHandler = std::function<Result<boost::json::value>(ApiServices&, const ApiCall&)>;
 // A handler that fills the response itself (streams, cookies, other content types).
 using ResponseHandler = std::function<void(ApiServices&, const ApiCall&, HttpResponse&)>;
-// What a route that runs models does with a call refused for its caller's address or rate,
-// after the caller was identified (API.md §3: such calls are recorded as failed). Runs on the
-// event loop, memory only.
+// What a route that runs models does with a call refused after its caller was identified: for
+// its address or rate (API.md §3: such calls are recorded as failed), or for its query text.
+// Runs on the event loop, memory only.
 using RefusalHandler = std::function<void(ApiServices&, const ApiCall&, const Error&)>;
 
 // Where a route's handler runs. Nothing blocks an event loop: a handler that may wait on the

@@ -399,19 +399,27 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
                   502);
     }
     boost::json::object& response = parsed.as_object();
+    // An OpenAI answer has its choices (chat) or its data (embeddings); anything else (`{}`, an
+    // error object sent with 200) is garbage, not a success to bill.
+    const char* const expected = call_.kind == CallKind::kChat ? "choices" : "data";
+    const auto* results = response.if_contains(expected);
+    if (!results || !results->is_array()) {
+      return Fail(Error(ErrorCode::kBadGateway, {},
+                        "provider " + provider + " answered " + std::to_string(status) +
+                            " without " + expected),
+                  502);
+    }
     std::string output;
     if (call_.kind == CallKind::kChat) {
-      if (const auto* choices = response.if_contains("choices"); choices && choices->is_array()) {
-        for (const auto& choice : choices->as_array()) {
-          if (!choice.is_object()) continue;
-          const auto* message = choice.as_object().if_contains("message");
-          if (message && message->is_object()) {
-            if (const auto* content = message->as_object().if_contains("content")) {
-              output += ContentText(*content);
-            }
+      for (const auto& choice : results->as_array()) {
+        if (!choice.is_object()) continue;
+        const auto* message = choice.as_object().if_contains("message");
+        if (message && message->is_object()) {
+          if (const auto* content = message->as_object().if_contains("content")) {
+            output += ContentText(*content);
           }
-          break;
         }
+        break;
       }
     }
     const auto reported =
@@ -425,7 +433,11 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     boost::json::object& usage_json = usage_value.as_object();
     if (!reported) {
       usage_json["prompt_tokens"] = usage.prompt;
-      if (call_.kind == CallKind::kChat) usage_json["completion_tokens"] = usage.completion;
+      if (call_.kind == CallKind::kChat) {
+        usage_json["completion_tokens"] = usage.completion;
+      } else {
+        usage_json.erase("completion_tokens");  // an embedding has none; a bad one goes
+      }
       usage_json["total_tokens"] = usage.prompt + usage.completion;
     }
     // Costs only where prices are configured (API.md §8): zeros would tell of a free call.

@@ -38,7 +38,7 @@ UsageReading ReadUsageOf(const boost::json::object& response, UsageShape shape) 
   // A count when it is there and believable; nullopt when it is missing (or is not, `invalid`).
   auto count = [&](const char* key) -> std::optional<std::int64_t> {
     const auto* value = fields.if_contains(key);
-    if (!value) return std::nullopt;
+    if (!value || value->is_null()) return std::nullopt;
     if (value->is_int64() && value->as_int64() >= 0 && value->as_int64() <= kMaxUsageTokens) {
       return value->as_int64();
     }
@@ -48,22 +48,20 @@ UsageReading ReadUsageOf(const boost::json::object& response, UsageShape shape) 
     invalid = true;
     return std::nullopt;
   };
+  // Every count the provider names is judged, the ones the meter does not need too: a usage
+  // relayed to the client carries them all.
   const auto prompt = count("prompt_tokens");
+  auto completion = count("completion_tokens");
+  const auto total = count("total_tokens");
+  if (invalid) return {UsageVerdict::kUnbelievable, {}};
   if (shape == UsageShape::kPromptOnly) {
     // An embeddings answer: its prompt, or its total when that is all it names.
-    const auto counted = prompt ? prompt : count("total_tokens");
-    if (invalid) return {UsageVerdict::kUnbelievable, {}};
+    const auto counted = prompt ? prompt : total;
     if (!counted) return {UsageVerdict::kIncomplete, {}};
     return {UsageVerdict::kBelievable, {*counted, 0}};
   }
-  auto completion = count("completion_tokens");
-  if (!completion && !invalid) {
-    // Without completion_tokens the total tells them, when it is at least the prompt.
-    if (const auto total = count("total_tokens"); prompt && total && *total >= *prompt) {
-      completion = *total - *prompt;
-    }
-  }
-  if (invalid) return {UsageVerdict::kUnbelievable, {}};
+  // Without completion_tokens the total tells them, when it is at least the prompt.
+  if (!completion && prompt && total && *total >= *prompt) completion = *total - *prompt;
   if (!prompt || !completion) return {UsageVerdict::kIncomplete, {}};
   return {UsageVerdict::kBelievable, {*prompt, *completion}};
 }

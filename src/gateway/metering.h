@@ -20,9 +20,11 @@ struct TokenUsage {
 };
 
 enum class UsageVerdict {
-  kAbsent,        // no `usage` object
-  kIncomplete,    // too few counts to meter (a count missing that nothing else tells)
-  kUnbelievable,  // a count that is not a whole number between 0 and 100,000,000
+  kAbsent,      // no `usage` object
+  kIncomplete,  // too few counts to meter (a count missing that nothing else tells)
+  // prompt_tokens, completion_tokens or total_tokens there (not null) and not a whole number
+  // between 0 and 100,000,000, whether or not the meter needs it
+  kUnbelievable,
   kBelievable,
 };
 

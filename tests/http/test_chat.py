@@ -140,6 +140,16 @@ class ChatTests(GatewayTestCase):
         response = self.chat(self.project.token, f'{PROVIDER}/echo', extra={'threadId': 7})
         self.assertError(response, e_pattern('threadId'))
 
+    def test_a_call_refused_for_its_query_text_is_recorded_failed(self):
+        # Every call of a project token leaves one record, a refusal before the handler too.
+        session = unique('squery')
+        response = self.chat(self.project.token, f'{PROVIDER}/echo', session=session,
+                             path='/v1/chat/completions?x=%FF')
+        self.assertError(response, e_pattern('x'))
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 400))
+        self.assertEqual(record['model'], f'{PROVIDER}/echo')
+
     def test_assistant_call_prepends_its_prompt_as_the_system_message(self):
         text = unique('asst')
         messages = [{'role': 'user', 'content': 'earlier'},
@@ -277,6 +287,15 @@ class ChatTests(GatewayTestCase):
         record = self.wait_record(session, self.project.token)
         self.assertEqual((record['status'], record['httpStatus']), ('failed', 502))
         self.assertEqual(record['model'], f'{PROVIDER}/garbage')
+
+    def test_upstream_200_without_choices_is_502_id_502_and_recorded_failed(self):
+        # JSON, but not a completion (an error object sent with 200): garbage, not a success
+        session = unique('serror200')
+        response = self.chat(self.project.token, f'{PROVIDER}/error-200', session=session)
+        self.assertError(response, E_BAD_GATEWAY)
+        self.assertNotIn('upstream quota', json.dumps(response.body))
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 502))
 
     def test_every_server_log_line_is_valid_json(self):
         self.chat(self.project.token, f'{PROVIDER}/fail-500', session=unique('slog'))

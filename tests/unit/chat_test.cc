@@ -166,7 +166,7 @@ TEST(ReadUsage, TakesWholeCountsAndRefusesWhatIsNotBelievable) {
   const auto from_total = ReadingOf(R"({"prompt_tokens":13,"total_tokens":20})");
   ASSERT_EQ(from_total.verdict, UsageVerdict::kBelievable);
   EXPECT_EQ(from_total.usage.completion, 7);
-  // The total is read only when the completion is missing.
+  // A null total is no total.
   const auto odd_total =
       ReadingOf(R"({"prompt_tokens":5,"completion_tokens":2,"total_tokens":null})");
   ASSERT_EQ(odd_total.verdict, UsageVerdict::kBelievable);
@@ -185,6 +185,23 @@ TEST(ReadUsage, TakesWholeCountsAndRefusesWhatIsNotBelievable) {
   }
   EXPECT_EQ(ReadingOf("null").verdict, UsageVerdict::kAbsent);
   EXPECT_FALSE(ReadUsage(boost::json::parse(R"({"usage":{"prompt_tokens":5}})").as_object()));
+}
+
+// The client gets the provider's usage object: a count the meter does not need is judged too, so
+// that a negative or absurd one is never relayed.
+TEST(ReadUsage, EveryCountTheProviderNamesIsJudgedNotOnlyTheOnesMetered) {
+  for (const char* unbelievable :
+       {R"({"prompt_tokens":5,"completion_tokens":3,"total_tokens":-1})",
+        R"({"prompt_tokens":5,"completion_tokens":3,)"
+        R"("total_tokens":1000000000000000})",
+        R"({"prompt_tokens":5,"completion_tokens":3,"total_tokens":8.5})"}) {
+    EXPECT_EQ(ReadingOf(unbelievable).verdict, UsageVerdict::kUnbelievable) << unbelievable;
+  }
+  for (const char* unbelievable : {R"({"prompt_tokens":13,"total_tokens":-1})",
+                                   R"({"prompt_tokens":13,"completion_tokens":-4})"}) {
+    EXPECT_EQ(ReadingOf(unbelievable, UsageShape::kPromptOnly).verdict, UsageVerdict::kUnbelievable)
+        << unbelievable;
+  }
 }
 
 TEST(ReadUsage, AnEmbeddingsAnswerCountsItsPromptOrItsTotal) {
