@@ -2,10 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cctype>
 #include <cstdlib>
 
 #include "core/ids.h"
@@ -49,11 +51,34 @@ std::optional<std::string> MessageText(const boost::json::object& body, std::str
   return found;
 }
 
-// The prompt tokens estimated for `call` (four characters a token over every message content,
-// the assistant's prompt included, or the embeddings input).
-std::int64_t PromptChars(const ChatCall& call) {
+// A content part that is not text (an image, audio, a file) counts this many prompt tokens in
+// an estimate: an image's price at low detail at OpenAI, and a floor for the others, so that a
+// call without text is never estimated free.
+constexpr std::int64_t kTokensPerOtherPart = 85;
+
+// What an estimate counts besides text: the parts that are not text, and the token ids of an
+// embeddings input given as tokens (one token each).
+std::int64_t OtherTokens(const boost::json::value& value) {
+  if (value.is_int64() || value.is_uint64()) return 1;
+  if (!value.is_array()) return 0;
+  std::int64_t tokens = 0;
+  for (const auto& item : value.as_array()) {
+    if (item.is_object()) {
+      const auto* text = item.as_object().if_contains("text");
+      if (!text || !text->is_string()) tokens += kTokensPerOtherPart;
+    } else if (!item.is_string()) {
+      tokens += OtherTokens(item);
+    }
+  }
+  return tokens;
+}
+
+// The prompt tokens estimated for `call`: four characters a token over every message content,
+// the assistant's prompt included, or the embeddings input; plus OtherTokens.
+std::int64_t EstimatedPromptTokens(const ChatCall& call) {
   const boost::json::object& body = call.body;
   std::string all;
+  std::int64_t other = 0;
   if (call.assistant && call.kind == CallKind::kChat) all += call.assistant->prompt;
   if (const auto* input = body.if_contains("input")) {  // embeddings
     if (input->is_string()) all += input->as_string();
@@ -62,16 +87,18 @@ std::int64_t PromptChars(const ChatCall& call) {
         if (item.is_string()) all += item.as_string();
       }
     }
+    other += OtherTokens(*input);
   }
   if (const auto* messages = body.if_contains("messages"); messages && messages->is_array()) {
     for (const auto& message : messages->as_array()) {
       if (!message.is_object()) continue;
       if (const auto* content = message.as_object().if_contains("content")) {
         all += ContentText(*content);
+        other += OtherTokens(*content);
       }
     }
   }
-  return EstimateTokens(all);
+  return EstimateTokens(all) + other;
 }
 
 // Whether the client asked for a stream's usage event itself (stream_options.include_usage);
@@ -98,8 +125,27 @@ std::string ProviderKey(const ProviderConfig& provider) {
   return key ? std::string(key) : std::string();
 }
 
-// `text` with every word that looks like a key, or shares eight characters with `key`,
-// replaced: a provider's message may quote the credentials it was given.
+// Whether `word` looks like a credential: an OpenAI-style key (`sk-` where the word, or a part
+// of it after a sign, starts; not inside "task-id"), a masked one (letters or digits beside
+// `***`), or one that shares eight characters (all of a shorter key) with `key`.
+bool LooksLikeKey(std::string_view word, std::string_view key) {
+  const auto alphanumeric = [](char c) { return std::isalnum(static_cast<unsigned char>(c)); };
+  for (auto at = word.find("sk-"); at != std::string_view::npos; at = word.find("sk-", at + 1)) {
+    if (at == 0 || !alphanumeric(word[at - 1])) return true;
+  }
+  if (word.find("***") != std::string_view::npos &&
+      std::any_of(word.begin(), word.end(), alphanumeric)) {
+    return true;
+  }
+  const std::size_t span = std::min<std::size_t>(8, key.size());
+  for (std::size_t i = 0; span > 0 && i + span <= key.size(); ++i) {
+    if (word.find(key.substr(i, span)) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+// `text` with every word that looks like a key replaced: a provider's message may quote the
+// credentials it was given.
 std::string WithoutKey(std::string_view text, const std::string& key) {
   std::string out;
   std::size_t start = 0;
@@ -107,11 +153,7 @@ std::string WithoutKey(std::string_view text, const std::string& key) {
     std::size_t end = text.find_first_of(" \t\n\"'", start);
     if (end == std::string_view::npos) end = text.size();
     const std::string_view word = text.substr(start, end - start);
-    bool secret = word.find("sk-") != std::string_view::npos;
-    for (std::size_t i = 0; !secret && key.size() >= 8 && i + 8 <= key.size(); ++i) {
-      secret = word.find(std::string_view(key).substr(i, 8)) != std::string_view::npos;
-    }
-    out += secret ? std::string_view("[redacted]") : word;
+    out += LooksLikeKey(word, key) ? std::string_view("[redacted]") : word;
     if (end < text.size()) out += text[end];
     start = end + 1;
   }
@@ -179,8 +221,8 @@ TokenUsage LogCall(RequestLog& log, const ChatCall& call, std::optional<TokenUsa
                    std::int64_t completion_estimate = -1) {
   if (!usage) {
     if (completion_estimate < 0) completion_estimate = EstimateTokens(output);
-    usage =
-        TokenUsage{PromptChars(call), call.kind == CallKind::kEmbeddings ? 0 : completion_estimate};
+    usage = TokenUsage{EstimatedPromptTokens(call),
+                       call.kind == CallKind::kEmbeddings ? 0 : completion_estimate};
   }
   RequestRecord record = RecordOf(call);
   record.prompt_tokens = usage->prompt;
@@ -247,7 +289,8 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
         slot_(std::move(slot)),
         exchange_(std::move(exchange)),
         events_(
-            call_.model.price, [this] { return PromptChars(call_); }, AskedForUsage(call_.body)) {}
+            call_.model.price, [this] { return EstimatedPromptTokens(call_); },
+            AskedForUsage(call_.body)) {}
 
   ~CallRun() {
     if (recorded_) return;

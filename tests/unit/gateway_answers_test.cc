@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "core/text.h"
 #include "gateway_fixture.h"
@@ -122,6 +123,27 @@ TEST_F(GatewayTest, Provider4xxIsWrappedInTheEnvelopeKeepingItsMessageButNeverTh
   const RequestRecord record = OnlyRecord();
   EXPECT_EQ(record.status, "failed");
   EXPECT_EQ(record.http_status, 400);
+}
+
+// The provider's message is kept; what looks like a credential in it is not, and only that.
+TEST_F(GatewayTest, AProvidersMessageLosesTheWordsThatLookLikeKeysAndNoOthers) {
+  const auto relayed = [this](const std::string& message) {
+    client_.next = std::make_shared<ScriptedExchange>();
+    exchange()->head = UpstreamHead{400, "application/json", ""};
+    exchange()->pieces.push_back(
+        Whole(boost::json::serialize(boost::json::object{{"error", {{"message", message}}}})));
+    const ChatResult result = Run(Call());
+    const auto body = boost::json::parse(result.body);
+    return std::string(body.at("errors").at(0).at("description").as_string());
+  };
+  EXPECT_EQ(relayed("Unknown parameter 'task-id' for disk-size"),
+            "Unknown parameter 'task-id' for disk-size");
+  EXPECT_EQ(relayed("Bad key=sk-live-abc provided"), "Bad [redacted] provided");
+  EXPECT_EQ(relayed("Incorrect API key AbCd****wXyZ provided"),
+            "Incorrect API key [redacted] provided");
+  EXPECT_EQ(relayed("bold **not** masked"), "bold **not** masked");
+  ::setenv(kKeyEnv, "k3y9", 1);  // a key shorter than eight characters is matched whole
+  EXPECT_EQ(relayed("key k3y9 refused"), "key [redacted] refused");
 }
 
 TEST_F(GatewayTest, AStreamAnsweredWithAnotherTypeThanEventStreamIs502AndRecordedFailed) {

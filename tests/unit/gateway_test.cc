@@ -326,6 +326,31 @@ TEST_F(GatewayTest, TheEstimatedPromptOfAnAssistantCallCountsTheAssistantsPrompt
   EXPECT_EQ(OnlyRecord().prompt_tokens, expected);
 }
 
+// Without a usage from the provider, a call whose prompt is not text is still never free: token
+// ids count one each, an image (or any part that is not text) a floor of 85.
+TEST_F(GatewayTest, AnEstimateCountsTokenIdsAndPartsThatAreNotText) {
+  exchange()->pieces.push_back(Whole(R"({"object":"list","data":[]})"));
+  ChatCall embeddings = Call();
+  embeddings.kind = CallKind::kEmbeddings;
+  embeddings.body = boost::json::parse(R"({"model":"p/m","input":[[1,2,3],[4,5]]})").as_object();
+  ASSERT_FALSE(Run(std::move(embeddings)).error);
+
+  client_.next = std::make_shared<ScriptedExchange>();
+  exchange()->pieces.push_back(Whole(R"({"choices":[]})"));
+  ChatCall image = Call();
+  image.body = boost::json::parse(R"({"model":"p/m","messages":[{"role":"user","content":[)"
+                                  R"({"type":"image_url","image_url":{"url":"https://x/y.png"}},)"
+                                  R"({"type":"text","text":"what is it"}]}]})")
+                   .as_object();
+  ASSERT_FALSE(Run(std::move(image)).error);
+
+  const auto records = Records();
+  ASSERT_EQ(records.size(), 2u);
+  std::multiset<std::int64_t> prompts;
+  for (const auto& record : records) prompts.insert(record.prompt_tokens);
+  EXPECT_EQ(prompts, (std::multiset<std::int64_t>{5, 85 + EstimateTokens("what is it")}));
+}
+
 // API.md §8: max_tokens / max_completion_tokens are one setting; exactly one goes upstream.
 class MaxTokensRule : public ::testing::Test {
  protected:
