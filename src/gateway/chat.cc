@@ -19,14 +19,24 @@ namespace {
 // An upstream answer larger than this is a misbehaving provider, not a completion.
 constexpr std::size_t kMaxUpstreamBody = 64 << 20;
 
+// The text of a content part: its `text` (text, input_text and output_text parts) or its
+// `refusal` (an assistant's refusal part); null for a part that is not text (an image, audio).
+const boost::json::string* PartText(const boost::json::object& part) {
+  for (const char* key : {"text", "refusal"}) {
+    if (const auto* value = part.if_contains(key); value && value->is_string()) {
+      return &value->as_string();
+    }
+  }
+  return nullptr;
+}
+
 std::string ContentText(const boost::json::value& content) {
   if (content.is_string()) return std::string(content.as_string());
   std::string text;
   if (content.is_array()) {
     for (const auto& part : content.as_array()) {
       if (!part.is_object()) continue;
-      const auto* value = part.as_object().if_contains("text");
-      if (value && value->is_string()) text += value->as_string();
+      if (const auto* part_text = PartText(part.as_object())) text += *part_text;
     }
   }
   return text;
@@ -64,8 +74,7 @@ std::int64_t OtherTokens(const boost::json::value& value) {
   std::int64_t tokens = 0;
   for (const auto& item : value.as_array()) {
     if (item.is_object()) {
-      const auto* text = item.as_object().if_contains("text");
-      if (!text || !text->is_string()) tokens += kTokensPerOtherPart;
+      if (!PartText(item.as_object())) tokens += kTokensPerOtherPart;
     } else if (!item.is_string()) {
       tokens += OtherTokens(item);
     }
@@ -127,7 +136,8 @@ std::string ProviderKey(const ProviderConfig& provider) {
 
 // Whether `word` looks like a credential: an OpenAI-style key (`sk-` where the word, or a part
 // of it after a sign, starts; not inside "task-id"), a masked one (letters or digits beside
-// `***`), or one that shares eight characters (all of a shorter key) with `key`.
+// `***`), eight characters of `key`, or a key shorter than that where it stands on its own
+// (`key=none,`; not the `x` of "max_tokens").
 bool LooksLikeKey(std::string_view word, std::string_view key) {
   const auto alphanumeric = [](char c) { return std::isalnum(static_cast<unsigned char>(c)); };
   for (auto at = word.find("sk-"); at != std::string_view::npos; at = word.find("sk-", at + 1)) {
@@ -137,9 +147,19 @@ bool LooksLikeKey(std::string_view word, std::string_view key) {
       std::any_of(word.begin(), word.end(), alphanumeric)) {
     return true;
   }
-  const std::size_t span = std::min<std::size_t>(8, key.size());
-  for (std::size_t i = 0; span > 0 && i + span <= key.size(); ++i) {
-    if (word.find(key.substr(i, span)) != std::string_view::npos) return true;
+  if (key.size() >= 8) {
+    for (std::size_t i = 0; i + 8 <= key.size(); ++i) {
+      if (word.find(key.substr(i, 8)) != std::string_view::npos) return true;
+    }
+    return false;
+  }
+  for (auto at = key.empty() ? std::string_view::npos : word.find(key);
+       at != std::string_view::npos; at = word.find(key, at + 1)) {
+    const std::size_t end = at + key.size();
+    if ((at == 0 || !alphanumeric(word[at - 1])) &&
+        (end == word.size() || !alphanumeric(word[end]))) {
+      return true;
+    }
   }
   return false;
 }
@@ -435,23 +455,21 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     unsigned char arena[8192];
     boost::json::monotonic_resource memory(arena, sizeof arena);
     auto parsed = boost::json::parse(body_, ec, &memory);
-    if (status < 200 || status >= 300 || ec || !parsed.is_object()) {
-      return Fail(Error(ErrorCode::kBadGateway, {},
-                        "provider " + provider + " answered " + std::to_string(status) +
-                            (ec ? " with a body that is not JSON" : "")),
-                  502);
-    }
-    boost::json::object& response = parsed.as_object();
     // An OpenAI answer has its choices (chat) or its data (embeddings); anything else (`{}`, an
     // error object sent with 200) is garbage, not a success to bill.
     const char* const expected = call_.kind == CallKind::kChat ? "choices" : "data";
-    const auto* results = response.if_contains(expected);
-    if (!results || !results->is_array()) {
+    const boost::json::value* results =
+        ec || !parsed.is_object() ? nullptr : parsed.as_object().if_contains(expected);
+    if (status < 200 || status >= 300 || !results || !results->is_array()) {
+      const bool success = status >= 200 && status < 300;
       return Fail(Error(ErrorCode::kBadGateway, {},
                         "provider " + provider + " answered " + std::to_string(status) +
-                            " without " + expected),
+                            (ec        ? " with a body that is not JSON"
+                             : success ? std::string(" without ") + expected
+                                       : std::string())),
                   502);
     }
+    boost::json::object& response = parsed.as_object();
     std::string output;
     if (call_.kind == CallKind::kChat) {
       for (const auto& choice : results->as_array()) {

@@ -3,6 +3,7 @@
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cmath>
 
 #include "core/text.h"
 
@@ -44,6 +45,12 @@ UsageReading ReadUsageOf(const boost::json::object& response, UsageShape shape) 
     }
     if (value->is_uint64() && value->as_uint64() <= static_cast<std::uint64_t>(kMaxUsageTokens)) {
       return static_cast<std::int64_t>(value->as_uint64());
+    }
+    // A whole number written with a fraction (12.0) is still one.
+    if (value->is_double() && value->as_double() >= 0 &&
+        value->as_double() <= static_cast<double>(kMaxUsageTokens) &&
+        std::trunc(value->as_double()) == value->as_double()) {
+      return static_cast<std::int64_t>(value->as_double());
     }
     invalid = true;
     return std::nullopt;

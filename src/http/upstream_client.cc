@@ -97,6 +97,12 @@ UpstreamFailure FailureOf(const boost::system::error_code& ec) {
   return UpstreamFailure::kNetwork;
 }
 
+// Calls `use` with the connection's stream: the TLS one for https, else the TCP socket.
+template <class Use>
+decltype(auto) OnStream(Connection& connection, Use&& use) {
+  return connection.secure ? use(*connection.secure) : use(*connection.plain);
+}
+
 class AsioExchange final : public UpstreamExchange,
                            public std::enable_shared_from_this<AsioExchange> {
  public:
@@ -118,16 +124,13 @@ class AsioExchange final : public UpstreamExchange,
     }
     Expire(read_timeout_);
     auto self = shared_from_this();
-    auto handler = [self, done = std::move(done)](boost::system::error_code ec, std::size_t) {
-      self->ReadDone(ec, done);
-    };
-    if (connection_->secure) {
-      bhttp::async_read_some(*connection_->secure, connection_->buffer, *parser_,
-                             std::move(handler));
-    } else {
-      bhttp::async_read_some(*connection_->plain, connection_->buffer, *parser_,
-                             std::move(handler));
-    }
+    OnStream(*connection_, [&](auto& stream) {
+      bhttp::async_read_some(
+          stream, connection_->buffer, *parser_,
+          [self, done = std::move(done)](boost::system::error_code ec, std::size_t) {
+            self->ReadDone(ec, done);
+          });
+    });
   }
 
   void Cancel() override {
@@ -315,14 +318,9 @@ class AsioExchange final : public UpstreamExchange,
 
   asio::awaitable<boost::system::error_code> Send() {
     ExpireBeforeHead();
-    boost::system::error_code ec;
-    if (connection_->secure) {
-      std::tie(ec, std::ignore) =
-          co_await asio::async_write(*connection_->secure, asio::buffer(request_text_), kAwait);
-    } else {
-      std::tie(ec, std::ignore) =
-          co_await asio::async_write(*connection_->plain, asio::buffer(request_text_), kAwait);
-    }
+    auto [ec, sent] = co_await OnStream(*connection_, [&](auto& stream) {
+      return asio::async_write(stream, asio::buffer(request_text_), kAwait);
+    });
     co_return connection_->deadline->Settle(ec);
   }
 
@@ -385,19 +383,14 @@ class AsioExchange final : public UpstreamExchange,
   // one). Taken for the answer, an interim head would leave the real one on the connection for
   // the next call to read. A 101 switches protocols nobody asked for: a broken answer.
   asio::awaitable<boost::system::error_code> ReadFinalHead() {
-    ExpireBeforeHead();
     for (int interim = 0;; ++interim) {
       parser_.emplace();
       parser_->body_limit(boost::none);  // the gateway bounds what it keeps
       parser_->header_limit(kReadBufferLimit);
-      boost::system::error_code ec;
-      if (connection_->secure) {
-        std::tie(ec, std::ignore) = co_await bhttp::async_read_header(
-            *connection_->secure, connection_->buffer, *parser_, kAwait);
-      } else {
-        std::tie(ec, std::ignore) = co_await bhttp::async_read_header(
-            *connection_->plain, connection_->buffer, *parser_, kAwait);
-      }
+      ExpireBeforeHead();  // each read: Settle disarms; the head's budget is one point in time
+      auto [ec, read] = co_await OnStream(*connection_, [&](auto& stream) {
+        return bhttp::async_read_header(stream, connection_->buffer, *parser_, kAwait);
+      });
       ec = connection_->deadline->Settle(ec);
       const int status = ec ? 0 : parser_->get().result_int();
       if (ec || status < 100 || status >= 200) co_return ec;

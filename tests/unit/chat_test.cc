@@ -166,6 +166,11 @@ TEST(ReadUsage, TakesWholeCountsAndRefusesWhatIsNotBelievable) {
   const auto from_total = ReadingOf(R"({"prompt_tokens":13,"total_tokens":20})");
   ASSERT_EQ(from_total.verdict, UsageVerdict::kBelievable);
   EXPECT_EQ(from_total.usage.completion, 7);
+  // A whole number written with a fraction is one.
+  const auto whole_floats =
+      ReadingOf(R"({"prompt_tokens":7.0,"completion_tokens":2,"total_tokens":9.0})");
+  ASSERT_EQ(whole_floats.verdict, UsageVerdict::kBelievable);
+  EXPECT_EQ(whole_floats.usage.prompt, 7);
   // A null total is no total.
   const auto odd_total =
       ReadingOf(R"({"prompt_tokens":5,"completion_tokens":2,"total_tokens":null})");

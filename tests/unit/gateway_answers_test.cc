@@ -142,8 +142,12 @@ TEST_F(GatewayTest, AProvidersMessageLosesTheWordsThatLookLikeKeysAndNoOthers) {
   EXPECT_EQ(relayed("Incorrect API key AbCd****wXyZ provided"),
             "Incorrect API key [redacted] provided");
   EXPECT_EQ(relayed("bold **not** masked"), "bold **not** masked");
-  ::setenv(kKeyEnv, "k3y9", 1);  // a key shorter than eight characters is matched whole
+  // A key shorter than eight characters (a local server's placeholder) where it stands alone.
+  ::setenv(kKeyEnv, "k3y9", 1);
   EXPECT_EQ(relayed("key k3y9 refused"), "key [redacted] refused");
+  EXPECT_EQ(relayed("key=k3y9, refused"), "[redacted] refused");
+  ::setenv(kKeyEnv, "x", 1);
+  EXPECT_EQ(relayed("max_tokens exceeds the context"), "max_tokens exceeds the context");
 }
 
 TEST_F(GatewayTest, AStreamAnsweredWithAnotherTypeThanEventStreamIs502AndRecordedFailed) {

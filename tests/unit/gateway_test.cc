@@ -327,7 +327,7 @@ TEST_F(GatewayTest, TheEstimatedPromptOfAnAssistantCallCountsTheAssistantsPrompt
 }
 
 // Without a usage from the provider, a call whose prompt is not text is still never free: token
-// ids count one each, an image (or any part that is not text) a floor of 85.
+// ids count one each, an image (or any other part that is not text) a floor of 85.
 TEST_F(GatewayTest, AnEstimateCountsTokenIdsAndPartsThatAreNotText) {
   exchange()->pieces.push_back(Whole(R"({"object":"list","data":[]})"));
   ChatCall embeddings = Call();
@@ -340,7 +340,9 @@ TEST_F(GatewayTest, AnEstimateCountsTokenIdsAndPartsThatAreNotText) {
   ChatCall image = Call();
   image.body = boost::json::parse(R"({"model":"p/m","messages":[{"role":"user","content":[)"
                                   R"({"type":"image_url","image_url":{"url":"https://x/y.png"}},)"
-                                  R"({"type":"text","text":"what is it"}]}]})")
+                                  R"({"type":"text","text":"what is it"}]},)"
+                                  R"({"role":"assistant","content":[)"
+                                  R"({"type":"refusal","refusal":"no"}]}]})")
                    .as_object();
   ASSERT_FALSE(Run(std::move(image)).error);
 
@@ -348,7 +350,8 @@ TEST_F(GatewayTest, AnEstimateCountsTokenIdsAndPartsThatAreNotText) {
   ASSERT_EQ(records.size(), 2u);
   std::multiset<std::int64_t> prompts;
   for (const auto& record : records) prompts.insert(record.prompt_tokens);
-  EXPECT_EQ(prompts, (std::multiset<std::int64_t>{5, 85 + EstimateTokens("what is it")}));
+  // A refusal part is text.
+  EXPECT_EQ(prompts, (std::multiset<std::int64_t>{5, 85 + EstimateTokens("what is itno")}));
 }
 
 // API.md §8: max_tokens / max_completion_tokens are one setting; exactly one goes upstream.

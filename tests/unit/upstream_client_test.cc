@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,12 +35,18 @@ enum class Upstream {
   kSilent,            // reads requests and never answers
   kInterimFirst,      // answers 103 Early Hints, then (30 ms later) the answer, numbered
   kCloseDelimited,    // answers without a length or chunks and closes: the close ends the body
+  kScripted,          // answers each request with the test's own function
 };
 
 // Answers every request with a small JSON body, one thread per connection.
 class LoopbackServer {
  public:
   // On 127.0.0.1, or on ::1 with `ipv6` (listening() is false when the machine has no ::1).
+  // Answers each request by calling `answer` with the connection's socket.
+  explicit LoopbackServer(std::function<void(int fd)> answer)
+      : LoopbackServer(Upstream::kScripted) {
+    answer_ = std::move(answer);
+  }
   explicit LoopbackServer(Upstream behaviour, bool ipv6 = false)
       : behaviour_(behaviour), ipv6_(ipv6) {
     listener_ = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
@@ -136,6 +143,10 @@ class LoopbackServer {
       buffer.erase(0, end + 4 + length);
       ++requests_;
       if (behaviour_ == Upstream::kSilent) continue;
+      if (behaviour_ == Upstream::kScripted) {
+        answer_(fd);
+        continue;
+      }
       static const std::string kBody = R"({"choices":[]})";
       if (behaviour_ == Upstream::kCloseDelimited) {
         const std::string answer =
@@ -176,6 +187,7 @@ class LoopbackServer {
 
   const Upstream behaviour_;
   const bool ipv6_;
+  std::function<void(int fd)> answer_;  // kScripted; set before the first connection
   bool listening_ = false;
   int listener_ = -1;
   std::uint16_t port_ = 0;
@@ -335,6 +347,60 @@ TEST(AsioUpstreamClient, InterimAnswersAreSkippedAndEachCallReadsItsOwnAnswer) {
     EXPECT_EQ(outcomes[i].body, R"({"choices":[],"answer":)" + std::to_string(i + 1) + "}");
   }
   EXPECT_EQ(client.Figures().created, 1u) << "the connection stays reusable";
+}
+
+void SendText(int fd, const std::string& text) {
+  ::send(fd, text.data(), text.size(), MSG_NOSIGNAL);
+}
+
+constexpr char kAnswer[] = "HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\n{\"choices\":[]}";
+
+Outcome OneCall(const std::function<void(int fd)>& answer, std::chrono::milliseconds timeout) {
+  LoopbackServer server(answer);
+  AsioUpstreamClient client;
+  const ProviderConfig provider = ProviderAt(server.base_url());
+  auto outcomes = CallInSequence(client, provider, 1, timeout);
+  return outcomes.empty() ? Outcome{} : outcomes.front();
+}
+
+TEST(AsioUpstreamClient, InterimAnswersInTheAnswersOwnSegmentAreSkippedUpToEight) {
+  const auto interims = [](int count) {
+    std::string text;
+    for (int i = 0; i < count; ++i) text += "HTTP/1.1 100 Continue\r\n\r\n";
+    return text;
+  };
+  const auto eight =
+      OneCall([&](int fd) { SendText(fd, interims(8) + kAnswer); }, std::chrono::seconds(5));
+  EXPECT_FALSE(eight.failure);
+  EXPECT_EQ(eight.status, 200);
+  EXPECT_EQ(eight.body, R"({"choices":[]})");
+  const auto nine =
+      OneCall([&](int fd) { SendText(fd, interims(9) + kAnswer); }, std::chrono::seconds(5));
+  EXPECT_EQ(nine.failure, UpstreamFailure::kProtocol);
+  // 101 switches to a protocol nobody asked for.
+  const auto switching = OneCall(
+      [](int fd) {
+        SendText(fd,
+                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n");
+      },
+      std::chrono::seconds(5));
+  EXPECT_EQ(switching.failure, UpstreamFailure::kProtocol);
+}
+
+// The first-byte budget holds across interim answers: an upstream that sends one and goes
+// silent times out (here it gives up after 3 s, which without the bound would be the end).
+TEST(AsioUpstreamClient, TheFirstByteTimeoutHoldsAfterAnInterimAnswer) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto outcome = OneCall(
+      [](int fd) {
+        SendText(fd, "HTTP/1.1 102 Processing\r\n\r\n");
+        pollfd wait{fd, POLLIN, 0};
+        ::poll(&wait, 1, 3000);  // until the client leaves, at most 3 s
+        ::shutdown(fd, SHUT_RDWR);
+      },
+      std::chrono::milliseconds(200));
+  EXPECT_EQ(outcome.failure, UpstreamFailure::kTimeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
 }
 
 // A body the upstream ended by closing the connection leaves no connection to reuse, even
