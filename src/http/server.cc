@@ -122,17 +122,33 @@ tcp::socket& TcpLayer(Stream& stream) {
   return beast::get_lowest_layer(stream);
 }
 
-// Parses the header of the next request from `buffer` into `parser`, consuming it once whole:
-// need_more while it is incomplete. What async_read_header does between reads, plus the refusal
-// of obs-fold (as bad_value): the whole header is parsed from one contiguous piece of `buffer`,
-// so it is checked there before it is consumed.
-boost::system::error_code ParseHeader(beast::flat_buffer& buffer, RequestParser& parser) {
+// What ParseHeader has taken of a request's header so far. Beast takes the start line and each
+// field as soon as it is whole (and the next line's first byte is there), and bounds only the
+// part it has not taken yet: the header's total size is bounded here.
+struct HeaderProgress {
+  std::size_t consumed = 0;
+  bool line_ended = false;  // the last piece taken ended a line
+};
+
+// Parses the header of the next request from `buffer` into `parser`, consuming what the parser
+// takes: need_more while it is incomplete. What async_read_header does between reads, plus a
+// bound on the whole header (kHeaderLimit, as header_limit) and the refusal of obs-fold (as
+// bad_value), checked in each piece before it is consumed and where two pieces meet.
+boost::system::error_code ParseHeader(beast::flat_buffer& buffer, RequestParser& parser,
+                                      HeaderProgress& progress) {
+  if (progress.consumed >= kHeaderLimit) return bhttp::error::header_limit;
+  parser.header_limit(static_cast<std::uint32_t>(kHeaderLimit - progress.consumed));
   boost::system::error_code ec;
   const auto data = buffer.data();
   const std::size_t used = parser.put(data, ec);
-  if (!ec && HasObsFold({static_cast<const char*>(data.data()), used})) {
-    ec = bhttp::error::bad_value;
+  const std::string_view piece(static_cast<const char*>(data.data()), used);
+  if (!piece.empty()) {
+    const bool folded =
+        HasObsFold(piece) || (progress.line_ended && (piece[0] == ' ' || piece[0] == '\t'));
+    if (folded && (!ec || ec == bhttp::error::need_more)) ec = bhttp::error::bad_value;
+    progress.line_ended = piece.back() == '\n';
   }
+  progress.consumed += used;
   buffer.consume(used);
   return ec;
 }
@@ -323,7 +339,6 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
   while (keep_alive) {
     RequestParser parser;
     parser.body_limit(options.max_body);
-    parser.header_limit(kHeaderLimit);
     connection.idle = out.empty() && buffer.size() == 0;
     if (worker.stopping && connection.idle) break;
     // Bounds the wait for the request and the reading of all of it, header and body, so that a
@@ -331,7 +346,8 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
     connection.deadline.ExpireAfter(connection.idle ? options.idle_timeout : kRequestTimeout);
     // Read inline rather than in a coroutine of its own: no frame to allocate per request.
     boost::system::error_code read_error = bhttp::error::need_more;
-    if (buffer.size() > 0) read_error = ParseHeader(buffer, parser);
+    HeaderProgress header;
+    if (buffer.size() > 0) read_error = ParseHeader(buffer, parser, header);
     while (read_error == bhttp::error::need_more) {
       auto [ec, read] =
           co_await stream.async_read_some(buffer.prepare(beast::read_size(buffer, 65536)), kAwait);
@@ -343,7 +359,7 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
         read_error = ec;
       } else {
         buffer.commit(read);
-        read_error = ParseHeader(buffer, parser);
+        read_error = ParseHeader(buffer, parser, header);
       }
     }
     connection.idle = false;
@@ -394,6 +410,11 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
     HttpResponse response;
     if (options.on_request) options.on_request();
     handler(request, response);
+    // Answers owed to earlier pipelined requests go out before work that may wait.
+    if ((response.async || response.deferred) && !out.empty() &&
+        !co_await Write(connection, stream, out)) {
+      break;
+    }
     if (response.async) {
       auto async = std::move(response.async);
       response.async = nullptr;
