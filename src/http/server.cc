@@ -35,6 +35,7 @@
 #include "http/draining_read.h"
 #include "http/event_loop.h"
 #include "http/lingering_close.h"
+#include "http/request_reading.h"
 #include "http/server_tls.h"
 #include "http/socket_deadline.h"
 #include "http/wire_format.h"
@@ -47,14 +48,16 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using asio::experimental::awaitable_operators::operator&&;
 
+using request_reading::CheckFraming;
+using request_reading::HeaderProgress;
+using request_reading::HoldsCompleteHeader;
+using request_reading::kReadBufferLimit;
+using request_reading::ParseHeader;
+using request_reading::RequestParser;
+
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kHeaderLimit = 64 * 1024;
-// The most a connection's read buffer holds: a header's worth of unparsed bytes and one read.
-// Beyond it a request is refused (400): nothing else bounds a chunk's size line, its
-// extensions or a trailer section, which are parsed from the buffer as they come.
-constexpr std::size_t kReadBufferLimit = kHeaderLimit + 64 * 1024;
 // Responses to pipelined requests are gathered up to this size before one write.
 constexpr std::size_t kWriteBatchLimit = 64 * 1024;
 constexpr std::chrono::seconds kRequestTimeout{30};
@@ -62,7 +65,6 @@ constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
 // How long a TLS connection waits for the client's close_notify after sending its own.
 constexpr std::chrono::seconds kTlsShutdownTimeout{2};
 
-using RequestParser = bhttp::request_parser<bhttp::string_body>;
 // Its reads wait for epoll once the socket is empty (http/draining_read.h).
 using PlainStream = DrainingSocket<tcp::socket>;
 using TlsStream = beast::ssl_stream<PlainStream>;
@@ -98,70 +100,9 @@ class ConnectionRegistration {
   std::list<Connection*>::iterator position_;
 };
 
-// True when `buffer` seems to hold the start of a complete request, so that answering it in
-// the same write is worth the wait.
-bool HoldsCompleteHeader(const beast::flat_buffer& buffer) {
-  const auto data = buffer.data();
-  const std::string_view text(static_cast<const char*>(data.data()), data.size());
-  return text.find("\r\n\r\n") != std::string_view::npos;
-}
-
-// True when the header text `header` (start line to blank line) holds a line folded with
-// obs-fold: a line break followed by a space or a tab. Beast joins such lines; nginx and Envoy
-// refuse them, since proxies that do not join them would see other headers than we do.
-bool HasObsFold(std::string_view header) {
-  for (auto at = header.find('\n'); at != std::string_view::npos && at + 1 < header.size();
-       at = header.find('\n', at + 1)) {
-    if (header[at + 1] == ' ' || header[at + 1] == '\t') return true;
-  }
-  return false;
-}
-
 template <typename Stream>
 tcp::socket& TcpLayer(Stream& stream) {
   return beast::get_lowest_layer(stream);
-}
-
-// What ParseHeader has taken of a request's header so far. Beast takes the start line and each
-// field as soon as it is whole (and the next line's first byte is there), and bounds only the
-// part it has not taken yet: the header's total size is bounded here.
-struct HeaderProgress {
-  std::size_t consumed = 0;
-  bool line_ended = false;  // the last piece taken ended a line
-};
-
-// Parses the header of the next request from `buffer` into `parser`, consuming what the parser
-// takes: need_more while it is incomplete. What async_read_header does between reads, plus a
-// bound on the whole header (kHeaderLimit, as header_limit) and the refusal of obs-fold (as
-// bad_value), checked in each piece before it is consumed and where two pieces meet.
-boost::system::error_code ParseHeader(beast::flat_buffer& buffer, RequestParser& parser,
-                                      HeaderProgress& progress) {
-  if (progress.consumed >= kHeaderLimit) return bhttp::error::header_limit;
-  parser.header_limit(static_cast<std::uint32_t>(kHeaderLimit - progress.consumed));
-  boost::system::error_code ec;
-  const auto data = buffer.data();
-  const std::size_t used = parser.put(data, ec);
-  const std::string_view piece(static_cast<const char*>(data.data()), used);
-  if (!piece.empty()) {
-    const bool folded =
-        HasObsFold(piece) || (progress.line_ended && (piece[0] == ' ' || piece[0] == '\t'));
-    if (folded && (!ec || ec == bhttp::error::need_more)) ec = bhttp::error::bad_value;
-    progress.line_ended = piece.back() == '\n';
-  }
-  progress.consumed += used;
-  buffer.consume(used);
-  return ec;
-}
-
-// Refuses a request whose body a proxy in front could frame otherwise than we do, which would
-// read the rest as a request of its own: a Transfer-Encoding that does not end in chunked (the
-// body then has no length) and any Transfer-Encoding in HTTP/1.0, which has none (RFC 9112
-// §6.1). Checked once the header is parsed.
-boost::system::error_code CheckFraming(const RequestParser& parser) {
-  const auto& message = parser.get();
-  if (message.find(bhttp::field::transfer_encoding) == message.end()) return {};
-  if (parser.chunked() && message.version() >= 11) return {};
-  return bhttp::error::bad_transfer_encoding;
 }
 
 // A read error that only means the client left or went quiet: no answer is owed.
