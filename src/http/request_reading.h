@@ -55,23 +55,29 @@ struct HeaderProgress {
 
 // Parses the header of the next request from `buffer` into `parser`, consuming what the parser
 // takes: need_more while it is incomplete. What async_read_header does between reads, plus a
-// bound on the whole header (kHeaderLimit, as header_limit) and the refusal of obs-fold (as
-// bad_value), checked in each piece before it is consumed and where two pieces meet.
+// bound on the whole header, taken and not yet taken (kHeaderLimit, as header_limit), and the
+// refusal of obs-fold (as bad_value), checked in each piece before it is consumed and where two
+// pieces meet.
 inline boost::system::error_code ParseHeader(beast::flat_buffer& buffer, RequestParser& parser,
                                              HeaderProgress& progress) {
-  if (progress.consumed >= kHeaderLimit) return bhttp::error::header_limit;
-  parser.header_limit(static_cast<std::uint32_t>(kHeaderLimit - progress.consumed));
   boost::system::error_code ec;
   const auto data = buffer.data();
   const std::size_t used = parser.put(data, ec);
   const std::string_view piece(static_cast<const char*>(data.data()), used);
-  if (!piece.empty()) {
-    const bool folded =
-        HasObsFold(piece) || (progress.line_ended && (piece[0] == ' ' || piece[0] == '\t'));
-    if (folded && (!ec || ec == bhttp::error::need_more)) ec = bhttp::error::bad_value;
-    progress.line_ended = piece.back() == '\n';
-  }
   progress.consumed += used;
+  const bool open = ec == bhttp::error::need_more;
+  if (!ec || open) {
+    const bool folded = HasObsFold(piece) || (progress.line_ended && !piece.empty() &&
+                                              (piece[0] == ' ' || piece[0] == '\t'));
+    // While the header is open, the buffer holds nothing but the rest of it.
+    const std::size_t size = progress.consumed + (open ? data.size() - used : 0);
+    if (folded) {
+      ec = bhttp::error::bad_value;
+    } else if (size > kHeaderLimit) {
+      ec = bhttp::error::header_limit;
+    }
+  }
+  if (!piece.empty()) progress.line_ended = piece.back() == '\n';
   buffer.consume(used);
   return ec;
 }

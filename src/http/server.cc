@@ -51,6 +51,7 @@ using asio::experimental::awaitable_operators::operator&&;
 using request_reading::CheckFraming;
 using request_reading::HeaderProgress;
 using request_reading::HoldsCompleteHeader;
+using request_reading::kHeaderLimit;
 using request_reading::kReadBufferLimit;
 using request_reading::ParseHeader;
 using request_reading::RequestParser;
@@ -280,6 +281,7 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
   while (keep_alive) {
     RequestParser parser;
     parser.body_limit(options.max_body);
+    parser.header_limit(kHeaderLimit);
     connection.idle = out.empty() && buffer.size() == 0;
     if (worker.stopping && connection.idle) break;
     // Bounds the wait for the request and the reading of all of it, header and body, so that a

@@ -179,6 +179,19 @@ class KeepAliveAndHeaderTests(GatehouseTestCase):
         self.assertEqual(status, E_BAD_INPUT[0], body)
         self.assertEqual(json.loads(body)['errors'][0]['id'], E_BAD_INPUT[1])
 
+    def test_a_header_of_60_kib_in_many_reads_is_served(self):
+        fields = ''.join(f'X-F{i}: {"v" * 1000}\r\n' for i in range(58))
+        sock = send_raw(self.server.port, f'GET /healthz HTTP/1.1\r\nHost: {HOST}\r\n'.encode())
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with sock:
+            for start in range(0, len(fields), 7000):  # pieces ending mid-field
+                sock.sendall(fields[start:start + 7000].encode())
+                time.sleep(0.01)
+            sock.sendall(b'\r\n')
+            sock.settimeout(HTTP_TIMEOUT_S)
+            status, _headers, body = read_response(sock.makefile('rb'))
+        self.assertEqual(status, 200, body)
+
     def test_same_headers_unfolded_are_served(self):
         with send_raw(self.server.port, f'GET /healthz HTTP/1.1\r\nHost: {HOST}\r\n'
                       'X-Note: first second\r\n\r\n'.encode()) as sock:
