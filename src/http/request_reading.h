@@ -45,9 +45,10 @@ inline bool HasObsFold(std::string_view header) {
   return false;
 }
 
-// What ParseHeader has taken of a request's header so far. Beast takes the start line and each
-// field as soon as it is whole (and the next line's first byte is there), and bounds only the
-// part it has not taken yet: the header's total size is bounded here.
+// What ParseHeader has taken of a request's header so far. Until a put leaves three or more
+// bytes unparsed (it then waits for the whole rest), Beast takes the start line and each field
+// as soon as it is whole (a field once the next line's first byte shows it is not folded), and
+// it bounds only the part it has not taken yet: the header's total size is bounded here.
 struct HeaderProgress {
   std::size_t consumed = 0;
   bool line_ended = false;  // the last piece taken ended a line
