@@ -94,6 +94,16 @@ inline boost::system::error_code CheckFraming(const RequestParser& parser) {
   return bhttp::error::bad_transfer_encoding;
 }
 
+// Refuses what RFC 9112 §3.2 asks a server to refuse: an HTTP/1.1 request without a Host
+// field, and any request with more than one. Gatehouse reads no Host itself; a proxy or cache
+// in front that took another of two would be naming another site than the one we answer for.
+inline boost::system::error_code CheckHost(const RequestParser& parser) {
+  const auto& message = parser.get();
+  const std::size_t hosts = message.count(bhttp::field::host);
+  if (hosts > 1 || (hosts == 0 && message.version() >= 11)) return bhttp::error::bad_value;
+  return {};
+}
+
 }  // namespace gatehouse::request_reading
 
 #endif  // GATEHOUSE_HTTP_REQUEST_READING_H_

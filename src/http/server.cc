@@ -49,6 +49,7 @@ using tcp = asio::ip::tcp;
 using asio::experimental::awaitable_operators::operator&&;
 
 using request_reading::CheckFraming;
+using request_reading::CheckHost;
 using request_reading::HeaderProgress;
 using request_reading::HoldsCompleteHeader;
 using request_reading::kHeaderLimit;
@@ -307,6 +308,7 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
     }
     connection.idle = false;
     if (!read_error) read_error = CheckFraming(parser);
+    if (!read_error) read_error = CheckHost(parser);
     // Trailer fields, after a chunked body, are not headers (RFC 9110 §6.5.1).
     const std::size_t header_fields = parser.chunked()
                                           ? std::distance(parser.get().begin(), parser.get().end())

@@ -242,6 +242,19 @@ class MessageFramingTests(GatehouseTestCase):
             f'POST /healthz HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: gzip\r\n'
             'Content-Length: 4\r\n\r\nabcd'.encode())
 
+    def test_an_http_1_1_request_without_host_is_400(self):
+        self.assertRefusedAndClosed(b'GET /healthz HTTP/1.1\r\nX-Note: no host\r\n\r\n')
+
+    def test_a_request_with_two_host_fields_is_400(self):
+        self.assertRefusedAndClosed(
+            f'GET /healthz HTTP/1.1\r\nHost: {HOST}\r\nHost: other.example\r\n\r\n'.encode())
+        self.assertRefusedAndClosed(b'GET /healthz HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n')
+
+    def test_an_http_1_0_request_without_host_is_served(self):
+        with send_raw(self.server.port, b'GET /healthz HTTP/1.0\r\n\r\n') as sock:
+            status, _headers, body = read_response(sock.makefile('rb'))
+        self.assertEqual(status, 200, body)
+
     def test_a_transfer_encoding_in_http_1_0_is_400(self):
         self.assertRefusedAndClosed(
             b'POST /healthz HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n')
