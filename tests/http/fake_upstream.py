@@ -12,7 +12,7 @@ the requested model name (the bare name Gatehouse sends, without the provider pr
   cut-stream       SSE headers and one chunk, then the connection is closed mid-body
   fail-500         500 with an OpenAI-style error body
   garbage          200 declared as JSON whose body is not JSON
-  error-200        200 JSON that is an OpenAI-style error object, not a completion (no choices)
+  no-choices       200 JSON that is an OpenAI-style error object, not a completion (no choices)
   hang             waits HANG_S (longer than the provider timeout used with it), then echo
   anything else    404 with an OpenAI-style error body
 
@@ -125,7 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
         model = body.get('model') if isinstance(body, dict) else None
         handler = {
             'echo': self._echo, 'hang': self._hang, 'fail-500': self._fail,
-            'garbage': self._garbage, 'error-200': self._error_200, 'stream': self._stream,
+            'garbage': self._garbage, 'no-choices': self._no_choices, 'stream': self._stream,
             'stream-no-usage': self._stream_no_usage, 'slow-stream': self._slow_stream,
             'cut-stream': self._cut_stream,
         }.get(model)
@@ -165,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _garbage(self, body, record):
         self._send_json(200, None, raw=b'<html>this is <b>not</b> JSON {"choices": [')
 
-    def _error_200(self, body, record):
+    def _no_choices(self, body, record):
         self._send_json(200, {'error': {'message': 'upstream quota', 'type': 'server_error'},
                               'usage': dict(ECHO_USAGE)})
 

@@ -290,8 +290,8 @@ class ChatTests(GatewayTestCase):
 
     def test_upstream_200_without_choices_is_502_id_502_and_recorded_failed(self):
         # JSON, but not a completion (an error object sent with 200): garbage, not a success
-        session = unique('serror200')
-        response = self.chat(self.project.token, f'{PROVIDER}/error-200', session=session)
+        session = unique('snochoices')
+        response = self.chat(self.project.token, f'{PROVIDER}/no-choices', session=session)
         self.assertError(response, E_BAD_GATEWAY)
         self.assertNotIn('upstream quota', json.dumps(response.body))
         record = self.wait_record(session, self.project.token)
