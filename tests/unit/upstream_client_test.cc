@@ -44,11 +44,10 @@ class LoopbackServer {
   // On 127.0.0.1, or on ::1 with `ipv6` (listening() is false when the machine has no ::1).
   // Answers each request by calling `answer` with the connection's socket.
   explicit LoopbackServer(std::function<void(int fd)> answer)
-      : LoopbackServer(Upstream::kScripted) {
-    answer_ = std::move(answer);
-  }
-  explicit LoopbackServer(Upstream behaviour, bool ipv6 = false)
-      : behaviour_(behaviour), ipv6_(ipv6) {
+      : LoopbackServer(Upstream::kScripted, false, std::move(answer)) {}
+  explicit LoopbackServer(Upstream behaviour, bool ipv6 = false,
+                          std::function<void(int fd)> answer = {})
+      : behaviour_(behaviour), ipv6_(ipv6), answer_(std::move(answer)) {
     listener_ = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
     sockaddr_storage address{};
     socklen_t length = 0;
@@ -187,7 +186,7 @@ class LoopbackServer {
 
   const Upstream behaviour_;
   const bool ipv6_;
-  std::function<void(int fd)> answer_;  // kScripted; set before the first connection
+  const std::function<void(int fd)> answer_;  // kScripted
   bool listening_ = false;
   int listener_ = -1;
   std::uint16_t port_ = 0;
