@@ -326,9 +326,12 @@ Result<UsageLimit> UsageLimits::Change(const std::string& organization_id,
   AuditDetails details;
   UsageLimit after;
   if (counter) {
+    // The event loops take a counter's lock for every call (Admit, OnRecord): it is never held
+    // while the store writes. write_mutex_ orders the writers; what calls count meanwhile stays.
     std::unique_lock lock(counter->mutex);
     if (counter->limit.id == limit_id) {
       after = counter->limit;
+      lock.unlock();
       apply(after, &details);
       if (auto kept = KeepsSoftUnderHard(after, change); !kept)
         return std::unexpected(kept.error());
@@ -336,9 +339,11 @@ Result<UsageLimit> UsageLimits::Change(const std::string& organization_id,
       if (auto stored = store_.UpdateUsageLimit(after, &audit); !stored) {
         return std::unexpected(stored.error());
       }
-      counter->limit = after;
+      lock.lock();
+      apply(counter->limit, nullptr);
       counter->exhausted = false;
       counter->needs_settling = true;
+      after = counter->limit;
       lock.unlock();
       // The slice follows the new hard limit at once.
       if (auto settled = SettleLocked({counter}, false, false); !settled) {
@@ -366,10 +371,12 @@ Result<UsageLimit> UsageLimits::Cancel(const std::string& organization_id,
   if (!limit) return limit;
   const TimeMs now = clock_.Now();
   auto counter = CounterFor(KeyOf(organization_id, project_id));
-  std::unique_lock<std::mutex> lock;
+  bool counted = false;  // the counter in memory is this limit's
   if (counter) {
-    lock = std::unique_lock(counter->mutex);
-    if (counter->limit.id == limit_id) *limit = counter->limit;
+    // Never held across the store's write (see Change).
+    std::lock_guard lock(counter->mutex);
+    counted = counter->limit.id == limit_id;
+    if (counted) *limit = counter->limit;
   }
   if (limit->status == LimitStatus::kCancelled) return limit;
   AuditDetails details;
@@ -381,9 +388,12 @@ Result<UsageLimit> UsageLimits::Cancel(const std::string& organization_id,
   if (auto stored = store_.UpdateUsageLimit(*limit, &audit); !stored) {
     return std::unexpected(stored.error());
   }
-  if (counter && counter->limit.id == limit_id) {
-    counter->limit.status = LimitStatus::kCancelled;
-    lock.unlock();
+  if (counted) {
+    {
+      std::lock_guard lock(counter->mutex);
+      counter->limit.status = LimitStatus::kCancelled;
+      counter->limit.updated_at = now;
+    }
     // Settles what was counted and gives the slice back; the counter then leaves memory.
     if (auto settled = SettleLocked({counter}, false, true); !settled) {
       spdlog::error("usage limit {}: settlement after cancelling failed: {}", limit_id,

@@ -416,6 +416,71 @@ TEST_F(UsageLimitsTest, AChangeThatWouldLeaveTheSoftLimitAboveTheHardOneIsRefuse
   EXPECT_EQ(current->hard_limit, 1000);
 }
 
+// The event loops take a limit's counter for every call (Admit, OnRecord). A change or a
+// cancellation that waits for the store (here another writer holds SQLite's write lock) must
+// not hold it meanwhile: a loop never waits on a lock.
+class UsageLimitsWriteTest : public UsageLimitsTest {
+ protected:
+  // Runs `write` on a thread while another connection holds the store's write lock for 1 s, and
+  // times `during`, started 100 ms into that wait.
+  std::chrono::milliseconds TimeWhileAWriteWaits(const std::function<void()>& write,
+                                                 const std::function<void()>& during) {
+    sqlite::Database other;
+    other.Open((dir_ / "test.db").string());
+    EXPECT_TRUE(other.Execute("BEGIN IMMEDIATE"));
+    std::thread writing(write);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const auto start = std::chrono::steady_clock::now();
+    during();
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
+    std::this_thread::sleep_for(std::chrono::milliseconds(900));
+    EXPECT_TRUE(other.Execute("COMMIT"));
+    writing.join();
+    return took;
+  }
+};
+
+TEST_F(UsageLimitsWriteTest, CallsAreCountedWithoutWaitingWhileAChangeOfTheirLimitIsStored) {
+  const UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 0, 100);
+  UsageLimitChange change;
+  change.hard_limit = 200;
+  Result<UsageLimit> changed = std::unexpected(Error(ErrorCode::kInternal));
+  Status admitted;
+  const auto took = TimeWhileAWriteWaits(
+      [&] {
+        changed = limits_->Change(organization_.id, project_.id, limit.id, "Support", change,
+                                  AuditActor::System());
+      },
+      [&] { admitted = Call(); });
+  EXPECT_LT(took.count(), 500) << "the call waited for the change's store write";
+  EXPECT_TRUE(admitted);
+  ASSERT_TRUE(changed) << changed.error().internal;
+  EXPECT_EQ(changed->hard_limit, 200);
+  EXPECT_EQ(changed->used, 1) << "the call counted during the change was lost";
+  EXPECT_EQ(Used(project_.id), 1);
+}
+
+TEST_F(UsageLimitsWriteTest, CallsAreAdmittedWithoutWaitingWhileTheirLimitIsCancelled) {
+  const UsageLimit limit = Create(project_.id, UsageUnit::kCost, 0, 100);
+  Result<UsageLimit> cancelled = std::unexpected(Error(ErrorCode::kInternal));
+  Status admitted;
+  const auto took = TimeWhileAWriteWaits(
+      [&] {
+        cancelled = limits_->Cancel(organization_.id, project_.id, limit.id, "Support",
+                                    AuditActor::System());
+      },
+      [&] {
+        admitted = Call();
+        Charge(1);
+      });
+  EXPECT_LT(took.count(), 500) << "the call waited for the cancellation's store write";
+  EXPECT_TRUE(admitted);
+  ASSERT_TRUE(cancelled) << cancelled.error().internal;
+  EXPECT_EQ(cancelled->status, LimitStatus::kCancelled);
+  EXPECT_FALSE(limits_->Current(organization_.id, project_.id));
+}
+
 TEST_F(UsageLimitsTest, LimitIdsOfOtherOwnersAreNotFound) {
   const UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 0, 1);
   auto other_org = limits_->Cancel(NewUuid(), project_.id, limit.id, "x", AuditActor::System());
