@@ -314,7 +314,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
 
   ~CallRun() {
     if (recorded_) return;
-    if (streaming_) RecordStream("failed", 499);
+    if (streaming_) RecordLeftStream();
     Record("failed", 499);
     log_.FlushJournal();  // no answer follows whose write would journal the record's frame
   }
@@ -330,7 +330,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     if (cancelled_) return;
     cancelled_ = true;
     if (streaming_) {
-      RecordStream("failed", 499);
+      RecordLeftStream();
     } else {
       Record("failed", 499);
     }
@@ -371,6 +371,13 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
   void RecordStream(std::string_view status, int http_status) {
     Record(status, http_status, events_.usage(), events_.content(),
            events_.EstimatedCompletionTokens());
+  }
+
+  // The client left a stream: 499, unless it had the whole answer ([DONE]) already, as a client
+  // that closes on [DONE] does.
+  void RecordLeftStream() {
+    if (events_.done()) return EndStream();
+    RecordStream("failed", 499);
   }
 
   void OnHead(std::expected<UpstreamHead, UpstreamError> head) {
@@ -471,6 +478,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     }
     boost::json::object& response = parsed.as_object();
     std::string output;
+    std::size_t other_generated = 0;  // code points of tool calls, a refusal, reasoning
     if (call_.kind == CallKind::kChat) {
       for (const auto& choice : results->as_array()) {
         if (!choice.is_object()) continue;
@@ -479,6 +487,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
           if (const auto* content = message->as_object().if_contains("content")) {
             output += ContentText(*content);
           }
+          other_generated = OtherGeneratedCodePoints(message->as_object());
         }
         break;
       }
@@ -486,8 +495,11 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     const auto reported =
         ReadUsage(response, call_.kind == CallKind::kEmbeddings ? UsageShape::kPromptOnly
                                                                 : UsageShape::kChat);
+    const auto completion_estimate =
+        static_cast<std::int64_t>((CodePointCount(output) + other_generated + 3) / 4);
     recorded_ = true;
-    const TokenUsage usage = LogCall(log_, call_, reported, std::move(output), "succeeded", 200);
+    const TokenUsage usage =
+        LogCall(log_, call_, reported, std::move(output), "succeeded", 200, completion_estimate);
     slot_.reset();
     boost::json::value& usage_value = response["usage"];
     if (!usage_value.is_object()) usage_value.emplace_object();
@@ -512,6 +524,13 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
 
   void OnStreamPiece(std::expected<UpstreamBodyPiece, UpstreamError> piece,
                      const AsyncBodySource::Callback& done) {
+    if (!piece && events_.done() && !cancelled_) {
+      // After [DONE] the answer is whole: what the provider does with the rest of its body
+      // (its last chunk, its close) changes nothing for the client or the record.
+      std::string chunk = events_.Abandon();
+      EndStream();
+      return done(BodyPiece::kLast, std::move(chunk));
+    }
     if (!piece) {
       // An unfinished last line was cut mid-event: relayed, it would be an event no client can
       // parse, so it is dropped; the error event below, on its own, tells why the stream ends.
@@ -530,9 +549,19 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     std::string chunk = events_.Feed(piece->bytes);
     if (!piece->end) return done(BodyPiece::kMore, std::move(chunk));
     chunk += events_.Finish();
-    RecordStream("succeeded", 200);
-    if (!events_.done()) chunk += "data: [DONE]\n\n";
+    // A stream that ended after an error event is not made to look complete.
+    if (!events_.done() && !events_.failed()) chunk += "data: [DONE]\n\n";
+    EndStream();
     done(BodyPiece::kLast, std::move(chunk));
+  }
+
+  // Records a stream that ended: failed 502 when the provider sent an error event.
+  void EndStream() {
+    if (events_.failed()) {
+      spdlog::warn("provider {} sent an error event in its stream", call_.model.provider->name);
+      return RecordStream("failed", 502);
+    }
+    RecordStream("succeeded", 200);
   }
 
   // The relayed stream the transport pulls from.

@@ -24,6 +24,31 @@ bool IsUsageOnly(const boost::json::object& event) {
 
 }  // namespace
 
+std::size_t OtherGeneratedCodePoints(const boost::json::object& message) {
+  std::size_t count = 0;
+  auto text = [&count](const boost::json::object& object, std::string_view key) {
+    const auto* value = object.if_contains(key);
+    if (value && value->is_string()) count += CodePointCount(value->as_string());
+  };
+  auto call = [&text](const boost::json::value& value) {
+    if (!value.is_object()) return;
+    text(value.as_object(), "name");
+    text(value.as_object(), "arguments");
+  };
+  text(message, "refusal");
+  text(message, "reasoning_content");
+  if (const auto* function = message.if_contains("function_call")) call(*function);
+  if (const auto* tools = message.if_contains("tool_calls"); tools && tools->is_array()) {
+    for (const auto& tool : tools->as_array()) {
+      if (const auto* function =
+              tool.is_object() ? tool.as_object().if_contains("function") : nullptr) {
+        call(*function);
+      }
+    }
+  }
+  return count;
+}
+
 void AddCosts(boost::json::object& usage, const ChatCost& cost) {
   usage["prompt_cost"] = cost.prompt;
   usage["completion_cost"] = cost.completion;
@@ -145,11 +170,13 @@ std::string SseAccumulator::Line(std::string_view line) {
   auto event = boost::json::parse(data, ec, &memory);
   if (ec || !event.is_object()) return std::string(line);
   boost::json::object& object = event.as_object();
+  if (const auto* error = object.if_contains("error"); error && !error->is_null()) failed_ = true;
   if (const auto* choices = object.if_contains("choices"); choices && choices->is_array()) {
     for (const auto& choice : choices->as_array()) {
       if (!choice.is_object()) continue;
       const auto* delta = choice.as_object().if_contains("delta");
       if (!delta || !delta->is_object()) continue;
+      content_code_points_ += OtherGeneratedCodePoints(delta->as_object());
       const auto* content = delta->as_object().if_contains("content");
       if (!content || !content->is_string()) continue;
       const std::string_view text(content->as_string());

@@ -44,6 +44,11 @@ UsageReading ReadUsageOf(const boost::json::object& response, UsageShape shape =
 std::optional<TokenUsage> ReadUsage(const boost::json::object& response,
                                     UsageShape shape = UsageShape::kChat);
 
+// Code points a model generated besides its answer text in `message` (a whole answer's message
+// or a stream's delta): a refusal, reasoning, and the names and arguments of tool and function
+// calls. An estimate counts them as it counts text: an answer of tool calls only is not free.
+std::size_t OtherGeneratedCodePoints(const boost::json::object& message);
+
 // The answer text kept in a request record at most; beyond it only its length is counted, so
 // that a long stream costs no more memory than this.
 inline constexpr std::size_t kMaxRecordedOutput = 1 << 20;
@@ -85,7 +90,11 @@ class SseAccumulator {
     return static_cast<std::int64_t>((content_code_points_ + 3) / 4);
   }
   const std::optional<TokenUsage>& usage() const { return usage_; }
+  // The provider sent `data: [DONE]`.
   bool done() const { return done_; }
+  // The provider sent an error event (`data: {"error": …}`): the call failed, however its
+  // stream ends.
+  bool failed() const { return failed_; }
 
  private:
   // Meters one line; returns it, rewritten when it carried usage.
@@ -113,6 +122,7 @@ class SseAccumulator {
   std::size_t content_code_points_ = 0;  // of the whole answer
   std::optional<TokenUsage> usage_;
   bool done_ = false;
+  bool failed_ = false;
 };
 
 // The cost fields that extend an OpenAI `usage` object: prompt_cost, completion_cost,

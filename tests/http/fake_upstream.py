@@ -13,6 +13,11 @@ the requested model name (the bare name Gatehouse sends, without the provider pr
   fail-500         500 with an OpenAI-style error body
   garbage          200 declared as JSON whose body is not JSON
   no-choices       200 JSON that is an OpenAI-style error object, not a completion (no choices)
+  mid-error        SSE: a content chunk, then an OpenAI-style error event, then the body ends
+                   (no [DONE]), as a provider that fails mid-answer does
+  done-then-wait   the stream of `stream`, but the body's last chunk comes HELD_AFTER_DONE_S
+                   after data: [DONE]
+  tool-calls       200 JSON whose answer is a tool call only (no content), without usage
   hang             waits HANG_S (longer than the provider timeout used with it), then echo
   anything else    404 with an OpenAI-style error body
 
@@ -28,6 +33,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ECHO_USAGE = {'prompt_tokens': 1200, 'completion_tokens': 345, 'total_tokens': 1545}
 STREAM_USAGE = {'prompt_tokens': 321, 'completion_tokens': 54, 'total_tokens': 375}
+HELD_AFTER_DONE_S = 3.0
+TOOL_ARGUMENTS = '{"city": "Montevideo", "unit": "celsius", "days": 7}'
+
 STREAM_PIECES = ['Once ', 'upon ', 'a ', 'time', ' there was a stream.']
 STREAM_TEXT = ''.join(STREAM_PIECES)
 STREAM_DELAY_S = 0.15
@@ -127,7 +135,8 @@ class _Handler(BaseHTTPRequestHandler):
             'echo': self._echo, 'hang': self._hang, 'fail-500': self._fail,
             'garbage': self._garbage, 'no-choices': self._no_choices, 'stream': self._stream,
             'stream-no-usage': self._stream_no_usage, 'slow-stream': self._slow_stream,
-            'cut-stream': self._cut_stream,
+            'cut-stream': self._cut_stream, 'mid-error': self._mid_error,
+            'done-then-wait': self._done_then_wait, 'tool-calls': self._tool_calls,
         }.get(model)
         if handler is None:
             self._send_json(404, {'error': {'message': f'model {model!r} not found',
@@ -169,6 +178,27 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, {'error': {'message': 'upstream quota', 'type': 'server_error'},
                               'usage': dict(ECHO_USAGE)})
 
+    def _tool_calls(self, body, record):
+        self._send_json(200, {
+            'id': self._completion_id(record), 'object': 'chat.completion',
+            'created': int(time.time()), 'model': body.get('model'),
+            'choices': [{'index': 0, 'finish_reason': 'tool_calls', 'message': {
+                'role': 'assistant', 'content': None,
+                'tool_calls': [{'id': 'call_1', 'type': 'function', 'function': {
+                    'name': 'get_weather', 'arguments': TOOL_ARGUMENTS}}]}}]})
+
+    def _mid_error(self, body, record):
+        self._start_sse()
+        self._event(self._chunk_payload(record, body.get('model'),
+                                        {'role': 'assistant', 'content': CUT_STREAM_PIECE}))
+        self._event({'error': {'message': 'the fake upstream is overloaded',
+                               'type': 'server_error'}})
+        self._end_chunks()
+
+    def _done_then_wait(self, body, record):
+        self._stream_pieces(body, record, STREAM_PIECES, STREAM_USAGE,
+                            held_after_done_s=HELD_AFTER_DONE_S)
+
     def _chunk_payload(self, record, model, delta, finish=None):
         return {'id': self._completion_id(record), 'object': 'chat.completion.chunk',
                 'created': int(time.time()), 'model': model,
@@ -176,7 +206,7 @@ class _Handler(BaseHTTPRequestHandler):
                 'choices': [{'index': 0, 'delta': delta, 'logprobs': None,
                              'finish_reason': finish}]}
 
-    def _stream_pieces(self, body, record, pieces, usage):
+    def _stream_pieces(self, body, record, pieces, usage, held_after_done_s=0.0):
         stop = self.server.upstream.stop_event
         model = body.get('model')
         self._start_sse()
@@ -194,6 +224,8 @@ class _Handler(BaseHTTPRequestHandler):
                          'usage': dict(usage)})
         record['last_chunk_at'] = time.monotonic()
         self._event('[DONE]')
+        if held_after_done_s and stop.wait(held_after_done_s):
+            return
         self._end_chunks()
         record['answer'] = ''.join(pieces)
 

@@ -4,7 +4,7 @@ failures of section 2 (502 id 502, 504 id 100) with the record each call leaves.
 import json
 import time
 
-from .fake_upstream import ECHO_USAGE, HANG_S, SYSTEM_FINGERPRINT, echo_text
+from .fake_upstream import ECHO_USAGE, HANG_S, SYSTEM_FINGERPRINT, TOOL_ARGUMENTS, echo_text
 from .harness import (CHAT_PATHS, E_ASSISTANT_NOT_FOUND, E_BAD_GATEWAY, E_BAD_INPUT,
                       E_BAD_TOKEN, E_NO_KEY,
                       E_PROVIDER_TIMEOUT, E_SCOPE, PROVIDER, SLOW_PROVIDER, SLOW_TIMEOUT_MS,
@@ -296,6 +296,17 @@ class ChatTests(GatewayTestCase):
         self.assertNotIn('upstream quota', json.dumps(response.body))
         record = self.wait_record(session, self.project.token)
         self.assertEqual((record['status'], record['httpStatus']), ('failed', 502))
+
+    def test_an_answer_of_tool_calls_only_without_usage_is_not_estimated_free(self):
+        session = unique('stools')
+        response = self.chat(self.project.token, f'{PROVIDER}/tool-calls', session=session)
+        self.assertEqual(response.status, 200, response.body)
+        # As a whole answer's text is: a token per 4 code points of the call's name and arguments
+        expected = (len('get_weather') + len(TOOL_ARGUMENTS) + 3) // 4
+        self.assertEqual(response.body['usage']['completion_tokens'], expected)
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['status'], record['completionTokens']), ('succeeded', expected))
+        self.assertGreater(record['cost'], 0)
 
     def test_every_server_log_line_is_valid_json(self):
         self.chat(self.project.token, f'{PROVIDER}/fail-500', session=unique('slog'))

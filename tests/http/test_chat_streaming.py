@@ -190,6 +190,33 @@ class StreamingTests(GatewayTestCase):
         record = self.wait_record(session, self.project.token, settle_s=1.0)
         self.assertEqual((record['status'], record['httpStatus']), ('failed', 502))
 
+    def test_a_stream_with_an_error_event_is_recorded_failed_502_and_gets_no_done(self):
+        # The provider fails mid-answer with an error event and ends its body cleanly.
+        session = unique('s-miderror')
+        stream = self.open(f'{PROVIDER}/mid-error', session=session)
+        self.assertEqual(stream.status, 200)
+        datas = [d for _t, d in stream.read_all()]
+        self.assertTrue(any('"error"' in d for d in datas), datas)
+        self.assertNotIn('[DONE]', datas, 'a failed stream must not look complete')
+        record = self.wait_record(session, self.project.token, settle_s=1.0)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 502))
+
+    def test_a_client_that_leaves_on_done_had_the_whole_answer_recorded_succeeded(self):
+        # The provider's body ends HELD_AFTER_DONE_S after [DONE]; the client closes on [DONE].
+        session = unique('s-leftondone')
+        stream = self.open(f'{PROVIDER}/done-then-wait', session=session)
+        datas = []
+        for _at, data in stream.events():
+            datas.append(data)
+            if data == '[DONE]':
+                break
+        self.assertEqual(datas[-1], '[DONE]')
+        stream.close()
+        record = self.wait_record(session, self.project.token, settle_s=1.0)
+        self.assertEqual((record['status'], record['httpStatus']), ('succeeded', 200))
+        self.assertEqual((record['promptTokens'], record['completionTokens']),
+                         (STREAM_USAGE['prompt_tokens'], STREAM_USAGE['completion_tokens']))
+
     def test_stream_request_to_a_failing_upstream_is_502_id_502(self):
         session = unique('s-500')
         stream = self.open(f'{PROVIDER}/fail-500', session=session)

@@ -31,6 +31,30 @@ TEST(SseAccumulator, CollectsContentAndFinalUsageAcrossSplitReads) {
   EXPECT_TRUE(events.done());
 }
 
+TEST(SseAccumulator, AnErrorEventMarksTheStreamFailed) {
+  SseAccumulator events;
+  events.Feed("data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}],\"error\":null}\n\n");
+  EXPECT_FALSE(events.failed()) << "a null error is no error";
+  events.Feed("data: {\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}\n\n");
+  EXPECT_TRUE(events.failed());
+  EXPECT_FALSE(events.done());
+}
+
+// Without usage, the estimate counts what the model generated besides text, as text.
+TEST(SseAccumulator, ToolCallsRefusalsAndReasoningCountTowardTheEstimate) {
+  SseAccumulator events;
+  events.Feed(
+      "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":"
+      "{\"name\":\"get_weather\",\"arguments\":\"\"}}]}}]}\n\n"
+      "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":"
+      "{\"arguments\":\"{\\\"city\\\": \\\"Oslo\\\"}\"}}]}}]}\n\n"
+      "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"hmm.\"}}]}\n\n"
+      "data: {\"choices\":[{\"delta\":{\"refusal\":\"no\"}}]}\n\n");
+  EXPECT_EQ(events.content(), "");
+  // get_weather (11) + {"city": "Oslo"} (16) + hmm. (4) + no (2) = 33 code points
+  EXPECT_EQ(events.EstimatedCompletionTokens(), (33 + 3) / 4);
+}
+
 // A broken stream's error event must reach the client as an event of its own, whatever the cut
 // left: an event's end, an event without its blank line, part of an over-long line, or part of
 // a line that is dropped.
