@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "api/gateway_calls.h"
 #include "api/request_input.h"
 #include "api/routes.h"
@@ -9,27 +11,39 @@ namespace {
 
 constexpr std::string_view kAssistantPrefix = "saia:assistant:";
 
+bool IsMessage(const boost::json::value& message) {
+  if (!message.is_object()) return false;
+  const auto* role = message.as_object().if_contains("role");
+  return role && role->is_string();
+}
+
 // The body rules of a chat call that Gatehouse checks itself, so that a malformed body is never
 // sent upstream: `stream` is a boolean, every `messages` item an object with a string `role`.
+// Every problem is reported; the model is taken for the record even when the call is refused.
 Status CheckChatBody(const boost::json::object& body, ChatCall& call) {
+  BodyReader problems(body);
   const auto* model = body.if_contains("model");
-  const auto* messages = body.if_contains("messages");
-  if (!model || model->is_null()) return Fail(ErrorCode::kRequired, "model");
-  if (!model->is_string()) return Fail(ErrorCode::kPattern, "model");
-  if (!messages || messages->is_null() || (messages->is_array() && messages->as_array().empty())) {
-    return Fail(ErrorCode::kRequired, "messages");
+  if (!model || model->is_null()) {
+    problems.Add(ErrorCode::kRequired, "model");
+  } else if (!model->is_string()) {
+    problems.Add(ErrorCode::kPattern, "model");
+  } else {
+    call.model_name = std::string(model->as_string());
   }
-  if (!messages->is_array()) return Fail(ErrorCode::kPattern, "messages");
-  for (const auto& message : messages->as_array()) {
-    if (!message.is_object()) return Fail(ErrorCode::kPattern, "messages");
-    const auto* role = message.as_object().if_contains("role");
-    if (!role || !role->is_string()) return Fail(ErrorCode::kPattern, "messages");
+  const auto* messages = body.if_contains("messages");
+  if (!messages || messages->is_null() || (messages->is_array() && messages->as_array().empty())) {
+    problems.Add(ErrorCode::kRequired, "messages");
+  } else if (!messages->is_array() || !std::ranges::all_of(messages->as_array(), IsMessage)) {
+    problems.Add(ErrorCode::kPattern, "messages");
   }
   if (const auto* stream = body.if_contains("stream"); stream && !stream->is_null()) {
-    if (!stream->is_bool()) return Fail(ErrorCode::kPattern, "stream");
-    call.stream = stream->as_bool();
+    if (stream->is_bool()) {
+      call.stream = stream->as_bool();
+    } else {
+      problems.Add(ErrorCode::kPattern, "stream");
+    }
   }
-  return {};
+  return problems.Finish();
 }
 
 // The reference platform's SDK sends two fields of its own in the body: "threadId" (the
@@ -55,7 +69,6 @@ Status Prepare(ApiServices& services, const Principal& caller, const boost::json
                ChatCall& call) {
   if (auto checked = CheckChatBody(body, call); !checked) return checked;
   const std::string_view name(body.at("model").as_string());
-  call.model_name = std::string(name);
   std::optional<ResolvedModel> resolved;
   const CompiledPermissions* permissions = caller.token->permissions.get();
   if (name.starts_with(kAssistantPrefix)) {
@@ -88,7 +101,10 @@ void Chat(ApiServices& services, const ApiCall& api, HttpResponse& response) {
   const Status session = ReadSession(request, call.origin);
 
   auto body = ParseJsonBody(request);
-  if (body) call.body = std::move(*body);
+  if (body) {
+    call.body = std::move(*body);
+    SpellChatKeys(call.body);
+  }
   Status prepared = !session ? session
                     : !body  ? Status(std::unexpected(body.error()))
                              : TakePlatformFields(call);
@@ -101,6 +117,27 @@ void Chat(ApiServices& services, const ApiCall& api, HttpResponse& response) {
 }
 
 }  // namespace
+
+void SpellChatKeys(boost::json::object& body) {
+  SpellKeys(body, {"model", "messages", "stream", "stream_options", "max_tokens",
+                   "max_completion_tokens", "temperature", "threadId", "variables"});
+  if (auto* options = body.if_contains("stream_options"); options && options->is_object()) {
+    SpellKeys(options->as_object(), {"include_usage"});
+  }
+  auto* messages = body.if_contains("messages");
+  if (!messages || !messages->is_array()) return;
+  for (auto& message : messages->as_array()) {
+    if (!message.is_object()) continue;
+    SpellKeys(message.as_object(), {"role", "content"});
+    auto* content = message.as_object().if_contains("content");
+    if (!content || !content->is_array()) continue;
+    for (auto& part : content->as_array()) {
+      if (part.is_object()) SpellKeys(part.as_object(), {"type", "text", "refusal"});
+    }
+  }
+}
+
+void SpellEmbeddingsKeys(boost::json::object& body) { SpellKeys(body, {"model", "input"}); }
 
 CallOrigin OriginOf(const Principal& caller, const Clock& clock) {
   CallOrigin origin;
@@ -132,6 +169,11 @@ void RecordRefusedCall(ApiServices& services, const ApiCall& api, const Error& e
   if (!ReadSession(api.request, call.origin)) call.origin.session_id.reset();
   if (auto body = ParseJsonBody(api.request)) {
     call.body = std::move(*body);
+    if (kind == CallKind::kChat) {
+      SpellChatKeys(call.body);
+    } else {
+      SpellEmbeddingsKeys(call.body);
+    }
     if (const auto* model = call.body.if_contains("model"); model && model->is_string()) {
       call.model_name = std::string(model->as_string());
     }

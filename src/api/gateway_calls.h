@@ -13,6 +13,12 @@ CallOrigin OriginOf(const Principal& caller, const Clock& clock);
 // UTF-8 text of at most 400 bytes).
 Status ReadSession(const HttpRequest& request, CallOrigin& origin);
 
+// The keys Gatehouse reads or writes in a chat completion's body (its own, its messages', their
+// content parts' and stream_options') or an embeddings body, renamed to OpenAI's spelling: keys
+// are read in any case (API.md §1) and relayed as the provider reads them (SpellKeys).
+void SpellChatKeys(boost::json::object& body);
+void SpellEmbeddingsKeys(boost::json::object& body);
+
 // Records a call of `kind` that the authenticator refused after identifying its caller (an
 // address outside the token's allowedCidrs, or its rate limit; API.md §3): failed, with the
 // error's status and what the body names (its model, its messages or input). Memory only.

@@ -52,18 +52,25 @@ void Embeddings(ApiServices& services, const ApiCall& api, HttpResponse& respons
   if (prepared && !body) prepared = std::unexpected(body.error());
   if (prepared) {
     call.body = std::move(*body);
+    SpellEmbeddingsKeys(call.body);
+    // Every problem is reported; the model is taken for the record even when the call is refused.
+    BodyReader problems(call.body);
     const auto* model = call.body.if_contains("model");
     const auto* input = call.body.if_contains("input");
     if (!model || model->is_null()) {
-      prepared = Fail(ErrorCode::kRequired, "model");
+      problems.Add(ErrorCode::kRequired, "model");
     } else if (!model->is_string()) {
-      prepared = Fail(ErrorCode::kPattern, "model");
-    } else if (!input || input->is_null()) {
-      prepared = Fail(ErrorCode::kRequired, "input");
-    } else if (!input->is_string() && !input->is_array()) {
-      prepared = Fail(ErrorCode::kPattern, "input");
+      problems.Add(ErrorCode::kPattern, "model");
     } else {
       call.model_name = std::string(model->as_string());
+    }
+    if (!input || input->is_null()) {
+      problems.Add(ErrorCode::kRequired, "input");
+    } else if (!input->is_string() && !input->is_array()) {
+      problems.Add(ErrorCode::kPattern, "input");
+    }
+    prepared = problems.Finish();
+    if (prepared) {
       const CompiledPermissions* permissions = api.caller.token->permissions.get();
       if (permissions && !permissions->AllowsModel(call.model_name)) {
         prepared = Fail(ErrorCode::kModelNotAllowed);

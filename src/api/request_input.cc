@@ -1,5 +1,6 @@
 #include "api/request_input.h"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <charconv>
 #include <cmath>
@@ -28,6 +29,30 @@ const boost::json::value* BodyReader::Find(std::string_view key) const {
     if (EqualsIgnoreCase(entry.key(), key)) return &entry.value();
   }
   return nullptr;
+}
+
+void SpellKeys(boost::json::object& object, std::initializer_list<std::string_view> names) {
+  auto respelled = [&names](std::string_view key) -> std::optional<std::string_view> {
+    for (const std::string_view name : names) {
+      if (key.size() == name.size() && key != name && EqualsIgnoreCase(key, name)) return name;
+    }
+    return std::nullopt;
+  };
+  if (std::none_of(object.begin(), object.end(),
+                   [&](const auto& entry) { return respelled(entry.key()).has_value(); })) {
+    return;
+  }
+  boost::json::object spelled(object.storage());
+  spelled.reserve(object.size());
+  for (auto& entry : object) {
+    const auto name = respelled(entry.key());
+    if (!name) {
+      spelled.emplace(entry.key(), std::move(entry.value()));
+    } else if (!object.contains(*name) && !spelled.contains(*name)) {
+      spelled.emplace(*name, std::move(entry.value()));
+    }
+  }
+  object = std::move(spelled);
 }
 
 void BodyReader::Add(ErrorCode code, std::string_view field) {

@@ -3,6 +3,7 @@
 
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,14 +60,22 @@ class BodyReader {
   gatehouse::Status Finish() const;
   // Adds `other`'s errors to this reader's (for nested objects).
   void Merge(const BodyReader& other);
+  // Adds a problem found by the caller's own checks.
+  void Add(ErrorCode code, std::string_view field);
 
  private:
   const boost::json::value* Find(std::string_view key) const;
-  void Add(ErrorCode code, std::string_view field);
 
   const boost::json::object& body_;
   std::optional<Error> error_;
 };
+
+// Renames the keys of `object` that equal one of `names` but for case to that spelling: for a
+// body that is relayed as it came (chat completions, embeddings), whose receiver reads keys in
+// one spelling only, while Gatehouse reads them in any (API.md §1). A name there in several
+// spellings keeps one: its own spelling, else the first in the body; the others are dropped.
+// Leaves `object` untouched (and allocates nothing) when every key is already so spelled.
+void SpellKeys(boost::json::object& object, std::initializer_list<std::string_view> names);
 
 // Query parameters with case-insensitive names (API.md §1), values percent-decoded.
 class QueryParams {

@@ -178,8 +178,19 @@ ProviderConfig LoadProvider(const std::string& path, const toml::table& table) {
   }
   if (provider.name.empty()) Reject(path, table, "providers.name", "is required");
   if (provider.base_url.empty()) Reject(path, table, "providers.base_url", "is required");
+  // A model is called as "<provider>/<model>": a provider named with a slash could never be.
+  if (provider.name.find('/') != std::string::npos) {
+    Reject(path, table, "providers.name", "must not contain '/'");
+  }
   if (!provider.base_url.starts_with("http://") && !provider.base_url.starts_with("https://")) {
     Reject(path, table, "providers.base_url", "must start with http:// or https://");
+  }
+  // The base URL is shown to every token that lists providers: no credentials in it.
+  const std::string_view after_scheme =
+      std::string_view(provider.base_url).substr(provider.base_url.find("//") + 2);
+  if (after_scheme.substr(0, after_scheme.find('/')).find('@') != std::string_view::npos) {
+    Reject(path, table, "providers.base_url",
+           "must not carry credentials (user@host); the key comes from api_key_env");
   }
   return provider;
 }

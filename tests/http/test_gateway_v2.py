@@ -11,9 +11,9 @@ import time
 import urllib.parse
 
 from .harness import (E_BAD_ENDPOINT, E_BAD_GATEWAY, E_SCOPE, HOST, KEY_ENV, PROVIDER,
-                      GatewayTestCase, e_pattern, provider_config, skip_when_sanitized, unique,
-                      wait_until)
-from .gateway_cases import raw_chat
+                      GatewayTestCase, e_pattern, e_required, provider_config,
+                      skip_when_sanitized, unique, wait_until)
+from .gateway_cases import ChatStream, raw_chat
 from .load_upstream import EMBED_USAGE, FIXED_USAGE, LEAKY_KEY_FRAGMENT, WithLoadUpstream
 
 E_RATE_LIMITED = (429, 9002, 'Rate limit exceeded')
@@ -274,6 +274,65 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
                 self.assertError(response, e_pattern(field))
                 time.sleep(0.1)
                 self.assertEqual(self.upstream.requests_with(text), [])
+
+    # --- API.md section 1: body keys in any case; relayed as OpenAI spells them ------------
+    def test_chat_body_keys_are_read_in_any_case_and_relayed_as_openai_spells_them(self):
+        text = unique('anycase')
+        response = self.request('POST', '/v1/chat/completions', token=self.project.token, body={
+            'Model': f'{PROVIDER}/echo', 'MESSAGES': [{'Role': 'user', 'CONTENT': text}],
+            'Max_Tokens': 7, 'Stream': False, 'user': 'u-1'})
+        self.assertEqual(response.status, 200, response.body)
+        [call] = self.upstream.wait_for(text)
+        self.assertEqual(call['body'], {'model': 'echo', 'max_tokens': 7, 'stream': False,
+                                        'user': 'u-1',
+                                        'messages': [{'role': 'user', 'content': text}]})
+
+    def test_a_stream_asked_for_in_another_case_is_streamed(self):
+        stream = ChatStream(self.server.port, '/v1/chat/completions',
+                            {'model': f'{LOAD}/stream-3x50', 'STREAM': True,
+                             'messages': [{'role': 'user', 'content': 'hi'}]},
+                            self.project.token)
+        self.addCleanup(stream.close)
+        self.assertEqual(stream.status, 200)
+        self.assertTrue(stream.headers['Content-Type'].startswith('text/event-stream'))
+        self.assertEqual(stream.read_all()[-1][1], '[DONE]')
+
+    def test_a_body_key_in_two_spellings_goes_upstream_once_its_own_spelling_winning(self):
+        text = unique('twice')
+        response = self.request('POST', '/v1/chat/completions', token=self.project.token, body={
+            'Max_tokens': 3, 'model': f'{PROVIDER}/echo', 'Model': f'{PROVIDER}/nope',
+            'messages': [{'role': 'user', 'content': text}], 'max_tokens': 9, 'MAX_TOKENS': 5})
+        self.assertEqual(response.status, 200, response.body)
+        [call] = self.upstream.wait_for(text)
+        self.assertEqual((call['body']['model'], call['body']['max_tokens']), ('echo', 9))
+        self.assertEqual(sorted(call['body']), ['max_tokens', 'messages', 'model'])
+
+    def test_embeddings_body_keys_are_read_in_any_case(self):
+        response = self.request('POST', '/v1/embeddings', token=self.project.token,
+                                body={'MODEL': f'{LOAD}/emb', 'Input': 'embed this'})
+        self.assertEqual(response.status, 200, response.body)
+        self.assertEqual(self.load.embedding_bodies[-1], {'model': 'emb', 'input': 'embed this'})
+
+    def test_every_problem_of_a_chat_body_is_reported(self):
+        response = self.request('POST', '/v1/chat/completions', token=self.project.token,
+                                body={'model': 5, 'messages': 'hi', 'stream': 'yes'})
+        for field in ('model', 'messages', 'stream'):
+            self.assertError(response, e_pattern(field))
+        self.assertEqual(len(response.body['errors']), 3, response.body)
+        response = self.request('POST', '/v1/embeddings', token=self.project.token, body={})
+        for field in ('model', 'input'):
+            self.assertError(response, e_required(field))
+
+    def test_a_chat_refused_for_its_body_is_recorded_with_the_model_it_named(self):
+        session = unique('s-refused-model')
+        response = self.request('POST', '/v1/chat/completions', token=self.project.token,
+                                body={'model': f'{PROVIDER}/echo', 'stream': 'yes',
+                                      'messages': [{'role': 'user', 'content': 'x'}]},
+                                headers={'saia-conversation-id': session})
+        self.assertError(response, e_pattern('stream'))
+        record = self.wait_record(session, self.project.token)
+        self.assertEqual((record['status'], record['httpStatus'], record['model']),
+                         ('failed', 400, f'{PROVIDER}/echo'))
 
     def test_provider_401_is_502_id_502_without_the_providers_message(self):
         session = unique('s-401')

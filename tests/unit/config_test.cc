@@ -193,6 +193,19 @@ TEST(Config, ProvidersThatNoCallCouldUseStopStartUp) {
   EXPECT_EQ(LoadError(provider("p", "https://a/v1") + provider("q", "http://b/v1") + model +
                       "output_usd_per_mtok = 0\n"),
             "");
+  // "<provider>/<model>" is split at the first slash: "open/ai/m" is provider "open".
+  EXPECT_NE(LoadError(provider("open/ai", "http://a/v1")).find("providers.name"),
+            std::string::npos);
+}
+
+// Every token that lists providers sees their base URLs.
+TEST(Config, ABaseUrlWithCredentialsStopsStartUp) {
+  const std::string message =
+      LoadError("[[providers]]\nname = \"p\"\nbase_url = \"https://user:s3cret@a.example/v1\"\n");
+  EXPECT_NE(message.find("providers.base_url"), std::string::npos) << message;
+  EXPECT_EQ(message.find("s3cret"), std::string::npos) << "the error repeats the credential";
+  EXPECT_EQ(LoadError("[[providers]]\nname = \"p\"\nbase_url = \"https://a.example/v1/@x\"\n"), "")
+      << "an @ in the path is no credential";
 }
 
 TEST(Config, TrustedProxiesAreReadAsCidrBlocks) {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
 namespace gatehouse {
 namespace {
 
@@ -28,6 +31,24 @@ TEST(ParseJsonBody, InvalidJsonArrayAndInvalidUtf8AreBadInputText) {
   EXPECT_EQ(CodeOf(ParseJsonBody(JsonRequest("[1,2]"))), ErrorCode::kBadInputText);
   EXPECT_EQ(CodeOf(ParseJsonBody(JsonRequest("{\"name\":\"\xff\xfe\"}"))),
             ErrorCode::kBadInputText);
+}
+
+// A relayed body (chat completions, embeddings) is read in any case and goes on in one spelling.
+TEST(SpellKeys, KeysEqualButForCaseTakeTheGivenSpellingAndKeepTheirValues) {
+  auto body =
+      boost::json::parse(R"({"Model":"a","MESSAGES":[1],"user":"u","Stream":true})").as_object();
+  SpellKeys(body, {"model", "messages", "stream"});
+  EXPECT_EQ(boost::json::serialize(body),
+            R"({"model":"a","messages":[1],"user":"u","stream":true})");
+}
+
+TEST(SpellKeys, ANameInSeveralSpellingsKeepsItsOwnSpellingElseTheFirst) {
+  auto body = boost::json::parse(R"({"Model":"a","model":"b","MODEL":"c"})").as_object();
+  SpellKeys(body, {"model"});
+  EXPECT_EQ(boost::json::serialize(body), R"({"model":"b"})");
+  body = boost::json::parse(R"({"MODEL":"c","Model":"a"})").as_object();
+  SpellKeys(body, {"model"});
+  EXPECT_EQ(boost::json::serialize(body), R"({"model":"c"})");
 }
 
 TEST(BodyReader, KeysAreCaseInsensitiveAndTextIsTrimmed) {
