@@ -29,7 +29,8 @@ struct UpstreamRequest {
   std::chrono::milliseconds first_byte_timeout{60000};
   // Each wait between body reads.
   std::chrono::milliseconds read_timeout{60000};
-  // The whole call, from Start() to the end of the body.
+  // The whole call, from Start() to the end of the body, less the time the caller holds the
+  // head or a piece before it asks for the next (a slow client is not the provider's delay).
   std::chrono::milliseconds total_timeout{60000};
 };
 

@@ -122,6 +122,9 @@ class AsioExchange final : public UpstreamExchange,
       Release();
       return done(UpstreamBodyPiece{{}, true});
     }
+    // The whole-call budget is the provider's: the time the caller held the last piece (a slow
+    // client taking a stream) moves the deadline on.
+    deadline_ += SteadyClock::now() - handed_at_;
     Expire(read_timeout_);
     auto self = shared_from_this();
     OnStream(*connection_, [&](auto& stream) {
@@ -173,6 +176,7 @@ class AsioExchange final : public UpstreamExchange,
     parser_->get().body().clear();
     piece.end = parser_->is_done();
     if (piece.end) Release();
+    handed_at_ = SteadyClock::now();
     done(std::move(piece));
   }
 
@@ -375,6 +379,7 @@ class AsioExchange final : public UpstreamExchange,
     head.status = message.result_int();
     head.content_type = std::string(message[bhttp::field::content_type]);
     head.retry_after = std::string(message[bhttp::field::retry_after]);
+    handed_at_ = SteadyClock::now();
     done(std::move(head));
   }
 
@@ -435,6 +440,7 @@ class AsioExchange final : public UpstreamExchange,
   std::string pool_key_;
   SteadyClock::time_point deadline_ = SteadyClock::time_point::max();
   SteadyClock::time_point head_deadline_ = SteadyClock::time_point::max();
+  SteadyClock::time_point handed_at_;  // when the head or the last piece went to the caller
   std::chrono::milliseconds read_timeout_{60000};
   bool cancelled_ = false;
 };

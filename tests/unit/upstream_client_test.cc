@@ -208,15 +208,23 @@ struct Outcome {
   std::optional<UpstreamFailure> failure;
 };
 
+// What a call does besides the usual.
+struct CallShape {
+  std::chrono::milliseconds total_timeout{0};  // 0: `timeout`, as every other one
+  std::chrono::milliseconds hold_head{0};      // the caller's own time before it reads the body
+};
+
 // Makes one call on the current event loop and hands its outcome to `done`.
 void Call(AsioUpstreamClient& client, const ProviderConfig& provider,
-          std::chrono::milliseconds timeout, std::function<void(Outcome)> done) {
+          std::chrono::milliseconds timeout, std::function<void(Outcome)> done,
+          CallShape shape = {}) {
   auto exchange = client.Open();
   UpstreamRequest request;
   request.provider = &provider;
   request.path = "/chat/completions";
   request.body = "{}";
   request.first_byte_timeout = request.read_timeout = request.total_timeout = timeout;
+  if (shape.total_timeout.count() > 0) request.total_timeout = shape.total_timeout;
   auto outcome = std::make_shared<Outcome>();
   // `read` refers to itself (it reads again after each piece): the call's end empties it,
   // which breaks that cycle (LeakSanitizer found the exchange leaked otherwise).
@@ -236,15 +244,16 @@ void Call(AsioUpstreamClient& client, const ProviderConfig& provider,
       (*read)();
     });
   };
-  exchange->Start(
-      request, [exchange, outcome, read, finish](std::expected<UpstreamHead, UpstreamError> head) {
-        if (!head) {
-          outcome->failure = head.error().failure;
-          return finish();
-        }
-        outcome->status = head->status;
-        (*read)();
-      });
+  exchange->Start(request, [exchange, outcome, read, finish,
+                            shape](std::expected<UpstreamHead, UpstreamError> head) {
+    if (!head) {
+      outcome->failure = head.error().failure;
+      return finish();
+    }
+    outcome->status = head->status;
+    std::this_thread::sleep_for(shape.hold_head);  // as a slow client's write would
+    (*read)();
+  });
 }
 
 // Runs `count` calls one after another on one event loop.
@@ -400,6 +409,37 @@ TEST(AsioUpstreamClient, TheFirstByteTimeoutHoldsAfterAnInterimAnswer) {
       std::chrono::milliseconds(200));
   EXPECT_EQ(outcome.failure, UpstreamFailure::kTimeout);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+}
+
+// The whole-call budget is the provider's: the time the caller holds the head before it asks
+// for the body (a slow client taking a stream) moves its deadline on. Here the provider takes
+// 700 ms in all but keeps the caller waiting 200 ms, within the whole-call 400 ms.
+TEST(AsioUpstreamClient, TheTimeTheCallerHoldsTheHeadDoesNotCountAgainstTheWholeCall) {
+  LoopbackServer server([](int fd) {
+    SendText(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    SendText(fd, "0\r\n\r\n");
+  });
+  AsioUpstreamClient client;
+  const ProviderConfig provider = ProviderAt(server.base_url());
+  std::optional<Outcome> held;
+  RunEventLoop([&] {
+    Call(
+        client, provider, std::chrono::seconds(5), [&](Outcome outcome) { held = outcome; },
+        CallShape{std::chrono::milliseconds(400), std::chrono::milliseconds(500)});
+  });
+  ASSERT_TRUE(held);
+  EXPECT_FALSE(held->failure);
+  EXPECT_EQ(held->body, "{}");
+  // The provider's own wait past the budget still ends the call.
+  std::optional<Outcome> late;
+  RunEventLoop([&] {
+    Call(
+        client, provider, std::chrono::seconds(5), [&](Outcome outcome) { late = outcome; },
+        CallShape{std::chrono::milliseconds(400), std::chrono::milliseconds(100)});
+  });
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->failure, UpstreamFailure::kTimeout);
 }
 
 // A body the upstream ended by closing the connection leaves no connection to reuse, even
