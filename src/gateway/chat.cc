@@ -315,7 +315,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
   ~CallRun() {
     if (recorded_) return;
     if (streaming_) RecordLeftStream();
-    Record("failed", 499);
+    Record("failed", 499, UsageOfFailure(499));
     log_.FlushJournal();  // no answer follows whose write would journal the record's frame
   }
 
@@ -332,7 +332,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     if (streaming_) {
       RecordLeftStream();
     } else {
-      Record("failed", 499);
+      Record("failed", 499, UsageOfFailure(499));
     }
     log_.FlushJournal();  // as in the destructor
     exchange_->Cancel();
@@ -351,8 +351,19 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     if (auto done = std::exchange(done_, nullptr)) done(std::move(result));
   }
 
+  // What a failed call is recorded with. A call that timed out or whose client left after the
+  // provider had its request: the estimate of its prompt, which the provider has read and
+  // usually bills, and which a cost limit must see (a stream is estimated so too). Any other
+  // failure: nothing.
+  std::optional<TokenUsage> UsageOfFailure(int http_status) const {
+    if ((http_status == 499 || http_status == 504) && exchange_->RequestSent()) {
+      return std::nullopt;
+    }
+    return TokenUsage{};
+  }
+
   void Fail(Error error, int http_status) {
-    Record("failed", http_status);
+    Record("failed", http_status, UsageOfFailure(http_status));
     ChatResult result;
     result.error = std::move(error);
     Answer(std::move(result));

@@ -1,5 +1,6 @@
 #include "gateway/metering.h"
 
+#include <algorithm>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -108,7 +109,11 @@ std::string SseAccumulator::Feed(std::string_view bytes) {
   pending_ += bytes;
   std::string relay;
   std::size_t start = 0;
-  for (std::size_t end; (end = pending_.find('\n', start)) != std::string::npos; start = end + 1) {
+  // What an earlier Feed left holds no line break: a long line arriving in many small reads is
+  // scanned once, not once per read.
+  for (std::size_t end;
+       (end = pending_.find('\n', std::max(start, unscanned_))) != std::string::npos;
+       start = end + 1) {
     std::string_view line(pending_.data() + start, end - start);
     const bool crlf = !line.empty() && line.back() == '\r';
     if (crlf) line.remove_suffix(1);
@@ -128,6 +133,7 @@ std::string SseAccumulator::Feed(std::string_view bytes) {
     relay += std::exchange(pending_, {});
     relayed_ = Relayed::kInLine;
   }
+  unscanned_ = pending_.size();
   return relay;
 }
 
@@ -139,6 +145,7 @@ std::string SseAccumulator::Finish() {
 
 std::string SseAccumulator::Abandon() {
   pending_.clear();
+  unscanned_ = 0;
   return EndEvent();
 }
 

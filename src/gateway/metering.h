@@ -116,6 +116,7 @@ class SseAccumulator {
   bool dropping_ = false;                        // in an event that is not relayed
   std::optional<std::int64_t> prompt_estimate_;  // estimate_prompt_'s answer, once asked
   std::string pending_;
+  std::size_t unscanned_ = 0;  // pending_ holds no line break before this
   Relayed relayed_ = Relayed::kEventEnd;
   std::string content_;                  // bounded: kMaxRecordedOutput
   bool content_full_ = false;            // content_ was cut: nothing more is appended

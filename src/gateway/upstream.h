@@ -75,6 +75,8 @@ class UpstreamExchange {
   // Ends the call at once; an outstanding callback gets kCancelled. The connection is closed,
   // never pooled. Safe to call at any time, also twice.
   virtual void Cancel() = 0;
+  // Whether the whole request has been written to the provider: from then on it has the prompt.
+  virtual bool RequestSent() const = 0;
 };
 
 // Opens exchanges. Thread-safe; an exchange belongs to the event loop that opened it.

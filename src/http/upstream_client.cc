@@ -136,6 +136,8 @@ class AsioExchange final : public UpstreamExchange,
     });
   }
 
+  bool RequestSent() const override { return sent_; }
+
   void Cancel() override {
     if (cancelled_) return;
     cancelled_ = true;
@@ -361,6 +363,7 @@ class AsioExchange final : public UpstreamExchange,
       if (cancelled_) break;
       what = "send";
       ec = co_await Send();
+      sent_ = !ec;
       if (!ec || !reused || cancelled_) break;
     }
     if (!ec && !cancelled_) {
@@ -443,6 +446,7 @@ class AsioExchange final : public UpstreamExchange,
   SteadyClock::time_point handed_at_;  // when the head or the last piece went to the caller
   std::chrono::milliseconds read_timeout_{60000};
   bool cancelled_ = false;
+  bool sent_ = false;  // the whole request was written
 };
 
 }  // namespace

@@ -32,8 +32,12 @@ class ScriptedExchange final : public UpstreamExchange {
   bool hold_head = false;  // keep the head callback until Cancel()
   UpstreamRequest sent;
   bool cancelled = false;
+  bool request_sent = true;  // what RequestSent() tells once started
+
+  bool RequestSent() const override { return started_ && request_sent; }
 
   void Start(UpstreamRequest request, HeadCallback done) override {
+    started_ = true;
     sent = std::move(request);
     if (hold_head) {
       held_ = std::move(done);
@@ -57,6 +61,7 @@ class ScriptedExchange final : public UpstreamExchange {
 
  private:
   HeadCallback held_;
+  bool started_ = false;
 };
 
 class ScriptedClient final : public UpstreamClient {

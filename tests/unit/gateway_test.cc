@@ -26,6 +26,48 @@ TEST_F(GatewayTest, TimeoutBeforeTheFirstByteIs504Id100AndRecordedFailed504) {
   EXPECT_EQ(record.http_status, 504);
 }
 
+// The provider has the prompt once the request is sent: a call that then times out, or whose
+// client leaves, is recorded with the prompt's estimate, so that a cost limit sees it.
+TEST_F(GatewayTest, ACallThatTimesOutAfterItsRequestWasSentIsRecordedWithItsPromptEstimate) {
+  exchange()->head = std::unexpected(UpstreamError{UpstreamFailure::kTimeout, "slow"});
+  ExpectError(Run(Call()), ErrorCode::kProviderTimeout);
+  const RequestRecord record = OnlyRecord();
+  EXPECT_EQ(record.http_status, 504);
+  EXPECT_EQ(record.prompt_tokens, EstimateTokens("hello there"));
+  EXPECT_EQ(record.completion_tokens, 0);
+  EXPECT_GT(record.cost, 0);
+}
+
+TEST_F(GatewayTest, ACallThatTimesOutBeforeItsRequestWasSentCostsNothing) {
+  exchange()->request_sent = false;  // e.g. the connect timed out
+  exchange()->head = std::unexpected(UpstreamError{UpstreamFailure::kTimeout, "connect"});
+  ExpectError(Run(Call()), ErrorCode::kProviderTimeout);
+  const RequestRecord record = OnlyRecord();
+  EXPECT_EQ(record.http_status, 504);
+  EXPECT_EQ(record.prompt_tokens, 0);
+  EXPECT_EQ(record.cost, 0);
+}
+
+TEST_F(GatewayTest, AClientThatLeavesAfterTheRequestWasSentIsRecordedWithThePromptEstimate) {
+  exchange()->hold_head = true;
+  auto cancel = gateway_.Run(Call(), [](ChatResult) {});
+  cancel();
+  const RequestRecord record = OnlyRecord();
+  EXPECT_EQ(record.http_status, 499);
+  EXPECT_EQ(record.prompt_tokens, EstimateTokens("hello there"));
+  EXPECT_GT(record.cost, 0);
+}
+
+TEST_F(GatewayTest, AProviderErrorAnswerCostsNothing) {
+  exchange()->head = UpstreamHead{500, "application/json", ""};
+  exchange()->pieces.push_back(Whole(R"({"error":{"message":"down"}})"));
+  ExpectError(Run(Call()), ErrorCode::kBadGateway);
+  const RequestRecord record = OnlyRecord();
+  EXPECT_EQ(record.http_status, 502);
+  EXPECT_EQ(record.prompt_tokens, 0);
+  EXPECT_EQ(record.cost, 0);
+}
+
 TEST_F(GatewayTest, TimeoutWhileReadingTheBodyIs504Id100) {
   exchange()->pieces.push_back(std::unexpected(UpstreamError{UpstreamFailure::kTimeout, "t"}));
   ExpectError(Run(Call()), ErrorCode::kProviderTimeout);
