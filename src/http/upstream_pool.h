@@ -7,6 +7,7 @@
 // alone includes it; a header of its own so that the exchange reads apart from the pool.
 
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -27,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -58,12 +60,33 @@ inline int TlsContextIndex() {
   return index;
 }
 
-// One TLS context per upstream host, loaded once; keeps the latest session for resumption.
+// The CA certificates every upstream TLS context trusts: OpenSSL's default paths (the system's
+// bundle, or SSL_CERT_FILE / SSL_CERT_DIR), read once when the client is made. Reading the
+// bundle parses every certificate in it, milliseconds that the first https call to each host
+// would otherwise spend on its event loop.
+class TrustStore {
+ public:
+  TrustStore() : store_(X509_STORE_new()) {
+    if (!store_ || X509_STORE_set_default_paths(store_) != 1) {
+      throw std::runtime_error("cannot load the default CA certificates for upstream TLS");
+    }
+  }
+  ~TrustStore() { X509_STORE_free(store_); }
+  TrustStore(const TrustStore&) = delete;
+  TrustStore& operator=(const TrustStore&) = delete;
+
+  X509_STORE* get() const { return store_; }
+
+ private:
+  X509_STORE* store_;
+};
+
+// One TLS context per upstream host, made once; keeps the latest session for resumption.
 struct TlsContext {
-  TlsContext() : context(asio::ssl::context::tls_client) {
-    context.set_default_verify_paths();
-    context.set_verify_mode(asio::ssl::verify_peer);
+  explicit TlsContext(const TrustStore& trusted) : context(asio::ssl::context::tls_client) {
     SSL_CTX* native = context.native_handle();
+    SSL_CTX_set1_cert_store(native, trusted.get());  // shared, counted by reference
+    context.set_verify_mode(asio::ssl::verify_peer);
     SSL_CTX_set_ex_data(native, TlsContextIndex(), this);
     SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
     SSL_CTX_sess_set_new_cb(native, [](SSL* ssl, SSL_SESSION* session) -> int {
@@ -127,6 +150,7 @@ struct AsioUpstreamClient::Shared {
   }
 
   UpstreamPoolOptions options;
+  const upstream_pool::TrustStore trusted;
   std::atomic<std::uint64_t> open{0};
   std::atomic<std::uint64_t> idle{0};
   std::atomic<std::uint64_t> created{0};
@@ -138,10 +162,15 @@ struct AsioUpstreamClient::Shared {
   NameLookups<LookupAnswer> lookups;  // its callbacks hold this state weakly
 
   std::shared_ptr<upstream_pool::TlsContext> TlsFor(const std::string& key) {
+    {
+      std::lock_guard lock(mutex);
+      if (auto found = tls.find(key); found != tls.end()) return found->second;
+    }
+    // Made outside the lock, which every call's name lookup takes; a context another loop made
+    // meanwhile wins.
+    auto made = std::make_shared<upstream_pool::TlsContext>(trusted);
     std::lock_guard lock(mutex);
-    auto& context = tls[key];
-    if (!context) context = std::make_shared<upstream_pool::TlsContext>();
-    return context;
+    return tls.try_emplace(key, std::move(made)).first->second;
   }
   DnsCache<Endpoints>::Found CachedLookup(const std::string& key) {
     std::lock_guard lock(mutex);

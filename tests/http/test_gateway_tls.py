@@ -81,11 +81,17 @@ class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
         cls.tls_dir = Path(tempfile.mkdtemp(prefix='gatehouse-tls-'))
         cert, key = make_certificate(cls.tls_dir)
         cls.cert, cls.key = cert, key
+        # What the server trusts: a copy, which a test takes away once the server has started.
+        cls.trusted = cls.tls_dir / 'trusted.pem'
+        shutil.copyfile(cert, cls.trusted)
         cls.slow = SlowTlsUpstream(cert, key)
+        # A second https upstream that only test_the_ca_certificates_are_read_once_at_start calls.
+        cls.unvisited = cls.make_load_upstream().start()
         try:
             super().setUpClass()
         except BaseException:
             cls.slow.stop()
+            cls.unvisited.stop()
             shutil.rmtree(cls.tls_dir, ignore_errors=True)
             raise
         cls.project = cls.make_project()
@@ -102,15 +108,17 @@ class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
             super().tearDownClass()
         finally:
             cls.slow.stop()
+            cls.unvisited.stop()
             shutil.rmtree(cls.tls_dir, ignore_errors=True)
 
     @classmethod
     def server_config(cls):
         # The serve process trusts only the test's certificate (OpenSSL's default CA file).
-        cls.serve_env['SSL_CERT_FILE'] = str(cls.cert)
+        cls.serve_env['SSL_CERT_FILE'] = str(cls.trusted)
         lines = [provider_config(cls.upstream.base_url)]
         for name, url in (('tls', cls.load.base_url),
-                          ('tlswronghost', f'https://127.0.0.1:{cls.load.port}/v1')):
+                          ('tlswronghost', f'https://127.0.0.1:{cls.load.port}/v1'),
+                          ('tlsunvisited', cls.unvisited.base_url)):
             lines += ['[[providers]]', f'name = "{name}"', f'base_url = "{url}"',
                       f'api_key_env = "{KEY_ENV}"', 'timeout_ms = 5000', '']
             for model in ('fixed', 'stream-3x50'):
@@ -156,6 +164,13 @@ class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
         self.assertEqual(stream.status, 200)
         events = stream.read_all()
         self.assertEqual(events[-1][1], '[DONE]')
+
+    def test_the_ca_certificates_are_read_once_at_start(self):
+        # Not on an event loop at a host's first call: that read would stall the loop. The
+        # trusted file is gone before this host is first called, and its certificate still is.
+        self.trusted.unlink()
+        body = self.ok(self.chat(self.project.token, 'tlsunvisited/fixed'))
+        self.assertEqual(body['usage']['prompt_tokens'], FIXED_USAGE['prompt_tokens'])
 
     def test_a_certificate_that_does_not_name_the_host_is_502_id_502(self):
         self.assertError(self.chat(self.project.token, 'tlswronghost/fixed'), E_BAD_GATEWAY)
