@@ -224,6 +224,8 @@ class BadInputTableTests(GatehouseTestCase):
             ('POST', '/v2/admin/organizations', {}, 'admin'),
             ('POST', '/v1/assistant', {}, 'project'),
             ('POST', '/v2/console/session', {}, 'none'),
+            ('POST', '/v1/chat/completions', {}, 'project'),
+            ('POST', '/v1/embeddings', {}, 'project'),
         ]
         raws = {
             'truncated JSON': b'{"name": "x",',

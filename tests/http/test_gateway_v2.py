@@ -10,7 +10,8 @@ import resource
 import time
 import urllib.parse
 
-from .harness import (E_BAD_ENDPOINT, E_BAD_GATEWAY, E_SCOPE, HOST, KEY_ENV, PROVIDER,
+from .harness import (E_ASSISTANT_NOT_FOUND, E_BAD_ENDPOINT, E_BAD_GATEWAY, E_BAD_TOKEN,
+                      E_CONTENT_TYPE, E_NO_KEY, E_SCOPE, HOST, KEY_ENV, PROVIDER,
                       GatewayTestCase, e_pattern, e_required, provider_config,
                       skip_when_sanitized, unique, wait_until)
 from .gateway_cases import ChatStream, raw_chat
@@ -531,6 +532,76 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
         for path in ('/v2/llm/providers/nope', '/v2/llm/providers/nope/models',
                      f'/v2/llm/providers/{LOAD}/models/nope'):
             self.assertError(self.request('GET', path, token=self.org_token), E_BAD_ENDPOINT)
+
+    def test_the_provider_routes_answer_either_scope_and_refuse_bad_credentials(self):
+        paths = [f'/v2/llm/providers/{LOAD}', f'/v2/llm/providers/{LOAD}/models',
+                 f'/v2/llm/providers/{LOAD}/models/fixed']
+        for path in paths:
+            for token in (self.org_token, self.project.token):
+                with self.subTest(path=path, scope='org' if token == self.org_token else 'project'):
+                    self.ok(self.request('GET', path, token=token))
+        blocked = self.make_token(self.project.project_id)
+        self.ok(self.request('PUT', f'/v2/projects/tokens/{blocked.token_id}',
+                             body={'status': 'blocked'}, token=self.org_token))
+        calls = [('GET', path, None) for path in paths + ['/v1/models']] + [
+            ('POST', '/v1/embeddings', {'model': f'{LOAD}/emb', 'input': 'x'})]
+        for method, path, body in calls:
+            with self.subTest(path=path):
+                self.assertError(self.request(method, path, body=body, token=None), E_NO_KEY)
+                self.assertError(self.request(method, path, body=body, token=blocked.token),
+                                 E_BAD_TOKEN)
+
+    def test_v1_models_leaves_out_a_provider_configured_without_models(self):
+        ids = {i['id'] for i in self.ok(self.request('GET', '/v1/models',
+                                                     token=self.project.token))['data']}
+        self.assertIn(f'{LOAD}/fixed', ids)
+        self.assertFalse([i for i in ids if i.startswith('unpriced/')], ids)
+
+    def test_embeddings_bodies_are_checked_before_anything_goes_upstream(self):
+        before = len(self.load.embedding_bodies)
+        cases = [({'model': f'{LOAD}/emb', 'input': 5}, e_pattern('input')),
+                 ({'model': f'{LOAD}/emb', 'input': {'text': 'x'}}, e_pattern('input')),
+                 ({'model': 'saia:assistant:bot', 'input': 'x'}, e_pattern('model')),
+                 ({'model': f'{LOAD}/emb'}, e_required('input'))]
+        for body, error in cases:
+            with self.subTest(body=body):
+                self.assertError(self.request('POST', '/v1/embeddings', body=body,
+                                              token=self.project.token), error)
+        self.assertEqual(len(self.load.embedding_bodies), before)
+
+    def test_a_null_stream_is_no_stream_and_a_role_that_is_not_text_is_refused(self):
+        text = unique('nullstream')
+        response = self.chat(self.project.token, f'{PROVIDER}/echo', text=text,
+                             extra={'stream': None})
+        self.assertEqual(response.status, 200, response.body)
+        self.assertEqual(response.headers['Content-Type'].split(';')[0], 'application/json')
+        self.assertError(self.request('POST', '/v1/chat/completions', token=self.project.token,
+                                      body={'model': f'{PROVIDER}/echo',
+                                            'messages': [{'role': 5, 'content': 'x'}]}),
+                         e_pattern('messages'))
+
+    def test_chat_calls_refused_before_the_provider_are_recorded_and_scope_refusals_are_not(self):
+        session = unique('s-refused')
+        headers = {'saia-conversation-id': session}
+        self.assertError(self.request('POST', '/v1/chat/completions', token=self.project.token,
+                                      raw_body=b'model=x', headers=headers,
+                                      content_type='application/x-www-form-urlencoded'),
+                         E_CONTENT_TYPE)
+        self.assertError(self.request('POST', '/v1/chat/completions', token=self.project.token,
+                                      body={'model': 'saia:assistant:nobody-here',
+                                            'messages': [{'role': 'user', 'content': 'x'}]},
+                                      headers=headers), E_ASSISTANT_NOT_FOUND)
+        records = self.wait_items(lambda i: i.get('sessionId') == session, 2)
+        self.assertEqual(sorted((r['status'], r['httpStatus']) for r in records),
+                         [('failed', 404), ('failed', 415)])
+        # An organization token's call and a call without credentials are no project's call.
+        other = unique('s-noscope')
+        self.assertError(self.request('POST', '/v1/chat/completions', token=self.org_token,
+                                      body={'model': f'{PROVIDER}/echo',
+                                            'messages': [{'role': 'user', 'content': 'x'}]},
+                                      headers={'saia-conversation-id': other}), E_SCOPE)
+        time.sleep(0.5)
+        self.assertEqual([i for i in self.export_items() if i.get('sessionId') == other], [])
 
     def test_a_model_whose_name_has_a_slash_is_fetched_with_the_slash_percent_encoded(self):
         encoded = urllib.parse.quote(SLASHED_MODEL, safe='')

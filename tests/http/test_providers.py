@@ -133,6 +133,11 @@ class GatewayRouteTests(GatewayTestCase):
             (self.org_token, 'POST', '/v1/organization/assistants', {'GET'}),
             (self.org_token, 'DELETE', '/v1/organization/request/export', {'GET'}),
             (self.org_token, 'POST', '/v2/llm/providers', {'GET'}),
+            (self.project.token, 'POST', '/v1/models', {'GET'}),
+            (self.project.token, 'GET', '/v1/embeddings', {'POST'}),
+            (self.org_token, 'POST', f'/v2/llm/providers/{PROVIDER}', {'GET'}),
+            (self.org_token, 'PUT', f'/v2/llm/providers/{PROVIDER}/models', {'GET'}),
+            (self.org_token, 'DELETE', f'/v2/llm/providers/{PROVIDER}/models/echo', {'GET'}),
         ]
         for token, method, path, allowed in cases:
             with self.subTest(method=method, path=path):

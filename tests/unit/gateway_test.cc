@@ -433,6 +433,19 @@ TEST_F(MaxTokensRule, TheAssistantsMaxTokensWinsUnderTheClientsName) {
   sent = Sent(R"({"messages":[]})", 64);
   EXPECT_EQ(sent.at("max_tokens").as_int64(), 64);
   EXPECT_FALSE(sent.contains("max_completion_tokens"));
+  sent = Sent(R"({"max_tokens":10,"max_completion_tokens":20,"messages":[]})", 64);
+  EXPECT_EQ(sent.at("max_completion_tokens").as_int64(), 64);
+  EXPECT_FALSE(sent.contains("max_tokens"));
+}
+
+// A null is no value: the other name's value goes, under its own name.
+TEST_F(MaxTokensRule, ANullUnderOneNameLeavesTheOther) {
+  auto sent = Sent(R"({"max_tokens":10,"max_completion_tokens":null,"messages":[]})", {});
+  EXPECT_EQ(sent.at("max_tokens").as_int64(), 10);
+  EXPECT_FALSE(sent.contains("max_completion_tokens"));
+  sent = Sent(R"({"max_tokens":null,"messages":[]})", {});
+  EXPECT_FALSE(sent.contains("max_tokens"));
+  EXPECT_FALSE(sent.contains("max_completion_tokens"));
 }
 
 }  // namespace
