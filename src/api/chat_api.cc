@@ -43,31 +43,33 @@ Status CheckChatBody(const boost::json::object& body, ChatCall& call) {
       problems.Add(ErrorCode::kPattern, "stream");
     }
   }
+  if (const auto* thread = body.if_contains("threadId"); thread && !thread->is_null()) {
+    // It lands in exports as the session: text, and short.
+    if (!thread->is_string() || thread->as_string().size() > kMaxNameLength * 4) {
+      problems.Add(ErrorCode::kPattern, "threadId");
+    }
+  }
   return problems.Finish();
 }
 
 // The reference platform's SDK sends two fields of its own in the body: "threadId" (the
 // conversation) and "variables" (for an assistant's prompt). Neither is OpenAI's, and providers
-// refuse fields they do not know, so both are taken out; the thread becomes the record's session
-// when no saia-conversation-id header named one.
-Status TakePlatformFields(ChatCall& call) {
-  if (const auto* thread = call.body.if_contains("threadId"); thread && !thread->is_null()) {
-    if (!thread->is_string() || thread->as_string().size() > kMaxNameLength * 4) {
-      return Fail(ErrorCode::kPattern, "threadId");
-    }
+// refuse fields they do not know, so both are taken out; the thread (a string, as CheckChatBody
+// requires) becomes the record's session when no saia-conversation-id header named one.
+void TakePlatformFields(ChatCall& call) {
+  if (const auto* thread = call.body.if_contains("threadId");
+      thread && thread->is_string() && thread->as_string().size() <= kMaxNameLength * 4) {
     if (!call.origin.session_id && !thread->as_string().empty()) {
       call.origin.session_id = std::string(thread->as_string());
     }
   }
   call.body.erase("threadId");
   call.body.erase("variables");
-  return {};
 }
 
-// Validates the body and resolves the model. Errors are what the client gets.
+// Resolves the model of a checked body (CheckChatBody). Errors are what the client gets.
 Status Prepare(ApiServices& services, const Principal& caller, const boost::json::object& body,
                ChatCall& call) {
-  if (auto checked = CheckChatBody(body, call); !checked) return checked;
   const std::string_view name(body.at("model").as_string());
   std::optional<ResolvedModel> resolved;
   const CompiledPermissions* permissions = caller.token->permissions.get();
@@ -107,8 +109,11 @@ void Chat(ApiServices& services, const ApiCall& api, HttpResponse& response) {
   }
   Status prepared = !session ? session
                     : !body  ? Status(std::unexpected(body.error()))
-                             : TakePlatformFields(call);
-  if (prepared) prepared = Prepare(services, *caller, call.body, call);
+                             : CheckChatBody(call.body, call);
+  if (prepared) {
+    TakePlatformFields(call);
+    prepared = Prepare(services, *caller, call.body, call);
+  }
   if (!prepared) {
     services.gateway.LogRefused(call, HttpStatusOf(prepared.error().code()));
     return WriteError(response, prepared.error());
@@ -179,7 +184,7 @@ void RecordRefusedCall(ApiServices& services, const ApiCall& api, const Error& e
     }
     // The platform SDK's thread names the refused call's session too (unless the header did);
     // a malformed one is simply not used, since the call is refused for another reason already.
-    if (kind == CallKind::kChat) (void)TakePlatformFields(call);
+    if (kind == CallKind::kChat) TakePlatformFields(call);
   }
   services.gateway.LogRefused(call, HttpStatusOf(error.code()));
 }

@@ -188,7 +188,8 @@ ProviderConfig LoadProvider(const std::string& path, const toml::table& table) {
   // The base URL is shown to every token that lists providers: no credentials in it.
   const std::string_view after_scheme =
       std::string_view(provider.base_url).substr(provider.base_url.find("//") + 2);
-  if (after_scheme.substr(0, after_scheme.find('/')).find('@') != std::string_view::npos) {
+  if (after_scheme.substr(0, after_scheme.find_first_of("/?#")).find('@') !=
+      std::string_view::npos) {
     Reject(path, table, "providers.base_url",
            "must not carry credentials (user@host); the key comes from api_key_env");
   }

@@ -356,7 +356,8 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
   // usually bills, and which a cost limit must see (a stream is estimated so too). Any other
   // failure: nothing.
   std::optional<TokenUsage> UsageOfFailure(int http_status) const {
-    if ((http_status == 499 || http_status == 504) && exchange_->RequestSent()) {
+    const bool refused = head_.status != 0 && (head_.status < 200 || head_.status >= 300);
+    if ((http_status == 499 || http_status == 504) && exchange_->RequestSent() && !refused) {
       return std::nullopt;
     }
     return TokenUsage{};
@@ -387,7 +388,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
   // The client left a stream: 499, unless it had the whole answer ([DONE]) already, as a client
   // that closes on [DONE] does.
   void RecordLeftStream() {
-    if (events_.done()) return EndStream();
+    if (events_.done() || events_.failed()) return EndStream();
     RecordStream("failed", 499);
   }
 
@@ -535,35 +536,45 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
 
   void OnStreamPiece(std::expected<UpstreamBodyPiece, UpstreamError> piece,
                      const AsyncBodySource::Callback& done) {
-    if (!piece && events_.done() && !cancelled_) {
-      // After [DONE] the answer is whole: what the provider does with the rest of its body
-      // (its last chunk, its close) changes nothing for the client or the record.
+    if (!piece && (events_.done() || events_.failed()) && !cancelled_) {
+      // After [DONE] the answer is whole, and after an error event the provider has said why it
+      // ends: what it does with the rest of its body (its last chunk, its close) changes
+      // nothing for the client or the record.
       std::string chunk = events_.Abandon();
       EndStream();
       return done(BodyPiece::kLast, std::move(chunk));
     }
     if (!piece) {
       // An unfinished last line was cut mid-event: relayed, it would be an event no client can
-      // parse, so it is dropped; the error event below, on its own, tells why the stream ends.
+      // parse, so it is dropped; the error event after it, on its own, tells why the stream ends.
       std::string chunk = events_.Abandon();
       if (cancelled_) return done(BodyPiece::kBroken, std::move(chunk));
-      spdlog::warn("provider {} stream broke: {}", call_.model.provider->name,
-                   piece.error().detail);
-      // No [DONE]: a client must not take a broken answer for a complete one.
-      const bool timeout = piece.error().failure == UpstreamFailure::kTimeout;
-      chunk += timeout
-                   ? "data: {\"error\":{\"message\":\"Provider Request Timeout\",\"code\":504}}\n\n"
-                   : "data: {\"error\":{\"message\":\"Bad Gateway\",\"code\":502}}\n\n";
-      RecordStream("failed", timeout ? 504 : 502);
-      return done(BodyPiece::kLast, std::move(chunk));
+      return done(BodyPiece::kLast, chunk + Broken(piece.error()));
     }
     std::string chunk = events_.Feed(piece->bytes);
     if (!piece->end) return done(BodyPiece::kMore, std::move(chunk));
+    if (piece->ended_by_close && !events_.done() && !events_.failed()) {
+      // The provider's close ended the body before [DONE]: a provider that died mid-answer
+      // ends it so too, and nothing tells the two apart, so it is not taken for complete.
+      chunk += events_.Abandon();
+      return done(BodyPiece::kLast,
+                  chunk + Broken({UpstreamFailure::kProtocol, "closed before [DONE]"}));
+    }
     chunk += events_.Finish();
     // A stream that ended after an error event is not made to look complete.
     if (!events_.done() && !events_.failed()) chunk += "data: [DONE]\n\n";
     EndStream();
     done(BodyPiece::kLast, std::move(chunk));
+  }
+
+  // Records a stream that broke and returns the error event that ends it: no [DONE], so that
+  // no client takes a broken answer for a complete one.
+  std::string Broken(const UpstreamError& error) {
+    spdlog::warn("provider {} stream broke: {}", call_.model.provider->name, error.detail);
+    const bool timeout = error.failure == UpstreamFailure::kTimeout;
+    RecordStream("failed", timeout ? 504 : 502);
+    return timeout ? "data: {\"error\":{\"message\":\"Provider Request Timeout\",\"code\":504}}\n\n"
+                   : "data: {\"error\":{\"message\":\"Bad Gateway\",\"code\":502}}\n\n";
   }
 
   // Records a stream that ended: failed 502 when the provider sent an error event.

@@ -177,7 +177,10 @@ std::string SseAccumulator::Line(std::string_view line) {
   auto event = boost::json::parse(data, ec, &memory);
   if (ec || !event.is_object()) return std::string(line);
   boost::json::object& object = event.as_object();
-  if (const auto* error = object.if_contains("error"); error && !error->is_null()) failed_ = true;
+  // After [DONE] the answer is whole: nothing that follows fails it.
+  if (const auto* error = object.if_contains("error"); error && !error->is_null() && !done_) {
+    failed_ = true;
+  }
   if (const auto* choices = object.if_contains("choices"); choices && choices->is_array()) {
     for (const auto& choice : choices->as_array()) {
       if (!choice.is_object()) continue;

@@ -57,6 +57,9 @@ struct UpstreamHead {
 struct UpstreamBodyPiece {
   std::string bytes;
   bool end = false;
+  // With `end`: the body had neither a length nor chunks, so the provider's close ended it,
+  // which a provider that dies mid-answer does too.
+  bool ended_by_close = false;
 };
 
 // One call to a provider. Every callback runs on the event loop that started the call, exactly

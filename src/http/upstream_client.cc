@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -123,8 +124,10 @@ class AsioExchange final : public UpstreamExchange,
       return done(UpstreamBodyPiece{{}, true});
     }
     // The whole-call budget is the provider's: the time the caller held the last piece (a slow
-    // client taking a stream) moves the deadline on.
-    deadline_ += SteadyClock::now() - handed_at_;
+    // client taking a stream) moves the deadline on, by at most the budget once more, so that
+    // no call holds its connection and its provider's cap past twice the budget.
+    held_ += SteadyClock::now() - handed_at_;
+    deadline_ = start_ + total_timeout_ + std::min(held_, SteadyClock::duration(total_timeout_));
     Expire(read_timeout_);
     auto self = shared_from_this();
     OnStream(*connection_, [&](auto& stream) {
@@ -177,6 +180,9 @@ class AsioExchange final : public UpstreamExchange,
     piece.bytes = std::move(parser_->get().body());
     parser_->get().body().clear();
     piece.end = parser_->is_done();
+    // Neither chunks nor a length: the body ended with the connection (Beast reads the close as
+    // the body's end).
+    piece.ended_by_close = piece.end && !parser_->chunked() && !parser_->content_length();
     if (piece.end) Release();
     handed_at_ = SteadyClock::now();
     done(std::move(piece));
@@ -333,6 +339,8 @@ class AsioExchange final : public UpstreamExchange,
   asio::awaitable<void> Run(UpstreamRequest request, HeadCallback done) {
     auto self = shared_from_this();
     const auto start = SteadyClock::now();
+    start_ = start;
+    total_timeout_ = request.total_timeout;
     deadline_ = start + request.total_timeout;
     // The name lookup, connect, TLS handshake, send and the wait for the head share one budget.
     head_deadline_ = std::min(start + request.first_byte_timeout, deadline_);
@@ -443,7 +451,10 @@ class AsioExchange final : public UpstreamExchange,
   std::string pool_key_;
   SteadyClock::time_point deadline_ = SteadyClock::time_point::max();
   SteadyClock::time_point head_deadline_ = SteadyClock::time_point::max();
+  SteadyClock::time_point start_;
+  std::chrono::milliseconds total_timeout_{0};
   SteadyClock::time_point handed_at_;  // when the head or the last piece went to the caller
+  SteadyClock::duration held_{};       // how long the caller held them, all together
   std::chrono::milliseconds read_timeout_{60000};
   bool cancelled_ = false;
   bool sent_ = false;  // the whole request was written

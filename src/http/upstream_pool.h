@@ -60,15 +60,17 @@ inline int TlsContextIndex() {
   return index;
 }
 
-// The CA certificates every upstream TLS context trusts: OpenSSL's default paths (the system's
-// bundle, or SSL_CERT_FILE / SSL_CERT_DIR), read once when the client is made. Reading the
-// bundle parses every certificate in it, milliseconds that the first https call to each host
-// would otherwise spend on its event loop.
+// The CA certificates every upstream TLS context trusts: OpenSSL's default paths. The bundle
+// file (the system's, or SSL_CERT_FILE) is read once, when the client is made: reading it parses
+// every certificate in it, milliseconds that the first https call to each host would otherwise
+// spend on its event loop. (A hashed directory, SSL_CERT_DIR, is looked up by OpenSSL as
+// handshakes need it; Debian's bundle file holds the same certificates.) OpenSSL skips a bundle
+// it cannot read: the calls then fail their verification (502).
 class TrustStore {
  public:
   TrustStore() : store_(X509_STORE_new()) {
     if (!store_ || X509_STORE_set_default_paths(store_) != 1) {
-      throw std::runtime_error("cannot load the default CA certificates for upstream TLS");
+      throw std::runtime_error("cannot set up the CA certificates for upstream TLS");
     }
   }
   ~TrustStore() { X509_STORE_free(store_); }

@@ -126,6 +126,21 @@ void UsageLimits::AddLocked(Counter& counter, double amount, TimeMs now) {
   }
 }
 
+void UsageLimits::ForgetCrossingsNotMade(Counter& counter) {
+  UsageLimit& limit = counter.limit;
+  const auto made = [&limit](bool hard) {
+    const double bound = hard ? limit.hard_limit : limit.soft_limit;
+    return bound > 0 && limit.used >= bound;
+  };
+  for (std::size_t i = counter.claims.size(); i-- > 0;) {
+    const LimitCrossingClaim& claim = counter.claims[i];
+    if (claim.period != limit.valid_from || made(claim.hard)) continue;
+    (claim.hard ? limit.hard_crossed_in : limit.soft_crossed_in) = 0;
+    counter.claims.erase(counter.claims.begin() + static_cast<std::ptrdiff_t>(i));
+    counter.notices.erase(counter.notices.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+}
+
 bool UsageLimits::MaySpendLocked(Counter& counter, TimeMs now) {
   RollLocked(counter, now);
   if (!counter.limit.IsCurrent()) return true;
@@ -341,6 +356,7 @@ Result<UsageLimit> UsageLimits::Change(const std::string& organization_id,
       }
       lock.lock();
       apply(counter->limit, nullptr);
+      ForgetCrossingsNotMade(*counter);
       counter->exhausted = false;
       counter->needs_settling = true;
       after = counter->limit;

@@ -169,6 +169,11 @@ class UsageLimits final : public RequestObserver {
   static constexpr const char* kSoftCrossed = "limit.soft_crossed";
   static constexpr const char* kHardCrossed = "limit.hard_crossed";
 
+  // Requires the counter's lock. Drops the crossings not yet claimed that the limit's bounds, as
+  // changed, no longer make (counted against the old ones while the change was being stored),
+  // so that the period's real crossing of the new bound is announced instead.
+  void ForgetCrossingsNotMade(Counter& counter);
+
   static std::string KeyOf(const std::string& organization_id, const std::string& project_id);
   // The audit entry of `action` on `limit`.
   static AuditEntry LimitAudit(const AuditActor& actor, const UsageLimit& limit, std::string action,

@@ -18,6 +18,8 @@ the requested model name (the bare name Gatehouse sends, without the provider pr
   done-then-wait   the stream of `stream`, but the body's last chunk comes HELD_AFTER_DONE_S
                    after data: [DONE]
   tool-calls       200 JSON whose answer is a tool call only (no content), without usage
+  close-ended      SSE with neither chunks nor a length: one content event, then the close
+  close-ended-done the same, with data: [DONE] before the close
   hang             waits HANG_S (longer than the provider timeout used with it), then echo
   anything else    404 with an OpenAI-style error body
 
@@ -137,6 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
             'stream-no-usage': self._stream_no_usage, 'slow-stream': self._slow_stream,
             'cut-stream': self._cut_stream, 'mid-error': self._mid_error,
             'done-then-wait': self._done_then_wait, 'tool-calls': self._tool_calls,
+            'close-ended': self._close_ended, 'close-ended-done': self._close_ended,
         }.get(model)
         if handler is None:
             self._send_json(404, {'error': {'message': f'model {model!r} not found',
@@ -194,6 +197,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._event({'error': {'message': 'the fake upstream is overloaded',
                                'type': 'server_error'}})
         self._end_chunks()
+
+    def _close_ended(self, body, record):
+        # HTTP/1.1 without a length or chunks: the body ends with the connection.
+        self.send_response(200)
+        self.send_header('Content-Type', 'text/event-stream')
+        self.send_header('Connection', 'close')
+        self.end_headers()
+        chunk = self._chunk_payload(record, body.get('model'),
+                                    {'role': 'assistant', 'content': CUT_STREAM_PIECE})
+        self.wfile.write(f'data: {json.dumps(chunk)}\n\n'.encode())
+        if body.get('model') == 'close-ended-done':
+            self.wfile.write(b'data: [DONE]\n\n')
+        self.wfile.flush()
+        self.close_connection = True
 
     def _done_then_wait(self, body, record):
         self._stream_pieces(body, record, STREAM_PIECES, STREAM_USAGE,

@@ -217,6 +217,22 @@ class StreamingTests(GatewayTestCase):
         self.assertEqual((record['promptTokens'], record['completionTokens']),
                          (STREAM_USAGE['prompt_tokens'], STREAM_USAGE['completion_tokens']))
 
+    def test_a_stream_its_providers_close_ended_before_done_is_not_taken_for_complete(self):
+        # No chunks, no length: the close ends the body, as a provider dying mid-answer does.
+        session = unique('s-closeended')
+        stream = self.open(f'{PROVIDER}/close-ended', session=session)
+        datas = [d for _t, d in stream.read_all()]
+        self.assertNotIn('[DONE]', datas)
+        self.assertIn('"code": 502', datas[-1].replace('":', '": '))
+        record = self.wait_record(session, self.project.token, settle_s=1.0)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 502))
+        # With [DONE] before its close the same stream is whole.
+        session = unique('s-closeendeddone')
+        stream = self.open(f'{PROVIDER}/close-ended-done', session=session)
+        self.assertEqual([d for _t, d in stream.read_all()][-1], '[DONE]')
+        record = self.wait_record(session, self.project.token, settle_s=1.0)
+        self.assertEqual((record['status'], record['httpStatus']), ('succeeded', 200))
+
     def test_stream_request_to_a_failing_upstream_is_502_id_502(self):
         session = unique('s-500')
         stream = self.open(f'{PROVIDER}/fail-500', session=session)

@@ -323,6 +323,12 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
         response = self.request('POST', '/v1/embeddings', token=self.project.token, body={})
         for field in ('model', 'input'):
             self.assertError(response, e_required(field))
+        # The reference SDK's threadId is checked with the rest.
+        response = self.request('POST', '/v1/chat/completions', token=self.project.token,
+                                body={'model': f'{PROVIDER}/echo', 'messages': [],
+                                      'threadId': 5})
+        self.assertError(response, e_pattern('threadId'))
+        self.assertError(response, e_required('messages'))
 
     def test_a_chat_refused_for_its_body_is_recorded_with_the_model_it_named(self):
         session = unique('s-refused-model')

@@ -145,6 +145,38 @@ TEST_F(GatewayTest, AClientThatLeavesMidStreamIsRecorded499) {
   EXPECT_EQ(OnlyRecord().http_status, 499);
 }
 
+// A client that leaves on the provider's error event (as OpenAI's SDKs do) left a failed call.
+TEST_F(GatewayTest, AClientThatLeavesAfterAnErrorEventLeftACallThatFailed502) {
+  exchange()->head = UpstreamHead{200, "text/event-stream", ""};
+  exchange()->pieces.push_back(
+      UpstreamBodyPiece{"data: {\"error\":{\"message\":\"overloaded\"}}\n\n", false});
+  ChatResult result = Run(Call(true));
+  ASSERT_TRUE(result.stream);
+  result.stream->Next([](BodyPiece, std::string) {});
+  result.stream->Abort();
+  result.stream.reset();
+  const RequestRecord record = OnlyRecord();
+  EXPECT_EQ((std::pair{record.status, record.http_status}),
+            (std::pair{std::string("failed"), 502}));
+}
+
+// After [DONE] the answer is whole: a provider that breaks then fails nothing.
+TEST_F(GatewayTest, AStreamThatBreaksAfterDoneSucceeded) {
+  exchange()->head = UpstreamHead{200, "text/event-stream", ""};
+  exchange()->pieces.push_back(UpstreamBodyPiece{
+      "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n", false});
+  exchange()->pieces.push_back(
+      UpstreamBodyPiece{"data: {\"error\":{\"message\":\"late\"}}\n\n", false});
+  exchange()->pieces.push_back(std::unexpected(UpstreamError{UpstreamFailure::kNetwork, "reset"}));
+  ChatResult result = Run(Call(true));
+  ASSERT_TRUE(result.stream);
+  const std::string relayed = Drain(*result.stream);
+  EXPECT_EQ(relayed.find("\"code\":502"), std::string::npos) << relayed;
+  const RequestRecord record = OnlyRecord();
+  EXPECT_EQ((std::pair{record.status, record.http_status}),
+            (std::pair{std::string("succeeded"), 200}));
+}
+
 // An event loop defers its records' journal frames to its next write to a client: a call
 // whose client left is recorded 499 with no such write after it, so its frame is written at
 // once (else a crash during a store outage would lose the record).

@@ -442,6 +442,27 @@ TEST(AsioUpstreamClient, TheTimeTheCallerHoldsTheHeadDoesNotCountAgainstTheWhole
   EXPECT_EQ(late->failure, UpstreamFailure::kTimeout);
 }
 
+// However long the caller holds it, a call ends by twice its whole-call budget: its connection
+// and its provider's cap are not held for ever by a client that reads slowly enough.
+TEST(AsioUpstreamClient, TheCallersHoldingTimeMovesTheWholeCallDeadlineByOneBudgetAtMost) {
+  LoopbackServer server([](int fd) {
+    SendText(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    SendText(fd, "0\r\n\r\n");
+  });
+  AsioUpstreamClient client;
+  const ProviderConfig provider = ProviderAt(server.base_url());
+  std::optional<Outcome> held;
+  // Held 1,000 ms, then 200 ms of the provider's: within 400 + 1,000, past 400 + 400.
+  RunEventLoop([&] {
+    Call(
+        client, provider, std::chrono::seconds(5), [&](Outcome outcome) { held = outcome; },
+        CallShape{std::chrono::milliseconds(400), std::chrono::milliseconds(1000)});
+  });
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->failure, UpstreamFailure::kTimeout);
+}
+
 // A body the upstream ended by closing the connection leaves no connection to reuse, even
 // when the next call comes too soon for the health peek.
 TEST(AsioUpstreamClient, AConnectionWhoseCloseEndedTheBodyIsNeverPooled) {

@@ -461,6 +461,32 @@ TEST_F(UsageLimitsWriteTest, CallsAreCountedWithoutWaitingWhileAChangeOfTheirLim
   EXPECT_EQ(Used(project_.id), 1);
 }
 
+// Calls counted while a raise of the hard limit is being stored reach the old bound: that
+// crossing is not announced, and the crossing of the new bound is.
+TEST_F(UsageLimitsWriteTest, ACrossingOfTheOldBoundDuringAChangeIsNotAnnounced) {
+  const UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 0, 2);
+  UsageLimitChange change;
+  change.hard_limit = 4;
+  TimeWhileAWriteWaits(
+      [&] {
+        ASSERT_TRUE(limits_->Change(organization_.id, project_.id, limit.id, "Support", change,
+                                    AuditActor::System()));
+      },
+      [&] {
+        EXPECT_TRUE(Call());
+        EXPECT_TRUE(Call());
+      });
+  ASSERT_TRUE(limits_->Flush());
+  EXPECT_TRUE(notifier_.notices.empty()) << notifier_.notices.front().limit.hard_limit;
+  EXPECT_TRUE(Call());
+  EXPECT_TRUE(Call());
+  EXPECT_FALSE(Call());
+  ASSERT_TRUE(limits_->Flush());
+  ASSERT_EQ(notifier_.notices.size(), 1u);
+  EXPECT_EQ(notifier_.notices[0].action, "limit.hard_crossed");
+  EXPECT_EQ(notifier_.notices[0].limit.hard_limit, 4);
+}
+
 TEST_F(UsageLimitsWriteTest, CallsAreAdmittedWithoutWaitingWhileTheirLimitIsCancelled) {
   const UsageLimit limit = Create(project_.id, UsageUnit::kCost, 0, 100);
   Result<UsageLimit> cancelled = std::unexpected(Error(ErrorCode::kInternal));
