@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "core/ids.h"
+#include "core/log_budget.h"
 #include "core/text.h"
 
 namespace gatehouse {
@@ -291,8 +292,25 @@ UpstreamRequest UpstreamRequestFor(ChatCall& call) {
   return request;
 }
 
+// Provider failures come at request rates while a provider is down: the loops log at most 10 of
+// them a second, and say how many they held back.
+LogBudget provider_warnings(10);
+
+template <typename... Args>
+void WarnAboutProvider(spdlog::format_string_t<Args...> format, Args&&... args) {
+  std::uint64_t held = 0;
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now().time_since_epoch());
+  if (!provider_warnings.Take(now.count(), held)) return;
+  if (held > 0) {
+    spdlog::warn("{} more provider warnings held back (at most {} a second are logged)", held,
+                 provider_warnings.per_second());
+  }
+  spdlog::warn(format, std::forward<Args>(args)...);
+}
+
 Error ErrorOf(const UpstreamError& error, const ChatCall& call) {
-  spdlog::warn("provider {} failed: {}", call.model.provider->name, error.detail);
+  WarnAboutProvider("provider {} failed: {}", call.model.provider->name, error.detail);
   return Error(error.failure == UpstreamFailure::kTimeout ? ErrorCode::kProviderTimeout
                                                           : ErrorCode::kBadGateway,
                {}, error.detail);
@@ -448,7 +466,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     const int status = head_.status;
     const std::string& provider = call_.model.provider->name;
     if (status == 401 || status == 403) {
-      spdlog::warn("provider {} rejected the gateway's credentials ({})", provider, status);
+      WarnAboutProvider("provider {} rejected the gateway's credentials ({})", provider, status);
       return Fail(Error(ErrorCode::kBadGateway, {}, "provider rejected the gateway's credentials"),
                   502);
     }
@@ -570,7 +588,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
   // Records a stream that broke and returns the error event that ends it: no [DONE], so that
   // no client takes a broken answer for a complete one.
   std::string Broken(const UpstreamError& error) {
-    spdlog::warn("provider {} stream broke: {}", call_.model.provider->name, error.detail);
+    WarnAboutProvider("provider {} stream broke: {}", call_.model.provider->name, error.detail);
     const bool timeout = error.failure == UpstreamFailure::kTimeout;
     RecordStream("failed", timeout ? 504 : 502);
     return timeout ? "data: {\"error\":{\"message\":\"Provider Request Timeout\",\"code\":504}}\n\n"
@@ -580,7 +598,8 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
   // Records a stream that ended: failed 502 when the provider sent an error event.
   void EndStream() {
     if (events_.failed()) {
-      spdlog::warn("provider {} sent an error event in its stream", call_.model.provider->name);
+      WarnAboutProvider("provider {} sent an error event in its stream",
+                        call_.model.provider->name);
       return RecordStream("failed", 502);
     }
     RecordStream("succeeded", 200);

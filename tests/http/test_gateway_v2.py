@@ -348,6 +348,26 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
         self.assertNotIn(LEAKY_KEY_FRAGMENT[:10], json.dumps(response.body))
         self.assertEqual(self.wait_record(session, self.project.token)['httpStatus'], 502)
 
+    def test_provider_failures_are_logged_at_most_ten_a_second_with_a_count_of_the_rest(self):
+        line = "rejected the gateway's credentials"
+        before = self.server.log_text().count(line)
+        conn = http.client.HTTPConnection(HOST, self.server.port, timeout=10)
+        self.addCleanup(conn.close)
+        started = time.monotonic()
+        for _ in range(60):
+            self.assertError(self.request('POST', '/v1/chat/completions', connection=conn,
+                                          token=self.project.token,
+                                          body={'model': f'{LOAD}/auth-401', 'messages': [
+                                              {'role': 'user', 'content': 'x'}]}),
+                             E_BAD_GATEWAY)
+        seconds = time.monotonic() - started
+        logged = self.server.log_text().count(line) - before
+        self.assertLessEqual(logged, 10 * (int(seconds) + 2), f'{logged} lines in {seconds:.1f} s')
+        time.sleep(1.1)  # the next second's first line tells how many were held back
+        self.chat(self.project.token, f'{LOAD}/auth-401')
+        self.assertTrue(wait_until(lambda: 'more provider warnings held back'
+                                   in self.server.log_text(), 2.0))
+
     def test_provider_429_is_429_id_9002_with_the_providers_retry_after(self):
         response = self.chat(self.project.token, f'{LOAD}/rate-429')
         self.assertError(response, E_RATE_LIMITED)
