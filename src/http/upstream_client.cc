@@ -298,16 +298,26 @@ class AsioExchange final : public UpstreamExchange,
     if (cancelled_) co_return asio::error::operation_aborted;  // before a lookup is waited for
     if (auto ec = co_await Resolve(url, endpoints)) co_return ec;
     if (cancelled_) co_return asio::error::operation_aborted;
-    connection_ = std::make_unique<Connection>(
-        io_, shared_, url.tls ? shared_->TlsFor(url.host + ":" + url.port) : nullptr);
-    // Closing the socket when the deadline passes also ends the connect: Asio tries no further
-    // address once its socket is closed.
-    ExpireBeforeHead();
+    auto tls = url.tls ? shared_->TlsFor(url.host + ":" + url.port) : nullptr;
     what = "connect";
+    // The addresses in turn, each with an equal share of what is left of the budget: an address
+    // that drops what is sent to it (a broken IPv6 route) must not take all of it while the next
+    // one would answer at once. A timed-out socket stays closed: each try has its own.
+    boost::system::error_code connect_error = asio::error::host_not_found;
+    for (std::size_t i = 0; i < endpoints.size(); ++i) {
+      if (cancelled_) co_return asio::error::operation_aborted;
+      connection_ = std::make_unique<Connection>(io_, shared_, tls);
+      const auto now = SteadyClock::now();
+      const auto left = std::max(head_deadline_ - now, SteadyClock::duration::zero());
+      connection_->deadline->ExpireAt(now +
+                                      left / static_cast<SteadyClock::rep>(endpoints.size() - i));
+      auto [ec] = co_await connection_->Tcp().async_connect(endpoints[i], kAwait);
+      connect_error = connection_->deadline->Settle(ec);
+      if (!connect_error) break;
+    }
+    if (connect_error) co_return connect_error;
+    ExpireBeforeHead();  // the TLS handshake has what is left
     SocketDeadline& deadline = *connection_->deadline;
-    auto [connect_error, endpoint] =
-        co_await asio::async_connect(connection_->Tcp(), endpoints, kAwait);
-    if (connect_error) co_return deadline.Settle(connect_error);
     boost::system::error_code ignored;
     connection_->Tcp().set_option(tcp::no_delay(true), ignored);
     connection_->Tcp().ReportReceiveQueue();

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gateway/upstream.h"
 
@@ -30,6 +31,9 @@ struct UpstreamPoolOptions {
   std::chrono::microseconds peek_after_idle{1000};
   // Tests: runs on the lookup thread before each name lookup (to hold one up).
   std::function<void(const std::string& host)> before_lookup;
+  // Tests: answers each name lookup with these IP addresses, in this order, instead of
+  // getaddrinfo (a name with several addresses, one of which does not answer).
+  std::function<std::vector<std::string>(const std::string& host)> addresses_of;
 };
 
 // Pool figures for /metrics. Counters only grow; gauges are current values.

@@ -133,9 +133,10 @@ struct AsioUpstreamClient::Shared {
       : options(std::move(pool_options)),
         dns(std::chrono::duration_cast<std::chrono::steady_clock::duration>(options.dns_ttl)),
         lookups(
-            [before = options.before_lookup](const std::string& host, const std::string& port) {
+            [before = options.before_lookup, addresses_of = options.addresses_of](
+                const std::string& host, const std::string& port) {
               if (before) before(host);
-              return ResolveName(host, port);
+              return addresses_of ? Addresses(addresses_of(host), port) : ResolveName(host, port);
             },
             upstream_pool::kLookupThreads, LookupAnswer{boost::asio::error::no_memory, {}}) {}
 
@@ -148,6 +149,18 @@ struct AsioUpstreamClient::Shared {
     const auto results = resolver.resolve(host, port, answer.ec);
     for (const auto& entry : results) answer.endpoints.push_back(entry.endpoint());
     if (!answer.ec && answer.endpoints.empty()) answer.ec = boost::asio::error::host_not_found;
+    return answer;
+  }
+
+  // UpstreamPoolOptions::addresses_of's answer as a lookup's.
+  static LookupAnswer Addresses(const std::vector<std::string>& addresses,
+                                const std::string& port) {
+    LookupAnswer answer;
+    for (const auto& address : addresses) {
+      answer.endpoints.emplace_back(boost::asio::ip::make_address(address),
+                                    static_cast<unsigned short>(std::stoi(port)));
+    }
+    if (answer.endpoints.empty()) answer.ec = boost::asio::error::host_not_found;
     return answer;
   }
 

@@ -463,6 +463,38 @@ TEST(AsioUpstreamClient, TheCallersHoldingTimeMovesTheWholeCallDeadlineByOneBudg
   EXPECT_EQ(held->failure, UpstreamFailure::kTimeout);
 }
 
+// A name's addresses are tried in turn, each with a share of the first-byte budget: one that
+// drops what is sent to it (a broken route) does not take all of it while the next would answer.
+TEST(AsioUpstreamClient, AnAddressThatDoesNotAnswerLeavesTimeForTheNextOne) {
+  LoopbackServer server(Upstream::kKeepAlive);
+  // 127.0.0.2 on the server's port: a listener whose queue is full drops the SYNs that follow.
+  sockaddr_in hole_address{};
+  hole_address.sin_family = AF_INET;
+  hole_address.sin_port = htons(server.port());
+  ASSERT_EQ(::inet_pton(AF_INET, "127.0.0.2", &hole_address.sin_addr), 1);
+  const int hole = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(::bind(hole, reinterpret_cast<sockaddr*>(&hole_address), sizeof hole_address), 0);
+  ASSERT_EQ(::listen(hole, 0), 0);
+  const int queued = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(::connect(queued, reinterpret_cast<sockaddr*>(&hole_address), sizeof hole_address), 0);
+  UpstreamPoolOptions options;
+  options.addresses_of = [](const std::string&) {
+    return std::vector<std::string>{"127.0.0.2", "127.0.0.1"};
+  };
+  AsioUpstreamClient client(options);
+  const ProviderConfig provider =
+      ProviderAt("http://upstream.test:" + std::to_string(server.port()) + "/v1");
+  const auto started = std::chrono::steady_clock::now();
+  const auto outcomes = CallInSequence(client, provider, 1, std::chrono::milliseconds(2000));
+  const auto took = std::chrono::steady_clock::now() - started;
+  ::close(queued);
+  ::close(hole);
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_FALSE(outcomes[0].failure);
+  EXPECT_EQ(outcomes[0].status, 200);
+  EXPECT_LT(took, std::chrono::milliseconds(1800)) << "the first address had half the budget";
+}
+
 // A body the upstream ended by closing the connection leaves no connection to reuse, even
 // when the next call comes too soon for the health peek.
 TEST(AsioUpstreamClient, AConnectionWhoseCloseEndedTheBodyIsNeverPooled) {
