@@ -110,10 +110,9 @@ void Chat(ApiServices& services, const ApiCall& api, HttpResponse& response) {
   Status prepared = !session ? session
                     : !body  ? Status(std::unexpected(body.error()))
                              : CheckChatBody(call.body, call);
-  if (prepared) {
-    TakePlatformFields(call);
-    prepared = Prepare(services, *caller, call.body, call);
-  }
+  // The thread names the session of a refused call too (unless the header did).
+  if (body) TakePlatformFields(call);
+  if (prepared) prepared = Prepare(services, *caller, call.body, call);
   if (!prepared) {
     services.gateway.LogRefused(call, HttpStatusOf(prepared.error().code()));
     return WriteError(response, prepared.error());

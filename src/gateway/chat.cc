@@ -571,14 +571,13 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     }
     std::string chunk = events_.Feed(piece->bytes);
     if (!piece->end) return done(BodyPiece::kMore, std::move(chunk));
+    chunk += events_.Finish();
     if (piece->ended_by_close && !events_.done() && !events_.failed()) {
       // The provider's close ended the body before [DONE]: a provider that died mid-answer
       // ends it so too, and nothing tells the two apart, so it is not taken for complete.
-      chunk += events_.Abandon();
       return done(BodyPiece::kLast,
                   chunk + Broken({UpstreamFailure::kProtocol, "closed before [DONE]"}));
     }
-    chunk += events_.Finish();
     // A stream that ended after an error event is not made to look complete.
     if (!events_.done() && !events_.failed()) chunk += "data: [DONE]\n\n";
     EndStream();

@@ -128,14 +128,15 @@ void UsageLimits::AddLocked(Counter& counter, double amount, TimeMs now) {
 
 void UsageLimits::ForgetCrossingsNotMade(Counter& counter) {
   UsageLimit& limit = counter.limit;
+  // As AddLocked judges them: the hard bound by the limit's status, the soft one by its value.
   const auto made = [&limit](bool hard) {
-    const double bound = hard ? limit.hard_limit : limit.soft_limit;
-    return bound > 0 && limit.used >= bound;
+    if (hard) return limit.status == LimitStatus::kEmpty;
+    return limit.soft_limit > 0 && limit.used >= limit.soft_limit;
   };
   for (std::size_t i = counter.claims.size(); i-- > 0;) {
     const LimitCrossingClaim& claim = counter.claims[i];
     if (claim.period != limit.valid_from || made(claim.hard)) continue;
-    (claim.hard ? limit.hard_crossed_in : limit.soft_crossed_in) = 0;
+    (claim.hard ? limit.hard_crossed_in : limit.soft_crossed_in).reset();
     counter.claims.erase(counter.claims.begin() + static_cast<std::ptrdiff_t>(i));
     counter.notices.erase(counter.notices.begin() + static_cast<std::ptrdiff_t>(i));
   }

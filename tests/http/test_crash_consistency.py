@@ -102,6 +102,11 @@ class CrashConsistencyTests(GatewayTestCase):
             thread.join(max(0.0, deadline - time.monotonic()))
         self.assertFalse(any(t.is_alive() for t in threads), 'a load worker did not finish')
         self.server.start()
+        # /healthz answers as soon as the server listens; the journal's replay of what the
+        # killed process left may still be retried (a store busy at the start). /readyz says
+        # when the request log is whole again: an operator's load balancer waits for it too.
+        self.assertTrue(wait_until(lambda: self.request('GET', '/readyz').status == 200, 30.0),
+                        'the restarted server never became ready (the journal was not replayed)')
         return tokens, sessions
 
     def test_every_acknowledged_token_and_answered_call_survives_kill_9(self):

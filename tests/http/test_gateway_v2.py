@@ -341,6 +341,16 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
         self.assertEqual((record['status'], record['httpStatus'], record['model']),
                          ('failed', 400, f'{PROVIDER}/echo'))
 
+    def test_a_chat_refused_for_its_body_keeps_the_session_its_thread_id_names(self):
+        thread = unique('thread-refused')
+        response = self.request('POST', '/v1/chat/completions', token=self.project.token,
+                                body={'model': f'{PROVIDER}/echo', 'stream': 'yes',
+                                      'threadId': thread,
+                                      'messages': [{'role': 'user', 'content': 'x'}]})
+        self.assertError(response, e_pattern('stream'))
+        record = self.wait_record(thread, self.project.token)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 400))
+
     def test_provider_401_is_502_id_502_without_the_providers_message(self):
         session = unique('s-401')
         response = self.chat(self.project.token, f'{LOAD}/auth-401', session=session)
@@ -363,6 +373,7 @@ class GatewayV2Tests(WithLoadUpstream, GatewayTestCase):
         seconds = time.monotonic() - started
         logged = self.server.log_text().count(line) - before
         self.assertLessEqual(logged, 10 * (int(seconds) + 2), f'{logged} lines in {seconds:.1f} s')
+        self.assertLess(logged, 60, f'every failure was logged ({seconds:.1f} s)')
         time.sleep(1.1)  # the next second's first line tells how many were held back
         self.chat(self.project.token, f'{LOAD}/auth-401')
         self.assertTrue(wait_until(lambda: 'more provider warnings held back'
