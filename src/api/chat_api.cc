@@ -22,14 +22,7 @@ bool IsMessage(const boost::json::value& message) {
 // Every problem is reported; the model is taken for the record even when the call is refused.
 Status CheckChatBody(const boost::json::object& body, ChatCall& call) {
   BodyReader problems(body);
-  const auto* model = body.if_contains("model");
-  if (!model || model->is_null()) {
-    problems.Add(ErrorCode::kRequired, "model");
-  } else if (!model->is_string()) {
-    problems.Add(ErrorCode::kPattern, "model");
-  } else {
-    call.model_name = std::string(model->as_string());
-  }
+  ReadCallModel(body, call, problems);
   const auto* messages = body.if_contains("messages");
   if (!messages || messages->is_null() || (messages->is_array() && messages->as_array().empty())) {
     problems.Add(ErrorCode::kRequired, "messages");
@@ -142,6 +135,17 @@ void SpellChatKeys(boost::json::object& body) {
 }
 
 void SpellEmbeddingsKeys(boost::json::object& body) { SpellKeys(body, {"model", "input"}); }
+
+void ReadCallModel(const boost::json::object& body, ChatCall& call, BodyReader& problems) {
+  const auto* model = body.if_contains("model");
+  if (!model || model->is_null()) {
+    problems.Add(ErrorCode::kRequired, "model");
+  } else if (!model->is_string()) {
+    problems.Add(ErrorCode::kPattern, "model");
+  } else {
+    call.model_name = std::string(model->as_string());
+  }
+}
 
 CallOrigin OriginOf(const Principal& caller, const Clock& clock) {
   CallOrigin origin;

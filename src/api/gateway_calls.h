@@ -2,6 +2,7 @@
 #define GATEHOUSE_API_GATEWAY_CALLS_H_
 
 #include "api/api_context.h"
+#include "api/request_input.h"
 #include "gateway/chat.h"
 
 namespace gatehouse {
@@ -18,6 +19,10 @@ Status ReadSession(const HttpRequest& request, CallOrigin& origin);
 // are read in any case (API.md §1) and relayed as the provider reads them (SpellKeys).
 void SpellChatKeys(boost::json::object& body);
 void SpellEmbeddingsKeys(boost::json::object& body);
+
+// Reads a chat or embeddings body's `model` into `call.model_name` (for the record, even when
+// the call is refused), or adds its problem to `problems`: missing (id 9) or not text (id 11).
+void ReadCallModel(const boost::json::object& body, ChatCall& call, BodyReader& problems);
 
 // Records a call of `kind` that the authenticator refused after identifying its caller (an
 // address outside the token's allowedCidrs, or its rate limit; API.md §3): failed, with the

@@ -55,15 +55,8 @@ void Embeddings(ApiServices& services, const ApiCall& api, HttpResponse& respons
     SpellEmbeddingsKeys(call.body);
     // Every problem is reported; the model is taken for the record even when the call is refused.
     BodyReader problems(call.body);
-    const auto* model = call.body.if_contains("model");
+    ReadCallModel(call.body, call, problems);
     const auto* input = call.body.if_contains("input");
-    if (!model || model->is_null()) {
-      problems.Add(ErrorCode::kRequired, "model");
-    } else if (!model->is_string()) {
-      problems.Add(ErrorCode::kPattern, "model");
-    } else {
-      call.model_name = std::string(model->as_string());
-    }
     if (!input || input->is_null()) {
       problems.Add(ErrorCode::kRequired, "input");
     } else if (!input->is_string() && !input->is_array()) {

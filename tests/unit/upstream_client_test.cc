@@ -411,60 +411,59 @@ TEST(AsioUpstreamClient, TheFirstByteTimeoutHoldsAfterAnInterimAnswer) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
 }
 
+// An upstream that sends a chunked answer's head and first chunk at once, and ends it `pause`
+// later.
+std::function<void(int fd)> ChunkedAnswerEndingAfter(std::chrono::milliseconds pause) {
+  return [pause](int fd) {
+    SendText(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n");
+    std::this_thread::sleep_for(pause);
+    SendText(fd, "0\r\n\r\n");
+  };
+}
+
+// One call of `shape` (its other timeouts 5 s) on an event loop of its own.
+Outcome ShapedCall(AsioUpstreamClient& client, const ProviderConfig& provider, CallShape shape) {
+  std::optional<Outcome> outcome;
+  RunEventLoop([&] {
+    Call(
+        client, provider, std::chrono::seconds(5), [&](Outcome done) { outcome = done; }, shape);
+  });
+  EXPECT_TRUE(outcome);
+  return outcome.value_or(Outcome{});
+}
+
 // The whole-call budget is the provider's: the time the caller holds the head before it asks
 // for the body (a slow client taking a stream) moves its deadline on. Here the provider takes
 // 1,400 ms in all but keeps the caller waiting 600 ms, within the whole-call 1,000 ms.
 TEST(AsioUpstreamClient, TheTimeTheCallerHoldsTheHeadDoesNotCountAgainstTheWholeCall) {
-  LoopbackServer server([](int fd) {
-    SendText(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n");
-    std::this_thread::sleep_for(std::chrono::milliseconds(1400));
-    SendText(fd, "0\r\n\r\n");
-  });
+  LoopbackServer server(ChunkedAnswerEndingAfter(std::chrono::milliseconds(1400)));
   AsioUpstreamClient client;
   const ProviderConfig provider = ProviderAt(server.base_url());
-  std::optional<Outcome> held;
-  RunEventLoop([&] {
-    Call(
-        client, provider, std::chrono::seconds(5), [&](Outcome outcome) { held = outcome; },
-        CallShape{std::chrono::milliseconds(1000), std::chrono::milliseconds(800)});
-  });
-  ASSERT_TRUE(held);
-  EXPECT_FALSE(held->failure);
-  EXPECT_EQ(held->body, "{}");
+  const Outcome held = ShapedCall(
+      client, provider, CallShape{std::chrono::milliseconds(1000), std::chrono::milliseconds(800)});
+  EXPECT_FALSE(held.failure);
+  EXPECT_EQ(held.body, "{}");
   // The provider's own wait past the budget still ends the call.
-  std::optional<Outcome> late;
-  RunEventLoop([&] {
-    Call(
-        client, provider, std::chrono::seconds(5), [&](Outcome outcome) { late = outcome; },
-        CallShape{std::chrono::milliseconds(1000), std::chrono::milliseconds(100)});
-  });
-  ASSERT_TRUE(late);
-  EXPECT_EQ(late->failure, UpstreamFailure::kTimeout);
+  const Outcome late = ShapedCall(
+      client, provider, CallShape{std::chrono::milliseconds(1000), std::chrono::milliseconds(100)});
+  EXPECT_EQ(late.failure, UpstreamFailure::kTimeout);
 }
 
 // However long the caller holds it, a call ends by twice its whole-call budget: its connection
 // and its provider's cap are not held for ever by a client that reads slowly enough.
 TEST(AsioUpstreamClient, TheCallersHoldingTimeMovesTheWholeCallDeadlineByOneBudgetAtMost) {
-  LoopbackServer server([](int fd) {
-    SendText(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n");
-    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
-    SendText(fd, "0\r\n\r\n");
-  });
+  LoopbackServer server(ChunkedAnswerEndingAfter(std::chrono::milliseconds(1200)));
   AsioUpstreamClient client;
   const ProviderConfig provider = ProviderAt(server.base_url());
-  std::optional<Outcome> held;
   // Held 1,000 ms, then 200 ms of the provider's: within 400 + 1,000, past 400 + 400.
-  RunEventLoop([&] {
-    Call(
-        client, provider, std::chrono::seconds(5), [&](Outcome outcome) { held = outcome; },
-        CallShape{std::chrono::milliseconds(400), std::chrono::milliseconds(1000)});
-  });
-  ASSERT_TRUE(held);
-  EXPECT_EQ(held->failure, UpstreamFailure::kTimeout);
+  const Outcome held = ShapedCall(
+      client, provider, CallShape{std::chrono::milliseconds(400), std::chrono::milliseconds(1000)});
+  EXPECT_EQ(held.failure, UpstreamFailure::kTimeout);
 }
 
-// A name's addresses are tried in turn, each with a share of the first-byte budget: one that
-// drops what is sent to it (a broken route) does not take all of it while the next would answer.
+// A name's addresses are tried in turn, each but the last with half of what is left of the
+// first-byte budget: one that drops what is sent to it (a broken route) does not take all of it
+// while the next would answer.
 TEST(AsioUpstreamClient, AnAddressThatDoesNotAnswerLeavesTimeForTheNextOne) {
   LoopbackServer server(Upstream::kKeepAlive);
   // 127.0.0.2 on the server's port: a listener whose queue is full drops the SYNs that follow.
