@@ -328,7 +328,10 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
         exchange_(std::move(exchange)),
         events_(
             call_.model.price, [this] { return EstimatedPromptTokens(call_); },
-            AskedForUsage(call_.body)) {}
+            AskedForUsage(call_.body),
+            [this](std::string_view text) {
+              return WithoutKey(text, ProviderKey(*call_.model.provider));
+            }) {}
 
   ~CallRun() {
     if (recorded_) return;

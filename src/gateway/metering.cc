@@ -11,7 +11,6 @@
 namespace gatehouse {
 namespace {
 
-constexpr std::size_t kMaxEventLine = 1 << 20;
 // A usage count above this is not believed (no model reads or writes that much in one call).
 constexpr std::int64_t kMaxUsageTokens = 100'000'000;
 
@@ -105,48 +104,146 @@ std::optional<TokenUsage> ReadUsage(const boost::json::object& response, UsageSh
   return reading.usage;
 }
 
+std::optional<SseAccumulator::Line> SseAccumulator::NextLine(bool at_end) {
+  const std::size_t at = pending_.find_first_of("\r\n", searched_);
+  if (at == std::string::npos) {
+    searched_ = pending_.size();
+    return std::nullopt;
+  }
+  std::size_t next = at + 1;
+  if (pending_[at] == '\r') {
+    if (next == pending_.size() && !at_end) {
+      searched_ = at;  // a CRLF's first half, or a line of its own: the next byte tells
+      return std::nullopt;
+    }
+    if (next < pending_.size() && pending_[next] == '\n') ++next;
+  }
+  const Line line{line_start_, at, next};
+  line_start_ = searched_ = next;
+  return line;
+}
+
 std::string SseAccumulator::Feed(std::string_view bytes) {
   pending_ += bytes;
   std::string relay;
-  std::size_t start = 0;
-  // What an earlier Feed left holds no line break: a long line arriving in many small reads is
-  // scanned once, not once per read.
-  for (std::size_t end;
-       (end = pending_.find('\n', std::max(start, unscanned_))) != std::string::npos;
-       start = end + 1) {
-    std::string_view line(pending_.data() + start, end - start);
-    const bool crlf = !line.empty() && line.back() == '\r';
-    if (crlf) line.remove_suffix(1);
-    if (dropping_) {  // the rest of an event that is not relayed, up to its blank line
-      if (line.empty()) dropping_ = false;
-      continue;
+  while (const auto line = NextLine()) passing_ ? Pass(*line, relay) : Hold(*line, relay);
+  if (!passing_ && pending_.size() - event_start_ > kMaxHeldEvent) {
+    // Not an event worth metering: its whole lines go now, and the rest as it comes.
+    passing_ = true;
+    data_lines_.clear();
+    if (line_start_ > event_start_) relayed_ = Relayed::kInEvent;
+    relay.append(pending_, event_start_, line_start_ - event_start_);
+    event_start_ = line_start_;
+  }
+  if (passing_) {
+    // The start of a line, but for a CR that may be half a CRLF.
+    const std::size_t part = pending_.size() - (pending_.ends_with('\r') ? 1 : 0);
+    if (part > line_start_) {
+      relay.append(pending_, line_start_, part - line_start_);
+      mid_line_ = true;
+      relayed_ = Relayed::kInLine;
+      event_start_ = line_start_ = searched_ = part;
     }
-    std::string relayed = Line(line);
-    if (dropping_) continue;
-    relay += relayed;
-    relay += crlf ? "\r\n" : "\n";
-    relayed_ = line.empty() ? Relayed::kEventEnd : Relayed::kInEvent;
   }
-  pending_.erase(0, start);
-  // A line this long is not an event worth metering: relay it as it is, keep memory bounded.
-  if (pending_.size() > kMaxEventLine) {
-    relay += std::exchange(pending_, {});
-    relayed_ = Relayed::kInLine;
-  }
-  unscanned_ = pending_.size();
+  // Once per read: the bytes taken go, the held event moves to the front.
+  pending_.erase(0, event_start_);
+  line_start_ -= event_start_;
+  searched_ -= event_start_;
+  event_start_ = 0;
   return relay;
+}
+
+void SseAccumulator::Hold(const Line& line, std::string& relay) {
+  const std::string_view text(pending_.data() + line.start, line.end - line.start);
+  if (text.empty()) return Dispatch(line.next, /*ended=*/true, relay);
+  if (text.front() == ':') {
+    // A comment before any field of the event (a keep-alive) is relayed at once.
+    if (line.start == event_start_) {
+      relay.append(pending_, line.start, line.next - line.start);
+      relayed_ = Relayed::kInEvent;
+      event_start_ = line.next;
+    }
+    return;
+  }
+  const std::size_t colon = text.find(':');
+  if (text.substr(0, colon) != "data") return;
+  std::size_t value = colon == std::string_view::npos ? line.end : line.start + colon + 1;
+  if (value < line.end && pending_[value] == ' ') ++value;
+  data_lines_.push_back({line.start - event_start_, value - event_start_, line.end - event_start_,
+                         line.next - event_start_});
+}
+
+void SseAccumulator::Pass(const Line& line, std::string& relay) {
+  const bool blank = !mid_line_ && line.end == line.start;
+  relay.append(pending_, line.start, line.next - line.start);
+  mid_line_ = false;
+  relayed_ = blank ? Relayed::kEventEnd : Relayed::kInEvent;
+  passing_ = !blank;
+  event_start_ = line.next;
+}
+
+void SseAccumulator::Dispatch(std::size_t end, bool ended, std::string& relay) {
+  const std::string_view event(pending_.data() + event_start_, end - event_start_);
+  std::string rewritten;
+  Fate fate = Fate::kAsIs;
+  if (data_lines_.size() == 1) {
+    const DataLine& only = data_lines_.front();
+    fate = Meter(event.substr(only.value, only.end - only.value), rewritten);
+  } else if (!data_lines_.empty()) {
+    std::string joined;
+    for (const DataLine& line : data_lines_) {
+      if (&line != &data_lines_.front()) joined += '\n';
+      joined.append(event.substr(line.value, line.end - line.value));
+    }
+    fate = Meter(joined, rewritten);
+  }
+  if (fate == Fate::kAsIs) {
+    relay.append(event);
+  } else if (fate == Fate::kRewritten) {
+    // The one data line where the first was; the event's other lines as they came.
+    std::size_t at = 0;
+    for (const DataLine& line : data_lines_) {
+      relay.append(event.substr(at, line.start - at));
+      if (&line == &data_lines_.front()) {
+        relay += "data: ";
+        relay += rewritten;
+        relay.append(event.substr(line.end, line.next - line.end));
+      }
+      at = line.next;
+    }
+    relay.append(event.substr(at));
+  }
+  if (fate != Fate::kDropped) relayed_ = ended ? Relayed::kEventEnd : Relayed::kInEvent;
+  data_lines_.clear();
+  event_start_ = end;
 }
 
 std::string SseAccumulator::Finish() {
   std::string relay;
-  if (!pending_.empty()) relay = Feed("\n");
-  return relay + EndEvent();
+  // A CR that ends the stream ends its line.
+  if (const auto line = NextLine(/*at_end=*/true)) {
+    passing_ ? Pass(*line, relay) : Hold(*line, relay);
+  }
+  if (line_start_ < pending_.size()) relay += Feed("\n");
+  if (!passing_ && line_start_ > event_start_) Dispatch(line_start_, /*ended=*/false, relay);
+  relay += EndEvent();
+  Reset();
+  return relay;
 }
 
 std::string SseAccumulator::Abandon() {
+  std::string relay;
+  if (!passing_ && line_start_ > event_start_) Dispatch(line_start_, /*ended=*/false, relay);
+  relay += EndEvent();
+  Reset();
+  return relay;
+}
+
+void SseAccumulator::Reset() {
   pending_.clear();
-  unscanned_ = 0;
-  return EndEvent();
+  event_start_ = line_start_ = searched_ = 0;
+  data_lines_.clear();
+  passing_ = mid_line_ = false;
 }
 
 std::string SseAccumulator::EndEvent() {
@@ -162,24 +259,49 @@ std::string SseAccumulator::EndEvent() {
   return {};
 }
 
-std::string SseAccumulator::Line(std::string_view line) {
-  std::string_view data = line;
-  if (!data.starts_with("data:")) return std::string(line);
-  data.remove_prefix(5);
-  while (!data.empty() && data.front() == ' ') data.remove_prefix(1);
-  if (data == "[DONE]") {
+namespace {
+
+// Puts every text in `value` through `redact`; true when one changed.
+bool Redact(boost::json::value& value, const std::function<std::string(std::string_view)>& redact) {
+  bool changed = false;
+  if (value.is_string()) {
+    std::string redacted = redact(value.as_string());
+    if (redacted != std::string_view(value.as_string())) {
+      value.as_string() = redacted;
+      changed = true;
+    }
+  } else if (value.is_object()) {
+    for (auto& field : value.as_object()) changed |= Redact(field.value(), redact);
+  } else if (value.is_array()) {
+    for (auto& item : value.as_array()) changed |= Redact(item, redact);
+  }
+  return changed;
+}
+
+std::string_view Trimmed(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace
+
+SseAccumulator::Fate SseAccumulator::Meter(std::string_view data, std::string& rewritten) {
+  if (Trimmed(data) == "[DONE]") {
     done_ = true;
-    return std::string(line);
+    return Fate::kAsIs;
   }
   boost::system::error_code ec;
   unsigned char arena[4096];  // most events fit: no heap allocation per event
   boost::json::monotonic_resource memory(arena, sizeof arena);
   auto event = boost::json::parse(data, ec, &memory);
-  if (ec || !event.is_object()) return std::string(line);
+  if (ec || !event.is_object()) return Fate::kAsIs;
   boost::json::object& object = event.as_object();
-  // After [DONE] the answer is whole: nothing that follows fails it.
-  if (const auto* error = object.if_contains("error"); error && !error->is_null() && !done_) {
-    failed_ = true;
+  bool changed = false;
+  if (const auto* error = object.if_contains("error"); error && !error->is_null()) {
+    // After [DONE] the answer is whole: nothing that follows fails it.
+    if (!done_) failed_ = true;
+    if (redact_) changed = Redact(event, redact_);
   }
   if (const auto* choices = object.if_contains("choices"); choices && choices->is_array()) {
     for (const auto& choice : choices->as_array()) {
@@ -203,10 +325,7 @@ std::string SseAccumulator::Line(std::string_view line) {
   const UsageReading reading = ReadUsageOf(object);
   TokenUsage usage = reading.usage;
   if (reading.verdict == UsageVerdict::kBelievable) usage_ = usage;
-  if (!relay_usage_only_ && relayed_ == Relayed::kEventEnd && IsUsageOnly(object)) {
-    dropping_ = true;  // metered, not relayed
-    return {};
-  }
+  if (!relay_usage_only_ && IsUsageOnly(object)) return Fate::kDropped;  // metered only
   if (reading.verdict == UsageVerdict::kUnbelievable && estimate_prompt_) {
     // The client gets the estimate instead, as with a whole answer. usage_ stays unset: the
     // record estimates over the whole answer, which matches this when (as usual) the usage
@@ -217,17 +336,19 @@ std::string SseAccumulator::Line(std::string_view line) {
     fields["prompt_tokens"] = usage.prompt;
     fields["completion_tokens"] = usage.completion;
     fields["total_tokens"] = usage.prompt + usage.completion;
-  } else if (reading.verdict != UsageVerdict::kBelievable) {
-    // No usage, or one that names too little to meter (`usage: {}` on the chunks before the
-    // last, as some providers send): relayed as it is.
-    return std::string(line);
+    changed = true;
   }
-  if (price_) {
+  // Costs where prices are configured, on a usage that could be metered (believed or replaced
+  // by the estimate). A usage that names too few counts (`usage: {}` on the chunks before the
+  // last, as some providers send) goes as it came.
+  if (price_ && (reading.verdict == UsageVerdict::kBelievable ||
+                 (reading.verdict == UsageVerdict::kUnbelievable && estimate_prompt_))) {
     AddCosts(object["usage"].as_object(), PriceOf(price_, usage.prompt, usage.completion));
-  } else if (reading.verdict == UsageVerdict::kBelievable) {
-    return std::string(line);  // nothing to add
+    changed = true;
   }
-  return "data: " + boost::json::serialize(event);
+  if (!changed) return Fate::kAsIs;
+  rewritten = boost::json::serialize(event);
+  return Fate::kRewritten;
 }
 
 }  // namespace gatehouse

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "gateway/providers.h"
 
@@ -56,31 +57,43 @@ inline constexpr std::size_t kMaxRecordedOutput = 1 << 20;
 // Meters the server-sent events of a streamed completion as they pass through: collects the
 // answer text and the final chunk's usage, and extends that usage with prompt_cost,
 // completion_cost, total_cost and currency at `price` (as a whole answer's usage is; without a
-// price nothing is added). A usage
-// with a count that is not believable is replaced by the estimate (`estimate_prompt`'s prompt
-// tokens, asked for once, and the completion tokens of the text so far) when `estimate_prompt`
-// is given; one that names too few counts, or any usage without `estimate_prompt` that is not
-// believable, is relayed as it is. Relays whole lines only; every other line goes through byte
-// for byte. Without `relay_usage_only`, the event that carries only the usage (no choices, what
-// a provider sends for stream_options.include_usage) is metered but not relayed: a client that
-// did not ask for it may read choices[0] of every event.
+// price nothing is added). A usage with a count that is not believable is replaced by the
+// estimate (`estimate_prompt`'s prompt tokens, asked for once, and the completion tokens of the
+// text so far) when `estimate_prompt` is given; one that names too few counts, or any usage
+// without `estimate_prompt` that is not believable, is relayed as it is. Without
+// `relay_usage_only`, the event that carries only the usage (no choices, what a provider sends
+// for stream_options.include_usage) is metered but not relayed: a client that did not ask for
+// it may read choices[0] of every event. An error event's texts go through `redact` (the
+// provider may quote the credentials it was given).
+//
+// Events are read as the server-sent events standard reads them: lines end with CRLF, LF or CR
+// alone; an event's data is its `data` lines joined by line feeds; it ends at a blank line.
+// Each event is relayed whole once its blank line has come (a client dispatches nothing
+// earlier), byte for byte unless its data was rewritten: then its one data line replaces its
+// data lines, and its other lines (`event:`, `id:`, comments) stay. Comments between events
+// are relayed at once (keep-alives). An event longer than kMaxHeldEvent is relayed as it comes,
+// unmetered, so that a stream holds at most that much.
 class SseAccumulator {
  public:
+  static constexpr std::size_t kMaxHeldEvent = 1 << 20;
+
   explicit SseAccumulator(const ModelPrice* price = nullptr,
                           std::function<std::int64_t()> estimate_prompt = {},
-                          bool relay_usage_only = true)
+                          bool relay_usage_only = true,
+                          std::function<std::string(std::string_view)> redact = {})
       : price_(price),
         estimate_prompt_(std::move(estimate_prompt)),
-        relay_usage_only_(relay_usage_only) {}
+        relay_usage_only_(relay_usage_only),
+        redact_(std::move(redact)) {}
 
   // Takes bytes from the provider; returns the bytes ready to relay.
   std::string Feed(std::string_view bytes);
-  // At the end of the stream: meters and relays a last line that had no line break, and ends
-  // the last event if the provider did not, so that anything appended stands on its own.
+  // At the end of the stream: takes a last line that had no line break, meters and relays an
+  // event the provider did not end, and ends it, so that anything appended stands on its own.
   std::string Finish();
-  // The stream broke: drops the unfinished last line (a cut event no client could parse) and
-  // returns what ends the bytes relayed so far, so that an event appended after it stands on
-  // its own: nothing after an event's blank line, else one or two line breaks.
+  // The stream broke: drops the unfinished last line (a cut line no client could parse),
+  // relays the event's whole lines before it, and returns what ends the bytes relayed so far,
+  // so that an event appended after it stands on its own.
   std::string Abandon();
 
   // The answer text, at most its first kMaxRecordedOutput bytes (what the record keeps).
@@ -97,26 +110,55 @@ class SseAccumulator {
   bool failed() const { return failed_; }
 
  private:
-  // Meters one line; returns it, rewritten when it carried usage.
-  std::string Line(std::string_view line);
-  // What ends the bytes relayed so far: nothing after an event's blank line, else one or two
-  // line breaks.
-  std::string EndEvent();
-
+  // A whole line of pending_: [start, end) its text, [end, next) its line break.
+  struct Line {
+    std::size_t start, end, next;
+  };
+  // A data line of the held event, in offsets from the event's start: [start, next) the whole
+  // line, [value, end) its value.
+  struct DataLine {
+    std::size_t start, value, end, next;
+  };
+  enum class Fate { kAsIs, kRewritten, kDropped };
   // Where the bytes relayed so far end.
   enum class Relayed {
     kEventEnd,  // nothing yet, or an event's blank line
     kInEvent,   // a whole line of an event not yet ended
-    kInLine,    // part of an over-long line
+    kInLine,    // part of an over-long event's line
   };
+
+  // The next whole line after the ones taken; nullopt when none is whole yet. A CR that ends
+  // the bytes may be the first half of a CRLF: it waits for the next byte, unless `at_end`.
+  std::optional<Line> NextLine(bool at_end = false);
+  // Adds `line` to the held event, or dispatches the event at its blank line.
+  void Hold(const Line& line, std::string& relay);
+  // Relays `line` of an over-long event, which ends at its blank line.
+  void Pass(const Line& line, std::string& relay);
+  // Meters the held event, pending_[event_start_, end), and appends what is relayed of it. `ended`:
+  // it ends with its blank line.
+  void Dispatch(std::size_t end, bool ended, std::string& relay);
+  // Meters an event's data; `rewritten` holds the data to relay instead when kRewritten.
+  Fate Meter(std::string_view data, std::string& rewritten);
+  // Forgets the stream's bytes (after Finish or Abandon).
+  void Reset();
+  // What ends the bytes relayed so far: nothing after an event's blank line, else one or two
+  // line breaks.
+  std::string EndEvent();
 
   const ModelPrice* price_;
   std::function<std::int64_t()> estimate_prompt_;
   bool relay_usage_only_;
-  bool dropping_ = false;                        // in an event that is not relayed
+  std::function<std::string(std::string_view)> redact_;
   std::optional<std::int64_t> prompt_estimate_;  // estimate_prompt_'s answer, once asked
+  // Bytes of the provider not relayed yet: the held event's whole lines from event_start_ (what
+  // is before it, taken in this read, goes at its end), then the start of the next line.
   std::string pending_;
-  std::size_t unscanned_ = 0;  // pending_ holds no line break before this
+  std::size_t event_start_ = 0;
+  std::size_t line_start_ = 0;  // where the next line starts in pending_
+  std::size_t searched_ = 0;    // pending_ holds no line break in [line_start_, searched_)
+  std::vector<DataLine> data_lines_;
+  bool passing_ = false;   // relaying an over-long event as it comes
+  bool mid_line_ = false;  // (passing_) part of the current line was relayed
   Relayed relayed_ = Relayed::kEventEnd;
   std::string content_;                  // bounded: kMaxRecordedOutput
   bool content_full_ = false;            // content_ was cut: nothing more is appended

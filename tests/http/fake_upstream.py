@@ -20,6 +20,12 @@ the requested model name (the bare name Gatehouse sends, without the provider pr
   tool-calls       200 JSON whose answer is a tool call only (no content), without usage
   close-ended      SSE with neither chunks nor a length: one content event, then the close
   close-ended-done the same, with data: [DONE] before the close
+  sse-fields       SSE as the standard allows it besides data lines and LF: a comment, CR and
+                   CRLF line breaks (a CR split from its LF across chunks), `event:` and `id:`
+                   lines, an event whose JSON spans two data lines, a usage-only event named
+                   `event: usage` (STREAM_USAGE), then data: [DONE]; the text is "Hello"
+  quoted-key-error SSE: a content chunk, then an error event whose message quotes the key the
+                   request's Authorization header carried, then the body ends
   hang             waits HANG_S (longer than the provider timeout used with it), then echo
   anything else    404 with an OpenAI-style error body
 
@@ -140,6 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
             'cut-stream': self._cut_stream, 'mid-error': self._mid_error,
             'done-then-wait': self._done_then_wait, 'tool-calls': self._tool_calls,
             'close-ended': self._close_ended, 'close-ended-done': self._close_ended,
+            'sse-fields': self._sse_fields, 'quoted-key-error': self._quoted_key_error,
         }.get(model)
         if handler is None:
             self._send_json(404, {'error': {'message': f'model {model!r} not found',
@@ -211,6 +218,31 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b'data: [DONE]\n\n')
         self.wfile.flush()
         self.close_connection = True
+
+    def _sse_fields(self, body, record):
+        model = body.get('model')
+        first = json.dumps(self._chunk_payload(record, model, {'role': 'assistant',
+                                                               'content': 'Hel'}))
+        usage = json.dumps({'id': self._completion_id(record), 'object': 'chat.completion.chunk',
+                            'model': model, 'choices': [], 'usage': dict(STREAM_USAGE)})
+        self._start_sse()
+        self._chunk(b': opening comment\r\r')
+        self._chunk(f'event: chunk\rid: 1\rdata: {first}\r'.encode())
+        self._chunk(b'\r')  # the first event's blank line, its CR alone
+        self._chunk(b'event: chunk\r\nid: 2\r\ndata: {"id": "x",\r')
+        self._chunk(b'\ndata: "choices": [{"index": 0, "delta": {"content": "lo"}}]}\r\n\r\n')
+        self._chunk(f'event: usage\nid: 3\ndata: {usage}\n\n'.encode())
+        self._chunk(b'data: [DONE]\n\n')
+        self._end_chunks()
+
+    def _quoted_key_error(self, body, record):
+        key = record['headers'].get('authorization', '').removeprefix('Bearer ')
+        self._start_sse()
+        self._event(self._chunk_payload(record, body.get('model'),
+                                        {'role': 'assistant', 'content': CUT_STREAM_PIECE}))
+        self._event({'error': {'message': f'Incorrect API key provided: {key}.',
+                               'type': 'invalid_request_error', 'param': key[:10]}})
+        self._end_chunks()
 
     def _done_then_wait(self, body, record):
         self._stream_pieces(body, record, STREAM_PIECES, STREAM_USAGE,

@@ -2,6 +2,7 @@
 ending with data: [DONE], and every streamed call leaves exactly one record."""
 
 import json
+import re
 import time
 
 from .fake_upstream import (CUT_STREAM_PIECE, STREAM_DELAY_S, STREAM_PIECES, STREAM_TEXT,
@@ -22,6 +23,23 @@ def content_of(events):
         for choice in chunk.get('choices') or []:
             text += (choice.get('delta') or {}).get('content') or ''
     return text
+
+
+def standard_events(raw):
+    """The events of a server-sent event stream read as the standard reads them: lines end with
+    CRLF, LF or CR; an event's fields (data lines joined by LF) end at a blank line. A list of
+    {field: value} dicts, comments dropped."""
+    events, event = [], {}
+    for line in re.split(r'\r\n|\r|\n', raw):
+        if not line:
+            if event:
+                events.append(event)
+            event = {}
+        elif not line.startswith(':'):
+            name, _, value = line.partition(':')
+            value = value[1:] if value.startswith(' ') else value
+            event[name] = event[name] + '\n' + value if name == 'data' and name in event else value
+    return events
 
 
 class StreamingTests(GatewayTestCase):
@@ -199,6 +217,54 @@ class StreamingTests(GatewayTestCase):
         self.assertTrue(any('"error"' in d for d in datas), datas)
         self.assertNotIn('[DONE]', datas, 'a failed stream must not look complete')
         record = self.wait_record(session, self.project.token, settle_s=1.0)
+        self.assertEqual((record['status'], record['httpStatus']), ('failed', 502))
+
+    def test_events_are_read_as_the_sse_standard_reads_them_cr_crlf_fields_data_lines(self):
+        # CR and CRLF line breaks, event: and id: lines, JSON over two data lines, and the
+        # usage-only event named by an event: line, which a client that did not ask for usage
+        # does not get; the call is metered from it all the same.
+        session = unique('s-ssefields')
+        stream = self.open(f'{PROVIDER}/sse-fields', session=session)
+        self.assertEqual(stream.status, 200)
+        raw = stream.response.read().decode()
+        events = standard_events(raw)
+        datas = [e['data'] for e in events if 'data' in e]
+        self.assertEqual(datas[-1], '[DONE]')
+        self.assertEqual(content_of([(0, d) for d in datas]), 'Hello')
+        self.assertFalse([d for d in datas[:-1] if json.loads(d).get('usage')], datas)
+        self.assertNotIn('event: usage', raw, 'the usage event goes whole, its name too')
+        self.assertIn(': opening comment', raw)
+        self.assertEqual([e.get('id') for e in events if 'data' in e][:2], ['1', '2'])
+        record = self.wait_record(session, self.project.token, settle_s=0.5)
+        self.assertEqual((record['status'], record['httpStatus']), ('succeeded', 200))
+        self.assertEqual((record['promptTokens'], record['completionTokens']),
+                         (STREAM_USAGE['prompt_tokens'], STREAM_USAGE['completion_tokens']))
+        self.assertEqual(record['output'], 'Hello')
+        # Asked for, the usage event comes with its costs and keeps its own lines.
+        stream = self.open(f'{PROVIDER}/sse-fields',
+                           extra={'stream_options': {'include_usage': True}})
+        events = standard_events(stream.response.read().decode())
+        usage_events = [e for e in events if e.get('event') == 'usage']
+        self.assertEqual(len(usage_events), 1, events)
+        self.assertEqual(usage_events[0]['id'], '3')
+        usage = json.loads(usage_events[0]['data'])['usage']
+        self.assertAlmostEqual(usage['total_cost'], expected_costs(
+            PROVIDER, 'sse-fields', STREAM_USAGE['prompt_tokens'],
+            STREAM_USAGE['completion_tokens'])[2])
+
+    def test_an_error_event_never_relays_the_providers_key(self):
+        # The provider's error event quotes the key the gateway sent it (API.md section 8:
+        # "never logged"; the provider's message is kept, its key or a fragment of it is not).
+        session = unique('s-quotedkey')
+        stream = self.open(f'{PROVIDER}/quoted-key-error', session=session)
+        raw = stream.response.read().decode()
+        self.assertNotIn(self.api_key, raw)
+        self.assertNotIn(self.api_key[:10], raw)
+        errors = [json.loads(e['data'])['error'] for e in standard_events(raw)
+                  if '"error"' in e.get('data', '')]
+        self.assertEqual(len(errors), 1, raw)
+        self.assertIn('Incorrect API key provided: [redacted]', errors[0]['message'])
+        record = self.wait_record(session, self.project.token, settle_s=0.5)
         self.assertEqual((record['status'], record['httpStatus']), ('failed', 502))
 
     def test_a_client_that_leaves_on_done_had_the_whole_answer_recorded_succeeded(self):

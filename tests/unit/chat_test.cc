@@ -57,25 +57,26 @@ TEST(SseAccumulator, ToolCallsRefusalsAndReasoningCountTowardTheEstimate) {
 
 // A broken stream's error event must reach the client as an event of its own, whatever the cut
 // left: an event's end, an event without its blank line, part of an over-long line, or part of
-// a line that is dropped.
+// a line that is dropped. The client sees what Feed and Abandon relay, in turn.
 TEST(SseAccumulator, AbandonEndsWhatWasRelayedSoThatTheErrorEventStandsAlone) {
   const std::string event = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n";
   const std::string long_line = "data: " + std::string((1 << 20) + 10, 'y');
   const std::string error = "data: {\"error\":{\"message\":\"Bad Gateway\",\"code\":502}}\n\n";
   struct Case {
     std::string fed;
-    std::string closing;
+    std::string seen;
   };
-  for (const Case& cut :
-       {Case{event + "\n", ""}, Case{event, "\n"}, Case{event + "\n" + long_line, "\n\n"},
-        Case{event + "\ndata: {\"cho", ""}}) {
+  for (const Case& cut : {Case{event + "\n", event + "\n"}, Case{event, event + "\n"},
+                          Case{event + "\n" + long_line, event + "\n" + long_line + "\n\n"},
+                          Case{event + "\ndata: {\"cho", event + "\n"}}) {
     SseAccumulator events;
     std::string relayed = events.Feed(cut.fed);
-    const std::string closing = events.Abandon();
-    EXPECT_EQ(closing, cut.closing) << cut.fed.substr(0, 80);
-    relayed += closing + error;
+    relayed += events.Abandon();
+    EXPECT_EQ(relayed, cut.seen) << cut.fed.substr(0, 80);
+    relayed += error;
     EXPECT_TRUE(relayed.ends_with("\n\n" + error)) << relayed.substr(0, 120);
-    EXPECT_EQ(relayed.find("{\"cho\n"), std::string::npos) << "the cut event is dropped";
+    EXPECT_EQ(relayed.find("{\"cho\n"), std::string::npos) << "the cut line is dropped";
+    EXPECT_EQ(events.Abandon(), "");
   }
 }
 
@@ -97,16 +98,17 @@ TEST(SseAccumulator, FinishEndsAnEventTheProviderLeftOpenSoThatDoneStandsAlone) 
   const std::string long_line = "data: " + std::string((1 << 20) + 10, 'y');
   struct Case {
     std::string fed;
-    std::string closing;
+    std::string seen;
   };
-  for (const Case& end :
-       {Case{event + "\n", ""}, Case{event, "\n"}, Case{event + "\n" + long_line, "\n\n"}}) {
+  for (const Case& end : {Case{event + "\n", event + "\n"}, Case{event, event + "\n"},
+                          Case{event + "\n" + long_line, event + "\n" + long_line + "\n\n"}}) {
     SseAccumulator events;
     std::string relayed = events.Feed(end.fed);
-    const std::string closing = events.Finish();
-    EXPECT_EQ(closing, end.closing) << end.fed.substr(0, 80);
-    relayed += closing + "data: [DONE]\n\n";
+    relayed += events.Finish();
+    EXPECT_EQ(relayed, end.seen) << end.fed.substr(0, 80);
+    relayed += "data: [DONE]\n\n";
     EXPECT_TRUE(relayed.ends_with("\n\ndata: [DONE]\n\n")) << relayed.substr(0, 120);
+    EXPECT_EQ(events.content(), "x");
   }
 }
 
@@ -134,6 +136,108 @@ TEST(SseAccumulator, TheUsageEventTheClientDidNotAskForIsMeteredButNotRelayed) {
   SseAccumulator asked(&price);
   const std::string relayed_asked = asked.Feed(stream) + asked.Finish();
   EXPECT_NE(relayed_asked.find("\"total_cost\""), std::string::npos) << relayed_asked;
+}
+
+// The standard's three line breaks: CRLF, LF and CR alone, a CR split from its LF or not
+// across reads. Fed one byte at a time, every split is met.
+TEST(SseAccumulator, LinesEndWithCrLfLfOrCrAloneAsTheStandardSays) {
+  const ModelPrice price{"m", 1.0, 2.0};
+  const std::string stream =
+      "data: {\"choices\":[{\"delta\":{\"content\":\"He\"}}]}\r\r"
+      "data: {\"choices\":[{\"delta\":{\"content\":\"l\"}}]}\r\n\r\n"
+      "data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\r"
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\r\r"
+      "data: [DONE]\r\r";
+  SseAccumulator events(&price, {}, /*relay_usage_only=*/false);
+  std::string relayed;
+  for (char byte : stream) relayed += events.Feed(std::string_view(&byte, 1));
+  relayed += events.Finish();
+  EXPECT_EQ(events.content(), "Hello");
+  ASSERT_TRUE(events.usage());
+  EXPECT_EQ(events.usage()->completion, 2);
+  EXPECT_TRUE(events.done());
+  const std::size_t usage_at = stream.find("data: {\"choices\":[],");
+  EXPECT_EQ(relayed, stream.substr(0, usage_at) + "data: [DONE]\r\r")
+      << "the rest byte for byte, the usage event the client did not ask for dropped";
+}
+
+// An event's data is its data lines joined by line feeds: JSON spread over several is metered,
+// and a rewritten event gets one data line where its first was, its other lines kept.
+TEST(SseAccumulator, AnEventsDataLinesAreJoinedAndItsOtherLinesKept) {
+  const ModelPrice price{"m", 1.0, 2.0};
+  SseAccumulator events(&price);
+  const std::string text =
+      "event: chunk\nid: 1\ndata: {\"choices\":[{\"delta\":\ndata: {\"content\":\"Hi\"}}]}\n\n";
+  EXPECT_EQ(events.Feed(text), text) << "nothing to rewrite: as it came";
+  EXPECT_EQ(events.content(), "Hi");
+  const std::string relayed = events.Feed(
+      "event: usage\r\ndata: {\"choices\":[],\r\nid: 2\r\n"
+      "data: \"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\r\n: note\r\n\r\n");
+  ASSERT_TRUE(events.usage());
+  EXPECT_EQ(events.usage()->prompt, 7);
+  ASSERT_TRUE(relayed.starts_with("event: usage\r\ndata: {")) << relayed;
+  EXPECT_TRUE(relayed.ends_with("}\r\nid: 2\r\n: note\r\n\r\n")) << relayed;
+  const std::size_t data_at = relayed.find("data: ") + 6;
+  const auto event =
+      boost::json::parse(relayed.substr(data_at, relayed.find('\r', data_at) - data_at));
+  EXPECT_DOUBLE_EQ(event.at("usage").at("total_cost").as_double(), (7 * 1.0 + 2 * 2.0) / 1e6);
+}
+
+// The usage event a client did not ask for goes whole, whatever lines come before its data.
+TEST(SseAccumulator, AnUnaskedUsageEventGoesWholeWithItsEventAndIdLines) {
+  SseAccumulator events(nullptr, {}, /*relay_usage_only=*/false);
+  const std::string text =
+      "event: chunk\ndata: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+  const std::string usage =
+      "event: usage\nid: 9\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,"
+      "\"completion_tokens\":2}}\n\n";
+  EXPECT_EQ(events.Feed(text + usage + "data: [DONE]\n\n"), text + "data: [DONE]\n\n");
+  ASSERT_TRUE(events.usage());
+  EXPECT_EQ(events.usage()->completion, 2);
+}
+
+// A keep-alive comment between events is relayed at once, not held for an event to end.
+TEST(SseAccumulator, AKeepAliveCommentIsRelayedAtOnce) {
+  SseAccumulator events;
+  EXPECT_EQ(events.Feed(": ping\n"), ": ping\n");
+  EXPECT_EQ(events.Feed("data: {\"choices\":[]}\n"), "") << "an event goes at its blank line";
+  EXPECT_EQ(events.Feed("\n"), "data: {\"choices\":[]}\n\n");
+}
+
+// A provider's error event may quote the credentials it was given: its texts are redacted.
+TEST(SseAccumulator, AnErrorEventsTextsGoThroughRedaction) {
+  SseAccumulator events(nullptr, {}, true, [](std::string_view text) {
+    std::string out(text);
+    for (auto at = out.find("sk-secret"); at != std::string::npos; at = out.find("sk-secret"))
+      out.replace(at, 9, "[redacted]");
+    return out;
+  });
+  const std::string relayed = events.Feed(
+      "data: {\"error\":{\"message\":\"Incorrect API key provided: sk-secret.\",\"param\":"
+      "[\"sk-secret\"]}}\n\n");
+  EXPECT_TRUE(events.failed());
+  EXPECT_EQ(relayed.find("sk-secret"), std::string::npos) << relayed;
+  EXPECT_NE(relayed.find("provided: [redacted]."), std::string::npos) << relayed;
+  const std::string content = "data: {\"choices\":[{\"delta\":{\"content\":\"sk-secret\"}}]}\n\n";
+  EXPECT_EQ(events.Feed(content), content) << "an answer's own text is not the provider's error";
+}
+
+// An event longer than the bound is relayed as it comes, unmetered, and the stream's memory
+// stays bounded; the events after it are read as before.
+TEST(SseAccumulator, AnOverLongEventPassesThroughAndTheNextIsMetered) {
+  SseAccumulator events;
+  std::string long_event;
+  while (long_event.size() <= SseAccumulator::kMaxHeldEvent) long_event += "data: x\r";
+  long_event += "\r";
+  const std::string next = "data: {\"choices\":[{\"delta\":{\"content\":\"after\"}}]}\n\n";
+  const std::string stream = long_event + next;
+  std::string relayed;
+  for (std::size_t at = 0; at < stream.size(); at += 4093) {
+    relayed += events.Feed(std::string_view(stream).substr(at, 4093));
+  }
+  relayed += events.Finish();
+  EXPECT_EQ(relayed, stream);
+  EXPECT_EQ(events.content(), "after");
 }
 
 // API.md §8: costs extend the usage "when prices are configured"; zeros would tell the client
