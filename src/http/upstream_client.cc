@@ -146,6 +146,8 @@ class AsioExchange final : public UpstreamExchange,
     cancelled_ = true;
     if (lookup_timer_) lookup_timer_->cancel();
     if (connection_) {
+      // A client leaving is no TLS failure: the session stays good for the next handshake.
+      connection_->EndedCleanly();
       boost::system::error_code ignored;
       connection_->Tcp().close(ignored);
     }

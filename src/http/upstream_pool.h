@@ -228,8 +228,9 @@ struct Connection {
 
   UpstreamSocket& Tcp() { return secure ? secure->next_layer() : *plain; }
 
-  // Marks a connection whose exchanges all completed as closed cleanly, so that OpenSSL keeps
-  // its session resumable (closing without a shutdown would mark the session bad).
+  // Marks a connection whose exchanges all completed, or that is closed because its caller left,
+  // as closed cleanly, so that OpenSSL keeps its session resumable (closing without a shutdown
+  // would mark the session bad). Not after a TLS or transport failure.
   void EndedCleanly() {
     if (secure)
       SSL_set_shutdown(secure->native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);

@@ -121,7 +121,7 @@ class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
                           ('tlsunvisited', cls.unvisited.base_url)):
             lines += ['[[providers]]', f'name = "{name}"', f'base_url = "{url}"',
                       f'api_key_env = "{KEY_ENV}"', 'timeout_ms = 5000', '']
-            for model in ('fixed', 'stream-3x50'):
+            for model in ('fixed', 'stream-3x50', 'stream-40x50'):
                 lines += ['[[providers.models]]', f'name = "{model}"',
                           'input_usd_per_mtok = 1.0', 'output_usd_per_mtok = 2.0', '']
         lines += ['[[providers]]', 'name = "tlsslow"',
@@ -155,6 +155,25 @@ class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
         before = self.load.connections
         self.ok(self.request('POST', '/v1/chat/completions', token=self.project.token,
                              body=body))
+        self.assertEqual(self.load.connections - before, 1)
+        self.assertEqual(self.load.tls_resumed - resumed, 1, 'the handshake was a full one')
+
+    def test_a_call_its_client_left_keeps_the_providers_tls_session_resumable(self):
+        # A client leaving is no TLS failure: the connection the gateway then closes leaves its
+        # session good for the next handshake (a close without close_notify would spoil it).
+        self.load.close_idle_connections()
+        time.sleep(0.2)
+        left = len(self.load.streams_left)
+        stream = self.stream_chat(self.project.token, 'tls/stream-40x50')
+        self.assertEqual(stream.status, 200)
+        next(stream.events())
+        stream.close()
+        deadline = time.monotonic() + 5
+        while len(self.load.streams_left) == left and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertGreater(len(self.load.streams_left), left, 'the upstream call was not ended')
+        resumed, before = self.load.tls_resumed, self.load.connections
+        self.ok(self.chat(self.project.token, 'tls/fixed'))
         self.assertEqual(self.load.connections - before, 1)
         self.assertEqual(self.load.tls_resumed - resumed, 1, 'the handshake was a full one')
 
