@@ -318,6 +318,7 @@ class AsioExchange final : public UpstreamExchange,
       if (!connect_error) break;
     }
     if (connect_error) co_return connect_error;
+    ++shared_->created;  // connections made, not tries
     ExpireBeforeHead();  // the TLS handshake has what is left
     SocketDeadline& deadline = *connection_->deadline;
     boost::system::error_code ignored;
@@ -375,15 +376,12 @@ class AsioExchange final : public UpstreamExchange,
     for (int attempt = 0; attempt < 2; ++attempt) {
       connection_ = attempt == 0 ? asio::use_service<LoopPool>(io_).Take(pool_key_) : nullptr;
       const bool reused = connection_ != nullptr;
-      if (reused) {
-        ++shared_->reused;
-      } else if ((ec = co_await Connect(*url, what))) {
-        break;
-      }
+      if (!reused && (ec = co_await Connect(*url, what))) break;
       if (cancelled_) break;
       what = "send";
       ec = co_await Send();
       sent_ = !ec;
+      if (sent_ && reused) ++shared_->reused;  // calls sent on a pooled connection
       if (!ec || !reused || cancelled_) break;
     }
     if (!ec && !cancelled_) {

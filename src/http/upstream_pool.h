@@ -220,7 +220,6 @@ struct Connection {
     }
     deadline.emplace(Tcp());
     ++shared->open;
-    ++shared->created;
   }
   ~Connection() { --shared->open; }
   Connection(const Connection&) = delete;

@@ -336,7 +336,7 @@ TEST(AsioUpstreamClient, AReusedConnectionFoundResetWhenSendingIsRetriedOnceOnAF
     EXPECT_FALSE(outcome.failure);
     EXPECT_EQ(outcome.status, 200);
   }
-  EXPECT_EQ(client.Figures().reused, 2u) << "each later call first took the reset connection";
+  EXPECT_EQ(client.Figures().reused, 0u) << "a reset connection served no call: not reused";
   EXPECT_EQ(client.Figures().created, 3u);
   EXPECT_EQ(server.requests(), 3) << "no request may be sent twice";
 }
@@ -708,6 +708,7 @@ TEST(AsioUpstreamClient, AnUnreachableUpstreamIsANetworkFailure) {
   const auto outcomes = CallInSequence(client, provider, 1, std::chrono::seconds(2));
   ASSERT_EQ(outcomes.size(), 1u);
   EXPECT_EQ(outcomes[0].failure, UpstreamFailure::kNetwork);
+  EXPECT_EQ(client.Figures().created, 0u) << "a refused connect made no connection";
 }
 
 TEST(AsioUpstreamClient, ACancelledCallEndsWithCancelledAndLeavesNoConnection) {
