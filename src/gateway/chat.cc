@@ -557,18 +557,19 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
 
   void OnStreamPiece(std::expected<UpstreamBodyPiece, UpstreamError> piece,
                      const AsyncBodySource::Callback& done) {
-    if (!piece && (events_.done() || events_.failed()) && !cancelled_) {
-      // After [DONE] the answer is whole, and after an error event the provider has said why it
-      // ends: what it does with the rest of its body (its last chunk, its close) changes
-      // nothing for the client or the record.
-      std::string chunk = events_.Abandon();
-      EndStream();
-      return done(BodyPiece::kLast, std::move(chunk));
-    }
     if (!piece) {
       // An unfinished last line was cut mid-event: relayed, it would be an event no client can
       // parse, so it is dropped; the error event after it, on its own, tells why the stream ends.
+      // Abandon dispatches an event whose blank line the break took: [DONE] or an error event
+      // may come only then.
       std::string chunk = events_.Abandon();
+      if ((events_.done() || events_.failed()) && !cancelled_) {
+        // After [DONE] the answer is whole, and after an error event the provider has said why
+        // it ends: what it does with the rest of its body (its last chunk, its close) changes
+        // nothing for the client or the record.
+        EndStream();
+        return done(BodyPiece::kLast, std::move(chunk));
+      }
       if (cancelled_) return done(BodyPiece::kBroken, std::move(chunk));
       return done(BodyPiece::kLast, chunk + Broken(piece.error()));
     }

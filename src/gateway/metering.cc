@@ -127,19 +127,20 @@ std::string SseAccumulator::Feed(std::string_view bytes) {
   pending_ += bytes;
   std::string relay;
   while (const auto line = NextLine()) passing_ ? Pass(*line, relay) : Hold(*line, relay);
-  if (!passing_ && pending_.size() - event_start_ > kMaxHeldEvent) {
+  if (!passing_ &&
+      pending_.size() - event_start_ + data_lines_.size() * sizeof(DataLine) > kMaxHeldEvent) {
     // Not an event worth metering: its whole lines go now, and the rest as it comes.
     passing_ = true;
-    data_lines_.clear();
+    std::vector<DataLine>().swap(data_lines_);
     if (line_start_ > event_start_) relayed_ = Relayed::kInEvent;
-    relay.append(pending_, event_start_, line_start_ - event_start_);
+    Relay(relay, std::string_view(pending_).substr(event_start_, line_start_ - event_start_));
     event_start_ = line_start_;
   }
   if (passing_) {
     // The start of a line, but for a CR that may be half a CRLF.
     const std::size_t part = pending_.size() - (pending_.ends_with('\r') ? 1 : 0);
     if (part > line_start_) {
-      relay.append(pending_, line_start_, part - line_start_);
+      Relay(relay, std::string_view(pending_).substr(line_start_, part - line_start_));
       mid_line_ = true;
       relayed_ = Relayed::kInLine;
       event_start_ = line_start_ = searched_ = part;
@@ -155,11 +156,11 @@ std::string SseAccumulator::Feed(std::string_view bytes) {
 
 void SseAccumulator::Hold(const Line& line, std::string& relay) {
   const std::string_view text(pending_.data() + line.start, line.end - line.start);
-  if (text.empty()) return Dispatch(line.next, /*ended=*/true, relay);
+  if (text.empty()) return Dispatch(line.next, Ending::kBlankLine, relay);
   if (text.front() == ':') {
     // A comment before any field of the event (a keep-alive) is relayed at once.
     if (line.start == event_start_) {
-      relay.append(pending_, line.start, line.next - line.start);
+      Relay(relay, std::string_view(pending_).substr(line.start, line.next - line.start));
       relayed_ = Relayed::kInEvent;
       event_start_ = line.next;
     }
@@ -175,45 +176,49 @@ void SseAccumulator::Hold(const Line& line, std::string& relay) {
 
 void SseAccumulator::Pass(const Line& line, std::string& relay) {
   const bool blank = !mid_line_ && line.end == line.start;
-  relay.append(pending_, line.start, line.next - line.start);
+  Relay(relay, std::string_view(pending_).substr(line.start, line.next - line.start));
   mid_line_ = false;
   relayed_ = blank ? Relayed::kEventEnd : Relayed::kInEvent;
   passing_ = !blank;
   event_start_ = line.next;
 }
 
-void SseAccumulator::Dispatch(std::size_t end, bool ended, std::string& relay) {
+void SseAccumulator::Dispatch(std::size_t end, Ending ending, std::string& relay) {
   const std::string_view event(pending_.data() + event_start_, end - event_start_);
+  const bool cut = ending == Ending::kCut;
   std::string rewritten;
-  Fate fate = Fate::kAsIs;
+  // A cut event with no data dispatches nothing: it goes.
+  Fate fate = cut ? Fate::kDropped : Fate::kAsIs;
   if (data_lines_.size() == 1) {
     const DataLine& only = data_lines_.front();
-    fate = Meter(event.substr(only.value, only.end - only.value), rewritten);
+    fate = Meter(event.substr(only.value, only.end - only.value), cut, rewritten);
   } else if (!data_lines_.empty()) {
     std::string joined;
     for (const DataLine& line : data_lines_) {
       if (&line != &data_lines_.front()) joined += '\n';
       joined.append(event.substr(line.value, line.end - line.value));
     }
-    fate = Meter(joined, rewritten);
+    fate = Meter(joined, cut, rewritten);
   }
   if (fate == Fate::kAsIs) {
-    relay.append(event);
+    Relay(relay, event);
   } else if (fate == Fate::kRewritten) {
     // The one data line where the first was; the event's other lines as they came.
     std::size_t at = 0;
     for (const DataLine& line : data_lines_) {
-      relay.append(event.substr(at, line.start - at));
+      Relay(relay, event.substr(at, line.start - at));
       if (&line == &data_lines_.front()) {
         relay += "data: ";
         relay += rewritten;
-        relay.append(event.substr(line.end, line.next - line.end));
+        Relay(relay, event.substr(line.end, line.next - line.end));
       }
       at = line.next;
     }
-    relay.append(event.substr(at));
+    Relay(relay, event.substr(at));
   }
-  if (fate != Fate::kDropped) relayed_ = ended ? Relayed::kEventEnd : Relayed::kInEvent;
+  if (fate != Fate::kDropped) {
+    relayed_ = ending == Ending::kBlankLine ? Relayed::kEventEnd : Relayed::kInEvent;
+  }
   data_lines_.clear();
   event_start_ = end;
 }
@@ -225,7 +230,7 @@ std::string SseAccumulator::Finish() {
     passing_ ? Pass(*line, relay) : Hold(*line, relay);
   }
   if (line_start_ < pending_.size()) relay += Feed("\n");
-  if (!passing_ && line_start_ > event_start_) Dispatch(line_start_, /*ended=*/false, relay);
+  if (!passing_ && line_start_ > event_start_) Dispatch(line_start_, Ending::kStreamEnd, relay);
   relay += EndEvent();
   Reset();
   return relay;
@@ -233,7 +238,11 @@ std::string SseAccumulator::Finish() {
 
 std::string SseAccumulator::Abandon() {
   std::string relay;
-  if (!passing_ && line_start_ > event_start_) Dispatch(line_start_, /*ended=*/false, relay);
+  // A CR that ends what came is a whole line break; the line after it, if any, is cut.
+  if (const auto line = NextLine(/*at_end=*/true)) {
+    passing_ ? Pass(*line, relay) : Hold(*line, relay);
+  }
+  if (!passing_ && line_start_ > event_start_) Dispatch(line_start_, Ending::kCut, relay);
   relay += EndEvent();
   Reset();
   return relay;
@@ -246,13 +255,20 @@ void SseAccumulator::Reset() {
   passing_ = mid_line_ = false;
 }
 
+void SseAccumulator::Relay(std::string& relay, std::string_view bytes) {
+  if (bytes.empty()) return;
+  relay.append(bytes);
+  relayed_cr_ = bytes.back() == '\r';
+}
+
 std::string SseAccumulator::EndEvent() {
   const Relayed relayed = std::exchange(relayed_, Relayed::kEventEnd);
   switch (relayed) {
     case Relayed::kEventEnd:
       return {};
     case Relayed::kInEvent:
-      return "\n";
+      // After a CR, a line feed would only complete its CRLF: the blank line needs another.
+      return relayed_cr_ ? "\n\n" : "\n";
     case Relayed::kInLine:
       return "\n\n";
   }
@@ -286,7 +302,8 @@ std::string_view Trimmed(std::string_view text) {
 
 }  // namespace
 
-SseAccumulator::Fate SseAccumulator::Meter(std::string_view data, std::string& rewritten) {
+SseAccumulator::Fate SseAccumulator::Meter(std::string_view data, bool cut,
+                                           std::string& rewritten) {
   if (Trimmed(data) == "[DONE]") {
     done_ = true;
     return Fate::kAsIs;
@@ -295,7 +312,9 @@ SseAccumulator::Fate SseAccumulator::Meter(std::string_view data, std::string& r
   unsigned char arena[4096];  // most events fit: no heap allocation per event
   boost::json::monotonic_resource memory(arena, sizeof arena);
   auto event = boost::json::parse(data, ec, &memory);
-  if (ec || !event.is_object()) return Fate::kAsIs;
+  // A cut event whose data does not parse is dropped: no client could read it, and the error
+  // event after it must be read.
+  if (ec || !event.is_object()) return cut ? Fate::kDropped : Fate::kAsIs;
   boost::json::object& object = event.as_object();
   bool changed = false;
   if (const auto* error = object.if_contains("error"); error && !error->is_null()) {

@@ -92,8 +92,9 @@ class SseAccumulator {
   // event the provider did not end, and ends it, so that anything appended stands on its own.
   std::string Finish();
   // The stream broke: drops the unfinished last line (a cut line no client could parse),
-  // relays the event's whole lines before it, and returns what ends the bytes relayed so far,
-  // so that an event appended after it stands on its own.
+  // relays the event's whole lines before it when its data parses (else drops the event too),
+  // and returns what ends the bytes relayed so far, so that an event appended after it stands
+  // on its own.
   std::string Abandon();
 
   // The answer text, at most its first kMaxRecordedOutput bytes (what the record keeps).
@@ -120,6 +121,9 @@ class SseAccumulator {
     std::size_t start, value, end, next;
   };
   enum class Fate { kAsIs, kRewritten, kDropped };
+  // How a dispatched event ended: its blank line, the stream's end (Finish), or a break
+  // (Abandon: an event whose data does not parse is dropped).
+  enum class Ending { kBlankLine, kStreamEnd, kCut };
   // Where the bytes relayed so far end.
   enum class Relayed {
     kEventEnd,  // nothing yet, or an event's blank line
@@ -134,11 +138,12 @@ class SseAccumulator {
   void Hold(const Line& line, std::string& relay);
   // Relays `line` of an over-long event, which ends at its blank line.
   void Pass(const Line& line, std::string& relay);
-  // Meters the held event, pending_[event_start_, end), and appends what is relayed of it. `ended`:
-  // it ends with its blank line.
-  void Dispatch(std::size_t end, bool ended, std::string& relay);
+  // Meters the held event, pending_[event_start_, end), and appends what is relayed of it.
+  void Dispatch(std::size_t end, Ending ending, std::string& relay);
   // Meters an event's data; `rewritten` holds the data to relay instead when kRewritten.
-  Fate Meter(std::string_view data, std::string& rewritten);
+  Fate Meter(std::string_view data, bool cut, std::string& rewritten);
+  // Appends the provider's `bytes` to `relay`.
+  void Relay(std::string& relay, std::string_view bytes);
   // Forgets the stream's bytes (after Finish or Abandon).
   void Reset();
   // What ends the bytes relayed so far: nothing after an event's blank line, else one or two
@@ -150,8 +155,9 @@ class SseAccumulator {
   bool relay_usage_only_;
   std::function<std::string(std::string_view)> redact_;
   std::optional<std::int64_t> prompt_estimate_;  // estimate_prompt_'s answer, once asked
-  // Bytes of the provider not relayed yet: the held event's whole lines from event_start_ (what
-  // is before it, taken in this read, goes at its end), then the start of the next line.
+  // Bytes of the provider not relayed yet: the held event's whole lines from event_start_, then
+  // the start of the next line. Bytes before event_start_ are relayed already; Feed erases
+  // them before it returns.
   std::string pending_;
   std::size_t event_start_ = 0;
   std::size_t line_start_ = 0;  // where the next line starts in pending_
@@ -160,6 +166,7 @@ class SseAccumulator {
   bool passing_ = false;   // relaying an over-long event as it comes
   bool mid_line_ = false;  // (passing_) part of the current line was relayed
   Relayed relayed_ = Relayed::kEventEnd;
+  bool relayed_cr_ = false;              // the last byte relayed was a CR
   std::string content_;                  // bounded: kMaxRecordedOutput
   bool content_full_ = false;            // content_ was cut: nothing more is appended
   std::size_t content_code_points_ = 0;  // of the whole answer

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace gatehouse {
 
@@ -159,6 +163,81 @@ TEST(SseAccumulator, LinesEndWithCrLfLfOrCrAloneAsTheStandardSays) {
   const std::size_t usage_at = stream.find("data: {\"choices\":[],");
   EXPECT_EQ(relayed, stream.substr(0, usage_at) + "data: [DONE]\r\r")
       << "the rest byte for byte, the usage event the client did not ask for dropped";
+}
+
+// The data of each event a client reads from `stream`, as the standard reads it.
+std::vector<std::string> StandardEventData(std::string_view stream) {
+  std::vector<std::string> events;
+  std::optional<std::string> data;
+  std::size_t at = 0;
+  while (at < stream.size()) {
+    std::size_t end = stream.find_first_of("\r\n", at);
+    if (end == std::string_view::npos) break;  // an unended line: not read
+    const std::string_view line = stream.substr(at, end - at);
+    at = end + (stream.substr(end, 2) == "\r\n" ? 2 : 1);
+    if (line.empty()) {
+      if (data) events.push_back(*std::exchange(data, std::nullopt));
+    } else if (line.starts_with("data:")) {
+      std::string_view value = line.substr(5);
+      if (value.starts_with(' ')) value.remove_prefix(1);
+      data = data ? *data + "\n" + std::string(value) : std::string(value);
+    }
+  }
+  return events;
+}
+
+// A relayed line that ends in a CR alone: what Finish and Abandon add must not make a CRLF of
+// it, or the [DONE] or error event appended would join the provider's event.
+TEST(SseAccumulator, WhatEndsARelayedCrStillEndsTheEvent) {
+  const std::string long_line = "data: " + std::string(SseAccumulator::kMaxHeldEvent + 10, 'y');
+  const std::string error = "data: {\"error\":{\"message\":\"Bad Gateway\",\"code\":502}}\n\n";
+  for (const std::string& fed : {std::string("data: {\"choices\":[]}\r"),
+                                 std::string("data: {\"choices\":[]}\rdata: {\"cho"),
+                                 long_line + "\r", long_line + "\r\r"}) {
+    SseAccumulator finished;
+    std::string relayed = finished.Feed(fed);
+    relayed += finished.Finish() + "data: [DONE]\n\n";
+    auto events = StandardEventData(relayed);
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back(), "[DONE]") << fed.substr(0, 40);
+
+    SseAccumulator broken;
+    relayed = broken.Feed(fed);
+    relayed += broken.Abandon() + error;
+    events = StandardEventData(relayed);
+    ASSERT_FALSE(events.empty());
+    EXPECT_TRUE(events.back().starts_with("{\"error\"")) << fed.substr(0, 40);
+  }
+}
+
+// A CR that ends the bytes of a break is a whole line break: the event before it is read.
+TEST(SseAccumulator, AbandonReadsALineEndedByACrAlone) {
+  SseAccumulator events;
+  std::string relayed = events.Feed("data: {\"error\":{\"message\":\"overloaded\"}}\r");
+  relayed += events.Abandon();
+  EXPECT_TRUE(events.failed());
+  EXPECT_NE(relayed.find("overloaded"), std::string::npos);
+}
+
+// A CR at the end of a read may be the first half of a CRLF: the LF that follows in the next
+// read is not a blank line of its own.
+TEST(SseAccumulator, ACrLfSplitAcrossReadsIsOneLineBreak) {
+  SseAccumulator events;
+  std::string relayed = events.Feed("data: {\"choices\":[{\"delta\":\r");
+  relayed += events.Feed("\ndata: {\"content\":\"Hi\"}}]}\r\n\r\n");
+  EXPECT_EQ(events.content(), "Hi");
+  EXPECT_EQ(StandardEventData(relayed).size(), 1u);
+}
+
+// A break that leaves an event whose data does not parse drops it: a client could not read it,
+// and would then miss the error event that tells why the stream ends.
+TEST(SseAccumulator, AbandonDropsACutEventWhoseDataDoesNotParse) {
+  SseAccumulator events;
+  EXPECT_EQ(events.Feed("data: {\"id\":\"x\",\n"), "");
+  EXPECT_EQ(events.Abandon(), "");
+  SseAccumulator named;
+  EXPECT_EQ(named.Feed("event: chunk\n"), "");
+  EXPECT_EQ(named.Abandon(), "") << "a cut event without data dispatches nothing";
 }
 
 // An event's data is its data lines joined by line feeds: JSON spread over several is metered,

@@ -177,6 +177,22 @@ TEST_F(GatewayTest, AStreamThatBreaksAfterDoneSucceeded) {
             (std::pair{std::string("succeeded"), 200}));
 }
 
+// [DONE] whose blank line the break took: the answer was whole all the same.
+TEST_F(GatewayTest, AStreamThatBreaksBeforeDonesBlankLineSucceeded) {
+  exchange()->head = UpstreamHead{200, "text/event-stream", ""};
+  exchange()->pieces.push_back(UpstreamBodyPiece{
+      "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n", false});
+  exchange()->pieces.push_back(std::unexpected(UpstreamError{UpstreamFailure::kNetwork, "reset"}));
+  ChatResult result = Run(Call(true));
+  ASSERT_TRUE(result.stream);
+  const std::string relayed = Drain(*result.stream);
+  EXPECT_EQ(relayed.find("\"code\":502"), std::string::npos) << relayed;
+  EXPECT_TRUE(relayed.ends_with("data: [DONE]\n\n")) << relayed;
+  const RequestRecord record = OnlyRecord();
+  EXPECT_EQ((std::pair{record.status, record.http_status}),
+            (std::pair{std::string("succeeded"), 200}));
+}
+
 // An event loop defers its records' journal frames to its next write to a client: a call
 // whose client left is recorded 499 with no such write after it, so its frame is written at
 // once (else a crash during a store outage would lose the record).
