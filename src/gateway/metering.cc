@@ -125,6 +125,14 @@ std::optional<SseAccumulator::Line> SseAccumulator::NextLine(bool at_end) {
 
 std::string SseAccumulator::Feed(std::string_view bytes) {
   pending_ += bytes;
+  if (!bom_checked_ && pending_.size() >= 3) {
+    // A byte order mark may open the stream (the standard skips it).
+    bom_checked_ = true;
+    if (pending_.starts_with("\xEF\xBB\xBF")) {
+      pending_.erase(0, 3);
+      line_start_ = searched_ = 0;
+    }
+  }
   std::string relay;
   while (const auto line = NextLine()) passing_ ? Pass(*line, relay) : Hold(*line, relay);
   if (!passing_ &&
@@ -167,11 +175,15 @@ void SseAccumulator::Hold(const Line& line, std::string& relay) {
     return;
   }
   const std::size_t colon = text.find(':');
-  if (text.substr(0, colon) != "data") return;
+  const std::string_view name = text.substr(0, colon);
   std::size_t value = colon == std::string_view::npos ? line.end : line.start + colon + 1;
   if (value < line.end && pending_[value] == ' ') ++value;
-  data_lines_.push_back({line.start - event_start_, value - event_start_, line.end - event_start_,
-                         line.next - event_start_});
+  if (name == "event") {
+    named_error_ = std::string_view(pending_).substr(value, line.end - value) == "error";
+  } else if (name == "data") {
+    data_lines_.push_back({line.start - event_start_, value - event_start_, line.end - event_start_,
+                           line.next - event_start_});
+  }
 }
 
 void SseAccumulator::Pass(const Line& line, std::string& relay) {
@@ -208,9 +220,16 @@ void SseAccumulator::Dispatch(std::size_t end, Ending ending, std::string& relay
     for (const DataLine& line : data_lines_) {
       Relay(relay, event.substr(at, line.start - at));
       if (&line == &data_lines_.front()) {
-        relay += "data: ";
-        relay += rewritten;
-        Relay(relay, event.substr(line.end, line.next - line.end));
+        // A line of its own for each line of the data (a redacted text may have several).
+        const std::string_view line_break = event.substr(line.end, line.next - line.end);
+        for (std::size_t from = 0;;) {
+          const std::size_t to = rewritten.find('\n', from);
+          relay += "data: ";
+          relay.append(rewritten, from, to == std::string::npos ? std::string::npos : to - from);
+          Relay(relay, line_break);
+          if (to == std::string::npos) break;
+          from = to + 1;
+        }
       }
       at = line.next;
     }
@@ -220,6 +239,7 @@ void SseAccumulator::Dispatch(std::size_t end, Ending ending, std::string& relay
     relayed_ = ending == Ending::kBlankLine ? Relayed::kEventEnd : Relayed::kInEvent;
   }
   data_lines_.clear();
+  named_error_ = false;
   event_start_ = end;
 }
 
@@ -252,7 +272,7 @@ void SseAccumulator::Reset() {
   pending_.clear();
   event_start_ = line_start_ = searched_ = 0;
   data_lines_.clear();
-  passing_ = mid_line_ = false;
+  passing_ = mid_line_ = named_error_ = false;
 }
 
 void SseAccumulator::Relay(std::string& relay, std::string_view bytes) {
@@ -312,12 +332,28 @@ SseAccumulator::Fate SseAccumulator::Meter(std::string_view data, bool cut,
   unsigned char arena[4096];  // most events fit: no heap allocation per event
   boost::json::monotonic_resource memory(arena, sizeof arena);
   auto event = boost::json::parse(data, ec, &memory);
-  // A cut event whose data does not parse is dropped: no client could read it, and the error
-  // event after it must be read.
-  if (ec || !event.is_object()) return cut ? Fate::kDropped : Fate::kAsIs;
+  if (ec || !event.is_object()) {
+    // An event named error fails the call, whatever its data; a text is redacted as it is.
+    if (named_error_) {
+      if (!done_) failed_ = true;
+      if (redact_ && !ec) {
+        if (Redact(event, redact_)) {
+          rewritten = boost::json::serialize(event);
+          return Fate::kRewritten;
+        }
+      } else if (redact_) {
+        rewritten = redact_(data);
+        if (rewritten != data) return Fate::kRewritten;
+      }
+    }
+    // A cut event whose data does not parse is dropped: no client could read it, and the
+    // error event after it must be read.
+    return cut ? Fate::kDropped : Fate::kAsIs;
+  }
   boost::json::object& object = event.as_object();
   bool changed = false;
-  if (const auto* error = object.if_contains("error"); error && !error->is_null()) {
+  if (const auto* error = object.if_contains("error");
+      named_error_ || (error && !error->is_null())) {
     // After [DONE] the answer is whole: nothing that follows fails it.
     if (!done_) failed_ = true;
     if (redact_) changed = Redact(event, redact_);

@@ -63,8 +63,9 @@ inline constexpr std::size_t kMaxRecordedOutput = 1 << 20;
 // without `estimate_prompt` that is not believable, is relayed as it is. Without
 // `relay_usage_only`, the event that carries only the usage (no choices, what a provider sends
 // for stream_options.include_usage) is metered but not relayed: a client that did not ask for
-// it may read choices[0] of every event. An error event's texts go through `redact` (the
-// provider may quote the credentials it was given).
+// it may read choices[0] of every event. An error event (`data: {"error": …}`, or any event
+// named `event: error`) fails the call, and its texts go through `redact` (the provider may
+// quote the credentials it was given).
 //
 // Events are read as the server-sent events standard reads them: lines end with CRLF, LF or CR
 // alone; an event's data is its `data` lines joined by line feeds; it ends at a blank line.
@@ -106,8 +107,8 @@ class SseAccumulator {
   const std::optional<TokenUsage>& usage() const { return usage_; }
   // The provider sent `data: [DONE]`.
   bool done() const { return done_; }
-  // The provider sent an error event (`data: {"error": …}`): the call failed, however its
-  // stream ends.
+  // The provider sent an error event (`data: {"error": …}`, `event: error`): the call failed,
+  // however its stream ends.
   bool failed() const { return failed_; }
 
  private:
@@ -166,9 +167,11 @@ class SseAccumulator {
   bool passing_ = false;   // relaying an over-long event as it comes
   bool mid_line_ = false;  // (passing_) part of the current line was relayed
   Relayed relayed_ = Relayed::kEventEnd;
-  bool relayed_cr_ = false;              // the last byte relayed was a CR
-  std::string content_;                  // bounded: kMaxRecordedOutput
-  bool content_full_ = false;            // content_ was cut: nothing more is appended
+  bool relayed_cr_ = false;    // the last byte relayed was a CR
+  bool named_error_ = false;   // the held event has `event: error`
+  bool bom_checked_ = false;   // the stream's first bytes were looked at for a byte order mark
+  std::string content_;        // bounded: kMaxRecordedOutput
+  bool content_full_ = false;  // content_ was cut: nothing more is appended
   std::size_t content_code_points_ = 0;  // of the whole answer
   std::optional<TokenUsage> usage_;
   bool done_ = false;

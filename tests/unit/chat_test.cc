@@ -301,6 +301,40 @@ TEST(SseAccumulator, AnErrorEventsTextsGoThroughRedaction) {
   EXPECT_EQ(events.Feed(content), content) << "an answer's own text is not the provider's error";
 }
 
+// An event named error fails the call whatever its data, and its text is redacted line by line.
+TEST(SseAccumulator, AnEventNamedErrorFailsTheCallAndItsTextIsRedacted) {
+  const auto redact = [](std::string_view text) {
+    std::string out(text);
+    for (auto at = out.find("sk-secret"); at != std::string::npos; at = out.find("sk-secret"))
+      out.replace(at, 9, "[redacted]");
+    return out;
+  };
+  SseAccumulator text(nullptr, {}, true, redact);
+  EXPECT_EQ(text.Feed("event: error\ndata: quota exceeded for sk-secret\ndata: try later\n\n"),
+            "event: error\ndata: quota exceeded for [redacted]\ndata: try later\n\n");
+  EXPECT_TRUE(text.failed());
+  SseAccumulator json(nullptr, {}, true, redact);
+  const std::string relayed = json.Feed(
+      "event: error\r\ndata: {\"type\":\"overloaded\",\"message\":\"sk-secret\"}\r\n\r\n");
+  EXPECT_TRUE(json.failed());
+  EXPECT_EQ(relayed.find("sk-secret"), std::string::npos) << relayed;
+  EXPECT_TRUE(relayed.starts_with("event: error\r\ndata: {")) << relayed;
+  SseAccumulator other;
+  other.Feed("event: chunk\ndata: {\"choices\":[]}\n\n");
+  EXPECT_FALSE(other.failed());
+}
+
+// A byte order mark may open a stream: the standard skips it, and so does the meter.
+TEST(SseAccumulator, AByteOrderMarkOpeningTheStreamIsSkipped) {
+  SseAccumulator events;
+  std::string relayed = events.Feed("\xEF\xBB");
+  relayed += events.Feed(
+      "\xBF"
+      "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n");
+  EXPECT_EQ(events.content(), "hi");
+  EXPECT_EQ(relayed, "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n");
+}
+
 // An event longer than the bound is relayed as it comes, unmetered, and the stream's memory
 // stays bounded; the events after it are read as before.
 TEST(SseAccumulator, AnOverLongEventPassesThroughAndTheNextIsMetered) {
