@@ -121,10 +121,10 @@ void ServerGraph::AddSamples(Instance& instance) {
                      "Idle upstream connections kept for reuse.",
                      [this] { return double(upstream_client_.Figures().idle); });
   metrics_.AddSample("gatehouse_upstream_connections_created_total", "counter",
-                     "Upstream connections opened.",
+                     "Upstream connections opened (TCP connected; failed tries are not).",
                      [this] { return double(upstream_client_.Figures().created); });
   metrics_.AddSample("gatehouse_upstream_connections_reused_total", "counter",
-                     "Upstream calls served by a pooled connection.",
+                     "Upstream calls sent on a pooled connection.",
                      [this] { return double(upstream_client_.Figures().reused); });
 }
 

@@ -575,7 +575,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     }
     std::string chunk = events_.Feed(piece->bytes);
     if (!piece->end) return done(BodyPiece::kMore, std::move(chunk));
-    chunk += events_.Finish();
+    chunk += events_.Finish(/*cut=*/piece->ended_by_close);
     if (piece->ended_by_close && !events_.done() && !events_.failed()) {
       // The provider's close ended the body before [DONE]: a provider that died mid-answer
       // ends it so too, and nothing tells the two apart, so it is not taken for complete.

@@ -159,6 +159,13 @@ std::string SseAccumulator::Feed(std::string_view bytes) {
   line_start_ -= event_start_;
   searched_ -= event_start_;
   event_start_ = 0;
+  // What an over-long event grew is given back once it has gone.
+  if (pending_.capacity() > kKeptCapacity && pending_.size() < kKeptCapacity / 4) {
+    pending_.shrink_to_fit();
+  }
+  if (data_lines_.capacity() * sizeof(DataLine) > kKeptCapacity && data_lines_.empty()) {
+    std::vector<DataLine>().swap(data_lines_);
+  }
   return relay;
 }
 
@@ -224,8 +231,9 @@ void SseAccumulator::Dispatch(std::size_t end, Ending ending, std::string& relay
         const std::string_view line_break = event.substr(line.end, line.next - line.end);
         for (std::size_t from = 0;;) {
           const std::size_t to = rewritten.find('\n', from);
-          relay += "data: ";
-          relay.append(rewritten, from, to == std::string::npos ? std::string::npos : to - from);
+          Relay(relay, "data: ");
+          Relay(relay, std::string_view(rewritten).substr(
+                           from, to == std::string::npos ? std::string::npos : to - from));
           Relay(relay, line_break);
           if (to == std::string::npos) break;
           from = to + 1;
@@ -243,14 +251,16 @@ void SseAccumulator::Dispatch(std::size_t end, Ending ending, std::string& relay
   event_start_ = end;
 }
 
-std::string SseAccumulator::Finish() {
+std::string SseAccumulator::Finish(bool cut) {
   std::string relay;
   // A CR that ends the stream ends its line.
   if (const auto line = NextLine(/*at_end=*/true)) {
     passing_ ? Pass(*line, relay) : Hold(*line, relay);
   }
   if (line_start_ < pending_.size()) relay += Feed("\n");
-  if (!passing_ && line_start_ > event_start_) Dispatch(line_start_, Ending::kStreamEnd, relay);
+  if (!passing_ && line_start_ > event_start_) {
+    Dispatch(line_start_, cut ? Ending::kCut : Ending::kStreamEnd, relay);
+  }
   relay += EndEvent();
   Reset();
   return relay;
@@ -277,6 +287,9 @@ void SseAccumulator::Reset() {
 
 void SseAccumulator::Relay(std::string& relay, std::string_view bytes) {
   if (bytes.empty()) return;
+  // A CR relayed, then a line feed (a blank line once the lines between were left out of a
+  // rewritten event): the client would read the two as one CRLF.
+  if (relayed_cr_ && bytes.front() == '\n') relay += '\n';
   relay.append(bytes);
   relayed_cr_ = bytes.back() == '\r';
 }

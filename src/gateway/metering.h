@@ -77,6 +77,8 @@ inline constexpr std::size_t kMaxRecordedOutput = 1 << 20;
 class SseAccumulator {
  public:
   static constexpr std::size_t kMaxHeldEvent = 1 << 20;
+  // Buffer capacity kept between events; more, grown by a long event, is given back after it.
+  static constexpr std::size_t kKeptCapacity = 256 * 1024;
 
   explicit SseAccumulator(const ModelPrice* price = nullptr,
                           std::function<std::int64_t()> estimate_prompt = {},
@@ -91,7 +93,9 @@ class SseAccumulator {
   std::string Feed(std::string_view bytes);
   // At the end of the stream: takes a last line that had no line break, meters and relays an
   // event the provider did not end, and ends it, so that anything appended stands on its own.
-  std::string Finish();
+  // `cut`: the stream may have been cut there (its provider's close ended it), so such an
+  // event is dropped when its data does not parse, as Abandon drops it.
+  std::string Finish(bool cut = false);
   // The stream broke: drops the unfinished last line (a cut line no client could parse),
   // relays the event's whole lines before it when its data parses (else drops the event too),
   // and returns what ends the bytes relayed so far, so that an event appended after it stands

@@ -40,7 +40,7 @@ struct UpstreamPoolOptions {
 struct UpstreamPoolFigures {
   std::uint64_t open = 0;     // gauge: connections open (in use or idle)
   std::uint64_t idle = 0;     // gauge: idle connections kept for reuse
-  std::uint64_t created = 0;  // counter: connections opened (connected; failed tries are not)
+  std::uint64_t created = 0;  // counter: connections opened (TCP connected; failed tries are not)
   std::uint64_t reused = 0;   // counter: calls sent on a pooled connection
 };
 

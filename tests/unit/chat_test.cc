@@ -210,6 +210,44 @@ TEST(SseAccumulator, WhatEndsARelayedCrStillEndsTheEvent) {
   }
 }
 
+// A rewritten event leaves its later data lines out: a CR before one and the blank line's
+// line feed after it must not meet as one CRLF, or the event would run into the next.
+TEST(SseAccumulator, ARewrittenEventWithMixedLineBreaksKeepsItsBlankLine) {
+  const ModelPrice price{"m", 1.0, 2.0};
+  for (const std::string& usage :
+       {std::string("data: {\"choices\":[],\rdata: \"usage\":{\"prompt_tokens\":7,"
+                    "\"completion_tokens\":2}}\n\n"),
+        std::string("data: {\"choices\":[],\r\nid: 1\rdata: \"usage\":{\"prompt_tokens\":7,"
+                    "\"completion_tokens\":2}}\n\n")}) {
+    SseAccumulator events(&price);
+    const std::string relayed = events.Feed(usage + "data: [DONE]\n\n") + events.Finish();
+    const auto data = StandardEventData(relayed);
+    ASSERT_EQ(data.size(), 2u) << relayed;
+    EXPECT_NE(data[0].find("\"total_cost\""), std::string::npos) << relayed;
+    EXPECT_EQ(data[1], "[DONE]");
+  }
+}
+
+// A body its provider's close ended may have been cut mid-line: Finish(cut) drops an event
+// whose data does not parse, as Abandon does, and keeps one that does.
+TEST(SseAccumulator, FinishOfABodyTheCloseEndedDropsACutEvent) {
+  SseAccumulator cut;
+  EXPECT_EQ(cut.Feed("data: {\"choices\":[{\"delta\":{\"content\":\"hel"), "");
+  EXPECT_EQ(cut.Finish(/*cut=*/true), "");
+  SseAccumulator whole;
+  whole.Feed("data: [DONE]");
+  EXPECT_EQ(whole.Finish(/*cut=*/true), "data: [DONE]\n\n");
+  EXPECT_TRUE(whole.done());
+}
+
+// Each held data line costs an entry beside its bytes: short lines reach the bound sooner.
+TEST(SseAccumulator, ManyShortDataLinesCountTowardTheHeldBound) {
+  SseAccumulator events;
+  std::string lines;
+  while (lines.size() < SseAccumulator::kMaxHeldEvent / 2) lines += "data: x\n";
+  EXPECT_FALSE(events.Feed(lines).empty()) << "half the bound in bytes, more with the entries";
+}
+
 // A CR that ends the bytes of a break is a whole line break: the event before it is read.
 TEST(SseAccumulator, AbandonReadsALineEndedByACrAlone) {
   SseAccumulator events;

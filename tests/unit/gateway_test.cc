@@ -193,6 +193,25 @@ TEST_F(GatewayTest, AStreamThatBreaksBeforeDonesBlankLineSucceeded) {
             (std::pair{std::string("succeeded"), 200}));
 }
 
+// A body its provider's close ended mid-line: the cut line is no event a client can read.
+TEST_F(GatewayTest, AStreamTheCloseCutMidLineDropsTheCutEventAndEndsWithTheErrorEvent) {
+  exchange()->head = UpstreamHead{200, "text/event-stream", ""};
+  exchange()->pieces.push_back(
+      UpstreamBodyPiece{"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n"
+                        "data: {\"choices\":[{\"delta\":{\"content\":\"hel",
+                        true, true});
+  ChatResult result = Run(Call(true));
+  ASSERT_TRUE(result.stream);
+  const std::string relayed = Drain(*result.stream);
+  EXPECT_EQ(relayed.find("\"hel"), std::string::npos) << relayed;
+  EXPECT_TRUE(
+      relayed.ends_with("\n\ndata: {\"error\":{\"message\":\"Bad Gateway\",\"code\":502}}\n\n"))
+      << relayed;
+  const RequestRecord record = OnlyRecord();
+  EXPECT_EQ((std::pair{record.status, record.http_status}),
+            (std::pair{std::string("failed"), 502}));
+}
+
 // An event loop defers its records' journal frames to its next write to a client: a call
 // whose client left is recorded 499 with no such write after it, so its frame is written at
 // once (else a crash during a store outage would lose the record).
