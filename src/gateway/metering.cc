@@ -125,10 +125,13 @@ std::optional<SseAccumulator::Line> SseAccumulator::NextLine(bool at_end) {
 
 std::string SseAccumulator::Feed(std::string_view bytes) {
   pending_ += bytes;
-  if (!bom_checked_ && pending_.size() >= 3) {
-    // A byte order mark may open the stream (the standard skips it).
+  if (!bom_checked_) {
+    // A byte order mark may open the stream (the standard skips it); its start holds no line
+    // break, so nothing is lost by waiting for the rest of it (Finish ends the wait).
+    constexpr std::string_view kBom = "\xEF\xBB\xBF";
+    if (pending_.size() < kBom.size() && kBom.starts_with(pending_)) return {};
     bom_checked_ = true;
-    if (pending_.starts_with("\xEF\xBB\xBF")) {
+    if (pending_.starts_with(kBom)) {
       pending_.erase(0, 3);
       line_start_ = searched_ = 0;
     }
@@ -137,9 +140,11 @@ std::string SseAccumulator::Feed(std::string_view bytes) {
   while (const auto line = NextLine()) passing_ ? Pass(*line, relay) : Hold(*line, relay);
   if (!passing_ &&
       pending_.size() - event_start_ + data_lines_.size() * sizeof(DataLine) > kMaxHeldEvent) {
-    // Not an event worth metering: its whole lines go now, and the rest as it comes.
+    // Not an event worth metering: its whole lines go now, and the rest as it comes. Named
+    // error, it still fails the call.
     passing_ = true;
     std::vector<DataLine>().swap(data_lines_);
+    if (std::exchange(named_error_, false) && !done_) failed_ = true;
     if (line_start_ > event_start_) relayed_ = Relayed::kInEvent;
     Relay(relay, std::string_view(pending_).substr(event_start_, line_start_ - event_start_));
     event_start_ = line_start_;
@@ -346,6 +351,9 @@ SseAccumulator::Fate SseAccumulator::Meter(std::string_view data, bool cut,
   boost::json::monotonic_resource memory(arena, sizeof arena);
   auto event = boost::json::parse(data, ec, &memory);
   if (ec || !event.is_object()) {
+    // A cut event whose data is no JSON object is dropped, before it is judged: no client
+    // could read it, and the error event after it must be read.
+    if (cut) return Fate::kDropped;
     // An event named error fails the call, whatever its data; a text is redacted as it is.
     if (named_error_) {
       if (!done_) failed_ = true;
@@ -359,14 +367,13 @@ SseAccumulator::Fate SseAccumulator::Meter(std::string_view data, bool cut,
         if (rewritten != data) return Fate::kRewritten;
       }
     }
-    // A cut event whose data does not parse is dropped: no client could read it, and the
-    // error event after it must be read.
-    return cut ? Fate::kDropped : Fate::kAsIs;
+    return Fate::kAsIs;
   }
   boost::json::object& object = event.as_object();
   bool changed = false;
-  if (const auto* error = object.if_contains("error");
-      named_error_ || (error && !error->is_null())) {
+  const auto* error = object.if_contains("error");
+  const bool error_event = named_error_ || (error && !error->is_null());
+  if (error_event) {
     // After [DONE] the answer is whole: nothing that follows fails it.
     if (!done_) failed_ = true;
     if (redact_) changed = Redact(event, redact_);
@@ -393,7 +400,8 @@ SseAccumulator::Fate SseAccumulator::Meter(std::string_view data, bool cut,
   const UsageReading reading = ReadUsageOf(object);
   TokenUsage usage = reading.usage;
   if (reading.verdict == UsageVerdict::kBelievable) usage_ = usage;
-  if (!relay_usage_only_ && IsUsageOnly(object)) return Fate::kDropped;  // metered only
+  // Metered only; an error event always reaches the client.
+  if (!relay_usage_only_ && !error_event && IsUsageOnly(object)) return Fate::kDropped;
   if (reading.verdict == UsageVerdict::kUnbelievable && estimate_prompt_) {
     // The client gets the estimate instead, as with a whole answer. usage_ stays unset: the
     // record estimates over the whole answer, which matches this when (as usual) the usage

@@ -70,8 +70,9 @@ inline constexpr std::size_t kMaxRecordedOutput = 1 << 20;
 // Events are read as the server-sent events standard reads them: lines end with CRLF, LF or CR
 // alone; an event's data is its `data` lines joined by line feeds; it ends at a blank line.
 // Each event is relayed whole once its blank line has come (a client dispatches nothing
-// earlier), byte for byte unless its data was rewritten: then its one data line replaces its
-// data lines, and its other lines (`event:`, `id:`, comments) stay. Comments between events
+// earlier), byte for byte unless its data was rewritten: then its data lines give way to
+// data lines of the new data (one for each of its lines; JSON has one), where the first stood,
+// and its other lines (`event:`, `id:`, comments) stay. Comments between events
 // are relayed at once (keep-alives). An event longer than kMaxHeldEvent is relayed as it comes,
 // unmetered, so that a stream holds at most that much.
 class SseAccumulator {

@@ -362,6 +362,55 @@ TEST(SseAccumulator, AnEventNamedErrorFailsTheCallAndItsTextIsRedacted) {
   EXPECT_FALSE(other.failed());
 }
 
+// A cut event named error whose data is text is dropped like any cut event, and so fails
+// nothing: the gateway's own error event then tells the client why the stream ends.
+TEST(SseAccumulator, ACutEventNamedErrorIsDroppedAndFailsNothing) {
+  SseAccumulator broken;
+  broken.Feed("event: error\ndata: upstream overloaded\n");
+  EXPECT_EQ(broken.Abandon(), "");
+  EXPECT_FALSE(broken.failed());
+  SseAccumulator closed;
+  closed.Feed("event: error\ndata: upstream overloaded");
+  EXPECT_EQ(closed.Finish(/*cut=*/true), "");
+  EXPECT_FALSE(closed.failed());
+}
+
+// An over-long event named error fails the call; the event after it is read as itself.
+TEST(SseAccumulator, AnOverLongEventNamedErrorFailsTheCallAndEndsThere) {
+  SseAccumulator events(nullptr, {}, true, [](std::string_view text) {
+    std::string out(text);
+    if (auto at = out.find("sk-secret"); at != std::string::npos) out.replace(at, 9, "[x]");
+    return out;
+  });
+  events.Feed("event: error\ndata: " + std::string(SseAccumulator::kMaxHeldEvent, 'y') + "\n\n");
+  EXPECT_TRUE(events.failed());
+  const std::string next = "data: {\"choices\":[{\"delta\":{\"content\":\"sk-secret\"}}]}\n\n";
+  EXPECT_EQ(events.Feed(next), next) << "an answer's own text is no error's";
+  EXPECT_EQ(events.content(), "sk-secret");
+}
+
+// An error event reaches the client even when it carries the usage of an unasked usage event.
+TEST(SseAccumulator, AnErrorEventIsRelayedEvenWhenItLooksUsageOnly) {
+  SseAccumulator events(nullptr, {}, /*relay_usage_only=*/false);
+  const std::string error =
+      "event: error\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,"
+      "\"completion_tokens\":2}}\n\n";
+  EXPECT_EQ(events.Feed(error), error);
+  EXPECT_TRUE(events.failed());
+}
+
+// Only a byte order mark that opens the stream is skipped: later, it is part of a line.
+TEST(SseAccumulator, AByteOrderMarkAfterTheStreamsStartIsKept) {
+  SseAccumulator events;
+  std::string relayed = events.Feed("\n");
+  relayed += events.Feed(
+      "\xEF\xBB\xBF"
+      "data: x\n\n");
+  EXPECT_EQ(relayed,
+            "\n\xEF\xBB\xBF"
+            "data: x\n\n");
+}
+
 // A byte order mark may open a stream: the standard skips it, and so does the meter.
 TEST(SseAccumulator, AByteOrderMarkOpeningTheStreamIsSkipped) {
   SseAccumulator events;
