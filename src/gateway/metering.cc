@@ -227,7 +227,7 @@ void SseAccumulator::Dispatch(std::size_t end, Ending ending, std::string& relay
   if (fate == Fate::kAsIs) {
     Relay(relay, event);
   } else if (fate == Fate::kRewritten) {
-    // The one data line where the first was; the event's other lines as they came.
+    // The new data's lines where the first data line was; the event's other lines as they came.
     std::size_t at = 0;
     for (const DataLine& line : data_lines_) {
       Relay(relay, event.substr(at, line.start - at));
