@@ -332,17 +332,11 @@ bool Redact(boost::json::value& value, const std::function<std::string(std::stri
   return changed;
 }
 
-std::string_view Trimmed(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 }  // namespace
 
 SseAccumulator::Fate SseAccumulator::Meter(std::string_view data, bool cut,
                                            std::string& rewritten) {
-  if (Trimmed(data) == "[DONE]") {
+  if (Trim(data) == "[DONE]") {
     done_ = true;
     return Fate::kAsIs;
   }
