@@ -90,7 +90,9 @@ void UsageLimits::RollLocked(Counter& counter, TimeMs now) {
     // slice stays this node's: the store keeps slices across periods.
     counter.unsettled = 0;
     counter.unsettled_in = counter.limit.valid_from;
-    counter.exhausted = false;
+    // Credit is for a node holding no slice. One still held spends first (alone on the limit,
+    // it may be the whole budget, so a credit past it would admit one call too many).
+    if (counter.available <= 0) counter.exhausted = false;
     counter.credit = 0;
   }
 }

@@ -156,6 +156,9 @@ class UsageLimits final : public RequestObserver {
     // was unreserved (which counted this very budget as reserved).
     double taken_in_flight = 0;
     double credit_in_flight = 0;  // credit spent while settling: the answer takes it out again
+    // The last settlement found no other node holding or asking for a slice of the limit: the
+    // next one keeps the whole slice in the node's hands (see SettleLocked).
+    bool alone = false;
     std::chrono::steady_clock::time_point settled_at{};  // the last settlement; {} = none
     std::chrono::steady_clock::time_point snapshot_at{};
     double demand = 0;  // asked for (admitted or refused) since the last snapshot

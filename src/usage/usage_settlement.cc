@@ -140,6 +140,7 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
     double used = 0;
     double demand = 0;
     double keep = 0;
+    bool kept_alone = false;  // the whole slice kept, the node being alone at its last settlement
     std::vector<LimitNotice> notices;
   };
   std::vector<Pending> pending;
@@ -170,12 +171,20 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
     slice.want = asked ? std::max(MinimumSlice(c.limit), kSliceSeconds * rate) : 0;
     slice.release = release;
     // Enough for the calls that arrive while the settlement is in flight; the rest of the slice
-    // may go to other nodes.
-    slice.keep = release || !asked
-                     ? 0
-                     : std::clamp(std::max(MinimumSlice(c.limit), kKeepSeconds * rate), 0.0,
-                                  std::max(c.available, 0.0));
-    Pending entry{counter, c.unsettled, c.demand, slice.keep, {}};
+    // may go to other nodes (all of it when this node has been idle). A node that was alone on
+    // the limit keeps all of it: no other node wanted any, and calls meanwhile spend it as
+    // before (a node alone refuses exactly at the hard limit). Should the answer show another
+    // node, the next round shares it.
+    const bool kept_alone = !release && c.alone;
+    if (kept_alone) {
+      slice.keep = std::max(c.available, 0.0);
+    } else if (release || !asked) {
+      slice.keep = 0;
+    } else {
+      slice.keep = std::clamp(std::max(MinimumSlice(c.limit), kKeepSeconds * rate), 0.0,
+                              std::max(c.available, 0.0));
+    }
+    Pending entry{counter, c.unsettled, c.demand, slice.keep, kept_alone, {}};
     c.settling = true;
     c.taken_in_flight = release ? 0 : std::max(c.available - slice.keep, 0.0);
     c.credit_in_flight = 0;
@@ -222,9 +231,11 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
       c.demand += pending[i].demand;
       c.needs_settling = true;
       // The store still holds the slice for this node; the credit spent meanwhile came out
-      // of it, as the answer would have taken it.
-      c.available += c.taken_in_flight - c.credit_in_flight;
-      c.credit = std::max(c.credit - c.credit_in_flight, 0.0);
+      // of what the settlement had taken of it, as the answer would have taken it. Credit
+      // beyond that stays credit.
+      const double covered = std::min(c.taken_in_flight, c.credit_in_flight);
+      c.available += c.taken_in_flight - covered;
+      c.credit = std::max(c.credit - covered, 0.0);
       EndSettlingLocked(c);
       for (auto& claim : settlements[i].claims) c.claims.push_back(std::move(claim));
       for (auto& notice : pending[i].notices) c.notices.push_back(std::move(notice));
@@ -260,6 +271,8 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
     c.granted = result.slice.granted;
     c.exhausted = result.slice.unreserved <= 0;
     c.credit = 0;
+    c.alone = result.others.nodes == 0;
+    if (pending[i].kept_alone && !c.alone) c.needs_settling = true;  // share the slice now
     EndSettlingLocked(c);
     c.settled_at = SteadyClock::now();
     if (!c.limit.IsCurrent()) ended.push_back(pending[i].counter);

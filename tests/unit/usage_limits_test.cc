@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -292,6 +291,17 @@ TEST_F(UsageLimitsTest, RenewableLimitStartsTheNextPeriodAtZeroAndAdmitsAgain) {
   EXPECT_EQ(current.used, 1);
 }
 
+// A node alone holds the whole budget as its slice, across the period's end too: the new
+// period's calls spend it, and no credit is taken past it before the first settlement.
+TEST_F(UsageLimitsTest, ANewPeriodAdmitsExactlyTheHardLimitBeforeItsFirstSettlement) {
+  Create(project_.id, UsageUnit::kRequests, 0, 2, SubscriptionType::kWeekly);
+  clock_.Set(At("2026-11-30T00:00:00Z"));  // Monday
+  EXPECT_TRUE(Call());
+  EXPECT_TRUE(Call());
+  EXPECT_FALSE(Call()) << "a credit past the slice that is the whole budget";
+  EXPECT_EQ(Used(project_.id), 2);
+}
+
 TEST_F(UsageLimitsTest, NonRenewableLimitExpiresAndStopsGoverning) {
   const UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 0, 1, SubscriptionType::kDaily,
                                   RenewalStatus::kNonRenewable);
@@ -319,36 +329,26 @@ TEST_F(UsageLimitsTest, CancelledLimitAdmitsEverything) {
   EXPECT_TRUE(Call());
 }
 
-// Every few rounds a settlement gives an idle slice back and is granted it again. Meanwhile the
-// slice is out of the node's hands, and the store had said nothing was unreserved (the node alone
-// held all of it): a call in that window was refused, the limit's first call included
-// (http_pg.test_usage_limits failed so, now and then). It spends its credit instead, which the
-// answer (or, when the store fails, the slice given back to the node) then takes out again, so
-// the limit still admits exactly its hard limit.
+// Settlements while calls arrive. A settlement takes the part of the slice it may give away out
+// of the node's hands until the store answers; the node had been told that nothing was
+// unreserved (it held the budget itself), so calls in that window were refused, a limit's first
+// calls included (http_pg.test_usage_limits failed so, now and then). They spend their credit
+// instead, which the answer (or, when the store fails, the slice given back to the node) then
+// takes out again; and a node alone on the limit keeps its whole slice meanwhile.
 class UsageLimitsInFlightTest : public UsageLimitsTest {
  protected:
-  // Runs the idle-slice settlement while another writer holds SQLite's write lock, so that it
-  // waits in the store for `hold`; `during` runs meanwhile. True when the settlement succeeded.
-  bool SettleIdleSliceHeldUp(std::chrono::milliseconds hold, const std::function<void()>& during) {
+  // Settles rounds up to `round` (counted from Create's, which is round 1); the last one while
+  // another writer holds SQLite's write lock, so that it waits in the store for `hold`, and
+  // `during` runs meanwhile. True when that settlement succeeded.
+  bool SettleHeldUp(int round, std::chrono::milliseconds hold,
+                    const std::function<void()>& during) {
+    for (int i = 2; i < round; ++i) EXPECT_TRUE(limits_->Flush());
     sqlite::Database other;
     other.Open((dir_ / "test.db").string());
     EXPECT_TRUE(other.Execute("BEGIN IMMEDIATE"));
-    // Create settled round 1; the fourth Flush is round 5, which checks idle slices
-    // (kIdleCheckRounds). The others have nothing to settle and return at once.
-    std::atomic<int> flushed{0};
     bool settled = false;
-    std::thread settling([&] {
-      for (int i = 0; i < 3; ++i) {
-        EXPECT_TRUE(limits_->Flush());
-        ++flushed;
-      }
-      settled = limits_->Flush().has_value();
-    });
-    const auto start = std::chrono::steady_clock::now();
-    while (flushed < 3 && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    // The last round reads the limits (no write lock needed), then waits for the store.
+    std::thread settling([&] { settled = limits_->Flush().has_value(); });
+    // The round reads the limits (no write lock needed), then waits for the store.
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     during();
     std::this_thread::sleep_for(hold);
@@ -356,15 +356,45 @@ class UsageLimitsInFlightTest : public UsageLimitsTest {
     settling.join();
     return settled;
   }
+
+  // Round 5 checks idle slices (UsageLimits' kIdleCheckRounds): a node alone keeps its slice.
+  static constexpr int kIdleRound = 5;
+  // With `other_` asking for a slice, round 5 shows it to this node, and round 6 gives this
+  // node's idle slice back to the store.
+  static constexpr int kGiveBackRound = 6;
+
+  // A second node asks for a slice of the limit this node holds alone.
+  void ShareTheLimit() {
+    other_ = std::make_unique<UsageLimits>(*store_, clock_, &notifier_, "b");
+    ASSERT_TRUE(other_->Load());
+    EXPECT_FALSE(other_->Admit(organization_.id, project_.id));  // the holder has it all
+    ASSERT_TRUE(other_->Flush());
+  }
+
+  std::unique_ptr<UsageLimits> other_;
 };
 
-TEST_F(UsageLimitsInFlightTest,
-       ACallWhileAnIdleSliceIsBeingSettledIsAdmittedAndTheLimitStaysExact) {
+TEST_F(UsageLimitsInFlightTest, ANodeAloneSpendsItsWholeSliceWhileItIsBeingSettled) {
+  Create(project_.id, UsageUnit::kRequests, 0, 3);
+  std::vector<Status> during;
+  EXPECT_TRUE(SettleHeldUp(kIdleRound, std::chrono::milliseconds(0), [&] {
+    for (int i = 0; i < 3; ++i) during.push_back(Call());
+  }));
+  for (const Status& call : during) {
+    EXPECT_TRUE(call) << "refused with budget left while the slice was being settled";
+  }
+  EXPECT_FALSE(Call());
+  EXPECT_EQ(Used(project_.id), 3);
+}
+
+TEST_F(UsageLimitsInFlightTest, ACallWhileAnIdleSliceIsGivenBackSpendsCreditAndStaysCounted) {
   Create(project_.id, UsageUnit::kRequests, 0, 2);
+  ShareTheLimit();
   Status during;
-  EXPECT_TRUE(SettleIdleSliceHeldUp(std::chrono::milliseconds(0), [&] { during = Call(); }));
+  EXPECT_TRUE(SettleHeldUp(kGiveBackRound, std::chrono::milliseconds(0), [&] { during = Call(); }));
   EXPECT_TRUE(during) << "refused while the slice was being settled";
-  // Before any further settlement: the credit came out of the slice the answer granted.
+  // Before any further settlement: the credit came out of what the answer granted (nothing),
+  // and the store still had budget unreserved, so one more credit.
   EXPECT_TRUE(Call());
   EXPECT_FALSE(Call());
   EXPECT_EQ(Used(project_.id), 2);
@@ -372,13 +402,32 @@ TEST_F(UsageLimitsInFlightTest,
 
 TEST_F(UsageLimitsInFlightTest, ACallWhileASettlementFailsIsTakenOutOfTheSliceGivenBack) {
   Create(project_.id, UsageUnit::kRequests, 0, 2);
+  ShareTheLimit();
   Status during;
   // Held past the store's write budget (2 s): the settlement fails with 503.
-  EXPECT_FALSE(SettleIdleSliceHeldUp(std::chrono::milliseconds(2500), [&] { during = Call(); }));
+  EXPECT_FALSE(
+      SettleHeldUp(kGiveBackRound, std::chrono::milliseconds(2500), [&] { during = Call(); }));
   EXPECT_TRUE(during) << "refused while the slice was being settled";
+  // The slice came back to the node less the credit spent: one call left.
   EXPECT_TRUE(Call());
   EXPECT_FALSE(Call());
   EXPECT_EQ(Used(project_.id), 2);
+}
+
+// A settlement that keeps the whole slice takes nothing the node could spend credit out of:
+// credit spent while it fails stays credit (it once became a second credit: hard + 2).
+TEST_F(UsageLimitsInFlightTest, CreditSpentWhileAKeptSliceFailsToSettleIsNotGivenAgain) {
+  UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 0, 2);
+  // Raised to 3 on another node: the next round sees it, may spend credit again, and settles.
+  limit.hard_limit = 3;
+  ASSERT_TRUE(store_->UpdateUsageLimit(limit, nullptr));
+  std::vector<Status> during;
+  EXPECT_FALSE(SettleHeldUp(2, std::chrono::milliseconds(2500), [&] {
+    for (int i = 0; i < 3; ++i) during.push_back(Call());
+  }));
+  for (const Status& call : during) EXPECT_TRUE(call);  // the slice of 2, then the credit
+  EXPECT_FALSE(Call()) << "a second credit past the hard limit";
+  EXPECT_EQ(Used(project_.id), 3);
 }
 
 TEST_F(UsageLimitsTest, RaisingTheHardLimitReopensAnEmptyLimit) {
