@@ -501,15 +501,14 @@ Status TokenDirectory::SyncSince(TimeMs since) {
 Status TokenDirectory::FlushUsage() {
   auto uses = cache_.TakeLastUsed();
   auto recorded = store_.RecordLastUsed(uses);
-  if (!recorded) {
-    // Keep them for the next flush rather than losing them.
-    for (const auto& [token_id, at] : uses) {
-      if (auto token = cache_.FindById(token_id)) {
-        cache_.MarkUsed(*token, std::max(at, token->last_used_at));
-      }
+  // What was not stored (all of it after a failure) is kept for the next flush rather than lost.
+  for (const auto& [token_id, at] : recorded ? *recorded : uses) {
+    if (auto token = cache_.FindById(token_id)) {
+      cache_.MarkUsed(*token, std::max(at, token->last_used_at));
     }
   }
-  return recorded;
+  if (!recorded) return std::unexpected(recorded.error());
+  return {};
 }
 
 }  // namespace gatehouse

@@ -477,7 +477,12 @@ class Store {
                                                                  std::int64_t page_rows) = 0;
   // Drops every sealed secret copy (reveal=never): from then on secrets exist only as hashes.
   virtual Status DiscardSealedSecrets() = 0;
-  virtual Status RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) = 0;
+  // Stores the last uses (token id, time; a later time than stored wins). Returns the uses
+  // left for a later flush: on PostgreSQL a last use never waits for a token's row that
+  // another transaction holds (so it never deadlocks with a write of several tokens, such as an
+  // organization's deletion), and skips it instead. The caller keeps them, as after a failure.
+  virtual Result<std::vector<std::pair<std::string, TimeMs>>> RecordLastUsed(
+      const std::vector<std::pair<std::string, TimeMs>>& uses) = 0;
 
   // Calls `visit` for every token updated at or after `since` (revoked ones included, so
   // that a cache can drop them), with the project name filled in; a store may visit others

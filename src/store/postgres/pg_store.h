@@ -93,7 +93,8 @@ class PgStore final : public Store {
                                                          const std::string& project_id,
                                                          std::int64_t page_rows) override;
   Status DiscardSealedSecrets() override;
-  Status RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) override;
+  Result<std::vector<std::pair<std::string, TimeMs>>> RecordLastUsed(
+      const std::vector<std::pair<std::string, TimeMs>>& uses) override;
   Status ForEachTokenChangedSince(
       TimeMs since,
       const std::function<void(const ApiToken&, const TokenCredential&)>& visit) override;

@@ -392,33 +392,52 @@ Status PgStore::DiscardSealedSecrets() {
   return (*c)->Run("UPDATE api_tokens SET sealed_secret = NULL WHERE sealed_secret IS NOT NULL");
 }
 
-Status PgStore::RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) {
+Result<std::vector<std::pair<std::string, TimeMs>>> PgStore::RecordLastUsed(
+    const std::vector<std::pair<std::string, TimeMs>>& uses) {
   // A statement per kChunk uses, each its own transaction: a last use touches every index of
   // its row (last_used_at is a sort key), so a flush of 50,000 uses in one statement outlasts
   // the statement timeout on a busy server. A failed flush is tried again whole (the caller
   // keeps the uses), which GREATEST makes harmless.
+  //
+  // Rows another transaction holds are skipped (SKIP LOCKED), never waited for: a write of
+  // several tokens (an organization's or project's deletion revoking them) locks them in its
+  // own order, and a flush waiting for one while holding another deadlocked with it, failing
+  // one of the two after a second (the deletion, when PostgreSQL chose it: 503). Skipped uses
+  // go back to the caller for the next flush.
   constexpr std::size_t kChunk = 2000;
-  if (uses.empty()) return {};
+  std::vector<std::pair<std::string, TimeMs>> left;
+  if (uses.empty()) return left;
   auto c = Lease();
   if (!c) return std::unexpected(c.error());
   std::vector<std::string> ids;
   std::vector<std::int64_t> times;
+  std::unordered_set<std::string> written;
   for (std::size_t first = 0; first < uses.size(); first += kChunk) {
+    const std::size_t end = std::min(uses.size(), first + kChunk);
     ids.clear();
     times.clear();
-    for (std::size_t i = first; i < std::min(uses.size(), first + kChunk); ++i) {
+    for (std::size_t i = first; i < end; ++i) {
       ids.push_back(uses[i].first);
       times.push_back(uses[i].second);
     }
     // A last use changes neither updated_at nor changed_at_db (caches keep their own).
-    auto updated = (*c)->Run(
-        "UPDATE api_tokens t SET last_used_at = GREATEST(COALESCE(t.last_used_at, 0), u.at) "
-        "FROM (SELECT id, max(at) AS at FROM unnest($1::text[], $2::bigint[]) AS x(id, at) "
-        "GROUP BY id) u WHERE t.id = u.id",
+    auto updated = (*c)->Exec(
+        "WITH u AS (SELECT id, max(at) AS at FROM unnest($1::text[], $2::bigint[]) AS x(id, at) "
+        "GROUP BY id), free AS (SELECT t.id, u.at FROM api_tokens t JOIN u ON t.id = u.id "
+        "FOR NO KEY UPDATE OF t SKIP LOCKED) "
+        "UPDATE api_tokens t SET last_used_at = GREATEST(COALESCE(t.last_used_at, 0), free.at) "
+        "FROM free WHERE t.id = free.id RETURNING t.id",
         Params().TextArray(ids).IntArray(times));
-    if (!updated) return updated;
+    if (!updated) return std::unexpected(updated.error());
+    written.clear();
+    for (int row = 0; row < updated->size(); ++row) written.insert(updated->Text(row, 0));
+    // A use of a token that no row holds any more is left too; the caller keeps only the
+    // uses of tokens it still has.
+    for (std::size_t i = first; i < end; ++i) {
+      if (!written.contains(uses[i].first)) left.push_back(uses[i]);
+    }
   }
-  return {};
+  return left;
 }
 
 Status PgStore::ForEachTokenChangedSince(

@@ -103,7 +103,8 @@ class SqliteStore final : public Store {
   // PLAN (tests and `gatehouse bench explain`).
   Result<std::string> ExplainProjectTokensPage();
   Status DiscardSealedSecrets() override;
-  Status RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) override;
+  Result<std::vector<std::pair<std::string, TimeMs>>> RecordLastUsed(
+      const std::vector<std::pair<std::string, TimeMs>>& uses) override;
   Status ForEachTokenChangedSince(
       TimeMs since,
       const std::function<void(const ApiToken&, const TokenCredential&)>& visit) override;

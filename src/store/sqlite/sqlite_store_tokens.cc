@@ -296,12 +296,13 @@ Status SqliteStore::DiscardSealedSecrets() {
   return (*stmt)->Run();
 }
 
-Status SqliteStore::RecordLastUsed(const std::vector<std::pair<std::string, TimeMs>>& uses) {
+Result<std::vector<std::pair<std::string, TimeMs>>> SqliteStore::RecordLastUsed(
+    const std::vector<std::pair<std::string, TimeMs>>& uses) {
   if (uses.empty()) return {};
   auto lock = LockWriter();
   if (!lock) return std::unexpected(lock.error());
   Transaction transaction(db_);
-  if (!transaction.begun()) return transaction.begun();
+  if (!transaction.begun()) return std::unexpected(transaction.begun().error());
   auto stmt = db_.Prepare(
       "UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?2) WHERE id = ?1 "
       "RETURNING rowid, organization_id, last_used_at");
@@ -319,9 +320,9 @@ Status SqliteStore::RecordLastUsed(const std::vector<std::pair<std::string, Time
     }
     (*stmt)->Reset();
   }
-  if (auto committed = transaction.Commit(); !committed) return committed;
+  if (auto committed = transaction.Commit(); !committed) return std::unexpected(committed.error());
   name_index_.NoteLastUsed(noted);
-  return {};
+  return {};  // one writer: nothing is ever left
 }
 
 Status SqliteStore::ForEachTokenChangedSince(
