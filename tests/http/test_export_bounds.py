@@ -172,16 +172,21 @@ class StalledExportTests(ExportSeeding, GatehouseTestCase):
         first_after = rss_bytes(pid)
         second_loaded = self.stall_and_wait_for_the_cut()
         second_after = rss_bytes(pid)
+        third_loaded = self.stall_and_wait_for_the_cut()
+        third_after = rss_bytes(pid)
         figures = (f'base {base >> 20} MiB; {self.BOUND} stalled exports: {first_loaded >> 20} '
                    f'MiB, after the cut {first_after >> 20} MiB; again: {second_loaded >> 20} '
-                   f'MiB, after {second_after >> 20} MiB')
+                   f'MiB, after {second_after >> 20} MiB; a third time: {third_loaded >> 20} MiB, '
+                   f'after {third_after >> 20} MiB')
         if SANITIZED:
             # ASan keeps freed memory in quarantine: RSS says nothing about the server there.
             # The cut and the freed slots above are still checked.
             return
-        # Freed memory may stay in the allocator's arenas, but it is reused: a second wave of
-        # stalled exports does not pile on the first.
-        self.assertLess(second_after - first_after, 16 * 2**20, f'RSS stays pinned: {figures}')
+        # Freed memory may stay in the allocator's arenas, but it is reused: a wave of stalled
+        # exports does not pile on the earlier ones. Measured, the second wave still grew the
+        # server by 5-17 MiB (the allocator settling; a 16 MiB bound there failed now and then),
+        # and the waves after it by nothing (-9 to +4 MiB over six): the third is compared.
+        self.assertLess(third_after - second_after, 16 * 2**20, f'RSS stays pinned: {figures}')
         # A stalled export on PostgreSQL held its page besides, which SQLite, stepping row by
         # row, does not; the allocator keeps those pages for the next wave as well.
         bound = 64 * 2**20 + (self.BOUND * PG_PAGE_BYTES if ON_POSTGRES else 0)
