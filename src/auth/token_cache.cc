@@ -389,9 +389,9 @@ void TokenCache::MarkUsed(const CachedToken& token, TimeMs now) {
   std::uint64_t usage = record.usage.load(std::memory_order_relaxed);
   do {
     if (GenerationOf(usage) != token.generation_) return;
-  } while (!record.usage.compare_exchange_weak(usage, Usage(token.generation_, true, now),
-                                               std::memory_order_acq_rel,
-                                               std::memory_order_relaxed));
+  } while (!record.usage.compare_exchange_weak(
+      usage, Usage(token.generation_, true, std::max(now, TimeOf(usage))),
+      std::memory_order_acq_rel, std::memory_order_relaxed));
   if (!(usage & kDirty)) {
     std::lock_guard lock(used_mutex_);
     used_.push_back(Use{token.slot_, token.generation_});

@@ -99,7 +99,8 @@ class TokenCache {
   // The last-used times recorded since the previous call, for the store to persist.
   std::vector<std::pair<std::string, TimeMs>> TakeLastUsed();
   // Records a use of `token` at `now` (hot path: one compare-and-swap unless first since
-  // flush). Ignored once `token` has left the cache.
+  // flush); a later use already recorded stays (a flush handing back the uses it could not
+  // store may come after a newer use). Ignored once `token` has left the cache.
   void MarkUsed(const CachedToken& token, TimeMs now);
 
   std::size_t size() const;

@@ -167,6 +167,19 @@ TEST(TokenCache, LastUsedTimesAreReportedOnceAndSurviveAnUpdate) {
   EXPECT_EQ(cache.TakeLastUsed().at(0).second, 30);
 }
 
+// A flush gives back the uses it could not store (TokenDirectory::FlushUsage); a newer use
+// recorded meanwhile must not be replaced by the older one.
+TEST(TokenCache, AnEarlierUseNeverReplacesALaterOne) {
+  TokenCache cache;
+  cache.Put(Token("t1"), Credential("h1"));
+  auto token = cache.FindById("t1");
+  cache.MarkUsed(*token, 20);
+  cache.MarkUsed(*token, 10);
+  EXPECT_EQ(cache.TakeLastUsed().at(0).second, 20);
+  cache.MarkUsed(*token, 15);  // after the flush too
+  EXPECT_EQ(cache.TakeLastUsed().at(0).second, 20);
+}
+
 TEST(TokenCache, ACopyOfARemovedTokenDoesNotMarkTheTokenThatTakesItsPlace) {
   TokenCache cache;
   cache.Put(Token("t1"), Credential("h1"));
