@@ -504,7 +504,7 @@ Status TokenDirectory::FlushUsage() {
   // What was not stored (all of it after a failure) is kept for the next flush rather than lost.
   for (const auto& [token_id, at] : recorded ? *recorded : uses) {
     if (auto token = cache_.FindById(token_id)) {
-      cache_.MarkUsed(*token, std::max(at, token->last_used_at));
+      cache_.MarkUsed(*token, at);  // a newer use recorded meanwhile stays
     }
   }
   if (!recorded) return std::unexpected(recorded.error());

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "core/audit_details.h"
 #include "usage/usage_limits.h"
@@ -140,7 +141,6 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
     double used = 0;
     double demand = 0;
     double keep = 0;
-    bool kept_alone = false;  // the whole slice kept, the node being alone at its last settlement
     std::vector<LimitNotice> notices;
   };
   std::vector<Pending> pending;
@@ -184,7 +184,7 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
       slice.keep = std::clamp(std::max(MinimumSlice(c.limit), kKeepSeconds * rate), 0.0,
                               std::max(c.available, 0.0));
     }
-    Pending entry{counter, c.unsettled, c.demand, slice.keep, kept_alone, {}};
+    Pending entry{counter, c.unsettled, c.demand, slice.keep, {}};
     c.settling = true;
     c.taken_in_flight = release ? 0 : std::max(c.available - slice.keep, 0.0);
     c.credit_in_flight = 0;
@@ -271,8 +271,9 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
     c.granted = result.slice.granted;
     c.exhausted = result.slice.unreserved <= 0;
     c.credit = 0;
-    c.alone = result.others.nodes == 0;
-    if (pending[i].kept_alone && !c.alone) c.needs_settling = true;  // share the slice now
+    // A slice kept whole because this node was alone is shared at the next round.
+    const bool was_alone = std::exchange(c.alone, result.others.nodes == 0);
+    if (!release && was_alone && !c.alone) c.needs_settling = true;
     EndSettlingLocked(c);
     c.settled_at = SteadyClock::now();
     if (!c.limit.IsCurrent()) ended.push_back(pending[i].counter);
