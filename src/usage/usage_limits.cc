@@ -50,27 +50,36 @@ std::shared_ptr<UsageLimits::Counter> UsageLimits::CounterFor(const std::string&
   return found == counters_.end() ? nullptr : found->second;
 }
 
-std::shared_ptr<UsageLimits::Counter> UsageLimits::AddCounter(const UsageLimit& limit) {
-  auto counter = std::make_shared<Counter>();
-  counter->limit = limit;
-  counter->unsettled_in = limit.valid_from;
+Status UsageLimits::TrackLocked(const std::vector<UsageLimit>& limits) {
+  if (limits.empty()) return {};
+  std::vector<std::shared_ptr<Counter>> counters;
+  counters.reserve(limits.size());
+  for (const auto& limit : limits) {
+    auto counter = std::make_shared<Counter>();
+    counter->limit = limit;
+    counter->unsettled_in = limit.valid_from;
+    counters.push_back(std::move(counter));
+  }
+  Status settled = SettleLocked(counters, false, false);
   std::unique_lock lock(mutex_);
-  counters_[KeyOf(limit.organization_id, limit.project_id)] = counter;
-  return counter;
+  for (const auto& counter : counters) {
+    std::lock_guard counter_lock(counter->mutex);
+    if (counter->ended) continue;
+    counters_[KeyOf(counter->limit.organization_id, counter->limit.project_id)] = counter;
+  }
+  return settled;
 }
 
 Status UsageLimits::Load() {
   auto limits = store_.ListCurrentUsageLimits();
   if (!limits) return std::unexpected(limits.error());
   std::lock_guard write(write_mutex_);
-  std::vector<std::shared_ptr<Counter>> added;
-  for (const auto& limit : *limits) added.push_back(AddCounter(limit));
-  return SettleLocked(std::move(added), false, false);
+  return TrackLocked(*limits);
 }
 
 void UsageLimits::Track(const UsageLimit& limit) {
   std::lock_guard write(write_mutex_);
-  if (auto settled = SettleLocked({AddCounter(limit)}, false, false); !settled) {
+  if (auto settled = TrackLocked({limit}); !settled) {
     spdlog::error("usage limit {}: first settlement failed: {}", limit.id,
                   settled.error().internal);
   }
@@ -251,7 +260,7 @@ Result<UsageLimit> UsageLimits::Create(const std::string& organization_id,
   if (auto stored = store_.InsertUsageLimit(limit, &audit); !stored) {
     return std::unexpected(stored.error());
   }
-  if (auto settled = SettleLocked({AddCounter(limit)}, false, false); !settled) {
+  if (auto settled = TrackLocked({limit}); !settled) {
     spdlog::error("usage limit {}: first settlement failed: {}", limit.id,
                   settled.error().internal);
   }

@@ -164,6 +164,7 @@ class UsageLimits final : public RequestObserver {
     double demand = 0;  // asked for (admitted or refused) since the last snapshot
     std::optional<std::chrono::steady_clock::time_point> asked_at;  // the last demand
     bool needs_settling = true;              // tracked, changed or found changed elsewhere
+    bool ended = false;                      // a settlement found the limit no longer current
     std::vector<LimitCrossingClaim> claims;  // crossings seen here, to be claimed
     std::vector<LimitNotice> notices;        // the notice of each claim
   };
@@ -183,8 +184,12 @@ class UsageLimits final : public RequestObserver {
                                const std::string& entity_name, TimeMs at,
                                const AuditDetails& details);
   std::shared_ptr<Counter> CounterFor(const std::string& key) const;
-  // Starts tracking `limit`, replacing what was tracked for its owner.
-  std::shared_ptr<Counter> AddCounter(const UsageLimit& limit);
+  // Requires write_mutex_ held. Starts tracking `limits`, each replacing what was tracked for
+  // its owner: settles them first and only then lets calls see them, so that no call meets a
+  // counter that holds no slice yet (it would spend the credit and then be refused). A limit
+  // the settlement finds ended is not tracked; one whose settlement fails is, and settles at the
+  // next round.
+  Status TrackLocked(const std::vector<UsageLimit>& limits);
   // Requires counter.mutex held. Adds `amount` spent (charged to the slice, else to the
   // credit) and queues the crossings it causes.
   void AddLocked(Counter& counter, double amount, TimeMs now);

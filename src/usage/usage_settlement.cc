@@ -79,7 +79,7 @@ Status UsageLimits::ReconcileLocked() {
   if (!limits) return std::unexpected(limits.error());
   std::unordered_map<std::string, const UsageLimit*> stored;
   for (const auto& limit : *limits) stored[limit.id] = &limit;
-  std::vector<std::shared_ptr<Counter>> added;
+  std::vector<UsageLimit> added;
   std::vector<std::pair<std::string, std::shared_ptr<Counter>>> tracked;
   {
     std::shared_lock lock(mutex_);
@@ -114,10 +114,10 @@ Status UsageLimits::ReconcileLocked() {
   }
   for (const auto& limit : *limits) {
     if (!owners.contains(KeyOf(limit.organization_id, limit.project_id))) {
-      added.push_back(AddCounter(limit));
+      added.push_back(limit);
     }
   }
-  return SettleLocked(std::move(added), false, false);
+  return TrackLocked(added);
 }
 
 void UsageLimits::EndSettlingLocked(Counter& counter) {
@@ -283,6 +283,7 @@ Status UsageLimits::SettleLocked(std::vector<std::shared_ptr<Counter>> counters,
     std::unique_lock lock(mutex_);
     for (const auto& counter : ended) {
       std::lock_guard counter_lock(counter->mutex);
+      counter->ended = true;
       auto found = counters_.find(KeyOf(counter->limit.organization_id, counter->limit.project_id));
       if (found != counters_.end() && found->second == counter) counters_.erase(found);
     }

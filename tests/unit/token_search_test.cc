@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "core/ids.h"
 #include "pg_test_database.h"
@@ -526,6 +527,64 @@ TEST_F(PgTokenSearchTest, NameSearchesSeeEveryNodesChangesAtOnceInAnyCommitOrder
   std::vector<std::string> blocked_names;
   for (const auto& token : blocked->tokens) blocked_names.push_back(token.name);
   EXPECT_EQ(blocked_names, (std::vector<std::string>{"node-e", "node-late"}));
+}
+
+// A token's change of status takes its project's count rows in key order. Taken old row first,
+// a change from blocked to active beside a transaction holding the row of active tokens (as a
+// token's creation does) held the row of blocked ones while it waited; that transaction's next
+// change of a blocked token then waited for it: a deadlock, and a 503 for one of the two.
+TEST_F(PgTokenSearchTest, OppositeTokenChangesInOneProjectNeverDeadlock) {
+  Organization counts{NewUuid(), "Counts", "", 1};
+  ASSERT_TRUE(store_->CreateOrganization(counts, Other(counts), Credential()));
+  Project project{NewUuid(), counts.id, "", "Locks", "", "", true, 1, 1};
+  auto token = [&](TokenStatus status, const char* name) {
+    ApiToken made = Other(counts);
+    made.name = name;
+    made.scope = TokenScope::kProject;
+    made.project_id = project.id;
+    made.project_name = project.name;
+    made.status = status;
+    return made;
+  };
+  const ApiToken active = token(TokenStatus::kActive, "active");
+  ASSERT_TRUE(store_->CreateProject(project, active, Credential()));
+  const ApiToken unblocked = token(TokenStatus::kBlocked, "unblocked");
+  const ApiToken revoked = token(TokenStatus::kBlocked, "revoked");
+  auto inserted = store_->InsertTokens({{unblocked, Credential()}, {revoked, Credential()}});
+  ASSERT_TRUE(inserted);
+  for (const auto& outcome : *inserted) ASSERT_TRUE(outcome);
+
+  auto holder = pg::Connection::Open(database_->url());
+  ASSERT_TRUE(holder) << holder.error().internal;
+  ASSERT_TRUE((*holder)->Run("BEGIN"));
+  ASSERT_TRUE((*holder)->Run(
+      "SELECT 1 FROM api_token_counts WHERE organization_id = $1 AND project_id = $2 AND "
+      "status = $3 FOR NO KEY UPDATE",
+      pg::Params().Text(counts.id).Text(project.id).Int(StoredCode(TokenStatus::kActive))));
+  Result<TokenChangeResult> changed = Fail(ErrorCode::kInternal);
+  std::thread unblock([&] {
+    changed = store_->ChangeToken(counts.id, unblocked.id,
+                                  TokenChange{.status = TokenStatus::kActive}, 2000, {});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // waits for the held row
+  const auto revoke = (*holder)->Run("UPDATE api_tokens SET status = $1 WHERE id = $2",
+                                     pg::Params()
+                                         .Int(StoredCode(TokenStatus::kRevoked))
+                                         .Text(revoked.id));
+  EXPECT_TRUE(revoke) << revoke.error().internal;
+  EXPECT_TRUE((*holder)->Run(revoke ? "COMMIT" : "ROLLBACK"));
+  unblock.join();
+  EXPECT_TRUE(changed) << (changed ? "" : changed.error().internal);
+
+  auto count = [&](TokenStatus status) {
+    auto page = store_->SearchTokens(
+        TokenQuery{.organization_id = counts.id, .project_id = project.id, .statuses = {status}});
+    EXPECT_TRUE(page);
+    return page ? page->count : -1;
+  };
+  EXPECT_EQ(count(TokenStatus::kActive), 2);
+  EXPECT_EQ(count(TokenStatus::kBlocked), 0);
+  EXPECT_EQ(count(TokenStatus::kRevoked), 1);
 }
 
 }  // namespace

@@ -430,6 +430,30 @@ TEST_F(UsageLimitsInFlightTest, CreditSpentWhileAKeptSliceFailsToSettleIsNotGive
   EXPECT_EQ(Used(project_.id), 3);
 }
 
+// A limit this node starts tracking (created on another node, here straight in the store) is
+// settled before calls see it. It was seen at once, holding no slice yet: a call while its first
+// settlement waited for the store spent the credit, and the next was refused with the whole
+// budget unspent.
+TEST_F(UsageLimitsInFlightTest, CallsWhileANewLimitIsFirstSettledAreNotRefused) {
+  const UsageLimit limit = NewUsageLimit(
+      organization_.id, project_.id,
+      UsageLimitSpec{SubscriptionType::kMonthly, UsageUnit::kRequests, 0, 3,
+                     RenewalStatus::kRenewable},
+      clock_.Now());
+  ASSERT_TRUE(store_->InsertUsageLimit(limit, nullptr));
+  std::vector<Status> during;
+  EXPECT_TRUE(SettleHeldUp(2, std::chrono::milliseconds(0), [&] {
+    for (int i = 0; i < 2; ++i) during.push_back(Call());
+  }));
+  for (const Status& call : during) {
+    EXPECT_TRUE(call) << "refused while the new limit's first settlement was in flight";
+  }
+  // Calls before the node tracked the limit are not its usage: the whole budget is left.
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(Call());
+  EXPECT_FALSE(Call());
+  EXPECT_EQ(Used(project_.id), 3);
+}
+
 TEST_F(UsageLimitsTest, RaisingTheHardLimitReopensAnEmptyLimit) {
   const UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 0, 1);
   EXPECT_TRUE(Call());

@@ -362,6 +362,39 @@ CREATE TABLE usage_slices (
   PRIMARY KEY (limit_id, node_id)
 );
 )sql",
+    // 4 (no SQLite counterpart: one writer there): a token's change of status or owner takes
+    // every count row of its project in key order before it changes two of them. Taken old row
+    // first, two opposite changes in one project (one token blocked while another is
+    // unblocked), or a change beside a transaction holding one of the rows (a token created),
+    // could each hold the row the other wanted: a deadlock, and a 503 for one of them.
+    R"sql(
+CREATE OR REPLACE FUNCTION gatehouse_count_tokens() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' THEN
+    PERFORM 1 FROM api_token_counts
+      WHERE (organization_id, project_id) IN
+            ((OLD.organization_id, COALESCE(OLD.project_id, '')),
+             (NEW.organization_id, COALESCE(NEW.project_id, '')))
+      ORDER BY organization_id, project_id, status FOR NO KEY UPDATE;
+  ELSE
+    PERFORM 1 FROM api_token_counts
+      WHERE organization_id = OLD.organization_id AND project_id = COALESCE(OLD.project_id, '')
+      ORDER BY status FOR NO KEY UPDATE;
+  END IF;
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    UPDATE api_token_counts SET tokens = tokens - 1
+      WHERE organization_id = OLD.organization_id AND project_id = COALESCE(OLD.project_id, '')
+        AND status = OLD.status;
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    INSERT INTO api_token_counts VALUES
+      (NEW.organization_id, COALESCE(NEW.project_id, ''), NEW.status, 1)
+      ON CONFLICT (organization_id, project_id, status)
+      DO UPDATE SET tokens = api_token_counts.tokens + 1;
+  END IF;
+  RETURN NULL;
+END $$;
+)sql",
 };
 
 }  // namespace
