@@ -1,5 +1,6 @@
 """The test case classes of the black-box suite: one server per class (or per test)."""
 
+import sys
 import unittest
 
 from .client import unique
@@ -23,6 +24,21 @@ def postgres_only(reason):
     a rule whose SQLite side is a test of its own."""
     return unittest.skipUnless(ON_POSTGRES, f'PostgreSQL only: {reason}')
 
+
+# The server's log goes with its directory. Its errors are printed here, where a failing test's
+# output shows them (CTest prints a test's output only when it fails): a 503 in a test says
+# little without the store error the server logged behind it.
+_ERROR_MARKERS = ('"level":"error"', '"level":"critical"', '[error]', '[critical]')
+_ERROR_LINES_SHOWN = 40
+
+
+def _print_server_errors(log):
+    errors = [line for line in log.splitlines() if any(m in line for m in _ERROR_MARKERS)]
+    if errors:
+        shown = errors[-_ERROR_LINES_SHOWN:]
+        print(f'server log: {len(errors)} error lines, the last {len(shown)}:', file=sys.stderr)
+        for line in shown:
+            print(f'  {line[:600]}', file=sys.stderr)
 
 class GatehouseTestCase(unittest.TestCase):
     """Starts one initialised server per test class (or per test with server_per_test).
@@ -58,8 +74,10 @@ class GatehouseTestCase(unittest.TestCase):
     def _stop_server(holder):
         code = holder.server.stop()
         tail = holder.server.log_tail()
-        log = holder.server.log_text() if SANITIZED else ''
+        full_log = holder.server.log_text()
+        log = full_log if SANITIZED else ''
         holder.server.cleanup()
+        _print_server_errors(full_log)
         if code != 0:
             raise AssertionError(f'gatehouse serve exited with {code!r} after SIGTERM '
                                  f'(expected 0); log tail:\n{tail}')
