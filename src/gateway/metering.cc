@@ -104,7 +104,7 @@ std::optional<TokenUsage> ReadUsage(const boost::json::object& response, UsageSh
   return reading.usage;
 }
 
-std::optional<SseAccumulator::Line> SseAccumulator::NextLine(bool at_end) {
+std::optional<SseAccumulator::Line> SseAccumulator::NextLine() {
   const std::size_t at = pending_.find_first_of("\r\n", searched_);
   if (at == std::string::npos) {
     searched_ = pending_.size();
@@ -112,15 +112,31 @@ std::optional<SseAccumulator::Line> SseAccumulator::NextLine(bool at_end) {
   }
   std::size_t next = at + 1;
   if (pending_[at] == '\r') {
-    if (next == pending_.size() && !at_end) {
-      searched_ = at;  // a CRLF's first half, or a line of its own: the next byte tells
-      return std::nullopt;
+    if (next == pending_.size()) {
+      after_cr_ = true;  // a CRLF's first half, or a line break of its own: the next byte tells
+    } else if (pending_[next] == '\n') {
+      ++next;
     }
-    if (next < pending_.size() && pending_[next] == '\n') ++next;
   }
   const Line line{line_start_, at, next};
   line_start_ = searched_ = next;
   return line;
+}
+
+void SseAccumulator::TakeLineFeed(std::string& relay) {
+  if (line_start_ == event_start_) {
+    // The line went already, relayed (a comment, an over-long event's line, an event its blank
+    // line dispatched) or dropped with its event: so does its line feed. Straight after the
+    // CR relayed it completes that CRLF, so not through Relay(), which keeps the two apart.
+    if (relayed_cr_) {
+      relay += '\n';
+      relayed_cr_ = false;
+    }
+    ++event_start_;
+  } else if (!data_lines_.empty() && data_lines_.back().next + event_start_ == line_start_) {
+    ++data_lines_.back().next;  // a data line's break: a rewritten event relays it whole
+  }
+  line_start_ = searched_ = line_start_ + 1;
 }
 
 std::string SseAccumulator::Feed(std::string_view bytes) {
@@ -137,6 +153,10 @@ std::string SseAccumulator::Feed(std::string_view bytes) {
     }
   }
   std::string relay;
+  if (after_cr_ && line_start_ < pending_.size()) {
+    after_cr_ = false;
+    if (pending_[line_start_] == '\n') TakeLineFeed(relay);
+  }
   while (const auto line = NextLine()) passing_ ? Pass(*line, relay) : Hold(*line, relay);
   if (!passing_ &&
       pending_.size() - event_start_ + data_lines_.size() * sizeof(DataLine) > kMaxHeldEvent) {
@@ -149,15 +169,12 @@ std::string SseAccumulator::Feed(std::string_view bytes) {
     Relay(relay, std::string_view(pending_).substr(event_start_, line_start_ - event_start_));
     event_start_ = line_start_;
   }
-  if (passing_) {
-    // The start of a line, but for a CR that may be half a CRLF.
-    const std::size_t part = pending_.size() - (pending_.ends_with('\r') ? 1 : 0);
-    if (part > line_start_) {
-      Relay(relay, std::string_view(pending_).substr(line_start_, part - line_start_));
-      mid_line_ = true;
-      relayed_ = Relayed::kInLine;
-      event_start_ = line_start_ = searched_ = part;
-    }
+  if (passing_ && pending_.size() > line_start_) {
+    // The start of a line.
+    Relay(relay, std::string_view(pending_).substr(line_start_));
+    mid_line_ = true;
+    relayed_ = Relayed::kInLine;
+    event_start_ = line_start_ = searched_ = pending_.size();
   }
   // Once per read: the bytes taken go, the held event moves to the front.
   pending_.erase(0, event_start_);
@@ -258,10 +275,6 @@ void SseAccumulator::Dispatch(std::size_t end, Ending ending, std::string& relay
 
 std::string SseAccumulator::Finish(bool cut) {
   std::string relay;
-  // A CR that ends the stream ends its line.
-  if (const auto line = NextLine(/*at_end=*/true)) {
-    passing_ ? Pass(*line, relay) : Hold(*line, relay);
-  }
   if (line_start_ < pending_.size()) relay += Feed("\n");
   if (!passing_ && line_start_ > event_start_) {
     Dispatch(line_start_, cut ? Ending::kCut : Ending::kStreamEnd, relay);
@@ -273,10 +286,7 @@ std::string SseAccumulator::Finish(bool cut) {
 
 std::string SseAccumulator::Abandon() {
   std::string relay;
-  // A CR that ends what came is a whole line break; the line after it, if any, is cut.
-  if (const auto line = NextLine(/*at_end=*/true)) {
-    passing_ ? Pass(*line, relay) : Hold(*line, relay);
-  }
+  // The line after the last line break, if any, is cut.
   if (!passing_ && line_start_ > event_start_) Dispatch(line_start_, Ending::kCut, relay);
   relay += EndEvent();
   Reset();
@@ -287,7 +297,7 @@ void SseAccumulator::Reset() {
   pending_.clear();
   event_start_ = line_start_ = searched_ = 0;
   data_lines_.clear();
-  passing_ = mid_line_ = named_error_ = false;
+  passing_ = mid_line_ = named_error_ = after_cr_ = false;
 }
 
 void SseAccumulator::Relay(std::string& relay, std::string_view bytes) {

@@ -138,8 +138,12 @@ class SseAccumulator {
   };
 
   // The next whole line after the ones taken; nullopt when none is whole yet. A CR that ends
-  // the bytes may be the first half of a CRLF: it waits for the next byte, unless `at_end`.
-  std::optional<Line> NextLine(bool at_end = false);
+  // the bytes ends its line at once (a client reads it so); should the next byte be a line
+  // feed, TakeLineFeed makes it the second half of that line's break.
+  std::optional<Line> NextLine();
+  // The line feed at line_start_ completes the CRLF whose CR ended the last bytes fed: it joins
+  // that line's break, in the held event, or relayed after its CR when the line has gone.
+  void TakeLineFeed(std::string& relay);
   // Adds `line` to the held event, or dispatches the event at its blank line.
   void Hold(const Line& line, std::string& relay);
   // Relays `line` of an over-long event, which ends at its blank line.
@@ -173,6 +177,7 @@ class SseAccumulator {
   bool mid_line_ = false;  // (passing_) part of the current line was relayed
   Relayed relayed_ = Relayed::kEventEnd;
   bool relayed_cr_ = false;    // the last byte relayed was a CR
+  bool after_cr_ = false;      // the bytes fed so far end with a CR that ended a line
   bool named_error_ = false;   // the held event has `event: error`
   bool bom_checked_ = false;   // the stream's first bytes were looked at for a byte order mark
   std::string content_;        // bounded: kMaxRecordedOutput

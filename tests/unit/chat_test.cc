@@ -4,6 +4,7 @@
 
 #include <boost/json/parse.hpp>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -265,6 +266,98 @@ TEST(SseAccumulator, ACrLfSplitAcrossReadsIsOneLineBreak) {
   relayed += events.Feed("\ndata: {\"content\":\"Hi\"}}]}\r\n\r\n");
   EXPECT_EQ(events.content(), "Hi");
   EXPECT_EQ(StandardEventData(relayed).size(), 1u);
+}
+
+// A CR that ends a read ends its line at once, as a client reads it: an event whose blank line
+// it is goes then, not when the provider sends its next bytes (seconds later, in a slow
+// stream). A line feed after it is the second half of that CRLF, relayed straight after it.
+TEST(SseAccumulator, AnEventEndedByACrAtTheEndOfAReadGoesAtOnce) {
+  SseAccumulator events;
+  const std::string first = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\r\n\r";
+  EXPECT_EQ(events.Feed(first), first) << "held until the provider's next bytes";
+  EXPECT_EQ(events.content(), "Hi");
+  EXPECT_EQ(events.Feed("\n"), "\n") << "the CRLF's line feed, after its CR";
+  const std::string cr_only = "data: {\"choices\":[{\"delta\":{\"content\":\"!\"}}]}\r\r";
+  EXPECT_EQ(events.Feed(cr_only), cr_only);
+  EXPECT_EQ(events.Feed("data: [DONE]\r\n\r\n"), "data: [DONE]\r\n\r\n");
+  EXPECT_EQ(events.content(), "Hi!");
+  EXPECT_TRUE(events.done());
+}
+
+// A data line's CR at the end of a read and its line feed in the next: a rewritten event (the
+// usage given costs) relays the whole CRLF after its new data line, not a CR and then a line
+// feed that a client would read as the event's end.
+TEST(SseAccumulator, ARewrittenDataLineKeepsACrLfSplitAcrossReads) {
+  const ModelPrice price{"m", 1.0, 2.0};
+  SseAccumulator events(&price);
+  std::string relayed = events.Feed("data: {\"choices\":[],\r");
+  relayed += events.Feed("\ndata: \"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\r");
+  relayed += events.Feed("\n\r\ndata: [DONE]\r\n\r\n");
+  const auto data = StandardEventData(relayed);
+  ASSERT_EQ(data.size(), 2u) << relayed;
+  EXPECT_NE(data[0].find("\"total_cost\""), std::string::npos) << relayed;
+  EXPECT_EQ(data[1], "[DONE]");
+  EXPECT_TRUE(relayed.ends_with("}\r\n\r\ndata: [DONE]\r\n\r\n")) << relayed;
+  EXPECT_EQ(relayed.find("\n\n"), std::string::npos) << "no blank line of a lone line feed";
+}
+
+// Where a provider's reads happen to split its stream changes nothing a client receives, nor
+// what is metered: random streams of every line break, comments, named and error events,
+// usage to rewrite and cut lines, fed whole, a byte at a time and in random pieces.
+TEST(SseAccumulator, HowAStreamIsSplitIntoReadsChangesNothing) {
+  const ModelPrice price{"m", 1.0, 2.0};
+  const std::string_view pieces[] = {
+      "data: {\"choices\":[{\"delta\":{\"content\":\"ab\"}}]}",
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}",
+      "data: {\"choices\":[],",
+      "data: \"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1}}",
+      "data: {\"error\":{\"message\":\"sk-abc\"}}",
+      "data: [DONE]",
+      "event: error",
+      "id: 7",
+      ": keep-alive",
+      "data",
+      "\r",
+      "\n",
+      "\r\n",
+      "\r\n",
+      "\n",
+  };
+  std::mt19937 random(11);
+  for (int round = 0; round < 400; ++round) {
+    std::string stream;
+    const int count = 1 + static_cast<int>(random() % 24);
+    for (int i = 0; i < count; ++i) stream += pieces[random() % std::size(pieces)];
+    const bool cut = random() % 2;
+    const bool relay_usage_only = random() % 2;
+    auto run = [&](auto next_size) {
+      SseAccumulator events(
+          &price, [] { return std::int64_t{9}; }, relay_usage_only,
+          [](std::string_view text) {
+            std::string redacted(text);
+            if (auto at = redacted.find("sk-"); at != std::string::npos) {
+              redacted.replace(at, 3, "***");
+            }
+            return redacted;
+          });
+      std::string relayed;
+      for (std::size_t at = 0; at < stream.size();) {
+        const std::size_t n = std::min(next_size(), stream.size() - at);
+        relayed += events.Feed(std::string_view(stream).substr(at, n));
+        at += n;
+      }
+      relayed += cut ? events.Abandon() : events.Finish();
+      const auto usage = events.usage();
+      return std::make_tuple(relayed, events.content(), events.failed(), events.done(),
+                             usage ? usage->prompt : -1, usage ? usage->completion : -1);
+    };
+    const auto whole = run([&] { return stream.size(); });
+    const auto bytes = run([] { return std::size_t{1}; });
+    const auto pieces_fed = run([&] { return std::size_t{1 + random() % 9}; });
+    EXPECT_EQ(bytes, whole) << "a byte at a time: " << stream;
+    EXPECT_EQ(pieces_fed, whole) << "in pieces: " << stream;
+    if (::testing::Test::HasFailure()) break;
+  }
 }
 
 // A break that leaves an event whose data does not parse drops it: a client could not read it,

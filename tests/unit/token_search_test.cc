@@ -567,10 +567,9 @@ TEST_F(PgTokenSearchTest, OppositeTokenChangesInOneProjectNeverDeadlock) {
                                   TokenChange{.status = TokenStatus::kActive}, 2000, {});
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // waits for the held row
-  const auto revoke = (*holder)->Run("UPDATE api_tokens SET status = $1 WHERE id = $2",
-                                     pg::Params()
-                                         .Int(StoredCode(TokenStatus::kRevoked))
-                                         .Text(revoked.id));
+  const auto revoke =
+      (*holder)->Run("UPDATE api_tokens SET status = $1 WHERE id = $2",
+                     pg::Params().Int(StoredCode(TokenStatus::kRevoked)).Text(revoked.id));
   EXPECT_TRUE(revoke) << revoke.error().internal;
   EXPECT_TRUE((*holder)->Run(revoke ? "COMMIT" : "ROLLBACK"));
   unblock.join();

@@ -435,11 +435,11 @@ TEST_F(UsageLimitsInFlightTest, CreditSpentWhileAKeptSliceFailsToSettleIsNotGive
 // settlement waited for the store spent the credit, and the next was refused with the whole
 // budget unspent.
 TEST_F(UsageLimitsInFlightTest, CallsWhileANewLimitIsFirstSettledAreNotRefused) {
-  const UsageLimit limit = NewUsageLimit(
-      organization_.id, project_.id,
-      UsageLimitSpec{SubscriptionType::kMonthly, UsageUnit::kRequests, 0, 3,
-                     RenewalStatus::kRenewable},
-      clock_.Now());
+  const UsageLimit limit =
+      NewUsageLimit(organization_.id, project_.id,
+                    UsageLimitSpec{SubscriptionType::kMonthly, UsageUnit::kRequests, 0, 3,
+                                   RenewalStatus::kRenewable},
+                    clock_.Now());
   ASSERT_TRUE(store_->InsertUsageLimit(limit, nullptr));
   std::vector<Status> during;
   EXPECT_TRUE(SettleHeldUp(2, std::chrono::milliseconds(0), [&] {
