@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { expectProjectContext, rowByName, setUpConsole, signIn } from './harness.mjs';
+import { expectProjectContext, holdRequests, rowByName, setUpConsole, signIn } from './harness.mjs';
 
 let console_;
 let server;
@@ -61,13 +61,25 @@ test('the organization token signs in, the cookie is HttpOnly, and sign-out ends
   );
   assert.equal(await page.evaluate(() => document.cookie), '', 'scripts cannot read the session cookie');
 
-  // A reload keeps the session: the console asks GET /v2/console/session for it.
+  // A reload keeps the session: the console asks GET /v2/console/session for it. The token list
+  // it loads is held until after SIGN OUT, so that load is overtaken and answers 401.
+  const list = await holdRequests(page, /\/v2\/tokens\?/);
   await page.reload();
   await page.getByRole('heading', { name: 'Organization Api Tokens', exact: true }).waitFor();
+  await list.arrived();
 
+  browser.allowError((text) => /status of 401/.test(text));
   await page.getByRole('button', { name: 'SIGN OUT', exact: true }).click();
   await page.getByRole('button', { name: 'SIGN IN', exact: true }).waitFor();
-  browser.allowError((text) => /status of 401/.test(text));
+  const overtaken = page.waitForResponse(/\/v2\/tokens\?/);
+  await list.release();
+  assert.equal((await overtaken).status(), 401);
+  await page.waitForLoadState('networkidle');
+  assert.equal(
+    await page.getByText('Your session has ended. Sign in again.').count(),
+    0,
+    'signing out is not a session that ended',
+  );
   const status = await page.evaluate(() =>
     fetch('/v2/console/session', { credentials: 'same-origin' }).then((r) => r.status),
   );
@@ -114,5 +126,8 @@ test('blocking the signed-in token ends the console session', async () => {
   if (await projectsLink.isVisible()) await projectsLink.click({ timeout: 2000 }).catch(() => {});
   await signInButton.waitFor();
   await page.getByText('Your session has ended. Sign in again.').waitFor();
+  // Every load in flight answers 401; the session ends once, with one notice.
+  await page.waitForLoadState('networkidle');
+  assert.equal(await page.getByText('Your session has ended. Sign in again.').count(), 1);
   browser.assertNoErrors();
 });

@@ -40,13 +40,19 @@ export function App() {
     window.setTimeout(() => setToasts((list) => list.filter((t) => t.id !== id)), kind === 'error' ? 8000 : 4000);
   }, []);
 
+  // Whether a session is live: several calls in flight may each answer 401 when it ends, and a
+  // call overtaken by SIGN OUT answers 401 too; only the first 401 of a live session ends it.
+  const liveRef = useRef(false);
+
   const acceptSession = useCallback((session: api.Session) => {
+    liveRef.current = true;
     api.setCsrfToken(session.csrfToken);
     localStorage.setItem(SIGNED_IN_HINT, '1');
     setState({ kind: 'signedIn', session });
   }, []);
 
   const dropSession = useCallback(() => {
+    liveRef.current = false;
     api.setCsrfToken('');
     localStorage.removeItem(SIGNED_IN_HINT);
     setProjects([]);
@@ -55,6 +61,7 @@ export function App() {
 
   useEffect(() => {
     const onEnded = () => {
+      if (!liveRef.current) return;
       dropSession();
       toast('Your session has ended. Sign in again.', 'error');
     };
@@ -116,6 +123,7 @@ export function App() {
   );
 
   const signOut = async () => {
+    liveRef.current = false;
     try {
       await api.signOut();
     } catch {
