@@ -128,7 +128,7 @@ void SseAccumulator::TakeLineFeed(std::string& relay) {
     // The line went already, relayed (a comment, an over-long event's line, an event its blank
     // line dispatched) or dropped with its event: so does its line feed. Straight after the
     // CR relayed it completes that CRLF, so not through Relay(), which keeps the two apart.
-    if (relayed_cr_) {
+    if (relayed_cr_ && !dropped_last_) {
       relay += '\n';
       relayed_cr_ = false;
     }
@@ -267,6 +267,8 @@ void SseAccumulator::Dispatch(std::size_t end, Ending ending, std::string& relay
   }
   if (fate != Fate::kDropped) {
     relayed_ = ending == Ending::kBlankLine ? Relayed::kEventEnd : Relayed::kInEvent;
+  } else {
+    dropped_last_ = true;
   }
   data_lines_.clear();
   named_error_ = false;
@@ -297,11 +299,12 @@ void SseAccumulator::Reset() {
   pending_.clear();
   event_start_ = line_start_ = searched_ = 0;
   data_lines_.clear();
-  passing_ = mid_line_ = named_error_ = after_cr_ = false;
+  passing_ = mid_line_ = named_error_ = after_cr_ = dropped_last_ = false;
 }
 
 void SseAccumulator::Relay(std::string& relay, std::string_view bytes) {
   if (bytes.empty()) return;
+  dropped_last_ = false;
   // A CR relayed, then a line feed (a blank line once the lines between were left out of a
   // rewritten event): the client would read the two as one CRLF.
   if (relayed_cr_ && bytes.front() == '\n') relay += '\n';

@@ -178,6 +178,7 @@ class SseAccumulator {
   Relayed relayed_ = Relayed::kEventEnd;
   bool relayed_cr_ = false;    // the last byte relayed was a CR
   bool after_cr_ = false;      // the bytes fed so far end with a CR that ended a line
+  bool dropped_last_ = false;  // the last bytes that went were an event dropped, not relayed
   bool named_error_ = false;   // the held event has `event: error`
   bool bom_checked_ = false;   // the stream's first bytes were looked at for a byte order mark
   std::string content_;        // bounded: kMaxRecordedOutput

@@ -55,6 +55,13 @@ Status UsageLimits::TrackLocked(const std::vector<UsageLimit>& limits) {
   std::vector<std::shared_ptr<Counter>> counters;
   counters.reserve(limits.size());
   for (const auto& limit : limits) {
+    // Tracked already (the settling thread found it in the store before its creator tracked
+    // it): that counter holds the calls counted since, and its slice. Only TrackLocked adds
+    // counters, and write_mutex_ keeps it from running twice at once.
+    if (const auto tracked = CounterFor(KeyOf(limit.organization_id, limit.project_id));
+        tracked && tracked->limit.id == limit.id) {
+      continue;
+    }
     auto counter = std::make_shared<Counter>();
     counter->limit = limit;
     counter->unsettled_in = limit.valid_from;

@@ -566,7 +566,20 @@ TEST_F(PgTokenSearchTest, OppositeTokenChangesInOneProjectNeverDeadlock) {
     changed = store_->ChangeToken(counts.id, unblocked.id,
                                   TokenChange{.status = TokenStatus::kActive}, 2000, {});
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // waits for the held row
+  // The change waits for the held row before the holder goes on (PostgreSQL shows the wait).
+  // (No ASSERT until the thread is joined.)
+  auto watcher = pg::Connection::Open(database_->url());
+  EXPECT_TRUE(watcher) << watcher.error().internal;
+  bool waiting = false;
+  for (int i = 0; watcher && i < 500 && !waiting; ++i) {
+    auto rows = (*watcher)->Exec(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+        "wait_event_type = 'Lock'");
+    if (!rows) break;
+    waiting = rows->Int(0, 0) > 0;
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(waiting) << "the change never waited for the held row";
   const auto revoke =
       (*holder)->Run("UPDATE api_tokens SET status = $1 WHERE id = $2",
                      pg::Params().Int(StoredCode(TokenStatus::kRevoked)).Text(revoked.id));

@@ -454,6 +454,23 @@ TEST_F(UsageLimitsInFlightTest, CallsWhileANewLimitIsFirstSettledAreNotRefused) 
   EXPECT_EQ(Used(project_.id), 3);
 }
 
+// A project created with a limit stores it, then tracks it; the settling thread may have found
+// it in the store first. Tracking it again keeps the counter that calls already count on.
+TEST_F(UsageLimitsTest, ALimitTrackedTwiceKeepsTheCallsCountedOnIt) {
+  const UsageLimit limit =
+      NewUsageLimit(organization_.id, project_.id,
+                    UsageLimitSpec{SubscriptionType::kMonthly, UsageUnit::kRequests, 0, 100,
+                                   RenewalStatus::kRenewable},
+                    clock_.Now());
+  ASSERT_TRUE(store_->InsertUsageLimit(limit, nullptr));
+  ASSERT_TRUE(limits_->Flush());  // the settling thread's reconciliation finds it
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Call());
+  limits_->Track(limit);  // the project's creation, after
+  ASSERT_TRUE(limits_->Flush());
+  EXPECT_EQ(Used(project_.id), 3);
+  EXPECT_EQ(store_->ListCurrentUsageLimits()->front().used, 3);
+}
+
 TEST_F(UsageLimitsTest, RaisingTheHardLimitReopensAnEmptyLimit) {
   const UsageLimit limit = Create(project_.id, UsageUnit::kRequests, 0, 1);
   EXPECT_TRUE(Call());

@@ -365,8 +365,10 @@ CREATE TABLE usage_slices (
     // 4 (no SQLite counterpart: one writer there): a token's change of status or owner takes
     // every count row of its project in key order before it changes two of them. Taken old row
     // first, two opposite changes in one project (one token blocked while another is
-    // unblocked), or a change beside a transaction holding one of the rows (a token created),
-    // could each hold the row the other wanted: a deadlock, and a 503 for one of them.
+    // unblocked) each held the row the other wanted: a deadlock, and a 503 for one of them.
+    // The order holds within one trigger call; a transaction that changes several tokens (a
+    // batch of new tokens across projects, an organization deleted) takes rows call by call,
+    // so it can still meet another such transaction in the opposite order, rarely.
     R"sql(
 CREATE OR REPLACE FUNCTION gatehouse_count_tokens() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
