@@ -599,5 +599,60 @@ TEST_F(PgTokenSearchTest, OppositeTokenChangesInOneProjectNeverDeadlock) {
   EXPECT_EQ(count(TokenStatus::kRevoked), 1);
 }
 
+// Starting with reveal = "never" discards every sealed secret without holding one row while it
+// waits for another: a row another transaction holds is left for last, and cleared alone.
+// One UPDATE of them all held the first row while waiting for a later one; that transaction's
+// next change of the first then deadlocked with it, and the node failed to start.
+TEST_F(PgTokenSearchTest, DiscardingSealedSecretsNeverHoldsARowWhileItWaits) {
+  Organization sealed{NewUuid(), "Sealed", "", 1};
+  ASSERT_TRUE(store_->CreateOrganization(sealed, Other(sealed), Credential()));
+  const TokenCredential with_secret{NewUuid(), std::string("sealed-bytes"), {}, {}};
+  auto insert = [&](const char* name) {
+    ApiToken token = Other(sealed);
+    token.name = name;
+    auto inserted = store_->InsertTokens({{token, with_secret}});
+    EXPECT_TRUE(inserted && inserted->front()) << name;
+    return token;
+  };
+  const ApiToken first = insert("first");  // first in the table's order
+  const ApiToken held = insert("held");
+
+  auto holder = pg::Connection::Open(database_->url());
+  ASSERT_TRUE(holder) << holder.error().internal;
+  auto watcher = pg::Connection::Open(database_->url());
+  ASSERT_TRUE(watcher) << watcher.error().internal;
+  auto sealed_left = [&](const std::string& id) {
+    auto rows = (*watcher)->Exec("SELECT sealed_secret IS NOT NULL FROM api_tokens WHERE id = $1",
+                                 pg::Params().Text(id));
+    return rows && rows->Bool(0, 0);
+  };
+  ASSERT_TRUE(sealed_left(first.id));
+  ASSERT_TRUE((*holder)->Run("BEGIN"));
+  ASSERT_TRUE((*holder)->Run("SELECT 1 FROM api_tokens WHERE id = $1 FOR NO KEY UPDATE",
+                             pg::Params().Text(held.id)));
+  Status discarded = Fail(ErrorCode::kInternal);
+  std::thread discard([&] { discarded = store_->DiscardSealedSecrets(); });
+  // (No ASSERT until the thread is joined.)
+  bool waiting = false;
+  for (int i = 0; i < 500 && !waiting; ++i) {
+    auto rows = (*watcher)->Exec(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+        "wait_event_type = 'Lock'");
+    if (!rows) break;
+    waiting = rows->Int(0, 0) > 0;
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(waiting) << "the discard never waited for the held row";
+  EXPECT_FALSE(sealed_left(first.id)) << "the rows nobody holds are cleared and committed first";
+  const auto changed = (*holder)->Run("UPDATE api_tokens SET description = 'x' WHERE id = $1",
+                                      pg::Params().Text(first.id));
+  EXPECT_TRUE(changed) << changed.error().internal;
+  EXPECT_TRUE((*holder)->Run(changed ? "COMMIT" : "ROLLBACK"));
+  discard.join();
+  EXPECT_TRUE(discarded) << (discarded ? "" : discarded.error().internal);
+  EXPECT_FALSE(sealed_left(first.id));
+  EXPECT_FALSE(sealed_left(held.id));
+}
+
 }  // namespace
 }  // namespace gatehouse

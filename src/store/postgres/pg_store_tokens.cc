@@ -387,9 +387,32 @@ Status PgStore::UpdateCredential(const std::string& token_id, const TokenCredent
 }
 
 Status PgStore::DiscardSealedSecrets() {
+  // Never a lock waited for while others are held: one UPDATE of every sealed row locked them
+  // in its scan order and could deadlock with another node's write of several tokens (an
+  // organization's deletion revoking them), failing this node's start. Passes of rows nobody
+  // holds (SKIP LOCKED) first; then each row left, held by another transaction meanwhile, by
+  // a statement of its own, which waits for that row alone.
+  constexpr int kPass = 1000;
   auto c = Lease();
   if (!c) return std::unexpected(c.error());
-  return (*c)->Run("UPDATE api_tokens SET sealed_secret = NULL WHERE sealed_secret IS NOT NULL");
+  for (;;) {
+    auto cleared = (*c)->Exec(
+        "UPDATE api_tokens SET sealed_secret = NULL WHERE id IN (SELECT id FROM api_tokens "
+        "WHERE sealed_secret IS NOT NULL LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED)",
+        pg::Params().Int(kPass));
+    if (!cleared) return std::unexpected(cleared.error());
+    if (cleared->affected() == 0) break;
+  }
+  auto left = (*c)->Exec("SELECT id FROM api_tokens WHERE sealed_secret IS NOT NULL");
+  if (!left) return std::unexpected(left.error());
+  for (int row = 0; row < left->size(); ++row) {
+    if (auto done = (*c)->Run("UPDATE api_tokens SET sealed_secret = NULL WHERE id = $1",
+                              pg::Params().Text(left->Text(row, 0)));
+        !done) {
+      return done;
+    }
+  }
+  return {};
 }
 
 Result<std::vector<std::pair<std::string, TimeMs>>> PgStore::RecordLastUsed(
