@@ -247,6 +247,22 @@ class TokenSearchFixture : public ::testing::Test {
 using TokenSearchTest = TokenSearchFixture<Backend::kSqlite>;
 using PgTokenSearchTest = TokenSearchFixture<Backend::kPostgres>;
 
+// Whether, within 5 s, a session of the test database waits for a row lock (the statement a
+// test started on another thread has reached the row it holds).
+bool SomeoneWaitsForALock(const std::string& url) {
+  auto watcher = pg::Connection::Open(url);
+  if (!watcher) return false;
+  for (int i = 0; i < 500; ++i) {
+    auto rows = (*watcher)->Exec(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+        "wait_event_type = 'Lock'");
+    if (!rows) return false;
+    if (rows->Int(0, 0) > 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 const std::vector<std::vector<TokenStatus>> kStatusFilters = {
     {},
     {TokenStatus::kActive, TokenStatus::kBlocked},
@@ -568,18 +584,7 @@ TEST_F(PgTokenSearchTest, OppositeTokenChangesInOneProjectNeverDeadlock) {
   });
   // The change waits for the held row before the holder goes on (PostgreSQL shows the wait).
   // (No ASSERT until the thread is joined.)
-  auto watcher = pg::Connection::Open(database_->url());
-  EXPECT_TRUE(watcher) << watcher.error().internal;
-  bool waiting = false;
-  for (int i = 0; watcher && i < 500 && !waiting; ++i) {
-    auto rows = (*watcher)->Exec(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
-        "wait_event_type = 'Lock'");
-    if (!rows) break;
-    waiting = rows->Int(0, 0) > 0;
-    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_TRUE(waiting) << "the change never waited for the held row";
+  EXPECT_TRUE(SomeoneWaitsForALock(database_->url())) << "the change never waited for the held row";
   const auto revoke =
       (*holder)->Run("UPDATE api_tokens SET status = $1 WHERE id = $2",
                      pg::Params().Int(StoredCode(TokenStatus::kRevoked)).Text(revoked.id));
@@ -633,16 +638,8 @@ TEST_F(PgTokenSearchTest, DiscardingSealedSecretsNeverHoldsARowWhileItWaits) {
   Status discarded = Fail(ErrorCode::kInternal);
   std::thread discard([&] { discarded = store_->DiscardSealedSecrets(); });
   // (No ASSERT until the thread is joined.)
-  bool waiting = false;
-  for (int i = 0; i < 500 && !waiting; ++i) {
-    auto rows = (*watcher)->Exec(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
-        "wait_event_type = 'Lock'");
-    if (!rows) break;
-    waiting = rows->Int(0, 0) > 0;
-    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_TRUE(waiting) << "the discard never waited for the held row";
+  EXPECT_TRUE(SomeoneWaitsForALock(database_->url()))
+      << "the discard never waited for the held row";
   EXPECT_FALSE(sealed_left(first.id)) << "the rows nobody holds are cleared and committed first";
   const auto changed = (*holder)->Run("UPDATE api_tokens SET description = 'x' WHERE id = $1",
                                       pg::Params().Text(first.id));
