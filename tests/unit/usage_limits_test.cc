@@ -175,6 +175,18 @@ class UsageLimitsTest : public ::testing::Test {
     return *limit;
   }
 
+  // A monthly limit of `hard` requests on the project, written straight into the store (as
+  // another node, or a project's creation before it tracks it, does): not tracked here yet.
+  UsageLimit StoredLimit(double hard) {
+    const UsageLimit limit =
+        NewUsageLimit(organization_.id, project_.id,
+                      UsageLimitSpec{SubscriptionType::kMonthly, UsageUnit::kRequests, 0, hard,
+                                     RenewalStatus::kRenewable},
+                      clock_.Now());
+    EXPECT_TRUE(store_->InsertUsageLimit(limit, nullptr));
+    return limit;
+  }
+
   Status Call() { return limits_->Admit(organization_.id, project_.id); }
 
   void Charge(double cost) {
@@ -435,12 +447,7 @@ TEST_F(UsageLimitsInFlightTest, CreditSpentWhileAKeptSliceFailsToSettleIsNotGive
 // settlement waited for the store spent the credit, and the next was refused with the whole
 // budget unspent.
 TEST_F(UsageLimitsInFlightTest, CallsWhileANewLimitIsFirstSettledAreNotRefused) {
-  const UsageLimit limit =
-      NewUsageLimit(organization_.id, project_.id,
-                    UsageLimitSpec{SubscriptionType::kMonthly, UsageUnit::kRequests, 0, 3,
-                                   RenewalStatus::kRenewable},
-                    clock_.Now());
-  ASSERT_TRUE(store_->InsertUsageLimit(limit, nullptr));
+  const UsageLimit limit = StoredLimit(3);
   std::vector<Status> during;
   EXPECT_TRUE(SettleHeldUp(2, std::chrono::milliseconds(0), [&] {
     for (int i = 0; i < 2; ++i) during.push_back(Call());
@@ -457,12 +464,7 @@ TEST_F(UsageLimitsInFlightTest, CallsWhileANewLimitIsFirstSettledAreNotRefused) 
 // A project created with a limit stores it, then tracks it; the settling thread may have found
 // it in the store first. Tracking it again keeps the counter that calls already count on.
 TEST_F(UsageLimitsTest, ALimitTrackedTwiceKeepsTheCallsCountedOnIt) {
-  const UsageLimit limit =
-      NewUsageLimit(organization_.id, project_.id,
-                    UsageLimitSpec{SubscriptionType::kMonthly, UsageUnit::kRequests, 0, 100,
-                                   RenewalStatus::kRenewable},
-                    clock_.Now());
-  ASSERT_TRUE(store_->InsertUsageLimit(limit, nullptr));
+  const UsageLimit limit = StoredLimit(100);
   ASSERT_TRUE(limits_->Flush());  // the settling thread's reconciliation finds it
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Call());
   limits_->Track(limit);  // the project's creation, after
