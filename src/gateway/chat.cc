@@ -2,17 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <cctype>
-#include <cstdlib>
 
 #include "core/ids.h"
 #include "core/log_budget.h"
 #include "core/text.h"
+#include "gateway/chat_body.h"
+#include "gateway/provider_key.h"
 
 namespace gatehouse {
 namespace {
@@ -20,181 +19,11 @@ namespace {
 // An upstream answer larger than this is a misbehaving provider, not a completion.
 constexpr std::size_t kMaxUpstreamBody = 64 << 20;
 
-// The text of a content part: its `text` (text, input_text and output_text parts) or its
-// `refusal` (an assistant's refusal part); null for a part that is not text (an image, audio).
-const boost::json::string* PartText(const boost::json::object& part) {
-  for (const char* key : {"text", "refusal"}) {
-    if (const auto* value = part.if_contains(key); value && value->is_string()) {
-      return &value->as_string();
-    }
-  }
-  return nullptr;
-}
-
-std::string ContentText(const boost::json::value& content) {
-  if (content.is_string()) return std::string(content.as_string());
-  std::string text;
-  if (content.is_array()) {
-    for (const auto& part : content.as_array()) {
-      if (!part.is_object()) continue;
-      if (const auto* part_text = PartText(part.as_object())) text += *part_text;
-    }
-  }
-  return text;
-}
-
-std::optional<std::string> MessageText(const boost::json::object& body, std::string_view role,
-                                       bool last) {
-  const auto* messages = body.if_contains("messages");
-  if (!messages || !messages->is_array()) return std::nullopt;
-  std::optional<std::string> found;
-  for (const auto& message : messages->as_array()) {
-    if (!message.is_object()) continue;
-    const auto* message_role = message.as_object().if_contains("role");
-    const auto* content = message.as_object().if_contains("content");
-    if (!message_role || !message_role->is_string() || message_role->as_string() != role ||
-        !content) {
-      continue;
-    }
-    found = ContentText(*content);
-    if (!last) break;
-  }
-  return found;
-}
-
-// A content part that is not text (an image, audio, a file) counts this many prompt tokens in
-// an estimate: an image's price at low detail at OpenAI, and a floor for the others, so that a
-// call without text is never estimated free.
-constexpr std::int64_t kTokensPerOtherPart = 85;
-
-// What an estimate counts besides text: the parts that are not text, and the token ids of an
-// embeddings input given as tokens (one token each).
-std::int64_t OtherTokens(const boost::json::value& value) {
-  if (value.is_int64() || value.is_uint64()) return 1;
-  if (!value.is_array()) return 0;
-  std::int64_t tokens = 0;
-  for (const auto& item : value.as_array()) {
-    if (item.is_object()) {
-      if (!PartText(item.as_object())) tokens += kTokensPerOtherPart;
-    } else if (!item.is_string()) {
-      tokens += OtherTokens(item);
-    }
-  }
-  return tokens;
-}
-
-// The prompt tokens estimated for `call`: four characters a token over every message content,
-// the assistant's prompt included, or the embeddings input; plus OtherTokens.
-std::int64_t EstimatedPromptTokens(const ChatCall& call) {
-  const boost::json::object& body = call.body;
-  std::string all;
-  std::int64_t other = 0;
-  if (call.assistant && call.kind == CallKind::kChat) all += call.assistant->prompt;
-  if (const auto* input = body.if_contains("input")) {  // embeddings
-    if (input->is_string()) all += input->as_string();
-    if (input->is_array()) {
-      for (const auto& item : input->as_array()) {
-        if (item.is_string()) all += item.as_string();
-      }
-    }
-    other += OtherTokens(*input);
-  }
-  if (const auto* messages = body.if_contains("messages"); messages && messages->is_array()) {
-    for (const auto& message : messages->as_array()) {
-      if (!message.is_object()) continue;
-      if (const auto* content = message.as_object().if_contains("content")) {
-        all += ContentText(*content);
-        other += OtherTokens(*content);
-      }
-    }
-  }
-  return EstimateTokens(all) + other;
-}
-
-// Whether the client asked for a stream's usage event itself (stream_options.include_usage);
-// the gateway always asks the provider for it, to meter the call.
-bool AskedForUsage(const boost::json::object& body) {
-  const auto* options = body.if_contains("stream_options");
-  if (!options || !options->is_object()) return false;
-  const auto* include = options->as_object().if_contains("include_usage");
-  return include && include->is_bool() && include->as_bool();
-}
-
 // A record kept without its prompt, input and output (log_content = false).
 void ForgetContent(RequestRecord& record) {
   record.prompt.reset();
   record.input_text.reset();
   record.output.reset();
-}
-
-// The key of `provider`, read from its environment variable at each call so that it is never
-// copied into configuration objects, records or logs; empty when unset.
-std::string ProviderKey(const ProviderConfig& provider) {
-  if (provider.api_key_env.empty()) return {};
-  const char* key = std::getenv(provider.api_key_env.c_str());
-  return key ? std::string(key) : std::string();
-}
-
-// Whether `word` looks like a credential: an OpenAI-style key (`sk-` where the word, or a part
-// of it after a sign, starts; not inside "task-id"), a masked one (letters or digits beside
-// `***`), eight characters of `key`, or a key shorter than that where it stands on its own
-// (`key=none,`; not the `x` of "max_tokens").
-bool LooksLikeKey(std::string_view word, std::string_view key) {
-  const auto alphanumeric = [](char c) { return std::isalnum(static_cast<unsigned char>(c)); };
-  for (auto at = word.find("sk-"); at != std::string_view::npos; at = word.find("sk-", at + 1)) {
-    if (at == 0 || !alphanumeric(word[at - 1])) return true;
-  }
-  if (word.find("***") != std::string_view::npos &&
-      std::any_of(word.begin(), word.end(), alphanumeric)) {
-    return true;
-  }
-  if (key.size() >= 8) {
-    for (std::size_t i = 0; i + 8 <= key.size(); ++i) {
-      if (word.find(key.substr(i, 8)) != std::string_view::npos) return true;
-    }
-    return false;
-  }
-  for (auto at = key.empty() ? std::string_view::npos : word.find(key);
-       at != std::string_view::npos; at = word.find(key, at + 1)) {
-    const std::size_t end = at + key.size();
-    if ((at == 0 || !alphanumeric(word[at - 1])) &&
-        (end == word.size() || !alphanumeric(word[end]))) {
-      return true;
-    }
-  }
-  return false;
-}
-
-// `text` with every word that looks like a key replaced: a provider's message may quote the
-// credentials it was given.
-std::string WithoutKey(std::string_view text, const std::string& key) {
-  std::string out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find_first_of(" \t\n\"'", start);
-    if (end == std::string_view::npos) end = text.size();
-    const std::string_view word = text.substr(start, end - start);
-    out += LooksLikeKey(word, key) ? std::string_view("[redacted]") : word;
-    if (end < text.size()) out += text[end];
-    start = end + 1;
-  }
-  return out;
-}
-
-// The provider's own error message from an OpenAI-style error body, if any.
-std::string ProviderMessage(const std::string& body) {
-  boost::system::error_code ec;
-  auto parsed = boost::json::parse(body, ec);
-  if (ec || !parsed.is_object()) return {};
-  const auto* error = parsed.as_object().if_contains("error");
-  if (error && error->is_string()) return std::string(error->as_string());
-  if (error && error->is_object()) {
-    const auto* message = error->as_object().if_contains("message");
-    if (message && message->is_string()) return std::string(message->as_string());
-  }
-  const auto* message = parsed.as_object().if_contains("message");
-  if (message && message->is_string()) return std::string(message->as_string());
-  return {};
 }
 
 std::string ErrorEnvelope(int id, std::string_view description) {
@@ -672,56 +501,6 @@ void Gateway::LogRefused(const ChatCall& call, int http_status) {
   record.http_status = http_status;
   record.end_ms = call.origin.clock->Now();
   log_.Append(std::move(record));
-}
-
-std::optional<std::string> LastUserText(const boost::json::object& body) {
-  return MessageText(body, "user", true);
-}
-
-std::optional<std::string> SystemText(const boost::json::object& body) {
-  return MessageText(body, "system", false);
-}
-
-std::string BuildUpstreamBody(boost::json::object body, const ChatCall& call) {
-  ApplyUpstreamSettings(body, call);
-  return boost::json::serialize(body);
-}
-
-void ApplyUpstreamSettings(boost::json::object& body, const ChatCall& call) {
-  body["model"] = call.model.model;
-  if (call.kind == CallKind::kEmbeddings) return;
-  if (call.assistant) {
-    boost::json::array messages;
-    messages.push_back(
-        boost::json::object{{"role", "system"}, {"content", call.assistant->prompt}});
-    if (const auto* given = body.if_contains("messages"); given && given->is_array()) {
-      for (const auto& message : given->as_array()) messages.push_back(message);
-    }
-    body["messages"] = std::move(messages);
-    if (call.assistant->llm.temperature) body["temperature"] = *call.assistant->llm.temperature;
-  }
-  // One setting under two names: exactly one goes upstream (OpenAI refuses both).
-  std::optional<boost::json::value> max_tokens;
-  const char* name = "max_tokens";
-  if (const auto* value = body.if_contains("max_tokens"); value && !value->is_null()) {
-    max_tokens = *value;
-  }
-  if (const auto* value = body.if_contains("max_completion_tokens"); value && !value->is_null()) {
-    max_tokens = *value;
-    name = "max_completion_tokens";
-  }
-  if (call.assistant && call.assistant->llm.max_tokens)
-    max_tokens = *call.assistant->llm.max_tokens;
-  body.erase("max_tokens");
-  body.erase("max_completion_tokens");
-  if (max_tokens) body[name] = std::move(*max_tokens);
-  if (call.stream) {
-    body["stream"] = true;
-    // The client's other stream options go along.
-    boost::json::value& options = body["stream_options"];
-    if (!options.is_object()) options.emplace_object();
-    options.as_object()["include_usage"] = true;
-  }
 }
 
 }  // namespace gatehouse

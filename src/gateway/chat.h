@@ -97,19 +97,6 @@ class Gateway {
   ConcurrencyCaps caps_;
 };
 
-// The upstream request body: the client's body with `model` set to the provider's model name,
-// the assistant's prompt first as the system message and its settings applied (its maxTokens
-// wins), exactly one of max_tokens / max_completion_tokens (the name the client used; the
-// client's max_completion_tokens when it sent both), and usage requested for streams.
-std::string BuildUpstreamBody(boost::json::object body, const ChatCall& call);
-// The same settings applied to `body` in place.
-void ApplyUpstreamSettings(boost::json::object& body, const ChatCall& call);
-
-// The text of the last user message, and of the first system message (string content or the
-// text parts of an array content).
-std::optional<std::string> LastUserText(const boost::json::object& body);
-std::optional<std::string> SystemText(const boost::json::object& body);
-
 }  // namespace gatehouse
 
 #endif  // GATEHOUSE_GATEWAY_CHAT_H_

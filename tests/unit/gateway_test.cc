@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/text.h"
+#include "gateway/chat_body.h"
 #include "gateway_fixture.h"
 #include "usage/request_journal.h"
 
