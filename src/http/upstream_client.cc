@@ -341,11 +341,13 @@ class AsioExchange final : public UpstreamExchange,
     co_return deadline.Settle({});
   }
 
-  asio::awaitable<boost::system::error_code> Send() {
+  // Writes the request; `unsent` tells whether a failed write left none of it with the kernel.
+  asio::awaitable<boost::system::error_code> Send(bool& unsent) {
     ExpireBeforeHead();
     auto [ec, sent] = co_await OnStream(*connection_, [&](auto& stream) {
       return asio::async_write(stream, asio::buffer(request_text_), kAwait);
     });
+    unsent = sent == 0;
     co_return connection_->deadline->Settle(ec);
   }
 
@@ -370,19 +372,23 @@ class AsioExchange final : public UpstreamExchange,
     FormatRequest(*url, request);
 
     // A pooled connection the upstream closed meanwhile fails before it has sent anything:
-    // such a call is tried once more on a fresh connection.
+    // such a call is tried once more on a fresh connection. A write that timed out or left
+    // part of the request is not tried again: the provider may hold all of it (a socket
+    // closed with data queued still delivers it), and the first-byte budget is spent.
     std::string what;
     boost::system::error_code ec;
     for (int attempt = 0; attempt < 2; ++attempt) {
+      if (cancelled_) break;  // before Take: a call cancelled early spends no idle connection
       connection_ = attempt == 0 ? asio::use_service<LoopPool>(io_).Take(pool_key_) : nullptr;
       const bool reused = connection_ != nullptr;
       if (!reused && (ec = co_await Connect(*url, what))) break;
       if (cancelled_) break;
       what = "send";
-      ec = co_await Send();
+      bool unsent = false;
+      ec = co_await Send(unsent);
       sent_ = !ec;
       if (sent_ && reused) ++shared_->reused;  // calls sent on a pooled connection
-      if (!ec || !reused || cancelled_) break;
+      if (!ec || !reused || cancelled_ || !unsent || ec == beast::error::timeout) break;
     }
     if (!ec && !cancelled_) {
       what = "read response head";

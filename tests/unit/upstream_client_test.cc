@@ -212,6 +212,7 @@ struct Outcome {
 struct CallShape {
   std::chrono::milliseconds total_timeout{0};  // 0: `timeout`, as every other one
   std::chrono::milliseconds hold_head{0};      // the caller's own time before it reads the body
+  std::size_t body_bytes = 0;                  // 0: the body is "{}"
 };
 
 // Makes one call on the current event loop and hands its outcome to `done`.
@@ -222,7 +223,7 @@ void Call(AsioUpstreamClient& client, const ProviderConfig& provider,
   UpstreamRequest request;
   request.provider = &provider;
   request.path = "/chat/completions";
-  request.body = "{}";
+  request.body = shape.body_bytes > 0 ? std::string(shape.body_bytes, ' ') : "{}";
   request.first_byte_timeout = request.read_timeout = request.total_timeout = timeout;
   if (shape.total_timeout.count() > 0) request.total_timeout = shape.total_timeout;
   auto outcome = std::make_shared<Outcome>();
@@ -732,4 +733,30 @@ TEST(AsioUpstreamClient, ACancelledCallEndsWithCancelledAndLeavesNoConnection) {
 }
 
 }  // namespace
+TEST(AsioUpstreamClient, ARequestWhoseSendTimedOutOnAPooledConnectionIsNeverSentAgain) {
+  // The first call is answered; then the upstream stops reading that connection, so the second
+  // call's 16 MiB fill the socket's buffers and its send runs out of the first-byte budget.
+  LoopbackServer server([](int fd) {
+    SendText(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  });
+  AsioUpstreamClient client;
+  const ProviderConfig provider = ProviderAt(server.base_url());
+  std::vector<Outcome> outcomes;
+  const auto timeout = std::chrono::milliseconds(300);
+  RunEventLoop([&] {
+    Call(client, provider, timeout, [&](Outcome first) {
+      outcomes.push_back(std::move(first));
+      Call(
+          client, provider, timeout, [&](Outcome second) { outcomes.push_back(std::move(second)); },
+          CallShape{.body_bytes = 16 << 20});
+    });
+  });
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_EQ(outcomes[0].status, 200);
+  EXPECT_EQ(outcomes[1].failure, UpstreamFailure::kTimeout);
+  EXPECT_EQ(client.Figures().created, 1u) << "a timed-out send is not tried on a new connection";
+  EXPECT_EQ(server.accepted(), 1);
+}
+
 }  // namespace gatehouse
