@@ -205,13 +205,13 @@ class AsioExchange final : public UpstreamExchange,
     return {};
   }
 
-  // Returns the connection to its loop's pool when the upstream keeps it open and nothing is
-  // left unread.
+  // Returns the connection to its loop's pool when the upstream keeps it open and nothing it
+  // sent is left unread (in the buffer or the TLS layer).
   void Release() {
     if (!connection_) return;
     // The parser's keep_alive(), not the message's: a body that ended with the connection
     // (neither a length nor chunks) leaves nothing to reuse, whatever the headers said.
-    const bool keep = parser_->keep_alive() && connection_->buffer.size() == 0 && !cancelled_;
+    const bool keep = parser_->keep_alive() && !connection_->HoldsUnreadBytes() && !cancelled_;
     if (keep) {
       asio::use_service<LoopPool>(io_).Put(pool_key_, std::move(connection_));
     } else if (!cancelled_) {

@@ -3,6 +3,7 @@ looked up, certificates verified (a self-signed certificate made for the test is
 server trusts, through SSL_CERT_FILE)."""
 
 import http.client
+import json
 import shutil
 import socket
 import ssl
@@ -73,6 +74,73 @@ class SlowTlsUpstream:
         self.listener.close()
 
 
+class StrayTlsUpstream:
+    """An https upstream that keeps its connections open and, after its first answer on each,
+    sends a second answer nobody asked for: its own TLS record, in the same TCP segment as the
+    first (corked), so that both reach the gateway's TLS layer in one read."""
+
+    STRAY_CONTENT = 'an answer nobody asked for'
+
+    def __init__(self, cert, key):
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(cert, key)
+        self.listener = socket.create_server((HOST, 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @staticmethod
+    def _answer(content):
+        body = json.dumps({
+            'id': 'chatcmpl-stray', 'object': 'chat.completion', 'created': 0, 'model': 'fixed',
+            'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': content},
+                         'finish_reason': 'stop'}],
+            'usage': FIXED_USAGE}).encode()
+        return (b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
+                b'Content-Length: %d\r\n\r\n%s' % (len(body), body))
+
+    def _accept(self):
+        while True:
+            try:
+                sock, _address = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock):
+        with sock:
+            try:
+                with self.context.wrap_socket(sock, server_side=True) as tls:
+                    data, answered = b'', 0
+                    while True:
+                        while b'\r\n\r\n' not in data:
+                            chunk = tls.recv(65536)
+                            if not chunk:
+                                return
+                            data += chunk
+                        head, _, data = data.partition(b'\r\n\r\n')
+                        length = 0
+                        for line in head.split(b'\r\n')[1:]:
+                            name, _, value = line.partition(b':')
+                            if name.strip().lower() == b'content-length':
+                                length = int(value)
+                        while len(data) < length:
+                            data += tls.recv(65536)
+                        data = data[length:]
+                        tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+                        tls.sendall(self._answer('fixed answer'))
+                        if answered == 0:
+                            tls.sendall(self._answer(self.STRAY_CONTENT))
+                        tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+                        answered += 1
+            except (OSError, ssl.SSLError, ValueError):
+                pass
+
+    def stop(self):
+        self.listener.close()
+
+
 @unittest.skipIf(shutil.which('openssl') is None, 'the openssl command is needed (Debian openssl)')
 class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
 
@@ -85,12 +153,14 @@ class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
         cls.trusted = cls.tls_dir / 'trusted.pem'
         shutil.copyfile(cert, cls.trusted)
         cls.slow = SlowTlsUpstream(cert, key)
+        cls.stray = StrayTlsUpstream(cert, key)
         # A second https upstream that only test_the_ca_certificates_are_read_once_at_start calls.
         cls.unvisited = cls.make_load_upstream().start()
         try:
             super().setUpClass()
         except BaseException:
             cls.slow.stop()
+            cls.stray.stop()
             cls.unvisited.stop()
             shutil.rmtree(cls.tls_dir, ignore_errors=True)
             raise
@@ -108,6 +178,7 @@ class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
             super().tearDownClass()
         finally:
             cls.slow.stop()
+            cls.stray.stop()
             cls.unvisited.stop()
             shutil.rmtree(cls.tls_dir, ignore_errors=True)
 
@@ -124,6 +195,10 @@ class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
             for model in ('fixed', 'stream-3x50', 'stream-40x50'):
                 lines += ['[[providers.models]]', f'name = "{model}"',
                           'input_usd_per_mtok = 1.0', 'output_usd_per_mtok = 2.0', '']
+        lines += ['[[providers]]', 'name = "tlsstray"',
+                  f'base_url = "https://localhost:{cls.stray.port}/v1"',
+                  f'api_key_env = "{KEY_ENV}"', 'timeout_ms = 5000', '', '[[providers.models]]',
+                  'name = "fixed"', 'input_usd_per_mtok = 1.0', 'output_usd_per_mtok = 2.0', '']
         lines += ['[[providers]]', 'name = "tlsslow"',
                   f'base_url = "https://localhost:{cls.slow.port}/v1"',
                   f'api_key_env = "{KEY_ENV}"', 'timeout_ms = 10000',
@@ -176,6 +251,22 @@ class TlsProviderTests(WithLoadUpstream, GatewayTestCase):
         self.ok(self.chat(self.project.token, 'tls/fixed'))
         self.assertEqual(self.load.connections - before, 1)
         self.assertEqual(self.load.tls_resumed - resumed, 1, 'the handshake was a full one')
+
+    def test_bytes_an_https_provider_sent_unasked_never_become_the_next_calls_answer(self):
+        # The stray answer sits inside the TLS layer once the first answer has been read: not in
+        # the read buffer and no longer in the socket, where the pool's health peek looks. Such a
+        # connection is closed, not pooled; the next call gets its own answer.
+        conn = http.client.HTTPConnection(HOST, self.server.port, timeout=10)
+        self.addCleanup(conn.close)
+        before = self.stray.connections
+        for i in range(3):
+            body = self.ok(self.request('POST', '/v1/chat/completions', connection=conn,
+                                        token=self.project.token,
+                                        body={'model': 'tlsstray/fixed', 'messages': [
+                                            {'role': 'user', 'content': f'q{i}'}]}))
+            self.assertEqual(body['choices'][0]['message']['content'], 'fixed answer',
+                             f'call {i} was answered with bytes sent before it was asked')
+        self.assertEqual(self.stray.connections - before, 3)
 
     def test_https_streams_are_relayed(self):
         stream = self.stream_chat(self.project.token, 'tls/stream-3x50')
