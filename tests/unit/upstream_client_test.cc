@@ -733,6 +733,41 @@ TEST(AsioUpstreamClient, ACancelledCallEndsWithCancelledAndLeavesNoConnection) {
 }
 
 }  // namespace
+// A call cancelled before it starts (its client left while it waited for its turn) takes no
+// idle connection from the pool: one taken would be closed with it, and the next call would
+// have to connect again.
+TEST(AsioUpstreamClient, ACallCancelledBeforeItStartsLeavesThePooledConnectionToTheNext) {
+  LoopbackServer server(Upstream::kKeepAlive);
+  AsioUpstreamClient client;
+  const ProviderConfig provider = ProviderAt(server.base_url());
+  std::vector<Outcome> outcomes;
+  std::optional<UpstreamFailure> cancelled;
+  RunEventLoop([&] {
+    Call(client, provider, std::chrono::seconds(5), [&](Outcome first) {
+      outcomes.push_back(std::move(first));
+      auto exchange = client.Open();
+      exchange->Cancel();
+      UpstreamRequest request;
+      request.provider = &provider;
+      request.path = "/chat/completions";
+      exchange->Start(request, [&](std::expected<UpstreamHead, UpstreamError> head) {
+        if (!head) cancelled = head.error().failure;
+      });
+      Call(client, provider, std::chrono::seconds(5),
+           [&](Outcome next) { outcomes.push_back(std::move(next)); });
+    });
+  });
+  EXPECT_EQ(cancelled, UpstreamFailure::kCancelled);
+  ASSERT_EQ(outcomes.size(), 2u);
+  for (const auto& outcome : outcomes) {
+    EXPECT_FALSE(outcome.failure);
+    EXPECT_EQ(outcome.status, 200);
+  }
+  EXPECT_EQ(client.Figures().created, 1u);
+  EXPECT_EQ(client.Figures().reused, 1u);
+  EXPECT_EQ(server.requests(), 2);
+}
+
 TEST(AsioUpstreamClient, ARequestWhoseSendTimedOutOnAPooledConnectionIsNeverSentAgain) {
   // The first call is answered; then the upstream stops reading that connection, so the second
   // call's 16 MiB fill the socket's buffers and its send runs out of the first-byte budget.
