@@ -140,6 +140,7 @@ void SseAccumulator::TakeLineFeed(std::string& relay) {
 }
 
 std::string SseAccumulator::Feed(std::string_view bytes) {
+  if (overflowed_) return {};
   pending_ += bytes;
   if (!bom_checked_) {
     // A byte order mark may open the stream (the standard skips it); its start holds no line
@@ -157,24 +158,15 @@ std::string SseAccumulator::Feed(std::string_view bytes) {
     after_cr_ = false;
     if (pending_[line_start_] == '\n') TakeLineFeed(relay);
   }
-  while (const auto line = NextLine()) passing_ ? Pass(*line, relay) : Hold(*line, relay);
-  if (!passing_ &&
-      pending_.size() - event_start_ + data_lines_.size() * sizeof(DataLine) > kMaxHeldEvent) {
-    // Not an event worth metering: its whole lines go now, and the rest as it comes. Named
-    // error, it still fails the call.
-    passing_ = true;
+  while (const auto line = NextLine()) Hold(*line, relay);
+  if (pending_.size() - event_start_ + data_lines_.size() * sizeof(DataLine) > kMaxHeldEvent) {
+    // No event of a chat stream is this long: what it carries could be neither metered nor
+    // redacted, so it is not relayed, and the stream ends here (the caller ends the call).
+    overflowed_ = true;
+    Reset();
+    std::string().swap(pending_);
     std::vector<DataLine>().swap(data_lines_);
-    if (std::exchange(named_error_, false) && !done_) failed_ = true;
-    if (line_start_ > event_start_) relayed_ = Relayed::kInEvent;
-    Relay(relay, std::string_view(pending_).substr(event_start_, line_start_ - event_start_));
-    event_start_ = line_start_;
-  }
-  if (passing_ && pending_.size() > line_start_) {
-    // The start of a line.
-    Relay(relay, std::string_view(pending_).substr(line_start_));
-    mid_line_ = true;
-    relayed_ = Relayed::kInLine;
-    event_start_ = line_start_ = searched_ = pending_.size();
+    return relay;
   }
   // Once per read: the bytes taken go, the held event moves to the front.
   pending_.erase(0, event_start_);
@@ -213,15 +205,6 @@ void SseAccumulator::Hold(const Line& line, std::string& relay) {
     data_lines_.push_back({line.start - event_start_, value - event_start_, line.end - event_start_,
                            line.next - event_start_});
   }
-}
-
-void SseAccumulator::Pass(const Line& line, std::string& relay) {
-  const bool blank = !mid_line_ && line.end == line.start;
-  Relay(relay, std::string_view(pending_).substr(line.start, line.next - line.start));
-  mid_line_ = false;
-  relayed_ = blank ? Relayed::kEventEnd : Relayed::kInEvent;
-  passing_ = !blank;
-  event_start_ = line.next;
 }
 
 void SseAccumulator::Dispatch(std::size_t end, Ending ending, std::string& relay) {
@@ -278,7 +261,7 @@ void SseAccumulator::Dispatch(std::size_t end, Ending ending, std::string& relay
 std::string SseAccumulator::Finish(bool cut) {
   std::string relay;
   if (line_start_ < pending_.size()) relay += Feed("\n");
-  if (!passing_ && line_start_ > event_start_) {
+  if (line_start_ > event_start_) {
     Dispatch(line_start_, cut ? Ending::kCut : Ending::kStreamEnd, relay);
   }
   relay += EndEvent();
@@ -289,7 +272,7 @@ std::string SseAccumulator::Finish(bool cut) {
 std::string SseAccumulator::Abandon() {
   std::string relay;
   // The line after the last line break, if any, is cut.
-  if (!passing_ && line_start_ > event_start_) Dispatch(line_start_, Ending::kCut, relay);
+  if (line_start_ > event_start_) Dispatch(line_start_, Ending::kCut, relay);
   relay += EndEvent();
   Reset();
   return relay;
@@ -299,7 +282,7 @@ void SseAccumulator::Reset() {
   pending_.clear();
   event_start_ = line_start_ = searched_ = 0;
   data_lines_.clear();
-  passing_ = mid_line_ = named_error_ = after_cr_ = dropped_last_ = false;
+  named_error_ = after_cr_ = dropped_last_ = false;
 }
 
 void SseAccumulator::Relay(std::string& relay, std::string_view bytes) {
@@ -320,8 +303,6 @@ std::string SseAccumulator::EndEvent() {
     case Relayed::kInEvent:
       // After a CR, a line feed would only complete its CRLF: the blank line needs another.
       return relayed_cr_ ? "\n\n" : "\n";
-    case Relayed::kInLine:
-      return "\n\n";
   }
   return {};
 }

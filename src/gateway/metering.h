@@ -73,8 +73,10 @@ inline constexpr std::size_t kMaxRecordedOutput = 1 << 20;
 // earlier), byte for byte unless its data was rewritten: then its data lines give way to
 // data lines of the new data (one for each of its lines; JSON has one), where the first stood,
 // and its other lines (`event:`, `id:`, comments) stay. Comments between events
-// are relayed at once (keep-alives). An event longer than kMaxHeldEvent is relayed as it comes,
-// unmetered, so that a stream holds at most that much.
+// are relayed at once (keep-alives). An event longer than kMaxHeldEvent is not relayed: it could
+// be neither metered nor redacted, and no chat stream sends one. The accumulator then takes
+// nothing more (overflowed()), and the caller ends the stream as broken; so a stream holds at
+// most that much.
 class SseAccumulator {
  public:
   static constexpr std::size_t kMaxHeldEvent = 1 << 20;
@@ -115,6 +117,9 @@ class SseAccumulator {
   // The provider sent an error event (`data: {"error": …}`, `event: error`): the call failed,
   // however its stream ends.
   bool failed() const { return failed_; }
+  // The provider sent an event longer than kMaxHeldEvent: it was dropped, and so is every byte
+  // fed after it. The stream has to end there, as a broken one.
+  bool overflowed() const { return overflowed_; }
 
  private:
   // A whole line of pending_: [start, end) its text, [end, next) its line break.
@@ -134,7 +139,6 @@ class SseAccumulator {
   enum class Relayed {
     kEventEnd,  // nothing yet, or an event's blank line
     kInEvent,   // a whole line of an event not yet ended
-    kInLine,    // part of an over-long event's line
   };
 
   // The next whole line after the ones taken; nullopt when none is whole yet. A CR that ends
@@ -146,8 +150,6 @@ class SseAccumulator {
   void TakeLineFeed(std::string& relay);
   // Adds `line` to the held event, or dispatches the event at its blank line.
   void Hold(const Line& line, std::string& relay);
-  // Relays `line` of an over-long event, which ends at its blank line.
-  void Pass(const Line& line, std::string& relay);
   // Meters the held event, pending_[event_start_, end), and appends what is relayed of it.
   void Dispatch(std::size_t end, Ending ending, std::string& relay);
   // Meters an event's data; `rewritten` holds the data to relay instead when kRewritten.
@@ -173,8 +175,6 @@ class SseAccumulator {
   std::size_t line_start_ = 0;  // where the next line starts in pending_
   std::size_t searched_ = 0;    // pending_ holds no line break in [line_start_, searched_)
   std::vector<DataLine> data_lines_;
-  bool passing_ = false;   // relaying an over-long event as it comes
-  bool mid_line_ = false;  // (passing_) part of the current line was relayed
   Relayed relayed_ = Relayed::kEventEnd;
   bool relayed_cr_ = false;    // the last byte relayed was a CR
   bool after_cr_ = false;      // the bytes fed so far end with a CR that ended a line
@@ -187,6 +187,7 @@ class SseAccumulator {
   std::optional<TokenUsage> usage_;
   bool done_ = false;
   bool failed_ = false;
+  bool overflowed_ = false;
 };
 
 // The cost fields that extend an OpenAI `usage` object: prompt_cost, completion_cost,

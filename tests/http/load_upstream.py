@@ -13,6 +13,8 @@ and the bytes it streams. The requested model decides the answer:
   bad-usage-stream      SSE of 'twelve chars', then a usage event as absurd
   auth-401 / rate-429 / bad-400   the provider refusing, OpenAI-style error bodies
   trickle               SSE head, then one byte every 200 ms for up to 30 s
+  huge-event            SSE of 'before ', then an error event of 1.5 MiB that quotes
+                        LEAKY_KEY_FRAGMENT, then 'after ', usage and [DONE]
 POST /v1/embeddings answers EMBED_USAGE for any model.
 
 start() runs it on its own thread and event loop; stop() ends it.
@@ -217,6 +219,17 @@ class LoadUpstream:
             writer.write(_event({'id': 'chatcmpl-load', 'object': 'chat.completion.chunk',
                                  'choices': [],
                                  'usage': {'prompt_tokens': -5, 'completion_tokens': 10**15}}))
+            writer.write(_event('[DONE]') + b'0\r\n\r\n')
+            await writer.drain()
+            return True
+        if model == 'huge-event':
+            writer.write(_event(_delta('before ')))
+            message = f'overloaded (key {LEAKY_KEY_FRAGMENT}) ' + 'x' * (3 << 19)
+            writer.write(_chunk(b'event: error\ndata: '
+                                + json.dumps({'error': {'message': message}}).encode() + b'\n\n'))
+            writer.write(_event(_delta('after ')))
+            writer.write(_event({'id': 'chatcmpl-load', 'object': 'chat.completion.chunk',
+                                 'choices': [], 'usage': STREAM_USAGE}))
             writer.write(_event('[DONE]') + b'0\r\n\r\n')
             await writer.drain()
             return True

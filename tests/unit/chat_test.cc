@@ -72,7 +72,7 @@ TEST(SseAccumulator, AbandonEndsWhatWasRelayedSoThatTheErrorEventStandsAlone) {
     std::string seen;
   };
   for (const Case& cut : {Case{event + "\n", event + "\n"}, Case{event, event + "\n"},
-                          Case{event + "\n" + long_line, event + "\n" + long_line + "\n\n"},
+                          Case{event + "\n" + long_line, event + "\n"},
                           Case{event + "\ndata: {\"cho", event + "\n"}}) {
     SseAccumulator events;
     std::string relayed = events.Feed(cut.fed);
@@ -106,7 +106,7 @@ TEST(SseAccumulator, FinishEndsAnEventTheProviderLeftOpenSoThatDoneStandsAlone) 
     std::string seen;
   };
   for (const Case& end : {Case{event + "\n", event + "\n"}, Case{event, event + "\n"},
-                          Case{event + "\n" + long_line, event + "\n" + long_line + "\n\n"}}) {
+                          Case{event + "\n" + long_line, event + "\n"}}) {
     SseAccumulator events;
     std::string relayed = events.Feed(end.fed);
     relayed += events.Finish();
@@ -190,11 +190,9 @@ std::vector<std::string> StandardEventData(std::string_view stream) {
 // A relayed line that ends in a CR alone: what Finish and Abandon add must not make a CRLF of
 // it, or the [DONE] or error event appended would join the provider's event.
 TEST(SseAccumulator, WhatEndsARelayedCrStillEndsTheEvent) {
-  const std::string long_line = "data: " + std::string(SseAccumulator::kMaxHeldEvent + 10, 'y');
   const std::string error = "data: {\"error\":{\"message\":\"Bad Gateway\",\"code\":502}}\n\n";
   for (const std::string& fed : {std::string("data: {\"choices\":[]}\r"),
-                                 std::string("data: {\"choices\":[]}\rdata: {\"cho"),
-                                 long_line + "\r", long_line + "\r\r"}) {
+                                 std::string("data: {\"choices\":[]}\rdata: {\"cho")}) {
     SseAccumulator finished;
     std::string relayed = finished.Feed(fed);
     relayed += finished.Finish() + "data: [DONE]\n\n";
@@ -246,7 +244,8 @@ TEST(SseAccumulator, ManyShortDataLinesCountTowardTheHeldBound) {
   SseAccumulator events;
   std::string lines;
   while (lines.size() < SseAccumulator::kMaxHeldEvent / 2) lines += "data: x\n";
-  EXPECT_FALSE(events.Feed(lines).empty()) << "half the bound in bytes, more with the entries";
+  EXPECT_EQ(events.Feed(lines), "");
+  EXPECT_TRUE(events.overflowed()) << "half the bound in bytes, more with the entries";
 }
 
 // A CR that ends the bytes of a break is a whole line break: the event before it is read.
@@ -490,21 +489,26 @@ TEST(SseAccumulator, ACutEventNamedErrorIsDroppedAndFailsNothing) {
   EXPECT_FALSE(closed.failed());
 }
 
-// An over-long event named error fails the call; the event after it is read as itself.
-TEST(SseAccumulator, AnOverLongEventNamedErrorFailsTheCallAndEndsThere) {
+// An over-long event is never relayed, named error or not: held whole it could be metered and
+// its texts redacted, relayed as it came it could be neither. Nothing after it is taken.
+TEST(SseAccumulator, AnOverLongEventIsNeverRelayedAndNothingAfterItIsTaken) {
+  const std::string before = "data: {\"choices\":[{\"delta\":{\"content\":\"before\"}}]}\n\n";
   SseAccumulator events(nullptr, {}, true, [](std::string_view text) {
     std::string out(text);
     if (auto at = out.find("sk-secret"); at != std::string::npos) out.replace(at, 9, "[x]");
     return out;
   });
-  // More than the bound before its blank line: relayed as it comes.
-  EXPECT_FALSE(events.Feed("event: error\ndata: " + std::string(SseAccumulator::kMaxHeldEvent, 'y'))
-                   .empty());
-  events.Feed("\n\n");
-  EXPECT_TRUE(events.failed());
-  const std::string next = "data: {\"choices\":[{\"delta\":{\"content\":\"sk-secret\"}}]}\n\n";
-  EXPECT_EQ(events.Feed(next), next) << "an answer's own text is no error's";
-  EXPECT_EQ(events.content(), "sk-secret");
+  std::string relayed = events.Feed(before);
+  EXPECT_EQ(relayed, before);
+  relayed += events.Feed("event: error\ndata: {\"error\":{\"message\":\"sk-secret " +
+                         std::string(SseAccumulator::kMaxHeldEvent, 'y'));
+  EXPECT_TRUE(events.overflowed());
+  EXPECT_EQ(relayed, before);
+  EXPECT_EQ(events.Feed("\"}}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"after\"}}]}\n\n"),
+            "");
+  EXPECT_EQ(events.Abandon(), "") << "the bytes relayed ended with an event";
+  EXPECT_EQ(events.content(), "before");
+  EXPECT_FALSE(events.done());
 }
 
 // An error event reaches the client even when it carries the usage of an unasked usage event.
@@ -533,22 +537,27 @@ TEST(SseAccumulator, AByteOrderMarkIsSkippedOnlyWhereItOpensTheStream) {
   EXPECT_EQ(later.content(), "") << "a data line behind a mark is no data line";
 }
 
-// An event longer than the bound is relayed as it comes, unmetered, and the stream's memory
-// stays bounded; the events after it are read as before.
-TEST(SseAccumulator, AnOverLongEventPassesThroughAndTheNextIsMetered) {
+// The bound is found however the long event comes (here in reads of 4093 bytes, its lines
+// ended by a CR alone); what was relayed before it still ends as an event, so that the error
+// event the gateway appends stands on its own.
+TEST(SseAccumulator, AnOverLongEventInManyReadsIsDroppedAndWhatWentBeforeEndsAsAnEvent) {
   SseAccumulator events;
   std::string long_event;
   while (long_event.size() <= SseAccumulator::kMaxHeldEvent) long_event += "data: x\r";
   long_event += "\r";
-  const std::string next = "data: {\"choices\":[{\"delta\":{\"content\":\"after\"}}]}\n\n";
-  const std::string stream = long_event + next;
+  const std::string opening = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n: ping\r";
+  const std::string stream = opening + long_event + "data: [DONE]\n\n";
   std::string relayed;
-  for (std::size_t at = 0; at < stream.size(); at += 4093) {
+  for (std::size_t at = 0; at < stream.size() && !events.overflowed(); at += 4093) {
     relayed += events.Feed(std::string_view(stream).substr(at, 4093));
   }
-  relayed += events.Finish();
-  EXPECT_EQ(relayed, stream);
-  EXPECT_EQ(events.content(), "after");
+  EXPECT_TRUE(events.overflowed());
+  EXPECT_EQ(relayed, opening) << "the comment goes at once, the long event never";
+  relayed += events.Abandon() + "data: {\"error\":{\"code\":502}}\n\n";
+  const auto data = StandardEventData(relayed);
+  ASSERT_EQ(data.size(), 2u) << relayed;
+  EXPECT_EQ(data[1], "{\"error\":{\"code\":502}}");
+  EXPECT_EQ(events.content(), "hi");
 }
 
 // API.md §8: costs extend the usage "when prices are configured"; zeros would tell the client
