@@ -34,16 +34,15 @@ def make_certificate(directory):
     return cert, key
 
 
-class SlowTlsUpstream:
-    """An https upstream that waits STEP_S before its side of each TLS handshake and STEP_S
-    again before each answer (a fixed completion); one thread per connection."""
+class ThreadedTlsUpstream:
+    """An https upstream on its own port, one thread per connection; _serve(sock) answers."""
 
     def __init__(self, cert, key):
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.context.load_cert_chain(cert, key)
         self.listener = socket.create_server((HOST, 0))
         self.port = self.listener.getsockname()[1]
-        self.answered = 0
+        self.connections = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -52,7 +51,23 @@ class SlowTlsUpstream:
                 sock, _address = self.listener.accept()
             except OSError:
                 return
+            self.connections += 1
             threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock):
+        raise NotImplementedError
+
+    def stop(self):
+        self.listener.close()
+
+
+class SlowTlsUpstream(ThreadedTlsUpstream):
+    """Waits STEP_S before its side of each TLS handshake and STEP_S again before each answer
+    (a fixed completion)."""
+
+    def __init__(self, cert, key):
+        self.answered = 0
+        super().__init__(cert, key)
 
     def _serve(self, sock):
         with sock:
@@ -70,24 +85,13 @@ class SlowTlsUpstream:
             except (OSError, ssl.SSLError):
                 pass
 
-    def stop(self):
-        self.listener.close()
 
-
-class StrayTlsUpstream:
-    """An https upstream that keeps its connections open and, after its first answer on each,
-    sends a second answer nobody asked for: its own TLS record, in the same TCP segment as the
-    first (corked), so that both reach the gateway's TLS layer in one read."""
+class StrayTlsUpstream(ThreadedTlsUpstream):
+    """Keeps its connections open and, after its first answer on each, sends a second answer
+    nobody asked for: its own TLS record, in the same TCP segment as the first (corked), so that
+    both reach the gateway's TLS layer in one read."""
 
     STRAY_CONTENT = 'an answer nobody asked for'
-
-    def __init__(self, cert, key):
-        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.context.load_cert_chain(cert, key)
-        self.listener = socket.create_server((HOST, 0))
-        self.port = self.listener.getsockname()[1]
-        self.connections = 0
-        threading.Thread(target=self._accept, daemon=True).start()
 
     @staticmethod
     def _answer(content):
@@ -98,15 +102,6 @@ class StrayTlsUpstream:
             'usage': FIXED_USAGE}).encode()
         return (b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
                 b'Content-Length: %d\r\n\r\n%s' % (len(body), body))
-
-    def _accept(self):
-        while True:
-            try:
-                sock, _address = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
 
     def _serve(self, sock):
         with sock:
@@ -136,9 +131,6 @@ class StrayTlsUpstream:
                         answered += 1
             except (OSError, ssl.SSLError, ValueError):
                 pass
-
-    def stop(self):
-        self.listener.close()
 
 
 @unittest.skipIf(shutil.which('openssl') is None, 'the openssl command is needed (Debian openssl)')
