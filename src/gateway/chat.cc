@@ -403,16 +403,17 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
       return done(BodyPiece::kLast, chunk + Broken(piece.error()));
     }
     std::string chunk = events_.Feed(piece->bytes);
+    if (piece->end && !events_.overflowed()) chunk += events_.Finish(/*cut=*/piece->ended_by_close);
     if (events_.overflowed()) {
-      // An event no chat stream sends (over SseAccumulator::kMaxHeldEvent) could be neither
-      // metered nor redacted: it was dropped, and the call ends as a broken stream.
+      // An event no chat stream sends (over SseAccumulator::kMaxHeldEvent; Finish's line break
+      // may be what takes it over) could be neither metered nor redacted: it was dropped, and
+      // the call ends as a broken stream.
       exchange_->Cancel();
       chunk += events_.Abandon();
       return done(BodyPiece::kLast,
                   chunk + Broken({UpstreamFailure::kProtocol, "an event longer than 1 MiB"}));
     }
     if (!piece->end) return done(BodyPiece::kMore, std::move(chunk));
-    chunk += events_.Finish(/*cut=*/piece->ended_by_close);
     if (piece->ended_by_close && !events_.done() && !events_.failed()) {
       // The provider's close ended the body before [DONE]: a provider that died mid-answer
       // ends it so too, and nothing tells the two apart, so it is not taken for complete.

@@ -125,8 +125,8 @@ std::optional<SseAccumulator::Line> SseAccumulator::NextLine() {
 
 void SseAccumulator::TakeLineFeed(std::string& relay) {
   if (line_start_ == event_start_) {
-    // The line went already, relayed (a comment, an over-long event's line, an event its blank
-    // line dispatched) or dropped with its event: so does its line feed. Straight after the
+    // The line went already, relayed (a comment, an event its blank line dispatched) or dropped
+    // with its event: so does its line feed. Straight after the
     // CR relayed it completes that CRLF, so not through Relay(), which keeps the two apart.
     if (relayed_cr_ && !dropped_last_) {
       relay += '\n';
@@ -173,7 +173,7 @@ std::string SseAccumulator::Feed(std::string_view bytes) {
   line_start_ -= event_start_;
   searched_ -= event_start_;
   event_start_ = 0;
-  // What an over-long event grew is given back once it has gone.
+  // What a long event grew is given back once it has gone.
   if (pending_.capacity() > kKeptCapacity && pending_.size() < kKeptCapacity / 4) {
     pending_.shrink_to_fit();
   }

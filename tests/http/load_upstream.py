@@ -15,6 +15,8 @@ and the bytes it streams. The requested model decides the answer:
   trickle               SSE head, then one byte every 200 ms for up to 30 s
   huge-event            SSE of 'before ', then an error event of 1.5 MiB that quotes
                         LEAKY_KEY_FRAGMENT, then 'after ', usage and [DONE]
+  huge-tail             SSE of 'before ', then a last data line 10 bytes short of 1 MiB
+                        without a line break, and the body's end
 POST /v1/embeddings answers EMBED_USAGE for any model.
 
 start() runs it on its own thread and event loop; stop() ends it.
@@ -231,6 +233,11 @@ class LoadUpstream:
             writer.write(_event({'id': 'chatcmpl-load', 'object': 'chat.completion.chunk',
                                  'choices': [], 'usage': STREAM_USAGE}))
             writer.write(_event('[DONE]') + b'0\r\n\r\n')
+            await writer.drain()
+            return True
+        if model == 'huge-tail':
+            writer.write(_event(_delta('before ')))
+            writer.write(_chunk(b'data: ' + b'y' * ((1 << 20) - 16)) + b'0\r\n\r\n')
             await writer.drain()
             return True
         if model.startswith('stream-'):

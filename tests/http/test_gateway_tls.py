@@ -121,7 +121,10 @@ class StrayTlsUpstream(ThreadedTlsUpstream):
                             if name.strip().lower() == b'content-length':
                                 length = int(value)
                         while len(data) < length:
-                            data += tls.recv(65536)
+                            chunk = tls.recv(65536)
+                            if not chunk:
+                                return
+                            data += chunk
                         data = data[length:]
                         tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
                         tls.sendall(self._answer('fixed answer'))

@@ -61,8 +61,8 @@ TEST(SseAccumulator, ToolCallsRefusalsAndReasoningCountTowardTheEstimate) {
 }
 
 // A broken stream's error event must reach the client as an event of its own, whatever the cut
-// left: an event's end, an event without its blank line, part of an over-long line, or part of
-// a line that is dropped. The client sees what Feed and Abandon relay, in turn.
+// left: an event's end, an event without its blank line, an over-long event dropped, or part
+// of a line that is dropped. The client sees what Feed and Abandon relay, in turn.
 TEST(SseAccumulator, AbandonEndsWhatWasRelayedSoThatTheErrorEventStandsAlone) {
   const std::string event = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n";
   const std::string long_line = "data: " + std::string((1 << 20) + 10, 'y');
@@ -535,6 +535,18 @@ TEST(SseAccumulator, AByteOrderMarkIsSkippedOnlyWhereItOpensTheStream) {
   relayed += later.Feed("\xEF\xBB\xBF" + event);
   EXPECT_EQ(relayed, "\n\xEF\xBB\xBF" + event);
   EXPECT_EQ(later.content(), "") << "a data line behind a mark is no data line";
+}
+
+// An event just under the bound, its last line without a line break: the break Finish adds
+// (and the data line's entry) takes it over, so it is dropped as any longer one is, and the
+// caller must look at overflowed() after Finish too.
+TEST(SseAccumulator, AnEventTheFinishingLineBreakTakesOverTheBoundIsDropped) {
+  SseAccumulator events;
+  const std::string last = "data: " + std::string(SseAccumulator::kMaxHeldEvent - 16, 'y');
+  EXPECT_EQ(events.Feed(last), "");
+  EXPECT_FALSE(events.overflowed());
+  EXPECT_EQ(events.Finish(), "");
+  EXPECT_TRUE(events.overflowed());
 }
 
 // The bound is found however the long event comes (here in reads of 4093 bytes, its lines
