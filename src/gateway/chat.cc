@@ -403,7 +403,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
       return done(BodyPiece::kLast, chunk + Broken(piece.error()));
     }
     std::string chunk = events_.Feed(piece->bytes);
-    if (piece->end && !events_.overflowed()) chunk += events_.Finish(/*cut=*/piece->ended_by_close);
+    if (piece->end) chunk += events_.Finish(/*cut=*/piece->ended_by_close);
     if (events_.overflowed()) {
       // An event no chat stream sends (over SseAccumulator::kMaxHeldEvent; Finish's line break
       // may be what takes it over) could be neither metered nor redacted: it was dropped, and

@@ -126,8 +126,8 @@ std::optional<SseAccumulator::Line> SseAccumulator::NextLine() {
 void SseAccumulator::TakeLineFeed(std::string& relay) {
   if (line_start_ == event_start_) {
     // The line went already, relayed (a comment, an event its blank line dispatched) or dropped
-    // with its event: so does its line feed. Straight after the
-    // CR relayed it completes that CRLF, so not through Relay(), which keeps the two apart.
+    // with its event: so does its line feed. Straight after the CR relayed it completes that
+    // CRLF, so not through Relay(), which keeps the two apart.
     if (relayed_cr_ && !dropped_last_) {
       relay += '\n';
       relayed_cr_ = false;
@@ -164,7 +164,7 @@ std::string SseAccumulator::Feed(std::string_view bytes) {
     // redacted, so it is not relayed, and the stream ends here (the caller ends the call).
     overflowed_ = true;
     Reset();
-    std::string().swap(pending_);
+    std::string().swap(pending_);  // and the memory it grew
     std::vector<DataLine>().swap(data_lines_);
     return relay;
   }

@@ -236,14 +236,15 @@ struct Connection {
   }
 
   // True when bytes of the peer have been read from the socket and not yet taken by a call:
-  // in the read buffer or, on https, inside the TLS layer (a record decrypted and not read, or
-  // records the transport handed to OpenSSL and it has not decrypted yet). The health peek
-  // sees only the socket, so such bytes would become the start of the next call's answer.
+  // in the read buffer or, on https, inside the TLS layer (SSL_has_pending: a record read and
+  // not yet taken, decrypted or not; BIO_pending: bytes Asio handed to OpenSSL's BIO pair). The
+  // health peek sees only the socket, so such bytes would become the start of the next call's
+  // answer.
   bool HoldsUnreadBytes() {
     if (buffer.size() > 0) return true;
     if (!secure) return false;
     SSL* ssl = secure->native_handle();
-    return SSL_pending(ssl) > 0 || SSL_has_pending(ssl) == 1 || BIO_pending(SSL_get_rbio(ssl)) > 0;
+    return SSL_has_pending(ssl) == 1 || BIO_pending(SSL_get_rbio(ssl)) > 0;
   }
 
   // True when the peer has neither closed the connection nor sent anything unasked.
