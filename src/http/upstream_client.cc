@@ -128,6 +128,12 @@ class AsioExchange final : public UpstreamExchange,
     // no call holds its connection and its provider's cap past twice the budget.
     held_ += SteadyClock::now() - handed_at_;
     deadline_ = start_ + total_timeout_ + std::min(held_, SteadyClock::duration(total_timeout_));
+    // What an earlier read brought past the head (a whole small answer, as a rule) is handed
+    // over at once, without an operation and a turn of the loop to parse it.
+    if (connection_->buffer.size() > 0) {
+      if (auto ec = ParseBuffered()) return Fail(ec, done);
+      if (parser_->is_done() || !parser_->get().body().empty()) return Hand(done);
+    }
     Expire(read_timeout_);
     auto self = shared_from_this();
     OnStream(*connection_, [&](auto& stream) {
@@ -174,10 +180,17 @@ class AsioExchange final : public UpstreamExchange,
       ec = parser_->is_done() ? boost::system::error_code() : bhttp::error::partial_message;
     }
     if (!ec && !cancelled_) ec = ParseBuffered();
-    if (ec || cancelled_) {
-      connection_.reset();
-      return done(std::unexpected(Error(ec, "read response body")));
-    }
+    if (ec || cancelled_) return Fail(ec, done);
+    Hand(done);
+  }
+
+  void Fail(const boost::system::error_code& ec, const BodyCallback& done) {
+    connection_.reset();
+    done(std::unexpected(Error(ec, "read response body")));
+  }
+
+  // Hands what the parser holds of the body to the caller.
+  void Hand(const BodyCallback& done) {
     UpstreamBodyPiece piece;
     piece.bytes = std::move(parser_->get().body());
     parser_->get().body().clear();

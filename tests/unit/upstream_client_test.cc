@@ -74,6 +74,36 @@ TEST(AsioUpstreamClient, InterimAnswersInTheAnswersOwnSegmentAreSkippedUpToEight
   EXPECT_EQ(switching.failure, UpstreamFailure::kProtocol);
 }
 
+// A small answer's body comes in its head's segment: it is handed over within the Read that asks
+// for it, with no read operation and no turn of the loop for bytes already at hand.
+TEST(AsioUpstreamClient, ABodyThatCameWithTheHeadIsHandedOverWithinTheRead) {
+  LoopbackServer server([](int fd) { SendText(fd, kAnswer); });
+  AsioUpstreamClient client;
+  const ProviderConfig provider = ProviderAt(server.base_url());
+  bool handed_within_read = false;
+  std::optional<UpstreamBodyPiece> body;
+  RunEventLoop([&] {
+    auto exchange = client.Open();
+    UpstreamRequest request;
+    request.provider = &provider;
+    request.path = "/chat/completions";
+    request.body = "{}";
+    request.first_byte_timeout = request.read_timeout = request.total_timeout =
+        std::chrono::seconds(5);
+    exchange->Start(request, [exchange, &body, &handed_within_read](auto head) {
+      ASSERT_TRUE(head);
+      exchange->Read([&body](auto piece) {
+        if (piece) body = std::move(*piece);
+      });
+      handed_within_read = body.has_value();
+    });
+  });
+  EXPECT_TRUE(handed_within_read);
+  ASSERT_TRUE(body);
+  EXPECT_EQ(body->bytes, R"({"choices":[]})");
+  EXPECT_TRUE(body->end);
+}
+
 // The first-byte budget holds across interim answers: an upstream that sends one and goes
 // silent times out (here it gives up after 3 s, which without the bound would be the end).
 TEST(AsioUpstreamClient, TheFirstByteTimeoutHoldsAfterAnInterimAnswer) {
