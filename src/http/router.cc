@@ -23,26 +23,31 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
 }  // namespace
 
 void Router::Add(std::string_view method, std::string_view pattern, RouteHandler handler) {
-  Route route{std::string(method), std::string(pattern), {}, std::move(handler)};
+  Route route{std::string(method), std::string(pattern), {}, {}, std::move(handler)};
   for (auto segment : SplitPath(pattern)) {
-    route.segments.emplace_back(segment.starts_with('{') ? std::string_view("{}") : segment);
+    const bool capture = segment.starts_with('{');
+    route.segments.emplace_back(capture ? std::string_view("{}") : segment);
+    route.captures.push_back(capture);
   }
+  const std::size_t length = route.segments.size();
+  if (by_length_.size() <= length) by_length_.resize(length + 1);
+  by_length_[length].push_back(routes_.size());
   routes_.push_back(std::move(route));
 }
 
-bool Router::MatchSegments(const Route& route, const std::vector<std::string_view>& segments,
-                           PathParams* params) {
-  if (route.segments.size() != segments.size()) return false;
+bool Router::Matches(const Route& route, const std::vector<std::string_view>& segments) {
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    if (!route.captures[i] && !EqualsIgnoreCase(route.segments[i], segments[i])) return false;
+  }
+  return true;
+}
+
+PathParams Router::Captured(const Route& route, const std::vector<std::string_view>& segments) {
   PathParams captured;
   for (std::size_t i = 0; i < segments.size(); ++i) {
-    if (route.segments[i] == "{}") {
-      captured.emplace_back(segments[i]);
-    } else if (!EqualsIgnoreCase(route.segments[i], segments[i])) {
-      return false;
-    }
+    if (route.captures[i]) captured.emplace_back(segments[i]);
   }
-  if (params) *params = std::move(captured);
-  return true;
+  return captured;
 }
 
 Router::Match Router::Find(std::string_view method, std::string_view path) const {
@@ -58,13 +63,15 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
     }
   }
   Match match;
-  for (const auto& route : routes_) {
-    if (!MatchSegments(route, segments, nullptr)) continue;
+  if (segments.size() >= by_length_.size()) return match;
+  for (const std::size_t position : by_length_[segments.size()]) {
+    const Route& route = routes_[position];
+    if (!Matches(route, segments)) continue;
     if (route.method == method) {
       match.kind = Match::Kind::kFound;
       match.handler = &route.handler;
       match.pattern = &route.pattern;
-      MatchSegments(route, segments, &match.params);
+      match.params = Captured(route, segments);
       return match;
     }
     match.kind = Match::Kind::kWrongMethod;

@@ -42,12 +42,16 @@ class Router {
     std::string method;
     std::string pattern;
     std::vector<std::string> segments;  // "{}" marks a capture
+    std::vector<bool> captures;         // per segment: a capture, or a literal to compare
     RouteHandler handler;
   };
-  static bool MatchSegments(const Route& route, const std::vector<std::string_view>& segments,
-                            PathParams* params);
+  static bool Matches(const Route& route, const std::vector<std::string_view>& segments);
+  static PathParams Captured(const Route& route, const std::vector<std::string_view>& segments);
 
   std::vector<Route> routes_;
+  // Positions in routes_ by segment count, in the order added: a path is tried only against
+  // the routes of its own length.
+  std::vector<std::vector<std::size_t>> by_length_;
 };
 
 }  // namespace gatehouse

@@ -55,4 +55,29 @@ TEST(Router, UnknownPathIsNoRoute) {
   EXPECT_EQ(router.Find("GET", "/healthz/").kind, Router::Match::Kind::kFound);
 }
 
+// Routes are kept by their number of segments; among those of a path's length, the first added
+// that matches wins, a literal added before an overlapping capture as well as after it.
+TEST(Router, AmongRoutesOfAPathsLengthTheFirstAddedWins) {
+  Router router;
+  int hit = 0;
+  router.Add("GET", "/", Marker(&hit, 1));
+  router.Add("GET", "/v1/models/{id}", Marker(&hit, 2));
+  router.Add("GET", "/v1/{area}/list", Marker(&hit, 3));
+  router.Add("GET", "/v1/models/list", Marker(&hit, 4));
+  router.Add("GET", "/v1/models", Marker(&hit, 5));
+  const auto handled_by = [&](std::string_view path) {
+    hit = 0;
+    const auto match = router.Find("GET", path);
+    if (match.kind == Router::Match::Kind::kFound) {
+      (*match.handler)(HttpRequest{}, match.params, *std::make_unique<HttpResponse>());
+    }
+    return hit;
+  };
+  EXPECT_EQ(handled_by("/"), 1);
+  EXPECT_EQ(handled_by("/v1/models/list"), 2) << "the capture was added first";
+  EXPECT_EQ(handled_by("/v1/users/list"), 3);
+  EXPECT_EQ(handled_by("/V1/MODELS"), 5);
+  EXPECT_EQ(handled_by("/v1/models/list/more/and/more"), 0) << "longer than every route";
+}
+
 }  // namespace gatehouse
