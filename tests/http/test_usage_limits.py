@@ -12,7 +12,7 @@ from .load_upstream import EMBED_USAGE, WithLoadUpstream
 from .harness import (E_PROJECT_NOT_FOUND, E_SCOPE, PROVIDER, GatehouseTestCase,
                       GatewayTestCase, e_range, e_required, e_pattern, expected_costs,
                       unique, wait_until)
-from .test_gateway_v2 import LOAD, load_config
+from .gateway_v2_cases import LOAD, load_config
 
 E_QUOTA = (429, 154, 'Quota exceeded.')
 E_CONFLICT = (409, 409, 'Conflict')
