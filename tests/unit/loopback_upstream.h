@@ -213,16 +213,24 @@ struct CallShape {
   std::size_t body_bytes = 0;                  // 0: the body is "{}"
 };
 
+// A chat request to `provider` with the body "{}" and every timeout `timeout`.
+inline UpstreamRequest ChatRequestTo(const ProviderConfig& provider,
+                                     std::chrono::milliseconds timeout) {
+  UpstreamRequest request;
+  request.provider = &provider;
+  request.path = "/chat/completions";
+  request.body = "{}";
+  request.first_byte_timeout = request.read_timeout = request.total_timeout = timeout;
+  return request;
+}
+
 // Makes one call on the current event loop and hands its outcome to `done`.
 inline void Call(AsioUpstreamClient& client, const ProviderConfig& provider,
                  std::chrono::milliseconds timeout, std::function<void(Outcome)> done,
                  CallShape shape = {}) {
   auto exchange = client.Open();
-  UpstreamRequest request;
-  request.provider = &provider;
-  request.path = "/chat/completions";
-  request.body = shape.body_bytes > 0 ? std::string(shape.body_bytes, ' ') : "{}";
-  request.first_byte_timeout = request.read_timeout = request.total_timeout = timeout;
+  UpstreamRequest request = ChatRequestTo(provider, timeout);
+  if (shape.body_bytes > 0) request.body = std::string(shape.body_bytes, ' ');
   if (shape.total_timeout.count() > 0) request.total_timeout = shape.total_timeout;
   auto outcome = std::make_shared<Outcome>();
   // `read` refers to itself (it reads again after each piece): the call's end empties it,

@@ -84,19 +84,14 @@ TEST(AsioUpstreamClient, ABodyThatCameWithTheHeadIsHandedOverWithinTheRead) {
   std::optional<UpstreamBodyPiece> body;
   RunEventLoop([&] {
     auto exchange = client.Open();
-    UpstreamRequest request;
-    request.provider = &provider;
-    request.path = "/chat/completions";
-    request.body = "{}";
-    request.first_byte_timeout = request.read_timeout = request.total_timeout =
-        std::chrono::seconds(5);
-    exchange->Start(request, [exchange, &body, &handed_within_read](auto head) {
-      ASSERT_TRUE(head);
-      exchange->Read([&body](auto piece) {
-        if (piece) body = std::move(*piece);
-      });
-      handed_within_read = body.has_value();
-    });
+    exchange->Start(ChatRequestTo(provider, std::chrono::seconds(5)),
+                    [exchange, &body, &handed_within_read](auto head) {
+                      ASSERT_TRUE(head);
+                      exchange->Read([&body](auto piece) {
+                        if (piece) body = std::move(*piece);
+                      });
+                      handed_within_read = body.has_value();
+                    });
   });
   EXPECT_TRUE(handed_within_read);
   ASSERT_TRUE(body);
@@ -331,12 +326,10 @@ TEST(AsioUpstreamClient, ACancelledCallEndsWithCancelledAndLeavesNoConnection) {
   std::optional<UpstreamFailure> failure;
   RunEventLoop([&] {
     auto exchange = client.Open();
-    UpstreamRequest request;
-    request.provider = &provider;
-    request.path = "/chat/completions";
-    exchange->Start(request, [&, exchange](std::expected<UpstreamHead, UpstreamError> head) {
-      if (!head) failure = head.error().failure;
-    });
+    exchange->Start(ChatRequestTo(provider, std::chrono::seconds(5)),
+                    [&, exchange](std::expected<UpstreamHead, UpstreamError> head) {
+                      if (!head) failure = head.error().failure;
+                    });
     exchange->Cancel();
   });
   EXPECT_EQ(failure, UpstreamFailure::kCancelled);

@@ -185,12 +185,10 @@ TEST(AsioUpstreamClient, ACallCancelledBeforeItStartsLeavesThePooledConnectionTo
       outcomes.push_back(std::move(first));
       auto exchange = client.Open();
       exchange->Cancel();
-      UpstreamRequest request;
-      request.provider = &provider;
-      request.path = "/chat/completions";
-      exchange->Start(request, [&](std::expected<UpstreamHead, UpstreamError> head) {
-        if (!head) cancelled = head.error().failure;
-      });
+      exchange->Start(ChatRequestTo(provider, std::chrono::seconds(5)),
+                      [&](std::expected<UpstreamHead, UpstreamError> head) {
+                        if (!head) cancelled = head.error().failure;
+                      });
       Call(client, provider, std::chrono::seconds(5),
            [&](Outcome next) { outcomes.push_back(std::move(next)); });
     });
