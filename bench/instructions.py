@@ -7,12 +7,13 @@ instructions every thread of the server runs (user space only: the kernel's shar
 over a fixed number of chat calls, once the server is warm; two runs of one build agree within
 about 1 %.
 
-    python3 bench/instructions.py [--calls 4000] [--clients 8] [--stream] BINARY [BINARY ...]
+    python3 bench/instructions.py [--calls 4000] [--clients 8] [--stream] [BINARY ...]
 
-Each binary serves the bench's fixed upstream (nginx) under valgrind; its figure is printed in
-total and without the request-log writer's thread (whose share moves with how many records each
-of its transactions takes). Binaries are measured in turn, --rounds times. Needs valgrind
-(apt-get install valgrind) and nginx.
+Each binary (GATEHOUSE_BIN or the release build when none is named) serves the bench's fixed
+upstream (nginx) under valgrind; its figure is printed in total and without the request-log
+writer's thread (whose share moves with how many records each of its transactions takes).
+Binaries are measured in turn, --rounds times. Needs valgrind (apt-get install valgrind) and
+nginx.
 """
 
 import argparse
@@ -102,10 +103,13 @@ def measure(binary, calls, clients, stream):
         if stream:
             body['stream'] = True
         call_batch(port, token, body, 400, clients)  # warm: pools, caches, allocator
-        control = ['callgrind_control', str(server.pid)]
-        subprocess.run(control[:1] + ['-i', 'on'] + control[1:], check=True, capture_output=True)
+        def control(*option):
+            subprocess.run(['callgrind_control', *option, str(server.pid)], check=True,
+                           capture_output=True)
+
+        control('-i', 'on')  # count from here
         made = call_batch(port, token, body, calls, clients)
-        subprocess.run(control[:1] + ['-d'] + control[1:], check=True, capture_output=True)
+        control('-d')  # dump what was counted
         parts = sorted(glob.glob(f'{dump}.*'))
         if not parts:
             raise RuntimeError(f'callgrind wrote no dump; see {work}/serve.log')
@@ -121,7 +125,7 @@ def measure(binary, calls, clients, stream):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('binaries', nargs='+')
+    parser.add_argument('binaries', nargs='*', default=[contenders.BIN])
     parser.add_argument('--calls', type=int, default=4000)
     parser.add_argument('--clients', type=int, default=8)
     parser.add_argument('--rounds', type=int, default=2)

@@ -4,6 +4,7 @@
 #define GATEHOUSE_TESTS_UNIT_LOOPBACK_UPSTREAM_H_
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -279,6 +280,18 @@ inline std::vector<Outcome> CallInSequence(AsioUpstreamClient& client,
   };
   RunEventLoop(next);
   return outcomes;
+}
+
+// Expects each of `outcomes` answered 200 without a failure, with `body` when one is given.
+inline void ExpectAllAnswered(const std::vector<Outcome>& outcomes,
+                              std::optional<std::string> body = std::nullopt) {
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    EXPECT_FALSE(outcomes[i].failure) << "call " << i;
+    EXPECT_EQ(outcomes[i].status, 200) << "call " << i;
+    if (body) {
+      EXPECT_EQ(outcomes[i].body, *body) << "call " << i;
+    }
+  }
 }
 
 inline ProviderConfig ProviderAt(const std::string& base_url) {

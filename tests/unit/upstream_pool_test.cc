@@ -14,16 +14,20 @@
 namespace gatehouse {
 namespace {
 
+// Pool options with no health peek on reuse: what the upstream did to an idle connection is
+// found by the send or the read alone.
+UpstreamPoolOptions WithoutHealthPeek() {
+  UpstreamPoolOptions options;
+  options.peek_after_idle = std::chrono::hours(1);
+  return options;
+}
+
 TEST(AsioUpstreamClient, SequentialCallsOnOneLoopReuseOnePooledConnection) {
   LoopbackServer server(Upstream::kKeepAlive);
   AsioUpstreamClient client;
   const ProviderConfig provider = ProviderAt(server.base_url());
   const auto outcomes = CallInSequence(client, provider, 5, std::chrono::seconds(5));
-  for (const auto& outcome : outcomes) {
-    EXPECT_FALSE(outcome.failure);
-    EXPECT_EQ(outcome.status, 200);
-    EXPECT_EQ(outcome.body, R"({"choices":[]})");
-  }
+  ExpectAllAnswered(outcomes, R"({"choices":[]})");
   EXPECT_EQ(server.accepted(), 1);
   EXPECT_EQ(client.Figures().created, 1u);
   EXPECT_EQ(client.Figures().reused, 4u);
@@ -36,21 +40,16 @@ TEST(AsioUpstreamClient, AnIdleConnectionTheUpstreamClosedIsReplacedWithoutAFail
   // The pause lets the upstream's close arrive before the connection is taken again.
   const auto outcomes =
       CallInSequence(client, provider, 3, std::chrono::seconds(5), std::chrono::milliseconds(50));
-  for (const auto& outcome : outcomes) {
-    EXPECT_FALSE(outcome.failure);
-    EXPECT_EQ(outcome.status, 200);
-  }
+  ExpectAllAnswered(outcomes);
   EXPECT_EQ(server.accepted(), 3);
   EXPECT_EQ(server.requests(), 3) << "no request may be sent twice";
 }
 
 TEST(AsioUpstreamClient, AReusedConnectionFoundResetWhenSendingIsRetriedOnceOnAFreshOne) {
   LoopbackServer server(Upstream::kResetAfterAnswer);
-  // No health peek on reuse: the reset is found by the send, as it is for a connection taken
-  // within peek_after_idle of its last answer.
-  UpstreamPoolOptions options;
-  options.peek_after_idle = std::chrono::hours(1);
-  AsioUpstreamClient client(options);
+  // The reset is found by the send, as it is for a connection taken within peek_after_idle of
+  // its last answer.
+  AsioUpstreamClient client(WithoutHealthPeek());
   const ProviderConfig provider = ProviderAt(server.base_url());
   std::vector<Outcome> outcomes;
   std::function<void()> next = [&] {
@@ -66,10 +65,7 @@ TEST(AsioUpstreamClient, AReusedConnectionFoundResetWhenSendingIsRetriedOnceOnAF
   };
   RunEventLoop(next);
   ASSERT_EQ(outcomes.size(), 3u);
-  for (const auto& outcome : outcomes) {
-    EXPECT_FALSE(outcome.failure);
-    EXPECT_EQ(outcome.status, 200);
-  }
+  ExpectAllAnswered(outcomes);
   EXPECT_EQ(client.Figures().reused, 0u) << "a reset connection served no call: not reused";
   EXPECT_EQ(client.Figures().created, 3u);
   EXPECT_EQ(server.requests(), 3) << "no request may be sent twice";
@@ -79,17 +75,11 @@ TEST(AsioUpstreamClient, AReusedConnectionFoundResetWhenSendingIsRetriedOnceOnAF
 // when the next call comes too soon for the health peek.
 TEST(AsioUpstreamClient, AConnectionWhoseCloseEndedTheBodyIsNeverPooled) {
   LoopbackServer server(Upstream::kCloseDelimited);
-  UpstreamPoolOptions options;
-  options.peek_after_idle = std::chrono::hours(1);
-  AsioUpstreamClient client(options);
+  AsioUpstreamClient client(WithoutHealthPeek());
   const ProviderConfig provider = ProviderAt(server.base_url());
   const auto outcomes = CallInSequence(client, provider, 3, std::chrono::seconds(5));
   ASSERT_EQ(outcomes.size(), 3u);
-  for (const auto& outcome : outcomes) {
-    EXPECT_FALSE(outcome.failure);
-    EXPECT_EQ(outcome.status, 200);
-    EXPECT_EQ(outcome.body, R"({"choices":[]})");
-  }
+  ExpectAllAnswered(outcomes, R"({"choices":[]})");
   EXPECT_EQ(client.Figures().reused, 0u);
   EXPECT_EQ(client.Figures().created, 3u);
   EXPECT_EQ(server.requests(), 3);
@@ -195,10 +185,7 @@ TEST(AsioUpstreamClient, ACallCancelledBeforeItStartsLeavesThePooledConnectionTo
   });
   EXPECT_EQ(cancelled, UpstreamFailure::kCancelled);
   ASSERT_EQ(outcomes.size(), 2u);
-  for (const auto& outcome : outcomes) {
-    EXPECT_FALSE(outcome.failure);
-    EXPECT_EQ(outcome.status, 200);
-  }
+  ExpectAllAnswered(outcomes);
   EXPECT_EQ(client.Figures().created, 1u);
   EXPECT_EQ(client.Figures().reused, 1u);
   EXPECT_EQ(server.requests(), 2);
