@@ -12,6 +12,7 @@
 #include "core/text.h"
 #include "gateway/chat_body.h"
 #include "gateway/provider_key.h"
+#include "gateway/usage_in_place.h"
 
 namespace gatehouse {
 namespace {
@@ -363,6 +364,24 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     const TokenUsage usage =
         LogCall(log_, call_, reported, std::move(output), "succeeded", 200, completion_estimate);
     slot_.reset();
+    ChatResult result;
+    result.body = AnswerBody(response, reported.has_value(), usage);
+    Answer(std::move(result));
+  }
+
+  // What the client gets of a provider's answer (`response`, parsed from body_), its usage
+  // extended with the costs where prices are configured (API.md §8; zeros would tell of a free
+  // call). When the provider's usage holds the counts recorded (`reported`) and no cost field of
+  // its own, that is the provider's own text with the costs appended to its usage object;
+  // otherwise the answer is written again with the counts recorded.
+  std::string AnswerBody(boost::json::object& response, bool reported, const TokenUsage& usage) {
+    const ModelPrice* price = call_.model.price;
+    if (reported && !price) return std::move(body_);
+    const ChatCost cost = PriceOf(price, usage.prompt, usage.completion);
+    if (reported && !HasCostFields(response.at("usage").as_object()) &&
+        AppendCostsToUsage(body_, cost)) {
+      return std::move(body_);
+    }
     boost::json::value& usage_value = response["usage"];
     if (!usage_value.is_object()) usage_value.emplace_object();
     boost::json::object& usage_json = usage_value.as_object();
@@ -375,13 +394,8 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
       }
       usage_json["total_tokens"] = usage.prompt + usage.completion;
     }
-    // Costs only where prices are configured (API.md §8): zeros would tell of a free call.
-    if (call_.model.price) {
-      AddCosts(usage_json, PriceOf(call_.model.price, usage.prompt, usage.completion));
-    }
-    ChatResult result;
-    result.body = boost::json::serialize(response);
-    Answer(std::move(result));
+    if (price) AddCosts(usage_json, cost);
+    return boost::json::serialize(response);
   }
 
   void OnStreamPiece(std::expected<UpstreamBodyPiece, UpstreamError> piece,

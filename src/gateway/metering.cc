@@ -56,6 +56,11 @@ void AddCosts(boost::json::object& usage, const ChatCost& cost) {
   usage["currency"] = "USD";
 }
 
+bool HasCostFields(const boost::json::object& usage) {
+  return usage.contains("prompt_cost") || usage.contains("completion_cost") ||
+         usage.contains("total_cost") || usage.contains("currency");
+}
+
 UsageReading ReadUsageOf(const boost::json::object& response, UsageShape shape) {
   const auto* usage = response.if_contains("usage");
   if (!usage || !usage->is_object()) return {UsageVerdict::kAbsent, {}};

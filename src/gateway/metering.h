@@ -194,6 +194,9 @@ class SseAccumulator {
 // total_cost and currency "USD".
 void AddCosts(boost::json::object& usage, const ChatCost& cost);
 
+// Whether `usage` has any of the fields AddCosts writes.
+bool HasCostFields(const boost::json::object& usage);
+
 }  // namespace gatehouse
 
 #endif  // GATEHOUSE_GATEWAY_METERING_H_

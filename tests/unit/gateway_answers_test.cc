@@ -187,5 +187,49 @@ TEST_F(GatewayTest, NegativeOrAbsurdUsageIsRefusedAndTokensAreEstimated) {
   }
 }
 
+// The provider's answer reaches the client as the provider wrote it: the gateway adds its costs
+// inside the usage object and writes nothing else again.
+TEST_F(GatewayTest, AnAnswerWithItsOwnUsageIsRelayedAsWrittenWithTheCostsInItsUsage) {
+  const std::string head =
+      "{\"id\": \"c-1\", \"created\": 1.0e0,\n \"choices\": [{\"message\": {\"role\": "
+      "\"assistant\", \"content\": \"hi \\u00e9\"}}],\n \"usage\": {\"prompt_tokens\": 4, "
+      "\"completion_tokens\": 2, \"total_tokens\": 6";
+  exchange()->pieces.push_back(Whole(head + "}\n}\n"));
+  const ChatResult result = Run(Call());
+  ASSERT_FALSE(result.error);
+  EXPECT_EQ(result.body.substr(0, head.size()), head);
+  EXPECT_EQ(result.body.substr(result.body.size() - 4), "}\n}\n");
+  const auto usage = boost::json::parse(result.body).at("usage").as_object();
+  EXPECT_DOUBLE_EQ(usage.at("prompt_cost").as_double(), 4 * 1.0 / 1e6);
+  EXPECT_DOUBLE_EQ(usage.at("completion_cost").as_double(), 2 * 2.0 / 1e6);
+  EXPECT_DOUBLE_EQ(usage.at("total_cost").as_double(), 8 / 1e6);
+  EXPECT_EQ(usage.at("currency").as_string(), "USD");
+  EXPECT_EQ(OnlyRecord().prompt_tokens, 4);
+
+  // Without prices the answer is the provider's, byte for byte.
+  client_.next = std::make_shared<ScriptedExchange>();
+  exchange()->pieces.push_back(Whole(head + "}\n}\n"));
+  ChatCall unpriced = Call();
+  unpriced.model.price = nullptr;
+  EXPECT_EQ(Run(std::move(unpriced)).body, head + "}\n}\n");
+}
+
+// A provider's own cost fields would tell the client another price than the record's: they are
+// replaced by the gateway's, as is the usage of an answer the text alone cannot place it in.
+TEST_F(GatewayTest, TheProvidersOwnCostFieldsAreReplacedByTheGateways) {
+  for (const char* usage :
+       {R"("usage":{"prompt_tokens":4,"completion_tokens":2,"total_cost":99,"currency":"EUR"})",
+        R"("us\u0061ge":{"prompt_tokens":4,"completion_tokens":2})"}) {
+    client_.next = std::make_shared<ScriptedExchange>();
+    exchange()->pieces.push_back(
+        Whole(std::string(R"({"choices":[{"message":{"content":"hi"}}],)") + usage + "}"));
+    const ChatResult result = Run(Call());
+    ASSERT_FALSE(result.error) << usage;
+    const auto fields = boost::json::parse(result.body).at("usage").as_object();
+    EXPECT_DOUBLE_EQ(fields.at("total_cost").as_double(), 8 / 1e6) << usage;
+    EXPECT_EQ(fields.at("currency").as_string(), "USD") << usage;
+  }
+}
+
 }  // namespace
 }  // namespace gatehouse
