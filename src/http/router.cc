@@ -1,5 +1,7 @@
 #include "http/router.h"
 
+#include <algorithm>
+
 #include "core/text.h"
 
 namespace gatehouse {
@@ -20,6 +22,23 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
   return segments;
 }
 
+char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
+// "METHOD /a/b": the key of literal_ for `method` and `path`, its segments as SplitPath finds
+// them (empty ones dropped), lowercased.
+std::string LiteralKey(std::string_view method, std::string_view path) {
+  std::string key;
+  key.reserve(method.size() + 1 + path.size());
+  key.append(method);
+  key += ' ';
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '/') continue;
+    key += '/';
+    for (; i < path.size() && path[i] != '/'; ++i) key += LowerAscii(path[i]);
+  }
+  return key;
+}
+
 }  // namespace
 
 void Router::Add(std::string_view method, std::string_view pattern, RouteHandler handler) {
@@ -31,6 +50,15 @@ void Router::Add(std::string_view method, std::string_view pattern, RouteHandler
   }
   const std::size_t length = route.segments.size();
   if (by_length_.size() <= length) by_length_.resize(length + 1);
+  if (std::find(route.captures.begin(), route.captures.end(), true) == route.captures.end()) {
+    // Found by lookup unless an earlier capture route of its method takes its path first.
+    const std::vector<std::string_view> segments(route.segments.begin(), route.segments.end());
+    const bool overlapped =
+        std::any_of(by_length_[length].begin(), by_length_[length].end(), [&](std::size_t earlier) {
+          return routes_[earlier].method == route.method && Matches(routes_[earlier], segments);
+        });
+    if (!overlapped) literal_.try_emplace(LiteralKey(method, pattern), routes_.size());
+  }
   by_length_[length].push_back(routes_.size());
   routes_.push_back(std::move(route));
 }
@@ -51,6 +79,15 @@ PathParams Router::Captured(const Route& route, const std::vector<std::string_vi
 }
 
 Router::Match Router::Find(std::string_view method, std::string_view path) const {
+  Match match;
+  if (path.find('%') == std::string_view::npos) {
+    if (const auto it = literal_.find(LiteralKey(method, path)); it != literal_.end()) {
+      match.kind = Match::Kind::kFound;
+      match.handler = &routes_[it->second].handler;
+      match.pattern = &routes_[it->second].pattern;
+      return match;
+    }
+  }
   // Split first, then decode: an encoded '/' (%2F) stays inside its segment, so a capture can
   // hold one (a model named "vendor/model").
   auto segments = SplitPath(path);
@@ -62,7 +99,6 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
       segment = decoded.emplace_back(PercentDecode(segment, false));
     }
   }
-  Match match;
   if (segments.size() >= by_length_.size()) return match;
   for (const std::size_t position : by_length_[segments.size()]) {
     const Route& route = routes_[position];

@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "http/message.h"
@@ -52,6 +53,10 @@ class Router {
   // Positions in routes_ by segment count, in the order added: a path is tried only against
   // the routes of its own length.
   std::vector<std::vector<std::size_t>> by_length_;
+  // "METHOD /literal/path" (lowercase) -> the route Find answers for it, for each route without
+  // captures that no earlier capture route of its method overlaps: one lookup instead of a walk
+  // through its length's routes. A path with an escape is always walked.
+  std::unordered_map<std::string, std::size_t> literal_;
 };
 
 }  // namespace gatehouse

@@ -80,4 +80,33 @@ TEST(Router, AmongRoutesOfAPathsLengthTheFirstAddedWins) {
   EXPECT_EQ(handled_by("/v1/models/list/more/and/more"), 0) << "longer than every route";
 }
 
+// A literal route is found by one lookup: what the lookup answers is what the walk through the
+// routes would (the first added wins, case and empty segments do not count, escapes are walked).
+TEST(Router, ALiteralRouteIsLookedUpAndAnswersAsTheWalkWould) {
+  Router router;
+  int hit = 0;
+  router.Add("GET", "/v1/{kind}/completions", Marker(&hit, 1));
+  router.Add("POST", "/v1/chat/completions", Marker(&hit, 2));
+  router.Add("GET", "/v1/chat/completions", Marker(&hit, 3));
+  router.Add("POST", "/v1/chat/completions", Marker(&hit, 4));
+  const auto handled_by = [&](std::string_view method, std::string_view path) {
+    hit = 0;
+    const auto match = router.Find(method, path);
+    if (match.kind == Router::Match::Kind::kFound) {
+      EXPECT_EQ(match.params.empty(), *match.pattern == "/v1/chat/completions");
+      (*match.handler)(HttpRequest{}, match.params, *std::make_unique<HttpResponse>());
+    }
+    return hit;
+  };
+  EXPECT_EQ(handled_by("POST", "/v1/chat/completions"), 2);
+  EXPECT_EQ(handled_by("POST", "//V1/Chat//completions/"), 2);
+  EXPECT_EQ(handled_by("POST", "/v1/ch%61t/completions"), 2) << "walked, found alike";
+  EXPECT_EQ(handled_by("GET", "/v1/chat/completions"), 1) << "the capture was added first";
+  EXPECT_EQ(router.Find("GET", "/v1/chat/completions").params, PathParams{"chat"});
+  EXPECT_EQ(handled_by("POST", "/v1/chat%2Fcompletions"), 0) << "two segments: no route";
+  const auto other = router.Find("PUT", "/v1/chat/completions");
+  EXPECT_EQ(other.kind, Router::Match::Kind::kWrongMethod);
+  EXPECT_EQ(other.allow, "GET, POST");
+}
+
 }  // namespace gatehouse
