@@ -21,12 +21,25 @@ constexpr std::string_view kPrefix = "requests-";
 constexpr std::string_view kSuffix = ".journal";
 constexpr std::uint32_t kMaxPayload = 64u << 20;
 
+// `value` little-endian into `bytes` (sizeof value of them): the compiler makes it one store.
+template <typename Unsigned>
+void LittleEndian(char* bytes, Unsigned value) {
+  for (std::size_t i = 0; i < sizeof value; ++i) {
+    bytes[i] = static_cast<char>((value >> (8 * i)) & 0xff);
+  }
+}
+
+// Appended whole, not byte by byte: a frame has 20 numbers and is written on every call.
 void PutU32(std::string& out, std::uint32_t value) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+  char bytes[4];
+  LittleEndian(bytes, value);
+  out.append(bytes, sizeof bytes);
 }
 
 void PutU64(std::string& out, std::uint64_t value) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+  char bytes[8];
+  LittleEndian(bytes, value);
+  out.append(bytes, sizeof bytes);
 }
 
 void PutText(std::string& out, std::string_view text) {
@@ -196,10 +209,8 @@ void AppendJournalFrame(std::string& out, const RequestRecord& record) {
   PutOptional(out, record.input_text);
   PutOptional(out, record.output);
   const std::string_view payload = std::string_view(out).substr(start + 8);
-  std::string head;
-  PutU32(head, static_cast<std::uint32_t>(payload.size()));
-  PutU32(head, Crc(payload));
-  out.replace(start, 8, head);
+  LittleEndian(out.data() + start, static_cast<std::uint32_t>(payload.size()));
+  LittleEndian(out.data() + start + 4, Crc(payload));
 }
 
 std::vector<RequestRecord> DecodeJournalFrames(std::string_view bytes) {

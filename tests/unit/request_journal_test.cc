@@ -1,6 +1,7 @@
 #include "usage/request_journal.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -76,6 +77,45 @@ TEST(RequestJournal, AFrameDecodesToTheSameRecord) {
   EXPECT_EQ(back.prompt, record.prompt);
   EXPECT_EQ(back.input_text, std::nullopt);
   EXPECT_EQ(back.output, record.output);
+}
+
+// Frames outlive the binary that wrote them (a crash, then an upgrade, then the replay): their
+// layout is fixed. Little-endian size and CRC-32 of the payload, then the fields in order, texts
+// as a 32-bit length and their bytes, optional ones behind a presence byte, numbers as 64 bits.
+TEST(RequestJournal, TheFrameLayoutIsFixedByteForByte) {
+  RequestRecord record;
+  record.id = "i";
+  record.organization_id = "o";
+  record.project_id = "p";
+  record.api_token_id = "t";
+  record.api_token_name = "n";
+  record.module = "m";
+  record.model = "x";
+  record.status = "s";
+  record.http_status = 200;
+  record.start_ms = 1;
+  record.end_ms = 2;
+  record.prompt_tokens = 3;
+  record.completion_tokens = 4;
+  record.total_tokens = 7;
+  record.cost = 0.5;
+  const std::string payload(
+      "\x01\x00\x00\x00\x69\x01\x00\x00\x00\x6f\x01\x00\x00\x00\x70\x01\x00\x00\x00\x74"
+      "\x01\x00\x00\x00\x6e\x00\x00\x01\x00\x00\x00\x6d\x00\x01\x00\x00\x00\x78\x01\x00"
+      "\x00\x00\x73\xc8\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x02"
+      "\x00\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00"
+      "\x00\x00\x00\x07\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xe0\x3f\x00"
+      "\x00\x00",
+      102);
+  const std::string frame = EncodeJournalFrame(record);
+  ASSERT_EQ(frame.size(), 8 + payload.size());
+  EXPECT_EQ(frame.substr(0, 4), std::string("\x66\0\0\0", 4));
+  const auto crc = static_cast<std::uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
+  std::string crc_bytes;
+  for (int i = 0; i < 4; ++i) crc_bytes.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+  EXPECT_EQ(frame.substr(4, 4), crc_bytes);
+  EXPECT_EQ(frame.substr(8), payload);
 }
 
 TEST(RequestJournal, ReplayStopsAtATornOrCorruptFrame) {
