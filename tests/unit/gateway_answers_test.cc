@@ -228,6 +228,9 @@ TEST_F(GatewayTest, TheProvidersOwnCostFieldsAreReplacedByTheGateways) {
     const auto fields = boost::json::parse(result.body).at("usage").as_object();
     EXPECT_DOUBLE_EQ(fields.at("total_cost").as_double(), 8 / 1e6) << usage;
     EXPECT_EQ(fields.at("currency").as_string(), "USD") << usage;
+    // Replaced, not shadowed by a second field a reader of the first duplicate would miss.
+    EXPECT_EQ(result.body.find("total_cost"), result.body.rfind("total_cost")) << result.body;
+    EXPECT_EQ(result.body.find("EUR"), std::string::npos) << result.body;
   }
 }
 
