@@ -97,19 +97,21 @@ std::optional<std::size_t> ScanForMember(std::string_view json, std::string_view
   // One pass over the text's structure, strings skipped whole. Valid JSON is assumed (the parser
   // has read it): a string at depth 1 that follows `{` or `,` is a member's name.
   int depth = 0;
-  char last = 0;        // the last structural character; a string counts as '"'
-  bool named = false;   // the sought name was read: the next value is its member's
-  bool inside = false;  // within the sought member's object
-  bool seen = false;    // the sought name was read once already
+  char last = 0;       // the last structural character; a string counts as '"'
+  bool named = false;  // the sought name was read: the next value is its member's
   std::optional<std::size_t> end;
   for (std::size_t i = 0; i < json.size(); ++i) {
     const char c = json[i];
     if (IsJsonSpace(c)) continue;
     if (depth == 0 && c != '{') return std::nullopt;  // the top level is not an object
-    if (named && last == ':') {                       // the sought member's value begins
+    if (named && last == ':') {  // the sought member's value: an object, skipped whole
       if (c != '{') return std::nullopt;
       named = false;
-      inside = true;
+      i = ClosingBrace(json, i);
+      if (i == std::string_view::npos) return std::nullopt;
+      end = i;
+      last = '}';
+      continue;
     }
     switch (c) {
       case '"': {
@@ -120,8 +122,8 @@ std::optional<std::size_t> ScanForMember(std::string_view json, std::string_view
           const std::string_view name = json.substr(start, i - start);
           if (name.find('\\') != std::string_view::npos) return std::nullopt;
           if (name == key) {
-            if (seen) return std::nullopt;
-            seen = named = true;
+            if (end) return std::nullopt;  // named twice
+            named = true;
           }
         }
         break;
@@ -132,10 +134,6 @@ std::optional<std::size_t> ScanForMember(std::string_view json, std::string_view
         break;
       case '}':
       case ']':
-        if (inside && depth == 2) {
-          end = i;
-          inside = false;
-        }
         --depth;
         break;
       default:
