@@ -184,9 +184,13 @@ class StalledExportTests(ExportSeeding, GatehouseTestCase):
             return
         # Freed memory may stay in the allocator's arenas, but it is reused: a wave of stalled
         # exports does not pile on the earlier ones. Measured, the second wave still grew the
-        # server by 5-17 MiB (the allocator settling; a 16 MiB bound there failed now and then),
-        # and the waves after it by nothing (-9 to +4 MiB over six): the third is compared.
-        self.assertLess(third_after - second_after, 16 * 2**20, f'RSS stays pinned: {figures}')
+        # server by 5-17 MiB (the allocator settling), and the waves after it by nothing (-9 to
+        # +4 MiB over six). The allocator also gives pages back now and then, so one wave's
+        # "after" may sit well below the one before (76, then 56, then 75 MiB in one CI run):
+        # the third wave is compared with the highest level the earlier waves left, which a
+        # pile-up (about 45 MiB a wave) exceeds and a trim in between does not.
+        settled = max(first_after, second_after)
+        self.assertLess(third_after - settled, 16 * 2**20, f'RSS stays pinned: {figures}')
         # A stalled export on PostgreSQL held its page besides, which SQLite, stepping row by
         # row, does not; the allocator keeps those pages for the next wave as well.
         bound = 64 * 2**20 + (self.BOUND * PG_PAGE_BYTES if ON_POSTGRES else 0)
