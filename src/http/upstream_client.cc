@@ -15,14 +15,13 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <charconv>
 #include <optional>
 #include <stdexcept>
 
+#include "http/answer_parser.h"
 #include "http/event_loop.h"
 #include "http/socket_deadline.h"
 #include "http/upstream_pool.h"
@@ -132,7 +131,7 @@ class AsioExchange final : public UpstreamExchange,
     // over at once, without an operation and a turn of the loop to parse it.
     if (connection_->buffer.size() > 0) {
       if (auto ec = ParseBuffered()) return Fail(ec, done);
-      if (parser_->is_done() || !parser_->get().body().empty()) return Hand(done);
+      if (parser_->is_done() || !parser_->body().empty()) return Hand(done);
     }
     Expire(read_timeout_);
     auto self = shared_from_this();
@@ -192,8 +191,8 @@ class AsioExchange final : public UpstreamExchange,
   // Hands what the parser holds of the body to the caller.
   void Hand(const BodyCallback& done) {
     UpstreamBodyPiece piece;
-    piece.bytes = std::move(parser_->get().body());
-    parser_->get().body().clear();
+    piece.bytes = std::move(parser_->body());
+    parser_->body().clear();
     piece.end = parser_->is_done();
     // Neither chunks nor a length: the body ended with the connection (Beast reads the close as
     // the body's end).
@@ -415,10 +414,9 @@ class AsioExchange final : public UpstreamExchange,
     }
     lookup_timer_.reset();
     UpstreamHead head;
-    const auto& message = parser_->get();
-    head.status = message.result_int();
-    head.content_type = std::string(message[bhttp::field::content_type]);
-    head.retry_after = std::string(message[bhttp::field::retry_after]);
+    head.status = parser_->status();
+    head.content_type = parser_->content_type();
+    head.retry_after = parser_->retry_after();
     handed_at_ = SteadyClock::now();
     done(std::move(head));
   }
@@ -437,7 +435,7 @@ class AsioExchange final : public UpstreamExchange,
         return bhttp::async_read_header(stream, connection_->buffer, *parser_, kAwait);
       });
       ec = connection_->deadline->Settle(ec);
-      const int status = ec ? 0 : parser_->get().result_int();
+      const int status = ec ? 0 : parser_->status();
       if (ec || status < 100 || status >= 200) co_return ec;
       if (status == 101 || interim == kMaxInterimAnswers) co_return bhttp::error::bad_status;
     }
@@ -474,7 +472,7 @@ class AsioExchange final : public UpstreamExchange,
   asio::io_context& io_;
   std::shared_ptr<Shared> shared_;
   std::unique_ptr<Connection> connection_;
-  std::optional<bhttp::response_parser<bhttp::string_body>> parser_;
+  std::optional<AnswerParser> parser_;
   std::optional<asio::steady_timer> lookup_timer_;
   std::string request_text_;
   std::string pool_key_;

@@ -203,6 +203,8 @@ class LoopbackServer {
 
 struct Outcome {
   int status = 0;
+  std::string content_type;
+  std::string retry_after;
   std::string body;
   std::optional<UpstreamFailure> failure;
 };
@@ -259,6 +261,8 @@ inline void Call(AsioUpstreamClient& client, const ProviderConfig& provider,
       return finish();
     }
     outcome->status = head->status;
+    outcome->content_type = head->content_type;
+    outcome->retry_after = head->retry_after;
     std::this_thread::sleep_for(shape.hold_head);  // as a slow client's write would
     (*read)();
   });

@@ -99,6 +99,25 @@ TEST(AsioUpstreamClient, ABodyThatCameWithTheHeadIsHandedOverWithinTheRead) {
   EXPECT_TRUE(body->end);
 }
 
+// Of the answer's head the gateway is given its status, Content-Type and Retry-After (the first
+// of each when one is sent twice, whatever its spelling); of a chunked body, the chunks' bytes.
+TEST(AsioUpstreamClient, TheHeadGivesTheFirstContentTypeAndRetryAfterAndTheBodyItsChunks) {
+  const auto outcome = OneCall(
+      [](int fd) {
+        SendText(fd,
+                 "HTTP/1.1 429 Too Many Requests\r\ncontent-TYPE: application/json\r\n"
+                 "Retry-After: 7\r\nX-Other: 1\r\nContent-Type: text/plain\r\n"
+                 "retry-after: 9\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n");
+      },
+      std::chrono::seconds(5));
+  EXPECT_FALSE(outcome.failure);
+  EXPECT_EQ(outcome.status, 429);
+  EXPECT_EQ(outcome.content_type, "application/json");
+  EXPECT_EQ(outcome.retry_after, "7");
+  EXPECT_EQ(outcome.body, R"({"a":1})");
+}
+
 // The first-byte budget holds across interim answers: an upstream that sends one and goes
 // silent times out (here it gives up after 3 s, which without the bound would be the end).
 TEST(AsioUpstreamClient, TheFirstByteTimeoutHoldsAfterAnInterimAnswer) {
