@@ -25,6 +25,7 @@
 #include "http/event_loop.h"
 #include "http/socket_deadline.h"
 #include "http/upstream_pool.h"
+#include "http/upstream_target.h"
 
 namespace gatehouse {
 
@@ -37,56 +38,15 @@ using upstream_pool::Connection;
 using upstream_pool::kReadBufferLimit;
 using upstream_pool::LoopPool;
 using Shared = AsioUpstreamClient::Shared;
+using upstream_target::ParsedUrl;
+using upstream_target::Target;
+using upstream_target::Targets;
 
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 // Interim (1xx) answers taken before the final one; more is an upstream gone wrong.
 constexpr int kMaxInterimAnswers = 8;
-
-struct ParsedUrl {
-  bool tls = false;
-  std::string host;  // what is looked up or connected to: an IPv6 literal keeps its zone id
-  std::string port;
-  std::string target;
-  // The host as the server knows it (Host, SNI, the certificate's name): without the zone id,
-  // which means something only on this machine (RFC 6874).
-  std::string_view name() const { return std::string_view(host).substr(0, host.find('%')); }
-};
-
-std::optional<ParsedUrl> ParseUrl(std::string_view url) {
-  ParsedUrl parsed;
-  if (url.starts_with("https://")) {
-    parsed.tls = true;
-    url.remove_prefix(8);
-  } else if (url.starts_with("http://")) {
-    url.remove_prefix(7);
-  } else {
-    return std::nullopt;
-  }
-  const auto slash = url.find('/');
-  std::string_view authority = url.substr(0, slash);
-  parsed.target = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
-  const auto colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos) {
-    parsed.port = std::string(authority.substr(colon + 1));
-    authority = authority.substr(0, colon);
-  } else {
-    parsed.port = parsed.tls ? "443" : "80";
-  }
-  if (authority.size() >= 2 && authority.front() == '[' && authority.back() == ']') {
-    authority = authority.substr(1, authority.size() - 2);
-    // A zone id is written "%25" in a URL (RFC 6874) and "%" for the address parser.
-    if (const auto zone = authority.find("%25"); zone != std::string_view::npos) {
-      parsed.host =
-          std::string(authority.substr(0, zone)) + "%" + std::string(authority.substr(zone + 3));
-      return zone > 0 && zone + 3 < authority.size() ? std::optional(parsed) : std::nullopt;
-    }
-  }
-  if (authority.empty()) return std::nullopt;
-  parsed.host = std::string(authority);
-  return parsed;
-}
 
 UpstreamFailure FailureOf(const boost::system::error_code& ec) {
   if (ec == beast::error::timeout) return UpstreamFailure::kTimeout;
@@ -225,7 +185,7 @@ class AsioExchange final : public UpstreamExchange,
     // (neither a length nor chunks) leaves nothing to reuse, whatever the headers said.
     const bool keep = parser_->keep_alive() && !connection_->HoldsUnreadBytes() && !cancelled_;
     if (keep) {
-      asio::use_service<LoopPool>(io_).Put(pool_key_, std::move(connection_));
+      asio::use_service<LoopPool>(io_).Put(target_->pool_key, std::move(connection_));
     } else if (!cancelled_) {
       connection_->EndedCleanly();
     }
@@ -372,16 +332,13 @@ class AsioExchange final : public UpstreamExchange,
     // The name lookup, connect, TLS handshake, send and the wait for the head share one budget.
     head_deadline_ = std::min(start + request.first_byte_timeout, deadline_);
     read_timeout_ = request.read_timeout;
-    std::string base = request.provider->base_url;
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    const auto url = ParseUrl(base + request.path);
-    if (!url) {
+    target_ = asio::use_service<Targets>(io_).Find(shared_.get(), request.provider->base_url,
+                                                   request.path);
+    if (!target_) {
       done(std::unexpected(UpstreamError{UpstreamFailure::kNetwork, "unsupported URL"}));
       co_return;
     }
-    pool_key_ = std::to_string(reinterpret_cast<std::uintptr_t>(shared_.get())) +
-                (url->tls ? " https://" : " http://") + url->host + ":" + url->port;
-    FormatRequest(*url, request);
+    FormatRequest(request);
 
     // A pooled connection the upstream closed meanwhile fails before it has sent anything:
     // such a call is tried once more on a fresh connection. A write that timed out or left
@@ -391,9 +348,10 @@ class AsioExchange final : public UpstreamExchange,
     boost::system::error_code ec;
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (cancelled_) break;  // before Take: a call cancelled early spends no idle connection
-      connection_ = attempt == 0 ? asio::use_service<LoopPool>(io_).Take(pool_key_) : nullptr;
+      connection_ =
+          attempt == 0 ? asio::use_service<LoopPool>(io_).Take(target_->pool_key) : nullptr;
       const bool reused = connection_ != nullptr;
-      if (!reused && (ec = co_await Connect(*url, what))) break;
+      if (!reused && (ec = co_await Connect(target_->url, what))) break;
       if (cancelled_) break;
       what = "send";
       bool unsent = false;
@@ -441,23 +399,12 @@ class AsioExchange final : public UpstreamExchange,
     }
   }
 
-  void FormatRequest(const ParsedUrl& url, const UpstreamRequest& request) {
+  void FormatRequest(const UpstreamRequest& request) {
     std::string& out = request_text_;
-    out.reserve(256 + request.body.size());
-    out += "POST ";
-    out += url.target;
-    out += " HTTP/1.1\r\nHost: ";
-    // An IPv6 literal is written in brackets, as in the URL (RFC 9110's Host is uri-host).
-    const bool ipv6_literal = url.host.find(':') != std::string::npos;
-    if (ipv6_literal) out += '[';
-    out += url.name();
-    if (ipv6_literal) out += ']';
-    if (url.port != (url.tls ? "443" : "80")) {
-      out += ':';
-      out += url.port;
-    }
-    out += "\r\nUser-Agent: gatehouse\r\nContent-Length: ";
-    out += std::to_string(request.body.size());
+    out.reserve(target_->head.size() + 256 + request.body.size());
+    out += target_->head;
+    char length[24];
+    out.append(length, std::to_chars(length, length + sizeof length, request.body.size()).ptr);
     out += "\r\n";
     for (const auto& [name, value] : request.headers) {
       out += name;
@@ -475,7 +422,7 @@ class AsioExchange final : public UpstreamExchange,
   std::optional<AnswerParser> parser_;
   std::optional<asio::steady_timer> lookup_timer_;
   std::string request_text_;
-  std::string pool_key_;
+  std::shared_ptr<const Target> target_;  // where the call goes
   SteadyClock::time_point deadline_ = SteadyClock::time_point::max();
   SteadyClock::time_point head_deadline_ = SteadyClock::time_point::max();
   SteadyClock::time_point start_;

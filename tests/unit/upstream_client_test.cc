@@ -290,6 +290,74 @@ TEST(AsioUpstreamClient, AnIpv6LiteralUpstreamIsNamedInBracketsInTheHostHeader) 
   EXPECT_NE(server.last_head().find(host), std::string::npos) << server.last_head();
 }
 
+// A loop keeps what each URL it called tells (host, pool, the request's start): every call
+// still goes to its own provider's host and path, whichever was called before it on the loop,
+// and a base URL's trailing slash is dropped as before.
+TEST(AsioUpstreamClient, CallsFromOneLoopGoEachToItsOwnProvidersHostAndPath) {
+  LoopbackServer first(Upstream::kKeepAlive);
+  LoopbackServer second(Upstream::kKeepAlive);
+  // Base URLs of one length: only their text tells them apart.
+  const std::vector<ProviderConfig> providers = {ProviderAt(first.base_url() + "/aa/"),
+                                                 ProviderAt(second.base_url() + "/bb"),
+                                                 ProviderAt(first.base_url() + "/cc")};
+  const std::vector<std::pair<const LoopbackServer*, std::string>> expected = {
+      {&first, "POST /v1/aa/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:" +
+                   std::to_string(first.port()) + "\r\n"},
+      {&second, "POST /v1/bb/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:" +
+                    std::to_string(second.port()) + "\r\n"},
+      {&first, "POST /v1/cc/chat/completions HTTP/1.1\r\n"}};
+  AsioUpstreamClient client;
+  const std::vector<std::size_t> order = {0, 1, 2, 0, 1, 2, 2, 0};
+  std::vector<std::string> failures;
+  std::size_t next = 0;
+  std::function<void()> call = [&] {
+    if (next == order.size()) return;
+    const std::size_t which = order[next];
+    Call(client, providers[which], std::chrono::seconds(5), [&, which](Outcome outcome) {
+      const auto& [server, start] = expected[which];
+      if (outcome.status != 200 || !server->last_head().starts_with(start)) {
+        failures.push_back("call " + std::to_string(next) + ": " + std::to_string(outcome.status) +
+                           " " + server->last_head());
+      }
+      ++next;
+      call();
+    });
+  };
+  RunEventLoop(call);
+  EXPECT_EQ(next, order.size());
+  EXPECT_TRUE(failures.empty()) << failures.front();
+  EXPECT_EQ(client.Figures().created, 2u) << "one connection to each host, reused";
+}
+
+// What a loop keeps of the URLs it called is bounded: past the bound it starts over, and the
+// calls go on to the right paths over the same pooled connection.
+TEST(AsioUpstreamClient, MoreUrlsThanALoopKeepsAreStillCalledRight) {
+  LoopbackServer server(Upstream::kKeepAlive);
+  std::vector<ProviderConfig> providers;
+  for (int i = 0; i < 300; ++i)
+    providers.push_back(ProviderAt(server.base_url() + "/p" + std::to_string(i)));
+  providers.push_back(providers.front());
+  AsioUpstreamClient client;
+  std::vector<std::string> failures;
+  std::size_t next = 0;
+  std::function<void()> call = [&] {
+    if (next == providers.size()) return;
+    Call(client, providers[next], std::chrono::seconds(5), [&](Outcome outcome) {
+      const std::string start =
+          "POST /v1/p" + std::to_string(next % 300) + "/chat/completions HTTP/1.1\r\n";
+      if (outcome.status != 200 || !server.last_head().starts_with(start)) {
+        failures.push_back("call " + std::to_string(next) + ": " + server.last_head());
+      }
+      ++next;
+      call();
+    });
+  };
+  RunEventLoop(call);
+  EXPECT_EQ(next, providers.size());
+  EXPECT_TRUE(failures.empty()) << failures.front();
+  EXPECT_EQ(client.Figures().created, 1u);
+}
+
 // A zone id ("%25" and an interface in the URL, RFC 6874) chooses the interface to connect
 // through; it means nothing to the server, so the Host header goes without it.
 TEST(AsioUpstreamClient, AnIpv6ZoneIdIsUsedToConnectAndLeftOutOfTheHostHeader) {
