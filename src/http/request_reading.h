@@ -6,12 +6,17 @@
 // in a header of its own, included by http/server.cc only: Beast stays in few translation units.
 
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/optional/optional.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <utility>
+
+#include "http/message.h"
 
 namespace gatehouse::request_reading {
 
@@ -24,7 +29,79 @@ constexpr std::size_t kHeaderLimit = 64 * 1024;
 // extensions or a trailer section, which are parsed from the buffer as they come.
 constexpr std::size_t kReadBufferLimit = kHeaderLimit + 64 * 1024;
 
-using RequestParser = bhttp::request_parser<bhttp::string_body>;
+// The parser of a request: Beast's HTTP/1.1 request parser (framing, chunks, the body limit)
+// writing straight into the HttpRequest the handlers read, with what the framing rules below
+// look at on the side. A message parser would keep each field in a container of its own, to be
+// copied into the request once it is whole.
+class RequestParser final : public bhttp::basic_parser<true> {
+ public:
+  using error_code = beast::error_code;
+  using string_view = beast::string_view;
+  using field = bhttp::field;
+
+  int version() const { return request_.version; }
+  // Host fields in the header.
+  std::size_t hosts() const { return hosts_; }
+  bool has_transfer_encoding() const { return transfer_encoding_; }
+  // The header's first Expect field is 100-continue.
+  bool expects_continue() const { return expects_continue_; }
+  // The request read (the parser is spent).
+  HttpRequest TakeRequest() { return std::move(request_); }
+
+ private:
+  void on_request_impl(bhttp::verb, string_view method, string_view target, int version,
+                       error_code&) override {
+    request_.method.assign(method.data(), method.size());
+    request_.version = version;
+    const std::string_view text(target.data(), target.size());
+    const auto question = text.find('?');
+    request_.path.assign(text.substr(0, question));
+    if (question != std::string_view::npos) request_.query.assign(text.substr(question + 1));
+  }
+
+  void on_response_impl(int, string_view, int, error_code&) override {}
+
+  void on_field_impl(field name, string_view name_text, string_view value, error_code&) override {
+    // A chunked body's trailer fields are not headers (RFC 9110 §6.5.1).
+    if (header_done_) return;
+    if (name == field::host) ++hosts_;
+    if (name == field::transfer_encoding) transfer_encoding_ = true;
+    if (name == field::expect && !expect_seen_) {
+      expect_seen_ = true;
+      expects_continue_ = beast::iequals(value, "100-continue");
+    }
+    request_.headers.emplace_back(std::string(name_text.data(), name_text.size()),
+                                  std::string(value.data(), value.size()));
+  }
+
+  void on_header_impl(error_code&) override { header_done_ = true; }
+
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
+    // The body limit bounds a declared length before this is called.
+    if (length) request_.body.reserve(static_cast<std::size_t>(*length));
+  }
+
+  std::size_t on_body_impl(string_view bytes, error_code&) override {
+    request_.body.append(bytes.data(), bytes.size());
+    return bytes.size();
+  }
+
+  void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
+
+  std::size_t on_chunk_body_impl(std::uint64_t, string_view bytes, error_code&) override {
+    request_.body.append(bytes.data(), bytes.size());
+    return bytes.size();
+  }
+
+  void on_finish_impl(error_code&) override {}
+
+  HttpRequest request_;
+  std::size_t hosts_ = 0;
+  bool transfer_encoding_ = false;
+  bool expect_seen_ = false;
+  bool expects_continue_ = false;
+  bool header_done_ = false;
+};
 
 // True when `buffer` seems to hold the start of a complete request, so that answering it in
 // the same write is worth the wait.
@@ -88,9 +165,8 @@ inline boost::system::error_code ParseHeader(beast::flat_buffer& buffer, Request
 // body then has no length) and any Transfer-Encoding in HTTP/1.0, which has none (RFC 9112
 // §6.1). Checked once the header is parsed.
 inline boost::system::error_code CheckFraming(const RequestParser& parser) {
-  const auto& message = parser.get();
-  if (message.find(bhttp::field::transfer_encoding) == message.end()) return {};
-  if (parser.chunked() && message.version() >= 11) return {};
+  if (!parser.has_transfer_encoding()) return {};
+  if (parser.chunked() && parser.version() >= 11) return {};
   return bhttp::error::bad_transfer_encoding;
 }
 
@@ -98,9 +174,8 @@ inline boost::system::error_code CheckFraming(const RequestParser& parser) {
 // field, and any request with more than one. Gatehouse reads no Host itself; a proxy or cache
 // in front that took another of two would be naming another site than the one we answer for.
 inline boost::system::error_code CheckHost(const RequestParser& parser) {
-  const auto& message = parser.get();
-  const std::size_t hosts = message.count(bhttp::field::host);
-  if (hosts > 1 || (hosts == 0 && message.version() >= 11)) return bhttp::error::bad_value;
+  const std::size_t hosts = parser.hosts();
+  if (hosts > 1 || (hosts == 0 && parser.version() >= 11)) return bhttp::error::bad_value;
   return {};
 }
 

@@ -160,35 +160,11 @@ struct HttpServer::State {
   template <typename Stream>
   asio::awaitable<bool> Serve(Worker& worker, Connection& connection, Stream& stream,
                               const std::string& remote_address, bool secure);
-  // `header_fields`: how many of the message's fields came in its header (the rest are a
-  // chunked body's trailer fields, which are not taken as headers).
-  HttpRequest ToRequest(bhttp::request<bhttp::string_body>& message,
-                        std::size_t header_fields) const;
   HttpResponse TransportError(int status) const;
   // The client address of a request from the trusted proxy `peer`: every X-Forwarded-For
   // header, in order, read as one list.
   std::string ClientAddressFor(const HttpRequest& request, const std::string& peer) const;
 };
-
-HttpRequest HttpServer::State::ToRequest(bhttp::request<bhttp::string_body>& message,
-                                         std::size_t header_fields) const {
-  HttpRequest request;
-  request.method = std::string(message.method_string());
-  request.version = static_cast<int>(message.version());
-  const std::string_view target = message.target();
-  const auto question = target.find('?');
-  request.path = std::string(target.substr(0, question));
-  if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
-  request.headers.reserve(
-      std::min<std::size_t>(header_fields, std::distance(message.begin(), message.end())));
-  // Fields keep their order of arrival: the header's come first.
-  for (const auto& field : message) {
-    if (request.headers.size() == header_fields) break;
-    request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-  }
-  request.body = std::move(message.body());
-  return request;
-}
 
 std::string HttpServer::State::ClientAddressFor(const HttpRequest& request,
                                                 const std::string& peer) const {
@@ -309,17 +285,12 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
     connection.idle = false;
     if (!read_error) read_error = CheckFraming(parser);
     if (!read_error) read_error = CheckHost(parser);
-    // Trailer fields, after a chunked body, are not headers (RFC 9110 §6.5.1).
-    const std::size_t header_fields = parser.chunked()
-                                          ? std::distance(parser.get().begin(), parser.get().end())
-                                          : std::numeric_limits<std::size_t>::max();
 
     if (!read_error && !parser.is_done()) {
       // Answers owed to earlier pipelined requests go out before a body that may be slow to
       // come, followed by a 100 Continue when the client waits for one. An HTTP/1.0 client
       // would take any answer for the final one (RFC 9110 §10.1.1), so it gets none.
-      if (parser.get().version() >= 11 &&
-          beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+      if (parser.version() >= 11 && parser.expects_continue()) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         out += kContinue;
       }
@@ -345,9 +316,9 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
       }
       co_return false;
     }
-    auto message = parser.release();
-    keep_alive = message.keep_alive() && !worker.stopping;
-    HttpRequest request = ToRequest(message, header_fields);
+    // Every Connection field counts (RFC 9110 §7.6.1 makes them one list).
+    keep_alive = parser.keep_alive() && !worker.stopping;
+    HttpRequest request = parser.TakeRequest();
     request.remote_address =
         peer_is_trusted ? ClientAddressFor(request, remote_address) : remote_address;
     request.secure = secure;

@@ -110,6 +110,17 @@ class KeepAliveAndHeaderTests(GatehouseTestCase):
             self.assertNotEqual(headers.get('connection', '').lower(), 'keep-alive')
             self.assertEqual(stream.read(), b'', 'the connection must be closed')
 
+    def test_close_in_a_later_connection_field_closes_the_connection(self):
+        # Connection fields make one list (RFC 9110 §7.6.1): a close in the second one counts.
+        request = (f'GET /healthz HTTP/1.1\r\nHost: {HOST}\r\nConnection: keep-alive\r\n'
+                   'Connection: close\r\n\r\n')
+        with send_raw(self.server.port, request.encode()) as sock:
+            stream = sock.makefile('rb')
+            status, headers, body = read_response(stream)
+            self.assertEqual(status, 200, body)
+            self.assertEqual(headers.get('connection', '').lower(), 'close')
+            self.assertEqual(stream.read(), b'', 'the connection must be closed')
+
     def test_a_connection_closed_after_its_answer_with_unread_bytes_is_drained_not_reset(self):
         # Closed with unread bytes in its receive queue, a socket sends a reset, which discards
         # what its kernel had not sent yet (on a network, the end of a large answer). The server
