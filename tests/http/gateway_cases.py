@@ -151,13 +151,15 @@ class GatewayTestCase(GatehouseTestCase):
     OpenAI-compatible upstream (fake_upstream.py) started for the class."""
 
     upstream = None
+    extra_serve_env = {}  # besides the providers' keys
 
     @classmethod
     def setUpClass(cls):
         cls.upstream = FakeUpstream().start()
         cls.api_key = f'sk-fake-{uuid.uuid4().hex}{uuid.uuid4().hex[:8]}'
         cls.slow_api_key = f'sk-slow-{uuid.uuid4().hex}{uuid.uuid4().hex[:8]}'
-        cls.serve_env = {KEY_ENV: cls.api_key, SLOW_KEY_ENV: cls.slow_api_key}
+        cls.serve_env = {KEY_ENV: cls.api_key, SLOW_KEY_ENV: cls.slow_api_key,
+                         **cls.extra_serve_env}
         try:
             super().setUpClass()
         except BaseException:

@@ -12,7 +12,8 @@ The test modules import everything from here; it lives in modules by concept:
   gateway_cases.py  GatewayTestCase: providers over fake_upstream.py, chat and export helpers
 """
 
-from .cases import GatehouseTestCase, postgres_only, skip_when_sanitized, sqlite_only
+from .cases import (RSS_FOLLOWS_LIVE_MEMORY, GatehouseTestCase, postgres_only, skip_when_sanitized,
+                    sqlite_only)
 from .client import (HOST, HTTP_TIMEOUT_S, Response, basic_auth, free_port, http_request,
                      raw_exchange, read_response, unique, wait_until)
 from .contract import (ADMIN_SECRET_RE, E_ASSISTANT_EXISTS, E_ASSISTANT_NOT_FOUND, E_BAD_ENDPOINT,

@@ -92,6 +92,10 @@ class CrashConsistencyTests(GatewayTestCase):
         threads = [threading.Thread(target=target, daemon=True) for target in targets]
         for thread in threads:
             thread.start()
+        # Some of each kind acknowledged first: on a slow machine (ASan, a busy disk) the
+        # earliest kill could otherwise come before any, and the round would test nothing.
+        self.assertTrue(wait_until(lambda: tokens and sessions, 30.0),
+                        f'no load was acknowledged in 30 s (seed {seed})')
         time.sleep(random.Random(seed).uniform(*KILL_AFTER_S))
         self.server.process.kill()
         self.server.process.wait(timeout=10)

@@ -7,7 +7,8 @@ import socket
 import time
 import uuid
 
-from .harness import HOST, HTTP_TIMEOUT_S, ON_POSTGRES, SANITIZED, GatehouseTestCase, wait_until
+from .harness import (HOST, HTTP_TIMEOUT_S, ON_POSTGRES, RSS_FOLLOWS_LIVE_MEMORY, SANITIZED,
+                      GatehouseTestCase, wait_until)
 
 RATE_LIMITED = (429, 9002, 'Rate limit exceeded')
 ROWS = 20_000                    # about 20 MB of JSON: far more than the socket buffers hold
@@ -125,6 +126,7 @@ class ExportBoundTests(ExportSeeding, GatehouseTestCase):
 
 
 class StalledExportTests(ExportSeeding, GatehouseTestCase):
+    serve_env = RSS_FOLLOWS_LIVE_MEMORY
     WRITE_TIMEOUT_S = 1.5
     BOUND = 16
 

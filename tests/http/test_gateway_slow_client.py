@@ -8,7 +8,8 @@ test_gateway_v2 keeps a 4-s version of the same rule for a quick signal."""
 import time
 
 from .gateway_cases import raw_chat
-from .harness import KEY_ENV, GatewayTestCase, skip_when_sanitized, unique
+from .harness import (KEY_ENV, RSS_FOLLOWS_LIVE_MEMORY, GatewayTestCase, skip_when_sanitized,
+                      unique)
 from .load_upstream import WithLoadUpstream
 
 PROVIDER = 'slowread'
@@ -28,6 +29,7 @@ STEP = 64 * 1024  # the client reads once this much is due: 16 reads a second
 
 
 class SlowClientTests(WithLoadUpstream, GatewayTestCase):
+    extra_serve_env = RSS_FOLLOWS_LIVE_MEMORY
 
     @classmethod
     def setUpClass(cls):

@@ -205,7 +205,11 @@ class GatewayV2Tests(GatewayV2Case):
         return socks
 
     def test_calls_beyond_a_providers_concurrency_cap_are_429_id_9002(self):
+        # Holds of earlier tests end when their clients leave (at most HOLD_S later).
+        self.assertTrue(wait_until(lambda: self.load.holding == 0, 12.0))
         socks = self._hold_in_background('capped/hold', self.project.token, 2)
+        # Both held calls have reached the provider (a fixed pause was a guess on a busy machine).
+        self.assertTrue(wait_until(lambda: self.load.holding == 2, 5.0))
         response = self.chat(self.project.token, 'capped/hold')
         self.assertError(response, E_RATE_LIMITED)
         self.assertTrue(response.headers.get('Retry-After'))
