@@ -10,6 +10,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 #include <boost/optional/optional.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -45,6 +46,12 @@ class RequestParser final : public bhttp::basic_parser<true> {
   bool has_transfer_encoding() const { return transfer_encoding_; }
   // The header's first Expect field is 100-continue.
   bool expects_continue() const { return expects_continue_; }
+  // The connection stays open after the answer: no `close` in any Connection field of the
+  // header, and for HTTP/1.0 a `keep-alive` in one (RFC 9112 §9.3). Proxy-Connection, which
+  // Beast's own reading counts too, is no field of HTTP and is not read.
+  bool keeps_alive() const {
+    return !connection_close_ && (request_.version >= 11 || connection_keep_alive_);
+  }
   // The request read (the parser is spent).
   HttpRequest TakeRequest() { return std::move(request_); }
 
@@ -66,6 +73,12 @@ class RequestParser final : public bhttp::basic_parser<true> {
     if (header_done_) return;
     if (name == field::host) ++hosts_;
     if (name == field::transfer_encoding) transfer_encoding_ = true;
+    if (name == field::connection) {
+      for (const auto& option : bhttp::token_list(value)) {
+        if (beast::iequals(option, "close")) connection_close_ = true;
+        if (beast::iequals(option, "keep-alive")) connection_keep_alive_ = true;
+      }
+    }
     if (name == field::expect && !expect_seen_) {
       expect_seen_ = true;
       expects_continue_ = beast::iequals(value, "100-continue");
@@ -100,6 +113,8 @@ class RequestParser final : public bhttp::basic_parser<true> {
   bool transfer_encoding_ = false;
   bool expect_seen_ = false;
   bool expects_continue_ = false;
+  bool connection_close_ = false;
+  bool connection_keep_alive_ = false;
   bool header_done_ = false;
 };
 

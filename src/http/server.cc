@@ -20,9 +20,7 @@
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <list>
 #include <optional>
@@ -316,8 +314,8 @@ asio::awaitable<bool> HttpServer::State::Serve(Worker& worker, Connection& conne
       }
       co_return false;
     }
-    // Every Connection field counts (RFC 9110 §7.6.1 makes them one list).
-    keep_alive = parser.keep_alive() && !worker.stopping;
+    // Every Connection field of the header counts (RFC 9110 §7.6.1 makes them one list).
+    keep_alive = parser.keeps_alive() && !worker.stopping;
     HttpRequest request = parser.TakeRequest();
     request.remote_address =
         peer_is_trusted ? ClientAddressFor(request, remote_address) : remote_address;

@@ -7,8 +7,8 @@
 // http/upstream_client.cc, which alone includes it.
 
 #include <boost/asio/execution_context.hpp>
+#include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>

@@ -110,16 +110,30 @@ class KeepAliveAndHeaderTests(GatehouseTestCase):
             self.assertNotEqual(headers.get('connection', '').lower(), 'keep-alive')
             self.assertEqual(stream.read(), b'', 'the connection must be closed')
 
-    def test_close_in_a_later_connection_field_closes_the_connection(self):
-        # Connection fields make one list (RFC 9110 §7.6.1): a close in the second one counts.
-        request = (f'GET /healthz HTTP/1.1\r\nHost: {HOST}\r\nConnection: keep-alive\r\n'
-                   'Connection: close\r\n\r\n')
+    def assertClosedAfterAnswer(self, request):
         with send_raw(self.server.port, request.encode()) as sock:
             stream = sock.makefile('rb')
             status, headers, body = read_response(stream)
             self.assertEqual(status, 200, body)
-            self.assertEqual(headers.get('connection', '').lower(), 'close')
+            self.assertNotEqual(headers.get('connection', '').lower(), 'keep-alive')
             self.assertEqual(stream.read(), b'', 'the connection must be closed')
+
+    def test_close_in_a_later_connection_field_closes_the_connection(self):
+        # Connection fields make one list (RFC 9110 §7.6.1): a close in the second one counts,
+        # and close wins over keep-alive in either version (RFC 9112 §9.3).
+        for version, host in (('1.1', f'Host: {HOST}\r\n'), ('1.0', '')):
+            with self.subTest(version=version):
+                self.assertClosedAfterAnswer(
+                    f'GET /healthz HTTP/{version}\r\n{host}Connection: keep-alive\r\n'
+                    'Connection: close\r\n\r\n')
+                self.assertClosedAfterAnswer(
+                    f'GET /healthz HTTP/{version}\r\n{host}Connection: keep-alive, close\r\n\r\n')
+
+    def test_proxy_connection_keep_alive_does_not_keep_an_http_1_0_connection_open(self):
+        # Proxy-Connection is no field of HTTP: an old proxy that passed it on unread would wait
+        # for a close that a kept connection never sends.
+        self.assertClosedAfterAnswer(
+            'GET /healthz HTTP/1.0\r\nProxy-Connection: keep-alive\r\n\r\n')
 
     def test_a_connection_closed_after_its_answer_with_unread_bytes_is_drained_not_reset(self):
         # Closed with unread bytes in its receive queue, a socket sends a reset, which discards

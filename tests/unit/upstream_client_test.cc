@@ -329,8 +329,8 @@ TEST(AsioUpstreamClient, CallsFromOneLoopGoEachToItsOwnProvidersHostAndPath) {
   EXPECT_EQ(client.Figures().created, 2u) << "one connection to each host, reused";
 }
 
-// What a loop keeps of the URLs it called is bounded: past the bound it starts over, and the
-// calls go on to the right paths over the same pooled connection.
+// Past the number of URLs a loop keeps (256) it starts over: the calls after that still go to
+// their own paths, over the same pooled connection. (That the bound holds is not seen from here.)
 TEST(AsioUpstreamClient, MoreUrlsThanALoopKeepsAreStillCalledRight) {
   LoopbackServer server(Upstream::kKeepAlive);
   std::vector<ProviderConfig> providers;
