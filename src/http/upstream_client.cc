@@ -38,7 +38,6 @@ using upstream_pool::Connection;
 using upstream_pool::kReadBufferLimit;
 using upstream_pool::LoopPool;
 using Shared = AsioUpstreamClient::Shared;
-using upstream_target::ParsedUrl;
 using upstream_target::Target;
 using upstream_target::Targets;
 
