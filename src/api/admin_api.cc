@@ -3,6 +3,7 @@
 #include "api/render.h"
 #include "api/request_input.h"
 #include "api/routes.h"
+#include "core/url.h"
 
 namespace gatehouse {
 namespace {
@@ -69,7 +70,7 @@ Result<boost::json::value> PutWebhook(ApiServices& services, const ApiCall& call
   auto url = reader.Text("limitWebhookUrl", 2000, false);
   if (auto valid = reader.Finish(); !valid) return std::unexpected(valid.error());
   const std::string value = url.value_or("");
-  if (!value.empty() && !value.starts_with("http://") && !value.starts_with("https://")) {
+  if (!value.empty() && !ParseUrl(value)) {
     return Fail(ErrorCode::kPattern, "limitWebhookUrl");
   }
   if (auto set = services.organizations.SetWebhook(organization->id, value, ActorOf(call)); !set) {

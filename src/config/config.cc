@@ -9,6 +9,7 @@
 #include "core/ip_address.h"
 #include "core/loop_scheduling.h"
 #include "core/text.h"
+#include "core/url.h"
 
 namespace gatehouse {
 namespace {
@@ -193,6 +194,16 @@ ProviderConfig LoadProvider(const std::string& path, const toml::table& table) {
     Reject(path, table, "providers.base_url",
            "must not carry credentials (user@host); the key comes from api_key_env");
   }
+  if (provider.base_url.find_first_of("?#") != std::string::npos) {
+    Reject(path, table, "providers.base_url",
+           "must not carry a query or fragment: the gateway appends /chat/completions or "
+           "/embeddings to it");
+  }
+  if (!ParseUrl(provider.base_url)) {
+    Reject(path, table, "providers.base_url",
+           "is not a URL the gateway can call: it needs a host, a port 1-65535 if it names one, "
+           "and no space or control character");
+  }
   return provider;
 }
 
@@ -331,6 +342,12 @@ void ValidateConfig(const ServerConfig& config) {
   if (config.loop_batch_rate < kMinLoopBatchRate || config.loop_batch_rate > kMaxLoopBatchRate) {
     throw std::runtime_error("loop_batch_rate must be " + std::to_string(kMinLoopBatchRate) +
                              " to " + std::to_string(kMaxLoopBatchRate) + " requests a second");
+  }
+  if (!config.limit_webhook_url.empty() && !ParseUrl(config.limit_webhook_url)) {
+    // Never echo the value: a webhook's URL often carries the receiver's secret.
+    throw std::runtime_error(
+        "limit_webhook_url must be an http:// or https:// URL with a host, a port 1-65535 if it "
+        "names one, and no user info, space or control character");
   }
   if (config.listen.rfind(':') == std::string::npos) {
     throw std::runtime_error("listen must be HOST:PORT, not \"" + config.listen + "\"");

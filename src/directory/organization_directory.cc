@@ -2,6 +2,7 @@
 
 #include "core/audit_details.h"
 #include "core/ids.h"
+#include "core/url.h"
 
 namespace gatehouse {
 
@@ -74,7 +75,12 @@ Status OrganizationDirectory::SetWebhook(const std::string& organization_id, con
   auto before = store_.GetOrganizationWebhook(organization_id);
   if (!before) return std::unexpected(before.error());
   AuditDetails details;
-  details.Change("limitWebhookUrl", *before, url);
+  // Origins only (which may be alike for two URLs): an organization's token reads its audit, and
+  // a webhook's path or query often holds the receiver's secret.
+  if (*before != url) {
+    details.Note("limitWebhookUrl",
+                 boost::json::object{{"from", UrlOrigin(*before)}, {"to", UrlOrigin(url)}});
+  }
   const AuditEntry audit =
       MakeAuditEntry(actor, organization_id, "organization.update", "organization", organization_id,
                      (*found)->name, clock_.Now(), details.Json());

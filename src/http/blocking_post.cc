@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "http/http_url.h"
+#include "core/url.h"
 
 namespace gatehouse {
 namespace {

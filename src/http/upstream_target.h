@@ -14,7 +14,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "http/http_url.h"
+#include "core/url.h"
 
 namespace gatehouse {
 namespace upstream_target {

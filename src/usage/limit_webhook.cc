@@ -6,24 +6,9 @@
 #include <boost/json/serialize.hpp>
 #include <string_view>
 
+#include "core/url.h"
+
 namespace gatehouse {
-namespace {
-
-// What the log may show of a webhook URL: its scheme and host. Its path, query and user info
-// may carry the receiver's secret (chat webhooks do).
-std::string OriginOf(std::string_view url) {
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return "(a URL that is not http)";
-  const auto authority_start = scheme_end + 3;
-  std::string_view authority = url.substr(authority_start);
-  authority = authority.substr(0, authority.find_first_of("/?#"));
-  if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
-    authority.remove_prefix(at + 1);
-  }
-  return std::string(url.substr(0, authority_start)) + std::string(authority);
-}
-
-}  // namespace
 
 LimitWebhook::LimitWebhook(LimitWebhookOptions options,
                            std::function<std::string(const std::string&)> url_of, WebhookPost post)
@@ -102,7 +87,7 @@ void LimitWebhook::Run() {
       delivered = status >= 200 && status < 300;
       if (!delivered) {
         spdlog::warn("limit webhook delivery {} to {} failed: {}", delivery.attempt + 1,
-                     OriginOf(url), status ? "status " + std::to_string(status) : failure);
+                     UrlOrigin(url), status ? "status " + std::to_string(status) : failure);
       }
     }
     lock.lock();

@@ -419,6 +419,90 @@ class SoftLimitWebhookTests(LimitPaths, GatewayTestCase):
         self.assertIn('usage limit crossed: action=limit.soft_crossed', self.server.log_text())
 
 
+class OrganizationWebhookTests(LimitPaths, GatewayTestCase):
+    """docs/api-decisions.md (usage limits): the system administrator reads and sets an
+    organization's own webhook URL, which wins over [server] limit_webhook_url; empty clears it."""
+    server_receiver = organization_receiver = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server_receiver = WebhookReceiver()
+        cls.organization_receiver = WebhookReceiver()
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.server_receiver.stop()
+        cls.organization_receiver.stop()
+
+    @classmethod
+    def server_config(cls):
+        return (f'[server]\nlimit_webhook_url = "{cls.server_receiver.url}"\n\n' +
+                super().server_config())
+
+    def webhook(self):
+        return f'/v2/admin/organizations/{self.org_id}/webhook'
+
+    def put_webhook(self, url, token=None):
+        return self.request('PUT', self.webhook(), body={'limitWebhookUrl': url},
+                            token=token or self.admin_token)
+
+    def read_webhook(self):
+        return self.ok(self.request('GET', self.webhook(), token=self.admin_token))
+
+    def cross_a_soft_limit(self):
+        """A new project of the organization crosses its soft limit; returns its id."""
+        project = self.make_project()
+        self.ok(self.request('POST', self.project_limits(project.project_id),
+                             body=limit_body(hard=10, soft=1), token=self.org_token))
+        self.ok(self.chat(project.token, f'{PROVIDER}/echo'))
+        return project.project_id
+
+    def notices_for(self, receiver, project_id):
+        return [notice for notice in receiver.delivered if notice['projectId'] == project_id]
+
+    def test_the_organizations_own_webhook_wins_over_the_servers_until_cleared(self):
+        secret_path = f'{self.organization_receiver.url}/s3cret-{unique("path")}'
+        self.assertEqual(self.ok(self.put_webhook(secret_path)),
+                         {'organizationId': self.org_id, 'limitWebhookUrl': secret_path})
+        self.assertEqual(self.read_webhook()['limitWebhookUrl'], secret_path)
+        project_id = self.cross_a_soft_limit()
+        self.assertTrue(wait_until(
+            lambda: self.notices_for(self.organization_receiver, project_id), 10.0))
+        self.assertEqual(self.notices_for(self.organization_receiver, project_id)[0]['event'],
+                         'limit.soft_crossed')
+        self.assertEqual(self.notices_for(self.server_receiver, project_id), [])
+        # The change is audited by origin: the organization reads its audit, and a webhook's
+        # path or query often holds the receiver's secret.
+        events = self.ok(self.get('/v2/audit?action=organization.update'))['events']
+        self.assertTrue(events)
+        self.assertNotIn('s3cret', json.dumps(events))
+        origin = self.organization_receiver.url.rsplit('/', 1)[0]
+        self.assertEqual(events[0]['details']['limitWebhookUrl'], {'from': '', 'to': origin})
+
+        self.ok(self.put_webhook(''))
+        self.assertEqual(self.read_webhook()['limitWebhookUrl'], '')
+        project_id = self.cross_a_soft_limit()
+        self.assertTrue(wait_until(lambda: self.notices_for(self.server_receiver, project_id),
+                                   10.0), 'a cleared URL leaves the server\'s in force')
+        self.assertEqual(self.notices_for(self.organization_receiver, project_id), [])
+
+    def test_a_webhook_url_that_cannot_be_called_is_400_id_11_and_changes_nothing(self):
+        before = self.read_webhook()
+        for url in ('hooks.example/x', 'ftp://hooks.example/x', 'https://hooks.example:0/x',
+                    'https://hooks.example:https/x', 'https://user:pw@hooks.example/x',
+                    'https://hooks.example/a b', 'https:///x'):
+            with self.subTest(url=url):
+                self.assertError(self.put_webhook(url), e_pattern('limitWebhookUrl'))
+        self.assertEqual(self.read_webhook(), before)
+
+    def test_only_the_system_administrator_reads_or_sets_it(self):
+        self.assertError(self.request('GET', self.webhook(), token=self.org_token), E_SCOPE)
+        self.assertError(self.put_webhook('https://hooks.example/x', token=self.org_token),
+                         E_SCOPE)
+
+
 class EmbeddingsUsageLimitTests(WithLoadUpstream, LimitPaths, GatewayTestCase):
     """Embeddings run a model too: they count against Requests and Cost limits like chat."""
 

@@ -208,6 +208,41 @@ TEST(Config, ABaseUrlWithCredentialsStopsStartUp) {
       << "an @ in the path is no credential";
 }
 
+// A base URL the upstream client cannot call would otherwise pass start-up and fail each call.
+TEST(Config, ABaseUrlTheGatewayCannotCallStopsStartUp) {
+  auto error = [](const std::string& url) {
+    return LoadError("[[providers]]\nname = \"p\"\nbase_url = \"" + url + "\"\n");
+  };
+  for (const std::string url :
+       {"http://a.example:0/v1", "http://a.example:99999/v1", "http://a.example:https/v1",
+        "http:///v1", "http://[::1/v1", "http://a.example/v 1"}) {
+    EXPECT_NE(error(url).find("is not a URL the gateway can call"), std::string::npos) << url;
+  }
+  // The path is appended to it: "/v1?version=2" would become "/v1?version=2/chat/completions".
+  for (const std::string url : {"https://a.example/v1?version=2", "https://a.example/v1#x"}) {
+    EXPECT_NE(error(url).find("must not carry a query or fragment"), std::string::npos) << url;
+  }
+  for (const std::string url : {"http://a.example:8080/v1/", "https://[::1]:8443", "http://a"}) {
+    EXPECT_EQ(error(url), "") << url;
+  }
+}
+
+TEST(Config, ALimitWebhookUrlThatCannotBeCalledStopsStartUpWithoutBeingEchoed) {
+  ServerConfig config;
+  for (const std::string url :
+       {"hooks.example/x?key=s3cret", "https://hooks.example:0/x?key=s3cret",
+        "https://user:s3cret@hooks.example/x"}) {
+    config.limit_webhook_url = url;
+    const std::string message = ValidationError(config);
+    EXPECT_NE(message.find("limit_webhook_url"), std::string::npos) << url;
+    EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
+  }
+  config.limit_webhook_url = "https://hooks.example/x?key=s3cret";
+  EXPECT_EQ(ValidationError(config), "");
+  config.limit_webhook_url = "";
+  EXPECT_EQ(ValidationError(config), "");
+}
+
 TEST(Config, TrustedProxiesAreReadAsCidrBlocks) {
   ServerConfig config;
   LoadConfigText("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n", config);

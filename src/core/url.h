@@ -1,0 +1,38 @@
+#ifndef GATEHOUSE_CORE_URL_H_
+#define GATEHOUSE_CORE_URL_H_
+
+// An http:// or https:// URL taken apart for a client that connects to it: the upstream client
+// (http/upstream_target.h) and the webhook's POST (http/blocking_post.cc). The places a URL
+// enters (the configuration, the admin API) check it with the same parser, so that a URL is
+// refused where it is given rather than at its first call.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gatehouse {
+
+struct ParsedUrl {
+  bool tls = false;
+  std::string host;    // what is looked up or connected to: an IPv6 literal keeps its zone id
+  std::string port;    // digits, 1-65535; the scheme's own when the URL gives none
+  std::string target;  // path and query, starting with '/'; the fragment is never sent
+  // The host as the server knows it (Host, SNI, the certificate's name): without the zone id,
+  // which means something only on this machine (RFC 6874).
+  std::string_view name() const { return std::string_view(host).substr(0, host.find('%')); }
+};
+
+// `url`'s parts; nullopt unless it is http:// or https:// (lower case), a host (a name, an IPv4
+// address or a bracketed IPv6 one, "%25" before its zone id), an optional port 1-65535 (empty
+// means the scheme's), and no user info, space or control character anywhere: a request line or
+// Host header is written from these parts, so none may end a line.
+std::optional<ParsedUrl> ParseUrl(std::string_view url);
+
+// What a log line or an audit entry may show of `url`: its scheme and authority without user
+// info ("https://hooks.example:8443"). A webhook's path and query often carry the receiver's
+// secret, and its user info a password. "" for "".
+std::string UrlOrigin(std::string_view url);
+
+}  // namespace gatehouse
+
+#endif  // GATEHOUSE_CORE_URL_H_

@@ -1,0 +1,103 @@
+#include "core/url.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace gatehouse {
+namespace {
+
+TEST(ParseUrl, TakesSchemeHostPortAndTargetApart) {
+  const auto url = ParseUrl("https://api.example.com:8443/v1/chat/completions?x=1");
+  ASSERT_TRUE(url);
+  EXPECT_TRUE(url->tls);
+  EXPECT_EQ(url->host, "api.example.com");
+  EXPECT_EQ(url->port, "8443");
+  EXPECT_EQ(url->target, "/v1/chat/completions?x=1");
+}
+
+TEST(ParseUrl, APortLeftOutOrEmptyIsTheSchemes) {
+  EXPECT_EQ(ParseUrl("http://h/x")->port, "80");
+  EXPECT_EQ(ParseUrl("https://h/x")->port, "443");
+  EXPECT_EQ(ParseUrl("http://h:/x")->port, "80");
+  EXPECT_FALSE(ParseUrl("http://h:/x")->tls);
+}
+
+TEST(ParseUrl, ATargetAlwaysStartsWithASlashAndNeverCarriesTheFragment) {
+  EXPECT_EQ(ParseUrl("http://h")->target, "/");
+  EXPECT_EQ(ParseUrl("http://h?key=1")->target, "/?key=1");
+  EXPECT_EQ(ParseUrl("http://h?key=1")->host, "h");
+  EXPECT_EQ(ParseUrl("http://h#part")->target, "/");
+  EXPECT_EQ(ParseUrl("http://h/a?b=c#part")->target, "/a?b=c");
+}
+
+TEST(ParseUrl, AnIpv6LiteralIsBracketedAndItsZoneIdWrittenPercent25) {
+  auto url = ParseUrl("http://[::1]:8080/x");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(url->host, "::1");
+  EXPECT_EQ(url->port, "8080");
+  EXPECT_EQ(ParseUrl("https://[::1]")->port, "443");
+
+  url = ParseUrl("http://[fe80::1%25eth0]:9000/");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(url->host, "fe80::1%eth0");  // as the address parser reads it
+  EXPECT_EQ(url->name(), "fe80::1");     // as the server is told it
+
+  EXPECT_FALSE(ParseUrl("http://[::1"));             // not closed
+  EXPECT_FALSE(ParseUrl("http://[::1]x/"));          // something after the bracket
+  EXPECT_FALSE(ParseUrl("http://[fe80::1%25]/"));    // an empty zone id
+  EXPECT_FALSE(ParseUrl("http://[%25eth0]/"));       // no address
+  EXPECT_FALSE(ParseUrl("http://[example.com]/"));   // brackets hold IPv6 only
+  EXPECT_FALSE(ParseUrl("http://::1/"));             // IPv6 without brackets
+  EXPECT_FALSE(ParseUrl("http://fe80::1%25eth0/"));  // likewise
+}
+
+TEST(ParseUrl, APortIsOneTo65535InDigits) {
+  EXPECT_EQ(ParseUrl("http://h:1/")->port, "1");
+  EXPECT_EQ(ParseUrl("http://h:65535/")->port, "65535");
+  EXPECT_FALSE(ParseUrl("http://h:0/"));
+  EXPECT_FALSE(ParseUrl("http://h:65536/"));
+  EXPECT_FALSE(ParseUrl("http://h:123456/"));
+  EXPECT_FALSE(ParseUrl("http://h:https/"));  // a service name the resolver would look up
+  EXPECT_FALSE(ParseUrl("http://h:-1/"));
+  EXPECT_FALSE(ParseUrl("http://h:+80/"));
+}
+
+TEST(ParseUrl, OnlyLowerCaseHttpAndHttpsWithAHostAreUrls) {
+  EXPECT_FALSE(ParseUrl(""));
+  EXPECT_FALSE(ParseUrl("ftp://h/"));
+  EXPECT_FALSE(ParseUrl("HTTP://h/"));
+  EXPECT_FALSE(ParseUrl("h:80/x"));
+  EXPECT_FALSE(ParseUrl("http://"));
+  EXPECT_FALSE(ParseUrl("http:///x"));
+  EXPECT_FALSE(ParseUrl("http://:80/x"));
+}
+
+TEST(ParseUrl, UserInfoIsRefusedNotTakenForAHostOrPort) {
+  EXPECT_FALSE(ParseUrl("https://user:secret@h/x"));
+  EXPECT_FALSE(ParseUrl("https://user@h/x"));
+  EXPECT_TRUE(ParseUrl("https://h/x@y"));  // an @ in the path is the path's
+}
+
+TEST(ParseUrl, NoSpaceOrControlCharacterCanEndTheRequestLineOrHostHeader) {
+  EXPECT_FALSE(ParseUrl("http://h/x\r\nX-Injected: 1"));
+  EXPECT_FALSE(ParseUrl("http://h\r\nX-Injected: 1/"));
+  EXPECT_FALSE(ParseUrl("http://h/a b"));
+  EXPECT_FALSE(ParseUrl("http://h/a\tb"));
+  EXPECT_FALSE(ParseUrl(std::string("http://h/a\0b", 12)));
+  EXPECT_FALSE(ParseUrl("http://h/a\x7f"));
+  EXPECT_TRUE(ParseUrl("http://h/caf\xc3\xa9"));  // bytes above ASCII pass as they are
+}
+
+TEST(UrlOrigin, ShowsSchemeHostAndPortButNoPathQueryOrUserInfo) {
+  EXPECT_EQ(UrlOrigin("https://hooks.example:8443/services/T0/B0/s3cret?key=s3cret#x"),
+            "https://hooks.example:8443");
+  EXPECT_EQ(UrlOrigin("https://user:s3cret@hooks.example/x"), "https://hooks.example");
+  EXPECT_EQ(UrlOrigin("http://hooks.example?token=s3cret"), "http://hooks.example");
+  EXPECT_EQ(UrlOrigin("http://[::1]:9000/x"), "http://[::1]:9000");
+  EXPECT_EQ(UrlOrigin(""), "");
+  EXPECT_EQ(UrlOrigin("hooks.example/s3cret"), "(a URL that is not http)");
+}
+
+}  // namespace
+}  // namespace gatehouse
