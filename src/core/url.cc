@@ -11,7 +11,7 @@ bool IsSpaceOrControl(char c) {
   return byte <= 0x20 || byte == 0x7f;
 }
 
-// A port's digits as given ("" for none); false for anything but 1-65535.
+// True for a port's digits, 1-65535 (no sign, at most five digits).
 bool IsPort(std::string_view digits) {
   if (digits.empty() || digits.size() > 5) return false;
   unsigned value = 0;
@@ -78,17 +78,24 @@ std::optional<ParsedUrl> ParseUrl(std::string_view url) {
   return parsed;
 }
 
+std::string ParsedUrl::HostHeader() const {
+  std::string header;
+  const bool ipv6_literal = host.find(':') != std::string::npos;
+  if (ipv6_literal) header += '[';
+  header += name();
+  if (ipv6_literal) header += ']';
+  if (port != (tls ? "443" : "80")) {
+    header += ':';
+    header += port;
+  }
+  return header;
+}
+
 std::string UrlOrigin(std::string_view url) {
   if (url.empty()) return "";
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return "(a URL that is not http)";
-  const auto authority_start = scheme_end + 3;
-  std::string_view authority = url.substr(authority_start);
-  authority = authority.substr(0, authority.find_first_of("/?#"));
-  if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
-    authority.remove_prefix(at + 1);
-  }
-  return std::string(url.substr(0, authority_start)) + std::string(authority);
+  const auto parsed = ParseUrl(url);
+  if (!parsed) return "(not a URL the client can call)";
+  return (parsed->tls ? "https://" : "http://") + parsed->HostHeader();
 }
 
 }  // namespace gatehouse

@@ -20,6 +20,9 @@ struct ParsedUrl {
   // The host as the server knows it (Host, SNI, the certificate's name): without the zone id,
   // which means something only on this machine (RFC 6874).
   std::string_view name() const { return std::string_view(host).substr(0, host.find('%')); }
+  // The Host header's value (RFC 9110 §7.2): the name, an IPv6 literal in brackets, and the port
+  // unless it is the scheme's.
+  std::string HostHeader() const;
 };
 
 // `url`'s parts; nullopt unless it is http:// or https:// (lower case), a host (a name, an IPv4
@@ -29,8 +32,9 @@ struct ParsedUrl {
 std::optional<ParsedUrl> ParseUrl(std::string_view url);
 
 // What a log line or an audit entry may show of `url`: its scheme and authority without user
-// info ("https://hooks.example:8443"). A webhook's path and query often carry the receiver's
-// secret, and its user info a password. "" for "".
+// info ("https://hooks.example:8443"), as ParseUrl reads them; a placeholder for a URL it refuses.
+// A webhook's path and query often carry the receiver's secret, and its user info a password.
+// "" for "".
 std::string UrlOrigin(std::string_view url);
 
 }  // namespace gatehouse

@@ -37,7 +37,7 @@ asio::awaitable<PostOutcome> Exchange(Stream& stream, beast::tcp_stream& tcp_lay
                                       const ParsedUrl& url, const std::string& body,
                                       std::chrono::milliseconds timeout) {
   bhttp::request<bhttp::string_body> request{bhttp::verb::post, url.target, 11};
-  request.set(bhttp::field::host, url.name());
+  request.set(bhttp::field::host, url.HostHeader());
   request.set(bhttp::field::content_type, "application/json");
   request.set(bhttp::field::user_agent, "gatehouse");
   request.set(bhttp::field::connection, "close");

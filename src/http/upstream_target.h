@@ -38,16 +38,7 @@ inline std::shared_ptr<const Target> MakeTarget(const void* owner, std::string_v
   target->pool_key = std::to_string(reinterpret_cast<std::uintptr_t>(owner)) +
                      (url->tls ? " https://" : " http://") + url->host + ":" + url->port;
   std::string& head = target->head;
-  head = "POST " + url->target + " HTTP/1.1\r\nHost: ";
-  // An IPv6 literal is written in brackets, as in the URL (RFC 9110's Host is uri-host).
-  const bool ipv6_literal = url->host.find(':') != std::string::npos;
-  if (ipv6_literal) head += '[';
-  head += url->name();
-  if (ipv6_literal) head += ']';
-  if (url->port != (url->tls ? "443" : "80")) {
-    head += ':';
-    head += url->port;
-  }
+  head = "POST " + url->target + " HTTP/1.1\r\nHost: " + url->HostHeader();
   head += "\r\nUser-Agent: gatehouse\r\nContent-Length: ";
   target->url = std::move(*url);
   return target;

@@ -17,18 +17,18 @@ TEST(ParseUrl, TakesSchemeHostPortAndTargetApart) {
 }
 
 TEST(ParseUrl, APortLeftOutOrEmptyIsTheSchemes) {
-  EXPECT_EQ(ParseUrl("http://h/x")->port, "80");
-  EXPECT_EQ(ParseUrl("https://h/x")->port, "443");
-  EXPECT_EQ(ParseUrl("http://h:/x")->port, "80");
-  EXPECT_FALSE(ParseUrl("http://h:/x")->tls);
+  EXPECT_EQ(ParseUrl("http://h/x").value().port, "80");
+  EXPECT_EQ(ParseUrl("https://h/x").value().port, "443");
+  EXPECT_EQ(ParseUrl("http://h:/x").value().port, "80");
+  EXPECT_FALSE(ParseUrl("http://h:/x").value().tls);
 }
 
 TEST(ParseUrl, ATargetAlwaysStartsWithASlashAndNeverCarriesTheFragment) {
-  EXPECT_EQ(ParseUrl("http://h")->target, "/");
-  EXPECT_EQ(ParseUrl("http://h?key=1")->target, "/?key=1");
-  EXPECT_EQ(ParseUrl("http://h?key=1")->host, "h");
-  EXPECT_EQ(ParseUrl("http://h#part")->target, "/");
-  EXPECT_EQ(ParseUrl("http://h/a?b=c#part")->target, "/a?b=c");
+  EXPECT_EQ(ParseUrl("http://h").value().target, "/");
+  EXPECT_EQ(ParseUrl("http://h?key=1").value().target, "/?key=1");
+  EXPECT_EQ(ParseUrl("http://h?key=1").value().host, "h");
+  EXPECT_EQ(ParseUrl("http://h#part").value().target, "/");
+  EXPECT_EQ(ParseUrl("http://h/a?b=c#part").value().target, "/a?b=c");
 }
 
 TEST(ParseUrl, AnIpv6LiteralIsBracketedAndItsZoneIdWrittenPercent25) {
@@ -36,7 +36,7 @@ TEST(ParseUrl, AnIpv6LiteralIsBracketedAndItsZoneIdWrittenPercent25) {
   ASSERT_TRUE(url);
   EXPECT_EQ(url->host, "::1");
   EXPECT_EQ(url->port, "8080");
-  EXPECT_EQ(ParseUrl("https://[::1]")->port, "443");
+  EXPECT_EQ(ParseUrl("https://[::1]").value().port, "443");
 
   url = ParseUrl("http://[fe80::1%25eth0]:9000/");
   ASSERT_TRUE(url);
@@ -53,8 +53,8 @@ TEST(ParseUrl, AnIpv6LiteralIsBracketedAndItsZoneIdWrittenPercent25) {
 }
 
 TEST(ParseUrl, APortIsOneTo65535InDigits) {
-  EXPECT_EQ(ParseUrl("http://h:1/")->port, "1");
-  EXPECT_EQ(ParseUrl("http://h:65535/")->port, "65535");
+  EXPECT_EQ(ParseUrl("http://h:1/").value().port, "1");
+  EXPECT_EQ(ParseUrl("http://h:65535/").value().port, "65535");
   EXPECT_FALSE(ParseUrl("http://h:0/"));
   EXPECT_FALSE(ParseUrl("http://h:65536/"));
   EXPECT_FALSE(ParseUrl("http://h:123456/"));
@@ -92,11 +92,22 @@ TEST(ParseUrl, NoSpaceOrControlCharacterCanEndTheRequestLineOrHostHeader) {
 TEST(UrlOrigin, ShowsSchemeHostAndPortButNoPathQueryOrUserInfo) {
   EXPECT_EQ(UrlOrigin("https://hooks.example:8443/services/T0/B0/s3cret?key=s3cret#x"),
             "https://hooks.example:8443");
-  EXPECT_EQ(UrlOrigin("https://user:s3cret@hooks.example/x"), "https://hooks.example");
+  EXPECT_EQ(UrlOrigin("https://h/p@q?next=https://h2/s3cret"), "https://h");
   EXPECT_EQ(UrlOrigin("http://hooks.example?token=s3cret"), "http://hooks.example");
   EXPECT_EQ(UrlOrigin("http://[::1]:9000/x"), "http://[::1]:9000");
   EXPECT_EQ(UrlOrigin(""), "");
-  EXPECT_EQ(UrlOrigin("hooks.example/s3cret"), "(a URL that is not http)");
+  // What ParseUrl refuses shows nothing of itself: user info and a second "://" cannot mislead.
+  for (const char* refused : {"https://user:s3cret@hooks.example/x", "hooks.example/s3cret",
+                              "https:/h/x?next=https://h2/s3cret", "https://user:pa/ss@h/x"}) {
+    EXPECT_EQ(UrlOrigin(refused), "(not a URL the client can call)") << refused;
+  }
+}
+
+TEST(ParsedUrl, TheHostHeaderBracketsIpv6DropsTheZoneAndKeepsAPortNotTheSchemes) {
+  EXPECT_EQ(ParseUrl("https://hooks.example/x").value().HostHeader(), "hooks.example");
+  EXPECT_EQ(ParseUrl("https://hooks.example:443/x").value().HostHeader(), "hooks.example");
+  EXPECT_EQ(ParseUrl("http://hooks.example:443/x").value().HostHeader(), "hooks.example:443");
+  EXPECT_EQ(ParseUrl("http://[fe80::1%25eth0]:9000/").value().HostHeader(), "[fe80::1]:9000");
 }
 
 }  // namespace
