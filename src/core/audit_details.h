@@ -25,6 +25,10 @@ class AuditDetails {
   void Set(std::string_view field, std::string_view to) {
     Set(field, boost::json::value(boost::json::string(to)));
   }
+  // Adds a change the caller has seen (its values differ) shown as `shown_from` and `shown_to`,
+  // redacted forms that may be alike (two webhook URLs of one origin): kept even then.
+  void RedactedChange(std::string_view field, std::string_view shown_from,
+                      std::string_view shown_to);
   // Adds a note that is no change (e.g. the source of a leaked secret).
   void Note(std::string_view field, const boost::json::value& value);
 

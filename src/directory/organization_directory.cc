@@ -78,8 +78,7 @@ Status OrganizationDirectory::SetWebhook(const std::string& organization_id, con
   // Origins only (which may be alike for two URLs): an organization's token reads its audit, and
   // a webhook's path or query often holds the receiver's secret.
   if (*before != url) {
-    details.Note("limitWebhookUrl",
-                 boost::json::object{{"from", UrlOrigin(*before)}, {"to", UrlOrigin(url)}});
+    details.RedactedChange("limitWebhookUrl", UrlOrigin(*before), UrlOrigin(url));
   }
   const AuditEntry audit =
       MakeAuditEntry(actor, organization_id, "organization.update", "organization", organization_id,

@@ -480,6 +480,10 @@ class OrganizationWebhookTests(LimitPaths, GatewayTestCase):
         self.assertNotIn('s3cret', json.dumps(events))
         origin = self.organization_receiver.url.rsplit('/', 1)[0]
         self.assertEqual(events[0]['details']['limitWebhookUrl'], {'from': '', 'to': origin})
+        # Another path of the same origin is a change too, though both sides show alike.
+        self.ok(self.put_webhook(f'{self.organization_receiver.url}/rotated-{unique("path")}'))
+        events = self.ok(self.get('/v2/audit?action=organization.update'))['events']
+        self.assertEqual(events[0]['details']['limitWebhookUrl'], {'from': origin, 'to': origin})
 
         self.ok(self.put_webhook(''))
         self.assertEqual(self.read_webhook()['limitWebhookUrl'], '')
