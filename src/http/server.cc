@@ -394,8 +394,10 @@ asio::awaitable<bool> HttpServer::State::WriteBody(Connection& connection, Strea
       tail = "\r\n";
     }
   }
-  if (out.empty() && size == 0 && tail.empty()) co_return true;
+  // Before the early return too: an HTTP/1.0 body ends with the close that follows its last
+  // (empty) piece, and the client takes that close for the answer's end.
   if (options.before_send) options.before_send();
+  if (out.empty() && size == 0 && tail.empty()) co_return true;
   connection.deadline.ExpireAfter(options.write_timeout);
   const std::array<asio::const_buffer, 4> buffers = {asio::buffer(out), asio::buffer(chunk),
                                                      asio::buffer(rest), asio::buffer(tail)};

@@ -41,7 +41,8 @@ struct ServerOptions {
   std::vector<CidrBlock> trusted_proxies;
   // Optional; each runs on an event loop thread: `on_loop_start` once before the loop serves,
   // `on_request` for each request read, before its handler runs, `before_send` before every
-  // write of response bytes to a client (e.g. to make durable what those bytes acknowledge),
+  // write of response bytes to a client and before an HTTP/1.0 streamed body's closing end (e.g.
+  // to make durable what those bytes acknowledge),
   // `on_loop_stop` once after the loop has stopped. None may block for long.
   std::function<void()> on_loop_start;
   std::function<void()> on_loop_stop;

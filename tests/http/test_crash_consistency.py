@@ -8,12 +8,14 @@ export. Three rounds, each at most a few seconds of load, so the test stays boun
 """
 
 import http.client
+import json
 import random
+import socket
 import threading
 import time
 import uuid
 
-from .harness import ON_POSTGRES, PROVIDER, GatewayTestCase, unique, wait_until
+from .harness import HOST, ON_POSTGRES, PROVIDER, GatewayTestCase, unique, wait_until
 
 ROUNDS = 3
 WORKERS = {'token': 2, 'chat': 2, 'stream': 2}
@@ -112,6 +114,40 @@ class CrashConsistencyTests(GatewayTestCase):
         self.assertTrue(wait_until(lambda: self.request('GET', '/readyz').status == 200, 30.0),
                         'the restarted server never became ready (the journal was not replayed)')
         return tokens, sessions
+
+    def kill_and_restart(self):
+        self.server.process.kill()
+        self.server.process.wait(timeout=10)
+        self.server.process = None
+        self.server.start()
+        self.assertTrue(wait_until(lambda: self.request('GET', '/readyz').status == 200, 30.0),
+                        'the restarted server never became ready (the journal was not replayed)')
+
+    def test_an_http_1_0_stream_whose_end_is_the_close_survives_kill_9(self):
+        # An HTTP/1.0 client takes the close after the last event for the answer's end: the
+        # record's journal frame must be written before it, as before any byte of an answer.
+        # `done-then-wait` ends its body well after [DONE], so the gateway's last piece is empty
+        # and the close is all that follows the record. Killed at once after that close, on an
+        # idle server, before the writer's next batch: nothing else would journal the record.
+        session = str(uuid.uuid4())
+        body = json.dumps({'model': f'{PROVIDER}/done-then-wait', 'stream': True,
+                           'messages': [{'role': 'user', 'content': 'hi'}]}).encode()
+        with socket.create_connection((HOST, self.server.port), timeout=10) as sock:
+            sock.sendall((f'POST /v1/chat/completions HTTP/1.0\r\nHost: {HOST}\r\n'
+                          f'Authorization: Bearer {self.project.token}\r\n'
+                          f'saia-conversation-id: {session}\r\n'
+                          f'Content-Type: application/json\r\n'
+                          f'Content-Length: {len(body)}\r\n\r\n').encode() + body)
+            answer = b''
+            while chunk := sock.recv(65536):
+                answer += chunk
+        self.kill_and_restart()
+        self.assertTrue(answer.startswith(b'HTTP/1.1 200'), answer[:200])
+        self.assertIn(b'data: [DONE]', answer)
+        self.assertNotIn(b'Transfer-Encoding', answer.split(b'\r\n\r\n', 1)[0])
+        recorded = [item for item in self.export_items(projectId=self.project.project_id)
+                    if item['sessionId'] == session]
+        self.assertEqual([item['status'] for item in recorded], ['succeeded'])
 
     def test_every_acknowledged_token_and_answered_call_survives_kill_9(self):
         seed = random.randrange(1 << 30)
