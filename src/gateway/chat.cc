@@ -427,6 +427,11 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
       return done(BodyPiece::kLast,
                   chunk + Broken({UpstreamFailure::kProtocol, "an event longer than 1 MiB"}));
     }
+    // [DONE] makes the answer whole (a client may stop reading there): the call is recorded
+    // before the piece that carries it is relayed, so that its journal frame is written before
+    // those bytes leave, and a kill -9 while the provider's body has yet to end loses nothing
+    // the client has. Usage or text after [DONE] is no part of the answer and is not metered.
+    if (events_.done()) EndStream();
     if (!piece->end) return done(BodyPiece::kMore, std::move(chunk));
     if (piece->ended_by_close && !events_.done() && !events_.failed()) {
       // The provider's close ended the body before [DONE]: a provider that died mid-answer

@@ -107,6 +107,11 @@ class ChatStream:
                 self.error = error  # e.g. a chunked body cut short
                 return
             if not line:
+                # http.client ends a chunked body quietly when the connection closes between
+                # chunks (its peek swallows the IncompleteRead): only a body whose last chunk
+                # was read leaves chunk_left None.
+                if self.response.chunked and self.response.chunk_left is not None:
+                    self.error = http.client.IncompleteRead(b'')
                 return
             text = line.decode('utf-8', 'replace').rstrip('\r\n')
             if text.startswith('data:'):

@@ -3,8 +3,8 @@
 Workers create organization tokens and make plain and streamed chat calls (each call with its
 own saia-conversation-id) while the server is killed with SIGKILL at a random moment; it is
 started again on the same data directory, and then every token whose creation was answered 2xx
-must still work and every chat call that was answered completely must have its record in the
-export. Three rounds, each at most a few seconds of load, so the test stays bounded on 2 cores.
+must still work and every chat call that was answered completely (a whole JSON answer, or a
+stream's data: [DONE], where a client may stop reading) must have its record in the export. Three rounds, each at most a few seconds of load, so the test stays bounded on 2 cores.
 """
 
 import http.client
@@ -82,11 +82,12 @@ class CrashConsistencyTests(GatewayTestCase):
                     events = reply.read_all() if reply.status == 200 else None
                 finally:
                     reply.close()
-                # Answered = the whole chunked body was read (its end came after [DONE]).
-                if events and reply.error is None and events[-1][1] == '[DONE]':
+                # Answered = [DONE] arrived: a client may stop reading there with the whole
+                # answer, so the kill may cut the body's end after it and the record stays due.
+                if events and events[-1][1] == '[DONE]':
                     with lock:
                         sessions.append(session)
-                elif reply.error is not None:
+                if reply.error is not None:
                     return
 
         targets = ([create_tokens] * WORKERS['token'] + [chat] * WORKERS['chat'] +
@@ -148,6 +149,29 @@ class CrashConsistencyTests(GatewayTestCase):
         recorded = [item for item in self.export_items(projectId=self.project.project_id)
                     if item['sessionId'] == session]
         self.assertEqual([item['status'] for item in recorded], ['succeeded'])
+
+    def test_a_stream_whose_done_reached_the_client_survives_kill_9(self):
+        # A client may stop reading at [DONE] (the SDKs do): it has the whole answer, though the
+        # provider's body ends only HELD_AFTER_DONE_S later. Killed at once after [DONE], long
+        # before that end and before the writer's next batch: the record must be journaled.
+        session = str(uuid.uuid4())
+        stream = self.stream_chat(self.project.token, f'{PROVIDER}/done-then-wait',
+                                  session=session)
+        try:
+            self.assertEqual(stream.status, 200)
+            datas = []
+            for _at, data in stream.events():
+                datas.append(data)
+                if data == '[DONE]':
+                    break
+        finally:
+            self.kill_and_restart()
+            stream.close()
+        self.assertEqual(datas[-1], '[DONE]')
+        recorded = [item for item in self.export_items(projectId=self.project.project_id)
+                    if item['sessionId'] == session]
+        self.assertEqual([(item['status'], item['httpStatus']) for item in recorded],
+                         [('succeeded', 200)])
 
     def test_every_acknowledged_token_and_answered_call_survives_kill_9(self):
         seed = random.randrange(1 << 30)

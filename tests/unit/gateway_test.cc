@@ -244,6 +244,51 @@ TEST_F(GatewayTest, TheRecordOfACallWhoseClientLeftIsJournaledAtOnce) {
   log.Stop();
 }
 
+// A client may stop reading at [DONE], and the provider's body may end much later: the call is
+// recorded before the piece that carries [DONE] is relayed, so the frame the loop writes before
+// sending that piece holds it (a kill -9 meanwhile loses nothing the client has).
+TEST_F(GatewayTest, AStreamIsRecordedBeforeThePieceThatCarriesItsDoneIsRelayed) {
+  const std::filesystem::path journal_dir = dir_ / "journal";
+  std::filesystem::create_directories(journal_dir);
+  RequestLog log(store_, RequestLogOptions{.max_delay = std::chrono::hours(1)});
+  ASSERT_TRUE(log.OpenJournal(journal_dir.string()));
+  Gateway gateway(client_, log);
+  exchange()->head = UpstreamHead{200, "text/event-stream", ""};
+  exchange()->pieces.push_back(UpstreamBodyPiece{
+      "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n"
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4}}\n\n"
+      "data: [DONE]\n\n",
+      false});
+  std::thread loop([&] {
+    log.DeferJournalOnThisThread();
+    std::optional<ChatResult> result;
+    gateway.Run(Call(true), [&](ChatResult answer) { result = std::move(answer); });
+    ASSERT_TRUE(result && result->stream);
+    std::string relayed;
+    result->stream->Next([&](BodyPiece piece, std::string chunk) {
+      EXPECT_EQ(piece, BodyPiece::kMore) << "the provider's body has not ended yet";
+      relayed = std::move(chunk);
+    });
+    EXPECT_TRUE(relayed.ends_with("data: [DONE]\n\n")) << relayed;
+    log.FlushJournal();  // what the loop does before it sends that piece
+    std::string bytes;
+    for (const auto& entry : std::filesystem::directory_iterator(journal_dir)) {
+      std::ifstream file(entry.path(), std::ios::binary);
+      bytes.append(std::istreambuf_iterator<char>(file), {});
+    }
+    const auto frames = DecodeJournalFrames(bytes);
+    ASSERT_EQ(frames.size(), 1u);
+    EXPECT_EQ((std::pair{frames[0].status, frames[0].http_status}),
+              (std::pair{std::string("succeeded"), 200}));
+    EXPECT_EQ((std::pair{frames[0].prompt_tokens, frames[0].completion_tokens}),
+              (std::pair{std::int64_t{9}, std::int64_t{4}}));
+    result->stream.reset();  // the end that follows records nothing more
+  });
+  loop.join();
+  log.Stop();
+  EXPECT_EQ(Records().size(), 1u);
+}
+
 TEST_F(GatewayTest, CallsBeyondTheProvidersConcurrencyCapAre429Id9002AndRecorded) {
   provider_.max_concurrent = 1;
   exchange()->hold_head = true;
