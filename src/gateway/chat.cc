@@ -421,17 +421,21 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     if (events_.overflowed()) {
       // An event no chat stream sends (over SseAccumulator::kMaxHeldEvent; Finish's line break
       // may be what takes it over) could be neither metered nor redacted: it was dropped, and
-      // the call ends as a broken stream.
+      // the call ends as a broken stream; after [DONE] the answer was whole, and it ends there.
       exchange_->Cancel();
       chunk += events_.Abandon();
+      if (events_.done()) {
+        EndStream();
+        return done(BodyPiece::kLast, std::move(chunk));
+      }
       return done(BodyPiece::kLast,
                   chunk + Broken({UpstreamFailure::kProtocol, "an event longer than 1 MiB"}));
     }
     // [DONE] makes the answer whole (a client may stop reading there): the call is recorded
     // before the piece that carries it is relayed, so that its journal frame is written before
     // those bytes leave, and a kill -9 while the provider's body has yet to end loses nothing
-    // the client has. Usage or text after [DONE] is no part of the answer and is not metered.
-    if (events_.done()) EndStream();
+    // the client has. What the provider sends after [DONE] is relayed, not metered.
+    if (events_.done() && !piece->end) RecordAtDone();
     if (!piece->end) return done(BodyPiece::kMore, std::move(chunk));
     if (piece->ended_by_close && !events_.done() && !events_.failed()) {
       // The provider's close ended the body before [DONE]: a provider that died mid-answer
@@ -455,14 +459,25 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
                    : "data: {\"error\":{\"message\":\"Bad Gateway\",\"code\":502}}\n\n";
   }
 
-  // Records a stream that ended: failed 502 when the provider sent an error event.
+  // Records a stream that ended (failed 502 when the provider sent an error event), once, and
+  // lets go of its concurrency slot.
   void EndStream() {
-    if (events_.failed()) {
+    if (!recorded_ && events_.failed()) {
       WarnAboutProvider("provider {} sent an error event in its stream",
                         call_.model.provider->name);
-      return RecordStream("failed", 502);
+      RecordStream("failed", 502);
+    } else if (!recorded_) {
+      RecordStream("succeeded", 200);
     }
-    RecordStream("succeeded", 200);
+    slot_.reset();
+  }
+
+  // [DONE] made the answer whole while the provider's body has yet to end: the call is recorded
+  // now, and keeps its concurrency slot until that end, as the provider still counts it.
+  void RecordAtDone() {
+    auto slot = std::move(slot_);
+    EndStream();
+    slot_ = std::move(slot);
   }
 
   // The relayed stream the transport pulls from.

@@ -371,7 +371,10 @@ SseAccumulator::Fate SseAccumulator::Meter(std::string_view data, bool cut,
     if (!done_) failed_ = true;
     if (redact_) changed = Redact(event, redact_);
   }
-  if (const auto* choices = object.if_contains("choices"); choices && choices->is_array()) {
+  // After [DONE] the answer is whole (and recorded): what follows is relayed, not metered.
+  const bool metered = !done_;
+  if (const auto* choices = metered ? object.if_contains("choices") : nullptr;
+      choices && choices->is_array()) {
     for (const auto& choice : choices->as_array()) {
       if (!choice.is_object()) continue;
       const auto* delta = choice.as_object().if_contains("delta");
@@ -392,7 +395,7 @@ SseAccumulator::Fate SseAccumulator::Meter(std::string_view data, bool cut,
   }
   const UsageReading reading = ReadUsageOf(object);
   TokenUsage usage = reading.usage;
-  if (reading.verdict == UsageVerdict::kBelievable) usage_ = usage;
+  if (metered && reading.verdict == UsageVerdict::kBelievable) usage_ = usage;
   // Metered only; an error event always reaches the client.
   if (!relay_usage_only_ && !error_event && IsUsageOnly(object)) return Fate::kDropped;
   if (reading.verdict == UsageVerdict::kUnbelievable && estimate_prompt_) {

@@ -35,6 +35,7 @@ PRICES = {
     PROVIDER: {'echo': (2.5, 10.0), 'stream': (1.25, 5.0), 'stream-no-usage': (3.0, 15.0),
                'slow-stream': (1.0, 2.0), 'cut-stream': (1.0, 2.0), 'fail-500': (1.0, 2.0),
                'garbage': (1.0, 2.0), 'no-choices': (1.0, 2.0), 'mid-error': (1.0, 2.0),
+               'error-then-wait': (1.0, 2.0),
                'done-then-wait': (1.0, 2.0), 'tool-calls': (1.0, 2.0),
                'close-ended': (1.0, 2.0), 'close-ended-done': (1.0, 2.0),
                'sse-fields': (1.0, 2.0), 'quoted-key-error': (1.0, 2.0)},
@@ -97,6 +98,7 @@ class ChatStream:
         self.status = self.response.status
         self.headers = self.response.headers
         self.error = None
+        self.any_line = False  # events() has read a line of the body
 
     def events(self, limit=10000):
         """Yields (monotonic arrival time, text after 'data:') for every data line."""
@@ -108,11 +110,14 @@ class ChatStream:
                 return
             if not line:
                 # http.client ends a chunked body quietly when the connection closes between
-                # chunks (its peek swallows the IncompleteRead): only a body whose last chunk
-                # was read leaves chunk_left None.
-                if self.response.chunked and self.response.chunk_left is not None:
+                # chunks (its peek swallows the IncompleteRead): after a chunk, chunk_left is
+                # None only once the last chunk was read; before any (None from the start), a
+                # 200 stream always has an event, so no line at all is a cut too.
+                if self.response.chunked and (self.response.chunk_left is not None or
+                                              not self.any_line):
                     self.error = http.client.IncompleteRead(b'')
                 return
+            self.any_line = True
             text = line.decode('utf-8', 'replace').rstrip('\r\n')
             if text.startswith('data:'):
                 yield time.monotonic(), text[5:].strip()

@@ -127,11 +127,12 @@ class CrashConsistencyTests(GatewayTestCase):
     def test_an_http_1_0_stream_whose_end_is_the_close_survives_kill_9(self):
         # An HTTP/1.0 client takes the close after the last event for the answer's end: the
         # record's journal frame must be written before it, as before any byte of an answer.
-        # `done-then-wait` ends its body well after [DONE], so the gateway's last piece is empty
-        # and the close is all that follows the record. Killed at once after that close, on an
-        # idle server, before the writer's next batch: nothing else would journal the record.
+        # `error-then-wait` ends its body well after its error event, so the call is recorded
+        # (failed 502) only then, the gateway's last piece is empty, and the close is all that
+        # follows. Killed at once after that close, on an idle server, before the writer's next
+        # batch: nothing else would journal the record.
         session = str(uuid.uuid4())
-        body = json.dumps({'model': f'{PROVIDER}/done-then-wait', 'stream': True,
+        body = json.dumps({'model': f'{PROVIDER}/error-then-wait', 'stream': True,
                            'messages': [{'role': 'user', 'content': 'hi'}]}).encode()
         with socket.create_connection((HOST, self.server.port), timeout=10) as sock:
             sock.sendall((f'POST /v1/chat/completions HTTP/1.0\r\nHost: {HOST}\r\n'
@@ -144,11 +145,12 @@ class CrashConsistencyTests(GatewayTestCase):
                 answer += chunk
         self.kill_and_restart()
         self.assertTrue(answer.startswith(b'HTTP/1.1 200'), answer[:200])
-        self.assertIn(b'data: [DONE]', answer)
+        self.assertIn(b'overloaded', answer)
         self.assertNotIn(b'Transfer-Encoding', answer.split(b'\r\n\r\n', 1)[0])
         recorded = [item for item in self.export_items(projectId=self.project.project_id)
                     if item['sessionId'] == session]
-        self.assertEqual([item['status'] for item in recorded], ['succeeded'])
+        self.assertEqual([(item['status'], item['httpStatus']) for item in recorded],
+                         [('failed', 502)])
 
     def test_a_stream_whose_done_reached_the_client_survives_kill_9(self):
         # A client may stop reading at [DONE] (the SDKs do): it has the whole answer, though the

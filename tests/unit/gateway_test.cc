@@ -265,18 +265,19 @@ TEST_F(GatewayTest, AStreamIsRecordedBeforeThePieceThatCarriesItsDoneIsRelayed) 
     gateway.Run(Call(true), [&](ChatResult answer) { result = std::move(answer); });
     ASSERT_TRUE(result && result->stream);
     std::string relayed;
+    std::vector<RequestRecord> frames;
     result->stream->Next([&](BodyPiece piece, std::string chunk) {
       EXPECT_EQ(piece, BodyPiece::kMore) << "the provider's body has not ended yet";
       relayed = std::move(chunk);
+      log.FlushJournal();  // what the loop does before it sends the piece it was handed
+      std::string bytes;
+      for (const auto& entry : std::filesystem::directory_iterator(journal_dir)) {
+        std::ifstream file(entry.path(), std::ios::binary);
+        bytes.append(std::istreambuf_iterator<char>(file), {});
+      }
+      frames = DecodeJournalFrames(bytes);
     });
     EXPECT_TRUE(relayed.ends_with("data: [DONE]\n\n")) << relayed;
-    log.FlushJournal();  // what the loop does before it sends that piece
-    std::string bytes;
-    for (const auto& entry : std::filesystem::directory_iterator(journal_dir)) {
-      std::ifstream file(entry.path(), std::ios::binary);
-      bytes.append(std::istreambuf_iterator<char>(file), {});
-    }
-    const auto frames = DecodeJournalFrames(bytes);
     ASSERT_EQ(frames.size(), 1u);
     EXPECT_EQ((std::pair{frames[0].status, frames[0].http_status}),
               (std::pair{std::string("succeeded"), 200}));
@@ -287,6 +288,42 @@ TEST_F(GatewayTest, AStreamIsRecordedBeforeThePieceThatCarriesItsDoneIsRelayed) 
   loop.join();
   log.Stop();
   EXPECT_EQ(Records().size(), 1u);
+}
+
+// Recorded at [DONE], a stream still holds its provider's slot until the provider's body ends:
+// the provider counts the call until then.
+TEST_F(GatewayTest, AStreamRecordedAtDoneKeepsItsConcurrencySlotUntilTheProvidersBodyEnds) {
+  provider_.max_concurrent = 1;
+  exchange()->head = UpstreamHead{200, "text/event-stream", ""};
+  exchange()->pieces.push_back(UpstreamBodyPiece{"data: [DONE]\n\n", false});
+  ChatResult first = Run(Call(true));
+  ASSERT_TRUE(first.stream);
+  first.stream->Next([](BodyPiece, std::string) {});  // relays [DONE]; the body goes on
+  ExpectError(Run(Call(true)), ErrorCode::kRateLimited);
+  EXPECT_EQ(Drain(*first.stream), "");  // the provider's end
+  client_.next = std::make_shared<ScriptedExchange>();
+  exchange()->head = UpstreamHead{200, "text/event-stream", ""};
+  EXPECT_TRUE(Run(Call(true)).stream) << "the slot is free once the body has ended";
+}
+
+// An event over SseAccumulator::kMaxHeldEvent after [DONE] ends the stream there, as whole: no
+// error event follows the [DONE], and the call succeeded.
+TEST_F(GatewayTest, AnOversizedEventAfterDoneEndsAWholeStream) {
+  exchange()->head = UpstreamHead{200, "text/event-stream", ""};
+  exchange()->pieces.push_back(UpstreamBodyPiece{
+      "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n", false});
+  const std::string huge(64 * 1024, 'x');
+  exchange()->pieces.push_back(UpstreamBodyPiece{"data: " + huge, false});
+  for (int i = 0; i < 20; ++i) exchange()->pieces.push_back(UpstreamBodyPiece{huge, false});
+  ChatResult result = Run(Call(true));
+  ASSERT_TRUE(result.stream);
+  const std::string relayed = Drain(*result.stream);
+  EXPECT_TRUE(relayed.ends_with("data: [DONE]\n\n")) << relayed.substr(0, 200);
+  EXPECT_TRUE(exchange()->cancelled);
+  result.stream.reset();
+  const RequestRecord record = OnlyRecord();
+  EXPECT_EQ((std::pair{record.status, record.http_status}),
+            (std::pair{std::string("succeeded"), 200}));
 }
 
 TEST_F(GatewayTest, CallsBeyondTheProvidersConcurrencyCapAre429Id9002AndRecorded) {

@@ -36,6 +36,22 @@ TEST(SseAccumulator, CollectsContentAndFinalUsageAcrossSplitReads) {
   EXPECT_TRUE(events.done());
 }
 
+// After [DONE] the answer is whole (and recorded): what a provider sends after it is relayed as
+// it came, and counts neither as text nor as usage, however the reads split it.
+TEST(SseAccumulator, WhatFollowsDoneIsRelayedButNotMetered) {
+  SseAccumulator events;
+  const std::string after =
+      "data: {\"choices\":[{\"delta\":{\"content\":\" more\"}}]}\n\n"
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4}}\n\n";
+  const std::string relayed = events.Feed(
+      "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n" + after);
+  EXPECT_TRUE(relayed.ends_with(after)) << relayed;
+  EXPECT_TRUE(events.done());
+  EXPECT_EQ(events.content(), "hi");
+  EXPECT_EQ(events.EstimatedCompletionTokens(), 1);
+  EXPECT_FALSE(events.usage());
+}
+
 TEST(SseAccumulator, AnErrorEventMarksTheStreamFailed) {
   SseAccumulator events;
   events.Feed("data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}],\"error\":null}\n\n");
