@@ -17,7 +17,8 @@ the requested model name (the bare name Gatehouse sends, without the provider pr
                    (no [DONE]), as a provider that fails mid-answer does
   done-then-wait   the stream of `stream`, but the body's last chunk comes HELD_AFTER_DONE_S
                    after data: [DONE]
-  error-then-wait  the stream of `mid-error`, but the body's last chunk comes HELD_AFTER_DONE_S
+  mid-error-then-wait
+                   the stream of `mid-error`, but the body's last chunk comes HELD_AFTER_DONE_S
                    after the error event
   tool-calls       200 JSON whose answer is a tool call only (no content), without usage
   close-ended      SSE with neither chunks nor a length: one content event, then the close
@@ -146,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
             'garbage': self._garbage, 'no-choices': self._no_choices, 'stream': self._stream,
             'stream-no-usage': self._stream_no_usage, 'slow-stream': self._slow_stream,
             'cut-stream': self._cut_stream, 'mid-error': self._mid_error,
-            'error-then-wait': self._mid_error,
+            'mid-error-then-wait': self._mid_error,
             'done-then-wait': self._done_then_wait, 'tool-calls': self._tool_calls,
             'close-ended': self._close_ended, 'close-ended-done': self._close_ended,
             'sse-fields': self._sse_fields, 'quoted-key-error': self._quoted_key_error,
@@ -206,7 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
                                         {'role': 'assistant', 'content': CUT_STREAM_PIECE}))
         self._event({'error': {'message': 'the fake upstream is overloaded',
                                'type': 'server_error'}})
-        if body.get('model') == 'error-then-wait' and \
+        if body.get('model') == 'mid-error-then-wait' and \
                 self.server.upstream.stop_event.wait(HELD_AFTER_DONE_S):
             return
         self._end_chunks()

@@ -35,7 +35,7 @@ PRICES = {
     PROVIDER: {'echo': (2.5, 10.0), 'stream': (1.25, 5.0), 'stream-no-usage': (3.0, 15.0),
                'slow-stream': (1.0, 2.0), 'cut-stream': (1.0, 2.0), 'fail-500': (1.0, 2.0),
                'garbage': (1.0, 2.0), 'no-choices': (1.0, 2.0), 'mid-error': (1.0, 2.0),
-               'error-then-wait': (1.0, 2.0),
+               'mid-error-then-wait': (1.0, 2.0),
                'done-then-wait': (1.0, 2.0), 'tool-calls': (1.0, 2.0),
                'close-ended': (1.0, 2.0), 'close-ended-done': (1.0, 2.0),
                'sse-fields': (1.0, 2.0), 'quoted-key-error': (1.0, 2.0)},

@@ -127,12 +127,12 @@ class CrashConsistencyTests(GatewayTestCase):
     def test_an_http_1_0_stream_whose_end_is_the_close_survives_kill_9(self):
         # An HTTP/1.0 client takes the close after the last event for the answer's end: the
         # record's journal frame must be written before it, as before any byte of an answer.
-        # `error-then-wait` ends its body well after its error event, so the call is recorded
-        # (failed 502) only then, the gateway's last piece is empty, and the close is all that
-        # follows. Killed at once after that close, on an idle server, before the writer's next
+        # `mid-error-then-wait` ends its body well after its error event, so the call is
+        # recorded (failed 502) only then, the gateway's last piece is empty, and the close is
+        # all that follows. Killed at once after that close, on an idle server, before the writer's next
         # batch: nothing else would journal the record.
         session = str(uuid.uuid4())
-        body = json.dumps({'model': f'{PROVIDER}/error-then-wait', 'stream': True,
+        body = json.dumps({'model': f'{PROVIDER}/mid-error-then-wait', 'stream': True,
                            'messages': [{'role': 'user', 'content': 'hi'}]}).encode()
         with socket.create_connection((HOST, self.server.port), timeout=10) as sock:
             sock.sendall((f'POST /v1/chat/completions HTTP/1.0\r\nHost: {HOST}\r\n'
