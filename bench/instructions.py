@@ -70,8 +70,9 @@ def inclusive_cost(dump, function):
     return 0
 
 
-def measure(binary, calls, clients, stream):
-    """(instructions per call, of them outside the request-log writer) for `binary`."""
+def measure(binary, calls, clients, stream, keep=None):
+    """(instructions per call, of them outside the request-log writer) for `binary`; the
+    callgrind dump is copied to `keep` when given."""
     work = tempfile.mkdtemp(prefix='gatehouse-instructions-')
     processes = []
     try:
@@ -113,6 +114,8 @@ def measure(binary, calls, clients, stream):
         parts = sorted(glob.glob(f'{dump}.*'))
         if not parts:
             raise RuntimeError(f'callgrind wrote no dump; see {work}/serve.log')
+        if keep:
+            shutil.copyfile(parts[0], keep)
         total = inclusive_cost(parts[0], 'PROGRAM TOTALS')
         writer = inclusive_cost(parts[0], 'RequestLog::Run()')
         return total / made, (total - writer) / made
@@ -130,6 +133,8 @@ def main():
     parser.add_argument('--clients', type=int, default=8)
     parser.add_argument('--rounds', type=int, default=2)
     parser.add_argument('--stream', action='store_true', help='streamed chat calls')
+    parser.add_argument('--keep', metavar='DIR',
+                        help='keep each callgrind dump in DIR (for callgrind_annotate)')
     args = parser.parse_args()
     for tool in ('valgrind', 'callgrind_annotate'):
         if not shutil.which(tool):
@@ -139,9 +144,13 @@ def main():
     print(f'# instructions per {"streamed " if args.stream else ""}chat call, {args.calls} calls '
           f'over {args.clients} connections, callgrind (user space, every thread)')
     print(f'{"binary":40} {"total":>9} {"without the writer":>19}')
-    for _ in range(args.rounds):
-        for binary in args.binaries:
-            total, loops = measure(os.path.abspath(binary), args.calls, args.clients, args.stream)
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+    for round_number in range(args.rounds):
+        for index, binary in enumerate(args.binaries):
+            keep = (f'{args.keep}/callgrind.{index}.{round_number}.out' if args.keep else None)
+            total, loops = measure(os.path.abspath(binary), args.calls, args.clients, args.stream,
+                                   keep)
             print(f'{binary:40} {total:9.0f} {loops:19.0f}', flush=True)
 
 
