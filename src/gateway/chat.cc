@@ -187,6 +187,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     }
     log_.FlushJournal();  // as in the destructor
     exchange_->Cancel();
+    slot_.reset();
   }
 
   // The next piece of a relayed stream (AsyncBodySource::Next).
@@ -214,8 +215,10 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     return TokenUsage{};
   }
 
+  // Records a call that ended without an answer to relay; its provider call is over.
   void Fail(Error error, int http_status) {
     Record("failed", http_status, UsageOfFailure(http_status));
+    slot_.reset();
     ChatResult result;
     result.error = std::move(error);
     Answer(std::move(result));
@@ -227,7 +230,6 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     if (recorded_) return;
     recorded_ = true;
     LogCall(log_, call_, usage, output, status, http_status, completion_estimate);
-    slot_.reset();
   }
 
   // Records the stream's outcome with what the events said.
@@ -239,7 +241,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
   // The client left a stream: 499, unless it had the whole answer ([DONE]) already, as a client
   // that closes on [DONE] does.
   void RecordLeftStream() {
-    if (events_.done() || events_.failed()) return EndStream();
+    if (events_.done() || events_.failed()) return RecordStreamEnd();
     RecordStream("failed", 499);
   }
 
@@ -290,7 +292,10 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
         self->exchange_->Cancel();
         return self->Fail(Error(ErrorCode::kBadGateway, {}, "provider answer too large"), 502);
       }
-      if (piece->end) return self->OnWhole();
+      if (piece->end) {
+        self->slot_.reset();  // the provider's call is over
+        return self->OnWhole();
+      }
       self->ReadWhole();
     });
   }
@@ -363,7 +368,6 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     recorded_ = true;
     const TokenUsage usage =
         LogCall(log_, call_, reported, std::move(output), "succeeded", 200, completion_estimate);
-    slot_.reset();
     ChatResult result;
     result.body = AnswerBody(response, reported.has_value(), usage);
     Answer(std::move(result));
@@ -399,7 +403,13 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
   }
 
   void OnStreamPiece(std::expected<UpstreamBodyPiece, UpstreamError> piece,
-                     const AsyncBodySource::Callback& done) {
+                     const AsyncBodySource::Callback& relay) {
+    // The last piece relayed: the provider's call is over (its body ended or broke, or it was
+    // cancelled), and its concurrency slot goes.
+    auto done = [this, &relay](BodyPiece kind, std::string chunk) {
+      if (kind != BodyPiece::kMore) slot_.reset();
+      relay(kind, std::move(chunk));
+    };
     if (!piece) {
       // An unfinished last line was cut mid-event: relayed, it would be an event no client can
       // parse, so it is dropped; the error event after it, on its own, tells why the stream ends.
@@ -410,7 +420,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
         // After [DONE] the answer is whole, and after an error event the provider has said why
         // it ends: what it does with the rest of its body (its last chunk, its close) changes
         // nothing for the client or the record.
-        EndStream();
+        RecordStreamEnd();
         return done(BodyPiece::kLast, std::move(chunk));
       }
       if (cancelled_) return done(BodyPiece::kBroken, std::move(chunk));
@@ -425,7 +435,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
       exchange_->Cancel();
       chunk += events_.Abandon();
       if (events_.done()) {
-        EndStream();
+        RecordStreamEnd();
         return done(BodyPiece::kLast, std::move(chunk));
       }
       return done(BodyPiece::kLast,
@@ -435,7 +445,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     // before the piece that carries it is relayed, so that its journal frame is written before
     // those bytes leave, and a kill -9 while the provider's body has yet to end loses nothing
     // the client has. What the provider sends after [DONE] is relayed, not metered.
-    if (events_.done() && !piece->end) RecordAtDone();
+    if (events_.done()) RecordStreamEnd();
     if (!piece->end) return done(BodyPiece::kMore, std::move(chunk));
     if (piece->ended_by_close && !events_.done() && !events_.failed()) {
       // The provider's close ended the body before [DONE]: a provider that died mid-answer
@@ -445,7 +455,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
     }
     // A stream that ended after an error event is not made to look complete.
     if (!events_.done() && !events_.failed()) chunk += "data: [DONE]\n\n";
-    EndStream();
+    RecordStreamEnd();
     done(BodyPiece::kLast, std::move(chunk));
   }
 
@@ -459,25 +469,18 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
                    : "data: {\"error\":{\"message\":\"Bad Gateway\",\"code\":502}}\n\n";
   }
 
-  // Records a stream that ended (failed 502 when the provider sent an error event), once, and
-  // lets go of its concurrency slot.
-  void EndStream() {
-    if (!recorded_ && events_.failed()) {
+  // Records a stream whose answer ended, at [DONE] or at an error event (failed 502), once. A
+  // stream recorded at [DONE] keeps its concurrency slot until the provider's body ends, as the
+  // provider still counts the call until then.
+  void RecordStreamEnd() {
+    if (recorded_) return;
+    if (events_.failed()) {
       WarnAboutProvider("provider {} sent an error event in its stream",
                         call_.model.provider->name);
       RecordStream("failed", 502);
-    } else if (!recorded_) {
+    } else {
       RecordStream("succeeded", 200);
     }
-    slot_.reset();
-  }
-
-  // [DONE] made the answer whole while the provider's body has yet to end: the call is recorded
-  // now, and keeps its concurrency slot until that end, as the provider still counts it.
-  void RecordAtDone() {
-    auto slot = std::move(slot_);
-    EndStream();
-    slot_ = std::move(slot);
   }
 
   // The relayed stream the transport pulls from.
@@ -494,7 +497,7 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
 
   RequestLog& log_;
   ChatCall call_;
-  std::shared_ptr<ConcurrencyCaps::Slot> slot_;  // held until the call is recorded
+  std::shared_ptr<ConcurrencyCaps::Slot> slot_;  // held until the provider's call is over
   std::shared_ptr<UpstreamExchange> exchange_;
   std::function<void(ChatResult)> done_;
   UpstreamHead head_;

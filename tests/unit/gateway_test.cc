@@ -4,13 +4,13 @@
 
 #include <boost/json/parse.hpp>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <thread>
 
 #include "core/text.h"
 #include "gateway/chat_body.h"
 #include "gateway_fixture.h"
+#include "journal_files.h"
 #include "usage/request_journal.h"
 
 namespace gatehouse {
@@ -222,21 +222,13 @@ TEST_F(GatewayTest, TheRecordOfACallWhoseClientLeftIsJournaledAtOnce) {
   RequestLog log(store_, RequestLogOptions{.max_delay = std::chrono::hours(1)});
   ASSERT_TRUE(log.OpenJournal(journal_dir.string()));
   Gateway gateway(client_, log);
-  auto journaled = [&journal_dir] {
-    std::string bytes;
-    for (const auto& entry : std::filesystem::directory_iterator(journal_dir)) {
-      std::ifstream file(entry.path(), std::ios::binary);
-      bytes.append(std::istreambuf_iterator<char>(file), {});
-    }
-    return DecodeJournalFrames(bytes);
-  };
   std::thread loop([&] {
     log.DeferJournalOnThisThread();
     exchange()->hold_head = true;
     auto cancel = gateway.Run(Call(), [](ChatResult) {});
-    EXPECT_TRUE(journaled().empty());
+    EXPECT_TRUE(JournaledRecords(journal_dir).empty());
     cancel();
-    const auto frames = journaled();
+    const auto frames = JournaledRecords(journal_dir);
     ASSERT_EQ(frames.size(), 1u);
     EXPECT_EQ(frames[0].http_status, 499);
   });
@@ -270,12 +262,7 @@ TEST_F(GatewayTest, AStreamIsRecordedBeforeThePieceThatCarriesItsDoneIsRelayed) 
       EXPECT_EQ(piece, BodyPiece::kMore) << "the provider's body has not ended yet";
       relayed = std::move(chunk);
       log.FlushJournal();  // what the loop does before it sends the piece it was handed
-      std::string bytes;
-      for (const auto& entry : std::filesystem::directory_iterator(journal_dir)) {
-        std::ifstream file(entry.path(), std::ios::binary);
-        bytes.append(std::istreambuf_iterator<char>(file), {});
-      }
-      frames = DecodeJournalFrames(bytes);
+      frames = JournaledRecords(journal_dir);
     });
     EXPECT_TRUE(relayed.ends_with("data: [DONE]\n\n")) << relayed;
     ASSERT_EQ(frames.size(), 1u);
@@ -324,6 +311,56 @@ TEST_F(GatewayTest, AnOversizedEventAfterDoneEndsAWholeStream) {
   const RequestRecord record = OnlyRecord();
   EXPECT_EQ((std::pair{record.status, record.http_status}),
             (std::pair{std::string("succeeded"), 200}));
+}
+
+// The concurrency slot is the provider's count of the call: it goes wherever the provider's call
+// ends, whichever way that is, and only there.
+TEST_F(GatewayTest, EveryWayAProviderCallEndsFreesItsConcurrencySlot) {
+  provider_.max_concurrent = 1;
+  const UpstreamHead json{200, "application/json", ""};
+  const UpstreamHead sse{200, "text/event-stream", ""};
+  const PieceResult cut = std::unexpected(UpstreamError{UpstreamFailure::kNetwork, "reset"});
+  auto script = [&](HeadResult head, std::vector<PieceResult> pieces) {
+    client_.next = std::make_shared<ScriptedExchange>();
+    exchange()->head = std::move(head);
+    for (auto& piece : pieces) exchange()->pieces.push_back(std::move(piece));
+  };
+  auto expect_free = [&](const char* after) {
+    script(json, {Whole(R"({"choices":[]})")});
+    const ChatResult next = Run(Call());
+    EXPECT_FALSE(next.error) << "the slot was kept after " << after;
+  };
+  script(json, {Whole(R"({"choices":[]})")});
+  EXPECT_FALSE(Run(Call()).error);
+  expect_free("a whole answer");
+  script(UpstreamHead{400, "application/json", ""}, {Whole(R"({"error":{"message":"no"}})")});
+  EXPECT_EQ(Run(Call()).status, 400);
+  expect_free("a provider's refusal");
+  script(std::unexpected(UpstreamError{UpstreamFailure::kNetwork, "refused"}), {});
+  ExpectError(Run(Call()), ErrorCode::kBadGateway);
+  expect_free("a failed connection");
+  script(json, {UpstreamBodyPiece{"{\"choi", false}, cut});
+  ExpectError(Run(Call()), ErrorCode::kBadGateway);
+  expect_free("a body cut short");
+  script(json, {});
+  ExpectError(Run(Call(true)), ErrorCode::kBadGateway);
+  expect_free("a stream answered with JSON");
+  for (const auto& [pieces, what] :
+       {std::pair{std::vector<PieceResult>{Whole("data: [DONE]\n\n")}, "a whole stream"},
+        std::pair{std::vector<PieceResult>{UpstreamBodyPiece{"data: {}\n\n", false}, cut},
+                  "a broken stream"}}) {
+    script(sse, pieces);
+    ChatResult stream = Run(Call(true));
+    ASSERT_TRUE(stream.stream);
+    Drain(*stream.stream);
+    expect_free(what);
+  }
+  script(sse, {UpstreamBodyPiece{"data: {}\n\n", false}});
+  ChatResult left = Run(Call(true));
+  ASSERT_TRUE(left.stream);
+  left.stream->Next([](BodyPiece, std::string) {});
+  left.stream.reset();  // the client left
+  expect_free("a stream its client left");
 }
 
 TEST_F(GatewayTest, CallsBeyondTheProvidersConcurrencyCapAre429Id9002AndRecorded) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/ids.h"
+#include "journal_files.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/sqlite_store.h"
 #include "temp_dir.h"
@@ -47,14 +48,6 @@ std::vector<std::string> SessionIds(Store& store) {
   while (*(*cursor)->Next(record)) ids.push_back(record.session_id.value_or(""));
   std::sort(ids.begin(), ids.end());
   return ids;
-}
-
-std::vector<std::filesystem::path> Segments(const TempDir& dir) {
-  std::vector<std::filesystem::path> found;
-  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
-    if (entry.path().extension() == ".journal") found.push_back(entry.path());
-  }
-  return found;
 }
 
 }  // namespace
@@ -146,7 +139,7 @@ TEST(RequestJournal, RecordsLeftByAKilledProcessAreStoredAtTheNextStartExactlyOn
   EXPECT_EQ(*replayed, 3u);
   EXPECT_EQ(SessionIds(store), (std::vector<std::string>{"session-1", "session-2", "session-3"}));
   // The old segments are gone; only the new, empty, active one is left.
-  const auto left = Segments(dir);
+  const auto left = JournalSegments(dir.path());
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left[0].filename(), "requests-9.journal");
   EXPECT_EQ(std::filesystem::file_size(left[0]), 0u);
@@ -186,7 +179,7 @@ TEST(RequestJournal, AReplayThatFailsAtStartIsRetriedByTheWriterAndTheLogFailsUn
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_FALSE(log.failing());
-  for (const auto& segment : Segments(dir)) {
+  for (const auto& segment : JournalSegments(dir.path())) {
     EXPECT_NE(segment.filename(), "requests-7.journal") << "the replayed segment is removed";
   }
   log.Stop();
@@ -199,12 +192,7 @@ TEST(RequestJournal, AnAppendedRecordIsInTheJournalBeforeItsBatchIsStored) {
   ASSERT_TRUE(log.OpenJournal(dir.path().string()));
   ASSERT_TRUE(log.Append(SampleRecord(1)));
   // The batch waits (max_delay); the record is already on file, as a process kill would find.
-  std::string bytes;
-  for (const auto& segment : Segments(dir)) {
-    std::ifstream file(segment, std::ios::binary);
-    bytes.append(std::istreambuf_iterator<char>(file), {});
-  }
-  const auto records = DecodeJournalFrames(bytes);
+  const auto records = JournaledRecords(dir.path());
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].session_id, "session-1");
   EXPECT_TRUE(SessionIds(store).empty());
@@ -216,14 +204,7 @@ TEST(RequestJournal, AThreadThatDefersWritesItsFramesTogetherAtItsFlush) {
   SqliteStore store(dir.File("gatehouse.db").string());
   RequestLog log(store, RequestLogOptions{.max_delay = std::chrono::hours(1)});
   ASSERT_TRUE(log.OpenJournal(dir.path().string()));
-  auto journaled = [&dir] {
-    std::string bytes;
-    for (const auto& segment : Segments(dir)) {
-      std::ifstream file(segment, std::ios::binary);
-      bytes.append(std::istreambuf_iterator<char>(file), {});
-    }
-    return DecodeJournalFrames(bytes).size();
-  };
+  auto journaled = [&dir] { return JournaledRecords(dir.path()).size(); };
   std::thread loop([&] {
     log.DeferJournalOnThisThread();
     ASSERT_TRUE(log.Append(SampleRecord(1)));
@@ -269,9 +250,9 @@ TEST(RequestJournal, StoredBatchesRetireTheirSegmentsAndStopLeavesNone) {
   }
   ASSERT_EQ(log.written(), 200u);
   // At most the active segment and one retiring segment exist at any time.
-  EXPECT_LE(Segments(dir).size(), 2u);
+  EXPECT_LE(JournalSegments(dir.path()).size(), 2u);
   log.Stop();
-  EXPECT_TRUE(Segments(dir).empty());
+  EXPECT_TRUE(JournalSegments(dir.path()).empty());
   EXPECT_EQ(SessionIds(store).size(), 200u);
   EXPECT_EQ(log.journal_failures(), 0u);
 }
@@ -285,7 +266,7 @@ TEST(RequestJournal, ReplayingRecordsAlreadyStoredAddsNoDuplicates) {
     ASSERT_TRUE(log.Append(SampleRecord(1)));
     ASSERT_TRUE(log.Append(SampleRecord(2)));
     // The journal as a kill -9 would leave it, kept aside; then the records are stored.
-    for (const auto& segment : Segments(dir)) {
+    for (const auto& segment : JournalSegments(dir.path())) {
       std::filesystem::copy_file(segment, dir.File("requests-100.journal"));
     }
     log.Stop();
