@@ -73,7 +73,7 @@ asio::awaitable<PostOutcome> Post(asio::io_context& io, const ParsedUrl& url,
   const std::string name(url.name());
   context.set_verify_callback(asio::ssl::host_name_verification(name));
   beast::ssl_stream<beast::tcp_stream> stream(io, context);
-  SSL_set_tlsext_host_name(stream.native_handle(), name.c_str());
+  if (!url.IsAddress()) SSL_set_tlsext_host_name(stream.native_handle(), name.c_str());
   auto& tcp_layer = beast::get_lowest_layer(stream);
   tcp_layer.expires_after(timeout);
   if (auto [error, endpoint] = co_await tcp_layer.async_connect(endpoints, kAwait); error) {

@@ -299,10 +299,7 @@ class AsioExchange final : public UpstreamExchange,
       auto& secure = *connection_->secure;
       const std::string name(url.name());
       secure.set_verify_callback(asio::ssl::host_name_verification(name));
-      // Server names are host names: an IP literal is not sent as one (RFC 6066).
-      boost::system::error_code not_an_address;
-      asio::ip::make_address(url.host, not_an_address);
-      if (not_an_address) SSL_set_tlsext_host_name(secure.native_handle(), name.c_str());
+      if (!url.IsAddress()) SSL_set_tlsext_host_name(secure.native_handle(), name.c_str());
       connection_->tls->Resume(secure.native_handle());
       what = "TLS handshake";
       auto [handshake_error] =

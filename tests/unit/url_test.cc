@@ -43,11 +43,16 @@ TEST(ParseUrl, AnIpv6LiteralIsBracketedAndItsZoneIdWrittenPercent25) {
   EXPECT_EQ(url->host, "fe80::1%eth0");  // as the address parser reads it
   EXPECT_EQ(url->name(), "fe80::1");     // as the server is told it
 
-  EXPECT_FALSE(ParseUrl("http://[::1"));             // not closed
-  EXPECT_FALSE(ParseUrl("http://[::1]x/"));          // something after the bracket
-  EXPECT_FALSE(ParseUrl("http://[fe80::1%25]/"));    // an empty zone id
-  EXPECT_FALSE(ParseUrl("http://[%25eth0]/"));       // no address
-  EXPECT_FALSE(ParseUrl("http://[example.com]/"));   // brackets hold IPv6 only
+  EXPECT_FALSE(ParseUrl("http://[::1"));            // not closed
+  EXPECT_FALSE(ParseUrl("http://[::1]x/"));         // something after the bracket
+  EXPECT_FALSE(ParseUrl("http://[fe80::1%25]/"));   // an empty zone id
+  EXPECT_FALSE(ParseUrl("http://[%25eth0]/"));      // no address
+  EXPECT_FALSE(ParseUrl("http://[example.com]/"));  // brackets hold IPv6 only
+  EXPECT_FALSE(ParseUrl("http://[h:x]/"));          // a colon does not make an address
+  EXPECT_FALSE(ParseUrl("http://[::1/x]/"));        // nor anything else before the bracket
+  EXPECT_FALSE(ParseUrl("http://[::1%25e/0]/"));    // a zone id is unreserved characters
+  EXPECT_TRUE(ParseUrl("http://[2001:db8::7]/"));
+  EXPECT_TRUE(ParseUrl("http://[::ffff:192.0.2.1]/"));
   EXPECT_FALSE(ParseUrl("http://::1/"));             // IPv6 without brackets
   EXPECT_FALSE(ParseUrl("http://fe80::1%25eth0/"));  // likewise
 }
@@ -61,6 +66,41 @@ TEST(ParseUrl, APortIsOneTo65535InDigits) {
   EXPECT_FALSE(ParseUrl("http://h:https/"));  // a service name the resolver would look up
   EXPECT_FALSE(ParseUrl("http://h:-1/"));
   EXPECT_FALSE(ParseUrl("http://h:+80/"));
+}
+
+// A port is a number: ":0080" is port 80, so it reaches the pool, the Host header and the origin
+// as 80 does (and is left out of the Host header where it is the scheme's).
+TEST(ParseUrl, APortWithLeadingZerosIsTheSamePortWithout) {
+  EXPECT_EQ(ParseUrl("http://h:0080/").value().port, "80");
+  EXPECT_EQ(ParseUrl("http://h:0080/").value().HostHeader(), "h");
+  EXPECT_EQ(ParseUrl("https://h:08443/").value().port, "8443");
+  EXPECT_EQ(UrlOrigin("https://h:000443/x"), "https://h");
+  EXPECT_FALSE(ParseUrl("http://h:00000/"));
+}
+
+// A host name is what RFC 3986 lets a reg-name hold, without percent-encoding: nothing that
+// could change the Host header's meaning, and a name outside ASCII only in its A-label form.
+TEST(ParseUrl, AHostNameHoldsOnlyRegNameCharacters) {
+  EXPECT_TRUE(ParseUrl("http://api-1.internal_name.example/"));
+  EXPECT_TRUE(ParseUrl("http://xn--caf-dma.example/"));
+  EXPECT_TRUE(ParseUrl("http://192.0.2.1:8080/"));
+  for (const char* refused :
+       {"http://h\"x/", "http://h<x/", "http://h>x/", "http://h\\x/", "http://h^x/", "http://h`x/",
+        "http://h{x/", "http://h|x/", "http://h}x/", "http://h%41/", "http://caf\xc3\xa9.example/",
+        "http://h]/", "http://h[/"}) {
+    EXPECT_FALSE(ParseUrl(refused)) << refused;
+  }
+}
+
+// A TLS client names the server it wants (SNI) by its host name only: an IP literal is never
+// sent as one (RFC 6066 §3).
+TEST(ParsedUrl, AnIpLiteralIsAnAddressAndANameIsNot) {
+  EXPECT_TRUE(ParseUrl("https://192.0.2.1/").value().IsAddress());
+  EXPECT_TRUE(ParseUrl("https://[::1]:8443/").value().IsAddress());
+  EXPECT_TRUE(ParseUrl("https://[fe80::1%25eth0]/").value().IsAddress());
+  EXPECT_FALSE(ParseUrl("https://api.example.com/").value().IsAddress());
+  EXPECT_FALSE(ParseUrl("https://localhost/").value().IsAddress());
+  EXPECT_FALSE(ParseUrl("https://192.0.2.1.example/").value().IsAddress());
 }
 
 TEST(ParseUrl, OnlyLowerCaseHttpAndHttpsWithAHostAreUrls) {
@@ -86,7 +126,17 @@ TEST(ParseUrl, NoSpaceOrControlCharacterCanEndTheRequestLineOrHostHeader) {
   EXPECT_FALSE(ParseUrl("http://h/a\tb"));
   EXPECT_FALSE(ParseUrl(std::string("http://h/a\0b", 12)));
   EXPECT_FALSE(ParseUrl("http://h/a\x7f"));
-  EXPECT_TRUE(ParseUrl("http://h/caf\xc3\xa9"));  // bytes above ASCII pass as they are
+}
+
+// A request line carries a target RFC 3986 allows: bytes above ASCII and the characters it
+// allows nowhere (" < > \ ^ ` { | }) are percent-encoded, as a browser sends them; a '%' the URL
+// already has stays, so an encoded path is not encoded twice.
+TEST(ParseUrl, WhatNoTargetMayHoldIsPercentEncodedAndTheRestKept) {
+  EXPECT_EQ(ParseUrl("http://h/caf\xc3\xa9").value().target, "/caf%C3%A9");
+  EXPECT_EQ(ParseUrl("http://h/a\"b<c>d\\e^f`g{h|i}j").value().target,
+            "/a%22b%3Cc%3Ed%5Ce%5Ef%60g%7Bh%7Ci%7Dj");
+  EXPECT_EQ(ParseUrl("http://h/a%20b?q=%C3%A9&r=1").value().target, "/a%20b?q=%C3%A9&r=1");
+  EXPECT_EQ(ParseUrl("http://h?x=\xff").value().target, "/?x=%FF");
 }
 
 TEST(UrlOrigin, ShowsSchemeHostAndPortButNoPathQueryOrUserInfo) {
