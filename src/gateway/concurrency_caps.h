@@ -18,7 +18,7 @@ class ConcurrencyCaps {
  public:
   class Slot;
   // A slot for one call of `token_id` to `provider`, or null when a cap is reached. The slot
-  // frees itself when destroyed.
+  // frees itself when destroyed. A provider with neither cap gets a slot that counts nothing.
   std::shared_ptr<Slot> Acquire(const ProviderConfig& provider, const std::string& token_id);
 
  private:
