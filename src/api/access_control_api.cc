@@ -11,7 +11,8 @@ namespace {
 // Appends `"key":"value"`, or `"key":null` without a value, with a comma before every field
 // but the first.
 void AppendField(std::string& out, std::string_view key, std::optional<std::string_view> value) {
-  out += out.size() > 1 ? ",\"" : "\"";
+  if (out.size() > 1) out += ',';
+  out += '"';
   out += key;
   out += "\":";
   if (!value) {
@@ -34,8 +35,9 @@ void Validate(ApiServices& services, const ApiCall& call, HttpResponse& response
     return in_project ? std::optional<std::string_view>(text) : std::nullopt;
   };
   std::string& body = response.body;
+  body.clear();
   body.reserve(256);
-  body = "{";
+  body.push_back('{');
   AppendField(body, "organizationId", token.organization_id());
   AppendField(body, "organizationName", organization_name);
   AppendField(body, "projectId", if_in_project(token.project_id()));

@@ -66,7 +66,7 @@ void Export(ApiServices& services, const ApiCall& call, HttpResponse& response) 
                                           std::move(*slot));
   }
   response.status = 200;
-  response.content_type = std::string(ContentTypeOf(*format));
+  response.content_type = ContentTypeOf(*format);
   if (*format == ExportFormat::kCsv) {
     response.headers.emplace_back("Content-Disposition", "attachment; filename=\"requests.csv\"");
   }

@@ -57,7 +57,7 @@ bool ServeStaticFile(const std::string& web_dir, const std::string& path, HttpRe
   content << file.rdbuf();
   if (!file.good() && !file.eof()) return false;
   response.status = 200;
-  response.content_type = std::string(ContentTypeOf(relative));
+  response.content_type = ContentTypeOf(relative);
   response.body = std::move(content).str();
   // Vite fingerprints asset names, so they may be cached for good; the page itself may not.
   response.headers.emplace_back("Cache-Control", relative.starts_with("/assets/")

@@ -57,7 +57,7 @@ struct ChatCall {
 struct ChatResult {
   std::optional<Error> error;
   int status = 200;
-  std::string content_type = "application/json";
+  std::string_view content_type = "application/json";  // static text, as HttpResponse's
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::shared_ptr<AsyncBodySource> stream;

@@ -31,7 +31,8 @@ struct HttpRequest {
 
 struct HttpResponse {
   int status = 200;
-  std::string content_type = "application/json";
+  // Static text (a literal, or ContentTypeOf's): never a string built for one response.
+  std::string_view content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // beyond type and length
   std::string body;
   // When set, the body is streamed from here and `body` is ignored; Next() runs on the
