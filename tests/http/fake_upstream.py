@@ -20,6 +20,10 @@ the requested model name (the bare name Gatehouse sends, without the provider pr
   mid-error-then-wait
                    the stream of `mid-error`, but the body's last chunk comes HELD_AFTER_DONE_S
                    after the error event
+  usage-after-done the stream of `stream-no-usage`, then after data: [DONE] a usage-only event
+                   (STREAM_USAGE), as a provider's late bookkeeping would send it
+  huge-after-done  the stream of `stream`, then after data: [DONE] one event of HUGE_EVENT_BYTES
+                   (over the gateway's 1 MiB bound on an event)
   tool-calls       200 JSON whose answer is a tool call only (no content), without usage
   close-ended      SSE with neither chunks nor a length: one content event, then the close
   close-ended-done the same, with data: [DONE] before the close
@@ -45,6 +49,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ECHO_USAGE = {'prompt_tokens': 1200, 'completion_tokens': 345, 'total_tokens': 1545}
 STREAM_USAGE = {'prompt_tokens': 321, 'completion_tokens': 54, 'total_tokens': 375}
 HELD_AFTER_DONE_S = 3.0
+HUGE_EVENT_BYTES = 1200 * 1024
 TOOL_ARGUMENTS = '{"city": "Montevideo", "unit": "celsius", "days": 7}'
 
 STREAM_PIECES = ['Once ', 'upon ', 'a ', 'time', ' there was a stream.']
@@ -149,6 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
             'cut-stream': self._cut_stream, 'mid-error': self._mid_error,
             'mid-error-then-wait': self._mid_error,
             'done-then-wait': self._done_then_wait, 'tool-calls': self._tool_calls,
+            'usage-after-done': self._usage_after_done, 'huge-after-done': self._huge_after_done,
             'close-ended': self._close_ended, 'close-ended-done': self._close_ended,
             'sse-fields': self._sse_fields, 'quoted-key-error': self._quoted_key_error,
         }.get(model)
@@ -255,6 +261,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._stream_pieces(body, record, STREAM_PIECES, STREAM_USAGE,
                             held_after_done_s=HELD_AFTER_DONE_S)
 
+    def _usage_after_done(self, body, record):
+        self._stream_pieces(body, record, STREAM_PIECES, None, after_done=[
+            {'id': self._completion_id(record), 'object': 'chat.completion.chunk',
+             'created': int(time.time()), 'model': body.get('model'), 'choices': [],
+             'usage': dict(STREAM_USAGE)}])
+
+    def _huge_after_done(self, body, record):
+        self._stream_pieces(body, record, STREAM_PIECES, STREAM_USAGE,
+                            after_done=['x' * HUGE_EVENT_BYTES])
+
     def _chunk_payload(self, record, model, delta, finish=None):
         return {'id': self._completion_id(record), 'object': 'chat.completion.chunk',
                 'created': int(time.time()), 'model': model,
@@ -262,7 +278,7 @@ class _Handler(BaseHTTPRequestHandler):
                 'choices': [{'index': 0, 'delta': delta, 'logprobs': None,
                              'finish_reason': finish}]}
 
-    def _stream_pieces(self, body, record, pieces, usage, held_after_done_s=0.0):
+    def _stream_pieces(self, body, record, pieces, usage, held_after_done_s=0.0, after_done=()):
         stop = self.server.upstream.stop_event
         model = body.get('model')
         self._start_sse()
@@ -282,7 +298,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._event('[DONE]')
         if held_after_done_s and stop.wait(held_after_done_s):
             return
-        self._end_chunks()
+        try:
+            for payload in after_done:
+                self._event(payload)
+            self._end_chunks()
+        except OSError:
+            return  # the gateway may stop reading once the answer is whole
         record['answer'] = ''.join(pieces)
 
     def _stream(self, body, record):

@@ -37,6 +37,7 @@ PRICES = {
                'garbage': (1.0, 2.0), 'no-choices': (1.0, 2.0), 'mid-error': (1.0, 2.0),
                'mid-error-then-wait': (1.0, 2.0),
                'done-then-wait': (1.0, 2.0), 'tool-calls': (1.0, 2.0),
+               'usage-after-done': (1.0, 2.0), 'huge-after-done': (1.0, 2.0),
                'close-ended': (1.0, 2.0), 'close-ended-done': (1.0, 2.0),
                'sse-fields': (1.0, 2.0), 'quoted-key-error': (1.0, 2.0)},
     SLOW_PROVIDER: {'hang': (1.0, 2.0), 'echo': (0.5, 1.5)},

@@ -283,6 +283,36 @@ class StreamingTests(GatewayTestCase):
         self.assertEqual((record['promptTokens'], record['completionTokens']),
                          (STREAM_USAGE['prompt_tokens'], STREAM_USAGE['completion_tokens']))
 
+    def test_nothing_a_provider_sends_after_done_is_metered(self):
+        # The answer is whole at [DONE], and recorded there: a usage event after it still reaches
+        # a client that asked for usage, but the record keeps the estimates it had at [DONE].
+        session = unique('s-usageafterdone')
+        stream = self.open(f'{PROVIDER}/usage-after-done', session=session,
+                           extra={'stream_options': {'include_usage': True}})
+        datas = [d for _t, d in stream.read_all()]
+        self.assertIsNone(stream.error)
+        self.assertEqual(len(datas), datas.index('[DONE]') + 2, [d[:80] for d in datas])
+        usage = json.loads(datas[-1])['usage']
+        self.assertEqual((usage['prompt_tokens'], usage['completion_tokens']),
+                         (STREAM_USAGE['prompt_tokens'], STREAM_USAGE['completion_tokens']))
+        record = self.wait_record(session, self.project.token, settle_s=1.0)
+        self.assertEqual((record['status'], record['httpStatus']), ('succeeded', 200))
+        self.assertEqual(record['completionTokens'],
+                         (len(''.join(STREAM_PIECES)) + 3) // 4, 'estimated, not reported')
+        self.assertNotEqual(record['promptTokens'], STREAM_USAGE['prompt_tokens'])
+
+    def test_an_oversized_event_after_done_ends_a_whole_stream(self):
+        # An event over the gateway's 1 MiB bound is dropped and ends the stream; after [DONE]
+        # the answer was whole, so no error event follows it and the call succeeded.
+        session = unique('s-hugeafterdone')
+        stream = self.open(f'{PROVIDER}/huge-after-done', session=session)
+        datas = [d for _t, d in stream.read_all()]
+        self.assertEqual(datas[-1], '[DONE]', [d[:80] for d in datas])
+        record = self.wait_record(session, self.project.token, settle_s=1.0)
+        self.assertEqual((record['status'], record['httpStatus']), ('succeeded', 200))
+        self.assertEqual((record['promptTokens'], record['completionTokens']),
+                         (STREAM_USAGE['prompt_tokens'], STREAM_USAGE['completion_tokens']))
+
     def test_a_stream_its_providers_close_ended_before_done_is_not_taken_for_complete(self):
         # No chunks, no length: the close ends the body, as a provider dying mid-answer does.
         session = unique('s-closeended')
