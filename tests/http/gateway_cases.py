@@ -114,9 +114,12 @@ class ChatStream:
                 # chunks (its peek swallows the IncompleteRead): after a chunk, chunk_left is
                 # None only once the last chunk was read; before any (None from the start), a
                 # 200 stream always has an event, so no line at all is a cut too.
+                # A body with a Content-Length cut short ends quietly too: its length is left.
                 if self.response.chunked and (self.response.chunk_left is not None or
                                               not self.any_line):
                     self.error = http.client.IncompleteRead(b'')
+                elif not self.response.chunked and self.response.length:
+                    self.error = http.client.IncompleteRead(b'', self.response.length)
                 return
             self.any_line = True
             text = line.decode('utf-8', 'replace').rstrip('\r\n')
