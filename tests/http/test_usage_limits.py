@@ -3,6 +3,7 @@
 restart, and the soft-limit webhook."""
 
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -340,12 +341,16 @@ class UsageSurvivesRestartTests(LimitPaths, GatewayTestCase):
 
 
 class WebhookReceiver:
-    """A local HTTP server that records POSTed JSON; the first `failures` answers are 500."""
+    """A local HTTP server that records POSTed JSON; the first `failures` answers are 500.
+    `host`: the loopback address it listens on (127.0.0.1 or ::1); `requests` holds each POST's
+    (target, Host header)."""
 
-    def __init__(self, failures=0):
+    def __init__(self, failures=0, host='127.0.0.1'):
         self.failures = failures
+        self.host = host
         self.attempts = []
         self.delivered = []
+        self.requests = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -353,6 +358,7 @@ class WebhookReceiver:
                 pass
 
             def do_POST(self):
+                receiver.requests.append((self.path, self.headers.get('Host')))
                 length = int(self.headers.get('Content-Length', 0))
                 body = json.loads(self.rfile.read(length) or b'{}')
                 receiver.attempts.append(body)
@@ -363,13 +369,21 @@ class WebhookReceiver:
                 self.send_header('Content-Length', '0')
                 self.end_headers()
 
-        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        class Server(ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ':' in host else socket.AF_INET
+
+        self.httpd = Server((host, 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     @property
+    def port(self):
+        return self.httpd.server_address[1]
+
+    @property
     def url(self):
-        return f'http://127.0.0.1:{self.httpd.server_address[1]}/hook'
+        host = f'[{self.host}]' if ':' in self.host else self.host
+        return f'http://{host}:{self.port}/hook'
 
     def stop(self):
         self.httpd.shutdown()
@@ -492,11 +506,27 @@ class OrganizationWebhookTests(LimitPaths, GatewayTestCase):
                                    10.0), 'a cleared URL leaves the server\'s in force')
         self.assertEqual(self.notices_for(self.organization_receiver, project_id), [])
 
+    def test_a_webhook_at_an_ipv6_literal_gets_a_bracketed_host_and_an_encoded_target(self):
+        # RFC 9110's Host for an IPv6 literal is bracketed, with the port the URL names; what a
+        # request-target cannot hold (here bytes above ASCII) goes percent-encoded.
+        try:
+            receiver = WebhookReceiver(host='::1')
+        except OSError as error:  # a machine without IPv6 loopback
+            self.skipTest(f'cannot listen on [::1]: {error}')
+        self.addCleanup(receiver.stop)
+        self.addCleanup(self.put_webhook, '')
+        self.ok(self.put_webhook(f'http://[::1]:{receiver.port}/hook/caf\u00e9?x=\u00fc'))
+        project_id = self.cross_a_soft_limit()
+        self.assertTrue(wait_until(lambda: self.notices_for(receiver, project_id), 10.0))
+        self.assertEqual(receiver.requests[0],
+                         ('/hook/caf%C3%A9?x=%C3%BC', f'[::1]:{receiver.port}'))
+
     def test_a_webhook_url_that_cannot_be_called_is_400_id_11_and_changes_nothing(self):
         before = self.read_webhook()
         for url in ('hooks.example/x', 'ftp://hooks.example/x', 'https://hooks.example:0/x',
                     'https://hooks.example:https/x', 'https://user:pw@hooks.example/x',
-                    'https://hooks.example/a b', 'https:///x'):
+                    'https://hooks.example/a b', 'https:///x', 'https://[hooks:example]/x',
+                    'https://hooks|example/x', 'https://caf\u00e9.example/x'):
             with self.subTest(url=url):
                 self.assertError(self.put_webhook(url), e_pattern('limitWebhookUrl'))
         self.assertEqual(self.read_webhook(), before)
