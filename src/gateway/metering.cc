@@ -398,7 +398,9 @@ SseAccumulator::Fate SseAccumulator::Meter(std::string_view data, bool cut,
   if (metered && reading.verdict == UsageVerdict::kBelievable) usage_ = usage;
   // Metered only; an error event always reaches the client.
   if (!relay_usage_only_ && !error_event && IsUsageOnly(object)) return Fate::kDropped;
-  if (reading.verdict == UsageVerdict::kUnbelievable && estimate_prompt_) {
+  // After [DONE] a usage goes as the provider sent it: neither replaced by an estimate nor
+  // priced, as the record (made at [DONE]) counts none of it.
+  if (metered && reading.verdict == UsageVerdict::kUnbelievable && estimate_prompt_) {
     // The client gets the estimate instead, as with a whole answer. usage_ stays unset: the
     // record estimates over the whole answer, which matches this when (as usual) the usage
     // event comes after the text.
@@ -413,8 +415,9 @@ SseAccumulator::Fate SseAccumulator::Meter(std::string_view data, bool cut,
   // Costs where prices are configured, on a usage that could be metered (believed or replaced
   // by the estimate). A usage that names too few counts (`usage: {}` on the chunks before the
   // last, as some providers send) goes as it came.
-  if (price_ && (reading.verdict == UsageVerdict::kBelievable ||
-                 (reading.verdict == UsageVerdict::kUnbelievable && estimate_prompt_))) {
+  if (metered && price_ &&
+      (reading.verdict == UsageVerdict::kBelievable ||
+       (reading.verdict == UsageVerdict::kUnbelievable && estimate_prompt_))) {
     AddCosts(object["usage"].as_object(), PriceOf(price_, usage.prompt, usage.completion));
     changed = true;
   }

@@ -52,6 +52,26 @@ TEST(SseAccumulator, WhatFollowsDoneIsRelayedButNotMetered) {
   EXPECT_FALSE(events.usage());
 }
 
+// After [DONE] a usage goes as the provider sent it: the record, made at [DONE], counts none of
+// it, so it is neither priced nor replaced by the estimate (as absurd counts before it are).
+TEST(SseAccumulator, AUsageAfterDoneIsNeitherPricedNorReplacedByTheEstimate) {
+  const ModelPrice price{"m", 1.0, 2.0};
+  SseAccumulator events(&price, [] { return std::int64_t{7}; });
+  const std::string after =
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4,"
+      "\"total_tokens\":13}}\n\n"
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":-5,\"completion_tokens\":4,"
+      "\"total_tokens\":-1}}\n\n";
+  EXPECT_EQ(events.Feed("data: [DONE]\n\n" + after), "data: [DONE]\n\n" + after);
+  // The same absurd usage before [DONE] is replaced by the estimate and priced.
+  SseAccumulator before(&price, [] { return std::int64_t{7}; });
+  const std::string relayed = before.Feed(
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":-5,\"completion_tokens\":4,"
+      "\"total_tokens\":-1}}\n\n");
+  EXPECT_NE(relayed.find("\"prompt_tokens\":7"), std::string::npos) << relayed;
+  EXPECT_NE(relayed.find("cost"), std::string::npos) << relayed;
+}
+
 TEST(SseAccumulator, AnErrorEventMarksTheStreamFailed) {
   SseAccumulator events;
   events.Feed("data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}],\"error\":null}\n\n");
