@@ -3,6 +3,20 @@
 #include <stdexcept>
 
 namespace gatehouse::sqlite {
+namespace {
+
+// SQLite keeps memory statistics by default, under a process-wide mutex taken on every one of
+// its allocations (a handful per request record). Gatehouse reads none of them, so they are off;
+// this must run before SQLite initializes, which the first connection does.
+void ConfigureLibraryOnce() {
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);  // SQLITE_MISUSE if initialized already: harmless
+    return true;
+  }();
+  (void)configured;
+}
+
+}  // namespace
 
 Error SqliteError(sqlite3* db, std::string_view what) {
   // SQLITE_BUSY after the busy timeout: another connection (or process) kept the write lock.
@@ -166,6 +180,7 @@ Database::~Database() {
 }
 
 void Database::Open(const std::string& path) {
+  ConfigureLibraryOnce();
   if (sqlite3_open_v2(path.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
@@ -181,6 +196,7 @@ void Database::Open(const std::string& path) {
 }
 
 Status Database::OpenReadOnly(const std::string& path) {
+  ConfigureLibraryOnce();
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK) {
     return std::unexpected(SqliteError(db_, "open read-only"));
