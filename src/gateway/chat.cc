@@ -345,26 +345,30 @@ class CallRun final : public std::enable_shared_from_this<CallRun> {
                   502);
     }
     boost::json::object& response = parsed.as_object();
+    // The record keeps the first choice's text, as a stream's record does; an estimate of the
+    // completion counts what every choice generated (`n` > 1), as a provider's count does.
     std::string output;
-    std::size_t other_generated = 0;  // code points of tool calls, a refusal, reasoning
+    std::size_t generated = 0;  // code points of the texts, tool calls, refusals, reasoning
     if (call_.kind == CallKind::kChat) {
+      bool first = true;
       for (const auto& choice : results->as_array()) {
         if (!choice.is_object()) continue;
         const auto* message = choice.as_object().if_contains("message");
         if (message && message->is_object()) {
+          std::string text;
           if (const auto* content = message->as_object().if_contains("content")) {
-            output += ContentText(*content);
+            text = ContentText(*content);
           }
-          other_generated = OtherGeneratedCodePoints(message->as_object());
+          generated += CodePointCount(text) + OtherGeneratedCodePoints(message->as_object());
+          if (first) output = std::move(text);
         }
-        break;
+        first = false;
       }
     }
     const auto reported =
         ReadUsage(response, call_.kind == CallKind::kEmbeddings ? UsageShape::kPromptOnly
                                                                 : UsageShape::kChat);
-    const auto completion_estimate =
-        static_cast<std::int64_t>((CodePointCount(output) + other_generated + 3) / 4);
+    const auto completion_estimate = static_cast<std::int64_t>((generated + 3) / 4);
     recorded_ = true;
     const TokenUsage usage =
         LogCall(log_, call_, reported, std::move(output), "succeeded", 200, completion_estimate);

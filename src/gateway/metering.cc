@@ -314,6 +314,13 @@ std::string SseAccumulator::EndEvent() {
 
 namespace {
 
+// A streamed choice without an index is the only one.
+bool IsFirstChoice(const boost::json::object& choice) {
+  const auto* index = choice.if_contains("index");
+  return !index || (index->is_int64() && index->get_int64() == 0) ||
+         (index->is_uint64() && index->get_uint64() == 0);
+}
+
 // Puts every text in `value` through `redact`; true when one changed.
 bool Redact(boost::json::value& value, const std::function<std::string(std::string_view)>& redact) {
   bool changed = false;
@@ -347,18 +354,18 @@ SseAccumulator::Fate SseAccumulator::Meter(std::string_view data, bool cut,
     // A cut event whose data is no JSON object is dropped, before it is judged: no client
     // could read it, and the error event after it must be read.
     if (cut) return Fate::kDropped;
-    // An event named error fails the call, whatever its data; a text is redacted as it is.
-    if (named_error_) {
-      if (!done_) failed_ = true;
-      if (redact_ && !ec) {
-        if (Redact(event, redact_)) {
-          rewritten = boost::json::serialize(event);
-          return Fate::kRewritten;
-        }
-      } else if (redact_) {
-        rewritten = redact_(data);
-        if (rewritten != data) return Fate::kRewritten;
+    // An event named error fails the call, whatever its data.
+    if (named_error_ && !done_) failed_ = true;
+    // An answer's events are JSON objects: any other data is the provider's own words (an
+    // error it did not name as one, say), redacted like an error's. A text as it is.
+    if (redact_ && !ec) {
+      if (Redact(event, redact_)) {
+        rewritten = boost::json::serialize(event);
+        return Fate::kRewritten;
       }
+    } else if (redact_) {
+      rewritten = redact_(data);
+      if (rewritten != data) return Fate::kRewritten;
     }
     return Fate::kAsIs;
   }
@@ -384,7 +391,9 @@ SseAccumulator::Fate SseAccumulator::Meter(std::string_view data, bool cut,
       if (!content || !content->is_string()) continue;
       const std::string_view text(content->as_string());
       content_code_points_ += CodePointCount(text);
-      if (!content_full_) {
+      // The record keeps the first choice's text, as a whole answer's record does: the deltas
+      // of `n` > 1 choices come interleaved.
+      if (!content_full_ && IsFirstChoice(choice.as_object())) {
         // Cut between code points: the record's text stays valid UTF-8 (PostgreSQL refuses any
         // other, and exports promise it).
         const std::string_view kept = Utf8Prefix(text, kMaxRecordedOutput - content_.size());

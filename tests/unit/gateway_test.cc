@@ -516,6 +516,35 @@ TEST_F(GatewayTest, AWholeAnswerIsRecordedUpToTheOutputBoundCutBetweenCharacters
   EXPECT_EQ(record.completion_tokens, 400'000 / 4) << "estimated over the whole answer";
 }
 
+// With `n` > 1 choices a record keeps the first choice's text, streamed or not, and an estimated
+// completion counts what every choice generated.
+TEST_F(GatewayTest, SeveralChoicesAreRecordedAsTheFirstChoicesTextAndEstimatedWhole) {
+  exchange()->pieces.push_back(
+      Whole(R"({"choices":[{"index":0,"message":{"role":"assistant","content":"aaaa"}},)"
+            R"({"index":1,"message":{"role":"assistant","content":"bbbbbbbb"}}]})"));
+  ASSERT_FALSE(Run(Call()).error);
+  const RequestRecord record = OnlyRecord();
+  EXPECT_EQ(record.output.value_or(""), "aaaa");
+  EXPECT_EQ(record.completion_tokens, 3) << "(4 + 8 code points) / 4, rounded up";
+}
+
+TEST_F(GatewayTest, SeveralStreamedChoicesAreRecordedAsTheFirstChoicesTextAndEstimatedWhole) {
+  exchange()->head = UpstreamHead{200, "text/event-stream", ""};
+  exchange()->pieces.push_back(
+      UpstreamBodyPiece{"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"aa\"}}]}\n\n"
+                        "data: {\"choices\":[{\"index\":1,\"delta\":{\"content\":\"bbbb\"}}]}\n\n"
+                        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"aa\"}}]}\n\n"
+                        "data: {\"choices\":[{\"index\":1,\"delta\":{\"content\":\"bbbb\"}}]}\n\n"
+                        "data: [DONE]\n\n",
+                        true});
+  const ChatResult streamed = Run(Call(true));
+  ASSERT_TRUE(streamed.stream);
+  Drain(*streamed.stream);
+  const RequestRecord record = OnlyRecord();
+  EXPECT_EQ(record.output.value_or(""), "aaaa");
+  EXPECT_EQ(record.completion_tokens, 3);
+}
+
 TEST_F(GatewayTest, AStreamCutMidEventEndsWithTheErrorEventAndNoFragment) {
   exchange()->head = UpstreamHead{200, "text/event-stream", ""};
   exchange()->pieces.push_back(UpstreamBodyPiece{

@@ -11,6 +11,18 @@
 
 namespace gatehouse {
 
+namespace {
+
+// The stand-in for the provider key's redaction: "sk-secret" becomes "[redacted]".
+std::string RedactSecret(std::string_view text) {
+  std::string out(text);
+  for (auto at = out.find("sk-secret"); at != std::string::npos; at = out.find("sk-secret"))
+    out.replace(at, 9, "[redacted]");
+  return out;
+}
+
+}  // namespace
+
 TEST(SseAccumulator, CollectsContentAndFinalUsageAcrossSplitReads) {
   const ModelPrice price{"m", 1.0, 2.0};
   SseAccumulator events(&price);
@@ -137,12 +149,7 @@ TEST(SseAccumulator, AnUnaskedUsageEventGoesWholeWithItsEventAndIdLines) {
 
 // A provider's error event may quote the credentials it was given: its texts are redacted.
 TEST(SseAccumulator, AnErrorEventsTextsGoThroughRedaction) {
-  SseAccumulator events(nullptr, {}, true, [](std::string_view text) {
-    std::string out(text);
-    for (auto at = out.find("sk-secret"); at != std::string::npos; at = out.find("sk-secret"))
-      out.replace(at, 9, "[redacted]");
-    return out;
-  });
+  SseAccumulator events(nullptr, {}, true, RedactSecret);
   const std::string relayed = events.Feed(
       "data: {\"error\":{\"message\":\"Incorrect API key provided: sk-secret.\",\"param\":"
       "[\"sk-secret\"]}}\n\n");
@@ -155,17 +162,11 @@ TEST(SseAccumulator, AnErrorEventsTextsGoThroughRedaction) {
 
 // An event named error fails the call whatever its data, and its text is redacted line by line.
 TEST(SseAccumulator, AnEventNamedErrorFailsTheCallAndItsTextIsRedacted) {
-  const auto redact = [](std::string_view text) {
-    std::string out(text);
-    for (auto at = out.find("sk-secret"); at != std::string::npos; at = out.find("sk-secret"))
-      out.replace(at, 9, "[redacted]");
-    return out;
-  };
-  SseAccumulator text(nullptr, {}, true, redact);
+  SseAccumulator text(nullptr, {}, true, RedactSecret);
   EXPECT_EQ(text.Feed("event: error\ndata: quota exceeded for sk-secret\ndata: try later\n\n"),
             "event: error\ndata: quota exceeded for [redacted]\ndata: try later\n\n");
   EXPECT_TRUE(text.failed());
-  SseAccumulator json(nullptr, {}, true, redact);
+  SseAccumulator json(nullptr, {}, true, RedactSecret);
   const std::string relayed = json.Feed(
       "event: error\r\ndata: {\"type\":\"overloaded\",\"message\":\"sk-secret\"}\r\n\r\n");
   EXPECT_TRUE(json.failed());
@@ -174,6 +175,19 @@ TEST(SseAccumulator, AnEventNamedErrorFailsTheCallAndItsTextIsRedacted) {
   SseAccumulator other;
   other.Feed("event: chunk\ndata: {\"choices\":[]}\n\n");
   EXPECT_FALSE(other.failed());
+}
+
+// An answer's events are JSON objects: data that is not one is the provider's own words, and is
+// redacted whatever the event's name, without failing the call unless the event is an error.
+TEST(SseAccumulator, DataThatIsNoJsonObjectIsRedactedWhateverItsEvent) {
+  SseAccumulator events(nullptr, {}, true, RedactSecret);
+  EXPECT_EQ(events.Feed("data: Incorrect API key provided: sk-secret\n\n"),
+            "data: Incorrect API key provided: [redacted]\n\n");
+  const std::string relayed = events.Feed("event: notice\ndata: [\"sk-secret\", 1]\n\n");
+  EXPECT_EQ(relayed.find("sk-secret"), std::string::npos) << relayed;
+  EXPECT_NE(relayed.find("[redacted]"), std::string::npos) << relayed;
+  EXPECT_FALSE(events.failed());
+  EXPECT_EQ(events.Feed("data: no key here\n\n"), "data: no key here\n\n");
 }
 
 // A cut event named error whose data is text is dropped like any cut event, and so fails
