@@ -134,6 +134,7 @@ ModelPrice LoadModel(const std::string& path, const toml::table& table) {
       Reject(path, node, key, "unknown key");
   }
   if (model.name.empty()) Reject(path, table, "providers.models.name", "is required");
+  model.priced = table.contains("input_usd_per_mtok") || table.contains("output_usd_per_mtok");
   return model;
 }
 

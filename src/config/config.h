@@ -11,6 +11,9 @@ struct ModelPrice {
   std::string name;
   double input_usd_per_mtok = 0;
   double output_usd_per_mtok = 0;
+  // A price key was given. A model listed without either is unpriced: its answers get no cost
+  // fields (zeros would tell the client the call was free), as with a provider listing none.
+  bool priced = false;
 };
 
 // An OpenAI-compatible upstream (API.md §8, §11). The key itself is read from the named

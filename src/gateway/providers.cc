@@ -20,7 +20,9 @@ std::optional<ResolvedModel> ProviderRegistry::Resolve(std::string_view provider
   if (!provider || model.empty()) return std::nullopt;
   if (provider->models.empty()) return ResolvedModel{provider, nullptr, std::string(model)};
   for (const auto& price : provider->models) {
-    if (price.name == model) return ResolvedModel{provider, &price, price.name};
+    if (price.name == model) {
+      return ResolvedModel{provider, price.priced ? &price : nullptr, price.name};
+    }
   }
   return std::nullopt;
 }

@@ -14,7 +14,7 @@ namespace gatehouse {
 // A model a chat request may run: its provider and, when configured, its prices.
 struct ResolvedModel {
   const ProviderConfig* provider = nullptr;
-  const ModelPrice* price = nullptr;  // null when the provider lists no models
+  const ModelPrice* price = nullptr;  // null when unpriced (no price key, or no models listed)
   std::string model;                  // the provider's own model name
 
   std::string QualifiedName() const { return provider->name + "/" + model; }

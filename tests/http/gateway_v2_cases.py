@@ -23,13 +23,17 @@ def load_config(base_url):
                  ('capped', 'timeout_ms = 15000\nmax_concurrent = 2', ['hold']),
                  ('tokencap', 'timeout_ms = 15000\nmax_concurrent_per_token = 1', ['hold']),
                  ('slashed', 'timeout_ms = 15000', [SLASHED_MODEL]),
-                 ('unpriced', 'timeout_ms = 15000', [])]  # no models: any model, no prices
+                 ('unpriced', 'timeout_ms = 15000', []),  # no models: any model, no prices
+                 ('listed', 'timeout_ms = 15000', ['fixed', 'stream-2x1'])]
     for name, settings, models in providers:
         lines += ['[[providers]]', f'name = "{name}"', f'base_url = "{base_url}"',
                   f'api_key_env = "{KEY_ENV}"', settings, '']
         for model in models:
-            lines += ['[[providers.models]]', f'name = "{model}"', 'input_usd_per_mtok = 1.0',
-                      'output_usd_per_mtok = 2.0', '']
+            lines += ['[[providers.models]]', f'name = "{model}"']
+            # The models of `listed` are listed without prices.
+            if name != 'listed':
+                lines += ['input_usd_per_mtok = 1.0', 'output_usd_per_mtok = 2.0']
+            lines += ['']
     return '\n'.join(lines)
 
 

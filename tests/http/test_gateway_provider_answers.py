@@ -99,14 +99,17 @@ class ProviderAnswerTests(GatewayV2Case):
 
     def test_without_configured_prices_the_usage_gets_no_cost_fields(self):
         # API.md §8: usage is extended with costs "when prices are configured"; zeros would
-        # tell the client the call was free.
-        body = self.ok(self.chat(self.project.token, 'unpriced/fixed'))
-        self.assertTrue(body['usage']['prompt_tokens'])
-        for field in ('prompt_cost', 'completion_cost', 'total_cost', 'currency'):
-            self.assertNotIn(field, body['usage'])
-        usage = self.streamed_usage('unpriced/stream-2x1')
-        self.assertTrue(usage['prompt_tokens'])
-        self.assertNotIn('total_cost', usage)
+        # tell the client the call was free. Unpriced: a provider that lists no models, and a
+        # model listed without a price key.
+        for provider in ('unpriced', 'listed'):
+            with self.subTest(provider=provider):
+                body = self.ok(self.chat(self.project.token, f'{provider}/fixed'))
+                self.assertTrue(body['usage']['prompt_tokens'])
+                for field in ('prompt_cost', 'completion_cost', 'total_cost', 'currency'):
+                    self.assertNotIn(field, body['usage'])
+                usage = self.streamed_usage(f'{provider}/stream-2x1')
+                self.assertTrue(usage['prompt_tokens'])
+                self.assertNotIn('total_cost', usage)
         # Priced, the same answer gains them.
         priced = self.ok(self.chat(self.project.token, f'{LOAD}/fixed'))
         self.assertIn('total_cost', priced['usage'])

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "gateway/providers.h"
 #include "temp_dir.h"
 
 namespace gatehouse {
@@ -64,6 +65,35 @@ output_usd_per_mtok = 1
   EXPECT_EQ(provider.max_concurrent_per_token, 4);
   ASSERT_EQ(config.providers[0].models.size(), 1u);
   EXPECT_DOUBLE_EQ(config.providers[0].models[0].output_usd_per_mtok, 1.0);
+}
+
+// A model listed without a price key is unpriced (API.md §8: cost fields only "when prices are
+// configured"), unlike one priced at zero, which is free.
+TEST(Config, AModelListedWithoutPricesIsUnpricedAndOnePricedAtZeroIsFree) {
+  ServerConfig config;
+  LoadConfigText(R"(
+[[providers]]
+name = "p"
+base_url = "http://127.0.0.1:1/v1"
+
+[[providers.models]]
+name = "listed"
+
+[[providers.models]]
+name = "free"
+input_usd_per_mtok = 0
+)",
+                 config);
+  const ProviderRegistry providers(config.providers);
+  const auto listed = providers.Resolve("p/listed");
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->price, nullptr);
+  EXPECT_EQ(listed->model, "listed");
+  const auto free = providers.Resolve("p/free");
+  ASSERT_TRUE(free);
+  ASSERT_NE(free->price, nullptr);
+  EXPECT_DOUBLE_EQ(free->price->output_usd_per_mtok, 0.0);
+  EXPECT_FALSE(providers.Resolve("p/other")) << "a provider that lists models runs only those";
 }
 
 TEST(Config, ProviderTimeoutsAndCapsOutsideTheirBoundsStopStartUp) {
